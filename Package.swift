@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-qmp",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "QMPCore", targets: ["QMPCore"]),
+        .library(name: "QMPClient", targets: ["QMPClient"]),
+        .executable(name: "qmp", targets: ["qmp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Bytes -> JSON values -> protocol messages, and the protocol state machines. No I/O.
+        .target(
+            name: "QMPCore",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The few system calls Swift cannot express portably: SCM_RIGHTS, posix_spawn.
+        .target(name: "CQMPSystem"),
+        // The async client on SwiftNIO, and the QEMU launcher.
+        .target(
+            name: "QMPClient",
+            dependencies: [
+                "QMPCore",
+                "CQMPSystem",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The `qmp` command-line tool's commands, as a library so that tests can reach them.
+        .target(
+            name: "QMPTool",
+            dependencies: [
+                "QMPCore",
+                "QMPClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
+        .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
+        .testTarget(
+            name: "QMPClientTests",
+            dependencies: [
+                "QMPCore", "QMPClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "qmp"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["QMPCore", "QMPClient", "qmp"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

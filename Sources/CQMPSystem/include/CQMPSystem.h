@@ -1,0 +1,24 @@
+#ifndef CQMPSYSTEM_H
+#define CQMPSYSTEM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/// Connects a blocking-free stream socket to the Unix socket at `path`.
+/// Returns the descriptor, or -errno. -ENAMETOOLONG when `path` does not fit sockaddr_un.
+int cqmp_connect_unix(const char *path);
+
+/// Sends `len` bytes of `buf` with `nfds` descriptors attached (SCM_RIGHTS) in one sendmsg.
+/// Returns the number of bytes sent, or -errno.
+ssize_t cqmp_send_with_fds(int socket, const void *buf, size_t len, const int *fds, int nfds);
+
+/// Receives up to `len` bytes and up to `maxfds` descriptors. Stores the descriptors received in
+/// `fds` and their count in `*nfds`. Returns the number of bytes received, or -errno.
+ssize_t cqmp_recv_with_fds(int socket, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+
+/// Spawns `argv[0]` (resolved through PATH when it has no slash) with stdin from /dev/null and
+/// stdout and stderr appended to `log_path`, descriptors other than 0-2 closed in the child,
+/// and its own process group. Returns the pid, or -errno.
+pid_t cqmp_spawn(const char *const argv[], const char *log_path);
+
+#endif

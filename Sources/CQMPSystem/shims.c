@@ -1,0 +1,139 @@
+#define _GNU_SOURCE
+#include "CQMPSystem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int cqmp_connect_unix(const char *path) {
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof(address));
+    address.sun_family = AF_UNIX;
+    size_t length = strlen(path);
+    if (length >= sizeof(address.sun_path)) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(address.sun_path, path, length);
+#ifdef SOCK_CLOEXEC
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd >= 0) {
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+#endif
+    if (fd < 0) {
+        return -errno;
+    }
+    if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    return fd;
+}
+
+ssize_t cqmp_send_with_fds(int socket, const void *buf, size_t len, const int *fds, int nfds) {
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr message;
+    memset(&message, 0, sizeof(message));
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+
+    // Room for up to 253 descriptors, the kernel's SCM_MAX_FD.
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * 253)];
+        struct cmsghdr align;
+    } control;
+    if (nfds < 0 || nfds > 253) {
+        return -EINVAL;
+    }
+    if (nfds > 0) {
+        memset(&control, 0, sizeof(control));
+        message.msg_control = control.buffer;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(header), fds, sizeof(int) * nfds);
+    }
+    ssize_t sent;
+    do {
+#ifdef MSG_NOSIGNAL
+        sent = sendmsg(socket, &message, MSG_NOSIGNAL);
+#else
+        sent = sendmsg(socket, &message, 0);
+#endif
+    } while (sent < 0 && errno == EINTR);
+    return sent < 0 ? -errno : sent;
+}
+
+ssize_t cqmp_recv_with_fds(int socket, void *buf, size_t len, int *fds, int maxfds, int *nfds) {
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr message;
+    memset(&message, 0, sizeof(message));
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * 253)];
+        struct cmsghdr align;
+    } control;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof(control.buffer);
+    *nfds = 0;
+    ssize_t received;
+    do {
+        received = recvmsg(socket, &message, 0);
+    } while (received < 0 && errno == EINTR);
+    if (received < 0) {
+        return -errno;
+    }
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+            int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *data = (int *)CMSG_DATA(header);
+            for (int i = 0; i < count; i++) {
+                if (*nfds < maxfds) {
+                    fds[(*nfds)++] = data[i];
+                } else {
+                    close(data[i]);
+                }
+            }
+        }
+    }
+    return received;
+}
+
+pid_t cqmp_spawn(const char *const argv[], const char *log_path) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    if (posix_spawn_file_actions_init(&actions) != 0) {
+        return -errno;
+    }
+    posix_spawnattr_init(&attributes);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
+    // Our own process group, so that a terminal's Ctrl-C reaches us, and we decide how QEMU ends.
+    short flags = POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&attributes, 0);
+#ifdef POSIX_SPAWN_CLOEXEC_DEFAULT
+    flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
+#endif
+    posix_spawnattr_setflags(&attributes, flags);
+    pid_t pid;
+    int result = posix_spawnp(&pid, argv[0], &actions, &attributes, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    return result == 0 ? pid : -result;
+}

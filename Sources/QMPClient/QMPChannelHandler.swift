@@ -1,0 +1,427 @@
+import CQMPSystem
+import Logging
+import NIOCore
+import QMPCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One command on its way: created by the caller, then touched only on the channel's event loop.
+final class PendingCall: @unchecked Sendable {
+    let name: String
+    let arguments: JSONObject?
+    let outOfBand: Bool
+    let fileDescriptors: [CInt]
+    let promise: EventLoopPromise<JSONValue>
+    let timeout: TimeAmount?
+
+    // Event-loop state.
+    var id: QMPClientStateMachine.RequestID?
+    var timeoutTask: Scheduled<Void>?
+    var finished = false
+
+    init(
+        name: String,
+        arguments: JSONObject?,
+        outOfBand: Bool,
+        fileDescriptors: [CInt],
+        timeout: TimeAmount?,
+        promise: EventLoopPromise<JSONValue>
+    ) {
+        self.name = name
+        self.arguments = arguments
+        self.outOfBand = outOfBand
+        self.fileDescriptors = fileDescriptors
+        self.timeout = timeout
+        self.promise = promise
+    }
+}
+
+/// Carries out what the client state machine decides: reads bytes into JSON values, writes
+/// commands, completes calls, hands events to the hub, and keeps time limits.
+final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Negotiated: Sendable {
+        var greeting: QMPGreeting
+        var oobEnabled: Bool
+    }
+
+    private var machine: QMPClientStateMachine
+    private var reader: JSONReader
+    private let hub: EventHub
+    private let logger: Logger
+    private let peer: String
+    private let connectTimeout: TimeAmount
+    /// The socket's descriptor when it is a Unix socket this client connected itself: the only
+    /// kind that can carry descriptors.
+    private let socketDescriptor: CInt?
+
+    private var context: ChannelHandlerContext?
+    private var calls: [QMPClientStateMachine.RequestID: PendingCall] = [:]
+    let negotiated: EventLoopPromise<Negotiated>
+    private var connectTimeoutTask: Scheduled<Void>?
+    private var closeReason: QMPError?
+    private var closedByUser = false
+    private var isClosed = false
+    private var writeBuffer: [UInt8] = []
+
+    // Descriptor passing. QEMU keeps only the descriptors of the most recent message that had
+    // any, and hands them to the next command that asks; so at most one command with
+    // descriptors is in flight, and it is sent only when every earlier write has left.
+    private var writesInFlight = 0
+    private var callWithDescriptorsInFlight: PendingCall?
+    private var callsWaitingForDescriptorSlot: [PendingCall] = []
+
+    init(
+        configuration: QMPClientStateMachine.Configuration,
+        readerConfiguration: JSONReader.Configuration,
+        hub: EventHub,
+        logger: Logger,
+        peer: String,
+        connectTimeout: TimeAmount,
+        socketDescriptor: CInt?,
+        negotiated: EventLoopPromise<Negotiated>
+    ) {
+        self.machine = QMPClientStateMachine(configuration: configuration)
+        self.reader = JSONReader(configuration: readerConfiguration)
+        self.hub = hub
+        self.logger = logger
+        self.peer = peer
+        self.connectTimeout = connectTimeout
+        self.socketDescriptor = socketDescriptor
+        self.negotiated = negotiated
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let peer = self.peer
+        let timeout = connectTimeout
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        connectTimeoutTask = context.eventLoop.scheduleTask(in: connectTimeout) {
+            let this = bound.value
+            guard !this.machine.isReady, !this.isClosed else { return }
+            let seconds = Double(timeout.nanoseconds) / 1e9
+            let message: String
+            if this.machine.greeting == nil {
+                message = "no QMP greeting from \(peer) within \(seconds) s: is it a QMP monitor socket (QEMU's -qmp)?"
+            } else {
+                message = "capabilities negotiation with \(peer) did not complete within \(seconds) s"
+            }
+            this.closeConnection(QMPError(code: .timeout, message: message))
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        reader.feed(buffer)
+        while !isClosed {
+            let action: QMPClientStateMachine.Action
+            do {
+                guard let value = try reader.next() else { break }
+                action = machine.received(value)
+            } catch {
+                action = machine.receivedMalformedInput(error)
+            }
+            run(action)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let reason: QMPError
+        if let closeReason {
+            reason = closeReason
+        } else if closedByUser {
+            reason = QMPError(code: .connectionClosed, message: "the client was closed")
+        } else if machine.greeting == nil {
+            reason = QMPError(
+                code: .connectionClosed,
+                message: "\(peer) closed the connection before sending a QMP greeting (another client may be connected to this monitor)"
+            )
+        } else {
+            reason = QMPError(
+                code: .connectionClosed,
+                message: "the QMP connection to \(peer) was closed by the peer (QEMU exited or closed the socket)"
+            )
+        }
+        shutDown(reason)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("QMP connection error", metadata: ["qmp_peer": "\(peer)", "error": "\(error)"])
+        closeConnection(
+            QMPError(code: .connectionClosed, message: "the QMP connection to \(peer) failed", underlying: error)
+        )
+    }
+
+    // MARK: - Calls from the client
+
+    func submit(_ call: PendingCall) {
+        guard let context else {
+            call.promise.fail(QMPError(code: .connectionClosed, message: "the connection is closed", command: call.name))
+            return
+        }
+        if let timeout = call.timeout {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            call.timeoutTask = context.eventLoop.scheduleTask(in: timeout) {
+                bound.value.timedOut(call, after: timeout)
+            }
+        }
+        if call.fileDescriptors.isEmpty {
+            send(call)
+        } else if socketDescriptor == nil {
+            finish(
+                call,
+                .failure(
+                    QMPError(
+                        code: .unsupported,
+                        message: "file descriptors can only be passed over a Unix socket connection",
+                        command: call.name
+                    )
+                )
+            )
+        } else {
+            callsWaitingForDescriptorSlot.append(call)
+            sendNextCallWithDescriptors()
+        }
+    }
+
+    /// Stops waiting for a call; its reply, if it comes, is dropped.
+    func abandon(_ call: PendingCall, with error: QMPError) {
+        guard !call.finished else { return }
+        if let id = call.id {
+            _ = machine.abandon(id)
+            calls.removeValue(forKey: id)
+        }
+        callsWaitingForDescriptorSlot.removeAll { $0 === call }
+        if callWithDescriptorsInFlight === call {
+            // Its reply is still owed; the slot stays taken until the connection moves on,
+            // but waiting calls must not starve behind a call nobody waits for.
+            callWithDescriptorsInFlight = nil
+        }
+        finish(call, .failure(error))
+        sendNextCallWithDescriptors()
+    }
+
+    func close(context: ChannelHandlerContext) {
+        closedByUser = true
+        context.close(promise: nil)
+    }
+
+    // MARK: - Actions
+
+    private func run(_ action: QMPClientStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .send(let message):
+            write(message)
+        case .negotiated(let greeting, let oobEnabled):
+            connectTimeoutTask?.cancel()
+            connectTimeoutTask = nil
+            logger.debug(
+                "QMP negotiated",
+                metadata: ["qmp_peer": "\(peer)", "qmp_version": "\(greeting.version?.description ?? "?")", "qmp_oob": "\(oobEnabled)"]
+            )
+            negotiated.succeed(Negotiated(greeting: greeting, oobEnabled: oobEnabled))
+        case .deliverEvent(let event):
+            hub.deliver(event)
+        case .succeed(let id, let result):
+            if let call = calls.removeValue(forKey: id) {
+                finish(call, .success(result))
+            }
+        case .fail(let id, let error):
+            if let call = calls.removeValue(forKey: id) {
+                finish(call, .failure(error))
+            }
+        case .closeConnection(let error, let failing):
+            for id in failing {
+                if let call = calls.removeValue(forKey: id) {
+                    finish(call, .failure(Self.error(error, for: call)))
+                }
+            }
+            closeConnection(error)
+        case .ignored(let why):
+            logger.debug("QMP message ignored", metadata: ["qmp_peer": "\(peer)", "reason": "\(why)"])
+        }
+    }
+
+    private func send(_ call: PendingCall) {
+        switch machine.execute(call.name, arguments: call.arguments, outOfBand: call.outOfBand) {
+        case .fail(let error):
+            finish(call, .failure(error))
+        case .send(let id, let message):
+            call.id = id
+            calls[id] = call
+            if call.fileDescriptors.isEmpty {
+                write(message)
+            } else {
+                writeWithDescriptors(message, call: call)
+            }
+        }
+    }
+
+    private func write(_ message: JSONValue) {
+        guard let context else { return }
+        writeBuffer.removeAll(keepingCapacity: true)
+        message.write(to: &writeBuffer)
+        let buffer = context.channel.allocator.buffer(bytes: writeBuffer)
+        if socketDescriptor != nil {
+            writesInFlight += 1
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            promise.futureResult.whenComplete { _ in
+                let this = bound.value
+                this.writesInFlight -= 1
+                if this.writesInFlight == 0 {
+                    this.sendNextCallWithDescriptors()
+                }
+            }
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+
+    private func sendNextCallWithDescriptors() {
+        guard callWithDescriptorsInFlight == nil, writesInFlight == 0, !isClosed,
+            !callsWaitingForDescriptorSlot.isEmpty
+        else { return }
+        let call = callsWaitingForDescriptorSlot.removeFirst()
+        callWithDescriptorsInFlight = call
+        send(call)
+    }
+
+    /// Sends the command's bytes and its descriptors in one `sendmsg`, straight on the socket.
+    /// Safe because nothing else is queued in NIO at this point (`writesInFlight == 0`).
+    private func writeWithDescriptors(_ message: JSONValue, call: PendingCall) {
+        guard let socketDescriptor, let context else { return }
+        var bytes: [UInt8] = []
+        message.write(to: &bytes)
+        let sent = bytes.withUnsafeBytes { raw in
+            call.fileDescriptors.withUnsafeBufferPointer { fds in
+                cqmp_send_with_fds(socketDescriptor, raw.baseAddress, raw.count, fds.baseAddress, CInt(fds.count))
+            }
+        }
+        if sent < 0 {
+            let code = CInt(-sent)
+            if code == EAGAIN || code == EWOULDBLOCK {
+                // The server is not reading; try again shortly. The call's timeout bounds this.
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .milliseconds(5)) {
+                    guard !call.finished, !bound.value.isClosed else { return }
+                    bound.value.writeWithDescriptors(message, call: call)
+                }
+                return
+            }
+            let error = QMPError(
+                code: .connectionClosed,
+                message: "could not send file descriptors to \(peer): \(String(cString: strerror(code)))",
+                command: call.name
+            )
+            if let id = call.id {
+                calls.removeValue(forKey: id)
+                _ = machine.abandon(id)
+            }
+            finish(call, .failure(error))
+            return
+        }
+        if sent < bytes.count {
+            writesInFlight += 1
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            promise.futureResult.whenComplete { _ in bound.value.writesInFlight -= 1 }
+            context.writeAndFlush(
+                wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes[sent...])),
+                promise: promise
+            )
+        }
+    }
+
+    private func timedOut(_ call: PendingCall, after timeout: TimeAmount) {
+        guard !call.finished else { return }
+        let seconds = Double(timeout.nanoseconds) / 1e9
+        abandon(
+            call,
+            with: QMPError(
+                code: .timeout,
+                message: "no reply from \(peer) within \(seconds) s",
+                command: call.name,
+                id: call.id?.json
+            )
+        )
+    }
+
+    private func finish(_ call: PendingCall, _ result: Result<JSONValue, QMPError>) {
+        guard !call.finished else { return }
+        call.finished = true
+        call.timeoutTask?.cancel()
+        call.timeoutTask = nil
+        switch result {
+        case .success(let value): call.promise.succeed(value)
+        case .failure(let error): call.promise.fail(error)
+        }
+        if callWithDescriptorsInFlight === call {
+            callWithDescriptorsInFlight = nil
+            sendNextCallWithDescriptors()
+        }
+    }
+
+    private func closeConnection(_ error: QMPError) {
+        guard !isClosed else { return }
+        if closeReason == nil {
+            closeReason = error
+        }
+        context?.close(promise: nil)
+    }
+
+    /// Fails everything outstanding; runs once, when the channel goes inactive.
+    private func shutDown(_ reason: QMPError) {
+        guard !isClosed else { return }
+        isClosed = true
+        connectTimeoutTask?.cancel()
+        for id in machine.closed(reason) {
+            if let call = calls.removeValue(forKey: id) {
+                finish(call, .failure(Self.error(reason, for: call)))
+            }
+        }
+        for call in calls.values {
+            finish(call, .failure(Self.error(reason, for: call)))
+        }
+        calls.removeAll()
+        for call in callsWaitingForDescriptorSlot {
+            finish(call, .failure(Self.error(reason, for: call)))
+        }
+        callsWaitingForDescriptorSlot.removeAll()
+        negotiated.fail(reason)
+        hub.finish(closedByUser && closeReason == nil ? nil : reason)
+    }
+
+    private static func error(_ error: QMPError, for call: PendingCall) -> QMPError {
+        var error = error
+        error.command = call.name
+        error.id = call.id?.json
+        if error.code == .connectionClosed {
+            error.message += "; no reply arrived"
+        }
+        return error
+    }
+}
+
+/// `close(2)`, under a name no type member shadows.
+func closeDescriptor(_ descriptor: CInt) {
+    _ = close(descriptor)
+}

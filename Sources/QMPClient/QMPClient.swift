@@ -1,0 +1,466 @@
+import CQMPSystem
+import Logging
+import NIOCore
+import NIOPosix
+import QMPCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A connection to a QMP server — QEMU, or anything that speaks QMP.
+///
+/// ```swift
+/// let client = try await QMPClient.connect(to: .unixSocket(path: "/run/vm/qmp.sock"))
+/// let status = try await client.execute("query-status")
+/// for try await event in client.events(named: ["SHUTDOWN"]) { … }
+/// await client.close()
+/// ```
+///
+/// `connect` returns once the greeting has arrived and capabilities are negotiated (with `oob`
+/// when the server offers it). Any number of tasks may call ``execute(_:arguments:timeout:)``
+/// at once: commands are pipelined and each reply is matched to its command by id. When the
+/// connection is lost, every pending call fails at once with a ``QMPError`` whose code is
+/// ``QMPError/Code-swift.struct/connectionClosed``.
+public final class QMPClient: Sendable {
+    public struct Configuration: Sendable {
+        /// How long to wait for the greeting and the end of negotiation.
+        public var connectTimeout: Duration
+        /// The default limit for each command; `nil` waits as long as the connection lives.
+        public var commandTimeout: Duration?
+        /// Enable out-of-band execution when the server offers it.
+        public var enableOOB: Bool
+        /// Do not send `qmp_capabilities` (for servers without negotiation, like the guest agent).
+        public var skipNegotiation: Bool
+        /// Limits of the JSON reader for what the server sends.
+        public var reader: JSONReader.Configuration
+        public var eventLoopGroup: any EventLoopGroup
+
+        public init(
+            connectTimeout: Duration = .seconds(10),
+            commandTimeout: Duration? = .seconds(60),
+            enableOOB: Bool = true,
+            skipNegotiation: Bool = false,
+            reader: JSONReader.Configuration = .client,
+            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        ) {
+            self.connectTimeout = connectTimeout
+            self.commandTimeout = commandTimeout
+            self.enableOOB = enableOOB
+            self.skipNegotiation = skipNegotiation
+            self.reader = reader
+            self.eventLoopGroup = eventLoopGroup
+        }
+    }
+
+    /// The server's greeting.
+    public let greeting: QMPGreeting
+    /// Whether `exec-oob` may be used on this connection.
+    public let oobEnabled: Bool
+    public let configuration: Configuration
+    /// What this client is connected to, for messages.
+    public let peer: String
+
+    private let channel: any Channel
+    private let handler: NIOLoopBound<QMPChannelHandler>
+    private let hub: EventHub
+    private let logger: Logger
+
+    private init(
+        channel: any Channel,
+        handler: NIOLoopBound<QMPChannelHandler>,
+        hub: EventHub,
+        negotiated: QMPChannelHandler.Negotiated,
+        configuration: Configuration,
+        peer: String,
+        logger: Logger
+    ) {
+        self.channel = channel
+        self.handler = handler
+        self.hub = hub
+        self.greeting = negotiated.greeting
+        self.oobEnabled = negotiated.oobEnabled
+        self.configuration = configuration
+        self.peer = peer
+        self.logger = logger
+    }
+
+    // MARK: - Connecting
+
+    /// Connects to a QMP server at `address` and negotiates capabilities.
+    ///
+    /// - Throws: ``QMPError``: ``QMPError/Code-swift.struct/connectionFailed`` when nothing
+    ///   listens there, ``QMPError/Code-swift.struct/protocolViolation`` when what answers is not
+    ///   QMP, ``QMPError/Code-swift.struct/timeout`` when no greeting comes in time.
+    public static func connect(
+        to address: QMPAddress,
+        configuration: Configuration = Configuration(),
+        logger: Logger = QMPClient.silentLogger
+    ) async throws -> QMPClient {
+        switch address {
+        case .unixSocket(let path):
+            // Connecting ourselves keeps the descriptor, which descriptor passing needs.
+            let descriptor = cqmp_connect_unix(path)
+            guard descriptor >= 0 else {
+                throw connectError(errno: -descriptor, address: address)
+            }
+            return try await start(
+                configuration: configuration,
+                peer: address.description,
+                socketDescriptor: descriptor,
+                logger: logger
+            ) { bootstrap in
+                bootstrap.withConnectedSocket(descriptor)
+            }
+        case .tcp(let host, let port):
+            return try await start(
+                configuration: configuration,
+                peer: address.description,
+                socketDescriptor: nil,
+                logger: logger
+            ) { bootstrap in
+                bootstrap.connectTimeout(TimeAmount(configuration.connectTimeout)).connect(host: host, port: port)
+            }
+        }
+    }
+
+    /// Takes over an already connected stream socket (for example one end of a `socketpair`, or
+    /// a socket inherited from a parent process). The client closes it when done.
+    ///
+    /// - Parameter isUnixSocket: whether descriptors can be passed over it.
+    public static func connect(
+        connectedSocket descriptor: CInt,
+        isUnixSocket: Bool = true,
+        configuration: Configuration = Configuration(),
+        logger: Logger = QMPClient.silentLogger
+    ) async throws -> QMPClient {
+        try await start(
+            configuration: configuration,
+            peer: "socket \(descriptor)",
+            socketDescriptor: isUnixSocket ? descriptor : nil,
+            logger: logger
+        ) { bootstrap in
+            bootstrap.withConnectedSocket(descriptor)
+        }
+    }
+
+    /// Talks QMP over a pair of descriptors, e.g. the pipes of a QEMU started with `-qmp stdio`:
+    /// replies are read from `input`, commands written to `output`. The client closes both.
+    public static func connect(
+        input: CInt,
+        output: CInt,
+        configuration: Configuration = Configuration(),
+        logger: Logger = QMPClient.silentLogger
+    ) async throws -> QMPClient {
+        let hub = EventHub()
+        let group = configuration.eventLoopGroup
+        let eventLoop = group.next()
+        let negotiated = eventLoop.makePromise(of: QMPChannelHandler.Negotiated.self)
+        let peer = "pipes \(input)/\(output)"
+        let channel: any Channel
+        do {
+            channel = try await NIOPipeBootstrap(group: eventLoop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let handler = makeHandler(configuration, hub, logger, peer, nil, negotiated)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                }
+                .takingOwnershipOfDescriptors(input: input, output: output)
+                .get()
+        } catch {
+            negotiated.fail(error)
+            throw QMPError(code: .connectionFailed, message: "could not use descriptors \(input)/\(output)", underlying: error)
+        }
+        return try await finishConnecting(channel, hub, negotiated, configuration, peer, logger)
+    }
+
+    /// A logger that discards everything: the default when no logger is passed in.
+    public static let silentLogger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private static func start(
+        configuration: Configuration,
+        peer: String,
+        socketDescriptor: CInt?,
+        logger: Logger,
+        connect: (ClientBootstrap) -> EventLoopFuture<any Channel>
+    ) async throws -> QMPClient {
+        let hub = EventHub()
+        let eventLoop = configuration.eventLoopGroup.next()
+        let negotiated = eventLoop.makePromise(of: QMPChannelHandler.Negotiated.self)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = makeHandler(configuration, hub, logger, peer, socketDescriptor, negotiated)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await connect(bootstrap).get()
+        } catch {
+            negotiated.fail(error)
+            if let socketDescriptor {
+                // The bootstrap did not take the descriptor over.
+                closeDescriptor(socketDescriptor)
+            }
+            throw QMPError(code: .connectionFailed, message: "could not connect to \(peer)", underlying: error)
+        }
+        return try await finishConnecting(channel, hub, negotiated, configuration, peer, logger)
+    }
+
+    private static func makeHandler(
+        _ configuration: Configuration,
+        _ hub: EventHub,
+        _ logger: Logger,
+        _ peer: String,
+        _ socketDescriptor: CInt?,
+        _ negotiated: EventLoopPromise<QMPChannelHandler.Negotiated>
+    ) -> QMPChannelHandler {
+        QMPChannelHandler(
+            configuration: QMPClientStateMachine.Configuration(
+                enableOOB: configuration.enableOOB,
+                skipNegotiation: configuration.skipNegotiation
+            ),
+            readerConfiguration: configuration.reader,
+            hub: hub,
+            logger: logger,
+            peer: peer,
+            connectTimeout: TimeAmount(configuration.connectTimeout),
+            socketDescriptor: socketDescriptor,
+            negotiated: negotiated
+        )
+    }
+
+    private static func finishConnecting(
+        _ channel: any Channel,
+        _ hub: EventHub,
+        _ negotiated: EventLoopPromise<QMPChannelHandler.Negotiated>,
+        _ configuration: Configuration,
+        _ peer: String,
+        _ logger: Logger
+    ) async throws -> QMPClient {
+        let result: QMPChannelHandler.Negotiated
+        do {
+            result = try await withTaskCancellationHandler {
+                try await negotiated.futureResult.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        let handler = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: QMPChannelHandler.self), eventLoop: channel.eventLoop)
+        }.get()
+        return QMPClient(
+            channel: channel,
+            handler: handler,
+            hub: hub,
+            negotiated: result,
+            configuration: configuration,
+            peer: peer,
+            logger: logger
+        )
+    }
+
+    private static func connectError(errno code: CInt, address: QMPAddress) -> QMPError {
+        let reason = String(cString: strerror(code))
+        let hint: String
+        switch code {
+        case ENOENT: hint = "no socket exists at that path"
+        case ECONNREFUSED: hint = "nothing is listening there (QEMU not running, or another client holds the monitor)"
+        case ENAMETOOLONG: hint = "Unix socket paths are limited to 107 bytes"
+        case ENOTSOCK: hint = "the path is not a socket"
+        case EACCES: hint = "permission denied"
+        default: hint = reason
+        }
+        return QMPError(
+            code: .connectionFailed,
+            message: "could not connect to QMP socket \(address): \(hint) (\(reason))",
+            underlying: SystemError(errno: code)
+        )
+    }
+
+    // MARK: - Commands
+
+    /// Runs a command and returns its `return` value.
+    ///
+    /// - Parameters:
+    ///   - timeout: the limit for this call; defaults to the configuration's `commandTimeout`.
+    /// - Throws: ``QMPError``; for an error reply its ``QMPError/errorClass`` and
+    ///   ``QMPError/message`` are QEMU's `class` and `desc`.
+    ///
+    /// Cancelling the calling task stops the wait and throws; the command itself has already
+    /// been sent and QEMU will still run it.
+    @discardableResult
+    public func execute(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws -> JSONValue {
+        try await call(name, arguments: arguments, outOfBand: false, fileDescriptors: [], timeout: timeout)
+    }
+
+    /// Runs a command out of band (`exec-oob`): QEMU runs it at once, even while in-band commands
+    /// are queued, and its reply may overtake theirs. Only commands with `allow-oob` qualify
+    /// (`migrate-recover`, `migrate-pause`, `yank`, `query-yank` in QEMU 7.2).
+    @discardableResult
+    public func executeOutOfBand(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws -> JSONValue {
+        try await call(name, arguments: arguments, outOfBand: true, fileDescriptors: [], timeout: timeout)
+    }
+
+    /// Runs a command with file descriptors attached (SCM_RIGHTS), for `getfd` and `add-fd`.
+    ///
+    /// The descriptors are duplicated into the server; the caller keeps its own and closes them
+    /// when it likes. QEMU keeps the descriptors of the latest message that carried any and
+    /// gives them to the next command that takes one, so the client sends one such command at a
+    /// time. Unix sockets only.
+    @discardableResult
+    public func execute(
+        _ name: String,
+        arguments: JSONObject? = nil,
+        passing fileDescriptors: [CInt],
+        timeout: Duration? = nil
+    ) async throws -> JSONValue {
+        guard !fileDescriptors.isEmpty else {
+            return try await execute(name, arguments: arguments, timeout: timeout)
+        }
+        return try await call(name, arguments: arguments, outOfBand: false, fileDescriptors: fileDescriptors, timeout: timeout)
+    }
+
+    /// Runs a command and waits for the event it causes, e.g. `device_del` and the
+    /// `DEVICE_DELETED` for that device. An event that arrives before the command's reply is
+    /// not lost: the subscription starts before the command is sent.
+    ///
+    /// - Parameters:
+    ///   - eventName: the event to wait for.
+    ///   - matching: which of those events counts; by default the first one.
+    ///   - eventTimeout: how long to wait for the event after the command was sent.
+    public func execute(
+        _ name: String,
+        arguments: JSONObject? = nil,
+        thenWaitFor eventName: String,
+        matching predicate: @escaping @Sendable (QMPEvent) -> Bool = { _ in true },
+        eventTimeout: Duration = .seconds(30)
+    ) async throws -> (reply: JSONValue, event: QMPEvent) {
+        let events = events(named: [eventName], bufferSize: 4096, whenFull: .dropOldest)
+        let reply = try await execute(name, arguments: arguments)
+        let peer = self.peer
+        let event = try await withThrowingTaskGroup(of: QMPEvent?.self) { group in
+            group.addTask {
+                for try await event in events where predicate(event) {
+                    return event
+                }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: eventTimeout)
+                throw QMPError(
+                    code: .timeout,
+                    message: "no matching \(eventName) event from \(peer) within \(eventTimeout) after the reply",
+                    command: name
+                )
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        guard let event else {
+            throw QMPError(
+                code: .connectionClosed,
+                message: "the connection closed before a matching \(eventName) event arrived",
+                command: name
+            )
+        }
+        return (reply, event)
+    }
+
+    private func call(
+        _ name: String,
+        arguments: JSONObject?,
+        outOfBand: Bool,
+        fileDescriptors: [CInt],
+        timeout: Duration?
+    ) async throws -> JSONValue {
+        let eventLoop = channel.eventLoop
+        let limit = timeout ?? configuration.commandTimeout
+        let call = PendingCall(
+            name: name,
+            arguments: arguments,
+            outOfBand: outOfBand,
+            fileDescriptors: fileDescriptors,
+            timeout: limit.map { TimeAmount($0) },
+            promise: eventLoop.makePromise(of: JSONValue.self)
+        )
+        let handler = self.handler
+        if eventLoop.inEventLoop {
+            handler.value.submit(call)
+        } else {
+            eventLoop.execute { handler.value.submit(call) }
+        }
+        return try await withTaskCancellationHandler {
+            try await call.promise.futureResult.get()
+        } onCancel: {
+            eventLoop.execute {
+                handler.value.abandon(
+                    call,
+                    with: QMPError(code: .cancelled, message: "the waiting task was cancelled", command: name)
+                )
+            }
+        }
+    }
+
+    // MARK: - Events
+
+    /// Subscribes to events, all of them or those with the given names.
+    ///
+    /// The subscription starts when this method returns. It holds at most `bufferSize` events
+    /// that have not been read yet; beyond that `whenFull` decides which are dropped, and
+    /// ``QMPEventStream/droppedCount`` counts them.
+    public func events(
+        named names: Set<String>? = nil,
+        bufferSize: Int = 1024,
+        whenFull policy: QMPEventOverflowPolicy = .dropOldest
+    ) -> QMPEventStream {
+        hub.subscribe(names: names, bufferSize: bufferSize, whenFull: policy)
+    }
+
+    // MARK: - Closing
+
+    /// Closes the connection. Pending calls fail; event streams end normally.
+    public func close() async {
+        let handler = self.handler
+        let channel = self.channel
+        try? await channel.eventLoop.submit {
+            if let context = try? channel.pipeline.syncOperations.context(handlerType: QMPChannelHandler.self) {
+                handler.value.close(context: context)
+            } else {
+                channel.close(promise: nil)
+            }
+        }.get()
+        try? await channel.closeFuture.get()
+    }
+
+    /// Returns when the connection has ended, for whatever reason.
+    public func waitUntilClosed() async {
+        try? await channel.closeFuture.get()
+    }
+
+    /// Whether the connection is still open.
+    public var isConnected: Bool { channel.isActive }
+}
+
+/// An `errno` value with its text.
+public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var errno: CInt
+    public init(errno: CInt) { self.errno = errno }
+    public var description: String { "errno \(errno): \(String(cString: strerror(errno)))" }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,128 @@
+import NIOConcurrencyHelpers
+import QMPCore
+
+/// What an event subscription does when its buffer is full and another event arrives.
+public enum QMPEventOverflowPolicy: Sendable, Hashable {
+    /// Drop the oldest buffered event to make room: a reader that falls behind sees the latest.
+    case dropOldest
+    /// Drop the arriving event: a reader that falls behind sees the earliest.
+    case dropNewest
+}
+
+/// The events of one subscription, as an `AsyncSequence`.
+///
+/// Buffered events are bounded by the subscription's buffer size; what happens to the rest is
+/// the overflow policy's choice, and ``droppedCount`` says how many were lost so far.
+///
+/// The sequence ends normally when the client is closed, and throws a ``QMPError`` with code
+/// ``QMPError/Code-swift.struct/connectionClosed`` when the connection is lost. Ending the
+/// iteration (or dropping the sequence) ends the subscription.
+public struct QMPEventStream: AsyncSequence, Sendable {
+    public typealias Element = QMPEvent
+    public typealias Failure = any Error
+
+    let subscription: EventHub.Subscription
+    let stream: AsyncThrowingStream<QMPEvent, any Error>
+
+    /// Events this subscription has dropped because its buffer was full.
+    public var droppedCount: Int { subscription.droppedCount }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<QMPEvent, any Error>.AsyncIterator
+
+        public mutating func next() async throws -> QMPEvent? {
+            try await base.next()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: stream.makeAsyncIterator())
+    }
+}
+
+/// Fans events out to subscriptions. Subscribing is synchronous, so an event that arrives right
+/// after `subscribe` returns is never missed; that is what lets a caller subscribe, send a
+/// command and wait for the event it causes, even when the event overtakes the reply.
+final class EventHub: Sendable {
+    final class Subscription: Sendable {
+        let names: Set<String>?
+        let continuation: AsyncThrowingStream<QMPEvent, any Error>.Continuation
+        private let dropped = NIOLockedValueBox(0)
+
+        init(names: Set<String>?, continuation: AsyncThrowingStream<QMPEvent, any Error>.Continuation) {
+            self.names = names
+            self.continuation = continuation
+        }
+
+        var droppedCount: Int { dropped.withLockedValue { $0 } }
+
+        func deliver(_ event: QMPEvent) {
+            if let names, !names.contains(event.name) {
+                return
+            }
+            if case .dropped = continuation.yield(event) {
+                dropped.withLockedValue { $0 += 1 }
+            }
+        }
+    }
+
+    private struct State {
+        var subscriptions: [ObjectIdentifier: Subscription] = [:]
+        /// Set once the connection is gone: later subscriptions end at once.
+        var ended: Result<Void, QMPError>?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    func subscribe(names: Set<String>?, bufferSize: Int, whenFull policy: QMPEventOverflowPolicy) -> QMPEventStream {
+        let limit = max(1, bufferSize)
+        let (stream, continuation) = AsyncThrowingStream<QMPEvent, any Error>.makeStream(
+            bufferingPolicy: policy == .dropOldest ? .bufferingNewest(limit) : .bufferingOldest(limit)
+        )
+        let subscription = Subscription(names: names, continuation: continuation)
+        let key = ObjectIdentifier(subscription)
+        let ended = state.withLockedValue { state -> Result<Void, QMPError>? in
+            if state.ended == nil {
+                state.subscriptions[key] = subscription
+            }
+            return state.ended
+        }
+        switch ended {
+        case nil:
+            continuation.onTermination = { [weak self] _ in
+                self?.state.withLockedValue { _ = $0.subscriptions.removeValue(forKey: key) }
+            }
+        case .success?:
+            continuation.finish()
+        case .failure(let error)?:
+            continuation.finish(throwing: error)
+        }
+        return QMPEventStream(subscription: subscription, stream: stream)
+    }
+
+    func deliver(_ event: QMPEvent) {
+        // Yielding under the lock keeps every subscription's order equal to the wire order.
+        state.withLockedValue { state in
+            for subscription in state.subscriptions.values {
+                subscription.deliver(event)
+            }
+        }
+    }
+
+    /// Ends every subscription: normally when `error` is nil, else by throwing it.
+    func finish(_ error: QMPError?) {
+        let subscriptions = state.withLockedValue { state -> [Subscription] in
+            guard state.ended == nil else { return [] }
+            state.ended = error.map { .failure($0) } ?? .success(())
+            defer { state.subscriptions.removeAll() }
+            return Array(state.subscriptions.values)
+        }
+        for subscription in subscriptions {
+            if let error {
+                subscription.continuation.finish(throwing: error)
+            } else {
+                subscription.continuation.finish()
+            }
+        }
+    }
+}

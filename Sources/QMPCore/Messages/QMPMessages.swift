@@ -1,0 +1,271 @@
+/// The version triple QEMU reports in its greeting and in `query-version`.
+public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+    public var micro: Int
+
+    public init(major: Int, minor: Int, micro: Int) {
+        self.major = major
+        self.minor = minor
+        self.micro = micro
+    }
+
+    /// Parses "7.2.22", "9.2.0-rc2" (the suffix is ignored) or "1.0"; `nil` when no number leads.
+    public init?(_ text: String) {
+        let numeric = text.prefix { $0.isNumber || $0 == "." }
+        let parts = numeric.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        guard let first = parts.first, let major = first else { return nil }
+        self.major = major
+        self.minor = parts.count > 1 ? (parts[1] ?? 0) : 0
+        self.micro = parts.count > 2 ? (parts[2] ?? 0) : 0
+    }
+
+    public var description: String { "\(major).\(minor).\(micro)" }
+
+    public static func < (lhs: QEMUVersion, rhs: QEMUVersion) -> Bool {
+        (lhs.major, lhs.minor, lhs.micro) < (rhs.major, rhs.minor, rhs.micro)
+    }
+}
+
+/// The capabilities a QMP server can offer in its greeting. Unknown names are kept.
+public struct QMPCapability: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// Out-of-band execution (`exec-oob`), QEMU 2.12 and later, on monitors with an I/O thread.
+    public static let oob = QMPCapability(rawValue: "oob")
+
+    public var description: String { rawValue }
+}
+
+/// `{"QMP": {"version": …, "capabilities": […]}}`: the first thing a QMP server says.
+public struct QMPGreeting: Sendable, Hashable {
+    /// The QEMU version, when the greeting carries one that can be read.
+    ///
+    /// QEMU 0.12/0.13 sent `"qemu": "0.12.50"`, a string; later versions send an object with
+    /// `major`, `minor` and `micro`. Both are understood.
+    public var version: QEMUVersion?
+    /// The `package` string: empty for upstream builds, the distribution's build otherwise.
+    public var package: String
+    public var capabilities: [QMPCapability]
+    /// The greeting as received, for anything this type does not model.
+    public var raw: JSONValue
+
+    public init(version: QEMUVersion?, package: String = "", capabilities: [QMPCapability] = []) {
+        self.version = version
+        self.package = package
+        self.capabilities = capabilities
+        var versionObject: JSONObject = [:]
+        if let version {
+            versionObject["qemu"] = [
+                "micro": .int(Int64(version.micro)),
+                "minor": .int(Int64(version.minor)),
+                "major": .int(Int64(version.major)),
+            ]
+        }
+        versionObject["package"] = .string(package)
+        self.raw = [
+            "QMP": [
+                "version": .object(versionObject),
+                "capabilities": .array(capabilities.map { .string($0.rawValue) }),
+            ]
+        ]
+    }
+
+    /// Reads a greeting; `nil` when `value` is not one (it lacks the `QMP` member).
+    public init?(_ value: JSONValue) {
+        guard case .object(let outer) = value, outer.count == 1, case .object(let body)? = outer["QMP"] else {
+            return nil
+        }
+        raw = value
+        capabilities = body["capabilities"]?.arrayValue?.compactMap { $0.stringValue.map(QMPCapability.init) } ?? []
+        let versionInfo = body["version"]
+        package = versionInfo?["package"]?.stringValue ?? ""
+        switch versionInfo?["qemu"] {
+        case .string(let text)?:
+            version = QEMUVersion(text)
+        case .object(let triple)?:
+            if let major = triple["major"]?.int64Value, let minor = triple["minor"]?.int64Value,
+                let micro = triple["micro"]?.int64Value
+            {
+                version = QEMUVersion(major: Int(major), minor: Int(minor), micro: Int(micro))
+            } else {
+                version = nil
+            }
+        default:
+            version = nil
+        }
+    }
+
+    public var offersOOB: Bool { capabilities.contains(.oob) }
+}
+
+/// A command as a client sends it: `{"execute"|"exec-oob": name, "arguments": {…}, "id": …}`.
+public struct QMPCommandMessage: Sendable, Hashable {
+    public var name: String
+    public var arguments: JSONObject?
+    /// Any JSON value; QEMU echoes it in the reply (re-serialised, so compare ids as values).
+    public var id: JSONValue?
+    /// Sent as `exec-oob`: executed out of band, possibly overtaking in-band commands.
+    public var outOfBand: Bool
+
+    public init(name: String, arguments: JSONObject? = nil, id: JSONValue? = nil, outOfBand: Bool = false) {
+        self.name = name
+        self.arguments = arguments
+        self.id = id
+        self.outOfBand = outOfBand
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object[outOfBand ? "exec-oob" : "execute"] = .string(name)
+        if let arguments {
+            object["arguments"] = .object(arguments)
+        }
+        if let id {
+            object["id"] = id
+        }
+        return .object(object)
+    }
+}
+
+/// An error reply's body: `{"class": …, "desc": …}`, plus `data` in QEMU before 1.2.
+public struct QMPErrorBody: Sendable, Hashable {
+    /// `GenericError`, `CommandNotFound`, … — kept as a string, since newer or older QEMUs have
+    /// classes this library does not know.
+    public var errorClass: String
+    public var description: String
+    /// The pre-1.2 "rich error" payload, e.g. `{"device": "ide0-hd0"}` for `DeviceEncrypted`.
+    public var data: JSONValue?
+
+    public init(errorClass: String, description: String, data: JSONValue? = nil) {
+        self.errorClass = errorClass
+        self.description = description
+        self.data = data
+    }
+
+    public var json: JSONValue {
+        var object: JSONObject = ["class": .string(errorClass), "desc": .string(description)]
+        if let data {
+            object["data"] = data
+        }
+        return .object(object)
+    }
+}
+
+/// `{"event": NAME, "data": {…}, "timestamp": {"seconds": s, "microseconds": µs}}`.
+public struct QMPEvent: Sendable, Hashable {
+    public struct Timestamp: Sendable, Hashable {
+        /// Seconds since the Unix epoch; -1 when QEMU could not read the host clock.
+        public var seconds: Int64
+        public var microseconds: Int64
+
+        public init(seconds: Int64, microseconds: Int64) {
+            self.seconds = seconds
+            self.microseconds = microseconds
+        }
+
+        /// Seconds since the epoch as a `Double`, or `nil` for QEMU's "-1: clock unavailable".
+        public var secondsSinceEpoch: Double? {
+            seconds < 0 ? nil : Double(seconds) + Double(microseconds) / 1_000_000
+        }
+    }
+
+    public var name: String
+    /// The event's payload; `nil` for events without one (`STOP`, `RESUME`, `POWERDOWN`, …).
+    public var data: JSONObject?
+    public var timestamp: Timestamp
+
+    public init(name: String, data: JSONObject? = nil, timestamp: Timestamp) {
+        self.name = name
+        self.data = data
+        self.timestamp = timestamp
+    }
+
+    public var json: JSONValue {
+        var object: JSONObject = [
+            "timestamp": ["seconds": .int(timestamp.seconds), "microseconds": .int(timestamp.microseconds)],
+            "event": .string(name),
+        ]
+        if let data {
+            object["data"] = .object(data)
+        }
+        return .object(object)
+    }
+}
+
+/// Everything a QMP server sends.
+public enum QMPServerMessage: Sendable, Hashable {
+    case greeting(QMPGreeting)
+    case `return`(JSONValue, id: JSONValue?)
+    case error(QMPErrorBody, id: JSONValue?)
+    case event(QMPEvent)
+
+    /// Classifies a value read from a server. The error says what was expected instead.
+    public init(_ value: JSONValue) throws(QMPMessageError) {
+        guard case .object(let object) = value else {
+            throw QMPMessageError("expected a JSON object from the server, got \(value.kindName)", value: value)
+        }
+        if let result = object["return"] {
+            self = .return(result, id: object["id"])
+        } else if let error = object["error"] {
+            guard case .object(let body) = error, case .string(let errorClass)? = body["class"] else {
+                throw QMPMessageError("expected an error object with a string member 'class'", value: value)
+            }
+            let description = body["desc"]?.stringValue ?? ""
+            self = .error(QMPErrorBody(errorClass: errorClass, description: description, data: body["data"]), id: object["id"])
+        } else if let event = object["event"] {
+            guard case .string(let name) = event else {
+                throw QMPMessageError("expected member 'event' to be a string", value: value)
+            }
+            var timestamp = QMPEvent.Timestamp(seconds: -1, microseconds: -1)
+            if case .object(let stamp)? = object["timestamp"] {
+                timestamp.seconds = stamp["seconds"]?.int64Value ?? -1
+                timestamp.microseconds = stamp["microseconds"]?.int64Value ?? -1
+            }
+            let data: JSONObject?
+            switch object["data"] {
+            case nil, .null?: data = nil
+            case .object(let payload)?: data = payload
+            case let other?: data = ["value": other]  // not seen from QEMU; kept rather than dropped
+            }
+            self = .event(QMPEvent(name: name, data: data, timestamp: timestamp))
+        } else if let greeting = QMPGreeting(value) {
+            self = .greeting(greeting)
+        } else {
+            throw QMPMessageError(
+                "expected a QMP message (an object with 'return', 'error', 'event' or 'QMP'), got an object with members \(object.keys)",
+                value: value
+            )
+        }
+    }
+
+    public var json: JSONValue {
+        switch self {
+        case .greeting(let greeting):
+            return greeting.raw
+        case .return(let result, let id):
+            var object: JSONObject = ["return": result]
+            if let id { object["id"] = id }
+            return .object(object)
+        case .error(let body, let id):
+            var object: JSONObject = [:]
+            if let id { object["id"] = id }
+            object["error"] = body.json
+            return .object(object)
+        case .event(let event):
+            return event.json
+        }
+    }
+}
+
+/// A value that does not have the shape of the QMP message expected.
+public struct QMPMessageError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var description: String
+    public var value: JSONValue
+
+    public init(_ description: String, value: JSONValue) {
+        self.description = description
+        self.value = value
+    }
+}

@@ -1,0 +1,352 @@
+/// The client side of a QMP connection as a plain value: it takes what was received or asked for
+/// and answers with what to do. It never does I/O itself, so every transcript can be played
+/// through it in memory.
+///
+/// States: awaiting greeting → negotiating → command mode → closed.
+///
+/// - Events are delivered in every state, also before the greeting.
+/// - `qmp_capabilities` asks for `oob` only when the greeting offers it (QEMU before 2.12
+///   rejects the `enable` argument altogether).
+/// - Replies are matched by id. The machine allocates integer ids; a reply to a command that
+///   was abandoned (timed out, cancelled) is dropped when it arrives.
+/// - An error without id is a parse error of the server's JSON reader. QEMU queues those in
+///   band, in order, so it belongs to the oldest in-band item still outstanding: a resync byte
+///   the client sent (the error is swallowed) or a command the server could not read (that
+///   command fails with it).
+/// - Closing fails every pending command.
+public struct QMPClientStateMachine: Sendable {
+    /// A command id allocated by the machine; sent on the wire as a JSON integer.
+    public struct RequestID: Sendable, Hashable, Comparable, CustomStringConvertible {
+        public var rawValue: Int64
+        public init(_ rawValue: Int64) { self.rawValue = rawValue }
+        public static func < (lhs: RequestID, rhs: RequestID) -> Bool { lhs.rawValue < rhs.rawValue }
+        public var description: String { String(rawValue) }
+        public var json: JSONValue { .int(rawValue) }
+    }
+
+    public struct Configuration: Sendable, Hashable {
+        /// Enable out-of-band execution when the server offers it.
+        public var enableOOB: Bool
+        /// Skip `qmp_capabilities` (for peers without negotiation, such as the guest agent).
+        public var skipNegotiation: Bool
+
+        public init(enableOOB: Bool = true, skipNegotiation: Bool = false) {
+            self.enableOOB = enableOOB
+            self.skipNegotiation = skipNegotiation
+        }
+    }
+
+    public enum State: Sendable, Hashable {
+        case awaitingGreeting
+        case negotiating(QMPGreeting)
+        case commandMode(QMPGreeting, oobEnabled: Bool)
+        case closed
+    }
+
+    /// What the connection should do after a call into the machine.
+    public enum Action: Sendable {
+        /// Nothing to do.
+        case none
+        /// Write this message to the server.
+        case send(JSONValue)
+        /// Negotiation is complete: commands may be sent from now on.
+        case negotiated(QMPGreeting, oobEnabled: Bool)
+        /// An asynchronous event to hand to subscribers.
+        case deliverEvent(QMPEvent)
+        /// The command with this id succeeded.
+        case succeed(RequestID, JSONValue)
+        /// The command with this id failed.
+        case fail(RequestID, QMPError)
+        /// The peer broke the protocol: close the connection and fail these commands with the error.
+        case closeConnection(QMPError, failing: [RequestID])
+        /// Something arrived that matches nothing (a reply to an abandoned command, an unexpected
+        /// id); worth a debug log line, nothing else.
+        case ignored(String)
+    }
+
+    /// What `execute` decided.
+    public enum ExecuteAction: Sendable {
+        case send(RequestID, JSONValue)
+        case fail(QMPError)
+    }
+
+    private struct Pending: Sendable {
+        var name: String
+        var outOfBand: Bool
+        var abandoned: Bool
+    }
+
+    private enum InBandItem: Sendable, Hashable {
+        case command(RequestID)
+        case resync
+    }
+
+    public let configuration: Configuration
+    public private(set) var state: State = .awaitingGreeting
+    private var pending: [RequestID: Pending] = [:]
+    /// In-band commands and resync bytes in the order they were sent: QEMU answers them in that order.
+    private var inBandOrder = FIFO<InBandItem>()
+    private var nextID: Int64 = 1
+    private static let negotiationID = RequestID(0)
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Commands sent and not yet answered (abandoned ones not counted).
+    public var pendingCount: Int { pending.values.count(where: { !$0.abandoned }) }
+
+    public var isReady: Bool {
+        if case .commandMode = state { return true }
+        return false
+    }
+
+    public var oobEnabled: Bool {
+        if case .commandMode(_, let oob) = state { return oob }
+        return false
+    }
+
+    public var greeting: QMPGreeting? {
+        switch state {
+        case .negotiating(let greeting), .commandMode(let greeting, _): greeting
+        case .awaitingGreeting, .closed: nil
+        }
+    }
+
+    // MARK: - Input from the server
+
+    /// A complete JSON value arrived from the server.
+    public mutating func received(_ value: JSONValue) -> Action {
+        let message: QMPServerMessage
+        do {
+            message = try QMPServerMessage(value)
+        } catch {
+            return violation("\(error.description): \(value.serialized(style: .compact).prefix(200))")
+        }
+        switch (state, message) {
+        case (.closed, _):
+            return .ignored("message after close")
+
+        case (_, .event(let event)):
+            return .deliverEvent(event)
+
+        case (.awaitingGreeting, .greeting(let greeting)):
+            if configuration.skipNegotiation {
+                state = .commandMode(greeting, oobEnabled: false)
+                return .negotiated(greeting, oobEnabled: false)
+            }
+            state = .negotiating(greeting)
+            var arguments = JSONObject()
+            if configuration.enableOOB && greeting.offersOOB {
+                arguments["enable"] = [.string(QMPCapability.oob.rawValue)]
+            }
+            return .send(QMPCommandMessage(name: "qmp_capabilities", arguments: arguments, id: Self.negotiationID.json).json)
+
+        case (.awaitingGreeting, _):
+            return violation("expected a QMP greeting {\"QMP\": …} first, got \(Self.summary(of: value))")
+
+        case (.negotiating(let greeting), .return):
+            let oob = configuration.enableOOB && greeting.offersOOB
+            state = .commandMode(greeting, oobEnabled: oob)
+            return .negotiated(greeting, oobEnabled: oob)
+
+        case (.negotiating, .error(let body, _)):
+            let error = QMPError(
+                code: .negotiationFailed,
+                errorClass: body.errorClass,
+                message: body.description,
+                command: "qmp_capabilities"
+            )
+            return close(error)
+
+        case (_, .greeting):
+            return violation("got a second QMP greeting in the middle of the session")
+
+        case (.commandMode, .return(let result, let id)):
+            guard let requestID = Self.requestID(id) else {
+                return .ignored("reply with an id this client did not send: \(id.map { $0.serialized() } ?? "none")")
+            }
+            return complete(requestID) { _ in .succeed(requestID, result) }
+
+        case (.commandMode, .error(let body, let id)):
+            guard let id else {
+                return idlessError(body)
+            }
+            guard let requestID = Self.requestID(id) else {
+                return .ignored("error with an id this client did not send: \(id.serialized())")
+            }
+            return complete(requestID) { pending in
+                .fail(requestID, QMPError(reply: body, command: pending.name, id: id))
+            }
+        }
+    }
+
+    /// The server's bytes could not be read as JSON. The stream is no longer trustworthy: a reply
+    /// may have been lost in it, so the connection closes and every pending command fails.
+    public mutating func receivedMalformedInput(_ error: JSONReaderError) -> Action {
+        switch state {
+        case .closed:
+            return .ignored("malformed input after close")
+        case .awaitingGreeting:
+            return violation("expected a QMP greeting, got data that is not QMP's JSON: \(error.description)")
+        case .negotiating, .commandMode:
+            return violation("the server sent malformed JSON: \(error.description)")
+        }
+    }
+
+    /// The connection ended. Returns the commands to fail with `error`.
+    public mutating func closed(_ error: QMPError) -> [RequestID] {
+        state = .closed
+        let failing = pending.filter { !$0.value.abandoned }.keys.sorted()
+        pending.removeAll()
+        inBandOrder.removeAll()
+        return failing
+    }
+
+    // MARK: - Requests of the user
+
+    /// Asks to send a command. In command mode it gets an id and is sent; otherwise it fails.
+    public mutating func execute(_ name: String, arguments: JSONObject? = nil, outOfBand: Bool = false) -> ExecuteAction {
+        switch state {
+        case .commandMode(_, let oobEnabled):
+            if outOfBand && !oobEnabled {
+                return .fail(
+                    QMPError(
+                        code: .unsupported,
+                        message: "exec-oob needs the 'oob' capability, which this server did not offer or which was not enabled",
+                        command: name
+                    )
+                )
+            }
+        case .awaitingGreeting, .negotiating:
+            return .fail(
+                QMPError(code: .unsupported, message: "capabilities negotiation has not finished yet", command: name)
+            )
+        case .closed:
+            return .fail(QMPError(code: .connectionClosed, message: "the connection is closed", command: name))
+        }
+        let id = RequestID(nextID)
+        nextID += 1
+        pending[id] = Pending(name: name, outOfBand: outOfBand, abandoned: false)
+        if !outOfBand {
+            inBandOrder.append(.command(id))
+        }
+        let message = QMPCommandMessage(name: name, arguments: arguments, id: id.json, outOfBand: outOfBand)
+        return .send(id, message.json)
+    }
+
+    /// Stops waiting for a command (timeout, cancellation). Its reply, if it still comes, is
+    /// dropped. Returns the command's name when it was still pending.
+    public mutating func abandon(_ id: RequestID) -> String? {
+        guard var entry = pending[id], !entry.abandoned else { return nil }
+        entry.abandoned = true
+        pending[id] = entry
+        return entry.name
+    }
+
+    /// Records that the client is about to send a resynchronisation byte (an ASCII control
+    /// character or 0xFF). The server answers it with one id-less parse error, which is swallowed.
+    public mutating func resynchronizing() {
+        inBandOrder.append(.resync)
+    }
+
+    // MARK: - Helpers
+
+    private mutating func complete(_ id: RequestID, _ action: (Pending) -> Action) -> Action {
+        guard let entry = pending.removeValue(forKey: id) else {
+            return .ignored("reply for id \(id), which is not pending")
+        }
+        if !entry.outOfBand {
+            inBandOrder.remove(.command(id))
+        }
+        if entry.abandoned {
+            return .ignored("reply for abandoned command \(entry.name) (id \(id))")
+        }
+        return action(entry)
+    }
+
+    private mutating func idlessError(_ body: QMPErrorBody) -> Action {
+        switch inBandOrder.popFirst() {
+        case .resync?:
+            return .ignored("swallowed the parse error that answers a resync byte: \(body.description)")
+        case .command(let id)?:
+            guard let entry = pending.removeValue(forKey: id) else {
+                return .ignored("id-less error for a command no longer pending: \(body.description)")
+            }
+            if entry.abandoned {
+                return .ignored("id-less error for abandoned command \(entry.name): \(body.description)")
+            }
+            return .fail(id, QMPError(reply: body, command: entry.name, id: nil))
+        case nil:
+            return .ignored("id-less error with nothing outstanding: \(body.errorClass): \(body.description)")
+        }
+    }
+
+    private mutating func violation(_ message: String) -> Action {
+        close(QMPError(code: .protocolViolation, message: message))
+    }
+
+    private mutating func close(_ error: QMPError) -> Action {
+        .closeConnection(error, failing: closed(error))
+    }
+
+    private static func requestID(_ id: JSONValue?) -> RequestID? {
+        switch id {
+        case .int(let value)?: RequestID(value)
+        // QEMU re-serialises ids; an integer could in principle come back as a float.
+        case .double(let value)?: Int64(exactly: value).map(RequestID.init)
+        default: nil
+        }
+    }
+
+    private static func summary(of value: JSONValue) -> String {
+        let text = value.serialized(style: .compact)
+        return text.count > 200 ? text.prefix(200) + "…" : text
+    }
+}
+
+/// A first-in first-out queue on an array, with amortised O(1) pops.
+struct FIFO<Element: Sendable & Equatable>: Sendable {
+    private var storage: [Element] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == storage.count }
+
+    mutating func append(_ element: Element) {
+        storage.append(element)
+    }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        head += 1
+        compactIfNeeded()
+        return element
+    }
+
+    /// Removes the first occurrence; in practice the head, since replies arrive in order.
+    mutating func remove(_ element: Element) {
+        guard let index = storage[head...].firstIndex(of: element) else { return }
+        if index == head {
+            head += 1
+        } else {
+            storage.remove(at: index)
+        }
+        compactIfNeeded()
+    }
+
+    mutating func removeAll() {
+        storage.removeAll()
+        head = 0
+    }
+
+    private mutating func compactIfNeeded() {
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 64 && head * 2 > storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+    }
+}

@@ -1,0 +1,2 @@
+import ArgumentParser
+public struct QMPCommand: AsyncParsableCommand { public init() {} }

@@ -1,0 +1,2 @@
+import QMPTool
+QMPCommand.main()

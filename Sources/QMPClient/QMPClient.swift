@@ -282,7 +282,7 @@ public final class QMPClient: Sendable {
         }
         return QMPError(
             code: .connectionFailed,
-            message: "could not connect to QMP socket \(address): \(hint) (\(reason))",
+            message: "could not connect to QMP socket \(address): \(hint)",
             underlying: SystemError(errno: code)
         )
     }

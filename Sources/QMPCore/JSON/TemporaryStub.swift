@@ -114,5 +114,5 @@ extension JSONValue {
         case .object(let o): out.append(123); for (n, m) in o.enumerated() { if n > 0 { out.append(44) }; JSONValue.string(m.key).write(to: &out, style: style); out.append(58); m.value.write(to: &out, style: style) }; out.append(125)
         }
     }
-    public init(parsing text: String) throws(JSONReaderError) { var r = JSONReader(); r.feed(Array(text.utf8) + [32]); guard let v = try r.next() else { throw JSONReaderError(kind: .syntax, qemuDescription: "", description: "incomplete", offset: 0) }; self = v }
+    public init(parsing text: String, configuration: JSONReader.Configuration = .client) throws(JSONReaderError) { var r = JSONReader(configuration: configuration); r.feed(Array(text.utf8) + [32]); guard let v = try r.next() else { throw JSONReaderError(kind: .syntax, qemuDescription: "", description: "incomplete", offset: 0) }; self = v }
 }

@@ -1,0 +1,213 @@
+import QMPCore
+
+/// qmp-shell's command syntax: `command key=value …`, so that its users feel at home.
+///
+/// - Dotted keys nest: `a.b.c=1 a.b.d=true` → `{"a": {"b": {"c": 1, "d": true}}}`.
+/// - Values convert in this order: an integer in Python's `int()` syntax (`-3`, `+5`, `1_000`;
+///   not `0x10`); `true`/`false` in any case; text starting with `{` or `[` that reads as JSON, or
+///   as a Python-style literal with single quotes and `True`/`False`/`None`; anything else is a
+///   string (`f=1.5` and `g=null` stay strings, as in qmp-shell).
+public enum CommandLineSyntax {
+    /// A command name and its arguments.
+    public struct Command: Sendable, Hashable {
+        public var name: String
+        public var arguments: JSONObject
+    }
+
+    /// Parses `name key=value …` already split into words.
+    public static func parse(_ words: [String]) throws(QMPError) -> Command {
+        guard let name = words.first else {
+            throw QMPError(code: .invalidArguments, message: "expected a command name, got nothing")
+        }
+        return Command(name: name, arguments: try arguments(Array(words.dropFirst())))
+    }
+
+    /// Turns `key=value` words into an arguments object, merged onto `base`.
+    public static func arguments(_ words: [String], base: JSONObject = [:]) throws(QMPError) -> JSONObject {
+        var result = base
+        for word in words {
+            guard let equals = word.firstIndex(of: "=") else {
+                throw QMPError(code: .invalidArguments, message: "Expected a key=value pair, got '\(word)'")
+            }
+            let key = String(word[..<equals])
+            let value = parseValue(String(word[word.index(after: equals)...]))
+            try set(value, at: key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), in: &result, fullKey: key)
+        }
+        return result
+    }
+
+    /// Splits a line into words the way qmp-shell does: on whitespace, except inside `"…"` or
+    /// `'…'`, whose quote characters stay in the word (`name="a b"` gives the value `"a b"`,
+    /// quotes included).
+    public static func split(_ line: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var escaped = false
+        for character in line {
+            if let open = quote {
+                current.append(character)
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == open {
+                    quote = nil
+                }
+                continue
+            }
+            if character.isWhitespace {
+                if inWord {
+                    words.append(current)
+                    current = ""
+                    inWord = false
+                }
+                continue
+            }
+            inWord = true
+            current.append(character)
+            if character == "\"" || character == "'" {
+                quote = character
+            }
+        }
+        if inWord {
+            words.append(current)
+        }
+        return words
+    }
+
+    /// Converts one value as qmp-shell does.
+    public static func parseValue(_ text: String) -> JSONValue {
+        if let integer = pythonInteger(text) {
+            return integer
+        }
+        switch text.lowercased() {
+        case "true": return .bool(true)
+        case "false": return .bool(false)
+        default: break
+        }
+        if text.hasPrefix("{") || text.hasPrefix("[") {
+            if let value = try? JSONValue(parsing: text) {
+                return value
+            }
+            if let value = try? JSONValue(parsing: pythonKeywordsAsJSON(text), configuration: .server) {
+                return value
+            }
+        }
+        return .string(text)
+    }
+
+    private static func set(_ value: JSONValue, at path: [String], in object: inout JSONObject, fullKey: String) throws(QMPError) {
+        let key = path[0]
+        if path.count == 1 {
+            if object.contains(key: key) {
+                if case .object = object[key] {
+                    throw QMPError(code: .invalidArguments, message: "Cannot use \"\(fullKey)\" as both leaf and non-leaf key")
+                }
+                throw QMPError(code: .invalidArguments, message: "Cannot set \"\(fullKey)\" multiple times")
+            }
+            object[key] = value
+            return
+        }
+        var child: JSONObject
+        switch object[key] {
+        case nil:
+            child = [:]
+        case .object(let existing)?:
+            child = existing
+        case _?:
+            let prefix = fullKey.split(separator: ".").prefix(fullKey.split(separator: ".").count - path.count + 1)
+            throw QMPError(
+                code: .invalidArguments,
+                message: "Cannot use \"\(prefix.joined(separator: "."))\" as both leaf and non-leaf key"
+            )
+        }
+        try set(value, at: Array(path.dropFirst()), in: &child, fullKey: fullKey)
+        object[key] = .object(child)
+    }
+
+    /// Python's `int()` of a string: optional sign, decimal digits, single underscores between
+    /// digits, surrounding whitespace allowed.
+    private static func pythonInteger(_ text: String) -> JSONValue? {
+        var body = Substring(text.trimmingCharacters(in: " \t\n\r\u{0B}\u{0C}"))
+        var negative = false
+        if let sign = body.first, sign == "+" || sign == "-" {
+            negative = sign == "-"
+            body = body.dropFirst()
+        }
+        guard let first = body.first, first.isASCII, first.isNumber, let last = body.last, last.isASCII, last.isNumber
+        else { return nil }
+        var digits = ""
+        var previousUnderscore = false
+        for character in body {
+            if character == "_" {
+                if previousUnderscore { return nil }
+                previousUnderscore = true
+                continue
+            }
+            guard character.isASCII, character.isNumber else { return nil }
+            previousUnderscore = false
+            digits.append(character)
+        }
+        if negative {
+            if let value = Int64("-" + digits) { return .int(value) }
+        } else {
+            if let value = Int64(digits) { return .int(value) }
+            if let value = UInt64(digits) { return .uint(value) }
+        }
+        // Beyond 64 bits: Python keeps it exact, JSON readers see a big number.
+        return Double((negative ? "-" : "") + digits).map(JSONValue.double)
+    }
+
+    /// Replaces Python's `True`, `False`, `None` outside quotes with their JSON spellings.
+    private static func pythonKeywordsAsJSON(_ text: String) -> String {
+        var output = ""
+        var word = ""
+        var quote: Character?
+        var escaped = false
+        func flush() {
+            switch word {
+            case "True": output += "true"
+            case "False": output += "false"
+            case "None": output += "null"
+            default: output += word
+            }
+            word = ""
+        }
+        for character in text {
+            if let open = quote {
+                output.append(character)
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == open {
+                    quote = nil
+                }
+                continue
+            }
+            if character.isLetter || character == "_" {
+                word.append(character)
+                continue
+            }
+            flush()
+            if character == "\"" || character == "'" {
+                quote = character
+            }
+            output.append(character)
+        }
+        flush()
+        return output
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        var slice = Substring(self)
+        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import QMPClient
+import QMPCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where to connect: an ADDRESS, or `--launch` for a private QEMU.
+struct ConnectionOptions: ParsableArguments {
+    @Flag(help: "Start a private QEMU (qemu-system-x86_64, or $QEMU_BINARY) instead of connecting to ADDRESS.")
+    var launch = false
+
+    @Option(help: ArgumentHelp("Machine type for --launch.", valueName: "type"))
+    var machine = "none"
+
+    @Option(help: ArgumentHelp("Seconds to wait for the greeting and for each reply.", valueName: "seconds"))
+    var timeout: Double = 60
+
+    var commandTimeout: Duration { .milliseconds(Int64(timeout * 1000)) }
+
+    func validate() throws {
+        guard timeout > 0 else {
+            throw ValidationError("--timeout must be a positive number of seconds")
+        }
+    }
+
+    /// Connects (or launches), runs `body`, and always disconnects (or shuts QEMU down).
+    func withClient<Result: Sendable>(address: String?, _ body: (QMPClient) async throws -> Result) async throws -> Result {
+        let configuration = QMPClient.Configuration(
+            connectTimeout: .milliseconds(Int64(min(timeout, 30) * 1000)),
+            commandTimeout: commandTimeout
+        )
+        if launch {
+            let launcher = QEMULauncher(machine: machine, client: configuration)
+            return try await launcher.withQEMU { qemu in try await body(qemu.client) }
+        }
+        guard let address else {
+            throw ValidationError("expected ADDRESS (a Unix socket path or HOST:PORT), or --launch")
+        }
+        let client = try await QMPClient.connect(to: QMPAddress(parsing: address), configuration: configuration)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+}
+
+/// Prints a line to standard error.
+func printError(_ text: String) {
+    writeLine(text, to: 2)
+}
+
+/// Prints a line to standard output at once, so that a reader of a pipe sees it now.
+func printLine(_ text: String) {
+    writeLine(text, to: 1)
+}
+
+private func writeLine(_ text: String, to descriptor: CInt) {
+    var line = Array(text.utf8)
+    line.append(UInt8(ascii: "\n"))
+    line.withUnsafeBytes { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+}
+
+/// Turns a failure into one clear line on stderr and the documented exit code.
+func failure(reporting error: any Error) -> ExitCode {
+    guard let error = error as? QMPError else {
+        printError("error: \(error)")
+        return ExitCodes.connectionProblem
+    }
+    switch error.code {
+    case .commandFailed:
+        printError("error: \(error.errorClass ?? "Error"): \(error.message)")
+        return ExitCodes.commandFailed
+    case .invalidArguments:
+        printError("error: \(error.message)")
+        return ExitCodes.usage
+    default:
+        printError("error: \(error.description)")
+        return ExitCodes.connectionProblem
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import QMPClient
+import QMPCore
+
+struct ExecCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run one QMP command and print its reply as JSON.",
+        discussion: """
+            Arguments use qmp-shell's syntax: key=value, dotted keys nest (a.b=1 gives \
+            {"a":{"b":1}}), integers and true/false convert, values starting with { or [ are read \
+            as JSON, anything else is a string. --args takes a JSON object to start from.
+
+            Examples:
+              qmp exec /tmp/qmp.sock query-status
+              qmp exec localhost:4444 device_del id=nic0
+              qmp exec /tmp/qmp.sock blockdev-add driver=null-co node-name=disk0 size=1048576
+              qmp exec /tmp/qmp.sock object-add --args '{"qom-type":"memory-backend-ram","id":"m0","size":1048576}'
+              qmp exec --launch --pretty query-version
+
+            On an error reply the class and description go to stderr and the exit code is 1.
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Flag(help: "Pretty-print the reply.")
+    var pretty = false
+
+    @Flag(help: "Send the command out of band (exec-oob); only for commands that allow it.")
+    var oob = false
+
+    @Option(help: ArgumentHelp("A JSON object of arguments; key=value pairs are added to it.", valueName: "json"))
+    var args: String?
+
+    @Argument(help: ArgumentHelp("[ADDRESS] COMMAND [key=value ...] (no ADDRESS with --launch)", valueName: "words"))
+    var words: [String] = []
+
+    func run() async throws {
+        let address = connection.launch ? nil : words.first
+        let commandWords = connection.launch ? words : Array(words.dropFirst())
+        let command: CommandLineSyntax.Command
+        do {
+            var base: JSONObject = [:]
+            if let args {
+                guard case .object(let object) = try? JSONValue(parsing: args) else {
+                    throw QMPError(code: .invalidArguments, message: "--args expects a JSON object, got: \(args)")
+                }
+                base = object
+            }
+            guard let name = commandWords.first else {
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: connection.launch ? "expected a COMMAND" : "expected ADDRESS and COMMAND"
+                )
+            }
+            command = CommandLineSyntax.Command(
+                name: name,
+                arguments: try CommandLineSyntax.arguments(Array(commandWords.dropFirst()), base: base)
+            )
+        } catch {
+            throw failure(reporting: error)
+        }
+        do {
+            let reply = try await connection.withClient(address: address) { client in
+                try await oob
+                    ? client.executeOutOfBand(command.name, arguments: command.arguments)
+                    : client.execute(command.name, arguments: command.arguments)
+            }
+            printLine(reply.serialized(style: pretty ? .pretty(indent: 2) : .compact))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw failure(reporting: error)
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import QMPTool
-QMPCommand.main()

@@ -1,0 +1,315 @@
+import Foundation
+import QMPClient
+import QMPCore
+import Testing
+
+@Suite("Against the QEMU 7.2 of the distribution")
+struct RealQEMUTests {
+    @Test("the client negotiates OOB and reads query-status")
+    func negotiationAndStatus() async throws {
+        try await RealQEMU.with { qemu in
+            let client = qemu.client
+            #expect(client.greeting.offersOOB)
+            #expect(client.oobEnabled)
+            let version = try #require(client.greeting.version)
+            #expect(version >= QEMUVersion(major: 7, minor: 0, micro: 0))
+            let status = try await client.execute("query-status")
+            #expect(status["status"] == "prelaunch")
+            #expect(status["running"] == false)
+        }
+    }
+
+    @Test("stop and cont bring STOP and RESUME events, also when the event overtakes the reply")
+    func stopAndCont() async throws {
+        try await RealQEMU.with { qemu in
+            let client = qemu.client
+            try await client.execute("cont")
+            let events = client.events(named: ["STOP", "RESUME"])
+            var iterator = events.makeAsyncIterator()
+
+            try await client.execute("stop")
+            #expect(try await iterator.next()?.name == "STOP")
+            #expect(try await client.execute("query-status")["status"] == "paused")
+
+            try await client.execute("cont")
+            let resume = try #require(try await iterator.next())
+            #expect(resume.name == "RESUME")
+            #expect(resume.data == nil)
+            #expect(resume.timestamp.seconds > 1_600_000_000)
+            #expect(try await client.execute("query-status")["status"] == "running")
+
+            // The waiting helper subscribes before sending, so it sees STOP even though QEMU
+            // sends it before the reply.
+            let (reply, stop) = try await client.execute("stop", thenWaitFor: "STOP")
+            #expect(reply == .object([:]))
+            #expect(stop.name == "STOP")
+        }
+    }
+
+    @Test("2,000 concurrent calls from 50 tasks each get their own reply")
+    func concurrentCalls() async throws {
+        try await RealQEMU.with { qemu in
+            let client = qemu.client
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for task in 0..<50 {
+                    group.addTask {
+                        var matched = 0
+                        for call in 0..<40 {
+                            // HMP's `print` answers with the number it was given, in hex: a
+                            // reply that only this call can have.
+                            let number = task * 1000 + call + 1
+                            let reply = try await client.execute(
+                                "human-monitor-command",
+                                arguments: ["command-line": .string("p \(number)")]
+                            )
+                            #expect(reply == .string("0x\(String(number, radix: 16))\r\n"))
+                            matched += 1
+                        }
+                        return matched
+                    }
+                }
+                var total = 0
+                for try await matched in group {
+                    total += matched
+                }
+                #expect(total == 2000)
+            }
+        }
+    }
+
+    @Test("error replies keep the class and desc of QEMU, with the command and id")
+    func errorClasses() async throws {
+        try await RealQEMU.with { qemu in
+            let client = qemu.client
+            let notFound = await #expect(throws: QMPError.self) { try await client.execute("no-such-command") }
+            #expect(notFound?.code == .commandFailed)
+            #expect(notFound?.errorClass == QMPError.ErrorClass.commandNotFound)
+            #expect(notFound?.message == "The command no-such-command has not been found")
+            #expect(notFound?.command == "no-such-command")
+            #expect(notFound?.id != nil)
+
+            let device = await #expect(throws: QMPError.self) {
+                try await client.execute("device_del", arguments: ["id": "nope"])
+            }
+            #expect(device?.errorClass == QMPError.ErrorClass.deviceNotFound)
+            #expect(device?.message == "Device 'nope' not found")
+
+            let generic = await #expect(throws: QMPError.self) {
+                try await client.execute("human-monitor-command")
+            }
+            #expect(generic?.errorClass == QMPError.ErrorClass.genericError)
+            #expect(generic?.message == "Parameter 'command-line' is missing")
+
+            // The connection is still good after errors.
+            let status = try await client.execute("query-status")
+            #expect(status["status"] == "prelaunch")
+        }
+    }
+
+    @Test("exec-oob runs query-yank out of band")
+    func outOfBand() async throws {
+        try await RealQEMU.with { qemu in
+            let yank = try await qemu.client.executeOutOfBand("query-yank")
+            let instances = try #require(yank.arrayValue)
+            #expect(instances.contains { $0["type"] == "chardev" })
+
+            let refused = await #expect(throws: QMPError.self) {
+                try await qemu.client.executeOutOfBand("query-status")
+            }
+            #expect(refused?.message == "The command query-status does not support OOB")
+        }
+    }
+
+    @Test("the 200 KB query-qmp-schema reply arrives whole")
+    func largeReply() async throws {
+        try await RealQEMU.with { qemu in
+            let schema = try #require(try await qemu.client.execute("query-qmp-schema").arrayValue)
+            #expect(schema.count > 1000)
+            let names = Set(schema.compactMap { $0["name"]?.stringValue })
+            #expect(names.contains("query-status"))
+            #expect(names.contains("SHUTDOWN"))
+            #expect(schema.contains { $0["meta-type"] == "command" && $0["allow-oob"] == true })
+        }
+    }
+
+    @Test("when QEMU is killed with SIGKILL, ten pending calls all fail within a second")
+    func peerDeath() async throws {
+        try await RealQEMU.with { qemu in
+            let client = qemu.client
+            // A stopped QEMU reads nothing, so the calls stay pending.
+            kill(qemu.pid, SIGSTOP)
+            let clock = ContinuousClock()
+            let results = try await withThrowingTaskGroup(of: (QMPError?, Duration).self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        do {
+                            try await client.execute("query-status", timeout: .seconds(30))
+                            return (nil, .zero)
+                        } catch let error as QMPError {
+                            return (error, .zero)
+                        }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let killed = clock.now
+                kill(qemu.pid, SIGKILL)
+                var results: [(QMPError?, Duration)] = []
+                for try await (error, _) in group {
+                    results.append((error, clock.now - killed))
+                }
+                return results
+            }
+            #expect(results.count == 10)
+            for (error, elapsed) in results {
+                #expect(error?.code == .connectionClosed)
+                #expect(error?.command == "query-status")
+                #expect(elapsed < .seconds(1))
+            }
+            #expect(!client.isConnected)
+        }
+    }
+
+    @Test("getfd and add-fd pass descriptors, also two at once, as query-fdsets shows")
+    func descriptorPassing() async throws {
+        try await RealQEMU.with { qemu in
+            let client = qemu.client
+            var pipeA: [Int32] = [0, 0]
+            var pipeB: [Int32] = [0, 0]
+            #expect(pipe(&pipeA) == 0)
+            #expect(pipe(&pipeB) == 0)
+            defer { (pipeA + pipeB).forEach { close($0) } }
+
+            // getfd: the descriptor arrives and can be closed by name.
+            try await client.execute("getfd", arguments: ["fdname": "passed"], passing: [pipeA[0]])
+            try await client.execute("closefd", arguments: ["fdname": "passed"])
+            let missing = await #expect(throws: QMPError.self) {
+                try await client.execute("closefd", arguments: ["fdname": "passed"])
+            }
+            #expect(missing?.errorClass == QMPError.ErrorClass.genericError)
+
+            // add-fd twice into one set, started concurrently: the client sends them one at a time.
+            let (writeEndA, readEndB) = (pipeA[1], pipeB[0])
+            async let first = client.execute("add-fd", arguments: ["fdset-id": 7, "opaque": "first"], passing: [writeEndA])
+            async let second = client.execute("add-fd", arguments: ["fdset-id": 7, "opaque": "second"], passing: [readEndB])
+            let replies = try await [first, second]
+            #expect(replies.allSatisfy { $0["fdset-id"] == 7 })
+
+            // Two descriptors in one message: QEMU takes the first for the command.
+            try await client.execute("add-fd", arguments: ["fdset-id": 8], passing: [pipeB[1], pipeB[0]])
+
+            let fdsets = try #require(try await client.execute("query-fdsets").arrayValue)
+            let seven = try #require(fdsets.first { $0["fdset-id"] == 7 })
+            let opaques = Set(try #require(seven["fds"]?.arrayValue).compactMap { $0["opaque"]?.stringValue })
+            #expect(opaques == ["first", "second"])
+            let eight = try #require(fdsets.first { $0["fdset-id"] == 8 })
+            #expect(eight["fds"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test("device_del waits for the DEVICE_DELETED of that device")
+    func commandThenEvent() async throws {
+        let launcher = QEMULauncher(machine: "q35", extraArguments: ["-device", "qemu-xhci,id=usb"])
+        try await RealQEMU.with(launcher) { qemu in
+            let client = qemu.client
+            try await client.execute("device_add", arguments: ["driver": "usb-tablet", "id": "tablet0", "bus": "usb.0"])
+            let (_, event) = try await client.execute(
+                "device_del",
+                arguments: ["id": "tablet0"],
+                thenWaitFor: "DEVICE_DELETED",
+                matching: { $0.data?["device"] == "tablet0" }
+            )
+            #expect(event.data?["path"] == "/machine/peripheral/tablet0")
+        }
+    }
+}
+
+@Suite("The qmp tool against the QEMU 7.2 of the distribution")
+struct RealQEMUToolTests {
+    /// A QEMU with a second QMP monitor, since one monitor serves one client at a time.
+    static func launcherWithSecondMonitor() throws -> (QEMULauncher, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-tool-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let socket = directory.appendingPathComponent("second.sock").path
+        let launcher = QEMULauncher(extraArguments: ["-qmp", "unix:\(socket),server=on,wait=off"])
+        return (launcher, socket)
+    }
+
+    @Test("qmp exec prints the reply as JSON and exits 0")
+    func execPrintsReply() async throws {
+        let (launcher, socket) = try Self.launcherWithSecondMonitor()
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        try await RealQEMU.with(launcher) { _ in
+            let output = try await QMPExecutable.run(["exec", socket, "query-status"])
+            #expect(output.status == 0)
+            let reply = try JSONValue(parsing: output.stdout)
+            #expect(reply["status"] == "prelaunch")
+
+            let withArguments = try await QMPExecutable.run([
+                "exec", socket, "qom-get", "path=/machine", "property=type",
+            ])
+            #expect(withArguments.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\"none-machine\"")
+        }
+    }
+
+    @Test("qmp exec reports the class and desc of an error reply on stderr and exits 1")
+    func execReportsError() async throws {
+        let (launcher, socket) = try Self.launcherWithSecondMonitor()
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        try await RealQEMU.with(launcher) { _ in
+            let output = try await QMPExecutable.run(["exec", socket, "device_del", "id=nope"])
+            #expect(output.status == 1)
+            #expect(output.stdout.isEmpty)
+            #expect(output.stderr == "error: DeviceNotFound: Device 'nope' not found\n")
+        }
+    }
+
+    @Test("qmp exec --launch starts its own QEMU")
+    func execLaunch() async throws {
+        let output = try await QMPExecutable.run(["exec", "--launch", "query-version"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let reply = try JSONValue(parsing: output.stdout)
+        #expect(reply["qemu"]?["major"] == 7)
+    }
+
+    @Test("qmp events prints events as JSON lines and stops after --count")
+    func eventsAsJSONLines() async throws {
+        let (launcher, socket) = try Self.launcherWithSecondMonitor()
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        try await RealQEMU.with(launcher) { qemu in
+            let (process, stdout, stderr) = try QMPExecutable.start([
+                "events", socket, "--filter", "STOP", "--filter", "RESUME", "--count", "2",
+            ])
+            // The tool subscribes once it has negotiated; keep causing events until it has seen two.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            while process.isRunning && clock.now < deadline {
+                try await qemu.client.execute("cont")
+                try await qemu.client.execute("stop")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(5))
+            #expect(output.status == 0, "\(output.stderr)")
+            let lines = output.stdout.split(separator: "\n")
+            #expect(lines.count == 2)
+            for line in lines {
+                let event = try JSONValue(parsing: String(line))
+                #expect(["STOP", "RESUME"].contains(event["event"]?.stringValue))
+                #expect(event["timestamp"]?["seconds"]?.int64Value != nil)
+            }
+        }
+    }
+
+    @Test("qmp events exits 3 when QEMU goes away")
+    func eventsConnectionDrop() async throws {
+        let (launcher, socket) = try Self.launcherWithSecondMonitor()
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        let (process, stdout, stderr) = try await RealQEMU.with(launcher) { qemu in
+            let started = try QMPExecutable.start(["events", socket])
+            try await Task.sleep(for: .milliseconds(500))
+            return started
+        }
+        let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(10))
+        #expect(output.status == 3)
+        #expect(output.stderr.contains("closed by the peer"))
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import QMPClient
+import QMPCore
+import Testing
+
+/// Every test here talks to the distribution's real QEMU. A missing QEMU is a failure, never a
+/// skip: `scripts/test` installs it.
+enum RealQEMU {
+    static let launcher = QEMULauncher(startupTimeout: .seconds(30), shutdownStepTimeout: .seconds(5))
+
+    /// Launches QEMU, runs `body`, shuts QEMU down, and checks that its process is gone.
+    static func with<Result: Sendable>(
+        _ launcher: QEMULauncher = RealQEMU.launcher,
+        _ body: (QEMUInstance) async throws -> Result
+    ) async throws -> Result {
+        let instance = try await launcher.launch()
+        let pid = instance.pid
+        defer {
+            #expect(kill(pid, 0) != 0, "QEMU process \(pid) is still running after shutdown")
+        }
+        do {
+            let result = try await body(instance)
+            await instance.shutdown()
+            return result
+        } catch {
+            await instance.shutdown()
+            throw error
+        }
+    }
+}
+
+/// Runs the `qmp` executable built beside the tests.
+enum QMPExecutable {
+    struct Output: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var url: URL {
+        get throws {
+            let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for candidate in [directory, directory.deletingLastPathComponent()] {
+                let url = candidate.appendingPathComponent("qmp")
+                if FileManager.default.isExecutableFile(atPath: url.path) {
+                    return url
+                }
+            }
+            throw QMPError(code: .launchFailed, message: "the qmp executable was not found beside \(directory.path)")
+        }
+    }
+
+    /// Starts `qmp` with `arguments`; the caller waits for it.
+    static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = try url
+        process.arguments = arguments
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return (process, stdout, stderr)
+    }
+
+    /// Runs `qmp` to completion, killing it after `timeout`.
+    static func run(_ arguments: [String], timeout: Duration = .seconds(30)) async throws -> Output {
+        let (process, stdout, stderr) = try start(arguments)
+        return try await finish(process, stdout, stderr, timeout: timeout)
+    }
+
+    static func finish(_ process: Process, _ stdout: Pipe, _ stderr: Pipe, timeout: Duration) async throws -> Output {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        // Read while waiting, so that a full pipe cannot stall the child.
+        async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
+        async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+        while process.isRunning && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            Issue.record("qmp \(process.arguments ?? []) did not finish within \(timeout)")
+        }
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus,
+            stdout: String(decoding: await out, as: UTF8.self),
+            stderr: String(decoding: await err, as: UTF8.self)
+        )
+    }
+}

@@ -1,0 +1,318 @@
+import Foundation
+import NIOCore
+import QMPClient
+import QMPCore
+import Testing
+
+private let quick = QMPClient.Configuration(connectTimeout: .milliseconds(500), commandTimeout: .seconds(5))
+
+/// Runs `body` with a client connected to `server`, then closes both.
+private func withClient<Result: Sendable>(
+    _ server: FakeServer,
+    configuration: QMPClient.Configuration = quick,
+    _ body: (QMPClient) async throws -> Result
+) async throws -> Result {
+    let client: QMPClient
+    do {
+        client = try await QMPClient.connect(to: server.address, configuration: configuration)
+    } catch {
+        await server.stop()
+        throw error
+    }
+    do {
+        let result = try await body(client)
+        await client.close()
+        await server.stop()
+        return result
+    } catch {
+        await client.close()
+        await server.stop()
+        throw error
+    }
+}
+
+@Suite("Bad input ends in a clear error, never a crash or a hang")
+struct BadInputTests {
+    @Test("a socket path that does not exist")
+    func missingPath() async throws {
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(to: .unixSocket(path: "/nonexistent/qmp.sock"), configuration: quick)
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message == "could not connect to QMP socket /nonexistent/qmp.sock: no socket exists at that path")
+    }
+
+    @Test("a TCP port nobody listens on")
+    func refusedPort() async throws {
+        // Bind and close to find a port that is free right now.
+        let server = try await FakeServer.start()
+        let address = server.address
+        await server.stop()
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(to: address, configuration: quick)
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message.contains("could not connect to 127.0.0.1:") == true)
+    }
+
+    @Test("a peer that says nothing at all times out naming the greeting")
+    func silentPeer() async throws {
+        let server = try await FakeServer.start(greeting: [])
+        defer { Task { await server.stop() } }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(to: server.address, configuration: quick)
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.message.contains("no QMP greeting from \(server.address) within 0.5 s") == true)
+        #expect(clock.now - started < .seconds(3))
+    }
+
+    @Test("an HTTP server is not mistaken for QMP")
+    func httpServer() async throws {
+        let http = Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+        let server = try await FakeServer.start(greeting: http)
+        defer { Task { await server.stop() } }
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(to: server.address, configuration: quick)
+        }
+        #expect(error?.code == .protocolViolation)
+        #expect(error?.message.hasPrefix("expected a QMP greeting, got data that is not QMP's JSON") == true)
+    }
+
+    @Test("a JSON server that does not greet like QMP")
+    func jsonButNotQMP() async throws {
+        let server = try await FakeServer.start(greeting: Array(#"{"hello": "world"}"#.utf8) + [10])
+        defer { Task { await server.stop() } }
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(to: server.address, configuration: quick)
+        }
+        #expect(error?.code == .protocolViolation)
+        #expect(error?.message.contains("expected a QMP") == true)
+    }
+
+    @Test("a reply that is malformed JSON fails the call and closes the connection")
+    func malformedReply() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { _ in Array(#"{"return": {"status": oops}}"#.utf8) + [13, 10] }
+        )
+        try await withClient(server) { client in
+            let error = await #expect(throws: QMPError.self) { try await client.execute("query-status") }
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.message.hasPrefix("the server sent malformed JSON") == true)
+            #expect(error?.command == "query-status")
+            await client.waitUntilClosed()
+            #expect(!client.isConnected)
+        }
+    }
+
+    @Test("a reply larger than the configured limit fails with an error naming the limit")
+    func oversizedReply() async throws {
+        let big = String(repeating: "x", count: 10_000)
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                FakeServer.bytes(["return": .string(big), "id": command["id"] ?? .null])
+            }
+        )
+        var configuration = quick
+        configuration.reader.maximumMessageSize = 4096
+        try await withClient(server, configuration: configuration) { client in
+            let error = await #expect(throws: QMPError.self) { try await client.execute("query-status") }
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.message.contains("4096") == true)
+        }
+    }
+
+    @Test("a peer that closes mid-command fails the call as connection closed")
+    func peerClosesMidCommand() async throws {
+        let server = try await FakeServer.start(respond: FakeServer.negotiating { _ in [] })
+        try await withClient(server) { client in
+            let error = await #expect(throws: QMPError.self) { try await client.execute("query-status") }
+            #expect(error?.code == .connectionClosed)
+            #expect(error?.message.contains("closed by the peer") == true)
+        }
+    }
+}
+
+@Suite("The client over a scripted server")
+struct ScriptedClientTests {
+    @Test("negotiation asks for OOB only when the greeting offers it")
+    func negotiationWithoutOOB() async throws {
+        let seen = LockedBox<[JSONValue]>([])
+        let greeting = Array(#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 11, "major": 2}, "package": ""}, "capabilities": []}}"#.utf8) + [13, 10]
+        let server = try await FakeServer.start(greeting: greeting) { command in
+            seen.mutate { $0.append(command) }
+            return FakeServer.bytes(["return": [:], "id": command["id"] ?? .null])
+        }
+        try await withClient(server) { client in
+            #expect(!client.oobEnabled)
+            #expect(client.greeting.version == QEMUVersion(major: 2, minor: 11, micro: 0))
+            let negotiation = try #require(seen.value.first)
+            #expect(negotiation["execute"] == "qmp_capabilities")
+            #expect(negotiation["arguments"] == .object([:]))
+            let error = await #expect(throws: QMPError.self) { try await client.executeOutOfBand("query-yank") }
+            #expect(error?.code == .unsupported)
+        }
+    }
+
+    @Test("replies that come back in reverse order are matched by id")
+    func outOfOrderReplies() async throws {
+        let held = LockedBox<[JSONValue]>([])
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                // Hold five commands, then answer them last first, each with its own argument.
+                let batch = held.mutate { held -> [JSONValue]? in
+                    held.append(command)
+                    guard held.count == 5 else { return nil }
+                    defer { held.removeAll() }
+                    return held
+                }
+                guard let batch else { return nil }
+                return batch.reversed().flatMap { command in
+                    FakeServer.bytes(["return": command["arguments"]?["n"] ?? .null, "id": command["id"] ?? .null])
+                }
+            }
+        )
+        try await withClient(server) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<5 {
+                    group.addTask {
+                        let reply = try await client.execute("echo", arguments: ["n": .int(Int64(n))])
+                        #expect(reply == .int(Int64(n)))
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test("a call that gets no reply times out, and the connection goes on working")
+    func perCallTimeout() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                command["execute"] == "hang" ? nil : FakeServer.bytes(["return": "ok", "id": command["id"] ?? .null])
+            }
+        )
+        try await withClient(server) { client in
+            let error = await #expect(throws: QMPError.self) { try await client.execute("hang", timeout: .milliseconds(200)) }
+            #expect(error?.code == .timeout)
+            #expect(error?.command == "hang")
+            let pong = try await client.execute("ping")
+            #expect(pong == "ok")
+        }
+    }
+
+    @Test("cancelling the waiting task ends the call at once")
+    func cancellation() async throws {
+        let server = try await FakeServer.start(respond: FakeServer.negotiating { _ in nil })
+        try await withClient(server) { client in
+            let task = Task { try await client.execute("hang", timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(100))
+            task.cancel()
+            let error = await #expect(throws: QMPError.self) { try await task.value }
+            #expect(error?.code == .cancelled)
+        }
+    }
+
+    @Test("events before the greeting are delivered, and an unknown event arrives as it is")
+    func eventsBeforeGreeting() async throws {
+        let early = FakeServer.bytes([
+            "event": "X_EARLY", "data": ["k": 1], "timestamp": ["seconds": 1, "microseconds": 2],
+        ])
+        let server = try await FakeServer.start(greeting: early + FakeServer.qemuGreeting, respond: FakeServer.negotiating { _ in nil })
+        // The event comes before connect returns; it reaches nobody, and must not break anything.
+        try await withClient(server) { client in
+            #expect(client.greeting.package == "fake")
+        }
+    }
+
+    @Test("a subscriber that does not read loses the oldest events beyond its buffer, and counts them")
+    func eventOverflow() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                var bytes: [UInt8] = []
+                for n in 0..<100 {
+                    bytes += FakeServer.bytes([
+                        "event": "TICK", "data": ["n": .int(Int64(n))], "timestamp": ["seconds": 1, "microseconds": 0],
+                    ])
+                }
+                return bytes + FakeServer.bytes(["return": [:], "id": command["id"] ?? .null])
+            }
+        )
+        try await withClient(server) { client in
+            let newest = client.events(named: ["TICK"], bufferSize: 10, whenFull: .dropOldest)
+            let oldest = client.events(named: ["TICK"], bufferSize: 10, whenFull: .dropNewest)
+            let others = client.events(named: ["SOMETHING_ELSE"], bufferSize: 1)
+            try await client.execute("burst")
+            #expect(newest.droppedCount == 90)
+            #expect(oldest.droppedCount == 90)
+            #expect(others.droppedCount == 0)
+            var newestIterator = newest.makeAsyncIterator()
+            #expect(try await newestIterator.next()?.data?["n"] == 90)
+            var oldestIterator = oldest.makeAsyncIterator()
+            #expect(try await oldestIterator.next()?.data?["n"] == 0)
+        }
+    }
+
+    @Test("event streams end normally on close and throw when the peer goes away")
+    func eventStreamEnds() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in command["execute"] == "die" ? [] : nil }
+        )
+        let client = try await QMPClient.connect(to: server.address, configuration: quick)
+        let events = client.events()
+        Task { try? await client.execute("die") }
+        let error = await #expect(throws: QMPError.self) {
+            for try await _ in events {}
+        }
+        #expect(error?.code == .connectionClosed)
+        await server.stop()
+
+        let second = try await FakeServer.start(respond: FakeServer.negotiating { _ in nil })
+        let other = try await QMPClient.connect(to: second.address, configuration: quick)
+        let stream = other.events()
+        await other.close()
+        var count = 0
+        for try await _ in stream { count += 1 }
+        #expect(count == 0)
+        // Subscribing after the end gives a stream that ends at once.
+        for try await _ in other.events() { count += 1 }
+        #expect(count == 0)
+        await second.stop()
+    }
+
+    @Test("a client takes over an already connected socket")
+    func connectedSocket() async throws {
+        var pair: [Int32] = [0, 0]
+        #if canImport(Glibc)
+        let streamType = Int32(SOCK_STREAM.rawValue)
+        #else
+        let streamType = SOCK_STREAM
+        #endif
+        #expect(socketpair(AF_UNIX, streamType, 0, &pair) == 0)
+        let serverChannel = try await FakeServer.serve(
+            connectedSocket: pair[1],
+            respond: FakeServer.negotiating { FakeServer.bytes(["return": "pong", "id": $0["id"] ?? .null]) }
+        )
+        let client = try await QMPClient.connect(connectedSocket: pair[0], configuration: quick)
+        #expect(try await client.execute("ping") == "pong")
+        await client.close()
+        try? await serverChannel.close()
+    }
+}
+
+/// A value behind a lock, for state shared with a server's responder.
+final class LockedBox<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value { lock.withLock { stored } }
+
+    @discardableResult
+    func mutate<Result>(_ body: (inout Value) -> Result) -> Result {
+        lock.withLock { body(&stored) }
+    }
+}

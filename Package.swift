@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "qmp"]),
+        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["QMPCore", "QMPClient", "qmp"]

@@ -313,3 +313,47 @@ struct RealQEMUToolTests {
         #expect(output.stderr.contains("closed by the peer"))
     }
 }
+
+@Suite("QMP over the standard streams of QEMU")
+struct StdioTests {
+    @Test("a client talks QMP over a pipe pair to QEMU started with -qmp stdio")
+    func pipePair() async throws {
+        let launcher = QEMULauncher()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try launcher.resolvedBinary())
+        process.arguments = [
+            "-machine", "none", "-accel", QEMULauncher.kvmIsUsable ? "kvm" : "tcg",
+            "-nodefaults", "-display", "none", "-S", "-qmp", "stdio",
+        ]
+        let toQEMU = Pipe()
+        let fromQEMU = Pipe()
+        process.standardInput = toQEMU
+        process.standardOutput = fromQEMU
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+            }
+            process.waitUntilExit()
+        }
+        // The client owns what it is given; Foundation keeps its own handles.
+        let client = try await QMPClient.connect(
+            input: dup(fromQEMU.fileHandleForReading.fileDescriptor),
+            output: dup(toQEMU.fileHandleForWriting.fileDescriptor)
+        )
+        // QEMU 7.2 offers OOB on stdio too (its chardev supports the monitor's I/O thread).
+        #expect(client.oobEnabled == client.greeting.offersOOB)
+        if client.oobEnabled {
+            #expect(try await client.executeOutOfBand("query-yank").arrayValue != nil)
+        }
+        let status = try await client.execute("query-status")
+        #expect(status["status"] == "prelaunch")
+        let shutdown = client.events(named: ["SHUTDOWN"])
+        _ = try? await client.execute("quit", timeout: .seconds(5))
+        var iterator = shutdown.makeAsyncIterator()
+        let event = try await iterator.next()
+        #expect(event?.data?["reason"] == "host-qmp-quit")
+        await client.close()
+    }
+}

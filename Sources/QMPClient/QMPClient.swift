@@ -426,6 +426,9 @@ public final class QMPClient: Sendable {
         hub.subscribe(names: names, bufferSize: bufferSize, whenFull: policy)
     }
 
+    /// Event subscriptions alive right now; one ends when its sequence and iterators are gone.
+    public var eventSubscriptionCount: Int { hub.subscriptionCount }
+
     // MARK: - Closing
 
     /// Closes the connection. Pending calls fail; event streams end normally.

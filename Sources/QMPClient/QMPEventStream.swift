@@ -23,12 +23,16 @@ public struct QMPEventStream: AsyncSequence, Sendable {
 
     let subscription: EventHub.Subscription
     let stream: AsyncThrowingStream<QMPEvent, any Error>
+    /// Ends the subscription when the last copy of the sequence and its iterators is gone, also
+    /// when nobody ever iterated (the stream itself would only notice an iterator going away).
+    let lease: EventHub.Lease
 
     /// Events this subscription has dropped because its buffer was full.
     public var droppedCount: Int { subscription.droppedCount }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<QMPEvent, any Error>.AsyncIterator
+        let lease: EventHub.Lease
 
         public mutating func next() async throws -> QMPEvent? {
             try await base.next()
@@ -36,7 +40,7 @@ public struct QMPEventStream: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: stream.makeAsyncIterator())
+        AsyncIterator(base: stream.makeAsyncIterator(), lease: lease)
     }
 }
 
@@ -66,6 +70,13 @@ final class EventHub: Sendable {
         }
     }
 
+    /// Unsubscribes when released.
+    final class Lease: Sendable {
+        private let end: @Sendable () -> Void
+        init(_ end: @escaping @Sendable () -> Void) { self.end = end }
+        deinit { end() }
+    }
+
     private struct State {
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
         /// Set once the connection is gone: later subscriptions end at once.
@@ -87,18 +98,21 @@ final class EventHub: Sendable {
             }
             return state.ended
         }
+        let unsubscribe: @Sendable () -> Void = { [weak self] in
+            self?.state.withLockedValue { _ = $0.subscriptions.removeValue(forKey: key) }
+        }
         switch ended {
         case nil:
-            continuation.onTermination = { [weak self] _ in
-                self?.state.withLockedValue { _ = $0.subscriptions.removeValue(forKey: key) }
-            }
+            continuation.onTermination = { _ in unsubscribe() }
         case .success?:
             continuation.finish()
         case .failure(let error)?:
             continuation.finish(throwing: error)
         }
-        return QMPEventStream(subscription: subscription, stream: stream)
+        return QMPEventStream(subscription: subscription, stream: stream, lease: Lease(unsubscribe))
     }
+
+    var subscriptionCount: Int { state.withLockedValue { $0.subscriptions.count } }
 
     func deliver(_ event: QMPEvent) {
         // Yielding under the lock keeps every subscription's order equal to the wire order.

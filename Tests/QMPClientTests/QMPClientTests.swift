@@ -215,7 +215,7 @@ struct ScriptedClientTests {
         }
     }
 
-    @Test("events before the greeting are delivered, and an unknown event arrives as it is")
+    @Test("an event before the greeting does not disturb connecting")
     func eventsBeforeGreeting() async throws {
         let early = FakeServer.bytes([
             "event": "X_EARLY", "data": ["k": 1], "timestamp": ["seconds": 1, "microseconds": 2],
@@ -252,6 +252,27 @@ struct ScriptedClientTests {
             #expect(try await newestIterator.next()?.data?["n"] == 90)
             var oldestIterator = oldest.makeAsyncIterator()
             #expect(try await oldestIterator.next()?.data?["n"] == 0)
+        }
+    }
+
+    @Test("a subscription ends when its sequence is dropped, read or not")
+    func subscriptionLifetime() async throws {
+        let server = try await FakeServer.start(respond: FakeServer.negotiating { _ in nil })
+        try await withClient(server) { client in
+            do {
+                let unread = client.events()
+                #expect(client.eventSubscriptionCount == 1)
+                _ = unread.droppedCount
+            }
+            #expect(client.eventSubscriptionCount == 0)
+            do {
+                var iterator = client.events(named: ["X"]).makeAsyncIterator()
+                #expect(client.eventSubscriptionCount == 1)
+                let reader = Task { try await iterator.next() }
+                reader.cancel()
+                _ = try? await reader.value
+            }
+            #expect(client.eventSubscriptionCount == 0)
         }
     }
 

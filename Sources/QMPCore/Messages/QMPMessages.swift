@@ -130,7 +130,9 @@ public struct QMPCommandMessage: Sendable, Hashable {
 }
 
 /// An error reply's body: `{"class": …, "desc": …}`, plus `data` in QEMU before 1.2.
-public struct QMPErrorBody: Sendable, Hashable {
+///
+/// It is an `Error` so that a command handler on the server side can throw it as it is.
+public struct QMPErrorBody: Error, Sendable, Hashable {
     /// `GenericError`, `CommandNotFound`, … — kept as a string, since newer or older QEMUs have
     /// classes this library does not know.
     public var errorClass: String

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "QMPCore", targets: ["QMPCore"]),
         .library(name: "QMPClient", targets: ["QMPClient"]),
+        .library(name: "QMPServer", targets: ["QMPServer"]),
         .executable(name: "qmp", targets: ["qmp"]),
     ],
     dependencies: [
@@ -34,6 +35,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The server framework on SwiftNIO.
+        .target(
+            name: "QMPServer",
+            dependencies: [
+                "QMPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The `qmp` command-line tool's commands, as a library so that tests can reach them.
         .target(
             name: "QMPTool",
@@ -54,6 +66,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "QMPServerTests", dependencies: ["QMPCore", "QMPServer", "QMPClient"]),
         .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"]),
         .testTarget(
             name: "IntegrationTests",

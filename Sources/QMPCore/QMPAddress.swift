@@ -1,5 +1,3 @@
-import QMPCore
-
 /// Where a QMP server listens.
 public enum QMPAddress: Sendable, Hashable, CustomStringConvertible {
     /// A Unix domain socket, QEMU's `-qmp unix:PATH,server=on,wait=off`.

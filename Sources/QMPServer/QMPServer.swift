@@ -1,0 +1,193 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import QMPCore
+
+/// A command as a handler sees it.
+public struct QMPServerRequest: Sendable {
+    public var name: String
+    public var arguments: JSONObject
+    public var id: JSONValue?
+    public var outOfBand: Bool
+    /// Identifies the client connection, for handlers that keep per-client state.
+    public var connectionID: Int
+}
+
+/// Runs one command. Return the `return` value; throw a ``QMPErrorBody`` for an error reply
+/// with that class and desc (any other error becomes a `GenericError` with its description).
+public typealias QMPCommandHandler = @Sendable (QMPServerRequest) async throws -> JSONValue
+
+/// The commands a server knows.
+public struct QMPCommandTable: Sendable {
+    public struct Entry: Sendable {
+        public var name: String
+        public var allowsOutOfBand: Bool
+        public var handler: QMPCommandHandler
+    }
+
+    public private(set) var entries: [String: Entry] = [:]
+
+    public init() {}
+
+    /// Registers (or replaces) the handler of `name`.
+    public mutating func register(_ name: String, allowsOutOfBand: Bool = false, _ handler: @escaping QMPCommandHandler) {
+        entries[name] = Entry(name: name, allowsOutOfBand: allowsOutOfBand, handler: handler)
+    }
+
+    /// Every command name, `qmp_capabilities` included, sorted.
+    public var names: [String] {
+        (Array(entries.keys) + ["qmp_capabilities"]).sorted()
+    }
+}
+
+/// A QMP server: listens on Unix sockets and TCP, serves any number of clients at once, each
+/// with QEMU's greeting, negotiation, envelope checks and reply ordering
+/// (``QMPServerStateMachine``); broadcasts events to every client in command mode.
+///
+/// A client that sends commands without reading the replies is not read from further: like
+/// QEMU, the server stops reading once a client has 8 in-band commands outstanding (1 without
+/// OOB) or its replies are not leaving, so such a client cannot grow the server's memory.
+public final class QMPServer: Sendable {
+    public struct Configuration: Sendable {
+        public var greeting: QMPGreeting
+        public var commands: QMPCommandTable
+        /// Checks a command's arguments before its handler runs; an error body is sent instead.
+        public var checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)?
+        /// The JSON reader's limits for what clients send (single quotes accepted, as QEMU does).
+        public var reader: JSONReader.Configuration
+        public var eventLoopGroup: any EventLoopGroup
+
+        public init(
+            greeting: QMPGreeting,
+            commands: QMPCommandTable,
+            checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)? = nil,
+            reader: JSONReader.Configuration = .server,
+            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        ) {
+            self.greeting = greeting
+            self.commands = commands
+            self.checkArguments = checkArguments
+            self.reader = reader
+            self.eventLoopGroup = eventLoopGroup
+        }
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let state = NIOLockedValueBox(ServerState())
+
+    private struct ServerState {
+        var listeners: [any Channel] = []
+        var connections: [Int: NIOLoopBound<QMPServerConnectionHandler>] = [:]
+        var nextConnectionID = 1
+        var shutDown = false
+    }
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Starts listening; returns the address bound (with the port chosen when 0 was asked).
+    @discardableResult
+    public func listen(on address: QMPAddress) async throws -> QMPAddress {
+        let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let id = self.state.withLockedValue { state -> Int in
+                        defer { state.nextConnectionID += 1 }
+                        return state.nextConnectionID
+                    }
+                    let handler = QMPServerConnectionHandler(id: id, server: self, logger: self.logger)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    self.state.withLockedValue { $0.connections[id] = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
+                    channel.closeFuture.whenComplete { _ in
+                        self.state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
+                    }
+                }
+            }
+        let channel: any Channel
+        switch address {
+        case .unixSocket(let path):
+            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        case .tcp(let host, let port):
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        }
+        let accepted = state.withLockedValue { state -> Bool in
+            guard !state.shutDown else { return false }
+            state.listeners.append(channel)
+            return true
+        }
+        guard accepted else {
+            try? await channel.close()
+            throw QMPError(code: .connectionClosed, message: "the server is shut down")
+        }
+        if case .tcp(let host, _) = address, let port = channel.localAddress?.port {
+            return .tcp(host: host, port: port)
+        }
+        return address
+    }
+
+    /// Sends `event` to every client in command mode.
+    public func broadcast(_ event: QMPEvent) {
+        let connections = state.withLockedValue { Array($0.connections.values) }
+        for connection in connections {
+            connection.eventLoop.execute { connection.value.deliver(event) }
+        }
+    }
+
+    /// Clients connected right now.
+    public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+
+    /// Stops listening and closes every connection.
+    public func shutdown() async {
+        let (listeners, connections) = state.withLockedValue { state in
+            state.shutDown = true
+            defer {
+                state.listeners.removeAll()
+            }
+            return (state.listeners, Array(state.connections.values))
+        }
+        for listener in listeners {
+            try? await listener.close()
+        }
+        for connection in connections {
+            try? await connection.eventLoop.submit { connection.value.close() }.get()
+        }
+    }
+
+    /// Serves until the task is cancelled, then shuts down: the shape of a service's `run()`.
+    public func run() async {
+        await withTaskCancellationHandler {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        } onCancel: {
+            Task { await self.shutdown() }
+        }
+        await shutdown()
+    }
+
+    // MARK: - For connections
+
+    func execute(_ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody> {
+        guard let entry = configuration.commands.entries[request.name] else {
+            return .failure(QMPErrorBody(errorClass: QMPError.ErrorClass.commandNotFound, description: "The command \(request.name) has not been found"))
+        }
+        if let check = configuration.checkArguments, let problem = check(request.name, request.arguments) {
+            return .failure(problem)
+        }
+        do {
+            return .success(try await entry.handler(request))
+        } catch let body as QMPErrorBody {
+            return .failure(body)
+        } catch let error as QMPError {
+            return .failure(QMPErrorBody(errorClass: error.errorClass ?? QMPError.ErrorClass.genericError, description: error.message))
+        } catch {
+            return .failure(QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "\(error)"))
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import QMPClient
+import QMPCore
+import QMPServer
+import Testing
+
+/// A server with a few commands, on a private Unix socket.
+private func withServer<Result: Sendable>(
+    _ body: (QMPServer, QMPAddress) async throws -> Result
+) async throws -> Result {
+    var commands = QMPCommandTable()
+    commands.register("query-status") { _ in ["status": "running", "running": true, "singlestep": false] }
+    commands.register("echo") { request in .object(request.arguments) }
+    commands.register("sleep") { request in
+        try await Task.sleep(for: .milliseconds(request.arguments["ms"]?.int64Value ?? 100))
+        return "slept"
+    }
+    commands.register("query-yank", allowsOutOfBand: true) { _ in [] }
+    commands.register("fail") { _ in
+        throw QMPErrorBody(errorClass: "DeviceNotFound", description: "Device 'x' not found")
+    }
+    let server = QMPServer(
+        configuration: .init(
+            greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), package: "swift-qmp", capabilities: [.oob]),
+            commands: commands,
+            checkArguments: { name, arguments in
+                name == "echo" && arguments["forbidden"] != nil
+                    ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected") : nil
+            }
+        )
+    )
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-server-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let address = try await server.listen(on: .unixSocket(path: directory.appendingPathComponent("qmp.sock").path))
+    do {
+        let result = try await body(server, address)
+        await server.shutdown()
+        return result
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+}
+
+@Suite("QMP server")
+struct QMPServerTests {
+    @Test("our client negotiates OOB with it and runs commands")
+    func basics() async throws {
+        try await withServer { _, address in
+            let client = try await QMPClient.connect(to: address)
+            #expect(client.oobEnabled)
+            #expect(client.greeting.package == "swift-qmp")
+            #expect(try await client.execute("query-status")["status"] == "running")
+            #expect(try await client.execute("echo", arguments: ["a": [1, 2]]) == ["a": [1, 2]])
+            let failure = await #expect(throws: QMPError.self) { try await client.execute("fail") }
+            #expect(failure?.errorClass == "DeviceNotFound")
+            let unknown = await #expect(throws: QMPError.self) { try await client.execute("nope") }
+            #expect(unknown?.message == "The command nope has not been found")
+            let checked = await #expect(throws: QMPError.self) { try await client.execute("echo", arguments: ["forbidden": 1]) }
+            #expect(checked?.message == "Parameter 'forbidden' is unexpected")
+            await client.close()
+        }
+    }
+
+    @Test("an out-of-band reply overtakes a slow in-band command")
+    func outOfBandOvertakes() async throws {
+        try await withServer { _, address in
+            let client = try await QMPClient.connect(to: address)
+            let order = LockedList()
+            async let slow: Void = {
+                _ = try await client.execute("sleep", arguments: ["ms": 300])
+                order.append("sleep")
+            }()
+            try await Task.sleep(for: .milliseconds(50))
+            _ = try await client.executeOutOfBand("query-yank")
+            order.append("query-yank")
+            try await slow
+            #expect(order.items == ["query-yank", "sleep"])
+            await client.close()
+        }
+    }
+
+    @Test("events reach every client in command mode")
+    func broadcast() async throws {
+        try await withServer { server, address in
+            let first = try await QMPClient.connect(to: address)
+            let second = try await QMPClient.connect(to: address)
+            var one = first.events().makeAsyncIterator()
+            var two = second.events().makeAsyncIterator()
+            server.broadcast(QMPEvent(name: "STOP", timestamp: .init(seconds: 1, microseconds: 2)))
+            #expect(try await one.next()?.name == "STOP")
+            #expect(try await two.next()?.name == "STOP")
+            #expect(server.connectionCount == 2)
+            await first.close()
+            await second.close()
+        }
+    }
+
+    @Test("many pipelined commands from many tasks each get their own reply")
+    func pipelining() async throws {
+        try await withServer { _, address in
+            let client = try await QMPClient.connect(to: address)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<500 {
+                    group.addTask {
+                        let reply = try await client.execute("echo", arguments: ["n": .int(Int64(n))])
+                        #expect(reply["n"] == .int(Int64(n)))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            await client.close()
+        }
+    }
+
+    @Test("shutdown closes the connections of its clients")
+    func shutdownClosesClients() async throws {
+        let client = try await withServer { _, address in try await QMPClient.connect(to: address) }
+        await client.waitUntilClosed()
+        #expect(!client.isConnected)
+    }
+}
+
+private final class LockedList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    func append(_ item: String) { lock.withLock { stored.append(item) } }
+    var items: [String] { lock.withLock { stored } }
+}
+
+@Suite("QMP server under a client that does not read")
+struct BackPressureTests {
+    @Test("the server stops reading from a client whose replies pile up, so its writes block")
+    func writesBlock() async throws {
+        try await withServer { server, address in
+            guard case .unixSocket(let path) = address else { return }
+            let raw = try RawSocket(path: path)
+            raw.send(#"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}"# + "\n")
+            let command = Array((#"{"execute":"echo","arguments":{"pad":"\#(String(repeating: "x", count: 200))"}}"# + "\n").utf8)
+            raw.makeNonBlocking()
+            var written = 0
+            var blocked = false
+            let limit = 64 << 20
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            while written < limit && clock.now < deadline {
+                let count = command.withUnsafeBytes { write(raw.descriptor, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    guard errno == EAGAIN || errno == EWOULDBLOCK else { break }
+                    // Give the server a moment; if it were still reading, room would appear.
+                    try await Task.sleep(for: .milliseconds(200))
+                    let retry = command.withUnsafeBytes { write(raw.descriptor, $0.baseAddress, $0.count) }
+                    if retry < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        blocked = true
+                        break
+                    }
+                    written += max(retry, 0)
+                    continue
+                }
+                written += count
+            }
+            #expect(blocked, "wrote \(written) bytes without the server pushing back")
+            #expect(written < limit)
+
+            // The server itself is fine and serves others.
+            let other = try await QMPClient.connect(to: address)
+            #expect(try await other.execute("query-status")["status"] == "running")
+            await other.close()
+            #expect(server.connectionCount >= 1)
+        }
+    }
+}
+
+/// A bare Unix socket, for clients that misbehave.
+final class RawSocket {
+    let descriptor: CInt
+
+    init(path: String) throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            let bytes = Array(path.utf8.prefix(buffer.count - 1))
+            buffer.copyBytes(from: bytes)
+            buffer[bytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            close(descriptor)
+            throw QMPError(code: .connectionFailed, message: "cannot connect to \(path)")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    func makeNonBlocking() {
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+    }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+}

@@ -12,6 +12,8 @@ public struct QMPServerRequest: Sendable {
     public var outOfBand: Bool
     /// Identifies the client connection, for handlers that keep per-client state.
     public var connectionID: Int
+    /// The server running the command, e.g. to broadcast the events it causes.
+    public var server: QMPServer
 }
 
 /// Runs one command. Return the `return` value; throw a ``QMPErrorBody`` for an error reply

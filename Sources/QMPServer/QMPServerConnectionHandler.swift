@@ -160,7 +160,8 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
             arguments: request.arguments,
             id: request.id,
             outOfBand: request.outOfBand,
-            connectionID: id
+            connectionID: id,
+            server: server
         )
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop

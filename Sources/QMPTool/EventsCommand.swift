@@ -10,6 +10,10 @@ struct EventsCommand: AsyncParsableCommand {
             Runs until --count events were printed, or until interrupted. Exits with 3 when the \
             connection drops.
 
+            --format json prints each event as QEMU sent it, one per line; --format text prints \
+            'SECONDS NAME DATA' with QEMU's timestamp. --since-start replaces the timestamp with \
+            the seconds since qmp started listening (in JSON as the member "since-start").
+
             Examples:
               qmp events /tmp/qmp.sock
               qmp events /tmp/qmp.sock --filter SHUTDOWN --filter STOP --count 1
@@ -24,6 +28,16 @@ struct EventsCommand: AsyncParsableCommand {
 
     @Option(help: "Stop after this many events.")
     var count: Int?
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case json, text
+    }
+
+    @Option(help: "json (one event per line, as sent) or text.")
+    var format: Format = .json
+
+    @Flag(help: "Show seconds since qmp started listening instead of QEMU's timestamps.")
+    var sinceStart = false
 
     @Argument(help: ArgumentHelp("Unix socket path or HOST:PORT (not with --launch).", valueName: "address"))
     var address: String?
@@ -40,11 +54,16 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         let filter = names.isEmpty ? nil : Set(names)
         let limit = count
+        let format = self.format
+        let sinceStart = self.sinceStart
         do {
             try await connection.withClient(address: address) { client in
                 var printed = 0
+                let clock = ContinuousClock()
+                let start = clock.now
                 for try await event in client.events(named: filter, bufferSize: 65536) {
-                    printLine(event.json.serialized())
+                    let elapsed = sinceStart ? Self.seconds(clock.now - start) : nil
+                    printLine(Self.render(event, format: format, sinceStart: elapsed))
                     printed += 1
                     if let limit, printed >= limit {
                         return
@@ -56,5 +75,40 @@ struct EventsCommand: AsyncParsableCommand {
         } catch {
             throw failure(reporting: error)
         }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    static func render(_ event: QMPEvent, format: Format, sinceStart: Double?) -> String {
+        switch format {
+        case .json:
+            guard let sinceStart, case .object(var object) = event.json else {
+                return event.json.serialized()
+            }
+            object["since-start"] = .double((sinceStart * 1e6).rounded() / 1e6)
+            return JSONValue.object(object).serialized()
+        case .text:
+            let time: String
+            if let sinceStart {
+                time = "+" + fixed(sinceStart)
+            } else if let stamp = event.timestamp.secondsSinceEpoch {
+                time = fixed(stamp)
+            } else {
+                time = "-"
+            }
+            let data = event.data.map { " " + JSONValue.object($0).serialized() } ?? ""
+            return "\(time) \(event.name)\(data)"
+        }
+    }
+
+    /// Six decimals, without Foundation's formatting.
+    private static func fixed(_ value: Double) -> String {
+        let micros = Int64((value * 1e6).rounded())
+        let whole = micros / 1_000_000
+        let fraction = String(abs(micros % 1_000_000))
+        return "\(whole).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
     }
 }

@@ -17,6 +17,9 @@ struct ExecCommand: AsyncParsableCommand {
               qmp exec /tmp/qmp.sock blockdev-add driver=null-co node-name=disk0 size=1048576
               qmp exec /tmp/qmp.sock object-add --args '{"qom-type":"memory-backend-ram","id":"m0","size":1048576}'
               qmp exec --launch --pretty query-version
+              printf 'stop\nquery-status\n' | qmp exec /tmp/qmp.sock -
+
+            With COMMAND '-', commands are read from standard input, one per line (qmp-shell             syntax or a JSON object like {"execute": "stop"}; empty lines and lines starting with #             are skipped), each reply printed as one line; the first error stops, unless             --keep-going.
 
             On an error reply the class and description go to stderr and the exit code is 1.
             """
@@ -33,12 +36,19 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A JSON object of arguments; key=value pairs are added to it.", valueName: "json"))
     var args: String?
 
+    @Flag(help: "With commands from standard input: go on after an error (the exit code still reports it).")
+    var keepGoing = false
+
     @Argument(help: ArgumentHelp("[ADDRESS] COMMAND [key=value ...] (no ADDRESS with --launch)", valueName: "words"))
     var words: [String] = []
 
     func run() async throws {
         let address = connection.launch ? nil : words.first
         let commandWords = connection.launch ? words : Array(words.dropFirst())
+        if commandWords == ["-"] {
+            try await runFromStandardInput(address: address)
+            return
+        }
         let command: CommandLineSyntax.Command
         do {
             var base: JSONObject = [:]
@@ -73,5 +83,61 @@ struct ExecCommand: AsyncParsableCommand {
         } catch {
             throw failure(reporting: error)
         }
+    }
+
+    /// One command per line of standard input, over one connection.
+    private func runFromStandardInput(address: String?) async throws {
+        let style: JSONWriter.Style = pretty ? .pretty(indent: 2) : .compact
+        let keepGoing = self.keepGoing
+        let outcome: ExitCode?
+        do {
+            outcome = try await connection.withClient(address: address) { client -> ExitCode? in
+                var firstFailure: ExitCode?
+                while let line = readLine() {
+                    let trimmed = line.drop { $0 == " " || $0 == "\t" }
+                    if trimmed.isEmpty || trimmed.hasPrefix("#") {
+                        continue
+                    }
+                    do {
+                        let command = try Self.command(fromLine: String(trimmed))
+                        let reply = try await client.execute(command.name, arguments: command.arguments)
+                        printLine(reply.serialized(style: style))
+                    } catch let error as QMPError where error.code == .commandFailed || error.code == .invalidArguments {
+                        let code = failure(reporting: error)
+                        firstFailure = firstFailure ?? code
+                        if !keepGoing {
+                            return code
+                        }
+                    }
+                }
+                return firstFailure
+            }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw failure(reporting: error)
+        }
+        if let outcome {
+            throw outcome
+        }
+    }
+
+    /// A line of qmp-shell syntax, or a JSON object with `execute` and `arguments`.
+    static func command(fromLine line: String) throws(QMPError) -> CommandLineSyntax.Command {
+        guard line.hasPrefix("{") else {
+            return try CommandLineSyntax.parse(CommandLineSyntax.split(line))
+        }
+        guard case .object(let object)? = try? JSONValue(parsing: line, configuration: .server),
+            case .string(let name)? = object["execute"]
+        else {
+            throw QMPError(code: .invalidArguments, message: "expected a JSON object with a string member 'execute', got: \(line)")
+        }
+        guard let arguments = object["arguments"] else {
+            return CommandLineSyntax.Command(name: name, arguments: [:])
+        }
+        guard case .object(let given) = arguments else {
+            throw QMPError(code: .invalidArguments, message: "expected 'arguments' to be a JSON object, got: \(line)")
+        }
+        return CommandLineSyntax.Command(name: name, arguments: given)
     }
 }

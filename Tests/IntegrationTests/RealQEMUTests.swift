@@ -226,11 +226,11 @@ struct RealQEMUTests {
 @Suite("The qmp tool against the QEMU 7.2 of the distribution")
 struct RealQEMUToolTests {
     /// A QEMU with a second QMP monitor, since one monitor serves one client at a time.
-    static func launcherWithSecondMonitor() throws -> (QEMULauncher, String) {
+    static func launcherWithSecondMonitor(machine: String = "none") throws -> (QEMULauncher, String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-tool-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let socket = directory.appendingPathComponent("second.sock").path
-        let launcher = QEMULauncher(extraArguments: ["-qmp", "unix:\(socket),server=on,wait=off"])
+        let launcher = QEMULauncher(machine: machine, extraArguments: ["-qmp", "unix:\(socket),server=on,wait=off"])
         return (launcher, socket)
     }
 
@@ -299,6 +299,75 @@ struct RealQEMUToolTests {
         }
     }
 
+    @Test("qmp exec - reads commands from standard input and stops at the first error")
+    func execFromStandardInput() async throws {
+        let (launcher, socket) = try Self.launcherWithSecondMonitor()
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        try await RealQEMU.with(launcher) { _ in
+            let lines = "cont\n# a comment\n\n{\"execute\": \"query-status\"}\nno-such-command\nquery-kvm\n"
+            let output = try await QMPExecutable.run(["exec", socket, "-"], input: lines)
+            #expect(output.status == 1)
+            #expect(output.stdout.split(separator: "\n").count == 2)
+            #expect(output.stdout.contains(#""status":"running""#))
+            #expect(output.stderr == "error: CommandNotFound: The command no-such-command has not been found\n")
+
+            let keepGoing = try await QMPExecutable.run(["exec", socket, "--keep-going", "-"], input: lines)
+            #expect(keepGoing.status == 1)
+            #expect(keepGoing.stdout.split(separator: "\n").count == 3)
+        }
+    }
+
+    @Test("qmp qom get, set and list read and change properties")
+    func qomGetSetList() async throws {
+        let (launcher, socket) = try Self.launcherWithSecondMonitor(machine: "q35")
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        try await RealQEMU.with(launcher) { _ in
+            let type = try await QMPExecutable.run(["qom", "get", socket, "/machine.type"])
+            #expect(type.stdout == "\"pc-q35-7.2-machine\"\n")
+            let set = try await QMPExecutable.run(["qom", "set", socket, "/machine.dump-guest-core", "false"])
+            #expect(set.status == 0, "\(set.stderr)")
+            let after = try await QMPExecutable.run(["qom", "get", socket, "/machine.dump-guest-core"])
+            #expect(after.stdout == "false\n")
+            let list = try await QMPExecutable.run(["qom", "list", socket, "/machine"])
+            #expect(list.stdout.split(separator: "\n").contains("peripheral: child<container>"))
+            let missing = try await QMPExecutable.run(["qom", "get", socket, "/nope.type"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.hasPrefix("error: DeviceNotFound: "))
+        }
+    }
+
+    @Test("qmp qom tree /machine shows the tree that qom-list walked recursively finds")
+    func qomTree() async throws {
+        let (launcher, socket) = try Self.launcherWithSecondMonitor(machine: "q35")
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        try await RealQEMU.with(launcher) { qemu in
+            let output = try await QMPExecutable.run(["qom", "tree", socket, "/machine"])
+            #expect(output.status == 0, "\(output.stderr)")
+            let printed = try QOMOutline(parsing: output.stdout)
+
+            // The same tree, walked here with the client.
+            func walk(_ path: String, name: String, type: String) async throws -> QOMOutline.Node {
+                let entries = try #require(try await qemu.client.execute("qom-list", arguments: ["path": .string(path)]).arrayValue)
+                var node = QOMOutline.Node(name: name, type: type)
+                for entry in entries {
+                    let entryName = try #require(entry["name"]?.stringValue)
+                    let entryType = try #require(entry["type"]?.stringValue)
+                    if entryType.hasPrefix("child<") {
+                        let childType = String(entryType.dropFirst(6).dropLast())
+                        node.children.append(try await walk(path + "/" + entryName, name: entryName, type: childType))
+                    } else {
+                        node.properties[entryName] = entryType
+                    }
+                }
+                node.children.sort { $0.name < $1.name }
+                return node
+            }
+            let walked = try await walk("/machine", name: "/machine", type: "pc-q35-7.2-machine")
+            #expect(printed.root == walked)
+            #expect(walked.count > 50)
+        }
+    }
+
     @Test("qmp events exits 3 when QEMU goes away")
     func eventsConnectionDrop() async throws {
         let (launcher, socket) = try Self.launcherWithSecondMonitor()
@@ -355,5 +424,57 @@ struct StdioTests {
         let event = try await iterator.next()
         #expect(event?.data?["reason"] == "host-qmp-quit")
         await client.close()
+    }
+}
+
+/// The shape of `qmp qom tree` output: objects with their property names and types, and children.
+struct QOMOutline {
+    struct Node: Equatable {
+        var name: String
+        var type: String
+        var properties: [String: String] = [:]
+        var children: [Node] = []
+
+        var count: Int { 1 + children.reduce(0) { $0 + $1.count } }
+    }
+
+    var root: Node
+
+    init(parsing text: String) throws {
+        var stack: [(depth: Int, node: Node)] = []
+        var root: Node?
+        func close(to depth: Int) {
+            while let last = stack.last, last.depth >= depth {
+                stack.removeLast()
+                if stack.isEmpty {
+                    root = last.node
+                } else {
+                    stack[stack.count - 1].node.children.append(last.node)
+                }
+            }
+        }
+        for line in text.split(separator: "\n") {
+            let depth = line.prefix { $0 == " " }.count / 2
+            let body = line.drop { $0 == " " }
+            if let colon = body.range(of: ": "), let equals = body.range(of: " = "), colon.upperBound <= equals.lowerBound,
+                !body[..<colon.lowerBound].contains(" ")
+            {
+                // A property of the innermost open object.
+                let name = String(body[..<colon.lowerBound])
+                let type = String(body[colon.upperBound..<equals.lowerBound])
+                stack[stack.count - 1].node.properties[name] = type
+            } else {
+                guard let open = body.lastIndex(of: "("), body.hasSuffix(")") else {
+                    throw QMPError(code: .protocolViolation, message: "unexpected line in qom tree output: \(line)")
+                }
+                close(to: depth)
+                let name = String(body[..<open].dropLast())
+                let type = String(body[body.index(after: open)..<body.index(before: body.endIndex)])
+                stack.append((depth, Node(name: name, type: type)))
+            }
+        }
+        close(to: 0)
+        guard let root else { throw QMPError(code: .protocolViolation, message: "empty qom tree output") }
+        self.root = root
     }
 }

@@ -51,7 +51,7 @@ enum QMPExecutable {
     }
 
     /// Starts `qmp` with `arguments`; the caller waits for it.
-    static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], input: String? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = try url
         process.arguments = arguments
@@ -59,14 +59,22 @@ enum QMPExecutable {
         let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        if let input {
+            let stdin = Pipe()
+            process.standardInput = stdin
+            try process.run()
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
         return (process, stdout, stderr)
     }
 
     /// Runs `qmp` to completion, killing it after `timeout`.
-    static func run(_ arguments: [String], timeout: Duration = .seconds(30)) async throws -> Output {
-        let (process, stdout, stderr) = try start(arguments)
+    static func run(_ arguments: [String], input: String? = nil, timeout: Duration = .seconds(30)) async throws -> Output {
+        let (process, stdout, stderr) = try start(arguments, input: input)
         return try await finish(process, stdout, stderr, timeout: timeout)
     }
 

@@ -118,7 +118,7 @@ struct BadInputTests {
         var configuration = quick
         configuration.reader.maximumMessageSize = 4096
         try await withClient(server, configuration: configuration) { client in
-            let error = await #expect(throws: QMPError.self) { try await client.execute("query-status") }
+            let error = await #expect(throws: QMPError.self) { _ = try await client.execute("query-status") }
             #expect(error?.code == .protocolViolation)
             #expect(error?.message.contains("4096") == true)
         }

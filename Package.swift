@@ -67,7 +67,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "QMPServerTests", dependencies: ["QMPCore", "QMPServer", "QMPClient"]),
-        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"]),
+        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"], exclude: ["Snapshots"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["QMPCore", "QMPClient", "qmp"]

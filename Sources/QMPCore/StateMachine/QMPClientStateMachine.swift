@@ -117,11 +117,20 @@ public struct QMPClientStateMachine: Sendable {
 
     /// A complete JSON value arrived from the server.
     public mutating func received(_ value: JSONValue) -> Action {
+        if case .closed = state {
+            // Whatever it is, even something that is not QMP: the connection is already over.
+            return .ignored("message after close: \(Self.summary(of: value))")
+        }
         let message: QMPServerMessage
         do {
             message = try QMPServerMessage(value)
         } catch {
-            return violation("\(error.description): \(value.serialized(style: .compact).prefix(200))")
+            if case .awaitingGreeting = state {
+                return violation(
+                    "expected a QMP greeting {\"QMP\": …} first, got \(Self.summary(of: value)) (\(error.description))"
+                )
+            }
+            return violation("\(error.description): \(Self.summary(of: value))")
         }
         switch (state, message) {
         case (.closed, _):
@@ -136,6 +145,9 @@ public struct QMPClientStateMachine: Sendable {
                 return .negotiated(greeting, oobEnabled: false)
             }
             state = .negotiating(greeting)
+            // qmp_capabilities is in band too: an id-less error for a resync byte sent before it
+            // comes first, one for qmp_capabilities itself (unreadable to the server) in its place.
+            inBandOrder.append(.command(Self.negotiationID))
             var arguments = JSONObject()
             if configuration.enableOOB && greeting.offersOOB {
                 arguments["enable"] = [.string(QMPCapability.oob.rawValue)]
@@ -146,16 +158,22 @@ public struct QMPClientStateMachine: Sendable {
             return violation("expected a QMP greeting {\"QMP\": …} first, got \(Self.summary(of: value))")
 
         case (.negotiating(let greeting), .return):
+            inBandOrder.remove(.command(Self.negotiationID))
             let oob = configuration.enableOOB && greeting.offersOOB
             state = .commandMode(greeting, oobEnabled: oob)
             return .negotiated(greeting, oobEnabled: oob)
 
-        case (.negotiating, .error(let body, _)):
+        case (.negotiating, .error(let body, let id)):
+            if id == nil, inBandOrder.first == .resync {
+                _ = inBandOrder.popFirst()
+                return .ignored("swallowed the parse error that answers a resync byte: \(body.description)")
+            }
             let error = QMPError(
                 code: .negotiationFailed,
                 errorClass: body.errorClass,
                 message: body.description,
-                command: "qmp_capabilities"
+                command: "qmp_capabilities",
+                data: body.data
             )
             return close(error)
 
@@ -247,6 +265,7 @@ public struct QMPClientStateMachine: Sendable {
     /// Records that the client is about to send a resynchronisation byte (an ASCII control
     /// character or 0xFF). The server answers it with one id-less parse error, which is swallowed.
     public mutating func resynchronizing() {
+        if case .closed = state { return }
         inBandOrder.append(.resync)
     }
 
@@ -311,6 +330,8 @@ struct FIFO<Element: Sendable & Equatable>: Sendable {
     private var head = 0
 
     var isEmpty: Bool { head == storage.count }
+
+    var first: Element? { head < storage.count ? storage[head] : nil }
 
     mutating func append(_ element: Element) {
         storage.append(element)

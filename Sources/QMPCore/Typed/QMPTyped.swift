@@ -1,0 +1,229 @@
+/// What the generated bindings build on: conversion between Swift values and `JSONValue`, and
+/// the description of a command and an event.
+///
+/// The bindings convert straight from and to `JSONValue` rather than through `Codable`: the
+/// reader already produced a tree, and walking it directly is much cheaper than a `Decoder`.
+
+/// A value that converts from and to JSON.
+public protocol QMPJSONConvertible: Sendable {
+    /// Reads the value; `path` names where it sits, for error messages.
+    init(json: JSONValue, path: QMPPath) throws(QMPDecodingError)
+    var json: JSONValue { get }
+}
+
+extension QMPJSONConvertible {
+    public init(json: JSONValue) throws(QMPDecodingError) {
+        try self.init(json: json, path: QMPPath())
+    }
+}
+
+/// Where in a message a value sits: `return[3].status`, `data.device`.
+public struct QMPPath: Sendable, Hashable, CustomStringConvertible {
+    public private(set) var components: [String]
+
+    public init(_ components: [String] = []) {
+        self.components = components
+    }
+
+    public func appending(_ member: String) -> QMPPath {
+        QMPPath(components + [member])
+    }
+
+    public func appending(index: Int) -> QMPPath {
+        var copy = self
+        if copy.components.isEmpty {
+            copy.components = ["[\(index)]"]
+        } else {
+            copy.components[copy.components.count - 1] += "[\(index)]"
+        }
+        return copy
+    }
+
+    public var description: String { components.isEmpty ? "value" : components.joined(separator: ".") }
+}
+
+/// A JSON value that does not have the shape a binding expects.
+public struct QMPDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var path: QMPPath
+    public var message: String
+
+    public init(path: QMPPath, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    /// "`path`: expected string, got 5".
+    public static func typeMismatch(_ path: QMPPath, expected: String, got value: JSONValue) -> QMPDecodingError {
+        let shown = value.serialized()
+        return QMPDecodingError(path: path, message: "expected \(expected), got \(shown.count > 60 ? String(shown.prefix(60)) + "…" : shown)")
+    }
+
+    public static func missing(_ path: QMPPath) -> QMPDecodingError {
+        QMPDecodingError(path: path, message: "missing required member")
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+/// Which QEMU versions have a command, event, type, member or enum value.
+public struct QMPAvailability: Sendable, Hashable {
+    /// The first QEMU version that has it, e.g. "2.12.0".
+    public var introduced: String
+    /// The last QEMU version that has it; `nil` while the newest known version still does.
+    public var lastVersion: String?
+    /// The first version that marks it deprecated.
+    public var deprecated: String?
+    /// Whether it is experimental (feature `unstable`, or an `x-` name).
+    public var unstable: Bool
+
+    public init(introduced: String, lastVersion: String? = nil, deprecated: String? = nil, unstable: Bool = false) {
+        self.introduced = introduced
+        self.lastVersion = lastVersion
+        self.deprecated = deprecated
+        self.unstable = unstable
+    }
+
+    /// Whether QEMU `version` has it.
+    public func isAvailable(in version: QEMUVersion) -> Bool {
+        guard let first = QEMUVersion(introduced), version >= first else { return false }
+        if let lastVersion, let last = QEMUVersion(lastVersion) {
+            return version <= last
+        }
+        return true
+    }
+}
+
+/// A QMP command with typed arguments and reply.
+public protocol QMPCommand: Sendable {
+    associatedtype Response: QMPJSONConvertible
+    /// The command's name on the wire.
+    static var name: String { get }
+    static var allowsOutOfBand: Bool { get }
+    static var availability: QMPAvailability { get }
+    /// The arguments as sent; `nil` when there are none.
+    var arguments: JSONObject? { get }
+}
+
+/// A QMP event with a typed payload.
+public protocol QMPEventPayload: QMPJSONConvertible {
+    static var name: String { get }
+    static var availability: QMPAvailability { get }
+}
+
+/// The reply of commands that return nothing (`{}`), and the payload of events without data.
+public struct QMPEmpty: QMPJSONConvertible, Hashable {
+    public init() {}
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        // Whatever members a newer QEMU adds are ignored.
+        guard case .object = json else { throw .typeMismatch(path, expected: "object", got: json) }
+    }
+    public var json: JSONValue { .object([:]) }
+}
+
+// MARK: - Built-in types
+
+extension String: QMPJSONConvertible {
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        guard case .string(let value) = json else { throw .typeMismatch(path, expected: "string", got: json) }
+        self = value
+    }
+    public var json: JSONValue { .string(self) }
+}
+
+extension Bool: QMPJSONConvertible {
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        guard case .bool(let value) = json else { throw .typeMismatch(path, expected: "boolean", got: json) }
+        self = value
+    }
+    public var json: JSONValue { .bool(self) }
+}
+
+extension Double: QMPJSONConvertible {
+    /// A JSON `number`; integers count, since QEMU prints `100.0` as `100`.
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        guard let value = json.numberValue else { throw .typeMismatch(path, expected: "number", got: json) }
+        self = value
+    }
+    public var json: JSONValue { .double(self) }
+}
+
+extension JSONValue: QMPJSONConvertible {
+    public init(json: JSONValue, path: QMPPath) { self = json }
+    public var json: JSONValue { self }
+}
+
+/// Fixed-width integers read exactly; a value outside the type's range is an error naming it.
+public protocol QMPInteger: QMPJSONConvertible, FixedWidthInteger {}
+
+extension QMPInteger {
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let value: Self?
+        switch json {
+        case .int(let number): value = Self(exactly: number)
+        case .uint(let number): value = Self(exactly: number)
+        default: throw .typeMismatch(path, expected: "integer", got: json)
+        }
+        guard let value else {
+            throw QMPDecodingError(path: path, message: "\(json.serialized()) is out of range for \(Self.self)")
+        }
+        self = value
+    }
+    public var json: JSONValue { JSONValue(integer: self) }
+}
+
+extension Int8: QMPInteger {}
+extension Int16: QMPInteger {}
+extension Int32: QMPInteger {}
+extension Int64: QMPInteger {}
+extension UInt8: QMPInteger {}
+extension UInt16: QMPInteger {}
+extension UInt32: QMPInteger {}
+extension UInt64: QMPInteger {}
+
+extension Array: QMPJSONConvertible where Element: QMPJSONConvertible {
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        guard case .array(let elements) = json else { throw .typeMismatch(path, expected: "array", got: json) }
+        var result: [Element] = []
+        result.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            result.append(try Element(json: element, path: path.appending(index: index)))
+        }
+        self = result
+    }
+    public var json: JSONValue { .array(map(\.json)) }
+}
+
+// MARK: - Helpers for generated code
+
+extension JSONObject {
+    /// Reads a required member.
+    @inlinable
+    public func required<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T {
+        guard let value = self[key] else { throw .missing(path.appending(key)) }
+        return try T(json: value, path: path.appending(key))
+    }
+
+    /// Reads an optional member; absent (or `null`, which some QEMU versions send) is `nil`.
+    @inlinable
+    public func optional<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T? {
+        guard let value = self[key], !value.isNull || T.self == JSONValue.self else { return nil }
+        return try T(json: value, path: path.appending(key))
+    }
+
+    /// Sets a member unless the value is `nil`: optional members are omitted, never sent as null.
+    @inlinable
+    public mutating func set(_ key: String, _ value: (some QMPJSONConvertible)?) {
+        if let value {
+            self[key] = value.json
+        }
+    }
+}
+
+extension JSONValue {
+    /// The object, or a decoding error naming `path`.
+    @inlinable
+    public func object(at path: QMPPath) throws(QMPDecodingError) -> JSONObject {
+        guard case .object(let object) = self else { throw .typeMismatch(path, expected: "object", got: self) }
+        return object
+    }
+}

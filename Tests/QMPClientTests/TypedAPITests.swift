@@ -1,0 +1,114 @@
+import QMPClient
+import QMPCore
+import Testing
+
+/// Hand-written bindings of the shape the generator produces.
+private struct QueryStatus: QMPCommand {
+    struct Response: QMPJSONConvertible {
+        var running: Bool
+        var status: String
+        init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+            let object = try json.object(at: path)
+            running = try object.required("running", at: path)
+            status = try object.required("status", at: path)
+        }
+        var json: JSONValue { ["running": .bool(running), "status": .string(status)] }
+    }
+    static let name = "query-status"
+    static let allowsOutOfBand = false
+    static let availability = QMPAvailability(introduced: "1.0")
+    var arguments: JSONObject? { nil }
+}
+
+private struct Tick: QMPEventPayload {
+    var n: Int64
+    init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        n = try json.object(at: path).required("n", at: path)
+    }
+    var json: JSONValue { ["n": .int(n)] }
+    static let name = "TICK"
+    static let availability = QMPAvailability(introduced: "7.2.0")
+}
+
+@Suite("The typed API")
+struct TypedAPITests {
+    @Test("a typed command decodes its reply, ignoring members it does not know")
+    func typedCommand() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                FakeServer.bytes([
+                    "return": ["running": true, "status": "running", "singlestep": false, "new-in-10.0": 1],
+                    "id": command["id"] ?? .null,
+                ])
+            }
+        )
+        let client = try await QMPClient.connect(to: server.address)
+        let status = try await client.execute(QueryStatus())
+        #expect(status.running)
+        #expect(status.status == "running")
+        await client.close()
+        await server.stop()
+    }
+
+    @Test("a reply of the wrong shape is an error naming the path")
+    func wrongShape() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                FakeServer.bytes(["return": ["running": 5, "status": "running"], "id": command["id"] ?? .null])
+            }
+        )
+        let client = try await QMPClient.connect(to: server.address)
+        let error = await #expect(throws: QMPError.self) { _ = try await client.execute(QueryStatus()) }
+        #expect(error?.code == .protocolViolation)
+        #expect(error?.message == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5")
+        await client.close()
+        await server.stop()
+    }
+
+    @Test("typed events decode, and undecodable ones are skipped and counted")
+    func typedEvents() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                FakeServer.bytes(["event": "TICK", "data": ["n": "not a number"], "timestamp": ["seconds": 1, "microseconds": 0]])
+                    + FakeServer.bytes(["event": "TICK", "data": ["n": 7], "timestamp": ["seconds": 2, "microseconds": 0]])
+                    + FakeServer.bytes(["return": [:], "id": command["id"] ?? .null])
+            }
+        )
+        let client = try await QMPClient.connect(to: server.address)
+        let ticks = client.events(of: Tick.self)
+        try await client.execute("go")
+        var iterator = ticks.makeAsyncIterator()
+        let tick = try #require(try await iterator.next())
+        #expect(tick.payload.n == 7)
+        #expect(tick.timestamp.seconds == 2)
+        #expect(ticks.undecodableCount == 1)
+        await client.close()
+        await server.stop()
+    }
+}
+
+@Suite("Decoding built-in types")
+struct BuiltinDecodingTests {
+    @Test("integers decode exactly and out-of-range values name the type")
+    func integers() throws {
+        #expect(try UInt64(json: .uint(UInt64.max)) == UInt64.max)
+        #expect(try Int8(json: -128) == -128)
+        let error = #expect(throws: QMPDecodingError.self) { try UInt8(json: 256, path: QMPPath(["arguments", "size"])) }
+        #expect(error?.description == "arguments.size: 256 is out of range for UInt8")
+    }
+
+    @Test("a number accepts integers; arrays name the index of a bad element")
+    func numbersAndArrays() throws {
+        #expect(try Double(json: 100) == 100)
+        let error = #expect(throws: QMPDecodingError.self) { try [String](json: ["a", 5], path: QMPPath(["return"])) }
+        #expect(error?.description == "return[1]: expected string, got 5")
+    }
+
+    @Test("optional members are omitted when nil, never sent as null")
+    func omittedOptionals() {
+        var object = JSONObject()
+        object.set("a", Optional<String>.none)
+        object.set("b", Optional("x"))
+        #expect(object == ["b": "x"])
+    }
+}

@@ -169,6 +169,21 @@ struct RealQEMUTests {
         }
     }
 
+    @Test("a client connects to QEMU over TCP, and refuses descriptor passing there")
+    func overTCP() async throws {
+        let port = try freeTCPPort()
+        let launcher = QEMULauncher(extraArguments: ["-qmp", "tcp:127.0.0.1:\(port),server=on,wait=off"])
+        try await RealQEMU.with(launcher) { _ in
+            let client = try await QMPClient.connect(to: try QMPAddress(parsing: "127.0.0.1:\(port)"))
+            #expect(try await client.execute("query-status")["status"] == "prelaunch")
+            let refused = await #expect(throws: QMPError.self) {
+                try await client.execute("getfd", arguments: ["fdname": "x"], passing: [0])
+            }
+            #expect(refused?.code == .unsupported)
+            await client.close()
+        }
+    }
+
     @Test("getfd and add-fd pass descriptors, also two at once, as query-fdsets shows")
     func descriptorPassing() async throws {
         try await RealQEMU.with { qemu in
@@ -477,4 +492,22 @@ struct QOMOutline {
         guard let root else { throw QMPError(code: .protocolViolation, message: "empty qom tree output") }
         self.root = root
     }
+}
+
+/// A TCP port on loopback that was free a moment ago.
+func freeTCPPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+            bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
+        }
+    }
+    guard bound else { throw QMPError(code: .connectionFailed, message: "no free TCP port") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

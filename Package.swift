@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"], exclude: ["Snapshots"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["QMPCore", "QMPClient", "qmp"]
+            dependencies: ["QMPCore", "QMPClient", "QMPServer", "CQMPSystem", "qmp"],
+            exclude: ["Scenarios"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,193 @@
+import Logging
+import NIOConcurrencyHelpers
+import QMPCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A simulated QEMU 7.2 on the server framework: it answers the lifecycle and identity commands
+/// a management layer uses the way QEMU does, with the same events, and keeps its state
+/// consistent between them. It is the embedded default of the `qmp` tool and a test double.
+///
+/// What it answers is checked against the real QEMU by the differential scenarios in the tests.
+public final class QEMUSimulator: Sendable {
+    public struct Configuration: Sendable {
+        public var version: QEMUVersion
+        /// The greeting's and `query-version`'s package string.
+        public var package: String
+        /// `-name`; `query-name` answers `{}` without one.
+        public var name: String?
+        /// `-uuid`; all zeros by default, as in QEMU.
+        public var uuid: String
+        /// Start in run state `prelaunch` (QEMU's `-S`) rather than `running`.
+        public var startPaused: Bool
+        /// What `query-kvm` reports.
+        public var kvmEnabled: Bool
+
+        public init(
+            version: QEMUVersion = QEMUVersion(major: 7, minor: 2, micro: 22),
+            package: String = "swift-qmp simulator",
+            name: String? = nil,
+            uuid: String = "00000000-0000-0000-0000-000000000000",
+            startPaused: Bool = true,
+            kvmEnabled: Bool = true
+        ) {
+            self.version = version
+            self.package = package
+            self.name = name
+            self.uuid = uuid
+            self.startPaused = startPaused
+            self.kvmEnabled = kvmEnabled
+        }
+    }
+
+    /// QEMU's run states, as `query-status` names them.
+    public enum RunState: String, Sendable {
+        case prelaunch, running, paused, shutdown
+    }
+
+    struct Machine: Sendable {
+        var runState: RunState
+        var quitRequested = false
+    }
+
+    public let configuration: Configuration
+    private let machine: NIOLockedValueBox<Machine>
+    /// Called after `quit` has been answered: the embedding program decides what quitting means.
+    private let onQuit: @Sendable () -> Void
+
+    public init(configuration: Configuration = Configuration(), onQuit: @escaping @Sendable () -> Void = {}) {
+        self.configuration = configuration
+        self.machine = NIOLockedValueBox(Machine(runState: configuration.startPaused ? .prelaunch : .running))
+        self.onQuit = onQuit
+    }
+
+    public var runState: RunState { machine.withLockedValue { $0.runState } }
+
+    public var greeting: QMPGreeting {
+        QMPGreeting(version: configuration.version, package: configuration.package, capabilities: [.oob])
+    }
+
+    /// A server that serves this machine.
+    public func makeServer(logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) -> QMPServer {
+        QMPServer(configuration: .init(greeting: greeting, commands: commands()), logger: logger)
+    }
+
+    // MARK: - Commands
+
+    /// The simulator's command table.
+    public func commands() -> QMPCommandTable {
+        var table = QMPCommandTable()
+        let configuration = self.configuration
+
+        table.register("query-status") { [machine] _ in
+            let state = machine.withLockedValue { $0.runState }
+            return ["status": .string(state.rawValue), "singlestep": false, "running": .bool(state == .running)]
+        }
+        table.register("stop") { [machine] request in
+            let stopped = machine.withLockedValue { machine -> Bool in
+                guard machine.runState == .running else { return false }
+                machine.runState = .paused
+                return true
+            }
+            if stopped {
+                request.server.broadcast(Self.event("STOP"))
+            }
+            return [:]
+        }
+        table.register("cont") { [machine] request in
+            let resumed = machine.withLockedValue { machine -> Bool in
+                guard machine.runState == .prelaunch || machine.runState == .paused else { return false }
+                machine.runState = .running
+                return true
+            }
+            if resumed {
+                request.server.broadcast(Self.event("RESUME"))
+            }
+            return [:]
+        }
+        table.register("system_reset") { request in
+            request.server.broadcast(Self.event("RESET", ["guest": false, "reason": "host-qmp-system-reset"]))
+            return [:]
+        }
+        table.register("system_powerdown") { request in
+            request.server.broadcast(Self.event("POWERDOWN"))
+            return [:]
+        }
+        table.register("quit") { [machine, onQuit] request in
+            machine.withLockedValue {
+                $0.runState = .shutdown
+                $0.quitRequested = true
+            }
+            request.server.broadcast(Self.event("SHUTDOWN", ["guest": false, "reason": "host-qmp-quit"]))
+            onQuit()
+            return [:]
+        }
+        table.register("query-version") { _ in Self.versionInfo(configuration) }
+        table.register("query-name") { _ in
+            configuration.name.map { ["name": .string($0)] } ?? [:]
+        }
+        table.register("query-uuid") { _ in ["UUID": .string(configuration.uuid)] }
+        table.register("query-kvm") { _ in ["enabled": .bool(configuration.kvmEnabled), "present": .bool(configuration.kvmEnabled)] }
+        table.register("human-monitor-command") { [machine] request in
+            guard case .string(let line)? = request.arguments["command-line"] else {
+                throw QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "Parameter 'command-line' is missing")
+            }
+            let words = line.split(separator: " ")
+            switch words.map(String.init) {
+            case ["info", "status"]:
+                let state = machine.withLockedValue { $0.runState }
+                return .string("VM status: \(Self.hmpStatus(state))\r\n")
+            case ["info", "version"]:
+                return .string("\(configuration.version)\(configuration.package)\r\n")
+            case []:
+                return ""
+            default:
+                return .string("unknown command: '\(line.split(separator: " ").first.map(String.init) ?? line)'\r\n")
+            }
+        }
+        let names = (table.names + ["query-commands"]).sorted()
+        table.register("query-commands") { _ in
+            .array(names.map { ["name": .string($0)] })
+        }
+        return table
+    }
+
+    // MARK: - Helpers
+
+    static func hmpStatus(_ state: RunState) -> String {
+        switch state {
+        case .running: "running"
+        case .paused: "paused"
+        case .prelaunch: "paused (prelaunch)"
+        case .shutdown: "paused (shutdown)"
+        }
+    }
+
+    static func versionInfo(_ configuration: Configuration) -> JSONValue {
+        [
+            "qemu": [
+                "micro": .int(Int64(configuration.version.micro)),
+                "minor": .int(Int64(configuration.version.minor)),
+                "major": .int(Int64(configuration.version.major)),
+            ],
+            "package": .string(configuration.package),
+        ]
+    }
+
+    /// An event stamped with the host's clock, as QEMU stamps them.
+    static func event(_ name: String, _ data: JSONObject? = nil) -> QMPEvent {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return QMPEvent(
+            name: name,
+            data: data,
+            timestamp: .init(seconds: Int64(now.tv_sec), microseconds: Int64(now.tv_nsec / 1000))
+        )
+    }
+}

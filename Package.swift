@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "QMPCore",
                 "QMPClient",
+                "QMPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

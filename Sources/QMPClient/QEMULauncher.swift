@@ -101,7 +101,7 @@ public struct QEMULauncher: Sendable {
     /// ``withQEMU(logger:_:)``, which always does.
     public func launch(logger: Logger = QMPClient.silentLogger) async throws -> QEMUInstance {
         let binary = try resolvedBinary()
-        let directory = try makePrivateDirectory()
+        let directory = try PrivateDirectory.create()
         let socketPath = directory + "/qmp.sock"
         let logPath = directory + "/qemu.log"
         let useKVM: Bool =
@@ -198,20 +198,6 @@ public struct QEMULauncher: Sendable {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-    }
-
-    private func makePrivateDirectory() throws(QMPError) -> String {
-        let base = environment("TMPDIR").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "/tmp"
-        var template = Array("\(base)/swift-qmp-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard created != nil else {
-            let code = errno
-            throw QMPError(
-                code: .launchFailed,
-                message: "could not create a private directory in \(base): \(String(cString: strerror(code)))"
-            )
-        }
-        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func writePidFile(_ pid: pid_t, directory: String) {
@@ -377,6 +363,29 @@ private func spawn(_ arguments: [String], logPath: String) -> pid_t {
         argv.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: argv.count) { pointer in
             cqmp_spawn(pointer, logPath)
         }
+    }
+}
+
+/// A fresh directory only this user can enter, under `$TMPDIR` (or /tmp), for sockets and logs.
+public enum PrivateDirectory {
+    /// Creates `…/swift-qmp-XXXXXX` and returns its path.
+    public static func create() throws(QMPError) -> String {
+        let base = environment("TMPDIR").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "/tmp"
+        var template = Array("\(base)/swift-qmp-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard created != nil else {
+            let code = errno
+            throw QMPError(
+                code: .launchFailed,
+                message: "could not create a private directory in \(base): \(String(cString: strerror(code)))"
+            )
+        }
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Removes the directory and everything in it.
+    public static func remove(_ path: String) {
+        removeTree(path)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import QMPClient
 import QMPCore
+import QMPServer
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,8 @@ import Musl
 import Darwin
 #endif
 
-/// Where to connect: an ADDRESS, or `--launch` for a private QEMU.
+/// Where to connect: an ADDRESS, `--launch` for a private QEMU, or neither for the simulated
+/// QEMU that runs inside the tool (the embedded default).
 struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Start a private QEMU (qemu-system-x86_64, or $QEMU_BINARY) instead of connecting to ADDRESS.")
     var launch = false
@@ -29,7 +31,28 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
-    /// Connects (or launches), runs `body`, and always disconnects (or shuts QEMU down).
+    /// Whether a word is an ADDRESS rather than a command: a path (it has a slash or names an
+    /// existing file) or HOST:PORT. Command names have neither.
+    static func looksLikeAddress(_ word: String) -> Bool {
+        if word.contains("/") || access(word, F_OK) == 0 {
+            return true
+        }
+        if case .tcp? = try? QMPAddress(parsing: word) {
+            return true
+        }
+        return false
+    }
+
+    /// Splits a leading ADDRESS off `words` when there is one (never with --launch).
+    func splitAddress(_ words: [String]) -> (address: String?, rest: [String]) {
+        guard !launch, let first = words.first, Self.looksLikeAddress(first) else {
+            return (nil, words)
+        }
+        return (first, Array(words.dropFirst()))
+    }
+
+    /// Connects (or launches, or starts the simulated QEMU), runs `body`, and always
+    /// disconnects (or shuts QEMU down).
     func withClient<Result: Sendable>(address: String?, _ body: (QMPClient) async throws -> Result) async throws -> Result {
         let configuration = QMPClient.Configuration(
             connectTimeout: .milliseconds(Int64(min(timeout, 30) * 1000)),
@@ -40,7 +63,8 @@ struct ConnectionOptions: ParsableArguments {
             return try await launcher.withQEMU { qemu in try await body(qemu.client) }
         }
         guard let address else {
-            throw ValidationError("expected ADDRESS (a Unix socket path or HOST:PORT), or --launch")
+            printError("qmp: no ADDRESS given, so talking to a simulated QEMU 7.2 (--launch starts a real one)")
+            return try await withSimulatedQEMU(configuration: configuration, body)
         }
         let client = try await QMPClient.connect(to: QMPAddress(parsing: address), configuration: configuration)
         do {
@@ -51,6 +75,33 @@ struct ConnectionOptions: ParsableArguments {
             await client.close()
             throw error
         }
+    }
+}
+
+/// Runs `body` with a client of a simulated QEMU served from a private socket.
+func withSimulatedQEMU<Result: Sendable>(
+    configuration: QMPClient.Configuration,
+    _ body: (QMPClient) async throws -> Result
+) async throws -> Result {
+    let directory = try PrivateDirectory.create()
+    defer { PrivateDirectory.remove(directory) }
+    let server = QEMUSimulator().makeServer()
+    let address = try await server.listen(on: .unixSocket(path: directory + "/qmp.sock"))
+    do {
+        let client = try await QMPClient.connect(to: address, configuration: configuration)
+        let result: Result
+        do {
+            result = try await body(client)
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
+        await server.shutdown()
+        return result
+    } catch {
+        await server.shutdown()
+        throw error
     }
 }
 

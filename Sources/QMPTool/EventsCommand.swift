@@ -39,7 +39,7 @@ struct EventsCommand: AsyncParsableCommand {
     @Flag(help: "Show seconds since qmp started listening instead of QEMU's timestamps.")
     var sinceStart = false
 
-    @Argument(help: ArgumentHelp("Unix socket path or HOST:PORT (not with --launch).", valueName: "address"))
+    @Argument(help: ArgumentHelp("Unix socket path or HOST:PORT (not with --launch; neither: a simulated QEMU).", valueName: "address"))
     var address: String?
 
     func validate() throws {

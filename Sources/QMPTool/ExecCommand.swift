@@ -17,6 +17,7 @@ struct ExecCommand: AsyncParsableCommand {
               qmp exec /tmp/qmp.sock blockdev-add driver=null-co node-name=disk0 size=1048576
               qmp exec /tmp/qmp.sock object-add --args '{"qom-type":"memory-backend-ram","id":"m0","size":1048576}'
               qmp exec --launch --pretty query-version
+              qmp exec query-status                    (a simulated QEMU, no installation needed)
               printf 'stop\nquery-status\n' | qmp exec /tmp/qmp.sock -
 
             With COMMAND '-', commands are read from standard input, one per line (qmp-shell             syntax or a JSON object like {"execute": "stop"}; empty lines and lines starting with #             are skipped), each reply printed as one line; the first error stops, unless             --keep-going.
@@ -39,12 +40,11 @@ struct ExecCommand: AsyncParsableCommand {
     @Flag(help: "With commands from standard input: go on after an error (the exit code still reports it).")
     var keepGoing = false
 
-    @Argument(help: ArgumentHelp("[ADDRESS] COMMAND [key=value ...] (no ADDRESS with --launch)", valueName: "words"))
+    @Argument(help: ArgumentHelp("[ADDRESS] COMMAND [key=value ...]; without ADDRESS a simulated QEMU answers", valueName: "words"))
     var words: [String] = []
 
     func run() async throws {
-        let address = connection.launch ? nil : words.first
-        let commandWords = connection.launch ? words : Array(words.dropFirst())
+        let (address, commandWords) = connection.splitAddress(words)
         if commandWords == ["-"] {
             try await runFromStandardInput(address: address)
             return
@@ -61,7 +61,7 @@ struct ExecCommand: AsyncParsableCommand {
             guard let name = commandWords.first else {
                 throw QMPError(
                     code: .invalidArguments,
-                    message: connection.launch ? "expected a COMMAND" : "expected ADDRESS and COMMAND"
+                    message: "expected a COMMAND after the ADDRESS (or with no ADDRESS, for the simulated QEMU)"
                 )
             }
             command = CommandLineSyntax.Command(

@@ -14,14 +14,16 @@ struct QOMCommand: AsyncParsableCommand {
         subcommands: [Get.self, Set.self, List.self, Tree.self]
     )
 
-    /// Splits the leading ADDRESS off the words, unless `--launch` stands for it.
+    /// Splits the leading ADDRESS off the words: there is one when there is a word more than the
+    /// subcommand takes. Without one, --launch or the simulated QEMU answers.
     static func split(_ words: [String], launch: Bool, expecting count: Int, usage: String) throws -> (String?, [String]) {
-        let address = launch ? nil : words.first
-        let rest = launch ? words : Array(words.dropFirst())
-        guard rest.count == count, launch || address != nil else {
+        if words.count == count + 1 && !launch {
+            return (words[0], Array(words.dropFirst()))
+        }
+        guard words.count == count else {
             throw ValidationError("usage: qmp qom \(usage)")
         }
-        return (address, rest)
+        return (nil, words)
     }
 
     static func propertyPath(_ text: String) throws -> (path: String, property: String) {
@@ -130,9 +132,8 @@ struct QOMCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("[ADDRESS] [PATH]", valueName: "words")) var words: [String] = []
 
         func run() async throws {
-            let address = connection.launch ? nil : words.first
-            let rest = connection.launch ? words : Array(words.dropFirst())
-            guard rest.count <= 1, connection.launch || address != nil else {
+            let (address, rest) = connection.splitAddress(words)
+            guard rest.count <= 1 else {
                 throw ValidationError("usage: qmp qom tree [ADDRESS] [PATH]")
             }
             let root = rest.first ?? "/"

@@ -51,10 +51,13 @@ enum QMPExecutable {
     }
 
     /// Starts `qmp` with `arguments`; the caller waits for it.
-    static func start(_ arguments: [String], input: String? = nil) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = try url
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout

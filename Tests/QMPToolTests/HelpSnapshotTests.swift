@@ -18,6 +18,7 @@ struct HelpSnapshotTests {
         ("qmp-qom-set", QOMCommand.Set.self),
         ("qmp-qom-list", QOMCommand.List.self),
         ("qmp-qom-tree", QOMCommand.Tree.self),
+        ("qmp-mock", MockCommand.self),
     ]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots")

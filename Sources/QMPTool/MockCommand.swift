@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import QMPClient
 import QMPCore
 import QMPServer
@@ -15,12 +14,17 @@ import Darwin
 struct MockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock",
-        abstract: "Serve QMP without QEMU: a simulated QEMU 7.2, for tests and demos.",
+        abstract: "Serve QMP without QEMU: a simulated QEMU 7.2, or a recorded transcript.",
         discussion: """
-            Serves until interrupted (SIGINT, SIGTERM) or until a client sends quit, like QEMU.
+            Serves until interrupted (SIGINT, SIGTERM) or, when simulating, until a client sends \
+            quit, like QEMU. --replay serves a transcript written by qmp record, or one of \
+            libvirt's tests/qemucapabilitiesdata/*.replies files: each command gets its recorded \
+            reply; one the transcript lacks gets an error that says so.
 
             Examples:
               qmp mock --simulate --listen /tmp/qmp.sock
+              qmp mock --replay session.jsonl --listen /tmp/replay.sock
+              qmp mock --replay caps_7.2.0_x86_64.replies --listen 127.0.0.1:4444
               qmp mock --simulate --listen 127.0.0.1:4444 --listen /tmp/qmp.sock
               qmp mock --simulate --qemu-version 6.2.0 --listen /tmp/old.sock
             """
@@ -29,6 +33,9 @@ struct MockCommand: AsyncParsableCommand {
     @Flag(help: "Serve the simulated QEMU (the default).")
     var simulate = false
 
+    @Option(help: ArgumentHelp("Serve this recorded transcript instead.", valueName: "file"))
+    var replay: String?
+
     @Option(help: ArgumentHelp("The QEMU version to announce.", valueName: "version"))
     var qemuVersion = "7.2.22"
 
@@ -36,6 +43,9 @@ struct MockCommand: AsyncParsableCommand {
     var listen: [String] = []
 
     func validate() throws {
+        if simulate && replay != nil {
+            throw ValidationError("give --simulate or --replay, not both")
+        }
         guard !listen.isEmpty else {
             throw ValidationError("expected at least one --listen ADDRESS")
         }
@@ -46,15 +56,30 @@ struct MockCommand: AsyncParsableCommand {
 
     func run() async throws {
         let version = QEMUVersion(qemuVersion)!
-        let stop = AsyncStream<String>.makeStream()
-        let simulator = QEMUSimulator(configuration: .init(version: version)) {
-            stop.continuation.yield("quit")
+        let quit = AsyncStream<String>.makeStream()
+        let server: QMPServer
+        let what: String
+        if let replay {
+            do {
+                let text = try readFile(replay)
+                let transcript = try QMPTranscript(parsing: text)
+                let player = QMPReplay(transcript: transcript, source: replay)
+                server = player.makeServer()
+                what = "\(transcript.exchanges.count) recorded exchanges of \(replay)"
+            } catch {
+                throw failure(reporting: error)
+            }
+        } else {
+            let simulator = QEMUSimulator(configuration: .init(version: version)) {
+                quit.continuation.yield("quit")
+            }
+            server = simulator.makeServer()
+            what = "a simulated QEMU \(version)"
         }
-        let server = simulator.makeServer()
         do {
             for text in listen {
                 let bound = try await server.listen(on: QMPAddress(parsing: text))
-                printError("qmp mock: serving a simulated QEMU \(version) on \(bound)")
+                printError("qmp mock: serving \(what) on \(bound)")
             }
         } catch {
             await server.shutdown()
@@ -62,16 +87,7 @@ struct MockCommand: AsyncParsableCommand {
         }
 
         // SIGINT and SIGTERM end the mock cleanly, removing its sockets.
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber)
-            source.setEventHandler { stop.continuation.yield("signal \(signalNumber)") }
-            source.resume()
-            sources.append(source)
-        }
-        var reasons = stop.stream.makeAsyncIterator()
-        let reason = await reasons.next() ?? "end"
+        let reason = await waitForSignal(or: quit.stream)
         // Let the reply to quit leave before the connections close.
         try? await Task.sleep(for: .milliseconds(20))
         await server.shutdown()
@@ -80,7 +96,24 @@ struct MockCommand: AsyncParsableCommand {
                 unlink(path)
             }
         }
-        sources.forEach { $0.cancel() }
         printError("qmp mock: stopped (\(reason))")
     }
+}
+
+/// A whole file as UTF-8 text.
+func readFile(_ path: String) throws(QMPError) -> String {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else {
+        let code = errno
+        throw QMPError(code: .invalidArguments, message: "cannot read \(path): \(String(cString: strerror(code)))")
+    }
+    defer { _ = close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { break }
+        bytes += chunk[..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

@@ -19,6 +19,7 @@ struct HelpSnapshotTests {
         ("qmp-qom-list", QOMCommand.List.self),
         ("qmp-qom-tree", QOMCommand.Tree.self),
         ("qmp-mock", MockCommand.self),
+        ("qmp-record", RecordCommand.self),
     ]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots")

@@ -1,0 +1,233 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import QMPCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A pass-through between QMP clients and an upstream server that writes every message, with
+/// its direction and time, to a transcript (the format ``QMPTranscript`` reads).
+///
+/// Bytes are forwarded untouched as they arrive; the copies are read as JSON only for the log,
+/// so the proxy changes nothing about the conversation. Each client gets its own upstream
+/// connection. Descriptors passed with SCM_RIGHTS are not forwarded.
+public final class QMPRecordingProxy: Sendable {
+    private let upstream: QMPAddress
+    private let log: TranscriptLog
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = NIOLockedValueBox<(listeners: [any Channel], connections: Int)>(([], 0))
+
+    /// - Parameter outputPath: the transcript file; created or truncated.
+    public init(
+        upstream: QMPAddress,
+        outputPath: String,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws(QMPError) {
+        self.upstream = upstream
+        self.log = try TranscriptLog(path: outputPath)
+        self.group = eventLoopGroup
+        self.logger = logger
+    }
+
+    @discardableResult
+    public func listen(on address: QMPAddress) async throws -> QMPAddress {
+        let upstream = self.upstream
+        let log = self.log
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelInitializer { [self] channel in
+                let connection = self.state.withLockedValue { state -> Int in
+                    state.connections += 1
+                    return state.connections
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ProxyHandler(upstream: upstream, log: log, connection: connection, logger: self.logger)
+                    )
+                }
+            }
+        let channel: any Channel
+        switch address {
+        case .unixSocket(let path):
+            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        case .tcp(let host, let port):
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        }
+        state.withLockedValue { $0.listeners.append(channel) }
+        if case .tcp(let host, _) = address, let port = channel.localAddress?.port {
+            return .tcp(host: host, port: port)
+        }
+        return address
+    }
+
+    public func shutdown() async {
+        let listeners = state.withLockedValue { state in
+            defer { state.listeners.removeAll() }
+            return state.listeners
+        }
+        for listener in listeners {
+            try? await listener.close()
+        }
+        log.close()
+    }
+}
+
+/// The transcript file: one JSON object per line, written under a lock.
+final class TranscriptLog: Sendable {
+    private let descriptor = NIOLockedValueBox<CInt>(-1)
+    private let start = ContinuousClock.now
+
+    init(path: String) throws(QMPError) {
+        let opened = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard opened >= 0 else {
+            let code = errno
+            throw QMPError(code: .invalidArguments, message: "cannot write the transcript \(path): \(String(cString: strerror(code)))")
+        }
+        descriptor.withLockedValue { $0 = opened }
+    }
+
+    func record(toServer: Bool, connection: Int, _ entry: JSONValue, key: String = "message") {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        let time = Double(seconds) + Double(attoseconds) / 1e18
+        let line: JSONValue = [
+            "time": .double((time * 1e6).rounded() / 1e6),
+            "direction": toServer ? "to-server" : "from-server",
+            "connection": .int(Int64(connection)),
+            key: entry,
+        ]
+        var bytes: [UInt8] = []
+        line.write(to: &bytes)
+        bytes.append(10)
+        descriptor.withLockedValue { descriptor in
+            guard descriptor >= 0 else { return }
+            _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        }
+    }
+
+    func close() {
+        descriptor.withLockedValue { descriptor in
+            if descriptor >= 0 {
+                closeFile(descriptor)
+                descriptor = -1
+            }
+        }
+    }
+}
+
+/// One client's side: connects upstream on activation, then forwards both ways and logs.
+private final class ProxyHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let upstreamAddress: QMPAddress
+    let log: TranscriptLog
+    let connection: Int
+    let logger: Logger
+    var upstream: (any Channel)?
+    var reader = JSONReader(configuration: .server)
+
+    init(upstream: QMPAddress, log: TranscriptLog, connection: Int, logger: Logger) {
+        self.upstreamAddress = upstream
+        self.log = log
+        self.connection = connection
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let client = context.channel
+        let log = self.log
+        let connection = self.connection
+        let bootstrap = ClientBootstrap(group: context.eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(client: client, log: log, connection: connection))
+                }
+            }
+        let connecting: EventLoopFuture<any Channel>
+        switch upstreamAddress {
+        case .unixSocket(let path): connecting = bootstrap.connect(unixDomainSocketPath: path)
+        case .tcp(let host, let port): connecting = bootstrap.connect(host: host, port: port)
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let address = upstreamAddress
+        connecting.whenComplete { result in
+            switch result {
+            case .success(let channel):
+                bound.value.upstream = channel
+                client.setOption(.autoRead, value: true).whenComplete { _ in client.read() }
+            case .failure(let error):
+                bound.value.logger.info("upstream \(address) unreachable", metadata: ["error": "\(error)"])
+                client.close(promise: nil)
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        upstream?.writeAndFlush(buffer, promise: nil)
+        reader.feed(buffer)
+        while true {
+            do {
+                guard let value = try reader.next() else { break }
+                log.record(toServer: true, connection: connection, value)
+            } catch {
+                log.record(toServer: true, connection: connection, .string(error.description), key: "malformed")
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        upstream?.close(promise: nil)
+        context.fireChannelInactive()
+    }
+}
+
+private final class UpstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let client: any Channel
+    let log: TranscriptLog
+    let connection: Int
+    var reader = JSONReader(configuration: .client)
+
+    init(client: any Channel, log: TranscriptLog, connection: Int) {
+        self.client = client
+        self.log = log
+        self.connection = connection
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        client.writeAndFlush(buffer, promise: nil)
+        reader.feed(buffer)
+        while true {
+            do {
+                guard let value = try reader.next() else { break }
+                log.record(toServer: false, connection: connection, value)
+            } catch {
+                log.record(toServer: false, connection: connection, .string(error.description), key: "malformed")
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.close(promise: nil)
+        context.fireChannelInactive()
+    }
+}
+
+/// `close(2)`, under a name no type member shadows.
+private func closeFile(_ descriptor: CInt) {
+    _ = close(descriptor)
+}

@@ -54,10 +54,21 @@ public final class QEMUSimulator: Sendable {
     struct Machine: Sendable {
         var runState: RunState
         var quitRequested = false
+        /// `-object`/`object-add` objects by id, in creation order: (QOM type, properties).
+        var objects: [(id: String, type: String, properties: JSONObject)] = []
+        /// QEMU creates /objects with the first object and keeps it.
+        var hasObjectsContainer = false
+        /// Character devices added at run time by id: the backend type.
+        var chardevs: [(id: String, backend: String)] = []
+        /// Block nodes by node name.
+        var blockNodes: [(name: String, driver: String, size: Int64?, readOnly: Bool)] = []
+        /// Network backends by id.
+        var netdevs: [(id: String, type: String)] = []
     }
 
     public let configuration: Configuration
     private let machine: NIOLockedValueBox<Machine>
+    var machineState: NIOLockedValueBox<Machine> { machine }
     /// Called after `quit` has been answered: the embedding program decides what quitting means.
     private let onQuit: @Sendable () -> Void
 
@@ -151,6 +162,7 @@ public final class QEMUSimulator: Sendable {
                 return .string("unknown command: '\(line.split(separator: " ").first.map(String.init) ?? line)'\r\n")
             }
         }
+        registerInventory(&table)
         let names = (table.names + ["query-commands"]).sorted()
         table.register("query-commands") { _ in
             .array(names.map { ["name": .string($0)] })

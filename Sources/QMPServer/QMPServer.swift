@@ -25,6 +25,8 @@ public struct QMPCommandTable: Sendable {
     public struct Entry: Sendable {
         public var name: String
         public var allowsOutOfBand: Bool
+        /// Checks the arguments before the handler runs; a problem is sent as the reply.
+        public var checkArguments: (@Sendable (JSONObject) -> QMPErrorBody?)?
         public var handler: QMPCommandHandler
     }
 
@@ -33,8 +35,13 @@ public struct QMPCommandTable: Sendable {
     public init() {}
 
     /// Registers (or replaces) the handler of `name`.
-    public mutating func register(_ name: String, allowsOutOfBand: Bool = false, _ handler: @escaping QMPCommandHandler) {
-        entries[name] = Entry(name: name, allowsOutOfBand: allowsOutOfBand, handler: handler)
+    public mutating func register(
+        _ name: String,
+        allowsOutOfBand: Bool = false,
+        checkArguments: (@Sendable (JSONObject) -> QMPErrorBody?)? = nil,
+        _ handler: @escaping QMPCommandHandler
+    ) {
+        entries[name] = Entry(name: name, allowsOutOfBand: allowsOutOfBand, checkArguments: checkArguments, handler: handler)
     }
 
     /// Every command name, `qmp_capabilities` included, sorted.
@@ -178,6 +185,9 @@ public final class QMPServer: Sendable {
     func execute(_ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody> {
         guard let entry = configuration.commands.entries[request.name] else {
             return .failure(QMPErrorBody(errorClass: QMPError.ErrorClass.commandNotFound, description: "The command \(request.name) has not been found"))
+        }
+        if let check = entry.checkArguments, let problem = check(request.arguments) {
+            return .failure(problem)
         }
         if let check = configuration.checkArguments, let problem = check(request.name, request.arguments) {
             return .failure(problem)

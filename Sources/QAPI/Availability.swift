@@ -1,0 +1,301 @@
+/// A run of consecutive releases: from `first` through `last`, or through the newest release
+/// when `last` is `nil`.
+public struct QAPIVersionRange: Sendable, Hashable, CustomStringConvertible {
+    public var first: QEMUVersion
+    /// The last release of the run; `nil` when the run reaches the newest release known.
+    public var last: QEMUVersion?
+
+    public init(first: QEMUVersion, last: QEMUVersion?) {
+        self.first = first
+        self.last = last
+    }
+
+    /// Whether `version` lies within the run.
+    public func contains(_ version: QEMUVersion) -> Bool {
+        version >= first && (last.map { version <= $0 } ?? true)
+    }
+
+    /// `2.12.0…5.2.0`, or `2.12.0…` when open-ended.
+    public var description: String { "\(first)…\(last.map(\.description) ?? "")" }
+}
+
+/// When something was present in QEMU's schema, and which features it had when.
+public struct QAPIHistory: Sendable, Hashable {
+    /// The runs of consecutive releases that had it, oldest first. Usually one run; more when
+    /// something was removed and later came back.
+    public var ranges: [QAPIVersionRange]
+    /// For each feature name, the runs of releases in which it carried that feature.
+    public var features: [String: [QAPIVersionRange]]
+
+    public init(ranges: [QAPIVersionRange], features: [String: [QAPIVersionRange]] = [:]) {
+        self.ranges = ranges
+        self.features = features
+    }
+
+    /// The first release that had it.
+    public var firstVersion: QEMUVersion { ranges[0].first }
+    /// The last release that had it; `nil` when the newest release has it.
+    public var lastVersion: QEMUVersion? { ranges[ranges.count - 1].last }
+    /// Whether the newest release has it.
+    public var isPresentInNewest: Bool { lastVersion == nil }
+
+    /// Whether `version` had it (for versions between known releases: whether it lies in a run).
+    public func isAvailable(in version: QEMUVersion) -> Bool {
+        ranges.contains { $0.contains(version) }
+    }
+
+    /// The features it had in `version`, sorted.
+    public func features(in version: QEMUVersion) -> [String] {
+        features.filter { $0.value.contains { $0.contains(version) } }.keys.sorted()
+    }
+
+    /// The first release in which it was marked `deprecated`.
+    public var deprecatedSince: QEMUVersion? { features[QAPIFeature.deprecated]?.first?.first }
+    /// The first release in which it was marked `unstable`.
+    public var unstableSince: QEMUVersion? { features[QAPIFeature.unstable]?.first?.first }
+}
+
+/// The history of a member: of an object type, of a command's arguments or of an event's data.
+public struct QAPIMemberHistory: Sendable, Hashable {
+    public var history: QAPIHistory
+    /// The member's declared type and optionality, each time they changed: the first entry is
+    /// the first release that had the member.
+    public var typeChanges: [TypeChange]
+
+    /// A member's type and optionality from `version` on.
+    public struct TypeChange: Sendable, Hashable {
+        public var version: QEMUVersion
+        public var type: String
+        public var isOptional: Bool
+    }
+
+    public var firstVersion: QEMUVersion { history.firstVersion }
+    public var lastVersion: QEMUVersion? { history.lastVersion }
+}
+
+/// The history of a command or an event.
+public struct QAPIEntityHistory: Sendable, Hashable {
+    public var name: String
+    public var history: QAPIHistory
+    /// Arguments of a command / data members of an event, by name.
+    public var members: [String: QAPIMemberHistory]
+
+    public var firstVersion: QEMUVersion { history.firstVersion }
+    public var lastVersion: QEMUVersion? { history.lastVersion }
+    public var deprecatedSince: QEMUVersion? { history.deprecatedSince }
+}
+
+/// The history of a named type.
+public struct QAPITypeHistory: Sendable, Hashable {
+    public var name: String
+    public var history: QAPIHistory
+    /// The releases in which the type's shape differed from the previous release that had it:
+    /// a different kind, member set, member type or optionality, base, tag, variant set,
+    /// enum value list or alternate branch set. Features and conditions don't count.
+    public var shapeChanges: [QEMUVersion]
+    /// Members of an object type (base members included), by name.
+    public var members: [String: QAPIMemberHistory]
+    /// Values of an enumeration, by name.
+    public var enumValues: [String: QAPIHistory]
+    /// The type's meta-type (`object`, `enum`, `alternate`) each time it changed: the first
+    /// entry is the first release that had the type. Usually a single entry.
+    public var kindChanges: [KindChange]
+
+    /// A type's meta-type from `version` on.
+    public struct KindChange: Sendable, Hashable {
+        public var version: QEMUVersion
+        public var metaType: String
+    }
+
+    public var firstVersion: QEMUVersion { history.firstVersion }
+    public var lastVersion: QEMUVersion? { history.lastVersion }
+}
+
+/// When every command, event, type, member and enum value appeared, disappeared and was
+/// marked deprecated or unstable, across a set of releases.
+///
+/// "Last version" means the last release of the set that had it; `nil` means the newest
+/// release has it. Implicit types (inline arguments and the like) are not listed as types:
+/// their members are listed under the command or event instead. Simple unions' implicit
+/// `…Kind` enumerations are listed, as they become real enums in later releases.
+public struct QAPIAvailability: Sendable {
+    /// The releases considered, oldest first.
+    public var versions: [QEMUVersion]
+    public var commands: [String: QAPIEntityHistory]
+    public var events: [String: QAPIEntityHistory]
+    public var types: [String: QAPITypeHistory]
+
+    public func command(_ name: String) -> QAPIEntityHistory? { commands[name] }
+    public func event(_ name: String) -> QAPIEntityHistory? { events[name] }
+    public func type(_ name: String) -> QAPITypeHistory? { types[name] }
+
+    /// Computes the histories from `releases`.
+    public init(_ releases: QAPIReleases) {
+        versions = releases.versions
+        var builder = AvailabilityBuilder(count: releases.releases.count)
+        for (index, release) in releases.releases.enumerated() {
+            builder.add(release.schema, index: index)
+        }
+        let versions = self.versions
+        commands = builder.commands.mapValues { $0.finish(name: $0.name, versions: versions) }
+        events = builder.events.mapValues { $0.finish(name: $0.name, versions: versions) }
+        types = builder.types.mapValues { $0.finish(versions: versions) }
+    }
+}
+
+extension QAPIReleases {
+    /// The availability of everything across these releases.
+    public func availability() -> QAPIAvailability { QAPIAvailability(self) }
+}
+
+// MARK: - Building
+
+/// Release indices in which something was present, and its features per release.
+private struct PresenceAccumulator {
+    var indices: [Int] = []
+    var features: [String: [Int]] = [:]
+
+    mutating func add(_ index: Int, features names: [String]) {
+        indices.append(index)
+        for name in names { features[name, default: []].append(index) }
+    }
+
+    func finish(_ versions: [QEMUVersion]) -> QAPIHistory {
+        QAPIHistory(ranges: ranges(indices, versions), features: features.mapValues { ranges($0, versions) })
+    }
+}
+
+/// Collapses sorted release indices into runs.
+private func ranges(_ indices: [Int], _ versions: [QEMUVersion]) -> [QAPIVersionRange] {
+    var result: [QAPIVersionRange] = []
+    var start: Int?
+    var previous = -2
+    for index in indices {
+        if index != previous + 1 {
+            if let start { result.append(QAPIVersionRange(first: versions[start], last: versions[previous])) }
+            start = index
+        }
+        previous = index
+    }
+    if let start {
+        result.append(QAPIVersionRange(first: versions[start], last: previous == versions.count - 1 ? nil : versions[previous]))
+    }
+    return result
+}
+
+private struct MemberAccumulator {
+    var presence = PresenceAccumulator()
+    var changes: [(index: Int, type: String, optional: Bool)] = []
+
+    mutating func add(_ member: QAPIMember, index: Int) {
+        presence.add(index, features: member.features.names)
+        if let last = changes.last, last.type == member.type, last.optional == member.isOptional { return }
+        changes.append((index, member.type, member.isOptional))
+    }
+
+    func finish(_ versions: [QEMUVersion]) -> QAPIMemberHistory {
+        QAPIMemberHistory(
+            history: presence.finish(versions),
+            typeChanges: changes.map { .init(version: versions[$0.index], type: $0.type, isOptional: $0.optional) }
+        )
+    }
+}
+
+private struct EntityAccumulator {
+    var name: String
+    var presence = PresenceAccumulator()
+    var members: [String: MemberAccumulator] = [:]
+
+    mutating func add(index: Int, features: [QAPIFeature], members list: [QAPIMember]) {
+        presence.add(index, features: features.names)
+        for member in list { members[member.name, default: MemberAccumulator()].add(member, index: index) }
+    }
+
+    func finish(name: String, versions: [QEMUVersion]) -> QAPIEntityHistory {
+        QAPIEntityHistory(name: name, history: presence.finish(versions), members: members.mapValues { $0.finish(versions) })
+    }
+}
+
+private struct TypeAccumulator {
+    var name: String
+    var presence = PresenceAccumulator()
+    var members: [String: MemberAccumulator] = [:]
+    var values: [String: PresenceAccumulator] = [:]
+    var lastShape: String?
+    var shapeChanges: [Int] = []
+    var kinds: [(index: Int, metaType: String)] = []
+
+    mutating func add(_ type: QAPIType, index: Int) {
+        presence.add(index, features: type.features.names)
+        if kinds.last?.metaType != type.metaType { kinds.append((index, type.metaType)) }
+        let shape = shapeSignature(type)
+        if let lastShape, lastShape != shape { shapeChanges.append(index) }
+        lastShape = shape
+        switch type.kind {
+        case .object(let object):
+            for member in object.members { members[member.name, default: MemberAccumulator()].add(member, index: index) }
+        case .enumeration(let enumeration):
+            for value in enumeration.values { values[value.name, default: PresenceAccumulator()].add(index, features: value.features.names) }
+        default:
+            break
+        }
+    }
+
+    func finish(versions: [QEMUVersion]) -> QAPITypeHistory {
+        QAPITypeHistory(
+            name: name,
+            history: presence.finish(versions),
+            shapeChanges: shapeChanges.map { versions[$0] },
+            members: members.mapValues { $0.finish(versions) },
+            enumValues: values.mapValues { $0.finish(versions) },
+            kindChanges: kinds.map { .init(version: versions[$0.index], metaType: $0.metaType) }
+        )
+    }
+}
+
+/// A text that is equal for two types exactly when their shapes agree.
+private func shapeSignature(_ type: QAPIType) -> String {
+    switch type.kind {
+    case .builtin(let builtin):
+        return "builtin \(builtin.rawValue)"
+    case .array(let element):
+        return "array \(element)"
+    case .enumeration(let enumeration):
+        return "enum " + enumeration.names.joined(separator: ",")
+    case .alternate(let alternate):
+        return "alternate " + alternate.branches.map { "\($0.name):\($0.type)" }.sorted().joined(separator: ",")
+    case .object(let object):
+        var text = "object base=\(object.base ?? "") "
+        text += object.members.map { "\($0.isOptional ? "*" : "")\($0.name):\($0.type)" }.sorted().joined(separator: ",")
+        if let variants = object.variants {
+            text += " tag=\(variants.tagMember) " + variants.variants.map { "\($0.name):\($0.type)" }.sorted().joined(separator: ",")
+        }
+        return text
+    }
+}
+
+private struct AvailabilityBuilder {
+    let count: Int
+    var commands: [String: EntityAccumulator] = [:]
+    var events: [String: EntityAccumulator] = [:]
+    var types: [String: TypeAccumulator] = [:]
+
+    init(count: Int) {
+        self.count = count
+    }
+
+    mutating func add(_ schema: QAPISchema, index: Int) {
+        for command in schema.commands.values {
+            commands[command.name, default: EntityAccumulator(name: command.name)]
+                .add(index: index, features: command.features, members: schema.arguments(ofCommand: command.name))
+        }
+        for event in schema.events.values {
+            events[event.name, default: EntityAccumulator(name: event.name)]
+                .add(index: index, features: event.features, members: schema.data(ofEvent: event.name))
+        }
+        for type in schema.types.values where !type.isBuiltin && !type.isArray {
+            if type.isImplicit, !(type.name.hasSuffix("Kind") && type.metaType == "enum") { continue }
+            types[type.name, default: TypeAccumulator(name: type.name)].add(type, index: index)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// A position in a QAPI schema source file.
+///
+/// `file` is the path of the file relative to the schema's root directory (for QEMU's
+/// releases, the version directory, e.g. `qapi/block-core.json`). Lines and columns count
+/// from 1; a column counts Unicode scalars, so it matches what an editor shows for the
+/// ASCII text QEMU's schemas are written in.
+public struct QAPISourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    /// `file:line:column`, the form compilers use, so editors and terminals can jump to it.
+    public var description: String { "\(file):\(line):\(column)" }
+
+    public static func < (lhs: QAPISourceLocation, rhs: QAPISourceLocation) -> Bool {
+        (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)
+    }
+}
+
+/// A problem found while reading or resolving a schema, tied to the place that causes it.
+///
+/// Its ``description`` is exactly `file:line:col: message`.
+public struct QAPIDiagnostic: Error, Sendable, Hashable, CustomStringConvertible {
+    public var location: QAPISourceLocation
+    public var message: String
+
+    public init(_ message: String, at location: QAPISourceLocation) {
+        self.location = location
+        self.message = message
+    }
+
+    public var description: String { "\(location): \(message)" }
+}
+
+/// All diagnostics of one operation, as a single error value.
+public struct QAPIDiagnostics: Error, Sendable, Hashable, CustomStringConvertible {
+    public var diagnostics: [QAPIDiagnostic]
+
+    public init(_ diagnostics: [QAPIDiagnostic]) {
+        self.diagnostics = diagnostics
+    }
+
+    /// One diagnostic per line.
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}

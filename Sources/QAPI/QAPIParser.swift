@@ -1,0 +1,611 @@
+import Foundation
+
+// MARK: - Syntax tree
+
+/// One value of QAPI's schema notation, with the place it starts.
+///
+/// The notation is JSON-like: objects, arrays, strings (usually single-quoted) and the
+/// literals `true` and `false`. There are no numbers and no `null`.
+public struct QAPINode: Sendable, Hashable {
+    /// The value itself.
+    public enum Value: Sendable, Hashable {
+        case string(String)
+        case bool(Bool)
+        case array([QAPINode])
+        case object([QAPINode.Member])
+    }
+
+    /// A key/value pair of an object, in source order.
+    public struct Member: Sendable, Hashable {
+        public var key: String
+        public var keyLocation: QAPISourceLocation
+        public var value: QAPINode
+
+        public init(key: String, keyLocation: QAPISourceLocation, value: QAPINode) {
+            self.key = key
+            self.keyLocation = keyLocation
+            self.value = value
+        }
+    }
+
+    public var value: Value
+    public var location: QAPISourceLocation
+
+    public init(_ value: Value, at location: QAPISourceLocation) {
+        self.value = value
+        self.location = location
+    }
+
+    public var stringValue: String? {
+        if case .string(let string) = value { return string }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let bool) = value { return bool }
+        return nil
+    }
+
+    public var arrayValue: [QAPINode]? {
+        if case .array(let elements) = value { return elements }
+        return nil
+    }
+
+    /// The members when this is an object.
+    public var members: [Member]? {
+        if case .object(let members) = value { return members }
+        return nil
+    }
+
+    /// The value of member `key` when this is an object that has it.
+    public subscript(key: String) -> QAPINode? {
+        members?.first { $0.key == key }?.value
+    }
+
+    /// The member named `key`, with the location of its key.
+    public func member(_ key: String) -> Member? {
+        members?.first { $0.key == key }
+    }
+
+    /// "string", "boolean", "array" or "object", for messages.
+    public var kindName: String {
+        switch value {
+        case .string: "string"
+        case .bool: "boolean"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+
+    /// The node rendered back in schema notation (single quotes, compact). For messages.
+    public var sourceText: String {
+        switch value {
+        case .string(let string): "'\(string)'"
+        case .bool(let bool): bool ? "true" : "false"
+        case .array(let elements): "[" + elements.map(\.sourceText).joined(separator: ", ") + "]"
+        case .object(let members):
+            "{" + members.map { "'\($0.key)': \($0.value.sourceText)" }.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// One top-level expression of a schema file: an object such as `{ 'struct': …, 'data': … }`.
+public struct QAPIExpression: Sendable, Hashable {
+    /// The object itself.
+    public var node: QAPINode
+    /// The symbol named by the documentation block right before the expression
+    /// (`# @name:` on its first line), if there was one. Only the name is kept.
+    public var documentedSymbol: String?
+
+    public init(node: QAPINode, documentedSymbol: String? = nil) {
+        self.node = node
+        self.documentedSymbol = documentedSymbol
+    }
+
+    public var location: QAPISourceLocation { node.location }
+    public var members: [QAPINode.Member] { node.members ?? [] }
+    public subscript(key: String) -> QAPINode? { node[key] }
+}
+
+/// The expressions of one file, before `include` is followed.
+public struct QAPIParsedFile: Sendable, Hashable {
+    public var file: String
+    public var expressions: [QAPIExpression]
+    public var diagnostics: [QAPIDiagnostic]
+}
+
+// MARK: - Parser
+
+/// Reads QAPI schema source text.
+///
+/// The notation accepted:
+/// - strings in single or double quotes, with backslash escapes (`\\`, `\'`, `\"`, `\/`,
+///   `\b`, `\f`, `\n`, `\r`, `\t`, `\uXXXX`);
+/// - `true` and `false`;
+/// - objects and arrays with commas between entries (see ``Options`` for the slips QEMU 1.x
+///   tolerated);
+/// - `#` comments to the end of the line. A documentation block is a run of comment lines
+///   opened and closed by a line holding only `##`; the parser notes the symbol it documents
+///   (`# @name:`) and discards everything else in it.
+///
+/// Parsing does not stop at the first error: after a syntax error the parser skips to the next
+/// line that starts with `{` and carries on, so one pass reports every broken expression.
+public struct QAPIParser: Sendable {
+    /// Leniencies for the older schema files.
+    public struct Options: Sendable, Hashable {
+        /// Accept two object members or array elements with no comma between them.
+        /// QEMU 1.1 to 1.5 accepted (and its schemas contain) such slips. On by default.
+        public var allowsMissingCommas: Bool
+        /// Accept a comma before the closing `}` or `]`. QEMU 1.1 to 1.4 accepted (and its
+        /// schemas contain) these too. On by default.
+        public var allowsTrailingCommas: Bool
+
+        public init(allowsMissingCommas: Bool = true, allowsTrailingCommas: Bool = true) {
+            self.allowsMissingCommas = allowsMissingCommas
+            self.allowsTrailingCommas = allowsTrailingCommas
+        }
+
+        /// No leniencies.
+        public static var strict: Options { Options(allowsMissingCommas: false, allowsTrailingCommas: false) }
+    }
+
+    public var options: Options
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Parses the text of one file. `file` is the path used in locations.
+    public func parse(_ text: String, file: String) -> QAPIParsedFile {
+        var state = ParserState(bytes: Array(text.utf8), file: file, options: options)
+        state.parseFile()
+        return QAPIParsedFile(file: file, expressions: state.expressions, diagnostics: state.diagnostics)
+    }
+}
+
+private enum TokenKind: Equatable {
+    case openBrace, closeBrace, openBracket, closeBracket, comma, colon
+    case string(String)
+    case bool(Bool)
+    case end
+    case invalid(String)
+
+    var display: String {
+        switch self {
+        case .openBrace: "'{'"
+        case .closeBrace: "'}'"
+        case .openBracket: "'['"
+        case .closeBracket: "']'"
+        case .comma: "','"
+        case .colon: "':'"
+        case .string(let s): "string '\(s)'"
+        case .bool(let b): b ? "'true'" : "'false'"
+        case .end: "end of file"
+        case .invalid(let text): "'\(text)'"
+        }
+    }
+}
+
+private struct Token {
+    var kind: TokenKind
+    var location: QAPISourceLocation
+    /// The token is the first non-blank thing on its line.
+    var startsLine: Bool
+}
+
+private struct SyntaxError: Error {
+    var diagnostic: QAPIDiagnostic
+}
+
+private struct ParserState {
+    let bytes: [UInt8]
+    let file: String
+    let options: QAPIParser.Options
+    var index = 0
+    var line = 1
+    var lineStart = 0
+    var sawTokenOnLine = false
+
+    // Documentation blocks.
+    var inDocBlock = false
+    var docBlockSymbol: String?
+    var docBlockFirstLine = false
+    var pendingDocSymbol: String?
+
+    var current: Token
+    var expressions: [QAPIExpression] = []
+    var diagnostics: [QAPIDiagnostic] = []
+
+    init(bytes: [UInt8], file: String, options: QAPIParser.Options) {
+        self.bytes = bytes
+        self.file = file
+        self.options = options
+        self.current = Token(kind: .end, location: QAPISourceLocation(file: file, line: 1, column: 1), startsLine: true)
+        // Skip a UTF-8 byte order mark.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3; lineStart = 3 }
+        advance()
+    }
+
+    // MARK: Lexing
+
+    func location(at offset: Int) -> QAPISourceLocation {
+        var column = 1
+        var position = lineStart
+        while position < offset {
+            // Count scalars: skip UTF-8 continuation bytes.
+            if bytes[position] & 0xC0 != 0x80 { column += 1 }
+            position += 1
+        }
+        return QAPISourceLocation(file: file, line: line, column: column)
+    }
+
+    mutating func newline(at offset: Int) {
+        line += 1
+        lineStart = offset + 1
+        sawTokenOnLine = false
+    }
+
+    mutating func readComment() {
+        // `index` is at '#'.
+        let start = index
+        while index < bytes.count, bytes[index] != 0x0A { index += 1 }
+        var text = String(decoding: bytes[start..<index], as: UTF8.self)
+        while let last = text.last, last == " " || last == "\t" || last == "\r" { text.removeLast() }
+        noteComment(text, alone: !sawTokenOnLine)
+    }
+
+    mutating func noteComment(_ text: String, alone: Bool) {
+        guard alone else { return }
+        if text == "##" {
+            if inDocBlock {
+                inDocBlock = false
+                pendingDocSymbol = docBlockSymbol
+            } else {
+                inDocBlock = true
+                docBlockSymbol = nil
+                docBlockFirstLine = true
+            }
+            return
+        }
+        guard inDocBlock else { return }
+        if docBlockFirstLine {
+            docBlockFirstLine = false
+            // "# @name:" names the documented symbol.
+            var body = Substring(text.dropFirst())
+            while body.first == " " { body = body.dropFirst() }
+            if body.first == "@", let colon = body.firstIndex(of: ":") {
+                let name = body[body.index(after: body.startIndex)..<colon]
+                if !name.isEmpty, !name.contains(" ") { docBlockSymbol = String(name) }
+            }
+        }
+    }
+
+    mutating func advance() {
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case 0x0A:
+                newline(at: index)
+                index += 1
+                continue
+            case 0x20, 0x09, 0x0D, 0x0C:
+                index += 1
+                continue
+            case UInt8(ascii: "#"):
+                readComment()
+                continue
+            default:
+                break
+            }
+            break
+        }
+        // A token ends a documentation block that was left open.
+        if inDocBlock {
+            inDocBlock = false
+            pendingDocSymbol = docBlockSymbol
+        }
+        let startsLine = !sawTokenOnLine
+        sawTokenOnLine = true
+        let start = index
+        let location = location(at: start)
+        guard index < bytes.count else {
+            current = Token(kind: .end, location: location, startsLine: true)
+            return
+        }
+        let byte = bytes[index]
+        let kind: TokenKind
+        switch byte {
+        case UInt8(ascii: "{"): index += 1; kind = .openBrace
+        case UInt8(ascii: "}"): index += 1; kind = .closeBrace
+        case UInt8(ascii: "["): index += 1; kind = .openBracket
+        case UInt8(ascii: "]"): index += 1; kind = .closeBracket
+        case UInt8(ascii: ","): index += 1; kind = .comma
+        case UInt8(ascii: ":"): index += 1; kind = .colon
+        case UInt8(ascii: "'"), UInt8(ascii: "\""):
+            kind = readString(quote: byte, location: location)
+        default:
+            var end = index
+            while end < bytes.count, isWordByte(bytes[end]) { end += 1 }
+            if end == index { end = index + 1 }
+            let word = String(decoding: bytes[index..<end], as: UTF8.self)
+            index = end
+            switch word {
+            case "true": kind = .bool(true)
+            case "false": kind = .bool(false)
+            default: kind = .invalid(word)
+            }
+        }
+        current = Token(kind: kind, location: location, startsLine: startsLine)
+    }
+
+    func isWordByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"),
+             UInt8(ascii: "."), UInt8(ascii: "+"):
+            true
+        default:
+            byte >= 0x80
+        }
+    }
+
+    mutating func readString(quote: UInt8, location: QAPISourceLocation) -> TokenKind {
+        index += 1
+        var scalars: [UInt8] = []
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == quote {
+                index += 1
+                return .string(String(decoding: scalars, as: UTF8.self))
+            }
+            if byte == 0x0A {
+                break
+            }
+            if byte == UInt8(ascii: "\\"), index + 1 < bytes.count {
+                let escaped = bytes[index + 1]
+                index += 2
+                switch escaped {
+                case UInt8(ascii: "b"): scalars.append(0x08)
+                case UInt8(ascii: "f"): scalars.append(0x0C)
+                case UInt8(ascii: "n"): scalars.append(0x0A)
+                case UInt8(ascii: "r"): scalars.append(0x0D)
+                case UInt8(ascii: "t"): scalars.append(0x09)
+                case UInt8(ascii: "u"):
+                    if index + 4 <= bytes.count,
+                       let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16),
+                       let scalar = Unicode.Scalar(code) {
+                        scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                        index += 4
+                    } else {
+                        diagnostics.append(QAPIDiagnostic("malformed \\u escape in string", at: location))
+                    }
+                default: scalars.append(escaped)
+                }
+                continue
+            }
+            scalars.append(byte)
+            index += 1
+        }
+        diagnostics.append(QAPIDiagnostic("string is not closed before the end of the line", at: location))
+        return .string(String(decoding: scalars, as: UTF8.self))
+    }
+
+    // MARK: Parsing
+
+    mutating func parseFile() {
+        while current.kind != .end {
+            guard current.kind == .openBrace else {
+                report(QAPIDiagnostic("expected '{' to start a top-level expression, found \(current.kind.display)", at: current.location))
+                recover()
+                continue
+            }
+            let docSymbol = pendingDocSymbol
+            pendingDocSymbol = nil
+            let start = current.location
+            do {
+                let node = try parseValue()
+                expressions.append(QAPIExpression(node: node, documentedSymbol: docSymbol))
+            } catch {
+                report(error.diagnostic)
+                // An error found at a '{' that starts a line most likely means the expression
+                // was cut short and the next one begins there.
+                if current.kind == .openBrace, current.startsLine, current.location != start { continue }
+                recover()
+            }
+        }
+    }
+
+    mutating func report(_ diagnostic: QAPIDiagnostic) {
+        diagnostics.append(diagnostic)
+    }
+
+    /// Skips to the next `{` that starts a line, where the next expression most likely begins.
+    mutating func recover() {
+        advance()
+        while current.kind != .end, !(current.kind == .openBrace && current.startsLine) {
+            advance()
+        }
+    }
+
+    mutating func parseValue() throws(SyntaxError) -> QAPINode {
+        let token = current
+        switch token.kind {
+        case .string(let string):
+            advance()
+            return QAPINode(.string(string), at: token.location)
+        case .bool(let bool):
+            advance()
+            return QAPINode(.bool(bool), at: token.location)
+        case .openBrace:
+            advance()
+            return try parseObject(start: token.location)
+        case .openBracket:
+            advance()
+            return try parseArray(start: token.location)
+        default:
+            throw SyntaxError(diagnostic: QAPIDiagnostic("expected a value, found \(token.kind.display)", at: token.location))
+        }
+    }
+
+    mutating func parseObject(start: QAPISourceLocation) throws(SyntaxError) -> QAPINode {
+        var members: [QAPINode.Member] = []
+        if current.kind == .closeBrace {
+            advance()
+            return QAPINode(.object(members), at: start)
+        }
+        while true {
+            let keyToken = current
+            guard case .string(let key) = keyToken.kind else {
+                if keyToken.kind == .closeBrace, options.allowsTrailingCommas, !members.isEmpty {
+                    advance()
+                    return QAPINode(.object(members), at: start)
+                }
+                throw SyntaxError(diagnostic: QAPIDiagnostic("expected a string as object key, found \(keyToken.kind.display)", at: keyToken.location))
+            }
+            advance()
+            guard current.kind == .colon else {
+                throw SyntaxError(diagnostic: QAPIDiagnostic("expected ':' after key '\(key)', found \(current.kind.display)", at: current.location))
+            }
+            advance()
+            let value = try parseValue()
+            if members.contains(where: { $0.key == key }) {
+                report(QAPIDiagnostic("duplicate key '\(key)'", at: keyToken.location))
+            } else {
+                members.append(QAPINode.Member(key: key, keyLocation: keyToken.location, value: value))
+            }
+            switch current.kind {
+            case .comma:
+                advance()
+            case .closeBrace:
+                advance()
+                return QAPINode(.object(members), at: start)
+            case .string where options.allowsMissingCommas:
+                continue
+            default:
+                throw SyntaxError(diagnostic: QAPIDiagnostic("expected ',' or '}' after object member, found \(current.kind.display)", at: current.location))
+            }
+        }
+    }
+
+    mutating func parseArray(start: QAPISourceLocation) throws(SyntaxError) -> QAPINode {
+        var elements: [QAPINode] = []
+        if current.kind == .closeBracket {
+            advance()
+            return QAPINode(.array(elements), at: start)
+        }
+        while true {
+            if current.kind == .closeBracket, options.allowsTrailingCommas, !elements.isEmpty {
+                advance()
+                return QAPINode(.array(elements), at: start)
+            }
+            elements.append(try parseValue())
+            switch current.kind {
+            case .comma:
+                advance()
+            case .closeBracket:
+                advance()
+                return QAPINode(.array(elements), at: start)
+            case .string, .openBrace, .openBracket, .bool:
+                if options.allowsMissingCommas { continue }
+                fallthrough
+            default:
+                throw SyntaxError(diagnostic: QAPIDiagnostic("expected ',' or ']' after array element, found \(current.kind.display)", at: current.location))
+            }
+        }
+    }
+}
+
+// MARK: - Files and includes
+
+/// The expressions of a whole schema: an entry file with every `include` followed.
+///
+/// Included files are spliced in where the `include` expression stands. Each file is read
+/// once; a later `include` of the same file is skipped, the way QEMU does it. Include paths
+/// are relative to the including file.
+public struct QAPISchemaSource: Sendable, Hashable {
+    /// The entry file, relative to the root.
+    public var entryFile: String
+    /// Every file read, in the order first included.
+    public var files: [String]
+    /// All expressions other than `include`, in schema order.
+    public var expressions: [QAPIExpression]
+    /// Syntax errors and unreadable includes.
+    public var diagnostics: [QAPIDiagnostic]
+
+    /// Reads `entryFile` and what it includes through `read`, which gets a path relative to the
+    /// root and returns the file's text, or `nil` if there is no such file.
+    public static func load(
+        entryFile: String,
+        parser: QAPIParser = QAPIParser(),
+        read: (String) -> String?
+    ) -> QAPISchemaSource {
+        var loader = Loader(parser: parser)
+        let entry = normalizePath(entryFile)
+        if let text = read(entry) {
+            loader.load(file: entry, text: text, read: read)
+        } else {
+            loader.diagnostics.append(QAPIDiagnostic("cannot read schema file '\(entry)'", at: QAPISourceLocation(file: entry, line: 1, column: 1)))
+        }
+        return QAPISchemaSource(entryFile: entry, files: loader.files, expressions: loader.expressions, diagnostics: loader.diagnostics)
+    }
+
+    /// Reads `entryFile` from `directory` (locations are relative to `directory`).
+    public static func load(directory: URL, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchemaSource {
+        load(entryFile: entryFile, parser: parser) { path in
+            try? String(contentsOf: directory.appendingPathComponent(path), encoding: .utf8)
+        }
+    }
+
+    /// Parses in-memory files, keyed by path. For tests and for schemas that don't live on disk.
+    public static func load(files: [String: String], entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchemaSource {
+        load(entryFile: entryFile, parser: parser) { files[$0] }
+    }
+
+    private struct Loader {
+        let parser: QAPIParser
+        var files: [String] = []
+        var expressions: [QAPIExpression] = []
+        var diagnostics: [QAPIDiagnostic] = []
+
+        mutating func load(file: String, text: String, read: (String) -> String?) {
+            files.append(file)
+            let parsed = parser.parse(text, file: file)
+            diagnostics += parsed.diagnostics
+            let directory = file.split(separator: "/").dropLast().joined(separator: "/")
+            for expression in parsed.expressions {
+                guard let include = expression["include"] else {
+                    expressions.append(expression)
+                    continue
+                }
+                guard let target = include.stringValue else {
+                    diagnostics.append(QAPIDiagnostic("'include' expects a file name string, got \(include.kindName)", at: include.location))
+                    continue
+                }
+                for member in expression.members where member.key != "include" {
+                    diagnostics.append(QAPIDiagnostic("unexpected key '\(member.key)' in include", at: member.keyLocation))
+                }
+                let path = normalizePath(directory.isEmpty ? target : directory + "/" + target)
+                if files.contains(path) { continue }
+                guard let includedText = read(path) else {
+                    diagnostics.append(QAPIDiagnostic("cannot read included file '\(path)'", at: include.location))
+                    continue
+                }
+                load(file: path, text: includedText, read: read)
+            }
+        }
+    }
+}
+
+/// Removes `.` and resolves `..` components of a relative path.
+func normalizePath(_ path: String) -> String {
+    var components: [Substring] = []
+    for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+        switch component {
+        case ".": continue
+        case "..":
+            if let last = components.last, last != ".." { components.removeLast() } else { components.append(component) }
+        default: components.append(component)
+        }
+    }
+    return components.joined(separator: "/")
+}

@@ -65,6 +65,10 @@ public final class QMPServer: Sendable {
         public var checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)?
         /// The JSON reader's limits for what clients send (single quotes accepted, as QEMU does).
         public var reader: JSONReader.Configuration
+        /// Events limited to one per `throttleInterval` of each kind, as QEMU limits those a
+        /// guest can trigger; empty to send everything at once.
+        public var throttledEvents: [String: String?]
+        public var throttleInterval: Duration
         public var eventLoopGroup: any EventLoopGroup
 
         public init(
@@ -72,12 +76,16 @@ public final class QMPServer: Sendable {
             commands: QMPCommandTable,
             checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)? = nil,
             reader: JSONReader.Configuration = .server,
+            throttledEvents: [String: String?] = QMPEventThrottle.qemuThrottledEvents,
+            throttleInterval: Duration = .seconds(1),
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         ) {
             self.greeting = greeting
             self.commands = commands
             self.checkArguments = checkArguments
             self.reader = reader
+            self.throttledEvents = throttledEvents
+            self.throttleInterval = throttleInterval
             self.eventLoopGroup = eventLoopGroup
         }
     }
@@ -85,6 +93,7 @@ public final class QMPServer: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let state = NIOLockedValueBox(ServerState())
+    private let throttle: NIOLockedValueBox<QMPEventThrottle>
 
     private struct ServerState {
         var listeners: [any Channel] = []
@@ -96,6 +105,7 @@ public final class QMPServer: Sendable {
     public init(configuration: Configuration, logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.configuration = configuration
         self.logger = logger
+        self.throttle = NIOLockedValueBox(QMPEventThrottle(throttled: configuration.throttledEvents))
     }
 
     /// Starts listening; returns the address bound (with the port chosen when 0 was asked).
@@ -140,8 +150,33 @@ public final class QMPServer: Sendable {
         return address
     }
 
-    /// Sends `event` to every client in command mode.
+    /// Sends `event` to every client in command mode, subject to QEMU's rate limits.
     public func broadcast(_ event: QMPEvent) {
+        switch throttle.withLockedValue({ $0.offer(event) }) {
+        case .held:
+            return
+        case .send:
+            break
+        case .sendAndStartTimer(let key):
+            startThrottleTimer(key)
+        }
+        deliver(event)
+    }
+
+    private func startThrottleTimer(_ key: QMPEventThrottle.Key) {
+        let interval = TimeAmount.nanoseconds(
+            configuration.throttleInterval.components.seconds * 1_000_000_000
+                + configuration.throttleInterval.components.attoseconds / 1_000_000_000
+        )
+        configuration.eventLoopGroup.next().scheduleTask(in: interval) { [self] in
+            if let held = throttle.withLockedValue({ $0.timerFired(key) }) {
+                deliver(held)
+                startThrottleTimer(key)
+            }
+        }
+    }
+
+    private func deliver(_ event: QMPEvent) {
         let connections = state.withLockedValue { Array($0.connections.values) }
         for connection in connections {
             connection.eventLoop.execute { connection.value.deliver(event) }

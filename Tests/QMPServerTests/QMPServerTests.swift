@@ -207,3 +207,36 @@ final class RawSocket {
         _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 }
+
+@Suite("QMP server event rate limits")
+struct ServerThrottleTests {
+    @Test("a burst of RTC_CHANGE reaches clients as the first and, after the interval, the last")
+    func burst() async throws {
+        var commands = QMPCommandTable()
+        commands.register("burst") { request in
+            for offset in 1...5 {
+                request.server.broadcast(QMPEvent(name: "RTC_CHANGE", data: ["offset": .int(Int64(offset))], timestamp: .init(seconds: 1, microseconds: 0)))
+            }
+            return [:]
+        }
+        let server = QMPServer(
+            configuration: .init(
+                greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), capabilities: [.oob]),
+                commands: commands,
+                throttleInterval: .milliseconds(200)
+            )
+        )
+        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
+        let client = try await QMPClient.connect(to: address)
+        let events = client.events(named: ["RTC_CHANGE"])
+        try await client.execute("burst")
+        var iterator = events.makeAsyncIterator()
+        #expect(try await iterator.next()?.data?["offset"] == 1)
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(try await iterator.next()?.data?["offset"] == 5)
+        #expect(clock.now - start >= .milliseconds(100))
+        await client.close()
+        await server.shutdown()
+    }
+}

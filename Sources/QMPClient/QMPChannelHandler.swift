@@ -120,6 +120,11 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        run(machine.connectionOpened())
+        context.fireChannelActive()
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
     }

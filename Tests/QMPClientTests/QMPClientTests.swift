@@ -156,6 +156,19 @@ struct ScriptedClientTests {
         }
     }
 
+    @Test("without negotiation the client talks to a peer that never greets, as the guest agent")
+    func guestAgentStyle() async throws {
+        let server = try await FakeServer.start(greeting: []) { command in
+            FakeServer.bytes(["return": ["version": "7.2.22"], "id": command["id"] ?? .null])
+        }
+        var configuration = quick
+        configuration.skipNegotiation = true
+        try await withClient(server, configuration: configuration) { client in
+            #expect(client.greeting.version == nil)
+            #expect(try await client.execute("guest-info")["version"] == "7.2.22")
+        }
+    }
+
     @Test("replies that come back in reverse order are matched by id")
     func outOfOrderReplies() async throws {
         let held = LockedBox<[JSONValue]>([])

@@ -27,7 +27,8 @@ public struct QMPClientStateMachine: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// Enable out-of-band execution when the server offers it.
         public var enableOOB: Bool
-        /// Skip `qmp_capabilities` (for peers without negotiation, such as the guest agent).
+        /// Neither wait for a greeting nor send `qmp_capabilities` (for peers without
+        /// negotiation, such as the guest agent): ready as soon as the connection opens.
         public var skipNegotiation: Bool
 
         public init(enableOOB: Bool = true, skipNegotiation: Bool = false) {
@@ -115,6 +116,15 @@ public struct QMPClientStateMachine: Sendable {
 
     // MARK: - Input from the server
 
+    /// The transport is up. Without negotiation the machine is ready at once, with a greeting
+    /// that says nothing; otherwise it waits for the server's greeting.
+    public mutating func connectionOpened() -> Action {
+        guard configuration.skipNegotiation, case .awaitingGreeting = state else { return .none }
+        let greeting = QMPGreeting(version: nil)
+        state = .commandMode(greeting, oobEnabled: false)
+        return .negotiated(greeting, oobEnabled: false)
+    }
+
     /// A complete JSON value arrived from the server.
     public mutating func received(_ value: JSONValue) -> Action {
         if case .closed = state {
@@ -176,6 +186,10 @@ public struct QMPClientStateMachine: Sendable {
                 data: body.data
             )
             return close(error)
+
+        case (.commandMode, .greeting) where configuration.skipNegotiation:
+            // A server that greets after all; its greeting changes nothing.
+            return .ignored("a greeting while negotiation is skipped")
 
         case (_, .greeting):
             return violation("got a second QMP greeting in the middle of the session")

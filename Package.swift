@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "QMPCore", targets: ["QMPCore"]),
         .library(name: "QMPClient", targets: ["QMPClient"]),
         .library(name: "QMPServer", targets: ["QMPServer"]),
+        .library(name: "QAPI", targets: ["QAPI"]),
         .executable(name: "qmp", targets: ["qmp"]),
     ],
     dependencies: [
@@ -21,6 +22,9 @@ let package = Package(
             name: "QMPCore",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // QEMU's schema language: parser, resolved model, availability across versions,
+        // validation, introspection.
+        .target(name: "QAPI", dependencies: ["QMPCore"]),
         // The few system calls Swift cannot express portably: SCM_RIGHTS, posix_spawn.
         .target(name: "CQMPSystem"),
         // The async client on SwiftNIO, and the QEMU launcher.
@@ -59,6 +63,7 @@ let package = Package(
         ),
         .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
         .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
+        .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
         .testTarget(
             name: "QMPClientTests",
             dependencies: [

@@ -1,3 +1,5 @@
+import QMPCore
+
 /// A run of consecutive releases: from `first` through `last`, or through the newest release
 /// when `last` is `nil`.
 public struct QAPIVersionRange: Sendable, Hashable, CustomStringConvertible {

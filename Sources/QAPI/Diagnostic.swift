@@ -1,3 +1,5 @@
+import QMPCore
+
 /// A position in a QAPI schema source file.
 ///
 /// `file` is the path of the file relative to the schema's root directory (for QEMU's

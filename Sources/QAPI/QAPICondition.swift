@@ -1,3 +1,5 @@
+import QMPCore
+
 /// A build-time condition (`'if'`) on a definition, member, enum value, branch or feature.
 ///
 /// QEMU compiles a definition only when its condition holds for the build configuration: host

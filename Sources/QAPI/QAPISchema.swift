@@ -1,3 +1,4 @@
+import QMPCore
 import Foundation
 
 // MARK: - Schema
@@ -85,6 +86,35 @@ public struct QAPISchema: Sendable {
         return objectType(named: dataType)?.members ?? []
     }
 
+    /// Every configuration symbol that a condition anywhere in the schema mentions.
+    public var conditionSymbols: Set<String> {
+        var symbols: Set<String> = []
+        func add(_ condition: QAPICondition?) {
+            if let condition { symbols.formUnion(condition.symbols) }
+        }
+        func add(_ features: [QAPIFeature]) {
+            for feature in features { add(feature.condition) }
+        }
+        for type in types.values {
+            add(type.condition)
+            add(type.features)
+            switch type.kind {
+            case .enumeration(let enumeration):
+                for value in enumeration.values { add(value.condition); add(value.features) }
+            case .object(let object):
+                for member in object.members { add(member.condition); add(member.features) }
+                for variant in object.variants?.variants ?? [] { add(variant.condition) }
+            case .alternate(let alternate):
+                for branch in alternate.branches { add(branch.condition) }
+            default:
+                break
+            }
+        }
+        for command in commands.values { add(command.condition); add(command.features) }
+        for event in events.values { add(event.condition); add(event.features) }
+        return symbols
+    }
+
     /// Whether the schema resolved without any diagnostic.
     public var isValid: Bool { diagnostics.isEmpty }
 
@@ -157,7 +187,8 @@ public struct QAPIType: Sendable, Hashable, Identifiable {
 
     public var name: String
     public var kind: Kind
-    /// Where it is defined; `nil` for built-in and array types.
+    /// Where it is defined (the position of its name in the defining expression; for an
+    /// implicit type, of the text it comes from); `nil` for built-in and array types.
     public var location: QAPISourceLocation?
     public var condition: QAPICondition?
     public var features: [QAPIFeature]
@@ -273,6 +304,7 @@ public struct QAPIEnumValue: Sendable, Hashable {
     public var name: String
     public var condition: QAPICondition?
     public var features: [QAPIFeature]
+    /// Where the value is written.
     public var location: QAPISourceLocation
 
     public init(name: String, condition: QAPICondition? = nil, features: [QAPIFeature] = [], location: QAPISourceLocation) {
@@ -314,6 +346,7 @@ public struct QAPIMember: Sendable, Hashable {
     public var features: [QAPIFeature]
     /// A declared default value (`'default'` in a member's long form), as written.
     public var defaultValue: QAPINode?
+    /// Where the member's name is written.
     public var location: QAPISourceLocation
     /// The type that declares the member (a base type for inherited members).
     public var definedIn: String
@@ -366,6 +399,7 @@ public struct QAPIVariant: Sendable, Hashable {
     /// The name of the branch's type.
     public var type: String
     public var condition: QAPICondition?
+    /// Where the branch's name is written.
     public var location: QAPISourceLocation
 
     public init(name: String, type: String, condition: QAPICondition? = nil, location: QAPISourceLocation) {
@@ -411,6 +445,7 @@ public struct QAPICommand: Sendable, Hashable, Identifiable {
     public var isGenerated: Bool
     public var condition: QAPICondition?
     public var features: [QAPIFeature]
+    /// Where the command's name is written.
     public var location: QAPISourceLocation
 
     public init(
@@ -452,6 +487,7 @@ public struct QAPIEvent: Sendable, Hashable, Identifiable {
     public var isBoxed: Bool
     public var condition: QAPICondition?
     public var features: [QAPIFeature]
+    /// Where the event's name is written.
     public var location: QAPISourceLocation
 
     public init(

@@ -1,3 +1,5 @@
+import QMPCore
+
 extension QAPISchema {
     /// Resolves parsed expressions into a schema.
     ///
@@ -112,8 +114,7 @@ private struct Resolver {
             error("expression does not say what it defines (expected one of 'struct', 'enum', 'union', 'alternate', 'command', 'event', 'include', 'pragma')", at: expression.location)
             return
         }
-        // 'type' is both the 1.x spelling of 'struct' and nothing else at the top level, but a
-        // 'struct' expression may not use it, so only a lone keyword is accepted.
+        // 'type' is the 1.x spelling of 'struct'; no definition may carry two keywords.
         if keywords.count > 1 {
             error("expression has more than one definition keyword: \(keywords.map { "'\($0)'" }.joined(separator: ", "))", at: expression.location)
             return
@@ -344,14 +345,17 @@ private struct Resolver {
             var defaultValue: QAPINode?
             let typeName: String?
             let value = entry.value
-            if let longForm = value.members, longForm.contains(where: { $0.key == "type" }),
-               longForm.allSatisfy({ memberLongFormKeys.contains($0.key) }) {
-                typeName = readTypeReference(value["type"]!)
+            if let longForm = value.members, let typeNode = value["type"] {
+                for key in longForm where !memberLongFormKeys.contains(key.key) {
+                    error("unknown key '\(key.key)' in member '\(name)' of '\(owner)'", at: key.keyLocation)
+                }
+                typeName = readTypeReference(typeNode)
                 condition = readCondition(value["if"])
                 features = readFeatures(value["features"])
                 defaultValue = value["default"]
             } else if value.members != nil {
-                // An anonymous object (QEMU 1.x): an implicit struct of its own.
+                // An anonymous object (QEMU 1.x): an implicit struct of its own. (Told apart
+                // from the long form by the absence of 'type'.)
                 let implicitName = "q_obj_\(owner)-\(name)"
                 let nested = readMembers(value, owner: implicitName)
                 addObject(implicitName, location: value.location, condition: nil, features: [], implicit: true,

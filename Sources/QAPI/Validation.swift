@@ -1,3 +1,4 @@
+import Foundation
 import QMPCore
 
 /// Something wrong with a JSON value checked against a schema type.

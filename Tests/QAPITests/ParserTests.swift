@@ -1,3 +1,4 @@
+import QMPCore
 import QAPI
 import Testing
 

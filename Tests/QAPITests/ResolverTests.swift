@@ -1,3 +1,4 @@
+import QMPCore
 import Foundation
 import QAPI
 import Testing
@@ -84,6 +85,7 @@ struct ResolverTests {
         { 'event': 'EV', 'data': 'Kind' }
         { 'struct': 'Loop', 'base': 'Loop', 'data': {} }
         { 'thing': 'What' }
+        { 'struct': 'Typo', 'data': { 'a': { 'type': 'str', 'iff': 'CONFIG_X' } } }
         """
         #expect(diagnostics(of: ["s.json": text], entry: "s.json") == [
             "s.json:2:39: enum 'Kind' lists value 'a' twice",
@@ -99,6 +101,7 @@ struct ResolverTests {
             "s.json:9:12: data of event 'EV' must be an object type, not 'Kind'",
             "s.json:10:29: 'Loop' is its own base",
             "s.json:11:1: expression does not say what it defines (expected one of 'struct', 'enum', 'union', 'alternate', 'command', 'event', 'include', 'pragma')",
+            "s.json:12:53: unknown key 'iff' in member 'a' of 'Typo'",
         ])
     }
 

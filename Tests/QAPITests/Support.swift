@@ -1,3 +1,4 @@
+import QMPCore
 import Foundation
 import QAPI
 import Testing

@@ -1,32 +1,3 @@
-/// The version triple QEMU reports in its greeting and in `query-version`.
-public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var major: Int
-    public var minor: Int
-    public var micro: Int
-
-    public init(major: Int, minor: Int, micro: Int) {
-        self.major = major
-        self.minor = minor
-        self.micro = micro
-    }
-
-    /// Parses "7.2.22", "9.2.0-rc2" (the suffix is ignored) or "1.0"; `nil` when no number leads.
-    public init?(_ text: String) {
-        let numeric = text.prefix { $0.isNumber || $0 == "." }
-        let parts = numeric.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
-        guard let first = parts.first, let major = first else { return nil }
-        self.major = major
-        self.minor = parts.count > 1 ? (parts[1] ?? 0) : 0
-        self.micro = parts.count > 2 ? (parts[2] ?? 0) : 0
-    }
-
-    public var description: String { "\(major).\(minor).\(micro)" }
-
-    public static func < (lhs: QEMUVersion, rhs: QEMUVersion) -> Bool {
-        (lhs.major, lhs.minor, lhs.micro) < (rhs.major, rhs.minor, rhs.micro)
-    }
-}
-
 /// The capabilities a QMP server can offer in its greeting. Unknown names are kept.
 public struct QMPCapability: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public var rawValue: String

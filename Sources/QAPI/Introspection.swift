@@ -1,0 +1,261 @@
+import QMPCore
+
+// MARK: - SchemaInfo
+
+/// One entry of `query-qmp-schema`'s answer: a command, an event or a type.
+///
+/// Type names in introspection are not the source names: QEMU replaces them with numbers
+/// (`"123"`, arrays `"[123]"`) and keeps only built-in names (`"str"`, `"int"`, `"[int]"`).
+/// Command and event names are real.
+public struct QAPISchemaInfo: Sendable, Hashable {
+    public var name: String
+    public var metaType: MetaType
+    /// Feature names (`deprecated`, `unstable`, or behaviour flags).
+    public var features: [String]
+
+    public init(name: String, metaType: MetaType, features: [String] = []) {
+        self.name = name
+        self.metaType = metaType
+        self.features = features
+    }
+
+    /// The entry's kind, with what that kind carries.
+    public enum MetaType: Sendable, Hashable {
+        /// `json-type`: `string`, `number`, `int`, `boolean`, `null`, `object`, `array` or `value`.
+        case builtin(jsonType: String)
+        /// `members` (each with features; since QEMU 6.2) and `values` (the older list).
+        case enumeration(members: [EnumMember], values: [String])
+        case array(elementType: String)
+        /// Members with the base's included; `tag` and `variants` for a union.
+        case object(members: [ObjectMember], tag: String?, variants: [Variant])
+        /// The branch types.
+        case alternate(memberTypes: [String])
+        case command(argumentType: String, returnType: String, allowsOutOfBand: Bool)
+        case event(argumentType: String)
+    }
+
+    /// A value of an enumeration.
+    public struct EnumMember: Sendable, Hashable {
+        public var name: String
+        public var features: [String]
+
+        public init(name: String, features: [String] = []) {
+            self.name = name
+            self.features = features
+        }
+    }
+
+    /// A member of an object. It is optional exactly when it has a default (currently always
+    /// `null`).
+    public struct ObjectMember: Sendable, Hashable {
+        public var name: String
+        public var type: String
+        public var defaultValue: JSONValue?
+        public var features: [String]
+
+        public init(name: String, type: String, defaultValue: JSONValue? = nil, features: [String] = []) {
+            self.name = name
+            self.type = type
+            self.defaultValue = defaultValue
+            self.features = features
+        }
+
+        public var isOptional: Bool { defaultValue != nil }
+    }
+
+    /// A union variant: the tag value and the type of the members it adds.
+    public struct Variant: Sendable, Hashable {
+        public var tagValue: String
+        public var type: String
+
+        public init(tagValue: String, type: String) {
+            self.tagValue = tagValue
+            self.type = type
+        }
+    }
+
+    /// `builtin`, `enum`, `array`, `object`, `alternate`, `command` or `event`.
+    public var metaTypeName: String {
+        switch metaType {
+        case .builtin: "builtin"
+        case .enumeration: "enum"
+        case .array: "array"
+        case .object: "object"
+        case .alternate: "alternate"
+        case .command: "command"
+        case .event: "event"
+        }
+    }
+}
+
+/// A problem decoding `query-qmp-schema` output; `path` locates it (`[12].members[3].type`).
+public struct QAPIIntrospectionError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+/// The decoded answer of `query-qmp-schema`.
+public struct QAPIIntrospection: Sendable {
+    /// The entries in the order received.
+    public var entries: [QAPISchemaInfo]
+    /// The entries by name.
+    public var entriesByName: [String: QAPISchemaInfo]
+
+    /// Wraps already decoded entries.
+    public init(entries: [QAPISchemaInfo]) {
+        self.entries = entries
+        self.entriesByName = Dictionary(entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Decodes the SchemaInfo list: either the list itself or a whole `{"return": [...]}` reply.
+    public init(decoding value: JSONValue) throws(QAPIIntrospectionError) {
+        var list = value
+        if case .object(let object) = value, let result = object["return"] { list = result }
+        guard case .array(let elements) = list else {
+            throw QAPIIntrospectionError(path: "", message: "expected an array of SchemaInfo, got \(describe(list))")
+        }
+        var entries: [QAPISchemaInfo] = []
+        entries.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            entries.append(try Self.decodeEntry(element, path: "[\(index)]"))
+        }
+        self.init(entries: entries)
+    }
+
+    /// Decodes `query-qmp-schema` output from JSON text.
+    public init(json text: String) throws {
+        try self.init(decoding: JSONValue(parsing: text))
+    }
+
+    public func entry(named name: String) -> QAPISchemaInfo? { entriesByName[name] }
+
+    /// The command entries by name.
+    public var commands: [String: QAPISchemaInfo] { entriesByName.filter { $0.value.metaTypeName == "command" } }
+    /// The event entries by name.
+    public var events: [String: QAPISchemaInfo] { entriesByName.filter { $0.value.metaTypeName == "event" } }
+
+    /// How many entries there are of each meta-type.
+    public var countsByMetaType: [String: Int] {
+        entries.reduce(into: [:]) { $0[$1.metaTypeName, default: 0] += 1 }
+    }
+
+    // MARK: Decoding
+
+    private static func decodeEntry(_ value: JSONValue, path: String) throws(QAPIIntrospectionError) -> QAPISchemaInfo {
+        let object = try requireObject(value, path: path)
+        let name = try string(object, "name", path: path)
+        let metaTypeName = try string(object, "meta-type", path: path)
+        let features = try stringList(object, "features", path: path, optional: true)
+        let metaType: QAPISchemaInfo.MetaType
+        switch metaTypeName {
+        case "builtin":
+            metaType = .builtin(jsonType: try string(object, "json-type", path: path))
+        case "enum":
+            var members: [QAPISchemaInfo.EnumMember] = []
+            if let list = object["members"] {
+                for (index, element) in try requireArray(list, path: "\(path).members").enumerated() {
+                    let memberPath = "\(path).members[\(index)]"
+                    let member = try requireObject(element, path: memberPath)
+                    members.append(.init(name: try string(member, "name", path: memberPath),
+                                         features: try stringList(member, "features", path: memberPath, optional: true)))
+                }
+            }
+            let values = try stringList(object, "values", path: path, optional: true)
+            if object["members"] == nil { members = values.map { .init(name: $0) } }
+            metaType = .enumeration(members: members, values: values)
+        case "array":
+            metaType = .array(elementType: try string(object, "element-type", path: path))
+        case "object":
+            var members: [QAPISchemaInfo.ObjectMember] = []
+            for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members").enumerated() {
+                let memberPath = "\(path).members[\(index)]"
+                let member = try requireObject(element, path: memberPath)
+                members.append(.init(
+                    name: try string(member, "name", path: memberPath),
+                    type: try string(member, "type", path: memberPath),
+                    defaultValue: member["default"],
+                    features: try stringList(member, "features", path: memberPath, optional: true)
+                ))
+            }
+            var variants: [QAPISchemaInfo.Variant] = []
+            if let list = object["variants"] {
+                for (index, element) in try requireArray(list, path: "\(path).variants").enumerated() {
+                    let variantPath = "\(path).variants[\(index)]"
+                    let variant = try requireObject(element, path: variantPath)
+                    variants.append(.init(tagValue: try string(variant, "case", path: variantPath), type: try string(variant, "type", path: variantPath)))
+                }
+            }
+            let tag = object["tag"] == nil ? nil : try string(object, "tag", path: path)
+            metaType = .object(members: members, tag: tag, variants: variants)
+        case "alternate":
+            var types: [String] = []
+            for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members").enumerated() {
+                let memberPath = "\(path).members[\(index)]"
+                types.append(try string(try requireObject(element, path: memberPath), "type", path: memberPath))
+            }
+            metaType = .alternate(memberTypes: types)
+        case "command":
+            var allowsOutOfBand = false
+            if let flag = object["allow-oob"] {
+                guard case .bool(let bool) = flag else {
+                    throw QAPIIntrospectionError(path: "\(path).allow-oob", message: "expected boolean, got \(describe(flag))")
+                }
+                allowsOutOfBand = bool
+            }
+            metaType = .command(argumentType: try string(object, "arg-type", path: path),
+                                returnType: try string(object, "ret-type", path: path),
+                                allowsOutOfBand: allowsOutOfBand)
+        case "event":
+            metaType = .event(argumentType: try string(object, "arg-type", path: path))
+        default:
+            throw QAPIIntrospectionError(path: "\(path).meta-type", message: "unknown meta-type '\(metaTypeName)'")
+        }
+        return QAPISchemaInfo(name: name, metaType: metaType, features: features)
+    }
+
+    private static func requireObject(_ value: JSONValue, path: String) throws(QAPIIntrospectionError) -> JSONObject {
+        guard case .object(let object) = value else {
+            throw QAPIIntrospectionError(path: path, message: "expected object, got \(describe(value))")
+        }
+        return object
+    }
+
+    private static func requireArray(_ value: JSONValue, path: String) throws(QAPIIntrospectionError) -> [JSONValue] {
+        guard case .array(let array) = value else {
+            throw QAPIIntrospectionError(path: path, message: "expected array, got \(describe(value))")
+        }
+        return array
+    }
+
+    private static func string(_ object: JSONObject, _ key: String, path: String) throws(QAPIIntrospectionError) -> String {
+        guard let value = object[key] else {
+            throw QAPIIntrospectionError(path: "\(path).\(key)", message: "missing required member")
+        }
+        guard case .string(let string) = value else {
+            throw QAPIIntrospectionError(path: "\(path).\(key)", message: "expected string, got \(describe(value))")
+        }
+        return string
+    }
+
+    private static func stringList(_ object: JSONObject, _ key: String, path: String, optional: Bool) throws(QAPIIntrospectionError) -> [String] {
+        guard let value = object[key] else {
+            if optional { return [] }
+            throw QAPIIntrospectionError(path: "\(path).\(key)", message: "missing required member")
+        }
+        var strings: [String] = []
+        for (index, element) in try requireArray(value, path: "\(path).\(key)").enumerated() {
+            guard case .string(let string) = element else {
+                throw QAPIIntrospectionError(path: "\(path).\(key)[\(index)]", message: "expected string, got \(describe(element))")
+            }
+            strings.append(string)
+        }
+        return strings
+    }
+}

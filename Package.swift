@@ -44,6 +44,7 @@ let package = Package(
             name: "QMPServer",
             dependencies: [
                 "QMPCore",
+                "QAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -76,7 +77,7 @@ let package = Package(
         .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"], exclude: ["Snapshots"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["QMPCore", "QMPClient", "QMPServer", "CQMPSystem", "qmp"],
+            dependencies: ["QMPCore", "QMPClient", "QMPServer", "QAPI", "CQMPSystem", "qmp"],
             exclude: ["Scenarios"]
         ),
     ],

@@ -7,12 +7,27 @@ import QMPCore
 /// empty for the value itself when validation started with an empty path. ``description`` is
 /// `path: message`, e.g. `arguments.node-name: expected string, got 5`.
 public struct QAPIValidationIssue: Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong, for callers that word it their own way (QEMU's messages, say).
+    public enum Kind: Sendable, Hashable {
+        case missing
+        case unexpected
+        /// The JSON kind wanted: `string`, `boolean`, `integer`, `number`, `null`, `object`,
+        /// `array`, or several joined with " or " for an alternate.
+        case wrongType(expected: String)
+        case invalidEnumValue(String)
+        /// An integer outside the range of the named QAPI integer type (`uint8`, `size`, …).
+        case outOfRange(type: String)
+        case other
+    }
+
     public var path: String
     public var message: String
+    public var kind: Kind
 
-    public init(path: String, message: String) {
+    public init(path: String, message: String, kind: Kind = .other) {
         self.path = path
         self.message = message
+        self.kind = kind
     }
 
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
@@ -57,7 +72,7 @@ public struct QAPIValidator: Sendable {
         }
         guard let argumentType = definition.argumentType else {
             guard let arguments, !arguments.isEmpty else { return [] }
-            return arguments.keys.map { QAPIValidationIssue(path: "arguments.\($0)", message: "unexpected member") }
+            return arguments.keys.map { QAPIValidationIssue(path: "arguments.\($0)", message: "unexpected member", kind: .unexpected) }
         }
         var run = ValidationRun(validator: self)
         run.acceptsExtraMembers = !definition.isGenerated
@@ -73,7 +88,7 @@ public struct QAPIValidator: Sendable {
         }
         guard let dataType = definition.dataType else {
             guard let data, !data.isEmpty else { return [] }
-            return data.keys.map { QAPIValidationIssue(path: "data.\($0)", message: "unexpected member") }
+            return data.keys.map { QAPIValidationIssue(path: "data.\($0)", message: "unexpected member", kind: .unexpected) }
         }
         return validate(.object(data ?? JSONObject()), as: dataType, path: "data")
     }
@@ -122,8 +137,8 @@ private struct ValidationRun {
         self.validator = validator
     }
 
-    mutating func fail(_ path: String, _ message: String) {
-        issues.append(QAPIValidationIssue(path: path, message: message))
+    mutating func fail(_ path: String, _ message: String, _ kind: QAPIValidationIssue.Kind = .other) {
+        issues.append(QAPIValidationIssue(path: path, message: message, kind: kind))
     }
 
     func join(_ path: String, _ member: String) -> String {
@@ -140,21 +155,21 @@ private struct ValidationRun {
             checkBuiltin(value, builtin, path: path)
         case .enumeration(let enumeration):
             guard case .string(let string) = value else {
-                fail(path, "expected string, got \(describe(value))")
+                fail(path, "expected string, got \(describe(value))", .wrongType(expected: "string"))
                 return
             }
             guard let enumValue = enumeration.value(named: string), validator.isIncluded(enumValue.condition) else {
                 let names = enumeration.values.filter { validator.isIncluded($0.condition) }.map { "'\($0.name)'" }
                 if names.count <= 8 {
-                    fail(path, "\(describe(value)) is not one of \(names.joined(separator: ", "))")
+                    fail(path, "\(describe(value)) is not one of \(names.joined(separator: ", "))", .invalidEnumValue(string))
                 } else {
-                    fail(path, "\(describe(value)) is not a value of \(typeName)")
+                    fail(path, "\(describe(value)) is not a value of \(typeName)", .invalidEnumValue(string))
                 }
                 return
             }
         case .array(let element):
             guard case .array(let elements) = value else {
-                fail(path, "expected array, got \(describe(value))")
+                fail(path, "expected array, got \(describe(value))", .wrongType(expected: "array"))
                 return
             }
             for (index, item) in elements.enumerated() {
@@ -162,7 +177,7 @@ private struct ValidationRun {
             }
         case .object(let object):
             guard case .object(let members) = value else {
-                fail(path, "expected object, got \(describe(value))")
+                fail(path, "expected object, got \(describe(value))", .wrongType(expected: "object"))
                 return
             }
             let extra = acceptsExtraMembers
@@ -179,16 +194,16 @@ private struct ValidationRun {
             return
         case .str:
             if case .string = value { return }
-            fail(path, "expected string, got \(describe(value))")
+            fail(path, "expected string, got \(describe(value))", .wrongType(expected: "string"))
         case .bool:
             if case .bool = value { return }
-            fail(path, "expected boolean, got \(describe(value))")
+            fail(path, "expected boolean, got \(describe(value))", .wrongType(expected: "boolean"))
         case .null:
             if case .null = value { return }
-            fail(path, "expected null, got \(describe(value))")
+            fail(path, "expected null, got \(describe(value))", .wrongType(expected: "null"))
         case .number:
             if value.numberValue != nil { return }
-            fail(path, "expected number, got \(describe(value))")
+            fail(path, "expected number, got \(describe(value))", .wrongType(expected: "number"))
         case .int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size:
             let inRange: Bool
             switch value {
@@ -201,12 +216,16 @@ private struct ValidationRun {
             case .uint:
                 if case .unsigned = builtin.integerRange!.maximum { inRange = true } else { inRange = false }
             default:
-                fail(path, "expected integer, got \(describe(value))")
+                fail(path, "expected integer, got \(describe(value))", .wrongType(expected: "integer"))
                 return
             }
             if !inRange {
                 let range = builtin.integerRange!
-                fail(path, "\(describe(value)) is out of range for \(builtin.rawValue) (\(range.minimum)…\(range.maximum))")
+                fail(
+                    path,
+                    "\(describe(value)) is out of range for \(builtin.rawValue) (\(range.minimum)…\(range.maximum))",
+                    .outOfRange(type: builtin.rawValue)
+                )
             }
         }
     }
@@ -216,7 +235,7 @@ private struct ValidationRun {
         for member in members {
             let memberPath = join(path, member.name)
             guard let memberValue = value[member.name] else {
-                if !member.isOptional { fail(memberPath, "missing required member") }
+                if !member.isOptional { fail(memberPath, "missing required member", .missing) }
                 continue
             }
             check(memberValue, as: member.type, path: memberPath)
@@ -224,7 +243,7 @@ private struct ValidationRun {
         // Without a usable tag the variant's members are unknown, so extra members can't be told.
         guard complete, !acceptsExtraMembers else { return }
         for key in value.keys where !members.contains(where: { $0.name == key }) {
-            fail(join(path, key), "unexpected member")
+            fail(join(path, key), "unexpected member", .unexpected)
         }
     }
 
@@ -282,7 +301,7 @@ private struct ValidationRun {
             ?? (kind == "integer" ? branches.first { acceptedKind(of: $0.type) == "number" } : nil)
         guard let chosen else {
             let accepted = branches.compactMap { acceptedKind(of: $0.type) }
-            fail(path, "expected \(accepted.joined(separator: " or ")), got \(describe(value))")
+            fail(path, "expected \(accepted.joined(separator: " or ")), got \(describe(value))", .wrongType(expected: accepted.joined(separator: " or ")))
             return
         }
         check(value, as: chosen.type, path: path)

@@ -41,13 +41,31 @@ public enum CommandLineSyntax {
     /// quotes included).
     public static func split(_ line: String) -> [String] {
         var words: [String] = []
-        var current = ""
-        var inWord = false
+        var current: String?
+        forEachCharacter(of: line) { character, quoted in
+            if !quoted && character.isWhitespace {
+                if let word = current {
+                    words.append(word)
+                    current = nil
+                }
+            } else {
+                current = (current ?? "") + String(character)
+            }
+        }
+        if let word = current {
+            words.append(word)
+        }
+        return words
+    }
+
+    /// Calls `body` with each character and whether it lies inside a `"…"` or `'…'` (the quote
+    /// characters themselves count as inside; a backslash escapes the next character there).
+    private static func forEachCharacter(of text: String, _ body: (Character, _ quoted: Bool) -> Void) {
         var quote: Character?
         var escaped = false
-        for character in line {
+        for character in text {
             if let open = quote {
-                current.append(character)
+                body(character, true)
                 if escaped {
                     escaped = false
                 } else if character == "\\" {
@@ -55,26 +73,13 @@ public enum CommandLineSyntax {
                 } else if character == open {
                     quote = nil
                 }
-                continue
-            }
-            if character.isWhitespace {
-                if inWord {
-                    words.append(current)
-                    current = ""
-                    inWord = false
-                }
-                continue
-            }
-            inWord = true
-            current.append(character)
-            if character == "\"" || character == "'" {
+            } else if character == "\"" || character == "'" {
                 quote = character
+                body(character, true)
+            } else {
+                body(character, false)
             }
         }
-        if inWord {
-            words.append(current)
-        }
-        return words
     }
 
     /// Converts one value as qmp-shell does.
@@ -164,8 +169,6 @@ public enum CommandLineSyntax {
     private static func pythonKeywordsAsJSON(_ text: String) -> String {
         var output = ""
         var word = ""
-        var quote: Character?
-        var escaped = false
         func flush() {
             switch word {
             case "True": output += "true"
@@ -175,27 +178,13 @@ public enum CommandLineSyntax {
             }
             word = ""
         }
-        for character in text {
-            if let open = quote {
-                output.append(character)
-                if escaped {
-                    escaped = false
-                } else if character == "\\" {
-                    escaped = true
-                } else if character == open {
-                    quote = nil
-                }
-                continue
-            }
-            if character.isLetter || character == "_" {
+        forEachCharacter(of: text) { character, quoted in
+            if !quoted && (character.isLetter || character == "_") {
                 word.append(character)
-                continue
+            } else {
+                flush()
+                output.append(character)
             }
-            flush()
-            if character == "\"" || character == "'" {
-                quote = character
-            }
-            output.append(character)
         }
         flush()
         return output

@@ -13,18 +13,13 @@ enum RealQEMU {
         _ launcher: QEMULauncher = RealQEMU.launcher,
         _ body: (QEMUInstance) async throws -> Result
     ) async throws -> Result {
-        let instance = try await launcher.launch()
-        let pid = instance.pid
+        var pid: pid_t = 0
         defer {
-            #expect(kill(pid, 0) != 0, "QEMU process \(pid) is still running after shutdown")
+            #expect(pid == 0 || kill(pid, 0) != 0, "QEMU process \(pid) is still running after shutdown")
         }
-        do {
-            let result = try await body(instance)
-            await instance.shutdown()
-            return result
-        } catch {
-            await instance.shutdown()
-            throw error
+        return try await launcher.withQEMU { instance in
+            pid = instance.pid
+            return try await body(instance)
         }
     }
 }

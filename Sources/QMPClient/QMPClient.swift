@@ -208,7 +208,7 @@ public final class QMPClient: Sendable {
                 // The bootstrap did not take the descriptor over.
                 closeDescriptor(socketDescriptor)
             }
-            throw QMPError(code: .connectionFailed, message: "could not connect to \(peer)", underlying: error)
+            throw Self.connectError(error, peer: peer)
         }
         return try await finishConnecting(channel, hub, negotiated, configuration, peer, logger)
     }
@@ -274,7 +274,13 @@ public final class QMPClient: Sendable {
         let hint: String
         switch code {
         case ENOENT: hint = "no socket exists at that path"
-        case ECONNREFUSED: hint = "nothing is listening there (QEMU not running, or another client holds the monitor)"
+        case ECONNREFUSED:
+            var info = stat()
+            if case .unixSocket(let path) = address, stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFSOCK {
+                hint = "the path is not a socket"
+            } else {
+                hint = "nothing is listening there (QEMU not running, or another client holds the monitor)"
+            }
         case ENAMETOOLONG: hint = "Unix socket paths are limited to 107 bytes"
         case ENOTSOCK: hint = "the path is not a socket"
         case EACCES: hint = "permission denied"
@@ -285,6 +291,21 @@ public final class QMPClient: Sendable {
             message: "could not connect to QMP socket \(address): \(hint)",
             underlying: SystemError(errno: code)
         )
+    }
+
+    /// A failed NIO connect, with the system's reason when there is one.
+    private static func connectError(_ error: any Error, peer: String) -> QMPError {
+        var code: CInt?
+        if let failure = error as? NIOConnectionError {
+            code = failure.connectionErrors.lazy.compactMap { ($0.error as? IOError)?.errnoCode }.first
+        } else if let failure = error as? IOError {
+            code = failure.errnoCode
+        }
+        guard let code else {
+            return QMPError(code: .connectionFailed, message: "could not connect to \(peer)", underlying: error)
+        }
+        let hint = code == ECONNREFUSED ? "nothing is listening on that port" : String(cString: strerror(code))
+        return QMPError(code: .connectionFailed, message: "could not connect to \(peer): \(hint)", underlying: SystemError(errno: code))
     }
 
     // MARK: - Commands

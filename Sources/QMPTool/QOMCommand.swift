@@ -2,6 +2,14 @@ import ArgumentParser
 import QMPClient
 import QMPCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 struct QOMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qom",
@@ -116,6 +124,14 @@ struct QOMCommand: AsyncParsableCommand {
     }
 
     struct Tree: AsyncParsableCommand {
+        static func namesServer(_ word: String) -> Bool {
+            if case .tcp? = try? QMPAddress(parsing: word) {
+                return true
+            }
+            var info = stat()
+            return stat(word, &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR
+        }
+
         static let configuration = CommandConfiguration(
             abstract: "Print the object tree below PATH (default /), with every property's type and value.",
             discussion: """
@@ -132,7 +148,17 @@ struct QOMCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("[ADDRESS] [PATH]", valueName: "words")) var words: [String] = []
 
         func run() async throws {
-            let (address, rest) = connection.splitAddress(words)
+            // QOM paths start with a slash like socket paths do: one word is the ADDRESS only
+            // when it is HOST:PORT or an existing file that is not a directory.
+            let address: String?
+            let rest: [String]
+            if words.count == 2 && !connection.launch {
+                (address, rest) = (words[0], [words[1]])
+            } else if words.count == 1, !connection.launch, Self.namesServer(words[0]) {
+                (address, rest) = (words[0], [])
+            } else {
+                (address, rest) = (nil, words)
+            }
             guard rest.count <= 1 else {
                 throw ValidationError("usage: qmp qom tree [ADDRESS] [PATH]")
             }

@@ -301,6 +301,14 @@ extension QEMUSimulator {
                 properties: typeProperty("container"),
                 children: [(name: "compat_monitor0", type: "chardev-socket")] + machine.chardevs.map { (name: $0.id, type: "chardev-" + $0.backend) }
             )
+        case let parts where parts.count == 2 && parts[0] == "chardevs":
+            if parts[1] == "compat_monitor0" {
+                return QOMNode(type: "chardev-socket", properties: typeProperty("chardev-socket"), children: [])
+            }
+            if let chardev = machine.chardevs.first(where: { $0.id == parts[1] }) {
+                let type = "chardev-" + chardev.backend
+                return QOMNode(type: type, properties: typeProperty(type), children: [])
+            }
         case let parts where parts.count == 2 && parts[0] == "objects":
             if let object = machine.objects.first(where: { $0.id == parts[1] }) {
                 var properties = typeProperty(object.type)

@@ -1,0 +1,75 @@
+import Foundation
+import QMPClient
+import QMPCore
+import QMPServer
+import Testing
+
+@Suite("The simulated QEMU keeps its state consistent")
+struct SimulatorTests {
+    private func withSimulator<Result: Sendable>(_ body: (QMPClient) async throws -> Result) async throws -> Result {
+        let server = QEMUSimulator().makeServer()
+        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
+        let client = try await QMPClient.connect(to: address)
+        do {
+            let result = try await body(client)
+            await client.close()
+            await server.shutdown()
+            return result
+        } catch {
+            await client.close()
+            await server.shutdown()
+            throw error
+        }
+    }
+
+    /// Every object qom-list names can itself be listed, and its type read.
+    private func walk(_ path: String, _ client: QMPClient) async throws -> Int {
+        let entries = try #require(try await client.execute("qom-list", arguments: ["path": .string(path)]).arrayValue)
+        #expect(try await client.execute("qom-get", arguments: ["path": .string(path), "property": "type"]).stringValue != nil)
+        var count = 1
+        for entry in entries {
+            guard let name = entry["name"]?.stringValue, entry["type"]?.stringValue?.hasPrefix("child<") == true else { continue }
+            count += try await walk(path == "/" ? "/" + name : path + "/" + name, client)
+        }
+        return count
+    }
+
+    @Test("what object-add and chardev-add create, QOM shows, and what the -del commands remove, it no longer does")
+    func inventoryInQOM() async throws {
+        try await withSimulator { client in
+            let before = try await walk("/", client)
+            try await client.execute("object-add", arguments: ["qom-type": "iothread", "id": "io0"])
+            try await client.execute("chardev-add", arguments: ["id": "c0", "backend": ["type": "null", "data": [:]]])
+            #expect(try await walk("/", client) == before + 3)  // /objects, io0, c0
+            #expect(try await client.execute("qom-get", arguments: ["path": "/chardevs/c0", "property": "type"]) == "chardev-null")
+            try await client.execute("object-del", arguments: ["id": "io0"])
+            try await client.execute("chardev-remove", arguments: ["id": "c0"])
+            #expect(try await walk("/", client) == before + 1)  // /objects stays, as in QEMU
+        }
+    }
+
+    @Test("block nodes and network backends come and go with their add and del commands")
+    func blockAndNetwork() async throws {
+        try await withSimulator { client in
+            try await client.execute("blockdev-add", arguments: ["driver": "null-co", "node-name": "disk0", "read-only": true])
+            let nodes = try #require(try await client.execute("query-named-block-nodes").arrayValue)
+            #expect(nodes.map { $0["node-name"] } == ["disk0"])
+            #expect(nodes.first?["ro"] == true)
+            #expect(nodes.first?["image"]?["virtual-size"] == .int(1 << 30))
+            try await client.execute("blockdev-del", arguments: ["node-name": "disk0"])
+            #expect(try await client.execute("query-named-block-nodes") == [])
+            try await client.execute("netdev_add", arguments: ["type": "user", "id": "n0"])
+            try await client.execute("netdev_del", arguments: ["id": "n0"])
+            let again = await #expect(throws: QMPError.self) { try await client.execute("netdev_del", arguments: ["id": "n0"]) }
+            #expect(again?.errorClass == "DeviceNotFound")
+        }
+    }
+
+    @Test("query-commands lists every command the simulator answers, itself included")
+    func queryCommands() async throws {
+        try await withSimulator { client in
+            let names = Set(try #require(try await client.execute("query-commands").arrayValue).compactMap { $0["name"]?.stringValue })
+            #expect(names.isSuperset(of: ["qmp_capabilities", "query-commands", "query-status", "qom-list", "blockdev-add"]))
+        }
+    }
+}

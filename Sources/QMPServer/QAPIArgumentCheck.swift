@@ -12,13 +12,30 @@ extension QAPIValidator {
             guard validator.schema.commands[command] != nil,
                 let issue = validator.validateArguments(arguments, ofCommand: command).first
             else { return nil }
-            return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: Self.qemuWording(of: issue))
+            return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: issue.qemuDescription)
         }
     }
+}
 
-    /// An issue as QEMU's input visitor words it. QEMU names members by their path below
+extension QAPIIntrospection {
+    /// The same check against a `query-qmp-schema` result, for servers that carry one instead of
+    /// the schema sources (the simulator).
+    public func qemuArgumentCheck() -> @Sendable (String, JSONObject) -> QMPErrorBody? {
+        let introspection = self
+        return { command, arguments in
+            guard introspection.entry(named: command) != nil,
+                let issue = introspection.validateArguments(arguments, ofCommand: command).first
+            else { return nil }
+            return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: issue.qemuDescription)
+        }
+    }
+}
+
+extension QAPIValidationIssue {
+    /// The issue as QEMU's input visitor words it. QEMU names members by their path below
     /// `arguments`: `backend.type`, `keys[0]`.
-    public static func qemuWording(of issue: QAPIValidationIssue) -> String {
+    public var qemuDescription: String {
+        let issue = self
         var name = issue.path
         if name.hasPrefix("arguments.") {
             name.removeFirst("arguments.".count)

@@ -32,7 +32,7 @@ struct ArgumentCheckDifferentialTests {
         ("block_set_io_throttle", ["id": "x"]),
     ]
 
-    @Test("the server, checking against the 7.2 schema, words each error as QEMU does")
+    @Test("a server checking against the 7.2 sources, and the simulator with its introspection, word each error as QEMU does")
     func sameErrors() async throws {
         let schema = QAPISchema.load(directory: Self.schemaDirectory, entryFile: "qapi-schema.json")
         #expect(schema.diagnostics.isEmpty)
@@ -48,13 +48,24 @@ struct ArgumentCheckDifferentialTests {
             )
         )
         let ours = try await QMPClient.connect(to: try await server.listen(on: .tcp(host: "127.0.0.1", port: 0)))
-        defer { Task { await ours.close(); await server.shutdown() } }
+        let simulatorServer = QEMUSimulator().makeServer()
+        let simulated = try await QMPClient.connect(to: try await simulatorServer.listen(on: .tcp(host: "127.0.0.1", port: 0)))
+        defer {
+            Task {
+                await ours.close()
+                await server.shutdown()
+                await simulated.close()
+                await simulatorServer.shutdown()
+            }
+        }
 
         try await RealQEMU.with { qemu in
             for (command, arguments) in Self.requests {
                 let fromQEMU = await Self.outcome { try await qemu.client.execute(command, arguments: arguments) }
                 let fromServer = await Self.outcome { try await ours.execute(command, arguments: arguments) }
-                #expect(fromServer == fromQEMU, "\(command) \(JSONValue.object(arguments))")
+                let fromSimulator = await Self.outcome { try await simulated.execute(command, arguments: arguments) }
+                #expect(fromServer == fromQEMU, "\(command) \(JSONValue.object(arguments)), checked against the sources")
+                #expect(fromSimulator == fromQEMU, "\(command) \(JSONValue.object(arguments)), in the simulator")
             }
         }
     }

@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import QAPI
 import QMPCore
 
 #if canImport(Glibc)
@@ -84,9 +85,25 @@ public final class QEMUSimulator: Sendable {
         QMPGreeting(version: configuration.version, package: configuration.package, capabilities: [.oob])
     }
 
-    /// A server that serves this machine.
+    /// QEMU 7.2's `query-qmp-schema`, which the simulator answers with and checks arguments
+    /// against.
+    public static let schema: (json: JSONValue, introspection: QAPIIntrospection) = {
+        // The generated source is checked by a test that regenerates it; it always decodes.
+        let json = try! JSONValue(parsing: QEMU72Introspection.json)
+        return (json, try! QAPIIntrospection(decoding: json))
+    }()
+
+    /// A server that serves this machine, checking every command's arguments against QEMU
+    /// 7.2's schema with QEMU's messages before it runs.
     public func makeServer(logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) -> QMPServer {
-        QMPServer(configuration: .init(greeting: greeting, commands: commands()), logger: logger)
+        QMPServer(
+            configuration: .init(
+                greeting: greeting,
+                commands: commands(),
+                checkArguments: Self.schema.introspection.qemuArgumentCheck()
+            ),
+            logger: logger
+        )
     }
 
     // MARK: - Commands
@@ -163,6 +180,21 @@ public final class QEMUSimulator: Sendable {
             }
         }
         registerInventory(&table)
+        table.register("query-qmp-schema") { _ in Self.schema.json }
+        // The rest of QEMU 7.2's commands exist, with their arguments checked, but say plainly
+        // that the simulation does not cover them.
+        for (name, entry) in Self.schema.introspection.commands where table.entries[name] == nil && name != "qmp_capabilities" {
+            var allowsOutOfBand = false
+            if case .command(_, _, let oob) = entry.metaType {
+                allowsOutOfBand = oob
+            }
+            table.register(name, allowsOutOfBand: allowsOutOfBand) { request in
+                throw QMPErrorBody(
+                    errorClass: QMPError.ErrorClass.genericError,
+                    description: "the simulated QEMU does not implement \(request.name)"
+                )
+            }
+        }
         let names = (table.names + ["query-commands"]).sorted()
         table.register("query-commands") { _ in
             .array(names.map { ["name": .string($0)] })

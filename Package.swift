@@ -32,6 +32,7 @@ let package = Package(
             name: "QMPClient",
             dependencies: [
                 "QMPCore",
+                "QAPI",
                 "CQMPSystem",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,6 +2,8 @@ import CQMPSystem
 import Logging
 import NIOCore
 import NIOPosix
+import NIOConcurrencyHelpers
+import QAPI
 import QMPCore
 
 #if canImport(Glibc)
@@ -69,6 +71,8 @@ public final class QMPClient: Sendable {
     private let handler: NIOLoopBound<QMPChannelHandler>
     private let hub: EventHub
     private let logger: Logger
+    /// The server's introspection, once ``schema()`` fetched it.
+    let schemaCache = NIOLockedValueBox<QAPIIntrospection?>(nil)
 
     private init(
         channel: any Channel,

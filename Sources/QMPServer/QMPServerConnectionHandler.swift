@@ -24,6 +24,7 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     private var inBandQueue: [QMPServerStateMachine.Request] = []
     private var inBandRunning = false
     private var writeBuffer: [UInt8] = []
+    /// Events this client missed because it was not reading, for the log.
     private var droppedEvents = 0
 
     init(id: Int, server: QMPServer, logger: Logger) {
@@ -86,7 +87,10 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         guard context.channel.isWritable else {
             // The client is not reading; dropping beats growing without bound.
             droppedEvents += 1
-            logger.debug("dropped an event for a client that does not read", metadata: ["qmp_connection": "\(id)", "qmp_event": "\(event.name)"])
+            logger.debug(
+                "dropped an event for a client that does not read",
+                metadata: ["qmp_connection": "\(id)", "qmp_event": "\(event.name)", "qmp_dropped_total": "\(droppedEvents)"]
+            )
             return
         }
         write(event.json)

@@ -54,7 +54,6 @@ public final class QEMUSimulator: Sendable {
 
     struct Machine: Sendable {
         var runState: RunState
-        var quitRequested = false
         /// `-object`/`object-add` objects by id, in creation order: (QOM type, properties).
         var objects: [(id: String, type: String, properties: JSONObject)] = []
         /// QEMU creates /objects with the first object and keeps it.
@@ -148,10 +147,7 @@ public final class QEMUSimulator: Sendable {
             return [:]
         }
         table.register("quit") { [machine, onQuit] request in
-            machine.withLockedValue {
-                $0.runState = .shutdown
-                $0.quitRequested = true
-            }
+            machine.withLockedValue { $0.runState = .shutdown }
             request.server.broadcast(Self.event("SHUTDOWN", ["guest": false, "reason": "host-qmp-quit"]))
             onQuit()
             return [:]

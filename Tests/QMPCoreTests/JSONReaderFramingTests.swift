@@ -84,6 +84,19 @@ struct JSONReaderFramingTests {
         #expect(error?.kind == .lexical)
     }
 
+    @Test("Feeding after finish() reads on as if the input had not ended")
+    func feedingAfterFinish() throws {
+        var reader = JSONReader()
+        reader.feed(bytes("[1] 2"))
+        #expect(try reader.finish() == [1])
+        #expect(try reader.finish() == 2)
+        #expect(try reader.finish() == nil)
+        reader.feed(bytes(#"{"a": 3} 4"#))
+        #expect(try reader.next() == ["a": 3])
+        #expect(try reader.next() == nil)
+        #expect(try reader.finish() == 4)
+    }
+
     @Test("Without finish(), a cut-off message is simply not complete yet")
     func incompleteMessageWaits() throws {
         var reader = JSONReader()

@@ -38,6 +38,15 @@ struct JSONReaderLimitTests {
         #expect(events.dropFirst().allSatisfy { $0.qemuDescription == "JSON parse error, expecting value" })
     }
 
+    @Test("A larger configured depth is honoured")
+    func deeperConfiguredDepth() {
+        let configuration = JSONReader.Configuration(maximumDepth: 2000)
+        let deep = [UInt8](repeating: 0x5B, count: 1500) + [UInt8](repeating: 0x5D, count: 1500)
+        let events = read(deep, chunkSizes: [deep.count], configuration: configuration)
+        #expect(events.count == 1)
+        #expect(events.first?.value != nil)
+    }
+
     @Test("Depth counts objects and arrays together")
     func depthCountsBoth() {
         let configuration = JSONReader.Configuration(maximumDepth: 3)

@@ -177,8 +177,10 @@ struct MessageParser: ~Copyable {
     private var keys = MoveStack<String>(capacity: 16)
     private var keySets: [Set<String>] = []
     private var scratch: [UInt8] = []
-    /// Only large messages get a string cache; it would cost small ones more than it saves.
-    private let cache: StringCache?
+    /// Only large messages get a string cache (once this many bytes of the message are read);
+    /// it would cost small ones more than it saves.
+    private var cache: StringCache?
+    private let start: Int
     static let cacheThreshold = 4096
 
     /// Objects with at least this many members detect duplicate keys with a hash set.
@@ -198,7 +200,8 @@ struct MessageParser: ~Copyable {
         self.maximumTokens = bounded ? Int.max : configuration.maximumTokenCount
         self.p = start
         self.countsTokens = !bounded && end - start > configuration.maximumTokenCount
-        self.cache = end - start >= Self.cacheThreshold ? StringCache() : nil
+        self.start = start
+        self.cache = nil
     }
 
     deinit {
@@ -604,8 +607,15 @@ struct MessageParser: ~Copyable {
             if c == quote {
                 p = q + 1
                 let count = q - contentStart
-                if count <= StringCache.maximumLength, let cache {
-                    return cache.string(base + contentStart, count: count, available: end - contentStart)
+                if count <= StringCache.maximumLength {
+                    if let cache {
+                        return cache.string(base + contentStart, count: count, available: end - contentStart)
+                    }
+                    if q - start >= Self.cacheThreshold {
+                        let cache = StringCache()
+                        self.cache = cache
+                        return cache.string(base + contentStart, count: count, available: end - contentStart)
+                    }
                 }
                 return String(decoding: UnsafeBufferPointer(start: base + contentStart, count: count), as: UTF8.self)
             }

@@ -42,6 +42,18 @@ import NIOCore
 /// - tokens: a message that is still open after more than `maximumTokenCount` tokens is an
 ///   error (as in QEMU, the token that completes a message is not held against it).
 /// After a limit error the message's tokens are dropped and reading goes on from the top level.
+///
+/// Values: integers as ``JSONValue/int(_:)`` when they fit `Int64`, else ``JSONValue/uint(_:)``
+/// when non-negative and within `UInt64`, else ``JSONValue/double(_:)``; numbers with a fraction
+/// or exponent as doubles (a number beyond `Double`'s range becomes ±infinity, as with QEMU's
+/// `strtod`). Strings must be UTF-8 without surrogates and noncharacters; U+0000 may be written
+/// `\u0000` or, in QEMU's modified UTF-8, as the bytes C0 80. Duplicate keys are an error; keys
+/// are compared as Swift strings (QEMU compares bytes, which differs only for keys that are
+/// canonically equivalent but differently encoded).
+///
+/// Speed: a message that is already complete in the buffer is parsed in one pass straight from
+/// the buffer; the byte-by-byte scanner only runs for messages that arrive in pieces or are
+/// malformed.
 public struct JSONReader: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// Maximum number of nested arrays and objects (QEMU: 1024).

@@ -29,11 +29,12 @@ public struct QMPTranscript: Sendable {
     /// Reads either format, telling them apart by their first value.
     public init(parsing text: String) throws(QMPError) {
         var reader = JSONReader(configuration: .server)
-        reader.feed(Array(text.utf8) + [10])
+        reader.feed(Array(text.utf8))
         var values: [JSONValue] = []
         while true {
             do {
-                guard let value = try reader.next() else { break }
+                // The whole text is there: finish() also completes a value at its very end.
+                guard let value = try reader.finish() else { break }
                 values.append(value)
             } catch {
                 throw QMPError(code: .invalidArguments, message: "the transcript is not valid JSON: \(error.description)")

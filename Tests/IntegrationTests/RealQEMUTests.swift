@@ -256,6 +256,65 @@ struct RealQEMUTests {
     }
 }
 
+@Suite("The QEMU launcher")
+struct LauncherTests {
+    struct Boom: Error {}
+
+    @Test("when the body throws, QEMU is still shut down and its directory removed")
+    func cleanupOnThrow() async throws {
+        let seen = LockedPid()
+        await #expect(throws: Boom.self) {
+            try await QEMULauncher().withQEMU { qemu in
+                seen.set(qemu.pid, qemu.socketPath)
+                throw Boom()
+            }
+        }
+        let (pid, socket) = try #require(seen.value)
+        #expect(kill(pid, 0) != 0)
+        #expect(!FileManager.default.fileExists(atPath: (socket as NSString).deletingLastPathComponent))
+    }
+
+    @Test("a QEMU that answers nothing is ended with SIGTERM and then SIGKILL")
+    func escalation() async throws {
+        let launcher = QEMULauncher(shutdownStepTimeout: .milliseconds(300))
+        let qemu = try await launcher.launch()
+        // A stopped process neither answers quit nor handles SIGTERM; only SIGKILL ends it.
+        kill(qemu.pid, SIGSTOP)
+        let clock = ContinuousClock()
+        let started = clock.now
+        await qemu.shutdown()
+        #expect(kill(qemu.pid, 0) != 0)
+        #expect(clock.now - started < .seconds(5))
+        #expect(!qemu.isRunning)
+    }
+
+    @Test("a missing QEMU binary is a launch error that says how to install QEMU")
+    func missingBinary() async throws {
+        let error = await #expect(throws: QMPError.self) {
+            try await QEMULauncher(binary: "qemu-system-nonexistent").launch()
+        }
+        #expect(error?.code == .launchFailed)
+        #expect(error?.message.contains("apt-get install qemu-system-x86") == true)
+    }
+
+    @Test("a QEMU that exits at once reports its status and what it printed")
+    func earlyExit() async throws {
+        let error = await #expect(throws: QMPError.self) {
+            try await QEMULauncher(extraArguments: ["-no-such-option"]).launch()
+        }
+        #expect(error?.code == .launchFailed)
+        #expect(error?.message.contains("exited with status 1 before offering its QMP socket") == true)
+        #expect(error?.message.contains("no-such-option") == true)
+    }
+}
+
+final class LockedPid: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (pid_t, String)?
+    func set(_ pid: pid_t, _ socket: String) { lock.withLock { stored = (pid, socket) } }
+    var value: (pid_t, String)? { lock.withLock { stored } }
+}
+
 @Suite("The qmp tool against the QEMU 7.2 of the distribution")
 struct RealQEMUToolTests {
     /// A QEMU with a second QMP monitor, since one monitor serves one client at a time.

@@ -36,18 +36,6 @@ private struct IntrospectionValidationRun {
         path.isEmpty ? member : "\(path).\(member)"
     }
 
-    static func kind(of value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool: "boolean"
-        case .int, .uint: "integer"
-        case .double: "number"
-        case .string: "string"
-        case .array: "array"
-        case .object: "object"
-        }
-    }
-
     /// The JSON kind a type accepts, for choosing an alternate's branch.
     func acceptedKind(of typeName: String) -> String? {
         switch introspection.entry(named: typeName)?.metaType {
@@ -127,7 +115,7 @@ private struct IntrospectionValidationRun {
                 fail(join(path, key), "unexpected member", .unexpected)
             }
         case .alternate(let memberTypes):
-            let kind = Self.kind(of: value)
+            let kind = value.kindName
             let chosen = memberTypes.first { acceptedKind(of: $0) == kind }
                 ?? (kind == "integer" ? memberTypes.first { acceptedKind(of: $0) == "number" } : nil)
             guard let chosen else {

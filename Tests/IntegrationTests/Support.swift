@@ -80,8 +80,8 @@ enum QMPExecutable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         // Read while waiting, so that a full pipe cannot stall the child.
-        async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
-        async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+        async let out = offCooperativePool { stdout.fileHandleForReading.readDataToEndOfFile() }
+        async let err = offCooperativePool { stderr.fileHandleForReading.readDataToEndOfFile() }
         while process.isRunning && clock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -96,5 +96,14 @@ enum QMPExecutable {
             stdout: String(decoding: await out, as: UTF8.self),
             stderr: String(decoding: await err, as: UTF8.self)
         )
+    }
+}
+
+/// Runs blocking work (reading a pipe, waiting for a process) on a Dispatch thread, so that it
+/// cannot occupy one of the few threads of Swift's cooperative pool (two on this machine) and
+/// stall every other test's async work meanwhile.
+func offCooperativePool<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async -> Result {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }

@@ -67,7 +67,10 @@ struct PythonPeerTests {
         try await server.listen(on: .unixSocket(path: socket))
         defer { Task { await server.shutdown() } }
 
-        let result = try await Task.detached { try PythonPeer.run(socket: socket) }.value
+        // Waiting for Python blocks; do it on a Dispatch thread, not in the cooperative pool.
+        let result = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try PythonPeer.run(socket: socket) }) }
+        }
         #expect(result.status == 0, "\(result.stderr)")
         let seen = try JSONValue(parsing: result.stdout)
         #expect(seen["version"] == 7)

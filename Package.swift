@@ -25,6 +25,8 @@ let package = Package(
         // QEMU's schema language: parser, resolved model, availability across versions,
         // validation, introspection.
         .target(name: "QAPI", dependencies: ["QMPCore"]),
+        // The generator: QAPI model -> Swift declarations as data -> rendered source.
+        .target(name: "QAPIGen", dependencies: ["QAPI", "QMPCore"]),
         // The few system calls Swift cannot express portably: SCM_RIGHTS, posix_spawn.
         .target(name: "CQMPSystem"),
         // The async client on SwiftNIO, and the QEMU launcher.
@@ -66,6 +68,7 @@ let package = Package(
         .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
         .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
         .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
+        .testTarget(name: "QAPIGenTests", dependencies: ["QAPIGen", "QAPI", "QMPCore"]),
         .testTarget(
             name: "QMPClientTests",
             dependencies: [

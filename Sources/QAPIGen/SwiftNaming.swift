@@ -1,0 +1,91 @@
+/// The one place that turns QAPI names into Swift identifiers.
+///
+/// Rules:
+/// - A QAPI name splits into words at `-`, `_` and `.`; a leading `__` vendor prefix
+///   (`__com.redhat_drive-mirror`) and an `x-` experimental prefix are kept as words
+///   (`comRedhatDriveMirror`, `xQueryUsb`).
+/// - Type names: every word starts upper case, the rest of each word is kept as written, so
+///   `BlockdevOptions` stays, `query-status` becomes `QueryStatus`. Commands get a `Command`
+///   suffix and events an `Event` suffix; event names are all capitals and become words
+///   (`BLOCK_JOB_COMPLETED` → `BlockJobCompletedEvent`).
+/// - Member and case names: the first word lower case, the others upper case first
+///   (`node-name` → `nodeName`, `x-perf` → `xPerf`).
+/// - A name that starts with a digit gets a leading `_` (`1` → `_1`, `640x480` → `_640x480`).
+/// - Swift keywords are escaped with backticks (`default` → `` `default` ``).
+/// - Names that collide within one scope (`foo-bar` and `foo_bar`) keep the first spelling;
+///   later ones get `_2`, `_3`… in the order they appear in the schema.
+public enum SwiftNaming {
+    static let keywords: Set<String> = [
+        "associatedtype", "class", "deinit", "enum", "extension", "fileprivate", "func", "import", "init", "inout",
+        "internal", "let", "open", "operator", "private", "precedencegroup", "protocol", "public", "rethrows",
+        "static", "struct", "subscript", "typealias", "var", "break", "case", "catch", "continue", "default",
+        "defer", "do", "else", "fallthrough", "for", "guard", "if", "in", "repeat", "return", "throw", "switch",
+        "where", "while", "Any", "as", "await", "false", "is", "nil", "self", "Self", "super", "throws", "true",
+        "try", "some", "any", "Type", "Protocol",
+    ]
+
+    /// The words of a QAPI name.
+    static func words(_ name: String) -> [Substring] {
+        name.split(whereSeparator: { $0 == "-" || $0 == "_" || $0 == "." })
+    }
+
+    static func capitalized(_ word: Substring) -> String {
+        guard let first = word.first else { return "" }
+        return first.uppercased() + word.dropFirst()
+    }
+
+    static func guardDigit(_ name: String) -> String {
+        guard let first = name.first, first.isNumber else { return name }
+        return "_" + name
+    }
+
+    static func escaped(_ name: String) -> String {
+        keywords.contains(name) ? "`\(name)`" : name
+    }
+
+    /// A type name: `query-status` → `QueryStatus`.
+    public static func typeName(_ qapiName: String) -> String {
+        let name = words(qapiName).map(capitalized).joined()
+        return escaped(guardDigit(name.isEmpty ? "Unnamed" : name))
+    }
+
+    /// A member or case name: `node-name` → `nodeName`.
+    public static func memberName(_ qapiName: String) -> String {
+        let parts = words(qapiName)
+        guard let first = parts.first else { return "_" }
+        let name = first.lowercased() == first ? String(first) : lowerFirst(first)
+        return escaped(guardDigit(name + parts.dropFirst().map(capitalized).joined()))
+    }
+
+    static func lowerFirst(_ word: Substring) -> String {
+        // An all-capitals word (an event name, an acronym) goes entirely lower case.
+        if word.allSatisfy({ $0.isUppercase || $0.isNumber }) {
+            return word.lowercased()
+        }
+        return word.prefix(1).lowercased() + word.dropFirst()
+    }
+
+    public static func commandTypeName(_ command: String) -> String {
+        typeName(command) + "Command"
+    }
+
+    public static func eventTypeName(_ event: String) -> String {
+        words(event).map { capitalized(Substring($0.lowercased())) }.joined() + "Event"
+    }
+
+    /// Names for `qapiNames` in one scope, with collisions resolved in order.
+    public static func uniqueMemberNames(_ qapiNames: [String]) -> [String] {
+        var taken: Set<String> = []
+        return qapiNames.map { qapiName in
+            let base = memberName(qapiName)
+            var candidate = base
+            var counter = 2
+            while taken.contains(candidate) {
+                candidate = base.hasSuffix("`") ? "`\(base.dropFirst().dropLast())_\(counter)`" : "\(base)_\(counter)"
+                counter += 1
+            }
+            taken.insert(candidate)
+            return candidate
+        }
+    }
+}

@@ -38,6 +38,8 @@ public indirect enum SwiftDeclaration: Sendable, Hashable {
     case property(name: String, type: String, comment: [String])
     /// `public static let name: Type = value`.
     case staticConstant(name: String, type: String, value: String)
+    /// `public typealias name = type`.
+    case typeAlias(name: String, type: String)
     /// `public var name: Type { body }`.
     case computedProperty(name: String, type: String, body: [SwiftStatement])
     /// `public init(signature) { body }`; `signature` is the parameter list and what follows it.

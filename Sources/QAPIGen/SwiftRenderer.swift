@@ -44,6 +44,8 @@ public struct SwiftRenderer: Sendable {
             lines.append("\(pad)public var \(name): \(type)")
         case .staticConstant(let name, let type, let value):
             lines.append("\(pad)public static let \(name): \(type) = \(value)")
+        case .typeAlias(let name, let type):
+            lines.append("\(pad)public typealias \(name) = \(type)")
         case .computedProperty(let name, let type, let body):
             lines.append("\(pad)public var \(name): \(type) {")
             render(body, depth: depth + 1, into: &lines)
@@ -91,8 +93,10 @@ public struct SwiftRenderer: Sendable {
     }
 
     private static func isConstant(_ declaration: SwiftDeclaration) -> Bool {
-        if case .staticConstant = declaration { return true }
-        return false
+        switch declaration {
+        case .staticConstant, .typeAlias: return true
+        default: return false
+        }
     }
 
     private static func conformanceList(_ conformances: [String]) -> String {

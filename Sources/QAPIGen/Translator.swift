@@ -1,7 +1,7 @@
 import QAPI
 
 /// Something the generator could not translate, with where it stands in the schema.
-public struct GeneratorDiagnostic: Sendable, Hashable, CustomStringConvertible {
+public struct GeneratorDiagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     public var location: QAPISourceLocation?
     public var message: String
 
@@ -12,14 +12,24 @@ public struct GeneratorDiagnostic: Sendable, Hashable, CustomStringConvertible {
 
 /// Turns a resolved QAPI schema into Swift declarations.
 ///
-/// This first stage translates enumerations and structs (objects without variants), the
-/// shapes most types have. Unions, alternates, commands and events are reported as
+/// This stage translates enumerations, structs (objects without variants), and commands and
+/// events whose arguments or data are such structs. Unions and alternates are reported as
 /// diagnostics rather than translated halfway.
 public struct Translator: Sendable {
     public var schema: QAPISchema
+    /// Which QEMU versions have a command or event; by default every one is said to come
+    /// from `defaultVersion`. The multi-version generator passes the real history here.
+    public var availability: @Sendable (_ kind: String, _ name: String) -> QMPAvailabilityDescription
+    public var defaultVersion: String
 
-    public init(schema: QAPISchema) {
+    public init(
+        schema: QAPISchema,
+        defaultVersion: String = "1.0",
+        availability: (@Sendable (_ kind: String, _ name: String) -> QMPAvailabilityDescription)? = nil
+    ) {
         self.schema = schema
+        self.defaultVersion = defaultVersion
+        self.availability = availability ?? { _, _ in QMPAvailabilityDescription(introduced: defaultVersion) }
     }
 
     public func translate(source: String) -> (file: SwiftFile, diagnostics: [GeneratorDiagnostic]) {
@@ -39,6 +49,18 @@ public struct Translator: Sendable {
                 }
             default:
                 diagnostics.append(GeneratorDiagnostic(location: type.location, message: "\(type.name): unions and alternates are not generated yet"))
+            }
+        }
+        for command in schema.commands.values.sorted(by: { $0.name < $1.name }) {
+            switch translateCommand(command) {
+            case .success(let declaration): declarations.append(declaration)
+            case .failure(let diagnostic): diagnostics.append(diagnostic)
+            }
+        }
+        for event in schema.events.values.sorted(by: { $0.name < $1.name }) {
+            switch translateEvent(event) {
+            case .success(let declaration): declarations.append(declaration)
+            case .failure(let diagnostic): diagnostics.append(diagnostic)
             }
         }
         let file = SwiftFile(
@@ -113,7 +135,16 @@ public struct Translator: Sendable {
     }
 
     func translateStruct(_ name: String, _ object: QAPIObjectType) -> SwiftDeclaration {
-        let members = object.members
+        .structure(
+            name: SwiftNaming.typeName(name),
+            conformances: ["QMPJSONConvertible", "Hashable"],
+            comment: ["QAPI struct `\(name)`."],
+            members: memberDeclarations(object.members)
+        )
+    }
+
+    /// Stored properties, a memberwise initializer, `init(json:path:)` and `json` for members.
+    func memberDeclarations(_ members: [QAPIMember]) -> [SwiftDeclaration] {
         let names = SwiftNaming.uniqueMemberNames(members.map(\.name))
         let typed = zip(members, names).map { member, swiftName in
             (member: member, name: swiftName, type: swiftType(member.type)! + (member.isOptional ? "?" : ""))
@@ -142,16 +173,99 @@ public struct Translator: Sendable {
             encode.append(.line("return .object(object)"))
         }
         declarations.append(.computedProperty(name: "json", type: "JSONValue", body: encode))
-        return .structure(
-            name: SwiftNaming.typeName(name),
-            conformances: ["QMPJSONConvertible", "Hashable"],
-            comment: ["QAPI struct `\(name)`."],
-            members: declarations
+        return declarations
+    }
+
+    /// The members of an argument or data type that is a struct; `nil` when the type is not
+    /// one this stage generates.
+    func plainMembers(_ typeName: String?) -> [QAPIMember]? {
+        guard let typeName else { return [] }
+        guard let object = schema.objectType(named: typeName), object.variants == nil,
+            object.members.allSatisfy({ swiftType($0.type) != nil })
+        else { return nil }
+        return object.members
+    }
+
+    func availabilityConstant(_ kind: String, _ name: String) -> SwiftDeclaration {
+        let description = availability(kind, name)
+        var arguments = ["introduced: \(Self.literal(description.introduced))"]
+        if let last = description.lastVersion { arguments.append("lastVersion: \(Self.literal(last))") }
+        if let deprecated = description.deprecated { arguments.append("deprecated: \(Self.literal(deprecated))") }
+        if description.unstable { arguments.append("unstable: true") }
+        return .staticConstant(name: "availability", type: "QMPAvailability", value: "QMPAvailability(\(arguments.joined(separator: ", ")))")
+    }
+
+    func translateCommand(_ command: QAPICommand) -> Result<SwiftDeclaration, GeneratorDiagnostic> {
+        guard let members = plainMembers(command.argumentType) else {
+            return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): union arguments are not generated yet"))
+        }
+        var response = "QMPEmpty"
+        if let returnType = command.returnType {
+            guard let type = swiftType(returnType) else {
+                return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its return type is not generated yet"))
+            }
+            response = type
+        }
+        var declarations: [SwiftDeclaration] = [
+            .typeAlias(name: "Response", type: response),
+            .staticConstant(name: "name", type: "String", value: Self.literal(command.name)),
+            .staticConstant(name: "allowsOutOfBand", type: "Bool", value: command.allowsOutOfBand ? "true" : "false"),
+            availabilityConstant("command", command.name),
+        ]
+        declarations += memberDeclarations(members)
+        declarations.append(
+            .computedProperty(
+                name: "arguments",
+                type: "JSONObject?",
+                body: [.line(members.isEmpty ? "nil" : "json.objectValue")]
+            )
+        )
+        return .success(
+            .structure(
+                name: SwiftNaming.commandTypeName(command.name),
+                conformances: ["QMPCommand", "QMPJSONConvertible", "Hashable"],
+                comment: ["QAPI command `\(command.name)`."],
+                members: declarations
+            )
+        )
+    }
+
+    func translateEvent(_ event: QAPIEvent) -> Result<SwiftDeclaration, GeneratorDiagnostic> {
+        guard let members = plainMembers(event.dataType) else {
+            return .failure(GeneratorDiagnostic(location: event.location, message: "\(event.name): union data is not generated yet"))
+        }
+        var declarations: [SwiftDeclaration] = [
+            .staticConstant(name: "name", type: "String", value: Self.literal(event.name)),
+            availabilityConstant("event", event.name),
+        ]
+        declarations += memberDeclarations(members)
+        return .success(
+            .structure(
+                name: SwiftNaming.eventTypeName(event.name),
+                conformances: ["QMPEventPayload", "Hashable"],
+                comment: ["QAPI event `\(event.name)`."],
+                members: declarations
+            )
         )
     }
 
     /// A Swift string literal for a QAPI name (names have no quotes or backslashes).
     static func literal(_ text: String) -> String {
         "\"\(text)\""
+    }
+}
+
+/// Which QEMU versions have something, as the generator writes it into the bindings.
+public struct QMPAvailabilityDescription: Sendable, Hashable {
+    public var introduced: String
+    public var lastVersion: String?
+    public var deprecated: String?
+    public var unstable: Bool
+
+    public init(introduced: String, lastVersion: String? = nil, deprecated: String? = nil, unstable: Bool = false) {
+        self.introduced = introduced
+        self.lastVersion = lastVersion
+        self.deprecated = deprecated
+        self.unstable = unstable
     }
 }

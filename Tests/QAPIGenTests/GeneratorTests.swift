@@ -1,7 +1,9 @@
 import Foundation
 import QAPI
 import QAPIGen
+import QMPClient
 import QMPCore
+import QMPServer
 import Testing
 
 @Suite("Swift names for QAPI names")
@@ -44,6 +46,11 @@ struct ReferenceTests {
         { 'struct': 'Paint',
           'data': { 'color': 'Color', '*coat-count': 'uint8', 'tags': ['str'], '*default': 'bool', 'x-gloss': 'number' } }
         { 'struct': 'Nothing', 'data': {} }
+        { 'command': 'repaint', 'data': { 'color': 'Color', '*coats': 'uint8' }, 'returns': 'Paint' }
+        { 'command': 'query-colors', 'returns': ['Color'], 'allow-oob': true }
+        { 'command': 'dry' }
+        { 'event': 'PAINT_DRIED', 'data': { 'paint': 'Paint', '*seconds': 'number' } }
+        { 'event': 'WET' }
         """
 
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ReferenceSources/Paint.swift")
@@ -79,5 +86,52 @@ struct ReferenceTests {
         #expect(error?.description == "return.coat-count: 300 is out of range for UInt8")
         #expect(Paint(color: .red, coatCount: 2, tags: [], xGloss: 0.5).json["coat-count"] == 2)
         #expect(try Nothing(json: [:]).json == [:])
+    }
+
+    @Test("generated commands carry their name, flags, availability, arguments and reply type")
+    func generatedCommands() throws {
+        #expect(RepaintCommand.name == "repaint")
+        #expect(!RepaintCommand.allowsOutOfBand)
+        #expect(QueryColorsCommand.allowsOutOfBand)
+        #expect(RepaintCommand.availability == QMPAvailability(introduced: "1.0"))
+        #expect(RepaintCommand(color: .darkBlue).arguments == ["color": "dark-blue"])
+        #expect(RepaintCommand(color: .red, coats: 2).arguments == ["color": "red", "coats": 2])
+        #expect(DryCommand().arguments == nil)
+        let reply = try RepaintCommand.Response(json: ["color": "red", "tags": [], "x-gloss": 0])
+        #expect(reply.color == .red)
+        #expect(try QueryColorsCommand.Response(json: ["red", "ultraviolet"]) == [.red, .unknown("ultraviolet")])
+        #expect(try DryCommand.Response(json: [:]) == QMPEmpty())
+    }
+
+    @Test("generated events decode their data, and events without data decode from an empty object")
+    func generatedEvents() throws {
+        #expect(PaintDriedEvent.name == "PAINT_DRIED")
+        let dried = try PaintDriedEvent(json: ["paint": ["color": "red", "tags": [], "x-gloss": 1], "seconds": 2.5])
+        #expect(dried.seconds == 2.5)
+        #expect(WetEvent.name == "WET")
+        _ = try WetEvent(json: [:])
+    }
+}
+
+@Suite("Generated bindings over the wire")
+struct GeneratedBindingsWireTests {
+    @Test("a client runs a generated command against a server and gets the typed reply and event")
+    func typedRoundTrip() async throws {
+        var commands = QMPCommandTable()
+        commands.register("repaint") { request in
+            let command = try RepaintCommand(json: .object(request.arguments), path: QMPPath(["arguments"]))
+            let paint = Paint(color: command.color, coatCount: command.coats, tags: ["fresh"], xGloss: 0.5)
+            request.server.broadcast(QMPEvent(name: PaintDriedEvent.name, data: PaintDriedEvent(paint: paint).json.objectValue, timestamp: .init(seconds: 1, microseconds: 0)))
+            return paint.json
+        }
+        let server = QMPServer(configuration: .init(greeting: QMPGreeting(version: QEMUVersion(major: 9, minor: 2, micro: 0)), commands: commands))
+        let client = try await QMPClient.connect(to: try await server.listen(on: .tcp(host: "127.0.0.1", port: 0)))
+        let dried = client.events(of: PaintDriedEvent.self)
+        let paint = try await client.execute(RepaintCommand(color: .darkBlue, coats: 3))
+        #expect(paint == Paint(color: .darkBlue, coatCount: 3, tags: ["fresh"], xGloss: 0.5))
+        var iterator = dried.makeAsyncIterator()
+        #expect(try await iterator.next()?.payload.paint.color == .darkBlue)
+        await client.close()
+        await server.shutdown()
     }
 }

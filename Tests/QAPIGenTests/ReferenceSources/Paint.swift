@@ -95,3 +95,127 @@ public struct Paint: QMPJSONConvertible, Hashable {
         return .object(object)
     }
 }
+
+/// QAPI command `dry`.
+public struct DryCommand: QMPCommand, QMPJSONConvertible, Hashable {
+    public typealias Response = QMPEmpty
+    public static let name: String = "dry"
+    public static let allowsOutOfBand: Bool = false
+    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+
+    public init() {}
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        _ = try json.object(at: path)
+    }
+
+    public var json: JSONValue {
+        .object([:])
+    }
+
+    public var arguments: JSONObject? {
+        nil
+    }
+}
+
+/// QAPI command `query-colors`.
+public struct QueryColorsCommand: QMPCommand, QMPJSONConvertible, Hashable {
+    public typealias Response = [Color]
+    public static let name: String = "query-colors"
+    public static let allowsOutOfBand: Bool = true
+    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+
+    public init() {}
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        _ = try json.object(at: path)
+    }
+
+    public var json: JSONValue {
+        .object([:])
+    }
+
+    public var arguments: JSONObject? {
+        nil
+    }
+}
+
+/// QAPI command `repaint`.
+public struct RepaintCommand: QMPCommand, QMPJSONConvertible, Hashable {
+    public typealias Response = Paint
+    public static let name: String = "repaint"
+    public static let allowsOutOfBand: Bool = false
+    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+
+    /// `color`
+    public var color: Color
+    /// `coats`
+    public var coats: UInt8?
+
+    public init(color: Color, coats: UInt8? = nil) {
+        self.color = color
+        self.coats = coats
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        color = try object.required("color", at: path)
+        coats = try object.optional("coats", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["color"] = color.json
+        object.set("coats", coats)
+        return .object(object)
+    }
+
+    public var arguments: JSONObject? {
+        json.objectValue
+    }
+}
+
+/// QAPI event `PAINT_DRIED`.
+public struct PaintDriedEvent: QMPEventPayload, Hashable {
+    public static let name: String = "PAINT_DRIED"
+    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+
+    /// `paint`
+    public var paint: Paint
+    /// `seconds`
+    public var seconds: Double?
+
+    public init(paint: Paint, seconds: Double? = nil) {
+        self.paint = paint
+        self.seconds = seconds
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        paint = try object.required("paint", at: path)
+        seconds = try object.optional("seconds", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["paint"] = paint.json
+        object.set("seconds", seconds)
+        return .object(object)
+    }
+}
+
+/// QAPI event `WET`.
+public struct WetEvent: QMPEventPayload, Hashable {
+    public static let name: String = "WET"
+    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+
+    public init() {}
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        _ = try json.object(at: path)
+    }
+
+    public var json: JSONValue {
+        .object([:])
+    }
+}

@@ -12,10 +12,12 @@ public struct SwiftFile: Sendable, Hashable {
     }
 }
 
-/// A line of code, or a block `opening { body } closing`.
+/// A line of code, a block `opening { body } closing`, or a `label:` (a `case` or
+/// `default:` of a switch) with the statements under it.
 public indirect enum SwiftStatement: Sendable, Hashable {
     case line(String)
     case block(String, [SwiftStatement], closing: String = "}")
+    case labeled(String, [SwiftStatement])
 }
 
 public struct SwiftEnumCase: Sendable, Hashable {

@@ -83,6 +83,9 @@ public struct SwiftRenderer: Sendable {
                 // Swift style: the cases of a switch stand level with it.
                 render(body, depth: opening.hasPrefix("switch ") ? depth : depth + 1, into: &lines)
                 lines.append(indent(depth) + closing)
+            case .labeled(let label, let body):
+                lines.append(indent(depth) + label)
+                render(body, depth: depth + 1, into: &lines)
             }
         }
     }

@@ -35,20 +35,22 @@ public struct Translator: Sendable {
     public func translate(source: String) -> (file: SwiftFile, diagnostics: [GeneratorDiagnostic]) {
         var declarations: [SwiftDeclaration] = []
         var diagnostics: [GeneratorDiagnostic] = []
-        for type in schema.definedTypes where !type.isImplicit {
+        for type in schema.definedTypes where !type.isImplicit || Self.isImplicitEnum(type) {
+            if let unsupported = unsupportedReason(type) {
+                diagnostics.append(GeneratorDiagnostic(location: type.location, message: "\(type.name): \(unsupported)"))
+                continue
+            }
             switch type.kind {
             case .enumeration(let enumeration):
                 declarations.append(translateEnum(type.name, enumeration))
             case .object(let object) where object.variants == nil:
-                if let unsupported = object.members.first(where: { swiftType($0.type) == nil }) {
-                    diagnostics.append(
-                        GeneratorDiagnostic(location: type.location, message: "\(type.name): member '\(unsupported.name)' has a type not generated yet")
-                    )
-                } else {
-                    declarations.append(translateStruct(type.name, object))
-                }
+                declarations.append(translateStruct(type.name, object))
+            case .object(let object):
+                declarations.append(translateUnion(type.name, object, object.variants!))
+            case .alternate(let alternate):
+                declarations.append(translateAlternate(type.name, alternate))
             default:
-                diagnostics.append(GeneratorDiagnostic(location: type.location, message: "\(type.name): unions and alternates are not generated yet"))
+                break
             }
         }
         for command in schema.commands.values.sorted(by: { $0.name < $1.name }) {
@@ -94,10 +96,62 @@ public struct Translator: Sendable {
             return swiftType(element).map { "[\($0)]" }
         case .enumeration:
             return SwiftNaming.typeName(qapiType)
-        case .object(let object) where object.variants == nil && !type.isImplicit:
+        case .object where !type.isImplicit, .alternate:
             return SwiftNaming.typeName(qapiType)
         default:
             return nil
+        }
+    }
+
+    /// A simple union's tag enumeration (`<Union>Kind`) is implicit but has a proper name.
+    static func isImplicitEnum(_ type: QAPIType) -> Bool {
+        if case .enumeration = type.kind, type.isImplicit, !type.name.hasPrefix("q_") { return true }
+        return false
+    }
+
+    /// Why a type cannot be generated yet, or `nil`.
+    func unsupportedReason(_ type: QAPIType) -> String? {
+        switch type.kind {
+        case .object(let object):
+            if let member = object.members.first(where: { swiftType($0.type) == nil }) {
+                return "member '\(member.name)' has a type not generated yet"
+            }
+            if let variants = object.variants {
+                if let variant = variants.variants.first(where: { schema.type(named: $0.type)?.isImplicit ?? true }) {
+                    return "branch '\(variant.name)' is a simple union's implicit wrapper, not generated yet"
+                }
+                if let variant = variants.variants.first(where: { swiftType($0.type) == nil }) {
+                    return "branch '\(variant.name)' has a type not generated yet"
+                }
+            }
+            return nil
+        case .alternate(let alternate):
+            if let branch = alternate.branches.first(where: { swiftType($0.type) == nil || jsonKinds(of: $0.type).isEmpty }) {
+                return "alternate branch '\(branch.name)' has a type not generated yet"
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// The JSONValue cases a value of a type arrives as, for telling alternate branches apart.
+    func jsonKinds(of qapiType: String) -> [String] {
+        guard let type = schema.type(named: qapiType) else { return [] }
+        switch type.kind {
+        case .builtin(let builtin):
+            switch builtin {
+            case .str: return ["string"]
+            case .bool: return ["bool"]
+            case .null: return ["null"]
+            case .number: return ["int", "uint", "double"]
+            case .any: return []
+            default: return ["int", "uint"]
+            }
+        case .enumeration: return ["string"]
+        case .object: return ["object"]
+        case .array: return ["array"]
+        case .alternate: return []
         }
     }
 
@@ -140,6 +194,127 @@ public struct Translator: Sendable {
             conformances: ["QMPJSONConvertible", "Hashable"],
             comment: ["QAPI struct `\(name)`."],
             members: memberDeclarations(object.members)
+        )
+    }
+
+    /// A union: its common members (the tag among them), and the members the tag adds as a
+    /// `Branch`. A tag value without members of its own, or one this binding does not know,
+    /// keeps whatever members came with it in `.other`.
+    func translateUnion(_ name: String, _ object: QAPIObjectType, _ variants: QAPIVariants) -> SwiftDeclaration {
+        let tag = SwiftNaming.memberName(variants.tagMember)
+        let common = object.members.map(\.name)
+        var members = memberDeclarations(object.members)
+        // memberDeclarations ends with the memberwise init, init(json:) and json; rebuild those three.
+        members.removeLast(3)
+        let commonNames = SwiftNaming.uniqueMemberNames(common)
+        let caseNames = SwiftNaming.uniqueMemberNames(variants.variants.map(\.name) + ["other"])
+        let other = caseNames.last!
+        members.append(.property(name: "branch", type: "Branch", comment: ["The members the value of `\(variants.tagMember)` adds."]))
+        let typedCommon = zip(object.members, commonNames).map { member, swiftName in
+            (member: member, name: swiftName, type: swiftType(member.type)! + (member.isOptional ? "?" : ""))
+        }
+        let parameters = typedCommon.map { "\($0.name): \($0.type)\($0.member.isOptional ? " = nil" : "")" } + ["branch: Branch"]
+        members.append(
+            .initializer(
+                signature: "(\(parameters.joined(separator: ", ")))",
+                body: typedCommon.map { .line("self.\($0.name) = \($0.name)") } + [.line("self.branch = branch")]
+            )
+        )
+        var decode: [SwiftStatement] = [.line("let object = try json.object(at: path)")]
+        decode += typedCommon.map { entry in
+            .line("\(entry.name) = try object.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)")
+        }
+        let tagType = SwiftNaming.typeName(variants.tagType)
+        // The tag's cases are named as its enumeration names them, which may differ from the
+        // branch names when values collide.
+        let tagValues = schema.enumType(named: variants.tagType)?.names ?? []
+        let tagCaseNames = Dictionary(
+            uniqueKeysWithValues: zip(tagValues, SwiftNaming.uniqueMemberNames(tagValues + ["unknown"]))
+        )
+        decode.append(
+            .block(
+                "switch \(tag)",
+                zip(variants.variants, caseNames).map { variant, caseName in
+                    let tagCase = tagCaseNames[variant.name] ?? caseName
+                    return .line("case .\(tagCase): branch = .\(caseName)(try \(swiftType(variant.type)!)(json: json, path: path))")
+                } + [
+                    .labeled(
+                        "default:",
+                        [
+                            .line("let common: Set<String> = [\(common.map(Self.literal).joined(separator: ", "))]"),
+                            .line("branch = .\(other)(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))"),
+                        ]
+                    )
+                ]
+            )
+        )
+        members.append(.initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: decode))
+        var encode: [SwiftStatement] = [.line("var object = JSONObject()")]
+        encode += typedCommon.map { entry in
+            entry.member.isOptional
+                ? .line("object.set(\(Self.literal(entry.member.name)), \(entry.name))")
+                : .line("object[\(Self.literal(entry.member.name))] = \(entry.name).json")
+        }
+        encode.append(.line("let added: JSONObject"))
+        encode.append(
+            .block(
+                "switch branch",
+                zip(variants.variants, caseNames).map { _, caseName in
+                    .line("case .\(caseName)(let members): added = members.json.objectValue ?? [:]")
+                } + [.line("case .\(other)(let members): added = members")]
+            )
+        )
+        encode.append(.block("for (key, value) in added where object[key] == nil", [.line("object[key] = value")]))
+        encode.append(.line("return .object(object)"))
+        members.append(.computedProperty(name: "json", type: "JSONValue", body: encode))
+        let branch = SwiftDeclaration.enumeration(
+            name: "Branch",
+            conformances: ["Sendable", "Hashable"],
+            comment: ["The members each value of `\(variants.tagMember)` adds (of `\(tagType)`)."],
+            cases: zip(variants.variants, caseNames).map { variant, caseName in
+                SwiftEnumCase(name: caseName, associatedTypes: [swiftType(variant.type)!], comment: ["`\(variant.name)`"])
+            } + [SwiftEnumCase(name: other, associatedTypes: ["JSONObject"], comment: ["A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent."])],
+            members: []
+        )
+        members.append(branch)
+        return .structure(
+            name: SwiftNaming.typeName(name),
+            conformances: ["QMPJSONConvertible", "Hashable"],
+            comment: ["QAPI union `\(name)`, told apart by `\(variants.tagMember)`."],
+            members: members
+        )
+    }
+
+    /// An alternate: one case per branch, chosen by the JSON kind of the value.
+    func translateAlternate(_ name: String, _ alternate: QAPIAlternateType) -> SwiftDeclaration {
+        let caseNames = SwiftNaming.uniqueMemberNames(alternate.branches.map(\.name))
+        let branches = zip(alternate.branches, caseNames).map { (branch: $0, name: $1, type: swiftType($0.type)!) }
+        var decodeCases: [SwiftStatement] = []
+        var kindsTaken: Set<String> = []
+        var expected: [String] = []
+        for entry in branches {
+            let kinds = jsonKinds(of: entry.branch.type).filter { !kindsTaken.contains($0) }
+            kindsTaken.formUnion(kinds)
+            guard !kinds.isEmpty else { continue }
+            expected.append(entry.type)
+            decodeCases.append(
+                .line("case \(kinds.map { ".\($0)" }.joined(separator: ", ")): self = .\(entry.name)(try \(entry.type)(json: json, path: path))")
+            )
+        }
+        decodeCases.append(.line("default: throw .typeMismatch(path, expected: \(Self.literal(expected.joined(separator: " or "))), got: json)"))
+        return .enumeration(
+            name: SwiftNaming.typeName(name),
+            conformances: ["QMPJSONConvertible", "Hashable"],
+            comment: ["QAPI alternate `\(name)`: the branch follows the JSON kind of the value."],
+            cases: branches.map { SwiftEnumCase(name: $0.name, associatedTypes: [$0.type], comment: ["`\($0.branch.name)`"]) },
+            members: [
+                .initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: [.block("switch json", decodeCases)]),
+                .computedProperty(
+                    name: "json",
+                    type: "JSONValue",
+                    body: [.block("switch self", branches.map { .line("case .\($0.name)(let value): value.json") })]
+                ),
+            ]
         )
     }
 

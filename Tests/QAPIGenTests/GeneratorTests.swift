@@ -51,6 +51,13 @@ struct ReferenceTests {
         { 'command': 'dry' }
         { 'event': 'PAINT_DRIED', 'data': { 'paint': 'Paint', '*seconds': 'number' } }
         { 'event': 'WET' }
+        { 'enum': 'ShapeKind', 'data': [ 'circle', 'square', 'dot' ] }
+        { 'struct': 'Circle', 'data': { 'radius': 'number' } }
+        { 'struct': 'Square', 'data': { 'side': 'int', '*rotated': 'bool' } }
+        { 'union': 'Shape', 'base': { 'kind': 'ShapeKind', '*label': 'str' }, 'discriminator': 'kind',
+          'data': { 'circle': 'Circle', 'square': 'Square' } }
+        { 'alternate': 'SizeOrName', 'data': { 'size': 'uint64', 'name': 'str', 'shape': 'Shape' } }
+        { 'command': 'draw', 'data': { 'shape': 'Shape', '*size': 'SizeOrName' } }
         """
 
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ReferenceSources/Paint.swift")
@@ -86,6 +93,35 @@ struct ReferenceTests {
         #expect(error?.description == "return.coat-count: 300 is out of range for UInt8")
         #expect(Paint(color: .red, coatCount: 2, tags: [], xGloss: 0.5).json["coat-count"] == 2)
         #expect(try Nothing(json: [:]).json == [:])
+    }
+
+    @Test("a generated union decodes its branch by the tag, keeps what a memberless or unknown tag brings, and encodes back")
+    func generatedUnion() throws {
+        let circle = try Shape(json: ["kind": "circle", "radius": 2, "label": "c"])
+        #expect(circle.kind == .circle)
+        #expect(circle.label == "c")
+        #expect(circle.branch == .circle(Circle(radius: 2)))
+        #expect(circle.json == ["kind": "circle", "label": "c", "radius": 2.0])
+        let dot = try Shape(json: ["kind": "dot", "x": 1])
+        #expect(dot.branch == .other(["x": 1]))
+        #expect(dot.json == ["kind": "dot", "x": 1])
+        let future = try Shape(json: ["kind": "hexagon", "sides": 6])
+        #expect(future.kind == .unknown("hexagon"))
+        #expect(future.json == ["kind": "hexagon", "sides": 6])
+        let missing = #expect(throws: QMPDecodingError.self) { try Shape(json: ["kind": "square"], path: QMPPath(["arguments", "shape"])) }
+        #expect(missing?.description == "arguments.shape.side: missing required member")
+    }
+
+    @Test("a generated alternate picks its branch by the JSON kind of the value")
+    func generatedAlternate() throws {
+        #expect(try SizeOrName(json: 1024) == .size(1024))
+        #expect(try SizeOrName(json: "big") == .name("big"))
+        #expect(try SizeOrName(json: ["kind": "dot"]) == .shape(Shape(kind: .dot, branch: .other([:]))))
+        #expect(SizeOrName.name("big").json == "big")
+        let wrong = #expect(throws: QMPDecodingError.self) { try SizeOrName(json: true) }
+        #expect(wrong?.description == "value: expected UInt64 or String or Shape, got true")
+        #expect(DrawCommand(shape: Shape(kind: .circle, branch: .circle(Circle(radius: 1))), size: .size(3)).arguments
+            == ["shape": ["kind": "circle", "radius": 1.0], "size": 3])
     }
 
     @Test("generated commands carry their name, flags, availability, arguments and reply type")

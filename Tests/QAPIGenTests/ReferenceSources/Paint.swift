@@ -3,6 +3,27 @@
 
 import QMPCore
 
+/// QAPI struct `Circle`.
+public struct Circle: QMPJSONConvertible, Hashable {
+    /// `radius`
+    public var radius: Double
+
+    public init(radius: Double) {
+        self.radius = radius
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        radius = try object.required("radius", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["radius"] = radius.json
+        return .object(object)
+    }
+}
+
 /// QAPI enum `Color`.
 public enum Color: QMPJSONConvertible, Hashable {
     /// `red`
@@ -93,6 +114,184 @@ public struct Paint: QMPJSONConvertible, Hashable {
         object.set("default", `default`)
         object["x-gloss"] = xGloss.json
         return .object(object)
+    }
+}
+
+/// QAPI union `Shape`, told apart by `kind`.
+public struct Shape: QMPJSONConvertible, Hashable {
+    /// `kind`
+    public var kind: ShapeKind
+    /// `label`
+    public var label: String?
+    /// The members the value of `kind` adds.
+    public var branch: Branch
+
+    public init(kind: ShapeKind, label: String? = nil, branch: Branch) {
+        self.kind = kind
+        self.label = label
+        self.branch = branch
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        kind = try object.required("kind", at: path)
+        label = try object.optional("label", at: path)
+        switch kind {
+        case .circle: branch = .circle(try Circle(json: json, path: path))
+        case .square: branch = .square(try Square(json: json, path: path))
+        default:
+            let common: Set<String> = ["kind", "label"]
+            branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        }
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["kind"] = kind.json
+        object.set("label", label)
+        let added: JSONObject
+        switch branch {
+        case .circle(let members): added = members.json.objectValue ?? [:]
+        case .square(let members): added = members.json.objectValue ?? [:]
+        case .other(let members): added = members
+        }
+        for (key, value) in added where object[key] == nil {
+            object[key] = value
+        }
+        return .object(object)
+    }
+
+    /// The members each value of `kind` adds (of `ShapeKind`).
+    public enum Branch: Sendable, Hashable {
+        /// `circle`
+        case circle(Circle)
+        /// `square`
+        case square(Square)
+        /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
+        case other(JSONObject)
+    }
+}
+
+/// QAPI enum `ShapeKind`.
+public enum ShapeKind: QMPJSONConvertible, Hashable {
+    /// `circle`
+    case circle
+    /// `square`
+    case square
+    /// `dot`
+    case dot
+    /// A value this binding does not know, as a newer QEMU may send; kept as sent.
+    case unknown(String)
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let raw = try String(json: json, path: path)
+        switch raw {
+        case "circle": self = .circle
+        case "square": self = .square
+        case "dot": self = .dot
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .circle: "circle"
+        case .square: "square"
+        case .dot: "dot"
+        case .unknown(let raw): raw
+        }
+    }
+
+    public var json: JSONValue {
+        .string(rawValue)
+    }
+}
+
+/// QAPI alternate `SizeOrName`: the branch follows the JSON kind of the value.
+public enum SizeOrName: QMPJSONConvertible, Hashable {
+    /// `size`
+    case size(UInt64)
+    /// `name`
+    case name(String)
+    /// `shape`
+    case shape(Shape)
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        switch json {
+        case .int, .uint: self = .size(try UInt64(json: json, path: path))
+        case .string: self = .name(try String(json: json, path: path))
+        case .object: self = .shape(try Shape(json: json, path: path))
+        default: throw .typeMismatch(path, expected: "UInt64 or String or Shape", got: json)
+        }
+    }
+
+    public var json: JSONValue {
+        switch self {
+        case .size(let value): value.json
+        case .name(let value): value.json
+        case .shape(let value): value.json
+        }
+    }
+}
+
+/// QAPI struct `Square`.
+public struct Square: QMPJSONConvertible, Hashable {
+    /// `side`
+    public var side: Int64
+    /// `rotated`
+    public var rotated: Bool?
+
+    public init(side: Int64, rotated: Bool? = nil) {
+        self.side = side
+        self.rotated = rotated
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        side = try object.required("side", at: path)
+        rotated = try object.optional("rotated", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["side"] = side.json
+        object.set("rotated", rotated)
+        return .object(object)
+    }
+}
+
+/// QAPI command `draw`.
+public struct DrawCommand: QMPCommand, QMPJSONConvertible, Hashable {
+    public typealias Response = QMPEmpty
+    public static let name: String = "draw"
+    public static let allowsOutOfBand: Bool = false
+    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+
+    /// `shape`
+    public var shape: Shape
+    /// `size`
+    public var size: SizeOrName?
+
+    public init(shape: Shape, size: SizeOrName? = nil) {
+        self.shape = shape
+        self.size = size
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        shape = try object.required("shape", at: path)
+        size = try object.optional("size", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["shape"] = shape.json
+        object.set("size", size)
+        return .object(object)
+    }
+
+    public var arguments: JSONObject? {
+        json.objectValue
     }
 }
 

@@ -1,4 +1,5 @@
 import QAPI
+import QMPCore
 
 /// Something the generator could not translate, with where it stands in the schema.
 public struct GeneratorDiagnostic: Error, Sendable, Hashable, CustomStringConvertible {
@@ -19,17 +20,17 @@ public struct Translator: Sendable {
     public var schema: QAPISchema
     /// Which QEMU versions have a command or event; by default every one is said to come
     /// from `defaultVersion`. The multi-version generator passes the real history here.
-    public var availability: @Sendable (_ kind: String, _ name: String) -> QMPAvailabilityDescription
+    public var availability: @Sendable (_ kind: String, _ name: String) -> QMPAvailability
     public var defaultVersion: String
 
     public init(
         schema: QAPISchema,
         defaultVersion: String = "1.0",
-        availability: (@Sendable (_ kind: String, _ name: String) -> QMPAvailabilityDescription)? = nil
+        availability: (@Sendable (_ kind: String, _ name: String) -> QMPAvailability)? = nil
     ) {
         self.schema = schema
         self.defaultVersion = defaultVersion
-        self.availability = availability ?? { _, _ in QMPAvailabilityDescription(introduced: defaultVersion) }
+        self.availability = availability ?? { _, _ in QMPAvailability(introduced: defaultVersion) }
     }
 
     public func translate(source: String) -> (file: SwiftFile, diagnostics: [GeneratorDiagnostic]) {
@@ -203,27 +204,13 @@ public struct Translator: Sendable {
     func translateUnion(_ name: String, _ object: QAPIObjectType, _ variants: QAPIVariants) -> SwiftDeclaration {
         let tag = SwiftNaming.memberName(variants.tagMember)
         let common = object.members.map(\.name)
-        var members = memberDeclarations(object.members)
-        // memberDeclarations ends with the memberwise init, init(json:) and json; rebuild those three.
-        members.removeLast(3)
-        let commonNames = SwiftNaming.uniqueMemberNames(common)
+        let typedCommon = typedMembers(object.members)
         let caseNames = SwiftNaming.uniqueMemberNames(variants.variants.map(\.name) + ["other"])
         let other = caseNames.last!
+        var members = properties(typedCommon)
         members.append(.property(name: "branch", type: "Branch", comment: ["The members the value of `\(variants.tagMember)` adds."]))
-        let typedCommon = zip(object.members, commonNames).map { member, swiftName in
-            (member: member, name: swiftName, type: swiftType(member.type)! + (member.isOptional ? "?" : ""))
-        }
-        let parameters = typedCommon.map { "\($0.name): \($0.type)\($0.member.isOptional ? " = nil" : "")" } + ["branch: Branch"]
-        members.append(
-            .initializer(
-                signature: "(\(parameters.joined(separator: ", ")))",
-                body: typedCommon.map { .line("self.\($0.name) = \($0.name)") } + [.line("self.branch = branch")]
-            )
-        )
-        var decode: [SwiftStatement] = [.line("let object = try json.object(at: path)")]
-        decode += typedCommon.map { entry in
-            .line("\(entry.name) = try object.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)")
-        }
+        members.append(memberwiseInitializer(typedCommon, extra: [("branch", "Branch")]))
+        var decode: [SwiftStatement] = [.line("let object = try json.object(at: path)")] + decodeLines(typedCommon)
         let tagType = SwiftNaming.typeName(variants.tagType)
         // The tag's cases are named as its enumeration names them, which may differ from the
         // branch names when values collide.
@@ -249,12 +236,7 @@ public struct Translator: Sendable {
             )
         )
         members.append(.initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: decode))
-        var encode: [SwiftStatement] = [.line("var object = JSONObject()")]
-        encode += typedCommon.map { entry in
-            entry.member.isOptional
-                ? .line("object.set(\(Self.literal(entry.member.name)), \(entry.name))")
-                : .line("object[\(Self.literal(entry.member.name))] = \(entry.name).json")
-        }
+        var encode: [SwiftStatement] = [.line("var object = JSONObject()")] + encodeLines(typedCommon)
         encode.append(.line("let added: JSONObject"))
         encode.append(
             .block(
@@ -318,35 +300,61 @@ public struct Translator: Sendable {
         )
     }
 
-    /// Stored properties, a memberwise initializer, `init(json:path:)` and `json` for members.
-    func memberDeclarations(_ members: [QAPIMember]) -> [SwiftDeclaration] {
-        let names = SwiftNaming.uniqueMemberNames(members.map(\.name))
-        let typed = zip(members, names).map { member, swiftName in
-            (member: member, name: swiftName, type: swiftType(member.type)! + (member.isOptional ? "?" : ""))
+    /// A member with its Swift name and type.
+    struct TypedMember {
+        var member: QAPIMember
+        var name: String
+        var type: String
+    }
+
+    func typedMembers(_ members: [QAPIMember]) -> [TypedMember] {
+        zip(members, SwiftNaming.uniqueMemberNames(members.map(\.name))).map { member, name in
+            TypedMember(member: member, name: name, type: swiftType(member.type)! + (member.isOptional ? "?" : ""))
         }
-        var declarations: [SwiftDeclaration] = typed.map { .property(name: $0.name, type: $0.type, comment: ["`\($0.member.name)`"]) }
-        let parameters = typed.map { "\($0.name): \($0.type)\($0.member.isOptional ? " = nil" : "")" }
-        declarations.append(
-            .initializer(
-                signature: "(\(parameters.joined(separator: ", ")))",
-                body: typed.map { .line("self.\($0.name) = \($0.name)") }
-            )
+    }
+
+    func properties(_ typed: [TypedMember]) -> [SwiftDeclaration] {
+        typed.map { .property(name: $0.name, type: $0.type, comment: ["`\($0.member.name)`"]) }
+    }
+
+    /// The memberwise initializer, with optional members defaulting to nil, and any `extra`
+    /// parameters (`name: Type`) after them.
+    func memberwiseInitializer(_ typed: [TypedMember], extra: [(name: String, type: String)] = []) -> SwiftDeclaration {
+        let parameters = typed.map { "\($0.name): \($0.type)\($0.member.isOptional ? " = nil" : "")" } + extra.map { "\($0.name): \($0.type)" }
+        return .initializer(
+            signature: "(\(parameters.joined(separator: ", ")))",
+            body: (typed.map(\.name) + extra.map(\.name)).map { .line("self.\($0) = \($0)") }
         )
-        var decode: [SwiftStatement] = typed.isEmpty ? [.line("_ = try json.object(at: path)")] : [.line("let object = try json.object(at: path)")]
-        decode += typed.map { entry in
+    }
+
+    /// Reads each member from `object`.
+    func decodeLines(_ typed: [TypedMember]) -> [SwiftStatement] {
+        typed.map { entry in
             .line("\(entry.name) = try object.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)")
         }
-        declarations.append(.initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: decode))
-        var encode: [SwiftStatement] = [.line(".object([:])")]
-        if !typed.isEmpty {
-            encode = [.line("var object = JSONObject()")]
-            encode += typed.map { entry in
-                entry.member.isOptional
-                    ? .line("object.set(\(Self.literal(entry.member.name)), \(entry.name))")
-                    : .line("object[\(Self.literal(entry.member.name))] = \(entry.name).json")
-            }
-            encode.append(.line("return .object(object)"))
+    }
+
+    /// Writes each member into `object`; nil optionals are left out.
+    func encodeLines(_ typed: [TypedMember]) -> [SwiftStatement] {
+        typed.map { entry in
+            entry.member.isOptional
+                ? .line("object.set(\(Self.literal(entry.member.name)), \(entry.name))")
+                : .line("object[\(Self.literal(entry.member.name))] = \(entry.name).json")
         }
+    }
+
+    /// Stored properties, a memberwise initializer, `init(json:path:)` and `json` for members.
+    func memberDeclarations(_ members: [QAPIMember]) -> [SwiftDeclaration] {
+        let typed = typedMembers(members)
+        var declarations = properties(typed)
+        declarations.append(memberwiseInitializer(typed))
+        let decode: [SwiftStatement] = typed.isEmpty
+            ? [.line("_ = try json.object(at: path)")]
+            : [.line("let object = try json.object(at: path)")] + decodeLines(typed)
+        declarations.append(.initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: decode))
+        let encode: [SwiftStatement] = typed.isEmpty
+            ? [.line(".object([:])")]
+            : [.line("var object = JSONObject()")] + encodeLines(typed) + [.line("return .object(object)")]
         declarations.append(.computedProperty(name: "json", type: "JSONValue", body: encode))
         return declarations
     }
@@ -430,17 +438,3 @@ public struct Translator: Sendable {
     }
 }
 
-/// Which QEMU versions have something, as the generator writes it into the bindings.
-public struct QMPAvailabilityDescription: Sendable, Hashable {
-    public var introduced: String
-    public var lastVersion: String?
-    public var deprecated: String?
-    public var unstable: Bool
-
-    public init(introduced: String, lastVersion: String? = nil, deprecated: String? = nil, unstable: Bool = false) {
-        self.introduced = introduced
-        self.lastVersion = lastVersion
-        self.deprecated = deprecated
-        self.unstable = unstable
-    }
-}

@@ -35,9 +35,13 @@ public struct SwiftEnumCase: Sendable, Hashable {
 
 public indirect enum SwiftDeclaration: Sendable, Hashable {
     case structure(name: String, conformances: [String], comment: [String], members: [SwiftDeclaration])
-    case enumeration(name: String, conformances: [String], comment: [String], cases: [SwiftEnumCase], members: [SwiftDeclaration])
+    /// `indirect` when its cases may hold values that hold the enumeration again.
+    case enumeration(name: String, conformances: [String], comment: [String], cases: [SwiftEnumCase], members: [SwiftDeclaration], isIndirect: Bool = false)
     /// `public var name: Type`.
     case property(name: String, type: String, comment: [String])
+    /// `public var name: Type` kept in a `QMPIndirect` stored as `_name`, for a struct member
+    /// whose type holds the struct again (which a value type cannot store inline).
+    case indirectProperty(name: String, type: String, comment: [String])
     /// `public static let name: Type = value`.
     case staticConstant(name: String, type: String, value: String)
     /// `public typealias name = type`.

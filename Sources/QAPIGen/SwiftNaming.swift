@@ -12,8 +12,11 @@
 ///   (`node-name` → `nodeName`, `x-perf` → `xPerf`).
 /// - A name that starts with a digit gets a leading `_` (`1` → `_1`, `640x480` → `_640x480`).
 /// - Swift keywords are escaped with backticks (`default` → `` `default` ``).
+/// - A type name that would hide a type the generated code itself uses (`String`, `Bool`,
+///   `JSONValue`, …) gets a `QAPI` prefix: QAPI's `String` struct becomes `QAPIString`.
 /// - Names that collide within one scope (`foo-bar` and `foo_bar`) keep the first spelling;
-///   later ones get `_2`, `_3`… in the order they appear in the schema.
+///   later ones get `_2`, `_3`… in the order they appear in the schema. Names the generated
+///   types use themselves (`json`, `arguments`, `branch`, `rawValue`) count as taken.
 public enum SwiftNaming {
     static let keywords: Set<String> = [
         "associatedtype", "class", "deinit", "enum", "extension", "fileprivate", "func", "import", "init", "inout",
@@ -22,6 +25,15 @@ public enum SwiftNaming {
         "defer", "do", "else", "fallthrough", "for", "guard", "if", "in", "repeat", "return", "throw", "switch",
         "where", "while", "Any", "as", "await", "false", "is", "nil", "self", "Self", "super", "throws", "true",
         "try", "some", "any", "Type", "Protocol",
+    ]
+
+    /// Types the generated code names; a QAPI type must not hide them.
+    static let reservedTypeNames: Set<String> = [
+        "String", "Bool", "Double", "Float", "Int", "Int8", "Int16", "Int32", "Int64", "UInt", "UInt8", "UInt16",
+        "UInt32", "UInt64", "Array", "Dictionary", "Set", "Optional", "Result", "Error", "Never", "Character",
+        "Sendable", "Hashable", "Equatable", "JSONValue", "JSONObject", "QMPPath", "QMPDecodingError",
+        "QMPAvailability", "QMPEmpty", "QMPCommand", "QMPEventPayload", "QMPJSONConvertible", "Branch",
+        "Response",
     ]
 
     /// The words of a QAPI name.
@@ -46,6 +58,7 @@ public enum SwiftNaming {
     /// A type name: `query-status` → `QueryStatus`.
     public static func typeName(_ qapiName: String) -> String {
         let name = words(qapiName).map(capitalized).joined()
+        if reservedTypeNames.contains(name) { return "QAPI" + name }
         return escaped(guardDigit(name.isEmpty ? "Unnamed" : name))
     }
 
@@ -65,6 +78,14 @@ public enum SwiftNaming {
         return word.prefix(1).lowercased() + word.dropFirst()
     }
 
+    /// The generated file for a schema module: `qapi/block-core.json` → `BlockCore.swift`.
+    public static func moduleFileName(_ schemaFile: String) -> String {
+        let base = schemaFile.split(separator: "/").last.map(String.init) ?? schemaFile
+        let stem = base.hasSuffix(".json") ? String(base.dropLast(5)) : base
+        let name = words(stem).map(capitalized).joined()
+        return (name.isEmpty ? "Schema" : name) + ".swift"
+    }
+
     public static func commandTypeName(_ command: String) -> String {
         typeName(command) + "Command"
     }
@@ -73,9 +94,16 @@ public enum SwiftNaming {
         words(event).map { capitalized(Substring($0.lowercased())) }.joined() + "Event"
     }
 
-    /// Names for `qapiNames` in one scope, with collisions resolved in order.
-    public static func uniqueMemberNames(_ qapiNames: [String]) -> [String] {
-        var taken: Set<String> = []
+    /// Members the generated types declare themselves; a QAPI member of that name is told
+    /// apart like a collision (`json` → `json_2`).
+    public static let reservedMemberNames: Set<String> = ["json", "arguments", "branch", "rawValue"]
+    /// Likewise for enumeration cases.
+    public static let reservedCaseNames: Set<String> = ["json", "rawValue"]
+
+    /// Names for `qapiNames` in one scope, with collisions resolved in order; `reserved`
+    /// names count as taken.
+    public static func uniqueMemberNames(_ qapiNames: [String], reserved: Set<String> = []) -> [String] {
+        var taken = reserved
         return qapiNames.map { qapiName in
             let base = memberName(qapiName)
             var candidate = base

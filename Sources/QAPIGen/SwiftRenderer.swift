@@ -26,9 +26,9 @@ public struct SwiftRenderer: Sendable {
             lines.append("\(pad)public struct \(name)\(Self.conformanceList(conformances)) {")
             renderMembers(members, depth: depth + 1, into: &lines)
             lines.append("\(pad)}")
-        case .enumeration(let name, let conformances, let comment, let cases, let members):
+        case .enumeration(let name, let conformances, let comment, let cases, let members, let isIndirect):
             lines += comment.map { "\(pad)/// \($0)".trimmingTrailingSpaces() }
-            lines.append("\(pad)public enum \(name)\(Self.conformanceList(conformances)) {")
+            lines.append("\(pad)public \(isIndirect ? "indirect " : "")enum \(name)\(Self.conformanceList(conformances)) {")
             for enumCase in cases {
                 lines += enumCase.comment.map { "\(pad)    /// \($0)".trimmingTrailingSpaces() }
                 let associated = enumCase.associatedTypes.isEmpty ? "" : "(\(enumCase.associatedTypes.joined(separator: ", ")))"
@@ -42,6 +42,14 @@ public struct SwiftRenderer: Sendable {
         case .property(let name, let type, let comment):
             lines += comment.map { "\(pad)/// \($0)".trimmingTrailingSpaces() }
             lines.append("\(pad)public var \(name): \(type)")
+        case .indirectProperty(let name, let type, let comment):
+            let storage = SwiftRenderer.storageName(name)
+            lines += comment.map { "\(pad)/// \($0)".trimmingTrailingSpaces() }
+            lines.append("\(pad)public var \(name): \(type) {")
+            lines.append("\(pad)    get { \(storage).value }")
+            lines.append("\(pad)    set { \(storage) = QMPIndirect(newValue) }")
+            lines.append("\(pad)}")
+            lines.append("\(pad)private var \(storage): QMPIndirect<\(type)>")
         case .staticConstant(let name, let type, let value):
             lines.append("\(pad)public static let \(name): \(type) = \(value)")
         case .typeAlias(let name, let type):
@@ -91,8 +99,15 @@ public struct SwiftRenderer: Sendable {
     }
 
     private static func isStoredProperty(_ declaration: SwiftDeclaration) -> Bool {
-        if case .property = declaration { return true }
-        return false
+        switch declaration {
+        case .property, .indirectProperty: return true
+        default: return false
+        }
+    }
+
+    /// The stored property behind an indirect one: `parent` → `_parent`.
+    public static func storageName(_ name: String) -> String {
+        "_" + name.replacingOccurrences(of: "`", with: "")
     }
 
     private static func isConstant(_ declaration: SwiftDeclaration) -> Bool {

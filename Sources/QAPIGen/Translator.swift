@@ -13,65 +13,175 @@ public struct GeneratorDiagnostic: Error, Sendable, Hashable, CustomStringConver
 
 /// Turns a resolved QAPI schema into Swift declarations.
 ///
-/// This stage translates enumerations, structs (objects without variants), and commands and
-/// events whose arguments or data are such structs. Unions and alternates are reported as
-/// diagnostics rather than translated halfway.
+/// Translates enumerations, structs, unions (flat, and the simple unions of QEMU ≤ 6.1 whose
+/// branches wrap their value in `data`), alternates, commands (boxed ones taking a union too)
+/// and events. What it cannot express is reported as a diagnostic rather than translated
+/// halfway.
 public struct Translator: Sendable {
     public var schema: QAPISchema
-    /// Which QEMU versions have a command or event; by default every one is said to come
-    /// from `defaultVersion`. The multi-version generator passes the real history here.
-    public var availability: @Sendable (_ kind: String, _ name: String) -> QMPAvailability
+    /// When commands, events, types and members came and went; without it every command and
+    /// event is said to come from `defaultVersion`.
+    public var history: QAPIAvailability?
     public var defaultVersion: String
+    /// Members the schema makes optional although the newest release requires them (see
+    /// ``MergedSchema/relaxedMembers``), for their comments.
+    public var relaxedMembers: [String: Set<String>]
 
     public init(
         schema: QAPISchema,
         defaultVersion: String = "1.0",
-        availability: (@Sendable (_ kind: String, _ name: String) -> QMPAvailability)? = nil
+        history: QAPIAvailability? = nil,
+        relaxedMembers: [String: Set<String>] = [:]
     ) {
         self.schema = schema
         self.defaultVersion = defaultVersion
-        self.availability = availability ?? { _, _ in QMPAvailability(introduced: defaultVersion) }
+        self.history = history
+        self.relaxedMembers = relaxedMembers
+        self.indirectMembers = Self.membersInCycles(schema)
     }
 
-    public func translate(source: String) -> (file: SwiftFile, diagnostics: [GeneratorDiagnostic]) {
-        var declarations: [SwiftDeclaration] = []
+    /// Members, as `Type.member`, whose type holds their struct again through struct members
+    /// alone: they are stored indirectly. (Cycles through unions' branches and alternates
+    /// end at an `indirect` enumeration; arrays keep their elements out of line anyway.)
+    let indirectMembers: Set<String>
+
+    static func membersInCycles(_ schema: QAPISchema) -> Set<String> {
+        var edges: [String: [(member: String, target: String)]] = [:]
+        for type in schema.types.values {
+            guard case .object(let object) = type.kind else { continue }
+            edges[type.name] = object.members.compactMap { member in
+                schema.objectType(named: member.type) == nil ? nil : (member.name, member.type)
+            }
+        }
+        func reaches(_ start: String, _ goal: String) -> Bool {
+            var seen: Set<String> = [start]
+            var pending = [start]
+            while let next = pending.popLast() {
+                if next == goal { return true }
+                for edge in edges[next] ?? [] where seen.insert(edge.target).inserted {
+                    pending.append(edge.target)
+                }
+            }
+            return false
+        }
+        var result: Set<String> = []
+        for (owner, list) in edges {
+            for edge in list where reaches(edge.target, owner) {
+                result.insert("\(owner).\(edge.member)")
+            }
+        }
+        return result
+    }
+
+    /// A translator for the bindings of every release in `merged`.
+    public init(merged: MergedSchema) {
+        self.init(
+            schema: merged.schema,
+            defaultVersion: merged.availability.versions.first?.description ?? "1.0",
+            history: merged.availability,
+            relaxedMembers: merged.relaxedMembers
+        )
+    }
+
+    /// Whose members a list of members is: a named type's, or a command's inline arguments or
+    /// an event's inline data.
+    enum Owner {
+        case type(String)
+        case command(String)
+        case event(String)
+
+        var relaxedKey: String {
+            switch self {
+            case .type(let name): name
+            case .command(let name): "command \(name)"
+            case .event(let name): "event \(name)"
+            }
+        }
+    }
+
+    func memberHistories(_ owner: Owner) -> [String: QAPIMemberHistory] {
+        switch owner {
+        case .type(let name): history?.type(name)?.members ?? [:]
+        case .command(let name): history?.command(name)?.members ?? [:]
+        case .event(let name): history?.event(name)?.members ?? [:]
+        }
+    }
+
+    func ownerHistory(_ owner: Owner) -> QAPIHistory? {
+        switch owner {
+        case .type(let name): history?.type(name)?.history
+        case .command(let name): history?.command(name)?.history
+        case .event(let name): history?.event(name)?.history
+        }
+    }
+
+    /// One declaration and the schema file it comes from.
+    public struct Translated: Sendable {
+        public var declaration: SwiftDeclaration
+        /// The schema file that defines it (`qapi/block-core.json`), for grouping.
+        public var schemaFile: String
+    }
+
+    /// Every declaration, in a stable order: types by name, then commands, then events.
+    public func translateAll() -> (declarations: [Translated], diagnostics: [GeneratorDiagnostic]) {
+        var declarations: [Translated] = []
         var diagnostics: [GeneratorDiagnostic] = []
         for type in schema.definedTypes where !type.isImplicit || Self.isImplicitEnum(type) {
             if let unsupported = unsupportedReason(type) {
                 diagnostics.append(GeneratorDiagnostic(location: type.location, message: "\(type.name): \(unsupported)"))
                 continue
             }
+            let declaration: SwiftDeclaration
             switch type.kind {
             case .enumeration(let enumeration):
-                declarations.append(translateEnum(type.name, enumeration))
+                declaration = translateEnum(type.name, enumeration)
             case .object(let object) where object.variants == nil:
-                declarations.append(translateStruct(type.name, object))
+                declaration = translateStruct(type.name, object)
             case .object(let object):
-                declarations.append(translateUnion(type.name, object, object.variants!))
+                declaration = translateUnion(type.name, object, object.variants!)
             case .alternate(let alternate):
-                declarations.append(translateAlternate(type.name, alternate))
+                declaration = translateAlternate(type.name, alternate)
             default:
-                break
+                continue
             }
+            declarations.append(Translated(declaration: declaration, schemaFile: type.location?.file ?? ""))
         }
         for command in schema.commands.values.sorted(by: { $0.name < $1.name }) {
             switch translateCommand(command) {
-            case .success(let declaration): declarations.append(declaration)
+            case .success(let declaration): declarations.append(Translated(declaration: declaration, schemaFile: command.location.file))
             case .failure(let diagnostic): diagnostics.append(diagnostic)
             }
         }
         for event in schema.events.values.sorted(by: { $0.name < $1.name }) {
             switch translateEvent(event) {
-            case .success(let declaration): declarations.append(declaration)
+            case .success(let declaration): declarations.append(Translated(declaration: declaration, schemaFile: event.location.file))
             case .failure(let diagnostic): diagnostics.append(diagnostic)
             }
         }
-        let file = SwiftFile(
+        return (declarations, diagnostics)
+    }
+
+    /// Everything in one file.
+    public func translate(source: String) -> (file: SwiftFile, diagnostics: [GeneratorDiagnostic]) {
+        let (declarations, diagnostics) = translateAll()
+        return (Self.file(source: source, declarations.map(\.declaration)), diagnostics)
+    }
+
+    /// One file per schema module (`qapi/block-core.json` → `BlockCore.swift`), so that the
+    /// compiler can work on them in parallel; keyed by file name.
+    public func translateModules(source: String) -> (files: [String: SwiftFile], diagnostics: [GeneratorDiagnostic]) {
+        let (declarations, diagnostics) = translateAll()
+        let grouped = Dictionary(grouping: declarations) { SwiftNaming.moduleFileName($0.schemaFile) }
+        let files = grouped.mapValues { Self.file(source: source, $0.map(\.declaration)) }
+        return (files, diagnostics)
+    }
+
+    static func file(source: String, _ declarations: [SwiftDeclaration]) -> SwiftFile {
+        SwiftFile(
             header: ["Generated by qapi-swift from \(source). Do not edit.", "Names and types only: QEMU's documentation is not copied."],
             imports: ["QMPCore"],
             declarations: declarations
         )
-        return (file, diagnostics)
     }
 
     /// The Swift type of a QAPI type reference; `nil` for shapes not generated yet.
@@ -118,10 +228,7 @@ public struct Translator: Sendable {
                 return "member '\(member.name)' has a type not generated yet"
             }
             if let variants = object.variants {
-                if let variant = variants.variants.first(where: { schema.type(named: $0.type)?.isImplicit ?? true }) {
-                    return "branch '\(variant.name)' is a simple union's implicit wrapper, not generated yet"
-                }
-                if let variant = variants.variants.first(where: { swiftType($0.type) == nil }) {
+                if let variant = variants.variants.first(where: { branchType($0.type) == nil }) {
                     return "branch '\(variant.name)' has a type not generated yet"
                 }
             }
@@ -134,6 +241,23 @@ public struct Translator: Sendable {
         default:
             return nil
         }
+    }
+
+    /// The value type of a simple union's branch wrapper (`q_obj_<Type>-wrapper`, whose only
+    /// member is `data`), or `nil` when `qapiType` is not one.
+    func wrappedType(_ qapiType: String) -> String? {
+        guard let type = schema.type(named: qapiType), type.isImplicit, case .object(let object) = type.kind,
+            object.variants == nil, object.members.count == 1, object.members[0].name == "data"
+        else { return nil }
+        return object.members[0].type
+    }
+
+    /// The Swift type a union branch holds: the branch's struct, or for a simple union the
+    /// type its wrapper carries in `data`.
+    func branchType(_ qapiType: String) -> String? {
+        if let wrapped = wrappedType(qapiType) { return swiftType(wrapped) }
+        guard schema.type(named: qapiType)?.isImplicit == false else { return nil }
+        return swiftType(qapiType)
     }
 
     /// The JSONValue cases a value of a type arrives as, for telling alternate branches apart.
@@ -158,8 +282,12 @@ public struct Translator: Sendable {
 
     func translateEnum(_ name: String, _ enumeration: QAPIEnumType) -> SwiftDeclaration {
         let swiftName = SwiftNaming.typeName(name)
-        let caseNames = SwiftNaming.uniqueMemberNames(enumeration.names + ["unknown"])
-        var cases = zip(enumeration.names, caseNames).map { SwiftEnumCase(name: $1, comment: ["`\($0)`"]) }
+        let caseNames = SwiftNaming.uniqueMemberNames(enumeration.names + ["unknown"], reserved: SwiftNaming.reservedCaseNames)
+        let valueHistories = history?.type(name)?.enumValues ?? [:]
+        let typeFirst = history?.type(name)?.firstVersion
+        var cases = zip(enumeration.names, caseNames).map { value, caseName in
+            SwiftEnumCase(name: caseName, comment: ["`\(value)`" + Self.span(valueHistories[value], after: typeFirst)])
+        }
         let unknown = caseNames.last!
         cases.append(SwiftEnumCase(name: unknown, associatedTypes: ["String"], comment: ["A value this binding does not know, as a newer QEMU may send; kept as sent."]))
         let pairs = Array(zip(enumeration.names, caseNames))
@@ -179,7 +307,7 @@ public struct Translator: Sendable {
         return .enumeration(
             name: swiftName,
             conformances: ["QMPJSONConvertible", "Hashable"],
-            comment: ["QAPI enum `\(name)`."],
+            comment: ["QAPI enum `\(name)`."] + typeHistoryComment(name),
             cases: cases,
             members: [
                 .initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: decode),
@@ -193,8 +321,8 @@ public struct Translator: Sendable {
         .structure(
             name: SwiftNaming.typeName(name),
             conformances: ["QMPJSONConvertible", "Hashable"],
-            comment: ["QAPI struct `\(name)`."],
-            members: memberDeclarations(object.members)
+            comment: ["QAPI struct `\(name)`."] + typeHistoryComment(name),
+            members: memberDeclarations(object.members, owner: .type(name))
         )
     }
 
@@ -204,7 +332,7 @@ public struct Translator: Sendable {
     func translateUnion(_ name: String, _ object: QAPIObjectType, _ variants: QAPIVariants) -> SwiftDeclaration {
         let tag = SwiftNaming.memberName(variants.tagMember)
         let common = object.members.map(\.name)
-        let typedCommon = typedMembers(object.members)
+        let typedCommon = typedMembers(object.members, owner: .type(name))
         let caseNames = SwiftNaming.uniqueMemberNames(variants.variants.map(\.name) + ["other"])
         let other = caseNames.last!
         var members = properties(typedCommon)
@@ -216,20 +344,23 @@ public struct Translator: Sendable {
         // branch names when values collide.
         let tagValues = schema.enumType(named: variants.tagType)?.names ?? []
         let tagCaseNames = Dictionary(
-            uniqueKeysWithValues: zip(tagValues, SwiftNaming.uniqueMemberNames(tagValues + ["unknown"]))
+            uniqueKeysWithValues: zip(tagValues, SwiftNaming.uniqueMemberNames(tagValues + ["unknown"], reserved: SwiftNaming.reservedCaseNames))
         )
         decode.append(
             .block(
-                "switch \(tag)",
+                "switch self.\(tag)",
                 zip(variants.variants, caseNames).map { variant, caseName in
                     let tagCase = tagCaseNames[variant.name] ?? caseName
-                    return .line("case .\(tagCase): branch = .\(caseName)(try \(swiftType(variant.type)!)(json: json, path: path))")
+                    if wrappedType(variant.type) != nil {
+                        return .line("case .\(tagCase): self.branch = .\(caseName)(try object.required(\"data\", at: path))")
+                    }
+                    return .line("case .\(tagCase): self.branch = .\(caseName)(try \(swiftType(variant.type)!)(json: json, path: path))")
                 } + [
                     .labeled(
                         "default:",
                         [
                             .line("let common: Set<String> = [\(common.map(Self.literal).joined(separator: ", "))]"),
-                            .line("branch = .\(other)(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))"),
+                            .line("self.branch = .\(other)(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))"),
                         ]
                     )
                 ]
@@ -240,9 +371,11 @@ public struct Translator: Sendable {
         encode.append(.line("let added: JSONObject"))
         encode.append(
             .block(
-                "switch branch",
-                zip(variants.variants, caseNames).map { _, caseName in
-                    .line("case .\(caseName)(let members): added = members.json.objectValue ?? [:]")
+                "switch self.branch",
+                zip(variants.variants, caseNames).map { variant, caseName in
+                    wrappedType(variant.type) != nil
+                        ? .line("case .\(caseName)(let value): added = [\"data\": value.json]")
+                        : .line("case .\(caseName)(let members): added = members.json.objectValue ?? [:]")
                 } + [.line("case .\(other)(let members): added = members")]
             )
         )
@@ -254,15 +387,20 @@ public struct Translator: Sendable {
             conformances: ["Sendable", "Hashable"],
             comment: ["The members each value of `\(variants.tagMember)` adds (of `\(tagType)`)."],
             cases: zip(variants.variants, caseNames).map { variant, caseName in
-                SwiftEnumCase(name: caseName, associatedTypes: [swiftType(variant.type)!], comment: ["`\(variant.name)`"])
+                SwiftEnumCase(
+                    name: caseName,
+                    associatedTypes: [branchType(variant.type)!],
+                    comment: ["`\(variant.name)`" + (wrappedType(variant.type) != nil ? ", its value in `data`" : "")]
+                )
             } + [SwiftEnumCase(name: other, associatedTypes: ["JSONObject"], comment: ["A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent."])],
-            members: []
+            members: [],
+            isIndirect: true
         )
         members.append(branch)
         return .structure(
             name: SwiftNaming.typeName(name),
             conformances: ["QMPJSONConvertible", "Hashable"],
-            comment: ["QAPI union `\(name)`, told apart by `\(variants.tagMember)`."],
+            comment: ["QAPI union `\(name)`, told apart by `\(variants.tagMember)`."] + typeHistoryComment(name),
             members: members
         )
     }
@@ -287,7 +425,7 @@ public struct Translator: Sendable {
         return .enumeration(
             name: SwiftNaming.typeName(name),
             conformances: ["QMPJSONConvertible", "Hashable"],
-            comment: ["QAPI alternate `\(name)`: the branch follows the JSON kind of the value."],
+            comment: ["QAPI alternate `\(name)`: the branch follows the JSON kind of the value."] + typeHistoryComment(name),
             cases: branches.map { SwiftEnumCase(name: $0.name, associatedTypes: [$0.type], comment: ["`\($0.branch.name)`"]) },
             members: [
                 .initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: [.block("switch json", decodeCases)]),
@@ -296,25 +434,78 @@ public struct Translator: Sendable {
                     type: "JSONValue",
                     body: [.block("switch self", branches.map { .line("case .\($0.name)(let value): value.json") })]
                 ),
-            ]
+            ],
+            isIndirect: true
         )
     }
 
-    /// A member with its Swift name and type.
+    /// A member with its Swift name and type, and what its comment says.
     struct TypedMember {
         var member: QAPIMember
         var name: String
         var type: String
+        var comment: [String]
+        var isIndirect = false
+
+        /// What the initializers assign to: the stored property.
+        var storage: String { isIndirect ? SwiftRenderer.storageName(name) : name }
+
+        func stored(_ expression: String) -> String { isIndirect ? "QMPIndirect(\(expression))" : expression }
     }
 
-    func typedMembers(_ members: [QAPIMember]) -> [TypedMember] {
-        zip(members, SwiftNaming.uniqueMemberNames(members.map(\.name))).map { member, name in
-            TypedMember(member: member, name: name, type: swiftType(member.type)! + (member.isOptional ? "?" : ""))
+    func typedMembers(_ members: [QAPIMember], owner: Owner) -> [TypedMember] {
+        let histories = memberHistories(owner)
+        let ownerFirst = ownerHistory(owner)?.firstVersion
+        let relaxed = relaxedMembers[owner.relaxedKey] ?? []
+        return zip(members, SwiftNaming.uniqueMemberNames(members.map(\.name), reserved: SwiftNaming.reservedMemberNames)).map { member, name in
+            var comment = "`\(member.name)`" + Self.span(histories[member.name]?.history, after: ownerFirst)
+            if relaxed.contains(member.name) {
+                comment += "; optional here because not every QEMU sends it"
+                if let required = histories[member.name]?.typeChanges.last(where: { !$0.isOptional }) {
+                    comment += " (required in \(required.version) on)"
+                }
+            }
+            var typed = TypedMember(member: member, name: name, type: swiftType(member.type)! + (member.isOptional ? "?" : ""), comment: [comment])
+            if case .type(let typeName) = owner, indirectMembers.contains("\(typeName).\(member.name)") {
+                typed.isIndirect = true
+            }
+            return typed
         }
     }
 
     func properties(_ typed: [TypedMember]) -> [SwiftDeclaration] {
-        typed.map { .property(name: $0.name, type: $0.type, comment: ["`\($0.member.name)`"]) }
+        typed.map {
+            $0.isIndirect
+                ? .indirectProperty(name: $0.name, type: $0.type, comment: $0.comment)
+                : .property(name: $0.name, type: $0.type, comment: $0.comment)
+        }
+    }
+
+    /// ` · since 2.12.0`, ` · 1.0 to 2.11.0` or nothing: when something came and went, said
+    /// only where it differs from its owner's first version and the newest release.
+    static func span(_ history: QAPIHistory?, after ownerFirst: QEMUVersion?) -> String {
+        guard let history else { return "" }
+        var parts: [String] = []
+        if let ownerFirst, history.firstVersion > ownerFirst { parts.append("since \(history.firstVersion)") }
+        if let last = history.lastVersion { parts.append("until \(last)") }
+        if history.ranges.count > 1 { parts.append("in " + history.ranges.map(\.description).joined(separator: ", ")) }
+        if let deprecated = history.deprecatedSince { parts.append("deprecated in \(deprecated)") }
+        return parts.isEmpty ? "" : " · " + parts.joined(separator: ", ")
+    }
+
+    /// A named type's history: its releases, the releases that changed its shape, and the
+    /// members its newest shape no longer has (the bindings keep the newest shape).
+    func typeHistoryComment(_ name: String) -> [String] {
+        guard let type = history?.type(name) else { return [] }
+        var lines = ["QEMU \(type.history.ranges.map(\.description).joined(separator: ", "))."]
+        if !type.shapeChanges.isEmpty {
+            lines.append("Shape changed in \(type.shapeChanges.map(\.description).joined(separator: ", ")); this is the newest shape.")
+        }
+        let gone = type.members.filter { $0.value.lastVersion != nil && type.history.isPresentInNewest }.keys.sorted()
+        if !gone.isEmpty {
+            lines.append("No longer sent: " + gone.map { "`\($0)` (until \(type.members[$0]!.lastVersion!))" }.joined(separator: ", ") + ".")
+        }
+        return lines
     }
 
     /// The memberwise initializer, with optional members defaulting to nil, and any `extra`
@@ -323,14 +514,14 @@ public struct Translator: Sendable {
         let parameters = typed.map { "\($0.name): \($0.type)\($0.member.isOptional ? " = nil" : "")" } + extra.map { "\($0.name): \($0.type)" }
         return .initializer(
             signature: "(\(parameters.joined(separator: ", ")))",
-            body: (typed.map(\.name) + extra.map(\.name)).map { .line("self.\($0) = \($0)") }
+            body: typed.map { .line("self.\($0.storage) = \($0.stored($0.name))") } + extra.map { .line("self.\($0.name) = \($0.name)") }
         )
     }
 
     /// Reads each member from `object`.
     func decodeLines(_ typed: [TypedMember]) -> [SwiftStatement] {
         typed.map { entry in
-            .line("\(entry.name) = try object.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)")
+            .line("self.\(entry.storage) = \(entry.stored("try object.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)"))")
         }
     }
 
@@ -338,14 +529,14 @@ public struct Translator: Sendable {
     func encodeLines(_ typed: [TypedMember]) -> [SwiftStatement] {
         typed.map { entry in
             entry.member.isOptional
-                ? .line("object.set(\(Self.literal(entry.member.name)), \(entry.name))")
-                : .line("object[\(Self.literal(entry.member.name))] = \(entry.name).json")
+                ? .line("object.set(\(Self.literal(entry.member.name)), self.\(entry.name))")
+                : .line("object[\(Self.literal(entry.member.name))] = self.\(entry.name).json")
         }
     }
 
     /// Stored properties, a memberwise initializer, `init(json:path:)` and `json` for members.
-    func memberDeclarations(_ members: [QAPIMember]) -> [SwiftDeclaration] {
-        let typed = typedMembers(members)
+    func memberDeclarations(_ members: [QAPIMember], owner: Owner) -> [SwiftDeclaration] {
+        let typed = typedMembers(members, owner: owner)
         var declarations = properties(typed)
         declarations.append(memberwiseInitializer(typed))
         let decode: [SwiftStatement] = typed.isEmpty
@@ -359,33 +550,92 @@ public struct Translator: Sendable {
         return declarations
     }
 
-    /// The members of an argument or data type that is a struct; `nil` when the type is not
-    /// one this stage generates.
-    func plainMembers(_ typeName: String?) -> [QAPIMember]? {
-        guard let typeName else { return [] }
-        guard let object = schema.objectType(named: typeName), object.variants == nil,
-            object.members.allSatisfy({ swiftType($0.type) != nil })
-        else { return nil }
-        return object.members
+    /// How a command's arguments or an event's data are carried.
+    enum Payload {
+        /// None at all.
+        case none
+        /// The members of a struct, one property each; `owner` when the struct is inline.
+        case members([QAPIMember], owner: Owner)
+        /// A union (a boxed command's arguments): one property `value` of the union's type.
+        case union(String)
     }
 
-    func availabilityConstant(_ kind: String, _ name: String) -> SwiftDeclaration {
-        let description = availability(kind, name)
+    func payload(_ typeName: String?, inlineOwner: Owner) -> Payload? {
+        guard let typeName else { return Payload.none }
+        guard let type = schema.type(named: typeName), case .object(let object) = type.kind else { return nil }
+        if object.variants != nil {
+            return type.isImplicit ? nil : swiftType(typeName).map { _ in .union(typeName) }
+        }
+        guard object.members.allSatisfy({ swiftType($0.type) != nil }) else { return nil }
+        return .members(object.members, owner: type.isImplicit ? inlineOwner : .type(typeName))
+    }
+
+    /// Properties, initializers and `json` for a payload.
+    func payloadDeclarations(_ payload: Payload) -> [SwiftDeclaration] {
+        switch payload {
+        case .none:
+            return memberDeclarations([], owner: .type(""))
+        case .members(let members, let owner):
+            return memberDeclarations(members, owner: owner)
+        case .union(let typeName):
+            let type = swiftType(typeName)!
+            return [
+                .property(name: "value", type: type, comment: ["The arguments, a `\(typeName)`."]),
+                .initializer(signature: "(_ value: \(type))", body: [.line("self.value = value")]),
+                .initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: [.line("value = try \(type)(json: json, path: path)")]),
+                .computedProperty(name: "json", type: "JSONValue", body: [.line("value.json")]),
+            ]
+        }
+    }
+
+    /// What the generated code says about when a command or event existed.
+    func availability(_ owner: Owner) -> QMPAvailability {
+        guard let history = ownerHistory(owner) else { return QMPAvailability(introduced: defaultVersion) }
+        return Self.availability(history)
+    }
+
+    static func availability(_ history: QAPIHistory) -> QMPAvailability {
+        QMPAvailability(
+            introduced: history.firstVersion.description,
+            lastVersion: history.lastVersion?.description,
+            deprecated: history.deprecatedSince?.description,
+            unstable: history.unstableSince != nil
+        )
+    }
+
+    static func availabilityLiteral(_ description: QMPAvailability) -> String {
         var arguments = ["introduced: \(Self.literal(description.introduced))"]
         if let last = description.lastVersion { arguments.append("lastVersion: \(Self.literal(last))") }
         if let deprecated = description.deprecated { arguments.append("deprecated: \(Self.literal(deprecated))") }
         if description.unstable { arguments.append("unstable: true") }
-        return .staticConstant(name: "availability", type: "QMPAvailability", value: "QMPAvailability(\(arguments.joined(separator: ", ")))")
+        return "QMPAvailability(\(arguments.joined(separator: ", ")))"
+    }
+
+    func availabilityConstant(_ owner: Owner) -> SwiftDeclaration {
+        .staticConstant(name: "availability", type: "QMPAvailability", value: Self.availabilityLiteral(availability(owner)))
+    }
+
+    /// Arguments whose history differs from their command's, so that a check against an older
+    /// or newer QEMU can say when they came or went.
+    func argumentAvailability(_ command: QAPICommand) -> [(name: String, availability: QMPAvailability)] {
+        guard let entity = history?.command(command.name) else { return [] }
+        let own = Self.availability(entity.history)
+        return entity.members.keys.sorted().compactMap { name in
+            let member = Self.availability(entity.members[name]!.history)
+            let differs = member.introduced != own.introduced || member.lastVersion != own.lastVersion
+                || (member.deprecated != nil && member.deprecated != own.deprecated)
+            return differs ? (name, member) : nil
+        }
     }
 
     func translateCommand(_ command: QAPICommand) -> Result<SwiftDeclaration, GeneratorDiagnostic> {
-        guard let members = plainMembers(command.argumentType) else {
-            return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): union arguments are not generated yet"))
+        guard let payload = payload(command.argumentType, inlineOwner: .command(command.name)) else {
+            return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its arguments have a type not generated"))
         }
         var response = "QMPEmpty"
         if let returnType = command.returnType {
             guard let type = swiftType(returnType) else {
-                return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its return type is not generated yet"))
+                return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its return type is not generated"))
             }
             response = type
         }
@@ -393,15 +643,27 @@ public struct Translator: Sendable {
             .typeAlias(name: "Response", type: response),
             .staticConstant(name: "name", type: "String", value: Self.literal(command.name)),
             .staticConstant(name: "allowsOutOfBand", type: "Bool", value: command.allowsOutOfBand ? "true" : "false"),
-            availabilityConstant("command", command.name),
+            availabilityConstant(.command(command.name)),
         ]
-        declarations += memberDeclarations(members)
-        declarations.append(
-            .computedProperty(
-                name: "arguments",
-                type: "JSONObject?",
-                body: [.line(members.isEmpty ? "nil" : "json.objectValue")]
+        let arguments = argumentAvailability(command)
+        if !arguments.isEmpty {
+            declarations.append(
+                .staticConstant(
+                    name: "argumentAvailability",
+                    type: "[String: QMPAvailability]",
+                    value: "[\n" + arguments.map { "        \(Self.literal($0.name)): \(Self.availabilityLiteral($0.availability))," }.joined(separator: "\n") + "\n    ]"
+                )
             )
+        }
+        declarations += payloadDeclarations(payload)
+        let hasArguments: Bool
+        switch payload {
+        case .none: hasArguments = false
+        case .members(let members, _): hasArguments = !members.isEmpty
+        case .union: hasArguments = true
+        }
+        declarations.append(
+            .computedProperty(name: "arguments", type: "JSONObject?", body: [.line(hasArguments ? "json.objectValue" : "nil")])
         )
         return .success(
             .structure(
@@ -414,14 +676,14 @@ public struct Translator: Sendable {
     }
 
     func translateEvent(_ event: QAPIEvent) -> Result<SwiftDeclaration, GeneratorDiagnostic> {
-        guard let members = plainMembers(event.dataType) else {
-            return .failure(GeneratorDiagnostic(location: event.location, message: "\(event.name): union data is not generated yet"))
+        guard let payload = payload(event.dataType, inlineOwner: .event(event.name)) else {
+            return .failure(GeneratorDiagnostic(location: event.location, message: "\(event.name): its data has a type not generated"))
         }
         var declarations: [SwiftDeclaration] = [
             .staticConstant(name: "name", type: "String", value: Self.literal(event.name)),
-            availabilityConstant("event", event.name),
+            availabilityConstant(.event(event.name)),
         ]
-        declarations += memberDeclarations(members)
+        declarations += payloadDeclarations(payload)
         return .success(
             .structure(
                 name: SwiftNaming.eventTypeName(event.name),

@@ -100,8 +100,15 @@ public protocol QMPCommand: Sendable {
     static var name: String { get }
     static var allowsOutOfBand: Bool { get }
     static var availability: QMPAvailability { get }
+    /// The arguments whose history differs from the command's own, by wire name: those added
+    /// or removed in a later release than the command. Empty for most commands.
+    static var argumentAvailability: [String: QMPAvailability] { get }
     /// The arguments as sent; `nil` when there are none.
     var arguments: JSONObject? { get }
+}
+
+extension QMPCommand {
+    public static var argumentAvailability: [String: QMPAvailability] { [:] }
 }
 
 /// A QMP event with a typed payload.
@@ -227,3 +234,23 @@ extension JSONValue {
         return object
     }
 }
+
+/// A value kept out of line, so that a generated struct can hold a member whose type holds
+/// the struct again (`BlockStats.parent`), which a value type cannot store inline.
+public indirect enum QMPIndirect<Wrapped> {
+    case boxed(Wrapped)
+
+    @inlinable
+    public init(_ value: Wrapped) { self = .boxed(value) }
+
+    @inlinable
+    public var value: Wrapped {
+        switch self {
+        case .boxed(let value): value
+        }
+    }
+}
+
+extension QMPIndirect: Sendable where Wrapped: Sendable {}
+extension QMPIndirect: Equatable where Wrapped: Equatable {}
+extension QMPIndirect: Hashable where Wrapped: Hashable {}

@@ -14,12 +14,12 @@ public struct Circle: QMPJSONConvertible, Hashable {
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let object = try json.object(at: path)
-        radius = try object.required("radius", at: path)
+        self.radius = try object.required("radius", at: path)
     }
 
     public var json: JSONValue {
         var object = JSONObject()
-        object["radius"] = radius.json
+        object["radius"] = self.radius.json
         return .object(object)
     }
 }
@@ -99,20 +99,20 @@ public struct Paint: QMPJSONConvertible, Hashable {
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let object = try json.object(at: path)
-        color = try object.required("color", at: path)
-        coatCount = try object.optional("coat-count", at: path)
-        tags = try object.required("tags", at: path)
-        `default` = try object.optional("default", at: path)
-        xGloss = try object.required("x-gloss", at: path)
+        self.color = try object.required("color", at: path)
+        self.coatCount = try object.optional("coat-count", at: path)
+        self.tags = try object.required("tags", at: path)
+        self.`default` = try object.optional("default", at: path)
+        self.xGloss = try object.required("x-gloss", at: path)
     }
 
     public var json: JSONValue {
         var object = JSONObject()
-        object["color"] = color.json
-        object.set("coat-count", coatCount)
-        object["tags"] = tags.json
-        object.set("default", `default`)
-        object["x-gloss"] = xGloss.json
+        object["color"] = self.color.json
+        object.set("coat-count", self.coatCount)
+        object["tags"] = self.tags.json
+        object.set("default", self.`default`)
+        object["x-gloss"] = self.xGloss.json
         return .object(object)
     }
 }
@@ -134,23 +134,23 @@ public struct Shape: QMPJSONConvertible, Hashable {
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let object = try json.object(at: path)
-        kind = try object.required("kind", at: path)
-        label = try object.optional("label", at: path)
-        switch kind {
-        case .circle: branch = .circle(try Circle(json: json, path: path))
-        case .square: branch = .square(try Square(json: json, path: path))
+        self.kind = try object.required("kind", at: path)
+        self.label = try object.optional("label", at: path)
+        switch self.kind {
+        case .circle: self.branch = .circle(try Circle(json: json, path: path))
+        case .square: self.branch = .square(try Square(json: json, path: path))
         default:
             let common: Set<String> = ["kind", "label"]
-            branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
     }
 
     public var json: JSONValue {
         var object = JSONObject()
-        object["kind"] = kind.json
-        object.set("label", label)
+        object["kind"] = self.kind.json
+        object.set("label", self.label)
         let added: JSONObject
-        switch branch {
+        switch self.branch {
         case .circle(let members): added = members.json.objectValue ?? [:]
         case .square(let members): added = members.json.objectValue ?? [:]
         case .other(let members): added = members
@@ -162,7 +162,7 @@ public struct Shape: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `kind` adds (of `ShapeKind`).
-    public enum Branch: Sendable, Hashable {
+    public indirect enum Branch: Sendable, Hashable {
         /// `circle`
         case circle(Circle)
         /// `square`
@@ -208,7 +208,7 @@ public enum ShapeKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `SizeOrName`: the branch follows the JSON kind of the value.
-public enum SizeOrName: QMPJSONConvertible, Hashable {
+public indirect enum SizeOrName: QMPJSONConvertible, Hashable {
     /// `size`
     case size(UInt64)
     /// `name`
@@ -248,14 +248,14 @@ public struct Square: QMPJSONConvertible, Hashable {
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let object = try json.object(at: path)
-        side = try object.required("side", at: path)
-        rotated = try object.optional("rotated", at: path)
+        self.side = try object.required("side", at: path)
+        self.rotated = try object.optional("rotated", at: path)
     }
 
     public var json: JSONValue {
         var object = JSONObject()
-        object["side"] = side.json
-        object.set("rotated", rotated)
+        object["side"] = self.side.json
+        object.set("rotated", self.rotated)
         return .object(object)
     }
 }
@@ -279,14 +279,14 @@ public struct DrawCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let object = try json.object(at: path)
-        shape = try object.required("shape", at: path)
-        size = try object.optional("size", at: path)
+        self.shape = try object.required("shape", at: path)
+        self.size = try object.optional("size", at: path)
     }
 
     public var json: JSONValue {
         var object = JSONObject()
-        object["shape"] = shape.json
-        object.set("size", size)
+        object["shape"] = self.shape.json
+        object.set("size", self.size)
         return .object(object)
     }
 
@@ -358,14 +358,14 @@ public struct RepaintCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let object = try json.object(at: path)
-        color = try object.required("color", at: path)
-        coats = try object.optional("coats", at: path)
+        self.color = try object.required("color", at: path)
+        self.coats = try object.optional("coats", at: path)
     }
 
     public var json: JSONValue {
         var object = JSONObject()
-        object["color"] = color.json
-        object.set("coats", coats)
+        object["color"] = self.color.json
+        object.set("coats", self.coats)
         return .object(object)
     }
 
@@ -391,14 +391,14 @@ public struct PaintDriedEvent: QMPEventPayload, Hashable {
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let object = try json.object(at: path)
-        paint = try object.required("paint", at: path)
-        seconds = try object.optional("seconds", at: path)
+        self.paint = try object.required("paint", at: path)
+        self.seconds = try object.optional("seconds", at: path)
     }
 
     public var json: JSONValue {
         var object = JSONObject()
-        object["paint"] = paint.json
-        object.set("seconds", seconds)
+        object["paint"] = self.paint.json
+        object.set("seconds", self.seconds)
         return .object(object)
     }
 }

@@ -1,0 +1,138 @@
+import QAPI
+import QMPCore
+
+/// One schema holding everything any of a set of releases had, shaped so that bindings made
+/// from it decode what every one of those releases sends.
+///
+/// - Every command, event and named type of the newest release, in its newest shape.
+/// - Every command, event and type that only older releases had, from the newest release that
+///   still had it. A type an old command refers to and that still exists keeps its newest shape.
+/// - A member is optional unless every release that has its owner has the member and has it
+///   required. An older QEMU that lacks a member added later, or a newer one that dropped it,
+///   then still decodes; the member's history says when it is required (`relaxedMembers`).
+/// - Enumerations keep the values older releases had and the newest one dropped, after the
+///   newest values, so that a value an older QEMU sends has a case of its own.
+public struct MergedSchema: Sendable {
+    public var schema: QAPISchema
+    public var availability: QAPIAvailability
+    public var newestVersion: QEMUVersion
+    /// Members, by owner (type name, or `command NAME` / `event NAME` for inline arguments and
+    /// data), that the newest release requires but the bindings make optional.
+    public var relaxedMembers: [String: Set<String>]
+
+    public init(releases: QAPIReleases) {
+        precondition(!releases.releases.isEmpty, "merging needs at least one release")
+        let availability = releases.availability()
+        let newest = releases.releases.last!
+        var schema = newest.schema
+        schema.diagnostics = []
+        var relaxed: [String: Set<String>] = [:]
+
+        // Newest first, so that what several older releases had comes from the latest of them.
+        for release in releases.releases.dropLast().reversed() {
+            let old = release.schema
+            func adopt(_ typeName: String?) {
+                guard let typeName, schema.types[typeName] == nil, let type = old.types[typeName] else { return }
+                schema.types[typeName] = type
+                for referenced in Self.references(of: type) { adopt(referenced) }
+            }
+            for command in old.commands.values where schema.commands[command.name] == nil {
+                schema.commands[command.name] = command
+                adopt(command.argumentType)
+                adopt(command.returnType)
+            }
+            for event in old.events.values where schema.events[event.name] == nil {
+                schema.events[event.name] = event
+                adopt(event.dataType)
+            }
+            for type in old.types.values where !type.isImplicit || type.metaType == "enum" {
+                adopt(type.name)
+            }
+        }
+
+        // Optionality from the whole history.
+        func relax(_ members: [QAPIMember], owner ownerHistory: QAPIHistory, memberHistories: [String: QAPIMemberHistory], key: String) -> [QAPIMember] {
+            members.map { member in
+                guard !member.isOptional, let history = memberHistories[member.name] else { return member }
+                let alwaysRequired = history.typeChanges.allSatisfy { !$0.isOptional }
+                let alwaysPresent = ownerHistory.ranges.allSatisfy { range in
+                    history.history.ranges.contains { $0.first <= range.first && Self.reaches($0.last, range.last) }
+                }
+                if alwaysRequired && alwaysPresent { return member }
+                var member = member
+                member.isOptional = true
+                relaxed[key, default: []].insert(member.name)
+                return member
+            }
+        }
+        for (name, type) in schema.types {
+            guard let history = availability.type(name) else { continue }
+            switch type.kind {
+            case .object(var object):
+                object.members = relax(object.members, owner: history.history, memberHistories: history.members, key: name)
+                schema.types[name]!.kind = .object(object)
+            case .enumeration(var enumeration):
+                let present = Set(enumeration.names)
+                let dropped = history.enumValues
+                    .filter { !present.contains($0.key) }
+                    .sorted { ($0.value.firstVersion, $0.key) < ($1.value.firstVersion, $1.key) }
+                for (value, _) in dropped {
+                    enumeration.values.append(QAPIEnumValue(name: value, location: type.location ?? QAPISourceLocation(file: "", line: 0, column: 0)))
+                }
+                schema.types[name]!.kind = .enumeration(enumeration)
+            default:
+                break
+            }
+        }
+        // Inline arguments and data are implicit types: their history is their owner's.
+        for command in schema.commands.values {
+            guard let argumentType = command.argumentType, let history = availability.command(command.name),
+                schema.types[argumentType]?.isImplicit == true, case .object(var object)? = schema.types[argumentType]?.kind
+            else { continue }
+            object.members = relax(object.members, owner: history.history, memberHistories: history.members, key: "command \(command.name)")
+            schema.types[argumentType]!.kind = .object(object)
+        }
+        for event in schema.events.values {
+            guard let dataType = event.dataType, let history = availability.event(event.name),
+                schema.types[dataType]?.isImplicit == true, case .object(var object)? = schema.types[dataType]?.kind
+            else { continue }
+            object.members = relax(object.members, owner: history.history, memberHistories: history.members, key: "event \(event.name)")
+            schema.types[dataType]!.kind = .object(object)
+        }
+
+        self.schema = schema
+        self.availability = availability
+        self.newestVersion = newest.version
+        self.relaxedMembers = relaxed
+    }
+
+    /// Whether a run ending at `last` reaches at least as far as one ending at `other`
+    /// (`nil`: the newest release).
+    static func reaches(_ last: QEMUVersion?, _ other: QEMUVersion?) -> Bool {
+        guard let last else { return true }
+        guard let other else { return false }
+        return last >= other
+    }
+
+    /// The names of the types a type mentions.
+    static func references(of type: QAPIType) -> [String] {
+        switch type.kind {
+        case .builtin:
+            return []
+        case .array(let element):
+            return [element]
+        case .enumeration:
+            return []
+        case .alternate(let alternate):
+            return alternate.branches.map(\.type)
+        case .object(let object):
+            var names = object.members.map(\.type)
+            if let base = object.base { names.append(base) }
+            if let variants = object.variants {
+                names.append(variants.tagType)
+                names += variants.variants.map(\.type)
+            }
+            return names
+        }
+    }
+}

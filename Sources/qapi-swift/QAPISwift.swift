@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import QAPI
+import QAPIGen
+
+/// `qapi-swift`: QEMU's QAPI schemas in, Swift bindings out.
+@main
+struct QAPISwift: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qapi-swift",
+        abstract: "Generate Swift bindings from QEMU's QAPI schemas.",
+        discussion: """
+            With --schemas, reads every release directory under it (1.0/, 2.12.0/, 9.2.0-rc2/, …), merges them \
+            (the newest shape of everything wins; what only older releases had is kept and marked) and writes one \
+            Swift file per schema module plus an index and the history table into --output.
+            With --schema, generates one file from a single schema's entry file.
+
+            Examples:
+              qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated
+              qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated --check
+              qapi-swift --schema qapi/qapi-schema.json > Bindings.swift
+            """
+    )
+
+    @Option(help: "A directory of release directories, each holding a QEMU version's schema.")
+    var schemas: String?
+
+    @Option(help: "One schema's entry file, for a single-version file on standard output.")
+    var schema: String?
+
+    @Option(help: "Where the merged bindings go.")
+    var output: String = "Sources/QMP/Generated"
+
+    @Flag(help: "Write nothing; exit 1 if the files in --output differ from what would be generated.")
+    var check = false
+
+    func validate() throws {
+        if (schemas == nil) == (schema == nil) {
+            throw ValidationError("give exactly one of --schemas DIRECTORY and --schema FILE")
+        }
+    }
+
+    func run() throws {
+        if let schema {
+            let url = URL(fileURLWithPath: schema)
+            let loaded = QAPISchema.load(directory: url.deletingLastPathComponent(), entryFile: url.lastPathComponent)
+            for diagnostic in loaded.diagnostics { printError("\(diagnostic)") }
+            guard loaded.isValid else { throw ExitCode(1) }
+            let (file, diagnostics) = Translator(schema: loaded).translate(source: url.lastPathComponent)
+            for diagnostic in diagnostics { printError("\(diagnostic)") }
+            print(SwiftRenderer().render(file), terminator: "")
+            return
+        }
+        let directory = URL(fileURLWithPath: schemas!)
+        let generated = try BindingsGenerator().generate(schemasDirectory: directory)
+        for diagnostic in generated.schemaDiagnostics { printError(diagnostic) }
+        for diagnostic in generated.diagnostics { printError("\(diagnostic)") }
+        guard generated.schemaDiagnostics.isEmpty else { throw ExitCode(1) }
+        let outputDirectory = URL(fileURLWithPath: output)
+        if check {
+            let differing = BindingsGenerator.differences(generated, in: outputDirectory)
+            guard differing.isEmpty else {
+                printError("the bindings in \(output) are not what the schemas give; differing: \(differing.joined(separator: ", "))")
+                printError("regenerate with: swift run qapi-swift --schemas \(schemas!) --output \(output)")
+                throw ExitCode(1)
+            }
+            print("\(generated.files.count) files in \(output) match the schemas")
+            return
+        }
+        try BindingsGenerator.write(generated, to: outputDirectory)
+        print("wrote \(generated.files.count) files to \(output); \(generated.diagnostics.count) declarations not generated")
+    }
+
+    func printError(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}

@@ -77,6 +77,7 @@ let package = Package(
         .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
         .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
         .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
+        .testTarget(name: "QMPTests", dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore"]),
         .testTarget(name: "QAPIGenTests", dependencies: ["QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),
         .testTarget(
             name: "QMPClientTests",

@@ -67,7 +67,7 @@ public struct BindingsGenerator: Sendable {
                     comment: ["Every generated command and event type, by the name QEMU uses on the wire."],
                     cases: [],
                     members: [
-                        .staticConstant(name: "commands", type: "[String: any QMPCommand.Type]", value: "[\n" + commands.joined(separator: "\n") + "\n    ]"),
+                        .staticConstant(name: "commands", type: "[String: any (QMPCommand & QMPJSONConvertible).Type]", value: "[\n" + commands.joined(separator: "\n") + "\n    ]"),
                         .staticConstant(name: "events", type: "[String: any QMPEventPayload.Type]", value: "[\n" + events.joined(separator: "\n") + "\n    ]"),
                     ]
                 )

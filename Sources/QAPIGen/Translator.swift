@@ -461,8 +461,8 @@ public struct Translator: Sendable {
             var comment = "`\(member.name)`" + Self.span(histories[member.name]?.history, after: ownerFirst)
             if relaxed.contains(member.name) {
                 comment += "; optional here because not every QEMU sends it"
-                if let required = histories[member.name]?.typeChanges.last(where: { !$0.isOptional }) {
-                    comment += " (required in \(required.version) on)"
+                if let memberHistory = histories[member.name], let required = memberHistory.typeChanges.last(where: { !$0.isOptional }) {
+                    comment += memberHistory.lastVersion.map { " (required from \(required.version) to \($0))" } ?? " (required since \(required.version))"
                 }
             }
             var typed = TypedMember(member: member, name: name, type: swiftType(member.type)! + (member.isOptional ? "?" : ""), comment: [comment])
@@ -488,16 +488,21 @@ public struct Translator: Sendable {
         var parts: [String] = []
         if let ownerFirst, history.firstVersion > ownerFirst { parts.append("since \(history.firstVersion)") }
         if let last = history.lastVersion { parts.append("until \(last)") }
-        if history.ranges.count > 1 { parts.append("in " + history.ranges.map(\.description).joined(separator: ", ")) }
+        if history.ranges.count > 1 { parts.append("in " + history.ranges.map(Self.prose).joined(separator: "; ")) }
         if let deprecated = history.deprecatedSince { parts.append("deprecated in \(deprecated)") }
         return parts.isEmpty ? "" : " · " + parts.joined(separator: ", ")
+    }
+
+    /// `1.0 and later`, `2.12.0 to 5.2.0`.
+    static func prose(_ range: QAPIVersionRange) -> String {
+        range.last.map { "\(range.first) to \($0)" } ?? "\(range.first) and later"
     }
 
     /// A named type's history: its releases, the releases that changed its shape, and the
     /// members its newest shape no longer has (the bindings keep the newest shape).
     func typeHistoryComment(_ name: String) -> [String] {
         guard let type = history?.type(name) else { return [] }
-        var lines = ["QEMU \(type.history.ranges.map(\.description).joined(separator: ", "))."]
+        var lines = ["In QEMU " + type.history.ranges.map(Self.prose).joined(separator: "; ") + "."]
         if !type.shapeChanges.isEmpty {
             lines.append("Shape changed in \(type.shapeChanges.map(\.description).joined(separator: ", ")); this is the newest shape.")
         }

@@ -58,6 +58,9 @@ struct ReferenceTests {
           'data': { 'circle': 'Circle', 'square': 'Square' } }
         { 'alternate': 'SizeOrName', 'data': { 'size': 'uint64', 'name': 'str', 'shape': 'Shape' } }
         { 'command': 'draw', 'data': { 'shape': 'Shape', '*size': 'SizeOrName' } }
+        { 'union': 'Brush', 'data': { 'round': 'Circle', 'flat': 'str' } }
+        { 'struct': 'Layer', 'data': { 'name': 'str', '*below': 'Layer', 'brush': 'Brush', '*path': 'str', '*json': 'int' } }
+        { 'command': 'stroke', 'data': 'Shape', 'boxed': true, 'returns': 'Layer' }
         """
 
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ReferenceSources/Paint.swift")
@@ -122,6 +125,43 @@ struct ReferenceTests {
         #expect(wrong?.description == "value: expected UInt64 or String or Shape, got true")
         #expect(DrawCommand(shape: Shape(kind: .circle, branch: .circle(Circle(radius: 1))), size: .size(3)).arguments
             == ["shape": ["kind": "circle", "radius": 1.0], "size": 3])
+    }
+
+    @Test("a simple union's branches carry their value in `data`")
+    func generatedSimpleUnion() throws {
+        let flat = try Brush(json: ["type": "flat", "data": "wide"])
+        #expect(flat.type == .flat)
+        #expect(flat.branch == .flat("wide"))
+        #expect(flat.json == ["type": "flat", "data": "wide"])
+        let round = try Brush(json: ["type": "round", "data": ["radius": 3]])
+        #expect(round.branch == .round(Circle(radius: 3)))
+        let missing = #expect(throws: QMPDecodingError.self) { try Brush(json: ["type": "flat"], path: QMPPath(["return"])) }
+        #expect(missing?.description == "return.data: missing required member")
+    }
+
+    @Test("a struct that holds itself is stored indirectly; members named like the generated API are renamed")
+    func generatedRecursiveStruct() throws {
+        let json: JSONValue = [
+            "name": "top", "brush": ["type": "flat", "data": "a"], "path": "/p", "json": 7,
+            "below": ["name": "bottom", "brush": ["type": "flat", "data": "b"]],
+        ]
+        let layer = try Layer(json: json)
+        #expect(layer.below?.name == "bottom")
+        #expect(layer.below?.below == nil)
+        #expect(layer.path == "/p")
+        #expect(layer.json_2 == 7)
+        #expect(layer.json == json)
+        var changed = layer
+        changed.below = nil
+        #expect(changed.json["below"] == nil)
+        #expect(layer.below != nil)
+    }
+
+    @Test("a boxed command taking a union sends the union's members as its arguments")
+    func generatedBoxedCommand() throws {
+        let command = StrokeCommand(Shape(kind: .square, label: "s", branch: .square(Square(side: 2))))
+        #expect(command.arguments == ["kind": "square", "label": "s", "side": 2])
+        #expect(try StrokeCommand(json: ["kind": "circle", "radius": 1]).value.branch == .circle(Circle(radius: 1)))
     }
 
     @Test("generated commands carry their name, flags, availability, arguments and reply type")

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `ACPIOSTInfo`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String?
@@ -46,7 +46,7 @@ public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ACPISlotType`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.7.0; this is the newest shape.
 public enum ACPISlotType: QMPJSONConvertible, Hashable {
     /// `DIMM`
@@ -79,7 +79,7 @@ public enum ACPISlotType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AcpiTableOptions`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public struct AcpiTableOptions: QMPJSONConvertible, Hashable {
     /// `sig`
     public var sig: String?

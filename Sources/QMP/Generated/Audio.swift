@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `AudioFormat`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 5.0.0; this is the newest shape.
 public enum AudioFormat: QMPJSONConvertible, Hashable {
     /// `u8`
@@ -57,7 +57,7 @@ public enum AudioFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `Audiodev`, told apart by `driver`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 5.1.0, 6.0.0, 7.0.0, 7.2.0, 8.1.0; this is the newest shape.
 public struct Audiodev: QMPJSONConvertible, Hashable {
     /// `id`
@@ -163,7 +163,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevAlsaOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevAlsaPerDirectionOptions?
@@ -195,7 +195,7 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevAlsaPerDirectionOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -263,7 +263,7 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevCoreaudioOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevCoreaudioPerDirectionOptions?
@@ -290,7 +290,7 @@ public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevCoreaudioPerDirectionOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -348,7 +348,7 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
 }
 
 /// QAPI enum `AudiodevDriver`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 5.1.0, 7.0.0, 7.2.0, 8.1.0; this is the newest shape.
 public enum AudiodevDriver: QMPJSONConvertible, Hashable {
     /// `none`
@@ -425,7 +425,7 @@ public enum AudiodevDriver: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevDsoundOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?
@@ -457,7 +457,7 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevGenericOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?
@@ -484,7 +484,7 @@ public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevJackOptions`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevJackPerDirectionOptions?
@@ -511,7 +511,7 @@ public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevJackPerDirectionOptions`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine`
     public var mixingEngine: Bool?
@@ -588,7 +588,7 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevOssOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevOssPerDirectionOptions?
@@ -630,7 +630,7 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevOssPerDirectionOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -698,7 +698,7 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPaOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPaPerDirectionOptions?
@@ -730,7 +730,7 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPaPerDirectionOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -798,7 +798,7 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPerDirectionOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -851,7 +851,7 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPipewireOptions`.
-/// QEMU 8.1.0….
+/// In QEMU 8.1.0 and later.
 public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPipewirePerDirectionOptions?
@@ -878,7 +878,7 @@ public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPipewirePerDirectionOptions`.
-/// QEMU 8.1.0….
+/// In QEMU 8.1.0 and later.
 public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine`
     public var mixingEngine: Bool?
@@ -945,7 +945,7 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
 }
 
 /// QAPI struct `AudiodevSdlOptions`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevSdlPerDirectionOptions?
@@ -972,7 +972,7 @@ public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevSdlPerDirectionOptions`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine`
     public var mixingEngine: Bool?
@@ -1029,7 +1029,7 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevSndioOptions`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?
@@ -1066,7 +1066,7 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevWavOptions`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `AuthZListFileProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -31,7 +31,7 @@ public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AuthZListProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct AuthZListProperties: QMPJSONConvertible, Hashable {
     /// `policy`
     public var policy: QAuthZListPolicy?
@@ -58,7 +58,7 @@ public struct AuthZListProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AuthZPAMProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
     /// `service`
     public var service: String
@@ -80,7 +80,7 @@ public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AuthZSimpleProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
     /// `identity`
     public var identity: String
@@ -102,7 +102,7 @@ public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QAuthZListFormat`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public enum QAuthZListFormat: QMPJSONConvertible, Hashable {
     /// `exact`
     case exact
@@ -134,7 +134,7 @@ public enum QAuthZListFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QAuthZListPolicy`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public enum QAuthZListPolicy: QMPJSONConvertible, Hashable {
     /// `deny`
     case deny
@@ -166,7 +166,7 @@ public enum QAuthZListPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QAuthZListRule`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct QAuthZListRule: QMPJSONConvertible, Hashable {
     /// `match`
     public var match: String
@@ -198,7 +198,7 @@ public struct QAuthZListRule: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QAuthZListRuleListHack`.
-/// QEMU 4.0.0…5.2.0.
+/// In QEMU 4.0.0 to 5.2.0.
 public struct QAuthZListRuleListHack: QMPJSONConvertible, Hashable {
     /// `unused` · until 5.2.0
     public var unused: [QAuthZListRule]

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `BiosAtaTranslation`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public enum BiosAtaTranslation: QMPJSONConvertible, Hashable {
     /// `auto`
     case auto
@@ -48,7 +48,7 @@ public enum BiosAtaTranslation: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevChangeReadOnlyMode`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public enum BlockdevChangeReadOnlyMode: QMPJSONConvertible, Hashable {
     /// `retain`
     case retain
@@ -84,7 +84,7 @@ public enum BlockdevChangeReadOnlyMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `FloppyDriveType`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public enum FloppyDriveType: QMPJSONConvertible, Hashable {
     /// `144`
     case _144
@@ -128,7 +128,7 @@ public enum FloppyDriveType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PRManagerInfo`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 public struct PRManagerInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -686,7 +686,7 @@ public struct DeviceTrayMovedEvent: QMPEventPayload, Hashable {
 
     /// `device`
     public var device: String
-    /// `id` · since 2.8.0; optional here because not every QEMU sends it (required in 2.8.0 on)
+    /// `id` · since 2.8.0; optional here because not every QEMU sends it (required since 2.8.0)
     public var id: String?
     /// `tray-open`
     public var trayOpen: Bool

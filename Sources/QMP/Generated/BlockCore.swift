@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BackupCommon`.
-/// QEMU 4.2.0….
+/// In QEMU 4.2.0 and later.
 /// Shape changed in 6.0.0, 9.1.0; this is the newest shape.
 public struct BackupCommon: QMPJSONConvertible, Hashable {
     /// `job-id`
@@ -92,7 +92,7 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BackupPerf`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct BackupPerf: QMPJSONConvertible, Hashable {
     /// `use-copy-range`
@@ -130,7 +130,7 @@ public struct BackupPerf: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BitmapSyncMode`.
-/// QEMU 4.2.0….
+/// In QEMU 4.2.0 and later.
 public enum BitmapSyncMode: QMPJSONConvertible, Hashable {
     /// `on-success`
     case onSuccess
@@ -166,7 +166,7 @@ public enum BitmapSyncMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlkdebugEvent`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 2.2.0, 2.6.0, 2.11.0, 4.1.0; this is the newest shape.
 public enum BlkdebugEvent: QMPJSONConvertible, Hashable {
     /// `l1_update`
@@ -439,7 +439,7 @@ public enum BlkdebugEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlkdebugIOType`.
-/// QEMU 4.1.0….
+/// In QEMU 4.1.0 and later.
 public enum BlkdebugIOType: QMPJSONConvertible, Hashable {
     /// `read`
     case read
@@ -487,7 +487,7 @@ public enum BlkdebugIOType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlkdebugInjectErrorOptions`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 4.1.0; this is the newest shape.
 public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
     /// `event`
@@ -540,7 +540,7 @@ public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlkdebugSetStateOptions`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
     /// `event`
     public var event: BlkdebugEvent
@@ -572,7 +572,7 @@ public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockChildInfo`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct BlockChildInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -599,7 +599,7 @@ public struct BlockChildInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDeviceInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 1.1.0, 1.2.0, 1.6.0, 1.7.0, 2.0.0, 2.1.0, 2.3.0, 2.4.0, 2.6.0, 4.2.0, 6.0.0; this is the newest shape.
 /// No longer sent: `encryption_key_missing` (until 5.2.0).
 public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
@@ -613,25 +613,25 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     public var drv: String
     /// `backing_file`
     public var backingFile: String?
-    /// `backing_file_depth` · since 1.2.0; optional here because not every QEMU sends it (required in 1.2.0 on)
+    /// `backing_file_depth` · since 1.2.0; optional here because not every QEMU sends it (required since 1.2.0)
     public var backingFileDepth: Int64?
     /// `encrypted`
     public var encrypted: Bool
-    /// `detect_zeroes` · since 2.1.0; optional here because not every QEMU sends it (required in 2.1.0 on)
+    /// `detect_zeroes` · since 2.1.0; optional here because not every QEMU sends it (required since 2.1.0)
     public var detectZeroes: BlockdevDetectZeroesOptions?
-    /// `bps` · since 1.1.0; optional here because not every QEMU sends it (required in 1.1.0 on)
+    /// `bps` · since 1.1.0; optional here because not every QEMU sends it (required since 1.1.0)
     public var bps: Int64?
-    /// `bps_rd` · since 1.1.0; optional here because not every QEMU sends it (required in 1.1.0 on)
+    /// `bps_rd` · since 1.1.0; optional here because not every QEMU sends it (required since 1.1.0)
     public var bpsRd: Int64?
-    /// `bps_wr` · since 1.1.0; optional here because not every QEMU sends it (required in 1.1.0 on)
+    /// `bps_wr` · since 1.1.0; optional here because not every QEMU sends it (required since 1.1.0)
     public var bpsWr: Int64?
-    /// `iops` · since 1.1.0; optional here because not every QEMU sends it (required in 1.1.0 on)
+    /// `iops` · since 1.1.0; optional here because not every QEMU sends it (required since 1.1.0)
     public var iops: Int64?
-    /// `iops_rd` · since 1.1.0; optional here because not every QEMU sends it (required in 1.1.0 on)
+    /// `iops_rd` · since 1.1.0; optional here because not every QEMU sends it (required since 1.1.0)
     public var iopsRd: Int64?
-    /// `iops_wr` · since 1.1.0; optional here because not every QEMU sends it (required in 1.1.0 on)
+    /// `iops_wr` · since 1.1.0; optional here because not every QEMU sends it (required since 1.1.0)
     public var iopsWr: Int64?
-    /// `image` · since 1.6.0; optional here because not every QEMU sends it (required in 1.6.0 on)
+    /// `image` · since 1.6.0; optional here because not every QEMU sends it (required since 1.6.0)
     public var image: ImageInfo?
     /// `bps_max` · since 1.7.0
     public var bpsMax: Int64?
@@ -661,9 +661,9 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     public var iopsSize: Int64?
     /// `group` · since 2.4.0
     public var group: String?
-    /// `cache` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `cache` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var cache: BlockdevCacheInfo?
-    /// `write_threshold` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `write_threshold` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var writeThreshold: Int64?
     /// `dirty-bitmaps` · since 4.2.0
     public var dirtyBitmaps: [BlockDirtyInfo]?
@@ -778,7 +778,7 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockDeviceIoStatus`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public enum BlockDeviceIoStatus: QMPJSONConvertible, Hashable {
     /// `ok`
     case ok
@@ -814,7 +814,7 @@ public enum BlockDeviceIoStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDeviceMapEntry`.
-/// QEMU 1.7.0…5.1.0.
+/// In QEMU 1.7.0 to 5.1.0.
 public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
     /// `start` · until 5.1.0
     public var start: Int64
@@ -861,7 +861,7 @@ public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDeviceStats`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.3.0, 2.5.0, 2.12.0, 4.0.0, 4.2.0, 8.1.0; this is the newest shape.
 /// No longer sent: `x_flush_latency_histogram` (until 3.1.0), `x_rd_latency_histogram` (until 3.1.0), `x_wr_latency_histogram` (until 3.1.0).
 public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
@@ -869,67 +869,67 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
     public var rdBytes: Int64
     /// `wr_bytes`
     public var wrBytes: Int64
-    /// `zone_append_bytes` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `zone_append_bytes` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var zoneAppendBytes: Int64?
-    /// `unmap_bytes` · since 4.2.0; optional here because not every QEMU sends it (required in 4.2.0 on)
+    /// `unmap_bytes` · since 4.2.0; optional here because not every QEMU sends it (required since 4.2.0)
     public var unmapBytes: Int64?
     /// `rd_operations`
     public var rdOperations: Int64
     /// `wr_operations`
     public var wrOperations: Int64
-    /// `zone_append_operations` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `zone_append_operations` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var zoneAppendOperations: Int64?
     /// `flush_operations`
     public var flushOperations: Int64
-    /// `unmap_operations` · since 4.2.0; optional here because not every QEMU sends it (required in 4.2.0 on)
+    /// `unmap_operations` · since 4.2.0; optional here because not every QEMU sends it (required since 4.2.0)
     public var unmapOperations: Int64?
     /// `rd_total_time_ns`
     public var rdTotalTimeNs: Int64
     /// `wr_total_time_ns`
     public var wrTotalTimeNs: Int64
-    /// `zone_append_total_time_ns` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `zone_append_total_time_ns` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var zoneAppendTotalTimeNs: Int64?
     /// `flush_total_time_ns`
     public var flushTotalTimeNs: Int64
-    /// `unmap_total_time_ns` · since 4.2.0; optional here because not every QEMU sends it (required in 4.2.0 on)
+    /// `unmap_total_time_ns` · since 4.2.0; optional here because not every QEMU sends it (required since 4.2.0)
     public var unmapTotalTimeNs: Int64?
     /// `wr_highest_offset`
     public var wrHighestOffset: Int64
-    /// `rd_merged` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `rd_merged` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var rdMerged: Int64?
-    /// `wr_merged` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `wr_merged` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var wrMerged: Int64?
-    /// `zone_append_merged` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `zone_append_merged` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var zoneAppendMerged: Int64?
-    /// `unmap_merged` · since 4.2.0; optional here because not every QEMU sends it (required in 4.2.0 on)
+    /// `unmap_merged` · since 4.2.0; optional here because not every QEMU sends it (required since 4.2.0)
     public var unmapMerged: Int64?
     /// `idle_time_ns` · since 2.5.0
     public var idleTimeNs: Int64?
-    /// `failed_rd_operations` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `failed_rd_operations` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var failedRdOperations: Int64?
-    /// `failed_wr_operations` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `failed_wr_operations` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var failedWrOperations: Int64?
-    /// `failed_zone_append_operations` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `failed_zone_append_operations` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var failedZoneAppendOperations: Int64?
-    /// `failed_flush_operations` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `failed_flush_operations` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var failedFlushOperations: Int64?
-    /// `failed_unmap_operations` · since 4.2.0; optional here because not every QEMU sends it (required in 4.2.0 on)
+    /// `failed_unmap_operations` · since 4.2.0; optional here because not every QEMU sends it (required since 4.2.0)
     public var failedUnmapOperations: Int64?
-    /// `invalid_rd_operations` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `invalid_rd_operations` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var invalidRdOperations: Int64?
-    /// `invalid_wr_operations` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `invalid_wr_operations` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var invalidWrOperations: Int64?
-    /// `invalid_zone_append_operations` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `invalid_zone_append_operations` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var invalidZoneAppendOperations: Int64?
-    /// `invalid_flush_operations` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `invalid_flush_operations` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var invalidFlushOperations: Int64?
-    /// `invalid_unmap_operations` · since 4.2.0; optional here because not every QEMU sends it (required in 4.2.0 on)
+    /// `invalid_unmap_operations` · since 4.2.0; optional here because not every QEMU sends it (required since 4.2.0)
     public var invalidUnmapOperations: Int64?
-    /// `account_invalid` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `account_invalid` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var accountInvalid: Bool?
-    /// `account_failed` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `account_failed` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var accountFailed: Bool?
-    /// `timed_stats` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `timed_stats` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var timedStats: [BlockDeviceTimedStats]?
     /// `rd_latency_histogram` · since 4.0.0
     public var rdLatencyHistogram: BlockLatencyHistogramInfo?
@@ -1065,7 +1065,7 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDeviceTimedStats`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 /// Shape changed in 8.1.0; this is the newest shape.
 public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
     /// `interval_length`
@@ -1082,11 +1082,11 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
     public var maxWrLatencyNs: Int64
     /// `avg_wr_latency_ns`
     public var avgWrLatencyNs: Int64
-    /// `min_zone_append_latency_ns` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `min_zone_append_latency_ns` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var minZoneAppendLatencyNs: Int64?
-    /// `max_zone_append_latency_ns` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `max_zone_append_latency_ns` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var maxZoneAppendLatencyNs: Int64?
-    /// `avg_zone_append_latency_ns` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `avg_zone_append_latency_ns` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var avgZoneAppendLatencyNs: Int64?
     /// `min_flush_latency_ns`
     public var minFlushLatencyNs: Int64
@@ -1098,7 +1098,7 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
     public var avgRdQueueDepth: Double
     /// `avg_wr_queue_depth`
     public var avgWrQueueDepth: Double
-    /// `avg_zone_append_queue_depth` · since 8.1.0; optional here because not every QEMU sends it (required in 8.1.0 on)
+    /// `avg_zone_append_queue_depth` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var avgZoneAppendQueueDepth: Double?
 
     public init(intervalLength: Int64, minRdLatencyNs: Int64, maxRdLatencyNs: Int64, avgRdLatencyNs: Int64, minWrLatencyNs: Int64, maxWrLatencyNs: Int64, avgWrLatencyNs: Int64, minZoneAppendLatencyNs: Int64? = nil, maxZoneAppendLatencyNs: Int64? = nil, avgZoneAppendLatencyNs: Int64? = nil, minFlushLatencyNs: Int64, maxFlushLatencyNs: Int64, avgFlushLatencyNs: Int64, avgRdQueueDepth: Double, avgWrQueueDepth: Double, avgZoneAppendQueueDepth: Double? = nil) {
@@ -1163,7 +1163,7 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmap`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
     /// `node`
     public var node: String
@@ -1190,7 +1190,7 @@ public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapAdd`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 /// Shape changed in 2.10.0, 3.0.0, 4.0.0, 4.2.0; this is the newest shape.
 /// No longer sent: `autoload` (until 4.1.0), `x-disabled` (until 3.1.0).
 public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
@@ -1234,15 +1234,15 @@ public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapMerge`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 /// Shape changed in 4.0.0, 4.1.0, 7.1.0; this is the newest shape.
 /// No longer sent: `dst_name` (until 3.1.0), `src_name` (until 3.1.0).
 public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
     /// `node`
     public var node: String
-    /// `target` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `target` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var target: String?
-    /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required in 7.1.0 on)
+    /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var bitmaps: [BlockDirtyBitmapOrStr]?
 
     public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil) {
@@ -1268,7 +1268,7 @@ public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `BlockDirtyBitmapMergeSource`: the branch follows the JSON kind of the value.
-/// QEMU 4.1.0…7.0.0.
+/// In QEMU 4.1.0 to 7.0.0.
 public indirect enum BlockDirtyBitmapMergeSource: QMPJSONConvertible, Hashable {
     /// `local`
     case local(String)
@@ -1292,7 +1292,7 @@ public indirect enum BlockDirtyBitmapMergeSource: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `BlockDirtyBitmapOrStr`: the branch follows the JSON kind of the value.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public indirect enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
     /// `local`
     case local(String)
@@ -1316,7 +1316,7 @@ public indirect enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapSha256`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
     /// `sha256`
     public var sha256: String
@@ -1338,7 +1338,7 @@ public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyInfo`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 1.4.0, 2.4.0, 4.0.0, 6.0.0; this is the newest shape.
 /// No longer sent: `status` (until 5.2.0).
 public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
@@ -1346,13 +1346,13 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
     public var name: String?
     /// `count`
     public var count: Int64
-    /// `granularity` · since 1.4.0; optional here because not every QEMU sends it (required in 2.4.0 on)
+    /// `granularity` · since 1.4.0; optional here because not every QEMU sends it (required since 2.4.0)
     public var granularity: UInt32?
-    /// `recording` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `recording` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var recording: Bool?
-    /// `busy` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `busy` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var busy: Bool?
-    /// `persistent` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `persistent` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var persistent: Bool?
     /// `inconsistent` · since 4.0.0
     public var inconsistent: Bool?
@@ -1392,7 +1392,7 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockErrorAction`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public enum BlockErrorAction: QMPJSONConvertible, Hashable {
     /// `ignore`
     case ignore
@@ -1428,7 +1428,7 @@ public enum BlockErrorAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockExport`, told apart by `type`.
-/// QEMU 5.0.0…5.1.0.
+/// In QEMU 5.0.0 to 5.1.0.
 public struct BlockExport: QMPJSONConvertible, Hashable {
     /// `type` · until 5.1.0
     public var type: BlockExportType
@@ -1475,7 +1475,7 @@ public struct BlockExport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportNbd`.
-/// QEMU 5.0.0…5.1.0.
+/// In QEMU 5.0.0 to 5.1.0.
 public struct BlockExportNbd: QMPJSONConvertible, Hashable {
     /// `device` · until 5.1.0
     public var device: String
@@ -1517,7 +1517,7 @@ public struct BlockExportNbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockGraphInfo`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -1604,7 +1604,7 @@ public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockIOThrottle`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 /// Shape changed in 2.8.0; this is the newest shape.
 public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
     /// `device` · deprecated in 5.0.0
@@ -1732,7 +1732,7 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 1.3.0, 2.0.0, 2.10.0, 6.0.0; this is the newest shape.
 /// No longer sent: `dirty` (until 1.7.0), `dirty-bitmaps` (until 5.2.0).
 public struct BlockInfo: QMPJSONConvertible, Hashable {
@@ -1791,7 +1791,7 @@ public struct BlockInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockJobChangeOptions`, told apart by `type`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -1843,7 +1843,7 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockJobChangeOptionsMirror`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct BlockJobChangeOptionsMirror: QMPJSONConvertible, Hashable {
     /// `copy-mode`
     public var copyMode: MirrorCopyMode
@@ -1865,7 +1865,7 @@ public struct BlockJobChangeOptionsMirror: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockJobInfo`, told apart by `type`.
-/// QEMU 1.1.0….
+/// In QEMU 1.1.0 and later.
 /// Shape changed in 1.3.0, 2.2.0, 2.12.0, 3.0.0, 8.2.0; this is the newest shape.
 public struct BlockJobInfo: QMPJSONConvertible, Hashable {
     /// `type`
@@ -1876,21 +1876,21 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
     public var len: Int64
     /// `offset`
     public var offset: Int64
-    /// `busy` · since 1.3.0; optional here because not every QEMU sends it (required in 1.3.0 on)
+    /// `busy` · since 1.3.0; optional here because not every QEMU sends it (required since 1.3.0)
     public var busy: Bool?
-    /// `paused` · since 1.3.0; optional here because not every QEMU sends it (required in 1.3.0 on)
+    /// `paused` · since 1.3.0; optional here because not every QEMU sends it (required since 1.3.0)
     public var paused: Bool?
     /// `speed`
     public var speed: Int64
-    /// `io-status` · since 1.3.0; optional here because not every QEMU sends it (required in 1.3.0 on)
+    /// `io-status` · since 1.3.0; optional here because not every QEMU sends it (required since 1.3.0)
     public var ioStatus: BlockDeviceIoStatus?
-    /// `ready` · since 2.2.0; optional here because not every QEMU sends it (required in 2.2.0 on)
+    /// `ready` · since 2.2.0; optional here because not every QEMU sends it (required since 2.2.0)
     public var ready: Bool?
-    /// `status` · since 2.12.0; optional here because not every QEMU sends it (required in 3.0.0 on)
+    /// `status` · since 2.12.0; optional here because not every QEMU sends it (required since 3.0.0)
     public var status: JobStatus?
-    /// `auto-finalize` · since 2.12.0; optional here because not every QEMU sends it (required in 2.12.0 on)
+    /// `auto-finalize` · since 2.12.0; optional here because not every QEMU sends it (required since 2.12.0)
     public var autoFinalize: Bool?
-    /// `auto-dismiss` · since 2.12.0; optional here because not every QEMU sends it (required in 2.12.0 on)
+    /// `auto-dismiss` · since 2.12.0; optional here because not every QEMU sends it (required since 2.12.0)
     public var autoDismiss: Bool?
     /// `error` · since 3.0.0
     public var error: String?
@@ -1973,7 +1973,7 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockJobInfoMirror`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct BlockJobInfoMirror: QMPJSONConvertible, Hashable {
     /// `actively-synced`
     public var activelySynced: Bool
@@ -1995,7 +1995,7 @@ public struct BlockJobInfoMirror: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockJobStatus`.
-/// QEMU 2.12.0…2.12.0.
+/// In QEMU 2.12.0 to 2.12.0.
 public enum BlockJobStatus: QMPJSONConvertible, Hashable {
     /// `undefined` · until 2.12.0
     case undefined
@@ -2063,7 +2063,7 @@ public enum BlockJobStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockJobType`.
-/// QEMU 1.7.0…2.12.0.
+/// In QEMU 1.7.0 to 2.12.0.
 public enum BlockJobType: QMPJSONConvertible, Hashable {
     /// `commit` · until 2.12.0
     case commit
@@ -2103,7 +2103,7 @@ public enum BlockJobType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockJobVerb`.
-/// QEMU 2.12.0…2.12.0.
+/// In QEMU 2.12.0 to 2.12.0.
 public enum BlockJobVerb: QMPJSONConvertible, Hashable {
     /// `cancel` · until 2.12.0
     case cancel
@@ -2155,7 +2155,7 @@ public enum BlockJobVerb: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockLatencyHistogramInfo`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockLatencyHistogramInfo: QMPJSONConvertible, Hashable {
     /// `boundaries`
     public var boundaries: [UInt64]
@@ -2182,7 +2182,7 @@ public struct BlockLatencyHistogramInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockMeasureInfo`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 /// Shape changed in 5.1.0; this is the newest shape.
 public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
     /// `required`
@@ -2215,7 +2215,7 @@ public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockNodeInfo`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -2297,7 +2297,7 @@ public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockPermission`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 7.0.0; this is the newest shape.
 public enum BlockPermission: QMPJSONConvertible, Hashable {
     /// `consistent-read`
@@ -2342,7 +2342,7 @@ public enum BlockPermission: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockStats`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.0.0, 2.3.0, 3.0.0, 4.2.0; this is the newest shape.
 public struct BlockStats: QMPJSONConvertible, Hashable {
     /// `device`
@@ -2403,7 +2403,7 @@ public struct BlockStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockStatsSpecific`, told apart by `driver`.
-/// QEMU 4.2.0….
+/// In QEMU 4.2.0 and later.
 /// Shape changed in 5.2.0; this is the newest shape.
 public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
     /// `driver`
@@ -2459,7 +2459,7 @@ public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockStatsSpecificFile`.
-/// QEMU 4.2.0….
+/// In QEMU 4.2.0 and later.
 public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
     /// `discard-nb-ok`
     public var discardNbOk: UInt64
@@ -2491,7 +2491,7 @@ public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockStatsSpecificNvme`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
     /// `completion-errors`
     public var completionErrors: UInt64
@@ -2523,7 +2523,7 @@ public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevAioOptions`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 5.0.0; this is the newest shape.
 public enum BlockdevAioOptions: QMPJSONConvertible, Hashable {
     /// `threads`
@@ -2560,7 +2560,7 @@ public enum BlockdevAioOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevAmendOptions`, told apart by `driver`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
     /// `driver`
     public var driver: BlockdevDriver
@@ -2611,7 +2611,7 @@ public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevAmendOptionsLUKS`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `state`
     public var state: QCryptoBlockLUKSKeyslotState
@@ -2658,7 +2658,7 @@ public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevAmendOptionsQcow2`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
     /// `encrypt`
     public var encrypt: QCryptoBlockAmendOptions?
@@ -2680,7 +2680,7 @@ public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevBackup`.
-/// QEMU 2.3.0….
+/// In QEMU 2.3.0 and later.
 /// Shape changed in 2.7.0, 2.8.0, 2.12.0, 3.1.0, 4.2.0, 6.0.0, 9.1.0; this is the newest shape.
 public struct BlockdevBackup: QMPJSONConvertible, Hashable {
     /// `job-id` · since 2.7.0
@@ -2773,7 +2773,7 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCacheInfo`.
-/// QEMU 2.3.0….
+/// In QEMU 2.3.0 and later.
 public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
     /// `writeback`
     public var writeback: Bool
@@ -2805,7 +2805,7 @@ public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCacheOptions`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 /// No longer sent: `writeback` (until 2.5.0).
 public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
@@ -2834,7 +2834,7 @@ public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateNotSupported`.
-/// QEMU 2.12.0…2.12.0.
+/// In QEMU 2.12.0 to 2.12.0.
 public struct BlockdevCreateNotSupported: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -2848,7 +2848,7 @@ public struct BlockdevCreateNotSupported: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevCreateOptions`, told apart by `driver`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 3.0.0, 4.0.0, 6.1.0; this is the newest shape.
 public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
     /// `driver`
@@ -2948,7 +2948,7 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsFile`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 5.1.0; this is the newest shape.
 public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -2991,7 +2991,7 @@ public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsGluster`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
     /// `location`
     public var location: BlockdevOptionsGluster
@@ -3023,7 +3023,7 @@ public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsLUKS`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 4.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `detached-header` (until 9.0.0).
 public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
@@ -3097,7 +3097,7 @@ public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsNfs`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsNfs: QMPJSONConvertible, Hashable {
     /// `location`
     public var location: BlockdevOptionsNfs
@@ -3124,7 +3124,7 @@ public struct BlockdevCreateOptionsNfs: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsParallels`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3156,7 +3156,7 @@ public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsQcow`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3193,7 +3193,7 @@ public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsQcow2`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 4.0.0, 5.1.0, 5.2.0; this is the newest shape.
 public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
     /// `file`
@@ -3281,7 +3281,7 @@ public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsQed`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3328,7 +3328,7 @@ public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsRbd`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 6.1.0; this is the newest shape.
 public struct BlockdevCreateOptionsRbd: QMPJSONConvertible, Hashable {
     /// `location`
@@ -3366,7 +3366,7 @@ public struct BlockdevCreateOptionsRbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsSheepdog`.
-/// QEMU 2.12.0…6.0.0.
+/// In QEMU 2.12.0 to 6.0.0.
 public struct BlockdevCreateOptionsSheepdog: QMPJSONConvertible, Hashable {
     /// `location` · until 6.0.0
     public var location: BlockdevOptionsSheepdog
@@ -3413,7 +3413,7 @@ public struct BlockdevCreateOptionsSheepdog: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsSsh`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsSsh: QMPJSONConvertible, Hashable {
     /// `location`
     public var location: BlockdevOptionsSsh
@@ -3440,7 +3440,7 @@ public struct BlockdevCreateOptionsSsh: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVdi`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3472,7 +3472,7 @@ public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVhdx`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3519,7 +3519,7 @@ public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVmdk`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
     /// `file`
@@ -3582,7 +3582,7 @@ public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVpc`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3619,7 +3619,7 @@ public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevDetectZeroesOptions`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public enum BlockdevDetectZeroesOptions: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -3655,7 +3655,7 @@ public enum BlockdevDetectZeroesOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevDiscardOptions`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 public enum BlockdevDiscardOptions: QMPJSONConvertible, Hashable {
     /// `ignore`
     case ignore
@@ -3687,7 +3687,7 @@ public enum BlockdevDiscardOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevDriver`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 2.1.0, 2.2.0, 2.5.0, 2.6.0, 2.7.0, 2.8.0, 2.9.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 4.2.0, 5.0.0, 5.1.0, 6.0.0, 6.1.0, 6.2.0, 7.0.0, 7.2.0; this is the newest shape.
 public enum BlockdevDriver: QMPJSONConvertible, Hashable {
     /// `blkdebug`
@@ -3924,7 +3924,7 @@ public enum BlockdevDriver: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevOnError`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 2.7.0; this is the newest shape.
 public enum BlockdevOnError: QMPJSONConvertible, Hashable {
     /// `report`
@@ -3969,7 +3969,7 @@ public enum BlockdevOnError: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevOptions`, told apart by `driver`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.0.0, 2.1.0, 2.2.0, 2.5.0, 2.6.0, 2.7.0, 2.8.0, 2.9.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 3.1.0, 4.2.0, 5.0.0, 5.1.0, 6.0.0, 6.1.0, 6.2.0, 7.0.0, 7.2.0; this is the newest shape.
 /// No longer sent: `aio` (until 2.7.0), `id` (until 2.7.0), `rerror` (until 2.6.0), `stats-account-failed` (until 2.6.0), `stats-account-invalid` (until 2.6.0), `stats-intervals` (until 2.6.0), `werror` (until 2.6.0).
 public struct BlockdevOptions: QMPJSONConvertible, Hashable {
@@ -4237,7 +4237,7 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsArchipelago`.
-/// QEMU 2.2.0…2.8.0.
+/// In QEMU 2.2.0 to 2.8.0.
 public struct BlockdevOptionsArchipelago: QMPJSONConvertible, Hashable {
     /// `volume` · until 2.8.0
     public var volume: String
@@ -4274,7 +4274,7 @@ public struct BlockdevOptionsArchipelago: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBase`.
-/// QEMU 1.7.0…2.5.0.
+/// In QEMU 1.7.0 to 2.5.0.
 /// Shape changed in 2.0.0, 2.1.0, 2.5.0; this is the newest shape.
 public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
     /// `driver` · until 2.5.0
@@ -4357,7 +4357,7 @@ public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlkdebug`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 2.10.0, 5.0.0; this is the newest shape.
 public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
     /// `image`
@@ -4435,7 +4435,7 @@ public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlklogwrites`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -4477,7 +4477,7 @@ public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlkreplay`.
-/// QEMU 4.2.0….
+/// In QEMU 4.2.0 and later.
 public struct BlockdevOptionsBlkreplay: QMPJSONConvertible, Hashable {
     /// `image`
     public var image: BlockdevRef
@@ -4499,7 +4499,7 @@ public struct BlockdevOptionsBlkreplay: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlkverify`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct BlockdevOptionsBlkverify: QMPJSONConvertible, Hashable {
     /// `test`
     public var test: BlockdevRef
@@ -4526,7 +4526,7 @@ public struct BlockdevOptionsBlkverify: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCbw`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 /// Shape changed in 7.0.0, 7.1.0, 9.2.0-rc2; this is the newest shape.
 public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
     /// `file`
@@ -4574,7 +4574,7 @@ public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCor`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct BlockdevOptionsCor: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -4601,7 +4601,7 @@ public struct BlockdevOptionsCor: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurl`.
-/// QEMU 2.8.0…2.8.0.
+/// In QEMU 2.8.0 to 2.8.0.
 public struct BlockdevOptionsCurl: QMPJSONConvertible, Hashable {
     /// `filename` · until 2.8.0
     public var filename: String
@@ -4623,7 +4623,7 @@ public struct BlockdevOptionsCurl: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlBase`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
     /// `url`
     public var url: String
@@ -4675,7 +4675,7 @@ public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlFtp`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
     /// `url`
     public var url: String
@@ -4727,7 +4727,7 @@ public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlFtps`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
     /// `url`
     public var url: String
@@ -4784,7 +4784,7 @@ public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlHttp`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
     /// `url`
@@ -4847,7 +4847,7 @@ public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlHttps`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
     /// `url`
@@ -4915,7 +4915,7 @@ public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsFile`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.8.0, 2.10.0, 2.11.0, 3.0.0, 4.0.0, 6.2.0; this is the newest shape.
 public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -4968,7 +4968,7 @@ public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsGenericCOWFormat`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
     /// `file`
@@ -4996,7 +4996,7 @@ public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsGenericFormat`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5018,7 +5018,7 @@ public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsGluster`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 /// Shape changed in 2.8.0, 2.9.0, 2.10.0; this is the newest shape.
 /// No longer sent: `debug-level` (until 2.7.0).
 public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
@@ -5062,7 +5062,7 @@ public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsIoUring`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct BlockdevOptionsIoUring: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -5084,7 +5084,7 @@ public struct BlockdevOptionsIoUring: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsIscsi`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
     /// `transport`
     public var transport: IscsiTransport
@@ -5146,7 +5146,7 @@ public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsLUKS`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 /// Shape changed in 9.0.0; this is the newest shape.
 public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `file`
@@ -5179,7 +5179,7 @@ public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNVMe`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct BlockdevOptionsNVMe: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String
@@ -5206,7 +5206,7 @@ public struct BlockdevOptionsNVMe: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNbd`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 /// Shape changed in 2.9.0, 2.10.0, 3.0.0, 4.2.0, 7.0.0; this is the newest shape.
 public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
     /// `server`
@@ -5259,7 +5259,7 @@ public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNfs`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
     /// `server`
     public var server: NFSServer
@@ -5316,7 +5316,7 @@ public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNull`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 /// Shape changed in 2.4.0, 4.1.0; this is the newest shape.
 public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
     /// `size`
@@ -5349,7 +5349,7 @@ public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNvmeIoUring`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct BlockdevOptionsNvmeIoUring: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -5371,7 +5371,7 @@ public struct BlockdevOptionsNvmeIoUring: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsPreallocate`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5403,7 +5403,7 @@ public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsQcow`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5435,7 +5435,7 @@ public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsQcow2`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.2.0, 2.5.0, 2.10.0, 2.12.0, 4.0.0, 8.1.0; this is the newest shape.
 public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
     /// `file`
@@ -5528,7 +5528,7 @@ public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsQuorum`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 2.1.0, 2.2.0; this is the newest shape.
 public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
     /// `blkverify`
@@ -5571,7 +5571,7 @@ public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsRaw`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5603,7 +5603,7 @@ public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsRbd`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 /// Shape changed in 3.0.0, 5.0.0, 6.1.0; this is the newest shape.
 public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
     /// `pool`
@@ -5671,7 +5671,7 @@ public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsReplication`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct BlockdevOptionsReplication: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5703,7 +5703,7 @@ public struct BlockdevOptionsReplication: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsSheepdog`.
-/// QEMU 2.9.0…6.0.0.
+/// In QEMU 2.9.0 to 6.0.0.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct BlockdevOptionsSheepdog: QMPJSONConvertible, Hashable {
     /// `server` · until 6.0.0
@@ -5741,7 +5741,7 @@ public struct BlockdevOptionsSheepdog: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsSsh`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 /// Shape changed in 2.12.0; this is the newest shape.
 public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
     /// `server`
@@ -5779,7 +5779,7 @@ public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsThrottle`.
-/// QEMU 2.11.0….
+/// In QEMU 2.11.0 and later.
 public struct BlockdevOptionsThrottle: QMPJSONConvertible, Hashable {
     /// `throttle-group`
     public var throttleGroup: String
@@ -5806,7 +5806,7 @@ public struct BlockdevOptionsThrottle: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVVFAT`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.4.0; this is the newest shape.
 public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
     /// `dir`
@@ -5849,7 +5849,7 @@ public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVirtioBlkVfioPci`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -5871,7 +5871,7 @@ public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVirtioBlkVhostUser`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -5893,7 +5893,7 @@ public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVirtioBlkVhostVdpa`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct BlockdevOptionsVirtioBlkVhostVdpa: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -5915,7 +5915,7 @@ public struct BlockdevOptionsVirtioBlkVhostVdpa: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVxHS`.
-/// QEMU 2.10.0…5.0.0.
+/// In QEMU 2.10.0 to 5.0.0.
 public struct BlockdevOptionsVxHS: QMPJSONConvertible, Hashable {
     /// `vdisk-id` · until 5.0.0
     public var vdiskId: String
@@ -5947,7 +5947,7 @@ public struct BlockdevOptionsVxHS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevQcow2Encryption`, told apart by `format`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: BlockdevQcow2EncryptionFormat
@@ -5998,7 +5998,7 @@ public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevQcow2EncryptionFormat`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public enum BlockdevQcow2EncryptionFormat: QMPJSONConvertible, Hashable {
     /// `aes`
     case aes
@@ -6030,7 +6030,7 @@ public enum BlockdevQcow2EncryptionFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevQcow2Version`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum BlockdevQcow2Version: QMPJSONConvertible, Hashable {
     /// `v2`
     case v2
@@ -6062,7 +6062,7 @@ public enum BlockdevQcow2Version: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevQcowEncryption`, told apart by `format`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: BlockdevQcowEncryptionFormat
@@ -6109,7 +6109,7 @@ public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevQcowEncryptionFormat`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public enum BlockdevQcowEncryptionFormat: QMPJSONConvertible, Hashable {
     /// `aes`
     case aes
@@ -6137,7 +6137,7 @@ public enum BlockdevQcowEncryptionFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `BlockdevRef`: the branch follows the JSON kind of the value.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 public indirect enum BlockdevRef: QMPJSONConvertible, Hashable {
     /// `definition`
     case definition(BlockdevOptions)
@@ -6161,7 +6161,7 @@ public indirect enum BlockdevRef: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `BlockdevRefOrNull`: the branch follows the JSON kind of the value.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public indirect enum BlockdevRefOrNull: QMPJSONConvertible, Hashable {
     /// `definition`
     case definition(BlockdevOptions)
@@ -6189,13 +6189,13 @@ public indirect enum BlockdevRefOrNull: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshot`.
-/// QEMU 1.1.0….
+/// In QEMU 1.1.0 and later.
 /// Shape changed in 2.0.0, 2.5.0; this is the newest shape.
 /// No longer sent: `device` (until 2.4.0), `format` (until 2.4.0), `mode` (until 2.4.0), `node-name` (until 2.4.0), `snapshot-file` (until 2.4.0), `snapshot-node-name` (until 2.4.0).
 public struct BlockdevSnapshot: QMPJSONConvertible, Hashable {
-    /// `node` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `node` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var node: String?
-    /// `overlay` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `overlay` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var overlay: String?
 
     public init(node: String? = nil, overlay: String? = nil) {
@@ -6218,7 +6218,7 @@ public struct BlockdevSnapshot: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotInternal`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 public struct BlockdevSnapshotInternal: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String
@@ -6245,7 +6245,7 @@ public struct BlockdevSnapshotInternal: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotSync`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String?
@@ -6292,7 +6292,7 @@ public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVhdxSubformat`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum BlockdevVhdxSubformat: QMPJSONConvertible, Hashable {
     /// `dynamic`
     case dynamic
@@ -6324,7 +6324,7 @@ public enum BlockdevVhdxSubformat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVmdkAdapterType`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public enum BlockdevVmdkAdapterType: QMPJSONConvertible, Hashable {
     /// `ide`
     case ide
@@ -6364,7 +6364,7 @@ public enum BlockdevVmdkAdapterType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVmdkSubformat`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public enum BlockdevVmdkSubformat: QMPJSONConvertible, Hashable {
     /// `monolithicSparse`
     case monolithicSparse
@@ -6408,7 +6408,7 @@ public enum BlockdevVmdkSubformat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVpcSubformat`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum BlockdevVpcSubformat: QMPJSONConvertible, Hashable {
     /// `dynamic`
     case dynamic
@@ -6440,7 +6440,7 @@ public enum BlockdevVpcSubformat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DirtyBitmapStatus`.
-/// QEMU 2.4.0…5.2.0.
+/// In QEMU 2.4.0 to 5.2.0.
 /// Shape changed in 2.12.0, 4.0.0; this is the newest shape.
 public enum DirtyBitmapStatus: QMPJSONConvertible, Hashable {
     /// `active` · until 5.2.0
@@ -6485,7 +6485,7 @@ public enum DirtyBitmapStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DriveBackup`.
-/// QEMU 1.6.0….
+/// In QEMU 1.6.0 and later.
 /// Shape changed in 2.4.0, 2.7.0, 2.8.0, 2.12.0, 4.2.0, 6.0.0, 9.1.0; this is the newest shape.
 public struct DriveBackup: QMPJSONConvertible, Hashable {
     /// `job-id` · since 2.7.0
@@ -6588,7 +6588,7 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DriveMirror`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 /// Shape changed in 3.0.0, 3.1.0; this is the newest shape.
 public struct DriveMirror: QMPJSONConvertible, Hashable {
     /// `job-id`
@@ -6691,7 +6691,7 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DummyBlockCoreForceArrays`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct DummyBlockCoreForceArrays: QMPJSONConvertible, Hashable {
     /// `unused-block-graph-info`
     public var unusedBlockGraphInfo: [BlockGraphInfo]
@@ -6713,7 +6713,7 @@ public struct DummyBlockCoreForceArrays: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `GlusterServer`, told apart by `type`.
-/// QEMU 2.7.0…2.8.0.
+/// In QEMU 2.7.0 to 2.8.0.
 public struct GlusterServer: QMPJSONConvertible, Hashable {
     /// `type` · until 2.8.0
     public var type: GlusterTransport
@@ -6764,7 +6764,7 @@ public struct GlusterServer: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GlusterTransport`.
-/// QEMU 2.7.0…2.8.0.
+/// In QEMU 2.7.0 to 2.8.0.
 public enum GlusterTransport: QMPJSONConvertible, Hashable {
     /// `unix` · until 2.8.0
     case unix
@@ -6796,7 +6796,7 @@ public enum GlusterTransport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageCheck`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public struct ImageCheck: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -6873,7 +6873,7 @@ public struct ImageCheck: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfo`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 1.6.0, 1.7.0, 8.0.0; this is the newest shape.
 public struct ImageInfo: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -6965,7 +6965,7 @@ public struct ImageInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ImageInfoSpecific`, told apart by `type`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.7.0, 6.1.0, 6.2.0, 8.0.0; this is the newest shape.
 public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
     /// `type`
@@ -7029,7 +7029,7 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificFile`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
     /// `extent-size-hint`
     public var extentSizeHint: UInt64?
@@ -7051,7 +7051,7 @@ public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificFileWrapper`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct ImageInfoSpecificFileWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificFile
@@ -7073,7 +7073,7 @@ public struct ImageInfoSpecificFileWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ImageInfoSpecificKind`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.7.0, 6.1.0, 8.0.0; this is the newest shape.
 public enum ImageInfoSpecificKind: QMPJSONConvertible, Hashable {
     /// `qcow2`
@@ -7118,7 +7118,7 @@ public enum ImageInfoSpecificKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificLUKSWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ImageInfoSpecificLUKSWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: QCryptoBlockInfoLUKS
@@ -7140,7 +7140,7 @@ public struct ImageInfoSpecificLUKSWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificQCow2`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 2.2.0, 2.3.0, 2.10.0, 4.0.0, 5.1.0, 5.2.0; this is the newest shape.
 public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
     /// `compat`
@@ -7155,13 +7155,13 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
     public var lazyRefcounts: Bool?
     /// `corrupt` · since 2.2.0
     public var corrupt: Bool?
-    /// `refcount-bits` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `refcount-bits` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var refcountBits: Int64?
     /// `encrypt` · since 2.10.0
     public var encrypt: ImageInfoSpecificQCow2Encryption?
     /// `bitmaps` · since 4.0.0
     public var bitmaps: [Qcow2BitmapInfo]?
-    /// `compression-type` · since 5.1.0; optional here because not every QEMU sends it (required in 5.1.0 on)
+    /// `compression-type` · since 5.1.0; optional here because not every QEMU sends it (required since 5.1.0)
     public var compressionType: Qcow2CompressionType?
 
     public init(compat: String, dataFile: String? = nil, dataFileRaw: Bool? = nil, extendedL2: Bool? = nil, lazyRefcounts: Bool? = nil, corrupt: Bool? = nil, refcountBits: Int64? = nil, encrypt: ImageInfoSpecificQCow2Encryption? = nil, bitmaps: [Qcow2BitmapInfo]? = nil, compressionType: Qcow2CompressionType? = nil) {
@@ -7208,7 +7208,7 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ImageInfoSpecificQCow2Encryption`, told apart by `format`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
     /// `format`
@@ -7256,7 +7256,7 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificQCow2EncryptionBase`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: BlockdevQcow2EncryptionFormat
@@ -7278,7 +7278,7 @@ public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable
 }
 
 /// QAPI struct `ImageInfoSpecificQCow2Wrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificQCow2
@@ -7300,7 +7300,7 @@ public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificRbd`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
     /// `encryption-format`
     public var encryptionFormat: RbdImageEncryptionFormat?
@@ -7322,7 +7322,7 @@ public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificRbdWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ImageInfoSpecificRbdWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificRbd
@@ -7344,7 +7344,7 @@ public struct ImageInfoSpecificRbdWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificVmdk`.
-/// QEMU 1.7.0….
+/// In QEMU 1.7.0 and later.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
     /// `create-type`
@@ -7382,7 +7382,7 @@ public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificVmdkWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ImageInfoSpecificVmdkWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificVmdk
@@ -7404,7 +7404,7 @@ public struct ImageInfoSpecificVmdkWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `IscsiHeaderDigest`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public enum IscsiHeaderDigest: QMPJSONConvertible, Hashable {
     /// `crc32c`
     case crc32c
@@ -7444,7 +7444,7 @@ public enum IscsiHeaderDigest: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `IscsiTransport`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public enum IscsiTransport: QMPJSONConvertible, Hashable {
     /// `tcp`
     case tcp
@@ -7476,7 +7476,7 @@ public enum IscsiTransport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MapEntry`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 /// Shape changed in 6.1.0, 8.2.0; this is the newest shape.
 public struct MapEntry: QMPJSONConvertible, Hashable {
     /// `start`
@@ -7487,11 +7487,11 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
     public var data: Bool
     /// `zero`
     public var zero: Bool
-    /// `compressed` · since 8.2.0; optional here because not every QEMU sends it (required in 8.2.0 on)
+    /// `compressed` · since 8.2.0; optional here because not every QEMU sends it (required since 8.2.0)
     public var compressed: Bool?
     /// `depth`
     public var depth: Int64
-    /// `present` · since 6.1.0; optional here because not every QEMU sends it (required in 6.1.0 on)
+    /// `present` · since 6.1.0; optional here because not every QEMU sends it (required since 6.1.0)
     public var present: Bool?
     /// `offset`
     public var offset: Int64?
@@ -7539,7 +7539,7 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MirrorCopyMode`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 public enum MirrorCopyMode: QMPJSONConvertible, Hashable {
     /// `background`
     case background
@@ -7571,7 +7571,7 @@ public enum MirrorCopyMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MirrorSyncMode`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 2.4.0, 4.2.0; this is the newest shape.
 public enum MirrorSyncMode: QMPJSONConvertible, Hashable {
     /// `top`
@@ -7616,7 +7616,7 @@ public enum MirrorSyncMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NFSServer`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct NFSServer: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: NFSTransport
@@ -7643,7 +7643,7 @@ public struct NFSServer: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NFSTransport`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public enum NFSTransport: QMPJSONConvertible, Hashable {
     /// `inet`
     case inet
@@ -7671,7 +7671,7 @@ public enum NFSTransport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NbdServerRemoveMode`.
-/// QEMU 2.12.0…5.1.0.
+/// In QEMU 2.12.0 to 5.1.0.
 public enum NbdServerRemoveMode: QMPJSONConvertible, Hashable {
     /// `safe` · until 5.1.0
     case safe
@@ -7703,7 +7703,7 @@ public enum NbdServerRemoveMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NewImageMode`.
-/// QEMU 1.1.0….
+/// In QEMU 1.1.0 and later.
 public enum NewImageMode: QMPJSONConvertible, Hashable {
     /// `existing`
     case existing
@@ -7735,7 +7735,7 @@ public enum NewImageMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OnCbwError`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public enum OnCbwError: QMPJSONConvertible, Hashable {
     /// `break-guest-write`
     case breakGuestWrite
@@ -7767,7 +7767,7 @@ public enum OnCbwError: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PreallocMode`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 public enum PreallocMode: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -7807,7 +7807,7 @@ public enum PreallocMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `Qcow2BitmapInfo`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -7839,7 +7839,7 @@ public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `Qcow2BitmapInfoFlags`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public enum Qcow2BitmapInfoFlags: QMPJSONConvertible, Hashable {
     /// `in-use`
     case inUse
@@ -7871,7 +7871,7 @@ public enum Qcow2BitmapInfoFlags: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `Qcow2CompressionType`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public enum Qcow2CompressionType: QMPJSONConvertible, Hashable {
     /// `zlib`
     case zlib
@@ -7903,7 +7903,7 @@ public enum Qcow2CompressionType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `Qcow2OverlapCheckFlags`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
     /// `template`
@@ -7971,7 +7971,7 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `Qcow2OverlapCheckMode`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
     /// `none`
     case none
@@ -8011,7 +8011,7 @@ public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `Qcow2OverlapChecks`: the branch follows the JSON kind of the value.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 public indirect enum Qcow2OverlapChecks: QMPJSONConvertible, Hashable {
     /// `flags`
     case flags(Qcow2OverlapCheckFlags)
@@ -8035,7 +8035,7 @@ public indirect enum Qcow2OverlapChecks: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QuorumOpType`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public enum QuorumOpType: QMPJSONConvertible, Hashable {
     /// `read`
     case read
@@ -8071,7 +8071,7 @@ public enum QuorumOpType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QuorumReadPattern`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 public enum QuorumReadPattern: QMPJSONConvertible, Hashable {
     /// `quorum`
     case quorum
@@ -8103,7 +8103,7 @@ public enum QuorumReadPattern: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RbdAuthMode`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 public enum RbdAuthMode: QMPJSONConvertible, Hashable {
     /// `cephx`
     case cephx
@@ -8135,7 +8135,7 @@ public enum RbdAuthMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `RbdEncryptionCreateOptions`, told apart by `format`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: RbdImageEncryptionFormat
@@ -8186,7 +8186,7 @@ public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionCreateOptionsLUKS`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct RbdEncryptionCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -8214,7 +8214,7 @@ public struct RbdEncryptionCreateOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionCreateOptionsLUKS2`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct RbdEncryptionCreateOptionsLUKS2: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -8242,7 +8242,7 @@ public struct RbdEncryptionCreateOptionsLUKS2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionCreateOptionsLUKSBase`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct RbdEncryptionCreateOptionsLUKSBase: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -8270,7 +8270,7 @@ public struct RbdEncryptionCreateOptionsLUKSBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `RbdEncryptionOptions`, told apart by `format`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
     /// `format`
@@ -8335,7 +8335,7 @@ public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKS`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -8357,7 +8357,7 @@ public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKS2`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -8379,7 +8379,7 @@ public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKSAny`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -8401,7 +8401,7 @@ public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKSBase`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct RbdEncryptionOptionsLUKSBase: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -8423,7 +8423,7 @@ public struct RbdEncryptionOptionsLUKSBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RbdImageEncryptionFormat`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 /// Shape changed in 8.0.0; this is the newest shape.
 public enum RbdImageEncryptionFormat: QMPJSONConvertible, Hashable {
     /// `luks`
@@ -8460,7 +8460,7 @@ public enum RbdImageEncryptionFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ReplicationMode`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public enum ReplicationMode: QMPJSONConvertible, Hashable {
     /// `primary`
     case primary
@@ -8492,7 +8492,7 @@ public enum ReplicationMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SheepdogRedundancy`, told apart by `type`.
-/// QEMU 2.12.0…6.0.0.
+/// In QEMU 2.12.0 to 6.0.0.
 public struct SheepdogRedundancy: QMPJSONConvertible, Hashable {
     /// `type` · until 6.0.0
     public var type: SheepdogRedundancyType
@@ -8543,7 +8543,7 @@ public struct SheepdogRedundancy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SheepdogRedundancyErasureCoded`.
-/// QEMU 2.12.0…6.0.0.
+/// In QEMU 2.12.0 to 6.0.0.
 public struct SheepdogRedundancyErasureCoded: QMPJSONConvertible, Hashable {
     /// `data-strips` · until 6.0.0
     public var dataStrips: Int64
@@ -8570,7 +8570,7 @@ public struct SheepdogRedundancyErasureCoded: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SheepdogRedundancyFull`.
-/// QEMU 2.12.0…6.0.0.
+/// In QEMU 2.12.0 to 6.0.0.
 public struct SheepdogRedundancyFull: QMPJSONConvertible, Hashable {
     /// `copies` · until 6.0.0
     public var copies: Int64
@@ -8592,7 +8592,7 @@ public struct SheepdogRedundancyFull: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SheepdogRedundancyType`.
-/// QEMU 2.12.0…6.0.0.
+/// In QEMU 2.12.0 to 6.0.0.
 public enum SheepdogRedundancyType: QMPJSONConvertible, Hashable {
     /// `full` · until 6.0.0
     case full
@@ -8624,7 +8624,7 @@ public enum SheepdogRedundancyType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SnapshotInfo`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 5.2.0; this is the newest shape.
 public struct SnapshotInfo: QMPJSONConvertible, Hashable {
     /// `id`
@@ -8682,7 +8682,7 @@ public struct SnapshotInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SshHostKeyCheck`, told apart by `mode`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
     /// `mode`
@@ -8730,7 +8730,7 @@ public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SshHostKeyCheckHashType`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 6.1.0; this is the newest shape.
 public enum SshHostKeyCheckHashType: QMPJSONConvertible, Hashable {
     /// `md5`
@@ -8767,7 +8767,7 @@ public enum SshHostKeyCheckHashType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SshHostKeyCheckMode`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum SshHostKeyCheckMode: QMPJSONConvertible, Hashable {
     /// `none`
     case none
@@ -8803,7 +8803,7 @@ public enum SshHostKeyCheckMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SshHostKeyDummy`.
-/// QEMU 2.12.0…2.12.0.
+/// In QEMU 2.12.0 to 2.12.0.
 public struct SshHostKeyDummy: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -8817,7 +8817,7 @@ public struct SshHostKeyDummy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SshHostKeyHash`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct SshHostKeyHash: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: SshHostKeyCheckHashType
@@ -8844,7 +8844,7 @@ public struct SshHostKeyHash: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ThrottleGroupProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
     /// `limits`
     public var limits: ThrottleLimits?
@@ -8961,7 +8961,7 @@ public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ThrottleLimits`.
-/// QEMU 2.11.0….
+/// In QEMU 2.11.0 and later.
 public struct ThrottleLimits: QMPJSONConvertible, Hashable {
     /// `iops-total`
     public var iopsTotal: Int64?
@@ -9073,7 +9073,7 @@ public struct ThrottleLimits: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VmdkExtentInfo`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -9115,7 +9115,7 @@ public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XDbgBlockGraph`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct XDbgBlockGraph: QMPJSONConvertible, Hashable {
     /// `nodes`
     public var nodes: [XDbgBlockGraphNode]
@@ -9142,7 +9142,7 @@ public struct XDbgBlockGraph: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XDbgBlockGraphEdge`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
     /// `parent`
     public var parent: UInt64
@@ -9184,7 +9184,7 @@ public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XDbgBlockGraphNode`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: UInt64
@@ -9216,7 +9216,7 @@ public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `XDbgBlockGraphNodeType`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public enum XDbgBlockGraphNodeType: QMPJSONConvertible, Hashable {
     /// `block-backend`
     case blockBackend
@@ -9524,9 +9524,9 @@ public struct BlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Hash
 
     /// `node`
     public var node: String
-    /// `target` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `target` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var target: String?
-    /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required in 7.1.0 on)
+    /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var bitmaps: [BlockDirtyBitmapOrStr]?
 
     public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil) {
@@ -10410,9 +10410,9 @@ public struct BlockdevSnapshotCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
 
-    /// `node` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `node` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var node: String?
-    /// `overlay` · since 2.5.0; optional here because not every QEMU sends it (required in 2.5.0 on)
+    /// `overlay` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var overlay: String?
 
     public init(node: String? = nil, overlay: String? = nil) {
@@ -11043,9 +11043,9 @@ public struct XBlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Has
 
     /// `node`
     public var node: String
-    /// `target` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `target` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var target: String?
-    /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required in 7.1.0 on)
+    /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var bitmaps: [BlockDirtyBitmapOrStr]?
 
     public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil) {
@@ -11246,7 +11246,7 @@ public struct XBlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
         "id": QMPAvailability(introduced: "2.5.0", lastVersion: "2.7.0"),
     ]
 
-    /// `node-name` · until 2.8.0; optional here because not every QEMU sends it (required in 2.8.0 on)
+    /// `node-name` · until 2.8.0; optional here because not every QEMU sends it (required from 2.8.0 to 2.8.0)
     public var nodeName: String?
 
     public init(nodeName: String? = nil) {
@@ -11489,7 +11489,7 @@ public struct BlockImageCorruptedEvent: QMPEventPayload, Hashable {
     public var offset: Int64?
     /// `size`
     public var size: Int64?
-    /// `fatal` · since 2.2.0; optional here because not every QEMU sends it (required in 2.2.0 on)
+    /// `fatal` · since 2.2.0; optional here because not every QEMU sends it (required since 2.2.0)
     public var fatal: Bool?
 
     public init(device: String, nodeName: String? = nil, msg: String, offset: Int64? = nil, size: Int64? = nil, fatal: Bool? = nil) {
@@ -11528,7 +11528,7 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_IO_ERROR"
     public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
 
-    /// `qom-path` · since 9.2.0-rc2; optional here because not every QEMU sends it (required in 9.2.0-rc2 on)
+    /// `qom-path` · since 9.2.0-rc2; optional here because not every QEMU sends it (required since 9.2.0-rc2)
     public var qomPath: String?
     /// `device`
     public var device: String
@@ -11540,7 +11540,7 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
     public var action: BlockErrorAction
     /// `nospace` · since 2.2.0
     public var nospace: Bool?
-    /// `reason` · since 2.2.0; optional here because not every QEMU sends it (required in 2.2.0 on)
+    /// `reason` · since 2.2.0; optional here because not every QEMU sends it (required since 2.2.0)
     public var reason: String?
 
     public init(qomPath: String? = nil, device: String, nodeName: String? = nil, operation: IoOperationType, action: BlockErrorAction, nospace: Bool? = nil, reason: String? = nil) {
@@ -11850,7 +11850,7 @@ public struct QuorumReportBadEvent: QMPEventPayload, Hashable {
     public static let name: String = "QUORUM_REPORT_BAD"
     public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
 
-    /// `type` · since 2.6.0; optional here because not every QEMU sends it (required in 2.6.0 on)
+    /// `type` · since 2.6.0; optional here because not every QEMU sends it (required since 2.6.0)
     public var type: QuorumOpType?
     /// `error`
     public var error: String?

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BlockExportInfo`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct BlockExportInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -41,7 +41,7 @@ public struct BlockExportInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockExportOptions`, told apart by `type`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 /// Shape changed in 6.0.0, 7.1.0; this is the newest shape.
 public struct BlockExportOptions: QMPJSONConvertible, Hashable {
     /// `type`
@@ -131,7 +131,7 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsFuse`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.1.0; this is the newest shape.
 public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
     /// `mountpoint`
@@ -164,7 +164,7 @@ public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsNbd`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 /// Shape changed in 7.1.0; this is the newest shape.
 public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
     /// `name`
@@ -202,7 +202,7 @@ public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsNbdBase`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct BlockExportOptionsNbdBase: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String?
@@ -229,7 +229,7 @@ public struct BlockExportOptionsNbdBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsVduseBlk`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -271,7 +271,7 @@ public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsVhostUserBlk`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
     /// `addr`
     public var addr: SocketAddress
@@ -303,7 +303,7 @@ public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockExportRemoveMode`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public enum BlockExportRemoveMode: QMPJSONConvertible, Hashable {
     /// `safe`
     case safe
@@ -335,7 +335,7 @@ public enum BlockExportRemoveMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockExportType`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 /// Shape changed in 5.2.0, 6.0.0, 7.1.0; this is the newest shape.
 public enum BlockExportType: QMPJSONConvertible, Hashable {
     /// `nbd`
@@ -376,7 +376,7 @@ public enum BlockExportType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `FuseExportAllowOther`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public enum FuseExportAllowOther: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -412,7 +412,7 @@ public enum FuseExportAllowOther: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NbdServerAddOptions`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String?
@@ -454,7 +454,7 @@ public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NbdServerOptions`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 /// Shape changed in 5.2.0; this is the newest shape.
 public struct NbdServerOptions: QMPJSONConvertible, Hashable {
     /// `addr`

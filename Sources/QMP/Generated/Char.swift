@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI union `ChardevBackend`, told apart by `type`.
-/// QEMU 1.4.0….
+/// In QEMU 1.4.0 and later.
 /// Shape changed in 1.5.0, 1.6.0, 2.2.0, 2.6.0, 2.9.0, 6.1.0, 6.2.0, 7.0.0, 9.2.0-rc2; this is the newest shape.
 public struct ChardevBackend: QMPJSONConvertible, Hashable {
     /// `type`
@@ -136,7 +136,7 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevBackendInfo`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct ChardevBackendInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -158,7 +158,7 @@ public struct ChardevBackendInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ChardevBackendKind`.
-/// QEMU 1.4.0….
+/// In QEMU 1.4.0 and later.
 /// Shape changed in 1.5.0, 1.6.0, 2.2.0, 2.9.0, 6.1.0, 7.0.0; this is the newest shape.
 public enum ChardevBackendKind: QMPJSONConvertible, Hashable {
     /// `file`
@@ -271,7 +271,7 @@ public enum ChardevBackendKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevCommon`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct ChardevCommon: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -298,7 +298,7 @@ public struct ChardevCommon: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevCommonWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevCommonWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevCommon
@@ -320,7 +320,7 @@ public struct ChardevCommonWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevDBus`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct ChardevDBus: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -352,7 +352,7 @@ public struct ChardevDBus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevDBusWrapper`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct ChardevDBusWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevDBus
@@ -374,7 +374,7 @@ public struct ChardevDBusWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevFile`.
-/// QEMU 1.4.0….
+/// In QEMU 1.4.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevFile: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -417,7 +417,7 @@ public struct ChardevFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevFileWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevFileWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevFile
@@ -439,7 +439,7 @@ public struct ChardevFileWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevHostdev`.
-/// QEMU 1.4.0….
+/// In QEMU 1.4.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevHostdev: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -472,7 +472,7 @@ public struct ChardevHostdev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevHostdevWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevHostdevWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevHostdev
@@ -494,14 +494,14 @@ public struct ChardevHostdevWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct ChardevInfo: QMPJSONConvertible, Hashable {
     /// `label`
     public var label: String
     /// `filename`
     public var filename: String
-    /// `frontend-open` · since 2.1.0; optional here because not every QEMU sends it (required in 2.1.0 on)
+    /// `frontend-open` · since 2.1.0; optional here because not every QEMU sends it (required since 2.1.0)
     public var frontendOpen: Bool?
 
     public init(label: String, filename: String, frontendOpen: Bool? = nil) {
@@ -527,7 +527,7 @@ public struct ChardevInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevMux`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevMux: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -560,7 +560,7 @@ public struct ChardevMux: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevMuxWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevMuxWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevMux
@@ -582,7 +582,7 @@ public struct ChardevMuxWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevPty`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public struct ChardevPty: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -614,7 +614,7 @@ public struct ChardevPty: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevPtyWrapper`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public struct ChardevPtyWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevPty
@@ -636,7 +636,7 @@ public struct ChardevPtyWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevQemuVDAgent`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -673,7 +673,7 @@ public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevQemuVDAgentWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevQemuVDAgent
@@ -695,7 +695,7 @@ public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevReturn`.
-/// QEMU 1.4.0….
+/// In QEMU 1.4.0 and later.
 public struct ChardevReturn: QMPJSONConvertible, Hashable {
     /// `pty`
     public var pty: String?
@@ -717,7 +717,7 @@ public struct ChardevReturn: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevRingbuf`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -750,7 +750,7 @@ public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevRingbufWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevRingbuf
@@ -772,7 +772,7 @@ public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSocket`.
-/// QEMU 1.4.0….
+/// In QEMU 1.4.0 and later.
 /// Shape changed in 2.2.0, 2.6.0, 2.10.0, 3.1.0, 4.0.0, 9.2.0-rc2; this is the newest shape.
 public struct ChardevSocket: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -855,7 +855,7 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSocketWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevSocketWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSocket
@@ -877,7 +877,7 @@ public struct ChardevSocketWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpiceChannel`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -910,7 +910,7 @@ public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpiceChannelWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevSpiceChannelWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSpiceChannel
@@ -932,7 +932,7 @@ public struct ChardevSpiceChannelWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpicePort`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -965,7 +965,7 @@ public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpicePortWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevSpicePortWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSpicePort
@@ -987,7 +987,7 @@ public struct ChardevSpicePortWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevStdio`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevStdio: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1020,7 +1020,7 @@ public struct ChardevStdio: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevStdioWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevStdioWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevStdio
@@ -1042,7 +1042,7 @@ public struct ChardevStdioWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevUdp`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.6.0, 2.10.0; this is the newest shape.
 public struct ChardevUdp: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1080,7 +1080,7 @@ public struct ChardevUdp: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevUdpWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevUdpWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevUdp
@@ -1102,7 +1102,7 @@ public struct ChardevUdpWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevVC`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevVC: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1150,7 +1150,7 @@ public struct ChardevVC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevVCWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct ChardevVCWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevVC
@@ -1172,7 +1172,7 @@ public struct ChardevVCWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DataFormat`.
-/// QEMU 1.4.0….
+/// In QEMU 1.4.0 and later.
 public enum DataFormat: QMPJSONConvertible, Hashable {
     /// `utf8`
     case utf8

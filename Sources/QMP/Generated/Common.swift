@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `ErrorClass`.
-/// QEMU 1.2.0…2.5.0.
+/// In QEMU 1.2.0 to 2.5.0.
 /// Shape changed in 1.3.0; this is the newest shape.
 public enum ErrorClass: QMPJSONConvertible, Hashable {
     /// `GenericError` · until 2.5.0
@@ -57,7 +57,7 @@ public enum ErrorClass: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GrabToggleKeys`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 4.2.0; this is the newest shape.
 public enum GrabToggleKeys: QMPJSONConvertible, Hashable {
     /// `ctrl-ctrl`
@@ -106,7 +106,7 @@ public enum GrabToggleKeys: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HostMemPolicy`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public enum HostMemPolicy: QMPJSONConvertible, Hashable {
     /// `default`
     case `default`
@@ -146,7 +146,7 @@ public enum HostMemPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HumanReadableText`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct HumanReadableText: QMPJSONConvertible, Hashable {
     /// `human-readable-text`
     public var humanReadableText: String
@@ -168,7 +168,7 @@ public struct HumanReadableText: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `IoOperationType`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public enum IoOperationType: QMPJSONConvertible, Hashable {
     /// `read`
     case read
@@ -200,7 +200,7 @@ public enum IoOperationType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetFilterDirection`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public enum NetFilterDirection: QMPJSONConvertible, Hashable {
     /// `all`
     case all
@@ -236,7 +236,7 @@ public enum NetFilterDirection: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OffAutoPCIBAR`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum OffAutoPCIBAR: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -292,7 +292,7 @@ public enum OffAutoPCIBAR: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OnOffAuto`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 public enum OnOffAuto: QMPJSONConvertible, Hashable {
     /// `auto`
     case auto
@@ -328,7 +328,7 @@ public enum OnOffAuto: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OnOffSplit`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public enum OnOffSplit: QMPJSONConvertible, Hashable {
     /// `on`
     case on
@@ -364,7 +364,7 @@ public enum OnOffSplit: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PCIELinkSpeed`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 9.0.0; this is the newest shape.
 public enum PCIELinkSpeed: QMPJSONConvertible, Hashable {
     /// `2_5`
@@ -413,7 +413,7 @@ public enum PCIELinkSpeed: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PCIELinkWidth`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public enum PCIELinkWidth: QMPJSONConvertible, Hashable {
     /// `1`
     case _1
@@ -465,7 +465,7 @@ public enum PCIELinkWidth: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `StrOrNull`: the branch follows the JSON kind of the value.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public indirect enum StrOrNull: QMPJSONConvertible, Hashable {
     /// `s`
     case s(String)

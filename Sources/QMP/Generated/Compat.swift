@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `CompatPolicy`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct CompatPolicy: QMPJSONConvertible, Hashable {
     /// `deprecated-input`
@@ -42,7 +42,7 @@ public struct CompatPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CompatPolicyInput`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public enum CompatPolicyInput: QMPJSONConvertible, Hashable {
     /// `accept`
     case accept
@@ -78,7 +78,7 @@ public enum CompatPolicyInput: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CompatPolicyOutput`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public enum CompatPolicyOutput: QMPJSONConvertible, Hashable {
     /// `accept`
     case accept

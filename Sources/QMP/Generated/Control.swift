@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `CommandInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct CommandInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -26,7 +26,7 @@ public struct CommandInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `EventInfo`.
-/// QEMU 1.2.0…5.2.0.
+/// In QEMU 1.2.0 to 5.2.0.
 public struct EventInfo: QMPJSONConvertible, Hashable {
     /// `name` · until 5.2.0
     public var name: String
@@ -48,7 +48,7 @@ public struct EventInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MonitorMode`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public enum MonitorMode: QMPJSONConvertible, Hashable {
     /// `readline`
     case readline
@@ -80,7 +80,7 @@ public enum MonitorMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MonitorOptions`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public struct MonitorOptions: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -117,7 +117,7 @@ public struct MonitorOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QMPCapability`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum QMPCapability: QMPJSONConvertible, Hashable {
     /// `oob`
     case oob
@@ -145,7 +145,7 @@ public enum QMPCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VersionInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.4.0; this is the newest shape.
 public struct VersionInfo: QMPJSONConvertible, Hashable {
     /// `qemu`
@@ -173,7 +173,7 @@ public struct VersionInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VersionTriple`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct VersionTriple: QMPJSONConvertible, Hashable {
     /// `major`
     public var major: Int64

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `QCryptoAkCipherAlgo`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum QCryptoAkCipherAlgo: QMPJSONConvertible, Hashable {
     /// `rsa`
     case rsa
@@ -32,7 +32,7 @@ public enum QCryptoAkCipherAlgo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoAkCipherAlgorithm`.
-/// QEMU 7.1.0…9.1.0.
+/// In QEMU 7.1.0 to 9.1.0.
 public enum QCryptoAkCipherAlgorithm: QMPJSONConvertible, Hashable {
     /// `rsa` · until 9.1.0
     case rsa
@@ -60,7 +60,7 @@ public enum QCryptoAkCipherAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoAkCipherKeyType`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public enum QCryptoAkCipherKeyType: QMPJSONConvertible, Hashable {
     /// `public`
     case `public`
@@ -92,7 +92,7 @@ public enum QCryptoAkCipherKeyType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoAkCipherOptions`, told apart by `alg`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
     /// `alg`
@@ -140,7 +140,7 @@ public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoAkCipherOptionsRSA`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct QCryptoAkCipherOptionsRSA: QMPJSONConvertible, Hashable {
     /// `hash-alg`
@@ -168,7 +168,7 @@ public struct QCryptoAkCipherOptionsRSA: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockAmendOptions`, told apart by `format`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -215,7 +215,7 @@ public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockAmendOptionsLUKS`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `state`
     public var state: QCryptoBlockLUKSKeyslotState
@@ -262,7 +262,7 @@ public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockCreateOptions`, told apart by `format`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -313,7 +313,7 @@ public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockCreateOptionsLUKS`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 /// Shape changed in 2.8.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `detached-header` (until 9.0.0).
 public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
@@ -367,7 +367,7 @@ public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoBlockFormat`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public enum QCryptoBlockFormat: QMPJSONConvertible, Hashable {
     /// `qcow`
     case qcow
@@ -399,7 +399,7 @@ public enum QCryptoBlockFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockInfo`, told apart by `format`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
     /// `format`
@@ -447,7 +447,7 @@ public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockInfoBase`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 public struct QCryptoBlockInfoBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -469,7 +469,7 @@ public struct QCryptoBlockInfoBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockInfoLUKS`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 /// Shape changed in 9.0.0, 9.2.0-rc2; this is the newest shape.
 public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
     /// `cipher-alg`
@@ -482,7 +482,7 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
     public var ivgenHashAlg: QCryptoHashAlgo?
     /// `hash-alg`
     public var hashAlg: QCryptoHashAlgo
-    /// `detached-header` · since 9.0.0; optional here because not every QEMU sends it (required in 9.0.0 on)
+    /// `detached-header` · since 9.0.0; optional here because not every QEMU sends it (required since 9.0.0)
     public var detachedHeader: Bool?
     /// `payload-offset`
     public var payloadOffset: Int64
@@ -537,7 +537,7 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockInfoLUKSSlot`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 public struct QCryptoBlockInfoLUKSSlot: QMPJSONConvertible, Hashable {
     /// `active`
     public var active: Bool
@@ -574,7 +574,7 @@ public struct QCryptoBlockInfoLUKSSlot: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockInfoQCow`.
-/// QEMU 2.7.0…2.12.0.
+/// In QEMU 2.7.0 to 2.12.0.
 public struct QCryptoBlockInfoQCow: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -588,7 +588,7 @@ public struct QCryptoBlockInfoQCow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoBlockLUKSKeyslotState`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public enum QCryptoBlockLUKSKeyslotState: QMPJSONConvertible, Hashable {
     /// `active`
     case active
@@ -620,7 +620,7 @@ public enum QCryptoBlockLUKSKeyslotState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockOpenOptions`, told apart by `format`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -671,7 +671,7 @@ public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockOptionsBase`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct QCryptoBlockOptionsBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -693,7 +693,7 @@ public struct QCryptoBlockOptionsBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockOptionsLUKS`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
@@ -715,7 +715,7 @@ public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockOptionsQCow`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct QCryptoBlockOptionsQCow: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
@@ -737,7 +737,7 @@ public struct QCryptoBlockOptionsQCow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoCipherAlgo`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum QCryptoCipherAlgo: QMPJSONConvertible, Hashable {
     /// `aes-128`
     case aes128
@@ -813,7 +813,7 @@ public enum QCryptoCipherAlgo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoCipherAlgorithm`.
-/// QEMU 2.6.0…9.1.0.
+/// In QEMU 2.6.0 to 9.1.0.
 /// Shape changed in 2.9.0, 6.1.0, 9.0.0; this is the newest shape.
 public enum QCryptoCipherAlgorithm: QMPJSONConvertible, Hashable {
     /// `aes-128` · until 9.1.0
@@ -894,7 +894,7 @@ public enum QCryptoCipherAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoCipherMode`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 /// Shape changed in 2.8.0; this is the newest shape.
 public enum QCryptoCipherMode: QMPJSONConvertible, Hashable {
     /// `ecb`
@@ -935,7 +935,7 @@ public enum QCryptoCipherMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoHashAlgo`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum QCryptoHashAlgo: QMPJSONConvertible, Hashable {
     /// `md5`
     case md5
@@ -991,7 +991,7 @@ public enum QCryptoHashAlgo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoHashAlgorithm`.
-/// QEMU 2.6.0…9.1.0.
+/// In QEMU 2.6.0 to 9.1.0.
 /// Shape changed in 2.7.0; this is the newest shape.
 public enum QCryptoHashAlgorithm: QMPJSONConvertible, Hashable {
     /// `md5` · until 9.1.0
@@ -1044,7 +1044,7 @@ public enum QCryptoHashAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoIVGenAlgo`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum QCryptoIVGenAlgo: QMPJSONConvertible, Hashable {
     /// `plain`
     case plain
@@ -1080,7 +1080,7 @@ public enum QCryptoIVGenAlgo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoIVGenAlgorithm`.
-/// QEMU 2.6.0…9.1.0.
+/// In QEMU 2.6.0 to 9.1.0.
 public enum QCryptoIVGenAlgorithm: QMPJSONConvertible, Hashable {
     /// `plain` · until 9.1.0
     case plain
@@ -1116,7 +1116,7 @@ public enum QCryptoIVGenAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoRSAPaddingAlgo`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum QCryptoRSAPaddingAlgo: QMPJSONConvertible, Hashable {
     /// `raw`
     case raw
@@ -1148,7 +1148,7 @@ public enum QCryptoRSAPaddingAlgo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoRSAPaddingAlgorithm`.
-/// QEMU 7.1.0…9.1.0.
+/// In QEMU 7.1.0 to 9.1.0.
 public enum QCryptoRSAPaddingAlgorithm: QMPJSONConvertible, Hashable {
     /// `raw` · until 9.1.0
     case raw
@@ -1180,7 +1180,7 @@ public enum QCryptoRSAPaddingAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoSecretFormat`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public enum QCryptoSecretFormat: QMPJSONConvertible, Hashable {
     /// `raw`
     case raw
@@ -1212,7 +1212,7 @@ public enum QCryptoSecretFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoTLSCredsEndpoint`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public enum QCryptoTLSCredsEndpoint: QMPJSONConvertible, Hashable {
     /// `client`
     case client
@@ -1244,7 +1244,7 @@ public enum QCryptoTLSCredsEndpoint: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SecretCommonProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `loaded` (until 9.1.0).
 public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
@@ -1278,7 +1278,7 @@ public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SecretKeyringProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `loaded` (until 9.1.0).
 public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
@@ -1317,7 +1317,7 @@ public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SecretProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `loaded` (until 9.1.0).
 public struct SecretProperties: QMPJSONConvertible, Hashable {
@@ -1361,7 +1361,7 @@ public struct SecretProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsAnonProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `loaded` (until 9.1.0).
 public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
@@ -1400,7 +1400,7 @@ public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
     /// `verify-peer`
     public var verifyPeer: Bool?
@@ -1437,7 +1437,7 @@ public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsPskProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `loaded` (until 9.1.0).
 public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
@@ -1481,7 +1481,7 @@ public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsX509Properties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `loaded` (until 9.1.0).
 public struct TlsCredsX509Properties: QMPJSONConvertible, Hashable {

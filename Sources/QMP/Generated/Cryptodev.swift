@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `QCryptodevBackendAlgType`.
-/// QEMU 8.0.0…9.1.0.
+/// In QEMU 8.0.0 to 9.1.0.
 public enum QCryptodevBackendAlgType: QMPJSONConvertible, Hashable {
     /// `sym` · until 9.1.0
     case sym
@@ -36,7 +36,7 @@ public enum QCryptodevBackendAlgType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptodevBackendAlgoType`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum QCryptodevBackendAlgoType: QMPJSONConvertible, Hashable {
     /// `sym`
     case sym
@@ -68,7 +68,7 @@ public enum QCryptodevBackendAlgoType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptodevBackendClient`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct QCryptodevBackendClient: QMPJSONConvertible, Hashable {
     /// `queue`
     public var queue: UInt32
@@ -95,7 +95,7 @@ public struct QCryptodevBackendClient: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptodevBackendServiceType`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public enum QCryptodevBackendServiceType: QMPJSONConvertible, Hashable {
     /// `cipher`
     case cipher
@@ -139,7 +139,7 @@ public enum QCryptodevBackendServiceType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptodevBackendType`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public enum QCryptodevBackendType: QMPJSONConvertible, Hashable {
     /// `builtin`
     case builtin
@@ -175,7 +175,7 @@ public enum QCryptodevBackendType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptodevInfo`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct QCryptodevInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `CXLUncorErrorRecord`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct CXLUncorErrorRecord: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: CxlUncorErrorType
@@ -31,7 +31,7 @@ public struct CXLUncorErrorRecord: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlCorErrorType`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public enum CxlCorErrorType: QMPJSONConvertible, Hashable {
     /// `cache-data-ecc`
     case cacheDataEcc
@@ -83,7 +83,7 @@ public enum CxlCorErrorType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CxlDynamicCapacityExtent`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public struct CxlDynamicCapacityExtent: QMPJSONConvertible, Hashable {
     /// `offset`
     public var offset: UInt64
@@ -110,7 +110,7 @@ public struct CxlDynamicCapacityExtent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlEventLog`.
-/// QEMU 8.1.0….
+/// In QEMU 8.1.0 and later.
 public enum CxlEventLog: QMPJSONConvertible, Hashable {
     /// `informational`
     case informational
@@ -150,7 +150,7 @@ public enum CxlEventLog: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlExtentRemovalPolicy`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public enum CxlExtentRemovalPolicy: QMPJSONConvertible, Hashable {
     /// `tag-based`
     case tagBased
@@ -182,7 +182,7 @@ public enum CxlExtentRemovalPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlExtentSelectionPolicy`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public enum CxlExtentSelectionPolicy: QMPJSONConvertible, Hashable {
     /// `free`
     case free
@@ -222,7 +222,7 @@ public enum CxlExtentSelectionPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlUncorErrorType`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public enum CxlUncorErrorType: QMPJSONConvertible, Hashable {
     /// `cache-data-parity`
     case cacheDataParity

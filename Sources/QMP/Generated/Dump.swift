@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `DumpGuestMemoryCapability`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct DumpGuestMemoryCapability: QMPJSONConvertible, Hashable {
     /// `formats`
     public var formats: [DumpGuestMemoryFormat]
@@ -26,7 +26,7 @@ public struct DumpGuestMemoryCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DumpGuestMemoryFormat`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 3.0.0, 8.2.0; this is the newest shape.
 public enum DumpGuestMemoryFormat: QMPJSONConvertible, Hashable {
     /// `elf`
@@ -83,7 +83,7 @@ public enum DumpGuestMemoryFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DumpQueryResult`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct DumpQueryResult: QMPJSONConvertible, Hashable {
     /// `status`
     public var status: DumpStatus
@@ -115,7 +115,7 @@ public struct DumpQueryResult: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DumpStatus`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public enum DumpStatus: QMPJSONConvertible, Hashable {
     /// `none`
     case none

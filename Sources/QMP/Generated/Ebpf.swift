@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `EbpfObject`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public struct EbpfObject: QMPJSONConvertible, Hashable {
     /// `object`
     public var object: String
@@ -26,7 +26,7 @@ public struct EbpfObject: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `EbpfProgramID`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public enum EbpfProgramID: QMPJSONConvertible, Hashable {
     /// `rss`
     case rss

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `QapiErrorClass`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 /// Shape changed in 2.10.0; this is the newest shape.
 public enum QapiErrorClass: QMPJSONConvertible, Hashable {
     /// `GenericError`

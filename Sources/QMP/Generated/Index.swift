@@ -4,7 +4,7 @@ import QMPCore
 
 /// Every generated command and event type, by the name QEMU uses on the wire.
 public enum QMPBindings {
-    public static let commands: [String: any QMPCommand.Type] = [
+    public static let commands: [String: any (QMPCommand & QMPJSONConvertible).Type] = [
         "add-fd": AddFdCommand.self,
         "add_client": AddClientCommand.self,
         "announce-self": AnnounceSelfCommand.self,

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `JSONType`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public enum JSONType: QMPJSONConvertible, Hashable {
     /// `string`
     case string
@@ -60,7 +60,7 @@ public enum JSONType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SchemaInfo`, told apart by `meta-type`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 /// Shape changed in 2.6.0, 5.0.0; this is the newest shape.
 public struct SchemaInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -142,7 +142,7 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoAlternate`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
     /// `members`
     public var members: [SchemaInfoAlternateMember]
@@ -164,7 +164,7 @@ public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoAlternateMember`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: String
@@ -186,7 +186,7 @@ public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoArray`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct SchemaInfoArray: QMPJSONConvertible, Hashable {
     /// `element-type`
     public var elementType: String
@@ -208,7 +208,7 @@ public struct SchemaInfoArray: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoBase`.
-/// QEMU 2.5.0…2.5.0.
+/// In QEMU 2.5.0 to 2.5.0.
 public struct SchemaInfoBase: QMPJSONConvertible, Hashable {
     /// `name` · until 2.5.0
     public var name: String
@@ -235,7 +235,7 @@ public struct SchemaInfoBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoBuiltin`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
     /// `json-type`
     public var jsonType: JSONType
@@ -257,7 +257,7 @@ public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoCommand`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 /// Shape changed in 2.12.0, 3.0.0, 4.2.0, 5.0.0; this is the newest shape.
 /// No longer sent: `features` (until 4.2.0).
 public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
@@ -291,10 +291,10 @@ public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoEnum`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
-    /// `members` · since 6.2.0; optional here because not every QEMU sends it (required in 6.2.0 on)
+    /// `members` · since 6.2.0; optional here because not every QEMU sends it (required since 6.2.0)
     public var members: [SchemaInfoEnumMember]?
     /// `values` · deprecated in 6.2.0
     public var values: [String]
@@ -319,7 +319,7 @@ public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoEnumMember`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -346,7 +346,7 @@ public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoEvent`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
     /// `arg-type`
     public var argType: String
@@ -368,7 +368,7 @@ public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoObject`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 /// Shape changed in 4.1.0, 5.0.0; this is the newest shape.
 /// No longer sent: `features` (until 4.2.0).
 public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
@@ -402,7 +402,7 @@ public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoObjectMember`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 /// Shape changed in 5.0.0; this is the newest shape.
 public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
     /// `name`
@@ -440,7 +440,7 @@ public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoObjectVariant`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct SchemaInfoObjectVariant: QMPJSONConvertible, Hashable {
     /// `case`
     public var `case`: String
@@ -467,7 +467,7 @@ public struct SchemaInfoObjectVariant: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SchemaMetaType`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public enum SchemaMetaType: QMPJSONConvertible, Hashable {
     /// `builtin`
     case builtin

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `JobInfo`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 public struct JobInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -51,7 +51,7 @@ public struct JobInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `JobStatus`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 public enum JobStatus: QMPJSONConvertible, Hashable {
     /// `undefined`
     case undefined
@@ -119,7 +119,7 @@ public enum JobStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `JobType`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 /// Shape changed in 5.1.0, 6.0.0; this is the newest shape.
 public enum JobType: QMPJSONConvertible, Hashable {
     /// `commit`
@@ -180,7 +180,7 @@ public enum JobType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `JobVerb`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 /// Shape changed in 8.2.0; this is the newest shape.
 public enum JobVerb: QMPJSONConvertible, Hashable {
     /// `cancel`

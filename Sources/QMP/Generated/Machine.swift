@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BalloonInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 1.4.0; this is the newest shape.
 /// No longer sent: `free_mem` (until 1.3.0), `major_page_faults` (until 1.3.0), `mem_swapped_in` (until 1.3.0), `mem_swapped_out` (until 1.3.0), `minor_page_faults` (until 1.3.0), `total_mem` (until 1.3.0).
 public struct BalloonInfo: QMPJSONConvertible, Hashable {
@@ -28,7 +28,7 @@ public struct BalloonInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BootConfiguration`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct BootConfiguration: QMPJSONConvertible, Hashable {
     /// `order`
     public var order: String?
@@ -80,7 +80,7 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CXLFMWProperties`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct CXLFMWProperties: QMPJSONConvertible, Hashable {
     /// `cxl-fmw`
     public var cxlFmw: [CXLFixedMemoryWindowOptions]
@@ -102,7 +102,7 @@ public struct CXLFMWProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CXLFixedMemoryWindowOptions`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
     /// `size`
     public var size: UInt64
@@ -134,7 +134,7 @@ public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CompatProperty`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public struct CompatProperty: QMPJSONConvertible, Hashable {
     /// `qom-type`
     public var qomType: String
@@ -166,7 +166,7 @@ public struct CompatProperty: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `CpuInfo`, told apart by `arch`.
-/// QEMU 1.0…5.2.0.
+/// In QEMU 1.0 to 5.2.0.
 /// Shape changed in 2.4.0, 2.6.0, 2.10.0, 2.12.0, 3.0.0; this is the newest shape.
 public struct CpuInfo: QMPJSONConvertible, Hashable {
     /// `CPU` · until 5.2.0
@@ -175,13 +175,13 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
     public var current: Bool
     /// `halted` · until 5.2.0
     public var halted: Bool
-    /// `qom_path` · since 2.4.0, until 5.2.0; optional here because not every QEMU sends it (required in 2.4.0 on)
+    /// `qom_path` · since 2.4.0, until 5.2.0; optional here because not every QEMU sends it (required from 2.4.0 to 5.2.0)
     public var qomPath: String?
     /// `thread_id` · until 5.2.0
     public var threadId: Int64
     /// `props` · since 2.10.0, until 5.2.0
     public var props: CpuInstanceProperties?
-    /// `arch` · since 2.6.0, until 5.2.0; optional here because not every QEMU sends it (required in 2.6.0 on)
+    /// `arch` · since 2.6.0, until 5.2.0; optional here because not every QEMU sends it (required from 2.6.0 to 5.2.0)
     public var arch: CpuInfoArch?
     /// The members the value of `arch` adds.
     public var branch: Branch
@@ -268,7 +268,7 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuInfoArch`.
-/// QEMU 2.6.0…5.2.0.
+/// In QEMU 2.6.0 to 5.2.0.
 /// Shape changed in 2.12.0; this is the newest shape.
 public enum CpuInfoArch: QMPJSONConvertible, Hashable {
     /// `x86` · until 5.2.0
@@ -325,7 +325,7 @@ public enum CpuInfoArch: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `CpuInfoFast`, told apart by `target`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 3.0.0, 6.0.0; this is the newest shape.
 /// No longer sent: `arch` (until 5.2.0).
 public struct CpuInfoFast: QMPJSONConvertible, Hashable {
@@ -337,7 +337,7 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     public var threadId: Int64
     /// `props`
     public var props: CpuInstanceProperties?
-    /// `target` · since 3.0.0; optional here because not every QEMU sends it (required in 3.0.0 on)
+    /// `target` · since 3.0.0; optional here because not every QEMU sends it (required since 3.0.0)
     public var target: SysEmuTarget?
     /// The members the value of `target` adds.
     public var branch: Branch
@@ -394,7 +394,7 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoMIPS`.
-/// QEMU 2.6.0…5.2.0.
+/// In QEMU 2.6.0 to 5.2.0.
 public struct CpuInfoMIPS: QMPJSONConvertible, Hashable {
     /// `PC` · until 5.2.0
     public var pc: Int64
@@ -416,7 +416,7 @@ public struct CpuInfoMIPS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoPPC`.
-/// QEMU 2.6.0…5.2.0.
+/// In QEMU 2.6.0 to 5.2.0.
 public struct CpuInfoPPC: QMPJSONConvertible, Hashable {
     /// `nip` · until 5.2.0
     public var nip: Int64
@@ -438,7 +438,7 @@ public struct CpuInfoPPC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoRISCV`.
-/// QEMU 2.12.0…5.2.0.
+/// In QEMU 2.12.0 to 5.2.0.
 public struct CpuInfoRISCV: QMPJSONConvertible, Hashable {
     /// `pc` · until 5.2.0
     public var pc: Int64
@@ -460,7 +460,7 @@ public struct CpuInfoRISCV: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoS390`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 8.2.0, 9.2.0-rc2; this is the newest shape.
 public struct CpuInfoS390: QMPJSONConvertible, Hashable {
     /// `cpu-state`
@@ -493,7 +493,7 @@ public struct CpuInfoS390: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoSPARC`.
-/// QEMU 2.6.0…5.2.0.
+/// In QEMU 2.6.0 to 5.2.0.
 public struct CpuInfoSPARC: QMPJSONConvertible, Hashable {
     /// `pc` · until 5.2.0
     public var pc: Int64
@@ -520,7 +520,7 @@ public struct CpuInfoSPARC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoTricore`.
-/// QEMU 2.6.0…5.2.0.
+/// In QEMU 2.6.0 to 5.2.0.
 public struct CpuInfoTricore: QMPJSONConvertible, Hashable {
     /// `PC` · until 5.2.0
     public var pc: Int64
@@ -542,7 +542,7 @@ public struct CpuInfoTricore: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoX86`.
-/// QEMU 2.6.0…5.2.0.
+/// In QEMU 2.6.0 to 5.2.0.
 public struct CpuInfoX86: QMPJSONConvertible, Hashable {
     /// `pc` · until 5.2.0
     public var pc: Int64
@@ -564,7 +564,7 @@ public struct CpuInfoX86: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInstanceProperties`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 /// Shape changed in 4.1.0, 7.1.0, 8.2.0, 9.1.0; this is the newest shape.
 public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
     /// `node-id`
@@ -627,7 +627,7 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuS390State`.
-/// QEMU 2.12.0…9.1.0.
+/// In QEMU 2.12.0 to 9.1.0.
 public enum CpuS390State: QMPJSONConvertible, Hashable {
     /// `uninitialized` · until 9.1.0
     case uninitialized
@@ -671,7 +671,7 @@ public enum CpuS390State: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CurrentMachineParams`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
     /// `wakeup-suspend-support`
     public var wakeupSuspendSupport: Bool
@@ -693,7 +693,7 @@ public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DummyForceArrays`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct DummyForceArrays: QMPJSONConvertible, Hashable {
     /// `unused`
     public var unused: [X86CPUFeatureWordInfo]
@@ -715,7 +715,7 @@ public struct DummyForceArrays: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuidInfo`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct GuidInfo: QMPJSONConvertible, Hashable {
     /// `guid`
     public var guid: String
@@ -737,7 +737,7 @@ public struct GuidInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatCacheAssociativity`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
     /// `none`
     case none
@@ -773,7 +773,7 @@ public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatCacheWritePolicy`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public enum HmatCacheWritePolicy: QMPJSONConvertible, Hashable {
     /// `none`
     case none
@@ -809,7 +809,7 @@ public enum HmatCacheWritePolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatLBDataType`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public enum HmatLBDataType: QMPJSONConvertible, Hashable {
     /// `access-latency`
     case accessLatency
@@ -857,7 +857,7 @@ public enum HmatLBDataType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatLBMemoryHierarchy`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public enum HmatLBMemoryHierarchy: QMPJSONConvertible, Hashable {
     /// `memory`
     case memory
@@ -897,7 +897,7 @@ public enum HmatLBMemoryHierarchy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HotpluggableCPU`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: String
@@ -934,7 +934,7 @@ public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HvBalloonDeviceInfo`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -971,7 +971,7 @@ public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HvBalloonDeviceInfoWrapper`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct HvBalloonDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: HvBalloonDeviceInfo
@@ -993,7 +993,7 @@ public struct HvBalloonDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HvBalloonInfo`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct HvBalloonInfo: QMPJSONConvertible, Hashable {
     /// `committed`
     public var committed: UInt64
@@ -1020,7 +1020,7 @@ public struct HvBalloonInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `KvmInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct KvmInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
     public var enabled: Bool
@@ -1047,7 +1047,7 @@ public struct KvmInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `LostTickPolicy`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 4.1.0; this is the newest shape.
 public enum LostTickPolicy: QMPJSONConvertible, Hashable {
     /// `discard`
@@ -1088,7 +1088,7 @@ public enum LostTickPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MachineInfo`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 1.5.0, 2.7.0, 4.1.0, 4.2.0, 5.2.0, 8.0.0, 9.1.0; this is the newest shape.
 public struct MachineInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1097,19 +1097,19 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
     public var alias: String?
     /// `is-default`
     public var isDefault: Bool?
-    /// `cpu-max` · since 1.5.0; optional here because not every QEMU sends it (required in 1.5.0 on)
+    /// `cpu-max` · since 1.5.0; optional here because not every QEMU sends it (required since 1.5.0)
     public var cpuMax: Int64?
-    /// `hotpluggable-cpus` · since 2.7.0; optional here because not every QEMU sends it (required in 2.7.0 on)
+    /// `hotpluggable-cpus` · since 2.7.0; optional here because not every QEMU sends it (required since 2.7.0)
     public var hotpluggableCpus: Bool?
-    /// `numa-mem-supported` · since 4.1.0; optional here because not every QEMU sends it (required in 4.1.0 on)
+    /// `numa-mem-supported` · since 4.1.0; optional here because not every QEMU sends it (required since 4.1.0)
     public var numaMemSupported: Bool?
-    /// `deprecated` · since 4.1.0; optional here because not every QEMU sends it (required in 4.1.0 on)
+    /// `deprecated` · since 4.1.0; optional here because not every QEMU sends it (required since 4.1.0)
     public var deprecated: Bool?
     /// `default-cpu-type` · since 4.2.0
     public var defaultCpuType: String?
     /// `default-ram-id` · since 5.2.0
     public var defaultRamId: String?
-    /// `acpi` · since 8.0.0; optional here because not every QEMU sends it (required in 8.0.0 on)
+    /// `acpi` · since 8.0.0; optional here because not every QEMU sends it (required since 8.0.0)
     public var acpi: Bool?
     /// `compat-props` · since 9.1.0
     public var compatProps: [CompatProperty]?
@@ -1161,7 +1161,7 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `Memdev`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.9.0, 6.1.0; this is the newest shape.
 public struct Memdev: QMPJSONConvertible, Hashable {
     /// `id` · since 2.9.0
@@ -1174,7 +1174,7 @@ public struct Memdev: QMPJSONConvertible, Hashable {
     public var dump: Bool
     /// `prealloc`
     public var prealloc: Bool
-    /// `share` · since 6.1.0; optional here because not every QEMU sends it (required in 6.1.0 on)
+    /// `share` · since 6.1.0; optional here because not every QEMU sends it (required since 6.1.0)
     public var share: Bool?
     /// `reserve` · since 6.1.0
     public var reserve: Bool?
@@ -1224,7 +1224,7 @@ public struct Memdev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `MemoryDeviceInfo`, told apart by `type`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.12.0, 4.1.0, 5.1.0, 6.2.0, 8.2.0; this is the newest shape.
 public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
     /// `type`
@@ -1292,7 +1292,7 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MemoryDeviceInfoKind`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.12.0, 4.1.0, 5.1.0, 6.2.0, 8.2.0; this is the newest shape.
 public enum MemoryDeviceInfoKind: QMPJSONConvertible, Hashable {
     /// `dimm`
@@ -1341,7 +1341,7 @@ public enum MemoryDeviceInfoKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryInfo`.
-/// QEMU 2.11.0….
+/// In QEMU 2.11.0 and later.
 public struct MemoryInfo: QMPJSONConvertible, Hashable {
     /// `base-memory`
     public var baseMemory: UInt64
@@ -1368,7 +1368,7 @@ public struct MemoryInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemorySizeConfiguration`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
     /// `size`
     public var size: UInt64?
@@ -1400,7 +1400,7 @@ public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaCpuOptions`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 /// Shape changed in 4.1.0, 7.1.0, 8.2.0, 9.1.0; this is the newest shape.
 public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
     /// `node-id`
@@ -1463,7 +1463,7 @@ public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaDistOptions`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public struct NumaDistOptions: QMPJSONConvertible, Hashable {
     /// `src`
     public var src: UInt16
@@ -1495,7 +1495,7 @@ public struct NumaDistOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaHmatCacheOptions`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
     /// `node-id`
     public var nodeId: UInt32
@@ -1542,7 +1542,7 @@ public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaHmatLBOptions`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
     /// `initiator`
     public var initiator: UInt16
@@ -1589,7 +1589,7 @@ public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaNodeOptions`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 5.0.0; this is the newest shape.
 public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
     /// `nodeid`
@@ -1632,7 +1632,7 @@ public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `NumaOptions`, told apart by `type`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.9.0, 2.10.0, 5.0.0; this is the newest shape.
 public struct NumaOptions: QMPJSONConvertible, Hashable {
     /// `type`
@@ -1696,7 +1696,7 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NumaOptionsType`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 /// Shape changed in 2.10.0, 5.0.0; this is the newest shape.
 public enum NumaOptionsType: QMPJSONConvertible, Hashable {
     /// `node`
@@ -1741,7 +1741,7 @@ public enum NumaOptionsType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PCDIMMDeviceInfo`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -1798,7 +1798,7 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PCDIMMDeviceInfoWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: PCDIMMDeviceInfo
@@ -1820,7 +1820,7 @@ public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CpuState`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum S390CpuState: QMPJSONConvertible, Hashable {
     /// `uninitialized`
     case uninitialized
@@ -1864,7 +1864,7 @@ public enum S390CpuState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SMPConfiguration`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 /// Shape changed in 7.0.0, 8.2.0, 9.1.0; this is the newest shape.
 public struct SMPConfiguration: QMPJSONConvertible, Hashable {
     /// `cpus`
@@ -1932,12 +1932,12 @@ public struct SMPConfiguration: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPC`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 /// Shape changed in 7.0.0; this is the newest shape.
 public struct SgxEPC: QMPJSONConvertible, Hashable {
     /// `memdev`
     public var memdev: String
-    /// `node` · since 7.0.0; optional here because not every QEMU sends it (required in 7.0.0 on)
+    /// `node` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var node: Int64?
 
     public init(memdev: String, node: Int64? = nil) {
@@ -1960,7 +1960,7 @@ public struct SgxEPC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPCDeviceInfo`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 /// Shape changed in 7.0.0; this is the newest shape.
 public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
@@ -1969,7 +1969,7 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
     public var memaddr: UInt64
     /// `size`
     public var size: UInt64
-    /// `node` · since 7.0.0; optional here because not every QEMU sends it (required in 7.0.0 on)
+    /// `node` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var node: Int64?
     /// `memdev`
     public var memdev: String
@@ -2003,7 +2003,7 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPCDeviceInfoWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: SgxEPCDeviceInfo
@@ -2025,7 +2025,7 @@ public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPCProperties`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct SgxEPCProperties: QMPJSONConvertible, Hashable {
     /// `sgx-epc`
     public var sgxEpc: [SgxEPC]
@@ -2047,7 +2047,7 @@ public struct SgxEPCProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SmbiosEntryPointType`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 /// Shape changed in 9.0.0; this is the newest shape.
 public enum SmbiosEntryPointType: QMPJSONConvertible, Hashable {
     /// `32`
@@ -2084,7 +2084,7 @@ public enum SmbiosEntryPointType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SysEmuTarget`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 /// Shape changed in 3.1.0, 5.0.0, 5.1.0, 6.1.0, 7.1.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 public enum SysEmuTarget: QMPJSONConvertible, Hashable {
     /// `aarch64`
@@ -2249,7 +2249,7 @@ public enum SysEmuTarget: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TargetInfo`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 1.6.0, 3.0.0; this is the newest shape.
 public struct TargetInfo: QMPJSONConvertible, Hashable {
     /// `arch`
@@ -2272,7 +2272,7 @@ public struct TargetInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `UuidInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct UuidInfo: QMPJSONConvertible, Hashable {
     /// `UUID`
     public var uuid: String
@@ -2294,7 +2294,7 @@ public struct UuidInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioMEMDeviceInfo`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -2351,7 +2351,7 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioMEMDeviceInfoWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct VirtioMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VirtioMEMDeviceInfo
@@ -2373,7 +2373,7 @@ public struct VirtioMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioPMEMDeviceInfo`.
-/// QEMU 4.1.0….
+/// In QEMU 4.1.0 and later.
 public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -2410,7 +2410,7 @@ public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioPMEMDeviceInfoWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct VirtioPMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VirtioPMEMDeviceInfo
@@ -2432,7 +2432,7 @@ public struct VirtioPMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `X86CPUFeatureWordInfo`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
     /// `cpuid-input-eax`
     public var cpuidInputEax: Int64
@@ -2469,7 +2469,7 @@ public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `X86CPURegister32`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public enum X86CPURegister32: QMPJSONConvertible, Hashable {
     /// `EAX`
     case eax
@@ -3415,7 +3415,7 @@ public struct MemoryDeviceSizeChangeEvent: QMPEventPayload, Hashable {
     public var id: String?
     /// `size`
     public var size: UInt64
-    /// `qom-path` · since 6.2.0; optional here because not every QEMU sends it (required in 6.2.0 on)
+    /// `qom-path` · since 6.2.0; optional here because not every QEMU sends it (required since 6.2.0)
     public var qomPath: String?
 
     public init(id: String? = nil, size: UInt64, qomPath: String? = nil) {

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `CacheLevelAndType`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum CacheLevelAndType: QMPJSONConvertible, Hashable {
     /// `l1d`
     case l1d
@@ -44,7 +44,7 @@ public enum CacheLevelAndType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuS390Entitlement`.
-/// QEMU 8.2.0…9.1.0.
+/// In QEMU 8.2.0 to 9.1.0.
 public enum CpuS390Entitlement: QMPJSONConvertible, Hashable {
     /// `auto` · until 9.1.0
     case auto
@@ -84,7 +84,7 @@ public enum CpuS390Entitlement: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuTopologyLevel`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum CpuTopologyLevel: QMPJSONConvertible, Hashable {
     /// `thread`
     case thread
@@ -144,7 +144,7 @@ public enum CpuTopologyLevel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CpuEntitlement`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum S390CpuEntitlement: QMPJSONConvertible, Hashable {
     /// `auto`
     case auto
@@ -184,7 +184,7 @@ public enum S390CpuEntitlement: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SmpCacheProperties`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
     /// `cache`
     public var cache: CacheLevelAndType
@@ -211,7 +211,7 @@ public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SmpCachePropertiesWrapper`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public struct SmpCachePropertiesWrapper: QMPJSONConvertible, Hashable {
     /// `caches`
     public var caches: [SmpCacheProperties]

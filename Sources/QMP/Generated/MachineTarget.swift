@@ -4,22 +4,22 @@
 import QMPCore
 
 /// QAPI struct `CpuDefinitionInfo`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 2.8.0, 2.9.0, 4.1.0, 5.2.0; this is the newest shape.
 public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
     /// `migration-safe` · since 2.8.0
     public var migrationSafe: Bool?
-    /// `static` · since 2.8.0; optional here because not every QEMU sends it (required in 2.8.0 on)
+    /// `static` · since 2.8.0; optional here because not every QEMU sends it (required since 2.8.0)
     public var `static`: Bool?
     /// `unavailable-features` · since 2.8.0
     public var unavailableFeatures: [String]?
-    /// `typename` · since 2.9.0; optional here because not every QEMU sends it (required in 2.9.0 on)
+    /// `typename` · since 2.9.0; optional here because not every QEMU sends it (required since 2.9.0)
     public var typename: String?
     /// `alias-of` · since 4.1.0
     public var aliasOf: String?
-    /// `deprecated` · since 5.2.0; optional here because not every QEMU sends it (required in 5.2.0 on)
+    /// `deprecated` · since 5.2.0; optional here because not every QEMU sends it (required since 5.2.0)
     public var deprecated: Bool?
 
     public init(name: String, migrationSafe: Bool? = nil, `static`: Bool? = nil, unavailableFeatures: [String]? = nil, typename: String? = nil, aliasOf: String? = nil, deprecated: Bool? = nil) {
@@ -57,7 +57,7 @@ public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelBaselineInfo`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct CpuModelBaselineInfo: QMPJSONConvertible, Hashable {
     /// `model`
     public var model: CpuModelInfo
@@ -79,7 +79,7 @@ public struct CpuModelBaselineInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelCompareInfo`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct CpuModelCompareInfo: QMPJSONConvertible, Hashable {
     /// `result`
     public var result: CpuModelCompareResult
@@ -106,7 +106,7 @@ public struct CpuModelCompareInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuModelCompareResult`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public enum CpuModelCompareResult: QMPJSONConvertible, Hashable {
     /// `incompatible`
     case incompatible
@@ -146,12 +146,12 @@ public enum CpuModelCompareResult: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelExpansionInfo`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 /// Shape changed in 9.1.0; this is the newest shape.
 public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
     /// `model`
     public var model: CpuModelInfo
-    /// `deprecated-props` · since 9.1.0; optional here because not every QEMU sends it (required in 9.1.0 on)
+    /// `deprecated-props` · since 9.1.0; optional here because not every QEMU sends it (required since 9.1.0)
     public var deprecatedProps: [String]?
 
     public init(model: CpuModelInfo, deprecatedProps: [String]? = nil) {
@@ -174,7 +174,7 @@ public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuModelExpansionType`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public enum CpuModelExpansionType: QMPJSONConvertible, Hashable {
     /// `static`
     case `static`
@@ -206,7 +206,7 @@ public enum CpuModelExpansionType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelInfo`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct CpuModelInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -233,7 +233,7 @@ public struct CpuModelInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuPolarizationInfo`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct CpuPolarizationInfo: QMPJSONConvertible, Hashable {
     /// `polarization`
@@ -256,7 +256,7 @@ public struct CpuPolarizationInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuS390Polarization`.
-/// QEMU 8.2.0…9.1.0.
+/// In QEMU 8.2.0 to 9.1.0.
 public enum CpuS390Polarization: QMPJSONConvertible, Hashable {
     /// `horizontal` · until 9.1.0
     case horizontal
@@ -288,7 +288,7 @@ public enum CpuS390Polarization: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CpuPolarization`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum S390CpuPolarization: QMPJSONConvertible, Hashable {
     /// `horizontal`
     case horizontal

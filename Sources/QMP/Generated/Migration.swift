@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BitmapMigrationBitmapAlias`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 /// Shape changed in 6.0.0; this is the newest shape.
 public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
     /// `name`
@@ -37,7 +37,7 @@ public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BitmapMigrationBitmapAliasTransform`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct BitmapMigrationBitmapAliasTransform: QMPJSONConvertible, Hashable {
     /// `persistent`
     public var persistent: Bool?
@@ -59,7 +59,7 @@ public struct BitmapMigrationBitmapAliasTransform: QMPJSONConvertible, Hashable 
 }
 
 /// QAPI struct `BitmapMigrationNodeAlias`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
     /// `node-name`
     public var nodeName: String
@@ -91,7 +91,7 @@ public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `COLOExitReason`.
-/// QEMU 3.1.0….
+/// In QEMU 3.1.0 and later.
 /// Shape changed in 4.0.0; this is the newest shape.
 public enum COLOExitReason: QMPJSONConvertible, Hashable {
     /// `none`
@@ -132,7 +132,7 @@ public enum COLOExitReason: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `COLOMessage`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public enum COLOMessage: QMPJSONConvertible, Hashable {
     /// `checkpoint-ready`
     case checkpointReady
@@ -184,7 +184,7 @@ public enum COLOMessage: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `COLOMode`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 /// Shape changed in 3.1.0; this is the newest shape.
 public enum COLOMode: QMPJSONConvertible, Hashable {
     /// `none` · since 3.1.0
@@ -225,12 +225,12 @@ public enum COLOMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `COLOStatus`.
-/// QEMU 3.1.0….
+/// In QEMU 3.1.0 and later.
 /// Shape changed in 4.0.0; this is the newest shape.
 public struct COLOStatus: QMPJSONConvertible, Hashable {
     /// `mode`
     public var mode: COLOMode
-    /// `last-mode` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `last-mode` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var lastMode: COLOMode?
     /// `reason`
     public var reason: COLOExitReason
@@ -258,7 +258,7 @@ public struct COLOStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CompressionStats`.
-/// QEMU 3.1.0….
+/// In QEMU 3.1.0 and later.
 public struct CompressionStats: QMPJSONConvertible, Hashable {
     /// `pages`
     public var pages: Int64
@@ -300,7 +300,7 @@ public struct CompressionStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DirtyLimitInfo`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
     /// `cpu-index`
     public var cpuIndex: Int64
@@ -332,7 +332,7 @@ public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DirtyRateInfo`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 /// Shape changed in 6.1.0, 6.2.0, 8.2.0; this is the newest shape.
 public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
     /// `dirty-rate`
@@ -343,11 +343,11 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
     public var startTime: Int64
     /// `calc-time`
     public var calcTime: Int64
-    /// `calc-time-unit` · since 8.2.0; optional here because not every QEMU sends it (required in 8.2.0 on)
+    /// `calc-time-unit` · since 8.2.0; optional here because not every QEMU sends it (required since 8.2.0)
     public var calcTimeUnit: TimeUnit?
-    /// `sample-pages` · since 6.1.0; optional here because not every QEMU sends it (required in 6.1.0 on)
+    /// `sample-pages` · since 6.1.0; optional here because not every QEMU sends it (required since 6.1.0)
     public var samplePages: UInt64?
-    /// `mode` · since 6.2.0; optional here because not every QEMU sends it (required in 6.2.0 on)
+    /// `mode` · since 6.2.0; optional here because not every QEMU sends it (required since 6.2.0)
     public var mode: DirtyRateMeasureMode?
     /// `vcpu-dirty-rate` · since 6.2.0
     public var vcpuDirtyRate: [DirtyRateVcpu]?
@@ -390,7 +390,7 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DirtyRateMeasureMode`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public enum DirtyRateMeasureMode: QMPJSONConvertible, Hashable {
     /// `page-sampling`
     case pageSampling
@@ -426,7 +426,7 @@ public enum DirtyRateMeasureMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DirtyRateStatus`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public enum DirtyRateStatus: QMPJSONConvertible, Hashable {
     /// `unstarted`
     case unstarted
@@ -462,7 +462,7 @@ public enum DirtyRateStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DirtyRateVcpu`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: Int64
@@ -489,7 +489,7 @@ public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `FailoverStatus`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 /// Shape changed in 2.9.0; this is the newest shape.
 public enum FailoverStatus: QMPJSONConvertible, Hashable {
     /// `none`
@@ -534,7 +534,7 @@ public enum FailoverStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FileMigrationArgs`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct FileMigrationArgs: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -561,7 +561,7 @@ public struct FileMigrationArgs: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigMode`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public enum MigMode: QMPJSONConvertible, Hashable {
     /// `normal`
     case normal
@@ -593,7 +593,7 @@ public enum MigMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrateSetParameters`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 /// Shape changed in 2.11.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 6.0.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `block-incremental` (until 9.0.0), `compress-level` (until 9.0.0), `compress-threads` (until 9.0.0), `compress-wait-thread` (until 9.0.0), `decompress-threads` (until 9.0.0), `x-multifd-channels` (until 3.1.0), `x-multifd-page-count` (until 3.1.0).
 public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
@@ -757,7 +757,7 @@ public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `MigrationAddress`, told apart by `transport`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct MigrationAddress: QMPJSONConvertible, Hashable {
     /// `transport`
     public var transport: MigrationAddressType
@@ -816,7 +816,7 @@ public struct MigrationAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationAddressType`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public enum MigrationAddressType: QMPJSONConvertible, Hashable {
     /// `socket`
     case socket
@@ -856,7 +856,7 @@ public enum MigrationAddressType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationCapability`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 1.6.0, 2.0.0, 2.4.0, 2.5.0, 2.6.0, 2.8.0, 2.9.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 4.0.0, 4.2.0, 6.0.0, 7.1.0, 8.1.0, 9.0.0, 9.1.0; this is the newest shape.
 public enum MigrationCapability: QMPJSONConvertible, Hashable {
     /// `xbzrle`
@@ -989,7 +989,7 @@ public enum MigrationCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationCapabilityStatus`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct MigrationCapabilityStatus: QMPJSONConvertible, Hashable {
     /// `capability`
     public var capability: MigrationCapability
@@ -1016,7 +1016,7 @@ public struct MigrationCapabilityStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationChannel`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct MigrationChannel: QMPJSONConvertible, Hashable {
     /// `channel-type`
     public var channelType: MigrationChannelType
@@ -1043,7 +1043,7 @@ public struct MigrationChannel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationChannelType`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public enum MigrationChannelType: QMPJSONConvertible, Hashable {
     /// `main`
     case main
@@ -1071,7 +1071,7 @@ public enum MigrationChannelType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationExecCommand`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
     /// `args`
     public var args: [String]
@@ -1093,7 +1093,7 @@ public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 1.2.0, 1.3.0, 1.6.0, 2.3.0, 2.5.0, 2.7.0, 3.0.0, 3.1.0, 4.0.0, 5.2.0, 6.0.0, 6.1.0, 8.1.0, 9.1.0; this is the newest shape.
 /// No longer sent: `blocked` (until 6.0.0), `compression` (until 9.0.0), `disk` (until 9.0.0), `x-cpu-throttle-percentage` (until 2.6.0).
 public struct MigrationInfo: QMPJSONConvertible, Hashable {
@@ -1192,7 +1192,7 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationParameter`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 /// Shape changed in 2.5.0, 2.7.0, 2.8.0, 2.10.0, 2.11.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 public enum MigrationParameter: QMPJSONConvertible, Hashable {
     /// `announce-initial` · since 4.0.0
@@ -1369,7 +1369,7 @@ public enum MigrationParameter: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationParameters`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 /// Shape changed in 2.5.0, 2.7.0, 2.8.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 /// No longer sent: `block-incremental` (until 9.0.0), `compress-level` (until 9.0.0), `compress-threads` (until 9.0.0), `compress-wait-thread` (until 9.0.0), `decompress-threads` (until 9.0.0), `x-cpu-throttle-increment` (until 2.6.0), `x-cpu-throttle-initial` (until 2.6.0), `x-multifd-channels` (until 3.1.0), `x-multifd-page-count` (until 3.1.0).
 public struct MigrationParameters: QMPJSONConvertible, Hashable {
@@ -1533,7 +1533,7 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationStats`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 1.2.0, 1.3.0, 1.5.0, 1.6.0, 2.1.0, 2.7.0, 2.10.0, 3.0.0, 4.0.0, 7.0.0, 7.1.0, 9.1.0; this is the newest shape.
 /// No longer sent: `skipped` (until 9.0.0).
 public struct MigrationStats: QMPJSONConvertible, Hashable {
@@ -1543,33 +1543,33 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
     public var remaining: Int64
     /// `total`
     public var total: Int64
-    /// `duplicate` · since 1.2.0; optional here because not every QEMU sends it (required in 1.2.0 on)
+    /// `duplicate` · since 1.2.0; optional here because not every QEMU sends it (required since 1.2.0)
     public var duplicate: Int64?
-    /// `normal` · since 1.2.0; optional here because not every QEMU sends it (required in 1.2.0 on)
+    /// `normal` · since 1.2.0; optional here because not every QEMU sends it (required since 1.2.0)
     public var normal: Int64?
-    /// `normal-bytes` · since 1.2.0; optional here because not every QEMU sends it (required in 1.2.0 on)
+    /// `normal-bytes` · since 1.2.0; optional here because not every QEMU sends it (required since 1.2.0)
     public var normalBytes: Int64?
-    /// `dirty-pages-rate` · since 1.3.0; optional here because not every QEMU sends it (required in 1.3.0 on)
+    /// `dirty-pages-rate` · since 1.3.0; optional here because not every QEMU sends it (required since 1.3.0)
     public var dirtyPagesRate: Int64?
-    /// `mbps` · since 1.6.0; optional here because not every QEMU sends it (required in 1.6.0 on)
+    /// `mbps` · since 1.6.0; optional here because not every QEMU sends it (required since 1.6.0)
     public var mbps: Double?
-    /// `dirty-sync-count` · since 2.1.0; optional here because not every QEMU sends it (required in 2.1.0 on)
+    /// `dirty-sync-count` · since 2.1.0; optional here because not every QEMU sends it (required since 2.1.0)
     public var dirtySyncCount: Int64?
-    /// `postcopy-requests` · since 2.7.0; optional here because not every QEMU sends it (required in 2.7.0 on)
+    /// `postcopy-requests` · since 2.7.0; optional here because not every QEMU sends it (required since 2.7.0)
     public var postcopyRequests: Int64?
-    /// `page-size` · since 2.10.0; optional here because not every QEMU sends it (required in 2.10.0 on)
+    /// `page-size` · since 2.10.0; optional here because not every QEMU sends it (required since 2.10.0)
     public var pageSize: Int64?
-    /// `multifd-bytes` · since 3.0.0; optional here because not every QEMU sends it (required in 3.0.0 on)
+    /// `multifd-bytes` · since 3.0.0; optional here because not every QEMU sends it (required since 3.0.0)
     public var multifdBytes: UInt64?
-    /// `pages-per-second` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `pages-per-second` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var pagesPerSecond: UInt64?
-    /// `precopy-bytes` · since 7.0.0; optional here because not every QEMU sends it (required in 7.0.0 on)
+    /// `precopy-bytes` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var precopyBytes: UInt64?
-    /// `downtime-bytes` · since 7.0.0; optional here because not every QEMU sends it (required in 7.0.0 on)
+    /// `downtime-bytes` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var downtimeBytes: UInt64?
-    /// `postcopy-bytes` · since 7.0.0; optional here because not every QEMU sends it (required in 7.0.0 on)
+    /// `postcopy-bytes` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var postcopyBytes: UInt64?
-    /// `dirty-sync-missed-zero-copy` · since 7.1.0; optional here because not every QEMU sends it (required in 7.1.0 on)
+    /// `dirty-sync-missed-zero-copy` · since 7.1.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var dirtySyncMissedZeroCopy: UInt64?
 
     public init(transferred: Int64, remaining: Int64, total: Int64, duplicate: Int64? = nil, normal: Int64? = nil, normalBytes: Int64? = nil, dirtyPagesRate: Int64? = nil, mbps: Double? = nil, dirtySyncCount: Int64? = nil, postcopyRequests: Int64? = nil, pageSize: Int64? = nil, multifdBytes: UInt64? = nil, pagesPerSecond: UInt64? = nil, precopyBytes: UInt64? = nil, downtimeBytes: UInt64? = nil, postcopyBytes: UInt64? = nil, dirtySyncMissedZeroCopy: UInt64? = nil) {
@@ -1637,7 +1637,7 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationStatus`.
-/// QEMU 2.3.0….
+/// In QEMU 2.3.0 and later.
 /// Shape changed in 2.5.0, 2.8.0, 2.11.0, 3.0.0, 4.2.0, 9.1.0; this is the newest shape.
 public enum MigrationStatus: QMPJSONConvertible, Hashable {
     /// `none`
@@ -1722,7 +1722,7 @@ public enum MigrationStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationThreadInfo`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -1749,7 +1749,7 @@ public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MultiFDCompression`.
-/// QEMU 5.0.0….
+/// In QEMU 5.0.0 and later.
 /// Shape changed in 9.1.0, 9.2.0-rc2; this is the newest shape.
 public enum MultiFDCompression: QMPJSONConvertible, Hashable {
     /// `none`
@@ -1798,7 +1798,7 @@ public enum MultiFDCompression: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ReplicationStatus`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct ReplicationStatus: QMPJSONConvertible, Hashable {
     /// `error`
     public var error: Bool
@@ -1825,7 +1825,7 @@ public struct ReplicationStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TimeUnit`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public enum TimeUnit: QMPJSONConvertible, Hashable {
     /// `second`
     case second
@@ -1857,7 +1857,7 @@ public enum TimeUnit: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VfioStats`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct VfioStats: QMPJSONConvertible, Hashable {
     /// `transferred`
     public var transferred: Int64
@@ -1879,7 +1879,7 @@ public struct VfioStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XBZRLECacheStats`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 2.1.0, 5.1.0, 6.0.0; this is the newest shape.
 public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
     /// `cache-size`
@@ -1890,9 +1890,9 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
     public var pages: Int64
     /// `cache-miss`
     public var cacheMiss: Int64
-    /// `cache-miss-rate` · since 2.1.0; optional here because not every QEMU sends it (required in 2.1.0 on)
+    /// `cache-miss-rate` · since 2.1.0; optional here because not every QEMU sends it (required since 2.1.0)
     public var cacheMissRate: Double?
-    /// `encoding-rate` · since 5.1.0; optional here because not every QEMU sends it (required in 5.1.0 on)
+    /// `encoding-rate` · since 5.1.0; optional here because not every QEMU sends it (required since 5.1.0)
     public var encodingRate: Double?
     /// `overflow`
     public var overflow: Int64
@@ -1932,7 +1932,7 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ZeroPageDetection`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public enum ZeroPageDetection: QMPJSONConvertible, Hashable {
     /// `none`
     case none

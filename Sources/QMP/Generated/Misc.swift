@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `AddfdInfo`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct AddfdInfo: QMPJSONConvertible, Hashable {
     /// `fdset-id`
     public var fdsetId: Int64
@@ -31,7 +31,7 @@ public struct AddfdInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CommandDropReason`.
-/// QEMU 2.12.0…3.1.0.
+/// In QEMU 2.12.0 to 3.1.0.
 public enum CommandDropReason: QMPJSONConvertible, Hashable {
     /// `queue-full` · until 3.1.0
     case queueFull
@@ -59,7 +59,7 @@ public enum CommandDropReason: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CommandLineOptionInfo`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public struct CommandLineOptionInfo: QMPJSONConvertible, Hashable {
     /// `option`
     public var option: String
@@ -86,7 +86,7 @@ public struct CommandLineOptionInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CommandLineParameterInfo`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -124,7 +124,7 @@ public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CommandLineParameterType`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public enum CommandLineParameterType: QMPJSONConvertible, Hashable {
     /// `string`
     case string
@@ -164,7 +164,7 @@ public enum CommandLineParameterType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoOther`.
-/// QEMU 2.6.0…2.12.0.
+/// In QEMU 2.6.0 to 2.12.0.
 public struct CpuInfoOther: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -178,7 +178,7 @@ public struct CpuInfoOther: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FdsetFdInfo`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct FdsetFdInfo: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: Int64
@@ -205,7 +205,7 @@ public struct FdsetFdInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FdsetInfo`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct FdsetInfo: QMPJSONConvertible, Hashable {
     /// `fdset-id`
     public var fdsetId: Int64
@@ -232,20 +232,20 @@ public struct FdsetInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IOThreadInfo`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 2.9.0, 6.1.0; this is the newest shape.
 public struct IOThreadInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
     /// `thread-id`
     public var threadId: Int64
-    /// `poll-max-ns` · since 2.9.0; optional here because not every QEMU sends it (required in 2.9.0 on)
+    /// `poll-max-ns` · since 2.9.0; optional here because not every QEMU sends it (required since 2.9.0)
     public var pollMaxNs: Int64?
-    /// `poll-grow` · since 2.9.0; optional here because not every QEMU sends it (required in 2.9.0 on)
+    /// `poll-grow` · since 2.9.0; optional here because not every QEMU sends it (required since 2.9.0)
     public var pollGrow: Int64?
-    /// `poll-shrink` · since 2.9.0; optional here because not every QEMU sends it (required in 2.9.0 on)
+    /// `poll-shrink` · since 2.9.0; optional here because not every QEMU sends it (required since 2.9.0)
     public var pollShrink: Int64?
-    /// `aio-max-batch` · since 6.1.0; optional here because not every QEMU sends it (required in 6.1.0 on)
+    /// `aio-max-batch` · since 6.1.0; optional here because not every QEMU sends it (required since 6.1.0)
     public var aioMaxBatch: Int64?
 
     public init(id: String, threadId: Int64, pollMaxNs: Int64? = nil, pollGrow: Int64? = nil, pollShrink: Int64? = nil, aioMaxBatch: Int64? = nil) {
@@ -280,7 +280,7 @@ public struct IOThreadInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NameInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct NameInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String?
@@ -814,7 +814,7 @@ public struct RtcChangeEvent: QMPEventPayload, Hashable {
 
     /// `offset`
     public var offset: Int64
-    /// `qom-path` · since 7.0.0; optional here because not every QEMU sends it (required in 7.0.0 on)
+    /// `qom-path` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var qomPath: String?
 
     public init(offset: Int64, qomPath: String? = nil) {

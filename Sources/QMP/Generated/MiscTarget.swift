@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `EvtchnInfo`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public struct EvtchnInfo: QMPJSONConvertible, Hashable {
     /// `port`
     public var port: UInt16
@@ -56,7 +56,7 @@ public struct EvtchnInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `EvtchnPortType`.
-/// QEMU 8.0.0….
+/// In QEMU 8.0.0 and later.
 public enum EvtchnPortType: QMPJSONConvertible, Hashable {
     /// `closed`
     case closed
@@ -104,7 +104,7 @@ public enum EvtchnPortType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GICCapability`.
-/// QEMU 2.6.0….
+/// In QEMU 2.6.0 and later.
 public struct GICCapability: QMPJSONConvertible, Hashable {
     /// `version`
     public var version: Int64
@@ -136,7 +136,7 @@ public struct GICCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SGXEPCSection`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct SGXEPCSection: QMPJSONConvertible, Hashable {
     /// `node`
     public var node: Int64
@@ -163,7 +163,7 @@ public struct SGXEPCSection: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SGXInfo`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 /// Shape changed in 7.0.0, 8.0.0; this is the newest shape.
 /// No longer sent: `section-size` (until 7.2.0).
 public struct SGXInfo: QMPJSONConvertible, Hashable {
@@ -175,7 +175,7 @@ public struct SGXInfo: QMPJSONConvertible, Hashable {
     public var sgx2: Bool
     /// `flc`
     public var flc: Bool
-    /// `sections` · since 7.0.0; optional here because not every QEMU sends it (required in 7.0.0 on)
+    /// `sections` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var sections: [SGXEPCSection]?
 
     public init(sgx: Bool, sgx1: Bool, sgx2: Bool, flc: Bool, sections: [SGXEPCSection]? = nil) {
@@ -207,7 +207,7 @@ public struct SGXInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevAttestationReport`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct SevAttestationReport: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: String
@@ -229,14 +229,14 @@ public struct SevAttestationReport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevCapability`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 7.1.0; this is the newest shape.
 public struct SevCapability: QMPJSONConvertible, Hashable {
     /// `pdh`
     public var pdh: String
     /// `cert-chain`
     public var certChain: String
-    /// `cpu0-id` · since 7.1.0; optional here because not every QEMU sends it (required in 7.1.0 on)
+    /// `cpu0-id` · since 7.1.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var cpu0Id: String?
     /// `cbitpos`
     public var cbitpos: Int64
@@ -272,7 +272,7 @@ public struct SevCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevGuestInfo`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public struct SevGuestInfo: QMPJSONConvertible, Hashable {
     /// `policy`
     public var policy: UInt32
@@ -299,7 +299,7 @@ public struct SevGuestInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SevGuestType`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public enum SevGuestType: QMPJSONConvertible, Hashable {
     /// `sev`
     case sev
@@ -331,7 +331,7 @@ public enum SevGuestType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SevInfo`, told apart by `sev-type`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 9.1.0; this is the newest shape.
 /// No longer sent: `handle` (until 9.0.0), `policy` (until 9.0.0).
 public struct SevInfo: QMPJSONConvertible, Hashable {
@@ -345,7 +345,7 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
     public var buildId: UInt8
     /// `state`
     public var state: SevState
-    /// `sev-type` · since 9.1.0; optional here because not every QEMU sends it (required in 9.1.0 on)
+    /// `sev-type` · since 9.1.0; optional here because not every QEMU sends it (required since 9.1.0)
     public var sevType: SevGuestType?
     /// The members the value of `sev-type` adds.
     public var branch: Branch
@@ -409,7 +409,7 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevLaunchMeasureInfo`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: String
@@ -431,7 +431,7 @@ public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevSnpGuestInfo`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public struct SevSnpGuestInfo: QMPJSONConvertible, Hashable {
     /// `snp-policy`
     public var snpPolicy: UInt64
@@ -453,7 +453,7 @@ public struct SevSnpGuestInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SevState`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum SevState: QMPJSONConvertible, Hashable {
     /// `uninit`
     case uninit

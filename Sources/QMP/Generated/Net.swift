@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `AFXDPMode`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public enum AFXDPMode: QMPJSONConvertible, Hashable {
     /// `native`
     case native
@@ -36,7 +36,7 @@ public enum AFXDPMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AnnounceParameters`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 4.1.0; this is the newest shape.
 public struct AnnounceParameters: QMPJSONConvertible, Hashable {
     /// `initial`
@@ -84,7 +84,7 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetClientDriver`.
-/// QEMU 2.7.0….
+/// In QEMU 2.7.0 and later.
 /// Shape changed in 2.12.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0; this is the newest shape.
 public enum NetClientDriver: QMPJSONConvertible, Hashable {
     /// `none`
@@ -185,7 +185,7 @@ public enum NetClientDriver: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetLegacy`.
-/// QEMU 1.2.0…5.0.0.
+/// In QEMU 1.2.0 to 5.0.0.
 /// Shape changed in 2.7.0, 3.0.0; this is the newest shape.
 public struct NetLegacy: QMPJSONConvertible, Hashable {
     /// `id` · until 5.0.0
@@ -218,7 +218,7 @@ public struct NetLegacy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetLegacyNicOptions`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct NetLegacyNicOptions: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String?
@@ -260,7 +260,7 @@ public struct NetLegacyNicOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `NetLegacyOptions`, told apart by `type`.
-/// QEMU 2.7.0…5.0.0.
+/// In QEMU 2.7.0 to 5.0.0.
 /// Shape changed in 2.9.0, 2.12.0, 3.0.0; this is the newest shape.
 public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
     /// `type` · until 5.0.0
@@ -340,7 +340,7 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetLegacyOptionsType`.
-/// QEMU 2.9.0…5.0.0.
+/// In QEMU 2.9.0 to 5.0.0.
 /// Shape changed in 2.12.0; this is the newest shape.
 public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
     /// `none` · until 5.0.0
@@ -409,13 +409,13 @@ public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `Netdev`, told apart by `type`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 2.7.0, 2.12.0, 3.0.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0; this is the newest shape.
 /// No longer sent: `opts` (until 2.6.0).
 public struct Netdev: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
-    /// `type` · since 2.7.0; optional here because not every QEMU sends it (required in 2.7.0 on)
+    /// `type` · since 2.7.0; optional here because not every QEMU sends it (required since 2.7.0)
     public var type: NetClientDriver?
     /// The members the value of `type` adds.
     public var branch: Branch
@@ -527,7 +527,7 @@ public struct Netdev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevAFXDPOptions`.
-/// QEMU 8.2.0….
+/// In QEMU 8.2.0 and later.
 public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
     public var ifname: String
@@ -579,7 +579,7 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevBridgeOptions`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct NetdevBridgeOptions: QMPJSONConvertible, Hashable {
     /// `br`
     public var br: String?
@@ -606,7 +606,7 @@ public struct NetdevBridgeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevDgramOptions`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct NetdevDgramOptions: QMPJSONConvertible, Hashable {
     /// `local`
     public var local: SocketAddress?
@@ -633,7 +633,7 @@ public struct NetdevDgramOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevDumpOptions`.
-/// QEMU 1.2.0…2.11.0.
+/// In QEMU 1.2.0 to 2.11.0.
 public struct NetdevDumpOptions: QMPJSONConvertible, Hashable {
     /// `len` · until 2.11.0
     public var len: UInt64?
@@ -660,7 +660,7 @@ public struct NetdevDumpOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevHubPortOptions`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 2.12.0; this is the newest shape.
 public struct NetdevHubPortOptions: QMPJSONConvertible, Hashable {
     /// `hubid`
@@ -688,7 +688,7 @@ public struct NetdevHubPortOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevL2TPv3Options`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
     /// `src`
     public var src: String
@@ -775,7 +775,7 @@ public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevNetmapOptions`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct NetdevNetmapOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
     public var ifname: String
@@ -802,7 +802,7 @@ public struct NetdevNetmapOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevNoneOptions`.
-/// QEMU 1.2.0…2.12.0.
+/// In QEMU 1.2.0 to 2.12.0.
 public struct NetdevNoneOptions: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -816,7 +816,7 @@ public struct NetdevNoneOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevSocketOptions`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: String?
@@ -863,7 +863,7 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevStreamOptions`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 /// Shape changed in 8.0.0, 9.2.0-rc2; this is the newest shape.
 public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
     /// `addr`
@@ -901,7 +901,7 @@ public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevTapOptions`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 1.4.0, 2.7.0, 2.8.0; this is the newest shape.
 public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
@@ -994,7 +994,7 @@ public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevUserOptions`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 /// Shape changed in 1.3.0, 2.6.0, 3.0.0, 3.1.0; this is the newest shape.
 public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
     /// `hostname`
@@ -1122,7 +1122,7 @@ public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVdeOptions`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
     /// `sock`
     public var sock: String?
@@ -1159,7 +1159,7 @@ public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVhostUserOptions`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.5.0; this is the newest shape.
 public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
     /// `chardev`
@@ -1192,7 +1192,7 @@ public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVhostVDPAOptions`.
-/// QEMU 5.1.0….
+/// In QEMU 5.1.0 and later.
 /// Shape changed in 7.1.0, 7.2.0; this is the newest shape.
 public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
     /// `vhostdev`
@@ -1230,7 +1230,7 @@ public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVmnetBridgedOptions`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct NetdevVmnetBridgedOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
     public var ifname: String
@@ -1257,7 +1257,7 @@ public struct NetdevVmnetBridgedOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVmnetHostOptions`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
     /// `start-address`
     public var startAddress: String?
@@ -1299,7 +1299,7 @@ public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVmnetSharedOptions`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
     /// `start-address`
     public var startAddress: String?
@@ -1341,7 +1341,7 @@ public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RxFilterInfo`.
-/// QEMU 1.6.0….
+/// In QEMU 1.6.0 and later.
 /// Shape changed in 2.0.0; this is the newest shape.
 public struct RxFilterInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1352,7 +1352,7 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
     public var multicast: RxState
     /// `unicast`
     public var unicast: RxState
-    /// `vlan` · since 2.0.0; optional here because not every QEMU sends it (required in 2.0.0 on)
+    /// `vlan` · since 2.0.0; optional here because not every QEMU sends it (required since 2.0.0)
     public var vlan: RxState?
     /// `broadcast-allowed`
     public var broadcastAllowed: Bool
@@ -1419,7 +1419,7 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RxState`.
-/// QEMU 1.6.0….
+/// In QEMU 1.6.0 and later.
 public enum RxState: QMPJSONConvertible, Hashable {
     /// `normal`
     case normal
@@ -1455,7 +1455,7 @@ public enum RxState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `String`.
-/// QEMU 1.2.0….
+/// In QEMU 1.2.0 and later.
 public struct QAPIString: QMPJSONConvertible, Hashable {
     /// `str`
     public var str: String

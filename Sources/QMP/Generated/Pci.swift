@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `PciBridgeInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.4.0; this is the newest shape.
 public struct PciBridgeInfo: QMPJSONConvertible, Hashable {
     /// `bus`
@@ -32,7 +32,7 @@ public struct PciBridgeInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciBusInfo`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct PciBusInfo: QMPJSONConvertible, Hashable {
     /// `number`
     public var number: Int64
@@ -79,7 +79,7 @@ public struct PciBusInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciDeviceClass`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct PciDeviceClass: QMPJSONConvertible, Hashable {
     /// `desc`
     public var desc: String?
@@ -106,7 +106,7 @@ public struct PciDeviceClass: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciDeviceId`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 /// Shape changed in 3.1.0; this is the newest shape.
 public struct PciDeviceId: QMPJSONConvertible, Hashable {
     /// `device`
@@ -144,7 +144,7 @@ public struct PciDeviceId: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciDeviceInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.4.0, 5.1.0; this is the newest shape.
 public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
     /// `bus`
@@ -159,7 +159,7 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
     public var id: PciDeviceId
     /// `irq`
     public var irq: Int64?
-    /// `irq_pin` · since 5.1.0; optional here because not every QEMU sends it (required in 5.1.0 on)
+    /// `irq_pin` · since 5.1.0; optional here because not every QEMU sends it (required since 5.1.0)
     public var irqPin: Int64?
     /// `qdev_id`
     public var qdevId: String
@@ -212,7 +212,7 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct PciInfo: QMPJSONConvertible, Hashable {
     /// `bus`
     public var bus: Int64
@@ -239,7 +239,7 @@ public struct PciInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciMemoryRange`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct PciMemoryRange: QMPJSONConvertible, Hashable {
     /// `base`
     public var base: Int64
@@ -266,7 +266,7 @@ public struct PciMemoryRange: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciMemoryRegion`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct PciMemoryRegion: QMPJSONConvertible, Hashable {
     /// `bar`
     public var bar: Int64

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI union `BlockdevAction`, told apart by `type`.
-/// QEMU 1.1.0…1.5.0.
+/// In QEMU 1.1.0 to 1.5.0.
 public struct BlockdevAction: QMPJSONConvertible, Hashable {
     /// `type` · until 1.5.0
     public var type: BlockdevActionKind
@@ -51,7 +51,7 @@ public struct BlockdevAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevActionKind`.
-/// QEMU 1.1.0…1.5.0.
+/// In QEMU 1.1.0 to 1.5.0.
 public enum BlockdevActionKind: QMPJSONConvertible, Hashable {
     /// `blockdev-snapshot-sync` · until 1.5.0
     case blockdevSnapshotSync
@@ -79,7 +79,7 @@ public enum BlockdevActionKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevOptionsKind`.
-/// QEMU 1.7.0…1.7.0.
+/// In QEMU 1.7.0 to 1.7.0.
 public enum BlockdevOptionsKind: QMPJSONConvertible, Hashable {
     /// `file` · until 1.7.0
     case file
@@ -183,7 +183,7 @@ public enum BlockdevOptionsKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevDummy`.
-/// QEMU 1.4.0…2.5.0.
+/// In QEMU 1.4.0 to 2.5.0.
 public struct ChardevDummy: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -197,7 +197,7 @@ public struct ChardevDummy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DevicePropertyInfo`.
-/// QEMU 1.2.0…2.11.0.
+/// In QEMU 1.2.0 to 2.11.0.
 /// Shape changed in 2.2.0; this is the newest shape.
 public struct DevicePropertyInfo: QMPJSONConvertible, Hashable {
     /// `name` · until 2.11.0
@@ -230,7 +230,7 @@ public struct DevicePropertyInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `NetClientOptions`, told apart by `type`.
-/// QEMU 1.2.0…2.6.0.
+/// In QEMU 1.2.0 to 2.6.0.
 /// Shape changed in 2.0.0, 2.1.0; this is the newest shape.
 public struct NetClientOptions: QMPJSONConvertible, Hashable {
     /// `type` · until 2.6.0
@@ -322,7 +322,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetClientOptionsKind`.
-/// QEMU 1.2.0…2.6.0.
+/// In QEMU 1.2.0 to 2.6.0.
 /// Shape changed in 2.0.0, 2.1.0; this is the newest shape.
 public enum NetClientOptionsKind: QMPJSONConvertible, Hashable {
     /// `none` · until 2.6.0
@@ -395,7 +395,7 @@ public enum NetClientOptionsKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetLegacyOptionsKind`.
-/// QEMU 2.7.0…2.8.0.
+/// In QEMU 2.7.0 to 2.8.0.
 public enum NetLegacyOptionsKind: QMPJSONConvertible, Hashable {
     /// `none` · until 2.8.0
     case none
@@ -463,7 +463,7 @@ public enum NetLegacyOptionsKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NumaOptionsKind`.
-/// QEMU 2.1.0…2.8.0.
+/// In QEMU 2.1.0 to 2.8.0.
 public enum NumaOptionsKind: QMPJSONConvertible, Hashable {
     /// `node` · until 2.8.0
     case node
@@ -491,7 +491,7 @@ public enum NumaOptionsKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SocketAddressFlat`, told apart by `type`.
-/// QEMU 2.9.0…2.9.0.
+/// In QEMU 2.9.0 to 2.9.0.
 public struct SocketAddressFlat: QMPJSONConvertible, Hashable {
     /// `type` · until 2.9.0
     public var type: SocketAddressFlatType
@@ -550,7 +550,7 @@ public struct SocketAddressFlat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SocketAddressFlatType`.
-/// QEMU 2.9.0…2.9.0.
+/// In QEMU 2.9.0 to 2.9.0.
 public enum SocketAddressFlatType: QMPJSONConvertible, Hashable {
     /// `inet` · until 2.9.0
     case inet
@@ -590,7 +590,7 @@ public enum SocketAddressFlatType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SocketAddressKind`.
-/// QEMU 1.3.0…2.9.0.
+/// In QEMU 1.3.0 to 2.9.0.
 /// Shape changed in 2.8.0; this is the newest shape.
 public enum SocketAddressKind: QMPJSONConvertible, Hashable {
     /// `inet` · until 2.9.0
@@ -631,7 +631,7 @@ public enum SocketAddressKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TargetType`.
-/// QEMU 1.2.0…1.5.0.
+/// In QEMU 1.2.0 to 1.5.0.
 /// Shape changed in 1.5.0; this is the newest shape.
 public enum TargetType: QMPJSONConvertible, Hashable {
     /// `alpha` · until 1.5.0
@@ -760,7 +760,7 @@ public enum TargetType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `WatchdogExpirationAction`.
-/// QEMU 2.1.0…2.10.0.
+/// In QEMU 2.1.0 to 2.10.0.
 /// Shape changed in 2.4.0; this is the newest shape.
 public enum WatchdogExpirationAction: QMPJSONConvertible, Hashable {
     /// `reset` · until 2.10.0

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `AcpiGenericInitiatorProperties`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public struct AcpiGenericInitiatorProperties: QMPJSONConvertible, Hashable {
     /// `pci-dev`
     public var pciDev: String
@@ -31,7 +31,7 @@ public struct AcpiGenericInitiatorProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AcpiGenericPortProperties`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public struct AcpiGenericPortProperties: QMPJSONConvertible, Hashable {
     /// `pci-bus`
     public var pciBus: String
@@ -58,7 +58,7 @@ public struct AcpiGenericPortProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CanHostSocketcanProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct CanHostSocketcanProperties: QMPJSONConvertible, Hashable {
     /// `if`
     public var `if`: String
@@ -85,7 +85,7 @@ public struct CanHostSocketcanProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ColoCompareProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
     /// `primary_in`
     public var primaryIn: String
@@ -147,7 +147,7 @@ public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CryptodevBackendProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
     /// `queues`
@@ -180,7 +180,7 @@ public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CryptodevVhostUserProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
     /// `queues`
@@ -218,7 +218,7 @@ public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DBusVMStateProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct DBusVMStateProperties: QMPJSONConvertible, Hashable {
     /// `addr`
     public var addr: String
@@ -245,7 +245,7 @@ public struct DBusVMStateProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `EventLoopBaseProperties`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct EventLoopBaseProperties: QMPJSONConvertible, Hashable {
     /// `aio-max-batch`
     public var aioMaxBatch: Int64?
@@ -277,7 +277,7 @@ public struct EventLoopBaseProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterBufferProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -324,7 +324,7 @@ public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterDumpProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -376,7 +376,7 @@ public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterMirrorProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -428,7 +428,7 @@ public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterRedirectorProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -485,7 +485,7 @@ public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterRewriterProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -532,7 +532,7 @@ public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IOMMUFDProperties`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: String?
@@ -554,7 +554,7 @@ public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputBarrierProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -606,7 +606,7 @@ public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputLinuxProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
     /// `evdev`
     public var evdev: String
@@ -643,7 +643,7 @@ public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IothreadProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.1.0, 7.1.0; this is the newest shape.
 public struct IothreadProperties: QMPJSONConvertible, Hashable {
     /// `aio-max-batch` · since 6.1.0
@@ -691,7 +691,7 @@ public struct IothreadProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MainLoopProperties`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct MainLoopProperties: QMPJSONConvertible, Hashable {
     /// `aio-max-batch`
     public var aioMaxBatch: Int64?
@@ -723,7 +723,7 @@ public struct MainLoopProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendEpcProperties`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 /// Shape changed in 7.2.0; this is the newest shape.
 public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -796,7 +796,7 @@ public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendFileProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.1.0, 7.2.0, 8.1.0, 8.2.0; this is the newest shape.
 public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -904,7 +904,7 @@ public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendMemfdProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.1.0, 7.2.0; this is the newest shape.
 public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -992,7 +992,7 @@ public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.1.0, 7.2.0; this is the newest shape.
 public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -1065,7 +1065,7 @@ public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendShmProperties`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
     /// `dump`
     public var dump: Bool?
@@ -1137,7 +1137,7 @@ public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetfilterInsert`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public enum NetfilterInsert: QMPJSONConvertible, Hashable {
     /// `before`
     case before
@@ -1169,7 +1169,7 @@ public enum NetfilterInsert: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetfilterProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct NetfilterProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -1211,7 +1211,7 @@ public struct NetfilterProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ObjectOptions`, told apart by `qom-type`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.1.0, 6.2.0, 7.1.0, 7.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 public struct ObjectOptions: QMPJSONConvertible, Hashable {
     /// `qom-type`
@@ -1444,7 +1444,7 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectPropertyInfo`.
-/// QEMU 1.1.0….
+/// In QEMU 1.1.0 and later.
 /// Shape changed in 2.12.0, 5.0.0; this is the newest shape.
 public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1482,7 +1482,7 @@ public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ObjectType`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.1.0, 6.2.0, 7.1.0, 7.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 public enum ObjectType: QMPJSONConvertible, Hashable {
     /// `acpi-generic-initiator` · since 9.0.0
@@ -1703,7 +1703,7 @@ public enum ObjectType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectTypeInfo`.
-/// QEMU 1.1.0….
+/// In QEMU 1.1.0 and later.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1736,7 +1736,7 @@ public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PrManagerHelperProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct PrManagerHelperProperties: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -1758,7 +1758,7 @@ public struct PrManagerHelperProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QtestProperties`.
-/// QEMU 6.1.0….
+/// In QEMU 6.1.0 and later.
 public struct QtestProperties: QMPJSONConvertible, Hashable {
     /// `chardev`
     public var chardev: String
@@ -1785,7 +1785,7 @@ public struct QtestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RemoteObjectProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct RemoteObjectProperties: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: String
@@ -1812,7 +1812,7 @@ public struct RemoteObjectProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RngEgdProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct RngEgdProperties: QMPJSONConvertible, Hashable {
     /// `opened` · deprecated in 6.0.0
     public var opened: Bool?
@@ -1839,7 +1839,7 @@ public struct RngEgdProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RngProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct RngProperties: QMPJSONConvertible, Hashable {
     /// `opened` · deprecated in 6.0.0
     public var opened: Bool?
@@ -1861,7 +1861,7 @@ public struct RngProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RngRandomProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct RngRandomProperties: QMPJSONConvertible, Hashable {
     /// `opened` · deprecated in 6.0.0
     public var opened: Bool?
@@ -1888,7 +1888,7 @@ public struct RngRandomProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevCommonProperties`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public struct SevCommonProperties: QMPJSONConvertible, Hashable {
     /// `sev-device`
     public var sevDevice: String?
@@ -1925,7 +1925,7 @@ public struct SevCommonProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevGuestProperties`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 6.2.0, 9.1.0; this is the newest shape.
 public struct SevGuestProperties: QMPJSONConvertible, Hashable {
     /// `sev-device`
@@ -1988,7 +1988,7 @@ public struct SevGuestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevSnpGuestProperties`.
-/// QEMU 9.1.0….
+/// In QEMU 9.1.0 and later.
 public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
     /// `sev-device`
     public var sevDevice: String?
@@ -2060,7 +2060,7 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ThreadContextProperties`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct ThreadContextProperties: QMPJSONConvertible, Hashable {
     /// `cpu-affinity`
     public var cpuAffinity: [UInt16]?
@@ -2087,7 +2087,7 @@ public struct ThreadContextProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VfioUserServerProperties`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct VfioUserServerProperties: QMPJSONConvertible, Hashable {
     /// `socket`
     public var socket: SocketAddress

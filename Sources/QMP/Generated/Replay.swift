@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `ReplayInfo`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct ReplayInfo: QMPJSONConvertible, Hashable {
     /// `mode`
     public var mode: ReplayMode
@@ -36,7 +36,7 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ReplayMode`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public enum ReplayMode: QMPJSONConvertible, Hashable {
     /// `none`
     case none

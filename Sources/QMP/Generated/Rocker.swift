@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `RockerOfDpaFlow`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
     /// `cookie`
     public var cookie: UInt64
@@ -46,7 +46,7 @@ public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaFlowAction`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
     /// `goto-tbl`
     public var gotoTbl: UInt32?
@@ -93,7 +93,7 @@ public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaFlowKey`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
     /// `priority`
     public var priority: UInt32
@@ -165,7 +165,7 @@ public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaFlowMask`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
     /// `in-pport`
     public var inPport: UInt32?
@@ -217,7 +217,7 @@ public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaGroup`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: UInt32
@@ -299,7 +299,7 @@ public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerPort`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct RockerPort: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -346,7 +346,7 @@ public struct RockerPort: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RockerPortAutoneg`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public enum RockerPortAutoneg: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -378,7 +378,7 @@ public enum RockerPortAutoneg: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RockerPortDuplex`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public enum RockerPortDuplex: QMPJSONConvertible, Hashable {
     /// `half`
     case half
@@ -410,7 +410,7 @@ public enum RockerPortDuplex: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerSwitch`.
-/// QEMU 2.4.0….
+/// In QEMU 2.4.0 and later.
 public struct RockerSwitch: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String

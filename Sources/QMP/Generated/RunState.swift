@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `GuestPanicAction`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.8.0, 5.0.0; this is the newest shape.
 public enum GuestPanicAction: QMPJSONConvertible, Hashable {
     /// `pause`
@@ -41,7 +41,7 @@ public enum GuestPanicAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `GuestPanicInformation`, told apart by `type`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 /// Shape changed in 2.12.0; this is the newest shape.
 public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     /// `type`
@@ -93,7 +93,7 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestPanicInformationHyperV`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
     /// `arg1`
     public var arg1: UInt64
@@ -135,7 +135,7 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestPanicInformationS390`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
     /// `core`
     public var core: UInt32
@@ -172,7 +172,7 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GuestPanicInformationType`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 /// Shape changed in 2.12.0; this is the newest shape.
 public enum GuestPanicInformationType: QMPJSONConvertible, Hashable {
     /// `hyper-v`
@@ -205,7 +205,7 @@ public enum GuestPanicInformationType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MemoryFailureAction`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public enum MemoryFailureAction: QMPJSONConvertible, Hashable {
     /// `ignore`
     case ignore
@@ -245,7 +245,7 @@ public enum MemoryFailureAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryFailureFlags`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
     /// `action-required`
     public var actionRequired: Bool
@@ -272,7 +272,7 @@ public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MemoryFailureRecipient`.
-/// QEMU 5.2.0….
+/// In QEMU 5.2.0 and later.
 public enum MemoryFailureRecipient: QMPJSONConvertible, Hashable {
     /// `hypervisor`
     case hypervisor
@@ -304,7 +304,7 @@ public enum MemoryFailureRecipient: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NotifyVmexitOption`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public enum NotifyVmexitOption: QMPJSONConvertible, Hashable {
     /// `run`
     case run
@@ -340,7 +340,7 @@ public enum NotifyVmexitOption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PanicAction`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 /// Shape changed in 7.1.0; this is the newest shape.
 public enum PanicAction: QMPJSONConvertible, Hashable {
     /// `pause`
@@ -381,7 +381,7 @@ public enum PanicAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RebootAction`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public enum RebootAction: QMPJSONConvertible, Hashable {
     /// `reset`
     case reset
@@ -413,7 +413,7 @@ public enum RebootAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RunState`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 1.1.0, 1.5.0, 2.8.0, 3.0.0, 6.0.0; this is the newest shape.
 public enum RunState: QMPJSONConvertible, Hashable {
     /// `debug`
@@ -506,7 +506,7 @@ public enum RunState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CrashReason`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 public enum S390CrashReason: QMPJSONConvertible, Hashable {
     /// `unknown`
     case unknown
@@ -550,7 +550,7 @@ public enum S390CrashReason: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ShutdownAction`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public enum ShutdownAction: QMPJSONConvertible, Hashable {
     /// `poweroff`
     case poweroff
@@ -582,7 +582,7 @@ public enum ShutdownAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ShutdownCause`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 /// Shape changed in 7.2.0; this is the newest shape.
 public enum ShutdownCause: QMPJSONConvertible, Hashable {
     /// `none`
@@ -651,7 +651,7 @@ public enum ShutdownCause: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatusInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 9.0.0; this is the newest shape.
 /// No longer sent: `singlestep` (until 8.2.0).
 public struct StatusInfo: QMPJSONConvertible, Hashable {
@@ -680,7 +680,7 @@ public struct StatusInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `WatchdogAction`.
-/// QEMU 2.11.0….
+/// In QEMU 2.11.0 and later.
 public enum WatchdogAction: QMPJSONConvertible, Hashable {
     /// `reset`
     case reset
@@ -957,9 +957,9 @@ public struct ResetEvent: QMPEventPayload, Hashable {
     public static let name: String = "RESET"
     public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
 
-    /// `guest` · since 2.10.0; optional here because not every QEMU sends it (required in 2.10.0 on)
+    /// `guest` · since 2.10.0; optional here because not every QEMU sends it (required since 2.10.0)
     public var guest: Bool?
-    /// `reason` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `reason` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var reason: ShutdownCause?
 
     public init(guest: Bool? = nil, reason: ShutdownCause? = nil) {
@@ -1002,9 +1002,9 @@ public struct ShutdownEvent: QMPEventPayload, Hashable {
     public static let name: String = "SHUTDOWN"
     public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
 
-    /// `guest` · since 2.10.0; optional here because not every QEMU sends it (required in 2.10.0 on)
+    /// `guest` · since 2.10.0; optional here because not every QEMU sends it (required since 2.10.0)
     public var guest: Bool?
-    /// `reason` · since 4.0.0; optional here because not every QEMU sends it (required in 4.0.0 on)
+    /// `reason` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var reason: ShutdownCause?
 
     public init(guest: Bool? = nil, reason: ShutdownCause? = nil) {

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `FdSocketAddress`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public struct FdSocketAddress: QMPJSONConvertible, Hashable {
     /// `str`
     public var str: String
@@ -26,7 +26,7 @@ public struct FdSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FdSocketAddressWrapper`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: FdSocketAddress
@@ -48,7 +48,7 @@ public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InetSocketAddress`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 2.9.0, 4.2.0, 6.1.0; this is the newest shape.
 public struct InetSocketAddress: QMPJSONConvertible, Hashable {
     /// `host`
@@ -106,7 +106,7 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InetSocketAddressBase`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct InetSocketAddressBase: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -133,7 +133,7 @@ public struct InetSocketAddressBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InetSocketAddressWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct InetSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InetSocketAddress
@@ -155,7 +155,7 @@ public struct InetSocketAddressWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetworkAddressFamily`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.8.0; this is the newest shape.
 public enum NetworkAddressFamily: QMPJSONConvertible, Hashable {
     /// `ipv4`
@@ -200,7 +200,7 @@ public enum NetworkAddressFamily: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SocketAddress`, told apart by `type`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 2.8.0, 2.10.0, 9.0.0; this is the newest shape.
 public struct SocketAddress: QMPJSONConvertible, Hashable {
     /// `type`
@@ -260,7 +260,7 @@ public struct SocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SocketAddressLegacy`, told apart by `type`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 /// Shape changed in 6.2.0, 9.0.0; this is the newest shape.
 public struct SocketAddressLegacy: QMPJSONConvertible, Hashable {
     /// `type`
@@ -320,7 +320,7 @@ public struct SocketAddressLegacy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SocketAddressLegacyKind`.
-/// QEMU 2.10.0…6.1.0.
+/// In QEMU 2.10.0 to 6.1.0.
 public enum SocketAddressLegacyKind: QMPJSONConvertible, Hashable {
     /// `inet` · until 6.1.0
     case inet
@@ -360,7 +360,7 @@ public enum SocketAddressLegacyKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SocketAddressType`.
-/// QEMU 2.10.0….
+/// In QEMU 2.10.0 and later.
 public enum SocketAddressType: QMPJSONConvertible, Hashable {
     /// `inet`
     case inet
@@ -400,7 +400,7 @@ public enum SocketAddressType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StringWrapper`.
-/// QEMU 6.2.0…8.2.0.
+/// In QEMU 6.2.0 to 8.2.0.
 public struct StringWrapper: QMPJSONConvertible, Hashable {
     /// `data` · until 8.2.0
     public var data: QAPIString
@@ -422,7 +422,7 @@ public struct StringWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `UnixSocketAddress`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 5.1.0; this is the newest shape.
 public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
     /// `path`
@@ -455,7 +455,7 @@ public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `UnixSocketAddressWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct UnixSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: UnixSocketAddress
@@ -477,7 +477,7 @@ public struct UnixSocketAddressWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VsockSocketAddress`.
-/// QEMU 2.8.0….
+/// In QEMU 2.8.0 and later.
 public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
     /// `cid`
     public var cid: String
@@ -504,7 +504,7 @@ public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VsockSocketAddressWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct VsockSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VsockSocketAddress

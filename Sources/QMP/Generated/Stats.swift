@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `Stats`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct Stats: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -31,7 +31,7 @@ public struct Stats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `StatsFilter`, told apart by `target`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct StatsFilter: QMPJSONConvertible, Hashable {
     /// `target`
     public var target: StatsTarget
@@ -83,7 +83,7 @@ public struct StatsFilter: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsProvider`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 /// Shape changed in 8.0.0; this is the newest shape.
 public enum StatsProvider: QMPJSONConvertible, Hashable {
     /// `kvm`
@@ -116,7 +116,7 @@ public enum StatsProvider: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsRequest`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct StatsRequest: QMPJSONConvertible, Hashable {
     /// `provider`
     public var provider: StatsProvider
@@ -143,7 +143,7 @@ public struct StatsRequest: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsResult`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct StatsResult: QMPJSONConvertible, Hashable {
     /// `provider`
     public var provider: StatsProvider
@@ -175,7 +175,7 @@ public struct StatsResult: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsSchema`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct StatsSchema: QMPJSONConvertible, Hashable {
     /// `provider`
     public var provider: StatsProvider
@@ -207,7 +207,7 @@ public struct StatsSchema: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsSchemaValue`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -254,7 +254,7 @@ public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsTarget`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 /// Shape changed in 8.0.0; this is the newest shape.
 public enum StatsTarget: QMPJSONConvertible, Hashable {
     /// `vm`
@@ -291,7 +291,7 @@ public enum StatsTarget: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsType`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public enum StatsType: QMPJSONConvertible, Hashable {
     /// `cumulative`
     case cumulative
@@ -335,7 +335,7 @@ public enum StatsType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsUnit`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public enum StatsUnit: QMPJSONConvertible, Hashable {
     /// `bytes`
     case bytes
@@ -375,7 +375,7 @@ public enum StatsUnit: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsVCPUFilter`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
     /// `vcpus`
     public var vcpus: [String]?
@@ -397,7 +397,7 @@ public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `StatsValue`: the branch follows the JSON kind of the value.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public indirect enum StatsValue: QMPJSONConvertible, Hashable {
     /// `scalar`
     case scalar(UInt64)

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `TPMEmulatorOptions`.
-/// QEMU 2.11.0….
+/// In QEMU 2.11.0 and later.
 public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
     /// `chardev`
     public var chardev: String
@@ -26,7 +26,7 @@ public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMEmulatorOptionsWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct TPMEmulatorOptionsWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: TPMEmulatorOptions
@@ -48,7 +48,7 @@ public struct TPMEmulatorOptionsWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMInfo`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public struct TPMInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -80,7 +80,7 @@ public struct TPMInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMPassthroughOptions`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String?
@@ -107,7 +107,7 @@ public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMPassthroughOptionsWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct TPMPassthroughOptionsWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: TPMPassthroughOptions
@@ -129,7 +129,7 @@ public struct TPMPassthroughOptionsWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TpmModel`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.12.0, 5.0.0; this is the newest shape.
 public enum TpmModel: QMPJSONConvertible, Hashable {
     /// `tpm-tis`
@@ -166,7 +166,7 @@ public enum TpmModel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TpmType`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.11.0; this is the newest shape.
 public enum TpmType: QMPJSONConvertible, Hashable {
     /// `passthrough`
@@ -199,7 +199,7 @@ public enum TpmType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `TpmTypeOptions`, told apart by `type`.
-/// QEMU 1.5.0….
+/// In QEMU 1.5.0 and later.
 /// Shape changed in 2.11.0, 6.2.0; this is the newest shape.
 public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
     /// `type`
@@ -251,7 +251,7 @@ public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TpmTypeOptionsKind`.
-/// QEMU 1.5.0…6.1.0.
+/// In QEMU 1.5.0 to 6.1.0.
 /// Shape changed in 2.11.0; this is the newest shape.
 public enum TpmTypeOptionsKind: QMPJSONConvertible, Hashable {
     /// `passthrough` · until 6.1.0

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `TraceEventInfo`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 /// Shape changed in 2.7.0, 9.1.0; this is the newest shape.
 /// No longer sent: `vcpu` (until 9.0.0).
 public struct TraceEventInfo: QMPJSONConvertible, Hashable {
@@ -33,7 +33,7 @@ public struct TraceEventInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TraceEventState`.
-/// QEMU 2.2.0….
+/// In QEMU 2.2.0 and later.
 public enum TraceEventState: QMPJSONConvertible, Hashable {
     /// `unavailable`
     case unavailable

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `Abort`.
-/// QEMU 1.6.0….
+/// In QEMU 1.6.0 and later.
 public struct Abort: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -18,7 +18,7 @@ public struct Abort: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AbortWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct AbortWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: Abort
@@ -40,7 +40,7 @@ public struct AbortWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ActionCompletionMode`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public enum ActionCompletionMode: QMPJSONConvertible, Hashable {
     /// `individual`
     case individual
@@ -72,7 +72,7 @@ public enum ActionCompletionMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapAddWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmapAdd
@@ -94,7 +94,7 @@ public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapMergeWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmapMerge
@@ -116,7 +116,7 @@ public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmap
@@ -138,7 +138,7 @@ public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevBackupWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevBackup
@@ -160,7 +160,7 @@ public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotInternalWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshotInternal
@@ -182,7 +182,7 @@ public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotSyncWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshotSync
@@ -204,7 +204,7 @@ public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshot
@@ -226,7 +226,7 @@ public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DriveBackupWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: DriveBackup
@@ -248,7 +248,7 @@ public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `TransactionAction`, told apart by `type`.
-/// QEMU 1.6.0….
+/// In QEMU 1.6.0 and later.
 /// Shape changed in 1.7.0, 2.3.0, 2.5.0, 3.0.0, 3.1.0, 4.0.0, 4.2.0, 6.2.0; this is the newest shape.
 public struct TransactionAction: QMPJSONConvertible, Hashable {
     /// `type`
@@ -340,7 +340,7 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TransactionActionKind`.
-/// QEMU 1.6.0….
+/// In QEMU 1.6.0 and later.
 /// Shape changed in 1.7.0, 2.3.0, 2.5.0, 2.9.0, 3.0.0, 3.1.0, 4.0.0, 4.2.0; this is the newest shape.
 public enum TransactionActionKind: QMPJSONConvertible, Hashable {
     /// `abort`
@@ -425,7 +425,7 @@ public enum TransactionActionKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TransactionProperties`.
-/// QEMU 2.5.0….
+/// In QEMU 2.5.0 and later.
 public struct TransactionProperties: QMPJSONConvertible, Hashable {
     /// `completion-mode`
     public var completionMode: ActionCompletionMode?

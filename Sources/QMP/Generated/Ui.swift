@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `DisplayCocoa`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 /// Shape changed in 8.2.0, 9.0.0; this is the newest shape.
 public struct DisplayCocoa: QMPJSONConvertible, Hashable {
     /// `left-command-key`
@@ -47,7 +47,7 @@ public struct DisplayCocoa: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayCurses`.
-/// QEMU 4.0.0….
+/// In QEMU 4.0.0 and later.
 public struct DisplayCurses: QMPJSONConvertible, Hashable {
     /// `charset`
     public var charset: String?
@@ -69,7 +69,7 @@ public struct DisplayCurses: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayDBus`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct DisplayDBus: QMPJSONConvertible, Hashable {
     /// `rendernode`
     public var rendernode: String?
@@ -106,7 +106,7 @@ public struct DisplayDBus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayEGLHeadless`.
-/// QEMU 3.1.0….
+/// In QEMU 3.1.0 and later.
 public struct DisplayEGLHeadless: QMPJSONConvertible, Hashable {
     /// `rendernode`
     public var rendernode: String?
@@ -128,7 +128,7 @@ public struct DisplayEGLHeadless: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayGLMode`.
-/// QEMU 3.0.0….
+/// In QEMU 3.0.0 and later.
 public enum DisplayGLMode: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -168,7 +168,7 @@ public enum DisplayGLMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayGTK`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 3.1.0, 7.1.0, 7.2.0; this is the newest shape.
 public struct DisplayGTK: QMPJSONConvertible, Hashable {
     /// `grab-on-hover`
@@ -206,7 +206,7 @@ public struct DisplayGTK: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayNoOpts`.
-/// QEMU 2.12.0…2.12.0.
+/// In QEMU 2.12.0 to 2.12.0.
 public struct DisplayNoOpts: QMPJSONConvertible, Hashable {
     public init() {}
 
@@ -220,7 +220,7 @@ public struct DisplayNoOpts: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `DisplayOptions`, told apart by `type`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 3.0.0, 3.1.0, 4.0.0, 5.0.0, 7.0.0, 7.1.0; this is the newest shape.
 public struct DisplayOptions: QMPJSONConvertible, Hashable {
     /// `type`
@@ -308,7 +308,7 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayProtocol`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public enum DisplayProtocol: QMPJSONConvertible, Hashable {
     /// `vnc`
     case vnc
@@ -340,7 +340,7 @@ public enum DisplayProtocol: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `DisplayReloadOptions`, told apart by `type`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: DisplayReloadType
@@ -387,7 +387,7 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayReloadOptionsVNC`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct DisplayReloadOptionsVNC: QMPJSONConvertible, Hashable {
     /// `tls-certs`
     public var tlsCerts: Bool?
@@ -409,7 +409,7 @@ public struct DisplayReloadOptionsVNC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayReloadType`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public enum DisplayReloadType: QMPJSONConvertible, Hashable {
     /// `vnc`
     case vnc
@@ -437,7 +437,7 @@ public enum DisplayReloadType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplaySDL`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct DisplaySDL: QMPJSONConvertible, Hashable {
     /// `grab-mod`
     public var grabMod: HotKeyMod?
@@ -459,7 +459,7 @@ public struct DisplaySDL: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayType`.
-/// QEMU 2.12.0….
+/// In QEMU 2.12.0 and later.
 /// Shape changed in 4.0.0, 7.0.0; this is the newest shape.
 public enum DisplayType: QMPJSONConvertible, Hashable {
     /// `default`
@@ -520,7 +520,7 @@ public enum DisplayType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `DisplayUpdateOptions`, told apart by `type`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: DisplayUpdateType
@@ -567,7 +567,7 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayUpdateOptionsVNC`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public struct DisplayUpdateOptionsVNC: QMPJSONConvertible, Hashable {
     /// `addresses`
     public var addresses: [SocketAddress]?
@@ -589,7 +589,7 @@ public struct DisplayUpdateOptionsVNC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayUpdateType`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public enum DisplayUpdateType: QMPJSONConvertible, Hashable {
     /// `vnc`
     case vnc
@@ -617,7 +617,7 @@ public enum DisplayUpdateType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ExpirePasswordOptions`, told apart by `protocol`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
     /// `protocol`
     public var `protocol`: DisplayProtocol
@@ -669,7 +669,7 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ExpirePasswordOptionsVnc`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct ExpirePasswordOptionsVnc: QMPJSONConvertible, Hashable {
     /// `display`
     public var display: String?
@@ -691,7 +691,7 @@ public struct ExpirePasswordOptionsVnc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HotKeyMod`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public enum HotKeyMod: QMPJSONConvertible, Hashable {
     /// `lctrl-lalt`
     case lctrlLalt
@@ -727,7 +727,7 @@ public enum HotKeyMod: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ImageFormat`.
-/// QEMU 7.1.0….
+/// In QEMU 7.1.0 and later.
 public enum ImageFormat: QMPJSONConvertible, Hashable {
     /// `ppm`
     case ppm
@@ -759,7 +759,7 @@ public enum ImageFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputAxis`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
 public enum InputAxis: QMPJSONConvertible, Hashable {
     /// `x` · since 2.6.0
@@ -800,7 +800,7 @@ public enum InputAxis: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputBtnEvent`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct InputBtnEvent: QMPJSONConvertible, Hashable {
     /// `button`
     public var button: InputButton
@@ -827,7 +827,7 @@ public struct InputBtnEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputBtnEventWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct InputBtnEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputBtnEvent
@@ -849,7 +849,7 @@ public struct InputBtnEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputButton`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 2.6.0, 2.9.0, 7.0.0, 8.1.0; this is the newest shape.
 public enum InputButton: QMPJSONConvertible, Hashable {
     /// `left` · since 2.6.0
@@ -934,7 +934,7 @@ public enum InputButton: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `InputEvent`, told apart by `type`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 6.2.0, 8.1.0; this is the newest shape.
 public struct InputEvent: QMPJSONConvertible, Hashable {
     /// `type`
@@ -998,7 +998,7 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputEventKind`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 /// Shape changed in 8.1.0; this is the newest shape.
 public enum InputEventKind: QMPJSONConvertible, Hashable {
     /// `key`
@@ -1043,7 +1043,7 @@ public enum InputEventKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputKeyEvent`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct InputKeyEvent: QMPJSONConvertible, Hashable {
     /// `key`
     public var key: KeyValue
@@ -1070,7 +1070,7 @@ public struct InputKeyEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputKeyEventWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct InputKeyEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputKeyEvent
@@ -1092,7 +1092,7 @@ public struct InputKeyEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMoveEvent`.
-/// QEMU 2.0.0….
+/// In QEMU 2.0.0 and later.
 public struct InputMoveEvent: QMPJSONConvertible, Hashable {
     /// `axis`
     public var axis: InputAxis
@@ -1119,7 +1119,7 @@ public struct InputMoveEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMoveEventWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct InputMoveEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputMoveEvent
@@ -1141,7 +1141,7 @@ public struct InputMoveEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMultiTouchEvent`.
-/// QEMU 8.1.0….
+/// In QEMU 8.1.0 and later.
 public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: InputMultiTouchType
@@ -1183,7 +1183,7 @@ public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMultiTouchEventWrapper`.
-/// QEMU 8.1.0….
+/// In QEMU 8.1.0 and later.
 public struct InputMultiTouchEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputMultiTouchEvent
@@ -1205,7 +1205,7 @@ public struct InputMultiTouchEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputMultiTouchType`.
-/// QEMU 8.1.0….
+/// In QEMU 8.1.0 and later.
 public enum InputMultiTouchType: QMPJSONConvertible, Hashable {
     /// `begin`
     case begin
@@ -1249,7 +1249,7 @@ public enum InputMultiTouchType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IntWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct IntWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: Int64
@@ -1271,7 +1271,7 @@ public struct IntWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `KeyValue`, told apart by `type`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct KeyValue: QMPJSONConvertible, Hashable {
     /// `type`
@@ -1323,7 +1323,7 @@ public struct KeyValue: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `KeyValueKind`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 public enum KeyValueKind: QMPJSONConvertible, Hashable {
     /// `number`
     case number
@@ -1355,7 +1355,7 @@ public enum KeyValueKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MouseInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 public struct MouseInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -1392,7 +1392,7 @@ public struct MouseInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QKeyCode`.
-/// QEMU 1.3.0….
+/// In QEMU 1.3.0 and later.
 /// Shape changed in 2.0.0, 2.4.0, 2.6.0, 2.9.0, 2.10.0, 2.12.0, 6.1.0, 8.0.0; this is the newest shape.
 public enum QKeyCode: QMPJSONConvertible, Hashable {
     /// `unmapped` · since 2.0.0
@@ -2073,7 +2073,7 @@ public enum QKeyCode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QKeyCodeWrapper`.
-/// QEMU 6.2.0….
+/// In QEMU 6.2.0 and later.
 public struct QKeyCodeWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: QKeyCode
@@ -2095,7 +2095,7 @@ public struct QKeyCodeWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SetPasswordAction`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public enum SetPasswordAction: QMPJSONConvertible, Hashable {
     /// `keep`
     case keep
@@ -2131,7 +2131,7 @@ public enum SetPasswordAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SetPasswordOptions`, told apart by `protocol`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
     /// `protocol`
     public var `protocol`: DisplayProtocol
@@ -2188,7 +2188,7 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SetPasswordOptionsVnc`.
-/// QEMU 7.0.0….
+/// In QEMU 7.0.0 and later.
 public struct SetPasswordOptionsVnc: QMPJSONConvertible, Hashable {
     /// `display`
     public var display: String?
@@ -2210,7 +2210,7 @@ public struct SetPasswordOptionsVnc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceBasicInfo`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -2242,7 +2242,7 @@ public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceChannel`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct SpiceChannel: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2295,12 +2295,12 @@ public struct SpiceChannel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 1.1.0, 1.3.0; this is the newest shape.
 public struct SpiceInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
     public var enabled: Bool
-    /// `migrated` · since 1.3.0; optional here because not every QEMU sends it (required in 1.3.0 on)
+    /// `migrated` · since 1.3.0; optional here because not every QEMU sends it (required since 1.3.0)
     public var migrated: Bool?
     /// `host`
     public var host: String?
@@ -2312,7 +2312,7 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
     public var auth: String?
     /// `compiled-version`
     public var compiledVersion: String?
-    /// `mouse-mode` · since 1.1.0; optional here because not every QEMU sends it (required in 1.1.0 on)
+    /// `mouse-mode` · since 1.1.0; optional here because not every QEMU sends it (required since 1.1.0)
     public var mouseMode: SpiceQueryMouseMode?
     /// `channels`
     public var channels: [SpiceChannel]?
@@ -2358,7 +2358,7 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SpiceQueryMouseMode`.
-/// QEMU 1.1.0….
+/// In QEMU 1.1.0 and later.
 public enum SpiceQueryMouseMode: QMPJSONConvertible, Hashable {
     /// `client`
     case client
@@ -2394,7 +2394,7 @@ public enum SpiceQueryMouseMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceServerInfo`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -2431,7 +2431,7 @@ public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncBasicInfo`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.3.0; this is the newest shape.
 public struct VncBasicInfo: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2440,7 +2440,7 @@ public struct VncBasicInfo: QMPJSONConvertible, Hashable {
     public var service: String
     /// `family`
     public var family: NetworkAddressFamily
-    /// `websocket` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `websocket` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var websocket: Bool?
 
     public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool? = nil) {
@@ -2469,7 +2469,7 @@ public struct VncBasicInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncClientInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.1.0, 2.3.0; this is the newest shape.
 public struct VncClientInfo: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2478,7 +2478,7 @@ public struct VncClientInfo: QMPJSONConvertible, Hashable {
     public var service: String
     /// `family`
     public var family: NetworkAddressFamily
-    /// `websocket` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `websocket` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var websocket: Bool?
     /// `x509_dname`
     public var x509Dname: String?
@@ -2517,7 +2517,7 @@ public struct VncClientInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncInfo`.
-/// QEMU 1.0….
+/// In QEMU 1.0 and later.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct VncInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
@@ -2565,7 +2565,7 @@ public struct VncInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncInfo2`.
-/// QEMU 2.3.0….
+/// In QEMU 2.3.0 and later.
 /// Shape changed in 2.9.0; this is the newest shape.
 public struct VncInfo2: QMPJSONConvertible, Hashable {
     /// `id`
@@ -2613,7 +2613,7 @@ public struct VncInfo2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `VncPrimaryAuth`.
-/// QEMU 2.3.0….
+/// In QEMU 2.3.0 and later.
 public enum VncPrimaryAuth: QMPJSONConvertible, Hashable {
     /// `none`
     case none
@@ -2673,7 +2673,7 @@ public enum VncPrimaryAuth: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncServerInfo`.
-/// QEMU 2.1.0….
+/// In QEMU 2.1.0 and later.
 /// Shape changed in 2.3.0; this is the newest shape.
 public struct VncServerInfo: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2682,7 +2682,7 @@ public struct VncServerInfo: QMPJSONConvertible, Hashable {
     public var service: String
     /// `family`
     public var family: NetworkAddressFamily
-    /// `websocket` · since 2.3.0; optional here because not every QEMU sends it (required in 2.3.0 on)
+    /// `websocket` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var websocket: Bool?
     /// `auth`
     public var auth: String?
@@ -2716,7 +2716,7 @@ public struct VncServerInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncServerInfo2`.
-/// QEMU 2.9.0….
+/// In QEMU 2.9.0 and later.
 public struct VncServerInfo2: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -2763,7 +2763,7 @@ public struct VncServerInfo2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `VncVencryptSubAuth`.
-/// QEMU 2.3.0….
+/// In QEMU 2.3.0 and later.
 public enum VncVencryptSubAuth: QMPJSONConvertible, Hashable {
     /// `plain`
     case plain

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `QapiVfioMigrationState`.
-/// QEMU 9.2.0-rc2….
+/// In QEMU 9.2.0-rc2 and later.
 public enum QapiVfioMigrationState: QMPJSONConvertible, Hashable {
     /// `stop`
     case stop
@@ -56,7 +56,7 @@ public enum QapiVfioMigrationState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `VfioMigrationState`.
-/// QEMU 9.1.0…9.1.0.
+/// In QEMU 9.1.0 to 9.1.0.
 public enum VfioMigrationState: QMPJSONConvertible, Hashable {
     /// `stop` · until 9.1.0
     case stop

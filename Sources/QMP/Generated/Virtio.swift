@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `DummyVirtioForceArrays`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public struct DummyVirtioForceArrays: QMPJSONConvertible, Hashable {
     /// `unused-iothread-vq-mapping`
     public var unusedIothreadVqMapping: [IOThreadVirtQueueMapping]
@@ -26,7 +26,7 @@ public struct DummyVirtioForceArrays: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GranuleMode`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public enum GranuleMode: QMPJSONConvertible, Hashable {
     /// `4k`
     case _4k
@@ -70,7 +70,7 @@ public enum GranuleMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IOThreadVirtQueueMapping`.
-/// QEMU 9.0.0….
+/// In QEMU 9.0.0 and later.
 public struct IOThreadVirtQueueMapping: QMPJSONConvertible, Hashable {
     /// `iothread`
     public var iothread: String
@@ -97,7 +97,7 @@ public struct IOThreadVirtQueueMapping: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VhostDeviceProtocols`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VhostDeviceProtocols: QMPJSONConvertible, Hashable {
     /// `protocols`
     public var protocols: [String]
@@ -124,7 +124,7 @@ public struct VhostDeviceProtocols: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VhostStatus`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VhostStatus: QMPJSONConvertible, Hashable {
     /// `n-mem-sections`
     public var nMemSections: Int64
@@ -201,7 +201,7 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtQueueStatus`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -288,7 +288,7 @@ public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtVhostQueueStatus`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -370,7 +370,7 @@ public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioDeviceFeatures`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
     /// `transports`
     public var transports: [String]
@@ -402,7 +402,7 @@ public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioDeviceStatus`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioDeviceStatus: QMPJSONConvertible, Hashable {
     /// `statuses`
     public var statuses: [String]
@@ -429,7 +429,7 @@ public struct VirtioDeviceStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioInfo`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioInfo: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -456,7 +456,7 @@ public struct VirtioInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioQueueElement`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -498,7 +498,7 @@ public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioRingAvail`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
     /// `flags`
     public var flags: UInt16
@@ -530,7 +530,7 @@ public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioRingDesc`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
     /// `addr`
     public var addr: UInt64
@@ -562,7 +562,7 @@ public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioRingUsed`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioRingUsed: QMPJSONConvertible, Hashable {
     /// `flags`
     public var flags: UInt16
@@ -589,7 +589,7 @@ public struct VirtioRingUsed: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioStatus`.
-/// QEMU 7.2.0….
+/// In QEMU 7.2.0 and later.
 public struct VirtioStatus: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String

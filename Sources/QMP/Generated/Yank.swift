@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI union `YankInstance`, told apart by `type`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct YankInstance: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: YankInstanceType
@@ -55,7 +55,7 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `YankInstanceBlockNode`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
     /// `node-name`
     public var nodeName: String
@@ -77,7 +77,7 @@ public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `YankInstanceChardev`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public struct YankInstanceChardev: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -99,7 +99,7 @@ public struct YankInstanceChardev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `YankInstanceType`.
-/// QEMU 6.0.0….
+/// In QEMU 6.0.0 and later.
 public enum YankInstanceType: QMPJSONConvertible, Hashable {
     /// `block-node`
     case blockNode

@@ -3,6 +3,87 @@
 
 import QMPCore
 
+/// QAPI union `Brush`, told apart by `type`.
+public struct Brush: QMPJSONConvertible, Hashable {
+    /// `type`
+    public var type: BrushKind
+    /// The members the value of `type` adds.
+    public var branch: Branch
+
+    public init(type: BrushKind, branch: Branch) {
+        self.type = type
+        self.branch = branch
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        switch self.type {
+        case .round: self.branch = .round(try object.required("data", at: path))
+        case .flat: self.branch = .flat(try object.required("data", at: path))
+        default:
+            let common: Set<String> = ["type"]
+            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        }
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["type"] = self.type.json
+        let added: JSONObject
+        switch self.branch {
+        case .round(let value): added = ["data": value.json]
+        case .flat(let value): added = ["data": value.json]
+        case .other(let members): added = members
+        }
+        for (key, value) in added where object[key] == nil {
+            object[key] = value
+        }
+        return .object(object)
+    }
+
+    /// The members each value of `type` adds (of `BrushKind`).
+    public indirect enum Branch: Sendable, Hashable {
+        /// `round`, its value in `data`
+        case round(Circle)
+        /// `flat`, its value in `data`
+        case flat(String)
+        /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
+        case other(JSONObject)
+    }
+}
+
+/// QAPI enum `BrushKind`.
+public enum BrushKind: QMPJSONConvertible, Hashable {
+    /// `round`
+    case round
+    /// `flat`
+    case flat
+    /// A value this binding does not know, as a newer QEMU may send; kept as sent.
+    case unknown(String)
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let raw = try String(json: json, path: path)
+        switch raw {
+        case "round": self = .round
+        case "flat": self = .flat
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .round: "round"
+        case .flat: "flat"
+        case .unknown(let raw): raw
+        }
+    }
+
+    public var json: JSONValue {
+        .string(rawValue)
+    }
+}
+
 /// QAPI struct `Circle`.
 public struct Circle: QMPJSONConvertible, Hashable {
     /// `radius`
@@ -60,6 +141,51 @@ public enum Color: QMPJSONConvertible, Hashable {
 
     public var json: JSONValue {
         .string(rawValue)
+    }
+}
+
+/// QAPI struct `Layer`.
+public struct Layer: QMPJSONConvertible, Hashable {
+    /// `name`
+    public var name: String
+    /// `below`
+    public var below: Layer? {
+        get { _below.value }
+        set { _below = QMPIndirect(newValue) }
+    }
+    private var _below: QMPIndirect<Layer?>
+    /// `brush`
+    public var brush: Brush
+    /// `path`
+    public var path: String?
+    /// `json`
+    public var json_2: Int64?
+
+    public init(name: String, below: Layer? = nil, brush: Brush, path: String? = nil, json_2: Int64? = nil) {
+        self.name = name
+        self._below = QMPIndirect(below)
+        self.brush = brush
+        self.path = path
+        self.json_2 = json_2
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self._below = QMPIndirect(try object.optional("below", at: path))
+        self.brush = try object.required("brush", at: path)
+        self.path = try object.optional("path", at: path)
+        self.json_2 = try object.optional("json", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["name"] = self.name.json
+        object.set("below", self.below)
+        object["brush"] = self.brush.json
+        object.set("path", self.path)
+        object.set("json", self.json_2)
+        return .object(object)
     }
 }
 
@@ -367,6 +493,33 @@ public struct RepaintCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["color"] = self.color.json
         object.set("coats", self.coats)
         return .object(object)
+    }
+
+    public var arguments: JSONObject? {
+        json.objectValue
+    }
+}
+
+/// QAPI command `stroke`.
+public struct StrokeCommand: QMPCommand, QMPJSONConvertible, Hashable {
+    public typealias Response = Layer
+    public static let name: String = "stroke"
+    public static let allowsOutOfBand: Bool = false
+    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+
+    /// The arguments, a `Shape`.
+    public var value: Shape
+
+    public init(_ value: Shape) {
+        self.value = value
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        value = try Shape(json: json, path: path)
+    }
+
+    public var json: JSONValue {
+        value.json
     }
 
     public var arguments: JSONObject? {

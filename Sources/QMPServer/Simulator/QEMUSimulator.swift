@@ -29,6 +29,14 @@ public final class QEMUSimulator: Sendable {
         public var startPaused: Bool
         /// What `query-kvm` reports.
         public var kvmEnabled: Bool
+        /// `-machine`: `none` (no buses, no CPUs) or `pc`.
+        public var machine: MachineType
+        /// `-smp N`: the CPUs the machine starts with (pc).
+        public var cpus: Int
+        /// `-smp maxcpus=M`: how many CPUs it can have (pc).
+        public var maxCPUs: Int
+        /// `-device`s plugged at start (pc: `qemu-xhci` and USB input devices).
+        public var devices: [DeviceSpecification]
 
         public init(
             version: QEMUVersion = QEMUVersion(major: 7, minor: 2, micro: 22),
@@ -36,8 +44,16 @@ public final class QEMUSimulator: Sendable {
             name: String? = nil,
             uuid: String = "00000000-0000-0000-0000-000000000000",
             startPaused: Bool = true,
-            kvmEnabled: Bool = true
+            kvmEnabled: Bool = true,
+            machine: MachineType = .none,
+            cpus: Int = 1,
+            maxCPUs: Int = 1,
+            devices: [DeviceSpecification] = []
         ) {
+            self.machine = machine
+            self.cpus = cpus
+            self.maxCPUs = maxCPUs
+            self.devices = devices
             self.version = version
             self.package = package
             self.name = name
@@ -54,6 +70,15 @@ public final class QEMUSimulator: Sendable {
 
     struct Machine: Sendable {
         var runState: RunState
+        var type: MachineType = .none
+        var bootCPUs = 0
+        var maxCPUs = 0
+        /// Devices from -device and device_add, in plugging order.
+        var devices: [Device] = []
+        /// The next `child[N]` index of each bus.
+        var busChildCounters: [String: Int] = [:]
+        /// The next /machine/peripheral-anon/device[N].
+        var anonymousDeviceCount = 0
         /// `-object`/`object-add` objects by id, in creation order: (QOM type, properties).
         var objects: [(id: String, type: String, properties: JSONObject)] = []
         /// QEMU creates /objects with the first object and keeps it.
@@ -74,7 +99,7 @@ public final class QEMUSimulator: Sendable {
 
     public init(configuration: Configuration = Configuration(), onQuit: @escaping @Sendable () -> Void = {}) {
         self.configuration = configuration
-        self.machine = NIOLockedValueBox(Machine(runState: configuration.startPaused ? .prelaunch : .running))
+        self.machine = NIOLockedValueBox(Self.initialMachine(configuration))
         self.onQuit = onQuit
     }
 

@@ -11,7 +11,9 @@ import Testing
 /// transcript recorded from the real QEMU 7.2 (`RECORD_SCENARIOS=1` writes it). The test plays
 /// every scenario against the real QEMU and against the simulator; both must give `expected`.
 /// With `"host-dependent": true` (what `query-kvm` says depends on /dev/kvm) the simulator must
-/// give what this host's QEMU gives.
+/// give what this host's QEMU gives. `machine` (default `none`) and `qemu-args` (e.g.
+/// `["-smp", "1,maxcpus=2"]`) say what QEMU is started with; the simulator is configured from
+/// the same command line.
 struct Scenario: Sendable {
     var file: URL
     var document: JSONObject
@@ -19,6 +21,8 @@ struct Scenario: Sendable {
     var steps: [JSONObject]
     var masks: [[String]]
     var unordered: [[String]]
+    var machine: String
+    var qemuArguments: [String]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios")
 
@@ -33,6 +37,8 @@ struct Scenario: Sendable {
         name = document["name"]?.stringValue ?? fileName
         steps = try (document["steps"]?.arrayValue ?? []).map { try $0.object(at: QMPPath(["steps"])) }
         masks = (document["mask"]?.arrayValue ?? []).compactMap { $0.stringValue?.split(separator: ".").map(String.init) }
+        machine = document["machine"]?.stringValue ?? "none"
+        qemuArguments = (document["qemu-args"]?.arrayValue ?? []).compactMap(\.stringValue)
         unordered = (document["unordered"]?.arrayValue ?? []).compactMap { $0.stringValue?.split(separator: ".").map(String.init) }
     }
 
@@ -111,9 +117,16 @@ struct DifferentialScenarioTests {
     @Test("real QEMU and the simulator give the recorded transcript", arguments: Scenario.all)
     func scenario(fileName: String) async throws {
         let scenario = try Scenario(fileName: fileName)
-        let real = try await RealQEMU.with { qemu in try await scenario.play(on: qemu.client) }
+        var launcher = RealQEMU.launcher
+        launcher.machine = scenario.machine
+        launcher.extraArguments = scenario.qemuArguments
+        let real = try await RealQEMU.with(launcher) { qemu in try await scenario.play(on: qemu.client) }
 
-        if ProcessInfo.processInfo.environment["RECORD_SCENARIOS"] != nil {
+        // RECORD_SCENARIOS=1 records every scenario; RECORD_SCENARIOS=a.json,b.json only those.
+        let recording = ProcessInfo.processInfo.environment["RECORD_SCENARIOS"].map { value in
+            value == "1" || value.split(separator: ",").contains { $0 == fileName }
+        } ?? false
+        if recording {
             var document = scenario.document
             document["expected"] = real
             try (JSONValue.object(document).serialized(style: .pretty(indent: 2)) + "\n").write(to: scenario.file, atomically: true, encoding: .utf8)
@@ -125,7 +138,9 @@ struct DifferentialScenarioTests {
         let expected = scenario.document["host-dependent"] == true ? real : recorded
         #expect(real == expected, "QEMU itself no longer gives the recorded transcript of \(fileName)")
 
-        let simulator = QEMUSimulator(configuration: .init(kvmEnabled: QEMULauncher.kvmIsUsable))
+        var configuration = QEMUSimulator.Configuration(kvmEnabled: QEMULauncher.kvmIsUsable)
+        try configuration.apply(machine: scenario.machine, arguments: scenario.qemuArguments)
+        let simulator = QEMUSimulator(configuration: configuration)
         let server = simulator.makeServer()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-sim-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -189,19 +189,29 @@ extension QEMUSimulator {
             return [:]
         }
 
-        // MARK: Devices and CPUs (a machine without buses or CPUs, like -machine none)
+        // MARK: The machine, devices and CPUs
         table.register("device_add") { request in
-            guard case .string(let driver)? = request.arguments["driver"] else { throw Self.failure("Parameter 'driver' is missing") }
-            throw Self.failure("'\(driver)' is not a valid device model name")
+            try machine.withLockedValue { machine in
+                try Self.addDevice(request.arguments, to: &machine, hotplug: true)
+            }
+            return [:]
         }
         table.register("device_del") { request in
             guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
-            throw Self.failure("Device '\(id)' not found", QMPError.ErrorClass.deviceNotFound)
+            let deleted = try machine.withLockedValue { machine in try Self.deleteDevice(id, in: &machine) }
+            if let deleted { request.server.broadcast(deleted) }
+            return [:]
         }
-        table.register("query-cpus-fast") { _ in [] }
+        table.register("query-cpus-fast") { _ in machine.withLockedValue { Self.queryCPUsFast($0) } }
         table.register("query-hotpluggable-cpus") { _ in
-            throw Self.failure("The feature 'query-hotpluggable-cpus' is not enabled")
+            try machine.withLockedValue { machine in try Self.queryHotpluggableCPUs(machine) }
         }
+        table.register("query-pci") { _ in machine.withLockedValue { Self.queryPCI($0) } }
+        table.register("query-machines") { _ in Self.machineList }
+        table.register("query-current-machine") { _ in
+            ["wakeup-suspend-support": .bool(machine.withLockedValue { $0.type == .pc })]
+        }
+        table.register("query-target") { _ in ["arch": "x86_64"] }
 
         // MARK: QOM
         table.register("qom-list") { request in
@@ -218,9 +228,15 @@ extension QEMUSimulator {
             }
             let node = try machine.withLockedValue { try Self.qomNode(path, in: $0) }
             guard let found = node.properties.first(where: { $0.name == property }) else {
+                if node.children.contains(where: { $0.name == property }) {
+                    return .string(path.hasSuffix("/") ? path + property : path + "/" + property)
+                }
                 throw Self.failure("Property '\(node.type).\(property)' not found")
             }
-            return found.value
+            guard let value = found.value else {
+                throw Self.failure("the simulated QEMU does not model the value of \(node.type).\(property)")
+            }
+            return value
         }
         table.register("qom-list-types") { request in
             let implements = request.arguments["implements"]?.stringValue
@@ -248,6 +264,12 @@ extension QEMUSimulator {
         }
     }
 
+    /// QEMU 7.2's `query-machines`, recorded: the list is the same whatever machine runs.
+    static let machineList: JSONValue = {
+        // Recorded data, checked by the tests; it always parses.
+        try! JSONValue(parsing: QEMU72MachineData.machines)
+    }()
+
     static func blockNodeInfo(_ node: (name: String, driver: String, size: Int64?, readOnly: Bool)) -> JSONValue {
         let size = node.size ?? (1 << 30)
         var description: JSONObject = ["driver": .string(node.driver)]
@@ -267,16 +289,21 @@ extension QEMUSimulator {
     /// One QOM object as qom-list and qom-get see it.
     struct QOMNode {
         var type: String
-        var properties: [(name: String, type: String, value: JSONValue)]
+        /// A nil value: QEMU has the property, the simulation does not know its value.
+        var properties: [(name: String, type: String, value: JSONValue?)]
         var children: [(name: String, type: String)]
     }
 
     static func qomNode(_ path: String, in machine: Machine) throws(QMPErrorBody) -> QOMNode {
         let components = path.split(separator: "/").map(String.init)
-        let typeProperty = { (type: String) in [(name: "type", type: "string", value: JSONValue.string(type))] }
+        let typeProperty = { (type: String) in [(name: "type", type: "string", value: Optional(JSONValue.string(type)))] }
+        if machine.type == .pc, let node = pcQOMNode(components, in: machine) {
+            return node
+        }
         switch components {
         case []:
-            var children = [(name: "chardevs", type: "container"), (name: "machine", type: "none-machine")]
+            let machineType = machine.type == .pc ? pcMachineType : "none-machine"
+            var children = [(name: "chardevs", type: "container"), (name: "machine", type: machineType)]
             if machine.hasObjectsContainer {
                 children.append((name: "objects", type: "container"))
             }
@@ -313,10 +340,10 @@ extension QEMUSimulator {
             if let object = machine.objects.first(where: { $0.id == parts[1] }) {
                 var properties = typeProperty(object.type)
                 if object.type == "secret" {
-                    properties.append((name: "format", type: "QCryptoSecretFormat", value: object.properties["format"] ?? "raw"))
+                    properties.append((name: "format", type: "QCryptoSecretFormat", value: Optional(object.properties["format"] ?? "raw")))
                 }
                 for (name, value) in object.properties where !properties.contains(where: { $0.name == name }) {
-                    properties.append((name: name, type: value.kindName, value: value))
+                    properties.append((name: name, type: value.kindName, value: Optional(value)))
                 }
                 return QOMNode(type: object.type, properties: properties, children: [])
             }

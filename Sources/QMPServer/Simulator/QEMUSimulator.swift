@@ -29,6 +29,14 @@ public final class QEMUSimulator: Sendable {
         public var startPaused: Bool
         /// What `query-kvm` reports.
         public var kvmEnabled: Bool
+        /// `-machine`: `none` (no buses, no CPUs) or `pc`.
+        public var machine: MachineType
+        /// `-smp N`: the CPUs the machine starts with (pc).
+        public var cpus: Int
+        /// `-smp maxcpus=M`: how many CPUs it can have (pc).
+        public var maxCPUs: Int
+        /// `-device`s plugged at start (pc: `qemu-xhci` and USB input devices).
+        public var devices: [DeviceSpecification]
 
         public init(
             version: QEMUVersion = QEMUVersion(major: 7, minor: 2, micro: 22),
@@ -36,8 +44,16 @@ public final class QEMUSimulator: Sendable {
             name: String? = nil,
             uuid: String = "00000000-0000-0000-0000-000000000000",
             startPaused: Bool = true,
-            kvmEnabled: Bool = true
+            kvmEnabled: Bool = true,
+            machine: MachineType = .none,
+            cpus: Int = 1,
+            maxCPUs: Int = 1,
+            devices: [DeviceSpecification] = []
         ) {
+            self.machine = machine
+            self.cpus = cpus
+            self.maxCPUs = maxCPUs
+            self.devices = devices
             self.version = version
             self.package = package
             self.name = name
@@ -54,6 +70,15 @@ public final class QEMUSimulator: Sendable {
 
     struct Machine: Sendable {
         var runState: RunState
+        var type: MachineType = .none
+        var bootCPUs = 0
+        var maxCPUs = 0
+        /// Devices from -device and device_add, in plugging order.
+        var devices: [Device] = []
+        /// The next `child[N]` index of each bus.
+        var busChildCounters: [String: Int] = [:]
+        /// The next /machine/peripheral-anon/device[N].
+        var anonymousDeviceCount = 0
         /// `-object`/`object-add` objects by id, in creation order: (QOM type, properties).
         var objects: [(id: String, type: String, properties: JSONObject)] = []
         /// QEMU creates /objects with the first object and keeps it.
@@ -74,7 +99,7 @@ public final class QEMUSimulator: Sendable {
 
     public init(configuration: Configuration = Configuration(), onQuit: @escaping @Sendable () -> Void = {}) {
         self.configuration = configuration
-        self.machine = NIOLockedValueBox(Machine(runState: configuration.startPaused ? .prelaunch : .running))
+        self.machine = NIOLockedValueBox(Self.initialMachine(configuration))
         self.onQuit = onQuit
     }
 
@@ -177,18 +202,16 @@ public final class QEMUSimulator: Sendable {
         }
         registerInventory(&table)
         table.register("query-qmp-schema") { _ in Self.schema.json }
-        // The rest of QEMU 7.2's commands exist, with their arguments checked, but say plainly
-        // that the simulation does not cover them.
+        // The rest of QEMU 7.2's commands exist, with their arguments checked, and answer as
+        // QEMU 7.2 answered them on a machine without devices (recorded), else with the smallest
+        // reply their return type allows.
         for (name, entry) in Self.schema.introspection.commands where table.entries[name] == nil && name != "qmp_capabilities" {
-            var allowsOutOfBand = false
-            if case .command(_, _, let oob) = entry.metaType {
-                allowsOutOfBand = oob
-            }
+            guard case .command(_, let returnType, let allowsOutOfBand) = entry.metaType else { continue }
+            let recorded = Self.unsimulatedReplies[name]
+            let synthesised = Self.schema.introspection.minimalValue(of: returnType)
             table.register(name, allowsOutOfBand: allowsOutOfBand) { request in
-                throw QMPErrorBody(
-                    errorClass: QMPError.ErrorClass.genericError,
-                    description: "the simulated QEMU does not implement \(request.name)"
-                )
+                guard let recorded else { return synthesised }
+                return try Self.replay(recorded, arguments: request.arguments)
             }
         }
         let names = (table.names + ["query-commands"]).sorted()
@@ -199,6 +222,38 @@ public final class QEMUSimulator: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// QEMU 7.2's recorded answers to the commands the simulator does not model.
+    static let unsimulatedReplies: JSONObject = {
+        // Recorded data, checked by the tests; it always parses.
+        (try! JSONValue(parsing: QEMU72UnsimulatedReplies.json)).objectValue ?? [:]
+    }()
+
+    /// A recorded reply for this call: an error's placeholders (the recorded string arguments)
+    /// become the caller's values, or "" where the caller gave none.
+    static func replay(_ recorded: JSONValue, arguments: JSONObject) throws(QMPErrorBody) -> JSONValue {
+        guard case .object(let error)? = recorded["reply"]?["error"] else {
+            return recorded["reply"]?["return"] ?? [:]
+        }
+        var pairs: [(placeholder: String, value: String)] = []
+        func collect(_ placeholder: JSONValue, _ actual: JSONValue?) {
+            switch placeholder {
+            case .string(let text) where text.hasPrefix("x-"):
+                pairs.append((text, actual?.stringValue ?? ""))
+            case .object(let members):
+                for (key, value) in members { collect(value, actual?[key]) }
+            default:
+                break
+            }
+        }
+        collect(recorded["arguments"] ?? [:], .object(arguments))
+        var description = error["desc"]?.stringValue ?? ""
+        // Longest first, so that x-node does not eat into x-node-name.
+        for pair in pairs.sorted(by: { $0.placeholder.count > $1.placeholder.count }) {
+            description = description.replacingAll(pair.placeholder, with: pair.value)
+        }
+        throw QMPErrorBody(errorClass: error["class"]?.stringValue ?? QMPError.ErrorClass.genericError, description: description)
+    }
 
     static func hmpStatus(_ state: RunState) -> String {
         switch state {
@@ -229,5 +284,20 @@ public final class QEMUSimulator: Sendable {
             data: data,
             timestamp: .init(seconds: Int64(now.tv_sec), microseconds: Int64(now.tv_nsec / 1000))
         )
+    }
+}
+
+extension String {
+    /// This string with every occurrence of `target` replaced, without Foundation.
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
     }
 }

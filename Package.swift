@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
         .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
         .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
-        .testTarget(name: "QMPTests", dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore"]),
+        .testTarget(name: "QMPTests", dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),
         .testTarget(name: "QAPIGenTests", dependencies: ["QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),
         .testTarget(
             name: "QMPClientTests",
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"], exclude: ["Snapshots"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["QMPCore", "QMPClient", "QMPServer", "QAPI", "CQMPSystem", "qmp"],
+            dependencies: ["QMPCore", "QMPClient", "QMPServer", "QAPI", "QMP", "CQMPSystem", "qmp"],
             exclude: ["Scenarios"]
         ),
     ],

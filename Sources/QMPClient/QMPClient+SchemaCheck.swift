@@ -39,6 +39,55 @@ extension QMPClient {
         }
     }
 
+    /// Checks a typed command against the connected server's own schema, without sending it.
+    /// A command or argument the server lacks is named with the server's version and, from
+    /// the bindings' history, the version that introduced or removed it:
+    /// `QEMU 7.2.22 does not have command 'query-cpus'; QEMU removed it after 5.2.0`.
+    /// Servers without `query-qmp-schema` (QEMU before 2.5) are not checked.
+    public func check<Command: QMPCommand>(_ command: Command) async throws {
+        guard let introspection = try await schemaIfAvailable() else { return }
+        let server = greeting.version.map { "QEMU \($0)" } ?? "this server"
+        guard introspection.entry(named: Command.name) != nil else {
+            let history = Self.history(Command.availability, server: greeting.version)
+            throw QMPError(code: .invalidArguments, message: "\(server) does not have command '\(Command.name)'\(history)", command: Command.name)
+        }
+        guard let issue = introspection.validateArguments(command.arguments, ofCommand: Command.name).first else { return }
+        if issue.kind == .unexpected, issue.path.hasPrefix("arguments."), !issue.path.dropFirst(10).contains(".") {
+            let argument = String(issue.path.dropFirst(10))
+            let history = Command.argumentAvailability[argument].map { Self.history($0, server: greeting.version) } ?? ""
+            throw QMPError(
+                code: .invalidArguments,
+                message: "\(server) does not have argument '\(argument)' of '\(Command.name)'\(history)",
+                command: Command.name
+            )
+        }
+        throw QMPError(code: .invalidArguments, message: "\(issue.description) (checked against \(server))", command: Command.name)
+    }
+
+    /// `; it was introduced in 8.0.0` or `; QEMU removed it after 5.2.0`, whichever explains
+    /// why `server` lacks it; empty when the history does not.
+    static func history(_ availability: QMPAvailability, server version: QEMUVersion?) -> String {
+        guard let version else { return "" }
+        if let first = QEMUVersion(availability.introduced), version < first {
+            return "; it was introduced in \(availability.introduced)"
+        }
+        if let lastVersion = availability.lastVersion, let last = QEMUVersion(lastVersion), version > last {
+            return "; QEMU removed it after \(lastVersion)"
+        }
+        return ""
+    }
+
+    /// The schema, or `nil` when the server has no `query-qmp-schema`.
+    func schemaIfAvailable() async throws -> QAPIIntrospection? {
+        if schemaMissing.withLockedValue({ $0 }) { return nil }
+        do {
+            return try await schema()
+        } catch let error as QMPError where error.code == .commandFailed && error.errorClass == "CommandNotFound" {
+            schemaMissing.withLockedValue { $0 = true }
+            return nil
+        }
+    }
+
     /// Checks the command against the server's schema (see ``check(_:arguments:)``), then runs it.
     @discardableResult
     public func executeChecked(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws -> JSONValue {

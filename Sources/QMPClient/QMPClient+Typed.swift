@@ -4,11 +4,17 @@ import QMPCore
 extension QMPClient {
     /// Runs a typed command and decodes its reply.
     ///
+    /// Unless ``Configuration/checksTypedCommands`` is off, the command is first checked
+    /// against the server's own schema (see ``check(_:)-swift.method``).
+    ///
     /// - Throws: ``QMPError``; a reply that does not have the shape the binding expects is a
     ///   ``QMPError/Code-swift.struct/protocolViolation`` naming the path, e.g.
     ///   `return.status: expected string, got 5`. Members and enum values the binding does not
     ///   know are not errors: newer QEMUs add them all the time.
     public func execute<Command: QMPCommand>(_ command: Command, timeout: Duration? = nil) async throws -> Command.Response {
+        if configuration.checksTypedCommands {
+            try await check(command)
+        }
         let reply = try await execute(Command.name, arguments: command.arguments, timeout: timeout)
         do {
             return try Command.Response(json: reply, path: QMPPath(["return"]))

@@ -41,6 +41,9 @@ public final class QMPClient: Sendable {
         /// Limits of the JSON reader for what the server sends.
         public var reader: JSONReader.Configuration
         public var eventLoopGroup: any EventLoopGroup
+        /// Check typed commands against the server's own schema before sending them (fetched
+        /// once per connection with `query-qmp-schema`; servers without it are not checked).
+        public var checksTypedCommands: Bool
 
         public init(
             connectTimeout: Duration = .seconds(10),
@@ -48,8 +51,10 @@ public final class QMPClient: Sendable {
             enableOOB: Bool = true,
             skipNegotiation: Bool = false,
             reader: JSONReader.Configuration = .client,
-            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+            checksTypedCommands: Bool = true
         ) {
+            self.checksTypedCommands = checksTypedCommands
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
             self.enableOOB = enableOOB
@@ -73,6 +78,8 @@ public final class QMPClient: Sendable {
     private let logger: Logger
     /// The server's introspection, once ``schema()`` fetched it.
     let schemaCache = NIOLockedValueBox<QAPIIntrospection?>(nil)
+    /// Set once the server turned out to have no `query-qmp-schema`, so as not to ask again.
+    let schemaMissing = NIOLockedValueBox(false)
 
     private init(
         channel: any Channel,

@@ -1,0 +1,56 @@
+import Foundation
+import QAPI
+import QMP
+import QMPClient
+import QMPCore
+import Testing
+
+@Suite("The typed bindings against QEMU 7.2")
+struct TypedBindingsRealQEMUTests {
+    @Test("every query command that needs no arguments decodes with its binding")
+    func everyQueryDecodes() async throws {
+        // A pc machine answers more queries than `-machine none` (PCI, CPUs, ACPI, …).
+        let launcher = QEMULauncher(machine: "pc", extraArguments: ["-nodefaults", "-smp", "1,maxcpus=2"], startupTimeout: .seconds(30), shutdownStepTimeout: .seconds(5))
+        let (decoded, failedOnQEMU, undecodable) = try await RealQEMU.with(launcher) { qemu in
+            let introspection = try await qemu.client.schema()
+            var decoded: [String] = []
+            var failedOnQEMU: [String] = []
+            var undecodable: [String] = []
+            for (name, entry) in introspection.commands.sorted(by: { $0.key < $1.key }) where name.hasPrefix("query-") || name.hasPrefix("x-query-") {
+                // Only those that can run without arguments.
+                guard case .command = entry.metaType, introspection.validateArguments(nil, ofCommand: name).isEmpty else { continue }
+                let reply: JSONValue
+                do {
+                    reply = try await qemu.client.execute(name)
+                } catch let error as QMPError where error.code == .commandFailed {
+                    // Not every query works on every machine (no SEV, no SGX, no balloon here).
+                    failedOnQEMU.append("\(name): \(error.message)")
+                    continue
+                }
+                do {
+                    _ = try QMPBindings.decodeReply(ofCommand: name, reply)
+                    decoded.append(name)
+                } catch {
+                    undecodable.append("\(name): \(error)")
+                }
+            }
+            return (decoded, failedOnQEMU, undecodable)
+        }
+        print("typed bindings on QEMU 7.2: \(decoded.count) query replies decoded, \(failedOnQEMU.count) queries failed on this machine, \(undecodable.count) did not decode")
+        #expect(undecodable.isEmpty, "\(undecodable)")
+        #expect(decoded.count >= 55, "only \(decoded.count) queries answered: \(failedOnQEMU)")
+        #expect(decoded.contains("query-qmp-schema"))
+        #expect(decoded.contains("query-cpus-fast"))
+    }
+
+    @Test("a typed command the connected QEMU lacks is refused before sending, naming the versions")
+    func preSendCheck() async throws {
+        try await RealQEMU.with { qemu in
+            let version = try #require(qemu.client.greeting.version)
+            let error = await #expect(throws: QMPError.self) { try await qemu.client.execute(QueryCpusCommand()) }
+            #expect(error?.message == "QEMU \(version) does not have command 'query-cpus'; QEMU removed it after 5.2.0")
+            let status = try await qemu.client.execute(QueryStatusCommand())
+            #expect(status.status == .prelaunch)
+        }
+    }
+}

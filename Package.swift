@@ -70,6 +70,7 @@ let package = Package(
                 "QMPCore",
                 "QMPClient",
                 "QMPServer",
+                "QMP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -5,7 +5,7 @@ import QMPCore
 /// that `qmp schema` can list, show and compare QEMU versions without the schema sources.
 ///
 /// The data is JSON, one entry per line so that a change to the schemas shows as a readable
-/// diff. Version runs are written `first-last` (`2.12.0-5.2.0`), `first-` when the newest
+/// diff. Version runs are written `first..last` (`2.12.0..5.2.0`), `first..` when the newest
 /// release still has it, and joined with `,` when something came back. Keys:
 /// - top level: `versions`, `commands`, `events`, `types`.
 /// - command: `v` runs, `oob`, `ret` return type, `args` members; event: `v`, `data` members.
@@ -118,6 +118,6 @@ struct SchemaHistoryWriter {
     }
 
     static func runs(_ ranges: [QAPIVersionRange]) -> String {
-        ranges.map { "\($0.first)-\($0.last.map(\.description) ?? "")" }.joined(separator: ",")
+        ranges.map { "\($0.first)..\($0.last.map(\.description) ?? "")" }.joined(separator: ",")
     }
 }

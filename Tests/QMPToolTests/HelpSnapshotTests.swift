@@ -18,6 +18,10 @@ struct HelpSnapshotTests {
         ("qmp-qom-set", QOMCommand.Set.self),
         ("qmp-qom-list", QOMCommand.List.self),
         ("qmp-qom-tree", QOMCommand.Tree.self),
+        ("qmp-schema", SchemaCommand.self),
+        ("qmp-schema-list", SchemaCommand.List.self),
+        ("qmp-schema-show", SchemaCommand.Show.self),
+        ("qmp-schema-diff", SchemaCommand.Diff.self),
         ("qmp-mock", MockCommand.self),
         ("qmp-record", RecordCommand.self),
     ]

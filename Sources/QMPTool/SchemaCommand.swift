@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+import QMP
+import QMPCore
+
+/// `qmp schema`: QEMU's QMP vocabulary across releases, from the history the bindings carry.
+/// Nothing is connected to: it answers from QEMU 1.0 to the newest release generated.
+struct SchemaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "What QEMU's QMP schema has, had and changed, from QEMU 1.0 on.",
+        discussion: """
+            Answers from the schema history built into qmp (every QEMU release from 1.0 to the newest \
+            generated); it connects to nothing. VERSION is a release such as 7.2.0, or MAJOR.MINOR (7.2).
+            """,
+        subcommands: [List.self, Show.self, Diff.self]
+    )
+
+    static var history: QMPSchemaHistory { .shared }
+
+    static func release(_ text: String) throws -> QEMUVersion {
+        guard let version = history.release(matching: text) else {
+            let known = history.versions.map(\.description).joined(separator: ", ")
+            throw ValidationError("no QEMU release '\(text)' in the schema history; known: \(known)")
+        }
+        return version
+    }
+
+    /// `1.0 and later`, `2.3.0 to 5.2.0; 7.0.0 and later`, with deprecation.
+    static func availability(_ ranges: [QMPSchemaHistory.Range], deprecated: QEMUVersion?, unstable: QEMUVersion?) -> String {
+        var text = ranges.map(\.description).joined(separator: "; ")
+        if let deprecated { text += ", deprecated since \(deprecated)" }
+        if let unstable { text += ", unstable since \(unstable)" }
+        return text
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List commands, events or types, optionally as one release had them.",
+            discussion: """
+                Examples:
+                  qmp schema list                      every command any QEMU had, with its releases
+                  qmp schema list events --in 7.2      the events of QEMU 7.2
+                  qmp schema list types --in 9.2.0-rc2
+                """
+        )
+
+        enum Kind: String, ExpressibleByArgument, CaseIterable {
+            case commands, events, types
+        }
+
+        @Argument(help: "What to list: commands, events or types.") var kind: Kind = .commands
+        @Option(name: .customLong("in"), help: ArgumentHelp("Only what this release had.", valueName: "VERSION")) var version: String?
+        @Flag(help: "Names only, one per line.") var namesOnly = false
+
+        func run() throws {
+            let history = SchemaCommand.history
+            let entries: [String: QMPSchemaHistory.Entry] = switch kind {
+            case .commands: history.commands
+            case .events: history.events
+            case .types: history.types
+            }
+            let release = try version.map(SchemaCommand.release)
+            let selected = entries.values.filter { entry in release.map(entry.isPresent(in:)) ?? true }.sorted { $0.name < $1.name }
+            let width = selected.map(\.name.count).max() ?? 0
+            for entry in selected {
+                if namesOnly || release != nil {
+                    print(entry.name)
+                } else {
+                    let padding = String(repeating: " ", count: width - entry.name.count + 2)
+                    print(entry.name + padding + SchemaCommand.availability(entry.ranges, deprecated: entry.deprecated, unstable: entry.unstable))
+                }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a command, event or type: its members, their types, and when each existed.",
+            discussion: """
+                Examples:
+                  qmp schema show blockdev-backup
+                  qmp schema show SHUTDOWN
+                  qmp schema show RunState --in 2.0
+                """
+        )
+
+        @Argument(help: "A command, event or type name.") var name: String
+        @Option(name: .customLong("in"), help: ArgumentHelp("Show the shape this release had.", valueName: "VERSION")) var version: String?
+
+        func run() throws {
+            let history = SchemaCommand.history
+            let entries = history.lookup(name)
+            guard !entries.isEmpty else {
+                let suggestions = Self.similar(to: name, in: history)
+                throw ValidationError(
+                    "no command, event or type '\(name)' in any QEMU from \(history.versions.first!) to \(history.versions.last!)"
+                        + (suggestions.isEmpty ? "" : "; did you mean \(suggestions.joined(separator: ", "))?")
+                )
+            }
+            let release = try version.map(SchemaCommand.release)
+            for (index, entry) in entries.enumerated() {
+                if index > 0 { print("") }
+                print(Self.render(entry, in: release).joined(separator: "\n"))
+            }
+        }
+
+        static func render(_ entry: QMPSchemaHistory.Entry, in release: QEMUVersion?) -> [String] {
+            let kind = entry.kind == .type ? (entry.metaType ?? "type") : entry.kind.rawValue
+            var lines = ["\(kind) \(entry.name)"]
+            lines.append("  QEMU " + SchemaCommand.availability(entry.ranges, deprecated: entry.deprecated, unstable: entry.unstable))
+            if let release, !entry.isPresent(in: release) { lines.append("  (not in QEMU \(release))") }
+            if let returns = entry.returns { lines.append("  returns: \(returns)") }
+            if entry.allowsOutOfBand { lines.append("  allows out-of-band execution") }
+            if let boxed = entry.boxedArguments { lines.append("  takes the members of \(boxed) as its arguments") }
+            if let base = entry.base { lines.append("  base: \(base)") }
+            if !entry.shapeChanges.isEmpty { lines.append("  shape changed in: " + entry.shapeChanges.map(\.description).joined(separator: ", ")) }
+            let members = entry.members.filter { member in release.map(member.isPresent(in:)) ?? true }
+            if !members.isEmpty {
+                lines.append(entry.kind == .command ? "  arguments:" : entry.kind == .event ? "  data:" : "  members:")
+                let width = members.map(\.name.count).max() ?? 0
+                for member in members {
+                    let shape = release.flatMap(member.shape(in:)) ?? member.typeChanges.last
+                    let type = (shape?.type ?? "?") + (shape?.isOptional == true ? " (optional)" : "")
+                    var line = "    " + member.name + String(repeating: " ", count: width - member.name.count + 2) + type
+                    if release == nil {
+                        let span = SchemaCommand.availability(member.ranges, deprecated: member.deprecated, unstable: member.unstable)
+                        if span != SchemaCommand.availability(entry.ranges, deprecated: nil, unstable: nil) { line += "  [\(span)]" }
+                        let changes = member.typeChanges.dropFirst()
+                        for change in changes {
+                            line += "  [\(change.version): \(change.type)\(change.isOptional ? ", optional" : ", required")]"
+                        }
+                    }
+                    lines.append(line)
+                }
+            }
+            if let tag = entry.tag { lines.append("  told apart by: \(tag)") }
+            if !entry.branches.isEmpty {
+                lines.append("  branches:")
+                for branch in entry.branches { lines.append("    \(branch.name): \(branch.type)") }
+            }
+            let values = entry.values.filter { value in release.map { version in value.ranges.contains { $0.contains(version) } } ?? true }
+            if !values.isEmpty {
+                lines.append("  values:")
+                let entrySpan = SchemaCommand.availability(entry.ranges, deprecated: nil, unstable: nil)
+                for value in values {
+                    let span = SchemaCommand.availability(value.ranges, deprecated: nil, unstable: nil)
+                    lines.append("    \(value.name)" + (release == nil && span != entrySpan ? "  [\(span)]" : ""))
+                }
+            }
+            return lines
+        }
+
+        /// Names that differ from `name` only in case, `-`/`_`, or contain it.
+        static func similar(to name: String, in history: QMPSchemaHistory) -> [String] {
+            func normalized(_ text: String) -> String { text.lowercased().replacingOccurrences(of: "_", with: "-") }
+            let wanted = normalized(name)
+            let all = Set(history.commands.keys).union(history.events.keys).union(history.types.keys)
+            return all.filter { normalized($0) == wanted || (wanted.count >= 4 && normalized($0).contains(wanted)) }.sorted().prefix(5).map { $0 }
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What was added, removed and changed between two QEMU releases.",
+            discussion: """
+                Examples:
+                  qmp schema diff 7.2 8.0
+                  qmp schema diff 5.2 6.0 --commands-only
+                """
+        )
+
+        @Argument(help: "The older release.") var from: String
+        @Argument(help: "The newer release.") var to: String
+        @Flag(help: "Leave out types.") var commandsOnly = false
+
+        func run() throws {
+            let history = SchemaCommand.history
+            let diff = history.diff(from: try SchemaCommand.release(from), to: try SchemaCommand.release(to))
+            let keep: (QMPSchemaHistory.Entry) -> Bool = { !commandsOnly || $0.kind != .type }
+            print("QEMU \(diff.from) → \(diff.to)")
+            for kind in QMPSchemaHistory.Kind.allCases where !commandsOnly || kind != .type {
+                let added = diff.added.filter { $0.kind == kind && keep($0) }
+                let removed = diff.removed.filter { $0.kind == kind && keep($0) }
+                let changed = diff.changed.filter { $0.entry.kind == kind && keep($0.entry) }
+                guard !added.isEmpty || !removed.isEmpty || !changed.isEmpty else { continue }
+                print("")
+                print("\(kind.rawValue)s: \(added.count) added, \(removed.count) removed, \(changed.count) changed")
+                for entry in added { print("  + \(entry.name)") }
+                for entry in removed { print("  - \(entry.name)") }
+                for change in changed {
+                    print("  ~ \(change.entry.name)")
+                    for detail in change.details { print("      \(detail)") }
+                }
+            }
+            if diff.isEmpty { print("no differences") }
+        }
+    }
+}

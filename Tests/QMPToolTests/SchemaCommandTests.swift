@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import QMP
+import QMPCore
+import Testing
+
+@testable import QMPTool
+
+@Suite("qmp schema")
+struct SchemaCommandTests {
+    let history = QMPSchemaHistory.shared
+
+    @Test("the history spans QEMU 1.0 to 9.2 and reads release names loosely")
+    func releases() {
+        #expect(history.versions.count == 41)
+        #expect(history.versions.first?.description == "1.0")
+        #expect(history.release(matching: "7.2")?.description == "7.2.0")
+        #expect(history.release(matching: "9.2")?.description == "9.2.0-rc2")
+        #expect(history.release(matching: "2.12.0")?.description == "2.12.0")
+        #expect(history.release(matching: "7.3") == nil)
+    }
+
+    @Test("list --in VERSION gives what that release had")
+    func listInRelease() throws {
+        let v72 = try #require(history.release(matching: "7.2"))
+        let commands = history.commands.values.filter { $0.isPresent(in: v72) }
+        // QEMU 7.2's source schema: the 216 commands an x86 build reports, and 4 that only
+        // other targets build (`query-gic-capabilities` for Arm, the s390x CPU commands).
+        #expect(commands.count == 220)
+        #expect(commands.contains { $0.name == "query-gic-capabilities" })
+        #expect(commands.contains { $0.name == "query-status" })
+        #expect(!commands.contains { $0.name == "query-cpus" })
+    }
+
+    @Test("show lists members with their types and when each came")
+    func show() throws {
+        let entry = try #require(history.commands["blockdev-backup"])
+        let lines = SchemaCommand.Show.render(entry, in: nil)
+        #expect(lines[0] == "command blockdev-backup")
+        #expect(lines[1] == "  QEMU 2.3.0 and later")
+        #expect(lines.contains { $0.hasPrefix("    filter-node-name") && $0.hasSuffix("str (optional)  [4.2.0 and later]") })
+        #expect(lines.contains { $0.hasPrefix("    device") && $0.hasSuffix("str") })
+        let removed = SchemaCommand.Show.render(try #require(history.commands["query-cpus"]), in: nil)
+        #expect(removed[1] == "  QEMU 1.0 to 5.2.0, deprecated since 5.0.0")
+    }
+
+    @Test("show --in VERSION gives the shape of that release")
+    func showInRelease() throws {
+        let entry = try #require(history.types["RunState"])
+        let old = SchemaCommand.Show.render(entry, in: history.release(matching: "2.0"))
+        #expect(!old.contains("    colo"))
+        #expect(old.contains("    guest-panicked"))
+        let new = SchemaCommand.Show.render(entry, in: history.release(matching: "9.2"))
+        #expect(new.contains("    colo"))
+        #expect(!new.contains("    preconfig"))
+    }
+
+    @Test("diff names what was added, removed and changed between two releases")
+    func diff() throws {
+        let diff = history.diff(from: try #require(history.release(matching: "5.2")), to: try #require(history.release(matching: "6.0")))
+        let removed = Set(diff.removed.filter { $0.kind == .command }.map(\.name))
+        #expect(removed.isSuperset(of: ["query-cpus", "change", "migrate_set_speed", "migrate_set_downtime"]))
+        let v72 = try #require(history.release(matching: "7.2")), v80 = try #require(history.release(matching: "8.0"))
+        let forward = history.diff(from: v72, to: v80)
+        #expect(forward.added.contains { $0.kind == .command && $0.name == "query-audiodevs" })
+        let machineInfo = try #require(forward.changed.first { $0.entry.name == "MachineInfo" })
+        #expect(machineInfo.details == ["+ member 'acpi': bool"])
+        let keys = try #require(forward.changed.first { $0.entry.name == "QKeyCode" })
+        #expect(keys.details.contains("+ value 'f13'"))
+        #expect(history.diff(from: v72, to: v72).isEmpty)
+    }
+
+    @Test("an unknown name is an error that suggests the right spelling")
+    func unknownName() throws {
+        var command = try SchemaCommand.Show.parse(["query_status"])
+        let error = #expect(throws: ValidationError.self) { try command.run() }
+        #expect(error?.message.contains("did you mean query-status?") == true)
+        _ = command
+    }
+}

@@ -53,4 +53,18 @@ struct TypedBindingsRealQEMUTests {
             #expect(status.status == .prelaunch)
         }
     }
+
+    @Test("the resolved 7.2.0 source schema matches the live QEMU's introspection")
+    func sourceSchemaMatchesLiveQEMU() async throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let directory = root.deletingLastPathComponent().appendingPathComponent("shared/qapi-schemas/7.2.0")
+        let source = QAPISchema.load(directory: directory, entryFile: "qapi/qapi-schema.json")
+        #expect(source.diagnostics.isEmpty, "\(source.diagnostics)")
+        let live = try await RealQEMU.with { qemu in try await qemu.client.schema() }
+        let comparison = live.compare(with: source)
+        #expect(Set(comparison.matchedCommands) == Set(live.commands.keys))
+        #expect(Set(comparison.matchedEvents) == Set(live.events.keys))
+        #expect(comparison.unexplainedDifferences.map(\.description) == [])
+    }
 }

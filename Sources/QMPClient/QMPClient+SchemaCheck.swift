@@ -77,12 +77,14 @@ extension QMPClient {
         return ""
     }
 
-    /// The schema, or `nil` when the server has no `query-qmp-schema`.
+    /// The schema, or `nil` when the server has no `query-qmp-schema` or answers it with
+    /// something that is not a schema: the check is a safety net, and a server without one
+    /// still gets its commands (and is not asked again on this connection).
     func schemaIfAvailable() async throws -> QAPIIntrospection? {
         if schemaMissing.withLockedValue({ $0 }) { return nil }
         do {
             return try await schema()
-        } catch let error as QMPError where error.code == .commandFailed && error.errorClass == "CommandNotFound" {
+        } catch let error as QMPError where error.code == .commandFailed || error.code == .protocolViolation {
             schemaMissing.withLockedValue { $0 = true }
             return nil
         }

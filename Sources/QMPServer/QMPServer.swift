@@ -186,6 +186,18 @@ public final class QMPServer: Sendable {
     /// Clients connected right now.
     public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
 
+    /// Bytes of replies and events written for clients but not yet taken by their sockets,
+    /// summed over the connections. It stays bounded when a client stops reading: the server
+    /// stops reading that client's commands once its output backs up.
+    public func bufferedOutputBytes() async -> Int {
+        let connections = state.withLockedValue { Array($0.connections.values) }
+        var total = 0
+        for connection in connections {
+            total += (try? await connection.eventLoop.submit { connection.value.bufferedOutputBytes }.get()) ?? 0
+        }
+        return total
+    }
+
     /// Stops listening and closes every connection.
     public func shutdown() async {
         let (listeners, connections) = state.withLockedValue { state in

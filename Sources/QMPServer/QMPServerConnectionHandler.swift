@@ -101,6 +101,12 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 
+    /// What NIO holds for this client's socket, not yet written to it.
+    var bufferedOutputBytes: Int {
+        guard let context else { return 0 }
+        return (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
     // MARK: - Work
 
     private var mayRead: Bool {

@@ -114,6 +114,32 @@ struct QMPServerTests {
         }
     }
 
+    @Test("100 clients with 100 pipelined commands each all get their own replies")
+    func hundredClients() async throws {
+        try await withServer { server, address in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for clientNumber in 0..<100 {
+                    group.addTask {
+                        let client = try await QMPClient.connect(to: address)
+                        let matched = try await withThrowingTaskGroup(of: Bool.self) { commands in
+                            for n in 0..<100 {
+                                commands.addTask {
+                                    let tag = Int64(clientNumber * 1000 + n)
+                                    return try await client.execute("echo", arguments: ["n": .int(tag)])["n"] == .int(tag)
+                                }
+                            }
+                            return try await commands.reduce(0) { $0 + ($1 ? 1 : 0) }
+                        }
+                        await client.close()
+                        return matched
+                    }
+                }
+                let matched = try await group.reduce(0, +)
+                #expect(matched == 10_000)
+            }
+        }
+    }
+
     @Test("shutdown closes the connections of its clients")
     func shutdownClosesClients() async throws {
         let client = try await withServer { _, address in try await QMPClient.connect(to: address) }
@@ -162,6 +188,11 @@ struct BackPressureTests {
             }
             #expect(blocked, "wrote \(written) bytes without the server pushing back")
             #expect(written < limit)
+            // What the server keeps for this client is bounded by NIO's write-buffer high-water
+            // mark (64 KiB) plus the reply that crossed it, however much the client sent.
+            let buffered = await server.bufferedOutputBytes()
+            #expect(buffered > 0, "the server should be holding replies the client does not read")
+            #expect(buffered < 256 * 1024, "the server holds \(buffered) bytes for a client that does not read")
 
             // The server itself is fine and serves others.
             let other = try await QMPClient.connect(to: address)

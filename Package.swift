@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "QMP", targets: ["QMP"]),
         .executable(name: "qmp", targets: ["qmp"]),
         .executable(name: "qapi-swift", targets: ["qapi-swift"]),
+        .executable(name: "qmp-bench", targets: ["qmp-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -76,6 +77,15 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
+        // Our figures beside the peers' (../shared/bench-peers), run in release mode.
+        .executableTarget(
+            name: "qmp-bench",
+            dependencies: [
+                "QMPCore", "QMPClient", "QMPServer", "QMP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
         .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
         .testTarget(name: "QMPTests", dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),

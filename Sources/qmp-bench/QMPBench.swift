@@ -1,0 +1,427 @@
+import ArgumentParser
+import Foundation
+import Logging
+import QMP
+import QMPClient
+import QMPCore
+import QMPServer
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `qmp-bench`: our figures beside the baselines' (the C and Python clients of
+/// `../shared/bench-peers`), measured in the same run against the same QEMU.
+@main
+struct QMPBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qmp-bench",
+        abstract: "Benchmark swift-qmp against QEMU 7.2 and the peer clients, side by side.",
+        discussion: """
+            Run in release mode: swift run -c release qmp-bench. It starts its own QEMU (and simulated QEMUs), \
+            builds the C peer client and a Python virtualenv for the Python peers from --peers when that \
+            directory exists, and prints one row per figure: ours, the baseline measured in the same run, \
+            the ratio, and whether the target is met. Medians over --reps repetitions.
+            """
+    )
+
+    @Option(help: "The peer benchmarks' directory.") var peers: String = "../shared/bench-peers"
+    @Option(help: "Repetitions per figure (the median is reported).") var reps: Int = 5
+    @Flag(help: "A few iterations of everything: proves the benchmark runs, measures nothing.") var smoke = false
+    @Flag(help: "Print the rows as JSON lines instead of a table.") var json = false
+    @Option(help: "Connections for the many-connections figure.") var connections: Int = 10_000
+
+    /// Scales an iteration count down in smoke mode.
+    func n(_ full: Int) -> Int { smoke ? max(2, full / 1000) : full }
+    var repetitions: Int { smoke ? 1 : max(1, reps) }
+
+    func run() async throws {
+        #if DEBUG
+        if !smoke { log("warning: a debug build; run with -c release for real numbers") }
+        #endif
+        let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/bench-peers")
+        let peerSet = Peers.prepare(source: URL(fileURLWithPath: peers), scratch: scratch, log: log)
+        if peerSet == nil { log("no peers at \(peers): printing our numbers alone") }
+        var table = Table()
+
+        try await withPeerQEMU { qemu, ourSocket, peerSocket in
+            let client = try await QMPClient.connect(to: .unixSocket(path: ourSocket))
+            defer { Task { await client.close() } }
+            try await sequential(client: client, qemuPID: qemu, peerSocket: peerSocket, peers: peerSet, table: &table)
+            try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table)
+            try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table)
+            try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table)
+        }
+        try await simulatorCPU(peers: peerSet, table: &table)
+        try await events(table: &table)
+        try await manyConnections(table: &table)
+        print(json ? table.jsonLines() : table.render())
+    }
+
+    func log(_ text: String) {
+        FileHandle.standardError.write(Data(("qmp-bench: " + text + "\n").utf8))
+    }
+
+    // MARK: - QEMU with two monitors
+
+    /// A paused QEMU 7.2 with three QMP monitors: ours, the peers' and one for one-shot
+    /// processes (a monitor serves one client at a time). Started and stopped by pid, in a
+    /// private directory.
+    func withPeerQEMU(_ body: (pid_t, String, String) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qmp-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ours = directory.appendingPathComponent("ours.sock").path
+        let theirs = directory.appendingPathComponent("peer.sock").path
+        let launcher = QEMULauncher(
+            extraArguments: [
+                "-chardev", "socket,id=peer,path=\(theirs),server=on,wait=off", "-mon", "chardev=peer,mode=control",
+                "-chardev", "socket,id=ours,path=\(ours),server=on,wait=off", "-mon", "chardev=ours,mode=control",
+                "-chardev", "socket,id=oneshot,path=\(ours).oneshot,server=on,wait=off", "-mon", "chardev=oneshot,mode=control",
+            ],
+            startupTimeout: .seconds(30),
+            shutdownStepTimeout: .seconds(5)
+        )
+        try await launcher.withQEMU { qemu in
+            try await body(qemu.pid, ours, theirs)
+        }
+    }
+
+    // MARK: - Figures
+
+    func sequential(client: QMPClient, qemuPID: pid_t, peerSocket: String, peers: Peers?, table: inout Table) async throws {
+        let count = n(20_000)
+        var rtts: [Double] = []
+        var cpus: [Double] = []
+        for _ in 0..<repetitions {
+            for _ in 0..<min(200, count) { _ = try await client.execute("query-status") }
+            let cpuBefore = processCPU()
+            var laps: [Double] = []
+            laps.reserveCapacity(count)
+            for _ in 0..<count {
+                let started = ContinuousClock.now
+                _ = try await client.execute("query-status")
+                laps.append(microseconds(ContinuousClock.now - started))
+            }
+            cpus.append((processCPU() - cpuBefore) / Double(count))
+            rtts.append(median(laps))
+        }
+        var cRTT: [Double] = []
+        var cCPU: [Double] = []
+        for _ in 0..<repetitions {
+            if let record = await offPool({ peers?.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(qemuPID)"]) }) {
+                if let value = record.double("p50_us") { cRTT.append(value) }
+                if let value = record.double("client_cpu_us_per_op") { cCPU.append(value) }
+            }
+        }
+        table.add("sequential query-status RTT (p50)", ours: median(rtts), baseline: medianOrNil(cRTT), baselineName: "C client", unit: "µs", target: .atMost(1.05))
+        table.add("client CPU per command (sequential)", ours: median(cpus), baseline: medianOrNil(cCPU), baselineName: "C client", unit: "µs", target: .atMost(1.5))
+    }
+
+    func pipelined(client: QMPClient, peerSocket: String, peers: Peers?, table: inout Table) async throws {
+        let count = n(20_000)
+        let window = 8
+        var rates: [Double] = []
+        for _ in 0..<repetitions {
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var sent = 0
+                while sent < min(window, count) {
+                    group.addTask { _ = try await client.execute("query-status") }
+                    sent += 1
+                }
+                while try await group.next() != nil {
+                    if sent < count {
+                        group.addTask { _ = try await client.execute("query-status") }
+                        sent += 1
+                    }
+                }
+            }
+            rates.append(Double(count) / seconds(ContinuousClock.now - started))
+        }
+        var cRates: [Double] = []
+        for _ in 0..<repetitions {
+            if let value = await offPool({ peers?.c([peerSocket, "pipe", "\(count)", "\(window)", "--oob"]) })?.double("ops_per_s") { cRates.append(value) }
+        }
+        table.add("pipelined query-status, OOB negotiated, 8 in flight", ours: median(rates), baseline: medianOrNil(cRates), baselineName: "C client +oob", unit: "cmd/s", target: .atLeast(0.95))
+    }
+
+    func schemaFigures(client: QMPClient, peers: Peers?, scratch: URL, table: inout Table) async throws {
+        let reply = try await client.execute("query-qmp-schema")
+        // The bytes as QEMU sends them: its own formatting, one line.
+        let line = JSONValue.object(["return": reply]).serialized(style: .qemu) + "\r\n"
+        let bytes = Array(line.utf8)
+        let payload = scratch.appendingPathComponent("schema-reply.json")
+        try Data(bytes).write(to: payload)
+
+        let rounds = smoke ? 2 : 30
+        var readerRates: [Double] = []
+        var typedRates: [Double] = []
+        var readerTimes: [Double] = []
+        var typedTimes: [Double] = []
+        for _ in 0..<repetitions {
+            var best = Double.infinity
+            var bestTyped = Double.infinity
+            for _ in 0..<rounds {
+                let started = ContinuousClock.now
+                var reader = JSONReader()
+                reader.feed(bytes)
+                guard let value = try reader.next() else { throw ValidationError("the schema reply did not parse") }
+                best = min(best, seconds(ContinuousClock.now - started))
+
+                let typedStarted = ContinuousClock.now
+                var typedReader = JSONReader()
+                typedReader.feed(bytes)
+                guard let typedValue = try typedReader.next(), let returned = typedValue["return"] else { throw ValidationError("no return") }
+                let schema = try QueryQmpSchemaCommand.Response(json: returned, path: QMPPath(["return"]))
+                bestTyped = min(bestTyped, seconds(ContinuousClock.now - typedStarted))
+                precondition(!schema.isEmpty && value["return"] != nil)
+            }
+            readerTimes.append(best)
+            typedTimes.append(bestTyped)
+            readerRates.append(Double(bytes.count) / best / 1e6)
+            typedRates.append(Double(bytes.count) / bestTyped / 1e6)
+        }
+        var orjson: [Double] = []
+        for record in peers?.py("parse_bench.py", [payload.path, smoke ? "3" : "30"]) ?? [] where record["metric"]?.stringValue == "orjson.loads(bytes)" {
+            if let rate = record.double("mb_per_s") ?? record.double("MB_per_s") { orjson.append(rate) }
+            else if let minimum = record.double("min_us") { orjson.append(Double(bytes.count) / minimum) }
+        }
+        table.add("JSON reader, 207 KB schema reply", ours: median(readerRates), baseline: medianOrNil(orjson), baselineName: "orjson", unit: "MB/s", target: .atLeast(1.5))
+        table.add(
+            "typed decode of the schema reply (reader + bindings)", ours: median(typedTimes) * 1e3, baseline: median(readerTimes) * 1e3,
+            baselineName: "our reader alone", unit: "ms", target: .atMost(2)
+        )
+    }
+
+    func oneShot(socket: String, peerSocket: String, peers: Peers?, table: inout Table) async throws {
+        guard let qmp = siblingExecutable("qmp") else {
+            log("no qmp executable beside qmp-bench (swift build -c release --product qmp); skipping the one-shot figure")
+            return
+        }
+        let launches = smoke ? 2 : 25
+        var walls: [Double] = []
+        var rss: [Double] = []
+        for _ in 0..<launches {
+            let (wall, maxRSS) = try timeChild([qmp.path, "exec", socket + ".oneshot", "query-status"])
+            walls.append(wall * 1e3)
+            rss.append(maxRSS)
+        }
+        var pyWalls: [Double] = []
+        var pyRSS: [Double] = []
+        if let python = peers?.python {
+            for _ in 0..<launches {
+                let (wall, maxRSS) = try timeChild([python.path, peers!.source.appendingPathComponent("bench_qemu_qmp.py").path, peerSocket, "oneshot", "1"])
+                pyWalls.append(wall * 1e3)
+                pyRSS.append(maxRSS)
+            }
+        }
+        table.add("one-shot `qmp exec … query-status` wall", ours: median(walls), baseline: medianOrNil(pyWalls), baselineName: "qemu.qmp one-shot", unit: "ms", target: .absoluteAtMost(10))
+        table.add("one-shot `qmp exec … query-status` peak RSS", ours: median(rss), baseline: medianOrNil(pyRSS), baselineName: "qemu.qmp one-shot", unit: "MiB", target: .absoluteAtMost(12))
+    }
+
+    func simulatorCPU(peers: Peers?, table: inout Table) async throws {
+        guard let peers, peers.cClient != nil else { return }
+        let count = n(20_000)
+        // QEMU's own CPU per query-status, measured by the C client in this run.
+        var qemuCPU: [Double] = []
+        try await withPeerQEMU { pid, _, peerSocket in
+            for _ in 0..<repetitions {
+                if let value = await offPool({ peers.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(pid)"]) })?.double("qemu_sched_us_per_op") { qemuCPU.append(value) }
+            }
+        }
+        // Ours: the simulator serves from this process, which otherwise waits for the C client.
+        let server = QEMUSimulator().makeServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qmp-bench-sim-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("sim.sock").path
+        _ = try await server.listen(on: .unixSocket(path: path))
+        var ours: [Double] = []
+        for _ in 0..<repetitions {
+            let record = await offPool { peers.c([path, "seq", "\(count)", "--qemu-pid", "\(getpid())"]) }
+            if let value = record?.double("qemu_sched_us_per_op") { ours.append(value) }
+        }
+        await server.shutdown()
+        table.add("simulated server CPU per query-status", ours: median(ours), baseline: medianOrNil(qemuCPU), baselineName: "QEMU 7.2", unit: "µs", target: .atMost(0.05))
+    }
+
+    func events(table: inout Table) async throws {
+        let count = n(400_000)
+        let server = QEMUSimulator().makeServer()
+        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
+        let client = try await QMPClient.connect(to: address)
+        var rates: [Double] = []
+        var lost = 0
+        for _ in 0..<repetitions {
+            let stream = client.events(named: ["BENCH"], bufferSize: count, whenFull: .dropNewest)
+            let started = ContinuousClock.now
+            let producer = Task {
+                for index in 0..<count {
+                    server.broadcast(QMPEvent(name: "BENCH", data: ["n": .int(Int64(index))], timestamp: .init(seconds: 0, microseconds: 0)))
+                    if index % 1024 == 0 { await Task.yield() }
+                }
+            }
+            var received = 0
+            for try await _ in stream {
+                received += 1
+                if received == count { break }
+            }
+            await producer.value
+            rates.append(Double(received) / seconds(ContinuousClock.now - started))
+            lost += count - received
+        }
+        await client.close()
+        await server.shutdown()
+        table.add("events from the simulator consumed by the client", ours: median(rates), baseline: nil, baselineName: "target 200,000/s", unit: "events/s", target: .absoluteAtLeast(200_000), note: lost == 0 ? "none lost" : "\(lost) lost")
+    }
+
+    func manyConnections(table: inout Table) async throws {
+        let total = smoke ? 20 : connections
+        raiseDescriptorLimit(to: total * 2 + 1024)
+        // The simulators serve from a child process so that this process holds only clients.
+        guard let qmp = siblingExecutable("qmp") else {
+            log("no qmp executable beside qmp-bench; skipping the many-connections figure")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qmp-bench-many-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let socket = directory.appendingPathComponent("sim.sock").path
+        let mock = Process()
+        mock.executableURL = qmp
+        mock.arguments = ["mock", "--simulate", "--listen", socket]
+        mock.standardOutput = FileHandle.nullDevice
+        mock.standardError = FileHandle.nullDevice
+        try mock.run()
+        defer {
+            mock.terminate()
+            mock.waitUntilExit()
+        }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+
+        let before = residentBytes()
+        var clients: [QMPClient] = []
+        clients.reserveCapacity(total)
+        for _ in 0..<total {
+            clients.append(try await QMPClient.connect(to: .unixSocket(path: socket)))
+        }
+        let after = residentBytes()
+        let perConnection = Double(after - before) / Double(total) / 1024
+        // 1 % of them active, sequential query-status each.
+        let active = clients.prefix(max(1, total / 100))
+        let perClient = smoke ? 2 : 50
+        let laps = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for client in active {
+                group.addTask {
+                    var laps: [Double] = []
+                    for _ in 0..<perClient {
+                        let started = ContinuousClock.now
+                        _ = try await client.execute("query-status")
+                        laps.append(microseconds(ContinuousClock.now - started))
+                    }
+                    return laps
+                }
+            }
+            return try await group.reduce(into: [Double]()) { $0 += $1 }
+        }.sorted()
+        for client in clients { await client.close() }
+        let p99 = laps[min(laps.count - 1, Int(Double(laps.count) * 0.99))]
+        table.add(
+            "\(total) idle connections to simulators: RSS per connection", ours: perConnection, baseline: nil, baselineName: "target 20 KB",
+            unit: "KiB", target: .absoluteAtMost(20), note: "p99 RTT with \(active.count) active: \(Int(p99)) µs"
+        )
+    }
+
+    // MARK: - Helpers
+
+    func siblingExecutable(_ name: String) -> URL? {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let url = directory.appendingPathComponent(name)
+        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+    }
+
+    /// Runs a child to completion: its wall time in seconds, and its peak RSS in MiB as GNU
+    /// time reports it (NaN without /usr/bin/time). A child spawned straight from this process
+    /// would report this process's own peak: Linux carries it over exec.
+    func timeChild(_ arguments: [String]) throws -> (Double, Double) {
+        let wall = try spawnAndWait(arguments)
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else { return (wall, .nan) }
+        let result = Peers.run(["/usr/bin/time", "-f", "maxrss_kb=%M"] + arguments)
+        let line = result.error.split(separator: "\n").last { $0.hasPrefix("maxrss_kb=") }
+        let kilobytes = line.flatMap { Double($0.dropFirst("maxrss_kb=".count)) } ?? .nan
+        return (wall, kilobytes / 1024)
+    }
+
+    /// Wall time of a child, spawned directly (as a shell would).
+    func spawnAndWait(_ arguments: [String]) throws -> Double {
+        var pid: pid_t = 0
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let started = ContinuousClock.now
+        guard posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ) == 0 else {
+            throw ValidationError("could not start \(arguments[0])")
+        }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        return seconds(ContinuousClock.now - started)
+    }
+}
+
+// MARK: - Measuring
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func microseconds(_ duration: Duration) -> Double { seconds(duration) * 1e6 }
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let sorted = values.sorted()
+    return sorted[sorted.count / 2]
+}
+
+func medianOrNil(_ values: [Double]) -> Double? { values.isEmpty ? nil : median(values) }
+
+#if canImport(Glibc)
+let RUSAGE_SELF_WHO = __rusage_who_t(RUSAGE_SELF.rawValue)
+#else
+let RUSAGE_SELF_WHO = RUSAGE_SELF
+#endif
+
+/// This process's CPU time (user + system) in microseconds.
+func processCPU() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF_WHO, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+/// Resident memory of this process, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+func raiseDescriptorLimit(to wanted: Int) {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = min(max(limit.rlim_cur, rlim_t(wanted)), limit.rlim_max)
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+/// Runs blocking work (waiting for a peer process) on a Dispatch thread, not the cooperative pool.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
+    }
+}

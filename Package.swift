@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"], exclude: ["Snapshots"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["QMPCore", "QMPClient", "QMPServer", "QAPI", "QMP", "CQMPSystem", "qmp"],
+            dependencies: ["QMPCore", "QMPClient", "QMPServer", "QAPI", "QMP", "CQMPSystem", "qmp", "qmp-bench"],
             exclude: ["Scenarios"]
         ),
     ],

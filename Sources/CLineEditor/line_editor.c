@@ -12,11 +12,11 @@ static void (*p_remove)(void);
 static void (*p_read_char)(void);
 static int (*p_set_prompt)(const char *);
 static int (*p_forced_update_display)(void);
-static void (*p_replace_line)(const char *, int);
 static int (*p_add_history)(const char *);
 static int (*p_read_history)(const char *);
 static int (*p_write_history)(const char *);
 static void (*p_stifle_history)(int);
+static int (*p_add_defun)(const char *, int (*)(int, int), int);
 static char **v_line_buffer;
 static int *v_point;
 static cqmp_le_completer *v_attempted_completion_function;
@@ -73,11 +73,11 @@ int cqmp_le_load(void) {
     LOOKUP(handle, p_read_char, "rl_callback_read_char");
     LOOKUP(handle, p_set_prompt, "rl_set_prompt");
     LOOKUP(handle, p_forced_update_display, "rl_forced_update_display");
-    LOOKUP(handle, p_replace_line, "rl_replace_line");
     LOOKUP(handle, p_add_history, "add_history");
     LOOKUP(handle, p_read_history, "read_history");
     LOOKUP(handle, p_write_history, "write_history");
     LOOKUP(handle, p_stifle_history, "stifle_history");
+    LOOKUP(handle, p_add_defun, "rl_add_defun");
     LOOKUP(handle, v_line_buffer, "rl_line_buffer");
     LOOKUP(handle, v_point, "rl_point");
     LOOKUP(handle, v_attempted_completion_function, "rl_attempted_completion_function");
@@ -100,6 +100,23 @@ int cqmp_le_load(void) {
 
 const char *cqmp_le_description(void) { return description; }
 
+static volatile int interrupt_pressed;
+
+// libedit reads Ctrl-C as a key in its raw mode (no SIGINT), bound to a function that does
+// nothing; this one notes it for cqmp_le_take_interrupt().
+static int on_interrupt_key(int count, int key) {
+    (void)count;
+    (void)key;
+    interrupt_pressed = 1;
+    return 0;
+}
+
+int cqmp_le_take_interrupt(void) {
+    int pressed = interrupt_pressed;
+    interrupt_pressed = 0;
+    return pressed;
+}
+
 void cqmp_le_configure(const char *name, cqmp_le_completer completer) {
     static char *saved_name;
     free(saved_name);
@@ -115,6 +132,7 @@ void cqmp_le_configure(const char *name, cqmp_le_completer completer) {
         *v_completer_word_break_characters = " \t\n";
     }
     *v_attempted_completion_function = completer;
+    p_add_defun("qmp-interrupt", on_interrupt_key, 3);
     // The completer adds the space after a finished word itself.
     *v_completion_append_character = 0;
 }
@@ -127,7 +145,6 @@ void cqmp_le_read_char(void) {
 }
 void cqmp_le_set_prompt(const char *prompt) { p_set_prompt(prompt); }
 void cqmp_le_redisplay(void) { p_forced_update_display(); }
-void cqmp_le_replace_line(const char *text) { p_replace_line(text, 0); }
 const char *cqmp_le_line_buffer(void) { return *v_line_buffer != NULL ? *v_line_buffer : ""; }
 int cqmp_le_point(void) { return *v_point; }
 void cqmp_le_add_history(const char *line) { p_add_history(line); }

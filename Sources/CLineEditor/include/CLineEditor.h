@@ -30,6 +30,8 @@ void cqmp_le_configure(const char *name, cqmp_le_completer completer);
 void cqmp_le_install(const char *prompt, cqmp_le_line_handler handler);
 /// Stops reading lines; restores the terminal.
 void cqmp_le_remove(void);
+/// Whether Ctrl-C was pressed while editing since the last call.
+int cqmp_le_take_interrupt(void);
 /// Reads and handles one character from the terminal; may call the line handler.
 void cqmp_le_read_char(void);
 
@@ -37,8 +39,6 @@ void cqmp_le_read_char(void);
 void cqmp_le_set_prompt(const char *prompt);
 /// Redraws the prompt and the line being edited from the cursor's current row.
 void cqmp_le_redisplay(void);
-/// Replaces the line being edited with `text`.
-void cqmp_le_replace_line(const char *text);
 
 /// The line being edited (valid until the next call into the editor) and the cursor's byte offset.
 const char *cqmp_le_line_buffer(void);

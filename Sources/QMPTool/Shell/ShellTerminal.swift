@@ -135,6 +135,7 @@ final class ShellTerminal: Sendable {
     }
 
     fileprivate var wakeDescriptor: CInt { wakeRead }
+    fileprivate var wakeWriteDescriptor: CInt { wakeWrite }
     fileprivate var history: String? { historyPath }
     fileprivate func deliver(_ input: Input) { continuation.yield(input) }
 
@@ -168,7 +169,6 @@ private final class TerminalLoop: @unchecked Sendable {
 
     func run() {
         TerminalLoop.current = self
-        installInterruptHandler(wake: terminal.wakeDescriptor)
         if terminal.isInteractive {
             cqmp_le_configure("qmp", { text, start, end in TerminalLoop.current?.completions(start: start, end: end) })
             cqmp_le_stifle_history(1000)
@@ -176,6 +176,8 @@ private final class TerminalLoop: @unchecked Sendable {
                 _ = cqmp_le_read_history(path)
             }
         }
+        // After libedit's setup, so that nothing replaces the handler.
+        installInterruptHandler(wake: terminal.wakeWriteDescriptor)
         startLine()
         while running {
             var fds = [pollfd(fd: terminal.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
@@ -237,6 +239,9 @@ private final class TerminalLoop: @unchecked Sendable {
     private func readInput() {
         if terminal.isInteractive {
             cqmp_le_read_char()
+            if cqmp_le_take_interrupt() == 1 {
+                interrupted()
+            }
             return
         }
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -303,14 +308,11 @@ private final class TerminalLoop: @unchecked Sendable {
         }
     }
 
-    /// Ctrl-C: drop the line being typed and start a fresh one.
+    /// Ctrl-C: it never ends the shell (a QEMU started with --launch would be left behind);
+    /// it drops a half-typed multi-line input. (libedit offers no reliable way to empty the
+    /// line from outside a key binding; Ctrl-U does that.)
     private func interrupted() {
-        if editing {
-            cqmp_le_replace_line("")
-            writeAll("^C\n")
-            cqmp_le_redisplay()
-            terminal.deliver(.interrupt)
-        } else if !terminal.isInteractive && reading {
+        if reading {
             terminal.deliver(.interrupt)
         }
     }
@@ -379,3 +381,4 @@ private func writeAll(_ text: String) {
         offset += written
     }
 }
+

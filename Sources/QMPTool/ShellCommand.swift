@@ -244,7 +244,9 @@ struct ShellSession {
             await send(name, arguments: arguments, outOfBand: outOfBand, output: output)
         case .hmp(let commandLine, let cpuIndex):
             do {
-                let reply = try await client.execute("human-monitor-command", arguments: ["command-line": .string(commandLine), "cpu-index": .int(Int64(cpuIndex))])
+                var arguments: JSONObject = ["command-line": .string(commandLine)]
+                if let cpuIndex { arguments["cpu-index"] = .int(Int64(cpuIndex)) }
+                let reply = try await client.execute("human-monitor-command", arguments: arguments)
                 let text = reply.stringValue ?? reply.serialized()
                 if !text.isEmpty {
                     output.text(text.replacingOccurrences(of: "\r\n", with: "\n"))

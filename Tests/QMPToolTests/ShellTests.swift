@@ -59,7 +59,7 @@ struct ShellInterpreterTests {
     func hmp() throws {
         var shell = ShellInterpreter(mode: .hmp)
         #expect(shell.prompt == "(HMP) ")
-        #expect(try shell.interpret("info status") == .hmp(commandLine: "info status", cpuIndex: 0))
+        #expect(try shell.interpret("info status") == .hmp(commandLine: "info status", cpuIndex: nil))
         #expect(try shell.interpret("cpu 1") == .selectCPU(1))
         shell.cpuIndex = 1
         #expect(try shell.interpret("info registers") == .hmp(commandLine: "info registers", cpuIndex: 1))

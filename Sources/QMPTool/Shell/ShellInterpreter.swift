@@ -24,15 +24,15 @@ struct ShellInterpreter: Sendable {
         case execute(name: String, arguments: JSONObject)
         /// A JSON object the user wrote: sent as given, without checking.
         case raw(name: String, arguments: JSONObject?, outOfBand: Bool)
-        /// An HMP command line for `human-monitor-command`.
-        case hmp(commandLine: String, cpuIndex: Int)
+        /// An HMP command line for `human-monitor-command`; the CPU once `cpu N` chose one.
+        case hmp(commandLine: String, cpuIndex: Int?)
         /// HMP `cpu N`: check that CPU N exists, then use it.
         case selectCPU(Int)
     }
 
     let mode: Mode
-    /// The CPU that HMP commands run on.
-    var cpuIndex = 0
+    /// The CPU that HMP commands run on, once `cpu N` chose one (QEMU's default before).
+    var cpuIndex: Int?
     /// Actions collected since `transaction(`; `nil` outside a transaction.
     private(set) var transaction: [JSONValue]?
     /// The lines of an input that continues.

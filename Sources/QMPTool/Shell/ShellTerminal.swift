@@ -178,6 +178,8 @@ private final class TerminalLoop: @unchecked Sendable {
         }
         // After libedit's setup, so that nothing replaces the handler.
         installInterruptHandler(wake: terminal.wakeWriteDescriptor)
+        // What was posted before the start (the banner) comes before the first prompt.
+        handleMessages()
         startLine()
         while running {
             var fds = [pollfd(fd: terminal.wakeDescriptor, events: Int16(POLLIN), revents: 0)]

@@ -118,6 +118,9 @@ final class TmuxTerminal: Sendable {
             kill(pids[1], SIGKILL)
             kill(pids[0], SIGKILL)
         }
+        // A killed server leaves its socket behind.
+        let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        unlink("\(directory)/tmux-\(getuid())/\(socketName)")
     }
 }
 

@@ -39,6 +39,11 @@ let package = Package(
         .target(name: "QMP", dependencies: ["QMPCore"]),
         // The few system calls Swift cannot express portably: SCM_RIGHTS, posix_spawn.
         .target(name: "CQMPSystem"),
+        // libedit, loaded with dlopen when the shell starts (see LineEditor.swift for why).
+        .target(
+            name: "CLineEditor",
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+        ),
         // The async client on SwiftNIO, and the QEMU launcher.
         .target(
             name: "QMPClient",
@@ -69,10 +74,13 @@ let package = Package(
             name: "QMPTool",
             dependencies: [
                 "QMPCore",
+                "QAPI",
                 "QMPClient",
                 "QMPServer",
                 "QMP",
+                "CLineEditor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -99,7 +107,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "QMPServerTests", dependencies: ["QMPCore", "QMPServer", "QMPClient"]),
-        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore"], exclude: ["Snapshots"]),
+        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore", "QMPServer", "QAPI"], exclude: ["Snapshots"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["QMPCore", "QMPClient", "QMPServer", "QAPI", "QMP", "CQMPSystem", "qmp", "qmp-bench"],

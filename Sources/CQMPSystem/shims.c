@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -125,8 +126,16 @@ pid_t cqmp_spawn(const char *const argv[], const char *log_path) {
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 #endif
     // Our own process group, so that a terminal's Ctrl-C reaches us, and we decide how QEMU ends.
-    short flags = POSIX_SPAWN_SETPGROUP;
+    short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     posix_spawnattr_setpgroup(&attributes, 0);
+    // The calling thread may block signals (Dispatch's worker threads block nearly all), and
+    // a child inherits that mask: QEMU would then ignore SIGTERM. Start it with none blocked
+    // and every signal at its default action.
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setsigdefault(&attributes, &all);
 #ifdef POSIX_SPAWN_CLOEXEC_DEFAULT
     flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
 #endif

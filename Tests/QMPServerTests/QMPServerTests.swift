@@ -189,9 +189,9 @@ struct BackPressureTests {
             #expect(blocked, "wrote \(written) bytes without the server pushing back")
             #expect(written < limit)
             // What the server keeps for this client is bounded by NIO's write-buffer high-water
-            // mark (64 KiB) plus the reply that crossed it, however much the client sent.
+            // mark (64 KiB) plus the reply that crossed it, however much the client sent (the
+            // rest sits in the kernel's socket buffers, which the kernel bounds).
             let buffered = await server.bufferedOutputBytes()
-            #expect(buffered > 0, "the server should be holding replies the client does not read")
             #expect(buffered < 256 * 1024, "the server holds \(buffered) bytes for a client that does not read")
 
             // The server itself is fine and serves others.

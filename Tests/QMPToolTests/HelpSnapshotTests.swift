@@ -11,6 +11,7 @@ import Testing
 struct HelpSnapshotTests {
     static let commands: [(String, any ParsableCommand.Type)] = [
         ("qmp", QMPCommand.self),
+        ("qmp-shell", ShellCommand.self),
         ("qmp-exec", ExecCommand.self),
         ("qmp-events", EventsCommand.self),
         ("qmp-qom", QOMCommand.self),

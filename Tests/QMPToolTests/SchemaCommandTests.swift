@@ -72,9 +72,8 @@ struct SchemaCommandTests {
 
     @Test("an unknown name is an error that suggests the right spelling")
     func unknownName() throws {
-        var command = try SchemaCommand.Show.parse(["query_status"])
+        let command = try SchemaCommand.Show.parse(["query_status"])
         let error = #expect(throws: ValidationError.self) { try command.run() }
         #expect(error?.message.contains("did you mean query-status?") == true)
-        _ = command
     }
 }

@@ -1,0 +1,128 @@
+import QAPI
+import QMPCore
+
+/// `help` and `help NAME` in `qmp shell`, written from the connected QEMU's schema.
+///
+/// Introspection hides type names behind numbers, so a type is described by what it is:
+/// `str`, `int`, `enum (a, b, c)`, `array of …`, an object's members indented below it.
+struct ShellHelp: Sendable {
+    let schema: QAPIIntrospection
+    /// `QEMU 7.2.0`, or how else to call the server in messages.
+    let server: String
+
+    /// `help`: the commands this QEMU has, and what the shell itself understands.
+    func overview(width: Int = 80) -> String {
+        let names = schema.entries.compactMap { entry -> String? in
+            if case .command = entry.metaType { return entry.name }
+            return nil
+        }.sorted()
+        var lines = ["\(server) has \(names.count) commands:"]
+        lines += Self.columns(names, width: width)
+        lines += [
+            "",
+            "  help COMMAND              arguments and types of a command (or an event)",
+            "  COMMAND key=value ...     run a command; dotted keys nest (a.b=1 is {\"a\":{\"b\":1}})",
+            "  {\"execute\": ...}          a JSON command, sent as written",
+            "  transaction( ... )        collect actions, one per line, send them on ')'",
+            "  Tab completes names, arguments and values; Ctrl-R searches the history;",
+            "  a line ending in \\ or with an open bracket continues; Ctrl-D leaves.",
+        ]
+        return lines.joined(separator: "\n")
+    }
+
+    /// `help NAME`: a command's arguments (or an event's data), with types and optionality.
+    func topic(_ name: String) -> String? {
+        guard let entry = schema.entry(named: name) else { return nil }
+        var lines: [String] = []
+        switch entry.metaType {
+        case .command(let argumentType, let returnType, let allowsOutOfBand):
+            lines.append("command \(name)" + (allowsOutOfBand ? " (may run out of band: exec-oob)" : ""))
+            lines += arguments(argumentType, heading: "arguments")
+            lines.append("returns: \(isEmptyObject(returnType) ? "nothing ({})" : describe(returnType, depth: 0).title)")
+            lines += describe(returnType, depth: 0).body.map { "  " + $0 }
+        case .event(let argumentType):
+            lines.append("event \(name)")
+            lines += arguments(argumentType, heading: "data")
+        default:
+            return nil
+        }
+        if !entry.features.isEmpty {
+            lines.append("features: \(entry.features.joined(separator: ", "))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func isEmptyObject(_ typeName: String) -> Bool {
+        if case .object(let members, nil, _)? = schema.entry(named: typeName)?.metaType, members.isEmpty { return true }
+        return false
+    }
+
+    private func arguments(_ typeName: String, heading: String) -> [String] {
+        if isEmptyObject(typeName) {
+            return ["\(heading): none"]
+        }
+        let description = describe(typeName, depth: 0)
+        return ["\(heading): (* required)"] + description.body.map { "  " + $0 }
+    }
+
+    /// A one-line title for a type, and for objects the member lines below it.
+    private func describe(_ typeName: String, depth: Int) -> (title: String, body: [String]) {
+        guard let entry = schema.entry(named: typeName) else { return (typeName, []) }
+        switch entry.metaType {
+        case .builtin:
+            return (typeName, [])
+        case .enumeration(let members, let values):
+            let names = members.isEmpty ? values : members.map(\.name)
+            let shown = names.count > 12 ? names.prefix(12).joined(separator: ", ") + ", … (\(names.count) values)" : names.joined(separator: ", ")
+            return ("enum (\(shown))", [])
+        case .array(let element):
+            let inner = describe(element, depth: depth)
+            return ("array of \(inner.title)", inner.body)
+        case .alternate(let branches):
+            let described = branches.map { describe($0, depth: depth) }
+            return (described.map(\.title).joined(separator: " or "), described.flatMap(\.body))
+        case .object(let members, let tag, let variants):
+            guard depth < 3 else { return ("object", []) }
+            var body: [String] = []
+            let width = min(24, (members.map(\.name.count).max() ?? 0) + 2)
+            for member in members {
+                let inner = describe(member.type, depth: depth + 1)
+                let marker = member.isOptional ? " " : "*"
+                let padded = member.name.padding(to: width)
+                var notes = member.features.isEmpty ? "" : "  [\(member.features.joined(separator: ", "))]"
+                if member.name == tag, !variants.isEmpty { notes += "  (selects more members)" }
+                body.append("\(marker) \(padded)\(inner.title)\(notes)")
+                body += inner.body.map { "    " + $0 }
+            }
+            if let tag, !variants.isEmpty {
+                for variant in variants {
+                    guard case .object(let more, _, _)? = schema.entry(named: variant.type)?.metaType, !more.isEmpty else { continue }
+                    body.append("  with \(tag)=\(variant.tagValue): " + more.map { ($0.isOptional ? "" : "*") + $0.name }.joined(separator: " "))
+                }
+            }
+            return ("object", body)
+        case .command, .event:
+            return (typeName, [])
+        }
+    }
+
+    static func columns(_ names: [String], width: Int) -> [String] {
+        guard let longest = names.map(\.count).max() else { return [] }
+        let cell = longest + 2
+        let perLine = max(1, (width - 2) / cell)
+        var lines: [String] = []
+        var index = 0
+        while index < names.count {
+            let row = names[index..<min(index + perLine, names.count)]
+            lines.append("  " + row.map { $0.padding(to: cell) }.joined().trimmingWhitespace())
+            index += perLine
+        }
+        return lines
+    }
+}
+
+extension String {
+    func padding(to width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}

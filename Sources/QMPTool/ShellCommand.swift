@@ -1,0 +1,367 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import NIOConcurrencyHelpers
+import QAPI
+import QMPClient
+import QMPCore
+
+struct ShellCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shell",
+        abstract: "An interactive QMP shell: qmp-shell's syntax, with completion, history and checks.",
+        discussion: """
+            Lines use qmp-shell's syntax: COMMAND key=value ..., dotted keys nest (a.b=1 gives \
+            {"a":{"b":1}}), integers and true/false convert, values starting with { or [ are \
+            read as JSON. A line that is a JSON object ({"execute": ...}) is sent as written. \
+            'transaction(' starts collecting actions, one per line, and ')' sends them as one \
+            transaction. 'help' lists the commands, 'help COMMAND' shows its arguments.
+
+            Tab completes command names, argument names (nested too), enum values, and the \
+            names of block devices, nodes, jobs, devices and QOM paths the machine has now. \
+            Arguments are checked against the connected QEMU's schema before sending. Events \
+            are printed as they arrive. History is kept in $XDG_STATE_HOME/qmp/history, or \
+            ~/.qmp_history; Ctrl-R searches it. A line ending in \\ or with an open bracket \
+            continues on the next. Ctrl-D leaves.
+
+            Without ADDRESS, $QMP_SOCKET is used; without either, a simulated QEMU 7.2 runs \
+            inside qmp.
+
+            Examples:
+              qmp shell /tmp/qmp.sock
+              qmp shell localhost:4444 -p
+              qmp shell --launch --machine q35
+              qmp shell -H /tmp/qmp.sock          (HMP: 'info block', 'cpu 1')
+              qmp shell                           (a simulated QEMU, no installation needed)
+
+            In the shell:
+              (QEMU) query-status
+              (QEMU) blockdev-add driver=null-co node-name=disk0 size=1048576
+              (QEMU) transaction(
+              TRANS> block-dirty-bitmap-add node=disk0 name=bitmap0
+              TRANS> )
+              (QEMU) {"execute": "qom-list", "arguments": {"path": "/machine"}}
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Flag(name: [.customShort("H"), .long], help: "HMP mode: send each line to human-monitor-command.")
+    var hmp = false
+
+    @Flag(name: [.customShort("p"), .long], help: "Pretty-print replies (always on at a terminal).")
+    var pretty = false
+
+    @Flag(name: [.customShort("v"), .long], help: "Print each command's JSON before sending it.")
+    var verbose = false
+
+    @Option(name: [.customShort("l"), .customLong("logfile")], help: ArgumentHelp("Append every command and its reply to this file, one JSON object a line.", valueName: "file"))
+    var logfile: String?
+
+    @Argument(help: ArgumentHelp("Unix socket path or HOST:PORT (default: $QMP_SOCKET; neither: a simulated QEMU).", valueName: "address"))
+    var address: String?
+
+    func validate() throws {
+        if connection.launch && address != nil {
+            throw ValidationError("give either ADDRESS or --launch, not both")
+        }
+    }
+
+    func run() async throws {
+        var address = self.address
+        if address == nil, !connection.launch, let socket = ProcessInfo.processInfo.environment["QMP_SOCKET"], !socket.isEmpty {
+            address = socket
+        }
+        var log: ShellLog?
+        if let logfile {
+            guard let opened = ShellLog(path: logfile) else {
+                throw failure(reporting: QMPError(code: .invalidArguments, message: "cannot open the log file \(logfile)"))
+            }
+            log = opened
+        }
+        let options = ShellSession.Options(mode: hmp ? .hmp : .qmp, pretty: pretty, verbose: verbose, log: log)
+        do {
+            try await connection.withClient(address: address) { client in
+                try await ShellSession(client: client, options: options).run()
+            }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw failure(reporting: error)
+        }
+    }
+}
+
+/// Appends one JSON object a line.
+final class ShellLog: @unchecked Sendable {
+    // A FILE is used from one task at a time: the shell session's.
+    private let file: UnsafeMutablePointer<FILE>
+
+    init?(path: String) {
+        guard let file = fopen(path, "a") else { return nil }
+        self.file = file
+    }
+
+    deinit { fclose(file) }
+
+    func append(_ line: String) {
+        fputs(line + "\n", file)
+        fflush(file)
+    }
+}
+
+/// One run of the shell over a connected client.
+struct ShellSession {
+    struct Options: Sendable {
+        var mode: ShellInterpreter.Mode
+        var pretty: Bool
+        var verbose: Bool
+        var log: ShellLog?
+    }
+
+    let client: QMPClient
+    let options: Options
+
+    /// `$XDG_STATE_HOME/qmp/history` when XDG_STATE_HOME is set, otherwise `~/.qmp_history`.
+    static func historyPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") {
+            let directory = state + "/qmp"
+            _ = mkdir(directory, 0o700)
+            return directory + "/history"
+        }
+        guard let home = environment["HOME"], !home.isEmpty else { return nil }
+        return home + "/.qmp_history"
+    }
+
+    func run() async throws {
+        let client = self.client
+        let server = client.greeting.version.map { "QEMU \($0)" } ?? "the server"
+        let schema = options.mode == .qmp ? try? await client.schema() : nil
+        let context = NIOLockedValueBox(ShellCompleter.Context(mode: options.mode))
+        let completer = schema.map(ShellCompleter.init(schema:))
+        let terminal = ShellTerminal(historyPath: Self.historyPath()) { prefix in
+            guard let completer else { return .none }
+            let here = context.withLockedValue { $0 }
+            var names: [String] = []
+            if let source = completer.source(for: prefix, context: here) {
+                names = ShellMachineNames.fetchBlocking(source, client: client)
+            }
+            return completer.complete(prefix, context: here, names: names)
+        }
+        let output = ShellOutput(terminal: terminal, pretty: options.pretty || isatty(1) == 1)
+
+        terminal.print(options.mode == .hmp ? "Welcome to the HMP shell!" : "Welcome to the QMP shell!")
+        terminal.print("Connected to \(server)" + (client.peer.isEmpty ? "" : " at \(client.peer)"))
+        if options.mode == .qmp {
+            terminal.print(schema == nil
+                ? "(no query-qmp-schema here: no completion or checks)"
+                : "Type help for the commands, Tab to complete, Ctrl-D to leave.")
+        }
+        if isatty(0) == 1, let reason = terminal.plainReason {
+            terminal.print("(no line editing: \(reason))")
+        }
+        terminal.print("")
+        var interpreter = ShellInterpreter(mode: options.mode)
+        terminal.start(prompt: interpreter.prompt)
+
+        let events = client.events(bufferSize: 4096)
+        let eventTask = Task {
+            for try await event in events {
+                output.event(event)
+            }
+        }
+        let closedTask = Task {
+            await client.waitUntilClosed()
+            if !Task.isCancelled {
+                terminal.print("Disconnected")
+                terminal.endInput()
+            }
+        }
+        defer {
+            eventTask.cancel()
+            closedTask.cancel()
+        }
+
+        let help = schema.map { ShellHelp(schema: $0, server: server) }
+        inputs: for await input in terminal.inputs {
+            switch input {
+            case .endOfInput:
+                break inputs
+            case .interrupt:
+                interpreter.discardPending()
+                continue inputs
+            case .line(let line):
+                do {
+                    let step = try interpreter.interpret(line)
+                    if step != .more, !interpreter.lastInput.trimmingWhitespace().isEmpty {
+                        terminal.post(.addHistory(interpreter.lastInput))
+                    }
+                    try await perform(step, interpreter: &interpreter, help: help, output: output)
+                } catch let error as QMPError where error.code == .invalidArguments {
+                    if !interpreter.lastInput.trimmingWhitespace().isEmpty {
+                        terminal.post(.addHistory(interpreter.lastInput))
+                    }
+                    output.error("Error while parsing command line: \(error.message)\n\(ShellInterpreter.usage)")
+                }
+                let inTransaction = interpreter.isInTransaction
+                context.withLockedValue { $0.inTransaction = inTransaction }
+                terminal.post(.ready(prompt: interpreter.prompt))
+            }
+        }
+        await terminal.stop()
+    }
+
+    private func perform(
+        _ step: ShellInterpreter.Step,
+        interpreter: inout ShellInterpreter,
+        help: ShellHelp?,
+        output: ShellOutput
+    ) async throws {
+        switch step {
+        case .nothing, .more:
+            return
+        case .help(let topic):
+            guard let help else {
+                return output.error("no help: this server has no query-qmp-schema")
+            }
+            guard let topic else {
+                return output.text(help.overview())
+            }
+            guard let text = help.topic(topic) else {
+                return output.error("\(help.server) has no command or event '\(topic)'")
+            }
+            output.text(text)
+        case .execute(let name, let arguments):
+            do {
+                try await client.check(name, arguments: arguments)
+            } catch let error as QMPError where error.code == .invalidArguments {
+                return output.error("error: \(error.message)")
+            } catch {
+                // No schema to check against: let QEMU judge.
+            }
+            await send(name, arguments: arguments, outOfBand: false, output: output)
+        case .raw(let name, let arguments, let outOfBand):
+            await send(name, arguments: arguments, outOfBand: outOfBand, output: output)
+        case .hmp(let commandLine, let cpuIndex):
+            do {
+                var arguments: JSONObject = ["command-line": .string(commandLine)]
+                if let cpuIndex { arguments["cpu-index"] = .int(Int64(cpuIndex)) }
+                let reply = try await client.execute("human-monitor-command", arguments: arguments)
+                let text = reply.stringValue ?? reply.serialized()
+                if !text.isEmpty {
+                    output.text(text.replacingOccurrences(of: "\r\n", with: "\n"))
+                }
+            } catch let error as QMPError where error.code == .commandFailed {
+                output.error("\(error.errorClass ?? "Error"): \(error.message)")
+            } catch {
+                output.error("error: \(error)")
+            }
+        case .selectCPU(let index):
+            do {
+                _ = try await client.execute("human-monitor-command", arguments: ["command-line": "info version", "cpu-index": .int(Int64(index))])
+                interpreter.cpuIndex = index
+            } catch let error as QMPError where error.code == .commandFailed {
+                output.error("bad CPU index")
+            } catch {
+                output.error("error: \(error)")
+            }
+        }
+    }
+
+    private func send(_ name: String, arguments: JSONObject?, outOfBand: Bool, output: ShellOutput) async {
+        var request: JSONObject = [outOfBand ? "exec-oob" : "execute": .string(name)]
+        if let arguments { request["arguments"] = .object(arguments) }
+        if options.verbose {
+            output.json(.object(request))
+        }
+        var response: JSONObject
+        do {
+            let reply = outOfBand
+                ? try await client.executeOutOfBand(name, arguments: arguments)
+                : try await client.execute(name, arguments: arguments)
+            response = ["return": reply]
+        } catch let error as QMPError where error.code == .commandFailed {
+            response = ["error": ["class": .string(error.errorClass ?? "GenericError"), "desc": .string(error.message)]]
+        } catch {
+            output.error("error: \(error)")
+            return
+        }
+        output.json(.object(response), isError: response["error"] != nil)
+        if let log = options.log {
+            var entry = request
+            for (key, value) in response { entry[key] = value }
+            log.append(JSONValue.object(entry).serialized(style: options.pretty ? .pretty(indent: 2) : .qemu))
+        }
+    }
+}
+
+/// How the shell prints: through the terminal thread, coloured when it may.
+struct ShellOutput: Sendable {
+    let terminal: ShellTerminal
+    let pretty: Bool
+
+    func text(_ text: String) {
+        terminal.print(text)
+    }
+
+    func error(_ text: String) {
+        terminal.print(terminal.colors ? JSONHighlighter.paint(text, .error) : text)
+    }
+
+    func json(_ value: JSONValue, isError: Bool = false) {
+        if terminal.colors {
+            terminal.print(JSONHighlighter.render(value))
+        } else {
+            terminal.print(value.serialized(style: pretty ? .pretty(indent: 2) : .qemu))
+        }
+    }
+
+    func event(_ event: QMPEvent) {
+        let line = event.json.serialized(style: .qemu)
+        terminal.print(terminal.colors ? JSONHighlighter.paint(line, .literal) : line)
+    }
+}
+
+/// The names the machine has now, for completion.
+enum ShellMachineNames {
+    static func fetch(_ source: ShellCompleter.Source, client: QMPClient) async -> [String] {
+        func run(_ name: String, _ arguments: JSONObject? = nil) async -> JSONValue {
+            (try? await client.execute(name, arguments: arguments, timeout: .seconds(2))) ?? .array([])
+        }
+        switch source {
+        case .blockDevices:
+            let blocks = await run("query-block")
+            return ShellCompleter.names(in: blocks, member: "device") + ShellCompleter.names(in: blocks, member: "qdev")
+                + ShellCompleter.names(in: await run("query-named-block-nodes"), member: "node-name")
+        case .nodeNames:
+            return ShellCompleter.names(in: await run("query-named-block-nodes"), member: "node-name")
+        case .jobs:
+            return ShellCompleter.names(in: await run("query-jobs"), member: "id")
+                + ShellCompleter.names(in: await run("query-block-jobs"), member: "device")
+        case .peripherals:
+            return ShellCompleter.qomNames(in: await run("qom-list", ["path": "/machine/peripheral"]), linksOnly: true)
+        case .objects:
+            return ShellCompleter.qomNames(in: await run("qom-list", ["path": "/objects"]), linksOnly: true)
+        case .chardevs:
+            return ShellCompleter.names(in: await run("query-chardev"), member: "label")
+        case .qomChildren(let path):
+            return ShellCompleter.qomNames(in: await run("qom-list", ["path": .string(path)]), linksOnly: true)
+        case .qomProperties(let path):
+            return ShellCompleter.qomNames(in: await run("qom-list", ["path": .string(path)]), linksOnly: false)
+        }
+    }
+
+    /// ``fetch(_:client:)`` for the terminal thread, which is not part of Swift's cooperative
+    /// pool and may wait; at most three seconds.
+    static func fetchBlocking(_ source: ShellCompleter.Source, client: QMPClient) -> [String] {
+        let result = NIOLockedValueBox<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let names = await fetch(source, client: client)
+            result.withLockedValue { $0 = names }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 3)
+        return result.withLockedValue { $0 }
+    }
+}

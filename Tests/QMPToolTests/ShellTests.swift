@@ -1,0 +1,167 @@
+import QAPI
+import QMPCore
+import QMPServer
+import Testing
+
+@testable import QMPTool
+
+@Suite("qmp shell: the line interpreter")
+struct ShellInterpreterTests {
+    @Test("a command in qmp-shell syntax, with dotted keys and conversions")
+    func command() throws {
+        var shell = ShellInterpreter()
+        let step = try shell.interpret("blockdev-add driver=null-co node-name=d0 size=1_024 read-only=TRUE cache.direct=false")
+        #expect(step == .execute(name: "blockdev-add", arguments: [
+            "driver": "null-co", "node-name": "d0", "size": 1024, "read-only": true, "cache": ["direct": false],
+        ]))
+        #expect(shell.prompt == "(QEMU) ")
+        #expect(try shell.interpret("   ") == .nothing)
+    }
+
+    @Test("transaction( … ) collects actions and sends one transaction; the one-line form too")
+    func transaction() throws {
+        var shell = ShellInterpreter()
+        #expect(try shell.interpret("transaction(") == .nothing)
+        #expect(shell.prompt == "TRANS> ")
+        #expect(try shell.interpret("block-dirty-bitmap-add node=d0 name=b0") == .nothing)
+        #expect(try shell.interpret("abort") == .nothing)
+        let actions: JSONValue = [
+            ["type": "block-dirty-bitmap-add", "data": ["node": "d0", "name": "b0"]],
+            ["type": "abort", "data": [:]],
+        ]
+        #expect(try shell.interpret(")") == .execute(name: "transaction", arguments: ["actions": actions]))
+        #expect(shell.prompt == "(QEMU) ")
+        #expect(try shell.interpret("transaction( abort )") == .execute(name: "transaction", arguments: ["actions": [["type": "abort", "data": [:]]]]))
+        _ = try shell.interpret("transaction(")
+        #expect(throws: QMPError.self) { try shell.interpret(") extra") }
+    }
+
+    @Test("help, raw JSON, and lines that continue")
+    func rawAndContinuation() throws {
+        var shell = ShellInterpreter()
+        #expect(try shell.interpret("help") == .help(topic: nil))
+        #expect(try shell.interpret("help query-status") == .help(topic: "query-status"))
+        #expect(try shell.interpret(#"{"execute": "stop"}"#) == .raw(name: "stop", arguments: nil, outOfBand: false))
+        #expect(try shell.interpret(#"{"exec-oob": "migrate-pause", "arguments": {}}"#) == .raw(name: "migrate-pause", arguments: [:], outOfBand: true))
+        #expect(try shell.interpret(#"{"execute": "qom-list","#) == .more)
+        #expect(shell.prompt == "...... ")
+        #expect(try shell.interpret(#" "arguments": {"path": "/machine"}}"#) == .raw(name: "qom-list", arguments: ["path": "/machine"], outOfBand: false))
+        #expect(shell.lastInput == #"{"execute": "qom-list",  "arguments": {"path": "/machine"}}"#)
+        #expect(try shell.interpret(#"qom-list \"#) == .more)
+        #expect(try shell.interpret("path=/machine") == .execute(name: "qom-list", arguments: ["path": "/machine"]))
+        #expect(try shell.interpret("x a=[1,") == .more)
+        shell.discardPending()
+        #expect(shell.prompt == "(QEMU) ")
+        #expect(throws: QMPError.self) { try shell.interpret("query-status oops") }
+    }
+
+    @Test("HMP mode: every line goes to human-monitor-command, cpu N selects the CPU")
+    func hmp() throws {
+        var shell = ShellInterpreter(mode: .hmp)
+        #expect(shell.prompt == "(HMP) ")
+        #expect(try shell.interpret("info status") == .hmp(commandLine: "info status", cpuIndex: nil))
+        #expect(try shell.interpret("cpu 1") == .selectCPU(1))
+        shell.cpuIndex = 1
+        #expect(try shell.interpret("info registers") == .hmp(commandLine: "info registers", cpuIndex: 1))
+        #expect(throws: QMPError.self) { try shell.interpret("cpu x") }
+    }
+}
+
+@Suite("qmp shell: completion from QEMU 7.2's schema")
+struct ShellCompleterTests {
+    static let completer = ShellCompleter(schema: QEMUSimulator.schema.introspection)
+
+    @Test("command names, and the shell's own words")
+    func commandNames() {
+        let completion = Self.completer.complete("query-stat")
+        #expect(completion.start == 0)
+        #expect(completion.candidates == ["query-stats", "query-stats-schemas", "query-status"])
+        #expect(Self.completer.complete("trans").candidates == ["transaction", "transaction("])
+        #expect(Self.completer.complete("help query-sta").candidates.contains("query-status"))
+        #expect(Self.completer.complete("help STO").candidates == ["STOP"])
+    }
+
+    @Test("argument names: not yet given, nested with dots, from the union variant chosen")
+    func argumentNames() {
+        let completion = Self.completer.complete("qom-get path=/machine ")
+        #expect(completion.candidates == ["property="])
+        #expect(completion.start == "qom-get path=/machine ".utf8.count)
+        let file = Self.completer.complete("blockdev-add driver=file fil")
+        #expect(file.candidates == ["filename="])
+        let nested = Self.completer.complete("blockdev-add driver=qcow2 file.dri")
+        #expect(nested.candidates == ["file.driver="])
+        #expect(Self.completer.complete("blockdev-add driver=qcow2 fi").candidates == ["file.", "file="])
+        #expect(Self.completer.complete("no-such-command a").candidates.isEmpty)
+    }
+
+    @Test("enum values and booleans")
+    func values() {
+        #expect(Self.completer.complete("blockdev-add driver=qco").candidates == ["driver=qcow", "driver=qcow2"])
+        #expect(Self.completer.complete("eject force=").candidates == ["force=false", "force=true"])
+        #expect(Self.completer.complete("blockdev-add driver=null-co detect-zeroes=u").candidates == ["detect-zeroes=unmap"])
+    }
+
+    @Test("transaction actions and their data")
+    func transactions() {
+        let inside = ShellCompleter.Context(inTransaction: true)
+        #expect(Self.completer.complete("block-dirty-bitmap-a", context: inside).candidates == ["block-dirty-bitmap-add"])
+        #expect(Self.completer.complete("", context: inside).candidates.contains(")"))
+        #expect(Self.completer.complete("block-dirty-bitmap-add node=d0 na", context: inside).candidates == ["name="])
+        #expect(Self.completer.complete("transaction( abo").candidates == ["abort"])
+    }
+
+    @Test("values that name something the machine has come from the machine")
+    func machineNames() {
+        #expect(Self.completer.source(for: "device_del id=") == .peripherals)
+        #expect(Self.completer.complete("device_del id=n", names: ["nic0", "disk1"]).candidates == ["id=nic0"])
+        #expect(Self.completer.source(for: "block_resize node-name=") == .nodeNames)
+        #expect(Self.completer.source(for: "blockdev-add driver=null-co node-name=") == nil)
+        #expect(Self.completer.source(for: "eject device=") == .blockDevices)
+        #expect(Self.completer.source(for: "job-cancel id=") == .jobs)
+        #expect(Self.completer.source(for: "block-job-cancel device=") == .jobs)
+        #expect(Self.completer.source(for: "object-del id=") == .objects)
+        #expect(Self.completer.source(for: "qom-list path=/machine/per") == .qomChildren(of: "/machine"))
+        #expect(Self.completer.complete("qom-list path=/machine/per", names: ["peripheral", "peripheral-anon", "unattached"]).candidates
+            == ["path=/machine/peripheral", "path=/machine/peripheral-anon"])
+        #expect(Self.completer.complete("qom-list path=/m", names: ["machine", "objects"]).candidates == ["path=/machine"])
+        #expect(Self.completer.source(for: "qom-get path=/machine property=") == .qomProperties(of: "/machine"))
+        #expect(ShellCompleter.Completion.insertion(for: "path=/machine") == "path=/machine")
+        #expect(ShellCompleter.Completion.insertion(for: "id=nic0") == "id=nic0 ")
+        #expect(ShellCompleter.Completion.insertion(for: "file.") == "file.")
+    }
+
+    @Test("names in the machine's replies")
+    func replies() throws {
+        let blocks = try JSONValue(parsing: #"[{"device": "ide0-hd0", "qdev": "/machine/unattached/device[22]"}, {"device": "", "qdev": "cd0"}]"#)
+        #expect(ShellCompleter.names(in: blocks, member: "device") == ["ide0-hd0"])
+        let qom = try JSONValue(parsing: #"[{"name": "type", "type": "string"}, {"name": "nic0", "type": "child<e1000>"}, {"name": "bus", "type": "link<bus>"}]"#)
+        #expect(ShellCompleter.qomNames(in: qom, linksOnly: true) == ["nic0", "bus"])
+        #expect(ShellCompleter.qomNames(in: qom, linksOnly: false) == ["type", "nic0", "bus"])
+    }
+}
+
+@Suite("qmp shell: help from the schema")
+struct ShellHelpTests {
+    static let help = ShellHelp(schema: QEMUSimulator.schema.introspection, server: "QEMU 7.2.0")
+
+    @Test("help COMMAND shows arguments, types and which are required")
+    func topic() throws {
+        let text = try #require(Self.help.topic("qom-get"))
+        #expect(text.contains("command qom-get"))
+        #expect(text.contains("* path"))
+        #expect(text.contains("* property"))
+        let eject = try #require(Self.help.topic("eject"))
+        #expect(eject.contains("  device  ") && eject.contains("[deprecated]"))
+        #expect(eject.contains("force") && eject.contains("bool"))
+        #expect(Self.help.topic("STOP")?.contains("event STOP") == true)
+        #expect(Self.help.topic("nope") == nil)
+    }
+
+    @Test("help lists the commands")
+    func overview() {
+        let text = Self.help.overview()
+        #expect(text.hasPrefix("QEMU 7.2.0 has "))
+        #expect(text.contains("query-status"))
+        #expect(text.contains("transaction( ... )"))
+    }
+}

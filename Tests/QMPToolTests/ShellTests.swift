@@ -157,6 +157,15 @@ struct ShellHelpTests {
         #expect(Self.help.topic("nope") == nil)
     }
 
+    @Test("help COMMAND says which QEMU versions have the command and its later arguments")
+    func availability() throws {
+        let text = try #require(Self.help.topic("blockdev-backup"))
+        #expect(text.contains("in QEMU 2.3.0 and later"))
+        #expect(text.contains("  filter-node-name: QEMU 4.2.0 and later"))
+        let eject = try #require(Self.help.topic("eject"))
+        #expect(eject.contains("in QEMU 1.1.0 and later"))
+    }
+
     @Test("help lists the commands")
     func overview() {
         let text = Self.help.overview()

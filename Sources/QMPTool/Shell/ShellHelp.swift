@@ -1,4 +1,5 @@
 import QAPI
+import QMP
 import QMPCore
 
 /// `help` and `help NAME` in `qmp shell`, written from the connected QEMU's schema.
@@ -49,7 +50,21 @@ struct ShellHelp: Sendable {
         if !entry.features.isEmpty {
             lines.append("features: \(entry.features.joined(separator: ", "))")
         }
+        lines += Self.availability(of: name)
         return lines.joined(separator: "\n")
+    }
+
+    /// When QEMU had the command or event, and the arguments that came later or went, from
+    /// the schema history the bindings carry (QEMU 1.0 to the newest generated release).
+    static func availability(of name: String, history: QMPSchemaHistory = .shared) -> [String] {
+        guard let entry = history.commands[name] ?? history.events[name] else { return [] }
+        let own = entry.ranges.map(\.description).joined(separator: "; ")
+        var lines = ["in QEMU \(own)" + (entry.deprecated.map { ", deprecated since \($0)" } ?? "")]
+        let later = entry.members.filter { $0.ranges.map(\.description).joined(separator: "; ") != own }
+        for member in later {
+            lines.append("  \(member.name): QEMU " + member.ranges.map(\.description).joined(separator: "; "))
+        }
+        return lines
     }
 
     private func isEmptyObject(_ typeName: String) -> Bool {

@@ -91,7 +91,6 @@ let package = Package(
             dependencies: [
                 "QMPCore", "QMPClient", "QMPServer", "QMP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),

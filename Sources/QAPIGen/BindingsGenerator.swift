@@ -24,27 +24,33 @@ public struct BindingsGenerator: Sendable {
     /// Loads every release under `directory` (`1.0/`, `2.12.0/`, …) and generates from them.
     public func generate(schemasDirectory directory: URL) throws -> Output {
         let releases = try QAPIReleases.load(directory: directory)
+        guard !releases.releases.isEmpty else {
+            throw GeneratorDiagnostic(
+                location: nil,
+                message: "no QEMU release under \(directory.path): expected directories named by version (1.0/, 2.12.0/, 9.2.0-rc2/, …) holding qapi/qapi-schema.json or qapi-schema.json"
+            )
+        }
         return generate(releases: releases)
     }
 
+    /// Generates from `releases`, which must hold at least one release.
     public func generate(releases: QAPIReleases) -> Output {
         let schemaDiagnostics = releases.releases.flatMap { release in
             release.schema.diagnostics.map { "\(release.version): \($0)" }
         }
         let merged = MergedSchema(releases: releases)
         let translator = Translator(merged: merged)
-        let (modules, diagnostics) = translator.translateModules(source: sourceDescription)
+        let (declarations, diagnostics) = translator.translateAll()
         let renderer = SwiftRenderer()
-        var files = modules.mapValues { renderer.render($0) }
-        files["Index.swift"] = renderer.render(index(translator))
+        var files = Translator.modules(declarations, source: sourceDescription).mapValues { renderer.render($0) }
+        files["Index.swift"] = renderer.render(index(declarations))
         files["SchemaHistory.swift"] = SchemaHistoryWriter(merged: merged).render(source: sourceDescription)
         return Output(files: files, diagnostics: diagnostics, schemaDiagnostics: schemaDiagnostics)
     }
 
     /// `QMPBindings`: every generated command and event type by wire name, for looking one up
     /// from a name read at run time.
-    func index(_ translator: Translator) -> SwiftFile {
-        let (declarations, _) = translator.translateAll()
+    func index(_ declarations: [Translator.Translated]) -> SwiftFile {
         var commands: [String] = []
         var events: [String] = []
         for translated in declarations {

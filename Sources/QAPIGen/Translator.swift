@@ -167,13 +167,11 @@ public struct Translator: Sendable {
         return (Self.file(source: source, declarations.map(\.declaration)), diagnostics)
     }
 
-    /// One file per schema module (`qapi/block-core.json` → `BlockCore.swift`), so that the
-    /// compiler can work on them in parallel; keyed by file name.
-    public func translateModules(source: String) -> (files: [String: SwiftFile], diagnostics: [GeneratorDiagnostic]) {
-        let (declarations, diagnostics) = translateAll()
-        let grouped = Dictionary(grouping: declarations) { SwiftNaming.moduleFileName($0.schemaFile) }
-        let files = grouped.mapValues { Self.file(source: source, $0.map(\.declaration)) }
-        return (files, diagnostics)
+    /// `declarations` in one file per schema module (`qapi/block-core.json` →
+    /// `BlockCore.swift`), so that the compiler can work on them in parallel; keyed by file name.
+    public static func modules(_ declarations: [Translated], source: String) -> [String: SwiftFile] {
+        Dictionary(grouping: declarations) { SwiftNaming.moduleFileName($0.schemaFile) }
+            .mapValues { file(source: source, $0.map(\.declaration)) }
     }
 
     static func file(source: String, _ declarations: [SwiftDeclaration]) -> SwiftFile {
@@ -557,16 +555,14 @@ public struct Translator: Sendable {
 
     /// How a command's arguments or an event's data are carried.
     enum Payload {
-        /// None at all.
-        case none
-        /// The members of a struct, one property each; `owner` when the struct is inline.
+        /// The members of a struct, one property each (none for a command without arguments).
         case members([QAPIMember], owner: Owner)
         /// A union (a boxed command's arguments): one property `value` of the union's type.
         case union(String)
     }
 
     func payload(_ typeName: String?, inlineOwner: Owner) -> Payload? {
-        guard let typeName else { return Payload.none }
+        guard let typeName else { return .members([], owner: inlineOwner) }
         guard let type = schema.type(named: typeName), case .object(let object) = type.kind else { return nil }
         if object.variants != nil {
             return type.isImplicit ? nil : swiftType(typeName).map { _ in .union(typeName) }
@@ -578,8 +574,6 @@ public struct Translator: Sendable {
     /// Properties, initializers and `json` for a payload.
     func payloadDeclarations(_ payload: Payload) -> [SwiftDeclaration] {
         switch payload {
-        case .none:
-            return memberDeclarations([], owner: .type(""))
         case .members(let members, let owner):
             return memberDeclarations(members, owner: owner)
         case .union(let typeName):
@@ -663,7 +657,6 @@ public struct Translator: Sendable {
         declarations += payloadDeclarations(payload)
         let hasArguments: Bool
         switch payload {
-        case .none: hasArguments = false
         case .members(let members, _): hasArguments = !members.isEmpty
         case .union: hasArguments = true
         }

@@ -52,8 +52,9 @@ extension QMPClient {
             throw QMPError(code: .invalidArguments, message: "\(server) does not have command '\(Command.name)'\(history)", command: Command.name)
         }
         guard let issue = introspection.validateArguments(command.arguments, ofCommand: Command.name).first else { return }
-        if issue.kind == .unexpected, issue.path.hasPrefix("arguments."), !issue.path.dropFirst(10).contains(".") {
-            let argument = String(issue.path.dropFirst(10))
+        let prefix = "arguments."
+        if issue.kind == .unexpected, issue.path.hasPrefix(prefix), !issue.path.dropFirst(prefix.count).contains(".") {
+            let argument = String(issue.path.dropFirst(prefix.count))
             let history = Command.argumentAvailability[argument].map { Self.history($0, server: greeting.version) } ?? ""
             throw QMPError(
                 code: .invalidArguments,

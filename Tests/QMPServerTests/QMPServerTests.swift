@@ -203,6 +203,29 @@ struct BackPressureTests {
     }
 }
 
+@Suite("What the server holds for its clients")
+struct BufferedOutputTests {
+    @Test("bufferedOutputBytes counts a reply the client has not taken yet")
+    func countsUntakenReply() async throws {
+        try await withServer { server, address in
+            guard case .unixSocket(let path) = address else { return }
+            let raw = try RawSocket(path: path)
+            raw.send(#"{"execute":"qmp_capabilities"}"# + "\n")
+            // A 4 MiB reply cannot fit in the socket's buffers; what is left waits in NIO.
+            raw.send(#"{"execute":"echo","arguments":{"pad":"\#(String(repeating: "x", count: 4 << 20))"}}"# + "\n")
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            var buffered = 0
+            while buffered == 0 && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                buffered = await server.bufferedOutputBytes()
+            }
+            #expect(buffered > 0, "the server should hold the part of a 4 MiB reply the client has not read")
+            #expect(buffered <= (4 << 20) + 1024)
+        }
+    }
+}
+
 /// A bare Unix socket, for clients that misbehave.
 final class RawSocket {
     let descriptor: CInt

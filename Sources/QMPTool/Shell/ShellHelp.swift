@@ -58,11 +58,9 @@ struct ShellHelp: Sendable {
     /// the schema history the bindings carry (QEMU 1.0 to the newest generated release).
     static func availability(of name: String, history: QMPSchemaHistory = .shared) -> [String] {
         guard let entry = history.commands[name] ?? history.events[name] else { return [] }
-        let own = entry.ranges.map(\.description).joined(separator: "; ")
-        var lines = ["in QEMU \(own)" + (entry.deprecated.map { ", deprecated since \($0)" } ?? "")]
-        let later = entry.members.filter { $0.ranges.map(\.description).joined(separator: "; ") != own }
-        for member in later {
-            lines.append("  \(member.name): QEMU " + member.ranges.map(\.description).joined(separator: "; "))
+        var lines = ["in QEMU " + SchemaCommand.availability(entry.ranges, deprecated: entry.deprecated, unstable: nil)]
+        for member in entry.members where member.ranges != entry.ranges {
+            lines.append("  \(member.name): QEMU " + SchemaCommand.availability(member.ranges, deprecated: member.deprecated, unstable: nil))
         }
         return lines
     }

@@ -31,6 +31,19 @@ struct QMPBench: AsyncParsableCommand {
     @Flag(help: "A few iterations of everything: proves the benchmark runs, measures nothing.") var smoke = false
     @Flag(help: "Print the rows as JSON lines instead of a table.") var json = false
     @Option(help: "Connections for the many-connections figure.") var connections: Int = 10_000
+    @Option(
+        name: .customLong("only"),
+        parsing: .upToNextOption,
+        help: "Run only these figures: \(Figure.allCases.map(\.rawValue).joined(separator: ", ")) (all when not given)."
+    )
+    var only: [Figure] = []
+
+    /// The groups of figures, for `--only` while working on one of them.
+    enum Figure: String, CaseIterable, ExpressibleByArgument {
+        case sequential, pipelined, schema, oneshot, simulator, events, connections
+    }
+
+    func runs(_ figure: Figure) -> Bool { only.isEmpty || only.contains(figure) }
 
     /// Scales an iteration count down in smoke mode.
     func n(_ full: Int) -> Int { smoke ? max(2, full / 1000) : full }
@@ -45,17 +58,19 @@ struct QMPBench: AsyncParsableCommand {
         if peerSet == nil { log("no peers at \(peers): printing our numbers alone") }
         var table = Table()
 
-        try await withPeerQEMU { qemu, ourSocket, peerSocket in
-            let client = try await QMPClient.connect(to: .unixSocket(path: ourSocket))
-            defer { Task { await client.close() } }
-            try await sequential(client: client, qemuPID: qemu, peerSocket: peerSocket, peers: peerSet, table: &table)
-            try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table)
-            try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table)
-            try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table)
+        if runs(.sequential) || runs(.pipelined) || runs(.schema) || runs(.oneshot) {
+            try await withPeerQEMU { qemu, ourSocket, peerSocket in
+                let client = try await QMPClient.connect(to: .unixSocket(path: ourSocket))
+                defer { Task { await client.close() } }
+                if runs(.sequential) { try await sequential(client: client, qemuPID: qemu, peerSocket: peerSocket, peers: peerSet, table: &table) }
+                if runs(.pipelined) { try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table) }
+                if runs(.schema) { try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table) }
+                if runs(.oneshot) { try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table) }
+            }
         }
-        try await simulatorCPU(peers: peerSet, table: &table)
-        try await events(table: &table)
-        try await manyConnections(table: &table)
+        if runs(.simulator) { try await simulatorCPU(peers: peerSet, table: &table) }
+        if runs(.events) { try await events(table: &table) }
+        if runs(.connections) { try await manyConnections(table: &table) }
         print(json ? table.jsonLines() : table.render())
     }
 

@@ -17,28 +17,45 @@ final class PendingCall: @unchecked Sendable {
     let arguments: JSONObject?
     let outOfBand: Bool
     let fileDescriptors: [CInt]
-    let promise: EventLoopPromise<JSONValue>
     let timeout: TimeAmount?
 
     // Event-loop state.
     var id: QMPClientStateMachine.RequestID?
-    var timeoutTask: Scheduled<Void>?
+    var deadline: NIODeadline?
     var finished = false
+    /// The waiting caller. A continuation rather than a promise and its future: one allocation
+    /// and one callback fewer on every command.
+    private var continuation: UnsafeContinuation<JSONValue, any Error>?
+    /// The outcome when it came before the caller's continuation did (a call cancelled before
+    /// it was submitted).
+    private var result: Result<JSONValue, any Error>?
 
-    init(
-        name: String,
-        arguments: JSONObject?,
-        outOfBand: Bool,
-        fileDescriptors: [CInt],
-        timeout: TimeAmount?,
-        promise: EventLoopPromise<JSONValue>
-    ) {
+    init(name: String, arguments: JSONObject?, outOfBand: Bool, fileDescriptors: [CInt], timeout: TimeAmount?) {
         self.name = name
         self.arguments = arguments
         self.outOfBand = outOfBand
         self.fileDescriptors = fileDescriptors
         self.timeout = timeout
-        self.promise = promise
+    }
+
+    /// On the event loop: the caller waits from now on.
+    func attach(_ continuation: UnsafeContinuation<JSONValue, any Error>) {
+        if let result {
+            self.result = nil
+            continuation.resume(with: result)
+        } else {
+            self.continuation = continuation
+        }
+    }
+
+    /// On the event loop: the call's outcome, given to the caller once.
+    func complete(_ outcome: Result<JSONValue, any Error>) {
+        if let continuation {
+            self.continuation = nil
+            continuation.resume(with: outcome)
+        } else {
+            result = outcome
+        }
     }
 }
 
@@ -65,6 +82,11 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private var context: ChannelHandlerContext?
     private var calls: [QMPClientStateMachine.RequestID: PendingCall] = [:]
+    /// One timer for all calls' time limits, set for the earliest deadline. A timer per call
+    /// would cost a heap insertion, a cancellation and three allocations on every command;
+    /// with the usual single limit per connection this one is set once per limit's length.
+    private var deadlineCheck: Scheduled<Void>?
+    private var deadlineCheckTime: NIODeadline?
     let negotiated: EventLoopPromise<Negotiated>
     private var connectTimeoutTask: Scheduled<Void>?
     private var closeReason: QMPError?
@@ -174,15 +196,19 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: - Calls from the client
 
-    func submit(_ call: PendingCall) {
+    func submit(_ call: PendingCall, continuation: UnsafeContinuation<JSONValue, any Error>) {
+        call.attach(continuation)
+        // Cancelled before it got here: its error is already with the caller.
+        guard !call.finished else { return }
         guard let context else {
-            call.promise.fail(QMPError(code: .connectionClosed, message: "the connection is closed", command: call.name))
+            finish(call, .failure(QMPError(code: .connectionClosed, message: "the connection is closed", command: call.name)))
             return
         }
         if let timeout = call.timeout {
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            call.timeoutTask = context.eventLoop.scheduleTask(in: timeout) {
-                bound.value.timedOut(call, after: timeout)
+            let deadline = NIODeadline.now() + timeout
+            call.deadline = deadline
+            if deadlineCheckTime.map({ deadline < $0 }) ?? true {
+                scheduleDeadlineCheck(at: deadline, context: context)
             }
         }
         if call.fileDescriptors.isEmpty {
@@ -199,7 +225,13 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
                 )
             )
         } else {
+            let wasTracking = tracksWrites
             callsWaitingForDescriptorSlot.append(call)
+            if !wasTracking {
+                // Writes made so far were not tracked: one empty write behind them tells when
+                // they have all left, since NIO completes writes in order.
+                trackedWrite(context.channel.allocator.buffer(capacity: 0), context: context)
+            }
             sendNextCallWithDescriptors()
         }
     }
@@ -279,26 +311,36 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Whether writes must be followed to their end: only while a command with descriptors
+    /// waits for the socket to be clear, or is on its way.
+    private var tracksWrites: Bool {
+        socketDescriptor != nil && (callWithDescriptorsInFlight != nil || !callsWaitingForDescriptorSlot.isEmpty)
+    }
+
     private func write(_ message: JSONValue) {
         guard let context else { return }
         writeBuffer.removeAll(keepingCapacity: true)
         message.write(to: &writeBuffer)
         let buffer = context.channel.allocator.buffer(bytes: writeBuffer)
-        if socketDescriptor != nil {
-            writesInFlight += 1
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            promise.futureResult.whenComplete { _ in
-                let this = bound.value
-                this.writesInFlight -= 1
-                if this.writesInFlight == 0 {
-                    this.sendNextCallWithDescriptors()
-                }
-            }
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+        if tracksWrites {
+            trackedWrite(buffer, context: context)
         } else {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
+    }
+
+    private func trackedWrite(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        writesInFlight += 1
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { _ in
+            let this = bound.value
+            this.writesInFlight -= 1
+            if this.writesInFlight == 0 {
+                this.sendNextCallWithDescriptors()
+            }
+        }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
     }
 
     private func sendNextCallWithDescriptors() {
@@ -356,8 +398,44 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func timedOut(_ call: PendingCall, after timeout: TimeAmount) {
-        guard !call.finished else { return }
+    private func scheduleDeadlineCheck(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        deadlineCheck?.cancel()
+        deadlineCheckTime = deadline
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        deadlineCheck = context.eventLoop.scheduleTask(deadline: deadline) {
+            bound.value.checkDeadlines()
+        }
+    }
+
+    /// Fails the calls whose time is up and sets the timer for the next deadline.
+    private func checkDeadlines() {
+        deadlineCheck = nil
+        deadlineCheckTime = nil
+        guard !isClosed, let context else { return }
+        let now = NIODeadline.now()
+        let waiting = Array(calls.values) + callsWaitingForDescriptorSlot
+        var expired: [PendingCall] = []
+        var next: NIODeadline?
+        for call in waiting where !call.finished {
+            guard let deadline = call.deadline else { continue }
+            if deadline <= now {
+                expired.append(call)
+            } else if next.map({ deadline < $0 }) ?? true {
+                next = deadline
+            }
+        }
+        // In the order they were sent, so that their errors come in a predictable order.
+        expired.sort { ($0.id ?? .init(.max)) < ($1.id ?? .init(.max)) }
+        for call in expired {
+            timedOut(call)
+        }
+        if let next, !isClosed {
+            scheduleDeadlineCheck(at: next, context: context)
+        }
+    }
+
+    private func timedOut(_ call: PendingCall) {
+        guard !call.finished, let timeout = call.timeout else { return }
         let seconds = Double(timeout.nanoseconds) / 1e9
         abandon(
             call,
@@ -373,11 +451,9 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func finish(_ call: PendingCall, _ result: Result<JSONValue, QMPError>) {
         guard !call.finished else { return }
         call.finished = true
-        call.timeoutTask?.cancel()
-        call.timeoutTask = nil
         switch result {
-        case .success(let value): call.promise.succeed(value)
-        case .failure(let error): call.promise.fail(error)
+        case .success(let value): call.complete(.success(value))
+        case .failure(let error): call.complete(.failure(error))
         }
         if callWithDescriptorsInFlight === call {
             callWithDescriptorsInFlight = nil
@@ -398,6 +474,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !isClosed else { return }
         isClosed = true
         connectTimeoutTask?.cancel()
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         for id in machine.closed(reason) {
             if let call = calls.removeValue(forKey: id) {
                 finish(call, .failure(Self.error(reason, for: call)))

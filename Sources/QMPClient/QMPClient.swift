@@ -422,17 +422,17 @@ public final class QMPClient: Sendable {
             arguments: arguments,
             outOfBand: outOfBand,
             fileDescriptors: fileDescriptors,
-            timeout: limit.map { TimeAmount($0) },
-            promise: eventLoop.makePromise(of: JSONValue.self)
+            timeout: limit.map { TimeAmount($0) }
         )
         let handler = self.handler
-        if eventLoop.inEventLoop {
-            handler.value.submit(call)
-        } else {
-            eventLoop.execute { handler.value.submit(call) }
-        }
         return try await withTaskCancellationHandler {
-            try await call.promise.futureResult.get()
+            try await withUnsafeThrowingContinuation { continuation in
+                if eventLoop.inEventLoop {
+                    handler.value.submit(call, continuation: continuation)
+                } else {
+                    eventLoop.execute { handler.value.submit(call, continuation: continuation) }
+                }
+            }
         } onCancel: {
             eventLoop.execute {
                 handler.value.abandon(
@@ -484,6 +484,11 @@ public final class QMPClient: Sendable {
 
     /// Whether the connection is still open.
     public var isConnected: Bool { channel.isActive }
+
+    /// An executor on this connection's event loop, for `withTaskExecutorPreference`: calls
+    /// made under it go without crossing threads (see ``QMPEventLoopExecutor``).
+    @available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *)
+    public var executor: QMPEventLoopExecutor { QMPEventLoopExecutor(eventLoop: channel.eventLoop) }
 }
 
 /// An `errno` value with its text.

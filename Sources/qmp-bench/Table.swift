@@ -13,6 +13,8 @@ struct Table {
         case absoluteAtMost(Double)
         /// ours ≥ value.
         case absoluteAtLeast(Double)
+        /// No target: shown for comparison.
+        case none
 
         var description: String {
             switch self {
@@ -20,6 +22,7 @@ struct Table {
             case .atLeast(let value): "≥ \(Table.format(value))×"
             case .absoluteAtMost(let value): "≤ \(Table.format(value))"
             case .absoluteAtLeast(let value): "≥ \(Table.format(value))"
+            case .none: "–"
             }
         }
     }
@@ -42,6 +45,7 @@ struct Table {
             case .atLeast(let value): ratio.map { $0 >= value }
             case .absoluteAtMost(let value): ours <= value
             case .absoluteAtLeast(let value): ours >= value
+            case .none: nil
             }
         }
     }

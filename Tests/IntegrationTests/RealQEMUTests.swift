@@ -202,7 +202,7 @@ struct RealQEMUTests {
         }
     }
 
-    @Test("getfd and add-fd pass descriptors, also two at once, as query-fdsets shows")
+    @Test("getfd and add-fd pass descriptors, also two at once and amid other commands, as query-fdsets shows")
     func descriptorPassing() async throws {
         try await RealQEMU.with { qemu in
             let client = qemu.client
@@ -236,6 +236,24 @@ struct RealQEMUTests {
             #expect(opaques == ["first", "second"])
             let eight = try #require(fdsets.first { $0["fdset-id"] == 8 })
             #expect(eight["fds"]?.arrayValue?.count == 1)
+
+            // Amid a stream of ordinary commands, each descriptor still goes with its own command.
+            let ends = [pipeA[0], pipeA[1], pipeB[0], pipeB[1]]
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask { _ = try await client.execute("query-name") }
+                    if index % 50 == 25 {
+                        let end = ends[index / 50]
+                        group.addTask {
+                            try await client.execute("add-fd", arguments: ["fdset-id": 9, "opaque": .string("end \(index / 50)")], passing: [end])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let nine = try #require(try await client.execute("query-fdsets").arrayValue?.first { $0["fdset-id"] == 9 })
+            let nineOpaques = Set(try #require(nine["fds"]?.arrayValue).compactMap { $0["opaque"]?.stringValue })
+            #expect(nineOpaques == ["end 0", "end 1", "end 2", "end 3"])
         }
     }
 

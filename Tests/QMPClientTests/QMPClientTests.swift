@@ -224,6 +224,44 @@ struct ScriptedClientTests {
         }
     }
 
+    @Test("each call keeps its own limit, whatever the limits of the calls before it")
+    func limitsOfSeveralCalls() async throws {
+        let server = try await FakeServer.start(respond: FakeServer.negotiating { _ in nil })
+        try await withClient(server) { client in
+            let clock = ContinuousClock()
+            let started = clock.now
+            // The long limit is set first; the short one after it must still end on time.
+            let long = Task { try await client.execute("hang", timeout: .seconds(3)) }
+            try await Task.sleep(for: .milliseconds(20))
+            let short = await #expect(throws: QMPError.self) { try await client.execute("hang", timeout: .milliseconds(200)) }
+            let shortEnded = clock.now - started
+            #expect(short?.code == .timeout)
+            #expect(short?.message.contains("within 0.2 s") == true)
+            let longError = await #expect(throws: QMPError.self) { try await long.value }
+            #expect(longError?.code == .timeout)
+            #expect(longError?.message.contains("within 3.0 s") == true)
+            // Order, not speed: the short limit did not wait for the long one.
+            #expect(shortEnded < clock.now - started)
+            #expect(shortEnded < .seconds(3))
+        }
+    }
+
+    @Test("a task on the connection's event loop executor runs calls without leaving that loop")
+    func eventLoopExecutor() async throws {
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { FakeServer.bytes(["return": ["n": $0["arguments"]?["n"] ?? .null], "id": $0["id"] ?? .null]) }
+        )
+        try await withClient(server) { client in
+            try await withTaskExecutorPreference(client.executor) {
+                for n in 0..<100 {
+                    let reply = try await client.execute("echo", arguments: ["n": .int(Int64(n))])
+                    #expect(reply["n"] == .int(Int64(n)))
+                    #expect(client.executor.eventLoop.inEventLoop)
+                }
+            }
+        }
+    }
+
     @Test("cancelling the waiting task ends the call at once")
     func cancellation() async throws {
         let server = try await FakeServer.start(respond: FakeServer.negotiating { _ in nil })

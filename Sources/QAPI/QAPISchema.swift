@@ -1,5 +1,9 @@
 import QMPCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // MARK: - Schema
 

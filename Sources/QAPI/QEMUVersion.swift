@@ -1,5 +1,9 @@
 import QMPCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Which schema of a QEMU source tree: the machine protocol's or the guest agent's.
 public enum QAPISchemaKind: String, Sendable, Hashable, CaseIterable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import QMPCore
 
 /// Something wrong with a JSON value checked against a schema type.
@@ -119,7 +123,7 @@ func describe(_ value: JSONValue) -> String {
     case .int(let int): String(int)
     case .uint(let uint): String(uint)
     case .double(let double): String(double)
-    case .string(let string): "\"" + string.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    case .string(let string): "\"" + string.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
     case .array: "array"
     case .object: "object"
     }

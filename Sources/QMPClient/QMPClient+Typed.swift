@@ -11,6 +11,7 @@ extension QMPClient {
     ///   ``QMPError/Code-swift.struct/protocolViolation`` naming the path, e.g.
     ///   `return.status: expected string, got 5`. Members and enum values the binding does not
     ///   know are not errors: newer QEMUs add them all the time.
+    @discardableResult
     public func execute<Command: QMPCommand>(_ command: Command, timeout: Duration? = nil) async throws -> Command.Response {
         if configuration.checksTypedCommands {
             try await check(command)

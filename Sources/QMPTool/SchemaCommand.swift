@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import QMP
 import QMPCore
 
@@ -153,7 +157,7 @@ struct SchemaCommand: ParsableCommand {
 
         /// Names that differ from `name` only in case, `-`/`_`, or contain it.
         static func similar(to name: String, in history: QMPSchemaHistory) -> [String] {
-            func normalized(_ text: String) -> String { text.lowercased().replacingOccurrences(of: "_", with: "-") }
+            func normalized(_ text: String) -> String { text.lowercased().replacing("_", with: "-") }
             let wanted = normalized(name)
             let all = Set(history.commands.keys).union(history.events.keys).union(history.types.keys)
             return all.filter { normalized($0) == wanted || (wanted.count >= 4 && normalized($0).contains(wanted)) }.sorted().prefix(5).map { $0 }

@@ -1,10 +1,22 @@
 import ArgumentParser
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOConcurrencyHelpers
 import QAPI
 import QMPClient
 import QMPCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 struct ShellCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -249,7 +261,7 @@ struct ShellSession {
                 let reply = try await client.execute("human-monitor-command", arguments: arguments)
                 let text = reply.stringValue ?? reply.serialized()
                 if !text.isEmpty {
-                    output.text(text.replacingOccurrences(of: "\r\n", with: "\n"))
+                    output.text(text.replacing("\r\n", with: "\n"))
                 }
             } catch let error as QMPError where error.code == .commandFailed {
                 output.error("\(error.errorClass ?? "Error"): \(error.message)")

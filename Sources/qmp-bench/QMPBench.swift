@@ -288,10 +288,14 @@ struct QMPBench: AsyncParsableCommand {
                     if index % 1024 == 0 { await Task.yield() }
                 }
             }
-            var received = 0
-            for try await _ in stream {
-                received += 1
-                if received == count { break }
+            // The reader runs on the client connection's event loop, as in the sequential figure.
+            let received = try await withTaskExecutorPreference(client.executor) {
+                var received = 0
+                for try await _ in stream {
+                    received += 1
+                    if received == count { break }
+                }
+                return received
             }
             await producer.value
             rates.append(Double(received) / seconds(ContinuousClock.now - started))

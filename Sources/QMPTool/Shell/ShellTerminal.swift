@@ -1,6 +1,10 @@
 import CLineEditor
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
@@ -85,12 +89,12 @@ final class ShellTerminal: Sendable {
     /// Starts the terminal thread with the first prompt.
     func start(prompt: String) {
         let loop = TerminalLoop(terminal: self, prompt: prompt)
-        let thread = Thread { [self] in
+        // A queue of its own: the loop blocks in the line editor for the whole session, which
+        // must not hold a thread of the cooperative pool.
+        DispatchQueue(label: "qmp-shell-terminal").async { [self] in
             loop.run()
             finished.signal()
         }
-        thread.name = "qmp-shell-terminal"
-        thread.start()
     }
 
     func post(_ message: Message) {

@@ -3,7 +3,8 @@ import QAPI
 import QMPCore
 
 /// Makes the `QMP` target's sources from the schemas of every QEMU release: the merged
-/// bindings, one file per schema module, and an index of every command and event.
+/// bindings, one file per schema module, and an index of every command and event; and the
+/// `QMPHistory` target's table of when everything existed.
 public struct BindingsGenerator: Sendable {
     /// What the sources are said to be generated from, in their headers.
     public var sourceDescription: String
@@ -13,8 +14,10 @@ public struct BindingsGenerator: Sendable {
     }
 
     public struct Output: Sendable {
-        /// Source text by file name.
+        /// Source text by file name, for the `QMP` target.
         public var files: [String: String]
+        /// Source text by file name, for the `QMPHistory` target.
+        public var historyFiles: [String: String]
         /// What could not be translated.
         public var diagnostics: [GeneratorDiagnostic]
         /// Schema errors in the releases read.
@@ -44,8 +47,8 @@ public struct BindingsGenerator: Sendable {
         let renderer = SwiftRenderer()
         var files = Translator.modules(declarations, source: sourceDescription).mapValues { renderer.render($0) }
         files["Index.swift"] = renderer.render(index(declarations))
-        files["SchemaHistory.swift"] = SchemaHistoryWriter(merged: merged).render(source: sourceDescription)
-        return Output(files: files, diagnostics: diagnostics, schemaDiagnostics: schemaDiagnostics)
+        let history = ["SchemaHistory.swift": SchemaHistoryWriter(merged: merged).render(source: sourceDescription)]
+        return Output(files: files, historyFiles: history, diagnostics: diagnostics, schemaDiagnostics: schemaDiagnostics)
     }
 
     /// `QMPBindings`: every generated command and event type by wire name, for looking one up
@@ -81,27 +84,38 @@ public struct BindingsGenerator: Sendable {
         )
     }
 
-    /// Compares `output` with the files in `directory`: the names of files that differ, are
-    /// missing, or are there but would not be generated (`.swift` files only).
-    public static func differences(_ output: Output, in directory: URL) -> [String] {
+    /// Compares `output` with the files in `directory` (the bindings) and `historyDirectory`
+    /// (the history): the paths of files that differ, are missing, or are there but would not
+    /// be generated (`.swift` files only).
+    public static func differences(_ output: Output, in directory: URL, historyIn historyDirectory: URL) -> [String] {
+        differences(output.files, in: directory) + differences(output.historyFiles, in: historyDirectory)
+    }
+
+    private static func differences(_ files: [String: String], in directory: URL) -> [String] {
         var differing: [String] = []
-        for (name, text) in output.files.sorted(by: { $0.key < $1.key }) {
+        for (name, text) in files.sorted(by: { $0.key < $1.key }) {
             let existing = try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
             if existing != text { differing.append(name) }
         }
         let present = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        differing += present.filter { $0.hasSuffix(".swift") && output.files[$0] == nil }.sorted()
-        return differing
+        differing += present.filter { $0.hasSuffix(".swift") && files[$0] == nil }.sorted()
+        return differing.map { directory.appendingPathComponent($0).path }
     }
 
-    /// Writes `output` into `directory`, removing `.swift` files it no longer generates.
-    public static func write(_ output: Output, to directory: URL) throws {
+    /// Writes `output` into `directory` and `historyDirectory`, removing `.swift` files it no
+    /// longer generates.
+    public static func write(_ output: Output, to directory: URL, historyTo historyDirectory: URL) throws {
+        try write(output.files, to: directory)
+        try write(output.historyFiles, to: historyDirectory)
+    }
+
+    private static func write(_ files: [String: String], to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let present = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in present where name.hasSuffix(".swift") && output.files[name] == nil {
+        for name in present where name.hasSuffix(".swift") && files[name] == nil {
             try FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
-        for (name, text) in output.files {
+        for (name, text) in files {
             try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
     }

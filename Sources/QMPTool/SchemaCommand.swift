@@ -4,7 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import QMP
+import QMPHistory
 import QMPCore
 
 /// `qmp schema`: QEMU's QMP vocabulary across releases, from the history the bindings carry.

@@ -18,6 +18,7 @@ struct QAPISwift: ParsableCommand {
             Examples:
               qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated
               qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated --check
+              (the history table goes to --history-output, Sources/QMPHistory/Generated)
               qapi-swift --schema qapi/qapi-schema.json > Bindings.swift
             """
     )
@@ -30,6 +31,9 @@ struct QAPISwift: ParsableCommand {
 
     @Option(help: "Where the merged bindings go.")
     var output: String = "Sources/QMP/Generated"
+
+    @Option(help: "Where the history table of every version goes.")
+    var historyOutput: String = "Sources/QMPHistory/Generated"
 
     @Flag(help: "Write nothing; exit 1 if the files in --output differ from what would be generated.")
     var check = false
@@ -57,18 +61,19 @@ struct QAPISwift: ParsableCommand {
         for diagnostic in generated.diagnostics { printError("\(diagnostic)") }
         guard generated.schemaDiagnostics.isEmpty else { throw ExitCode(1) }
         let outputDirectory = URL(fileURLWithPath: output)
+        let historyDirectory = URL(fileURLWithPath: historyOutput)
         if check {
-            let differing = BindingsGenerator.differences(generated, in: outputDirectory)
+            let differing = BindingsGenerator.differences(generated, in: outputDirectory, historyIn: historyDirectory)
             guard differing.isEmpty else {
-                printError("the bindings in \(output) are not what the schemas give; differing: \(differing.joined(separator: ", "))")
-                printError("regenerate with: swift run qapi-swift --schemas \(schemas!) --output \(output)")
+                printError("the generated files are not what the schemas give; differing: \(differing.joined(separator: ", "))")
+                printError("regenerate with: swift run qapi-swift --schemas \(schemas!) --output \(output) --history-output \(historyOutput)")
                 throw ExitCode(1)
             }
-            print("\(generated.files.count) files in \(output) match the schemas")
+            print("\(generated.files.count) files in \(output) and the history in \(historyOutput) match the schemas")
             return
         }
-        try BindingsGenerator.write(generated, to: outputDirectory)
-        print("wrote \(generated.files.count) files to \(output); \(generated.diagnostics.count) declarations not generated")
+        try BindingsGenerator.write(generated, to: outputDirectory, historyTo: historyDirectory)
+        print("wrote \(generated.files.count) files to \(output) and the history to \(historyOutput); \(generated.diagnostics.count) declarations not generated")
     }
 
     func printError(_ text: String) {

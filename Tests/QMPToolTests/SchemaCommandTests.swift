@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import QMP
+import QMPHistory
 import QMPCore
 import Testing
 

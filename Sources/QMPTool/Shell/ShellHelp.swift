@@ -1,5 +1,5 @@
 import QAPI
-import QMP
+import QMPHistory
 import QMPCore
 
 /// `help` and `help NAME` in `qmp shell`, written from the connected QEMU's schema.

@@ -77,10 +77,9 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.driver = try object.required("driver", at: path)
-        self.timerPeriod = try object.optional("timer-period", at: path)
+        self.id = try json.required("id", at: path)
+        self.driver = try json.required("driver", at: path)
+        self.timerPeriod = try json.optional("timer-period", at: path)
         switch self.driver {
         case .none: self.branch = .none(try AudiodevGenericOptions(json: json, path: path))
         case .alsa: self.branch = .alsa(try AudiodevAlsaOptions(json: json, path: path))
@@ -96,6 +95,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
         case .spice: self.branch = .spice(try AudiodevGenericOptions(json: json, path: path))
         case .wav: self.branch = .wav(try AudiodevWavOptions(json: json, path: path))
         default:
+            let object = try json.object(at: path)
             let common: Set<String> = ["id", "driver", "timer-period"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -179,10 +179,9 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.threshold = try object.optional("threshold", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
+        self.threshold = try json.optional("threshold", at: path)
     }
 
     public var json: JSONValue {
@@ -233,17 +232,16 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.dev = try object.optional("dev", at: path)
-        self.periodLength = try object.optional("period-length", at: path)
-        self.tryPoll = try object.optional("try-poll", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
+        self.dev = try json.optional("dev", at: path)
+        self.periodLength = try json.optional("period-length", at: path)
+        self.tryPoll = try json.optional("try-poll", at: path)
     }
 
     public var json: JSONValue {
@@ -276,9 +274,8 @@ public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -322,15 +319,14 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.bufferCount = try object.optional("buffer-count", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
+        self.bufferCount = try json.optional("buffer-count", at: path)
     }
 
     public var json: JSONValue {
@@ -441,10 +437,9 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.latency = try object.optional("latency", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
+        self.latency = try json.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -470,9 +465,8 @@ public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -497,9 +491,8 @@ public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -554,19 +547,18 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.serverName = try object.optional("server-name", at: path)
-        self.clientName = try object.optional("client-name", at: path)
-        self.connectPorts = try object.optional("connect-ports", at: path)
-        self.startServer = try object.optional("start-server", at: path)
-        self.exactName = try object.optional("exact-name", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
+        self.serverName = try json.optional("server-name", at: path)
+        self.clientName = try json.optional("client-name", at: path)
+        self.connectPorts = try json.optional("connect-ports", at: path)
+        self.startServer = try json.optional("start-server", at: path)
+        self.exactName = try json.optional("exact-name", at: path)
     }
 
     public var json: JSONValue {
@@ -610,12 +602,11 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.tryMmap = try object.optional("try-mmap", at: path)
-        self.exclusive = try object.optional("exclusive", at: path)
-        self.dspPolicy = try object.optional("dsp-policy", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
+        self.tryMmap = try json.optional("try-mmap", at: path)
+        self.exclusive = try json.optional("exclusive", at: path)
+        self.dspPolicy = try json.optional("dsp-policy", at: path)
     }
 
     public var json: JSONValue {
@@ -668,17 +659,16 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.dev = try object.optional("dev", at: path)
-        self.bufferCount = try object.optional("buffer-count", at: path)
-        self.tryPoll = try object.optional("try-poll", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
+        self.dev = try json.optional("dev", at: path)
+        self.bufferCount = try json.optional("buffer-count", at: path)
+        self.tryPoll = try json.optional("try-poll", at: path)
     }
 
     public var json: JSONValue {
@@ -714,10 +704,9 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.server = try object.optional("server", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
+        self.server = try json.optional("server", at: path)
     }
 
     public var json: JSONValue {
@@ -768,17 +757,16 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.name = try object.optional("name", at: path)
-        self.streamName = try object.optional("stream-name", at: path)
-        self.latency = try object.optional("latency", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
+        self.name = try json.optional("name", at: path)
+        self.streamName = try json.optional("stream-name", at: path)
+        self.latency = try json.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -827,14 +815,13 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
     }
 
     public var json: JSONValue {
@@ -864,9 +851,8 @@ public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -915,17 +901,16 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.name = try object.optional("name", at: path)
-        self.streamName = try object.optional("stream-name", at: path)
-        self.latency = try object.optional("latency", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
+        self.name = try json.optional("name", at: path)
+        self.streamName = try json.optional("stream-name", at: path)
+        self.latency = try json.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -958,9 +943,8 @@ public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -1003,15 +987,14 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.bufferCount = try object.optional("buffer-count", at: path)
+        self.mixingEngine = try json.optional("mixing-engine", at: path)
+        self.fixedSettings = try json.optional("fixed-settings", at: path)
+        self.frequency = try json.optional("frequency", at: path)
+        self.channels = try json.optional("channels", at: path)
+        self.voices = try json.optional("voices", at: path)
+        self.format = try json.optional("format", at: path)
+        self.bufferLength = try json.optional("buffer-length", at: path)
+        self.bufferCount = try json.optional("buffer-count", at: path)
     }
 
     public var json: JSONValue {
@@ -1048,11 +1031,10 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.dev = try object.optional("dev", at: path)
-        self.latency = try object.optional("latency", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
+        self.dev = try json.optional("dev", at: path)
+        self.latency = try json.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -1082,10 +1064,9 @@ public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.path = try object.optional("path", at: path)
+        self.`in` = try json.optional("in", at: path)
+        self.out = try json.optional("out", at: path)
+        self.path = try json.optional("path", at: path)
     }
 
     public var json: JSONValue {

@@ -17,9 +17,8 @@ public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.refresh = try object.optional("refresh", at: path)
+        self.filename = try json.required("filename", at: path)
+        self.refresh = try json.optional("refresh", at: path)
     }
 
     public var json: JSONValue {
@@ -44,9 +43,8 @@ public struct AuthZListProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.rules = try object.optional("rules", at: path)
+        self.policy = try json.optional("policy", at: path)
+        self.rules = try json.optional("rules", at: path)
     }
 
     public var json: JSONValue {
@@ -68,8 +66,7 @@ public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.service = try object.required("service", at: path)
+        self.service = try json.required("service", at: path)
     }
 
     public var json: JSONValue {
@@ -90,8 +87,7 @@ public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.identity = try object.required("identity", at: path)
+        self.identity = try json.required("identity", at: path)
     }
 
     public var json: JSONValue {
@@ -182,10 +178,9 @@ public struct QAuthZListRule: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.match = try object.required("match", at: path)
-        self.policy = try object.required("policy", at: path)
-        self.format = try object.optional("format", at: path)
+        self.match = try json.required("match", at: path)
+        self.policy = try json.required("policy", at: path)
+        self.format = try json.optional("format", at: path)
     }
 
     public var json: JSONValue {
@@ -208,8 +203,7 @@ public struct QAuthZListRuleListHack: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.unused = try object.required("unused", at: path)
+        self.unused = try json.required("unused", at: path)
     }
 
     public var json: JSONValue {

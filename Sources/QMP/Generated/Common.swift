@@ -156,8 +156,7 @@ public struct HumanReadableText: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.humanReadableText = try object.required("human-readable-text", at: path)
+        self.humanReadableText = try json.required("human-readable-text", at: path)
     }
 
     public var json: JSONValue {

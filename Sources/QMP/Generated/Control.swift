@@ -14,8 +14,7 @@ public struct CommandInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        self.name = try json.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -36,8 +35,7 @@ public struct EventInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        self.name = try json.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -99,11 +97,10 @@ public struct MonitorOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.pretty = try object.optional("pretty", at: path)
-        self.chardev = try object.required("chardev", at: path)
+        self.id = try json.optional("id", at: path)
+        self.mode = try json.optional("mode", at: path)
+        self.pretty = try json.optional("pretty", at: path)
+        self.chardev = try json.required("chardev", at: path)
     }
 
     public var json: JSONValue {
@@ -159,9 +156,8 @@ public struct VersionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.qemu = try object.required("qemu", at: path)
-        self.package = try object.required("package", at: path)
+        self.qemu = try json.required("qemu", at: path)
+        self.package = try json.required("package", at: path)
     }
 
     public var json: JSONValue {
@@ -189,10 +185,9 @@ public struct VersionTriple: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.major = try object.required("major", at: path)
-        self.minor = try object.required("minor", at: path)
-        self.micro = try object.required("micro", at: path)
+        self.major = try json.required("major", at: path)
+        self.minor = try json.required("minor", at: path)
+        self.micro = try json.required("micro", at: path)
     }
 
     public var json: JSONValue {
@@ -222,8 +217,7 @@ public struct QmpCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enable = try object.optional("enable", at: path)
+        self.enable = try json.optional("enable", at: path)
     }
 
     public var json: JSONValue {

@@ -14,8 +14,7 @@ public struct EbpfObject: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.object = try object.required("object", at: path)
+        self.object = try json.required("object", at: path)
     }
 
     public var json: JSONValue {
@@ -68,8 +67,7 @@ public struct RequestEbpfCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {

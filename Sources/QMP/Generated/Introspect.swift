@@ -80,10 +80,9 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.metaType = try object.required("meta-type", at: path)
-        self.features = try object.optional("features", at: path)
+        self.name = try json.required("name", at: path)
+        self.metaType = try json.required("meta-type", at: path)
+        self.features = try json.optional("features", at: path)
         switch self.metaType {
         case .builtin: self.branch = .builtin(try SchemaInfoBuiltin(json: json, path: path))
         case .`enum`: self.branch = .`enum`(try SchemaInfoEnum(json: json, path: path))
@@ -93,6 +92,7 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
         case .command: self.branch = .command(try SchemaInfoCommand(json: json, path: path))
         case .event: self.branch = .event(try SchemaInfoEvent(json: json, path: path))
         default:
+            let object = try json.object(at: path)
             let common: Set<String> = ["name", "meta-type", "features"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -152,8 +152,7 @@ public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.members = try object.required("members", at: path)
+        self.members = try json.required("members", at: path)
     }
 
     public var json: JSONValue {
@@ -174,8 +173,7 @@ public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        self.type = try json.required("type", at: path)
     }
 
     public var json: JSONValue {
@@ -196,8 +194,7 @@ public struct SchemaInfoArray: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.elementType = try object.required("element-type", at: path)
+        self.elementType = try json.required("element-type", at: path)
     }
 
     public var json: JSONValue {
@@ -221,9 +218,8 @@ public struct SchemaInfoBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.metaType = try object.required("meta-type", at: path)
+        self.name = try json.required("name", at: path)
+        self.metaType = try json.required("meta-type", at: path)
     }
 
     public var json: JSONValue {
@@ -245,8 +241,7 @@ public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jsonType = try object.required("json-type", at: path)
+        self.jsonType = try json.required("json-type", at: path)
     }
 
     public var json: JSONValue {
@@ -275,10 +270,9 @@ public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.argType = try object.required("arg-type", at: path)
-        self.retType = try object.required("ret-type", at: path)
-        self.allowOob = try object.optional("allow-oob", at: path)
+        self.argType = try json.required("arg-type", at: path)
+        self.retType = try json.required("ret-type", at: path)
+        self.allowOob = try json.optional("allow-oob", at: path)
     }
 
     public var json: JSONValue {
@@ -305,9 +299,8 @@ public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.members = try object.optional("members", at: path)
-        self.values = try object.required("values", at: path)
+        self.members = try json.optional("members", at: path)
+        self.values = try json.required("values", at: path)
     }
 
     public var json: JSONValue {
@@ -332,9 +325,8 @@ public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.features = try object.optional("features", at: path)
+        self.name = try json.required("name", at: path)
+        self.features = try json.optional("features", at: path)
     }
 
     public var json: JSONValue {
@@ -356,8 +348,7 @@ public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.argType = try object.required("arg-type", at: path)
+        self.argType = try json.required("arg-type", at: path)
     }
 
     public var json: JSONValue {
@@ -386,10 +377,9 @@ public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.members = try object.required("members", at: path)
-        self.tag = try object.optional("tag", at: path)
-        self.variants = try object.optional("variants", at: path)
+        self.members = try json.required("members", at: path)
+        self.tag = try json.optional("tag", at: path)
+        self.variants = try json.optional("variants", at: path)
     }
 
     public var json: JSONValue {
@@ -422,11 +412,10 @@ public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.required("type", at: path)
-        self.`default` = try object.optional("default", at: path)
-        self.features = try object.optional("features", at: path)
+        self.name = try json.required("name", at: path)
+        self.type = try json.required("type", at: path)
+        self.`default` = try json.optional("default", at: path)
+        self.features = try json.optional("features", at: path)
     }
 
     public var json: JSONValue {
@@ -453,9 +442,8 @@ public struct SchemaInfoObjectVariant: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`case` = try object.required("case", at: path)
-        self.type = try object.required("type", at: path)
+        self.`case` = try json.required("case", at: path)
+        self.type = try json.required("type", at: path)
     }
 
     public var json: JSONValue {

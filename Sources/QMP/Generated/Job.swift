@@ -29,13 +29,12 @@ public struct JobInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.type = try object.required("type", at: path)
-        self.status = try object.required("status", at: path)
-        self.currentProgress = try object.required("current-progress", at: path)
-        self.totalProgress = try object.required("total-progress", at: path)
-        self.error = try object.optional("error", at: path)
+        self.id = try json.required("id", at: path)
+        self.type = try json.required("type", at: path)
+        self.status = try json.required("status", at: path)
+        self.currentProgress = try json.required("current-progress", at: path)
+        self.totalProgress = try json.required("total-progress", at: path)
+        self.error = try json.optional("error", at: path)
     }
 
     public var json: JSONValue {
@@ -251,8 +250,7 @@ public struct JobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -281,8 +279,7 @@ public struct JobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -311,8 +308,7 @@ public struct JobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -341,8 +337,7 @@ public struct JobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -371,8 +366,7 @@ public struct JobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -401,8 +395,7 @@ public struct JobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -454,9 +447,8 @@ public struct JobStatusChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.status = try object.required("status", at: path)
+        self.id = try json.required("id", at: path)
+        self.status = try json.required("status", at: path)
     }
 
     public var json: JSONValue {

@@ -197,9 +197,8 @@ public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cache = try object.required("cache", at: path)
-        self.topology = try object.required("topology", at: path)
+        self.cache = try json.required("cache", at: path)
+        self.topology = try json.required("topology", at: path)
     }
 
     public var json: JSONValue {
@@ -221,8 +220,7 @@ public struct SmpCachePropertiesWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.caches = try object.required("caches", at: path)
+        self.caches = try json.required("caches", at: path)
     }
 
     public var json: JSONValue {

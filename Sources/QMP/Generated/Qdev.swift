@@ -18,8 +18,7 @@ public struct DeviceListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.typename = try object.required("typename", at: path)
+        self.typename = try json.required("typename", at: path)
     }
 
     public var json: JSONValue {
@@ -48,8 +47,7 @@ public struct DeviceSyncConfigCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -87,10 +85,9 @@ public struct DeviceAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driver = try object.required("driver", at: path)
-        self.bus = try object.optional("bus", at: path)
-        self.id = try object.optional("id", at: path)
+        self.driver = try json.required("driver", at: path)
+        self.bus = try json.optional("bus", at: path)
+        self.id = try json.optional("id", at: path)
     }
 
     public var json: JSONValue {
@@ -121,8 +118,7 @@ public struct DeviceDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        self.id = try json.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -152,9 +148,8 @@ public struct DeviceDeletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.path = try object.required("path", at: path)
+        self.device = try json.optional("device", at: path)
+        self.path = try json.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -181,9 +176,8 @@ public struct DeviceUnplugGuestErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.path = try object.required("path", at: path)
+        self.device = try json.optional("device", at: path)
+        self.path = try json.required("path", at: path)
     }
 
     public var json: JSONValue {

@@ -20,10 +20,9 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mode = try object.required("mode", at: path)
-        self.filename = try object.optional("filename", at: path)
-        self.icount = try object.required("icount", at: path)
+        self.mode = try json.required("mode", at: path)
+        self.filename = try json.optional("filename", at: path)
+        self.icount = try json.required("icount", at: path)
     }
 
     public var json: JSONValue {
@@ -108,8 +107,7 @@ public struct ReplayBreakCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.icount = try object.required("icount", at: path)
+        self.icount = try json.required("icount", at: path)
     }
 
     public var json: JSONValue {
@@ -160,8 +158,7 @@ public struct ReplaySeekCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.icount = try object.required("icount", at: path)
+        self.icount = try json.required("icount", at: path)
     }
 
     public var json: JSONValue {

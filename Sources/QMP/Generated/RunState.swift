@@ -55,12 +55,12 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        self.type = try json.required("type", at: path)
         switch self.type {
         case .hyperV: self.branch = .hyperV(try GuestPanicInformationHyperV(json: json, path: path))
         case .s390: self.branch = .s390(try GuestPanicInformationS390(json: json, path: path))
         default:
+            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -115,12 +115,11 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.arg1 = try object.required("arg1", at: path)
-        self.arg2 = try object.required("arg2", at: path)
-        self.arg3 = try object.required("arg3", at: path)
-        self.arg4 = try object.required("arg4", at: path)
-        self.arg5 = try object.required("arg5", at: path)
+        self.arg1 = try json.required("arg1", at: path)
+        self.arg2 = try json.required("arg2", at: path)
+        self.arg3 = try json.required("arg3", at: path)
+        self.arg4 = try json.required("arg4", at: path)
+        self.arg5 = try json.required("arg5", at: path)
     }
 
     public var json: JSONValue {
@@ -154,11 +153,10 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.core = try object.required("core", at: path)
-        self.pswMask = try object.required("psw-mask", at: path)
-        self.pswAddr = try object.required("psw-addr", at: path)
-        self.reason = try object.required("reason", at: path)
+        self.core = try json.required("core", at: path)
+        self.pswMask = try json.required("psw-mask", at: path)
+        self.pswAddr = try json.required("psw-addr", at: path)
+        self.reason = try json.required("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -258,9 +256,8 @@ public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.actionRequired = try object.required("action-required", at: path)
-        self.recursive = try object.required("recursive", at: path)
+        self.actionRequired = try json.required("action-required", at: path)
+        self.recursive = try json.required("recursive", at: path)
     }
 
     public var json: JSONValue {
@@ -666,9 +663,8 @@ public struct StatusInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.running = try object.required("running", at: path)
-        self.status = try object.required("status", at: path)
+        self.running = try json.required("running", at: path)
+        self.status = try json.required("status", at: path)
     }
 
     public var json: JSONValue {
@@ -777,11 +773,10 @@ public struct SetActionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.reboot = try object.optional("reboot", at: path)
-        self.shutdown = try object.optional("shutdown", at: path)
-        self.panic = try object.optional("panic", at: path)
-        self.watchdog = try object.optional("watchdog", at: path)
+        self.reboot = try json.optional("reboot", at: path)
+        self.shutdown = try json.optional("shutdown", at: path)
+        self.panic = try json.optional("panic", at: path)
+        self.watchdog = try json.optional("watchdog", at: path)
     }
 
     public var json: JSONValue {
@@ -813,8 +808,7 @@ public struct WatchdogSetActionCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
+        self.action = try json.required("action", at: path)
     }
 
     public var json: JSONValue {
@@ -844,9 +838,8 @@ public struct GuestCrashloadedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
-        self.info = try object.optional("info", at: path)
+        self.action = try json.required("action", at: path)
+        self.info = try json.optional("info", at: path)
     }
 
     public var json: JSONValue {
@@ -873,9 +866,8 @@ public struct GuestPanickedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
-        self.info = try object.optional("info", at: path)
+        self.action = try json.required("action", at: path)
+        self.info = try json.optional("info", at: path)
     }
 
     public var json: JSONValue {
@@ -921,10 +913,9 @@ public struct MemoryFailureEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.recipient = try object.required("recipient", at: path)
-        self.action = try object.required("action", at: path)
-        self.flags = try object.required("flags", at: path)
+        self.recipient = try json.required("recipient", at: path)
+        self.action = try json.required("action", at: path)
+        self.flags = try json.required("flags", at: path)
     }
 
     public var json: JSONValue {
@@ -968,9 +959,8 @@ public struct ResetEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.guest = try object.optional("guest", at: path)
-        self.reason = try object.optional("reason", at: path)
+        self.guest = try json.optional("guest", at: path)
+        self.reason = try json.optional("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -1013,9 +1003,8 @@ public struct ShutdownEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.guest = try object.optional("guest", at: path)
-        self.reason = try object.optional("reason", at: path)
+        self.guest = try json.optional("guest", at: path)
+        self.reason = try json.optional("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -1103,8 +1092,7 @@ public struct WatchdogEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
+        self.action = try json.required("action", at: path)
     }
 
     public var json: JSONValue {

@@ -28,8 +28,7 @@ public struct AbortWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -82,8 +81,7 @@ public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -104,8 +102,7 @@ public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -126,8 +123,7 @@ public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -148,8 +144,7 @@ public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -170,8 +165,7 @@ public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -192,8 +186,7 @@ public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -214,8 +207,7 @@ public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -236,8 +228,7 @@ public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        self.data = try json.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -262,8 +253,7 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        self.type = try json.required("type", at: path)
         switch self.type {
         case .abort: self.branch = .abort(try AbortWrapper(json: json, path: path))
         case .blockDirtyBitmapAdd: self.branch = .blockDirtyBitmapAdd(try BlockDirtyBitmapAddWrapper(json: json, path: path))
@@ -278,6 +268,7 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
         case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try BlockdevSnapshotSyncWrapper(json: json, path: path))
         case .driveBackup: self.branch = .driveBackup(try DriveBackupWrapper(json: json, path: path))
         default:
+            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -435,8 +426,7 @@ public struct TransactionProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.completionMode = try object.optional("completion-mode", at: path)
+        self.completionMode = try json.optional("completion-mode", at: path)
     }
 
     public var json: JSONValue {
@@ -467,9 +457,8 @@ public struct TransactionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.actions = try object.required("actions", at: path)
-        self.properties = try object.optional("properties", at: path)
+        self.actions = try json.required("actions", at: path)
+        self.properties = try json.optional("properties", at: path)
     }
 
     public var json: JSONValue {

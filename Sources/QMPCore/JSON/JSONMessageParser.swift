@@ -146,6 +146,65 @@ struct StringCache {
     }
 }
 
+/// Makes the `String` for 0 to 15 ASCII bytes without going through the standard library's
+/// UTF-8 validation and small-string assembly, which cost more than the rest of reading such a
+/// string (most keys and many values are this short).
+///
+/// On 64-bit platforms such a string is stored inline in the 16 bytes of `String` itself: the
+/// bytes in order, and in the top byte a discriminator (immortal, small, ASCII) plus the count.
+/// That layout is the standard library's, not a promise, so it is used only after checking,
+/// once per process, that it produces bit for bit the strings `String(decoding:as:)` makes for
+/// every length; otherwise ``isAvailable`` is false and the parser takes the ordinary path.
+enum SmallASCIIString {
+    static let maximumLength = 15
+
+    static let isAvailable: Bool = {
+        guard MemoryLayout<String>.size == 16, MemoryLayout<(UInt64, UInt64)>.size == 16 else { return false }
+        let sample = Array("~Az 09:-_.{}[]a".utf8) + [0x20]
+        for count in 0...maximumLength {
+            let expected = String(decoding: sample[0..<count], as: UTF8.self)
+            let expectedBits = unsafeBitCast(expected, to: (UInt64, UInt64).self)
+            // Both ways of gathering the bytes: whole words, and byte by byte near the end.
+            for available in [sample.count, count] {
+                let made = sample.withUnsafeBufferPointer { make($0.baseAddress!, count: count, available: available) }
+                guard unsafeBitCast(made, to: (UInt64, UInt64).self) == expectedBits, made == expected,
+                      made.utf8.count == count, made.utf8.elementsEqual(sample[0..<count]) else { return false }
+            }
+        }
+        return true
+    }()
+
+    /// The string for `count` (at most 15) ASCII bytes at `start`; `available` bytes may be read
+    /// from `start` without leaving the buffer.
+    @inline(__always)
+    static func make(_ start: UnsafePointer<UInt8>, count: Int, available: Int) -> String {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        if available >= 16 {
+            let raw = UnsafeRawPointer(start)
+            low = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
+            high = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            if count < 8 {
+                low &= (1 &<< UInt64(count &* 8)) &- 1
+                high = 0
+            } else {
+                high &= (1 &<< UInt64((count &- 8) &* 8)) &- 1
+            }
+        } else {
+            for i in 0..<count {
+                if i < 8 {
+                    low |= UInt64(start[i]) &<< UInt64(i &* 8)
+                } else {
+                    high |= UInt64(start[i]) &<< UInt64((i &- 8) &* 8)
+                }
+            }
+        }
+        // Immortal, small, ASCII (0xE0), and the count.
+        high |= (0xE0 | UInt64(count)) &<< 56
+        return unsafeBitCast((low, high), to: String.self)
+    }
+}
+
 struct MessageParser: ~Copyable {
     struct Frame {
         enum Kind { case array, object, badKey }
@@ -182,6 +241,8 @@ struct MessageParser: ~Copyable {
     private var cache: StringCache?
     private let start: Int
     static let cacheThreshold = 4096
+    /// Whether short ASCII strings can be made directly (``SmallASCIIString``).
+    private let makesSmallStrings: Bool
 
     /// Objects with at least this many members detect duplicate keys with a hash set.
     private static let keySetThreshold = 12
@@ -202,6 +263,7 @@ struct MessageParser: ~Copyable {
         self.countsTokens = !bounded && end - start > configuration.maximumTokenCount
         self.start = start
         self.cache = nil
+        self.makesSmallStrings = SmallASCIIString.isAvailable
     }
 
     deinit {
@@ -592,6 +654,7 @@ struct MessageParser: ~Copyable {
         let contentStart = p + 1
         var q = contentStart
         let quoteWord = UInt64(quote)
+        var isASCII = true
         while true {
             while q &+ 8 <= end {
                 let word = UInt64(littleEndian: UnsafeRawPointer(base + q).loadUnaligned(as: UInt64.self))
@@ -607,6 +670,9 @@ struct MessageParser: ~Copyable {
             if c == quote {
                 p = q + 1
                 let count = q - contentStart
+                if isASCII && count <= SmallASCIIString.maximumLength && makesSmallStrings {
+                    return SmallASCIIString.make(base + contentStart, count: count, available: end - contentStart)
+                }
                 if count <= StringCache.maximumLength {
                     if let cache {
                         return cache.string(base + contentStart, count: count, available: end - contentStart)
@@ -627,6 +693,7 @@ struct MessageParser: ~Copyable {
             }
             let (length, modifiedNul) = try utf8Sequence(at: q)
             if modifiedNul { break }
+            isASCII = false
             q += length
         }
         return try parseStringSlowly(quote: quote, contentStart: contentStart, from: q)

@@ -7,6 +7,11 @@
 /// A value that converts from and to JSON.
 public protocol QMPJSONConvertible: Sendable {
     /// Reads the value; `path` names where it sits, for error messages.
+    ///
+    /// Pass `path` on to errors and to the helpers (``JSONObject/required(_:at:as:)``,
+    /// ``JSONObject/optional(_:at:as:)``), and nowhere else: the helpers hand a member's decoder
+    /// a placeholder that only becomes the member's real path when an error passes back through
+    /// them, so that decoding that succeeds builds no paths at all.
     init(json: JSONValue, path: QMPPath) throws(QMPDecodingError)
     var json: JSONValue { get }
 }
@@ -21,22 +26,74 @@ extension QMPJSONConvertible {
 public struct QMPPath: Sendable, Hashable, CustomStringConvertible {
     public private(set) var components: [String]
 
-    public init(_ components: [String] = []) {
-        self.components = components
+    /// A relative path is the part below a placeholder that a decoding helper handed down
+    /// (``QMPJSONConvertible/init(json:path:)`` explains why); the helper puts the rest in front
+    /// once an error reaches it. Paths that users build or see are never relative.
+    @usableFromInline
+    internal var relative: Relative
+
+    @usableFromInline
+    internal enum Relative: UInt8, Sendable, Hashable {
+        /// A complete path.
+        case no
+        /// Below a placeholder; the components follow the placeholder's.
+        case yes
+        /// Below a placeholder, and the first component is an index (`[3]`) that belongs to
+        /// the placeholder's last component.
+        case startingWithIndex
     }
 
+    public init(_ components: [String] = []) {
+        self.components = components
+        self.relative = .no
+    }
+
+    @usableFromInline
+    internal init(components: [String], relative: Relative) {
+        self.components = components
+        self.relative = relative
+    }
+
+    /// What a decoding helper passes to a member's decoder: costs nothing to make, and stands
+    /// for the member's path until an error needs it.
+    @inlinable
+    internal static var placeholder: QMPPath { QMPPath(components: [], relative: .yes) }
+
     public func appending(_ member: String) -> QMPPath {
-        QMPPath(components + [member])
+        var copy = self
+        copy.components.append(member)
+        return copy
     }
 
     public func appending(index: Int) -> QMPPath {
         var copy = self
         if copy.components.isEmpty {
             copy.components = ["[\(index)]"]
+            if copy.relative == .yes { copy.relative = .startingWithIndex }
         } else {
             copy.components[copy.components.count - 1] += "[\(index)]"
         }
         return copy
+    }
+
+    /// `self` with `base` in front, where `self` is relative to a placeholder that stood for
+    /// `base`. The result is relative again if `base` is.
+    @usableFromInline
+    internal func placed(under base: QMPPath) -> QMPPath {
+        guard relative != .no else { return self }
+        var result = base
+        var rest = components[...]
+        if relative == .startingWithIndex, let first = rest.first {
+            if result.components.isEmpty {
+                result.components = [first]
+                if result.relative == .yes { result.relative = .startingWithIndex }
+            } else {
+                result.components[result.components.count - 1] += first
+            }
+            rest = rest.dropFirst()
+        }
+        result.components.append(contentsOf: rest)
+        return result
     }
 
     public var description: String { components.isEmpty ? "value" : components.joined(separator: ".") }
@@ -63,6 +120,15 @@ public struct QMPDecodingError: Error, Sendable, Hashable, CustomStringConvertib
     }
 
     public var description: String { "\(path): \(message)" }
+
+    /// The error as seen from the decoder that handed `placeholder` down for the value at
+    /// `path` (both the same path, before the helpers made the first a placeholder).
+    @usableFromInline
+    internal func placed(under path: QMPPath) -> QMPDecodingError {
+        var copy = self
+        copy.path = self.path.placed(under: path)
+        return copy
+    }
 }
 
 /// Which QEMU versions have a command, event, type, member or enum value.
@@ -130,6 +196,7 @@ public struct QMPEmpty: QMPJSONConvertible, Hashable {
 // MARK: - Built-in types
 
 extension String: QMPJSONConvertible {
+    @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         guard case .string(let value) = json else { throw .typeMismatch(path, expected: "string", got: json) }
         self = value
@@ -138,6 +205,7 @@ extension String: QMPJSONConvertible {
 }
 
 extension Bool: QMPJSONConvertible {
+    @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         guard case .bool(let value) = json else { throw .typeMismatch(path, expected: "boolean", got: json) }
         self = value
@@ -147,6 +215,7 @@ extension Bool: QMPJSONConvertible {
 
 extension Double: QMPJSONConvertible {
     /// A JSON `number`; integers count, since QEMU prints `100.0` as `100`.
+    @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         guard let value = json.numberValue else { throw .typeMismatch(path, expected: "number", got: json) }
         self = value
@@ -163,6 +232,7 @@ extension JSONValue: QMPJSONConvertible {
 public protocol QMPInteger: QMPJSONConvertible, FixedWidthInteger {}
 
 extension QMPInteger {
+    @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let value: Self?
         switch json {
@@ -188,12 +258,18 @@ extension UInt32: QMPInteger {}
 extension UInt64: QMPInteger {}
 
 extension Array: QMPJSONConvertible where Element: QMPJSONConvertible {
+    // Inlinable so that the bindings get a loop specialised for their element type.
+    @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         guard case .array(let elements) = json else { throw .typeMismatch(path, expected: "array", got: json) }
         var result: [Element] = []
         result.reserveCapacity(elements.count)
-        for (index, element) in elements.enumerated() {
-            result.append(try Element(json: element, path: path.appending(index: index)))
+        for index in elements.indices {
+            do {
+                result.append(try Element(json: elements[index], path: .placeholder))
+            } catch {
+                throw error.placed(under: path.appending(index: index))
+            }
         }
         self = result
     }
@@ -207,14 +283,22 @@ extension JSONObject {
     @inlinable
     public func required<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T {
         guard let value = self[key] else { throw .missing(path.appending(key)) }
-        return try T(json: value, path: path.appending(key))
+        do {
+            return try T(json: value, path: .placeholder)
+        } catch {
+            throw error.placed(under: path.appending(key))
+        }
     }
 
     /// Reads an optional member; absent (or `null`, which some QEMU versions send) is `nil`.
     @inlinable
     public func optional<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T? {
         guard let value = self[key], !value.isNull || T.self == JSONValue.self else { return nil }
-        return try T(json: value, path: path.appending(key))
+        do {
+            return try T(json: value, path: .placeholder)
+        } catch {
+            throw error.placed(under: path.appending(key))
+        }
     }
 
     /// Sets a member unless the value is `nil`: optional members are omitted, never sent as null.
@@ -227,6 +311,24 @@ extension JSONObject {
 }
 
 extension JSONValue {
+    /// Reads a required member of this object; not an object is a decoding error naming `path`.
+    ///
+    /// Unlike `object(at:).required(…)` this looks into the object in place rather than taking a
+    /// copy of it first, which saves a pair of atomic reference count operations per value.
+    @inlinable
+    public func required<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T {
+        guard case .object(let object) = self else { throw .typeMismatch(path, expected: "object", got: self) }
+        return try object.required(key, at: path)
+    }
+
+    /// Reads an optional member of this object, as ``JSONObject/optional(_:at:as:)`` does; not an
+    /// object is a decoding error naming `path`.
+    @inlinable
+    public func optional<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T? {
+        guard case .object(let object) = self else { throw .typeMismatch(path, expected: "object", got: self) }
+        return try object.optional(key, at: path)
+    }
+
     /// The object, or a decoding error naming `path`.
     @inlinable
     public func object(at path: QMPPath) throws(QMPDecodingError) -> JSONObject {

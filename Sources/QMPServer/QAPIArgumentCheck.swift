@@ -22,7 +22,15 @@ extension QAPIIntrospection {
     /// the schema sources (the simulator).
     public func qemuArgumentCheck() -> @Sendable (String, JSONObject) -> QMPErrorBody? {
         let introspection = self
+        // Most commands (every query-*) are called without arguments; whether a command accepts
+        // none is a property of the schema, so it is settled once here rather than per call.
+        let acceptNoArguments = Set(
+            commands.keys.filter { introspection.validateArguments(nil, ofCommand: $0).isEmpty }
+        )
         return { command, arguments in
+            if arguments.isEmpty && acceptNoArguments.contains(command) {
+                return nil
+            }
             guard introspection.entry(named: command) != nil,
                 let issue = introspection.validateArguments(arguments, ofCommand: command).first
             else { return nil }

@@ -20,6 +20,11 @@ public struct QMPServerRequest: Sendable {
 /// with that class and desc (any other error becomes a `GenericError` with its description).
 public typealias QMPCommandHandler = @Sendable (QMPServerRequest) async throws -> JSONValue
 
+/// A handler that answers without suspending. The server runs it on the client's event loop
+/// as soon as the command's turn comes, which saves the two thread hops (into a task and back)
+/// that an `async` handler costs per command; it must therefore not block.
+public typealias QMPImmediateCommandHandler = @Sendable (QMPServerRequest) throws -> JSONValue
+
 /// The commands a server knows.
 public struct QMPCommandTable: Sendable {
     public struct Entry: Sendable {
@@ -28,6 +33,9 @@ public struct QMPCommandTable: Sendable {
         /// Checks the arguments before the handler runs; a problem is sent as the reply.
         public var checkArguments: (@Sendable (JSONObject) -> QMPErrorBody?)?
         public var handler: QMPCommandHandler
+        /// Set when the command was registered with ``QMPCommandTable/registerImmediate(_:allowsOutOfBand:checkArguments:_:)``;
+        /// ``handler`` then calls it too.
+        public var immediateHandler: QMPImmediateCommandHandler?
     }
 
     public private(set) var entries: [String: Entry] = [:]
@@ -42,6 +50,23 @@ public struct QMPCommandTable: Sendable {
         _ handler: @escaping QMPCommandHandler
     ) {
         entries[name] = Entry(name: name, allowsOutOfBand: allowsOutOfBand, checkArguments: checkArguments, handler: handler)
+    }
+
+    /// Registers (or replaces) the handler of `name`, for a handler that neither suspends nor
+    /// blocks: it runs on the client connection's event loop, without a task.
+    public mutating func registerImmediate(
+        _ name: String,
+        allowsOutOfBand: Bool = false,
+        checkArguments: (@Sendable (JSONObject) -> QMPErrorBody?)? = nil,
+        _ handler: @escaping QMPImmediateCommandHandler
+    ) {
+        entries[name] = Entry(
+            name: name,
+            allowsOutOfBand: allowsOutOfBand,
+            checkArguments: checkArguments,
+            handler: { try handler($0) },
+            immediateHandler: handler
+        )
     }
 
     /// Every command name, `qmp_capabilities` included, sorted.
@@ -69,6 +94,10 @@ public final class QMPServer: Sendable {
         /// guest can trigger; empty to send everything at once.
         public var throttledEvents: [String: String?]
         public var throttleInterval: Duration
+        /// The most bytes of events one client may have outstanding (waiting, or written and
+        /// not yet taken by its socket); further events are dropped for that client. A client
+        /// that reads slowly catches up within it; one that stops reading costs at most this.
+        public var eventBacklogLimit: Int
         public var eventLoopGroup: any EventLoopGroup
 
         public init(
@@ -78,8 +107,10 @@ public final class QMPServer: Sendable {
             reader: JSONReader.Configuration = .server,
             throttledEvents: [String: String?] = QMPEventThrottle.qemuThrottledEvents,
             throttleInterval: Duration = .seconds(1),
+            eventBacklogLimit: Int = 64 << 20,
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         ) {
+            self.eventBacklogLimit = eventBacklogLimit
             self.greeting = greeting
             self.commands = commands
             self.checkArguments = checkArguments
@@ -95,9 +126,16 @@ public final class QMPServer: Sendable {
     private let state = NIOLockedValueBox(ServerState())
     private let throttle: NIOLockedValueBox<QMPEventThrottle>
 
+    private struct Connection: Sendable {
+        var id: Int
+        var handler: NIOLoopBound<QMPServerConnectionHandler>
+        var outbox: QMPEventOutbox
+    }
+
     private struct ServerState {
         var listeners: [any Channel] = []
-        var connections: [Int: NIOLoopBound<QMPServerConnectionHandler>] = [:]
+        /// A plain array, so that a broadcast takes a snapshot without allocating.
+        var connections: [Connection] = []
         var nextConnectionID = 1
         var shutDown = false
     }
@@ -120,11 +158,13 @@ public final class QMPServer: Sendable {
                         defer { state.nextConnectionID += 1 }
                         return state.nextConnectionID
                     }
-                    let handler = QMPServerConnectionHandler(id: id, server: self, logger: self.logger)
+                    let outbox = QMPEventOutbox(allocator: channel.allocator, limit: self.configuration.eventBacklogLimit)
+                    let handler = QMPServerConnectionHandler(id: id, server: self, outbox: outbox, logger: self.logger)
                     try channel.pipeline.syncOperations.addHandler(handler)
-                    self.state.withLockedValue { $0.connections[id] = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
+                    let connection = Connection(id: id, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), outbox: outbox)
+                    self.state.withLockedValue { $0.connections.append(connection) }
                     channel.closeFuture.whenComplete { _ in
-                        self.state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
+                        self.state.withLockedValue { $0.connections.removeAll { $0.id == id } }
                     }
                 }
             }
@@ -152,6 +192,11 @@ public final class QMPServer: Sendable {
 
     /// Sends `event` to every client in command mode, subject to QEMU's rate limits.
     public func broadcast(_ event: QMPEvent) {
+        // Most events are not rate-limited; those need not take the throttle's lock.
+        guard configuration.throttledEvents[event.name] != nil else {
+            deliver(event)
+            return
+        }
         switch throttle.withLockedValue({ $0.offer(event) }) {
         case .held:
             return
@@ -177,9 +222,17 @@ public final class QMPServer: Sendable {
     }
 
     private func deliver(_ event: QMPEvent) {
-        let connections = state.withLockedValue { Array($0.connections.values) }
-        for connection in connections {
-            connection.eventLoop.execute { connection.value.deliver(event) }
+        let connections = state.withLockedValue { $0.connections }
+        guard !connections.isEmpty else { return }
+        // Serialised once, whatever the number of clients.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(128)
+        QMPEventOutbox.encode(event, into: &bytes)
+        bytes.withUnsafeBytes { encoded in
+            for connection in connections where connection.outbox.append(encoded) {
+                let handler = connection.handler
+                handler.eventLoop.execute { handler.value.flushEvents() }
+            }
         }
     }
 
@@ -190,10 +243,11 @@ public final class QMPServer: Sendable {
     /// summed over the connections. It stays bounded when a client stops reading: the server
     /// stops reading that client's commands once its output backs up.
     public func bufferedOutputBytes() async -> Int {
-        let connections = state.withLockedValue { Array($0.connections.values) }
+        let connections = state.withLockedValue { $0.connections }
         var total = 0
         for connection in connections {
-            total += (try? await connection.eventLoop.submit { connection.value.bufferedOutputBytes }.get()) ?? 0
+            let handler = connection.handler
+            total += (try? await handler.eventLoop.submit { handler.value.bufferedOutputBytes }.get()) ?? 0
         }
         return total
     }
@@ -205,13 +259,14 @@ public final class QMPServer: Sendable {
             defer {
                 state.listeners.removeAll()
             }
-            return (state.listeners, Array(state.connections.values))
+            return (state.listeners, state.connections)
         }
         for listener in listeners {
             try? await listener.close()
         }
         for connection in connections {
-            try? await connection.eventLoop.submit { connection.value.close() }.get()
+            let handler = connection.handler
+            try? await handler.eventLoop.submit { handler.value.close() }.get()
         }
     }
 
@@ -229,24 +284,59 @@ public final class QMPServer: Sendable {
 
     // MARK: - For connections
 
-    func execute(_ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody> {
+    /// Runs an immediate handler (or the argument checks that reject the command) on the
+    /// caller's thread; `nil` when the command needs its `async` handler.
+    func executeImmediately(_ request: QMPServerRequest) -> Result<JSONValue, QMPErrorBody>? {
         guard let entry = configuration.commands.entries[request.name] else {
-            return .failure(QMPErrorBody(errorClass: QMPError.ErrorClass.commandNotFound, description: "The command \(request.name) has not been found"))
+            return .failure(Self.notFound(request.name))
         }
-        if let check = entry.checkArguments, let problem = check(request.arguments) {
+        if let problem = check(entry, request) {
             return .failure(problem)
         }
-        if let check = configuration.checkArguments, let problem = check(request.name, request.arguments) {
+        guard let handler = entry.immediateHandler else { return nil }
+        do {
+            return .success(try handler(request))
+        } catch {
+            return .failure(Self.errorBody(error))
+        }
+    }
+
+    func execute(_ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody> {
+        guard let entry = configuration.commands.entries[request.name] else {
+            return .failure(Self.notFound(request.name))
+        }
+        if let problem = check(entry, request) {
             return .failure(problem)
         }
         do {
             return .success(try await entry.handler(request))
-        } catch let body as QMPErrorBody {
-            return .failure(body)
-        } catch let error as QMPError {
-            return .failure(QMPErrorBody(errorClass: error.errorClass ?? QMPError.ErrorClass.genericError, description: error.message))
         } catch {
-            return .failure(QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "\(error)"))
+            return .failure(Self.errorBody(error))
+        }
+    }
+
+    private func check(_ entry: QMPCommandTable.Entry, _ request: QMPServerRequest) -> QMPErrorBody? {
+        if let check = entry.checkArguments, let problem = check(request.arguments) {
+            return problem
+        }
+        if let check = configuration.checkArguments, let problem = check(request.name, request.arguments) {
+            return problem
+        }
+        return nil
+    }
+
+    private static func notFound(_ name: String) -> QMPErrorBody {
+        QMPErrorBody(errorClass: QMPError.ErrorClass.commandNotFound, description: "The command \(name) has not been found")
+    }
+
+    private static func errorBody(_ error: any Error) -> QMPErrorBody {
+        switch error {
+        case let body as QMPErrorBody:
+            return body
+        case let error as QMPError:
+            return QMPErrorBody(errorClass: error.errorClass ?? QMPError.ErrorClass.genericError, description: error.message)
+        default:
+            return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "\(error)")
         }
     }
 }

@@ -17,19 +17,35 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
 
     let id: Int
     private let server: QMPServer
+    private let outbox: QMPEventOutbox
     private let logger: Logger
     private var machine: QMPServerStateMachine
     private var reader: JSONReader
     private var context: ChannelHandlerContext?
     private var inBandQueue: [QMPServerStateMachine.Request] = []
     private var inBandRunning = false
-    private var writeBuffer: [UInt8] = []
+    /// Whether the outbox was told that this client receives events.
+    private var eventsEnabled = false
+    /// Guards ``processInput()`` against itself: a write can make NIO report a change of
+    /// writability synchronously, which would otherwise re-enter it.
+    private var processing = false
+    /// Replies and events of this event-loop tick, handed to the channel in one write when the
+    /// tick's work is done (or sooner, when they grow past ``outputHandOff``).
+    private var output: ByteBuffer?
+    /// How much of ``output`` is events, for the outbox's account of the client's backlog.
+    private var outputEventBytes = 0
+    private var scratch: [UInt8] = []
     /// Events this client missed because it was not reading, for the log.
     private var droppedEvents = 0
 
-    init(id: Int, server: QMPServer, logger: Logger) {
+    /// Beyond this, ``output`` goes to the channel at once, so that the channel's writability
+    /// (and with it whether more commands are read) sees it.
+    private static let outputHandOff = 64 * 1024
+
+    init(id: Int, server: QMPServer, outbox: QMPEventOutbox, logger: Logger) {
         self.id = id
         self.server = server
+        self.outbox = outbox
         self.logger = logger
         let commands = server.configuration.commands
         self.machine = QMPServerStateMachine(
@@ -50,28 +66,36 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         run(machine.connected())
+        flushOutput()
         context.read()
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         machine.closed()
+        outbox.setAccepting(false)
+        eventsEnabled = false
         inBandQueue.removeAll()
+        output = nil
+        outbox.written(outputEventBytes)
+        outputEventBytes = 0
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reader.feed(unwrapInboundIn(data))
+        // Replies wait for channelReadComplete, which NIO sends after the reads of this tick.
         processInput()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
         resumeReadingIfAllowed()
+        flushOutput()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         resumeReadingIfAllowed()
+        flushOutput()
         context.fireChannelWritabilityChanged()
     }
 
@@ -82,29 +106,23 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: - From the server
 
-    func deliver(_ event: QMPEvent) {
-        guard let context, machine.receivesEvents else { return }
-        guard context.channel.isWritable else {
-            // The client is not reading; dropping beats growing without bound.
-            droppedEvents += 1
-            logger.debug(
-                "dropped an event for a client that does not read",
-                metadata: ["qmp_connection": "\(id)", "qmp_event": "\(event.name)", "qmp_dropped_total": "\(droppedEvents)"]
-            )
-            return
-        }
-        write(event.json)
-        context.flush()
+    /// The outbox has events for this client: the flush that ``QMPServer/broadcast(_:)``
+    /// scheduled for the first of them.
+    func flushEvents() {
+        takeEvents()
+        flushOutput()
     }
 
     func close() {
         context?.close(promise: nil)
     }
 
-    /// What NIO holds for this client's socket, not yet written to it.
+    /// What this client's connection holds, not yet written to its socket: events waiting in
+    /// the outbox, replies of this tick, and what NIO holds.
     var bufferedOutputBytes: Int {
         guard let context else { return 0 }
-        return (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        let inChannel = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        return inChannel + (output?.readableBytes ?? 0) + outbox.waitingBytes
     }
 
     // MARK: - Work
@@ -125,6 +143,9 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func processInput() {
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
         while mayRead {
             let action: QMPServerStateMachine.Action
             do {
@@ -145,24 +166,30 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
             for message in messages {
                 write(message)
             }
-            context?.flush()
         case .dispatch(let request):
             if request.outOfBand {
-                execute(request)
+                start(request)
             } else {
                 inBandQueue.append(request)
-                runNextInBand()
+                runInBand()
             }
+        }
+        if !eventsEnabled && machine.receivesEvents {
+            eventsEnabled = true
+            outbox.setAccepting(true)
         }
     }
 
-    private func runNextInBand() {
-        guard !inBandRunning, !inBandQueue.isEmpty else { return }
-        inBandRunning = true
-        execute(inBandQueue.removeFirst())
+    /// Starts queued in-band commands, one at a time: those answered at once make room for the
+    /// next right away.
+    private func runInBand() {
+        while !inBandRunning, !inBandQueue.isEmpty {
+            inBandRunning = true
+            start(inBandQueue.removeFirst())
+        }
     }
 
-    private func execute(_ request: QMPServerStateMachine.Request) {
+    private func start(_ request: QMPServerStateMachine.Request) {
         guard let context else { return }
         let server = self.server
         let serverRequest = QMPServerRequest(
@@ -173,31 +200,89 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
             connectionID: id,
             server: server
         )
+        if let result = server.executeImmediately(serverRequest) {
+            complete(request, result)
+            return
+        }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         Task {
             let result = await server.execute(serverRequest)
             eventLoop.execute {
-                bound.value.finished(request, result)
+                bound.value.finishedLater(request, result)
             }
         }
     }
 
-    private func finished(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) {
+    private func complete(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) {
         run(machine.completed(request.ticket, with: result, id: request.id))
         if !request.outOfBand {
             inBandRunning = false
-            runNextInBand()
         }
+    }
+
+    /// An `async` handler finished: nothing else will flush its reply in this tick.
+    private func finishedLater(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) {
+        complete(request, result)
+        runInBand()
         resumeReadingIfAllowed()
+        flushOutput()
     }
 
     private func write(_ message: JSONValue) {
         guard let context else { return }
-        writeBuffer.removeAll(keepingCapacity: true)
-        message.write(to: &writeBuffer, style: .qemu)
-        writeBuffer.append(13)
-        writeBuffer.append(10)
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: writeBuffer)), promise: nil)
+        // Events broadcast before this reply was made (by its own handler, say) go first.
+        takeEvents()
+        scratch.removeAll(keepingCapacity: true)
+        message.write(to: &scratch, style: .qemu)
+        scratch.append(13)
+        scratch.append(10)
+        if output == nil {
+            output = context.channel.allocator.buffer(capacity: max(scratch.count, 256))
+        }
+        output!.writeBytes(scratch)
+        if output!.readableBytes >= Self.outputHandOff {
+            flushOutput()
+        }
+    }
+
+    /// Moves the events waiting in the outbox behind what this tick wrote.
+    private func takeEvents() {
+        let taken = outbox.take()
+        if var bytes = taken.bytes, bytes.readableBytes > 0 {
+            if machine.receivesEvents {
+                outputEventBytes += bytes.readableBytes
+                if output == nil {
+                    output = bytes
+                } else {
+                    output!.writeBuffer(&bytes)
+                }
+            } else {
+                outbox.written(bytes.readableBytes)
+            }
+        }
+        if taken.dropped > 0 {
+            droppedEvents += taken.dropped
+            logger.debug(
+                "dropped events for a client that does not read",
+                metadata: ["qmp_connection": "\(id)", "qmp_dropped_total": "\(droppedEvents)"]
+            )
+        }
+    }
+
+    private func flushOutput() {
+        guard let context, let pending = output else { return }
+        output = nil
+        let eventBytes = outputEventBytes
+        outputEventBytes = 0
+        guard eventBytes > 0 else {
+            context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
+            return
+        }
+        // Events count against the client's backlog until the socket has taken them.
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let outbox = self.outbox
+        promise.futureResult.whenComplete { _ in outbox.written(eventBytes) }
+        context.writeAndFlush(wrapOutboundOut(pending), promise: promise)
     }
 }

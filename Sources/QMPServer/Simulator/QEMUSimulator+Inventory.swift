@@ -46,7 +46,7 @@ extension QEMUSimulator {
         let machine = self.machineState
 
         // MARK: Objects
-        table.register("object-add") { request in
+        table.registerImmediate("object-add") { request in
             guard case .string(let type)? = request.arguments["qom-type"] else {
                 throw Self.failure("Parameter 'qom-type' is missing")
             }
@@ -68,7 +68,7 @@ extension QEMUSimulator {
             }
             return [:]
         }
-        table.register("object-del") { request in
+        table.registerImmediate("object-del") { request in
             guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
             try machine.withLockedValue { machine in
                 guard let index = machine.objects.firstIndex(where: { $0.id == id }) else {
@@ -78,7 +78,7 @@ extension QEMUSimulator {
             }
             return [:]
         }
-        table.register("query-iothreads") { _ in
+        table.registerImmediate("query-iothreads") { _ in
             let threads = machine.withLockedValue { $0.objects.filter { $0.type == "iothread" } }
             return .array(
                 threads.enumerated().map { index, object in
@@ -95,7 +95,7 @@ extension QEMUSimulator {
         }
 
         // MARK: Character devices
-        table.register("chardev-add") { request in
+        table.registerImmediate("chardev-add") { request in
             guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
             guard case .string(let backend)? = request.arguments["backend"]?["type"] else {
                 throw Self.failure("Parameter 'backend' is missing")
@@ -108,7 +108,7 @@ extension QEMUSimulator {
             }
             return [:]
         }
-        table.register("chardev-remove") { request in
+        table.registerImmediate("chardev-remove") { request in
             guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
             try machine.withLockedValue { machine in
                 guard let index = machine.chardevs.firstIndex(where: { $0.id == id }) else {
@@ -118,7 +118,7 @@ extension QEMUSimulator {
             }
             return [:]
         }
-        table.register("query-chardev") { _ in
+        table.registerImmediate("query-chardev") { _ in
             let chardevs = machine.withLockedValue { $0.chardevs }
             var list: [JSONValue] = chardevs.map { chardev in
                 ["frontend-open": false, "filename": .string(chardev.backend), "label": .string(chardev.id)]
@@ -128,7 +128,7 @@ extension QEMUSimulator {
         }
 
         // MARK: Block nodes
-        table.register("blockdev-add") { request in
+        table.registerImmediate("blockdev-add") { request in
             guard case .string(let driver)? = request.arguments["driver"] else {
                 throw Self.failure("Parameter 'driver' is missing")
             }
@@ -148,7 +148,7 @@ extension QEMUSimulator {
             }
             return [:]
         }
-        table.register("blockdev-del") { request in
+        table.registerImmediate("blockdev-del") { request in
             guard case .string(let name)? = request.arguments["node-name"] else {
                 throw Self.failure("Parameter 'node-name' is missing")
             }
@@ -160,13 +160,13 @@ extension QEMUSimulator {
             }
             return [:]
         }
-        table.register("query-named-block-nodes") { _ in
+        table.registerImmediate("query-named-block-nodes") { _ in
             .array(machine.withLockedValue { $0.blockNodes }.map(Self.blockNodeInfo))
         }
-        table.register("query-block") { _ in [] }
+        table.registerImmediate("query-block") { _ in [] }
 
         // MARK: Network backends
-        table.register("netdev_add") { request in
+        table.registerImmediate("netdev_add") { request in
             guard case .string(let type)? = request.arguments["type"] else { throw Self.failure("Parameter 'type' is missing") }
             guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
             guard Self.netdevTypes.contains(type) else {
@@ -178,7 +178,7 @@ extension QEMUSimulator {
             }
             return [:]
         }
-        table.register("netdev_del") { request in
+        table.registerImmediate("netdev_del") { request in
             guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
             try machine.withLockedValue { machine in
                 guard let index = machine.netdevs.firstIndex(where: { $0.id == id }) else {
@@ -190,38 +190,38 @@ extension QEMUSimulator {
         }
 
         // MARK: The machine, devices and CPUs
-        table.register("device_add") { request in
+        table.registerImmediate("device_add") { request in
             try machine.withLockedValue { machine in
                 try Self.addDevice(request.arguments, to: &machine, hotplug: true)
             }
             return [:]
         }
-        table.register("device_del") { request in
+        table.registerImmediate("device_del") { request in
             guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
             let deleted = try machine.withLockedValue { machine in try Self.deleteDevice(id, in: &machine) }
             if let deleted { request.server.broadcast(deleted) }
             return [:]
         }
-        table.register("query-cpus-fast") { _ in machine.withLockedValue { Self.queryCPUsFast($0) } }
-        table.register("query-hotpluggable-cpus") { _ in
+        table.registerImmediate("query-cpus-fast") { _ in machine.withLockedValue { Self.queryCPUsFast($0) } }
+        table.registerImmediate("query-hotpluggable-cpus") { _ in
             try machine.withLockedValue { machine in try Self.queryHotpluggableCPUs(machine) }
         }
-        table.register("query-pci") { _ in machine.withLockedValue { Self.queryPCI($0) } }
-        table.register("query-machines") { _ in Self.machineList }
-        table.register("query-current-machine") { _ in
+        table.registerImmediate("query-pci") { _ in machine.withLockedValue { Self.queryPCI($0) } }
+        table.registerImmediate("query-machines") { _ in Self.machineList }
+        table.registerImmediate("query-current-machine") { _ in
             ["wakeup-suspend-support": .bool(machine.withLockedValue { $0.type == .pc })]
         }
-        table.register("query-target") { _ in ["arch": "x86_64"] }
+        table.registerImmediate("query-target") { _ in ["arch": "x86_64"] }
 
         // MARK: QOM
-        table.register("qom-list") { request in
+        table.registerImmediate("qom-list") { request in
             guard case .string(let path)? = request.arguments["path"] else { throw Self.failure("Parameter 'path' is missing") }
             let node = try machine.withLockedValue { try Self.qomNode(path, in: $0) }
             var entries: [JSONValue] = node.properties.map { ["name": .string($0.name), "type": .string($0.type)] }
             entries += node.children.map { ["name": .string($0.name), "type": .string("child<\($0.type)>")] }
             return .array(entries)
         }
-        table.register("qom-get") { request in
+        table.registerImmediate("qom-get") { request in
             guard case .string(let path)? = request.arguments["path"] else { throw Self.failure("Parameter 'path' is missing") }
             guard case .string(let property)? = request.arguments["property"] else {
                 throw Self.failure("Parameter 'property' is missing")
@@ -238,7 +238,7 @@ extension QEMUSimulator {
             }
             return value
         }
-        table.register("qom-list-types") { request in
+        table.registerImmediate("qom-list-types") { request in
             let implements = request.arguments["implements"]?.stringValue
             let includeAbstract = request.arguments["abstract"]?.boolValue ?? false
             var types = Self.creatableObjectTypes.map { (name: $0.key, parent: $0.value, abstract: false) }

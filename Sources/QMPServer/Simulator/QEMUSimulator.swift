@@ -132,16 +132,16 @@ public final class QEMUSimulator: Sendable {
 
     // MARK: - Commands
 
-    /// The simulator's command table.
+    /// The simulator's command table. Its handlers answer from memory, so they are registered
+    /// as immediate: they run on the client's event loop, without a task per command.
     public func commands() -> QMPCommandTable {
         var table = QMPCommandTable()
         let configuration = self.configuration
 
-        table.register("query-status") { [machine] _ in
-            let state = machine.withLockedValue { $0.runState }
-            return ["status": .string(state.rawValue), "singlestep": false, "running": .bool(state == .running)]
+        table.registerImmediate("query-status") { [machine] _ in
+            Self.statusReply(machine.withLockedValue { $0.runState })
         }
-        table.register("stop") { [machine] request in
+        table.registerImmediate("stop") { [machine] request in
             let stopped = machine.withLockedValue { machine -> Bool in
                 guard machine.runState == .running else { return false }
                 machine.runState = .paused
@@ -152,7 +152,7 @@ public final class QEMUSimulator: Sendable {
             }
             return [:]
         }
-        table.register("cont") { [machine] request in
+        table.registerImmediate("cont") { [machine] request in
             let resumed = machine.withLockedValue { machine -> Bool in
                 guard machine.runState == .prelaunch || machine.runState == .paused else { return false }
                 machine.runState = .running
@@ -163,27 +163,28 @@ public final class QEMUSimulator: Sendable {
             }
             return [:]
         }
-        table.register("system_reset") { request in
+        table.registerImmediate("system_reset") { request in
             request.server.broadcast(Self.event("RESET", ["guest": false, "reason": "host-qmp-system-reset"]))
             return [:]
         }
-        table.register("system_powerdown") { request in
+        table.registerImmediate("system_powerdown") { request in
             request.server.broadcast(Self.event("POWERDOWN"))
             return [:]
         }
+        // Not immediate: `onQuit` is the embedding program's, and may take its time.
         table.register("quit") { [machine, onQuit] request in
             machine.withLockedValue { $0.runState = .shutdown }
             request.server.broadcast(Self.event("SHUTDOWN", ["guest": false, "reason": "host-qmp-quit"]))
             onQuit()
             return [:]
         }
-        table.register("query-version") { _ in Self.versionInfo(configuration) }
-        table.register("query-name") { _ in
+        table.registerImmediate("query-version") { _ in Self.versionInfo(configuration) }
+        table.registerImmediate("query-name") { _ in
             configuration.name.map { ["name": .string($0)] } ?? [:]
         }
-        table.register("query-uuid") { _ in ["UUID": .string(configuration.uuid)] }
-        table.register("query-kvm") { _ in ["enabled": .bool(configuration.kvmEnabled), "present": .bool(configuration.kvmEnabled)] }
-        table.register("human-monitor-command") { [machine] request in
+        table.registerImmediate("query-uuid") { _ in ["UUID": .string(configuration.uuid)] }
+        table.registerImmediate("query-kvm") { _ in ["enabled": .bool(configuration.kvmEnabled), "present": .bool(configuration.kvmEnabled)] }
+        table.registerImmediate("human-monitor-command") { [machine] request in
             guard case .string(let line)? = request.arguments["command-line"] else {
                 throw QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "Parameter 'command-line' is missing")
             }
@@ -201,7 +202,7 @@ public final class QEMUSimulator: Sendable {
             }
         }
         registerInventory(&table)
-        table.register("query-qmp-schema") { _ in Self.schema.json }
+        table.registerImmediate("query-qmp-schema") { _ in Self.schema.json }
         // The rest of QEMU 7.2's commands exist, with their arguments checked, and answer as
         // QEMU 7.2 answered them on a machine without devices (recorded), else with the smallest
         // reply their return type allows.
@@ -209,19 +210,39 @@ public final class QEMUSimulator: Sendable {
             guard case .command(_, let returnType, let allowsOutOfBand) = entry.metaType else { continue }
             let recorded = Self.unsimulatedReplies[name]
             let synthesised = Self.schema.introspection.minimalValue(of: returnType)
-            table.register(name, allowsOutOfBand: allowsOutOfBand) { request in
+            table.registerImmediate(name, allowsOutOfBand: allowsOutOfBand) { request in
                 guard let recorded else { return synthesised }
                 return try Self.replay(recorded, arguments: request.arguments)
             }
         }
         let names = (table.names + ["query-commands"]).sorted()
-        table.register("query-commands") { _ in
+        table.registerImmediate("query-commands") { _ in
             .array(names.map { ["name": .string($0)] })
         }
         return table
     }
 
     // MARK: - Helpers
+
+    /// `query-status`'s answer in each run state, made once: it is the command management
+    /// layers poll most.
+    static func statusReply(_ state: RunState) -> JSONValue {
+        switch state {
+        case .prelaunch: statusPrelaunch
+        case .running: statusRunning
+        case .paused: statusPaused
+        case .shutdown: statusShutdown
+        }
+    }
+
+    private static let statusPrelaunch = makeStatusReply(.prelaunch)
+    private static let statusRunning = makeStatusReply(.running)
+    private static let statusPaused = makeStatusReply(.paused)
+    private static let statusShutdown = makeStatusReply(.shutdown)
+
+    private static func makeStatusReply(_ state: RunState) -> JSONValue {
+        ["status": .string(state.rawValue), "singlestep": false, "running": .bool(state == .running)]
+    }
 
     /// QEMU 7.2's recorded answers to the commands the simulator does not model.
     static let unsimulatedReplies: JSONObject = {

@@ -451,10 +451,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func finish(_ call: PendingCall, _ result: Result<JSONValue, QMPError>) {
         guard !call.finished else { return }
         call.finished = true
-        switch result {
-        case .success(let value): call.complete(.success(value))
-        case .failure(let error): call.complete(.failure(error))
-        }
+        call.complete(result.mapError { $0 })
         if callWithDescriptorsInFlight === call {
             callWithDescriptorsInFlight = nil
             sendNextCallWithDescriptors()

@@ -284,34 +284,35 @@ public final class QMPServer: Sendable {
 
     // MARK: - For connections
 
-    /// Runs an immediate handler (or the argument checks that reject the command) on the
-    /// caller's thread; `nil` when the command needs its `async` handler.
-    func executeImmediately(_ request: QMPServerRequest) -> Result<JSONValue, QMPErrorBody>? {
+    /// What dispatching a command came to: its reply, or the `async` handler still to run.
+    enum Dispatch {
+        case answered(Result<JSONValue, QMPErrorBody>)
+        case runLater(QMPCommandHandler)
+    }
+
+    /// Looks the command up and checks its arguments once, on the caller's thread; runs an
+    /// immediate handler there too. Only an `async` handler is left for a task.
+    func dispatch(_ request: QMPServerRequest) -> Dispatch {
         guard let entry = configuration.commands.entries[request.name] else {
-            return .failure(Self.notFound(request.name))
+            return .answered(.failure(Self.notFound(request.name)))
         }
         if let problem = check(entry, request) {
-            return .failure(problem)
+            return .answered(.failure(problem))
         }
-        guard let handler = entry.immediateHandler else { return nil }
+        guard let handler = entry.immediateHandler else { return .runLater(entry.handler) }
         do {
-            return .success(try handler(request))
+            return .answered(.success(try handler(request)))
         } catch {
-            return .failure(Self.errorBody(error))
+            return .answered(.failure(Self.errorBody(error)))
         }
     }
 
-    func execute(_ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody> {
-        guard let entry = configuration.commands.entries[request.name] else {
-            return .failure(Self.notFound(request.name))
-        }
-        if let problem = check(entry, request) {
-            return .failure(problem)
-        }
+    /// Runs an `async` handler that ``dispatch(_:)`` left, with its errors as QMP error bodies.
+    static func run(_ handler: QMPCommandHandler, _ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody> {
         do {
-            return .success(try await entry.handler(request))
+            return .success(try await handler(request))
         } catch {
-            return .failure(Self.errorBody(error))
+            return .failure(errorBody(error))
         }
     }
 

@@ -200,14 +200,18 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
             connectionID: id,
             server: server
         )
-        if let result = server.executeImmediately(serverRequest) {
+        let handler: QMPCommandHandler
+        switch server.dispatch(serverRequest) {
+        case .answered(let result):
             complete(request, result)
             return
+        case .runLater(let later):
+            handler = later
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         Task {
-            let result = await server.execute(serverRequest)
+            let result = await QMPServer.run(handler, serverRequest)
             eventLoop.execute {
                 bound.value.finishedLater(request, result)
             }

@@ -45,7 +45,7 @@ struct QMPBench: AsyncParsableCommand {
 
     func runs(_ figure: Figure) -> Bool { only.isEmpty || only.contains(figure) }
 
-    @Option(help: "Commands or events per figure instead of the defaults (for profiling under callgrind).")
+    @Option(help: "Commands or events per figure instead of the defaults (for profiling with perf record).")
     var iterations: Int?
 
     /// Scales an iteration count down in smoke mode.

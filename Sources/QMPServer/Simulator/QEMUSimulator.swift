@@ -270,8 +270,8 @@ public final class QEMUSimulator: Sendable {
         collect(recorded["arguments"] ?? [:], .object(arguments))
         var description = error["desc"]?.stringValue ?? ""
         // Longest first, so that x-node does not eat into x-node-name.
-        for pair in pairs.sorted(by: { $0.placeholder.count > $1.placeholder.count }) {
-            description = description.replacingAll(pair.placeholder, with: pair.value)
+        for pair in pairs.sorted(by: { $0.placeholder.count > $1.placeholder.count }) where !pair.placeholder.isEmpty {
+            description = description.replacing(pair.placeholder, with: pair.value)
         }
         throw QMPErrorBody(errorClass: error["class"]?.stringValue ?? QMPError.ErrorClass.genericError, description: description)
     }
@@ -305,20 +305,5 @@ public final class QEMUSimulator: Sendable {
             data: data,
             timestamp: .init(seconds: Int64(now.tv_sec), microseconds: Int64(now.tv_nsec / 1000))
         )
-    }
-}
-
-extension String {
-    /// This string with every occurrence of `target` replaced, without Foundation.
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = self[...]
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
     }
 }

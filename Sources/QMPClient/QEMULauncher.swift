@@ -184,8 +184,13 @@ public struct QEMULauncher: Sendable {
                 )
             }
             if access(socketPath, F_OK) == 0 {
+                // QEMU creates the socket early but greets only once the machine is built, which
+                // on a loaded host can take longer than the client's own connect bound: the
+                // greeting may use whatever is left of the startup time.
+                var configuration = client
+                configuration.connectTimeout = max(client.connectTimeout, deadline - clock.now)
                 do {
-                    return try await QMPClient.connect(to: .unixSocket(path: socketPath), configuration: client, logger: logger)
+                    return try await QMPClient.connect(to: .unixSocket(path: socketPath), configuration: configuration, logger: logger)
                 } catch let error as QMPError where error.code == .connectionFailed {
                     // The socket file appears just before QEMU listens on it.
                 }

@@ -306,6 +306,18 @@ struct LauncherTests {
         #expect(!qemu.isRunning)
     }
 
+    @Test("QEMU may take all of the startup time to greet, however short the client's own connect bound")
+    func greetingUsesStartupTime() async throws {
+        // QEMU creates its socket before it builds the machine and greets only after; on a
+        // loaded host that gap outlasts a client's connect bound, which is meant for servers
+        // that are already running.
+        let launcher = QEMULauncher(client: QMPClient.Configuration(connectTimeout: .nanoseconds(1)))
+        try await launcher.withQEMU { qemu in
+            let status = try await qemu.client.execute("query-status")
+            #expect(status["status"] == "prelaunch")
+        }
+    }
+
     @Test("a missing QEMU binary is a launch error that says how to install QEMU")
     func missingBinary() async throws {
         let error = await #expect(throws: QMPError.self) {

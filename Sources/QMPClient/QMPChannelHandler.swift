@@ -21,6 +21,8 @@ final class PendingCall: @unchecked Sendable {
 
     // Event-loop state.
     var id: QMPClientStateMachine.RequestID?
+    /// The order calls were submitted in (ids are reused, so they do not tell).
+    var sequence: UInt64 = 0
     var deadline: NIODeadline?
     var finished = false
     /// The waiting caller. A continuation rather than a promise and its future: one allocation
@@ -87,6 +89,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// with the usual single limit per connection this one is set once per limit's length.
     private var deadlineCheck: Scheduled<Void>?
     private var deadlineCheckTime: NIODeadline?
+    private var submitted: UInt64 = 0
     let negotiated: EventLoopPromise<Negotiated>
     private var connectTimeoutTask: Scheduled<Void>?
     private var closeReason: QMPError?
@@ -204,6 +207,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             finish(call, .failure(QMPError(code: .connectionClosed, message: "the connection is closed", command: call.name)))
             return
         }
+        submitted += 1
+        call.sequence = submitted
         if let timeout = call.timeout {
             let deadline = NIODeadline.now() + timeout
             call.deadline = deadline
@@ -425,7 +430,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         // In the order they were sent, so that their errors come in a predictable order.
-        expired.sort { ($0.id ?? .init(.max)) < ($1.id ?? .init(.max)) }
+        expired.sort { $0.sequence < $1.sequence }
         for call in expired {
             timedOut(call)
         }

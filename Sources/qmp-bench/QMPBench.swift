@@ -111,8 +111,9 @@ struct QMPBench: AsyncParsableCommand {
     func sequential(client: QMPClient, qemuPID: pid_t, peerSocket: String, peers: Peers?, table: inout Table) async throws {
         let count = n(20_000)
         /// Median RTT and CPU per command of `count` sequential calls, per repetition.
-        func measure() async throws -> (rtt: Double, cpu: Double) {
+        func measure() async throws -> (rtt: Double, cpu: Double, qemu: Double?) {
             for _ in 0..<min(200, count) { _ = try await client.execute("query-status") }
+            let qemuBefore = scheduledCPU(of: qemuPID)
             let cpuBefore = processCPU()
             var laps: [Double] = []
             laps.reserveCapacity(count)
@@ -121,12 +122,15 @@ struct QMPBench: AsyncParsableCommand {
                 _ = try await client.execute("query-status")
                 laps.append(microseconds(ContinuousClock.now - started))
             }
-            return (median(laps), (processCPU() - cpuBefore) / Double(count))
+            let cpu = (processCPU() - cpuBefore) / Double(count)
+            let qemu = scheduledCPU(of: qemuPID).flatMap { after in qemuBefore.map { (after - $0) / Double(count) } }
+            return (median(laps), cpu, qemu)
         }
-        var onLoop: [(rtt: Double, cpu: Double)] = []
-        var fromPool: [(rtt: Double, cpu: Double)] = []
+        var onLoop: [(rtt: Double, cpu: Double, qemu: Double?)] = []
+        var fromPool: [(rtt: Double, cpu: Double, qemu: Double?)] = []
         var cRTT: [Double] = []
         var cCPU: [Double] = []
+        var cQEMU: [Double] = []
         // Ours and the C client take turns, so that both see the same load on a shared machine.
         for _ in 0..<repetitions {
             onLoop.append(try await withTaskExecutorPreference(client.executor) { try await measure() })
@@ -134,6 +138,7 @@ struct QMPBench: AsyncParsableCommand {
             if let record = await offPool({ peers?.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(qemuPID)"]) }) {
                 if let value = record.double("p50_us") { cRTT.append(value) }
                 if let value = record.double("client_cpu_us_per_op") { cCPU.append(value) }
+                if let value = record.double("qemu_sched_us_per_op") { cQEMU.append(value) }
             }
         }
         let loopNote = "caller on the connection's event loop (client.executor)"
@@ -142,6 +147,11 @@ struct QMPBench: AsyncParsableCommand {
         table.add("  the same, default executor", ours: median(fromPool.map(\.rtt)), baseline: medianOrNil(cRTT), baselineName: "C client", unit: "µs", target: .none, note: poolNote)
         table.add("client CPU per command (sequential)", ours: median(onLoop.map(\.cpu)), baseline: medianOrNil(cCPU), baselineName: "C client", unit: "µs", target: .atMost(1.5), note: loopNote)
         table.add("  the same, default executor", ours: median(fromPool.map(\.cpu)), baseline: medianOrNil(cCPU), baselineName: "C client", unit: "µs", target: .none, note: poolNote)
+        // QEMU's share of a round trip, which depends on how the client drives it.
+        let qemuOnLoop = onLoop.compactMap(\.qemu)
+        if !qemuOnLoop.isEmpty {
+            table.add("  QEMU's own CPU per command meanwhile", ours: median(qemuOnLoop), baseline: medianOrNil(cQEMU), baselineName: "C client", unit: "µs", target: .none, note: loopNote)
+        }
     }
 
     func pipelined(client: QMPClient, peerSocket: String, peers: Peers?, table: inout Table) async throws {
@@ -431,6 +441,20 @@ func processCPU() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF_WHO, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+/// The CPU time all threads of a process have run, in microseconds, from
+/// /proc/PID/task/TID/schedstat (as the C client measures QEMU's); nil where there are no such files.
+func scheduledCPU(of pid: pid_t) -> Double? {
+    guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+    var nanoseconds = 0.0
+    for thread in threads {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/schedstat", encoding: .utf8),
+            let value = text.split(separator: " ").first.flatMap({ Double($0) })
+        else { continue }
+        nanoseconds += value
+    }
+    return nanoseconds / 1e3
 }
 
 /// Resident memory of this process, from /proc/self/statm.

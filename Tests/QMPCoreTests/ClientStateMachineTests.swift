@@ -383,6 +383,27 @@ struct ClientCommandModeTests {
         #expect(session.machine.pendingCount == 0)
     }
 
+    @Test("ids are reused once answered, so a caller that waits for each reply sends the same short id every time")
+    func idsAreReused() throws {
+        // QEMU reads a command one byte per turn of its main loop: a long id costs it time.
+        var session = Session()
+        try session.negotiate()
+        let first = try session.execute("query-status")
+        #expect(session.receive(reply(id: first)).success?.id == first)
+        for _ in 0..<100 {
+            let (id, message) = try #require(session.machine.execute("query-status").sent)
+            #expect(id == first)
+            #expect(message.serialized(style: .compact) == #"{"execute":"query-status","id":1}"#)
+            #expect(session.receive(reply(id: id)).success?.id == id)
+        }
+        // Commands in flight together still get distinct ids, and an error reply frees its id too.
+        let a = try session.execute("a")
+        let b = try session.execute("b")
+        #expect(a != b)
+        #expect(session.receive(errorReply("GenericError", "no", id: a)).failure?.id == a)
+        #expect(try session.execute("c") == a)
+    }
+
     @Test("arguments are sent as given")
     func arguments() throws {
         var session = Session()
@@ -691,6 +712,21 @@ struct ClientAbandonTests {
         _ = session.machine.abandon(id)
         #expect(session.receive(reply(id: id)).isIgnored)
         #expect(session.receive(errorReply("GenericError", "late", id: id)).isIgnored)
+    }
+
+    @Test("an abandoned command keeps its id until its late reply has come, so that reply is never taken for a newer command's")
+    func abandonedKeepsItsID() throws {
+        var session = Session()
+        try session.negotiate()
+        let abandoned = try session.execute("slow")
+        _ = session.machine.abandon(abandoned)
+        let newer = try session.execute("query-status")
+        #expect(newer != abandoned)
+        #expect(session.receive(reply(["late": true], id: abandoned)).isIgnored)
+        #expect(session.machine.pendingCount == 1)
+        #expect(session.receive(reply(id: newer)).success?.id == newer)
+        // Now that both replies have come, both ids are free again.
+        #expect(Set([try session.execute("x"), try session.execute("y")]) == [abandoned, newer])
     }
 
     @Test("an abandoned command's late reply does not disturb which command an id-less error fails")

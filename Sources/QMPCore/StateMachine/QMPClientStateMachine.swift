@@ -87,7 +87,11 @@ public struct QMPClientStateMachine: Sendable {
     private var pending: [RequestID: Pending] = [:]
     /// In-band commands and resync bytes in the order they were sent: QEMU answers them in that order.
     private var inBandOrder = FIFO<InBandItem>()
+    /// Ids are reused: QEMU reads commands one byte per turn of its main loop, so every digit
+    /// of an id costs it several microseconds. An id is free again once its reply has come,
+    /// also for abandoned commands, whose late replies must not be taken for another's.
     private var nextID: Int64 = 1
+    private var freeIDs: [Int64] = []
     private static let negotiationID = RequestID(0)
 
     public init(configuration: Configuration = Configuration()) {
@@ -231,6 +235,7 @@ public struct QMPClientStateMachine: Sendable {
         state = .closed
         let failing = pending.filter { !$0.value.abandoned }.keys.sorted()
         pending.removeAll()
+        freeIDs.removeAll()
         inBandOrder.removeAll()
         return failing
     }
@@ -257,8 +262,13 @@ public struct QMPClientStateMachine: Sendable {
         case .closed:
             return .fail(QMPError(code: .connectionClosed, message: "the connection is closed", command: name))
         }
-        let id = RequestID(nextID)
-        nextID += 1
+        let id: RequestID
+        if let free = freeIDs.popLast() {
+            id = RequestID(free)
+        } else {
+            id = RequestID(nextID)
+            nextID += 1
+        }
         pending[id] = Pending(name: name, outOfBand: outOfBand, abandoned: false)
         if !outOfBand {
             inBandOrder.append(.command(id))
@@ -289,6 +299,7 @@ public struct QMPClientStateMachine: Sendable {
         guard let entry = pending.removeValue(forKey: id) else {
             return .ignored("reply for id \(id), which is not pending")
         }
+        freeIDs.append(id.rawValue)
         if !entry.outOfBand {
             inBandOrder.remove(.command(id))
         }
@@ -306,6 +317,7 @@ public struct QMPClientStateMachine: Sendable {
             guard let entry = pending.removeValue(forKey: id) else {
                 return .ignored("id-less error for a command no longer pending: \(body.description)")
             }
+            freeIDs.append(id.rawValue)
             if entry.abandoned {
                 return .ignored("id-less error for abandoned command \(entry.name): \(body.description)")
             }

@@ -38,6 +38,44 @@ public struct Translator: Sendable {
         self.history = history
         self.relaxedMembers = relaxedMembers
         self.indirectMembers = Self.membersInCycles(schema)
+        self.selfContainingTypes = Self.typesHoldingThemselves(schema)
+    }
+
+    /// Unions and alternates that can hold a value of their own type other than through an
+    /// array: only their enumerations are `indirect`. The others keep their branch inline,
+    /// which saves an allocation per decoded value (one per entry of a `query-qmp-schema` reply).
+    let selfContainingTypes: Set<String>
+
+    static func typesHoldingThemselves(_ schema: QAPISchema) -> Set<String> {
+        /// The types a value of `name` holds inline: members, branches, and the alternatives of
+        /// alternates. Arrays keep their elements out of line and end a path.
+        func held(_ name: String) -> [String] {
+            switch schema.type(named: name)?.kind {
+            case .object(let object)?: object.members.map(\.type) + (object.variants?.variants.map(\.type) ?? [])
+            case .alternate(let alternate)?: alternate.branches.map(\.type)
+            default: []
+            }
+        }
+        var result: Set<String> = []
+        for type in schema.types.values {
+            let isUnion: Bool
+            switch type.kind {
+            case .object(let object): isUnion = object.variants != nil
+            case .alternate: isUnion = true
+            default: isUnion = false
+            }
+            guard isUnion else { continue }
+            var seen: Set<String> = []
+            var pending = held(type.name)
+            while let next = pending.popLast() {
+                if next == type.name {
+                    result.insert(type.name)
+                    break
+                }
+                if seen.insert(next).inserted { pending.append(contentsOf: held(next)) }
+            }
+        }
+        return result
     }
 
     /// Members, as `Type.member`, whose type holds their struct again through struct members
@@ -394,7 +432,7 @@ public struct Translator: Sendable {
                 )
             } + [SwiftEnumCase(name: other, associatedTypes: ["JSONObject"], comment: ["A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent."])],
             members: [],
-            isIndirect: true
+            isIndirect: selfContainingTypes.contains(name)
         )
         members.append(branch)
         return .structure(
@@ -435,7 +473,7 @@ public struct Translator: Sendable {
                     body: [.block("switch self", branches.map { .line("case .\($0.name)(let value): value.json") })]
                 ),
             ],
-            isIndirect: true
+            isIndirect: selfContainingTypes.contains(name)
         )
     }
 

@@ -61,6 +61,13 @@ struct ReferenceTests {
         { 'union': 'Brush', 'data': { 'round': 'Circle', 'flat': 'str' } }
         { 'struct': 'Layer', 'data': { 'name': 'str', '*below': 'Layer', 'brush': 'Brush', '*path': 'str', '*json': 'int' } }
         { 'command': 'stroke', 'data': 'Shape', 'boxed': true, 'returns': 'Layer' }
+        { 'enum': 'FrameKind', 'data': [ 'picture', 'frames' ] }
+        { 'struct': 'Picture', 'data': { 'title': 'str' } }
+        { 'struct': 'Frames', 'data': { 'count': 'int', '*inner': 'Frame' } }
+        { 'union': 'Frame', 'base': { 'kind': 'FrameKind' }, 'discriminator': 'kind',
+          'data': { 'picture': 'Picture', 'frames': 'Frames' } }
+        { 'alternate': 'Tint', 'data': { 'name': 'str', 'mix': 'Mix' } }
+        { 'struct': 'Mix', 'data': { 'with': 'Tint', 'ratio': 'number' } }
         """
 
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ReferenceSources/Paint.swift")
@@ -79,6 +86,29 @@ struct ReferenceTests {
         }
         let committed = try String(contentsOf: Self.reference, encoding: .utf8)
         #expect(committed == rendered, "the generator's output differs from ReferenceSources/Paint.swift")
+    }
+
+    @Test("a union or alternate is indirect only when it can hold itself, and such values nest")
+    func indirectOnlyWhereNeeded() throws {
+        // An indirect enumeration costs an allocation for every value decoded.
+        let source = try String(contentsOf: Self.reference, encoding: .utf8)
+        #expect(source.contains("public indirect enum Tint:"))
+        #expect(source.contains("public enum SizeOrName:"))
+        // Of the unions' branches only Frame's can hold a Frame again (frames → inner).
+        #expect(source.components(separatedBy: "public indirect enum Branch:").count == 2)
+        #expect(source.components(separatedBy: "public enum Branch:").count == 3)
+
+        let json: JSONValue = ["kind": "frames", "count": 2, "inner": ["kind": "frames", "count": 1, "inner": ["kind": "picture", "title": "sky"]]]
+        let frame = try Frame(json: json)
+        guard case .frames(let outer) = frame.branch, case .frames(let middle)? = outer.inner?.branch,
+            case .picture(let picture)? = middle.inner?.branch
+        else {
+            Issue.record("decoded the wrong branches: \(frame)")
+            return
+        }
+        #expect(picture.title == "sky")
+        #expect(frame.json == json)
+        #expect(try Tint(json: ["with": "red", "ratio": 0.5]) == .mix(Mix(with: .name("red"), ratio: 0.5)))
     }
 
     @Test("the generated types decode, skip unknown members, keep unknown enum values and omit nil members")

@@ -130,7 +130,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `driver` adds (of `AudiodevDriver`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `none`
         case none(AudiodevGenericOptions)
         /// `alsa`

@@ -1257,7 +1257,7 @@ public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
 
 /// QAPI alternate `BlockDirtyBitmapMergeSource`: the branch follows the JSON kind of the value.
 /// In QEMU 4.1.0 to 7.0.0.
-public indirect enum BlockDirtyBitmapMergeSource: QMPJSONConvertible, Hashable {
+public enum BlockDirtyBitmapMergeSource: QMPJSONConvertible, Hashable {
     /// `local`
     case local(String)
     /// `external`
@@ -1281,7 +1281,7 @@ public indirect enum BlockDirtyBitmapMergeSource: QMPJSONConvertible, Hashable {
 
 /// QAPI alternate `BlockDirtyBitmapOrStr`: the branch follows the JSON kind of the value.
 /// In QEMU 7.1.0 and later.
-public indirect enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
+public enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
     /// `local`
     case local(String)
     /// `external`
@@ -1452,7 +1452,7 @@ public struct BlockExport: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `BlockExportType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `nbd`
         case nbd(BlockExportNbd)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -1816,7 +1816,7 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `JobType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `mirror`
         case mirror(BlockJobChangeOptionsMirror)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -1945,7 +1945,7 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `JobType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `mirror`
         case mirror(BlockJobInfoMirror)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -2422,7 +2422,7 @@ public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `driver` adds (of `BlockdevDriver`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `file`
         case file(BlockStatsSpecificFile)
         /// `host_device`
@@ -2574,7 +2574,7 @@ public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `driver` adds (of `BlockdevDriver`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `luks`
         case luks(BlockdevAmendOptionsLUKS)
         /// `qcow2`
@@ -2882,7 +2882,7 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `driver` adds (of `BlockdevDriver`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `file`
         case file(BlockdevCreateOptionsFile)
         /// `gluster`
@@ -5900,7 +5900,7 @@ public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `BlockdevQcow2EncryptionFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `aes`
         case aes(QCryptoBlockOptionsQCow)
         /// `luks`
@@ -6013,7 +6013,7 @@ public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `BlockdevQcowEncryptionFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `aes`
         case aes(QCryptoBlockOptionsQCow)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -6660,7 +6660,7 @@ public struct GlusterServer: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `GlusterTransport`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `unix`
         case unix(UnixSocketAddress)
         /// `tcp`
@@ -6917,7 +6917,7 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `ImageInfoSpecificKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `qcow2`
         case qcow2(ImageInfoSpecificQCow2Wrapper)
         /// `vmdk`
@@ -7148,7 +7148,7 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `BlockdevQcow2EncryptionFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `luks`
         case luks(QCryptoBlockInfoLUKS)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -7903,7 +7903,7 @@ public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
 
 /// QAPI alternate `Qcow2OverlapChecks`: the branch follows the JSON kind of the value.
 /// In QEMU 2.2.0 and later.
-public indirect enum Qcow2OverlapChecks: QMPJSONConvertible, Hashable {
+public enum Qcow2OverlapChecks: QMPJSONConvertible, Hashable {
     /// `flags`
     case flags(Qcow2OverlapCheckFlags)
     /// `mode`
@@ -8066,7 +8066,7 @@ public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `RbdImageEncryptionFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `luks`
         case luks(RbdEncryptionCreateOptionsLUKS)
         /// `luks2`
@@ -8416,7 +8416,7 @@ public struct SheepdogRedundancy: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `SheepdogRedundancyType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `full`
         case full(SheepdogRedundancyFull)
         /// `erasure-coded`
@@ -8602,7 +8602,7 @@ public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `mode` adds (of `SshHostKeyCheckMode`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `hash`
         case hash(SshHostKeyHash)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.

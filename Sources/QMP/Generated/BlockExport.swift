@@ -115,7 +115,7 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `BlockExportType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `nbd`
         case nbd(BlockExportOptionsNbd)
         /// `vhost-user-blk`

@@ -85,7 +85,7 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `ChardevBackendKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `file`
         case file(ChardevFileWrapper)
         /// `serial`

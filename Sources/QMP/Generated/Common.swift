@@ -465,7 +465,7 @@ public enum PCIELinkWidth: QMPJSONConvertible, Hashable {
 
 /// QAPI alternate `StrOrNull`: the branch follows the JSON kind of the value.
 /// In QEMU 2.10.0 and later.
-public indirect enum StrOrNull: QMPJSONConvertible, Hashable {
+public enum StrOrNull: QMPJSONConvertible, Hashable {
     /// `s`
     case s(String)
     /// `n`

@@ -131,7 +131,7 @@ public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `alg` adds (of `QCryptoAkCipherAlgo`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `rsa`
         case rsa(QCryptoAkCipherOptionsRSA)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -205,7 +205,7 @@ public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `QCryptoBlockFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `luks`
         case luks(QCryptoBlockAmendOptionsLUKS)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -300,7 +300,7 @@ public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `QCryptoBlockFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `qcow`
         case qcow(QCryptoBlockOptionsQCow)
         /// `luks`
@@ -435,7 +435,7 @@ public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `QCryptoBlockFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `luks`
         case luks(QCryptoBlockInfoLUKS)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -654,7 +654,7 @@ public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `format` adds (of `QCryptoBlockFormat`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `qcow`
         case qcow(QCryptoBlockOptionsQCow)
         /// `luks`

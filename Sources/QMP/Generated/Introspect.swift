@@ -121,7 +121,7 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `meta-type` adds (of `SchemaMetaType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `builtin`
         case builtin(SchemaInfoBuiltin)
         /// `enum`

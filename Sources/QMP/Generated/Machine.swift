@@ -242,7 +242,7 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `arch` adds (of `CpuInfoArch`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `x86`
         case x86(CpuInfoX86)
         /// `sparc`
@@ -380,7 +380,7 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `target` adds (of `SysEmuTarget`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `s390x`
         case s390x(CpuInfoS390)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -1250,7 +1250,7 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `MemoryDeviceInfoKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `dimm`
         case dimm(PCDIMMDeviceInfoWrapper)
         /// `nvdimm`
@@ -1649,7 +1649,7 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `NumaOptionsType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `node`
         case node(NumaNodeOptions)
         /// `dist`

@@ -791,7 +791,7 @@ public struct MigrationAddress: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `transport` adds (of `MigrationAddressType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `socket`
         case socket(SocketAddress)
         /// `exec`

@@ -391,7 +391,7 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `sev-type` adds (of `SevGuestType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `sev`
         case sev(SevGuestInfo)
         /// `sev-snp`

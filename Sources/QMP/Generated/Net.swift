@@ -312,7 +312,7 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `NetLegacyOptionsType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `nic`
         case nic(NetLegacyNicOptions)
         /// `user`
@@ -483,7 +483,7 @@ public struct Netdev: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `NetClientDriver`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `nic`
         case nic(NetLegacyNicOptions)
         /// `user`

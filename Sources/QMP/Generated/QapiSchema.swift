@@ -42,7 +42,7 @@ public struct BlockdevAction: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `BlockdevActionKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `blockdev-snapshot-sync`, its value in `data`
         case blockdevSnapshotSync(BlockdevSnapshot)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -290,7 +290,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `NetClientOptionsKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `none`, its value in `data`
         case none(NetdevNoneOptions)
         /// `nic`, its value in `data`
@@ -534,7 +534,7 @@ public struct SocketAddressFlat: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `SocketAddressFlatType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `inet`
         case inet(InetSocketAddress)
         /// `unix`

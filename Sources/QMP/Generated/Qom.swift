@@ -1321,7 +1321,7 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `qom-type` adds (of `ObjectType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `acpi-generic-initiator`
         case acpiGenericInitiator(AcpiGenericInitiatorProperties)
         /// `acpi-generic-port`

@@ -82,7 +82,7 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `GuestPanicInformationType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `hyper-v`
         case hyperV(GuestPanicInformationHyperV)
         /// `s390`

@@ -240,7 +240,7 @@ public struct SocketAddress: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `SocketAddressType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `inet`
         case inet(InetSocketAddress)
         /// `unix`
@@ -300,7 +300,7 @@ public struct SocketAddressLegacy: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `SocketAddressType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `inet`
         case inet(InetSocketAddressWrapper)
         /// `unix`

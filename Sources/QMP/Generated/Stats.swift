@@ -73,7 +73,7 @@ public struct StatsFilter: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `target` adds (of `StatsTarget`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `vcpu`
         case vcpu(StatsVCPUFilter)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -392,7 +392,7 @@ public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
 
 /// QAPI alternate `StatsValue`: the branch follows the JSON kind of the value.
 /// In QEMU 7.1.0 and later.
-public indirect enum StatsValue: QMPJSONConvertible, Hashable {
+public enum StatsValue: QMPJSONConvertible, Hashable {
     /// `scalar`
     case scalar(UInt64)
     /// `boolean`

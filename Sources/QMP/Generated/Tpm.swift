@@ -235,7 +235,7 @@ public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `TpmType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `passthrough`
         case passthrough(TPMPassthroughOptionsWrapper)
         /// `emulator`

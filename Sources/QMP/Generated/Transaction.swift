@@ -300,7 +300,7 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `TransactionActionKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `abort`
         case abort(AbortWrapper)
         /// `block-dirty-bitmap-add`

@@ -284,7 +284,7 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `DisplayType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `gtk`
         case gtk(DisplayGTK)
         /// `cocoa`
@@ -373,7 +373,7 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `DisplayReloadType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `vnc`
         case vnc(DisplayReloadOptionsVNC)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -551,7 +551,7 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `DisplayUpdateType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `vnc`
         case vnc(DisplayUpdateOptionsVNC)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -652,7 +652,7 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `protocol` adds (of `DisplayProtocol`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `vnc`
         case vnc(ExpirePasswordOptionsVnc)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
@@ -970,7 +970,7 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `InputEventKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `key`
         case key(InputKeyEventWrapper)
         /// `btn`
@@ -1294,7 +1294,7 @@ public struct KeyValue: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `KeyValueKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `number`
         case number(IntWrapper)
         /// `qcode`
@@ -2159,7 +2159,7 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `protocol` adds (of `DisplayProtocol`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `vnc`
         case vnc(SetPasswordOptionsVnc)
         /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.

@@ -44,7 +44,7 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `YankInstanceType`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `block-node`
         case blockNode(YankInstanceBlockNode)
         /// `chardev`

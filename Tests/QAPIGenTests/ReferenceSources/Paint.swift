@@ -43,7 +43,7 @@ public struct Brush: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `type` adds (of `BrushKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `round`, its value in `data`
         case round(Circle)
         /// `flat`, its value in `data`
@@ -143,6 +143,112 @@ public enum Color: QMPJSONConvertible, Hashable {
     }
 }
 
+/// QAPI union `Frame`, told apart by `kind`.
+public struct Frame: QMPJSONConvertible, Hashable {
+    /// `kind`
+    public var kind: FrameKind
+    /// The members the value of `kind` adds.
+    public var branch: Branch
+
+    public init(kind: FrameKind, branch: Branch) {
+        self.kind = kind
+        self.branch = branch
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        self.kind = try json.required("kind", at: path)
+        switch self.kind {
+        case .picture: self.branch = .picture(try Picture(json: json, path: path))
+        case .frames: self.branch = .frames(try Frames(json: json, path: path))
+        default:
+            let object = try json.object(at: path)
+            let common: Set<String> = ["kind"]
+            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        }
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["kind"] = self.kind.json
+        let added: JSONObject
+        switch self.branch {
+        case .picture(let members): added = members.json.objectValue ?? [:]
+        case .frames(let members): added = members.json.objectValue ?? [:]
+        case .other(let members): added = members
+        }
+        for (key, value) in added where object[key] == nil {
+            object[key] = value
+        }
+        return .object(object)
+    }
+
+    /// The members each value of `kind` adds (of `FrameKind`).
+    public indirect enum Branch: Sendable, Hashable {
+        /// `picture`
+        case picture(Picture)
+        /// `frames`
+        case frames(Frames)
+        /// A value without members of its own, or one this binding does not know: the members beyond the common ones, as sent.
+        case other(JSONObject)
+    }
+}
+
+/// QAPI enum `FrameKind`.
+public enum FrameKind: QMPJSONConvertible, Hashable {
+    /// `picture`
+    case picture
+    /// `frames`
+    case frames
+    /// A value this binding does not know, as a newer QEMU may send; kept as sent.
+    case unknown(String)
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let raw = try String(json: json, path: path)
+        switch raw {
+        case "picture": self = .picture
+        case "frames": self = .frames
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .picture: "picture"
+        case .frames: "frames"
+        case .unknown(let raw): raw
+        }
+    }
+
+    public var json: JSONValue {
+        .string(rawValue)
+    }
+}
+
+/// QAPI struct `Frames`.
+public struct Frames: QMPJSONConvertible, Hashable {
+    /// `count`
+    public var count: Int64
+    /// `inner`
+    public var inner: Frame?
+
+    public init(count: Int64, inner: Frame? = nil) {
+        self.count = count
+        self.inner = inner
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        self.count = try json.required("count", at: path)
+        self.inner = try json.optional("inner", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["count"] = self.count.json
+        object.set("inner", self.inner)
+        return .object(object)
+    }
+}
+
 /// QAPI struct `Layer`.
 public struct Layer: QMPJSONConvertible, Hashable {
     /// `name`
@@ -183,6 +289,31 @@ public struct Layer: QMPJSONConvertible, Hashable {
         object["brush"] = self.brush.json
         object.set("path", self.path)
         object.set("json", self.json_2)
+        return .object(object)
+    }
+}
+
+/// QAPI struct `Mix`.
+public struct Mix: QMPJSONConvertible, Hashable {
+    /// `with`
+    public var with: Tint
+    /// `ratio`
+    public var ratio: Double
+
+    public init(with: Tint, ratio: Double) {
+        self.with = with
+        self.ratio = ratio
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        self.with = try json.required("with", at: path)
+        self.ratio = try json.required("ratio", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["with"] = self.with.json
+        object["ratio"] = self.ratio.json
         return .object(object)
     }
 }
@@ -240,6 +371,26 @@ public struct Paint: QMPJSONConvertible, Hashable {
     }
 }
 
+/// QAPI struct `Picture`.
+public struct Picture: QMPJSONConvertible, Hashable {
+    /// `title`
+    public var title: String
+
+    public init(title: String) {
+        self.title = title
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        self.title = try json.required("title", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["title"] = self.title.json
+        return .object(object)
+    }
+}
+
 /// QAPI union `Shape`, told apart by `kind`.
 public struct Shape: QMPJSONConvertible, Hashable {
     /// `kind`
@@ -285,7 +436,7 @@ public struct Shape: QMPJSONConvertible, Hashable {
     }
 
     /// The members each value of `kind` adds (of `ShapeKind`).
-    public indirect enum Branch: Sendable, Hashable {
+    public enum Branch: Sendable, Hashable {
         /// `circle`
         case circle(Circle)
         /// `square`
@@ -331,7 +482,7 @@ public enum ShapeKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `SizeOrName`: the branch follows the JSON kind of the value.
-public indirect enum SizeOrName: QMPJSONConvertible, Hashable {
+public enum SizeOrName: QMPJSONConvertible, Hashable {
     /// `size`
     case size(UInt64)
     /// `name`
@@ -379,6 +530,29 @@ public struct Square: QMPJSONConvertible, Hashable {
         object["side"] = self.side.json
         object.set("rotated", self.rotated)
         return .object(object)
+    }
+}
+
+/// QAPI alternate `Tint`: the branch follows the JSON kind of the value.
+public indirect enum Tint: QMPJSONConvertible, Hashable {
+    /// `name`
+    case name(String)
+    /// `mix`
+    case mix(Mix)
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        switch json {
+        case .string: self = .name(try String(json: json, path: path))
+        case .object: self = .mix(try Mix(json: json, path: path))
+        default: throw .typeMismatch(path, expected: "String or Mix", got: json)
+        }
+    }
+
+    public var json: JSONValue {
+        switch self {
+        case .name(let value): value.json
+        case .mix(let value): value.json
+        }
     }
 }
 

@@ -6,15 +6,13 @@ import Testing
 
 /// A server with a few commands, on a private Unix socket.
 private func withServer<Result: Sendable>(
+    addingCommands addCommands: (inout QMPCommandTable) -> Void = { _ in },
     _ body: (QMPServer, QMPAddress) async throws -> Result
 ) async throws -> Result {
     var commands = QMPCommandTable()
+    addCommands(&commands)
     commands.register("query-status") { _ in ["status": "running", "running": true, "singlestep": false] }
     commands.register("echo") { request in .object(request.arguments) }
-    commands.register("sleep") { request in
-        try await Task.sleep(for: .milliseconds(request.arguments["ms"]?.int64Value ?? 100))
-        return "slept"
-    }
     commands.register("query-yank", allowsOutOfBand: true) { _ in [] }
     commands.register("fail") { _ in
         throw QMPErrorBody(errorClass: "DeviceNotFound", description: "Device 'x' not found")
@@ -63,20 +61,27 @@ struct QMPServerTests {
         }
     }
 
-    @Test("an out-of-band reply overtakes a slow in-band command")
+    @Test("an out-of-band reply overtakes an in-band command that is still running")
     func outOfBandOvertakes() async throws {
-        try await withServer { _, address in
+        // No timing: `hold` runs until the test releases it, after the out-of-band reply.
+        let (started, starting) = AsyncStream<Void>.makeStream()
+        let (released, release) = AsyncStream<Void>.makeStream()
+        defer { release.finish() }
+        try await withServer(addingCommands: { commands in
+            commands.register("hold") { _ in
+                starting.yield()
+                for await _ in released { break }
+                return "released"
+            }
+        }) { _, address in
             let client = try await QMPClient.connect(to: address)
-            let order = LockedList()
-            async let slow: Void = {
-                _ = try await client.execute("sleep", arguments: ["ms": 300])
-                order.append("sleep")
-            }()
-            try await Task.sleep(for: .milliseconds(50))
-            _ = try await client.executeOutOfBand("query-yank")
-            order.append("query-yank")
-            try await slow
-            #expect(order.items == ["query-yank", "sleep"])
+            async let held = client.execute("hold")
+            for await _ in started { break }
+            // Answered while `hold` runs; were it queued behind it, this would time out.
+            #expect(try await client.executeOutOfBand("query-yank", timeout: .seconds(10)) == [])
+            release.yield()
+            let heldResult = try await held
+            #expect(heldResult == "released")
             await client.close()
         }
     }
@@ -146,13 +151,6 @@ struct QMPServerTests {
         await client.waitUntilClosed()
         #expect(!client.isConnected)
     }
-}
-
-private final class LockedList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
-    func append(_ item: String) { lock.withLock { stored.append(item) } }
-    var items: [String] { lock.withLock { stored } }
 }
 
 @Suite("QMP server under a client that does not read")

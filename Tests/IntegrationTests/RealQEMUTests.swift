@@ -181,7 +181,8 @@ struct RealQEMUTests {
             for (error, elapsed) in results {
                 #expect(error?.code == .connectionClosed)
                 #expect(error?.command == "query-status")
-                #expect(elapsed < .seconds(1))
+                // Far below the calls' 30 s limit, with room for a loaded CI host.
+                #expect(elapsed < .seconds(5))
             }
             #expect(!client.isConnected)
         }

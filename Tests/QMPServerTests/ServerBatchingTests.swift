@@ -213,7 +213,8 @@ struct ServerBatchingTests {
             // an event sent after it has caught up arrives, and commands are answered.
             var expected: Int64 = 0
             // The rest was dropped: the events stop once nothing more comes for a while.
-            while let line = try await raw.line(timeout: .milliseconds(500)) {
+            // (2 s: a loaded CI host can pause the stream for longer than a moment.)
+            while let line = try await raw.line(timeout: .seconds(2)) {
                 let event = try JSONValue(parsing: line)
                 guard event["data"]?["n"]?.int64Value == expected else { break }
                 expected += 1

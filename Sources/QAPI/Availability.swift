@@ -134,7 +134,7 @@ public struct QAPIAvailability: Sendable {
     /// Computes the histories from `releases`.
     public init(_ releases: QAPIReleases) {
         versions = releases.versions
-        var builder = AvailabilityBuilder(count: releases.releases.count)
+        var builder = AvailabilityBuilder()
         for (index, release) in releases.releases.enumerated() {
             builder.add(release.schema, index: index)
         }
@@ -277,14 +277,9 @@ private func shapeSignature(_ type: QAPIType) -> String {
 }
 
 private struct AvailabilityBuilder {
-    let count: Int
     var commands: [String: EntityAccumulator] = [:]
     var events: [String: EntityAccumulator] = [:]
     var types: [String: TypeAccumulator] = [:]
-
-    init(count: Int) {
-        self.count = count
-    }
 
     mutating func add(_ schema: QAPISchema, index: Int) {
         for command in schema.commands.values {

@@ -39,15 +39,3 @@ public struct QAPIDiagnostic: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String { "\(location): \(message)" }
 }
-
-/// All diagnostics of one operation, as a single error value.
-public struct QAPIDiagnostics: Error, Sendable, Hashable, CustomStringConvertible {
-    public var diagnostics: [QAPIDiagnostic]
-
-    public init(_ diagnostics: [QAPIDiagnostic]) {
-        self.diagnostics = diagnostics
-    }
-
-    /// One diagnostic per line.
-    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
-}

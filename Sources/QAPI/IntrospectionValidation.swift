@@ -78,7 +78,9 @@ private struct IntrospectionValidationRun {
             guard case .string(let name) = value else { return mismatch(value, expected: "string", path: path) }
             let known = members.isEmpty ? values : members.map(\.name)
             if !known.contains(name) {
-                fail(path, "\(value.serialized()) is not a value of this enumeration", .invalidEnumValue(name))
+                // As the source validator words it: the values when they are few enough to read.
+                let listed = known.count <= 8 ? known.map { "'\($0)'" }.joined(separator: ", ") : known.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + ", …"
+                fail(path, "\(value.serialized()) is not one of \(listed)", .invalidEnumValue(name))
             }
         case .array(let elementType):
             guard case .array(let elements) = value else { return mismatch(value, expected: "array", path: path) }
@@ -106,9 +108,10 @@ private struct IntrospectionValidationRun {
                     if !member.isOptional { fail(memberPath, "missing required member", .missing) }
                     continue
                 }
+                let issuesBefore = issues.count
                 check(memberValue, as: member.type, path: memberPath, acceptsExtraMembers: false)
                 // A bad tag leaves the variant unknown: QEMU stops at the tag.
-                if member.name == tag, !issues.isEmpty { return }
+                if member.name == tag, issues.count > issuesBefore { return }
             }
             guard complete, !acceptsExtraMembers else { return }
             for key in object.keys where !expected.contains(where: { $0.name == key }) {

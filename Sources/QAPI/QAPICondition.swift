@@ -75,15 +75,6 @@ public indirect enum QAPICondition: Sendable, Hashable, CustomStringConvertible 
         guard let condition = parser.parseOr(), parser.atEnd else { return nil }
         self = condition
     }
-
-    /// Both conditions (either may be absent).
-    public static func conjunction(_ lhs: QAPICondition?, _ rhs: QAPICondition?) -> QAPICondition? {
-        switch (lhs, rhs) {
-        case (nil, nil): nil
-        case (let one?, nil), (nil, let one?): one
-        case (let a?, let b?): a == b ? a : .all([a, b])
-        }
-    }
 }
 
 private struct PreprocessorConditionParser {

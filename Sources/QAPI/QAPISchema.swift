@@ -36,7 +36,7 @@ public struct QAPISchema: Sendable {
     public var pragmas: [String: QAPINode]
     /// Files read, in include order.
     public var files: [String]
-    /// Everything wrong with the schema: syntax errors, then resolution errors.
+    /// Everything wrong with the schema, syntax and resolution errors together, sorted by location.
     public var diagnostics: [QAPIDiagnostic]
 
     public init(

@@ -642,7 +642,7 @@ private struct Resolver {
             checkEvent(events[name]!)
         }
         diagnostics.sort { lhs, rhs in
-            // Keep syntax/reading order stable: sort by location only within resolution.
+            // By file, line and column, whichever stage found them.
             lhs.location < rhs.location
         }
     }

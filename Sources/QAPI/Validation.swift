@@ -167,7 +167,8 @@ private struct ValidationRun {
                 if names.count <= 8 {
                     fail(path, "\(describe(value)) is not one of \(names.joined(separator: ", "))", .invalidEnumValue(string))
                 } else {
-                    fail(path, "\(describe(value)) is not a value of \(typeName)", .invalidEnumValue(string))
+                    let some = names.prefix(8).joined(separator: ", ")
+                    fail(path, "\(describe(value)) is not a value of \(typeName) (\(some), …)", .invalidEnumValue(string))
                 }
                 return
             }

@@ -15,7 +15,6 @@ import QMPCore
 public struct MergedSchema: Sendable {
     public var schema: QAPISchema
     public var availability: QAPIAvailability
-    public var newestVersion: QEMUVersion
     /// Members, by owner (type name, or `command NAME` / `event NAME` for inline arguments and
     /// data), that the newest release requires but the bindings make optional.
     public var relaxedMembers: [String: Set<String>]
@@ -102,7 +101,6 @@ public struct MergedSchema: Sendable {
 
         self.schema = schema
         self.availability = availability
-        self.newestVersion = newest.version
         self.relaxedMembers = relaxed
     }
 

@@ -261,17 +261,17 @@ public struct Translator: Sendable {
         switch type.kind {
         case .object(let object):
             if let member = object.members.first(where: { swiftType($0.type) == nil }) {
-                return "member '\(member.name)' has a type not generated yet"
+                return "member '\(member.name)' has type '\(member.type)', which is not generated yet"
             }
             if let variants = object.variants {
                 if let variant = variants.variants.first(where: { branchType($0.type) == nil }) {
-                    return "branch '\(variant.name)' has a type not generated yet"
+                    return "branch '\(variant.name)' has type '\(variant.type)', which is not generated yet"
                 }
             }
             return nil
         case .alternate(let alternate):
             if let branch = alternate.branches.first(where: { swiftType($0.type) == nil || jsonKinds(of: $0.type).isEmpty }) {
-                return "alternate branch '\(branch.name)' has a type not generated yet"
+                return "alternate branch '\(branch.name)' has type '\(branch.type)', which is not generated yet"
             }
             return nil
         default:
@@ -668,12 +668,12 @@ public struct Translator: Sendable {
 
     func translateCommand(_ command: QAPICommand) -> Result<SwiftDeclaration, GeneratorDiagnostic> {
         guard let payload = payload(command.argumentType, inlineOwner: .command(command.name)) else {
-            return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its arguments have a type not generated"))
+            return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its arguments, of type '\(command.argumentType ?? "")', are not generated"))
         }
         var response = "QMPEmpty"
         if let returnType = command.returnType {
             guard let type = swiftType(returnType) else {
-                return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its return type is not generated"))
+                return .failure(GeneratorDiagnostic(location: command.location, message: "\(command.name): its return type '\(returnType)' is not generated"))
             }
             response = type
         }
@@ -714,7 +714,7 @@ public struct Translator: Sendable {
 
     func translateEvent(_ event: QAPIEvent) -> Result<SwiftDeclaration, GeneratorDiagnostic> {
         guard let payload = payload(event.dataType, inlineOwner: .event(event.name)) else {
-            return .failure(GeneratorDiagnostic(location: event.location, message: "\(event.name): its data has a type not generated"))
+            return .failure(GeneratorDiagnostic(location: event.location, message: "\(event.name): its data, of type '\(event.dataType ?? "")', is not generated"))
         }
         var declarations: [SwiftDeclaration] = [
             .staticConstant(name: "name", type: "String", value: Self.literal(event.name)),

@@ -158,4 +158,24 @@ struct IntrospectionTests {
             "tune.arguments.opts.name: built-in 'str' (string) in the source, 'int' (int) in the introspection",
         ])
     }
+
+    @Test("validation against an introspection reports every problem, not only those before an earlier one")
+    func validationKeepsGoing() {
+        // A union whose common member comes before its tag, in an array.
+        let introspection = QAPIIntrospection(entries: [
+            QAPISchemaInfo(name: "U", metaType: .object(
+                members: [.init(name: "count", type: "int"), .init(name: "kind", type: "K")], tag: "kind",
+                variants: [.init(tagValue: "sized", type: "S")]
+            )),
+            QAPISchemaInfo(name: "S", metaType: .object(members: [.init(name: "size", type: "int")], tag: nil, variants: [])),
+            QAPISchemaInfo(name: "K", metaType: .enumeration(members: [.init(name: "sized")], values: ["sized"])),
+            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: "int")),
+            QAPISchemaInfo(name: "[U]", metaType: .array(elementType: "U")),
+        ])
+        let value: JSONValue = [
+            ["count": "one", "kind": "sized", "size": "big"],
+            ["count": 2, "kind": "sized", "size": "small"],
+        ]
+        #expect(introspection.validate(value, as: "[U]", path: "x").map(\.path) == ["x[0].count", "x[0].size", "x[1].size"])
+    }
 }

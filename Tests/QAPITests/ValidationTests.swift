@@ -45,7 +45,7 @@ struct ValidationTests {
             "arguments.bogus: unexpected member",
         ])
         #expect(validator.validateArguments(["driver": "nope", "x": 1], ofCommand: "blockdev-add").map(\.description) == [
-            "arguments.driver: \"nope\" is not a value of BlockdevDriver",
+            "arguments.driver: \"nope\" is not a value of BlockdevDriver ('blkdebug', 'blklogwrites', 'blkreplay', 'blkverify', 'bochs', 'cloop', 'compress', 'copy-before-write', …)",
         ])
     }
 
@@ -55,7 +55,7 @@ struct ValidationTests {
         let keys: JSONValue = [["type": "qcode", "data": "ctrl"], ["type": "number", "data": "x"], ["type": "qcode", "data": "nokey"]]
         #expect(validator.validateArguments(["keys": keys], ofCommand: "send-key").map(\.description) == [
             "arguments.keys[1].data: expected integer, got \"x\"",
-            "arguments.keys[2].data: \"nokey\" is not a value of QKeyCode",
+            "arguments.keys[2].data: \"nokey\" is not a value of QKeyCode ('unmapped', 'shift', 'shift_r', 'alt', 'alt_r', 'ctrl', 'ctrl_r', 'menu', …)",
         ])
         // BlockdevRef: a definition (object) or a node name (string).
         #expect(validator.validateArguments(["driver": "qcow2", "node-name": "q", "file": 5], ofCommand: "blockdev-add").map(\.description) == [
@@ -112,7 +112,7 @@ struct ValidationTests {
         #expect(validator.validateReturn(["running": true, "singlestep": false, "status": "running"], ofCommand: "query-status").isEmpty)
         #expect(validator.validateReturn(["running": true, "status": "sleeping"], ofCommand: "query-status").map(\.description) == [
             "return.singlestep: missing required member",
-            "return.status: \"sleeping\" is not a value of RunState",
+            "return.status: \"sleeping\" is not a value of RunState ('debug', 'inmigrate', 'internal-error', 'io-error', 'paused', 'postmigrate', 'prelaunch', 'finish-migrate', …)",
         ])
         #expect(validator.validateData(["guest": true, "reason": "guest-shutdown"], ofEvent: "SHUTDOWN").isEmpty)
         #expect(validator.validateData(["guest": "yes", "reason": "guest-shutdown"], ofEvent: "SHUTDOWN").map(\.description) == ["data.guest: expected boolean, got \"yes\""])

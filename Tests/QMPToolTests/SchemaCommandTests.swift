@@ -17,6 +17,8 @@ struct SchemaCommandTests {
         #expect(history.release(matching: "7.2")?.description == "7.2.0")
         #expect(history.release(matching: "9.2")?.description == "9.2.0-rc2")
         #expect(history.release(matching: "2.12.0")?.description == "2.12.0")
+        // Compared as versions, not as text: 1.0.0 is the release called 1.0.
+        #expect(history.release(matching: "1.0.0")?.description == "1.0")
         #expect(history.release(matching: "7.3") == nil)
     }
 

@@ -128,7 +128,7 @@ public struct QEMULauncher: Sendable {
             removeTree(directory)
             throw QMPError(
                 code: .launchFailed,
-                message: "could not start \(binary): \(String(cString: strerror(-pid)))",
+                message: "could not start \(binary)",
                 underlying: SystemError(errno: -pid)
             )
         }

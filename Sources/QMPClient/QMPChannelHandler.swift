@@ -250,8 +250,9 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         callsWaitingForDescriptorSlot.removeAll { $0 === call }
         if callWithDescriptorsInFlight === call {
-            // Its reply is still owed; the slot stays taken until the connection moves on,
-            // but waiting calls must not starve behind a call nobody waits for.
+            // Its reply is still owed, but the slot is freed now so that waiting calls do not
+            // starve behind a call nobody waits for. The cost: if QEMU has not yet run the
+            // abandoned command, it will hand that command the next call's descriptors.
             callWithDescriptorsInFlight = nil
         }
         finish(call, .failure(error))

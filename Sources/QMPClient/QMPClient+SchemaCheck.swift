@@ -8,19 +8,31 @@ extension QMPClient {
     /// - Throws: ``QMPError`` when the server has no introspection (QEMU before 2.5, the guest
     ///   agent) or the answer cannot be read.
     public func schema() async throws -> QAPIIntrospection {
-        if let cached = schemaCache.withLockedValue({ $0 }) {
-            return cached
+        let fetch = schemaFetch.withLockedValue { fetch in
+            if let fetch { return fetch }
+            let started = Task { try await self.fetchSchema() }
+            fetch = started
+            return started
         }
-        let reply = try await execute("query-qmp-schema")
-        let introspection: QAPIIntrospection
         do {
-            introspection = try QAPIIntrospection(decoding: reply)
+            return try await fetch.value
+        } catch {
+            schemaFetch.withLockedValue { if $0 == fetch { $0 = nil } }
+            throw error
+        }
+    }
+
+    private func fetchSchema() async throws -> QAPIIntrospection {
+        let reply = try await execute("query-qmp-schema")
+        do {
+            return try QAPIIntrospection(decoding: reply)
         } catch {
             throw QMPError(code: .protocolViolation, message: "the query-qmp-schema reply cannot be read: \(error)", underlying: error)
         }
-        schemaCache.withLockedValue { $0 = introspection }
-        return introspection
     }
+
+    /// How error messages name the server: `QEMU 7.2.22`.
+    private var serverName: String { greeting.version.map { "QEMU \($0)" } ?? "this server" }
 
     /// Checks a command and its arguments against the connected server's own schema, without
     /// sending it.
@@ -30,12 +42,11 @@ extension QMPClient {
     ///   or `arguments.node-name: expected string, got 5 (checked against QEMU 7.2.22)`.
     public func check(_ name: String, arguments: JSONObject? = nil) async throws {
         let introspection = try await schema()
-        let server = greeting.version.map { "QEMU \($0)" } ?? "this server"
         guard introspection.entry(named: name) != nil else {
-            throw QMPError(code: .invalidArguments, message: "\(server) has no command '\(name)'", command: name)
+            throw QMPError(code: .invalidArguments, message: "\(serverName) has no command '\(name)'", command: name)
         }
         if let issue = introspection.validateArguments(arguments, ofCommand: name).first {
-            throw QMPError(code: .invalidArguments, message: "\(issue.description) (checked against \(server))", command: name)
+            throw QMPError(code: .invalidArguments, message: "\(issue.description) (checked against \(serverName))", command: name)
         }
     }
 
@@ -45,13 +56,20 @@ extension QMPClient {
     /// `QEMU 7.2.22 does not have command 'query-cpus'; QEMU removed it after 5.2.0`.
     /// Servers without `query-qmp-schema` (QEMU before 2.5) are not checked.
     public func check<Command: QMPCommand>(_ command: Command) async throws {
+        try await check(Command.self, arguments: command.arguments)
+    }
+
+    /// The check of ``check(_:)-swift.method`` on arguments already built, so that
+    /// ``execute(_:timeout:)`` builds them once.
+    func check<Command: QMPCommand>(_: Command.Type, arguments: JSONObject?) async throws {
         guard let introspection = try await schemaIfAvailable() else { return }
-        let server = greeting.version.map { "QEMU \($0)" } ?? "this server"
         guard introspection.entry(named: Command.name) != nil else {
+            let server = serverName
             let history = Self.history(Command.availability, server: greeting.version)
             throw QMPError(code: .invalidArguments, message: "\(server) does not have command '\(Command.name)'\(history)", command: Command.name)
         }
-        guard let issue = introspection.validateArguments(command.arguments, ofCommand: Command.name).first else { return }
+        guard let issue = introspection.validateArguments(arguments, ofCommand: Command.name).first else { return }
+        let server = serverName
         let prefix = "arguments."
         if issue.kind == .unexpected, issue.path.hasPrefix(prefix), !issue.path.dropFirst(prefix.count).contains(".") {
             let argument = String(issue.path.dropFirst(prefix.count))

@@ -13,10 +13,12 @@ extension QMPClient {
     ///   know are not errors: newer QEMUs add them all the time.
     @discardableResult
     public func execute<Command: QMPCommand>(_ command: Command, timeout: Duration? = nil) async throws -> Command.Response {
+        // Generated bindings build their arguments on every read.
+        let arguments = command.arguments
         if configuration.checksTypedCommands {
-            try await check(command)
+            try await check(Command.self, arguments: arguments)
         }
-        let reply = try await execute(Command.name, arguments: command.arguments, timeout: timeout)
+        let reply = try await execute(Command.name, arguments: arguments, timeout: timeout)
         do {
             return try Command.Response(json: reply, path: QMPPath(["return"]))
         } catch {

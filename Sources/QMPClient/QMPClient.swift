@@ -76,8 +76,9 @@ public final class QMPClient: Sendable {
     private let handler: NIOLoopBound<QMPChannelHandler>
     private let hub: EventHub
     private let logger: Logger
-    /// The server's introspection, once ``schema()`` fetched it.
-    let schemaCache = NIOLockedValueBox<QAPIIntrospection?>(nil)
+    /// The fetch of the server's introspection by ``schema()``: one per connection, shared by
+    /// the callers that ask while it is under way; forgotten when it fails.
+    let schemaFetch = NIOLockedValueBox<Task<QAPIIntrospection, any Error>?>(nil)
     /// Set once the server turned out to have no `query-qmp-schema`, so as not to ask again.
     let schemaMissing = NIOLockedValueBox(false)
 
@@ -281,7 +282,6 @@ public final class QMPClient: Sendable {
     }
 
     private static func connectError(errno code: CInt, address: QMPAddress) -> QMPError {
-        let reason = String(cString: strerror(code))
         let hint: String
         switch code {
         case ENOENT: hint = "no socket exists at that path"
@@ -295,7 +295,8 @@ public final class QMPClient: Sendable {
         case ENAMETOOLONG: hint = "Unix socket paths are limited to 107 bytes"
         case ENOTSOCK: hint = "the path is not a socket"
         case EACCES: hint = "permission denied"
-        default: hint = reason
+        // The system's text comes with the underlying error.
+        default: hint = "connect failed"
         }
         return QMPError(
             code: .connectionFailed,
@@ -315,7 +316,8 @@ public final class QMPClient: Sendable {
         guard let code else {
             return QMPError(code: .connectionFailed, message: "could not connect to \(peer)", underlying: error)
         }
-        let hint = code == ECONNREFUSED ? "nothing is listening on that port" : String(cString: strerror(code))
+        // Other reasons speak through the underlying error's text.
+        let hint = code == ECONNREFUSED ? "nothing is listening on that port" : "connect failed"
         return QMPError(code: .connectionFailed, message: "could not connect to \(peer): \(hint)", underlying: SystemError(errno: code))
     }
 
@@ -496,11 +498,4 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     public var errno: CInt
     public init(errno: CInt) { self.errno = errno }
     public var description: String { "errno \(errno): \(String(cString: strerror(errno)))" }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
 }

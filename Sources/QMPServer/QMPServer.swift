@@ -209,11 +209,7 @@ public final class QMPServer: Sendable {
     }
 
     private func startThrottleTimer(_ key: QMPEventThrottle.Key) {
-        let interval = TimeAmount.nanoseconds(
-            configuration.throttleInterval.components.seconds * 1_000_000_000
-                + configuration.throttleInterval.components.attoseconds / 1_000_000_000
-        )
-        configuration.eventLoopGroup.next().scheduleTask(in: interval) { [self] in
+        configuration.eventLoopGroup.next().scheduleTask(in: TimeAmount(configuration.throttleInterval)) { [self] in
             if let held = throttle.withLockedValue({ $0.timerFired(key) }) {
                 deliver(held)
                 startThrottleTimer(key)

@@ -1,3 +1,4 @@
+import Foundation
 import QMPClient
 import QMPCore
 import Testing
@@ -30,8 +31,51 @@ private struct Tick: QMPEventPayload {
     static let availability = QMPAvailability(introduced: "7.2.0")
 }
 
+/// These servers answer every command alike, `query-qmp-schema` too; the schema check has
+/// its own tests.
+private let uncheckedConfiguration = QMPClient.Configuration(connectTimeout: .seconds(10), checksTypedCommands: false)
+
+/// Counts under a lock, for servers' responders.
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
+
 @Suite("The typed API")
 struct TypedAPITests {
+    @Test("typed commands issued together on a new connection fetch the server's schema once")
+    func schemaFetchedOnce() async throws {
+        let fetches = Counter()
+        let schema: JSONValue = [
+            ["name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "1", "allow-oob": false],
+            ["name": "0", "meta-type": "object", "members": []],
+            ["name": "1", "meta-type": "object", "members": [["name": "running", "type": "bool"], ["name": "status", "type": "str"]]],
+            ["name": "bool", "meta-type": "builtin", "json-type": "boolean"],
+            ["name": "str", "meta-type": "builtin", "json-type": "string"],
+        ]
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                if command["execute"] == "query-qmp-schema" {
+                    fetches.increment()
+                    return FakeServer.bytes(["return": schema, "id": command["id"] ?? .null])
+                }
+                return FakeServer.bytes(["return": ["running": true, "status": "running"], "id": command["id"] ?? .null])
+            }
+        )
+        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<10 {
+                group.addTask { _ = try await client.execute(QueryStatus()) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(fetches.value == 1)
+        await client.close()
+        await server.stop()
+    }
+
     @Test("a typed command decodes its reply, ignoring members it does not know")
     func typedCommand() async throws {
         let server = try await FakeServer.start(
@@ -42,7 +86,7 @@ struct TypedAPITests {
                 ])
             }
         )
-        let client = try await QMPClient.connect(to: server.address)
+        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
         let status = try await client.execute(QueryStatus())
         #expect(status.running)
         #expect(status.status == "running")
@@ -57,7 +101,7 @@ struct TypedAPITests {
                 FakeServer.bytes(["return": ["running": 5, "status": "running"], "id": command["id"] ?? .null])
             }
         )
-        let client = try await QMPClient.connect(to: server.address)
+        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
         let error = await #expect(throws: QMPError.self) { _ = try await client.execute(QueryStatus()) }
         #expect(error?.code == .protocolViolation)
         #expect(error?.message == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5")
@@ -74,7 +118,7 @@ struct TypedAPITests {
                     + FakeServer.bytes(["return": [:], "id": command["id"] ?? .null])
             }
         )
-        let client = try await QMPClient.connect(to: server.address)
+        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
         let ticks = client.events(of: Tick.self)
         try await client.execute("go")
         var iterator = ticks.makeAsyncIterator()

@@ -5,7 +5,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
 
 /// Writes ``JSONValue``s as JSON text.
 ///
@@ -258,13 +257,5 @@ extension JSONValue {
     /// Appends this value as JSON text in the given style.
     public func write(to bytes: inout [UInt8], style: JSONWriter.Style = .compact) {
         JSONWriter.write(self, to: &bytes, style: style)
-    }
-
-    /// Appends this value as JSON text in the given style.
-    public func write(to buffer: inout ByteBuffer, style: JSONWriter.Style = .compact) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(128)
-        JSONWriter.write(self, to: &bytes, style: style)
-        buffer.writeBytes(bytes)
     }
 }

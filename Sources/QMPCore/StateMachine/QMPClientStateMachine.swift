@@ -148,6 +148,7 @@ public struct QMPClientStateMachine: Sendable {
         }
         switch (state, message) {
         case (.closed, _):
+            // Handled above; the switch must still cover it.
             return .ignored("message after close")
 
         case (_, .event(let event)):
@@ -354,8 +355,6 @@ public struct QMPClientStateMachine: Sendable {
 struct FIFO<Element: Sendable & Equatable>: Sendable {
     private var storage: [Element] = []
     private var head = 0
-
-    var isEmpty: Bool { head == storage.count }
 
     var first: Element? { head < storage.count ? storage[head] : nil }
 

@@ -17,8 +17,6 @@ import QMPCore
 final class QMPEventOutbox: Sendable {
     private struct State {
         var bytes: ByteBuffer?
-        /// Events in `bytes`.
-        var count = 0
         /// Event bytes handed to the channel whose write has not completed yet.
         var inFlight = 0
         var flushScheduled = false
@@ -51,27 +49,25 @@ final class QMPEventOutbox: Sendable {
                 return false
             }
             state.bytes!.writeBytes(event)
-            state.count += 1
             guard !state.flushScheduled else { return false }
             state.flushScheduled = true
             return true
         }
     }
 
-    /// Takes everything waiting: the events' bytes, how many events they are, and how many
-    /// were dropped since the last call. The bytes taken stay in the client's backlog until
+    /// Takes everything waiting: the events' bytes, and how many events were dropped since
+    /// the last call. The bytes taken stay in the client's backlog until
     /// ``written(_:)`` says the socket has them: counting them from the moment they leave
     /// here leaves no window in which a concurrent ``append(_:)`` could overshoot the limit.
-    func take() -> (bytes: ByteBuffer?, count: Int, dropped: Int) {
+    func take() -> (bytes: ByteBuffer?, dropped: Int) {
         state.withLockedValue { state in
             defer {
                 state.bytes = nil
-                state.count = 0
                 state.dropped = 0
                 state.flushScheduled = false
             }
             state.inFlight += state.bytes?.readableBytes ?? 0
-            return (state.bytes, state.count, state.dropped)
+            return (state.bytes, state.dropped)
         }
     }
 
@@ -86,7 +82,6 @@ final class QMPEventOutbox: Sendable {
             state.accepting = accepting
             if !accepting {
                 state.bytes = nil
-                state.count = 0
             }
         }
     }

@@ -268,12 +268,9 @@ public final class QMPServer: Sendable {
 
     /// Serves until the task is cancelled, then shuts down: the shape of a service's `run()`.
     public func run() async {
-        await withTaskCancellationHandler {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(3600))
-            }
-        } onCancel: {
-            Task { await self.shutdown() }
+        // Cancellation ends the sleep at once.
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
         }
         await shutdown()
     }

@@ -50,7 +50,7 @@ struct SimulatorEveryCommandTests {
         #expect(successes + failures == names.count)
         // Real QEMU 7.2 answered 87 of these with a value on -machine none; the simulator
         // models more of the machine, not less.
-        #expect(successes >= 85, "only \(successes) commands succeeded")
+        #expect(successes >= 87, "only \(successes) commands succeeded")
         await client.close()
         await server.shutdown()
     }
@@ -60,19 +60,15 @@ struct SimulatorEveryCommandTests {
         let server = QEMUSimulator().makeServer()
         let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
         let client = try await QMPClient.connect(to: address)
-        await #expect(throws: QMPError.self) { try await client.execute("block-job-cancel", arguments: ["device": "job7"]) }
         do {
             _ = try await client.execute("block-dirty-bitmap-add", arguments: ["node": "drive0", "name": "bitmap0"])
             Issue.record("block-dirty-bitmap-add succeeded on a machine without that node")
         } catch let error as QMPError {
             #expect(error.message == "Cannot find device='drive0' nor node-name='drive0'")
         }
-        do {
-            _ = try await client.execute("block-job-cancel", arguments: ["device": "job7"])
-        } catch let error as QMPError {
-            #expect(error.errorClass == "DeviceNotActive")
-            #expect(error.message == "Block job 'job7' not found")
-        }
+        let cancel = await #expect(throws: QMPError.self) { try await client.execute("block-job-cancel", arguments: ["device": "job7"]) }
+        #expect(cancel?.errorClass == "DeviceNotActive")
+        #expect(cancel?.message == "Block job 'job7' not found")
         #expect(try await client.execute("query-vnc") == ["enabled": false])
         #expect(try await client.execute("query-migrate") == [:])
         await client.close()

@@ -39,7 +39,8 @@ public final class QMPReplay: Sendable {
     public func makeServer(logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) -> QMPServer {
         var table = QMPCommandTable()
         for name in Set(transcript.exchanges.map(\.command)) where name != "qmp_capabilities" {
-            table.registerImmediate(name) { [self] request in try self.answer(request) }
+            let recordedOutOfBand = transcript.exchanges.contains { $0.command == name && $0.outOfBand }
+            table.registerImmediate(name, allowsOutOfBand: recordedOutOfBand) { [self] request in try self.answer(request) }
         }
         return QMPServer(configuration: .init(greeting: greeting, commands: table), logger: logger)
     }

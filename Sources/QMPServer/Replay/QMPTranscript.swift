@@ -16,6 +16,8 @@ public struct QMPTranscript: Sendable {
         public var reply: JSONObject
         /// Events recorded between this command and the next, as sent (timestamps included).
         public var events: [JSONValue]
+        /// Sent with `exec-oob`.
+        public var outOfBand = false
     }
 
     public var greeting: QMPGreeting?
@@ -40,52 +42,73 @@ public struct QMPTranscript: Sendable {
                 throw QMPError(code: .invalidArguments, message: "the transcript is not valid JSON: \(error.description)")
             }
         }
-        if let first = values.first, first["direction"] != nil, first["message"] != nil {
-            self = try Self.fromRecording(values)
-        } else {
-            self = try Self.fromLibvirtReplies(values)
+        let transcript =
+            // libvirt's messages never have a `direction`.
+            if let first = values.first, first["direction"] != nil {
+                try Self.fromRecording(values)
+            } else {
+                Self.fromLibvirtReplies(values)
+            }
+        guard !transcript.exchanges.isEmpty else {
+            throw QMPError(
+                code: .invalidArguments,
+                message: "the transcript has no command with its reply: expected the output of `qmp record` or a libvirt .replies file"
+            )
         }
+        self = transcript
     }
 
+    private typealias Message = (toServer: Bool, connection: JSONValue?, message: JSONValue)
+
     private static func fromRecording(_ entries: [JSONValue]) throws(QMPError) -> QMPTranscript {
-        var messages: [(toServer: Bool, message: JSONValue)] = []
+        var messages: [Message] = []
         for (index, entry) in entries.enumerated() {
-            guard case .string(let direction)? = entry["direction"], let message = entry["message"] else {
-                throw QMPError(code: .invalidArguments, message: "transcript line \(index + 1): expected members 'direction' and 'message'")
+            guard case .string(let direction)? = entry["direction"] else {
+                throw QMPError(code: .invalidArguments, message: "transcript line \(index + 1): expected a member 'direction'")
             }
-            messages.append((direction == "to-server", message))
+            // Input that was not JSON is recorded as `malformed`; there is nothing to replay in it.
+            if entry["malformed"] != nil { continue }
+            guard let message = entry["message"] else {
+                throw QMPError(code: .invalidArguments, message: "transcript line \(index + 1): expected a member 'message' or 'malformed'")
+            }
+            messages.append((direction == "to-server", entry["connection"], message))
         }
         return build(messages)
     }
 
-    private static func fromLibvirtReplies(_ values: [JSONValue]) throws(QMPError) -> QMPTranscript {
+    private static func fromLibvirtReplies(_ values: [JSONValue]) -> QMPTranscript {
         // Commands carry `execute`; everything else came from QEMU.
-        build(values.map { ($0["execute"] != nil, $0) })
+        build(values.map { ($0["execute"] != nil, nil, $0) })
     }
 
-    /// Pairs each command with its reply by id when both have one, else with the next reply.
-    private static func build(_ messages: [(toServer: Bool, message: JSONValue)]) -> QMPTranscript {
+    /// Pairs each command with its reply on the same connection: by id when both have one,
+    /// else with the next reply. Events go with the latest command of their connection.
+    private static func build(_ messages: [Message]) -> QMPTranscript {
         var greeting: QMPGreeting?
         var exchanges: [Exchange] = []
-        var waiting: [(id: JSONValue?, index: Int)] = []
-        for (toServer, message) in messages {
+        var waiting: [(connection: JSONValue?, id: JSONValue?, index: Int)] = []
+        var latest: [JSONValue?: Int] = [:]
+        for (toServer, connection, message) in messages {
             guard case .object(let object) = message else { continue }
             if toServer {
+                let outOfBand = object["exec-oob"] != nil
                 guard case .string(let name)? = object["execute"] ?? object["exec-oob"] else { continue }
                 exchanges.append(
-                    Exchange(command: name, arguments: object["arguments"]?.objectValue ?? [:], reply: [:], events: [])
+                    Exchange(command: name, arguments: object["arguments"]?.objectValue ?? [:], reply: [:], events: [], outOfBand: outOfBand)
                 )
-                waiting.append((object["id"], exchanges.count - 1))
+                waiting.append((connection, object["id"], exchanges.count - 1))
+                latest[connection] = exchanges.count - 1
                 continue
             }
             if let found = QMPGreeting(message), greeting == nil {
                 greeting = found
             } else if object["event"] != nil {
-                if !exchanges.isEmpty {
-                    exchanges[exchanges.count - 1].events.append(message)
+                if let index = latest[connection] {
+                    exchanges[index].events.append(message)
                 }
             } else if object["return"] != nil || object["error"] != nil {
-                let position = waiting.firstIndex { $0.id != nil && $0.id == object["id"] } ?? (waiting.isEmpty ? nil : 0)
+                let sameConnection = waiting.indices.filter { waiting[$0].connection == connection }
+                let position = sameConnection.first { waiting[$0].id != nil && waiting[$0].id == object["id"] } ?? sameConnection.first
                 guard let position else { continue }
                 var reply = object
                 reply.removeValue(forKey: "id")

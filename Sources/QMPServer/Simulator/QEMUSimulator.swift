@@ -215,7 +215,8 @@ public final class QEMUSimulator: Sendable {
                 return try Self.replay(recorded, arguments: request.arguments)
             }
         }
-        let names = (table.names + ["query-commands"]).sorted()
+        // query-commands is in the schema, so the loop above has registered it already.
+        let names = Set(table.names + ["query-commands"]).sorted()
         table.registerImmediate("query-commands") { _ in
             .array(names.map { ["name": .string($0)] })
         }

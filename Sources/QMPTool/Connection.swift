@@ -23,11 +23,19 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to wait for the greeting and for each reply.", valueName: "seconds"))
     var timeout: Double = 60
 
-    var commandTimeout: Duration { .milliseconds(Int64(timeout * 1000)) }
+    var commandTimeout: Duration { .seconds(timeout) }
 
     func validate() throws {
-        guard timeout > 0 else {
-            throw ValidationError("--timeout must be a positive number of seconds")
+        // A year is far longer than anyone waits, and keeps the conversion to Duration exact.
+        guard timeout > 0, timeout <= 365 * 86_400 else {
+            throw ValidationError("--timeout expects a positive number of seconds, at most a year; got \(timeout)")
+        }
+    }
+
+    /// With --launch there is no ADDRESS: the first of `words` must not look like one.
+    func rejectAddressWithLaunch(_ words: [String]) throws {
+        if launch, let first = words.first, Self.looksLikeAddress(first) {
+            throw ValidationError("give either ADDRESS or --launch, not both")
         }
     }
 
@@ -55,7 +63,7 @@ struct ConnectionOptions: ParsableArguments {
     /// disconnects (or shuts QEMU down).
     func withClient<Result: Sendable>(address: String?, _ body: (QMPClient) async throws -> Result) async throws -> Result {
         let configuration = QMPClient.Configuration(
-            connectTimeout: .milliseconds(Int64(min(timeout, 30) * 1000)),
+            connectTimeout: .seconds(min(timeout, 30)),
             commandTimeout: commandTimeout
         )
         if launch {

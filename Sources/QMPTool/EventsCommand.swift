@@ -70,8 +70,6 @@ struct EventsCommand: AsyncParsableCommand {
                     }
                 }
             }
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw failure(reporting: error)
         }

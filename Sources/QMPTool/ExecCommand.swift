@@ -18,9 +18,12 @@ struct ExecCommand: AsyncParsableCommand {
               qmp exec /tmp/qmp.sock object-add --args '{"qom-type":"memory-backend-ram","id":"m0","size":1048576}'
               qmp exec --launch --pretty query-version
               qmp exec query-status                    (a simulated QEMU, no installation needed)
-              printf 'stop\nquery-status\n' | qmp exec /tmp/qmp.sock -
+              printf 'stop\\nquery-status\\n' | qmp exec /tmp/qmp.sock -
 
-            With COMMAND '-', commands are read from standard input, one per line (qmp-shell             syntax or a JSON object like {"execute": "stop"}; empty lines and lines starting with #             are skipped), each reply printed as one line; the first error stops, unless             --keep-going.
+            With COMMAND '-', commands are read from standard input, one per line (qmp-shell \
+            syntax or a JSON object like {"execute": "stop"}; empty lines and lines starting with # \
+            are skipped), each reply printed as one line; the first error stops, unless \
+            --keep-going.
 
             On an error reply the class and description go to stderr and the exit code is 1.
             """
@@ -42,6 +45,17 @@ struct ExecCommand: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp("[ADDRESS] COMMAND [key=value ...]; without ADDRESS a simulated QEMU answers", valueName: "words"))
     var words: [String] = []
+
+    func validate() throws {
+        try connection.rejectAddressWithLaunch(words)
+        let fromStandardInput = connection.splitAddress(words).rest == ["-"]
+        if fromStandardInput && (oob || args != nil) {
+            throw ValidationError("--oob and --args apply to one COMMAND, not to commands read from standard input ('-')")
+        }
+        if !fromStandardInput && keepGoing {
+            throw ValidationError("--keep-going applies only to commands read from standard input (COMMAND '-')")
+        }
+    }
 
     func run() async throws {
         let (address, commandWords) = connection.splitAddress(words)
@@ -78,8 +92,6 @@ struct ExecCommand: AsyncParsableCommand {
                     : client.execute(command.name, arguments: command.arguments)
             }
             printLine(reply.serialized(style: pretty ? .pretty(indent: 2) : .compact))
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw failure(reporting: error)
         }
@@ -112,8 +124,6 @@ struct ExecCommand: AsyncParsableCommand {
                 }
                 return firstFailure
             }
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw failure(reporting: error)
         }

@@ -25,7 +25,8 @@ struct QOMCommand: AsyncParsableCommand {
     /// Splits the leading ADDRESS off the words: there is one when there is a word more than the
     /// subcommand takes. Without one, --launch or the simulated QEMU answers.
     static func split(_ words: [String], launch: Bool, expecting count: Int, usage: String) throws -> (String?, [String]) {
-        if words.count == count + 1 && !launch {
+        if words.count == count + 1 {
+            guard !launch else { throw ValidationError("give either ADDRESS or --launch, not both") }
             return (words[0], Array(words.dropFirst()))
         }
         guard words.count == count else {
@@ -53,6 +54,10 @@ struct QOMCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: ArgumentHelp("[ADDRESS] PATH.PROP", valueName: "words")) var words: [String] = []
 
+        func validate() throws {
+            _ = try QOMCommand.split(words, launch: connection.launch, expecting: 1, usage: "get [ADDRESS] PATH.PROP")
+        }
+
         func run() async throws {
             let (address, rest) = try QOMCommand.split(words, launch: connection.launch, expecting: 1, usage: "get [ADDRESS] PATH.PROP")
             let (path, property) = try QOMCommand.propertyPath(rest[0])
@@ -78,6 +83,10 @@ struct QOMCommand: AsyncParsableCommand {
         )
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: ArgumentHelp("[ADDRESS] PATH.PROP VALUE", valueName: "words")) var words: [String] = []
+
+        func validate() throws {
+            _ = try QOMCommand.split(words, launch: connection.launch, expecting: 2, usage: "set [ADDRESS] PATH.PROP VALUE")
+        }
 
         func run() async throws {
             let (address, rest) = try QOMCommand.split(words, launch: connection.launch, expecting: 2, usage: "set [ADDRESS] PATH.PROP VALUE")
@@ -107,6 +116,10 @@ struct QOMCommand: AsyncParsableCommand {
         )
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: ArgumentHelp("[ADDRESS] PATH", valueName: "words")) var words: [String] = []
+
+        func validate() throws {
+            _ = try QOMCommand.split(words, launch: connection.launch, expecting: 1, usage: "list [ADDRESS] PATH")
+        }
 
         func run() async throws {
             let (address, rest) = try QOMCommand.split(words, launch: connection.launch, expecting: 1, usage: "list [ADDRESS] PATH")
@@ -146,6 +159,12 @@ struct QOMCommand: AsyncParsableCommand {
         )
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: ArgumentHelp("[ADDRESS] [PATH]", valueName: "words")) var words: [String] = []
+
+        func validate() throws {
+            if words.count == 2 && connection.launch {
+                throw ValidationError("give either ADDRESS or --launch, not both")
+            }
+        }
 
         func run() async throws {
             // QOM paths start with a slash like socket paths do: one word is the ADDRESS only

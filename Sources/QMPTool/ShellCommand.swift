@@ -96,8 +96,6 @@ struct ShellCommand: AsyncParsableCommand {
             try await connection.withClient(address: address) { client in
                 try await ShellSession(client: client, options: options).run()
             }
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw failure(reporting: error)
         }

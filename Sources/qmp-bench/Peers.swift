@@ -68,7 +68,6 @@ struct Peers: Sendable {
         var status: Int32
         var output: String
         var error: String
-        var wallSeconds: Double
     }
 
     /// Runs a program to completion; its output is read while it runs so that it cannot block.
@@ -83,21 +82,27 @@ struct Peers: Sendable {
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
-        let started = ContinuousClock.now
         do {
             try process.run()
         } catch {
-            return Result(status: -1, output: "", error: "\(error)", wallSeconds: 0)
+            return Result(status: -1, output: "", error: "\(error)")
+        }
+        // Both pipes at once: a child that fills one while we wait on the other would block.
+        final class Collected: @unchecked Sendable {
+            var data = Data()  // written before the group leaves, read after it has
+        }
+        let errorData = Collected()
+        let errorRead = DispatchGroup()
+        DispatchQueue.global().async(group: errorRead) {
+            errorData.data = error.fileHandleForReading.readDataToEndOfFile()
         }
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        errorRead.wait()
         process.waitUntilExit()
-        let elapsed = ContinuousClock.now - started
         return Result(
             status: process.terminationStatus,
             output: String(decoding: outputData, as: UTF8.self),
-            error: String(decoding: errorData, as: UTF8.self),
-            wallSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            error: String(decoding: errorData.data, as: UTF8.self)
         )
     }
 }

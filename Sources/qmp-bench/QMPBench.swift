@@ -290,20 +290,23 @@ struct QMPBench: AsyncParsableCommand {
         var rates: [Double] = []
         var lost = 0
         for _ in 0..<repetitions {
-            let stream = client.events(named: ["BENCH"], bufferSize: count, whenFull: .dropNewest)
+            // BENCH_END follows the others: the reader stops on it, so events lost on the way
+            // are counted instead of waited for.
+            let stream = client.events(named: ["BENCH", "BENCH_END"], bufferSize: count + 1, whenFull: .dropNewest)
             let started = ContinuousClock.now
             let producer = Task {
                 for index in 0..<count {
                     server.broadcast(QMPEvent(name: "BENCH", data: ["n": .int(Int64(index))], timestamp: .init(seconds: 0, microseconds: 0)))
                     if index % 1024 == 0 { await Task.yield() }
                 }
+                server.broadcast(QMPEvent(name: "BENCH_END", timestamp: .init(seconds: 0, microseconds: 0)))
             }
             // The reader runs on the client connection's event loop, as in the sequential figure.
             let received = try await withTaskExecutorPreference(client.executor) {
                 var received = 0
-                for try await _ in stream {
+                for try await event in stream {
+                    if event.name == "BENCH_END" { break }
                     received += 1
-                    if received == count { break }
                 }
                 return received
             }
@@ -389,6 +392,9 @@ struct QMPBench: AsyncParsableCommand {
         let wall = try spawnAndWait(arguments)
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else { return (wall, .nan) }
         let result = Peers.run(["/usr/bin/time", "-f", "maxrss_kb=%M"] + arguments)
+        guard result.status == 0 else {
+            throw ValidationError("\(arguments.joined(separator: " ")) failed (exit \(result.status)): \(result.error)")
+        }
         let line = result.error.split(separator: "\n").last { $0.hasPrefix("maxrss_kb=") }
         let kilobytes = line.flatMap { Double($0.dropFirst("maxrss_kb=".count)) } ?? .nan
         return (wall, kilobytes / 1024)
@@ -410,7 +416,13 @@ struct QMPBench: AsyncParsableCommand {
         }
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
-        return seconds(ContinuousClock.now - started)
+        let elapsed = seconds(ContinuousClock.now - started)
+        // A run that failed at once would pass for a fast one. (WIFEXITED and WEXITSTATUS by hand:
+        // the C macros do not reach Swift.)
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw ValidationError("\(arguments.joined(separator: " ")) failed (wait status \(status))")
+        }
+        return elapsed
     }
 }
 

@@ -135,8 +135,11 @@ struct DifferentialScenarioTests {
         }
         let recorded = try #require(scenario.document["expected"], "\(fileName) has no recorded transcript; record with RECORD_SCENARIOS=1")
         // A host-dependent scenario (KVM or not) is compared with this host's QEMU instead.
-        let expected = scenario.document["host-dependent"] == true ? real : recorded
-        #expect(real == expected, "QEMU itself no longer gives the recorded transcript of \(fileName)")
+        let hostDependent = scenario.document["host-dependent"] == true
+        let expected = hostDependent ? real : recorded
+        if !hostDependent {
+            #expect(real == recorded, "QEMU itself no longer gives the recorded transcript of \(fileName)")
+        }
 
         var configuration = QEMUSimulator.Configuration(kvmEnabled: QEMULauncher.kvmIsUsable)
         try configuration.apply(machine: scenario.machine, arguments: scenario.qemuArguments)

@@ -21,6 +21,8 @@ final class PendingCall: @unchecked Sendable {
 
     // Event-loop state.
     var id: QMPClientStateMachine.RequestID?
+    /// The id as it went on the wire; `nil` for an in-band command matched by order.
+    var wireID: JSONValue?
     /// The order calls were submitted in (ids are reused, so they do not tell).
     var sequence: UInt64 = 0
     var deadline: NIODeadline?
@@ -308,6 +310,9 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             finish(call, .failure(error))
         case .send(let id, let message):
             call.id = id
+            if machine.sendsID(outOfBand: call.outOfBand) {
+                call.wireID = id.json
+            }
             calls[id] = call
             if call.fileDescriptors.isEmpty {
                 write(message)
@@ -449,7 +454,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
                 code: .timeout,
                 message: "no reply from \(peer) within \(seconds) s",
                 command: call.name,
-                id: call.id?.json
+                id: call.wireID
             )
         )
     }
@@ -499,7 +504,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private static func error(_ error: QMPError, for call: PendingCall) -> QMPError {
         var error = error
         error.command = call.name
-        error.id = call.id?.json
+        error.id = call.wireID
         if error.code == .connectionClosed {
             error.message += "; no reply arrived"
         }

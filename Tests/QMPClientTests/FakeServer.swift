@@ -19,10 +19,19 @@ final class FakeServer: Sendable {
     static func negotiating(_ reply: @escaping @Sendable (JSONValue) -> [UInt8]?) -> Responder {
         { command in
             if command["execute"] == "qmp_capabilities" {
-                return bytes(["return": [:], "id": command["id"] ?? .null])
+                return FakeServer.reply([:], to: command)
             }
             return reply(command)
         }
+    }
+
+    /// `{"return": result}` with the command's id when it had one, as QEMU answers.
+    static func reply(_ result: JSONValue, to command: JSONValue) -> [UInt8] {
+        var message: JSONObject = ["return": result]
+        if let id = command["id"] {
+            message["id"] = id
+        }
+        return bytes(.object(message))
     }
 
     static func bytes(_ value: JSONValue) -> [UInt8] {

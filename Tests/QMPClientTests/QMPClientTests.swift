@@ -119,7 +119,7 @@ struct BadInputTests {
         let big = String(repeating: "x", count: 10_000)
         let server = try await FakeServer.start(
             respond: FakeServer.negotiating { command in
-                FakeServer.bytes(["return": .string(big), "id": command["id"] ?? .null])
+                FakeServer.reply(.string(big), to: command)
             }
         )
         var configuration = quick
@@ -150,7 +150,7 @@ struct ScriptedClientTests {
         let greeting = Array(#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 11, "major": 2}, "package": ""}, "capabilities": []}}"#.utf8) + [13, 10]
         let server = try await FakeServer.start(greeting: greeting) { command in
             seen.mutate { $0.append(command) }
-            return FakeServer.bytes(["return": [:], "id": command["id"] ?? .null])
+            return FakeServer.reply([:], to: command)
         }
         try await withClient(server) { client in
             #expect(!client.oobEnabled)
@@ -166,7 +166,7 @@ struct ScriptedClientTests {
     @Test("without negotiation the client talks to a peer that never greets, as the guest agent")
     func guestAgentStyle() async throws {
         let server = try await FakeServer.start(greeting: []) { command in
-            FakeServer.bytes(["return": ["version": "7.2.22"], "id": command["id"] ?? .null])
+            FakeServer.reply(["version": "7.2.22"], to: command)
         }
         var configuration = quick
         configuration.skipNegotiation = true
@@ -191,11 +191,13 @@ struct ScriptedClientTests {
                 }
                 guard let batch else { return nil }
                 return batch.reversed().flatMap { command in
-                    FakeServer.bytes(["return": command["arguments"]?["n"] ?? .null, "id": command["id"] ?? .null])
+                    FakeServer.reply(command["arguments"]?["n"] ?? .null, to: command)
                 }
             }
         )
-        try await withClient(server) { client in
+        var configuration = quick
+        configuration.inBandIDs = .always
+        try await withClient(server, configuration: configuration) { client in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for n in 0..<5 {
                     group.addTask {
@@ -208,17 +210,27 @@ struct ScriptedClientTests {
         }
     }
 
-    @Test("a call that gets no reply times out, and the connection goes on working")
+    @Test("a call whose reply is late times out, its late reply is dropped, and the connection goes on working")
     func perCallTimeout() async throws {
+        let slow = LockedBox<JSONValue?>(nil)
         let server = try await FakeServer.start(
             respond: FakeServer.negotiating { command in
-                command["execute"] == "hang" ? nil : FakeServer.bytes(["return": "ok", "id": command["id"] ?? .null])
+                // As QEMU does with a slow in-band command: its reply comes before the next one's.
+                if command["execute"] == "slow" {
+                    slow.mutate { $0 = command }
+                    return nil
+                }
+                let late = slow.mutate { held in
+                    defer { held = nil }
+                    return held.map { FakeServer.reply("late", to: $0) } ?? []
+                }
+                return late + FakeServer.reply("ok", to: command)
             }
         )
         try await withClient(server) { client in
-            let error = await #expect(throws: QMPError.self) { try await client.execute("hang", timeout: .milliseconds(200)) }
+            let error = await #expect(throws: QMPError.self) { try await client.execute("slow", timeout: .milliseconds(200)) }
             #expect(error?.code == .timeout)
-            #expect(error?.command == "hang")
+            #expect(error?.command == "slow")
             let pong = try await client.execute("ping")
             #expect(pong == "ok")
         }
@@ -248,7 +260,7 @@ struct ScriptedClientTests {
     @Test("a task on the connection's event loop executor runs calls without leaving that loop")
     func eventLoopExecutor() async throws {
         let server = try await FakeServer.start(
-            respond: FakeServer.negotiating { FakeServer.bytes(["return": ["n": $0["arguments"]?["n"] ?? .null], "id": $0["id"] ?? .null]) }
+            respond: FakeServer.negotiating { FakeServer.reply(["n": $0["arguments"]?["n"] ?? .null], to: $0) }
         )
         try await withClient(server) { client in
             try await withTaskExecutorPreference(client.executor) {
@@ -295,7 +307,7 @@ struct ScriptedClientTests {
                         "event": "TICK", "data": ["n": .int(Int64(n))], "timestamp": ["seconds": 1, "microseconds": 0],
                     ])
                 }
-                return bytes + FakeServer.bytes(["return": [:], "id": command["id"] ?? .null])
+                return bytes + FakeServer.reply([:], to: command)
             }
         )
         try await withClient(server) { client in
@@ -372,7 +384,7 @@ struct ScriptedClientTests {
         #expect(socketpair(AF_UNIX, streamType, 0, &pair) == 0)
         let serverChannel = try await FakeServer.serve(
             connectedSocket: pair[1],
-            respond: FakeServer.negotiating { FakeServer.bytes(["return": "pong", "id": $0["id"] ?? .null]) }
+            respond: FakeServer.negotiating { FakeServer.reply("pong", to: $0) }
         )
         let client = try await QMPClient.connect(connectedSocket: pair[0], configuration: quick)
         #expect(try await client.execute("ping") == "pong")

@@ -59,9 +59,9 @@ struct TypedAPITests {
             respond: FakeServer.negotiating { command in
                 if command["execute"] == "query-qmp-schema" {
                     fetches.increment()
-                    return FakeServer.bytes(["return": schema, "id": command["id"] ?? .null])
+                    return FakeServer.reply(schema, to: command)
                 }
-                return FakeServer.bytes(["return": ["running": true, "status": "running"], "id": command["id"] ?? .null])
+                return FakeServer.reply(["running": true, "status": "running"], to: command)
             }
         )
         let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
@@ -80,10 +80,10 @@ struct TypedAPITests {
     func typedCommand() async throws {
         let server = try await FakeServer.start(
             respond: FakeServer.negotiating { command in
-                FakeServer.bytes([
-                    "return": ["running": true, "status": "running", "singlestep": false, "new-in-10.0": 1],
-                    "id": command["id"] ?? .null,
-                ])
+                FakeServer.reply(
+                    ["running": true, "status": "running", "singlestep": false, "new-in-10.0": 1],
+                    to: command
+                )
             }
         )
         let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
@@ -98,7 +98,7 @@ struct TypedAPITests {
     func wrongShape() async throws {
         let server = try await FakeServer.start(
             respond: FakeServer.negotiating { command in
-                FakeServer.bytes(["return": ["running": 5, "status": "running"], "id": command["id"] ?? .null])
+                FakeServer.reply(["running": 5, "status": "running"], to: command)
             }
         )
         let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
@@ -115,7 +115,7 @@ struct TypedAPITests {
             respond: FakeServer.negotiating { command in
                 FakeServer.bytes(["event": "TICK", "data": ["n": "not a number"], "timestamp": ["seconds": 1, "microseconds": 0]])
                     + FakeServer.bytes(["event": "TICK", "data": ["n": 7], "timestamp": ["seconds": 2, "microseconds": 0]])
-                    + FakeServer.bytes(["return": [:], "id": command["id"] ?? .null])
+                    + FakeServer.reply([:], to: command)
             }
         )
         let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)

@@ -114,11 +114,13 @@ extension QMPClientStateMachine.ExecuteAction {
 
 // MARK: - A client session
 
-/// A client machine plus the moves of a transcript.
+/// A client machine plus the moves of a transcript. Unless a test says otherwise, every command
+/// carries its id, so that the suites below can specify matching by id; the default, where
+/// in-band commands to a recent QEMU go without one, has a suite of its own.
 private struct Session {
     var machine: Machine
 
-    init(_ configuration: Machine.Configuration = .init()) {
+    init(_ configuration: Machine.Configuration = .init(inBandIDs: .always)) {
         machine = Machine(configuration: configuration)
     }
 
@@ -140,7 +142,7 @@ private struct Session {
     mutating func execute(_ name: String, arguments: JSONObject? = nil, outOfBand: Bool = false) throws -> RequestID {
         let (id, message) = try #require(machine.execute(name, arguments: arguments, outOfBand: outOfBand).sent)
         #expect(message[outOfBand ? "exec-oob" : "execute"] == .string(name))
-        #expect(message["id"] == id.json)
+        #expect(message["id"] == (machine.sendsID(outOfBand: outOfBand) ? id.json as JSONValue? : nil))
         return id
     }
 }
@@ -258,7 +260,7 @@ struct ClientNegotiationTests {
 
     @Test("a client configured without OOB does not enable it even when offered")
     func oobDeclined() throws {
-        var session = Session(.init(enableOOB: false))
+        var session = Session(.init(enableOOB: false, inBandIDs: .always))
         let sent = try #require(session.receive(qemu72Greeting).sent)
         #expect(sent["arguments"]?["enable"] == nil)
         let (_, oob) = try #require(session.receive(["return": [:]]).negotiated)
@@ -576,7 +578,7 @@ struct ClientOutOfBandTests {
 
     @Test("exec-oob fails locally when the client chose not to enable OOB")
     func oobNotEnabled() throws {
-        var session = Session(.init(enableOOB: false))
+        var session = Session(.init(enableOOB: false, inBandIDs: .always))
         try session.negotiate()
         #expect(session.machine.execute("migrate-pause", outOfBand: true).failure?.code == .unsupported)
     }
@@ -750,6 +752,151 @@ struct ClientAbandonTests {
         #expect(session.receive(parseError).isIgnored)
         #expect(session.machine.pendingCount == 1)
         #expect(session.receive(reply(id: next)).success?.id == next)
+    }
+}
+
+// MARK: - In-band commands without id
+
+/// A greeting as QEMU `version` of that major and minor would send it, OOB on offer.
+private func greeting(qemu major: Int, _ minor: Int) -> JSONValue {
+    [
+        "QMP": [
+            "version": ["qemu": ["micro": 0, "minor": .int(Int64(minor)), "major": .int(Int64(major))], "package": ""],
+            "capabilities": ["oob"],
+        ]
+    ]
+}
+
+private let idlessReply: JSONValue = ["return": [:]]
+
+@Suite("Client machine: in-band commands matched by order (the default)")
+struct ClientInBandOrderTests {
+    @Test("to QEMU 7.2 an in-band command goes without id, and the reply without id answers it")
+    func idlessRoundTrip() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let (id, message) = try #require(session.machine.execute("query-status").sent)
+        #expect(message == ["execute": "query-status"])
+        #expect(!session.machine.sendsID(outOfBand: false))
+        let status: JSONValue = ["status": "running", "running": true]
+        let done = try #require(session.receive(["return": status]).success)
+        #expect(done.id == id)
+        #expect(done.result == status)
+        #expect(session.machine.pendingCount == 0)
+    }
+
+    @Test("replies without id complete in-band commands in the order they were sent")
+    func inOrder() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let ids = try (0..<8).map { _ in try session.execute("query-status") }
+        for (n, id) in ids.enumerated() {
+            #expect(session.receive(["return": ["n": .int(Int64(n))]]).success?.id == id)
+        }
+        #expect(session.machine.pendingCount == 0)
+    }
+
+    @Test("an out-of-band command keeps its id, and its reply may overtake in-band replies without id")
+    func oobKeepsID() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let first = try session.execute("query-status")
+        let (yank, message) = try #require(session.machine.execute("query-yank", outOfBand: true).sent)
+        #expect(message == ["exec-oob": "query-yank", "id": yank.json])
+        let second = try session.execute("query-name")
+        #expect(session.receive(reply([], id: yank)).success?.id == yank)
+        #expect(session.receive(idlessReply).success?.id == first)
+        #expect(session.receive(idlessReply).success?.id == second)
+    }
+
+    @Test("an error reply without id fails the oldest in-band command, and names no id")
+    func idlessErrorFailsOldest() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let first = try session.execute("nope")
+        let second = try session.execute("query-status")
+        let reply: JSONValue = ["error": ["class": "CommandNotFound", "desc": "The command nope has not been found"]]
+        let failed = try #require(session.receive(reply).failure)
+        #expect(failed.id == first)
+        #expect(failed.error.errorClass == "CommandNotFound")
+        #expect(failed.error.command == "nope")
+        #expect(failed.error.id == nil)
+        #expect(session.receive(idlessReply).success?.id == second)
+    }
+
+    @Test("the late reply of an abandoned in-band command is dropped, and the next reply goes to the next command")
+    func abandonedKeepsItsPlace() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let abandoned = try session.execute("slow")
+        let next = try session.execute("query-status")
+        #expect(session.machine.abandon(abandoned) == "slow")
+        #expect(session.receive(["return": ["late": true]]).isIgnored)
+        #expect(session.machine.pendingCount == 1)
+        #expect(session.receive(idlessReply).success?.id == next)
+    }
+
+    @Test("a reply with an id never completes a command that was sent without one")
+    func idForIdlessCommandIgnored() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let id = try session.execute("query-status")
+        #expect(session.receive(reply(id: id)).isIgnored)
+        #expect(session.receive(errorReply("GenericError", "stray", id: id)).isIgnored)
+        #expect(session.machine.pendingCount == 1)
+        #expect(session.receive(idlessReply).success?.id == id)
+    }
+
+    @Test("a reply without id is ignored when nothing sent without id is waiting")
+    func strayIdlessReply() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        #expect(session.receive(idlessReply).isIgnored)
+        let yank = try session.execute("query-yank", outOfBand: true)
+        #expect(session.receive(idlessReply).isIgnored)
+        #expect(session.machine.pendingCount == 1)
+        #expect(session.receive(reply([], id: yank)).success?.id == yank)
+    }
+
+    @Test(
+        "with OOB enabled, QEMU before 3.1 gets ids on in-band commands too; 3.1 and later do not",
+        arguments: [(2, 12, true), (3, 0, true), (3, 1, false), (9, 2, false)]
+    )
+    func versionsThatNeedIDs(major: Int, minor: Int, needsIDs: Bool) throws {
+        var session = Session(.init())
+        try session.negotiate(greeting: greeting(qemu: major, minor))
+        #expect(session.machine.oobEnabled)
+        #expect(session.machine.sendsID(outOfBand: false) == needsIDs)
+        let (id, message) = try #require(session.machine.execute("query-status").sent)
+        #expect(message["id"] == (needsIDs ? id.json as JSONValue? : nil))
+    }
+
+    @Test("without OOB every QEMU answers strictly in order, so in-band commands go without id")
+    func withoutOOB() throws {
+        var old = Session(.init())
+        try old.negotiate(greeting: qemu012Greeting)
+        #expect(!old.machine.sendsID(outOfBand: false))
+        var declined = Session(.init(enableOOB: false))
+        try declined.negotiate(greeting: greeting(qemu: 2, 12))
+        #expect(!declined.machine.sendsID(outOfBand: false))
+    }
+
+    @Test("without negotiation (the guest agent) every command carries its id, so leftovers in the channel are told apart")
+    func guestAgentKeepsIDs() throws {
+        var session = Session(.init(skipNegotiation: true))
+        _ = session.machine.connectionOpened()
+        let id = try session.execute("guest-ping")
+        #expect(session.machine.sendsID(outOfBand: false))
+        #expect(session.receive(idlessReply).isIgnored)
+        #expect(session.receive(reply(id: id)).success?.id == id)
+    }
+
+    @Test("inBandIDs: .always puts an id on every in-band command to any server")
+    func alwaysIDs() throws {
+        var session = Session(.init(inBandIDs: .always))
+        try session.negotiate()
+        let (id, message) = try #require(session.machine.execute("query-status").sent)
+        #expect(message == ["execute": "query-status", "id": id.json])
     }
 }
 

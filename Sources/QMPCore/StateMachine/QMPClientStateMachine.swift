@@ -7,8 +7,13 @@
 /// - Events are delivered in every state, also before the greeting.
 /// - `qmp_capabilities` asks for `oob` only when the greeting offers it (QEMU before 2.12
 ///   rejects the `enable` argument altogether).
-/// - Replies are matched by id. The machine allocates integer ids; a reply to a command that
-///   was abandoned (timed out, cancelled) is dropped when it arrives.
+/// - Every command gets an integer id from the machine. It goes on the wire with out-of-band
+///   commands, whose replies may overtake others, and with in-band commands only where order
+///   cannot be trusted (see `Configuration.inBandIDs`): QEMU answers in-band commands in the
+///   order it read them, and reads them one byte per turn of its main loop, so an id it need not
+///   parse saves it several microseconds a command. Replies with an id are matched by id, replies
+///   without one by order. A reply to a command that was abandoned (timed out, cancelled) is
+///   dropped when it arrives.
 /// - An error without id is a parse error of the server's JSON reader. QEMU queues those in
 ///   band, in order, so it belongs to the oldest in-band item still outstanding: a resync byte
 ///   the client sent (the error is swallowed) or a command the server could not read (that
@@ -30,11 +35,26 @@ public struct QMPClientStateMachine: Sendable {
         /// Neither wait for a greeting nor send `qmp_capabilities` (for peers without
         /// negotiation, such as the guest agent): ready as soon as the connection opens.
         public var skipNegotiation: Bool
+        /// When in-band commands carry an id.
+        public var inBandIDs: InBandIDs
 
-        public init(enableOOB: Bool = true, skipNegotiation: Bool = false) {
+        public init(enableOOB: Bool = true, skipNegotiation: Bool = false, inBandIDs: InBandIDs = .whenNeeded) {
             self.enableOOB = enableOOB
             self.skipNegotiation = skipNegotiation
+            self.inBandIDs = inBandIDs
         }
+    }
+
+    /// When in-band commands carry an id on the wire. Out-of-band commands always do.
+    public enum InBandIDs: Sendable, Hashable {
+        /// Only where matching by order is not safe:
+        /// - a server that did not greet with a QEMU version of 3.1 or later while OOB is
+        ///   enabled: QEMU 2.12 insists on ids then, and reports a dropped command by id only;
+        /// - a session without negotiation (the guest agent), where a reply left over from an
+        ///   earlier client can still be in the channel and only an id tells it apart.
+        case whenNeeded
+        /// Always, e.g. to make a wire trace easier to read.
+        case always
     }
 
     public enum State: Sendable, Hashable {
@@ -75,6 +95,8 @@ public struct QMPClientStateMachine: Sendable {
         var name: String
         var outOfBand: Bool
         var abandoned: Bool
+        /// Whether the command carried its id; a reply without one can only be matched by order.
+        var sentID: Bool
     }
 
     private enum InBandItem: Sendable, Hashable {
@@ -93,6 +115,8 @@ public struct QMPClientStateMachine: Sendable {
     private var nextID: Int64 = 1
     private var freeIDs: [Int64] = []
     private static let negotiationID = RequestID(0)
+    /// Decided when negotiation completes; see `InBandIDs.whenNeeded`.
+    private var inBandCommandsCarryIDs = true
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -176,6 +200,7 @@ public struct QMPClientStateMachine: Sendable {
             inBandOrder.remove(.command(Self.negotiationID))
             let oob = configuration.enableOOB && greeting.offersOOB
             state = .commandMode(greeting, oobEnabled: oob)
+            inBandCommandsCarryIDs = Self.inBandCommandsCarryIDs(configuration.inBandIDs, greeting: greeting, oob: oob)
             return .negotiated(greeting, oobEnabled: oob)
 
         case (.negotiating, .error(let body, let id)):
@@ -200,8 +225,11 @@ public struct QMPClientStateMachine: Sendable {
             return violation("got a second QMP greeting in the middle of the session")
 
         case (.commandMode, .return(let result, let id)):
-            guard let requestID = Self.requestID(id) else {
-                return .ignored("reply with an id this client did not send: \(id.map { $0.serialized() } ?? "none")")
+            guard let id else {
+                return idlessReturn(result)
+            }
+            guard let requestID = Self.requestID(id), pending[requestID]?.sentID == true else {
+                return .ignored("reply with an id this client did not send: \(id.serialized())")
             }
             return complete(requestID) { _ in .succeed(requestID, result) }
 
@@ -209,7 +237,7 @@ public struct QMPClientStateMachine: Sendable {
             guard let id else {
                 return idlessError(body)
             }
-            guard let requestID = Self.requestID(id) else {
+            guard let requestID = Self.requestID(id), pending[requestID]?.sentID == true else {
                 return .ignored("error with an id this client did not send: \(id.serialized())")
             }
             return complete(requestID) { pending in
@@ -270,12 +298,18 @@ public struct QMPClientStateMachine: Sendable {
             id = RequestID(nextID)
             nextID += 1
         }
-        pending[id] = Pending(name: name, outOfBand: outOfBand, abandoned: false)
+        let sendsID = sendsID(outOfBand: outOfBand)
+        pending[id] = Pending(name: name, outOfBand: outOfBand, abandoned: false, sentID: sendsID)
         if !outOfBand {
             inBandOrder.append(.command(id))
         }
-        let message = QMPCommandMessage(name: name, arguments: arguments, id: id.json, outOfBand: outOfBand)
+        let message = QMPCommandMessage(name: name, arguments: arguments, id: sendsID ? .some(id.json) : .none, outOfBand: outOfBand)
         return .send(id, message.json)
+    }
+
+    /// Whether a command sent now carries its id on the wire; its errors name that id.
+    public func sendsID(outOfBand: Bool) -> Bool {
+        outOfBand || inBandCommandsCarryIDs
     }
 
     /// Stops waiting for a command (timeout, cancellation). Its reply, if it still comes, is
@@ -308,6 +342,25 @@ public struct QMPClientStateMachine: Sendable {
             return .ignored("reply for abandoned command \(entry.name) (id \(id))")
         }
         return action(entry)
+    }
+
+    private static func inBandCommandsCarryIDs(_ policy: InBandIDs, greeting: QMPGreeting, oob: Bool) -> Bool {
+        switch policy {
+        case .always:
+            return true
+        case .whenNeeded:
+            guard oob else { return false }
+            guard let version = greeting.version else { return true }
+            return version < QEMUVersion(major: 3, minor: 1)
+        }
+    }
+
+    /// A reply without id answers the oldest in-band command, if that one was sent without id.
+    private mutating func idlessReturn(_ result: JSONValue) -> Action {
+        guard case .command(let id)? = inBandOrder.first, let entry = pending[id], !entry.sentID else {
+            return .ignored("a reply without id, but the oldest outstanding in-band command carried one (or there is none)")
+        }
+        return complete(id) { _ in .succeed(id, result) }
     }
 
     private mutating func idlessError(_ body: QMPErrorBody) -> Action {

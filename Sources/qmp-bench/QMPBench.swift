@@ -65,7 +65,11 @@ struct QMPBench: AsyncParsableCommand {
             try await withPeerQEMU { qemu, ourSocket, peerSocket in
                 let client = try await QMPClient.connect(to: .unixSocket(path: ourSocket))
                 defer { Task { await client.close() } }
-                if runs(.sequential) { try await sequential(client: client, qemuPID: qemu, peerSocket: peerSocket, peers: peerSet, table: &table) }
+                if runs(.sequential) {
+                    let plain = try await QMPClient.connect(to: .unixSocket(path: ourSocket + ".plain"), configuration: .init(enableOOB: false))
+                    defer { Task { await plain.close() } }
+                    try await sequential(client: client, plainClient: plain, qemuPID: qemu, peerSocket: peerSocket, peers: peerSet, table: &table)
+                }
                 if runs(.pipelined) { try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table) }
                 if runs(.schema) { try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table) }
                 if runs(.oneshot) { try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table) }
@@ -83,9 +87,9 @@ struct QMPBench: AsyncParsableCommand {
 
     // MARK: - QEMU with two monitors
 
-    /// A paused QEMU 7.2 with three QMP monitors: ours, the peers' and one for one-shot
-    /// processes (a monitor serves one client at a time). Started and stopped by pid, in a
-    /// private directory.
+    /// A paused QEMU 7.2 with four QMP monitors: ours, ours without OOB, the peers' and one for
+    /// one-shot processes (a monitor serves one client at a time). Started and stopped by pid,
+    /// in a private directory.
     func withPeerQEMU(_ body: (pid_t, String, String) async throws -> Void) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qmp-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -97,6 +101,7 @@ struct QMPBench: AsyncParsableCommand {
                 "-chardev", "socket,id=peer,path=\(theirs),server=on,wait=off", "-mon", "chardev=peer,mode=control",
                 "-chardev", "socket,id=ours,path=\(ours),server=on,wait=off", "-mon", "chardev=ours,mode=control",
                 "-chardev", "socket,id=oneshot,path=\(ours).oneshot,server=on,wait=off", "-mon", "chardev=oneshot,mode=control",
+                "-chardev", "socket,id=plain,path=\(ours).plain,server=on,wait=off", "-mon", "chardev=plain,mode=control",
             ],
             startupTimeout: .seconds(30),
             shutdownStepTimeout: .seconds(5)
@@ -108,10 +113,19 @@ struct QMPBench: AsyncParsableCommand {
 
     // MARK: - Figures
 
-    func sequential(client: QMPClient, qemuPID: pid_t, peerSocket: String, peers: Peers?, table: inout Table) async throws {
+    /// Sequential round trips, like for like: whether OOB is negotiated changes what QEMU does
+    /// (its I/O thread goes back to polling the socket after each command, and waking it costs
+    /// the writer about 10 µs here), so each mode of ours is set against the C client in the
+    /// same mode.
+    func sequential(client: QMPClient, plainClient: QMPClient, qemuPID: pid_t, peerSocket: String, peers: Peers?, table: inout Table) async throws {
         let count = n(20_000)
-        /// Median RTT and CPU per command of `count` sequential calls, per repetition.
-        func measure() async throws -> (rtt: Double, cpu: Double, qemu: Double?) {
+        struct Measurement {
+            var rtt: Double
+            var cpu: Double
+            var qemu: Double?
+        }
+        /// Median RTT and CPU per command of `count` sequential calls.
+        func measure(_ client: QMPClient) async throws -> Measurement {
             for _ in 0..<min(200, count) { _ = try await client.execute("query-status") }
             let qemuBefore = scheduledCPU(of: qemuPID)
             let cpuBefore = processCPU()
@@ -124,34 +138,44 @@ struct QMPBench: AsyncParsableCommand {
             }
             let cpu = (processCPU() - cpuBefore) / Double(count)
             let qemu = scheduledCPU(of: qemuPID).flatMap { after in qemuBefore.map { (after - $0) / Double(count) } }
-            return (median(laps), cpu, qemu)
+            return Measurement(rtt: median(laps), cpu: cpu, qemu: qemu)
         }
-        var onLoop: [(rtt: Double, cpu: Double, qemu: Double?)] = []
-        var fromPool: [(rtt: Double, cpu: Double, qemu: Double?)] = []
-        var cRTT: [Double] = []
-        var cCPU: [Double] = []
-        var cQEMU: [Double] = []
-        // Ours and the C client take turns, so that both see the same load on a shared machine.
+        func measureC(_ flags: [String]) async -> Measurement? {
+            let record = await offPool { peers?.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(qemuPID)"] + flags) }
+            guard let record, let rtt = record.double("p50_us"), let cpu = record.double("client_cpu_us_per_op") else { return nil }
+            return Measurement(rtt: rtt, cpu: cpu, qemu: record.double("qemu_sched_us_per_op"))
+        }
+        var oob: [Measurement] = []
+        var oobFromPool: [Measurement] = []
+        var plain: [Measurement] = []
+        var cOOB: [Measurement] = []
+        var cPlain: [Measurement] = []
+        // All take turns, so that each sees the same load on a shared machine.
         for _ in 0..<repetitions {
-            onLoop.append(try await withTaskExecutorPreference(client.executor) { try await measure() })
-            fromPool.append(try await measure())
-            if let record = await offPool({ peers?.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(qemuPID)"]) }) {
-                if let value = record.double("p50_us") { cRTT.append(value) }
-                if let value = record.double("client_cpu_us_per_op") { cCPU.append(value) }
-                if let value = record.double("qemu_sched_us_per_op") { cQEMU.append(value) }
-            }
+            oob.append(try await withTaskExecutorPreference(client.executor) { try await measure(client) })
+            oobFromPool.append(try await measure(client))
+            plain.append(try await withTaskExecutorPreference(plainClient.executor) { try await measure(plainClient) })
+            if let c = await measureC(["--oob"]) { cOOB.append(c) }
+            if let c = await measureC([]) { cPlain.append(c) }
         }
         let loopNote = "caller on the connection's event loop (client.executor)"
         let poolNote = "caller on Swift's global pool: two thread wake-ups per call"
-        table.add("sequential query-status RTT (p50)", ours: median(onLoop.map(\.rtt)), baseline: medianOrNil(cRTT), baselineName: "C client", unit: "µs", target: .atMost(1.05), note: loopNote)
-        table.add("  the same, default executor", ours: median(fromPool.map(\.rtt)), baseline: medianOrNil(cRTT), baselineName: "C client", unit: "µs", target: .none, note: poolNote)
-        table.add("client CPU per command (sequential)", ours: median(onLoop.map(\.cpu)), baseline: medianOrNil(cCPU), baselineName: "C client", unit: "µs", target: .atMost(1.5), note: loopNote)
-        table.add("  the same, default executor", ours: median(fromPool.map(\.cpu)), baseline: medianOrNil(cCPU), baselineName: "C client", unit: "µs", target: .none, note: poolNote)
-        // QEMU's share of a round trip, which depends on how the client drives it.
-        let qemuOnLoop = onLoop.compactMap(\.qemu)
-        if !qemuOnLoop.isEmpty {
-            table.add("  QEMU's own CPU per command meanwhile", ours: median(qemuOnLoop), baseline: medianOrNil(cQEMU), baselineName: "C client", unit: "µs", target: .none, note: loopNote)
+        func add(_ figure: String, _ ours: [Measurement], _ theirs: [Measurement], _ baselineName: String, _ value: KeyPath<Measurement, Double>, target: Table.Target, note: String) {
+            table.add(figure, ours: median(ours.map { $0[keyPath: value] }), baseline: medianOrNil(theirs.map { $0[keyPath: value] }), baselineName: baselineName, unit: "µs", target: target, note: note)
         }
+        func addQEMU(_ figure: String, _ ours: [Measurement], _ theirs: [Measurement], _ baselineName: String) {
+            let mine = ours.compactMap(\.qemu)
+            guard !mine.isEmpty else { return }
+            table.add(figure, ours: median(mine), baseline: medianOrNil(theirs.compactMap(\.qemu)), baselineName: baselineName, unit: "µs", target: .none, note: "QEMU's share of the round trip, which depends on how the client drives it")
+        }
+        add("sequential query-status RTT (p50), OOB negotiated", oob, cOOB, "C client +oob", \.rtt, target: .atMost(1.05), note: loopNote)
+        add("  the same, default executor", oobFromPool, cOOB, "C client +oob", \.rtt, target: .none, note: poolNote)
+        add("sequential query-status RTT (p50), without OOB", plain, cPlain, "C client", \.rtt, target: .atMost(1.05), note: loopNote)
+        add("client CPU per command (sequential), OOB negotiated", oob, cOOB, "C client +oob", \.cpu, target: .atMost(1.5), note: loopNote)
+        add("  the same, default executor", oobFromPool, cOOB, "C client +oob", \.cpu, target: .none, note: poolNote)
+        add("client CPU per command (sequential), without OOB", plain, cPlain, "C client", \.cpu, target: .atMost(1.5), note: loopNote)
+        addQEMU("  QEMU's own CPU per command, OOB negotiated", oob, cOOB, "C client +oob")
+        addQEMU("  QEMU's own CPU per command, without OOB", plain, cPlain, "C client")
     }
 
     func pipelined(client: QMPClient, peerSocket: String, peers: Peers?, table: inout Table) async throws {

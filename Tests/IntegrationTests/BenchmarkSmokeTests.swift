@@ -28,7 +28,8 @@ struct BenchmarkSmokeTests {
         let rows = output.stdout.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)).objectValue }
         let figures = Set(rows.compactMap { $0["figure"]?.stringValue })
         for expected in [
-            "sequential query-status RTT (p50)", "client CPU per command (sequential)",
+            "sequential query-status RTT (p50), OOB negotiated", "sequential query-status RTT (p50), without OOB",
+            "client CPU per command (sequential), OOB negotiated", "client CPU per command (sequential), without OOB",
             "pipelined query-status, OOB negotiated, 8 in flight", "JSON reader, 207 KB schema reply",
             "typed decode of the schema reply (reader + bindings)", "events from the simulator consumed by the client",
             "one-shot `qmp exec … query-status` wall",

@@ -461,10 +461,10 @@ struct MessageParser: ~Copyable {
         guard n > 0 else { return JSONObject() }
         let keySource = keys.base + frame.keyStart
         let valueSource = values.base + frame.valueStart
-        var members = [JSONObject.Element]()
+        var members = [JSONObject.Member]()
         members.reserveCapacity(n)
         for i in 0..<n {
-            members.append((key: (keySource + i).move(), value: (valueSource + i).move()))
+            members.append(JSONObject.Member(key: (keySource + i).move(), value: (valueSource + i).move()))
         }
         keys.discardMoved(from: frame.keyStart)
         values.discardMoved(from: frame.valueStart)

@@ -146,8 +146,31 @@ extension JSONValue: ExpressibleByDictionaryLiteral {
 public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     public typealias Element = (key: String, value: JSONValue)
 
+    /// A member as stored: a struct rather than the `Element` tuple, because an array of tuples
+    /// is copied and destroyed through the runtime's generic tuple witnesses, one member at a
+    /// time, which made freeing a parsed tree noticeably slower.
     @usableFromInline
-    internal var storage: [Element]
+    internal struct Member: Sendable {
+        @usableFromInline var key: String
+        @usableFromInline var value: JSONValue
+
+        @inlinable
+        init(key: String, value: JSONValue) {
+            self.key = key
+            self.value = value
+        }
+
+        /// Whether this member has `key`, by `String`'s own equality: canonically equivalent keys
+        /// are the same key, even where their lengths differ ("é" and "e\u{301}", "K" and the
+        /// Kelvin sign), so no cheaper test on the bytes can come first.
+        @inlinable
+        func has(_ key: String) -> Bool {
+            self.key == key
+        }
+    }
+
+    @usableFromInline
+    internal var storage: [Member]
 
     public init() {
         storage = []
@@ -164,50 +187,58 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     /// Members taken as they are, without checking for duplicate keys. For readers that have
     /// already rejected duplicates.
     public init(uncheckedUniqueMembers members: [Element]) {
+        storage = members.map { Member(key: $0.key, value: $0.value) }
+    }
+
+    /// For the reader, which has already rejected duplicate keys.
+    init(uncheckedUniqueMembers members: [Member]) {
         storage = members
     }
 
     public var startIndex: Int { storage.startIndex }
     public var endIndex: Int { storage.endIndex }
-    public subscript(position: Int) -> Element { storage[position] }
+    public subscript(position: Int) -> Element {
+        let member = storage[position]
+        return (member.key, member.value)
+    }
 
     public var keys: [String] { storage.map(\.key) }
 
     @inlinable
     public subscript(key: String) -> JSONValue? {
         get {
-            for member in storage where member.key == key {
+            for member in storage where member.has(key) {
                 return member.value
             }
             return nil
         }
         set {
-            if let index = storage.firstIndex(where: { $0.key == key }) {
+            if let index = storage.firstIndex(where: { $0.has(key) }) {
                 if let newValue {
                     storage[index].value = newValue
                 } else {
                     storage.remove(at: index)
                 }
             } else if let newValue {
-                storage.append((key, newValue))
+                storage.append(Member(key: key, value: newValue))
             }
         }
     }
 
     public func contains(key: String) -> Bool {
-        storage.contains { $0.key == key }
+        storage.contains { $0.has(key) }
     }
 
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
-        guard let index = storage.firstIndex(where: { $0.key == key }) else { return nil }
+        guard let index = storage.firstIndex(where: { $0.has(key) }) else { return nil }
         return storage.remove(at: index).value
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.storage.count == rhs.storage.count else { return false }
-        for (key, value) in lhs.storage {
-            guard rhs[key] == value else { return false }
+        for member in lhs.storage {
+            guard rhs[member.key] == member.value else { return false }
         }
         return true
     }
@@ -215,10 +246,10 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     public func hash(into hasher: inout Hasher) {
         // Order-independent, to agree with `==`.
         var combined = 0
-        for (key, value) in storage {
+        for member in storage {
             var memberHasher = Hasher()
-            memberHasher.combine(key)
-            memberHasher.combine(value)
+            memberHasher.combine(member.key)
+            memberHasher.combine(member.value)
             combined ^= memberHasher.finalize()
         }
         hasher.combine(storage.count)

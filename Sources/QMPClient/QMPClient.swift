@@ -314,6 +314,10 @@ public final class QMPClient: Sendable {
 
     /// A failed NIO connect, with the system's reason when there is one.
     private static func connectError(_ error: any Error, peer: String) -> QMPError {
+        if let failure = error as? ChannelError, case .connectTimeout(let limit) = failure {
+            let seconds = Double(limit.nanoseconds) / 1e9
+            return QMPError(code: .timeout, message: "could not connect to \(peer) within \(seconds) s", underlying: error)
+        }
         var code: CInt?
         if let failure = error as? NIOConnectionError {
             code = failure.connectionErrors.lazy.compactMap { ($0.error as? IOError)?.errnoCode }.first

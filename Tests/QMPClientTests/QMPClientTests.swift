@@ -60,9 +60,44 @@ struct BadInputTests {
         #expect(error?.message.contains("could not connect to 127.0.0.1:") == true)
     }
 
+    @Test("a TCP connect that the peer never completes times out, and says so")
+    func connectNeverCompletes() async throws {
+        // A listener with a backlog of zero that never accepts: once one connection fills its
+        // queue, Linux drops further handshakes, so the next connect hangs.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(bound && listen(listener, 0) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        // Fill the queue; the kernel completes up to backlog + 1 handshakes by itself.
+        var fillers: [CInt] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<2 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
+            fillers.append(filler)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(to: .tcp(host: "127.0.0.1", port: port), configuration: shortConnect)
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.message == "could not connect to 127.0.0.1:\(port) within 0.5 s")
+    }
+
     @Test("a peer that says nothing at all times out naming the greeting")
     func silentPeer() async throws {
-        let server = try await FakeServer.start(greeting: [])
+        // On a Unix socket the connect itself cannot use up the short bound on a loaded machine.
+        let server = try await FakeServer.start(unixSocket: true, greeting: [])
         defer { Task { await server.stop() } }
         let clock = ContinuousClock()
         let started = clock.now

@@ -105,6 +105,10 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var writesInFlight = 0
     private var callWithDescriptorsInFlight: PendingCall?
     private var callsWaitingForDescriptorSlot: [PendingCall] = []
+    /// Messages of later commands, held while a message with descriptors waits for the socket
+    /// to take it: they must reach the server after it, since replies without id are matched
+    /// by order.
+    private var writesHeldForDescriptors: [ByteBuffer]?
 
     init(
         configuration: QMPClientStateMachine.Configuration,
@@ -333,7 +337,9 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         writeBuffer.removeAll(keepingCapacity: true)
         message.write(to: &writeBuffer)
         let buffer = context.channel.allocator.buffer(bytes: writeBuffer)
-        if tracksWrites {
+        if writesHeldForDescriptors != nil {
+            writesHeldForDescriptors!.append(buffer)
+        } else if tracksWrites {
             trackedWrite(buffer, context: context)
         } else {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
@@ -355,7 +361,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func sendNextCallWithDescriptors() {
-        guard callWithDescriptorsInFlight == nil, writesInFlight == 0, !isClosed,
+        guard callWithDescriptorsInFlight == nil, writesInFlight == 0, writesHeldForDescriptors == nil, !isClosed,
             !callsWaitingForDescriptorSlot.isEmpty
         else { return }
         let call = callsWaitingForDescriptorSlot.removeFirst()
@@ -364,7 +370,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Sends the command's bytes and its descriptors in one `sendmsg`, straight on the socket.
-    /// Safe because nothing else is queued in NIO at this point (`writesInFlight == 0`).
+    /// Safe because nothing else is queued in NIO at this point (`writesInFlight == 0`), and
+    /// while it waits for the socket, later messages are held (`writesHeldForDescriptors`).
     private func writeWithDescriptors(_ message: JSONValue, call: PendingCall) {
         guard let socketDescriptor, let context else { return }
         var bytes: [UInt8] = []
@@ -377,10 +384,15 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         if sent < 0 {
             let code = CInt(-sent)
             if code == EAGAIN || code == EWOULDBLOCK {
-                // The server is not reading; try again shortly. The call's timeout bounds this.
+                // The server is not reading; try again shortly. Later commands wait behind this
+                // one, and it is sent even if its caller stops waiting: the state machine has
+                // given it its place among the commands replies are matched to by order.
+                if writesHeldForDescriptors == nil {
+                    writesHeldForDescriptors = []
+                }
                 let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
                 context.eventLoop.scheduleTask(in: .milliseconds(5)) {
-                    guard !call.finished, !bound.value.isClosed else { return }
+                    guard !bound.value.isClosed else { return }
                     bound.value.writeWithDescriptors(message, call: call)
                 }
                 return
@@ -392,9 +404,11 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             )
             if let id = call.id {
                 calls.removeValue(forKey: id)
-                _ = machine.abandon(id)
+                // Nothing of it reached the server, so no reply will come.
+                machine.withdraw(id)
             }
             finish(call, .failure(error))
+            releaseHeldWrites()
             return
         }
         if sent < bytes.count {
@@ -407,6 +421,21 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
                 promise: promise
             )
         }
+        releaseHeldWrites()
+    }
+
+    /// The message with descriptors has left (or failed): what was held behind it follows.
+    private func releaseHeldWrites() {
+        guard let held = writesHeldForDescriptors, let context else { return }
+        writesHeldForDescriptors = nil
+        for buffer in held {
+            if tracksWrites {
+                trackedWrite(buffer, context: context)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            }
+        }
+        sendNextCallWithDescriptors()
     }
 
     private func scheduleDeadlineCheck(at deadline: NIODeadline, context: ChannelHandlerContext) {

@@ -25,9 +25,9 @@ import Darwin
 ///
 /// `connect` returns once the greeting has arrived and capabilities are negotiated (with `oob`
 /// when the server offers it). Any number of tasks may call ``execute(_:arguments:timeout:)``
-/// at once: commands are pipelined and each reply is matched to its command by id. When the
-/// connection is lost, every pending call fails at once with a ``QMPError`` whose code is
-/// ``QMPError/Code-swift.struct/connectionClosed``.
+/// at once: commands are pipelined and each reply is matched to its command, by id or, for
+/// in-band commands sent without one, by order. When the connection is lost, every pending call
+/// fails at once with a ``QMPError`` whose code is ``QMPError/Code-swift.struct/connectionClosed``.
 public final class QMPClient: Sendable {
     public struct Configuration: Sendable {
         /// How long to wait for the greeting and the end of negotiation.

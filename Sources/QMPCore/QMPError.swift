@@ -63,7 +63,8 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The command this error answers, when there is one.
     public var command: String?
-    /// The id the command was sent with.
+    /// The id the command was sent with; `nil` when it went without one (in-band commands are
+    /// matched by order where that is safe).
     public var id: JSONValue?
     /// The pre-1.2 `data` member of an error reply.
     public var data: JSONValue?

@@ -881,7 +881,7 @@ struct ClientInBandOrderTests {
         #expect(!declined.machine.sendsID(outOfBand: false))
     }
 
-    @Test("without negotiation (the guest agent) every command carries its id, so leftovers in the channel are told apart")
+    @Test("without negotiation (the guest agent) every command carries its id, and a reply without one matches nothing")
     func guestAgentKeepsIDs() throws {
         var session = Session(.init(skipNegotiation: true))
         _ = session.machine.connectionOpened()
@@ -889,6 +889,32 @@ struct ClientInBandOrderTests {
         #expect(session.machine.sendsID(outOfBand: false))
         #expect(session.receive(idlessReply).isIgnored)
         #expect(session.receive(reply(id: id)).success?.id == id)
+    }
+
+    @Test("a command withdrawn because its bytes never left gives up its place, so the next reply goes to the next command")
+    func withdrawnCommand() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let first = try session.execute("query-status")
+        let unsent = try session.execute("getfd")
+        let third = try session.execute("query-name")
+        session.machine.withdraw(unsent)
+        #expect(session.machine.pendingCount == 2)
+        #expect(session.receive(idlessReply).success?.id == first)
+        #expect(session.receive(idlessReply).success?.id == third)
+        #expect(session.machine.pendingCount == 0)
+    }
+
+    @Test("the parse error answering a resync byte is swallowed between replies without id")
+    func resyncBetweenIdlessCommands() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let before = try session.execute("query-status")
+        session.machine.resynchronizing()
+        let after = try session.execute("query-name")
+        #expect(session.receive(idlessReply).success?.id == before)
+        #expect(session.receive(parseError).isIgnored)
+        #expect(session.receive(idlessReply).success?.id == after)
     }
 
     @Test("inBandIDs: .always puts an id on every in-band command to any server")

@@ -42,6 +42,21 @@ struct TranscriptTests {
         #expect(name.events.isEmpty)
     }
 
+    @Test("a reply without id goes to the waiting command sent without id, not to an exec-oob command waiting before it")
+    func idlessReplyToInBand() throws {
+        let text = [
+            line("to-server", connection: 1, ["exec-oob": "migrate-pause", "id": 1]),
+            line("to-server", connection: 1, ["execute": "query-name"]),
+            line("from-server", connection: 1, ["return": ["name": "vm"]]),
+            line("from-server", connection: 1, ["error": ["class": "GenericError", "desc": "not in postcopy"], "id": 1]),
+        ].joined(separator: "\n")
+        let transcript = try QMPTranscript(parsing: text)
+        let name = try #require(transcript.exchanges.first { $0.command == "query-name" })
+        let pause = try #require(transcript.exchanges.first { $0.command == "migrate-pause" })
+        #expect(name.reply == ["return": ["name": "vm"]])
+        #expect(pause.reply == ["error": ["class": "GenericError", "desc": "not in postcopy"]])
+    }
+
     @Test("a file with no command and reply in it is an error that says what was expected")
     func emptyTranscript() {
         let error = #expect(throws: QMPError.self) { try QMPTranscript(parsing: #"{"hello": "world"}"#) }

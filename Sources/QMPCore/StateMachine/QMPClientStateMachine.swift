@@ -14,10 +14,10 @@
 ///   parse saves it several microseconds a command. Replies with an id are matched by id, replies
 ///   without one by order. A reply to a command that was abandoned (timed out, cancelled) is
 ///   dropped when it arrives.
-/// - An error without id is a parse error of the server's JSON reader. QEMU queues those in
-///   band, in order, so it belongs to the oldest in-band item still outstanding: a resync byte
-///   the client sent (the error is swallowed) or a command the server could not read (that
-///   command fails with it).
+/// - An error without id answers a command sent without id, or is a parse error of the
+///   server's JSON reader. QEMU queues both in band, in order, so it belongs to the oldest
+///   in-band item still outstanding: a resync byte the client sent (the error is swallowed) or
+///   a command (that command fails with it).
 /// - Closing fails every pending command.
 public struct QMPClientStateMachine: Sendable {
     /// A command id allocated by the machine; sent on the wire as a JSON integer.
@@ -51,7 +51,8 @@ public struct QMPClientStateMachine: Sendable {
         /// - a server that did not greet with a QEMU version of 3.1 or later while OOB is
         ///   enabled: QEMU 2.12 insists on ids then, and reports a dropped command by id only;
         /// - a session without negotiation (the guest agent), where a reply left over from an
-        ///   earlier client can still be in the channel and only an id tells it apart.
+        ///   earlier client can still be in the channel: one without id would be taken for the
+        ///   oldest command's, one with an id at least has a chance not to match.
         case whenNeeded
         /// Always, e.g. to make a wire trace easier to read.
         case always
@@ -319,6 +320,17 @@ public struct QMPClientStateMachine: Sendable {
         entry.abandoned = true
         pending[id] = entry
         return entry.name
+    }
+
+    /// Forgets a command whose bytes never reached the server (its write failed), as if it had
+    /// never been executed: no reply will come for it, so it must not keep a place in the order
+    /// that replies without id are matched by.
+    public mutating func withdraw(_ id: RequestID) {
+        guard let entry = pending.removeValue(forKey: id) else { return }
+        freeIDs.append(id.rawValue)
+        if !entry.outOfBand {
+            inBandOrder.remove(.command(id))
+        }
     }
 
     /// Records that the client is about to send a resynchronisation byte (an ASCII control

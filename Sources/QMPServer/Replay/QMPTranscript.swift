@@ -108,7 +108,14 @@ public struct QMPTranscript: Sendable {
                 }
             } else if object["return"] != nil || object["error"] != nil {
                 let sameConnection = waiting.indices.filter { waiting[$0].connection == connection }
-                let position = sameConnection.first { waiting[$0].id != nil && waiting[$0].id == object["id"] } ?? sameConnection.first
+                // By id where the reply has one; otherwise it answers the oldest command sent
+                // without id (in-band ones, which the server answers in order).
+                let position: Int?
+                if let id = object["id"] {
+                    position = sameConnection.first { waiting[$0].id == id } ?? sameConnection.first
+                } else {
+                    position = sameConnection.first { waiting[$0].id == nil } ?? sameConnection.first
+                }
                 guard let position else { continue }
                 var reply = object
                 reply.removeValue(forKey: "id")

@@ -35,9 +35,12 @@ struct ConnectionOptions: ParsableArguments {
     /// With --launch there is no ADDRESS: the first of `words` must not look like one.
     func rejectAddressWithLaunch(_ words: [String]) throws {
         if launch, let first = words.first, Self.looksLikeAddress(first) {
-            throw ValidationError("give either ADDRESS or --launch, not both")
+            throw Self.addressWithLaunch
         }
     }
+
+    /// What every command says when given both an ADDRESS and --launch.
+    static let addressWithLaunch = ValidationError("give either ADDRESS or --launch, not both")
 
     /// Whether a word is an ADDRESS rather than a command: a path (it has a slash or names an
     /// existing file) or HOST:PORT. Command names have neither.

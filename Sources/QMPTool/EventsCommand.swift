@@ -47,7 +47,7 @@ struct EventsCommand: AsyncParsableCommand {
             throw ValidationError("--count must be at least 1")
         }
         if connection.launch && address != nil {
-            throw ValidationError("give either ADDRESS or --launch, not both")
+            throw ConnectionOptions.addressWithLaunch
         }
     }
 

@@ -26,7 +26,7 @@ struct QOMCommand: AsyncParsableCommand {
     /// subcommand takes. Without one, --launch or the simulated QEMU answers.
     static func split(_ words: [String], launch: Bool, expecting count: Int, usage: String) throws -> (String?, [String]) {
         if words.count == count + 1 {
-            guard !launch else { throw ValidationError("give either ADDRESS or --launch, not both") }
+            guard !launch else { throw ConnectionOptions.addressWithLaunch }
             return (words[0], Array(words.dropFirst()))
         }
         guard words.count == count else {
@@ -162,7 +162,7 @@ struct QOMCommand: AsyncParsableCommand {
 
         func validate() throws {
             if words.count == 2 && connection.launch {
-                throw ValidationError("give either ADDRESS or --launch, not both")
+                throw ConnectionOptions.addressWithLaunch
             }
         }
 

@@ -181,12 +181,11 @@ struct SchemaCommand: ParsableCommand {
         func run() throws {
             let history = SchemaCommand.history
             let diff = history.diff(from: try SchemaCommand.release(from), to: try SchemaCommand.release(to))
-            let keep: (QMPSchemaHistory.Entry) -> Bool = { !commandsOnly || $0.kind != .type }
             print("QEMU \(diff.from) → \(diff.to)")
             for kind in QMPSchemaHistory.Kind.allCases where !commandsOnly || kind != .type {
-                let added = diff.added.filter { $0.kind == kind && keep($0) }
-                let removed = diff.removed.filter { $0.kind == kind && keep($0) }
-                let changed = diff.changed.filter { $0.entry.kind == kind && keep($0.entry) }
+                let added = diff.added.filter { $0.kind == kind }
+                let removed = diff.removed.filter { $0.kind == kind }
+                let changed = diff.changed.filter { $0.entry.kind == kind }
                 guard !added.isEmpty || !removed.isEmpty || !changed.isEmpty else { continue }
                 print("")
                 print("\(kind.rawValue)s: \(added.count) added, \(removed.count) removed, \(changed.count) changed")

@@ -75,7 +75,7 @@ struct ShellCommand: AsyncParsableCommand {
 
     func validate() throws {
         if connection.launch && address != nil {
-            throw ValidationError("give either ADDRESS or --launch, not both")
+            throw ConnectionOptions.addressWithLaunch
         }
     }
 

@@ -124,12 +124,6 @@ final class TmuxTerminal: Sendable {
     }
 }
 
-extension Result where Failure == any Error {
-    init(catching body: () throws -> Success) {
-        do { self = .success(try body()) } catch { self = .failure(error) }
-    }
-}
-
 /// ``offCooperativePool(_:)`` for work that throws.
 func offCooperativePool<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async -> Result<Value, any Error> {
     await offCooperativePool { Result { try work() } }

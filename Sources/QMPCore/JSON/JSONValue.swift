@@ -159,14 +159,6 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
             self.key = key
             self.value = value
         }
-
-        /// Whether this member has `key`, by `String`'s own equality: canonically equivalent keys
-        /// are the same key, even where their lengths differ ("é" and "e\u{301}", "K" and the
-        /// Kelvin sign), so no cheaper test on the bytes can come first.
-        @inlinable
-        func has(_ key: String) -> Bool {
-            self.key == key
-        }
     }
 
     @usableFromInline
@@ -204,16 +196,19 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
 
     public var keys: [String] { storage.map(\.key) }
 
+    /// Keys compare by `String`'s own equality: canonically equivalent keys are the same key,
+    /// even where their lengths differ ("é" and "e\u{301}", "K" and the Kelvin sign), so no
+    /// cheaper test on the bytes can come first.
     @inlinable
     public subscript(key: String) -> JSONValue? {
         get {
-            for member in storage where member.has(key) {
+            for member in storage where member.key == key {
                 return member.value
             }
             return nil
         }
         set {
-            if let index = storage.firstIndex(where: { $0.has(key) }) {
+            if let index = storage.firstIndex(where: { $0.key == key }) {
                 if let newValue {
                     storage[index].value = newValue
                 } else {
@@ -226,12 +221,12 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     }
 
     public func contains(key: String) -> Bool {
-        storage.contains { $0.has(key) }
+        storage.contains { $0.key == key }
     }
 
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
-        guard let index = storage.firstIndex(where: { $0.has(key) }) else { return nil }
+        guard let index = storage.firstIndex(where: { $0.key == key }) else { return nil }
         return storage.remove(at: index).value
     }
 

@@ -96,8 +96,6 @@ public struct QMPClientStateMachine: Sendable {
         var name: String
         var outOfBand: Bool
         var abandoned: Bool
-        /// Whether the command carried its id; a reply without one can only be matched by order.
-        var sentID: Bool
     }
 
     private enum InBandItem: Sendable, Hashable {
@@ -229,7 +227,7 @@ public struct QMPClientStateMachine: Sendable {
             guard let id else {
                 return idlessReturn(result)
             }
-            guard let requestID = Self.requestID(id), pending[requestID]?.sentID == true else {
+            guard let requestID = Self.requestID(id), pending[requestID].map(carriedID) == true else {
                 return .ignored("reply with an id this client did not send: \(id.serialized())")
             }
             return complete(requestID) { _ in .succeed(requestID, result) }
@@ -238,7 +236,7 @@ public struct QMPClientStateMachine: Sendable {
             guard let id else {
                 return idlessError(body)
             }
-            guard let requestID = Self.requestID(id), pending[requestID]?.sentID == true else {
+            guard let requestID = Self.requestID(id), pending[requestID].map(carriedID) == true else {
                 return .ignored("error with an id this client did not send: \(id.serialized())")
             }
             return complete(requestID) { pending in
@@ -300,7 +298,7 @@ public struct QMPClientStateMachine: Sendable {
             nextID += 1
         }
         let sendsID = sendsID(outOfBand: outOfBand)
-        pending[id] = Pending(name: name, outOfBand: outOfBand, abandoned: false, sentID: sendsID)
+        pending[id] = Pending(name: name, outOfBand: outOfBand, abandoned: false)
         if !outOfBand {
             inBandOrder.append(.command(id))
         }
@@ -311,6 +309,12 @@ public struct QMPClientStateMachine: Sendable {
     /// Whether a command sent now carries its id on the wire; its errors name that id.
     public func sendsID(outOfBand: Bool) -> Bool {
         outOfBand || inBandCommandsCarryIDs
+    }
+
+    /// Whether a pending command went with its id; a reply without one can only be matched by
+    /// order. The rule is fixed once negotiation is over, before any command is sent.
+    private func carriedID(_ entry: Pending) -> Bool {
+        sendsID(outOfBand: entry.outOfBand)
     }
 
     /// Stops waiting for a command (timeout, cancellation). Its reply, if it still comes, is
@@ -369,7 +373,7 @@ public struct QMPClientStateMachine: Sendable {
 
     /// A reply without id answers the oldest in-band command, if that one was sent without id.
     private mutating func idlessReturn(_ result: JSONValue) -> Action {
-        guard case .command(let id)? = inBandOrder.first, let entry = pending[id], !entry.sentID else {
+        guard case .command(let id)? = inBandOrder.first, let entry = pending[id], !carriedID(entry) else {
             return .ignored("a reply without id, but the oldest outstanding in-band command carried one (or there is none)")
         }
         return complete(id) { _ in .succeed(id, result) }

@@ -103,8 +103,14 @@ struct ShellInterpreter: Sendable {
     }
 
     private mutating func rawJSON(_ text: String) throws(QMPError) -> Step {
-        guard case .object(let object)? = try? JSONValue(parsing: text, configuration: .server) else {
-            throw QMPError(code: .invalidArguments, message: "not a JSON object: \(text)")
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: text, configuration: .server)
+        } catch {
+            throw QMPError(code: .invalidArguments, message: "expected a JSON object, but \(text) is not JSON: \(error.description)")
+        }
+        guard case .object(let object) = value else {
+            throw QMPError(code: .invalidArguments, message: "expected a JSON object, got \(text)")
         }
         if transaction != nil {
             // Inside a transaction, a JSON object is one action: {"type": ..., "data": {...}}.

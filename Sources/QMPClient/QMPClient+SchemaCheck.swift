@@ -2,24 +2,69 @@ import NIOConcurrencyHelpers
 import QAPI
 import QMPCore
 
+/// The server's introspection as one connection knows it. A typed call asks for it every time,
+/// so once it is known, asking costs one lock.
+enum SchemaState {
+    case unknown
+    /// One fetch per connection, shared by every caller that asks while it is under way.
+    case fetching(Task<QAPIIntrospection, any Error>)
+    case ready(QAPIIntrospection)
+    /// The server has no `query-qmp-schema` (QEMU before 2.5, the guest agent), or answered it
+    /// with something that is not a schema: it is not asked again on this connection.
+    case missing(QMPError)
+
+    /// What a caller of `schema()` does next.
+    enum Step {
+        case known(QAPIIntrospection)
+        case wait(Task<QAPIIntrospection, any Error>)
+    }
+}
+
 extension QMPClient {
     /// The connected server's `query-qmp-schema`, fetched once per connection and kept.
     ///
     /// - Throws: ``QMPError`` when the server has no introspection (QEMU before 2.5, the guest
-    ///   agent) or the answer cannot be read.
+    ///   agent) or the answer cannot be read; such a server is not asked again. A fetch that
+    ///   fails otherwise (a timeout) is tried again by the next call.
     public func schema() async throws -> QAPIIntrospection {
-        let fetch = schemaFetch.withLockedValue { fetch in
-            if let fetch { return fetch }
-            let started = Task { try await self.fetchSchema() }
-            fetch = started
-            return started
+        let step = try schemaState.withLockedValue { state -> SchemaState.Step in
+            switch state {
+            case .ready(let introspection):
+                return .known(introspection)
+            case .missing(let error):
+                throw error
+            case .fetching(let fetch):
+                return .wait(fetch)
+            case .unknown:
+                let fetch = Task { try await self.fetchSchema() }
+                state = .fetching(fetch)
+                return .wait(fetch)
+            }
+        }
+        let fetch: Task<QAPIIntrospection, any Error>
+        switch step {
+        case .known(let introspection): return introspection
+        case .wait(let task): fetch = task
         }
         do {
-            return try await fetch.value
+            let introspection = try await fetch.value
+            schemaState.withLockedValue { state in
+                if case .fetching(let current) = state, current == fetch { state = .ready(introspection) }
+            }
+            return introspection
         } catch {
-            schemaFetch.withLockedValue { if $0 == fetch { $0 = nil } }
+            let missing = (error as? QMPError).flatMap { Self.meansNoSchema($0) ? $0 : nil }
+            schemaState.withLockedValue { state in
+                if case .fetching(let current) = state, current == fetch { state = missing.map { .missing($0) } ?? .unknown }
+            }
             throw error
         }
+    }
+
+    /// The server answered, and the answer says it has no schema to give: QEMU's
+    /// `CommandNotFound`, or a reply that is not a schema.
+    private static func meansNoSchema(_ error: QMPError) -> Bool {
+        error.code == .commandFailed || error.code == .protocolViolation
     }
 
     private func fetchSchema() async throws -> QAPIIntrospection {
@@ -31,30 +76,34 @@ extension QMPClient {
         }
     }
 
+    /// The schema, or `nil` when the server has none to give: the check is a safety net, and a
+    /// server without one still gets its commands.
+    func schemaIfAvailable() async throws -> QAPIIntrospection? {
+        do {
+            return try await schema()
+        } catch let error as QMPError where Self.meansNoSchema(error) {
+            return nil
+        }
+    }
+
     /// How error messages name the server: `QEMU 7.2.22`.
     private var serverName: String { greeting.version.map { "QEMU \($0)" } ?? "this server" }
 
     /// Checks a command and its arguments against the connected server's own schema, without
-    /// sending it.
+    /// sending it. A server without `query-qmp-schema` (QEMU before 2.5) is not checked.
     ///
     /// - Throws: ``QMPError`` with code ``QMPError/Code-swift.struct/invalidArguments`` and a
     ///   message that names the server's version: `QEMU 7.2.22 has no command 'blockdev-reopen'`,
     ///   or `arguments.node-name: expected string, got 5 (checked against QEMU 7.2.22)`.
     public func check(_ name: String, arguments: JSONObject? = nil) async throws {
-        let introspection = try await schema()
-        guard introspection.entry(named: name) != nil else {
-            throw QMPError(code: .invalidArguments, message: "\(serverName) has no command '\(name)'", command: name)
-        }
-        if let issue = introspection.validateArguments(arguments, ofCommand: name).first {
-            throw QMPError(code: .invalidArguments, message: "\(issue.description) (checked against \(serverName))", command: name)
-        }
+        try await check(name, arguments: arguments, history: nil)
     }
 
     /// Checks a typed command against the connected server's own schema, without sending it.
     /// A command or argument the server lacks is named with the server's version and, from
     /// the bindings' history, the version that introduced or removed it:
-    /// `QEMU 7.2.22 does not have command 'query-cpus'; QEMU removed it after 5.2.0`.
-    /// Servers without `query-qmp-schema` (QEMU before 2.5) are not checked.
+    /// `QEMU 7.2.22 has no command 'query-cpus'; QEMU removed it after 5.2.0`.
+    /// A server without `query-qmp-schema` (QEMU before 2.5) is not checked.
     public func check<Command: QMPCommand>(_ command: Command) async throws {
         try await check(Command.self, arguments: command.arguments)
     }
@@ -62,25 +111,30 @@ extension QMPClient {
     /// The check of ``check(_:)-swift.method`` on arguments already built, so that
     /// ``execute(_:timeout:)`` builds them once.
     func check<Command: QMPCommand>(_: Command.Type, arguments: JSONObject?) async throws {
+        try await check(Command.name, arguments: arguments, history: (Command.availability, Command.argumentAvailability))
+    }
+
+    /// The one check behind both: `history` is what the bindings know of when the command and
+    /// its arguments came and went, when the caller has bindings.
+    private func check(
+        _ name: String,
+        arguments: JSONObject?,
+        history: (command: QMPAvailability, arguments: [String: QMPAvailability])?
+    ) async throws {
         guard let introspection = try await schemaIfAvailable() else { return }
-        guard introspection.entry(named: Command.name) != nil else {
-            let server = serverName
-            let history = Self.history(Command.availability, server: greeting.version)
-            throw QMPError(code: .invalidArguments, message: "\(server) does not have command '\(Command.name)'\(history)", command: Command.name)
-        }
-        guard let issue = introspection.validateArguments(arguments, ofCommand: Command.name).first else { return }
         let server = serverName
+        guard introspection.entry(named: name) != nil else {
+            let when = history.map { Self.history($0.command, server: greeting.version) } ?? ""
+            throw QMPError(code: .invalidArguments, message: "\(server) has no command '\(name)'\(when)", command: name)
+        }
+        guard let issue = introspection.validateArguments(arguments, ofCommand: name).first else { return }
         let prefix = "arguments."
         if issue.kind == .unexpected, issue.path.hasPrefix(prefix), !issue.path.dropFirst(prefix.count).contains(".") {
             let argument = String(issue.path.dropFirst(prefix.count))
-            let history = Command.argumentAvailability[argument].map { Self.history($0, server: greeting.version) } ?? ""
-            throw QMPError(
-                code: .invalidArguments,
-                message: "\(server) does not have argument '\(argument)' of '\(Command.name)'\(history)",
-                command: Command.name
-            )
+            let when = history?.arguments[argument].map { Self.history($0, server: greeting.version) } ?? ""
+            throw QMPError(code: .invalidArguments, message: "\(server) has no argument '\(argument)' of '\(name)'\(when)", command: name)
         }
-        throw QMPError(code: .invalidArguments, message: "\(issue.description) (checked against \(server))", command: Command.name)
+        throw QMPError(code: .invalidArguments, message: "\(issue.description) (checked against \(server))", command: name)
     }
 
     /// `; it was introduced in 8.0.0` or `; QEMU removed it after 5.2.0`, whichever explains
@@ -94,19 +148,6 @@ extension QMPClient {
             return "; QEMU removed it after \(lastVersion)"
         }
         return ""
-    }
-
-    /// The schema, or `nil` when the server has no `query-qmp-schema` or answers it with
-    /// something that is not a schema: the check is a safety net, and a server without one
-    /// still gets its commands (and is not asked again on this connection).
-    func schemaIfAvailable() async throws -> QAPIIntrospection? {
-        if schemaMissing.withLockedValue({ $0 }) { return nil }
-        do {
-            return try await schema()
-        } catch let error as QMPError where error.code == .commandFailed || error.code == .protocolViolation {
-            schemaMissing.withLockedValue { $0 = true }
-            return nil
-        }
     }
 
     /// Checks the command against the server's schema (see ``check(_:arguments:)``), then runs it.

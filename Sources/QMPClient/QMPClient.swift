@@ -82,11 +82,8 @@ public final class QMPClient: Sendable {
     private let handler: NIOLoopBound<QMPChannelHandler>
     private let hub: EventHub
     private let logger: Logger
-    /// The fetch of the server's introspection by ``schema()``: one per connection, shared by
-    /// the callers that ask while it is under way; forgotten when it fails.
-    let schemaFetch = NIOLockedValueBox<Task<QAPIIntrospection, any Error>?>(nil)
-    /// Set once the server turned out to have no `query-qmp-schema`, so as not to ask again.
-    let schemaMissing = NIOLockedValueBox(false)
+    /// What this connection knows of the server's introspection (see ``schema()``).
+    let schemaState = NIOLockedValueBox(SchemaState.unknown)
 
     private init(
         channel: any Channel,

@@ -246,7 +246,7 @@ struct ShellWithoutQEMUTests {
         let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(20))
         #expect(output.status == 0)
         #expect(output.stdout.contains(#"{"return": {"status": "prelaunch", "singlestep": false, "running": false}}"#))
-        #expect(output.stdout.contains("error: arguments.oops: unexpected member (checked against QEMU 7.2"))
+        #expect(output.stdout.contains("error: QEMU 7.2.22 has no argument 'oops' of 'query-status'\n"))
         #expect(output.stderr.contains("simulated QEMU 7.2"))
     }
 }

@@ -48,7 +48,7 @@ struct TypedBindingsRealQEMUTests {
         try await RealQEMU.with { qemu in
             let version = try #require(qemu.client.greeting.version)
             let error = await #expect(throws: QMPError.self) { try await qemu.client.execute(QueryCpusCommand()) }
-            #expect(error?.message == "QEMU \(version) does not have command 'query-cpus'; QEMU removed it after 5.2.0")
+            #expect(error?.message == "QEMU \(version) has no command 'query-cpus'; QEMU removed it after 5.2.0")
             let status = try await qemu.client.execute(QueryStatusCommand())
             #expect(status.status == .prelaunch)
         }

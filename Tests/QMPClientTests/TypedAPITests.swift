@@ -76,6 +76,36 @@ struct TypedAPITests {
         await server.stop()
     }
 
+    @Test("a server without query-qmp-schema is asked once, and its commands go unchecked")
+    func serverWithoutSchema() async throws {
+        let fetches = Counter()
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                if command["execute"] == "query-qmp-schema" {
+                    fetches.increment()
+                    // What QEMU before 2.5 answers.
+                    var error: JSONObject = ["error": ["class": "CommandNotFound", "desc": "The command query-qmp-schema has not been found"]]
+                    if let id = command["id"] { error["id"] = id }
+                    return FakeServer.bytes(.object(error))
+                }
+                return FakeServer.reply(["running": true, "status": "running"], to: command)
+            }
+        )
+        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
+        for _ in 0..<3 {
+            #expect(try await client.execute(QueryStatus()).status == "running")
+        }
+        // The untyped check agrees with the typed one: nothing to check against is no error.
+        try await client.check("no-such-command")
+        #expect(try await client.executeChecked("query-status")["status"] == "running")
+        // The server said it has no schema; asking for it again does not ask the server.
+        let error = await #expect(throws: QMPError.self) { try await client.schema() }
+        #expect(error?.errorClass == "CommandNotFound")
+        #expect(fetches.value == 1)
+        await client.close()
+        await server.stop()
+    }
+
     @Test("a typed command decodes its reply, ignoring members it does not know")
     func typedCommand() async throws {
         let server = try await FakeServer.start(

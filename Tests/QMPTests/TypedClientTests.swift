@@ -54,7 +54,7 @@ struct TypedClientTests {
         try await Self.withSimulator { client in
             let error = await #expect(throws: QMPError.self) { try await client.execute(QueryCpusCommand()) }
             #expect(error?.code == .invalidArguments)
-            #expect(error?.message == "QEMU 7.2.22 does not have command 'query-cpus'; QEMU removed it after 5.2.0")
+            #expect(error?.message == "QEMU 7.2.22 has no command 'query-cpus'; QEMU removed it after 5.2.0")
         }
     }
 
@@ -62,7 +62,7 @@ struct TypedClientTests {
     func newerCommand() async throws {
         try await Self.withSimulator { client in
             let error = await #expect(throws: QMPError.self) { try await client.execute(QueryAudiodevsCommand()) }
-            #expect(error?.message == "QEMU 7.2.22 does not have command 'query-audiodevs'; it was introduced in 8.0.0")
+            #expect(error?.message == "QEMU 7.2.22 has no command 'query-audiodevs'; it was introduced in 8.0.0")
         }
     }
 
@@ -72,7 +72,7 @@ struct TypedClientTests {
             let error = await #expect(throws: QMPError.self) {
                 try await client.execute(CalcDirtyRateCommand(calcTime: 1, calcTimeUnit: .millisecond))
             }
-            #expect(error?.message == "QEMU 7.2.22 does not have argument 'calc-time-unit' of 'calc-dirty-rate'; it was introduced in 8.2.0")
+            #expect(error?.message == "QEMU 7.2.22 has no argument 'calc-time-unit' of 'calc-dirty-rate'; it was introduced in 8.2.0")
         }
     }
 

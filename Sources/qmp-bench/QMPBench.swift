@@ -59,6 +59,10 @@ struct QMPBench: AsyncParsableCommand {
         let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/bench-peers")
         let peerSet = Peers.prepare(source: URL(fileURLWithPath: peers), scratch: scratch, log: log)
         if peerSet == nil { log("no peers at \(peers): printing our numbers alone") }
+        if let cpus = allowedCPUs() {
+            // The figures read differently pinned (taskset) and not: say which this run was.
+            log("running on CPUs \(cpus) of \(ProcessInfo.processInfo.processorCount); QEMU and the peers inherit this")
+        }
         var table = Table()
 
         if runs(.sequential) || runs(.pipelined) || runs(.schema) || runs(.oneshot) {
@@ -79,6 +83,13 @@ struct QMPBench: AsyncParsableCommand {
         if runs(.events) { try await events(table: &table) }
         if runs(.connections) { try await manyConnections(table: &table) }
         print(json ? table.jsonLines() : table.render())
+    }
+
+    /// The CPUs this process may run on, as Linux lists them (`0-1`, `1`); nil elsewhere.
+    func allowedCPUs() -> String? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        let prefix = "Cpus_allowed_list:"
+        return status.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { $0.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces) }
     }
 
     func log(_ text: String) {
@@ -125,15 +136,24 @@ struct QMPBench: AsyncParsableCommand {
             var qemu: Double?
         }
         /// Median RTT and CPU per command of `count` sequential calls.
-        func measure(_ client: QMPClient) async throws -> Measurement {
-            for _ in 0..<min(200, count) { _ = try await client.execute("query-status") }
+        func measure(_ client: QMPClient, typed: Bool = false) async throws -> Measurement {
+            // The typed call is what an application writes: checked against the server's
+            // schema (fetched once, before the clock starts), and its reply decoded.
+            func call() async throws {
+                if typed {
+                    _ = try await client.execute(QueryStatusCommand())
+                } else {
+                    _ = try await client.execute("query-status")
+                }
+            }
+            for _ in 0..<min(200, count) { try await call() }
             let qemuBefore = scheduledCPU(of: qemuPID)
             let cpuBefore = processCPU()
             var laps: [Double] = []
             laps.reserveCapacity(count)
             for _ in 0..<count {
                 let started = ContinuousClock.now
-                _ = try await client.execute("query-status")
+                try await call()
                 laps.append(microseconds(ContinuousClock.now - started))
             }
             let cpu = (processCPU() - cpuBefore) / Double(count)
@@ -147,6 +167,7 @@ struct QMPBench: AsyncParsableCommand {
         }
         var oob: [Measurement] = []
         var oobFromPool: [Measurement] = []
+        var oobTyped: [Measurement] = []
         var plain: [Measurement] = []
         var cOOB: [Measurement] = []
         var cPlain: [Measurement] = []
@@ -154,12 +175,14 @@ struct QMPBench: AsyncParsableCommand {
         for _ in 0..<repetitions {
             oob.append(try await withTaskExecutorPreference(client.executor) { try await measure(client) })
             oobFromPool.append(try await measure(client))
+            oobTyped.append(try await withTaskExecutorPreference(client.executor) { try await measure(client, typed: true) })
             plain.append(try await withTaskExecutorPreference(plainClient.executor) { try await measure(plainClient) })
             if let c = await measureC(["--oob"]) { cOOB.append(c) }
             if let c = await measureC([]) { cPlain.append(c) }
         }
         let loopNote = "caller on the connection's event loop (client.executor)"
         let poolNote = "caller on Swift's global pool: two thread wake-ups per call"
+        let typedNote = "execute(QueryStatusCommand()): checked against the server's schema, reply decoded"
         func add(_ figure: String, _ ours: [Measurement], _ theirs: [Measurement], _ baselineName: String, _ value: KeyPath<Measurement, Double>, target: Table.Target, note: String) {
             table.add(figure, ours: median(ours.map { $0[keyPath: value] }), baseline: medianOrNil(theirs.map { $0[keyPath: value] }), baselineName: baselineName, unit: "µs", target: target, note: note)
         }
@@ -173,6 +196,7 @@ struct QMPBench: AsyncParsableCommand {
         add("sequential query-status RTT (p50), without OOB", plain, cPlain, "C client", \.rtt, target: .atMost(1.05), note: loopNote)
         add("client CPU per command (sequential), OOB negotiated", oob, cOOB, "C client +oob", \.cpu, target: .atMost(1.5), note: loopNote)
         add("  the same, default executor", oobFromPool, cOOB, "C client +oob", \.cpu, target: .none, note: poolNote)
+        add("  the same, typed call", oobTyped, cOOB, "C client +oob", \.cpu, target: .none, note: typedNote)
         add("client CPU per command (sequential), without OOB", plain, cPlain, "C client", \.cpu, target: .atMost(1.5), note: loopNote)
         addQEMU("  QEMU's own CPU per command, OOB negotiated", oob, cOOB, "C client +oob")
         addQEMU("  QEMU's own CPU per command, without OOB", plain, cPlain, "C client")
@@ -220,6 +244,7 @@ struct QMPBench: AsyncParsableCommand {
         var typedRates: [Double] = []
         var readerTimes: [Double] = []
         var typedTimes: [Double] = []
+        var orjson: [Double] = []
         // Each timing covers making the values and freeing them again, as orjson's does (its
         // result is dropped inside the timed call): the JSON tree for the reader; the tree and
         // the typed values for the typed decode.
@@ -254,10 +279,12 @@ struct QMPBench: AsyncParsableCommand {
             typedTimes.append(bestTyped)
             readerRates.append(Double(bytes.count) / best / 1e6)
             typedRates.append(Double(bytes.count) / bestTyped / 1e6)
-        }
-        var orjson: [Double] = []
-        for record in peers?.py("parse_bench.py", [payload.path, smoke ? "3" : "30"]) ?? [] where record["metric"]?.stringValue == "orjson.loads(bytes)" {
-            if let rate = record.double("mb_per_s") { orjson.append(rate) }
+            // orjson's best of as many rounds, in the same stretch of time as ours: this
+            // machine's speed drifts by half over minutes, and a drift that caught only one
+            // side would decide the ratio.
+            for record in peers?.py("parse_bench.py", [payload.path, "\(rounds)"]) ?? [] where record["metric"]?.stringValue == "orjson.loads(bytes)" {
+                if let rate = record.double("mb_per_s") { orjson.append(rate) }
+            }
         }
         table.add("JSON reader, 207 KB schema reply", ours: median(readerRates), baseline: medianOrNil(orjson), baselineName: "orjson", unit: "MB/s", target: .atLeast(1.5))
         table.add(

@@ -86,10 +86,11 @@ struct ShellCommand: AsyncParsableCommand {
         }
         var log: ShellLog?
         if let logfile {
-            guard let opened = ShellLog(path: logfile) else {
-                throw failure(reporting: QMPError(code: .invalidArguments, message: "cannot open the log file \(logfile)"))
+            do {
+                log = try ShellLog(path: logfile)
+            } catch {
+                throw failure(reporting: error)
             }
-            log = opened
         }
         let options = ShellSession.Options(mode: hmp ? .hmp : .qmp, pretty: pretty, verbose: verbose, log: log)
         do {
@@ -107,8 +108,11 @@ final class ShellLog: @unchecked Sendable {
     // A FILE is used from one task at a time: the shell session's.
     private let file: UnsafeMutablePointer<FILE>
 
-    init?(path: String) {
-        guard let file = fopen(path, "a") else { return nil }
+    init(path: String) throws(QMPError) {
+        guard let file = fopen(path, "a") else {
+            let reason = String(cString: strerror(errno))
+            throw QMPError(code: .invalidArguments, message: "cannot open the log file \(path): \(reason)")
+        }
         self.file = file
     }
 
@@ -149,7 +153,7 @@ struct ShellSession {
         let schema = options.mode == .qmp ? try? await client.schema() : nil
         let context = NIOLockedValueBox(ShellCompleter.Context(mode: options.mode))
         let completer = schema.map(ShellCompleter.init(schema:))
-        let terminal = ShellTerminal(historyPath: Self.historyPath()) { prefix in
+        let terminal = try ShellTerminal(historyPath: Self.historyPath()) { prefix in
             guard let completer else { return .none }
             let here = context.withLockedValue { $0 }
             var names: [String] = []
@@ -247,7 +251,7 @@ struct ShellSession {
             } catch let error as QMPError where error.code == .invalidArguments {
                 return output.error("error: \(error.message)")
             } catch {
-                // No schema to check against: let QEMU judge.
+                // The check could not be made (the schema did not arrive in time): let QEMU judge.
             }
             await send(name, arguments: arguments, outOfBand: false, output: output)
         case .raw(let name, let arguments, let outOfBand):
@@ -320,7 +324,7 @@ struct ShellOutput: Sendable {
 
     func json(_ value: JSONValue, isError: Bool = false) {
         if terminal.colors {
-            terminal.print(JSONHighlighter.render(value))
+            terminal.print(JSONHighlighter.render(value, keys: isError ? .error : .key))
         } else {
             terminal.print(value.serialized(style: pretty ? .pretty(indent: 2) : .qemu))
         }
@@ -339,15 +343,19 @@ enum ShellMachineNames {
             (try? await client.execute(name, arguments: arguments, timeout: .seconds(2))) ?? .array([])
         }
         switch source {
+        // Where two queries are needed they run together, so that both fit within the
+        // two seconds each may take and the caller's three.
         case .blockDevices:
+            async let nodes = run("query-named-block-nodes")
             let blocks = await run("query-block")
             return ShellCompleter.names(in: blocks, member: "device") + ShellCompleter.names(in: blocks, member: "qdev")
-                + ShellCompleter.names(in: await run("query-named-block-nodes"), member: "node-name")
+                + ShellCompleter.names(in: await nodes, member: "node-name")
         case .nodeNames:
             return ShellCompleter.names(in: await run("query-named-block-nodes"), member: "node-name")
         case .jobs:
+            async let blockJobs = run("query-block-jobs")
             return ShellCompleter.names(in: await run("query-jobs"), member: "id")
-                + ShellCompleter.names(in: await run("query-block-jobs"), member: "device")
+                + ShellCompleter.names(in: await blockJobs, member: "device")
         case .peripherals:
             return ShellCompleter.qomNames(in: await run("qom-list", ["path": "/machine/peripheral"]), linksOnly: true)
         case .objects:

@@ -14,6 +14,14 @@ struct EmbeddedSimulatorToolTests {
         #expect(output.stderr == "qmp: no ADDRESS given, so talking to a simulated QEMU 7.2 (--launch starts a real one)\n")
     }
 
+    @Test("qmp shell with a log file it cannot open says why, before connecting")
+    func unopenableLogFile() async throws {
+        let (process, stdout, stderr) = try QMPExecutable.start(["shell", "--logfile", "/nonexistent/dir/log"], environment: ["PATH": "/nonexistent"])
+        let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(10))
+        #expect(output.status == 64)
+        #expect(output.stderr == "error: cannot open the log file /nonexistent/dir/log: No such file or directory\n")
+    }
+
     @Test("qmp mock serves the simulated QEMU until a client sends quit, and removes its socket")
     func mockUntilQuit() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-mock-\(UUID().uuidString.prefix(8))")

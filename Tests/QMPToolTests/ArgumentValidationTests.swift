@@ -24,6 +24,8 @@ struct ArgumentValidationTests {
         #expect(refusal(["qom", "get", "--launch", "/tmp/qmp.sock", "/machine.type"]) == expected)
         #expect(refusal(["qom", "tree", "--launch", "/tmp/qmp.sock", "/machine"]) == expected)
         #expect(refusal(["events", "--launch", "/tmp/qmp.sock"]) == expected)
+        #expect(refusal(["shell", "--launch", "/tmp/qmp.sock"]) == expected)
+        #expect(refusal(["shell", "--launch"]) == nil)
         #expect(refusal(["exec", "--launch", "query-status"]) == nil)
     }
 

@@ -174,3 +174,18 @@ struct ShellHelpTests {
         #expect(text.contains("transaction( ... )"))
     }
 }
+
+@Suite("qmp shell: colours")
+struct ShellColourTests {
+    @Test("an error reply shows its keys in the error colour, a reply in the key colour")
+    func errorReplies() {
+        let error: JSONValue = ["error": ["class": "GenericError", "desc": "no"]]
+        let painted = JSONHighlighter.render(error, keys: .error)
+        #expect(painted.contains(JSONHighlighter.paint(#""error""#, .error)))
+        #expect(painted.contains(JSONHighlighter.paint(#""class""#, .error)))
+        #expect(painted.contains(JSONHighlighter.paint(#""GenericError""#, .string)))
+        let reply = JSONHighlighter.render(["return": ["status": "running"]])
+        #expect(reply.contains(JSONHighlighter.paint(#""status""#, .key)))
+        #expect(!reply.contains(JSONHighlighter.Color.error.rawValue))
+    }
+}

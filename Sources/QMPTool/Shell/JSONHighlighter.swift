@@ -18,14 +18,15 @@ enum JSONHighlighter {
         color.rawValue + text + reset
     }
 
-    /// `value` indented by two spaces per level, coloured.
-    static func render(_ value: JSONValue) -> String {
+    /// `value` indented by two spaces per level, coloured; its keys in `keys` (an error reply
+    /// shows its keys in the error colour, so that it stands out among the replies).
+    static func render(_ value: JSONValue, keys: Color = .key) -> String {
         var out = ""
-        write(value, indent: 0, to: &out)
+        write(value, indent: 0, keys: keys, to: &out)
         return out
     }
 
-    private static func write(_ value: JSONValue, indent: Int, to out: inout String) {
+    private static func write(_ value: JSONValue, indent: Int, keys: Color, to out: inout String) {
         let pad = String(repeating: "  ", count: indent + 1)
         let closing = String(repeating: "  ", count: indent)
         switch value {
@@ -33,8 +34,8 @@ enum JSONHighlighter {
             guard !object.isEmpty else { out += "{}"; return }
             out += "{\n"
             for (index, member) in object.enumerated() {
-                out += pad + paint(JSONValue.string(member.key).serialized(), .key) + ": "
-                write(member.value, indent: indent + 1, to: &out)
+                out += pad + paint(JSONValue.string(member.key).serialized(), keys) + ": "
+                write(member.value, indent: indent + 1, keys: keys, to: &out)
                 out += index == object.count - 1 ? "\n" : ",\n"
             }
             out += closing + "}"
@@ -43,7 +44,7 @@ enum JSONHighlighter {
             out += "[\n"
             for (index, element) in elements.enumerated() {
                 out += pad
-                write(element, indent: indent + 1, to: &out)
+                write(element, indent: indent + 1, keys: keys, to: &out)
                 out += index == elements.count - 1 ? "\n" : ",\n"
             }
             out += closing + "]"

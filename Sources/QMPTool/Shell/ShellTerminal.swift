@@ -65,12 +65,20 @@ final class ShellTerminal: Sendable {
     private let completer: Completer
     private let finished = DispatchSemaphore(value: 0)
 
-    init(historyPath: String?, completer: @escaping Completer) {
+    /// The shell cannot run without its wake-up pipe (no file descriptors left).
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(historyPath: String?, completer: @escaping Completer) throws(SetupError) {
         let terminal = isatty(0) == 1 && isatty(1) == 1
         isInteractive = terminal && cqmp_le_load() == 1
         colors = isatty(1) == 1 && getenv("NO_COLOR") == nil && getenv("TERM").map { String(cString: $0) != "dumb" } != false
-        var fds: [CInt] = [0, 0]
-        _ = pipe(&fds)
+        var fds: [CInt] = [-1, -1]
+        // The pipe wakes the terminal thread for output; without it the shell cannot run.
+        guard pipe(&fds) == 0 else {
+            throw SetupError(description: "cannot make the shell's wake-up pipe: \(String(cString: strerror(errno)))")
+        }
         wakeRead = fds[0]
         wakeWrite = fds[1]
         _ = fcntl(wakeRead, F_SETFL, O_NONBLOCK)

@@ -119,6 +119,8 @@ struct SchemaCommand: ParsableCommand {
             if let boxed = entry.boxedArguments { lines.append("  takes the members of \(boxed) as its arguments") }
             if let base = entry.base { lines.append("  base: \(base)") }
             if !entry.shapeChanges.isEmpty { lines.append("  shape changed in: " + entry.shapeChanges.map(\.description).joined(separator: ", ")) }
+            // What members and values are told apart from: a span equal to the entry's goes unsaid.
+            let entrySpan = SchemaCommand.availability(entry.ranges, deprecated: nil, unstable: nil)
             let members = entry.members.filter { member in release.map(member.isPresent(in:)) ?? true }
             if !members.isEmpty {
                 lines.append(entry.kind == .command ? "  arguments:" : entry.kind == .event ? "  data:" : "  members:")
@@ -129,7 +131,7 @@ struct SchemaCommand: ParsableCommand {
                     var line = "    " + member.name + String(repeating: " ", count: width - member.name.count + 2) + type
                     if release == nil {
                         let span = SchemaCommand.availability(member.ranges, deprecated: member.deprecated, unstable: member.unstable)
-                        if span != SchemaCommand.availability(entry.ranges, deprecated: nil, unstable: nil) { line += "  [\(span)]" }
+                        if span != entrySpan { line += "  [\(span)]" }
                         let changes = member.typeChanges.dropFirst()
                         for change in changes {
                             line += "  [\(change.version): \(change.type)\(change.isOptional ? ", optional" : ", required")]"
@@ -146,7 +148,6 @@ struct SchemaCommand: ParsableCommand {
             let values = entry.values.filter { value in release.map { version in value.ranges.contains { $0.contains(version) } } ?? true }
             if !values.isEmpty {
                 lines.append("  values:")
-                let entrySpan = SchemaCommand.availability(entry.ranges, deprecated: nil, unstable: nil)
                 for value in values {
                     let span = SchemaCommand.availability(value.ranges, deprecated: nil, unstable: nil)
                     lines.append("    \(value.name)" + (release == nil && span != entrySpan ? "  [\(span)]" : ""))

@@ -76,3 +76,39 @@ struct SimulatorTests {
         }
     }
 }
+
+@Suite("The simulated QEMU's command line")
+struct SimulatorCommandLineTests {
+    /// The refusal for a command line, or nil when the simulator takes it.
+    func refusal(machine: String, _ arguments: [String] = []) -> String? {
+        var configuration = QEMUSimulator.Configuration()
+        do {
+            try configuration.apply(machine: machine, arguments: arguments)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test("what it models is taken, and -smp sets the CPUs")
+    func accepted() throws {
+        var configuration = QEMUSimulator.Configuration()
+        try configuration.apply(machine: "pc,accel=kvm", arguments: ["-smp", "2,maxcpus=4", "-device", "qemu-xhci,id=usb", "-device", "usb-tablet,id=tab"])
+        #expect(configuration.machine == .pc)
+        #expect(configuration.cpus == 2 && configuration.maxCPUs == 4)
+        #expect(configuration.devices.map(\.driver) == ["qemu-xhci", "usb-tablet"])
+    }
+
+    @Test("what it does not model is refused with what it does")
+    func refused() {
+        #expect(refusal(machine: "q35") == "the simulator does not model -machine q35; it models none and pc (pc-i440fx-7.2)")
+        #expect(refusal(machine: "pc", ["-smp", "two"]) == "cannot read -smp two: expected N[,cpus=N][,maxcpus=N]")
+        #expect(refusal(machine: "pc", ["-smp", "2,sockets=2"]) == "the simulator models -smp cpus and maxcpus, not sockets")
+        #expect(refusal(machine: "pc", ["-device", "virtio-net-pci"])
+            == "the simulator does not model -device virtio-net-pci on -machine pc; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only")
+        #expect(refusal(machine: "none", ["-device", "usb-kbd"])
+            == "the simulator does not model -device usb-kbd on -machine none; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only")
+        #expect(refusal(machine: "pc", ["-netdev", "user,id=n0"]) == "the simulator does not model -netdev; it models -smp and -device")
+        #expect(refusal(machine: "pc", ["-smp"]) == "-smp needs a value")
+    }
+}

@@ -474,7 +474,7 @@ extension QEMUSimulator.Configuration {
         switch machine.split(separator: ",").first.map(String.init) ?? machine {
         case "none": self.machine = .none
         case "pc", "pc-i440fx-7.2": self.machine = .pc
-        default: throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model -machine \(machine)")
+        default: throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model -machine \(machine); it models none and pc (pc-i440fx-7.2)")
         }
         var index = arguments.startIndex
         while index < arguments.endIndex {
@@ -495,7 +495,7 @@ extension QEMUSimulator.Configuration {
                 for part in parts {
                     let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
                     guard pair.count == 2, let number = Int(pair[1]) else {
-                        throw QEMUSimulator.UnsupportedCommandLine(description: "cannot read -smp \(value)")
+                        throw QEMUSimulator.UnsupportedCommandLine(description: "cannot read -smp \(value): expected N[,cpus=N][,maxcpus=N]")
                     }
                     switch pair[0] {
                     case "cpus": cpus = number
@@ -512,11 +512,14 @@ extension QEMUSimulator.Configuration {
                     properties[pair[0]] = pair.count == 2 ? pair[1] : "on"
                 }
                 guard driver == "qemu-xhci" || QEMUSimulator.usbDevices[driver] != nil, self.machine == .pc else {
-                    throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model -device \(driver) on -machine \(machine)")
+                    let models = ["qemu-xhci"] + QEMUSimulator.usbDevices.keys.sorted()
+                    let list = models.dropLast().joined(separator: ", ") + " and " + models.last!
+                    throw QEMUSimulator.UnsupportedCommandLine(
+                        description: "the simulator does not model -device \(driver) on -machine \(machine); it models \(list), on -machine pc only")
                 }
                 devices.append(QEMUSimulator.DeviceSpecification(driver: driver, properties: properties))
             default:
-                throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model \(option)")
+                throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model \(option); it models -smp and -device")
             }
         }
     }

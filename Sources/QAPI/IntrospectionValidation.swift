@@ -78,9 +78,7 @@ private struct IntrospectionValidationRun {
             guard case .string(let name) = value else { return mismatch(value, expected: "string", path: path) }
             let known = members.isEmpty ? values : members.map(\.name)
             if !known.contains(name) {
-                // As the source validator words it: the values when they are few enough to read.
-                let listed = known.count <= 8 ? known.map { "'\($0)'" }.joined(separator: ", ") : known.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + ", …"
-                fail(path, "\(value.serialized()) is not one of \(listed)", .invalidEnumValue(name))
+                fail(path, notAnEnumValue(value, values: known, typeName: nil), .invalidEnumValue(name))
             }
         case .array(let elementType):
             guard case .array(let elements) = value else { return mismatch(value, expected: "array", path: path) }

@@ -116,6 +116,20 @@ public struct QAPIValidator: Sendable {
 }
 
 /// A short rendering of a value for messages: scalars as JSON text, containers by kind.
+/// The refusal of a string that is none of an enum's values: all of them when they are few
+/// enough to read, else the first eight and the type's name, when it has a readable one (the
+/// introspection's type names are numbers).
+func notAnEnumValue(_ value: JSONValue, values: [String], typeName: String?) -> String {
+    let listed = values.prefix(8).map { "'\($0)'" }.joined(separator: ", ")
+    if values.count <= 8 {
+        return "\(describe(value)) is not one of \(listed)"
+    }
+    if let typeName {
+        return "\(describe(value)) is not a value of \(typeName) (\(listed), …)"
+    }
+    return "\(describe(value)) is not one of the \(values.count) values \(listed), …"
+}
+
 func describe(_ value: JSONValue) -> String {
     switch value {
     case .null: "null"
@@ -163,13 +177,8 @@ private struct ValidationRun {
                 return
             }
             guard let enumValue = enumeration.value(named: string), validator.isIncluded(enumValue.condition) else {
-                let names = enumeration.values.filter { validator.isIncluded($0.condition) }.map { "'\($0.name)'" }
-                if names.count <= 8 {
-                    fail(path, "\(describe(value)) is not one of \(names.joined(separator: ", "))", .invalidEnumValue(string))
-                } else {
-                    let some = names.prefix(8).joined(separator: ", ")
-                    fail(path, "\(describe(value)) is not a value of \(typeName) (\(some), …)", .invalidEnumValue(string))
-                }
+                let names = enumeration.values.filter { validator.isIncluded($0.condition) }.map(\.name)
+                fail(path, notAnEnumValue(value, values: names, typeName: typeName), .invalidEnumValue(string))
                 return
             }
         case .array(let element):

@@ -51,6 +51,14 @@ struct SchemaCommand: ParsableCommand {
 
         enum Kind: String, ExpressibleByArgument, CaseIterable {
             case commands, events, types
+
+            var entryKind: QMPSchemaHistory.Kind {
+                switch self {
+                case .commands: .command
+                case .events: .event
+                case .types: .type
+                }
+            }
         }
 
         @Argument(help: "What to list: commands, events or types.") var kind: Kind = .commands
@@ -59,11 +67,7 @@ struct SchemaCommand: ParsableCommand {
 
         func run() throws {
             let history = SchemaCommand.history
-            let entries: [String: QMPSchemaHistory.Entry] = switch kind {
-            case .commands: history.commands
-            case .events: history.events
-            case .types: history.types
-            }
+            let entries = history.entries(kind.entryKind)
             let release = try version.map(SchemaCommand.release)
             let selected = entries.values.filter { entry in release.map(entry.isPresent(in:)) ?? true }.sorted { $0.name < $1.name }
             let width = selected.map(\.name.count).max() ?? 0

@@ -178,4 +178,16 @@ struct IntrospectionTests {
         ]
         #expect(introspection.validate(value, as: "[U]", path: "x").map(\.path) == ["x[0].count", "x[0].size", "x[1].size"])
     }
+
+    @Test("a value that is none of an enum's is refused with the values, as against the source")
+    func enumValues() {
+        let letters = (0..<10).map { String(UnicodeScalar(UInt8(97 + $0))) }
+        let introspection = QAPIIntrospection(entries: [
+            QAPISchemaInfo(name: "2", metaType: .enumeration(members: [.init(name: "on"), .init(name: "off")], values: ["on", "off"])),
+            QAPISchemaInfo(name: "3", metaType: .enumeration(members: letters.map { .init(name: $0) }, values: letters)),
+        ])
+        #expect(introspection.validate("dim", as: "2").map(\.description) == ["\"dim\" is not one of 'on', 'off'"])
+        #expect(introspection.validate("z", as: "3").map(\.description)
+            == ["\"z\" is not one of the 10 values 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', …"])
+    }
 }

@@ -142,6 +142,10 @@ struct SeedTests {
         let parsable = examples.filter { $0.json != nil }
         var passed = 0
         var failures: [String] = []
+        // An entry that names no example (the seeds moved) would excuse nothing and hide that.
+        let keys = Set(parsable.map { "\($0.source):\($0.line)" })
+        let stale = Self.knownBad.keys.filter { !keys.contains($0) }.sorted()
+        #expect(stale.isEmpty, "known-bad entries that name no parsable example: \(stale.joined(separator: ", "))")
         for example in parsable {
             let key = "\(example.source):\(example.line)"
             switch example.decode() {

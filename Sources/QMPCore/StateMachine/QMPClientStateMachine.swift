@@ -227,19 +227,19 @@ public struct QMPClientStateMachine: Sendable {
             guard let id else {
                 return idlessReturn(result)
             }
-            guard let requestID = Self.requestID(id), pending[requestID].map(carriedID) == true else {
+            guard let requestID = Self.requestID(id) else {
                 return .ignored("reply with an id this client did not send: \(id.serialized())")
             }
-            return complete(requestID) { _ in .succeed(requestID, result) }
+            return complete(requestID, matchedByID: id) { _ in .succeed(requestID, result) }
 
         case (.commandMode, .error(let body, let id)):
             guard let id else {
                 return idlessError(body)
             }
-            guard let requestID = Self.requestID(id), pending[requestID].map(carriedID) == true else {
+            guard let requestID = Self.requestID(id) else {
                 return .ignored("error with an id this client did not send: \(id.serialized())")
             }
-            return complete(requestID) { pending in
+            return complete(requestID, matchedByID: id) { pending in
                 .fail(requestID, QMPError(reply: body, command: pending.name, id: id))
             }
         }
@@ -346,10 +346,18 @@ public struct QMPClientStateMachine: Sendable {
 
     // MARK: - Helpers
 
-    private mutating func complete(_ id: RequestID, _ action: (Pending) -> Action) -> Action {
-        guard let entry = pending.removeValue(forKey: id) else {
+    /// Ends a pending command with its reply. `wireID` is the id the reply carried, when it
+    /// carried one: it matches only a command that went with its id.
+    private mutating func complete(_ id: RequestID, matchedByID wireID: JSONValue? = nil, _ action: (Pending) -> Action) -> Action {
+        guard let index = pending.index(forKey: id) else {
+            if let wireID { return .ignored("reply with an id this client did not send: \(wireID.serialized())") }
             return .ignored("reply for id \(id), which is not pending")
         }
+        let entry = pending.values[index]
+        if let wireID, !carriedID(entry) {
+            return .ignored("reply with an id this client did not send: \(wireID.serialized())")
+        }
+        pending.remove(at: index)
         freeIDs.append(id.rawValue)
         if !entry.outOfBand {
             inBandOrder.remove(.command(id))

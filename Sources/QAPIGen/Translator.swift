@@ -297,6 +297,18 @@ public struct Translator: Sendable {
     }
 
     /// The JSONValue cases a value of a type arrives as, for telling alternate branches apart.
+    /// How a decoding error names the JSON kinds one branch takes (`JSONValue`'s case names in,
+    /// the words of `JSONValue.kindName` out).
+    static func jsonKindName(_ kinds: [String]) -> String {
+        if kinds.contains("double") { return "number" }
+        switch kinds.first {
+        case "int", "uint": return "integer"
+        case "bool": return "boolean"
+        case let kind?: return kind
+        case nil: return "value"
+        }
+    }
+
     func jsonKinds(of qapiType: String) -> [String] {
         guard let type = schema.type(named: qapiType) else { return [] }
         switch type.kind {
@@ -454,9 +466,13 @@ public struct Translator: Sendable {
             let kinds = jsonKinds(of: entry.branch.type).filter { !kindsTaken.contains($0) }
             kindsTaken.formUnion(kinds)
             guard !kinds.isEmpty else { continue }
-            expected.append(entry.type)
+            // The error names JSON kinds, as every other decoding error does, not Swift types.
+            let kindName = Self.jsonKindName(kinds)
+            if !expected.contains(kindName) { expected.append(kindName) }
+            // A JSONValue branch (QAPI's null) takes the value as it is; its init cannot throw.
+            let value = entry.type == "JSONValue" ? "json" : "try \(entry.type)(json: json, path: path)"
             decodeCases.append(
-                .line("case \(kinds.map { ".\($0)" }.joined(separator: ", ")): self = .\(entry.name)(try \(entry.type)(json: json, path: path))")
+                .line("case \(kinds.map { ".\($0)" }.joined(separator: ", ")): self = .\(entry.name)(\(value))")
             )
         }
         decodeCases.append(.line("default: throw .typeMismatch(path, expected: \(Self.literal(expected.joined(separator: " or "))), got: json)"))

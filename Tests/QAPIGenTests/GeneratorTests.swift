@@ -152,7 +152,7 @@ struct ReferenceTests {
         #expect(try SizeOrName(json: ["kind": "dot"]) == .shape(Shape(kind: .dot, branch: .other([:]))))
         #expect(SizeOrName.name("big").json == "big")
         let wrong = #expect(throws: QMPDecodingError.self) { try SizeOrName(json: true) }
-        #expect(wrong?.description == "value: expected UInt64 or String or Shape, got true")
+        #expect(wrong?.description == "value: expected integer or string or object, got true")
         #expect(DrawCommand(shape: Shape(kind: .circle, branch: .circle(Circle(radius: 1))), size: .size(3)).arguments
             == ["shape": ["kind": "circle", "radius": 1.0], "size": 3])
     }

@@ -1267,7 +1267,7 @@ public enum BlockDirtyBitmapMergeSource: QMPJSONConvertible, Hashable {
         switch json {
         case .string: self = .local(try String(json: json, path: path))
         case .object: self = .external(try BlockDirtyBitmap(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "String or BlockDirtyBitmap", got: json)
+        default: throw .typeMismatch(path, expected: "string or object", got: json)
         }
     }
 
@@ -1291,7 +1291,7 @@ public enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
         switch json {
         case .string: self = .local(try String(json: json, path: path))
         case .object: self = .external(try BlockDirtyBitmap(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "String or BlockDirtyBitmap", got: json)
+        default: throw .typeMismatch(path, expected: "string or object", got: json)
         }
     }
 
@@ -6061,7 +6061,7 @@ public indirect enum BlockdevRef: QMPJSONConvertible, Hashable {
         switch json {
         case .object: self = .definition(try BlockdevOptions(json: json, path: path))
         case .string: self = .reference(try String(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "BlockdevOptions or String", got: json)
+        default: throw .typeMismatch(path, expected: "object or string", got: json)
         }
     }
 
@@ -6087,8 +6087,8 @@ public indirect enum BlockdevRefOrNull: QMPJSONConvertible, Hashable {
         switch json {
         case .object: self = .definition(try BlockdevOptions(json: json, path: path))
         case .string: self = .reference(try String(json: json, path: path))
-        case .null: self = .null(try JSONValue(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "BlockdevOptions or String or JSONValue", got: json)
+        case .null: self = .null(json)
+        default: throw .typeMismatch(path, expected: "object or string or null", got: json)
         }
     }
 
@@ -7913,7 +7913,7 @@ public enum Qcow2OverlapChecks: QMPJSONConvertible, Hashable {
         switch json {
         case .object: self = .flags(try Qcow2OverlapCheckFlags(json: json, path: path))
         case .string: self = .mode(try Qcow2OverlapCheckMode(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "Qcow2OverlapCheckFlags or Qcow2OverlapCheckMode", got: json)
+        default: throw .typeMismatch(path, expected: "object or string", got: json)
         }
     }
 

@@ -474,8 +474,8 @@ public enum StrOrNull: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         switch json {
         case .string: self = .s(try String(json: json, path: path))
-        case .null: self = .n(try JSONValue(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "String or JSONValue", got: json)
+        case .null: self = .n(json)
+        default: throw .typeMismatch(path, expected: "string or null", got: json)
         }
     }
 

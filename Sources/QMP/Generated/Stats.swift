@@ -405,7 +405,7 @@ public enum StatsValue: QMPJSONConvertible, Hashable {
         case .int, .uint: self = .scalar(try UInt64(json: json, path: path))
         case .bool: self = .boolean(try Bool(json: json, path: path))
         case .array: self = .list(try [UInt64](json: json, path: path))
-        default: throw .typeMismatch(path, expected: "UInt64 or Bool or [UInt64]", got: json)
+        default: throw .typeMismatch(path, expected: "integer or boolean or array", got: json)
         }
     }
 

@@ -495,7 +495,7 @@ public enum SizeOrName: QMPJSONConvertible, Hashable {
         case .int, .uint: self = .size(try UInt64(json: json, path: path))
         case .string: self = .name(try String(json: json, path: path))
         case .object: self = .shape(try Shape(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "UInt64 or String or Shape", got: json)
+        default: throw .typeMismatch(path, expected: "integer or string or object", got: json)
         }
     }
 
@@ -544,7 +544,7 @@ public indirect enum Tint: QMPJSONConvertible, Hashable {
         switch json {
         case .string: self = .name(try String(json: json, path: path))
         case .object: self = .mix(try Mix(json: json, path: path))
-        default: throw .typeMismatch(path, expected: "String or Mix", got: json)
+        default: throw .typeMismatch(path, expected: "string or object", got: json)
         }
     }
 

@@ -115,7 +115,6 @@ public struct QAPIValidator: Sendable {
     }
 }
 
-/// A short rendering of a value for messages: scalars as JSON text, containers by kind.
 /// The refusal of a string that is none of an enum's values: all of them when they are few
 /// enough to read, else the first eight and the type's name, when it has a readable one (the
 /// introspection's type names are numbers).
@@ -130,6 +129,7 @@ func notAnEnumValue(_ value: JSONValue, values: [String], typeName: String?) -> 
     return "\(describe(value)) is not one of the \(values.count) values \(listed), …"
 }
 
+/// A short rendering of a value for messages: scalars as JSON text, containers by kind.
 func describe(_ value: JSONValue) -> String {
     switch value {
     case .null: "null"
@@ -137,7 +137,7 @@ func describe(_ value: JSONValue) -> String {
     case .int(let int): String(int)
     case .uint(let uint): String(uint)
     case .double(let double): String(double)
-    case .string(let string): "\"" + string.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+    case .string: value.serialized()
     case .array: "array"
     case .object: "object"
     }

@@ -296,7 +296,6 @@ public struct Translator: Sendable {
         return swiftType(qapiType)
     }
 
-    /// The JSONValue cases a value of a type arrives as, for telling alternate branches apart.
     /// How a decoding error names the JSON kinds one branch takes (`JSONValue`'s case names in,
     /// the words of `JSONValue.kindName` out).
     static func jsonKindName(_ kinds: [String]) -> String {
@@ -309,6 +308,7 @@ public struct Translator: Sendable {
         }
     }
 
+    /// The JSONValue cases a value of a type arrives as, for telling alternate branches apart.
     func jsonKinds(of qapiType: String) -> [String] {
         guard let type = schema.type(named: qapiType) else { return [] }
         switch type.kind {

@@ -7,16 +7,24 @@ import QMPCore
 enum SchemaState {
     case unknown
     /// One fetch per connection, shared by every caller that asks while it is under way.
-    case fetching(Task<QAPIIntrospection, any Error>)
+    case fetching(Task<Fetched, any Error>)
     case ready(QAPIIntrospection)
     /// The server has no `query-qmp-schema` (QEMU before 2.5, the guest agent), or answered it
     /// with something that is not a schema: it is not asked again on this connection.
     case missing(QMPError)
 
+    /// What a fetch learnt; it throws only when it learnt nothing (a timeout, a closed
+    /// connection), and the next caller asks again.
+    enum Fetched {
+        case schema(QAPIIntrospection)
+        /// The server answered: it has no schema to give.
+        case none(QMPError)
+    }
+
     /// What a caller of `schema()` does next.
     enum Step {
         case known(QAPIIntrospection)
-        case wait(Task<QAPIIntrospection, any Error>)
+        case wait(Task<Fetched, any Error>)
     }
 }
 
@@ -26,6 +34,9 @@ extension QMPClient {
     /// - Throws: ``QMPError`` when the server has no introspection (QEMU before 2.5, the guest
     ///   agent) or the answer cannot be read; such a server is not asked again. A fetch that
     ///   fails otherwise (a timeout) is tried again by the next call.
+    ///
+    /// Callers that ask while a fetch is under way wait for it, within the configuration's
+    /// `commandTimeout`, even when their own task is cancelled: the fetch is shared.
     public func schema() async throws -> QAPIIntrospection {
         let step = try schemaState.withLockedValue { state -> SchemaState.Step in
             switch state {
@@ -41,38 +52,54 @@ extension QMPClient {
                 return .wait(fetch)
             }
         }
-        let fetch: Task<QAPIIntrospection, any Error>
+        let fetch: Task<SchemaState.Fetched, any Error>
         switch step {
         case .known(let introspection): return introspection
         case .wait(let task): fetch = task
         }
+        let fetched: SchemaState.Fetched
         do {
-            let introspection = try await fetch.value
-            schemaState.withLockedValue { state in
-                if case .fetching(let current) = state, current == fetch { state = .ready(introspection) }
-            }
-            return introspection
+            fetched = try await fetch.value
         } catch {
-            let missing = (error as? QMPError).flatMap { Self.meansNoSchema($0) ? $0 : nil }
             schemaState.withLockedValue { state in
-                if case .fetching(let current) = state, current == fetch { state = missing.map { .missing($0) } ?? .unknown }
+                if case .fetching(let current) = state, current == fetch { state = .unknown }
             }
             throw error
         }
+        schemaState.withLockedValue { state in
+            guard case .fetching(let current) = state, current == fetch else { return }
+            switch fetched {
+            case .schema(let introspection): state = .ready(introspection)
+            case .none(let error): state = .missing(error)
+            }
+        }
+        switch fetched {
+        case .schema(let introspection): return introspection
+        case .none(let error): throw error
+        }
     }
 
-    /// The server answered, and the answer says it has no schema to give: QEMU's
-    /// `CommandNotFound`, or a reply that is not a schema.
-    private static func meansNoSchema(_ error: QMPError) -> Bool {
-        error.code == .commandFailed || error.code == .protocolViolation
-    }
-
-    private func fetchSchema() async throws -> QAPIIntrospection {
-        let reply = try await execute("query-qmp-schema")
+    private func fetchSchema() async throws -> SchemaState.Fetched {
+        let reply: JSONValue
         do {
-            return try QAPIIntrospection(decoding: reply)
+            reply = try await execute("query-qmp-schema")
+        } catch let error as QMPError where error.code == .commandFailed {
+            // QEMU before 2.5 and the guest agent: CommandNotFound.
+            return .none(error)
+        }
+        do {
+            return .schema(try QAPIIntrospection(decoding: reply))
         } catch {
-            throw QMPError(code: .protocolViolation, message: "the query-qmp-schema reply cannot be read: \(error)", underlying: error)
+            return .none(QMPError(code: .protocolViolation, message: "the query-qmp-schema reply cannot be read: \(error)", underlying: error))
+        }
+    }
+
+    /// Whether `schema()` failed because the server has no schema to give (it is then
+    /// `.missing`), rather than for want of an answer.
+    private func hasNoSchema() -> Bool {
+        schemaState.withLockedValue { state in
+            if case .missing = state { return true }
+            return false
         }
     }
 
@@ -81,7 +108,7 @@ extension QMPClient {
     func schemaIfAvailable() async throws -> QAPIIntrospection? {
         do {
             return try await schema()
-        } catch let error as QMPError where Self.meansNoSchema(error) {
+        } catch where hasNoSchema() {
             return nil
         }
     }
@@ -94,7 +121,8 @@ extension QMPClient {
     ///
     /// - Throws: ``QMPError`` with code ``QMPError/Code-swift.struct/invalidArguments`` and a
     ///   message that names the server's version: `QEMU 7.2.22 has no command 'blockdev-reopen'`,
-    ///   or `arguments.node-name: expected string, got 5 (checked against QEMU 7.2.22)`.
+    ///   `QEMU 7.2.22 has no argument 'force' of 'query-status'`, or
+    ///   `arguments.node-name: expected string, got 5 (checked against QEMU 7.2.22)`.
     public func check(_ name: String, arguments: JSONObject? = nil) async throws {
         try await check(name, arguments: arguments, history: nil)
     }

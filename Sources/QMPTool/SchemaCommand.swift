@@ -164,7 +164,7 @@ struct SchemaCommand: ParsableCommand {
         static func similar(to name: String, in history: QMPSchemaHistory) -> [String] {
             func normalized(_ text: String) -> String { text.lowercased().replacing("_", with: "-") }
             let wanted = normalized(name)
-            let all = Set(history.commands.keys).union(history.events.keys).union(history.types.keys)
+            let all = Set(QMPSchemaHistory.Kind.allCases.flatMap { history.entries($0).keys })
             return all.filter { normalized($0) == wanted || (wanted.count >= 4 && normalized($0).contains(wanted)) }.sorted().prefix(5).map { $0 }
         }
     }

@@ -53,16 +53,16 @@ struct QMPBench: AsyncParsableCommand {
     var repetitions: Int { smoke ? 1 : max(1, reps) }
 
     func run() async throws {
+        if let cpus = allowedCPUs() {
+            // The figures read differently pinned (taskset) and not: say which this run was.
+            log("allowed CPUs: \(cpus) (of \(ProcessInfo.processInfo.processorCount)); QEMU and the peers inherit them")
+        }
         #if DEBUG
         if !smoke { log("warning: a debug build; run with -c release for real numbers") }
         #endif
         let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/bench-peers")
         let peerSet = Peers.prepare(source: URL(fileURLWithPath: peers), scratch: scratch, log: log)
         if peerSet == nil { log("no peers at \(peers): printing our numbers alone") }
-        if let cpus = allowedCPUs() {
-            // The figures read differently pinned (taskset) and not: say which this run was.
-            log("running on CPUs \(cpus) of \(ProcessInfo.processInfo.processorCount); QEMU and the peers inherit this")
-        }
         var table = Table()
 
         if runs(.sequential) || runs(.pipelined) || runs(.schema) || runs(.oneshot) {
@@ -182,7 +182,7 @@ struct QMPBench: AsyncParsableCommand {
         }
         let loopNote = "caller on the connection's event loop (client.executor)"
         let poolNote = "caller on Swift's global pool: two thread wake-ups per call"
-        let typedNote = "execute(QueryStatusCommand()): checked against the server's schema, reply decoded"
+        let typedNote = "execute(QueryStatusCommand()) on the connection's event loop: schema-checked, reply decoded"
         func add(_ figure: String, _ ours: [Measurement], _ theirs: [Measurement], _ baselineName: String, _ value: KeyPath<Measurement, Double>, target: Table.Target, note: String) {
             table.add(figure, ours: median(ours.map { $0[keyPath: value] }), baseline: medianOrNil(theirs.map { $0[keyPath: value] }), baselineName: baselineName, unit: "µs", target: target, note: note)
         }

@@ -106,6 +106,35 @@ struct TypedAPITests {
         await server.stop()
     }
 
+    @Test("a schema fetch that gets no answer in time is asked again by the next call")
+    func schemaFetchRetriedAfterTimeout() async throws {
+        let fetches = Counter()
+        let schema: JSONValue = [
+            ["name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "0", "allow-oob": false],
+            ["name": "0", "meta-type": "object", "members": []],
+        ]
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                if command["execute"] == "query-qmp-schema" {
+                    fetches.increment()
+                    // The first one goes unanswered.
+                    return fetches.value == 1 ? nil : FakeServer.reply(schema, to: command)
+                }
+                return FakeServer.reply(["running": true, "status": "running"], to: command)
+            }
+        )
+        // Ids on the wire: the unanswered fetch must not take the next reply by order.
+        let configuration = QMPClient.Configuration(connectTimeout: .seconds(10), commandTimeout: .milliseconds(300), inBandIDs: .always)
+        let client = try await QMPClient.connect(to: server.address, configuration: configuration)
+        let first = await #expect(throws: QMPError.self) { try await client.execute(QueryStatus()) }
+        #expect(first?.code == .timeout)
+        #expect(try await client.execute(QueryStatus()).status == "running")
+        #expect(try await client.schema().commands["query-status"] != nil)
+        #expect(fetches.value == 2)
+        await client.close()
+        await server.stop()
+    }
+
     @Test("a typed command decodes its reply, ignoring members it does not know")
     func typedCommand() async throws {
         let server = try await FakeServer.start(

@@ -102,7 +102,7 @@ struct SimulatorCommandLineTests {
     @Test("what it does not model is refused with what it does")
     func refused() {
         #expect(refusal(machine: "q35") == "the simulator does not model -machine q35; it models none and pc (pc-i440fx-7.2)")
-        #expect(refusal(machine: "pc", ["-smp", "two"]) == "cannot read -smp two: expected N[,cpus=N][,maxcpus=N]")
+        #expect(refusal(machine: "pc", ["-smp", "two"]) == "cannot read -smp two: expected N[,cpus=N][,maxcpus=M]")
         #expect(refusal(machine: "pc", ["-smp", "2,sockets=2"]) == "the simulator models -smp cpus and maxcpus, not sockets")
         #expect(refusal(machine: "pc", ["-device", "virtio-net-pci"])
             == "the simulator does not model -device virtio-net-pci on -machine pc; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only")
@@ -110,5 +110,6 @@ struct SimulatorCommandLineTests {
             == "the simulator does not model -device usb-kbd on -machine none; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only")
         #expect(refusal(machine: "pc", ["-netdev", "user,id=n0"]) == "the simulator does not model -netdev; it models -smp and -device")
         #expect(refusal(machine: "pc", ["-smp"]) == "-smp needs a value")
+        #expect(refusal(machine: "pc", ["-S"]) == "the simulator does not model -S; it models -smp and -device")
     }
 }

@@ -136,3 +136,14 @@ struct SkewTests {
         #expect(BlockdevDriver.vxhs.rawValue == "vxhs")
     }
 }
+
+@Suite("Alternates in the bindings")
+struct AlternateBindingTests {
+    @Test("a branch for null takes null as it is, and a mismatch names the JSON kinds")
+    func nullBranch() throws {
+        #expect(try StrOrNull(json: .null, path: QMPPath(["x"])) == .n(.null))
+        #expect(try StrOrNull(json: "node0", path: QMPPath(["x"])) == .s("node0"))
+        let error = #expect(throws: QMPDecodingError.self) { try StrOrNull(json: true, path: QMPPath(["x"])) }
+        #expect(error?.description == "x: expected string or null, got true")
+    }
+}

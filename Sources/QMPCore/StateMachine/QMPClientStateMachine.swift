@@ -230,7 +230,7 @@ public struct QMPClientStateMachine: Sendable {
             guard let requestID = Self.requestID(id) else {
                 return .ignored("reply with an id this client did not send: \(id.serialized())")
             }
-            return complete(requestID, matchedByID: id) { _ in .succeed(requestID, result) }
+            return complete(requestID, matchedByID: id, reply: "reply") { _ in .succeed(requestID, result) }
 
         case (.commandMode, .error(let body, let id)):
             guard let id else {
@@ -239,7 +239,7 @@ public struct QMPClientStateMachine: Sendable {
             guard let requestID = Self.requestID(id) else {
                 return .ignored("error with an id this client did not send: \(id.serialized())")
             }
-            return complete(requestID, matchedByID: id) { pending in
+            return complete(requestID, matchedByID: id, reply: "error") { pending in
                 .fail(requestID, QMPError(reply: body, command: pending.name, id: id))
             }
         }
@@ -347,16 +347,17 @@ public struct QMPClientStateMachine: Sendable {
     // MARK: - Helpers
 
     /// Ends a pending command with its reply. `wireID` is the id the reply carried, when it
-    /// carried one: it matches only a command that went with its id.
-    private mutating func complete(_ id: RequestID, matchedByID wireID: JSONValue? = nil, _ action: (Pending) -> Action) -> Action {
-        guard let index = pending.index(forKey: id) else {
-            if let wireID { return .ignored("reply with an id this client did not send: \(wireID.serialized())") }
-            return .ignored("reply for id \(id), which is not pending")
+    /// carried one: it matches only a command that went with its id. `reply` names the kind of
+    /// message for the log ("reply", "error").
+    private mutating func complete(
+        _ id: RequestID, matchedByID wireID: JSONValue? = nil, reply: String = "reply", _ action: (Pending) -> Action
+    ) -> Action {
+        let index = pending.index(forKey: id)
+        guard let index, wireID == nil || carriedID(pending[index].value) else {
+            if let wireID { return .ignored("\(reply) with an id this client did not send: \(wireID.serialized())") }
+            return .ignored("\(reply) for id \(id), which is not pending")
         }
-        let entry = pending.values[index]
-        if let wireID, !carriedID(entry) {
-            return .ignored("reply with an id this client did not send: \(wireID.serialized())")
-        }
+        let entry = pending[index].value
         pending.remove(at: index)
         freeIDs.append(id.rawValue)
         if !entry.outOfBand {

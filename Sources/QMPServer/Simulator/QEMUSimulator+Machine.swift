@@ -468,7 +468,7 @@ extension QEMUSimulator {
 
 extension QEMUSimulator.Configuration {
     /// The machine, CPUs and cold-plugged devices of a QEMU command line: `machine` as given to
-    /// `-machine`, and `arguments` holding `-smp N[,maxcpus=M]` and `-device DRIVER,id=ID`.
+    /// `-machine`, and `arguments` holding `-smp N[,cpus=N][,maxcpus=M]` and `-device DRIVER,id=ID`.
     /// Throws for what the simulator does not model.
     public mutating func apply(machine: String, arguments: [String]) throws(QEMUSimulator.UnsupportedCommandLine) {
         switch machine.split(separator: ",").first.map(String.init) ?? machine {
@@ -479,6 +479,9 @@ extension QEMUSimulator.Configuration {
         var index = arguments.startIndex
         while index < arguments.endIndex {
             let option = arguments[index]
+            guard option == "-smp" || option == "-device" else {
+                throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model \(option); it models -smp and -device")
+            }
             guard index + 1 < arguments.endIndex else {
                 throw QEMUSimulator.UnsupportedCommandLine(description: "\(option) needs a value")
             }
@@ -495,7 +498,7 @@ extension QEMUSimulator.Configuration {
                 for part in parts {
                     let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
                     guard pair.count == 2, let number = Int(pair[1]) else {
-                        throw QEMUSimulator.UnsupportedCommandLine(description: "cannot read -smp \(value): expected N[,cpus=N][,maxcpus=N]")
+                        throw QEMUSimulator.UnsupportedCommandLine(description: "cannot read -smp \(value): expected N[,cpus=N][,maxcpus=M]")
                     }
                     switch pair[0] {
                     case "cpus": cpus = number
@@ -504,7 +507,7 @@ extension QEMUSimulator.Configuration {
                     }
                 }
                 maxCPUs = max(maxCPUs, cpus)
-            case "-device":
+            default:  // -device, the only other option let through above
                 guard let driver = parts.first else { throw QEMUSimulator.UnsupportedCommandLine(description: "-device needs a driver") }
                 var properties: [String: String] = [:]
                 for part in parts.dropFirst() {
@@ -518,8 +521,6 @@ extension QEMUSimulator.Configuration {
                         description: "the simulator does not model -device \(driver) on -machine \(machine); it models \(list), on -machine pc only")
                 }
                 devices.append(QEMUSimulator.DeviceSpecification(driver: driver, properties: properties))
-            default:
-                throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model \(option); it models -smp and -device")
             }
         }
     }

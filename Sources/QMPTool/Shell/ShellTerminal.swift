@@ -82,6 +82,11 @@ final class ShellTerminal: Sendable {
         wakeRead = fds[0]
         wakeWrite = fds[1]
         _ = fcntl(wakeRead, F_SETFL, O_NONBLOCK)
+        // A wake-up that finds the pipe full is not needed (one is pending), and the SIGINT
+        // handler writes here too: it must never block.
+        _ = fcntl(wakeWrite, F_SETFL, O_NONBLOCK)
+        _ = fcntl(wakeRead, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(wakeWrite, F_SETFD, FD_CLOEXEC)
         self.historyPath = historyPath
         self.completer = completer
         (inputs, continuation) = AsyncStream.makeStream(of: Input.self)

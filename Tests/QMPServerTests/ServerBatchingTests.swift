@@ -63,7 +63,11 @@ private final class LineClient {
     }
 
     /// The next line, or nil when the connection ends or nothing comes within `timeout`.
-    func line(timeout: Duration = .seconds(10)) async throws -> String? {
+    ///
+    /// The default is generous because the whole suite shares two pool threads: a resumed
+    /// task, this one or the server's `async` handler, queues behind every test not yet
+    /// started, and under a debug build that wait once passed 10 s in CI.
+    func line(timeout: Duration = .seconds(30)) async throws -> String? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let end = pending.firstIndex(of: 10) {
@@ -82,7 +86,7 @@ private final class LineClient {
         }
     }
 
-    func value(timeout: Duration = .seconds(10)) async throws -> JSONValue? {
+    func value(timeout: Duration = .seconds(30)) async throws -> JSONValue? {
         guard let line = try await line(timeout: timeout) else { return nil }
         return try JSONValue(parsing: line)
     }

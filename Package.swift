@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "QMPHistory", dependencies: ["QMPCore"]),
         // The few system calls Swift cannot express portably: SCM_RIGHTS, posix_spawn.
         .target(name: "CQMPSystem"),
-        // libedit, loaded with dlopen when the shell starts (see LineEditor.swift for why).
+        // libedit, loaded with dlopen when the shell starts (see Sources/QMPTool/Shell/ShellTerminal.swift for why).
         .target(
             name: "CLineEditor",
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]

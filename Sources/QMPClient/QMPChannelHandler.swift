@@ -412,14 +412,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         if sent < bytes.count {
-            writesInFlight += 1
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            promise.futureResult.whenComplete { _ in bound.value.writesInFlight -= 1 }
-            context.writeAndFlush(
-                wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes[sent...])),
-                promise: promise
-            )
+            trackedWrite(context.channel.allocator.buffer(bytes: bytes[sent...]), context: context)
         }
         releaseHeldWrites()
     }

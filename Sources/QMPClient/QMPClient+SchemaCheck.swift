@@ -21,9 +21,9 @@ enum SchemaState {
         case none(QMPError)
     }
 
-    /// What a caller of `schema()` does next.
+    /// What a caller does next: take what is known, or wait for the fetch under way.
     enum Step {
-        case known(QAPIIntrospection)
+        case known(Fetched)
         case wait(Task<Fetched, any Error>)
     }
 }
@@ -38,12 +38,30 @@ extension QMPClient {
     /// Callers that ask while a fetch is under way wait for it, within the configuration's
     /// `commandTimeout`, even when their own task is cancelled: the fetch is shared.
     public func schema() async throws -> QAPIIntrospection {
-        let step = try schemaState.withLockedValue { state -> SchemaState.Step in
+        switch try await fetched() {
+        case .schema(let introspection): return introspection
+        case .none(let error): throw error
+        }
+    }
+
+    /// The schema, or `nil` when the server has none to give: the check is a safety net, and a
+    /// server without one still gets its commands.
+    func schemaIfAvailable() async throws -> QAPIIntrospection? {
+        switch try await fetched() {
+        case .schema(let introspection): return introspection
+        case .none: return nil
+        }
+    }
+
+    /// What this connection knows of the schema, fetching it when nothing is known yet. Throws
+    /// only when a fetch learnt nothing (a timeout, a closed connection).
+    private func fetched() async throws -> SchemaState.Fetched {
+        let step = schemaState.withLockedValue { state -> SchemaState.Step in
             switch state {
             case .ready(let introspection):
-                return .known(introspection)
+                return .known(.schema(introspection))
             case .missing(let error):
-                throw error
+                return .known(.none(error))
             case .fetching(let fetch):
                 return .wait(fetch)
             case .unknown:
@@ -54,7 +72,7 @@ extension QMPClient {
         }
         let fetch: Task<SchemaState.Fetched, any Error>
         switch step {
-        case .known(let introspection): return introspection
+        case .known(let fetched): return fetched
         case .wait(let task): fetch = task
         }
         let fetched: SchemaState.Fetched
@@ -73,10 +91,7 @@ extension QMPClient {
             case .none(let error): state = .missing(error)
             }
         }
-        switch fetched {
-        case .schema(let introspection): return introspection
-        case .none(let error): throw error
-        }
+        return fetched
     }
 
     private func fetchSchema() async throws -> SchemaState.Fetched {
@@ -91,25 +106,6 @@ extension QMPClient {
             return .schema(try QAPIIntrospection(decoding: reply))
         } catch {
             return .none(QMPError(code: .protocolViolation, message: "the query-qmp-schema reply cannot be read: \(error)", underlying: error))
-        }
-    }
-
-    /// Whether `schema()` failed because the server has no schema to give (it is then
-    /// `.missing`), rather than for want of an answer.
-    private func hasNoSchema() -> Bool {
-        schemaState.withLockedValue { state in
-            if case .missing = state { return true }
-            return false
-        }
-    }
-
-    /// The schema, or `nil` when the server has none to give: the check is a safety net, and a
-    /// server without one still gets its commands.
-    func schemaIfAvailable() async throws -> QAPIIntrospection? {
-        do {
-            return try await schema()
-        } catch where hasNoSchema() {
-            return nil
         }
     }
 

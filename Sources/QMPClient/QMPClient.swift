@@ -286,7 +286,7 @@ public final class QMPClient: Sendable {
     }
 
     private static func connectError(errno code: CInt, address: QMPAddress) -> QMPError {
-        let hint: String
+        let hint: String?
         switch code {
         case ENOENT: hint = "no socket exists at that path"
         case ECONNREFUSED:
@@ -300,11 +300,11 @@ public final class QMPClient: Sendable {
         case ENOTSOCK: hint = "the path is not a socket"
         case EACCES: hint = "permission denied"
         // The system's text comes with the underlying error.
-        default: hint = "connect failed"
+        default: hint = nil
         }
         return QMPError(
             code: .connectionFailed,
-            message: "could not connect to QMP socket \(address): \(hint)",
+            message: "could not connect to QMP socket \(address)" + (hint.map { ": " + $0 } ?? ""),
             underlying: SystemError(errno: code)
         )
     }
@@ -325,8 +325,8 @@ public final class QMPClient: Sendable {
             return QMPError(code: .connectionFailed, message: "could not connect to \(peer)", underlying: error)
         }
         // Other reasons speak through the underlying error's text.
-        let hint = code == ECONNREFUSED ? "nothing is listening on that port" : "connect failed"
-        return QMPError(code: .connectionFailed, message: "could not connect to \(peer): \(hint)", underlying: SystemError(errno: code))
+        let hint = code == ECONNREFUSED ? ": nothing is listening on that port" : ""
+        return QMPError(code: .connectionFailed, message: "could not connect to \(peer)\(hint)", underlying: SystemError(errno: code))
     }
 
     // MARK: - Commands

@@ -60,7 +60,9 @@ public enum CommandLineSyntax {
 
     /// Calls `body` with each character and whether it lies inside a `"…"` or `'…'` (the quote
     /// characters themselves count as inside; a backslash escapes the next character there).
-    private static func forEachCharacter(of text: String, _ body: (Character, _ quoted: Bool) -> Void) {
+    /// Returns whether a quote is still open at the end.
+    @discardableResult
+    static func forEachCharacter(of text: String, _ body: (Character, _ quoted: Bool) -> Void) -> Bool {
         var quote: Character?
         var escaped = false
         for character in text {
@@ -80,6 +82,7 @@ public enum CommandLineSyntax {
                 body(character, false)
             }
         }
+        return quote != nil
     }
 
     /// Converts one value as qmp-shell does.

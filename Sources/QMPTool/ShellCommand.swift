@@ -67,7 +67,7 @@ struct ShellCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("v"), .long], help: "Print each command's JSON before sending it.")
     var verbose = false
 
-    @Option(name: [.customShort("l"), .customLong("logfile")], help: ArgumentHelp("Append every command and its reply to this file, one JSON object a line.", valueName: "file"))
+    @Option(name: [.customShort("l"), .customLong("logfile")], help: ArgumentHelp("Append every command and its reply to this file, one JSON object a line (indented with --pretty).", valueName: "file"))
     var logfile: String?
 
     @Argument(help: ArgumentHelp("Unix socket path or HOST:PORT (default: $QMP_SOCKET; neither: a simulated QEMU).", valueName: "address"))
@@ -246,12 +246,16 @@ struct ShellSession {
             }
             output.text(text)
         case .execute(let name, let arguments):
-            do {
-                try await client.check(name, arguments: arguments)
-            } catch let error as QMPError where error.code == .invalidArguments {
-                return output.error("error: \(error.message)")
-            } catch {
-                // The check could not be made (the schema did not arrive in time): let QEMU judge.
+            // Checked only when the schema came at the start (help is made from it), as the
+            // banner said; a server that did not give it is not asked again for every command.
+            if help != nil {
+                do {
+                    try await client.check(name, arguments: arguments)
+                } catch let error as QMPError where error.code == .invalidArguments {
+                    return output.error("error: \(error.message)")
+                } catch {
+                    // The check could not be made: let QEMU judge.
+                }
             }
             await send(name, arguments: arguments, outOfBand: false, output: output)
         case .raw(let name, let arguments, let outOfBand):

@@ -12,13 +12,12 @@ struct QAPISwift: ParsableCommand {
         discussion: """
             With --schemas, reads every release directory under it (1.0/, 2.12.0/, 9.2.0-rc2/, …), merges them \
             (the newest shape of everything wins; what only older releases had is kept and marked) and writes one \
-            Swift file per schema module plus an index and the history table into --output.
+            Swift file per schema module plus an index into --output, and the history table into --history-output.
             With --schema, generates one file from a single schema's entry file.
 
             Examples:
               qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated
               qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated --check
-              (the history table goes to --history-output, Sources/QMPHistory/Generated)
               qapi-swift --schema qapi/qapi-schema.json > Bindings.swift
             """
     )
@@ -35,7 +34,7 @@ struct QAPISwift: ParsableCommand {
     @Option(help: "Where the history table of every version goes.")
     var historyOutput: String = "Sources/QMPHistory/Generated"
 
-    @Flag(help: "Write nothing; exit 1 if the files in --output differ from what would be generated.")
+    @Flag(help: "Write nothing; exit 1 if the files in --output or --history-output differ from what would be generated.")
     var check = false
 
     func validate() throws {

@@ -192,11 +192,11 @@ struct QMPBench: AsyncParsableCommand {
             table.add(figure, ours: median(mine), baseline: medianOrNil(theirs.compactMap(\.qemu)), baselineName: baselineName, unit: "µs", target: .none, note: "QEMU's share of the round trip, which depends on how the client drives it")
         }
         add("sequential query-status RTT (p50), OOB negotiated", oob, cOOB, "C client +oob", \.rtt, target: .atMost(1.05), note: loopNote)
-        add("  the same, default executor", oobFromPool, cOOB, "C client +oob", \.rtt, target: .none, note: poolNote)
+        add("  RTT (p50), OOB, default executor", oobFromPool, cOOB, "C client +oob", \.rtt, target: .none, note: poolNote)
         add("sequential query-status RTT (p50), without OOB", plain, cPlain, "C client", \.rtt, target: .atMost(1.05), note: loopNote)
         add("client CPU per command (sequential), OOB negotiated", oob, cOOB, "C client +oob", \.cpu, target: .atMost(1.5), note: loopNote)
-        add("  the same, default executor", oobFromPool, cOOB, "C client +oob", \.cpu, target: .none, note: poolNote)
-        add("  the same, typed call", oobTyped, cOOB, "C client +oob", \.cpu, target: .none, note: typedNote)
+        add("  client CPU, OOB, default executor", oobFromPool, cOOB, "C client +oob", \.cpu, target: .none, note: poolNote)
+        add("  client CPU, OOB, typed call", oobTyped, cOOB, "C client +oob", \.cpu, target: .none, note: typedNote)
         add("client CPU per command (sequential), without OOB", plain, cPlain, "C client", \.cpu, target: .atMost(1.5), note: loopNote)
         addQEMU("  QEMU's own CPU per command, OOB negotiated", oob, cOOB, "C client +oob")
         addQEMU("  QEMU's own CPU per command, without OOB", plain, cPlain, "C client")
@@ -483,7 +483,8 @@ struct QMPBench: AsyncParsableCommand {
         // A run that failed at once would pass for a fast one. (WIFEXITED and WEXITSTATUS by hand:
         // the C macros do not reach Swift.)
         guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
-            throw ValidationError("\(arguments.joined(separator: " ")) failed (wait status \(status))")
+            let how = status & 0x7f == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(status & 0x7f)"
+            throw ValidationError("\(arguments.joined(separator: " ")) \(how)")
         }
         return elapsed
     }
@@ -523,13 +524,16 @@ func processCPU() -> Double {
 func scheduledCPU(of pid: pid_t) -> Double? {
     guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
     var nanoseconds = 0.0
+    var read = false
     for thread in threads {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/schedstat", encoding: .utf8),
             let value = text.split(separator: " ").first.flatMap({ Double($0) })
         else { continue }
         nanoseconds += value
+        read = true
     }
-    return nanoseconds / 1e3
+    // Nothing read is no measurement, not zero.
+    return read ? nanoseconds / 1e3 : nil
 }
 
 /// Resident memory of this process, from /proc/self/statm.

@@ -106,6 +106,27 @@ struct TypedAPITests {
         await server.stop()
     }
 
+    @Test("a query-qmp-schema reply that is not a schema leaves commands unchecked, and is asked once")
+    func replyThatIsNotASchema() async throws {
+        let fetches = Counter()
+        let server = try await FakeServer.start(
+            respond: FakeServer.negotiating { command in
+                if command["execute"] == "query-qmp-schema" { fetches.increment() }
+                return FakeServer.reply(["running": true, "status": "running"], to: command)
+            }
+        )
+        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
+        for _ in 0..<3 {
+            #expect(try await client.execute(QueryStatus()).status == "running")
+        }
+        let error = await #expect(throws: QMPError.self) { try await client.schema() }
+        #expect(error?.code == .protocolViolation)
+        #expect(error?.message.hasPrefix("the query-qmp-schema reply cannot be read: ") == true)
+        #expect(fetches.value == 1)
+        await client.close()
+        await server.stop()
+    }
+
     @Test("a schema fetch that gets no answer in time is asked again by the next call")
     func schemaFetchRetriedAfterTimeout() async throws {
         let fetches = Counter()
@@ -123,8 +144,10 @@ struct TypedAPITests {
                 return FakeServer.reply(["running": true, "status": "running"], to: command)
             }
         )
-        // Ids on the wire: the unanswered fetch must not take the next reply by order.
-        let configuration = QMPClient.Configuration(connectTimeout: .seconds(10), commandTimeout: .milliseconds(300), inBandIDs: .always)
+        // Ids on the wire: the unanswered fetch must not take the next reply by order. The bound
+        // is the first fetch's wait, and room for the others on a loaded host (the event loops
+        // are shared by the whole suite).
+        let configuration = QMPClient.Configuration(connectTimeout: .seconds(10), commandTimeout: .seconds(2), inBandIDs: .always)
         let client = try await QMPClient.connect(to: server.address, configuration: configuration)
         let first = await #expect(throws: QMPError.self) { try await client.execute(QueryStatus()) }
         #expect(first?.code == .timeout)

@@ -111,6 +111,10 @@ struct StringCache {
 
     /// The string for `count` (at most 15) bytes at `start`; `available` bytes may be read from
     /// `start` without leaving the buffer.
+    ///
+    /// The bytes are gathered as in `SmallASCIIString.make`, on purpose twice: one shared
+    /// `@inline(__always)` helper returning the two words made the whole reader about 40%
+    /// slower (370 to 225 MB/s on the schema reply).
     @inline(__always)
     func string(_ start: UnsafePointer<UInt8>, count: Int, available: Int) -> String {
         var low: UInt64 = 0

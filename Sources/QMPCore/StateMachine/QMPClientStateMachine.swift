@@ -364,7 +364,7 @@ public struct QMPClientStateMachine: Sendable {
             inBandOrder.remove(.command(id))
         }
         if entry.abandoned {
-            return .ignored("reply for abandoned command \(entry.name) (id \(id))")
+            return .ignored("\(reply) for abandoned command \(entry.name) (id \(id))")
         }
         return action(entry)
     }
@@ -381,26 +381,24 @@ public struct QMPClientStateMachine: Sendable {
     }
 
     /// A reply without id answers the oldest in-band command, if that one was sent without id.
+    /// (Everything in `inBandOrder` is in-band, so whether it carried its id is the session's
+    /// rule for in-band commands.)
     private mutating func idlessReturn(_ result: JSONValue) -> Action {
-        guard case .command(let id)? = inBandOrder.first, let entry = pending[id], !carriedID(entry) else {
+        guard !inBandCommandsCarryIDs, case .command(let id)? = inBandOrder.first else {
             return .ignored("a reply without id, but the oldest outstanding in-band command carried one (or there is none)")
         }
         return complete(id) { _ in .succeed(id, result) }
     }
 
+    /// An error without id is QEMU's parse error: it answers the oldest in-band item, whatever
+    /// that carried.
     private mutating func idlessError(_ body: QMPErrorBody) -> Action {
-        switch inBandOrder.popFirst() {
+        switch inBandOrder.first {
         case .resync?:
+            _ = inBandOrder.popFirst()
             return .ignored("swallowed the parse error that answers a resync byte: \(body.description)")
         case .command(let id)?:
-            guard let entry = pending.removeValue(forKey: id) else {
-                return .ignored("id-less error for a command no longer pending: \(body.description)")
-            }
-            freeIDs.append(id.rawValue)
-            if entry.abandoned {
-                return .ignored("id-less error for abandoned command \(entry.name): \(body.description)")
-            }
-            return .fail(id, QMPError(reply: body, command: entry.name, id: nil))
+            return complete(id, reply: "id-less error") { entry in .fail(id, QMPError(reply: body, command: entry.name, id: nil)) }
         case nil:
             return .ignored("id-less error with nothing outstanding: \(body.errorClass): \(body.description)")
         }

@@ -216,7 +216,7 @@ public final class QEMUSimulator: Sendable {
             }
         }
         // query-commands is in the schema, so the loop above has registered it already.
-        let names = Set(table.names + ["query-commands"]).sorted()
+        let names = table.names
         table.registerImmediate("query-commands") { _ in
             .array(names.map { ["name": .string($0)] })
         }

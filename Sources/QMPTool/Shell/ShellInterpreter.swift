@@ -167,27 +167,15 @@ struct ShellInterpreter: Sendable {
     /// Whether `text` has a bracket left open (outside quotes), or, for JSON, an open string.
     static func isOpen(_ text: String, quotesCount: Bool) -> Bool {
         var depth = 0
-        var quote: Character?
-        var escaped = false
-        for character in text {
-            if let open = quote {
-                if escaped {
-                    escaped = false
-                } else if character == "\\" {
-                    escaped = true
-                } else if character == open {
-                    quote = nil
-                }
-                continue
-            }
+        let quoteOpen = CommandLineSyntax.forEachCharacter(of: text) { character, quoted in
+            guard !quoted else { return }
             switch character {
-            case "\"", "'": quote = character
             case "{", "[": depth += 1
             case "}", "]": depth -= 1
             default: break
             }
         }
-        return depth > 0 || (quotesCount && quote != nil)
+        return depth > 0 || (quotesCount && quoteOpen)
     }
 }
 

@@ -175,7 +175,8 @@ private final class ProxyHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        upstream?.writeAndFlush(buffer, promise: nil)
+        // Logged before it is passed on: once the other side has a message, the transcript has
+        // it too, even when the proxy is shut down the moment that side has its answer.
         reader.feed(buffer)
         while true {
             do {
@@ -185,6 +186,7 @@ private final class ProxyHandler: ChannelInboundHandler {
                 log.record(toServer: true, connection: connection, .string(error.description), key: "malformed")
             }
         }
+        upstream?.writeAndFlush(buffer, promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -209,7 +211,7 @@ private final class UpstreamHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        client.writeAndFlush(buffer, promise: nil)
+        // Logged before it is passed on (see ProxyHandler.channelRead).
         reader.feed(buffer)
         while true {
             do {
@@ -219,6 +221,7 @@ private final class UpstreamHandler: ChannelInboundHandler {
                 log.record(toServer: false, connection: connection, .string(error.description), key: "malformed")
             }
         }
+        client.writeAndFlush(buffer, promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -141,14 +141,25 @@ extension JSONValue: ExpressibleByDictionaryLiteral {
 /// Member order carries no meaning in QMP, but keeping it makes output reproducible and lets a
 /// transcript be written back the way it was read. Equality ignores order, as JSON does.
 ///
-/// QMP objects are small (a handful of members), so members live in one array and lookups are a
-/// linear scan; that beats hashing every key of every object on the read path.
-public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
+/// QMP objects are small (a handful of members), so members live in one buffer and lookups are
+/// a linear scan; that beats hashing every key of every object on the read path.
+///
+/// Storage: the members are a range of a ``JSONObjectStorage`` buffer. An object built in code
+/// has a buffer of its own. The reader puts the objects it finds at one nesting depth of a
+/// message side by side in shared buffers, so that a reply of thousands of small objects costs
+/// dozens of allocations instead of thousands (allocation was a fifth of reading the schema
+/// reply). A buffer holds at most ``JSONObjectStorage/sharedCapacity`` members, so an object
+/// kept from a large message keeps at most that many members of its neighbours alive (with what
+/// their values hold). Objects are values: changing one that shares a buffer copies its members
+/// out first.
+///
+/// `@unchecked Sendable` because the standard library's `ManagedBuffer` is not `Sendable`; a
+/// buffer is only written while it is being filled or when one object alone references it.
+public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection {
     public typealias Element = (key: String, value: JSONValue)
 
-    /// A member as stored: a struct rather than the `Element` tuple, because an array of tuples
-    /// is copied and destroyed through the runtime's generic tuple witnesses, one member at a
-    /// time, which made freeing a parsed tree noticeably slower.
+    /// A member as stored: a struct rather than the `Element` tuple, because tuples are copied
+    /// and destroyed through the runtime's generic tuple witnesses, one member at a time.
     @usableFromInline
     internal struct Member: Sendable {
         @usableFromInline var key: String
@@ -161,16 +172,25 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
         }
     }
 
+    /// `nil` for an empty object that never had a buffer.
     @usableFromInline
-    internal var storage: [Member]
+    internal var storage: JSONObjectStorage?
+    /// The members are `storage`'s elements `offset..<offset + memberCount`. 32 bits each keep
+    /// the struct at 16 bytes, the size of a `String`, so that `JSONValue` does not grow.
+    @usableFromInline
+    internal var offset: UInt32
+    @usableFromInline
+    internal var memberCount: UInt32
 
     public init() {
-        storage = []
+        storage = nil
+        offset = 0
+        memberCount = 0
     }
 
     /// Members in the given order; a later duplicate key replaces the earlier value in place.
     public init(_ members: some Sequence<(String, JSONValue)>) {
-        storage = []
+        self.init()
         for (key, value) in members {
             self[key] = value
         }
@@ -179,22 +199,62 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     /// Members taken as they are, without checking for duplicate keys. For readers that have
     /// already rejected duplicates.
     public init(uncheckedUniqueMembers members: [Element]) {
-        storage = members.map { Member(key: $0.key, value: $0.value) }
+        self.init()
+        guard !members.isEmpty else { return }
+        let storage = JSONObjectStorage.make(capacity: members.count)
+        let elements = storage.elements
+        for (index, member) in members.enumerated() {
+            (elements + index).initialize(to: Member(key: member.key, value: member.value))
+        }
+        storage.headerPointer.pointee.used = members.count
+        self = JSONObject(storage: storage, offset: 0, count: members.count)
     }
 
-    /// For the reader, which has already rejected duplicate keys.
-    init(uncheckedUniqueMembers members: [Member]) {
-        storage = members
+    /// `count` members of `storage` from `offset`, which the caller has initialised.
+    @inlinable
+    internal init(storage: JSONObjectStorage, offset: Int, count: Int) {
+        self.storage = storage
+        self.offset = UInt32(truncatingIfNeeded: offset)
+        self.memberCount = UInt32(truncatingIfNeeded: count)
     }
 
-    public var startIndex: Int { storage.startIndex }
-    public var endIndex: Int { storage.endIndex }
+    /// The first member; valid for `count` members while `self` is alive.
+    @inlinable
+    internal var members: UnsafeMutablePointer<Member> {
+        // Only called when count > 0, when there is a buffer.
+        storage.unsafelyUnwrapped.elements + Int(offset)
+    }
+
+    @inlinable
+    public var startIndex: Int { 0 }
+    @inlinable
+    public var endIndex: Int { Int(memberCount) }
+    @inlinable
+    public var count: Int { Int(memberCount) }
+    @inlinable
+    public var isEmpty: Bool { memberCount == 0 }
+
+    @inlinable
     public subscript(position: Int) -> Element {
-        let member = storage[position]
+        precondition(position >= 0 && position < count, "JSONObject index out of range")
+        let member = withExtendedLifetime(storage) { members[position] }
         return (member.key, member.value)
     }
 
-    public var keys: [String] { storage.map(\.key) }
+    public var keys: [String] { map(\.key) }
+
+    /// The position of the member named `key`.
+    @inlinable
+    internal func position(ofKey key: String) -> Int? {
+        guard memberCount > 0 else { return nil }
+        return withExtendedLifetime(storage) {
+            let members = self.members
+            for index in 0..<Int(memberCount) where members[index].key == key {
+                return index
+            }
+            return nil
+        }
+    }
 
     /// Keys compare by `String`'s own equality: canonically equivalent keys are the same key,
     /// even where their lengths differ ("é" and "e\u{301}", "K" and the Kelvin sign), so no
@@ -202,38 +262,72 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     @inlinable
     public subscript(key: String) -> JSONValue? {
         get {
-            for member in storage where member.key == key {
-                return member.value
-            }
-            return nil
+            guard let index = position(ofKey: key) else { return nil }
+            return withExtendedLifetime(storage) { members[index].value }
         }
         set {
-            if let index = storage.firstIndex(where: { $0.key == key }) {
+            if let index = position(ofKey: key) {
                 if let newValue {
-                    storage[index].value = newValue
+                    makeUnique(minimumCapacity: count)
+                    members[index].value = newValue
                 } else {
-                    storage.remove(at: index)
+                    remove(at: index)
                 }
             } else if let newValue {
-                storage.append(Member(key: key, value: newValue))
+                makeUnique(minimumCapacity: count + 1)
+                (members + count).initialize(to: Member(key: key, value: newValue))
+                memberCount += 1
+                storage.unsafelyUnwrapped.headerPointer.pointee.used += 1
             }
         }
     }
 
     public func contains(key: String) -> Bool {
-        storage.contains { $0.key == key }
+        position(ofKey: key) != nil
     }
 
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
-        guard let index = storage.firstIndex(where: { $0.key == key }) else { return nil }
-        return storage.remove(at: index).value
+        guard let index = position(ofKey: key) else { return nil }
+        return remove(at: index)
+    }
+
+    @usableFromInline
+    @discardableResult
+    internal mutating func remove(at index: Int) -> JSONValue {
+        makeUnique(minimumCapacity: count)
+        let members = self.members
+        let removed = (members + index).move()
+        (members + index).moveInitialize(from: members + index + 1, count: count - index - 1)
+        memberCount -= 1
+        storage.unsafelyUnwrapped.headerPointer.pointee.used -= 1
+        return removed.value
+    }
+
+    /// Makes the members the whole of a buffer that only this object references, with room for
+    /// `minimumCapacity` members, so that they can be changed, added and removed in place.
+    @usableFromInline
+    internal mutating func makeUnique(minimumCapacity: Int) {
+        if isKnownUniquelyReferenced(&storage), let storage,
+           offset == 0, storage.headerPointer.pointee.used == count,
+           storage.headerPointer.pointee.capacity >= minimumCapacity {
+            return
+        }
+        let capacity = Swift.max(minimumCapacity, count * 2, 4)
+        let fresh = JSONObjectStorage.make(capacity: capacity)
+        if count > 0 {
+            withExtendedLifetime(storage) {
+                fresh.elements.initialize(from: members, count: count)
+            }
+        }
+        fresh.headerPointer.pointee.used = count
+        self = JSONObject(storage: fresh, offset: 0, count: count)
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
-        guard lhs.storage.count == rhs.storage.count else { return false }
-        for member in lhs.storage {
-            guard rhs[member.key] == member.value else { return false }
+        guard lhs.count == rhs.count else { return false }
+        for (key, value) in lhs {
+            guard rhs[key] == value else { return false }
         }
         return true
     }
@@ -241,14 +335,69 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     public func hash(into hasher: inout Hasher) {
         // Order-independent, to agree with `==`.
         var combined = 0
-        for member in storage {
+        for (key, value) in self {
             var memberHasher = Hasher()
-            memberHasher.combine(member.key)
-            memberHasher.combine(member.value)
+            memberHasher.combine(key)
+            memberHasher.combine(value)
             combined ^= memberHasher.finalize()
         }
-        hasher.combine(storage.count)
+        hasher.combine(count)
         hasher.combine(combined)
+    }
+}
+
+/// The bookkeeping of a ``JSONObjectStorage``.
+@usableFromInline
+struct JSONObjectStorageHeader {
+    /// Members initialised, from the start of the buffer.
+    @usableFromInline var used: Int
+    @usableFromInline var capacity: Int
+
+    @inlinable
+    var room: Int { capacity - used }
+
+    @inlinable
+    init(used: Int, capacity: Int) {
+        self.used = used
+        self.capacity = capacity
+    }
+}
+
+/// The members of one object, or of several objects side by side (see ``JSONObject``).
+///
+/// Elements `0..<used` are initialised and destroyed with the buffer. A buffer is only changed
+/// in place when exactly one object references it and that object's members are all of it.
+@usableFromInline
+final class JSONObjectStorage: ManagedBuffer<JSONObjectStorageHeader, JSONObject.Member> {
+    /// How many members the reader puts into one shared buffer at most.
+    static let sharedCapacity = 64
+
+    @inlinable
+    static func make(capacity: Int) -> JSONObjectStorage {
+        let buffer = create(minimumCapacity: capacity) { _ in JSONObjectStorageHeader(used: 0, capacity: capacity) }
+        return unsafeDowncast(buffer, to: JSONObjectStorage.self)
+    }
+
+    /// The elements and the header, valid while the buffer is alive. Through pointers rather
+    /// than `header`, which as a class's stored property is checked for exclusive access at run
+    /// time on every change.
+    @inlinable
+    var elements: UnsafeMutablePointer<JSONObject.Member> {
+        withUnsafeMutablePointerToElements { $0 }
+    }
+
+    @inlinable
+    var headerPointer: UnsafeMutablePointer<JSONObjectStorageHeader> {
+        withUnsafeMutablePointerToHeader { $0 }
+    }
+
+    deinit {
+        // One member at a time: `deinitialize(count:)` over many goes through the runtime's
+        // generic array destroy, a call through the value witness table per member.
+        let elements = self.elements
+        for index in 0..<headerPointer.pointee.used {
+            (elements + index).deinitialize(count: 1)
+        }
     }
 }
 

@@ -386,8 +386,8 @@ public struct Translator: Sendable {
         var members = properties(typedCommon)
         members.append(.property(name: "branch", type: "Branch", comment: ["The members the value of `\(variants.tagMember)` adds."]))
         members.append(memberwiseInitializer(typedCommon, extra: [("branch", "Branch")]))
-        // The first member read checks that the value is an object.
-        var decode: [SwiftStatement] = typedCommon.isEmpty ? [.line("_ = try json.object(at: path)")] : decodeLines(typedCommon)
+        // The object is taken once: every branch and the unknown-tag case read from it.
+        var decode: [SwiftStatement] = [.line("let object = try json.object(at: path)")] + decodeLines(typedCommon)
         let tagType = SwiftNaming.typeName(variants.tagType)
         // The tag's cases are named as its enumeration names them, which may differ from the
         // branch names when values collide.
@@ -401,14 +401,13 @@ public struct Translator: Sendable {
                 zip(variants.variants, caseNames).map { variant, caseName in
                     let tagCase = tagCaseNames[variant.name] ?? caseName
                     if wrappedType(variant.type) != nil {
-                        return .line("case .\(tagCase): self.branch = .\(caseName)(try json.required(\"data\", at: path))")
+                        return .line("case .\(tagCase): self.branch = .\(caseName)(try object.required(\"data\", at: path))")
                     }
                     return .line("case .\(tagCase): self.branch = .\(caseName)(try \(swiftType(variant.type)!)(json: json, path: path))")
                 } + [
                     .labeled(
                         "default:",
                         [
-                            .line("let object = try json.object(at: path)"),
                             .line("let common: Set<String> = [\(common.map(Self.literal).joined(separator: ", "))]"),
                             .line("self.branch = .\(other)(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))"),
                         ]
@@ -577,10 +576,12 @@ public struct Translator: Sendable {
         )
     }
 
-    /// Reads each member from `object`.
+    /// Reads each member from `object`, which the lines before them take out of `json` once:
+    /// reading each member from `json` itself copied the object, and with it a pair of atomic
+    /// reference count operations, for every member.
     func decodeLines(_ typed: [TypedMember]) -> [SwiftStatement] {
         typed.map { entry in
-            .line("self.\(entry.storage) = \(entry.stored("try json.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)"))")
+            .line("self.\(entry.storage) = \(entry.stored("try object.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)"))")
         }
     }
 
@@ -598,8 +599,9 @@ public struct Translator: Sendable {
         let typed = typedMembers(members, owner: owner)
         var declarations = properties(typed)
         declarations.append(memberwiseInitializer(typed))
-        // The first member read checks that the value is an object.
-        let decode: [SwiftStatement] = typed.isEmpty ? [.line("_ = try json.object(at: path)")] : decodeLines(typed)
+        let decode: [SwiftStatement] = typed.isEmpty
+            ? [.line("_ = try json.object(at: path)")]
+            : [.line("let object = try json.object(at: path)")] + decodeLines(typed)
         declarations.append(.initializer(signature: "(json: JSONValue, path: QMPPath) throws(QMPDecodingError)", body: decode))
         let encode: [SwiftStatement] = typed.isEmpty
             ? [.line(".object([:])")]

@@ -26,11 +26,12 @@ public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.slot = try json.required("slot", at: path)
-        self.slotType = try json.required("slot-type", at: path)
-        self.source = try json.required("source", at: path)
-        self.status = try json.required("status", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.slot = try object.required("slot", at: path)
+        self.slotType = try object.required("slot-type", at: path)
+        self.source = try object.required("source", at: path)
+        self.status = try object.required("status", at: path)
     }
 
     public var json: JSONValue {
@@ -112,15 +113,16 @@ public struct AcpiTableOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sig = try json.optional("sig", at: path)
-        self.rev = try json.optional("rev", at: path)
-        self.oemId = try json.optional("oem_id", at: path)
-        self.oemTableId = try json.optional("oem_table_id", at: path)
-        self.oemRev = try json.optional("oem_rev", at: path)
-        self.aslCompilerId = try json.optional("asl_compiler_id", at: path)
-        self.aslCompilerRev = try json.optional("asl_compiler_rev", at: path)
-        self.file = try json.optional("file", at: path)
-        self.data = try json.optional("data", at: path)
+        let object = try json.object(at: path)
+        self.sig = try object.optional("sig", at: path)
+        self.rev = try object.optional("rev", at: path)
+        self.oemId = try object.optional("oem_id", at: path)
+        self.oemTableId = try object.optional("oem_table_id", at: path)
+        self.oemRev = try object.optional("oem_rev", at: path)
+        self.aslCompilerId = try object.optional("asl_compiler_id", at: path)
+        self.aslCompilerRev = try object.optional("asl_compiler_rev", at: path)
+        self.file = try object.optional("file", at: path)
+        self.data = try object.optional("data", at: path)
     }
 
     public var json: JSONValue {
@@ -173,7 +175,8 @@ public struct AcpiDeviceOstEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.info = try json.required("info", at: path)
+        let object = try json.object(at: path)
+        self.info = try object.required("info", at: path)
     }
 
     public var json: JSONValue {

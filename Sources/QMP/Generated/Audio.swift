@@ -77,9 +77,10 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.driver = try json.required("driver", at: path)
-        self.timerPeriod = try json.optional("timer-period", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.driver = try object.required("driver", at: path)
+        self.timerPeriod = try object.optional("timer-period", at: path)
         switch self.driver {
         case .none: self.branch = .none(try AudiodevGenericOptions(json: json, path: path))
         case .alsa: self.branch = .alsa(try AudiodevAlsaOptions(json: json, path: path))
@@ -95,7 +96,6 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
         case .spice: self.branch = .spice(try AudiodevGenericOptions(json: json, path: path))
         case .wav: self.branch = .wav(try AudiodevWavOptions(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["id", "driver", "timer-period"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -179,9 +179,10 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
-        self.threshold = try json.optional("threshold", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
+        self.threshold = try object.optional("threshold", at: path)
     }
 
     public var json: JSONValue {
@@ -232,16 +233,17 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
-        self.dev = try json.optional("dev", at: path)
-        self.periodLength = try json.optional("period-length", at: path)
-        self.tryPoll = try json.optional("try-poll", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.dev = try object.optional("dev", at: path)
+        self.periodLength = try object.optional("period-length", at: path)
+        self.tryPoll = try object.optional("try-poll", at: path)
     }
 
     public var json: JSONValue {
@@ -274,8 +276,9 @@ public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -319,14 +322,15 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
-        self.bufferCount = try json.optional("buffer-count", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.bufferCount = try object.optional("buffer-count", at: path)
     }
 
     public var json: JSONValue {
@@ -437,9 +441,10 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
-        self.latency = try json.optional("latency", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
+        self.latency = try object.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -465,8 +470,9 @@ public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -491,8 +497,9 @@ public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -547,18 +554,19 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
-        self.serverName = try json.optional("server-name", at: path)
-        self.clientName = try json.optional("client-name", at: path)
-        self.connectPorts = try json.optional("connect-ports", at: path)
-        self.startServer = try json.optional("start-server", at: path)
-        self.exactName = try json.optional("exact-name", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.serverName = try object.optional("server-name", at: path)
+        self.clientName = try object.optional("client-name", at: path)
+        self.connectPorts = try object.optional("connect-ports", at: path)
+        self.startServer = try object.optional("start-server", at: path)
+        self.exactName = try object.optional("exact-name", at: path)
     }
 
     public var json: JSONValue {
@@ -602,11 +610,12 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
-        self.tryMmap = try json.optional("try-mmap", at: path)
-        self.exclusive = try json.optional("exclusive", at: path)
-        self.dspPolicy = try json.optional("dsp-policy", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
+        self.tryMmap = try object.optional("try-mmap", at: path)
+        self.exclusive = try object.optional("exclusive", at: path)
+        self.dspPolicy = try object.optional("dsp-policy", at: path)
     }
 
     public var json: JSONValue {
@@ -659,16 +668,17 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
-        self.dev = try json.optional("dev", at: path)
-        self.bufferCount = try json.optional("buffer-count", at: path)
-        self.tryPoll = try json.optional("try-poll", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.dev = try object.optional("dev", at: path)
+        self.bufferCount = try object.optional("buffer-count", at: path)
+        self.tryPoll = try object.optional("try-poll", at: path)
     }
 
     public var json: JSONValue {
@@ -704,9 +714,10 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
-        self.server = try json.optional("server", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
+        self.server = try object.optional("server", at: path)
     }
 
     public var json: JSONValue {
@@ -757,16 +768,17 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
-        self.name = try json.optional("name", at: path)
-        self.streamName = try json.optional("stream-name", at: path)
-        self.latency = try json.optional("latency", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.name = try object.optional("name", at: path)
+        self.streamName = try object.optional("stream-name", at: path)
+        self.latency = try object.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -815,13 +827,14 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
     }
 
     public var json: JSONValue {
@@ -851,8 +864,9 @@ public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -901,16 +915,17 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
-        self.name = try json.optional("name", at: path)
-        self.streamName = try json.optional("stream-name", at: path)
-        self.latency = try json.optional("latency", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.name = try object.optional("name", at: path)
+        self.streamName = try object.optional("stream-name", at: path)
+        self.latency = try object.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -943,8 +958,9 @@ public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
     }
 
     public var json: JSONValue {
@@ -987,14 +1003,15 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mixingEngine = try json.optional("mixing-engine", at: path)
-        self.fixedSettings = try json.optional("fixed-settings", at: path)
-        self.frequency = try json.optional("frequency", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.voices = try json.optional("voices", at: path)
-        self.format = try json.optional("format", at: path)
-        self.bufferLength = try json.optional("buffer-length", at: path)
-        self.bufferCount = try json.optional("buffer-count", at: path)
+        let object = try json.object(at: path)
+        self.mixingEngine = try object.optional("mixing-engine", at: path)
+        self.fixedSettings = try object.optional("fixed-settings", at: path)
+        self.frequency = try object.optional("frequency", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.voices = try object.optional("voices", at: path)
+        self.format = try object.optional("format", at: path)
+        self.bufferLength = try object.optional("buffer-length", at: path)
+        self.bufferCount = try object.optional("buffer-count", at: path)
     }
 
     public var json: JSONValue {
@@ -1031,10 +1048,11 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
-        self.dev = try json.optional("dev", at: path)
-        self.latency = try json.optional("latency", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
+        self.dev = try object.optional("dev", at: path)
+        self.latency = try object.optional("latency", at: path)
     }
 
     public var json: JSONValue {
@@ -1064,9 +1082,10 @@ public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.optional("out", at: path)
-        self.path = try json.optional("path", at: path)
+        let object = try json.object(at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.optional("out", at: path)
+        self.path = try object.optional("path", at: path)
     }
 
     public var json: JSONValue {

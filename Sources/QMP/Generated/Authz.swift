@@ -17,8 +17,9 @@ public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.refresh = try json.optional("refresh", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.refresh = try object.optional("refresh", at: path)
     }
 
     public var json: JSONValue {
@@ -43,8 +44,9 @@ public struct AuthZListProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.policy = try json.optional("policy", at: path)
-        self.rules = try json.optional("rules", at: path)
+        let object = try json.object(at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.rules = try object.optional("rules", at: path)
     }
 
     public var json: JSONValue {
@@ -66,7 +68,8 @@ public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.service = try json.required("service", at: path)
+        let object = try json.object(at: path)
+        self.service = try object.required("service", at: path)
     }
 
     public var json: JSONValue {
@@ -87,7 +90,8 @@ public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.identity = try json.required("identity", at: path)
+        let object = try json.object(at: path)
+        self.identity = try object.required("identity", at: path)
     }
 
     public var json: JSONValue {
@@ -178,9 +182,10 @@ public struct QAuthZListRule: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.match = try json.required("match", at: path)
-        self.policy = try json.required("policy", at: path)
-        self.format = try json.optional("format", at: path)
+        let object = try json.object(at: path)
+        self.match = try object.required("match", at: path)
+        self.policy = try object.required("policy", at: path)
+        self.format = try object.optional("format", at: path)
     }
 
     public var json: JSONValue {
@@ -203,7 +208,8 @@ public struct QAuthZListRuleListHack: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.unused = try json.required("unused", at: path)
+        let object = try json.object(at: path)
+        self.unused = try object.required("unused", at: path)
     }
 
     public var json: JSONValue {

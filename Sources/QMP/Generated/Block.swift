@@ -141,8 +141,9 @@ public struct PRManagerInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.connected = try json.required("connected", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.connected = try object.required("connected", at: path)
     }
 
     public var json: JSONValue {
@@ -186,12 +187,13 @@ public struct BlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, H
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.boundaries = try json.optional("boundaries", at: path)
-        self.boundariesRead = try json.optional("boundaries-read", at: path)
-        self.boundariesWrite = try json.optional("boundaries-write", at: path)
-        self.boundariesZap = try json.optional("boundaries-zap", at: path)
-        self.boundariesFlush = try json.optional("boundaries-flush", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.boundaries = try object.optional("boundaries", at: path)
+        self.boundariesRead = try object.optional("boundaries-read", at: path)
+        self.boundariesWrite = try object.optional("boundaries-write", at: path)
+        self.boundariesZap = try object.optional("boundaries-zap", at: path)
+        self.boundariesFlush = try object.optional("boundaries-flush", at: path)
     }
 
     public var json: JSONValue {
@@ -306,28 +308,29 @@ public struct BlockSetIoThrottleCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.bps = try json.required("bps", at: path)
-        self.bpsRd = try json.required("bps_rd", at: path)
-        self.bpsWr = try json.required("bps_wr", at: path)
-        self.iops = try json.required("iops", at: path)
-        self.iopsRd = try json.required("iops_rd", at: path)
-        self.iopsWr = try json.required("iops_wr", at: path)
-        self.bpsMax = try json.optional("bps_max", at: path)
-        self.bpsRdMax = try json.optional("bps_rd_max", at: path)
-        self.bpsWrMax = try json.optional("bps_wr_max", at: path)
-        self.iopsMax = try json.optional("iops_max", at: path)
-        self.iopsRdMax = try json.optional("iops_rd_max", at: path)
-        self.iopsWrMax = try json.optional("iops_wr_max", at: path)
-        self.bpsMaxLength = try json.optional("bps_max_length", at: path)
-        self.bpsRdMaxLength = try json.optional("bps_rd_max_length", at: path)
-        self.bpsWrMaxLength = try json.optional("bps_wr_max_length", at: path)
-        self.iopsMaxLength = try json.optional("iops_max_length", at: path)
-        self.iopsRdMaxLength = try json.optional("iops_rd_max_length", at: path)
-        self.iopsWrMaxLength = try json.optional("iops_wr_max_length", at: path)
-        self.iopsSize = try json.optional("iops_size", at: path)
-        self.group = try json.optional("group", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.bps = try object.required("bps", at: path)
+        self.bpsRd = try object.required("bps_rd", at: path)
+        self.bpsWr = try object.required("bps_wr", at: path)
+        self.iops = try object.required("iops", at: path)
+        self.iopsRd = try object.required("iops_rd", at: path)
+        self.iopsWr = try object.required("iops_wr", at: path)
+        self.bpsMax = try object.optional("bps_max", at: path)
+        self.bpsRdMax = try object.optional("bps_rd_max", at: path)
+        self.bpsWrMax = try object.optional("bps_wr_max", at: path)
+        self.iopsMax = try object.optional("iops_max", at: path)
+        self.iopsRdMax = try object.optional("iops_rd_max", at: path)
+        self.iopsWrMax = try object.optional("iops_wr_max", at: path)
+        self.bpsMaxLength = try object.optional("bps_max_length", at: path)
+        self.bpsRdMaxLength = try object.optional("bps_rd_max_length", at: path)
+        self.bpsWrMaxLength = try object.optional("bps_wr_max_length", at: path)
+        self.iopsMaxLength = try object.optional("iops_max_length", at: path)
+        self.iopsRdMaxLength = try object.optional("iops_rd_max_length", at: path)
+        self.iopsWrMaxLength = try object.optional("iops_wr_max_length", at: path)
+        self.iopsSize = try object.optional("iops_size", at: path)
+        self.group = try object.optional("group", at: path)
     }
 
     public var json: JSONValue {
@@ -397,12 +400,13 @@ public struct BlockdevChangeMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.filename = try json.required("filename", at: path)
-        self.format = try json.optional("format", at: path)
-        self.force = try json.optional("force", at: path)
-        self.readOnlyMode = try json.optional("read-only-mode", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.filename = try object.required("filename", at: path)
+        self.format = try object.optional("format", at: path)
+        self.force = try object.optional("force", at: path)
+        self.readOnlyMode = try object.optional("read-only-mode", at: path)
     }
 
     public var json: JSONValue {
@@ -443,8 +447,9 @@ public struct BlockdevCloseTrayCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
     }
 
     public var json: JSONValue {
@@ -477,8 +482,9 @@ public struct BlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.nodeName = try json.required("node-name", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.nodeName = try object.required("node-name", at: path)
     }
 
     public var json: JSONValue {
@@ -518,9 +524,10 @@ public struct BlockdevOpenTrayCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.force = try json.optional("force", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.force = try object.optional("force", at: path)
     }
 
     public var json: JSONValue {
@@ -551,7 +558,8 @@ public struct BlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -590,9 +598,10 @@ public struct EjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.force = try json.optional("force", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.force = try object.optional("force", at: path)
     }
 
     public var json: JSONValue {
@@ -651,9 +660,10 @@ public struct XNbdServerAddBitmapCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.bitmap = try json.required("bitmap", at: path)
-        self.bitmapExportName = try json.optional("bitmap-export-name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.bitmap = try object.required("bitmap", at: path)
+        self.bitmapExportName = try object.optional("bitmap-export-name", at: path)
     }
 
     public var json: JSONValue {
@@ -688,9 +698,10 @@ public struct DeviceTrayMovedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.trayOpen = try json.required("tray-open", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.trayOpen = try object.required("tray-open", at: path)
     }
 
     public var json: JSONValue {
@@ -718,8 +729,9 @@ public struct PrManagerStatusChangedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.connected = try json.required("connected", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.connected = try object.required("connected", at: path)
     }
 
     public var json: JSONValue {

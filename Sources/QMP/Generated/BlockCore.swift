@@ -54,20 +54,21 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
-        self.bitmapMode = try json.optional("bitmap-mode", at: path)
-        self.compress = try json.optional("compress", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.discardSource = try json.optional("discard-source", at: path)
-        self.xPerf = try json.optional("x-perf", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
+        self.bitmapMode = try object.optional("bitmap-mode", at: path)
+        self.compress = try object.optional("compress", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.discardSource = try object.optional("discard-source", at: path)
+        self.xPerf = try object.optional("x-perf", at: path)
     }
 
     public var json: JSONValue {
@@ -111,10 +112,11 @@ public struct BackupPerf: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.useCopyRange = try json.optional("use-copy-range", at: path)
-        self.maxWorkers = try json.optional("max-workers", at: path)
-        self.maxChunk = try json.optional("max-chunk", at: path)
-        self.minClusterSize = try json.optional("min-cluster-size", at: path)
+        let object = try json.object(at: path)
+        self.useCopyRange = try object.optional("use-copy-range", at: path)
+        self.maxWorkers = try object.optional("max-workers", at: path)
+        self.maxChunk = try object.optional("max-chunk", at: path)
+        self.minClusterSize = try object.optional("min-cluster-size", at: path)
     }
 
     public var json: JSONValue {
@@ -514,13 +516,14 @@ public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.event = try json.required("event", at: path)
-        self.state = try json.optional("state", at: path)
-        self.iotype = try json.optional("iotype", at: path)
-        self.errno = try json.optional("errno", at: path)
-        self.sector = try json.optional("sector", at: path)
-        self.once = try json.optional("once", at: path)
-        self.immediately = try json.optional("immediately", at: path)
+        let object = try json.object(at: path)
+        self.event = try object.required("event", at: path)
+        self.state = try object.optional("state", at: path)
+        self.iotype = try object.optional("iotype", at: path)
+        self.errno = try object.optional("errno", at: path)
+        self.sector = try object.optional("sector", at: path)
+        self.once = try object.optional("once", at: path)
+        self.immediately = try object.optional("immediately", at: path)
     }
 
     public var json: JSONValue {
@@ -553,9 +556,10 @@ public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.event = try json.required("event", at: path)
-        self.state = try json.optional("state", at: path)
-        self.newState = try json.required("new_state", at: path)
+        let object = try json.object(at: path)
+        self.event = try object.required("event", at: path)
+        self.state = try object.optional("state", at: path)
+        self.newState = try object.required("new_state", at: path)
     }
 
     public var json: JSONValue {
@@ -581,8 +585,9 @@ public struct BlockChildInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.info = try json.required("info", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.info = try object.required("info", at: path)
     }
 
     public var json: JSONValue {
@@ -699,38 +704,39 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.ro = try json.required("ro", at: path)
-        self.drv = try json.required("drv", at: path)
-        self.backingFile = try json.optional("backing_file", at: path)
-        self.backingFileDepth = try json.optional("backing_file_depth", at: path)
-        self.encrypted = try json.required("encrypted", at: path)
-        self.detectZeroes = try json.optional("detect_zeroes", at: path)
-        self.bps = try json.optional("bps", at: path)
-        self.bpsRd = try json.optional("bps_rd", at: path)
-        self.bpsWr = try json.optional("bps_wr", at: path)
-        self.iops = try json.optional("iops", at: path)
-        self.iopsRd = try json.optional("iops_rd", at: path)
-        self.iopsWr = try json.optional("iops_wr", at: path)
-        self.image = try json.optional("image", at: path)
-        self.bpsMax = try json.optional("bps_max", at: path)
-        self.bpsRdMax = try json.optional("bps_rd_max", at: path)
-        self.bpsWrMax = try json.optional("bps_wr_max", at: path)
-        self.iopsMax = try json.optional("iops_max", at: path)
-        self.iopsRdMax = try json.optional("iops_rd_max", at: path)
-        self.iopsWrMax = try json.optional("iops_wr_max", at: path)
-        self.bpsMaxLength = try json.optional("bps_max_length", at: path)
-        self.bpsRdMaxLength = try json.optional("bps_rd_max_length", at: path)
-        self.bpsWrMaxLength = try json.optional("bps_wr_max_length", at: path)
-        self.iopsMaxLength = try json.optional("iops_max_length", at: path)
-        self.iopsRdMaxLength = try json.optional("iops_rd_max_length", at: path)
-        self.iopsWrMaxLength = try json.optional("iops_wr_max_length", at: path)
-        self.iopsSize = try json.optional("iops_size", at: path)
-        self.group = try json.optional("group", at: path)
-        self.cache = try json.optional("cache", at: path)
-        self.writeThreshold = try json.optional("write_threshold", at: path)
-        self.dirtyBitmaps = try json.optional("dirty-bitmaps", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.ro = try object.required("ro", at: path)
+        self.drv = try object.required("drv", at: path)
+        self.backingFile = try object.optional("backing_file", at: path)
+        self.backingFileDepth = try object.optional("backing_file_depth", at: path)
+        self.encrypted = try object.required("encrypted", at: path)
+        self.detectZeroes = try object.optional("detect_zeroes", at: path)
+        self.bps = try object.optional("bps", at: path)
+        self.bpsRd = try object.optional("bps_rd", at: path)
+        self.bpsWr = try object.optional("bps_wr", at: path)
+        self.iops = try object.optional("iops", at: path)
+        self.iopsRd = try object.optional("iops_rd", at: path)
+        self.iopsWr = try object.optional("iops_wr", at: path)
+        self.image = try object.optional("image", at: path)
+        self.bpsMax = try object.optional("bps_max", at: path)
+        self.bpsRdMax = try object.optional("bps_rd_max", at: path)
+        self.bpsWrMax = try object.optional("bps_wr_max", at: path)
+        self.iopsMax = try object.optional("iops_max", at: path)
+        self.iopsRdMax = try object.optional("iops_rd_max", at: path)
+        self.iopsWrMax = try object.optional("iops_wr_max", at: path)
+        self.bpsMaxLength = try object.optional("bps_max_length", at: path)
+        self.bpsRdMaxLength = try object.optional("bps_rd_max_length", at: path)
+        self.bpsWrMaxLength = try object.optional("bps_wr_max_length", at: path)
+        self.iopsMaxLength = try object.optional("iops_max_length", at: path)
+        self.iopsRdMaxLength = try object.optional("iops_rd_max_length", at: path)
+        self.iopsWrMaxLength = try object.optional("iops_wr_max_length", at: path)
+        self.iopsSize = try object.optional("iops_size", at: path)
+        self.group = try object.optional("group", at: path)
+        self.cache = try object.optional("cache", at: path)
+        self.writeThreshold = try object.optional("write_threshold", at: path)
+        self.dirtyBitmaps = try object.optional("dirty-bitmaps", at: path)
     }
 
     public var json: JSONValue {
@@ -833,12 +839,13 @@ public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.start = try json.required("start", at: path)
-        self.length = try json.required("length", at: path)
-        self.depth = try json.required("depth", at: path)
-        self.zero = try json.required("zero", at: path)
-        self.data = try json.required("data", at: path)
-        self.offset = try json.optional("offset", at: path)
+        let object = try json.object(at: path)
+        self.start = try object.required("start", at: path)
+        self.length = try object.required("length", at: path)
+        self.depth = try object.required("depth", at: path)
+        self.zero = try object.required("zero", at: path)
+        self.data = try object.required("data", at: path)
+        self.offset = try object.optional("offset", at: path)
     }
 
     public var json: JSONValue {
@@ -974,43 +981,44 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.rdBytes = try json.required("rd_bytes", at: path)
-        self.wrBytes = try json.required("wr_bytes", at: path)
-        self.zoneAppendBytes = try json.optional("zone_append_bytes", at: path)
-        self.unmapBytes = try json.optional("unmap_bytes", at: path)
-        self.rdOperations = try json.required("rd_operations", at: path)
-        self.wrOperations = try json.required("wr_operations", at: path)
-        self.zoneAppendOperations = try json.optional("zone_append_operations", at: path)
-        self.flushOperations = try json.required("flush_operations", at: path)
-        self.unmapOperations = try json.optional("unmap_operations", at: path)
-        self.rdTotalTimeNs = try json.required("rd_total_time_ns", at: path)
-        self.wrTotalTimeNs = try json.required("wr_total_time_ns", at: path)
-        self.zoneAppendTotalTimeNs = try json.optional("zone_append_total_time_ns", at: path)
-        self.flushTotalTimeNs = try json.required("flush_total_time_ns", at: path)
-        self.unmapTotalTimeNs = try json.optional("unmap_total_time_ns", at: path)
-        self.wrHighestOffset = try json.required("wr_highest_offset", at: path)
-        self.rdMerged = try json.optional("rd_merged", at: path)
-        self.wrMerged = try json.optional("wr_merged", at: path)
-        self.zoneAppendMerged = try json.optional("zone_append_merged", at: path)
-        self.unmapMerged = try json.optional("unmap_merged", at: path)
-        self.idleTimeNs = try json.optional("idle_time_ns", at: path)
-        self.failedRdOperations = try json.optional("failed_rd_operations", at: path)
-        self.failedWrOperations = try json.optional("failed_wr_operations", at: path)
-        self.failedZoneAppendOperations = try json.optional("failed_zone_append_operations", at: path)
-        self.failedFlushOperations = try json.optional("failed_flush_operations", at: path)
-        self.failedUnmapOperations = try json.optional("failed_unmap_operations", at: path)
-        self.invalidRdOperations = try json.optional("invalid_rd_operations", at: path)
-        self.invalidWrOperations = try json.optional("invalid_wr_operations", at: path)
-        self.invalidZoneAppendOperations = try json.optional("invalid_zone_append_operations", at: path)
-        self.invalidFlushOperations = try json.optional("invalid_flush_operations", at: path)
-        self.invalidUnmapOperations = try json.optional("invalid_unmap_operations", at: path)
-        self.accountInvalid = try json.optional("account_invalid", at: path)
-        self.accountFailed = try json.optional("account_failed", at: path)
-        self.timedStats = try json.optional("timed_stats", at: path)
-        self.rdLatencyHistogram = try json.optional("rd_latency_histogram", at: path)
-        self.wrLatencyHistogram = try json.optional("wr_latency_histogram", at: path)
-        self.zoneAppendLatencyHistogram = try json.optional("zone_append_latency_histogram", at: path)
-        self.flushLatencyHistogram = try json.optional("flush_latency_histogram", at: path)
+        let object = try json.object(at: path)
+        self.rdBytes = try object.required("rd_bytes", at: path)
+        self.wrBytes = try object.required("wr_bytes", at: path)
+        self.zoneAppendBytes = try object.optional("zone_append_bytes", at: path)
+        self.unmapBytes = try object.optional("unmap_bytes", at: path)
+        self.rdOperations = try object.required("rd_operations", at: path)
+        self.wrOperations = try object.required("wr_operations", at: path)
+        self.zoneAppendOperations = try object.optional("zone_append_operations", at: path)
+        self.flushOperations = try object.required("flush_operations", at: path)
+        self.unmapOperations = try object.optional("unmap_operations", at: path)
+        self.rdTotalTimeNs = try object.required("rd_total_time_ns", at: path)
+        self.wrTotalTimeNs = try object.required("wr_total_time_ns", at: path)
+        self.zoneAppendTotalTimeNs = try object.optional("zone_append_total_time_ns", at: path)
+        self.flushTotalTimeNs = try object.required("flush_total_time_ns", at: path)
+        self.unmapTotalTimeNs = try object.optional("unmap_total_time_ns", at: path)
+        self.wrHighestOffset = try object.required("wr_highest_offset", at: path)
+        self.rdMerged = try object.optional("rd_merged", at: path)
+        self.wrMerged = try object.optional("wr_merged", at: path)
+        self.zoneAppendMerged = try object.optional("zone_append_merged", at: path)
+        self.unmapMerged = try object.optional("unmap_merged", at: path)
+        self.idleTimeNs = try object.optional("idle_time_ns", at: path)
+        self.failedRdOperations = try object.optional("failed_rd_operations", at: path)
+        self.failedWrOperations = try object.optional("failed_wr_operations", at: path)
+        self.failedZoneAppendOperations = try object.optional("failed_zone_append_operations", at: path)
+        self.failedFlushOperations = try object.optional("failed_flush_operations", at: path)
+        self.failedUnmapOperations = try object.optional("failed_unmap_operations", at: path)
+        self.invalidRdOperations = try object.optional("invalid_rd_operations", at: path)
+        self.invalidWrOperations = try object.optional("invalid_wr_operations", at: path)
+        self.invalidZoneAppendOperations = try object.optional("invalid_zone_append_operations", at: path)
+        self.invalidFlushOperations = try object.optional("invalid_flush_operations", at: path)
+        self.invalidUnmapOperations = try object.optional("invalid_unmap_operations", at: path)
+        self.accountInvalid = try object.optional("account_invalid", at: path)
+        self.accountFailed = try object.optional("account_failed", at: path)
+        self.timedStats = try object.optional("timed_stats", at: path)
+        self.rdLatencyHistogram = try object.optional("rd_latency_histogram", at: path)
+        self.wrLatencyHistogram = try object.optional("wr_latency_histogram", at: path)
+        self.zoneAppendLatencyHistogram = try object.optional("zone_append_latency_histogram", at: path)
+        self.flushLatencyHistogram = try object.optional("flush_latency_histogram", at: path)
     }
 
     public var json: JSONValue {
@@ -1113,22 +1121,23 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.intervalLength = try json.required("interval_length", at: path)
-        self.minRdLatencyNs = try json.required("min_rd_latency_ns", at: path)
-        self.maxRdLatencyNs = try json.required("max_rd_latency_ns", at: path)
-        self.avgRdLatencyNs = try json.required("avg_rd_latency_ns", at: path)
-        self.minWrLatencyNs = try json.required("min_wr_latency_ns", at: path)
-        self.maxWrLatencyNs = try json.required("max_wr_latency_ns", at: path)
-        self.avgWrLatencyNs = try json.required("avg_wr_latency_ns", at: path)
-        self.minZoneAppendLatencyNs = try json.optional("min_zone_append_latency_ns", at: path)
-        self.maxZoneAppendLatencyNs = try json.optional("max_zone_append_latency_ns", at: path)
-        self.avgZoneAppendLatencyNs = try json.optional("avg_zone_append_latency_ns", at: path)
-        self.minFlushLatencyNs = try json.required("min_flush_latency_ns", at: path)
-        self.maxFlushLatencyNs = try json.required("max_flush_latency_ns", at: path)
-        self.avgFlushLatencyNs = try json.required("avg_flush_latency_ns", at: path)
-        self.avgRdQueueDepth = try json.required("avg_rd_queue_depth", at: path)
-        self.avgWrQueueDepth = try json.required("avg_wr_queue_depth", at: path)
-        self.avgZoneAppendQueueDepth = try json.optional("avg_zone_append_queue_depth", at: path)
+        let object = try json.object(at: path)
+        self.intervalLength = try object.required("interval_length", at: path)
+        self.minRdLatencyNs = try object.required("min_rd_latency_ns", at: path)
+        self.maxRdLatencyNs = try object.required("max_rd_latency_ns", at: path)
+        self.avgRdLatencyNs = try object.required("avg_rd_latency_ns", at: path)
+        self.minWrLatencyNs = try object.required("min_wr_latency_ns", at: path)
+        self.maxWrLatencyNs = try object.required("max_wr_latency_ns", at: path)
+        self.avgWrLatencyNs = try object.required("avg_wr_latency_ns", at: path)
+        self.minZoneAppendLatencyNs = try object.optional("min_zone_append_latency_ns", at: path)
+        self.maxZoneAppendLatencyNs = try object.optional("max_zone_append_latency_ns", at: path)
+        self.avgZoneAppendLatencyNs = try object.optional("avg_zone_append_latency_ns", at: path)
+        self.minFlushLatencyNs = try object.required("min_flush_latency_ns", at: path)
+        self.maxFlushLatencyNs = try object.required("max_flush_latency_ns", at: path)
+        self.avgFlushLatencyNs = try object.required("avg_flush_latency_ns", at: path)
+        self.avgRdQueueDepth = try object.required("avg_rd_queue_depth", at: path)
+        self.avgWrQueueDepth = try object.required("avg_wr_queue_depth", at: path)
+        self.avgZoneAppendQueueDepth = try object.optional("avg_zone_append_queue_depth", at: path)
     }
 
     public var json: JSONValue {
@@ -1167,8 +1176,9 @@ public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -1204,11 +1214,12 @@ public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
-        self.granularity = try json.optional("granularity", at: path)
-        self.persistent = try json.optional("persistent", at: path)
-        self.disabled = try json.optional("disabled", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
+        self.granularity = try object.optional("granularity", at: path)
+        self.persistent = try object.optional("persistent", at: path)
+        self.disabled = try object.optional("disabled", at: path)
     }
 
     public var json: JSONValue {
@@ -1241,9 +1252,10 @@ public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.target = try json.optional("target", at: path)
-        self.bitmaps = try json.optional("bitmaps", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.target = try object.optional("target", at: path)
+        self.bitmaps = try object.optional("bitmaps", at: path)
     }
 
     public var json: JSONValue {
@@ -1314,7 +1326,8 @@ public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sha256 = try json.required("sha256", at: path)
+        let object = try json.object(at: path)
+        self.sha256 = try object.required("sha256", at: path)
     }
 
     public var json: JSONValue {
@@ -1355,13 +1368,14 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
-        self.count = try json.required("count", at: path)
-        self.granularity = try json.optional("granularity", at: path)
-        self.recording = try json.optional("recording", at: path)
-        self.busy = try json.optional("busy", at: path)
-        self.persistent = try json.optional("persistent", at: path)
-        self.inconsistent = try json.optional("inconsistent", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
+        self.count = try object.required("count", at: path)
+        self.granularity = try object.optional("granularity", at: path)
+        self.recording = try object.optional("recording", at: path)
+        self.busy = try object.optional("busy", at: path)
+        self.persistent = try object.optional("persistent", at: path)
+        self.inconsistent = try object.optional("inconsistent", at: path)
     }
 
     public var json: JSONValue {
@@ -1427,11 +1441,11 @@ public struct BlockExport: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .nbd: self.branch = .nbd(try BlockExportNbd(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1483,11 +1497,12 @@ public struct BlockExportNbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.name = try json.optional("name", at: path)
-        self.description = try json.optional("description", at: path)
-        self.writable = try json.optional("writable", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.name = try object.optional("name", at: path)
+        self.description = try object.optional("description", at: path)
+        self.writable = try object.optional("writable", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
     }
 
     public var json: JSONValue {
@@ -1551,20 +1566,21 @@ public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.format = try json.required("format", at: path)
-        self.dirtyFlag = try json.optional("dirty-flag", at: path)
-        self.actualSize = try json.optional("actual-size", at: path)
-        self.virtualSize = try json.required("virtual-size", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
-        self.encrypted = try json.optional("encrypted", at: path)
-        self.compressed = try json.optional("compressed", at: path)
-        self.backingFilename = try json.optional("backing-filename", at: path)
-        self.fullBackingFilename = try json.optional("full-backing-filename", at: path)
-        self.backingFilenameFormat = try json.optional("backing-filename-format", at: path)
-        self.snapshots = try json.optional("snapshots", at: path)
-        self.formatSpecific = try json.optional("format-specific", at: path)
-        self.children = try json.required("children", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.format = try object.required("format", at: path)
+        self.dirtyFlag = try object.optional("dirty-flag", at: path)
+        self.actualSize = try object.optional("actual-size", at: path)
+        self.virtualSize = try object.required("virtual-size", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
+        self.encrypted = try object.optional("encrypted", at: path)
+        self.compressed = try object.optional("compressed", at: path)
+        self.backingFilename = try object.optional("backing-filename", at: path)
+        self.fullBackingFilename = try object.optional("full-backing-filename", at: path)
+        self.backingFilenameFormat = try object.optional("backing-filename-format", at: path)
+        self.snapshots = try object.optional("snapshots", at: path)
+        self.formatSpecific = try object.optional("format-specific", at: path)
+        self.children = try object.required("children", at: path)
     }
 
     public var json: JSONValue {
@@ -1662,28 +1678,29 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.bps = try json.required("bps", at: path)
-        self.bpsRd = try json.required("bps_rd", at: path)
-        self.bpsWr = try json.required("bps_wr", at: path)
-        self.iops = try json.required("iops", at: path)
-        self.iopsRd = try json.required("iops_rd", at: path)
-        self.iopsWr = try json.required("iops_wr", at: path)
-        self.bpsMax = try json.optional("bps_max", at: path)
-        self.bpsRdMax = try json.optional("bps_rd_max", at: path)
-        self.bpsWrMax = try json.optional("bps_wr_max", at: path)
-        self.iopsMax = try json.optional("iops_max", at: path)
-        self.iopsRdMax = try json.optional("iops_rd_max", at: path)
-        self.iopsWrMax = try json.optional("iops_wr_max", at: path)
-        self.bpsMaxLength = try json.optional("bps_max_length", at: path)
-        self.bpsRdMaxLength = try json.optional("bps_rd_max_length", at: path)
-        self.bpsWrMaxLength = try json.optional("bps_wr_max_length", at: path)
-        self.iopsMaxLength = try json.optional("iops_max_length", at: path)
-        self.iopsRdMaxLength = try json.optional("iops_rd_max_length", at: path)
-        self.iopsWrMaxLength = try json.optional("iops_wr_max_length", at: path)
-        self.iopsSize = try json.optional("iops_size", at: path)
-        self.group = try json.optional("group", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.bps = try object.required("bps", at: path)
+        self.bpsRd = try object.required("bps_rd", at: path)
+        self.bpsWr = try object.required("bps_wr", at: path)
+        self.iops = try object.required("iops", at: path)
+        self.iopsRd = try object.required("iops_rd", at: path)
+        self.iopsWr = try object.required("iops_wr", at: path)
+        self.bpsMax = try object.optional("bps_max", at: path)
+        self.bpsRdMax = try object.optional("bps_rd_max", at: path)
+        self.bpsWrMax = try object.optional("bps_wr_max", at: path)
+        self.iopsMax = try object.optional("iops_max", at: path)
+        self.iopsRdMax = try object.optional("iops_rd_max", at: path)
+        self.iopsWrMax = try object.optional("iops_wr_max", at: path)
+        self.bpsMaxLength = try object.optional("bps_max_length", at: path)
+        self.bpsRdMaxLength = try object.optional("bps_rd_max_length", at: path)
+        self.bpsWrMaxLength = try object.optional("bps_wr_max_length", at: path)
+        self.iopsMaxLength = try object.optional("iops_max_length", at: path)
+        self.iopsRdMaxLength = try object.optional("iops_rd_max_length", at: path)
+        self.iopsWrMaxLength = try object.optional("iops_wr_max_length", at: path)
+        self.iopsSize = try object.optional("iops_size", at: path)
+        self.group = try object.optional("group", at: path)
     }
 
     public var json: JSONValue {
@@ -1748,14 +1765,15 @@ public struct BlockInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.qdev = try json.optional("qdev", at: path)
-        self.type = try json.required("type", at: path)
-        self.removable = try json.required("removable", at: path)
-        self.locked = try json.required("locked", at: path)
-        self.inserted = try json.optional("inserted", at: path)
-        self.trayOpen = try json.optional("tray_open", at: path)
-        self.ioStatus = try json.optional("io-status", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.qdev = try object.optional("qdev", at: path)
+        self.type = try object.required("type", at: path)
+        self.removable = try object.required("removable", at: path)
+        self.locked = try object.required("locked", at: path)
+        self.inserted = try object.optional("inserted", at: path)
+        self.trayOpen = try object.optional("tray_open", at: path)
+        self.ioStatus = try object.optional("io-status", at: path)
     }
 
     public var json: JSONValue {
@@ -1789,12 +1807,12 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .mirror: self.branch = .mirror(try BlockJobChangeOptionsMirror(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["id", "type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1835,7 +1853,8 @@ public struct BlockJobChangeOptionsMirror: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.copyMode = try json.required("copy-mode", at: path)
+        let object = try json.object(at: path)
+        self.copyMode = try object.required("copy-mode", at: path)
     }
 
     public var json: JSONValue {
@@ -1896,23 +1915,23 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.device = try json.required("device", at: path)
-        self.len = try json.required("len", at: path)
-        self.offset = try json.required("offset", at: path)
-        self.busy = try json.optional("busy", at: path)
-        self.paused = try json.optional("paused", at: path)
-        self.speed = try json.required("speed", at: path)
-        self.ioStatus = try json.optional("io-status", at: path)
-        self.ready = try json.optional("ready", at: path)
-        self.status = try json.optional("status", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
-        self.error = try json.optional("error", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.device = try object.required("device", at: path)
+        self.len = try object.required("len", at: path)
+        self.offset = try object.required("offset", at: path)
+        self.busy = try object.optional("busy", at: path)
+        self.paused = try object.optional("paused", at: path)
+        self.speed = try object.required("speed", at: path)
+        self.ioStatus = try object.optional("io-status", at: path)
+        self.ready = try object.optional("ready", at: path)
+        self.status = try object.optional("status", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        self.error = try object.optional("error", at: path)
         switch self.type {
         case .mirror: self.branch = .mirror(try BlockJobInfoMirror(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type", "device", "len", "offset", "busy", "paused", "speed", "io-status", "ready", "status", "auto-finalize", "auto-dismiss", "error"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1964,7 +1983,8 @@ public struct BlockJobInfoMirror: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.activelySynced = try json.required("actively-synced", at: path)
+        let object = try json.object(at: path)
+        self.activelySynced = try object.required("actively-synced", at: path)
     }
 
     public var json: JSONValue {
@@ -2148,8 +2168,9 @@ public struct BlockLatencyHistogramInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.boundaries = try json.required("boundaries", at: path)
-        self.bins = try json.required("bins", at: path)
+        let object = try json.object(at: path)
+        self.boundaries = try object.required("boundaries", at: path)
+        self.bins = try object.required("bins", at: path)
     }
 
     public var json: JSONValue {
@@ -2178,9 +2199,10 @@ public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.required = try json.required("required", at: path)
-        self.fullyAllocated = try json.required("fully-allocated", at: path)
-        self.bitmaps = try json.optional("bitmaps", at: path)
+        let object = try json.object(at: path)
+        self.required = try object.required("required", at: path)
+        self.fullyAllocated = try object.required("fully-allocated", at: path)
+        self.bitmaps = try object.optional("bitmaps", at: path)
     }
 
     public var json: JSONValue {
@@ -2239,19 +2261,20 @@ public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.format = try json.required("format", at: path)
-        self.dirtyFlag = try json.optional("dirty-flag", at: path)
-        self.actualSize = try json.optional("actual-size", at: path)
-        self.virtualSize = try json.required("virtual-size", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
-        self.encrypted = try json.optional("encrypted", at: path)
-        self.compressed = try json.optional("compressed", at: path)
-        self.backingFilename = try json.optional("backing-filename", at: path)
-        self.fullBackingFilename = try json.optional("full-backing-filename", at: path)
-        self.backingFilenameFormat = try json.optional("backing-filename-format", at: path)
-        self.snapshots = try json.optional("snapshots", at: path)
-        self.formatSpecific = try json.optional("format-specific", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.format = try object.required("format", at: path)
+        self.dirtyFlag = try object.optional("dirty-flag", at: path)
+        self.actualSize = try object.optional("actual-size", at: path)
+        self.virtualSize = try object.required("virtual-size", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
+        self.encrypted = try object.optional("encrypted", at: path)
+        self.compressed = try object.optional("compressed", at: path)
+        self.backingFilename = try object.optional("backing-filename", at: path)
+        self.fullBackingFilename = try object.optional("full-backing-filename", at: path)
+        self.backingFilenameFormat = try object.optional("backing-filename-format", at: path)
+        self.snapshots = try object.optional("snapshots", at: path)
+        self.formatSpecific = try object.optional("format-specific", at: path)
     }
 
     public var json: JSONValue {
@@ -2356,13 +2379,14 @@ public struct BlockStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.qdev = try json.optional("qdev", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.stats = try json.required("stats", at: path)
-        self.driverSpecific = try json.optional("driver-specific", at: path)
-        self._parent = QMPIndirect(try json.optional("parent", at: path))
-        self._backing = QMPIndirect(try json.optional("backing", at: path))
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.qdev = try object.optional("qdev", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.stats = try object.required("stats", at: path)
+        self.driverSpecific = try object.optional("driver-specific", at: path)
+        self._parent = QMPIndirect(try object.optional("parent", at: path))
+        self._backing = QMPIndirect(try object.optional("backing", at: path))
     }
 
     public var json: JSONValue {
@@ -2393,13 +2417,13 @@ public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.driver = try json.required("driver", at: path)
+        let object = try json.object(at: path)
+        self.driver = try object.required("driver", at: path)
         switch self.driver {
         case .file: self.branch = .file(try BlockStatsSpecificFile(json: json, path: path))
         case .hostDevice: self.branch = .hostDevice(try BlockStatsSpecificFile(json: json, path: path))
         case .nvme: self.branch = .nvme(try BlockStatsSpecificNvme(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["driver"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -2451,9 +2475,10 @@ public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.discardNbOk = try json.required("discard-nb-ok", at: path)
-        self.discardNbFailed = try json.required("discard-nb-failed", at: path)
-        self.discardBytesOk = try json.required("discard-bytes-ok", at: path)
+        let object = try json.object(at: path)
+        self.discardNbOk = try object.required("discard-nb-ok", at: path)
+        self.discardNbFailed = try object.required("discard-nb-failed", at: path)
+        self.discardBytesOk = try object.required("discard-bytes-ok", at: path)
     }
 
     public var json: JSONValue {
@@ -2482,9 +2507,10 @@ public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.completionErrors = try json.required("completion-errors", at: path)
-        self.alignedAccesses = try json.required("aligned-accesses", at: path)
-        self.unalignedAccesses = try json.required("unaligned-accesses", at: path)
+        let object = try json.object(at: path)
+        self.completionErrors = try object.required("completion-errors", at: path)
+        self.alignedAccesses = try object.required("aligned-accesses", at: path)
+        self.unalignedAccesses = try object.required("unaligned-accesses", at: path)
     }
 
     public var json: JSONValue {
@@ -2547,12 +2573,12 @@ public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.driver = try json.required("driver", at: path)
+        let object = try json.object(at: path)
+        self.driver = try object.required("driver", at: path)
         switch self.driver {
         case .luks: self.branch = .luks(try BlockdevAmendOptionsLUKS(json: json, path: path))
         case .qcow2: self.branch = .qcow2(try BlockdevAmendOptionsQcow2(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["driver"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -2610,12 +2636,13 @@ public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.state = try json.required("state", at: path)
-        self.newSecret = try json.optional("new-secret", at: path)
-        self.oldSecret = try json.optional("old-secret", at: path)
-        self.keyslot = try json.optional("keyslot", at: path)
-        self.iterTime = try json.optional("iter-time", at: path)
-        self.secret = try json.optional("secret", at: path)
+        let object = try json.object(at: path)
+        self.state = try object.required("state", at: path)
+        self.newSecret = try object.optional("new-secret", at: path)
+        self.oldSecret = try object.optional("old-secret", at: path)
+        self.keyslot = try object.optional("keyslot", at: path)
+        self.iterTime = try object.optional("iter-time", at: path)
+        self.secret = try object.optional("secret", at: path)
     }
 
     public var json: JSONValue {
@@ -2641,7 +2668,8 @@ public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.encrypt = try json.optional("encrypt", at: path)
+        let object = try json.object(at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
     }
 
     public var json: JSONValue {
@@ -2705,21 +2733,22 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
-        self.bitmapMode = try json.optional("bitmap-mode", at: path)
-        self.compress = try json.optional("compress", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.discardSource = try json.optional("discard-source", at: path)
-        self.xPerf = try json.optional("x-perf", at: path)
-        self.target = try json.required("target", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
+        self.bitmapMode = try object.optional("bitmap-mode", at: path)
+        self.compress = try object.optional("compress", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.discardSource = try object.optional("discard-source", at: path)
+        self.xPerf = try object.optional("x-perf", at: path)
+        self.target = try object.required("target", at: path)
     }
 
     public var json: JSONValue {
@@ -2760,9 +2789,10 @@ public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.writeback = try json.required("writeback", at: path)
-        self.direct = try json.required("direct", at: path)
-        self.noFlush = try json.required("no-flush", at: path)
+        let object = try json.object(at: path)
+        self.writeback = try object.required("writeback", at: path)
+        self.direct = try object.required("direct", at: path)
+        self.noFlush = try object.required("no-flush", at: path)
     }
 
     public var json: JSONValue {
@@ -2790,8 +2820,9 @@ public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.direct = try json.optional("direct", at: path)
-        self.noFlush = try json.optional("no-flush", at: path)
+        let object = try json.object(at: path)
+        self.direct = try object.optional("direct", at: path)
+        self.noFlush = try object.optional("no-flush", at: path)
     }
 
     public var json: JSONValue {
@@ -2831,7 +2862,8 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.driver = try json.required("driver", at: path)
+        let object = try json.object(at: path)
+        self.driver = try object.required("driver", at: path)
         switch self.driver {
         case .file: self.branch = .file(try BlockdevCreateOptionsFile(json: json, path: path))
         case .gluster: self.branch = .gluster(try BlockdevCreateOptionsGluster(json: json, path: path))
@@ -2848,7 +2880,6 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
         case .vmdk: self.branch = .vmdk(try BlockdevCreateOptionsVmdk(json: json, path: path))
         case .vpc: self.branch = .vpc(try BlockdevCreateOptionsVpc(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["driver"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -2940,11 +2971,12 @@ public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.size = try json.required("size", at: path)
-        self.preallocation = try json.optional("preallocation", at: path)
-        self.nocow = try json.optional("nocow", at: path)
-        self.extentSizeHint = try json.optional("extent-size-hint", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.size = try object.required("size", at: path)
+        self.preallocation = try object.optional("preallocation", at: path)
+        self.nocow = try object.optional("nocow", at: path)
+        self.extentSizeHint = try object.optional("extent-size-hint", at: path)
     }
 
     public var json: JSONValue {
@@ -2975,9 +3007,10 @@ public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.location = try json.required("location", at: path)
-        self.size = try json.required("size", at: path)
-        self.preallocation = try json.optional("preallocation", at: path)
+        let object = try json.object(at: path)
+        self.location = try object.required("location", at: path)
+        self.size = try object.required("size", at: path)
+        self.preallocation = try object.optional("preallocation", at: path)
     }
 
     public var json: JSONValue {
@@ -3032,17 +3065,18 @@ public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.optional("key-secret", at: path)
-        self.cipherAlg = try json.optional("cipher-alg", at: path)
-        self.cipherMode = try json.optional("cipher-mode", at: path)
-        self.ivgenAlg = try json.optional("ivgen-alg", at: path)
-        self.ivgenHashAlg = try json.optional("ivgen-hash-alg", at: path)
-        self.hashAlg = try json.optional("hash-alg", at: path)
-        self.iterTime = try json.optional("iter-time", at: path)
-        self.file = try json.optional("file", at: path)
-        self.header = try json.optional("header", at: path)
-        self.size = try json.required("size", at: path)
-        self.preallocation = try json.optional("preallocation", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.optional("key-secret", at: path)
+        self.cipherAlg = try object.optional("cipher-alg", at: path)
+        self.cipherMode = try object.optional("cipher-mode", at: path)
+        self.ivgenAlg = try object.optional("ivgen-alg", at: path)
+        self.ivgenHashAlg = try object.optional("ivgen-hash-alg", at: path)
+        self.hashAlg = try object.optional("hash-alg", at: path)
+        self.iterTime = try object.optional("iter-time", at: path)
+        self.file = try object.optional("file", at: path)
+        self.header = try object.optional("header", at: path)
+        self.size = try object.required("size", at: path)
+        self.preallocation = try object.optional("preallocation", at: path)
     }
 
     public var json: JSONValue {
@@ -3076,8 +3110,9 @@ public struct BlockdevCreateOptionsNfs: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.location = try json.required("location", at: path)
-        self.size = try json.required("size", at: path)
+        let object = try json.object(at: path)
+        self.location = try object.required("location", at: path)
+        self.size = try object.required("size", at: path)
     }
 
     public var json: JSONValue {
@@ -3105,9 +3140,10 @@ public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.size = try json.required("size", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.size = try object.required("size", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
     }
 
     public var json: JSONValue {
@@ -3139,10 +3175,11 @@ public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.size = try json.required("size", at: path)
-        self.backingFile = try json.optional("backing-file", at: path)
-        self.encrypt = try json.optional("encrypt", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.size = try object.required("size", at: path)
+        self.backingFile = try object.optional("backing-file", at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
     }
 
     public var json: JSONValue {
@@ -3206,20 +3243,21 @@ public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.dataFile = try json.optional("data-file", at: path)
-        self.dataFileRaw = try json.optional("data-file-raw", at: path)
-        self.extendedL2 = try json.optional("extended-l2", at: path)
-        self.size = try json.required("size", at: path)
-        self.version = try json.optional("version", at: path)
-        self.backingFile = try json.optional("backing-file", at: path)
-        self.backingFmt = try json.optional("backing-fmt", at: path)
-        self.encrypt = try json.optional("encrypt", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
-        self.preallocation = try json.optional("preallocation", at: path)
-        self.lazyRefcounts = try json.optional("lazy-refcounts", at: path)
-        self.refcountBits = try json.optional("refcount-bits", at: path)
-        self.compressionType = try json.optional("compression-type", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.dataFile = try object.optional("data-file", at: path)
+        self.dataFileRaw = try object.optional("data-file-raw", at: path)
+        self.extendedL2 = try object.optional("extended-l2", at: path)
+        self.size = try object.required("size", at: path)
+        self.version = try object.optional("version", at: path)
+        self.backingFile = try object.optional("backing-file", at: path)
+        self.backingFmt = try object.optional("backing-fmt", at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
+        self.preallocation = try object.optional("preallocation", at: path)
+        self.lazyRefcounts = try object.optional("lazy-refcounts", at: path)
+        self.refcountBits = try object.optional("refcount-bits", at: path)
+        self.compressionType = try object.optional("compression-type", at: path)
     }
 
     public var json: JSONValue {
@@ -3268,12 +3306,13 @@ public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.size = try json.required("size", at: path)
-        self.backingFile = try json.optional("backing-file", at: path)
-        self.backingFmt = try json.optional("backing-fmt", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
-        self.tableSize = try json.optional("table-size", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.size = try object.required("size", at: path)
+        self.backingFile = try object.optional("backing-file", at: path)
+        self.backingFmt = try object.optional("backing-fmt", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
+        self.tableSize = try object.optional("table-size", at: path)
     }
 
     public var json: JSONValue {
@@ -3309,10 +3348,11 @@ public struct BlockdevCreateOptionsRbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.location = try json.required("location", at: path)
-        self.size = try json.required("size", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
-        self.encrypt = try json.optional("encrypt", at: path)
+        let object = try json.object(at: path)
+        self.location = try object.required("location", at: path)
+        self.size = try object.required("size", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
     }
 
     public var json: JSONValue {
@@ -3351,12 +3391,13 @@ public struct BlockdevCreateOptionsSheepdog: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.location = try json.required("location", at: path)
-        self.size = try json.required("size", at: path)
-        self.backingFile = try json.optional("backing-file", at: path)
-        self.preallocation = try json.optional("preallocation", at: path)
-        self.redundancy = try json.optional("redundancy", at: path)
-        self.objectSize = try json.optional("object-size", at: path)
+        let object = try json.object(at: path)
+        self.location = try object.required("location", at: path)
+        self.size = try object.required("size", at: path)
+        self.backingFile = try object.optional("backing-file", at: path)
+        self.preallocation = try object.optional("preallocation", at: path)
+        self.redundancy = try object.optional("redundancy", at: path)
+        self.objectSize = try object.optional("object-size", at: path)
     }
 
     public var json: JSONValue {
@@ -3385,8 +3426,9 @@ public struct BlockdevCreateOptionsSsh: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.location = try json.required("location", at: path)
-        self.size = try json.required("size", at: path)
+        let object = try json.object(at: path)
+        self.location = try object.required("location", at: path)
+        self.size = try object.required("size", at: path)
     }
 
     public var json: JSONValue {
@@ -3414,9 +3456,10 @@ public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.size = try json.required("size", at: path)
-        self.preallocation = try json.optional("preallocation", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.size = try object.required("size", at: path)
+        self.preallocation = try object.optional("preallocation", at: path)
     }
 
     public var json: JSONValue {
@@ -3454,12 +3497,13 @@ public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.size = try json.required("size", at: path)
-        self.logSize = try json.optional("log-size", at: path)
-        self.blockSize = try json.optional("block-size", at: path)
-        self.subformat = try json.optional("subformat", at: path)
-        self.blockStateZero = try json.optional("block-state-zero", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.size = try object.required("size", at: path)
+        self.logSize = try object.optional("log-size", at: path)
+        self.blockSize = try object.optional("block-size", at: path)
+        self.subformat = try object.optional("subformat", at: path)
+        self.blockStateZero = try object.optional("block-state-zero", at: path)
     }
 
     public var json: JSONValue {
@@ -3510,15 +3554,16 @@ public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.size = try json.required("size", at: path)
-        self.extents = try json.optional("extents", at: path)
-        self.subformat = try json.optional("subformat", at: path)
-        self.backingFile = try json.optional("backing-file", at: path)
-        self.adapterType = try json.optional("adapter-type", at: path)
-        self.hwversion = try json.optional("hwversion", at: path)
-        self.toolsversion = try json.optional("toolsversion", at: path)
-        self.zeroedGrain = try json.optional("zeroed-grain", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.size = try object.required("size", at: path)
+        self.extents = try object.optional("extents", at: path)
+        self.subformat = try object.optional("subformat", at: path)
+        self.backingFile = try object.optional("backing-file", at: path)
+        self.adapterType = try object.optional("adapter-type", at: path)
+        self.hwversion = try object.optional("hwversion", at: path)
+        self.toolsversion = try object.optional("toolsversion", at: path)
+        self.zeroedGrain = try object.optional("zeroed-grain", at: path)
     }
 
     public var json: JSONValue {
@@ -3556,10 +3601,11 @@ public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.size = try json.required("size", at: path)
-        self.subformat = try json.optional("subformat", at: path)
-        self.forceSize = try json.optional("force-size", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.size = try object.required("size", at: path)
+        self.subformat = try object.optional("subformat", at: path)
+        self.forceSize = try object.optional("force-size", at: path)
     }
 
     public var json: JSONValue {
@@ -3959,14 +4005,15 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.driver = try json.required("driver", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.discard = try json.optional("discard", at: path)
-        self.cache = try json.optional("cache", at: path)
-        self.readOnly = try json.optional("read-only", at: path)
-        self.autoReadOnly = try json.optional("auto-read-only", at: path)
-        self.forceShare = try json.optional("force-share", at: path)
-        self.detectZeroes = try json.optional("detect-zeroes", at: path)
+        let object = try json.object(at: path)
+        self.driver = try object.required("driver", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.discard = try object.optional("discard", at: path)
+        self.cache = try object.optional("cache", at: path)
+        self.readOnly = try object.optional("read-only", at: path)
+        self.autoReadOnly = try object.optional("auto-read-only", at: path)
+        self.forceShare = try object.optional("force-share", at: path)
+        self.detectZeroes = try object.optional("detect-zeroes", at: path)
         switch self.driver {
         case .blkdebug: self.branch = .blkdebug(try BlockdevOptionsBlkdebug(json: json, path: path))
         case .blklogwrites: self.branch = .blklogwrites(try BlockdevOptionsBlklogwrites(json: json, path: path))
@@ -4016,7 +4063,6 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
         case .vpc: self.branch = .vpc(try BlockdevOptionsGenericFormat(json: json, path: path))
         case .vvfat: self.branch = .vvfat(try BlockdevOptionsVVFAT(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["driver", "node-name", "discard", "cache", "read-only", "auto-read-only", "force-share", "detect-zeroes"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -4210,10 +4256,11 @@ public struct BlockdevOptionsArchipelago: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.volume = try json.required("volume", at: path)
-        self.mport = try json.optional("mport", at: path)
-        self.vport = try json.optional("vport", at: path)
-        self.segment = try json.optional("segment", at: path)
+        let object = try json.object(at: path)
+        self.volume = try object.required("volume", at: path)
+        self.mport = try object.optional("mport", at: path)
+        self.vport = try object.optional("vport", at: path)
+        self.segment = try object.optional("segment", at: path)
     }
 
     public var json: JSONValue {
@@ -4274,19 +4321,20 @@ public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.driver = try json.required("driver", at: path)
-        self.id = try json.optional("id", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.discard = try json.optional("discard", at: path)
-        self.cache = try json.optional("cache", at: path)
-        self.aio = try json.optional("aio", at: path)
-        self.rerror = try json.optional("rerror", at: path)
-        self.werror = try json.optional("werror", at: path)
-        self.readOnly = try json.optional("read-only", at: path)
-        self.statsAccountInvalid = try json.optional("stats-account-invalid", at: path)
-        self.statsAccountFailed = try json.optional("stats-account-failed", at: path)
-        self.statsIntervals = try json.optional("stats-intervals", at: path)
-        self.detectZeroes = try json.optional("detect-zeroes", at: path)
+        let object = try json.object(at: path)
+        self.driver = try object.required("driver", at: path)
+        self.id = try object.optional("id", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.discard = try object.optional("discard", at: path)
+        self.cache = try object.optional("cache", at: path)
+        self.aio = try object.optional("aio", at: path)
+        self.rerror = try object.optional("rerror", at: path)
+        self.werror = try object.optional("werror", at: path)
+        self.readOnly = try object.optional("read-only", at: path)
+        self.statsAccountInvalid = try object.optional("stats-account-invalid", at: path)
+        self.statsAccountFailed = try object.optional("stats-account-failed", at: path)
+        self.statsIntervals = try object.optional("stats-intervals", at: path)
+        self.detectZeroes = try object.optional("detect-zeroes", at: path)
     }
 
     public var json: JSONValue {
@@ -4353,18 +4401,19 @@ public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.image = try json.required("image", at: path)
-        self.config = try json.optional("config", at: path)
-        self.align = try json.optional("align", at: path)
-        self.maxTransfer = try json.optional("max-transfer", at: path)
-        self.optWriteZero = try json.optional("opt-write-zero", at: path)
-        self.maxWriteZero = try json.optional("max-write-zero", at: path)
-        self.optDiscard = try json.optional("opt-discard", at: path)
-        self.maxDiscard = try json.optional("max-discard", at: path)
-        self.injectError = try json.optional("inject-error", at: path)
-        self.setState = try json.optional("set-state", at: path)
-        self.takeChildPerms = try json.optional("take-child-perms", at: path)
-        self.unshareChildPerms = try json.optional("unshare-child-perms", at: path)
+        let object = try json.object(at: path)
+        self.image = try object.required("image", at: path)
+        self.config = try object.optional("config", at: path)
+        self.align = try object.optional("align", at: path)
+        self.maxTransfer = try object.optional("max-transfer", at: path)
+        self.optWriteZero = try object.optional("opt-write-zero", at: path)
+        self.maxWriteZero = try object.optional("max-write-zero", at: path)
+        self.optDiscard = try object.optional("opt-discard", at: path)
+        self.maxDiscard = try object.optional("max-discard", at: path)
+        self.injectError = try object.optional("inject-error", at: path)
+        self.setState = try object.optional("set-state", at: path)
+        self.takeChildPerms = try object.optional("take-child-perms", at: path)
+        self.unshareChildPerms = try object.optional("unshare-child-perms", at: path)
     }
 
     public var json: JSONValue {
@@ -4408,11 +4457,12 @@ public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.log = try json.required("log", at: path)
-        self.logSectorSize = try json.optional("log-sector-size", at: path)
-        self.logAppend = try json.optional("log-append", at: path)
-        self.logSuperUpdateInterval = try json.optional("log-super-update-interval", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.log = try object.required("log", at: path)
+        self.logSectorSize = try object.optional("log-sector-size", at: path)
+        self.logAppend = try object.optional("log-append", at: path)
+        self.logSuperUpdateInterval = try object.optional("log-super-update-interval", at: path)
     }
 
     public var json: JSONValue {
@@ -4437,7 +4487,8 @@ public struct BlockdevOptionsBlkreplay: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.image = try json.required("image", at: path)
+        let object = try json.object(at: path)
+        self.image = try object.required("image", at: path)
     }
 
     public var json: JSONValue {
@@ -4461,8 +4512,9 @@ public struct BlockdevOptionsBlkverify: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.test = try json.required("test", at: path)
-        self.raw = try json.required("raw", at: path)
+        let object = try json.object(at: path)
+        self.test = try object.required("test", at: path)
+        self.raw = try object.required("raw", at: path)
     }
 
     public var json: JSONValue {
@@ -4500,12 +4552,13 @@ public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.target = try json.required("target", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
-        self.onCbwError = try json.optional("on-cbw-error", at: path)
-        self.cbwTimeout = try json.optional("cbw-timeout", at: path)
-        self.minClusterSize = try json.optional("min-cluster-size", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.target = try object.required("target", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
+        self.onCbwError = try object.optional("on-cbw-error", at: path)
+        self.cbwTimeout = try object.optional("cbw-timeout", at: path)
+        self.minClusterSize = try object.optional("min-cluster-size", at: path)
     }
 
     public var json: JSONValue {
@@ -4534,8 +4587,9 @@ public struct BlockdevOptionsCor: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.bottom = try json.optional("bottom", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.bottom = try object.optional("bottom", at: path)
     }
 
     public var json: JSONValue {
@@ -4557,7 +4611,8 @@ public struct BlockdevOptionsCurl: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -4596,13 +4651,14 @@ public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.url = try json.required("url", at: path)
-        self.readahead = try json.optional("readahead", at: path)
-        self.timeout = try json.optional("timeout", at: path)
-        self.username = try json.optional("username", at: path)
-        self.passwordSecret = try json.optional("password-secret", at: path)
-        self.proxyUsername = try json.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try json.optional("proxy-password-secret", at: path)
+        let object = try json.object(at: path)
+        self.url = try object.required("url", at: path)
+        self.readahead = try object.optional("readahead", at: path)
+        self.timeout = try object.optional("timeout", at: path)
+        self.username = try object.optional("username", at: path)
+        self.passwordSecret = try object.optional("password-secret", at: path)
+        self.proxyUsername = try object.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -4647,13 +4703,14 @@ public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.url = try json.required("url", at: path)
-        self.readahead = try json.optional("readahead", at: path)
-        self.timeout = try json.optional("timeout", at: path)
-        self.username = try json.optional("username", at: path)
-        self.passwordSecret = try json.optional("password-secret", at: path)
-        self.proxyUsername = try json.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try json.optional("proxy-password-secret", at: path)
+        let object = try json.object(at: path)
+        self.url = try object.required("url", at: path)
+        self.readahead = try object.optional("readahead", at: path)
+        self.timeout = try object.optional("timeout", at: path)
+        self.username = try object.optional("username", at: path)
+        self.passwordSecret = try object.optional("password-secret", at: path)
+        self.proxyUsername = try object.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -4701,14 +4758,15 @@ public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.url = try json.required("url", at: path)
-        self.readahead = try json.optional("readahead", at: path)
-        self.timeout = try json.optional("timeout", at: path)
-        self.username = try json.optional("username", at: path)
-        self.passwordSecret = try json.optional("password-secret", at: path)
-        self.proxyUsername = try json.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try json.optional("proxy-password-secret", at: path)
-        self.sslverify = try json.optional("sslverify", at: path)
+        let object = try json.object(at: path)
+        self.url = try object.required("url", at: path)
+        self.readahead = try object.optional("readahead", at: path)
+        self.timeout = try object.optional("timeout", at: path)
+        self.username = try object.optional("username", at: path)
+        self.passwordSecret = try object.optional("password-secret", at: path)
+        self.proxyUsername = try object.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
+        self.sslverify = try object.optional("sslverify", at: path)
     }
 
     public var json: JSONValue {
@@ -4761,15 +4819,16 @@ public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.url = try json.required("url", at: path)
-        self.readahead = try json.optional("readahead", at: path)
-        self.timeout = try json.optional("timeout", at: path)
-        self.username = try json.optional("username", at: path)
-        self.passwordSecret = try json.optional("password-secret", at: path)
-        self.proxyUsername = try json.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try json.optional("proxy-password-secret", at: path)
-        self.cookie = try json.optional("cookie", at: path)
-        self.cookieSecret = try json.optional("cookie-secret", at: path)
+        let object = try json.object(at: path)
+        self.url = try object.required("url", at: path)
+        self.readahead = try object.optional("readahead", at: path)
+        self.timeout = try object.optional("timeout", at: path)
+        self.username = try object.optional("username", at: path)
+        self.passwordSecret = try object.optional("password-secret", at: path)
+        self.proxyUsername = try object.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
+        self.cookie = try object.optional("cookie", at: path)
+        self.cookieSecret = try object.optional("cookie-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -4826,16 +4885,17 @@ public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.url = try json.required("url", at: path)
-        self.readahead = try json.optional("readahead", at: path)
-        self.timeout = try json.optional("timeout", at: path)
-        self.username = try json.optional("username", at: path)
-        self.passwordSecret = try json.optional("password-secret", at: path)
-        self.proxyUsername = try json.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try json.optional("proxy-password-secret", at: path)
-        self.cookie = try json.optional("cookie", at: path)
-        self.sslverify = try json.optional("sslverify", at: path)
-        self.cookieSecret = try json.optional("cookie-secret", at: path)
+        let object = try json.object(at: path)
+        self.url = try object.required("url", at: path)
+        self.readahead = try object.optional("readahead", at: path)
+        self.timeout = try object.optional("timeout", at: path)
+        self.username = try object.optional("username", at: path)
+        self.passwordSecret = try object.optional("password-secret", at: path)
+        self.proxyUsername = try object.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
+        self.cookie = try object.optional("cookie", at: path)
+        self.sslverify = try object.optional("sslverify", at: path)
+        self.cookieSecret = try object.optional("cookie-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -4884,13 +4944,14 @@ public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.prManager = try json.optional("pr-manager", at: path)
-        self.locking = try json.optional("locking", at: path)
-        self.aio = try json.optional("aio", at: path)
-        self.aioMaxBatch = try json.optional("aio-max-batch", at: path)
-        self.dropCache = try json.optional("drop-cache", at: path)
-        self.xCheckCacheDropped = try json.optional("x-check-cache-dropped", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.prManager = try object.optional("pr-manager", at: path)
+        self.locking = try object.optional("locking", at: path)
+        self.aio = try object.optional("aio", at: path)
+        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
+        self.dropCache = try object.optional("drop-cache", at: path)
+        self.xCheckCacheDropped = try object.optional("x-check-cache-dropped", at: path)
     }
 
     public var json: JSONValue {
@@ -4921,8 +4982,9 @@ public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.backing = try json.optional("backing", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.backing = try object.optional("backing", at: path)
     }
 
     public var json: JSONValue {
@@ -4944,7 +5006,8 @@ public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
     }
 
     public var json: JSONValue {
@@ -4979,11 +5042,12 @@ public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.volume = try json.required("volume", at: path)
-        self.path = try json.required("path", at: path)
-        self.server = try json.required("server", at: path)
-        self.debug = try json.optional("debug", at: path)
-        self.logfile = try json.optional("logfile", at: path)
+        let object = try json.object(at: path)
+        self.volume = try object.required("volume", at: path)
+        self.path = try object.required("path", at: path)
+        self.server = try object.required("server", at: path)
+        self.debug = try object.optional("debug", at: path)
+        self.logfile = try object.optional("logfile", at: path)
     }
 
     public var json: JSONValue {
@@ -5008,7 +5072,8 @@ public struct BlockdevOptionsIoUring: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -5053,15 +5118,16 @@ public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.transport = try json.required("transport", at: path)
-        self.portal = try json.required("portal", at: path)
-        self.target = try json.required("target", at: path)
-        self.lun = try json.optional("lun", at: path)
-        self.user = try json.optional("user", at: path)
-        self.passwordSecret = try json.optional("password-secret", at: path)
-        self.initiatorName = try json.optional("initiator-name", at: path)
-        self.headerDigest = try json.optional("header-digest", at: path)
-        self.timeout = try json.optional("timeout", at: path)
+        let object = try json.object(at: path)
+        self.transport = try object.required("transport", at: path)
+        self.portal = try object.required("portal", at: path)
+        self.target = try object.required("target", at: path)
+        self.lun = try object.optional("lun", at: path)
+        self.user = try object.optional("user", at: path)
+        self.passwordSecret = try object.optional("password-secret", at: path)
+        self.initiatorName = try object.optional("initiator-name", at: path)
+        self.headerDigest = try object.optional("header-digest", at: path)
+        self.timeout = try object.optional("timeout", at: path)
     }
 
     public var json: JSONValue {
@@ -5097,9 +5163,10 @@ public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.keySecret = try json.optional("key-secret", at: path)
-        self.header = try json.optional("header", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.keySecret = try object.optional("key-secret", at: path)
+        self.header = try object.optional("header", at: path)
     }
 
     public var json: JSONValue {
@@ -5125,8 +5192,9 @@ public struct BlockdevOptionsNVMe: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.namespace = try json.required("namespace", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.namespace = try object.required("namespace", at: path)
     }
 
     public var json: JSONValue {
@@ -5167,13 +5235,14 @@ public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.export = try json.optional("export", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
-        self.tlsHostname = try json.optional("tls-hostname", at: path)
-        self.xDirtyBitmap = try json.optional("x-dirty-bitmap", at: path)
-        self.reconnectDelay = try json.optional("reconnect-delay", at: path)
-        self.openTimeout = try json.optional("open-timeout", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.export = try object.optional("export", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
+        self.tlsHostname = try object.optional("tls-hostname", at: path)
+        self.xDirtyBitmap = try object.optional("x-dirty-bitmap", at: path)
+        self.reconnectDelay = try object.optional("reconnect-delay", at: path)
+        self.openTimeout = try object.optional("open-timeout", at: path)
     }
 
     public var json: JSONValue {
@@ -5221,14 +5290,15 @@ public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.path = try json.required("path", at: path)
-        self.user = try json.optional("user", at: path)
-        self.group = try json.optional("group", at: path)
-        self.tcpSynCount = try json.optional("tcp-syn-count", at: path)
-        self.readaheadSize = try json.optional("readahead-size", at: path)
-        self.pageCacheSize = try json.optional("page-cache-size", at: path)
-        self.debug = try json.optional("debug", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.path = try object.required("path", at: path)
+        self.user = try object.optional("user", at: path)
+        self.group = try object.optional("group", at: path)
+        self.tcpSynCount = try object.optional("tcp-syn-count", at: path)
+        self.readaheadSize = try object.optional("readahead-size", at: path)
+        self.pageCacheSize = try object.optional("page-cache-size", at: path)
+        self.debug = try object.optional("debug", at: path)
     }
 
     public var json: JSONValue {
@@ -5263,9 +5333,10 @@ public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.size = try json.optional("size", at: path)
-        self.latencyNs = try json.optional("latency-ns", at: path)
-        self.readZeroes = try json.optional("read-zeroes", at: path)
+        let object = try json.object(at: path)
+        self.size = try object.optional("size", at: path)
+        self.latencyNs = try object.optional("latency-ns", at: path)
+        self.readZeroes = try object.optional("read-zeroes", at: path)
     }
 
     public var json: JSONValue {
@@ -5288,7 +5359,8 @@ public struct BlockdevOptionsNvmeIoUring: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -5315,9 +5387,10 @@ public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.preallocAlign = try json.optional("prealloc-align", at: path)
-        self.preallocSize = try json.optional("prealloc-size", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.preallocAlign = try object.optional("prealloc-align", at: path)
+        self.preallocSize = try object.optional("prealloc-size", at: path)
     }
 
     public var json: JSONValue {
@@ -5346,9 +5419,10 @@ public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.backing = try json.optional("backing", at: path)
-        self.encrypt = try json.optional("encrypt", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.backing = try object.optional("backing", at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
     }
 
     public var json: JSONValue {
@@ -5414,21 +5488,22 @@ public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.backing = try json.optional("backing", at: path)
-        self.lazyRefcounts = try json.optional("lazy-refcounts", at: path)
-        self.passDiscardRequest = try json.optional("pass-discard-request", at: path)
-        self.passDiscardSnapshot = try json.optional("pass-discard-snapshot", at: path)
-        self.passDiscardOther = try json.optional("pass-discard-other", at: path)
-        self.discardNoUnref = try json.optional("discard-no-unref", at: path)
-        self.overlapCheck = try json.optional("overlap-check", at: path)
-        self.cacheSize = try json.optional("cache-size", at: path)
-        self.l2CacheSize = try json.optional("l2-cache-size", at: path)
-        self.l2CacheEntrySize = try json.optional("l2-cache-entry-size", at: path)
-        self.refcountCacheSize = try json.optional("refcount-cache-size", at: path)
-        self.cacheCleanInterval = try json.optional("cache-clean-interval", at: path)
-        self.encrypt = try json.optional("encrypt", at: path)
-        self.dataFile = try json.optional("data-file", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.backing = try object.optional("backing", at: path)
+        self.lazyRefcounts = try object.optional("lazy-refcounts", at: path)
+        self.passDiscardRequest = try object.optional("pass-discard-request", at: path)
+        self.passDiscardSnapshot = try object.optional("pass-discard-snapshot", at: path)
+        self.passDiscardOther = try object.optional("pass-discard-other", at: path)
+        self.discardNoUnref = try object.optional("discard-no-unref", at: path)
+        self.overlapCheck = try object.optional("overlap-check", at: path)
+        self.cacheSize = try object.optional("cache-size", at: path)
+        self.l2CacheSize = try object.optional("l2-cache-size", at: path)
+        self.l2CacheEntrySize = try object.optional("l2-cache-entry-size", at: path)
+        self.refcountCacheSize = try object.optional("refcount-cache-size", at: path)
+        self.cacheCleanInterval = try object.optional("cache-clean-interval", at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
+        self.dataFile = try object.optional("data-file", at: path)
     }
 
     public var json: JSONValue {
@@ -5476,11 +5551,12 @@ public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.blkverify = try json.optional("blkverify", at: path)
-        self.children = try json.required("children", at: path)
-        self.voteThreshold = try json.required("vote-threshold", at: path)
-        self.rewriteCorrupted = try json.optional("rewrite-corrupted", at: path)
-        self.readPattern = try json.optional("read-pattern", at: path)
+        let object = try json.object(at: path)
+        self.blkverify = try object.optional("blkverify", at: path)
+        self.children = try object.required("children", at: path)
+        self.voteThreshold = try object.required("vote-threshold", at: path)
+        self.rewriteCorrupted = try object.optional("rewrite-corrupted", at: path)
+        self.readPattern = try object.optional("read-pattern", at: path)
     }
 
     public var json: JSONValue {
@@ -5511,9 +5587,10 @@ public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.offset = try json.optional("offset", at: path)
-        self.size = try json.optional("size", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.offset = try object.optional("offset", at: path)
+        self.size = try object.optional("size", at: path)
     }
 
     public var json: JSONValue {
@@ -5564,16 +5641,17 @@ public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pool = try json.required("pool", at: path)
-        self.namespace = try json.optional("namespace", at: path)
-        self.image = try json.required("image", at: path)
-        self.conf = try json.optional("conf", at: path)
-        self.snapshot = try json.optional("snapshot", at: path)
-        self.encrypt = try json.optional("encrypt", at: path)
-        self.user = try json.optional("user", at: path)
-        self.authClientRequired = try json.optional("auth-client-required", at: path)
-        self.keySecret = try json.optional("key-secret", at: path)
-        self.server = try json.optional("server", at: path)
+        let object = try json.object(at: path)
+        self.pool = try object.required("pool", at: path)
+        self.namespace = try object.optional("namespace", at: path)
+        self.image = try object.required("image", at: path)
+        self.conf = try object.optional("conf", at: path)
+        self.snapshot = try object.optional("snapshot", at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
+        self.user = try object.optional("user", at: path)
+        self.authClientRequired = try object.optional("auth-client-required", at: path)
+        self.keySecret = try object.optional("key-secret", at: path)
+        self.server = try object.optional("server", at: path)
     }
 
     public var json: JSONValue {
@@ -5609,9 +5687,10 @@ public struct BlockdevOptionsReplication: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.file = try json.required("file", at: path)
-        self.mode = try json.required("mode", at: path)
-        self.topId = try json.optional("top-id", at: path)
+        let object = try json.object(at: path)
+        self.file = try object.required("file", at: path)
+        self.mode = try object.required("mode", at: path)
+        self.topId = try object.optional("top-id", at: path)
     }
 
     public var json: JSONValue {
@@ -5644,10 +5723,11 @@ public struct BlockdevOptionsSheepdog: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.vdi = try json.required("vdi", at: path)
-        self.snapId = try json.optional("snap-id", at: path)
-        self.tag = try json.optional("tag", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.vdi = try object.required("vdi", at: path)
+        self.snapId = try object.optional("snap-id", at: path)
+        self.tag = try object.optional("tag", at: path)
     }
 
     public var json: JSONValue {
@@ -5681,10 +5761,11 @@ public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.path = try json.required("path", at: path)
-        self.user = try json.optional("user", at: path)
-        self.hostKeyCheck = try json.optional("host-key-check", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.path = try object.required("path", at: path)
+        self.user = try object.optional("user", at: path)
+        self.hostKeyCheck = try object.optional("host-key-check", at: path)
     }
 
     public var json: JSONValue {
@@ -5711,8 +5792,9 @@ public struct BlockdevOptionsThrottle: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.throttleGroup = try json.required("throttle-group", at: path)
-        self.file = try json.required("file", at: path)
+        let object = try json.object(at: path)
+        self.throttleGroup = try object.required("throttle-group", at: path)
+        self.file = try object.required("file", at: path)
     }
 
     public var json: JSONValue {
@@ -5747,11 +5829,12 @@ public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dir = try json.required("dir", at: path)
-        self.fatType = try json.optional("fat-type", at: path)
-        self.floppy = try json.optional("floppy", at: path)
-        self.label = try json.optional("label", at: path)
-        self.rw = try json.optional("rw", at: path)
+        let object = try json.object(at: path)
+        self.dir = try object.required("dir", at: path)
+        self.fatType = try object.optional("fat-type", at: path)
+        self.floppy = try object.optional("floppy", at: path)
+        self.label = try object.optional("label", at: path)
+        self.rw = try object.optional("rw", at: path)
     }
 
     public var json: JSONValue {
@@ -5776,7 +5859,8 @@ public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -5797,7 +5881,8 @@ public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -5818,7 +5903,8 @@ public struct BlockdevOptionsVirtioBlkVhostVdpa: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -5845,9 +5931,10 @@ public struct BlockdevOptionsVxHS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.vdiskId = try json.required("vdisk-id", at: path)
-        self.server = try json.required("server", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
+        let object = try json.object(at: path)
+        self.vdiskId = try object.required("vdisk-id", at: path)
+        self.server = try object.required("server", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
     }
 
     public var json: JSONValue {
@@ -5873,12 +5960,12 @@ public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(json: json, path: path))
         case .luks: self.branch = .luks(try QCryptoBlockOptionsLUKS(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -5988,11 +6075,11 @@ public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -6117,8 +6204,9 @@ public struct BlockdevSnapshot: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.optional("node", at: path)
-        self.overlay = try json.optional("overlay", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.optional("node", at: path)
+        self.overlay = try object.optional("overlay", at: path)
     }
 
     public var json: JSONValue {
@@ -6143,8 +6231,9 @@ public struct BlockdevSnapshotInternal: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -6181,12 +6270,13 @@ public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.snapshotFile = try json.required("snapshot-file", at: path)
-        self.snapshotNodeName = try json.optional("snapshot-node-name", at: path)
-        self.format = try json.optional("format", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.snapshotFile = try object.required("snapshot-file", at: path)
+        self.snapshotNodeName = try object.optional("snapshot-node-name", at: path)
+        self.format = try object.optional("format", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -6454,23 +6544,24 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
-        self.bitmapMode = try json.optional("bitmap-mode", at: path)
-        self.compress = try json.optional("compress", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.discardSource = try json.optional("discard-source", at: path)
-        self.xPerf = try json.optional("x-perf", at: path)
-        self.target = try json.required("target", at: path)
-        self.format = try json.optional("format", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
+        self.bitmapMode = try object.optional("bitmap-mode", at: path)
+        self.compress = try object.optional("compress", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.discardSource = try object.optional("discard-source", at: path)
+        self.xPerf = try object.optional("x-perf", at: path)
+        self.target = try object.required("target", at: path)
+        self.format = try object.optional("format", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -6556,23 +6647,24 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.target = try json.required("target", at: path)
-        self.format = try json.optional("format", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.replaces = try json.optional("replaces", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.granularity = try json.optional("granularity", at: path)
-        self.bufSize = try json.optional("buf-size", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.unmap = try json.optional("unmap", at: path)
-        self.copyMode = try json.optional("copy-mode", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.target = try object.required("target", at: path)
+        self.format = try object.optional("format", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.replaces = try object.optional("replaces", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.granularity = try object.optional("granularity", at: path)
+        self.bufSize = try object.optional("buf-size", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.unmap = try object.optional("unmap", at: path)
+        self.copyMode = try object.optional("copy-mode", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
     }
 
     public var json: JSONValue {
@@ -6609,7 +6701,8 @@ public struct DummyBlockCoreForceArrays: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.unusedBlockGraphInfo = try json.required("unused-block-graph-info", at: path)
+        let object = try json.object(at: path)
+        self.unusedBlockGraphInfo = try object.required("unused-block-graph-info", at: path)
     }
 
     public var json: JSONValue {
@@ -6633,12 +6726,12 @@ public struct GlusterServer: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .unix: self.branch = .unix(try UnixSocketAddress(json: json, path: path))
         case .tcp: self.branch = .tcp(try InetSocketAddress(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -6746,18 +6839,19 @@ public struct ImageCheck: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.format = try json.required("format", at: path)
-        self.checkErrors = try json.required("check-errors", at: path)
-        self.imageEndOffset = try json.optional("image-end-offset", at: path)
-        self.corruptions = try json.optional("corruptions", at: path)
-        self.leaks = try json.optional("leaks", at: path)
-        self.corruptionsFixed = try json.optional("corruptions-fixed", at: path)
-        self.leaksFixed = try json.optional("leaks-fixed", at: path)
-        self.totalClusters = try json.optional("total-clusters", at: path)
-        self.allocatedClusters = try json.optional("allocated-clusters", at: path)
-        self.fragmentedClusters = try json.optional("fragmented-clusters", at: path)
-        self.compressedClusters = try json.optional("compressed-clusters", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.format = try object.required("format", at: path)
+        self.checkErrors = try object.required("check-errors", at: path)
+        self.imageEndOffset = try object.optional("image-end-offset", at: path)
+        self.corruptions = try object.optional("corruptions", at: path)
+        self.leaks = try object.optional("leaks", at: path)
+        self.corruptionsFixed = try object.optional("corruptions-fixed", at: path)
+        self.leaksFixed = try object.optional("leaks-fixed", at: path)
+        self.totalClusters = try object.optional("total-clusters", at: path)
+        self.allocatedClusters = try object.optional("allocated-clusters", at: path)
+        self.fragmentedClusters = try object.optional("fragmented-clusters", at: path)
+        self.compressedClusters = try object.optional("compressed-clusters", at: path)
     }
 
     public var json: JSONValue {
@@ -6833,20 +6927,21 @@ public struct ImageInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.format = try json.required("format", at: path)
-        self.dirtyFlag = try json.optional("dirty-flag", at: path)
-        self.actualSize = try json.optional("actual-size", at: path)
-        self.virtualSize = try json.required("virtual-size", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
-        self.encrypted = try json.optional("encrypted", at: path)
-        self.compressed = try json.optional("compressed", at: path)
-        self.backingFilename = try json.optional("backing-filename", at: path)
-        self.fullBackingFilename = try json.optional("full-backing-filename", at: path)
-        self.backingFilenameFormat = try json.optional("backing-filename-format", at: path)
-        self.snapshots = try json.optional("snapshots", at: path)
-        self.formatSpecific = try json.optional("format-specific", at: path)
-        self._backingImage = QMPIndirect(try json.optional("backing-image", at: path))
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.format = try object.required("format", at: path)
+        self.dirtyFlag = try object.optional("dirty-flag", at: path)
+        self.actualSize = try object.optional("actual-size", at: path)
+        self.virtualSize = try object.required("virtual-size", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
+        self.encrypted = try object.optional("encrypted", at: path)
+        self.compressed = try object.optional("compressed", at: path)
+        self.backingFilename = try object.optional("backing-filename", at: path)
+        self.fullBackingFilename = try object.optional("full-backing-filename", at: path)
+        self.backingFilenameFormat = try object.optional("backing-filename-format", at: path)
+        self.snapshots = try object.optional("snapshots", at: path)
+        self.formatSpecific = try object.optional("format-specific", at: path)
+        self._backingImage = QMPIndirect(try object.optional("backing-image", at: path))
     }
 
     public var json: JSONValue {
@@ -6884,7 +6979,8 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .qcow2: self.branch = .qcow2(try ImageInfoSpecificQCow2Wrapper(json: json, path: path))
         case .vmdk: self.branch = .vmdk(try ImageInfoSpecificVmdkWrapper(json: json, path: path))
@@ -6892,7 +6988,6 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
         case .rbd: self.branch = .rbd(try ImageInfoSpecificRbdWrapper(json: json, path: path))
         case .file: self.branch = .file(try ImageInfoSpecificFileWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -6944,7 +7039,8 @@ public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.extentSizeHint = try json.optional("extent-size-hint", at: path)
+        let object = try json.object(at: path)
+        self.extentSizeHint = try object.optional("extent-size-hint", at: path)
     }
 
     public var json: JSONValue {
@@ -6965,7 +7061,8 @@ public struct ImageInfoSpecificFileWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -7031,7 +7128,8 @@ public struct ImageInfoSpecificLUKSWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -7080,16 +7178,17 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.compat = try json.required("compat", at: path)
-        self.dataFile = try json.optional("data-file", at: path)
-        self.dataFileRaw = try json.optional("data-file-raw", at: path)
-        self.extendedL2 = try json.optional("extended-l2", at: path)
-        self.lazyRefcounts = try json.optional("lazy-refcounts", at: path)
-        self.corrupt = try json.optional("corrupt", at: path)
-        self.refcountBits = try json.optional("refcount-bits", at: path)
-        self.encrypt = try json.optional("encrypt", at: path)
-        self.bitmaps = try json.optional("bitmaps", at: path)
-        self.compressionType = try json.optional("compression-type", at: path)
+        let object = try json.object(at: path)
+        self.compat = try object.required("compat", at: path)
+        self.dataFile = try object.optional("data-file", at: path)
+        self.dataFileRaw = try object.optional("data-file-raw", at: path)
+        self.extendedL2 = try object.optional("extended-l2", at: path)
+        self.lazyRefcounts = try object.optional("lazy-refcounts", at: path)
+        self.corrupt = try object.optional("corrupt", at: path)
+        self.refcountBits = try object.optional("refcount-bits", at: path)
+        self.encrypt = try object.optional("encrypt", at: path)
+        self.bitmaps = try object.optional("bitmaps", at: path)
+        self.compressionType = try object.optional("compression-type", at: path)
     }
 
     public var json: JSONValue {
@@ -7123,11 +7222,11 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .luks: self.branch = .luks(try QCryptoBlockInfoLUKS(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -7167,7 +7266,8 @@ public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
     }
 
     public var json: JSONValue {
@@ -7188,7 +7288,8 @@ public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -7209,7 +7310,8 @@ public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.encryptionFormat = try json.optional("encryption-format", at: path)
+        let object = try json.object(at: path)
+        self.encryptionFormat = try object.optional("encryption-format", at: path)
     }
 
     public var json: JSONValue {
@@ -7230,7 +7332,8 @@ public struct ImageInfoSpecificRbdWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -7261,10 +7364,11 @@ public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.createType = try json.required("create-type", at: path)
-        self.cid = try json.required("cid", at: path)
-        self.parentCid = try json.required("parent-cid", at: path)
-        self.extents = try json.required("extents", at: path)
+        let object = try json.object(at: path)
+        self.createType = try object.required("create-type", at: path)
+        self.cid = try object.required("cid", at: path)
+        self.parentCid = try object.required("parent-cid", at: path)
+        self.extents = try object.required("extents", at: path)
     }
 
     public var json: JSONValue {
@@ -7288,7 +7392,8 @@ public struct ImageInfoSpecificVmdkWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -7406,15 +7511,16 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.start = try json.required("start", at: path)
-        self.length = try json.required("length", at: path)
-        self.data = try json.required("data", at: path)
-        self.zero = try json.required("zero", at: path)
-        self.compressed = try json.optional("compressed", at: path)
-        self.depth = try json.required("depth", at: path)
-        self.present = try json.optional("present", at: path)
-        self.offset = try json.optional("offset", at: path)
-        self.filename = try json.optional("filename", at: path)
+        let object = try json.object(at: path)
+        self.start = try object.required("start", at: path)
+        self.length = try object.required("length", at: path)
+        self.data = try object.required("data", at: path)
+        self.zero = try object.required("zero", at: path)
+        self.compressed = try object.optional("compressed", at: path)
+        self.depth = try object.required("depth", at: path)
+        self.present = try object.optional("present", at: path)
+        self.offset = try object.optional("offset", at: path)
+        self.filename = try object.optional("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -7523,8 +7629,9 @@ public struct NFSServer: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.host = try json.required("host", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.host = try object.required("host", at: path)
     }
 
     public var json: JSONValue {
@@ -7716,9 +7823,10 @@ public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.granularity = try json.required("granularity", at: path)
-        self.flags = try json.required("flags", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.granularity = try object.required("granularity", at: path)
+        self.flags = try object.required("flags", at: path)
     }
 
     public var json: JSONValue {
@@ -7833,16 +7941,17 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.template = try json.optional("template", at: path)
-        self.mainHeader = try json.optional("main-header", at: path)
-        self.activeL1 = try json.optional("active-l1", at: path)
-        self.activeL2 = try json.optional("active-l2", at: path)
-        self.refcountTable = try json.optional("refcount-table", at: path)
-        self.refcountBlock = try json.optional("refcount-block", at: path)
-        self.snapshotTable = try json.optional("snapshot-table", at: path)
-        self.inactiveL1 = try json.optional("inactive-l1", at: path)
-        self.inactiveL2 = try json.optional("inactive-l2", at: path)
-        self.bitmapDirectory = try json.optional("bitmap-directory", at: path)
+        let object = try json.object(at: path)
+        self.template = try object.optional("template", at: path)
+        self.mainHeader = try object.optional("main-header", at: path)
+        self.activeL1 = try object.optional("active-l1", at: path)
+        self.activeL2 = try object.optional("active-l2", at: path)
+        self.refcountTable = try object.optional("refcount-table", at: path)
+        self.refcountBlock = try object.optional("refcount-block", at: path)
+        self.snapshotTable = try object.optional("snapshot-table", at: path)
+        self.inactiveL1 = try object.optional("inactive-l1", at: path)
+        self.inactiveL2 = try object.optional("inactive-l2", at: path)
+        self.bitmapDirectory = try object.optional("bitmap-directory", at: path)
     }
 
     public var json: JSONValue {
@@ -8039,12 +8148,12 @@ public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .luks: self.branch = .luks(try RbdEncryptionCreateOptionsLUKS(json: json, path: path))
         case .luks2: self.branch = .luks2(try RbdEncryptionCreateOptionsLUKS2(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -8091,8 +8200,9 @@ public struct RbdEncryptionCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.required("key-secret", at: path)
-        self.cipherAlg = try json.optional("cipher-alg", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.required("key-secret", at: path)
+        self.cipherAlg = try object.optional("cipher-alg", at: path)
     }
 
     public var json: JSONValue {
@@ -8118,8 +8228,9 @@ public struct RbdEncryptionCreateOptionsLUKS2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.required("key-secret", at: path)
-        self.cipherAlg = try json.optional("cipher-alg", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.required("key-secret", at: path)
+        self.cipherAlg = try object.optional("cipher-alg", at: path)
     }
 
     public var json: JSONValue {
@@ -8145,8 +8256,9 @@ public struct RbdEncryptionCreateOptionsLUKSBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.required("key-secret", at: path)
-        self.cipherAlg = try json.optional("cipher-alg", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.required("key-secret", at: path)
+        self.cipherAlg = try object.optional("cipher-alg", at: path)
     }
 
     public var json: JSONValue {
@@ -8179,14 +8291,14 @@ public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
-        self._parent = QMPIndirect(try json.optional("parent", at: path))
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
+        self._parent = QMPIndirect(try object.optional("parent", at: path))
         switch self.format {
         case .luks: self.branch = .luks(try RbdEncryptionOptionsLUKS(json: json, path: path))
         case .luks2: self.branch = .luks2(try RbdEncryptionOptionsLUKS2(json: json, path: path))
         case .luksAny: self.branch = .luksAny(try RbdEncryptionOptionsLUKSAny(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format", "parent"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -8233,7 +8345,8 @@ public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.required("key-secret", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.required("key-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -8254,7 +8367,8 @@ public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.required("key-secret", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.required("key-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -8275,7 +8389,8 @@ public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.required("key-secret", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.required("key-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -8296,7 +8411,8 @@ public struct RbdEncryptionOptionsLUKSBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.required("key-secret", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.required("key-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -8389,12 +8505,12 @@ public struct SheepdogRedundancy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .full: self.branch = .full(try SheepdogRedundancyFull(json: json, path: path))
         case .erasureCoded: self.branch = .erasureCoded(try SheepdogRedundancyErasureCoded(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -8440,8 +8556,9 @@ public struct SheepdogRedundancyErasureCoded: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dataStrips = try json.required("data-strips", at: path)
-        self.parityStrips = try json.required("parity-strips", at: path)
+        let object = try json.object(at: path)
+        self.dataStrips = try object.required("data-strips", at: path)
+        self.parityStrips = try object.required("parity-strips", at: path)
     }
 
     public var json: JSONValue {
@@ -8463,7 +8580,8 @@ public struct SheepdogRedundancyFull: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.copies = try json.required("copies", at: path)
+        let object = try json.object(at: path)
+        self.copies = try object.required("copies", at: path)
     }
 
     public var json: JSONValue {
@@ -8538,14 +8656,15 @@ public struct SnapshotInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.name = try json.required("name", at: path)
-        self.vmStateSize = try json.required("vm-state-size", at: path)
-        self.dateSec = try json.required("date-sec", at: path)
-        self.dateNsec = try json.required("date-nsec", at: path)
-        self.vmClockSec = try json.required("vm-clock-sec", at: path)
-        self.vmClockNsec = try json.required("vm-clock-nsec", at: path)
-        self.icount = try json.optional("icount", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.name = try object.required("name", at: path)
+        self.vmStateSize = try object.required("vm-state-size", at: path)
+        self.dateSec = try object.required("date-sec", at: path)
+        self.dateNsec = try object.required("date-nsec", at: path)
+        self.vmClockSec = try object.required("vm-clock-sec", at: path)
+        self.vmClockNsec = try object.required("vm-clock-nsec", at: path)
+        self.icount = try object.optional("icount", at: path)
     }
 
     public var json: JSONValue {
@@ -8577,11 +8696,11 @@ public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mode = try json.required("mode", at: path)
+        let object = try json.object(at: path)
+        self.mode = try object.required("mode", at: path)
         switch self.mode {
         case .hash: self.branch = .hash(try SshHostKeyHash(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["mode"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -8711,8 +8830,9 @@ public struct SshHostKeyHash: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.hash = try json.required("hash", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.hash = try object.required("hash", at: path)
     }
 
     public var json: JSONValue {
@@ -8791,26 +8911,27 @@ public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.limits = try json.optional("limits", at: path)
-        self.xIopsTotal = try json.optional("x-iops-total", at: path)
-        self.xIopsTotalMax = try json.optional("x-iops-total-max", at: path)
-        self.xIopsTotalMaxLength = try json.optional("x-iops-total-max-length", at: path)
-        self.xIopsRead = try json.optional("x-iops-read", at: path)
-        self.xIopsReadMax = try json.optional("x-iops-read-max", at: path)
-        self.xIopsReadMaxLength = try json.optional("x-iops-read-max-length", at: path)
-        self.xIopsWrite = try json.optional("x-iops-write", at: path)
-        self.xIopsWriteMax = try json.optional("x-iops-write-max", at: path)
-        self.xIopsWriteMaxLength = try json.optional("x-iops-write-max-length", at: path)
-        self.xBpsTotal = try json.optional("x-bps-total", at: path)
-        self.xBpsTotalMax = try json.optional("x-bps-total-max", at: path)
-        self.xBpsTotalMaxLength = try json.optional("x-bps-total-max-length", at: path)
-        self.xBpsRead = try json.optional("x-bps-read", at: path)
-        self.xBpsReadMax = try json.optional("x-bps-read-max", at: path)
-        self.xBpsReadMaxLength = try json.optional("x-bps-read-max-length", at: path)
-        self.xBpsWrite = try json.optional("x-bps-write", at: path)
-        self.xBpsWriteMax = try json.optional("x-bps-write-max", at: path)
-        self.xBpsWriteMaxLength = try json.optional("x-bps-write-max-length", at: path)
-        self.xIopsSize = try json.optional("x-iops-size", at: path)
+        let object = try json.object(at: path)
+        self.limits = try object.optional("limits", at: path)
+        self.xIopsTotal = try object.optional("x-iops-total", at: path)
+        self.xIopsTotalMax = try object.optional("x-iops-total-max", at: path)
+        self.xIopsTotalMaxLength = try object.optional("x-iops-total-max-length", at: path)
+        self.xIopsRead = try object.optional("x-iops-read", at: path)
+        self.xIopsReadMax = try object.optional("x-iops-read-max", at: path)
+        self.xIopsReadMaxLength = try object.optional("x-iops-read-max-length", at: path)
+        self.xIopsWrite = try object.optional("x-iops-write", at: path)
+        self.xIopsWriteMax = try object.optional("x-iops-write-max", at: path)
+        self.xIopsWriteMaxLength = try object.optional("x-iops-write-max-length", at: path)
+        self.xBpsTotal = try object.optional("x-bps-total", at: path)
+        self.xBpsTotalMax = try object.optional("x-bps-total-max", at: path)
+        self.xBpsTotalMaxLength = try object.optional("x-bps-total-max-length", at: path)
+        self.xBpsRead = try object.optional("x-bps-read", at: path)
+        self.xBpsReadMax = try object.optional("x-bps-read-max", at: path)
+        self.xBpsReadMaxLength = try object.optional("x-bps-read-max-length", at: path)
+        self.xBpsWrite = try object.optional("x-bps-write", at: path)
+        self.xBpsWriteMax = try object.optional("x-bps-write-max", at: path)
+        self.xBpsWriteMaxLength = try object.optional("x-bps-write-max-length", at: path)
+        self.xIopsSize = try object.optional("x-iops-size", at: path)
     }
 
     public var json: JSONValue {
@@ -8904,25 +9025,26 @@ public struct ThrottleLimits: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.iopsTotal = try json.optional("iops-total", at: path)
-        self.iopsTotalMax = try json.optional("iops-total-max", at: path)
-        self.iopsTotalMaxLength = try json.optional("iops-total-max-length", at: path)
-        self.iopsRead = try json.optional("iops-read", at: path)
-        self.iopsReadMax = try json.optional("iops-read-max", at: path)
-        self.iopsReadMaxLength = try json.optional("iops-read-max-length", at: path)
-        self.iopsWrite = try json.optional("iops-write", at: path)
-        self.iopsWriteMax = try json.optional("iops-write-max", at: path)
-        self.iopsWriteMaxLength = try json.optional("iops-write-max-length", at: path)
-        self.bpsTotal = try json.optional("bps-total", at: path)
-        self.bpsTotalMax = try json.optional("bps-total-max", at: path)
-        self.bpsTotalMaxLength = try json.optional("bps-total-max-length", at: path)
-        self.bpsRead = try json.optional("bps-read", at: path)
-        self.bpsReadMax = try json.optional("bps-read-max", at: path)
-        self.bpsReadMaxLength = try json.optional("bps-read-max-length", at: path)
-        self.bpsWrite = try json.optional("bps-write", at: path)
-        self.bpsWriteMax = try json.optional("bps-write-max", at: path)
-        self.bpsWriteMaxLength = try json.optional("bps-write-max-length", at: path)
-        self.iopsSize = try json.optional("iops-size", at: path)
+        let object = try json.object(at: path)
+        self.iopsTotal = try object.optional("iops-total", at: path)
+        self.iopsTotalMax = try object.optional("iops-total-max", at: path)
+        self.iopsTotalMaxLength = try object.optional("iops-total-max-length", at: path)
+        self.iopsRead = try object.optional("iops-read", at: path)
+        self.iopsReadMax = try object.optional("iops-read-max", at: path)
+        self.iopsReadMaxLength = try object.optional("iops-read-max-length", at: path)
+        self.iopsWrite = try object.optional("iops-write", at: path)
+        self.iopsWriteMax = try object.optional("iops-write-max", at: path)
+        self.iopsWriteMaxLength = try object.optional("iops-write-max-length", at: path)
+        self.bpsTotal = try object.optional("bps-total", at: path)
+        self.bpsTotalMax = try object.optional("bps-total-max", at: path)
+        self.bpsTotalMaxLength = try object.optional("bps-total-max-length", at: path)
+        self.bpsRead = try object.optional("bps-read", at: path)
+        self.bpsReadMax = try object.optional("bps-read-max", at: path)
+        self.bpsReadMaxLength = try object.optional("bps-read-max-length", at: path)
+        self.bpsWrite = try object.optional("bps-write", at: path)
+        self.bpsWriteMax = try object.optional("bps-write-max", at: path)
+        self.bpsWriteMaxLength = try object.optional("bps-write-max-length", at: path)
+        self.iopsSize = try object.optional("iops-size", at: path)
     }
 
     public var json: JSONValue {
@@ -8973,11 +9095,12 @@ public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.format = try json.required("format", at: path)
-        self.virtualSize = try json.required("virtual-size", at: path)
-        self.clusterSize = try json.optional("cluster-size", at: path)
-        self.compressed = try json.optional("compressed", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.format = try object.required("format", at: path)
+        self.virtualSize = try object.required("virtual-size", at: path)
+        self.clusterSize = try object.optional("cluster-size", at: path)
+        self.compressed = try object.optional("compressed", at: path)
     }
 
     public var json: JSONValue {
@@ -9005,8 +9128,9 @@ public struct XDbgBlockGraph: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodes = try json.required("nodes", at: path)
-        self.edges = try json.required("edges", at: path)
+        let object = try json.object(at: path)
+        self.nodes = try object.required("nodes", at: path)
+        self.edges = try object.required("edges", at: path)
     }
 
     public var json: JSONValue {
@@ -9040,11 +9164,12 @@ public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.parent = try json.required("parent", at: path)
-        self.child = try json.required("child", at: path)
-        self.name = try json.required("name", at: path)
-        self.perm = try json.required("perm", at: path)
-        self.sharedPerm = try json.required("shared-perm", at: path)
+        let object = try json.object(at: path)
+        self.parent = try object.required("parent", at: path)
+        self.child = try object.required("child", at: path)
+        self.name = try object.required("name", at: path)
+        self.perm = try object.required("perm", at: path)
+        self.sharedPerm = try object.required("shared-perm", at: path)
     }
 
     public var json: JSONValue {
@@ -9075,9 +9200,10 @@ public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.type = try json.required("type", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.type = try object.required("type", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -9189,19 +9315,20 @@ public struct BlockCommitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.baseNode = try json.optional("base-node", at: path)
-        self.base = try json.optional("base", at: path)
-        self.topNode = try json.optional("top-node", at: path)
-        self.top = try json.optional("top", at: path)
-        self.backingFile = try json.optional("backing-file", at: path)
-        self.backingMaskProtocol = try json.optional("backing-mask-protocol", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.onError = try json.optional("on-error", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.baseNode = try object.optional("base-node", at: path)
+        self.base = try object.optional("base", at: path)
+        self.topNode = try object.optional("top-node", at: path)
+        self.top = try object.optional("top", at: path)
+        self.backingFile = try object.optional("backing-file", at: path)
+        self.backingMaskProtocol = try object.optional("backing-mask-protocol", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.onError = try object.optional("on-error", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
     }
 
     public var json: JSONValue {
@@ -9260,11 +9387,12 @@ public struct BlockDirtyBitmapAddCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
-        self.granularity = try json.optional("granularity", at: path)
-        self.persistent = try json.optional("persistent", at: path)
-        self.disabled = try json.optional("disabled", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
+        self.granularity = try object.optional("granularity", at: path)
+        self.persistent = try object.optional("persistent", at: path)
+        self.disabled = try object.optional("disabled", at: path)
     }
 
     public var json: JSONValue {
@@ -9300,8 +9428,9 @@ public struct BlockDirtyBitmapClearCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -9334,8 +9463,9 @@ public struct BlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -9368,8 +9498,9 @@ public struct BlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -9405,9 +9536,10 @@ public struct BlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.target = try json.optional("target", at: path)
-        self.bitmaps = try json.optional("bitmaps", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.target = try object.optional("target", at: path)
+        self.bitmaps = try object.optional("bitmaps", at: path)
     }
 
     public var json: JSONValue {
@@ -9441,8 +9573,9 @@ public struct BlockDirtyBitmapRemoveCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -9478,8 +9611,9 @@ public struct BlockJobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.force = try json.optional("force", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.force = try object.optional("force", at: path)
     }
 
     public var json: JSONValue {
@@ -9536,7 +9670,8 @@ public struct BlockJobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
     }
 
     public var json: JSONValue {
@@ -9565,7 +9700,8 @@ public struct BlockJobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -9594,7 +9730,8 @@ public struct BlockJobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -9623,7 +9760,8 @@ public struct BlockJobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
     }
 
     public var json: JSONValue {
@@ -9652,7 +9790,8 @@ public struct BlockJobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
     }
 
     public var json: JSONValue {
@@ -9684,8 +9823,9 @@ public struct BlockJobSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.speed = try json.required("speed", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.speed = try object.required("speed", at: path)
     }
 
     public var json: JSONValue {
@@ -9718,8 +9858,9 @@ public struct BlockSetWriteThresholdCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeName = try json.required("node-name", at: path)
-        self.writeThreshold = try json.required("write-threshold", at: path)
+        let object = try json.object(at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.writeThreshold = try object.required("write-threshold", at: path)
     }
 
     public var json: JSONValue {
@@ -9793,18 +9934,19 @@ public struct BlockStreamCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.base = try json.optional("base", at: path)
-        self.baseNode = try json.optional("base-node", at: path)
-        self.backingFile = try json.optional("backing-file", at: path)
-        self.backingMaskProtocol = try json.optional("backing-mask-protocol", at: path)
-        self.bottom = try json.optional("bottom", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.onError = try json.optional("on-error", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.base = try object.optional("base", at: path)
+        self.baseNode = try object.optional("base-node", at: path)
+        self.backingFile = try object.optional("backing-file", at: path)
+        self.backingMaskProtocol = try object.optional("backing-mask-protocol", at: path)
+        self.bottom = try object.optional("bottom", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.onError = try object.optional("on-error", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
     }
 
     public var json: JSONValue {
@@ -9853,9 +9995,10 @@ public struct BlockPasswdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.password = try json.required("password", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.password = try object.required("password", at: path)
     }
 
     public var json: JSONValue {
@@ -9895,9 +10038,10 @@ public struct BlockResizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.size = try json.required("size", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.size = try object.required("size", at: path)
     }
 
     public var json: JSONValue {
@@ -10019,21 +10163,22 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
-        self.bitmapMode = try json.optional("bitmap-mode", at: path)
-        self.compress = try json.optional("compress", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.discardSource = try json.optional("discard-source", at: path)
-        self.xPerf = try json.optional("x-perf", at: path)
-        self.target = try json.required("target", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
+        self.bitmapMode = try object.optional("bitmap-mode", at: path)
+        self.compress = try object.optional("compress", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.discardSource = try object.optional("discard-source", at: path)
+        self.xPerf = try object.optional("x-perf", at: path)
+        self.target = try object.required("target", at: path)
     }
 
     public var json: JSONValue {
@@ -10079,8 +10224,9 @@ public struct BlockdevCreateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.required("job-id", at: path)
-        self.options = try json.required("options", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.required("job-id", at: path)
+        self.options = try object.required("options", at: path)
     }
 
     public var json: JSONValue {
@@ -10110,7 +10256,8 @@ public struct BlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeName = try json.required("node-name", at: path)
+        let object = try json.object(at: path)
+        self.nodeName = try object.required("node-name", at: path)
     }
 
     public var json: JSONValue {
@@ -10185,20 +10332,21 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.target = try json.required("target", at: path)
-        self.replaces = try json.optional("replaces", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.granularity = try json.optional("granularity", at: path)
-        self.bufSize = try json.optional("buf-size", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.copyMode = try json.optional("copy-mode", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.target = try object.required("target", at: path)
+        self.replaces = try object.optional("replaces", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.granularity = try object.optional("granularity", at: path)
+        self.bufSize = try object.optional("buf-size", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.copyMode = try object.optional("copy-mode", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
     }
 
     public var json: JSONValue {
@@ -10240,7 +10388,8 @@ public struct BlockdevReopenCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.options = try json.required("options", at: path)
+        let object = try json.object(at: path)
+        self.options = try object.required("options", at: path)
     }
 
     public var json: JSONValue {
@@ -10272,8 +10421,9 @@ public struct BlockdevSnapshotCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.optional("node", at: path)
-        self.overlay = try json.optional("overlay", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.optional("node", at: path)
+        self.overlay = try object.optional("overlay", at: path)
     }
 
     public var json: JSONValue {
@@ -10309,9 +10459,10 @@ public struct BlockdevSnapshotDeleteInternalSyncCommand: QMPCommand, QMPJSONConv
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.name = try json.optional("name", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.name = try object.optional("name", at: path)
     }
 
     public var json: JSONValue {
@@ -10345,8 +10496,9 @@ public struct BlockdevSnapshotInternalSyncCommand: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -10395,12 +10547,13 @@ public struct BlockdevSnapshotSyncCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.snapshotFile = try json.required("snapshot-file", at: path)
-        self.snapshotNodeName = try json.optional("snapshot-node-name", at: path)
-        self.format = try json.optional("format", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.snapshotFile = try object.required("snapshot-file", at: path)
+        self.snapshotNodeName = try object.optional("snapshot-node-name", at: path)
+        self.format = try object.optional("format", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -10440,9 +10593,10 @@ public struct ChangeBackingFileCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.imageNodeName = try json.required("image-node-name", at: path)
-        self.backingFile = try json.required("backing-file", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.imageNodeName = try object.required("image-node-name", at: path)
+        self.backingFile = try object.required("backing-file", at: path)
     }
 
     public var json: JSONValue {
@@ -10532,23 +10686,24 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
-        self.bitmapMode = try json.optional("bitmap-mode", at: path)
-        self.compress = try json.optional("compress", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
-        self.filterNodeName = try json.optional("filter-node-name", at: path)
-        self.discardSource = try json.optional("discard-source", at: path)
-        self.xPerf = try json.optional("x-perf", at: path)
-        self.target = try json.required("target", at: path)
-        self.format = try json.optional("format", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
+        self.bitmapMode = try object.optional("bitmap-mode", at: path)
+        self.compress = try object.optional("compress", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        self.filterNodeName = try object.optional("filter-node-name", at: path)
+        self.discardSource = try object.optional("discard-source", at: path)
+        self.xPerf = try object.optional("x-perf", at: path)
+        self.target = try object.required("target", at: path)
+        self.format = try object.optional("format", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -10652,23 +10807,24 @@ public struct DriveMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.optional("job-id", at: path)
-        self.device = try json.required("device", at: path)
-        self.target = try json.required("target", at: path)
-        self.format = try json.optional("format", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.replaces = try json.optional("replaces", at: path)
-        self.sync = try json.required("sync", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.speed = try json.optional("speed", at: path)
-        self.granularity = try json.optional("granularity", at: path)
-        self.bufSize = try json.optional("buf-size", at: path)
-        self.onSourceError = try json.optional("on-source-error", at: path)
-        self.onTargetError = try json.optional("on-target-error", at: path)
-        self.unmap = try json.optional("unmap", at: path)
-        self.copyMode = try json.optional("copy-mode", at: path)
-        self.autoFinalize = try json.optional("auto-finalize", at: path)
-        self.autoDismiss = try json.optional("auto-dismiss", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.optional("job-id", at: path)
+        self.device = try object.required("device", at: path)
+        self.target = try object.required("target", at: path)
+        self.format = try object.optional("format", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.replaces = try object.optional("replaces", at: path)
+        self.sync = try object.required("sync", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.speed = try object.optional("speed", at: path)
+        self.granularity = try object.optional("granularity", at: path)
+        self.bufSize = try object.optional("buf-size", at: path)
+        self.onSourceError = try object.optional("on-source-error", at: path)
+        self.onTargetError = try object.optional("on-target-error", at: path)
+        self.unmap = try object.optional("unmap", at: path)
+        self.copyMode = try object.optional("copy-mode", at: path)
+        self.autoFinalize = try object.optional("auto-finalize", at: path)
+        self.autoDismiss = try object.optional("auto-dismiss", at: path)
     }
 
     public var json: JSONValue {
@@ -10760,7 +10916,8 @@ public struct QueryBlockstatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.queryNodes = try json.optional("query-nodes", at: path)
+        let object = try json.object(at: path)
+        self.queryNodes = try object.optional("query-nodes", at: path)
     }
 
     public var json: JSONValue {
@@ -10792,7 +10949,8 @@ public struct QueryNamedBlockNodesCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.flat = try json.optional("flat", at: path)
+        let object = try json.object(at: path)
+        self.flat = try object.optional("flat", at: path)
     }
 
     public var json: JSONValue {
@@ -10824,8 +10982,9 @@ public struct XBlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, H
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -10858,8 +11017,9 @@ public struct XBlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -10895,9 +11055,10 @@ public struct XBlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.target = try json.optional("target", at: path)
-        self.bitmaps = try json.optional("bitmaps", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.target = try object.optional("target", at: path)
+        self.bitmaps = try object.optional("bitmaps", at: path)
     }
 
     public var json: JSONValue {
@@ -10940,11 +11101,12 @@ public struct XBlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.boundaries = try json.optional("boundaries", at: path)
-        self.boundariesRead = try json.optional("boundaries-read", at: path)
-        self.boundariesWrite = try json.optional("boundaries-write", at: path)
-        self.boundariesFlush = try json.optional("boundaries-flush", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.boundaries = try object.optional("boundaries", at: path)
+        self.boundariesRead = try object.optional("boundaries-read", at: path)
+        self.boundariesWrite = try object.optional("boundaries-write", at: path)
+        self.boundariesFlush = try object.optional("boundaries-flush", at: path)
     }
 
     public var json: JSONValue {
@@ -10986,10 +11148,11 @@ public struct XBlockdevAmendCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.required("job-id", at: path)
-        self.nodeName = try json.required("node-name", at: path)
-        self.options = try json.required("options", at: path)
-        self.force = try json.optional("force", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.required("job-id", at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.options = try object.required("options", at: path)
+        self.force = try object.optional("force", at: path)
     }
 
     public var json: JSONValue {
@@ -11027,9 +11190,10 @@ public struct XBlockdevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.parent = try json.required("parent", at: path)
-        self.child = try json.optional("child", at: path)
-        self.node = try json.optional("node", at: path)
+        let object = try json.object(at: path)
+        self.parent = try object.required("parent", at: path)
+        self.child = try object.optional("child", at: path)
+        self.node = try object.optional("node", at: path)
     }
 
     public var json: JSONValue {
@@ -11090,7 +11254,8 @@ public struct XBlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeName = try json.optional("node-name", at: path)
+        let object = try json.object(at: path)
+        self.nodeName = try object.optional("node-name", at: path)
     }
 
     public var json: JSONValue {
@@ -11128,9 +11293,10 @@ public struct XBlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
-        self.nodeName = try json.required("node-name", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
+        self.nodeName = try object.required("node-name", at: path)
     }
 
     public var json: JSONValue {
@@ -11167,8 +11333,9 @@ public struct XBlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.id = try json.optional("id", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.id = try object.optional("id", at: path)
     }
 
     public var json: JSONValue {
@@ -11231,9 +11398,10 @@ public struct XBlockdevSetIothreadCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeName = try json.required("node-name", at: path)
-        self.iothread = try json.required("iothread", at: path)
-        self.force = try json.optional("force", at: path)
+        let object = try json.object(at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.iothread = try object.required("iothread", at: path)
+        self.force = try object.optional("force", at: path)
     }
 
     public var json: JSONValue {
@@ -11267,8 +11435,9 @@ public struct XDebugBlockDirtyBitmapSha256Command: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -11333,12 +11502,13 @@ public struct BlockImageCorruptedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.msg = try json.required("msg", at: path)
-        self.offset = try json.optional("offset", at: path)
-        self.size = try json.optional("size", at: path)
-        self.fatal = try json.optional("fatal", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.msg = try object.required("msg", at: path)
+        self.offset = try object.optional("offset", at: path)
+        self.size = try object.optional("size", at: path)
+        self.fatal = try object.optional("fatal", at: path)
     }
 
     public var json: JSONValue {
@@ -11384,13 +11554,14 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.qomPath = try json.optional("qom-path", at: path)
-        self.device = try json.required("device", at: path)
-        self.nodeName = try json.optional("node-name", at: path)
-        self.operation = try json.required("operation", at: path)
-        self.action = try json.required("action", at: path)
-        self.nospace = try json.optional("nospace", at: path)
-        self.reason = try json.optional("reason", at: path)
+        let object = try json.object(at: path)
+        self.qomPath = try object.optional("qom-path", at: path)
+        self.device = try object.required("device", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+        self.operation = try object.required("operation", at: path)
+        self.action = try object.required("action", at: path)
+        self.nospace = try object.optional("nospace", at: path)
+        self.reason = try object.optional("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -11431,11 +11602,12 @@ public struct BlockJobCancelledEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.device = try json.required("device", at: path)
-        self.len = try json.required("len", at: path)
-        self.offset = try json.required("offset", at: path)
-        self.speed = try json.required("speed", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.device = try object.required("device", at: path)
+        self.len = try object.required("len", at: path)
+        self.offset = try object.required("offset", at: path)
+        self.speed = try object.required("speed", at: path)
     }
 
     public var json: JSONValue {
@@ -11477,12 +11649,13 @@ public struct BlockJobCompletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.device = try json.required("device", at: path)
-        self.len = try json.required("len", at: path)
-        self.offset = try json.required("offset", at: path)
-        self.speed = try json.required("speed", at: path)
-        self.error = try json.optional("error", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.device = try object.required("device", at: path)
+        self.len = try object.required("len", at: path)
+        self.offset = try object.required("offset", at: path)
+        self.speed = try object.required("speed", at: path)
+        self.error = try object.optional("error", at: path)
     }
 
     public var json: JSONValue {
@@ -11516,9 +11689,10 @@ public struct BlockJobErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.operation = try json.required("operation", at: path)
-        self.action = try json.required("action", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.operation = try object.required("operation", at: path)
+        self.action = try object.required("action", at: path)
     }
 
     public var json: JSONValue {
@@ -11546,8 +11720,9 @@ public struct BlockJobPendingEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -11583,11 +11758,12 @@ public struct BlockJobReadyEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.device = try json.required("device", at: path)
-        self.len = try json.required("len", at: path)
-        self.offset = try json.required("offset", at: path)
-        self.speed = try json.required("speed", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.device = try object.required("device", at: path)
+        self.len = try object.required("len", at: path)
+        self.offset = try object.required("offset", at: path)
+        self.speed = try object.required("speed", at: path)
     }
 
     public var json: JSONValue {
@@ -11620,9 +11796,10 @@ public struct BlockWriteThresholdEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeName = try json.required("node-name", at: path)
-        self.amountExceeded = try json.required("amount-exceeded", at: path)
-        self.writeThreshold = try json.required("write-threshold", at: path)
+        let object = try json.object(at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.amountExceeded = try object.required("amount-exceeded", at: path)
+        self.writeThreshold = try object.required("write-threshold", at: path)
     }
 
     public var json: JSONValue {
@@ -11653,9 +11830,10 @@ public struct QuorumFailureEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.reference = try json.required("reference", at: path)
-        self.sectorNum = try json.required("sector-num", at: path)
-        self.sectorsCount = try json.required("sectors-count", at: path)
+        let object = try json.object(at: path)
+        self.reference = try object.required("reference", at: path)
+        self.sectorNum = try object.required("sector-num", at: path)
+        self.sectorsCount = try object.required("sectors-count", at: path)
     }
 
     public var json: JSONValue {
@@ -11692,11 +11870,12 @@ public struct QuorumReportBadEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.optional("type", at: path)
-        self.error = try json.optional("error", at: path)
-        self.nodeName = try json.required("node-name", at: path)
-        self.sectorNum = try json.required("sector-num", at: path)
-        self.sectorsCount = try json.required("sectors-count", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.optional("type", at: path)
+        self.error = try object.optional("error", at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.sectorNum = try object.required("sector-num", at: path)
+        self.sectorsCount = try object.required("sectors-count", at: path)
     }
 
     public var json: JSONValue {

@@ -23,10 +23,11 @@ public struct BlockExportInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.type = try json.required("type", at: path)
-        self.nodeName = try json.required("node-name", at: path)
-        self.shuttingDown = try json.required("shutting-down", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.type = try object.required("type", at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.shuttingDown = try object.required("shutting-down", at: path)
     }
 
     public var json: JSONValue {
@@ -72,20 +73,20 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.id = try json.required("id", at: path)
-        self.fixedIothread = try json.optional("fixed-iothread", at: path)
-        self.iothread = try json.optional("iothread", at: path)
-        self.nodeName = try json.required("node-name", at: path)
-        self.writable = try json.optional("writable", at: path)
-        self.writethrough = try json.optional("writethrough", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.id = try object.required("id", at: path)
+        self.fixedIothread = try object.optional("fixed-iothread", at: path)
+        self.iothread = try object.optional("iothread", at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.writable = try object.optional("writable", at: path)
+        self.writethrough = try object.optional("writethrough", at: path)
         switch self.type {
         case .nbd: self.branch = .nbd(try BlockExportOptionsNbd(json: json, path: path))
         case .vhostUserBlk: self.branch = .vhostUserBlk(try BlockExportOptionsVhostUserBlk(json: json, path: path))
         case .fuse: self.branch = .fuse(try BlockExportOptionsFuse(json: json, path: path))
         case .vduseBlk: self.branch = .vduseBlk(try BlockExportOptionsVduseBlk(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type", "id", "fixed-iothread", "iothread", "node-name", "writable", "writethrough"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -147,9 +148,10 @@ public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mountpoint = try json.required("mountpoint", at: path)
-        self.growable = try json.optional("growable", at: path)
-        self.allowOther = try json.optional("allow-other", at: path)
+        let object = try json.object(at: path)
+        self.mountpoint = try object.required("mountpoint", at: path)
+        self.growable = try object.optional("growable", at: path)
+        self.allowOther = try object.optional("allow-other", at: path)
     }
 
     public var json: JSONValue {
@@ -182,10 +184,11 @@ public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
-        self.description = try json.optional("description", at: path)
-        self.bitmaps = try json.optional("bitmaps", at: path)
-        self.allocationDepth = try json.optional("allocation-depth", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
+        self.description = try object.optional("description", at: path)
+        self.bitmaps = try object.optional("bitmaps", at: path)
+        self.allocationDepth = try object.optional("allocation-depth", at: path)
     }
 
     public var json: JSONValue {
@@ -212,8 +215,9 @@ public struct BlockExportOptionsNbdBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
-        self.description = try json.optional("description", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
+        self.description = try object.optional("description", at: path)
     }
 
     public var json: JSONValue {
@@ -247,11 +251,12 @@ public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.numQueues = try json.optional("num-queues", at: path)
-        self.queueSize = try json.optional("queue-size", at: path)
-        self.logicalBlockSize = try json.optional("logical-block-size", at: path)
-        self.serial = try json.optional("serial", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.numQueues = try object.optional("num-queues", at: path)
+        self.queueSize = try object.optional("queue-size", at: path)
+        self.logicalBlockSize = try object.optional("logical-block-size", at: path)
+        self.serial = try object.optional("serial", at: path)
     }
 
     public var json: JSONValue {
@@ -282,9 +287,10 @@ public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.addr = try json.required("addr", at: path)
-        self.logicalBlockSize = try json.optional("logical-block-size", at: path)
-        self.numQueues = try json.optional("num-queues", at: path)
+        let object = try json.object(at: path)
+        self.addr = try object.required("addr", at: path)
+        self.logicalBlockSize = try object.optional("logical-block-size", at: path)
+        self.numQueues = try object.optional("num-queues", at: path)
     }
 
     public var json: JSONValue {
@@ -428,11 +434,12 @@ public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
-        self.description = try json.optional("description", at: path)
-        self.device = try json.required("device", at: path)
-        self.writable = try json.optional("writable", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
+        self.description = try object.optional("description", at: path)
+        self.device = try object.required("device", at: path)
+        self.writable = try object.optional("writable", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
     }
 
     public var json: JSONValue {
@@ -467,10 +474,11 @@ public struct NbdServerOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.addr = try json.required("addr", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
-        self.tlsAuthz = try json.optional("tls-authz", at: path)
-        self.maxConnections = try json.optional("max-connections", at: path)
+        let object = try json.object(at: path)
+        self.addr = try object.required("addr", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
+        self.tlsAuthz = try object.optional("tls-authz", at: path)
+        self.maxConnections = try object.optional("max-connections", at: path)
     }
 
     public var json: JSONValue {
@@ -528,8 +536,9 @@ public struct BlockExportDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -576,11 +585,12 @@ public struct NbdServerAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
-        self.description = try json.optional("description", at: path)
-        self.device = try json.required("device", at: path)
-        self.writable = try json.optional("writable", at: path)
-        self.bitmap = try json.optional("bitmap", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
+        self.description = try object.optional("description", at: path)
+        self.device = try object.required("device", at: path)
+        self.writable = try object.optional("writable", at: path)
+        self.bitmap = try object.optional("bitmap", at: path)
     }
 
     public var json: JSONValue {
@@ -616,8 +626,9 @@ public struct NbdServerRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -661,10 +672,11 @@ public struct NbdServerStartCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.addr = try json.required("addr", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
-        self.tlsAuthz = try json.optional("tls-authz", at: path)
-        self.maxConnections = try json.optional("max-connections", at: path)
+        let object = try json.object(at: path)
+        self.addr = try object.required("addr", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
+        self.tlsAuthz = try object.optional("tls-authz", at: path)
+        self.maxConnections = try object.optional("max-connections", at: path)
     }
 
     public var json: JSONValue {
@@ -738,7 +750,8 @@ public struct BlockExportDeletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {

@@ -18,7 +18,8 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .file: self.branch = .file(try ChardevFileWrapper(json: json, path: path))
         case .serial: self.branch = .serial(try ChardevHostdevWrapper(json: json, path: path))
@@ -43,7 +44,6 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
         case .ringbuf: self.branch = .ringbuf(try ChardevRingbufWrapper(json: json, path: path))
         case .memory: self.branch = .memory(try ChardevRingbufWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -146,7 +146,8 @@ public struct ChardevBackendInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -283,8 +284,9 @@ public struct ChardevCommon: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
     }
 
     public var json: JSONValue {
@@ -306,7 +308,8 @@ public struct ChardevCommonWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -333,9 +336,10 @@ public struct ChardevDBus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -358,7 +362,8 @@ public struct ChardevDBusWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -392,11 +397,12 @@ public struct ChardevFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.`in` = try json.optional("in", at: path)
-        self.out = try json.required("out", at: path)
-        self.append = try json.optional("append", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.`in` = try object.optional("in", at: path)
+        self.out = try object.required("out", at: path)
+        self.append = try object.optional("append", at: path)
     }
 
     public var json: JSONValue {
@@ -421,7 +427,8 @@ public struct ChardevFileWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -449,9 +456,10 @@ public struct ChardevHostdev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.device = try json.required("device", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.device = try object.required("device", at: path)
     }
 
     public var json: JSONValue {
@@ -474,7 +482,8 @@ public struct ChardevHostdevWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -502,9 +511,10 @@ public struct ChardevInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.label = try json.required("label", at: path)
-        self.filename = try json.required("filename", at: path)
-        self.frontendOpen = try json.optional("frontend-open", at: path)
+        let object = try json.object(at: path)
+        self.label = try object.required("label", at: path)
+        self.filename = try object.required("filename", at: path)
+        self.frontendOpen = try object.optional("frontend-open", at: path)
     }
 
     public var json: JSONValue {
@@ -534,9 +544,10 @@ public struct ChardevMux: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.chardev = try json.required("chardev", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.chardev = try object.required("chardev", at: path)
     }
 
     public var json: JSONValue {
@@ -559,7 +570,8 @@ public struct ChardevMuxWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -586,9 +598,10 @@ public struct ChardevPty: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.path = try json.optional("path", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.path = try object.optional("path", at: path)
     }
 
     public var json: JSONValue {
@@ -611,7 +624,8 @@ public struct ChardevPtyWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -641,10 +655,11 @@ public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.mouse = try json.optional("mouse", at: path)
-        self.clipboard = try json.optional("clipboard", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.mouse = try object.optional("mouse", at: path)
+        self.clipboard = try object.optional("clipboard", at: path)
     }
 
     public var json: JSONValue {
@@ -668,7 +683,8 @@ public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -689,7 +705,8 @@ public struct ChardevReturn: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pty = try json.optional("pty", at: path)
+        let object = try json.object(at: path)
+        self.pty = try object.optional("pty", at: path)
     }
 
     public var json: JSONValue {
@@ -717,9 +734,10 @@ public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.size = try json.optional("size", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.size = try object.optional("size", at: path)
     }
 
     public var json: JSONValue {
@@ -742,7 +760,8 @@ public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -800,19 +819,20 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.addr = try json.required("addr", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
-        self.tlsAuthz = try json.optional("tls-authz", at: path)
-        self.server = try json.optional("server", at: path)
-        self.wait = try json.optional("wait", at: path)
-        self.nodelay = try json.optional("nodelay", at: path)
-        self.telnet = try json.optional("telnet", at: path)
-        self.tn3270 = try json.optional("tn3270", at: path)
-        self.websocket = try json.optional("websocket", at: path)
-        self.reconnect = try json.optional("reconnect", at: path)
-        self.reconnectMs = try json.optional("reconnect-ms", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.addr = try object.required("addr", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
+        self.tlsAuthz = try object.optional("tls-authz", at: path)
+        self.server = try object.optional("server", at: path)
+        self.wait = try object.optional("wait", at: path)
+        self.nodelay = try object.optional("nodelay", at: path)
+        self.telnet = try object.optional("telnet", at: path)
+        self.tn3270 = try object.optional("tn3270", at: path)
+        self.websocket = try object.optional("websocket", at: path)
+        self.reconnect = try object.optional("reconnect", at: path)
+        self.reconnectMs = try object.optional("reconnect-ms", at: path)
     }
 
     public var json: JSONValue {
@@ -845,7 +865,8 @@ public struct ChardevSocketWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -873,9 +894,10 @@ public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.type = try object.required("type", at: path)
     }
 
     public var json: JSONValue {
@@ -898,7 +920,8 @@ public struct ChardevSpiceChannelWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -926,9 +949,10 @@ public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.fqdn = try json.required("fqdn", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.fqdn = try object.required("fqdn", at: path)
     }
 
     public var json: JSONValue {
@@ -951,7 +975,8 @@ public struct ChardevSpicePortWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -979,9 +1004,10 @@ public struct ChardevStdio: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.signal = try json.optional("signal", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.signal = try object.optional("signal", at: path)
     }
 
     public var json: JSONValue {
@@ -1004,7 +1030,8 @@ public struct ChardevStdioWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1035,10 +1062,11 @@ public struct ChardevUdp: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.remote = try json.required("remote", at: path)
-        self.local = try json.optional("local", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.remote = try object.required("remote", at: path)
+        self.local = try object.optional("local", at: path)
     }
 
     public var json: JSONValue {
@@ -1062,7 +1090,8 @@ public struct ChardevUdpWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1099,12 +1128,13 @@ public struct ChardevVC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.logfile = try json.optional("logfile", at: path)
-        self.logappend = try json.optional("logappend", at: path)
-        self.width = try json.optional("width", at: path)
-        self.height = try json.optional("height", at: path)
-        self.cols = try json.optional("cols", at: path)
-        self.rows = try json.optional("rows", at: path)
+        let object = try json.object(at: path)
+        self.logfile = try object.optional("logfile", at: path)
+        self.logappend = try object.optional("logappend", at: path)
+        self.width = try object.optional("width", at: path)
+        self.height = try object.optional("height", at: path)
+        self.cols = try object.optional("cols", at: path)
+        self.rows = try object.optional("rows", at: path)
     }
 
     public var json: JSONValue {
@@ -1130,7 +1160,8 @@ public struct ChardevVCWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1190,8 +1221,9 @@ public struct ChardevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.backend = try json.required("backend", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.backend = try object.required("backend", at: path)
     }
 
     public var json: JSONValue {
@@ -1224,8 +1256,9 @@ public struct ChardevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.backend = try json.required("backend", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.backend = try object.required("backend", at: path)
     }
 
     public var json: JSONValue {
@@ -1255,7 +1288,8 @@ public struct ChardevRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -1284,7 +1318,8 @@ public struct ChardevSendBreakCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -1363,9 +1398,10 @@ public struct RingbufReadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.size = try json.required("size", at: path)
-        self.format = try json.optional("format", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.size = try object.required("size", at: path)
+        self.format = try object.optional("format", at: path)
     }
 
     public var json: JSONValue {
@@ -1402,9 +1438,10 @@ public struct RingbufWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.data = try json.required("data", at: path)
-        self.format = try json.optional("format", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.data = try object.required("data", at: path)
+        self.format = try object.optional("format", at: path)
     }
 
     public var json: JSONValue {
@@ -1436,8 +1473,9 @@ public struct VserportChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.`open` = try json.required("open", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.`open` = try object.required("open", at: path)
     }
 
     public var json: JSONValue {

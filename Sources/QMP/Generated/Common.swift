@@ -156,7 +156,8 @@ public struct HumanReadableText: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.humanReadableText = try json.required("human-readable-text", at: path)
+        let object = try json.object(at: path)
+        self.humanReadableText = try object.required("human-readable-text", at: path)
     }
 
     public var json: JSONValue {

@@ -24,10 +24,11 @@ public struct CompatPolicy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.deprecatedInput = try json.optional("deprecated-input", at: path)
-        self.deprecatedOutput = try json.optional("deprecated-output", at: path)
-        self.unstableInput = try json.optional("unstable-input", at: path)
-        self.unstableOutput = try json.optional("unstable-output", at: path)
+        let object = try json.object(at: path)
+        self.deprecatedInput = try object.optional("deprecated-input", at: path)
+        self.deprecatedOutput = try object.optional("deprecated-output", at: path)
+        self.unstableInput = try object.optional("unstable-input", at: path)
+        self.unstableOutput = try object.optional("unstable-output", at: path)
     }
 
     public var json: JSONValue {

@@ -14,7 +14,8 @@ public struct CommandInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -35,7 +36,8 @@ public struct EventInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -97,10 +99,11 @@ public struct MonitorOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.pretty = try json.optional("pretty", at: path)
-        self.chardev = try json.required("chardev", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.pretty = try object.optional("pretty", at: path)
+        self.chardev = try object.required("chardev", at: path)
     }
 
     public var json: JSONValue {
@@ -156,8 +159,9 @@ public struct VersionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.qemu = try json.required("qemu", at: path)
-        self.package = try json.required("package", at: path)
+        let object = try json.object(at: path)
+        self.qemu = try object.required("qemu", at: path)
+        self.package = try object.required("package", at: path)
     }
 
     public var json: JSONValue {
@@ -185,9 +189,10 @@ public struct VersionTriple: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.major = try json.required("major", at: path)
-        self.minor = try json.required("minor", at: path)
-        self.micro = try json.required("micro", at: path)
+        let object = try json.object(at: path)
+        self.major = try object.required("major", at: path)
+        self.minor = try object.required("minor", at: path)
+        self.micro = try object.required("micro", at: path)
     }
 
     public var json: JSONValue {
@@ -217,7 +222,8 @@ public struct QmpCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.enable = try json.optional("enable", at: path)
+        let object = try json.object(at: path)
+        self.enable = try object.optional("enable", at: path)
     }
 
     public var json: JSONValue {

@@ -106,11 +106,11 @@ public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.alg = try json.required("alg", at: path)
+        let object = try json.object(at: path)
+        self.alg = try object.required("alg", at: path)
         switch self.alg {
         case .rsa: self.branch = .rsa(try QCryptoAkCipherOptionsRSA(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["alg"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -154,8 +154,9 @@ public struct QCryptoAkCipherOptionsRSA: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.hashAlg = try json.required("hash-alg", at: path)
-        self.paddingAlg = try json.required("padding-alg", at: path)
+        let object = try json.object(at: path)
+        self.hashAlg = try object.required("hash-alg", at: path)
+        self.paddingAlg = try object.required("padding-alg", at: path)
     }
 
     public var json: JSONValue {
@@ -180,11 +181,11 @@ public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .luks: self.branch = .luks(try QCryptoBlockAmendOptionsLUKS(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -239,12 +240,13 @@ public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.state = try json.required("state", at: path)
-        self.newSecret = try json.optional("new-secret", at: path)
-        self.oldSecret = try json.optional("old-secret", at: path)
-        self.keyslot = try json.optional("keyslot", at: path)
-        self.iterTime = try json.optional("iter-time", at: path)
-        self.secret = try json.optional("secret", at: path)
+        let object = try json.object(at: path)
+        self.state = try object.required("state", at: path)
+        self.newSecret = try object.optional("new-secret", at: path)
+        self.oldSecret = try object.optional("old-secret", at: path)
+        self.keyslot = try object.optional("keyslot", at: path)
+        self.iterTime = try object.optional("iter-time", at: path)
+        self.secret = try object.optional("secret", at: path)
     }
 
     public var json: JSONValue {
@@ -273,12 +275,12 @@ public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .qcow: self.branch = .qcow(try QCryptoBlockOptionsQCow(json: json, path: path))
         case .luks: self.branch = .luks(try QCryptoBlockCreateOptionsLUKS(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -341,13 +343,14 @@ public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.optional("key-secret", at: path)
-        self.cipherAlg = try json.optional("cipher-alg", at: path)
-        self.cipherMode = try json.optional("cipher-mode", at: path)
-        self.ivgenAlg = try json.optional("ivgen-alg", at: path)
-        self.ivgenHashAlg = try json.optional("ivgen-hash-alg", at: path)
-        self.hashAlg = try json.optional("hash-alg", at: path)
-        self.iterTime = try json.optional("iter-time", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.optional("key-secret", at: path)
+        self.cipherAlg = try object.optional("cipher-alg", at: path)
+        self.cipherMode = try object.optional("cipher-mode", at: path)
+        self.ivgenAlg = try object.optional("ivgen-alg", at: path)
+        self.ivgenHashAlg = try object.optional("ivgen-hash-alg", at: path)
+        self.hashAlg = try object.optional("hash-alg", at: path)
+        self.iterTime = try object.optional("iter-time", at: path)
     }
 
     public var json: JSONValue {
@@ -410,11 +413,11 @@ public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .luks: self.branch = .luks(try QCryptoBlockInfoLUKS(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -454,7 +457,8 @@ public struct QCryptoBlockInfoBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
     }
 
     public var json: JSONValue {
@@ -503,16 +507,17 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cipherAlg = try json.required("cipher-alg", at: path)
-        self.cipherMode = try json.required("cipher-mode", at: path)
-        self.ivgenAlg = try json.required("ivgen-alg", at: path)
-        self.ivgenHashAlg = try json.optional("ivgen-hash-alg", at: path)
-        self.hashAlg = try json.required("hash-alg", at: path)
-        self.detachedHeader = try json.optional("detached-header", at: path)
-        self.payloadOffset = try json.required("payload-offset", at: path)
-        self.masterKeyIters = try json.required("master-key-iters", at: path)
-        self.uuid = try json.required("uuid", at: path)
-        self.slots = try json.required("slots", at: path)
+        let object = try json.object(at: path)
+        self.cipherAlg = try object.required("cipher-alg", at: path)
+        self.cipherMode = try object.required("cipher-mode", at: path)
+        self.ivgenAlg = try object.required("ivgen-alg", at: path)
+        self.ivgenHashAlg = try object.optional("ivgen-hash-alg", at: path)
+        self.hashAlg = try object.required("hash-alg", at: path)
+        self.detachedHeader = try object.optional("detached-header", at: path)
+        self.payloadOffset = try object.required("payload-offset", at: path)
+        self.masterKeyIters = try object.required("master-key-iters", at: path)
+        self.uuid = try object.required("uuid", at: path)
+        self.slots = try object.required("slots", at: path)
     }
 
     public var json: JSONValue {
@@ -551,10 +556,11 @@ public struct QCryptoBlockInfoLUKSSlot: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.active = try json.required("active", at: path)
-        self.iters = try json.optional("iters", at: path)
-        self.stripes = try json.optional("stripes", at: path)
-        self.keyOffset = try json.required("key-offset", at: path)
+        let object = try json.object(at: path)
+        self.active = try object.required("active", at: path)
+        self.iters = try object.optional("iters", at: path)
+        self.stripes = try object.optional("stripes", at: path)
+        self.keyOffset = try object.required("key-offset", at: path)
     }
 
     public var json: JSONValue {
@@ -627,12 +633,12 @@ public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
         switch self.format {
         case .qcow: self.branch = .qcow(try QCryptoBlockOptionsQCow(json: json, path: path))
         case .luks: self.branch = .luks(try QCryptoBlockOptionsLUKS(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["format"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -675,7 +681,8 @@ public struct QCryptoBlockOptionsBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.required("format", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.required("format", at: path)
     }
 
     public var json: JSONValue {
@@ -696,7 +703,8 @@ public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.optional("key-secret", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.optional("key-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -717,7 +725,8 @@ public struct QCryptoBlockOptionsQCow: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keySecret = try json.optional("key-secret", at: path)
+        let object = try json.object(at: path)
+        self.keySecret = try object.optional("key-secret", at: path)
     }
 
     public var json: JSONValue {
@@ -1253,9 +1262,10 @@ public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.optional("format", at: path)
-        self.keyid = try json.optional("keyid", at: path)
-        self.iv = try json.optional("iv", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.optional("format", at: path)
+        self.keyid = try object.optional("keyid", at: path)
+        self.iv = try object.optional("iv", at: path)
     }
 
     public var json: JSONValue {
@@ -1289,10 +1299,11 @@ public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.optional("format", at: path)
-        self.keyid = try json.optional("keyid", at: path)
-        self.iv = try json.optional("iv", at: path)
-        self.serial = try json.required("serial", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.optional("format", at: path)
+        self.keyid = try object.optional("keyid", at: path)
+        self.iv = try object.optional("iv", at: path)
+        self.serial = try object.required("serial", at: path)
     }
 
     public var json: JSONValue {
@@ -1330,11 +1341,12 @@ public struct SecretProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.format = try json.optional("format", at: path)
-        self.keyid = try json.optional("keyid", at: path)
-        self.iv = try json.optional("iv", at: path)
-        self.data = try json.optional("data", at: path)
-        self.file = try json.optional("file", at: path)
+        let object = try json.object(at: path)
+        self.format = try object.optional("format", at: path)
+        self.keyid = try object.optional("keyid", at: path)
+        self.iv = try object.optional("iv", at: path)
+        self.data = try object.optional("data", at: path)
+        self.file = try object.optional("file", at: path)
     }
 
     public var json: JSONValue {
@@ -1370,10 +1382,11 @@ public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.verifyPeer = try json.optional("verify-peer", at: path)
-        self.dir = try json.optional("dir", at: path)
-        self.endpoint = try json.optional("endpoint", at: path)
-        self.priority = try json.optional("priority", at: path)
+        let object = try json.object(at: path)
+        self.verifyPeer = try object.optional("verify-peer", at: path)
+        self.dir = try object.optional("dir", at: path)
+        self.endpoint = try object.optional("endpoint", at: path)
+        self.priority = try object.optional("priority", at: path)
     }
 
     public var json: JSONValue {
@@ -1406,10 +1419,11 @@ public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.verifyPeer = try json.optional("verify-peer", at: path)
-        self.dir = try json.optional("dir", at: path)
-        self.endpoint = try json.optional("endpoint", at: path)
-        self.priority = try json.optional("priority", at: path)
+        let object = try json.object(at: path)
+        self.verifyPeer = try object.optional("verify-peer", at: path)
+        self.dir = try object.optional("dir", at: path)
+        self.endpoint = try object.optional("endpoint", at: path)
+        self.priority = try object.optional("priority", at: path)
     }
 
     public var json: JSONValue {
@@ -1447,11 +1461,12 @@ public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.verifyPeer = try json.optional("verify-peer", at: path)
-        self.dir = try json.optional("dir", at: path)
-        self.endpoint = try json.optional("endpoint", at: path)
-        self.priority = try json.optional("priority", at: path)
-        self.username = try json.optional("username", at: path)
+        let object = try json.object(at: path)
+        self.verifyPeer = try object.optional("verify-peer", at: path)
+        self.dir = try object.optional("dir", at: path)
+        self.endpoint = try object.optional("endpoint", at: path)
+        self.priority = try object.optional("priority", at: path)
+        self.username = try object.optional("username", at: path)
     }
 
     public var json: JSONValue {
@@ -1493,12 +1508,13 @@ public struct TlsCredsX509Properties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.verifyPeer = try json.optional("verify-peer", at: path)
-        self.dir = try json.optional("dir", at: path)
-        self.endpoint = try json.optional("endpoint", at: path)
-        self.priority = try json.optional("priority", at: path)
-        self.sanityCheck = try json.optional("sanity-check", at: path)
-        self.passwordid = try json.optional("passwordid", at: path)
+        let object = try json.object(at: path)
+        self.verifyPeer = try object.optional("verify-peer", at: path)
+        self.dir = try object.optional("dir", at: path)
+        self.endpoint = try object.optional("endpoint", at: path)
+        self.priority = try object.optional("priority", at: path)
+        self.sanityCheck = try object.optional("sanity-check", at: path)
+        self.passwordid = try object.optional("passwordid", at: path)
     }
 
     public var json: JSONValue {

@@ -81,8 +81,9 @@ public struct QCryptodevBackendClient: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.queue = try json.required("queue", at: path)
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.queue = try object.required("queue", at: path)
+        self.type = try object.required("type", at: path)
     }
 
     public var json: JSONValue {
@@ -190,9 +191,10 @@ public struct QCryptodevInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.service = try json.required("service", at: path)
-        self.client = try json.required("client", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.service = try object.required("service", at: path)
+        self.client = try object.required("client", at: path)
     }
 
     public var json: JSONValue {

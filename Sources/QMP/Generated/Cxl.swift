@@ -17,8 +17,9 @@ public struct CXLUncorErrorRecord: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.header = try json.required("header", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.header = try object.required("header", at: path)
     }
 
     public var json: JSONValue {
@@ -95,8 +96,9 @@ public struct CxlDynamicCapacityExtent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.offset = try json.required("offset", at: path)
-        self.len = try json.required("len", at: path)
+        let object = try json.object(at: path)
+        self.offset = try object.required("offset", at: path)
+        self.len = try object.required("len", at: path)
     }
 
     public var json: JSONValue {
@@ -333,12 +335,13 @@ public struct CxlAddDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.hostId = try json.required("host-id", at: path)
-        self.selectionPolicy = try json.required("selection-policy", at: path)
-        self.region = try json.required("region", at: path)
-        self.tag = try json.optional("tag", at: path)
-        self.extents = try json.required("extents", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.hostId = try object.required("host-id", at: path)
+        self.selectionPolicy = try object.required("selection-policy", at: path)
+        self.region = try object.required("region", at: path)
+        self.tag = try object.optional("tag", at: path)
+        self.extents = try object.required("extents", at: path)
     }
 
     public var json: JSONValue {
@@ -375,8 +378,9 @@ public struct CxlInjectCorrectableErrorCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.type = try object.required("type", at: path)
     }
 
     public var json: JSONValue {
@@ -448,21 +452,22 @@ public struct CxlInjectDramEventCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.log = try json.required("log", at: path)
-        self.flags = try json.required("flags", at: path)
-        self.dpa = try json.required("dpa", at: path)
-        self.descriptor = try json.required("descriptor", at: path)
-        self.type = try json.required("type", at: path)
-        self.transactionType = try json.required("transaction-type", at: path)
-        self.channel = try json.optional("channel", at: path)
-        self.rank = try json.optional("rank", at: path)
-        self.nibbleMask = try json.optional("nibble-mask", at: path)
-        self.bankGroup = try json.optional("bank-group", at: path)
-        self.bank = try json.optional("bank", at: path)
-        self.row = try json.optional("row", at: path)
-        self.column = try json.optional("column", at: path)
-        self.correctionMask = try json.optional("correction-mask", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.log = try object.required("log", at: path)
+        self.flags = try object.required("flags", at: path)
+        self.dpa = try object.required("dpa", at: path)
+        self.descriptor = try object.required("descriptor", at: path)
+        self.type = try object.required("type", at: path)
+        self.transactionType = try object.required("transaction-type", at: path)
+        self.channel = try object.optional("channel", at: path)
+        self.rank = try object.optional("rank", at: path)
+        self.nibbleMask = try object.optional("nibble-mask", at: path)
+        self.bankGroup = try object.optional("bank-group", at: path)
+        self.bank = try object.optional("bank", at: path)
+        self.row = try object.optional("row", at: path)
+        self.column = try object.optional("column", at: path)
+        self.correctionMask = try object.optional("correction-mask", at: path)
     }
 
     public var json: JSONValue {
@@ -535,17 +540,18 @@ public struct CxlInjectGeneralMediaEventCommand: QMPCommand, QMPJSONConvertible,
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.log = try json.required("log", at: path)
-        self.flags = try json.required("flags", at: path)
-        self.dpa = try json.required("dpa", at: path)
-        self.descriptor = try json.required("descriptor", at: path)
-        self.type = try json.required("type", at: path)
-        self.transactionType = try json.required("transaction-type", at: path)
-        self.channel = try json.optional("channel", at: path)
-        self.rank = try json.optional("rank", at: path)
-        self.device = try json.optional("device", at: path)
-        self.componentId = try json.optional("component-id", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.log = try object.required("log", at: path)
+        self.flags = try object.required("flags", at: path)
+        self.dpa = try object.required("dpa", at: path)
+        self.descriptor = try object.required("descriptor", at: path)
+        self.type = try object.required("type", at: path)
+        self.transactionType = try object.required("transaction-type", at: path)
+        self.channel = try object.optional("channel", at: path)
+        self.rank = try object.optional("rank", at: path)
+        self.device = try object.optional("device", at: path)
+        self.componentId = try object.optional("component-id", at: path)
     }
 
     public var json: JSONValue {
@@ -617,18 +623,19 @@ public struct CxlInjectMemoryModuleEventCommand: QMPCommand, QMPJSONConvertible,
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.log = try json.required("log", at: path)
-        self.flags = try json.required("flags", at: path)
-        self.type = try json.required("type", at: path)
-        self.healthStatus = try json.required("health-status", at: path)
-        self.mediaStatus = try json.required("media-status", at: path)
-        self.additionalStatus = try json.required("additional-status", at: path)
-        self.lifeUsed = try json.required("life-used", at: path)
-        self.temperature = try json.required("temperature", at: path)
-        self.dirtyShutdownCount = try json.required("dirty-shutdown-count", at: path)
-        self.correctedVolatileErrorCount = try json.required("corrected-volatile-error-count", at: path)
-        self.correctedPersistentErrorCount = try json.required("corrected-persistent-error-count", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.log = try object.required("log", at: path)
+        self.flags = try object.required("flags", at: path)
+        self.type = try object.required("type", at: path)
+        self.healthStatus = try object.required("health-status", at: path)
+        self.mediaStatus = try object.required("media-status", at: path)
+        self.additionalStatus = try object.required("additional-status", at: path)
+        self.lifeUsed = try object.required("life-used", at: path)
+        self.temperature = try object.required("temperature", at: path)
+        self.dirtyShutdownCount = try object.required("dirty-shutdown-count", at: path)
+        self.correctedVolatileErrorCount = try object.required("corrected-volatile-error-count", at: path)
+        self.correctedPersistentErrorCount = try object.required("corrected-persistent-error-count", at: path)
     }
 
     public var json: JSONValue {
@@ -674,9 +681,10 @@ public struct CxlInjectPoisonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.start = try json.required("start", at: path)
-        self.length = try json.required("length", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.start = try object.required("start", at: path)
+        self.length = try object.required("length", at: path)
     }
 
     public var json: JSONValue {
@@ -710,8 +718,9 @@ public struct CxlInjectUncorrectableErrorsCommand: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.errors = try json.required("errors", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.errors = try object.required("errors", at: path)
     }
 
     public var json: JSONValue {
@@ -762,14 +771,15 @@ public struct CxlReleaseDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.hostId = try json.required("host-id", at: path)
-        self.removalPolicy = try json.required("removal-policy", at: path)
-        self.forcedRemoval = try json.optional("forced-removal", at: path)
-        self.sanitizeOnRelease = try json.optional("sanitize-on-release", at: path)
-        self.region = try json.required("region", at: path)
-        self.tag = try json.optional("tag", at: path)
-        self.extents = try json.required("extents", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.hostId = try object.required("host-id", at: path)
+        self.removalPolicy = try object.required("removal-policy", at: path)
+        self.forcedRemoval = try object.optional("forced-removal", at: path)
+        self.sanitizeOnRelease = try object.optional("sanitize-on-release", at: path)
+        self.region = try object.required("region", at: path)
+        self.tag = try object.optional("tag", at: path)
+        self.extents = try object.required("extents", at: path)
     }
 
     public var json: JSONValue {

@@ -14,7 +14,8 @@ public struct DumpGuestMemoryCapability: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.formats = try json.required("formats", at: path)
+        let object = try json.object(at: path)
+        self.formats = try object.required("formats", at: path)
     }
 
     public var json: JSONValue {
@@ -98,9 +99,10 @@ public struct DumpQueryResult: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.status = try json.required("status", at: path)
-        self.completed = try json.required("completed", at: path)
-        self.total = try json.required("total", at: path)
+        let object = try json.object(at: path)
+        self.status = try object.required("status", at: path)
+        self.completed = try object.required("completed", at: path)
+        self.total = try object.required("total", at: path)
     }
 
     public var json: JSONValue {
@@ -186,12 +188,13 @@ public struct DumpGuestMemoryCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.paging = try json.required("paging", at: path)
-        self.`protocol` = try json.required("protocol", at: path)
-        self.detach = try json.optional("detach", at: path)
-        self.begin = try json.optional("begin", at: path)
-        self.length = try json.optional("length", at: path)
-        self.format = try json.optional("format", at: path)
+        let object = try json.object(at: path)
+        self.paging = try object.required("paging", at: path)
+        self.`protocol` = try object.required("protocol", at: path)
+        self.detach = try object.optional("detach", at: path)
+        self.begin = try object.optional("begin", at: path)
+        self.length = try object.optional("length", at: path)
+        self.format = try object.optional("format", at: path)
     }
 
     public var json: JSONValue {
@@ -270,8 +273,9 @@ public struct DumpCompletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.result = try json.required("result", at: path)
-        self.error = try json.optional("error", at: path)
+        let object = try json.object(at: path)
+        self.result = try object.required("result", at: path)
+        self.error = try object.optional("error", at: path)
     }
 
     public var json: JSONValue {

@@ -14,7 +14,8 @@ public struct EbpfObject: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.object = try json.required("object", at: path)
+        let object = try json.object(at: path)
+        self.object = try object.required("object", at: path)
     }
 
     public var json: JSONValue {
@@ -67,7 +68,8 @@ public struct RequestEbpfCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {

@@ -80,9 +80,10 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.metaType = try json.required("meta-type", at: path)
-        self.features = try json.optional("features", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.metaType = try object.required("meta-type", at: path)
+        self.features = try object.optional("features", at: path)
         switch self.metaType {
         case .builtin: self.branch = .builtin(try SchemaInfoBuiltin(json: json, path: path))
         case .`enum`: self.branch = .`enum`(try SchemaInfoEnum(json: json, path: path))
@@ -92,7 +93,6 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
         case .command: self.branch = .command(try SchemaInfoCommand(json: json, path: path))
         case .event: self.branch = .event(try SchemaInfoEvent(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["name", "meta-type", "features"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -152,7 +152,8 @@ public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.members = try json.required("members", at: path)
+        let object = try json.object(at: path)
+        self.members = try object.required("members", at: path)
     }
 
     public var json: JSONValue {
@@ -173,7 +174,8 @@ public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
     }
 
     public var json: JSONValue {
@@ -194,7 +196,8 @@ public struct SchemaInfoArray: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.elementType = try json.required("element-type", at: path)
+        let object = try json.object(at: path)
+        self.elementType = try object.required("element-type", at: path)
     }
 
     public var json: JSONValue {
@@ -218,8 +221,9 @@ public struct SchemaInfoBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.metaType = try json.required("meta-type", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.metaType = try object.required("meta-type", at: path)
     }
 
     public var json: JSONValue {
@@ -241,7 +245,8 @@ public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jsonType = try json.required("json-type", at: path)
+        let object = try json.object(at: path)
+        self.jsonType = try object.required("json-type", at: path)
     }
 
     public var json: JSONValue {
@@ -270,9 +275,10 @@ public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.argType = try json.required("arg-type", at: path)
-        self.retType = try json.required("ret-type", at: path)
-        self.allowOob = try json.optional("allow-oob", at: path)
+        let object = try json.object(at: path)
+        self.argType = try object.required("arg-type", at: path)
+        self.retType = try object.required("ret-type", at: path)
+        self.allowOob = try object.optional("allow-oob", at: path)
     }
 
     public var json: JSONValue {
@@ -299,8 +305,9 @@ public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.members = try json.optional("members", at: path)
-        self.values = try json.required("values", at: path)
+        let object = try json.object(at: path)
+        self.members = try object.optional("members", at: path)
+        self.values = try object.required("values", at: path)
     }
 
     public var json: JSONValue {
@@ -325,8 +332,9 @@ public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.features = try json.optional("features", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.features = try object.optional("features", at: path)
     }
 
     public var json: JSONValue {
@@ -348,7 +356,8 @@ public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.argType = try json.required("arg-type", at: path)
+        let object = try json.object(at: path)
+        self.argType = try object.required("arg-type", at: path)
     }
 
     public var json: JSONValue {
@@ -377,9 +386,10 @@ public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.members = try json.required("members", at: path)
-        self.tag = try json.optional("tag", at: path)
-        self.variants = try json.optional("variants", at: path)
+        let object = try json.object(at: path)
+        self.members = try object.required("members", at: path)
+        self.tag = try object.optional("tag", at: path)
+        self.variants = try object.optional("variants", at: path)
     }
 
     public var json: JSONValue {
@@ -412,10 +422,11 @@ public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.type = try json.required("type", at: path)
-        self.`default` = try json.optional("default", at: path)
-        self.features = try json.optional("features", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.type = try object.required("type", at: path)
+        self.`default` = try object.optional("default", at: path)
+        self.features = try object.optional("features", at: path)
     }
 
     public var json: JSONValue {
@@ -442,8 +453,9 @@ public struct SchemaInfoObjectVariant: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`case` = try json.required("case", at: path)
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.`case` = try object.required("case", at: path)
+        self.type = try object.required("type", at: path)
     }
 
     public var json: JSONValue {

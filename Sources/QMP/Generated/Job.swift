@@ -29,12 +29,13 @@ public struct JobInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.type = try json.required("type", at: path)
-        self.status = try json.required("status", at: path)
-        self.currentProgress = try json.required("current-progress", at: path)
-        self.totalProgress = try json.required("total-progress", at: path)
-        self.error = try json.optional("error", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.type = try object.required("type", at: path)
+        self.status = try object.required("status", at: path)
+        self.currentProgress = try object.required("current-progress", at: path)
+        self.totalProgress = try object.required("total-progress", at: path)
+        self.error = try object.optional("error", at: path)
     }
 
     public var json: JSONValue {
@@ -250,7 +251,8 @@ public struct JobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -279,7 +281,8 @@ public struct JobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -308,7 +311,8 @@ public struct JobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -337,7 +341,8 @@ public struct JobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -366,7 +371,8 @@ public struct JobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -395,7 +401,8 @@ public struct JobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -447,8 +454,9 @@ public struct JobStatusChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.status = try json.required("status", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.status = try object.required("status", at: path)
     }
 
     public var json: JSONValue {

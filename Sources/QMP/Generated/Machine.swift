@@ -16,7 +16,8 @@ public struct BalloonInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.actual = try json.required("actual", at: path)
+        let object = try json.object(at: path)
+        self.actual = try object.required("actual", at: path)
     }
 
     public var json: JSONValue {
@@ -55,13 +56,14 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.order = try json.optional("order", at: path)
-        self.once = try json.optional("once", at: path)
-        self.menu = try json.optional("menu", at: path)
-        self.splash = try json.optional("splash", at: path)
-        self.splashTime = try json.optional("splash-time", at: path)
-        self.rebootTimeout = try json.optional("reboot-timeout", at: path)
-        self.strict = try json.optional("strict", at: path)
+        let object = try json.object(at: path)
+        self.order = try object.optional("order", at: path)
+        self.once = try object.optional("once", at: path)
+        self.menu = try object.optional("menu", at: path)
+        self.splash = try object.optional("splash", at: path)
+        self.splashTime = try object.optional("splash-time", at: path)
+        self.rebootTimeout = try object.optional("reboot-timeout", at: path)
+        self.strict = try object.optional("strict", at: path)
     }
 
     public var json: JSONValue {
@@ -88,7 +90,8 @@ public struct CXLFMWProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cxlFmw = try json.required("cxl-fmw", at: path)
+        let object = try json.object(at: path)
+        self.cxlFmw = try object.required("cxl-fmw", at: path)
     }
 
     public var json: JSONValue {
@@ -115,9 +118,10 @@ public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.size = try json.required("size", at: path)
-        self.interleaveGranularity = try json.optional("interleave-granularity", at: path)
-        self.targets = try json.required("targets", at: path)
+        let object = try json.object(at: path)
+        self.size = try object.required("size", at: path)
+        self.interleaveGranularity = try object.optional("interleave-granularity", at: path)
+        self.targets = try object.required("targets", at: path)
     }
 
     public var json: JSONValue {
@@ -146,9 +150,10 @@ public struct CompatProperty: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.qomType = try json.required("qom-type", at: path)
-        self.property = try json.required("property", at: path)
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.qomType = try object.required("qom-type", at: path)
+        self.property = try object.required("property", at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -193,13 +198,14 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpu = try json.required("CPU", at: path)
-        self.current = try json.required("current", at: path)
-        self.halted = try json.required("halted", at: path)
-        self.qomPath = try json.optional("qom_path", at: path)
-        self.threadId = try json.required("thread_id", at: path)
-        self.props = try json.optional("props", at: path)
-        self.arch = try json.optional("arch", at: path)
+        let object = try json.object(at: path)
+        self.cpu = try object.required("CPU", at: path)
+        self.current = try object.required("current", at: path)
+        self.halted = try object.required("halted", at: path)
+        self.qomPath = try object.optional("qom_path", at: path)
+        self.threadId = try object.required("thread_id", at: path)
+        self.props = try object.optional("props", at: path)
+        self.arch = try object.optional("arch", at: path)
         switch self.arch {
         case .x86: self.branch = .x86(try CpuInfoX86(json: json, path: path))
         case .sparc: self.branch = .sparc(try CpuInfoSPARC(json: json, path: path))
@@ -209,7 +215,6 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
         case .s390: self.branch = .s390(try CpuInfoS390(json: json, path: path))
         case .riscv: self.branch = .riscv(try CpuInfoRISCV(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["CPU", "current", "halted", "qom_path", "thread_id", "props", "arch"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -347,15 +352,15 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpuIndex = try json.required("cpu-index", at: path)
-        self.qomPath = try json.required("qom-path", at: path)
-        self.threadId = try json.required("thread-id", at: path)
-        self.props = try json.optional("props", at: path)
-        self.target = try json.optional("target", at: path)
+        let object = try json.object(at: path)
+        self.cpuIndex = try object.required("cpu-index", at: path)
+        self.qomPath = try object.required("qom-path", at: path)
+        self.threadId = try object.required("thread-id", at: path)
+        self.props = try object.optional("props", at: path)
+        self.target = try object.optional("target", at: path)
         switch self.target {
         case .s390x: self.branch = .s390x(try CpuInfoS390(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["cpu-index", "qom-path", "thread-id", "props", "target"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -399,7 +404,8 @@ public struct CpuInfoMIPS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pc = try json.required("PC", at: path)
+        let object = try json.object(at: path)
+        self.pc = try object.required("PC", at: path)
     }
 
     public var json: JSONValue {
@@ -420,7 +426,8 @@ public struct CpuInfoPPC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nip = try json.required("nip", at: path)
+        let object = try json.object(at: path)
+        self.nip = try object.required("nip", at: path)
     }
 
     public var json: JSONValue {
@@ -441,7 +448,8 @@ public struct CpuInfoRISCV: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pc = try json.required("pc", at: path)
+        let object = try json.object(at: path)
+        self.pc = try object.required("pc", at: path)
     }
 
     public var json: JSONValue {
@@ -469,9 +477,10 @@ public struct CpuInfoS390: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpuState = try json.required("cpu-state", at: path)
-        self.dedicated = try json.optional("dedicated", at: path)
-        self.entitlement = try json.optional("entitlement", at: path)
+        let object = try json.object(at: path)
+        self.cpuState = try object.required("cpu-state", at: path)
+        self.dedicated = try object.optional("dedicated", at: path)
+        self.entitlement = try object.optional("entitlement", at: path)
     }
 
     public var json: JSONValue {
@@ -497,8 +506,9 @@ public struct CpuInfoSPARC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pc = try json.required("pc", at: path)
-        self.npc = try json.required("npc", at: path)
+        let object = try json.object(at: path)
+        self.pc = try object.required("pc", at: path)
+        self.npc = try object.required("npc", at: path)
     }
 
     public var json: JSONValue {
@@ -520,7 +530,8 @@ public struct CpuInfoTricore: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pc = try json.required("PC", at: path)
+        let object = try json.object(at: path)
+        self.pc = try object.required("PC", at: path)
     }
 
     public var json: JSONValue {
@@ -541,7 +552,8 @@ public struct CpuInfoX86: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pc = try json.required("pc", at: path)
+        let object = try json.object(at: path)
+        self.pc = try object.required("pc", at: path)
     }
 
     public var json: JSONValue {
@@ -587,15 +599,16 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeId = try json.optional("node-id", at: path)
-        self.drawerId = try json.optional("drawer-id", at: path)
-        self.bookId = try json.optional("book-id", at: path)
-        self.socketId = try json.optional("socket-id", at: path)
-        self.dieId = try json.optional("die-id", at: path)
-        self.clusterId = try json.optional("cluster-id", at: path)
-        self.moduleId = try json.optional("module-id", at: path)
-        self.coreId = try json.optional("core-id", at: path)
-        self.threadId = try json.optional("thread-id", at: path)
+        let object = try json.object(at: path)
+        self.nodeId = try object.optional("node-id", at: path)
+        self.drawerId = try object.optional("drawer-id", at: path)
+        self.bookId = try object.optional("book-id", at: path)
+        self.socketId = try object.optional("socket-id", at: path)
+        self.dieId = try object.optional("die-id", at: path)
+        self.clusterId = try object.optional("cluster-id", at: path)
+        self.moduleId = try object.optional("module-id", at: path)
+        self.coreId = try object.optional("core-id", at: path)
+        self.threadId = try object.optional("thread-id", at: path)
     }
 
     public var json: JSONValue {
@@ -668,7 +681,8 @@ public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.wakeupSuspendSupport = try json.required("wakeup-suspend-support", at: path)
+        let object = try json.object(at: path)
+        self.wakeupSuspendSupport = try object.required("wakeup-suspend-support", at: path)
     }
 
     public var json: JSONValue {
@@ -689,7 +703,8 @@ public struct DummyForceArrays: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.unused = try json.required("unused", at: path)
+        let object = try json.object(at: path)
+        self.unused = try object.required("unused", at: path)
     }
 
     public var json: JSONValue {
@@ -710,7 +725,8 @@ public struct GuidInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.guid = try json.required("guid", at: path)
+        let object = try json.object(at: path)
+        self.guid = try object.required("guid", at: path)
     }
 
     public var json: JSONValue {
@@ -900,10 +916,11 @@ public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.vcpusCount = try json.required("vcpus-count", at: path)
-        self.props = try json.required("props", at: path)
-        self.qomPath = try json.optional("qom-path", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.vcpusCount = try object.required("vcpus-count", at: path)
+        self.props = try object.required("props", at: path)
+        self.qomPath = try object.optional("qom-path", at: path)
     }
 
     public var json: JSONValue {
@@ -936,10 +953,11 @@ public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.memaddr = try json.optional("memaddr", at: path)
-        self.maxSize = try json.required("max-size", at: path)
-        self.memdev = try json.optional("memdev", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.memaddr = try object.optional("memaddr", at: path)
+        self.maxSize = try object.required("max-size", at: path)
+        self.memdev = try object.optional("memdev", at: path)
     }
 
     public var json: JSONValue {
@@ -963,7 +981,8 @@ public struct HvBalloonDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -987,8 +1006,9 @@ public struct HvBalloonInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.committed = try json.required("committed", at: path)
-        self.available = try json.required("available", at: path)
+        let object = try json.object(at: path)
+        self.committed = try object.required("committed", at: path)
+        self.available = try object.required("available", at: path)
     }
 
     public var json: JSONValue {
@@ -1013,8 +1033,9 @@ public struct KvmInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.enabled = try json.required("enabled", at: path)
-        self.present = try json.required("present", at: path)
+        let object = try json.object(at: path)
+        self.enabled = try object.required("enabled", at: path)
+        self.present = try object.required("present", at: path)
     }
 
     public var json: JSONValue {
@@ -1108,17 +1129,18 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.alias = try json.optional("alias", at: path)
-        self.isDefault = try json.optional("is-default", at: path)
-        self.cpuMax = try json.optional("cpu-max", at: path)
-        self.hotpluggableCpus = try json.optional("hotpluggable-cpus", at: path)
-        self.numaMemSupported = try json.optional("numa-mem-supported", at: path)
-        self.deprecated = try json.optional("deprecated", at: path)
-        self.defaultCpuType = try json.optional("default-cpu-type", at: path)
-        self.defaultRamId = try json.optional("default-ram-id", at: path)
-        self.acpi = try json.optional("acpi", at: path)
-        self.compatProps = try json.optional("compat-props", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.alias = try object.optional("alias", at: path)
+        self.isDefault = try object.optional("is-default", at: path)
+        self.cpuMax = try object.optional("cpu-max", at: path)
+        self.hotpluggableCpus = try object.optional("hotpluggable-cpus", at: path)
+        self.numaMemSupported = try object.optional("numa-mem-supported", at: path)
+        self.deprecated = try object.optional("deprecated", at: path)
+        self.defaultCpuType = try object.optional("default-cpu-type", at: path)
+        self.defaultRamId = try object.optional("default-ram-id", at: path)
+        self.acpi = try object.optional("acpi", at: path)
+        self.compatProps = try object.optional("compat-props", at: path)
     }
 
     public var json: JSONValue {
@@ -1174,15 +1196,16 @@ public struct Memdev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.size = try json.required("size", at: path)
-        self.merge = try json.required("merge", at: path)
-        self.dump = try json.required("dump", at: path)
-        self.prealloc = try json.required("prealloc", at: path)
-        self.share = try json.optional("share", at: path)
-        self.reserve = try json.optional("reserve", at: path)
-        self.hostNodes = try json.required("host-nodes", at: path)
-        self.policy = try json.required("policy", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.size = try object.required("size", at: path)
+        self.merge = try object.required("merge", at: path)
+        self.dump = try object.required("dump", at: path)
+        self.prealloc = try object.required("prealloc", at: path)
+        self.share = try object.optional("share", at: path)
+        self.reserve = try object.optional("reserve", at: path)
+        self.hostNodes = try object.required("host-nodes", at: path)
+        self.policy = try object.required("policy", at: path)
     }
 
     public var json: JSONValue {
@@ -1215,7 +1238,8 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .dimm: self.branch = .dimm(try PCDIMMDeviceInfoWrapper(json: json, path: path))
         case .nvdimm: self.branch = .nvdimm(try PCDIMMDeviceInfoWrapper(json: json, path: path))
@@ -1224,7 +1248,6 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
         case .sgxEpc: self.branch = .sgxEpc(try SgxEPCDeviceInfoWrapper(json: json, path: path))
         case .hvBalloon: self.branch = .hvBalloon(try HvBalloonDeviceInfoWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1331,8 +1354,9 @@ public struct MemoryInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.baseMemory = try json.required("base-memory", at: path)
-        self.pluggedMemory = try json.optional("plugged-memory", at: path)
+        let object = try json.object(at: path)
+        self.baseMemory = try object.required("base-memory", at: path)
+        self.pluggedMemory = try object.optional("plugged-memory", at: path)
     }
 
     public var json: JSONValue {
@@ -1360,9 +1384,10 @@ public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.size = try json.optional("size", at: path)
-        self.maxSize = try json.optional("max-size", at: path)
-        self.slots = try json.optional("slots", at: path)
+        let object = try json.object(at: path)
+        self.size = try object.optional("size", at: path)
+        self.maxSize = try object.optional("max-size", at: path)
+        self.slots = try object.optional("slots", at: path)
     }
 
     public var json: JSONValue {
@@ -1410,15 +1435,16 @@ public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeId = try json.optional("node-id", at: path)
-        self.drawerId = try json.optional("drawer-id", at: path)
-        self.bookId = try json.optional("book-id", at: path)
-        self.socketId = try json.optional("socket-id", at: path)
-        self.dieId = try json.optional("die-id", at: path)
-        self.clusterId = try json.optional("cluster-id", at: path)
-        self.moduleId = try json.optional("module-id", at: path)
-        self.coreId = try json.optional("core-id", at: path)
-        self.threadId = try json.optional("thread-id", at: path)
+        let object = try json.object(at: path)
+        self.nodeId = try object.optional("node-id", at: path)
+        self.drawerId = try object.optional("drawer-id", at: path)
+        self.bookId = try object.optional("book-id", at: path)
+        self.socketId = try object.optional("socket-id", at: path)
+        self.dieId = try object.optional("die-id", at: path)
+        self.clusterId = try object.optional("cluster-id", at: path)
+        self.moduleId = try object.optional("module-id", at: path)
+        self.coreId = try object.optional("core-id", at: path)
+        self.threadId = try object.optional("thread-id", at: path)
     }
 
     public var json: JSONValue {
@@ -1453,9 +1479,10 @@ public struct NumaDistOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.src = try json.required("src", at: path)
-        self.dst = try json.required("dst", at: path)
-        self.val = try json.required("val", at: path)
+        let object = try json.object(at: path)
+        self.src = try object.required("src", at: path)
+        self.dst = try object.required("dst", at: path)
+        self.val = try object.required("val", at: path)
     }
 
     public var json: JSONValue {
@@ -1493,12 +1520,13 @@ public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeId = try json.required("node-id", at: path)
-        self.size = try json.required("size", at: path)
-        self.level = try json.required("level", at: path)
-        self.associativity = try json.required("associativity", at: path)
-        self.policy = try json.required("policy", at: path)
-        self.line = try json.required("line", at: path)
+        let object = try json.object(at: path)
+        self.nodeId = try object.required("node-id", at: path)
+        self.size = try object.required("size", at: path)
+        self.level = try object.required("level", at: path)
+        self.associativity = try object.required("associativity", at: path)
+        self.policy = try object.required("policy", at: path)
+        self.line = try object.required("line", at: path)
     }
 
     public var json: JSONValue {
@@ -1539,12 +1567,13 @@ public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.initiator = try json.required("initiator", at: path)
-        self.target = try json.required("target", at: path)
-        self.hierarchy = try json.required("hierarchy", at: path)
-        self.dataType = try json.required("data-type", at: path)
-        self.latency = try json.optional("latency", at: path)
-        self.bandwidth = try json.optional("bandwidth", at: path)
+        let object = try json.object(at: path)
+        self.initiator = try object.required("initiator", at: path)
+        self.target = try object.required("target", at: path)
+        self.hierarchy = try object.required("hierarchy", at: path)
+        self.dataType = try object.required("data-type", at: path)
+        self.latency = try object.optional("latency", at: path)
+        self.bandwidth = try object.optional("bandwidth", at: path)
     }
 
     public var json: JSONValue {
@@ -1583,11 +1612,12 @@ public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeid = try json.optional("nodeid", at: path)
-        self.cpus = try json.optional("cpus", at: path)
-        self.mem = try json.optional("mem", at: path)
-        self.memdev = try json.optional("memdev", at: path)
-        self.initiator = try json.optional("initiator", at: path)
+        let object = try json.object(at: path)
+        self.nodeid = try object.optional("nodeid", at: path)
+        self.cpus = try object.optional("cpus", at: path)
+        self.mem = try object.optional("mem", at: path)
+        self.memdev = try object.optional("memdev", at: path)
+        self.initiator = try object.optional("initiator", at: path)
     }
 
     public var json: JSONValue {
@@ -1616,7 +1646,8 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .node: self.branch = .node(try NumaNodeOptions(json: json, path: path))
         case .dist: self.branch = .dist(try NumaDistOptions(json: json, path: path))
@@ -1624,7 +1655,6 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
         case .hmatLb: self.branch = .hmatLb(try NumaHmatLBOptions(json: json, path: path))
         case .hmatCache: self.branch = .hmatCache(try NumaHmatCacheOptions(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1742,14 +1772,15 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.addr = try json.required("addr", at: path)
-        self.size = try json.required("size", at: path)
-        self.slot = try json.required("slot", at: path)
-        self.node = try json.required("node", at: path)
-        self.memdev = try json.required("memdev", at: path)
-        self.hotplugged = try json.required("hotplugged", at: path)
-        self.hotpluggable = try json.required("hotpluggable", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.addr = try object.required("addr", at: path)
+        self.size = try object.required("size", at: path)
+        self.slot = try object.required("slot", at: path)
+        self.node = try object.required("node", at: path)
+        self.memdev = try object.required("memdev", at: path)
+        self.hotplugged = try object.required("hotplugged", at: path)
+        self.hotpluggable = try object.required("hotpluggable", at: path)
     }
 
     public var json: JSONValue {
@@ -1777,7 +1808,8 @@ public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1870,16 +1902,17 @@ public struct SMPConfiguration: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpus = try json.optional("cpus", at: path)
-        self.drawers = try json.optional("drawers", at: path)
-        self.books = try json.optional("books", at: path)
-        self.sockets = try json.optional("sockets", at: path)
-        self.dies = try json.optional("dies", at: path)
-        self.clusters = try json.optional("clusters", at: path)
-        self.modules = try json.optional("modules", at: path)
-        self.cores = try json.optional("cores", at: path)
-        self.threads = try json.optional("threads", at: path)
-        self.maxcpus = try json.optional("maxcpus", at: path)
+        let object = try json.object(at: path)
+        self.cpus = try object.optional("cpus", at: path)
+        self.drawers = try object.optional("drawers", at: path)
+        self.books = try object.optional("books", at: path)
+        self.sockets = try object.optional("sockets", at: path)
+        self.dies = try object.optional("dies", at: path)
+        self.clusters = try object.optional("clusters", at: path)
+        self.modules = try object.optional("modules", at: path)
+        self.cores = try object.optional("cores", at: path)
+        self.threads = try object.optional("threads", at: path)
+        self.maxcpus = try object.optional("maxcpus", at: path)
     }
 
     public var json: JSONValue {
@@ -1913,8 +1946,9 @@ public struct SgxEPC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.memdev = try json.required("memdev", at: path)
-        self.node = try json.optional("node", at: path)
+        let object = try json.object(at: path)
+        self.memdev = try object.required("memdev", at: path)
+        self.node = try object.optional("node", at: path)
     }
 
     public var json: JSONValue {
@@ -1949,11 +1983,12 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.memaddr = try json.required("memaddr", at: path)
-        self.size = try json.required("size", at: path)
-        self.node = try json.optional("node", at: path)
-        self.memdev = try json.required("memdev", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.memaddr = try object.required("memaddr", at: path)
+        self.size = try object.required("size", at: path)
+        self.node = try object.optional("node", at: path)
+        self.memdev = try object.required("memdev", at: path)
     }
 
     public var json: JSONValue {
@@ -1978,7 +2013,8 @@ public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1999,7 +2035,8 @@ public struct SgxEPCProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sgxEpc = try json.required("sgx-epc", at: path)
+        let object = try json.object(at: path)
+        self.sgxEpc = try object.required("sgx-epc", at: path)
     }
 
     public var json: JSONValue {
@@ -2223,7 +2260,8 @@ public struct TargetInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.arch = try json.required("arch", at: path)
+        let object = try json.object(at: path)
+        self.arch = try object.required("arch", at: path)
     }
 
     public var json: JSONValue {
@@ -2244,7 +2282,8 @@ public struct UuidInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.uuid = try json.required("UUID", at: path)
+        let object = try json.object(at: path)
+        self.uuid = try object.required("UUID", at: path)
     }
 
     public var json: JSONValue {
@@ -2286,14 +2325,15 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.memaddr = try json.required("memaddr", at: path)
-        self.requestedSize = try json.required("requested-size", at: path)
-        self.size = try json.required("size", at: path)
-        self.maxSize = try json.required("max-size", at: path)
-        self.blockSize = try json.required("block-size", at: path)
-        self.node = try json.required("node", at: path)
-        self.memdev = try json.required("memdev", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.memaddr = try object.required("memaddr", at: path)
+        self.requestedSize = try object.required("requested-size", at: path)
+        self.size = try object.required("size", at: path)
+        self.maxSize = try object.required("max-size", at: path)
+        self.blockSize = try object.required("block-size", at: path)
+        self.node = try object.required("node", at: path)
+        self.memdev = try object.required("memdev", at: path)
     }
 
     public var json: JSONValue {
@@ -2321,7 +2361,8 @@ public struct VirtioMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -2351,10 +2392,11 @@ public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.memaddr = try json.required("memaddr", at: path)
-        self.size = try json.required("size", at: path)
-        self.memdev = try json.required("memdev", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.memaddr = try object.required("memaddr", at: path)
+        self.size = try object.required("size", at: path)
+        self.memdev = try object.required("memdev", at: path)
     }
 
     public var json: JSONValue {
@@ -2378,7 +2420,8 @@ public struct VirtioPMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -2408,10 +2451,11 @@ public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpuidInputEax = try json.required("cpuid-input-eax", at: path)
-        self.cpuidInputEcx = try json.optional("cpuid-input-ecx", at: path)
-        self.cpuidRegister = try json.required("cpuid-register", at: path)
-        self.features = try json.required("features", at: path)
+        let object = try json.object(at: path)
+        self.cpuidInputEax = try object.required("cpuid-input-eax", at: path)
+        self.cpuidInputEcx = try object.optional("cpuid-input-ecx", at: path)
+        self.cpuidRegister = try object.required("cpuid-register", at: path)
+        self.features = try object.required("features", at: path)
     }
 
     public var json: JSONValue {
@@ -2495,7 +2539,8 @@ public struct BalloonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -2524,7 +2569,8 @@ public struct CpuAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -2553,7 +2599,8 @@ public struct DumpdtbCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -2613,10 +2660,11 @@ public struct MemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.val = try json.required("val", at: path)
-        self.size = try json.required("size", at: path)
-        self.filename = try json.required("filename", at: path)
-        self.cpuIndex = try json.optional("cpu-index", at: path)
+        let object = try json.object(at: path)
+        self.val = try object.required("val", at: path)
+        self.size = try object.required("size", at: path)
+        self.filename = try object.required("filename", at: path)
+        self.cpuIndex = try object.optional("cpu-index", at: path)
     }
 
     public var json: JSONValue {
@@ -2654,9 +2702,10 @@ public struct PmemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.val = try json.required("val", at: path)
-        self.size = try json.required("size", at: path)
-        self.filename = try json.required("filename", at: path)
+        let object = try json.object(at: path)
+        self.val = try object.required("val", at: path)
+        self.size = try object.required("size", at: path)
+        self.filename = try object.required("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -2844,7 +2893,8 @@ public struct QueryMachinesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.compatProps = try json.optional("compat-props", at: path)
+        let object = try json.object(at: path)
+        self.compatProps = try object.optional("compat-props", at: path)
     }
 
     public var json: JSONValue {
@@ -3316,7 +3366,8 @@ public struct BalloonChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.actual = try json.required("actual", at: path)
+        let object = try json.object(at: path)
+        self.actual = try object.required("actual", at: path)
     }
 
     public var json: JSONValue {
@@ -3342,8 +3393,9 @@ public struct HvBalloonStatusReportEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.committed = try json.required("committed", at: path)
-        self.available = try json.required("available", at: path)
+        let object = try json.object(at: path)
+        self.committed = try object.required("committed", at: path)
+        self.available = try object.required("available", at: path)
     }
 
     public var json: JSONValue {
@@ -3373,9 +3425,10 @@ public struct MemoryDeviceSizeChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.size = try json.required("size", at: path)
-        self.qomPath = try json.optional("qom-path", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.size = try object.required("size", at: path)
+        self.qomPath = try object.optional("qom-path", at: path)
     }
 
     public var json: JSONValue {
@@ -3403,8 +3456,9 @@ public struct MemUnplugErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.msg = try json.required("msg", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.msg = try object.required("msg", at: path)
     }
 
     public var json: JSONValue {

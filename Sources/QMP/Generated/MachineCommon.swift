@@ -197,8 +197,9 @@ public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cache = try json.required("cache", at: path)
-        self.topology = try json.required("topology", at: path)
+        let object = try json.object(at: path)
+        self.cache = try object.required("cache", at: path)
+        self.topology = try object.required("topology", at: path)
     }
 
     public var json: JSONValue {
@@ -220,7 +221,8 @@ public struct SmpCachePropertiesWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.caches = try json.required("caches", at: path)
+        let object = try json.object(at: path)
+        self.caches = try object.required("caches", at: path)
     }
 
     public var json: JSONValue {

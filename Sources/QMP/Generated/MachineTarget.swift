@@ -33,13 +33,14 @@ public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.migrationSafe = try json.optional("migration-safe", at: path)
-        self.`static` = try json.optional("static", at: path)
-        self.unavailableFeatures = try json.optional("unavailable-features", at: path)
-        self.typename = try json.optional("typename", at: path)
-        self.aliasOf = try json.optional("alias-of", at: path)
-        self.deprecated = try json.optional("deprecated", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.migrationSafe = try object.optional("migration-safe", at: path)
+        self.`static` = try object.optional("static", at: path)
+        self.unavailableFeatures = try object.optional("unavailable-features", at: path)
+        self.typename = try object.optional("typename", at: path)
+        self.aliasOf = try object.optional("alias-of", at: path)
+        self.deprecated = try object.optional("deprecated", at: path)
     }
 
     public var json: JSONValue {
@@ -66,7 +67,8 @@ public struct CpuModelBaselineInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.model = try json.required("model", at: path)
+        let object = try json.object(at: path)
+        self.model = try object.required("model", at: path)
     }
 
     public var json: JSONValue {
@@ -90,8 +92,9 @@ public struct CpuModelCompareInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.result = try json.required("result", at: path)
-        self.responsibleProperties = try json.required("responsible-properties", at: path)
+        let object = try json.object(at: path)
+        self.result = try object.required("result", at: path)
+        self.responsibleProperties = try object.required("responsible-properties", at: path)
     }
 
     public var json: JSONValue {
@@ -157,8 +160,9 @@ public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.model = try json.required("model", at: path)
-        self.deprecatedProps = try json.optional("deprecated-props", at: path)
+        let object = try json.object(at: path)
+        self.model = try object.required("model", at: path)
+        self.deprecatedProps = try object.optional("deprecated-props", at: path)
     }
 
     public var json: JSONValue {
@@ -215,8 +219,9 @@ public struct CpuModelInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.props = try json.optional("props", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.props = try object.optional("props", at: path)
     }
 
     public var json: JSONValue {
@@ -239,7 +244,8 @@ public struct CpuPolarizationInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.polarization = try json.required("polarization", at: path)
+        let object = try json.object(at: path)
+        self.polarization = try object.required("polarization", at: path)
     }
 
     public var json: JSONValue {
@@ -353,8 +359,9 @@ public struct QueryCpuModelBaselineCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.modela = try json.required("modela", at: path)
-        self.modelb = try json.required("modelb", at: path)
+        let object = try json.object(at: path)
+        self.modela = try object.required("modela", at: path)
+        self.modelb = try object.required("modelb", at: path)
     }
 
     public var json: JSONValue {
@@ -387,8 +394,9 @@ public struct QueryCpuModelComparisonCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.modela = try json.required("modela", at: path)
-        self.modelb = try json.required("modelb", at: path)
+        let object = try json.object(at: path)
+        self.modela = try object.required("modela", at: path)
+        self.modelb = try object.required("modelb", at: path)
     }
 
     public var json: JSONValue {
@@ -421,8 +429,9 @@ public struct QueryCpuModelExpansionCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.model = try json.required("model", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.model = try object.required("model", at: path)
     }
 
     public var json: JSONValue {
@@ -489,12 +498,13 @@ public struct SetCpuTopologyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.coreId = try json.required("core-id", at: path)
-        self.socketId = try json.optional("socket-id", at: path)
-        self.bookId = try json.optional("book-id", at: path)
-        self.drawerId = try json.optional("drawer-id", at: path)
-        self.entitlement = try json.optional("entitlement", at: path)
-        self.dedicated = try json.optional("dedicated", at: path)
+        let object = try json.object(at: path)
+        self.coreId = try object.required("core-id", at: path)
+        self.socketId = try object.optional("socket-id", at: path)
+        self.bookId = try object.optional("book-id", at: path)
+        self.drawerId = try object.optional("drawer-id", at: path)
+        self.entitlement = try object.optional("entitlement", at: path)
+        self.dedicated = try object.optional("dedicated", at: path)
     }
 
     public var json: JSONValue {
@@ -526,7 +536,8 @@ public struct CpuPolarizationChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.polarization = try json.required("polarization", at: path)
+        let object = try json.object(at: path)
+        self.polarization = try object.required("polarization", at: path)
     }
 
     public var json: JSONValue {

@@ -21,9 +21,10 @@ public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.alias = try json.required("alias", at: path)
-        self.transform = try json.optional("transform", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.alias = try object.required("alias", at: path)
+        self.transform = try object.optional("transform", at: path)
     }
 
     public var json: JSONValue {
@@ -46,7 +47,8 @@ public struct BitmapMigrationBitmapAliasTransform: QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.persistent = try json.optional("persistent", at: path)
+        let object = try json.object(at: path)
+        self.persistent = try object.optional("persistent", at: path)
     }
 
     public var json: JSONValue {
@@ -73,9 +75,10 @@ public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeName = try json.required("node-name", at: path)
-        self.alias = try json.required("alias", at: path)
-        self.bitmaps = try json.required("bitmaps", at: path)
+        let object = try json.object(at: path)
+        self.nodeName = try object.required("node-name", at: path)
+        self.alias = try object.required("alias", at: path)
+        self.bitmaps = try object.required("bitmaps", at: path)
     }
 
     public var json: JSONValue {
@@ -239,9 +242,10 @@ public struct COLOStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mode = try json.required("mode", at: path)
-        self.lastMode = try json.optional("last-mode", at: path)
-        self.reason = try json.required("reason", at: path)
+        let object = try json.object(at: path)
+        self.mode = try object.required("mode", at: path)
+        self.lastMode = try object.optional("last-mode", at: path)
+        self.reason = try object.required("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -276,11 +280,12 @@ public struct CompressionStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pages = try json.required("pages", at: path)
-        self.busy = try json.required("busy", at: path)
-        self.busyRate = try json.required("busy-rate", at: path)
-        self.compressedSize = try json.required("compressed-size", at: path)
-        self.compressionRate = try json.required("compression-rate", at: path)
+        let object = try json.object(at: path)
+        self.pages = try object.required("pages", at: path)
+        self.busy = try object.required("busy", at: path)
+        self.busyRate = try object.required("busy-rate", at: path)
+        self.compressedSize = try object.required("compressed-size", at: path)
+        self.compressionRate = try object.required("compression-rate", at: path)
     }
 
     public var json: JSONValue {
@@ -311,9 +316,10 @@ public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpuIndex = try json.required("cpu-index", at: path)
-        self.limitRate = try json.required("limit-rate", at: path)
-        self.currentRate = try json.required("current-rate", at: path)
+        let object = try json.object(at: path)
+        self.cpuIndex = try object.required("cpu-index", at: path)
+        self.limitRate = try object.required("limit-rate", at: path)
+        self.currentRate = try object.required("current-rate", at: path)
     }
 
     public var json: JSONValue {
@@ -358,14 +364,15 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dirtyRate = try json.optional("dirty-rate", at: path)
-        self.status = try json.required("status", at: path)
-        self.startTime = try json.required("start-time", at: path)
-        self.calcTime = try json.required("calc-time", at: path)
-        self.calcTimeUnit = try json.optional("calc-time-unit", at: path)
-        self.samplePages = try json.optional("sample-pages", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.vcpuDirtyRate = try json.optional("vcpu-dirty-rate", at: path)
+        let object = try json.object(at: path)
+        self.dirtyRate = try object.optional("dirty-rate", at: path)
+        self.status = try object.required("status", at: path)
+        self.startTime = try object.required("start-time", at: path)
+        self.calcTime = try object.required("calc-time", at: path)
+        self.calcTimeUnit = try object.optional("calc-time-unit", at: path)
+        self.samplePages = try object.optional("sample-pages", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.vcpuDirtyRate = try object.optional("vcpu-dirty-rate", at: path)
     }
 
     public var json: JSONValue {
@@ -468,8 +475,9 @@ public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.dirtyRate = try json.required("dirty-rate", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.dirtyRate = try object.required("dirty-rate", at: path)
     }
 
     public var json: JSONValue {
@@ -539,8 +547,9 @@ public struct FileMigrationArgs: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.offset = try json.required("offset", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.offset = try object.required("offset", at: path)
     }
 
     public var json: JSONValue {
@@ -680,35 +689,36 @@ public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.announceInitial = try json.optional("announce-initial", at: path)
-        self.announceMax = try json.optional("announce-max", at: path)
-        self.announceRounds = try json.optional("announce-rounds", at: path)
-        self.announceStep = try json.optional("announce-step", at: path)
-        self.throttleTriggerThreshold = try json.optional("throttle-trigger-threshold", at: path)
-        self.cpuThrottleInitial = try json.optional("cpu-throttle-initial", at: path)
-        self.cpuThrottleIncrement = try json.optional("cpu-throttle-increment", at: path)
-        self.cpuThrottleTailslow = try json.optional("cpu-throttle-tailslow", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
-        self.tlsHostname = try json.optional("tls-hostname", at: path)
-        self.tlsAuthz = try json.optional("tls-authz", at: path)
-        self.maxBandwidth = try json.optional("max-bandwidth", at: path)
-        self.availSwitchoverBandwidth = try json.optional("avail-switchover-bandwidth", at: path)
-        self.downtimeLimit = try json.optional("downtime-limit", at: path)
-        self.xCheckpointDelay = try json.optional("x-checkpoint-delay", at: path)
-        self.multifdChannels = try json.optional("multifd-channels", at: path)
-        self.xbzrleCacheSize = try json.optional("xbzrle-cache-size", at: path)
-        self.maxPostcopyBandwidth = try json.optional("max-postcopy-bandwidth", at: path)
-        self.maxCpuThrottle = try json.optional("max-cpu-throttle", at: path)
-        self.multifdCompression = try json.optional("multifd-compression", at: path)
-        self.multifdZlibLevel = try json.optional("multifd-zlib-level", at: path)
-        self.multifdQatzipLevel = try json.optional("multifd-qatzip-level", at: path)
-        self.multifdZstdLevel = try json.optional("multifd-zstd-level", at: path)
-        self.blockBitmapMapping = try json.optional("block-bitmap-mapping", at: path)
-        self.xVcpuDirtyLimitPeriod = try json.optional("x-vcpu-dirty-limit-period", at: path)
-        self.vcpuDirtyLimit = try json.optional("vcpu-dirty-limit", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.zeroPageDetection = try json.optional("zero-page-detection", at: path)
-        self.directIo = try json.optional("direct-io", at: path)
+        let object = try json.object(at: path)
+        self.announceInitial = try object.optional("announce-initial", at: path)
+        self.announceMax = try object.optional("announce-max", at: path)
+        self.announceRounds = try object.optional("announce-rounds", at: path)
+        self.announceStep = try object.optional("announce-step", at: path)
+        self.throttleTriggerThreshold = try object.optional("throttle-trigger-threshold", at: path)
+        self.cpuThrottleInitial = try object.optional("cpu-throttle-initial", at: path)
+        self.cpuThrottleIncrement = try object.optional("cpu-throttle-increment", at: path)
+        self.cpuThrottleTailslow = try object.optional("cpu-throttle-tailslow", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
+        self.tlsHostname = try object.optional("tls-hostname", at: path)
+        self.tlsAuthz = try object.optional("tls-authz", at: path)
+        self.maxBandwidth = try object.optional("max-bandwidth", at: path)
+        self.availSwitchoverBandwidth = try object.optional("avail-switchover-bandwidth", at: path)
+        self.downtimeLimit = try object.optional("downtime-limit", at: path)
+        self.xCheckpointDelay = try object.optional("x-checkpoint-delay", at: path)
+        self.multifdChannels = try object.optional("multifd-channels", at: path)
+        self.xbzrleCacheSize = try object.optional("xbzrle-cache-size", at: path)
+        self.maxPostcopyBandwidth = try object.optional("max-postcopy-bandwidth", at: path)
+        self.maxCpuThrottle = try object.optional("max-cpu-throttle", at: path)
+        self.multifdCompression = try object.optional("multifd-compression", at: path)
+        self.multifdZlibLevel = try object.optional("multifd-zlib-level", at: path)
+        self.multifdQatzipLevel = try object.optional("multifd-qatzip-level", at: path)
+        self.multifdZstdLevel = try object.optional("multifd-zstd-level", at: path)
+        self.blockBitmapMapping = try object.optional("block-bitmap-mapping", at: path)
+        self.xVcpuDirtyLimitPeriod = try object.optional("x-vcpu-dirty-limit-period", at: path)
+        self.vcpuDirtyLimit = try object.optional("vcpu-dirty-limit", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.zeroPageDetection = try object.optional("zero-page-detection", at: path)
+        self.directIo = try object.optional("direct-io", at: path)
     }
 
     public var json: JSONValue {
@@ -760,14 +770,14 @@ public struct MigrationAddress: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.transport = try json.required("transport", at: path)
+        let object = try json.object(at: path)
+        self.transport = try object.required("transport", at: path)
         switch self.transport {
         case .socket: self.branch = .socket(try SocketAddress(json: json, path: path))
         case .exec: self.branch = .exec(try MigrationExecCommand(json: json, path: path))
         case .rdma: self.branch = .rdma(try InetSocketAddress(json: json, path: path))
         case .file: self.branch = .file(try FileMigrationArgs(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["transport"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -992,8 +1002,9 @@ public struct MigrationCapabilityStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.capability = try json.required("capability", at: path)
-        self.state = try json.required("state", at: path)
+        let object = try json.object(at: path)
+        self.capability = try object.required("capability", at: path)
+        self.state = try object.required("state", at: path)
     }
 
     public var json: JSONValue {
@@ -1018,8 +1029,9 @@ public struct MigrationChannel: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.channelType = try json.required("channel-type", at: path)
-        self.addr = try json.required("addr", at: path)
+        let object = try json.object(at: path)
+        self.channelType = try object.required("channel-type", at: path)
+        self.addr = try object.required("addr", at: path)
     }
 
     public var json: JSONValue {
@@ -1069,7 +1081,8 @@ public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.args = try json.required("args", at: path)
+        let object = try json.object(at: path)
+        self.args = try object.required("args", at: path)
     }
 
     public var json: JSONValue {
@@ -1137,22 +1150,23 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.status = try json.optional("status", at: path)
-        self.ram = try json.optional("ram", at: path)
-        self.vfio = try json.optional("vfio", at: path)
-        self.xbzrleCache = try json.optional("xbzrle-cache", at: path)
-        self.totalTime = try json.optional("total-time", at: path)
-        self.expectedDowntime = try json.optional("expected-downtime", at: path)
-        self.downtime = try json.optional("downtime", at: path)
-        self.setupTime = try json.optional("setup-time", at: path)
-        self.cpuThrottlePercentage = try json.optional("cpu-throttle-percentage", at: path)
-        self.errorDesc = try json.optional("error-desc", at: path)
-        self.blockedReasons = try json.optional("blocked-reasons", at: path)
-        self.postcopyBlocktime = try json.optional("postcopy-blocktime", at: path)
-        self.postcopyVcpuBlocktime = try json.optional("postcopy-vcpu-blocktime", at: path)
-        self.socketAddress = try json.optional("socket-address", at: path)
-        self.dirtyLimitThrottleTimePerRound = try json.optional("dirty-limit-throttle-time-per-round", at: path)
-        self.dirtyLimitRingFullTime = try json.optional("dirty-limit-ring-full-time", at: path)
+        let object = try json.object(at: path)
+        self.status = try object.optional("status", at: path)
+        self.ram = try object.optional("ram", at: path)
+        self.vfio = try object.optional("vfio", at: path)
+        self.xbzrleCache = try object.optional("xbzrle-cache", at: path)
+        self.totalTime = try object.optional("total-time", at: path)
+        self.expectedDowntime = try object.optional("expected-downtime", at: path)
+        self.downtime = try object.optional("downtime", at: path)
+        self.setupTime = try object.optional("setup-time", at: path)
+        self.cpuThrottlePercentage = try object.optional("cpu-throttle-percentage", at: path)
+        self.errorDesc = try object.optional("error-desc", at: path)
+        self.blockedReasons = try object.optional("blocked-reasons", at: path)
+        self.postcopyBlocktime = try object.optional("postcopy-blocktime", at: path)
+        self.postcopyVcpuBlocktime = try object.optional("postcopy-vcpu-blocktime", at: path)
+        self.socketAddress = try object.optional("socket-address", at: path)
+        self.dirtyLimitThrottleTimePerRound = try object.optional("dirty-limit-throttle-time-per-round", at: path)
+        self.dirtyLimitRingFullTime = try object.optional("dirty-limit-ring-full-time", at: path)
     }
 
     public var json: JSONValue {
@@ -1451,35 +1465,36 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.announceInitial = try json.optional("announce-initial", at: path)
-        self.announceMax = try json.optional("announce-max", at: path)
-        self.announceRounds = try json.optional("announce-rounds", at: path)
-        self.announceStep = try json.optional("announce-step", at: path)
-        self.throttleTriggerThreshold = try json.optional("throttle-trigger-threshold", at: path)
-        self.cpuThrottleInitial = try json.optional("cpu-throttle-initial", at: path)
-        self.cpuThrottleIncrement = try json.optional("cpu-throttle-increment", at: path)
-        self.cpuThrottleTailslow = try json.optional("cpu-throttle-tailslow", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
-        self.tlsHostname = try json.optional("tls-hostname", at: path)
-        self.tlsAuthz = try json.optional("tls-authz", at: path)
-        self.maxBandwidth = try json.optional("max-bandwidth", at: path)
-        self.availSwitchoverBandwidth = try json.optional("avail-switchover-bandwidth", at: path)
-        self.downtimeLimit = try json.optional("downtime-limit", at: path)
-        self.xCheckpointDelay = try json.optional("x-checkpoint-delay", at: path)
-        self.multifdChannels = try json.optional("multifd-channels", at: path)
-        self.xbzrleCacheSize = try json.optional("xbzrle-cache-size", at: path)
-        self.maxPostcopyBandwidth = try json.optional("max-postcopy-bandwidth", at: path)
-        self.maxCpuThrottle = try json.optional("max-cpu-throttle", at: path)
-        self.multifdCompression = try json.optional("multifd-compression", at: path)
-        self.multifdZlibLevel = try json.optional("multifd-zlib-level", at: path)
-        self.multifdQatzipLevel = try json.optional("multifd-qatzip-level", at: path)
-        self.multifdZstdLevel = try json.optional("multifd-zstd-level", at: path)
-        self.blockBitmapMapping = try json.optional("block-bitmap-mapping", at: path)
-        self.xVcpuDirtyLimitPeriod = try json.optional("x-vcpu-dirty-limit-period", at: path)
-        self.vcpuDirtyLimit = try json.optional("vcpu-dirty-limit", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.zeroPageDetection = try json.optional("zero-page-detection", at: path)
-        self.directIo = try json.optional("direct-io", at: path)
+        let object = try json.object(at: path)
+        self.announceInitial = try object.optional("announce-initial", at: path)
+        self.announceMax = try object.optional("announce-max", at: path)
+        self.announceRounds = try object.optional("announce-rounds", at: path)
+        self.announceStep = try object.optional("announce-step", at: path)
+        self.throttleTriggerThreshold = try object.optional("throttle-trigger-threshold", at: path)
+        self.cpuThrottleInitial = try object.optional("cpu-throttle-initial", at: path)
+        self.cpuThrottleIncrement = try object.optional("cpu-throttle-increment", at: path)
+        self.cpuThrottleTailslow = try object.optional("cpu-throttle-tailslow", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
+        self.tlsHostname = try object.optional("tls-hostname", at: path)
+        self.tlsAuthz = try object.optional("tls-authz", at: path)
+        self.maxBandwidth = try object.optional("max-bandwidth", at: path)
+        self.availSwitchoverBandwidth = try object.optional("avail-switchover-bandwidth", at: path)
+        self.downtimeLimit = try object.optional("downtime-limit", at: path)
+        self.xCheckpointDelay = try object.optional("x-checkpoint-delay", at: path)
+        self.multifdChannels = try object.optional("multifd-channels", at: path)
+        self.xbzrleCacheSize = try object.optional("xbzrle-cache-size", at: path)
+        self.maxPostcopyBandwidth = try object.optional("max-postcopy-bandwidth", at: path)
+        self.maxCpuThrottle = try object.optional("max-cpu-throttle", at: path)
+        self.multifdCompression = try object.optional("multifd-compression", at: path)
+        self.multifdZlibLevel = try object.optional("multifd-zlib-level", at: path)
+        self.multifdQatzipLevel = try object.optional("multifd-qatzip-level", at: path)
+        self.multifdZstdLevel = try object.optional("multifd-zstd-level", at: path)
+        self.blockBitmapMapping = try object.optional("block-bitmap-mapping", at: path)
+        self.xVcpuDirtyLimitPeriod = try object.optional("x-vcpu-dirty-limit-period", at: path)
+        self.vcpuDirtyLimit = try object.optional("vcpu-dirty-limit", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.zeroPageDetection = try object.optional("zero-page-detection", at: path)
+        self.directIo = try object.optional("direct-io", at: path)
     }
 
     public var json: JSONValue {
@@ -1578,23 +1593,24 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.transferred = try json.required("transferred", at: path)
-        self.remaining = try json.required("remaining", at: path)
-        self.total = try json.required("total", at: path)
-        self.duplicate = try json.optional("duplicate", at: path)
-        self.normal = try json.optional("normal", at: path)
-        self.normalBytes = try json.optional("normal-bytes", at: path)
-        self.dirtyPagesRate = try json.optional("dirty-pages-rate", at: path)
-        self.mbps = try json.optional("mbps", at: path)
-        self.dirtySyncCount = try json.optional("dirty-sync-count", at: path)
-        self.postcopyRequests = try json.optional("postcopy-requests", at: path)
-        self.pageSize = try json.optional("page-size", at: path)
-        self.multifdBytes = try json.optional("multifd-bytes", at: path)
-        self.pagesPerSecond = try json.optional("pages-per-second", at: path)
-        self.precopyBytes = try json.optional("precopy-bytes", at: path)
-        self.downtimeBytes = try json.optional("downtime-bytes", at: path)
-        self.postcopyBytes = try json.optional("postcopy-bytes", at: path)
-        self.dirtySyncMissedZeroCopy = try json.optional("dirty-sync-missed-zero-copy", at: path)
+        let object = try json.object(at: path)
+        self.transferred = try object.required("transferred", at: path)
+        self.remaining = try object.required("remaining", at: path)
+        self.total = try object.required("total", at: path)
+        self.duplicate = try object.optional("duplicate", at: path)
+        self.normal = try object.optional("normal", at: path)
+        self.normalBytes = try object.optional("normal-bytes", at: path)
+        self.dirtyPagesRate = try object.optional("dirty-pages-rate", at: path)
+        self.mbps = try object.optional("mbps", at: path)
+        self.dirtySyncCount = try object.optional("dirty-sync-count", at: path)
+        self.postcopyRequests = try object.optional("postcopy-requests", at: path)
+        self.pageSize = try object.optional("page-size", at: path)
+        self.multifdBytes = try object.optional("multifd-bytes", at: path)
+        self.pagesPerSecond = try object.optional("pages-per-second", at: path)
+        self.precopyBytes = try object.optional("precopy-bytes", at: path)
+        self.downtimeBytes = try object.optional("downtime-bytes", at: path)
+        self.postcopyBytes = try object.optional("postcopy-bytes", at: path)
+        self.dirtySyncMissedZeroCopy = try object.optional("dirty-sync-missed-zero-copy", at: path)
     }
 
     public var json: JSONValue {
@@ -1719,8 +1735,9 @@ public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.threadId = try json.required("thread-id", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.threadId = try object.required("thread-id", at: path)
     }
 
     public var json: JSONValue {
@@ -1794,8 +1811,9 @@ public struct ReplicationStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.error = try json.required("error", at: path)
-        self.desc = try json.optional("desc", at: path)
+        let object = try json.object(at: path)
+        self.error = try object.required("error", at: path)
+        self.desc = try object.optional("desc", at: path)
     }
 
     public var json: JSONValue {
@@ -1849,7 +1867,8 @@ public struct VfioStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.transferred = try json.required("transferred", at: path)
+        let object = try json.object(at: path)
+        self.transferred = try object.required("transferred", at: path)
     }
 
     public var json: JSONValue {
@@ -1889,13 +1908,14 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cacheSize = try json.required("cache-size", at: path)
-        self.bytes = try json.required("bytes", at: path)
-        self.pages = try json.required("pages", at: path)
-        self.cacheMiss = try json.required("cache-miss", at: path)
-        self.cacheMissRate = try json.optional("cache-miss-rate", at: path)
-        self.encodingRate = try json.optional("encoding-rate", at: path)
-        self.overflow = try json.required("overflow", at: path)
+        let object = try json.object(at: path)
+        self.cacheSize = try object.required("cache-size", at: path)
+        self.bytes = try object.required("bytes", at: path)
+        self.pages = try object.required("pages", at: path)
+        self.cacheMiss = try object.required("cache-miss", at: path)
+        self.cacheMissRate = try object.optional("cache-miss-rate", at: path)
+        self.encodingRate = try object.optional("encoding-rate", at: path)
+        self.overflow = try object.required("overflow", at: path)
     }
 
     public var json: JSONValue {
@@ -1976,10 +1996,11 @@ public struct CalcDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.calcTime = try json.required("calc-time", at: path)
-        self.calcTimeUnit = try json.optional("calc-time-unit", at: path)
-        self.samplePages = try json.optional("sample-pages", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.calcTime = try object.required("calc-time", at: path)
+        self.calcTimeUnit = try object.optional("calc-time-unit", at: path)
+        self.samplePages = try object.optional("sample-pages", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -2011,7 +2032,8 @@ public struct CancelVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpuIndex = try json.optional("cpu-index", at: path)
+        let object = try json.object(at: path)
+        self.cpuIndex = try object.optional("cpu-index", at: path)
     }
 
     public var json: JSONValue {
@@ -2055,10 +2077,11 @@ public struct MigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.uri = try json.optional("uri", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.detach = try json.optional("detach", at: path)
-        self.resume = try json.optional("resume", at: path)
+        let object = try json.object(at: path)
+        self.uri = try object.optional("uri", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.detach = try object.optional("detach", at: path)
+        self.resume = try object.optional("resume", at: path)
     }
 
     public var json: JSONValue {
@@ -2090,7 +2113,8 @@ public struct MigrateContinueCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.state = try json.required("state", at: path)
+        let object = try json.object(at: path)
+        self.state = try object.required("state", at: path)
     }
 
     public var json: JSONValue {
@@ -2129,9 +2153,10 @@ public struct MigrateIncomingCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.uri = try json.optional("uri", at: path)
-        self.channels = try json.optional("channels", at: path)
-        self.exitOnError = try json.optional("exit-on-error", at: path)
+        let object = try json.object(at: path)
+        self.uri = try object.optional("uri", at: path)
+        self.channels = try object.optional("channels", at: path)
+        self.exitOnError = try object.optional("exit-on-error", at: path)
     }
 
     public var json: JSONValue {
@@ -2184,7 +2209,8 @@ public struct MigrateRecoverCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.uri = try json.required("uri", at: path)
+        let object = try json.object(at: path)
+        self.uri = try object.required("uri", at: path)
     }
 
     public var json: JSONValue {
@@ -2213,7 +2239,8 @@ public struct MigrateSetCacheSizeCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -2242,7 +2269,8 @@ public struct MigrateSetCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.capabilities = try json.required("capabilities", at: path)
+        let object = try json.object(at: path)
+        self.capabilities = try object.required("capabilities", at: path)
     }
 
     public var json: JSONValue {
@@ -2395,35 +2423,36 @@ public struct MigrateSetParametersCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.announceInitial = try json.optional("announce-initial", at: path)
-        self.announceMax = try json.optional("announce-max", at: path)
-        self.announceRounds = try json.optional("announce-rounds", at: path)
-        self.announceStep = try json.optional("announce-step", at: path)
-        self.throttleTriggerThreshold = try json.optional("throttle-trigger-threshold", at: path)
-        self.cpuThrottleInitial = try json.optional("cpu-throttle-initial", at: path)
-        self.cpuThrottleIncrement = try json.optional("cpu-throttle-increment", at: path)
-        self.cpuThrottleTailslow = try json.optional("cpu-throttle-tailslow", at: path)
-        self.tlsCreds = try json.optional("tls-creds", at: path)
-        self.tlsHostname = try json.optional("tls-hostname", at: path)
-        self.tlsAuthz = try json.optional("tls-authz", at: path)
-        self.maxBandwidth = try json.optional("max-bandwidth", at: path)
-        self.availSwitchoverBandwidth = try json.optional("avail-switchover-bandwidth", at: path)
-        self.downtimeLimit = try json.optional("downtime-limit", at: path)
-        self.xCheckpointDelay = try json.optional("x-checkpoint-delay", at: path)
-        self.multifdChannels = try json.optional("multifd-channels", at: path)
-        self.xbzrleCacheSize = try json.optional("xbzrle-cache-size", at: path)
-        self.maxPostcopyBandwidth = try json.optional("max-postcopy-bandwidth", at: path)
-        self.maxCpuThrottle = try json.optional("max-cpu-throttle", at: path)
-        self.multifdCompression = try json.optional("multifd-compression", at: path)
-        self.multifdZlibLevel = try json.optional("multifd-zlib-level", at: path)
-        self.multifdQatzipLevel = try json.optional("multifd-qatzip-level", at: path)
-        self.multifdZstdLevel = try json.optional("multifd-zstd-level", at: path)
-        self.blockBitmapMapping = try json.optional("block-bitmap-mapping", at: path)
-        self.xVcpuDirtyLimitPeriod = try json.optional("x-vcpu-dirty-limit-period", at: path)
-        self.vcpuDirtyLimit = try json.optional("vcpu-dirty-limit", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.zeroPageDetection = try json.optional("zero-page-detection", at: path)
-        self.directIo = try json.optional("direct-io", at: path)
+        let object = try json.object(at: path)
+        self.announceInitial = try object.optional("announce-initial", at: path)
+        self.announceMax = try object.optional("announce-max", at: path)
+        self.announceRounds = try object.optional("announce-rounds", at: path)
+        self.announceStep = try object.optional("announce-step", at: path)
+        self.throttleTriggerThreshold = try object.optional("throttle-trigger-threshold", at: path)
+        self.cpuThrottleInitial = try object.optional("cpu-throttle-initial", at: path)
+        self.cpuThrottleIncrement = try object.optional("cpu-throttle-increment", at: path)
+        self.cpuThrottleTailslow = try object.optional("cpu-throttle-tailslow", at: path)
+        self.tlsCreds = try object.optional("tls-creds", at: path)
+        self.tlsHostname = try object.optional("tls-hostname", at: path)
+        self.tlsAuthz = try object.optional("tls-authz", at: path)
+        self.maxBandwidth = try object.optional("max-bandwidth", at: path)
+        self.availSwitchoverBandwidth = try object.optional("avail-switchover-bandwidth", at: path)
+        self.downtimeLimit = try object.optional("downtime-limit", at: path)
+        self.xCheckpointDelay = try object.optional("x-checkpoint-delay", at: path)
+        self.multifdChannels = try object.optional("multifd-channels", at: path)
+        self.xbzrleCacheSize = try object.optional("xbzrle-cache-size", at: path)
+        self.maxPostcopyBandwidth = try object.optional("max-postcopy-bandwidth", at: path)
+        self.maxCpuThrottle = try object.optional("max-cpu-throttle", at: path)
+        self.multifdCompression = try object.optional("multifd-compression", at: path)
+        self.multifdZlibLevel = try object.optional("multifd-zlib-level", at: path)
+        self.multifdQatzipLevel = try object.optional("multifd-qatzip-level", at: path)
+        self.multifdZstdLevel = try object.optional("multifd-zstd-level", at: path)
+        self.blockBitmapMapping = try object.optional("block-bitmap-mapping", at: path)
+        self.xVcpuDirtyLimitPeriod = try object.optional("x-vcpu-dirty-limit-period", at: path)
+        self.vcpuDirtyLimit = try object.optional("vcpu-dirty-limit", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.zeroPageDetection = try object.optional("zero-page-detection", at: path)
+        self.directIo = try object.optional("direct-io", at: path)
     }
 
     public var json: JSONValue {
@@ -2524,7 +2553,8 @@ public struct MigrateSetDowntimeCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -2553,7 +2583,8 @@ public struct MigrateSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -2607,7 +2638,8 @@ public struct QueryDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.calcTimeUnit = try json.optional("calc-time-unit", at: path)
+        let object = try json.object(at: path)
+        self.calcTimeUnit = try object.optional("calc-time-unit", at: path)
     }
 
     public var json: JSONValue {
@@ -2793,8 +2825,9 @@ public struct SetVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpuIndex = try json.optional("cpu-index", at: path)
-        self.dirtyRate = try json.required("dirty-rate", at: path)
+        let object = try json.object(at: path)
+        self.cpuIndex = try object.optional("cpu-index", at: path)
+        self.dirtyRate = try object.required("dirty-rate", at: path)
     }
 
     public var json: JSONValue {
@@ -2830,9 +2863,10 @@ public struct SnapshotDeleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.required("job-id", at: path)
-        self.tag = try json.required("tag", at: path)
-        self.devices = try json.required("devices", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.required("job-id", at: path)
+        self.tag = try object.required("tag", at: path)
+        self.devices = try object.required("devices", at: path)
     }
 
     public var json: JSONValue {
@@ -2872,10 +2906,11 @@ public struct SnapshotLoadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.required("job-id", at: path)
-        self.tag = try json.required("tag", at: path)
-        self.vmstate = try json.required("vmstate", at: path)
-        self.devices = try json.required("devices", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.required("job-id", at: path)
+        self.tag = try object.required("tag", at: path)
+        self.vmstate = try object.required("vmstate", at: path)
+        self.devices = try object.required("devices", at: path)
     }
 
     public var json: JSONValue {
@@ -2916,10 +2951,11 @@ public struct SnapshotSaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.jobId = try json.required("job-id", at: path)
-        self.tag = try json.required("tag", at: path)
-        self.vmstate = try json.required("vmstate", at: path)
-        self.devices = try json.required("devices", at: path)
+        let object = try json.object(at: path)
+        self.jobId = try object.required("job-id", at: path)
+        self.tag = try object.required("tag", at: path)
+        self.vmstate = try object.required("vmstate", at: path)
+        self.devices = try object.required("devices", at: path)
     }
 
     public var json: JSONValue {
@@ -2995,7 +3031,8 @@ public struct XenLoadDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -3030,8 +3067,9 @@ public struct XenSaveDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.live = try json.optional("live", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.live = try object.optional("live", at: path)
     }
 
     public var json: JSONValue {
@@ -3061,7 +3099,8 @@ public struct XenSetGlobalDirtyLogCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.enable = try json.required("enable", at: path)
+        let object = try json.object(at: path)
+        self.enable = try object.required("enable", at: path)
     }
 
     public var json: JSONValue {
@@ -3096,9 +3135,10 @@ public struct XenSetReplicationCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.enable = try json.required("enable", at: path)
-        self.primary = try json.required("primary", at: path)
-        self.failover = try json.optional("failover", at: path)
+        let object = try json.object(at: path)
+        self.enable = try object.required("enable", at: path)
+        self.primary = try object.required("primary", at: path)
+        self.failover = try object.optional("failover", at: path)
     }
 
     public var json: JSONValue {
@@ -3130,8 +3170,9 @@ public struct ColoExitEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mode = try json.required("mode", at: path)
-        self.reason = try json.required("reason", at: path)
+        let object = try json.object(at: path)
+        self.mode = try object.required("mode", at: path)
+        self.reason = try object.required("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -3155,7 +3196,8 @@ public struct MigrationEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.status = try json.required("status", at: path)
+        let object = try json.object(at: path)
+        self.status = try object.required("status", at: path)
     }
 
     public var json: JSONValue {
@@ -3178,7 +3220,8 @@ public struct MigrationPassEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pass = try json.required("pass", at: path)
+        let object = try json.object(at: path)
+        self.pass = try object.required("pass", at: path)
     }
 
     public var json: JSONValue {
@@ -3201,7 +3244,8 @@ public struct UnplugPrimaryEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.deviceId = try json.required("device-id", at: path)
+        let object = try json.object(at: path)
+        self.deviceId = try object.required("device-id", at: path)
     }
 
     public var json: JSONValue {

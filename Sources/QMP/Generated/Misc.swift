@@ -17,8 +17,9 @@ public struct AddfdInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fdsetId = try json.required("fdset-id", at: path)
-        self.fd = try json.required("fd", at: path)
+        let object = try json.object(at: path)
+        self.fdsetId = try object.required("fdset-id", at: path)
+        self.fd = try object.required("fd", at: path)
     }
 
     public var json: JSONValue {
@@ -71,8 +72,9 @@ public struct CommandLineOptionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.option = try json.required("option", at: path)
-        self.parameters = try json.required("parameters", at: path)
+        let object = try json.object(at: path)
+        self.option = try object.required("option", at: path)
+        self.parameters = try object.required("parameters", at: path)
     }
 
     public var json: JSONValue {
@@ -104,10 +106,11 @@ public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.type = try json.required("type", at: path)
-        self.help = try json.optional("help", at: path)
-        self.`default` = try json.optional("default", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.type = try object.required("type", at: path)
+        self.help = try object.optional("help", at: path)
+        self.`default` = try object.optional("default", at: path)
     }
 
     public var json: JSONValue {
@@ -188,8 +191,9 @@ public struct FdsetFdInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fd = try json.required("fd", at: path)
-        self.opaque = try json.optional("opaque", at: path)
+        let object = try json.object(at: path)
+        self.fd = try object.required("fd", at: path)
+        self.opaque = try object.optional("opaque", at: path)
     }
 
     public var json: JSONValue {
@@ -214,8 +218,9 @@ public struct FdsetInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fdsetId = try json.required("fdset-id", at: path)
-        self.fds = try json.required("fds", at: path)
+        let object = try json.object(at: path)
+        self.fdsetId = try object.required("fdset-id", at: path)
+        self.fds = try object.required("fds", at: path)
     }
 
     public var json: JSONValue {
@@ -253,12 +258,13 @@ public struct IOThreadInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.threadId = try json.required("thread-id", at: path)
-        self.pollMaxNs = try json.optional("poll-max-ns", at: path)
-        self.pollGrow = try json.optional("poll-grow", at: path)
-        self.pollShrink = try json.optional("poll-shrink", at: path)
-        self.aioMaxBatch = try json.optional("aio-max-batch", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.threadId = try object.required("thread-id", at: path)
+        self.pollMaxNs = try object.optional("poll-max-ns", at: path)
+        self.pollGrow = try object.optional("poll-grow", at: path)
+        self.pollShrink = try object.optional("poll-shrink", at: path)
+        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
     }
 
     public var json: JSONValue {
@@ -284,7 +290,8 @@ public struct NameInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
     }
 
     public var json: JSONValue {
@@ -312,8 +319,9 @@ public struct AddFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fdsetId = try json.optional("fdset-id", at: path)
-        self.opaque = try json.optional("opaque", at: path)
+        let object = try json.object(at: path)
+        self.fdsetId = try object.optional("fdset-id", at: path)
+        self.opaque = try object.optional("opaque", at: path)
     }
 
     public var json: JSONValue {
@@ -352,10 +360,11 @@ public struct AddClientCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`protocol` = try json.required("protocol", at: path)
-        self.fdname = try json.required("fdname", at: path)
-        self.skipauth = try json.optional("skipauth", at: path)
-        self.tls = try json.optional("tls", at: path)
+        let object = try json.object(at: path)
+        self.`protocol` = try object.required("protocol", at: path)
+        self.fdname = try object.required("fdname", at: path)
+        self.skipauth = try object.optional("skipauth", at: path)
+        self.tls = try object.optional("tls", at: path)
     }
 
     public var json: JSONValue {
@@ -393,9 +402,10 @@ public struct ChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.target = try json.required("target", at: path)
-        self.arg = try json.optional("arg", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.target = try object.required("target", at: path)
+        self.arg = try object.optional("arg", at: path)
     }
 
     public var json: JSONValue {
@@ -426,7 +436,8 @@ public struct ClosefdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fdname = try json.required("fdname", at: path)
+        let object = try json.object(at: path)
+        self.fdname = try object.required("fdname", at: path)
     }
 
     public var json: JSONValue {
@@ -480,8 +491,9 @@ public struct GetWin32SocketCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.info = try json.required("info", at: path)
-        self.fdname = try json.required("fdname", at: path)
+        let object = try json.object(at: path)
+        self.info = try object.required("info", at: path)
+        self.fdname = try object.required("fdname", at: path)
     }
 
     public var json: JSONValue {
@@ -511,7 +523,8 @@ public struct GetfdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fdname = try json.required("fdname", at: path)
+        let object = try json.object(at: path)
+        self.fdname = try object.required("fdname", at: path)
     }
 
     public var json: JSONValue {
@@ -543,8 +556,9 @@ public struct HumanMonitorCommandCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.commandLine = try json.required("command-line", at: path)
-        self.cpuIndex = try json.optional("cpu-index", at: path)
+        let object = try json.object(at: path)
+        self.commandLine = try object.required("command-line", at: path)
+        self.cpuIndex = try object.optional("cpu-index", at: path)
     }
 
     public var json: JSONValue {
@@ -574,7 +588,8 @@ public struct QueryCommandLineOptionsCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.option = try json.optional("option", at: path)
+        let object = try json.object(at: path)
+        self.option = try object.optional("option", at: path)
     }
 
     public var json: JSONValue {
@@ -672,8 +687,9 @@ public struct RemoveFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fdsetId = try json.required("fdset-id", at: path)
-        self.fd = try json.optional("fd", at: path)
+        let object = try json.object(at: path)
+        self.fdsetId = try object.required("fdset-id", at: path)
+        self.fd = try object.optional("fd", at: path)
     }
 
     public var json: JSONValue {
@@ -747,7 +763,8 @@ public struct XOobTestCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.lock = try json.required("lock", at: path)
+        let object = try json.object(at: path)
+        self.lock = try object.required("lock", at: path)
     }
 
     public var json: JSONValue {
@@ -777,8 +794,9 @@ public struct CommandDroppedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.reason = try json.required("reason", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.reason = try object.required("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -805,8 +823,9 @@ public struct RtcChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.offset = try json.required("offset", at: path)
-        self.qomPath = try json.optional("qom-path", at: path)
+        let object = try json.object(at: path)
+        self.offset = try object.required("offset", at: path)
+        self.qomPath = try object.optional("qom-path", at: path)
     }
 
     public var json: JSONValue {
@@ -839,10 +858,11 @@ public struct VfuClientHangupEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.vfuId = try json.required("vfu-id", at: path)
-        self.vfuQomPath = try json.required("vfu-qom-path", at: path)
-        self.devId = try json.required("dev-id", at: path)
-        self.devQomPath = try json.required("dev-qom-path", at: path)
+        let object = try json.object(at: path)
+        self.vfuId = try object.required("vfu-id", at: path)
+        self.vfuQomPath = try object.required("vfu-qom-path", at: path)
+        self.devId = try object.required("dev-id", at: path)
+        self.devQomPath = try object.required("dev-qom-path", at: path)
     }
 
     public var json: JSONValue {

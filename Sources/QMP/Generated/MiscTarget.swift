@@ -32,13 +32,14 @@ public struct EvtchnInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.port = try json.required("port", at: path)
-        self.vcpu = try json.required("vcpu", at: path)
-        self.type = try json.required("type", at: path)
-        self.remoteDomain = try json.required("remote-domain", at: path)
-        self.target = try json.required("target", at: path)
-        self.pending = try json.required("pending", at: path)
-        self.masked = try json.required("masked", at: path)
+        let object = try json.object(at: path)
+        self.port = try object.required("port", at: path)
+        self.vcpu = try object.required("vcpu", at: path)
+        self.type = try object.required("type", at: path)
+        self.remoteDomain = try object.required("remote-domain", at: path)
+        self.target = try object.required("target", at: path)
+        self.pending = try object.required("pending", at: path)
+        self.masked = try object.required("masked", at: path)
     }
 
     public var json: JSONValue {
@@ -119,9 +120,10 @@ public struct GICCapability: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.version = try json.required("version", at: path)
-        self.emulated = try json.required("emulated", at: path)
-        self.kernel = try json.required("kernel", at: path)
+        let object = try json.object(at: path)
+        self.version = try object.required("version", at: path)
+        self.emulated = try object.required("emulated", at: path)
+        self.kernel = try object.required("kernel", at: path)
     }
 
     public var json: JSONValue {
@@ -147,8 +149,9 @@ public struct SGXEPCSection: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.node = try json.required("node", at: path)
-        self.size = try json.required("size", at: path)
+        let object = try json.object(at: path)
+        self.node = try object.required("node", at: path)
+        self.size = try object.required("size", at: path)
     }
 
     public var json: JSONValue {
@@ -184,11 +187,12 @@ public struct SGXInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sgx = try json.required("sgx", at: path)
-        self.sgx1 = try json.required("sgx1", at: path)
-        self.sgx2 = try json.required("sgx2", at: path)
-        self.flc = try json.required("flc", at: path)
-        self.sections = try json.optional("sections", at: path)
+        let object = try json.object(at: path)
+        self.sgx = try object.required("sgx", at: path)
+        self.sgx1 = try object.required("sgx1", at: path)
+        self.sgx2 = try object.required("sgx2", at: path)
+        self.flc = try object.required("flc", at: path)
+        self.sections = try object.optional("sections", at: path)
     }
 
     public var json: JSONValue {
@@ -213,7 +217,8 @@ public struct SevAttestationReport: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -247,11 +252,12 @@ public struct SevCapability: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pdh = try json.required("pdh", at: path)
-        self.certChain = try json.required("cert-chain", at: path)
-        self.cpu0Id = try json.optional("cpu0-id", at: path)
-        self.cbitpos = try json.required("cbitpos", at: path)
-        self.reducedPhysBits = try json.required("reduced-phys-bits", at: path)
+        let object = try json.object(at: path)
+        self.pdh = try object.required("pdh", at: path)
+        self.certChain = try object.required("cert-chain", at: path)
+        self.cpu0Id = try object.optional("cpu0-id", at: path)
+        self.cbitpos = try object.required("cbitpos", at: path)
+        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
     }
 
     public var json: JSONValue {
@@ -279,8 +285,9 @@ public struct SevGuestInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.policy = try json.required("policy", at: path)
-        self.handle = try json.required("handle", at: path)
+        let object = try json.object(at: path)
+        self.policy = try object.required("policy", at: path)
+        self.handle = try object.required("handle", at: path)
     }
 
     public var json: JSONValue {
@@ -354,17 +361,17 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.enabled = try json.required("enabled", at: path)
-        self.apiMajor = try json.required("api-major", at: path)
-        self.apiMinor = try json.required("api-minor", at: path)
-        self.buildId = try json.required("build-id", at: path)
-        self.state = try json.required("state", at: path)
-        self.sevType = try json.optional("sev-type", at: path)
+        let object = try json.object(at: path)
+        self.enabled = try object.required("enabled", at: path)
+        self.apiMajor = try object.required("api-major", at: path)
+        self.apiMinor = try object.required("api-minor", at: path)
+        self.buildId = try object.required("build-id", at: path)
+        self.state = try object.required("state", at: path)
+        self.sevType = try object.optional("sev-type", at: path)
         switch self.sevType {
         case .sev: self.branch = .sev(try SevGuestInfo(json: json, path: path))
         case .sevSnp: self.branch = .sevSnp(try SevSnpGuestInfo(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["enabled", "api-major", "api-minor", "build-id", "state", "sev-type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -412,7 +419,8 @@ public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -433,7 +441,8 @@ public struct SevSnpGuestInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.snpPolicy = try json.required("snp-policy", at: path)
+        let object = try json.object(at: path)
+        self.snpPolicy = try object.required("snp-policy", at: path)
     }
 
     public var json: JSONValue {
@@ -506,7 +515,8 @@ public struct DumpSkeysCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -579,7 +589,8 @@ public struct QuerySevAttestationReportCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mnonce = try json.required("mnonce", at: path)
+        let object = try json.object(at: path)
+        self.mnonce = try object.required("mnonce", at: path)
     }
 
     public var json: JSONValue {
@@ -724,9 +735,10 @@ public struct SevInjectLaunchSecretCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.packetHeader = try json.required("packet-header", at: path)
-        self.secret = try json.required("secret", at: path)
-        self.gpa = try json.optional("gpa", at: path)
+        let object = try json.object(at: path)
+        self.packetHeader = try object.required("packet-header", at: path)
+        self.secret = try object.required("secret", at: path)
+        self.gpa = try object.optional("gpa", at: path)
     }
 
     public var json: JSONValue {
@@ -757,7 +769,8 @@ public struct XenEventInjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.port = try json.required("port", at: path)
+        let object = try json.object(at: path)
+        self.port = try object.required("port", at: path)
     }
 
     public var json: JSONValue {

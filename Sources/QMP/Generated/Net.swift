@@ -62,12 +62,13 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.initial = try json.required("initial", at: path)
-        self.max = try json.required("max", at: path)
-        self.rounds = try json.required("rounds", at: path)
-        self.step = try json.required("step", at: path)
-        self.interfaces = try json.optional("interfaces", at: path)
-        self.id = try json.optional("id", at: path)
+        let object = try json.object(at: path)
+        self.initial = try object.required("initial", at: path)
+        self.max = try object.required("max", at: path)
+        self.rounds = try object.required("rounds", at: path)
+        self.step = try object.required("step", at: path)
+        self.interfaces = try object.optional("interfaces", at: path)
+        self.id = try object.optional("id", at: path)
     }
 
     public var json: JSONValue {
@@ -201,9 +202,10 @@ public struct NetLegacy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.optional("id", at: path)
-        self.name = try json.optional("name", at: path)
-        self.opts = try json.required("opts", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.name = try object.optional("name", at: path)
+        self.opts = try object.required("opts", at: path)
     }
 
     public var json: JSONValue {
@@ -238,11 +240,12 @@ public struct NetLegacyNicOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.optional("netdev", at: path)
-        self.macaddr = try json.optional("macaddr", at: path)
-        self.model = try json.optional("model", at: path)
-        self.addr = try json.optional("addr", at: path)
-        self.vectors = try json.optional("vectors", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.optional("netdev", at: path)
+        self.macaddr = try object.optional("macaddr", at: path)
+        self.model = try object.optional("model", at: path)
+        self.addr = try object.optional("addr", at: path)
+        self.vectors = try object.optional("vectors", at: path)
     }
 
     public var json: JSONValue {
@@ -271,7 +274,8 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .nic: self.branch = .nic(try NetLegacyNicOptions(json: json, path: path))
         case .user: self.branch = .user(try NetdevUserOptions(json: json, path: path))
@@ -283,7 +287,6 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
         case .netmap: self.branch = .netmap(try NetdevNetmapOptions(json: json, path: path))
         case .vhostUser: self.branch = .vhostUser(try NetdevVhostUserOptions(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -424,8 +427,9 @@ public struct Netdev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.type = try json.optional("type", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.type = try object.optional("type", at: path)
         switch self.type {
         case .nic: self.branch = .nic(try NetLegacyNicOptions(json: json, path: path))
         case .user: self.branch = .user(try NetdevUserOptions(json: json, path: path))
@@ -445,7 +449,6 @@ public struct Netdev: QMPJSONConvertible, Hashable {
         case .vmnetShared: self.branch = .vmnetShared(try NetdevVmnetSharedOptions(json: json, path: path))
         case .vmnetBridged: self.branch = .vmnetBridged(try NetdevVmnetBridgedOptions(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["id", "type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -552,13 +555,14 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.ifname = try json.required("ifname", at: path)
-        self.mode = try json.optional("mode", at: path)
-        self.forceCopy = try json.optional("force-copy", at: path)
-        self.queues = try json.optional("queues", at: path)
-        self.startQueue = try json.optional("start-queue", at: path)
-        self.inhibit = try json.optional("inhibit", at: path)
-        self.sockFds = try json.optional("sock-fds", at: path)
+        let object = try json.object(at: path)
+        self.ifname = try object.required("ifname", at: path)
+        self.mode = try object.optional("mode", at: path)
+        self.forceCopy = try object.optional("force-copy", at: path)
+        self.queues = try object.optional("queues", at: path)
+        self.startQueue = try object.optional("start-queue", at: path)
+        self.inhibit = try object.optional("inhibit", at: path)
+        self.sockFds = try object.optional("sock-fds", at: path)
     }
 
     public var json: JSONValue {
@@ -588,8 +592,9 @@ public struct NetdevBridgeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.br = try json.optional("br", at: path)
-        self.helper = try json.optional("helper", at: path)
+        let object = try json.object(at: path)
+        self.br = try object.optional("br", at: path)
+        self.helper = try object.optional("helper", at: path)
     }
 
     public var json: JSONValue {
@@ -614,8 +619,9 @@ public struct NetdevDgramOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.local = try json.optional("local", at: path)
-        self.remote = try json.optional("remote", at: path)
+        let object = try json.object(at: path)
+        self.local = try object.optional("local", at: path)
+        self.remote = try object.optional("remote", at: path)
     }
 
     public var json: JSONValue {
@@ -640,8 +646,9 @@ public struct NetdevDumpOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.len = try json.optional("len", at: path)
-        self.file = try json.optional("file", at: path)
+        let object = try json.object(at: path)
+        self.len = try object.optional("len", at: path)
+        self.file = try object.optional("file", at: path)
     }
 
     public var json: JSONValue {
@@ -667,8 +674,9 @@ public struct NetdevHubPortOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.hubid = try json.required("hubid", at: path)
-        self.netdev = try json.optional("netdev", at: path)
+        let object = try json.object(at: path)
+        self.hubid = try object.required("hubid", at: path)
+        self.netdev = try object.optional("netdev", at: path)
     }
 
     public var json: JSONValue {
@@ -729,20 +737,21 @@ public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.src = try json.required("src", at: path)
-        self.dst = try json.required("dst", at: path)
-        self.srcport = try json.optional("srcport", at: path)
-        self.dstport = try json.optional("dstport", at: path)
-        self.ipv6 = try json.optional("ipv6", at: path)
-        self.udp = try json.optional("udp", at: path)
-        self.cookie64 = try json.optional("cookie64", at: path)
-        self.counter = try json.optional("counter", at: path)
-        self.pincounter = try json.optional("pincounter", at: path)
-        self.txcookie = try json.optional("txcookie", at: path)
-        self.rxcookie = try json.optional("rxcookie", at: path)
-        self.txsession = try json.required("txsession", at: path)
-        self.rxsession = try json.optional("rxsession", at: path)
-        self.offset = try json.optional("offset", at: path)
+        let object = try json.object(at: path)
+        self.src = try object.required("src", at: path)
+        self.dst = try object.required("dst", at: path)
+        self.srcport = try object.optional("srcport", at: path)
+        self.dstport = try object.optional("dstport", at: path)
+        self.ipv6 = try object.optional("ipv6", at: path)
+        self.udp = try object.optional("udp", at: path)
+        self.cookie64 = try object.optional("cookie64", at: path)
+        self.counter = try object.optional("counter", at: path)
+        self.pincounter = try object.optional("pincounter", at: path)
+        self.txcookie = try object.optional("txcookie", at: path)
+        self.rxcookie = try object.optional("rxcookie", at: path)
+        self.txsession = try object.required("txsession", at: path)
+        self.rxsession = try object.optional("rxsession", at: path)
+        self.offset = try object.optional("offset", at: path)
     }
 
     public var json: JSONValue {
@@ -779,8 +788,9 @@ public struct NetdevNetmapOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.ifname = try json.required("ifname", at: path)
-        self.devname = try json.optional("devname", at: path)
+        let object = try json.object(at: path)
+        self.ifname = try object.required("ifname", at: path)
+        self.devname = try object.optional("devname", at: path)
     }
 
     public var json: JSONValue {
@@ -831,12 +841,13 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fd = try json.optional("fd", at: path)
-        self.listen = try json.optional("listen", at: path)
-        self.connect = try json.optional("connect", at: path)
-        self.mcast = try json.optional("mcast", at: path)
-        self.localaddr = try json.optional("localaddr", at: path)
-        self.udp = try json.optional("udp", at: path)
+        let object = try json.object(at: path)
+        self.fd = try object.optional("fd", at: path)
+        self.listen = try object.optional("listen", at: path)
+        self.connect = try object.optional("connect", at: path)
+        self.mcast = try object.optional("mcast", at: path)
+        self.localaddr = try object.optional("localaddr", at: path)
+        self.udp = try object.optional("udp", at: path)
     }
 
     public var json: JSONValue {
@@ -872,10 +883,11 @@ public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.addr = try json.required("addr", at: path)
-        self.server = try json.optional("server", at: path)
-        self.reconnect = try json.optional("reconnect", at: path)
-        self.reconnectMs = try json.optional("reconnect-ms", at: path)
+        let object = try json.object(at: path)
+        self.addr = try object.required("addr", at: path)
+        self.server = try object.optional("server", at: path)
+        self.reconnect = try object.optional("reconnect", at: path)
+        self.reconnectMs = try object.optional("reconnect-ms", at: path)
     }
 
     public var json: JSONValue {
@@ -942,21 +954,22 @@ public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.ifname = try json.optional("ifname", at: path)
-        self.fd = try json.optional("fd", at: path)
-        self.fds = try json.optional("fds", at: path)
-        self.script = try json.optional("script", at: path)
-        self.downscript = try json.optional("downscript", at: path)
-        self.br = try json.optional("br", at: path)
-        self.helper = try json.optional("helper", at: path)
-        self.sndbuf = try json.optional("sndbuf", at: path)
-        self.vnetHdr = try json.optional("vnet_hdr", at: path)
-        self.vhost = try json.optional("vhost", at: path)
-        self.vhostfd = try json.optional("vhostfd", at: path)
-        self.vhostfds = try json.optional("vhostfds", at: path)
-        self.vhostforce = try json.optional("vhostforce", at: path)
-        self.queues = try json.optional("queues", at: path)
-        self.pollUs = try json.optional("poll-us", at: path)
+        let object = try json.object(at: path)
+        self.ifname = try object.optional("ifname", at: path)
+        self.fd = try object.optional("fd", at: path)
+        self.fds = try object.optional("fds", at: path)
+        self.script = try object.optional("script", at: path)
+        self.downscript = try object.optional("downscript", at: path)
+        self.br = try object.optional("br", at: path)
+        self.helper = try object.optional("helper", at: path)
+        self.sndbuf = try object.optional("sndbuf", at: path)
+        self.vnetHdr = try object.optional("vnet_hdr", at: path)
+        self.vhost = try object.optional("vhost", at: path)
+        self.vhostfd = try object.optional("vhostfd", at: path)
+        self.vhostfds = try object.optional("vhostfds", at: path)
+        self.vhostforce = try object.optional("vhostforce", at: path)
+        self.queues = try object.optional("queues", at: path)
+        self.pollUs = try object.optional("poll-us", at: path)
     }
 
     public var json: JSONValue {
@@ -1055,28 +1068,29 @@ public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.hostname = try json.optional("hostname", at: path)
-        self.restrict = try json.optional("restrict", at: path)
-        self.ipv4 = try json.optional("ipv4", at: path)
-        self.ipv6 = try json.optional("ipv6", at: path)
-        self.ip = try json.optional("ip", at: path)
-        self.net = try json.optional("net", at: path)
-        self.host = try json.optional("host", at: path)
-        self.tftp = try json.optional("tftp", at: path)
-        self.bootfile = try json.optional("bootfile", at: path)
-        self.dhcpstart = try json.optional("dhcpstart", at: path)
-        self.dns = try json.optional("dns", at: path)
-        self.dnssearch = try json.optional("dnssearch", at: path)
-        self.domainname = try json.optional("domainname", at: path)
-        self.ipv6Prefix = try json.optional("ipv6-prefix", at: path)
-        self.ipv6Prefixlen = try json.optional("ipv6-prefixlen", at: path)
-        self.ipv6Host = try json.optional("ipv6-host", at: path)
-        self.ipv6Dns = try json.optional("ipv6-dns", at: path)
-        self.smb = try json.optional("smb", at: path)
-        self.smbserver = try json.optional("smbserver", at: path)
-        self.hostfwd = try json.optional("hostfwd", at: path)
-        self.guestfwd = try json.optional("guestfwd", at: path)
-        self.tftpServerName = try json.optional("tftp-server-name", at: path)
+        let object = try json.object(at: path)
+        self.hostname = try object.optional("hostname", at: path)
+        self.restrict = try object.optional("restrict", at: path)
+        self.ipv4 = try object.optional("ipv4", at: path)
+        self.ipv6 = try object.optional("ipv6", at: path)
+        self.ip = try object.optional("ip", at: path)
+        self.net = try object.optional("net", at: path)
+        self.host = try object.optional("host", at: path)
+        self.tftp = try object.optional("tftp", at: path)
+        self.bootfile = try object.optional("bootfile", at: path)
+        self.dhcpstart = try object.optional("dhcpstart", at: path)
+        self.dns = try object.optional("dns", at: path)
+        self.dnssearch = try object.optional("dnssearch", at: path)
+        self.domainname = try object.optional("domainname", at: path)
+        self.ipv6Prefix = try object.optional("ipv6-prefix", at: path)
+        self.ipv6Prefixlen = try object.optional("ipv6-prefixlen", at: path)
+        self.ipv6Host = try object.optional("ipv6-host", at: path)
+        self.ipv6Dns = try object.optional("ipv6-dns", at: path)
+        self.smb = try object.optional("smb", at: path)
+        self.smbserver = try object.optional("smbserver", at: path)
+        self.hostfwd = try object.optional("hostfwd", at: path)
+        self.guestfwd = try object.optional("guestfwd", at: path)
+        self.tftpServerName = try object.optional("tftp-server-name", at: path)
     }
 
     public var json: JSONValue {
@@ -1127,10 +1141,11 @@ public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sock = try json.optional("sock", at: path)
-        self.port = try json.optional("port", at: path)
-        self.group = try json.optional("group", at: path)
-        self.mode = try json.optional("mode", at: path)
+        let object = try json.object(at: path)
+        self.sock = try object.optional("sock", at: path)
+        self.port = try object.optional("port", at: path)
+        self.group = try object.optional("group", at: path)
+        self.mode = try object.optional("mode", at: path)
     }
 
     public var json: JSONValue {
@@ -1161,9 +1176,10 @@ public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.chardev = try json.required("chardev", at: path)
-        self.vhostforce = try json.optional("vhostforce", at: path)
-        self.queues = try json.optional("queues", at: path)
+        let object = try json.object(at: path)
+        self.chardev = try object.required("chardev", at: path)
+        self.vhostforce = try object.optional("vhostforce", at: path)
+        self.queues = try object.optional("queues", at: path)
     }
 
     public var json: JSONValue {
@@ -1196,10 +1212,11 @@ public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.vhostdev = try json.optional("vhostdev", at: path)
-        self.vhostfd = try json.optional("vhostfd", at: path)
-        self.queues = try json.optional("queues", at: path)
-        self.xSvq = try json.optional("x-svq", at: path)
+        let object = try json.object(at: path)
+        self.vhostdev = try object.optional("vhostdev", at: path)
+        self.vhostfd = try object.optional("vhostfd", at: path)
+        self.queues = try object.optional("queues", at: path)
+        self.xSvq = try object.optional("x-svq", at: path)
     }
 
     public var json: JSONValue {
@@ -1226,8 +1243,9 @@ public struct NetdevVmnetBridgedOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.ifname = try json.required("ifname", at: path)
-        self.isolated = try json.optional("isolated", at: path)
+        let object = try json.object(at: path)
+        self.ifname = try object.required("ifname", at: path)
+        self.isolated = try object.optional("isolated", at: path)
     }
 
     public var json: JSONValue {
@@ -1261,11 +1279,12 @@ public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.startAddress = try json.optional("start-address", at: path)
-        self.endAddress = try json.optional("end-address", at: path)
-        self.subnetMask = try json.optional("subnet-mask", at: path)
-        self.isolated = try json.optional("isolated", at: path)
-        self.netUuid = try json.optional("net-uuid", at: path)
+        let object = try json.object(at: path)
+        self.startAddress = try object.optional("start-address", at: path)
+        self.endAddress = try object.optional("end-address", at: path)
+        self.subnetMask = try object.optional("subnet-mask", at: path)
+        self.isolated = try object.optional("isolated", at: path)
+        self.netUuid = try object.optional("net-uuid", at: path)
     }
 
     public var json: JSONValue {
@@ -1302,11 +1321,12 @@ public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.startAddress = try json.optional("start-address", at: path)
-        self.endAddress = try json.optional("end-address", at: path)
-        self.subnetMask = try json.optional("subnet-mask", at: path)
-        self.isolated = try json.optional("isolated", at: path)
-        self.nat66Prefix = try json.optional("nat66-prefix", at: path)
+        let object = try json.object(at: path)
+        self.startAddress = try object.optional("start-address", at: path)
+        self.endAddress = try object.optional("end-address", at: path)
+        self.subnetMask = try object.optional("subnet-mask", at: path)
+        self.isolated = try object.optional("isolated", at: path)
+        self.nat66Prefix = try object.optional("nat66-prefix", at: path)
     }
 
     public var json: JSONValue {
@@ -1365,18 +1385,19 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.promiscuous = try json.required("promiscuous", at: path)
-        self.multicast = try json.required("multicast", at: path)
-        self.unicast = try json.required("unicast", at: path)
-        self.vlan = try json.optional("vlan", at: path)
-        self.broadcastAllowed = try json.required("broadcast-allowed", at: path)
-        self.multicastOverflow = try json.required("multicast-overflow", at: path)
-        self.unicastOverflow = try json.required("unicast-overflow", at: path)
-        self.mainMac = try json.required("main-mac", at: path)
-        self.vlanTable = try json.required("vlan-table", at: path)
-        self.unicastTable = try json.required("unicast-table", at: path)
-        self.multicastTable = try json.required("multicast-table", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.promiscuous = try object.required("promiscuous", at: path)
+        self.multicast = try object.required("multicast", at: path)
+        self.unicast = try object.required("unicast", at: path)
+        self.vlan = try object.optional("vlan", at: path)
+        self.broadcastAllowed = try object.required("broadcast-allowed", at: path)
+        self.multicastOverflow = try object.required("multicast-overflow", at: path)
+        self.unicastOverflow = try object.required("unicast-overflow", at: path)
+        self.mainMac = try object.required("main-mac", at: path)
+        self.vlanTable = try object.required("vlan-table", at: path)
+        self.unicastTable = try object.required("unicast-table", at: path)
+        self.multicastTable = try object.required("multicast-table", at: path)
     }
 
     public var json: JSONValue {
@@ -1444,7 +1465,8 @@ public struct QAPIString: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.str = try json.required("str", at: path)
+        let object = try json.object(at: path)
+        self.str = try object.required("str", at: path)
     }
 
     public var json: JSONValue {
@@ -1488,12 +1510,13 @@ public struct AnnounceSelfCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.initial = try json.required("initial", at: path)
-        self.max = try json.required("max", at: path)
-        self.rounds = try json.required("rounds", at: path)
-        self.step = try json.required("step", at: path)
-        self.interfaces = try json.optional("interfaces", at: path)
-        self.id = try json.optional("id", at: path)
+        let object = try json.object(at: path)
+        self.initial = try object.required("initial", at: path)
+        self.max = try object.required("max", at: path)
+        self.rounds = try object.required("rounds", at: path)
+        self.step = try object.required("step", at: path)
+        self.interfaces = try object.optional("interfaces", at: path)
+        self.id = try object.optional("id", at: path)
     }
 
     public var json: JSONValue {
@@ -1557,7 +1580,8 @@ public struct NetdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -1586,7 +1610,8 @@ public struct QueryRxFilterCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
     }
 
     public var json: JSONValue {
@@ -1618,8 +1643,9 @@ public struct SetLinkCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.up = try json.required("up", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.up = try object.required("up", at: path)
     }
 
     public var json: JSONValue {
@@ -1647,7 +1673,8 @@ public struct FailoverNegotiatedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.deviceId = try json.required("device-id", at: path)
+        let object = try json.object(at: path)
+        self.deviceId = try object.required("device-id", at: path)
     }
 
     public var json: JSONValue {
@@ -1673,8 +1700,9 @@ public struct NetdevStreamConnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdevId = try json.required("netdev-id", at: path)
-        self.addr = try json.required("addr", at: path)
+        let object = try json.object(at: path)
+        self.netdevId = try object.required("netdev-id", at: path)
+        self.addr = try object.required("addr", at: path)
     }
 
     public var json: JSONValue {
@@ -1698,7 +1726,8 @@ public struct NetdevStreamDisconnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdevId = try json.required("netdev-id", at: path)
+        let object = try json.object(at: path)
+        self.netdevId = try object.required("netdev-id", at: path)
     }
 
     public var json: JSONValue {
@@ -1724,8 +1753,9 @@ public struct NicRxFilterChangedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.optional("name", at: path)
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.optional("name", at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {

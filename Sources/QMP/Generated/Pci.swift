@@ -18,8 +18,9 @@ public struct PciBridgeInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.bus = try json.required("bus", at: path)
-        self.devices = try json.optional("devices", at: path)
+        let object = try json.object(at: path)
+        self.bus = try object.required("bus", at: path)
+        self.devices = try object.optional("devices", at: path)
     }
 
     public var json: JSONValue {
@@ -56,12 +57,13 @@ public struct PciBusInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.number = try json.required("number", at: path)
-        self.secondary = try json.required("secondary", at: path)
-        self.subordinate = try json.required("subordinate", at: path)
-        self.ioRange = try json.required("io_range", at: path)
-        self.memoryRange = try json.required("memory_range", at: path)
-        self.prefetchableRange = try json.required("prefetchable_range", at: path)
+        let object = try json.object(at: path)
+        self.number = try object.required("number", at: path)
+        self.secondary = try object.required("secondary", at: path)
+        self.subordinate = try object.required("subordinate", at: path)
+        self.ioRange = try object.required("io_range", at: path)
+        self.memoryRange = try object.required("memory_range", at: path)
+        self.prefetchableRange = try object.required("prefetchable_range", at: path)
     }
 
     public var json: JSONValue {
@@ -90,8 +92,9 @@ public struct PciDeviceClass: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.desc = try json.optional("desc", at: path)
-        self.`class` = try json.required("class", at: path)
+        let object = try json.object(at: path)
+        self.desc = try object.optional("desc", at: path)
+        self.`class` = try object.required("class", at: path)
     }
 
     public var json: JSONValue {
@@ -123,10 +126,11 @@ public struct PciDeviceId: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.required("device", at: path)
-        self.vendor = try json.required("vendor", at: path)
-        self.subsystem = try json.optional("subsystem", at: path)
-        self.subsystemVendor = try json.optional("subsystem-vendor", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.required("device", at: path)
+        self.vendor = try object.required("vendor", at: path)
+        self.subsystem = try object.optional("subsystem", at: path)
+        self.subsystemVendor = try object.optional("subsystem-vendor", at: path)
     }
 
     public var json: JSONValue {
@@ -178,16 +182,17 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.bus = try json.required("bus", at: path)
-        self.slot = try json.required("slot", at: path)
-        self.function = try json.required("function", at: path)
-        self.classInfo = try json.required("class_info", at: path)
-        self.id = try json.required("id", at: path)
-        self.irq = try json.optional("irq", at: path)
-        self.irqPin = try json.optional("irq_pin", at: path)
-        self.qdevId = try json.required("qdev_id", at: path)
-        self.pciBridge = try json.optional("pci_bridge", at: path)
-        self.regions = try json.required("regions", at: path)
+        let object = try json.object(at: path)
+        self.bus = try object.required("bus", at: path)
+        self.slot = try object.required("slot", at: path)
+        self.function = try object.required("function", at: path)
+        self.classInfo = try object.required("class_info", at: path)
+        self.id = try object.required("id", at: path)
+        self.irq = try object.optional("irq", at: path)
+        self.irqPin = try object.optional("irq_pin", at: path)
+        self.qdevId = try object.required("qdev_id", at: path)
+        self.pciBridge = try object.optional("pci_bridge", at: path)
+        self.regions = try object.required("regions", at: path)
     }
 
     public var json: JSONValue {
@@ -220,8 +225,9 @@ public struct PciInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.bus = try json.required("bus", at: path)
-        self.devices = try json.required("devices", at: path)
+        let object = try json.object(at: path)
+        self.bus = try object.required("bus", at: path)
+        self.devices = try object.required("devices", at: path)
     }
 
     public var json: JSONValue {
@@ -246,8 +252,9 @@ public struct PciMemoryRange: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.base = try json.required("base", at: path)
-        self.limit = try json.required("limit", at: path)
+        let object = try json.object(at: path)
+        self.base = try object.required("base", at: path)
+        self.limit = try object.required("limit", at: path)
     }
 
     public var json: JSONValue {
@@ -284,12 +291,13 @@ public struct PciMemoryRegion: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.bar = try json.required("bar", at: path)
-        self.type = try json.required("type", at: path)
-        self.address = try json.required("address", at: path)
-        self.size = try json.required("size", at: path)
-        self.prefetch = try json.optional("prefetch", at: path)
-        self.memType64 = try json.optional("mem_type_64", at: path)
+        let object = try json.object(at: path)
+        self.bar = try object.required("bar", at: path)
+        self.type = try object.required("type", at: path)
+        self.address = try object.required("address", at: path)
+        self.size = try object.required("size", at: path)
+        self.prefetch = try object.optional("prefetch", at: path)
+        self.memType64 = try object.optional("mem_type_64", at: path)
     }
 
     public var json: JSONValue {

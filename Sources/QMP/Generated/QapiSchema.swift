@@ -17,11 +17,11 @@ public struct BlockdevAction: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
-        case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try json.required("data", at: path))
+        case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try object.required("data", at: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -214,9 +214,10 @@ public struct DevicePropertyInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.type = try json.required("type", at: path)
-        self.description = try json.optional("description", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.type = try object.required("type", at: path)
+        self.description = try object.optional("description", at: path)
     }
 
     public var json: JSONValue {
@@ -243,22 +244,22 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
-        case .none: self.branch = .none(try json.required("data", at: path))
-        case .nic: self.branch = .nic(try json.required("data", at: path))
-        case .user: self.branch = .user(try json.required("data", at: path))
-        case .tap: self.branch = .tap(try json.required("data", at: path))
-        case .l2tpv3: self.branch = .l2tpv3(try json.required("data", at: path))
-        case .socket: self.branch = .socket(try json.required("data", at: path))
-        case .vde: self.branch = .vde(try json.required("data", at: path))
-        case .dump: self.branch = .dump(try json.required("data", at: path))
-        case .bridge: self.branch = .bridge(try json.required("data", at: path))
-        case .hubport: self.branch = .hubport(try json.required("data", at: path))
-        case .netmap: self.branch = .netmap(try json.required("data", at: path))
-        case .vhostUser: self.branch = .vhostUser(try json.required("data", at: path))
+        case .none: self.branch = .none(try object.required("data", at: path))
+        case .nic: self.branch = .nic(try object.required("data", at: path))
+        case .user: self.branch = .user(try object.required("data", at: path))
+        case .tap: self.branch = .tap(try object.required("data", at: path))
+        case .l2tpv3: self.branch = .l2tpv3(try object.required("data", at: path))
+        case .socket: self.branch = .socket(try object.required("data", at: path))
+        case .vde: self.branch = .vde(try object.required("data", at: path))
+        case .dump: self.branch = .dump(try object.required("data", at: path))
+        case .bridge: self.branch = .bridge(try object.required("data", at: path))
+        case .hubport: self.branch = .hubport(try object.required("data", at: path))
+        case .netmap: self.branch = .netmap(try object.required("data", at: path))
+        case .vhostUser: self.branch = .vhostUser(try object.required("data", at: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -503,14 +504,14 @@ public struct SocketAddressFlat: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .inet: self.branch = .inet(try InetSocketAddress(json: json, path: path))
         case .unix: self.branch = .unix(try UnixSocketAddress(json: json, path: path))
         case .vsock: self.branch = .vsock(try VsockSocketAddress(json: json, path: path))
         case .fd: self.branch = .fd(try QAPIString(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -826,7 +827,8 @@ public struct CpuCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.index = try json.required("index", at: path)
+        let object = try json.object(at: path)
+        self.index = try object.required("index", at: path)
     }
 
     public var json: JSONValue {
@@ -858,8 +860,9 @@ public struct XInputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.console = try json.optional("console", at: path)
-        self.events = try json.required("events", at: path)
+        let object = try json.object(at: path)
+        self.console = try object.optional("console", at: path)
+        self.events = try object.required("events", at: path)
     }
 
     public var json: JSONValue {

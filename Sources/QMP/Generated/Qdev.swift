@@ -18,7 +18,8 @@ public struct DeviceListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.typename = try json.required("typename", at: path)
+        let object = try json.object(at: path)
+        self.typename = try object.required("typename", at: path)
     }
 
     public var json: JSONValue {
@@ -47,7 +48,8 @@ public struct DeviceSyncConfigCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -85,9 +87,10 @@ public struct DeviceAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.driver = try json.required("driver", at: path)
-        self.bus = try json.optional("bus", at: path)
-        self.id = try json.optional("id", at: path)
+        let object = try json.object(at: path)
+        self.driver = try object.required("driver", at: path)
+        self.bus = try object.optional("bus", at: path)
+        self.id = try object.optional("id", at: path)
     }
 
     public var json: JSONValue {
@@ -118,7 +121,8 @@ public struct DeviceDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -148,8 +152,9 @@ public struct DeviceDeletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -176,8 +181,9 @@ public struct DeviceUnplugGuestErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {

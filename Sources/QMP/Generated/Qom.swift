@@ -17,8 +17,9 @@ public struct AcpiGenericInitiatorProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pciDev = try json.required("pci-dev", at: path)
-        self.node = try json.required("node", at: path)
+        let object = try json.object(at: path)
+        self.pciDev = try object.required("pci-dev", at: path)
+        self.node = try object.required("node", at: path)
     }
 
     public var json: JSONValue {
@@ -43,8 +44,9 @@ public struct AcpiGenericPortProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.pciBus = try json.required("pci-bus", at: path)
-        self.node = try json.required("node", at: path)
+        let object = try json.object(at: path)
+        self.pciBus = try object.required("pci-bus", at: path)
+        self.node = try object.required("node", at: path)
     }
 
     public var json: JSONValue {
@@ -69,8 +71,9 @@ public struct CanHostSocketcanProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`if` = try json.required("if", at: path)
-        self.canbus = try json.required("canbus", at: path)
+        let object = try json.object(at: path)
+        self.`if` = try object.required("if", at: path)
+        self.canbus = try object.required("canbus", at: path)
     }
 
     public var json: JSONValue {
@@ -116,15 +119,16 @@ public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.primaryIn = try json.required("primary_in", at: path)
-        self.secondaryIn = try json.required("secondary_in", at: path)
-        self.outdev = try json.required("outdev", at: path)
-        self.iothread = try json.required("iothread", at: path)
-        self.notifyDev = try json.optional("notify_dev", at: path)
-        self.compareTimeout = try json.optional("compare_timeout", at: path)
-        self.expiredScanCycle = try json.optional("expired_scan_cycle", at: path)
-        self.maxQueueSize = try json.optional("max_queue_size", at: path)
-        self.vnetHdrSupport = try json.optional("vnet_hdr_support", at: path)
+        let object = try json.object(at: path)
+        self.primaryIn = try object.required("primary_in", at: path)
+        self.secondaryIn = try object.required("secondary_in", at: path)
+        self.outdev = try object.required("outdev", at: path)
+        self.iothread = try object.required("iothread", at: path)
+        self.notifyDev = try object.optional("notify_dev", at: path)
+        self.compareTimeout = try object.optional("compare_timeout", at: path)
+        self.expiredScanCycle = try object.optional("expired_scan_cycle", at: path)
+        self.maxQueueSize = try object.optional("max_queue_size", at: path)
+        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
     }
 
     public var json: JSONValue {
@@ -160,9 +164,10 @@ public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.queues = try json.optional("queues", at: path)
-        self.throttleBps = try json.optional("throttle-bps", at: path)
-        self.throttleOps = try json.optional("throttle-ops", at: path)
+        let object = try json.object(at: path)
+        self.queues = try object.optional("queues", at: path)
+        self.throttleBps = try object.optional("throttle-bps", at: path)
+        self.throttleOps = try object.optional("throttle-ops", at: path)
     }
 
     public var json: JSONValue {
@@ -195,10 +200,11 @@ public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.queues = try json.optional("queues", at: path)
-        self.throttleBps = try json.optional("throttle-bps", at: path)
-        self.throttleOps = try json.optional("throttle-ops", at: path)
-        self.chardev = try json.required("chardev", at: path)
+        let object = try json.object(at: path)
+        self.queues = try object.optional("queues", at: path)
+        self.throttleBps = try object.optional("throttle-bps", at: path)
+        self.throttleOps = try object.optional("throttle-ops", at: path)
+        self.chardev = try object.required("chardev", at: path)
     }
 
     public var json: JSONValue {
@@ -225,8 +231,9 @@ public struct DBusVMStateProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.addr = try json.required("addr", at: path)
-        self.idList = try json.optional("id-list", at: path)
+        let object = try json.object(at: path)
+        self.addr = try object.required("addr", at: path)
+        self.idList = try object.optional("id-list", at: path)
     }
 
     public var json: JSONValue {
@@ -254,9 +261,10 @@ public struct EventLoopBaseProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.aioMaxBatch = try json.optional("aio-max-batch", at: path)
-        self.threadPoolMin = try json.optional("thread-pool-min", at: path)
-        self.threadPoolMax = try json.optional("thread-pool-max", at: path)
+        let object = try json.object(at: path)
+        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
+        self.threadPoolMin = try object.optional("thread-pool-min", at: path)
+        self.threadPoolMax = try object.optional("thread-pool-max", at: path)
     }
 
     public var json: JSONValue {
@@ -294,12 +302,13 @@ public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.required("netdev", at: path)
-        self.queue = try json.optional("queue", at: path)
-        self.status = try json.optional("status", at: path)
-        self.position = try json.optional("position", at: path)
-        self.insert = try json.optional("insert", at: path)
-        self.interval = try json.required("interval", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.required("netdev", at: path)
+        self.queue = try object.optional("queue", at: path)
+        self.status = try object.optional("status", at: path)
+        self.position = try object.optional("position", at: path)
+        self.insert = try object.optional("insert", at: path)
+        self.interval = try object.required("interval", at: path)
     }
 
     public var json: JSONValue {
@@ -343,13 +352,14 @@ public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.required("netdev", at: path)
-        self.queue = try json.optional("queue", at: path)
-        self.status = try json.optional("status", at: path)
-        self.position = try json.optional("position", at: path)
-        self.insert = try json.optional("insert", at: path)
-        self.file = try json.required("file", at: path)
-        self.maxlen = try json.optional("maxlen", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.required("netdev", at: path)
+        self.queue = try object.optional("queue", at: path)
+        self.status = try object.optional("status", at: path)
+        self.position = try object.optional("position", at: path)
+        self.insert = try object.optional("insert", at: path)
+        self.file = try object.required("file", at: path)
+        self.maxlen = try object.optional("maxlen", at: path)
     }
 
     public var json: JSONValue {
@@ -394,13 +404,14 @@ public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.required("netdev", at: path)
-        self.queue = try json.optional("queue", at: path)
-        self.status = try json.optional("status", at: path)
-        self.position = try json.optional("position", at: path)
-        self.insert = try json.optional("insert", at: path)
-        self.outdev = try json.required("outdev", at: path)
-        self.vnetHdrSupport = try json.optional("vnet_hdr_support", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.required("netdev", at: path)
+        self.queue = try object.optional("queue", at: path)
+        self.status = try object.optional("status", at: path)
+        self.position = try object.optional("position", at: path)
+        self.insert = try object.optional("insert", at: path)
+        self.outdev = try object.required("outdev", at: path)
+        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
     }
 
     public var json: JSONValue {
@@ -448,14 +459,15 @@ public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.required("netdev", at: path)
-        self.queue = try json.optional("queue", at: path)
-        self.status = try json.optional("status", at: path)
-        self.position = try json.optional("position", at: path)
-        self.insert = try json.optional("insert", at: path)
-        self.indev = try json.optional("indev", at: path)
-        self.outdev = try json.optional("outdev", at: path)
-        self.vnetHdrSupport = try json.optional("vnet_hdr_support", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.required("netdev", at: path)
+        self.queue = try object.optional("queue", at: path)
+        self.status = try object.optional("status", at: path)
+        self.position = try object.optional("position", at: path)
+        self.insert = try object.optional("insert", at: path)
+        self.indev = try object.optional("indev", at: path)
+        self.outdev = try object.optional("outdev", at: path)
+        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
     }
 
     public var json: JSONValue {
@@ -498,12 +510,13 @@ public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.required("netdev", at: path)
-        self.queue = try json.optional("queue", at: path)
-        self.status = try json.optional("status", at: path)
-        self.position = try json.optional("position", at: path)
-        self.insert = try json.optional("insert", at: path)
-        self.vnetHdrSupport = try json.optional("vnet_hdr_support", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.required("netdev", at: path)
+        self.queue = try object.optional("queue", at: path)
+        self.status = try object.optional("status", at: path)
+        self.position = try object.optional("position", at: path)
+        self.insert = try object.optional("insert", at: path)
+        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
     }
 
     public var json: JSONValue {
@@ -529,7 +542,8 @@ public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fd = try json.optional("fd", at: path)
+        let object = try json.object(at: path)
+        self.fd = try object.optional("fd", at: path)
     }
 
     public var json: JSONValue {
@@ -568,13 +582,14 @@ public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.server = try json.optional("server", at: path)
-        self.port = try json.optional("port", at: path)
-        self.xOrigin = try json.optional("x-origin", at: path)
-        self.yOrigin = try json.optional("y-origin", at: path)
-        self.width = try json.optional("width", at: path)
-        self.height = try json.optional("height", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.server = try object.optional("server", at: path)
+        self.port = try object.optional("port", at: path)
+        self.xOrigin = try object.optional("x-origin", at: path)
+        self.yOrigin = try object.optional("y-origin", at: path)
+        self.width = try object.optional("width", at: path)
+        self.height = try object.optional("height", at: path)
     }
 
     public var json: JSONValue {
@@ -610,10 +625,11 @@ public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.evdev = try json.required("evdev", at: path)
-        self.grabAll = try json.optional("grab_all", at: path)
-        self.`repeat` = try json.optional("repeat", at: path)
-        self.grabToggle = try json.optional("grab-toggle", at: path)
+        let object = try json.object(at: path)
+        self.evdev = try object.required("evdev", at: path)
+        self.grabAll = try object.optional("grab_all", at: path)
+        self.`repeat` = try object.optional("repeat", at: path)
+        self.grabToggle = try object.optional("grab-toggle", at: path)
     }
 
     public var json: JSONValue {
@@ -653,12 +669,13 @@ public struct IothreadProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.aioMaxBatch = try json.optional("aio-max-batch", at: path)
-        self.threadPoolMin = try json.optional("thread-pool-min", at: path)
-        self.threadPoolMax = try json.optional("thread-pool-max", at: path)
-        self.pollMaxNs = try json.optional("poll-max-ns", at: path)
-        self.pollGrow = try json.optional("poll-grow", at: path)
-        self.pollShrink = try json.optional("poll-shrink", at: path)
+        let object = try json.object(at: path)
+        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
+        self.threadPoolMin = try object.optional("thread-pool-min", at: path)
+        self.threadPoolMax = try object.optional("thread-pool-max", at: path)
+        self.pollMaxNs = try object.optional("poll-max-ns", at: path)
+        self.pollGrow = try object.optional("poll-grow", at: path)
+        self.pollShrink = try object.optional("poll-shrink", at: path)
     }
 
     public var json: JSONValue {
@@ -690,9 +707,10 @@ public struct MainLoopProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.aioMaxBatch = try json.optional("aio-max-batch", at: path)
-        self.threadPoolMin = try json.optional("thread-pool-min", at: path)
-        self.threadPoolMax = try json.optional("thread-pool-max", at: path)
+        let object = try json.object(at: path)
+        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
+        self.threadPoolMin = try object.optional("thread-pool-min", at: path)
+        self.threadPoolMax = try object.optional("thread-pool-max", at: path)
     }
 
     public var json: JSONValue {
@@ -746,17 +764,18 @@ public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dump = try json.optional("dump", at: path)
-        self.hostNodes = try json.optional("host-nodes", at: path)
-        self.merge = try json.optional("merge", at: path)
-        self.policy = try json.optional("policy", at: path)
-        self.prealloc = try json.optional("prealloc", at: path)
-        self.preallocThreads = try json.optional("prealloc-threads", at: path)
-        self.preallocContext = try json.optional("prealloc-context", at: path)
-        self.share = try json.optional("share", at: path)
-        self.reserve = try json.optional("reserve", at: path)
-        self.size = try json.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try json.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        let object = try json.object(at: path)
+        self.dump = try object.optional("dump", at: path)
+        self.hostNodes = try object.optional("host-nodes", at: path)
+        self.merge = try object.optional("merge", at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.prealloc = try object.optional("prealloc", at: path)
+        self.preallocThreads = try object.optional("prealloc-threads", at: path)
+        self.preallocContext = try object.optional("prealloc-context", at: path)
+        self.share = try object.optional("share", at: path)
+        self.reserve = try object.optional("reserve", at: path)
+        self.size = try object.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
     }
 
     public var json: JSONValue {
@@ -839,24 +858,25 @@ public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dump = try json.optional("dump", at: path)
-        self.hostNodes = try json.optional("host-nodes", at: path)
-        self.merge = try json.optional("merge", at: path)
-        self.policy = try json.optional("policy", at: path)
-        self.prealloc = try json.optional("prealloc", at: path)
-        self.preallocThreads = try json.optional("prealloc-threads", at: path)
-        self.preallocContext = try json.optional("prealloc-context", at: path)
-        self.share = try json.optional("share", at: path)
-        self.reserve = try json.optional("reserve", at: path)
-        self.size = try json.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try json.optional("x-use-canonical-path-for-ramblock-id", at: path)
-        self.align = try json.optional("align", at: path)
-        self.offset = try json.optional("offset", at: path)
-        self.discardData = try json.optional("discard-data", at: path)
-        self.memPath = try json.required("mem-path", at: path)
-        self.pmem = try json.optional("pmem", at: path)
-        self.readonly = try json.optional("readonly", at: path)
-        self.rom = try json.optional("rom", at: path)
+        let object = try json.object(at: path)
+        self.dump = try object.optional("dump", at: path)
+        self.hostNodes = try object.optional("host-nodes", at: path)
+        self.merge = try object.optional("merge", at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.prealloc = try object.optional("prealloc", at: path)
+        self.preallocThreads = try object.optional("prealloc-threads", at: path)
+        self.preallocContext = try object.optional("prealloc-context", at: path)
+        self.share = try object.optional("share", at: path)
+        self.reserve = try object.optional("reserve", at: path)
+        self.size = try object.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        self.align = try object.optional("align", at: path)
+        self.offset = try object.optional("offset", at: path)
+        self.discardData = try object.optional("discard-data", at: path)
+        self.memPath = try object.required("mem-path", at: path)
+        self.pmem = try object.optional("pmem", at: path)
+        self.readonly = try object.optional("readonly", at: path)
+        self.rom = try object.optional("rom", at: path)
     }
 
     public var json: JSONValue {
@@ -934,20 +954,21 @@ public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dump = try json.optional("dump", at: path)
-        self.hostNodes = try json.optional("host-nodes", at: path)
-        self.merge = try json.optional("merge", at: path)
-        self.policy = try json.optional("policy", at: path)
-        self.prealloc = try json.optional("prealloc", at: path)
-        self.preallocThreads = try json.optional("prealloc-threads", at: path)
-        self.preallocContext = try json.optional("prealloc-context", at: path)
-        self.share = try json.optional("share", at: path)
-        self.reserve = try json.optional("reserve", at: path)
-        self.size = try json.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try json.optional("x-use-canonical-path-for-ramblock-id", at: path)
-        self.hugetlb = try json.optional("hugetlb", at: path)
-        self.hugetlbsize = try json.optional("hugetlbsize", at: path)
-        self.seal = try json.optional("seal", at: path)
+        let object = try json.object(at: path)
+        self.dump = try object.optional("dump", at: path)
+        self.hostNodes = try object.optional("host-nodes", at: path)
+        self.merge = try object.optional("merge", at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.prealloc = try object.optional("prealloc", at: path)
+        self.preallocThreads = try object.optional("prealloc-threads", at: path)
+        self.preallocContext = try object.optional("prealloc-context", at: path)
+        self.share = try object.optional("share", at: path)
+        self.reserve = try object.optional("reserve", at: path)
+        self.size = try object.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        self.hugetlb = try object.optional("hugetlb", at: path)
+        self.hugetlbsize = try object.optional("hugetlbsize", at: path)
+        self.seal = try object.optional("seal", at: path)
     }
 
     public var json: JSONValue {
@@ -1012,17 +1033,18 @@ public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dump = try json.optional("dump", at: path)
-        self.hostNodes = try json.optional("host-nodes", at: path)
-        self.merge = try json.optional("merge", at: path)
-        self.policy = try json.optional("policy", at: path)
-        self.prealloc = try json.optional("prealloc", at: path)
-        self.preallocThreads = try json.optional("prealloc-threads", at: path)
-        self.preallocContext = try json.optional("prealloc-context", at: path)
-        self.share = try json.optional("share", at: path)
-        self.reserve = try json.optional("reserve", at: path)
-        self.size = try json.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try json.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        let object = try json.object(at: path)
+        self.dump = try object.optional("dump", at: path)
+        self.hostNodes = try object.optional("host-nodes", at: path)
+        self.merge = try object.optional("merge", at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.prealloc = try object.optional("prealloc", at: path)
+        self.preallocThreads = try object.optional("prealloc-threads", at: path)
+        self.preallocContext = try object.optional("prealloc-context", at: path)
+        self.share = try object.optional("share", at: path)
+        self.reserve = try object.optional("reserve", at: path)
+        self.size = try object.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
     }
 
     public var json: JSONValue {
@@ -1083,17 +1105,18 @@ public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.dump = try json.optional("dump", at: path)
-        self.hostNodes = try json.optional("host-nodes", at: path)
-        self.merge = try json.optional("merge", at: path)
-        self.policy = try json.optional("policy", at: path)
-        self.prealloc = try json.optional("prealloc", at: path)
-        self.preallocThreads = try json.optional("prealloc-threads", at: path)
-        self.preallocContext = try json.optional("prealloc-context", at: path)
-        self.share = try json.optional("share", at: path)
-        self.reserve = try json.optional("reserve", at: path)
-        self.size = try json.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try json.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        let object = try json.object(at: path)
+        self.dump = try object.optional("dump", at: path)
+        self.hostNodes = try object.optional("host-nodes", at: path)
+        self.merge = try object.optional("merge", at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.prealloc = try object.optional("prealloc", at: path)
+        self.preallocThreads = try object.optional("prealloc-threads", at: path)
+        self.preallocContext = try object.optional("prealloc-context", at: path)
+        self.share = try object.optional("share", at: path)
+        self.reserve = try object.optional("reserve", at: path)
+        self.size = try object.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
     }
 
     public var json: JSONValue {
@@ -1168,11 +1191,12 @@ public struct NetfilterProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.required("netdev", at: path)
-        self.queue = try json.optional("queue", at: path)
-        self.status = try json.optional("status", at: path)
-        self.position = try json.optional("position", at: path)
-        self.insert = try json.optional("insert", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.required("netdev", at: path)
+        self.queue = try object.optional("queue", at: path)
+        self.status = try object.optional("status", at: path)
+        self.position = try object.optional("position", at: path)
+        self.insert = try object.optional("insert", at: path)
     }
 
     public var json: JSONValue {
@@ -1204,8 +1228,9 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.qomType = try json.required("qom-type", at: path)
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.qomType = try object.required("qom-type", at: path)
+        self.id = try object.required("id", at: path)
         switch self.qomType {
         case .acpiGenericInitiator: self.branch = .acpiGenericInitiator(try AcpiGenericInitiatorProperties(json: json, path: path))
         case .acpiGenericPort: self.branch = .acpiGenericPort(try AcpiGenericPortProperties(json: json, path: path))
@@ -1254,7 +1279,6 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
         case .xRemoteObject: self.branch = .xRemoteObject(try RemoteObjectProperties(json: json, path: path))
         case .xVfioUserServer: self.branch = .xVfioUserServer(try VfioUserServerProperties(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["qom-type", "id"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1440,10 +1464,11 @@ public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.type = try json.required("type", at: path)
-        self.description = try json.optional("description", at: path)
-        self.defaultValue = try json.optional("default-value", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.type = try object.required("type", at: path)
+        self.description = try object.optional("description", at: path)
+        self.defaultValue = try object.optional("default-value", at: path)
     }
 
     public var json: JSONValue {
@@ -1695,9 +1720,10 @@ public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.abstract = try json.optional("abstract", at: path)
-        self.parent = try json.optional("parent", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.abstract = try object.optional("abstract", at: path)
+        self.parent = try object.optional("parent", at: path)
     }
 
     public var json: JSONValue {
@@ -1720,7 +1746,8 @@ public struct PrManagerHelperProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -1744,8 +1771,9 @@ public struct QtestProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.chardev = try json.required("chardev", at: path)
-        self.log = try json.optional("log", at: path)
+        let object = try json.object(at: path)
+        self.chardev = try object.required("chardev", at: path)
+        self.log = try object.optional("log", at: path)
     }
 
     public var json: JSONValue {
@@ -1770,8 +1798,9 @@ public struct RemoteObjectProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.fd = try json.required("fd", at: path)
-        self.devid = try json.required("devid", at: path)
+        let object = try json.object(at: path)
+        self.fd = try object.required("fd", at: path)
+        self.devid = try object.required("devid", at: path)
     }
 
     public var json: JSONValue {
@@ -1796,8 +1825,9 @@ public struct RngEgdProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.opened = try json.optional("opened", at: path)
-        self.chardev = try json.required("chardev", at: path)
+        let object = try json.object(at: path)
+        self.opened = try object.optional("opened", at: path)
+        self.chardev = try object.required("chardev", at: path)
     }
 
     public var json: JSONValue {
@@ -1819,7 +1849,8 @@ public struct RngProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.opened = try json.optional("opened", at: path)
+        let object = try json.object(at: path)
+        self.opened = try object.optional("opened", at: path)
     }
 
     public var json: JSONValue {
@@ -1843,8 +1874,9 @@ public struct RngRandomProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.opened = try json.optional("opened", at: path)
-        self.filename = try json.optional("filename", at: path)
+        let object = try json.object(at: path)
+        self.opened = try object.optional("opened", at: path)
+        self.filename = try object.optional("filename", at: path)
     }
 
     public var json: JSONValue {
@@ -1875,10 +1907,11 @@ public struct SevCommonProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sevDevice = try json.optional("sev-device", at: path)
-        self.cbitpos = try json.optional("cbitpos", at: path)
-        self.reducedPhysBits = try json.required("reduced-phys-bits", at: path)
-        self.kernelHashes = try json.optional("kernel-hashes", at: path)
+        let object = try json.object(at: path)
+        self.sevDevice = try object.optional("sev-device", at: path)
+        self.cbitpos = try object.optional("cbitpos", at: path)
+        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
+        self.kernelHashes = try object.optional("kernel-hashes", at: path)
     }
 
     public var json: JSONValue {
@@ -1927,15 +1960,16 @@ public struct SevGuestProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sevDevice = try json.optional("sev-device", at: path)
-        self.cbitpos = try json.optional("cbitpos", at: path)
-        self.reducedPhysBits = try json.required("reduced-phys-bits", at: path)
-        self.kernelHashes = try json.optional("kernel-hashes", at: path)
-        self.dhCertFile = try json.optional("dh-cert-file", at: path)
-        self.sessionFile = try json.optional("session-file", at: path)
-        self.policy = try json.optional("policy", at: path)
-        self.handle = try json.optional("handle", at: path)
-        self.legacyVmType = try json.optional("legacy-vm-type", at: path)
+        let object = try json.object(at: path)
+        self.sevDevice = try object.optional("sev-device", at: path)
+        self.cbitpos = try object.optional("cbitpos", at: path)
+        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
+        self.kernelHashes = try object.optional("kernel-hashes", at: path)
+        self.dhCertFile = try object.optional("dh-cert-file", at: path)
+        self.sessionFile = try object.optional("session-file", at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.handle = try object.optional("handle", at: path)
+        self.legacyVmType = try object.optional("legacy-vm-type", at: path)
     }
 
     public var json: JSONValue {
@@ -1994,17 +2028,18 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.sevDevice = try json.optional("sev-device", at: path)
-        self.cbitpos = try json.optional("cbitpos", at: path)
-        self.reducedPhysBits = try json.required("reduced-phys-bits", at: path)
-        self.kernelHashes = try json.optional("kernel-hashes", at: path)
-        self.policy = try json.optional("policy", at: path)
-        self.guestVisibleWorkarounds = try json.optional("guest-visible-workarounds", at: path)
-        self.idBlock = try json.optional("id-block", at: path)
-        self.idAuth = try json.optional("id-auth", at: path)
-        self.authorKeyEnabled = try json.optional("author-key-enabled", at: path)
-        self.hostData = try json.optional("host-data", at: path)
-        self.vcekDisabled = try json.optional("vcek-disabled", at: path)
+        let object = try json.object(at: path)
+        self.sevDevice = try object.optional("sev-device", at: path)
+        self.cbitpos = try object.optional("cbitpos", at: path)
+        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
+        self.kernelHashes = try object.optional("kernel-hashes", at: path)
+        self.policy = try object.optional("policy", at: path)
+        self.guestVisibleWorkarounds = try object.optional("guest-visible-workarounds", at: path)
+        self.idBlock = try object.optional("id-block", at: path)
+        self.idAuth = try object.optional("id-auth", at: path)
+        self.authorKeyEnabled = try object.optional("author-key-enabled", at: path)
+        self.hostData = try object.optional("host-data", at: path)
+        self.vcekDisabled = try object.optional("vcek-disabled", at: path)
     }
 
     public var json: JSONValue {
@@ -2038,8 +2073,9 @@ public struct ThreadContextProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cpuAffinity = try json.optional("cpu-affinity", at: path)
-        self.nodeAffinity = try json.optional("node-affinity", at: path)
+        let object = try json.object(at: path)
+        self.cpuAffinity = try object.optional("cpu-affinity", at: path)
+        self.nodeAffinity = try object.optional("node-affinity", at: path)
     }
 
     public var json: JSONValue {
@@ -2064,8 +2100,9 @@ public struct VfioUserServerProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.socket = try json.required("socket", at: path)
-        self.device = try json.required("device", at: path)
+        let object = try json.object(at: path)
+        self.socket = try object.required("socket", at: path)
+        self.device = try object.required("device", at: path)
     }
 
     public var json: JSONValue {
@@ -2121,7 +2158,8 @@ public struct ObjectDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -2153,8 +2191,9 @@ public struct QomGetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.property = try json.required("property", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.property = try object.required("property", at: path)
     }
 
     public var json: JSONValue {
@@ -2184,7 +2223,8 @@ public struct QomListCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -2213,7 +2253,8 @@ public struct QomListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.typename = try json.required("typename", at: path)
+        let object = try json.object(at: path)
+        self.typename = try object.required("typename", at: path)
     }
 
     public var json: JSONValue {
@@ -2245,8 +2286,9 @@ public struct QomListTypesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.implements = try json.optional("implements", at: path)
-        self.abstract = try json.optional("abstract", at: path)
+        let object = try json.object(at: path)
+        self.implements = try object.optional("implements", at: path)
+        self.abstract = try object.optional("abstract", at: path)
     }
 
     public var json: JSONValue {
@@ -2282,9 +2324,10 @@ public struct QomSetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.property = try json.required("property", at: path)
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.property = try object.required("property", at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {

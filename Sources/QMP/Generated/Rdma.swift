@@ -25,10 +25,11 @@ public struct RdmaGidStatusChangedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.netdev = try json.required("netdev", at: path)
-        self.gidStatus = try json.required("gid-status", at: path)
-        self.subnetPrefix = try json.required("subnet-prefix", at: path)
-        self.interfaceId = try json.required("interface-id", at: path)
+        let object = try json.object(at: path)
+        self.netdev = try object.required("netdev", at: path)
+        self.gidStatus = try object.required("gid-status", at: path)
+        self.subnetPrefix = try object.required("subnet-prefix", at: path)
+        self.interfaceId = try object.required("interface-id", at: path)
     }
 
     public var json: JSONValue {

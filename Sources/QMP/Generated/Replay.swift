@@ -20,9 +20,10 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.mode = try json.required("mode", at: path)
-        self.filename = try json.optional("filename", at: path)
-        self.icount = try json.required("icount", at: path)
+        let object = try json.object(at: path)
+        self.mode = try object.required("mode", at: path)
+        self.filename = try object.optional("filename", at: path)
+        self.icount = try object.required("icount", at: path)
     }
 
     public var json: JSONValue {
@@ -107,7 +108,8 @@ public struct ReplayBreakCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.icount = try json.required("icount", at: path)
+        let object = try json.object(at: path)
+        self.icount = try object.required("icount", at: path)
     }
 
     public var json: JSONValue {
@@ -158,7 +160,8 @@ public struct ReplaySeekCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.icount = try json.required("icount", at: path)
+        let object = try json.object(at: path)
+        self.icount = try object.required("icount", at: path)
     }
 
     public var json: JSONValue {

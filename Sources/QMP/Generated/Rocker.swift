@@ -26,11 +26,12 @@ public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cookie = try json.required("cookie", at: path)
-        self.hits = try json.required("hits", at: path)
-        self.key = try json.required("key", at: path)
-        self.mask = try json.required("mask", at: path)
-        self.action = try json.required("action", at: path)
+        let object = try json.object(at: path)
+        self.cookie = try object.required("cookie", at: path)
+        self.hits = try object.required("hits", at: path)
+        self.key = try object.required("key", at: path)
+        self.mask = try object.required("mask", at: path)
+        self.action = try object.required("action", at: path)
     }
 
     public var json: JSONValue {
@@ -70,12 +71,13 @@ public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.gotoTbl = try json.optional("goto-tbl", at: path)
-        self.groupId = try json.optional("group-id", at: path)
-        self.tunnelLport = try json.optional("tunnel-lport", at: path)
-        self.vlanId = try json.optional("vlan-id", at: path)
-        self.newVlanId = try json.optional("new-vlan-id", at: path)
-        self.outPport = try json.optional("out-pport", at: path)
+        let object = try json.object(at: path)
+        self.gotoTbl = try object.optional("goto-tbl", at: path)
+        self.groupId = try object.optional("group-id", at: path)
+        self.tunnelLport = try object.optional("tunnel-lport", at: path)
+        self.vlanId = try object.optional("vlan-id", at: path)
+        self.newVlanId = try object.optional("new-vlan-id", at: path)
+        self.outPport = try object.optional("out-pport", at: path)
     }
 
     public var json: JSONValue {
@@ -131,17 +133,18 @@ public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.priority = try json.required("priority", at: path)
-        self.tblId = try json.required("tbl-id", at: path)
-        self.inPport = try json.optional("in-pport", at: path)
-        self.tunnelId = try json.optional("tunnel-id", at: path)
-        self.vlanId = try json.optional("vlan-id", at: path)
-        self.ethType = try json.optional("eth-type", at: path)
-        self.ethSrc = try json.optional("eth-src", at: path)
-        self.ethDst = try json.optional("eth-dst", at: path)
-        self.ipProto = try json.optional("ip-proto", at: path)
-        self.ipTos = try json.optional("ip-tos", at: path)
-        self.ipDst = try json.optional("ip-dst", at: path)
+        let object = try json.object(at: path)
+        self.priority = try object.required("priority", at: path)
+        self.tblId = try object.required("tbl-id", at: path)
+        self.inPport = try object.optional("in-pport", at: path)
+        self.tunnelId = try object.optional("tunnel-id", at: path)
+        self.vlanId = try object.optional("vlan-id", at: path)
+        self.ethType = try object.optional("eth-type", at: path)
+        self.ethSrc = try object.optional("eth-src", at: path)
+        self.ethDst = try object.optional("eth-dst", at: path)
+        self.ipProto = try object.optional("ip-proto", at: path)
+        self.ipTos = try object.optional("ip-tos", at: path)
+        self.ipDst = try object.optional("ip-dst", at: path)
     }
 
     public var json: JSONValue {
@@ -190,13 +193,14 @@ public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.inPport = try json.optional("in-pport", at: path)
-        self.tunnelId = try json.optional("tunnel-id", at: path)
-        self.vlanId = try json.optional("vlan-id", at: path)
-        self.ethSrc = try json.optional("eth-src", at: path)
-        self.ethDst = try json.optional("eth-dst", at: path)
-        self.ipProto = try json.optional("ip-proto", at: path)
-        self.ipTos = try json.optional("ip-tos", at: path)
+        let object = try json.object(at: path)
+        self.inPport = try object.optional("in-pport", at: path)
+        self.tunnelId = try object.optional("tunnel-id", at: path)
+        self.vlanId = try object.optional("vlan-id", at: path)
+        self.ethSrc = try object.optional("eth-src", at: path)
+        self.ethDst = try object.optional("eth-dst", at: path)
+        self.ipProto = try object.optional("ip-proto", at: path)
+        self.ipTos = try object.optional("ip-tos", at: path)
     }
 
     public var json: JSONValue {
@@ -259,19 +263,20 @@ public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.type = try json.required("type", at: path)
-        self.vlanId = try json.optional("vlan-id", at: path)
-        self.pport = try json.optional("pport", at: path)
-        self.index = try json.optional("index", at: path)
-        self.outPport = try json.optional("out-pport", at: path)
-        self.groupId = try json.optional("group-id", at: path)
-        self.setVlanId = try json.optional("set-vlan-id", at: path)
-        self.popVlan = try json.optional("pop-vlan", at: path)
-        self.groupIds = try json.optional("group-ids", at: path)
-        self.setEthSrc = try json.optional("set-eth-src", at: path)
-        self.setEthDst = try json.optional("set-eth-dst", at: path)
-        self.ttlCheck = try json.optional("ttl-check", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.type = try object.required("type", at: path)
+        self.vlanId = try object.optional("vlan-id", at: path)
+        self.pport = try object.optional("pport", at: path)
+        self.index = try object.optional("index", at: path)
+        self.outPport = try object.optional("out-pport", at: path)
+        self.groupId = try object.optional("group-id", at: path)
+        self.setVlanId = try object.optional("set-vlan-id", at: path)
+        self.popVlan = try object.optional("pop-vlan", at: path)
+        self.groupIds = try object.optional("group-ids", at: path)
+        self.setEthSrc = try object.optional("set-eth-src", at: path)
+        self.setEthDst = try object.optional("set-eth-dst", at: path)
+        self.ttlCheck = try object.optional("ttl-check", at: path)
     }
 
     public var json: JSONValue {
@@ -319,12 +324,13 @@ public struct RockerPort: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.enabled = try json.required("enabled", at: path)
-        self.linkUp = try json.required("link-up", at: path)
-        self.speed = try json.required("speed", at: path)
-        self.duplex = try json.required("duplex", at: path)
-        self.autoneg = try json.required("autoneg", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.enabled = try object.required("enabled", at: path)
+        self.linkUp = try object.required("link-up", at: path)
+        self.speed = try object.required("speed", at: path)
+        self.duplex = try object.required("duplex", at: path)
+        self.autoneg = try object.required("autoneg", at: path)
     }
 
     public var json: JSONValue {
@@ -420,9 +426,10 @@ public struct RockerSwitch: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.id = try json.required("id", at: path)
-        self.ports = try json.required("ports", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.id = try object.required("id", at: path)
+        self.ports = try object.required("ports", at: path)
     }
 
     public var json: JSONValue {
@@ -449,7 +456,8 @@ public struct QueryRockerCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -481,8 +489,9 @@ public struct QueryRockerOfDpaFlowsCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.tblId = try json.optional("tbl-id", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.tblId = try object.optional("tbl-id", at: path)
     }
 
     public var json: JSONValue {
@@ -515,8 +524,9 @@ public struct QueryRockerOfDpaGroupsCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.type = try json.optional("type", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.type = try object.optional("type", at: path)
     }
 
     public var json: JSONValue {
@@ -546,7 +556,8 @@ public struct QueryRockerPortsCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {

@@ -55,12 +55,12 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .hyperV: self.branch = .hyperV(try GuestPanicInformationHyperV(json: json, path: path))
         case .s390: self.branch = .s390(try GuestPanicInformationS390(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -115,11 +115,12 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.arg1 = try json.required("arg1", at: path)
-        self.arg2 = try json.required("arg2", at: path)
-        self.arg3 = try json.required("arg3", at: path)
-        self.arg4 = try json.required("arg4", at: path)
-        self.arg5 = try json.required("arg5", at: path)
+        let object = try json.object(at: path)
+        self.arg1 = try object.required("arg1", at: path)
+        self.arg2 = try object.required("arg2", at: path)
+        self.arg3 = try object.required("arg3", at: path)
+        self.arg4 = try object.required("arg4", at: path)
+        self.arg5 = try object.required("arg5", at: path)
     }
 
     public var json: JSONValue {
@@ -153,10 +154,11 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.core = try json.required("core", at: path)
-        self.pswMask = try json.required("psw-mask", at: path)
-        self.pswAddr = try json.required("psw-addr", at: path)
-        self.reason = try json.required("reason", at: path)
+        let object = try json.object(at: path)
+        self.core = try object.required("core", at: path)
+        self.pswMask = try object.required("psw-mask", at: path)
+        self.pswAddr = try object.required("psw-addr", at: path)
+        self.reason = try object.required("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -256,8 +258,9 @@ public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.actionRequired = try json.required("action-required", at: path)
-        self.recursive = try json.required("recursive", at: path)
+        let object = try json.object(at: path)
+        self.actionRequired = try object.required("action-required", at: path)
+        self.recursive = try object.required("recursive", at: path)
     }
 
     public var json: JSONValue {
@@ -663,8 +666,9 @@ public struct StatusInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.running = try json.required("running", at: path)
-        self.status = try json.required("status", at: path)
+        let object = try json.object(at: path)
+        self.running = try object.required("running", at: path)
+        self.status = try object.required("status", at: path)
     }
 
     public var json: JSONValue {
@@ -773,10 +777,11 @@ public struct SetActionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.reboot = try json.optional("reboot", at: path)
-        self.shutdown = try json.optional("shutdown", at: path)
-        self.panic = try json.optional("panic", at: path)
-        self.watchdog = try json.optional("watchdog", at: path)
+        let object = try json.object(at: path)
+        self.reboot = try object.optional("reboot", at: path)
+        self.shutdown = try object.optional("shutdown", at: path)
+        self.panic = try object.optional("panic", at: path)
+        self.watchdog = try object.optional("watchdog", at: path)
     }
 
     public var json: JSONValue {
@@ -808,7 +813,8 @@ public struct WatchdogSetActionCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.action = try json.required("action", at: path)
+        let object = try json.object(at: path)
+        self.action = try object.required("action", at: path)
     }
 
     public var json: JSONValue {
@@ -838,8 +844,9 @@ public struct GuestCrashloadedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.action = try json.required("action", at: path)
-        self.info = try json.optional("info", at: path)
+        let object = try json.object(at: path)
+        self.action = try object.required("action", at: path)
+        self.info = try object.optional("info", at: path)
     }
 
     public var json: JSONValue {
@@ -866,8 +873,9 @@ public struct GuestPanickedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.action = try json.required("action", at: path)
-        self.info = try json.optional("info", at: path)
+        let object = try json.object(at: path)
+        self.action = try object.required("action", at: path)
+        self.info = try object.optional("info", at: path)
     }
 
     public var json: JSONValue {
@@ -913,9 +921,10 @@ public struct MemoryFailureEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.recipient = try json.required("recipient", at: path)
-        self.action = try json.required("action", at: path)
-        self.flags = try json.required("flags", at: path)
+        let object = try json.object(at: path)
+        self.recipient = try object.required("recipient", at: path)
+        self.action = try object.required("action", at: path)
+        self.flags = try object.required("flags", at: path)
     }
 
     public var json: JSONValue {
@@ -959,8 +968,9 @@ public struct ResetEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.guest = try json.optional("guest", at: path)
-        self.reason = try json.optional("reason", at: path)
+        let object = try json.object(at: path)
+        self.guest = try object.optional("guest", at: path)
+        self.reason = try object.optional("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -1003,8 +1013,9 @@ public struct ShutdownEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.guest = try json.optional("guest", at: path)
-        self.reason = try json.optional("reason", at: path)
+        let object = try json.object(at: path)
+        self.guest = try object.optional("guest", at: path)
+        self.reason = try object.optional("reason", at: path)
     }
 
     public var json: JSONValue {
@@ -1092,7 +1103,8 @@ public struct WatchdogEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.action = try json.required("action", at: path)
+        let object = try json.object(at: path)
+        self.action = try object.required("action", at: path)
     }
 
     public var json: JSONValue {

@@ -14,7 +14,8 @@ public struct FdSocketAddress: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.str = try json.required("str", at: path)
+        let object = try json.object(at: path)
+        self.str = try object.required("str", at: path)
     }
 
     public var json: JSONValue {
@@ -35,7 +36,8 @@ public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -78,14 +80,15 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.port = try json.required("port", at: path)
-        self.numeric = try json.optional("numeric", at: path)
-        self.to = try json.optional("to", at: path)
-        self.ipv4 = try json.optional("ipv4", at: path)
-        self.ipv6 = try json.optional("ipv6", at: path)
-        self.keepAlive = try json.optional("keep-alive", at: path)
-        self.mptcp = try json.optional("mptcp", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.port = try object.required("port", at: path)
+        self.numeric = try object.optional("numeric", at: path)
+        self.to = try object.optional("to", at: path)
+        self.ipv4 = try object.optional("ipv4", at: path)
+        self.ipv6 = try object.optional("ipv6", at: path)
+        self.keepAlive = try object.optional("keep-alive", at: path)
+        self.mptcp = try object.optional("mptcp", at: path)
     }
 
     public var json: JSONValue {
@@ -116,8 +119,9 @@ public struct InetSocketAddressBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.port = try json.required("port", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.port = try object.required("port", at: path)
     }
 
     public var json: JSONValue {
@@ -139,7 +143,8 @@ public struct InetSocketAddressWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -209,14 +214,14 @@ public struct SocketAddress: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .inet: self.branch = .inet(try InetSocketAddress(json: json, path: path))
         case .unix: self.branch = .unix(try UnixSocketAddress(json: json, path: path))
         case .vsock: self.branch = .vsock(try VsockSocketAddress(json: json, path: path))
         case .fd: self.branch = .fd(try FdSocketAddress(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -269,14 +274,14 @@ public struct SocketAddressLegacy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .inet: self.branch = .inet(try InetSocketAddressWrapper(json: json, path: path))
         case .unix: self.branch = .unix(try UnixSocketAddressWrapper(json: json, path: path))
         case .vsock: self.branch = .vsock(try VsockSocketAddressWrapper(json: json, path: path))
         case .fd: self.branch = .fd(try FdSocketAddressWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -405,7 +410,8 @@ public struct StringWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -433,9 +439,10 @@ public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.abstract = try json.optional("abstract", at: path)
-        self.tight = try json.optional("tight", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.abstract = try object.optional("abstract", at: path)
+        self.tight = try object.optional("tight", at: path)
     }
 
     public var json: JSONValue {
@@ -458,7 +465,8 @@ public struct UnixSocketAddressWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -482,8 +490,9 @@ public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.cid = try json.required("cid", at: path)
-        self.port = try json.required("port", at: path)
+        let object = try json.object(at: path)
+        self.cid = try object.required("cid", at: path)
+        self.port = try object.required("port", at: path)
     }
 
     public var json: JSONValue {
@@ -505,7 +514,8 @@ public struct VsockSocketAddressWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {

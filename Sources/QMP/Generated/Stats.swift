@@ -17,8 +17,9 @@ public struct Stats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -46,12 +47,12 @@ public struct StatsFilter: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.target = try json.required("target", at: path)
-        self.providers = try json.optional("providers", at: path)
+        let object = try json.object(at: path)
+        self.target = try object.required("target", at: path)
+        self.providers = try object.optional("providers", at: path)
         switch self.target {
         case .vcpu: self.branch = .vcpu(try StatsVCPUFilter(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["target", "providers"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -128,8 +129,9 @@ public struct StatsRequest: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.provider = try json.required("provider", at: path)
-        self.names = try json.optional("names", at: path)
+        let object = try json.object(at: path)
+        self.provider = try object.required("provider", at: path)
+        self.names = try object.optional("names", at: path)
     }
 
     public var json: JSONValue {
@@ -157,9 +159,10 @@ public struct StatsResult: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.provider = try json.required("provider", at: path)
-        self.qomPath = try json.optional("qom-path", at: path)
-        self.stats = try json.required("stats", at: path)
+        let object = try json.object(at: path)
+        self.provider = try object.required("provider", at: path)
+        self.qomPath = try object.optional("qom-path", at: path)
+        self.stats = try object.required("stats", at: path)
     }
 
     public var json: JSONValue {
@@ -188,9 +191,10 @@ public struct StatsSchema: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.provider = try json.required("provider", at: path)
-        self.target = try json.required("target", at: path)
-        self.stats = try json.required("stats", at: path)
+        let object = try json.object(at: path)
+        self.provider = try object.required("provider", at: path)
+        self.target = try object.required("target", at: path)
+        self.stats = try object.required("stats", at: path)
     }
 
     public var json: JSONValue {
@@ -228,12 +232,13 @@ public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.type = try json.required("type", at: path)
-        self.unit = try json.optional("unit", at: path)
-        self.base = try json.optional("base", at: path)
-        self.exponent = try json.required("exponent", at: path)
-        self.bucketSize = try json.optional("bucket-size", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.type = try object.required("type", at: path)
+        self.unit = try object.optional("unit", at: path)
+        self.base = try object.optional("base", at: path)
+        self.exponent = try object.required("exponent", at: path)
+        self.bucketSize = try object.optional("bucket-size", at: path)
     }
 
     public var json: JSONValue {
@@ -380,7 +385,8 @@ public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.vcpus = try json.optional("vcpus", at: path)
+        let object = try json.object(at: path)
+        self.vcpus = try object.optional("vcpus", at: path)
     }
 
     public var json: JSONValue {
@@ -460,7 +466,8 @@ public struct QueryStatsSchemasCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.provider = try json.optional("provider", at: path)
+        let object = try json.object(at: path)
+        self.provider = try object.optional("provider", at: path)
     }
 
     public var json: JSONValue {

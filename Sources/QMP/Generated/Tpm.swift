@@ -14,7 +14,8 @@ public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.chardev = try json.required("chardev", at: path)
+        let object = try json.object(at: path)
+        self.chardev = try object.required("chardev", at: path)
     }
 
     public var json: JSONValue {
@@ -35,7 +36,8 @@ public struct TPMEmulatorOptionsWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -62,9 +64,10 @@ public struct TPMInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.model = try json.required("model", at: path)
-        self.options = try json.required("options", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.model = try object.required("model", at: path)
+        self.options = try object.required("options", at: path)
     }
 
     public var json: JSONValue {
@@ -90,8 +93,9 @@ public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.optional("path", at: path)
-        self.cancelPath = try json.optional("cancel-path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.optional("path", at: path)
+        self.cancelPath = try object.optional("cancel-path", at: path)
     }
 
     public var json: JSONValue {
@@ -113,7 +117,8 @@ public struct TPMPassthroughOptionsWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -208,12 +213,12 @@ public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .passthrough: self.branch = .passthrough(try TPMPassthroughOptionsWrapper(json: json, path: path))
         case .emulator: self.branch = .emulator(try TPMEmulatorOptionsWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }

@@ -19,8 +19,9 @@ public struct TraceEventInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.state = try json.required("state", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.state = try object.required("state", at: path)
     }
 
     public var json: JSONValue {
@@ -85,7 +86,8 @@ public struct TraceEventGetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -123,9 +125,10 @@ public struct TraceEventSetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.enable = try json.required("enable", at: path)
-        self.ignoreUnavailable = try json.optional("ignore-unavailable", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.enable = try object.required("enable", at: path)
+        self.ignoreUnavailable = try object.optional("ignore-unavailable", at: path)
     }
 
     public var json: JSONValue {

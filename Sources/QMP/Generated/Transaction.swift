@@ -28,7 +28,8 @@ public struct AbortWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -81,7 +82,8 @@ public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -102,7 +104,8 @@ public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -123,7 +126,8 @@ public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -144,7 +148,8 @@ public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -165,7 +170,8 @@ public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -186,7 +192,8 @@ public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -207,7 +214,8 @@ public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -228,7 +236,8 @@ public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -253,7 +262,8 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .abort: self.branch = .abort(try AbortWrapper(json: json, path: path))
         case .blockDirtyBitmapAdd: self.branch = .blockDirtyBitmapAdd(try BlockDirtyBitmapAddWrapper(json: json, path: path))
@@ -268,7 +278,6 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
         case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try BlockdevSnapshotSyncWrapper(json: json, path: path))
         case .driveBackup: self.branch = .driveBackup(try DriveBackupWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -426,7 +435,8 @@ public struct TransactionProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.completionMode = try json.optional("completion-mode", at: path)
+        let object = try json.object(at: path)
+        self.completionMode = try object.optional("completion-mode", at: path)
     }
 
     public var json: JSONValue {
@@ -457,8 +467,9 @@ public struct TransactionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.actions = try json.required("actions", at: path)
-        self.properties = try json.optional("properties", at: path)
+        let object = try json.object(at: path)
+        self.actions = try object.required("actions", at: path)
+        self.properties = try object.optional("properties", at: path)
     }
 
     public var json: JSONValue {

@@ -27,11 +27,12 @@ public struct DisplayCocoa: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.leftCommandKey = try json.optional("left-command-key", at: path)
-        self.fullGrab = try json.optional("full-grab", at: path)
-        self.swapOptCmd = try json.optional("swap-opt-cmd", at: path)
-        self.zoomToFit = try json.optional("zoom-to-fit", at: path)
-        self.zoomInterpolation = try json.optional("zoom-interpolation", at: path)
+        let object = try json.object(at: path)
+        self.leftCommandKey = try object.optional("left-command-key", at: path)
+        self.fullGrab = try object.optional("full-grab", at: path)
+        self.swapOptCmd = try object.optional("swap-opt-cmd", at: path)
+        self.zoomToFit = try object.optional("zoom-to-fit", at: path)
+        self.zoomInterpolation = try object.optional("zoom-interpolation", at: path)
     }
 
     public var json: JSONValue {
@@ -56,7 +57,8 @@ public struct DisplayCurses: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.charset = try json.optional("charset", at: path)
+        let object = try json.object(at: path)
+        self.charset = try object.optional("charset", at: path)
     }
 
     public var json: JSONValue {
@@ -86,10 +88,11 @@ public struct DisplayDBus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.rendernode = try json.optional("rendernode", at: path)
-        self.addr = try json.optional("addr", at: path)
-        self.p2p = try json.optional("p2p", at: path)
-        self.audiodev = try json.optional("audiodev", at: path)
+        let object = try json.object(at: path)
+        self.rendernode = try object.optional("rendernode", at: path)
+        self.addr = try object.optional("addr", at: path)
+        self.p2p = try object.optional("p2p", at: path)
+        self.audiodev = try object.optional("audiodev", at: path)
     }
 
     public var json: JSONValue {
@@ -113,7 +116,8 @@ public struct DisplayEGLHeadless: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.rendernode = try json.optional("rendernode", at: path)
+        let object = try json.object(at: path)
+        self.rendernode = try object.optional("rendernode", at: path)
     }
 
     public var json: JSONValue {
@@ -184,10 +188,11 @@ public struct DisplayGTK: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.grabOnHover = try json.optional("grab-on-hover", at: path)
-        self.zoomToFit = try json.optional("zoom-to-fit", at: path)
-        self.showTabs = try json.optional("show-tabs", at: path)
-        self.showMenubar = try json.optional("show-menubar", at: path)
+        let object = try json.object(at: path)
+        self.grabOnHover = try object.optional("grab-on-hover", at: path)
+        self.zoomToFit = try object.optional("zoom-to-fit", at: path)
+        self.showTabs = try object.optional("show-tabs", at: path)
+        self.showMenubar = try object.optional("show-menubar", at: path)
     }
 
     public var json: JSONValue {
@@ -241,11 +246,12 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.fullScreen = try json.optional("full-screen", at: path)
-        self.windowClose = try json.optional("window-close", at: path)
-        self.showCursor = try json.optional("show-cursor", at: path)
-        self.gl = try json.optional("gl", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.fullScreen = try object.optional("full-screen", at: path)
+        self.windowClose = try object.optional("window-close", at: path)
+        self.showCursor = try object.optional("show-cursor", at: path)
+        self.gl = try object.optional("gl", at: path)
         switch self.type {
         case .gtk: self.branch = .gtk(try DisplayGTK(json: json, path: path))
         case .cocoa: self.branch = .cocoa(try DisplayCocoa(json: json, path: path))
@@ -254,7 +260,6 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
         case .dbus: self.branch = .dbus(try DisplayDBus(json: json, path: path))
         case .sdl: self.branch = .sdl(try DisplaySDL(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type", "full-screen", "window-close", "show-cursor", "gl"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -348,11 +353,11 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .vnc: self.branch = .vnc(try DisplayReloadOptionsVNC(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -392,7 +397,8 @@ public struct DisplayReloadOptionsVNC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.tlsCerts = try json.optional("tls-certs", at: path)
+        let object = try json.object(at: path)
+        self.tlsCerts = try object.optional("tls-certs", at: path)
     }
 
     public var json: JSONValue {
@@ -441,7 +447,8 @@ public struct DisplaySDL: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.grabMod = try json.optional("grab-mod", at: path)
+        let object = try json.object(at: path)
+        self.grabMod = try object.optional("grab-mod", at: path)
     }
 
     public var json: JSONValue {
@@ -526,11 +533,11 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .vnc: self.branch = .vnc(try DisplayUpdateOptionsVNC(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -570,7 +577,8 @@ public struct DisplayUpdateOptionsVNC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.addresses = try json.optional("addresses", at: path)
+        let object = try json.object(at: path)
+        self.addresses = try object.optional("addresses", at: path)
     }
 
     public var json: JSONValue {
@@ -625,12 +633,12 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`protocol` = try json.required("protocol", at: path)
-        self.time = try json.required("time", at: path)
+        let object = try json.object(at: path)
+        self.`protocol` = try object.required("protocol", at: path)
+        self.time = try object.required("time", at: path)
         switch self.`protocol` {
         case .vnc: self.branch = .vnc(try ExpirePasswordOptionsVnc(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["protocol", "time"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -671,7 +679,8 @@ public struct ExpirePasswordOptionsVnc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.display = try json.optional("display", at: path)
+        let object = try json.object(at: path)
+        self.display = try object.optional("display", at: path)
     }
 
     public var json: JSONValue {
@@ -804,8 +813,9 @@ public struct InputBtnEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.button = try json.required("button", at: path)
-        self.down = try json.required("down", at: path)
+        let object = try json.object(at: path)
+        self.button = try object.required("button", at: path)
+        self.down = try object.required("down", at: path)
     }
 
     public var json: JSONValue {
@@ -827,7 +837,8 @@ public struct InputBtnEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -937,7 +948,8 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .key: self.branch = .key(try InputKeyEventWrapper(json: json, path: path))
         case .btn: self.branch = .btn(try InputBtnEventWrapper(json: json, path: path))
@@ -945,7 +957,6 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
         case .abs: self.branch = .abs(try InputMoveEventWrapper(json: json, path: path))
         case .mtt: self.branch = .mtt(try InputMultiTouchEventWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1045,8 +1056,9 @@ public struct InputKeyEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.key = try json.required("key", at: path)
-        self.down = try json.required("down", at: path)
+        let object = try json.object(at: path)
+        self.key = try object.required("key", at: path)
+        self.down = try object.required("down", at: path)
     }
 
     public var json: JSONValue {
@@ -1068,7 +1080,8 @@ public struct InputKeyEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1092,8 +1105,9 @@ public struct InputMoveEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.axis = try json.required("axis", at: path)
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.axis = try object.required("axis", at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -1115,7 +1129,8 @@ public struct InputMoveEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1148,11 +1163,12 @@ public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
-        self.slot = try json.required("slot", at: path)
-        self.trackingId = try json.required("tracking-id", at: path)
-        self.axis = try json.required("axis", at: path)
-        self.value = try json.required("value", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
+        self.slot = try object.required("slot", at: path)
+        self.trackingId = try object.required("tracking-id", at: path)
+        self.axis = try object.required("axis", at: path)
+        self.value = try object.required("value", at: path)
     }
 
     public var json: JSONValue {
@@ -1177,7 +1193,8 @@ public struct InputMultiTouchEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1242,7 +1259,8 @@ public struct IntWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -1267,12 +1285,12 @@ public struct KeyValue: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .number: self.branch = .number(try IntWrapper(json: json, path: path))
         case .qcode: self.branch = .qcode(try QKeyCodeWrapper(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -1356,10 +1374,11 @@ public struct MouseInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.index = try json.required("index", at: path)
-        self.current = try json.required("current", at: path)
-        self.absolute = try json.required("absolute", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.index = try object.required("index", at: path)
+        self.current = try object.required("current", at: path)
+        self.absolute = try object.required("absolute", at: path)
     }
 
     public var json: JSONValue {
@@ -2064,7 +2083,8 @@ public struct QKeyCodeWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.data = try json.required("data", at: path)
+        let object = try json.object(at: path)
+        self.data = try object.required("data", at: path)
     }
 
     public var json: JSONValue {
@@ -2130,13 +2150,13 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`protocol` = try json.required("protocol", at: path)
-        self.password = try json.required("password", at: path)
-        self.connected = try json.optional("connected", at: path)
+        let object = try json.object(at: path)
+        self.`protocol` = try object.required("protocol", at: path)
+        self.password = try object.required("password", at: path)
+        self.connected = try object.optional("connected", at: path)
         switch self.`protocol` {
         case .vnc: self.branch = .vnc(try SetPasswordOptionsVnc(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["protocol", "password", "connected"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -2178,7 +2198,8 @@ public struct SetPasswordOptionsVnc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.display = try json.optional("display", at: path)
+        let object = try json.object(at: path)
+        self.display = try object.optional("display", at: path)
     }
 
     public var json: JSONValue {
@@ -2205,9 +2226,10 @@ public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.port = try json.required("port", at: path)
-        self.family = try json.required("family", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.port = try object.required("port", at: path)
+        self.family = try object.required("family", at: path)
     }
 
     public var json: JSONValue {
@@ -2249,13 +2271,14 @@ public struct SpiceChannel: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.port = try json.required("port", at: path)
-        self.family = try json.required("family", at: path)
-        self.connectionId = try json.required("connection-id", at: path)
-        self.channelType = try json.required("channel-type", at: path)
-        self.channelId = try json.required("channel-id", at: path)
-        self.tls = try json.required("tls", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.port = try object.required("port", at: path)
+        self.family = try object.required("family", at: path)
+        self.connectionId = try object.required("connection-id", at: path)
+        self.channelType = try object.required("channel-type", at: path)
+        self.channelId = try object.required("channel-id", at: path)
+        self.tls = try object.required("tls", at: path)
     }
 
     public var json: JSONValue {
@@ -2307,15 +2330,16 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.enabled = try json.required("enabled", at: path)
-        self.migrated = try json.optional("migrated", at: path)
-        self.host = try json.optional("host", at: path)
-        self.port = try json.optional("port", at: path)
-        self.tlsPort = try json.optional("tls-port", at: path)
-        self.auth = try json.optional("auth", at: path)
-        self.compiledVersion = try json.optional("compiled-version", at: path)
-        self.mouseMode = try json.optional("mouse-mode", at: path)
-        self.channels = try json.optional("channels", at: path)
+        let object = try json.object(at: path)
+        self.enabled = try object.required("enabled", at: path)
+        self.migrated = try object.optional("migrated", at: path)
+        self.host = try object.optional("host", at: path)
+        self.port = try object.optional("port", at: path)
+        self.tlsPort = try object.optional("tls-port", at: path)
+        self.auth = try object.optional("auth", at: path)
+        self.compiledVersion = try object.optional("compiled-version", at: path)
+        self.mouseMode = try object.optional("mouse-mode", at: path)
+        self.channels = try object.optional("channels", at: path)
     }
 
     public var json: JSONValue {
@@ -2389,10 +2413,11 @@ public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.port = try json.required("port", at: path)
-        self.family = try json.required("family", at: path)
-        self.auth = try json.optional("auth", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.port = try object.required("port", at: path)
+        self.family = try object.required("family", at: path)
+        self.auth = try object.optional("auth", at: path)
     }
 
     public var json: JSONValue {
@@ -2426,10 +2451,11 @@ public struct VncBasicInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.service = try json.required("service", at: path)
-        self.family = try json.required("family", at: path)
-        self.websocket = try json.optional("websocket", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.service = try object.required("service", at: path)
+        self.family = try object.required("family", at: path)
+        self.websocket = try object.optional("websocket", at: path)
     }
 
     public var json: JSONValue {
@@ -2469,12 +2495,13 @@ public struct VncClientInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.service = try json.required("service", at: path)
-        self.family = try json.required("family", at: path)
-        self.websocket = try json.optional("websocket", at: path)
-        self.x509Dname = try json.optional("x509_dname", at: path)
-        self.saslUsername = try json.optional("sasl_username", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.service = try object.required("service", at: path)
+        self.family = try object.required("family", at: path)
+        self.websocket = try object.optional("websocket", at: path)
+        self.x509Dname = try object.optional("x509_dname", at: path)
+        self.saslUsername = try object.optional("sasl_username", at: path)
     }
 
     public var json: JSONValue {
@@ -2516,12 +2543,13 @@ public struct VncInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.enabled = try json.required("enabled", at: path)
-        self.host = try json.optional("host", at: path)
-        self.family = try json.optional("family", at: path)
-        self.service = try json.optional("service", at: path)
-        self.auth = try json.optional("auth", at: path)
-        self.clients = try json.optional("clients", at: path)
+        let object = try json.object(at: path)
+        self.enabled = try object.required("enabled", at: path)
+        self.host = try object.optional("host", at: path)
+        self.family = try object.optional("family", at: path)
+        self.service = try object.optional("service", at: path)
+        self.auth = try object.optional("auth", at: path)
+        self.clients = try object.optional("clients", at: path)
     }
 
     public var json: JSONValue {
@@ -2563,12 +2591,13 @@ public struct VncInfo2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
-        self.server = try json.required("server", at: path)
-        self.clients = try json.required("clients", at: path)
-        self.auth = try json.required("auth", at: path)
-        self.vencrypt = try json.optional("vencrypt", at: path)
-        self.display = try json.optional("display", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
+        self.server = try object.required("server", at: path)
+        self.clients = try object.required("clients", at: path)
+        self.auth = try object.required("auth", at: path)
+        self.vencrypt = try object.optional("vencrypt", at: path)
+        self.display = try object.optional("display", at: path)
     }
 
     public var json: JSONValue {
@@ -2667,11 +2696,12 @@ public struct VncServerInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.service = try json.required("service", at: path)
-        self.family = try json.required("family", at: path)
-        self.websocket = try json.optional("websocket", at: path)
-        self.auth = try json.optional("auth", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.service = try object.required("service", at: path)
+        self.family = try object.required("family", at: path)
+        self.websocket = try object.optional("websocket", at: path)
+        self.auth = try object.optional("auth", at: path)
     }
 
     public var json: JSONValue {
@@ -2711,12 +2741,13 @@ public struct VncServerInfo2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.host = try json.required("host", at: path)
-        self.service = try json.required("service", at: path)
-        self.family = try json.required("family", at: path)
-        self.websocket = try json.required("websocket", at: path)
-        self.auth = try json.required("auth", at: path)
-        self.vencrypt = try json.optional("vencrypt", at: path)
+        let object = try json.object(at: path)
+        self.host = try object.required("host", at: path)
+        self.service = try object.required("service", at: path)
+        self.family = try object.required("family", at: path)
+        self.websocket = try object.required("websocket", at: path)
+        self.auth = try object.required("auth", at: path)
+        self.vencrypt = try object.optional("vencrypt", at: path)
     }
 
     public var json: JSONValue {
@@ -2806,7 +2837,8 @@ public struct ChangeVncPasswordCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.password = try json.required("password", at: path)
+        let object = try json.object(at: path)
+        self.password = try object.required("password", at: path)
     }
 
     public var json: JSONValue {
@@ -2847,11 +2879,12 @@ public struct ClientMigrateInfoCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.`protocol` = try json.required("protocol", at: path)
-        self.hostname = try json.required("hostname", at: path)
-        self.port = try json.optional("port", at: path)
-        self.tlsPort = try json.optional("tls-port", at: path)
-        self.certSubject = try json.optional("cert-subject", at: path)
+        let object = try json.object(at: path)
+        self.`protocol` = try object.required("protocol", at: path)
+        self.hostname = try object.required("hostname", at: path)
+        self.port = try object.optional("port", at: path)
+        self.tlsPort = try object.optional("tls-port", at: path)
+        self.certSubject = try object.optional("cert-subject", at: path)
     }
 
     public var json: JSONValue {
@@ -2971,9 +3004,10 @@ public struct InputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.device = try json.optional("device", at: path)
-        self.head = try json.optional("head", at: path)
-        self.events = try json.required("events", at: path)
+        let object = try json.object(at: path)
+        self.device = try object.optional("device", at: path)
+        self.head = try object.optional("head", at: path)
+        self.events = try object.required("events", at: path)
     }
 
     public var json: JSONValue {
@@ -3128,10 +3162,11 @@ public struct ScreendumpCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.filename = try json.required("filename", at: path)
-        self.device = try json.optional("device", at: path)
-        self.head = try json.optional("head", at: path)
-        self.format = try json.optional("format", at: path)
+        let object = try json.object(at: path)
+        self.filename = try object.required("filename", at: path)
+        self.device = try object.optional("device", at: path)
+        self.head = try object.optional("head", at: path)
+        self.format = try object.optional("format", at: path)
     }
 
     public var json: JSONValue {
@@ -3166,8 +3201,9 @@ public struct SendKeyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.keys = try json.required("keys", at: path)
-        self.holdTime = try json.optional("hold-time", at: path)
+        let object = try json.object(at: path)
+        self.keys = try object.required("keys", at: path)
+        self.holdTime = try object.optional("hold-time", at: path)
     }
 
     public var json: JSONValue {
@@ -3225,8 +3261,9 @@ public struct SpiceConnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.client = try json.required("client", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.client = try object.required("client", at: path)
     }
 
     public var json: JSONValue {
@@ -3253,8 +3290,9 @@ public struct SpiceDisconnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.client = try json.required("client", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.client = try object.required("client", at: path)
     }
 
     public var json: JSONValue {
@@ -3281,8 +3319,9 @@ public struct SpiceInitializedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.client = try json.required("client", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.client = try object.required("client", at: path)
     }
 
     public var json: JSONValue {
@@ -3325,8 +3364,9 @@ public struct VncConnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.client = try json.required("client", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.client = try object.required("client", at: path)
     }
 
     public var json: JSONValue {
@@ -3353,8 +3393,9 @@ public struct VncDisconnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.client = try json.required("client", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.client = try object.required("client", at: path)
     }
 
     public var json: JSONValue {
@@ -3381,8 +3422,9 @@ public struct VncInitializedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.server = try json.required("server", at: path)
-        self.client = try json.required("client", at: path)
+        let object = try json.object(at: path)
+        self.server = try object.required("server", at: path)
+        self.client = try object.required("client", at: path)
     }
 
     public var json: JSONValue {

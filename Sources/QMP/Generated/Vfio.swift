@@ -126,9 +126,10 @@ public struct VfioMigrationEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.deviceId = try json.required("device-id", at: path)
-        self.qomPath = try json.required("qom-path", at: path)
-        self.deviceState = try json.required("device-state", at: path)
+        let object = try json.object(at: path)
+        self.deviceId = try object.required("device-id", at: path)
+        self.qomPath = try object.required("qom-path", at: path)
+        self.deviceState = try object.required("device-state", at: path)
     }
 
     public var json: JSONValue {

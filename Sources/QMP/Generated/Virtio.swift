@@ -14,7 +14,8 @@ public struct DummyVirtioForceArrays: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.unusedIothreadVqMapping = try json.required("unused-iothread-vq-mapping", at: path)
+        let object = try json.object(at: path)
+        self.unusedIothreadVqMapping = try object.required("unused-iothread-vq-mapping", at: path)
     }
 
     public var json: JSONValue {
@@ -82,8 +83,9 @@ public struct IOThreadVirtQueueMapping: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.iothread = try json.required("iothread", at: path)
-        self.vqs = try json.optional("vqs", at: path)
+        let object = try json.object(at: path)
+        self.iothread = try object.required("iothread", at: path)
+        self.vqs = try object.optional("vqs", at: path)
     }
 
     public var json: JSONValue {
@@ -108,8 +110,9 @@ public struct VhostDeviceProtocols: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.protocols = try json.required("protocols", at: path)
-        self.unknownProtocols = try json.optional("unknown-protocols", at: path)
+        let object = try json.object(at: path)
+        self.protocols = try object.required("protocols", at: path)
+        self.unknownProtocols = try object.optional("unknown-protocols", at: path)
     }
 
     public var json: JSONValue {
@@ -164,18 +167,19 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nMemSections = try json.required("n-mem-sections", at: path)
-        self.nTmpSections = try json.required("n-tmp-sections", at: path)
-        self.nvqs = try json.required("nvqs", at: path)
-        self.vqIndex = try json.required("vq-index", at: path)
-        self.features = try json.required("features", at: path)
-        self.ackedFeatures = try json.required("acked-features", at: path)
-        self.backendFeatures = try json.required("backend-features", at: path)
-        self.protocolFeatures = try json.required("protocol-features", at: path)
-        self.maxQueues = try json.required("max-queues", at: path)
-        self.backendCap = try json.required("backend-cap", at: path)
-        self.logEnabled = try json.required("log-enabled", at: path)
-        self.logSize = try json.required("log-size", at: path)
+        let object = try json.object(at: path)
+        self.nMemSections = try object.required("n-mem-sections", at: path)
+        self.nTmpSections = try object.required("n-tmp-sections", at: path)
+        self.nvqs = try object.required("nvqs", at: path)
+        self.vqIndex = try object.required("vq-index", at: path)
+        self.features = try object.required("features", at: path)
+        self.ackedFeatures = try object.required("acked-features", at: path)
+        self.backendFeatures = try object.required("backend-features", at: path)
+        self.protocolFeatures = try object.required("protocol-features", at: path)
+        self.maxQueues = try object.required("max-queues", at: path)
+        self.backendCap = try object.required("backend-cap", at: path)
+        self.logEnabled = try object.required("log-enabled", at: path)
+        self.logSize = try object.required("log-size", at: path)
     }
 
     public var json: JSONValue {
@@ -246,20 +250,21 @@ public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.queueIndex = try json.required("queue-index", at: path)
-        self.inuse = try json.required("inuse", at: path)
-        self.vringNum = try json.required("vring-num", at: path)
-        self.vringNumDefault = try json.required("vring-num-default", at: path)
-        self.vringAlign = try json.required("vring-align", at: path)
-        self.vringDesc = try json.required("vring-desc", at: path)
-        self.vringAvail = try json.required("vring-avail", at: path)
-        self.vringUsed = try json.required("vring-used", at: path)
-        self.lastAvailIdx = try json.optional("last-avail-idx", at: path)
-        self.shadowAvailIdx = try json.optional("shadow-avail-idx", at: path)
-        self.usedIdx = try json.required("used-idx", at: path)
-        self.signalledUsed = try json.required("signalled-used", at: path)
-        self.signalledUsedValid = try json.required("signalled-used-valid", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.queueIndex = try object.required("queue-index", at: path)
+        self.inuse = try object.required("inuse", at: path)
+        self.vringNum = try object.required("vring-num", at: path)
+        self.vringNumDefault = try object.required("vring-num-default", at: path)
+        self.vringAlign = try object.required("vring-align", at: path)
+        self.vringDesc = try object.required("vring-desc", at: path)
+        self.vringAvail = try object.required("vring-avail", at: path)
+        self.vringUsed = try object.required("vring-used", at: path)
+        self.lastAvailIdx = try object.optional("last-avail-idx", at: path)
+        self.shadowAvailIdx = try object.optional("shadow-avail-idx", at: path)
+        self.usedIdx = try object.required("used-idx", at: path)
+        self.signalledUsed = try object.required("signalled-used", at: path)
+        self.signalledUsedValid = try object.required("signalled-used-valid", at: path)
     }
 
     public var json: JSONValue {
@@ -329,19 +334,20 @@ public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.kick = try json.required("kick", at: path)
-        self.call = try json.required("call", at: path)
-        self.desc = try json.required("desc", at: path)
-        self.avail = try json.required("avail", at: path)
-        self.used = try json.required("used", at: path)
-        self.num = try json.required("num", at: path)
-        self.descPhys = try json.required("desc-phys", at: path)
-        self.descSize = try json.required("desc-size", at: path)
-        self.availPhys = try json.required("avail-phys", at: path)
-        self.availSize = try json.required("avail-size", at: path)
-        self.usedPhys = try json.required("used-phys", at: path)
-        self.usedSize = try json.required("used-size", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.kick = try object.required("kick", at: path)
+        self.call = try object.required("call", at: path)
+        self.desc = try object.required("desc", at: path)
+        self.avail = try object.required("avail", at: path)
+        self.used = try object.required("used", at: path)
+        self.num = try object.required("num", at: path)
+        self.descPhys = try object.required("desc-phys", at: path)
+        self.descSize = try object.required("desc-size", at: path)
+        self.availPhys = try object.required("avail-phys", at: path)
+        self.availSize = try object.required("avail-size", at: path)
+        self.usedPhys = try object.required("used-phys", at: path)
+        self.usedSize = try object.required("used-size", at: path)
     }
 
     public var json: JSONValue {
@@ -380,9 +386,10 @@ public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.transports = try json.required("transports", at: path)
-        self.devFeatures = try json.optional("dev-features", at: path)
-        self.unknownDevFeatures = try json.optional("unknown-dev-features", at: path)
+        let object = try json.object(at: path)
+        self.transports = try object.required("transports", at: path)
+        self.devFeatures = try object.optional("dev-features", at: path)
+        self.unknownDevFeatures = try object.optional("unknown-dev-features", at: path)
     }
 
     public var json: JSONValue {
@@ -408,8 +415,9 @@ public struct VirtioDeviceStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.statuses = try json.required("statuses", at: path)
-        self.unknownStatuses = try json.optional("unknown-statuses", at: path)
+        let object = try json.object(at: path)
+        self.statuses = try object.required("statuses", at: path)
+        self.unknownStatuses = try object.optional("unknown-statuses", at: path)
     }
 
     public var json: JSONValue {
@@ -434,8 +442,9 @@ public struct VirtioInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.name = try json.required("name", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.name = try object.required("name", at: path)
     }
 
     public var json: JSONValue {
@@ -469,11 +478,12 @@ public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.index = try json.required("index", at: path)
-        self.descs = try json.required("descs", at: path)
-        self.avail = try json.required("avail", at: path)
-        self.used = try json.required("used", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.index = try object.required("index", at: path)
+        self.descs = try object.required("descs", at: path)
+        self.avail = try object.required("avail", at: path)
+        self.used = try object.required("used", at: path)
     }
 
     public var json: JSONValue {
@@ -504,9 +514,10 @@ public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.flags = try json.required("flags", at: path)
-        self.idx = try json.required("idx", at: path)
-        self.ring = try json.required("ring", at: path)
+        let object = try json.object(at: path)
+        self.flags = try object.required("flags", at: path)
+        self.idx = try object.required("idx", at: path)
+        self.ring = try object.required("ring", at: path)
     }
 
     public var json: JSONValue {
@@ -535,9 +546,10 @@ public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.addr = try json.required("addr", at: path)
-        self.len = try json.required("len", at: path)
-        self.flags = try json.required("flags", at: path)
+        let object = try json.object(at: path)
+        self.addr = try object.required("addr", at: path)
+        self.len = try object.required("len", at: path)
+        self.flags = try object.required("flags", at: path)
     }
 
     public var json: JSONValue {
@@ -563,8 +575,9 @@ public struct VirtioRingUsed: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.flags = try json.required("flags", at: path)
-        self.idx = try json.required("idx", at: path)
+        let object = try json.object(at: path)
+        self.flags = try object.required("flags", at: path)
+        self.idx = try object.required("idx", at: path)
     }
 
     public var json: JSONValue {
@@ -646,27 +659,28 @@ public struct VirtioStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self.deviceId = try json.required("device-id", at: path)
-        self.vhostStarted = try json.required("vhost-started", at: path)
-        self.deviceEndian = try json.required("device-endian", at: path)
-        self.guestFeatures = try json.required("guest-features", at: path)
-        self.hostFeatures = try json.required("host-features", at: path)
-        self.backendFeatures = try json.required("backend-features", at: path)
-        self.numVqs = try json.required("num-vqs", at: path)
-        self.status = try json.required("status", at: path)
-        self.isr = try json.required("isr", at: path)
-        self.queueSel = try json.required("queue-sel", at: path)
-        self.vmRunning = try json.required("vm-running", at: path)
-        self.broken = try json.required("broken", at: path)
-        self.disabled = try json.required("disabled", at: path)
-        self.useStarted = try json.required("use-started", at: path)
-        self.started = try json.required("started", at: path)
-        self.startOnKick = try json.required("start-on-kick", at: path)
-        self.disableLegacyCheck = try json.required("disable-legacy-check", at: path)
-        self.busName = try json.required("bus-name", at: path)
-        self.useGuestNotifierMask = try json.required("use-guest-notifier-mask", at: path)
-        self.vhostDev = try json.optional("vhost-dev", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self.deviceId = try object.required("device-id", at: path)
+        self.vhostStarted = try object.required("vhost-started", at: path)
+        self.deviceEndian = try object.required("device-endian", at: path)
+        self.guestFeatures = try object.required("guest-features", at: path)
+        self.hostFeatures = try object.required("host-features", at: path)
+        self.backendFeatures = try object.required("backend-features", at: path)
+        self.numVqs = try object.required("num-vqs", at: path)
+        self.status = try object.required("status", at: path)
+        self.isr = try object.required("isr", at: path)
+        self.queueSel = try object.required("queue-sel", at: path)
+        self.vmRunning = try object.required("vm-running", at: path)
+        self.broken = try object.required("broken", at: path)
+        self.disabled = try object.required("disabled", at: path)
+        self.useStarted = try object.required("use-started", at: path)
+        self.started = try object.required("started", at: path)
+        self.startOnKick = try object.required("start-on-kick", at: path)
+        self.disableLegacyCheck = try object.required("disable-legacy-check", at: path)
+        self.busName = try object.required("bus-name", at: path)
+        self.useGuestNotifierMask = try object.required("use-guest-notifier-mask", at: path)
+        self.vhostDev = try object.optional("vhost-dev", at: path)
     }
 
     public var json: JSONValue {
@@ -739,9 +753,10 @@ public struct XQueryVirtioQueueElementCommand: QMPCommand, QMPJSONConvertible, H
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.queue = try json.required("queue", at: path)
-        self.index = try json.optional("index", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.queue = try object.required("queue", at: path)
+        self.index = try object.optional("index", at: path)
     }
 
     public var json: JSONValue {
@@ -775,8 +790,9 @@ public struct XQueryVirtioQueueStatusCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.queue = try json.required("queue", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.queue = try object.required("queue", at: path)
     }
 
     public var json: JSONValue {
@@ -806,7 +822,8 @@ public struct XQueryVirtioStatusCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
     }
 
     public var json: JSONValue {
@@ -838,8 +855,9 @@ public struct XQueryVirtioVhostQueueStatusCommand: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.path = try json.required("path", at: path)
-        self.queue = try json.required("queue", at: path)
+        let object = try json.object(at: path)
+        self.path = try object.required("path", at: path)
+        self.queue = try object.required("queue", at: path)
     }
 
     public var json: JSONValue {

@@ -17,12 +17,12 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
         case .blockNode: self.branch = .blockNode(try YankInstanceBlockNode(json: json, path: path))
         case .chardev: self.branch = .chardev(try YankInstanceChardev(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -65,7 +65,8 @@ public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.nodeName = try json.required("node-name", at: path)
+        let object = try json.object(at: path)
+        self.nodeName = try object.required("node-name", at: path)
     }
 
     public var json: JSONValue {
@@ -86,7 +87,8 @@ public struct YankInstanceChardev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.id = try json.required("id", at: path)
+        let object = try json.object(at: path)
+        self.id = try object.required("id", at: path)
     }
 
     public var json: JSONValue {
@@ -169,7 +171,8 @@ public struct YankCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.instances = try json.required("instances", at: path)
+        let object = try json.object(at: path)
+        self.instances = try object.required("instances", at: path)
     }
 
     public var json: JSONValue {

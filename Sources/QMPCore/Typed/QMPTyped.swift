@@ -313,8 +313,9 @@ extension JSONObject {
 extension JSONValue {
     /// Reads a required member of this object; not an object is a decoding error naming `path`.
     ///
-    /// Unlike `object(at:).required(…)` this looks into the object in place rather than taking a
-    /// copy of it first, which saves a pair of atomic reference count operations per value.
+    /// Each call takes the object out of the value, which costs a pair of atomic reference count
+    /// operations; to read several members, take the object once with ``object(at:)``, as the
+    /// generated bindings do.
     @inlinable
     public func required<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T {
         guard case .object(let object) = self else { throw .typeMismatch(path, expected: "object", got: self) }

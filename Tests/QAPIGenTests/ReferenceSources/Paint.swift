@@ -16,12 +16,12 @@ public struct Brush: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.type = try json.required("type", at: path)
+        let object = try json.object(at: path)
+        self.type = try object.required("type", at: path)
         switch self.type {
-        case .round: self.branch = .round(try json.required("data", at: path))
-        case .flat: self.branch = .flat(try json.required("data", at: path))
+        case .round: self.branch = .round(try object.required("data", at: path))
+        case .flat: self.branch = .flat(try object.required("data", at: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["type"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -94,7 +94,8 @@ public struct Circle: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.radius = try json.required("radius", at: path)
+        let object = try json.object(at: path)
+        self.radius = try object.required("radius", at: path)
     }
 
     public var json: JSONValue {
@@ -156,12 +157,12 @@ public struct Frame: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.kind = try json.required("kind", at: path)
+        let object = try json.object(at: path)
+        self.kind = try object.required("kind", at: path)
         switch self.kind {
         case .picture: self.branch = .picture(try Picture(json: json, path: path))
         case .frames: self.branch = .frames(try Frames(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["kind"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -237,8 +238,9 @@ public struct Frames: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.count = try json.required("count", at: path)
-        self.inner = try json.optional("inner", at: path)
+        let object = try json.object(at: path)
+        self.count = try object.required("count", at: path)
+        self.inner = try object.optional("inner", at: path)
     }
 
     public var json: JSONValue {
@@ -275,11 +277,12 @@ public struct Layer: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.name = try json.required("name", at: path)
-        self._below = QMPIndirect(try json.optional("below", at: path))
-        self.brush = try json.required("brush", at: path)
-        self.path = try json.optional("path", at: path)
-        self.json_2 = try json.optional("json", at: path)
+        let object = try json.object(at: path)
+        self.name = try object.required("name", at: path)
+        self._below = QMPIndirect(try object.optional("below", at: path))
+        self.brush = try object.required("brush", at: path)
+        self.path = try object.optional("path", at: path)
+        self.json_2 = try object.optional("json", at: path)
     }
 
     public var json: JSONValue {
@@ -306,8 +309,9 @@ public struct Mix: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.with = try json.required("with", at: path)
-        self.ratio = try json.required("ratio", at: path)
+        let object = try json.object(at: path)
+        self.with = try object.required("with", at: path)
+        self.ratio = try object.required("ratio", at: path)
     }
 
     public var json: JSONValue {
@@ -353,11 +357,12 @@ public struct Paint: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.color = try json.required("color", at: path)
-        self.coatCount = try json.optional("coat-count", at: path)
-        self.tags = try json.required("tags", at: path)
-        self.`default` = try json.optional("default", at: path)
-        self.xGloss = try json.required("x-gloss", at: path)
+        let object = try json.object(at: path)
+        self.color = try object.required("color", at: path)
+        self.coatCount = try object.optional("coat-count", at: path)
+        self.tags = try object.required("tags", at: path)
+        self.`default` = try object.optional("default", at: path)
+        self.xGloss = try object.required("x-gloss", at: path)
     }
 
     public var json: JSONValue {
@@ -381,7 +386,8 @@ public struct Picture: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.title = try json.required("title", at: path)
+        let object = try json.object(at: path)
+        self.title = try object.required("title", at: path)
     }
 
     public var json: JSONValue {
@@ -407,13 +413,13 @@ public struct Shape: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.kind = try json.required("kind", at: path)
-        self.label = try json.optional("label", at: path)
+        let object = try json.object(at: path)
+        self.kind = try object.required("kind", at: path)
+        self.label = try object.optional("label", at: path)
         switch self.kind {
         case .circle: self.branch = .circle(try Circle(json: json, path: path))
         case .square: self.branch = .square(try Square(json: json, path: path))
         default:
-            let object = try json.object(at: path)
             let common: Set<String> = ["kind", "label"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
@@ -521,8 +527,9 @@ public struct Square: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.side = try json.required("side", at: path)
-        self.rotated = try json.optional("rotated", at: path)
+        let object = try json.object(at: path)
+        self.side = try object.required("side", at: path)
+        self.rotated = try object.optional("rotated", at: path)
     }
 
     public var json: JSONValue {
@@ -574,8 +581,9 @@ public struct DrawCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.shape = try json.required("shape", at: path)
-        self.size = try json.optional("size", at: path)
+        let object = try json.object(at: path)
+        self.shape = try object.required("shape", at: path)
+        self.size = try object.optional("size", at: path)
     }
 
     public var json: JSONValue {
@@ -652,8 +660,9 @@ public struct RepaintCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.color = try json.required("color", at: path)
-        self.coats = try json.optional("coats", at: path)
+        let object = try json.object(at: path)
+        self.color = try object.required("color", at: path)
+        self.coats = try object.optional("coats", at: path)
     }
 
     public var json: JSONValue {
@@ -711,8 +720,9 @@ public struct PaintDriedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        self.paint = try json.required("paint", at: path)
-        self.seconds = try json.optional("seconds", at: path)
+        let object = try json.object(at: path)
+        self.paint = try object.required("paint", at: path)
+        self.seconds = try object.optional("seconds", at: path)
     }
 
     public var json: JSONValue {

@@ -214,8 +214,10 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     @inlinable
     internal init(storage: JSONObjectStorage, offset: Int, count: Int) {
         self.storage = storage
-        self.offset = UInt32(truncatingIfNeeded: offset)
-        self.memberCount = UInt32(truncatingIfNeeded: count)
+        // Checked: 2^32 members would take 160 GB, so this traps rather than wraps if it ever
+        // comes to that.
+        self.offset = UInt32(offset)
+        self.memberCount = UInt32(count)
     }
 
     /// The first member; valid for `count` members while `self` is alive.

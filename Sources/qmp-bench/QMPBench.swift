@@ -52,7 +52,32 @@ struct QMPBench: AsyncParsableCommand {
     func n(_ full: Int) -> Int { iterations ?? (smoke ? max(2, full / 1000) : full) }
     var repetitions: Int { smoke ? 1 : max(1, reps) }
 
+    /// Runs the figures; SIGINT or SIGTERM cancels them, so that QEMU (in a process group of
+    /// its own, out of reach of a terminal's Ctrl-C) and the simulators are stopped and the
+    /// private directories removed before the process exits. Later signals are not acted on:
+    /// the clean-up is bounded (QEMU gets `quit`, then SIGTERM, then SIGKILL, 5 s each).
     func run() async throws {
+        let command = self
+        let work = Task { try await command.measure() }
+        let signals = StopSignals()
+        let watcher = Task {
+            guard let signalNumber = await signals.next() else { return }
+            command.log("signal \(signalNumber): stopping QEMU and the simulators, then exiting")
+            work.cancel()
+        }
+        defer {
+            signals.stop()
+            watcher.cancel()
+        }
+        do {
+            try await work.value
+        } catch where work.isCancelled {
+            if let signalNumber = signals.received { Foundation.exit(128 + signalNumber) }
+            throw error
+        }
+    }
+
+    func measure() async throws {
         if let cpus = allowedCPUs() {
             // The figures read differently pinned (taskset) and not: say which this run was.
             log("allowed CPUs: \(cpus) (of \(ProcessInfo.processInfo.processorCount)); QEMU and the peers inherit them")
@@ -79,8 +104,12 @@ struct QMPBench: AsyncParsableCommand {
                 if runs(.oneshot) { try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table) }
             }
         }
+        // A stop signal cancels this task; no further figure starts after it.
+        try Task.checkCancellation()
         if runs(.simulator) { try await simulatorCPU(peers: peerSet, table: &table) }
+        try Task.checkCancellation()
         if runs(.events) { try await events(table: &table) }
+        try Task.checkCancellation()
         if runs(.connections) { try await manyConnections(table: &table) }
         print(json ? table.jsonLines() : table.render())
     }
@@ -549,6 +578,79 @@ func raiseDescriptorLimit(to wanted: Int) {
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     limit.rlim_cur = min(max(limit.rlim_cur, rlim_t(wanted)), limit.rlim_max)
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+/// The descriptor the signal handler writes to; set before the handler is installed.
+nonisolated(unsafe) private var stopSignalDescriptor: CInt = -1
+
+/// SIGINT and SIGTERM, delivered one by one instead of ending the process.
+///
+/// A handler that writes the signal's number to a pipe, rather than `SIG_IGN` and a Dispatch
+/// signal source: an ignored signal stays ignored in every child started afterwards (the C
+/// and Python peers would no longer stop on Ctrl-C or SIGTERM), while a handler is reset to the
+/// default action by `exec`.
+final class StopSignals: @unchecked Sendable {
+    private let readEnd: CInt
+    private let writeEnd: CInt
+    private let lock = NSLock()
+    private var firstReceived: Int32?
+
+    init() {
+        var ends: [CInt] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            // Without the pipe the signals keep their default action: the run can still be
+            // stopped, only without its clean-up.
+            readEnd = -1
+            writeEnd = -1
+            return
+        }
+        readEnd = ends[0]
+        writeEnd = ends[1]
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        // A full pipe must not block the handler; a signal it drops still has one pending.
+        _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
+        stopSignalDescriptor = writeEnd
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber) { received in
+                // Only async-signal-safe work here: one write to the pipe.
+                var byte = UInt8(truncatingIfNeeded: received)
+                _ = write(stopSignalDescriptor, &byte, 1)
+            }
+        }
+    }
+
+    deinit {
+        if readEnd >= 0 { close(readEnd) }
+    }
+
+    /// The first signal received, if any.
+    var received: Int32? { lock.withLock { firstReceived } }
+
+    /// Waits for the next signal; nil once ``stop()`` was called.
+    func next() async -> Int32? {
+        guard readEnd >= 0 else { return nil }
+        let readEnd = self.readEnd
+        let signalNumber: Int32? = await offPool {
+            var byte: UInt8 = 0
+            while true {
+                let count = read(readEnd, &byte, 1)
+                if count == 1 { return Int32(byte) }
+                if count < 0 && errno == EINTR { continue }
+                return nil
+            }
+        }
+        if let signalNumber {
+            lock.withLock { if firstReceived == nil { firstReceived = signalNumber } }
+        }
+        return signalNumber
+    }
+
+    /// Gives the signals their default action back and ends a wait in ``next()``.
+    func stop() {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        if writeEnd >= 0 { close(writeEnd) }
+    }
 }
 
 /// Runs blocking work (waiting for a peer process) on a Dispatch thread, not the cooperative pool.

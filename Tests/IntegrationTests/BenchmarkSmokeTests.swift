@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import QMPClient
 import QMPCore
 import Testing
@@ -41,4 +44,69 @@ struct BenchmarkSmokeTests {
             #expect(row["ours"]?.isNull == false, "no number of ours for \(row)")
         }
     }
+
+    @Test("SIGTERM in the middle of a run stops the benchmark's QEMU before the benchmark exits")
+    func stopsItsQEMU() async throws {
+        let bench = try QMPExecutable.url.deletingLastPathComponent().appendingPathComponent("qmp-bench")
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let process = Process()
+        process.executableURL = bench
+        // Far more round trips than can finish before the signal; no peers, so QEMU is its only child.
+        process.arguments = ["--only", "sequential", "--iterations", "10000000", "--reps", "1", "--peers", "/nonexistent"]
+        process.currentDirectoryURL = root
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let benchPID = process.processIdentifier
+
+        // QEMU is started by the benchmark, so it is found among the benchmark's children.
+        var qemuPID: pid_t?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while qemuPID == nil && process.isRunning && ContinuousClock.now < deadline {
+            qemuPID = Self.child(of: benchPID, named: "qemu-system")
+            if qemuPID == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        defer {
+            // Whatever happens above: a QEMU the benchmark left behind is ended here.
+            if let qemuPID, Self.isAlive(qemuPID) { kill(qemuPID, SIGKILL) }
+        }
+        let qemu = try #require(qemuPID, "the benchmark started no QEMU within 60 s")
+        // Let the round trips begin, then stop the run.
+        try await Task.sleep(for: .milliseconds(500))
+        kill(benchPID, SIGTERM)
+        let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(60))
+
+        #expect(output.status == 128 + SIGTERM, "\(output.stderr)")
+        #expect(output.stderr.contains("signal \(SIGTERM): stopping QEMU"), "\(output.stderr)")
+        #expect(!Self.isAlive(qemu), "QEMU \(qemu) outlived the benchmark")
+    }
+
+    /// The pid of a child of `parent` whose command name starts with `prefix`.
+    static func child(of parent: pid_t, named prefix: String) -> pid_t? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                  let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { continue }
+            let fields = Dictionary(
+                status.split(separator: "\n").compactMap { line -> (String, String)? in
+                    guard let colon = line.firstIndex(of: ":") else { return nil }
+                    return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+                },
+                uniquingKeysWith: { first, _ in first })
+            if fields["PPid"] == "\(parent)", fields["Name"]?.hasPrefix(prefix) == true { return pid }
+        }
+        return nil
+    }
+
+    /// Whether `pid` is a process that has not ended (a zombie has ended).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return !status.contains("State:\tZ")
+    }
+
 }

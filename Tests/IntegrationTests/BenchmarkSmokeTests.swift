@@ -13,19 +13,8 @@ import Testing
 struct BenchmarkSmokeTests {
     @Test("qmp-bench --smoke runs every figure and prints a row for each")
     func smoke() async throws {
-        let bench = try QMPExecutable.url.deletingLastPathComponent().appendingPathComponent("qmp-bench")
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let process = Process()
-        process.executableURL = bench
-        process.arguments = ["--smoke", "--json", "--peers", root.deletingLastPathComponent().appendingPathComponent("shared/bench-peers").path]
-        process.currentDirectoryURL = root
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let peers = Self.root.deletingLastPathComponent().appendingPathComponent("shared/bench-peers").path
+        let (process, stdout, stderr) = try Self.startBench(["--smoke", "--json", "--peers", peers])
         let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(300))
         #expect(output.status == 0, "qmp-bench failed: \(output.stderr)")
         let rows = output.stdout.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)).objectValue }
@@ -47,20 +36,9 @@ struct BenchmarkSmokeTests {
 
     @Test("SIGTERM in the middle of a run stops the benchmark's QEMU before the benchmark exits")
     func stopsItsQEMU() async throws {
-        let bench = try QMPExecutable.url.deletingLastPathComponent().appendingPathComponent("qmp-bench")
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let process = Process()
-        process.executableURL = bench
         // Far more round trips than can finish before the signal; no peers, so QEMU is its only child.
-        process.arguments = ["--only", "sequential", "--iterations", "10000000", "--reps", "1", "--peers", "/nonexistent"]
-        process.currentDirectoryURL = root
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, stdout, stderr) = try Self.startBench(
+            ["--only", "sequential", "--iterations", "10000000", "--reps", "1", "--peers", "/nonexistent"])
         let benchPID = process.processIdentifier
 
         // QEMU is started by the benchmark, so it is found among the benchmark's children.
@@ -83,6 +61,28 @@ struct BenchmarkSmokeTests {
         #expect(output.status == 128 + SIGTERM, "\(output.stderr)")
         #expect(output.stderr.contains("signal \(SIGTERM): stopping QEMU"), "\(output.stderr)")
         #expect(!Self.isAlive(qemu), "QEMU \(qemu) outlived the benchmark")
+    }
+
+    /// The package's root directory, where the benchmark expects to run.
+    static var root: URL {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root
+    }
+
+    /// Starts the `qmp-bench` built beside `qmp`, with its output piped and no input.
+    static func startBench(_ arguments: [String]) throws -> (Process, stdout: Pipe, stderr: Pipe) {
+        let process = Process()
+        process.executableURL = try QMPExecutable.url.deletingLastPathComponent().appendingPathComponent("qmp-bench")
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return (process, stdout, stderr)
     }
 
     /// The pid of a child of `parent` whose command name starts with `prefix`.

@@ -112,8 +112,51 @@ struct JSONObjectStorageTests {
         #expect(inner == nil)
         #expect(inArray == nil)
         #expect(kept == ["d": 1])
-        weak var keptStorage = kept?.storage
+        weak let keptStorage = kept?.storage
         kept = nil
         #expect(keptStorage == nil)
     }
+
+    @Test("an object changes its buffer in place only when it alone uses all of it")
+    func inPlaceOnlyWhenAlone() throws {
+        // At depth 1: {"a"} fills a buffer of its own; {"b"} and {"c"} share the next one.
+        func element(_ index: Int) throws -> JSONObject {
+            try #require(try parse(#"[{"a": 1}, {"b": 2}, {"c": 3}]"#).arrayValue?[index].objectValue)
+        }
+        for index in [1, 2] {
+            // Alone now, but its neighbour's slot is still in the buffer: it must not write there.
+            var object = try element(index)
+            weak let shared = object.storage
+            object["z"] = 1
+            #expect(object.storage !== shared)
+            #expect(shared == nil, "the shared buffer outlived its last object")
+            #expect(object.keys == [index == 1 ? "b" : "c", "z"])
+        }
+        var alone = try element(0)
+        weak let original = alone.storage
+        alone["a"] = 5
+        #expect(original != nil && alone.storage === original, "a value replaced in a buffer the object alone uses all of")
+        alone["more"] = true
+        #expect(original == nil, "the full buffer outlived the move to a larger one")
+        #expect(alone == ["a": 5, "more": true])
+    }
+
+    @Test("objects nested twenty deep, with neighbours at every depth, read whole, also when the message arrives in pieces")
+    func deepAndSplit() throws {
+        var expected: JSONValue = ["leaf": true]
+        var text = #"{"leaf": true}"#
+        for depth in (0..<20).reversed() {
+            expected = [["inner": expected, "depth": JSONValue(integer: depth)], ["neighbour": JSONValue(integer: depth)]]
+            text = #"[{"inner": \#(text), "depth": \#(depth)}, {"neighbour": \#(depth)}]"#
+        }
+        #expect(try parse(text) == expected)
+        // Ending a piece after a closing brace makes the reader try the message whole first and
+        // give up part-way, after it has built objects; the rest must not be affected.
+        let input = bytes(text)
+        for split in input.indices where input[split] == UInt8(ascii: "}") {
+            let events = read(input, chunkSizes: [split + 1, input.count], finish: true)
+            #expect(events == [.value(expected)], "split after byte \(split)")
+        }
+    }
+
 }

@@ -232,11 +232,17 @@ struct ObjectBuffers: ~Copyable {
     /// The object at `depth` whose `count` keys and values are moved out of `keys` and `values`
     /// into the depth's buffer. A message's first buffer at a depth holds just the first object,
     /// as most messages have one object per depth; later ones double up to
-    /// ``JSONObjectStorage/sharedCapacity`` members, and a larger object gets one of its own size.
+    /// ``JSONObjectStorage/sharedCapacity`` members. A larger object gets a buffer of its own.
     @inline(__always)
     mutating func object(
         depth: Int, count: Int, movingKeys keys: UnsafeMutablePointer<String>, values: UnsafeMutablePointer<JSONValue>
     ) -> JSONObject {
+        if count > JSONObjectStorage.sharedCapacity {
+            // A buffer of its own, leaving the depth's shared buffer to the objects after it.
+            let storage = JSONObjectStorage.make(capacity: count)
+            Self.move(count: count, keys: keys, values: values, into: storage)
+            return JSONObject(storage: storage, offset: 0, count: count)
+        }
         var buffer: Unmanaged<JSONObjectStorage>
         if depth < depths, let current = buffers[depth] {
             buffer = current
@@ -247,15 +253,23 @@ struct ObjectBuffers: ~Copyable {
             buffer = replace(depth: depth, room: count)
         }
         return buffer._withUnsafeGuaranteedRef { storage in
-            let header = storage.headerPointer
-            let offset = header.pointee.used
-            let target = storage.elements + offset
-            for i in 0..<count {
-                (target + i).initialize(to: JSONObject.Member(key: (keys + i).move(), value: (values + i).move()))
-            }
-            header.pointee.used = offset + count
+            let offset = storage.headerPointer.pointee.used
+            Self.move(count: count, keys: keys, values: values, into: storage)
             return JSONObject(storage: storage, offset: offset, count: count)
         }
+    }
+
+    /// Moves `count` keys and values into `storage` after the members it has.
+    @inline(__always)
+    private static func move(
+        count: Int, keys: UnsafeMutablePointer<String>, values: UnsafeMutablePointer<JSONValue>, into storage: JSONObjectStorage
+    ) {
+        let header = storage.headerPointer
+        let target = storage.elements + header.pointee.used
+        for i in 0..<count {
+            (target + i).initialize(to: JSONObject.Member(key: (keys + i).move(), value: (values + i).move()))
+        }
+        header.pointee.used += count
     }
 
     private mutating func replace(depth: Int, room: Int) -> Unmanaged<JSONObjectStorage> {

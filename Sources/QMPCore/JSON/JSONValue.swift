@@ -148,10 +148,11 @@ extension JSONValue: ExpressibleByDictionaryLiteral {
 /// has a buffer of its own. The reader puts the objects it finds at one nesting depth of a
 /// message side by side in shared buffers, so that a reply of thousands of small objects costs
 /// dozens of allocations instead of thousands (allocation was a fifth of reading the schema
-/// reply). A buffer holds at most ``JSONObjectStorage/sharedCapacity`` members, so an object
-/// kept from a large message keeps at most that many members of its neighbours alive (with what
-/// their values hold). Objects are values: changing one that shares a buffer copies its members
-/// out first.
+/// reply). A buffer that several objects share holds at most
+/// ``JSONObjectStorage/sharedCapacity`` members (a larger object gets a buffer of its own), so
+/// an object kept from a large message keeps at most that many members of its neighbours
+/// alive, with what their values hold (whose objects share buffers one depth down in turn).
+/// Objects are values: changing one that shares a buffer copies its members out first.
 ///
 /// `@unchecked Sendable` because the standard library's `ManagedBuffer` is not `Sendable`; a
 /// buffer is only written while it is being filled or when one object alone references it.
@@ -310,14 +311,19 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     /// `minimumCapacity` members, so that they can be changed, added and removed in place.
     @usableFromInline
     internal mutating func makeUnique(minimumCapacity: Int) {
-        if isKnownUniquelyReferenced(&storage), let storage,
-           offset == 0, storage.headerPointer.pointee.used == count,
-           storage.headerPointer.pointee.capacity >= minimumCapacity {
+        let ownsWholeBuffer = isKnownUniquelyReferenced(&storage) && offset == 0
+            && storage.unsafelyUnwrapped.headerPointer.pointee.used == count
+        if ownsWholeBuffer && storage.unsafelyUnwrapped.headerPointer.pointee.capacity >= minimumCapacity {
             return
         }
         let capacity = Swift.max(minimumCapacity, count * 2, 4)
         let fresh = JSONObjectStorage.make(capacity: capacity)
-        if count > 0 {
+        if ownsWholeBuffer {
+            // Only room is missing: move the members, as an array grows, instead of copying them
+            // and releasing the originals with the old buffer.
+            fresh.elements.moveInitialize(from: members, count: count)
+            storage.unsafelyUnwrapped.headerPointer.pointee.used = 0
+        } else if count > 0 {
             withExtendedLifetime(storage) {
                 fresh.elements.initialize(from: members, count: count)
             }

@@ -147,7 +147,7 @@ public struct QEMULauncher: Sendable {
                 logger: logger
             )
         } catch {
-            await process.terminate(stepTimeout: shutdownStepTimeout)
+            await process.terminate(stepTimeout: shutdownStepTimeout, askedToQuit: false)
             throw error
         }
     }
@@ -312,16 +312,25 @@ final class QEMUProcess: Sendable {
         }
     }
 
-    /// SIGTERM, then SIGKILL; then the directory goes. Returns once the process is reaped.
-    func terminate(stepTimeout: Duration) async {
-        if !(await waitForExit(within: stepTimeout)) {
-            kill(pid, SIGTERM)
-            if !(await waitForExit(within: stepTimeout)) {
+    /// Waits for the process to end by itself (after `quit`), then SIGTERM, then SIGKILL; then
+    /// the directory goes. Returns once the process is reaped. Where QEMU was never asked to
+    /// quit (`askedToQuit` false: a launch that failed or was given up), SIGTERM comes first.
+    func terminate(stepTimeout: Duration, askedToQuit: Bool = true) async {
+        // In a task of its own: the caller's may be cancelled (a launch given up), and there
+        // every sleep in the waits would return at once and the waits would spin.
+        await Task { [self] in
+            if !askedToQuit { kill(pid, SIGTERM) }
+            var ended = await waitForExit(within: stepTimeout)
+            if !ended && askedToQuit {
+                kill(pid, SIGTERM)
+                ended = await waitForExit(within: stepTimeout)
+            }
+            if !ended {
                 kill(pid, SIGKILL)
                 _ = await waitForExit(within: .seconds(10))
             }
-        }
-        removeTree(directory)
+            removeTree(directory)
+        }.value
     }
 
     private func waitForExit(within timeout: Duration) async -> Bool {

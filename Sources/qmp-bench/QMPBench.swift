@@ -54,27 +54,34 @@ struct QMPBench: AsyncParsableCommand {
 
     /// Runs the figures; SIGINT or SIGTERM cancels them, so that QEMU (in a process group of
     /// its own, out of reach of a terminal's Ctrl-C) and the simulators are stopped and the
-    /// private directories removed before the process exits. Later signals are not acted on:
-    /// the clean-up is bounded (QEMU gets `quit`, then SIGTERM, then SIGKILL, 5 s each).
+    /// private directories removed; then the process ends by that signal, as if it had not been
+    /// caught. A second signal takes the default action at once (and may leave QEMU behind).
     func run() async throws {
         let command = self
-        let work = Task { try await command.measure() }
+        // Before any work, so that no child is started without the handlers in place.
         let signals = StopSignals()
+        let work = Task { try await command.measure() }
         let watcher = Task {
             guard let signalNumber = await signals.next() else { return }
+            signals.restoreDefaultActions()
             command.log("signal \(signalNumber): stopping QEMU and the simulators, then exiting")
             work.cancel()
-        }
-        defer {
-            signals.stop()
-            watcher.cancel()
         }
         do {
             try await work.value
         } catch where work.isCancelled {
-            if let signalNumber = signals.received { Foundation.exit(128 + signalNumber) }
+            if let signalNumber = signals.received {
+                signal(signalNumber, SIG_DFL)
+                // To the process, not this thread (which may block the signal): some thread
+                // takes it at once. Should none, exit as a shell reports a signal's end.
+                kill(getpid(), signalNumber)
+                usleep(1_000_000)
+                Foundation.exit(128 + signalNumber)
+            }
             throw error
         }
+        signals.stop()
+        watcher.cancel()
     }
 
     func measure() async throws {
@@ -91,6 +98,7 @@ struct QMPBench: AsyncParsableCommand {
         var table = Table()
 
         if runs(.sequential) || runs(.pipelined) || runs(.schema) || runs(.oneshot) {
+            try Task.checkCancellation()
             try await withPeerQEMU { qemu, ourSocket, peerSocket in
                 let client = try await QMPClient.connect(to: .unixSocket(path: ourSocket))
                 defer { Task { await client.close() } }
@@ -99,12 +107,16 @@ struct QMPBench: AsyncParsableCommand {
                     defer { Task { await plain.close() } }
                     try await sequential(client: client, plainClient: plain, qemuPID: qemu, peerSocket: peerSocket, peers: peerSet, table: &table)
                 }
+                try Task.checkCancellation()
                 if runs(.pipelined) { try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table) }
+                try Task.checkCancellation()
                 if runs(.schema) { try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table) }
+                try Task.checkCancellation()
                 if runs(.oneshot) { try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table) }
             }
         }
-        // A stop signal cancels this task; no further figure starts after it.
+        // A stop signal cancels this task: no further figure, and no further repetition of one,
+        // starts after it.
         try Task.checkCancellation()
         if runs(.simulator) { try await simulatorCPU(peers: peerSet, table: &table) }
         try Task.checkCancellation()
@@ -202,6 +214,7 @@ struct QMPBench: AsyncParsableCommand {
         var cPlain: [Measurement] = []
         // All take turns, so that each sees the same load on a shared machine.
         for _ in 0..<repetitions {
+            try Task.checkCancellation()
             oob.append(try await withTaskExecutorPreference(client.executor) { try await measure(client) })
             oobFromPool.append(try await measure(client))
             oobTyped.append(try await withTaskExecutorPreference(client.executor) { try await measure(client, typed: true) })
@@ -237,6 +250,7 @@ struct QMPBench: AsyncParsableCommand {
         var rates: [Double] = []
         var cRates: [Double] = []
         for _ in 0..<repetitions {
+            try Task.checkCancellation()
             let started = ContinuousClock.now
             // The callers run on the connection's event loop, as in the sequential figure.
             try await withTaskExecutorPreference(client.executor) {
@@ -292,6 +306,7 @@ struct QMPBench: AsyncParsableCommand {
             return try QueryQmpSchemaCommand.Response(json: returned, path: QMPPath(["return"])).count
         }
         for _ in 0..<repetitions {
+            try Task.checkCancellation()
             var best = Double.infinity
             var bestTyped = Double.infinity
             for _ in 0..<rounds {
@@ -355,6 +370,7 @@ struct QMPBench: AsyncParsableCommand {
         var qemuCPU: [Double] = []
         try await withPeerQEMU { pid, _, peerSocket in
             for _ in 0..<repetitions {
+                try Task.checkCancellation()
                 if let value = await offPool({ peers.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(pid)"]) })?.double("qemu_sched_us_per_op") { qemuCPU.append(value) }
             }
         }
@@ -367,6 +383,7 @@ struct QMPBench: AsyncParsableCommand {
         _ = try await server.listen(on: .unixSocket(path: path))
         var ours: [Double] = []
         for _ in 0..<repetitions {
+            try Task.checkCancellation()
             let record = await offPool { peers.c([path, "seq", "\(count)", "--qemu-pid", "\(getpid())"]) }
             if let value = record?.double("qemu_sched_us_per_op") { ours.append(value) }
         }
@@ -382,6 +399,7 @@ struct QMPBench: AsyncParsableCommand {
         var rates: [Double] = []
         var lost = 0
         for _ in 0..<repetitions {
+            try Task.checkCancellation()
             // BENCH_END follows the others: the reader stops on it, so events lost on the way
             // are counted instead of waited for.
             let stream = client.events(named: ["BENCH", "BENCH_END"], bufferSize: count + 1, whenFull: .dropNewest)
@@ -586,9 +604,8 @@ nonisolated(unsafe) private var stopSignalDescriptor: CInt = -1
 /// SIGINT and SIGTERM, delivered one by one instead of ending the process.
 ///
 /// A handler that writes the signal's number to a pipe, rather than `SIG_IGN` and a Dispatch
-/// signal source: an ignored signal stays ignored in every child started afterwards (the C
-/// and Python peers would no longer stop on Ctrl-C or SIGTERM), while a handler is reset to the
-/// default action by `exec`.
+/// signal source: an ignored signal stays ignored in every child started afterwards, while a
+/// handler is reset to the default action by `exec`.
 final class StopSignals: @unchecked Sendable {
     private let readEnd: CInt
     private let writeEnd: CInt
@@ -597,7 +614,11 @@ final class StopSignals: @unchecked Sendable {
 
     init() {
         var ends: [CInt] = [-1, -1]
-        guard pipe(&ends) == 0 else {
+        // Made before the run starts any child, so no child can inherit the pipe before it is
+        // marked close-on-exec.
+        let made = pipe(&ends) == 0
+        if made { for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) } }
+        guard made else {
             // Without the pipe the signals keep their default action: the run can still be
             // stopped, only without its clean-up.
             readEnd = -1
@@ -606,21 +627,18 @@ final class StopSignals: @unchecked Sendable {
         }
         readEnd = ends[0]
         writeEnd = ends[1]
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         // A full pipe must not block the handler; a signal it drops still has one pending.
         _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
         stopSignalDescriptor = writeEnd
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber) { received in
-                // Only async-signal-safe work here: one write to the pipe.
+                // Only async-signal-safe work here, and errno as the interrupted code left it.
+                let savedErrno = errno
                 var byte = UInt8(truncatingIfNeeded: received)
                 _ = write(stopSignalDescriptor, &byte, 1)
+                errno = savedErrno
             }
         }
-    }
-
-    deinit {
-        if readEnd >= 0 { close(readEnd) }
     }
 
     /// The first signal received, if any.
@@ -634,7 +652,7 @@ final class StopSignals: @unchecked Sendable {
             var byte: UInt8 = 0
             while true {
                 let count = read(readEnd, &byte, 1)
-                if count == 1 { return Int32(byte) }
+                if count == 1 { return byte == 0 ? nil : Int32(byte) }
                 if count < 0 && errno == EINTR { continue }
                 return nil
             }
@@ -645,11 +663,18 @@ final class StopSignals: @unchecked Sendable {
         return signalNumber
     }
 
-    /// Gives the signals their default action back and ends a wait in ``next()``.
-    func stop() {
+    func restoreDefaultActions() {
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
-        if writeEnd >= 0 { close(writeEnd) }
+    }
+
+    /// Gives the signals their default action back and ends a wait in ``next()``. The pipe stays
+    /// open until the process exits: a handler still running elsewhere may write to it.
+    func stop() {
+        restoreDefaultActions()
+        guard writeEnd >= 0 else { return }
+        var zero: UInt8 = 0
+        _ = write(writeEnd, &zero, 1)
     }
 }
 

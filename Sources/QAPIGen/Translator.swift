@@ -576,9 +576,9 @@ public struct Translator: Sendable {
         )
     }
 
-    /// Reads each member from `object`, which the lines before them take out of `json` once:
-    /// reading each member from `json` itself copied the object, and with it a pair of atomic
-    /// reference count operations, for every member.
+    /// Reads each member from `object`, which the line before them takes out of `json` once:
+    /// reading each member from `json` itself would copy the object, and with it a pair of
+    /// atomic reference count operations, for every member.
     func decodeLines(_ typed: [TypedMember]) -> [SwiftStatement] {
         typed.map { entry in
             .line("self.\(entry.storage) = \(entry.stored("try object.\(entry.member.isOptional ? "optional" : "required")(\(Self.literal(entry.member.name)), at: path)"))")

@@ -61,18 +61,19 @@ struct QMPBench: AsyncParsableCommand {
         // Before any work, so that no child is started without the handlers in place.
         let signals = StopSignals()
         let work = Task { try await command.measure() }
-        let watcher = Task {
+        Task {
             guard let signalNumber = await signals.next() else { return }
             signals.restoreDefaultActions()
             command.log("signal \(signalNumber): stopping QEMU and the simulators, then exiting")
             work.cancel()
         }
+        // Ends the wait for a signal, however the run ends.
+        defer { signals.stop() }
         do {
             try await work.value
         } catch where work.isCancelled {
             if let signalNumber = signals.received {
-                signal(signalNumber, SIG_DFL)
-                // To the process, not this thread (which may block the signal): some thread
+                // The default action is back (see above). To the process, not this thread (which may block the signal): some thread
                 // takes it at once. Should none, exit as a shell reports a signal's end.
                 kill(getpid(), signalNumber)
                 usleep(1_000_000)
@@ -80,8 +81,6 @@ struct QMPBench: AsyncParsableCommand {
             }
             throw error
         }
-        signals.stop()
-        watcher.cancel()
     }
 
     func measure() async throws {

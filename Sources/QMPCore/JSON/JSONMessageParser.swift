@@ -243,16 +243,11 @@ struct ObjectBuffers: ~Copyable {
             Self.move(count: count, keys: keys, values: values, into: storage)
             return JSONObject(storage: storage, offset: 0, count: count)
         }
-        var buffer: Unmanaged<JSONObjectStorage>
-        if depth < depths, let current = buffers[depth] {
-            buffer = current
-        } else {
+        var buffer = depth < depths ? buffers[depth] : nil
+        if buffer == nil || buffer.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.headerPointer.pointee.room }) < count {
             buffer = replace(depth: depth, room: count)
         }
-        if buffer._withUnsafeGuaranteedRef({ $0.headerPointer.pointee.room }) < count {
-            buffer = replace(depth: depth, room: count)
-        }
-        return buffer._withUnsafeGuaranteedRef { storage in
+        return buffer.unsafelyUnwrapped._withUnsafeGuaranteedRef { storage in
             let offset = storage.headerPointer.pointee.used
             Self.move(count: count, keys: keys, values: values, into: storage)
             return JSONObject(storage: storage, offset: offset, count: count)

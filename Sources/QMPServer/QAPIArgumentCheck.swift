@@ -24,9 +24,14 @@ extension QAPIIntrospection {
         let introspection = self
         // Most commands (every query-*) are called without arguments; whether a command accepts
         // none is a property of the schema, so it is settled once here rather than per call.
-        let acceptNoArguments = Set(
-            commands.keys.filter { introspection.validateArguments(nil, ofCommand: $0).isEmpty }
-        )
+        // Kept sparse, as ``QMPServer``'s command index is, so that a lookup rarely compares
+        // the name with another.
+        let names = commands.keys
+        var sparse = Set<String>(minimumCapacity: names.count * 4)
+        for name in names where introspection.validateArguments(nil, ofCommand: name).isEmpty {
+            sparse.insert(name)
+        }
+        let acceptNoArguments = sparse
         return { command, arguments in
             if arguments.isEmpty && acceptNoArguments.contains(command) {
                 return nil

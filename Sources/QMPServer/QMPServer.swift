@@ -122,6 +122,11 @@ public final class QMPServer: Sendable {
     }
 
     public let configuration: Configuration
+    /// ``QMPCommandTable/entries`` again, in a dictionary at most a quarter full. Swift's
+    /// dictionaries compare the key of every occupied slot a probe passes, and comparing a
+    /// command name with a longer one takes the string slow path; at this load a lookup
+    /// usually compares only the name it finds. Looked up twice for every command.
+    let commands: [String: QMPCommandTable.Entry]
     private let logger: Logger
     private let state = NIOLockedValueBox(ServerState())
     private let throttle: NIOLockedValueBox<QMPEventThrottle>
@@ -142,6 +147,11 @@ public final class QMPServer: Sendable {
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.configuration = configuration
+        var commands = [String: QMPCommandTable.Entry](minimumCapacity: configuration.commands.entries.count * 4)
+        for (name, entry) in configuration.commands.entries {
+            commands[name] = entry
+        }
+        self.commands = commands
         self.logger = logger
         self.throttle = NIOLockedValueBox(QMPEventThrottle(throttled: configuration.throttledEvents))
     }
@@ -286,7 +296,7 @@ public final class QMPServer: Sendable {
     /// Looks the command up and checks its arguments once, on the caller's thread; runs an
     /// immediate handler there too. Only an `async` handler is left for a task.
     func dispatch(_ request: QMPServerRequest) -> Dispatch {
-        guard let entry = configuration.commands.entries[request.name] else {
+        guard let entry = commands[request.name] else {
             return .answered(.failure(Self.notFound(request.name)))
         }
         if let problem = check(entry, request) {

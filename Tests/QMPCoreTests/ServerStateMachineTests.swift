@@ -115,6 +115,14 @@ struct ServerStateMachineTests {
         #expect(server.send(["execute": "stop", "arguments": []]) == [error("QMP input member 'arguments' must be an object")])
         #expect(server.send(["exec-oob": "query-yank", "id": 6]) == [error("QMP input member 'exec-oob' is unexpected", id: 6)])
         #expect(server.send(["execute": "nope", "id": 7]) == [error("CommandNotFound", "The command nope has not been found", id: 7)])
+        // The id is echoed even when it comes after the member in error, and the first
+        // problem is the one reported.
+        #expect(server.send(["foo": 1, "execute": "stop", "id": 8]) == [error("QMP input member 'foo' is unexpected", id: 8)])
+        #expect(
+            server.send(["arguments": 1, "execute": 2, "bar": 3, "id": 9])
+                == [error("QMP input member 'arguments' must be an object", id: 9)]
+        )
+        #expect(server.dispatched.isEmpty)
     }
 
     @Test("with OOB enabled, exec-oob is checked too")
@@ -124,6 +132,11 @@ struct ServerStateMachineTests {
         #expect(
             server.send(["execute": "stop", "exec-oob": "query-yank", "id": 1])
                 == [error("QMP input member 'execute' clashes with 'exec-oob'", id: 1)]
+        )
+        // The clash is reported before any other problem of the envelope.
+        #expect(
+            server.send(["foo": 1, "exec-oob": "query-yank", "execute": 2, "id": 10])
+                == [error("QMP input member 'execute' clashes with 'exec-oob'", id: 10)]
         )
         #expect(server.send(["exec-oob": "query-status", "id": 2]) == [error("The command query-status does not support OOB", id: 2)])
         #expect(server.send(["exec-oob": "query-yank", "id": 3]) == [])

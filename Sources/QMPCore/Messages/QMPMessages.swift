@@ -224,9 +224,11 @@ public enum QMPServerMessage: Sendable, Hashable {
         case .greeting(let greeting):
             return greeting.raw
         case .return(let result, let id):
-            var object: JSONObject = ["return": result]
-            if let id { object["id"] = id }
-            return .object(object)
+            // Built at its final size: every reply a server sends comes through here.
+            if let id {
+                return .object(JSONObject(uncheckedUniqueMembers: [("return", result), ("id", id)]))
+            }
+            return .object(JSONObject(uncheckedUniqueMembers: [("return", result)]))
         case .error(let body, let id):
             var object: JSONObject = [:]
             if let id { object["id"] = id }

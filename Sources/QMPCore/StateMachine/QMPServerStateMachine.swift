@@ -97,38 +97,51 @@ public struct QMPServerStateMachine: Sendable {
         guard case .object(let object) = value else {
             return inBand(error: Self.generic("QMP input must be a JSON object"), id: nil)
         }
-        let id = object["id"]
         let oobEnabled = self.oobEnabled
 
-        // The envelope, as qmp_dispatch_check_obj sees it.
+        // The envelope, as qmp_dispatch_check_obj sees it, in one pass over the members: the
+        // id is answered even when it follows the member in error, and a clash of execute
+        // with exec-oob is reported before any other problem.
+        var id: JSONValue?
         var name: String?
         var outOfBand = false
         var arguments = JSONObject()
-        if object["execute"] != nil && object["exec-oob"] != nil && oobEnabled {
-            return inBand(error: Self.generic("QMP input member 'execute' clashes with 'exec-oob'"), id: id)
-        }
+        var hasExecute = false
+        var hasExecOOB = false
+        var problem: String?
         for (key, member) in object {
             switch key {
             case "execute", "exec-oob":
-                if key == "exec-oob" && !oobEnabled {
+                let isExecOOB = key == "exec-oob"
+                if isExecOOB { hasExecOOB = true } else { hasExecute = true }
+                guard problem == nil else { continue }
+                if isExecOOB && !oobEnabled {
                     // Without OOB, exec-oob is no keyword at all.
-                    return inBand(error: Self.generic("QMP input member 'exec-oob' is unexpected"), id: id)
+                    problem = "QMP input member 'exec-oob' is unexpected"
+                } else if case .string(let text) = member {
+                    name = text
+                    outOfBand = isExecOOB
+                } else {
+                    problem = "QMP input member '\(key)' must be a string"
                 }
-                guard case .string(let text) = member else {
-                    return inBand(error: Self.generic("QMP input member '\(key)' must be a string"), id: id)
-                }
-                name = text
-                outOfBand = key == "exec-oob"
             case "arguments":
-                guard case .object(let given) = member else {
-                    return inBand(error: Self.generic("QMP input member 'arguments' must be an object"), id: id)
+                guard problem == nil else { continue }
+                if case .object(let given) = member {
+                    arguments = given
+                } else {
+                    problem = "QMP input member 'arguments' must be an object"
                 }
-                arguments = given
             case "id":
-                continue
+                id = member
             default:
-                return inBand(error: Self.generic("QMP input member '\(key)' is unexpected"), id: id)
+                if problem == nil { problem = "QMP input member '\(key)' is unexpected" }
             }
+        }
+        if hasExecute && hasExecOOB && oobEnabled {
+            return inBand(error: Self.generic("QMP input member 'execute' clashes with 'exec-oob'"), id: id)
+        }
+        if let problem {
+            return inBand(error: Self.generic(problem), id: id)
         }
         guard let name else {
             return inBand(error: Self.generic("QMP input lacks member 'execute'"), id: id)
@@ -257,12 +270,16 @@ public struct QMPServerStateMachine: Sendable {
     }
 
     private mutating func flushInBand() -> Action {
-        var ready: [JSONValue] = []
-        while let first = inBandReplies.first, let reply = first.reply {
+        guard let first = inBandReplies.first?.reply else { return .none }
+        inBandReplies.removeFirst()
+        // Mostly one reply is ready: its array is the one `.send` needs, made at its size.
+        guard inBandReplies.first?.reply != nil else { return .send([first]) }
+        var ready = [first]
+        while let reply = inBandReplies.first?.reply {
             ready.append(reply)
             inBandReplies.removeFirst()
         }
-        return ready.isEmpty ? .none : .send(ready)
+        return .send(ready)
     }
 
     private static func generic(_ description: String) -> QMPErrorBody {

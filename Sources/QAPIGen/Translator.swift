@@ -386,7 +386,8 @@ public struct Translator: Sendable {
         var members = properties(typedCommon)
         members.append(.property(name: "branch", type: "Branch", comment: ["The members the value of `\(variants.tagMember)` adds."]))
         members.append(memberwiseInitializer(typedCommon, extra: [("branch", "Branch")]))
-        // The object is taken once: every branch and the unknown-tag case read from it.
+        // The object is taken once: the common members, the `data` branches and the unknown-tag
+        // case read from it (a struct branch decodes itself from `json`).
         var decode: [SwiftStatement] = [.line("let object = try json.object(at: path)")] + decodeLines(typedCommon)
         let tagType = SwiftNaming.typeName(variants.tagType)
         // The tag's cases are named as its enumeration names them, which may differ from the

@@ -35,8 +35,9 @@ extension QMPClient {
     ///   agent) or the answer cannot be read; such a server is not asked again. A fetch that
     ///   fails otherwise (a timeout) is tried again by the next call.
     ///
-    /// Callers that ask while a fetch is under way wait for it, within the configuration's
-    /// `commandTimeout`, even when their own task is cancelled: the fetch is shared.
+    /// Callers that ask while a fetch is under way wait for it, even when their own task is
+    /// cancelled: the fetch is shared. It is bounded by the configuration's `commandTimeout`,
+    /// or by ``schemaFetchLimit`` when that is `nil`, so that no typed call waits forever.
     public func schema() async throws -> QAPIIntrospection {
         switch try await fetched() {
         case .schema(let introspection): return introspection
@@ -94,10 +95,14 @@ extension QMPClient {
         return fetched
     }
 
+    /// The schema fetch's bound when the configuration sets no `commandTimeout`; QEMU answers
+    /// it in about 20 ms.
+    static let schemaFetchLimit: Duration = .seconds(60)
+
     private func fetchSchema() async throws -> SchemaState.Fetched {
         let reply: JSONValue
         do {
-            reply = try await execute("query-qmp-schema")
+            reply = try await execute("query-qmp-schema", timeout: configuration.commandTimeout ?? Self.schemaFetchLimit)
         } catch let error as QMPError where error.code == .commandFailed {
             // QEMU before 2.5 and the guest agent: CommandNotFound.
             return .none(error)

@@ -237,6 +237,9 @@ public final class QMPServer: Sendable {
         bytes.withUnsafeBytes { encoded in
             for connection in connections where connection.outbox.append(encoded) {
                 let handler = connection.handler
+                // Always scheduled, never run in place even on the handler's own loop: a command
+                // handler that broadcasts would otherwise re-enter its connection's handler,
+                // whose state skips the run-time exclusivity checks.
                 handler.eventLoop.execute { handler.value.flushEvents() }
             }
         }

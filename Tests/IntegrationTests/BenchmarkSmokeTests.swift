@@ -62,6 +62,12 @@ struct BenchmarkSmokeTests {
             // Whatever happens above: a QEMU the benchmark left behind is ended here.
             if let qemuPID, Self.isAlive(qemuPID) { kill(qemuPID, SIGKILL) }
         }
+        if qemuPID == nil && !process.isRunning {
+            // It ended before starting QEMU: what it said is the reason.
+            let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(10))
+            Issue.record("the benchmark ended (status \(output.status)) before starting QEMU: \(output.stderr)")
+            return
+        }
         let qemu = try #require(qemuPID, "the benchmark started no QEMU within 60 s")
         // Let the round trips begin, then stop the run.
         try await Task.sleep(for: .milliseconds(500))

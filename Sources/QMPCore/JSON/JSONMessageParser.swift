@@ -216,10 +216,13 @@ enum SmallASCIIString {
 /// reference cost a retain and a release more per object, about 3% of reading the schema reply.
 struct ObjectBuffers: ~Copyable {
     private var buffers: UnsafeMutablePointer<Unmanaged<JSONObjectStorage>?>
-    private var depths = 0
+    private var depths: Int
 
     init() {
-        buffers = .allocate(capacity: 0)
+        // Deep enough for nearly every message, so one allocation is all most parsers make.
+        depths = 8
+        buffers = .allocate(capacity: depths)
+        buffers.initialize(repeating: nil, count: depths)
     }
 
     deinit {
@@ -269,7 +272,7 @@ struct ObjectBuffers: ~Copyable {
 
     private mutating func replace(depth: Int, room: Int) -> Unmanaged<JSONObjectStorage> {
         if depth >= depths {
-            let newDepths = Swift.max(depth + 1, depths * 2, 8)
+            let newDepths = Swift.max(depth + 1, depths * 2)
             let grown = UnsafeMutablePointer<Unmanaged<JSONObjectStorage>?>.allocate(capacity: newDepths)
             grown.moveInitialize(from: buffers, count: depths)
             (grown + depths).initialize(repeating: nil, count: newDepths - depths)

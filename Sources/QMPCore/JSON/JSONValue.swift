@@ -373,7 +373,8 @@ struct JSONObjectStorageHeader {
 
 /// The members of one object, or of several objects side by side (see ``JSONObject``).
 ///
-/// Elements `0..<used` are initialised and destroyed with the buffer. A buffer is only changed
+/// Elements `0..<used` are initialised and destroyed with the buffer. A buffer is only written
+/// while the reader is filling it (after the members of the objects already made from it), or
 /// in place when exactly one object references it and that object's members are all of it.
 @usableFromInline
 final class JSONObjectStorage: ManagedBuffer<JSONObjectStorageHeader, JSONObject.Member> {

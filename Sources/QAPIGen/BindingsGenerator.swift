@@ -6,11 +6,20 @@ import QMPCore
 /// bindings, one file per schema module, and an index of every command and event; and the
 /// `QMPHistory` target's table of when everything existed.
 public struct BindingsGenerator: Sendable {
-    /// What the sources are said to be generated from, in their headers.
-    public var sourceDescription: String
+    /// What the sources are said to be generated from, in their headers; `nil` names the
+    /// releases read, oldest to newest (`the QAPI schemas of QEMU 1.0 to 10.2`), so that the
+    /// header follows the schemas on disk.
+    public var sourceDescription: String?
 
-    public init(sourceDescription: String = "the QAPI schemas of QEMU 1.0 to 9.2") {
+    public init(sourceDescription: String? = nil) {
         self.sourceDescription = sourceDescription
+    }
+
+    /// `the QAPI schemas of QEMU 1.0 to 10.2`: releases named by major and minor number.
+    static func describe(_ releases: QAPIReleases) -> String {
+        func short(_ version: QEMUVersion) -> String { "\(version.major).\(version.minor)" }
+        guard let first = releases.versions.first, let last = releases.versions.last else { return "no QAPI schema" }
+        return first == last ? "the QAPI schema of QEMU \(short(first))" : "the QAPI schemas of QEMU \(short(first)) to \(short(last))"
     }
 
     public struct Output: Sendable {
@@ -41,19 +50,20 @@ public struct BindingsGenerator: Sendable {
         let schemaDiagnostics = releases.releases.flatMap { release in
             release.schema.diagnostics.map { "\(release.version): \($0)" }
         }
+        let sourceDescription = self.sourceDescription ?? Self.describe(releases)
         let merged = MergedSchema(releases: releases)
         let translator = Translator(merged: merged)
         let (declarations, diagnostics) = translator.translateAll()
         let renderer = SwiftRenderer()
         var files = Translator.modules(declarations, source: sourceDescription).mapValues { renderer.render($0) }
-        files["Index.swift"] = renderer.render(index(declarations))
+        files["Index.swift"] = renderer.render(index(declarations, source: sourceDescription))
         let history = ["SchemaHistory.swift": SchemaHistoryWriter(merged: merged).render(source: sourceDescription)]
         return Output(files: files, historyFiles: history, diagnostics: diagnostics, schemaDiagnostics: schemaDiagnostics)
     }
 
     /// `QMPBindings`: every generated command and event type by wire name, for looking one up
     /// from a name read at run time.
-    func index(_ declarations: [Translator.Translated]) -> SwiftFile {
+    func index(_ declarations: [Translator.Translated], source sourceDescription: String) -> SwiftFile {
         var commands: [String] = []
         var events: [String] = []
         for translated in declarations {

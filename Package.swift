@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "QMPCore", targets: ["QMPCore"]),
         .library(name: "QMPClient", targets: ["QMPClient"]),
         .library(name: "QMPServer", targets: ["QMPServer"]),
+        .library(name: "QMPSimulator", targets: ["QMPSimulator"]),
+        .library(name: "QEMULauncher", targets: ["QEMULauncher"]),
         .library(name: "QAPI", targets: ["QAPI"]),
         .library(name: "QMP", targets: ["QMP"]),
         .executable(name: "qmp", targets: ["qmp"]),
@@ -69,7 +71,7 @@ let package = Package(
             name: "CLineEditor",
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
-        // The async client on SwiftNIO, and the QEMU launcher.
+        // The async client on SwiftNIO.
         .target(
             name: "QMPClient",
             dependencies: [
@@ -94,6 +96,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A simulated QEMU 7.2 on the server framework, answering from QEMU's recorded schema and
+        // replies: a target of its own so that servers built on QMPServer do not link that data.
+        .target(
+            name: "QMPSimulator",
+            dependencies: [
+                "QMPCore",
+                "QAPI",
+                "QMPServer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Starts and supervises a QEMU process and connects a client to it: a target of its own so
+        // that the protocol client carries no process supervision.
+        .target(
+            name: "QEMULauncher",
+            dependencies: [
+                "QMPCore",
+                "QMPClient",
+                "CQMPSystem",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The `qmp` command-line tool's commands, as a library so that tests can reach them.
         .target(
             name: "QMPTool",
@@ -102,6 +128,8 @@ let package = Package(
                 "QAPI",
                 "QMPClient",
                 "QMPServer",
+                "QMPSimulator",
+                "QEMULauncher",
                 "QMPHistory",
                 "CLineEditor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -132,13 +160,16 @@ let package = Package(
         .executableTarget(
             name: "qmp-bench",
             dependencies: [
-                "QMPCore", "QMPClient", "QMPServer", "QMP",
+                "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QMP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
         .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
-        .testTarget(name: "QMPTests", dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),
+        .testTarget(
+            name: "QMPTests",
+            dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator"]
+        ),
         .testTarget(name: "QAPIGenTests", dependencies: ["QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),
         .testTarget(
             name: "QMPClientTests",
@@ -148,11 +179,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "QMPServerTests", dependencies: ["QMPCore", "QMPServer", "QMPClient"]),
-        .testTarget(name: "QMPToolTests", dependencies: ["QMPTool", "QMPClient", "QMPCore", "QMPServer", "QAPI", "QMPHistory"], exclude: ["Snapshots"]),
+        .testTarget(name: "QMPServerTests", dependencies: ["QMPCore", "QMPServer", "QMPSimulator", "QMPClient"]),
+        .testTarget(
+            name: "QMPToolTests",
+            dependencies: ["QMPTool", "QMPClient", "QMPCore", "QMPServer", "QMPSimulator", "QAPI", "QMPHistory"],
+            exclude: ["Snapshots"]
+        ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["QMPCore", "QMPClient", "QMPServer", "QAPI", "QMP", "CQMPSystem", "qmp", "qmp-bench"],
+            dependencies: [
+                "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QAPI", "QMP", "CQMPSystem",
+                "qmp", "qmp-bench",
+            ],
             exclude: ["Scenarios"]
         ),
     ],

@@ -535,6 +535,6 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// `close(2)`, under a name no type member shadows.
-func closeDescriptor(_ descriptor: CInt) {
+package func closeDescriptor(_ descriptor: CInt) {
     _ = close(descriptor)
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
+import QEMULauncher
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 
 #if canImport(Glibc)
 import Glibc

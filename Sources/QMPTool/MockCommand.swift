@@ -2,6 +2,7 @@ import ArgumentParser
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 
 #if canImport(Glibc)
 import Glibc

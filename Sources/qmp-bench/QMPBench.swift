@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import QEMULauncher
 import QMP
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 
 #if canImport(Glibc)
 import Glibc

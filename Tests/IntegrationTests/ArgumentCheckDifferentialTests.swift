@@ -3,6 +3,7 @@ import QAPI
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 import Testing
 
 @Suite("Argument errors of the server against QEMU 7.2")

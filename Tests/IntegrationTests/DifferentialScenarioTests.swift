@@ -1,7 +1,9 @@
 import Foundation
+import QEMULauncher
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 import Testing
 
 /// One scenario: commands in, the replies and events they bring out.

@@ -1,5 +1,6 @@
 import CQMPSystem
 import Foundation
+import QEMULauncher
 import QMPClient
 import QMPCore
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import QEMULauncher
 import QMPClient
 import QMPCore
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import QAPI
+import QEMULauncher
 import QMP
 import QMPClient
 import QMPCore

@@ -3,7 +3,7 @@ import QAPI
 import QMPCore
 import Testing
 
-@testable import QMPServer
+@testable import QMPSimulator
 
 /// The simulator carries QEMU 7.2's `query-qmp-schema` as generated source. This regenerates it
 /// from ../shared/reference/qemu-7.2-schema.json and fails on any difference;
@@ -12,7 +12,9 @@ import Testing
 struct EmbeddedSchemaTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let reference = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/qemu-7.2-schema.json")
-    static let generated = packageRoot.appendingPathComponent("Sources/QMPServer/Simulator/Generated/QEMU72Introspection.swift")
+    static let generated = packageRoot.appendingPathComponent(
+        "Sources/QMPSimulator/Generated/QEMU72Introspection.swift"
+    )
 
     static func render(_ entries: [JSONValue]) -> String {
         var text = """

@@ -2,6 +2,7 @@ import QAPI
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 import Testing
 
 /// Every command QEMU 7.2 has, called on the simulator with the smallest arguments its schema

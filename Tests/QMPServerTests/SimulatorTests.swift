@@ -2,6 +2,7 @@ import Foundation
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 import Testing
 
 @Suite("The simulated QEMU keeps its state consistent")

@@ -3,6 +3,7 @@ import QMP
 import QMPClient
 import QMPCore
 import QMPServer
+import QMPSimulator
 import Testing
 
 /// The typed API over the wire, against the simulated QEMU 7.2.

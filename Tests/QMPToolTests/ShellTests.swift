@@ -1,6 +1,7 @@
 import QAPI
 import QMPCore
 import QMPServer
+import QMPSimulator
 import Testing
 
 @testable import QMPTool

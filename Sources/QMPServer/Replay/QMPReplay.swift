@@ -65,7 +65,7 @@ public final class QMPReplay: Sendable {
         let exchange = exchanges[index]
         for recorded in exchange.events {
             guard case .string(let name)? = recorded["event"] else { continue }
-            request.server.broadcast(QEMUSimulator.event(name, recorded["data"]?.objectValue))
+            request.server.broadcast(QMPEvent.stampedNow(name, recorded["data"]?.objectValue))
         }
         if let error = exchange.reply["error"] {
             throw QMPErrorBody(

@@ -1,4 +1,5 @@
 import QMPCore
+import QMPServer
 
 /// The machine itself: its type, its CPUs, its buses and the devices on them.
 ///
@@ -290,7 +291,7 @@ extension QEMUSimulator {
         machine.devices.remove(at: index)
         var data: JSONObject = ["path": .string(device.qomPath)]
         if let id = device.id { data["device"] = .string(id) }
-        return event("DEVICE_DELETED", data)
+        return QMPEvent.stampedNow("DEVICE_DELETED", data)
     }
 
     // MARK: - What the machine shows

@@ -1,6 +1,7 @@
 import CQMPSystem
 import Logging
 import NIOConcurrencyHelpers
+import QMPClient
 import QMPCore
 
 #if canImport(Glibc)
@@ -381,9 +382,9 @@ private func spawn(_ arguments: [String], logPath: String) -> pid_t {
 }
 
 /// A fresh directory only this user can enter, under `$TMPDIR` (or /tmp), for sockets and logs.
-public enum PrivateDirectory {
+package enum PrivateDirectory {
     /// Creates `…/swift-qmp-XXXXXX` and returns its path.
-    public static func create() throws(QMPError) -> String {
+    package static func create() throws(QMPError) -> String {
         let base = environment("TMPDIR").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "/tmp"
         var template = Array("\(base)/swift-qmp-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
@@ -398,7 +399,7 @@ public enum PrivateDirectory {
     }
 
     /// Removes the directory and everything in it.
-    public static func remove(_ path: String) {
+    package static func remove(_ path: String) {
         removeTree(path)
     }
 }

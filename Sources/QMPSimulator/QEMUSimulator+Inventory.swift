@@ -1,4 +1,5 @@
 import QMPCore
+import QMPServer
 
 /// Objects, character devices, block nodes, network backends, devices and QOM: what the
 /// simulated machine holds, kept consistent across the commands that show it.

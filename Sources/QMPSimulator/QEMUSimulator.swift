@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import QAPI
 import QMPCore
+import QMPServer
 
 #if canImport(Glibc)
 import Glibc
@@ -148,7 +149,7 @@ public final class QEMUSimulator: Sendable {
                 return true
             }
             if stopped {
-                request.server.broadcast(Self.event("STOP"))
+                request.server.broadcast(QMPEvent.stampedNow("STOP"))
             }
             return [:]
         }
@@ -159,22 +160,22 @@ public final class QEMUSimulator: Sendable {
                 return true
             }
             if resumed {
-                request.server.broadcast(Self.event("RESUME"))
+                request.server.broadcast(QMPEvent.stampedNow("RESUME"))
             }
             return [:]
         }
         table.registerImmediate("system_reset") { request in
-            request.server.broadcast(Self.event("RESET", ["guest": false, "reason": "host-qmp-system-reset"]))
+            request.server.broadcast(QMPEvent.stampedNow("RESET", ["guest": false, "reason": "host-qmp-system-reset"]))
             return [:]
         }
         table.registerImmediate("system_powerdown") { request in
-            request.server.broadcast(Self.event("POWERDOWN"))
+            request.server.broadcast(QMPEvent.stampedNow("POWERDOWN"))
             return [:]
         }
         // Not immediate: `onQuit` is the embedding program's, and may take its time.
         table.register("quit") { [machine, onQuit] request in
             machine.withLockedValue { $0.runState = .shutdown }
-            request.server.broadcast(Self.event("SHUTDOWN", ["guest": false, "reason": "host-qmp-quit"]))
+            request.server.broadcast(QMPEvent.stampedNow("SHUTDOWN", ["guest": false, "reason": "host-qmp-quit"]))
             onQuit()
             return [:]
         }
@@ -295,16 +296,5 @@ public final class QEMUSimulator: Sendable {
             ],
             "package": .string(configuration.package),
         ]
-    }
-
-    /// An event stamped with the host's clock, as QEMU stamps them.
-    static func event(_ name: String, _ data: JSONObject? = nil) -> QMPEvent {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return QMPEvent(
-            name: name,
-            data: data,
-            timestamp: .init(seconds: Int64(now.tv_sec), microseconds: Int64(now.tv_nsec / 1000))
-        )
     }
 }

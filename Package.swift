@@ -104,6 +104,8 @@ let package = Package(
                 "QMPCore",
                 "QAPI",
                 "QMPServer",
+                // The simulator fills its recorded introspection with what 7.2's sources knew.
+                "QMPHistory",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -188,8 +190,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QAPI", "QMP", "CQMPSystem",
-                "qmp", "qmp-bench",
+                "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QAPI", "QMP", "QMPHistory",
+                "CQMPSystem", "qmp", "qmp-bench",
             ],
             exclude: ["Scenarios"]
         ),

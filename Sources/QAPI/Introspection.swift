@@ -101,18 +101,45 @@ public struct QAPIIntrospectionError: Error, Sendable, Hashable, CustomStringCon
     public var description: String { "\(path): \(message)" }
 }
 
-/// The decoded answer of `query-qmp-schema`.
+/// The decoded answer of `query-qmp-schema`, and the one model of a schema that values are
+/// checked against (``QAPIValidator``).
+///
+/// A source schema becomes one by ``init(deriving:definedSymbols:form:)``, as QEMU derives
+/// its introspection; a live answer is decoded, and where the release is known,
+/// ``filling(from:)`` adds what the sources knew and introspection leaves out.
 public struct QAPIIntrospection: Sendable {
     /// The entries in the order received.
     public var entries: [QAPISchemaInfo]
     /// The entries by name.
     public var entriesByName: [String: QAPISchemaInfo]
+    /// The source name of a type whose name is masked (`"37"` → `"BlockdevRef"`), where known:
+    /// QEMU names an alternate by it when a value fits no branch.
+    public var sourceNames: [String: String]
+    /// Whether a member of type `int` is exactly QAPI's `int`. QEMU's own answer folds every
+    /// integer width into `int`, so there `int` may be any width and is not range-checked;
+    /// a derived or filled model names each width (`uint8`, `size`, …) and says `true`.
+    public var knowsIntegerWidths: Bool
+    /// Commands whose arguments QEMU reads by hand and which take members introspection does
+    /// not list; ``commandsAcceptingExtraArguments`` unless the sources said otherwise.
+    public var commandsTakingExtraArguments: Set<String>
 
     /// Wraps already decoded entries.
-    public init(entries: [QAPISchemaInfo]) {
+    public init(
+        entries: [QAPISchemaInfo],
+        sourceNames: [String: String] = [:],
+        knowsIntegerWidths: Bool = false,
+        commandsTakingExtraArguments: Set<String> = Self.commandsAcceptingExtraArguments
+    ) {
         self.entries = entries
         self.entriesByName = Dictionary(entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.sourceNames = sourceNames
+        self.knowsIntegerWidths = knowsIntegerWidths
+        self.commandsTakingExtraArguments = commandsTakingExtraArguments
     }
+
+    /// Commands whose arguments QEMU reads by hand and which take properties introspection does
+    /// not list (`device_add` takes every property of the device).
+    public static let commandsAcceptingExtraArguments: Set<String> = ["device_add"]
 
     /// Decodes the SchemaInfo list: either the list itself or a whole `{"return": [...]}` reply.
     public init(decoding value: JSONValue) throws(QAPIIntrospectionError) {

@@ -244,19 +244,6 @@ public struct QAPIType: Sendable, Hashable, Identifiable {
 public enum QAPIBuiltinType: String, Sendable, Hashable, CaseIterable {
     case str, number, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64, size, bool, null, any
 
-    /// The JSON type a value of this type has on the wire, in introspection's words:
-    /// `string`, `number`, `int`, `boolean`, `null` or `value` (anything).
-    public var jsonType: String {
-        switch self {
-        case .str: "string"
-        case .number: "number"
-        case .int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size: "int"
-        case .bool: "boolean"
-        case .null: "null"
-        case .any: "value"
-        }
-    }
-
     /// The range of an integer type, as closed bounds; `nil` for non-integers.
     public var integerRange: (minimum: IntegerBound, maximum: IntegerBound)? {
         switch self {

@@ -769,41 +769,29 @@ private struct Resolver {
     }
 
     /// The JSON category an alternate branch of type `name` is told apart by.
-    func jsonCategory(of name: String) -> String? {
-        guard let type = types[name] else { return nil }
-        switch type.kind {
-        case .builtin(let builtin):
-            switch builtin {
-            case .str: return "string"
-            case .bool: return "boolean"
-            case .null: return "null"
-            case .any: return nil
-            default: return "number"
-            }
-        case .enumeration: return "string"
-        case .object: return "object"
-        case .array: return "array"
-        case .alternate: return nil
-        }
-    }
-
     mutating func checkAlternate(_ name: String) {
         guard case .alternate(let alternate)? = types[name]?.kind else { return }
         if alternate.branches.count < 2 {
             error("alternate '\(name)' needs at least two branches", at: types[name]!.location!)
         }
-        var seen: [String: QAPIVariant] = [:]
+        var seen: [(branch: QAPIVariant, kinds: Set<JSONKind>)] = []
         for branch in alternate.branches {
             guard let type = types[branch.type] else { continue }
-            guard let category = jsonCategory(of: branch.type) else {
+            switch type.kind {
+            case .alternate, .builtin(.any):
                 error("branch '\(branch.name)' of alternate '\(name)' cannot be of \(type.metaType == "alternate" ? "an alternate" : "type 'any'")", at: branch.location)
                 continue
+            default:
+                break
             }
-            if let other = seen[category] {
-                error("branches '\(other.name)' and '\(branch.name)' of alternate '\(name)' both take a JSON \(category)", at: branch.location)
+            let kinds = type.kind.shape.acceptedKinds { _ in [] }
+            // Branches are told apart by the value's kind, so no kind may lead to two of them.
+            if let other = seen.first(where: { !$0.kinds.isDisjoint(with: kinds) }) {
+                let shared = JSONKind.name(accepting: other.kinds.intersection(kinds)) ?? ""
+                error("branches '\(other.branch.name)' and '\(branch.name)' of alternate '\(name)' both take a JSON \(shared)", at: branch.location)
                 continue
             }
-            seen[category] = branch
+            seen.append((branch, kinds))
         }
     }
 

@@ -284,32 +284,12 @@ private struct SchemaComparator {
         }
     }
 
-    /// The JSON type a branch accepts, for pairing alternate branches.
-    func sourceCategory(_ name: String) -> String? {
-        switch source.types[name]?.kind {
-        case .builtin(let builtin)?: builtin.jsonType == "int" ? "number" : builtin.jsonType
-        case .enumeration?: "string"
-        case .object?: "object"
-        case .array?: "array"
-        default: nil
-        }
-    }
-
-    func introCategory(_ name: String) -> String? {
-        switch introspection.entry(named: name)?.metaType {
-        case .builtin(let jsonType)?: jsonType == "int" ? "number" : jsonType
-        case .enumeration?: "string"
-        case .object?: "object"
-        case .array?: "array"
-        default: nil
-        }
-    }
-
     mutating func compareAlternate(_ alternate: QAPIAlternateType, _ memberTypes: [String], path: String) {
         var unmatched = memberTypes
         for branch in alternate.branches {
-            let category = sourceCategory(branch.type)
-            guard let index = unmatched.firstIndex(where: { introCategory($0) == category }) else {
+            // Branches pair up by the kinds they take, as values choose them.
+            let kinds = source.acceptedKinds(of: branch.type)
+            guard let index = unmatched.firstIndex(where: { !introspection.acceptedKinds(of: $0).isDisjoint(with: kinds) }) else {
                 missing("\(path)|\(branch.name)", "alternate branch is missing from the introspection", condition: branch.condition)
                 continue
             }

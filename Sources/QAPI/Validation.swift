@@ -1,123 +1,103 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import QMPCore
-
-/// Something wrong with a JSON value checked against a schema type.
-///
-/// `path` names the place in the value: `arguments.node-name`, `arguments.keys[2].type`; it is
-/// empty for the value itself when validation started with an empty path. ``description`` is
-/// `path: message`, e.g. `arguments.node-name: expected string, got 5`.
-public struct QAPIValidationIssue: Sendable, Hashable, CustomStringConvertible {
-    /// What is wrong, for callers that word it their own way (QEMU's messages, say).
-    public enum Kind: Sendable, Hashable {
-        case missing
-        case unexpected
-        /// The JSON kind wanted: `string`, `boolean`, `integer`, `number`, `null`, `object`,
-        /// `array`, or several joined with " or " for an alternate.
-        case wrongType(expected: String)
-        case invalidEnumValue(String)
-        /// An integer outside the range of the named QAPI integer type (`uint8`, `size`, …).
-        case outOfRange(type: String)
-        case other
-    }
-
-    public var path: String
-    public var message: String
-    public var kind: Kind
-
-    public init(path: String, message: String, kind: Kind = .other) {
-        self.path = path
-        self.message = message
-        self.kind = kind
-    }
-
-    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
-}
 
 /// Checks JSON values against the types of a schema, the way QEMU's input visitor would.
 ///
+/// It runs on one model, ``QAPIIntrospection``, whichever way the schema came: a source schema
+/// is derived into it (``init(schema:definedSymbols:)``), a server's `query-qmp-schema` is
+/// decoded into it (``init(introspection:)``, best after ``QAPIIntrospection/filling(from:)``).
+///
 /// - Objects: every mandatory member present, each member of its type, and no member the
-///   type lacks (except for commands QEMU marshals by hand, `'gen': false`, which accept extra
-///   properties). A union's tag selects the members its variant adds.
-/// - Alternates: the branch is chosen by the value's JSON type.
-/// - Integers: must be JSON integers (no fraction, no exponent) within the type's range
-///   (`int8` … `uint64`, `size`); `number` accepts integers too.
+///   type lacks (except for commands QEMU marshals by hand, which accept extra properties).
+///   A union's tag selects the members its variant adds; a bad tag ends the check of that
+///   object, as it ends QEMU's.
+/// - Alternates: the branch is the first that takes the value's JSON kind.
+/// - Integers: JSON integers (no fraction, no exponent) within the type's range, read as QEMU
+///   reads them: signed types through `int64`, unsigned ones through `uint64`, which also takes
+///   a negative integer (QEMU keeps that for compatibility). `number` accepts integers too.
+///   Where the model does not know widths (a live answer with nothing to fill it), `int` is
+///   any 64-bit integer.
 /// - `any` accepts everything; `null` only `null`. An optional member may be left out, but
 ///   not given as `null` unless its type accepts `null`.
-///
-/// With ``definedSymbols`` set, members, enum values and branches whose condition the build
-/// doesn't satisfy count as absent from the schema. With `nil` (the default) every conditional
-/// part counts as present.
 public struct QAPIValidator: Sendable {
-    public var schema: QAPISchema
-    /// The configuration symbols of the build the values are meant for, if known.
-    public var definedSymbols: Set<String>?
+    /// The model values are checked against.
+    public let model: QAPIIntrospection
 
+    /// A validator for a source schema. With `definedSymbols` (the configuration of the build
+    /// the values are meant for), members, enum values and branches whose condition the build
+    /// doesn't satisfy count as absent; with `nil` every conditional part counts as present.
     public init(schema: QAPISchema, definedSymbols: Set<String>? = nil) {
-        self.schema = schema
-        self.definedSymbols = definedSymbols
+        self.model = QAPIIntrospection(deriving: schema, definedSymbols: definedSymbols, form: .checking)
+    }
+
+    /// A validator for a server's own introspection.
+    public init(introspection: QAPIIntrospection) {
+        self.model = introspection
     }
 
     /// The problems of `value` as a value of type `typeName`. Empty when it is valid.
     public func validate(_ value: JSONValue, as typeName: String, path: String = "") -> [QAPIValidationIssue] {
-        var run = ValidationRun(validator: self)
-        run.check(value, as: typeName, path: path)
+        var run = ValidationRun(model: model)
+        run.check(value, as: typeName, path: path, acceptsExtraMembers: false)
         return run.issues
     }
 
     /// The problems of `arguments` (the `arguments` member of an `execute` request; `nil` when
     /// absent) for command `command`. Paths start with `arguments`.
     public func validateArguments(_ arguments: JSONObject?, ofCommand command: String) -> [QAPIValidationIssue] {
-        guard let definition = schema.commands[command], isIncluded(definition.condition) else {
+        guard case .command(let argumentType, _, _)? = model.entry(named: command)?.metaType else {
             return [QAPIValidationIssue(path: "execute", message: "unknown command '\(command)'")]
         }
-        guard let argumentType = definition.argumentType else {
-            guard let arguments, !arguments.isEmpty else { return [] }
-            return arguments.keys.map { QAPIValidationIssue(path: "arguments.\($0)", message: "unexpected member", kind: .unexpected) }
-        }
-        var run = ValidationRun(validator: self)
-        run.acceptsExtraMembers = !definition.isGenerated
-        run.check(.object(arguments ?? JSONObject()), as: argumentType, path: "arguments")
+        var run = ValidationRun(model: model)
+        run.check(
+            .object(arguments ?? [:]), as: argumentType, path: "arguments",
+            acceptsExtraMembers: model.commandsTakingExtraArguments.contains(command)
+        )
         return run.issues
     }
 
     /// The problems of `data` (the `data` member of an event message; `nil` when absent) for
     /// event `event`. Paths start with `data`.
     public func validateData(_ data: JSONObject?, ofEvent event: String) -> [QAPIValidationIssue] {
-        guard let definition = schema.events[event], isIncluded(definition.condition) else {
+        guard case .event(let dataType)? = model.entry(named: event)?.metaType else {
             return [QAPIValidationIssue(path: "event", message: "unknown event '\(event)'")]
         }
-        guard let dataType = definition.dataType else {
-            guard let data, !data.isEmpty else { return [] }
-            return data.keys.map { QAPIValidationIssue(path: "data.\($0)", message: "unexpected member", kind: .unexpected) }
-        }
-        return validate(.object(data ?? JSONObject()), as: dataType, path: "data")
+        return validate(.object(data ?? [:]), as: dataType, path: "data")
     }
 
     /// The problems of a command's return value.
     public func validateReturn(_ value: JSONValue, ofCommand command: String) -> [QAPIValidationIssue] {
-        guard let definition = schema.commands[command] else {
+        guard case .command(_, let returnType, _)? = model.entry(named: command)?.metaType else {
             return [QAPIValidationIssue(path: "execute", message: "unknown command '\(command)'")]
         }
-        guard let returnType = definition.returnType else {
+        if case .object([], nil, _)? = model.entry(named: returnType)?.metaType {
             if case .object(let object) = value, object.isEmpty { return [] }
             return [QAPIValidationIssue(path: "return", message: "expected an empty object, got \(describe(value))")]
         }
         return validate(value, as: returnType, path: "return")
     }
+}
 
-    func isIncluded(_ condition: QAPICondition?) -> Bool {
-        guard let condition, let definedSymbols else { return true }
-        return condition.isSatisfied(by: definedSymbols)
+extension QAPIIntrospection {
+    /// The problems of `arguments` for `command` (see ``QAPIValidator/validateArguments(_:ofCommand:)``).
+    public func validateArguments(_ arguments: JSONObject?, ofCommand command: String) -> [QAPIValidationIssue] {
+        QAPIValidator(introspection: self).validateArguments(arguments, ofCommand: command)
+    }
+
+    /// The problems of `value` as a value of the type `typeName` (see ``QAPIValidator/validate(_:as:path:)``).
+    public func validate(_ value: JSONValue, as typeName: String, path: String = "") -> [QAPIValidationIssue] {
+        QAPIValidator(introspection: self).validate(value, as: typeName, path: path)
+    }
+
+    /// The name a type has in the sources, where known: a masked name's, or the name itself
+    /// when it is not masked (QAPI names never consist of digits alone).
+    public func sourceName(of typeName: String) -> String? {
+        if let name = sourceNames[typeName] { return name }
+        return typeName.allSatisfy(\.isNumber) ? nil : typeName
     }
 }
 
 /// The refusal of a string that is none of an enum's values: all of them when they are few
-/// enough to read, else the first eight and the type's name, when it has a readable one (the
-/// introspection's type names are numbers).
+/// enough to read, else the first eight and the type's name, when it has a readable one.
 func notAnEnumValue(_ value: JSONValue, values: [String], typeName: String?) -> String {
     let listed = values.prefix(8).map { "'\($0)'" }.joined(separator: ", ")
     if values.count <= 8 {
@@ -132,73 +112,61 @@ func notAnEnumValue(_ value: JSONValue, values: [String], typeName: String?) -> 
 /// A short rendering of a value for messages: scalars as JSON text, containers by kind.
 func describe(_ value: JSONValue) -> String {
     switch value {
-    case .null: "null"
-    case .bool(let bool): bool ? "true" : "false"
-    case .int(let int): String(int)
-    case .uint(let uint): String(uint)
-    case .double(let double): String(double)
-    case .string: value.serialized()
-    case .array: "array"
-    case .object: "object"
+    case .null, .bool, .int, .uint, .double, .string: value.serialized()
+    case .array, .object: value.kindName
     }
 }
 
 private struct ValidationRun {
-    let validator: QAPIValidator
+    let model: QAPIIntrospection
     var issues: [QAPIValidationIssue] = []
-    /// Accept members the top-level object type does not declare.
-    var acceptsExtraMembers = false
 
-    var schema: QAPISchema { validator.schema }
-
-    init(validator: QAPIValidator) {
-        self.validator = validator
+    mutating func fail(_ path: String, _ message: String, _ kind: QAPIValidationIssue.Kind) {
+        issues.append(QAPIValidationIssue(path: path, message: message, kind: kind))
     }
 
-    mutating func fail(_ path: String, _ message: String, _ kind: QAPIValidationIssue.Kind = .other) {
-        issues.append(QAPIValidationIssue(path: path, message: message, kind: kind))
+    mutating func mismatch(_ value: JSONValue, expected: String, type: QAPIBuiltinType? = nil, path: String) {
+        fail(path, "expected \(expected), got \(describe(value))", .wrongType(expected: expected, type: type))
     }
 
     func join(_ path: String, _ member: String) -> String {
         path.isEmpty ? member : "\(path).\(member)"
     }
 
-    mutating func check(_ value: JSONValue, as typeName: String, path: String) {
-        guard let type = schema.types[typeName] else {
-            fail(path, "type '\(typeName)' is not in the schema")
+    mutating func check(_ value: JSONValue, as typeName: String, path: String, acceptsExtraMembers: Bool) {
+        guard let entry = model.entry(named: typeName) else {
+            fail(path, "type '\(typeName)' is not in the schema", .other)
             return
         }
-        switch type.kind {
-        case .builtin(let builtin):
+        switch entry.metaType {
+        case .builtin:
+            guard case .builtin(let builtin)? = entry.shape else { return }
             checkBuiltin(value, builtin, path: path)
-        case .enumeration(let enumeration):
-            guard case .string(let string) = value else {
-                fail(path, "expected string, got \(describe(value))", .wrongType(expected: "string"))
+        case .enumeration(let members, let values):
+            guard case .string(let name) = value else { return mismatch(value, expected: "string", path: path) }
+            let known = members.isEmpty ? values : members.map(\.name)
+            if !known.contains(name) {
+                fail(path, notAnEnumValue(value, values: known, typeName: model.sourceName(of: typeName)), .invalidEnumValue(name))
+            }
+        case .array(let elementType):
+            guard case .array(let elements) = value else { return mismatch(value, expected: "array", path: path) }
+            for (index, element) in elements.enumerated() {
+                check(element, as: elementType, path: "\(path)[\(index)]", acceptsExtraMembers: false)
+            }
+        case .object(let members, let tag, let variants):
+            guard case .object(let object) = value else { return mismatch(value, expected: "object", path: path) }
+            checkObject(object, members: members, tag: tag, variants: variants, path: path, acceptsExtraMembers: acceptsExtraMembers)
+        case .alternate(let branches):
+            let kind = value.kind
+            guard let chosen = branches.first(where: { model.acceptedKinds(of: $0).contains(kind) }) else {
+                let expected = branches.compactMap { JSONKind.name(accepting: model.acceptedKinds(of: $0)) }.joined(separator: " or ")
+                fail(path, "expected \(expected), got \(describe(value))",
+                     .noMatchingBranch(expected: expected, alternate: model.sourceName(of: typeName)))
                 return
             }
-            guard let enumValue = enumeration.value(named: string), validator.isIncluded(enumValue.condition) else {
-                let names = enumeration.values.filter { validator.isIncluded($0.condition) }.map(\.name)
-                fail(path, notAnEnumValue(value, values: names, typeName: typeName), .invalidEnumValue(string))
-                return
-            }
-        case .array(let element):
-            guard case .array(let elements) = value else {
-                fail(path, "expected array, got \(describe(value))", .wrongType(expected: "array"))
-                return
-            }
-            for (index, item) in elements.enumerated() {
-                check(item, as: element, path: "\(path)[\(index)]")
-            }
-        case .object(let object):
-            guard case .object(let members) = value else {
-                fail(path, "expected object, got \(describe(value))", .wrongType(expected: "object"))
-                return
-            }
-            let extra = acceptsExtraMembers
-            acceptsExtraMembers = false
-            checkObject(members, object, path: path, acceptsExtraMembers: extra)
-        case .alternate(let alternate):
-            checkAlternate(value, alternate, typeName: typeName, path: path)
+            check(value, as: chosen, path: path, acceptsExtraMembers: false)
+        case .command, .event:
+            fail(path, "'\(typeName)' is not a type", .other)
         }
     }
 
@@ -206,118 +174,90 @@ private struct ValidationRun {
         switch builtin {
         case .any:
             return
-        case .str:
-            if case .string = value { return }
-            fail(path, "expected string, got \(describe(value))", .wrongType(expected: "string"))
-        case .bool:
-            if case .bool = value { return }
-            fail(path, "expected boolean, got \(describe(value))", .wrongType(expected: "boolean"))
-        case .null:
-            if case .null = value { return }
-            fail(path, "expected null, got \(describe(value))", .wrongType(expected: "null"))
-        case .number:
-            if value.numberValue != nil { return }
-            fail(path, "expected number, got \(describe(value))", .wrongType(expected: "number"))
+        case .str, .bool, .null, .number:
+            let kinds = builtin.acceptedKinds
+            if !kinds.contains(value.kind) {
+                mismatch(value, expected: JSONKind.name(accepting: kinds) ?? "value", type: builtin, path: path)
+            }
         case .int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size:
-            let inRange: Bool
-            switch value {
-            case .int(let int):
-                switch builtin.integerRange! {
-                case (.signed(let low), .signed(let high)): inRange = int >= low && int <= high
-                case (.signed(let low), .unsigned): inRange = int >= low
-                default: inRange = false
+            checkInteger(value, builtin, path: path)
+        }
+    }
+
+    /// QEMU reads a signed integer as `int64` and an unsigned one as `uint64` (taking negative
+    /// values as their two's complement), then checks a narrower width's range.
+    mutating func checkInteger(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String) {
+        let range = builtin.integerRange!
+        let unsignedValue: UInt64
+        switch value {
+        case .int(let int):
+            guard builtin.isUnsigned else {
+                if case (.signed(let low), .signed(let high)) = range, int < low || int > high {
+                    outOfRange(value, builtin, path: path)
                 }
-            case .uint:
-                if case .unsigned = builtin.integerRange!.maximum { inRange = true } else { inRange = false }
-            default:
-                fail(path, "expected integer, got \(describe(value))", .wrongType(expected: "integer"))
                 return
             }
-            if !inRange {
-                let range = builtin.integerRange!
-                fail(
-                    path,
-                    "\(describe(value)) is out of range for \(builtin.rawValue) (\(range.minimum)…\(range.maximum))",
-                    .outOfRange(type: builtin.rawValue)
-                )
+            unsignedValue = UInt64(bitPattern: int)
+        case .uint(let uint):
+            guard builtin.isUnsigned else {
+                // An unknown width may be uint64; a signed type can't hold the value at all.
+                if model.knowsIntegerWidths || builtin != .int {
+                    outOfRange(value, builtin.cTypeName == nil ? builtin : .int64, path: path)
+                }
+                return
             }
+            unsignedValue = uint
+        default:
+            return mismatch(value, expected: JSONKind.integer.rawValue, type: builtin, path: path)
+        }
+        if case .signed(let high) = range.maximum, unsignedValue > UInt64(high) {
+            outOfRange(value, builtin, path: path)
         }
     }
 
-    mutating func checkObject(_ value: JSONObject, _ object: QAPIObjectType, path: String, acceptsExtraMembers: Bool) {
-        let (members, complete) = expectedMembers(of: object, in: value)
-        for member in members {
+    mutating func outOfRange(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String) {
+        let range = builtin.integerRange!
+        fail(path, "\(describe(value)) is out of range for \(builtin.rawValue) (\(range.minimum)…\(range.maximum))", .outOfRange(type: builtin))
+    }
+
+    /// Members are checked in order; a union's tag, once it checks, adds the members of its
+    /// variant after the rest (recursively, as a variant may be a union itself).
+    mutating func checkObject(
+        _ object: JSONObject,
+        members: [QAPISchemaInfo.ObjectMember],
+        tag: String?,
+        variants: [QAPISchemaInfo.Variant],
+        path: String,
+        acceptsExtraMembers: Bool
+    ) {
+        var expected = members
+        var unions = tag.map { [$0: variants] } ?? [:]
+        var complete = true
+        var index = 0
+        while index < expected.count {
+            let member = expected[index]
+            index += 1
             let memberPath = join(path, member.name)
-            guard let memberValue = value[member.name] else {
+            guard let memberValue = object[member.name] else {
                 if !member.isOptional { fail(memberPath, "missing required member", .missing) }
+                if unions[member.name] != nil { complete = false }
                 continue
             }
-            check(memberValue, as: member.type, path: memberPath)
+            let issuesBefore = issues.count
+            check(memberValue, as: member.type, path: memberPath, acceptsExtraMembers: false)
+            guard let variants = unions.removeValue(forKey: member.name) else { continue }
+            // A bad tag leaves the variant unknown: QEMU stops at the tag.
+            if issues.count > issuesBefore { return }
+            guard case .string(let tagValue) = memberValue,
+                let variant = variants.first(where: { $0.tagValue == tagValue }),
+                case .object(let more, let moreTag, let moreVariants)? = model.entry(named: variant.type)?.metaType
+            else { continue }
+            expected += more.filter { added in !expected.contains { $0.name == added.name } }
+            if let moreTag, unions[moreTag] == nil { unions[moreTag] = moreVariants }
         }
-        // Without a usable tag the variant's members are unknown, so extra members can't be told.
         guard complete, !acceptsExtraMembers else { return }
-        for key in value.keys where !members.contains(where: { $0.name == key }) {
+        for key in object.keys where !expected.contains(where: { $0.name == key }) {
             fail(join(path, key), "unexpected member", .unexpected)
         }
-    }
-
-    /// The members `value` must or may have as an instance of `object`: the common members,
-    /// plus those of the variant its tag selects (recursively, as a branch may be a union).
-    /// `complete` is false when a tag is missing or not a string.
-    func expectedMembers(of object: QAPIObjectType, in value: JSONObject) -> (members: [QAPIMember], complete: Bool) {
-        var members = object.members.filter { validator.isIncluded($0.condition) }
-        guard let variants = object.variants else { return (members, true) }
-        guard case .string(let tag)? = value[variants.tagMember] else { return (members, false) }
-        guard let variant = variants.variant(forTag: tag), validator.isIncluded(variant.condition),
-              let variantObject = schema.objectType(named: variant.type) else {
-            // A valid tag without a variant adds nothing; an invalid one leaves the rest unknown.
-            let isValidTag = schema.enumType(named: variants.tagType)?.value(named: tag).map { validator.isIncluded($0.condition) } ?? false
-            return (members, isValidTag)
-        }
-        let (more, complete) = expectedMembers(of: variantObject, in: value)
-        members += more
-        return (members, complete)
-    }
-
-    /// The JSON kind an alternate branch of type `name` accepts.
-    func acceptedKind(of name: String) -> String? {
-        guard let type = schema.types[name] else { return nil }
-        switch type.kind {
-        case .builtin(let builtin):
-            switch builtin {
-            case .str: return "string"
-            case .bool: return "boolean"
-            case .null: return "null"
-            case .number: return "number"
-            case .any: return nil
-            default: return "integer"
-            }
-        case .enumeration: return "string"
-        case .object: return "object"
-        case .array: return "array"
-        case .alternate: return nil
-        }
-    }
-
-    mutating func checkAlternate(_ value: JSONValue, _ alternate: QAPIAlternateType, typeName: String, path: String) {
-        let branches = alternate.branches.filter { validator.isIncluded($0.condition) }
-        let kind: String
-        switch value {
-        case .null: kind = "null"
-        case .bool: kind = "boolean"
-        case .int, .uint: kind = "integer"
-        case .double: kind = "number"
-        case .string: kind = "string"
-        case .array: kind = "array"
-        case .object: kind = "object"
-        }
-        let chosen = branches.first { acceptedKind(of: $0.type) == kind }
-            ?? (kind == "integer" ? branches.first { acceptedKind(of: $0.type) == "number" } : nil)
-        guard let chosen else {
-            let accepted = branches.compactMap { acceptedKind(of: $0.type) }
-            fail(path, "expected \(accepted.joined(separator: " or ")), got \(describe(value))", .wrongType(expected: accepted.joined(separator: " or ")))
-            return
-        }
-        check(value, as: chosen.type, path: path)
     }
 }

@@ -297,34 +297,30 @@ public struct Translator: Sendable {
     }
 
     /// How a decoding error names the JSON kinds one branch takes (`JSONValue`'s case names in,
-    /// the words of `JSONValue.kindName` out).
-    static func jsonKindName(_ kinds: [String]) -> String {
-        if kinds.contains("double") { return "number" }
-        switch kinds.first {
-        case "int", "uint": return "integer"
-        case "bool": return "boolean"
-        case let kind?: return kind
-        case nil: return "value"
-        }
+    /// the words of `JSONKind` out).
+    static func jsonKindName(_ cases: [String]) -> String {
+        let kinds = Set(JSONKind.allCases.filter { Self.valueCases(of: $0).contains(where: cases.contains) })
+        return JSONKind.name(accepting: kinds.contains(.number) ? [.integer, .number] : kinds) ?? "value"
     }
 
-    /// The JSONValue cases a value of a type arrives as, for telling alternate branches apart.
+    /// The JSONValue cases a value of a type arrives as, for telling alternate branches apart;
+    /// none for a type that takes every kind (an alternate's branch cannot be one).
     func jsonKinds(of qapiType: String) -> [String] {
-        guard let type = schema.type(named: qapiType) else { return [] }
-        switch type.kind {
-        case .builtin(let builtin):
-            switch builtin {
-            case .str: return ["string"]
-            case .bool: return ["bool"]
-            case .null: return ["null"]
-            case .number: return ["int", "uint", "double"]
-            case .any: return []
-            default: return ["int", "uint"]
-            }
-        case .enumeration: return ["string"]
-        case .object: return ["object"]
-        case .array: return ["array"]
-        case .alternate: return []
+        let kinds = schema.acceptedKinds(of: qapiType)
+        guard kinds.count < JSONKind.allCases.count else { return [] }
+        return JSONKind.allCases.filter(kinds.contains).flatMap(Self.valueCases(of:))
+    }
+
+    /// The `JSONValue` cases that hold a value of `kind`.
+    static func valueCases(of kind: JSONKind) -> [String] {
+        switch kind {
+        case .null: ["null"]
+        case .boolean: ["bool"]
+        case .integer: ["int", "uint"]
+        case .number: ["double"]
+        case .string: ["string"]
+        case .array: ["array"]
+        case .object: ["object"]
         }
     }
 

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import QAPI
 import QMPCore
+import QMPHistory
 import QMPServer
 
 #if canImport(Glibc)
@@ -118,6 +119,16 @@ public final class QEMUSimulator: Sendable {
         return (json, try! QAPIIntrospection(decoding: json))
     }()
 
+    /// QEMU 7.2's argument check: its introspection with the integer widths and type names of
+    /// 7.2's sources, which QEMU checks and words its errors with, from the bindings' history.
+    static let argumentCheck: @Sendable (String, JSONObject) -> QMPErrorBody? = {
+        var model = schema.introspection
+        if let sources = QMPSchemaHistory.shared.sourceTypes(in: QEMUVersion(major: 7, minor: 2, micro: 0)) {
+            model = model.filling(from: sources)
+        }
+        return QAPIValidator(introspection: model).qemuArgumentCheck()
+    }()
+
     /// A server that serves this machine, checking every command's arguments against QEMU
     /// 7.2's schema with QEMU's messages before it runs.
     public func makeServer(logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) -> QMPServer {
@@ -125,7 +136,7 @@ public final class QEMUSimulator: Sendable {
             configuration: .init(
                 greeting: greeting,
                 commands: commands(),
-                checkArguments: Self.schema.introspection.qemuArgumentCheck()
+                checkArguments: Self.argumentCheck
             ),
             logger: logger
         )

@@ -4,7 +4,7 @@ import QMPCore
 import Testing
 
 /// The 7.2 reference, decoded once.
-private enum Reference72 {
+enum Reference72 {
     static let introspection: QAPIIntrospection? = {
         guard let text = try? String(contentsOf: TestData.introspectionFile, encoding: .utf8) else { return nil }
         return try? QAPIIntrospection(json: text)

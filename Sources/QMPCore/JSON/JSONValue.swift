@@ -32,19 +32,6 @@ extension JSONValue {
         }
     }
 
-    /// The name of the JSON kind, as used in error messages ("expected object, got string").
-    public var kindName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "boolean"
-        case .int, .uint: "integer"
-        case .double: "number"
-        case .string: "string"
-        case .array: "array"
-        case .object: "object"
-        }
-    }
-
     public var isNull: Bool {
         if case .null = self { return true }
         return false

@@ -13,13 +13,14 @@ extension QAPIIntrospection {
     private func minimalValue(of typeName: String, depth: Int) -> JSONValue {
         guard depth < 32, let entry = entry(named: typeName) else { return .null }
         switch entry.metaType {
-        case .builtin(let jsonType):
-            switch jsonType {
-            case "string": return ""
-            case "int", "number": return 0
-            case "boolean": return false
-            case "null": return .null
-            default: return [:]
+        case .builtin:
+            let kinds = acceptedKinds(of: typeName)
+            guard kinds.count < JSONKind.allCases.count else { return [:] }
+            switch JSONKind.allCases.first(where: kinds.contains) {
+            case .string?: return ""
+            case .integer?, .number?: return 0
+            case .boolean?: return false
+            default: return .null
             }
         case .enumeration(let members, let values):
             return .string(members.first?.name ?? values.first ?? "")

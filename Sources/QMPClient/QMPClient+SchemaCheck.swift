@@ -108,7 +108,11 @@ extension QMPClient {
             return .none(error)
         }
         do {
-            return .schema(try QAPIIntrospection(decoding: reply))
+            let introspection = try QAPIIntrospection(decoding: reply)
+            guard let version = greeting.version, let sources = configuration.schemaSources?(version) else {
+                return .schema(introspection)
+            }
+            return .schema(introspection.filling(from: sources))
         } catch {
             return .none(QMPError(code: .protocolViolation, message: "the query-qmp-schema reply cannot be read: \(error)", underlying: error))
         }

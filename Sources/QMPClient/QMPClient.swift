@@ -48,6 +48,12 @@ public final class QMPClient: Sendable {
         /// Check typed commands against the server's own schema before sending them (fetched
         /// once per connection with `query-qmp-schema`; servers without it are not checked).
         public var checksTypedCommands: Bool
+        /// What the schema sources of the server's release said, for the checks: the integer
+        /// widths and type names introspection leaves out (``QAPIIntrospection/filling(from:)``),
+        /// so that a check refuses what that QEMU refuses, in its words. Given the server's
+        /// version; `nil` (or a `nil` answer) checks against the introspection as served.
+        /// The bindings' history offers it: `QMPSchemaHistory.shared.sourceTypes(forServer:)`.
+        public var schemaSources: (@Sendable (QEMUVersion) -> (any QAPISourceTypes)?)?
 
         public init(
             connectTimeout: Duration = .seconds(10),
@@ -57,9 +63,11 @@ public final class QMPClient: Sendable {
             inBandIDs: QMPClientStateMachine.InBandIDs = .whenNeeded,
             reader: JSONReader.Configuration = .client,
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-            checksTypedCommands: Bool = true
+            checksTypedCommands: Bool = true,
+            schemaSources: (@Sendable (QEMUVersion) -> (any QAPISourceTypes)?)? = nil
         ) {
             self.checksTypedCommands = checksTypedCommands
+            self.schemaSources = schemaSources
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
             self.enableOOB = enableOOB

@@ -2,6 +2,7 @@ import ArgumentParser
 import QEMULauncher
 import QMPClient
 import QMPCore
+import QMPHistory
 import QMPServer
 import QMPSimulator
 
@@ -69,7 +70,8 @@ struct ConnectionOptions: ParsableArguments {
     func withClient<Result: Sendable>(address: String?, _ body: (QMPClient) async throws -> Result) async throws -> Result {
         let configuration = QMPClient.Configuration(
             connectTimeout: .seconds(min(timeout, 30)),
-            commandTimeout: commandTimeout
+            commandTimeout: commandTimeout,
+            schemaSources: { QMPSchemaHistory.shared.sourceTypes(forServer: $0) }
         )
         if launch {
             let launcher = QEMULauncher(machine: machine, client: configuration)

@@ -198,7 +198,9 @@ public struct QMPEmpty: QMPJSONConvertible, Hashable {
 extension String: QMPJSONConvertible {
     @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        guard case .string(let value) = json else { throw .typeMismatch(path, expected: "string", got: json) }
+        guard case .string(let value) = json else {
+            throw .typeMismatch(path, expected: JSONKind.string.rawValue, got: json)
+        }
         self = value
     }
     public var json: JSONValue { .string(self) }
@@ -207,7 +209,9 @@ extension String: QMPJSONConvertible {
 extension Bool: QMPJSONConvertible {
     @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        guard case .bool(let value) = json else { throw .typeMismatch(path, expected: "boolean", got: json) }
+        guard case .bool(let value) = json else {
+            throw .typeMismatch(path, expected: JSONKind.boolean.rawValue, got: json)
+        }
         self = value
     }
     public var json: JSONValue { .bool(self) }
@@ -217,7 +221,9 @@ extension Double: QMPJSONConvertible {
     /// A JSON `number`; integers count, since QEMU prints `100.0` as `100`.
     @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        guard let value = json.numberValue else { throw .typeMismatch(path, expected: "number", got: json) }
+        guard let value = json.numberValue else {
+            throw .typeMismatch(path, expected: JSONKind.number.rawValue, got: json)
+        }
         self = value
     }
     public var json: JSONValue { .double(self) }
@@ -238,7 +244,7 @@ extension QMPInteger {
         switch json {
         case .int(let number): value = Self(exactly: number)
         case .uint(let number): value = Self(exactly: number)
-        default: throw .typeMismatch(path, expected: "integer", got: json)
+        default: throw .typeMismatch(path, expected: JSONKind.integer.rawValue, got: json)
         }
         guard let value else {
             throw QMPDecodingError(path: path, message: "\(json.serialized()) is out of range for \(Self.self)")

@@ -246,7 +246,7 @@ struct ShellCompleter: Sendable {
         switch schema.entry(named: typeName)?.metaType {
         case .enumeration(let members, let values)?:
             return members.isEmpty ? values : members.map(\.name)
-        case .builtin(let jsonType)? where jsonType == "boolean":
+        case .builtin? where schema.acceptedKinds(of: typeName) == [.boolean]:
             return ["false", "true"]
         case .alternate(let branches)?:
             return branches.flatMap { valueCandidates($0) }

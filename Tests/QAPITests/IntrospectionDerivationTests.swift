@@ -59,3 +59,50 @@ struct IntrospectionDerivationTests {
             == ["Parameter 'level' expects uint8_t"])
     }
 }
+
+@Suite("A served introspection filled with what its release's sources know")
+struct IntrospectionFillingTests {
+    @Test("Filled from the 7.2.0 sources, QEMU 7.2's introspection names every argument's integer width as the sources do")
+    func fillsWidths() throws {
+        let schema = try SchemaCache.schema("7.2.0")
+        let filled = try Reference72.load().filling(from: schema)
+        let checking = QAPIIntrospection(deriving: schema, form: .checking)
+        #expect(filled.knowsIntegerWidths)
+        var compared = 0
+        var differing: [String] = []
+        for entry in filled.entries {
+            guard case .command(let argumentType, _, _) = entry.metaType,
+                case .object(let members, _, _)? = filled.entry(named: argumentType)?.metaType,
+                case .command(let sourceArgumentType, _, _)? = checking.entry(named: entry.name)?.metaType,
+                case .object(let sourceMembers, _, _)? = checking.entry(named: sourceArgumentType)?.metaType
+            else { continue }
+            for member in members {
+                guard let source = sourceMembers.first(where: { $0.name == member.name }),
+                    QAPIBuiltinType(rawValue: source.type)?.integerRange != nil
+                else { continue }
+                compared += 1
+                if member.type != source.type { differing.append("\(entry.name).\(member.name): \(member.type) vs \(source.type)") }
+            }
+        }
+        #expect(compared > 50)
+        #expect(differing == [])
+        guard case .command(let argumentType, _, _)? = filled.entry(named: "migrate-set-parameters")?.metaType else {
+            Issue.record("no migrate-set-parameters")
+            return
+        }
+        #expect(filled.sourceName(of: argumentType) == "MigrateSetParameters")
+        #expect(filled.validateArguments(["cpu-throttle-initial": 300], ofCommand: "migrate-set-parameters").map(\.qemuDescription)
+            == ["Parameter 'cpu-throttle-initial' expects uint8_t"])
+        #expect(filled.validateArguments(["tls-creds": 5], ofCommand: "migrate-set-parameters").map(\.qemuDescription)
+            == ["Invalid parameter type for 'tls-creds', expected: StrOrNull"])
+    }
+
+    @Test("Unfilled, the served introspection's int takes any 64-bit integer and names no alternate")
+    func unfilled() throws {
+        let served = try Reference72.load()
+        #expect(!served.knowsIntegerWidths)
+        #expect(served.validateArguments(["cpu-throttle-initial": 300], ofCommand: "migrate-set-parameters").isEmpty)
+        #expect(served.validateArguments(["tls-creds": 5], ofCommand: "migrate-set-parameters").map(\.qemuDescription)
+            == ["Invalid parameter type for 'tls-creds', expected: string or null"])
+    }
+}

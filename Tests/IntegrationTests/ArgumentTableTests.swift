@@ -4,6 +4,7 @@ import QMPClient
 import QMPCore
 import QMPHistory
 import QMPServer
+import QMPSimulator
 import Testing
 
 /// One table of good and bad arguments, answered three ways: by the check against QEMU 7.2.0's

@@ -48,7 +48,12 @@ public enum QAPITypeShape: Sendable, Hashable {
 
 extension QAPIBuiltinType {
     /// The kinds a value of this built-in type may have.
-    public var acceptedKinds: Set<JSONKind> { QAPITypeShape.builtin(self).acceptedKinds { _ in [] } }
+    public var acceptedKinds: Set<JSONKind> { Self.acceptedKindsByType[self]! }
+
+    /// Worked out once: the validator asks for every scalar it checks.
+    private static let acceptedKindsByType = Dictionary(
+        uniqueKeysWithValues: allCases.map { ($0, QAPITypeShape.builtin($0).acceptedKinds { _ in [] }) }
+    )
 
     /// The JSON type introspection names it by (`json-type`): `string`, `number`, `int`,
     /// `boolean`, `null` or `value`. Introspection has one word per set of accepted kinds, so

@@ -66,15 +66,19 @@ private struct IntrospectionDerivation {
         // QEMU visits module by module, in the order modules are first included, and within a
         // module in definition order.
         let fileRank = Dictionary(schema.files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        let definitions = schema.definitionOrder.enumerated().compactMap { index, reference -> (Int, Int, QAPIEntityReference)? in
-            let location: QAPISourceLocation
+        func rank(_ reference: QAPIEntityReference) -> Int? {
+            let location: QAPISourceLocation?
             switch reference {
-            case .command(let name): guard let command = schema.commands[name] else { return nil }; location = command.location
-            case .event(let name): guard let event = schema.events[name] else { return nil }; location = event.location
-            case .type: return nil
+            case .command(let name): location = schema.commands[name]?.location
+            case .event(let name): location = schema.events[name]?.location
+            case .type: location = nil
             }
-            return (fileRank[location.file] ?? Int.max, index, reference)
-        }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+            return location.map { fileRank[$0.file] ?? Int.max }
+        }
+        let definitions = schema.definitionOrder.enumerated()
+            .compactMap { index, reference in rank(reference).map { (file: $0, index: index, reference: reference) } }
+            .sorted { ($0.file, $0.index) < ($1.file, $1.index) }
+            .map(\.reference)
         for reference in definitions {
             switch reference {
             case .command(let name):
@@ -82,16 +86,16 @@ private struct IntrospectionDerivation {
                 let argumentType = use(command.argumentType ?? Self.emptyObject)
                 let returnType = use(command.returnType ?? Self.emptyObject)
                 guard holds(command.condition) else { continue }
-                entries.append(QAPISchemaInfo(
-                    name: name,
-                    metaType: .command(argumentType: argumentType, returnType: returnType, allowsOutOfBand: command.allowsOutOfBand),
-                    features: features(command.features)
-                ))
+                let metaType = QAPISchemaInfo.MetaType.command(
+                    argumentType: argumentType, returnType: returnType, allowsOutOfBand: command.allowsOutOfBand
+                )
+                entries.append(QAPISchemaInfo(name: name, metaType: metaType, features: features(command.features)))
             case .event(let name):
                 let event = schema.events[name]!
                 let dataType = use(event.dataType ?? Self.emptyObject)
                 guard holds(event.condition) else { continue }
-                entries.append(QAPISchemaInfo(name: name, metaType: .event(argumentType: dataType), features: features(event.features)))
+                let metaType = QAPISchemaInfo.MetaType.event(argumentType: dataType)
+                entries.append(QAPISchemaInfo(name: name, metaType: metaType, features: features(event.features)))
             case .type:
                 continue
             }

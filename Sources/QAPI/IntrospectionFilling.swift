@@ -14,7 +14,9 @@ extension QAPIIntrospection {
         for entry in entries {
             switch entry.metaType {
             case .command(let argumentType, _, _):
-                if let source = sources.argumentType(ofCommand: entry.name) { filling.visit(argumentType, source: source) }
+                if let source = sources.argumentType(ofCommand: entry.name) {
+                    filling.visit(argumentType, source: source)
+                }
             case .event(let argumentType):
                 if let source = sources.dataType(ofEvent: entry.name) { filling.visit(argumentType, source: source) }
             default:
@@ -52,7 +54,9 @@ private struct IntrospectionFilling<Sources: QAPISourceTypes> {
     /// The type a member should name: the source's integer width where introspection says
     /// `int`, else what introspection says.
     mutating func widened(_ type: String, source: String) -> String {
-        if type == QAPIBuiltinType.int.rawValue, let width = QAPIBuiltinType(rawValue: source), width.integerRange != nil {
+        if type == QAPIBuiltinType.int.rawValue, let width = QAPIBuiltinType(rawValue: source),
+            width.integerRange != nil
+        {
             addBuiltin(width)
             return width.rawValue
         }
@@ -94,7 +98,9 @@ private struct IntrospectionFilling<Sources: QAPISourceTypes> {
             }
             entry.metaType = .object(members: members, tag: tag, variants: variants)
             entries[type] = entry
-            let branches = Dictionary(sources.branchTypes(ofType: source).map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
+            let branches = Dictionary(
+                sources.branchTypes(ofType: source).map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first }
+            )
             for variant in variants {
                 if let branchSource = branches[variant.tagValue] { visit(variant.type, source: branchSource) }
             }

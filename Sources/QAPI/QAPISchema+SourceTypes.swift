@@ -8,7 +8,8 @@ extension QAPISchema: QAPISourceTypes {
     public func dataType(ofEvent name: String) -> String? { events[name]?.dataType }
 
     public func memberTypes(ofType name: String) -> [String: String] {
-        Dictionary((objectType(named: name)?.members ?? []).map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
+        let members = objectType(named: name)?.members ?? []
+        return Dictionary(members.map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func branchTypes(ofType name: String) -> [(name: String, type: String)] {

@@ -788,7 +788,11 @@ private struct Resolver {
             // Branches are told apart by the value's kind, so no kind may lead to two of them.
             if let other = seen.first(where: { !$0.kinds.isDisjoint(with: kinds) }) {
                 let shared = JSONKind.name(accepting: other.kinds.intersection(kinds)) ?? ""
-                error("branches '\(other.branch.name)' and '\(branch.name)' of alternate '\(name)' both take a JSON \(shared)", at: branch.location)
+                error(
+                    "branches '\(other.branch.name)' and '\(branch.name)' of alternate '\(name)'"
+                        + " both take a JSON \(shared)",
+                    at: branch.location
+                )
                 continue
             }
             seen.append((branch, kinds))

@@ -289,7 +289,8 @@ private struct SchemaComparator {
         for branch in alternate.branches {
             // Branches pair up by the kinds they take, as values choose them.
             let kinds = source.acceptedKinds(of: branch.type)
-            guard let index = unmatched.firstIndex(where: { !introspection.acceptedKinds(of: $0).isDisjoint(with: kinds) }) else {
+            let index = unmatched.firstIndex { !introspection.acceptedKinds(of: $0).isDisjoint(with: kinds) }
+            guard let index else {
                 missing("\(path)|\(branch.name)", "alternate branch is missing from the introspection", condition: branch.condition)
                 continue
             }

@@ -146,7 +146,8 @@ private struct ValidationRun {
             guard case .string(let name) = value else { return mismatch(value, expected: "string", path: path) }
             let known = members.isEmpty ? values : members.map(\.name)
             if !known.contains(name) {
-                fail(path, notAnEnumValue(value, values: known, typeName: model.sourceName(of: typeName)), .invalidEnumValue(name))
+                let message = notAnEnumValue(value, values: known, typeName: model.sourceName(of: typeName))
+                fail(path, message, .invalidEnumValue(name))
             }
         case .array(let elementType):
             guard case .array(let elements) = value else { return mismatch(value, expected: "array", path: path) }
@@ -155,11 +156,15 @@ private struct ValidationRun {
             }
         case .object(let members, let tag, let variants):
             guard case .object(let object) = value else { return mismatch(value, expected: "object", path: path) }
-            checkObject(object, members: members, tag: tag, variants: variants, path: path, acceptsExtraMembers: acceptsExtraMembers)
+            checkObject(
+                object, members: members, tag: tag, variants: variants, path: path,
+                acceptsExtraMembers: acceptsExtraMembers
+            )
         case .alternate(let branches):
             let kind = value.kind
             guard let chosen = branches.first(where: { model.acceptedKinds(of: $0).contains(kind) }) else {
-                let expected = branches.compactMap { JSONKind.name(accepting: model.acceptedKinds(of: $0)) }.joined(separator: " or ")
+                let expected = branches.compactMap { JSONKind.name(accepting: model.acceptedKinds(of: $0)) }
+                    .joined(separator: " or ")
                 fail(path, "expected \(expected), got \(describe(value))",
                      .noMatchingBranch(expected: expected, alternate: model.sourceName(of: typeName)))
                 return
@@ -217,7 +222,8 @@ private struct ValidationRun {
 
     mutating func outOfRange(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String) {
         let range = builtin.integerRange!
-        fail(path, "\(describe(value)) is out of range for \(builtin.rawValue) (\(range.minimum)…\(range.maximum))", .outOfRange(type: builtin))
+        let message = "\(describe(value)) is out of range for \(builtin.rawValue) (\(range.minimum)…\(range.maximum))"
+        fail(path, message, .outOfRange(type: builtin))
     }
 
     /// Members are checked in order; a union's tag, once it checks, adds the members of its

@@ -143,19 +143,25 @@ private struct ValidationRun {
             guard case .builtin(let builtin)? = entry.shape else { return }
             checkBuiltin(value, builtin, path: path)
         case .enumeration(let members, let values):
-            guard case .string(let name) = value else { return mismatch(value, expected: "string", path: path) }
+            guard case .string(let name) = value else {
+                return mismatch(value, expected: JSONKind.string.rawValue, path: path)
+            }
             let known = members.isEmpty ? values : members.map(\.name)
             if !known.contains(name) {
                 let message = notAnEnumValue(value, values: known, typeName: model.sourceName(of: typeName))
                 fail(path, message, .invalidEnumValue(name))
             }
         case .array(let elementType):
-            guard case .array(let elements) = value else { return mismatch(value, expected: "array", path: path) }
+            guard case .array(let elements) = value else {
+                return mismatch(value, expected: JSONKind.array.rawValue, path: path)
+            }
             for (index, element) in elements.enumerated() {
                 check(element, as: elementType, path: "\(path)[\(index)]", acceptsExtraMembers: false)
             }
         case .object(let members, let tag, let variants):
-            guard case .object(let object) = value else { return mismatch(value, expected: "object", path: path) }
+            guard case .object(let object) = value else {
+                return mismatch(value, expected: JSONKind.object.rawValue, path: path)
+            }
             checkObject(
                 object, members: members, tag: tag, variants: variants, path: path,
                 acceptsExtraMembers: acceptsExtraMembers

@@ -73,38 +73,6 @@ struct QMPGreetingTests {
     }
 }
 
-@Suite("QEMU version")
-struct QEMUVersionTests {
-    @Test("version strings are MAJOR.MINOR[.MICRO][-PRERELEASE]", arguments: [
-        ("7.2.22", QEMUVersion(major: 7, minor: 2, micro: 22)),
-        ("0.12.50", QEMUVersion(major: 0, minor: 12, micro: 50)),
-        ("9.2.0-rc2", QEMUVersion(major: 9, minor: 2, micro: 0, prerelease: "rc2")),
-        ("1.0", QEMUVersion(major: 1, minor: 0, micro: 0)),
-    ])
-    func parse(text: String, version: QEMUVersion) {
-        #expect(QEMUVersion(text) == version)
-    }
-
-    @Test("a release candidate sorts before its release, and 2.9 before 2.10")
-    func prereleaseOrdering() throws {
-        #expect(try #require(QEMUVersion("9.2.0-rc2")) < QEMUVersion(major: 9, minor: 2, micro: 0))
-        #expect(try #require(QEMUVersion("2.9.0")) < #require(QEMUVersion("2.10.0")))
-    }
-
-    @Test("text that is not a version is no version", arguments: ["", "v7.2", "unknown", ".1", "2"])
-    func notAVersion(text: String) {
-        #expect(QEMUVersion(text) == nil)
-    }
-
-    @Test("versions compare by major, then minor, then micro, and print as a triple")
-    func ordering() {
-        #expect(QEMUVersion(major: 2, minor: 11, micro: 2) < QEMUVersion(major: 2, minor: 12, micro: 0))
-        #expect(QEMUVersion(major: 0, minor: 12, micro: 50) < QEMUVersion(major: 1, minor: 0, micro: 0))
-        #expect(!(QEMUVersion(major: 7, minor: 2, micro: 0) < QEMUVersion(major: 7, minor: 2, micro: 0)))
-        #expect(QEMUVersion(major: 7, minor: 2, micro: 22).description == "7.2.22")
-    }
-}
-
 @Suite("QMP command message")
 struct QMPCommandMessageTests {
     @Test("an in-band command is 'execute' with its arguments and id")

@@ -2,8 +2,9 @@
 ///
 /// Versions order numerically component by component (`2.9.0 < 2.10.0`); a missing micro
 /// number counts as 0 (`1.0 == 1.0.0`), and a pre-release sorts before its release
-/// (`9.2.0-rc2 < 9.2.0`). ``description`` gives the text the version was made from.
-public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+/// (`9.2.0-rc2 < 9.2.0`). ``description`` gives the text the version was made from, so that a
+/// version read from QEMU's data is written back the way QEMU wrote it.
+public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvertible {
     public var major: Int
     public var minor: Int
     public var micro: Int
@@ -12,19 +13,26 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertib
     /// The text as given, e.g. `1.0` or `9.2.0-rc2`.
     public let description: String
 
-    public init(major: Int, minor: Int, micro: Int = 0, prerelease: String? = nil) {
+    /// A version as generated code spells it: `QEMUVersion(2, 12, 0)`, or `QEMUVersion(1, 0)`
+    /// for a release whose number QEMU writes without a micro number (its description is `1.0`).
+    public init(_ major: Int, _ minor: Int, _ micro: Int? = nil, prerelease: String? = nil) {
         self.major = major
         self.minor = minor
-        self.micro = micro
+        self.micro = micro ?? 0
         self.prerelease = prerelease
-        self.description = "\(major).\(minor).\(micro)" + (prerelease.map { "-\($0)" } ?? "")
+        self.description = "\(major).\(minor)" + (micro.map { ".\($0)" } ?? "") + (prerelease.map { "-\($0)" } ?? "")
+    }
+
+    /// A version whose description always has the micro number (`7.2.0`), as QEMU's greeting
+    /// gives it.
+    public init(major: Int, minor: Int, micro: Int = 0, prerelease: String? = nil) {
+        self.init(major, minor, micro, prerelease: prerelease)
     }
 
     /// Reads `MAJOR.MINOR[.MICRO][-PRERELEASE]`; `nil` if `text` is not of that form.
     public init?(_ text: String) {
-        let parts = text.split(separator: "-", maxSplits: 1)
-        guard let numbers = parts.first else { return nil }
-        let components = numbers.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        let components = parts[0].split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
         guard (2...3).contains(components.count), components.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
         major = components[0]!
         minor = components[1]!
@@ -32,6 +40,11 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertib
         prerelease = parts.count == 2 ? String(parts[1]) : nil
         if prerelease?.isEmpty == true { return nil }
         description = text
+    }
+
+    /// Whether the number was written with its micro number: `2.12.0` was, `1.0` was not.
+    public var writesMicro: Bool {
+        description.split(separator: "-", maxSplits: 1)[0].split(separator: ".").count == 3
     }
 
     public static func == (lhs: QEMUVersion, rhs: QEMUVersion) -> Bool {
@@ -59,7 +72,9 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertib
     /// `rc2 < rc10`: compares the trailing numbers when the letters agree.
     private static func prereleaseOrder(_ a: String, _ b: String) -> Bool {
         let aLetters = a.prefix { !$0.isNumber }, bLetters = b.prefix { !$0.isNumber }
-        if aLetters == bLetters, let aNumber = Int(a.dropFirst(aLetters.count)), let bNumber = Int(b.dropFirst(bLetters.count)) {
+        if aLetters == bLetters, let aNumber = Int(a.dropFirst(aLetters.count)),
+            let bNumber = Int(b.dropFirst(bLetters.count))
+        {
             return aNumber < bNumber
         }
         return a < b

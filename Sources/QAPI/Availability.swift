@@ -1,88 +1,24 @@
 import QMPCore
 
-/// A run of consecutive releases: from `first` through `last`, or through the newest release
-/// when `last` is `nil`.
-public struct QAPIVersionRange: Sendable, Hashable, CustomStringConvertible {
-    public var first: QEMUVersion
-    /// The last release of the run; `nil` when the run reaches the newest release known.
-    public var last: QEMUVersion?
-
-    public init(first: QEMUVersion, last: QEMUVersion?) {
-        self.first = first
-        self.last = last
-    }
-
-    /// Whether `version` lies within the run.
-    public func contains(_ version: QEMUVersion) -> Bool {
-        version >= first && (last.map { version <= $0 } ?? true)
-    }
-
-    /// `2.12.0…5.2.0`, or `2.12.0…` when open-ended.
-    public var description: String { "\(first)…\(last.map(\.description) ?? "")" }
-}
-
-/// When something was present in QEMU's schema, and which features it had when.
-public struct QAPIHistory: Sendable, Hashable {
-    /// The runs of consecutive releases that had it, oldest first. Usually one run; more when
-    /// something was removed and later came back.
-    public var ranges: [QAPIVersionRange]
-    /// For each feature name, the runs of releases in which it carried that feature.
-    public var features: [String: [QAPIVersionRange]]
-
-    public init(ranges: [QAPIVersionRange], features: [String: [QAPIVersionRange]] = [:]) {
-        self.ranges = ranges
-        self.features = features
-    }
-
-    /// The first release that had it.
-    public var firstVersion: QEMUVersion { ranges[0].first }
-    /// The last release that had it; `nil` when the newest release has it.
-    public var lastVersion: QEMUVersion? { ranges[ranges.count - 1].last }
-    /// Whether the newest release has it.
-    public var isPresentInNewest: Bool { lastVersion == nil }
-
-    /// Whether `version` had it (for versions between known releases: whether it lies in a run).
-    public func isAvailable(in version: QEMUVersion) -> Bool {
-        ranges.contains { $0.contains(version) }
-    }
-
-    /// The features it had in `version`, sorted.
-    public func features(in version: QEMUVersion) -> [String] {
-        features.filter { $0.value.contains { $0.contains(version) } }.keys.sorted()
-    }
-
-    /// The first release in which it was marked `deprecated`.
-    public var deprecatedSince: QEMUVersion? { features[QAPIFeature.deprecated]?.first?.first }
-    /// The first release in which it was marked `unstable`.
-    public var unstableSince: QEMUVersion? { features[QAPIFeature.unstable]?.first?.first }
-}
-
 /// The history of a member: of an object type, of a command's arguments or of an event's data.
 public struct QAPIMemberHistory: Sendable, Hashable {
-    public var history: QAPIHistory
+    public var history: QEMUAvailability
     /// The member's declared type and optionality, each time they changed: the first entry is
     /// the first release that had the member.
-    public var typeChanges: [TypeChange]
+    public var typeChanges: [QAPITypeChange]
 
-    /// A member's type and optionality from `version` on.
-    public struct TypeChange: Sendable, Hashable {
-        public var version: QEMUVersion
-        public var type: String
-        public var isOptional: Bool
-    }
-
-    public var firstVersion: QEMUVersion { history.firstVersion }
+    public var introduced: QEMUVersion { history.introduced }
     public var lastVersion: QEMUVersion? { history.lastVersion }
 }
 
 /// The history of a command or an event.
 public struct QAPIEntityHistory: Sendable, Hashable {
     public var name: String
-    public var history: QAPIHistory
+    public var history: QEMUAvailability
     /// Arguments of a command / data members of an event, by name.
     public var members: [String: QAPIMemberHistory]
 
-    public var firstVersion: QEMUVersion { history.firstVersion }
+    public var introduced: QEMUVersion { history.introduced }
     public var lastVersion: QEMUVersion? { history.lastVersion }
     public var deprecatedSince: QEMUVersion? { history.deprecatedSince }
 }
@@ -90,7 +26,7 @@ public struct QAPIEntityHistory: Sendable, Hashable {
 /// The history of a named type.
 public struct QAPITypeHistory: Sendable, Hashable {
     public var name: String
-    public var history: QAPIHistory
+    public var history: QEMUAvailability
     /// The releases in which the type's shape differed from the previous release that had it:
     /// a different kind, member set, member type or optionality, base, tag, variant set,
     /// enum value list or alternate branch set. Features and conditions don't count.
@@ -98,7 +34,7 @@ public struct QAPITypeHistory: Sendable, Hashable {
     /// Members of an object type (base members included), by name.
     public var members: [String: QAPIMemberHistory]
     /// Values of an enumeration, by name.
-    public var enumValues: [String: QAPIHistory]
+    public var enumValues: [String: QEMUAvailability]
     /// The type's meta-type (`object`, `enum`, `alternate`) each time it changed: the first
     /// entry is the first release that had the type. Usually a single entry.
     public var kindChanges: [KindChange]
@@ -106,10 +42,10 @@ public struct QAPITypeHistory: Sendable, Hashable {
     /// A type's meta-type from `version` on.
     public struct KindChange: Sendable, Hashable {
         public var version: QEMUVersion
-        public var metaType: String
+        public var metaType: QAPIMetaType
     }
 
-    public var firstVersion: QEMUVersion { history.firstVersion }
+    public var introduced: QEMUVersion { history.introduced }
     public var lastVersion: QEMUVersion? { history.lastVersion }
 }
 
@@ -162,25 +98,26 @@ private struct PresenceAccumulator {
         for name in names { features[name, default: []].append(index) }
     }
 
-    func finish(_ versions: [QEMUVersion]) -> QAPIHistory {
-        QAPIHistory(ranges: ranges(indices, versions), features: features.mapValues { ranges($0, versions) })
+    func finish(_ versions: [QEMUVersion]) -> QEMUAvailability {
+        QEMUAvailability(ranges(indices, versions), features: features.mapValues { ranges($0, versions) })
     }
 }
 
 /// Collapses sorted release indices into runs.
-private func ranges(_ indices: [Int], _ versions: [QEMUVersion]) -> [QAPIVersionRange] {
-    var result: [QAPIVersionRange] = []
+private func ranges(_ indices: [Int], _ versions: [QEMUVersion]) -> [QEMUVersionRange] {
+    var result: [QEMUVersionRange] = []
     var start: Int?
     var previous = -2
     for index in indices {
         if index != previous + 1 {
-            if let start { result.append(QAPIVersionRange(first: versions[start], last: versions[previous])) }
+            if let start { result.append(QEMUVersionRange(from: versions[start], through: versions[previous])) }
             start = index
         }
         previous = index
     }
     if let start {
-        result.append(QAPIVersionRange(first: versions[start], last: previous == versions.count - 1 ? nil : versions[previous]))
+        let last = previous == versions.count - 1 ? nil : versions[previous]
+        result.append(QEMUVersionRange(from: versions[start], through: last))
     }
     return result
 }
@@ -225,7 +162,7 @@ private struct TypeAccumulator {
     var values: [String: PresenceAccumulator] = [:]
     var lastShape: String?
     var shapeChanges: [Int] = []
-    var kinds: [(index: Int, metaType: String)] = []
+    var kinds: [(index: Int, metaType: QAPIMetaType)] = []
 
     mutating func add(_ type: QAPIType, index: Int) {
         presence.add(index, features: type.features.names)
@@ -291,7 +228,7 @@ private struct AvailabilityBuilder {
                 .add(index: index, features: event.features, members: schema.data(ofEvent: event.name))
         }
         for type in schema.types.values where !type.isBuiltin && !type.isArray {
-            if type.isImplicit, !(type.name.hasSuffix("Kind") && type.metaType == "enum") { continue }
+            if type.isImplicit, !type.isImplicitTagEnum { continue }
             types[type.name, default: TypeAccumulator(name: type.name)].add(type, index: index)
         }
     }

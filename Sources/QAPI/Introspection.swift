@@ -32,6 +32,19 @@ public struct QAPISchemaInfo: Sendable, Hashable {
         case alternate(memberTypes: [String])
         case command(argumentType: String, returnType: String, allowsOutOfBand: Bool)
         case event(argumentType: String)
+
+        /// The meta-type without what it carries.
+        public var kind: QAPIMetaType {
+            switch self {
+            case .builtin: .builtin
+            case .enumeration: .enumeration
+            case .array: .array
+            case .object: .object
+            case .alternate: .alternate
+            case .command: .command
+            case .event: .event
+            }
+        }
     }
 
     /// A value of an enumeration.
@@ -71,19 +84,6 @@ public struct QAPISchemaInfo: Sendable, Hashable {
         public init(tagValue: String, type: String) {
             self.tagValue = tagValue
             self.type = type
-        }
-    }
-
-    /// `builtin`, `enum`, `array`, `object`, `alternate`, `command` or `event`.
-    public var metaTypeName: String {
-        switch metaType {
-        case .builtin: "builtin"
-        case .enumeration: "enum"
-        case .array: "array"
-        case .object: "object"
-        case .alternate: "alternate"
-        case .command: "command"
-        case .event: "event"
         }
     }
 }
@@ -164,13 +164,13 @@ public struct QAPIIntrospection: Sendable {
     public func entry(named name: String) -> QAPISchemaInfo? { entriesByName[name] }
 
     /// The command entries by name.
-    public var commands: [String: QAPISchemaInfo] { entriesByName.filter { $0.value.metaTypeName == "command" } }
+    public var commands: [String: QAPISchemaInfo] { entriesByName.filter { $0.value.metaType.kind == .command } }
     /// The event entries by name.
-    public var events: [String: QAPISchemaInfo] { entriesByName.filter { $0.value.metaTypeName == "event" } }
+    public var events: [String: QAPISchemaInfo] { entriesByName.filter { $0.value.metaType.kind == .event } }
 
     /// How many entries there are of each meta-type.
-    public var countsByMetaType: [String: Int] {
-        entries.reduce(into: [:]) { $0[$1.metaTypeName, default: 0] += 1 }
+    public var countsByMetaType: [QAPIMetaType: Int] {
+        entries.reduce(into: [:]) { $0[$1.metaType.kind, default: 0] += 1 }
     }
 
     // MARK: Decoding
@@ -179,12 +179,15 @@ public struct QAPIIntrospection: Sendable {
         let object = try requireObject(value, path: path)
         let name = try string(object, "name", path: path)
         let metaTypeName = try string(object, "meta-type", path: path)
+        guard let kind = QAPIMetaType(rawValue: metaTypeName) else {
+            throw QAPIIntrospectionError(path: "\(path).meta-type", message: "unknown meta-type '\(metaTypeName)'")
+        }
         let features = try stringList(object, "features", path: path, optional: true)
         let metaType: QAPISchemaInfo.MetaType
-        switch metaTypeName {
-        case "builtin":
+        switch kind {
+        case .builtin:
             metaType = .builtin(jsonType: try string(object, "json-type", path: path))
-        case "enum":
+        case .enumeration:
             var members: [QAPISchemaInfo.EnumMember] = []
             if let list = object["members"] {
                 for (index, element) in try requireArray(list, path: "\(path).members").enumerated() {
@@ -197,9 +200,9 @@ public struct QAPIIntrospection: Sendable {
             let values = try stringList(object, "values", path: path, optional: true)
             if object["members"] == nil { members = values.map { .init(name: $0) } }
             metaType = .enumeration(members: members, values: values)
-        case "array":
+        case .array:
             metaType = .array(elementType: try string(object, "element-type", path: path))
-        case "object":
+        case .object:
             var members: [QAPISchemaInfo.ObjectMember] = []
             for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members").enumerated() {
                 let memberPath = "\(path).members[\(index)]"
@@ -221,14 +224,14 @@ public struct QAPIIntrospection: Sendable {
             }
             let tag = object["tag"] == nil ? nil : try string(object, "tag", path: path)
             metaType = .object(members: members, tag: tag, variants: variants)
-        case "alternate":
+        case .alternate:
             var types: [String] = []
             for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members").enumerated() {
                 let memberPath = "\(path).members[\(index)]"
                 types.append(try string(try requireObject(element, path: memberPath), "type", path: memberPath))
             }
             metaType = .alternate(memberTypes: types)
-        case "command":
+        case .command:
             var allowsOutOfBand = false
             if let flag = object["allow-oob"] {
                 guard case .bool(let bool) = flag else {
@@ -239,10 +242,8 @@ public struct QAPIIntrospection: Sendable {
             metaType = .command(argumentType: try string(object, "arg-type", path: path),
                                 returnType: try string(object, "ret-type", path: path),
                                 allowsOutOfBand: allowsOutOfBand)
-        case "event":
+        case .event:
             metaType = .event(argumentType: try string(object, "arg-type", path: path))
-        default:
-            throw QAPIIntrospectionError(path: "\(path).meta-type", message: "unknown meta-type '\(metaTypeName)'")
         }
         return QAPISchemaInfo(name: name, metaType: metaType, features: features)
     }

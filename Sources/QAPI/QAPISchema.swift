@@ -157,8 +157,8 @@ public struct QAPIFeature: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name }
 
-    public static let deprecated = "deprecated"
-    public static let unstable = "unstable"
+    public static let deprecated = QEMUAvailability.deprecatedFeature
+    public static let unstable = QEMUAvailability.unstableFeature
 }
 
 extension Array where Element == QAPIFeature {
@@ -227,16 +227,25 @@ public struct QAPIType: Sendable, Hashable, Identifiable {
         return false
     }
 
-    /// The meta-type word used by introspection: `builtin`, `enum`, `object`, `alternate`,
-    /// `array`.
-    public var metaType: String {
+    /// Its meta-type as introspection names it: `builtin`, `enum`, `object` (unions too),
+    /// `alternate` or `array`.
+    public var metaType: QAPIMetaType {
         switch kind {
-        case .builtin: "builtin"
-        case .enumeration: "enum"
-        case .object: "object"
-        case .alternate: "alternate"
-        case .array: "array"
+        case .builtin: .builtin
+        case .enumeration: .enumeration
+        case .object: .object
+        case .alternate: .alternate
+        case .array: .array
         }
+    }
+
+    /// Whether it is the enumeration the schema implies for a union's tag (`<Union>Kind`: a
+    /// simple union's branch names, or the values of a string discriminator). Unlike other
+    /// implicit types it has a proper name and is kept as a type of its own, as later releases
+    /// declare the same enumeration themselves.
+    public var isImplicitTagEnum: Bool {
+        if case .enumeration = kind, isImplicit { return true }
+        return false
     }
 }
 

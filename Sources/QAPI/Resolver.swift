@@ -779,7 +779,7 @@ private struct Resolver {
             guard let type = types[branch.type] else { continue }
             switch type.kind {
             case .alternate, .builtin(.any):
-                error("branch '\(branch.name)' of alternate '\(name)' cannot be of \(type.metaType == "alternate" ? "an alternate" : "type 'any'")", at: branch.location)
+                error("branch '\(branch.name)' of alternate '\(name)' cannot be of \(type.metaType == .alternate ? "an alternate" : "type 'any'")", at: branch.location)
                 continue
             default:
                 break

@@ -183,7 +183,7 @@ private struct SchemaComparator {
         switch info.metaType {
         case .object(let members, _, _): members.isEmpty ? "an empty object" : "an object with members \(members.map(\.name).joined(separator: ", "))"
         case .builtin(let jsonType): "the built-in type \(info.name) (\(jsonType))"
-        default: "a \(info.metaTypeName)"
+        default: "a \(info.metaType.kind)"
         }
     }
 
@@ -230,7 +230,7 @@ private struct SchemaComparator {
         case (.alternate(let alternate), .alternate(let memberTypes)):
             compareAlternate(alternate, memberTypes, path: path)
         default:
-            report(path, "'\(sourceName)' is \(type.metaType == "enum" ? "an" : "a") \(type.metaType) in the source, but \(summary(info)) in the introspection")
+            report(path, "'\(sourceName)' is \(type.metaType == .enumeration ? "an" : "a") \(type.metaType) in the source, but \(summary(info)) in the introspection")
         }
     }
 

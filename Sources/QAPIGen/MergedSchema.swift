@@ -44,18 +44,18 @@ public struct MergedSchema: Sendable {
                 schema.events[event.name] = event
                 adopt(event.dataType)
             }
-            for type in old.types.values where !type.isImplicit || type.metaType == "enum" {
+            for type in old.types.values where !type.isImplicit || type.isImplicitTagEnum {
                 adopt(type.name)
             }
         }
 
         // Optionality from the whole history.
-        func relax(_ members: [QAPIMember], owner ownerHistory: QAPIHistory, memberHistories: [String: QAPIMemberHistory], key: String) -> [QAPIMember] {
+        func relax(_ members: [QAPIMember], owner ownerHistory: QEMUAvailability, memberHistories: [String: QAPIMemberHistory], key: String) -> [QAPIMember] {
             members.map { member in
                 guard !member.isOptional, let history = memberHistories[member.name] else { return member }
                 let alwaysRequired = history.typeChanges.allSatisfy { !$0.isOptional }
-                let alwaysPresent = ownerHistory.ranges.allSatisfy { range in
-                    history.history.ranges.contains { $0.first <= range.first && Self.reaches($0.last, range.last) }
+                let alwaysPresent = ownerHistory.runs.allSatisfy { run in
+                    history.history.runs.contains { $0.contains(run) }
                 }
                 if alwaysRequired && alwaysPresent { return member }
                 var member = member
@@ -74,7 +74,7 @@ public struct MergedSchema: Sendable {
                 let present = Set(enumeration.names)
                 let dropped = history.enumValues
                     .filter { !present.contains($0.key) }
-                    .sorted { ($0.value.firstVersion, $0.key) < ($1.value.firstVersion, $1.key) }
+                    .sorted { ($0.value.introduced, $0.key) < ($1.value.introduced, $1.key) }
                 for (value, _) in dropped {
                     enumeration.values.append(QAPIEnumValue(name: value, location: type.location ?? QAPISourceLocation(file: "", line: 0, column: 0)))
                 }
@@ -102,14 +102,6 @@ public struct MergedSchema: Sendable {
         self.schema = schema
         self.availability = availability
         self.relaxedMembers = relaxed
-    }
-
-    /// Whether a run ending at `last` reaches at least as far as one ending at `other`
-    /// (`nil`: the newest release).
-    static func reaches(_ last: QEMUVersion?, _ other: QEMUVersion?) -> Bool {
-        guard let last else { return true }
-        guard let other else { return false }
-        return last >= other
     }
 
     /// The names of the types a type mentions.

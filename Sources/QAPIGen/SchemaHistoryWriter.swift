@@ -9,10 +9,11 @@ import QMPCore
 /// release still has it, and joined with `,` when something came back. Keys:
 /// - top level: `versions`, `commands`, `events`, `types`.
 /// - command: `v` runs, `oob`, `ret` return type, `args` members; event: `v`, `data` members.
-/// - type: `kind` (`object`, `union`, `enum`, `alternate`), `v`, `members`, `values`,
-///   `base`, `tag`, `branches` (`[name, type]`), `changes` (releases that changed its shape).
+/// - type: `kind` (its ``QAPIMetaType``: `object`, unions included, `enum`, `alternate`), `v`,
+///   `members`, `values`, `base`, `tag`, `branches` (`[name, type]`), `changes` (releases that
+///   changed its shape).
 /// - member: `n` name, `t` its type over time (`[[version, type, optional], …]`), `v` runs.
-/// - anything: `dep` (first release marking it deprecated), `unstable` (likewise).
+/// - anything: `dep` (runs in which it was marked deprecated), `unstable` (likewise).
 struct SchemaHistoryWriter {
     var merged: MergedSchema
 
@@ -47,19 +48,19 @@ struct SchemaHistoryWriter {
             let current = merged.schema.types[name]
             switch current?.kind {
             case .object(let shape)?:
-                object["kind"] = shape.variants == nil ? "object" : "union"
+                object["kind"] = .string(QAPIMetaType.object.rawValue)
                 if let baseType = shape.base { object["base"] = .string(baseType) }
                 if let variants = shape.variants {
                     object["tag"] = .string(variants.tagMember)
                     object["branches"] = .array(variants.variants.map { [.string($0.name), .string($0.type)] })
                 }
             case .alternate(let alternate)?:
-                object["kind"] = "alternate"
+                object["kind"] = .string(QAPIMetaType.alternate.rawValue)
                 object["branches"] = .array(alternate.branches.map { [.string($0.name), .string($0.type)] })
             case .enumeration?:
-                object["kind"] = "enum"
+                object["kind"] = .string(QAPIMetaType.enumeration.rawValue)
             default:
-                object["kind"] = .string(type.kindChanges.last?.metaType ?? "object")
+                object["kind"] = .string((type.kindChanges.last?.metaType ?? .object).rawValue)
             }
             if !type.members.isEmpty {
                 object["members"] = members(type.members, order: merged.schema.objectType(named: name)?.members.map(\.name) ?? [])
@@ -69,7 +70,7 @@ struct SchemaHistoryWriter {
                 let order = merged.schema.enumType(named: name)?.names ?? []
                 let rest = type.enumValues.keys.filter { !order.contains($0) }.sorted()
                 object["values"] = .array((order + rest).compactMap { value in
-                    type.enumValues[value].map { [.string(value), .string(Self.runs($0.ranges))] }
+                    type.enumValues[value].map { [.string(value), .string(QEMUVersionRange.text(of: $0.runs))] }
                 })
             }
             if !type.shapeChanges.isEmpty { object["changes"] = .array(type.shapeChanges.map { .string($0.description) }) }
@@ -97,17 +98,21 @@ struct SchemaHistoryWriter {
         }
     }
 
-    func base(_ history: QAPIHistory) -> JSONObject {
-        var object: JSONObject = ["v": .string(Self.runs(history.ranges))]
-        if let deprecated = history.deprecatedSince { object["dep"] = .string(deprecated.description) }
-        if let unstable = history.unstableSince { object["unstable"] = .string(unstable.description) }
+    func base(_ history: QEMUAvailability) -> JSONObject {
+        var object: JSONObject = ["v": .string(QEMUVersionRange.text(of: history.runs))]
+        if let deprecated = history.features[QEMUAvailability.deprecatedFeature] {
+            object["dep"] = .string(QEMUVersionRange.text(of: deprecated))
+        }
+        if let unstable = history.features[QEMUAvailability.unstableFeature] {
+            object["unstable"] = .string(QEMUVersionRange.text(of: unstable))
+        }
         return object
     }
 
     /// Members in the newest release's order, then the ones it no longer has, oldest first.
     func members(_ histories: [String: QAPIMemberHistory], order: [String]) -> JSONValue {
         let current = order.filter { histories[$0] != nil }
-        let gone = histories.keys.filter { !current.contains($0) }.sorted { (histories[$0]!.firstVersion, $0) < (histories[$1]!.firstVersion, $1) }
+        let gone = histories.keys.filter { !current.contains($0) }.sorted { (histories[$0]!.introduced, $0) < (histories[$1]!.introduced, $1) }
         return .array((current + gone).map { name in
             let member = histories[name]!
             var object = base(member.history)
@@ -115,9 +120,5 @@ struct SchemaHistoryWriter {
             object["t"] = .array(member.typeChanges.map { [.string($0.version.description), .string($0.type), .bool($0.isOptional)] })
             return .object(object)
         })
-    }
-
-    static func runs(_ ranges: [QAPIVersionRange]) -> String {
-        ranges.map { "\($0.first)..\($0.last.map(\.description) ?? "")" }.joined(separator: ",")
     }
 }

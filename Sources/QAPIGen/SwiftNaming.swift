@@ -32,8 +32,8 @@ public enum SwiftNaming {
         "String", "Bool", "Double", "Float", "Int", "Int8", "Int16", "Int32", "Int64", "UInt", "UInt8", "UInt16",
         "UInt32", "UInt64", "Array", "Dictionary", "Set", "Optional", "Result", "Error", "Never", "Character",
         "Sendable", "Hashable", "Equatable", "JSONValue", "JSONObject", "QMPPath", "QMPDecodingError",
-        "QMPAvailability", "QMPEmpty", "QMPCommand", "QMPEventPayload", "QMPJSONConvertible", "Branch",
-        "Response",
+        "QEMUAvailability", "QEMUVersionRange", "QEMUVersion", "QMPEmpty", "QMPCommand", "QMPEventPayload",
+        "QMPJSONConvertible", "Branch", "Response",
     ]
 
     /// The words of a QAPI name.

@@ -22,14 +22,14 @@ public struct Translator: Sendable {
     /// When commands, events, types and members came and went; without it every command and
     /// event is said to come from `defaultVersion`.
     public var history: QAPIAvailability?
-    public var defaultVersion: String
+    public var defaultVersion: QEMUVersion
     /// Members the schema makes optional although the newest release requires them (see
     /// ``MergedSchema/relaxedMembers``), for their comments.
     public var relaxedMembers: [String: Set<String>]
 
     public init(
         schema: QAPISchema,
-        defaultVersion: String = "1.0",
+        defaultVersion: QEMUVersion = QEMUVersion(1, 0),
         history: QAPIAvailability? = nil,
         relaxedMembers: [String: Set<String>] = [:]
     ) {
@@ -115,7 +115,7 @@ public struct Translator: Sendable {
     public init(merged: MergedSchema) {
         self.init(
             schema: merged.schema,
-            defaultVersion: merged.availability.versions.first?.description ?? "1.0",
+            defaultVersion: merged.availability.versions.first ?? QEMUVersion(1, 0),
             history: merged.availability,
             relaxedMembers: merged.relaxedMembers
         )
@@ -145,7 +145,7 @@ public struct Translator: Sendable {
         }
     }
 
-    func ownerHistory(_ owner: Owner) -> QAPIHistory? {
+    func ownerHistory(_ owner: Owner) -> QEMUAvailability? {
         switch owner {
         case .type(let name): history?.type(name)?.history
         case .command(let name): history?.command(name)?.history
@@ -164,7 +164,7 @@ public struct Translator: Sendable {
     public func translateAll() -> (declarations: [Translated], diagnostics: [GeneratorDiagnostic]) {
         var declarations: [Translated] = []
         var diagnostics: [GeneratorDiagnostic] = []
-        for type in schema.definedTypes where !type.isImplicit || Self.isImplicitEnum(type) {
+        for type in schema.definedTypes where !type.isImplicit || type.isImplicitTagEnum {
             if let unsupported = unsupportedReason(type) {
                 diagnostics.append(GeneratorDiagnostic(location: type.location, message: "\(type.name): \(unsupported)"))
                 continue
@@ -250,12 +250,6 @@ public struct Translator: Sendable {
         }
     }
 
-    /// A simple union's tag enumeration (`<Union>Kind`) is implicit but has a proper name.
-    static func isImplicitEnum(_ type: QAPIType) -> Bool {
-        if case .enumeration = type.kind, type.isImplicit, !type.name.hasPrefix("q_") { return true }
-        return false
-    }
-
     /// Why a type cannot be generated yet, or `nil`.
     func unsupportedReason(_ type: QAPIType) -> String? {
         switch type.kind {
@@ -328,7 +322,7 @@ public struct Translator: Sendable {
         let swiftName = SwiftNaming.typeName(name)
         let caseNames = SwiftNaming.uniqueMemberNames(enumeration.names + ["unknown"], reserved: SwiftNaming.reservedCaseNames)
         let valueHistories = history?.type(name)?.enumValues ?? [:]
-        let typeFirst = history?.type(name)?.firstVersion
+        let typeFirst = history?.type(name)?.introduced
         var cases = zip(enumeration.names, caseNames).map { value, caseName in
             SwiftEnumCase(name: caseName, comment: ["`\(value)`" + Self.span(valueHistories[value], after: typeFirst)])
         }
@@ -505,7 +499,7 @@ public struct Translator: Sendable {
 
     func typedMembers(_ members: [QAPIMember], owner: Owner) -> [TypedMember] {
         let histories = memberHistories(owner)
-        let ownerFirst = ownerHistory(owner)?.firstVersion
+        let ownerFirst = ownerHistory(owner)?.introduced
         let relaxed = relaxedMembers[owner.relaxedKey] ?? []
         return zip(members, SwiftNaming.uniqueMemberNames(members.map(\.name), reserved: SwiftNaming.reservedMemberNames)).map { member, name in
             var comment = "`\(member.name)`" + Self.span(histories[member.name]?.history, after: ownerFirst)
@@ -533,26 +527,21 @@ public struct Translator: Sendable {
 
     /// ` · since 2.12.0`, ` · 1.0 to 2.11.0` or nothing: when something came and went, said
     /// only where it differs from its owner's first version and the newest release.
-    static func span(_ history: QAPIHistory?, after ownerFirst: QEMUVersion?) -> String {
+    static func span(_ history: QEMUAvailability?, after ownerFirst: QEMUVersion?) -> String {
         guard let history else { return "" }
         var parts: [String] = []
-        if let ownerFirst, history.firstVersion > ownerFirst { parts.append("since \(history.firstVersion)") }
+        if let ownerFirst, history.introduced > ownerFirst { parts.append("since \(history.introduced)") }
         if let last = history.lastVersion { parts.append("until \(last)") }
-        if history.ranges.count > 1 { parts.append("in " + history.ranges.map(Self.prose).joined(separator: "; ")) }
+        if history.runs.count > 1 { parts.append("in " + QEMUVersionRange.prose(of: history.runs)) }
         if let deprecated = history.deprecatedSince { parts.append("deprecated in \(deprecated)") }
         return parts.isEmpty ? "" : " · " + parts.joined(separator: ", ")
-    }
-
-    /// `1.0 and later`, `2.12.0 to 5.2.0`.
-    static func prose(_ range: QAPIVersionRange) -> String {
-        range.last.map { "\(range.first) to \($0)" } ?? "\(range.first) and later"
     }
 
     /// A named type's history: its releases, the releases that changed its shape, and the
     /// members its newest shape no longer has (the bindings keep the newest shape).
     func typeHistoryComment(_ name: String) -> [String] {
         guard let type = history?.type(name) else { return [] }
-        var lines = ["In QEMU " + type.history.ranges.map(Self.prose).joined(separator: "; ") + "."]
+        var lines = ["In QEMU " + QEMUVersionRange.prose(of: type.history.runs) + "."]
         if !type.shapeChanges.isEmpty {
             lines.append("Shape changed in \(type.shapeChanges.map(\.description).joined(separator: ", ")); this is the newest shape.")
         }
@@ -642,41 +631,61 @@ public struct Translator: Sendable {
     }
 
     /// What the generated code says about when a command or event existed.
-    func availability(_ owner: Owner) -> QMPAvailability {
-        guard let history = ownerHistory(owner) else { return QMPAvailability(introduced: defaultVersion) }
-        return Self.availability(history)
+    func availability(_ owner: Owner) -> QEMUAvailability {
+        ownerHistory(owner).map(Self.availability) ?? QEMUAvailability([QEMUVersionRange(from: defaultVersion)])
     }
 
-    static func availability(_ history: QAPIHistory) -> QMPAvailability {
-        QMPAvailability(
-            introduced: history.firstVersion.description,
-            lastVersion: history.lastVersion?.description,
-            deprecated: history.deprecatedSince?.description,
-            unstable: history.unstableSince != nil
-        )
+    /// The bindings' availability: the runs, and the runs of the features a caller's check and
+    /// documentation speak of.
+    static func availability(_ history: QEMUAvailability) -> QEMUAvailability {
+        let said = [QEMUAvailability.deprecatedFeature, QEMUAvailability.unstableFeature]
+        return QEMUAvailability(history.runs, features: history.features.filter { said.contains($0.key) })
     }
 
-    static func availabilityLiteral(_ description: QMPAvailability) -> String {
-        var arguments = ["introduced: \(Self.literal(description.introduced))"]
-        if let last = description.lastVersion { arguments.append("lastVersion: \(Self.literal(last))") }
-        if let deprecated = description.deprecated { arguments.append("deprecated: \(Self.literal(deprecated))") }
-        if description.unstable { arguments.append("unstable: true") }
-        return "QMPAvailability(\(arguments.joined(separator: ", ")))"
+    /// `QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])`, with
+    /// `features: [...]` when it has any.
+    static func availabilityLiteral(_ availability: QEMUAvailability) -> String {
+        func runs(_ runs: [QEMUVersionRange]) -> String {
+            let literals = runs.map { run in
+                let through = run.last.map { ", through: \(versionLiteral($0))" } ?? ""
+                return "QEMUVersionRange(from: \(versionLiteral(run.first))\(through))"
+            }
+            return "[" + literals.joined(separator: ", ") + "]"
+        }
+        var arguments = [runs(availability.runs)]
+        if !availability.features.isEmpty {
+            let features = availability.features.sorted { $0.key < $1.key }.map { feature in
+                "\(Self.literal(feature.key)): \(runs(feature.value))"
+            }
+            arguments.append("features: [\(features.joined(separator: ", "))]")
+        }
+        return "QEMUAvailability(\(arguments.joined(separator: ", ")))"
+    }
+
+    /// `QEMUVersion(2, 12, 0)`, `QEMUVersion(1, 0)`, `QEMUVersion(9, 2, 0, prerelease: "rc2")`:
+    /// written as QEMU writes the number.
+    static func versionLiteral(_ version: QEMUVersion) -> String {
+        var arguments = [String(version.major), String(version.minor)]
+        if version.writesMicro { arguments.append(String(version.micro)) }
+        if let prerelease = version.prerelease { arguments.append("prerelease: \(Self.literal(prerelease))") }
+        return "QEMUVersion(\(arguments.joined(separator: ", ")))"
     }
 
     func availabilityConstant(_ owner: Owner) -> SwiftDeclaration {
-        .staticConstant(name: "availability", type: "QMPAvailability", value: Self.availabilityLiteral(availability(owner)))
+        .staticConstant(
+            name: "availability", type: "QEMUAvailability", value: Self.availabilityLiteral(availability(owner))
+        )
     }
 
     /// Arguments whose history differs from their command's, so that a check against an older
     /// or newer QEMU can say when they came or went.
-    func argumentAvailability(_ command: QAPICommand) -> [(name: String, availability: QMPAvailability)] {
+    func argumentAvailability(_ command: QAPICommand) -> [(name: String, availability: QEMUAvailability)] {
         guard let entity = history?.command(command.name) else { return [] }
         let own = Self.availability(entity.history)
         return entity.members.keys.sorted().compactMap { name in
             let member = Self.availability(entity.members[name]!.history)
-            let differs = member.introduced != own.introduced || member.lastVersion != own.lastVersion
-                || (member.deprecated != nil && member.deprecated != own.deprecated)
+            let differs = member.runs != own.runs
+                || (member.deprecatedSince != nil && member.deprecatedSince != own.deprecatedSince)
             return differs ? (name, member) : nil
         }
     }
@@ -703,7 +712,7 @@ public struct Translator: Sendable {
             declarations.append(
                 .staticConstant(
                     name: "argumentAvailability",
-                    type: "[String: QMPAvailability]",
+                    type: "[String: QEMUAvailability]",
                     value: "[\n" + arguments.map { "        \(Self.literal($0.name)): \(Self.availabilityLiteral($0.availability))," }.joined(separator: "\n") + "\n    ]"
                 )
             )

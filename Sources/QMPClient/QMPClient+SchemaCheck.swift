@@ -152,7 +152,7 @@ extension QMPClient {
     private func check(
         _ name: String,
         arguments: JSONObject?,
-        history: (command: QMPAvailability, arguments: [String: QMPAvailability])?
+        history: (command: QEMUAvailability, arguments: [String: QEMUAvailability])?
     ) async throws {
         guard let introspection = try await schemaIfAvailable() else { return }
         let server = serverName
@@ -172,15 +172,8 @@ extension QMPClient {
 
     /// `; it was introduced in 8.0.0` or `; QEMU removed it after 5.2.0`, whichever explains
     /// why `server` lacks it; empty when the history does not.
-    static func history(_ availability: QMPAvailability, server version: QEMUVersion?) -> String {
-        guard let version else { return "" }
-        if let first = QEMUVersion(availability.introduced), version < first {
-            return "; it was introduced in \(availability.introduced)"
-        }
-        if let lastVersion = availability.lastVersion, let last = QEMUVersion(lastVersion), version > last {
-            return "; QEMU removed it after \(lastVersion)"
-        }
-        return ""
+    static func history(_ availability: QEMUAvailability, server version: QEMUVersion?) -> String {
+        version.flatMap(availability.whyAbsent(in:)).map { "; \($0)" } ?? ""
     }
 
     /// Checks the command against the server's schema (see ``check(_:arguments:)``), then runs it.

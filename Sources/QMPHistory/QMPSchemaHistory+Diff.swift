@@ -55,7 +55,7 @@ extension QMPSchemaHistory {
                 if old.isOptional != new.isOptional {
                     details.append("~ \(noun) '\(member.name)' became \(new.isOptional ? "optional" : "required")")
                 }
-                if let deprecated = member.deprecated, deprecated > from, deprecated <= to {
+                if let deprecated = member.availability.deprecatedSince, deprecated > from, deprecated <= to {
                     details.append("~ \(noun) '\(member.name)' deprecated in \(deprecated)")
                 }
             case (nil, nil):
@@ -63,12 +63,12 @@ extension QMPSchemaHistory {
             }
         }
         for value in entry.values {
-            let before = value.ranges.contains { $0.contains(from) }
-            let after = value.ranges.contains { $0.contains(to) }
+            let before = value.availability.isAvailable(in: from)
+            let after = value.availability.isAvailable(in: to)
             if !before && after { details.append("+ value '\(value.name)'") }
             if before && !after { details.append("- value '\(value.name)'") }
         }
-        if let deprecated = entry.deprecated, deprecated > from, deprecated <= to {
+        if let deprecated = entry.availability.deprecatedSince, deprecated > from, deprecated <= to {
             details.append("~ deprecated in \(deprecated)")
         }
         return details

@@ -11,38 +11,18 @@ public struct QMPSchemaHistory: Sendable {
         case command, event, type
     }
 
-    /// A run of consecutive releases; `last == nil` reaches the newest.
-    public struct Range: Sendable, Hashable, CustomStringConvertible {
-        public var first: QEMUVersion
-        public var last: QEMUVersion?
-
-        public func contains(_ version: QEMUVersion) -> Bool {
-            version >= first && (last.map { version <= $0 } ?? true)
-        }
-
-        /// `2.12.0 to 5.2.0`, or `2.12.0 and later`.
-        public var description: String { last.map { "\(first) to \($0)" } ?? "\(first) and later" }
-    }
-
-    /// A member's type and optionality from `version` on.
-    public struct TypeChange: Sendable, Hashable {
-        public var version: QEMUVersion
-        public var type: String
-        public var isOptional: Bool
-    }
-
+    /// An argument of a command, a data member of an event or a member of an object type.
     public struct Member: Sendable, Hashable {
         public var name: String
-        public var ranges: [Range]
+        /// The releases that have it; `deprecated` and `unstable` are its features.
+        public var availability: QEMUAvailability
         /// Oldest first; the last is the newest shape.
-        public var typeChanges: [TypeChange]
-        public var deprecated: QEMUVersion?
-        public var unstable: QEMUVersion?
+        public var typeChanges: [QAPITypeChange]
 
-        public func isPresent(in version: QEMUVersion) -> Bool { ranges.contains { $0.contains(version) } }
+        public func isPresent(in version: QEMUVersion) -> Bool { availability.isAvailable(in: version) }
 
         /// The type and optionality `version` had, if it had the member.
-        public func shape(in version: QEMUVersion) -> TypeChange? {
+        public func shape(in version: QEMUVersion) -> QAPITypeChange? {
             guard isPresent(in: version) else { return nil }
             return typeChanges.last { $0.version <= version }
         }
@@ -51,26 +31,26 @@ public struct QMPSchemaHistory: Sendable {
     public struct Entry: Sendable, Hashable {
         public var name: String
         public var kind: Kind
-        /// For types: `object`, `union`, `enum` or `alternate`.
-        public var metaType: String?
-        public var ranges: [Range]
-        public var deprecated: QEMUVersion?
-        public var unstable: QEMUVersion?
+        /// For types: `object` (a union when it has a ``tag``), `enum` or `alternate`.
+        public var metaType: QAPIMetaType?
+        /// The releases that have it; `deprecated` and `unstable` are its features.
+        public var availability: QEMUAvailability
         /// Arguments of a command, data of an event, members of an object type.
         public var members: [Member]
         /// Values of an enumeration.
-        public var values: [(name: String, ranges: [Range])]
+        public var values: [(name: String, availability: QEMUAvailability)]
         public var returns: String?
         public var allowsOutOfBand: Bool
         /// A boxed command's argument type.
         public var boxedArguments: String?
         public var base: String?
+        /// A union's tag member.
         public var tag: String?
         public var branches: [(name: String, type: String)]
         /// Releases in which a type's shape changed.
         public var shapeChanges: [QEMUVersion]
 
-        public func isPresent(in version: QEMUVersion) -> Bool { ranges.contains { $0.contains(version) } }
+        public func isPresent(in version: QEMUVersion) -> Bool { availability.isAvailable(in: version) }
 
         public static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.kind == rhs.kind && lhs.name == rhs.name }
         public func hash(into hasher: inout Hasher) {
@@ -135,14 +115,17 @@ public struct QMPSchemaHistory: Sendable {
         return Entry(
             name: name,
             kind: kind,
-            metaType: object["kind"]?.stringValue,
-            ranges: ranges(object["v"]?.stringValue ?? ""),
-            deprecated: object["dep"]?.stringValue.flatMap(QEMUVersion.init),
-            unstable: object["unstable"]?.stringValue.flatMap(QEMUVersion.init),
-            members: (object[memberKey]?.arrayValue ?? []).compactMap { $0.objectValue.map(member) },
+            metaType: object["kind"]?.stringValue.map { text in
+                guard let metaType = QAPIMetaType(rawValue: text) else { malformed("meta-type '\(text)' of \(name)") }
+                return metaType
+            },
+            availability: availability(object, of: name),
+            members: (object[memberKey]?.arrayValue ?? []).compactMap { $0.objectValue.map { member($0, of: name) } },
             values: (object["values"]?.arrayValue ?? []).compactMap { pair in
-                guard let name = element(pair, 0)?.stringValue, let runs = element(pair, 1)?.stringValue else { return nil }
-                return (name, ranges(runs))
+                guard let value = element(pair, 0)?.stringValue, let runs = element(pair, 1)?.stringValue else {
+                    return nil
+                }
+                return (value, QEMUAvailability(Self.runs(runs, of: "\(name).\(value)")))
             },
             returns: object["ret"]?.stringValue,
             allowsOutOfBand: object["oob"] == true,
@@ -153,34 +136,57 @@ public struct QMPSchemaHistory: Sendable {
                 guard let name = element(pair, 0)?.stringValue, let type = element(pair, 1)?.stringValue else { return nil }
                 return (name, type)
             },
-            shapeChanges: (object["changes"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(QEMUVersion.init) }
+            shapeChanges: (object["changes"]?.arrayValue ?? []).compactMap { change in
+                change.stringValue.map { version($0, of: name) }
+            }
         )
     }
 
-    static func member(_ object: JSONObject) -> Member {
-        Member(
+    static func member(_ object: JSONObject, of owner: String) -> Member {
+        let name = "\(owner).\(object["n"]?.stringValue ?? "")"
+        return Member(
             name: object["n"]?.stringValue ?? "",
-            ranges: ranges(object["v"]?.stringValue ?? ""),
+            availability: availability(object, of: name),
             typeChanges: (object["t"]?.arrayValue ?? []).compactMap { change in
-                guard let version = element(change, 0)?.stringValue.flatMap(QEMUVersion.init), let type = element(change, 1)?.stringValue else { return nil }
-                return TypeChange(version: version, type: type, isOptional: element(change, 2) == true)
-            },
-            deprecated: object["dep"]?.stringValue.flatMap(QEMUVersion.init),
-            unstable: object["unstable"]?.stringValue.flatMap(QEMUVersion.init)
+                guard let text = element(change, 0)?.stringValue, let type = element(change, 1)?.stringValue else {
+                    return nil
+                }
+                let isOptional = element(change, 2) == true
+                return QAPITypeChange(version: version(text, of: name), type: type, isOptional: isOptional)
+            }
         )
+    }
+
+    /// `v` (the runs), with the `dep` and `unstable` features' runs.
+    static func availability(_ object: JSONObject, of name: String) -> QEMUAvailability {
+        var features: [String: [QEMUVersionRange]] = [:]
+        let keys = [("dep", QEMUAvailability.deprecatedFeature), ("unstable", QEMUAvailability.unstableFeature)]
+        for (key, feature) in keys {
+            if let text = object[key]?.stringValue { features[feature] = runs(text, of: name) }
+        }
+        return QEMUAvailability(runs(object["v"]?.stringValue ?? "", of: name), features: features)
+    }
+
+    static func runs(_ text: String, of name: String) -> [QEMUVersionRange] {
+        guard let runs = QEMUVersionRange.runs(parsing: text), !runs.isEmpty else {
+            malformed("runs '\(text)' of \(name)")
+        }
+        return runs
+    }
+
+    static func version(_ text: String, of name: String) -> QEMUVersion {
+        guard let version = QEMUVersion(text) else { malformed("version '\(text)' of \(name)") }
+        return version
+    }
+
+    /// The data is generated and checked in, and a test reads all of it: a flaw is the
+    /// generator's, not something to recover from.
+    static func malformed(_ what: String) -> Never {
+        preconditionFailure("the generated schema history has a malformed \(what)")
     }
 
     static func element(_ value: JSONValue, _ index: Int) -> JSONValue? {
         guard let elements = value.arrayValue, elements.indices.contains(index) else { return nil }
         return elements[index]
-    }
-
-    /// `1.0..5.2.0,7.0.0..`.
-    static func ranges(_ text: String) -> [Range] {
-        text.split(separator: ",").compactMap { run in
-            guard let separator = run.firstRange(of: ".."), let first = QEMUVersion(String(run[..<separator.lowerBound])) else { return nil }
-            let rest = run[separator.upperBound...]
-            return Range(first: first, last: rest.isEmpty ? nil : QEMUVersion(String(rest)))
-        }
     }
 }

@@ -30,14 +30,6 @@ struct SchemaCommand: ParsableCommand {
         return version
     }
 
-    /// `1.0 and later`, `2.3.0 to 5.2.0; 7.0.0 and later`, with deprecation.
-    static func availability(_ ranges: [QMPSchemaHistory.Range], deprecated: QEMUVersion?, unstable: QEMUVersion?) -> String {
-        var text = ranges.map(\.description).joined(separator: "; ")
-        if let deprecated { text += ", deprecated since \(deprecated)" }
-        if let unstable { text += ", unstable since \(unstable)" }
-        return text
-    }
-
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List commands, events or types, optionally as one release had them.",
@@ -76,7 +68,7 @@ struct SchemaCommand: ParsableCommand {
                     print(entry.name)
                 } else {
                     let padding = String(repeating: " ", count: width - entry.name.count + 2)
-                    print(entry.name + padding + SchemaCommand.availability(entry.ranges, deprecated: entry.deprecated, unstable: entry.unstable))
+                    print(entry.name + padding + entry.availability.prose())
                 }
             }
         }
@@ -114,9 +106,10 @@ struct SchemaCommand: ParsableCommand {
         }
 
         static func render(_ entry: QMPSchemaHistory.Entry, in release: QEMUVersion?) -> [String] {
-            let kind = entry.kind == .type ? (entry.metaType ?? "type") : entry.kind.rawValue
+            let kind = entry.kind != .type ? entry.kind.rawValue
+                : entry.tag != nil ? "union" : entry.metaType?.rawValue ?? "type"
             var lines = ["\(kind) \(entry.name)"]
-            lines.append("  QEMU " + SchemaCommand.availability(entry.ranges, deprecated: entry.deprecated, unstable: entry.unstable))
+            lines.append("  QEMU " + entry.availability.prose())
             if let release, !entry.isPresent(in: release) { lines.append("  (not in QEMU \(release))") }
             if let returns = entry.returns { lines.append("  returns: \(returns)") }
             if entry.allowsOutOfBand { lines.append("  allows out-of-band execution") }
@@ -124,7 +117,7 @@ struct SchemaCommand: ParsableCommand {
             if let base = entry.base { lines.append("  base: \(base)") }
             if !entry.shapeChanges.isEmpty { lines.append("  shape changed in: " + entry.shapeChanges.map(\.description).joined(separator: ", ")) }
             // What members and values are told apart from: a span equal to the entry's goes unsaid.
-            let entrySpan = SchemaCommand.availability(entry.ranges, deprecated: nil, unstable: nil)
+            let entrySpan = entry.availability.prose(mentioning: [])
             let members = entry.members.filter { member in release.map(member.isPresent(in:)) ?? true }
             if !members.isEmpty {
                 lines.append(entry.kind == .command ? "  arguments:" : entry.kind == .event ? "  data:" : "  members:")
@@ -134,7 +127,7 @@ struct SchemaCommand: ParsableCommand {
                     let type = (shape?.type ?? "?") + (shape?.isOptional == true ? " (optional)" : "")
                     var line = "    " + member.name + String(repeating: " ", count: width - member.name.count + 2) + type
                     if release == nil {
-                        let span = SchemaCommand.availability(member.ranges, deprecated: member.deprecated, unstable: member.unstable)
+                        let span = member.availability.prose()
                         if span != entrySpan { line += "  [\(span)]" }
                         let changes = member.typeChanges.dropFirst()
                         for change in changes {
@@ -149,11 +142,11 @@ struct SchemaCommand: ParsableCommand {
                 lines.append("  branches:")
                 for branch in entry.branches { lines.append("    \(branch.name): \(branch.type)") }
             }
-            let values = entry.values.filter { value in release.map { version in value.ranges.contains { $0.contains(version) } } ?? true }
+            let values = entry.values.filter { value in release.map(value.availability.isAvailable(in:)) ?? true }
             if !values.isEmpty {
                 lines.append("  values:")
                 for value in values {
-                    let span = SchemaCommand.availability(value.ranges, deprecated: nil, unstable: nil)
+                    let span = value.availability.prose(mentioning: [])
                     lines.append("    \(value.name)" + (release == nil && span != entrySpan ? "  [\(span)]" : ""))
                 }
             }

@@ -199,7 +199,7 @@ struct ReferenceTests {
         #expect(RepaintCommand.name == "repaint")
         #expect(!RepaintCommand.allowsOutOfBand)
         #expect(QueryColorsCommand.allowsOutOfBand)
-        #expect(RepaintCommand.availability == QMPAvailability(introduced: "1.0"))
+        #expect(RepaintCommand.availability == QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))]))
         #expect(RepaintCommand(color: .darkBlue).arguments == ["color": "dark-blue"])
         #expect(RepaintCommand(color: .red, coats: 2).arguments == ["color": "red", "coats": 2])
         #expect(DryCommand().arguments == nil)

@@ -32,7 +32,7 @@ struct IntrospectionTests {
         let introspection = try Reference72.load()
         #expect(introspection.entries.count == 1051)
         #expect(introspection.countsByMetaType == [
-            "object": 553, "command": 216, "enum": 132, "array": 86, "event": 52, "builtin": 6, "alternate": 6,
+            .object: 553, .command: 216, .enumeration: 132, .array: 86, .event: 52, .builtin: 6, .alternate: 6,
         ])
         #expect(introspection.entry(named: "query-status")?.metaType == .command(argumentType: "0", returnType: "1", allowsOutOfBand: false))
         #expect(introspection.entry(named: "0")?.metaType == .object(members: [], tag: nil, variants: []))

@@ -17,7 +17,7 @@ private struct QueryStatus: QMPCommand {
     }
     static let name = "query-status"
     static let allowsOutOfBand = false
-    static let availability = QMPAvailability(introduced: "1.0")
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
     var arguments: JSONObject? { nil }
 }
 
@@ -28,7 +28,7 @@ private struct Tick: QMPEventPayload {
     }
     var json: JSONValue { ["n": .int(n)] }
     static let name = "TICK"
-    static let availability = QMPAvailability(introduced: "7.2.0")
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))])
 }
 
 /// These servers answer every command alike, `query-qmp-schema` too; the schema check has

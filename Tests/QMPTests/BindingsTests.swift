@@ -73,7 +73,7 @@ struct CommittedBindingsTests {
     ])
     func removedCommands(name: String, lastVersion: String) throws {
         let type = try #require(QMPBindings.commands[name])
-        #expect(type.availability.lastVersion == lastVersion)
+        #expect(type.availability.lastVersion == QEMUVersion(lastVersion))
         #expect(!type.availability.isAvailable(in: QEMUVersion(major: 9, minor: 2, micro: 0)))
     }
 
@@ -88,8 +88,8 @@ struct CommittedBindingsTests {
     @Test("an argument added after its command says when; the check can name the version")
     func argumentAvailability() {
         // `blockdev-backup` gained `x-perf` in 6.0 and `filter-node-name` in 4.2.
-        #expect(BlockdevBackupCommand.availability.introduced == "2.3.0")
-        #expect(BlockdevBackupCommand.argumentAvailability["filter-node-name"]?.introduced == "4.2.0")
+        #expect(BlockdevBackupCommand.availability.introduced == QEMUVersion(2, 3, 0))
+        #expect(BlockdevBackupCommand.argumentAvailability["filter-node-name"]?.introduced == QEMUVersion(4, 2, 0))
         #expect(BlockdevBackupCommand.argumentAvailability["device"] == nil)
     }
 }

@@ -118,7 +118,7 @@ public struct QueryAcceleratorsCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = AcceleratorInfo
     public static let name: String = "query-accelerators"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))])
 
     public init() {}
 
@@ -140,7 +140,7 @@ public struct QueryKvmCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = KvmInfo
     public static let name: String = "query-kvm"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -162,7 +162,7 @@ public struct XAccelStatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-accel-stats"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.2.2", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     public init() {}
 

@@ -145,7 +145,7 @@ public struct QueryAcpiOspmStatusCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = [ACPIOSTInfo]
     public static let name: String = "query-acpi-ospm-status"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -165,7 +165,7 @@ public struct QueryAcpiOspmStatusCommand: QMPCommand, QMPJSONConvertible, Hashab
 /// QAPI event `ACPI_DEVICE_OST`.
 public struct AcpiDeviceOstEvent: QMPEventPayload, Hashable {
     public static let name: String = "ACPI_DEVICE_OST"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `info`
     public var info: ACPIOSTInfo

@@ -8,7 +8,7 @@ public struct InjectGhesV2ErrorCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "inject-ghes-v2-error"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.2.2", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     /// `cper`
     public var cper: String

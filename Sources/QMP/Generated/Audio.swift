@@ -1134,7 +1134,7 @@ public struct QueryAudiodevsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [Audiodev]
     public static let name: String = "query-audiodevs"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
     public init() {}
 

@@ -159,9 +159,9 @@ public struct BlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, H
     public typealias Response = QMPEmpty
     public static let name: String = "block-latency-histogram-set"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "boundaries-zap": QMPAvailability(introduced: "8.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "boundaries-zap": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 1, 0))]),
     ]
 
     /// `id`
@@ -217,24 +217,24 @@ public struct BlockSetIoThrottleCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = QMPEmpty
     public static let name: String = "block_set_io_throttle"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "bps_max": QMPAvailability(introduced: "1.7.0"),
-        "bps_max_length": QMPAvailability(introduced: "2.6.0"),
-        "bps_rd_max": QMPAvailability(introduced: "1.7.0"),
-        "bps_rd_max_length": QMPAvailability(introduced: "2.6.0"),
-        "bps_wr_max": QMPAvailability(introduced: "1.7.0"),
-        "bps_wr_max_length": QMPAvailability(introduced: "2.6.0"),
-        "device": QMPAvailability(introduced: "1.1.0", deprecated: "5.0.0"),
-        "group": QMPAvailability(introduced: "2.4.0"),
-        "id": QMPAvailability(introduced: "2.8.0"),
-        "iops_max": QMPAvailability(introduced: "1.7.0"),
-        "iops_max_length": QMPAvailability(introduced: "2.6.0"),
-        "iops_rd_max": QMPAvailability(introduced: "1.7.0"),
-        "iops_rd_max_length": QMPAvailability(introduced: "2.6.0"),
-        "iops_size": QMPAvailability(introduced: "1.7.0"),
-        "iops_wr_max": QMPAvailability(introduced: "1.7.0"),
-        "iops_wr_max_length": QMPAvailability(introduced: "2.6.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "bps_max": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))]),
+        "bps_max_length": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
+        "bps_rd_max": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))]),
+        "bps_rd_max_length": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
+        "bps_wr_max": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))]),
+        "bps_wr_max_length": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
+        "device": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0))]]),
+        "group": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))]),
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "iops_max": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))]),
+        "iops_max_length": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
+        "iops_rd_max": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))]),
+        "iops_rd_max_length": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
+        "iops_size": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))]),
+        "iops_wr_max": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))]),
+        "iops_wr_max_length": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
     ]
 
     /// `device` · deprecated in 5.0.0
@@ -370,11 +370,11 @@ public struct BlockdevChangeMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-change-medium"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "device": QMPAvailability(introduced: "2.5.0", deprecated: "5.0.0"),
-        "force": QMPAvailability(introduced: "7.1.0"),
-        "id": QMPAvailability(introduced: "2.8.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "device": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0))]]),
+        "force": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))]),
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
     ]
 
     /// `device` · deprecated in 5.0.0
@@ -430,10 +430,10 @@ public struct BlockdevCloseTrayCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-close-tray"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "device": QMPAvailability(introduced: "2.5.0", deprecated: "5.0.0"),
-        "id": QMPAvailability(introduced: "2.8.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "device": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0))]]),
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
     ]
 
     /// `device` · deprecated in 5.0.0
@@ -469,7 +469,7 @@ public struct BlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-insert-medium"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     /// `id`
     public var id: String
@@ -504,10 +504,10 @@ public struct BlockdevOpenTrayCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-open-tray"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "device": QMPAvailability(introduced: "2.5.0", deprecated: "5.0.0"),
-        "id": QMPAvailability(introduced: "2.8.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "device": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0))]]),
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
     ]
 
     /// `device` · deprecated in 5.0.0
@@ -548,7 +548,7 @@ public struct BlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-remove-medium"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     /// `id`
     public var id: String
@@ -578,10 +578,10 @@ public struct EjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "eject"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "device": QMPAvailability(introduced: "1.1.0", deprecated: "5.0.0"),
-        "id": QMPAvailability(introduced: "2.8.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "device": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0))]]),
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
     ]
 
     /// `device` · deprecated in 5.0.0
@@ -622,7 +622,7 @@ public struct QueryPrManagersCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [PRManagerInfo]
     public static let name: String = "query-pr-managers"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     public init() {}
 
@@ -644,7 +644,7 @@ public struct XNbdServerAddBitmapCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = QMPEmpty
     public static let name: String = "x-nbd-server-add-bitmap"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0", lastVersion: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0), through: QEMUVersion(3, 1, 0))])
 
     /// `name` · until 3.1.0
     public var name: String
@@ -682,7 +682,7 @@ public struct XNbdServerAddBitmapCommand: QMPCommand, QMPJSONConvertible, Hashab
 /// QAPI event `DEVICE_TRAY_MOVED`.
 public struct DeviceTrayMovedEvent: QMPEventPayload, Hashable {
     public static let name: String = "DEVICE_TRAY_MOVED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `device`
     public var device: String
@@ -716,7 +716,7 @@ public struct DeviceTrayMovedEvent: QMPEventPayload, Hashable {
 /// QAPI event `PR_MANAGER_STATUS_CHANGED`.
 public struct PrManagerStatusChangedEvent: QMPEventPayload, Hashable {
     public static let name: String = "PR_MANAGER_STATUS_CHANGED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String

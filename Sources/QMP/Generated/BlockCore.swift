@@ -9408,19 +9408,19 @@ public struct BlockCommitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-commit"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "auto-dismiss": QMPAvailability(introduced: "3.1.0"),
-        "auto-finalize": QMPAvailability(introduced: "3.1.0"),
-        "backing-file": QMPAvailability(introduced: "2.1.0"),
-        "backing-mask-protocol": QMPAvailability(introduced: "9.0.0"),
-        "base": QMPAvailability(introduced: "1.3.0", deprecated: "5.0.0"),
-        "base-node": QMPAvailability(introduced: "3.1.0"),
-        "filter-node-name": QMPAvailability(introduced: "2.9.0"),
-        "job-id": QMPAvailability(introduced: "2.7.0"),
-        "on-error": QMPAvailability(introduced: "5.0.0"),
-        "top": QMPAvailability(introduced: "1.3.0", deprecated: "5.0.0"),
-        "top-node": QMPAvailability(introduced: "3.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "auto-dismiss": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "auto-finalize": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "backing-file": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))]),
+        "backing-mask-protocol": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 0, 0))]),
+        "base": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0))]]),
+        "base-node": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))]),
+        "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "on-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))]),
+        "top": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0))]]),
+        "top-node": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
     ]
 
     /// `job-id` · since 2.7.0
@@ -9511,12 +9511,12 @@ public struct BlockDirtyBitmapAddCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = QMPEmpty
     public static let name: String = "block-dirty-bitmap-add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "autoload": QMPAvailability(introduced: "2.10.0", lastVersion: "4.1.0"),
-        "disabled": QMPAvailability(introduced: "4.0.0"),
-        "persistent": QMPAvailability(introduced: "2.10.0"),
-        "x-disabled": QMPAvailability(introduced: "3.0.0", lastVersion: "3.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "autoload": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0), through: QEMUVersion(4, 1, 0))]),
+        "disabled": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "persistent": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))]),
+        "x-disabled": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0), through: QEMUVersion(3, 1, 0))]),
     ]
 
     /// `node`
@@ -9567,7 +9567,7 @@ public struct BlockDirtyBitmapClearCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = QMPEmpty
     public static let name: String = "block-dirty-bitmap-clear"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `node`
     public var node: String
@@ -9602,7 +9602,7 @@ public struct BlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, Ha
     public typealias Response = QMPEmpty
     public static let name: String = "block-dirty-bitmap-disable"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))])
 
     /// `node`
     public var node: String
@@ -9637,7 +9637,7 @@ public struct BlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = QMPEmpty
     public static let name: String = "block-dirty-bitmap-enable"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))])
 
     /// `node`
     public var node: String
@@ -9672,7 +9672,7 @@ public struct BlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = QMPEmpty
     public static let name: String = "block-dirty-bitmap-merge"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))])
 
     /// `node`
     public var node: String
@@ -9712,7 +9712,7 @@ public struct BlockDirtyBitmapRemoveCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = QMPEmpty
     public static let name: String = "block-dirty-bitmap-remove"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `node`
     public var node: String
@@ -9747,9 +9747,9 @@ public struct BlockJobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-cancel"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "force": QMPAvailability(introduced: "1.3.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "force": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))]),
     ]
 
     /// `device`
@@ -9785,7 +9785,7 @@ public struct BlockJobChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-change"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))])
 
     /// The arguments, a `BlockJobChangeOptions`.
     public var value: BlockJobChangeOptions
@@ -9812,7 +9812,7 @@ public struct BlockJobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-complete"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0", deprecated: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     /// `device`
     public var device: String
@@ -9842,7 +9842,7 @@ public struct BlockJobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-dismiss"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", deprecated: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     /// `id`
     public var id: String
@@ -9872,7 +9872,7 @@ public struct BlockJobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-finalize"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", deprecated: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     /// `id`
     public var id: String
@@ -9902,7 +9902,7 @@ public struct BlockJobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-pause"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0", deprecated: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     /// `device`
     public var device: String
@@ -9932,7 +9932,7 @@ public struct BlockJobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-resume"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0", deprecated: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     /// `device`
     public var device: String
@@ -9962,7 +9962,7 @@ public struct BlockJobSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-set-speed"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `device`
     public var device: String
@@ -9997,7 +9997,7 @@ public struct BlockSetWriteThresholdCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = QMPEmpty
     public static let name: String = "block-set-write-threshold"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.3.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
 
     /// `node-name`
     public var nodeName: String
@@ -10032,17 +10032,17 @@ public struct BlockStreamCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-stream"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "auto-dismiss": QMPAvailability(introduced: "3.1.0"),
-        "auto-finalize": QMPAvailability(introduced: "3.1.0"),
-        "backing-file": QMPAvailability(introduced: "2.1.0"),
-        "backing-mask-protocol": QMPAvailability(introduced: "9.0.0"),
-        "base-node": QMPAvailability(introduced: "2.8.0"),
-        "bottom": QMPAvailability(introduced: "6.0.0"),
-        "filter-node-name": QMPAvailability(introduced: "6.0.0"),
-        "job-id": QMPAvailability(introduced: "2.7.0"),
-        "on-error": QMPAvailability(introduced: "1.3.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "auto-dismiss": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "auto-finalize": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "backing-file": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))]),
+        "backing-mask-protocol": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 0, 0))]),
+        "base-node": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "bottom": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))]),
+        "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))]),
+        "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "on-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))]),
     ]
 
     /// `job-id` · since 2.7.0
@@ -10128,9 +10128,9 @@ public struct BlockPasswdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block_passwd"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0", lastVersion: "5.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "node-name": QMPAvailability(introduced: "2.0.0", lastVersion: "5.2.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(5, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0), through: QEMUVersion(5, 2, 0))]),
     ]
 
     /// `device` · until 5.2.0
@@ -10171,9 +10171,9 @@ public struct BlockResizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block_resize"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "node-name": QMPAvailability(introduced: "2.0.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))]),
     ]
 
     /// `device`
@@ -10214,18 +10214,18 @@ public struct BlockdevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.7.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "active": QMPAvailability(introduced: "10.0.13"),
-        "auto-read-only": QMPAvailability(introduced: "3.1.0"),
-        "cache": QMPAvailability(introduced: "2.8.0"),
-        "detect-zeroes": QMPAvailability(introduced: "2.8.0"),
-        "discard": QMPAvailability(introduced: "2.8.0"),
-        "driver": QMPAvailability(introduced: "2.8.0"),
-        "force-share": QMPAvailability(introduced: "2.10.0"),
-        "node-name": QMPAvailability(introduced: "2.8.0"),
-        "options": QMPAvailability(introduced: "1.7.0", lastVersion: "2.7.0"),
-        "read-only": QMPAvailability(introduced: "2.8.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "active": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 0, 13))]),
+        "auto-read-only": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "cache": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "detect-zeroes": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "discard": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "driver": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "force-share": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))]),
+        "node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "options": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0), through: QEMUVersion(2, 7, 0))]),
+        "read-only": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
     ]
 
     /// The arguments, a `BlockdevOptions`.
@@ -10253,18 +10253,18 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-backup"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.3.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "auto-dismiss": QMPAvailability(introduced: "2.12.0"),
-        "auto-finalize": QMPAvailability(introduced: "2.12.0"),
-        "bitmap": QMPAvailability(introduced: "3.1.0"),
-        "bitmap-mode": QMPAvailability(introduced: "4.2.0"),
-        "compress": QMPAvailability(introduced: "2.8.0"),
-        "discard-source": QMPAvailability(introduced: "9.1.0"),
-        "filter-node-name": QMPAvailability(introduced: "4.2.0"),
-        "job-id": QMPAvailability(introduced: "2.7.0"),
-        "on-cbw-error": QMPAvailability(introduced: "10.2.2"),
-        "x-perf": QMPAvailability(introduced: "6.0.0", unstable: true),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "auto-dismiss": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
+        "auto-finalize": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
+        "bitmap": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "bitmap-mode": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))]),
+        "compress": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "discard-source": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))]),
+        "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))]),
+        "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "on-cbw-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))]),
+        "x-perf": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]]),
     ]
 
     /// `job-id` · since 2.7.0
@@ -10370,7 +10370,7 @@ public struct BlockdevCreateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-create"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `job-id`
     public var jobId: String
@@ -10405,7 +10405,7 @@ public struct BlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-del"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.9.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
     /// `node-name`
     public var nodeName: String
@@ -10435,14 +10435,14 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-mirror"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.6.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "auto-dismiss": QMPAvailability(introduced: "3.1.0"),
-        "auto-finalize": QMPAvailability(introduced: "3.1.0"),
-        "copy-mode": QMPAvailability(introduced: "3.0.0"),
-        "filter-node-name": QMPAvailability(introduced: "2.9.0"),
-        "job-id": QMPAvailability(introduced: "2.7.0"),
-        "target-is-zero": QMPAvailability(introduced: "10.2.2"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "auto-dismiss": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "auto-finalize": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "copy-mode": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))]),
+        "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))]),
+        "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "target-is-zero": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))]),
     ]
 
     /// `job-id` · since 2.7.0
@@ -10543,7 +10543,7 @@ public struct BlockdevReopenCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-reopen"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 1, 0))])
 
     /// `options`
     public var options: [BlockdevOptions]
@@ -10573,7 +10573,7 @@ public struct BlockdevSetActiveCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-set-active"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.0.13")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 0, 13))])
 
     /// `node-name`
     public var nodeName: String?
@@ -10608,7 +10608,7 @@ public struct BlockdevSnapshotCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-snapshot"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
 
     /// `node` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var node: String?
@@ -10643,7 +10643,7 @@ public struct BlockdevSnapshotDeleteInternalSyncCommand: QMPCommand, QMPJSONConv
     public typealias Response = SnapshotInfo
     public static let name: String = "blockdev-snapshot-delete-internal-sync"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.7.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))])
 
     /// `device`
     public var device: String
@@ -10683,7 +10683,7 @@ public struct BlockdevSnapshotInternalSyncCommand: QMPCommand, QMPJSONConvertibl
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-snapshot-internal-sync"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.7.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0))])
 
     /// `device`
     public var device: String
@@ -10718,10 +10718,10 @@ public struct BlockdevSnapshotSyncCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-snapshot-sync"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "node-name": QMPAvailability(introduced: "2.0.0"),
-        "snapshot-node-name": QMPAvailability(introduced: "2.0.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))]),
+        "snapshot-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))]),
     ]
 
     /// `device`
@@ -10777,7 +10777,7 @@ public struct ChangeBackingFileCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "change-backing-file"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `device`
     public var device: String
@@ -10817,18 +10817,18 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "drive-backup"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.6.0", deprecated: "6.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "auto-dismiss": QMPAvailability(introduced: "2.12.0"),
-        "auto-finalize": QMPAvailability(introduced: "2.12.0"),
-        "bitmap": QMPAvailability(introduced: "2.4.0"),
-        "bitmap-mode": QMPAvailability(introduced: "4.2.0"),
-        "compress": QMPAvailability(introduced: "2.8.0"),
-        "discard-source": QMPAvailability(introduced: "9.1.0"),
-        "filter-node-name": QMPAvailability(introduced: "4.2.0"),
-        "job-id": QMPAvailability(introduced: "2.7.0"),
-        "on-cbw-error": QMPAvailability(introduced: "10.2.2"),
-        "x-perf": QMPAvailability(introduced: "6.0.0", unstable: true),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 6, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "auto-dismiss": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
+        "auto-finalize": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
+        "bitmap": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))]),
+        "bitmap-mode": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))]),
+        "compress": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "discard-source": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))]),
+        "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))]),
+        "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "on-cbw-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))]),
+        "x-perf": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]]),
     ]
 
     /// `job-id` · since 2.7.0
@@ -10944,17 +10944,17 @@ public struct DriveMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "drive-mirror"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "auto-dismiss": QMPAvailability(introduced: "3.1.0"),
-        "auto-finalize": QMPAvailability(introduced: "3.1.0"),
-        "buf-size": QMPAvailability(introduced: "1.4.0"),
-        "copy-mode": QMPAvailability(introduced: "3.0.0"),
-        "granularity": QMPAvailability(introduced: "1.4.0"),
-        "job-id": QMPAvailability(introduced: "2.7.0"),
-        "node-name": QMPAvailability(introduced: "2.1.0"),
-        "replaces": QMPAvailability(introduced: "2.1.0"),
-        "unmap": QMPAvailability(introduced: "2.4.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "auto-dismiss": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "auto-finalize": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "buf-size": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))]),
+        "copy-mode": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))]),
+        "granularity": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))]),
+        "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))]),
+        "replaces": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))]),
+        "unmap": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))]),
     ]
 
     /// `job-id`
@@ -11065,7 +11065,7 @@ public struct QueryBlockCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [BlockInfo]
     public static let name: String = "query-block"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -11087,7 +11087,7 @@ public struct QueryBlockJobsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [BlockJobInfo]
     public static let name: String = "query-block-jobs"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     public init() {}
 
@@ -11109,9 +11109,9 @@ public struct QueryBlockstatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [BlockStats]
     public static let name: String = "query-blockstats"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "query-nodes": QMPAvailability(introduced: "2.3.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "query-nodes": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))]),
     ]
 
     /// `query-nodes` · since 2.3.0
@@ -11142,9 +11142,9 @@ public struct QueryNamedBlockNodesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = [BlockDeviceInfo]
     public static let name: String = "query-named-block-nodes"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.0.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "flat": QMPAvailability(introduced: "5.0.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "flat": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))]),
     ]
 
     /// `flat` · since 5.0.0
@@ -11175,7 +11175,7 @@ public struct XBlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, H
     public typealias Response = QMPEmpty
     public static let name: String = "x-block-dirty-bitmap-disable"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0", lastVersion: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0), through: QEMUVersion(3, 1, 0))])
 
     /// `node`
     public var node: String
@@ -11210,7 +11210,7 @@ public struct XBlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Ha
     public typealias Response = QMPEmpty
     public static let name: String = "x-block-dirty-bitmap-enable"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0", lastVersion: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0), through: QEMUVersion(3, 1, 0))])
 
     /// `node`
     public var node: String
@@ -11245,7 +11245,7 @@ public struct XBlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = QMPEmpty
     public static let name: String = "x-block-dirty-bitmap-merge"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0", lastVersion: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0), through: QEMUVersion(3, 1, 0))])
 
     /// `node`
     public var node: String
@@ -11285,7 +11285,7 @@ public struct XBlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, 
     public typealias Response = QMPEmpty
     public static let name: String = "x-block-latency-histogram-set"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", lastVersion: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0), through: QEMUVersion(3, 1, 0))])
 
     /// `device` · until 3.1.0
     public var device: String
@@ -11335,7 +11335,7 @@ public struct XBlockdevAmendCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-amend"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.1.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     /// `job-id`
     public var jobId: String
@@ -11380,7 +11380,7 @@ public struct XBlockdevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-change"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.7.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     /// `parent`
     public var parent: String
@@ -11420,7 +11420,7 @@ public struct XBlockdevCreateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-create"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", lastVersion: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0), through: QEMUVersion(2, 12, 0))])
 
     /// The arguments, a `BlockdevCreateOptions`.
     public var value: BlockdevCreateOptions
@@ -11447,9 +11447,9 @@ public struct XBlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-del"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0", lastVersion: "2.8.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "id": QMPAvailability(introduced: "2.5.0", lastVersion: "2.7.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 8, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 7, 0))]),
     ]
 
     /// `node-name` · until 2.8.0; optional here because not every QEMU sends it (required from 2.8.0 to 2.8.0)
@@ -11480,9 +11480,9 @@ public struct XBlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-insert-medium"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0", lastVersion: "2.11.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "id": QMPAvailability(introduced: "2.8.0", lastVersion: "2.11.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 11, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0), through: QEMUVersion(2, 11, 0))]),
     ]
 
     /// `device` · until 2.11.0
@@ -11523,9 +11523,9 @@ public struct XBlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-remove-medium"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0", lastVersion: "2.11.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "id": QMPAvailability(introduced: "2.8.0", lastVersion: "2.11.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 11, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0), through: QEMUVersion(2, 11, 0))]),
     ]
 
     /// `device` · until 2.11.0
@@ -11561,7 +11561,7 @@ public struct XBlockdevReopenCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-reopen"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0", lastVersion: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0), through: QEMUVersion(6, 0, 0))])
 
     /// The arguments, a `BlockdevOptions`.
     public var value: BlockdevOptions
@@ -11588,7 +11588,7 @@ public struct XBlockdevSetIothreadCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-set-iothread"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     /// `node-name`
     public var nodeName: String
@@ -11628,7 +11628,7 @@ public struct XDebugBlockDirtyBitmapSha256Command: QMPCommand, QMPJSONConvertibl
     public typealias Response = BlockDirtyBitmapSha256
     public static let name: String = "x-debug-block-dirty-bitmap-sha256"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.10.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     /// `node`
     public var node: String
@@ -11663,7 +11663,7 @@ public struct XDebugQueryBlockGraphCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = XDbgBlockGraph
     public static let name: String = "x-debug-query-block-graph"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -11683,7 +11683,7 @@ public struct XDebugQueryBlockGraphCommand: QMPCommand, QMPJSONConvertible, Hash
 /// QAPI event `BLOCK_IMAGE_CORRUPTED`.
 public struct BlockImageCorruptedEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_IMAGE_CORRUPTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `device`
     public var device: String
@@ -11732,7 +11732,7 @@ public struct BlockImageCorruptedEvent: QMPEventPayload, Hashable {
 /// QAPI event `BLOCK_IO_ERROR`.
 public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_IO_ERROR"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `qom-path` · since 9.2.0-rc2; optional here because not every QEMU sends it (required since 9.2.0-rc2)
     public var qomPath: String?
@@ -11786,7 +11786,7 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
 /// QAPI event `BLOCK_JOB_CANCELLED`.
 public struct BlockJobCancelledEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_JOB_CANCELLED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `type`
     public var type: JobType
@@ -11830,7 +11830,7 @@ public struct BlockJobCancelledEvent: QMPEventPayload, Hashable {
 /// QAPI event `BLOCK_JOB_COMPLETED`.
 public struct BlockJobCompletedEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_JOB_COMPLETED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `type`
     public var type: JobType
@@ -11879,7 +11879,7 @@ public struct BlockJobCompletedEvent: QMPEventPayload, Hashable {
 /// QAPI event `BLOCK_JOB_ERROR`.
 public struct BlockJobErrorEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_JOB_ERROR"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `device`
     public var device: String
@@ -11913,7 +11913,7 @@ public struct BlockJobErrorEvent: QMPEventPayload, Hashable {
 /// QAPI event `BLOCK_JOB_PENDING`.
 public struct BlockJobPendingEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_JOB_PENDING"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     /// `type`
     public var type: JobType
@@ -11942,7 +11942,7 @@ public struct BlockJobPendingEvent: QMPEventPayload, Hashable {
 /// QAPI event `BLOCK_JOB_READY`.
 public struct BlockJobReadyEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_JOB_READY"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `type`
     public var type: JobType
@@ -11986,7 +11986,7 @@ public struct BlockJobReadyEvent: QMPEventPayload, Hashable {
 /// QAPI event `BLOCK_WRITE_THRESHOLD`.
 public struct BlockWriteThresholdEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_WRITE_THRESHOLD"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.3.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
 
     /// `node-name`
     public var nodeName: String
@@ -12020,7 +12020,7 @@ public struct BlockWriteThresholdEvent: QMPEventPayload, Hashable {
 /// QAPI event `QUORUM_FAILURE`.
 public struct QuorumFailureEvent: QMPEventPayload, Hashable {
     public static let name: String = "QUORUM_FAILURE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `reference`
     public var reference: String
@@ -12054,7 +12054,7 @@ public struct QuorumFailureEvent: QMPEventPayload, Hashable {
 /// QAPI event `QUORUM_REPORT_BAD`.
 public struct QuorumReportBadEvent: QMPEventPayload, Hashable {
     public static let name: String = "QUORUM_REPORT_BAD"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `type` · since 2.6.0; optional here because not every QEMU sends it (required since 2.6.0)
     public var type: QuorumOpType?

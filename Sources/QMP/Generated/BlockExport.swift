@@ -585,9 +585,9 @@ public struct BlockExportAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-export-add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "allow-inactive": QMPAvailability(introduced: "10.0.13"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "allow-inactive": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 0, 13))]),
     ]
 
     /// The arguments, a `BlockExportOptions`.
@@ -615,7 +615,7 @@ public struct BlockExportDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-export-del"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     /// `id`
     public var id: String
@@ -650,11 +650,11 @@ public struct NbdServerAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "nbd-server-add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0", deprecated: "5.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "bitmap": QMPAvailability(introduced: "4.0.0"),
-        "description": QMPAvailability(introduced: "5.0.0"),
-        "name": QMPAvailability(introduced: "2.12.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 2, 0))]])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "bitmap": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "description": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))]),
+        "name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
     ]
 
     /// `name`
@@ -705,7 +705,7 @@ public struct NbdServerRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "nbd-server-remove"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", deprecated: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 2, 0))]])
 
     /// `name`
     public var name: String
@@ -740,12 +740,12 @@ public struct NbdServerStartCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "nbd-server-start"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "handshake-max-seconds": QMPAvailability(introduced: "10.0.13"),
-        "max-connections": QMPAvailability(introduced: "5.2.0"),
-        "tls-authz": QMPAvailability(introduced: "4.0.0"),
-        "tls-creds": QMPAvailability(introduced: "2.6.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "handshake-max-seconds": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 0, 13))]),
+        "max-connections": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))]),
+        "tls-authz": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "tls-creds": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
     ]
 
     /// `handshake-max-seconds`
@@ -796,7 +796,7 @@ public struct NbdServerStopCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "nbd-server-stop"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
 
     public init() {}
 
@@ -818,7 +818,7 @@ public struct QueryBlockExportsCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = [BlockExportInfo]
     public static let name: String = "query-block-exports"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     public init() {}
 
@@ -838,7 +838,7 @@ public struct QueryBlockExportsCommand: QMPCommand, QMPJSONConvertible, Hashable
 /// QAPI event `BLOCK_EXPORT_DELETED`.
 public struct BlockExportDeletedEvent: QMPEventPayload, Hashable {
     public static let name: String = "BLOCK_EXPORT_DELETED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     /// `id`
     public var id: String

@@ -1266,7 +1266,7 @@ public struct ChardevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = ChardevReturn
     public static let name: String = "chardev-add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
     /// `id`
     public var id: String
@@ -1301,7 +1301,7 @@ public struct ChardevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = ChardevReturn
     public static let name: String = "chardev-change"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.10.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))])
 
     /// `id`
     public var id: String
@@ -1336,7 +1336,7 @@ public struct ChardevRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "chardev-remove"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
     /// `id`
     public var id: String
@@ -1366,7 +1366,7 @@ public struct ChardevSendBreakCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "chardev-send-break"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.10.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))])
 
     /// `id`
     public var id: String
@@ -1396,7 +1396,7 @@ public struct QueryChardevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [ChardevInfo]
     public static let name: String = "query-chardev"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -1418,7 +1418,7 @@ public struct QueryChardevBackendsCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = [ChardevBackendInfo]
     public static let name: String = "query-chardev-backends"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
 
     public init() {}
 
@@ -1440,7 +1440,7 @@ public struct RingbufReadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = String
     public static let name: String = "ringbuf-read"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
     /// `device`
     public var device: String
@@ -1480,7 +1480,7 @@ public struct RingbufWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "ringbuf-write"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
     /// `device`
     public var device: String
@@ -1518,7 +1518,7 @@ public struct RingbufWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `VSERPORT_CHANGE`.
 public struct VserportChangeEvent: QMPEventPayload, Hashable {
     public static let name: String = "VSERPORT_CHANGE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `id`
     public var id: String

@@ -209,9 +209,9 @@ public struct QmpCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "qmp_capabilities"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.8.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "enable": QMPAvailability(introduced: "2.12.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "enable": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
     ]
 
     /// `enable` · since 2.12.0
@@ -242,7 +242,7 @@ public struct QueryCommandsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [CommandInfo]
     public static let name: String = "query-commands"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -264,7 +264,7 @@ public struct QueryEventsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [EventInfo]
     public static let name: String = "query-events"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0", lastVersion: "5.2.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
     public init() {}
 
@@ -286,7 +286,7 @@ public struct QueryVersionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = VersionInfo
     public static let name: String = "query-version"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -308,7 +308,7 @@ public struct QuitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "quit"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 

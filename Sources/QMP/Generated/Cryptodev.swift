@@ -211,7 +211,7 @@ public struct QueryCryptodevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [QCryptodevInfo]
     public static let name: String = "query-cryptodev"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
     public init() {}
 

@@ -310,7 +310,7 @@ public struct CxlAddDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-add-dynamic-capacity"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "9.1.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(9, 1, 0))]])
 
     /// `path`
     public var path: String
@@ -365,7 +365,7 @@ public struct CxlInjectCorrectableErrorCommand: QMPCommand, QMPJSONConvertible, 
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-inject-correctable-error"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
     /// `path`
     public var path: String
@@ -400,7 +400,7 @@ public struct CxlInjectDramEventCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-inject-dram-event"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 1, 0))])
 
     /// `path`
     public var path: String
@@ -500,7 +500,7 @@ public struct CxlInjectGeneralMediaEventCommand: QMPCommand, QMPJSONConvertible,
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-inject-general-media-event"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 1, 0))])
 
     /// `path`
     public var path: String
@@ -580,7 +580,7 @@ public struct CxlInjectMemoryModuleEventCommand: QMPCommand, QMPJSONConvertible,
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-inject-memory-module-event"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 1, 0))])
 
     /// `path`
     public var path: String
@@ -665,7 +665,7 @@ public struct CxlInjectPoisonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-inject-poison"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 1, 0))])
 
     /// `path`
     public var path: String
@@ -705,7 +705,7 @@ public struct CxlInjectUncorrectableErrorsCommand: QMPCommand, QMPJSONConvertibl
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-inject-uncorrectable-errors"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
     /// `path`
     public var path: String
@@ -740,7 +740,7 @@ public struct CxlReleaseDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, 
     public typealias Response = QMPEmpty
     public static let name: String = "cxl-release-dynamic-capacity"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "9.1.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(9, 1, 0))]])
 
     /// `path`
     public var path: String

@@ -159,10 +159,10 @@ public struct DumpGuestMemoryCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "dump-guest-memory"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "detach": QMPAvailability(introduced: "2.6.0"),
-        "format": QMPAvailability(introduced: "2.0.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "detach": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))]),
+        "format": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))]),
     ]
 
     /// `paging`
@@ -218,7 +218,7 @@ public struct QueryDumpCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = DumpQueryResult
     public static let name: String = "query-dump"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.6.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
 
     public init() {}
 
@@ -240,7 +240,7 @@ public struct QueryDumpGuestMemoryCapabilityCommand: QMPCommand, QMPJSONConverti
     public typealias Response = DumpGuestMemoryCapability
     public static let name: String = "query-dump-guest-memory-capability"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
 
     public init() {}
 
@@ -260,7 +260,7 @@ public struct QueryDumpGuestMemoryCapabilityCommand: QMPCommand, QMPJSONConverti
 /// QAPI event `DUMP_COMPLETED`.
 public struct DumpCompletedEvent: QMPEventPayload, Hashable {
     public static let name: String = "DUMP_COMPLETED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.6.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
 
     /// `result`
     public var result: DumpQueryResult

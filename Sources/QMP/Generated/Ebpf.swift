@@ -58,7 +58,7 @@ public struct RequestEbpfCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = EbpfObject
     public static let name: String = "request-ebpf"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "9.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 0, 0))])
 
     /// `id`
     public var id: EbpfProgramID

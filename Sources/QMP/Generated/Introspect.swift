@@ -523,7 +523,7 @@ public struct QueryQmpSchemaCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [SchemaInfo]
     public static let name: String = "query-qmp-schema"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
 
     public init() {}
 

@@ -241,7 +241,7 @@ public struct JobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "job-cancel"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String
@@ -271,7 +271,7 @@ public struct JobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "job-complete"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String
@@ -301,7 +301,7 @@ public struct JobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "job-dismiss"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String
@@ -331,7 +331,7 @@ public struct JobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "job-finalize"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String
@@ -361,7 +361,7 @@ public struct JobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "job-pause"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String
@@ -391,7 +391,7 @@ public struct JobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "job-resume"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String
@@ -421,7 +421,7 @@ public struct QueryJobsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [JobInfo]
     public static let name: String = "query-jobs"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     public init() {}
 
@@ -441,7 +441,7 @@ public struct QueryJobsCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `JOB_STATUS_CHANGE`.
 public struct JobStatusChangeEvent: QMPEventPayload, Hashable {
     public static let name: String = "JOB_STATUS_CHANGE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `id`
     public var id: String

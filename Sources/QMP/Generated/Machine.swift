@@ -2785,7 +2785,7 @@ public struct BalloonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "balloon"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `value`
     public var value: Int64
@@ -2815,7 +2815,7 @@ public struct CpuAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "cpu-add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.5.0", lastVersion: "5.1.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0), through: QEMUVersion(5, 1, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 1, 0))]])
 
     /// `id` · until 5.1.0
     public var id: Int64
@@ -2845,7 +2845,7 @@ public struct DumpSkeysCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "dump-skeys"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
 
     /// `filename`
     public var filename: String
@@ -2875,7 +2875,7 @@ public struct DumpdtbCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "dumpdtb"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))])
 
     /// `filename`
     public var filename: String
@@ -2905,7 +2905,7 @@ public struct InjectNmiCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "inject-nmi"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     public init() {}
 
@@ -2927,7 +2927,7 @@ public struct MemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "memsave"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `val`
     public var val: UInt64
@@ -2972,7 +2972,7 @@ public struct PmemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "pmemsave"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `val`
     public var val: UInt64
@@ -3012,7 +3012,7 @@ public struct QueryBalloonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = BalloonInfo
     public static let name: String = "query-balloon"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -3034,7 +3034,7 @@ public struct QueryCpuDefinitionsCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = [CpuDefinitionInfo]
     public static let name: String = "query-cpu-definitions"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     public init() {}
 
@@ -3056,7 +3056,7 @@ public struct QueryCpuModelBaselineCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = CpuModelBaselineInfo
     public static let name: String = "query-cpu-model-baseline"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.8.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])
 
     /// `modela`
     public var modela: CpuModelInfo
@@ -3091,7 +3091,7 @@ public struct QueryCpuModelComparisonCommand: QMPCommand, QMPJSONConvertible, Ha
     public typealias Response = CpuModelCompareInfo
     public static let name: String = "query-cpu-model-comparison"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.8.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])
 
     /// `modela`
     public var modela: CpuModelInfo
@@ -3126,7 +3126,7 @@ public struct QueryCpuModelExpansionCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = CpuModelExpansionInfo
     public static let name: String = "query-cpu-model-expansion"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.8.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])
 
     /// `type`
     public var type: CpuModelExpansionType
@@ -3161,7 +3161,7 @@ public struct QueryCpusCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [CpuInfo]
     public static let name: String = "query-cpus"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0", lastVersion: "5.2.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
     public init() {}
 
@@ -3183,7 +3183,7 @@ public struct QueryCpusFastCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [CpuInfoFast]
     public static let name: String = "query-cpus-fast"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     public init() {}
 
@@ -3205,7 +3205,7 @@ public struct QueryCurrentMachineCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = CurrentMachineParams
     public static let name: String = "query-current-machine"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))])
 
     public init() {}
 
@@ -3227,7 +3227,7 @@ public struct QueryFirmwareLogCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = FirmwareLog
     public static let name: String = "query-firmware-log"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))])
 
     /// `max-size`
     public var maxSize: UInt64?
@@ -3257,7 +3257,7 @@ public struct QueryHotpluggableCpusCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = [HotpluggableCPU]
     public static let name: String = "query-hotpluggable-cpus"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.7.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))])
 
     public init() {}
 
@@ -3279,7 +3279,7 @@ public struct QueryHvBalloonStatusReportCommand: QMPCommand, QMPJSONConvertible,
     public typealias Response = HvBalloonInfo
     public static let name: String = "query-hv-balloon-status-report"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))])
 
     public init() {}
 
@@ -3301,9 +3301,9 @@ public struct QueryMachinesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [MachineInfo]
     public static let name: String = "query-machines"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "compat-props": QMPAvailability(introduced: "9.1.0", unstable: true),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "compat-props": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(9, 1, 0))]]),
     ]
 
     /// `compat-props` · since 9.1.0
@@ -3334,7 +3334,7 @@ public struct QueryMemdevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [Memdev]
     public static let name: String = "query-memdev"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -3356,7 +3356,7 @@ public struct QueryMemoryDevicesCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = [MemoryDeviceInfo]
     public static let name: String = "query-memory-devices"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -3378,7 +3378,7 @@ public struct QueryMemorySizeSummaryCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = MemoryInfo
     public static let name: String = "query-memory-size-summary"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.11.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0))])
 
     public init() {}
 
@@ -3400,7 +3400,7 @@ public struct QueryTargetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QemuTargetInfo
     public static let name: String = "query-target"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     public init() {}
 
@@ -3422,7 +3422,7 @@ public struct QueryUuidCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = UuidInfo
     public static let name: String = "query-uuid"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -3444,7 +3444,7 @@ public struct QueryVmGenerationIdCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = GuidInfo
     public static let name: String = "query-vm-generation-id"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.9.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
     public init() {}
 
@@ -3466,7 +3466,7 @@ public struct SetNumaNodeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "set-numa-node"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// The arguments, a `NumaOptions`.
     public var value: NumaOptions
@@ -3493,7 +3493,7 @@ public struct SystemPowerdownCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "system_powerdown"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -3515,7 +3515,7 @@ public struct SystemResetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "system_reset"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -3537,7 +3537,7 @@ public struct SystemWakeupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "system_wakeup"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     public init() {}
 
@@ -3559,7 +3559,7 @@ public struct XQueryInterruptControllersCommand: QMPCommand, QMPJSONConvertible,
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-interrupt-controllers"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "9.1.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(9, 1, 0))]])
 
     public init() {}
 
@@ -3581,7 +3581,7 @@ public struct XQueryIrqCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-irq"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -3603,7 +3603,7 @@ public struct XQueryJitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-jit"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -3625,7 +3625,7 @@ public struct XQueryNumaCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-numa"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -3647,7 +3647,7 @@ public struct XQueryOpcountCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-opcount"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", lastVersion: "10.0.13", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(10, 0, 13))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(10, 0, 13))]])
 
     public init() {}
 
@@ -3669,7 +3669,7 @@ public struct XQueryProfileCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-profile"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", lastVersion: "8.0.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(8, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(8, 0, 0))]])
 
     public init() {}
 
@@ -3691,7 +3691,7 @@ public struct XQueryRamblockCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-ramblock"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -3713,7 +3713,7 @@ public struct XQueryRdmaCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-rdma"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", lastVersion: "9.0.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(9, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(9, 0, 0))]])
 
     public init() {}
 
@@ -3735,7 +3735,7 @@ public struct XQueryRomsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-roms"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -3757,7 +3757,7 @@ public struct XQueryUsbCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-query-usb"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -3777,7 +3777,7 @@ public struct XQueryUsbCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `BALLOON_CHANGE`.
 public struct BalloonChangeEvent: QMPEventPayload, Hashable {
     public static let name: String = "BALLOON_CHANGE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `actual`
     public var actual: Int64
@@ -3801,7 +3801,7 @@ public struct BalloonChangeEvent: QMPEventPayload, Hashable {
 /// QAPI event `HV_BALLOON_STATUS_REPORT`.
 public struct HvBalloonStatusReportEvent: QMPEventPayload, Hashable {
     public static let name: String = "HV_BALLOON_STATUS_REPORT"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))])
 
     /// `committed`
     public var committed: UInt64
@@ -3830,7 +3830,7 @@ public struct HvBalloonStatusReportEvent: QMPEventPayload, Hashable {
 /// QAPI event `MEMORY_DEVICE_SIZE_CHANGE`.
 public struct MemoryDeviceSizeChangeEvent: QMPEventPayload, Hashable {
     public static let name: String = "MEMORY_DEVICE_SIZE_CHANGE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 1, 0))])
 
     /// `id`
     public var id: String?
@@ -3864,7 +3864,7 @@ public struct MemoryDeviceSizeChangeEvent: QMPEventPayload, Hashable {
 /// QAPI event `MEM_UNPLUG_ERROR`.
 public struct MemUnplugErrorEvent: QMPEventPayload, Hashable {
     public static let name: String = "MEM_UNPLUG_ERROR"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0", lastVersion: "9.0.0", deprecated: "6.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(9, 0, 0))]])
 
     /// `device` · until 9.0.0
     public var device: String

@@ -63,7 +63,7 @@ public struct QueryS390xCpuPolarizationCommand: QMPCommand, QMPJSONConvertible, 
     public typealias Response = CpuPolarizationInfo
     public static let name: String = "query-s390x-cpu-polarization"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(8, 2, 0))]])
 
     public init() {}
 
@@ -85,7 +85,7 @@ public struct SetCpuTopologyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "set-cpu-topology"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(8, 2, 0))]])
 
     /// `core-id`
     public var coreId: UInt16
@@ -138,7 +138,7 @@ public struct SetCpuTopologyCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `CPU_POLARIZATION_CHANGE`.
 public struct CpuPolarizationChangeEvent: QMPEventPayload, Hashable {
     public static let name: String = "CPU_POLARIZATION_CHANGE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(8, 2, 0))]])
 
     /// `polarization`
     public var polarization: S390CpuPolarization
@@ -162,7 +162,7 @@ public struct CpuPolarizationChangeEvent: QMPEventPayload, Hashable {
 /// QAPI event `SCLP_CPI_INFO_AVAILABLE`.
 public struct SclpCpiInfoAvailableEvent: QMPEventPayload, Hashable {
     public static let name: String = "SCLP_CPI_INFO_AVAILABLE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.2.2", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
     public init() {}
 

@@ -2024,11 +2024,11 @@ public struct CalcDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "calc-dirty-rate"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "calc-time-unit": QMPAvailability(introduced: "8.2.0"),
-        "mode": QMPAvailability(introduced: "6.2.0"),
-        "sample-pages": QMPAvailability(introduced: "6.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "calc-time-unit": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))]),
+        "mode": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))]),
+        "sample-pages": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 1, 0))]),
     ]
 
     /// `calc-time`
@@ -2074,7 +2074,7 @@ public struct CancelVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "cancel-vcpu-dirty-limit"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
     /// `cpu-index`
     public var cpuIndex: Int64?
@@ -2104,13 +2104,13 @@ public struct MigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "migrate"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "blk": QMPAvailability(introduced: "1.1.0", lastVersion: "9.0.0", deprecated: "8.2.0"),
-        "channels": QMPAvailability(introduced: "8.2.0"),
-        "detach": QMPAvailability(introduced: "1.1.0", deprecated: "10.2.2"),
-        "inc": QMPAvailability(introduced: "1.1.0", lastVersion: "9.0.0", deprecated: "8.2.0"),
-        "resume": QMPAvailability(introduced: "3.0.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "blk": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
+        "channels": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))]),
+        "detach": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]]),
+        "inc": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
+        "resume": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))]),
     ]
 
     /// `uri`
@@ -2156,7 +2156,7 @@ public struct MigrateContinueCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-continue"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.11.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0))])
 
     /// `state`
     public var state: MigrationStatus
@@ -2186,10 +2186,10 @@ public struct MigrateIncomingCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-incoming"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.3.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "channels": QMPAvailability(introduced: "8.2.0"),
-        "exit-on-error": QMPAvailability(introduced: "9.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "channels": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))]),
+        "exit-on-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))]),
     ]
 
     /// `uri`
@@ -2230,7 +2230,7 @@ public struct MigratePauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-pause"
     public static let allowsOutOfBand: Bool = true
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     public init() {}
 
@@ -2252,7 +2252,7 @@ public struct MigrateRecoverCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-recover"
     public static let allowsOutOfBand: Bool = true
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
     /// `uri`
     public var uri: String
@@ -2282,7 +2282,7 @@ public struct MigrateSetCacheSizeCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-set-cache-size"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0", lastVersion: "5.2.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
     /// `value` · until 5.2.0
     public var value: Int64
@@ -2312,7 +2312,7 @@ public struct MigrateSetCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-set-capabilities"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     /// `capabilities`
     public var capabilities: [MigrationCapabilityStatus]
@@ -2342,47 +2342,47 @@ public struct MigrateSetParametersCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-set-parameters"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "announce-initial": QMPAvailability(introduced: "4.0.0"),
-        "announce-max": QMPAvailability(introduced: "4.0.0"),
-        "announce-rounds": QMPAvailability(introduced: "4.0.0"),
-        "announce-step": QMPAvailability(introduced: "4.0.0"),
-        "avail-switchover-bandwidth": QMPAvailability(introduced: "8.2.0"),
-        "block-bitmap-mapping": QMPAvailability(introduced: "5.2.0"),
-        "block-incremental": QMPAvailability(introduced: "2.10.0", lastVersion: "9.0.0", deprecated: "8.2.0"),
-        "compress-level": QMPAvailability(introduced: "2.4.0", lastVersion: "9.0.0", deprecated: "8.2.0"),
-        "compress-threads": QMPAvailability(introduced: "2.4.0", lastVersion: "9.0.0", deprecated: "8.2.0"),
-        "compress-wait-thread": QMPAvailability(introduced: "3.1.0", lastVersion: "9.0.0", deprecated: "8.2.0"),
-        "cpr-exec-command": QMPAvailability(introduced: "10.2.2"),
-        "cpu-throttle-increment": QMPAvailability(introduced: "2.7.0"),
-        "cpu-throttle-initial": QMPAvailability(introduced: "2.7.0"),
-        "cpu-throttle-tailslow": QMPAvailability(introduced: "5.1.0"),
-        "decompress-threads": QMPAvailability(introduced: "2.4.0", lastVersion: "9.0.0", deprecated: "8.2.0"),
-        "direct-io": QMPAvailability(introduced: "9.1.0"),
-        "downtime-limit": QMPAvailability(introduced: "2.8.0"),
-        "max-bandwidth": QMPAvailability(introduced: "2.8.0"),
-        "max-cpu-throttle": QMPAvailability(introduced: "3.1.0"),
-        "max-postcopy-bandwidth": QMPAvailability(introduced: "3.0.0"),
-        "mode": QMPAvailability(introduced: "8.2.0"),
-        "multifd-channels": QMPAvailability(introduced: "4.0.0"),
-        "multifd-compression": QMPAvailability(introduced: "5.0.0"),
-        "multifd-qatzip-level": QMPAvailability(introduced: "9.2.0-rc2"),
-        "multifd-zlib-level": QMPAvailability(introduced: "5.0.0"),
-        "multifd-zstd-level": QMPAvailability(introduced: "5.0.0"),
-        "throttle-trigger-threshold": QMPAvailability(introduced: "5.0.0"),
-        "tls-authz": QMPAvailability(introduced: "4.0.0"),
-        "tls-creds": QMPAvailability(introduced: "2.7.0"),
-        "tls-hostname": QMPAvailability(introduced: "2.7.0"),
-        "vcpu-dirty-limit": QMPAvailability(introduced: "8.1.0"),
-        "x-checkpoint-delay": QMPAvailability(introduced: "2.8.0", unstable: true),
-        "x-cpu-throttle-increment": QMPAvailability(introduced: "2.5.0", lastVersion: "2.6.0"),
-        "x-cpu-throttle-initial": QMPAvailability(introduced: "2.5.0", lastVersion: "2.6.0"),
-        "x-multifd-channels": QMPAvailability(introduced: "2.11.0", lastVersion: "3.1.0"),
-        "x-multifd-page-count": QMPAvailability(introduced: "2.11.0", lastVersion: "3.1.0"),
-        "x-vcpu-dirty-limit-period": QMPAvailability(introduced: "8.1.0", unstable: true),
-        "xbzrle-cache-size": QMPAvailability(introduced: "2.11.0"),
-        "zero-page-detection": QMPAvailability(introduced: "9.0.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "announce-initial": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "announce-max": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "announce-rounds": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "announce-step": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "avail-switchover-bandwidth": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))]),
+        "block-bitmap-mapping": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))]),
+        "block-incremental": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
+        "compress-level": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
+        "compress-threads": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
+        "compress-wait-thread": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
+        "cpr-exec-command": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))]),
+        "cpu-throttle-increment": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "cpu-throttle-initial": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "cpu-throttle-tailslow": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 1, 0))]),
+        "decompress-threads": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
+        "direct-io": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))]),
+        "downtime-limit": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "max-bandwidth": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
+        "max-cpu-throttle": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))]),
+        "max-postcopy-bandwidth": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))]),
+        "mode": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))]),
+        "multifd-channels": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "multifd-compression": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))]),
+        "multifd-qatzip-level": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 2, 0, prerelease: "rc2"))]),
+        "multifd-zlib-level": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))]),
+        "multifd-zstd-level": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))]),
+        "throttle-trigger-threshold": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))]),
+        "tls-authz": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))]),
+        "tls-creds": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "tls-hostname": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
+        "vcpu-dirty-limit": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 1, 0))]),
+        "x-checkpoint-delay": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]]),
+        "x-cpu-throttle-increment": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 6, 0))]),
+        "x-cpu-throttle-initial": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 6, 0))]),
+        "x-multifd-channels": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0), through: QEMUVersion(3, 1, 0))]),
+        "x-multifd-page-count": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0), through: QEMUVersion(3, 1, 0))]),
+        "x-vcpu-dirty-limit-period": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(8, 1, 0))]]),
+        "xbzrle-cache-size": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0))]),
+        "zero-page-detection": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 0, 0))]),
     ]
 
     /// `announce-initial` · since 4.0.0
@@ -2558,7 +2558,7 @@ public struct MigrateStartPostcopyCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "migrate-start-postcopy"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
 
     public init() {}
 
@@ -2580,7 +2580,7 @@ public struct MigrateCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "migrate_cancel"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     public init() {}
 
@@ -2602,7 +2602,7 @@ public struct MigrateSetDowntimeCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = QMPEmpty
     public static let name: String = "migrate_set_downtime"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0", lastVersion: "5.2.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
     /// `value` · until 5.2.0
     public var value: Double
@@ -2632,7 +2632,7 @@ public struct MigrateSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "migrate_set_speed"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0", lastVersion: "5.2.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
     /// `value` · until 5.2.0
     public var value: Int64
@@ -2662,7 +2662,7 @@ public struct QueryColoStatusCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = COLOStatus
     public static let name: String = "query-colo-status"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))])
 
     public init() {}
 
@@ -2684,9 +2684,9 @@ public struct QueryDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = DirtyRateInfo
     public static let name: String = "query-dirty-rate"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "calc-time-unit": QMPAvailability(introduced: "8.2.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "calc-time-unit": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))]),
     ]
 
     /// `calc-time-unit` · since 8.2.0
@@ -2717,7 +2717,7 @@ public struct QueryMigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = MigrationInfo
     public static let name: String = "query-migrate"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -2739,7 +2739,7 @@ public struct QueryMigrateCacheSizeCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = Int64
     public static let name: String = "query-migrate-cache-size"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0", lastVersion: "5.2.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
     public init() {}
 
@@ -2761,7 +2761,7 @@ public struct QueryMigrateCapabilitiesCommand: QMPCommand, QMPJSONConvertible, H
     public typealias Response = [MigrationCapabilityStatus]
     public static let name: String = "query-migrate-capabilities"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     public init() {}
 
@@ -2783,7 +2783,7 @@ public struct QueryMigrateParametersCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = MigrationParameters
     public static let name: String = "query-migrate-parameters"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     public init() {}
 
@@ -2805,7 +2805,7 @@ public struct QueryMigrationthreadsCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = [MigrationThreadInfo]
     public static let name: String = "query-migrationthreads"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0", deprecated: "9.2.0-rc2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(9, 2, 0, prerelease: "rc2"))]])
 
     public init() {}
 
@@ -2827,7 +2827,7 @@ public struct QueryVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = [DirtyLimitInfo]
     public static let name: String = "query-vcpu-dirty-limit"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
     public init() {}
 
@@ -2849,7 +2849,7 @@ public struct QueryXenReplicationStatusCommand: QMPCommand, QMPJSONConvertible, 
     public typealias Response = ReplicationStatus
     public static let name: String = "query-xen-replication-status"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.9.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
     public init() {}
 
@@ -2871,7 +2871,7 @@ public struct SetVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "set-vcpu-dirty-limit"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
     /// `cpu-index`
     public var cpuIndex: Int64?
@@ -2906,7 +2906,7 @@ public struct SnapshotDeleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "snapshot-delete"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     /// `job-id`
     public var jobId: String
@@ -2946,7 +2946,7 @@ public struct SnapshotLoadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "snapshot-load"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     /// `job-id`
     public var jobId: String
@@ -2991,7 +2991,7 @@ public struct SnapshotSaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "snapshot-save"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     /// `job-id`
     public var jobId: String
@@ -3036,7 +3036,7 @@ public struct XColoLostHeartbeatCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = QMPEmpty
     public static let name: String = "x-colo-lost-heartbeat"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.8.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -3058,7 +3058,7 @@ public struct XenColoDoCheckpointCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = QMPEmpty
     public static let name: String = "xen-colo-do-checkpoint"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.9.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
     public init() {}
 
@@ -3080,7 +3080,7 @@ public struct XenLoadDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = QMPEmpty
     public static let name: String = "xen-load-devices-state"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.7.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))])
 
     /// `filename`
     public var filename: String
@@ -3110,9 +3110,9 @@ public struct XenSaveDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = QMPEmpty
     public static let name: String = "xen-save-devices-state"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "live": QMPAvailability(introduced: "2.11.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "live": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0))]),
     ]
 
     /// `filename`
@@ -3148,7 +3148,7 @@ public struct XenSetGlobalDirtyLogCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = QMPEmpty
     public static let name: String = "xen-set-global-dirty-log"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
 
     /// `enable`
     public var enable: Bool
@@ -3178,7 +3178,7 @@ public struct XenSetReplicationCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "xen-set-replication"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.9.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
     /// `enable`
     public var enable: Bool
@@ -3216,7 +3216,7 @@ public struct XenSetReplicationCommand: QMPCommand, QMPJSONConvertible, Hashable
 /// QAPI event `COLO_EXIT`.
 public struct ColoExitEvent: QMPEventPayload, Hashable {
     public static let name: String = "COLO_EXIT"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))])
 
     /// `mode`
     public var mode: COLOMode
@@ -3245,7 +3245,7 @@ public struct ColoExitEvent: QMPEventPayload, Hashable {
 /// QAPI event `MIGRATION`.
 public struct MigrationEvent: QMPEventPayload, Hashable {
     public static let name: String = "MIGRATION"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `status`
     public var status: MigrationStatus
@@ -3269,7 +3269,7 @@ public struct MigrationEvent: QMPEventPayload, Hashable {
 /// QAPI event `MIGRATION_PASS`.
 public struct MigrationPassEvent: QMPEventPayload, Hashable {
     public static let name: String = "MIGRATION_PASS"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.6.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
 
     /// `pass`
     public var pass: Int64
@@ -3293,7 +3293,7 @@ public struct MigrationPassEvent: QMPEventPayload, Hashable {
 /// QAPI event `UNPLUG_PRIMARY`.
 public struct UnplugPrimaryEvent: QMPEventPayload, Hashable {
     public static let name: String = "UNPLUG_PRIMARY"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))])
 
     /// `device-id`
     public var deviceId: String

@@ -306,7 +306,7 @@ public struct AddFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = AddfdInfo
     public static let name: String = "add-fd"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     /// `fdset-id`
     public var fdsetId: Int64?
@@ -341,7 +341,7 @@ public struct AddClientCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "add_client"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
 
     /// `protocol`
     public var `protocol`: String
@@ -386,7 +386,7 @@ public struct ChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "change"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0", lastVersion: "5.2.0", deprecated: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
     /// `device` · until 5.2.0
     public var device: String
@@ -426,7 +426,7 @@ public struct ClosefdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "closefd"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     /// `fdname`
     public var fdname: String
@@ -456,7 +456,7 @@ public struct ContCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "cont"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     public init() {}
 
@@ -478,7 +478,7 @@ public struct GetWin32SocketCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "get-win32-socket"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
     /// `info`
     public var info: String
@@ -513,7 +513,7 @@ public struct GetfdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "getfd"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     /// `fdname`
     public var fdname: String
@@ -543,7 +543,7 @@ public struct HumanMonitorCommandCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = String
     public static let name: String = "human-monitor-command"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `command-line`
     public var commandLine: String
@@ -578,7 +578,7 @@ public struct QueryCommandLineOptionsCommand: QMPCommand, QMPJSONConvertible, Ha
     public typealias Response = [CommandLineOptionInfo]
     public static let name: String = "query-command-line-options"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
     /// `option`
     public var option: String?
@@ -608,7 +608,7 @@ public struct QueryFdsetsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [FdsetInfo]
     public static let name: String = "query-fdsets"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     public init() {}
 
@@ -630,7 +630,7 @@ public struct QueryIothreadsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [IOThreadInfo]
     public static let name: String = "query-iothreads"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
 
     public init() {}
 
@@ -652,7 +652,7 @@ public struct QueryNameCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = NameInfo
     public static let name: String = "query-name"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -674,7 +674,7 @@ public struct RemoveFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "remove-fd"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     /// `fdset-id`
     public var fdsetId: Int64
@@ -709,7 +709,7 @@ public struct StopCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "stop"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -731,7 +731,7 @@ public struct XExitPreconfigCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-exit-preconfig"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.0.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
     public init() {}
 
@@ -753,7 +753,7 @@ public struct XOobTestCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-oob-test"
     public static let allowsOutOfBand: Bool = true
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", lastVersion: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0), through: QEMUVersion(2, 12, 0))])
 
     /// `lock` · until 2.12.0
     public var lock: Bool
@@ -781,7 +781,7 @@ public struct XOobTestCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `COMMAND_DROPPED`.
 public struct CommandDroppedEvent: QMPEventPayload, Hashable {
     public static let name: String = "COMMAND_DROPPED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0", lastVersion: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0), through: QEMUVersion(3, 1, 0))])
 
     /// `id` · until 3.1.0
     public var id: JSONValue
@@ -810,7 +810,7 @@ public struct CommandDroppedEvent: QMPEventPayload, Hashable {
 /// QAPI event `RTC_CHANGE`.
 public struct RtcChangeEvent: QMPEventPayload, Hashable {
     public static let name: String = "RTC_CHANGE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `offset`
     public var offset: Int64
@@ -839,7 +839,7 @@ public struct RtcChangeEvent: QMPEventPayload, Hashable {
 /// QAPI event `VFU_CLIENT_HANGUP`.
 public struct VfuClientHangupEvent: QMPEventPayload, Hashable {
     public static let name: String = "VFU_CLIENT_HANGUP"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
     /// `vfu-id`
     public var vfuId: String

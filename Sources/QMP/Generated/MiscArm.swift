@@ -40,7 +40,7 @@ public struct QueryGicCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = [GICCapability]
     public static let name: String = "query-gic-capabilities"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.6.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
 
     public init() {}
 

@@ -471,7 +471,7 @@ public struct QuerySevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = SevInfo
     public static let name: String = "query-sev"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     public init() {}
 
@@ -493,7 +493,7 @@ public struct QuerySevAttestationReportCommand: QMPCommand, QMPJSONConvertible, 
     public typealias Response = SevAttestationReport
     public static let name: String = "query-sev-attestation-report"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 1, 0))])
 
     /// `mnonce`
     public var mnonce: String
@@ -523,7 +523,7 @@ public struct QuerySevCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = SevCapability
     public static let name: String = "query-sev-capabilities"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     public init() {}
 
@@ -545,7 +545,7 @@ public struct QuerySevLaunchMeasureCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = SevLaunchMeasureInfo
     public static let name: String = "query-sev-launch-measure"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     public init() {}
 
@@ -567,7 +567,7 @@ public struct QuerySgxCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = SgxInfo
     public static let name: String = "query-sgx"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))])
 
     public init() {}
 
@@ -589,7 +589,7 @@ public struct QuerySgxCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = SgxInfo
     public static let name: String = "query-sgx-capabilities"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))])
 
     public init() {}
 
@@ -611,7 +611,7 @@ public struct RtcResetReinjectionCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = QMPEmpty
     public static let name: String = "rtc-reset-reinjection"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -633,7 +633,7 @@ public struct SevInjectLaunchSecretCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = QMPEmpty
     public static let name: String = "sev-inject-launch-secret"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     /// `packet-header`
     public var packetHeader: String
@@ -673,7 +673,7 @@ public struct XenEventInjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "xen-event-inject"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
     /// `port`
     public var port: UInt32
@@ -703,7 +703,7 @@ public struct XenEventListCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [EvtchnInfo]
     public static let name: String = "xen-event-list"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "8.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
     public init() {}
 

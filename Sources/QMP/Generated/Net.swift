@@ -1683,10 +1683,10 @@ public struct AnnounceSelfCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "announce-self"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "id": QMPAvailability(introduced: "4.1.0"),
-        "interfaces": QMPAvailability(introduced: "4.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 1, 0))]),
+        "interfaces": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 1, 0))]),
     ]
 
     /// `initial`
@@ -1742,9 +1742,9 @@ public struct NetdevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "netdev_add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "props": QMPAvailability(introduced: "1.2.0", lastVersion: "2.4.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "props": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0), through: QEMUVersion(2, 4, 0))]),
     ]
 
     /// The arguments, a `Netdev`.
@@ -1772,7 +1772,7 @@ public struct NetdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "netdev_del"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     /// `id`
     public var id: String
@@ -1802,7 +1802,7 @@ public struct QueryRxFilterCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [RxFilterInfo]
     public static let name: String = "query-rx-filter"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.6.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 6, 0))])
 
     /// `name`
     public var name: String?
@@ -1832,7 +1832,7 @@ public struct SetLinkCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "set_link"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `name`
     public var name: String
@@ -1865,7 +1865,7 @@ public struct SetLinkCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `FAILOVER_NEGOTIATED`.
 public struct FailoverNegotiatedEvent: QMPEventPayload, Hashable {
     public static let name: String = "FAILOVER_NEGOTIATED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))])
 
     /// `device-id`
     public var deviceId: String
@@ -1889,7 +1889,7 @@ public struct FailoverNegotiatedEvent: QMPEventPayload, Hashable {
 /// QAPI event `NETDEV_STREAM_CONNECTED`.
 public struct NetdevStreamConnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "NETDEV_STREAM_CONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))])
 
     /// `netdev-id`
     public var netdevId: String
@@ -1918,7 +1918,7 @@ public struct NetdevStreamConnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `NETDEV_STREAM_DISCONNECTED`.
 public struct NetdevStreamDisconnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "NETDEV_STREAM_DISCONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))])
 
     /// `netdev-id`
     public var netdevId: String
@@ -1942,7 +1942,7 @@ public struct NetdevStreamDisconnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `NETDEV_VHOST_USER_CONNECTED`.
 public struct NetdevVhostUserConnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "NETDEV_VHOST_USER_CONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.0.13")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 0, 13))])
 
     /// `netdev-id`
     public var netdevId: String
@@ -1971,7 +1971,7 @@ public struct NetdevVhostUserConnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `NETDEV_VHOST_USER_DISCONNECTED`.
 public struct NetdevVhostUserDisconnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "NETDEV_VHOST_USER_DISCONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.0.13")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 0, 13))])
 
     /// `netdev-id`
     public var netdevId: String
@@ -1995,7 +1995,7 @@ public struct NetdevVhostUserDisconnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `NIC_RX_FILTER_CHANGED`.
 public struct NicRxFilterChangedEvent: QMPEventPayload, Hashable {
     public static let name: String = "NIC_RX_FILTER_CHANGED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `name`
     public var name: String?

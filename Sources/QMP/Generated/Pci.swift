@@ -317,7 +317,7 @@ public struct QueryPciCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [PciInfo]
     public static let name: String = "query-pci"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 

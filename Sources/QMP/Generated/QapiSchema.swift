@@ -817,7 +817,7 @@ public struct CpuCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "cpu"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0", lastVersion: "2.11.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0), through: QEMUVersion(2, 11, 0))])
 
     /// `index` · until 2.11.0
     public var index: Int64
@@ -847,7 +847,7 @@ public struct XInputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-input-send-event"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.2.0", lastVersion: "2.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 2, 0), through: QEMUVersion(2, 5, 0))])
 
     /// `console` · until 2.5.0
     public var console: Int64?

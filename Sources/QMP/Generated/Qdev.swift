@@ -8,7 +8,7 @@ public struct DeviceListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public typealias Response = [ObjectPropertyInfo]
     public static let name: String = "device-list-properties"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
     /// `typename`
     public var typename: String
@@ -38,7 +38,7 @@ public struct DeviceSyncConfigCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "device-sync-config"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "9.2.0-rc2", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 2, 0, prerelease: "rc2"))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(9, 2, 0, prerelease: "rc2"))]])
 
     /// `id`
     public var id: String
@@ -68,9 +68,9 @@ public struct DeviceAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "device_add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.8.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "bus": QMPAvailability(introduced: "2.9.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "bus": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))]),
     ]
 
     /// `driver`
@@ -111,7 +111,7 @@ public struct DeviceDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "device_del"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `id`
     public var id: String
@@ -139,7 +139,7 @@ public struct DeviceDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `DEVICE_DELETED`.
 public struct DeviceDeletedEvent: QMPEventPayload, Hashable {
     public static let name: String = "DEVICE_DELETED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `device`
     public var device: String?
@@ -168,7 +168,7 @@ public struct DeviceDeletedEvent: QMPEventPayload, Hashable {
 /// QAPI event `DEVICE_UNPLUG_GUEST_ERROR`.
 public struct DeviceUnplugGuestErrorEvent: QMPEventPayload, Hashable {
     public static let name: String = "DEVICE_UNPLUG_GUEST_ERROR"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))])
 
     /// `device`
     public var device: String?

@@ -2257,9 +2257,9 @@ public struct ObjectAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "object-add"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.0.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "props": QMPAvailability(introduced: "2.0.0", lastVersion: "5.2.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "props": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0), through: QEMUVersion(5, 2, 0))]),
     ]
 
     /// The arguments, a `ObjectOptions`.
@@ -2287,7 +2287,7 @@ public struct ObjectDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "object-del"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
 
     /// `id`
     public var id: String
@@ -2317,7 +2317,7 @@ public struct QomGetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = JSONValue
     public static let name: String = "qom-get"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `path`
     public var path: String
@@ -2352,7 +2352,7 @@ public struct QomListCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [ObjectPropertyInfo]
     public static let name: String = "qom-list"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `path`
     public var path: String
@@ -2382,7 +2382,7 @@ public struct QomListGetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [ObjectPropertiesValues]
     public static let name: String = "qom-list-get"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "10.2.2")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))])
 
     /// `paths`
     public var paths: [String]
@@ -2412,7 +2412,7 @@ public struct QomListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = [ObjectPropertyInfo]
     public static let name: String = "qom-list-properties"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.12.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
     /// `typename`
     public var typename: String
@@ -2442,7 +2442,7 @@ public struct QomListTypesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [ObjectTypeInfo]
     public static let name: String = "qom-list-types"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `implements`
     public var implements: String?
@@ -2477,7 +2477,7 @@ public struct QomSetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "qom-set"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `path`
     public var path: String

@@ -6,7 +6,7 @@ import QMPCore
 /// QAPI event `RDMA_GID_STATUS_CHANGED`.
 public struct RdmaGidStatusChangedEvent: QMPEventPayload, Hashable {
     public static let name: String = "RDMA_GID_STATUS_CHANGED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "4.0.0", lastVersion: "9.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0), through: QEMUVersion(9, 0, 0))])
 
     /// `netdev` · until 9.0.0
     public var netdev: String

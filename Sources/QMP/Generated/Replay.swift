@@ -76,7 +76,7 @@ public struct QueryReplayCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = ReplayInfo
     public static let name: String = "query-replay"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     public init() {}
 
@@ -98,7 +98,7 @@ public struct ReplayBreakCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "replay-break"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     /// `icount`
     public var icount: Int64
@@ -128,7 +128,7 @@ public struct ReplayDeleteBreakCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "replay-delete-break"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     public init() {}
 
@@ -150,7 +150,7 @@ public struct ReplaySeekCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "replay-seek"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     /// `icount`
     public var icount: Int64

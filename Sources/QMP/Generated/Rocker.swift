@@ -446,7 +446,7 @@ public struct QueryRockerCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = RockerSwitch
     public static let name: String = "query-rocker"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `name`
     public var name: String
@@ -476,7 +476,7 @@ public struct QueryRockerOfDpaFlowsCommand: QMPCommand, QMPJSONConvertible, Hash
     public typealias Response = [RockerOfDpaFlow]
     public static let name: String = "query-rocker-of-dpa-flows"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `name`
     public var name: String
@@ -511,7 +511,7 @@ public struct QueryRockerOfDpaGroupsCommand: QMPCommand, QMPJSONConvertible, Has
     public typealias Response = [RockerOfDpaGroup]
     public static let name: String = "query-rocker-of-dpa-groups"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `name`
     public var name: String
@@ -546,7 +546,7 @@ public struct QueryRockerPortsCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = [RockerPort]
     public static let name: String = "query-rocker-ports"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `name`
     public var name: String

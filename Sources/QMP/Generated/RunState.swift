@@ -776,7 +776,7 @@ public struct QueryStatusCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = StatusInfo
     public static let name: String = "query-status"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -798,7 +798,7 @@ public struct SetActionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "set-action"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     /// `reboot`
     public var reboot: RebootAction?
@@ -843,7 +843,7 @@ public struct WatchdogSetActionCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "watchdog-set-action"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.11.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0))])
 
     /// `action`
     public var action: WatchdogAction
@@ -871,7 +871,7 @@ public struct WatchdogSetActionCommand: QMPCommand, QMPJSONConvertible, Hashable
 /// QAPI event `GUEST_CRASHLOADED`.
 public struct GuestCrashloadedEvent: QMPEventPayload, Hashable {
     public static let name: String = "GUEST_CRASHLOADED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 0, 0))])
 
     /// `action`
     public var action: GuestPanicAction
@@ -900,7 +900,7 @@ public struct GuestCrashloadedEvent: QMPEventPayload, Hashable {
 /// QAPI event `GUEST_PANICKED`.
 public struct GuestPanickedEvent: QMPEventPayload, Hashable {
     public static let name: String = "GUEST_PANICKED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `action`
     public var action: GuestPanicAction
@@ -929,7 +929,7 @@ public struct GuestPanickedEvent: QMPEventPayload, Hashable {
 /// QAPI event `GUEST_PVSHUTDOWN`.
 public struct GuestPvshutdownEvent: QMPEventPayload, Hashable {
     public static let name: String = "GUEST_PVSHUTDOWN"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "9.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))])
 
     public init() {}
 
@@ -945,7 +945,7 @@ public struct GuestPvshutdownEvent: QMPEventPayload, Hashable {
 /// QAPI event `MEMORY_FAILURE`.
 public struct MemoryFailureEvent: QMPEventPayload, Hashable {
     public static let name: String = "MEMORY_FAILURE"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "5.2.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
     /// `recipient`
     public var recipient: MemoryFailureRecipient
@@ -979,7 +979,7 @@ public struct MemoryFailureEvent: QMPEventPayload, Hashable {
 /// QAPI event `POWERDOWN`.
 public struct PowerdownEvent: QMPEventPayload, Hashable {
     public static let name: String = "POWERDOWN"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -995,7 +995,7 @@ public struct PowerdownEvent: QMPEventPayload, Hashable {
 /// QAPI event `RESET`.
 public struct ResetEvent: QMPEventPayload, Hashable {
     public static let name: String = "RESET"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `guest` · since 2.10.0; optional here because not every QEMU sends it (required since 2.10.0)
     public var guest: Bool?
@@ -1024,7 +1024,7 @@ public struct ResetEvent: QMPEventPayload, Hashable {
 /// QAPI event `RESUME`.
 public struct ResumeEvent: QMPEventPayload, Hashable {
     public static let name: String = "RESUME"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -1040,7 +1040,7 @@ public struct ResumeEvent: QMPEventPayload, Hashable {
 /// QAPI event `SHUTDOWN`.
 public struct ShutdownEvent: QMPEventPayload, Hashable {
     public static let name: String = "SHUTDOWN"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `guest` · since 2.10.0; optional here because not every QEMU sends it (required since 2.10.0)
     public var guest: Bool?
@@ -1069,7 +1069,7 @@ public struct ShutdownEvent: QMPEventPayload, Hashable {
 /// QAPI event `STOP`.
 public struct StopEvent: QMPEventPayload, Hashable {
     public static let name: String = "STOP"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -1085,7 +1085,7 @@ public struct StopEvent: QMPEventPayload, Hashable {
 /// QAPI event `SUSPEND`.
 public struct SuspendEvent: QMPEventPayload, Hashable {
     public static let name: String = "SUSPEND"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -1101,7 +1101,7 @@ public struct SuspendEvent: QMPEventPayload, Hashable {
 /// QAPI event `SUSPEND_DISK`.
 public struct SuspendDiskEvent: QMPEventPayload, Hashable {
     public static let name: String = "SUSPEND_DISK"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -1117,7 +1117,7 @@ public struct SuspendDiskEvent: QMPEventPayload, Hashable {
 /// QAPI event `WAKEUP`.
 public struct WakeupEvent: QMPEventPayload, Hashable {
     public static let name: String = "WAKEUP"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -1133,7 +1133,7 @@ public struct WakeupEvent: QMPEventPayload, Hashable {
 /// QAPI event `WATCHDOG`.
 public struct WatchdogEvent: QMPEventPayload, Hashable {
     public static let name: String = "WATCHDOG"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `action`
     public var action: WatchdogAction

@@ -429,7 +429,7 @@ public struct QueryStatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [StatsResult]
     public static let name: String = "query-stats"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
     /// The arguments, a `StatsFilter`.
     public var value: StatsFilter
@@ -456,7 +456,7 @@ public struct QueryStatsSchemasCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = [StatsSchema]
     public static let name: String = "query-stats-schemas"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
     /// `provider`
     public var provider: StatsProvider?

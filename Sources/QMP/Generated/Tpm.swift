@@ -288,7 +288,7 @@ public struct QueryTpmCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [TPMInfo]
     public static let name: String = "query-tpm"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
     public init() {}
 
@@ -310,7 +310,7 @@ public struct QueryTpmModelsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [TpmModel]
     public static let name: String = "query-tpm-models"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
     public init() {}
 
@@ -332,7 +332,7 @@ public struct QueryTpmTypesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [TpmType]
     public static let name: String = "query-tpm-types"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.5.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
     public init() {}
 

@@ -73,9 +73,9 @@ public struct TraceEventGetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = [TraceEventInfo]
     public static let name: String = "trace-event-get-state"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "vcpu": QMPAvailability(introduced: "2.7.0", lastVersion: "9.0.0", deprecated: "8.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "vcpu": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 1, 0), through: QEMUVersion(9, 0, 0))]]),
     ]
 
     /// `name`
@@ -106,9 +106,9 @@ public struct TraceEventSetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = QMPEmpty
     public static let name: String = "trace-event-set-state"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.2.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "vcpu": QMPAvailability(introduced: "2.7.0", lastVersion: "9.0.0", deprecated: "8.1.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 2, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "vcpu": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 1, 0), through: QEMUVersion(9, 0, 0))]]),
     ]
 
     /// `name`

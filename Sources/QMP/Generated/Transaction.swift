@@ -451,9 +451,9 @@ public struct TransactionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "transaction"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "properties": QMPAvailability(introduced: "2.5.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "properties": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))]),
     ]
 
     /// `actions`

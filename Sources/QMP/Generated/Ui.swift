@@ -2837,7 +2837,7 @@ public struct ChangeVncPasswordCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "change-vnc-password"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// `password`
     public var password: String
@@ -2867,7 +2867,7 @@ public struct ClientMigrateInfoCommand: QMPCommand, QMPJSONConvertible, Hashable
     public typealias Response = QMPEmpty
     public static let name: String = "client_migrate_info"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.4.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
     /// `protocol`
     public var `protocol`: String
@@ -2917,7 +2917,7 @@ public struct DisplayReloadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "display-reload"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     /// The arguments, a `DisplayReloadOptions`.
     public var value: DisplayReloadOptions
@@ -2944,7 +2944,7 @@ public struct DisplayUpdateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "display-update"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
     /// The arguments, a `DisplayUpdateOptions`.
     public var value: DisplayUpdateOptions
@@ -2971,7 +2971,7 @@ public struct ExpirePasswordCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "expire_password"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// The arguments, a `ExpirePasswordOptions`.
     public var value: ExpirePasswordOptions
@@ -2998,7 +2998,7 @@ public struct InputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "input-send-event"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.6.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
 
     /// `device`
     public var device: String?
@@ -3038,7 +3038,7 @@ public struct QueryDisplayOptionsCommand: QMPCommand, QMPJSONConvertible, Hashab
     public typealias Response = DisplayOptions
     public static let name: String = "query-display-options"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "3.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))])
 
     public init() {}
 
@@ -3060,7 +3060,7 @@ public struct QueryMiceCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [MouseInfo]
     public static let name: String = "query-mice"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -3082,7 +3082,7 @@ public struct QuerySpiceCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = SpiceInfo
     public static let name: String = "query-spice"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -3104,7 +3104,7 @@ public struct QueryVncCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = VncInfo
     public static let name: String = "query-vnc"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -3126,7 +3126,7 @@ public struct QueryVncServersCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [VncInfo2]
     public static let name: String = "query-vnc-servers"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.3.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
 
     public init() {}
 
@@ -3148,11 +3148,11 @@ public struct ScreendumpCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "screendump"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
-    public static let argumentAvailability: [String: QMPAvailability] = [
-        "device": QMPAvailability(introduced: "2.12.0"),
-        "format": QMPAvailability(introduced: "7.1.0"),
-        "head": QMPAvailability(introduced: "2.12.0"),
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
+    public static let argumentAvailability: [String: QEMUAvailability] = [
+        "device": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
+        "format": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))]),
+        "head": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))]),
     ]
 
     /// `filename`
@@ -3198,7 +3198,7 @@ public struct SendKeyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "send-key"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.3.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
 
     /// `keys`
     public var keys: [KeyValue]
@@ -3233,7 +3233,7 @@ public struct SetPasswordCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "set_password"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
     /// The arguments, a `SetPasswordOptions`.
     public var value: SetPasswordOptions
@@ -3258,7 +3258,7 @@ public struct SetPasswordCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `SPICE_CONNECTED`.
 public struct SpiceConnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "SPICE_CONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `server`
     public var server: SpiceBasicInfo
@@ -3287,7 +3287,7 @@ public struct SpiceConnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `SPICE_DISCONNECTED`.
 public struct SpiceDisconnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "SPICE_DISCONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `server`
     public var server: SpiceBasicInfo
@@ -3316,7 +3316,7 @@ public struct SpiceDisconnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `SPICE_INITIALIZED`.
 public struct SpiceInitializedEvent: QMPEventPayload, Hashable {
     public static let name: String = "SPICE_INITIALIZED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `server`
     public var server: SpiceServerInfo
@@ -3345,7 +3345,7 @@ public struct SpiceInitializedEvent: QMPEventPayload, Hashable {
 /// QAPI event `SPICE_MIGRATE_COMPLETED`.
 public struct SpiceMigrateCompletedEvent: QMPEventPayload, Hashable {
     public static let name: String = "SPICE_MIGRATE_COMPLETED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     public init() {}
 
@@ -3361,7 +3361,7 @@ public struct SpiceMigrateCompletedEvent: QMPEventPayload, Hashable {
 /// QAPI event `VNC_CONNECTED`.
 public struct VncConnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "VNC_CONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `server`
     public var server: VncServerInfo
@@ -3390,7 +3390,7 @@ public struct VncConnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `VNC_DISCONNECTED`.
 public struct VncDisconnectedEvent: QMPEventPayload, Hashable {
     public static let name: String = "VNC_DISCONNECTED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `server`
     public var server: VncServerInfo
@@ -3419,7 +3419,7 @@ public struct VncDisconnectedEvent: QMPEventPayload, Hashable {
 /// QAPI event `VNC_INITIALIZED`.
 public struct VncInitializedEvent: QMPEventPayload, Hashable {
     public static let name: String = "VNC_INITIALIZED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "2.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
     /// `server`
     public var server: VncServerInfo

@@ -110,7 +110,7 @@ public enum VfioMigrationState: QMPJSONConvertible, Hashable {
 /// QAPI event `VFIO_MIGRATION`.
 public struct VfioMigrationEvent: QMPEventPayload, Hashable {
     public static let name: String = "VFIO_MIGRATION"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "9.1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))])
 
     /// `device-id`
     public var deviceId: String

@@ -785,7 +785,7 @@ public struct XQueryVirtioCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [VirtioInfo]
     public static let name: String = "x-query-virtio"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(7, 2, 0))]])
 
     public init() {}
 
@@ -807,7 +807,7 @@ public struct XQueryVirtioQueueElementCommand: QMPCommand, QMPJSONConvertible, H
     public typealias Response = VirtioQueueElement
     public static let name: String = "x-query-virtio-queue-element"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(7, 2, 0))]])
 
     /// `path`
     public var path: String
@@ -847,7 +847,7 @@ public struct XQueryVirtioQueueStatusCommand: QMPCommand, QMPJSONConvertible, Ha
     public typealias Response = VirtQueueStatus
     public static let name: String = "x-query-virtio-queue-status"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(7, 2, 0))]])
 
     /// `path`
     public var path: String
@@ -882,7 +882,7 @@ public struct XQueryVirtioStatusCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public typealias Response = VirtioStatus
     public static let name: String = "x-query-virtio-status"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(7, 2, 0))]])
 
     /// `path`
     public var path: String
@@ -912,7 +912,7 @@ public struct XQueryVirtioVhostQueueStatusCommand: QMPCommand, QMPJSONConvertibl
     public typealias Response = VirtVhostQueueStatus
     public static let name: String = "x-query-virtio-vhost-queue-status"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "7.2.0", unstable: true)
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(7, 2, 0))]])
 
     /// `path`
     public var path: String

@@ -139,7 +139,7 @@ public struct QueryYankCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [YankInstance]
     public static let name: String = "query-yank"
     public static let allowsOutOfBand: Bool = true
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     public init() {}
 
@@ -161,7 +161,7 @@ public struct YankCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "yank"
     public static let allowsOutOfBand: Bool = true
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "6.0.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
     /// `instances`
     public var instances: [YankInstance]

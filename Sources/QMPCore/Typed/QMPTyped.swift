@@ -131,56 +131,28 @@ public struct QMPDecodingError: Error, Sendable, Hashable, CustomStringConvertib
     }
 }
 
-/// Which QEMU versions have a command, event, type, member or enum value.
-public struct QMPAvailability: Sendable, Hashable {
-    /// The first QEMU version that has it, e.g. "2.12.0".
-    public var introduced: String
-    /// The last QEMU version that has it; `nil` while the newest known version still does.
-    public var lastVersion: String?
-    /// The first version that marks it deprecated.
-    public var deprecated: String?
-    /// Whether it is experimental (feature `unstable`, or an `x-` name).
-    public var unstable: Bool
-
-    public init(introduced: String, lastVersion: String? = nil, deprecated: String? = nil, unstable: Bool = false) {
-        self.introduced = introduced
-        self.lastVersion = lastVersion
-        self.deprecated = deprecated
-        self.unstable = unstable
-    }
-
-    /// Whether QEMU `version` has it.
-    public func isAvailable(in version: QEMUVersion) -> Bool {
-        guard let first = QEMUVersion(introduced), version >= first else { return false }
-        if let lastVersion, let last = QEMUVersion(lastVersion) {
-            return version <= last
-        }
-        return true
-    }
-}
-
 /// A QMP command with typed arguments and reply.
 public protocol QMPCommand: Sendable {
     associatedtype Response: QMPJSONConvertible
     /// The command's name on the wire.
     static var name: String { get }
     static var allowsOutOfBand: Bool { get }
-    static var availability: QMPAvailability { get }
+    static var availability: QEMUAvailability { get }
     /// The arguments whose history differs from the command's own, by wire name: those added
     /// or removed in a later release than the command. Empty for most commands.
-    static var argumentAvailability: [String: QMPAvailability] { get }
+    static var argumentAvailability: [String: QEMUAvailability] { get }
     /// The arguments as sent; `nil` when there are none.
     var arguments: JSONObject? { get }
 }
 
 extension QMPCommand {
-    public static var argumentAvailability: [String: QMPAvailability] { [:] }
+    public static var argumentAvailability: [String: QEMUAvailability] { [:] }
 }
 
 /// A QMP event with a typed payload.
 public protocol QMPEventPayload: QMPJSONConvertible {
     static var name: String { get }
-    static var availability: QMPAvailability { get }
+    static var availability: QEMUAvailability { get }
 }
 
 /// The reply of commands that return nothing (`{}`), and the payload of events without data.

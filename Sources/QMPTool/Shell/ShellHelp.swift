@@ -58,9 +58,10 @@ struct ShellHelp: Sendable {
     /// the schema history the bindings carry (QEMU 1.0 to the newest generated release).
     static func availability(of name: String, history: QMPSchemaHistory = .shared) -> [String] {
         guard let entry = history.commands[name] ?? history.events[name] else { return [] }
-        var lines = ["in QEMU " + SchemaCommand.availability(entry.ranges, deprecated: entry.deprecated, unstable: nil)]
-        for member in entry.members where member.ranges != entry.ranges {
-            lines.append("  \(member.name): QEMU " + SchemaCommand.availability(member.ranges, deprecated: member.deprecated, unstable: nil))
+        let mentioned = [QEMUAvailability.deprecatedFeature]
+        var lines = ["in QEMU " + entry.availability.prose(mentioning: mentioned)]
+        for member in entry.members where member.availability.runs != entry.availability.runs {
+            lines.append("  \(member.name): QEMU " + member.availability.prose(mentioning: mentioned))
         }
         return lines
     }

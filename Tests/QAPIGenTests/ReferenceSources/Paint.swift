@@ -568,7 +568,7 @@ public struct DrawCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "draw"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     /// `shape`
     public var shape: Shape
@@ -603,7 +603,7 @@ public struct DryCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "dry"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -625,7 +625,7 @@ public struct QueryColorsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [Color]
     public static let name: String = "query-colors"
     public static let allowsOutOfBand: Bool = true
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 
@@ -647,7 +647,7 @@ public struct RepaintCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = Paint
     public static let name: String = "repaint"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     /// `color`
     public var color: Color
@@ -682,7 +682,7 @@ public struct StrokeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = Layer
     public static let name: String = "stroke"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     /// The arguments, a `Shape`.
     public var value: Shape
@@ -707,7 +707,7 @@ public struct StrokeCommand: QMPCommand, QMPJSONConvertible, Hashable {
 /// QAPI event `PAINT_DRIED`.
 public struct PaintDriedEvent: QMPEventPayload, Hashable {
     public static let name: String = "PAINT_DRIED"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     /// `paint`
     public var paint: Paint
@@ -736,7 +736,7 @@ public struct PaintDriedEvent: QMPEventPayload, Hashable {
 /// QAPI event `WET`.
 public struct WetEvent: QMPEventPayload, Hashable {
     public static let name: String = "WET"
-    public static let availability: QMPAvailability = QMPAvailability(introduced: "1.0")
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
     public init() {}
 

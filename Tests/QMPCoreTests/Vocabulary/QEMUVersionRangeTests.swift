@@ -38,7 +38,8 @@ struct QEMUVersionRangeTests {
         for text in ["1.0..5.2.0", "7.0.0..", "9.2.0-rc2..", "2.5.0..2.8.0", "1.0..1.0"] {
             #expect(QEMUVersionRange(text)?.description == text, "\(text)")
         }
-        #expect(QEMUVersionRange("1.0..5.2.0") == QEMUVersionRange(from: QEMUVersion(1, 0), through: QEMUVersion(5, 2, 0)))
+        #expect(QEMUVersionRange("1.0..5.2.0")
+            == QEMUVersionRange(from: QEMUVersion(1, 0), through: QEMUVersion(5, 2, 0)))
     }
 
     @Test("Text that is not a run is refused", arguments: [
@@ -50,7 +51,9 @@ struct QEMUVersionRangeTests {
 
     @Test("Runs are joined with commas, and a list reads back only when each run follows the one before")
     func lists() throws {
-        let runs = [QEMUVersionRange(from: version("1.0"), through: version("5.2.0")), QEMUVersionRange(from: version("7.0.0"))]
+        let runs = [
+            QEMUVersionRange(from: version("1.0"), through: version("5.2.0")), QEMUVersionRange(from: version("7.0.0")),
+        ]
         #expect(QEMUVersionRange.text(of: runs) == "1.0..5.2.0,7.0.0..")
         #expect(QEMUVersionRange.runs(parsing: "1.0..5.2.0,7.0.0..") == runs)
         #expect(QEMUVersionRange.runs(parsing: "") == [])
@@ -60,8 +63,8 @@ struct QEMUVersionRangeTests {
     }
 
     @Test("A list with a bad run, an empty run, overlapping runs or an open run before another is refused", arguments: [
-        "1.0..5.2.0,", ",1.0..", "1.0..5.2.0,,7.0.0..", "1.0..,7.0.0..", "1.0..5.2.0,5.2.0..", "7.0.0..8.0.0,1.0..2.0.0",
-        "1.0..5.2.0;7.0.0..", "1.0..5.2.0, 7.0.0..",
+        "1.0..5.2.0,", ",1.0..", "1.0..5.2.0,,7.0.0..", "1.0..,7.0.0..", "1.0..5.2.0,5.2.0..",
+        "7.0.0..8.0.0,1.0..2.0.0", "1.0..5.2.0;7.0.0..", "1.0..5.2.0, 7.0.0..",
     ])
     func listRejects(text: String) {
         #expect(QEMUVersionRange.runs(parsing: text) == nil)
@@ -71,7 +74,8 @@ struct QEMUVersionRangeTests {
     func prose() {
         #expect(closed.prose() == "2.12.0 to 5.2.0")
         #expect(open.prose() == "1.0 and later")
-        #expect(QEMUVersionRange.prose(of: [closed, QEMUVersionRange(from: version("7.0.0"))]) == "2.12.0 to 5.2.0; 7.0.0 and later")
+        #expect(QEMUVersionRange.prose(of: [closed, QEMUVersionRange(from: version("7.0.0"))])
+            == "2.12.0 to 5.2.0; 7.0.0 and later")
     }
 
     @Test("Given the newest release known, an open run says how far 'later' reaches; a closed one is unchanged")

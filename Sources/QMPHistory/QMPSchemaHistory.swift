@@ -102,10 +102,10 @@ public struct QMPSchemaHistory: Sendable {
     /// where that is how it compares, as `1.0.0` is `1.0`), or the release whose version starts
     /// with it (`7.2` → `7.2.0`, `9.2` → `9.2.0-rc2`).
     public func release(matching text: String) -> QEMUVersion? {
-        if let version = QEMUVersion(text), let exact = versions.first(where: { $0 == version }) { return exact }
-        let parts = text.split(separator: ".")
-        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]) else { return nil }
-        return versions.first { $0.major == major && $0.minor == minor }
+        guard let version = QEMUVersion(text) else { return nil }
+        if let exact = versions.first(where: { $0 == version }) { return exact }
+        guard !version.writesMicro, version.prerelease == nil else { return nil }
+        return versions.first { $0.major == version.major && $0.minor == version.minor }
     }
 
     // MARK: Reading the data

@@ -17,9 +17,8 @@ public struct BindingsGenerator: Sendable {
 
     /// `the QAPI schemas of QEMU 1.0 to 10.2`: releases named by major and minor number.
     static func describe(_ releases: QAPIReleases) -> String {
-        func short(_ version: QEMUVersion) -> String { "\(version.major).\(version.minor)" }
         guard let first = releases.versions.first, let last = releases.versions.last else { return "no QAPI schema" }
-        return first == last ? "the QAPI schema of QEMU \(short(first))" : "the QAPI schemas of QEMU \(short(first)) to \(short(last))"
+        return first == last ? "the QAPI schema of QEMU \(first.series)" : "the QAPI schemas of QEMU \(first.series) to \(last.series)"
     }
 
     public struct Output: Sendable {

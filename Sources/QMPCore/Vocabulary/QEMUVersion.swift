@@ -47,6 +47,9 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvert
         description.split(separator: "-", maxSplits: 1)[0].split(separator: ".").count == 3
     }
 
+    /// The release series as people name it: `10.2` for `10.2.2`, `9.2` for `9.2.0-rc2`.
+    public var series: String { "\(major).\(minor)" }
+
     public static func == (lhs: QEMUVersion, rhs: QEMUVersion) -> Bool {
         lhs.major == rhs.major && lhs.minor == rhs.minor && lhs.micro == rhs.micro && lhs.prerelease == rhs.prerelease
     }

@@ -39,6 +39,13 @@ struct QEMUVersionTests {
         #expect(releases.contains(QEMUVersion(major: 7, minor: 2)))
     }
 
+    @Test("The series is MAJOR.MINOR, whatever the micro number or pre-release")
+    func series() {
+        #expect(version("10.2.2").series == "10.2")
+        #expect(version("9.2.0-rc2").series == "9.2")
+        #expect(version("1.0").series == "1.0")
+    }
+
     @Test("The greeting's initializer always writes the micro number")
     func greetingInitializer() {
         #expect(QEMUVersion(major: 7, minor: 2, micro: 22).description == "7.2.22")

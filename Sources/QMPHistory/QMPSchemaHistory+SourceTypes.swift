@@ -12,7 +12,7 @@ extension QMPSchemaHistory {
     /// with the same major and minor number (a stable update such as 7.2.22 changes no
     /// schema); `nil` for a release the history does not cover.
     public func sourceTypes(forServer version: QEMUVersion) -> ReleaseSourceTypes? {
-        release(matching: "\(version.major).\(version.minor)").flatMap(sourceTypes(in:))
+        release(matching: version.series).flatMap(sourceTypes(in:))
     }
 
     /// One release's types as the history records them.

@@ -13,9 +13,15 @@ public struct QEMUAvailability: Sendable, Hashable {
     /// The feature that marks something experimental.
     public static let unstableFeature = "unstable"
 
-    /// `runs` must hold at least one run.
+    /// `runs` must hold at least one run, each starting after the one before it ends (see
+    /// ``QEMUVersionRange/areOrdered(_:)``); so must each feature's runs.
     public init(_ runs: [QEMUVersionRange], features: [String: [QEMUVersionRange]] = [:]) {
         precondition(!runs.isEmpty, "something available in no release has no availability")
+        precondition(QEMUVersionRange.areOrdered(runs), "runs of releases out of order: \(runs)")
+        precondition(
+            features.values.allSatisfy(QEMUVersionRange.areOrdered),
+            "runs of a feature out of order: \(features)"
+        )
         self.runs = runs
         self.features = features
     }

@@ -5,11 +5,13 @@
 /// (`9.2.0-rc2 < 9.2.0`). ``description`` gives the text the version was made from, so that a
 /// version read from QEMU's data is written back the way QEMU wrote it.
 public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvertible {
-    public var major: Int
-    public var minor: Int
-    public var micro: Int
+    // Constants, because ``description`` is fixed when the version is made: a version whose
+    // number changed afterwards would print another.
+    public let major: Int
+    public let minor: Int
+    public let micro: Int
     /// A pre-release suffix such as `rc2`, or `nil` for a release.
-    public var prerelease: String?
+    public let prerelease: String?
     /// The text as given, e.g. `1.0` or `9.2.0-rc2`.
     public let description: String
 
@@ -29,16 +31,30 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvert
         self.init(major, minor, micro, prerelease: prerelease)
     }
 
-    /// Reads `MAJOR.MINOR[.MICRO][-PRERELEASE]`; `nil` if `text` is not of that form.
+    /// Reads `MAJOR.MINOR[.MICRO][-PRERELEASE]`: the numbers in decimal digits, the pre-release
+    /// in ASCII letters and digits (`rc2`); `nil` if `text` is not of that form. Nothing else
+    /// is let in, so that a version always survives the history's text form, where `.`, `,` and
+    /// `-` separate things.
     public init?(_ text: String) {
         let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        let components = parts[0].split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
-        guard (2...3).contains(components.count), components.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        func isDigits(_ part: Substring) -> Bool { !part.isEmpty && part.utf8.allSatisfy { (0x30...0x39).contains($0) } }
+        let numbers = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+        guard (2...3).contains(numbers.count), numbers.allSatisfy(isDigits) else { return nil }
+        let components = numbers.map { Int($0) }
+        guard components.allSatisfy({ $0 != nil }) else { return nil }
+        if parts.count == 2 {
+            let suffix = parts[1]
+            let isAlphanumeric = suffix.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+            }
+            guard !suffix.isEmpty, isAlphanumeric else { return nil }
+            prerelease = String(suffix)
+        } else {
+            prerelease = nil
+        }
         major = components[0]!
         minor = components[1]!
         micro = components.count == 3 ? components[2]! : 0
-        prerelease = parts.count == 2 ? String(parts[1]) : nil
-        if prerelease?.isEmpty == true { return nil }
         description = text
     }
 
@@ -72,11 +88,13 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvert
         }
     }
 
-    /// `rc2 < rc10`: compares the trailing numbers when the letters agree.
+    /// `rc2 < rc10`: compares the trailing numbers when the letters agree, and the text when
+    /// the numbers are equal too (`rc01` and `rc1` differ, so one must come first for the
+    /// order to agree with `==`).
     private static func prereleaseOrder(_ a: String, _ b: String) -> Bool {
         let aLetters = a.prefix { !$0.isNumber }, bLetters = b.prefix { !$0.isNumber }
         if aLetters == bLetters, let aNumber = Int(a.dropFirst(aLetters.count)),
-            let bNumber = Int(b.dropFirst(bLetters.count))
+            let bNumber = Int(b.dropFirst(bLetters.count)), aNumber != bNumber
         {
             return aNumber < bNumber
         }

@@ -6,9 +6,10 @@
 /// (``text(of:)`` and ``runs(parsing:)``). Its prose is what people read: `2.12.0 to 5.2.0`,
 /// `1.0 and later` (``prose(newestKnown:)``).
 public struct QEMUVersionRange: Sendable, Hashable, LosslessStringConvertible {
-    public var first: QEMUVersion
+    // Constants, so that no run can be made to end before it starts after the check in `init`.
+    public let first: QEMUVersion
     /// The last release of the run; `nil` when the run reaches the newest release known.
-    public var last: QEMUVersion?
+    public let last: QEMUVersion?
 
     /// The releases from `first` through `last`, which must not come before `first`; without
     /// `last`, through the newest release known.
@@ -63,12 +64,17 @@ public struct QEMUVersionRange: Sendable, Hashable, LosslessStringConvertible {
         var runs: [QEMUVersionRange] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             guard let run = QEMUVersionRange(String(part)) else { return nil }
-            if let previous = runs.last {
-                guard let previousLast = previous.last, previousLast < run.first else { return nil }
-            }
             runs.append(run)
         }
-        return runs
+        return areOrdered(runs) ? runs : nil
+    }
+
+    /// Whether each run starts after the one before it ends, so that only the last may reach
+    /// the newest release: the one shape of a list of runs.
+    public static func areOrdered(_ runs: [QEMUVersionRange]) -> Bool {
+        zip(runs, runs.dropFirst()).allSatisfy { previous, next in
+            previous.last.map { $0 < next.first } ?? false
+        }
     }
 
     // MARK: Prose

@@ -70,6 +70,18 @@ struct QEMUVersionRangeTests {
         #expect(QEMUVersionRange.runs(parsing: text) == nil)
     }
 
+    @Test("Runs are in order when each starts after the one before ends; no run may follow an open one")
+    func ordering() {
+        let early = QEMUVersionRange(from: version("1.0"), through: version("2.0.0"))
+        let late = QEMUVersionRange(from: version("3.0.0"))
+        #expect(QEMUVersionRange.areOrdered([]))
+        #expect(QEMUVersionRange.areOrdered([late]))
+        #expect(QEMUVersionRange.areOrdered([early, late]))
+        #expect(!QEMUVersionRange.areOrdered([late, early]))
+        #expect(!QEMUVersionRange.areOrdered([early, early]))
+        #expect(!QEMUVersionRange.areOrdered([QEMUVersionRange(from: version("1.0")), late]))
+    }
+
     @Test("In prose a run is FIRST to LAST, or FIRST and later")
     func prose() {
         #expect(closed.prose() == "2.12.0 to 5.2.0")

@@ -16,6 +16,9 @@ struct QEMUVersionTests {
 
     @Test("Text that is not MAJOR.MINOR[.MICRO][-PRERELEASE] is refused", arguments: [
         "", "1", "1.", ".1", "1.2.3.4", "1.-2", "a.b", "1.2-", "-rc1", "1.2.x",
+        // Signs, spaces and separators are no part of a number or a pre-release: each would
+        // break the history's text form, where `..`, `,` and `-` separate things.
+        "+1.+2", "1.2 ", " 1.2", "1.2.0-rc 1", "1.2.0-rc,1", "1.2.0-rc..1", "1.2.0-rc-1", "1.2.0-rc.1",
     ])
     func rejects(text: String) {
         #expect(QEMUVersion(text) == nil)
@@ -69,6 +72,13 @@ struct QEMUVersionTests {
     ])
     func parse(text: String, version: QEMUVersion) {
         #expect(QEMUVersion(text) == version)
+    }
+
+    @Test("pre-releases that differ only in how a number is written still have an order, as == says they differ")
+    func prereleaseSpelling() throws {
+        let padded = try #require(QEMUVersion("9.2.0-rc01")), plain = try #require(QEMUVersion("9.2.0-rc1"))
+        #expect(padded != plain)
+        #expect((padded < plain) != (plain < padded))
     }
 
     @Test("a release candidate sorts before its release, and 2.9 before 2.10")

@@ -1,0 +1,45 @@
+/// A statement in the body of an initializer, accessor or switch case.
+public indirect enum SwiftStatement: Sendable, Hashable {
+    /// An expression on its own: a call for its effect, or the value of a one-expression body.
+    case expression(SwiftExpression)
+    /// `let name: Type = value` or `var …`, the type or the value left out when nil.
+    case binding(SwiftBindingKind, name: String, type: SwiftType?, value: SwiftExpression?)
+    /// `target = value`.
+    case assignment(SwiftExpression, SwiftExpression)
+    case `return`(SwiftExpression)
+    case `throw`(SwiftExpression)
+    case `switch`(SwiftExpression, [SwiftSwitchCase])
+    /// `for pattern in sequence where condition { body }`.
+    case forIn(SwiftPattern, in: SwiftExpression, where: SwiftExpression?, body: [SwiftStatement])
+}
+
+public enum SwiftBindingKind: String, Sendable, Hashable {
+    case `let`
+    case `var`
+}
+
+/// One `case …:` or `default:` of a switch, with what it runs.
+public struct SwiftSwitchCase: Sendable, Hashable {
+    /// The patterns, any of which matches; empty for `default`.
+    public var patterns: [SwiftPattern]
+    public var body: [SwiftStatement]
+
+    public init(_ patterns: [SwiftPattern], _ body: [SwiftStatement]) {
+        self.patterns = patterns
+        self.body = body
+    }
+
+    public static func `default`(_ body: [SwiftStatement]) -> SwiftSwitchCase {
+        SwiftSwitchCase([], body)
+    }
+}
+
+/// What a `case` matches, or what a `for` binds.
+public enum SwiftPattern: Sendable, Hashable {
+    /// A value compared with `~=`: `"red"`, `.red`.
+    case value(SwiftExpression)
+    /// An enumeration case binding its associated values: `.round(let value)`.
+    case enumCase(String, binding: [String])
+    /// Names bound to the elements of a tuple: `(key, value)`.
+    case tuple([String])
+}

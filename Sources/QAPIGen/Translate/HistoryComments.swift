@@ -1,0 +1,34 @@
+import QAPI
+import QMPCore
+
+/// What the doc comments say about when a type, member or value came and went.
+extension Translator {
+    /// ` · since 2.12.0`, ` · 1.0 to 2.11.0` or nothing: when something came and went, said
+    /// only where it differs from its owner's first version and the newest release.
+    static func span(_ history: QEMUAvailability?, after ownerFirst: QEMUVersion?) -> String {
+        guard let history else { return "" }
+        var parts: [String] = []
+        if let ownerFirst, history.introduced > ownerFirst { parts.append("since \(history.introduced)") }
+        if let last = history.lastVersion { parts.append("until \(last)") }
+        if history.runs.count > 1 { parts.append("in " + QEMUVersionRange.prose(of: history.runs)) }
+        if let deprecated = history.deprecatedSince { parts.append("deprecated in \(deprecated)") }
+        return parts.isEmpty ? "" : " · " + parts.joined(separator: ", ")
+    }
+
+    /// A named type's history: its releases, the releases that changed its shape, and the
+    /// members its newest shape no longer has (the bindings keep the newest shape).
+    func typeHistoryComment(_ name: String) -> [String] {
+        guard let type = history?.type(name) else { return [] }
+        var lines = ["In QEMU " + QEMUVersionRange.prose(of: type.history.runs) + "."]
+        if !type.shapeChanges.isEmpty {
+            let changes = type.shapeChanges.map(\.description).joined(separator: ", ")
+            lines.append("Shape changed in \(changes); this is the newest shape.")
+        }
+        let gone = type.members.filter { $0.value.lastVersion != nil && type.history.isPresentInNewest }.keys.sorted()
+        if !gone.isEmpty {
+            let list = gone.map { "`\($0)` (until \(type.members[$0]!.lastVersion!))" }.joined(separator: ", ")
+            lines.append("No longer sent: " + list + ".")
+        }
+        return lines
+    }
+}

@@ -1,0 +1,156 @@
+import QAPI
+import QMPCore
+
+/// Turns a resolved QAPI schema into Swift declarations, as data for ``SwiftRenderer``.
+///
+/// Translates enumerations, structs, unions (flat, and the simple unions of QEMU ≤ 6.1 whose
+/// branches wrap their value in `data`), alternates, commands (boxed ones taking a union too)
+/// and events, each in a file of its own beside this one. What it cannot express is reported
+/// as a diagnostic rather than translated halfway.
+public struct Translator: Sendable {
+    public var schema: QAPISchema
+    /// When commands, events, types and members came and went; without it every command and
+    /// event is said to come from `defaultVersion`.
+    public var history: QAPIAvailability?
+    public var defaultVersion: QEMUVersion
+    /// Members the schema makes optional although the newest release requires them (see
+    /// ``MergedSchema/relaxedMembers``), for their comments.
+    public var relaxedMembers: [String: Set<String>]
+    /// Unions and alternates that can hold a value of their own type other than through an
+    /// array (see ``typesHoldingThemselves(_:)``).
+    let selfContainingTypes: Set<String>
+    /// Members, as `Type.member`, stored indirectly (see ``membersInCycles(_:)``).
+    let indirectMembers: Set<String>
+
+    public init(
+        schema: QAPISchema,
+        defaultVersion: QEMUVersion = QEMUVersion(1, 0),
+        history: QAPIAvailability? = nil,
+        relaxedMembers: [String: Set<String>] = [:]
+    ) {
+        self.schema = schema
+        self.defaultVersion = defaultVersion
+        self.history = history
+        self.relaxedMembers = relaxedMembers
+        self.indirectMembers = Self.membersInCycles(schema)
+        self.selfContainingTypes = Self.typesHoldingThemselves(schema)
+    }
+
+    /// A translator for the bindings of every release in `merged`.
+    public init(merged: MergedSchema) {
+        self.init(
+            schema: merged.schema,
+            defaultVersion: merged.availability.versions.first ?? QEMUVersion(1, 0),
+            history: merged.availability,
+            relaxedMembers: merged.relaxedMembers
+        )
+    }
+
+    /// One translated declaration: what it stands for, and the schema file it comes from.
+    public struct Translated: Sendable, Hashable {
+        public enum Kind: Sendable, Hashable {
+            /// A named type: enumeration, struct, union or alternate.
+            case type
+            /// A command, by the name QEMU knows it by.
+            case command(wireName: String)
+            /// An event, by the name QEMU sends.
+            case event(wireName: String)
+        }
+
+        public var kind: Kind
+        /// The Swift type declared.
+        public var swiftName: String
+        public var declaration: SwiftDeclaration
+        /// The schema file that defines it (`qapi/block-core.json`), for grouping.
+        public var schemaFile: String
+    }
+
+    /// Every declaration, in a stable order: types by name, then commands, then events.
+    public func translateAll() -> (declarations: [Translated], diagnostics: [GeneratorDiagnostic]) {
+        var declarations: [Translated] = []
+        var diagnostics: [GeneratorDiagnostic] = []
+        for type in schema.definedTypes where !type.isImplicit || type.isImplicitTagEnum {
+            if let unsupported = unsupportedReason(type) {
+                let message = "\(type.name): \(unsupported)"
+                diagnostics.append(GeneratorDiagnostic(location: type.location, message: message))
+                continue
+            }
+            let declaration: SwiftDeclaration
+            switch type.kind {
+            case .enumeration(let enumeration):
+                declaration = translateEnum(type.name, enumeration)
+            case .object(let object) where object.variants == nil:
+                declaration = translateStruct(type.name, object)
+            case .object(let object):
+                declaration = translateUnion(type.name, object, object.variants!)
+            case .alternate(let alternate):
+                declaration = translateAlternate(type.name, alternate)
+            default:
+                continue
+            }
+            declarations.append(
+                Translated(
+                    kind: .type,
+                    swiftName: SwiftNaming.typeName(type.name),
+                    declaration: declaration,
+                    schemaFile: type.location?.file ?? ""
+                )
+            )
+        }
+        for command in schema.commands.values.sorted(by: { $0.name < $1.name }) {
+            switch translateCommand(command) {
+            case .success(let declaration):
+                declarations.append(
+                    Translated(
+                        kind: .command(wireName: command.name),
+                        swiftName: SwiftNaming.commandTypeName(command.name),
+                        declaration: declaration,
+                        schemaFile: command.location.file
+                    )
+                )
+            case .failure(let diagnostic):
+                diagnostics.append(diagnostic)
+            }
+        }
+        for event in schema.events.values.sorted(by: { $0.name < $1.name }) {
+            switch translateEvent(event) {
+            case .success(let declaration):
+                declarations.append(
+                    Translated(
+                        kind: .event(wireName: event.name),
+                        swiftName: SwiftNaming.eventTypeName(event.name),
+                        declaration: declaration,
+                        schemaFile: event.location.file
+                    )
+                )
+            case .failure(let diagnostic):
+                diagnostics.append(diagnostic)
+            }
+        }
+        return (declarations, diagnostics)
+    }
+
+    /// Everything in one file.
+    public func translate(source: String) -> (file: SwiftFile, diagnostics: [GeneratorDiagnostic]) {
+        let (declarations, diagnostics) = translateAll()
+        return (Self.file(source: source, declarations.map(\.declaration)), diagnostics)
+    }
+
+    /// `declarations` in one file per schema module (`qapi/block-core.json` →
+    /// `BlockCore.swift`), so that the compiler can work on them in parallel; keyed by file name.
+    public static func modules(_ declarations: [Translated], source: String) -> [String: SwiftFile] {
+        Dictionary(grouping: declarations) { SwiftNaming.moduleFileName($0.schemaFile) }
+            .mapValues { file(source: source, $0.map(\.declaration)) }
+    }
+
+    static func file(source: String, _ declarations: [SwiftDeclaration]) -> SwiftFile {
+        SwiftFile(
+            header: [
+                "Generated by qapi-swift from \(source). Do not edit.",
+                "Names and types only: QEMU's documentation is not copied.",
+            ],
+            imports: ["QMPCore"],
+            declarations: declarations
+        )
+    }
+}

@@ -30,6 +30,13 @@ struct NamingTests {
         #expect(SwiftNaming.eventTypeName("BLOCK_JOB_COMPLETED") == "BlockJobCompletedEvent")
     }
 
+    @Test("Optional's case names get a trailing underscore, so that `.none` always means nil", arguments: [
+        ("none", "none_"), ("some", "some_"), ("None", "none_"), ("none-of-these", "noneOfThese"),
+    ])
+    func optionalCaseNames(qapi: String, swift: String) {
+        #expect(SwiftNaming.memberName(qapi) == swift)
+    }
+
     @Test("names that collide in one scope are told apart in schema order")
     func collisions() {
         #expect(SwiftNaming.uniqueMemberNames(["foo-bar", "foo_bar", "foo.bar"]) == ["fooBar", "fooBar_2", "fooBar_3"])
@@ -68,6 +75,8 @@ struct ReferenceTests {
           'data': { 'picture': 'Picture', 'frames': 'Frames' } }
         { 'alternate': 'Tint', 'data': { 'name': 'str', 'mix': 'Mix' } }
         { 'struct': 'Mix', 'data': { 'with': 'Tint', 'ratio': 'number' } }
+        { 'enum': 'Finish', 'data': [ 'none', 'matte' ] }
+        { 'struct': 'Coat', 'data': { '*finish': 'Finish' } }
         """
 
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ReferenceSources/Paint.swift")
@@ -126,6 +135,38 @@ struct ReferenceTests {
         #expect(error?.description == "return.coat-count: 300 is out of range for UInt8")
         #expect(Paint(color: .red, coatCount: 2, tags: [], xGloss: 0.5).json["coat-count"] == 2)
         #expect(try Nothing(json: [:]).json == [:])
+    }
+
+    @Test("an enumeration value named `none` is `.none_`, and `.none` on an optional of it stays nil")
+    func noneIsNotNil() throws {
+        var coat = try Coat(json: ["finish": "none"])
+        #expect(coat.finish == Finish.none_)
+        #expect(coat.json == ["finish": "none"])
+        coat.finish = .none
+        #expect(coat.json == [:])
+        coat.finish = .none_
+        #expect(coat.json == ["finish": "none"])
+    }
+
+    @Test("the index lists every command and event by wire name, from what the translator says each declaration is")
+    func index() throws {
+        let schema = QAPISchema.load(files: ["paint.json": Self.schema], entryFile: "paint.json")
+        let (translated, _) = Translator(schema: schema).translateAll()
+        let commands = translated.compactMap { entry -> String? in
+            if case .command(let wireName) = entry.kind { return "\(wireName)=\(entry.swiftName)" }
+            return nil
+        }
+        #expect(commands == ["draw=DrawCommand", "dry=DryCommand", "query-colors=QueryColorsCommand",
+                             "repaint=RepaintCommand", "stroke=StrokeCommand"])
+        let index = SwiftRenderer().render(Translator.index(translated, source: "paint.json"))
+        #expect(index.contains("""
+                public static let events: [String: any QMPEventPayload.Type] = [
+                    "PAINT_DRIED": PaintDriedEvent.self,
+                    "WET": WetEvent.self,
+                ]
+            """))
+        #expect(index.contains(#""query-colors": QueryColorsCommand.self,"#))
+        #expect(!index.contains("Paint.self"))
     }
 
     @Test("a generated union decodes its branch by the tag, keeps what a memberless or unknown tag brings, and encodes back")

@@ -12,11 +12,28 @@
 ///   (`node-name` → `nodeName`, `x-perf` → `xPerf`).
 /// - A name that starts with a digit gets a leading `_` (`1` → `_1`, `640x480` → `_640x480`).
 /// - Swift keywords are escaped with backticks (`default` → `` `default` ``).
+/// - `none` and `some` get a trailing underscore (`none` → `none_`): they are the cases of
+///   `Optional`, which Swift gives meaning to in every scope. An enumeration `E` with a case
+///   `none` makes `.none` ambiguous wherever an `E?` is expected, and Swift resolves it to
+///   `Optional.none` (with only a warning): `settings.mode = .none` would clear the member
+///   instead of sending `"none"`. Backticks would not help, since they change how the name is
+///   parsed, not what it means. These names are checked with the keywords, in ``escaped(_:)``,
+///   which every generated identifier passes through.
 /// - A type name that would hide a type the generated code itself uses (`String`, `Bool`,
 ///   `JSONValue`, …) gets a `QAPI` prefix: QAPI's `String` struct becomes `QAPIString`.
 /// - Names that collide within one scope (`foo-bar` and `foo_bar`) keep the first spelling;
 ///   later ones get `_2`, `_3`… in the order they appear in the schema. Names the generated
 ///   types use themselves (`json`, `arguments`, `branch`, `rawValue`) count as taken.
+///
+/// Namespace: the generated types sit at the top level of the `QMP` module, under their QAPI
+/// names, as QEMU's schema has them. QAPI names are unique within a schema (QEMU's generator
+/// refuses a clash), and they are the names QEMU's documentation and error messages use, so a
+/// user can go from `BlockdevOptions` in QEMU's manual to `BlockdevOptions` here without a map.
+/// Where one clashes with a user's own type, the module name tells them apart
+/// (`QMP.BlockdevOptions`). Nesting them by schema module (`Block.BlockdevOptions`) would
+/// invent names QEMU does not have, and would rename a type whenever QEMU moves its definition
+/// from one schema file to another, as 10.x did; only the generated file a type lands in
+/// follows the schema module.
 public enum SwiftNaming {
     static let keywords: Set<String> = [
         "associatedtype", "class", "deinit", "enum", "extension", "fileprivate", "func", "import", "init", "inout",
@@ -51,8 +68,14 @@ public enum SwiftNaming {
         return "_" + name
     }
 
+    /// Names of `Optional`'s cases, which a generated identifier must not take (see above).
+    static let optionalCaseNames: Set<String> = ["none", "some"]
+
+    /// `name` made safe to use as a Swift identifier: `Optional`'s case names get a trailing
+    /// underscore, keywords backticks.
     static func escaped(_ name: String) -> String {
-        keywords.contains(name) ? "`\(name)`" : name
+        if optionalCaseNames.contains(name) { return name + "_" }
+        return keywords.contains(name) ? "`\(name)`" : name
     }
 
     /// A type name: `query-status` → `QueryStatus`.

@@ -82,7 +82,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
         self.driver = try object.required("driver", at: path)
         self.timerPeriod = try object.optional("timer-period", at: path)
         switch self.driver {
-        case .none: self.branch = .none(try AudiodevGenericOptions(json: json, path: path))
+        case .none_: self.branch = .none_(try AudiodevGenericOptions(json: json, path: path))
         case .alsa: self.branch = .alsa(try AudiodevAlsaOptions(json: json, path: path))
         case .coreaudio: self.branch = .coreaudio(try AudiodevCoreaudioOptions(json: json, path: path))
         case .dbus: self.branch = .dbus(try AudiodevDBusOptions(json: json, path: path))
@@ -108,7 +108,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
         object.set("timer-period", self.timerPeriod)
         let added: JSONObject
         switch self.branch {
-        case .none(let members): added = members.json.objectValue ?? [:]
+        case .none_(let members): added = members.json.objectValue ?? [:]
         case .alsa(let members): added = members.json.objectValue ?? [:]
         case .coreaudio(let members): added = members.json.objectValue ?? [:]
         case .dbus(let members): added = members.json.objectValue ?? [:]
@@ -132,7 +132,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
     /// The members each value of `driver` adds (of `AudiodevDriver`).
     public enum Branch: Sendable, Hashable {
         /// `none`
-        case none(AudiodevGenericOptions)
+        case none_(AudiodevGenericOptions)
         /// `alsa`
         case alsa(AudiodevAlsaOptions)
         /// `coreaudio`
@@ -384,7 +384,7 @@ public struct AudiodevDBusOptions: QMPJSONConvertible, Hashable {
 /// Shape changed in 5.1.0, 7.0.0, 7.2.0, 8.1.0; this is the newest shape.
 public enum AudiodevDriver: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `alsa`
     case alsa
     /// `coreaudio`
@@ -415,7 +415,7 @@ public enum AudiodevDriver: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "alsa": self = .alsa
         case "coreaudio": self = .coreaudio
         case "dbus": self = .dbus
@@ -434,7 +434,7 @@ public enum AudiodevDriver: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .alsa: "alsa"
         case .coreaudio: "coreaudio"
         case .dbus: "dbus"

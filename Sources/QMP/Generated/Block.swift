@@ -9,7 +9,7 @@ public enum BiosAtaTranslation: QMPJSONConvertible, Hashable {
     /// `auto`
     case auto
     /// `none`
-    case none
+    case none_
     /// `lba`
     case lba
     /// `large`
@@ -23,7 +23,7 @@ public enum BiosAtaTranslation: QMPJSONConvertible, Hashable {
         let raw = try String(json: json, path: path)
         switch raw {
         case "auto": self = .auto
-        case "none": self = .none
+        case "none": self = .none_
         case "lba": self = .lba
         case "large": self = .large
         case "rechs": self = .rechs
@@ -34,7 +34,7 @@ public enum BiosAtaTranslation: QMPJSONConvertible, Hashable {
     public var rawValue: String {
         switch self {
         case .auto: "auto"
-        case .none: "none"
+        case .none_: "none"
         case .lba: "lba"
         case .large: "large"
         case .rechs: "rechs"
@@ -93,7 +93,7 @@ public enum FloppyDriveType: QMPJSONConvertible, Hashable {
     /// `120`
     case _120
     /// `none`
-    case none
+    case none_
     /// `auto`
     case auto
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
@@ -105,7 +105,7 @@ public enum FloppyDriveType: QMPJSONConvertible, Hashable {
         case "144": self = ._144
         case "288": self = ._288
         case "120": self = ._120
-        case "none": self = .none
+        case "none": self = .none_
         case "auto": self = .auto
         default: self = .unknown(raw)
         }
@@ -116,7 +116,7 @@ public enum FloppyDriveType: QMPJSONConvertible, Hashable {
         case ._144: "144"
         case ._288: "288"
         case ._120: "120"
-        case .none: "none"
+        case .none_: "none"
         case .auto: "auto"
         case .unknown(let raw): raw
         }

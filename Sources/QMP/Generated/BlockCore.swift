@@ -269,7 +269,7 @@ public enum BlkdebugEvent: QMPJSONConvertible, Hashable {
     /// `cluster_alloc_space` · since 4.1.0
     case clusterAllocSpace
     /// `none` · since 4.1.0
-    case none
+    case none_
     /// `l1_grow.activate_table` · until 2.5.0
     case l1GrowActivateTable_2
     /// `l1_grow.alloc_table` · until 2.5.0
@@ -351,7 +351,7 @@ public enum BlkdebugEvent: QMPJSONConvertible, Hashable {
         case "l1_shrink_free_l2_clusters": self = .l1ShrinkFreeL2Clusters
         case "cor_write": self = .corWrite
         case "cluster_alloc_space": self = .clusterAllocSpace
-        case "none": self = .none
+        case "none": self = .none_
         case "l1_grow.activate_table": self = .l1GrowActivateTable_2
         case "l1_grow.alloc_table": self = .l1GrowAllocTable_2
         case "l1_grow.write_table": self = .l1GrowWriteTable_2
@@ -419,7 +419,7 @@ public enum BlkdebugEvent: QMPJSONConvertible, Hashable {
         case .l1ShrinkFreeL2Clusters: "l1_shrink_free_l2_clusters"
         case .corWrite: "cor_write"
         case .clusterAllocSpace: "cluster_alloc_space"
-        case .none: "none"
+        case .none_: "none"
         case .l1GrowActivateTable_2: "l1_grow.activate_table"
         case .l1GrowAllocTable_2: "l1_grow.alloc_table"
         case .l1GrowWriteTable_2: "l1_grow.write_table"
@@ -7561,7 +7561,7 @@ public enum IscsiHeaderDigest: QMPJSONConvertible, Hashable {
     /// `crc32c`
     case crc32c
     /// `none`
-    case none
+    case none_
     /// `crc32c-none`
     case crc32cNone
     /// `none-crc32c`
@@ -7573,7 +7573,7 @@ public enum IscsiHeaderDigest: QMPJSONConvertible, Hashable {
         let raw = try String(json: json, path: path)
         switch raw {
         case "crc32c": self = .crc32c
-        case "none": self = .none
+        case "none": self = .none_
         case "crc32c-none": self = .crc32cNone
         case "none-crc32c": self = .noneCrc32c
         default: self = .unknown(raw)
@@ -7583,7 +7583,7 @@ public enum IscsiHeaderDigest: QMPJSONConvertible, Hashable {
     public var rawValue: String {
         switch self {
         case .crc32c: "crc32c"
-        case .none: "none"
+        case .none_: "none"
         case .crc32cNone: "crc32c-none"
         case .noneCrc32c: "none-crc32c"
         case .unknown(let raw): raw
@@ -7731,7 +7731,7 @@ public enum MirrorSyncMode: QMPJSONConvertible, Hashable {
     /// `full`
     case full
     /// `none`
-    case none
+    case none_
     /// `incremental` · since 2.4.0
     case incremental
     /// `bitmap` · since 4.2.0
@@ -7744,7 +7744,7 @@ public enum MirrorSyncMode: QMPJSONConvertible, Hashable {
         switch raw {
         case "top": self = .top
         case "full": self = .full
-        case "none": self = .none
+        case "none": self = .none_
         case "incremental": self = .incremental
         case "bitmap": self = .bitmap
         default: self = .unknown(raw)
@@ -7755,7 +7755,7 @@ public enum MirrorSyncMode: QMPJSONConvertible, Hashable {
         switch self {
         case .top: "top"
         case .full: "full"
-        case .none: "none"
+        case .none_: "none"
         case .incremental: "incremental"
         case .bitmap: "bitmap"
         case .unknown(let raw): raw
@@ -8126,7 +8126,7 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
 /// In QEMU 2.2.0 and later.
 public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `constant`
     case constant
     /// `cached`
@@ -8139,7 +8139,7 @@ public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "constant": self = .constant
         case "cached": self = .cached
         case "all": self = .all
@@ -8149,7 +8149,7 @@ public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .constant: "constant"
         case .cached: "cached"
         case .all: "all"
@@ -8260,7 +8260,7 @@ public enum RbdAuthMode: QMPJSONConvertible, Hashable {
     /// `cephx`
     case cephx
     /// `none`
-    case none
+    case none_
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
     case unknown(String)
 
@@ -8268,7 +8268,7 @@ public enum RbdAuthMode: QMPJSONConvertible, Hashable {
         let raw = try String(json: json, path: path)
         switch raw {
         case "cephx": self = .cephx
-        case "none": self = .none
+        case "none": self = .none_
         default: self = .unknown(raw)
         }
     }
@@ -8276,7 +8276,7 @@ public enum RbdAuthMode: QMPJSONConvertible, Hashable {
     public var rawValue: String {
         switch self {
         case .cephx: "cephx"
-        case .none: "none"
+        case .none_: "none"
         case .unknown(let raw): raw
         }
     }
@@ -8922,7 +8922,7 @@ public enum SshHostKeyCheckHashType: QMPJSONConvertible, Hashable {
 /// In QEMU 2.12.0 and later.
 public enum SshHostKeyCheckMode: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `hash`
     case hash
     /// `known_hosts`
@@ -8933,7 +8933,7 @@ public enum SshHostKeyCheckMode: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "hash": self = .hash
         case "known_hosts": self = .knownHosts
         default: self = .unknown(raw)
@@ -8942,7 +8942,7 @@ public enum SshHostKeyCheckMode: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .hash: "hash"
         case .knownHosts: "known_hosts"
         case .unknown(let raw): raw

@@ -118,7 +118,7 @@ public struct DumpQueryResult: QMPJSONConvertible, Hashable {
 /// In QEMU 2.6.0 and later.
 public enum DumpStatus: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `active`
     case active
     /// `completed`
@@ -131,7 +131,7 @@ public enum DumpStatus: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "active": self = .active
         case "completed": self = .completed
         case "failed": self = .failed
@@ -141,7 +141,7 @@ public enum DumpStatus: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .active: "active"
         case .completed: "completed"
         case .failed: "failed"

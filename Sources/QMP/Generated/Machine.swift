@@ -1001,7 +1001,7 @@ public struct GuidInfo: QMPJSONConvertible, Hashable {
 /// In QEMU 5.0.0 and later.
 public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `direct`
     case direct
     /// `complex`
@@ -1012,7 +1012,7 @@ public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "direct": self = .direct
         case "complex": self = .complex
         default: self = .unknown(raw)
@@ -1021,7 +1021,7 @@ public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .direct: "direct"
         case .complex: "complex"
         case .unknown(let raw): raw
@@ -1037,7 +1037,7 @@ public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
 /// In QEMU 5.0.0 and later.
 public enum HmatCacheWritePolicy: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `write-back`
     case writeBack
     /// `write-through`
@@ -1048,7 +1048,7 @@ public enum HmatCacheWritePolicy: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "write-back": self = .writeBack
         case "write-through": self = .writeThrough
         default: self = .unknown(raw)
@@ -1057,7 +1057,7 @@ public enum HmatCacheWritePolicy: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .writeBack: "write-back"
         case .writeThrough: "write-through"
         case .unknown(let raw): raw

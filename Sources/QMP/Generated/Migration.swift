@@ -95,7 +95,7 @@ public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
 /// Shape changed in 4.0.0; this is the newest shape.
 public enum COLOExitReason: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `request`
     case request
     /// `error`
@@ -108,7 +108,7 @@ public enum COLOExitReason: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "request": self = .request
         case "error": self = .error
         case "processing": self = .processing
@@ -118,7 +118,7 @@ public enum COLOExitReason: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .request: "request"
         case .error: "error"
         case .processing: "processing"
@@ -188,7 +188,7 @@ public enum COLOMessage: QMPJSONConvertible, Hashable {
 /// Shape changed in 3.1.0; this is the newest shape.
 public enum COLOMode: QMPJSONConvertible, Hashable {
     /// `none` · since 3.1.0
-    case none
+    case none_
     /// `primary`
     case primary
     /// `secondary`
@@ -201,7 +201,7 @@ public enum COLOMode: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "primary": self = .primary
         case "secondary": self = .secondary
         case "unknown": self = .unknown
@@ -211,7 +211,7 @@ public enum COLOMode: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .primary: "primary"
         case .secondary: "secondary"
         case .unknown: "unknown"
@@ -493,7 +493,7 @@ public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
 /// Shape changed in 2.9.0; this is the newest shape.
 public enum FailoverStatus: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `require`
     case require
     /// `active`
@@ -508,7 +508,7 @@ public enum FailoverStatus: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "require": self = .require
         case "active": self = .active
         case "completed": self = .completed
@@ -519,7 +519,7 @@ public enum FailoverStatus: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .require: "require"
         case .active: "active"
         case .completed: "completed"
@@ -1689,7 +1689,7 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
 /// Shape changed in 2.5.0, 2.8.0, 2.11.0, 3.0.0, 4.2.0, 9.1.0, 10.2.2; this is the newest shape.
 public enum MigrationStatus: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `setup`
     case setup
     /// `cancelling`
@@ -1726,7 +1726,7 @@ public enum MigrationStatus: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "setup": self = .setup
         case "cancelling": self = .cancelling
         case "cancelled": self = .cancelled
@@ -1748,7 +1748,7 @@ public enum MigrationStatus: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .setup: "setup"
         case .cancelling: "cancelling"
         case .cancelled: "cancelled"
@@ -1805,7 +1805,7 @@ public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
 /// Shape changed in 9.1.0, 9.2.0-rc2; this is the newest shape.
 public enum MultiFDCompression: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `zlib`
     case zlib
     /// `zstd`
@@ -1822,7 +1822,7 @@ public enum MultiFDCompression: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "zlib": self = .zlib
         case "zstd": self = .zstd
         case "qatzip": self = .qatzip
@@ -1834,7 +1834,7 @@ public enum MultiFDCompression: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .zlib: "zlib"
         case .zstd: "zstd"
         case .qatzip: "qatzip"
@@ -1987,7 +1987,7 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
 /// In QEMU 9.0.0 and later.
 public enum ZeroPageDetection: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `legacy`
     case legacy
     /// `multifd`
@@ -1998,7 +1998,7 @@ public enum ZeroPageDetection: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "legacy": self = .legacy
         case "multifd": self = .multifd
         default: self = .unknown(raw)
@@ -2007,7 +2007,7 @@ public enum ZeroPageDetection: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .legacy: "legacy"
         case .multifd: "multifd"
         case .unknown(let raw): raw

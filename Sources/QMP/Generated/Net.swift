@@ -88,7 +88,7 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
 /// Shape changed in 2.12.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.2.2; this is the newest shape.
 public enum NetClientDriver: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `nic`
     case nic
     /// `user`
@@ -133,7 +133,7 @@ public enum NetClientDriver: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "nic": self = .nic
         case "user": self = .user
         case "tap": self = .tap
@@ -159,7 +159,7 @@ public enum NetClientDriver: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .nic: "nic"
         case .user: "user"
         case .tap: "tap"
@@ -535,7 +535,7 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
 /// Shape changed in 2.12.0; this is the newest shape.
 public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
     /// `none` · until 5.0.0
-    case none
+    case none_
     /// `nic` · until 5.0.0
     case nic
     /// `user` · until 5.0.0
@@ -562,7 +562,7 @@ public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "nic": self = .nic
         case "user": self = .user
         case "tap": self = .tap
@@ -579,7 +579,7 @@ public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .nic: "nic"
         case .user: "user"
         case .tap: "tap"
@@ -1626,7 +1626,7 @@ public enum RxState: QMPJSONConvertible, Hashable {
     /// `normal`
     case normal
     /// `none`
-    case none
+    case none_
     /// `all`
     case all
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
@@ -1636,7 +1636,7 @@ public enum RxState: QMPJSONConvertible, Hashable {
         let raw = try String(json: json, path: path)
         switch raw {
         case "normal": self = .normal
-        case "none": self = .none
+        case "none": self = .none_
         case "all": self = .all
         default: self = .unknown(raw)
         }
@@ -1645,7 +1645,7 @@ public enum RxState: QMPJSONConvertible, Hashable {
     public var rawValue: String {
         switch self {
         case .normal: "normal"
-        case .none: "none"
+        case .none_: "none"
         case .all: "all"
         case .unknown(let raw): raw
         }

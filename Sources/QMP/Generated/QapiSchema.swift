@@ -247,7 +247,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
         let object = try json.object(at: path)
         self.type = try object.required("type", at: path)
         switch self.type {
-        case .none: self.branch = .none(try object.required("data", at: path))
+        case .none_: self.branch = .none_(try object.required("data", at: path))
         case .nic: self.branch = .nic(try object.required("data", at: path))
         case .user: self.branch = .user(try object.required("data", at: path))
         case .tap: self.branch = .tap(try object.required("data", at: path))
@@ -270,7 +270,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
         object["type"] = self.type.json
         let added: JSONObject
         switch self.branch {
-        case .none(let value): added = ["data": value.json]
+        case .none_(let value): added = ["data": value.json]
         case .nic(let value): added = ["data": value.json]
         case .user(let value): added = ["data": value.json]
         case .tap(let value): added = ["data": value.json]
@@ -293,7 +293,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
     /// The members each value of `type` adds (of `NetClientOptionsKind`).
     public enum Branch: Sendable, Hashable {
         /// `none`, its value in `data`
-        case none(NetdevNoneOptions)
+        case none_(NetdevNoneOptions)
         /// `nic`, its value in `data`
         case nic(NetLegacyNicOptions)
         /// `user`, its value in `data`
@@ -326,7 +326,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
 /// Shape changed in 2.0.0, 2.1.0; this is the newest shape.
 public enum NetClientOptionsKind: QMPJSONConvertible, Hashable {
     /// `none` · until 2.6.0
-    case none
+    case none_
     /// `nic` · until 2.6.0
     case nic
     /// `user` · until 2.6.0
@@ -355,7 +355,7 @@ public enum NetClientOptionsKind: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "nic": self = .nic
         case "user": self = .user
         case "tap": self = .tap
@@ -373,7 +373,7 @@ public enum NetClientOptionsKind: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .nic: "nic"
         case .user: "user"
         case .tap: "tap"
@@ -398,7 +398,7 @@ public enum NetClientOptionsKind: QMPJSONConvertible, Hashable {
 /// In QEMU 2.7.0 to 2.8.0.
 public enum NetLegacyOptionsKind: QMPJSONConvertible, Hashable {
     /// `none` · until 2.8.0
-    case none
+    case none_
     /// `nic` · until 2.8.0
     case nic
     /// `user` · until 2.8.0
@@ -425,7 +425,7 @@ public enum NetLegacyOptionsKind: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "nic": self = .nic
         case "user": self = .user
         case "tap": self = .tap
@@ -442,7 +442,7 @@ public enum NetLegacyOptionsKind: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .nic: "nic"
         case .user: "user"
         case .tap: "tap"
@@ -774,7 +774,7 @@ public enum WatchdogExpirationAction: QMPJSONConvertible, Hashable {
     /// `debug` · until 2.10.0
     case debug
     /// `none` · until 2.10.0
-    case none
+    case none_
     /// `inject-nmi` · since 2.4.0, until 2.10.0
     case injectNmi
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
@@ -788,7 +788,7 @@ public enum WatchdogExpirationAction: QMPJSONConvertible, Hashable {
         case "poweroff": self = .poweroff
         case "pause": self = .pause
         case "debug": self = .debug
-        case "none": self = .none
+        case "none": self = .none_
         case "inject-nmi": self = .injectNmi
         default: self = .unknown(raw)
         }
@@ -801,7 +801,7 @@ public enum WatchdogExpirationAction: QMPJSONConvertible, Hashable {
         case .poweroff: "poweroff"
         case .pause: "pause"
         case .debug: "debug"
-        case .none: "none"
+        case .none_: "none"
         case .injectNmi: "inject-nmi"
         case .unknown(let raw): raw
         }

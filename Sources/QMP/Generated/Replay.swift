@@ -39,7 +39,7 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
 /// In QEMU 2.5.0 and later.
 public enum ReplayMode: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `record`
     case record
     /// `play`
@@ -50,7 +50,7 @@ public enum ReplayMode: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "record": self = .record
         case "play": self = .play
         default: self = .unknown(raw)
@@ -59,7 +59,7 @@ public enum ReplayMode: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .record: "record"
         case .play: "play"
         case .unknown(let raw): raw

@@ -390,7 +390,7 @@ public enum PanicAction: QMPJSONConvertible, Hashable {
     /// `exit-failure` · since 7.1.0
     case exitFailure
     /// `none`
-    case none
+    case none_
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
     case unknown(String)
 
@@ -400,7 +400,7 @@ public enum PanicAction: QMPJSONConvertible, Hashable {
         case "pause": self = .pause
         case "shutdown": self = .shutdown
         case "exit-failure": self = .exitFailure
-        case "none": self = .none
+        case "none": self = .none_
         default: self = .unknown(raw)
         }
     }
@@ -410,7 +410,7 @@ public enum PanicAction: QMPJSONConvertible, Hashable {
         case .pause: "pause"
         case .shutdown: "shutdown"
         case .exitFailure: "exit-failure"
-        case .none: "none"
+        case .none_: "none"
         case .unknown(let raw): raw
         }
     }
@@ -626,7 +626,7 @@ public enum ShutdownAction: QMPJSONConvertible, Hashable {
 /// Shape changed in 7.2.0; this is the newest shape.
 public enum ShutdownCause: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `host-error`
     case hostError
     /// `host-qmp-quit`
@@ -653,7 +653,7 @@ public enum ShutdownCause: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "host-error": self = .hostError
         case "host-qmp-quit": self = .hostQmpQuit
         case "host-qmp-system-reset": self = .hostQmpSystemReset
@@ -670,7 +670,7 @@ public enum ShutdownCause: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .hostError: "host-error"
         case .hostQmpQuit: "host-qmp-quit"
         case .hostQmpSystemReset: "host-qmp-system-reset"
@@ -733,7 +733,7 @@ public enum WatchdogAction: QMPJSONConvertible, Hashable {
     /// `debug`
     case debug
     /// `none`
-    case none
+    case none_
     /// `inject-nmi`
     case injectNmi
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
@@ -747,7 +747,7 @@ public enum WatchdogAction: QMPJSONConvertible, Hashable {
         case "poweroff": self = .poweroff
         case "pause": self = .pause
         case "debug": self = .debug
-        case "none": self = .none
+        case "none": self = .none_
         case "inject-nmi": self = .injectNmi
         default: self = .unknown(raw)
         }
@@ -760,7 +760,7 @@ public enum WatchdogAction: QMPJSONConvertible, Hashable {
         case .poweroff: "poweroff"
         case .pause: "pause"
         case .debug: "debug"
-        case .none: "none"
+        case .none_: "none"
         case .injectNmi: "inject-nmi"
         case .unknown(let raw): raw
         }

@@ -475,7 +475,7 @@ public enum DisplayType: QMPJSONConvertible, Hashable {
     /// `default`
     case `default`
     /// `none`
-    case none
+    case none_
     /// `gtk`
     case gtk
     /// `sdl`
@@ -497,7 +497,7 @@ public enum DisplayType: QMPJSONConvertible, Hashable {
         let raw = try String(json: json, path: path)
         switch raw {
         case "default": self = .`default`
-        case "none": self = .none
+        case "none": self = .none_
         case "gtk": self = .gtk
         case "sdl": self = .sdl
         case "egl-headless": self = .eglHeadless
@@ -512,7 +512,7 @@ public enum DisplayType: QMPJSONConvertible, Hashable {
     public var rawValue: String {
         switch self {
         case .`default`: "default"
-        case .none: "none"
+        case .none_: "none"
         case .gtk: "gtk"
         case .sdl: "sdl"
         case .eglHeadless: "egl-headless"
@@ -2626,7 +2626,7 @@ public struct VncInfo2: QMPJSONConvertible, Hashable {
 /// In QEMU 2.3.0 and later.
 public enum VncPrimaryAuth: QMPJSONConvertible, Hashable {
     /// `none`
-    case none
+    case none_
     /// `vnc`
     case vnc
     /// `ra2`
@@ -2649,7 +2649,7 @@ public enum VncPrimaryAuth: QMPJSONConvertible, Hashable {
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "none": self = .none
+        case "none": self = .none_
         case "vnc": self = .vnc
         case "ra2": self = .ra2
         case "ra2ne": self = .ra2ne
@@ -2664,7 +2664,7 @@ public enum VncPrimaryAuth: QMPJSONConvertible, Hashable {
 
     public var rawValue: String {
         switch self {
-        case .none: "none"
+        case .none_: "none"
         case .vnc: "vnc"
         case .ra2: "ra2"
         case .ra2ne: "ra2ne"

@@ -105,6 +105,27 @@ public struct Circle: QMPJSONConvertible, Hashable {
     }
 }
 
+/// QAPI struct `Coat`.
+public struct Coat: QMPJSONConvertible, Hashable {
+    /// `finish`
+    public var finish: Finish?
+
+    public init(finish: Finish? = nil) {
+        self.finish = finish
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        self.finish = try object.optional("finish", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object.set("finish", self.finish)
+        return .object(object)
+    }
+}
+
 /// QAPI enum `Color`.
 public enum Color: QMPJSONConvertible, Hashable {
     /// `red`
@@ -135,6 +156,37 @@ public enum Color: QMPJSONConvertible, Hashable {
         case .darkBlue: "dark-blue"
         case ._1st: "1st"
         case .`default`: "default"
+        case .unknown(let raw): raw
+        }
+    }
+
+    public var json: JSONValue {
+        .string(rawValue)
+    }
+}
+
+/// QAPI enum `Finish`.
+public enum Finish: QMPJSONConvertible, Hashable {
+    /// `none`
+    case none_
+    /// `matte`
+    case matte
+    /// A value this binding does not know, as a newer QEMU may send; kept as sent.
+    case unknown(String)
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let raw = try String(json: json, path: path)
+        switch raw {
+        case "none": self = .none_
+        case "matte": self = .matte
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .none_: "none"
+        case .matte: "matte"
         case .unknown(let raw): raw
         }
     }

@@ -117,6 +117,12 @@ public enum SwiftNaming {
         words(event).map { capitalized(Substring($0.lowercased())) }.joined() + "Event"
     }
 
+    /// The private stored property behind a member kept indirectly: `parent` → `_parent`,
+    /// `` `default` `` → `_default`.
+    public static func storageName(_ memberName: String) -> String {
+        "_" + memberName.replacingOccurrences(of: "`", with: "")
+    }
+
     /// Members the generated types declare themselves; a QAPI member of that name is told
     /// apart like a collision (`json` → `json_2`).
     public static let reservedMemberNames: Set<String> = ["json", "arguments", "branch", "rawValue"]

@@ -24,19 +24,12 @@ public struct SwiftRenderer: Sendable {
         return writer.text
     }
 
-    /// The stored property behind a property kept indirectly: `parent` → `_parent`.
-    public static func storageName(_ name: String) -> String {
-        "_" + name.replacingOccurrences(of: "`", with: "")
-    }
-
     static func trimmingTrailingSpaces(_ text: String) -> String {
         var text = Substring(text)
         while text.last == " " { text.removeLast() }
         return String(text)
     }
 }
-
-// MARK: - Declarations
 
 extension SwiftRenderer {
     func render(_ declaration: SwiftDeclaration, into writer: inout CodeWriter) {
@@ -178,157 +171,5 @@ extension SwiftRenderer {
 
     private static func conformanceList(_ conformances: [String]) -> String {
         conformances.isEmpty ? "" : ": " + conformances.joined(separator: ", ")
-    }
-}
-
-// MARK: - Statements
-
-extension SwiftRenderer {
-    func render(_ statements: [SwiftStatement], into writer: inout CodeWriter) {
-        for statement in statements {
-            render(statement, into: &writer)
-        }
-    }
-
-    func render(_ statement: SwiftStatement, into writer: inout CodeWriter) {
-        switch statement {
-        case .expression(let value):
-            writer.line(expression(value))
-        case .binding(let kind, let name, let declaredType, let value):
-            let annotation = declaredType.map { ": \(type($0))" } ?? ""
-            let initial = value.map { " = \(expression($0))" } ?? ""
-            writer.line("\(kind.rawValue) \(name)\(annotation)\(initial)")
-        case .assignment(let target, let value):
-            writer.line("\(expression(target)) = \(expression(value))")
-        case .return(let value):
-            writer.line("return \(expression(value))")
-        case .throw(let error):
-            writer.line("throw \(expression(error))")
-        case .switch(let subject, let cases):
-            writer.line("switch \(expression(subject)) {")
-            // Swift style: the cases of a switch stand level with it.
-            for switchCase in cases {
-                let label =
-                    switchCase.patterns.isEmpty
-                    ? "default:" : "case \(switchCase.patterns.map(pattern).joined(separator: ", ")):"
-                if let line = oneLine(switchCase.body) {
-                    writer.line("\(label) \(line)")
-                } else {
-                    writer.line(label)
-                    writer.indented { render(switchCase.body, into: &$0) }
-                }
-            }
-            writer.line("}")
-        case .forIn(let bound, let sequence, let condition, let body):
-            let filter = condition.map { " where \(expression($0))" } ?? ""
-            writer.line("for \(pattern(bound)) in \(expression(sequence))\(filter) {")
-            writer.indented { render(body, into: &$0) }
-            writer.line("}")
-        }
-    }
-
-    /// The text of `statements` when they are one statement that fits on one line.
-    private func oneLine(_ statements: [SwiftStatement]) -> String? {
-        guard statements.count == 1 else { return nil }
-        var writer = CodeWriter()
-        render(statements[0], into: &writer)
-        return writer.lines.count == 1 ? writer.lines[0] : nil
-    }
-
-    func pattern(_ pattern: SwiftPattern) -> String {
-        switch pattern {
-        case .value(let value):
-            return expression(value)
-        case .enumCase(let name, let bindings):
-            return bindings.isEmpty ? ".\(name)" : ".\(name)(\(bindings.map { "let \($0)" }.joined(separator: ", ")))"
-        case .tuple(let names):
-            return "(\(names.joined(separator: ", ")))"
-        }
-    }
-}
-
-// MARK: - Expressions and types
-
-extension SwiftRenderer {
-    /// The text of an expression, on one line.
-    public func expression(_ value: SwiftExpression) -> String {
-        switch value {
-        case .identifier(let name):
-            return name
-        case .type(let swiftType):
-            return type(swiftType)
-        case .literal(let literal):
-            return self.literal(literal)
-        case .member(let base, let name):
-            return (base.map(operand) ?? "") + "." + name
-        case .call(let callee, let arguments, let closure):
-            let list = arguments.map { argument in
-                (argument.label.map { "\($0): " } ?? "") + expression(argument.value)
-            }
-            let parenthesized = arguments.isEmpty && closure != nil ? "" : "(\(list.joined(separator: ", ")))"
-            let trailing = closure.map { " { \(expression($0.body)) }" } ?? ""
-            return operand(callee) + parenthesized + trailing
-        case .subscripted(let base, let index):
-            return "\(operand(base))[\(expression(index))]"
-        case .try(let tried):
-            return "try \(expression(tried))"
-        case .not(let negated):
-            return "!\(operand(negated))"
-        case .binary(let left, let binaryOperator, let right):
-            return "\(expression(left)) \(binaryOperator.rawValue) \(expression(right))"
-        case .tuple(let elements):
-            return "(\(elements.map(expression).joined(separator: ", ")))"
-        case .closure(let closure):
-            return "{ \(expression(closure.body)) }"
-        }
-    }
-
-    /// `value` where a postfix (`.member`, a call, a subscript) follows it: parenthesized
-    /// when it would otherwise bind looser than the postfix.
-    private func operand(_ value: SwiftExpression) -> String {
-        switch value {
-        case .try, .not, .binary, .closure: "(\(expression(value)))"
-        default: expression(value)
-        }
-    }
-
-    private func literal(_ literal: SwiftLiteral) -> String {
-        switch literal {
-        case .string(let text):
-            let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            return "\"\(escaped)\""
-        case .integer(let value):
-            return String(value)
-        case .bool(let value):
-            return value ? "true" : "false"
-        case .nil:
-            return "nil"
-        case .array(let elements):
-            return "[\(elements.map(expression).joined(separator: ", "))]"
-        case .dictionary(let entries) where entries.isEmpty:
-            return "[:]"
-        case .dictionary(let entries):
-            return "[\(entries.map { "\(expression($0.key)): \(expression($0.value))" }.joined(separator: ", "))]"
-        }
-    }
-
-    /// A type as written where a type is expected.
-    public func type(_ swiftType: SwiftType) -> String {
-        switch swiftType {
-        case .named(let name):
-            return name
-        case .array(let element):
-            return "[\(type(element))]"
-        case .dictionary(let key, let value):
-            return "[\(type(key)): \(type(value))]"
-        case .optional(let wrapped):
-            if case .existentialMetatype = wrapped { return "(\(type(wrapped)))?" }
-            return type(wrapped) + "?"
-        case .generic(let name, let arguments):
-            return "\(name)<\(arguments.map(type).joined(separator: ", "))>"
-        case .existentialMetatype(let protocols):
-            let composition = protocols.joined(separator: " & ")
-            return protocols.count == 1 ? "any \(composition).Type" : "any (\(composition)).Type"
-        }
     }
 }

@@ -14,7 +14,7 @@ extension Translator {
         var isIndirect = false
 
         /// What the initializers assign to: the stored property.
-        var storage: String { isIndirect ? SwiftRenderer.storageName(name) : name }
+        var storage: String { isIndirect ? SwiftNaming.storageName(name) : name }
 
         /// `value` as the stored property keeps it.
         func stored(_ value: SwiftExpression) -> SwiftExpression {

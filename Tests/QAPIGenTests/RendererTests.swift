@@ -68,7 +68,9 @@ struct RendererTests {
             .documented(["`color`"], .variable(SwiftVariable(name: "color", type: .optional(.named("Color"))))),
             .variable(SwiftVariable(.private, name: "_rest", type: .generic("QMPIndirect", [.array(.string)]))),
             .initializer(SwiftInitializer(parameters: [], body: [])),
-            .variable(SwiftVariable(name: "isEmpty", type: .named("Bool"), accessors: .getter([.expression(.bool(true))]))),
+            .variable(
+                SwiftVariable(name: "isEmpty", type: .named("Bool"), accessors: .getter([.expression(.bool(true))]))
+            ),
         ]
         #expect(
             text([.structure(name: "Paint", conformances: [], members: members)]) == """
@@ -93,27 +95,28 @@ struct RendererTests {
 
     @Test("a table a declaration holds gets a line per entry; a literal inside an expression stays on its line")
     func collectionLiterals() {
+        let metatype = SwiftExpression.type(.named("X")).dot("self")
         let table = SwiftVariable(
             isStatic: true,
             .let,
             name: "types",
             type: .dictionary(key: .string, value: .existentialMetatype(protocols: ["A", "B"])),
-            value: .literal(.dictionary([SwiftDictionaryEntry(.string("x"), SwiftExpression.type(.named("X")).dot("self"))]))
+            value: .literal(.dictionary([SwiftDictionaryEntry(.string("x"), metatype)]))
         )
         let inline = SwiftStatement.expression(
-            .literal(.dictionary([SwiftDictionaryEntry(.string("data"), SwiftExpression.identifier("value").dot("json"))]))
+            .literal(.dictionary([SwiftDictionaryEntry(.string("data"), .identifier("value"))]))
         )
         let getter = SwiftVariable(name: "added", type: .named("JSONObject"), accessors: .getter([inline]))
+        let members: [SwiftDeclaration] = [.variable(table), .variable(getter)]
         #expect(
-            text([.enumeration(name: "Index", conformances: [], isIndirect: false, members: [.variable(table), .variable(getter)])])
-                == """
+            text([.enumeration(name: "Index", conformances: [], isIndirect: false, members: members)]) == """
                 public enum Index {
                     public static let types: [String: any (A & B).Type] = [
                         "x": X.self,
                     ]
 
                     public var added: JSONObject {
-                        ["data": value.json]
+                        ["data": value]
                     }
                 }
 
@@ -121,19 +124,55 @@ struct RendererTests {
         )
     }
 
-    @Test("expressions: calls with labels and trailing closures, try, operators, and parentheses where a postfix needs them")
+    @Test("expressions: labels, trailing closures, try, operators, and parentheses where a postfix needs them")
     func expressions() {
         let key = SwiftExpression.identifier("$0").dot("key")
         let filtered = SwiftExpression.identifier("object").dot("filter")
             .call(trailing: .not(SwiftExpression.identifier("common").dot("contains").call(.unlabeled(key))))
         #expect(renderer.expression(filtered) == "object.filter { !common.contains($0.key) }")
-        let tried = SwiftExpression.try(SwiftExpression.type(.array(.string)).call(.labeled("json", .identifier("json")), .labeled("at", .identifier("path"))))
+        let tried = SwiftExpression.try(
+            SwiftExpression.type(.array(.string))
+                .call(.labeled("json", .identifier("json")), .labeled("at", .identifier("path")))
+        )
         #expect(renderer.expression(tried) == "try [String](json: json, at: path)")
         #expect(renderer.expression(tried.dot("count")) == "(try [String](json: json, at: path)).count")
         let fallback = SwiftExpression.binary(.identifier("a"), .nilCoalescing, .emptyDictionary)
         #expect(renderer.expression(fallback) == "a ?? [:]")
         #expect(renderer.expression(.string("say \"hi\"")) == #""say \"hi\"""#)
         #expect(renderer.type(.optional(.existentialMetatype(protocols: ["P"]))) == "(any P.Type)?")
+    }
+
+    @Test("if and guard: conditions joined by commas, else only when there is one")
+    func conditionals() {
+        let value = SwiftExpression.identifier("value")
+        let statements: [SwiftStatement] = [
+            .guard([.optionalBinding(.let, name: "value", .identifier("input"))], else: [.return(.nilLiteral)]),
+            .if(
+                [.expression(.binary(value, .equal, .string("a"))), .optionalBinding(.var, name: "copy", value)],
+                then: [.assignment(.identifier("copy"), .string("b"))],
+                else: []
+            ),
+            .if([.expression(.bool(true))], then: [.return(value)], else: [.throw(.dot("unknown"))]),
+        ]
+        let getter = SwiftVariable(name: "checked", type: .optional(.string), accessors: .getter(statements))
+        #expect(
+            text([.variable(getter)]) == """
+                public var checked: String? {
+                    guard let value = input else {
+                        return nil
+                    }
+                    if value == "a", var copy = value {
+                        copy = "b"
+                    }
+                    if true {
+                        return value
+                    } else {
+                        throw .unknown
+                    }
+                }
+
+                """
+        )
     }
 
     @Test("a getter-and-setter property writes each one-statement accessor on one line")
@@ -144,7 +183,12 @@ struct RendererTests {
             type: .optional(.named("Layer")),
             accessors: .getterAndSetter(
                 get: [.expression(storage.dot("value"))],
-                set: [.assignment(storage, SwiftExpression.identifier("QMPIndirect").call(.unlabeled(.identifier("newValue"))))]
+                set: [
+                    .assignment(
+                        storage,
+                        SwiftExpression.identifier("QMPIndirect").call(.unlabeled(.identifier("newValue")))
+                    )
+                ]
             )
         )
         #expect(

@@ -40,7 +40,30 @@ extension SwiftRenderer {
             writer.line("for \(pattern(bound)) in \(expression(sequence))\(filter) {")
             writer.indented { render(body, into: &$0) }
             writer.line("}")
+        case .if(let conditions, let then, let otherwise):
+            writer.line("if \(self.conditions(conditions)) {")
+            writer.indented { render(then, into: &$0) }
+            if otherwise.isEmpty {
+                writer.line("}")
+            } else {
+                writer.line("} else {")
+                writer.indented { render(otherwise, into: &$0) }
+                writer.line("}")
+            }
+        case .guard(let conditions, let otherwise):
+            writer.line("guard \(self.conditions(conditions)) else {")
+            writer.indented { render(otherwise, into: &$0) }
+            writer.line("}")
         }
+    }
+
+    private func conditions(_ conditions: [SwiftCondition]) -> String {
+        conditions.map { condition in
+            switch condition {
+            case .expression(let value): expression(value)
+            case .optionalBinding(let kind, let name, let value): "\(kind.rawValue) \(name) = \(expression(value))"
+            }
+        }.joined(separator: ", ")
     }
 
     /// The text of `statements` when they are one statement that fits on one line.

@@ -11,6 +11,18 @@ public indirect enum SwiftStatement: Sendable, Hashable {
     case `switch`(SwiftExpression, [SwiftSwitchCase])
     /// `for pattern in sequence where condition { body }`.
     case forIn(SwiftPattern, in: SwiftExpression, where: SwiftExpression?, body: [SwiftStatement])
+    /// `if conditions { then } else { otherwise }`, without `else` when `otherwise` is empty.
+    case `if`([SwiftCondition], then: [SwiftStatement], else: [SwiftStatement])
+    /// `guard conditions else { otherwise }`.
+    case `guard`([SwiftCondition], else: [SwiftStatement])
+}
+
+/// One condition of an `if` or `guard`; all must hold.
+public enum SwiftCondition: Sendable, Hashable {
+    /// A Boolean expression.
+    case expression(SwiftExpression)
+    /// `let name = value`: holds when `value` is not nil, binding it unwrapped.
+    case optionalBinding(SwiftBindingKind, name: String, SwiftExpression)
 }
 
 public enum SwiftBindingKind: String, Sendable, Hashable {

@@ -69,65 +69,49 @@ public struct Translator: Sendable {
     public func translateAll() -> (declarations: [Translated], diagnostics: [GeneratorDiagnostic]) {
         var declarations: [Translated] = []
         var diagnostics: [GeneratorDiagnostic] = []
-        for type in schema.definedTypes where !type.isImplicit || type.isImplicitTagEnum {
-            if let unsupported = unsupportedReason(type) {
-                let message = "\(type.name): \(unsupported)"
-                diagnostics.append(GeneratorDiagnostic(location: type.location, message: message))
-                continue
-            }
-            let declaration: SwiftDeclaration
-            switch type.kind {
-            case .enumeration(let enumeration):
-                declaration = translateEnum(type.name, enumeration)
-            case .object(let object) where object.variants == nil:
-                declaration = translateStruct(type.name, object)
-            case .object(let object):
-                declaration = translateUnion(type.name, object, object.variants!)
-            case .alternate(let alternate):
-                declaration = translateAlternate(type.name, alternate)
-            default:
-                continue
-            }
-            declarations.append(
-                Translated(
-                    kind: .type,
-                    swiftName: SwiftNaming.typeName(type.name),
-                    declaration: declaration,
-                    schemaFile: type.location?.file ?? ""
+        func add(
+            _ result: Result<SwiftDeclaration, GeneratorDiagnostic>,
+            _ kind: Translated.Kind,
+            _ swiftName: String,
+            _ schemaFile: String
+        ) {
+            switch result {
+            case .success(let declaration):
+                declarations.append(
+                    Translated(kind: kind, swiftName: swiftName, declaration: declaration, schemaFile: schemaFile)
                 )
-            )
+            case .failure(let diagnostic):
+                diagnostics.append(diagnostic)
+            }
+        }
+        for type in schema.definedTypes where !type.isImplicit || type.isImplicitTagEnum {
+            guard let result = translateType(type) else { continue }
+            add(result, .type, SwiftNaming.typeName(type.name), type.location?.file ?? "")
         }
         for command in schema.commands.values.sorted(by: { $0.name < $1.name }) {
-            switch translateCommand(command) {
-            case .success(let declaration):
-                declarations.append(
-                    Translated(
-                        kind: .command(wireName: command.name),
-                        swiftName: SwiftNaming.commandTypeName(command.name),
-                        declaration: declaration,
-                        schemaFile: command.location.file
-                    )
-                )
-            case .failure(let diagnostic):
-                diagnostics.append(diagnostic)
-            }
+            let name = SwiftNaming.commandTypeName(command.name)
+            add(translateCommand(command), .command(wireName: command.name), name, command.location.file)
         }
         for event in schema.events.values.sorted(by: { $0.name < $1.name }) {
-            switch translateEvent(event) {
-            case .success(let declaration):
-                declarations.append(
-                    Translated(
-                        kind: .event(wireName: event.name),
-                        swiftName: SwiftNaming.eventTypeName(event.name),
-                        declaration: declaration,
-                        schemaFile: event.location.file
-                    )
-                )
-            case .failure(let diagnostic):
-                diagnostics.append(diagnostic)
-            }
+            let name = SwiftNaming.eventTypeName(event.name)
+            add(translateEvent(event), .event(wireName: event.name), name, event.location.file)
         }
         return (declarations, diagnostics)
+    }
+
+    /// A named type's declaration, or why it cannot have one; nil for a kind that needs none
+    /// (built-in types and arrays).
+    func translateType(_ type: QAPIType) -> Result<SwiftDeclaration, GeneratorDiagnostic>? {
+        if let unsupported = unsupportedReason(type) {
+            return .failure(GeneratorDiagnostic(location: type.location, message: "\(type.name): \(unsupported)"))
+        }
+        switch type.kind {
+        case .enumeration(let enumeration): return .success(translateEnum(type.name, enumeration))
+        case .object(let object) where object.variants == nil: return .success(translateStruct(type.name, object))
+        case .object(let object): return .success(translateUnion(type.name, object, object.variants!))
+        case .alternate(let alternate): return .success(translateAlternate(type.name, alternate))
+        case .builtin, .array: return nil
+        }
     }
 
     /// Everything in one file.

@@ -96,7 +96,11 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var connectTimeoutTask: Scheduled<Void>?
     private var closeReason: QMPError?
     private var closedByUser = false
+    /// Why the client closed the connection, for the calls it fails: `nil` for a plain close.
+    private var userCloseReason: QMPError?
     private var isClosed = false
+    /// What ended the connection, once it has ended: calls submitted later fail with it.
+    private var endReason: QMPError?
     private var writeBuffer: [UInt8] = []
 
     // Descriptor passing. QEMU keeps only the descriptors of the most recent message that had
@@ -180,7 +184,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let closeReason {
             reason = closeReason
         } else if closedByUser {
-            reason = QMPError(code: .connectionClosed, message: "the client was closed")
+            reason = userCloseReason ?? QMPError(code: .connectionClosed, message: "the client was closed")
         } else if machine.greeting == nil {
             reason = QMPError(
                 code: .connectionClosed,
@@ -209,8 +213,13 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         call.attach(continuation)
         // Cancelled before it got here: its error is already with the caller.
         guard !call.finished else { return }
-        guard let context else {
-            finish(call, .failure(QMPError(code: .connectionClosed, message: "the connection is closed", command: call.name)))
+        guard let context, !isClosed else {
+            if let endReason, endReason.code == .shutDown {
+                finish(call, .failure(Self.error(endReason, for: call)))
+            } else {
+                let error = QMPError(code: .connectionClosed, message: "the connection is closed", command: call.name)
+                finish(call, .failure(error))
+            }
             return
         }
         submitted += 1
@@ -265,8 +274,14 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         sendNextCallWithDescriptors()
     }
 
-    func close(context: ChannelHandlerContext) {
-        closedByUser = true
+    /// Closes the connection on the client's behalf. Pending calls fail with `reason`, or with
+    /// "the client was closed" when it is `nil`; event streams end normally either way.
+    func close(reason: QMPError? = nil) {
+        guard !isClosed, let context else { return }
+        if !closedByUser {
+            closedByUser = true
+            userCloseReason = reason
+        }
         context.close(promise: nil)
     }
 
@@ -503,6 +518,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func shutDown(_ reason: QMPError) {
         guard !isClosed else { return }
         isClosed = true
+        endReason = reason
         connectTimeoutTask?.cancel()
         deadlineCheck?.cancel()
         deadlineCheck = nil
@@ -527,7 +543,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         var error = error
         error.command = call.name
         error.id = call.wireID
-        if error.code == .connectionClosed {
+        if error.code == .connectionClosed || error.code == .shutDown {
             error.message += "; no reply arrived"
         }
         return error

@@ -1,46 +1,58 @@
+import Logging
 import NIOConcurrencyHelpers
 import QAPI
 import QMPCore
 
-/// The server's introspection as one connection knows it. A typed call asks for it every time,
-/// so once it is known, asking costs one lock.
-enum SchemaState {
-    case unknown
-    /// One fetch per connection, shared by every caller that asks while it is under way.
-    case fetching(Task<Fetched, any Error>)
-    case ready(QAPIIntrospection)
-    /// The server has no `query-qmp-schema` (QEMU before 2.5, the guest agent), or answered it
-    /// with something that is not a schema: it is not asked again on this connection.
-    case missing(QMPError)
+/// What one connection knows of the server's introspection. A checked call asks for it every
+/// time, so once it is known, asking costs one lock.
+struct SchemaState {
+    enum Phase {
+        case unknown
+        /// The first caller that found nothing known fetches, in its own task; the callers that
+        /// come meanwhile wait here for what it learns.
+        case fetching(waiters: [UInt64: Waiter])
+        case known(Fetched)
+    }
+
+    /// A caller waiting for the fetch under way: given what it learnt, `nil` when the caller
+    /// that fetched was cancelled (the waiter then asks again itself), or the fetch's error.
+    typealias Waiter = CheckedContinuation<Fetched?, any Error>
 
     /// What a fetch learnt; it throws only when it learnt nothing (a timeout, a closed
     /// connection), and the next caller asks again.
-    enum Fetched {
-        case schema(QAPIIntrospection)
-        /// The server answered: it has no schema to give.
+    enum Fetched: Sendable {
+        /// The schema, shared with every connection to the same build (see ``QMPSchemaCache``).
+        case schema(QMPSchemaCache.Entry)
+        /// The server answered: it has no schema to give (QEMU before 2.5, the guest agent, or a
+        /// reply that is not a schema). It is not asked again on this connection.
         case none(QMPError)
     }
 
-    /// What a caller does next: take what is known, or wait for the fetch under way.
-    enum Step {
-        case known(Fetched)
-        case wait(Task<Fetched, any Error>)
-    }
+    var phase = Phase.unknown
+    var nextWaiter: UInt64 = 0
 }
 
 extension QMPClient {
     /// The connected server's `query-qmp-schema`, fetched once per connection and kept.
     ///
+    /// This is the explicit form of the fetch that a checked call makes implicitly (see
+    /// ``Configuration-swift.struct/checksCommands``): call it to pay for the fetch at a time of
+    /// your choosing. The decoded schema is shared through the configuration's
+    /// ``Configuration-swift.struct/schemaCache`` with every connection to the same QEMU build,
+    /// so a hundred connections to one QEMU hold one copy.
+    ///
     /// - Throws: ``QMPError`` when the server has no introspection (QEMU before 2.5, the guest
     ///   agent) or the answer cannot be read; such a server is not asked again. A fetch that
     ///   fails otherwise (a timeout) is tried again by the next call.
     ///
-    /// Callers that ask while a fetch is under way wait for it, even when their own task is
-    /// cancelled: the fetch is shared. It is bounded by the configuration's `commandTimeout`,
-    /// or by ``schemaFetchLimit`` when that is `nil`, so that no typed call waits forever.
+    /// The fetch runs in the task of the first caller that needs it; callers that come while it
+    /// is under way wait for it, and stop waiting when their own task is cancelled. If the
+    /// fetching caller is cancelled, one of those waiting fetches in its stead. The fetch is
+    /// bounded by the configuration's `commandTimeout`, or by ``schemaFetchLimit`` when that is
+    /// `nil`, so that no checked call waits forever.
     public func schema() async throws -> QAPIIntrospection {
         switch try await fetched() {
-        case .schema(let introspection): return introspection
+        case .schema(let entry): return entry.introspection
         case .none(let error): throw error
         }
     }
@@ -49,50 +61,107 @@ extension QMPClient {
     /// server without one still gets its commands.
     func schemaIfAvailable() async throws -> QAPIIntrospection? {
         switch try await fetched() {
-        case .schema(let introspection): return introspection
+        case .schema(let entry): return entry.introspection
         case .none: return nil
         }
     }
 
     /// What this connection knows of the schema, fetching it when nothing is known yet. Throws
-    /// only when a fetch learnt nothing (a timeout, a closed connection).
-    private func fetched() async throws -> SchemaState.Fetched {
-        let step = schemaState.withLockedValue { state -> SchemaState.Step in
-            switch state {
-            case .ready(let introspection):
-                return .known(.schema(introspection))
-            case .missing(let error):
-                return .known(.none(error))
-            case .fetching(let fetch):
-                return .wait(fetch)
-            case .unknown:
-                let fetch = Task { try await self.fetchSchema() }
-                state = .fetching(fetch)
-                return .wait(fetch)
+    /// only when a fetch learnt nothing (a timeout, a closed connection, a cancelled wait).
+    func fetched() async throws -> SchemaState.Fetched {
+        while true {
+            enum Step {
+                case known(SchemaState.Fetched)
+                case fetch
+                case wait(UInt64)
+            }
+            let step = schemaState.withLockedValue { state -> Step in
+                switch state.phase {
+                case .known(let fetched):
+                    return .known(fetched)
+                case .fetching:
+                    state.nextWaiter += 1
+                    return .wait(state.nextWaiter)
+                case .unknown:
+                    state.phase = .fetching(waiters: [:])
+                    return .fetch
+                }
+            }
+            switch step {
+            case .known(let fetched):
+                return fetched
+            case .fetch:
+                return try await fetchAndTell()
+            case .wait(let waiter):
+                if let fetched = try await waitForFetch(as: waiter) {
+                    return fetched
+                }
             }
         }
-        let fetch: Task<SchemaState.Fetched, any Error>
-        switch step {
-        case .known(let fetched): return fetched
-        case .wait(let task): fetch = task
-        }
-        let fetched: SchemaState.Fetched
+    }
+
+    /// Fetches in the caller's task and tells those waiting what came of it.
+    private func fetchAndTell() async throws -> SchemaState.Fetched {
+        let outcome: Result<SchemaState.Fetched, any Error>
         do {
-            fetched = try await fetch.value
+            outcome = .success(try await fetchSchema())
         } catch {
-            schemaState.withLockedValue { state in
-                if case .fetching(let current) = state, current == fetch { state = .unknown }
+            outcome = .failure(error)
+        }
+        let waiters = schemaState.withLockedValue { state -> [SchemaState.Waiter] in
+            guard case .fetching(let waiters) = state.phase else { return [] }
+            switch outcome {
+            case .success(let fetched): state.phase = .known(fetched)
+            case .failure: state.phase = .unknown
             }
+            return Array(waiters.values)
+        }
+        switch outcome {
+        case .success(let fetched):
+            waiters.forEach { $0.resume(returning: fetched) }
+        case .failure(let error) where Task.isCancelled:
+            // This caller's cancellation is not the others' business: one of them asks again.
+            waiters.forEach { $0.resume(returning: nil) }
             throw error
+        case .failure(let error):
+            waiters.forEach { $0.resume(throwing: error) }
         }
-        schemaState.withLockedValue { state in
-            guard case .fetching(let current) = state, current == fetch else { return }
-            switch fetched {
-            case .schema(let introspection): state = .ready(introspection)
-            case .none(let error): state = .missing(error)
+        return try outcome.get()
+    }
+
+    /// Waits for the fetch under way; `nil` when it ended without an answer for this caller to
+    /// take (the fetching caller was cancelled, or finished before this one registered).
+    private func waitForFetch(as waiter: UInt64) async throws -> SchemaState.Fetched? {
+        let state = schemaState
+        let peer = self.peer
+        let cancelled: @Sendable () -> QMPError = {
+            QMPError(code: .cancelled, message: "the wait for \(peer)'s schema was cancelled")
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: SchemaState.Waiter) in
+                let registered = state.withLockedValue { state -> Bool in
+                    guard case .fetching(var waiters) = state.phase, !Task.isCancelled else { return false }
+                    waiters[waiter] = continuation
+                    state.phase = .fetching(waiters: waiters)
+                    return true
+                }
+                if !registered {
+                    if Task.isCancelled {
+                        continuation.resume(throwing: cancelled())
+                    } else {
+                        continuation.resume(returning: nil)
+                    }
+                }
             }
+        } onCancel: {
+            let continuation = state.withLockedValue { state -> SchemaState.Waiter? in
+                guard case .fetching(var waiters) = state.phase, let continuation = waiters.removeValue(forKey: waiter)
+                else { return nil }
+                state.phase = .fetching(waiters: waiters)
+                return continuation
+            }
+            continuation?.resume(throwing: cancelled())
         }
-        return fetched
     }
 
     /// The schema fetch's bound when the configuration sets no `commandTimeout`; QEMU answers
@@ -100,19 +169,37 @@ extension QMPClient {
     static let schemaFetchLimit: Duration = .seconds(60)
 
     private func fetchSchema() async throws -> SchemaState.Fetched {
+        let metadata: Logger.Metadata = [
+            "qmp_peer": "\(peer)", "qmp_version": "\(greeting.version?.description ?? "?")",
+        ]
+        logger.debug("fetching the server's schema (query-qmp-schema) for the argument check", metadata: metadata)
         let reply: JSONValue
         do {
-            reply = try await execute("query-qmp-schema", timeout: configuration.commandTimeout ?? Self.schemaFetchLimit)
+            // Unchecked: the check would ask for the schema it is fetching.
+            reply = try await send(
+                "query-qmp-schema",
+                arguments: nil,
+                outOfBand: false,
+                fileDescriptors: [],
+                timeout: configuration.commandTimeout ?? Self.schemaFetchLimit
+            )
         } catch let error as QMPError where error.code == .commandFailed {
             // QEMU before 2.5 and the guest agent: CommandNotFound.
+            logger.debug("the server has no schema to check against", metadata: metadata)
             return .none(error)
         }
+        let sources = greeting.version.flatMap { configuration.schemaSources?($0) }
+        let key = QMPSchemaCache.Key(greeting: greeting, reply: reply, sources: sources)
         do {
-            let introspection = try QAPIIntrospection(decoding: reply)
-            guard let version = greeting.version, let sources = configuration.schemaSources?(version) else {
-                return .schema(introspection)
+            let (entry, shared) = try configuration.schemaCache.entry(for: key) {
+                let introspection = try QAPIIntrospection(decoding: reply)
+                return sources.map { introspection.filling(from: $0) } ?? introspection
             }
-            return .schema(introspection.filling(from: sources))
+            logger.debug(
+                shared ? "the server's schema is the one already decoded for its build" : "decoded the server's schema",
+                metadata: metadata
+            )
+            return .schema(entry)
         } catch {
             return .none(QMPError(code: .protocolViolation, message: "the query-qmp-schema reply cannot be read: \(error)", underlying: error))
         }
@@ -138,18 +225,12 @@ extension QMPClient {
     /// `QEMU 7.2.22 has no command 'query-cpus'; QEMU removed it after 5.2.0`.
     /// A server without `query-qmp-schema` (QEMU before 2.5) is not checked.
     public func check<Command: QMPCommand>(_ command: Command) async throws {
-        try await check(Command.self, arguments: command.arguments)
-    }
-
-    /// The check of ``check(_:)-swift.method`` on arguments already built, so that
-    /// ``execute(_:timeout:)`` builds them once.
-    func check<Command: QMPCommand>(_: Command.Type, arguments: JSONObject?) async throws {
-        try await check(Command.name, arguments: arguments, history: (Command.availability, Command.argumentAvailability))
+        try await check(Command.name, arguments: command.arguments, history: Command.history)
     }
 
     /// The one check behind both: `history` is what the bindings know of when the command and
     /// its arguments came and went, when the caller has bindings.
-    private func check(
+    func check(
         _ name: String,
         arguments: JSONObject?,
         history: (command: QEMUAvailability, arguments: [String: QEMUAvailability])?
@@ -174,12 +255,5 @@ extension QMPClient {
     /// why `server` lacks it; empty when the history does not.
     static func history(_ availability: QEMUAvailability, server version: QEMUVersion?) -> String {
         version.flatMap(availability.whyAbsent(in:)).map { "; \($0)" } ?? ""
-    }
-
-    /// Checks the command against the server's schema (see ``check(_:arguments:)``), then runs it.
-    @discardableResult
-    public func executeChecked(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws -> JSONValue {
-        try await check(name, arguments: arguments)
-        return try await execute(name, arguments: arguments, timeout: timeout)
     }
 }

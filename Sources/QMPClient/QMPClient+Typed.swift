@@ -2,33 +2,83 @@ import NIOConcurrencyHelpers
 import QMPCore
 
 extension QMPClient {
+    // The typed forms of the three ways to send a command (see ``execute(_:arguments:passing:timeout:)``),
+    // checked against the server's schema when ``Configuration-swift.struct/checksCommands`` says
+    // so, like the untyped ones; ``check(_:)-swift.method`` checks one command explicitly.
+
     /// Runs a typed command and decodes its reply.
     ///
-    /// Unless ``Configuration/checksTypedCommands`` is off, the command is first checked
-    /// against the server's own schema (see ``check(_:)-swift.method``).
-    ///
+    /// - Parameters:
+    ///   - fileDescriptors: descriptors to pass with the command, for `getfd` and `add-fd`
+    ///     (`GetfdCommand(fdname: "disk")`); see ``execute(_:arguments:passing:timeout:)``.
+    ///   - timeout: the limit for this call; defaults to the configuration's `commandTimeout`.
     /// - Throws: ``QMPError``; a reply that does not have the shape the binding expects is a
     ///   ``QMPError/Code-swift.struct/protocolViolation`` naming the path, e.g.
     ///   `return.status: expected string, got 5`. Members and enum values the binding does not
     ///   know are not errors: newer QEMUs add them all the time.
     @discardableResult
-    public func execute<Command: QMPCommand>(_ command: Command, timeout: Duration? = nil) async throws -> Command.Response {
+    public func execute<Command: QMPCommand>(
+        _ command: Command,
+        passing fileDescriptors: [CInt] = [],
+        timeout: Duration? = nil
+    ) async throws -> Command.Response {
         // Generated bindings build their arguments on every read.
-        let arguments = command.arguments
-        if configuration.checksTypedCommands {
-            try await check(Command.self, arguments: arguments)
+        let reply = try await call(
+            Command.name,
+            arguments: command.arguments,
+            history: Command.history,
+            outOfBand: false,
+            fileDescriptors: fileDescriptors,
+            timeout: timeout
+        )
+        return try Command.decodeReply(reply)
+    }
+
+    /// Runs a typed command out of band (see ``executeOutOfBand(_:arguments:timeout:)``) and
+    /// decodes its reply. Whether the command may run out of band is the server's to say: the
+    /// bindings span QEMU releases that differ in it.
+    @discardableResult
+    public func executeOutOfBand<Command: QMPCommand>(
+        _ command: Command,
+        timeout: Duration? = nil
+    ) async throws -> Command.Response {
+        let reply = try await call(
+            Command.name,
+            arguments: command.arguments,
+            history: Command.history,
+            outOfBand: true,
+            fileDescriptors: [],
+            timeout: timeout
+        )
+        return try Command.decodeReply(reply)
+    }
+
+    /// Runs a typed command and waits for the typed event it causes, e.g. `DeviceDelCommand`
+    /// and the `DeviceDeletedEvent` of that device. The subscription starts before the command
+    /// is sent, so an event that overtakes the reply is not lost; events of that name whose
+    /// payload does not decode are passed over.
+    ///
+    /// - Parameters:
+    ///   - event: the event's type.
+    ///   - matching: which of those events counts; by default the first one.
+    ///   - eventTimeout: how long to wait for the event after the reply.
+    public func execute<Command: QMPCommand, Payload: QMPEventPayload>(
+        _ command: Command,
+        thenWaitFor event: Payload.Type,
+        matching predicate: @escaping @Sendable (QMPTypedEvent<Payload>) -> Bool = { _ in true },
+        eventTimeout: Duration = .seconds(30)
+    ) async throws -> (reply: Command.Response, event: QMPTypedEvent<Payload>) {
+        let (reply, event) = try await execute(
+            Command.name,
+            arguments: command.arguments,
+            history: Command.history,
+            thenWaitFor: Payload.name,
+            eventTimeout: eventTimeout
+        ) { event -> QMPTypedEvent<Payload>? in
+            guard let typed = QMPTypedEvent<Payload>(decoding: event), predicate(typed) else { return nil }
+            return typed
         }
-        let reply = try await execute(Command.name, arguments: arguments, timeout: timeout)
-        do {
-            return try Command.Response(json: reply, path: QMPPath(["return"]))
-        } catch {
-            throw QMPError(
-                code: .protocolViolation,
-                message: "the reply does not have the shape this binding expects: \(error)",
-                command: Command.name,
-                underlying: error
-            )
-        }
+        return (try Command.decodeReply(reply), event)
     }
 
     /// Events of one kind, decoded. Events that do not decode (a QEMU that changed the payload
@@ -46,6 +96,36 @@ extension QMPClient {
 public struct QMPTypedEvent<Payload: QMPEventPayload>: Sendable {
     public var payload: Payload
     public var timestamp: QMPEvent.Timestamp
+
+    /// The event decoded, or `nil` when its payload does not have the binding's shape.
+    init?(decoding event: QMPEvent) {
+        guard let payload = try? Payload(json: .object(event.data ?? [:]), path: QMPPath(["data"])) else { return nil }
+        self.init(payload: payload, timestamp: event.timestamp)
+    }
+
+    init(payload: Payload, timestamp: QMPEvent.Timestamp) {
+        self.payload = payload
+        self.timestamp = timestamp
+    }
+}
+
+extension QMPCommand {
+    /// What the bindings know of when this command and its arguments came and went.
+    static var history: QMPClient.History { (availability, argumentAvailability) }
+
+    /// The reply decoded as this command's response.
+    static func decodeReply(_ reply: JSONValue) throws -> Response {
+        do {
+            return try Response(json: reply, path: QMPPath(["return"]))
+        } catch {
+            throw QMPError(
+                code: .protocolViolation,
+                message: "the reply does not have the shape this binding expects: \(error)",
+                command: name,
+                underlying: error
+            )
+        }
+    }
 }
 
 /// The events of one kind, decoded, as an `AsyncSequence`.
@@ -69,12 +149,10 @@ public struct QMPTypedEventStream<Payload: QMPEventPayload>: AsyncSequence, Send
 
         public mutating func next() async throws -> QMPTypedEvent<Payload>? {
             while let event = try await base.next() {
-                do {
-                    let payload = try Payload(json: .object(event.data ?? [:]), path: QMPPath(["data"]))
-                    return QMPTypedEvent(payload: payload, timestamp: event.timestamp)
-                } catch {
-                    failures.increment()
+                if let typed = QMPTypedEvent<Payload>(decoding: event) {
+                    return typed
                 }
+                failures.increment()
             }
             return nil
         }
@@ -84,8 +162,6 @@ public struct QMPTypedEventStream<Payload: QMPEventPayload>: AsyncSequence, Send
         AsyncIterator(base: base.makeAsyncIterator(), failures: failures)
     }
 }
-
-
 
 final class FailureCounter: Sendable {
     private let value = NIOLockedValueBox(0)

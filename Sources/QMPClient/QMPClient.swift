@@ -5,6 +5,7 @@ import NIOPosix
 import NIOConcurrencyHelpers
 import QAPI
 import QMPCore
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -16,12 +17,19 @@ import Darwin
 
 /// A connection to a QMP server — QEMU, or anything that speaks QMP.
 ///
+/// For work with a beginning and an end, ``withConnection(to:configuration:logger:isolation:_:)``
+/// connects, runs its body and closes, however the body ends:
+///
 /// ```swift
-/// let client = try await QMPClient.connect(to: .unixSocket(path: "/run/vm/qmp.sock"))
-/// let status = try await client.execute("query-status")
-/// for try await event in client.events(named: ["SHUTDOWN"]) { … }
-/// await client.close()
+/// let status = try await QMPClient.withConnection(to: .unixSocket(path: "/run/vm/qmp.sock")) { client in
+///     try await client.execute("query-status")
+/// }
 /// ```
+///
+/// A client that lives as long as the application is a swift-service-lifecycle `Service`: connect
+/// it, hand it to the code that uses it, and run it in the `ServiceGroup` (see ``run()``).
+/// ``connect(to:configuration:logger:)`` and ``close()`` are the steps both are made of; a client
+/// dropped without ``close()`` closes its connection when it goes away.
 ///
 /// `connect` returns once the greeting has arrived and capabilities are negotiated (with `oob`
 /// when the server offers it). Any number of tasks may call ``execute(_:arguments:timeout:)``
@@ -45,9 +53,17 @@ public final class QMPClient: Sendable {
         /// Limits of the JSON reader for what the server sends.
         public var reader: JSONReader.Configuration
         public var eventLoopGroup: any EventLoopGroup
-        /// Check typed commands against the server's own schema before sending them (fetched
-        /// once per connection with `query-qmp-schema`; servers without it are not checked).
-        public var checksTypedCommands: Bool
+        /// Check every command, typed or not, against the server's own schema before sending it
+        /// (see ``QMPClient/check(_:arguments:)``). Off by default, for typed and untyped calls
+        /// alike: QEMU checks every command's arguments itself before it runs the command, so
+        /// the client's check adds no safety, only a message that names what this QEMU lacks and
+        /// when QEMU added or removed it. Its price is the server's whole schema: the first
+        /// checked call of a connection fetches `query-qmp-schema` (QEMU's largest reply),
+        /// logged at debug level, and holds it in ``schemaCache``. Turn it on where the clearer
+        /// message is worth that, or call ``QMPClient/check(_:arguments:)`` where it matters.
+        public var checksCommands: Bool
+        /// Where decoded schemas are kept: connections to the same QEMU build share one copy.
+        public var schemaCache: QMPSchemaCache
         /// What the schema sources of the server's release said, for the checks: the integer
         /// widths and type names introspection leaves out (``QAPIIntrospection/filling(from:)``),
         /// so that a check refuses what that QEMU refuses, in its words. Given the server's
@@ -63,10 +79,12 @@ public final class QMPClient: Sendable {
             inBandIDs: QMPClientStateMachine.InBandIDs = .whenNeeded,
             reader: JSONReader.Configuration = .client,
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-            checksTypedCommands: Bool = true,
+            checksCommands: Bool = false,
+            schemaCache: QMPSchemaCache = .shared,
             schemaSources: (@Sendable (QEMUVersion) -> (any QAPISourceTypes)?)? = nil
         ) {
-            self.checksTypedCommands = checksTypedCommands
+            self.checksCommands = checksCommands
+            self.schemaCache = schemaCache
             self.schemaSources = schemaSources
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
@@ -89,9 +107,9 @@ public final class QMPClient: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<QMPChannelHandler>
     private let hub: EventHub
-    private let logger: Logger
+    let logger: Logger
     /// What this connection knows of the server's introspection (see ``schema()``).
-    let schemaState = NIOLockedValueBox(SchemaState.unknown)
+    let schemaState = NIOLockedValueBox(SchemaState())
 
     private init(
         channel: any Channel,
@@ -112,7 +130,40 @@ public final class QMPClient: Sendable {
         self.logger = logger
     }
 
+    /// A client nobody holds any more closes its connection; nothing else would, since the
+    /// channel lives on in the event loop.
+    deinit {
+        guard channel.isActive else { return }
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.close() }
+    }
+
     // MARK: - Connecting
+
+    /// Connects to `address`, runs `body` with the client, and closes the connection however
+    /// `body` ends: when it returns, throws, or its task is cancelled. Returns what `body`
+    /// returns.
+    ///
+    /// The scoped counterpart of a long-lived client run as a `Service` (see ``run()``): use
+    /// this where the work has an end, that where the connection lives as long as the program.
+    public static func withConnection<Result>(
+        to address: QMPAddress,
+        configuration: Configuration = Configuration(),
+        logger: Logger = QMPClient.silentLogger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (QMPClient) async throws -> sending Result
+    ) async throws -> sending Result {
+        let client = try await connect(to: address, configuration: configuration, logger: logger)
+        let result: Result
+        do {
+            result = try await body(client)
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
+        return result
+    }
 
     /// Connects to a QMP server at `address` and negotiates capabilities.
     ///
@@ -338,10 +389,19 @@ public final class QMPClient: Sendable {
     }
 
     // MARK: - Commands
+    //
+    // Three ways to send a command, each for typed and untyped commands alike: in band (with
+    // descriptors attached or not), out of band, and followed by the event it causes. Each is
+    // checked against the server's schema first when the configuration says so.
 
     /// Runs a command and returns its `return` value.
     ///
     /// - Parameters:
+    ///   - fileDescriptors: descriptors to pass with the command (SCM_RIGHTS), for `getfd` and
+    ///     `add-fd`; Unix sockets only. The descriptors are duplicated into the server; the
+    ///     caller keeps its own and closes them when it likes. QEMU keeps the descriptors of the
+    ///     latest message that carried any and gives them to the next command that takes one,
+    ///     so the client sends one such command at a time.
     ///   - timeout: the limit for this call; defaults to the configuration's `commandTimeout`.
     /// - Throws: ``QMPError``; for an error reply its ``QMPError/errorClass`` and
     ///   ``QMPError/message`` are QEMU's `class` and `desc`.
@@ -349,8 +409,13 @@ public final class QMPClient: Sendable {
     /// Cancelling the calling task stops the wait and throws; the command itself has already
     /// been sent and QEMU will still run it.
     @discardableResult
-    public func execute(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws -> JSONValue {
-        try await call(name, arguments: arguments, outOfBand: false, fileDescriptors: [], timeout: timeout)
+    public func execute(
+        _ name: String,
+        arguments: JSONObject? = nil,
+        passing fileDescriptors: [CInt] = [],
+        timeout: Duration? = nil
+    ) async throws -> JSONValue {
+        try await call(name, arguments: arguments, outOfBand: false, fileDescriptors: fileDescriptors, timeout: timeout)
     }
 
     /// Runs a command out of band (`exec-oob`): QEMU runs it at once, even while in-band commands
@@ -359,25 +424,6 @@ public final class QMPClient: Sendable {
     @discardableResult
     public func executeOutOfBand(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws -> JSONValue {
         try await call(name, arguments: arguments, outOfBand: true, fileDescriptors: [], timeout: timeout)
-    }
-
-    /// Runs a command with file descriptors attached (SCM_RIGHTS), for `getfd` and `add-fd`.
-    ///
-    /// The descriptors are duplicated into the server; the caller keeps its own and closes them
-    /// when it likes. QEMU keeps the descriptors of the latest message that carried any and
-    /// gives them to the next command that takes one, so the client sends one such command at a
-    /// time. Unix sockets only.
-    @discardableResult
-    public func execute(
-        _ name: String,
-        arguments: JSONObject? = nil,
-        passing fileDescriptors: [CInt],
-        timeout: Duration? = nil
-    ) async throws -> JSONValue {
-        guard !fileDescriptors.isEmpty else {
-            return try await execute(name, arguments: arguments, timeout: timeout)
-        }
-        return try await call(name, arguments: arguments, outOfBand: false, fileDescriptors: fileDescriptors, timeout: timeout)
     }
 
     /// Runs a command and waits for the event it causes, e.g. `device_del` and the
@@ -395,13 +441,69 @@ public final class QMPClient: Sendable {
         matching predicate: @escaping @Sendable (QMPEvent) -> Bool = { _ in true },
         eventTimeout: Duration = .seconds(30)
     ) async throws -> (reply: JSONValue, event: QMPEvent) {
+        try await execute(
+            name,
+            arguments: arguments,
+            history: nil,
+            thenWaitFor: eventName,
+            eventTimeout: eventTimeout
+        ) { event in
+            predicate(event) ? event : nil
+        }
+    }
+
+    /// What the bindings know of when a command and its arguments came and went, for the
+    /// check's messages; `nil` for untyped calls.
+    typealias History = (command: QMPAvailability, arguments: [String: QMPAvailability])
+
+    /// The one path behind every command: the check when configured, then the call.
+    func call(
+        _ name: String,
+        arguments: JSONObject?,
+        history: History? = nil,
+        outOfBand: Bool,
+        fileDescriptors: [CInt],
+        timeout: Duration?
+    ) async throws -> JSONValue {
+        if configuration.checksCommands {
+            try await check(name, arguments: arguments, history: history)
+        }
+        return try await send(
+            name,
+            arguments: arguments,
+            outOfBand: outOfBand,
+            fileDescriptors: fileDescriptors,
+            timeout: timeout
+        )
+    }
+
+    /// The run-and-wait behind the typed and untyped forms: `match` picks the event and turns
+    /// it into what the caller gets.
+    func execute<Match: Sendable>(
+        _ name: String,
+        arguments: JSONObject?,
+        history: History?,
+        thenWaitFor eventName: String,
+        eventTimeout: Duration,
+        match: @escaping @Sendable (QMPEvent) -> Match?
+    ) async throws -> (reply: JSONValue, event: Match) {
+        // Subscribed before sending, so that an event that overtakes the reply is kept.
         let events = events(named: [eventName], bufferSize: 4096, whenFull: .dropOldest)
-        let reply = try await execute(name, arguments: arguments)
+        let reply = try await call(
+            name,
+            arguments: arguments,
+            history: history,
+            outOfBand: false,
+            fileDescriptors: [],
+            timeout: nil
+        )
         let peer = self.peer
-        let event = try await withThrowingTaskGroup(of: QMPEvent?.self) { group in
+        let event = try await withThrowingTaskGroup(of: Match?.self) { group in
             group.addTask {
-                for try await event in events where predicate(event) {
-                    return event
+                for try await event in events {
+                    if let matched = match(event) {
+                        return matched
+                    }
                 }
                 return nil
             }
@@ -426,7 +528,8 @@ public final class QMPClient: Sendable {
         return (reply, event)
     }
 
-    private func call(
+    /// Sends a command, unchecked, and waits for its reply.
+    func send(
         _ name: String,
         arguments: JSONObject?,
         outOfBand: Bool,
@@ -483,15 +586,16 @@ public final class QMPClient: Sendable {
 
     /// Closes the connection. Pending calls fail; event streams end normally.
     public func close() async {
+        await close(reason: nil)
+    }
+
+    /// Closes the connection, failing pending calls with `reason` (or "the client was closed").
+    private func close(reason: QMPError?) async {
         let handler = self.handler
         let channel = self.channel
-        try? await channel.eventLoop.submit {
-            if let context = try? channel.pipeline.syncOperations.context(handlerType: QMPChannelHandler.self) {
-                handler.value.close(context: context)
-            } else {
-                channel.close(promise: nil)
-            }
-        }.get()
+        // Futures, not cancellable waits: closing finishes also in a cancelled task.
+        try? await channel.eventLoop.submit { handler.value.close(reason: reason) }.get()
+        channel.close(promise: nil)
         try? await channel.closeFuture.get()
     }
 
@@ -507,6 +611,53 @@ public final class QMPClient: Sendable {
     /// made under it go without crossing threads (see ``QMPEventLoopExecutor``).
     @available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *)
     public var executor: QMPEventLoopExecutor { QMPEventLoopExecutor(eventLoop: channel.eventLoop) }
+}
+
+// MARK: - A long-lived client
+
+extension QMPClient: Service {
+    /// Keeps the connection until the task running this is cancelled or the service group shuts
+    /// down gracefully; then fails the calls still waiting with a ``QMPError`` whose code is
+    /// ``QMPError/Code-swift.struct/shutDown`` (naming the command), ends event streams
+    /// normally, and closes.
+    ///
+    /// ```swift
+    /// let client = try await QMPClient.connect(to: .unixSocket(path: "/run/vm/qmp.sock"))
+    /// let group = ServiceGroup(
+    ///     services: [client, VMWatcher(client: client)],
+    ///     gracefulShutdownSignals: [.sigterm],
+    ///     logger: logger
+    /// )
+    /// try await group.run()
+    /// ```
+    ///
+    /// A client is connected before it runs, so whatever uses it can start at once; `run()` is
+    /// its lifetime, as ``withConnection(to:configuration:logger:isolation:_:)``'s body is for a
+    /// scoped client. It returns when the client was closed (by ``close()`` too), and throws the
+    /// ``QMPError/Code-swift.struct/connectionClosed`` error when the server went away, so that
+    /// the group learns its monitor is gone.
+    public func run() async throws {
+        let handler = self.handler
+        let eventLoop = channel.eventLoop
+        let shutDown: @Sendable (String) -> Void = { why in
+            let reason = QMPError(code: .shutDown, message: "the client was shut down (\(why))")
+            eventLoop.execute { handler.value.close(reason: reason) }
+        }
+        let ending = await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await hub.end()
+            } onCancel: {
+                shutDown("its run() was cancelled")
+            }
+        } onGracefulShutdown: {
+            shutDown("graceful shutdown")
+        }
+        // The channel may still be on its way down; return once it is.
+        try? await channel.closeFuture.get()
+        if let ending {
+            throw ending
+        }
+    }
 }
 
 /// An `errno` value with its text.

@@ -77,10 +77,14 @@ final class EventHub: Sendable {
         deinit { end() }
     }
 
+    typealias EndWaiter = CheckedContinuation<QMPError?, Never>
+
     private struct State {
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
         /// Set once the connection is gone: later subscriptions end at once.
         var ended: Result<Void, QMPError>?
+        /// Those waiting in ``EventHub/end()``.
+        var endWaiters: [EndWaiter] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -123,13 +127,36 @@ final class EventHub: Sendable {
         }
     }
 
+    /// Returns once the connection has ended: `nil` when the client ended it, else what did.
+    func end() async -> QMPError? {
+        await withCheckedContinuation { continuation in
+            let ended = state.withLockedValue { state -> Result<Void, QMPError>? in
+                if state.ended == nil {
+                    state.endWaiters.append(continuation)
+                }
+                return state.ended
+            }
+            switch ended {
+            case nil: break
+            case .success?: continuation.resume(returning: nil)
+            case .failure(let error)?: continuation.resume(returning: error)
+            }
+        }
+    }
+
     /// Ends every subscription: normally when `error` is nil, else by throwing it.
     func finish(_ error: QMPError?) {
-        let subscriptions = state.withLockedValue { state -> [Subscription] in
-            guard state.ended == nil else { return [] }
+        let (subscriptions, waiters) = state.withLockedValue { state -> ([Subscription], [EndWaiter]) in
+            guard state.ended == nil else { return ([], []) }
             state.ended = error.map { .failure($0) } ?? .success(())
-            defer { state.subscriptions.removeAll() }
-            return Array(state.subscriptions.values)
+            defer {
+                state.subscriptions.removeAll()
+                state.endWaiters.removeAll()
+            }
+            return (Array(state.subscriptions.values), state.endWaiters)
+        }
+        for waiter in waiters {
+            waiter.resume(returning: error)
         }
         for subscription in subscriptions {
             if let error {

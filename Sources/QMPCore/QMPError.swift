@@ -18,6 +18,7 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
             case unsupported = "unsupported"
             case invalidArguments = "invalid arguments"
             case launchFailed = "launch failed"
+            case shutDown = "shut down"
         }
 
         private let base: Base
@@ -43,6 +44,9 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
         public static let invalidArguments = Code(.invalidArguments)
         /// A QEMU process could not be started or did not offer its QMP socket.
         public static let launchFailed = Code(.launchFailed)
+        /// The client was shut down (a graceful shutdown, or the cancellation of its service's
+        /// `run()`) while the call waited: the command may or may not have run.
+        public static let shutDown = Code(.shutDown)
 
         public var description: String { base.rawValue }
     }

@@ -1,6 +1,7 @@
 import CQMPSystem
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import QMPClient
 import QMPCore
 
@@ -135,7 +136,12 @@ public struct QEMULauncher: Sendable {
         }
         writePidFile(pid, directory: directory)
         logger.debug("started QEMU", metadata: ["qmp_pid": "\(pid)", "qmp_arguments": "\(arguments)"])
-        let process = QEMUProcess(pid: pid, directory: directory, logPath: logPath)
+        let process = QEMUProcess(
+            pid: pid,
+            directory: directory,
+            logPath: logPath,
+            eventLoop: client.eventLoopGroup.next()
+        )
 
         do {
             let client = try await connectWhenReady(socketPath: socketPath, process: process, binary: binary, logger: logger)
@@ -229,7 +235,14 @@ public final class QEMUInstance: Sendable {
     private let process: QEMUProcess
     private let shutdownStepTimeout: Duration
     private let logger: Logger
-    private let shutdownTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let shutdownState = NIOLockedValueBox(ShutdownState.running)
+
+    private enum ShutdownState {
+        case running
+        /// The first caller of ``shutdown()`` carries it out; later ones wait here.
+        case shuttingDown(waiters: [CheckedContinuation<Void, Never>])
+        case done
+    }
 
     init(
         client: QMPClient,
@@ -254,30 +267,43 @@ public final class QEMUInstance: Sendable {
     public var isRunning: Bool { process.reapIfExited() == nil }
 
     /// Ends QEMU: `quit` over QMP, then SIGTERM, then SIGKILL, each step given
-    /// `shutdownStepTimeout`; then removes the private directory. Safe to call more than once.
+    /// `shutdownStepTimeout`; then removes the private directory. Safe to call more than once,
+    /// also at the same time: the first call does the work, in its own task, and the others
+    /// return when it is done. In a cancelled task it skips `quit` and starts at SIGTERM.
     public func shutdown() async {
-        let task = shutdownTask.withLockedValue { task -> Task<Void, Never> in
-            if let task { return task }
-            let client = self.client
-            let process = self.process
-            let stepTimeout = shutdownStepTimeout
-            let logger = self.logger
-            let newTask = Task {
-                if client.isConnected {
-                    do {
-                        try await client.execute("quit", timeout: stepTimeout)
-                    } catch {
-                        // QEMU may close the socket before the reply leaves: that is a quit too.
-                        logger.debug("quit did not answer", metadata: ["error": "\(error)"])
-                    }
-                }
-                await client.close()
-                await process.terminate(stepTimeout: stepTimeout)
-            }
-            task = newTask
-            return newTask
+        let first = shutdownState.withLockedValue { state -> Bool in
+            guard case .running = state else { return false }
+            state = .shuttingDown(waiters: [])
+            return true
         }
-        await task.value
+        guard first else {
+            await withCheckedContinuation { continuation in
+                let done = shutdownState.withLockedValue { state -> Bool in
+                    guard case .shuttingDown(var waiters) = state else { return true }
+                    waiters.append(continuation)
+                    state = .shuttingDown(waiters: waiters)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+            return
+        }
+        if client.isConnected && !Task.isCancelled {
+            do {
+                try await client.execute("quit", timeout: shutdownStepTimeout)
+            } catch {
+                // QEMU may close the socket before the reply leaves: that is a quit too.
+                logger.debug("quit did not answer", metadata: ["error": "\(error)"])
+            }
+        }
+        await client.close()
+        await process.terminate(stepTimeout: shutdownStepTimeout, askedToQuit: !Task.isCancelled)
+        let waiters = shutdownState.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            defer { state = .done }
+            guard case .shuttingDown(let waiters) = state else { return [] }
+            return waiters
+        }
+        waiters.forEach { $0.resume() }
     }
 }
 
@@ -286,12 +312,15 @@ final class QEMUProcess: Sendable {
     let pid: pid_t
     let directory: String
     let logPath: String
+    /// Where the waits for the process sleep.
+    let eventLoop: any EventLoop
     private let exitStatus = NIOLockedValueBox<String?>(nil)
 
-    init(pid: pid_t, directory: String, logPath: String) {
+    init(pid: pid_t, directory: String, logPath: String, eventLoop: any EventLoop) {
         self.pid = pid
         self.directory = directory
         self.logPath = logPath
+        self.eventLoop = eventLoop
     }
 
     /// "exited with status N" or "was killed by signal N" once the process has ended (and been
@@ -317,21 +346,17 @@ final class QEMUProcess: Sendable {
     /// the directory goes. Returns once the process is reaped. Where QEMU was never asked to
     /// quit (`askedToQuit` false: a launch that failed or was given up), SIGTERM comes first.
     func terminate(stepTimeout: Duration, askedToQuit: Bool = true) async {
-        // In a task of its own: the caller's may be cancelled (a launch given up), and there
-        // every sleep in the waits would return at once and the waits would spin.
-        await Task { [self] in
-            if !askedToQuit { kill(pid, SIGTERM) }
-            var ended = await waitForExit(within: stepTimeout)
-            if !ended && askedToQuit {
-                kill(pid, SIGTERM)
-                ended = await waitForExit(within: stepTimeout)
-            }
-            if !ended {
-                kill(pid, SIGKILL)
-                _ = await waitForExit(within: .seconds(10))
-            }
-            removeTree(directory)
-        }.value
+        if !askedToQuit { kill(pid, SIGTERM) }
+        var ended = await waitForExit(within: stepTimeout)
+        if !ended && askedToQuit {
+            kill(pid, SIGTERM)
+            ended = await waitForExit(within: stepTimeout)
+        }
+        if !ended {
+            kill(pid, SIGKILL)
+            _ = await waitForExit(within: .seconds(10))
+        }
+        removeTree(directory)
     }
 
     private func waitForExit(within timeout: Duration) async -> Bool {
@@ -339,9 +364,18 @@ final class QEMUProcess: Sendable {
         let deadline = clock.now + timeout
         while reapIfExited() == nil {
             guard clock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(5))
+            await pause(.milliseconds(5))
         }
         return true
+    }
+
+    /// Sleeps on the event loop. Unlike `Task.sleep`, it does not end at once in a cancelled
+    /// task (a launch given up, a shutdown of a cancelled scope), where the waits above would
+    /// spin; and a loop that is shutting down ends it early rather than never.
+    private func pause(_ amount: TimeAmount) async {
+        await withCheckedContinuation { continuation in
+            eventLoop.scheduleTask(in: amount) {}.futureResult.whenComplete { _ in continuation.resume() }
+        }
     }
 
     func log() -> String {

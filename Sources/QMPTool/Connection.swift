@@ -81,14 +81,9 @@ struct ConnectionOptions: ParsableArguments {
             printError("qmp: no ADDRESS given, so talking to a simulated QEMU 7.2 (--launch starts a real one)")
             return try await withSimulatedQEMU(configuration: configuration, body)
         }
-        let client = try await QMPClient.connect(to: QMPAddress(parsing: address), configuration: configuration)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
+        let parsed = try QMPAddress(parsing: address)
+        return try await QMPClient.withConnection(to: parsed, configuration: configuration) { client in
+            try await body(client)
         }
     }
 }
@@ -102,22 +97,17 @@ func withSimulatedQEMU<Result: Sendable>(
     defer { PrivateDirectory.remove(directory) }
     let server = QEMUSimulator().makeServer()
     let address = try await server.listen(on: .unixSocket(path: directory + "/qmp.sock"))
+    let result: Result
     do {
-        let client = try await QMPClient.connect(to: address, configuration: configuration)
-        let result: Result
-        do {
-            result = try await body(client)
-        } catch {
-            await client.close()
-            throw error
+        result = try await QMPClient.withConnection(to: address, configuration: configuration) { client in
+            try await body(client)
         }
-        await client.close()
-        await server.shutdown()
-        return result
     } catch {
         await server.shutdown()
         throw error
     }
+    await server.shutdown()
+    return result
 }
 
 /// Prints a line to standard error.

@@ -9,6 +9,13 @@ import Testing
 enum RealQEMU {
     static let launcher = QEMULauncher(startupTimeout: .seconds(30), shutdownStepTimeout: .seconds(5))
 
+    /// The same, with a client that checks every command against QEMU's schema before sending.
+    static let checkedLauncher = QEMULauncher(
+        startupTimeout: .seconds(30),
+        shutdownStepTimeout: .seconds(5),
+        client: QMPClient.Configuration(checksCommands: true)
+    )
+
     /// Launches QEMU, runs `body`, shuts QEMU down, and checks that its process is gone.
     static func with<Result: Sendable>(
         _ launcher: QEMULauncher = RealQEMU.launcher,

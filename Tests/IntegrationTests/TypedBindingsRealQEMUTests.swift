@@ -46,12 +46,27 @@ struct TypedBindingsRealQEMUTests {
 
     @Test("a typed command the connected QEMU lacks is refused before sending, naming the versions")
     func preSendCheck() async throws {
-        try await RealQEMU.with { qemu in
+        try await RealQEMU.with(RealQEMU.checkedLauncher) { qemu in
             let version = try #require(qemu.client.greeting.version)
             let error = await #expect(throws: QMPError.self) { try await qemu.client.execute(QueryCpusCommand()) }
             #expect(error?.message == "QEMU \(version) has no command 'query-cpus'; QEMU removed it after 5.2.0")
             let status = try await qemu.client.execute(QueryStatusCommand())
             #expect(status.status == .prelaunch)
+        }
+    }
+
+    @Test("typed add-fd passes a descriptor, and typed query-fdsets shows it")
+    func typedDescriptorPassing() async throws {
+        try await RealQEMU.with { qemu in
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
+            defer { ends.forEach { close($0) } }
+            let added = try await qemu.client.execute(AddFdCommand(fdsetId: 3, opaque: "typed"), passing: [ends[0]])
+            #expect(added.fdsetId == 3)
+            let fdsets = try await qemu.client.execute(QueryFdsetsCommand())
+            let set = try #require(fdsets.first { $0.fdsetId == 3 })
+            #expect(set.fds.map(\.opaque) == ["typed"])
+            #expect(set.fds.map(\.fd) == [added.fd])
         }
     }
 

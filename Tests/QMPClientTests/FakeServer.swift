@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import QMPClient
@@ -43,11 +44,62 @@ final class FakeServer: Sendable {
     let address: QMPAddress
     private let channel: any Channel
     private let directory: URL?
+    private let connections: ConnectionCount
 
-    private init(address: QMPAddress, channel: any Channel, directory: URL?) {
+    /// Connections open right now, as this server sees them.
+    var openConnections: Int { connections.open }
+
+    private init(address: QMPAddress, channel: any Channel, directory: URL?, connections: ConnectionCount) {
         self.address = address
         self.channel = channel
         self.directory = directory
+        self.connections = connections
+    }
+
+    /// Starts a server, runs `body` with it, and stops it however `body` ends.
+    static func with<Result: Sendable>(
+        unixSocket: Bool = false,
+        greeting: [UInt8] = FakeServer.qemuGreeting,
+        respond: @escaping Responder = { _ in nil },
+        _ body: (FakeServer) async throws -> Result
+    ) async throws -> Result {
+        let server = try await start(unixSocket: unixSocket, greeting: greeting, respond: respond)
+        let result: Result
+        do {
+            result = try await body(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+        return result
+    }
+
+    /// Starts a server and runs `body` with a client connected to it; closes both however
+    /// `body` ends.
+    static func withClient<Result: Sendable>(
+        unixSocket: Bool = false,
+        greeting: [UInt8] = FakeServer.qemuGreeting,
+        configuration: QMPClient.Configuration,
+        respond: @escaping Responder = { _ in nil },
+        _ body: (QMPClient) async throws -> Result
+    ) async throws -> Result {
+        try await with(unixSocket: unixSocket, greeting: greeting, respond: respond) { server in
+            try await QMPClient.withConnection(to: server.address, configuration: configuration) { client in
+                try await body(client)
+            }
+        }
+    }
+
+    /// Waits until the server sees no open connection; false if that takes longer than `limit`.
+    func waitUntilNoConnections(within limit: Duration = .seconds(10)) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while openConnections > 0 {
+            guard clock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return true
     }
 
     static func start(
@@ -55,11 +107,13 @@ final class FakeServer: Sendable {
         greeting: [UInt8] = FakeServer.qemuGreeting,
         respond: @escaping Responder = { _ in nil }
     ) async throws -> FakeServer {
+        let connections = ConnectionCount()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(greeting: greeting, respond: respond))
+                    let handler = ScriptHandler(greeting: greeting, respond: respond, connections: connections)
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         if unixSocket {
@@ -67,10 +121,20 @@ final class FakeServer: Sendable {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let path = directory.appendingPathComponent("qmp.sock").path
             let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
-            return FakeServer(address: .unixSocket(path: path), channel: channel, directory: directory)
+            return FakeServer(
+                address: .unixSocket(path: path),
+                channel: channel,
+                directory: directory,
+                connections: connections
+            )
         }
         let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
-        return FakeServer(address: .tcp(host: "127.0.0.1", port: channel.localAddress!.port!), channel: channel, directory: nil)
+        return FakeServer(
+            address: .tcp(host: "127.0.0.1", port: channel.localAddress!.port!),
+            channel: channel,
+            directory: nil,
+            connections: connections
+        )
     }
 
     /// Serves one connection on an already connected socket (one end of a socketpair).
@@ -78,7 +142,12 @@ final class FakeServer: Sendable {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(greeting: FakeServer.qemuGreeting, respond: respond))
+                    let handler = ScriptHandler(
+                        greeting: FakeServer.qemuGreeting,
+                        respond: respond,
+                        connections: ConnectionCount()
+                    )
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .withConnectedSocket(descriptor)
@@ -99,14 +168,22 @@ private final class ScriptHandler: ChannelInboundHandler {
 
     let greeting: [UInt8]
     let respond: FakeServer.Responder
+    let connections: ConnectionCount
     var reader = JSONReader(configuration: .server)
 
-    init(greeting: [UInt8], respond: @escaping FakeServer.Responder) {
+    init(greeting: [UInt8], respond: @escaping FakeServer.Responder, connections: ConnectionCount) {
         self.greeting = greeting
         self.respond = respond
+        self.connections = connections
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connections.change(by: -1)
+        context.fireChannelInactive()
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        connections.change(by: 1)
         if !greeting.isEmpty {
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: greeting)), promise: nil)
         }
@@ -125,4 +202,11 @@ private final class ScriptHandler: ChannelInboundHandler {
             }
         }
     }
+}
+
+/// How many connections a server has open.
+final class ConnectionCount: Sendable {
+    private let count = NIOLockedValueBox(0)
+    var open: Int { count.withLockedValue { $0 } }
+    func change(by delta: Int) { count.withLockedValue { $0 += delta } }
 }

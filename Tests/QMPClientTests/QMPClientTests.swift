@@ -11,29 +11,23 @@ private let quick = QMPClient.Configuration(connectTimeout: .seconds(10), comman
 /// A short connect bound, for the tests that are about the bound itself.
 private let shortConnect = QMPClient.Configuration(connectTimeout: .milliseconds(500), commandTimeout: .seconds(5))
 
-/// Runs `body` with a client connected to `server`, then closes both.
+/// Runs `body` with a client connected to `server`, then closes both however `body` ends.
 private func withClient<Result: Sendable>(
     _ server: FakeServer,
     configuration: QMPClient.Configuration = quick,
     _ body: (QMPClient) async throws -> Result
 ) async throws -> Result {
-    let client: QMPClient
+    let result: Result
     do {
-        client = try await QMPClient.connect(to: server.address, configuration: configuration)
+        result = try await QMPClient.withConnection(to: server.address, configuration: configuration) { client in
+            try await body(client)
+        }
     } catch {
         await server.stop()
         throw error
     }
-    do {
-        let result = try await body(client)
-        await client.close()
-        await server.stop()
-        return result
-    } catch {
-        await client.close()
-        await server.stop()
-        throw error
-    }
+    await server.stop()
+    return result
 }
 
 @Suite("Bad input ends in a clear error, never a crash or a hang")
@@ -101,42 +95,42 @@ struct BadInputTests {
     @Test("a peer that says nothing at all times out naming the greeting")
     func silentPeer() async throws {
         // On a Unix socket the connect itself cannot use up the short bound on a loaded machine.
-        let server = try await FakeServer.start(unixSocket: true, greeting: [])
-        defer { Task { await server.stop() } }
-        let clock = ContinuousClock()
-        let started = clock.now
-        let error = await #expect(throws: QMPError.self) {
-            try await QMPClient.connect(to: server.address, configuration: shortConnect)
+        try await FakeServer.with(unixSocket: true, greeting: []) { server in
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await #expect(throws: QMPError.self) {
+                try await QMPClient.connect(to: server.address, configuration: shortConnect)
+            }
+            #expect(error?.code == .timeout)
+            #expect(error?.message.contains("no QMP greeting from \(server.address) within 0.5 s") == true)
+            // Not a speed check: proof that the wait ends. The bound leaves room for a machine
+            // busy with other builds, where 0.5 s has been seen to take over 3; and below the
+            // default connect bound of 10 s, so that it fails if the short bound were ignored.
+            #expect(clock.now - started < .seconds(8))
         }
-        #expect(error?.code == .timeout)
-        #expect(error?.message.contains("no QMP greeting from \(server.address) within 0.5 s") == true)
-        // Not a speed check: proof that the wait ends. The bound leaves room for a machine
-        // busy with other builds, where 0.5 s has been seen to take over 3; and below the
-        // default connect bound of 10 s, so that it fails if the short bound were ignored.
-        #expect(clock.now - started < .seconds(8))
     }
 
     @Test("an HTTP server is not mistaken for QMP")
     func httpServer() async throws {
         let http = Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
-        let server = try await FakeServer.start(greeting: http)
-        defer { Task { await server.stop() } }
-        let error = await #expect(throws: QMPError.self) {
-            try await QMPClient.connect(to: server.address, configuration: quick)
+        try await FakeServer.with(greeting: http) { server in
+            let error = await #expect(throws: QMPError.self) {
+                try await QMPClient.connect(to: server.address, configuration: quick)
+            }
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.message.hasPrefix("expected a QMP greeting, got data that is not QMP's JSON") == true)
         }
-        #expect(error?.code == .protocolViolation)
-        #expect(error?.message.hasPrefix("expected a QMP greeting, got data that is not QMP's JSON") == true)
     }
 
     @Test("a JSON server that does not greet like QMP")
     func jsonButNotQMP() async throws {
-        let server = try await FakeServer.start(greeting: Array(#"{"hello": "world"}"#.utf8) + [10])
-        defer { Task { await server.stop() } }
-        let error = await #expect(throws: QMPError.self) {
-            try await QMPClient.connect(to: server.address, configuration: quick)
+        try await FakeServer.with(greeting: Array(#"{"hello": "world"}"#.utf8) + [10]) { server in
+            let error = await #expect(throws: QMPError.self) {
+                try await QMPClient.connect(to: server.address, configuration: quick)
+            }
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.message.contains("expected a QMP") == true)
         }
-        #expect(error?.code == .protocolViolation)
-        #expect(error?.message.contains("expected a QMP") == true)
     }
 
     @Test("a reply that is malformed JSON fails the call and closes the connection")
@@ -390,29 +384,27 @@ struct ScriptedClientTests {
 
     @Test("event streams end normally on close and throw when the peer goes away")
     func eventStreamEnds() async throws {
-        let server = try await FakeServer.start(
-            respond: FakeServer.negotiating { command in command["execute"] == "die" ? [] : nil }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: quick)
-        let events = client.events()
-        Task { try? await client.execute("die") }
-        let error = await #expect(throws: QMPError.self) {
-            for try await _ in events {}
+        let dying = FakeServer.negotiating { command in command["execute"] == "die" ? [] : nil }
+        try await withClient(try await FakeServer.start(respond: dying)) { client in
+            let events = client.events()
+            async let dead = try? client.execute("die")
+            let error = await #expect(throws: QMPError.self) {
+                for try await _ in events {}
+            }
+            #expect(error?.code == .connectionClosed)
+            _ = await dead
         }
-        #expect(error?.code == .connectionClosed)
-        await server.stop()
 
-        let second = try await FakeServer.start(respond: FakeServer.negotiating { _ in nil })
-        let other = try await QMPClient.connect(to: second.address, configuration: quick)
-        let stream = other.events()
-        await other.close()
-        var count = 0
-        for try await _ in stream { count += 1 }
-        #expect(count == 0)
-        // Subscribing after the end gives a stream that ends at once.
-        for try await _ in other.events() { count += 1 }
-        #expect(count == 0)
-        await second.stop()
+        try await withClient(try await FakeServer.start(respond: FakeServer.negotiating { _ in nil })) { other in
+            let stream = other.events()
+            await other.close()
+            var count = 0
+            for try await _ in stream { count += 1 }
+            #expect(count == 0)
+            // Subscribing after the end gives a stream that ends at once.
+            for try await _ in other.events() { count += 1 }
+            #expect(count == 0)
+        }
     }
 
     @Test("a client takes over an already connected socket")
@@ -423,14 +415,33 @@ struct ScriptedClientTests {
         #else
         let streamType = SOCK_STREAM
         #endif
-        #expect(socketpair(AF_UNIX, streamType, 0, &pair) == 0)
-        let serverChannel = try await FakeServer.serve(
-            connectedSocket: pair[1],
-            respond: FakeServer.negotiating { FakeServer.reply("pong", to: $0) }
-        )
-        let client = try await QMPClient.connect(connectedSocket: pair[0], configuration: quick)
-        #expect(try await client.execute("ping") == "pong")
-        await client.close()
+        try #require(socketpair(AF_UNIX, streamType, 0, &pair) == 0)
+        let serverChannel: any Channel
+        do {
+            serverChannel = try await FakeServer.serve(
+                connectedSocket: pair[1],
+                respond: FakeServer.negotiating { FakeServer.reply("pong", to: $0) }
+            )
+        } catch {
+            pair.forEach { close($0) }
+            throw error
+        }
+        do {
+            // The client owns pair[0] from here on, also when connecting fails.
+            let client = try await QMPClient.connect(connectedSocket: pair[0], configuration: quick)
+            let reply: JSONValue
+            do {
+                reply = try await client.execute("ping")
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
+            #expect(reply == "pong")
+        } catch {
+            try? await serverChannel.close()
+            throw error
+        }
         try? await serverChannel.close()
     }
 }

@@ -31,9 +31,24 @@ private struct Tick: QMPEventPayload {
     static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))])
 }
 
-/// These servers answer every command alike, `query-qmp-schema` too; the schema check has
-/// its own tests.
-private let uncheckedConfiguration = QMPClient.Configuration(connectTimeout: .seconds(10), checksTypedCommands: false)
+/// Commands go unchecked by default; these servers answer every command alike,
+/// `query-qmp-schema` too, and the schema check has its own tests.
+private let uncheckedConfiguration = QMPClient.Configuration(connectTimeout: .seconds(10))
+
+/// Every command checked against the server's schema first, with a cache of the test's own so
+/// that tests running at once do not share schemas.
+private func checkedConfiguration(
+    commandTimeout: Duration? = .seconds(60),
+    inBandIDs: QMPClientStateMachine.InBandIDs = .whenNeeded
+) -> QMPClient.Configuration {
+    QMPClient.Configuration(
+        connectTimeout: .seconds(10),
+        commandTimeout: commandTimeout,
+        inBandIDs: inBandIDs,
+        checksCommands: true,
+        schemaCache: QMPSchemaCache()
+    )
+}
 
 /// Counts under a lock, for servers' responders.
 private final class Counter: @unchecked Sendable {
@@ -55,7 +70,8 @@ struct TypedAPITests {
             ["name": "bool", "meta-type": "builtin", "json-type": "boolean"],
             ["name": "str", "meta-type": "builtin", "json-type": "string"],
         ]
-        let server = try await FakeServer.start(
+        try await FakeServer.withClient(
+            configuration: checkedConfiguration(),
             respond: FakeServer.negotiating { command in
                 if command["execute"] == "query-qmp-schema" {
                     fetches.increment()
@@ -63,23 +79,22 @@ struct TypedAPITests {
                 }
                 return FakeServer.reply(["running": true, "status": "running"], to: command)
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<10 {
-                group.addTask { _ = try await client.execute(QueryStatus()) }
+        ) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<10 {
+                    group.addTask { _ = try await client.execute(QueryStatus()) }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            #expect(fetches.value == 1)
         }
-        #expect(fetches.value == 1)
-        await client.close()
-        await server.stop()
     }
 
     @Test("a server without query-qmp-schema is asked once, and its commands go unchecked")
     func serverWithoutSchema() async throws {
         let fetches = Counter()
-        let server = try await FakeServer.start(
+        try await FakeServer.withClient(
+            configuration: checkedConfiguration(),
             respond: FakeServer.negotiating { command in
                 if command["execute"] == "query-qmp-schema" {
                     fetches.increment()
@@ -90,41 +105,40 @@ struct TypedAPITests {
                 }
                 return FakeServer.reply(["running": true, "status": "running"], to: command)
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
-        for _ in 0..<3 {
-            #expect(try await client.execute(QueryStatus()).status == "running")
+        ) { client in
+            for _ in 0..<3 {
+                let status = try await client.execute(QueryStatus())
+                #expect(status.status == "running")
+            }
+            // The untyped check agrees with the typed one: nothing to check against is no error.
+            try await client.check("no-such-command")
+            #expect(try await client.execute("query-status")["status"] == "running")
+            // The server said it has no schema; asking for it again does not ask the server.
+            let error = await #expect(throws: QMPError.self) { try await client.schema() }
+            #expect(error?.errorClass == "CommandNotFound")
+            #expect(fetches.value == 1)
         }
-        // The untyped check agrees with the typed one: nothing to check against is no error.
-        try await client.check("no-such-command")
-        #expect(try await client.executeChecked("query-status")["status"] == "running")
-        // The server said it has no schema; asking for it again does not ask the server.
-        let error = await #expect(throws: QMPError.self) { try await client.schema() }
-        #expect(error?.errorClass == "CommandNotFound")
-        #expect(fetches.value == 1)
-        await client.close()
-        await server.stop()
     }
 
     @Test("a query-qmp-schema reply that is not a schema leaves commands unchecked, and is asked once")
     func replyThatIsNotASchema() async throws {
         let fetches = Counter()
-        let server = try await FakeServer.start(
+        try await FakeServer.withClient(
+            configuration: checkedConfiguration(),
             respond: FakeServer.negotiating { command in
                 if command["execute"] == "query-qmp-schema" { fetches.increment() }
                 return FakeServer.reply(["running": true, "status": "running"], to: command)
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
-        for _ in 0..<3 {
-            #expect(try await client.execute(QueryStatus()).status == "running")
+        ) { client in
+            for _ in 0..<3 {
+                let status = try await client.execute(QueryStatus())
+                #expect(status.status == "running")
+            }
+            let error = await #expect(throws: QMPError.self) { try await client.schema() }
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.message.hasPrefix("the query-qmp-schema reply cannot be read: ") == true)
+            #expect(fetches.value == 1)
         }
-        let error = await #expect(throws: QMPError.self) { try await client.schema() }
-        #expect(error?.code == .protocolViolation)
-        #expect(error?.message.hasPrefix("the query-qmp-schema reply cannot be read: ") == true)
-        #expect(fetches.value == 1)
-        await client.close()
-        await server.stop()
     }
 
     @Test("a schema fetch that gets no answer in time is asked again by the next call")
@@ -134,7 +148,11 @@ struct TypedAPITests {
             ["name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "0", "allow-oob": false],
             ["name": "0", "meta-type": "object", "members": []],
         ]
-        let server = try await FakeServer.start(
+        // Ids on the wire: the unanswered fetch must not take the next reply by order. The bound
+        // is the first fetch's wait, and room for the others on a loaded host (the event loops
+        // are shared by the whole suite).
+        try await FakeServer.withClient(
+            configuration: checkedConfiguration(commandTimeout: .seconds(2), inBandIDs: .always),
             respond: FakeServer.negotiating { command in
                 if command["execute"] == "query-qmp-schema" {
                     fetches.increment()
@@ -143,73 +161,66 @@ struct TypedAPITests {
                 }
                 return FakeServer.reply(["running": true, "status": "running"], to: command)
             }
-        )
-        // Ids on the wire: the unanswered fetch must not take the next reply by order. The bound
-        // is the first fetch's wait, and room for the others on a loaded host (the event loops
-        // are shared by the whole suite).
-        let configuration = QMPClient.Configuration(connectTimeout: .seconds(10), commandTimeout: .seconds(2), inBandIDs: .always)
-        let client = try await QMPClient.connect(to: server.address, configuration: configuration)
-        let first = await #expect(throws: QMPError.self) { try await client.execute(QueryStatus()) }
-        #expect(first?.code == .timeout)
-        #expect(try await client.execute(QueryStatus()).status == "running")
-        #expect(try await client.schema().commands["query-status"] != nil)
-        #expect(fetches.value == 2)
-        await client.close()
-        await server.stop()
+        ) { client in
+            let first = await #expect(throws: QMPError.self) { try await client.execute(QueryStatus()) }
+            #expect(first?.code == .timeout)
+            let status = try await client.execute(QueryStatus())
+            #expect(status.status == "running")
+            let schema = try await client.schema()
+            #expect(schema.commands["query-status"] != nil)
+            #expect(fetches.value == 2)
+        }
     }
 
     @Test("a typed command decodes its reply, ignoring members it does not know")
     func typedCommand() async throws {
-        let server = try await FakeServer.start(
+        try await FakeServer.withClient(
+            configuration: uncheckedConfiguration,
             respond: FakeServer.negotiating { command in
                 FakeServer.reply(
                     ["running": true, "status": "running", "singlestep": false, "new-in-10.0": 1],
                     to: command
                 )
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
-        let status = try await client.execute(QueryStatus())
-        #expect(status.running)
-        #expect(status.status == "running")
-        await client.close()
-        await server.stop()
+        ) { client in
+            let status = try await client.execute(QueryStatus())
+            #expect(status.running)
+            #expect(status.status == "running")
+        }
     }
 
     @Test("a reply of the wrong shape is an error naming the path")
     func wrongShape() async throws {
-        let server = try await FakeServer.start(
+        try await FakeServer.withClient(
+            configuration: uncheckedConfiguration,
             respond: FakeServer.negotiating { command in
                 FakeServer.reply(["running": 5, "status": "running"], to: command)
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
-        let error = await #expect(throws: QMPError.self) { _ = try await client.execute(QueryStatus()) }
-        #expect(error?.code == .protocolViolation)
-        #expect(error?.message == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5")
-        await client.close()
-        await server.stop()
+        ) { client in
+            let error = await #expect(throws: QMPError.self) { _ = try await client.execute(QueryStatus()) }
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.message == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5")
+        }
     }
 
     @Test("typed events decode, and undecodable ones are skipped and counted")
     func typedEvents() async throws {
-        let server = try await FakeServer.start(
+        try await FakeServer.withClient(
+            configuration: uncheckedConfiguration,
             respond: FakeServer.negotiating { command in
                 FakeServer.bytes(["event": "TICK", "data": ["n": "not a number"], "timestamp": ["seconds": 1, "microseconds": 0]])
                     + FakeServer.bytes(["event": "TICK", "data": ["n": 7], "timestamp": ["seconds": 2, "microseconds": 0]])
                     + FakeServer.reply([:], to: command)
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
-        let ticks = client.events(of: Tick.self)
-        try await client.execute("go")
-        var iterator = ticks.makeAsyncIterator()
-        let tick = try #require(try await iterator.next())
-        #expect(tick.payload.n == 7)
-        #expect(tick.timestamp.seconds == 2)
-        #expect(ticks.undecodableCount == 1)
-        await client.close()
-        await server.stop()
+        ) { client in
+            let ticks = client.events(of: Tick.self)
+            try await client.execute("go")
+            var iterator = ticks.makeAsyncIterator()
+            let tick = try #require(try await iterator.next())
+            #expect(tick.payload.n == 7)
+            #expect(tick.timestamp.seconds == 2)
+            #expect(ticks.undecodableCount == 1)
+        }
     }
 }
 

@@ -9,22 +9,24 @@ import Testing
 /// The typed API over the wire, against the simulated QEMU 7.2.
 @Suite("Typed commands against a simulated QEMU 7.2")
 struct TypedClientTests {
-    /// Runs `body` with a client connected to a fresh simulator.
+    /// Checked against the simulator's schema before sending.
+    static let checked = QMPClient.Configuration(checksCommands: true)
+
+    /// Runs `body` with a client connected to a fresh simulator; closes both however it ends.
     static func withSimulator(
         configuration: QMPClient.Configuration = QMPClient.Configuration(),
         _ body: (QMPClient) async throws -> Void
     ) async throws {
         let server = QEMUSimulator().makeServer()
-        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
-        let client = try await QMPClient.connect(to: address, configuration: configuration)
         do {
-            try await body(client)
+            let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
+            try await QMPClient.withConnection(to: address, configuration: configuration) { client in
+                try await body(client)
+            }
         } catch {
-            await client.close()
             await server.shutdown()
             throw error
         }
-        await client.close()
         await server.shutdown()
     }
 
@@ -52,7 +54,7 @@ struct TypedClientTests {
 
     @Test("a command this QEMU no longer has fails before sending and says when it went")
     func removedCommand() async throws {
-        try await Self.withSimulator { client in
+        try await Self.withSimulator(configuration: Self.checked) { client in
             let error = await #expect(throws: QMPError.self) { try await client.execute(QueryCpusCommand()) }
             #expect(error?.code == .invalidArguments)
             #expect(error?.message == "QEMU 7.2.22 has no command 'query-cpus'; QEMU removed it after 5.2.0")
@@ -61,7 +63,7 @@ struct TypedClientTests {
 
     @Test("a command newer than this QEMU fails before sending and says when it came")
     func newerCommand() async throws {
-        try await Self.withSimulator { client in
+        try await Self.withSimulator(configuration: Self.checked) { client in
             let error = await #expect(throws: QMPError.self) { try await client.execute(QueryAudiodevsCommand()) }
             #expect(error?.message == "QEMU 7.2.22 has no command 'query-audiodevs'; it was introduced in 8.0.0")
         }
@@ -69,7 +71,7 @@ struct TypedClientTests {
 
     @Test("an argument newer than this QEMU fails before sending and says when it came")
     func newerArgument() async throws {
-        try await Self.withSimulator { client in
+        try await Self.withSimulator(configuration: Self.checked) { client in
             let error = await #expect(throws: QMPError.self) {
                 try await client.execute(CalcDirtyRateCommand(calcTime: 1, calcTimeUnit: .millisecond))
             }
@@ -77,9 +79,9 @@ struct TypedClientTests {
         }
     }
 
-    @Test("with the check off the command goes to the server, which answers with its own error")
+    @Test("by default the command goes to the server unchecked, which answers with its own error")
     func uncheckedGoesThrough() async throws {
-        try await Self.withSimulator(configuration: QMPClient.Configuration(checksTypedCommands: false)) { client in
+        try await Self.withSimulator { client in
             let error = await #expect(throws: QMPError.self) { try await client.execute(QueryCpusCommand()) }
             #expect(error?.code == .commandFailed)
             #expect(error?.errorClass == "CommandNotFound")

@@ -121,7 +121,6 @@ let package = Package(
                 "QMPClient",
                 "CQMPSystem",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

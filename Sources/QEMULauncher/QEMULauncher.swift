@@ -1,7 +1,7 @@
 import CQMPSystem
+import Dispatch
 import Logging
 import NIOConcurrencyHelpers
-import NIOCore
 import QMPClient
 import QMPCore
 
@@ -136,12 +136,7 @@ public struct QEMULauncher: Sendable {
         }
         writePidFile(pid, directory: directory)
         logger.debug("started QEMU", metadata: ["qmp_pid": "\(pid)", "qmp_arguments": "\(arguments)"])
-        let process = QEMUProcess(
-            pid: pid,
-            directory: directory,
-            logPath: logPath,
-            eventLoop: client.eventLoopGroup.next()
-        )
+        let process = QEMUProcess(pid: pid, directory: directory, logPath: logPath)
 
         do {
             let client = try await connectWhenReady(socketPath: socketPath, process: process, binary: binary, logger: logger)
@@ -312,15 +307,12 @@ final class QEMUProcess: Sendable {
     let pid: pid_t
     let directory: String
     let logPath: String
-    /// Where the waits for the process sleep.
-    let eventLoop: any EventLoop
     private let exitStatus = NIOLockedValueBox<String?>(nil)
 
-    init(pid: pid_t, directory: String, logPath: String, eventLoop: any EventLoop) {
+    init(pid: pid_t, directory: String, logPath: String) {
         self.pid = pid
         self.directory = directory
         self.logPath = logPath
-        self.eventLoop = eventLoop
     }
 
     /// "exited with status N" or "was killed by signal N" once the process has ended (and been
@@ -369,12 +361,12 @@ final class QEMUProcess: Sendable {
         return true
     }
 
-    /// Sleeps on the event loop. Unlike `Task.sleep`, it does not end at once in a cancelled
-    /// task (a launch given up, a shutdown of a cancelled scope), where the waits above would
-    /// spin; and a loop that is shutting down ends it early rather than never.
-    private func pause(_ amount: TimeAmount) async {
+    /// Sleeps. Unlike `Task.sleep`, it does not end at once in a cancelled task (a launch given
+    /// up, a shutdown of a cancelled scope), where the waits above would spin. On Dispatch's
+    /// timer rather than an event loop, which the connections' traffic may keep busy.
+    private func pause(_ amount: DispatchTimeInterval) async {
         await withCheckedContinuation { continuation in
-            eventLoop.scheduleTask(in: amount) {}.futureResult.whenComplete { _ in continuation.resume() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + amount) { continuation.resume() }
         }
     }
 

@@ -190,22 +190,27 @@ struct ArgumentTableTests {
     @Test("the client's pre-send check, given the history's source types, refuses a width before sending")
     func clientCheckKnowsWidths() async throws {
         let simulator = QEMUSimulator().makeServer()
-        let address = try await simulator.listen(on: .tcp(host: "127.0.0.1", port: 0))
         let configuration = QMPClient.Configuration(
             schemaSources: { QMPSchemaHistory.shared.sourceTypes(forServer: $0) }
         )
-        let client = try await QMPClient.connect(to: address, configuration: configuration)
-        let version = try #require(client.greeting.version)
-        let refused = await #expect(throws: QMPError.self) {
-            try await client.check("migrate-set-parameters", arguments: ["cpu-throttle-initial": 300])
+        do {
+            let address = try await simulator.listen(on: .tcp(host: "127.0.0.1", port: 0))
+            try await QMPClient.withConnection(to: address, configuration: configuration) { client in
+                let version = try #require(client.greeting.version)
+                let refused = await #expect(throws: QMPError.self) {
+                    try await client.check("migrate-set-parameters", arguments: ["cpu-throttle-initial": 300])
+                }
+                #expect(refused?.message == "arguments.cpu-throttle-initial: 300 is out of range for uint8 (0…255)"
+                    + " (checked against QEMU \(version))")
+            }
+            // Without them the served introspection's `int` takes any 64-bit integer, as before.
+            try await QMPClient.withConnection(to: address) { plain in
+                try await plain.check("migrate-set-parameters", arguments: ["cpu-throttle-initial": 300])
+            }
+        } catch {
+            await simulator.shutdown()
+            throw error
         }
-        #expect(refused?.message == "arguments.cpu-throttle-initial: 300 is out of range for uint8 (0…255)"
-            + " (checked against QEMU \(version))")
-        // Without them the served introspection's `int` takes any 64-bit integer, as before.
-        let plain = try await QMPClient.connect(to: address)
-        try await plain.check("migrate-set-parameters", arguments: ["cpu-throttle-initial": 300])
-        await plain.close()
-        await client.close()
         await simulator.shutdown()
     }
 

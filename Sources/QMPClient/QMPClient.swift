@@ -586,15 +586,10 @@ public final class QMPClient: Sendable {
 
     /// Closes the connection. Pending calls fail; event streams end normally.
     public func close() async {
-        await close(reason: nil)
-    }
-
-    /// Closes the connection, failing pending calls with `reason` (or "the client was closed").
-    private func close(reason: QMPError?) async {
         let handler = self.handler
         let channel = self.channel
         // Futures, not cancellable waits: closing finishes also in a cancelled task.
-        try? await channel.eventLoop.submit { handler.value.close(reason: reason) }.get()
+        try? await channel.eventLoop.submit { handler.value.close() }.get()
         channel.close(promise: nil)
         try? await channel.closeFuture.get()
     }

@@ -309,6 +309,26 @@ struct LauncherTests {
         #expect(!qemu.isRunning)
     }
 
+    @Test("shutdown from several tasks at once, one of them cancelled, ends QEMU once and returns in each")
+    func concurrentShutdown() async throws {
+        let qemu = try await RealQEMU.launcher.launch()
+        let directory = (qemu.socketPath as NSString).deletingLastPathComponent
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                withUnsafeCurrentTask { $0?.cancel() }
+                await qemu.shutdown()
+            }
+            for _ in 0..<3 {
+                group.addTask { await qemu.shutdown() }
+            }
+        }
+        #expect(!qemu.isRunning)
+        #expect(kill(qemu.pid, 0) != 0)
+        #expect(!FileManager.default.fileExists(atPath: directory))
+        // And once more, after the fact.
+        await qemu.shutdown()
+    }
+
     @Test("QEMU may take all of the startup time to greet, however short the client's own connect bound")
     func greetingUsesStartupTime() async throws {
         // QEMU creates its socket before it builds the machine and greets only after; on a

@@ -454,7 +454,7 @@ public final class QMPClient: Sendable {
 
     /// What the bindings know of when a command and its arguments came and went, for the
     /// check's messages; `nil` for untyped calls.
-    typealias History = (command: QMPAvailability, arguments: [String: QMPAvailability])
+    typealias History = (command: QEMUAvailability, arguments: [String: QEMUAvailability])
 
     /// The one path behind every command: the check when configured, then the call.
     func call(

@@ -10,7 +10,7 @@ private struct Yank: QMPCommand {
     typealias Response = QMPEmpty
     static let name = "yank"
     static let allowsOutOfBand = true
-    static let availability = QMPAvailability(introduced: "6.0.0")
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
     var arguments: JSONObject? { ["instances": []] }
 }
 
@@ -18,7 +18,7 @@ private struct Getfd: QMPCommand {
     typealias Response = QMPEmpty
     static let name = "getfd"
     static let allowsOutOfBand = false
-    static let availability = QMPAvailability(introduced: "1.0")
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
     var fdname: String
     var arguments: JSONObject? { ["fdname": .string(fdname)] }
 }
@@ -27,7 +27,7 @@ private struct DeviceDel: QMPCommand {
     typealias Response = QMPEmpty
     static let name = "device_del"
     static let allowsOutOfBand = false
-    static let availability = QMPAvailability(introduced: "1.0")
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
     var id: String
     var arguments: JSONObject? { ["id": .string(id)] }
 }
@@ -39,7 +39,7 @@ private struct DeviceDeleted: QMPEventPayload {
     }
     var json: JSONValue { ["device": .string(device)] }
     static let name = "DEVICE_DELETED"
-    static let availability = QMPAvailability(introduced: "1.5")
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5))])
 }
 
 private struct QueryName: QMPCommand {
@@ -52,7 +52,7 @@ private struct QueryName: QMPCommand {
     }
     static let name = "query-name"
     static let allowsOutOfBand = false
-    static let availability = QMPAvailability(introduced: "1.0")
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
     var arguments: JSONObject? { nil }
 }
 

@@ -13,17 +13,6 @@ private let pongOnly = FakeServer.negotiating { command in
     command["execute"] == "ping" ? FakeServer.reply("pong", to: command) : nil
 }
 
-/// Waits, within a bound, until `condition` holds.
-private func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + limit
-    while !condition() {
-        guard clock.now < deadline else { return false }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return true
-}
-
 private struct BodyFailed: Error {}
 
 @Suite("A scoped connection: withConnection")

@@ -284,17 +284,6 @@ private func sharedEntry(of client: QMPClient) async throws -> QMPSchemaCache.En
     return entry
 }
 
-/// Waits, within a bound, until `condition` holds.
-private func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + limit
-    while !condition() {
-        guard clock.now < deadline else { return false }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return true
-}
-
 /// Log messages, recorded.
 final class RecordedLog: Sendable {
     private let recorded = NIOLockedValueBox<[String]>([])

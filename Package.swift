@@ -96,6 +96,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // A simulated QEMU 7.2 on the server framework, answering from QEMU's recorded schema and
@@ -105,6 +106,7 @@ let package = Package(
             dependencies: [
                 "QMPCore",
                 "QAPI",
+                "QMP",
                 "QMPServer",
                 // The simulator fills its recorded introspection with what 7.2's sources knew.
                 "QMPHistory",
@@ -187,7 +189,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "QMPServerTests", dependencies: ["QMPCore", "QMPServer", "QMPSimulator", "QMPClient"]),
+        .testTarget(
+            name: "QMPServerTests",
+            dependencies: [
+                "QMPCore", "QMPServer", "QMPSimulator", "QMPClient", "QMP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "QMPToolTests",
             dependencies: ["QMPTool", "QMPClient", "QMPCore", "QMPServer", "QMPSimulator", "QAPI", "QMPHistory"],

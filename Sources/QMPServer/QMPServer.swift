@@ -79,6 +79,11 @@ public struct QMPCommandTable: Sendable {
 /// with QEMU's greeting, negotiation, envelope checks and reply ordering
 /// (``QMPServerStateMachine``); broadcasts events to every client in command mode.
 ///
+/// It is a swift-service-lifecycle `Service`: ``run()`` listens on
+/// ``Configuration/addresses``, serves until its task is cancelled or a graceful shutdown is
+/// triggered, and returns once every connection is closed. ``serving(_:)`` runs it for as long
+/// as a closure runs. See ``run()`` for what a shutdown does to commands in flight.
+///
 /// A client that sends commands without reading the replies is not read from further: like
 /// QEMU, the server stops reading once a client has 8 in-band commands outstanding (1 without
 /// OOB) or its replies are not leaving, so such a client cannot grow the server's memory.
@@ -86,6 +91,9 @@ public final class QMPServer: Sendable {
     public struct Configuration: Sendable {
         public var greeting: QMPGreeting
         public var commands: QMPCommandTable
+        /// Where ``QMPServer/run()`` listens; a TCP port 0 takes one the system chooses, which
+        /// `onListening` (or ``QMPServer/serving(_:)``) reports.
+        public var addresses: [QMPAddress]
         /// Checks a command's arguments before its handler runs; an error body is sent instead.
         public var checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)?
         /// The JSON reader's limits for what clients send (single quotes accepted, as QEMU does).
@@ -98,25 +106,32 @@ public final class QMPServer: Sendable {
         /// not yet taken by its socket); further events are dropped for that client. A client
         /// that reads slowly catches up within it; one that stops reading costs at most this.
         public var eventBacklogLimit: Int
+        /// How long a graceful shutdown lets the commands already running finish before they
+        /// are answered with an error and their connections close.
+        public var shutdownGracePeriod: Duration
         public var eventLoopGroup: any EventLoopGroup
 
         public init(
             greeting: QMPGreeting,
             commands: QMPCommandTable,
+            addresses: [QMPAddress] = [],
             checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)? = nil,
             reader: JSONReader.Configuration = .server,
             throttledEvents: [String: String?] = QMPEventThrottle.qemuThrottledEvents,
             throttleInterval: Duration = .seconds(1),
             eventBacklogLimit: Int = 64 << 20,
+            shutdownGracePeriod: Duration = .seconds(10),
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         ) {
             self.eventBacklogLimit = eventBacklogLimit
             self.greeting = greeting
             self.commands = commands
+            self.addresses = addresses
             self.checkArguments = checkArguments
             self.reader = reader
             self.throttledEvents = throttledEvents
             self.throttleInterval = throttleInterval
+            self.shutdownGracePeriod = shutdownGracePeriod
             self.eventLoopGroup = eventLoopGroup
         }
     }
@@ -127,25 +142,38 @@ public final class QMPServer: Sendable {
     /// command name with a longer one takes the string slow path; at this load a lookup
     /// usually compares only the name it finds. Looked up twice for every command.
     let commands: [String: QMPCommandTable.Entry]
-    private let logger: Logger
-    private let state = NIOLockedValueBox(ServerState())
+    let logger: Logger
+    let state = NIOLockedValueBox(ServerState())
     private let throttle: NIOLockedValueBox<QMPEventThrottle>
+    let onListening: @Sendable ([QMPAddress]) async -> Void
+    /// Finished by ``beginGracefulShutdown()``; ``run()`` waits on it.
+    let shutdownSignal: AsyncStream<Void>
+    let shutdownTrigger: AsyncStream<Void>.Continuation
 
-    private struct Connection: Sendable {
+    struct Connection: Sendable {
         var id: Int
         var handler: NIOLoopBound<QMPServerConnectionHandler>
         var outbox: QMPEventOutbox
     }
 
-    private struct ServerState {
+    struct ServerState {
+        enum Phase {
+            case initial, running, shuttingDown, finished
+        }
+        var phase = Phase.initial
         var listeners: [any Channel] = []
         /// A plain array, so that a broadcast takes a snapshot without allocating.
         var connections: [Connection] = []
         var nextConnectionID = 1
-        var shutDown = false
     }
 
-    public init(configuration: Configuration, logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    /// - Parameter onListening: called by ``run()`` with the addresses bound (a TCP port 0
+    ///   replaced by the port chosen) once it listens on all of them, before it accepts.
+    public init(
+        configuration: Configuration,
+        logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
+    ) {
         self.configuration = configuration
         var commands = [String: QMPCommandTable.Entry](minimumCapacity: configuration.commands.entries.count * 4)
         for (name, entry) in configuration.commands.entries {
@@ -153,51 +181,9 @@ public final class QMPServer: Sendable {
         }
         self.commands = commands
         self.logger = logger
+        self.onListening = onListening
         self.throttle = NIOLockedValueBox(QMPEventThrottle(throttled: configuration.throttledEvents))
-    }
-
-    /// Starts listening; returns the address bound (with the port chosen when 0 was asked).
-    @discardableResult
-    public func listen(on address: QMPAddress) async throws -> QMPAddress {
-        let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.autoRead, value: false)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let id = self.state.withLockedValue { state -> Int in
-                        defer { state.nextConnectionID += 1 }
-                        return state.nextConnectionID
-                    }
-                    let outbox = QMPEventOutbox(allocator: channel.allocator, limit: self.configuration.eventBacklogLimit)
-                    let handler = QMPServerConnectionHandler(id: id, server: self, outbox: outbox, logger: self.logger)
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    let connection = Connection(id: id, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), outbox: outbox)
-                    self.state.withLockedValue { $0.connections.append(connection) }
-                    channel.closeFuture.whenComplete { _ in
-                        self.state.withLockedValue { $0.connections.removeAll { $0.id == id } }
-                    }
-                }
-            }
-        let channel: any Channel
-        switch address {
-        case .unixSocket(let path):
-            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        case .tcp(let host, let port):
-            channel = try await bootstrap.bind(host: host, port: port).get()
-        }
-        let accepted = state.withLockedValue { state -> Bool in
-            guard !state.shutDown else { return false }
-            state.listeners.append(channel)
-            return true
-        }
-        guard accepted else {
-            try? await channel.close()
-            throw QMPError(code: .connectionClosed, message: "the server is shut down")
-        }
-        if case .tcp(let host, _) = address, let port = channel.localAddress?.port {
-            return .tcp(host: host, port: port)
-        }
-        return address
+        (shutdownSignal, shutdownTrigger) = AsyncStream<Void>.makeStream()
     }
 
     /// Sends `event` to every client in command mode, subject to QEMU's rate limits.
@@ -261,33 +247,6 @@ public final class QMPServer: Sendable {
         return total
     }
 
-    /// Stops listening and closes every connection.
-    public func shutdown() async {
-        let (listeners, connections) = state.withLockedValue { state in
-            state.shutDown = true
-            defer {
-                state.listeners.removeAll()
-            }
-            return (state.listeners, state.connections)
-        }
-        for listener in listeners {
-            try? await listener.close()
-        }
-        for connection in connections {
-            let handler = connection.handler
-            try? await handler.eventLoop.submit { handler.value.close() }.get()
-        }
-    }
-
-    /// Serves until the task is cancelled, then shuts down: the shape of a service's `run()`.
-    public func run() async {
-        // Cancellation ends the sleep at once.
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(3600))
-        }
-        await shutdown()
-    }
-
     // MARK: - For connections
 
     /// What dispatching a command came to: its reply, or the `async` handler still to run.
@@ -336,14 +295,37 @@ public final class QMPServer: Sendable {
         QMPErrorBody(errorClass: QMPError.ErrorClass.commandNotFound, description: "The command \(name) has not been found")
     }
 
-    private static func errorBody(_ error: any Error) -> QMPErrorBody {
+    static func errorBody(_ error: any Error) -> QMPErrorBody {
         switch error {
         case let body as QMPErrorBody:
             return body
+        case let error as QMPDecodingError:
+            return decodingFailure(error)
+        case is CancellationError:
+            // Only a shutdown cancels a handler's task.
+            return shutDownBeforeFinishing
         case let error as QMPError:
             return QMPErrorBody(errorClass: error.errorClass ?? QMPError.ErrorClass.genericError, description: error.message)
         default:
             return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "\(error)")
         }
+    }
+
+    /// The reply to a command that was still running (or waiting its turn) when the server's
+    /// shutdown grace period ran out, or when its task was cancelled.
+    static let shutDownBeforeFinishing = QMPErrorBody(
+        errorClass: QMPError.ErrorClass.genericError,
+        description: "The server shut down before the command finished"
+    )
+
+    /// Arguments that passed the argument check (or were not checked) but do not decode into the
+    /// command's type, worded as QEMU's input visitor words the common cases.
+    static func decodingFailure(_ error: QMPDecodingError) -> QMPErrorBody {
+        let name = error.path.description
+        let description =
+            error == .missing(error.path)
+            ? "Parameter '\(name)' is missing"
+            : "Invalid parameter '\(name)': \(error.message)"
+        return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: description)
     }
 }

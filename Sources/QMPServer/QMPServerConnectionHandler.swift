@@ -9,6 +9,12 @@ import QMPCore
 /// Reading is manual (`autoRead` off): the handler asks for more bytes only while the client
 /// has fewer in-band commands outstanding than QEMU allows and its replies are leaving.
 ///
+/// Commands with an `async` handler are not run here: the handler passes them on as inbound
+/// ``QMPAsyncCommand``s to the `NIOAsyncChannel` behind it, whose owner (the connection's task
+/// in ``QMPServer/run()``) runs each in a child task and hands the result back through
+/// ``finishedLater(_:_:)``. So every task a connection starts is owned by the server's task
+/// tree, and a shutdown can wait for it or cancel it.
+///
 /// Its mutable state is marked `@exclusivity(unchecked)`: the run-time exclusivity checks on
 /// it cost about a twentieth of the instructions of a served command. The handler only runs
 /// on its channel's event loop, and no method holds an access to one of these properties
@@ -17,6 +23,7 @@ import QMPCore
 /// itself). The compiler's static checks still apply.
 final class QMPServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = QMPAsyncCommand
     typealias OutboundOut = ByteBuffer
 
     /// QEMU's QMP_REQ_QUEUE_LEN_MAX.
@@ -44,6 +51,13 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     @exclusivity(unchecked) private var scratch: [UInt8] = []
     /// Events this client missed because it was not reading, for the log.
     @exclusivity(unchecked) private var droppedEvents = 0
+    /// Commands handed to the connection's task and not answered yet.
+    @exclusivity(unchecked) private var runningLater: [QMPServerStateMachine.Ticket: QMPServerStateMachine.Request] = [:]
+    /// The server is shutting down: nothing more is read, and the connection closes once the
+    /// commands already read are answered.
+    @exclusivity(unchecked) private var draining = false
+    /// The shutdown's grace period ran out: what was outstanding has had its error reply.
+    @exclusivity(unchecked) private var aborted = false
 
     /// Beyond this, ``output`` goes to the channel at once, so that the channel's writability
     /// (and with it whether more commands are read) sees it.
@@ -74,8 +88,12 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         run(machine.connected())
         flushOutput()
-        context.read()
         context.fireChannelActive()
+        if draining {
+            closeWhenIdle()
+        } else {
+            context.read()
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -83,6 +101,7 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         outbox.setAccepting(false)
         eventsEnabled = false
         inBandQueue.removeAll()
+        runningLater.removeAll()
         output = nil
         outbox.written(outputEventBytes)
         outputEventBytes = 0
@@ -120,8 +139,30 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         flushOutput()
     }
 
-    func close() {
-        context?.close(promise: nil)
+    /// The server began shutting down: read nothing more, answer what was read, then close.
+    func drain() {
+        draining = true
+        closeWhenIdle()
+    }
+
+    /// The shutdown's grace period ran out (or the server's task was cancelled): every command
+    /// still unanswered gets an error reply, then the connection closes.
+    func abort() {
+        guard !aborted else { return }
+        aborted = true
+        draining = true
+        guard let context else { return }
+        let failure = Result<JSONValue, QMPErrorBody>.failure(QMPServer.shutDownBeforeFinishing)
+        // The state machine still releases in-band replies in the order of their commands.
+        let outstanding = Array(runningLater.values) + inBandQueue
+        runningLater.removeAll()
+        inBandQueue.removeAll()
+        inBandRunning = false
+        for request in outstanding {
+            run(machine.completed(request.ticket, with: failure, id: request.id))
+        }
+        flushOutput()
+        context.close(promise: nil)
     }
 
     /// What this client's connection holds, not yet written to its socket: events waiting in
@@ -135,7 +176,7 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     // MARK: - Work
 
     private var mayRead: Bool {
-        guard let context, context.channel.isWritable else { return false }
+        guard !draining, let context, context.channel.isWritable else { return false }
         let limit = machine.oobEnabled ? Self.inBandQueueLimit : 1
         return machine.inBandBacklog < limit
     }
@@ -194,7 +235,7 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     /// Starts queued in-band commands, one at a time: those answered at once make room for the
     /// next right away.
     private func runInBand() {
-        while !inBandRunning, !inBandQueue.isEmpty {
+        while !inBandRunning, !aborted, !inBandQueue.isEmpty {
             inBandRunning = true
             start(inBandQueue.removeFirst())
         }
@@ -219,14 +260,16 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         case .runLater(let later):
             handler = later
         }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        Task {
-            let result = await QMPServer.run(handler, serverRequest)
-            eventLoop.execute {
-                bound.value.finishedLater(request, result)
-            }
-        }
+        runningLater[request.ticket] = request
+        let command = QMPAsyncCommand(
+            request: request,
+            serverRequest: serverRequest,
+            handler: handler,
+            connection: NIOLoopBound(self, eventLoop: context.eventLoop)
+        )
+        context.fireChannelRead(wrapInboundOut(command))
+        // The NIOAsyncChannel passes what it read on at the end of a read: this one is complete.
+        context.fireChannelReadComplete()
     }
 
     private func complete(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) {
@@ -236,12 +279,37 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// An `async` handler finished: nothing else will flush its reply in this tick.
-    private func finishedLater(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) {
+    /// An `async` handler finished: nothing else will flush its reply in this tick. After an
+    /// abort, its command has been answered already.
+    func finishedLater(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) {
+        guard runningLater.removeValue(forKey: request.ticket) != nil else { return }
         complete(request, result)
         runInBand()
         resumeReadingIfAllowed()
         flushOutput()
+        if draining {
+            closeWhenIdle()
+        }
+    }
+
+    /// While draining: closes the connection once no command is outstanding and the last reply
+    /// has left (a write completes after those before it).
+    private func closeWhenIdle() {
+        guard let context, context.channel.isActive, runningLater.isEmpty, inBandQueue.isEmpty, !inBandRunning,
+            machine.inBandBacklog == 0
+        else { return }
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        let pending = output ?? context.channel.allocator.buffer(capacity: 0)
+        output = nil
+        let eventBytes = outputEventBytes
+        outputEventBytes = 0
+        if eventBytes > 0 {
+            let outbox = self.outbox
+            written.futureResult.whenComplete { _ in outbox.written(eventBytes) }
+        }
+        context.writeAndFlush(wrapOutboundOut(pending), promise: written)
     }
 
     private func write(_ message: JSONValue) {

@@ -1,3 +1,4 @@
+import QMP
 import QMPCore
 import QMPServer
 
@@ -47,186 +48,180 @@ extension QEMUSimulator {
         let machine = self.machineState
 
         // MARK: Objects
-        table.registerImmediate("object-add") { request in
-            guard case .string(let type)? = request.arguments["qom-type"] else {
-                throw Self.failure("Parameter 'qom-type' is missing")
-            }
-            guard case .string(let id)? = request.arguments["id"] else {
-                throw Self.failure("Parameter 'id' is missing")
-            }
+        table.registerImmediate(ObjectAddCommand.self) { command, _ in
+            let options = command.value
+            let type = options.qomType.rawValue
             guard Self.creatableObjectTypes[type] != nil else {
                 throw Self.failure("Parameter 'qom-type' does not accept value '\(type)'")
             }
-            var properties = request.arguments
-            properties.removeValue(forKey: "qom-type")
-            properties.removeValue(forKey: "id")
             try machine.withLockedValue { machine in
-                guard !machine.objects.contains(where: { $0.id == id }) else {
-                    throw Self.failure("attempt to add duplicate property '\(id)' to object (type 'container')")
+                guard !machine.objects.contains(where: { $0.id == options.id }) else {
+                    throw Self.failure("attempt to add duplicate property '\(options.id)' to object (type 'container')")
                 }
-                machine.objects.append((id, type, properties))
+                machine.objects.append(options)
                 machine.hasObjectsContainer = true
             }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("object-del") { request in
-            guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
+        table.registerImmediate(ObjectDelCommand.self) { command, _ in
             try machine.withLockedValue { machine in
-                guard let index = machine.objects.firstIndex(where: { $0.id == id }) else {
-                    throw Self.failure("object '\(id)' not found")
+                guard let index = machine.objects.firstIndex(where: { $0.id == command.id }) else {
+                    throw Self.failure("object '\(command.id)' not found")
                 }
                 machine.objects.remove(at: index)
             }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("query-iothreads") { _ in
-            let threads = machine.withLockedValue { $0.objects.filter { $0.type == "iothread" } }
-            return .array(
-                threads.enumerated().map { index, object in
-                    [
-                        "id": .string(object.id),
-                        "thread-id": .int(Int64(100_000 + index)),
-                        "poll-max-ns": object.properties["poll-max-ns"] ?? 32768,
-                        "poll-grow": object.properties["poll-grow"] ?? 0,
-                        "poll-shrink": object.properties["poll-shrink"] ?? 0,
-                        "aio-max-batch": object.properties["aio-max-batch"] ?? 0,
-                    ]
-                }
-            )
+        table.registerImmediate(QueryIothreadsCommand.self) { _, _ in
+            let objects = machine.withLockedValue { $0.objects }
+            let threads = objects.compactMap { object -> (id: String, properties: IothreadProperties)? in
+                guard case .iothread(let properties) = object.branch else { return nil }
+                return (object.id, properties)
+            }
+            return threads.enumerated().map { index, thread in
+                IOThreadInfo(
+                    id: thread.id,
+                    threadId: Int64(100_000 + index),
+                    pollMaxNs: thread.properties.pollMaxNs ?? 32768,
+                    pollGrow: thread.properties.pollGrow ?? 0,
+                    pollShrink: thread.properties.pollShrink ?? 0,
+                    aioMaxBatch: thread.properties.aioMaxBatch ?? 0
+                )
+            }
         }
 
         // MARK: Character devices
-        table.registerImmediate("chardev-add") { request in
-            guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
-            guard case .string(let backend)? = request.arguments["backend"]?["type"] else {
-                throw Self.failure("Parameter 'backend' is missing")
-            }
+        table.registerImmediate(ChardevAddCommand.self) { command, _ in
+            let id = command.id
             try machine.withLockedValue { machine in
                 guard !machine.chardevs.contains(where: { $0.id == id }), id != "compat_monitor0" else {
                     throw Self.failure("Chardev with id '\(id)' already exists")
                 }
-                machine.chardevs.append((id, backend))
+                machine.chardevs.append((id, command.backend.type.rawValue))
             }
-            return [:]
+            return ChardevReturn()
         }
-        table.registerImmediate("chardev-remove") { request in
-            guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
+        table.registerImmediate(ChardevRemoveCommand.self) { command, _ in
             try machine.withLockedValue { machine in
-                guard let index = machine.chardevs.firstIndex(where: { $0.id == id }) else {
-                    throw Self.failure("Chardev '\(id)' not found")
+                guard let index = machine.chardevs.firstIndex(where: { $0.id == command.id }) else {
+                    throw Self.failure("Chardev '\(command.id)' not found")
                 }
                 machine.chardevs.remove(at: index)
             }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("query-chardev") { _ in
+        table.registerImmediate(QueryChardevCommand.self) { _, _ in
             let chardevs = machine.withLockedValue { $0.chardevs }
-            var list: [JSONValue] = chardevs.map { chardev in
-                ["frontend-open": false, "filename": .string(chardev.backend), "label": .string(chardev.id)]
-            }
-            list.append(["frontend-open": true, "filename": "unix:simulated,server=on", "label": "compat_monitor0"])
-            return .array(list)
+            return chardevs.map { ChardevInfo(label: $0.id, filename: $0.backend, frontendOpen: false) }
+                + [ChardevInfo(label: "compat_monitor0", filename: "unix:simulated,server=on", frontendOpen: true)]
         }
 
         // MARK: Block nodes
-        table.registerImmediate("blockdev-add") { request in
-            guard case .string(let driver)? = request.arguments["driver"] else {
-                throw Self.failure("Parameter 'driver' is missing")
+        table.registerImmediate(BlockdevAddCommand.self) { command, _ in
+            let options = command.value
+            let size: Int64?
+            switch options.branch {
+            case .nullCo(let null), .nullAio(let null):
+                size = null.size
+            default:
+                throw Self.failure("the simulated QEMU opens only null-co and null-aio nodes, not '\(options.driver.rawValue)'")
             }
-            guard driver == "null-co" || driver == "null-aio" else {
-                throw Self.failure("the simulated QEMU opens only null-co and null-aio nodes, not '\(driver)'")
-            }
-            guard case .string(let name)? = request.arguments["node-name"] else {
+            guard let name = options.nodeName else {
                 throw Self.failure("A top-level node name must be given with blockdev-add")
             }
-            let size = request.arguments["size"]?.int64Value
-            let readOnly = request.arguments["read-only"]?.boolValue ?? false
             try machine.withLockedValue { machine in
                 guard !machine.blockNodes.contains(where: { $0.name == name }) else {
                     throw Self.failure("Duplicate nodes with node-name='\(name)'")
                 }
-                machine.blockNodes.append((name, driver, size, readOnly))
+                machine.blockNodes.append((name, options.driver.rawValue, size, options.readOnly ?? false))
             }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("blockdev-del") { request in
-            guard case .string(let name)? = request.arguments["node-name"] else {
-                throw Self.failure("Parameter 'node-name' is missing")
-            }
+        table.registerImmediate(BlockdevDelCommand.self) { command, _ in
+            let name = command.nodeName
             try machine.withLockedValue { machine in
                 guard let index = machine.blockNodes.firstIndex(where: { $0.name == name }) else {
                     throw Self.failure("Failed to find node with node-name='\(name)'")
                 }
                 machine.blockNodes.remove(at: index)
             }
-            return [:]
+            return QMPEmpty()
         }
+        // JSON: QEMU 7.2's BlockDeviceInfo has members the bindings no longer describe the same way.
         table.registerImmediate("query-named-block-nodes") { _ in
             .array(machine.withLockedValue { $0.blockNodes }.map(Self.blockNodeInfo))
         }
-        table.registerImmediate("query-block") { _ in [] }
+        table.registerImmediate(QueryBlockCommand.self) { _, _ in [] }
 
         // MARK: Network backends
-        table.registerImmediate("netdev_add") { request in
-            guard case .string(let type)? = request.arguments["type"] else { throw Self.failure("Parameter 'type' is missing") }
-            guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
+        table.registerImmediate(NetdevAddCommand.self) { command, _ in
+            let netdev = command.value
+            let type = netdev.type?.rawValue ?? ""
             guard Self.netdevTypes.contains(type) else {
                 throw Self.failure("Parameter 'type' does not accept value '\(type)'")
             }
             try machine.withLockedValue { machine in
-                guard !machine.netdevs.contains(where: { $0.id == id }) else { throw Self.failure("Duplicate ID '\(id)'") }
-                machine.netdevs.append((id, type))
+                guard !machine.netdevs.contains(where: { $0.id == netdev.id }) else {
+                    throw Self.failure("Duplicate ID '\(netdev.id)'")
+                }
+                machine.netdevs.append((netdev.id, type))
             }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("netdev_del") { request in
-            guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
+        table.registerImmediate(NetdevDelCommand.self) { command, _ in
             try machine.withLockedValue { machine in
-                guard let index = machine.netdevs.firstIndex(where: { $0.id == id }) else {
-                    throw Self.failure("Device '\(id)' not found", QMPError.ErrorClass.deviceNotFound)
+                guard let index = machine.netdevs.firstIndex(where: { $0.id == command.id }) else {
+                    throw Self.failure("Device '\(command.id)' not found", QMPError.ErrorClass.deviceNotFound)
                 }
                 machine.netdevs.remove(at: index)
             }
-            return [:]
+            return QMPEmpty()
         }
 
         // MARK: The machine, devices and CPUs
-        table.registerImmediate("device_add") { request in
-            try machine.withLockedValue { machine in
-                try Self.addDevice(request.arguments, to: &machine, hotplug: true)
+        table.registerImmediate(DeviceAddCommand.self) { command, request in
+            // device_add takes the device's own properties beside driver, bus and id; QEMU
+            // reads those with the device's property setters, not the schema, and so does
+            // addDevice.
+            var properties = request.arguments
+            for key in ["driver", "bus", "id"] {
+                properties.removeValue(forKey: key)
             }
-            return [:]
+            try machine.withLockedValue { machine in
+                try Self.addDevice(
+                    driver: command.driver, bus: command.bus, id: command.id, properties: properties,
+                    to: &machine, hotplug: true
+                )
+            }
+            return QMPEmpty()
         }
-        table.registerImmediate("device_del") { request in
-            guard case .string(let id)? = request.arguments["id"] else { throw Self.failure("Parameter 'id' is missing") }
-            let deleted = try machine.withLockedValue { machine in try Self.deleteDevice(id, in: &machine) }
+        table.registerImmediate(DeviceDelCommand.self) { command, request in
+            let deleted = try machine.withLockedValue { machine in try Self.deleteDevice(command.id, in: &machine) }
             if let deleted { request.server.broadcast(deleted) }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("query-cpus-fast") { _ in machine.withLockedValue { Self.queryCPUsFast($0) } }
-        table.registerImmediate("query-hotpluggable-cpus") { _ in
+        table.registerImmediate(QueryCpusFastCommand.self) { _, _ in machine.withLockedValue { Self.queryCPUsFast($0) } }
+        table.registerImmediate(QueryHotpluggableCpusCommand.self) { _, _ in
             try machine.withLockedValue { machine in try Self.queryHotpluggableCPUs(machine) }
         }
+        // JSON: the PCI layout as QEMU 7.2 shows it, built member by member.
         table.registerImmediate("query-pci") { _ in machine.withLockedValue { Self.queryPCI($0) } }
+        // JSON: recorded, served as recorded.
         table.registerImmediate("query-machines") { _ in Self.machineList }
-        table.registerImmediate("query-current-machine") { _ in
-            ["wakeup-suspend-support": .bool(machine.withLockedValue { $0.type == .pc })]
+        table.registerImmediate(QueryCurrentMachineCommand.self) { _, _ in
+            CurrentMachineParams(wakeupSuspendSupport: machine.withLockedValue { $0.type == .pc })
         }
-        table.registerImmediate("query-target") { _ in ["arch": "x86_64"] }
+        table.registerImmediate(QueryTargetCommand.self) { _, _ in QemuTargetInfo(arch: .x8664) }
 
         // MARK: QOM
-        table.registerImmediate("qom-list") { request in
-            guard case .string(let path)? = request.arguments["path"] else { throw Self.failure("Parameter 'path' is missing") }
-            let node = try machine.withLockedValue { try Self.qomNode(path, in: $0) }
-            var entries: [JSONValue] = node.properties.map { ["name": .string($0.name), "type": .string($0.type)] }
-            entries += node.children.map { ["name": .string($0.name), "type": .string("child<\($0.type)>")] }
-            return .array(entries)
+        table.registerImmediate(QomListCommand.self) { command, _ in
+            let node = try machine.withLockedValue { try Self.qomNode(command.path, in: $0) }
+            return node.properties.map { ObjectPropertyInfo(name: $0.name, type: $0.type) }
+                + node.children.map { ObjectPropertyInfo(name: $0.name, type: "child<\($0.type)>") }
         }
-        table.registerImmediate("qom-get") { request in
-            guard case .string(let path)? = request.arguments["path"] else { throw Self.failure("Parameter 'path' is missing") }
-            guard case .string(let property)? = request.arguments["property"] else {
-                throw Self.failure("Parameter 'property' is missing")
-            }
+        table.registerImmediate(QomGetCommand.self) { command, _ in
+            let path = command.path
+            let property = command.property
             let node = try machine.withLockedValue { try Self.qomNode(path, in: $0) }
             guard let found = node.properties.first(where: { $0.name == property }) else {
                 if node.children.contains(where: { $0.name == property }) {
@@ -239,15 +234,13 @@ extension QEMUSimulator {
             }
             return value
         }
-        table.registerImmediate("qom-list-types") { request in
-            let implements = request.arguments["implements"]?.stringValue
-            let includeAbstract = request.arguments["abstract"]?.boolValue ?? false
+        table.registerImmediate(QomListTypesCommand.self) { command, _ in
             var types = Self.creatableObjectTypes.map { (name: $0.key, parent: $0.value, abstract: false) }
-            if includeAbstract {
+            if command.abstract ?? false {
                 types += Self.abstractTypes.map { (name: $0.key, parent: $0.value, abstract: true) }
             }
             let selected = types.filter { type in
-                guard let implements else { return true }
+                guard let implements = command.implements else { return true }
                 var current: String? = type.name
                 while let name = current {
                     if name == implements { return true }
@@ -255,14 +248,18 @@ extension QEMUSimulator {
                 }
                 return false
             }
-            return .array(
-                selected.sorted { $0.name < $1.name }.map { type in
-                    var entry: JSONObject = ["name": .string(type.name), "parent": .string(type.parent)]
-                    if type.abstract { entry["abstract"] = true }
-                    return .object(entry)
-                }
-            )
+            return selected.sorted { $0.name < $1.name }.map { type in
+                ObjectTypeInfo(name: type.name, abstract: type.abstract ? true : nil, parent: type.parent)
+            }
         }
+    }
+
+    /// The members `object-add` gave an object besides its type and id, as QOM shows them.
+    static func objectProperties(_ options: ObjectOptions) -> JSONObject {
+        var properties = options.json.objectValue ?? [:]
+        properties.removeValue(forKey: "qom-type")
+        properties.removeValue(forKey: "id")
+        return properties
     }
 
     /// QEMU 7.2's `query-machines`, recorded: the list is the same whatever machine runs.
@@ -321,7 +318,7 @@ extension QEMUSimulator {
             return QOMNode(
                 type: "container",
                 properties: typeProperty("container"),
-                children: machine.objects.map { (name: $0.id, type: $0.type) }
+                children: machine.objects.map { (name: $0.id, type: $0.qomType.rawValue) }
             )
         case ["chardevs"]:
             return QOMNode(
@@ -339,14 +336,16 @@ extension QEMUSimulator {
             }
         case let parts where parts.count == 2 && parts[0] == "objects":
             if let object = machine.objects.first(where: { $0.id == parts[1] }) {
-                var properties = typeProperty(object.type)
-                if object.type == "secret" {
-                    properties.append((name: "format", type: "QCryptoSecretFormat", value: Optional(object.properties["format"] ?? "raw")))
+                let type = object.qomType.rawValue
+                let given = objectProperties(object)
+                var properties = typeProperty(type)
+                if type == "secret" {
+                    properties.append((name: "format", type: "QCryptoSecretFormat", value: Optional(given["format"] ?? "raw")))
                 }
-                for (name, value) in object.properties where !properties.contains(where: { $0.name == name }) {
+                for (name, value) in given where !properties.contains(where: { $0.name == name }) {
                     properties.append((name: name, type: value.kindName, value: Optional(value)))
                 }
-                return QOMNode(type: object.type, properties: properties, children: [])
+                return QOMNode(type: type, properties: properties, children: [])
             }
         default:
             break

@@ -1,3 +1,4 @@
+import QMP
 import QMPCore
 import QMPServer
 
@@ -143,10 +144,14 @@ extension QEMUSimulator {
         machine.bootCPUs = max(1, configuration.cpus)
         machine.maxCPUs = max(machine.bootCPUs, configuration.maxCPUs)
         for specification in configuration.devices {
-            var arguments: JSONObject = ["driver": .string(specification.driver)]
-            for (key, value) in specification.properties { arguments[key] = .string(value) }
+            var properties = specification.properties
+            let id = properties.removeValue(forKey: "id")
+            let bus = properties.removeValue(forKey: "bus")
             // The command line was checked when it was applied; a device it names plugs.
-            _ = try? addDevice(arguments, to: &machine, hotplug: false)
+            _ = try? addDevice(
+                driver: specification.driver, bus: bus, id: id, properties: JSONObject(properties.map { ($0.key, JSONValue.string($0.value)) }),
+                to: &machine, hotplug: false
+            )
         }
         return machine
     }
@@ -154,18 +159,25 @@ extension QEMUSimulator {
     // MARK: - device_add and device_del
 
     /// Plugs a device as `device_add` (or `-device`) does, with QEMU 7.2's checks in its order.
-    static func addDevice(_ arguments: JSONObject, to machine: inout Machine, hotplug: Bool) throws(QMPErrorBody) {
-        guard case .string(let driver)? = arguments["driver"] else { throw failure("Parameter 'driver' is missing") }
+    /// `properties` are the device's own (`port`, `core-id`, …), which QEMU reads with the
+    /// device's property setters rather than the schema.
+    static func addDevice(
+        driver: String,
+        bus busName: String?,
+        id: String?,
+        properties arguments: JSONObject,
+        to machine: inout Machine,
+        hotplug: Bool
+    ) throws(QMPErrorBody) {
         guard deviceTypeParents[driver] != nil else { throw failure("'\(driver)' is not a valid device model name") }
         guard !abstractDeviceTypes.contains(driver) else {
             throw failure("Parameter 'driver' expects a non-abstract device type")
         }
-        let id = arguments["id"]?.stringValue
         // The bus: named, or the first of the type the device needs.
         var bus: Bus?
         let buses = Self.buses(of: machine)
         let neededType = busType(ofDevice: driver)
-        if case .string(let name)? = arguments["bus"] {
+        if let name = busName {
             guard let named = buses.first(where: { $0.name == name }) else { throw failure("Bus '\(name)' not found") }
             guard let neededType, neededType == named.type else {
                 throw failure("Device '\(driver)' can't go on \(named.type) bus")
@@ -270,7 +282,7 @@ extension QEMUSimulator {
     /// Unplugs as `device_del` does: USB devices go at once with DEVICE_DELETED; a PCI device
     /// waits for a guest that never answers; pc's CPUs cannot be unplugged before the guest
     /// switched ACPI CPU hot-plug to its modern interface.
-    static func deleteDevice(_ name: String, in machine: inout Machine) throws(QMPErrorBody) -> QMPEvent? {
+    static func deleteDevice(_ name: String, in machine: inout Machine) throws(QMPErrorBody) -> DeviceDeletedEvent? {
         let found = machine.devices.firstIndex { device in
             name.hasPrefix("/") ? device.qomPath == name : device.id == name
         }
@@ -289,9 +301,7 @@ extension QEMUSimulator {
             return nil
         }
         machine.devices.remove(at: index)
-        var data: JSONObject = ["path": .string(device.qomPath)]
-        if let id = device.id { data["device"] = .string(id) }
-        return QMPEvent.stampedNow("DEVICE_DELETED", data)
+        return DeviceDeletedEvent(device: device.id, path: device.qomPath)
     }
 
     // MARK: - What the machine shows
@@ -304,31 +314,25 @@ extension QEMUSimulator {
         return list.sorted { $0.core < $1.core }
     }
 
-    static func cpuProperties(_ core: Int) -> JSONValue {
-        ["core-id": .int(Int64(core)), "thread-id": 0, "socket-id": 0]
+    static func cpuProperties(_ core: Int) -> CpuInstanceProperties {
+        CpuInstanceProperties(socketId: 0, coreId: Int64(core), threadId: 0)
     }
 
-    static func queryCPUsFast(_ machine: Machine) -> JSONValue {
-        .array(
-            cpuList(machine).map { cpu in
-                [
-                    "thread-id": .int(Int64(4000 + cpu.core)), "props": cpuProperties(cpu.core), "qom-path": .string(cpu.qomPath),
-                    "cpu-index": .int(Int64(cpu.core)), "target": "x86_64",
-                ]
-            }
-        )
+    static func queryCPUsFast(_ machine: Machine) -> [CpuInfoFast] {
+        cpuList(machine).map { cpu in
+            CpuInfoFast(
+                cpuIndex: Int64(cpu.core), qomPath: cpu.qomPath, threadId: Int64(4000 + cpu.core),
+                props: cpuProperties(cpu.core), target: .x8664, branch: .other([:])
+            )
+        }
     }
 
-    static func queryHotpluggableCPUs(_ machine: Machine) throws(QMPErrorBody) -> JSONValue {
+    static func queryHotpluggableCPUs(_ machine: Machine) throws(QMPErrorBody) -> [HotpluggableCPU] {
         guard machine.type == .pc else { throw failure("The feature 'query-hotpluggable-cpus' is not enabled") }
         let present = Dictionary(cpuList(machine).map { ($0.core, $0.qomPath) }, uniquingKeysWith: { first, _ in first })
-        return .array(
-            (0..<machine.maxCPUs).reversed().map { core in
-                var entry: JSONObject = ["props": cpuProperties(core), "vcpus-count": 1, "type": .string(cpuType)]
-                if let path = present[core] { entry["qom-path"] = .string(path) }
-                return .object(entry)
-            }
-        )
+        return (0..<machine.maxCPUs).reversed().map { core in
+            HotpluggableCPU(type: cpuType, vcpusCount: 1, props: cpuProperties(core), qomPath: present[core])
+        }
     }
 
     /// `query-pci`: pc's built-in functions on bus 0, then the PCI devices plugged since, with

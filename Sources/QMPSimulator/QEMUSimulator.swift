@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import QAPI
+import QMP
 import QMPCore
 import QMPHistory
 import QMPServer
@@ -81,8 +82,8 @@ public final class QEMUSimulator: Sendable {
         var busChildCounters: [String: Int] = [:]
         /// The next /machine/peripheral-anon/device[N].
         var anonymousDeviceCount = 0
-        /// `-object`/`object-add` objects by id, in creation order: (QOM type, properties).
-        var objects: [(id: String, type: String, properties: JSONObject)] = []
+        /// `-object`/`object-add` objects, in creation order.
+        var objects: [ObjectOptions] = []
         /// QEMU creates /objects with the first object and keeps it.
         var hasObjectsContainer = false
         /// Character devices added at run time by id: the backend type.
@@ -129,16 +130,24 @@ public final class QEMUSimulator: Sendable {
         return QAPIValidator(introspection: model).qemuArgumentCheck()
     }()
 
-    /// A server that serves this machine, checking every command's arguments against QEMU
-    /// 7.2's schema with QEMU's messages before it runs.
-    public func makeServer(logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) -> QMPServer {
+    /// A server that serves this machine on `addresses` (see `QMPServer.run()`), checking
+    /// every command's arguments against QEMU 7.2's schema with QEMU's messages before it runs.
+    public func makeServer(
+        listeningOn addresses: [QMPAddress],
+        shutdownGracePeriod: Duration = .seconds(10),
+        logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
+    ) -> QMPServer {
         QMPServer(
             configuration: .init(
                 greeting: greeting,
                 commands: commands(),
-                checkArguments: Self.argumentCheck
+                addresses: addresses,
+                checkArguments: Self.argumentCheck,
+                shutdownGracePeriod: shutdownGracePeriod
             ),
-            logger: logger
+            logger: logger,
+            onListening: onListening
         )
     }
 
@@ -146,78 +155,91 @@ public final class QEMUSimulator: Sendable {
 
     /// The simulator's command table. Its handlers answer from memory, so they are registered
     /// as immediate: they run on the client's event loop, without a task per command.
+    ///
+    /// The handlers take the commands of the typed bindings, whose arguments the server decodes
+    /// after checking them against QEMU 7.2's schema, and answer with the bindings' reply types.
+    /// A few answer with JSON instead, each for the reason given beside it: the bindings
+    /// describe the newest QEMU, and where QEMU 7.2's reply differs from that shape (a member
+    /// removed since), or the reply is recorded data served as recorded, JSON says it exactly.
     public func commands() -> QMPCommandTable {
         var table = QMPCommandTable()
         let configuration = self.configuration
 
+        // JSON: QEMU 7.2 still sends `singlestep`, which the bindings no longer have.
         table.registerImmediate("query-status") { [machine] _ in
             Self.statusReply(machine.withLockedValue { $0.runState })
         }
-        table.registerImmediate("stop") { [machine] request in
+        table.registerImmediate(StopCommand.self) { [machine] _, request in
             let stopped = machine.withLockedValue { machine -> Bool in
                 guard machine.runState == .running else { return false }
                 machine.runState = .paused
                 return true
             }
             if stopped {
-                request.server.broadcast(QMPEvent.stampedNow("STOP"))
+                request.server.broadcast(StopEvent())
             }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("cont") { [machine] request in
+        table.registerImmediate(ContCommand.self) { [machine] _, request in
             let resumed = machine.withLockedValue { machine -> Bool in
                 guard machine.runState == .prelaunch || machine.runState == .paused else { return false }
                 machine.runState = .running
                 return true
             }
             if resumed {
-                request.server.broadcast(QMPEvent.stampedNow("RESUME"))
+                request.server.broadcast(ResumeEvent())
             }
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("system_reset") { request in
-            request.server.broadcast(QMPEvent.stampedNow("RESET", ["guest": false, "reason": "host-qmp-system-reset"]))
-            return [:]
+        table.registerImmediate(SystemResetCommand.self) { _, request in
+            request.server.broadcast(ResetEvent(guest: false, reason: .hostQmpSystemReset))
+            return QMPEmpty()
         }
-        table.registerImmediate("system_powerdown") { request in
-            request.server.broadcast(QMPEvent.stampedNow("POWERDOWN"))
-            return [:]
+        table.registerImmediate(SystemPowerdownCommand.self) { _, request in
+            request.server.broadcast(PowerdownEvent())
+            return QMPEmpty()
         }
         // Not immediate: `onQuit` is the embedding program's, and may take its time.
-        table.register("quit") { [machine, onQuit] request in
+        table.register(QuitCommand.self) { [machine, onQuit] _, request in
             machine.withLockedValue { $0.runState = .shutdown }
-            request.server.broadcast(QMPEvent.stampedNow("SHUTDOWN", ["guest": false, "reason": "host-qmp-quit"]))
+            request.server.broadcast(ShutdownEvent(guest: false, reason: .hostQmpQuit))
             onQuit()
-            return [:]
+            return QMPEmpty()
         }
-        table.registerImmediate("query-version") { _ in Self.versionInfo(configuration) }
-        table.registerImmediate("query-name") { _ in
-            configuration.name.map { ["name": .string($0)] } ?? [:]
+        let version = VersionInfo(
+            qemu: VersionTriple(
+                major: Int64(configuration.version.major),
+                minor: Int64(configuration.version.minor),
+                micro: Int64(configuration.version.micro)
+            ),
+            package: configuration.package
+        )
+        table.registerImmediate(QueryVersionCommand.self) { _, _ in version }
+        table.registerImmediate(QueryNameCommand.self) { _, _ in NameInfo(name: configuration.name) }
+        table.registerImmediate(QueryUuidCommand.self) { _, _ in UuidInfo(uuid: configuration.uuid) }
+        table.registerImmediate(QueryKvmCommand.self) { _, _ in
+            KvmInfo(enabled: configuration.kvmEnabled, present: configuration.kvmEnabled)
         }
-        table.registerImmediate("query-uuid") { _ in ["UUID": .string(configuration.uuid)] }
-        table.registerImmediate("query-kvm") { _ in ["enabled": .bool(configuration.kvmEnabled), "present": .bool(configuration.kvmEnabled)] }
-        table.registerImmediate("human-monitor-command") { [machine] request in
-            guard case .string(let line)? = request.arguments["command-line"] else {
-                throw QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "Parameter 'command-line' is missing")
-            }
-            let words = line.split(separator: " ")
-            switch words.map(String.init) {
+        table.registerImmediate(HumanMonitorCommandCommand.self) { [machine] command, _ in
+            let line = command.commandLine
+            switch line.split(separator: " ").map(String.init) {
             case ["info", "status"]:
                 let state = machine.withLockedValue { $0.runState }
-                return .string("VM status: \(Self.hmpStatus(state))\r\n")
+                return "VM status: \(Self.hmpStatus(state))\r\n"
             case ["info", "version"]:
-                return .string("\(configuration.version)\(configuration.package)\r\n")
+                return "\(configuration.version)\(configuration.package)\r\n"
             case []:
                 return ""
             default:
-                return .string("unknown command: '\(line.split(separator: " ").first.map(String.init) ?? line)'\r\n")
+                return "unknown command: '\(line.split(separator: " ").first.map(String.init) ?? line)'\r\n"
             }
         }
         registerInventory(&table)
+        // JSON: QEMU 7.2's recorded schema, served as recorded.
         table.registerImmediate("query-qmp-schema") { _ in Self.schema.json }
         // The rest of QEMU 7.2's commands exist, with their arguments checked, and answer as
-        // QEMU 7.2 answered them on a machine without devices (recorded), else with the smallest
-        // reply their return type allows.
+        // QEMU 7.2 answered them on a machine without devices (recorded, so JSON), else with the
+        // smallest reply their return type allows.
         for (name, entry) in Self.schema.introspection.commands where table.entries[name] == nil && name != "qmp_capabilities" {
             guard case .command(_, let returnType, let allowsOutOfBand) = entry.metaType else { continue }
             let recorded = Self.unsimulatedReplies[name]
@@ -228,10 +250,8 @@ public final class QEMUSimulator: Sendable {
             }
         }
         // query-commands is in the schema, so the loop above has registered it already.
-        let names = table.names
-        table.registerImmediate("query-commands") { _ in
-            .array(names.map { ["name": .string($0)] })
-        }
+        let names = table.names.map { CommandInfo(name: $0) }
+        table.registerImmediate(QueryCommandsCommand.self) { _, _ in names }
         return table
     }
 
@@ -296,16 +316,5 @@ public final class QEMUSimulator: Sendable {
         case .prelaunch: "paused (prelaunch)"
         case .shutdown: "paused (shutdown)"
         }
-    }
-
-    static func versionInfo(_ configuration: Configuration) -> JSONValue {
-        [
-            "qemu": [
-                "micro": .int(Int64(configuration.version.micro)),
-                "minor": .int(Int64(configuration.version.minor)),
-                "major": .int(Int64(configuration.version.major)),
-            ],
-            "package": .string(configuration.package),
-        ]
     }
 }

@@ -95,19 +95,12 @@ func withSimulatedQEMU<Result: Sendable>(
 ) async throws -> Result {
     let directory = try PrivateDirectory.create()
     defer { PrivateDirectory.remove(directory) }
-    let server = QEMUSimulator().makeServer()
-    let address = try await server.listen(on: .unixSocket(path: directory + "/qmp.sock"))
-    let result: Result
-    do {
-        result = try await QMPClient.withConnection(to: address, configuration: configuration) { client in
+    let server = QEMUSimulator().makeServer(listeningOn: [.unixSocket(path: directory + "/qmp.sock")])
+    return try await server.serving { addresses in
+        try await QMPClient.withConnection(to: addresses[0], configuration: configuration) { client in
             try await body(client)
         }
-    } catch {
-        await server.shutdown()
-        throw error
     }
-    await server.shutdown()
-    return result
 }
 
 /// Prints a line to standard error.

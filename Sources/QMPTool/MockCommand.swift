@@ -58,6 +58,12 @@ struct MockCommand: AsyncParsableCommand {
     func run() async throws {
         let version = QEMUVersion(qemuVersion)!
         let quit = AsyncStream<String>.makeStream()
+        let addresses: [QMPAddress]
+        do {
+            addresses = try listen.map { try QMPAddress(parsing: $0) }
+        } catch {
+            throw failure(reporting: error)
+        }
         let server: QMPServer
         let what: String
         if let replay {
@@ -65,7 +71,7 @@ struct MockCommand: AsyncParsableCommand {
                 let text = try readFile(replay)
                 let transcript = try QMPTranscript(parsing: text)
                 let player = QMPReplay(transcript: transcript, source: replay)
-                server = player.makeServer()
+                server = player.makeServer(listeningOn: addresses)
                 what = "\(transcript.exchanges.count) recorded exchanges of \(replay)"
             } catch {
                 throw failure(reporting: error)
@@ -74,28 +80,21 @@ struct MockCommand: AsyncParsableCommand {
             let simulator = QEMUSimulator(configuration: .init(version: version)) {
                 quit.continuation.yield("quit")
             }
-            server = simulator.makeServer()
+            server = simulator.makeServer(listeningOn: addresses)
             what = "a simulated QEMU \(version)"
         }
+        let reason: String
         do {
-            for text in listen {
-                let bound = try await server.listen(on: QMPAddress(parsing: text))
-                printError("qmp mock: serving \(what) on \(bound)")
+            // SIGINT and SIGTERM end the mock cleanly: the server's graceful shutdown lets the
+            // reply to quit leave, closes the connections and removes its sockets.
+            reason = try await server.serving { bound in
+                for address in bound {
+                    printError("qmp mock: serving \(what) on \(address)")
+                }
+                return await waitForSignal(or: quit.stream)
             }
         } catch {
-            await server.shutdown()
             throw failure(reporting: error)
-        }
-
-        // SIGINT and SIGTERM end the mock cleanly, removing its sockets.
-        let reason = await waitForSignal(or: quit.stream)
-        // Let the reply to quit leave before the connections close.
-        try? await Task.sleep(for: .milliseconds(20))
-        await server.shutdown()
-        for text in listen {
-            if case .unixSocket(let path)? = try? QMPAddress(parsing: text) {
-                unlink(path)
-            }
         }
         printError("qmp mock: stopped (\(reason))")
     }

@@ -376,59 +376,61 @@ struct QMPBench: AsyncParsableCommand {
             }
         }
         // Ours: the simulator serves from this process, which otherwise waits for the C client.
-        let server = QEMUSimulator().makeServer()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qmp-bench-sim-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("sim.sock").path
-        _ = try await server.listen(on: .unixSocket(path: path))
-        var ours: [Double] = []
-        for _ in 0..<repetitions {
-            try Task.checkCancellation()
-            let record = await offPool { peers.c([path, "seq", "\(count)", "--qemu-pid", "\(getpid())"]) }
-            if let value = record?.double("qemu_sched_us_per_op") { ours.append(value) }
+        let server = QEMUSimulator().makeServer(listeningOn: [.unixSocket(path: path)])
+        let ours = try await server.serving { _ in
+            var ours: [Double] = []
+            for _ in 0..<repetitions {
+                try Task.checkCancellation()
+                let record = await offPool { peers.c([path, "seq", "\(count)", "--qemu-pid", "\(getpid())"]) }
+                if let value = record?.double("qemu_sched_us_per_op") { ours.append(value) }
+            }
+            return ours
         }
-        await server.shutdown()
         table.add("simulated server CPU per query-status", ours: median(ours), baseline: medianOrNil(qemuCPU), baselineName: "QEMU 7.2", unit: "µs", target: .atMost(0.05))
     }
 
     func events(table: inout Table) async throws {
         let count = n(400_000)
-        let server = QEMUSimulator().makeServer()
-        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
-        let client = try await QMPClient.connect(to: address)
-        var rates: [Double] = []
-        var lost = 0
-        for _ in 0..<repetitions {
-            try Task.checkCancellation()
-            // BENCH_END follows the others and the reader stops on it. The client's buffer holds
-            // every event; only the server's backlog limit could drop some, and it drops the
-            // newest, BENCH_END with them. Even unread, the default count (about 40 MB) stays under
-            // the 64 MiB limit; a much larger --iterations could reach it.
-            let stream = client.events(named: ["BENCH", "BENCH_END"], bufferSize: count + 1, whenFull: .dropNewest)
-            let started = ContinuousClock.now
-            let producer = Task {
-                for index in 0..<count {
-                    server.broadcast(QMPEvent(name: "BENCH", data: ["n": .int(Int64(index))], timestamp: .init(seconds: 0, microseconds: 0)))
-                    if index % 1024 == 0 { await Task.yield() }
+        let server = QEMUSimulator().makeServer(listeningOn: [.tcp(host: "127.0.0.1", port: 0)])
+        let (rates, lost) = try await server.serving { addresses in
+            let client = try await QMPClient.connect(to: addresses[0])
+            var rates: [Double] = []
+            var lost = 0
+            for _ in 0..<repetitions {
+                try Task.checkCancellation()
+                // BENCH_END follows the others and the reader stops on it. The client's buffer holds
+                // every event; only the server's backlog limit could drop some, and it drops the
+                // newest, BENCH_END with them. Even unread, the default count (about 40 MB) stays under
+                // the 64 MiB limit; a much larger --iterations could reach it.
+                let stream = client.events(named: ["BENCH", "BENCH_END"], bufferSize: count + 1, whenFull: .dropNewest)
+                let started = ContinuousClock.now
+                let producer = Task {
+                    for index in 0..<count {
+                        server.broadcast(QMPEvent(name: "BENCH", data: ["n": .int(Int64(index))], timestamp: .init(seconds: 0, microseconds: 0)))
+                        if index % 1024 == 0 { await Task.yield() }
+                    }
+                    server.broadcast(QMPEvent(name: "BENCH_END", timestamp: .init(seconds: 0, microseconds: 0)))
                 }
-                server.broadcast(QMPEvent(name: "BENCH_END", timestamp: .init(seconds: 0, microseconds: 0)))
-            }
-            // The reader runs on the client connection's event loop, as in the sequential figure.
-            let received = try await withTaskExecutorPreference(client.executor) {
-                var received = 0
-                for try await event in stream {
-                    if event.name == "BENCH_END" { break }
-                    received += 1
+                // The reader runs on the client connection's event loop, as in the sequential figure.
+                let received = try await withTaskExecutorPreference(client.executor) {
+                    var received = 0
+                    for try await event in stream {
+                        if event.name == "BENCH_END" { break }
+                        received += 1
+                    }
+                    return received
                 }
-                return received
+                await producer.value
+                rates.append(Double(received) / seconds(ContinuousClock.now - started))
+                lost += count - received
             }
-            await producer.value
-            rates.append(Double(received) / seconds(ContinuousClock.now - started))
-            lost += count - received
+            await client.close()
+            return (rates, lost)
         }
-        await client.close()
-        await server.shutdown()
         table.add("events from the simulator consumed by the client", ours: median(rates), baseline: nil, baselineName: "target 200,000/s", unit: "events/s", target: .absoluteAtLeast(200_000), note: lost == 0 ? "none lost" : "\(lost) lost")
     }
 

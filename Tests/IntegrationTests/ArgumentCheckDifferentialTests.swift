@@ -45,28 +45,26 @@ struct ArgumentCheckDifferentialTests {
             configuration: .init(
                 greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 22), capabilities: [.oob]),
                 commands: commands,
+                addresses: [.tcp(host: "127.0.0.1", port: 0)],
                 checkArguments: QAPIValidator(schema: schema).qemuArgumentCheck()
             )
         )
-        let ours = try await QMPClient.connect(to: try await server.listen(on: .tcp(host: "127.0.0.1", port: 0)))
-        let simulatorServer = QEMUSimulator().makeServer()
-        let simulated = try await QMPClient.connect(to: try await simulatorServer.listen(on: .tcp(host: "127.0.0.1", port: 0)))
-        defer {
-            Task {
-                await ours.close()
-                await server.shutdown()
-                await simulated.close()
-                await simulatorServer.shutdown()
-            }
-        }
-
-        try await RealQEMU.with { qemu in
-            for (command, arguments) in Self.requests {
-                let fromQEMU = await Self.outcome { try await qemu.client.execute(command, arguments: arguments) }
-                let fromServer = await Self.outcome { try await ours.execute(command, arguments: arguments) }
-                let fromSimulator = await Self.outcome { try await simulated.execute(command, arguments: arguments) }
-                #expect(fromServer == fromQEMU, "\(command) \(JSONValue.object(arguments)), checked against the sources")
-                #expect(fromSimulator == fromQEMU, "\(command) \(JSONValue.object(arguments)), in the simulator")
+        let simulatorServer = QEMUSimulator().makeServer(listeningOn: [.tcp(host: "127.0.0.1", port: 0)])
+        try await server.serving { serverAddresses in
+            try await simulatorServer.serving { simulatorAddresses in
+                try await withClient(of: serverAddresses[0]) { ours in
+                    try await withClient(of: simulatorAddresses[0]) { simulated in
+                        try await RealQEMU.with { qemu in
+                            for (command, arguments) in Self.requests {
+                                let fromQEMU = await Self.outcome { try await qemu.client.execute(command, arguments: arguments) }
+                                let fromServer = await Self.outcome { try await ours.execute(command, arguments: arguments) }
+                                let fromSimulator = await Self.outcome { try await simulated.execute(command, arguments: arguments) }
+                                #expect(fromServer == fromQEMU, "\(command) \(JSONValue.object(arguments)), checked against the sources")
+                                #expect(fromSimulator == fromQEMU, "\(command) \(JSONValue.object(arguments)), in the simulator")
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -189,12 +189,12 @@ struct ArgumentTableTests {
 
     @Test("the client's pre-send check, given the history's source types, refuses a width before sending")
     func clientCheckKnowsWidths() async throws {
-        let simulator = QEMUSimulator().makeServer()
+        let simulator = QEMUSimulator().makeServer(listeningOn: [.tcp(host: "127.0.0.1", port: 0)])
         let configuration = QMPClient.Configuration(
             schemaSources: { QMPSchemaHistory.shared.sourceTypes(forServer: $0) }
         )
-        do {
-            let address = try await simulator.listen(on: .tcp(host: "127.0.0.1", port: 0))
+        try await simulator.serving { addresses in
+            let address = addresses[0]
             try await QMPClient.withConnection(to: address, configuration: configuration) { client in
                 let version = try #require(client.greeting.version)
                 let refused = await #expect(throws: QMPError.self) {
@@ -207,11 +207,7 @@ struct ArgumentTableTests {
             try await QMPClient.withConnection(to: address) { plain in
                 try await plain.check("migrate-set-parameters", arguments: ["cpu-throttle-initial": 300])
             }
-        } catch {
-            await simulator.shutdown()
-            throw error
         }
-        await simulator.shutdown()
     }
 
     @Test("int8 and int16, which no 7.2 command takes, are refused in QEMU's words for narrow widths")

@@ -146,15 +146,13 @@ struct DifferentialScenarioTests {
         var configuration = QEMUSimulator.Configuration(kvmEnabled: QEMULauncher.kvmIsUsable)
         try configuration.apply(machine: scenario.machine, arguments: scenario.qemuArguments)
         let simulator = QEMUSimulator(configuration: configuration)
-        let server = simulator.makeServer()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-sim-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let address = try await server.listen(on: .unixSocket(path: directory.appendingPathComponent("qmp.sock").path))
-        let client = try await QMPClient.connect(to: address)
-        let simulated = try await scenario.play(on: client)
-        await client.close()
-        await server.shutdown()
+        let server = simulator.makeServer(listeningOn: [.unixSocket(path: directory.appendingPathComponent("qmp.sock").path)])
+        let simulated = try await server.serving { addresses in
+            try await withClient(of: addresses[0]) { client in try await scenario.play(on: client) }
+        }
         #expect(simulated == expected, "the simulator differs from QEMU in \(fileName)")
     }
 }

@@ -37,28 +37,28 @@ struct RecordReplayTests {
         #expect(transcript.exchanges[2].events.first?["event"] == "RESUME")
 
         let replay = QMPReplay(transcript: transcript, source: "session.jsonl")
-        let server = replay.makeServer()
-        let address = try await server.listen(on: .unixSocket(path: directory.appendingPathComponent("replay.sock").path))
-        let client = try await QMPClient.connect(to: address)
-        #expect(client.greeting.version == transcript.greeting?.version)
-        let resumed = client.events(named: ["RESUME"])
-        var replayed: [JSONValue] = []
-        replayed.append(try await client.execute("query-status"))
-        replayed.append(try await client.execute("cont"))
-        replayed.append(try await client.execute("query-status"))
-        replayed.append(try await client.execute("qom-get", arguments: ["path": "/machine", "property": "type"]))
-        #expect(replayed == recorded)
-        var events = resumed.makeAsyncIterator()
-        #expect(try await events.next()?.name == "RESUME")
+        let server = replay.makeServer(listeningOn: [.unixSocket(path: directory.appendingPathComponent("replay.sock").path)])
+        try await server.serving { addresses in
+            try await withClient(of: addresses[0]) { client in
+                #expect(client.greeting.version == transcript.greeting?.version)
+                let resumed = client.events(named: ["RESUME"])
+                var replayed: [JSONValue] = []
+                replayed.append(try await client.execute("query-status"))
+                replayed.append(try await client.execute("cont"))
+                replayed.append(try await client.execute("query-status"))
+                replayed.append(try await client.execute("qom-get", arguments: ["path": "/machine", "property": "type"]))
+                #expect(replayed == recorded)
+                var events = resumed.makeAsyncIterator()
+                #expect(try await events.next()?.name == "RESUME")
 
-        let deviceError = await #expect(throws: QMPError.self) { try await client.execute("device_del", arguments: ["id": "nope"]) }
-        #expect(deviceError?.errorClass == "DeviceNotFound")
-        let missing = await #expect(throws: QMPError.self) { try await client.execute("qom-get", arguments: ["path": "/other", "property": "type"]) }
-        #expect(missing?.message == #"replay: session.jsonl has no qom-get with arguments {"path":"/other","property":"type"}"#)
-        let unknown = await #expect(throws: QMPError.self) { try await client.execute("query-kvm") }
-        #expect(unknown?.errorClass == "CommandNotFound")
-        await client.close()
-        await server.shutdown()
+                let deviceError = await #expect(throws: QMPError.self) { try await client.execute("device_del", arguments: ["id": "nope"]) }
+                #expect(deviceError?.errorClass == "DeviceNotFound")
+                let missing = await #expect(throws: QMPError.self) { try await client.execute("qom-get", arguments: ["path": "/other", "property": "type"]) }
+                #expect(missing?.message == #"replay: session.jsonl has no qom-get with arguments {"path":"/other","property":"type"}"#)
+                let unknown = await #expect(throws: QMPError.self) { try await client.execute("query-kvm") }
+                #expect(unknown?.errorClass == "CommandNotFound")
+            }
+        }
     }
 
     @Test("libvirt's .replies format replays, with a greeting made from its query-version")
@@ -114,12 +114,12 @@ struct RecordReplayTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-lv-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = replay.makeServer()
-        let address = try await server.listen(on: .unixSocket(path: directory.appendingPathComponent("qmp.sock").path))
-        let client = try await QMPClient.connect(to: address)
-        #expect(try await client.execute("query-kvm") == ["enabled": false, "present": true])
-        #expect(try await client.execute("query-version")["package"] == "v8.1.0")
-        await client.close()
-        await server.shutdown()
+        let server = replay.makeServer(listeningOn: [.unixSocket(path: directory.appendingPathComponent("qmp.sock").path)])
+        try await server.serving { addresses in
+            try await withClient(of: addresses[0]) { client async throws in
+                #expect(try await client.execute("query-kvm") == ["enabled": false, "present": true])
+                #expect(try await client.execute("query-version")["package"] == "v8.1.0")
+            }
+        }
     }
 }

@@ -115,3 +115,20 @@ func offCooperativePool<Result: Sendable>(_ work: @escaping @Sendable () -> Resu
         DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }
+
+/// A client of `address` while `body` runs, closed whether `body` returns or throws.
+func withClient<Result: Sendable>(
+    of address: QMPAddress,
+    configuration: QMPClient.Configuration = QMPClient.Configuration(),
+    _ body: (QMPClient) async throws -> Result
+) async throws -> Result {
+    let client = try await QMPClient.connect(to: address, configuration: configuration)
+    do {
+        let result = try await body(client)
+        await client.close()
+        return result
+    } catch {
+        await client.close()
+        throw error
+    }
+}

@@ -265,20 +265,33 @@ struct GeneratedBindingsWireTests {
     @Test("a client runs a generated command against a server and gets the typed reply and event")
     func typedRoundTrip() async throws {
         var commands = QMPCommandTable()
-        commands.register("repaint") { request in
-            let command = try RepaintCommand(json: .object(request.arguments), path: QMPPath(["arguments"]))
+        // The server side typed too: the handler gets the decoded command, answers with the reply
+        // type and broadcasts the typed event.
+        commands.register(RepaintCommand.self) { command, request in
             let paint = Paint(color: command.color, coatCount: command.coats, tags: ["fresh"], xGloss: 0.5)
-            request.server.broadcast(QMPEvent(name: PaintDriedEvent.name, data: PaintDriedEvent(paint: paint).json.objectValue, timestamp: .init(seconds: 1, microseconds: 0)))
-            return paint.json
+            request.server.broadcast(PaintDriedEvent(paint: paint))
+            return paint
         }
-        let server = QMPServer(configuration: .init(greeting: QMPGreeting(version: QEMUVersion(major: 9, minor: 2, micro: 0)), commands: commands))
-        let client = try await QMPClient.connect(to: try await server.listen(on: .tcp(host: "127.0.0.1", port: 0)))
-        let dried = client.events(of: PaintDriedEvent.self)
-        let paint = try await client.execute(RepaintCommand(color: .darkBlue, coats: 3))
-        #expect(paint == Paint(color: .darkBlue, coatCount: 3, tags: ["fresh"], xGloss: 0.5))
-        var iterator = dried.makeAsyncIterator()
-        #expect(try await iterator.next()?.payload.paint.color == .darkBlue)
-        await client.close()
-        await server.shutdown()
+        let server = QMPServer(
+            configuration: .init(
+                greeting: QMPGreeting(version: QEMUVersion(major: 9, minor: 2, micro: 0)),
+                commands: commands,
+                addresses: [.tcp(host: "127.0.0.1", port: 0)]
+            )
+        )
+        try await server.serving { addresses in
+            let client = try await QMPClient.connect(to: addresses[0])
+            do {
+                let dried = client.events(of: PaintDriedEvent.self)
+                let paint = try await client.execute(RepaintCommand(color: .darkBlue, coats: 3))
+                #expect(paint == Paint(color: .darkBlue, coatCount: 3, tags: ["fresh"], xGloss: 0.5))
+                var iterator = dried.makeAsyncIterator()
+                #expect(try await iterator.next()?.payload.paint.color == .darkBlue)
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
+        }
     }
 }

@@ -53,15 +53,21 @@ struct LegacyDispatchTests {
         try commands.register("eject", argsType: "force:-f,device:B") { request in
             .string("ejected \(request.arguments["device"]?.stringValue ?? "?")")
         }
-        let server = QMPServer(configuration: .init(greeting: QMPGreeting(version: QEMUVersion(major: 1, minor: 0, micro: 0)), commands: commands))
-        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
-        let client = try await QMPClient.connect(to: address)
-        #expect(try await client.execute("eject", arguments: ["device": "ide1-cd0"]) == "ejected ide1-cd0")
-        let missing = await #expect(throws: QMPError.self) { try await client.execute("eject") }
-        #expect(missing?.message == "Parameter 'device' is missing")
-        let wrongType = await #expect(throws: QMPError.self) { try await client.execute("eject", arguments: ["device": 5]) }
-        #expect(wrongType?.message == "Invalid parameter type for 'device', expected: string")
-        await client.close()
-        await server.shutdown()
+        let server = QMPServer(
+            configuration: .init(
+                greeting: QMPGreeting(version: QEMUVersion(major: 1, minor: 0, micro: 0)),
+                commands: commands,
+                addresses: [.tcp(host: "127.0.0.1", port: 0)]
+            )
+        )
+        try await withRunningServer(server) { address in
+            try await withClient(of: address) { client async throws in
+                #expect(try await client.execute("eject", arguments: ["device": "ide1-cd0"]) == "ejected ide1-cd0")
+                let missing = await #expect(throws: QMPError.self) { try await client.execute("eject") }
+                #expect(missing?.message == "Parameter 'device' is missing")
+                let wrongType = await #expect(throws: QMPError.self) { try await client.execute("eject", arguments: ["device": 5]) }
+                #expect(wrongType?.message == "Invalid parameter type for 'device', expected: string")
+            }
+        }
     }
 }

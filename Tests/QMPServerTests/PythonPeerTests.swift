@@ -50,26 +50,26 @@ struct PythonPeerTests {
             request.server.broadcast(QMPEvent(name: "TEST_EVENT", data: ["n": 1], timestamp: .init(seconds: 1_700_000_000, microseconds: 5)))
             return [:]
         }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-py-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let socket = directory.appendingPathComponent("qmp.sock").path
         let server = QMPServer(
             configuration: .init(
                 greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), capabilities: [.oob]),
                 commands: commands,
+                addresses: [.unixSocket(path: socket)],
                 checkArguments: { name, arguments in
                     guard name == "query-status", let unexpected = arguments.keys.first else { return nil }
                     return QMPErrorBody(errorClass: "GenericError", description: "Parameter '\(unexpected)' is unexpected")
                 }
             )
         )
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-py-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let socket = directory.appendingPathComponent("qmp.sock").path
-        try await server.listen(on: .unixSocket(path: socket))
-        defer { Task { await server.shutdown() } }
-
         // Waiting for Python blocks; do it on a Dispatch thread, not in the cooperative pool.
-        let result = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try PythonPeer.run(socket: socket) }) }
+        let result = try await withRunningServer(server) { _ in
+            try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(with: Result { try PythonPeer.run(socket: socket) }) }
+            }
         }
         #expect(result.status == 0, "\(result.stderr)")
         let seen = try JSONValue(parsing: result.stdout)

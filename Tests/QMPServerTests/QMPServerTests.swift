@@ -17,27 +17,21 @@ private func withServer<Result: Sendable>(
     commands.register("fail") { _ in
         throw QMPErrorBody(errorClass: "DeviceNotFound", description: "Device 'x' not found")
     }
-    let server = QMPServer(
-        configuration: .init(
-            greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), package: "swift-qmp", capabilities: [.oob]),
-            commands: commands,
-            checkArguments: { name, arguments in
-                name == "echo" && arguments["forbidden"] != nil
-                    ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected") : nil
-            }
+    return try await withSocketPath(named: "swift-qmp-server") { path in
+        let server = QMPServer(
+            configuration: .init(
+                greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), package: "swift-qmp", capabilities: [.oob]),
+                commands: commands,
+                addresses: [.unixSocket(path: path)],
+                checkArguments: { name, arguments in
+                    name == "echo" && arguments["forbidden"] != nil
+                        ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected") : nil
+                },
+                // Some tests end with clients that stopped reading: their replies never leave.
+                shutdownGracePeriod: .seconds(1)
+            )
         )
-    )
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-server-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let address = try await server.listen(on: .unixSocket(path: directory.appendingPathComponent("qmp.sock").path))
-    do {
-        let result = try await body(server, address)
-        await server.shutdown()
-        return result
-    } catch {
-        await server.shutdown()
-        throw error
+        return try await withRunningServer(server) { address in try await body(server, address) }
     }
 }
 
@@ -46,18 +40,18 @@ struct QMPServerTests {
     @Test("our client negotiates OOB with it and runs commands")
     func basics() async throws {
         try await withServer { _, address in
-            let client = try await QMPClient.connect(to: address)
-            #expect(client.oobEnabled)
-            #expect(client.greeting.package == "swift-qmp")
-            #expect(try await client.execute("query-status")["status"] == "running")
-            #expect(try await client.execute("echo", arguments: ["a": [1, 2]]) == ["a": [1, 2]])
-            let failure = await #expect(throws: QMPError.self) { try await client.execute("fail") }
-            #expect(failure?.errorClass == "DeviceNotFound")
-            let unknown = await #expect(throws: QMPError.self) { try await client.execute("nope") }
-            #expect(unknown?.message == "The command nope has not been found")
-            let checked = await #expect(throws: QMPError.self) { try await client.execute("echo", arguments: ["forbidden": 1]) }
-            #expect(checked?.message == "Parameter 'forbidden' is unexpected")
-            await client.close()
+            try await withClient(of: address) { client async throws in
+                #expect(client.oobEnabled)
+                #expect(client.greeting.package == "swift-qmp")
+                #expect(try await client.execute("query-status")["status"] == "running")
+                #expect(try await client.execute("echo", arguments: ["a": [1, 2]]) == ["a": [1, 2]])
+                let failure = await #expect(throws: QMPError.self) { try await client.execute("fail") }
+                #expect(failure?.errorClass == "DeviceNotFound")
+                let unknown = await #expect(throws: QMPError.self) { try await client.execute("nope") }
+                #expect(unknown?.message == "The command nope has not been found")
+                let checked = await #expect(throws: QMPError.self) { try await client.execute("echo", arguments: ["forbidden": 1]) }
+                #expect(checked?.message == "Parameter 'forbidden' is unexpected")
+            }
         }
     }
 
@@ -74,48 +68,48 @@ struct QMPServerTests {
                 return "released"
             }
         }) { _, address in
-            let client = try await QMPClient.connect(to: address)
-            async let held = client.execute("hold")
-            for await _ in started { break }
-            // Answered while `hold` runs; were it queued behind it, this would time out.
-            #expect(try await client.executeOutOfBand("query-yank", timeout: .seconds(10)) == [])
-            release.yield()
-            let heldResult = try await held
-            #expect(heldResult == "released")
-            await client.close()
+            try await withClient(of: address) { client in
+                async let held = client.execute("hold")
+                for await _ in started { break }
+                // Answered while `hold` runs; were it queued behind it, this would time out.
+                #expect(try await client.executeOutOfBand("query-yank", timeout: .seconds(10)) == [])
+                release.yield()
+                let heldResult = try await held
+                #expect(heldResult == "released")
+            }
         }
     }
 
     @Test("events reach every client in command mode")
     func broadcast() async throws {
         try await withServer { server, address in
-            let first = try await QMPClient.connect(to: address)
-            let second = try await QMPClient.connect(to: address)
-            var one = first.events().makeAsyncIterator()
-            var two = second.events().makeAsyncIterator()
-            server.broadcast(QMPEvent(name: "STOP", timestamp: .init(seconds: 1, microseconds: 2)))
-            #expect(try await one.next()?.name == "STOP")
-            #expect(try await two.next()?.name == "STOP")
-            #expect(server.connectionCount == 2)
-            await first.close()
-            await second.close()
+            try await withClient(of: address) { first in
+                try await withClient(of: address) { second async throws in
+                    var one = first.events().makeAsyncIterator()
+                    var two = second.events().makeAsyncIterator()
+                    server.broadcast(QMPEvent(name: "STOP", timestamp: .init(seconds: 1, microseconds: 2)))
+                    #expect(try await one.next()?.name == "STOP")
+                    #expect(try await two.next()?.name == "STOP")
+                    #expect(server.connectionCount == 2)
+                }
+            }
         }
     }
 
     @Test("many pipelined commands from many tasks each get their own reply")
     func pipelining() async throws {
         try await withServer { _, address in
-            let client = try await QMPClient.connect(to: address)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for n in 0..<500 {
-                    group.addTask {
-                        let reply = try await client.execute("echo", arguments: ["n": .int(Int64(n))])
-                        #expect(reply["n"] == .int(Int64(n)))
+            try await withClient(of: address) { client in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for n in 0..<500 {
+                        group.addTask {
+                            let reply = try await client.execute("echo", arguments: ["n": .int(Int64(n))])
+                            #expect(reply["n"] == .int(Int64(n)))
+                        }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
-            await client.close()
         }
     }
 
@@ -125,18 +119,17 @@ struct QMPServerTests {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for clientNumber in 0..<100 {
                     group.addTask {
-                        let client = try await QMPClient.connect(to: address)
-                        let matched = try await withThrowingTaskGroup(of: Bool.self) { commands in
-                            for n in 0..<100 {
-                                commands.addTask {
-                                    let tag = Int64(clientNumber * 1000 + n)
-                                    return try await client.execute("echo", arguments: ["n": .int(tag)])["n"] == .int(tag)
+                        try await withClient(of: address) { client in
+                            try await withThrowingTaskGroup(of: Bool.self) { commands in
+                                for n in 0..<100 {
+                                    commands.addTask {
+                                        let tag = Int64(clientNumber * 1000 + n)
+                                        return try await client.execute("echo", arguments: ["n": .int(tag)])["n"] == .int(tag)
+                                    }
                                 }
+                                return try await commands.reduce(0) { $0 + ($1 ? 1 : 0) }
                             }
-                            return try await commands.reduce(0) { $0 + ($1 ? 1 : 0) }
                         }
-                        await client.close()
-                        return matched
                     }
                 }
                 let matched = try await group.reduce(0, +)
@@ -150,6 +143,8 @@ struct QMPServerTests {
         let client = try await withServer { _, address in try await QMPClient.connect(to: address) }
         await client.waitUntilClosed()
         #expect(!client.isConnected)
+        // Closed by the server already; close() releases the client's side.
+        await client.close()
     }
 }
 
@@ -196,9 +191,9 @@ struct BackPressureTests {
             #expect(buffered < 256 * 1024, "the server holds \(buffered) bytes for a client that does not read")
 
             // The server itself is fine and serves others.
-            let other = try await QMPClient.connect(to: address)
-            #expect(try await other.execute("query-status")["status"] == "running")
-            await other.close()
+            try await withClient(of: address) { other async throws in
+                #expect(try await other.execute("query-status")["status"] == "running")
+            }
             #expect(server.connectionCount >= 1)
         }
     }
@@ -281,21 +276,22 @@ struct ServerThrottleTests {
             configuration: .init(
                 greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), capabilities: [.oob]),
                 commands: commands,
+                addresses: [.tcp(host: "127.0.0.1", port: 0)],
                 throttleInterval: .milliseconds(200)
             )
         )
-        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
-        let client = try await QMPClient.connect(to: address)
-        let events = client.events(named: ["RTC_CHANGE"])
-        let clock = ContinuousClock()
-        let start = clock.now
-        try await client.execute("burst")
-        var iterator = events.makeAsyncIterator()
-        #expect(try await iterator.next()?.data?["offset"] == 1)
-        #expect(try await iterator.next()?.data?["offset"] == 5)
-        // The last one waited for the interval: a lower bound, so a slow machine cannot fail it.
-        #expect(clock.now - start >= .milliseconds(200))
-        await client.close()
-        await server.shutdown()
+        try await withRunningServer(server) { address in
+            try await withClient(of: address) { client in
+                let events = client.events(named: ["RTC_CHANGE"])
+                let clock = ContinuousClock()
+                let start = clock.now
+                try await client.execute("burst")
+                var iterator = events.makeAsyncIterator()
+                #expect(try await iterator.next()?.data?["offset"] == 1)
+                #expect(try await iterator.next()?.data?["offset"] == 5)
+                // The last one waited for the interval: a lower bound, so a slow machine cannot fail it.
+                #expect(clock.now - start >= .milliseconds(200))
+            }
+        }
     }
 }

@@ -24,29 +24,22 @@ private func withBatchingServer<Result: Sendable>(
         try await Task.sleep(for: .milliseconds(request.arguments["ms"]?.int64Value ?? 100))
         return "later"
     }
-    let server = QMPServer(
-        configuration: .init(
-            greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), capabilities: [.oob]),
-            commands: commands,
-            checkArguments: { name, arguments in
-                name == "now" && arguments["forbidden"] != nil
-                    ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected") : nil
-            },
-            eventBacklogLimit: eventBacklogLimit
+    return try await withSocketPath(named: "swift-qmp-batch") { path in
+        let server = QMPServer(
+            configuration: .init(
+                greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), capabilities: [.oob]),
+                commands: commands,
+                addresses: [.unixSocket(path: path)],
+                checkArguments: { name, arguments in
+                    name == "now" && arguments["forbidden"] != nil
+                        ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected") : nil
+                },
+                eventBacklogLimit: eventBacklogLimit,
+                // Some tests end with clients that stopped reading: their replies never leave.
+                shutdownGracePeriod: .seconds(1)
+            )
         )
-    )
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-batch-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let path = directory.appendingPathComponent("qmp.sock").path
-    _ = try await server.listen(on: .unixSocket(path: path))
-    do {
-        let result = try await body(server, path)
-        await server.shutdown()
-        return result
-    } catch {
-        await server.shutdown()
-        throw error
+        return try await withRunningServer(server) { _ in try await body(server, path) }
     }
 }
 

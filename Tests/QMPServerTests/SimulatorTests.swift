@@ -8,18 +8,9 @@ import Testing
 @Suite("The simulated QEMU keeps its state consistent")
 struct SimulatorTests {
     private func withSimulator<Result: Sendable>(_ body: (QMPClient) async throws -> Result) async throws -> Result {
-        let server = QEMUSimulator().makeServer()
-        let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
-        let client = try await QMPClient.connect(to: address)
-        do {
-            let result = try await body(client)
-            await client.close()
-            await server.shutdown()
-            return result
-        } catch {
-            await client.close()
-            await server.shutdown()
-            throw error
+        let server = QEMUSimulator().makeServer(listeningOn: [.tcp(host: "127.0.0.1", port: 0)])
+        return try await withRunningServer(server) { address in
+            try await withClient(of: address, body)
         }
     }
 

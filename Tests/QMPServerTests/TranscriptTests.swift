@@ -72,18 +72,13 @@ struct TranscriptTests {
         ].joined(separator: "\n")
         let transcript = try QMPTranscript(parsing: text)
         #expect(transcript.exchanges.first?.outOfBand == true)
-        let server = QMPReplay(transcript: transcript).makeServer()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-transcript-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let address = try await server.listen(on: .unixSocket(path: directory.appendingPathComponent("qmp.sock").path))
-        do {
-            let client = try await QMPClient.connect(to: address)
-            #expect(try await client.executeOutOfBand("query-yank", timeout: .seconds(10)) == [])
-            await client.close()
-        } catch {
-            Issue.record(error)
+        try await withSocketPath(named: "swift-qmp-transcript") { path in
+            let server = QMPReplay(transcript: transcript).makeServer(listeningOn: [.unixSocket(path: path)])
+            try await withRunningServer(server) { address in
+                try await withClient(of: address) { client async throws in
+                    #expect(try await client.executeOutOfBand("query-yank", timeout: .seconds(10)) == [])
+                }
+            }
         }
-        await server.shutdown()
     }
 }

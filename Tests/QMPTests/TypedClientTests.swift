@@ -17,17 +17,12 @@ struct TypedClientTests {
         configuration: QMPClient.Configuration = QMPClient.Configuration(),
         _ body: (QMPClient) async throws -> Void
     ) async throws {
-        let server = QEMUSimulator().makeServer()
-        do {
-            let address = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0))
-            try await QMPClient.withConnection(to: address, configuration: configuration) { client in
+        let server = QEMUSimulator().makeServer(listeningOn: [.tcp(host: "127.0.0.1", port: 0)])
+        try await server.serving { addresses in
+            try await QMPClient.withConnection(to: addresses[0], configuration: configuration) { client in
                 try await body(client)
             }
-        } catch {
-            await server.shutdown()
-            throw error
         }
-        await server.shutdown()
     }
 
     @Test("a typed command returns the typed reply")

@@ -36,13 +36,22 @@ public final class QMPReplay: Sendable {
         return QMPGreeting(version: qemu, package: version?["package"]?.stringValue ?? "", capabilities: [.oob])
     }
 
-    public func makeServer(logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })) -> QMPServer {
+    /// A server that answers from the transcript on `addresses` (see ``QMPServer/run()``).
+    public func makeServer(
+        listeningOn addresses: [QMPAddress],
+        logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
+    ) -> QMPServer {
         var table = QMPCommandTable()
         for name in Set(transcript.exchanges.map(\.command)) where name != "qmp_capabilities" {
             let recordedOutOfBand = transcript.exchanges.contains { $0.command == name && $0.outOfBand }
             table.registerImmediate(name, allowsOutOfBand: recordedOutOfBand) { [self] request in try self.answer(request) }
         }
-        return QMPServer(configuration: .init(greeting: greeting, commands: table), logger: logger)
+        return QMPServer(
+            configuration: .init(greeting: greeting, commands: table, addresses: addresses),
+            logger: logger,
+            onListening: onListening
+        )
     }
 
     private func answer(_ request: QMPServerRequest) throws -> JSONValue {

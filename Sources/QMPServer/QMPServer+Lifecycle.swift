@@ -1,0 +1,317 @@
+import Logging
+import NIOCore
+import NIOPosix
+import QMPCore
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A command whose handler is `async`, handed by a connection's channel handler to the task that
+/// owns the connection (through the connection's `NIOAsyncChannel`), which runs it in a child
+/// task and hands the result back on the connection's event loop.
+struct QMPAsyncCommand: Sendable {
+    var request: QMPServerStateMachine.Request
+    var serverRequest: QMPServerRequest
+    var handler: QMPCommandHandler
+    var connection: NIOLoopBound<QMPServerConnectionHandler>
+
+    func run() async {
+        let result = await QMPServer.run(handler, serverRequest)
+        let connection = self.connection
+        let request = self.request
+        connection.eventLoop.execute {
+            connection.value.finishedLater(request, result)
+        }
+    }
+}
+
+extension QMPServer: Service {
+    /// A connection as the accepting task receives it.
+    struct AcceptedConnection: Sendable {
+        var channel: NIOAsyncChannel<QMPAsyncCommand, Never>
+        var handler: NIOLoopBound<QMPServerConnectionHandler>
+    }
+
+    typealias Listener = NIOAsyncChannel<AcceptedConnection, Never>
+
+    /// Listens on ``Configuration/addresses`` and serves until the task is cancelled or a
+    /// graceful shutdown is triggered (by a `ServiceGroup`, or ``beginGracefulShutdown()``).
+    /// Call it once.
+    ///
+    /// A graceful shutdown stops accepting and stops reading further commands; commands already
+    /// read (running, or queued behind an in-band one) go on, for up to
+    /// ``Configuration/shutdownGracePeriod``, and each connection closes once its last reply has
+    /// left. When the grace period runs out, every command still unanswered gets the error
+    /// reply `GenericError` "The server shut down before the command finished", the connections
+    /// close, and the handlers still running are cancelled. Cancelling the task does the same at
+    /// once. Either way `run()` returns once every handler has returned: handlers must honour
+    /// cancellation for `run()` to end within the bound. Commands a client sent that had not
+    /// been read yet get no reply; the client sees the connection close. The Unix socket files
+    /// bound are removed.
+    ///
+    /// An error on one connection closes that connection only.
+    ///
+    /// - Throws: when an address cannot be bound (any bound already are closed again), or when
+    ///   the server has run before.
+    public func run() async throws {
+        try await run(announcing: nil)
+    }
+
+    /// Runs the server while `body` runs, handing `body` the addresses bound (a TCP port 0
+    /// replaced by the port chosen); then shuts the server down gracefully, whether `body`
+    /// returned or threw, and returns `body`'s result once ``run()`` has returned.
+    public func serving<Result: Sendable>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: ([QMPAddress]) async throws -> Result
+    ) async throws -> Result {
+        let (bound, announce) = AsyncStream<[QMPAddress]>.makeStream()
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+            group.addTask { try await self.run(announcing: announce) }
+            var addresses: [QMPAddress]?
+            for await announced in bound {
+                addresses = announced
+                break
+            }
+            guard let addresses else {
+                // run() ended before it listened: its error says why.
+                try await group.waitForAll()
+                throw QMPError(code: .connectionClosed, message: "the server stopped before it listened")
+            }
+            let result: Result
+            do {
+                result = try await body(addresses)
+            } catch {
+                beginGracefulShutdown()
+                try? await group.waitForAll()
+                throw error
+            }
+            beginGracefulShutdown()
+            try await group.waitForAll()
+            return result
+        }
+    }
+
+    /// Makes ``run()`` shut down gracefully, as a `ServiceGroup`'s graceful shutdown does; a
+    /// server that has not started yet will stop as soon as it has bound its addresses.
+    public func beginGracefulShutdown() {
+        shutdownTrigger.finish()
+    }
+
+    private func run(announcing announce: AsyncStream<[QMPAddress]>.Continuation?) async throws {
+        defer { announce?.finish() }
+        let started = state.withLockedValue { state -> Bool in
+            guard state.phase == .initial else { return false }
+            state.phase = .running
+            return true
+        }
+        guard started else {
+            throw QMPError(code: .connectionClosed, message: "the server has run already; a QMPServer runs once")
+        }
+        let listeners: [Listener]
+        var bound: [QMPAddress] = []
+        do {
+            listeners = try await bindAll(into: &bound)
+        } catch {
+            state.withLockedValue { $0.phase = .finished }
+            throw error
+        }
+        logger.debug("QMP server listening", metadata: ["qmp_addresses": "\(bound)"])
+        await onListening(bound)
+        announce?.yield(bound)
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.accept(on: listeners) }
+                group.addTask { await self.superviseShutdown() }
+                // The first to end is either the accepting side, with every connection closed
+                // (the grace period is then no longer needed), or the supervisor, once the
+                // grace period ran out: the handlers still running are cancelled.
+                await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.beginGracefulShutdown()
+        }
+        state.withLockedValue { $0.phase = .finished }
+        for address in bound {
+            if case .unixSocket(let path) = address {
+                unlink(path)
+            }
+        }
+        logger.debug("QMP server stopped", metadata: ["qmp_addresses": "\(bound)"])
+    }
+
+    private func bindAll(into bound: inout [QMPAddress]) async throws -> [Listener] {
+        var listeners: [Listener] = []
+        do {
+            for address in configuration.addresses {
+                let listener = try await bind(address)
+                listeners.append(listener)
+                state.withLockedValue { $0.listeners.append(listener.channel) }
+                if case .tcp(let host, _) = address, let port = listener.channel.localAddress?.port {
+                    bound.append(.tcp(host: host, port: port))
+                } else {
+                    bound.append(address)
+                }
+            }
+        } catch {
+            for listener in listeners {
+                try? await listener.channel.close()
+            }
+            for case .unixSocket(let path) in bound {
+                unlink(path)
+            }
+            throw error
+        }
+        return listeners
+    }
+
+    private func bind(_ address: QMPAddress) async throws -> Listener {
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: logger))
+                }
+            }
+            .childChannelOption(.autoRead, value: false)
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedConnection> = { [self] channel in
+            channel.eventLoop.makeCompletedFuture { try self.setUp(channel) }
+        }
+        switch address {
+        case .unixSocket(let path):
+            return try await bootstrap.bind(
+                unixDomainSocketPath: path,
+                cleanupExistingSocketFile: true,
+                childChannelInitializer: initializer
+            )
+        case .tcp(let host, let port):
+            return try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+        }
+    }
+
+    /// A new connection's pipeline: the protocol in ``QMPServerConnectionHandler``, then the
+    /// `NIOAsyncChannel` through which it hands `async` commands to the connection's task.
+    private func setUp(_ channel: any Channel) throws -> AcceptedConnection {
+        let id = state.withLockedValue { state -> Int in
+            defer { state.nextConnectionID += 1 }
+            return state.nextConnectionID
+        }
+        let outbox = QMPEventOutbox(allocator: channel.allocator, limit: configuration.eventBacklogLimit)
+        let handler = QMPServerConnectionHandler(id: id, server: self, outbox: outbox, logger: logger)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let asyncChannel = try NIOAsyncChannel<QMPAsyncCommand, Never>(wrappingChannelSynchronously: channel)
+        let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        let connection = Connection(id: id, handler: bound, outbox: outbox)
+        let shuttingDown = state.withLockedValue { state -> Bool in
+            state.connections.append(connection)
+            return state.phase != .running
+        }
+        channel.closeFuture.whenComplete { _ in
+            self.state.withLockedValue { $0.connections.removeAll { $0.id == id } }
+        }
+        if shuttingDown {
+            // Accepted just as the listeners closed: it gets its greeting, then the connection closes.
+            handler.drain()
+        }
+        return AcceptedConnection(channel: asyncChannel, handler: bound)
+    }
+
+    /// Accepts on every listener until it closes; each listener's connections are child tasks
+    /// of its own discarding group, so that this returns once every connection has ended.
+    private func accept(on listeners: [Listener]) async {
+        await withDiscardingTaskGroup { group in
+            for listener in listeners {
+                group.addTask {
+                    await withDiscardingTaskGroup { connections in
+                        do {
+                            try await listener.executeThenClose { inbound in
+                                for try await connection in inbound {
+                                    connections.addTask { await self.serve(connection) }
+                                }
+                            }
+                        } catch {
+                            self.logger.debug("QMP server stopped accepting", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Owns one connection: runs its `async` commands as child tasks until the connection
+    /// closes, then waits for those still running, and closes the channel. Errors end the
+    /// connection, never the server.
+    private func serve(_ connection: AcceptedConnection) async {
+        do {
+            try await connection.channel.executeThenClose { inbound, _ in
+                await withDiscardingTaskGroup { group in
+                    do {
+                        for try await command in inbound {
+                            group.addTask { await command.run() }
+                        }
+                    } catch {
+                        self.logger.debug("QMP server connection ended", metadata: ["error": "\(error)"])
+                    }
+                    if Task.isCancelled {
+                        // Cancelled run(): answer what is outstanding before the channel closes.
+                        let handler = connection.handler
+                        try? await handler.eventLoop.submit { handler.value.abort() }.get()
+                    }
+                }
+            }
+        } catch {
+            logger.debug("QMP server connection closed with an error", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Waits for the shutdown signal (or cancellation), then stops accepting, lets the
+    /// connections drain for the grace period, and ends what is left.
+    private func superviseShutdown() async {
+        // Ends when the trigger finishes the stream, or when the task is cancelled.
+        for await _ in shutdownSignal {}
+        let (listeners, connections) = state.withLockedValue { state in
+            if state.phase == .running {
+                state.phase = .shuttingDown
+            }
+            return (state.listeners, state.connections)
+        }
+        logger.debug("QMP server shutting down", metadata: ["qmp_connections": "\(connections.count)"])
+        for listener in listeners {
+            listener.close(promise: nil)
+        }
+        for connection in connections {
+            let handler = connection.handler
+            handler.eventLoop.execute { handler.value.drain() }
+        }
+        // Cancellation (or the accepting side finishing first) ends the wait early.
+        try? await Task.sleep(for: configuration.shutdownGracePeriod)
+        let remaining = state.withLockedValue { $0.connections }
+        for connection in remaining {
+            let handler = connection.handler
+            try? await handler.eventLoop.submit { handler.value.abort() }.get()
+        }
+    }
+}
+
+/// Logs what goes wrong accepting a connection (too many open files, say) instead of letting it
+/// end the accepting loop: one failed accept must not end the server.
+private final class AcceptErrorHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Any
+
+    private let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.warning("QMP server could not accept a connection", metadata: ["error": "\(error)"])
+    }
+}

@@ -124,7 +124,8 @@ extension QEMUSimulator {
             case .nullCo(let null), .nullAio(let null):
                 size = null.size
             default:
-                throw Self.failure("the simulated QEMU opens only null-co and null-aio nodes, not '\(options.driver.rawValue)'")
+                let driver = options.driver.rawValue
+                throw Self.failure("the simulated QEMU opens only null-co and null-aio nodes, not '\(driver)'")
             }
             guard let name = options.nodeName else {
                 throw Self.failure("A top-level node name must be given with blockdev-add")
@@ -200,7 +201,9 @@ extension QEMUSimulator {
             if let deleted { request.server.broadcast(deleted) }
             return QMPEmpty()
         }
-        table.registerImmediate(QueryCpusFastCommand.self) { _, _ in machine.withLockedValue { Self.queryCPUsFast($0) } }
+        table.registerImmediate(QueryCpusFastCommand.self) { _, _ in
+            machine.withLockedValue { Self.queryCPUsFast($0) }
+        }
         table.registerImmediate(QueryHotpluggableCpusCommand.self) { _, _ in
             try machine.withLockedValue { machine in try Self.queryHotpluggableCPUs(machine) }
         }
@@ -340,7 +343,8 @@ extension QEMUSimulator {
                 let given = objectProperties(object)
                 var properties = typeProperty(type)
                 if type == "secret" {
-                    properties.append((name: "format", type: "QCryptoSecretFormat", value: Optional(given["format"] ?? "raw")))
+                    let format = given["format"] ?? "raw"
+                    properties.append((name: "format", type: "QCryptoSecretFormat", value: Optional(format)))
                 }
                 for (name, value) in given where !properties.contains(where: { $0.name == name }) {
                     properties.append((name: name, type: value.kindName, value: Optional(value)))

@@ -148,9 +148,9 @@ extension QEMUSimulator {
             let id = properties.removeValue(forKey: "id")
             let bus = properties.removeValue(forKey: "bus")
             // The command line was checked when it was applied; a device it names plugs.
+            let given = JSONObject(properties.map { ($0.key, JSONValue.string($0.value)) })
             _ = try? addDevice(
-                driver: specification.driver, bus: bus, id: id, properties: JSONObject(properties.map { ($0.key, JSONValue.string($0.value)) }),
-                to: &machine, hotplug: false
+                driver: specification.driver, bus: bus, id: id, properties: given, to: &machine, hotplug: false
             )
         }
         return machine

@@ -74,7 +74,10 @@ struct ServerLifecycleTests {
         return nil
     }
 
-    @Test("a graceful shutdown answers the commands in flight: those that finish in the grace period with their reply, the rest with an error, and run() returns within the bound")
+    @Test(
+        "a graceful shutdown answers the commands in flight: those that finish in the grace period with their"
+            + " reply, the rest with an error, and run() returns within the bound"
+    )
     func gracefulShutdownWithCommandsInFlight() async throws {
         let grace = Duration.seconds(3)
         let (started, starting) = AsyncStream<String>.makeStream()
@@ -147,7 +150,9 @@ struct ServerLifecycleTests {
     func cancellation() async throws {
         let (started, starting) = AsyncStream<String>.makeStream()
         let (listening, announce) = AsyncStream<QMPAddress>.makeStream()
-        let server = Self.makeServer(slowFor: .seconds(3600), gracePeriod: .seconds(3600), started: starting, listening: announce)
+        let server = Self.makeServer(
+            slowFor: .seconds(3600), gracePeriod: .seconds(3600), started: starting, listening: announce
+        )
         let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }

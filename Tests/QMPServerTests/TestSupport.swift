@@ -34,7 +34,8 @@ func withTemporaryDirectory<Result>(
     named prefix: String,
     _ body: (URL) async throws -> Result
 ) async throws -> Result {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+    let name = "\(prefix)-\(UUID().uuidString.prefix(8))"
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     return try await body(directory)

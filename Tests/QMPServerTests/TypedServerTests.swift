@@ -54,11 +54,11 @@ struct TypedServerTests {
                 [ObjectTypeInfo(name: command.implements ?? "all", abstract: command.abstract)]
             }
         }) { _, client in
-            #expect(try await client.execute(HumanMonitorCommandCommand(commandLine: "info status")) == "ran 'info status' on CPU none")
-            #expect(
-                try await client.execute("human-monitor-command", arguments: ["command-line": "info cpus", "cpu-index": 2])
-                    == "ran 'info cpus' on CPU 2"
-            )
+            let typed = try await client.execute(HumanMonitorCommandCommand(commandLine: "info status"))
+            #expect(typed == "ran 'info status' on CPU none")
+            let arguments: JSONObject = ["command-line": "info cpus", "cpu-index": 2]
+            let untyped = try await client.execute("human-monitor-command", arguments: arguments)
+            #expect(untyped == "ran 'info cpus' on CPU 2")
             let types = try await client.execute(QomListTypesCommand(implements: "device", abstract: true))
             #expect(types == [ObjectTypeInfo(name: "device", abstract: true)])
         }
@@ -92,7 +92,9 @@ struct TypedServerTests {
                 throw QMPErrorBody(errorClass: "DeviceNotFound", description: "Device '\(command.id)' not found")
             }
         }) { _, client in
-            let immediate = await #expect(throws: QMPError.self) { try await client.execute(ObjectDelCommand(id: "obj0")) }
+            let immediate = await #expect(throws: QMPError.self) {
+                try await client.execute(ObjectDelCommand(id: "obj0"))
+            }
             #expect(immediate?.errorClass == "DeviceNotFound")
             #expect(immediate?.message == "object 'obj0' not found")
             let later = await #expect(throws: QMPError.self) { try await client.execute(DeviceDelCommand(id: "dev0")) }

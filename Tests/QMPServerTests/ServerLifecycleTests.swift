@@ -74,10 +74,8 @@ struct ServerLifecycleTests {
         return nil
     }
 
-    @Test(
-        "a graceful shutdown answers the commands in flight: those that finish in the grace period with their"
-            + " reply, the rest with an error, and run() returns within the bound"
-    )
+    /// Those that finish within the grace period get their reply, the rest the shutdown error.
+    @Test("a graceful shutdown answers every command in flight, and run() returns within the bound")
     func gracefulShutdownWithCommandsInFlight() async throws {
         let grace = Duration.seconds(3)
         let (started, starting) = AsyncStream<String>.makeStream()

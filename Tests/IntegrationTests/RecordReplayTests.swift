@@ -19,15 +19,20 @@ struct RecordReplayTests {
         var recorded: [JSONValue] = []
         try await RealQEMU.with(launcher) { _ in
             let proxy = try QMPRecordingProxy(upstream: .unixSocket(path: upstream), outputPath: transcriptPath)
-            let front = try await proxy.listen(on: .unixSocket(path: directory.appendingPathComponent("front.sock").path))
-            let client = try await QMPClient.connect(to: front)
-            #expect(client.oobEnabled)
-            recorded.append(try await client.execute("query-status"))
-            recorded.append(try await client.execute("cont"))
-            recorded.append(try await client.execute("query-status"))
-            recorded.append(try await client.execute("qom-get", arguments: ["path": "/machine", "property": "type"]))
-            await #expect(throws: QMPError.self) { try await client.execute("device_del", arguments: ["id": "nope"]) }
-            await client.close()
+            do {
+                let front = try await proxy.listen(on: .unixSocket(path: directory.appendingPathComponent("front.sock").path))
+                try await withClient(of: front) { client in
+                    #expect(client.oobEnabled)
+                    recorded.append(try await client.execute("query-status"))
+                    recorded.append(try await client.execute("cont"))
+                    recorded.append(try await client.execute("query-status"))
+                    recorded.append(try await client.execute("qom-get", arguments: ["path": "/machine", "property": "type"]))
+                    await #expect(throws: QMPError.self) { try await client.execute("device_del", arguments: ["id": "nope"]) }
+                }
+            } catch {
+                await proxy.shutdown()
+                throw error
+            }
             await proxy.shutdown()
         }
 

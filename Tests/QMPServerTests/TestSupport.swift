@@ -18,15 +18,7 @@ func withClient<Result: Sendable>(
     configuration: QMPClient.Configuration = QMPClient.Configuration(),
     _ body: (QMPClient) async throws -> Result
 ) async throws -> Result {
-    let client = try await QMPClient.connect(to: address, configuration: configuration)
-    do {
-        let result = try await body(client)
-        await client.close()
-        return result
-    } catch {
-        await client.close()
-        throw error
-    }
+    try await QMPClient.withConnection(to: address, configuration: configuration) { client in try await body(client) }
 }
 
 /// A private directory for sockets while `body` runs, removed whether it returns or throws.

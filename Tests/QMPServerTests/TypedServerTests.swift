@@ -21,11 +21,8 @@ struct TypedServerTests {
                 addresses: [.tcp(host: "127.0.0.1", port: 0)]
             )
         )
-        // These servers have no query-qmp-schema to check typed commands against.
-        var configuration = QMPClient.Configuration()
-        configuration.checksTypedCommands = false
         return try await withRunningServer(server) { address in
-            try await withClient(of: address, configuration: configuration) { client in try await body(server, client) }
+            try await withClient(of: address) { client in try await body(server, client) }
         }
     }
 

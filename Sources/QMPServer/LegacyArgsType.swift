@@ -64,15 +64,18 @@ public struct LegacyArgsType: Sendable, Hashable {
         return nil
     }
 
-    /// The JSON type the letter wants when `value` is not one, else `nil`.
+    /// The word for what the letter wants when `value` is not one of the kinds it takes, else
+    /// `nil`. QEMU's old checker named the kinds by its own words (`int`, `bool`).
     private static func expectedType(_ letter: Character, _ value: JSONValue) -> String? {
+        let wanted: (kinds: Set<JSONKind>, word: String)
         switch letter {
-        case "s", "F", "B": value.stringValue == nil ? "string" : nil
-        case "i", "l", "M", "o": value.int64Value == nil && value.uint64Value == nil ? "int" : nil
-        case "T": value.numberValue == nil ? "number" : nil
-        case "b", "-": value.boolValue == nil ? "bool" : nil
-        default: nil
+        case "s", "F", "B": wanted = ([.string], JSONKind.string.rawValue)
+        case "i", "l", "M", "o": wanted = ([.integer], QAPIJSONType.int.rawValue)
+        case "T": wanted = ([.integer, .number], JSONKind.number.rawValue)
+        case "b", "-": wanted = ([.boolean], "bool")
+        default: return nil
         }
+        return wanted.kinds.contains(value.kind) ? nil : wanted.word
     }
 
     private static func error(_ description: String) -> QMPErrorBody {

@@ -253,19 +253,30 @@ public struct QAPIType: Sendable, Hashable, Identifiable {
 public enum QAPIBuiltinType: String, Sendable, Hashable, CaseIterable {
     case str, number, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64, size, bool, null, any
 
+    /// How QEMU stores an integer type: its width in bits and whether it is unsigned; `nil` for
+    /// non-integers. The one table of integer types: their ranges, how QEMU reads them and the
+    /// C type it names a narrow one by all follow from it.
+    var integerLayout: (bits: Int, isUnsigned: Bool)? {
+        switch self {
+        case .int, .int64: (64, false)
+        case .int8: (8, false)
+        case .int16: (16, false)
+        case .int32: (32, false)
+        case .uint8: (8, true)
+        case .uint16: (16, true)
+        case .uint32: (32, true)
+        case .uint64, .size: (64, true)
+        case .str, .number, .bool, .null, .any: nil
+        }
+    }
+
     /// The range of an integer type, as closed bounds; `nil` for non-integers.
     public var integerRange: (minimum: IntegerBound, maximum: IntegerBound)? {
-        switch self {
-        case .int, .int64: (.signed(Int64.min), .signed(Int64.max))
-        case .int8: (.signed(Int64(Int8.min)), .signed(Int64(Int8.max)))
-        case .int16: (.signed(Int64(Int16.min)), .signed(Int64(Int16.max)))
-        case .int32: (.signed(Int64(Int32.min)), .signed(Int64(Int32.max)))
-        case .uint8: (.signed(0), .signed(Int64(UInt8.max)))
-        case .uint16: (.signed(0), .signed(Int64(UInt16.max)))
-        case .uint32: (.signed(0), .signed(Int64(UInt32.max)))
-        case .uint64, .size: (.signed(0), .unsigned(UInt64.max))
-        default: nil
-        }
+        guard let (bits, isUnsigned) = integerLayout else { return nil }
+        let unused = UInt64(64 - bits)
+        guard isUnsigned else { return (.signed(Int64.min >> unused), .signed(Int64.max >> unused)) }
+        let maximum = UInt64.max >> unused
+        return (.signed(0), maximum > UInt64(Int64.max) ? .unsigned(maximum) : .signed(Int64(maximum)))
     }
 
     /// A bound of an integer range: a signed or an unsigned 64-bit value.

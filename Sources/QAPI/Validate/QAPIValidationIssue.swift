@@ -86,19 +86,12 @@ extension QAPIValidationIssue {
 
 extension QAPIBuiltinType {
     /// Whether QEMU reads the type as an unsigned integer.
-    var isUnsigned: Bool {
-        switch self {
-        case .uint8, .uint16, .uint32, .uint64, .size: true
-        default: false
-        }
-    }
+    var isUnsigned: Bool { integerLayout?.isUnsigned ?? false }
 
     /// The C type QEMU names when a value is outside a narrow width (`uint8_t`); `nil` for the
     /// 64-bit types, which QEMU reads whole.
     var cTypeName: String? {
-        switch self {
-        case .int8, .int16, .int32, .uint8, .uint16, .uint32: "\(rawValue)_t"
-        default: nil
-        }
+        guard let (bits, isUnsigned) = integerLayout, bits < 64 else { return nil }
+        return "\(isUnsigned ? "u" : "")int\(bits)_t"
     }
 }

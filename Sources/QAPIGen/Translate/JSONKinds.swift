@@ -7,7 +7,7 @@ extension Translator {
     /// How a decoding error names the JSON kinds one branch takes (`JSONValue`'s case names in,
     /// the words of `JSONKind` out).
     static func jsonKindName(_ cases: [String]) -> String {
-        let kinds = Set(JSONKind.allCases.filter { Self.valueCases(of: $0).contains(where: cases.contains) })
+        let kinds = Set(JSONKind.allCases.filter { $0.valueCases.contains(where: cases.contains) })
         return JSONKind.name(accepting: kinds.contains(.number) ? [.integer, .number] : kinds) ?? "value"
     }
 
@@ -16,19 +16,6 @@ extension Translator {
     func jsonKinds(of qapiType: String) -> [String] {
         let kinds = schema.acceptedKinds(of: qapiType)
         guard kinds.count < JSONKind.allCases.count else { return [] }
-        return JSONKind.allCases.filter(kinds.contains).flatMap(Self.valueCases(of:))
-    }
-
-    /// The `JSONValue` cases that hold a value of `kind`.
-    static func valueCases(of kind: JSONKind) -> [String] {
-        switch kind {
-        case .null: ["null"]
-        case .boolean: ["bool"]
-        case .integer: ["int", "uint"]
-        case .number: ["double"]
-        case .string: ["string"]
-        case .array: ["array"]
-        case .object: ["object"]
-        }
+        return JSONKind.allCases.filter(kinds.contains).flatMap(\.valueCases)
     }
 }

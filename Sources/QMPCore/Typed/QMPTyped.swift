@@ -160,7 +160,7 @@ public struct QMPEmpty: QMPJSONConvertible, Hashable {
     public init() {}
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         // Whatever members a newer QEMU adds are ignored.
-        guard case .object = json else { throw .typeMismatch(path, expected: "object", got: json) }
+        guard case .object = json else { throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: json) }
     }
     public var json: JSONValue { .object([:]) }
 }
@@ -239,7 +239,9 @@ extension Array: QMPJSONConvertible where Element: QMPJSONConvertible {
     // Inlinable so that the bindings get a loop specialised for their element type.
     @inlinable
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        guard case .array(let elements) = json else { throw .typeMismatch(path, expected: "array", got: json) }
+        guard case .array(let elements) = json else {
+            throw .typeMismatch(path, expected: JSONKind.array.rawValue, got: json)
+        }
         var result: [Element] = []
         result.reserveCapacity(elements.count)
         for index in elements.indices {
@@ -296,7 +298,9 @@ extension JSONValue {
     /// generated bindings do.
     @inlinable
     public func required<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T {
-        guard case .object(let object) = self else { throw .typeMismatch(path, expected: "object", got: self) }
+        guard case .object(let object) = self else {
+            throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: self)
+        }
         return try object.required(key, at: path)
     }
 
@@ -304,14 +308,18 @@ extension JSONValue {
     /// object is a decoding error naming `path`.
     @inlinable
     public func optional<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T? {
-        guard case .object(let object) = self else { throw .typeMismatch(path, expected: "object", got: self) }
+        guard case .object(let object) = self else {
+            throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: self)
+        }
         return try object.optional(key, at: path)
     }
 
     /// The object, or a decoding error naming `path`.
     @inlinable
     public func object(at path: QMPPath) throws(QMPDecodingError) -> JSONObject {
-        guard case .object(let object) = self else { throw .typeMismatch(path, expected: "object", got: self) }
+        guard case .object(let object) = self else {
+            throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: self)
+        }
         return object
     }
 }

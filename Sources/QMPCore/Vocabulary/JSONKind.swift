@@ -22,6 +22,20 @@ public enum JSONKind: String, Sendable, Hashable, CaseIterable, CustomStringConv
         if kinds == [.integer, .number] { return JSONKind.number.rawValue }
         return allCases.filter(kinds.contains).map(\.rawValue).joined(separator: " or ")
     }
+
+    /// The names of the ``JSONValue`` cases that hold a value of this kind: the reverse of
+    /// ``JSONValue/kind``, for code that matches values by case (the generator's decoders).
+    public var valueCases: [String] {
+        switch self {
+        case .null: ["null"]
+        case .boolean: ["bool"]
+        case .integer: ["int", "uint"]
+        case .number: ["double"]
+        case .string: ["string"]
+        case .array: ["array"]
+        case .object: ["object"]
+        }
+    }
 }
 
 extension JSONValue {

@@ -42,7 +42,7 @@ struct IntrospectionDerivationTests {
                 .init(name: "mode", type: "1"), .init(name: "level", type: "int", defaultValue: .null),
                 .init(name: "sizes", type: "[int]"),
             ], tag: nil, variants: [])),
-            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: "int")),
+            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: .int)),
             QAPISchemaInfo(name: "[int]", metaType: .array(elementType: "int")),
         ])
         #expect(derived.sourceNames["3"] == "Opts")
@@ -58,7 +58,7 @@ struct IntrospectionDerivationTests {
         #expect(derived.knowsIntegerWidths)
         #expect(derived.entry(named: "Opts")?.metaType
             == .object(members: [.init(name: "level", type: "uint8", defaultValue: .null)], tag: nil, variants: []))
-        #expect(derived.entry(named: "uint8")?.metaType == .builtin(jsonType: "int"))
+        #expect(derived.entry(named: "uint8")?.metaType == .builtin(jsonType: .int))
         let issues = QAPIValidator(introspection: derived).validateArguments(["level": 300], ofCommand: "tune")
         #expect(issues.map(\.qemuDescription) == ["Parameter 'level' expects uint8_t"])
     }
@@ -71,7 +71,8 @@ struct IntrospectionFillingTests {
         let schema = try SchemaCache.schema("7.2.0")
         let filled = try Reference72.load().filling(from: schema)
         let checking = QAPIIntrospection(deriving: schema, form: .checking)
-        #expect(filled.knowsIntegerWidths)
+        // Only what the sources filled is known: types only return values reach are not.
+        #expect(!filled.knowsIntegerWidths)
         var compared = 0
         var differing: [String] = []
         for entry in filled.entries {
@@ -102,6 +103,73 @@ struct IntrospectionFillingTests {
         }
         #expect(answer(["cpu-throttle-initial": 300]) == ["Parameter 'cpu-throttle-initial' expects uint8_t"])
         #expect(answer(["tls-creds": 5]) == ["Invalid parameter type for 'tls-creds', expected: StrOrNull"])
+    }
+
+    /// Sources of an older release than the server's: `later` is a member they do not know,
+    /// and `Info` only a return value reaches.
+    static let olderSources = QAPISchema.load(files: ["s.json": """
+        { 'struct': 'Info', 'data': { 'total': 'uint64', 'offset': 'int' } }
+        { 'command': 'probe', 'data': { 'big': 'uint64', 'exact': 'int', '*small': [ 'uint8' ] }, 'returns': 'Info' }
+        { 'command': 'legacy-add', 'data': { 'id': 'str' }, 'gen': false }
+        """], entryFile: "s.json")
+    static let newerServer = QAPIIntrospection(deriving: QAPISchema.load(files: ["s.json": """
+        { 'struct': 'Info', 'data': { 'total': 'uint64', 'offset': 'int' } }
+        { 'command': 'probe', 'data': { 'big': 'uint64', 'exact': 'int', '*small': [ 'uint8' ], '*later': 'size' },
+          'returns': 'Info' }
+        { 'command': 'legacy-add', 'data': { 'id': 'str' } }
+        """], entryFile: "s.json"))
+
+    @Test("Only members the sources filled are range-checked as exactly int; the rest take any 64-bit integer")
+    func onlyFilledMembersKnowTheirWidth() throws {
+        let served = QAPIIntrospection(entries: Self.newerServer.entries)
+        let filled = served.filling(from: Self.olderSources)
+        let huge = JSONValue.uint(UInt64.max)
+        func answer(_ arguments: JSONObject) -> [String] {
+            filled.validateArguments(arguments, ofCommand: "probe").map(\.qemuDescription)
+        }
+        #expect(answer(["big": huge, "exact": 1]).isEmpty)
+        #expect(answer(["big": 1, "exact": huge]) == ["Invalid parameter type for 'exact', expected: integer"])
+        #expect(answer(["big": 1, "exact": 1, "small": [1, 256]]) == ["Parameter 'null' expects uint8_t"])
+        // A member the older sources do not know may be any width (here: size).
+        #expect(answer(["big": 1, "exact": 1, "later": huge]).isEmpty)
+        // Info is reached only from a return value; its uint64 is `int` to the filled model too.
+        #expect(QAPIValidator(introspection: filled).validateReturn(["total": huge, "offset": 0], ofCommand: "probe")
+            .isEmpty)
+        guard case .command(let argumentType, _, _)? = filled.entry(named: "probe")?.metaType else {
+            Issue.record("no probe")
+            return
+        }
+        #expect(filled.filledMembers[argumentType] == ["big", "exact", "small"])
+    }
+
+    @Test("Filling takes which commands QEMU reads by hand from the sources, for the sources' release")
+    func handWrittenCommandsFromSources() {
+        let served = QAPIIntrospection(entries: Self.newerServer.entries)
+        #expect(served.commandsTakingExtraArguments == ["device_add"])
+        let filled = served.filling(from: Self.olderSources)
+        #expect(filled.commandsTakingExtraArguments == ["device_add", "legacy-add"])
+        #expect(filled.validateArguments(["id": "x", "size": 5], ofCommand: "legacy-add").isEmpty)
+        let sourceCheck = QAPIValidator(schema: Self.olderSources)
+        #expect(sourceCheck.validateArguments(["id": "x", "size": 5], ofCommand: "legacy-add").isEmpty)
+    }
+
+    @Test("object-add before 6.0 and netdev_add before 5.0 take extra arguments, in the source and filled check alike")
+    func handWrittenInOlderReleases() throws {
+        for (release, command, arguments, handWritten) in [
+            ("5.2.0", "object-add", ["qom-type": "memory-backend-ram", "id": "m", "size": 4096] as JSONObject, true),
+            ("6.0.0", "object-add", ["qom-type": "memory-backend-ram", "id": "m", "bogus": 4096], false),
+            ("4.2.0", "netdev_add", ["type": "user", "id": "n", "hostfwd": "tcp::2222-:22"], true),
+        ] {
+            let schema = try SchemaCache.schema(release)
+            let sourceCheck = QAPIValidator(schema: schema)
+            let served = QAPIIntrospection(entries: QAPIIntrospection(deriving: schema).entries)
+            let filled = served.filling(from: schema)
+            #expect(filled.commandsTakingExtraArguments.contains(command) == handWritten, "\(release) \(command)")
+            let sourceAnswer = sourceCheck.validateArguments(arguments, ofCommand: command).map(\.qemuDescription)
+            let filledAnswer = filled.validateArguments(arguments, ofCommand: command).map(\.qemuDescription)
+            #expect(sourceAnswer == filledAnswer, "\(release) \(command)")
+            #expect(sourceAnswer.isEmpty == handWritten, "\(release) \(command): \(sourceAnswer)")
+        }
     }
 
     @Test("Unfilled, the served introspection's int takes any 64-bit integer and names no alternate")

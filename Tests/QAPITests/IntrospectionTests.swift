@@ -36,7 +36,7 @@ struct IntrospectionTests {
         ])
         #expect(introspection.entry(named: "query-status")?.metaType == .command(argumentType: "0", returnType: "1", allowsOutOfBand: false))
         #expect(introspection.entry(named: "0")?.metaType == .object(members: [], tag: nil, variants: []))
-        #expect(introspection.entry(named: "str")?.metaType == .builtin(jsonType: "string"))
+        #expect(introspection.entry(named: "str")?.metaType == .builtin(jsonType: .string))
         #expect(introspection.entry(named: "[10]")?.metaType == .array(elementType: "10"))
         #expect(introspection.commands.values.filter {
             if case .command(_, _, true) = $0.metaType { return true } else { return false }
@@ -145,7 +145,7 @@ struct IntrospectionTests {
                 .init(name: "mode", type: "3"), .init(name: "level", type: "int"), .init(name: "name", type: "int", defaultValue: .null),
             ], tag: nil, variants: [])),
             QAPISchemaInfo(name: "3", metaType: .enumeration(members: [.init(name: "fast"), .init(name: "turbo")], values: ["fast", "turbo"])),
-            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: "int")),
+            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: .int)),
             QAPISchemaInfo(name: "[int]", metaType: .array(elementType: "int")),
         ])
         #expect(introspection.compare(with: schema).differences.map(\.description) == [
@@ -169,7 +169,7 @@ struct IntrospectionTests {
             )),
             QAPISchemaInfo(name: "S", metaType: .object(members: [.init(name: "size", type: "int")], tag: nil, variants: [])),
             QAPISchemaInfo(name: "K", metaType: .enumeration(members: [.init(name: "sized")], values: ["sized"])),
-            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: "int")),
+            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: .int)),
             QAPISchemaInfo(name: "[U]", metaType: .array(elementType: "U")),
         ])
         let value: JSONValue = [

@@ -98,6 +98,32 @@ struct ValidationTests {
         #expect(validator.validate(0.5, as: "RatioOrOff").isEmpty)
     }
 
+    /// QEMU picks an alternate's branch by the value's QObject type, and a JSON integer and a
+    /// fraction are both a QNum: a fraction goes into the integer branch and that branch refuses it.
+    static let numericBranches = QAPISchema.load(files: ["a.json": """
+        { 'alternate': 'CountOrName', 'data': { 'count': 'uint16', 'name': 'str' } }
+        { 'alternate': 'OffsetOrName', 'data': { 'offset': 'int', 'name': 'str' } }
+        { 'alternate': 'RatioOrOff', 'data': { 'ratio': 'number', 'off': 'bool' } }
+        { 'command': 'seek', 'data': { '*count': 'CountOrName', '*offset': 'OffsetOrName', '*ratio': 'RatioOrOff' } }
+        """], entryFile: "a.json")
+
+    @Test("A fraction sent to an alternate goes into its integer branch, which words the refusal")
+    func fractionInIntegerBranch() {
+        let validator = QAPIValidator(schema: Self.numericBranches)
+        #expect(Self.numericBranches.diagnostics.isEmpty)
+        #expect(validator.validate(1.5, as: "CountOrName").map(\.description) == ["expected integer, got 1.5"])
+        #expect(validator.validate(1.5, as: "CountOrName").map(\.kind)
+            == [.wrongType(expected: "integer", type: .uint16)])
+        func qemu(_ arguments: JSONObject) -> [String] {
+            validator.validateArguments(arguments, ofCommand: "seek").map(\.qemuDescription)
+        }
+        #expect(qemu(["count": 1.5]) == ["Parameter 'count' expects uint64"])
+        #expect(qemu(["offset": 1.5]) == ["Invalid parameter type for 'offset', expected: integer"])
+        #expect(qemu(["count": 7, "offset": -7, "ratio": 7]).isEmpty)
+        #expect(qemu(["ratio": 0.5]).isEmpty)
+        #expect(qemu(["count": true]) == ["Invalid parameter type for 'count', expected: CountOrName"])
+    }
+
     @Test("Conditional enum values count only when the build defines their symbols")
     func conditionalValues() {
         let everything = QAPIValidator(schema: Self.numbers)
@@ -119,5 +145,44 @@ struct ValidationTests {
         ])
         #expect(validator.validateData(["guest": true, "reason": "guest-shutdown"], ofEvent: "SHUTDOWN").isEmpty)
         #expect(validator.validateData(["guest": "yes", "reason": "guest-shutdown"], ofEvent: "SHUTDOWN").map(\.description) == ["data.guest: expected boolean, got \"yes\""])
+    }
+}
+
+@Suite("Built-in integer types")
+struct IntegerTypeTests {
+    @Test("Every integer type's range, and how QEMU words a value outside it")
+    func rangesAndWords() {
+        let integers = QAPIBuiltinType.allCases.filter { $0.integerRange != nil }
+        #expect(integers == [.int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size])
+        let ranges = integers.map { type in
+            type.integerRange.map { "\(type): \($0.minimum)…\($0.maximum)" } ?? ""
+        }
+        #expect(ranges == [
+            "int: -9223372036854775808…9223372036854775807", "int8: -128…127", "int16: -32768…32767",
+            "int32: -2147483648…2147483647", "int64: -9223372036854775808…9223372036854775807", "uint8: 0…255",
+            "uint16: 0…65535", "uint32: 0…4294967295", "uint64: 0…18446744073709551615",
+            "size: 0…18446744073709551615",
+        ])
+        let words = integers.map {
+            QAPIValidationIssue(path: "arguments.x", message: "", kind: .outOfRange(type: $0)).qemuDescription
+        }
+        #expect(words == [
+            "Invalid parameter type for 'x', expected: integer", "Parameter 'x' expects int8_t",
+            "Parameter 'x' expects int16_t", "Parameter 'x' expects int32_t",
+            "Invalid parameter type for 'x', expected: integer", "Parameter 'x' expects uint8_t",
+            "Parameter 'x' expects uint16_t", "Parameter 'x' expects uint32_t", "Parameter 'x' expects uint64",
+            "Parameter 'x' expects uint64",
+        ])
+    }
+
+    @Test("A json-type word means the first built-in that has it: int for every integer width")
+    func builtinForJSONType() {
+        #expect(QAPIBuiltinType(jsonType: .int) == .int)
+        #expect(QAPIBuiltinType.uint64.jsonType == .int)
+        #expect(QAPIBuiltinType(jsonType: .object) == nil)
+        #expect(QAPIBuiltinType.allCases.map(\.jsonType.rawValue) == [
+            "string", "number", "int", "int", "int", "int", "int", "int", "int", "int", "int", "int", "boolean",
+            "null", "value",
+        ])
     }
 }

@@ -2,18 +2,23 @@ import QMPCore
 
 extension QAPIIntrospection {
     /// This introspection with what the release's sources knew and QEMU's answer leaves out:
-    /// each member's integer width (`int` becomes `uint8`, `[int]` becomes `[uint16]`) and the
-    /// source names of the types, so that a check against it answers as QEMU does.
+    /// each member's integer width (`int` becomes `uint8`, `[int]` becomes `[uint16]`), the
+    /// source names of the types and the commands QEMU reads by hand, so that a check against
+    /// it answers as QEMU does.
     ///
     /// The walk starts at every command's arguments and every event's data, whose names are not
     /// masked, and follows members, union variants and alternate branches to the types they
     /// name, pairing each masked type with its source type. Parts the sources do not know
-    /// (a newer QEMU's additions) keep what introspection says.
+    /// (a newer QEMU's additions) and types only return values reach keep what introspection
+    /// says, and their `int` stays any width (see ``filledMembers``).
     public func filling(from sources: some QAPISourceTypes) -> QAPIIntrospection {
         var filling = IntrospectionFilling(introspection: self, sources: sources)
         for entry in entries {
             switch entry.metaType {
             case .command(let argumentType, _, _):
+                if let takesExtra = sources.takesExtraArguments(command: entry.name) {
+                    filling.setTakesExtraArguments(entry.name, takesExtra)
+                }
                 if let source = sources.argumentType(ofCommand: entry.name) {
                     filling.visit(argumentType, source: source)
                 }
@@ -33,6 +38,8 @@ private struct IntrospectionFilling<Sources: QAPISourceTypes> {
     var entries: [String: QAPISchemaInfo]
     var added: [QAPISchemaInfo] = []
     var sourceNames: [String: String]
+    var filledMembers: [String: Set<String>]
+    var commandsTakingExtraArguments: Set<String>
     var visited: Set<String> = []
 
     init(introspection: QAPIIntrospection, sources: Sources) {
@@ -40,14 +47,25 @@ private struct IntrospectionFilling<Sources: QAPISourceTypes> {
         self.sources = sources
         self.entries = introspection.entriesByName
         self.sourceNames = introspection.sourceNames
+        self.filledMembers = introspection.filledMembers
+        self.commandsTakingExtraArguments = introspection.commandsTakingExtraArguments
+    }
+
+    mutating func setTakesExtraArguments(_ command: String, _ takesExtra: Bool) {
+        if takesExtra {
+            commandsTakingExtraArguments.insert(command)
+        } else {
+            commandsTakingExtraArguments.remove(command)
+        }
     }
 
     var result: QAPIIntrospection {
         QAPIIntrospection(
             entries: original.entries.map { entries[$0.name] ?? $0 } + added,
             sourceNames: sourceNames,
-            knowsIntegerWidths: true,
-            commandsTakingExtraArguments: original.commandsTakingExtraArguments
+            knowsIntegerWidths: original.knowsIntegerWidths,
+            filledMembers: filledMembers,
+            commandsTakingExtraArguments: commandsTakingExtraArguments
         )
     }
 
@@ -94,6 +112,7 @@ private struct IntrospectionFilling<Sources: QAPISourceTypes> {
             for index in members.indices {
                 guard let memberSource = memberTypes[members[index].name] else { continue }
                 members[index].type = widened(members[index].type, source: memberSource)
+                filledMembers[type, default: []].insert(members[index].name)
                 visit(members[index].type, source: memberSource)
             }
             entry.metaType = .object(members: members, tag: tag, variants: variants)
@@ -111,6 +130,7 @@ private struct IntrospectionFilling<Sources: QAPISourceTypes> {
             guard branches.count == memberTypes.count else { return }
             for (index, branch) in branches.enumerated() {
                 memberTypes[index] = widened(memberTypes[index], source: branch.type)
+                filledMembers[type, default: []].insert(memberTypes[index])
                 visit(memberTypes[index], source: branch.type)
             }
             entry.metaType = .alternate(memberTypes: memberTypes)

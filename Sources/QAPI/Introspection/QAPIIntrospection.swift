@@ -21,8 +21,8 @@ public struct QAPISchemaInfo: Sendable, Hashable {
 
     /// The entry's kind, with what that kind carries.
     public enum MetaType: Sendable, Hashable {
-        /// `json-type`: `string`, `number`, `int`, `boolean`, `null`, `object`, `array` or `value`.
-        case builtin(jsonType: String)
+        /// The kinds a value of the built-in type may have, by their introspection word.
+        case builtin(jsonType: QAPIJSONType)
         /// `members` (each with features; since QEMU 6.2) and `values` (the older list).
         case enumeration(members: [EnumMember], values: [String])
         case array(elementType: String)
@@ -109,32 +109,52 @@ public struct QAPIIntrospectionError: Error, Sendable, Hashable, CustomStringCon
 /// ``filling(from:)`` adds what the sources knew and introspection leaves out.
 public struct QAPIIntrospection: Sendable {
     /// The entries in the order received.
-    public var entries: [QAPISchemaInfo]
+    public var entries: [QAPISchemaInfo] {
+        didSet { index() }
+    }
     /// The entries by name.
-    public var entriesByName: [String: QAPISchemaInfo]
+    public private(set) var entriesByName: [String: QAPISchemaInfo]
     /// The source name of a type whose name is masked (`"37"` → `"BlockdevRef"`), where known:
     /// QEMU names an alternate by it when a value fits no branch.
     public var sourceNames: [String: String]
-    /// Whether a member of type `int` is exactly QAPI's `int`. QEMU's own answer folds every
-    /// integer width into `int`, so there `int` may be any width and is not range-checked;
-    /// a derived or filled model names each width (`uint8`, `size`, …) and says `true`.
+    /// Whether every `int` in the model is exactly QAPI's `int`. QEMU's own answer folds every
+    /// integer width into `int`, so there `int` may be any width and is not range-checked; a
+    /// derived model names each width (`uint8`, `size`, …) and says `true`. A filled model
+    /// knows the widths only where the sources gave them (``filledMembers``).
     public var knowsIntegerWidths: Bool
+    /// In a model filled from the sources (``filling(from:)``), the members whose types came
+    /// from them, by the name of the entry that has them: an object's members by name, an
+    /// alternate's branches by type. There an `int` is exactly QAPI's `int` and range-checked
+    /// as one; elsewhere (types only return values reach, parts the sources do not know) it
+    /// may be any width.
+    public var filledMembers: [String: Set<String>]
     /// Commands whose arguments QEMU reads by hand and which take members introspection does
     /// not list; ``commandsAcceptingExtraArguments`` unless the sources said otherwise.
     public var commandsTakingExtraArguments: Set<String>
+    /// What the validator needs of each entry, by name.
+    private(set) var facts: [String: EntryFacts]
 
     /// Wraps already decoded entries.
     public init(
         entries: [QAPISchemaInfo],
         sourceNames: [String: String] = [:],
         knowsIntegerWidths: Bool = false,
+        filledMembers: [String: Set<String>] = [:],
         commandsTakingExtraArguments: Set<String> = Self.commandsAcceptingExtraArguments
     ) {
         self.entries = entries
-        self.entriesByName = Dictionary(entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.entriesByName = [:]
+        self.facts = [:]
         self.sourceNames = sourceNames
         self.knowsIntegerWidths = knowsIntegerWidths
+        self.filledMembers = filledMembers
         self.commandsTakingExtraArguments = commandsTakingExtraArguments
+        index()
+    }
+
+    private mutating func index() {
+        entriesByName = Dictionary(entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        facts = EntryFacts.facts(of: entriesByName)
     }
 
     /// Commands whose arguments QEMU reads by hand and which take properties introspection does
@@ -186,7 +206,11 @@ public struct QAPIIntrospection: Sendable {
         let metaType: QAPISchemaInfo.MetaType
         switch kind {
         case .builtin:
-            metaType = .builtin(jsonType: try string(object, "json-type", path: path))
+            let word = try string(object, "json-type", path: path)
+            guard let jsonType = QAPIJSONType(rawValue: word) else {
+                throw QAPIIntrospectionError(path: "\(path).json-type", message: "unknown json-type '\(word)'")
+            }
+            metaType = .builtin(jsonType: jsonType)
         case .enumeration:
             var members: [QAPISchemaInfo.EnumMember] = []
             if let list = object["members"] {

@@ -55,17 +55,14 @@ extension QAPIBuiltinType {
         uniqueKeysWithValues: allCases.map { ($0, QAPITypeShape.builtin($0).acceptedKinds { _ in [] }) }
     )
 
-    /// The JSON type introspection names it by (`json-type`): `string`, `number`, `int`,
-    /// `boolean`, `null` or `value`. Introspection has one word per set of accepted kinds, so
-    /// every integer width is `int`.
-    public var jsonType: String {
-        let kinds = acceptedKinds
-        return kinds == [.integer] ? "int" : JSONKind.name(accepting: kinds) ?? "value"
-    }
+    /// The word introspection names it by (`json-type`). Introspection has one word per set of
+    /// accepted kinds, so every integer width is `int`.
+    public var jsonType: QAPIJSONType { QAPIJSONType(accepting: acceptedKinds)! }
 
-    /// The built-in type introspection means by a `json-type` word: the widest of those that
-    /// share it (`int` for every integer width).
-    public init?(jsonType: String) {
+    /// The built-in type introspection means by a `json-type` word: the first built-in that
+    /// has it. For `int`, which every integer width shares, that is QAPI's own `int` (signed,
+    /// 64 bits): the word does not say which width the sources had.
+    public init?(jsonType: QAPIJSONType) {
         guard let builtin = Self.allCases.first(where: { $0.jsonType == jsonType }) else { return nil }
         self = builtin
     }
@@ -111,6 +108,6 @@ extension QAPISchemaInfo {
 extension QAPIIntrospection {
     /// The kinds a value of the type called `name` may have; none when there is no such type.
     public func acceptedKinds(of name: String) -> Set<JSONKind> {
-        QAPITypeShape.acceptedKinds(of: name) { entry(named: $0)?.shape }
+        facts[name]?.accepted.kinds ?? []
     }
 }

@@ -12,6 +12,8 @@ extension QAPISchema: QAPISourceTypes {
         return Dictionary(members.map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
     }
 
+    public func takesExtraArguments(command name: String) -> Bool? { commands[name].map { !$0.isGenerated } }
+
     public func branchTypes(ofType name: String) -> [(name: String, type: String)] {
         switch types[name]?.kind {
         case .object(let object)?: (object.variants?.variants ?? []).map { ($0.name, $0.type) }

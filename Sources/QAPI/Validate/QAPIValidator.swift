@@ -10,12 +10,13 @@ import QMPCore
 ///   type lacks (except for commands QEMU marshals by hand, which accept extra properties).
 ///   A union's tag selects the members its variant adds; a bad tag ends the check of that
 ///   object, as it ends QEMU's.
-/// - Alternates: the branch is the first that takes the value's JSON kind.
+/// - Alternates: the branch is the first that takes the value's JSON kind, where integers and
+///   fractions count as one kind as they do for QEMU; that branch then checks the value.
 /// - Integers: JSON integers (no fraction, no exponent) within the type's range, read as QEMU
 ///   reads them: signed types through `int64`, unsigned ones through `uint64`, which also takes
 ///   a negative integer (QEMU keeps that for compatibility). `number` accepts integers too.
-///   Where the model does not know widths (a live answer with nothing to fill it), `int` is
-///   any 64-bit integer.
+///   Where the model does not know widths (a live answer, or the parts of it the sources did
+///   not fill), `int` is any 64-bit integer.
 /// - `any` accepts everything; `null` only `null`. An optional member may be left out, but
 ///   not given as `null` unless its type accepts `null`.
 public struct QAPIValidator: Sendable {
@@ -37,7 +38,7 @@ public struct QAPIValidator: Sendable {
     /// The problems of `value` as a value of type `typeName`. Empty when it is valid.
     public func validate(_ value: JSONValue, as typeName: String, path: String = "") -> [QAPIValidationIssue] {
         var run = ValidationRun(model: model)
-        run.check(value, as: typeName, path: path, acceptsExtraMembers: false)
+        run.check(value, as: typeName, path: path, widthKnown: model.knowsIntegerWidths)
         return run.issues
     }
 
@@ -49,7 +50,7 @@ public struct QAPIValidator: Sendable {
         }
         var run = ValidationRun(model: model)
         run.check(
-            .object(arguments ?? [:]), as: argumentType, path: "arguments",
+            .object(arguments ?? [:]), as: argumentType, path: "arguments", widthKnown: model.knowsIntegerWidths,
             acceptsExtraMembers: model.commandsTakingExtraArguments.contains(command)
         )
         return run.issues
@@ -133,21 +134,30 @@ private struct ValidationRun {
         path.isEmpty ? member : "\(path).\(member)"
     }
 
-    mutating func check(_ value: JSONValue, as typeName: String, path: String, acceptsExtraMembers: Bool) {
-        guard let entry = model.entry(named: typeName) else {
+    /// Whether an `int` member or branch of `owner` is exactly QAPI's `int`.
+    func widthKnown(in owner: String, _ member: String) -> Bool {
+        model.knowsIntegerWidths || model.filledMembers[owner]?.contains(member) == true
+    }
+
+    /// `widthKnown`: whether an `int` here is exactly QAPI's `int` (else any 64-bit integer);
+    /// it carries into array elements, while members and branches are looked up.
+    mutating func check(
+        _ value: JSONValue, as typeName: String, path: String, widthKnown: Bool, acceptsExtraMembers: Bool = false
+    ) {
+        guard let entry = model.entry(named: typeName), let facts = model.facts[typeName] else {
             fail(path, "type '\(typeName)' is not in the schema", .other)
             return
         }
         switch entry.metaType {
         case .builtin:
-            guard case .builtin(let builtin)? = entry.shape else { return }
-            checkBuiltin(value, builtin, path: path)
+            guard let builtin = facts.builtin else { return }
+            checkBuiltin(value, builtin, accepted: facts.accepted, path: path, widthKnown: widthKnown)
         case .enumeration(let members, let values):
             guard case .string(let name) = value else {
                 return mismatch(value, expected: JSONKind.string.rawValue, path: path)
             }
-            let known = members.isEmpty ? values : members.map(\.name)
-            if !known.contains(name) {
+            if !facts.enumValues.contains(name) {
+                let known = members.isEmpty ? values : members.map(\.name)
                 let message = notAnEnumValue(value, values: known, typeName: model.sourceName(of: typeName))
                 fail(path, message, .invalidEnumValue(name))
             }
@@ -156,48 +166,50 @@ private struct ValidationRun {
                 return mismatch(value, expected: JSONKind.array.rawValue, path: path)
             }
             for (index, element) in elements.enumerated() {
-                check(element, as: elementType, path: "\(path)[\(index)]", acceptsExtraMembers: false)
+                check(element, as: elementType, path: "\(path)[\(index)]", widthKnown: widthKnown)
             }
         case .object(let members, let tag, let variants):
             guard case .object(let object) = value else {
                 return mismatch(value, expected: JSONKind.object.rawValue, path: path)
             }
             checkObject(
-                object, members: members, tag: tag, variants: variants, path: path,
+                object, typeName: typeName, members: members, tag: tag, variants: variants, path: path,
                 acceptsExtraMembers: acceptsExtraMembers
             )
-        case .alternate(let branches):
-            let kind = value.kind
-            guard let chosen = branches.first(where: { model.acceptedKinds(of: $0).contains(kind) }) else {
-                let expected = branches.compactMap { JSONKind.name(accepting: model.acceptedKinds(of: $0)) }
+        case .alternate:
+            let kinds = JSONKindMask.alternateClass(of: value.kind)
+            guard let chosen = facts.branches.first(where: { !$0.accepted.isDisjoint(with: kinds) }) else {
+                let expected = facts.branches.compactMap { JSONKind.name(accepting: $0.accepted.kinds) }
                     .joined(separator: " or ")
                 fail(path, "expected \(expected), got \(describe(value))",
                      .noMatchingBranch(expected: expected, alternate: model.sourceName(of: typeName)))
                 return
             }
-            check(value, as: chosen, path: path, acceptsExtraMembers: false)
+            check(value, as: chosen.type, path: path, widthKnown: self.widthKnown(in: typeName, chosen.type))
         case .command, .event:
             fail(path, "'\(typeName)' is not a type", .other)
         }
     }
 
-    mutating func checkBuiltin(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String) {
+    mutating func checkBuiltin(
+        _ value: JSONValue, _ builtin: QAPIBuiltinType, accepted: JSONKindMask, path: String, widthKnown: Bool
+    ) {
         switch builtin {
         case .any:
             return
         case .str, .bool, .null, .number:
-            let kinds = builtin.acceptedKinds
-            if !kinds.contains(value.kind) {
-                mismatch(value, expected: JSONKind.name(accepting: kinds) ?? "value", type: builtin, path: path)
+            if !accepted.contains(JSONKindMask(value.kind)) {
+                let expected = JSONKind.name(accepting: builtin.acceptedKinds) ?? "value"
+                mismatch(value, expected: expected, type: builtin, path: path)
             }
         case .int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size:
-            checkInteger(value, builtin, path: path)
+            checkInteger(value, builtin, path: path, widthKnown: widthKnown)
         }
     }
 
     /// QEMU reads a signed integer as `int64` and an unsigned one as `uint64` (taking negative
     /// values as their two's complement), then checks a narrower width's range.
-    mutating func checkInteger(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String) {
+    mutating func checkInteger(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String, widthKnown: Bool) {
         let range = builtin.integerRange!
         let unsignedValue: UInt64
         switch value {
@@ -212,7 +224,7 @@ private struct ValidationRun {
         case .uint(let uint):
             guard builtin.isUnsigned else {
                 // An unknown width may be uint64; a signed type can't hold the value at all.
-                if model.knowsIntegerWidths || builtin != .int {
+                if widthKnown || builtin != .int {
                     outOfRange(value, builtin.cTypeName == nil ? builtin : .int64, path: path)
                 }
                 return
@@ -236,18 +248,20 @@ private struct ValidationRun {
     /// variant after the rest (recursively, as a variant may be a union itself).
     mutating func checkObject(
         _ object: JSONObject,
+        typeName: String,
         members: [QAPISchemaInfo.ObjectMember],
         tag: String?,
         variants: [QAPISchemaInfo.Variant],
         path: String,
         acceptsExtraMembers: Bool
     ) {
-        var expected = members
+        // Each member with the entry that has it: a variant's members are filled under its own.
+        var expected = members.map { (member: $0, owner: typeName) }
         var unions = tag.map { [$0: variants] } ?? [:]
         var complete = true
         var index = 0
         while index < expected.count {
-            let member = expected[index]
+            let (member, owner) = expected[index]
             index += 1
             let memberPath = join(path, member.name)
             guard let memberValue = object[member.name] else {
@@ -256,7 +270,7 @@ private struct ValidationRun {
                 continue
             }
             let issuesBefore = issues.count
-            check(memberValue, as: member.type, path: memberPath, acceptsExtraMembers: false)
+            check(memberValue, as: member.type, path: memberPath, widthKnown: widthKnown(in: owner, member.name))
             guard let variants = unions.removeValue(forKey: member.name) else { continue }
             // A bad tag leaves the variant unknown: QEMU stops at the tag.
             if issues.count > issuesBefore { return }
@@ -264,11 +278,12 @@ private struct ValidationRun {
                 let variant = variants.first(where: { $0.tagValue == tagValue }),
                 case .object(let more, let moreTag, let moreVariants)? = model.entry(named: variant.type)?.metaType
             else { continue }
-            expected += more.filter { added in !expected.contains { $0.name == added.name } }
+            expected += more.filter { added in !expected.contains { $0.member.name == added.name } }
+                .map { (member: $0, owner: variant.type) }
             if let moreTag, unions[moreTag] == nil { unions[moreTag] = moreVariants }
         }
         guard complete, !acceptsExtraMembers else { return }
-        for key in object.keys where !expected.contains(where: { $0.name == key }) {
+        for key in object.keys where !expected.contains(where: { $0.member.name == key }) {
             fail(join(path, key), "unexpected member", .unexpected)
         }
     }

@@ -15,4 +15,7 @@ public protocol QAPISourceTypes: Sendable {
     func memberTypes(ofType name: String) -> [String: String]
     /// The type of each branch: a union's by tag value, an alternate's in order by branch name.
     func branchTypes(ofType name: String) -> [(name: String, type: String)]
+    /// Whether QEMU reads the command's arguments by hand (`'gen': false`), so that it takes
+    /// members its introspection does not list; `nil` when the release has no such command.
+    func takesExtraArguments(command name: String) -> Bool?
 }

@@ -25,7 +25,12 @@ extension QMPSchemaHistory {
 
         public func argumentType(ofCommand name: String) -> String? {
             guard let command = history.commands[name], command.isPresent(in: version) else { return nil }
-            return command.boxedArguments ?? inlineType(of: command)
+            return command.argumentForm(in: version).boxedType ?? inlineType(of: command)
+        }
+
+        public func takesExtraArguments(command name: String) -> Bool? {
+            guard let command = history.commands[name], command.isPresent(in: version) else { return nil }
+            return command.argumentForm(in: version).isHandWritten
         }
 
         public func dataType(ofEvent name: String) -> String? {
@@ -54,6 +59,12 @@ extension QMPSchemaHistory {
             return history.commands[owner] ?? history.events[owner]
         }
 
+        /// The branches of the newest release that has the type: the history records a union's
+        /// and an alternate's branches once, not per release. A release whose branches differ
+        /// (one added, dropped or retyped later) gets the newest ones; the filling pairs an
+        /// alternate's branches only when their number matches, so there a later addition
+        /// leaves the alternate unfilled, while a union's are paired by tag value and one the
+        /// release lacks is never reached.
         public func branchTypes(ofType name: String) -> [(name: String, type: String)] {
             history.types[name]?.branches ?? []
         }

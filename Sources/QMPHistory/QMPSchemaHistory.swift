@@ -41,8 +41,11 @@ public struct QMPSchemaHistory: Sendable {
         public var values: [(name: String, availability: QEMUAvailability)]
         public var returns: String?
         public var allowsOutOfBand: Bool
-        /// A boxed command's argument type.
-        public var boxedArguments: String?
+        /// A boxed command's argument type, in the newest release that has the command.
+        public var boxedArguments: String? { argumentForms.last?.boxedType }
+        /// How a command took its arguments, oldest first, from each release that changed it;
+        /// empty for a command that always took them inline and read by generated code.
+        public var argumentForms: [ArgumentForm]
         public var base: String?
         /// A union's tag member.
         public var tag: String?
@@ -52,10 +55,31 @@ public struct QMPSchemaHistory: Sendable {
 
         public func isPresent(in version: QEMUVersion) -> Bool { availability.isAvailable(in: version) }
 
+        /// How a command took its arguments in `version`.
+        public func argumentForm(in version: QEMUVersion) -> ArgumentForm {
+            argumentForms.last { $0.version <= version } ?? ArgumentForm(version: version)
+        }
+
         public static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.kind == rhs.kind && lhs.name == rhs.name }
         public func hash(into hasher: inout Hasher) {
             hasher.combine(kind)
             hasher.combine(name)
+        }
+    }
+
+    /// How a command takes its arguments from `version` on.
+    public struct ArgumentForm: Sendable, Hashable {
+        public var version: QEMUVersion
+        /// The type the arguments are boxed in; `nil` when they are inline.
+        public var boxedType: String?
+        /// Whether QEMU reads them by hand (`'gen': false`), taking members its schema does
+        /// not list.
+        public var isHandWritten: Bool
+
+        public init(version: QEMUVersion, boxedType: String? = nil, isHandWritten: Bool = false) {
+            self.version = version
+            self.boxedType = boxedType
+            self.isHandWritten = isHandWritten
         }
     }
 
@@ -129,7 +153,13 @@ public struct QMPSchemaHistory: Sendable {
             },
             returns: object["ret"]?.stringValue,
             allowsOutOfBand: object["oob"] == true,
-            boxedArguments: object["boxed"]?.stringValue,
+            argumentForms: (object["forms"]?.arrayValue ?? []).map { form in
+                guard let text = element(form, 0)?.stringValue else { malformed("argument form of \(name)") }
+                return ArgumentForm(
+                    version: version(text, of: name), boxedType: element(form, 1)?.stringValue,
+                    isHandWritten: element(form, 2) == true
+                )
+            },
             base: object["base"]?.stringValue,
             tag: object["tag"]?.stringValue,
             branches: (object["branches"]?.arrayValue ?? []).compactMap { pair in

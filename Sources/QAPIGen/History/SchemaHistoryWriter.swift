@@ -8,10 +8,12 @@ import QMPCore
 /// diff. Version runs are written `first..last` (`2.12.0..5.2.0`), `first..` when the newest
 /// release still has it, and joined with `,` when something came back. Keys:
 /// - top level: `versions`, `commands`, `events`, `types`.
-/// - command: `v` runs, `oob`, `ret` return type, `args` members; event: `v`, `data` members.
+/// - command: `v` runs, `oob`, `ret` return type, `args` members, `forms` how it took its
+///   arguments where that was ever boxed or by hand (`[[version, boxed type or null, by hand]]`,
+///   from that release on); event: `v`, `data` members.
 /// - type: `kind` (its ``QAPIMetaType``: `object`, unions included, `enum`, `alternate`), `v`,
-///   `members`, `values`, `base`, `tag`, `branches` (`[name, type]`), `changes` (releases that
-///   changed its shape).
+///   `members`, `values`, `base`, `tag`, `branches` (`[name, type]`, the newest release's only),
+///   `changes` (releases that changed its shape).
 /// - member: `n` name, `t` its type over time (`[[version, type, optional], …]`), `v` runs.
 /// - anything: `dep` (runs in which it was marked deprecated), `unstable` (likewise).
 struct SchemaHistoryWriter {
@@ -28,7 +30,12 @@ struct SchemaHistoryWriter {
             let command = merged.schema.commands[name]
             if command?.allowsOutOfBand == true { object["oob"] = true }
             if let returnType = command?.returnType { object["ret"] = .string(returnType) }
-            if command?.isBoxed == true, let argumentType = command?.argumentType { object["boxed"] = .string(argumentType) }
+            if let forms = merged.argumentForms[name] {
+                object["forms"] = .array(forms.map { form in
+                    [.string(form.version.description), form.boxedType.map(JSONValue.string) ?? .null,
+                     .bool(form.isHandWritten)]
+                })
+            }
             object["args"] = members(entity.members, order: merged.schema.arguments(ofCommand: name).map(\.name))
             return object
         }

@@ -18,6 +18,19 @@ public struct MergedSchema: Sendable {
     /// Members, by owner (type name, or `command NAME` / `event NAME` for inline arguments and
     /// data), that the newest release requires but the bindings make optional.
     public var relaxedMembers: [String: Set<String>]
+    /// How each command took its arguments, by command, oldest first, one entry per release
+    /// that changed it: boxed in the named type or inline, read by generated code or by hand
+    /// (`'gen': false`). Only commands that some release boxed or read by hand.
+    public var argumentForms: [String: [ArgumentForm]]
+
+    /// How a command takes its arguments from `version` on.
+    public struct ArgumentForm: Sendable, Hashable {
+        public var version: QEMUVersion
+        /// The type the arguments are boxed in; `nil` when they are inline.
+        public var boxedType: String?
+        /// Whether QEMU reads them by hand rather than by generated code.
+        public var isHandWritten: Bool
+    }
 
     public init(releases: QAPIReleases) {
         precondition(!releases.releases.isEmpty, "merging needs at least one release")
@@ -102,6 +115,24 @@ public struct MergedSchema: Sendable {
         self.schema = schema
         self.availability = availability
         self.relaxedMembers = relaxed
+        self.argumentForms = Self.argumentForms(of: releases)
+    }
+
+    static func argumentForms(of releases: QAPIReleases) -> [String: [ArgumentForm]] {
+        var forms: [String: [ArgumentForm]] = [:]
+        for release in releases.releases {
+            for command in release.schema.commands.values {
+                let form = ArgumentForm(
+                    version: release.version, boxedType: command.isBoxed ? command.argumentType : nil,
+                    isHandWritten: !command.isGenerated
+                )
+                let last = forms[command.name]?.last ?? ArgumentForm(version: form.version, isHandWritten: false)
+                if (last.boxedType, last.isHandWritten) != (form.boxedType, form.isHandWritten) {
+                    forms[command.name, default: []].append(form)
+                }
+            }
+        }
+        return forms
     }
 
     /// The names of the types a type mentions.

@@ -33,7 +33,10 @@ struct SchemaState {
 }
 
 extension QMPClient {
-    /// The connected server's `query-qmp-schema`, fetched once per connection and kept.
+    /// The connected server's `query-qmp-schema`, fetched once per connection and kept; when
+    /// the configuration has `schemaSources` for the server's release, the answer filled from
+    /// them (``QAPIIntrospection/filling(from:)``: integer widths, type names, commands read by
+    /// hand), which is what the pre-send check validates against.
     ///
     /// This is the explicit form of the fetch that a checked call makes implicitly (see
     /// ``Configuration-swift.struct/checksCommands``): call it to pay for the fetch at a time of

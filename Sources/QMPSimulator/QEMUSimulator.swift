@@ -123,11 +123,13 @@ public final class QEMUSimulator: Sendable {
     /// QEMU 7.2's argument check: its introspection with the integer widths and type names of
     /// 7.2's sources, which QEMU checks and words its errors with, from the bindings' history.
     static let argumentCheck: @Sendable (String, JSONObject) -> QMPErrorBody? = {
-        var model = schema.introspection
-        if let sources = QMPSchemaHistory.shared.sourceTypes(in: QEMUVersion(major: 7, minor: 2, micro: 0)) {
-            model = model.filling(from: sources)
+        let release = QEMUVersion(major: 7, minor: 2, micro: 0)
+        // Unfilled, the check would take any width for every integer and answer otherwise than
+        // QEMU 7.2: a history without 7.2 is a build that cannot simulate it.
+        guard let sources = QMPSchemaHistory.shared.sourceTypes(in: release) else {
+            preconditionFailure("the bindings' schema history has no QEMU \(release), which the simulator serves")
         }
-        return QAPIValidator(introspection: model).qemuArgumentCheck()
+        return QAPIValidator(introspection: schema.introspection.filling(from: sources)).qemuArgumentCheck()
     }()
 
     /// A server that serves this machine on `addresses` (see `QMPServer.run()`), checking

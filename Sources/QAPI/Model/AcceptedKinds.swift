@@ -17,15 +17,7 @@ public enum QAPITypeShape: Sendable, Hashable {
     /// `branchKinds` gives those (a branch that is not a type takes nothing).
     public func acceptedKinds(branchKinds: (String) -> Set<JSONKind>) -> Set<JSONKind> {
         switch self {
-        case .builtin(let builtin):
-            switch builtin {
-            case .str: [.string]
-            case .bool: [.boolean]
-            case .null: [.null]
-            case .number: [.integer, .number]
-            case .any: Set(JSONKind.allCases)
-            case .int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size: [.integer]
-            }
+        case .builtin(let builtin): builtin.acceptedKinds
         case .enumeration: [.string]
         case .array: [.array]
         case .object: [.object]
@@ -47,17 +39,21 @@ public enum QAPITypeShape: Sendable, Hashable {
 }
 
 extension QAPIBuiltinType {
-    /// The kinds a value of this built-in type may have.
-    public var acceptedKinds: Set<JSONKind> { Self.acceptedKindsByType[self]! }
+    /// The kinds a value of this built-in type may have: those of its `json-type` word.
+    public var acceptedKinds: Set<JSONKind> { jsonType.acceptedKinds }
 
-    /// Worked out once: the validator asks for every scalar it checks.
-    private static let acceptedKindsByType = Dictionary(
-        uniqueKeysWithValues: allCases.map { ($0, QAPITypeShape.builtin($0).acceptedKinds { _ in [] }) }
-    )
-
-    /// The word introspection names it by (`json-type`). Introspection has one word per set of
-    /// accepted kinds, so every integer width is `int`.
-    public var jsonType: QAPIJSONType { QAPIJSONType(accepting: acceptedKinds)! }
+    /// The word introspection names it by (`json-type`), which says the kinds it accepts.
+    /// Introspection has one word per set of kinds, so every integer width is `int`.
+    public var jsonType: QAPIJSONType {
+        switch self {
+        case .str: .string
+        case .number: .number
+        case .bool: .boolean
+        case .null: .null
+        case .any: .value
+        case .int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size: .int
+        }
+    }
 
     /// The built-in type introspection means by a `json-type` word: the first built-in that
     /// has it. For `int`, which every integer width shares, that is QAPI's own `int` (signed,

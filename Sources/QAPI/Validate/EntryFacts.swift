@@ -39,6 +39,8 @@ struct JSONKindMask: OptionSet, Sendable, Hashable {
 /// What checking a value against one entry needs, worked out once when the model is built
 /// rather than for every value checked.
 struct EntryFacts: Sendable {
+    /// The entry itself, so that one lookup finds it and its facts.
+    var entry: QAPISchemaInfo
     /// An alternate's branch with the kinds it takes.
     struct Branch: Sendable {
         var type: String
@@ -65,7 +67,7 @@ struct EntryFacts: Sendable {
             return mask
         }
         return entries.mapValues { entry in
-            var facts = EntryFacts()
+            var facts = EntryFacts(entry: entry)
             if shapes[entry.name] != nil { facts.accepted = accepted(entry.name) }
             switch entry.metaType {
             case .builtin:

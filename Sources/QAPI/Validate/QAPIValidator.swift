@@ -38,7 +38,7 @@ public struct QAPIValidator: Sendable {
     /// The problems of `value` as a value of type `typeName`. Empty when it is valid.
     public func validate(_ value: JSONValue, as typeName: String, path: String = "") -> [QAPIValidationIssue] {
         var run = ValidationRun(model: model)
-        run.check(value, as: typeName, path: path, widthKnown: model.knowsIntegerWidths)
+        run.check(value, as: typeName, path: path, place: .whole)
         return run.issues
     }
 
@@ -50,7 +50,7 @@ public struct QAPIValidator: Sendable {
         }
         var run = ValidationRun(model: model)
         run.check(
-            .object(arguments ?? [:]), as: argumentType, path: "arguments", widthKnown: model.knowsIntegerWidths,
+            .object(arguments ?? [:]), as: argumentType, path: "arguments", place: .whole,
             acceptsExtraMembers: model.commandsTakingExtraArguments.contains(command)
         )
         return run.issues
@@ -134,24 +134,32 @@ private struct ValidationRun {
         path.isEmpty ? member : "\(path).\(member)"
     }
 
-    /// Whether an `int` member or branch of `owner` is exactly QAPI's `int`.
-    func widthKnown(in owner: String, _ member: String) -> Bool {
-        model.knowsIntegerWidths || model.filledMembers[owner]?.contains(member) == true
+    /// Where a value sits: the member (or alternate branch, by type) of an entry, or the whole
+    /// value checked. Array elements sit where their array does.
+    enum Place {
+        case whole
+        case member(of: String, named: String)
     }
 
-    /// `widthKnown`: whether an `int` here is exactly QAPI's `int` (else any 64-bit integer);
-    /// it carries into array elements, while members and branches are looked up.
+    /// Whether an `int` at `place` is exactly QAPI's `int`, else any 64-bit integer. Asked only
+    /// of a value beyond `int64`, so the lookup costs nothing for the rest.
+    func widthKnown(at place: Place) -> Bool {
+        if model.knowsIntegerWidths { return true }
+        guard case .member(let owner, let name) = place else { return false }
+        return model.filledMembers[owner]?.contains(name) == true
+    }
+
     mutating func check(
-        _ value: JSONValue, as typeName: String, path: String, widthKnown: Bool, acceptsExtraMembers: Bool = false
+        _ value: JSONValue, as typeName: String, path: String, place: Place, acceptsExtraMembers: Bool = false
     ) {
-        guard let entry = model.entry(named: typeName), let facts = model.facts[typeName] else {
+        guard let facts = model.facts[typeName] else {
             fail(path, "type '\(typeName)' is not in the schema", .other)
             return
         }
-        switch entry.metaType {
+        switch facts.entry.metaType {
         case .builtin:
             guard let builtin = facts.builtin else { return }
-            checkBuiltin(value, builtin, accepted: facts.accepted, path: path, widthKnown: widthKnown)
+            checkBuiltin(value, builtin, accepted: facts.accepted, path: path, place: place)
         case .enumeration(let members, let values):
             guard case .string(let name) = value else {
                 return mismatch(value, expected: JSONKind.string.rawValue, path: path)
@@ -166,7 +174,7 @@ private struct ValidationRun {
                 return mismatch(value, expected: JSONKind.array.rawValue, path: path)
             }
             for (index, element) in elements.enumerated() {
-                check(element, as: elementType, path: "\(path)[\(index)]", widthKnown: widthKnown)
+                check(element, as: elementType, path: "\(path)[\(index)]", place: place)
             }
         case .object(let members, let tag, let variants):
             guard case .object(let object) = value else {
@@ -185,14 +193,14 @@ private struct ValidationRun {
                      .noMatchingBranch(expected: expected, alternate: model.sourceName(of: typeName)))
                 return
             }
-            check(value, as: chosen.type, path: path, widthKnown: self.widthKnown(in: typeName, chosen.type))
+            check(value, as: chosen.type, path: path, place: .member(of: typeName, named: chosen.type))
         case .command, .event:
             fail(path, "'\(typeName)' is not a type", .other)
         }
     }
 
     mutating func checkBuiltin(
-        _ value: JSONValue, _ builtin: QAPIBuiltinType, accepted: JSONKindMask, path: String, widthKnown: Bool
+        _ value: JSONValue, _ builtin: QAPIBuiltinType, accepted: JSONKindMask, path: String, place: Place
     ) {
         switch builtin {
         case .any:
@@ -203,13 +211,13 @@ private struct ValidationRun {
                 mismatch(value, expected: expected, type: builtin, path: path)
             }
         case .int, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .size:
-            checkInteger(value, builtin, path: path, widthKnown: widthKnown)
+            checkInteger(value, builtin, path: path, place: place)
         }
     }
 
     /// QEMU reads a signed integer as `int64` and an unsigned one as `uint64` (taking negative
     /// values as their two's complement), then checks a narrower width's range.
-    mutating func checkInteger(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String, widthKnown: Bool) {
+    mutating func checkInteger(_ value: JSONValue, _ builtin: QAPIBuiltinType, path: String, place: Place) {
         let range = builtin.integerRange!
         let unsignedValue: UInt64
         switch value {
@@ -224,7 +232,7 @@ private struct ValidationRun {
         case .uint(let uint):
             guard builtin.isUnsigned else {
                 // An unknown width may be uint64; a signed type can't hold the value at all.
-                if widthKnown || builtin != .int {
+                if builtin != .int || widthKnown(at: place) {
                     outOfRange(value, builtin.cTypeName == nil ? builtin : .int64, path: path)
                 }
                 return
@@ -255,13 +263,14 @@ private struct ValidationRun {
         path: String,
         acceptsExtraMembers: Bool
     ) {
-        // Each member with the entry that has it: a variant's members are filled under its own.
-        var expected = members.map { (member: $0, owner: typeName) }
+        var expected = members
+        // The variant whose entry has a member its tag added: there it is filled, if at all.
+        var variantOf: [String: String] = [:]
         var unions = tag.map { [$0: variants] } ?? [:]
         var complete = true
         var index = 0
         while index < expected.count {
-            let (member, owner) = expected[index]
+            let member = expected[index]
             index += 1
             let memberPath = join(path, member.name)
             guard let memberValue = object[member.name] else {
@@ -270,7 +279,8 @@ private struct ValidationRun {
                 continue
             }
             let issuesBefore = issues.count
-            check(memberValue, as: member.type, path: memberPath, widthKnown: widthKnown(in: owner, member.name))
+            let owner = variantOf[member.name] ?? typeName
+            check(memberValue, as: member.type, path: memberPath, place: .member(of: owner, named: member.name))
             guard let variants = unions.removeValue(forKey: member.name) else { continue }
             // A bad tag leaves the variant unknown: QEMU stops at the tag.
             if issues.count > issuesBefore { return }
@@ -278,12 +288,13 @@ private struct ValidationRun {
                 let variant = variants.first(where: { $0.tagValue == tagValue }),
                 case .object(let more, let moreTag, let moreVariants)? = model.entry(named: variant.type)?.metaType
             else { continue }
-            expected += more.filter { added in !expected.contains { $0.member.name == added.name } }
-                .map { (member: $0, owner: variant.type) }
+            let added = more.filter { added in !expected.contains { $0.name == added.name } }
+            for member in added { variantOf[member.name] = variant.type }
+            expected += added
             if let moreTag, unions[moreTag] == nil { unions[moreTag] = moreVariants }
         }
         guard complete, !acceptsExtraMembers else { return }
-        for key in object.keys where !expected.contains(where: { $0.member.name == key }) {
+        for key in object.keys where !expected.contains(where: { $0.name == key }) {
             fail(join(path, key), "unexpected member", .unexpected)
         }
     }

@@ -305,7 +305,9 @@ struct LauncherTests {
         let started = clock.now
         await qemu.shutdown()
         #expect(kill(qemu.pid, 0) != 0)
-        #expect(clock.now - started < .seconds(5))
+        // Two steps of 0.3 s, then SIGKILL: the bound only proves that nothing waits for a
+        // process that will never answer, with room for a machine busy with the other tests.
+        #expect(clock.now - started < .seconds(10))
         #expect(!qemu.isRunning)
     }
 

@@ -112,7 +112,9 @@ struct ServerLifecycleTests {
                         #expect(await afterStuck == Self.shutDown)
                         let returned = try #require(try await group.next() ?? nil)
                         #expect(returned - triggered >= grace)
-                        #expect(returned - triggered < grace + .seconds(2), "run() took \(returned - triggered)")
+                        // The margin is for a machine busy with the other tests; a server that
+                        // waited for the stuck handler would never return at all.
+                        #expect(returned - triggered < grace + .seconds(5), "run() took \(returned - triggered)")
                     }
                 }
             }

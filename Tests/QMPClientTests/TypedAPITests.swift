@@ -1,6 +1,7 @@
 import Foundation
 import QMPClient
 import QMPCore
+import QMPTestSupport
 import Testing
 
 /// Hand-written bindings of the shape the generator produces.
@@ -43,11 +44,27 @@ private final class Counter: @unchecked Sendable {
     var value: Int { lock.withLock { count } }
 }
 
+/// Runs `body` with a client of `monitor`, closed however `body` ends.
+private func withClient<Result: Sendable>(
+    of monitor: FakeMonitor,
+    configuration: QMPClient.Configuration,
+    _ body: (QMPClient) async throws -> Result
+) async throws -> Result {
+    let client = try await QMPClient.connect(to: monitor.address, configuration: configuration)
+    do {
+        let result = try await body(client)
+        await client.close()
+        return result
+    } catch {
+        await client.close()
+        throw error
+    }
+}
+
 @Suite("The typed API")
 struct TypedAPITests {
     @Test("typed commands issued together on a new connection fetch the server's schema once")
     func schemaFetchedOnce() async throws {
-        let fetches = Counter()
         let schema: JSONValue = [
             ["name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "1", "allow-oob": false],
             ["name": "0", "meta-type": "object", "members": []],
@@ -55,55 +72,48 @@ struct TypedAPITests {
             ["name": "bool", "meta-type": "builtin", "json-type": "boolean"],
             ["name": "str", "meta-type": "builtin", "json-type": "string"],
         ]
-        let server = try await FakeServer.start(
-            respond: FakeServer.negotiating { command in
-                if command["execute"] == "query-qmp-schema" {
-                    fetches.increment()
-                    return FakeServer.reply(schema, to: command)
-                }
-                return FakeServer.reply(["running": true, "status": "running"], to: command)
-            }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // The script has one fetch: a second would be an unexpected command.
+        try await withFakeMonitor { monitor in
+            monitor.expect("query-qmp-schema", reply: schema)
             for _ in 0..<10 {
-                group.addTask { _ = try await client.execute(QueryStatus()) }
+                monitor.expect("query-status", reply: ["running": true, "status": "running"])
             }
-            try await group.waitForAll()
+            try await withClient(of: monitor, configuration: QMPClient.Configuration(connectTimeout: .seconds(10))) { client in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<10 {
+                        group.addTask { _ = try await client.execute(QueryStatus()) }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(monitor.received.filter { $0.name == "query-qmp-schema" }.count == 1)
         }
-        #expect(fetches.value == 1)
-        await client.close()
-        await server.stop()
     }
 
     @Test("a server without query-qmp-schema is asked once, and its commands go unchecked")
     func serverWithoutSchema() async throws {
-        let fetches = Counter()
-        let server = try await FakeServer.start(
-            respond: FakeServer.negotiating { command in
-                if command["execute"] == "query-qmp-schema" {
-                    fetches.increment()
-                    // What QEMU before 2.5 answers.
-                    var error: JSONObject = ["error": ["class": "CommandNotFound", "desc": "The command query-qmp-schema has not been found"]]
-                    if let id = command["id"] { error["id"] = id }
-                    return FakeServer.bytes(.object(error))
-                }
-                return FakeServer.reply(["running": true, "status": "running"], to: command)
+        try await withFakeMonitor { monitor in
+            // What QEMU before 2.5 answers.
+            monitor.expect(
+                "query-qmp-schema",
+                error: QMPErrorBody(errorClass: "CommandNotFound", description: "The command query-qmp-schema has not been found")
+            )
+            for _ in 0..<4 {
+                monitor.expect("query-status", reply: ["running": true, "status": "running"])
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: QMPClient.Configuration(connectTimeout: .seconds(10)))
-        for _ in 0..<3 {
-            #expect(try await client.execute(QueryStatus()).status == "running")
+            try await withClient(of: monitor, configuration: QMPClient.Configuration(connectTimeout: .seconds(10))) { client in
+                for _ in 0..<3 {
+                    #expect(try await client.execute(QueryStatus()).status == "running")
+                }
+                // The untyped check agrees with the typed one: nothing to check against is no error.
+                try await client.check("no-such-command")
+                #expect(try await client.executeChecked("query-status")["status"] == "running")
+                // The server said it has no schema; asking for it again does not ask the server.
+                let error = await #expect(throws: QMPError.self) { try await client.schema() }
+                #expect(error?.errorClass == "CommandNotFound")
+            }
+            #expect(monitor.received.filter { $0.name == "query-qmp-schema" }.count == 1)
         }
-        // The untyped check agrees with the typed one: nothing to check against is no error.
-        try await client.check("no-such-command")
-        #expect(try await client.executeChecked("query-status")["status"] == "running")
-        // The server said it has no schema; asking for it again does not ask the server.
-        let error = await #expect(throws: QMPError.self) { try await client.schema() }
-        #expect(error?.errorClass == "CommandNotFound")
-        #expect(fetches.value == 1)
-        await client.close()
-        await server.stop()
     }
 
     @Test("a query-qmp-schema reply that is not a schema leaves commands unchecked, and is asked once")
@@ -160,35 +170,29 @@ struct TypedAPITests {
 
     @Test("a typed command decodes its reply, ignoring members it does not know")
     func typedCommand() async throws {
-        let server = try await FakeServer.start(
-            respond: FakeServer.negotiating { command in
-                FakeServer.reply(
-                    ["running": true, "status": "running", "singlestep": false, "new-in-10.0": 1],
-                    to: command
-                )
+        try await withFakeMonitor { monitor in
+            monitor.expect("query-status", reply: ["running": true, "status": "running", "singlestep": false, "new-in-10.0": 1])
+            try await withClient(of: monitor, configuration: uncheckedConfiguration) { client in
+                let status = try await client.execute(QueryStatus())
+                #expect(status.running)
+                #expect(status.status == "running")
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
-        let status = try await client.execute(QueryStatus())
-        #expect(status.running)
-        #expect(status.status == "running")
-        await client.close()
-        await server.stop()
+        }
     }
 
     @Test("a reply of the wrong shape is an error naming the path")
     func wrongShape() async throws {
-        let server = try await FakeServer.start(
-            respond: FakeServer.negotiating { command in
-                FakeServer.reply(["running": 5, "status": "running"], to: command)
+        try await withFakeMonitor { monitor in
+            monitor.expect("query-status", reply: ["running": 5, "status": "running"])
+            try await withClient(of: monitor, configuration: uncheckedConfiguration) { client in
+                let error = await #expect(throws: QMPError.self) { _ = try await client.execute(QueryStatus()) }
+                #expect(error?.code == .protocolViolation)
+                #expect(
+                    error?.message
+                        == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5"
+                )
             }
-        )
-        let client = try await QMPClient.connect(to: server.address, configuration: uncheckedConfiguration)
-        let error = await #expect(throws: QMPError.self) { _ = try await client.execute(QueryStatus()) }
-        #expect(error?.code == .protocolViolation)
-        #expect(error?.message == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5")
-        await client.close()
-        await server.stop()
+        }
     }
 
     @Test("typed events decode, and undecodable ones are skipped and counted")

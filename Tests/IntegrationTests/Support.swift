@@ -42,7 +42,7 @@ enum QMPExecutable {
                     return url
                 }
             }
-            throw QMPError(code: .launchFailed, message: "the qmp executable was not found beside \(directory.path)")
+            throw SetupFailure(description: "the qmp executable was not found beside \(directory.path)")
         }
     }
 
@@ -107,4 +107,9 @@ func offCooperativePool<Result: Sendable>(_ work: @escaping @Sendable () -> Resu
     await withCheckedContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
+}
+
+/// Something a test needs could not be found or started.
+struct SetupFailure: Error, CustomStringConvertible {
+    var description: String
 }

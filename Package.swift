@@ -146,11 +146,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
-        .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
+        // Where the tests find ../shared, and the one line they fail with when it is missing.
+        .target(name: "SharedTestData", path: "Tests/SharedTestData"),
+        .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore", "SharedTestData"]),
+        .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore", "SharedTestData"]),
         .testTarget(
             name: "QMPTests",
-            dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator"]
+            dependencies: [
+                "QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "SharedTestData",
+            ]
         ),
         .testTarget(name: "QAPIGenTests", dependencies: ["QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),
         .testTarget(
@@ -168,7 +172,10 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "QMPServerTests", dependencies: ["QMPCore", "QMPServer", "QMPSimulator", "QMPClient"]),
+        .testTarget(
+            name: "QMPServerTests",
+            dependencies: ["QMPCore", "QMPServer", "QMPSimulator", "QMPClient", "SharedTestData"]
+        ),
         .testTarget(
             name: "QMPToolTests",
             dependencies: ["QMPTool", "QMPClient", "QMPCore", "QMPServer", "QMPSimulator", "QAPI", "QMPHistory"],
@@ -178,7 +185,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QAPI", "QMP", "QMPHistory",
-                "CQMPSystem", "qmp", "qmp-bench",
+                "CQMPSystem", "SharedTestData", "qmp", "qmp-bench",
             ],
             exclude: ["Scenarios"]
         ),

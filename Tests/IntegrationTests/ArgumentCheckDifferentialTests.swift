@@ -9,8 +9,8 @@ import Testing
 
 @Suite("Argument errors of the server against QEMU 7.2")
 struct ArgumentCheckDifferentialTests {
-    static func schemaDirectory() throws -> URL {
-        URL(fileURLWithPath: try SharedTestData.path("qapi-schemas/7.2.0/qapi"))
+    static func schemaDirectory() throws -> String {
+        try SharedTestData.path("qapi-schemas/7.2.0/qapi")
     }
 
     /// Requests with bad arguments; QEMU refuses each before running anything.

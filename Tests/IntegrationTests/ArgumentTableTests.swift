@@ -62,7 +62,8 @@ struct ArgumentTableTests {
         Row("calc-dirty-rate", ["calc-time": .uint(UInt64(Int64.max) + 1)],
             "Invalid parameter type for 'calc-time', expected: integer"),
         Row("calc-dirty-rate", ["calc-time": .int(.min)], accepted),
-        Row("calc-dirty-rate", ["calc-time": .double(-9_223_372_036_854_775_809)],
+        // -2^63 written as a double (what the literal one below it rounds to): a number, not an integer.
+        Row("calc-dirty-rate", ["calc-time": .double(-0x1p63)],
             "Invalid parameter type for 'calc-time', expected: integer"),
         // int: block_set_io_throttle bps.
         Row("block_set_io_throttle", throttle(bps: .int(.max)), accepted),
@@ -147,12 +148,12 @@ struct ArgumentTableTests {
             "Invalid parameter type for 'capabilities[0]', expected: object"),
     ]
 
-    static let sourceCheck: @Sendable (String, JSONObject) -> QMPErrorBody? = {
+    static func sourceCheck() throws -> @Sendable (String, JSONObject) -> QMPErrorBody? {
         let schema = QAPISchema.load(
-            directory: ArgumentCheckDifferentialTests.schemaDirectory, entryFile: "qapi-schema.json"
+            directory: try ArgumentCheckDifferentialTests.schemaDirectory(), entryFile: "qapi-schema.json"
         )
         return QAPIValidator(schema: schema).qemuArgumentCheck()
-    }()
+    }
 
     /// What a check or QEMU said, with the probe's refusal read as "every member was good".
     static func answer(_ description: String?) -> String {
@@ -162,6 +163,7 @@ struct ArgumentTableTests {
 
     @Test("every row gets QEMU 7.2's own answer from the source check, the live check and QEMU")
     func sameAnswers() async throws {
+        let sourceCheck = try Self.sourceCheck()
         try await RealQEMU.with { qemu in
             let version = try #require(qemu.client.greeting.version)
             let sources = try #require(
@@ -170,7 +172,7 @@ struct ArgumentTableTests {
             let live = try await qemu.client.schema().filling(from: sources)
             let liveCheck = QAPIValidator(introspection: live).qemuArgumentCheck()
             for row in Self.rows {
-                let fromSources = Self.answer(Self.sourceCheck(row.command, row.sent)?.description)
+                let fromSources = Self.answer(sourceCheck(row.command, row.sent)?.description)
                 let fromLive = Self.answer(liveCheck(row.command, row.sent)?.description)
                 let fromQEMU: String
                 do {

@@ -58,7 +58,7 @@ struct TypedBindingsRealQEMUTests {
 
     @Test("the resolved 7.2.0 source schema matches the live QEMU's introspection")
     func sourceSchemaMatchesLiveQEMU() async throws {
-        let directory = URL(fileURLWithPath: try SharedTestData.path("qapi-schemas/7.2.0"))
+        let directory = try SharedTestData.path("qapi-schemas/7.2.0")
         let source = QAPISchema.load(directory: directory, entryFile: "qapi/qapi-schema.json")
         #expect(source.diagnostics.isEmpty, "\(source.diagnostics)")
         let live = try await RealQEMU.with { qemu in try await qemu.client.schema() }

@@ -27,11 +27,11 @@ enum TestData {
 enum SchemaCache {
     /// The QMP schemas of all releases in ../shared/qapi-schemas, or `nil` if the directory is missing.
     static let qmp: QAPIReleases? = TestData.schemasDirectoryExists
-        ? try? QAPIReleases.load(directory: TestData.schemasDirectory, kind: .qmp) : nil
+        ? try? QAPIReleases.load(directory: TestData.schemasDirectory.path, kind: .qmp) : nil
 
     /// The guest agent schemas of the releases that have one.
     static let guestAgent: QAPIReleases? = TestData.schemasDirectoryExists
-        ? try? QAPIReleases.load(directory: TestData.schemasDirectory, kind: .guestAgent) : nil
+        ? try? QAPIReleases.load(directory: TestData.schemasDirectory.path, kind: .guestAgent) : nil
 
     static let availability: QAPIAvailability? = qmp.map { $0.availability() }
 

@@ -5,9 +5,12 @@ let package = Package(
     name: "swift-qmp",
     platforms: [.macOS(.v14)],
     products: [
-        // The libraries: none of them contains an application. A dependent builds only the
-        // targets behind the products it names, so naming these never builds a tool, and
-        // naming QMPClient alone never builds swift-argument-parser or the simulator.
+        // The libraries: none of them contains an application. Building a product of a
+        // dependent (`swift build --product`, `swift run`, an app that links it) compiles only
+        // the targets behind the products it names: naming QMPClient alone compiles no
+        // argument parser, simulator or tool (scripts/check-dependent shows it). A bare
+        // `swift build` of a dependent is SwiftPM's "everything": every product of every
+        // package in its graph, `qmp` included.
         .library(name: "QMPCore", targets: ["QMPCore"]),
         .library(name: "QAPI", targets: ["QAPI"]),
         .library(name: "QMP", targets: ["QMP"]),
@@ -17,10 +20,9 @@ let package = Package(
         .library(name: "QEMULauncher", targets: ["QEMULauncher"]),
         .library(name: "QMPTestSupport", targets: ["QMPTestSupport"]),
         // The `qmp` tool stays a product so that a dependent's plugin, or its scripts through
-        // `swift run qmp`, can use it; like any product it is built only for a dependent that
-        // names it. `qapi-swift` and `qmp-bench` are this repository's own tools and no
-        // products: SwiftPM still runs an executable target of the root package
-        // (`swift run qapi-swift`), and no dependent can name them.
+        // `swift run qmp`, can use it. `qapi-swift` and `qmp-bench` are this repository's own
+        // tools and no products: SwiftPM still runs an executable target of the root package
+        // (`swift run qapi-swift`), and no dependent can name or build them.
         // The release tuning of `qmp` (static runtime, packed relocations, ...) depends on the
         // system the binary is for, which a manifest cannot know: scripts/build-release.
         .executable(name: "qmp", targets: ["qmp"]),

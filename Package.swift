@@ -1,41 +1,31 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// This directory, with a trailing slash: linker flags need absolute paths.
-let packageDirectory = String(#filePath.dropLast("Package.swift".count))
-
-/// Whether executables built here may pack their relative relocations (DT_RELR), which the
-/// dynamic loader of glibc 2.36 and later understands.
-let glibcLoadsRELR: Bool = {
-    #if canImport(Glibc)
-    // "glibc 2.36"
-    var text = [CChar](repeating: 0, count: 64)
-    guard confstr(CInt(_CS_GNU_LIBC_VERSION), &text, text.count) > 0 else { return false }
-    let version = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ").last?.split(separator: ".").compactMap { Int($0) } ?? []
-    return version.count >= 2 && (version[0], version[1]) >= (2, 36)
-    #else
-    return false
-    #endif
-}()
-
 let package = Package(
     name: "swift-qmp",
     platforms: [.macOS(.v14)],
     products: [
+        // The libraries: none of them contains an application. Building a product of a
+        // dependent (`swift build --product`, `swift run`, an app that links it) compiles only
+        // the targets behind the products it names: naming QMPClient alone compiles no
+        // argument parser, simulator or tool (scripts/check-dependent shows it). A bare
+        // `swift build` of a dependent is SwiftPM's "everything": every product of every
+        // package in its graph, `qmp` included.
         .library(name: "QMPCore", targets: ["QMPCore"]),
+        .library(name: "QAPI", targets: ["QAPI"]),
+        .library(name: "QMP", targets: ["QMP"]),
         .library(name: "QMPClient", targets: ["QMPClient"]),
         .library(name: "QMPServer", targets: ["QMPServer"]),
         .library(name: "QMPSimulator", targets: ["QMPSimulator"]),
         .library(name: "QEMULauncher", targets: ["QEMULauncher"]),
-        .library(name: "QAPI", targets: ["QAPI"]),
-        .library(name: "QMP", targets: ["QMP"]),
+        .library(name: "QMPTestSupport", targets: ["QMPTestSupport"]),
+        // The `qmp` tool stays a product so that a dependent's plugin, or its scripts through
+        // `swift run qmp`, can use it. `qapi-swift` and `qmp-bench` are this repository's own
+        // tools and no products: SwiftPM still runs an executable target of the root package
+        // (`swift run qapi-swift`), and no dependent can name or build them.
+        // The release tuning of `qmp` (static runtime, packed relocations, ...) depends on the
+        // system the binary is for, which a manifest cannot know: scripts/build-release.
         .executable(name: "qmp", targets: ["qmp"]),
-        .executable(name: "qapi-swift", targets: ["qapi-swift"]),
-        .executable(name: "qmp-bench", targets: ["qmp-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -126,6 +116,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A scripted fake monitor for users' own tests of code that drives QEMU.
+        .target(
+            name: "QMPTestSupport",
+            dependencies: [
+                "QMPCore",
+                "QMPServer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The `qmp` command-line tool's commands, as a library so that tests can reach them.
         .target(
             name: "QMPTool",
@@ -143,25 +143,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(
-            name: "qmp",
-            dependencies: ["QMPTool"],
-            exclude: ["StaticLink"],
-            // A one-shot `qmp exec` is mostly the pages its start-up touches; the target is 12 MiB
-            // peak RSS, and these flags take a -static-stdlib build from 15 MiB to about 11.
-            // - Its 50,000 relative relocations, packed (lld's DT_RELR), are 10 KB to read at
-            //   start instead of 1.2 MB.
-            // - It exports no symbols, so the dynamic linker has less to search (-static-stdlib
-            //   asks for -export-dynamic, which only plugins loaded with dlopen would need).
-            // - StaticLink/libstdc++.so makes the C++ library of the Swift runtime a static one.
-            linkerSettings: [
-                .unsafeFlags(
-                    ["-Xlinker", "--no-export-dynamic", "-L", packageDirectory + "Sources/qmp/StaticLink"]
-                        + (glibcLoadsRELR ? ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"] : []),
-                    .when(platforms: [.linux])
-                )
-            ]
-        ),
+        .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
         // Our figures beside the peers' (../shared/bench-peers), run in release mode.
         .executableTarget(
             name: "qmp-bench",
@@ -170,17 +152,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore"]),
-        .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore"]),
+        // Where the tests find ../shared, and the one line they fail with when it is missing.
+        .target(name: "SharedTestData", path: "Tests/SharedTestData"),
+        .testTarget(name: "QMPCoreTests", dependencies: ["QMPCore", "SharedTestData"]),
+        .testTarget(name: "QAPITests", dependencies: ["QAPI", "QMPCore", "SharedTestData"]),
         .testTarget(
             name: "QMPTests",
-            dependencies: ["QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator"]
+            dependencies: [
+                "QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "SharedTestData",
+            ]
         ),
         .testTarget(name: "QAPIGenTests", dependencies: ["QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),
         .testTarget(
             name: "QMPClientTests",
             dependencies: [
-                "QMPCore", "QMPClient",
+                "QMPCore", "QMPClient", "QMPTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -190,9 +176,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "QMPTestSupportTests",
+            dependencies: [
+                "QMPTestSupport", "QMPClient", "QMPCore", "QMPServer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "QMPServerTests",
             dependencies: [
-                "QMPCore", "QMPServer", "QMPSimulator", "QMPClient", "QMP",
+                "QMPCore", "QMPServer", "QMPSimulator", "QMPClient", "QMP", "SharedTestData",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
@@ -206,7 +199,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QAPI", "QMP", "QMPHistory",
-                "CQMPSystem", "qmp", "qmp-bench",
+                "CQMPSystem", "SharedTestData", "qmp", "qmp-bench",
             ],
             exclude: ["Scenarios"]
         ),

@@ -76,13 +76,12 @@ public struct QEMULauncher: Sendable {
 
     /// The QEMU binary this launcher would start, resolved through `PATH`.
     ///
-    /// - Throws: ``QMPError`` with code ``QMPError/Code-swift.struct/launchFailed`` and a hint on
-    ///   how to install QEMU when there is none.
-    public func resolvedBinary() throws(QMPError) -> String {
+    /// - Throws: ``QEMULaunchError`` with a hint on how to install QEMU when there is none.
+    public func resolvedBinary() throws(QEMULaunchError) -> String {
         let name = binary ?? environment("QEMU_BINARY") ?? "qemu-system-x86_64"
         if name.contains("/") {
             guard access(name, X_OK) == 0 else {
-                throw QMPError(code: .launchFailed, message: "QEMU binary \(name) does not exist or is not executable")
+                throw QEMULaunchError(message: "QEMU binary \(name) does not exist or is not executable")
             }
             return name
         }
@@ -92,8 +91,7 @@ public struct QEMULauncher: Sendable {
                 return candidate
             }
         }
-        throw QMPError(
-            code: .launchFailed,
+        throw QEMULaunchError(
             message:
                 "\(name) was not found on PATH; install QEMU (Debian/Ubuntu: apt-get install qemu-system-x86; macOS: brew install qemu) or set QEMU_BINARY"
         )
@@ -101,6 +99,9 @@ public struct QEMULauncher: Sendable {
 
     /// Starts QEMU and connects to it. Call ``QEMUInstance/shutdown()`` when done, or use
     /// ``withQEMU(logger:_:)``, which always does.
+    ///
+    /// - Throws: ``QEMULaunchError`` when QEMU cannot be started or offers no QMP socket in
+    ///   time; ``QMPError`` when the connection to it fails.
     public func launch(logger: Logger = QMPClient.silentLogger) async throws -> QEMUInstance {
         let binary = try resolvedBinary()
         let directory = try PrivateDirectory.create()
@@ -128,8 +129,7 @@ public struct QEMULauncher: Sendable {
         let pid = spawn(arguments, logPath: logPath)
         guard pid > 0 else {
             removeTree(directory)
-            throw QMPError(
-                code: .launchFailed,
+            throw QEMULaunchError(
                 message: "could not start \(binary)",
                 underlying: SystemError(errno: -pid)
             )
@@ -180,8 +180,7 @@ public struct QEMULauncher: Sendable {
         let deadline = clock.now + startupTimeout
         while true {
             if let status = process.reapIfExited() {
-                throw QMPError(
-                    code: .launchFailed,
+                throw QEMULaunchError(
                     message: "\(binary) \(status) before offering its QMP socket: \(process.logTail())"
                 )
             }
@@ -198,8 +197,7 @@ public struct QEMULauncher: Sendable {
                 }
             }
             guard clock.now < deadline else {
-                throw QMPError(
-                    code: .launchFailed,
+                throw QEMULaunchError(
                     message: "\(binary) did not offer its QMP socket within \(startupTimeout): \(process.logTail())"
                 )
             }
@@ -213,6 +211,26 @@ public struct QEMULauncher: Sendable {
         let text = Array("\(pid)\n".utf8)
         _ = text.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         closeDescriptor(descriptor)
+    }
+}
+
+/// QEMU could not be started, or did not offer its QMP socket in time.
+///
+/// Its own type rather than a code of ``QMPError``: launching a process is no part of the
+/// protocol. Failures of the QMP connection to a started QEMU are ``QMPError``s.
+public struct QEMULaunchError: Error, Sendable, CustomStringConvertible {
+    /// What failed, with QEMU's own last words from its log where there are any.
+    public var message: String
+    /// The error underneath, e.g. the system call that failed.
+    public var underlying: (any Error & Sendable)?
+
+    public init(message: String, underlying: (any Error & Sendable)? = nil) {
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        underlying.map { "\(message) (\($0))" } ?? message
     }
 }
 
@@ -410,14 +428,13 @@ private func spawn(_ arguments: [String], logPath: String) -> pid_t {
 /// A fresh directory only this user can enter, under `$TMPDIR` (or /tmp), for sockets and logs.
 package enum PrivateDirectory {
     /// Creates `…/swift-qmp-XXXXXX` and returns its path.
-    package static func create() throws(QMPError) -> String {
+    package static func create() throws(QEMULaunchError) -> String {
         let base = environment("TMPDIR").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "/tmp"
         var template = Array("\(base)/swift-qmp-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard created != nil else {
             let code = errno
-            throw QMPError(
-                code: .launchFailed,
+            throw QEMULaunchError(
                 message: "could not create a private directory in \(base): \(String(cString: strerror(code)))"
             )
         }

@@ -655,9 +655,10 @@ extension QMPClient: Service {
     }
 }
 
-/// An `errno` value with its text.
-public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var errno: CInt
-    public init(errno: CInt) { self.errno = errno }
-    public var description: String { "errno \(errno): \(String(cString: strerror(errno)))" }
+/// An `errno` value with its text, as the `underlying` error of a ``QMPError``: shared with
+/// the launcher, no API of its own.
+package struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var errno: CInt
+    package init(errno: CInt) { self.errno = errno }
+    package var description: String { "errno \(errno): \(String(cString: strerror(errno)))" }
 }

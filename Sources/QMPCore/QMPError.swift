@@ -17,7 +17,6 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
             case cancelled = "cancelled"
             case unsupported = "unsupported"
             case invalidArguments = "invalid arguments"
-            case launchFailed = "launch failed"
             case shutDown = "shut down"
         }
 
@@ -40,10 +39,10 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
         public static let cancelled = Code(.cancelled)
         /// Asked for something this connection cannot do (OOB not offered, fd passing over TCP).
         public static let unsupported = Code(.unsupported)
-        /// A command line or arguments that could not be turned into a command.
+        /// Input this library was given that it cannot use, found before anything was sent: a
+        /// command or argument the connected QEMU lacks, arguments of the wrong shape, an address
+        /// or a transcript that does not parse.
         public static let invalidArguments = Code(.invalidArguments)
-        /// A QEMU process could not be started or did not offer its QMP socket.
-        public static let launchFailed = Code(.launchFailed)
         /// The client was shut down (a graceful shutdown, or the cancellation of its service's
         /// `run()`) while the call waited: the command may or may not have run.
         public static let shutDown = Code(.shutDown)

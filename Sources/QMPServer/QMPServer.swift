@@ -167,14 +167,29 @@ public final class QMPServer: Sendable {
         var nextConnectionID = 1
     }
 
+    /// Answers every command that has no entry in the table, in place of QEMU's
+    /// `CommandNotFound`: the fake monitor of QMPTestSupport sees commands it was not told to
+    /// expect through it.
+    let unknownCommandHandler: QMPImmediateCommandHandler?
+
     /// - Parameter onListening: called by ``run()`` with the addresses bound (a TCP port 0
     ///   replaced by the port chosen) once it listens on all of them, before it accepts.
-    public init(
+    public convenience init(
         configuration: Configuration,
         logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),
         onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
     ) {
+        self.init(configuration: configuration, unknownCommandHandler: nil, logger: logger, onListening: onListening)
+    }
+
+    package init(
+        configuration: Configuration,
+        unknownCommandHandler: QMPImmediateCommandHandler?,
+        logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
+    ) {
         self.configuration = configuration
+        self.unknownCommandHandler = unknownCommandHandler
         var commands = [String: QMPCommandTable.Entry](minimumCapacity: configuration.commands.entries.count * 4)
         for (name, entry) in configuration.commands.entries {
             commands[name] = entry
@@ -234,6 +249,9 @@ public final class QMPServer: Sendable {
     /// Clients connected right now.
     public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
 
+    /// The ids of the clients connected right now, for ``closeConnection(_:replyingFirst:)``.
+    package var connectionIDs: [Int] { state.withLockedValue { $0.connections.map(\.id) } }
+
     /// Bytes of replies and events written for clients but not yet taken by their sockets,
     /// summed over the connections. It stays bounded when a client stops reading: the server
     /// stops reading that client's commands once its output backs up.
@@ -245,6 +263,27 @@ public final class QMPServer: Sendable {
             total += (try? await handler.eventLoop.submit { handler.value.bufferedOutputBytes }.get()) ?? 0
         }
         return total
+    }
+
+    /// Closes one client's connection once what it has been sent so far has been written: a
+    /// command handler that calls it has its reply sent first, unless `replyingFirst` is false.
+    /// An immediate handler can then close the connection instead of answering, as a monitor
+    /// that dies mid-command does (the events it broadcast before still go out).
+    package func closeConnection(_ connectionID: Int, replyingFirst: Bool = true) {
+        guard let connection = state.withLockedValue({ $0.connections.first { $0.id == connectionID } }) else {
+            return
+        }
+        let handler = connection.handler
+        if !replyingFirst {
+            if handler.eventLoop.inEventLoop {
+                handler.value.stopReplying()
+            } else {
+                handler.eventLoop.execute { handler.value.stopReplying() }
+            }
+        }
+        // Always scheduled, so that a handler's own reply (written and flushed in the tick that
+        // ran the handler) goes out first.
+        handler.eventLoop.execute { handler.value.close() }
     }
 
     // MARK: - For connections
@@ -259,7 +298,12 @@ public final class QMPServer: Sendable {
     /// immediate handler there too. Only an `async` handler is left for a task.
     func dispatch(_ request: QMPServerRequest) -> Dispatch {
         guard let entry = commands[request.name] else {
-            return .answered(.failure(Self.notFound(request.name)))
+            guard let unknownCommandHandler else { return .answered(.failure(Self.notFound(request.name))) }
+            do {
+                return .answered(.success(try unknownCommandHandler(request)))
+            } catch {
+                return .answered(.failure(Self.errorBody(error)))
+            }
         }
         if let problem = check(entry, request) {
             return .answered(.failure(problem))

@@ -59,6 +59,8 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     @exclusivity(unchecked) private var draining = false
     /// The shutdown's grace period ran out: what was outstanding has had its error reply.
     @exclusivity(unchecked) private var aborted = false
+    /// Set when the connection is to close without another reply (``QMPServer/closeConnection(_:replyingFirst:)``).
+    @exclusivity(unchecked) private var replying = true
 
     /// Beyond this, ``output`` goes to the channel at once, so that the channel's writability
     /// (and with it whether more commands are read) sees it.
@@ -70,10 +72,11 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         self.outbox = outbox
         self.logger = logger
         let commands = server.commands
+        let knowsEveryCommand = server.unknownCommandHandler != nil
         self.machine = QMPServerStateMachine(
             configuration: .init(
                 greeting: server.configuration.greeting,
-                hasCommand: { commands.index(forKey: $0) != nil },
+                hasCommand: { knowsEveryCommand || commands.index(forKey: $0) != nil },
                 allowsOutOfBand: { commands[$0]?.allowsOutOfBand ?? false }
             )
         )
@@ -164,6 +167,17 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         }
         flushOutput()
         context.close(promise: nil)
+    }
+
+    /// No further replies: the connection is about to close.
+    func stopReplying() {
+        replying = false
+    }
+
+    func close() {
+        // What this tick wrote goes first.
+        flushOutput()
+        context?.close(promise: nil)
     }
 
     /// What this client's connection holds, not yet written to its socket: events waiting in
@@ -317,6 +331,7 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         guard let context else { return }
         // Events broadcast before this reply was made (by its own handler, say) go first.
         takeEvents()
+        guard replying else { return }
         scratch.removeAll(keepingCapacity: true)
         message.write(to: &scratch, style: .qemu)
         scratch.append(13)

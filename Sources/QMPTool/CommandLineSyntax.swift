@@ -15,19 +15,19 @@ public enum CommandLineSyntax {
     }
 
     /// Parses `name key=value …` already split into words.
-    public static func parse(_ words: [String]) throws(QMPError) -> Command {
+    public static func parse(_ words: [String]) throws(CommandLineError) -> Command {
         guard let name = words.first else {
-            throw QMPError(code: .invalidArguments, message: "expected a command name, got nothing")
+            throw CommandLineError(message: "expected a command name, got nothing")
         }
         return Command(name: name, arguments: try arguments(Array(words.dropFirst())))
     }
 
     /// Turns `key=value` words into an arguments object, merged onto `base`.
-    public static func arguments(_ words: [String], base: JSONObject = [:]) throws(QMPError) -> JSONObject {
+    public static func arguments(_ words: [String], base: JSONObject = [:]) throws(CommandLineError) -> JSONObject {
         var result = base
         for word in words {
             guard let equals = word.firstIndex(of: "=") else {
-                throw QMPError(code: .invalidArguments, message: "Expected a key=value pair, got '\(word)'")
+                throw CommandLineError(message: "Expected a key=value pair, got '\(word)'")
             }
             let key = String(word[..<equals])
             let value = parseValue(String(word[word.index(after: equals)...]))
@@ -106,14 +106,14 @@ public enum CommandLineSyntax {
         return .string(text)
     }
 
-    private static func set(_ value: JSONValue, at path: [String], in object: inout JSONObject, fullKey: String) throws(QMPError) {
+    private static func set(_ value: JSONValue, at path: [String], in object: inout JSONObject, fullKey: String) throws(CommandLineError) {
         let key = path[0]
         if path.count == 1 {
             if object.contains(key: key) {
                 if case .object = object[key] {
-                    throw QMPError(code: .invalidArguments, message: "Cannot use \"\(fullKey)\" as both leaf and non-leaf key")
+                    throw CommandLineError(message: "Cannot use \"\(fullKey)\" as both leaf and non-leaf key")
                 }
-                throw QMPError(code: .invalidArguments, message: "Cannot set \"\(fullKey)\" multiple times")
+                throw CommandLineError(message: "Cannot set \"\(fullKey)\" multiple times")
             }
             object[key] = value
             return
@@ -126,8 +126,7 @@ public enum CommandLineSyntax {
             child = existing
         case _?:
             let prefix = fullKey.split(separator: ".").prefix(fullKey.split(separator: ".").count - path.count + 1)
-            throw QMPError(
-                code: .invalidArguments,
+            throw CommandLineError(
                 message: "Cannot use \"\(prefix.joined(separator: "."))\" as both leaf and non-leaf key"
             )
         }

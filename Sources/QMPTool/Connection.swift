@@ -129,6 +129,10 @@ private func writeLine(_ text: String, to descriptor: CInt) {
 
 /// Turns a failure into one clear line on stderr and the documented exit code.
 func failure(reporting error: any Error) -> ExitCode {
+    if let error = error as? CommandLineError {
+        printError("error: \(error.message)")
+        return ExitCodes.usage
+    }
     guard let error = error as? QMPError else {
         printError("error: \(error)")
         return ExitCodes.connectionProblem
@@ -138,6 +142,7 @@ func failure(reporting error: any Error) -> ExitCode {
         printError("error: \(error.errorClass ?? "Error"): \(error.message)")
         return ExitCodes.commandFailed
     case .invalidArguments:
+        // An address that does not parse, or a command this QEMU lacks.
         printError("error: \(error.message)")
         return ExitCodes.usage
     default:

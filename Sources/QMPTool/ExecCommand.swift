@@ -68,13 +68,12 @@ struct ExecCommand: AsyncParsableCommand {
             var base: JSONObject = [:]
             if let args {
                 guard case .object(let object) = try? JSONValue(parsing: args) else {
-                    throw QMPError(code: .invalidArguments, message: "--args expects a JSON object, got: \(args)")
+                    throw CommandLineError(message: "--args expects a JSON object, got: \(args)")
                 }
                 base = object
             }
             guard let name = commandWords.first else {
-                throw QMPError(
-                    code: .invalidArguments,
+                throw CommandLineError(
                     message: "expected a COMMAND after the ADDRESS (or with no ADDRESS, for the simulated QEMU)"
                 )
             }
@@ -114,7 +113,7 @@ struct ExecCommand: AsyncParsableCommand {
                         let command = try Self.command(fromLine: String(trimmed))
                         let reply = try await client.execute(command.name, arguments: command.arguments)
                         printLine(reply.serialized(style: style))
-                    } catch let error as QMPError where error.code == .commandFailed || error.code == .invalidArguments {
+                    } catch let error where (error as? QMPError)?.code == .commandFailed || error is CommandLineError {
                         let code = failure(reporting: error)
                         firstFailure = firstFailure ?? code
                         if !keepGoing {
@@ -133,20 +132,20 @@ struct ExecCommand: AsyncParsableCommand {
     }
 
     /// A line of qmp-shell syntax, or a JSON object with `execute` and `arguments`.
-    static func command(fromLine line: String) throws(QMPError) -> CommandLineSyntax.Command {
+    static func command(fromLine line: String) throws(CommandLineError) -> CommandLineSyntax.Command {
         guard line.hasPrefix("{") else {
             return try CommandLineSyntax.parse(CommandLineSyntax.split(line))
         }
         guard case .object(let object)? = try? JSONValue(parsing: line, configuration: .server),
             case .string(let name)? = object["execute"]
         else {
-            throw QMPError(code: .invalidArguments, message: "expected a JSON object with a string member 'execute', got: \(line)")
+            throw CommandLineError(message: "expected a JSON object with a string member 'execute', got: \(line)")
         }
         guard let arguments = object["arguments"] else {
             return CommandLineSyntax.Command(name: name, arguments: [:])
         }
         guard case .object(let given) = arguments else {
-            throw QMPError(code: .invalidArguments, message: "expected 'arguments' to be a JSON object, got: \(line)")
+            throw CommandLineError(message: "expected 'arguments' to be a JSON object, got: \(line)")
         }
         return CommandLineSyntax.Command(name: name, arguments: given)
     }

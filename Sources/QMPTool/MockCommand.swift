@@ -101,11 +101,11 @@ struct MockCommand: AsyncParsableCommand {
 }
 
 /// A whole file as UTF-8 text.
-func readFile(_ path: String) throws(QMPError) -> String {
+func readFile(_ path: String) throws(CommandLineError) -> String {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
         let code = errno
-        throw QMPError(code: .invalidArguments, message: "cannot read \(path): \(String(cString: strerror(code)))")
+        throw CommandLineError(message: "cannot read \(path): \(String(cString: strerror(code)))")
     }
     defer { _ = close(descriptor) }
     var bytes: [UInt8] = []

@@ -108,10 +108,10 @@ final class ShellLog: @unchecked Sendable {
     // A FILE is used from one task at a time: the shell session's.
     private let file: UnsafeMutablePointer<FILE>
 
-    init(path: String) throws(QMPError) {
+    init(path: String) throws(CommandLineError) {
         guard let file = fopen(path, "a") else {
             let reason = String(cString: strerror(errno))
-            throw QMPError(code: .invalidArguments, message: "cannot open the log file \(path): \(reason)")
+            throw CommandLineError(message: "cannot open the log file \(path): \(reason)")
         }
         self.file = file
     }
@@ -211,7 +211,7 @@ struct ShellSession {
                         terminal.post(.addHistory(interpreter.lastInput))
                     }
                     try await perform(step, interpreter: &interpreter, help: help, output: output)
-                } catch let error as QMPError where error.code == .invalidArguments {
+                } catch let error as CommandLineError {
                     if !interpreter.lastInput.trimmingWhitespace().isEmpty {
                         terminal.post(.addHistory(interpreter.lastInput))
                     }

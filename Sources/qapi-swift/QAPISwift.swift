@@ -46,7 +46,7 @@ struct QAPISwift: ParsableCommand {
     func run() throws {
         if let schema {
             let url = URL(fileURLWithPath: schema)
-            let loaded = QAPISchema.load(directory: url.deletingLastPathComponent(), entryFile: url.lastPathComponent)
+            let loaded = QAPISchema.load(directory: url.deletingLastPathComponent().path, entryFile: url.lastPathComponent)
             for diagnostic in loaded.diagnostics { printError("\(diagnostic)") }
             guard loaded.isValid else { throw ExitCode(1) }
             let (file, diagnostics) = Translator(schema: loaded).translate(source: url.lastPathComponent)

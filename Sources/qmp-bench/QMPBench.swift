@@ -21,7 +21,8 @@ struct QMPBench: AsyncParsableCommand {
         commandName: "qmp-bench",
         abstract: "Benchmark swift-qmp against QEMU 7.2 and the peer clients, side by side.",
         discussion: """
-            Run in release mode: swift run -c release qmp-bench. It starts its own QEMU (and simulated QEMUs), \
+            Build it with scripts/build-release --with-bench, which puts it beside the release build \
+            of qmp that the one-shot figure runs (--qmp names another). It starts its own QEMU (and simulated QEMUs), \
             builds the C peer client and a Python virtualenv for the Python peers from --peers when that \
             directory exists, and prints one row per figure: ours, the baseline measured in the same run, \
             the ratio, and whether the target is met. Medians over --reps repetitions.
@@ -30,6 +31,19 @@ struct QMPBench: AsyncParsableCommand {
 
     @Option(help: "The peer benchmarks' directory.") var peers: String = "../shared/bench-peers"
     @Option(help: "Repetitions per figure (the median is reported).") var reps: Int = 5
+    @Option(
+        help: """
+            The qmp executable the one-shot and many-connections figures run (default: the one \
+            beside qmp-bench, where scripts/build-release puts it).
+            """
+    )
+    var qmp: String?
+
+    func validate() throws {
+        if let qmp, !FileManager.default.isExecutableFile(atPath: qmp) {
+            throw ValidationError("--qmp \(qmp) is not an executable file")
+        }
+    }
     @Flag(help: "A few iterations of everything: proves the benchmark runs, measures nothing.") var smoke = false
     @Flag(help: "Print the rows as JSON lines instead of a table.") var json = false
     @Option(help: "Connections for the many-connections figure.") var connections: Int = 10_000
@@ -339,8 +353,8 @@ struct QMPBench: AsyncParsableCommand {
     }
 
     func oneShot(socket: String, peerSocket: String, peers: Peers?, table: inout Table) async throws {
-        guard let qmp = siblingExecutable("qmp") else {
-            log("no qmp executable beside qmp-bench (swift build -c release --product qmp); skipping the one-shot figure")
+        guard let qmp = qmpExecutable() else {
+            log("no qmp executable beside qmp-bench (scripts/build-release --with-bench); skipping the one-shot figure")
             return
         }
         let launches = smoke ? 2 : 25
@@ -438,7 +452,7 @@ struct QMPBench: AsyncParsableCommand {
         let total = smoke ? 20 : connections
         raiseDescriptorLimit(to: total * 2 + 1024)
         // The simulators serve from a child process so that this process holds only clients.
-        guard let qmp = siblingExecutable("qmp") else {
+        guard let qmp = qmpExecutable() else {
             log("no qmp executable beside qmp-bench; skipping the many-connections figure")
             return
         }
@@ -492,6 +506,12 @@ struct QMPBench: AsyncParsableCommand {
     }
 
     // MARK: - Helpers
+
+    /// The `qmp` that `--qmp` names, or the one beside this executable.
+    func qmpExecutable() -> URL? {
+        guard let qmp else { return siblingExecutable("qmp") }
+        return FileManager.default.isExecutableFile(atPath: qmp) ? URL(fileURLWithPath: qmp) : nil
+    }
 
     func siblingExecutable(_ name: String) -> URL? {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

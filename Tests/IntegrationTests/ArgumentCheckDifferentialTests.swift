@@ -4,13 +4,14 @@ import QMPClient
 import QMPCore
 import QMPServer
 import QMPSimulator
+import SharedTestData
 import Testing
 
 @Suite("Argument errors of the server against QEMU 7.2")
 struct ArgumentCheckDifferentialTests {
-    static let schemaDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared/qapi-schemas/7.2.0/qapi")
+    static func schemaDirectory() throws -> String {
+        try SharedTestData.path("qapi-schemas/7.2.0/qapi")
+    }
 
     /// Requests with bad arguments; QEMU refuses each before running anything.
     static let requests: [(String, JSONObject)] = [
@@ -35,7 +36,7 @@ struct ArgumentCheckDifferentialTests {
 
     @Test("a server checking against the 7.2 sources, and the simulator with its introspection, word each error as QEMU does")
     func sameErrors() async throws {
-        let schema = QAPISchema.load(directory: Self.schemaDirectory, entryFile: "qapi-schema.json")
+        let schema = QAPISchema.load(directory: try Self.schemaDirectory(), entryFile: "qapi-schema.json")
         #expect(schema.diagnostics.isEmpty)
         var commands = QMPCommandTable()
         for name in schema.commands.keys where name != "qmp_capabilities" {

@@ -2,13 +2,13 @@ import Foundation
 import QAPI
 import QMPCore
 import QMPHistory
+import SharedTestData
 import Testing
 
 @Suite("Commands QEMU reads by hand, per release, through the bindings' history")
 struct HandWrittenCommandsTests {
-    static func schema(_ release: String) -> QAPISchema {
-        let directory = ArgumentCheckDifferentialTests.schemaDirectory
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("\(release)/qapi")
+    static func schema(_ release: String) throws -> QAPISchema {
+        let directory = try SharedTestData.path("qapi-schemas/\(release)/qapi")
         return QAPISchema.load(directory: directory, entryFile: "qapi-schema.json")
     }
 
@@ -25,7 +25,7 @@ struct HandWrittenCommandsTests {
     @Test("The live check filled from the history takes extra arguments exactly where the source check does")
     func sourceAndLiveAgree() throws {
         for (release, command, arguments, takesExtra) in Self.cases {
-            let schema = Self.schema(release)
+            let schema = try Self.schema(release)
             let version = try #require(QEMUVersion(release))
             let sources = try #require(QMPSchemaHistory.shared.sourceTypes(in: version))
             #expect(sources.takesExtraArguments(command: command) == takesExtra, "\(release) \(command)")

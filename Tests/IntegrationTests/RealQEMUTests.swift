@@ -345,19 +345,17 @@ struct LauncherTests {
 
     @Test("a missing QEMU binary is a launch error that says how to install QEMU")
     func missingBinary() async throws {
-        let error = await #expect(throws: QMPError.self) {
+        let error = await #expect(throws: QEMULaunchError.self) {
             try await QEMULauncher(binary: "qemu-system-nonexistent").launch()
         }
-        #expect(error?.code == .launchFailed)
         #expect(error?.message.contains("apt-get install qemu-system-x86") == true)
     }
 
     @Test("a QEMU that exits at once reports its status and what it printed")
     func earlyExit() async throws {
-        let error = await #expect(throws: QMPError.self) {
+        let error = await #expect(throws: QEMULaunchError.self) {
             try await QEMULauncher(extraArguments: ["-no-such-option"]).launch()
         }
-        #expect(error?.code == .launchFailed)
         #expect(error?.message.contains("exited with status 1 before offering its QMP socket") == true)
         #expect(error?.message.contains("no-such-option") == true)
     }

@@ -47,13 +47,13 @@ final class TmuxTerminal: Sendable {
             }
         }
         guard pid > 0 else {
-            throw QMPError(code: .launchFailed, message: "could not start tmux: errno \(-pid)")
+            throw SetupFailure(description: "could not start tmux: errno \(-pid)")
         }
         var status: CInt = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         guard status == 0 else {
-            throw QMPError(code: .launchFailed, message: "tmux \(arguments.prefix(4)) failed with status \(status): \(text)")
+            throw SetupFailure(description: "tmux \(arguments.prefix(4)) failed with status \(status): \(text)")
         }
         return text
     }

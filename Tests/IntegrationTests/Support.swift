@@ -49,7 +49,7 @@ enum QMPExecutable {
                     return url
                 }
             }
-            throw QMPError(code: .launchFailed, message: "the qmp executable was not found beside \(directory.path)")
+            throw SetupFailure(description: "the qmp executable was not found beside \(directory.path)")
         }
     }
 
@@ -123,4 +123,9 @@ func withClient<Result: Sendable>(
     _ body: (QMPClient) async throws -> Result
 ) async throws -> Result {
     try await QMPClient.withConnection(to: address, configuration: configuration) { client in try await body(client) }
+}
+
+/// Something a test needs could not be found or started.
+struct SetupFailure: Error, CustomStringConvertible {
+    var description: String
 }

@@ -4,6 +4,7 @@ import QEMULauncher
 import QMP
 import QMPClient
 import QMPCore
+import SharedTestData
 import Testing
 
 @Suite("The typed bindings against QEMU 7.2")
@@ -72,9 +73,7 @@ struct TypedBindingsRealQEMUTests {
 
     @Test("the resolved 7.2.0 source schema matches the live QEMU's introspection")
     func sourceSchemaMatchesLiveQEMU() async throws {
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let directory = root.deletingLastPathComponent().appendingPathComponent("shared/qapi-schemas/7.2.0")
+        let directory = try SharedTestData.path("qapi-schemas/7.2.0")
         let source = QAPISchema.load(directory: directory, entryFile: "qapi/qapi-schema.json")
         #expect(source.diagnostics.isEmpty, "\(source.diagnostics)")
         let live = try await RealQEMU.with { qemu in try await qemu.client.schema() }

@@ -1,6 +1,7 @@
 import Foundation
 import QAPI
 import QMPCore
+import SharedTestData
 import Testing
 
 /// The 7.2 reference, decoded once.
@@ -11,7 +12,8 @@ enum Reference72 {
     }()
 
     static func load() throws -> QAPIIntrospection {
-        try #require(introspection, "cannot read or decode \(TestData.introspectionFile.path)")
+        _ = try SharedTestData.path("reference/qemu-7.2-schema.json")
+        return try #require(introspection, "cannot read or decode \(TestData.introspectionFile.path)")
     }
 
     /// What an x86_64 Linux build of QEMU 7.2 like the reference defines: every symbol the

@@ -1,6 +1,7 @@
-import QMPCore
 import Foundation
 import QAPI
+import QMPCore
+import SharedTestData
 import Testing
 
 /// Where the test data lives: `../shared` next to the package root.
@@ -12,7 +13,7 @@ enum TestData {
         return url
     }()
 
-    static let sharedDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    static let sharedDirectory = URL(fileURLWithPath: SharedTestData.directory)
     static let schemasDirectory = sharedDirectory.appendingPathComponent("qapi-schemas")
     static let introspectionFile = sharedDirectory.appendingPathComponent("reference/qemu-7.2-schema.json")
 
@@ -26,20 +27,23 @@ enum TestData {
 enum SchemaCache {
     /// The QMP schemas of all releases in ../shared/qapi-schemas, or `nil` if the directory is missing.
     static let qmp: QAPIReleases? = TestData.schemasDirectoryExists
-        ? try? QAPIReleases.load(directory: TestData.schemasDirectory, kind: .qmp) : nil
+        ? try? QAPIReleases.load(directory: TestData.schemasDirectory.path, kind: .qmp) : nil
 
     /// The guest agent schemas of the releases that have one.
     static let guestAgent: QAPIReleases? = TestData.schemasDirectoryExists
-        ? try? QAPIReleases.load(directory: TestData.schemasDirectory, kind: .guestAgent) : nil
+        ? try? QAPIReleases.load(directory: TestData.schemasDirectory.path, kind: .guestAgent) : nil
 
     static let availability: QAPIAvailability? = qmp.map { $0.availability() }
 
     static var missingMessage: Comment {
-        "QAPI schemas not found at \(TestData.schemasDirectory.path) (expected ../shared/qapi-schemas next to the package)"
+        TestData.schemasDirectoryExists
+            ? "the QAPI schemas in \(TestData.schemasDirectory.path) could not be loaded"
+            : "\(MissingSharedData(relativePath: "qapi-schemas"))"
     }
 
     static func releases() throws -> QAPIReleases {
-        try #require(SchemaCache.qmp, missingMessage)
+        if !TestData.schemasDirectoryExists { throw MissingSharedData(relativePath: "qapi-schemas") }
+        return try #require(SchemaCache.qmp, missingMessage)
     }
 
     static func schema(_ version: String) throws -> QAPISchema {
@@ -50,7 +54,8 @@ enum SchemaCache {
     }
 
     static func history() throws -> QAPIAvailability {
-        try #require(SchemaCache.availability, missingMessage)
+        if !TestData.schemasDirectoryExists { throw MissingSharedData(relativePath: "qapi-schemas") }
+        return try #require(SchemaCache.availability, missingMessage)
     }
 }
 

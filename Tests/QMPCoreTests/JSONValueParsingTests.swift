@@ -1,5 +1,6 @@
 import Foundation
 import QMPCore
+import SharedTestData
 import Testing
 
 @Suite("JSONValue(parsing:)")
@@ -59,16 +60,11 @@ struct JSONValueParsingTests {
 
 @Suite("JSONReader on a real QEMU 7.2 schema")
 struct JSONSchemaSampleTests {
-    /// shared/reference/qemu-7.2-schema.json beside the repository (279 KB, pretty-printed).
-    static let schemaPath: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }  // Tests/QMPCoreTests/File.swift -> repository
-        return url.deletingLastPathComponent().appendingPathComponent("shared/reference/qemu-7.2-schema.json").path
-    }()
-
+    /// ../shared/reference/qemu-7.2-schema.json (279 KB, pretty-printed).
     static func schemaBytes() throws -> [UInt8] {
         // A missing ../shared is a failure, not a skip: CI always has it beside the clone.
-        Array(try #require(FileManager.default.contents(atPath: schemaPath), "\(schemaPath) is missing; ../shared must sit beside the package"))
+        let path = try SharedTestData.path("reference/qemu-7.2-schema.json")
+        return Array(try #require(FileManager.default.contents(atPath: path), "\(path) cannot be read"))
     }
 
     @Test("The schema reads the same whole, byte by byte and in random chunks")

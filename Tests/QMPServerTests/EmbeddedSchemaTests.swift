@@ -1,6 +1,7 @@
 import Foundation
 import QAPI
 import QMPCore
+import SharedTestData
 import Testing
 
 @testable import QMPSimulator
@@ -11,7 +12,9 @@ import Testing
 @Suite("Generated sources")
 struct EmbeddedSchemaTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let reference = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/qemu-7.2-schema.json")
+    static func reference() throws -> URL {
+        URL(fileURLWithPath: try SharedTestData.path("reference/qemu-7.2-schema.json"))
+    }
     static let generated = packageRoot.appendingPathComponent(
         "Sources/QMPSimulator/Generated/QEMU72Introspection.swift"
     )
@@ -37,7 +40,7 @@ struct EmbeddedSchemaTests {
 
     @Test("the embedded 7.2 schema is what the reference regenerates to")
     func regenerates() throws {
-        let text = try String(contentsOf: Self.reference, encoding: .utf8)
+        let text = try String(contentsOf: Self.reference(), encoding: .utf8)
         let entries = try #require(try JSONValue(parsing: text).arrayValue)
         let rendered = Self.render(entries)
         if ProcessInfo.processInfo.environment["RECORD_GENERATED"] != nil {

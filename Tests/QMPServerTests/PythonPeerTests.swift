@@ -14,9 +14,8 @@ enum PythonPeer {
             }
             let venv = packageRoot.appendingPathComponent(".build/python-peer/bin/python").path
             guard FileManager.default.isExecutableFile(atPath: venv) else {
-                throw QMPError(
-                    code: .launchFailed,
-                    message: "no Python with qemu.qmp: run scripts/test, which makes the virtualenv .build/python-peer"
+                throw PeerSetupFailure(
+                    description: "no Python with qemu.qmp: run scripts/test, which makes the virtualenv .build/python-peer"
                 )
             }
             return venv
@@ -87,4 +86,9 @@ struct PythonPeerTests {
         )
         #expect(seen["after_errors"]?["status"] == "running")
     }
+}
+
+/// The independent peer could not be found or started.
+struct PeerSetupFailure: Error, CustomStringConvertible {
+    var description: String
 }

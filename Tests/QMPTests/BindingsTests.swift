@@ -3,6 +3,7 @@ import QAPI
 import QAPIGen
 import QMP
 import QMPCore
+import SharedTestData
 import Testing
 
 /// Where the test data lives: `../shared` next to the package root.
@@ -13,13 +14,18 @@ enum TestData {
         return url
     }()
 
-    static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    static let shared = URL(fileURLWithPath: SharedTestData.directory)
     static let schemas = shared.appendingPathComponent("qapi-schemas")
     static let generated = packageRoot.appendingPathComponent("Sources/QMP/Generated")
     static let generatedHistory = packageRoot.appendingPathComponent("Sources/QMPHistory/Generated")
 
     static func text(_ relativePath: String) throws -> String {
-        try String(contentsOf: shared.appendingPathComponent(relativePath), encoding: .utf8)
+        try String(contentsOfFile: SharedTestData.path(relativePath), encoding: .utf8)
+    }
+
+    /// The schemas of every release; one line saying so when ../shared is missing.
+    static func schemasDirectory() throws -> URL {
+        URL(fileURLWithPath: try SharedTestData.path("qapi-schemas"))
     }
 
     /// QEMU 7.2's own `query-qmp-schema` reply, as the distribution's QEMU gives it.
@@ -30,7 +36,7 @@ enum TestData {
 struct CommittedBindingsTests {
     @Test("regenerating them from ../shared/qapi-schemas changes nothing")
     func regenerationIsClean() throws {
-        let output = try BindingsGenerator().generate(schemasDirectory: TestData.schemas)
+        let output = try BindingsGenerator().generate(schemasDirectory: TestData.schemasDirectory())
         #expect(output.schemaDiagnostics.isEmpty, "\(output.schemaDiagnostics)")
         #expect(output.diagnostics.isEmpty, "\(output.diagnostics)")
         let differing = BindingsGenerator.differences(output, in: TestData.generated, historyIn: TestData.generatedHistory)
@@ -55,6 +61,7 @@ struct CommittedBindingsTests {
 
     @Test("every command and event of QEMU 7.2's introspection has a binding")
     func coversQEMU72() throws {
+        _ = try SharedTestData.path("reference/qemu-7.2-schema.json")
         let introspection = try #require(TestData.introspection)
         let missingCommands = introspection.commands.keys.filter { QMPBindings.commands[$0] == nil }.sorted()
         let missingEvents = introspection.events.keys.filter { QMPBindings.events[$0] == nil }.sorted()

@@ -1,6 +1,7 @@
 import Foundation
 import QMP
 import QMPCore
+import SharedTestData
 import Testing
 
 /// The QMP references the project started from (../shared/seeds) and the examples found in
@@ -138,7 +139,8 @@ struct SeedTests {
     @Test("every parsable example decodes with the binding of its command or event")
     func examplesDecode() throws {
         let examples = SeedExample.all
-        try #require(examples.count > 700, "../shared/seed-examples/examples.json is missing or short")
+        _ = try SharedTestData.path("seed-examples/examples.json")
+        try #require(examples.count > 700, "../shared/seed-examples/examples.json is short")
         let parsable = examples.filter { $0.json != nil }
         var passed = 0
         var failures: [String] = []
@@ -208,7 +210,7 @@ struct SeedCoverageTests {
 
     @Test("every command each seed document names has a typed binding")
     func everySeedCommandIsBound() throws {
-        let directory = TestData.shared.appendingPathComponent("seeds")
+        let directory = URL(fileURLWithPath: try SharedTestData.path("seeds"))
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".txt") }.sorted()
         try #require(files.count >= 5)
         for file in files {

@@ -49,18 +49,17 @@ struct CommandLineSyntaxTests {
 
     @Test("a word without = is refused with the word named")
     func missingEquals() {
-        let error = #expect(throws: QMPError.self) { try CommandLineSyntax.parse(["cmd", "oops"]) }
-        #expect(error?.code == .invalidArguments)
+        let error = #expect(throws: CommandLineError.self) { try CommandLineSyntax.parse(["cmd", "oops"]) }
         #expect(error?.message == "Expected a key=value pair, got 'oops'")
     }
 
     @Test("a key set twice, or used as leaf and parent, is refused")
     func conflictingKeys() {
-        let twice = #expect(throws: QMPError.self) { try CommandLineSyntax.arguments(["a=1", "a=2"]) }
+        let twice = #expect(throws: CommandLineError.self) { try CommandLineSyntax.arguments(["a=1", "a=2"]) }
         #expect(twice?.message == #"Cannot set "a" multiple times"#)
-        let leafThenParent = #expect(throws: QMPError.self) { try CommandLineSyntax.arguments(["a=1", "a.b=2"]) }
+        let leafThenParent = #expect(throws: CommandLineError.self) { try CommandLineSyntax.arguments(["a=1", "a.b=2"]) }
         #expect(leafThenParent?.message == #"Cannot use "a" as both leaf and non-leaf key"#)
-        let parentThenLeaf = #expect(throws: QMPError.self) { try CommandLineSyntax.arguments(["a.b=1", "a=2"]) }
+        let parentThenLeaf = #expect(throws: CommandLineError.self) { try CommandLineSyntax.arguments(["a.b=1", "a=2"]) }
         #expect(parentThenLeaf?.message == #"Cannot use "a" as both leaf and non-leaf key"#)
     }
 

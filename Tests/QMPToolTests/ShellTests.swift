@@ -34,7 +34,7 @@ struct ShellInterpreterTests {
         #expect(shell.prompt == "(QEMU) ")
         #expect(try shell.interpret("transaction( abort )") == .execute(name: "transaction", arguments: ["actions": [["type": "abort", "data": [:]]]]))
         _ = try shell.interpret("transaction(")
-        #expect(throws: QMPError.self) { try shell.interpret(") extra") }
+        #expect(throws: CommandLineError.self) { try shell.interpret(") extra") }
     }
 
     @Test("help, raw JSON, and lines that continue")
@@ -53,7 +53,7 @@ struct ShellInterpreterTests {
         #expect(try shell.interpret("x a=[1,") == .more)
         shell.discardPending()
         #expect(shell.prompt == "(QEMU) ")
-        #expect(throws: QMPError.self) { try shell.interpret("query-status oops") }
+        #expect(throws: CommandLineError.self) { try shell.interpret("query-status oops") }
     }
 
     @Test("HMP mode: every line goes to human-monitor-command, cpu N selects the CPU")
@@ -64,7 +64,7 @@ struct ShellInterpreterTests {
         #expect(try shell.interpret("cpu 1") == .selectCPU(1))
         shell.cpuIndex = 1
         #expect(try shell.interpret("info registers") == .hmp(commandLine: "info registers", cpuIndex: 1))
-        #expect(throws: QMPError.self) { try shell.interpret("cpu x") }
+        #expect(throws: CommandLineError.self) { try shell.interpret("cpu x") }
     }
 }
 

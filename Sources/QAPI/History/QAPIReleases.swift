@@ -1,9 +1,4 @@
 import QMPCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// Which schema of a QEMU source tree: the machine protocol's or the guest agent's.
 public enum QAPISchemaKind: String, Sendable, Hashable, CaseIterable {
@@ -12,13 +7,13 @@ public enum QAPISchemaKind: String, Sendable, Hashable, CaseIterable {
     /// The guest agent: `qga/qapi-schema.json`.
     case guestAgent
 
-    /// The entry file for this kind in `directory`, or `nil` if it has none.
-    public func entryFile(in directory: URL) -> String? {
+    /// The entry file for this kind in the directory at `directory`, or `nil` if it has none.
+    public func entryFile(in directory: String) -> String? {
         let candidates = switch self {
         case .qmp: ["qapi/qapi-schema.json", "qapi-schema.json"]
         case .guestAgent: ["qga/qapi-schema.json"]
         }
-        return candidates.first { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
+        return candidates.first { SchemaFiles.exists(SchemaFiles.join(directory, $0)) }
     }
 }
 
@@ -48,15 +43,21 @@ public struct QAPIReleases: Sendable {
     /// The release with `version`.
     public func release(_ version: QEMUVersion) -> QAPIRelease? { releases.first { $0.version == version } }
 
-    /// Loads every subdirectory of `directory` whose name is a version number
+    /// Loads every subdirectory of the directory at `directory` whose name is a version number
     /// (`1.0`, `2.12.0`, `9.2.0-rc2`, …) and that holds a schema of `kind`.
     /// Subdirectories with other names, or without such a schema, are skipped.
-    public static func load(directory: URL, kind: QAPISchemaKind = .qmp, parser: QAPIParser = QAPIParser()) throws -> QAPIReleases {
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+    ///
+    /// - Throws: ``QAPIFileError`` when `directory` cannot be read.
+    public static func load(
+        directory: String,
+        kind: QAPISchemaKind = .qmp,
+        parser: QAPIParser = QAPIParser()
+    ) throws -> QAPIReleases {
+        let names = try SchemaFiles.names(inDirectory: directory)
         var releases: [QAPIRelease] = []
         for name in names {
             guard let version = QEMUVersion(name) else { continue }
-            let releaseDirectory = directory.appendingPathComponent(name)
+            let releaseDirectory = SchemaFiles.join(directory, name)
             guard let entry = kind.entryFile(in: releaseDirectory) else { continue }
             releases.append(QAPIRelease(version: version, schema: QAPISchema.load(directory: releaseDirectory, entryFile: entry, parser: parser)))
         }

@@ -1,9 +1,4 @@
 import QMPCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 // MARK: - Schema
 
@@ -122,8 +117,9 @@ public struct QAPISchema: Sendable {
     /// Whether the schema resolved without any diagnostic.
     public var isValid: Bool { diagnostics.isEmpty }
 
-    /// Reads and resolves the schema whose entry file is `entryFile` under `directory`.
-    public static func load(directory: URL, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchema {
+    /// Reads and resolves the schema whose entry file is `entryFile` under the directory at
+    /// `directory`.
+    public static func load(directory: String, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchema {
         resolve(QAPISchemaSource.load(directory: directory, entryFile: entryFile, parser: parser))
     }
 

@@ -1,9 +1,4 @@
 import QMPCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// The expressions of a whole schema: an entry file with every `include` followed.
 ///
@@ -37,10 +32,10 @@ public struct QAPISchemaSource: Sendable, Hashable {
         return QAPISchemaSource(entryFile: entry, files: loader.files, expressions: loader.expressions, diagnostics: loader.diagnostics)
     }
 
-    /// Reads `entryFile` from `directory` (locations are relative to `directory`).
-    public static func load(directory: URL, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchemaSource {
+    /// Reads `entryFile` from the directory at `directory` (locations are relative to it).
+    public static func load(directory: String, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchemaSource {
         load(entryFile: entryFile, parser: parser) { path in
-            try? String(contentsOf: directory.appendingPathComponent(path), encoding: .utf8)
+            SchemaFiles.text(at: SchemaFiles.join(directory, path))
         }
     }
 

@@ -34,7 +34,7 @@ public struct BindingsGenerator: Sendable {
 
     /// Loads every release under `directory` (`1.0/`, `2.12.0/`, …) and generates from them.
     public func generate(schemasDirectory directory: URL) throws -> Output {
-        let releases = try QAPIReleases.load(directory: directory)
+        let releases = try QAPIReleases.load(directory: directory.path)
         guard !releases.releases.isEmpty else {
             throw GeneratorDiagnostic(
                 location: nil,

@@ -60,7 +60,7 @@ struct ShellInterpreter: Sendable {
 
     /// Interprets one line. A line that finishes a multi-line input is joined with the lines
     /// before it; ``lastInput`` holds the whole input afterwards (for the history).
-    mutating func interpret(_ line: String) throws(QMPError) -> Step {
+    mutating func interpret(_ line: String) throws(CommandLineError) -> Step {
         var text = line
         let continues = text.hasSuffix("\\")
         if continues { text.removeLast() }
@@ -91,26 +91,26 @@ struct ShellInterpreter: Sendable {
     /// The whole input of the last step, continuation lines joined.
     private(set) var lastInput = ""
 
-    private mutating func hmp(_ line: String) throws(QMPError) -> Step {
+    private mutating func hmp(_ line: String) throws(CommandLineError) -> Step {
         let words = CommandLineSyntax.split(line)
         if words.first == "cpu" {
             guard words.count == 2, let index = Int(words[1]), index >= 0 else {
-                throw QMPError(code: .invalidArguments, message: "cpu command takes an integer argument")
+                throw CommandLineError(message: "cpu command takes an integer argument")
             }
             return .selectCPU(index)
         }
         return .hmp(commandLine: line, cpuIndex: cpuIndex)
     }
 
-    private mutating func rawJSON(_ text: String) throws(QMPError) -> Step {
+    private mutating func rawJSON(_ text: String) throws(CommandLineError) -> Step {
         let value: JSONValue
         do {
             value = try JSONValue(parsing: text, configuration: .server)
         } catch {
-            throw QMPError(code: .invalidArguments, message: "expected a JSON object, but \(text) is not JSON: \(error.description)")
+            throw CommandLineError(message: "expected a JSON object, but \(text) is not JSON: \(error.description)")
         }
         guard case .object(let object) = value else {
-            throw QMPError(code: .invalidArguments, message: "expected a JSON object, got \(text)")
+            throw CommandLineError(message: "expected a JSON object, got \(text)")
         }
         if transaction != nil {
             // Inside a transaction, a JSON object is one action: {"type": ..., "data": {...}}.
@@ -119,23 +119,23 @@ struct ShellInterpreter: Sendable {
         }
         let outOfBand = object["exec-oob"] != nil
         guard case .string(let name)? = object[outOfBand ? "exec-oob" : "execute"] else {
-            throw QMPError(code: .invalidArguments, message: "expected a JSON object with a string member 'execute' or 'exec-oob'")
+            throw CommandLineError(message: "expected a JSON object with a string member 'execute' or 'exec-oob'")
         }
         var arguments: JSONObject?
         if let given = object["arguments"] {
             guard case .object(let members) = given else {
-                throw QMPError(code: .invalidArguments, message: "expected 'arguments' to be a JSON object")
+                throw CommandLineError(message: "expected 'arguments' to be a JSON object")
             }
             arguments = members
         }
         return .raw(name: name, arguments: arguments, outOfBand: outOfBand)
     }
 
-    private mutating func words(_ given: [String]) throws(QMPError) -> Step {
+    private mutating func words(_ given: [String]) throws(CommandLineError) -> Step {
         var words = given
         if transaction == nil, words.first == "help" {
             guard words.count <= 2 else {
-                throw QMPError(code: .invalidArguments, message: "help takes at most one name: help [COMMAND]")
+                throw CommandLineError(message: "help takes at most one name: help [COMMAND]")
             }
             return .help(topic: words.count == 2 ? words[1] : nil)
         }
@@ -145,7 +145,7 @@ struct ShellInterpreter: Sendable {
         }
         if transaction != nil, words.first == ")" {
             guard words.count == 1 else {
-                throw QMPError(code: .invalidArguments, message: "Unexpected input after close of Transaction sub-shell")
+                throw CommandLineError(message: "Unexpected input after close of Transaction sub-shell")
             }
             let actions = transaction ?? []
             transaction = nil

@@ -9,13 +9,16 @@
 /// Feed it with ``connected()``, ``received(_:)``, ``receivedMalformedInput(_:)`` and
 /// ``completed(_:with:)``; send what it returns.
 public struct QMPServerStateMachine: Sendable {
+    /// What the machine needs to know of the server it speaks for.
     public struct Configuration: Sendable {
+        /// The greeting sent when a client connects.
         public var greeting: QMPGreeting
         /// Whether a command exists. `qmp_capabilities` is the machine's own.
         public var hasCommand: @Sendable (String) -> Bool
         /// Whether a command may run out of band.
         public var allowsOutOfBand: @Sendable (String) -> Bool
 
+        /// A configuration; by default no command may run out of band.
         public init(
             greeting: QMPGreeting,
             hasCommand: @escaping @Sendable (String) -> Bool,
@@ -31,25 +34,37 @@ public struct QMPServerStateMachine: Sendable {
     public struct Request: Sendable {
         /// Hand this back to ``completed(_:with:)``.
         public var ticket: Ticket
+        /// The command's name.
         public var name: String
+        /// Its arguments; empty when the request had none.
         public var arguments: JSONObject
+        /// The client's id, which the reply echoes.
         public var id: JSONValue?
+        /// Whether it came as `exec-oob`.
         public var outOfBand: Bool
     }
 
+    /// Identifies a dispatched command until its outcome is reported.
     public struct Ticket: Sendable, Hashable {
         fileprivate var sequence: Int64
         fileprivate var outOfBand: Bool
     }
 
+    /// Where the connection stands.
     public enum State: Sendable, Hashable {
+        /// Before ``connected()``.
         case awaitingConnection
+        /// Greeted; only `qmp_capabilities` is accepted.
         case negotiation
+        /// Negotiated; commands run, events are delivered.
         case commandMode(oobEnabled: Bool)
+        /// After ``closed()``.
         case closed
     }
 
+    /// What to do after a call into the machine.
     public enum Action: Sendable {
+        /// Nothing to do.
         case none
         /// Write these messages, in this order.
         case send([JSONValue])
@@ -57,12 +72,15 @@ public struct QMPServerStateMachine: Sendable {
         case dispatch(Request)
     }
 
+    /// The configuration the machine was made with.
     public let configuration: Configuration
+    /// Where the connection stands now.
     public private(set) var state: State = .awaitingConnection
     private var nextSequence: Int64 = 0
     /// In-band replies in request order; `nil` while the command still runs.
     private var inBandReplies: [(sequence: Int64, reply: JSONValue?)] = []
 
+    /// A machine for a connection that has not started.
     public init(configuration: Configuration) {
         self.configuration = configuration
     }
@@ -73,6 +91,7 @@ public struct QMPServerStateMachine: Sendable {
         return false
     }
 
+    /// Whether the client enabled out-of-band execution in negotiation.
     public var oobEnabled: Bool {
         if case .commandMode(let oob) = state { return oob }
         return false
@@ -82,11 +101,13 @@ public struct QMPServerStateMachine: Sendable {
     /// reading at 8 with OOB enabled, and after every command without.
     public var inBandBacklog: Int { inBandReplies.count }
 
+    /// The client connected: send the greeting.
     public mutating func connected() -> Action {
         state = .negotiation
         return .send([configuration.greeting.raw])
     }
 
+    /// The connection closed: replies still owed are dropped.
     public mutating func closed() {
         state = .closed
         inBandReplies.removeAll()

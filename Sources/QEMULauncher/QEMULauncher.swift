@@ -76,7 +76,7 @@ public struct QEMULauncher: Sendable {
 
     /// The QEMU binary this launcher would start, resolved through `PATH`.
     ///
-    /// - Throws: ``QMPError`` with code ``QMPError/Code-swift.struct/launchFailed`` and a hint on
+    /// - Throws: `QMPError` with code `QMPError.Code.launchFailed` and a hint on
     ///   how to install QEMU when there is none.
     public func resolvedBinary() throws(QMPError) -> String {
         let name = binary ?? environment("QEMU_BINARY") ?? "qemu-system-x86_64"

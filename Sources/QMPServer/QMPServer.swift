@@ -16,7 +16,7 @@ public struct QMPServerRequest: Sendable {
     public var server: QMPServer
 }
 
-/// Runs one command. Return the `return` value; throw a ``QMPErrorBody`` for an error reply
+/// Runs one command. Return the `return` value; throw a `QMPErrorBody` for an error reply
 /// with that class and desc (any other error becomes a `GenericError` with its description).
 public typealias QMPCommandHandler = @Sendable (QMPServerRequest) async throws -> JSONValue
 
@@ -77,7 +77,7 @@ public struct QMPCommandTable: Sendable {
 
 /// A QMP server: listens on Unix sockets and TCP, serves any number of clients at once, each
 /// with QEMU's greeting, negotiation, envelope checks and reply ordering
-/// (``QMPServerStateMachine``); broadcasts events to every client in command mode.
+/// (`QMPServerStateMachine`); broadcasts events to every client in command mode.
 ///
 /// It is a swift-service-lifecycle `Service`: ``run()`` listens on
 /// ``Configuration/addresses``, serves until its task is cancelled or a graceful shutdown is

@@ -11,7 +11,7 @@ import Foundation
 /// flattened and implicit types made explicit.
 ///
 /// Build one with ``QAPISchema/resolve(_:)`` from a ``QAPISchemaSource``, or load a schema
-/// directory with ``QAPISchema/load(directory:entryFile:)``. Resolution collects every problem it
+/// directory with ``QAPISchema/load(directory:entryFile:parser:)``. Resolution collects every problem it
 /// finds into ``diagnostics`` rather than stopping at the first one; a schema with diagnostics is
 /// still usable for everything that did resolve.
 ///

@@ -131,12 +131,12 @@ extension JSONValue: ExpressibleByDictionaryLiteral {
 /// QMP objects are small (a handful of members), so members live in one buffer and lookups are
 /// a linear scan; that beats hashing every key of every object on the read path.
 ///
-/// Storage: the members are a range of a ``JSONObjectStorage`` buffer. An object built in code
+/// Storage: the members are a range of a `JSONObjectStorage` buffer. An object built in code
 /// has a buffer of its own. The reader puts the objects it finds at one nesting depth of a
 /// message side by side in shared buffers, so that a reply of thousands of small objects costs
 /// dozens of allocations instead of thousands (allocation was a fifth of reading the schema
 /// reply). A buffer that several objects share holds at most
-/// ``JSONObjectStorage/sharedCapacity`` members (a larger object gets a buffer of its own), so
+/// `JSONObjectStorage.sharedCapacity` members (a larger object gets a buffer of its own), so
 /// an object kept from a large message keeps at most that many members of its neighbours
 /// alive, with what their values hold (whose objects share buffers one depth down in turn).
 /// Objects are values: changing one that shares a buffer copies its members out first.
@@ -341,7 +341,7 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     }
 }
 
-/// The bookkeeping of a ``JSONObjectStorage``.
+/// The bookkeeping of a `JSONObjectStorage`.
 @usableFromInline
 struct JSONObjectStorageHeader {
     /// Members initialised, from the start of the buffer.

@@ -7,7 +7,7 @@
 /// replies go out as soon as they are ready.
 ///
 /// Feed it with ``connected()``, ``received(_:)``, ``receivedMalformedInput(_:)`` and
-/// ``completed(_:with:)``; send what it returns.
+/// ``completed(_:with:id:)``; send what it returns.
 public struct QMPServerStateMachine: Sendable {
     /// What the machine needs to know of the server it speaks for.
     public struct Configuration: Sendable {
@@ -32,7 +32,7 @@ public struct QMPServerStateMachine: Sendable {
 
     /// A command that passed the envelope checks, for the dispatcher to run.
     public struct Request: Sendable {
-        /// Hand this back to ``completed(_:with:)``.
+        /// Hand this back to ``completed(_:with:id:)``.
         public var ticket: Ticket
         /// The command's name.
         public var name: String
@@ -68,7 +68,7 @@ public struct QMPServerStateMachine: Sendable {
         case none
         /// Write these messages, in this order.
         case send([JSONValue])
-        /// Run this command; report its outcome with ``completed(_:with:)``.
+        /// Run this command; report its outcome with ``completed(_:with:id:)``.
         case dispatch(Request)
     }
 

@@ -65,7 +65,7 @@ public final class QMPClient: Sendable {
         /// Where decoded schemas are kept: connections to the same QEMU build share one copy.
         public var schemaCache: QMPSchemaCache
         /// What the schema sources of the server's release said, for the checks: the integer
-        /// widths and type names introspection leaves out (``QAPIIntrospection/filling(from:)``),
+        /// widths and type names introspection leaves out (`QAPIIntrospection.filling(from:)`),
         /// so that a check refuses what that QEMU refuses, in its words. Given the server's
         /// version; `nil` (or a `nil` answer) checks against the introspection as served.
         /// The bindings' history offers it: `QMPSchemaHistory.shared.sourceTypes(forServer:)`.

@@ -32,26 +32,31 @@ extension JSONValue {
         }
     }
 
+    /// Whether the value is `null`.
     public var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
+    /// The boolean, if the value is one.
     public var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
+    /// The string, if the value is one.
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
+    /// The elements, if the value is an array.
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
+    /// The members, if the value is an object.
     public var objectValue: JSONObject? {
         if case .object(let value) = self { return value }
         return nil
@@ -170,6 +175,7 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     @usableFromInline
     internal var memberCount: UInt32
 
+    /// An empty object.
     public init() {
         storage = nil
         offset = 0
@@ -231,6 +237,7 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
         return (member.key, member.value)
     }
 
+    /// The member names, in order.
     public var keys: [String] { map(\.key) }
 
     /// The position of the member named `key`.
@@ -272,10 +279,12 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
         }
     }
 
+    /// Whether a member is called `key`.
     public func contains(key: String) -> Bool {
         position(ofKey: key) != nil
     }
 
+    /// Removes the member called `key`, keeping the others' order; returns its value, if there was one.
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
         guard let index = position(ofKey: key) else { return nil }

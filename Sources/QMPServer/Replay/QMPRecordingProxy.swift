@@ -79,6 +79,7 @@ public final class QMPRecordingProxy: Sendable {
         return address
     }
 
+    /// Stops listening for clients and closes the transcript file.
     public func shutdown() async {
         let listeners = state.withLockedValue { state in
             defer { state.listeners.removeAll() }

@@ -18,10 +18,11 @@ default: print(status.status)
 
 // snippet.availability
 // When each command, event, type, member and enum value existed, from QEMU's schemas.
-let cpus = QueryCpusCommand.availability
-print(cpus.introduced, cpus.lastVersion ?? "-", cpus.deprecated ?? "-")   // 1.0 5.2.0 5.0.0
+let cpus = QueryCpusCommand.availability                       // a QEMUAvailability
+print(cpus.introduced, cpus.lastVersion.map { "\($0)" } ?? "-")   // 1.0 5.2.0
+print(cpus.deprecatedSince.map { "\($0)" } ?? "-")               // 5.0.0
 for entry in QMPSchemaHistory.shared.lookup("query-cpus") {
-    print(entry.kind, entry.ranges)                              // command [1.0 to 5.2.0]
+    print(entry.kind, entry.availability.runs)                    // command [1.0..5.2.0]
 }
 // snippet.end
 

@@ -11,17 +11,17 @@ let path = "/tmp/swift-qmp-getting-started-\(UInt32.random(in: 0...UInt32.max)).
 let server = QEMUSimulator().makeServer()
 _ = try await server.listen(on: .unixSocket(path: path))
 // snippet.show
-let client = try await QMPClient.connect(to: .unixSocket(path: path))
-print("connected to QEMU", client.greeting.version.map { "\($0)" } ?? "of unknown version")
+try await QMPClient.withConnection(to: .unixSocket(path: path)) { client in
+    print("connected to QEMU", client.greeting.version.map { "\($0)" } ?? "of unknown version")
 
-let status = try await client.execute("query-status")
-print(status["status"]?.stringValue ?? "?")                  // "paused" or "running"
+    let status = try await client.execute("query-status")
+    print(status["status"]?.stringValue ?? "?")              // "paused" or "running"
 
-do {
-    try await client.execute("device_del", arguments: ["id": "no-such-device"])
-} catch let error as QMPError where error.code == .commandFailed {
-    print(error.errorClass ?? "", error.message)             // DeviceNotFound Device '…' not found
+    do {
+        try await client.execute("device_del", arguments: ["id": "no-such-device"])
+    } catch let error as QMPError where error.code == .commandFailed {
+        print(error.errorClass ?? "", error.message)         // DeviceNotFound Device '…' not found
+    }
 }
-await client.close()
 // snippet.hide
 await server.shutdown()

@@ -2,6 +2,7 @@
 import Logging
 import QMPClient
 import QMPCore
+import ServiceLifecycle
 
 let logger = Logger(label: "vm-manager")
 // snippet.show
@@ -10,22 +11,35 @@ var configuration = QMPClient.Configuration()
 configuration.connectTimeout = .seconds(5)       // greeting and negotiation
 configuration.commandTimeout = .seconds(30)      // each command, unless the call says otherwise
 
-let client = try await QMPClient.connect(
+try await QMPClient.withConnection(
     to: .unixSocket(path: "/run/vm/qmp.sock"),
     configuration: configuration,
     logger: logger
-)
-// snippet.end
-
-// snippet.closing
-do {
+) { client in
     try await client.execute("stop")
     try await client.execute("cont")
-} catch {
-    await client.close()
-    throw error
 }
-await client.close()
+// snippet.end
+
+// snippet.service
+/// A long-lived user of the monitor: prints every run-state change until the group stops.
+struct RunStateWatcher: Service {
+    let client: QMPClient
+
+    func run() async throws {
+        for try await event in client.events(named: ["STOP", "RESUME"]).cancelOnGracefulShutdown() {
+            print(event.name)
+        }
+    }
+}
+
+let client = try await QMPClient.connect(to: .unixSocket(path: "/run/vm/qmp.sock"), logger: logger)
+let group = ServiceGroup(
+    services: [client, RunStateWatcher(client: client)],
+    gracefulShutdownSignals: [.sigterm],
+    logger: logger
+)
+try await group.run()
 // snippet.end
 
 // snippet.timeouts
@@ -58,3 +72,4 @@ if client.oobEnabled {
     try await client.executeOutOfBand("migrate-pause")
 }
 // snippet.end
+

@@ -3,6 +3,7 @@ import QMPClient
 import QMPCore
 
 let client = try await QMPClient.connect(to: .unixSocket(path: "/run/vm/qmp.sock"))
+let diskDescriptor: CInt = 3
 // snippet.show
 // snippet.typedCommand
 import QMP
@@ -14,6 +15,21 @@ case .paused, .prelaunch: print("not running yet")
 case .unknown(let name): print("a run state this binding does not know:", name)
 default: print(status.status)
 }
+// snippet.end
+
+// snippet.typedSurface
+// Out of band, with descriptors attached, and followed by the event it causes: each way of
+// sending a command has a typed form.
+if client.oobEnabled {
+    try await client.executeOutOfBand(MigratePauseCommand())
+}
+try await client.execute(GetfdCommand(fdname: "disk0"), passing: [diskDescriptor])
+let (_, deleted) = try await client.execute(
+    DeviceDelCommand(id: "nic0"),
+    thenWaitFor: DeviceDeletedEvent.self,
+    matching: { $0.payload.device == "nic0" }
+)
+print(deleted.payload.path)                                     // /machine/peripheral/nic0
 // snippet.end
 
 // snippet.availability

@@ -96,7 +96,9 @@ extension QMPClient {
 
 /// A decoded event with its timestamp.
 public struct QMPTypedEvent<Payload: QMPEventPayload>: Sendable {
+    /// The event's data, decoded.
     public var payload: Payload
+    /// When the server says the event happened.
     public var timestamp: QMPEvent.Timestamp
 
     /// The event decoded, or `nil` when its payload does not have the binding's shape.
@@ -145,6 +147,7 @@ public struct QMPTypedEventStream<Payload: QMPEventPayload>: AsyncSequence, Send
     /// Events skipped because they did not decode.
     public var undecodableCount: Int { failures.count }
 
+    /// Iterates the decoded events as they arrive; `nil` once the connection has closed.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: QMPEventStream.AsyncIterator
         let failures: FailureCounter

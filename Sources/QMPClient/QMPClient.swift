@@ -37,6 +37,7 @@ import Darwin
 /// in-band commands sent without one, by order. When the connection is lost, every pending call
 /// fails at once with a `QMPError` whose code is `QMPError.Code.connectionClosed`.
 public final class QMPClient: Sendable {
+    /// The limits and choices of one connection.
     public struct Configuration: Sendable {
         /// How long to wait for the greeting and the end of negotiation.
         public var connectTimeout: Duration
@@ -52,6 +53,7 @@ public final class QMPClient: Sendable {
         public var inBandIDs: QMPClientStateMachine.InBandIDs
         /// Limits of the JSON reader for what the server sends.
         public var reader: JSONReader.Configuration
+        /// Where the connection's I/O runs.
         public var eventLoopGroup: any EventLoopGroup
         /// Check every command, typed or not, against the server's own schema before sending it
         /// (see ``QMPClient/check(_:arguments:)``). Off by default, for typed and untyped calls
@@ -71,6 +73,7 @@ public final class QMPClient: Sendable {
         /// The bindings' history offers it: `QMPSchemaHistory.shared.sourceTypes(forServer:)`.
         public var schemaSources: (@Sendable (QEMUVersion) -> (any QAPISourceTypes)?)?
 
+        /// A configuration; the defaults suit a QEMU on the same host.
         public init(
             connectTimeout: Duration = .seconds(10),
             commandTimeout: Duration? = .seconds(60),
@@ -100,6 +103,7 @@ public final class QMPClient: Sendable {
     public let greeting: QMPGreeting
     /// Whether `exec-oob` may be used on this connection.
     public let oobEnabled: Bool
+    /// The configuration the client connected with.
     public let configuration: Configuration
     /// What this client is connected to, for messages.
     public let peer: String
@@ -665,7 +669,9 @@ extension QMPClient: Service {
 
 /// An `errno` value with its text.
 public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The `errno` value.
     public var errno: CInt
+    /// The error for an `errno` value.
     public init(errno: CInt) { self.errno = errno }
     public var description: String { "errno \(errno): \(String(cString: strerror(errno)))" }
 }

@@ -30,6 +30,7 @@ public struct QMPEventStream: AsyncSequence, Sendable {
     /// Events this subscription has dropped because its buffer was full.
     public var droppedCount: Int { subscription.droppedCount }
 
+    /// Iterates the events as they arrive; `nil` once the connection has closed.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<QMPEvent, any Error>.AsyncIterator
         let lease: EventHub.Lease

@@ -8,14 +8,14 @@ import QMPCore
 
 // snippet.hide
 let path = "/tmp/swift-qmp-getting-started-\(UInt32.random(in: 0...UInt32.max)).sock"
-let server = QEMUSimulator().makeServer()
-_ = try await server.listen(on: .unixSocket(path: path))
+let server = QEMUSimulator().makeServer(listeningOn: [.unixSocket(path: path)])
+try await server.serving { _ in
 // snippet.show
 try await QMPClient.withConnection(to: .unixSocket(path: path)) { client in
     print("connected to QEMU", client.greeting.version.map { "\($0)" } ?? "of unknown version")
 
     let status = try await client.execute("query-status")
-    print(status["status"]?.stringValue ?? "?")              // "paused" or "running"
+    print(status["status"]?.stringValue ?? "?")              // "prelaunch": it starts paused
 
     do {
         try await client.execute("device_del", arguments: ["id": "no-such-device"])
@@ -24,4 +24,4 @@ try await QMPClient.withConnection(to: .unixSocket(path: path)) { client in
     }
 }
 // snippet.hide
-await server.shutdown()
+}

@@ -81,7 +81,7 @@ public struct QMPCommandTable: Sendable {
 ///
 /// It is a swift-service-lifecycle `Service`: ``run()`` listens on
 /// ``Configuration/addresses``, serves until its task is cancelled or a graceful shutdown is
-/// triggered, and returns once every connection is closed. ``serving(_:)`` runs it for as long
+/// triggered, and returns once every connection is closed. ``serving(isolation:_:)`` runs it for as long
 /// as a closure runs. See ``run()`` for what a shutdown does to commands in flight.
 ///
 /// A client that sends commands without reading the replies is not read from further: like
@@ -92,7 +92,7 @@ public final class QMPServer: Sendable {
         public var greeting: QMPGreeting
         public var commands: QMPCommandTable
         /// Where ``QMPServer/run()`` listens; a TCP port 0 takes one the system chooses, which
-        /// `onListening` (or ``QMPServer/serving(_:)``) reports.
+        /// `onListening` (or ``QMPServer/serving(isolation:_:)``) reports.
         public var addresses: [QMPAddress]
         /// Checks a command's arguments before its handler runs; an error body is sent instead.
         public var checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)?
@@ -167,8 +167,13 @@ public final class QMPServer: Sendable {
         var nextConnectionID = 1
     }
 
-    /// - Parameter onListening: called by ``run()`` with the addresses bound (a TCP port 0
-    ///   replaced by the port chosen) once it listens on all of them, before it accepts.
+    /// A server that listens once ``run()`` runs.
+    ///
+    /// - Parameters:
+    ///   - configuration: the greeting, the commands, the addresses and the limits.
+    ///   - logger: where the server logs; by default nowhere.
+    ///   - onListening: called by ``run()`` with the addresses bound (a TCP port 0
+    ///     replaced by the port chosen) once it listens on all of them, before it accepts.
     public init(
         configuration: Configuration,
         logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),

@@ -35,7 +35,7 @@ struct SchemaState {
 extension QMPClient {
     /// The connected server's `query-qmp-schema`, fetched once per connection and kept; when
     /// the configuration has `schemaSources` for the server's release, the answer filled from
-    /// them (``QAPIIntrospection/filling(from:)``: integer widths, type names, commands read by
+    /// them (`QAPIIntrospection.filling(from:)`: integer widths, type names, commands read by
     /// hand), which is what the pre-send check validates against.
     ///
     /// This is the explicit form of the fetch that a checked call makes implicitly (see

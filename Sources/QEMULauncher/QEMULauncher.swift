@@ -26,15 +26,21 @@ import Darwin
 /// }   // quit, then SIGTERM, then SIGKILL; the directory is removed, also when the body throws
 /// ```
 public struct QEMULauncher: Sendable {
+    /// How QEMU runs guest code.
     public enum Accelerator: String, Sendable, Hashable {
         /// KVM when `/dev/kvm` is usable, TCG otherwise.
         case automatic
+        /// KVM; QEMU fails to start when it is not usable.
         case kvm
+        /// QEMU's own translator, which runs everywhere.
         case tcg
     }
 
+    /// The QEMU binary; `nil` for `$QEMU_BINARY`, else `qemu-system-x86_64` from `PATH`.
     public var binary: String?
+    /// The machine type (`-machine`): `none` for a machine without devices, `q35`, …
     public var machine: String
+    /// How QEMU runs guest code.
     public var accelerator: Accelerator
     /// Start with the CPUs stopped (`-S`), in run state `prelaunch`.
     public var startPaused: Bool
@@ -44,8 +50,10 @@ public struct QEMULauncher: Sendable {
     public var startupTimeout: Duration
     /// How long each shutdown step (quit, SIGTERM) may take before the next one.
     public var shutdownStepTimeout: Duration
+    /// The configuration of the client connected to QEMU's monitor.
     public var client: QMPClient.Configuration
 
+    /// A launcher; by default a paused machine of type `none` with the best accelerator available.
     public init(
         binary: String? = nil,
         machine: String = "none",

@@ -35,7 +35,7 @@ struct SchemaState {
 extension QMPClient {
     /// The connected server's `query-qmp-schema`, fetched once per connection and kept; when
     /// the configuration has `schemaSources` for the server's release, the answer filled from
-    /// them (``QAPIIntrospection/filling(from:)``: integer widths, type names, commands read by
+    /// them (`QAPIIntrospection.filling(from:)`: integer widths, type names, commands read by
     /// hand), which is what the pre-send check validates against.
     ///
     /// This is the explicit form of the fetch that a checked call makes implicitly (see
@@ -44,14 +44,14 @@ extension QMPClient {
     /// ``Configuration-swift.struct/schemaCache`` with every connection to the same QEMU build,
     /// so a hundred connections to one QEMU hold one copy.
     ///
-    /// - Throws: ``QMPError`` when the server has no introspection (QEMU before 2.5, the guest
+    /// - Throws: `QMPError` when the server has no introspection (QEMU before 2.5, the guest
     ///   agent) or the answer cannot be read; such a server is not asked again. A fetch that
     ///   fails otherwise (a timeout) is tried again by the next call.
     ///
     /// The fetch runs in the task of the first caller that needs it; callers that come while it
     /// is under way wait for it, and stop waiting when their own task is cancelled. If the
     /// fetching caller is cancelled, one of those waiting fetches in its stead. The fetch is
-    /// bounded by the configuration's `commandTimeout`, or by ``schemaFetchLimit`` when that is
+    /// bounded by the configuration's `commandTimeout`, or by a minute when that is
     /// `nil`, so that no checked call waits forever.
     public func schema() async throws -> QAPIIntrospection {
         switch try await fetched() {
@@ -214,7 +214,7 @@ extension QMPClient {
     /// Checks a command and its arguments against the connected server's own schema, without
     /// sending it. A server without `query-qmp-schema` (QEMU before 2.5) is not checked.
     ///
-    /// - Throws: ``QMPError`` with code ``QMPError/Code-swift.struct/invalidArguments`` and a
+    /// - Throws: `QMPError` with code `QMPError.Code.invalidArguments` and a
     ///   message that names the server's version: `QEMU 7.2.22 has no command 'blockdev-reopen'`,
     ///   `QEMU 7.2.22 has no argument 'force' of 'query-status'`, or
     ///   `arguments.node-name: expected string, got 5 (checked against QEMU 7.2.22)`.

@@ -9,11 +9,12 @@ extension QMPClient {
     /// Runs a typed command and decodes its reply.
     ///
     /// - Parameters:
+    ///   - command: the command, with its arguments.
     ///   - fileDescriptors: descriptors to pass with the command, for `getfd` and `add-fd`
     ///     (`GetfdCommand(fdname: "disk")`); see ``execute(_:arguments:passing:timeout:)``.
     ///   - timeout: the limit for this call; defaults to the configuration's `commandTimeout`.
-    /// - Throws: ``QMPError``; a reply that does not have the shape the binding expects is a
-    ///   ``QMPError/Code-swift.struct/protocolViolation`` naming the path, e.g.
+    /// - Throws: `QMPError`; a reply that does not have the shape the binding expects is a
+    ///   `QMPError.Code.protocolViolation` naming the path, e.g.
     ///   `return.status: expected string, got 5`. Members and enum values the binding does not
     ///   know are not errors: newer QEMUs add them all the time.
     @discardableResult
@@ -59,8 +60,9 @@ extension QMPClient {
     /// payload does not decode are passed over.
     ///
     /// - Parameters:
+    ///   - command: the command, with its arguments.
     ///   - event: the event's type.
-    ///   - matching: which of those events counts; by default the first one.
+    ///   - predicate: which of those events counts; by default the first one.
     ///   - eventTimeout: how long to wait for the event after the reply.
     public func execute<Command: QMPCommand, Payload: QMPEventPayload>(
         _ command: Command,
@@ -94,7 +96,9 @@ extension QMPClient {
 
 /// A decoded event with its timestamp.
 public struct QMPTypedEvent<Payload: QMPEventPayload>: Sendable {
+    /// The event's data, decoded.
     public var payload: Payload
+    /// When the server says the event happened.
     public var timestamp: QMPEvent.Timestamp
 
     /// The event decoded, or `nil` when its payload does not have the binding's shape.
@@ -143,6 +147,7 @@ public struct QMPTypedEventStream<Payload: QMPEventPayload>: AsyncSequence, Send
     /// Events skipped because they did not decode.
     public var undecodableCount: Int { failures.count }
 
+    /// Iterates the decoded events as they arrive; `nil` once the connection has closed.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: QMPEventStream.AsyncIterator
         let failures: FailureCounter

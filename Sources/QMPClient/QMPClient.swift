@@ -32,11 +32,12 @@ import Darwin
 /// dropped without ``close()`` closes its connection when it goes away.
 ///
 /// `connect` returns once the greeting has arrived and capabilities are negotiated (with `oob`
-/// when the server offers it). Any number of tasks may call ``execute(_:arguments:timeout:)``
+/// when the server offers it). Any number of tasks may call ``execute(_:arguments:passing:timeout:)``
 /// at once: commands are pipelined and each reply is matched to its command, by id or, for
 /// in-band commands sent without one, by order. When the connection is lost, every pending call
-/// fails at once with a ``QMPError`` whose code is ``QMPError/Code-swift.struct/connectionClosed``.
+/// fails at once with a `QMPError` whose code is `QMPError.Code.connectionClosed`.
 public final class QMPClient: Sendable {
+    /// The limits and choices of one connection.
     public struct Configuration: Sendable {
         /// How long to wait for the greeting and the end of negotiation.
         public var connectTimeout: Duration
@@ -47,11 +48,12 @@ public final class QMPClient: Sendable {
         /// Do not send `qmp_capabilities` (for servers without negotiation, like the guest agent).
         public var skipNegotiation: Bool
         /// When in-band commands carry an id. By default only where replies cannot be matched
-        /// by order (see ``QMPClientStateMachine/InBandIDs``): sparing QEMU the id is about
+        /// by order (see `QMPClientStateMachine.InBandIDs`): sparing QEMU the id is about
         /// 15 µs of its CPU per command.
         public var inBandIDs: QMPClientStateMachine.InBandIDs
         /// Limits of the JSON reader for what the server sends.
         public var reader: JSONReader.Configuration
+        /// Where the connection's I/O runs.
         public var eventLoopGroup: any EventLoopGroup
         /// Check every command, typed or not, against the server's own schema before sending it
         /// (see ``QMPClient/check(_:arguments:)``). Off by default, for typed and untyped calls
@@ -65,12 +67,13 @@ public final class QMPClient: Sendable {
         /// Where decoded schemas are kept: connections to the same QEMU build share one copy.
         public var schemaCache: QMPSchemaCache
         /// What the schema sources of the server's release said, for the checks: the integer
-        /// widths and type names introspection leaves out (``QAPIIntrospection/filling(from:)``),
+        /// widths and type names introspection leaves out (`QAPIIntrospection.filling(from:)`),
         /// so that a check refuses what that QEMU refuses, in its words. Given the server's
         /// version; `nil` (or a `nil` answer) checks against the introspection as served.
         /// The bindings' history offers it: `QMPSchemaHistory.shared.sourceTypes(forServer:)`.
         public var schemaSources: (@Sendable (QEMUVersion) -> (any QAPISourceTypes)?)?
 
+        /// A configuration; the defaults suit a QEMU on the same host.
         public init(
             connectTimeout: Duration = .seconds(10),
             commandTimeout: Duration? = .seconds(60),
@@ -100,6 +103,7 @@ public final class QMPClient: Sendable {
     public let greeting: QMPGreeting
     /// Whether `exec-oob` may be used on this connection.
     public let oobEnabled: Bool
+    /// The configuration the client connected with.
     public let configuration: Configuration
     /// What this client is connected to, for messages.
     public let peer: String
@@ -167,9 +171,9 @@ public final class QMPClient: Sendable {
 
     /// Connects to a QMP server at `address` and negotiates capabilities.
     ///
-    /// - Throws: ``QMPError``: ``QMPError/Code-swift.struct/connectionFailed`` when nothing
-    ///   listens there, ``QMPError/Code-swift.struct/protocolViolation`` when what answers is not
-    ///   QMP, ``QMPError/Code-swift.struct/timeout`` when no greeting comes in time.
+    /// - Throws: `QMPError`: `QMPError.Code.connectionFailed` when nothing
+    ///   listens there, `QMPError.Code.protocolViolation` when what answers is not
+    ///   QMP, `QMPError.Code.timeout` when no greeting comes in time.
     public static func connect(
         to address: QMPAddress,
         configuration: Configuration = Configuration(),
@@ -205,7 +209,11 @@ public final class QMPClient: Sendable {
     /// Takes over an already connected stream socket (for example one end of a `socketpair`, or
     /// a socket inherited from a parent process). The client closes it when done.
     ///
-    /// - Parameter isUnixSocket: whether descriptors can be passed over it.
+    /// - Parameters:
+    ///   - descriptor: the connected socket; the client owns it from now on.
+    ///   - isUnixSocket: whether descriptors can be passed over it.
+    ///   - configuration: the connection's limits and choices.
+    ///   - logger: where the connection logs; by default nowhere.
     public static func connect(
         connectedSocket descriptor: CInt,
         isUnixSocket: Bool = true,
@@ -397,14 +405,16 @@ public final class QMPClient: Sendable {
     /// Runs a command and returns its `return` value.
     ///
     /// - Parameters:
+    ///   - name: the command's name, e.g. `query-status`.
+    ///   - arguments: its arguments; `nil` sends none.
     ///   - fileDescriptors: descriptors to pass with the command (SCM_RIGHTS), for `getfd` and
     ///     `add-fd`; Unix sockets only. The descriptors are duplicated into the server; the
     ///     caller keeps its own and closes them when it likes. QEMU keeps the descriptors of the
     ///     latest message that carried any and gives them to the next command that takes one,
     ///     so the client sends one such command at a time.
     ///   - timeout: the limit for this call; defaults to the configuration's `commandTimeout`.
-    /// - Throws: ``QMPError``; for an error reply its ``QMPError/errorClass`` and
-    ///   ``QMPError/message`` are QEMU's `class` and `desc`.
+    /// - Throws: `QMPError`; for an error reply its `QMPError.errorClass` and
+    ///   `QMPError.message` are QEMU's `class` and `desc`.
     ///
     /// Cancelling the calling task stops the wait and throws; the command itself has already
     /// been sent and QEMU will still run it.
@@ -431,8 +441,10 @@ public final class QMPClient: Sendable {
     /// not lost: the subscription starts before the command is sent.
     ///
     /// - Parameters:
+    ///   - name: the command's name.
+    ///   - arguments: its arguments; `nil` sends none.
     ///   - eventName: the event to wait for.
-    ///   - matching: which of those events counts; by default the first one.
+    ///   - predicate: which of those events counts; by default the first one.
     ///   - eventTimeout: how long to wait for the event after the command was sent.
     public func execute(
         _ name: String,
@@ -612,8 +624,8 @@ public final class QMPClient: Sendable {
 
 extension QMPClient: Service {
     /// Keeps the connection until the task running this is cancelled or the service group shuts
-    /// down gracefully; then fails the calls still waiting with a ``QMPError`` whose code is
-    /// ``QMPError/Code-swift.struct/shutDown`` (naming the command), ends event streams
+    /// down gracefully; then fails the calls still waiting with a `QMPError` whose code is
+    /// `QMPError.Code.shutDown` (naming the command), ends event streams
     /// normally, and closes.
     ///
     /// ```swift
@@ -629,7 +641,7 @@ extension QMPClient: Service {
     /// A client is connected before it runs, so whatever uses it can start at once; `run()` is
     /// its lifetime, as ``withConnection(to:configuration:logger:isolation:_:)``'s body is for a
     /// scoped client. It returns when the client was closed (by ``close()`` too), and throws the
-    /// ``QMPError/Code-swift.struct/connectionClosed`` error when the server went away, so that
+    /// `QMPError.Code.connectionClosed` error when the server went away, so that
     /// the group learns its monitor is gone.
     public func run() async throws {
         let handler = self.handler

@@ -18,8 +18,10 @@ import NIOCore
 /// any other connection on that loop): keep heavy computation off it.
 @available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *)
 public final class QMPEventLoopExecutor: TaskExecutor {
+    /// The event loop jobs run on.
     public let eventLoop: any EventLoop
 
+    /// An executor that runs jobs on `eventLoop`.
     public init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }

@@ -14,8 +14,8 @@ public enum QMPEventOverflowPolicy: Sendable, Hashable {
 /// Buffered events are bounded by the subscription's buffer size; what happens to the rest is
 /// the overflow policy's choice, and ``droppedCount`` says how many were lost so far.
 ///
-/// The sequence ends normally when the client is closed, and throws a ``QMPError`` with code
-/// ``QMPError/Code-swift.struct/connectionClosed`` when the connection is lost. Ending the
+/// The sequence ends normally when the client is closed, and throws a `QMPError` with code
+/// `QMPError.Code.connectionClosed` when the connection is lost. Ending the
 /// iteration (or dropping the sequence) ends the subscription.
 public struct QMPEventStream: AsyncSequence, Sendable {
     public typealias Element = QMPEvent
@@ -30,6 +30,7 @@ public struct QMPEventStream: AsyncSequence, Sendable {
     /// Events this subscription has dropped because its buffer was full.
     public var droppedCount: Int { subscription.droppedCount }
 
+    /// Iterates the events as they arrive; `nil` once the connection has closed.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<QMPEvent, any Error>.AsyncIterator
         let lease: EventHub.Lease

@@ -17,6 +17,7 @@ public final class QMPSchemaCache: Sendable {
     /// The cache connections use unless their configuration names another.
     public static let shared = QMPSchemaCache()
 
+    /// An empty cache, for connections that should share schemas only among themselves.
     public init() {}
 
     /// Identifies one build's schema.

@@ -52,13 +52,19 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
 
     /// QEMU's error classes that exist in every version since 1.2. Others may appear.
     public enum ErrorClass {
+        /// Every error QEMU has no more specific class for; most errors since QEMU 1.2.
         public static let genericError = "GenericError"
+        /// The command does not exist in this QEMU, or not in this state (before negotiation).
         public static let commandNotFound = "CommandNotFound"
+        /// The device exists but is not in a state the command needs.
         public static let deviceNotActive = "DeviceNotActive"
+        /// No device, node or object has the name given.
         public static let deviceNotFound = "DeviceNotFound"
+        /// KVM lacks a capability the command needs.
         public static let kvmMissingCap = "KVMMissingCap"
     }
 
+    /// What kind of failure this is; match on it rather than on ``message``.
     public var code: Code
     /// QEMU's error class, for ``Code-swift.struct/commandFailed``.
     public var errorClass: String?
@@ -74,6 +80,7 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
     /// The error underneath, e.g. the system call that failed.
     public var underlying: (any Error & Sendable)?
 
+    /// Makes an error; the library makes them, and tests and servers may too.
     public init(
         code: Code,
         errorClass: String? = nil,

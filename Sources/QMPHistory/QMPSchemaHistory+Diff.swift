@@ -2,11 +2,14 @@ import QMPCore
 
 /// What changed in QEMU's QMP schema between two releases.
 public struct QMPSchemaDiff: Sendable {
+    /// The older release.
     public var from: QEMUVersion
+    /// The newer release.
     public var to: QEMUVersion
 
     /// Something both releases have, and how it differs.
     public struct Change: Sendable, Hashable {
+        /// What changed.
         public var entry: QMPSchemaHistory.Entry
         /// One line per difference: `+ argument 'x': str, optional`, `- value 'vxhs'`,
         /// `~ member 'size': int → size`.
@@ -17,8 +20,10 @@ public struct QMPSchemaDiff: Sendable {
     public var added: [QMPSchemaHistory.Entry]
     /// What `from` has and `to` lacks.
     public var removed: [QMPSchemaHistory.Entry]
+    /// What both have, with what differs.
     public var changed: [Change]
 
+    /// Whether the two releases' schemas agree.
     public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty }
 }
 

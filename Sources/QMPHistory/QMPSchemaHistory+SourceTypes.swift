@@ -17,7 +17,9 @@ extension QMPSchemaHistory {
 
     /// One release's types as the history records them.
     public struct ReleaseSourceTypes: QAPISourceTypes {
+        /// The history the types are read from.
         public let history: QMPSchemaHistory
+        /// The release whose types these are.
         public let version: QEMUVersion
 
         /// The name QAPI gives the implicit type of a command's or event's inline members.

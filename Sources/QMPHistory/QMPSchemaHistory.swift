@@ -7,18 +7,21 @@ public struct QMPSchemaHistory: Sendable {
     /// The history the bindings were generated with.
     public static let shared = QMPSchemaHistory(parsing: QMPSchemaHistory.data)
 
+    /// What an entry is: the three namespaces of the schema.
     public enum Kind: String, Sendable, CaseIterable {
         case command, event, type
     }
 
     /// An argument of a command, a data member of an event or a member of an object type.
     public struct Member: Sendable, Hashable {
+        /// The member's name as the schema writes it.
         public var name: String
         /// The releases that have it; `deprecated` and `unstable` are its features.
         public var availability: QEMUAvailability
         /// Oldest first; the last is the newest shape.
         public var typeChanges: [QAPITypeChange]
 
+        /// Whether `version` has the member.
         public func isPresent(in version: QEMUVersion) -> Bool { availability.isAvailable(in: version) }
 
         /// The type and optionality `version` had, if it had the member.
@@ -28,8 +31,11 @@ public struct QMPSchemaHistory: Sendable {
         }
     }
 
+    /// One command, event or named type, with everything the history records about it.
     public struct Entry: Sendable, Hashable {
+        /// The name as the schema writes it: `query-status`, `SHUTDOWN`, `StatusInfo`.
         public var name: String
+        /// Whether it is a command, an event or a type.
         public var kind: Kind
         /// For types: `object` (a union when it has a ``tag``), `enum` or `alternate`.
         public var metaType: QAPIMetaType?
@@ -39,20 +45,25 @@ public struct QMPSchemaHistory: Sendable {
         public var members: [Member]
         /// Values of an enumeration.
         public var values: [(name: String, availability: QEMUAvailability)]
+        /// A command's reply type in its newest shape; `nil` when it returns nothing.
         public var returns: String?
+        /// Whether a command may run out of band.
         public var allowsOutOfBand: Bool
         /// A boxed command's argument type, in the newest release that has the command.
         public var boxedArguments: String? { argumentForms.last?.boxedType }
         /// How a command took its arguments, oldest first, from each release that changed it;
         /// empty for a command that always took them inline and read by generated code.
         public var argumentForms: [ArgumentForm]
+        /// An object type's base type.
         public var base: String?
         /// A union's tag member.
         public var tag: String?
+        /// A union's branch type by tag value, or an alternate's branches.
         public var branches: [(name: String, type: String)]
         /// Releases in which a type's shape changed.
         public var shapeChanges: [QEMUVersion]
 
+        /// Whether `version` has it.
         public func isPresent(in version: QEMUVersion) -> Bool { availability.isAvailable(in: version) }
 
         /// How a command took its arguments in `version`.
@@ -85,8 +96,11 @@ public struct QMPSchemaHistory: Sendable {
 
     /// The releases the history covers, oldest first.
     public let versions: [QEMUVersion]
+    /// Every command, by name.
     public let commands: [String: Entry]
+    /// Every event, by name.
     public let events: [String: Entry]
+    /// Every named type, by name.
     public let types: [String: Entry]
 
     init(parsing text: String) {
@@ -109,6 +123,7 @@ public struct QMPSchemaHistory: Sendable {
         types = entries("types", .type)
     }
 
+    /// The commands, events or types, by name.
     public func entries(_ kind: Kind) -> [String: Entry] {
         switch kind {
         case .command: commands

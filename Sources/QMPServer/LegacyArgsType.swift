@@ -7,16 +7,22 @@ import QMPCore
 /// `b` a boolean; `-` a flag (`force:-f`), an optional boolean; `q` any JSON value; `O` accepts
 /// any other arguments too (`device_add device:O`). `?` after the letter makes it optional.
 public struct LegacyArgsType: Sendable, Hashable {
+    /// One declared argument.
     public struct Entry: Sendable, Hashable {
+        /// The argument's name.
         public var name: String
+        /// Its type letter.
         public var letter: Character
+        /// Whether it may be left out (`?`, or a `-` flag).
         public var optional: Bool
     }
 
+    /// The declared arguments, in order.
     public private(set) var entries: [Entry] = []
     /// An `O` entry: unknown arguments are accepted.
     public private(set) var acceptsUnknown = false
 
+    /// Reads an `args_type` string; throws on one QEMU could not have declared.
     public init(_ text: String) throws(QMPError) {
         guard !text.isEmpty else { return }
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {

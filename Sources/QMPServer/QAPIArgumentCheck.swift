@@ -3,7 +3,7 @@ import QMPCore
 
 extension QAPIValidator {
     /// An argument check for ``QMPServer`` that answers the way QEMU does: the first problem, in
-    /// QEMU's words (``QAPIValidationIssue/qemuDescription``: `Parameter 'path' is missing`,
+    /// QEMU's words (`QAPIValidationIssue.qemuDescription`: `Parameter 'path' is missing`,
     /// `Parameter 'cpu-throttle-initial' expects uint8_t`, …). Commands the model does not have
     /// are not checked.
     public func qemuArgumentCheck() -> @Sendable (String, JSONObject) -> QMPErrorBody? {

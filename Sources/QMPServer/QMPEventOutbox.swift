@@ -91,7 +91,7 @@ final class QMPEventOutbox: Sendable {
     }
 
     /// `{"timestamp": {"seconds": S, "microseconds": U}, "event": NAME, "data": DATA}` and CRLF,
-    /// exactly as QEMU writes it, without building the message as a ``JSONValue`` first.
+    /// exactly as QEMU writes it, without building the message as a `JSONValue` first.
     static func encode(_ event: QMPEvent, into bytes: inout [UInt8]) {
         append(#"{"timestamp": {"seconds": "#, to: &bytes)
         JSONValue.int(event.timestamp.seconds).write(to: &bytes, style: .qemu)

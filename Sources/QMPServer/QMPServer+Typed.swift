@@ -4,7 +4,7 @@ import QMPCore
 /// answering with the command's `Response`.
 ///
 /// The arguments are decoded once, after the server's argument check has passed, and only into
-/// the command's type: a handler reads members, never the JSON. A ``QMPErrorBody`` the handler
+/// the command's type: a handler reads members, never the JSON. A `QMPErrorBody` the handler
 /// throws is the reply's class and desc; arguments that do not decode are a `GenericError`
 /// naming the member (with the schema check in place, that only happens for commands whose
 /// binding describes a newer or older QEMU than the schema checked against).
@@ -14,8 +14,11 @@ extension QMPCommandTable {
     ///
     ///     table.register(QueryStatusCommand.self) { _, _ in StatusInfo(running: true, status: .running) }
     ///
-    /// - Parameter allowsOutOfBand: whether clients may send it with `exec-oob`; by default what
-    ///   the binding says, which is what the newest QEMU that has the command says.
+    /// - Parameters:
+    ///   - command: the command's binding.
+    ///   - allowsOutOfBand: whether clients may send it with `exec-oob`; by default what
+    ///     the binding says, which is what the newest QEMU that has the command says.
+    ///   - handler: answers the command, given its decoded arguments and the request.
     public mutating func register<Command: QMPCommand & QMPJSONConvertible>(
         _ command: Command.Type,
         allowsOutOfBand: Bool = Command.allowsOutOfBand,

@@ -6,9 +6,13 @@ import QMPCore
 
 /// A command as a handler sees it.
 public struct QMPServerRequest: Sendable {
+    /// The command's name.
     public var name: String
+    /// Its arguments; empty when it had none.
     public var arguments: JSONObject
+    /// The client's id, which the reply echoes.
     public var id: JSONValue?
+    /// Whether it came as `exec-oob`.
     public var outOfBand: Bool
     /// Identifies the client connection, for handlers that keep per-client state.
     public var connectionID: Int
@@ -16,7 +20,7 @@ public struct QMPServerRequest: Sendable {
     public var server: QMPServer
 }
 
-/// Runs one command. Return the `return` value; throw a ``QMPErrorBody`` for an error reply
+/// Runs one command. Return the `return` value; throw a `QMPErrorBody` for an error reply
 /// with that class and desc (any other error becomes a `GenericError` with its description).
 public typealias QMPCommandHandler = @Sendable (QMPServerRequest) async throws -> JSONValue
 
@@ -27,19 +31,25 @@ public typealias QMPImmediateCommandHandler = @Sendable (QMPServerRequest) throw
 
 /// The commands a server knows.
 public struct QMPCommandTable: Sendable {
+    /// One command's registration.
     public struct Entry: Sendable {
+        /// The command's name.
         public var name: String
+        /// Whether clients may send it with `exec-oob`.
         public var allowsOutOfBand: Bool
         /// Checks the arguments before the handler runs; a problem is sent as the reply.
         public var checkArguments: (@Sendable (JSONObject) -> QMPErrorBody?)?
+        /// Runs the command.
         public var handler: QMPCommandHandler
         /// Set when the command was registered with ``QMPCommandTable/registerImmediate(_:allowsOutOfBand:checkArguments:_:)``;
         /// ``handler`` then calls it too.
         public var immediateHandler: QMPImmediateCommandHandler?
     }
 
+    /// The registered commands, by name.
     public private(set) var entries: [String: Entry] = [:]
 
+    /// A table with no commands; `qmp_capabilities` is the server's own.
     public init() {}
 
     /// Registers (or replaces) the handler of `name`.
@@ -77,22 +87,25 @@ public struct QMPCommandTable: Sendable {
 
 /// A QMP server: listens on Unix sockets and TCP, serves any number of clients at once, each
 /// with QEMU's greeting, negotiation, envelope checks and reply ordering
-/// (``QMPServerStateMachine``); broadcasts events to every client in command mode.
+/// (`QMPServerStateMachine`); broadcasts events to every client in command mode.
 ///
 /// It is a swift-service-lifecycle `Service`: ``run()`` listens on
 /// ``Configuration/addresses``, serves until its task is cancelled or a graceful shutdown is
-/// triggered, and returns once every connection is closed. ``serving(_:)`` runs it for as long
+/// triggered, and returns once every connection is closed. ``serving(isolation:_:)`` runs it for as long
 /// as a closure runs. See ``run()`` for what a shutdown does to commands in flight.
 ///
 /// A client that sends commands without reading the replies is not read from further: like
 /// QEMU, the server stops reading once a client has 8 in-band commands outstanding (1 without
 /// OOB) or its replies are not leaving, so such a client cannot grow the server's memory.
 public final class QMPServer: Sendable {
+    /// What the server serves, where, and within which limits.
     public struct Configuration: Sendable {
+        /// The greeting every client gets.
         public var greeting: QMPGreeting
+        /// The commands the server runs.
         public var commands: QMPCommandTable
         /// Where ``QMPServer/run()`` listens; a TCP port 0 takes one the system chooses, which
-        /// `onListening` (or ``QMPServer/serving(_:)``) reports.
+        /// `onListening` (or ``QMPServer/serving(isolation:_:)``) reports.
         public var addresses: [QMPAddress]
         /// Checks a command's arguments before its handler runs; an error body is sent instead.
         public var checkArguments: (@Sendable (String, JSONObject) -> QMPErrorBody?)?
@@ -101,6 +114,7 @@ public final class QMPServer: Sendable {
         /// Events limited to one per `throttleInterval` of each kind, as QEMU limits those a
         /// guest can trigger; empty to send everything at once.
         public var throttledEvents: [String: String?]
+        /// How far apart throttled events of one kind are sent.
         public var throttleInterval: Duration
         /// The most bytes of events one client may have outstanding (waiting, or written and
         /// not yet taken by its socket); further events are dropped for that client. A client
@@ -109,8 +123,10 @@ public final class QMPServer: Sendable {
         /// How long a graceful shutdown lets the commands already running finish before they
         /// are answered with an error and their connections close.
         public var shutdownGracePeriod: Duration
+        /// Where the connections' I/O runs.
         public var eventLoopGroup: any EventLoopGroup
 
+        /// A configuration; the limits default to QEMU's.
         public init(
             greeting: QMPGreeting,
             commands: QMPCommandTable,
@@ -136,6 +152,7 @@ public final class QMPServer: Sendable {
         }
     }
 
+    /// The configuration the server was made with.
     public let configuration: Configuration
     /// ``QMPCommandTable/entries`` again, in a dictionary at most a quarter full. Swift's
     /// dictionaries compare the key of every occupied slot a probe passes, and comparing a
@@ -172,8 +189,13 @@ public final class QMPServer: Sendable {
     /// expect through it.
     let unknownCommandHandler: QMPImmediateCommandHandler?
 
-    /// - Parameter onListening: called by ``run()`` with the addresses bound (a TCP port 0
-    ///   replaced by the port chosen) once it listens on all of them, before it accepts.
+    /// A server that listens once ``run()`` runs.
+    ///
+    /// - Parameters:
+    ///   - configuration: the greeting, the commands, the addresses and the limits.
+    ///   - logger: where the server logs; by default nowhere.
+    ///   - onListening: called by ``run()`` with the addresses bound (a TCP port 0
+    ///     replaced by the port chosen) once it listens on all of them, before it accepts.
     public convenience init(
         configuration: Configuration,
         logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),

@@ -21,9 +21,12 @@ extension QEMUSimulator {
 
     /// A `-device` given on the command line.
     public struct DeviceSpecification: Sendable, Hashable {
+        /// The device's driver, e.g. `usb-kbd`.
         public var driver: String
+        /// Its properties, e.g. `id`.
         public var properties: [String: String]
 
+        /// A device of `driver` with `properties`.
         public init(driver: String, properties: [String: String] = [:]) {
             self.driver = driver
             self.properties = properties

@@ -20,7 +20,9 @@ import Darwin
 ///
 /// What it answers is checked against the real QEMU by the differential scenarios in the tests.
 public final class QEMUSimulator: Sendable {
+    /// The machine the simulator plays, as QEMU's command line would set it up.
     public struct Configuration: Sendable {
+        /// The version the greeting and `query-version` report.
         public var version: QEMUVersion
         /// The greeting's and `query-version`'s package string.
         public var package: String
@@ -41,6 +43,7 @@ public final class QEMUSimulator: Sendable {
         /// `-device`s plugged at start (pc: `qemu-xhci` and USB input devices).
         public var devices: [DeviceSpecification]
 
+        /// A configuration; by default QEMU 7.2.22, paused, machine `none`.
         public init(
             version: QEMUVersion = QEMUVersion(major: 7, minor: 2, micro: 22),
             package: String = "swift-qmp simulator",
@@ -94,20 +97,24 @@ public final class QEMUSimulator: Sendable {
         var netdevs: [(id: String, type: String)] = []
     }
 
+    /// The configuration the simulator was made with.
     public let configuration: Configuration
     private let machine: NIOLockedValueBox<Machine>
     var machineState: NIOLockedValueBox<Machine> { machine }
     /// Called after `quit` has been answered: the embedding program decides what quitting means.
     private let onQuit: @Sendable () -> Void
 
+    /// A simulator; `onQuit` runs after `quit` has been answered.
     public init(configuration: Configuration = Configuration(), onQuit: @escaping @Sendable () -> Void = {}) {
         self.configuration = configuration
         self.machine = NIOLockedValueBox(Self.initialMachine(configuration))
         self.onQuit = onQuit
     }
 
+    /// The machine's run state now.
     public var runState: RunState { machine.withLockedValue { $0.runState } }
 
+    /// The greeting the simulator's server sends.
     public var greeting: QMPGreeting {
         QMPGreeting(version: configuration.version, package: configuration.package, capabilities: [.oob])
     }

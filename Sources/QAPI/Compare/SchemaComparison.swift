@@ -7,19 +7,23 @@ import QMPCore
 /// `SHUTDOWN.data.reason`. Each type pair is compared once, so a difference inside a type shared
 /// by several commands is reported at the first path that reaches it.
 public struct QAPISchemaDifference: Sendable, Hashable, CustomStringConvertible {
+    /// Where the difference is, from the command or event down.
     public var path: String
+    /// What differs.
     public var message: String
     /// The build condition of the part that is missing from the introspection, when the
     /// comparison ran without a symbol set: a build without that configuration lacks the part,
     /// so the difference is expected for such a build.
     public var explainingCondition: QAPICondition?
 
+    /// A difference at `path`.
     public init(path: String, message: String, explainingCondition: QAPICondition? = nil) {
         self.path = path
         self.message = message
         self.explainingCondition = explainingCondition
     }
 
+    /// Whether a build condition accounts for the difference.
     public var isExplainedByCondition: Bool { explainingCondition != nil }
 
     /// `path: message`, with `(if CONDITION)` appended when a condition explains it.

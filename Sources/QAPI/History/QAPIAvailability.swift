@@ -10,12 +10,18 @@ import QMPCore
 public struct QAPIAvailability: Sendable {
     /// The releases considered, oldest first.
     public var versions: [QEMUVersion]
+    /// Every command any of the releases had, by name.
     public var commands: [String: QAPIEntityHistory]
+    /// Every event any of the releases had, by name.
     public var events: [String: QAPIEntityHistory]
+    /// Every named type any of the releases had, by name.
     public var types: [String: QAPITypeHistory]
 
+    /// The history of the command called `name`.
     public func command(_ name: String) -> QAPIEntityHistory? { commands[name] }
+    /// The history of the event called `name`.
     public func event(_ name: String) -> QAPIEntityHistory? { events[name] }
+    /// The history of the type called `name`.
     public func type(_ name: String) -> QAPITypeHistory? { types[name] }
 
     /// Computes the histories from `releases`.

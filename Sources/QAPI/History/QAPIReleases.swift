@@ -19,9 +19,12 @@ public enum QAPISchemaKind: String, Sendable, Hashable, CaseIterable {
 
 /// The resolved schema of one QEMU release.
 public struct QAPIRelease: Sendable {
+    /// The release.
     public var version: QEMUVersion
+    /// Its resolved schema.
     public var schema: QAPISchema
 
+    /// A release and its schema.
     public init(version: QEMUVersion, schema: QAPISchema) {
         self.version = version
         self.schema = schema
@@ -30,6 +33,7 @@ public struct QAPIRelease: Sendable {
 
 /// Schemas of several QEMU releases, oldest first.
 public struct QAPIReleases: Sendable {
+    /// The releases, oldest first.
     public var releases: [QAPIRelease]
 
     /// Sorts `releases` by version.
@@ -37,7 +41,9 @@ public struct QAPIReleases: Sendable {
         self.releases = releases.sorted { $0.version < $1.version }
     }
 
+    /// Their versions, oldest first.
     public var versions: [QEMUVersion] { releases.map(\.version) }
+    /// The newest release, if there is any.
     public var newest: QAPIRelease? { releases.last }
 
     /// The release with `version`.

@@ -8,11 +8,14 @@ import QMPCore
 /// (`"123"`, arrays `"[123]"`) and keeps only built-in names (`"str"`, `"int"`, `"[int]"`).
 /// Command and event names are real.
 public struct QAPISchemaInfo: Sendable, Hashable {
+    /// The entry's name: a command's or event's real name, a type's number.
     public var name: String
+    /// What the entry is, with its definition.
     public var metaType: MetaType
     /// Feature names (`deprecated`, `unstable`, or behaviour flags).
     public var features: [String]
 
+    /// An entry of the given name and meta-type.
     public init(name: String, metaType: MetaType, features: [String] = []) {
         self.name = name
         self.metaType = metaType
@@ -49,9 +52,12 @@ public struct QAPISchemaInfo: Sendable, Hashable {
 
     /// A value of an enumeration.
     public struct EnumMember: Sendable, Hashable {
+        /// The value as it appears on the wire.
         public var name: String
+        /// The value's feature names.
         public var features: [String]
 
+        /// A value of an enumeration.
         public init(name: String, features: [String] = []) {
             self.name = name
             self.features = features
@@ -61,11 +67,16 @@ public struct QAPISchemaInfo: Sendable, Hashable {
     /// A member of an object. It is optional exactly when it has a default (currently always
     /// `null`).
     public struct ObjectMember: Sendable, Hashable {
+        /// The member's name on the wire.
         public var name: String
+        /// The member's type, as introspection names it.
         public var type: String
+        /// The member's default; present exactly when the member is optional.
         public var defaultValue: JSONValue?
+        /// The member's feature names.
         public var features: [String]
 
+        /// A member of an object.
         public init(name: String, type: String, defaultValue: JSONValue? = nil, features: [String] = []) {
             self.name = name
             self.type = type
@@ -73,14 +84,18 @@ public struct QAPISchemaInfo: Sendable, Hashable {
             self.features = features
         }
 
+        /// Whether the member may be left out.
         public var isOptional: Bool { defaultValue != nil }
     }
 
     /// A union variant: the tag value and the type of the members it adds.
     public struct Variant: Sendable, Hashable {
+        /// The tag value that selects the variant.
         public var tagValue: String
+        /// The type of the members the variant adds.
         public var type: String
 
+        /// A variant for `tagValue`.
         public init(tagValue: String, type: String) {
             self.tagValue = tagValue
             self.type = type
@@ -90,9 +105,12 @@ public struct QAPISchemaInfo: Sendable, Hashable {
 
 /// A problem decoding `query-qmp-schema` output; `path` locates it (`[12].members[3].type`).
 public struct QAPIIntrospectionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Where in the answer the problem is.
     public var path: String
+    /// What the problem is.
     public var message: String
 
+    /// A problem at `path`.
     public init(path: String, message: String) {
         self.path = path
         self.message = message
@@ -181,6 +199,7 @@ public struct QAPIIntrospection: Sendable {
         try self.init(decoding: JSONValue(parsing: text))
     }
 
+    /// The entry called `name` (a command, an event, or a type by its number), if there is one.
     public func entry(named name: String) -> QAPISchemaInfo? { entriesByName[name] }
 
     /// The command entries by name.

@@ -6,7 +6,7 @@ import QMPCore
 /// flattened and implicit types made explicit.
 ///
 /// Build one with ``QAPISchema/resolve(_:)`` from a ``QAPISchemaSource``, or load a schema
-/// directory with ``QAPISchema/load(directory:entryFile:)``. Resolution collects every problem it
+/// directory with ``QAPISchema/load(directory:entryFile:parser:)``. Resolution collects every problem it
 /// finds into ``diagnostics`` rather than stopping at the first one; a schema with diagnostics is
 /// still usable for everything that did resolve.
 ///
@@ -34,6 +34,7 @@ public struct QAPISchema: Sendable {
     /// Everything wrong with the schema, syntax and resolution errors together, sorted by location.
     public var diagnostics: [QAPIDiagnostic]
 
+    /// A schema of the given definitions; ``resolve(_:)`` and the `load` functions make complete ones.
     public init(
         types: [String: QAPIType] = [:],
         commands: [String: QAPICommand] = [:],
@@ -143,9 +144,12 @@ public enum QAPIEntityReference: Sendable, Hashable {
 /// `deprecated` and `unstable` have special meaning (the interface is going away / may change
 /// incompatibly); any other name advertises a behaviour.
 public struct QAPIFeature: Sendable, Hashable, CustomStringConvertible {
+    /// The feature's name.
     public var name: String
+    /// The build condition under which the feature exists; `nil` for always.
     public var condition: QAPICondition?
 
+    /// A feature, present under `condition`.
     public init(name: String, condition: QAPICondition? = nil) {
         self.name = name
         self.condition = condition
@@ -153,7 +157,9 @@ public struct QAPIFeature: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name }
 
+    /// The feature that marks an interface as going away.
     public static let deprecated = QEMUAvailability.deprecatedFeature
+    /// The feature that marks an interface that may change incompatibly.
     public static let unstable = QEMUAvailability.unstableFeature
 }
 
@@ -185,16 +191,21 @@ public struct QAPIType: Sendable, Hashable, Identifiable {
         case array(element: String)
     }
 
+    /// The type's name; built-in types use their QAPI names.
     public var name: String
+    /// What sort of type it is, with its definition.
     public var kind: Kind
     /// Where it is defined (the position of its name in the defining expression; for an
     /// implicit type, of the text it comes from); `nil` for built-in and array types.
     public var location: QAPISourceLocation?
+    /// The build condition under which the type exists; `nil` for always.
     public var condition: QAPICondition?
+    /// The type's features.
     public var features: [QAPIFeature]
     /// True for types the schema implies rather than names (argument objects, inline bases, …).
     public var isImplicit: Bool
 
+    /// A type with the given definition.
     public init(
         name: String,
         kind: Kind,
@@ -211,13 +222,16 @@ public struct QAPIType: Sendable, Hashable, Identifiable {
         self.isImplicit = isImplicit
     }
 
+    /// The type's name, as its identity.
     public var id: String { name }
 
+    /// Whether QAPI defines the type itself (`str`, `int`, …).
     public var isBuiltin: Bool {
         if case .builtin = kind { return true }
         return false
     }
 
+    /// Whether the type is an array type (`[T]`).
     public var isArray: Bool {
         if case .array = kind { return true }
         return false
@@ -291,10 +305,12 @@ public enum QAPIBuiltinType: String, Sendable, Hashable, CaseIterable {
 
 /// An enumeration: a set of string values.
 public struct QAPIEnumType: Sendable, Hashable {
+    /// The values, in declaration order.
     public var values: [QAPIEnumValue]
     /// The C name prefix QEMU's generator uses instead of the default (`'prefix'`).
     public var prefix: String?
 
+    /// An enumeration of the given values.
     public init(values: [QAPIEnumValue], prefix: String? = nil) {
         self.values = values
         self.prefix = prefix
@@ -303,17 +319,22 @@ public struct QAPIEnumType: Sendable, Hashable {
     /// The value names, in order.
     public var names: [String] { values.map(\.name) }
 
+    /// The value called `name`, if there is one.
     public func value(named name: String) -> QAPIEnumValue? { values.first { $0.name == name } }
 }
 
 /// A value of an enumeration.
 public struct QAPIEnumValue: Sendable, Hashable {
+    /// The value as it appears on the wire.
     public var name: String
+    /// The build condition under which the value exists; `nil` for always.
     public var condition: QAPICondition?
+    /// The value's features.
     public var features: [QAPIFeature]
     /// Where the value is written.
     public var location: QAPISourceLocation
 
+    /// A value of an enumeration.
     public init(name: String, condition: QAPICondition? = nil, features: [QAPIFeature] = [], location: QAPISourceLocation) {
         self.name = name
         self.condition = condition
@@ -331,14 +352,17 @@ public struct QAPIObjectType: Sendable, Hashable {
     /// For a union: the tag member and the members each tag value adds.
     public var variants: QAPIVariants?
 
+    /// An object type with the given base, members and variants.
     public init(base: String? = nil, members: [QAPIMember] = [], variants: QAPIVariants? = nil) {
         self.base = base
         self.members = members
         self.variants = variants
     }
 
+    /// Whether the type is a union: it has variants.
     public var isUnion: Bool { variants != nil }
 
+    /// The member called `name`, if there is one.
     public func member(named name: String) -> QAPIMember? { members.first { $0.name == name } }
 }
 
@@ -348,8 +372,11 @@ public struct QAPIMember: Sendable, Hashable {
     public var name: String
     /// The name of the member's type (`[T]` for arrays).
     public var type: String
+    /// Whether the member may be left out.
     public var isOptional: Bool
+    /// The build condition under which the member exists; `nil` for always.
     public var condition: QAPICondition?
+    /// The member's features.
     public var features: [QAPIFeature]
     /// A declared default value (`'default'` in a member's long form), as written.
     public var defaultValue: QAPINode?
@@ -358,6 +385,7 @@ public struct QAPIMember: Sendable, Hashable {
     /// The type that declares the member (a base type for inherited members).
     public var definedIn: String
 
+    /// A member of an object type.
     public init(
         name: String,
         type: String,
@@ -390,12 +418,14 @@ public struct QAPIVariants: Sendable, Hashable {
     /// The variants, in source order. Tag values without a variant add no members.
     public var variants: [QAPIVariant]
 
+    /// A union's variants, chosen by the value of `tagMember`.
     public init(tagMember: String, tagType: String, variants: [QAPIVariant]) {
         self.tagMember = tagMember
         self.tagType = tagType
         self.variants = variants
     }
 
+    /// The branch for a tag value, if there is one.
     public func variant(forTag tag: String) -> QAPIVariant? { variants.first { $0.name == tag } }
 }
 
@@ -405,10 +435,12 @@ public struct QAPIVariant: Sendable, Hashable {
     public var name: String
     /// The name of the branch's type.
     public var type: String
+    /// The build condition under which the branch exists; `nil` for always.
     public var condition: QAPICondition?
     /// Where the branch's name is written.
     public var location: QAPISourceLocation
 
+    /// A branch of a union or an alternate.
     public init(name: String, type: String, condition: QAPICondition? = nil, location: QAPISourceLocation) {
         self.name = name
         self.type = type
@@ -419,8 +451,10 @@ public struct QAPIVariant: Sendable, Hashable {
 
 /// An alternate: a value that may have one of several types, told apart by their JSON type.
 public struct QAPIAlternateType: Sendable, Hashable {
+    /// The branches, in declaration order.
     public var branches: [QAPIVariant]
 
+    /// An alternate of the given branches.
     public init(branches: [QAPIVariant]) {
         self.branches = branches
     }
@@ -430,6 +464,7 @@ public struct QAPIAlternateType: Sendable, Hashable {
 
 /// A command.
 public struct QAPICommand: Sendable, Hashable, Identifiable {
+    /// The command's name, e.g. `query-status`.
     public var name: String
     /// The object type of the arguments (an implicit `q_obj_<name>-arg` for inline
     /// arguments); `nil` when the command takes none.
@@ -450,11 +485,14 @@ public struct QAPICommand: Sendable, Hashable, Identifiable {
     /// False for commands whose marshalling QEMU writes by hand (`'gen': false`); such a
     /// command may accept more than its declared arguments.
     public var isGenerated: Bool
+    /// The build condition under which the command exists; `nil` for always.
     public var condition: QAPICondition?
+    /// The command's features.
     public var features: [QAPIFeature]
     /// Where the command's name is written.
     public var location: QAPISourceLocation
 
+    /// A command with the given declaration.
     public init(
         name: String,
         argumentType: String? = nil,
@@ -483,20 +521,26 @@ public struct QAPICommand: Sendable, Hashable, Identifiable {
         self.location = location
     }
 
+    /// The command's name, as its identity.
     public var id: String { name }
 }
 
 /// An event.
 public struct QAPIEvent: Sendable, Hashable, Identifiable {
+    /// The event's name, e.g. `SHUTDOWN`.
     public var name: String
     /// The object type of the event's `data`; `nil` when it carries none.
     public var dataType: String?
+    /// The data type is passed as one value (`'boxed': true`).
     public var isBoxed: Bool
+    /// The build condition under which the event exists; `nil` for always.
     public var condition: QAPICondition?
+    /// The event's features.
     public var features: [QAPIFeature]
     /// Where the event's name is written.
     public var location: QAPISourceLocation
 
+    /// An event with the given declaration.
     public init(
         name: String,
         dataType: String? = nil,
@@ -513,5 +557,6 @@ public struct QAPIEvent: Sendable, Hashable, Identifiable {
         self.location = location
     }
 
+    /// The event's name, as its identity.
     public var id: String { name }
 }

@@ -7,10 +7,14 @@ import QMPCore
 /// from 1; a column counts Unicode scalars, so it matches what an editor shows for the
 /// ASCII text QEMU's schemas are written in.
 public struct QAPISourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The file, relative to the schema's root directory.
     public var file: String
+    /// The line, from 1.
     public var line: Int
+    /// The column in Unicode scalars, from 1.
     public var column: Int
 
+    /// A position in `file`.
     public init(file: String, line: Int, column: Int) {
         self.file = file
         self.line = line
@@ -29,9 +33,12 @@ public struct QAPISourceLocation: Sendable, Hashable, Comparable, CustomStringCo
 ///
 /// Its ``description`` is exactly `file:line:col: message`.
 public struct QAPIDiagnostic: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Where the problem is.
     public var location: QAPISourceLocation
+    /// What the problem is.
     public var message: String
 
+    /// A problem at `location`.
     public init(_ message: String, at location: QAPISourceLocation) {
         self.location = location
         self.message = message

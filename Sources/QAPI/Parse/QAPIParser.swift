@@ -24,6 +24,7 @@ public struct QAPIParser: Sendable {
         /// schemas contain) these too. On by default.
         public var allowsTrailingCommas: Bool
 
+        /// Leniencies of your choice; by default both, which every schema on record needs.
         public init(allowsMissingCommas: Bool = true, allowsTrailingCommas: Bool = true) {
             self.allowsMissingCommas = allowsMissingCommas
             self.allowsTrailingCommas = allowsTrailingCommas
@@ -33,8 +34,10 @@ public struct QAPIParser: Sendable {
         public static var strict: Options { Options(allowsMissingCommas: false, allowsTrailingCommas: false) }
     }
 
+    /// The leniencies this parser applies.
     public var options: Options
 
+    /// A parser with the given leniencies.
     public init(options: Options = Options()) {
         self.options = options
     }

@@ -15,10 +15,14 @@ public struct QAPINode: Sendable, Hashable {
 
     /// A key/value pair of an object, in source order.
     public struct Member: Sendable, Hashable {
+        /// The member's name.
         public var key: String
+        /// Where the name is in the source.
         public var keyLocation: QAPISourceLocation
+        /// The member's value.
         public var value: QAPINode
 
+        /// A member with its name's location.
         public init(key: String, keyLocation: QAPISourceLocation, value: QAPINode) {
             self.key = key
             self.keyLocation = keyLocation
@@ -26,24 +30,30 @@ public struct QAPINode: Sendable, Hashable {
         }
     }
 
+    /// The value.
     public var value: Value
+    /// Where the value starts in the source.
     public var location: QAPISourceLocation
 
+    /// A value found at `location`.
     public init(_ value: Value, at location: QAPISourceLocation) {
         self.value = value
         self.location = location
     }
 
+    /// The string, when this is one.
     public var stringValue: String? {
         if case .string(let string) = value { return string }
         return nil
     }
 
+    /// The boolean, when this is one.
     public var boolValue: Bool? {
         if case .bool(let bool) = value { return bool }
         return nil
     }
 
+    /// The elements, when this is an array.
     public var arrayValue: [QAPINode]? {
         if case .array(let elements) = value { return elements }
         return nil
@@ -95,19 +105,26 @@ public struct QAPIExpression: Sendable, Hashable {
     /// (`# @name:` on its first line), if there was one. Only the name is kept.
     public var documentedSymbol: String?
 
+    /// An expression, with the symbol its documentation block names.
     public init(node: QAPINode, documentedSymbol: String? = nil) {
         self.node = node
         self.documentedSymbol = documentedSymbol
     }
 
+    /// Where the expression starts.
     public var location: QAPISourceLocation { node.location }
+    /// The expression's members, in source order.
     public var members: [QAPINode.Member] { node.members ?? [] }
+    /// The value of the member called `key`.
     public subscript(key: String) -> QAPINode? { node[key] }
 }
 
 /// The expressions of one file, before `include` is followed.
 public struct QAPIParsedFile: Sendable, Hashable {
+    /// The file's name, as diagnostics name it.
     public var file: String
+    /// The expressions that could be read, in source order.
     public var expressions: [QAPIExpression]
+    /// What could not be read, with where.
     public var diagnostics: [QAPIDiagnostic]
 }

@@ -9,7 +9,9 @@ import QMPCore
 public struct QAPIValidationIssue: Sendable, Hashable, CustomStringConvertible {
     /// What is wrong, for callers that word it their own way.
     public enum Kind: Sendable, Hashable {
+        /// A required member is absent.
         case missing
+        /// A member the type does not have.
         case unexpected
         /// The value's kind is not what the type takes. `expected` names the kinds wanted
         /// (`string`, `boolean`, `integer`, `number`, `null`, `object`, `array`); `type` is
@@ -18,16 +20,22 @@ public struct QAPIValidationIssue: Sendable, Hashable, CustomStringConvertible {
         /// The value fits no branch of an alternate; `alternate` is the alternate's source name
         /// where known, `expected` the kinds its branches take joined with " or ".
         case noMatchingBranch(expected: String, alternate: String?)
+        /// A string that is none of the enum's values.
         case invalidEnumValue(String)
         /// An integer outside the range of the named QAPI integer type (`uint8`, `size`, …).
         case outOfRange(type: QAPIBuiltinType)
+        /// Anything else.
         case other
     }
 
+    /// Where in the value the problem is; empty for the value itself.
     public var path: String
+    /// What is wrong, without the path.
     public var message: String
+    /// What is wrong, for callers that word it themselves.
     public var kind: Kind
 
+    /// An issue at `path`.
     public init(path: String, message: String, kind: Kind = .other) {
         self.path = path
         self.message = message

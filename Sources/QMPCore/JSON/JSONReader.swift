@@ -55,6 +55,7 @@ import NIOCore
 /// the buffer; the byte-by-byte scanner only runs for messages that arrive in pieces or are
 /// malformed.
 public struct JSONReader: Sendable {
+    /// The reader's limits and the dialect it accepts.
     public struct Configuration: Sendable, Hashable {
         /// Maximum number of nested arrays and objects (QEMU: 1024).
         public var maximumDepth: Int
@@ -66,6 +67,7 @@ public struct JSONReader: Sendable {
         /// that stands in for QEMU should too; a client reading QEMU's output never needs them.
         public var acceptsSingleQuotedStrings: Bool
 
+        /// Limits of your own; the defaults are QEMU's.
         public init(
             maximumDepth: Int = 1024,
             maximumMessageSize: Int = 64 * 1024 * 1024,
@@ -87,6 +89,7 @@ public struct JSONReader: Sendable {
         public static var server: Configuration { Configuration(acceptsSingleQuotedStrings: true) }
     }
 
+    /// The limits this reader enforces.
     public let configuration: Configuration
 
     /// Fed bytes; those before `readIndex` are consumed and get discarded on a later feed.
@@ -97,6 +100,7 @@ public struct JSONReader: Sendable {
     var scanner = ScannerState()
     var inputEnded = false
 
+    /// A reader with nothing fed yet.
     public init(configuration: Configuration = .client) {
         self.configuration = configuration
     }
@@ -108,6 +112,7 @@ public struct JSONReader: Sendable {
 
     // MARK: Feeding
 
+    /// Appends bytes from the stream; read the values they complete with ``next()``.
     public mutating func feed(_ bytes: some Sequence<UInt8>) {
         compact()
         inputEnded = false
@@ -125,6 +130,7 @@ public struct JSONReader: Sendable {
         storage.append(contentsOf: bytes)
     }
 
+    /// Appends a buffer's readable bytes from the stream; read the values they complete with ``next()``.
     public mutating func feed(_ buffer: ByteBuffer) {
         compact()
         inputEnded = false

@@ -10,6 +10,7 @@
 /// - ``description`` is written for people: it says what was expected or which limit was hit,
 ///   and where in the stream (``offset``).
 public struct JSONReaderError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kinds of problem the reader finds.
     public enum Kind: Sendable, Hashable {
         /// Well-formed tokens in an order JSON does not allow, a bad keyword, a bad escape or
         /// invalid UTF-8 inside a string, a duplicate key, or input that ended too early.
@@ -24,6 +25,7 @@ public struct JSONReaderError: Error, Sendable, Hashable, CustomStringConvertibl
         case tokenCountLimit
     }
 
+    /// Which kind of problem it is.
     public var kind: Kind
     /// Exactly the text QEMU's JSON parser reports for this problem.
     public var qemuDescription: String
@@ -33,6 +35,7 @@ public struct JSONReaderError: Error, Sendable, Hashable, CustomStringConvertibl
     /// found.
     public var offset: Int
 
+    /// An error of the given kind with both texts; the reader makes these.
     public init(kind: Kind, qemuDescription: String, description: String, offset: Int) {
         self.kind = kind
         self.qemuDescription = qemuDescription

@@ -32,26 +32,31 @@ extension JSONValue {
         }
     }
 
+    /// Whether the value is `null`.
     public var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
+    /// The boolean, if the value is one.
     public var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
+    /// The string, if the value is one.
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
+    /// The elements, if the value is an array.
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
+    /// The members, if the value is an object.
     public var objectValue: JSONObject? {
         if case .object(let value) = self { return value }
         return nil
@@ -131,12 +136,12 @@ extension JSONValue: ExpressibleByDictionaryLiteral {
 /// QMP objects are small (a handful of members), so members live in one buffer and lookups are
 /// a linear scan; that beats hashing every key of every object on the read path.
 ///
-/// Storage: the members are a range of a ``JSONObjectStorage`` buffer. An object built in code
+/// Storage: the members are a range of a `JSONObjectStorage` buffer. An object built in code
 /// has a buffer of its own. The reader puts the objects it finds at one nesting depth of a
 /// message side by side in shared buffers, so that a reply of thousands of small objects costs
 /// dozens of allocations instead of thousands (allocation was a fifth of reading the schema
 /// reply). A buffer that several objects share holds at most
-/// ``JSONObjectStorage/sharedCapacity`` members (a larger object gets a buffer of its own), so
+/// `JSONObjectStorage.sharedCapacity` members (a larger object gets a buffer of its own), so
 /// an object kept from a large message keeps at most that many members of its neighbours
 /// alive, with what their values hold (whose objects share buffers one depth down in turn).
 /// Objects are values: changing one that shares a buffer copies its members out first.
@@ -170,6 +175,7 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     @usableFromInline
     internal var memberCount: UInt32
 
+    /// An empty object.
     public init() {
         storage = nil
         offset = 0
@@ -231,6 +237,7 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
         return (member.key, member.value)
     }
 
+    /// The member names, in order.
     public var keys: [String] { map(\.key) }
 
     /// The position of the member named `key`.
@@ -272,10 +279,12 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
         }
     }
 
+    /// Whether a member is called `key`.
     public func contains(key: String) -> Bool {
         position(ofKey: key) != nil
     }
 
+    /// Removes the member called `key`, keeping the others' order; returns its value, if there was one.
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
         guard let index = position(ofKey: key) else { return nil }
@@ -341,7 +350,7 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     }
 }
 
-/// The bookkeeping of a ``JSONObjectStorage``.
+/// The bookkeeping of a `JSONObjectStorage`.
 @usableFromInline
 struct JSONObjectStorageHeader {
     /// Members initialised, from the start of the buffer.

@@ -13,6 +13,7 @@ import Darwin
 /// Non-finite doubles (NaN, ±infinity) have no JSON spelling; every style writes them as `null`
 /// rather than produce invalid JSON. (QEMU itself would print `nan` or `inf`.)
 public enum JSONWriter {
+    /// How much whitespace and escaping the text gets.
     public enum Style: Sendable, Hashable {
         /// No whitespace at all: `{"a":1,"b":[true,null]}`. Strings are UTF-8 with only the
         /// mandatory escapes (`\"`, `\\`, `\b \f \n \r \t`, other control characters as

@@ -18,10 +18,12 @@ public struct QMPGreeting: Sendable, Hashable {
     public var version: QEMUVersion?
     /// The `package` string: empty for upstream builds, the distribution's build otherwise.
     public var package: String
+    /// The capabilities the server offers for negotiation.
     public var capabilities: [QMPCapability]
     /// The greeting as received, for anything this type does not model.
     public var raw: JSONValue
 
+    /// A greeting as a server sends it, with ``raw`` built to match.
     public init(version: QEMUVersion?, package: String = "", capabilities: [QMPCapability] = []) {
         self.version = version
         self.package = package
@@ -68,18 +70,22 @@ public struct QMPGreeting: Sendable, Hashable {
         }
     }
 
+    /// Whether the server offers out-of-band execution.
     public var offersOOB: Bool { capabilities.contains(.oob) }
 }
 
 /// A command as a client sends it: `{"execute"|"exec-oob": name, "arguments": {…}, "id": …}`.
 public struct QMPCommandMessage: Sendable, Hashable {
+    /// The command's name, e.g. `query-status`.
     public var name: String
+    /// The arguments object; `nil` sends the command without an `arguments` member.
     public var arguments: JSONObject?
     /// Any JSON value; QEMU echoes it in the reply (re-serialised, so compare ids as values).
     public var id: JSONValue?
     /// Sent as `exec-oob`: executed out of band, possibly overtaking in-band commands.
     public var outOfBand: Bool
 
+    /// A command as it goes on the wire.
     public init(name: String, arguments: JSONObject? = nil, id: JSONValue? = nil, outOfBand: Bool = false) {
         self.name = name
         self.arguments = arguments
@@ -87,6 +93,7 @@ public struct QMPCommandMessage: Sendable, Hashable {
         self.outOfBand = outOfBand
     }
 
+    /// The message as JSON: `execute` or `exec-oob`, then `arguments` and `id` when present.
     public var json: JSONValue {
         var object = JSONObject()
         object[outOfBand ? "exec-oob" : "execute"] = .string(name)
@@ -111,12 +118,14 @@ public struct QMPErrorBody: Error, Sendable, Hashable {
     /// The pre-1.2 "rich error" payload, e.g. `{"device": "ide0-hd0"}` for `DeviceEncrypted`.
     public var data: JSONValue?
 
+    /// An error body with QEMU's class and description.
     public init(errorClass: String, description: String, data: JSONValue? = nil) {
         self.errorClass = errorClass
         self.description = description
         self.data = data
     }
 
+    /// The `error` member's value: `class`, `desc`, and `data` when present.
     public var json: JSONValue {
         var object: JSONObject = ["class": .string(errorClass), "desc": .string(description)]
         if let data {
@@ -128,11 +137,14 @@ public struct QMPErrorBody: Error, Sendable, Hashable {
 
 /// `{"event": NAME, "data": {…}, "timestamp": {"seconds": s, "microseconds": µs}}`.
 public struct QMPEvent: Sendable, Hashable {
+    /// When the server says an event happened, in seconds and microseconds of the host's clock.
     public struct Timestamp: Sendable, Hashable {
         /// Seconds since the Unix epoch; -1 when QEMU could not read the host clock.
         public var seconds: Int64
+        /// Microseconds within ``seconds``.
         public var microseconds: Int64
 
+        /// A timestamp of the given seconds and microseconds.
         public init(seconds: Int64, microseconds: Int64) {
             self.seconds = seconds
             self.microseconds = microseconds
@@ -144,17 +156,21 @@ public struct QMPEvent: Sendable, Hashable {
         }
     }
 
+    /// The event's name, e.g. `SHUTDOWN`.
     public var name: String
     /// The event's payload; `nil` for events without one (`STOP`, `RESUME`, `POWERDOWN`, …).
     public var data: JSONObject?
+    /// When the server says the event happened.
     public var timestamp: Timestamp
 
+    /// An event as a server sends it.
     public init(name: String, data: JSONObject? = nil, timestamp: Timestamp) {
         self.name = name
         self.data = data
         self.timestamp = timestamp
     }
 
+    /// The event as JSON, as a server sends it.
     public var json: JSONValue {
         var object: JSONObject = [
             "timestamp": ["seconds": .int(timestamp.seconds), "microseconds": .int(timestamp.microseconds)],
@@ -219,6 +235,7 @@ public enum QMPServerMessage: Sendable, Hashable {
         }
     }
 
+    /// The message as JSON, as a server sends it.
     public var json: JSONValue {
         switch self {
         case .greeting(let greeting):
@@ -243,8 +260,10 @@ public enum QMPServerMessage: Sendable, Hashable {
 /// A value that does not have the shape of the QMP message expected.
 public struct QMPMessageError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String
+    /// The value that had the wrong shape.
     public var value: JSONValue
 
+    /// An error that describes what was expected of `value`.
     public init(_ description: String, value: JSONValue) {
         self.description = description
         self.value = value

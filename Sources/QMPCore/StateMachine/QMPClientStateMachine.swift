@@ -22,13 +22,17 @@
 public struct QMPClientStateMachine: Sendable {
     /// A command id allocated by the machine; sent on the wire as a JSON integer.
     public struct RequestID: Sendable, Hashable, Comparable, CustomStringConvertible {
+        /// The number sent on the wire.
         public var rawValue: Int64
+        /// The id with this number.
         public init(_ rawValue: Int64) { self.rawValue = rawValue }
         public static func < (lhs: RequestID, rhs: RequestID) -> Bool { lhs.rawValue < rhs.rawValue }
         public var description: String { String(rawValue) }
+        /// The id as it goes on the wire.
         public var json: JSONValue { .int(rawValue) }
     }
 
+    /// How the machine negotiates and when it sends ids.
     public struct Configuration: Sendable, Hashable {
         /// Enable out-of-band execution when the server offers it.
         public var enableOOB: Bool
@@ -38,6 +42,7 @@ public struct QMPClientStateMachine: Sendable {
         /// When in-band commands carry an id.
         public var inBandIDs: InBandIDs
 
+        /// A configuration; by default OOB when offered, with negotiation, ids only when needed.
         public init(enableOOB: Bool = true, skipNegotiation: Bool = false, inBandIDs: InBandIDs = .whenNeeded) {
             self.enableOOB = enableOOB
             self.skipNegotiation = skipNegotiation
@@ -58,10 +63,15 @@ public struct QMPClientStateMachine: Sendable {
         case always
     }
 
+    /// Where the connection stands.
     public enum State: Sendable, Hashable {
+        /// Connected; the server has not greeted yet.
         case awaitingGreeting
+        /// Greeted; `qmp_capabilities` is on its way.
         case negotiating(QMPGreeting)
+        /// Negotiated; commands may be sent.
         case commandMode(QMPGreeting, oobEnabled: Bool)
+        /// Closed; every command failed.
         case closed
     }
 
@@ -88,7 +98,9 @@ public struct QMPClientStateMachine: Sendable {
 
     /// What `execute` decided.
     public enum ExecuteAction: Sendable {
+        /// Send this message; its reply will carry this id, or come in order.
         case send(RequestID, JSONValue)
+        /// Do not send: the command cannot run on this connection.
         case fail(QMPError)
     }
 
@@ -103,7 +115,9 @@ public struct QMPClientStateMachine: Sendable {
         case resync
     }
 
+    /// The configuration the machine was made with.
     public let configuration: Configuration
+    /// Where the connection stands now.
     public private(set) var state: State = .awaitingGreeting
     private var pending: [RequestID: Pending] = [:]
     /// In-band commands and resync bytes in the order they were sent: QEMU answers them in that order.
@@ -117,6 +131,7 @@ public struct QMPClientStateMachine: Sendable {
     /// Decided when negotiation completes; see `InBandIDs.whenNeeded`.
     private var inBandCommandsCarryIDs = true
 
+    /// A machine for a connection that has just opened.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
@@ -124,16 +139,19 @@ public struct QMPClientStateMachine: Sendable {
     /// Commands sent and not yet answered (abandoned ones not counted).
     public var pendingCount: Int { pending.values.count(where: { !$0.abandoned }) }
 
+    /// Whether commands may be sent: negotiation is complete.
     public var isReady: Bool {
         if case .commandMode = state { return true }
         return false
     }
 
+    /// Whether out-of-band execution was negotiated.
     public var oobEnabled: Bool {
         if case .commandMode(_, let oob) = state { return oob }
         return false
     }
 
+    /// The server's greeting, once it has come and until the connection closes.
     public var greeting: QMPGreeting? {
         switch state {
         case .negotiating(let greeting), .commandMode(let greeting, _): greeting

@@ -18,11 +18,15 @@ public struct QMPEventThrottle: Sendable {
         "MEMORY_DEVICE_SIZE_CHANGE": "qom-path",
     ]
 
+    /// One kind of throttled event: its name and, for some events, an instance.
     public struct Key: Sendable, Hashable {
+        /// The event's name.
         public var name: String
+        /// The value of the data member that tells instances apart, for the events that have one.
         public var instance: String?
     }
 
+    /// What to do with an event offered to the throttle.
     public enum Decision: Sendable, Equatable {
         /// Not throttled, or the first of its kind: send it now.
         case send
@@ -36,10 +40,12 @@ public struct QMPEventThrottle: Sendable {
     /// Kinds whose timer runs, with the event held for when it fires.
     private var running: [Key: QMPEvent?] = [:]
 
+    /// A throttle for the given events, each with the member that tells its instances apart.
     public init(throttled: [String: String?] = Self.qemuThrottledEvents) {
         self.throttled = throttled
     }
 
+    /// An event is about to be sent: may it go now?
     public mutating func offer(_ event: QMPEvent) -> Decision {
         guard let instanceMember = throttled[event.name] else { return .send }
         let key = Key(name: event.name, instance: instanceMember.flatMap { event.data?[$0]?.stringValue })

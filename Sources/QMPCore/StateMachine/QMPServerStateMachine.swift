@@ -7,15 +7,18 @@
 /// replies go out as soon as they are ready.
 ///
 /// Feed it with ``connected()``, ``received(_:)``, ``receivedMalformedInput(_:)`` and
-/// ``completed(_:with:)``; send what it returns.
+/// ``completed(_:with:id:)``; send what it returns.
 public struct QMPServerStateMachine: Sendable {
+    /// What the machine needs to know of the server it speaks for.
     public struct Configuration: Sendable {
+        /// The greeting sent when a client connects.
         public var greeting: QMPGreeting
         /// Whether a command exists. `qmp_capabilities` is the machine's own.
         public var hasCommand: @Sendable (String) -> Bool
         /// Whether a command may run out of band.
         public var allowsOutOfBand: @Sendable (String) -> Bool
 
+        /// A configuration; by default no command may run out of band.
         public init(
             greeting: QMPGreeting,
             hasCommand: @escaping @Sendable (String) -> Bool,
@@ -29,40 +32,55 @@ public struct QMPServerStateMachine: Sendable {
 
     /// A command that passed the envelope checks, for the dispatcher to run.
     public struct Request: Sendable {
-        /// Hand this back to ``completed(_:with:)``.
+        /// Hand this back to ``completed(_:with:id:)``.
         public var ticket: Ticket
+        /// The command's name.
         public var name: String
+        /// Its arguments; empty when the request had none.
         public var arguments: JSONObject
+        /// The client's id, which the reply echoes.
         public var id: JSONValue?
+        /// Whether it came as `exec-oob`.
         public var outOfBand: Bool
     }
 
+    /// Identifies a dispatched command until its outcome is reported.
     public struct Ticket: Sendable, Hashable {
         fileprivate var sequence: Int64
         fileprivate var outOfBand: Bool
     }
 
+    /// Where the connection stands.
     public enum State: Sendable, Hashable {
+        /// Before ``connected()``.
         case awaitingConnection
+        /// Greeted; only `qmp_capabilities` is accepted.
         case negotiation
+        /// Negotiated; commands run, events are delivered.
         case commandMode(oobEnabled: Bool)
+        /// After ``closed()``.
         case closed
     }
 
+    /// What to do after a call into the machine.
     public enum Action: Sendable {
+        /// Nothing to do.
         case none
         /// Write these messages, in this order.
         case send([JSONValue])
-        /// Run this command; report its outcome with ``completed(_:with:)``.
+        /// Run this command; report its outcome with ``completed(_:with:id:)``.
         case dispatch(Request)
     }
 
+    /// The configuration the machine was made with.
     public let configuration: Configuration
+    /// Where the connection stands now.
     public private(set) var state: State = .awaitingConnection
     private var nextSequence: Int64 = 0
     /// In-band replies in request order; `nil` while the command still runs.
     private var inBandReplies: [(sequence: Int64, reply: JSONValue?)] = []
 
+    /// A machine for a connection that has not started.
     public init(configuration: Configuration) {
         self.configuration = configuration
     }
@@ -73,6 +91,7 @@ public struct QMPServerStateMachine: Sendable {
         return false
     }
 
+    /// Whether the client enabled out-of-band execution in negotiation.
     public var oobEnabled: Bool {
         if case .commandMode(let oob) = state { return oob }
         return false
@@ -82,11 +101,13 @@ public struct QMPServerStateMachine: Sendable {
     /// reading at 8 with OOB enabled, and after every command without.
     public var inBandBacklog: Int { inBandReplies.count }
 
+    /// The client connected: send the greeting.
     public mutating func connected() -> Action {
         state = .negotiation
         return .send([configuration.greeting.raw])
     }
 
+    /// The connection closed: replies still owed are dropped.
     public mutating func closed() {
         state = .closed
         inBandReplies.removeAll()

@@ -24,6 +24,7 @@ extension QMPJSONConvertible {
 
 /// Where in a message a value sits: `return[3].status`, `data.device`.
 public struct QMPPath: Sendable, Hashable, CustomStringConvertible {
+    /// Member names and indices (`[3]`), outermost first.
     public private(set) var components: [String]
 
     /// A relative path is the part below a placeholder that a decoding helper handed down
@@ -43,6 +44,7 @@ public struct QMPPath: Sendable, Hashable, CustomStringConvertible {
         case startingWithIndex
     }
 
+    /// A path of the given components; empty for the value itself.
     public init(_ components: [String] = []) {
         self.components = components
         self.relative = .no
@@ -59,12 +61,14 @@ public struct QMPPath: Sendable, Hashable, CustomStringConvertible {
     @inlinable
     internal static var placeholder: QMPPath { QMPPath(components: [], relative: .yes) }
 
+    /// The path of a member of the value here.
     public func appending(_ member: String) -> QMPPath {
         var copy = self
         copy.components.append(member)
         return copy
     }
 
+    /// The path of an element of the array here.
     public func appending(index: Int) -> QMPPath {
         var copy = self
         if copy.components.isEmpty {
@@ -101,9 +105,12 @@ public struct QMPPath: Sendable, Hashable, CustomStringConvertible {
 
 /// A JSON value that does not have the shape a binding expects.
 public struct QMPDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Where the value sits in the message.
     public var path: QMPPath
+    /// What is wrong with it, without the path.
     public var message: String
 
+    /// An error at `path`.
     public init(path: QMPPath, message: String) {
         self.path = path
         self.message = message
@@ -115,6 +122,7 @@ public struct QMPDecodingError: Error, Sendable, Hashable, CustomStringConvertib
         return QMPDecodingError(path: path, message: "expected \(expected), got \(shown.count > 60 ? String(shown.prefix(60)) + "…" : shown)")
     }
 
+    /// A required member that is absent.
     public static func missing(_ path: QMPPath) -> QMPDecodingError {
         QMPDecodingError(path: path, message: "missing required member")
     }
@@ -327,11 +335,14 @@ extension JSONValue {
 /// A value kept out of line, so that a generated struct can hold a member whose type holds
 /// the struct again (`BlockStats.parent`), which a value type cannot store inline.
 public indirect enum QMPIndirect<Wrapped> {
+    /// The value, out of line.
     case boxed(Wrapped)
 
+    /// Boxes `value`.
     @inlinable
     public init(_ value: Wrapped) { self = .boxed(value) }
 
+    /// The boxed value.
     @inlinable
     public var value: Wrapped {
         switch self {

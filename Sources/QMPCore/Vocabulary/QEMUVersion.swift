@@ -7,8 +7,11 @@
 public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvertible {
     // Constants, because ``description`` is fixed when the version is made: a version whose
     // number changed afterwards would print another.
+    /// The major number: 7 in 7.2.0.
     public let major: Int
+    /// The minor number: 2 in 7.2.0.
     public let minor: Int
+    /// The micro number: 0 in 7.2.0; 0 when the text has none.
     public let micro: Int
     /// A pre-release suffix such as `rc2`, or `nil` for a release.
     public let prerelease: String?

@@ -7,6 +7,7 @@
 /// `1.0 and later` (``prose(newestKnown:)``).
 public struct QEMUVersionRange: Sendable, Hashable, LosslessStringConvertible {
     // Constants, so that no run can be made to end before it starts after the check in `init`.
+    /// The first release of the run.
     public let first: QEMUVersion
     /// The last release of the run; `nil` when the run reaches the newest release known.
     public let last: QEMUVersion?

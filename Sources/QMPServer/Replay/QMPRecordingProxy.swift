@@ -25,7 +25,14 @@ public final class QMPRecordingProxy: Sendable {
     private let logger: Logger
     private let state = NIOLockedValueBox<(listeners: [any Channel], connections: Int)>(([], 0))
 
-    /// - Parameter outputPath: the transcript file; created or truncated.
+    /// A proxy to `upstream` that records into a transcript file; it listens once
+    /// ``listen(on:)`` is called.
+    ///
+    /// - Parameters:
+    ///   - upstream: the QMP server to forward to, e.g. QEMU's monitor socket.
+    ///   - outputPath: the transcript file; created or truncated.
+    ///   - eventLoopGroup: where the connections run.
+    ///   - logger: where the proxy logs; by default nowhere.
     public init(
         upstream: QMPAddress,
         outputPath: String,
@@ -38,6 +45,8 @@ public final class QMPRecordingProxy: Sendable {
         self.logger = logger
     }
 
+    /// Starts listening for clients; returns the address bound (with the port chosen when 0 was
+    /// asked).
     @discardableResult
     public func listen(on address: QMPAddress) async throws -> QMPAddress {
         let upstream = self.upstream
@@ -70,6 +79,7 @@ public final class QMPRecordingProxy: Sendable {
         return address
     }
 
+    /// Stops listening for clients and closes the transcript file.
     public func shutdown() async {
         let listeners = state.withLockedValue { state in
             defer { state.listeners.removeAll() }

@@ -10,11 +10,16 @@ import QMPCore
 /// transcript does not have gets a `GenericError` that says so, and one whose name never
 /// appears gets QEMU's CommandNotFound.
 public final class QMPReplay: Sendable {
+    /// The recorded session this replay answers from.
     public let transcript: QMPTranscript
     private let cursor = NIOLockedValueBox<Set<Int>>([])
     private let source: String
 
-    /// - Parameter source: what the transcript is called in error messages, e.g. its file name.
+    /// A replay of `transcript`.
+    ///
+    /// - Parameters:
+    ///   - transcript: the recorded session to answer from.
+    ///   - source: what the transcript is called in error messages, e.g. its file name.
     public init(transcript: QMPTranscript, source: String = "the transcript") {
         self.transcript = transcript
         self.source = source

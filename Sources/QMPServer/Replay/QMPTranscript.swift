@@ -9,8 +9,11 @@ import QMPCore
 /// - libvirt's `tests/qemucapabilitiesdata/*.replies`: pretty-printed commands and replies
 ///   separated by blank lines, ids `libvirt-N`, no greeting.
 public struct QMPTranscript: Sendable {
+    /// One command and what came back for it.
     public struct Exchange: Sendable {
+        /// The command's name.
         public var command: String
+        /// Its arguments; empty when it had none.
         public var arguments: JSONObject
         /// `{"return": …}` or `{"error": …}` as recorded, without id.
         public var reply: JSONObject
@@ -20,9 +23,12 @@ public struct QMPTranscript: Sendable {
         public var outOfBand = false
     }
 
+    /// The server's greeting; libvirt's files have none.
     public var greeting: QMPGreeting?
+    /// The commands in the order they were sent.
     public var exchanges: [Exchange]
 
+    /// A transcript of the given exchanges.
     public init(greeting: QMPGreeting?, exchanges: [Exchange]) {
         self.greeting = greeting
         self.exchanges = exchanges

@@ -109,7 +109,7 @@ public struct QEMULauncher: Sendable {
     /// ``withQEMU(logger:_:)``, which always does.
     ///
     /// - Throws: ``QEMULaunchError`` when QEMU cannot be started or offers no QMP socket in
-    ///   time; ``QMPError`` when the connection to it fails.
+    ///   time; `QMPError` when the connection to it fails.
     public func launch(logger: Logger = QMPClient.silentLogger) async throws -> QEMUInstance {
         let binary = try resolvedBinary()
         let directory = try PrivateDirectory.create()
@@ -224,8 +224,8 @@ public struct QEMULauncher: Sendable {
 
 /// QEMU could not be started, or did not offer its QMP socket in time.
 ///
-/// Its own type rather than a code of ``QMPError``: launching a process is no part of the
-/// protocol. Failures of the QMP connection to a started QEMU are ``QMPError``s.
+/// Its own type rather than a code of `QMPError`: launching a process is no part of the
+/// protocol. Failures of the QMP connection to a started QEMU are `QMPError`s.
 public struct QEMULaunchError: Error, Sendable, CustomStringConvertible {
     /// What failed, with QEMU's own last words from its log where there are any.
     public var message: String

@@ -32,6 +32,8 @@ import Darwin
 ///     127.0.0.1 at a port the system picks.
 ///   - greeting: what the monitor greets with: its QEMU version and capabilities.
 ///   - logger: for the server underneath.
+///   - isolation: the actor the body runs on, the caller's by default.
+///   - body: the test, given the running monitor; what it returns is returned.
 public func withFakeMonitor<Result: Sendable>(
     transport: FakeMonitor.Transport = .unixSocket,
     greeting: QMPGreeting = FakeMonitor.defaultGreeting,
@@ -141,12 +143,15 @@ public final class FakeMonitor: Sendable {
     /// Expects `command`, answered with a success reply.
     ///
     /// - Parameters:
+    ///   - command: the command's name.
     ///   - arguments: the arguments the command must come with; `nil` accepts any. A command
     ///     sent without arguments has the empty object.
     ///   - reply: the `return` value.
     ///   - events: sent after the command ran and before its reply, as QEMU sends the events a
     ///     command causes (`STOP` before the reply to `stop`).
     ///   - thenClose: closes the client's connection after the reply, as QEMU does after `quit`.
+    ///   - fileID: where the expectation was made, for the failure text; leave the default.
+    ///   - line: the line of that place; leave the default.
     public func expect(
         _ command: String,
         arguments: JSONObject? = nil,

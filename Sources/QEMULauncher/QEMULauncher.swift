@@ -147,7 +147,12 @@ public struct QEMULauncher: Sendable {
         let process = QEMUProcess(pid: pid, directory: directory, logPath: logPath)
 
         do {
-            let client = try await connectWhenReady(socketPath: socketPath, process: process, binary: binary, logger: logger)
+            let client = try await connectWhenReady(
+                socketPath: socketPath,
+                process: process,
+                binary: binary,
+                logger: logger
+            )
             return QEMUInstance(
                 client: client,
                 process: process,
@@ -199,7 +204,11 @@ public struct QEMULauncher: Sendable {
                 var configuration = client
                 configuration.connectTimeout = max(client.connectTimeout, deadline - clock.now)
                 do {
-                    return try await QMPClient.connect(to: .unixSocket(path: socketPath), configuration: configuration, logger: logger)
+                    return try await QMPClient.connect(
+                        to: .unixSocket(path: socketPath),
+                        configuration: configuration,
+                        logger: logger
+                    )
                 } catch let error as QMPError where error.code == .connectionFailed {
                     // The socket file appears just before QEMU listens on it.
                 }

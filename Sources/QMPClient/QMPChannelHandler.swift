@@ -188,7 +188,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else if machine.greeting == nil {
             reason = QMPError(
                 code: .connectionClosed,
-                message: "\(peer) closed the connection before sending a QMP greeting (another client may be connected to this monitor)"
+                message:
+                    "\(peer) closed the connection before sending a QMP greeting (another client may be connected to this monitor)"
             )
         } else {
             reason = QMPError(
@@ -298,7 +299,10 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             connectTimeoutTask = nil
             logger.debug(
                 "QMP negotiated",
-                metadata: ["qmp_peer": "\(peer)", "qmp_version": "\(greeting.version?.description ?? "?")", "qmp_oob": "\(oobEnabled)"]
+                metadata: [
+                    "qmp_peer": "\(peer)", "qmp_version": "\(greeting.version?.description ?? "?")",
+                    "qmp_oob": "\(oobEnabled)",
+                ]
             )
             negotiated.succeed(Negotiated(greeting: greeting, oobEnabled: oobEnabled))
         case .deliverEvent(let event):

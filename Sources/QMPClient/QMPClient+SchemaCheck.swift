@@ -204,7 +204,13 @@ extension QMPClient {
             )
             return .schema(entry)
         } catch {
-            return .none(QMPError(code: .protocolViolation, message: "the query-qmp-schema reply cannot be read: \(error)", underlying: error))
+            return .none(
+                QMPError(
+                    code: .protocolViolation,
+                    message: "the query-qmp-schema reply cannot be read: \(error)",
+                    underlying: error
+                )
+            )
         }
     }
 
@@ -249,9 +255,17 @@ extension QMPClient {
         if issue.kind == .unexpected, issue.path.hasPrefix(prefix), !issue.path.dropFirst(prefix.count).contains(".") {
             let argument = String(issue.path.dropFirst(prefix.count))
             let when = history?.arguments[argument].map { Self.history($0, server: greeting.version) } ?? ""
-            throw QMPError(code: .invalidArguments, message: "\(server) has no argument '\(argument)' of '\(name)'\(when)", command: name)
+            throw QMPError(
+                code: .invalidArguments,
+                message: "\(server) has no argument '\(argument)' of '\(name)'\(when)",
+                command: name
+            )
         }
-        throw QMPError(code: .invalidArguments, message: "\(issue.description) (checked against \(server))", command: name)
+        throw QMPError(
+            code: .invalidArguments,
+            message: "\(issue.description) (checked against \(server))",
+            command: name
+        )
     }
 
     /// `; it was introduced in 8.0.0` or `; QEMU removed it after 5.2.0`, whichever explains

@@ -1,8 +1,8 @@
 import CQMPSystem
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import NIOConcurrencyHelpers
 import QAPI
 import QMPCore
 import ServiceLifecycle
@@ -256,7 +256,11 @@ public final class QMPClient: Sendable {
                 .get()
         } catch {
             negotiated.fail(error)
-            throw QMPError(code: .connectionFailed, message: "could not use descriptors \(input)/\(output)", underlying: error)
+            throw QMPError(
+                code: .connectionFailed,
+                message: "could not use descriptors \(input)/\(output)",
+                underlying: error
+            )
         }
         return try await finishConnecting(channel, hub, negotiated, configuration, peer, logger)
     }
@@ -339,7 +343,10 @@ public final class QMPClient: Sendable {
             throw error
         }
         let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: QMPChannelHandler.self), eventLoop: channel.eventLoop)
+            NIOLoopBound(
+                try channel.pipeline.syncOperations.handler(type: QMPChannelHandler.self),
+                eventLoop: channel.eventLoop
+            )
         }.get()
         return QMPClient(
             channel: channel,
@@ -380,7 +387,11 @@ public final class QMPClient: Sendable {
     private static func connectError(_ error: any Error, peer: String) -> QMPError {
         if let failure = error as? ChannelError, case .connectTimeout(let limit) = failure {
             let seconds = Double(limit.nanoseconds) / 1e9
-            return QMPError(code: .timeout, message: "could not connect to \(peer) within \(seconds) s", underlying: error)
+            return QMPError(
+                code: .timeout,
+                message: "could not connect to \(peer) within \(seconds) s",
+                underlying: error
+            )
         }
         var code: CInt?
         if let failure = error as? NIOConnectionError {
@@ -393,7 +404,11 @@ public final class QMPClient: Sendable {
         }
         // Other reasons speak through the underlying error's text.
         let hint = code == ECONNREFUSED ? ": nothing is listening on that port" : ""
-        return QMPError(code: .connectionFailed, message: "could not connect to \(peer)\(hint)", underlying: SystemError(errno: code))
+        return QMPError(
+            code: .connectionFailed,
+            message: "could not connect to \(peer)\(hint)",
+            underlying: SystemError(errno: code)
+        )
     }
 
     // MARK: - Commands
@@ -432,7 +447,11 @@ public final class QMPClient: Sendable {
     /// are queued, and its reply may overtake theirs. Only commands with `allow-oob` qualify
     /// (`migrate-recover`, `migrate-pause`, `yank`, `query-yank` in QEMU 7.2).
     @discardableResult
-    public func executeOutOfBand(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws -> JSONValue {
+    public func executeOutOfBand(
+        _ name: String,
+        arguments: JSONObject? = nil,
+        timeout: Duration? = nil
+    ) async throws -> JSONValue {
         try await call(name, arguments: arguments, outOfBand: true, fileDescriptors: [], timeout: timeout)
     }
 

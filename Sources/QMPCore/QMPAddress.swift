@@ -14,7 +14,10 @@ public enum QMPAddress: Sendable, Hashable, CustomStringConvertible {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
             guard !text.isEmpty else {
-                throw QMPError(code: .invalidArguments, message: "empty address: expected a Unix socket path or HOST:PORT")
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: "empty address: expected a Unix socket path or HOST:PORT"
+                )
             }
             self = .unixSocket(path: text)
             return

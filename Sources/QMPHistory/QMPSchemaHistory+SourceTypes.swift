@@ -55,7 +55,8 @@ extension QMPSchemaHistory {
 
         /// The command or event whose inline members the implicit type `name` holds.
         func inlineOwner(of name: String) -> Entry? {
-            let prefix = "q_obj_", suffix = "-arg"
+            let prefix = "q_obj_"
+            let suffix = "-arg"
             guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
             let owner = String(name.dropFirst(prefix.count).dropLast(suffix.count))
             return history.commands[owner] ?? history.events[owner]

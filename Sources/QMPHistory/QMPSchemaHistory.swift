@@ -171,14 +171,17 @@ public struct QMPSchemaHistory: Sendable {
             argumentForms: (object["forms"]?.arrayValue ?? []).map { form in
                 guard let text = element(form, 0)?.stringValue else { malformed("argument form of \(name)") }
                 return ArgumentForm(
-                    version: version(text, of: name), boxedType: element(form, 1)?.stringValue,
+                    version: version(text, of: name),
+                    boxedType: element(form, 1)?.stringValue,
                     isHandWritten: element(form, 2) == true
                 )
             },
             base: object["base"]?.stringValue,
             tag: object["tag"]?.stringValue,
             branches: (object["branches"]?.arrayValue ?? []).compactMap { pair in
-                guard let name = element(pair, 0)?.stringValue, let type = element(pair, 1)?.stringValue else { return nil }
+                guard let name = element(pair, 0)?.stringValue, let type = element(pair, 1)?.stringValue else {
+                    return nil
+                }
                 return (name, type)
             },
             shapeChanges: (object["changes"]?.arrayValue ?? []).compactMap { change in

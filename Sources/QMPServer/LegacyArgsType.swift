@@ -32,7 +32,10 @@ public struct LegacyArgsType: Sendable, Hashable {
             let name = String(part[..<colon])
             let type = part[part.index(after: colon)...]
             guard let letter = type.first else {
-                throw QMPError(code: .invalidArguments, message: "args_type entry '\(part)': the type letter is missing")
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: "args_type entry '\(part)': the type letter is missing"
+                )
             }
             if letter == "-" {
                 // `force:-f`: a flag; the letter after the dash is HMP's spelling.
@@ -40,11 +43,17 @@ public struct LegacyArgsType: Sendable, Hashable {
                 continue
             }
             guard "sFBilMoTbqO".contains(letter) else {
-                throw QMPError(code: .invalidArguments, message: "args_type entry '\(part)': '\(letter)' is not a QMP argument type")
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: "args_type entry '\(part)': '\(letter)' is not a QMP argument type"
+                )
             }
             let modifier = type.dropFirst()
             guard modifier.isEmpty || modifier == "?" else {
-                throw QMPError(code: .invalidArguments, message: "args_type entry '\(part)': expected '?' or nothing after the type letter")
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: "args_type entry '\(part)': expected '?' or nothing after the type letter"
+                )
             }
             if letter == "O" {
                 acceptsUnknown = true

@@ -59,7 +59,12 @@ public struct QMPCommandTable: Sendable {
         checkArguments: (@Sendable (JSONObject) -> QMPErrorBody?)? = nil,
         _ handler: @escaping QMPCommandHandler
     ) {
-        entries[name] = Entry(name: name, allowsOutOfBand: allowsOutOfBand, checkArguments: checkArguments, handler: handler)
+        entries[name] = Entry(
+            name: name,
+            allowsOutOfBand: allowsOutOfBand,
+            checkArguments: checkArguments,
+            handler: handler
+        )
     }
 
     /// Registers (or replaces) the handler of `name`, for a handler that neither suspends nor
@@ -339,7 +344,8 @@ public final class QMPServer: Sendable {
     }
 
     /// Runs an `async` handler that ``dispatch(_:)`` left, with its errors as QMP error bodies.
-    static func run(_ handler: QMPCommandHandler, _ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody> {
+    static func run(_ handler: QMPCommandHandler, _ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody>
+    {
         do {
             return .success(try await handler(request))
         } catch {
@@ -358,7 +364,10 @@ public final class QMPServer: Sendable {
     }
 
     private static func notFound(_ name: String) -> QMPErrorBody {
-        QMPErrorBody(errorClass: QMPError.ErrorClass.commandNotFound, description: "The command \(name) has not been found")
+        QMPErrorBody(
+            errorClass: QMPError.ErrorClass.commandNotFound,
+            description: "The command \(name) has not been found"
+        )
     }
 
     static func errorBody(_ error: any Error) -> QMPErrorBody {
@@ -371,7 +380,10 @@ public final class QMPServer: Sendable {
             // Only a shutdown cancels a handler's task.
             return shutDownBeforeFinishing
         case let error as QMPError:
-            return QMPErrorBody(errorClass: error.errorClass ?? QMPError.ErrorClass.genericError, description: error.message)
+            return QMPErrorBody(
+                errorClass: error.errorClass ?? QMPError.ErrorClass.genericError,
+                description: error.message
+            )
         default:
             return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: "\(error)")
         }

@@ -52,8 +52,8 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     /// Events this client missed because it was not reading, for the log.
     @exclusivity(unchecked) private var droppedEvents = 0
     /// Commands handed to the connection's task and not answered yet.
-    @exclusivity(unchecked) private var runningLater:
-        [QMPServerStateMachine.Ticket: QMPServerStateMachine.Request] = [:]
+    @exclusivity(unchecked) private var runningLater: [QMPServerStateMachine.Ticket: QMPServerStateMachine.Request] =
+        [:]
     /// The server is shutting down: nothing more is read, and the connection closes once the
     /// commands already read are answered.
     @exclusivity(unchecked) private var draining = false

@@ -5,7 +5,8 @@ import QMPServer
 /// Objects, character devices, block nodes, network backends, devices and QOM: what the
 /// simulated machine holds, kept consistent across the commands that show it.
 extension QEMUSimulator {
-    static func failure(_ description: String, _ errorClass: String = QMPError.ErrorClass.genericError) -> QMPErrorBody {
+    static func failure(_ description: String, _ errorClass: String = QMPError.ErrorClass.genericError) -> QMPErrorBody
+    {
         QMPErrorBody(errorClass: errorClass, description: description)
     }
 
@@ -190,8 +191,12 @@ extension QEMUSimulator {
             }
             try machine.withLockedValue { machine in
                 try Self.addDevice(
-                    driver: command.driver, bus: command.bus, id: command.id, properties: properties,
-                    to: &machine, hotplug: true
+                    driver: command.driver,
+                    bus: command.bus,
+                    id: command.id,
+                    properties: properties,
+                    to: &machine,
+                    hotplug: true
                 )
             }
             return QMPEmpty()
@@ -277,10 +282,14 @@ extension QEMUSimulator {
         if let explicit = node.size {
             description["size"] = .int(explicit)
         }
-        let filename = node.size == nil ? "\(node.driver)://" : "json:" + JSONValue.object(description).serialized(style: .qemu)
+        let filename =
+            node.size == nil ? "\(node.driver)://" : "json:" + JSONValue.object(description).serialized(style: .qemu)
         return [
             "iops_rd": 0, "detect_zeroes": "off",
-            "image": ["virtual-size": .int(size), "filename": .string(filename), "format": .string(node.driver), "actual-size": 0],
+            "image": [
+                "virtual-size": .int(size), "filename": .string(filename), "format": .string(node.driver),
+                "actual-size": 0,
+            ],
             "iops_wr": 0, "ro": .bool(node.readOnly), "node-name": .string(node.name), "backing_file_depth": 0,
             "drv": .string(node.driver), "iops": 0, "bps_wr": 0, "write_threshold": 0, "encrypted": false, "bps": 0,
             "bps_rd": 0, "cache": ["no-flush": false, "direct": false, "writeback": true], "file": .string(filename),
@@ -297,7 +306,8 @@ extension QEMUSimulator {
 
     static func qomNode(_ path: String, in machine: Machine) throws(QMPErrorBody) -> QOMNode {
         let components = path.split(separator: "/").map(String.init)
-        let typeProperty = { (type: String) in [(name: "type", type: "string", value: Optional(JSONValue.string(type)))] }
+        let typeProperty = { (type: String) in [(name: "type", type: "string", value: Optional(JSONValue.string(type)))]
+        }
         if machine.type == .pc, let node = pcQOMNode(components, in: machine) {
             return node
         }
@@ -313,7 +323,10 @@ extension QEMUSimulator {
             return QOMNode(
                 type: "none-machine",
                 properties: typeProperty("none-machine"),
-                children: [(name: "peripheral", type: "container"), (name: "peripheral-anon", type: "container"), (name: "unattached", type: "container")]
+                children: [
+                    (name: "peripheral", type: "container"), (name: "peripheral-anon", type: "container"),
+                    (name: "unattached", type: "container"),
+                ]
             )
         case ["machine", "peripheral"], ["machine", "peripheral-anon"], ["machine", "unattached"]:
             return QOMNode(type: "container", properties: typeProperty("container"), children: [])
@@ -327,7 +340,8 @@ extension QEMUSimulator {
             return QOMNode(
                 type: "container",
                 properties: typeProperty("container"),
-                children: [(name: "compat_monitor0", type: "chardev-socket")] + machine.chardevs.map { (name: $0.id, type: "chardev-" + $0.backend) }
+                children: [(name: "compat_monitor0", type: "chardev-socket")]
+                    + machine.chardevs.map { (name: $0.id, type: "chardev-" + $0.backend) }
             )
         case let parts where parts.count == 2 && parts[0] == "chardevs":
             if parts[1] == "compat_monitor0" {

@@ -153,7 +153,12 @@ extension QEMUSimulator {
             // The command line was checked when it was applied; a device it names plugs.
             let given = JSONObject(properties.map { ($0.key, JSONValue.string($0.value)) })
             _ = try? addDevice(
-                driver: specification.driver, bus: bus, id: id, properties: given, to: &machine, hotplug: false
+                driver: specification.driver,
+                bus: bus,
+                id: id,
+                properties: given,
+                to: &machine,
+                hotplug: false
             )
         }
         return machine
@@ -208,7 +213,10 @@ extension QEMUSimulator {
             isCPU
             ? []
             : driver == "qemu-xhci"
-                ? ["p2", "p3", "streams", "addr", "multifunction", "romfile", "rombar", "failover_pair_id", "acpi-index", "x-pcie-lnksta-dllla", "x-pcie-extcap-init"]
+                ? [
+                    "p2", "p3", "streams", "addr", "multifunction", "romfile", "rombar", "failover_pair_id",
+                    "acpi-index", "x-pcie-lnksta-dllla", "x-pcie-extcap-init",
+                ]
                 : Set(usbDevices[driver] ?? [])
         if !isCPU {
             for key in arguments.keys.sorted() where !common.contains(key) && !own.contains(key) {
@@ -237,7 +245,9 @@ extension QEMUSimulator {
             } else {
                 guard let free = xhciFullSpeedPorts.first(where: { !used.contains($0) }) else {
                     // QEMU would chain a usb-hub here; the simulator does not model hubs.
-                    throw failure("the simulated QEMU models \(xhciFullSpeedPorts.count) USB ports per qemu-xhci and no hubs")
+                    throw failure(
+                        "the simulated QEMU models \(xhciFullSpeedPorts.count) USB ports per qemu-xhci and no hubs"
+                    )
                 }
                 device.usbPort = free
             }
@@ -259,7 +269,8 @@ extension QEMUSimulator {
     static func checkCPU(_ driver: String, _ arguments: JSONObject, _ machine: Machine) throws(QMPErrorBody) -> Int {
         guard driver == cpuType else { throw failure("Invalid CPU type, expected cpu type: '\(cpuType)'") }
         let limits: [(name: String, label: String, maximum: Int)] = [
-            ("socket-id", "socket", 0), ("die-id", "die", 0), ("core-id", "core", machine.maxCPUs - 1), ("thread-id", "thread", 0),
+            ("socket-id", "socket", 0), ("die-id", "die", 0), ("core-id", "core", machine.maxCPUs - 1),
+            ("thread-id", "thread", 0),
         ]
         var values: [String: Int] = [:]
         for limit in limits {
@@ -312,7 +323,9 @@ extension QEMUSimulator {
     static func cpuList(_ machine: Machine) -> [(core: Int, qomPath: String)] {
         guard machine.type == .pc else { return [] }
         // The first CPU is the first thing pc creates; the others follow one later.
-        var list = (0..<machine.bootCPUs).map { (core: $0, qomPath: "/machine/unattached/device[\($0 == 0 ? 0 : $0 + 1)]") }
+        var list = (0..<machine.bootCPUs).map {
+            (core: $0, qomPath: "/machine/unattached/device[\($0 == 0 ? 0 : $0 + 1)]")
+        }
         list += machine.devices.compactMap { device in device.coreID.map { (core: $0, qomPath: device.qomPath) } }
         return list.sorted { $0.core < $1.core }
     }
@@ -324,15 +337,22 @@ extension QEMUSimulator {
     static func queryCPUsFast(_ machine: Machine) -> [CpuInfoFast] {
         cpuList(machine).map { cpu in
             CpuInfoFast(
-                cpuIndex: Int64(cpu.core), qomPath: cpu.qomPath, threadId: Int64(4000 + cpu.core),
-                props: cpuProperties(cpu.core), target: .x8664, branch: .other([:])
+                cpuIndex: Int64(cpu.core),
+                qomPath: cpu.qomPath,
+                threadId: Int64(4000 + cpu.core),
+                props: cpuProperties(cpu.core),
+                target: .x8664,
+                branch: .other([:])
             )
         }
     }
 
     static func queryHotpluggableCPUs(_ machine: Machine) throws(QMPErrorBody) -> [HotpluggableCPU] {
         guard machine.type == .pc else { throw failure("The feature 'query-hotpluggable-cpus' is not enabled") }
-        let present = Dictionary(cpuList(machine).map { ($0.core, $0.qomPath) }, uniquingKeysWith: { first, _ in first })
+        let present = Dictionary(
+            cpuList(machine).map { ($0.core, $0.qomPath) },
+            uniquingKeysWith: { first, _ in first }
+        )
         return (0..<machine.maxCPUs).reversed().map { core in
             HotpluggableCPU(type: cpuType, vcpusCount: 1, props: cpuProperties(core), qomPath: present[core])
         }
@@ -342,11 +362,24 @@ extension QEMUSimulator {
     /// BARs unassigned (no firmware has run).
     static func queryPCI(_ machine: Machine) -> JSONValue {
         guard machine.type == .pc else { return [] }
-        func function(_ slot: Int, _ function: Int, _ classCode: Int, _ description: String, vendor: Int, device: Int, qdevID: String = "", irqPin: Int = 0, regions: [JSONValue] = []) -> JSONValue {
+        func function(
+            _ slot: Int,
+            _ function: Int,
+            _ classCode: Int,
+            _ description: String,
+            vendor: Int,
+            device: Int,
+            qdevID: String = "",
+            irqPin: Int = 0,
+            regions: [JSONValue] = []
+        ) -> JSONValue {
             var entry: JSONObject = [
                 "irq_pin": .int(Int64(irqPin)), "bus": 0, "qdev_id": .string(qdevID), "slot": .int(Int64(slot)),
                 "class_info": ["class": .int(Int64(classCode)), "desc": .string(description)],
-                "id": ["device": .int(Int64(device)), "subsystem-vendor": 6900, "vendor": .int(Int64(vendor)), "subsystem": 4352],
+                "id": [
+                    "device": .int(Int64(device)), "subsystem-vendor": 6900, "vendor": .int(Int64(vendor)),
+                    "subsystem": 4352,
+                ],
                 "function": .int(Int64(function)), "regions": .array(regions),
             ]
             if irqPin != 0 { entry["irq"] = 0 }
@@ -355,15 +388,35 @@ extension QEMUSimulator {
         var devices = [
             function(0, 0, 0x600, "Host bridge", vendor: 0x8086, device: 0x1237),
             function(1, 0, 0x601, "ISA bridge", vendor: 0x8086, device: 0x7000),
-            function(1, 1, 0x101, "IDE controller", vendor: 0x8086, device: 0x7010, regions: [["bar": 4, "size": 16, "address": -1, "type": "io"]]),
+            function(
+                1,
+                1,
+                0x101,
+                "IDE controller",
+                vendor: 0x8086,
+                device: 0x7010,
+                regions: [["bar": 4, "size": 16, "address": -1, "type": "io"]]
+            ),
             function(1, 3, 0x680, "Bridge", vendor: 0x8086, device: 0x7113, irqPin: 1),
         ]
         for device in machine.devices.sorted(by: { ($0.pciSlot ?? 0) < ($1.pciSlot ?? 0) }) {
             guard let slot = device.pciSlot else { continue }
             devices.append(
                 function(
-                    slot, 0, 0xC03, "USB controller", vendor: 0x1B36, device: 0x000D, qdevID: device.id ?? "", irqPin: 1,
-                    regions: [["prefetch": false, "mem_type_64": true, "bar": 0, "size": 16384, "address": -1, "type": "memory"]]
+                    slot,
+                    0,
+                    0xC03,
+                    "USB controller",
+                    vendor: 0x1B36,
+                    device: 0x000D,
+                    qdevID: device.id ?? "",
+                    irqPin: 1,
+                    regions: [
+                        [
+                            "prefetch": false, "mem_type_64": true, "bar": 0, "size": 16384, "address": -1,
+                            "type": "memory",
+                        ]
+                    ]
                 )
             )
         }
@@ -373,17 +426,26 @@ extension QEMUSimulator {
     /// What `qom-list /machine` shows on pc (QEMU 7.2): the machine's properties and children.
     static let pcMachineProperties: [(name: String, type: String)] = [
         ("type", "string"), ("kernel", "string"), ("dt-compatible", "string"), ("boot", "BootConfiguration"),
-        ("memory", "MemorySizeConfiguration"), ("initrd", "string"), ("confidential-guest-support", "link<confidential-guest-support>"),
-        ("graphics", "bool"), ("usb", "bool"), ("firmware", "string"), ("memory-encryption", "string"), ("smp", "SMPConfiguration"),
-        ("dump-guest-core", "bool"), ("phandle-start", "int"), ("dumpdtb", "string"), ("memory-backend", "link<memory-backend>"),
-        ("dtb", "string"), ("mem-merge", "bool"), ("append", "string"), ("suppress-vmdesc", "bool"), ("smm", "OnOffAuto"),
-        ("acpi", "OnOffAuto"), ("pit", "OnOffAuto"), ("pic", "OnOffAuto"), ("x-oem-table-id", "string"), ("bus-lock-ratelimit", "uint64_t"),
+        ("memory", "MemorySizeConfiguration"), ("initrd", "string"),
+        ("confidential-guest-support", "link<confidential-guest-support>"),
+        ("graphics", "bool"), ("usb", "bool"), ("firmware", "string"), ("memory-encryption", "string"),
+        ("smp", "SMPConfiguration"),
+        ("dump-guest-core", "bool"), ("phandle-start", "int"), ("dumpdtb", "string"),
+        ("memory-backend", "link<memory-backend>"),
+        ("dtb", "string"), ("mem-merge", "bool"), ("append", "string"), ("suppress-vmdesc", "bool"),
+        ("smm", "OnOffAuto"),
+        ("acpi", "OnOffAuto"), ("pit", "OnOffAuto"), ("pic", "OnOffAuto"), ("x-oem-table-id", "string"),
+        ("bus-lock-ratelimit", "uint64_t"),
         ("sgx-epc", "SgxEPC"), ("x-oem-id", "string"), ("max-fw-size", "size"), ("default-bus-bypass-iommu", "bool"),
-        ("device-memory-region-size", "int"), ("sata", "bool"), ("vmport", "OnOffAuto"), ("i8042", "bool"), ("hpet", "bool"),
-        ("smbios-entry-point-type", "str"), ("max-ram-below-4g", "size"), ("smbus", "bool"), ("unattached", "child<container>"),
-        ("fw_cfg", "child<fw_cfg_io>"), ("peripheral-anon", "child<container>"), ("nvdimm", "bool"), ("peripheral", "child<container>"),
+        ("device-memory-region-size", "int"), ("sata", "bool"), ("vmport", "OnOffAuto"), ("i8042", "bool"),
+        ("hpet", "bool"),
+        ("smbios-entry-point-type", "str"), ("max-ram-below-4g", "size"), ("smbus", "bool"),
+        ("unattached", "child<container>"),
+        ("fw_cfg", "child<fw_cfg_io>"), ("peripheral-anon", "child<container>"), ("nvdimm", "bool"),
+        ("peripheral", "child<container>"),
         ("nvdimm-persistence", "string"), ("rtc_state", "link<isa-device>"), ("smram", "link<memory-region>"),
-        ("cxl-fmw", "CXLFixedMemoryWindow"), ("rtc-time", "struct tm"), ("acpi-device", "link<hotplug-handler>"), ("hmat", "bool"),
+        ("cxl-fmw", "CXLFixedMemoryWindow"), ("rtc-time", "struct tm"), ("acpi-device", "link<hotplug-handler>"),
+        ("hmat", "bool"),
         ("cxl", "bool"), ("pcspk-audiodev", "str"), ("i440fx", "child<i440FX-pcihost>"),
     ]
 
@@ -412,18 +474,25 @@ extension QEMUSimulator {
             }
         } else if device.driver == "qemu-xhci" {
             properties += [
-                ("failover_pair_id", "str", ""), ("romfile", "str", nil), ("addr", "int32", .int(Int64((device.pciSlot ?? 0) << 3))),
-                ("romsize", "uint32", nil), ("x-pcie-lnksta-dllla", "bool", true), ("rombar", "uint32", 1), ("x-pcie-extcap-init", "bool", true),
-                ("acpi-index", "uint32", 0), ("multifunction", "bool", false), ("legacy-addr", "str", nil), ("host", "link<device>", nil),
+                ("failover_pair_id", "str", ""), ("romfile", "str", nil),
+                ("addr", "int32", .int(Int64((device.pciSlot ?? 0) << 3))),
+                ("romsize", "uint32", nil), ("x-pcie-lnksta-dllla", "bool", true), ("rombar", "uint32", 1),
+                ("x-pcie-extcap-init", "bool", true),
+                ("acpi-index", "uint32", 0), ("multifunction", "bool", false), ("legacy-addr", "str", nil),
+                ("host", "link<device>", nil),
                 ("streams", "bool", true), ("p2", "uint32", 4), ("p3", "uint32", 4),
             ]
             children = [
-                ("bus master container[0]", "memory-region"), ("xhci-core", "base-xhci"), ("msix-table[0]", "memory-region"),
+                ("bus master container[0]", "memory-region"), ("xhci-core", "base-xhci"),
+                ("msix-table[0]", "memory-region"),
                 ("bus master[0]", "memory-region"), ("msix-pba[0]", "memory-region"),
             ]
             if let bus = device.providedBus { children.append((bus, "usb-bus")) }
         } else if let core = device.coreID {
-            properties += [("socket-id", "int32", 0), ("core-id", "int32", .int(Int64(core))), ("thread-id", "int32", 0), ("die-id", "int32", 0)]
+            properties += [
+                ("socket-id", "int32", 0), ("core-id", "int32", .int(Int64(core))), ("thread-id", "int32", 0),
+                ("die-id", "int32", 0),
+            ]
         }
         return QOMNode(type: device.driver, properties: properties, children: children)
     }
@@ -436,14 +505,21 @@ extension QEMUSimulator {
         switch components {
         case ["machine"]:
             let properties = pcMachineProperties.filter { !$0.type.hasPrefix("child<") }.map { property in
-                (name: property.name, type: property.type, value: property.name == "type" ? JSONValue.string(pcMachineType) : nil)
+                (
+                    name: property.name, type: property.type,
+                    value: property.name == "type" ? JSONValue.string(pcMachineType) : nil
+                )
             }
-            let children = pcMachineProperties.filter { $0.type.hasPrefix("child<") }.map { ($0.name, String($0.type.dropFirst(6).dropLast())) }
+            let children = pcMachineProperties.filter { $0.type.hasPrefix("child<") }.map {
+                ($0.name, String($0.type.dropFirst(6).dropLast()))
+            }
             return QOMNode(type: pcMachineType, properties: properties, children: children)
         case ["machine", "peripheral"]:
             return container(machine.devices.compactMap { device in device.id.map { ($0, device.driver) } })
         case ["machine", "peripheral-anon"]:
-            return container(machine.devices.compactMap { device in device.anonymousIndex.map { ("device[\($0)]", device.driver) } })
+            return container(
+                machine.devices.compactMap { device in device.anonymousIndex.map { ("device[\($0)]", device.driver) } }
+            )
         case let parts where parts.count == 3 && parts[0] == "machine" && parts[1] == "unattached":
             if let cpu = cpuList(machine).first(where: { $0.qomPath == "/machine/unattached/\(parts[2])" }) {
                 return qomNode(
@@ -461,10 +537,13 @@ extension QEMUSimulator {
         for controller in machine.devices {
             guard let busName = controller.providedBus, path == "\(controller.qomPath)/\(busName)" else { continue }
             var properties: [(name: String, type: String, value: JSONValue?)] = [
-                ("type", "string", "usb-bus"), ("realized", "bool", true), ("hotplug-handler", "link<hotplug-handler>", .string(controller.qomPath)),
+                ("type", "string", "usb-bus"), ("realized", "bool", true),
+                ("hotplug-handler", "link<hotplug-handler>", .string(controller.qomPath)),
             ]
             for device in machine.devices where device.bus == busName {
-                properties.append(("child[\(device.busChildIndex ?? 0)]", "link<\(device.driver)>", .string(device.qomPath)))
+                properties.append(
+                    ("child[\(device.busChildIndex ?? 0)]", "link<\(device.driver)>", .string(device.qomPath))
+                )
             }
             return QOMNode(type: "usb-bus", properties: properties, children: [])
         }
@@ -482,13 +561,18 @@ extension QEMUSimulator.Configuration {
         switch machine.split(separator: ",").first.map(String.init) ?? machine {
         case "none": self.machine = .none
         case "pc", "pc-i440fx-7.2": self.machine = .pc
-        default: throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model -machine \(machine); it models none and pc (pc-i440fx-7.2)")
+        default:
+            throw QEMUSimulator.UnsupportedCommandLine(
+                description: "the simulator does not model -machine \(machine); it models none and pc (pc-i440fx-7.2)"
+            )
         }
         var index = arguments.startIndex
         while index < arguments.endIndex {
             let option = arguments[index]
             guard option == "-smp" || option == "-device" else {
-                throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator does not model \(option); it models -smp and -device")
+                throw QEMUSimulator.UnsupportedCommandLine(
+                    description: "the simulator does not model \(option); it models -smp and -device"
+                )
             }
             guard index + 1 < arguments.endIndex else {
                 throw QEMUSimulator.UnsupportedCommandLine(description: "\(option) needs a value")
@@ -506,17 +590,24 @@ extension QEMUSimulator.Configuration {
                 for part in parts {
                     let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
                     guard pair.count == 2, let number = Int(pair[1]) else {
-                        throw QEMUSimulator.UnsupportedCommandLine(description: "cannot read -smp \(value): expected N[,cpus=N][,maxcpus=M]")
+                        throw QEMUSimulator.UnsupportedCommandLine(
+                            description: "cannot read -smp \(value): expected N[,cpus=N][,maxcpus=M]"
+                        )
                     }
                     switch pair[0] {
                     case "cpus": cpus = number
                     case "maxcpus": maxCPUs = number
-                    default: throw QEMUSimulator.UnsupportedCommandLine(description: "the simulator models -smp cpus and maxcpus, not \(pair[0])")
+                    default:
+                        throw QEMUSimulator.UnsupportedCommandLine(
+                            description: "the simulator models -smp cpus and maxcpus, not \(pair[0])"
+                        )
                     }
                 }
                 maxCPUs = max(maxCPUs, cpus)
             default:  // -device, the only other option let through above
-                guard let driver = parts.first else { throw QEMUSimulator.UnsupportedCommandLine(description: "-device needs a driver") }
+                guard let driver = parts.first else {
+                    throw QEMUSimulator.UnsupportedCommandLine(description: "-device needs a driver")
+                }
                 var properties: [String: String] = [:]
                 for part in parts.dropFirst() {
                     let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
@@ -526,7 +617,9 @@ extension QEMUSimulator.Configuration {
                     let models = ["qemu-xhci"] + QEMUSimulator.usbDevices.keys.sorted()
                     let list = models.dropLast().joined(separator: ", ") + " and " + models.last!
                     throw QEMUSimulator.UnsupportedCommandLine(
-                        description: "the simulator does not model -device \(driver) on -machine \(machine); it models \(list), on -machine pc only")
+                        description:
+                            "the simulator does not model -device \(driver) on -machine \(machine); it models \(list), on -machine pc only"
+                    )
                 }
                 devices.append(QEMUSimulator.DeviceSpecification(driver: driver, properties: properties))
             }

@@ -249,7 +249,8 @@ public final class QEMUSimulator: Sendable {
         // The rest of QEMU 7.2's commands exist, with their arguments checked, and answer as
         // QEMU 7.2 answered them on a machine without devices (recorded, so JSON), else with the
         // smallest reply their return type allows.
-        for (name, entry) in Self.schema.introspection.commands where table.entries[name] == nil && name != "qmp_capabilities" {
+        for (name, entry) in Self.schema.introspection.commands
+        where table.entries[name] == nil && name != "qmp_capabilities" {
             guard case .command(_, let returnType, let allowsOutOfBand) = entry.metaType else { continue }
             let recorded = Self.unsimulatedReplies[name]
             let synthesised = Self.schema.introspection.minimalValue(of: returnType)
@@ -315,7 +316,10 @@ public final class QEMUSimulator: Sendable {
         for pair in pairs.sorted(by: { $0.placeholder.count > $1.placeholder.count }) where !pair.placeholder.isEmpty {
             description = description.replacing(pair.placeholder, with: pair.value)
         }
-        throw QMPErrorBody(errorClass: error["class"]?.stringValue ?? QMPError.ErrorClass.genericError, description: description)
+        throw QMPErrorBody(
+            errorClass: error["class"]?.stringValue ?? QMPError.ErrorClass.genericError,
+            description: description
+        )
     }
 
     static func hmpStatus(_ state: RunState) -> String {

@@ -267,7 +267,8 @@ public final class FakeMonitor: Sendable {
         logger: Logger
     ) -> (QMPServer, NIOLockedValueBox<Script>) {
         let script = NIOLockedValueBox(Script())
-        let address: QMPAddress = directory.map { .unixSocket(path: $0 + "/qmp.sock") } ?? .tcp(host: "127.0.0.1", port: 0)
+        let address: QMPAddress =
+            directory.map { .unixSocket(path: $0 + "/qmp.sock") } ?? .tcp(host: "127.0.0.1", port: 0)
         let configuration = QMPServer.Configuration(
             greeting: greeting,
             commands: QMPCommandTable(),

@@ -31,7 +31,12 @@ public enum CommandLineSyntax {
             }
             let key = String(word[..<equals])
             let value = parseValue(String(word[word.index(after: equals)...]))
-            try set(value, at: key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), in: &result, fullKey: key)
+            try set(
+                value,
+                at: key.split(separator: ".", omittingEmptySubsequences: false).map(String.init),
+                in: &result,
+                fullKey: key
+            )
         }
         return result
     }
@@ -106,7 +111,12 @@ public enum CommandLineSyntax {
         return .string(text)
     }
 
-    private static func set(_ value: JSONValue, at path: [String], in object: inout JSONObject, fullKey: String) throws(CommandLineError) {
+    private static func set(
+        _ value: JSONValue,
+        at path: [String],
+        in object: inout JSONObject,
+        fullKey: String
+    ) throws(CommandLineError) {
         let key = path[0]
         if path.count == 1 {
             if object.contains(key: key) {

@@ -67,7 +67,10 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Connects (or launches, or starts the simulated QEMU), runs `body`, and always
     /// disconnects (or shuts QEMU down).
-    func withClient<Result: Sendable>(address: String?, _ body: (QMPClient) async throws -> Result) async throws -> Result {
+    func withClient<Result: Sendable>(
+        address: String?,
+        _ body: (QMPClient) async throws -> Result
+    ) async throws -> Result {
         let configuration = QMPClient.Configuration(
             connectTimeout: .seconds(min(timeout, 30)),
             commandTimeout: commandTimeout,

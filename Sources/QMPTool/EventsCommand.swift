@@ -23,7 +23,10 @@ struct EventsCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: .customLong("filter"), help: ArgumentHelp("Only events with this name (repeatable).", valueName: "name"))
+    @Option(
+        name: .customLong("filter"),
+        help: ArgumentHelp("Only events with this name (repeatable).", valueName: "name")
+    )
     var names: [String] = []
 
     @Option(help: "Stop after this many events.")
@@ -39,7 +42,12 @@ struct EventsCommand: AsyncParsableCommand {
     @Flag(help: "Show seconds since qmp started listening instead of QEMU's timestamps.")
     var sinceStart = false
 
-    @Argument(help: ArgumentHelp("Unix socket path or HOST:PORT (not with --launch; neither: a simulated QEMU).", valueName: "address"))
+    @Argument(
+        help: ArgumentHelp(
+            "Unix socket path or HOST:PORT (not with --launch; neither: a simulated QEMU).",
+            valueName: "address"
+        )
+    )
     var address: String?
 
     func validate() throws {

@@ -43,14 +43,21 @@ struct ExecCommand: AsyncParsableCommand {
     @Flag(help: "With commands from standard input: go on after an error (the exit code still reports it).")
     var keepGoing = false
 
-    @Argument(help: ArgumentHelp("[ADDRESS] COMMAND [key=value ...]; without ADDRESS a simulated QEMU answers", valueName: "words"))
+    @Argument(
+        help: ArgumentHelp(
+            "[ADDRESS] COMMAND [key=value ...]; without ADDRESS a simulated QEMU answers",
+            valueName: "words"
+        )
+    )
     var words: [String] = []
 
     func validate() throws {
         try connection.rejectAddressWithLaunch(words)
         let fromStandardInput = connection.splitAddress(words).rest == ["-"]
         if fromStandardInput && (oob || args != nil) {
-            throw ValidationError("--oob and --args apply to one COMMAND, not to commands read from standard input ('-')")
+            throw ValidationError(
+                "--oob and --args apply to one COMMAND, not to commands read from standard input ('-')"
+            )
         }
         if !fromStandardInput && keepGoing {
             throw ValidationError("--keep-going applies only to commands read from standard input (COMMAND '-')")

@@ -12,7 +12,10 @@ public struct QMPCommand: AsyncParsableCommand {
             Exit codes: 0 success; 1 QEMU answered with an error; 3 connection failed, was lost, \
             timed out, or the peer does not speak QMP; 64 bad command line.
             """,
-        subcommands: [ShellCommand.self, ExecCommand.self, EventsCommand.self, QOMCommand.self, SchemaCommand.self, MockCommand.self, RecordCommand.self]
+        subcommands: [
+            ShellCommand.self, ExecCommand.self, EventsCommand.self, QOMCommand.self, SchemaCommand.self,
+            MockCommand.self, RecordCommand.self,
+        ]
     )
 
     public init() {}

@@ -24,7 +24,12 @@ struct QOMCommand: AsyncParsableCommand {
 
     /// Splits the leading ADDRESS off the words: there is one when there is a word more than the
     /// subcommand takes. Without one, --launch or the simulated QEMU answers.
-    static func split(_ words: [String], launch: Bool, expecting count: Int, usage: String) throws -> (String?, [String]) {
+    static func split(
+        _ words: [String],
+        launch: Bool,
+        expecting count: Int,
+        usage: String
+    ) throws -> (String?, [String]) {
         if words.count == count + 1 {
             guard !launch else { throw ConnectionOptions.addressWithLaunch }
             return (words[0], Array(words.dropFirst()))
@@ -59,11 +64,19 @@ struct QOMCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (address, rest) = try QOMCommand.split(words, launch: connection.launch, expecting: 1, usage: "get [ADDRESS] PATH.PROP")
+            let (address, rest) = try QOMCommand.split(
+                words,
+                launch: connection.launch,
+                expecting: 1,
+                usage: "get [ADDRESS] PATH.PROP"
+            )
             let (path, property) = try QOMCommand.propertyPath(rest[0])
             do {
                 let value = try await connection.withClient(address: address) { client in
-                    try await client.execute("qom-get", arguments: ["path": .string(path), "property": .string(property)])
+                    try await client.execute(
+                        "qom-get",
+                        arguments: ["path": .string(path), "property": .string(property)]
+                    )
                 }
                 printLine(value.serialized())
             } catch {
@@ -85,11 +98,21 @@ struct QOMCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("[ADDRESS] PATH.PROP VALUE", valueName: "words")) var words: [String] = []
 
         func validate() throws {
-            _ = try QOMCommand.split(words, launch: connection.launch, expecting: 2, usage: "set [ADDRESS] PATH.PROP VALUE")
+            _ = try QOMCommand.split(
+                words,
+                launch: connection.launch,
+                expecting: 2,
+                usage: "set [ADDRESS] PATH.PROP VALUE"
+            )
         }
 
         func run() async throws {
-            let (address, rest) = try QOMCommand.split(words, launch: connection.launch, expecting: 2, usage: "set [ADDRESS] PATH.PROP VALUE")
+            let (address, rest) = try QOMCommand.split(
+                words,
+                launch: connection.launch,
+                expecting: 2,
+                usage: "set [ADDRESS] PATH.PROP VALUE"
+            )
             let (path, property) = try QOMCommand.propertyPath(rest[0])
             let value = CommandLineSyntax.parseValue(rest[1])
             do {
@@ -122,7 +145,12 @@ struct QOMCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (address, rest) = try QOMCommand.split(words, launch: connection.launch, expecting: 1, usage: "list [ADDRESS] PATH")
+            let (address, rest) = try QOMCommand.split(
+                words,
+                launch: connection.launch,
+                expecting: 1,
+                usage: "list [ADDRESS] PATH"
+            )
             do {
                 let entries = try await connection.withClient(address: address) { client in
                     try await QOMTree.list(rest[0], client: client)
@@ -227,7 +255,9 @@ enum QOMTree {
     }
 
     private static func rootType(_ path: String, client: QMPClient) async throws -> String {
-        if let type = try? await client.execute("qom-get", arguments: ["path": .string(path), "property": "type"]).stringValue {
+        if let type = try? await client.execute("qom-get", arguments: ["path": .string(path), "property": "type"])
+            .stringValue
+        {
             return type
         }
         return "?"

@@ -27,7 +27,9 @@ struct RecordCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The QMP server to pass through to: a Unix socket path or HOST:PORT.", valueName: "address"))
+    @Option(
+        help: ArgumentHelp("The QMP server to pass through to: a Unix socket path or HOST:PORT.", valueName: "address")
+    )
     var upstream: String
 
     @Option(help: ArgumentHelp("Where clients connect: a Unix socket path or HOST:PORT.", valueName: "address"))

@@ -1,11 +1,12 @@
 import ArgumentParser
+import QMPCore
+import QMPHistory
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import QMPHistory
-import QMPCore
 
 /// `qmp schema`: QEMU's QMP vocabulary across releases, from the history the bindings carry.
 /// Nothing is connected to: it answers from QEMU 1.0 to the newest release generated.
@@ -54,14 +55,17 @@ struct SchemaCommand: ParsableCommand {
         }
 
         @Argument(help: "What to list: commands, events or types.") var kind: Kind = .commands
-        @Option(name: .customLong("in"), help: ArgumentHelp("Only what this release had.", valueName: "VERSION")) var version: String?
+        @Option(name: .customLong("in"), help: ArgumentHelp("Only what this release had.", valueName: "VERSION"))
+        var version: String?
         @Flag(help: "Names only, one per line.") var namesOnly = false
 
         func run() throws {
             let history = SchemaCommand.history
             let entries = history.entries(kind.entryKind)
             let release = try version.map(SchemaCommand.release)
-            let selected = entries.values.filter { entry in release.map(entry.isPresent(in:)) ?? true }.sorted { $0.name < $1.name }
+            let selected = entries.values.filter { entry in release.map(entry.isPresent(in:)) ?? true }.sorted {
+                $0.name < $1.name
+            }
             let width = selected.map(\.name.count).max() ?? 0
             for entry in selected {
                 if namesOnly || release != nil {
@@ -86,7 +90,8 @@ struct SchemaCommand: ParsableCommand {
         )
 
         @Argument(help: "A command, event or type name.") var name: String
-        @Option(name: .customLong("in"), help: ArgumentHelp("Show the shape this release had.", valueName: "VERSION")) var version: String?
+        @Option(name: .customLong("in"), help: ArgumentHelp("Show the shape this release had.", valueName: "VERSION"))
+        var version: String?
 
         func run() throws {
             let history = SchemaCommand.history
@@ -106,7 +111,9 @@ struct SchemaCommand: ParsableCommand {
         }
 
         static func render(_ entry: QMPSchemaHistory.Entry, in release: QEMUVersion?) -> [String] {
-            let kind = entry.kind != .type ? entry.kind.rawValue
+            let kind =
+                entry.kind != .type
+                ? entry.kind.rawValue
                 : entry.tag != nil ? "union" : entry.metaType?.rawValue ?? "type"
             var lines = ["\(kind) \(entry.name)"]
             lines.append("  QEMU " + entry.availability.prose())
@@ -115,7 +122,9 @@ struct SchemaCommand: ParsableCommand {
             if entry.allowsOutOfBand { lines.append("  allows out-of-band execution") }
             if let boxed = entry.boxedArguments { lines.append("  takes the members of \(boxed) as its arguments") }
             if let base = entry.base { lines.append("  base: \(base)") }
-            if !entry.shapeChanges.isEmpty { lines.append("  shape changed in: " + entry.shapeChanges.map(\.description).joined(separator: ", ")) }
+            if !entry.shapeChanges.isEmpty {
+                lines.append("  shape changed in: " + entry.shapeChanges.map(\.description).joined(separator: ", "))
+            }
             // What members and values are told apart from: a span equal to the entry's goes unsaid.
             let entrySpan = entry.availability.prose(mentioning: [])
             let members = entry.members.filter { member in release.map(member.isPresent(in:)) ?? true }
@@ -125,13 +134,15 @@ struct SchemaCommand: ParsableCommand {
                 for member in members {
                     let shape = release.flatMap(member.shape(in:)) ?? member.typeChanges.last
                     let type = (shape?.type ?? "?") + (shape?.isOptional == true ? " (optional)" : "")
-                    var line = "    " + member.name + String(repeating: " ", count: width - member.name.count + 2) + type
+                    var line =
+                        "    " + member.name + String(repeating: " ", count: width - member.name.count + 2) + type
                     if release == nil {
                         let span = member.availability.prose()
                         if span != entrySpan { line += "  [\(span)]" }
                         let changes = member.typeChanges.dropFirst()
                         for change in changes {
-                            line += "  [\(change.version): \(change.type)\(change.isOptional ? ", optional" : ", required")]"
+                            line +=
+                                "  [\(change.version): \(change.type)\(change.isOptional ? ", optional" : ", required")]"
                         }
                     }
                     lines.append(line)
@@ -158,7 +169,8 @@ struct SchemaCommand: ParsableCommand {
             func normalized(_ text: String) -> String { text.lowercased().replacing("_", with: "-") }
             let wanted = normalized(name)
             let all = Set(QMPSchemaHistory.Kind.allCases.flatMap { history.entries($0).keys })
-            return all.filter { normalized($0) == wanted || (wanted.count >= 4 && normalized($0).contains(wanted)) }.sorted().prefix(5).map { $0 }
+            return all.filter { normalized($0) == wanted || (wanted.count >= 4 && normalized($0).contains(wanted)) }
+                .sorted().prefix(5).map { $0 }
         }
     }
 

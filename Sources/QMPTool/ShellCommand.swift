@@ -1,14 +1,15 @@
 import ArgumentParser
 import Dispatch
+import NIOConcurrencyHelpers
+import QAPI
+import QMPClient
+import QMPCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import NIOConcurrencyHelpers
-import QAPI
-import QMPClient
-import QMPCore
 
 #if canImport(Glibc)
 import Glibc
@@ -67,10 +68,21 @@ struct ShellCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("v"), .long], help: "Print each command's JSON before sending it.")
     var verbose = false
 
-    @Option(name: [.customShort("l"), .customLong("logfile")], help: ArgumentHelp("Append every command and its reply to this file, one JSON object a line (indented with --pretty).", valueName: "file"))
+    @Option(
+        name: [.customShort("l"), .customLong("logfile")],
+        help: ArgumentHelp(
+            "Append every command and its reply to this file, one JSON object a line (indented with --pretty).",
+            valueName: "file"
+        )
+    )
     var logfile: String?
 
-    @Argument(help: ArgumentHelp("Unix socket path or HOST:PORT (default: $QMP_SOCKET; neither: a simulated QEMU).", valueName: "address"))
+    @Argument(
+        help: ArgumentHelp(
+            "Unix socket path or HOST:PORT (default: $QMP_SOCKET; neither: a simulated QEMU).",
+            valueName: "address"
+        )
+    )
     var address: String?
 
     func validate() throws {
@@ -81,7 +93,9 @@ struct ShellCommand: AsyncParsableCommand {
 
     func run() async throws {
         var address = self.address
-        if address == nil, !connection.launch, let socket = ProcessInfo.processInfo.environment["QMP_SOCKET"], !socket.isEmpty {
+        if address == nil, !connection.launch, let socket = ProcessInfo.processInfo.environment["QMP_SOCKET"],
+            !socket.isEmpty
+        {
             address = socket
         }
         var log: ShellLog?
@@ -167,9 +181,11 @@ struct ShellSession {
         terminal.print(options.mode == .hmp ? "Welcome to the HMP shell!" : "Welcome to the QMP shell!")
         terminal.print("Connected to \(server)" + (client.peer.isEmpty ? "" : " at \(client.peer)"))
         if options.mode == .qmp {
-            terminal.print(schema == nil
-                ? "(no query-qmp-schema here: no completion or checks)"
-                : "Type help for the commands, Tab to complete, Ctrl-D to leave.")
+            terminal.print(
+                schema == nil
+                    ? "(no query-qmp-schema here: no completion or checks)"
+                    : "Type help for the commands, Tab to complete, Ctrl-D to leave."
+            )
         }
         if isatty(0) == 1, let reason = terminal.plainReason {
             terminal.print("(no line editing: \(reason))")
@@ -276,7 +292,10 @@ struct ShellSession {
             }
         case .selectCPU(let index):
             do {
-                _ = try await client.execute("human-monitor-command", arguments: ["command-line": "info version", "cpu-index": .int(Int64(index))])
+                _ = try await client.execute(
+                    "human-monitor-command",
+                    arguments: ["command-line": "info version", "cpu-index": .int(Int64(index))]
+                )
                 interpreter.cpuIndex = index
             } catch let error as QMPError where error.code == .commandFailed {
                 output.error("bad CPU index")
@@ -294,12 +313,15 @@ struct ShellSession {
         }
         var response: JSONObject
         do {
-            let reply = outOfBand
+            let reply =
+                outOfBand
                 ? try await client.executeOutOfBand(name, arguments: arguments)
                 : try await client.execute(name, arguments: arguments)
             response = ["return": reply]
         } catch let error as QMPError where error.code == .commandFailed {
-            response = ["error": ["class": .string(error.errorClass ?? "GenericError"), "desc": .string(error.message)]]
+            response = [
+                "error": ["class": .string(error.errorClass ?? "GenericError"), "desc": .string(error.message)]
+            ]
         } catch {
             output.error("error: \(error)")
             return

@@ -34,7 +34,9 @@ struct QAPISwift: ParsableCommand {
     @Option(help: "Where the history table of every version goes.")
     var historyOutput: String = "Sources/QMPHistory/Generated"
 
-    @Flag(help: "Write nothing; exit 1 if the files in --output or --history-output differ from what would be generated.")
+    @Flag(
+        help: "Write nothing; exit 1 if the files in --output or --history-output differ from what would be generated."
+    )
     var check = false
 
     func validate() throws {
@@ -46,7 +48,10 @@ struct QAPISwift: ParsableCommand {
     func run() throws {
         if let schema {
             let url = URL(fileURLWithPath: schema)
-            let loaded = QAPISchema.load(directory: url.deletingLastPathComponent().path, entryFile: url.lastPathComponent)
+            let loaded = QAPISchema.load(
+                directory: url.deletingLastPathComponent().path,
+                entryFile: url.lastPathComponent
+            )
             for diagnostic in loaded.diagnostics { printError("\(diagnostic)") }
             guard loaded.isValid else { throw ExitCode(1) }
             let (file, diagnostics) = Translator(schema: loaded).translate(source: url.lastPathComponent)
@@ -64,15 +69,21 @@ struct QAPISwift: ParsableCommand {
         if check {
             let differing = BindingsGenerator.differences(generated, in: outputDirectory, historyIn: historyDirectory)
             guard differing.isEmpty else {
-                printError("the generated files are not what the schemas give; differing: \(differing.joined(separator: ", "))")
-                printError("regenerate with: swift run qapi-swift --schemas \(schemas!) --output \(output) --history-output \(historyOutput)")
+                printError(
+                    "the generated files are not what the schemas give; differing: \(differing.joined(separator: ", "))"
+                )
+                printError(
+                    "regenerate with: swift run qapi-swift --schemas \(schemas!) --output \(output) --history-output \(historyOutput)"
+                )
                 throw ExitCode(1)
             }
             print("\(generated.files.count) files in \(output) and the history in \(historyOutput) match the schemas")
             return
         }
         try BindingsGenerator.write(generated, to: outputDirectory, historyTo: historyDirectory)
-        print("wrote \(generated.files.count) files to \(output) and the history to \(historyOutput); \(generated.diagnostics.count) declarations not generated")
+        print(
+            "wrote \(generated.files.count) files to \(output) and the history to \(historyOutput); \(generated.diagnostics.count) declarations not generated"
+        )
     }
 
     func printError(_ text: String) {

@@ -13,10 +13,15 @@ struct Peers: Sendable {
 
     /// Prepares what it can; a peer that cannot be built is `nil`, and its rows show ours alone.
     static func prepare(source: URL, scratch: URL, log: @escaping @Sendable (String) -> Void) -> Peers? {
-        guard FileManager.default.fileExists(atPath: source.appendingPathComponent("qmpbench.c").path) else { return nil }
+        guard FileManager.default.fileExists(atPath: source.appendingPathComponent("qmpbench.c").path) else {
+            return nil
+        }
         // GNU time measures the peak memory of one-shot processes, as the peers' own harness does.
         if !FileManager.default.isExecutableFile(atPath: "/usr/bin/time") && getuid() == 0 {
-            _ = run(["sh", "-c", "apt-get install -y -qq time >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq time) >/dev/null 2>&1"])
+            _ = run([
+                "sh", "-c",
+                "apt-get install -y -qq time >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq time) >/dev/null 2>&1",
+            ])
         }
         try? FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         var peers = Peers(source: source, scratch: scratch, log: log)
@@ -33,7 +38,8 @@ struct Peers: Sendable {
         if !FileManager.default.isExecutableFile(atPath: python.path) {
             _ = run(["python3", "-m", "venv", venv.path])
         }
-        let ready = run([python.path, "-c", "import qemu.qmp, orjson"]).status == 0
+        let ready =
+            run([python.path, "-c", "import qemu.qmp, orjson"]).status == 0
             || run([python.path, "-m", "pip", "install", "-q", "qemu.qmp==0.0.6", "orjson"]).status == 0
         if ready {
             peers.python = python

@@ -87,7 +87,7 @@ struct QMPBench: AsyncParsableCommand {
         defer { signals.stop() }
         do {
             try await work.value
-        } catch where work.isCancelled {
+        } catch  where work.isCancelled {
             if let signalNumber = signals.received {
                 // The default action is back (see above). To the process, not this thread (which may block the signal): some thread
                 // takes it at once. Should none, exit as a shell reports a signal's end.
@@ -107,7 +107,9 @@ struct QMPBench: AsyncParsableCommand {
         #if DEBUG
         if !smoke { log("warning: a debug build; run with -c release for real numbers") }
         #endif
-        let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/bench-peers")
+        let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
+            ".build/bench-peers"
+        )
         let peerSet = Peers.prepare(source: URL(fileURLWithPath: peers), scratch: scratch, log: log)
         if peerSet == nil { log("no peers at \(peers): printing our numbers alone") }
         var table = Table()
@@ -118,16 +120,32 @@ struct QMPBench: AsyncParsableCommand {
                 let client = try await QMPClient.connect(to: .unixSocket(path: ourSocket))
                 defer { Task { await client.close() } }
                 if runs(.sequential) {
-                    let plain = try await QMPClient.connect(to: .unixSocket(path: ourSocket + ".plain"), configuration: .init(enableOOB: false))
+                    let plain = try await QMPClient.connect(
+                        to: .unixSocket(path: ourSocket + ".plain"),
+                        configuration: .init(enableOOB: false)
+                    )
                     defer { Task { await plain.close() } }
-                    try await sequential(client: client, plainClient: plain, qemuPID: qemu, peerSocket: peerSocket, peers: peerSet, table: &table)
+                    try await sequential(
+                        client: client,
+                        plainClient: plain,
+                        qemuPID: qemu,
+                        peerSocket: peerSocket,
+                        peers: peerSet,
+                        table: &table
+                    )
                 }
                 try Task.checkCancellation()
-                if runs(.pipelined) { try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table) }
+                if runs(.pipelined) {
+                    try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table)
+                }
                 try Task.checkCancellation()
-                if runs(.schema) { try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table) }
+                if runs(.schema) {
+                    try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table)
+                }
                 try Task.checkCancellation()
-                if runs(.oneshot) { try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table) }
+                if runs(.oneshot) {
+                    try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table)
+                }
             }
         }
         // A stop signal cancels this task: no further figure, and no further repetition of one,
@@ -145,7 +163,9 @@ struct QMPBench: AsyncParsableCommand {
     func allowedCPUs() -> String? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         let prefix = "Cpus_allowed_list:"
-        return status.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { $0.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces) }
+        return status.split(separator: "\n").first { $0.hasPrefix(prefix) }.map {
+            $0.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+        }
     }
 
     func log(_ text: String) {
@@ -167,8 +187,10 @@ struct QMPBench: AsyncParsableCommand {
             extraArguments: [
                 "-chardev", "socket,id=peer,path=\(theirs),server=on,wait=off", "-mon", "chardev=peer,mode=control",
                 "-chardev", "socket,id=ours,path=\(ours),server=on,wait=off", "-mon", "chardev=ours,mode=control",
-                "-chardev", "socket,id=oneshot,path=\(ours).oneshot,server=on,wait=off", "-mon", "chardev=oneshot,mode=control",
-                "-chardev", "socket,id=plain,path=\(ours).plain,server=on,wait=off", "-mon", "chardev=plain,mode=control",
+                "-chardev", "socket,id=oneshot,path=\(ours).oneshot,server=on,wait=off", "-mon",
+                "chardev=oneshot,mode=control",
+                "-chardev", "socket,id=plain,path=\(ours).plain,server=on,wait=off", "-mon",
+                "chardev=plain,mode=control",
             ],
             startupTimeout: .seconds(30),
             shutdownStepTimeout: .seconds(5)
@@ -184,7 +206,14 @@ struct QMPBench: AsyncParsableCommand {
     /// (its I/O thread goes back to polling the socket after each command, and waking it costs
     /// the writer about 10 µs here), so each mode of ours is set against the C client in the
     /// same mode.
-    func sequential(client: QMPClient, plainClient: QMPClient, qemuPID: pid_t, peerSocket: String, peers: Peers?, table: inout Table) async throws {
+    func sequential(
+        client: QMPClient,
+        plainClient: QMPClient,
+        qemuPID: pid_t,
+        peerSocket: String,
+        peers: Peers?,
+        table: inout Table
+    ) async throws {
         let count = n(20_000)
         struct Measurement {
             var rtt: Double
@@ -217,8 +246,12 @@ struct QMPBench: AsyncParsableCommand {
             return Measurement(rtt: median(laps), cpu: cpu, qemu: qemu)
         }
         func measureC(_ flags: [String]) async -> Measurement? {
-            let record = await offPool { peers?.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(qemuPID)"] + flags) }
-            guard let record, let rtt = record.double("p50_us"), let cpu = record.double("client_cpu_us_per_op") else { return nil }
+            let record = await offPool {
+                peers?.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(qemuPID)"] + flags)
+            }
+            guard let record, let rtt = record.double("p50_us"), let cpu = record.double("client_cpu_us_per_op") else {
+                return nil
+            }
             return Measurement(rtt: rtt, cpu: cpu, qemu: record.double("qemu_sched_us_per_op"))
         }
         var oob: [Measurement] = []
@@ -232,7 +265,9 @@ struct QMPBench: AsyncParsableCommand {
             try Task.checkCancellation()
             oob.append(try await withTaskExecutorPreference(client.executor) { try await measure(client) })
             oobFromPool.append(try await measure(client))
-            oobTyped.append(try await withTaskExecutorPreference(client.executor) { try await measure(client, typed: true) })
+            oobTyped.append(
+                try await withTaskExecutorPreference(client.executor) { try await measure(client, typed: true) }
+            )
             plain.append(try await withTaskExecutorPreference(plainClient.executor) { try await measure(plainClient) })
             if let c = await measureC(["--oob"]) { cOOB.append(c) }
             if let c = await measureC([]) { cPlain.append(c) }
@@ -240,21 +275,93 @@ struct QMPBench: AsyncParsableCommand {
         let loopNote = "caller on the connection's event loop (client.executor)"
         let poolNote = "caller on Swift's global pool: two thread wake-ups per call"
         let typedNote = "execute(QueryStatusCommand()) on the connection's event loop: schema-checked, reply decoded"
-        func add(_ figure: String, _ ours: [Measurement], _ theirs: [Measurement], _ baselineName: String, _ value: KeyPath<Measurement, Double>, target: Table.Target, note: String) {
-            table.add(figure, ours: median(ours.map { $0[keyPath: value] }), baseline: medianOrNil(theirs.map { $0[keyPath: value] }), baselineName: baselineName, unit: "µs", target: target, note: note)
+        func add(
+            _ figure: String,
+            _ ours: [Measurement],
+            _ theirs: [Measurement],
+            _ baselineName: String,
+            _ value: KeyPath<Measurement, Double>,
+            target: Table.Target,
+            note: String
+        ) {
+            table.add(
+                figure,
+                ours: median(ours.map { $0[keyPath: value] }),
+                baseline: medianOrNil(theirs.map { $0[keyPath: value] }),
+                baselineName: baselineName,
+                unit: "µs",
+                target: target,
+                note: note
+            )
         }
         func addQEMU(_ figure: String, _ ours: [Measurement], _ theirs: [Measurement], _ baselineName: String) {
             let mine = ours.compactMap(\.qemu)
             guard !mine.isEmpty else { return }
-            table.add(figure, ours: median(mine), baseline: medianOrNil(theirs.compactMap(\.qemu)), baselineName: baselineName, unit: "µs", target: .none, note: "QEMU's share of the round trip, which depends on how the client drives it")
+            table.add(
+                figure,
+                ours: median(mine),
+                baseline: medianOrNil(theirs.compactMap(\.qemu)),
+                baselineName: baselineName,
+                unit: "µs",
+                target: .none,
+                note: "QEMU's share of the round trip, which depends on how the client drives it"
+            )
         }
-        add("sequential query-status RTT (p50), OOB negotiated", oob, cOOB, "C client +oob", \.rtt, target: .atMost(1.05), note: loopNote)
-        add("  RTT (p50), OOB, default executor", oobFromPool, cOOB, "C client +oob", \.rtt, target: .none, note: poolNote)
-        add("sequential query-status RTT (p50), without OOB", plain, cPlain, "C client", \.rtt, target: .atMost(1.05), note: loopNote)
-        add("client CPU per command (sequential), OOB negotiated", oob, cOOB, "C client +oob", \.cpu, target: .atMost(1.5), note: loopNote)
-        add("  client CPU, OOB, default executor", oobFromPool, cOOB, "C client +oob", \.cpu, target: .none, note: poolNote)
+        add(
+            "sequential query-status RTT (p50), OOB negotiated",
+            oob,
+            cOOB,
+            "C client +oob",
+            \.rtt,
+            target: .atMost(1.05),
+            note: loopNote
+        )
+        add(
+            "  RTT (p50), OOB, default executor",
+            oobFromPool,
+            cOOB,
+            "C client +oob",
+            \.rtt,
+            target: .none,
+            note: poolNote
+        )
+        add(
+            "sequential query-status RTT (p50), without OOB",
+            plain,
+            cPlain,
+            "C client",
+            \.rtt,
+            target: .atMost(1.05),
+            note: loopNote
+        )
+        add(
+            "client CPU per command (sequential), OOB negotiated",
+            oob,
+            cOOB,
+            "C client +oob",
+            \.cpu,
+            target: .atMost(1.5),
+            note: loopNote
+        )
+        add(
+            "  client CPU, OOB, default executor",
+            oobFromPool,
+            cOOB,
+            "C client +oob",
+            \.cpu,
+            target: .none,
+            note: poolNote
+        )
         add("  client CPU, OOB, typed call", oobTyped, cOOB, "C client +oob", \.cpu, target: .none, note: typedNote)
-        add("client CPU per command (sequential), without OOB", plain, cPlain, "C client", \.cpu, target: .atMost(1.5), note: loopNote)
+        add(
+            "client CPU per command (sequential), without OOB",
+            plain,
+            cPlain,
+            "C client",
+            \.cpu,
+            target: .atMost(1.5),
+            note: loopNote
+        )
         addQEMU("  QEMU's own CPU per command, OOB negotiated", oob, cOOB, "C client +oob")
         addQEMU("  QEMU's own CPU per command, without OOB", plain, cPlain, "C client")
     }
@@ -284,9 +391,20 @@ struct QMPBench: AsyncParsableCommand {
                 }
             }
             rates.append(Double(count) / seconds(ContinuousClock.now - started))
-            if let value = await offPool({ peers?.c([peerSocket, "pipe", "\(count)", "\(window)", "--oob"]) })?.double("ops_per_s") { cRates.append(value) }
+            if let value = await offPool({ peers?.c([peerSocket, "pipe", "\(count)", "\(window)", "--oob"]) })?.double(
+                "ops_per_s"
+            ) {
+                cRates.append(value)
+            }
         }
-        table.add("pipelined query-status, OOB negotiated, 8 in flight", ours: median(rates), baseline: medianOrNil(cRates), baselineName: "C client +oob", unit: "cmd/s", target: .atLeast(0.95))
+        table.add(
+            "pipelined query-status, OOB negotiated, 8 in flight",
+            ours: median(rates),
+            baseline: medianOrNil(cRates),
+            baselineName: "C client +oob",
+            unit: "cmd/s",
+            target: .atLeast(0.95)
+        )
     }
 
     func schemaFigures(client: QMPClient, peers: Peers?, scratch: URL, table: inout Table) async throws {
@@ -317,7 +435,9 @@ struct QMPBench: AsyncParsableCommand {
         func readTyped() throws -> Int {
             var reader = JSONReader()
             reader.feed(bytes)
-            guard let value = try reader.next(), let returned = value["return"] else { throw ValidationError("no return") }
+            guard let value = try reader.next(), let returned = value["return"] else {
+                throw ValidationError("no return")
+            }
             return try QueryQmpSchemaCommand.Response(json: returned, path: QMPPath(["return"])).count
         }
         for _ in 0..<repetitions {
@@ -341,14 +461,26 @@ struct QMPBench: AsyncParsableCommand {
             // orjson's best of as many rounds, in the same stretch of time as ours: this
             // machine's speed drifts by half over minutes, and a drift that caught only one
             // side would decide the ratio.
-            for record in peers?.py("parse_bench.py", [payload.path, "\(rounds)"]) ?? [] where record["metric"]?.stringValue == "orjson.loads(bytes)" {
+            for record in peers?.py("parse_bench.py", [payload.path, "\(rounds)"]) ?? []
+            where record["metric"]?.stringValue == "orjson.loads(bytes)" {
                 if let rate = record.double("mb_per_s") { orjson.append(rate) }
             }
         }
-        table.add("JSON reader, 207 KB schema reply", ours: median(readerRates), baseline: medianOrNil(orjson), baselineName: "orjson", unit: "MB/s", target: .atLeast(1.5))
         table.add(
-            "typed decode of the schema reply (reader + bindings)", ours: median(typedTimes) * 1e3, baseline: median(readerTimes) * 1e3,
-            baselineName: "our reader alone", unit: "ms", target: .atMost(2)
+            "JSON reader, 207 KB schema reply",
+            ours: median(readerRates),
+            baseline: medianOrNil(orjson),
+            baselineName: "orjson",
+            unit: "MB/s",
+            target: .atLeast(1.5)
+        )
+        table.add(
+            "typed decode of the schema reply (reader + bindings)",
+            ours: median(typedTimes) * 1e3,
+            baseline: median(readerTimes) * 1e3,
+            baselineName: "our reader alone",
+            unit: "ms",
+            target: .atMost(2)
         )
     }
 
@@ -369,13 +501,30 @@ struct QMPBench: AsyncParsableCommand {
         var pyRSS: [Double] = []
         if let python = peers?.python {
             for _ in 0..<launches {
-                let (wall, maxRSS) = try timeChild([python.path, peers!.source.appendingPathComponent("bench_qemu_qmp.py").path, peerSocket, "oneshot", "1"])
+                let (wall, maxRSS) = try timeChild([
+                    python.path, peers!.source.appendingPathComponent("bench_qemu_qmp.py").path, peerSocket, "oneshot",
+                    "1",
+                ])
                 pyWalls.append(wall * 1e3)
                 pyRSS.append(maxRSS)
             }
         }
-        table.add("one-shot `qmp exec … query-status` wall", ours: median(walls), baseline: medianOrNil(pyWalls), baselineName: "qemu.qmp one-shot", unit: "ms", target: .absoluteAtMost(10))
-        table.add("one-shot `qmp exec … query-status` peak RSS", ours: median(rss), baseline: medianOrNil(pyRSS), baselineName: "qemu.qmp one-shot", unit: "MiB", target: .absoluteAtMost(12))
+        table.add(
+            "one-shot `qmp exec … query-status` wall",
+            ours: median(walls),
+            baseline: medianOrNil(pyWalls),
+            baselineName: "qemu.qmp one-shot",
+            unit: "ms",
+            target: .absoluteAtMost(10)
+        )
+        table.add(
+            "one-shot `qmp exec … query-status` peak RSS",
+            ours: median(rss),
+            baseline: medianOrNil(pyRSS),
+            baselineName: "qemu.qmp one-shot",
+            unit: "MiB",
+            target: .absoluteAtMost(12)
+        )
     }
 
     func simulatorCPU(peers: Peers?, table: inout Table) async throws {
@@ -386,7 +535,11 @@ struct QMPBench: AsyncParsableCommand {
         try await withPeerQEMU { pid, _, peerSocket in
             for _ in 0..<repetitions {
                 try Task.checkCancellation()
-                if let value = await offPool({ peers.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(pid)"]) })?.double("qemu_sched_us_per_op") { qemuCPU.append(value) }
+                if let value = await offPool({ peers.c([peerSocket, "seq", "\(count)", "--qemu-pid", "\(pid)"]) })?
+                    .double("qemu_sched_us_per_op")
+                {
+                    qemuCPU.append(value)
+                }
             }
         }
         // Ours: the simulator serves from this process, which otherwise waits for the C client.
@@ -404,7 +557,14 @@ struct QMPBench: AsyncParsableCommand {
             }
             return ours
         }
-        table.add("simulated server CPU per query-status", ours: median(ours), baseline: medianOrNil(qemuCPU), baselineName: "QEMU 7.2", unit: "µs", target: .atMost(0.05))
+        table.add(
+            "simulated server CPU per query-status",
+            ours: median(ours),
+            baseline: medianOrNil(qemuCPU),
+            baselineName: "QEMU 7.2",
+            unit: "µs",
+            target: .atMost(0.05)
+        )
     }
 
     func events(table: inout Table) async throws {
@@ -424,7 +584,13 @@ struct QMPBench: AsyncParsableCommand {
                 let started = ContinuousClock.now
                 let producer = Task {
                     for index in 0..<count {
-                        server.broadcast(QMPEvent(name: "BENCH", data: ["n": .int(Int64(index))], timestamp: .init(seconds: 0, microseconds: 0)))
+                        server.broadcast(
+                            QMPEvent(
+                                name: "BENCH",
+                                data: ["n": .int(Int64(index))],
+                                timestamp: .init(seconds: 0, microseconds: 0)
+                            )
+                        )
                         if index % 1024 == 0 { await Task.yield() }
                     }
                     server.broadcast(QMPEvent(name: "BENCH_END", timestamp: .init(seconds: 0, microseconds: 0)))
@@ -445,7 +611,15 @@ struct QMPBench: AsyncParsableCommand {
             await client.close()
             return (rates, lost)
         }
-        table.add("events from the simulator consumed by the client", ours: median(rates), baseline: nil, baselineName: "target 200,000/s", unit: "events/s", target: .absoluteAtLeast(200_000), note: lost == 0 ? "none lost" : "\(lost) lost")
+        table.add(
+            "events from the simulator consumed by the client",
+            ours: median(rates),
+            baseline: nil,
+            baselineName: "target 200,000/s",
+            unit: "events/s",
+            target: .absoluteAtLeast(200_000),
+            note: lost == 0 ? "none lost" : "\(lost) lost"
+        )
     }
 
     func manyConnections(table: inout Table) async throws {
@@ -470,7 +644,9 @@ struct QMPBench: AsyncParsableCommand {
             mock.terminate()
             mock.waitUntilExit()
         }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
 
         let before = residentBytes()
         var clients: [QMPClient] = []
@@ -500,8 +676,13 @@ struct QMPBench: AsyncParsableCommand {
         for client in clients { await client.close() }
         let p99 = laps[min(laps.count - 1, Int(Double(laps.count) * 0.99))]
         table.add(
-            "\(total) idle connections to simulators: RSS per connection", ours: perConnection, baseline: nil, baselineName: "target 20 KB",
-            unit: "KiB", target: .absoluteAtMost(20), note: "p99 RTT with \(active.count) active: \(Int(p99)) µs"
+            "\(total) idle connections to simulators: RSS per connection",
+            ours: perConnection,
+            baseline: nil,
+            baselineName: "target 20 KB",
+            unit: "KiB",
+            target: .absoluteAtMost(20),
+            note: "p99 RTT with \(active.count) active: \(Int(p99)) µs"
         )
     }
 
@@ -555,7 +736,9 @@ struct QMPBench: AsyncParsableCommand {
         // A run that failed at once would pass for a fast one. (WIFEXITED and WEXITSTATUS by hand:
         // the C macros do not reach Swift.)
         guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
-            let how = status & 0x7f == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(status & 0x7f)"
+            let how =
+                status & 0x7f == 0
+                ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(status & 0x7f)"
             throw ValidationError("\(arguments.joined(separator: " ")) \(how)")
         }
         return elapsed
@@ -588,7 +771,8 @@ let RUSAGE_SELF_WHO = RUSAGE_SELF
 func processCPU() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF_WHO, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
 }
 
 /// The CPU time all threads of a process have run, in microseconds, from

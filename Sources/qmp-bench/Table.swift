@@ -52,8 +52,26 @@ struct Table {
 
     var rows: [Row] = []
 
-    mutating func add(_ figure: String, ours: Double, baseline: Double?, baselineName: String, unit: String, target: Target, note: String = "") {
-        rows.append(Row(figure: figure, ours: ours, baseline: baseline, baselineName: baselineName, unit: unit, target: target, note: note))
+    mutating func add(
+        _ figure: String,
+        ours: Double,
+        baseline: Double?,
+        baselineName: String,
+        unit: String,
+        target: Target,
+        note: String = ""
+    ) {
+        rows.append(
+            Row(
+                figure: figure,
+                ours: ours,
+                baseline: baseline,
+                baselineName: baselineName,
+                unit: unit,
+                target: target,
+                note: note
+            )
+        )
     }
 
     static func format(_ value: Double) -> String {
@@ -80,17 +98,24 @@ struct Table {
                 row.note,
             ]
         }
-        let widths = header.indices.map { column in ([header[column]] + cells.map { $0[column] }).map(\.count).max() ?? 0 }
-        func line(_ values: [String]) -> String {
-            "| " + zip(values, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: " | ") + " |"
+        let widths = header.indices.map { column in
+            ([header[column]] + cells.map { $0[column] }).map(\.count).max() ?? 0
         }
-        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + cells.map(line)).joined(separator: "\n")
+        func line(_ values: [String]) -> String {
+            "| "
+                + zip(values, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: " | ")
+                + " |"
+        }
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + cells.map(line)).joined(
+            separator: "\n"
+        )
     }
 
     func jsonLines() -> String {
         rows.map { row in
             var object: JSONObject = [
-                "figure": .string(row.figure), "ours": row.ours.isFinite ? .double(row.ours) : .null, "unit": .string(row.unit),
+                "figure": .string(row.figure), "ours": row.ours.isFinite ? .double(row.ours) : .null,
+                "unit": .string(row.unit),
                 "baseline_name": .string(row.baselineName), "target": .string(row.target.description),
             ]
             object["baseline"] = row.baseline.map(JSONValue.double) ?? .null

@@ -29,12 +29,17 @@ struct ArgumentCheckDifferentialTests {
         ("blockdev-del", [:]),
         ("send-key", ["keys": [["type": "qcode", "data": "nope"]]]),
         ("qmp_capabilities", ["enable": ["oob"]]),
-        ("input-send-event", ["events": [["type": "key", "data": ["down": true, "key": ["type": "qcode", "data": "nope"]]]]]),
+        (
+            "input-send-event",
+            ["events": [["type": "key", "data": ["down": true, "key": ["type": "qcode", "data": "nope"]]]]]
+        ),
         ("migrate-set-capabilities", ["capabilities": [["capability": "nope", "state": true]]]),
         ("block_set_io_throttle", ["id": "x"]),
     ]
 
-    @Test("a server checking against the 7.2 sources, and the simulator with its introspection, word each error as QEMU does")
+    @Test(
+        "a server checking against the 7.2 sources, and the simulator with its introspection, word each error as QEMU does"
+    )
     func sameErrors() async throws {
         let schema = QAPISchema.load(directory: try Self.schemaDirectory(), entryFile: "qapi-schema.json")
         #expect(schema.diagnostics.isEmpty)
@@ -57,11 +62,23 @@ struct ArgumentCheckDifferentialTests {
                     try await withClient(of: simulatorAddresses[0]) { simulated in
                         try await RealQEMU.with { qemu in
                             for (command, arguments) in Self.requests {
-                                let fromQEMU = await Self.outcome { try await qemu.client.execute(command, arguments: arguments) }
-                                let fromServer = await Self.outcome { try await ours.execute(command, arguments: arguments) }
-                                let fromSimulator = await Self.outcome { try await simulated.execute(command, arguments: arguments) }
-                                #expect(fromServer == fromQEMU, "\(command) \(JSONValue.object(arguments)), checked against the sources")
-                                #expect(fromSimulator == fromQEMU, "\(command) \(JSONValue.object(arguments)), in the simulator")
+                                let fromQEMU = await Self.outcome {
+                                    try await qemu.client.execute(command, arguments: arguments)
+                                }
+                                let fromServer = await Self.outcome {
+                                    try await ours.execute(command, arguments: arguments)
+                                }
+                                let fromSimulator = await Self.outcome {
+                                    try await simulated.execute(command, arguments: arguments)
+                                }
+                                #expect(
+                                    fromServer == fromQEMU,
+                                    "\(command) \(JSONValue.object(arguments)), checked against the sources"
+                                )
+                                #expect(
+                                    fromSimulator == fromQEMU,
+                                    "\(command) \(JSONValue.object(arguments)), in the simulator"
+                                )
                             }
                         }
                     }

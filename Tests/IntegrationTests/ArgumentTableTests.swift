@@ -56,27 +56,46 @@ struct ArgumentTableTests {
         Row("netdev_add", ["type": "hubport", "id": "h", "hubid": 2_147_483_647], accepted),
         Row("netdev_add", ["type": "hubport", "id": "h", "hubid": 2_147_483_648], "Parameter 'hubid' expects int32_t"),
         Row("netdev_add", ["type": "hubport", "id": "h", "hubid": -2_147_483_648], accepted),
-        Row("netdev_add", ["type": "hubport", "id": "h", "hubid": -2_147_483_649], "Parameter 'hubid' expects int32_t"),
+        Row(
+            "netdev_add",
+            ["type": "hubport", "id": "h", "hubid": -2_147_483_649],
+            "Parameter 'hubid' expects int32_t"
+        ),
         // int64: calc-dirty-rate calc-time. Past either bound is no 64-bit integer at all: QEMU
         // reads a number below the least int64 as a double.
         Row("calc-dirty-rate", ["calc-time": .int(.max)], accepted),
-        Row("calc-dirty-rate", ["calc-time": .uint(UInt64(Int64.max) + 1)],
-            "Invalid parameter type for 'calc-time', expected: integer"),
+        Row(
+            "calc-dirty-rate",
+            ["calc-time": .uint(UInt64(Int64.max) + 1)],
+            "Invalid parameter type for 'calc-time', expected: integer"
+        ),
         Row("calc-dirty-rate", ["calc-time": .int(.min)], accepted),
-        Row("calc-dirty-rate", ["calc-time": .double(-9.3e18)],
-            "Invalid parameter type for 'calc-time', expected: integer"),
+        Row(
+            "calc-dirty-rate",
+            ["calc-time": .double(-9.3e18)],
+            "Invalid parameter type for 'calc-time', expected: integer"
+        ),
         // int: block_set_io_throttle bps.
         Row("block_set_io_throttle", throttle(bps: .int(.max)), accepted),
-        Row("block_set_io_throttle", throttle(bps: .uint(UInt64(Int64.max) + 1)),
-            "Invalid parameter type for 'bps', expected: integer"),
+        Row(
+            "block_set_io_throttle",
+            throttle(bps: .uint(UInt64(Int64.max) + 1)),
+            "Invalid parameter type for 'bps', expected: integer"
+        ),
         Row("block_set_io_throttle", throttle(bps: .int(.min)), accepted),
         // uint8: migrate-set-parameters cpu-throttle-initial.
         Row("migrate-set-parameters", ["cpu-throttle-initial": 0], accepted),
         Row("migrate-set-parameters", ["cpu-throttle-initial": 255], accepted),
-        Row("migrate-set-parameters", ["cpu-throttle-initial": 256],
-            "Parameter 'cpu-throttle-initial' expects uint8_t"),
-        Row("migrate-set-parameters", ["cpu-throttle-initial": 300],
-            "Parameter 'cpu-throttle-initial' expects uint8_t"),
+        Row(
+            "migrate-set-parameters",
+            ["cpu-throttle-initial": 256],
+            "Parameter 'cpu-throttle-initial' expects uint8_t"
+        ),
+        Row(
+            "migrate-set-parameters",
+            ["cpu-throttle-initial": 300],
+            "Parameter 'cpu-throttle-initial' expects uint8_t"
+        ),
         Row("migrate-set-parameters", ["cpu-throttle-initial": -1], "Parameter 'cpu-throttle-initial' expects uint8_t"),
         // uint16: set-numa-node nodeid, and in a list (cpus), where QEMU names the element 'null'.
         Row("set-numa-node", ["type": "node", "nodeid": 0], accepted),
@@ -87,71 +106,131 @@ struct ArgumentTableTests {
         // uint32: migrate-set-parameters x-checkpoint-delay.
         Row("migrate-set-parameters", ["x-checkpoint-delay": 0], accepted),
         Row("migrate-set-parameters", ["x-checkpoint-delay": 4_294_967_295], accepted),
-        Row("migrate-set-parameters", ["x-checkpoint-delay": 4_294_967_296],
-            "Parameter 'x-checkpoint-delay' expects uint32_t"),
+        Row(
+            "migrate-set-parameters",
+            ["x-checkpoint-delay": 4_294_967_296],
+            "Parameter 'x-checkpoint-delay' expects uint32_t"
+        ),
         Row("migrate-set-parameters", ["x-checkpoint-delay": -1], "Parameter 'x-checkpoint-delay' expects uint32_t"),
         // uint64: migrate-set-parameters downtime-limit. QEMU takes a negative integer as its
         // two's complement; one past the top is no integer it can read.
         Row("migrate-set-parameters", ["downtime-limit": 0], accepted),
         Row("migrate-set-parameters", ["downtime-limit": .uint(.max)], accepted),
-        Row("migrate-set-parameters", ["downtime-limit": .double(18_446_744_073_709_551_616)],
-            "Parameter 'downtime-limit' expects uint64"),
+        Row(
+            "migrate-set-parameters",
+            ["downtime-limit": .double(18_446_744_073_709_551_616)],
+            "Parameter 'downtime-limit' expects uint64"
+        ),
         Row("migrate-set-parameters", ["downtime-limit": -1], accepted),
         // size: migrate-set-parameters max-bandwidth, read as uint64.
         Row("migrate-set-parameters", ["max-bandwidth": 0], accepted),
         Row("migrate-set-parameters", ["max-bandwidth": .uint(.max)], accepted),
-        Row("migrate-set-parameters", ["max-bandwidth": .double(18_446_744_073_709_551_616)],
-            "Parameter 'max-bandwidth' expects uint64"),
+        Row(
+            "migrate-set-parameters",
+            ["max-bandwidth": .double(18_446_744_073_709_551_616)],
+            "Parameter 'max-bandwidth' expects uint64"
+        ),
         // Enums, at the top and inside a list element.
         Row("migrate-set-parameters", ["multifd-compression": "none"], accepted),
-        Row("migrate-set-parameters", ["multifd-compression": "nope"],
-            "Parameter 'multifd-compression' does not accept value 'nope'"),
-        Row("migrate-set-capabilities", ["capabilities": [["capability": "nope", "state": true]]],
-            "Parameter 'capability' does not accept value 'nope'"),
+        Row(
+            "migrate-set-parameters",
+            ["multifd-compression": "nope"],
+            "Parameter 'multifd-compression' does not accept value 'nope'"
+        ),
+        Row(
+            "migrate-set-capabilities",
+            ["capabilities": [["capability": "nope", "state": true]]],
+            "Parameter 'capability' does not accept value 'nope'"
+        ),
         // Alternates: each branch, and a kind no branch takes (QEMU names the alternate).
         Row("migrate-set-parameters", ["tls-creds": "tls0"], accepted),
         Row("migrate-set-parameters", ["tls-creds": nil], accepted),
         Row("migrate-set-parameters", ["tls-creds": 5], "Invalid parameter type for 'tls-creds', expected: StrOrNull"),
         Row("blockdev-add", ["driver": "qcow2", "node-name": "q", "file": "f"], accepted),
-        Row("blockdev-add", ["driver": "qcow2", "node-name": "q", "file": ["driver": "file",
-            "filename": "/x"]], accepted),
-        Row("blockdev-add", ["driver": "qcow2", "node-name": "q", "file": 5],
-            "Invalid parameter type for 'file', expected: BlockdevRef"),
-        Row("blockdev-add", ["driver": "qcow2", "node-name": "q", "file": ["driver": "file"]],
-            "Parameter 'file.filename' is missing"),
+        Row(
+            "blockdev-add",
+            [
+                "driver": "qcow2", "node-name": "q",
+                "file": [
+                    "driver": "file",
+                    "filename": "/x",
+                ],
+            ],
+            accepted
+        ),
+        Row(
+            "blockdev-add",
+            ["driver": "qcow2", "node-name": "q", "file": 5],
+            "Invalid parameter type for 'file', expected: BlockdevRef"
+        ),
+        Row(
+            "blockdev-add",
+            ["driver": "qcow2", "node-name": "q", "file": ["driver": "file"]],
+            "Parameter 'file.filename' is missing"
+        ),
         // Unions: a missing tag, a bad tag, a variant's member of the wrong kind.
         Row("netdev_add", ["id": "h", "hubid": 1], "Parameter 'type' is missing"),
         Row("netdev_add", ["type": "nope", "id": "h"], "Parameter 'type' does not accept value 'nope'"),
-        Row("netdev_add", ["type": "hubport", "id": "h", "hubid": "one"],
-            "Invalid parameter type for 'hubid', expected: integer"),
+        Row(
+            "netdev_add",
+            ["type": "hubport", "id": "h", "hubid": "one"],
+            "Invalid parameter type for 'hubid', expected: integer"
+        ),
         // Unknown members, at the top and nested.
         Row("query-status", ["verbose": true], "Parameter 'verbose' is unexpected", probed: false),
-        Row("blockdev-add", ["driver": "qcow2", "node-name": "q", "file": ["driver": "file", "filename": "/x",
-            "bogus": 1]],
-            "Parameter 'file.bogus' is unexpected"),
+        Row(
+            "blockdev-add",
+            [
+                "driver": "qcow2", "node-name": "q",
+                "file": [
+                    "driver": "file", "filename": "/x",
+                    "bogus": 1,
+                ],
+            ],
+            "Parameter 'file.bogus' is unexpected"
+        ),
         // Missing mandatory members.
         Row("calc-dirty-rate", [:], "Parameter 'calc-time' is missing"),
         Row("qom-get", ["path": "/machine"], "Parameter 'property' is missing"),
         // Wrong kinds.
-        Row("migrate-set-parameters", ["cpu-throttle-initial": "ten"],
-            "Parameter 'cpu-throttle-initial' expects uint64"),
+        Row(
+            "migrate-set-parameters",
+            ["cpu-throttle-initial": "ten"],
+            "Parameter 'cpu-throttle-initial' expects uint64"
+        ),
         Row("calc-dirty-rate", ["calc-time": 1.5], "Invalid parameter type for 'calc-time', expected: integer"),
-        Row("migrate-set-parameters", ["block-incremental": "yes"],
-            "Invalid parameter type for 'block-incremental', expected: boolean"),
-        Row("migrate-set-parameters", ["multifd-compression": 1],
-            "Invalid parameter type for 'multifd-compression', expected: string"),
-        Row("migrate-set-parameters", ["block-bitmap-mapping": [:]],
-            "Invalid parameter type for 'block-bitmap-mapping', expected: array"),
-        Row("migrate-set-parameters", ["block-bitmap-mapping": [["node-name": 1]]],
-            "Invalid parameter type for 'block-bitmap-mapping[0].node-name', expected: string"),
-        Row("migrate-set-capabilities", ["capabilities": ["xbzrle"]],
-            "Invalid parameter type for 'capabilities[0]', expected: object"),
+        Row(
+            "migrate-set-parameters",
+            ["block-incremental": "yes"],
+            "Invalid parameter type for 'block-incremental', expected: boolean"
+        ),
+        Row(
+            "migrate-set-parameters",
+            ["multifd-compression": 1],
+            "Invalid parameter type for 'multifd-compression', expected: string"
+        ),
+        Row(
+            "migrate-set-parameters",
+            ["block-bitmap-mapping": [:]],
+            "Invalid parameter type for 'block-bitmap-mapping', expected: array"
+        ),
+        Row(
+            "migrate-set-parameters",
+            ["block-bitmap-mapping": [["node-name": 1]]],
+            "Invalid parameter type for 'block-bitmap-mapping[0].node-name', expected: string"
+        ),
+        Row(
+            "migrate-set-capabilities",
+            ["capabilities": ["xbzrle"]],
+            "Invalid parameter type for 'capabilities[0]', expected: object"
+        ),
     ]
 
     /// Loaded once for every row; a missing ../shared is the error each row reports.
     static let sourceCheckOrError = Result<@Sendable (String, JSONObject) -> QMPErrorBody?, any Error> {
         let schema = try QAPISchema.load(
-            directory: ArgumentCheckDifferentialTests.schemaDirectory(), entryFile: "qapi-schema.json"
+            directory: ArgumentCheckDifferentialTests.schemaDirectory(),
+            entryFile: "qapi-schema.json"
         )
         return QAPIValidator(schema: schema).qemuArgumentCheck()
     }
@@ -167,7 +246,8 @@ struct ArgumentTableTests {
         try await RealQEMU.with { qemu in
             let version = try #require(qemu.client.greeting.version)
             let sources = try #require(
-                QMPSchemaHistory.shared.sourceTypes(forServer: version), "the history has no \(version)"
+                QMPSchemaHistory.shared.sourceTypes(forServer: version),
+                "the history has no \(version)"
             )
             let live = try await qemu.client.schema().filling(from: sources)
             let liveCheck = QAPIValidator(introspection: live).qemuArgumentCheck()
@@ -201,8 +281,10 @@ struct ArgumentTableTests {
                 let refused = await #expect(throws: QMPError.self) {
                     try await client.check("migrate-set-parameters", arguments: ["cpu-throttle-initial": 300])
                 }
-                #expect(refused?.message == "arguments.cpu-throttle-initial: 300 is out of range for uint8 (0…255)"
-                    + " (checked against QEMU \(version))")
+                #expect(
+                    refused?.message == "arguments.cpu-throttle-initial: 300 is out of range for uint8 (0…255)"
+                        + " (checked against QEMU \(version))"
+                )
             }
             // Without them the served introspection's `int` takes any 64-bit integer, as before.
             try await QMPClient.withConnection(to: address) { plain in
@@ -215,9 +297,14 @@ struct ArgumentTableTests {
     func narrowSignedWidths() {
         // QEMU reads every signed width through int64 and words a narrow one's range as it
         // does int32's (checked against QEMU above): `Parameter 'x' expects int8_t`.
-        let schema = QAPISchema.load(files: ["s.json": """
-            { 'command': 'tune', 'data': { '*small': 'int8', '*medium': 'int16' } }
-            """], entryFile: "s.json")
+        let schema = QAPISchema.load(
+            files: [
+                "s.json": """
+                { 'command': 'tune', 'data': { '*small': 'int8', '*medium': 'int16' } }
+                """
+            ],
+            entryFile: "s.json"
+        )
         let check = QAPIValidator(schema: schema).qemuArgumentCheck()
         let table: [(JSONObject, String?)] = [
             (["small": 127], nil), (["small": 128], "Parameter 'small' expects int8_t"),

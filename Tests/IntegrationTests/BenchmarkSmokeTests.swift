@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import QMPClient
 import QMPCore
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The benchmark runs once in its smoke mode (a few iterations of every figure, peers
 /// included when ../shared/bench-peers is there), so that it cannot rot. It measures nothing:
@@ -106,13 +107,17 @@ struct BenchmarkSmokeTests {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
         for entry in entries {
             guard let pid = pid_t(entry),
-                  let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { continue }
+                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            else { continue }
             let fields = Dictionary(
                 status.split(separator: "\n").compactMap { line -> (String, String)? in
                     guard let colon = line.firstIndex(of: ":") else { return nil }
-                    return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+                    return (
+                        String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    )
                 },
-                uniquingKeysWith: { first, _ in first })
+                uniquingKeysWith: { first, _ in first }
+            )
             if fields["PPid"] == "\(parent)", fields["Name"]?.hasPrefix(prefix) == true { return pid }
         }
         return nil

@@ -26,10 +26,13 @@ struct Scenario: Sendable {
     var machine: String
     var qemuArguments: [String]
 
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Scenarios"
+    )
 
     static var all: [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.filter { $0.hasSuffix(".json") }.sorted() ?? []
+        (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.filter { $0.hasSuffix(".json") }
+            .sorted() ?? []
     }
 
     init(fileName: String) throws {
@@ -38,10 +41,14 @@ struct Scenario: Sendable {
         document = try JSONValue(parsing: text).object(at: QMPPath([fileName]))
         name = document["name"]?.stringValue ?? fileName
         steps = try (document["steps"]?.arrayValue ?? []).map { try $0.object(at: QMPPath(["steps"])) }
-        masks = (document["mask"]?.arrayValue ?? []).compactMap { $0.stringValue?.split(separator: ".").map(String.init) }
+        masks = (document["mask"]?.arrayValue ?? []).compactMap {
+            $0.stringValue?.split(separator: ".").map(String.init)
+        }
         machine = document["machine"]?.stringValue ?? "none"
         qemuArguments = (document["qemu-args"]?.arrayValue ?? []).compactMap(\.stringValue)
-        unordered = (document["unordered"]?.arrayValue ?? []).compactMap { $0.stringValue?.split(separator: ".").map(String.init) }
+        unordered = (document["unordered"]?.arrayValue ?? []).compactMap {
+            $0.stringValue?.split(separator: ".").map(String.init)
+        }
     }
 
     /// Plays the steps on `client` and returns the transcript, events and masks applied.
@@ -90,7 +97,11 @@ struct Scenario: Sendable {
     }
 
     /// Applies `change` at `path`; `*` stands for every element of an array.
-    static func transforming(_ value: JSONValue, at path: ArraySlice<String>, _ change: (JSONValue) -> JSONValue) -> JSONValue {
+    static func transforming(
+        _ value: JSONValue,
+        at path: ArraySlice<String>,
+        _ change: (JSONValue) -> JSONValue
+    ) -> JSONValue {
         guard let key = path.first else { return change(value) }
         if key == "*", case .array(let elements) = value {
             return .array(elements.map { transforming($0, at: path.dropFirst(), change) })
@@ -125,17 +136,25 @@ struct DifferentialScenarioTests {
         let real = try await RealQEMU.with(launcher) { qemu in try await scenario.play(on: qemu.client) }
 
         // RECORD_SCENARIOS=1 records every scenario; RECORD_SCENARIOS=a.json,b.json only those.
-        let recording = ProcessInfo.processInfo.environment["RECORD_SCENARIOS"].map { value in
-            value == "1" || value.split(separator: ",").contains { $0 == fileName }
-        } ?? false
+        let recording =
+            ProcessInfo.processInfo.environment["RECORD_SCENARIOS"].map { value in
+                value == "1" || value.split(separator: ",").contains { $0 == fileName }
+            } ?? false
         if recording {
             var document = scenario.document
             document["expected"] = real
-            try (JSONValue.object(document).serialized(style: .pretty(indent: 2)) + "\n").write(to: scenario.file, atomically: true, encoding: .utf8)
+            try (JSONValue.object(document).serialized(style: .pretty(indent: 2)) + "\n").write(
+                to: scenario.file,
+                atomically: true,
+                encoding: .utf8
+            )
             Issue.record("recorded \(fileName); run again without RECORD_SCENARIOS")
             return
         }
-        let recorded = try #require(scenario.document["expected"], "\(fileName) has no recorded transcript; record with RECORD_SCENARIOS=1")
+        let recorded = try #require(
+            scenario.document["expected"],
+            "\(fileName) has no recorded transcript; record with RECORD_SCENARIOS=1"
+        )
         // A host-dependent scenario (KVM or not) is compared with this host's QEMU instead.
         let hostDependent = scenario.document["host-dependent"] == true
         let expected = hostDependent ? real : recorded
@@ -146,10 +165,14 @@ struct DifferentialScenarioTests {
         var configuration = QEMUSimulator.Configuration(kvmEnabled: QEMULauncher.kvmIsUsable)
         try configuration.apply(machine: scenario.machine, arguments: scenario.qemuArguments)
         let simulator = QEMUSimulator(configuration: configuration)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-sim-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-sim-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = simulator.makeServer(listeningOn: [.unixSocket(path: directory.appendingPathComponent("qmp.sock").path)])
+        let server = simulator.makeServer(listeningOn: [
+            .unixSocket(path: directory.appendingPathComponent("qmp.sock").path)
+        ])
         let simulated = try await server.serving { addresses in
             try await withClient(of: addresses[0]) { client in try await scenario.play(on: client) }
         }

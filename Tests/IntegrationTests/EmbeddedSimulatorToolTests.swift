@@ -7,16 +7,24 @@ import Testing
 struct EmbeddedSimulatorToolTests {
     @Test("qmp exec without ADDRESS talks to the simulated QEMU, says so in one line, and needs no QEMU")
     func embeddedDefault() async throws {
-        let (process, stdout, stderr) = try QMPExecutable.start(["exec", "query-status"], environment: ["PATH": "/nonexistent", "QEMU_BINARY": ""])
+        let (process, stdout, stderr) = try QMPExecutable.start(
+            ["exec", "query-status"],
+            environment: ["PATH": "/nonexistent", "QEMU_BINARY": ""]
+        )
         let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(10))
         #expect(output.status == 0)
         #expect(try JSONValue(parsing: output.stdout)["status"] == "prelaunch")
-        #expect(output.stderr == "qmp: no ADDRESS given, so talking to a simulated QEMU 7.2 (--launch starts a real one)\n")
+        #expect(
+            output.stderr == "qmp: no ADDRESS given, so talking to a simulated QEMU 7.2 (--launch starts a real one)\n"
+        )
     }
 
     @Test("qmp shell with a log file it cannot open says why, before connecting")
     func unopenableLogFile() async throws {
-        let (process, stdout, stderr) = try QMPExecutable.start(["shell", "--logfile", "/nonexistent/dir/log"], environment: ["PATH": "/nonexistent"])
+        let (process, stdout, stderr) = try QMPExecutable.start(
+            ["shell", "--logfile", "/nonexistent/dir/log"],
+            environment: ["PATH": "/nonexistent"]
+        )
         let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(10))
         #expect(output.status == 64)
         #expect(output.stderr == "error: cannot open the log file /nonexistent/dir/log: No such file or directory\n")
@@ -24,11 +32,15 @@ struct EmbeddedSimulatorToolTests {
 
     @Test("qmp mock serves the simulated QEMU until a client sends quit, and removes its socket")
     func mockUntilQuit() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-mock-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-mock-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("qmp.sock").path
-        let (process, stdout, stderr) = try QMPExecutable.start(["mock", "--simulate", "--qemu-version", "6.2.0", "--listen", socket])
+        let (process, stdout, stderr) = try QMPExecutable.start([
+            "mock", "--simulate", "--qemu-version", "6.2.0", "--listen", socket,
+        ])
         let client = try await connectWhenListening(socket)
         #expect(client.greeting.version == QEMUVersion(major: 6, minor: 2, micro: 0))
         #expect(try await client.execute("query-status")["status"] == "prelaunch")
@@ -45,7 +57,9 @@ struct EmbeddedSimulatorToolTests {
 
     @Test("qmp mock stops cleanly on SIGTERM")
     func mockSignal() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-mock-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-mock-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("qmp.sock").path

@@ -78,7 +78,9 @@ struct RealQEMUTests {
         }
     }
 
-    @Test("error replies keep the class and desc of QEMU and name the command; in-band commands to QEMU 7.2 carry no id")
+    @Test(
+        "error replies keep the class and desc of QEMU and name the command; in-band commands to QEMU 7.2 carry no id"
+    )
     func errorClasses() async throws {
         try await RealQEMU.with { qemu in
             let client = qemu.client
@@ -225,8 +227,16 @@ struct RealQEMUTests {
 
             // add-fd twice into one set, started concurrently: the client sends them one at a time.
             let (writeEndA, readEndB) = (pipeA[1], pipeB[0])
-            async let first = client.execute("add-fd", arguments: ["fdset-id": 7, "opaque": "first"], passing: [writeEndA])
-            async let second = client.execute("add-fd", arguments: ["fdset-id": 7, "opaque": "second"], passing: [readEndB])
+            async let first = client.execute(
+                "add-fd",
+                arguments: ["fdset-id": 7, "opaque": "first"],
+                passing: [writeEndA]
+            )
+            async let second = client.execute(
+                "add-fd",
+                arguments: ["fdset-id": 7, "opaque": "second"],
+                passing: [readEndB]
+            )
             let replies = try await [first, second]
             #expect(replies.allSatisfy { $0["fdset-id"] == 7 })
 
@@ -248,7 +258,11 @@ struct RealQEMUTests {
                     if index % 50 == 25 {
                         let end = ends[index / 50]
                         group.addTask {
-                            try await client.execute("add-fd", arguments: ["fdset-id": 9, "opaque": .string("end \(index / 50)")], passing: [end])
+                            try await client.execute(
+                                "add-fd",
+                                arguments: ["fdset-id": 9, "opaque": .string("end \(index / 50)")],
+                                passing: [end]
+                            )
                         }
                     }
                 }
@@ -265,7 +279,10 @@ struct RealQEMUTests {
         let launcher = QEMULauncher(machine: "q35", extraArguments: ["-device", "qemu-xhci,id=usb"])
         try await RealQEMU.with(launcher) { qemu in
             let client = qemu.client
-            try await client.execute("device_add", arguments: ["driver": "usb-tablet", "id": "tablet0", "bus": "usb.0"])
+            try await client.execute(
+                "device_add",
+                arguments: ["driver": "usb-tablet", "id": "tablet0", "bus": "usb.0"]
+            )
             let (_, event) = try await client.execute(
                 "device_del",
                 arguments: ["id": "tablet0"],
@@ -372,7 +389,9 @@ final class LockedPid: @unchecked Sendable {
 struct RealQEMUToolTests {
     /// A QEMU with a second QMP monitor, since one monitor serves one client at a time.
     static func launcherWithSecondMonitor(machine: String = "none") throws -> (QEMULauncher, String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-tool-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-tool-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let socket = directory.appendingPathComponent("second.sock").path
         let launcher = QEMULauncher(machine: machine, extraArguments: ["-qmp", "unix:\(socket),server=on,wait=off"])
@@ -492,7 +511,9 @@ struct RealQEMUToolTests {
 
             // The same tree, walked here with the client.
             func walk(_ path: String, name: String, type: String) async throws -> QOMOutline.Node {
-                let entries = try #require(try await qemu.client.execute("qom-list", arguments: ["path": .string(path)]).arrayValue)
+                let entries = try #require(
+                    try await qemu.client.execute("qom-list", arguments: ["path": .string(path)]).arrayValue
+                )
                 var node = QOMOutline.Node(name: name, type: type)
                 for entry in entries {
                     let entryName = try #require(entry["name"]?.stringValue)
@@ -601,7 +622,8 @@ struct QOMOutline {
         for line in text.split(separator: "\n") {
             let depth = line.prefix { $0 == " " }.count / 2
             let body = line.drop { $0 == " " }
-            if let colon = body.range(of: ": "), let equals = body.range(of: " = "), colon.upperBound <= equals.lowerBound,
+            if let colon = body.range(of: ": "), let equals = body.range(of: " = "),
+                colon.upperBound <= equals.lowerBound,
                 !body[..<colon.lowerBound].contains(" ")
             {
                 // A property of the innermost open object.

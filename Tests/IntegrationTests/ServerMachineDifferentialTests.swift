@@ -62,7 +62,9 @@ struct ServerMachineDifferentialTests {
 
     @Test("envelope errors and negotiation answers are the same as QEMU's, word for word")
     func sameAnswers() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-diff-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-diff-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("raw.sock").path

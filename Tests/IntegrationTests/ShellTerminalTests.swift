@@ -16,12 +16,20 @@ final class TmuxTerminal: Sendable {
     }
 
     /// Starts `command` in a new tmux server of its own.
-    static func start(_ command: [String], environment: [String: String], columns: Int = 160, rows: Int = 60) async throws -> TmuxTerminal {
+    static func start(
+        _ command: [String],
+        environment: [String: String],
+        columns: Int = 160,
+        rows: Int = 60
+    ) async throws -> TmuxTerminal {
         let terminal = TmuxTerminal(socketName: "swift-qmp-test-\(UUID().uuidString.prefix(8))")
         let exports = environment.map { "\($0.key)=\(Self.quoted($0.value))" }.joined(separator: " ")
         // The pane stays after qmp exits, so that its last screen can still be read.
         let line = "env \(exports) \(command.map(Self.quoted).joined(separator: " ")); echo \"[exit $?]\"; sleep 600"
-        let arguments = ["-L", terminal.socketName, "new-session", "-d", "-s", terminal.session, "-x", "\(columns)", "-y", "\(rows)", line]
+        let arguments = [
+            "-L", terminal.socketName, "new-session", "-d", "-s", terminal.session, "-x", "\(columns)", "-y", "\(rows)",
+            line,
+        ]
         _ = try await offCooperativePool { try Self.tmux(arguments) }.get()
         return terminal
     }
@@ -35,7 +43,9 @@ final class TmuxTerminal: Sendable {
     /// take away, which left waitUntilExit waiting for good; a spawn and a waitpid cannot miss.
     @discardableResult
     static func tmux(_ arguments: [String]) throws -> String {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-tmux-\(UUID().uuidString.prefix(8)).out").path
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-tmux-\(UUID().uuidString.prefix(8)).out"
+        ).path
         defer { unlink(output) }
         let argv = ["tmux"] + arguments
         var pointers = argv.map { strdup($0) }
@@ -60,22 +70,29 @@ final class TmuxTerminal: Sendable {
 
     /// Types keys: literal text, or tmux key names (`Tab`, `Enter`, `Up`, `C-d`) with `keys:`.
     func type(_ text: String) async throws {
-        let socketName = self.socketName, session = self.session
-        _ = try await offCooperativePool { try Self.tmux(["-L", socketName, "send-keys", "-t", session, "-l", text]) }.get()
+        let socketName = self.socketName
+        let session = self.session
+        _ = try await offCooperativePool { try Self.tmux(["-L", socketName, "send-keys", "-t", session, "-l", text]) }
+            .get()
         try await Task.sleep(for: .milliseconds(150))
     }
 
     func press(_ keys: String...) async throws {
-        let socketName = self.socketName, session = self.session
+        let socketName = self.socketName
+        let session = self.session
         for key in keys {
-            _ = try await offCooperativePool { try Self.tmux(["-L", socketName, "send-keys", "-t", session, key]) }.get()
+            _ = try await offCooperativePool { try Self.tmux(["-L", socketName, "send-keys", "-t", session, key]) }
+                .get()
             try await Task.sleep(for: .milliseconds(150))
         }
     }
 
     func screen() async throws -> String {
-        let socketName = self.socketName, session = self.session
-        return try await offCooperativePool { try Self.tmux(["-L", socketName, "capture-pane", "-p", "-S", "-2000", "-t", session]) }.get()
+        let socketName = self.socketName
+        let session = self.session
+        return try await offCooperativePool {
+            try Self.tmux(["-L", socketName, "capture-pane", "-p", "-S", "-2000", "-t", session])
+        }.get()
     }
 
     /// Waits until the screen satisfies `condition`, at most `timeout`; returns the screen.
@@ -111,7 +128,8 @@ final class TmuxTerminal: Sendable {
     /// thread inherit its blocked signals (SIGHUP, SIGTERM), so tmux's own kill-server is not
     /// enough: the server and the pane's process group are sent SIGKILL by their pids.
     func close() {
-        let pids = (try? Self.tmux(["-L", socketName, "display-message", "-p", "-t", session, "#{pid} #{pane_pid}"]))?
+        let pids =
+            (try? Self.tmux(["-L", socketName, "display-message", "-p", "-t", session, "#{pid} #{pane_pid}"]))?
             .split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0) } ?? []
         _ = try? Self.tmux(["-L", socketName, "kill-server"])
         if pids.count == 2 {
@@ -126,7 +144,9 @@ final class TmuxTerminal: Sendable {
 }
 
 /// ``offCooperativePool(_:)`` for work that throws.
-func offCooperativePool<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async -> Result<Value, any Error> {
+func offCooperativePool<Value: Sendable>(
+    _ work: @escaping @Sendable () throws -> Value
+) async -> Result<Value, any Error> {
     await offCooperativePool { Result { try work() } }
 }
 
@@ -135,7 +155,9 @@ struct ShellTerminalTests {
     /// A private directory with a second QMP socket for the shell (QEMU serves one client per
     /// socket; the test's own client keeps the first) and a private HOME for the history.
     private static func workspace() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-shell-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-shell-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
@@ -160,7 +182,9 @@ struct ShellTerminalTests {
             // A command name completed with Tab, and its reply.
             try await terminal.type("query-statu")
             try await terminal.press("Tab")
-            try await terminal.waitFor("query-status completed") { TmuxTerminal.currentLine($0) == "(QEMU) query-status" }
+            try await terminal.waitFor("query-status completed") {
+                TmuxTerminal.currentLine($0) == "(QEMU) query-status"
+            }
             try await terminal.press("Enter")
             try await terminal.waitFor("the status") { $0.contains("\"status\": \"prelaunch\"") }
 
@@ -170,20 +194,26 @@ struct ShellTerminalTests {
             try await terminal.waitFor("path=") { TmuxTerminal.currentLine($0) == "(QEMU) qom-list path=" }
             try await terminal.type("/mach")
             try await terminal.press("Tab")
-            try await terminal.waitFor("the path /machine") { TmuxTerminal.currentLine($0) == "(QEMU) qom-list path=/machine" }
+            try await terminal.waitFor("the path /machine") {
+                TmuxTerminal.currentLine($0) == "(QEMU) qom-list path=/machine"
+            }
             try await terminal.press("Enter")
             try await terminal.waitFor("the children of /machine") { $0.contains("\"peripheral-anon\"") }
 
             // History: Up twice brings back query-status.
             try await terminal.press("Up", "Up")
-            try await terminal.waitFor("query-status from the history") { TmuxTerminal.currentLine($0) == "(QEMU) query-status" }
+            try await terminal.waitFor("query-status from the history") {
+                TmuxTerminal.currentLine($0) == "(QEMU) query-status"
+            }
             try await terminal.press("Enter")
             try await terminal.waitFor("a second status") { TmuxTerminal.count("\"prelaunch\"", in: $0) >= 2 }
 
             // A check before sending: the argument is reported with what was expected.
             try await terminal.type("qom-list path=5")
             try await terminal.press("Enter")
-            try await terminal.waitFor("the local check") { $0.contains("error: arguments.path: expected string, got 5 (checked against QEMU 7.2") }
+            try await terminal.waitFor("the local check") {
+                $0.contains("error: arguments.path: expected string, got 5 (checked against QEMU 7.2")
+            }
 
             // A transaction, collected over several lines.
             try await terminal.type("blockdev-add driver=null-co node-name=disk0")
@@ -199,7 +229,8 @@ struct ShellTerminalTests {
             try await terminal.press("Enter")
             try await terminal.waitFor("the prompt after the transaction") { TmuxTerminal.currentLine($0) == "(QEMU)" }
             let nodes = try await qemu.client.execute("query-named-block-nodes")
-            let bitmaps = nodes.arrayValue?.first { $0["node-name"] == "disk0" }?["dirty-bitmaps"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+            let bitmaps = nodes.arrayValue?.first { $0["node-name"] == "disk0" }?["dirty-bitmaps"]?.arrayValue?
+                .compactMap { $0["name"]?.stringValue }
             #expect(Set(bitmaps ?? []) == ["bitmap0", "bitmap1"])
 
             // An event that arrives while a line is being typed is printed above it, and the

@@ -54,7 +54,11 @@ enum QMPExecutable {
     }
 
     /// Starts `qmp` with `arguments`; the caller waits for it.
-    static func start(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    static func start(
+        _ arguments: [String],
+        input: String? = nil,
+        environment: [String: String] = [:]
+    ) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = try url
         process.arguments = arguments
@@ -79,7 +83,11 @@ enum QMPExecutable {
     }
 
     /// Runs `qmp` to completion, killing it after `timeout`.
-    static func run(_ arguments: [String], input: String? = nil, timeout: Duration = .seconds(30)) async throws -> Output {
+    static func run(
+        _ arguments: [String],
+        input: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws -> Output {
         let (process, stdout, stderr) = try start(arguments, input: input)
         return try await finish(process, stdout, stderr, timeout: timeout)
     }

@@ -12,15 +12,22 @@ struct TypedBindingsRealQEMUTests {
     @Test("every query command that needs no arguments decodes with its binding")
     func everyQueryDecodes() async throws {
         // A pc machine answers more queries than `-machine none` (PCI, CPUs, ACPI, …).
-        let launcher = QEMULauncher(machine: "pc", extraArguments: ["-nodefaults", "-smp", "1,maxcpus=2"], startupTimeout: .seconds(30), shutdownStepTimeout: .seconds(5))
+        let launcher = QEMULauncher(
+            machine: "pc",
+            extraArguments: ["-nodefaults", "-smp", "1,maxcpus=2"],
+            startupTimeout: .seconds(30),
+            shutdownStepTimeout: .seconds(5)
+        )
         let (decoded, failedOnQEMU, undecodable) = try await RealQEMU.with(launcher) { qemu in
             let introspection = try await qemu.client.schema()
             var decoded: [String] = []
             var failedOnQEMU: [String] = []
             var undecodable: [String] = []
-            for (name, entry) in introspection.commands.sorted(by: { $0.key < $1.key }) where name.hasPrefix("query-") || name.hasPrefix("x-query-") {
+            for (name, entry) in introspection.commands.sorted(by: { $0.key < $1.key })
+            where name.hasPrefix("query-") || name.hasPrefix("x-query-") {
                 // Only those that can run without arguments.
-                guard case .command = entry.metaType, introspection.validateArguments(nil, ofCommand: name).isEmpty else { continue }
+                guard case .command = entry.metaType, introspection.validateArguments(nil, ofCommand: name).isEmpty
+                else { continue }
                 let reply: JSONValue
                 do {
                     reply = try await qemu.client.execute(name)
@@ -38,7 +45,9 @@ struct TypedBindingsRealQEMUTests {
             }
             return (decoded, failedOnQEMU, undecodable)
         }
-        print("typed bindings on QEMU 7.2: \(decoded.count) query replies decoded, \(failedOnQEMU.count) queries failed on this machine, \(undecodable.count) did not decode")
+        print(
+            "typed bindings on QEMU 7.2: \(decoded.count) query replies decoded, \(failedOnQEMU.count) queries failed on this machine, \(undecodable.count) did not decode"
+        )
         #expect(undecodable.isEmpty, "\(undecodable)")
         #expect(decoded.count >= 55, "only \(decoded.count) queries answered: \(failedOnQEMU)")
         #expect(decoded.contains("query-qmp-schema"))

@@ -8,18 +8,24 @@ import Testing
 
 @Suite("Swift names for QAPI names")
 struct NamingTests {
-    @Test("type names are upper camel case, keeping the case inside words", arguments: [
-        ("BlockdevOptions", "BlockdevOptions"), ("query-status", "QueryStatus"), ("x-query-usb", "XQueryUsb"),
-        ("__com.redhat_drive-mirror", "ComRedhatDriveMirror"), ("q35", "Q35"), ("2d", "_2d"),
-    ])
+    @Test(
+        "type names are upper camel case, keeping the case inside words",
+        arguments: [
+            ("BlockdevOptions", "BlockdevOptions"), ("query-status", "QueryStatus"), ("x-query-usb", "XQueryUsb"),
+            ("__com.redhat_drive-mirror", "ComRedhatDriveMirror"), ("q35", "Q35"), ("2d", "_2d"),
+        ]
+    )
     func typeNames(qapi: String, swift: String) {
         #expect(SwiftNaming.typeName(qapi) == swift)
     }
 
-    @Test("member names are lower camel case; keywords are escaped; digits get a leading underscore", arguments: [
-        ("node-name", "nodeName"), ("x-perf", "xPerf"), ("default", "`default`"), ("protocol", "`protocol`"),
-        ("1", "_1"), ("640x480", "_640x480"), ("Q35", "q35"), ("iopsRd", "iopsRd"), ("ACPI", "acpi"),
-    ])
+    @Test(
+        "member names are lower camel case; keywords are escaped; digits get a leading underscore",
+        arguments: [
+            ("node-name", "nodeName"), ("x-perf", "xPerf"), ("default", "`default`"), ("protocol", "`protocol`"),
+            ("1", "_1"), ("640x480", "_640x480"), ("Q35", "q35"), ("iopsRd", "iopsRd"), ("ACPI", "acpi"),
+        ]
+    )
     func memberNames(qapi: String, swift: String) {
         #expect(SwiftNaming.memberName(qapi) == swift)
     }
@@ -30,16 +36,21 @@ struct NamingTests {
         #expect(SwiftNaming.eventTypeName("BLOCK_JOB_COMPLETED") == "BlockJobCompletedEvent")
     }
 
-    @Test("Optional's case names get a trailing underscore, so that `.none` always means nil", arguments: [
-        ("none", "none_"), ("some", "some_"), ("None", "none_"), ("none-of-these", "noneOfThese"),
-    ])
+    @Test(
+        "Optional's case names get a trailing underscore, so that `.none` always means nil",
+        arguments: [
+            ("none", "none_"), ("some", "some_"), ("None", "none_"), ("none-of-these", "noneOfThese"),
+        ]
+    )
     func optionalCaseNames(qapi: String, swift: String) {
         #expect(SwiftNaming.memberName(qapi) == swift)
     }
 
     @Test("names that collide in one scope are told apart in schema order")
     func collisions() {
-        #expect(SwiftNaming.uniqueMemberNames(["foo-bar", "foo_bar", "foo.bar"]) == ["fooBar", "fooBar_2", "fooBar_3"])
+        #expect(
+            SwiftNaming.uniqueMemberNames(["foo-bar", "foo_bar", "foo.bar"]) == ["fooBar", "fooBar_2", "fooBar_3"]
+        )
         #expect(SwiftNaming.uniqueMemberNames(["default", "default"]) == ["`default`", "`default_2`"])
     }
 }
@@ -79,7 +90,9 @@ struct ReferenceTests {
         { 'struct': 'Coat', 'data': { '*finish': 'Finish' } }
         """
 
-    static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ReferenceSources/Paint.swift")
+    static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "ReferenceSources/Paint.swift"
+    )
 
     @Test("generating the reference schema gives the committed source")
     func matchesReference() throws {
@@ -107,7 +120,10 @@ struct ReferenceTests {
         #expect(source.components(separatedBy: "public indirect enum Branch:").count == 2)
         #expect(source.components(separatedBy: "public enum Branch:").count == 3)
 
-        let json: JSONValue = ["kind": "frames", "count": 2, "inner": ["kind": "frames", "count": 1, "inner": ["kind": "picture", "title": "sky"]]]
+        let json: JSONValue = [
+            "kind": "frames", "count": 2,
+            "inner": ["kind": "frames", "count": 1, "inner": ["kind": "picture", "title": "sky"]],
+        ]
         let frame = try Frame(json: json)
         guard case .frames(let outer) = frame.branch, case .frames(let middle)? = outer.inner?.branch,
             case .picture(let picture)? = middle.inner?.branch
@@ -131,7 +147,9 @@ struct ReferenceTests {
         #expect(future == .unknown("ultraviolet"))
         #expect(future.json == "ultraviolet")
         #expect(try Color(json: "1st") == ._1st)
-        let error = #expect(throws: QMPDecodingError.self) { try Paint(json: ["color": "red", "tags": [], "x-gloss": 1, "coat-count": 300], path: QMPPath(["return"])) }
+        let error = #expect(throws: QMPDecodingError.self) {
+            try Paint(json: ["color": "red", "tags": [], "x-gloss": 1, "coat-count": 300], path: QMPPath(["return"]))
+        }
         #expect(error?.description == "return.coat-count: 300 is out of range for UInt8")
         #expect(Paint(color: .red, coatCount: 2, tags: [], xGloss: 0.5).json["coat-count"] == 2)
         #expect(try Nothing(json: [:]).json == [:])
@@ -156,20 +174,30 @@ struct ReferenceTests {
             if case .command(let wireName) = entry.kind { return "\(wireName)=\(entry.swiftName)" }
             return nil
         }
-        #expect(commands == ["draw=DrawCommand", "dry=DryCommand", "query-colors=QueryColorsCommand",
-                             "repaint=RepaintCommand", "stroke=StrokeCommand"])
+        #expect(
+            commands == [
+                "draw=DrawCommand", "dry=DryCommand", "query-colors=QueryColorsCommand",
+                "repaint=RepaintCommand", "stroke=StrokeCommand",
+            ]
+        )
         let index = SwiftRenderer().render(Translator.index(translated, source: "paint.json"))
-        #expect(index.contains("""
-                public static let events: [String: any QMPEventPayload.Type] = [
-                    "PAINT_DRIED": PaintDriedEvent.self,
-                    "WET": WetEvent.self,
-                ]
-            """))
+        #expect(
+            index.contains(
+                """
+                    public static let events: [String: any QMPEventPayload.Type] = [
+                        "PAINT_DRIED": PaintDriedEvent.self,
+                        "WET": WetEvent.self,
+                    ]
+                """
+            )
+        )
         #expect(index.contains(#""query-colors": QueryColorsCommand.self,"#))
         #expect(!index.contains("Paint.self"))
     }
 
-    @Test("a generated union decodes its branch by the tag, keeps what a memberless or unknown tag brings, and encodes back")
+    @Test(
+        "a generated union decodes its branch by the tag, keeps what a memberless or unknown tag brings, and encodes back"
+    )
     func generatedUnion() throws {
         let circle = try Shape(json: ["kind": "circle", "radius": 2, "label": "c"])
         #expect(circle.kind == .circle)
@@ -182,7 +210,9 @@ struct ReferenceTests {
         let future = try Shape(json: ["kind": "hexagon", "sides": 6])
         #expect(future.kind == .unknown("hexagon"))
         #expect(future.json == ["kind": "hexagon", "sides": 6])
-        let missing = #expect(throws: QMPDecodingError.self) { try Shape(json: ["kind": "square"], path: QMPPath(["arguments", "shape"])) }
+        let missing = #expect(throws: QMPDecodingError.self) {
+            try Shape(json: ["kind": "square"], path: QMPPath(["arguments", "shape"]))
+        }
         #expect(missing?.description == "arguments.shape.side: missing required member")
     }
 
@@ -194,8 +224,10 @@ struct ReferenceTests {
         #expect(SizeOrName.name("big").json == "big")
         let wrong = #expect(throws: QMPDecodingError.self) { try SizeOrName(json: true) }
         #expect(wrong?.description == "value: expected integer or string or object, got true")
-        #expect(DrawCommand(shape: Shape(kind: .circle, branch: .circle(Circle(radius: 1))), size: .size(3)).arguments
-            == ["shape": ["kind": "circle", "radius": 1.0], "size": 3])
+        #expect(
+            DrawCommand(shape: Shape(kind: .circle, branch: .circle(Circle(radius: 1))), size: .size(3)).arguments
+                == ["shape": ["kind": "circle", "radius": 1.0], "size": 3]
+        )
     }
 
     @Test("a simple union's branches carry their value in `data`")
@@ -206,7 +238,9 @@ struct ReferenceTests {
         #expect(flat.json == ["type": "flat", "data": "wide"])
         let round = try Brush(json: ["type": "round", "data": ["radius": 3]])
         #expect(round.branch == .round(Circle(radius: 3)))
-        let missing = #expect(throws: QMPDecodingError.self) { try Brush(json: ["type": "flat"], path: QMPPath(["return"])) }
+        let missing = #expect(throws: QMPDecodingError.self) {
+            try Brush(json: ["type": "flat"], path: QMPPath(["return"]))
+        }
         #expect(missing?.description == "return.data: missing required member")
     }
 

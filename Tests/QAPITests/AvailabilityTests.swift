@@ -1,5 +1,5 @@
-import QMPCore
 import QAPI
+import QMPCore
 import Testing
 
 private func version(_ text: String) -> QEMUVersion { QEMUVersion(text)! }
@@ -15,10 +15,15 @@ struct AvailabilityTests {
         #expect(status.history.isAvailable(in: version("4.2.0")))
     }
 
-    @Test("Commands removed in 6.0 were last in 5.2, and were marked deprecated from 5.0 (when features began to be used)")
+    @Test(
+        "Commands removed in 6.0 were last in 5.2, and were marked deprecated from 5.0 (when features began to be used)"
+    )
     func removedInSix() throws {
         let history = try SchemaCache.history()
-        for name in ["change", "query-cpus", "migrate_set_speed", "migrate_set_downtime", "migrate-set-cache-size", "query-events", "block_passwd"] {
+        for name in [
+            "change", "query-cpus", "migrate_set_speed", "migrate_set_downtime", "migrate-set-cache-size",
+            "query-events", "block_passwd",
+        ] {
             let command = try #require(history.command(name), "\(name)")
             #expect(command.lastVersion == version("5.2.0"), "\(name)")
         }
@@ -35,9 +40,11 @@ struct AvailabilityTests {
         #expect(history.command("cpu-add")?.introduced == version("1.5.0"))
         #expect(history.command("cpu-add")?.lastVersion == version("5.1.0"))
         #expect(history.command("cpu")?.lastVersion == version("2.11.0"))
-        #expect(history.event("COMMAND_DROPPED")?.history.runs == [
-            QEMUVersionRange(from: version("2.12.0"), through: version("3.1.0")),
-        ])
+        #expect(
+            history.event("COMMAND_DROPPED")?.history.runs == [
+                QEMUVersionRange(from: version("2.12.0"), through: version("3.1.0"))
+            ]
+        )
     }
 
     @Test("First appearances: query-cpus-fast in 2.12, blockdev-add in 1.7, events in the schema from 2.1")
@@ -70,9 +77,11 @@ struct AvailabilityTests {
         let runState = try #require(try SchemaCache.history().type("RunState"))
         #expect(runState.enumValues["running"]?.introduced == version("1.0"))
         #expect(runState.enumValues["guest-panicked"]?.introduced == version("1.5.0"))
-        #expect(runState.enumValues["preconfig"]?.runs == [
-            QEMUVersionRange(from: version("3.0.0"), through: version("5.2.0")),
-        ])
+        #expect(
+            runState.enumValues["preconfig"]?.runs == [
+                QEMUVersionRange(from: version("3.0.0"), through: version("5.2.0"))
+            ]
+        )
 
         let capability = try #require(try SchemaCache.history().type("MigrationCapability"))
         #expect(capability.enumValues["x-colo"]?.unstableSince == version("6.2.0"))
@@ -101,9 +110,11 @@ struct AvailabilityTests {
     func shapeChanges() throws {
         let versionInfo = try #require(try SchemaCache.history().type("VersionInfo"))
         #expect(versionInfo.shapeChanges == [version("2.4.0")])
-        #expect(versionInfo.members["qemu"]?.typeChanges.map { "\($0.version) \($0.type)" } == [
-            "1.0 q_obj_VersionInfo-qemu", "2.4.0 VersionTriple",
-        ])
+        #expect(
+            versionInfo.members["qemu"]?.typeChanges.map { "\($0.version) \($0.type)" } == [
+                "1.0 q_obj_VersionInfo-qemu", "2.4.0 VersionTriple",
+            ]
+        )
         #expect(versionInfo.kindChanges.map(\.metaType) == [.object])
         let cpuInfo = try #require(try SchemaCache.history().type("CpuInfo"))
         #expect(cpuInfo.lastVersion == version("5.2.0"))

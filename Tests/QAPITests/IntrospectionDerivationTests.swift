@@ -18,46 +18,69 @@ struct IntrospectionDerivationTests {
 
     @Test("Masked names are numbered by first use; integer widths fold into int, arrays of them into [int]")
     func servedForm() {
-        let schema = QAPISchema.load(files: ["s.json": """
-            { 'enum': 'Mode', 'data': [ 'fast', { 'name': 'slow', 'if': 'CONFIG_SLOW' } ] }
-            { 'struct': 'Opts', 'data': { 'mode': 'Mode', '*level': 'uint8', 'sizes': [ 'size' ] } }
-            { 'command': 'tune', 'data': { 'opts': 'Opts' }, 'returns': [ 'Mode' ] }
-            { 'command': 'gone', 'if': 'CONFIG_GONE' }
-            """], entryFile: "s.json")
+        let schema = QAPISchema.load(
+            files: [
+                "s.json": """
+                { 'enum': 'Mode', 'data': [ 'fast', { 'name': 'slow', 'if': 'CONFIG_SLOW' } ] }
+                { 'struct': 'Opts', 'data': { 'mode': 'Mode', '*level': 'uint8', 'sizes': [ 'size' ] } }
+                { 'command': 'tune', 'data': { 'opts': 'Opts' }, 'returns': [ 'Mode' ] }
+                { 'command': 'gone', 'if': 'CONFIG_GONE' }
+                """
+            ],
+            entryFile: "s.json"
+        )
         #expect(schema.diagnostics.isEmpty)
         let derived = QAPIIntrospection(deriving: schema, definedSymbols: [])
-        #expect(derived.entries == [
-            QAPISchemaInfo(
-                name: "tune", metaType: .command(argumentType: "0", returnType: "[1]", allowsOutOfBand: false)
-            ),
-            QAPISchemaInfo(
-                name: "0", metaType: .object(members: [.init(name: "opts", type: "3")], tag: nil, variants: [])
-            ),
-            QAPISchemaInfo(name: "[1]", metaType: .array(elementType: "1")),
-            QAPISchemaInfo(name: "1", metaType: .enumeration(members: [.init(name: "fast")], values: ["fast"])),
-            // `gone` is not in the build, but QEMU decides what is used before it knows the
-            // build: the empty object it takes and returns is listed, and numbered before Opts.
-            QAPISchemaInfo(name: "2", metaType: .object(members: [], tag: nil, variants: [])),
-            QAPISchemaInfo(name: "3", metaType: .object(members: [
-                .init(name: "mode", type: "1"), .init(name: "level", type: "int", defaultValue: .null),
-                .init(name: "sizes", type: "[int]"),
-            ], tag: nil, variants: [])),
-            QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: .int)),
-            QAPISchemaInfo(name: "[int]", metaType: .array(elementType: "int")),
-        ])
+        #expect(
+            derived.entries == [
+                QAPISchemaInfo(
+                    name: "tune",
+                    metaType: .command(argumentType: "0", returnType: "[1]", allowsOutOfBand: false)
+                ),
+                QAPISchemaInfo(
+                    name: "0",
+                    metaType: .object(members: [.init(name: "opts", type: "3")], tag: nil, variants: [])
+                ),
+                QAPISchemaInfo(name: "[1]", metaType: .array(elementType: "1")),
+                QAPISchemaInfo(name: "1", metaType: .enumeration(members: [.init(name: "fast")], values: ["fast"])),
+                // `gone` is not in the build, but QEMU decides what is used before it knows the
+                // build: the empty object it takes and returns is listed, and numbered before Opts.
+                QAPISchemaInfo(name: "2", metaType: .object(members: [], tag: nil, variants: [])),
+                QAPISchemaInfo(
+                    name: "3",
+                    metaType: .object(
+                        members: [
+                            .init(name: "mode", type: "1"), .init(name: "level", type: "int", defaultValue: .null),
+                            .init(name: "sizes", type: "[int]"),
+                        ],
+                        tag: nil,
+                        variants: []
+                    )
+                ),
+                QAPISchemaInfo(name: "int", metaType: .builtin(jsonType: .int)),
+                QAPISchemaInfo(name: "[int]", metaType: .array(elementType: "int")),
+            ]
+        )
         #expect(derived.sourceNames["3"] == "Opts")
     }
 
     @Test("The checking form keeps source names and widths, so a width is range-checked")
     func checkingForm() {
-        let schema = QAPISchema.load(files: ["s.json": """
-            { 'struct': 'Opts', 'data': { '*level': 'uint8' } }
-            { 'command': 'tune', 'data': 'Opts', 'boxed': true }
-            """], entryFile: "s.json")
+        let schema = QAPISchema.load(
+            files: [
+                "s.json": """
+                { 'struct': 'Opts', 'data': { '*level': 'uint8' } }
+                { 'command': 'tune', 'data': 'Opts', 'boxed': true }
+                """
+            ],
+            entryFile: "s.json"
+        )
         let derived = QAPIIntrospection(deriving: schema, form: .checking)
         #expect(derived.knowsIntegerWidths)
-        #expect(derived.entry(named: "Opts")?.metaType
-            == .object(members: [.init(name: "level", type: "uint8", defaultValue: .null)], tag: nil, variants: []))
+        #expect(
+            derived.entry(named: "Opts")?.metaType
+                == .object(members: [.init(name: "level", type: "uint8", defaultValue: .null)], tag: nil, variants: [])
+        )
         #expect(derived.entry(named: "uint8")?.metaType == .builtin(jsonType: .int))
         let issues = QAPIValidator(introspection: derived).validateArguments(["level": 300], ofCommand: "tune")
         #expect(issues.map(\.qemuDescription) == ["Parameter 'level' expects uint8_t"])
@@ -107,17 +130,29 @@ struct IntrospectionFillingTests {
 
     /// Sources of an older release than the server's: `later` is a member they do not know,
     /// and `Info` only a return value reaches.
-    static let olderSources = QAPISchema.load(files: ["s.json": """
-        { 'struct': 'Info', 'data': { 'total': 'uint64', 'offset': 'int' } }
-        { 'command': 'probe', 'data': { 'big': 'uint64', 'exact': 'int', '*small': [ 'uint8' ] }, 'returns': 'Info' }
-        { 'command': 'legacy-add', 'data': { 'id': 'str' }, 'gen': false }
-        """], entryFile: "s.json")
-    static let newerServer = QAPIIntrospection(deriving: QAPISchema.load(files: ["s.json": """
-        { 'struct': 'Info', 'data': { 'total': 'uint64', 'offset': 'int' } }
-        { 'command': 'probe', 'data': { 'big': 'uint64', 'exact': 'int', '*small': [ 'uint8' ], '*later': 'size' },
-          'returns': 'Info' }
-        { 'command': 'legacy-add', 'data': { 'id': 'str' } }
-        """], entryFile: "s.json"))
+    static let olderSources = QAPISchema.load(
+        files: [
+            "s.json": """
+            { 'struct': 'Info', 'data': { 'total': 'uint64', 'offset': 'int' } }
+            { 'command': 'probe', 'data': { 'big': 'uint64', 'exact': 'int', '*small': [ 'uint8' ] }, 'returns': 'Info' }
+            { 'command': 'legacy-add', 'data': { 'id': 'str' }, 'gen': false }
+            """
+        ],
+        entryFile: "s.json"
+    )
+    static let newerServer = QAPIIntrospection(
+        deriving: QAPISchema.load(
+            files: [
+                "s.json": """
+                { 'struct': 'Info', 'data': { 'total': 'uint64', 'offset': 'int' } }
+                { 'command': 'probe', 'data': { 'big': 'uint64', 'exact': 'int', '*small': [ 'uint8' ], '*later': 'size' },
+                  'returns': 'Info' }
+                { 'command': 'legacy-add', 'data': { 'id': 'str' } }
+                """
+            ],
+            entryFile: "s.json"
+        )
+    )
 
     @Test("Only members the sources filled are range-checked as exactly int; the rest take any 64-bit integer")
     func onlyFilledMembersKnowTheirWidth() throws {
@@ -133,8 +168,10 @@ struct IntrospectionFillingTests {
         // A member the older sources do not know may be any width (here: size).
         #expect(answer(["big": 1, "exact": 1, "later": huge]).isEmpty)
         // Info is reached only from a return value; its uint64 is `int` to the filled model too.
-        #expect(QAPIValidator(introspection: filled).validateReturn(["total": huge, "offset": 0], ofCommand: "probe")
-            .isEmpty)
+        #expect(
+            QAPIValidator(introspection: filled).validateReturn(["total": huge, "offset": 0], ofCommand: "probe")
+                .isEmpty
+        )
         guard case .command(let argumentType, _, _)? = filled.entry(named: "probe")?.metaType else {
             Issue.record("no probe")
             return
@@ -177,7 +214,9 @@ struct IntrospectionFillingTests {
         let served = try Reference72.load()
         #expect(!served.knowsIntegerWidths)
         #expect(served.validateArguments(["cpu-throttle-initial": 300], ofCommand: "migrate-set-parameters").isEmpty)
-        #expect(served.validateArguments(["tls-creds": 5], ofCommand: "migrate-set-parameters").map(\.qemuDescription)
-            == ["Invalid parameter type for 'tls-creds', expected: string or null"])
+        #expect(
+            served.validateArguments(["tls-creds": 5], ofCommand: "migrate-set-parameters").map(\.qemuDescription)
+                == ["Invalid parameter type for 'tls-creds', expected: string or null"]
+        )
     }
 }

@@ -1,5 +1,5 @@
-import QMPCore
 import QAPI
+import QMPCore
 import Testing
 
 @Suite("Reading QAPI schema text")
@@ -9,11 +9,11 @@ struct ParserTests {
     @Test("Top-level expressions become located nodes: strings in either quote, booleans, objects and arrays")
     func basicNotation() throws {
         let text = """
-        # a comment
-        { 'struct': "Point",
-          'data': { 'x': 'int', '*label': 'str' } }
-        { 'command': 'ping', 'allow-oob': true, 'returns': [ 'Point' ] }
-        """
+            # a comment
+            { 'struct': "Point",
+              'data': { 'x': 'int', '*label': 'str' } }
+            { 'command': 'ping', 'allow-oob': true, 'returns': [ 'Point' ] }
+            """
         let parsed = parser.parse(text, file: "shapes.json")
         #expect(parsed.diagnostics.isEmpty)
         #expect(parsed.expressions.count == 2)
@@ -34,7 +34,10 @@ struct ParserTests {
 
     @Test("Escapes in strings are decoded")
     func escapes() throws {
-        let parsed = parser.parse(#"{ 'enum': 'E', 'data': [ 'it\'s', "a\"b", 'tab\there', '\u0041' ] }"#, file: "e.json")
+        let parsed = parser.parse(
+            #"{ 'enum': 'E', 'data': [ 'it\'s', "a\"b", 'tab\there', '\u0041' ] }"#,
+            file: "e.json"
+        )
         #expect(parsed.diagnostics.isEmpty)
         let values = try #require(parsed.expressions.first?["data"]?.arrayValue).compactMap(\.stringValue)
         #expect(values == ["it's", "a\"b", "tab\there", "A"])
@@ -43,19 +46,19 @@ struct ParserTests {
     @Test("A documentation block names the symbol of the next expression; its prose is not kept")
     func documentationBlocks() throws {
         let text = """
-        ##
-        # = A section heading, documents nothing
-        ##
+            ##
+            # = A section heading, documents nothing
+            ##
 
-        ##
-        # @Colour:
-        #
-        # Some words about it.
-        ##
-        { 'enum': 'Colour', 'data': [ 'red' ] }
+            ##
+            # @Colour:
+            #
+            # Some words about it.
+            ##
+            { 'enum': 'Colour', 'data': [ 'red' ] }
 
-        { 'struct': 'Undocumented', 'data': {} }
-        """
+            { 'struct': 'Undocumented', 'data': {} }
+            """
         let parsed = parser.parse(text, file: "doc.json")
         #expect(parsed.diagnostics.isEmpty)
         #expect(parsed.expressions.map(\.documentedSymbol) == ["Colour", nil])
@@ -64,40 +67,46 @@ struct ParserTests {
     @Test("Several syntax errors are reported in one pass, each as file:line:col: message")
     func syntaxErrors() {
         let text = """
-        { 'struct': 'A', 'data': { 'x': 'int' } }
-        { 'struct': 'B' 'data': {} }
-        { 'struct': 'C', 'data': { 'y': 42 } }
-        { 'enum': 'D', 'data': [ 'a', 'a' ], 'data': [] }
-        'stray'
-        { 'struct': 'E', 'data': { 'z': 'str } }
-        { 'struct': 'F', 'data': {
-        """
+            { 'struct': 'A', 'data': { 'x': 'int' } }
+            { 'struct': 'B' 'data': {} }
+            { 'struct': 'C', 'data': { 'y': 42 } }
+            { 'enum': 'D', 'data': [ 'a', 'a' ], 'data': [] }
+            'stray'
+            { 'struct': 'E', 'data': { 'z': 'str } }
+            { 'struct': 'F', 'data': {
+            """
         let parsed = QAPIParser(options: .strict).parse(text, file: "bad.json")
-        #expect(parsed.diagnostics.map(\.description) == [
-            "bad.json:2:17: expected ',' or '}' after object member, found string 'data'",
-            "bad.json:3:33: expected a value, found '42'",
-            "bad.json:4:38: duplicate key 'data'",
-            "bad.json:5:1: expected '{' to start a top-level expression, found string 'stray'",
-            "bad.json:6:33: string is not closed before the end of the line",
-            "bad.json:7:1: expected ',' or '}' after object member, found '{'",
-            "bad.json:7:27: expected a string as object key, found end of file",
-        ])
+        #expect(
+            parsed.diagnostics.map(\.description) == [
+                "bad.json:2:17: expected ',' or '}' after object member, found string 'data'",
+                "bad.json:3:33: expected a value, found '42'",
+                "bad.json:4:38: duplicate key 'data'",
+                "bad.json:5:1: expected '{' to start a top-level expression, found string 'stray'",
+                "bad.json:6:33: string is not closed before the end of the line",
+                "bad.json:7:1: expected ',' or '}' after object member, found '{'",
+                "bad.json:7:27: expected a string as object key, found end of file",
+            ]
+        )
         // What could be read is kept.
         #expect(parsed.expressions.compactMap { $0["struct"]?.stringValue ?? $0["enum"]?.stringValue } == ["A", "D"])
     }
 
-    @Test("The missing and trailing commas QEMU 1.x tolerated are accepted by default, and rejected by the strict parser")
+    @Test(
+        "The missing and trailing commas QEMU 1.x tolerated are accepted by default, and rejected by the strict parser"
+    )
     func legacyCommas() {
         let text = """
-        { 'enum': 'NewImageMode'
-          'data': [ 'existing', 'absolute-paths' ] }
-        { 'union': 'Action', 'data': { 'snap': 'Snap', } }
-        """
+            { 'enum': 'NewImageMode'
+              'data': [ 'existing', 'absolute-paths' ] }
+            { 'union': 'Action', 'data': { 'snap': 'Snap', } }
+            """
         #expect(QAPIParser().parse(text, file: "old.json").diagnostics.isEmpty)
-        #expect(QAPIParser(options: .strict).parse(text, file: "old.json").diagnostics.map(\.description) == [
-            "old.json:2:3: expected ',' or '}' after object member, found string 'data'",
-            "old.json:3:48: expected a string as object key, found '}'",
-        ])
+        #expect(
+            QAPIParser(options: .strict).parse(text, file: "old.json").diagnostics.map(\.description) == [
+                "old.json:2:3: expected ',' or '}' after object member, found string 'data'",
+                "old.json:3:48: expected a string as object key, found '}'",
+            ]
+        )
     }
 
     @Test("Includes are resolved relative to the including file and each file is read once")
@@ -123,7 +132,9 @@ struct ParserTests {
     @Test("An include that cannot be read is reported where it is written")
     func missingInclude() {
         let files = ["main.json": "{ 'enum': 'E', 'data': [] }\n{ 'include': 'nowhere.json' }"]
-        #expect(diagnostics(of: files, entry: "main.json") == ["main.json:2:14: cannot read included file 'nowhere.json'"])
+        #expect(
+            diagnostics(of: files, entry: "main.json") == ["main.json:2:14: cannot read included file 'nowhere.json'"]
+        )
     }
 }
 
@@ -133,24 +144,35 @@ struct ConditionTests {
     func preprocessorSpelling() throws {
         #expect(QAPICondition(preprocessorExpression: "defined(CONFIG_SPICE)") == .defined("CONFIG_SPICE"))
         #expect(QAPICondition(preprocessorExpression: "CONFIG_SPICE") == .defined("CONFIG_SPICE"))
-        #expect(QAPICondition(preprocessorExpression: "defined(CONFIG_OPENGL) && defined(CONFIG_GBM)")
-            == .all([.defined("CONFIG_OPENGL"), .defined("CONFIG_GBM")]))
-        #expect(QAPICondition(preprocessorExpression: "defined(TARGET_S390X) || defined(TARGET_I386)")
-            == .any([.defined("TARGET_S390X"), .defined("TARGET_I386")]))
-        #expect(QAPICondition(preprocessorExpression: "!defined(CONFIG_WIN32) && (A || B)")
-            == .all([.not(.defined("CONFIG_WIN32")), .any([.defined("A"), .defined("B")])]))
+        #expect(
+            QAPICondition(preprocessorExpression: "defined(CONFIG_OPENGL) && defined(CONFIG_GBM)")
+                == .all([.defined("CONFIG_OPENGL"), .defined("CONFIG_GBM")])
+        )
+        #expect(
+            QAPICondition(preprocessorExpression: "defined(TARGET_S390X) || defined(TARGET_I386)")
+                == .any([.defined("TARGET_S390X"), .defined("TARGET_I386")])
+        )
+        #expect(
+            QAPICondition(preprocessorExpression: "!defined(CONFIG_WIN32) && (A || B)")
+                == .all([.not(.defined("CONFIG_WIN32")), .any([.defined("A"), .defined("B")])])
+        )
         #expect(QAPICondition(preprocessorExpression: "defined(") == nil)
         #expect(QAPICondition(preprocessorExpression: "A & B") == nil)
     }
 
     @Test("Conditions on definitions, members, enum values, branches and features are read in all forms")
     func conditionForms() throws {
-        let schema = QAPISchema.load(files: ["s.json": """
-            { 'enum': 'Target', 'data': [ 'x86', { 'name': 's390', 'if': { 'all': [ 'TARGET_S390X', 'CONFIG_KVM' ] } } ] }
-            { 'struct': 'Opts', 'if': [ 'defined(CONFIG_A)', 'defined(CONFIG_B)' ],
-              'data': { '*fast': { 'type': 'bool', 'if': { 'not': 'CONFIG_WIN32' } } },
-              'features': [ { 'name': 'shiny', 'if': { 'any': [ 'CONFIG_X', 'CONFIG_Y' ] } } ] }
-            """], entryFile: "s.json")
+        let schema = QAPISchema.load(
+            files: [
+                "s.json": """
+                { 'enum': 'Target', 'data': [ 'x86', { 'name': 's390', 'if': { 'all': [ 'TARGET_S390X', 'CONFIG_KVM' ] } } ] }
+                { 'struct': 'Opts', 'if': [ 'defined(CONFIG_A)', 'defined(CONFIG_B)' ],
+                  'data': { '*fast': { 'type': 'bool', 'if': { 'not': 'CONFIG_WIN32' } } },
+                  'features': [ { 'name': 'shiny', 'if': { 'any': [ 'CONFIG_X', 'CONFIG_Y' ] } } ] }
+                """
+            ],
+            entryFile: "s.json"
+        )
         #expect(schema.diagnostics.isEmpty)
         let target = try #require(schema.enumType(named: "Target"))
         #expect(target.values[1].condition?.description == "TARGET_S390X && CONFIG_KVM")

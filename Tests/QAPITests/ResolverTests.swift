@@ -1,29 +1,29 @@
-import QMPCore
 import Foundation
 import QAPI
+import QMPCore
 import Testing
 
 @Suite("Resolving a schema")
 struct ResolverTests {
     static let sample = """
-    { 'enum': 'Shape', 'data': [ 'circle', 'square', { 'name': 'blob', 'features': [ 'unstable' ] } ],
-      'prefix': 'SHAPE_KIND' }
-    { 'struct': 'Common', 'data': { 'shape': 'Shape', '*label': 'str' } }
-    { 'struct': 'Circle', 'data': { 'radius': 'number' } }
-    { 'struct': 'Square', 'data': { 'side': 'uint32' } }
-    { 'union': 'Figure', 'base': 'Common', 'discriminator': 'shape',
-      'data': { 'circle': 'Circle', 'square': 'Square' } }
-    { 'alternate': 'FigureOrName', 'data': { 'figure': 'Figure', 'name': 'str' } }
-    { 'struct': 'Labelled', 'base': 'Circle', 'data': { 'tags': [ 'str' ] },
-      'features': [ 'deprecated' ] }
-    { 'command': 'draw', 'data': { 'what': 'FigureOrName', '*times': 'int8' },
-      'returns': [ 'Figure' ], 'allow-oob': true, 'features': [ 'unstable' ] }
-    { 'command': 'add-figure', 'data': 'Figure', 'boxed': true }
-    { 'command': 'clear', 'success-response': false, 'gen': false, 'coroutine': true, 'allow-preconfig': true }
-    { 'event': 'DRAWN', 'data': { 'figure': 'Figure' } }
-    { 'event': 'CLEARED' }
-    { 'pragma': { 'doc-required': true } }
-    """
+        { 'enum': 'Shape', 'data': [ 'circle', 'square', { 'name': 'blob', 'features': [ 'unstable' ] } ],
+          'prefix': 'SHAPE_KIND' }
+        { 'struct': 'Common', 'data': { 'shape': 'Shape', '*label': 'str' } }
+        { 'struct': 'Circle', 'data': { 'radius': 'number' } }
+        { 'struct': 'Square', 'data': { 'side': 'uint32' } }
+        { 'union': 'Figure', 'base': 'Common', 'discriminator': 'shape',
+          'data': { 'circle': 'Circle', 'square': 'Square' } }
+        { 'alternate': 'FigureOrName', 'data': { 'figure': 'Figure', 'name': 'str' } }
+        { 'struct': 'Labelled', 'base': 'Circle', 'data': { 'tags': [ 'str' ] },
+          'features': [ 'deprecated' ] }
+        { 'command': 'draw', 'data': { 'what': 'FigureOrName', '*times': 'int8' },
+          'returns': [ 'Figure' ], 'allow-oob': true, 'features': [ 'unstable' ] }
+        { 'command': 'add-figure', 'data': 'Figure', 'boxed': true }
+        { 'command': 'clear', 'success-response': false, 'gen': false, 'coroutine': true, 'allow-preconfig': true }
+        { 'event': 'DRAWN', 'data': { 'figure': 'Figure' } }
+        { 'event': 'CLEARED' }
+        { 'pragma': { 'doc-required': true } }
+        """
 
     @Test("Types, commands and events are resolved with bases flattened and implicit types named")
     func resolvesSample() throws {
@@ -47,13 +47,21 @@ struct ResolverTests {
 
         let labelled = try #require(schema.type(named: "Labelled"))
         #expect(labelled.features.isDeprecated)
-        #expect(schema.objectType(named: "Labelled")?.members.map { "\($0.name):\($0.type)" } == ["radius:number", "tags:[str]"])
+        #expect(
+            schema.objectType(named: "Labelled")?.members.map { "\($0.name):\($0.type)" } == [
+                "radius:number", "tags:[str]",
+            ]
+        )
         #expect(schema.type(named: "[str]")?.kind == .array(element: "str"))
 
         let draw = try #require(schema.commands["draw"])
         #expect(draw.argumentType == "q_obj_draw-arg")
         #expect(schema.type(named: "q_obj_draw-arg")?.isImplicit == true)
-        #expect(schema.arguments(ofCommand: "draw").map { "\($0.isOptional ? "*" : "")\($0.name):\($0.type)" } == ["what:FigureOrName", "*times:int8"])
+        #expect(
+            schema.arguments(ofCommand: "draw").map { "\($0.isOptional ? "*" : "")\($0.name):\($0.type)" } == [
+                "what:FigureOrName", "*times:int8",
+            ]
+        )
         #expect(draw.returnType == "[Figure]")
         #expect(draw.allowsOutOfBand)
         #expect(draw.features.names == ["unstable"])
@@ -74,35 +82,37 @@ struct ResolverTests {
     @Test("Resolution errors are all reported, located, as file:line:col: message")
     func resolutionErrors() {
         let text = """
-        { 'struct': 'Base', 'data': { 'kind': 'Kind', '*opt': 'str' } }
-        { 'enum': 'Kind', 'data': [ 'a', 'b', 'a' ] }
-        { 'struct': 'Base', 'data': {} }
-        { 'struct': 'Child', 'base': 'Base', 'data': { 'opt': 'int', 'x': 'Missing' } }
-        { 'union': 'U', 'base': 'Base', 'discriminator': 'nope', 'data': { 'a': 'Child' } }
-        { 'union': 'V', 'base': 'Base', 'discriminator': 'kind', 'data': { 'c': 'Child', 'a': 'str' } }
-        { 'alternate': 'Alt', 'data': { 's': 'str', 'k': 'Kind' } }
-        { 'command': 'do-it', 'data': { 'u': 'U' }, 'returns': 'Nothing', 'bogus': true }
-        { 'event': 'EV', 'data': 'Kind' }
-        { 'struct': 'Loop', 'base': 'Loop', 'data': {} }
-        { 'thing': 'What' }
-        { 'struct': 'Typo', 'data': { 'a': { 'type': 'str', 'iff': 'CONFIG_X' } } }
-        """
-        #expect(diagnostics(of: ["s.json": text], entry: "s.json") == [
-            "s.json:2:39: enum 'Kind' lists value 'a' twice",
-            "s.json:3:13: 'Base' is already defined at s.json:1:13",
-            "s.json:4:48: member 'opt' of 'Child' collides with member 'opt' of base 'Base'",
-            "s.json:4:67: type 'Missing' is not defined",
-            "s.json:5:50: discriminator 'nope' of union 'U' is not a member of its base",
-            "s.json:6:68: branch 'c' of union 'V' is not a value of 'Kind'",
-            "s.json:6:82: branch 'a' of union 'V' must be an object type, not 'str'",
-            "s.json:7:45: branches 's' and 'k' of alternate 'Alt' both take a JSON string",
-            "s.json:8:56: type 'Nothing' is not defined",
-            "s.json:8:67: unknown key 'bogus' in command 'do-it'",
-            "s.json:9:12: data of event 'EV' must be an object type, not 'Kind'",
-            "s.json:10:29: 'Loop' is its own base",
-            "s.json:11:1: expression does not say what it defines (expected one of 'struct', 'enum', 'union', 'alternate', 'command', 'event', 'include', 'pragma')",
-            "s.json:12:53: unknown key 'iff' in member 'a' of 'Typo'",
-        ])
+            { 'struct': 'Base', 'data': { 'kind': 'Kind', '*opt': 'str' } }
+            { 'enum': 'Kind', 'data': [ 'a', 'b', 'a' ] }
+            { 'struct': 'Base', 'data': {} }
+            { 'struct': 'Child', 'base': 'Base', 'data': { 'opt': 'int', 'x': 'Missing' } }
+            { 'union': 'U', 'base': 'Base', 'discriminator': 'nope', 'data': { 'a': 'Child' } }
+            { 'union': 'V', 'base': 'Base', 'discriminator': 'kind', 'data': { 'c': 'Child', 'a': 'str' } }
+            { 'alternate': 'Alt', 'data': { 's': 'str', 'k': 'Kind' } }
+            { 'command': 'do-it', 'data': { 'u': 'U' }, 'returns': 'Nothing', 'bogus': true }
+            { 'event': 'EV', 'data': 'Kind' }
+            { 'struct': 'Loop', 'base': 'Loop', 'data': {} }
+            { 'thing': 'What' }
+            { 'struct': 'Typo', 'data': { 'a': { 'type': 'str', 'iff': 'CONFIG_X' } } }
+            """
+        #expect(
+            diagnostics(of: ["s.json": text], entry: "s.json") == [
+                "s.json:2:39: enum 'Kind' lists value 'a' twice",
+                "s.json:3:13: 'Base' is already defined at s.json:1:13",
+                "s.json:4:48: member 'opt' of 'Child' collides with member 'opt' of base 'Base'",
+                "s.json:4:67: type 'Missing' is not defined",
+                "s.json:5:50: discriminator 'nope' of union 'U' is not a member of its base",
+                "s.json:6:68: branch 'c' of union 'V' is not a value of 'Kind'",
+                "s.json:6:82: branch 'a' of union 'V' must be an object type, not 'str'",
+                "s.json:7:45: branches 's' and 'k' of alternate 'Alt' both take a JSON string",
+                "s.json:8:56: type 'Nothing' is not defined",
+                "s.json:8:67: unknown key 'bogus' in command 'do-it'",
+                "s.json:9:12: data of event 'EV' must be an object type, not 'Kind'",
+                "s.json:10:29: 'Loop' is its own base",
+                "s.json:11:1: expression does not say what it defines (expected one of 'struct', 'enum', 'union', 'alternate', 'command', 'event', 'include', 'pragma')",
+                "s.json:12:53: unknown key 'iff' in member 'a' of 'Typo'",
+            ]
+        )
     }
 
     @Test("Syntax and resolution errors of several files are reported together")
@@ -111,10 +121,12 @@ struct ResolverTests {
             "main.json": "{ 'include': 'types.json' }\n{ 'command': 'go', 'data': { 'speed': 'Speed' } }",
             "types.json": "{ 'enum': 'Sped', 'data': [ 'fast' }",
         ]
-        #expect(diagnostics(of: files, entry: "main.json") == [
-            "main.json:2:39: type 'Speed' is not defined",
-            "types.json:1:36: expected ',' or ']' after array element, found '}'",
-        ])
+        #expect(
+            diagnostics(of: files, entry: "main.json") == [
+                "main.json:2:39: type 'Speed' is not defined",
+                "types.json:1:36: expected ',' or ']' after array element, found '}'",
+            ]
+        )
     }
 }
 
@@ -127,7 +139,10 @@ struct RealSchemaTests {
         #expect(releases.versions.first?.description == "1.0")
         #expect(releases.versions.last?.description == "10.2.2")
         for release in releases.releases {
-            #expect(release.schema.diagnostics.isEmpty, "\(release.version): \(release.schema.diagnostics.prefix(5).map(\.description))")
+            #expect(
+                release.schema.diagnostics.isEmpty,
+                "\(release.version): \(release.schema.diagnostics.prefix(5).map(\.description))"
+            )
             #expect(!release.schema.commands.isEmpty)
         }
         #expect(try SchemaCache.schema("1.0").commands.count == 21)
@@ -143,7 +158,10 @@ struct RealSchemaTests {
         let releases = try #require(SchemaCache.guestAgent, SchemaCache.missingMessage)
         #expect(releases.versions.first?.description == "1.4.0")
         for release in releases.releases {
-            #expect(release.schema.diagnostics.isEmpty, "\(release.version): \(release.schema.diagnostics.prefix(5).map(\.description))")
+            #expect(
+                release.schema.diagnostics.isEmpty,
+                "\(release.version): \(release.schema.diagnostics.prefix(5).map(\.description))"
+            )
         }
         let newest = try #require(releases.newest?.schema)
         #expect(newest.commands["guest-ping"] != nil)
@@ -166,7 +184,10 @@ struct RealSchemaTests {
         #expect(get.returnType == "any")
         #expect(!get.isGenerated)
         #expect(schema.arguments(ofCommand: "qom-set").first { $0.name == "value" }?.type == "any")
-        #expect(try SchemaCache.schema("2.0.0").arguments(ofCommand: "object-add").first { $0.name == "props" }?.type == "any")
+        #expect(
+            try SchemaCache.schema("2.0.0").arguments(ofCommand: "object-add").first { $0.name == "props" }?.type
+                == "any"
+        )
     }
 
     @Test("The union with 'discriminator': {} of QEMU 1.7–2.3 is an alternate")
@@ -197,10 +218,15 @@ struct RealSchemaTests {
         #expect(variants.tagType == "SocketAddressLegacyKind")
         let inet = try #require(variants.variant(forTag: "inet"))
         #expect(inet.type == "q_obj_InetSocketAddress-wrapper")
-        #expect(schema.objectType(named: inet.type)?.members.map { "\($0.name):\($0.type)" } == ["data:InetSocketAddress"])
+        #expect(
+            schema.objectType(named: inet.type)?.members.map { "\($0.name):\($0.type)" } == ["data:InetSocketAddress"]
+        )
         #expect(schema.enumType(named: "SocketAddressLegacyKind")?.names == ["inet", "unix", "vsock", "fd"])
         // By 6.2 it is an ordinary flat union.
-        #expect(try SchemaCache.schema("6.2.0").objectType(named: "SocketAddressLegacy")?.base == "q_obj_SocketAddressLegacy-base")
+        #expect(
+            try SchemaCache.schema("6.2.0").objectType(named: "SocketAddressLegacy")?.base
+                == "q_obj_SocketAddressLegacy-base"
+        )
     }
 
     @Test("Conditions written as C preprocessor text (3.0–6.0) and as symbols (6.1 on) mean the same")

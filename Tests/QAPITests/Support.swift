@@ -19,18 +19,21 @@ enum TestData {
 
     static var schemasDirectoryExists: Bool {
         var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: schemasDirectory.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        return FileManager.default.fileExists(atPath: schemasDirectory.path, isDirectory: &isDirectory)
+            && isDirectory.boolValue
     }
 }
 
 /// Every release's schema, loaded once for all tests.
 enum SchemaCache {
     /// The QMP schemas of all releases in ../shared/qapi-schemas, or `nil` if the directory is missing.
-    static let qmp: QAPIReleases? = TestData.schemasDirectoryExists
+    static let qmp: QAPIReleases? =
+        TestData.schemasDirectoryExists
         ? try? QAPIReleases.load(directory: TestData.schemasDirectory.path, kind: .qmp) : nil
 
     /// The guest agent schemas of the releases that have one.
-    static let guestAgent: QAPIReleases? = TestData.schemasDirectoryExists
+    static let guestAgent: QAPIReleases? =
+        TestData.schemasDirectoryExists
         ? try? QAPIReleases.load(directory: TestData.schemasDirectory.path, kind: .guestAgent) : nil
 
     static let availability: QAPIAvailability? = qmp.map { $0.availability() }
@@ -60,6 +63,10 @@ enum SchemaCache {
 }
 
 /// The diagnostics of a schema given as in-memory files, as `file:line:col: message` strings.
-func diagnostics(of files: [String: String], entry: String = "schema.json", parser: QAPIParser = QAPIParser()) -> [String] {
+func diagnostics(
+    of files: [String: String],
+    entry: String = "schema.json",
+    parser: QAPIParser = QAPIParser()
+) -> [String] {
     QAPISchema.load(files: files, entryFile: entry, parser: parser).diagnostics.map(\.description)
 }

@@ -11,10 +11,11 @@ import QMPCore
 final class FakeServer: Sendable {
     typealias Responder = @Sendable (JSONValue) -> [UInt8]?
 
-    static let qemuGreeting = Array(
-        #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "fake"}, "capabilities": ["oob"]}}"#
-            .utf8
-    ) + [13, 10]
+    static let qemuGreeting =
+        Array(
+            #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "fake"}, "capabilities": ["oob"]}}"#
+                .utf8
+        ) + [13, 10]
 
     /// Answers `qmp_capabilities` with success and everything else with `reply(command)`.
     static func negotiating(_ reply: @escaping @Sendable (JSONValue) -> [UInt8]?) -> Responder {
@@ -111,7 +112,9 @@ final class FakeServer: Sendable {
                 }
             }
         if unixSocket {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-fake-\(UUID().uuidString.prefix(8))")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "swift-qmp-fake-\(UUID().uuidString.prefix(8))"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let path = directory.appendingPathComponent("qmp.sock").path
             let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()

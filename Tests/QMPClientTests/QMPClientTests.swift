@@ -38,7 +38,9 @@ struct BadInputTests {
             try await QMPClient.connect(to: .unixSocket(path: "/nonexistent/qmp.sock"), configuration: quick)
         }
         #expect(error?.code == .connectionFailed)
-        #expect(error?.message == "could not connect to QMP socket /nonexistent/qmp.sock: no socket exists at that path")
+        #expect(
+            error?.message == "could not connect to QMP socket /nonexistent/qmp.sock: no socket exists at that path"
+        )
     }
 
     @Test("a TCP port nobody listens on")
@@ -69,7 +71,9 @@ struct BadInputTests {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
+            }
         }
         try #require(bound && listen(listener, 0) == 0)
         let port = Int(UInt16(bigEndian: address.sin_port))
@@ -80,7 +84,9 @@ struct BadInputTests {
             let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
             fillers.append(filler)
             _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         try await Task.sleep(for: .milliseconds(50))
@@ -181,7 +187,11 @@ struct ScriptedClientTests {
     @Test("negotiation asks for OOB only when the greeting offers it")
     func negotiationWithoutOOB() async throws {
         let seen = LockedBox<[JSONValue]>([])
-        let greeting = Array(#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 11, "major": 2}, "package": ""}, "capabilities": []}}"#.utf8) + [13, 10]
+        let greeting =
+            Array(
+                #"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 11, "major": 2}, "package": ""}, "capabilities": []}}"#
+                    .utf8
+            ) + [13, 10]
         let server = try await FakeServer.start(greeting: greeting) { command in
             seen.mutate { $0.append(command) }
             return FakeServer.reply([:], to: command)
@@ -262,7 +272,9 @@ struct ScriptedClientTests {
             }
         )
         try await withClient(server) { client in
-            let error = await #expect(throws: QMPError.self) { try await client.execute("slow", timeout: .milliseconds(200)) }
+            let error = await #expect(throws: QMPError.self) {
+                try await client.execute("slow", timeout: .milliseconds(200))
+            }
             #expect(error?.code == .timeout)
             #expect(error?.command == "slow")
             // In band to QEMU 7.2: sent without id, so the error names none.
@@ -283,7 +295,9 @@ struct ScriptedClientTests {
             // short call.
             let long = Task { try await client.execute("hang", timeout: .seconds(10)) }
             try await Task.sleep(for: .milliseconds(20))
-            let short = await #expect(throws: QMPError.self) { try await client.execute("hang", timeout: .milliseconds(200)) }
+            let short = await #expect(throws: QMPError.self) {
+                try await client.execute("hang", timeout: .milliseconds(200))
+            }
             let shortEnded = clock.now - started
             #expect(short?.code == .timeout)
             #expect(short?.message.contains("within 0.2 s") == true)
@@ -328,7 +342,10 @@ struct ScriptedClientTests {
         let early = FakeServer.bytes([
             "event": "X_EARLY", "data": ["k": 1], "timestamp": ["seconds": 1, "microseconds": 2],
         ])
-        let server = try await FakeServer.start(greeting: early + FakeServer.qemuGreeting, respond: FakeServer.negotiating { _ in nil })
+        let server = try await FakeServer.start(
+            greeting: early + FakeServer.qemuGreeting,
+            respond: FakeServer.negotiating { _ in nil }
+        )
         // The event comes before connect returns; it reaches nobody, and must not break anything.
         try await withClient(server) { client in
             #expect(client.greeting.package == "fake")

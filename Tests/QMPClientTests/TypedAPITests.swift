@@ -66,7 +66,10 @@ struct TypedAPITests {
         let schema: JSONValue = [
             ["name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "1", "allow-oob": false],
             ["name": "0", "meta-type": "object", "members": []],
-            ["name": "1", "meta-type": "object", "members": [["name": "running", "type": "bool"], ["name": "status", "type": "str"]]],
+            [
+                "name": "1", "meta-type": "object",
+                "members": [["name": "running", "type": "bool"], ["name": "status", "type": "str"]],
+            ],
             ["name": "bool", "meta-type": "builtin", "json-type": "boolean"],
             ["name": "str", "meta-type": "builtin", "json-type": "string"],
         ]
@@ -99,7 +102,11 @@ struct TypedAPITests {
                 if command["execute"] == "query-qmp-schema" {
                     fetches.increment()
                     // What QEMU before 2.5 answers.
-                    var error: JSONObject = ["error": ["class": "CommandNotFound", "desc": "The command query-qmp-schema has not been found"]]
+                    var error: JSONObject = [
+                        "error": [
+                            "class": "CommandNotFound", "desc": "The command query-qmp-schema has not been found",
+                        ]
+                    ]
                     if let id = command["id"] { error["id"] = id }
                     return FakeServer.bytes(.object(error))
                 }
@@ -199,7 +206,10 @@ struct TypedAPITests {
         ) { client in
             let error = await #expect(throws: QMPError.self) { _ = try await client.execute(QueryStatus()) }
             #expect(error?.code == .protocolViolation)
-            #expect(error?.message == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5")
+            #expect(
+                error?.message
+                    == "the reply does not have the shape this binding expects: return.running: expected boolean, got 5"
+            )
         }
     }
 
@@ -208,8 +218,12 @@ struct TypedAPITests {
         try await FakeServer.withClient(
             configuration: uncheckedConfiguration,
             respond: FakeServer.negotiating { command in
-                FakeServer.bytes(["event": "TICK", "data": ["n": "not a number"], "timestamp": ["seconds": 1, "microseconds": 0]])
-                    + FakeServer.bytes(["event": "TICK", "data": ["n": 7], "timestamp": ["seconds": 2, "microseconds": 0]])
+                FakeServer.bytes([
+                    "event": "TICK", "data": ["n": "not a number"], "timestamp": ["seconds": 1, "microseconds": 0],
+                ])
+                    + FakeServer.bytes([
+                        "event": "TICK", "data": ["n": 7], "timestamp": ["seconds": 2, "microseconds": 0],
+                    ])
                     + FakeServer.reply([:], to: command)
             }
         ) { client in
@@ -230,7 +244,9 @@ struct BuiltinDecodingTests {
     func integers() throws {
         #expect(try UInt64(json: .uint(UInt64.max)) == UInt64.max)
         #expect(try Int8(json: -128) == -128)
-        let error = #expect(throws: QMPDecodingError.self) { try UInt8(json: 256, path: QMPPath(["arguments", "size"])) }
+        let error = #expect(throws: QMPDecodingError.self) {
+            try UInt8(json: 256, path: QMPPath(["arguments", "size"]))
+        }
         #expect(error?.description == "arguments.size: 256 is out of range for UInt8")
     }
 

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
-@testable import QMPClient
 import QMPCore
 import Testing
+
+@testable import QMPClient
 
 /// Hand-written bindings of the shape the generator produces.
 private struct Yank: QMPCommand {
@@ -232,7 +233,10 @@ struct SchemaCheckDefaultTests {
         let server = FakeServer.negotiating { command in
             guard command["execute"] == "query-qmp-schema" else { return FakeServer.reply(["name": "vm"], to: command) }
             // The first fetch goes unanswered.
-            return fetches.mutate { $0 += 1; return $0 } == 1 ? nil : FakeServer.reply(smallSchema, to: command)
+            return fetches.mutate {
+                $0 += 1
+                return $0
+            } == 1 ? nil : FakeServer.reply(smallSchema, to: command)
         }
         // Ids on the wire: the unanswered fetch must not take a later reply by order.
         let configuration = QMPClient.Configuration(

@@ -167,12 +167,16 @@ struct ClientAwaitingGreetingTests {
         let event = session.receive(stopEvent).event
         #expect(event?.name == "STOP")
         #expect(event?.timestamp == QMPEvent.Timestamp(seconds: 1_767_225_600, microseconds: 250_000))
-        #expect(session.receive(["event": "RESUME", "timestamp": ["seconds": 1, "microseconds": 2]]).event?.name == "RESUME")
+        #expect(
+            session.receive(["event": "RESUME", "timestamp": ["seconds": 1, "microseconds": 2]]).event?.name == "RESUME"
+        )
         #expect(session.machine.state == .awaitingGreeting)
         #expect(session.receive(qemu72Greeting).sent?["execute"] == "qmp_capabilities")
     }
 
-    @Test("a reply before the greeting closes the connection with a protocol violation that says a greeting was expected")
+    @Test(
+        "a reply before the greeting closes the connection with a protocol violation that says a greeting was expected"
+    )
     func replyBeforeGreeting() throws {
         var session = Session()
         let (error, failing) = try #require(session.receive(["return": [:], "id": 1]).closing)
@@ -226,7 +230,9 @@ struct ClientAwaitingGreetingTests {
 
 @Suite("Client machine: capabilities negotiation")
 struct ClientNegotiationTests {
-    @Test("a greeting that offers OOB is answered with qmp_capabilities enabling oob, and the return enters command mode with OOB")
+    @Test(
+        "a greeting that offers OOB is answered with qmp_capabilities enabling oob, and the return enters command mode with OOB"
+    )
     func negotiationWithOOB() throws {
         var session = Session()
         let sent = try #require(session.receive(qemu72Greeting).sent)
@@ -246,7 +252,9 @@ struct ClientNegotiationTests {
         #expect(session.machine.oobEnabled)
     }
 
-    @Test("a greeting with no capabilities is answered without 'enable' (QEMU before 2.12 rejects it), and OOB stays off")
+    @Test(
+        "a greeting with no capabilities is answered without 'enable' (QEMU before 2.12 rejects it), and OOB stays off"
+    )
     func negotiationWithoutOOB() throws {
         var session = Session()
         let sent = try #require(session.receive(greetingWithoutOOB).sent)
@@ -279,7 +287,9 @@ struct ClientNegotiationTests {
         #expect(!oob)
     }
 
-    @Test("an error reply to qmp_capabilities closes the connection with negotiationFailed, carrying QEMU's class and desc")
+    @Test(
+        "an error reply to qmp_capabilities closes the connection with negotiationFailed, carrying QEMU's class and desc"
+    )
     func negotiationFailure() throws {
         var session = Session()
         let sent = try #require(session.receive(qemu72Greeting).sent)
@@ -306,7 +316,9 @@ struct ClientNegotiationTests {
         #expect(error.data == ["member": "x"])
     }
 
-    @Test("an id-less error during negotiation, with no resync outstanding, means qmp_capabilities was not read: negotiation fails")
+    @Test(
+        "an id-less error during negotiation, with no resync outstanding, means qmp_capabilities was not read: negotiation fails"
+    )
     func idlessErrorDuringNegotiation() throws {
         var session = Session()
         _ = try #require(session.receive(qemu72Greeting).sent)
@@ -315,7 +327,9 @@ struct ClientNegotiationTests {
         #expect(error.errorClass == "GenericError")
     }
 
-    @Test("a resync byte sent while negotiating is answered after qmp_capabilities, and its parse error is swallowed in command mode")
+    @Test(
+        "a resync byte sent while negotiating is answered after qmp_capabilities, and its parse error is swallowed in command mode"
+    )
     func resyncAfterCapabilities() throws {
         var session = Session()
         let sent = try #require(session.receive(qemu72Greeting).sent)
@@ -344,7 +358,9 @@ struct ClientNegotiationTests {
         #expect(session.machine.pendingCount == 0)
     }
 
-    @Test("the parse error answering a resync byte sent before negotiation finished is swallowed, not taken as a refusal")
+    @Test(
+        "the parse error answering a resync byte sent before negotiation finished is swallowed, not taken as a refusal"
+    )
     func resyncDuringNegotiation() throws {
         var session = Session()
         // The client resynchronises as soon as it connects, before the greeting is read.
@@ -410,7 +426,9 @@ struct ClientCommandModeTests {
     func arguments() throws {
         var session = Session()
         try session.negotiate()
-        let (_, message) = try #require(session.machine.execute("human-monitor-command", arguments: ["command-line": "info version"]).sent)
+        let (_, message) = try #require(
+            session.machine.execute("human-monitor-command", arguments: ["command-line": "info version"]).sent
+        )
         #expect(message["arguments"] == ["command-line": "info version"])
     }
 
@@ -426,7 +444,8 @@ struct ClientCommandModeTests {
         #expect(session.machine.pendingCount == 50)
 
         // Odd ones first, then the even ones backwards.
-        let order = ids.enumerated().filter { $0.offset % 2 == 1 } + ids.enumerated().filter { $0.offset % 2 == 0 }.reversed()
+        let order =
+            ids.enumerated().filter { $0.offset % 2 == 1 } + ids.enumerated().filter { $0.offset % 2 == 0 }.reversed()
         for (index, id) in order {
             let (answered, result) = try #require(session.receive(reply(["n": .int(Int64(index))], id: id)).success)
             #expect(answered == id)
@@ -450,7 +469,9 @@ struct ClientCommandModeTests {
         var session = Session()
         try session.negotiate()
         let id = try session.execute("device_del", arguments: ["id": "nic9"])
-        let (failed, error) = try #require(session.receive(errorReply("GenericError", "Device 'nic9' not found", id: id)).failure)
+        let (failed, error) = try #require(
+            session.receive(errorReply("GenericError", "Device 'nic9' not found", id: id)).failure
+        )
         #expect(failed == id)
         #expect(error.code == .commandFailed)
         #expect(error.errorClass == "GenericError")
@@ -461,10 +482,14 @@ struct ClientCommandModeTests {
         #expect(session.machine.pendingCount == 0)
     }
 
-    @Test("error classes are kept as strings, including classes this library does not know", arguments: [
-        QMPError.ErrorClass.commandNotFound, QMPError.ErrorClass.deviceNotFound, QMPError.ErrorClass.deviceNotActive,
-        QMPError.ErrorClass.kvmMissingCap, "SomeFutureClass",
-    ])
+    @Test(
+        "error classes are kept as strings, including classes this library does not know",
+        arguments: [
+            QMPError.ErrorClass.commandNotFound, QMPError.ErrorClass.deviceNotFound,
+            QMPError.ErrorClass.deviceNotActive,
+            QMPError.ErrorClass.kvmMissingCap, "SomeFutureClass",
+        ]
+    )
     func errorClasses(errorClass: String) throws {
         var session = Session()
         try session.negotiate()
@@ -716,7 +741,9 @@ struct ClientAbandonTests {
         #expect(session.receive(errorReply("GenericError", "late", id: id)).isIgnored)
     }
 
-    @Test("an abandoned command keeps its id until its late reply has come, so that reply is never taken for a newer command's")
+    @Test(
+        "an abandoned command keeps its id until its late reply has come, so that reply is never taken for a newer command's"
+    )
     func abandonedKeepsItsID() throws {
         var session = Session()
         try session.negotiate()
@@ -761,7 +788,9 @@ struct ClientAbandonTests {
 private func greeting(qemu major: Int, _ minor: Int) -> JSONValue {
     [
         "QMP": [
-            "version": ["qemu": ["micro": 0, "minor": .int(Int64(minor)), "major": .int(Int64(major))], "package": ""],
+            "version": [
+                "qemu": ["micro": 0, "minor": .int(Int64(minor)), "major": .int(Int64(major))], "package": "",
+            ],
             "capabilities": ["oob"],
         ]
     ]
@@ -891,7 +920,9 @@ struct ClientInBandOrderTests {
         #expect(session.receive(reply(id: id)).success?.id == id)
     }
 
-    @Test("a command withdrawn because its bytes never left gives up its place, so the next reply goes to the next command")
+    @Test(
+        "a command withdrawn because its bytes never left gives up its place, so the next reply goes to the next command"
+    )
     func withdrawnCommand() throws {
         var session = Session(.init())
         try session.negotiate()
@@ -959,9 +990,12 @@ struct ClientClosingTests {
         #expect(error.command == "query-status")
     }
 
-    @Test("every message after close is ignored, whether a reply, an event, a greeting, or not QMP at all", arguments: [
-        ["return": [:], "id": 1], stopEvent, qemu72Greeting, parseError, ["not": "qmp"], [1, 2, 3],
-    ] as [JSONValue])
+    @Test(
+        "every message after close is ignored, whether a reply, an event, a greeting, or not QMP at all",
+        arguments: [
+            ["return": [:], "id": 1], stopEvent, qemu72Greeting, parseError, ["not": "qmp"], [1, 2, 3],
+        ] as [JSONValue]
+    )
     func messageAfterClose(message: JSONValue) throws {
         var session = Session()
         try session.negotiate()

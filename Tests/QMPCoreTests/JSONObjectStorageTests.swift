@@ -1,5 +1,6 @@
-@testable import QMPCore
 import Testing
+
+@testable import QMPCore
 
 /// The reader stores the objects of one depth of a message side by side in shared member
 /// buffers. These tests make sure that sharing never shows: every object is still a value of
@@ -135,18 +136,25 @@ struct JSONObjectStorageTests {
         var alone = try element(0)
         weak let original = alone.storage
         alone["a"] = 5
-        #expect(original != nil && alone.storage === original, "a value replaced in a buffer the object alone uses all of")
+        #expect(
+            original != nil && alone.storage === original,
+            "a value replaced in a buffer the object alone uses all of"
+        )
         alone["more"] = true
         #expect(original == nil, "the full buffer outlived the move to a larger one")
         #expect(alone == ["a": 5, "more": true])
     }
 
-    @Test("objects nested twenty deep, with neighbours at every depth, read whole, also when the message arrives in pieces")
+    @Test(
+        "objects nested twenty deep, with neighbours at every depth, read whole, also when the message arrives in pieces"
+    )
     func deepAndSplit() throws {
         var expected: JSONValue = ["leaf": true]
         var text = #"{"leaf": true}"#
         for depth in (0..<20).reversed() {
-            expected = [["inner": expected, "depth": JSONValue(integer: depth)], ["neighbour": JSONValue(integer: depth)]]
+            expected = [
+                ["inner": expected, "depth": JSONValue(integer: depth)], ["neighbour": JSONValue(integer: depth)],
+            ]
             text = #"[{"inner": \#(text), "depth": \#(depth)}, {"neighbour": \#(depth)}]"#
         }
         #expect(try parse(text) == expected)

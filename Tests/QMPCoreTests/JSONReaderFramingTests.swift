@@ -17,7 +17,8 @@ struct JSONReaderFramingTests {
 
     @Test("A message pretty-printed by QEMU over CRLF lines, with its empty object, is one value")
     func qemuPrettyPrinted() {
-        let text = "{\r\n    \"return\": {\r\n    },\r\n    \"id\": 1\r\n}\r\n"
+        let text =
+            "{\r\n    \"return\": {\r\n    },\r\n    \"id\": 1\r\n}\r\n"
             + "{\r\n    \"return\": [\r\n        {\r\n            \"name\": \"a\"\r\n        }\r\n    ]\r\n}\r\n"
         let events = readAllWays(bytes(text))
         #expect(events == [.value(["return": [:], "id": 1]), .value(["return": [["name": "a"]]])])
@@ -113,10 +114,12 @@ struct JSONReaderFramingTests {
         input += [0xFF] + bytes(#" {"b":'x'} "#) + bytes(#"{"c": 1,}"#) + [0x04]
         input += bytes("{\"d\": \"tab\there\"} {\"e\": 1e5, \"f\": -0.25E-3} [[[]]] nul ")
         let events = readAllWays(input, finish: true)
-        #expect(events.compactMap(\.value) == [
-            ["execute": "qmp_capabilities"], [1, 2, ["a": [true, nil, "xé"]]], 42,
-            ["e": 100000.0, "f": -0.00025], [[[]]],
-        ])
+        #expect(
+            events.compactMap(\.value) == [
+                ["execute": "qmp_capabilities"], [1, 2, ["a": [true, nil, "xé"]]], 42,
+                ["e": 100000.0, "f": -0.00025], [[[]]],
+            ]
+        )
         #expect(events.compactMap(\.error).count == 8)
     }
 
@@ -137,7 +140,8 @@ struct JSONReaderFramingTests {
     @Test("Consumed bytes are discarded, so a long stream does not grow the buffer")
     func bufferStaysSmall() throws {
         var reader = JSONReader()
-        let message = bytes(#"{"event": "X", "data": {"n": 123456}, "timestamp": {"seconds": 1, "microseconds": 2}}"#) + [13, 10]
+        let message =
+            bytes(#"{"event": "X", "data": {"n": 123456}, "timestamp": {"seconds": 1, "microseconds": 2}}"#) + [13, 10]
         for _ in 0..<10_000 {
             reader.feed(message)
             #expect(try reader.next() != nil)

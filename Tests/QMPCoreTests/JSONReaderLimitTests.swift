@@ -14,7 +14,9 @@ struct JSONReaderLimitTests {
         #expect(JSONReader().configuration == client)
         let server = JSONReader.Configuration.server
         #expect(server.acceptsSingleQuotedStrings == true)
-        #expect(server.maximumDepth == 1024 && server.maximumMessageSize == 64 << 20 && server.maximumTokenCount == 2 << 20)
+        #expect(
+            server.maximumDepth == 1024 && server.maximumMessageSize == 64 << 20 && server.maximumTokenCount == 2 << 20
+        )
     }
 
     @Test("1024 nested arrays are accepted")

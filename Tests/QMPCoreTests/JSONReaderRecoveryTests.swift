@@ -39,7 +39,11 @@ struct JSONReaderRecoveryTests {
     func impossibleByteInsideMessage() {
         let input = bytes(#"{"execute": "#) + [0xFF] + bytes(" ") + command
         let events = readAllWays(input)
-        #expect(events.map(\.description) == ["error JSON parse error, stray '\u{FFFD}' @12", "value \(commandValue.serialized())"])
+        #expect(
+            events.map(\.description) == [
+                "error JSON parse error, stray '\u{FFFD}' @12", "value \(commandValue.serialized())",
+            ]
+        )
     }
 
     @Test("A lone 0xFF or 0x04 between messages is one error each, and the next command reads")
@@ -81,7 +85,9 @@ struct JSONReaderRecoveryTests {
     @Test("A stray closing bracket or brace is a message of its own")
     func strayClosers() {
         let events = readAllWays(bytes("] } , :") + command)
-        #expect(events.map(\.qemuDescription) == Array(repeating: "JSON parse error, expecting value", count: 4) + [nil])
+        #expect(
+            events.map(\.qemuDescription) == Array(repeating: "JSON parse error, expecting value", count: 4) + [nil]
+        )
     }
 
     @Test("A message whose brace count goes negative ends there and is parsed")
@@ -93,14 +99,19 @@ struct JSONReaderRecoveryTests {
     @Test("A control character inside a string is a lexical error and the rest of the message cascades")
     func controlCharacterInString() {
         let events = readAllWays(bytes("{\"a\": \"x\ty\"}") + command)
-        #expect(events.map(\.qemuDescription) == [
-            "JSON parse error, stray '\"x\t'", "JSON parse error, expecting value", nil,
-        ])
+        #expect(
+            events.map(\.qemuDescription) == [
+                "JSON parse error, stray '\"x\t'", "JSON parse error, expecting value", nil,
+            ]
+        )
     }
 
     @Test("After arbitrary garbage, a control character resynchronises and the next command is read")
     func neverWedges() {
-        let alphabet: [UInt8] = bytes(#"{}[]:,"'\ 0123456789-+.eEtrufalsn x"#) + [0x09, 0x0A, 0x0D, 0x00, 0x01, 0x7F, 0x80, 0xC3, 0xA9, 0xFE, 0xFF]
+        let alphabet: [UInt8] =
+            bytes(#"{}[]:,"'\ 0123456789-+.eEtrufalsn x"#) + [
+                0x09, 0x0A, 0x0D, 0x00, 0x01, 0x7F, 0x80, 0xC3, 0xA9, 0xFE, 0xFF,
+            ]
         for seed in UInt64(1)...150 {
             var generator = SplitMix64(seed: seed)
             let length = Int.random(in: 0...40, using: &generator)

@@ -5,20 +5,30 @@ import Testing
 struct JSONReaderNumberTests {
     @Test("Integers that fit Int64 are .int, larger non-negative ones that fit UInt64 are .uint, the rest .double")
     func integerBoundaries() {
-        let input = "[0, -0, 1, -1, 9223372036854775807, -9223372036854775808, 9223372036854775808, "
+        let input =
+            "[0, -0, 1, -1, 9223372036854775807, -9223372036854775808, 9223372036854775808, "
             + "18446744073709551615, 18446744073709551616, -9223372036854775809, 123456789012345678901234567890]"
-        #expect(onlyValue(bytes(input)) == .array([
-            .int(0), .int(0), .int(1), .int(-1), .int(Int64.max), .int(Int64.min), .uint(UInt64(Int64.max) + 1),
-            .uint(UInt64.max), .double(18_446_744_073_709_551_616.0), .double(-9_223_372_036_854_775_809.0),
-            .double(123_456_789_012_345_678_901_234_567_890.0),
-        ]))
+        #expect(
+            onlyValue(bytes(input))
+                == .array([
+                    .int(0), .int(0), .int(1), .int(-1), .int(Int64.max), .int(Int64.min), .uint(UInt64(Int64.max) + 1),
+                    .uint(UInt64.max), .double(18_446_744_073_709_551_616.0), .double(-9_223_372_036_854_775_809.0),
+                    .double(123_456_789_012_345_678_901_234_567_890.0),
+                ])
+        )
     }
 
     @Test("Fractions and exponents make doubles")
     func doubles() throws {
-        let value = try #require(onlyValue(bytes("[0.5, -1.25e3, 1E+2, 2e-2, 0.0, -0.0, 0.1000000000000000055511151231257827, 1e400]")))
+        let value = try #require(
+            onlyValue(bytes("[0.5, -1.25e3, 1E+2, 2e-2, 0.0, -0.0, 0.1000000000000000055511151231257827, 1e400]"))
+        )
         let numbers = try #require(value.arrayValue)
-        #expect(Array(numbers.prefix(7)) == [.double(0.5), .double(-1250), .double(100), .double(0.02), .double(0), .double(-0.0), .double(0.1)])
+        #expect(
+            Array(numbers.prefix(7)) == [
+                .double(0.5), .double(-1250), .double(100), .double(0.02), .double(0), .double(-0.0), .double(0.1),
+            ]
+        )
         #expect(numbers[5].numberValue?.sign == .minus)
         // Like QEMU's strtod, a value beyond Double's range becomes infinity.
         #expect(numbers[7] == .double(.infinity))
@@ -34,7 +44,8 @@ struct JSONReaderNumberTests {
             ("[1.]", "JSON parse error, stray '1.]'"),
             ("[1e+]", "JSON parse error, stray '1e+]'"),
             ("[-a]", "JSON parse error, stray '-a'"),
-        ])
+        ]
+    )
     func malformedNumbers(input: String, qemuDescription: String) {
         let events = readAllWays(bytes(input), finish: true)
         #expect(events.first?.qemuDescription == qemuDescription)
@@ -48,9 +59,11 @@ struct JSONReaderNumberTests {
 
     @Test("A lone leading dot is a stray character; the rest of the message cascades")
     func leadingDot() {
-        #expect(readAllWays(bytes("[.5]")).map(\.qemuDescription) == [
-            "JSON parse error, stray '.'", "JSON parse error, expecting value",
-        ])
+        #expect(
+            readAllWays(bytes("[.5]")).map(\.qemuDescription) == [
+                "JSON parse error, stray '.'", "JSON parse error, expecting value",
+            ]
+        )
     }
 
     @Test("As in QEMU's lexer, a lone zero takes no exponent: 0e5 is the number 0 and the keyword e")
@@ -83,7 +96,9 @@ struct JSONReaderStringTests {
 
     @Test("UTF-8 text of every length is read as it is")
     func utf8Text() {
-        for text in ["", "é", "€uro", "😀", "日本語のテキスト", "mixed ASCII and 😀 and é, long enough for word-at-a-time scanning"] {
+        for text in [
+            "", "é", "€uro", "😀", "日本語のテキスト", "mixed ASCII and 😀 and é, long enough for word-at-a-time scanning",
+        ] {
             #expect(onlyValue(bytes(#"""# + text + #"""#)) == .string(text))
         }
         #expect(onlyValue(bytes("\"del \u{7F} ok\"")) == "del \u{7F} ok")
@@ -95,12 +110,16 @@ struct JSONReaderStringTests {
         #expect(error?.qemuDescription == "JSON parse error, stray '\"a\t'")
         #expect(error?.kind == .lexical)
         #expect(error?.offset == 2)
-        #expect(onlyError(bytes("\"a") + [0x1F] + bytes("\""))?.qemuDescription == "JSON parse error, stray '\"a\u{1F}'")
+        #expect(
+            onlyError(bytes("\"a") + [0x1F] + bytes("\""))?.qemuDescription == "JSON parse error, stray '\"a\u{1F}'"
+        )
     }
 
     @Test("The bytes 0xFE and 0xFF are lexical errors even inside a string")
     func impossibleBytesInString() {
-        #expect(onlyError(bytes("\"a") + [0xFE] + bytes("\""))?.qemuDescription == "JSON parse error, stray '\"a\u{FFFD}'")
+        #expect(
+            onlyError(bytes("\"a") + [0xFE] + bytes("\""))?.qemuDescription == "JSON parse error, stray '\"a\u{FFFD}'"
+        )
     }
 
     @Test("An unknown escape is an invalid escape sequence")
@@ -113,18 +132,42 @@ struct JSONReaderStringTests {
     func surrogates() {
         #expect(onlyValue(bytes(#""\uD83D\uDE00""#)) == "😀")
         #expect(onlyValue(bytes(#""\ud83d\ude00""#)) == "😀")
-        #expect(onlyError(bytes(#""\ud83d""#))?.qemuDescription == #"JSON parse error, \ud83d is not a valid Unicode character"#)
-        #expect(onlyError(bytes(#""\uD83D x""#))?.qemuDescription == #"JSON parse error, \uD83D is not a valid Unicode character"#)
-        #expect(onlyError(bytes(#""\uDE00""#))?.qemuDescription == #"JSON parse error, \uDE00 is not a valid Unicode character"#)
-        #expect(onlyError(bytes(#""\uD83D\u0041""#))?.qemuDescription == #"JSON parse error, \uD83D is not a valid Unicode character"#)
+        #expect(
+            onlyError(bytes(#""\ud83d""#))?.qemuDescription
+                == #"JSON parse error, \ud83d is not a valid Unicode character"#
+        )
+        #expect(
+            onlyError(bytes(#""\uD83D x""#))?.qemuDescription
+                == #"JSON parse error, \uD83D is not a valid Unicode character"#
+        )
+        #expect(
+            onlyError(bytes(#""\uDE00""#))?.qemuDescription
+                == #"JSON parse error, \uDE00 is not a valid Unicode character"#
+        )
+        #expect(
+            onlyError(bytes(#""\uD83D\u0041""#))?.qemuDescription
+                == #"JSON parse error, \uD83D is not a valid Unicode character"#
+        )
     }
 
     @Test("Noncharacters and malformed \\u escapes are not valid Unicode characters")
     func invalidUnicodeEscapes() {
-        #expect(onlyError(bytes(#""\uFFFF""#))?.qemuDescription == #"JSON parse error, \uFFFF is not a valid Unicode character"#)
-        #expect(onlyError(bytes(#""\uDBFF\uDFFF""#))?.qemuDescription == #"JSON parse error, \uDBFF\uDFFF is not a valid Unicode character"#)
-        #expect(onlyError(bytes(#""\u12""#))?.qemuDescription == #"JSON parse error, \u12" is not a valid Unicode character"#)
-        #expect(onlyError(bytes(#""\u12zz!""#))?.qemuDescription == #"JSON parse error, \u12zz is not a valid Unicode character"#)
+        #expect(
+            onlyError(bytes(#""\uFFFF""#))?.qemuDescription
+                == #"JSON parse error, \uFFFF is not a valid Unicode character"#
+        )
+        #expect(
+            onlyError(bytes(#""\uDBFF\uDFFF""#))?.qemuDescription
+                == #"JSON parse error, \uDBFF\uDFFF is not a valid Unicode character"#
+        )
+        #expect(
+            onlyError(bytes(#""\u12""#))?.qemuDescription
+                == #"JSON parse error, \u12" is not a valid Unicode character"#
+        )
+        #expect(
+            onlyError(bytes(#""\u12zz!""#))?.qemuDescription
+                == #"JSON parse error, \u12zz is not a valid Unicode character"#
+        )
     }
 
     @Test("U+0000 may be written as \\u0000 or in modified UTF-8 as C0 80")
@@ -139,7 +182,8 @@ struct JSONReaderStringTests {
             [0xC0, 0x81], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xC3, 0x28],
             [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0x80], [0xBF], [0xEF, 0xBF, 0xBF],
             [0xEF, 0xB7, 0x90], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xF8, 0x88, 0x80, 0x80, 0x80],
-        ] as [[UInt8]])
+        ] as [[UInt8]]
+    )
     func invalidUTF8(sequence: [UInt8]) {
         let error = onlyError(bytes("[\"ok ") + sequence + bytes(" ok\"]"))
         #expect(error?.qemuDescription == "JSON parse error, invalid UTF-8 sequence in string")

@@ -12,9 +12,15 @@ struct JSONReaderShortStringTests {
     }
 
     /// Every split of `input` into two feeds gives `expected`.
-    func expectAtEverySplit(_ input: [UInt8], _ expected: JSONValue, configuration: JSONReader.Configuration = .client) {
+    func expectAtEverySplit(_ input: [UInt8], _ expected: JSONValue, configuration: JSONReader.Configuration = .client)
+    {
         for split in 0...input.count {
-            let events = read(input, chunkSizes: [max(1, split), input.count], configuration: configuration, finish: true)
+            let events = read(
+                input,
+                chunkSizes: [max(1, split), input.count],
+                configuration: configuration,
+                finish: true
+            )
             #expect(events == [.value(expected)], "split at \(split)")
         }
     }
@@ -46,7 +52,9 @@ struct JSONReaderShortStringTests {
 
     @Test("short strings are right at every split of the input")
     func everySplit() {
-        let input = bytes("{\"a\": \"xy\", \"name\": \"query-status\", \"k\": [\"\", \"0123456789abcde\", \"0123456789abcdef\"]}")
+        let input = bytes(
+            "{\"a\": \"xy\", \"name\": \"query-status\", \"k\": [\"\", \"0123456789abcde\", \"0123456789abcdef\"]}"
+        )
         let expected: JSONValue = [
             "a": "xy", "name": "query-status", "k": ["", "0123456789abcde", "0123456789abcdef"],
         ]
@@ -55,7 +63,9 @@ struct JSONReaderShortStringTests {
 
     @Test("escapes, non-ASCII text and surrogate pairs still take the careful path")
     func escapesAndUnicode() {
-        let input = bytes(#"["a\"b", "\\", "\u0041", "\n\t", "é", "日本", "\ud83d\ude00", "😀", "x\u00e9", "\u0000", "abcdefghijklmné"]"#)
+        let input = bytes(
+            #"["a\"b", "\\", "\u0041", "\n\t", "é", "日本", "\ud83d\ude00", "😀", "x\u00e9", "\u0000", "abcdefghijklmné"]"#
+        )
         let expected: JSONValue = ["a\"b", "\\", "A", "\n\t", "é", "日本", "😀", "😀", "xé", "\u{0}", "abcdefghijklmné"]
         #expect(onlyValue(input) == expected)
         expectAtEverySplit(input, expected)

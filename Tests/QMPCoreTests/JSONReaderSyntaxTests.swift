@@ -20,7 +20,8 @@ struct JSONReaderSyntaxTests {
             ("nul ", "JSON parse error, invalid keyword 'nul'"),
             ("[truex]", "JSON parse error, invalid keyword 'truex'"),
             (#"{"a": 1, "a": "\x"}"#, "JSON parse error, invalid escape sequence in string"),
-        ])
+        ]
+    )
     func syntaxErrors(input: String, qemuDescription: String) throws {
         let events = readAllWays(bytes(input), finish: true)
         let error = try #require(events.compactMap(\.error).first, "no error for \(input)")
@@ -44,9 +45,18 @@ struct JSONReaderSyntaxTests {
 
     @Test("The description says what was expected and what was found")
     func humanDescriptions() {
-        #expect(onlyError(bytes("[1, 2,]"))?.description == "JSON parse error: expected a value, found ']' (at byte offset 6)")
-        #expect(onlyError(bytes(#"{"a" 1}"#))?.description == "JSON parse error: expected ':' after the object key, found a number (at byte offset 5)")
-        #expect(onlyError(bytes("nul "))?.description == "JSON parse error: invalid keyword 'nul'; expected true, false or null (at byte offset 0)")
+        #expect(
+            onlyError(bytes("[1, 2,]"))?.description
+                == "JSON parse error: expected a value, found ']' (at byte offset 6)"
+        )
+        #expect(
+            onlyError(bytes(#"{"a" 1}"#))?.description
+                == "JSON parse error: expected ':' after the object key, found a number (at byte offset 5)"
+        )
+        #expect(
+            onlyError(bytes("nul "))?.description
+                == "JSON parse error: invalid keyword 'nul'; expected true, false or null (at byte offset 0)"
+        )
     }
 
     @Test("Member order is kept, and equality ignores it")
@@ -58,10 +68,14 @@ struct JSONReaderSyntaxTests {
 
     @Test("Nested structures of every kind are read")
     func nesting() {
-        let input = bytes(#"{"return": [{"name": "x", "members": [], "extra": {}, "flags": [true, false, null]}], "id": "a-1"}"#)
-        #expect(onlyValue(input) == [
-            "return": [["name": "x", "members": [], "extra": [:], "flags": [true, false, nil]]],
-            "id": "a-1",
-        ])
+        let input = bytes(
+            #"{"return": [{"name": "x", "members": [], "extra": {}, "flags": [true, false, null]}], "id": "a-1"}"#
+        )
+        #expect(
+            onlyValue(input) == [
+                "return": [["name": "x", "members": [], "extra": [:], "flags": [true, false, nil]]],
+                "id": "a-1",
+            ]
+        )
     }
 }

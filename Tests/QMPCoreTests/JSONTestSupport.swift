@@ -44,7 +44,9 @@ func drain(_ reader: inout JSONReader, finishing: Bool = false, into events: ino
 
 /// Feeds `input` in pieces of the given sizes (the last size repeats), draining after each.
 func read(
-    _ input: [UInt8], chunkSizes: [Int], configuration: JSONReader.Configuration = .client,
+    _ input: [UInt8],
+    chunkSizes: [Int],
+    configuration: JSONReader.Configuration = .client,
     finish: Bool = false
 ) -> [ReadEvent] {
     var reader = JSONReader(configuration: configuration)
@@ -84,24 +86,38 @@ func randomChunkSizes(count: Int, seed: UInt64, maximum: Int = 17) -> [Int] {
 /// Reads `input` all at once, byte by byte and in several random chunkings, expects all of them
 /// to produce the same events, and returns those events.
 func readAllWays(
-    _ input: [UInt8], configuration: JSONReader.Configuration = .client, finish: Bool = false,
+    _ input: [UInt8],
+    configuration: JSONReader.Configuration = .client,
+    finish: Bool = false,
     sourceLocation: SourceLocation = #_sourceLocation
 ) -> [ReadEvent] {
     let whole = read(input, chunkSizes: [max(1, input.count)], configuration: configuration, finish: finish)
     let byteByByte = read(input, chunkSizes: [1], configuration: configuration, finish: finish)
-    #expect(byteByByte == whole, "byte-by-byte feeding differs from feeding all at once", sourceLocation: sourceLocation)
+    #expect(
+        byteByByte == whole,
+        "byte-by-byte feeding differs from feeding all at once",
+        sourceLocation: sourceLocation
+    )
     for seed in UInt64(1)...4 {
         let chunked = read(
-            input, chunkSizes: randomChunkSizes(count: input.count, seed: seed), configuration: configuration,
-            finish: finish)
-        #expect(chunked == whole, "random chunking (seed \(seed)) differs from feeding all at once", sourceLocation: sourceLocation)
+            input,
+            chunkSizes: randomChunkSizes(count: input.count, seed: seed),
+            configuration: configuration,
+            finish: finish
+        )
+        #expect(
+            chunked == whole,
+            "random chunking (seed \(seed)) differs from feeding all at once",
+            sourceLocation: sourceLocation
+        )
     }
     return whole
 }
 
 /// The QEMU description of the only error `input` produces, read in every way.
 func onlyError(
-    _ input: [UInt8], configuration: JSONReader.Configuration = .client,
+    _ input: [UInt8],
+    configuration: JSONReader.Configuration = .client,
     sourceLocation: SourceLocation = #_sourceLocation
 ) -> JSONReaderError? {
     let events = readAllWays(input, configuration: configuration, finish: true, sourceLocation: sourceLocation)
@@ -111,7 +127,8 @@ func onlyError(
 
 /// The only value `input` produces, read in every way.
 func onlyValue(
-    _ input: [UInt8], configuration: JSONReader.Configuration = .client,
+    _ input: [UInt8],
+    configuration: JSONReader.Configuration = .client,
     sourceLocation: SourceLocation = #_sourceLocation
 ) -> JSONValue? {
     let events = readAllWays(input, configuration: configuration, finish: true, sourceLocation: sourceLocation)

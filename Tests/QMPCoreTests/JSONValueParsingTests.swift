@@ -54,7 +54,9 @@ struct JSONValueParsingTests {
     func configuration() throws {
         #expect(try JSONValue(parsing: "'x'", configuration: .server) == "x")
         #expect(throws: JSONReaderError.self) { try JSONValue(parsing: "'x'", configuration: .client) }
-        #expect(throws: JSONReaderError.self) { try JSONValue(parsing: "[[[]]]", configuration: .init(maximumDepth: 2)) }
+        #expect(throws: JSONReaderError.self) {
+            try JSONValue(parsing: "[[[]]]", configuration: .init(maximumDepth: 2))
+        }
     }
 }
 

@@ -66,7 +66,8 @@ struct JSONWriterTests {
     @Test("Compact doubles use the shortest text that reads back, and look like doubles")
     func compactDoubles() {
         let cases: [(Double, String)] = [
-            (0.1, "0.1"), (100.0, "100.0"), (-0.0, "-0.0"), (1e300, "1e+300"), (1e-5, "1e-05"), (Double.leastNonzeroMagnitude, "5e-324"),
+            (0.1, "0.1"), (100.0, "100.0"), (-0.0, "-0.0"), (1e300, "1e+300"), (1e-5, "1e-05"),
+            (Double.leastNonzeroMagnitude, "5e-324"),
         ]
         for (number, text) in cases {
             #expect(JSONValue.double(number).serialized() == text)
@@ -103,8 +104,10 @@ struct JSONWriterTests {
     func roundTrip() throws {
         let value: JSONValue = [
             "return": [
-                "int": .int(Int64.min), "uint": .uint(UInt64.max), "double": 0.1, "tiny": .double(Double.leastNonzeroMagnitude), "huge": 1.7976931348623157e308,
-                "negative": -2.5, "text": "é😀\u{7f}\u{0}\"\\/\n\t\u{1}日本", "empty": "", "list": [[], [:], nil, true, false],
+                "int": .int(Int64.min), "uint": .uint(UInt64.max), "double": 0.1,
+                "tiny": .double(Double.leastNonzeroMagnitude), "huge": 1.7976931348623157e308,
+                "negative": -2.5, "text": "é😀\u{7f}\u{0}\"\\/\n\t\u{1}日本", "empty": "",
+                "list": [[], [:], nil, true, false],
             ],
             "id": "λ-1",
         ]

@@ -35,7 +35,9 @@ struct QMPGreetingTests {
 
     @Test("QEMU 0.12's greeting, with the version as a string like \"0.12.50\", is understood")
     func qemu012() throws {
-        let greeting = try #require(QMPGreeting(["QMP": ["version": ["qemu": "0.12.50", "package": ""], "capabilities": []]]))
+        let greeting = try #require(
+            QMPGreeting(["QMP": ["version": ["qemu": "0.12.50", "package": ""], "capabilities": []]])
+        )
         #expect(greeting.version == QEMUVersion(major: 0, minor: 12, micro: 50))
         #expect(greeting.package == "")
         #expect(greeting.capabilities.isEmpty)
@@ -53,8 +55,12 @@ struct QMPGreetingTests {
     @Test("a greeting whose version cannot be read still is a greeting, with no version")
     func unreadableVersion() throws {
         #expect(try #require(QMPGreeting(["QMP": ["capabilities": []]])).version == nil)
-        #expect(try #require(QMPGreeting(["QMP": ["version": ["qemu": ["major": 7]], "capabilities": []]])).version == nil)
-        #expect(try #require(QMPGreeting(["QMP": ["version": ["qemu": "unknown"], "capabilities": []]])).version == nil)
+        #expect(
+            try #require(QMPGreeting(["QMP": ["version": ["qemu": ["major": 7]], "capabilities": []]])).version == nil
+        )
+        #expect(
+            try #require(QMPGreeting(["QMP": ["version": ["qemu": "unknown"], "capabilities": []]])).version == nil
+        )
     }
 
     @Test("values that are not greetings are not read as greetings")
@@ -67,7 +73,11 @@ struct QMPGreetingTests {
 
     @Test("a greeting made from parts reads back as the same greeting")
     func roundTrip() throws {
-        let made = QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 22), package: "Debian 1:7.2+dfsg-7+deb12u18+b3", capabilities: [.oob])
+        let made = QMPGreeting(
+            version: QEMUVersion(major: 7, minor: 2, micro: 22),
+            package: "Debian 1:7.2+dfsg-7+deb12u18+b3",
+            capabilities: [.oob]
+        )
         #expect(made.raw == debianGreeting)
         #expect(QMPGreeting(made.raw) == made)
     }
@@ -93,7 +103,10 @@ struct QMPCommandMessageTests {
         #expect(QMPCommandMessage(name: "stop", arguments: [:]).json == ["execute": "stop", "arguments": [:]])
     }
 
-    @Test("the id may be any JSON value", arguments: ["abc", 3.5, ["nested": [1, 2]], [true, nil], nil] as [JSONValue])
+    @Test(
+        "the id may be any JSON value",
+        arguments: ["abc", 3.5, ["nested": [1, 2]], [true, nil], nil] as [JSONValue]
+    )
     func anyID(id: JSONValue) {
         #expect(QMPCommandMessage(name: "query-name", id: id).json == ["execute": "query-name", "id": id])
     }
@@ -111,16 +124,30 @@ struct QMPServerMessageTests {
     @Test("a success reply gives its value and id, whatever their JSON types")
     func returns() throws {
         #expect(try QMPServerMessage(["return": [:], "id": 1]) == .return([:], id: 1))
-        #expect(try QMPServerMessage(["return": ["status": "running"], "id": "abc"]) == .return(["status": "running"], id: "abc"))
-        #expect(try QMPServerMessage(["return": [["name": "stop"]], "id": ["x": 1]]) == .return([["name": "stop"]], id: ["x": 1]))
+        #expect(
+            try QMPServerMessage(["return": ["status": "running"], "id": "abc"])
+                == .return(["status": "running"], id: "abc")
+        )
+        #expect(
+            try QMPServerMessage(["return": [["name": "stop"]], "id": ["x": 1]])
+                == .return([["name": "stop"]], id: ["x": 1])
+        )
         #expect(try QMPServerMessage(["return": "text"]) == .return("text", id: nil))
     }
 
     @Test("an error reply gives the class and desc, and its id")
     func errorReply() throws {
-        let value: JSONValue = ["error": ["class": "CommandNotFound", "desc": "The command nope has not been found"], "id": 4]
+        let value: JSONValue = [
+            "error": ["class": "CommandNotFound", "desc": "The command nope has not been found"], "id": 4,
+        ]
         let message = try QMPServerMessage(value)
-        #expect(message == .error(QMPErrorBody(errorClass: "CommandNotFound", description: "The command nope has not been found"), id: 4))
+        #expect(
+            message
+                == .error(
+                    QMPErrorBody(errorClass: "CommandNotFound", description: "The command nope has not been found"),
+                    id: 4
+                )
+        )
         #expect(message.json == value)
     }
 
@@ -140,10 +167,23 @@ struct QMPServerMessageTests {
     @Test("a pre-1.2 error reply keeps its 'data' member")
     func richError() throws {
         let value: JSONValue = [
-            "error": ["class": "DeviceEncrypted", "desc": "Device 'ide0-hd0' is encrypted", "data": ["device": "ide0-hd0", "filename": "disk.qcow2"]]
+            "error": [
+                "class": "DeviceEncrypted", "desc": "Device 'ide0-hd0' is encrypted",
+                "data": ["device": "ide0-hd0", "filename": "disk.qcow2"],
+            ]
         ]
         let message = try QMPServerMessage(value)
-        #expect(message == .error(QMPErrorBody(errorClass: "DeviceEncrypted", description: "Device 'ide0-hd0' is encrypted", data: ["device": "ide0-hd0", "filename": "disk.qcow2"]), id: nil))
+        #expect(
+            message
+                == .error(
+                    QMPErrorBody(
+                        errorClass: "DeviceEncrypted",
+                        description: "Device 'ide0-hd0' is encrypted",
+                        data: ["device": "ide0-hd0", "filename": "disk.qcow2"]
+                    ),
+                    id: nil
+                )
+        )
         #expect(message.json == value)
     }
 
@@ -158,7 +198,10 @@ struct QMPServerMessageTests {
 
     @Test("an error reply without 'desc' has an empty description")
     func errorWithoutDesc() throws {
-        #expect(try QMPServerMessage(["error": ["class": "GenericError"]]) == .error(QMPErrorBody(errorClass: "GenericError", description: ""), id: nil))
+        #expect(
+            try QMPServerMessage(["error": ["class": "GenericError"]])
+                == .error(QMPErrorBody(errorClass: "GenericError", description: ""), id: nil)
+        )
     }
 
     @Test("an event gives its name, data and timestamp")
@@ -189,7 +232,8 @@ struct QMPServerMessageTests {
         #expect(stop.name == "STOP")
         #expect(stop.data == nil)
         #expect(stop.json == ["event": "STOP", "timestamp": stamp])
-        guard case .event(let resume) = try QMPServerMessage(["event": "RESUME", "data": nil, "timestamp": stamp]) else {
+        guard case .event(let resume) = try QMPServerMessage(["event": "RESUME", "data": nil, "timestamp": stamp])
+        else {
             Issue.record("not an event")
             return
         }
@@ -216,15 +260,24 @@ struct QMPServerMessageTests {
         #expect(event.data == ["value": 5])
     }
 
-    @Test("every kind of message reads back from its JSON as the same message", arguments: [
-        .greeting(QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 22), capabilities: [.oob])),
-        .return(["status": "running"], id: 12),
-        .return([:], id: nil),
-        .error(QMPErrorBody(errorClass: "GenericError", description: "boom"), id: "x"),
-        .error(QMPErrorBody(errorClass: "DeviceNotFound", description: "gone", data: ["device": "d"]), id: nil),
-        .event(QMPEvent(name: "STOP", timestamp: .init(seconds: 5, microseconds: 6))),
-        .event(QMPEvent(name: "BLOCK_JOB_READY", data: ["device": "job0"], timestamp: .init(seconds: 5, microseconds: 6))),
-    ] as [QMPServerMessage])
+    @Test(
+        "every kind of message reads back from its JSON as the same message",
+        arguments: [
+            .greeting(QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 22), capabilities: [.oob])),
+            .return(["status": "running"], id: 12),
+            .return([:], id: nil),
+            .error(QMPErrorBody(errorClass: "GenericError", description: "boom"), id: "x"),
+            .error(QMPErrorBody(errorClass: "DeviceNotFound", description: "gone", data: ["device": "d"]), id: nil),
+            .event(QMPEvent(name: "STOP", timestamp: .init(seconds: 5, microseconds: 6))),
+            .event(
+                QMPEvent(
+                    name: "BLOCK_JOB_READY",
+                    data: ["device": "job0"],
+                    timestamp: .init(seconds: 5, microseconds: 6)
+                )
+            ),
+        ] as [QMPServerMessage]
+    )
     func roundTrip(message: QMPServerMessage) throws {
         #expect(try QMPServerMessage(message.json) == message)
     }
@@ -232,9 +285,12 @@ struct QMPServerMessageTests {
 
 @Suite("QMP server messages: shape errors")
 struct QMPServerMessageShapeErrorTests {
-    @Test("a value that is not an object is refused, saying an object was expected and what came instead", arguments: [
-        ([1, 2], "array"), ("hello", "string"), (42, "integer"), (nil, "null"), (true, "boolean"),
-    ] as [(JSONValue, String)])
+    @Test(
+        "a value that is not an object is refused, saying an object was expected and what came instead",
+        arguments: [
+            ([1, 2], "array"), ("hello", "string"), (42, "integer"), (nil, "null"), (true, "boolean"),
+        ] as [(JSONValue, String)]
+    )
     func notAnObject(value: JSONValue, kind: String) throws {
         let error = try shapeError(value)
         #expect(error.description.contains("expected a JSON object"))
@@ -251,10 +307,13 @@ struct QMPServerMessageShapeErrorTests {
         #expect(error.value == value)
     }
 
-    @Test("an error whose body is not an object with a string class is refused, saying what was expected and what came", arguments: [
-        (["error": "boom"], "got string"), (["error": ["desc": "no class"]], "'class' is missing"),
-        (["error": ["class": 3, "desc": "x"]], "'class' is integer"),
-    ] as [(JSONValue, String)])
+    @Test(
+        "an error whose body is not an object with a string class is refused, saying what was expected and what came",
+        arguments: [
+            (["error": "boom"], "got string"), (["error": ["desc": "no class"]], "'class' is missing"),
+            (["error": ["class": 3, "desc": "x"]], "'class' is integer"),
+        ] as [(JSONValue, String)]
+    )
     func malformedError(value: JSONValue, found: String) throws {
         let error = try shapeError(value)
         #expect(error.description.contains("expected an error object with a string member 'class'"))
@@ -283,7 +342,11 @@ struct QMPServerMessageShapeErrorTests {
 struct QMPErrorTests {
     @Test("an error reply becomes a commandFailed error with QEMU's class, desc, data, the command and its id")
     func fromReply() {
-        let body = QMPErrorBody(errorClass: "DeviceNotFound", description: "Device 'x' not found", data: ["device": "x"])
+        let body = QMPErrorBody(
+            errorClass: "DeviceNotFound",
+            description: "Device 'x' not found",
+            data: ["device": "x"]
+        )
         let error = QMPError(reply: body, command: "device_del", id: 3)
         #expect(error.code == .commandFailed)
         #expect(error.errorClass == "DeviceNotFound")
@@ -296,14 +359,26 @@ struct QMPErrorTests {
 
     @Test("an error body's JSON has class and desc, and data only when there is some")
     func bodyJSON() {
-        #expect(QMPErrorBody(errorClass: "GenericError", description: "d").json == ["class": "GenericError", "desc": "d"])
-        #expect(QMPErrorBody(errorClass: "GenericError", description: "d", data: [:]).json == ["class": "GenericError", "desc": "d", "data": [:]])
+        #expect(
+            QMPErrorBody(errorClass: "GenericError", description: "d").json == ["class": "GenericError", "desc": "d"]
+        )
+        #expect(
+            QMPErrorBody(errorClass: "GenericError", description: "d", data: [:]).json == [
+                "class": "GenericError", "desc": "d", "data": [:],
+            ]
+        )
     }
 
     @Test("a local error describes itself with its message, and the command when known")
     func localDescription() {
-        #expect(QMPError(code: .connectionClosed, message: "the connection is closed").description == "the connection is closed")
-        #expect(QMPError(code: .unsupported, message: "no OOB", command: "migrate-pause").description == "migrate-pause: no OOB")
+        #expect(
+            QMPError(code: .connectionClosed, message: "the connection is closed").description
+                == "the connection is closed"
+        )
+        #expect(
+            QMPError(code: .unsupported, message: "no OOB", command: "migrate-pause").description
+                == "migrate-pause: no OOB"
+        )
         #expect(QMPError.Code.negotiationFailed.description == "negotiation failed")
     }
 }

@@ -9,7 +9,11 @@ private struct Server {
     init(capabilities: [QMPCapability] = [.oob]) {
         machine = QMPServerStateMachine(
             configuration: .init(
-                greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 22), package: "", capabilities: capabilities),
+                greeting: QMPGreeting(
+                    version: QEMUVersion(major: 7, minor: 2, micro: 22),
+                    package: "",
+                    capabilities: capabilities
+                ),
                 hasCommand: { ["query-status", "stop", "query-yank"].contains($0) },
                 allowsOutOfBand: { $0 == "query-yank" }
             )
@@ -27,7 +31,10 @@ private struct Server {
         }
     }
 
-    mutating func finish(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) -> [JSONValue] {
+    mutating func finish(
+        _ request: QMPServerStateMachine.Request,
+        _ result: Result<JSONValue, QMPErrorBody>
+    ) -> [JSONValue] {
         if case .send(let messages) = machine.completed(request.ticket, with: result, id: request.id) {
             return messages
         }
@@ -84,7 +91,11 @@ struct ServerStateMachineTests {
     func capabilityArguments() {
         var server = Server()
         _ = server.machine.connected()
-        #expect(server.send(["execute": "qmp_capabilities", "arguments": ["x": 1]]) == [error("Parameter 'x' is unexpected")])
+        #expect(
+            server.send(["execute": "qmp_capabilities", "arguments": ["x": 1]]) == [
+                error("Parameter 'x' is unexpected")
+            ]
+        )
         #expect(
             server.send(["execute": "qmp_capabilities", "arguments": ["enable": ["foo"]]])
                 == [error("Parameter 'null' does not accept value 'foo'")]
@@ -112,12 +123,28 @@ struct ServerStateMachineTests {
         #expect(server.send(["id": 5]) == [error("QMP input lacks member 'execute'", id: 5)])
         #expect(server.send(["execute": 1, "id": 5]) == [error("QMP input member 'execute' must be a string", id: 5)])
         #expect(server.send(["execute": "stop", "foo": 1]) == [error("QMP input member 'foo' is unexpected")])
-        #expect(server.send(["execute": "stop", "arguments": []]) == [error("QMP input member 'arguments' must be an object")])
-        #expect(server.send(["exec-oob": "query-yank", "id": 6]) == [error("QMP input member 'exec-oob' is unexpected", id: 6)])
-        #expect(server.send(["execute": "nope", "id": 7]) == [error("CommandNotFound", "The command nope has not been found", id: 7)])
+        #expect(
+            server.send(["execute": "stop", "arguments": []]) == [
+                error("QMP input member 'arguments' must be an object")
+            ]
+        )
+        #expect(
+            server.send(["exec-oob": "query-yank", "id": 6]) == [
+                error("QMP input member 'exec-oob' is unexpected", id: 6)
+            ]
+        )
+        #expect(
+            server.send(["execute": "nope", "id": 7]) == [
+                error("CommandNotFound", "The command nope has not been found", id: 7)
+            ]
+        )
         // The id is echoed even when it comes after the member in error, and the first
         // problem is the one reported.
-        #expect(server.send(["foo": 1, "execute": "stop", "id": 8]) == [error("QMP input member 'foo' is unexpected", id: 8)])
+        #expect(
+            server.send(["foo": 1, "execute": "stop", "id": 8]) == [
+                error("QMP input member 'foo' is unexpected", id: 8)
+            ]
+        )
         #expect(
             server.send(["arguments": 1, "execute": 2, "bar": 3, "id": 9])
                 == [error("QMP input member 'arguments' must be an object", id: 9)]
@@ -138,7 +165,11 @@ struct ServerStateMachineTests {
             server.send(["foo": 1, "exec-oob": "query-yank", "execute": 2, "id": 10])
                 == [error("QMP input member 'execute' clashes with 'exec-oob'", id: 10)]
         )
-        #expect(server.send(["exec-oob": "query-status", "id": 2]) == [error("The command query-status does not support OOB", id: 2)])
+        #expect(
+            server.send(["exec-oob": "query-status", "id": 2]) == [
+                error("The command query-status does not support OOB", id: 2)
+            ]
+        )
         #expect(server.send(["exec-oob": "query-yank", "id": 3]) == [])
         #expect(server.dispatched.last?.outOfBand == true)
     }

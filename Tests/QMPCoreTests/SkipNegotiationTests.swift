@@ -23,7 +23,9 @@ struct SkipNegotiationTests {
     func lateGreeting() {
         var machine = QMPClientStateMachine(configuration: .init(skipNegotiation: true))
         _ = machine.connectionOpened()
-        let greeting: JSONValue = ["QMP": ["version": ["qemu": ["major": 7, "minor": 2, "micro": 0], "package": ""], "capabilities": []]]
+        let greeting: JSONValue = [
+            "QMP": ["version": ["qemu": ["major": 7, "minor": 2, "micro": 0], "package": ""], "capabilities": []]
+        ]
         guard case .ignored = machine.received(greeting) else {
             Issue.record("the greeting was not ignored")
             return

@@ -11,7 +11,8 @@ import Testing
 /// `RECORD_GENERATED=1` writes it anew (and fails, so that a recording is never a pass).
 @Suite("Generated sources")
 struct EmbeddedSchemaTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static func reference() throws -> URL {
         URL(fileURLWithPath: try SharedTestData.path("reference/qemu-7.2-schema.json"))
     }
@@ -49,7 +50,10 @@ struct EmbeddedSchemaTests {
             return
         }
         let committed = try String(contentsOf: Self.generated, encoding: .utf8)
-        #expect(committed == rendered, "\(Self.generated.path) differs from what the reference generates; regenerate with RECORD_GENERATED=1")
+        #expect(
+            committed == rendered,
+            "\(Self.generated.path) differs from what the reference generates; regenerate with RECORD_GENERATED=1"
+        )
     }
 
     @Test("it decodes into the 1051 entries of QEMU 7.2")

@@ -11,21 +11,32 @@ struct LegacyArgsTypeTests {
         #expect(change.check(["device": "ide0", "target": "/tmp/cd.iso"]) == nil)
         #expect(change.check(["device": "ide0", "target": "/tmp/cd.iso", "arg": "raw"]) == nil)
         #expect(change.check(["device": "ide0"])?.description == "Parameter 'target' is missing")
-        #expect(change.check(["device": 1, "target": "x"])?.description == "Invalid parameter type for 'device', expected: string")
-        #expect(change.check(["device": "a", "target": "b", "bogus": 1])?.description == "Parameter 'bogus' is unexpected")
+        #expect(
+            change.check(["device": 1, "target": "x"])?.description
+                == "Invalid parameter type for 'device', expected: string"
+        )
+        #expect(
+            change.check(["device": "a", "target": "b", "bogus": 1])?.description == "Parameter 'bogus' is unexpected"
+        )
     }
 
     @Test("flags are optional booleans; integers, numbers and any values check their kind")
     func letters() throws {
         let eject = try LegacyArgsType("force:-f,device:B")
         #expect(eject.check(["device": "ide0"]) == nil)
-        #expect(eject.check(["device": "ide0", "force": "yes"])?.description == "Invalid parameter type for 'force', expected: bool")
+        #expect(
+            eject.check(["device": "ide0", "force": "yes"])?.description
+                == "Invalid parameter type for 'force', expected: bool"
+        )
         let downtime = try LegacyArgsType("value:T")
         #expect(downtime.check(["value": 1]) == nil)
         #expect(downtime.check(["value": 0.5]) == nil)
         let memsave = try LegacyArgsType("val:l,size:i,filename:s,cpu:i?")
         #expect(memsave.check(["val": 0, "size": 4096, "filename": "f"]) == nil)
-        #expect(memsave.check(["val": 0, "size": "4096", "filename": "f"])?.description == "Invalid parameter type for 'size', expected: int")
+        #expect(
+            memsave.check(["val": 0, "size": "4096", "filename": "f"])?.description
+                == "Invalid parameter type for 'size', expected: int"
+        )
         let transaction = try LegacyArgsType("actions:q,properties:q?")
         #expect(transaction.check(["actions": [["type": "x"]]]) == nil)
     }
@@ -65,7 +76,9 @@ struct LegacyDispatchTests {
                 #expect(try await client.execute("eject", arguments: ["device": "ide1-cd0"]) == "ejected ide1-cd0")
                 let missing = await #expect(throws: QMPError.self) { try await client.execute("eject") }
                 #expect(missing?.message == "Parameter 'device' is missing")
-                let wrongType = await #expect(throws: QMPError.self) { try await client.execute("eject", arguments: ["device": 5]) }
+                let wrongType = await #expect(throws: QMPError.self) {
+                    try await client.execute("eject", arguments: ["device": 5])
+                }
                 #expect(wrongType?.message == "Invalid parameter type for 'device', expected: string")
             }
         }

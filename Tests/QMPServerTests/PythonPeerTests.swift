@@ -5,7 +5,8 @@ import Testing
 
 /// Python's qemu.qmp, from the virtualenv `scripts/test` makes, as an independent client.
 enum PythonPeer {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static var python: String {
         get throws {
@@ -15,7 +16,8 @@ enum PythonPeer {
             let venv = packageRoot.appendingPathComponent(".build/python-peer/bin/python").path
             guard FileManager.default.isExecutableFile(atPath: venv) else {
                 throw PeerSetupFailure(
-                    description: "no Python with qemu.qmp: run scripts/test, which makes the virtualenv .build/python-peer"
+                    description:
+                        "no Python with qemu.qmp: run scripts/test, which makes the virtualenv .build/python-peer"
                 )
             }
             return venv
@@ -46,10 +48,14 @@ struct PythonPeerTests {
         commands.register("query-status") { _ in ["status": "running", "running": true, "singlestep": false] }
         commands.register("query-yank", allowsOutOfBand: true) { _ in [] }
         commands.register("emit-test-event") { request in
-            request.server.broadcast(QMPEvent(name: "TEST_EVENT", data: ["n": 1], timestamp: .init(seconds: 1_700_000_000, microseconds: 5)))
+            request.server.broadcast(
+                QMPEvent(name: "TEST_EVENT", data: ["n": 1], timestamp: .init(seconds: 1_700_000_000, microseconds: 5))
+            )
             return [:]
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-qmp-py-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swift-qmp-py-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("qmp.sock").path
@@ -60,14 +66,19 @@ struct PythonPeerTests {
                 addresses: [.unixSocket(path: socket)],
                 checkArguments: { name, arguments in
                     guard name == "query-status", let unexpected = arguments.keys.first else { return nil }
-                    return QMPErrorBody(errorClass: "GenericError", description: "Parameter '\(unexpected)' is unexpected")
+                    return QMPErrorBody(
+                        errorClass: "GenericError",
+                        description: "Parameter '\(unexpected)' is unexpected"
+                    )
                 }
             )
         )
         // Waiting for Python blocks; do it on a Dispatch thread, not in the cooperative pool.
         let result = try await withRunningServer(server) { _ in
             try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(with: Result { try PythonPeer.run(socket: socket) }) }
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try PythonPeer.run(socket: socket) })
+                }
             }
         }
         #expect(result.status == 0, "\(result.stderr)")

@@ -20,12 +20,17 @@ private func withServer<Result: Sendable>(
     return try await withSocketPath(named: "swift-qmp-server") { path in
         let server = QMPServer(
             configuration: .init(
-                greeting: QMPGreeting(version: QEMUVersion(major: 7, minor: 2, micro: 0), package: "swift-qmp", capabilities: [.oob]),
+                greeting: QMPGreeting(
+                    version: QEMUVersion(major: 7, minor: 2, micro: 0),
+                    package: "swift-qmp",
+                    capabilities: [.oob]
+                ),
                 commands: commands,
                 addresses: [.unixSocket(path: path)],
                 checkArguments: { name, arguments in
                     name == "echo" && arguments["forbidden"] != nil
-                        ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected") : nil
+                        ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected")
+                        : nil
                 },
                 // Some tests end with clients that stopped reading: their replies never leave.
                 shutdownGracePeriod: .seconds(1)
@@ -49,7 +54,9 @@ struct QMPServerTests {
                 #expect(failure?.errorClass == "DeviceNotFound")
                 let unknown = await #expect(throws: QMPError.self) { try await client.execute("nope") }
                 #expect(unknown?.message == "The command nope has not been found")
-                let checked = await #expect(throws: QMPError.self) { try await client.execute("echo", arguments: ["forbidden": 1]) }
+                let checked = await #expect(throws: QMPError.self) {
+                    try await client.execute("echo", arguments: ["forbidden": 1])
+                }
                 #expect(checked?.message == "Parameter 'forbidden' is unexpected")
             }
         }
@@ -124,7 +131,8 @@ struct QMPServerTests {
                                 for n in 0..<100 {
                                     commands.addTask {
                                         let tag = Int64(clientNumber * 1000 + n)
-                                        return try await client.execute("echo", arguments: ["n": .int(tag)])["n"] == .int(tag)
+                                        return try await client.execute("echo", arguments: ["n": .int(tag)])["n"]
+                                            == .int(tag)
                                     }
                                 }
                                 return try await commands.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -159,7 +167,9 @@ struct BackPressureTests {
             }
             let raw = try RawSocket(path: path)
             raw.send(#"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}"# + "\n")
-            let command = Array((#"{"execute":"echo","arguments":{"pad":"\#(String(repeating: "x", count: 200))"}}"# + "\n").utf8)
+            let command = Array(
+                (#"{"execute":"echo","arguments":{"pad":"\#(String(repeating: "x", count: 200))"}}"# + "\n").utf8
+            )
             raw.makeNonBlocking()
             var written = 0
             var blocked = false
@@ -268,7 +278,13 @@ struct ServerThrottleTests {
         var commands = QMPCommandTable()
         commands.register("burst") { request in
             for offset in 1...5 {
-                request.server.broadcast(QMPEvent(name: "RTC_CHANGE", data: ["offset": .int(Int64(offset))], timestamp: .init(seconds: 1, microseconds: 0)))
+                request.server.broadcast(
+                    QMPEvent(
+                        name: "RTC_CHANGE",
+                        data: ["offset": .int(Int64(offset))],
+                        timestamp: .init(seconds: 1, microseconds: 0)
+                    )
+                )
             }
             return [:]
         }

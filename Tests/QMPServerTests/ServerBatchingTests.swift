@@ -32,7 +32,8 @@ private func withBatchingServer<Result: Sendable>(
                 addresses: [.unixSocket(path: path)],
                 checkArguments: { name, arguments in
                     name == "now" && arguments["forbidden"] != nil
-                        ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected") : nil
+                        ? QMPErrorBody(errorClass: "GenericError", description: "Parameter 'forbidden' is unexpected")
+                        : nil
                 },
                 eventBacklogLimit: eventBacklogLimit,
                 // Some tests end with clients that stopped reading: their replies never leave.
@@ -87,7 +88,9 @@ private final class LineClient {
     /// Reads the greeting and negotiates, with OOB when asked.
     func negotiate(oob: Bool = false) async throws {
         _ = try await value()
-        socket.send(oob ? #"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}"# : #"{"execute":"qmp_capabilities"}"#)
+        socket.send(
+            oob ? #"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}"# : #"{"execute":"qmp_capabilities"}"#
+        )
         #expect(try await value() == ["return": [:]])
     }
 }
@@ -102,7 +105,9 @@ struct ServerBatchingTests {
             let refused = await #expect(throws: QMPError.self) { try await client.execute("refuse") }
             #expect(refused?.errorClass == "DeviceNotFound")
             #expect(refused?.message == "Device 'x' not found")
-            let checked = await #expect(throws: QMPError.self) { try await client.execute("now", arguments: ["forbidden": 1]) }
+            let checked = await #expect(throws: QMPError.self) {
+                try await client.execute("now", arguments: ["forbidden": 1])
+            }
             #expect(checked?.message == "Parameter 'forbidden' is unexpected")
             await client.close()
         }
@@ -132,7 +137,9 @@ struct ServerBatchingTests {
         try await withBatchingServer { _, path in
             let raw = try LineClient(path: path)
             try await raw.negotiate(oob: true)
-            raw.socket.send(#"{"execute":"later","arguments":{"ms":300},"id":"slow"}{"exec-oob":"now-oob","id":"fast"}"#)
+            raw.socket.send(
+                #"{"execute":"later","arguments":{"ms":300},"id":"slow"}{"exec-oob":"now-oob","id":"fast"}"#
+            )
             #expect(try await raw.value()?["id"] == "fast")
             #expect(try await raw.value()?["id"] == "slow")
         }
@@ -156,10 +163,19 @@ struct ServerBatchingTests {
             try await raw.negotiate()
             server.broadcast(QMPEvent(name: "STOP", timestamp: .init(seconds: 1_700_000_000, microseconds: 42)))
             server.broadcast(
-                QMPEvent(name: "RESET", data: ["guest": false, "reason": "host-qmp-system-reset"], timestamp: .init(seconds: -1, microseconds: -1))
+                QMPEvent(
+                    name: "RESET",
+                    data: ["guest": false, "reason": "host-qmp-system-reset"],
+                    timestamp: .init(seconds: -1, microseconds: -1)
+                )
             )
-            #expect(try await raw.line() == #"{"timestamp": {"seconds": 1700000000, "microseconds": 42}, "event": "STOP"}"#)
-            #expect(try await raw.line() == #"{"timestamp": {"seconds": -1, "microseconds": -1}, "event": "RESET", "data": {"guest": false, "reason": "host-qmp-system-reset"}}"#)
+            #expect(
+                try await raw.line() == #"{"timestamp": {"seconds": 1700000000, "microseconds": 42}, "event": "STOP"}"#
+            )
+            #expect(
+                try await raw.line()
+                    == #"{"timestamp": {"seconds": -1, "microseconds": -1}, "event": "RESET", "data": {"guest": false, "reason": "host-qmp-system-reset"}}"#
+            )
         }
     }
 
@@ -176,7 +192,13 @@ struct ServerBatchingTests {
             }
             let producer = Task {
                 for index in 0..<count {
-                    server.broadcast(QMPEvent(name: "TICK", data: ["n": .int(Int64(index))], timestamp: .init(seconds: 0, microseconds: 0)))
+                    server.broadcast(
+                        QMPEvent(
+                            name: "TICK",
+                            data: ["n": .int(Int64(index))],
+                            timestamp: .init(seconds: 0, microseconds: 0)
+                        )
+                    )
                 }
             }
             await producer.value
@@ -201,7 +223,13 @@ struct ServerBatchingTests {
             try await raw.negotiate()
             // About 8 MB of events for a client that reads nothing meanwhile.
             for index in 0..<100_000 {
-                server.broadcast(QMPEvent(name: "TICK", data: ["n": .int(Int64(index))], timestamp: .init(seconds: 0, microseconds: 0)))
+                server.broadcast(
+                    QMPEvent(
+                        name: "TICK",
+                        data: ["n": .int(Int64(index))],
+                        timestamp: .init(seconds: 0, microseconds: 0)
+                    )
+                )
             }
             let buffered = await server.bufferedOutputBytes()
             #expect(buffered <= limit, "the server holds \(buffered) bytes for a client that does not read")

@@ -151,7 +151,10 @@ struct ServerLifecycleTests {
         let (started, starting) = AsyncStream<String>.makeStream()
         let (listening, announce) = AsyncStream<QMPAddress>.makeStream()
         let server = Self.makeServer(
-            slowFor: .seconds(3600), gracePeriod: .seconds(3600), started: starting, listening: announce
+            slowFor: .seconds(3600),
+            gracePeriod: .seconds(3600),
+            started: starting,
+            listening: announce
         )
         let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { group in

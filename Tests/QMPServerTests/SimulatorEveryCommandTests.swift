@@ -22,7 +22,8 @@ struct SimulatorEveryCommandTests {
             }
             #expect(names.count == 215)
             for name in names {
-                guard case .command(let argumentType, let returnType, _)? = introspection.entry(named: name)?.metaType else {
+                guard case .command(let argumentType, let returnType, _)? = introspection.entry(named: name)?.metaType
+                else {
                     Issue.record("\(name) is not a command")
                     continue
                 }
@@ -57,12 +58,17 @@ struct SimulatorEveryCommandTests {
     func recordedErrorTemplates() async throws {
         try await withSimulator { client in
             do {
-                _ = try await client.execute("block-dirty-bitmap-add", arguments: ["node": "drive0", "name": "bitmap0"])
+                _ = try await client.execute(
+                    "block-dirty-bitmap-add",
+                    arguments: ["node": "drive0", "name": "bitmap0"]
+                )
                 Issue.record("block-dirty-bitmap-add succeeded on a machine without that node")
             } catch let error as QMPError {
                 #expect(error.message == "Cannot find device='drive0' nor node-name='drive0'")
             }
-            let cancel = await #expect(throws: QMPError.self) { try await client.execute("block-job-cancel", arguments: ["device": "job7"]) }
+            let cancel = await #expect(throws: QMPError.self) {
+                try await client.execute("block-job-cancel", arguments: ["device": "job7"])
+            }
             #expect(cancel?.errorClass == "DeviceNotActive")
             #expect(cancel?.message == "Block job 'job7' not found")
             #expect(try await client.execute("query-vnc") == ["enabled": false])

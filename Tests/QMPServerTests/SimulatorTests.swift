@@ -17,10 +17,15 @@ struct SimulatorTests {
     /// Every object qom-list names can itself be listed, and its type read.
     private func walk(_ path: String, _ client: QMPClient) async throws -> Int {
         let entries = try #require(try await client.execute("qom-list", arguments: ["path": .string(path)]).arrayValue)
-        #expect(try await client.execute("qom-get", arguments: ["path": .string(path), "property": "type"]).stringValue != nil)
+        #expect(
+            try await client.execute("qom-get", arguments: ["path": .string(path), "property": "type"]).stringValue
+                != nil
+        )
         var count = 1
         for entry in entries {
-            guard let name = entry["name"]?.stringValue, entry["type"]?.stringValue?.hasPrefix("child<") == true else { continue }
+            guard let name = entry["name"]?.stringValue, entry["type"]?.stringValue?.hasPrefix("child<") == true else {
+                continue
+            }
             count += try await walk(path == "/" ? "/" + name : path + "/" + name, client)
         }
         return count
@@ -33,7 +38,10 @@ struct SimulatorTests {
             try await client.execute("object-add", arguments: ["qom-type": "iothread", "id": "io0"])
             try await client.execute("chardev-add", arguments: ["id": "c0", "backend": ["type": "null", "data": [:]]])
             #expect(try await walk("/", client) == before + 3)  // /objects, io0, c0
-            #expect(try await client.execute("qom-get", arguments: ["path": "/chardevs/c0", "property": "type"]) == "chardev-null")
+            #expect(
+                try await client.execute("qom-get", arguments: ["path": "/chardevs/c0", "property": "type"])
+                    == "chardev-null"
+            )
             try await client.execute("object-del", arguments: ["id": "io0"])
             try await client.execute("chardev-remove", arguments: ["id": "c0"])
             #expect(try await walk("/", client) == before + 1)  // /objects stays, as in QEMU
@@ -43,7 +51,10 @@ struct SimulatorTests {
     @Test("block nodes and network backends come and go with their add and del commands")
     func blockAndNetwork() async throws {
         try await withSimulator { client in
-            try await client.execute("blockdev-add", arguments: ["driver": "null-co", "node-name": "disk0", "read-only": true])
+            try await client.execute(
+                "blockdev-add",
+                arguments: ["driver": "null-co", "node-name": "disk0", "read-only": true]
+            )
             let nodes = try #require(try await client.execute("query-named-block-nodes").arrayValue)
             #expect(nodes.map { $0["node-name"] } == ["disk0"])
             #expect(nodes.first?["ro"] == true)
@@ -52,7 +63,9 @@ struct SimulatorTests {
             #expect(try await client.execute("query-named-block-nodes") == [])
             try await client.execute("netdev_add", arguments: ["type": "user", "id": "n0"])
             try await client.execute("netdev_del", arguments: ["id": "n0"])
-            let again = await #expect(throws: QMPError.self) { try await client.execute("netdev_del", arguments: ["id": "n0"]) }
+            let again = await #expect(throws: QMPError.self) {
+                try await client.execute("netdev_del", arguments: ["id": "n0"])
+            }
             #expect(again?.errorClass == "DeviceNotFound")
         }
     }
@@ -60,9 +73,13 @@ struct SimulatorTests {
     @Test("query-commands lists every command the simulator answers, itself included")
     func queryCommands() async throws {
         try await withSimulator { client in
-            let listed = try #require(try await client.execute("query-commands").arrayValue).compactMap { $0["name"]?.stringValue }
+            let listed = try #require(try await client.execute("query-commands").arrayValue).compactMap {
+                $0["name"]?.stringValue
+            }
             let names = Set(listed)
-            #expect(names.isSuperset(of: ["qmp_capabilities", "query-commands", "query-status", "qom-list", "blockdev-add"]))
+            #expect(
+                names.isSuperset(of: ["qmp_capabilities", "query-commands", "query-status", "qom-list", "blockdev-add"])
+            )
             // Each once, as QEMU lists them.
             #expect(listed.count == names.count)
         }
@@ -85,7 +102,10 @@ struct SimulatorCommandLineTests {
     @Test("what it models is taken, and -smp sets the CPUs")
     func accepted() throws {
         var configuration = QEMUSimulator.Configuration()
-        try configuration.apply(machine: "pc,accel=kvm", arguments: ["-smp", "2,maxcpus=4", "-device", "qemu-xhci,id=usb", "-device", "usb-tablet,id=tab"])
+        try configuration.apply(
+            machine: "pc,accel=kvm",
+            arguments: ["-smp", "2,maxcpus=4", "-device", "qemu-xhci,id=usb", "-device", "usb-tablet,id=tab"]
+        )
         #expect(configuration.machine == .pc)
         #expect(configuration.cpus == 2 && configuration.maxCPUs == 4)
         #expect(configuration.devices.map(\.driver) == ["qemu-xhci", "usb-tablet"])
@@ -93,14 +113,26 @@ struct SimulatorCommandLineTests {
 
     @Test("what it does not model is refused with what it does")
     func refused() {
-        #expect(refusal(machine: "q35") == "the simulator does not model -machine q35; it models none and pc (pc-i440fx-7.2)")
+        #expect(
+            refusal(machine: "q35")
+                == "the simulator does not model -machine q35; it models none and pc (pc-i440fx-7.2)"
+        )
         #expect(refusal(machine: "pc", ["-smp", "two"]) == "cannot read -smp two: expected N[,cpus=N][,maxcpus=M]")
-        #expect(refusal(machine: "pc", ["-smp", "2,sockets=2"]) == "the simulator models -smp cpus and maxcpus, not sockets")
-        #expect(refusal(machine: "pc", ["-device", "virtio-net-pci"])
-            == "the simulator does not model -device virtio-net-pci on -machine pc; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only")
-        #expect(refusal(machine: "none", ["-device", "usb-kbd"])
-            == "the simulator does not model -device usb-kbd on -machine none; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only")
-        #expect(refusal(machine: "pc", ["-netdev", "user,id=n0"]) == "the simulator does not model -netdev; it models -smp and -device")
+        #expect(
+            refusal(machine: "pc", ["-smp", "2,sockets=2"]) == "the simulator models -smp cpus and maxcpus, not sockets"
+        )
+        #expect(
+            refusal(machine: "pc", ["-device", "virtio-net-pci"])
+                == "the simulator does not model -device virtio-net-pci on -machine pc; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only"
+        )
+        #expect(
+            refusal(machine: "none", ["-device", "usb-kbd"])
+                == "the simulator does not model -device usb-kbd on -machine none; it models qemu-xhci, usb-kbd, usb-mouse and usb-tablet, on -machine pc only"
+        )
+        #expect(
+            refusal(machine: "pc", ["-netdev", "user,id=n0"])
+                == "the simulator does not model -netdev; it models -smp and -device"
+        )
         #expect(refusal(machine: "pc", ["-smp"]) == "-smp needs a value")
         #expect(refusal(machine: "pc", ["-S"]) == "the simulator does not model -S; it models -smp and -device")
     }

@@ -6,7 +6,9 @@ import Testing
 
 /// A line of `qmp record`'s output.
 private func line(_ direction: String, connection: Int, _ value: JSONValue, key: String = "message") -> String {
-    let entry: JSONValue = ["time": 0.001, "direction": .string(direction), "connection": .int(Int64(connection)), key: value]
+    let entry: JSONValue = [
+        "time": 0.001, "direction": .string(direction), "connection": .int(Int64(connection)), key: value,
+    ]
     return entry.serialized()
 }
 
@@ -42,13 +44,19 @@ struct TranscriptTests {
         #expect(name.events.isEmpty)
     }
 
-    @Test("a reply without id goes to the waiting command sent without id, not to an exec-oob command waiting before it")
+    @Test(
+        "a reply without id goes to the waiting command sent without id, not to an exec-oob command waiting before it"
+    )
     func idlessReplyToInBand() throws {
         let text = [
             line("to-server", connection: 1, ["exec-oob": "migrate-pause", "id": 1]),
             line("to-server", connection: 1, ["execute": "query-name"]),
             line("from-server", connection: 1, ["return": ["name": "vm"]]),
-            line("from-server", connection: 1, ["error": ["class": "GenericError", "desc": "not in postcopy"], "id": 1]),
+            line(
+                "from-server",
+                connection: 1,
+                ["error": ["class": "GenericError", "desc": "not in postcopy"], "id": 1]
+            ),
         ].joined(separator: "\n")
         let transcript = try QMPTranscript(parsing: text)
         let name = try #require(transcript.exchanges.first { $0.command == "query-name" })
@@ -60,13 +68,25 @@ struct TranscriptTests {
     @Test("a file with no command and reply in it is an error that says what was expected")
     func emptyTranscript() {
         let error = #expect(throws: QMPError.self) { try QMPTranscript(parsing: #"{"hello": "world"}"#) }
-        #expect(error?.message == "the transcript has no command with its reply: expected the output of `qmp record` or a libvirt .replies file")
+        #expect(
+            error?.message
+                == "the transcript has no command with its reply: expected the output of `qmp record` or a libvirt .replies file"
+        )
     }
 
     @Test("a command recorded with exec-oob is replayed out of band")
     func outOfBandReplayed() async throws {
         let text = [
-            line("from-server", connection: 1, ["QMP": ["version": ["qemu": ["major": 7, "minor": 2, "micro": 0], "package": ""], "capabilities": ["oob"]]]),
+            line(
+                "from-server",
+                connection: 1,
+                [
+                    "QMP": [
+                        "version": ["qemu": ["major": 7, "minor": 2, "micro": 0], "package": ""],
+                        "capabilities": ["oob"],
+                    ]
+                ]
+            ),
             line("to-server", connection: 1, ["exec-oob": "query-yank", "id": 1]),
             line("from-server", connection: 1, ["return": [], "id": 1]),
         ].joined(separator: "\n")

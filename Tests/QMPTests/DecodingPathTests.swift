@@ -24,40 +24,68 @@ struct DecodingPathTests {
     func nested() {
         let schema: JSONValue = [
             Self.command,
-            ["name": "1", "meta-type": "object", "members": [["name": "a", "type": "int"], ["name": "b", "type": 5]]],
+            [
+                "name": "1", "meta-type": "object",
+                "members": [["name": "a", "type": "int"], ["name": "b", "type": 5]],
+            ],
         ]
-        #expect(message { _ = try QueryQmpSchemaCommand.Response(json: schema, path: QMPPath(["return"])) }
-            == "return[1].members[1].type: expected string, got 5")
-        #expect(message { _ = try QueryQmpSchemaCommand.Response(json: schema) }
-            == "[1].members[1].type: expected string, got 5")
-        #expect(message { _ = try QueryQmpSchemaCommand.Response(json: schema, path: QMPPath(["a", "b"])) }
-            == "a.b[1].members[1].type: expected string, got 5")
+        #expect(
+            message { _ = try QueryQmpSchemaCommand.Response(json: schema, path: QMPPath(["return"])) }
+                == "return[1].members[1].type: expected string, got 5"
+        )
+        #expect(
+            message { _ = try QueryQmpSchemaCommand.Response(json: schema) }
+                == "[1].members[1].type: expected string, got 5"
+        )
+        #expect(
+            message { _ = try QueryQmpSchemaCommand.Response(json: schema, path: QMPPath(["a", "b"])) }
+                == "a.b[1].members[1].type: expected string, got 5"
+        )
     }
 
     @Test("a missing member, a wrong container and a wrong branch member")
     func missingAndMismatched() {
-        let missing: JSONValue = [Self.command, ["name": "2", "meta-type": "enum", "values": ["x"], "members": [["features": []]]]]
-        #expect(message { _ = try QueryQmpSchemaCommand.Response(json: missing, path: QMPPath(["return"])) }
-            == "return[1].members[0].name: missing required member")
+        let missing: JSONValue = [
+            Self.command, ["name": "2", "meta-type": "enum", "values": ["x"], "members": [["features": []]]],
+        ]
+        #expect(
+            message { _ = try QueryQmpSchemaCommand.Response(json: missing, path: QMPPath(["return"])) }
+                == "return[1].members[0].name: missing required member"
+        )
         let notObject: JSONValue = [Self.command, "x"]
-        #expect(message { _ = try QueryQmpSchemaCommand.Response(json: notObject, path: QMPPath(["return"])) }
-            == "return[1]: expected object, got \"x\"")
-        let branch: JSONValue = [["name": "c", "meta-type": "command", "arg-type": "0", "ret-type": "0", "allow-oob": "yes"]]
-        #expect(message { _ = try QueryQmpSchemaCommand.Response(json: branch, path: QMPPath(["return"])) }
-            == "return[0].allow-oob: expected boolean, got \"yes\"")
-        #expect(message { _ = try QueryQmpSchemaCommand.Response(json: ["name": "x"], path: QMPPath(["return"])) }
-            == "return: expected array, got {\"name\":\"x\"}")
-        #expect(message { _ = try SchemaInfo(json: ["meta-type": "builtin"], path: QMPPath(["return"])) }
-            == "return.name: missing required member")
+        #expect(
+            message { _ = try QueryQmpSchemaCommand.Response(json: notObject, path: QMPPath(["return"])) }
+                == "return[1]: expected object, got \"x\""
+        )
+        let branch: JSONValue = [
+            ["name": "c", "meta-type": "command", "arg-type": "0", "ret-type": "0", "allow-oob": "yes"]
+        ]
+        #expect(
+            message { _ = try QueryQmpSchemaCommand.Response(json: branch, path: QMPPath(["return"])) }
+                == "return[0].allow-oob: expected boolean, got \"yes\""
+        )
+        #expect(
+            message { _ = try QueryQmpSchemaCommand.Response(json: ["name": "x"], path: QMPPath(["return"])) }
+                == "return: expected array, got {\"name\":\"x\"}"
+        )
+        #expect(
+            message { _ = try SchemaInfo(json: ["meta-type": "builtin"], path: QMPPath(["return"])) }
+                == "return.name: missing required member"
+        )
     }
 
     @Test("arrays of arrays join their indexes")
     func arraysOfArrays() {
         let value: JSONValue = [["a"], ["b", 5]]
-        #expect(message { _ = try [[String]](json: value, path: QMPPath(["return"])) } == "return[1][1]: expected string, got 5")
+        #expect(
+            message { _ = try [[String]](json: value, path: QMPPath(["return"])) }
+                == "return[1][1]: expected string, got 5"
+        )
         #expect(message { _ = try [[String]](json: value) } == "[1][1]: expected string, got 5")
         let deeper: JSONValue = [[["a"]], [[], ["b", "c", 5]]]
-        #expect(message { _ = try [[[String]]](json: deeper, path: QMPPath(["x"])) } == "x[1][1][2]: expected string, got 5")
+        #expect(
+            message { _ = try [[[String]]](json: deeper, path: QMPPath(["x"])) } == "x[1][1][2]: expected string, got 5"
+        )
         #expect(message { _ = try [[[String]]](json: deeper) } == "[1][1][2]: expected string, got 5")
     }
 

@@ -22,7 +22,8 @@ struct SeedExample: Sendable, CustomStringConvertible {
     }
 
     static let all: [SeedExample] = {
-        guard let text = try? TestData.text("seed-examples/examples.json"), let document = try? JSONValue(parsing: text) else { return [] }
+        guard let text = try? TestData.text("seed-examples/examples.json"), let document = try? JSONValue(parsing: text)
+        else { return [] }
         return (document.arrayValue ?? []).compactMap { entry in
             guard let source = entry["source"]?.stringValue, let line = entry["line"]?.int64Value,
                 let section = entry["section"]?.stringValue, let direction = entry["direction"]?.stringValue
@@ -39,17 +40,24 @@ struct SeedExample: Sendable, CustomStringConvertible {
         guard let json, case .object(let object) = json else { return .failure("not a JSON object") }
         do {
             if let command = object["execute"]?.stringValue {
-                guard try QMPBindings.decodeArguments(ofCommand: command, object["arguments"]?.objectValue) != nil else {
+                guard try QMPBindings.decodeArguments(ofCommand: command, object["arguments"]?.objectValue) != nil
+                else {
                     return .failure("no binding for command \(command)")
                 }
                 return .success("arguments of \(command)")
             }
             if let value = object["return"] {
-                guard try QMPBindings.decodeReply(ofCommand: section, value) != nil else { return .failure("no binding for command \(section)") }
+                guard try QMPBindings.decodeReply(ofCommand: section, value) != nil else {
+                    return .failure("no binding for command \(section)")
+                }
                 return .success("reply of \(section)")
             }
             if let name = object["event"]?.stringValue {
-                let event = QMPEvent(name: name, data: object["data"]?.objectValue, timestamp: .init(seconds: 0, microseconds: 0))
+                let event = QMPEvent(
+                    name: name,
+                    data: object["data"]?.objectValue,
+                    timestamp: .init(seconds: 0, microseconds: 0)
+                )
                 guard try QMPBindings.decodeEvent(event) != nil else { return .failure("no binding for event \(name)") }
                 return .success("event \(name)")
             }
@@ -120,20 +128,36 @@ struct SeedTests {
         "003_533ed3d9ab76aa48.txt:1314": .misplaced("query-migrate"),
         "003_533ed3d9ab76aa48.txt:1317": .misplaced("query-migrate"),
         "003_533ed3d9ab76aa48.txt:1320": .misplaced("query-migrate"),
-        "000_130baf298c8e371e.txt:1342": .documentError("the limits are printed as strings (\"1000000\"); they are integers"),
-        "003_533ed3d9ab76aa48.txt:566": .documentError("the limits are printed as strings (\"1000000\"); they are integers"),
+        "000_130baf298c8e371e.txt:1342": .documentError(
+            "the limits are printed as strings (\"1000000\"); they are integers"
+        ),
+        "003_533ed3d9ab76aa48.txt:566": .documentError(
+            "the limits are printed as strings (\"1000000\"); they are integers"
+        ),
         "000_130baf298c8e371e.txt:798": .documentError("the required argument `paging` is left out"),
         "002_c03245636645b151.txt:4691": .documentError("the required argument `paging` is left out"),
         "004_87d5bf3b2de39b72.txt:7279": .documentError("the required argument `paging` is left out"),
         "002_c03245636645b151.txt:7659": .documentError("`enable` is printed as the string \"true\"; it is a boolean"),
         "004_87d5bf3b2de39b72.txt:11592": .documentError("`enable` is printed as the string \"true\"; it is a boolean"),
         "004_87d5bf3b2de39b72.txt:12420": .documentError("the second CPU's entry lacks the required `thread_id`"),
-        "004_87d5bf3b2de39b72.txt:14604": .documentError("the ACPIOSTInfo members are printed directly in `data` instead of under `info`"),
-        "004_87d5bf3b2de39b72.txt:6073": .documentError("the event is printed as BLOCK_JOB_WAITING, a name no QEMU ever had; the section documents BLOCK_JOB_PENDING"),
-        "001_1e54d49befd05ced.txt:508": .olderShape("blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"),
-        "001_1e54d49befd05ced.txt:516": .olderShape("blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"),
-        "002_c03245636645b151.txt:7420": .olderShape("blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"),
-        "002_c03245636645b151.txt:7428": .olderShape("blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"),
+        "004_87d5bf3b2de39b72.txt:14604": .documentError(
+            "the ACPIOSTInfo members are printed directly in `data` instead of under `info`"
+        ),
+        "004_87d5bf3b2de39b72.txt:6073": .documentError(
+            "the event is printed as BLOCK_JOB_WAITING, a name no QEMU ever had; the section documents BLOCK_JOB_PENDING"
+        ),
+        "001_1e54d49befd05ced.txt:508": .olderShape(
+            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
+        ),
+        "001_1e54d49befd05ced.txt:516": .olderShape(
+            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
+        ),
+        "002_c03245636645b151.txt:7420": .olderShape(
+            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
+        ),
+        "002_c03245636645b151.txt:7428": .olderShape(
+            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
+        ),
     ]
 
     @Test("every parsable example decodes with the binding of its command or event")
@@ -156,12 +180,18 @@ struct SeedTests {
                 #expect(Self.knownBad[key] == nil, "\(example) decodes now; take it off the known-bad list")
             case .failure(let reason):
                 if case .misplaced(let owner)? = Self.knownBad[key], let value = example.json?["return"] {
-                    #expect(throws: Never.self, "\(example) should be \(owner)'s reply") { _ = try QMPBindings.decodeReply(ofCommand: owner, value) }
+                    #expect(throws: Never.self, "\(example) should be \(owner)'s reply") {
+                        _ = try QMPBindings.decodeReply(ofCommand: owner, value)
+                    }
                 }
-                if Self.knownBad[key] == nil { failures.append("\"\(key)\": \"\(reason)\", // \(example.section) \(example.direction)") }
+                if Self.knownBad[key] == nil {
+                    failures.append("\"\(key)\": \"\(reason)\", // \(example.section) \(example.direction)")
+                }
             }
         }
-        var misplaced = 0, documentErrors = 0, olderShapes = 0
+        var misplaced = 0
+        var documentErrors = 0
+        var olderShapes = 0
         for reason in Self.knownBad.values {
             switch reason {
             case .misplaced: misplaced += 1
@@ -193,7 +223,9 @@ struct SeedCoverageTests {
             {
                 names.insert(String(trimmed[trimmed.index(after: open)..<close]))
             }
-            if let range = line.range(of: " (Command)"), line[..<range.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
+            if let range = line.range(of: " (Command)"),
+                line[..<range.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+            {
                 names.insert(String(line[..<range.lowerBound]))
             }
         }
@@ -211,7 +243,8 @@ struct SeedCoverageTests {
     @Test("every command each seed document names has a typed binding")
     func everySeedCommandIsBound() throws {
         let directory = URL(fileURLWithPath: try SharedTestData.path("seeds"))
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".txt") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".txt") }
+            .sorted()
         try #require(files.count >= 5)
         for file in files {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)

@@ -70,7 +70,10 @@ struct TypedClientTests {
             let error = await #expect(throws: QMPError.self) {
                 try await client.execute(CalcDirtyRateCommand(calcTime: 1, calcTimeUnit: .millisecond))
             }
-            #expect(error?.message == "QEMU 7.2.22 has no argument 'calc-time-unit' of 'calc-dirty-rate'; it was introduced in 8.2.0")
+            #expect(
+                error?.message
+                    == "QEMU 7.2.22 has no argument 'calc-time-unit' of 'calc-dirty-rate'; it was introduced in 8.2.0"
+            )
         }
     }
 

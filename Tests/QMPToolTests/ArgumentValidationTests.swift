@@ -31,16 +31,28 @@ struct ArgumentValidationTests {
 
     @Test("options for one command are refused with commands from standard input, and the other way round")
     func standardInputOptions() {
-        #expect(refusal(["exec", "/tmp/qmp.sock", "-", "--oob"]) == "--oob and --args apply to one COMMAND, not to commands read from standard input ('-')")
-        #expect(refusal(["exec", "/tmp/qmp.sock", "-", "--args", "{}"]) == "--oob and --args apply to one COMMAND, not to commands read from standard input ('-')")
-        #expect(refusal(["exec", "/tmp/qmp.sock", "query-status", "--keep-going"]) == "--keep-going applies only to commands read from standard input (COMMAND '-')")
+        #expect(
+            refusal(["exec", "/tmp/qmp.sock", "-", "--oob"])
+                == "--oob and --args apply to one COMMAND, not to commands read from standard input ('-')"
+        )
+        #expect(
+            refusal(["exec", "/tmp/qmp.sock", "-", "--args", "{}"])
+                == "--oob and --args apply to one COMMAND, not to commands read from standard input ('-')"
+        )
+        #expect(
+            refusal(["exec", "/tmp/qmp.sock", "query-status", "--keep-going"])
+                == "--keep-going applies only to commands read from standard input (COMMAND '-')"
+        )
         #expect(refusal(["exec", "/tmp/qmp.sock", "-", "--keep-going"]) == nil)
     }
 
     @Test("a --timeout that is not a positive number of seconds up to a year is refused, not a crash")
     func timeouts() {
         for value in ["0", "-1", "inf", "nan", "1e17"] {
-            #expect(refusal(["exec", "--timeout=\(value)", "query-status"]) == "--timeout expects a positive number of seconds, at most a year; got \(Double(value)!)")
+            #expect(
+                refusal(["exec", "--timeout=\(value)", "query-status"])
+                    == "--timeout expects a positive number of seconds, at most a year; got \(Double(value)!)"
+            )
         }
         #expect(refusal(["exec", "--timeout", "0.5", "query-status"]) == nil)
     }

@@ -57,15 +57,22 @@ struct CommandLineSyntaxTests {
     func conflictingKeys() {
         let twice = #expect(throws: CommandLineError.self) { try CommandLineSyntax.arguments(["a=1", "a=2"]) }
         #expect(twice?.message == #"Cannot set "a" multiple times"#)
-        let leafThenParent = #expect(throws: CommandLineError.self) { try CommandLineSyntax.arguments(["a=1", "a.b=2"]) }
+        let leafThenParent = #expect(throws: CommandLineError.self) {
+            try CommandLineSyntax.arguments(["a=1", "a.b=2"])
+        }
         #expect(leafThenParent?.message == #"Cannot use "a" as both leaf and non-leaf key"#)
-        let parentThenLeaf = #expect(throws: CommandLineError.self) { try CommandLineSyntax.arguments(["a.b=1", "a=2"]) }
+        let parentThenLeaf = #expect(throws: CommandLineError.self) {
+            try CommandLineSyntax.arguments(["a.b=1", "a=2"])
+        }
         #expect(parentThenLeaf?.message == #"Cannot use "a" as both leaf and non-leaf key"#)
     }
 
     @Test("key=value pairs are added to an --args object")
     func mergeOntoBase() throws {
-        let arguments = try CommandLineSyntax.arguments(["size=1024"], base: ["qom-type": "memory-backend-ram", "id": "m0"])
+        let arguments = try CommandLineSyntax.arguments(
+            ["size=1024"],
+            base: ["qom-type": "memory-backend-ram", "id": "m0"]
+        )
         #expect(arguments == ["qom-type": "memory-backend-ram", "id": "m0", "size": 1024])
     }
 
@@ -92,6 +99,9 @@ struct AddressTests {
     @Test("a bad port is refused and the message says what a port is")
     func badPort() {
         let error = #expect(throws: QMPError.self) { try QMPAddressProbe.parse("localhost:http") }
-        #expect(error?.message == "bad port number 'http' in 'localhost:http': expected HOST:PORT with a port from 0 to 65535")
+        #expect(
+            error?.message
+                == "bad port number 'http' in 'localhost:http': expected HOST:PORT with a port from 0 to 65535"
+        )
     }
 }

@@ -27,7 +27,9 @@ struct HelpSnapshotTests {
         ("qmp-record", RecordCommand.self),
     ]
 
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Snapshots"
+    )
 
     @Test("every subcommand's help matches its snapshot", arguments: commands.map(\.0))
     func help(name: String) throws {
@@ -40,6 +42,9 @@ struct HelpSnapshotTests {
             return
         }
         let expected = try String(contentsOf: file, encoding: .utf8)
-        #expect(text == expected, "help of \(name) differs from Snapshots/\(name).txt; if intended, record with RECORD_SNAPSHOTS=1")
+        #expect(
+            text == expected,
+            "help of \(name) differs from Snapshots/\(name).txt; if intended, record with RECORD_SNAPSHOTS=1"
+        )
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import QMPHistory
 import QMPCore
+import QMPHistory
 import Testing
 
 @testable import QMPTool
@@ -41,7 +41,9 @@ struct SchemaCommandTests {
         let lines = SchemaCommand.Show.render(entry, in: nil)
         #expect(lines[0] == "command blockdev-backup")
         #expect(lines[1] == "  QEMU 2.3.0 and later")
-        #expect(lines.contains { $0.hasPrefix("    filter-node-name") && $0.hasSuffix("str (optional)  [4.2.0 and later]") })
+        #expect(
+            lines.contains { $0.hasPrefix("    filter-node-name") && $0.hasSuffix("str (optional)  [4.2.0 and later]") }
+        )
         #expect(lines.contains { $0.hasPrefix("    device") && $0.hasSuffix("str") })
         let removed = SchemaCommand.Show.render(try #require(history.commands["query-cpus"]), in: nil)
         #expect(removed[1] == "  QEMU 1.0 to 5.2.0, deprecated since 5.0.0")
@@ -60,10 +62,14 @@ struct SchemaCommandTests {
 
     @Test("diff names what was added, removed and changed between two releases")
     func diff() throws {
-        let diff = history.diff(from: try #require(history.release(matching: "5.2")), to: try #require(history.release(matching: "6.0")))
+        let diff = history.diff(
+            from: try #require(history.release(matching: "5.2")),
+            to: try #require(history.release(matching: "6.0"))
+        )
         let removed = Set(diff.removed.filter { $0.kind == .command }.map(\.name))
         #expect(removed.isSuperset(of: ["query-cpus", "change", "migrate_set_speed", "migrate_set_downtime"]))
-        let v72 = try #require(history.release(matching: "7.2")), v80 = try #require(history.release(matching: "8.0"))
+        let v72 = try #require(history.release(matching: "7.2"))
+        let v80 = try #require(history.release(matching: "8.0"))
         let forward = history.diff(from: v72, to: v80)
         #expect(forward.added.contains { $0.kind == .command && $0.name == "query-audiodevs" })
         let machineInfo = try #require(forward.changed.first { $0.entry.name == "MachineInfo" })

@@ -11,10 +11,19 @@ struct ShellInterpreterTests {
     @Test("a command in qmp-shell syntax, with dotted keys and conversions")
     func command() throws {
         var shell = ShellInterpreter()
-        let step = try shell.interpret("blockdev-add driver=null-co node-name=d0 size=1_024 read-only=TRUE cache.direct=false")
-        #expect(step == .execute(name: "blockdev-add", arguments: [
-            "driver": "null-co", "node-name": "d0", "size": 1024, "read-only": true, "cache": ["direct": false],
-        ]))
+        let step = try shell.interpret(
+            "blockdev-add driver=null-co node-name=d0 size=1_024 read-only=TRUE cache.direct=false"
+        )
+        #expect(
+            step
+                == .execute(
+                    name: "blockdev-add",
+                    arguments: [
+                        "driver": "null-co", "node-name": "d0", "size": 1024, "read-only": true,
+                        "cache": ["direct": false],
+                    ]
+                )
+        )
         #expect(shell.prompt == "(QEMU) ")
         #expect(try shell.interpret("   ") == .nothing)
     }
@@ -32,7 +41,10 @@ struct ShellInterpreterTests {
         ]
         #expect(try shell.interpret(")") == .execute(name: "transaction", arguments: ["actions": actions]))
         #expect(shell.prompt == "(QEMU) ")
-        #expect(try shell.interpret("transaction( abort )") == .execute(name: "transaction", arguments: ["actions": [["type": "abort", "data": [:]]]]))
+        #expect(
+            try shell.interpret("transaction( abort )")
+                == .execute(name: "transaction", arguments: ["actions": [["type": "abort", "data": [:]]]])
+        )
         _ = try shell.interpret("transaction(")
         #expect(throws: CommandLineError.self) { try shell.interpret(") extra") }
     }
@@ -43,10 +55,16 @@ struct ShellInterpreterTests {
         #expect(try shell.interpret("help") == .help(topic: nil))
         #expect(try shell.interpret("help query-status") == .help(topic: "query-status"))
         #expect(try shell.interpret(#"{"execute": "stop"}"#) == .raw(name: "stop", arguments: nil, outOfBand: false))
-        #expect(try shell.interpret(#"{"exec-oob": "migrate-pause", "arguments": {}}"#) == .raw(name: "migrate-pause", arguments: [:], outOfBand: true))
+        #expect(
+            try shell.interpret(#"{"exec-oob": "migrate-pause", "arguments": {}}"#)
+                == .raw(name: "migrate-pause", arguments: [:], outOfBand: true)
+        )
         #expect(try shell.interpret(#"{"execute": "qom-list","#) == .more)
         #expect(shell.prompt == "...... ")
-        #expect(try shell.interpret(#" "arguments": {"path": "/machine"}}"#) == .raw(name: "qom-list", arguments: ["path": "/machine"], outOfBand: false))
+        #expect(
+            try shell.interpret(#" "arguments": {"path": "/machine"}}"#)
+                == .raw(name: "qom-list", arguments: ["path": "/machine"], outOfBand: false)
+        )
         #expect(shell.lastInput == #"{"execute": "qom-list",  "arguments": {"path": "/machine"}}"#)
         #expect(try shell.interpret(#"qom-list \"#) == .more)
         #expect(try shell.interpret("path=/machine") == .execute(name: "qom-list", arguments: ["path": "/machine"]))
@@ -99,13 +117,17 @@ struct ShellCompleterTests {
     func values() {
         #expect(Self.completer.complete("blockdev-add driver=qco").candidates == ["driver=qcow", "driver=qcow2"])
         #expect(Self.completer.complete("eject force=").candidates == ["force=false", "force=true"])
-        #expect(Self.completer.complete("blockdev-add driver=null-co detect-zeroes=u").candidates == ["detect-zeroes=unmap"])
+        #expect(
+            Self.completer.complete("blockdev-add driver=null-co detect-zeroes=u").candidates == ["detect-zeroes=unmap"]
+        )
     }
 
     @Test("transaction actions and their data")
     func transactions() {
         let inside = ShellCompleter.Context(inTransaction: true)
-        #expect(Self.completer.complete("block-dirty-bitmap-a", context: inside).candidates == ["block-dirty-bitmap-add"])
+        #expect(
+            Self.completer.complete("block-dirty-bitmap-a", context: inside).candidates == ["block-dirty-bitmap-add"]
+        )
         #expect(Self.completer.complete("", context: inside).candidates.contains(")"))
         #expect(Self.completer.complete("block-dirty-bitmap-add node=d0 na", context: inside).candidates == ["name="])
         #expect(Self.completer.complete("transaction( abo").candidates == ["abort"])
@@ -122,9 +144,16 @@ struct ShellCompleterTests {
         #expect(Self.completer.source(for: "block-job-cancel device=") == .jobs)
         #expect(Self.completer.source(for: "object-del id=") == .objects)
         #expect(Self.completer.source(for: "qom-list path=/machine/per") == .qomChildren(of: "/machine"))
-        #expect(Self.completer.complete("qom-list path=/machine/per", names: ["peripheral", "peripheral-anon", "unattached"]).candidates
-            == ["path=/machine/peripheral", "path=/machine/peripheral-anon"])
-        #expect(Self.completer.complete("qom-list path=/m", names: ["machine", "objects"]).candidates == ["path=/machine"])
+        #expect(
+            Self.completer.complete(
+                "qom-list path=/machine/per",
+                names: ["peripheral", "peripheral-anon", "unattached"]
+            ).candidates
+                == ["path=/machine/peripheral", "path=/machine/peripheral-anon"]
+        )
+        #expect(
+            Self.completer.complete("qom-list path=/m", names: ["machine", "objects"]).candidates == ["path=/machine"]
+        )
         #expect(Self.completer.source(for: "qom-get path=/machine property=") == .qomProperties(of: "/machine"))
         #expect(ShellCompleter.Completion.insertion(for: "path=/machine") == "path=/machine")
         #expect(ShellCompleter.Completion.insertion(for: "id=nic0") == "id=nic0 ")
@@ -133,9 +162,15 @@ struct ShellCompleterTests {
 
     @Test("names in the machine's replies")
     func replies() throws {
-        let blocks = try JSONValue(parsing: #"[{"device": "ide0-hd0", "qdev": "/machine/unattached/device[22]"}, {"device": "", "qdev": "cd0"}]"#)
+        let blocks = try JSONValue(
+            parsing:
+                #"[{"device": "ide0-hd0", "qdev": "/machine/unattached/device[22]"}, {"device": "", "qdev": "cd0"}]"#
+        )
         #expect(ShellCompleter.names(in: blocks, member: "device") == ["ide0-hd0"])
-        let qom = try JSONValue(parsing: #"[{"name": "type", "type": "string"}, {"name": "nic0", "type": "child<e1000>"}, {"name": "bus", "type": "link<bus>"}]"#)
+        let qom = try JSONValue(
+            parsing:
+                #"[{"name": "type", "type": "string"}, {"name": "nic0", "type": "child<e1000>"}, {"name": "bus", "type": "link<bus>"}]"#
+        )
         #expect(ShellCompleter.qomNames(in: qom, linksOnly: true) == ["nic0", "bus"])
         #expect(ShellCompleter.qomNames(in: qom, linksOnly: false) == ["type", "nic0", "bus"])
     }

@@ -66,7 +66,11 @@ extension QAPIIntrospection {
     public func compare(with schema: QAPISchema, definedSymbols: Set<String>? = nil) -> QAPISchemaComparison {
         var comparator = SchemaComparator(source: schema, introspection: self, symbols: definedSymbols)
         comparator.run()
-        return QAPISchemaComparison(differences: comparator.differences, matchedCommands: comparator.matchedCommands, matchedEvents: comparator.matchedEvents)
+        return QAPISchemaComparison(
+            differences: comparator.differences,
+            matchedCommands: comparator.matchedCommands,
+            matchedEvents: comparator.matchedEvents
+        )
     }
 }
 
@@ -160,7 +164,10 @@ private struct SchemaComparator {
         guard case .command(let argumentType, let returnType, let allowsOutOfBand) = info.metaType else { return }
         let name = command.name
         if command.allowsOutOfBand != allowsOutOfBand {
-            report(name, "allow-oob is \(command.allowsOutOfBand) in the source but \(allowsOutOfBand) in the introspection")
+            report(
+                name,
+                "allow-oob is \(command.allowsOutOfBand) in the source but \(allowsOutOfBand) in the introspection"
+            )
         }
         compareFeatures(command.features, info.features, path: name)
         compareTypeOrEmpty(command.argumentType, argumentType, path: "\(name).arguments")
@@ -185,7 +192,9 @@ private struct SchemaComparator {
 
     func summary(_ info: QAPISchemaInfo) -> String {
         switch info.metaType {
-        case .object(let members, _, _): members.isEmpty ? "an empty object" : "an object with members \(members.map(\.name).joined(separator: ", "))"
+        case .object(let members, _, _):
+            members.isEmpty
+                ? "an empty object" : "an object with members \(members.map(\.name).joined(separator: ", "))"
         case .builtin(let jsonType): "the built-in type \(info.name) (\(jsonType))"
         default: "a \(info.metaType.kind)"
         }
@@ -213,12 +222,19 @@ private struct SchemaComparator {
         switch (type.kind, info.metaType) {
         case (.builtin(let builtin), .builtin(let jsonType)):
             if builtin.jsonType != jsonType {
-                report(path, "built-in '\(builtin.rawValue)' (\(builtin.jsonType)) in the source, '\(info.name)' (\(jsonType)) in the introspection")
+                report(
+                    path,
+                    "built-in '\(builtin.rawValue)' (\(builtin.jsonType)) in the source, '\(info.name)' (\(jsonType)) in the introspection"
+                )
             }
         case (.enumeration(let enumeration), .enumeration(let members, _)):
             for value in enumeration.values {
                 guard let member = members.first(where: { $0.name == value.name }) else {
-                    missing(path, "enum value '\(value.name)' is missing from the introspection", condition: value.condition)
+                    missing(
+                        path,
+                        "enum value '\(value.name)' is missing from the introspection",
+                        condition: value.condition
+                    )
                     continue
                 }
                 compareFeatures(value.features, member.features, path: "\(path)='\(value.name)'")
@@ -234,11 +250,20 @@ private struct SchemaComparator {
         case (.alternate(let alternate), .alternate(let memberTypes)):
             compareAlternate(alternate, memberTypes, path: path)
         default:
-            report(path, "'\(sourceName)' is \(type.metaType == .enumeration ? "an" : "a") \(type.metaType) in the source, but \(summary(info)) in the introspection")
+            report(
+                path,
+                "'\(sourceName)' is \(type.metaType == .enumeration ? "an" : "a") \(type.metaType) in the source, but \(summary(info)) in the introspection"
+            )
         }
     }
 
-    mutating func compareObject(_ object: QAPIObjectType, members: [QAPISchemaInfo.ObjectMember], tag: String?, variants: [QAPISchemaInfo.Variant], path: String) {
+    mutating func compareObject(
+        _ object: QAPIObjectType,
+        members: [QAPISchemaInfo.ObjectMember],
+        tag: String?,
+        variants: [QAPISchemaInfo.Variant],
+        path: String
+    ) {
         for member in object.members {
             let memberPath = "\(path).\(member.name)"
             guard let introMember = members.first(where: { $0.name == member.name }) else {
@@ -249,7 +274,12 @@ private struct SchemaComparator {
                 report(memberPath, "member is present although its condition \(member.condition!) does not hold")
             }
             if member.isOptional != introMember.isOptional {
-                report(memberPath, member.isOptional ? "optional in the source, mandatory in the introspection" : "mandatory in the source, optional in the introspection")
+                report(
+                    memberPath,
+                    member.isOptional
+                        ? "optional in the source, mandatory in the introspection"
+                        : "mandatory in the source, optional in the introspection"
+                )
             }
             compareFeatures(member.features, introMember.features, path: memberPath)
             compareType(member.type, introMember.type, path: memberPath)
@@ -276,10 +306,15 @@ private struct SchemaComparator {
                 // QEMU lists every tag value as a variant; those the source gives no branch
                 // point to an empty object.
                 if source.enumType(named: sourceVariants.tagType)?.value(named: introVariant.tagValue) != nil,
-                   case .object(let members, nil, _)? = introspection.entry(named: introVariant.type)?.metaType, members.isEmpty {
+                    case .object(let members, nil, _)? = introspection.entry(named: introVariant.type)?.metaType,
+                    members.isEmpty
+                {
                     continue
                 }
-                report("\(path)(\(tag)=\(introVariant.tagValue))", "variant is in the introspection but not in the source")
+                report(
+                    "\(path)(\(tag)=\(introVariant.tagValue))",
+                    "variant is in the introspection but not in the source"
+                )
             }
         case (_?, nil):
             report(path, "a union in the source, a plain object in the introspection")
@@ -295,7 +330,11 @@ private struct SchemaComparator {
             let kinds = source.acceptedKinds(of: branch.type)
             let index = unmatched.firstIndex { !introspection.acceptedKinds(of: $0).isDisjoint(with: kinds) }
             guard let index else {
-                missing("\(path)|\(branch.name)", "alternate branch is missing from the introspection", condition: branch.condition)
+                missing(
+                    "\(path)|\(branch.name)",
+                    "alternate branch is missing from the introspection",
+                    condition: branch.condition
+                )
                 continue
             }
             compareType(branch.type, unmatched.remove(at: index), path: "\(path)|\(branch.name)")

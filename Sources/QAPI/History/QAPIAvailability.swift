@@ -108,7 +108,11 @@ private struct EntityAccumulator {
     }
 
     func finish(name: String, versions: [QEMUVersion]) -> QAPIEntityHistory {
-        QAPIEntityHistory(name: name, history: presence.finish(versions), members: members.mapValues { $0.finish(versions) })
+        QAPIEntityHistory(
+            name: name,
+            history: presence.finish(versions),
+            members: members.mapValues { $0.finish(versions) }
+        )
     }
 }
 
@@ -129,9 +133,13 @@ private struct TypeAccumulator {
         lastShape = shape
         switch type.kind {
         case .object(let object):
-            for member in object.members { members[member.name, default: MemberAccumulator()].add(member, index: index) }
+            for member in object.members {
+                members[member.name, default: MemberAccumulator()].add(member, index: index)
+            }
         case .enumeration(let enumeration):
-            for value in enumeration.values { values[value.name, default: PresenceAccumulator()].add(index, features: value.features.names) }
+            for value in enumeration.values {
+                values[value.name, default: PresenceAccumulator()].add(index, features: value.features.names)
+            }
         default:
             break
         }
@@ -162,9 +170,13 @@ private func shapeSignature(_ type: QAPIType) -> String {
         return "alternate " + alternate.branches.map { "\($0.name):\($0.type)" }.sorted().joined(separator: ",")
     case .object(let object):
         var text = "object base=\(object.base ?? "") "
-        text += object.members.map { "\($0.isOptional ? "*" : "")\($0.name):\($0.type)" }.sorted().joined(separator: ",")
+        text += object.members.map { "\($0.isOptional ? "*" : "")\($0.name):\($0.type)" }.sorted().joined(
+            separator: ","
+        )
         if let variants = object.variants {
-            text += " tag=\(variants.tagMember) " + variants.variants.map { "\($0.name):\($0.type)" }.sorted().joined(separator: ",")
+            text +=
+                " tag=\(variants.tagMember) "
+                + variants.variants.map { "\($0.name):\($0.type)" }.sorted().joined(separator: ",")
         }
         return text
     }

@@ -9,10 +9,11 @@ public enum QAPISchemaKind: String, Sendable, Hashable, CaseIterable {
 
     /// The entry file for this kind in the directory at `directory`, or `nil` if it has none.
     public func entryFile(in directory: String) -> String? {
-        let candidates = switch self {
-        case .qmp: ["qapi/qapi-schema.json", "qapi-schema.json"]
-        case .guestAgent: ["qga/qapi-schema.json"]
-        }
+        let candidates =
+            switch self {
+            case .qmp: ["qapi/qapi-schema.json", "qapi-schema.json"]
+            case .guestAgent: ["qga/qapi-schema.json"]
+            }
         return candidates.first { SchemaFiles.exists(SchemaFiles.join(directory, $0)) }
     }
 }
@@ -65,7 +66,12 @@ public struct QAPIReleases: Sendable {
             guard let version = QEMUVersion(name) else { continue }
             let releaseDirectory = SchemaFiles.join(directory, name)
             guard let entry = kind.entryFile(in: releaseDirectory) else { continue }
-            releases.append(QAPIRelease(version: version, schema: QAPISchema.load(directory: releaseDirectory, entryFile: entry, parser: parser)))
+            releases.append(
+                QAPIRelease(
+                    version: version,
+                    schema: QAPISchema.load(directory: releaseDirectory, entryFile: entry, parser: parser)
+                )
+            )
         }
         return QAPIReleases(releases)
     }

@@ -87,7 +87,9 @@ private struct IntrospectionDerivation {
                 let returnType = use(command.returnType ?? Self.emptyObject)
                 guard holds(command.condition) else { continue }
                 let metaType = QAPISchemaInfo.MetaType.command(
-                    argumentType: argumentType, returnType: returnType, allowsOutOfBand: command.allowsOutOfBand
+                    argumentType: argumentType,
+                    returnType: returnType,
+                    allowsOutOfBand: command.allowsOutOfBand
                 )
                 entries.append(QAPISchemaInfo(name: name, metaType: metaType, features: features(command.features)))
             case .event(let name):
@@ -165,10 +167,14 @@ private struct IntrospectionDerivation {
             for member in object.members {
                 let memberType = use(member.type)
                 guard holds(member.condition) else { continue }
-                members.append(.init(
-                    name: member.name, type: memberType, defaultValue: member.isOptional ? .null : nil,
-                    features: features(member.features)
-                ))
+                members.append(
+                    .init(
+                        name: member.name,
+                        type: memberType,
+                        defaultValue: member.isOptional ? .null : nil,
+                        features: features(member.features)
+                    )
+                )
             }
             var tag: String?
             var variants: [QAPISchemaInfo.Variant] = []

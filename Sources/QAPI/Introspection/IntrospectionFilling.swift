@@ -118,7 +118,8 @@ private struct IntrospectionFilling<Sources: QAPISourceTypes> {
             entry.metaType = .object(members: members, tag: tag, variants: variants)
             entries[type] = entry
             let branches = Dictionary(
-                sources.branchTypes(ofType: source).map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first }
+                sources.branchTypes(ofType: source).map { ($0.name, $0.type) },
+                uniquingKeysWith: { first, _ in first }
             )
             for variant in variants {
                 if let branchSource = branches[variant.tagValue] { visit(variant.type, source: branchSource) }

@@ -133,8 +133,12 @@ public struct QAPIIntrospection: Sendable {
                 for (index, element) in try requireArray(list, path: "\(path).members").enumerated() {
                     let memberPath = "\(path).members[\(index)]"
                     let member = try requireObject(element, path: memberPath)
-                    members.append(.init(name: try string(member, "name", path: memberPath),
-                                         features: try stringList(member, "features", path: memberPath, optional: true)))
+                    members.append(
+                        .init(
+                            name: try string(member, "name", path: memberPath),
+                            features: try stringList(member, "features", path: memberPath, optional: true)
+                        )
+                    )
                 }
             }
             let values = try stringList(object, "values", path: path, optional: true)
@@ -144,29 +148,40 @@ public struct QAPIIntrospection: Sendable {
             metaType = .array(elementType: try string(object, "element-type", path: path))
         case .object:
             var members: [QAPISchemaInfo.ObjectMember] = []
-            for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members").enumerated() {
+            for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members")
+                .enumerated()
+            {
                 let memberPath = "\(path).members[\(index)]"
                 let member = try requireObject(element, path: memberPath)
-                members.append(.init(
-                    name: try string(member, "name", path: memberPath),
-                    type: try string(member, "type", path: memberPath),
-                    defaultValue: member["default"],
-                    features: try stringList(member, "features", path: memberPath, optional: true)
-                ))
+                members.append(
+                    .init(
+                        name: try string(member, "name", path: memberPath),
+                        type: try string(member, "type", path: memberPath),
+                        defaultValue: member["default"],
+                        features: try stringList(member, "features", path: memberPath, optional: true)
+                    )
+                )
             }
             var variants: [QAPISchemaInfo.Variant] = []
             if let list = object["variants"] {
                 for (index, element) in try requireArray(list, path: "\(path).variants").enumerated() {
                     let variantPath = "\(path).variants[\(index)]"
                     let variant = try requireObject(element, path: variantPath)
-                    variants.append(.init(tagValue: try string(variant, "case", path: variantPath), type: try string(variant, "type", path: variantPath)))
+                    variants.append(
+                        .init(
+                            tagValue: try string(variant, "case", path: variantPath),
+                            type: try string(variant, "type", path: variantPath)
+                        )
+                    )
                 }
             }
             let tag = object["tag"] == nil ? nil : try string(object, "tag", path: path)
             metaType = .object(members: members, tag: tag, variants: variants)
         case .alternate:
             var types: [String] = []
-            for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members").enumerated() {
+            for (index, element) in try requireArray(object["members"] ?? .array([]), path: "\(path).members")
+                .enumerated()
+            {
                 let memberPath = "\(path).members[\(index)]"
                 types.append(try string(try requireObject(element, path: memberPath), "type", path: memberPath))
             }
@@ -175,13 +190,18 @@ public struct QAPIIntrospection: Sendable {
             var allowsOutOfBand = false
             if let flag = object["allow-oob"] {
                 guard case .bool(let bool) = flag else {
-                    throw QAPIIntrospectionError(path: "\(path).allow-oob", message: "expected boolean, got \(describe(flag))")
+                    throw QAPIIntrospectionError(
+                        path: "\(path).allow-oob",
+                        message: "expected boolean, got \(describe(flag))"
+                    )
                 }
                 allowsOutOfBand = bool
             }
-            metaType = .command(argumentType: try string(object, "arg-type", path: path),
-                                returnType: try string(object, "ret-type", path: path),
-                                allowsOutOfBand: allowsOutOfBand)
+            metaType = .command(
+                argumentType: try string(object, "arg-type", path: path),
+                returnType: try string(object, "ret-type", path: path),
+                allowsOutOfBand: allowsOutOfBand
+            )
         case .event:
             metaType = .event(argumentType: try string(object, "arg-type", path: path))
         }
@@ -202,7 +222,11 @@ public struct QAPIIntrospection: Sendable {
         return array
     }
 
-    private static func string(_ object: JSONObject, _ key: String, path: String) throws(QAPIIntrospectionError) -> String {
+    private static func string(
+        _ object: JSONObject,
+        _ key: String,
+        path: String
+    ) throws(QAPIIntrospectionError) -> String {
         guard let value = object[key] else {
             throw QAPIIntrospectionError(path: "\(path).\(key)", message: "missing required member")
         }
@@ -212,7 +236,12 @@ public struct QAPIIntrospection: Sendable {
         return string
     }
 
-    private static func stringList(_ object: JSONObject, _ key: String, path: String, optional: Bool) throws(QAPIIntrospectionError) -> [String] {
+    private static func stringList(
+        _ object: JSONObject,
+        _ key: String,
+        path: String,
+        optional: Bool
+    ) throws(QAPIIntrospectionError) -> [String] {
         guard let value = object[key] else {
             if optional { return [] }
             throw QAPIIntrospectionError(path: "\(path).\(key)", message: "missing required member")
@@ -220,7 +249,10 @@ public struct QAPIIntrospection: Sendable {
         var strings: [String] = []
         for (index, element) in try requireArray(value, path: "\(path).\(key)").enumerated() {
             guard case .string(let string) = element else {
-                throw QAPIIntrospectionError(path: "\(path).\(key)[\(index)]", message: "expected string, got \(describe(element))")
+                throw QAPIIntrospectionError(
+                    path: "\(path).\(key)[\(index)]",
+                    message: "expected string, got \(describe(element))"
+                )
             }
             strings.append(string)
         }

@@ -32,7 +32,12 @@ public struct QAPIEnumValue: Sendable, Hashable {
     public var location: QAPISourceLocation
 
     /// A value of an enumeration.
-    public init(name: String, condition: QAPICondition? = nil, features: [QAPIFeature] = [], location: QAPISourceLocation) {
+    public init(
+        name: String,
+        condition: QAPICondition? = nil,
+        features: [QAPIFeature] = [],
+        location: QAPISourceLocation
+    ) {
         self.name = name
         self.condition = condition
         self.features = features

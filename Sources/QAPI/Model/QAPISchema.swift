@@ -98,9 +98,15 @@ public struct QAPISchema: Sendable {
             add(type.features)
             switch type.kind {
             case .enumeration(let enumeration):
-                for value in enumeration.values { add(value.condition); add(value.features) }
+                for value in enumeration.values {
+                    add(value.condition)
+                    add(value.features)
+                }
             case .object(let object):
-                for member in object.members { add(member.condition); add(member.features) }
+                for member in object.members {
+                    add(member.condition)
+                    add(member.features)
+                }
                 for variant in object.variants?.variants ?? [] { add(variant.condition) }
             case .alternate(let alternate):
                 for branch in alternate.branches { add(branch.condition) }
@@ -108,8 +114,14 @@ public struct QAPISchema: Sendable {
                 break
             }
         }
-        for command in commands.values { add(command.condition); add(command.features) }
-        for event in events.values { add(event.condition); add(event.features) }
+        for command in commands.values {
+            add(command.condition)
+            add(command.features)
+        }
+        for event in events.values {
+            add(event.condition)
+            add(event.features)
+        }
         return symbols
     }
 
@@ -123,7 +135,8 @@ public struct QAPISchema: Sendable {
     }
 
     /// Reads and resolves a schema from in-memory files keyed by path.
-    public static func load(files: [String: String], entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchema {
+    public static func load(files: [String: String], entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchema
+    {
         resolve(QAPISchemaSource.load(files: files, entryFile: entryFile, parser: parser))
     }
 }

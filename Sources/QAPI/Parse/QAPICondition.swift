@@ -79,7 +79,8 @@ public indirect enum QAPICondition: Sendable, Hashable, CustomStringConvertible 
 
 private struct PreprocessorConditionParser {
     enum Token: Equatable {
-        case identifier(String), not, and, or, open, close
+        case identifier(String)
+        case not, and, or, open, close
     }
 
     var tokens: [Token] = []
@@ -93,20 +94,34 @@ private struct PreprocessorConditionParser {
             case " ", "\t":
                 characters = characters.dropFirst()
             case "(":
-                tokens.append(.open); characters = characters.dropFirst()
+                tokens.append(.open)
+                characters = characters.dropFirst()
             case ")":
-                tokens.append(.close); characters = characters.dropFirst()
+                tokens.append(.close)
+                characters = characters.dropFirst()
             case "!":
-                tokens.append(.not); characters = characters.dropFirst()
+                tokens.append(.not)
+                characters = characters.dropFirst()
             case "&":
-                guard characters.dropFirst().first == "&" else { failed = true; return }
-                tokens.append(.and); characters = characters.dropFirst(2)
+                guard characters.dropFirst().first == "&" else {
+                    failed = true
+                    return
+                }
+                tokens.append(.and)
+                characters = characters.dropFirst(2)
             case "|":
-                guard characters.dropFirst().first == "|" else { failed = true; return }
-                tokens.append(.or); characters = characters.dropFirst(2)
+                guard characters.dropFirst().first == "|" else {
+                    failed = true
+                    return
+                }
+                tokens.append(.or)
+                characters = characters.dropFirst(2)
             default:
                 let word = characters.prefix { $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }
-                guard !word.isEmpty else { failed = true; return }
+                guard !word.isEmpty else {
+                    failed = true
+                    return
+                }
                 var identifier = ""
                 identifier.unicodeScalars.append(contentsOf: word)
                 tokens.append(.identifier(identifier))

@@ -109,7 +109,10 @@ private struct ParserState {
         self.options = options
         self.current = Token(kind: .end, location: QAPISourceLocation(file: file, line: 1, column: 1), startsLine: true)
         // Skip a UTF-8 byte order mark.
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3; lineStart = 3 }
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            index = 3
+            lineStart = 3
+        }
         advance()
     }
 
@@ -202,12 +205,24 @@ private struct ParserState {
         let byte = bytes[index]
         let kind: TokenKind
         switch byte {
-        case UInt8(ascii: "{"): index += 1; kind = .openBrace
-        case UInt8(ascii: "}"): index += 1; kind = .closeBrace
-        case UInt8(ascii: "["): index += 1; kind = .openBracket
-        case UInt8(ascii: "]"): index += 1; kind = .closeBracket
-        case UInt8(ascii: ","): index += 1; kind = .comma
-        case UInt8(ascii: ":"): index += 1; kind = .colon
+        case UInt8(ascii: "{"):
+            index += 1
+            kind = .openBrace
+        case UInt8(ascii: "}"):
+            index += 1
+            kind = .closeBrace
+        case UInt8(ascii: "["):
+            index += 1
+            kind = .openBracket
+        case UInt8(ascii: "]"):
+            index += 1
+            kind = .closeBracket
+        case UInt8(ascii: ","):
+            index += 1
+            kind = .comma
+        case UInt8(ascii: ":"):
+            index += 1
+            kind = .colon
         case UInt8(ascii: "'"), UInt8(ascii: "\""):
             kind = readString(quote: byte, location: location)
         default:
@@ -228,8 +243,8 @@ private struct ParserState {
     func isWordByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"),
-             UInt8(ascii: "."), UInt8(ascii: "+"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"),
+            UInt8(ascii: "."), UInt8(ascii: "+"):
             true
         default:
             byte >= 0x80
@@ -259,8 +274,9 @@ private struct ParserState {
                 case UInt8(ascii: "t"): scalars.append(0x09)
                 case UInt8(ascii: "u"):
                     if index + 4 <= bytes.count,
-                       let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16),
-                       let scalar = Unicode.Scalar(code) {
+                        let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16),
+                        let scalar = Unicode.Scalar(code)
+                    {
                         scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                         index += 4
                     } else {
@@ -282,7 +298,12 @@ private struct ParserState {
     mutating func parseFile() {
         while current.kind != .end {
             guard current.kind == .openBrace else {
-                report(QAPIDiagnostic("expected '{' to start a top-level expression, found \(current.kind.display)", at: current.location))
+                report(
+                    QAPIDiagnostic(
+                        "expected '{' to start a top-level expression, found \(current.kind.display)",
+                        at: current.location
+                    )
+                )
                 recover()
                 continue
             }
@@ -330,7 +351,9 @@ private struct ParserState {
             advance()
             return try parseArray(start: token.location)
         default:
-            throw SyntaxError(diagnostic: QAPIDiagnostic("expected a value, found \(token.kind.display)", at: token.location))
+            throw SyntaxError(
+                diagnostic: QAPIDiagnostic("expected a value, found \(token.kind.display)", at: token.location)
+            )
         }
     }
 
@@ -347,11 +370,21 @@ private struct ParserState {
                     advance()
                     return QAPINode(.object(members), at: start)
                 }
-                throw SyntaxError(diagnostic: QAPIDiagnostic("expected a string as object key, found \(keyToken.kind.display)", at: keyToken.location))
+                throw SyntaxError(
+                    diagnostic: QAPIDiagnostic(
+                        "expected a string as object key, found \(keyToken.kind.display)",
+                        at: keyToken.location
+                    )
+                )
             }
             advance()
             guard current.kind == .colon else {
-                throw SyntaxError(diagnostic: QAPIDiagnostic("expected ':' after key '\(key)', found \(current.kind.display)", at: current.location))
+                throw SyntaxError(
+                    diagnostic: QAPIDiagnostic(
+                        "expected ':' after key '\(key)', found \(current.kind.display)",
+                        at: current.location
+                    )
+                )
             }
             advance()
             let value = try parseValue()
@@ -369,7 +402,12 @@ private struct ParserState {
             case .string where options.allowsMissingCommas:
                 continue
             default:
-                throw SyntaxError(diagnostic: QAPIDiagnostic("expected ',' or '}' after object member, found \(current.kind.display)", at: current.location))
+                throw SyntaxError(
+                    diagnostic: QAPIDiagnostic(
+                        "expected ',' or '}' after object member, found \(current.kind.display)",
+                        at: current.location
+                    )
+                )
             }
         }
     }
@@ -396,7 +434,12 @@ private struct ParserState {
                 if options.allowsMissingCommas { continue }
                 fallthrough
             default:
-                throw SyntaxError(diagnostic: QAPIDiagnostic("expected ',' or ']' after array element, found \(current.kind.display)", at: current.location))
+                throw SyntaxError(
+                    diagnostic: QAPIDiagnostic(
+                        "expected ',' or ']' after array element, found \(current.kind.display)",
+                        at: current.location
+                    )
+                )
             }
         }
     }

@@ -27,20 +27,35 @@ public struct QAPISchemaSource: Sendable, Hashable {
         if let text = read(entry) {
             loader.load(file: entry, text: text, read: read)
         } else {
-            loader.diagnostics.append(QAPIDiagnostic("cannot read schema file '\(entry)'", at: QAPISourceLocation(file: entry, line: 1, column: 1)))
+            loader.diagnostics.append(
+                QAPIDiagnostic(
+                    "cannot read schema file '\(entry)'",
+                    at: QAPISourceLocation(file: entry, line: 1, column: 1)
+                )
+            )
         }
-        return QAPISchemaSource(entryFile: entry, files: loader.files, expressions: loader.expressions, diagnostics: loader.diagnostics)
+        return QAPISchemaSource(
+            entryFile: entry,
+            files: loader.files,
+            expressions: loader.expressions,
+            diagnostics: loader.diagnostics
+        )
     }
 
     /// Reads `entryFile` from the directory at `directory` (locations are relative to it).
-    public static func load(directory: String, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchemaSource {
+    public static func load(directory: String, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchemaSource
+    {
         load(entryFile: entryFile, parser: parser) { path in
             SchemaFiles.text(at: SchemaFiles.join(directory, path))
         }
     }
 
     /// Parses in-memory files, keyed by path. For tests and for schemas that don't live on disk.
-    public static func load(files: [String: String], entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchemaSource {
+    public static func load(
+        files: [String: String],
+        entryFile: String,
+        parser: QAPIParser = QAPIParser()
+    ) -> QAPISchemaSource {
         load(entryFile: entryFile, parser: parser) { files[$0] }
     }
 
@@ -61,11 +76,18 @@ public struct QAPISchemaSource: Sendable, Hashable {
                     continue
                 }
                 guard let target = include.stringValue else {
-                    diagnostics.append(QAPIDiagnostic("'include' expects a file name string, got \(include.kindName)", at: include.location))
+                    diagnostics.append(
+                        QAPIDiagnostic(
+                            "'include' expects a file name string, got \(include.kindName)",
+                            at: include.location
+                        )
+                    )
                     continue
                 }
                 for member in expression.members where member.key != "include" {
-                    diagnostics.append(QAPIDiagnostic("unexpected key '\(member.key)' in include", at: member.keyLocation))
+                    diagnostics.append(
+                        QAPIDiagnostic("unexpected key '\(member.key)' in include", at: member.keyLocation)
+                    )
                 }
                 let path = normalizePath(directory.isEmpty ? target : directory + "/" + target)
                 if files.contains(path) { continue }
@@ -86,7 +108,11 @@ func normalizePath(_ path: String) -> String {
         switch component {
         case ".": continue
         case "..":
-            if let last = components.last, last != ".." { components.removeLast() } else { components.append(component) }
+            if let last = components.last, last != ".." {
+                components.removeLast()
+            } else {
+                components.append(component)
+            }
         default: components.append(component)
         }
     }

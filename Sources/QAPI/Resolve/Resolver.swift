@@ -111,12 +111,18 @@ private struct Resolver {
     mutating func define(_ expression: QAPIExpression) {
         let keywords = metaKeywords.filter { expression[$0] != nil }
         guard let keyword = keywords.first else {
-            error("expression does not say what it defines (expected one of 'struct', 'enum', 'union', 'alternate', 'command', 'event', 'include', 'pragma')", at: expression.location)
+            error(
+                "expression does not say what it defines (expected one of 'struct', 'enum', 'union', 'alternate', 'command', 'event', 'include', 'pragma')",
+                at: expression.location
+            )
             return
         }
         // 'type' is the 1.x spelling of 'struct'; no definition may carry two keywords.
         if keywords.count > 1 {
-            error("expression has more than one definition keyword: \(keywords.map { "'\($0)'" }.joined(separator: ", "))", at: expression.location)
+            error(
+                "expression has more than one definition keyword: \(keywords.map { "'\($0)'" }.joined(separator: ", "))",
+                at: expression.location
+            )
             return
         }
         if keyword == "pragma" {
@@ -202,7 +208,14 @@ private struct Resolver {
         implicit: Bool,
         pending: PendingObject
     ) {
-        let type = QAPIType(name: name, kind: .object(QAPIObjectType(base: pending.base)), location: location, condition: condition, features: features, isImplicit: implicit)
+        let type = QAPIType(
+            name: name,
+            kind: .object(QAPIObjectType(base: pending.base)),
+            location: location,
+            condition: condition,
+            features: features,
+            isImplicit: implicit
+        )
         guard addType(type, at: location) else { return }
         pendingObjects[name] = pending
         pendingObjectOrder.append(name)
@@ -210,7 +223,12 @@ private struct Resolver {
 
     // MARK: Pieces
 
-    mutating func readBool(_ node: QAPINode?, key: String, default defaultValue: Bool, legacyStrings: Bool = false) -> Bool {
+    mutating func readBool(
+        _ node: QAPINode?,
+        key: String,
+        default defaultValue: Bool,
+        legacyStrings: Bool = false
+    ) -> Bool {
         guard let node else { return defaultValue }
         if let bool = node.boolValue { return bool }
         if legacyStrings, let string = node.stringValue {
@@ -358,17 +376,31 @@ private struct Resolver {
                 // from the long form by the absence of 'type'.)
                 let implicitName = "q_obj_\(owner)-\(name)"
                 let nested = readMembers(value, owner: implicitName)
-                addObject(implicitName, location: value.location, condition: nil, features: [], implicit: true,
-                          pending: PendingObject(base: nil, ownMembers: nested, union: nil))
+                addObject(
+                    implicitName,
+                    location: value.location,
+                    condition: nil,
+                    features: [],
+                    implicit: true,
+                    pending: PendingObject(base: nil, ownMembers: nested, union: nil)
+                )
                 typeName = implicitName
             } else {
                 typeName = readTypeReference(value)
             }
             guard let typeName else { continue }
-            members.append(QAPIMember(
-                name: name, type: typeName, isOptional: isOptional, condition: condition,
-                features: features, defaultValue: defaultValue, location: entry.keyLocation, definedIn: owner
-            ))
+            members.append(
+                QAPIMember(
+                    name: name,
+                    type: typeName,
+                    isOptional: isOptional,
+                    condition: condition,
+                    features: features,
+                    defaultValue: defaultValue,
+                    location: entry.keyLocation,
+                    definedIn: owner
+                )
+            )
         }
         return members
     }
@@ -397,7 +429,9 @@ private struct Resolver {
                 typeName = readTypeReference(entry.value)
             }
             guard let typeName else { continue }
-            branches.append(QAPIVariant(name: entry.key, type: typeName, condition: condition, location: entry.keyLocation))
+            branches.append(
+                QAPIVariant(name: entry.key, type: typeName, condition: condition, location: entry.keyLocation)
+            )
         }
         if branches.isEmpty, entries.isEmpty {
             error("'\(owner)' has no branches", at: node.location)
@@ -407,7 +441,12 @@ private struct Resolver {
 
     // MARK: Definitions
 
-    mutating func defineStruct(_ name: String, _ expression: QAPIExpression, condition: QAPICondition?, features: [QAPIFeature]) {
+    mutating func defineStruct(
+        _ name: String,
+        _ expression: QAPIExpression,
+        condition: QAPICondition?,
+        features: [QAPIFeature]
+    ) {
         let keyword = expression["struct"] != nil ? "struct" : "type"
         guard let data = require("data", of: expression, kind: keyword, name: name) else { return }
         var base: String?
@@ -420,11 +459,27 @@ private struct Resolver {
         }
         let location = expression[keyword]!.location
         let members = readMembers(data, owner: name)
-        addObject(name, location: location, condition: condition, features: features, implicit: false,
-                  pending: PendingObject(base: base, baseLocation: expression["base"]?.location, ownMembers: members, union: nil))
+        addObject(
+            name,
+            location: location,
+            condition: condition,
+            features: features,
+            implicit: false,
+            pending: PendingObject(
+                base: base,
+                baseLocation: expression["base"]?.location,
+                ownMembers: members,
+                union: nil
+            )
+        )
     }
 
-    mutating func defineEnum(_ name: String, _ expression: QAPIExpression, condition: QAPICondition?, features: [QAPIFeature]) {
+    mutating func defineEnum(
+        _ name: String,
+        _ expression: QAPIExpression,
+        condition: QAPICondition?,
+        features: [QAPIFeature]
+    ) {
         guard let data = require("data", of: expression, kind: "enum", name: name) else { return }
         let location = expression["enum"]!.location
         guard let elements = data.arrayValue else {
@@ -443,9 +498,17 @@ private struct Resolver {
                     continue
                 }
                 for member in members where !["name", "if", "features"].contains(member.key) {
-                    error("unknown key '\(member.key)' in value '\(valueName)' of enum '\(name)'", at: member.keyLocation)
+                    error(
+                        "unknown key '\(member.key)' in value '\(valueName)' of enum '\(name)'",
+                        at: member.keyLocation
+                    )
                 }
-                value = QAPIEnumValue(name: valueName, condition: readCondition(element["if"]), features: readFeatures(element["features"]), location: element.location)
+                value = QAPIEnumValue(
+                    name: valueName,
+                    condition: readCondition(element["if"]),
+                    features: readFeatures(element["features"]),
+                    location: element.location
+                )
             default:
                 error("enum value must be a string or an object, not \(element.kindName)", at: element.location)
                 continue
@@ -461,10 +524,24 @@ private struct Resolver {
             prefix = prefixNode.stringValue
             if prefix == nil { error("'prefix' must be a string", at: prefixNode.location) }
         }
-        _ = addType(QAPIType(name: name, kind: .enumeration(QAPIEnumType(values: values, prefix: prefix)), location: location, condition: condition, features: features), at: location)
+        _ = addType(
+            QAPIType(
+                name: name,
+                kind: .enumeration(QAPIEnumType(values: values, prefix: prefix)),
+                location: location,
+                condition: condition,
+                features: features
+            ),
+            at: location
+        )
     }
 
-    mutating func defineUnion(_ name: String, _ expression: QAPIExpression, condition: QAPICondition?, features: [QAPIFeature]) {
+    mutating func defineUnion(
+        _ name: String,
+        _ expression: QAPIExpression,
+        condition: QAPICondition?,
+        features: [QAPIFeature]
+    ) {
         guard let data = require("data", of: expression, kind: "union", name: name) else { return }
         let location = expression["union"]!.location
         let discriminatorNode = expression["discriminator"]
@@ -472,7 +549,10 @@ private struct Resolver {
         // QEMU 1.7–2.4: an "anonymous union" is what later became an alternate.
         if let discriminatorNode, let members = discriminatorNode.members {
             if !members.isEmpty {
-                error("discriminator of union '\(name)' must be a member name (or {} for an alternate)", at: discriminatorNode.location)
+                error(
+                    "discriminator of union '\(name)' must be a member name (or {} for an alternate)",
+                    at: discriminatorNode.location
+                )
             }
             if let baseNode = expression["base"] {
                 error("alternate-style union '\(name)' cannot have a base", at: baseNode.location)
@@ -490,8 +570,14 @@ private struct Resolver {
             case .object:
                 let implicitName = "q_obj_\(name)-base"
                 baseMembersInline = readMembers(baseNode, owner: implicitName)
-                addObject(implicitName, location: baseNode.location, condition: condition, features: [], implicit: true,
-                          pending: PendingObject(base: nil, ownMembers: baseMembersInline ?? [], union: nil))
+                addObject(
+                    implicitName,
+                    location: baseNode.location,
+                    condition: condition,
+                    features: [],
+                    implicit: true,
+                    pending: PendingObject(base: nil, ownMembers: baseMembersInline ?? [], union: nil)
+                )
                 base = implicitName
             default:
                 error("base of union '\(name)' must be a type name or an object of members", at: baseNode.location)
@@ -504,21 +590,58 @@ private struct Resolver {
             // value sits in a 'data' member of a wrapper object.
             let kindName = "\(name)Kind"
             let values = branches.map { QAPIEnumValue(name: $0.name, condition: $0.condition, location: $0.location) }
-            _ = addType(QAPIType(name: kindName, kind: .enumeration(QAPIEnumType(values: values)), location: location, condition: condition, isImplicit: true), at: location)
+            _ = addType(
+                QAPIType(
+                    name: kindName,
+                    kind: .enumeration(QAPIEnumType(values: values)),
+                    location: location,
+                    condition: condition,
+                    isImplicit: true
+                ),
+                at: location
+            )
             var wrapped: [QAPIVariant] = []
             for branch in branches {
                 let wrapperName = "q_obj_\(listName(branch.type))-wrapper"
                 if types[wrapperName] == nil {
-                    let member = QAPIMember(name: "data", type: branch.type, location: branch.location, definedIn: wrapperName)
-                    addObject(wrapperName, location: branch.location, condition: nil, features: [], implicit: true,
-                              pending: PendingObject(base: nil, ownMembers: [member], union: nil))
+                    let member = QAPIMember(
+                        name: "data",
+                        type: branch.type,
+                        location: branch.location,
+                        definedIn: wrapperName
+                    )
+                    addObject(
+                        wrapperName,
+                        location: branch.location,
+                        condition: nil,
+                        features: [],
+                        implicit: true,
+                        pending: PendingObject(base: nil, ownMembers: [member], union: nil)
+                    )
                 }
-                wrapped.append(QAPIVariant(name: branch.name, type: wrapperName, condition: branch.condition, location: branch.location))
+                wrapped.append(
+                    QAPIVariant(
+                        name: branch.name,
+                        type: wrapperName,
+                        condition: branch.condition,
+                        location: branch.location
+                    )
+                )
             }
             let tag = QAPIMember(name: "type", type: kindName, location: location, definedIn: name)
-            addObject(name, location: location, condition: condition, features: features, implicit: false,
-                      pending: PendingObject(base: base, baseLocation: expression["base"]?.location, ownMembers: [tag],
-                                             union: PendingUnion(discriminator: nil, discriminatorLocation: location, branches: wrapped)))
+            addObject(
+                name,
+                location: location,
+                condition: condition,
+                features: features,
+                implicit: false,
+                pending: PendingObject(
+                    base: base,
+                    baseLocation: expression["base"]?.location,
+                    ownMembers: [tag],
+                    union: PendingUnion(discriminator: nil, discriminatorLocation: location, branches: wrapped)
+                )
+            )
             return
         }
         guard let discriminator = discriminatorNode.stringValue else {
@@ -528,9 +651,23 @@ private struct Resolver {
         if base == nil {
             error("union '\(name)' has a discriminator but no base", at: location)
         }
-        addObject(name, location: location, condition: condition, features: features, implicit: false,
-                  pending: PendingObject(base: base, baseLocation: expression["base"]?.location, ownMembers: [],
-                                         union: PendingUnion(discriminator: discriminator, discriminatorLocation: discriminatorNode.location, branches: branches)))
+        addObject(
+            name,
+            location: location,
+            condition: condition,
+            features: features,
+            implicit: false,
+            pending: PendingObject(
+                base: base,
+                baseLocation: expression["base"]?.location,
+                ownMembers: [],
+                union: PendingUnion(
+                    discriminator: discriminator,
+                    discriminatorLocation: discriminatorNode.location,
+                    branches: branches
+                )
+            )
+        )
     }
 
     /// `T` for a plain name, `TList` for `[T]` (QEMU's C naming), for implicit type names.
@@ -539,14 +676,34 @@ private struct Resolver {
         return type
     }
 
-    mutating func defineAlternate(_ name: String, data: QAPINode, location: QAPISourceLocation, condition: QAPICondition?, features: [QAPIFeature]) {
+    mutating func defineAlternate(
+        _ name: String,
+        data: QAPINode,
+        location: QAPISourceLocation,
+        condition: QAPICondition?,
+        features: [QAPIFeature]
+    ) {
         let branches = readBranches(data, owner: name)
-        if addType(QAPIType(name: name, kind: .alternate(QAPIAlternateType(branches: branches)), location: location, condition: condition, features: features), at: location) {
+        if addType(
+            QAPIType(
+                name: name,
+                kind: .alternate(QAPIAlternateType(branches: branches)),
+                location: location,
+                condition: condition,
+                features: features
+            ),
+            at: location
+        ) {
             alternates.append(name)
         }
     }
 
-    mutating func defineCommand(_ name: String, _ expression: QAPIExpression, condition: QAPICondition?, features: [QAPIFeature]) {
+    mutating func defineCommand(
+        _ name: String,
+        _ expression: QAPIExpression,
+        condition: QAPICondition?,
+        features: [QAPIFeature]
+    ) {
         let location = expression["command"]!.location
         var argumentType: String?
         if let data = expression["data"] {
@@ -557,8 +714,14 @@ private struct Resolver {
                 if !members.isEmpty {
                     let implicitName = "q_obj_\(name)-arg"
                     let arguments = readMembers(data, owner: implicitName)
-                    addObject(implicitName, location: data.location, condition: condition, features: [], implicit: true,
-                              pending: PendingObject(base: nil, ownMembers: arguments, union: nil))
+                    addObject(
+                        implicitName,
+                        location: data.location,
+                        condition: condition,
+                        features: [],
+                        implicit: true,
+                        pending: PendingObject(base: nil, ownMembers: arguments, union: nil)
+                    )
                     argumentType = implicitName
                 }
             default:
@@ -577,7 +740,12 @@ private struct Resolver {
             allowsOutOfBand: readBool(expression["allow-oob"], key: "allow-oob", default: false),
             allowsPreconfig: readBool(expression["allow-preconfig"], key: "allow-preconfig", default: false),
             isCoroutine: readBool(expression["coroutine"], key: "coroutine", default: false),
-            hasSuccessResponse: readBool(expression["success-response"], key: "success-response", default: true, legacyStrings: true),
+            hasSuccessResponse: readBool(
+                expression["success-response"],
+                key: "success-response",
+                default: true,
+                legacyStrings: true
+            ),
             isGenerated: readBool(expression["gen"], key: "gen", default: true, legacyStrings: true),
             condition: condition,
             features: features,
@@ -588,7 +756,12 @@ private struct Resolver {
         order.append(.command(name))
     }
 
-    mutating func defineEvent(_ name: String, _ expression: QAPIExpression, condition: QAPICondition?, features: [QAPIFeature]) {
+    mutating func defineEvent(
+        _ name: String,
+        _ expression: QAPIExpression,
+        condition: QAPICondition?,
+        features: [QAPIFeature]
+    ) {
         let location = expression["event"]!.location
         var dataType: String?
         if let data = expression["data"] {
@@ -599,8 +772,14 @@ private struct Resolver {
                 if !members.isEmpty {
                     let implicitName = "q_obj_\(name)-arg"
                     let dataMembers = readMembers(data, owner: implicitName)
-                    addObject(implicitName, location: data.location, condition: condition, features: [], implicit: true,
-                              pending: PendingObject(base: nil, ownMembers: dataMembers, union: nil))
+                    addObject(
+                        implicitName,
+                        location: data.location,
+                        condition: condition,
+                        features: [],
+                        implicit: true,
+                        pending: PendingObject(base: nil, ownMembers: dataMembers, union: nil)
+                    )
                     dataType = implicitName
                 }
             default:
@@ -672,11 +851,18 @@ private struct Resolver {
     }
 
     /// All members of object `name`, base members first; nil when the object is broken.
-    mutating func flatten(_ name: String, into flattened: inout [String: [QAPIMember]], inProgress: inout Set<String>) -> [QAPIMember]? {
+    mutating func flatten(
+        _ name: String,
+        into flattened: inout [String: [QAPIMember]],
+        inProgress: inout Set<String>
+    ) -> [QAPIMember]? {
         if let done = flattened[name] { return done }
         guard let pending = pendingObjects[name] else { return nil }
         guard !inProgress.contains(name) else {
-            error("'\(name)' is its own base", at: pending.baseLocation ?? types[name]?.location ?? QAPISourceLocation(file: "", line: 0, column: 0))
+            error(
+                "'\(name)' is its own base",
+                at: pending.baseLocation ?? types[name]?.location ?? QAPISourceLocation(file: "", line: 0, column: 0)
+            )
             return nil
         }
         inProgress.insert(name)
@@ -695,7 +881,10 @@ private struct Resolver {
         }
         for member in pending.ownMembers {
             if let clash = members.first(where: { $0.name == member.name }) {
-                error("member '\(member.name)' of '\(name)' collides with member '\(clash.name)' of base '\(clash.definedIn)'", at: member.location)
+                error(
+                    "member '\(member.name)' of '\(name)' collides with member '\(clash.name)' of base '\(clash.definedIn)'",
+                    at: member.location
+                )
                 continue
             }
             members.append(member)
@@ -714,17 +903,28 @@ private struct Resolver {
         types[name] = type
     }
 
-    mutating func resolveVariants(_ union: PendingUnion, of name: String, members: [QAPIMember], location: QAPISourceLocation) -> QAPIVariants? {
+    mutating func resolveVariants(
+        _ union: PendingUnion,
+        of name: String,
+        members: [QAPIMember],
+        location: QAPISourceLocation
+    ) -> QAPIVariants? {
         let tagName = union.discriminator ?? "type"
         guard let tag = members.first(where: { $0.name == tagName }) else {
-            error("discriminator '\(tagName)' of union '\(name)' is not a member of its base", at: union.discriminatorLocation)
+            error(
+                "discriminator '\(tagName)' of union '\(name)' is not a member of its base",
+                at: union.discriminatorLocation
+            )
             return nil
         }
         if tag.isOptional {
             error("discriminator '\(tagName)' of union '\(name)' must not be optional", at: union.discriminatorLocation)
         }
         if tag.condition != nil {
-            error("discriminator '\(tagName)' of union '\(name)' must not be conditional", at: union.discriminatorLocation)
+            error(
+                "discriminator '\(tagName)' of union '\(name)' must not be conditional",
+                at: union.discriminatorLocation
+            )
         }
         var tagType = tag.type
         var enumeration: QAPIEnumType?
@@ -734,14 +934,24 @@ private struct Resolver {
         case .builtin(.str)?:
             // QEMU 1.7–2.0: a string tag; the branch names are its values.
             tagType = "\(name)Kind"
-            let values = union.branches.map { QAPIEnumValue(name: $0.name, condition: $0.condition, location: $0.location) }
+            let values = union.branches.map {
+                QAPIEnumValue(name: $0.name, condition: $0.condition, location: $0.location)
+            }
             if types[tagType] == nil, claim(tagType, at: location) {
-                types[tagType] = QAPIType(name: tagType, kind: .enumeration(QAPIEnumType(values: values)), location: location, isImplicit: true)
+                types[tagType] = QAPIType(
+                    name: tagType,
+                    kind: .enumeration(QAPIEnumType(values: values)),
+                    location: location,
+                    isImplicit: true
+                )
             }
         case nil:
             return nil
         default:
-            error("discriminator '\(tagName)' of union '\(name)' must have an enum type, not '\(tag.type)'", at: union.discriminatorLocation)
+            error(
+                "discriminator '\(tagName)' of union '\(name)' must have an enum type, not '\(tag.type)'",
+                at: union.discriminatorLocation
+            )
             return nil
         }
         var variants: [QAPIVariant] = []
@@ -759,7 +969,10 @@ private struct Resolver {
                     // Since QEMU 8.2 a branch may itself be a union.
                     break
                 default:
-                    error("branch '\(branch.name)' of union '\(name)' must be an object type, not '\(branch.type)'", at: branch.location)
+                    error(
+                        "branch '\(branch.name)' of union '\(name)' must be an object type, not '\(branch.type)'",
+                        at: branch.location
+                    )
                     continue
                 }
             }
@@ -779,7 +992,10 @@ private struct Resolver {
             guard let type = types[branch.type] else { continue }
             switch type.kind {
             case .alternate, .builtin(.any):
-                error("branch '\(branch.name)' of alternate '\(name)' cannot be of \(type.metaType == .alternate ? "an alternate" : "type 'any'")", at: branch.location)
+                error(
+                    "branch '\(branch.name)' of alternate '\(name)' cannot be of \(type.metaType == .alternate ? "an alternate" : "type 'any'")",
+                    at: branch.location
+                )
                 continue
             default:
                 break
@@ -804,10 +1020,16 @@ private struct Resolver {
             switch type.kind {
             case .object(let object):
                 if object.variants != nil, !command.isBoxed {
-                    error("command '\(command.name)' takes the union '\(argumentType)' and so must be boxed", at: command.location)
+                    error(
+                        "command '\(command.name)' takes the union '\(argumentType)' and so must be boxed",
+                        at: command.location
+                    )
                 }
             default:
-                error("arguments of command '\(command.name)' must be an object type, not '\(argumentType)'", at: command.location)
+                error(
+                    "arguments of command '\(command.name)' must be an object type, not '\(argumentType)'",
+                    at: command.location
+                )
             }
         }
         if command.isBoxed, command.argumentType == nil {
@@ -819,7 +1041,10 @@ private struct Resolver {
         if let dataType = event.dataType, let type = types[dataType] {
             if case .object(let object) = type.kind {
                 if object.variants != nil, !event.isBoxed {
-                    error("event '\(event.name)' carries the union '\(dataType)' and so must be boxed", at: event.location)
+                    error(
+                        "event '\(event.name)' carries the union '\(dataType)' and so must be boxed",
+                        at: event.location
+                    )
                 }
             } else {
                 error("data of event '\(event.name)' must be an object type, not '\(dataType)'", at: event.location)

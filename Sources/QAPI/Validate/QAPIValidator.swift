@@ -50,7 +50,10 @@ public struct QAPIValidator: Sendable {
         }
         var run = ValidationRun(model: model)
         run.check(
-            .object(arguments ?? [:]), as: argumentType, path: "arguments", place: .whole,
+            .object(arguments ?? [:]),
+            as: argumentType,
+            path: "arguments",
+            place: .whole,
             acceptsExtraMembers: model.commandsTakingExtraArguments.contains(command)
         )
         return run.issues
@@ -150,7 +153,11 @@ private struct ValidationRun {
     }
 
     mutating func check(
-        _ value: JSONValue, as typeName: String, path: String, place: Place, acceptsExtraMembers: Bool = false
+        _ value: JSONValue,
+        as typeName: String,
+        path: String,
+        place: Place,
+        acceptsExtraMembers: Bool = false
     ) {
         guard let facts = model.facts[typeName] else {
             fail(path, "type '\(typeName)' is not in the schema", .other)
@@ -181,7 +188,12 @@ private struct ValidationRun {
                 return mismatch(value, expected: JSONKind.object.rawValue, path: path)
             }
             checkObject(
-                object, typeName: typeName, members: members, tag: tag, variants: variants, path: path,
+                object,
+                typeName: typeName,
+                members: members,
+                tag: tag,
+                variants: variants,
+                path: path,
                 acceptsExtraMembers: acceptsExtraMembers
             )
         case .alternate:
@@ -189,8 +201,11 @@ private struct ValidationRun {
             guard let chosen = facts.branches.first(where: { !$0.accepted.isDisjoint(with: kinds) }) else {
                 let expected = facts.branches.compactMap { JSONKind.name(accepting: $0.accepted.kinds) }
                     .joined(separator: " or ")
-                fail(path, "expected \(expected), got \(describe(value))",
-                     .noMatchingBranch(expected: expected, alternate: model.sourceName(of: typeName)))
+                fail(
+                    path,
+                    "expected \(expected), got \(describe(value))",
+                    .noMatchingBranch(expected: expected, alternate: model.sourceName(of: typeName))
+                )
                 return
             }
             check(value, as: chosen.type, path: path, place: .member(of: typeName, named: chosen.type))
@@ -200,7 +215,11 @@ private struct ValidationRun {
     }
 
     mutating func checkBuiltin(
-        _ value: JSONValue, _ builtin: QAPIBuiltinType, accepted: JSONKindMask, path: String, place: Place
+        _ value: JSONValue,
+        _ builtin: QAPIBuiltinType,
+        accepted: JSONKindMask,
+        path: String,
+        place: Place
     ) {
         switch builtin {
         case .any:

@@ -18,7 +18,8 @@ public struct BindingsGenerator: Sendable {
     /// `the QAPI schemas of QEMU 1.0 to 10.2`: releases named by major and minor number.
     static func describe(_ releases: QAPIReleases) -> String {
         guard let first = releases.versions.first, let last = releases.versions.last else { return "no QAPI schema" }
-        return first == last ? "the QAPI schema of QEMU \(first.series)" : "the QAPI schemas of QEMU \(first.series) to \(last.series)"
+        return first == last
+            ? "the QAPI schema of QEMU \(first.series)" : "the QAPI schemas of QEMU \(first.series) to \(last.series)"
     }
 
     public struct Output: Sendable {
@@ -38,7 +39,8 @@ public struct BindingsGenerator: Sendable {
         guard !releases.releases.isEmpty else {
             throw GeneratorDiagnostic(
                 location: nil,
-                message: "no QEMU release under \(directory.path): expected directories named by version (1.0/, 2.12.0/, 9.2.0-rc2/, …) holding qapi/qapi-schema.json or qapi-schema.json"
+                message:
+                    "no QEMU release under \(directory.path): expected directories named by version (1.0/, 2.12.0/, 9.2.0-rc2/, …) holding qapi/qapi-schema.json or qapi-schema.json"
             )
         }
         return generate(releases: releases)
@@ -57,6 +59,11 @@ public struct BindingsGenerator: Sendable {
         var files = Translator.modules(declarations, source: sourceDescription).mapValues { renderer.render($0) }
         files["Index.swift"] = renderer.render(Translator.index(declarations, source: sourceDescription))
         let history = ["SchemaHistory.swift": SchemaHistoryWriter(merged: merged).render(source: sourceDescription)]
-        return Output(files: files, historyFiles: history, diagnostics: diagnostics, schemaDiagnostics: schemaDiagnostics)
+        return Output(
+            files: files,
+            historyFiles: history,
+            diagnostics: diagnostics,
+            schemaDiagnostics: schemaDiagnostics
+        )
     }
 }

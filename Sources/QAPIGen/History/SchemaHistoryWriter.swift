@@ -31,10 +31,14 @@ struct SchemaHistoryWriter {
             if command?.allowsOutOfBand == true { object["oob"] = true }
             if let returnType = command?.returnType { object["ret"] = .string(returnType) }
             if let forms = merged.argumentForms[name] {
-                object["forms"] = .array(forms.map { form in
-                    [.string(form.version.description), form.boxedType.map(JSONValue.string) ?? .null,
-                     .bool(form.isHandWritten)]
-                })
+                object["forms"] = .array(
+                    forms.map { form in
+                        [
+                            .string(form.version.description), form.boxedType.map(JSONValue.string) ?? .null,
+                            .bool(form.isHandWritten),
+                        ]
+                    }
+                )
             }
             object["args"] = members(entity.members, order: merged.schema.arguments(ofCommand: name).map(\.name))
             return object
@@ -70,17 +74,24 @@ struct SchemaHistoryWriter {
                 object["kind"] = .string((type.kindChanges.last?.metaType ?? .object).rawValue)
             }
             if !type.members.isEmpty {
-                object["members"] = members(type.members, order: merged.schema.objectType(named: name)?.members.map(\.name) ?? [])
+                object["members"] = members(
+                    type.members,
+                    order: merged.schema.objectType(named: name)?.members.map(\.name) ?? []
+                )
             }
             if !type.enumValues.isEmpty {
                 // In the order of the newest release, then values dropped before it.
                 let order = merged.schema.enumType(named: name)?.names ?? []
                 let rest = type.enumValues.keys.filter { !order.contains($0) }.sorted()
-                object["values"] = .array((order + rest).compactMap { value in
-                    type.enumValues[value].map { [.string(value), .string(QEMUVersionRange.text(of: $0.runs))] }
-                })
+                object["values"] = .array(
+                    (order + rest).compactMap { value in
+                        type.enumValues[value].map { [.string(value), .string(QEMUVersionRange.text(of: $0.runs))] }
+                    }
+                )
             }
-            if !type.shapeChanges.isEmpty { object["changes"] = .array(type.shapeChanges.map { .string($0.description) }) }
+            if !type.shapeChanges.isEmpty {
+                object["changes"] = .array(type.shapeChanges.map { .string($0.description) })
+            }
             return object
         }
         lines.append("}}")
@@ -101,7 +112,8 @@ struct SchemaHistoryWriter {
     /// `"name":{…},` lines, the last without a comma.
     func entries(_ names: [String], _ entry: (String) -> JSONObject) -> [String] {
         names.enumerated().map { index, name in
-            "\(JSONValue.string(name).serialized()):\(JSONValue.object(entry(name)).serialized())" + (index == names.count - 1 ? "" : ",")
+            "\(JSONValue.string(name).serialized()):\(JSONValue.object(entry(name)).serialized())"
+                + (index == names.count - 1 ? "" : ",")
         }
     }
 
@@ -119,13 +131,21 @@ struct SchemaHistoryWriter {
     /// Members in the newest release's order, then the ones it no longer has, oldest first.
     func members(_ histories: [String: QAPIMemberHistory], order: [String]) -> JSONValue {
         let current = order.filter { histories[$0] != nil }
-        let gone = histories.keys.filter { !current.contains($0) }.sorted { (histories[$0]!.introduced, $0) < (histories[$1]!.introduced, $1) }
-        return .array((current + gone).map { name in
-            let member = histories[name]!
-            var object = base(member.history)
-            object["n"] = .string(name)
-            object["t"] = .array(member.typeChanges.map { [.string($0.version.description), .string($0.type), .bool($0.isOptional)] })
-            return .object(object)
-        })
+        let gone = histories.keys.filter { !current.contains($0) }.sorted {
+            (histories[$0]!.introduced, $0) < (histories[$1]!.introduced, $1)
+        }
+        return .array(
+            (current + gone).map { name in
+                let member = histories[name]!
+                var object = base(member.history)
+                object["n"] = .string(name)
+                object["t"] = .array(
+                    member.typeChanges.map {
+                        [.string($0.version.description), .string($0.type), .bool($0.isOptional)]
+                    }
+                )
+                return .object(object)
+            }
+        )
     }
 }

@@ -63,7 +63,12 @@ public struct MergedSchema: Sendable {
         }
 
         // Optionality from the whole history.
-        func relax(_ members: [QAPIMember], owner ownerHistory: QEMUAvailability, memberHistories: [String: QAPIMemberHistory], key: String) -> [QAPIMember] {
+        func relax(
+            _ members: [QAPIMember],
+            owner ownerHistory: QEMUAvailability,
+            memberHistories: [String: QAPIMemberHistory],
+            key: String
+        ) -> [QAPIMember] {
             members.map { member in
                 guard !member.isOptional, let history = memberHistories[member.name] else { return member }
                 let alwaysRequired = history.typeChanges.allSatisfy { !$0.isOptional }
@@ -81,7 +86,12 @@ public struct MergedSchema: Sendable {
             guard let history = availability.type(name) else { continue }
             switch type.kind {
             case .object(var object):
-                object.members = relax(object.members, owner: history.history, memberHistories: history.members, key: name)
+                object.members = relax(
+                    object.members,
+                    owner: history.history,
+                    memberHistories: history.members,
+                    key: name
+                )
                 schema.types[name]!.kind = .object(object)
             case .enumeration(var enumeration):
                 let present = Set(enumeration.names)
@@ -89,7 +99,12 @@ public struct MergedSchema: Sendable {
                     .filter { !present.contains($0.key) }
                     .sorted { ($0.value.introduced, $0.key) < ($1.value.introduced, $1.key) }
                 for (value, _) in dropped {
-                    enumeration.values.append(QAPIEnumValue(name: value, location: type.location ?? QAPISourceLocation(file: "", line: 0, column: 0)))
+                    enumeration.values.append(
+                        QAPIEnumValue(
+                            name: value,
+                            location: type.location ?? QAPISourceLocation(file: "", line: 0, column: 0)
+                        )
+                    )
                 }
                 schema.types[name]!.kind = .enumeration(enumeration)
             default:
@@ -99,16 +114,27 @@ public struct MergedSchema: Sendable {
         // Inline arguments and data are implicit types: their history is their owner's.
         for command in schema.commands.values {
             guard let argumentType = command.argumentType, let history = availability.command(command.name),
-                schema.types[argumentType]?.isImplicit == true, case .object(var object)? = schema.types[argumentType]?.kind
+                schema.types[argumentType]?.isImplicit == true,
+                case .object(var object)? = schema.types[argumentType]?.kind
             else { continue }
-            object.members = relax(object.members, owner: history.history, memberHistories: history.members, key: "command \(command.name)")
+            object.members = relax(
+                object.members,
+                owner: history.history,
+                memberHistories: history.members,
+                key: "command \(command.name)"
+            )
             schema.types[argumentType]!.kind = .object(object)
         }
         for event in schema.events.values {
             guard let dataType = event.dataType, let history = availability.event(event.name),
                 schema.types[dataType]?.isImplicit == true, case .object(var object)? = schema.types[dataType]?.kind
             else { continue }
-            object.members = relax(object.members, owner: history.history, memberHistories: history.members, key: "event \(event.name)")
+            object.members = relax(
+                object.members,
+                owner: history.history,
+                memberHistories: history.members,
+                key: "event \(event.name)"
+            )
             schema.types[dataType]!.kind = .object(object)
         }
 
@@ -123,7 +149,8 @@ public struct MergedSchema: Sendable {
         for release in releases.releases {
             for command in release.schema.commands.values {
                 let form = ArgumentForm(
-                    version: release.version, boxedType: command.isBoxed ? command.argumentType : nil,
+                    version: release.version,
+                    boxedType: command.isBoxed ? command.argumentType : nil,
                     isHandWritten: !command.isGenerated
                 )
                 let last = forms[command.name]?.last ?? ArgumentForm(version: form.version, isHandWritten: false)

@@ -5,7 +5,9 @@ extension Translator {
     static func decodingInitializer(_ body: [SwiftStatement]) -> SwiftDeclaration {
         .initializer(
             SwiftInitializer(
-                parameters: [SwiftParameter(name: "json", type: .jsonValue), SwiftParameter(name: "path", type: .path)],
+                parameters: [
+                    SwiftParameter(name: "json", type: .jsonValue), SwiftParameter(name: "path", type: .path),
+                ],
                 throwing: .decodingError,
                 body: body
             )

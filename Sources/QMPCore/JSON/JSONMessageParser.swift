@@ -172,7 +172,8 @@ enum SmallASCIIString {
             for available in [sample.count, count] {
                 let made = sample.withUnsafeBufferPointer { make($0.baseAddress!, count: count, available: available) }
                 guard unsafeBitCast(made, to: (UInt64, UInt64).self) == expectedBits, made == expected,
-                      made.utf8.count == count, made.utf8.elementsEqual(sample[0..<count]) else { return false }
+                    made.utf8.count == count, made.utf8.elementsEqual(sample[0..<count])
+                else { return false }
             }
         }
         return true
@@ -238,7 +239,10 @@ struct ObjectBuffers: ~Copyable {
     /// ``JSONObjectStorage/sharedCapacity`` members. A larger object gets a buffer of its own.
     @inline(__always)
     mutating func object(
-        depth: Int, count: Int, movingKeys keys: UnsafeMutablePointer<String>, values: UnsafeMutablePointer<JSONValue>
+        depth: Int,
+        count: Int,
+        movingKeys keys: UnsafeMutablePointer<String>,
+        values: UnsafeMutablePointer<JSONValue>
     ) -> JSONObject {
         if count > JSONObjectStorage.sharedCapacity {
             // A buffer of its own, leaving the depth's shared buffer to the objects after it.
@@ -247,7 +251,8 @@ struct ObjectBuffers: ~Copyable {
             return JSONObject(storage: storage, offset: 0, count: count)
         }
         var buffer = depth < depths ? buffers[depth] : nil
-        if buffer == nil || buffer.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.headerPointer.pointee.room }) < count {
+        if buffer == nil || buffer.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.headerPointer.pointee.room }) < count
+        {
             buffer = replace(depth: depth, room: count)
         }
         return buffer.unsafelyUnwrapped._withUnsafeGuaranteedRef { storage in
@@ -260,7 +265,10 @@ struct ObjectBuffers: ~Copyable {
     /// Moves `count` keys and values into `storage` after the members it has.
     @inline(__always)
     private static func move(
-        count: Int, keys: UnsafeMutablePointer<String>, values: UnsafeMutablePointer<JSONValue>, into storage: JSONObjectStorage
+        count: Int,
+        keys: UnsafeMutablePointer<String>,
+        values: UnsafeMutablePointer<JSONValue>,
+        into storage: JSONObjectStorage
     ) {
         let header = storage.headerPointer
         let target = storage.elements + header.pointee.used
@@ -333,8 +341,12 @@ struct MessageParser: ~Copyable {
     private static let keySetThreshold = 12
 
     init(
-        base: UnsafePointer<UInt8>, start: Int, end: Int, streamOffset: Int,
-        bounded: Bool, configuration: JSONReader.Configuration
+        base: UnsafePointer<UInt8>,
+        start: Int,
+        end: Int,
+        streamOffset: Int,
+        bounded: Bool,
+        configuration: JSONReader.Configuration
     ) {
         self.base = base
         self.end = end
@@ -368,7 +380,9 @@ struct MessageParser: ~Copyable {
                 try checkDepth()
                 p &+= 1
                 try tokenCompleted()
-                frames.push(Frame(kind: .object, valueStart: values.count, keyStart: keys.count, keySet: -1, keyOffset: p))
+                frames.push(
+                    Frame(kind: .object, valueStart: values.count, keyStart: keys.count, keySet: -1, keyOffset: p)
+                )
                 skipWhitespace()
                 guard p < end else { throw endOfInput() }
                 if base[p] == 0x7D {
@@ -384,7 +398,9 @@ struct MessageParser: ~Copyable {
                 try checkDepth()
                 p &+= 1
                 try tokenCompleted()
-                frames.push(Frame(kind: .array, valueStart: values.count, keyStart: keys.count, keySet: -1, keyOffset: 0))
+                frames.push(
+                    Frame(kind: .array, valueStart: values.count, keyStart: keys.count, keySet: -1, keyOffset: 0)
+                )
                 skipWhitespace()
                 guard p < end else { throw endOfInput() }
                 if base[p] == 0x5D {
@@ -410,7 +426,9 @@ struct MessageParser: ~Copyable {
             case 0x7D, 0x5D, 0x3A, 0x2C:
                 throw failure(
                     qemu: "expecting value",
-                    detail: "expected a value, found \(JSONText.describeByte(c))", at: p)
+                    detail: "expected a value, found \(JSONText.describeByte(c))",
+                    at: p
+                )
             default:
                 throw lexicalProblem()
             }
@@ -439,8 +457,10 @@ struct MessageParser: ~Copyable {
                     default:
                         throw failure(
                             qemu: "expected separator in dict",
-                            detail: "expected ',' or '}' after an object member, found \(JSONText.describeToken(base, at: p, end: end))",
-                            at: p)
+                            detail:
+                                "expected ',' or '}' after an object member, found \(JSONText.describeToken(base, at: p, end: end))",
+                            at: p
+                        )
                     }
                 case .array:
                     values.push(consume value)
@@ -459,8 +479,10 @@ struct MessageParser: ~Copyable {
                     default:
                         throw failure(
                             qemu: "expected separator in list",
-                            detail: "expected ',' or ']' after an array element, found \(JSONText.describeToken(base, at: p, end: end))",
-                            at: p)
+                            detail:
+                                "expected ',' or ']' after an array element, found \(JSONText.describeToken(base, at: p, end: end))",
+                            at: p
+                        )
                     }
                 case .badKey:
                     // A complete value in key position that is not a string (QEMU parses it
@@ -468,7 +490,8 @@ struct MessageParser: ~Copyable {
                     throw failure(
                         qemu: "key is not a string in object",
                         detail: "an object key must be a string, found \(value.kindName)",
-                        at: top.pointee.keyOffset)
+                        at: top.pointee.keyOffset
+                    )
                 }
             }
             return value
@@ -497,7 +520,8 @@ struct MessageParser: ~Copyable {
             throw failure(
                 qemu: "missing : in object pair",
                 detail: "expected ':' after the object key, found \(JSONText.describeToken(base, at: p, end: end))",
-                at: p)
+                at: p
+            )
         }
         p &+= 1
         try tokenCompleted()
@@ -526,7 +550,9 @@ struct MessageParser: ~Copyable {
         if duplicate {
             throw failure(
                 qemu: "duplicate key",
-                detail: "duplicate key \"\(keys.base[newest])\" in object", at: frame.pointee.keyOffset)
+                detail: "duplicate key \"\(keys.base[newest])\" in object",
+                at: frame.pointee.keyOffset
+            )
         }
     }
 
@@ -549,7 +575,11 @@ struct MessageParser: ~Copyable {
         let n = keys.count - frame.keyStart
         guard n > 0 else { return JSONObject() }
         let object = objectBuffers.object(
-            depth: frames.count - 1, count: n, movingKeys: keys.base + frame.keyStart, values: values.base + frame.valueStart)
+            depth: frames.count - 1,
+            count: n,
+            movingKeys: keys.base + frame.keyStart,
+            values: values.base + frame.valueStart
+        )
         keys.discardMoved(from: frame.keyStart)
         values.discardMoved(from: frame.valueStart)
         return object
@@ -592,7 +622,9 @@ struct MessageParser: ~Copyable {
         guard bounded else { return .fallback }
         return failure(
             qemu: "expecting value",
-            detail: "unexpected \(JSONText.describeByte(base[min(p, end - 1)]))", at: p)
+            detail: "unexpected \(JSONText.describeByte(base[min(p, end - 1)]))",
+            at: p
+        )
     }
 
     private func failure(qemu: String, detail: String, at position: Int) -> ParseStop {
@@ -621,7 +653,9 @@ struct MessageParser: ~Copyable {
         let text = String(decoding: UnsafeBufferPointer(start: base + start, count: q - start), as: UTF8.self)
         throw failure(
             qemu: "invalid keyword '\(text)'",
-            detail: "invalid keyword '\(text)'; expected true, false or null", at: start)
+            detail: "invalid keyword '\(text)'; expected true, false or null",
+            at: start
+        )
     }
 
     @inline(__always)
@@ -784,7 +818,11 @@ struct MessageParser: ~Copyable {
     }
 
     /// For strings with escapes or "\xC0\x80": builds the contents byte by byte.
-    private mutating func parseStringSlowly(quote: UInt8, contentStart: Int, from resume: Int) throws(ParseStop) -> String {
+    private mutating func parseStringSlowly(
+        quote: UInt8,
+        contentStart: Int,
+        from resume: Int
+    ) throws(ParseStop) -> String {
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: UnsafeBufferPointer(start: base + contentStart, count: resume - contentStart))
         var q = resume
@@ -810,11 +848,16 @@ struct MessageParser: ~Copyable {
                     continue
                 default:
                     if escaped < 0x20 || escaped >= 0xFE { throw lexicalProblem(at: q + 1) }
-                    let shown = escaped < 0x80 ? "\\\(Character(Unicode.Scalar(escaped)))" : "a backslash followed by byte 0x\(JSONText.hex(UInt32(escaped), width: 2))"
+                    let shown =
+                        escaped < 0x80
+                        ? "\\\(Character(Unicode.Scalar(escaped)))"
+                        : "a backslash followed by byte 0x\(JSONText.hex(UInt32(escaped), width: 2))"
                     throw failure(
                         qemu: "invalid escape sequence in string",
-                        detail: "invalid escape sequence '\(shown)' in string; valid escapes are \\\" \\' \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
-                        at: q)
+                        detail:
+                            "invalid escape sequence '\(shown)' in string; valid escapes are \\\" \\' \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
+                        at: q
+                    )
                 }
                 q += 2
                 continue
@@ -837,7 +880,11 @@ struct MessageParser: ~Copyable {
 
     private func lexicalProblem(at position: Int) -> ParseStop {
         guard bounded else { return .fallback }
-        return failure(qemu: "invalid UTF-8 sequence in string", detail: "unexpected \(JSONText.describeByte(base[position])) in string", at: position)
+        return failure(
+            qemu: "invalid UTF-8 sequence in string",
+            detail: "unexpected \(JSONText.describeByte(base[position])) in string",
+            at: position
+        )
     }
 
     /// Validates one multi-byte sequence the way QEMU does (strict UTF-8 without surrogates and
@@ -863,7 +910,9 @@ struct MessageParser: ~Copyable {
             guard scalar >= 0x800, Self.isValidScalar(scalar) else { throw invalidUTF8(at: q) }
             return (3, false)
         case 0xF0...0xF4:
-            let scalar = UInt32(b0 & 0x07) << 18 | (try continuation(1)) << 12 | (try continuation(2)) << 6 | (try continuation(3))
+            let scalar =
+                UInt32(b0 & 0x07) << 18 | (try continuation(1)) << 12 | (try continuation(2)) << 6
+                | (try continuation(3))
             guard scalar >= 0x10000, Self.isValidScalar(scalar) else { throw invalidUTF8(at: q) }
             return (4, false)
         case 0xFE, 0xFF:
@@ -877,7 +926,8 @@ struct MessageParser: ~Copyable {
         failure(
             qemu: "invalid UTF-8 sequence in string",
             detail: "invalid UTF-8 sequence in string (overlong, surrogate, noncharacter or truncated)",
-            at: position)
+            at: position
+        )
     }
 
     /// A Unicode scalar QEMU accepts: in range, no surrogate, no noncharacter.
@@ -916,7 +966,8 @@ struct MessageParser: ~Copyable {
         var scalar = try hex4(at: q + 2).map(Int.init) ?? -1
         var length = 6
         if scalar >= 0xD800 && scalar <= 0xDBFF,
-           q + 7 < end, base[q + 6] == 0x5C, base[q + 7] == 0x75 {
+            q + 7 < end, base[q + 6] == 0x5C, base[q + 7] == 0x75
+        {
             if let trailing = try hex4(at: q + 8), trailing >= 0xDC00, trailing <= 0xDFFF {
                 scalar = 0x10000 + ((scalar & 0x3FF) << 10) | Int(trailing & 0x3FF)
                 length = 12
@@ -933,8 +984,10 @@ struct MessageParser: ~Copyable {
             let text = String(decoding: shown, as: UTF8.self)
             throw failure(
                 qemu: "\(text) is not a valid Unicode character",
-                detail: "\(text) is not a valid Unicode character (lone surrogate, noncharacter or malformed \\u escape)",
-                at: q)
+                detail:
+                    "\(text) is not a valid Unicode character (lone surrogate, noncharacter or malformed \\u escape)",
+                at: q
+            )
         }
         if scalar == 0 {
             scratch.append(0)

@@ -212,10 +212,16 @@ public struct JSONReader: Sendable {
                 }
                 // Fast path: parse straight from the buffer. Only input that QEMU reads the same
                 // way gets through; everything else goes to the scanner.
-                let parseEnd = end - start > configuration.maximumMessageSize ? start + configuration.maximumMessageSize : end
+                let parseEnd =
+                    end - start > configuration.maximumMessageSize ? start + configuration.maximumMessageSize : end
                 var parser = MessageParser(
-                    base: base, start: start, end: parseEnd, streamOffset: storageOffset,
-                    bounded: false, configuration: configuration)
+                    base: base,
+                    start: start,
+                    end: parseEnd,
+                    streamOffset: storageOffset,
+                    bounded: false,
+                    configuration: configuration
+                )
                 do {
                     let value = try parser.parseValue()
                     readIndex = parser.p
@@ -233,8 +239,13 @@ public struct JSONReader: Sendable {
                 return .error(error)
             case .message(let start, let messageEnd):
                 var parser = MessageParser(
-                    base: base, start: start, end: messageEnd, streamOffset: storageOffset,
-                    bounded: true, configuration: configuration)
+                    base: base,
+                    start: start,
+                    end: messageEnd,
+                    streamOffset: storageOffset,
+                    bounded: true,
+                    configuration: configuration
+                )
                 do throws(ParseStop) {
                     let value = try parser.parseValue()
                     return .value(value)
@@ -243,9 +254,13 @@ public struct JSONReader: Sendable {
                     case .failed(let error):
                         return .error(error)
                     case .fallback:
-                        return .error(.syntax(
-                            qemuReason: "expecting value", detail: "unreadable message",
-                            offset: storageOffset + start))
+                        return .error(
+                            .syntax(
+                                qemuReason: "expecting value",
+                                detail: "unreadable message",
+                                offset: storageOffset + start
+                            )
+                        )
                     }
                 }
             }
@@ -384,7 +399,14 @@ extension JSONReader {
                         continue
                     default:
                         lex = .recovery
-                        if let event = strayToken(base, errorEnd: end, offset: end, detail: "the input ended inside a token") { return event }
+                        if let event = strayToken(
+                            base,
+                            errorEnd: end,
+                            offset: end,
+                            detail: "the input ended inside a token"
+                        ) {
+                            return event
+                        }
                         continue
                     }
                 }
@@ -460,11 +482,14 @@ extension JSONReader {
                     p += 1
                     let detail: String
                     if c == 0x27 {
-                        detail = "unexpected \"'\": single-quoted strings are a QEMU extension this reader does not accept"
+                        detail =
+                            "unexpected \"'\": single-quoted strings are a QEMU extension this reader does not accept"
                     } else if c >= 0x41 && c <= 0x5A {
-                        detail = "unexpected \(JSONText.describeByte(c)); expected a value (true, false and null are lowercase) or a structural character"
+                        detail =
+                            "unexpected \(JSONText.describeByte(c)); expected a value (true, false and null are lowercase) or a structural character"
                     } else {
-                        detail = "unexpected \(JSONText.describeByte(c)); expected a JSON value or a structural character"
+                        detail =
+                            "unexpected \(JSONText.describeByte(c)); expected a JSON value or a structural character"
                     }
                     if let event = strayToken(base, errorEnd: p, offset: p - 1, detail: detail) { return event }
                     continue
@@ -521,7 +546,8 @@ extension JSONReader {
                     if c < 0x20 || c >= 0xFE {
                         lex = .recovery
                         p += 1
-                        let detail = c < 0x20
+                        let detail =
+                            c < 0x20
                             ? "unescaped \(JSONText.describeByte(c)) in a string (control characters must be written as escapes)"
                             : "byte 0x\(JSONText.hex(UInt32(c), width: 2)) in a string (it never occurs in UTF-8)"
                         if let event = strayToken(base, errorEnd: p, offset: p - 1, detail: detail) { return event }
@@ -537,7 +563,14 @@ extension JSONReader {
                     lex = lex == .dqEscape ? .dqString : .sqString
                 } else {
                     lex = .recovery
-                    if let event = strayToken(base, errorEnd: p, offset: p - 1, detail: "\(JSONText.describeByte(c)) after a backslash in a string") { return event }
+                    if let event = strayToken(
+                        base,
+                        errorEnd: p,
+                        offset: p - 1,
+                        detail: "\(JSONText.describeByte(c)) after a backslash in a string"
+                    ) {
+                        return event
+                    }
                 }
 
             case .zero, .digits, .mantissaDigits, .expDigits:
@@ -556,7 +589,14 @@ extension JSONReader {
                         lex = .expE
                     } else {  // a digit after a leading zero
                         lex = .recovery
-                        if let event = strayToken(base, errorEnd: p, offset: p - 1, detail: "a number must not start with a leading zero") { return event }
+                        if let event = strayToken(
+                            base,
+                            errorEnd: p,
+                            offset: p - 1,
+                            detail: "a number must not start with a leading zero"
+                        ) {
+                            return event
+                        }
                     }
                 } else {
                     lex = .start
@@ -587,7 +627,14 @@ extension JSONReader {
                     default: detail = "expected a digit in the exponent"
                     }
                     lex = .recovery
-                    if let event = strayToken(base, errorEnd: p, offset: p - 1, detail: "\(detail), found \(JSONText.describeByte(c))") { return event }
+                    if let event = strayToken(
+                        base,
+                        errorEnd: p,
+                        offset: p - 1,
+                        detail: "\(detail), found \(JSONText.describeByte(c))"
+                    ) {
+                        return event
+                    }
                 }
             }
         }

@@ -75,7 +75,8 @@ extension JSONReaderError {
         JSONReaderError(
             kind: .depthLimit,
             qemuDescription: "JSON nesting depth limit exceeded",
-            description: "JSON nesting depth limit exceeded: more than \(limit) nested arrays/objects (at byte offset \(offset))",
+            description:
+                "JSON nesting depth limit exceeded: more than \(limit) nested arrays/objects (at byte offset \(offset))",
             offset: offset
         )
     }
@@ -84,7 +85,8 @@ extension JSONReaderError {
         JSONReaderError(
             kind: .sizeLimit,
             qemuDescription: "JSON token size limit exceeded",
-            description: "JSON message size limit exceeded: message larger than \(limit) bytes (at byte offset \(offset))",
+            description:
+                "JSON message size limit exceeded: message larger than \(limit) bytes (at byte offset \(offset))",
             offset: offset
         )
     }
@@ -93,7 +95,8 @@ extension JSONReaderError {
         JSONReaderError(
             kind: .tokenCountLimit,
             qemuDescription: "JSON token count limit exceeded",
-            description: "JSON token count limit exceeded: more than \(limit) tokens in one message (at byte offset \(offset))",
+            description:
+                "JSON token count limit exceeded: more than \(limit) tokens in one message (at byte offset \(offset))",
             offset: offset
         )
     }
@@ -123,7 +126,8 @@ enum JSONText {
         case 0x61...0x7A:
             var end2 = position
             while end2 < end, base[end2] >= 0x61, base[end2] <= 0x7A { end2 += 1 }
-            return "'\(String(decoding: UnsafeBufferPointer(start: base + position, count: end2 - position), as: UTF8.self))'"
+            return
+                "'\(String(decoding: UnsafeBufferPointer(start: base + position, count: end2 - position), as: UTF8.self))'"
         default: return describeByte(byte)
         }
     }

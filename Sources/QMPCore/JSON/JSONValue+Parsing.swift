@@ -8,15 +8,20 @@ extension JSONValue {
     }
 
     /// Reads exactly one complete JSON value from `bytes`; see ``init(parsing:configuration:)-(String,_)``.
-    public init(parsing bytes: some Collection<UInt8>, configuration: JSONReader.Configuration = .client) throws(JSONReaderError) {
+    public init(
+        parsing bytes: some Collection<UInt8>,
+        configuration: JSONReader.Configuration = .client
+    ) throws(JSONReaderError) {
         var reader = JSONReader(configuration: configuration)
         reader.feed(bytes)
         guard let value = try reader.finish() else {
             throw JSONReaderError(
                 kind: .syntax,
                 qemuDescription: "Expecting a JSON value",
-                description: "expected a JSON value, but the input is empty or only whitespace (at byte offset \(reader.storageOffset + reader.storage.count))",
-                offset: reader.storageOffset + reader.storage.count)
+                description:
+                    "expected a JSON value, but the input is empty or only whitespace (at byte offset \(reader.storageOffset + reader.storage.count))",
+                offset: reader.storageOffset + reader.storage.count
+            )
         }
         var index = reader.readIndex
         while index < reader.storage.count, JSONReader.isWhitespace(reader.storage[index]) { index += 1 }
@@ -25,8 +30,10 @@ extension JSONValue {
             throw JSONReaderError(
                 kind: .syntax,
                 qemuDescription: "Expecting at most one JSON value",
-                description: "unexpected \(JSONText.describeByte(reader.storage[index])) after the JSON value; expected the end of the input (at byte offset \(offset))",
-                offset: offset)
+                description:
+                    "unexpected \(JSONText.describeByte(reader.storage[index])) after the JSON value; expected the end of the input (at byte offset \(offset))",
+                offset: offset
+            )
         }
         self = value
     }

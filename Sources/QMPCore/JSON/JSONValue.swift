@@ -307,7 +307,8 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     /// `minimumCapacity` members, so that they can be changed, added and removed in place.
     @usableFromInline
     internal mutating func makeUnique(minimumCapacity: Int) {
-        let ownsWholeBuffer = isKnownUniquelyReferenced(&storage) && offset == 0
+        let ownsWholeBuffer =
+            isKnownUniquelyReferenced(&storage) && offset == 0
             && storage.unsafelyUnwrapped.headerPointer.pointee.used == count
         if ownsWholeBuffer && storage.unsafelyUnwrapped.headerPointer.pointee.capacity >= minimumCapacity {
             return

@@ -201,13 +201,17 @@ public enum QMPServerMessage: Sendable, Hashable {
             guard case .object(let body) = error, case .string(let errorClass)? = body["class"] else {
                 let found: String
                 switch error {
-                case .object(let body): found = body["class"].map { "'class' is \($0.kindName)" } ?? "'class' is missing"
+                case .object(let body):
+                    found = body["class"].map { "'class' is \($0.kindName)" } ?? "'class' is missing"
                 default: found = "got \(error.kindName)"
                 }
                 throw QMPMessageError("expected an error object with a string member 'class', \(found)", value: value)
             }
             let description = body["desc"]?.stringValue ?? ""
-            self = .error(QMPErrorBody(errorClass: errorClass, description: description, data: body["data"]), id: object["id"])
+            self = .error(
+                QMPErrorBody(errorClass: errorClass, description: description, data: body["data"]),
+                id: object["id"]
+            )
         } else if let event = object["event"] {
             guard case .string(let name) = event else {
                 throw QMPMessageError("expected member 'event' to be a string, got \(event.kindName)", value: value)
@@ -227,7 +231,9 @@ public enum QMPServerMessage: Sendable, Hashable {
         } else if let greeting = QMPGreeting(value) {
             self = .greeting(greeting)
         } else {
-            let found = object.isEmpty ? "an empty object" : "an object with members " + object.keys.map { "'\($0)'" }.joined(separator: ", ")
+            let found =
+                object.isEmpty
+                ? "an empty object" : "an object with members " + object.keys.map { "'\($0)'" }.joined(separator: ", ")
             throw QMPMessageError(
                 "expected a QMP message (an object with 'return', 'error', 'event' or 'QMP'), got \(found)",
                 value: value

@@ -208,7 +208,9 @@ public struct QMPClientStateMachine: Sendable {
             if configuration.enableOOB && greeting.offersOOB {
                 arguments["enable"] = [.string(QMPCapability.oob.rawValue)]
             }
-            return .send(QMPCommandMessage(name: "qmp_capabilities", arguments: arguments, id: Self.negotiationID.json).json)
+            return .send(
+                QMPCommandMessage(name: "qmp_capabilities", arguments: arguments, id: Self.negotiationID.json).json
+            )
 
         case (.awaitingGreeting, _):
             return violation("expected a QMP greeting {\"QMP\": …} first, got \(Self.summary(of: value))")
@@ -289,14 +291,16 @@ public struct QMPClientStateMachine: Sendable {
     // MARK: - Requests of the user
 
     /// Asks to send a command. In command mode it gets an id and is sent; otherwise it fails.
-    public mutating func execute(_ name: String, arguments: JSONObject? = nil, outOfBand: Bool = false) -> ExecuteAction {
+    public mutating func execute(_ name: String, arguments: JSONObject? = nil, outOfBand: Bool = false) -> ExecuteAction
+    {
         switch state {
         case .commandMode(_, let oobEnabled):
             if outOfBand && !oobEnabled {
                 return .fail(
                     QMPError(
                         code: .unsupported,
-                        message: "exec-oob needs the 'oob' capability, which this server did not offer or which was not enabled",
+                        message:
+                            "exec-oob needs the 'oob' capability, which this server did not offer or which was not enabled",
                         command: name
                     )
                 )
@@ -320,7 +324,12 @@ public struct QMPClientStateMachine: Sendable {
         if !outOfBand {
             inBandOrder.append(.command(id))
         }
-        let message = QMPCommandMessage(name: name, arguments: arguments, id: sendsID ? .some(id.json) : .none, outOfBand: outOfBand)
+        let message = QMPCommandMessage(
+            name: name,
+            arguments: arguments,
+            id: sendsID ? .some(id.json) : .none,
+            outOfBand: outOfBand
+        )
         return .send(id, message.json)
     }
 
@@ -368,7 +377,10 @@ public struct QMPClientStateMachine: Sendable {
     /// carried one: it matches only a command that went with its id. `reply` names the kind of
     /// message for the log ("reply", "error").
     private mutating func complete(
-        _ id: RequestID, matchedByID wireID: JSONValue? = nil, reply: String = "reply", _ action: (Pending) -> Action
+        _ id: RequestID,
+        matchedByID wireID: JSONValue? = nil,
+        reply: String = "reply",
+        _ action: (Pending) -> Action
     ) -> Action {
         let index = pending.index(forKey: id)
         guard let index, wireID == nil || carriedID(pending[index].value) else {
@@ -403,7 +415,9 @@ public struct QMPClientStateMachine: Sendable {
     /// rule for in-band commands.)
     private mutating func idlessReturn(_ result: JSONValue) -> Action {
         guard !inBandCommandsCarryIDs, case .command(let id)? = inBandOrder.first else {
-            return .ignored("a reply without id, but the oldest outstanding in-band command carried one (or there is none)")
+            return .ignored(
+                "a reply without id, but the oldest outstanding in-band command carried one (or there is none)"
+            )
         }
         return complete(id) { _ in .succeed(id, result) }
     }
@@ -416,7 +430,9 @@ public struct QMPClientStateMachine: Sendable {
             _ = inBandOrder.popFirst()
             return .ignored("swallowed the parse error that answers a resync byte: \(body.description)")
         case .command(let id)?:
-            return complete(id, reply: "id-less error") { entry in .fail(id, QMPError(reply: body, command: entry.name, id: nil)) }
+            return complete(id, reply: "id-less error") { entry in
+                .fail(id, QMPError(reply: body, command: entry.name, id: nil))
+            }
         case nil:
             return .ignored("id-less error with nothing outstanding: \(body.errorClass): \(body.description)")
         }

@@ -187,7 +187,10 @@ public struct QMPServerStateMachine: Sendable {
         }
         guard configuration.hasCommand(name) else {
             return reject(
-                QMPErrorBody(errorClass: QMPError.ErrorClass.commandNotFound, description: "The command \(name) has not been found"),
+                QMPErrorBody(
+                    errorClass: QMPError.ErrorClass.commandNotFound,
+                    description: "The command \(name) has not been found"
+                ),
                 id: id,
                 outOfBand: outOfBand
             )
@@ -209,7 +212,11 @@ public struct QMPServerStateMachine: Sendable {
     }
 
     /// A dispatched command finished: `.success(value)` for `{"return": value}`, or an error body.
-    public mutating func completed(_ ticket: Ticket, with result: Result<JSONValue, QMPErrorBody>, id: JSONValue?) -> Action {
+    public mutating func completed(
+        _ ticket: Ticket,
+        with result: Result<JSONValue, QMPErrorBody>,
+        id: JSONValue?
+    ) -> Action {
         let reply = Self.reply(result, id: id)
         if ticket.outOfBand {
             return state == .closed ? .none : .send([reply])
@@ -253,7 +260,10 @@ public struct QMPServerStateMachine: Sendable {
             }
             for (index, name) in names.enumerated() {
                 guard case .string(let capability) = name else {
-                    return inBand(error: Self.generic("Invalid parameter type for 'enable[\(index)]', expected: string"), id: id)
+                    return inBand(
+                        error: Self.generic("Invalid parameter type for 'enable[\(index)]', expected: string"),
+                        id: id
+                    )
                 }
                 guard capability == QMPCapability.oob.rawValue else {
                     // QEMU's own wording, 'null' included.

@@ -119,7 +119,10 @@ public struct QMPDecodingError: Error, Sendable, Hashable, CustomStringConvertib
     /// "`path`: expected string, got 5".
     public static func typeMismatch(_ path: QMPPath, expected: String, got value: JSONValue) -> QMPDecodingError {
         let shown = value.serialized()
-        return QMPDecodingError(path: path, message: "expected \(expected), got \(shown.count > 60 ? String(shown.prefix(60)) + "…" : shown)")
+        return QMPDecodingError(
+            path: path,
+            message: "expected \(expected), got \(shown.count > 60 ? String(shown.prefix(60)) + "…" : shown)"
+        )
     }
 
     /// A required member that is absent.
@@ -269,7 +272,11 @@ extension Array: QMPJSONConvertible where Element: QMPJSONConvertible {
 extension JSONObject {
     /// Reads a required member.
     @inlinable
-    public func required<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T {
+    public func required<T: QMPJSONConvertible>(
+        _ key: String,
+        at path: QMPPath,
+        as type: T.Type = T.self
+    ) throws(QMPDecodingError) -> T {
         guard let value = self[key] else { throw .missing(path.appending(key)) }
         do {
             return try T(json: value, path: .placeholder)
@@ -280,7 +287,11 @@ extension JSONObject {
 
     /// Reads an optional member; absent (or `null`, which some QEMU versions send) is `nil`.
     @inlinable
-    public func optional<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T? {
+    public func optional<T: QMPJSONConvertible>(
+        _ key: String,
+        at path: QMPPath,
+        as type: T.Type = T.self
+    ) throws(QMPDecodingError) -> T? {
         guard let value = self[key], !value.isNull || T.self == JSONValue.self else { return nil }
         do {
             return try T(json: value, path: .placeholder)
@@ -305,7 +316,11 @@ extension JSONValue {
     /// operations; to read several members, take the object once with ``object(at:)``, as the
     /// generated bindings do.
     @inlinable
-    public func required<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T {
+    public func required<T: QMPJSONConvertible>(
+        _ key: String,
+        at path: QMPPath,
+        as type: T.Type = T.self
+    ) throws(QMPDecodingError) -> T {
         guard case .object(let object) = self else {
             throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: self)
         }
@@ -315,7 +330,11 @@ extension JSONValue {
     /// Reads an optional member of this object, as ``JSONObject/optional(_:at:as:)`` does; not an
     /// object is a decoding error naming `path`.
     @inlinable
-    public func optional<T: QMPJSONConvertible>(_ key: String, at path: QMPPath, as type: T.Type = T.self) throws(QMPDecodingError) -> T? {
+    public func optional<T: QMPJSONConvertible>(
+        _ key: String,
+        at path: QMPPath,
+        as type: T.Type = T.self
+    ) throws(QMPDecodingError) -> T? {
         guard case .object(let object) = self else {
             throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: self)
         }

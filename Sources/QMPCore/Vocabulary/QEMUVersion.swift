@@ -40,7 +40,9 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvert
     /// `-` separate things.
     public init?(_ text: String) {
         let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        func isDigits(_ part: Substring) -> Bool { !part.isEmpty && part.utf8.allSatisfy { (0x30...0x39).contains($0) } }
+        func isDigits(_ part: Substring) -> Bool {
+            !part.isEmpty && part.utf8.allSatisfy { (0x30...0x39).contains($0) }
+        }
         let numbers = parts[0].split(separator: ".", omittingEmptySubsequences: false)
         guard (2...3).contains(numbers.count), numbers.allSatisfy(isDigits) else { return nil }
         let components = numbers.map { Int($0) }
@@ -95,7 +97,8 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvert
     /// the numbers are equal too (`rc01` and `rc1` differ, so one must come first for the
     /// order to agree with `==`).
     private static func prereleaseOrder(_ a: String, _ b: String) -> Bool {
-        let aLetters = a.prefix { !$0.isNumber }, bLetters = b.prefix { !$0.isNumber }
+        let aLetters = a.prefix { !$0.isNumber }
+        let bLetters = b.prefix { !$0.isNumber }
         if aLetters == bLetters, let aNumber = Int(a.dropFirst(aLetters.count)),
             let bNumber = Int(b.dropFirst(bLetters.count)), aNumber != bNumber
         {

@@ -101,7 +101,10 @@ final class TranscriptLog: Sendable {
         let opened = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard opened >= 0 else {
             let code = errno
-            throw QMPError(code: .invalidArguments, message: "cannot write the transcript \(path): \(String(cString: strerror(code)))")
+            throw QMPError(
+                code: .invalidArguments,
+                message: "cannot write the transcript \(path): \(String(cString: strerror(code)))"
+            )
         }
         descriptor.withLockedValue { $0 = opened }
     }
@@ -160,7 +163,9 @@ private final class ProxyHandler: ChannelInboundHandler {
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(client: client, log: log, connection: connection))
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpstreamHandler(client: client, log: log, connection: connection)
+                    )
                 }
             }
         let connecting: EventLoopFuture<any Channel>

@@ -50,7 +50,9 @@ public final class QMPReplay: Sendable {
         var table = QMPCommandTable()
         for name in Set(transcript.exchanges.map(\.command)) where name != "qmp_capabilities" {
             let recordedOutOfBand = transcript.exchanges.contains { $0.command == name && $0.outOfBand }
-            table.registerImmediate(name, allowsOutOfBand: recordedOutOfBand) { [self] request in try self.answer(request) }
+            table.registerImmediate(name, allowsOutOfBand: recordedOutOfBand) { [self] request in
+                try self.answer(request)
+            }
         }
         return QMPServer(
             configuration: .init(greeting: greeting, commands: table, addresses: addresses),

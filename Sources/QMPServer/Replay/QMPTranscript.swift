@@ -45,7 +45,10 @@ public struct QMPTranscript: Sendable {
                 guard let value = try reader.finish() else { break }
                 values.append(value)
             } catch {
-                throw QMPError(code: .invalidArguments, message: "the transcript is not valid JSON: \(error.description)")
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: "the transcript is not valid JSON: \(error.description)"
+                )
             }
         }
         let transcript =
@@ -58,7 +61,8 @@ public struct QMPTranscript: Sendable {
         guard !transcript.exchanges.isEmpty else {
             throw QMPError(
                 code: .invalidArguments,
-                message: "the transcript has no command with its reply: expected the output of `qmp record` or a libvirt .replies file"
+                message:
+                    "the transcript has no command with its reply: expected the output of `qmp record` or a libvirt .replies file"
             )
         }
         self = transcript
@@ -70,12 +74,18 @@ public struct QMPTranscript: Sendable {
         var messages: [Message] = []
         for (index, entry) in entries.enumerated() {
             guard case .string(let direction)? = entry["direction"] else {
-                throw QMPError(code: .invalidArguments, message: "transcript line \(index + 1): expected a member 'direction'")
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: "transcript line \(index + 1): expected a member 'direction'"
+                )
             }
             // Input that was not JSON is recorded as `malformed`; there is nothing to replay in it.
             if entry["malformed"] != nil { continue }
             guard let message = entry["message"] else {
-                throw QMPError(code: .invalidArguments, message: "transcript line \(index + 1): expected a member 'message' or 'malformed'")
+                throw QMPError(
+                    code: .invalidArguments,
+                    message: "transcript line \(index + 1): expected a member 'message' or 'malformed'"
+                )
             }
             messages.append((direction == "to-server", entry["connection"], message))
         }
@@ -100,7 +110,13 @@ public struct QMPTranscript: Sendable {
                 let outOfBand = object["exec-oob"] != nil
                 guard case .string(let name)? = object["execute"] ?? object["exec-oob"] else { continue }
                 exchanges.append(
-                    Exchange(command: name, arguments: object["arguments"]?.objectValue ?? [:], reply: [:], events: [], outOfBand: outOfBand)
+                    Exchange(
+                        command: name,
+                        arguments: object["arguments"]?.objectValue ?? [:],
+                        reply: [:],
+                        events: [],
+                        outOfBand: outOfBand
+                    )
                 )
                 waiting.append((connection, object["id"], exchanges.count - 1))
                 latest[connection] = exchanges.count - 1

@@ -31,7 +31,10 @@ enum JSONHighlighter {
         let closing = String(repeating: "  ", count: indent)
         switch value {
         case .object(let object):
-            guard !object.isEmpty else { out += "{}"; return }
+            guard !object.isEmpty else {
+                out += "{}"
+                return
+            }
             out += "{\n"
             for (index, member) in object.enumerated() {
                 out += pad + paint(JSONValue.string(member.key).serialized(), keys) + ": "
@@ -40,7 +43,10 @@ enum JSONHighlighter {
             }
             out += closing + "}"
         case .array(let elements):
-            guard !elements.isEmpty else { out += "[]"; return }
+            guard !elements.isEmpty else {
+                out += "[]"
+                return
+            }
             out += "[\n"
             for (index, element) in elements.enumerated() {
                 out += pad

@@ -98,7 +98,9 @@ struct ShellCompleter: Sendable {
                 values += Self.filter(names, for: source, prefix: prefix)
             }
             var seen = Set<String>()
-            candidates = values.filter { $0.hasPrefix(prefix) && seen.insert($0).inserted }.sorted().map { "\(key)=\($0)" }
+            candidates = values.filter { $0.hasPrefix(prefix) && seen.insert($0).inserted }.sorted().map {
+                "\(key)=\($0)"
+            }
         }
         return Completion(start: start, candidates: candidates)
     }
@@ -154,11 +156,17 @@ struct ShellCompleter: Sendable {
             return .argumentName(type: argumentType, given: given)
         }
         let key = String(word[..<equals])
-        guard let type = memberType(at: key.split(separator: ".").map(String.init), in: argumentType, given: given) else {
+        guard let type = memberType(at: key.split(separator: ".").map(String.init), in: argumentType, given: given)
+        else {
             return .nothing
         }
-        return .value(type: type, key: key, command: inTransaction ? "transaction:\(name)" : name, given: given,
-                      prefix: String(word[word.index(after: equals)...]))
+        return .value(
+            type: type,
+            key: key,
+            command: inTransaction ? "transaction:\(name)" : name,
+            given: given,
+            prefix: String(word[word.index(after: equals)...])
+        )
     }
 
     /// The arguments typed so far, as far as they parse.
@@ -234,7 +242,10 @@ struct ShellCompleter: Sendable {
         var result: [String] = []
         for member in objectMembers(type, given: here) where member.name.hasPrefix(last) && here[member.name] == nil {
             let isObject = objectType(member.type) != nil
-            let isOnlyObject = isObject && schema.entry(named: member.type).map { if case .object = $0.metaType { true } else { false } } == true
+            let isOnlyObject =
+                isObject
+                && schema.entry(named: member.type).map { if case .object = $0.metaType { true } else { false } }
+                    == true
             if !isOnlyObject { result.append(prefix + member.name + "=") }
             if isObject { result.append(prefix + member.name + ".") }
         }
@@ -266,7 +277,8 @@ struct ShellCompleter: Sendable {
             if key == "path" {
                 return .qomChildren(of: qomParent(of: prefix))
             }
-            if key == "property", command == "qom-get" || command == "qom-set", case .string(let path)? = given["path"] {
+            if key == "property", command == "qom-get" || command == "qom-set", case .string(let path)? = given["path"]
+            {
                 return .qomProperties(of: path)
             }
             return nil

@@ -1,6 +1,6 @@
 import QAPI
-import QMPHistory
 import QMPCore
+import QMPHistory
 
 /// `help` and `help NAME` in `qmp shell`, written from the connected QEMU's schema.
 ///
@@ -39,7 +39,9 @@ struct ShellHelp: Sendable {
         case .command(let argumentType, let returnType, let allowsOutOfBand):
             lines.append("command \(name)" + (allowsOutOfBand ? " (may run out of band: exec-oob)" : ""))
             lines += arguments(argumentType, heading: "arguments")
-            lines.append("returns: \(isEmptyObject(returnType) ? "nothing ({})" : describe(returnType, depth: 0).title)")
+            lines.append(
+                "returns: \(isEmptyObject(returnType) ? "nothing ({})" : describe(returnType, depth: 0).title)"
+            )
             lines += describe(returnType, depth: 0).body.map { "  " + $0 }
         case .event(let argumentType):
             lines.append("event \(name)")
@@ -87,7 +89,10 @@ struct ShellHelp: Sendable {
             return (typeName, [])
         case .enumeration(let members, let values):
             let names = members.isEmpty ? values : members.map(\.name)
-            let shown = names.count > 12 ? names.prefix(12).joined(separator: ", ") + ", … (\(names.count) values)" : names.joined(separator: ", ")
+            let shown =
+                names.count > 12
+                ? names.prefix(12).joined(separator: ", ") + ", … (\(names.count) values)"
+                : names.joined(separator: ", ")
             return ("enum (\(shown))", [])
         case .array(let element):
             let inner = describe(element, depth: depth)
@@ -110,8 +115,12 @@ struct ShellHelp: Sendable {
             }
             if let tag, !variants.isEmpty {
                 for variant in variants {
-                    guard case .object(let more, _, _)? = schema.entry(named: variant.type)?.metaType, !more.isEmpty else { continue }
-                    body.append("  with \(tag)=\(variant.tagValue): " + more.map { ($0.isOptional ? "" : "*") + $0.name }.joined(separator: " "))
+                    guard case .object(let more, _, _)? = schema.entry(named: variant.type)?.metaType, !more.isEmpty
+                    else { continue }
+                    body.append(
+                        "  with \(tag)=\(variant.tagValue): "
+                            + more.map { ($0.isOptional ? "" : "*") + $0.name }.joined(separator: " ")
+                    )
                 }
             }
             return ("object", body)

@@ -1,11 +1,12 @@
 import CLineEditor
 import Dispatch
+import NIOConcurrencyHelpers
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -73,7 +74,8 @@ final class ShellTerminal: Sendable {
     init(historyPath: String?, completer: @escaping Completer) throws(SetupError) {
         let terminal = isatty(0) == 1 && isatty(1) == 1
         isInteractive = terminal && cqmp_le_load() == 1
-        colors = isatty(1) == 1 && getenv("NO_COLOR") == nil && getenv("TERM").map { String(cString: $0) != "dumb" } != false
+        colors =
+            isatty(1) == 1 && getenv("NO_COLOR") == nil && getenv("TERM").map { String(cString: $0) != "dumb" } != false
         var fds: [CInt] = [-1, -1]
         // The pipe wakes the terminal thread for output; without it the shell cannot run.
         guard pipe(&fds) == 0 else {
@@ -400,4 +402,3 @@ private func writeAll(_ text: String) {
         offset += written
     }
 }
-

@@ -50,8 +50,10 @@ struct QEMUAvailabilityTests {
         #expect(returned.prose() == "2.12.0 to 5.2.0; 7.0.0 and later, unstable since 7.0.0")
         #expect(removed.prose(mentioning: []) == "1.0 to 5.2.0")
         #expect(returned.prose(mentioning: [QEMUAvailability.deprecatedFeature]) == "2.12.0 to 5.2.0; 7.0.0 and later")
-        #expect(current.prose(newestKnown: QEMUVersion(10, 2, 2))
-            == "8.0.0 and later, as of 10.2.2, the newest release known")
+        #expect(
+            current.prose(newestKnown: QEMUVersion(10, 2, 2))
+                == "8.0.0 and later, as of 10.2.2, the newest release known"
+        )
     }
 
     @Test("Why a version lacks it: not yet introduced, removed, or removed and later brought back")

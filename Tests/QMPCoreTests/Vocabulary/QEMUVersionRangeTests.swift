@@ -38,13 +38,18 @@ struct QEMUVersionRangeTests {
         for text in ["1.0..5.2.0", "7.0.0..", "9.2.0-rc2..", "2.5.0..2.8.0", "1.0..1.0"] {
             #expect(QEMUVersionRange(text)?.description == text, "\(text)")
         }
-        #expect(QEMUVersionRange("1.0..5.2.0")
-            == QEMUVersionRange(from: QEMUVersion(1, 0), through: QEMUVersion(5, 2, 0)))
+        #expect(
+            QEMUVersionRange("1.0..5.2.0")
+                == QEMUVersionRange(from: QEMUVersion(1, 0), through: QEMUVersion(5, 2, 0))
+        )
     }
 
-    @Test("Text that is not a run is refused", arguments: [
-        "", "1.0", "..", "..5.2.0", "1.0...5.2.0", "x..", "5.2.0..1.0", "1.0..5.2.0..", " 1.0..", "1.0.. ",
-    ])
+    @Test(
+        "Text that is not a run is refused",
+        arguments: [
+            "", "1.0", "..", "..5.2.0", "1.0...5.2.0", "x..", "5.2.0..1.0", "1.0..5.2.0..", " 1.0..", "1.0.. ",
+        ]
+    )
     func rejects(text: String) {
         #expect(QEMUVersionRange(text) == nil)
     }
@@ -62,10 +67,13 @@ struct QEMUVersionRangeTests {
         #expect(try QEMUVersionRange.text(of: #require(QEMUVersionRange.runs(parsing: text))) == text)
     }
 
-    @Test("A list with a bad run, an empty run, overlapping runs or an open run before another is refused", arguments: [
-        "1.0..5.2.0,", ",1.0..", "1.0..5.2.0,,7.0.0..", "1.0..,7.0.0..", "1.0..5.2.0,5.2.0..",
-        "7.0.0..8.0.0,1.0..2.0.0", "1.0..5.2.0;7.0.0..", "1.0..5.2.0, 7.0.0..",
-    ])
+    @Test(
+        "A list with a bad run, an empty run, overlapping runs or an open run before another is refused",
+        arguments: [
+            "1.0..5.2.0,", ",1.0..", "1.0..5.2.0,,7.0.0..", "1.0..,7.0.0..", "1.0..5.2.0,5.2.0..",
+            "7.0.0..8.0.0,1.0..2.0.0", "1.0..5.2.0;7.0.0..", "1.0..5.2.0, 7.0.0..",
+        ]
+    )
     func listRejects(text: String) {
         #expect(QEMUVersionRange.runs(parsing: text) == nil)
     }
@@ -86,8 +94,10 @@ struct QEMUVersionRangeTests {
     func prose() {
         #expect(closed.prose() == "2.12.0 to 5.2.0")
         #expect(open.prose() == "1.0 and later")
-        #expect(QEMUVersionRange.prose(of: [closed, QEMUVersionRange(from: version("7.0.0"))])
-            == "2.12.0 to 5.2.0; 7.0.0 and later")
+        #expect(
+            QEMUVersionRange.prose(of: [closed, QEMUVersionRange(from: version("7.0.0"))])
+                == "2.12.0 to 5.2.0; 7.0.0 and later"
+        )
     }
 
     @Test("Given the newest release known, an open run says how far 'later' reaches; a closed one is unchanged")
@@ -95,7 +105,9 @@ struct QEMUVersionRangeTests {
         let newest = QEMUVersion(10, 2, 2)
         #expect(open.prose(newestKnown: newest) == "1.0 and later, as of 10.2.2, the newest release known")
         #expect(closed.prose(newestKnown: newest) == "2.12.0 to 5.2.0")
-        #expect(QEMUVersionRange.prose(of: [closed, open], newestKnown: newest)
-            == "2.12.0 to 5.2.0; 1.0 and later, as of 10.2.2, the newest release known")
+        #expect(
+            QEMUVersionRange.prose(of: [closed, open], newestKnown: newest)
+                == "2.12.0 to 5.2.0; 1.0 and later, as of 10.2.2, the newest release known"
+        )
     }
 }

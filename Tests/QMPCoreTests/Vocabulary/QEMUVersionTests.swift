@@ -14,12 +14,15 @@ struct QEMUVersionTests {
         #expect(QEMUVersion("1") == nil)
     }
 
-    @Test("Text that is not MAJOR.MINOR[.MICRO][-PRERELEASE] is refused", arguments: [
-        "", "1", "1.", ".1", "1.2.3.4", "1.-2", "a.b", "1.2-", "-rc1", "1.2.x",
-        // Signs, spaces and separators are no part of a number or a pre-release: each would
-        // break the history's text form, where `..`, `,` and `-` separate things.
-        "+1.+2", "1.2 ", " 1.2", "1.2.0-rc 1", "1.2.0-rc,1", "1.2.0-rc..1", "1.2.0-rc-1", "1.2.0-rc.1",
-    ])
+    @Test(
+        "Text that is not MAJOR.MINOR[.MICRO][-PRERELEASE] is refused",
+        arguments: [
+            "", "1", "1.", ".1", "1.2.3.4", "1.-2", "a.b", "1.2-", "-rc1", "1.2.x",
+            // Signs, spaces and separators are no part of a number or a pre-release: each would
+            // break the history's text form, where `..`, `,` and `-` separate things.
+            "+1.+2", "1.2 ", " 1.2", "1.2.0-rc 1", "1.2.0-rc,1", "1.2.0-rc..1", "1.2.0-rc-1", "1.2.0-rc.1",
+        ]
+    )
     func rejects(text: String) {
         #expect(QEMUVersion(text) == nil)
     }
@@ -64,19 +67,23 @@ struct QEMUVersionTests {
         #expect(QEMUVersion(major: 1, minor: 0).writesMicro)
     }
 
-    @Test("version strings are MAJOR.MINOR[.MICRO][-PRERELEASE]", arguments: [
-        ("7.2.22", QEMUVersion(major: 7, minor: 2, micro: 22)),
-        ("0.12.50", QEMUVersion(major: 0, minor: 12, micro: 50)),
-        ("9.2.0-rc2", QEMUVersion(major: 9, minor: 2, micro: 0, prerelease: "rc2")),
-        ("1.0", QEMUVersion(major: 1, minor: 0, micro: 0)),
-    ])
+    @Test(
+        "version strings are MAJOR.MINOR[.MICRO][-PRERELEASE]",
+        arguments: [
+            ("7.2.22", QEMUVersion(major: 7, minor: 2, micro: 22)),
+            ("0.12.50", QEMUVersion(major: 0, minor: 12, micro: 50)),
+            ("9.2.0-rc2", QEMUVersion(major: 9, minor: 2, micro: 0, prerelease: "rc2")),
+            ("1.0", QEMUVersion(major: 1, minor: 0, micro: 0)),
+        ]
+    )
     func parse(text: String, version: QEMUVersion) {
         #expect(QEMUVersion(text) == version)
     }
 
     @Test("pre-releases that differ only in how a number is written still have an order, as == says they differ")
     func prereleaseSpelling() throws {
-        let padded = try #require(QEMUVersion("9.2.0-rc01")), plain = try #require(QEMUVersion("9.2.0-rc1"))
+        let padded = try #require(QEMUVersion("9.2.0-rc01"))
+        let plain = try #require(QEMUVersion("9.2.0-rc1"))
         #expect(padded != plain)
         #expect((padded < plain) != (plain < padded))
     }

@@ -373,7 +373,9 @@ final class QEMUProcess: Sendable {
     /// the directory goes. Returns once the process is reaped. Where QEMU was never asked to
     /// quit (`askedToQuit` false: a launch that failed or was given up), SIGTERM comes first.
     func terminate(stepTimeout: Duration, askedToQuit: Bool = true) async {
-        if !askedToQuit { kill(pid, SIGTERM) }
+        // A process this launcher has reaped no longer holds its pid, which another process may
+        // have by now: only one not yet reaped is signalled (a zombie keeps its pid until then).
+        if !askedToQuit, reapIfExited() == nil { kill(pid, SIGTERM) }
         var ended = await waitForExit(within: stepTimeout)
         if !ended && askedToQuit {
             kill(pid, SIGTERM)

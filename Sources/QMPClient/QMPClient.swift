@@ -547,7 +547,15 @@ public final class QMPClient: Sendable {
                 )
             }
             defer { group.cancelAll() }
-            return try await group.next() ?? nil
+            do {
+                return try await group.next() ?? nil
+            } catch is CancellationError {
+                return nil
+            }
+        }
+        // A cancelled caller ends the event stream too; it is told so, as a cancelled call is.
+        if Task.isCancelled {
+            throw QMPError(code: .cancelled, message: "cancelled while waiting for \(eventName)", command: name)
         }
         guard let event else {
             throw QMPError(

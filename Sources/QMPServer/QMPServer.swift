@@ -348,6 +348,9 @@ public final class QMPServer: Sendable {
     {
         do {
             return .success(try await handler(request))
+        } catch is CancellationError where Task.isCancelled {
+            // The handler's own task was cancelled: only a shutdown does that.
+            return .failure(shutDownBeforeFinishing)
         } catch {
             return .failure(errorBody(error))
         }
@@ -376,9 +379,6 @@ public final class QMPServer: Sendable {
             return body
         case let error as QMPDecodingError:
             return decodingFailure(error)
-        case is CancellationError:
-            // Only a shutdown cancels a handler's task.
-            return shutDownBeforeFinishing
         case let error as QMPError:
             return QMPErrorBody(
                 errorClass: error.errorClass ?? QMPError.ErrorClass.genericError,

@@ -148,6 +148,27 @@ struct TypedSurfaceTests {
             #expect(deleted.timestamp.seconds == 1)
         }
     }
+
+    @Test("a caller cancelled while it waits for the event is told it was cancelled, not that the connection closed")
+    func runAndWaitCancelled() async throws {
+        // The reply comes, the event never does.
+        let server = FakeServer.negotiating { command in FakeServer.reply([:], to: command) }
+        try await FakeServer.withClient(configuration: QMPClient.Configuration(), respond: server) { client in
+            let waiting = Task {
+                try await client.execute(
+                    DeviceDel(id: "disk1"),
+                    thenWaitFor: DeviceDeleted.self,
+                    matching: { $0.payload.device == "disk1" },
+                    eventTimeout: .seconds(60)
+                )
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            waiting.cancel()
+            let error = await #expect(throws: QMPError.self) { try await waiting.value }
+            #expect(error?.code == .cancelled)
+            #expect(error?.command == "device_del")
+        }
+    }
 }
 
 @Suite("Checking against the server's schema: one default, a visible fetch, one copy per build")

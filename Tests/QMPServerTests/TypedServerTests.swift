@@ -41,6 +41,26 @@ struct TypedServerTests {
         }
     }
 
+    @Test("a handler whose own subtask was cancelled answers with that error, not with the server's shutdown")
+    func handlersOwnCancellation() async throws {
+        try await Self.withTypedServer({ table in
+            table.register(QueryNameCommand.self) { _, _ in
+                // A timeout done with a task group: the handler's child is cancelled, the
+                // handler is not.
+                let child = Task<NameInfo, any Error> {
+                    try await Task.sleep(for: .seconds(60))
+                    return NameInfo(name: "late")
+                }
+                child.cancel()
+                return try await child.value
+            }
+        }) { _, client in
+            let error = await #expect(throws: QMPError.self) { try await client.execute(QueryNameCommand()) }
+            #expect(error?.errorClass == QMPError.ErrorClass.genericError)
+            #expect(error?.message.contains("shut down") == false)
+        }
+    }
+
     @Test("the handler gets the arguments decoded into the command")
     func decodedArguments() async throws {
         try await Self.withTypedServer({ table in

@@ -68,13 +68,25 @@ func waitForSignal(or extra: AsyncStream<String>? = nil) async -> String {
         sources.append(source)
     }
     defer { sources.forEach { $0.cancel() } }
-    if let extra {
-        Task {
-            for await reason in extra {
-                stop.continuation.yield(reason)
+    // The first reason from either stream wins; the other wait ends with the group. A stream
+    // that finishes without a reason leaves the other to decide.
+    return await withTaskGroup(of: String?.self) { group in
+        group.addTask {
+            var signals = stop.stream.makeAsyncIterator()
+            return await signals.next()
+        }
+        if let extra {
+            group.addTask {
+                var reasons = extra.makeAsyncIterator()
+                return await reasons.next()
             }
         }
+        while let result = await group.next() {
+            if let reason = result {
+                group.cancelAll()
+                return reason
+            }
+        }
+        return "end"
     }
-    var iterator = stop.stream.makeAsyncIterator()
-    return await iterator.next() ?? "end"
 }

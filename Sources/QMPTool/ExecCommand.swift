@@ -25,7 +25,10 @@ struct ExecCommand: AsyncParsableCommand {
             are skipped), each reply printed as one line; the first error stops, unless \
             --keep-going.
 
-            On an error reply the class and description go to stderr and the exit code is 1.
+            On an error reply the class and description go to stderr and the exit code is 1. \
+            When QEMU does not know a command, an argument or an enum value, the message adds \
+            the closest names it knows, and the QEMU release that introduced or removed it:
+              qmp exec query-stat           (...; did you mean query-stats or query-status?)
             """
     )
 
@@ -93,9 +96,13 @@ struct ExecCommand: AsyncParsableCommand {
         }
         do {
             let reply = try await connection.withClient(address: address) { client in
-                try await oob
-                    ? client.executeOutOfBand(command.name, arguments: command.arguments)
-                    : client.execute(command.name, arguments: command.arguments)
+                do {
+                    return try await oob
+                        ? client.executeOutOfBand(command.name, arguments: command.arguments)
+                        : client.execute(command.name, arguments: command.arguments)
+                } catch let error as QMPError where error.code == .commandFailed {
+                    throw await Self.advised(error, command: command, client: client)
+                }
             }
             printLine(reply.serialized(style: pretty ? .pretty(indent: 2) : .compact))
         } catch {
@@ -118,8 +125,12 @@ struct ExecCommand: AsyncParsableCommand {
                     }
                     do {
                         let command = try Self.command(fromLine: String(trimmed))
-                        let reply = try await client.execute(command.name, arguments: command.arguments)
-                        printLine(reply.serialized(style: style))
+                        do {
+                            let reply = try await client.execute(command.name, arguments: command.arguments)
+                            printLine(reply.serialized(style: style))
+                        } catch let error as QMPError where error.code == .commandFailed {
+                            throw await Self.advised(error, command: command, client: client)
+                        }
                     } catch let error where (error as? QMPError)?.code == .commandFailed || error is CommandLineError {
                         let code = failure(reporting: error)
                         firstFailure = firstFailure ?? code
@@ -136,6 +147,18 @@ struct ExecCommand: AsyncParsableCommand {
         if let outcome {
             throw outcome
         }
+    }
+
+    /// QEMU's refusal with what would have worked added (see ``RefusalAdvice``): the closest
+    /// names to a mistyped command, argument or enum value, the release that introduced or
+    /// removed what this QEMU lacks. The schema is fetched only now, after a refusal, so that a
+    /// command that works costs no more than before.
+    static func advised(_ error: QMPError, command: CommandLineSyntax.Command, client: QMPClient) async -> QMPError {
+        guard let schema = try? await client.schema() else { return error }
+        let advice = RefusalAdvice(schema: schema, version: client.greeting.version)
+        var advised = error
+        advised.message += advice.advice(for: command.name, arguments: command.arguments)
+        return advised
     }
 
     /// A line of qmp-shell syntax, or a JSON object with `execute` and `arguments`.

@@ -20,6 +20,8 @@ static int (*p_add_defun)(const char *, int (*)(int, int), int);
 static char **v_line_buffer;
 static int *v_point;
 static cqmp_le_completer *v_attempted_completion_function;
+static char *(**v_completion_entry_function)(const char *, int);
+static int *v_attempted_completion_over;
 static const char **v_basic_word_break_characters;
 static const char **v_completer_word_break_characters;
 static int *v_completion_append_character;
@@ -93,6 +95,8 @@ int cqmp_le_load(void) {
     *(void **)(&v_completer_word_break_characters) = dlsym(handle, "rl_completer_word_break_characters");
     *(void **)(&v_catch_signals) = dlsym(handle, "rl_catch_signals");
     *(void **)(&v_catch_sigwinch) = dlsym(handle, "rl_catch_sigwinch");
+    *(void **)(&v_completion_entry_function) = dlsym(handle, "rl_completion_entry_function");
+    *(void **)(&v_attempted_completion_over) = dlsym(handle, "rl_attempted_completion_over");
     snprintf(description, sizeof description, "%s", loaded);
     state = 1;
     return 1;
@@ -109,6 +113,25 @@ static int on_interrupt_key(int count, int key) {
     (void)key;
     interrupt_pressed = 1;
     return 0;
+}
+
+// The entry function readline and libedit call when the completer found nothing: none at all
+// means file names, which are wrong almost everywhere in a QMP line (the completer offers them
+// itself where an argument is a path).
+static char *no_more_matches(const char *text, int state) {
+    (void)text;
+    (void)state;
+    return NULL;
+}
+
+static cqmp_le_completer swift_completer;
+
+// Tells the editor, on every Tab, that the completer's answer is final, even when empty.
+static char **complete_without_fallback(const char *text, int start, int end) {
+    if (v_attempted_completion_over != NULL) {
+        *v_attempted_completion_over = 1;
+    }
+    return swift_completer(text, start, end);
 }
 
 int cqmp_le_take_interrupt(void) {
@@ -131,7 +154,11 @@ void cqmp_le_configure(const char *name, cqmp_le_completer completer) {
     if (v_completer_word_break_characters != NULL) {
         *v_completer_word_break_characters = " \t\n";
     }
-    *v_attempted_completion_function = completer;
+    swift_completer = completer;
+    *v_attempted_completion_function = complete_without_fallback;
+    if (v_completion_entry_function != NULL) {
+        *v_completion_entry_function = no_more_matches;
+    }
     p_add_defun("qmp-interrupt", on_interrupt_key, 3);
     // The completer adds the space after a finished word itself.
     *v_completion_append_character = 0;

@@ -392,6 +392,8 @@ enum ShellMachineNames {
             return ShellCompleter.qomNames(in: await run("qom-list", ["path": .string(path)]), linksOnly: true)
         case .qomProperties(let path):
             return ShellCompleter.qomNames(in: await run("qom-list", ["path": .string(path)]), linksOnly: false)
+        case .fileNames(let directory):
+            return ShellFileNames.entries(in: directory)
         }
     }
 

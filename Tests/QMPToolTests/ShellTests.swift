@@ -1,3 +1,4 @@
+import Foundation
 import QAPI
 import QMPCore
 import QMPServer
@@ -223,5 +224,63 @@ struct ShellColourTests {
         let reply = JSONHighlighter.render(["return": ["status": "running"]])
         #expect(reply.contains(JSONHighlighter.paint(#""status""#, .key)))
         #expect(!reply.contains(JSONHighlighter.Color.error.rawValue))
+    }
+}
+
+@Suite("qmp shell: file names where an argument is a path")
+struct ShellFileNameCompletionTests {
+    static let completer = ShellCompleter(schema: QEMUSimulator.schema.introspection)
+
+    @Test("string arguments named …file, …filename, …path or …dir take file names, at any depth")
+    func pathArguments() {
+        #expect(Self.completer.source(for: "screendump filename=") == .fileNames(in: ""))
+        #expect(Self.completer.source(for: "screendump filename=/tmp/sh") == .fileNames(in: "/tmp/"))
+        #expect(Self.completer.source(for: "blockdev-add driver=file filename=dir/x") == .fileNames(in: "dir/"))
+        #expect(Self.completer.source(for: "blockdev-snapshot-sync snapshot-file=") == .fileNames(in: ""))
+        #expect(
+            Self.completer.source(for: "nbd-server-start addr.type=unix addr.data.path=/run/")
+                == .fileNames(in: "/run/")
+        )
+    }
+
+    @Test("QOM paths and strings that merely mention a file are not file names")
+    func notPaths() {
+        #expect(Self.completer.source(for: "qom-list path=/m") == .qomChildren(of: "/"))
+        #expect(Self.completer.source(for: "x-query-virtio-status path=/machine/") == .qomChildren(of: "/machine"))
+        // 'file' of a format node is a node's name or its options, not a file.
+        #expect(Self.completer.source(for: "blockdev-add driver=qcow2 file=") == nil)
+        #expect(Self.completer.source(for: "blockdev-add driver=qcow2 node-name=") == nil)
+    }
+
+    @Test("the names offered are the directory's entries, directories going on with a slash, hidden ones after a dot")
+    func candidates() {
+        let names = ["disk.img", "images/", ".hidden"]
+        #expect(
+            Self.completer.complete("screendump filename=", names: names).candidates
+                == ["filename=disk.img", "filename=images/"]
+        )
+        #expect(
+            Self.completer.complete("screendump filename=/srv/i", names: names).candidates == ["filename=/srv/images/"]
+        )
+        #expect(Self.completer.complete("screendump filename=.h", names: names).candidates == ["filename=.hidden"])
+        #expect(ShellCompleter.Completion.insertion(for: "filename=images/") == "filename=images/")
+        #expect(ShellCompleter.Completion.insertion(for: "filename=disk.img") == "filename=disk.img ")
+    }
+
+    @Test("a directory lists its entries, with a slash after directories")
+    func listing() throws {
+        let directory = "/tmp/swift-qmp-files-\(getpid())-\(UInt32.random(in: 0...UInt32.max))/"
+        #expect(mkdir(directory, 0o700) == 0)
+        defer {
+            unlink(directory + "a.img")
+            rmdir(directory + "sub")
+            rmdir(directory)
+        }
+        #expect(mkdir(directory + "sub", 0o700) == 0)
+        let file = fopen(directory + "a.img", "w")
+        #expect(file != nil)
+        if let file { fclose(file) }
+        #expect(ShellFileNames.entries(in: directory) == ["a.img", "sub/"])
+        #expect(ShellFileNames.entries(in: directory + "nonexistent/").isEmpty)
     }
 }

@@ -23,7 +23,8 @@ int cqmp_le_load(void);
 const char *cqmp_le_description(void);
 
 /// Names the program for libedit's configuration (~/.editrc), turns off libedit's own signal
-/// handlers, sets whitespace as the only word break, and installs the completer.
+/// handlers, sets whitespace as the only word break, and installs the completer. What the
+/// completer returns is final: no match means none, not libedit's fallback to file names.
 void cqmp_le_configure(const char *name, cqmp_le_completer completer);
 
 /// Shows `prompt` and starts reading a line one character at a time (the callback interface).

@@ -32,6 +32,9 @@ struct ShellCompleter: Sendable {
         case qomChildren(of: String)
         /// Every property of the QOM object at a path.
         case qomProperties(of: String)
+        /// The files in a directory of this host (the current one for `""`), as the value
+        /// goes on: `directory` ends in `/` unless empty. Listed by ``ShellFileNames``.
+        case fileNames(in: String)
     }
 
     /// What to offer: each candidate replaces the word that starts at byte offset ``start``.
@@ -57,10 +60,13 @@ struct ShellCompleter: Sendable {
         self.schema = schema
     }
 
-    /// What the word before the cursor would need from the machine; `nil` when the schema is
-    /// enough.
+    /// What the word before the cursor would need from the machine or this host; `nil` when
+    /// the schema is enough.
     func source(for line: String, context: Context = Context()) -> Source? {
-        if case .value(_, let key, let command, let given, let prefix) = target(of: line, context: context) {
+        if case .value(let type, let key, let command, let given, let prefix) = target(of: line, context: context) {
+            if takesFileName(key: key, command: command, type: type) {
+                return .fileNames(in: Self.directoryPart(of: prefix))
+            }
             return Self.source(forKey: key, command: command, given: given, prefix: prefix)
         }
         return nil
@@ -94,7 +100,9 @@ struct ShellCompleter: Sendable {
             candidates = argumentNames(word, in: argumentType, given: given)
         case .value(let type, let key, let command, let given, let prefix):
             var values = valueCandidates(type)
-            if let source = Self.source(forKey: key, command: command, given: given, prefix: prefix) {
+            if takesFileName(key: key, command: command, type: type) {
+                values += Self.filter(names, for: .fileNames(in: Self.directoryPart(of: prefix)), prefix: prefix)
+            } else if let source = Self.source(forKey: key, command: command, given: given, prefix: prefix) {
                 values += Self.filter(names, for: source, prefix: prefix)
             }
             var seen = Set<String>()
@@ -266,6 +274,37 @@ struct ShellCompleter: Sendable {
         }
     }
 
+    // MARK: - File names
+
+    /// Whether a value names a file of the host QEMU runs on, so that Tab offers file names.
+    ///
+    /// The schema has no type for paths, so the rule goes by name, checked against every
+    /// release's schema: a plain string argument (at any depth) whose name ends in `file`,
+    /// `filename`, `path` or `dir` (`filename`, `logfile`, `snapshot-file`, `mem-path`,
+    /// `addr.path` of a Unix socket, `dir` of TLS credentials). Not QOM paths: names that
+    /// contain `qom` (`qom-path`), and the `path` of the commands that take a QOM object's
+    /// path (`qom-…`, `cxl-…`, `x-query-virtio…`; see ``takesQOMPath(command:)``). Anywhere
+    /// else Tab offers no file names.
+    func takesFileName(key: String, command: String, type: String) -> Bool {
+        let name = key.split(separator: ".").last.map(String.init) ?? key
+        guard ["file", "filename", "path", "dir"].contains(where: { name.hasSuffix($0) }), !name.contains("qom"),
+            !(key == "path" && Self.takesQOMPath(command: command)),
+            case .builtin? = schema.entry(named: type)?.metaType, schema.acceptedKinds(of: type) == [.string]
+        else { return false }
+        return true
+    }
+
+    /// Commands whose `path` argument is the path of a QOM object, not of a file.
+    static func takesQOMPath(command: String) -> Bool {
+        command.hasPrefix("qom-") || command.hasPrefix("cxl-") || command.hasPrefix("x-query-virtio")
+    }
+
+    /// `/tmp/` of `/tmp/di`, `` of `disk`: the directory a file name being typed is in.
+    static func directoryPart(of prefix: String) -> String {
+        guard let slash = prefix.lastIndex(of: "/") else { return "" }
+        return String(prefix[...slash])
+    }
+
     // MARK: - Names the machine has
 
     /// Which of the machine's names an argument takes, by its name and command. An `id` or
@@ -273,10 +312,10 @@ struct ShellCompleter: Sendable {
     /// new thing, so nothing is offered for it.
     static func source(forKey key: String, command: String, given: JSONObject, prefix: String = "") -> Source? {
         let createsNew = command.hasSuffix("-add") || command.hasSuffix("_add") || command.hasSuffix("-create")
+        if key == "path" && takesQOMPath(command: command) {
+            return .qomChildren(of: qomParent(of: prefix))
+        }
         if command.hasPrefix("qom-") {
-            if key == "path" {
-                return .qomChildren(of: qomParent(of: prefix))
-            }
             if key == "property", command == "qom-get" || command == "qom-set", case .string(let path)? = given["path"]
             {
                 return .qomProperties(of: path)
@@ -306,10 +345,19 @@ struct ShellCompleter: Sendable {
 
     /// The machine's names that fit a value being typed. For QOM paths, the names are the
     /// children of the path's parent, which ``qomParent(of:)`` gives.
+    /// For files, the names are the entries of the directory that ``Source/fileNames(in:)``
+    /// names, as ``ShellFileNames`` lists them; hidden ones only once a `.` is typed.
     static func filter(_ names: [String], for source: Source, prefix: String) -> [String] {
-        guard case .qomChildren = source else { return names }
-        let parent = qomParent(of: prefix)
-        return names.map { parent == "/" ? "/" + $0 : parent + "/" + $0 }
+        switch source {
+        case .qomChildren:
+            let parent = qomParent(of: prefix)
+            return names.map { parent == "/" ? "/" + $0 : parent + "/" + $0 }
+        case .fileNames(let directory):
+            let showsHidden = prefix.dropFirst(directory.count).hasPrefix(".")
+            return names.filter { showsHidden || !$0.hasPrefix(".") }.map { directory + $0 }
+        default:
+            return names
+        }
     }
 
     /// The QOM path whose children complete `prefix`: `/machine/per` → `/machine`, `/` → `/`.

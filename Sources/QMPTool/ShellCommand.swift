@@ -28,11 +28,16 @@ struct ShellCommand: AsyncParsableCommand {
             {"a":{"b":1}}), integers and true/false convert, values starting with { or [ are \
             read as JSON. A line that is a JSON object ({"execute": ...}) is sent as written. \
             'transaction(' starts collecting actions, one per line, and ')' sends them as one \
-            transaction. 'help' lists the commands, 'help COMMAND' shows its arguments.
+            transaction. 'help' lists the commands, 'help COMMAND' shows its arguments, \
+            'help TYPE' a type's members (an enum's values, a union's branches).
 
-            Tab completes command names, argument names (nested too), enum values, and the \
-            names of block devices, nodes, jobs, devices and QOM paths the machine has now. \
-            Arguments are checked against the connected QEMU's schema before sending. Events \
+            Tab completes command names, argument names (nested too), enum values, the \
+            names of block devices, nodes, jobs, devices and QOM paths the machine has now, \
+            and file names where an argument is a path: a string argument whose name ends in \
+            file, filename, path or dir (not a QOM path). Elsewhere, Tab with no match does \
+            nothing. Arguments are checked against the connected QEMU's schema before \
+            sending; a refusal names the closest commands, arguments or values, and the QEMU \
+            release that introduced or removed what this QEMU lacks. Events \
             are printed as they arrive. History is kept in $XDG_STATE_HOME/qmp/history, or \
             ~/.qmp_history; Ctrl-R searches it. A line ending in \\ or with an open bracket \
             continues on the next. Ctrl-D leaves.
@@ -54,6 +59,9 @@ struct ShellCommand: AsyncParsableCommand {
               TRANS> block-dirty-bitmap-add node=disk0 name=bitmap0
               TRANS> )
               (QEMU) {"execute": "qom-list", "arguments": {"path": "/machine"}}
+              (QEMU) help BlockDeviceInfo
+              (QEMU) stpo
+              error: QEMU 7.2.22 has no command 'stpo'; did you mean stop?
             """
     )
 
@@ -165,14 +173,22 @@ struct ShellSession {
         let client = self.client
         let server = client.greeting.version.map { "QEMU \($0)" } ?? "the server"
         let schema = options.mode == .qmp ? try? await client.schema() : nil
+        let version = client.greeting.version
+        let help = schema.map { ShellHelp(schema: $0, server: server, version: version) }
+        let advice = schema.map { RefusalAdvice(schema: $0, version: version) }
         let context = NIOLockedValueBox(ShellCompleter.Context(mode: options.mode))
-        let completer = schema.map(ShellCompleter.init(schema:))
+        let completer = help.map { ShellCompleter(schema: $0.schema, typeNames: $0.typeNames) }
         let terminal = try ShellTerminal(historyPath: Self.historyPath()) { prefix in
             guard let completer else { return .none }
             let here = context.withLockedValue { $0 }
             var names: [String] = []
-            if let source = completer.source(for: prefix, context: here) {
+            switch completer.source(for: prefix, context: here) {
+            case .fileNames(let directory)?:
+                names = ShellFileNames.entries(in: directory)
+            case let source?:
                 names = ShellMachineNames.fetchBlocking(source, client: client)
+            case nil:
+                break
             }
             return completer.complete(prefix, context: here, names: names)
         }
@@ -211,8 +227,26 @@ struct ShellSession {
             eventTask.cancel()
             closedTask.cancel()
         }
+        await readLines(
+            terminal: terminal,
+            interpreter: &interpreter,
+            context: context,
+            help: help,
+            advice: advice,
+            output: output
+        )
+        await terminal.stop()
+    }
 
-        let help = schema.map { ShellHelp(schema: $0, server: server) }
+    /// Reads and performs lines until the input ends.
+    private func readLines(
+        terminal: ShellTerminal,
+        interpreter: inout ShellInterpreter,
+        context: NIOLockedValueBox<ShellCompleter.Context>,
+        help: ShellHelp?,
+        advice: RefusalAdvice?,
+        output: ShellOutput
+    ) async {
         inputs: for await input in terminal.inputs {
             switch input {
             case .endOfInput:
@@ -226,8 +260,8 @@ struct ShellSession {
                     if step != .more, !interpreter.lastInput.trimmingWhitespace().isEmpty {
                         terminal.post(.addHistory(interpreter.lastInput))
                     }
-                    try await perform(step, interpreter: &interpreter, help: help, output: output)
-                } catch let error as CommandLineError {
+                    await perform(step, interpreter: &interpreter, help: help, advice: advice, output: output)
+                } catch {
                     if !interpreter.lastInput.trimmingWhitespace().isEmpty {
                         terminal.post(.addHistory(interpreter.lastInput))
                     }
@@ -238,15 +272,15 @@ struct ShellSession {
                 terminal.post(.ready(prompt: interpreter.prompt))
             }
         }
-        await terminal.stop()
     }
 
     private func perform(
         _ step: ShellInterpreter.Step,
         interpreter: inout ShellInterpreter,
         help: ShellHelp?,
+        advice: RefusalAdvice?,
         output: ShellOutput
-    ) async throws {
+    ) async {
         switch step {
         case .nothing, .more:
             return
@@ -258,17 +292,17 @@ struct ShellSession {
                 return output.text(help.overview())
             }
             guard let text = help.topic(topic) else {
-                return output.error("\(help.server) has no command or event '\(topic)'")
+                return output.error(help.missing(topic))
             }
             output.text(text)
         case .execute(let name, let arguments):
             // Checked only when the schema came at the start (help is made from it), as the
             // banner said; a server that did not give it is not asked again for every command.
-            if help != nil {
+            if let advice {
                 do {
                     try await client.check(name, arguments: arguments)
                 } catch let error as QMPError where error.code == .invalidArguments {
-                    return output.error("error: \(error.message)")
+                    return output.error("error: \(error.message)" + advice.advice(for: name, arguments: arguments))
                 } catch {
                     // The check could not be made: let QEMU judge.
                 }

@@ -227,6 +227,92 @@ struct ShellColourTests {
     }
 }
 
+@Suite("qmp shell: help TYPE, from the schema history")
+struct ShellTypeHelpTests {
+    static let help = ShellHelp(
+        schema: QEMUSimulator.schema.introspection,
+        server: "QEMU 7.2.22",
+        version: QEMUVersion("7.2.22")
+    )
+
+    @Test("a struct: its members with their types, which are required, and when each came where that differs")
+    func structure() throws {
+        let text = try #require(Self.help.topic("BlockDeviceInfo"))
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "object BlockDeviceInfo")
+        #expect(lines.contains("members: (* required in QEMU 7.2.22)"))
+        #expect(lines.contains { $0.hasPrefix("* file ") && $0.hasSuffix("str") })
+        // Optional in 7.2, required from 10.2 on: shown as 7.2 has it.
+        #expect(
+            lines.contains {
+                $0.hasPrefix("  node-name ") && $0.contains("str") && $0.contains("[QEMU 2.0.0 and later]")
+            }
+        )
+        #expect(
+            lines.contains { $0.hasPrefix("  children ") && $0.contains("[QEMU 10.2.2 and later; not in QEMU 7.2.22]") }
+        )
+        #expect(lines.last == "in QEMU 1.0 and later")
+    }
+
+    @Test("an enum: its values, with those this QEMU lacks marked")
+    func enumeration() throws {
+        let text = try #require(Self.help.topic("RunState"))
+        #expect(text.hasPrefix("enum RunState\nvalues:\n  debug\n"))
+        #expect(text.contains("\n  preconfig  [QEMU 3.0.0 to 5.2.0; not in QEMU 7.2.22]\n"))
+    }
+
+    @Test("a union: its members, the tag that selects the branch, and the branches")
+    func union() throws {
+        let text = try #require(Self.help.topic("SocketAddress"))
+        #expect(text.hasPrefix("union SocketAddress\n"))
+        #expect(text.contains("* type ") && text.contains("(selects the branch)"))
+        #expect(text.contains("branches, by type:\n  inet"))
+        #expect(text.contains("  unix   UnixSocketAddress"))
+    }
+
+    @Test("an alternate: its branches")
+    func alternate() throws {
+        let text = try #require(Self.help.topic("BlockdevRef"))
+        #expect(text.contains("alternate BlockdevRef\none of:\n"))
+        #expect(text.contains("  reference   str"))
+    }
+
+    @Test("a type this QEMU does not have is shown as the newest release knows it, saying so")
+    func absentType() throws {
+        let old = ShellHelp(
+            schema: QEMUSimulator.schema.introspection,
+            server: "QEMU 2.0.0",
+            version: QEMUVersion("2.0.0")
+        )
+        let text = try #require(old.topic("BlockdevChild"))
+        #expect(text.hasPrefix("object BlockdevChild\n(QEMU 2.0.0 does not have it: it was introduced in 10.2.2;"))
+        #expect(!text.contains("not in QEMU 2.0.0"))
+        #expect(old.topic("BlockDeviceInfo")?.contains("members: (* required in QEMU 2.0.0)") == true)
+    }
+
+    @Test("an unknown name: what the server lacks, why, and the closest names")
+    func missing() {
+        #expect(
+            Self.help.missing("query-stat")
+                == "QEMU 7.2.22 has no command, event or type 'query-stat'; did you mean query-stats or query-status?"
+        )
+        #expect(
+            Self.help.missing("query-cpus").hasPrefix(
+                "QEMU 7.2.22 has no command, event or type 'query-cpus'; QEMU removed it after 5.2.0"
+            )
+        )
+        #expect(Self.help.missing("BlockDevInfo").hasSuffix("; did you mean BlockDeviceInfo or BlockdevCacheInfo?"))
+        #expect(Self.help.topic("nope") == nil)
+    }
+
+    @Test("Tab after help offers types too, those of this QEMU")
+    func completion() {
+        let completer = ShellCompleter(schema: Self.help.schema, typeNames: Self.help.typeNames)
+        #expect(completer.complete("help BlockDeviceIn").candidates == ["BlockDeviceInfo"])
+        #expect(!completer.complete("help BlockdevCh").candidates.contains("BlockdevChild"))
+    }
+}
+
 @Suite("qmp shell: file names where an argument is a path")
 struct ShellFileNameCompletionTests {
     static let completer = ShellCompleter(schema: QEMUSimulator.schema.introspection)

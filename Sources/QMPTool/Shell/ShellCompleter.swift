@@ -53,11 +53,15 @@ struct ShellCompleter: Sendable {
     }
 
     let schema: QAPIIntrospection
+    /// The names of the types `help` describes (introspection numbers its types, so these come
+    /// from the bindings' history).
+    let typeNames: [String]
     /// Words the shell itself understands in QMP mode.
     static let builtins = ["help", "transaction("]
 
-    init(schema: QAPIIntrospection) {
+    init(schema: QAPIIntrospection, typeNames: [String] = []) {
         self.schema = schema
+        self.typeNames = typeNames
     }
 
     /// What the word before the cursor would need from the machine or this host; `nil` when
@@ -88,12 +92,13 @@ struct ShellCompleter: Sendable {
             }
             candidates = (commands + Self.builtins).filter { $0.hasPrefix(word) }.sorted()
         case .helpTopic:
-            candidates = schema.entries.compactMap { entry -> String? in
+            let topics = schema.entries.compactMap { entry -> String? in
                 switch entry.metaType {
-                case .command, .event: return entry.name.hasPrefix(word) ? entry.name : nil
+                case .command, .event: return entry.name
                 default: return nil
                 }
-            }.sorted()
+            }
+            candidates = Set(topics + typeNames).filter { $0.hasPrefix(word) }.sorted()
         case .actionName:
             candidates = (actionTypes().keys.sorted() + [")"]).filter { $0.hasPrefix(word) }
         case .argumentName(let argumentType, let given):

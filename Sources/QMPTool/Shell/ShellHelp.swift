@@ -6,10 +6,16 @@ import QMPHistory
 ///
 /// Introspection hides type names behind numbers, so a type is described by what it is:
 /// `str`, `int`, `enum (a, b, c)`, `array of …`, an object's members indented below it.
+///
+/// Types are another matter: introspection numbers them, so `help TYPE` describes a type from
+/// the schema history the bindings carry, as the connected QEMU's release has it.
 struct ShellHelp: Sendable {
     let schema: QAPIIntrospection
     /// `QEMU 7.2.0`, or how else to call the server in messages.
     let server: String
+    /// The server's version, when its greeting gave one.
+    var version: QEMUVersion? = nil
+    var history: QMPSchemaHistory = .shared
 
     /// `help`: the commands this QEMU has, and what the shell itself understands.
     func overview(width: Int = 80) -> String {
@@ -22,6 +28,7 @@ struct ShellHelp: Sendable {
         lines += [
             "",
             "  help COMMAND              arguments and types of a command (or an event)",
+            "  help TYPE                 members of a type, values of an enum, branches of a union",
             "  COMMAND key=value ...     run a command; dotted keys nest (a.b=1 is {\"a\":{\"b\":1}})",
             "  {\"execute\": ...}          a JSON command, sent as written",
             "  transaction( ... )        collect actions, one per line, send them on ')'",
@@ -31,9 +38,10 @@ struct ShellHelp: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    /// `help NAME`: a command's arguments (or an event's data), with types and optionality.
+    /// `help NAME`: a command's arguments (or an event's data), with types and optionality; a
+    /// type's members, values or branches (see ``typeTopic(_:)``).
     func topic(_ name: String) -> String? {
-        guard let entry = schema.entry(named: name) else { return nil }
+        guard let entry = schema.entry(named: name) else { return typeTopic(name) }
         var lines: [String] = []
         switch entry.metaType {
         case .command(let argumentType, let returnType, let allowsOutOfBand):
@@ -47,12 +55,94 @@ struct ShellHelp: Sendable {
             lines.append("event \(name)")
             lines += arguments(argumentType, heading: "data")
         default:
-            return nil
+            return typeTopic(name)
         }
         if !entry.features.isEmpty {
             lines.append("features: \(entry.features.joined(separator: ", "))")
         }
         lines += Self.availability(of: name)
+        return lines.joined(separator: "\n")
+    }
+
+    /// Why there is no help for `name`: `QEMU 7.2.22 has no command, event or type 'query-stat';
+    /// did you mean query-stats or query-status?`, with the release that removed or introduced
+    /// it when the history knows it.
+    func missing(_ name: String) -> String {
+        var text = "\(server) has no command, event or type '\(name)'"
+        if let version, let known = history.lookup(name).first, let reason = known.availability.whyAbsent(in: version) {
+            text += "; \(reason)"
+        }
+        let topics = schema.entries.compactMap { entry -> String? in
+            switch entry.metaType {
+            case .command, .event: return entry.name
+            default: return nil
+            }
+        }
+        return text + NameSuggestions.hint(for: name, among: topics + typeNames)
+    }
+
+    /// The types `help` can describe: those of the history that the server's release has (all
+    /// of them when the release is not known).
+    var typeNames: [String] {
+        history.types.values.filter { entry in version.map(entry.isPresent(in:)) ?? true }.map(\.name)
+    }
+
+    /// `help TYPE`: a type's members with their types, whether each is required, and when it
+    /// came or went where that differs from the type itself; an enum's values; a union's tag
+    /// and branches; an alternate's branches. Shown in the shape the server's release has;
+    /// a type the server lacks in the newest shape known, saying so.
+    func typeTopic(_ name: String) -> String? {
+        guard let entry = history.types[name] else { return nil }
+        let kind = entry.tag != nil ? "union" : entry.metaType?.rawValue ?? "type"
+        let present = version.map(entry.isPresent(in:)) ?? true
+        var lines = ["\(kind) \(name)"]
+        if let version, let reason = entry.availability.whyAbsent(in: version) {
+            lines.append("(\(server) does not have it: \(reason); shown as the newest release knows it)")
+        }
+        let mentioned = [QEMUAvailability.deprecatedFeature]
+        let entrySpan = entry.availability.prose(mentioning: mentioned)
+        /// `QEMU 2.0.0 and later` where it differs from the type's own span, and whether the
+        /// server lacks it.
+        func note(_ availability: QEMUAvailability) -> String {
+            var parts: [String] = []
+            let span = availability.prose(mentioning: mentioned)
+            if span != entrySpan { parts.append("QEMU " + span) }
+            if present, let version, !availability.isAvailable(in: version) { parts.append("not in \(server)") }
+            return parts.isEmpty ? "" : "  [\(parts.joined(separator: "; "))]"
+        }
+        if let base = entry.base, !base.hasPrefix("q_obj_") {
+            lines.append("base: \(base)")
+        }
+        if !entry.members.isEmpty {
+            lines.append(present && version != nil ? "members: (* required in \(server))" : "members: (* required)")
+            let width = min(24, (entry.members.map(\.name.count).max() ?? 0) + 2)
+            let typeWidth = min(28, (entry.members.compactMap { $0.typeChanges.last?.type.count }.max() ?? 0) + 2)
+            for member in entry.members {
+                let shapeHere = present ? version.flatMap(member.shape(in:)) : nil
+                let shape = shapeHere ?? member.typeChanges.last
+                // A member the server lacks is required nowhere it could be given.
+                let lacking = present && version != nil && shapeHere == nil
+                let marker = shape?.isOptional == false && !lacking ? "*" : " "
+                var line = "\(marker) \(member.name.padding(to: width))\((shape?.type ?? "?").padding(to: typeWidth))"
+                if member.name == entry.tag { line += "  (selects the branch)" }
+                line += note(member.availability)
+                lines.append(line.droppingTrailingSpaces())
+            }
+        }
+        if !entry.branches.isEmpty {
+            lines.append(entry.tag.map { "branches, by \($0):" } ?? "one of:")
+            let width = min(24, (entry.branches.map(\.name.count).max() ?? 0) + 2)
+            for branch in entry.branches {
+                lines.append("  \(branch.name.padding(to: width))\(branch.type)")
+            }
+        }
+        if !entry.values.isEmpty {
+            lines.append("values:")
+            for value in entry.values {
+                lines.append("  " + value.name + note(value.availability))
+            }
+        }
+        lines.append("in QEMU " + entrySpan)
         return lines.joined(separator: "\n")
     }
 
@@ -145,6 +235,10 @@ struct ShellHelp: Sendable {
 }
 
 extension String {
+    func droppingTrailingSpaces() -> String {
+        String(self[..<(lastIndex { $0 != " " }.map(index(after:)) ?? startIndex)])
+    }
+
     func padding(to width: Int) -> String {
         count >= width ? self + " " : self + String(repeating: " ", count: width - count)
     }

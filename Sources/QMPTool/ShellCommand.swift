@@ -178,6 +178,7 @@ struct ShellSession {
         let advice = schema.map { RefusalAdvice(schema: $0, version: version) }
         let context = NIOLockedValueBox(ShellCompleter.Context(mode: options.mode))
         let completer = help.map { ShellCompleter(schema: $0.schema, typeNames: $0.typeNames) }
+        let fetches = ShellMachineNames.Requests()
         let terminal = try ShellTerminal(historyPath: Self.historyPath()) { prefix in
             guard let completer else { return .none }
             let here = context.withLockedValue { $0 }
@@ -186,7 +187,7 @@ struct ShellSession {
             case .fileNames(let directory)?:
                 names = ShellFileNames.entries(in: directory)
             case let source?:
-                names = ShellMachineNames.fetchBlocking(source, client: client)
+                names = fetches.fetchBlocking(source)
             case nil:
                 break
             }
@@ -211,30 +212,35 @@ struct ShellSession {
         terminal.start(prompt: interpreter.prompt)
 
         let events = client.events(bufferSize: 4096)
-        let eventTask = Task {
-            for try await event in events {
-                output.event(event)
+        await withTaskGroup(of: Void.self) { group in
+            // Events are printed as they come; their stream ends when the connection does.
+            group.addTask {
+                do {
+                    for try await event in events {
+                        output.event(event)
+                    }
+                } catch {
+                    // The connection failed rather than closed: the same for the person typing.
+                }
+                if !Task.isCancelled {
+                    terminal.print("Disconnected")
+                    terminal.endInput()
+                }
             }
-        }
-        let closedTask = Task {
-            await client.waitUntilClosed()
-            if !Task.isCancelled {
-                terminal.print("Disconnected")
-                terminal.endInput()
+            // The machine's names for Tab, asked for by the terminal thread.
+            group.addTask {
+                await fetches.serve(client: client)
             }
+            await readLines(
+                terminal: terminal,
+                interpreter: &interpreter,
+                context: context,
+                help: help,
+                advice: advice,
+                output: output
+            )
+            group.cancelAll()
         }
-        defer {
-            eventTask.cancel()
-            closedTask.cancel()
-        }
-        await readLines(
-            terminal: terminal,
-            interpreter: &interpreter,
-            context: context,
-            help: help,
-            advice: advice,
-            output: output
-        )
         await terminal.stop()
     }
 
@@ -431,17 +437,39 @@ enum ShellMachineNames {
         }
     }
 
-    /// ``fetch(_:client:)`` for the terminal thread, which is not part of Swift's cooperative
-    /// pool and may wait; at most three seconds.
-    static func fetchBlocking(_ source: ShellCompleter.Source, client: QMPClient) -> [String] {
-        let result = NIOLockedValueBox<[String]>([])
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let names = await fetch(source, client: client)
-            result.withLockedValue { $0 = names }
-            done.signal()
+    /// Fetches for the terminal thread, which is not part of Swift's cooperative pool and may
+    /// wait: it posts a request and waits for the session's task that serves them.
+    final class Requests: Sendable {
+        struct Request: Sendable {
+            let source: ShellCompleter.Source
+            let names: NIOLockedValueBox<[String]>
+            let done: DispatchSemaphore
         }
-        _ = done.wait(timeout: .now() + 3)
-        return result.withLockedValue { $0 }
+
+        private let requests: AsyncStream<Request>
+        private let continuation: AsyncStream<Request>.Continuation
+
+        init() {
+            (requests, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        }
+
+        /// ``fetch(_:client:)`` from a thread that may block, for at most three seconds; nothing
+        /// once the session has stopped serving.
+        func fetchBlocking(_ source: ShellCompleter.Source) -> [String] {
+            let request = Request(source: source, names: NIOLockedValueBox([]), done: DispatchSemaphore(value: 0))
+            guard case .enqueued = continuation.yield(request) else { return [] }
+            _ = request.done.wait(timeout: .now() + 3)
+            return request.names.withLockedValue { $0 }
+        }
+
+        /// Answers the requests one at a time until the task is cancelled.
+        func serve(client: QMPClient) async {
+            defer { continuation.finish() }
+            for await request in requests {
+                let names = await ShellMachineNames.fetch(request.source, client: client)
+                request.names.withLockedValue { $0 = names }
+                request.done.signal()
+            }
+        }
     }
 }

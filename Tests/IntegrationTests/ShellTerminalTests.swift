@@ -15,10 +15,11 @@ final class TmuxTerminal: Sendable {
         self.socketName = socketName
     }
 
-    /// Starts `command` in a new tmux server of its own.
+    /// Starts `command` in a new tmux server of its own, in `directory` when given.
     static func start(
         _ command: [String],
         environment: [String: String],
+        directory: String? = nil,
         columns: Int = 160,
         rows: Int = 60
     ) async throws -> TmuxTerminal {
@@ -26,10 +27,11 @@ final class TmuxTerminal: Sendable {
         let exports = environment.map { "\($0.key)=\(Self.quoted($0.value))" }.joined(separator: " ")
         // The pane stays after qmp exits, so that its last screen can still be read.
         let line = "env \(exports) \(command.map(Self.quoted).joined(separator: " ")); echo \"[exit $?]\"; sleep 600"
-        let arguments = [
-            "-L", terminal.socketName, "new-session", "-d", "-s", terminal.session, "-x", "\(columns)", "-y", "\(rows)",
-            line,
-        ]
+        let arguments =
+            [
+                "-L", terminal.socketName, "new-session", "-d", "-s", terminal.session, "-x", "\(columns)", "-y",
+                "\(rows)",
+            ] + (directory.map { ["-c", $0] } ?? []) + [line]
         _ = try await offCooperativePool { try Self.tmux(arguments) }.get()
         return terminal
     }
@@ -262,6 +264,90 @@ struct ShellTerminalTests {
             try await hmp.waitFor("the CPU check") { $0.contains("bad CPU index") }
             try await hmp.press("C-d")
             try await hmp.waitFor("qmp -H to exit") { $0.contains("[exit 0]") }
+        }
+    }
+}
+
+extension ShellTerminalTests {
+    @Test("a person who mistypes: suggestions, the version hint, help TYPE, and Tab that offers only what fits")
+    func mistakes() async throws {
+        let directory = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let shellSocket = directory.appendingPathComponent("shell.sock").path
+        // Files for Tab: one where an argument is a path, one that no other argument may offer.
+        let images = directory.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try Data().write(to: images.appendingPathComponent("screen.ppm"))
+        try Data().write(to: directory.appendingPathComponent("zz-not-an-argument"))
+        let launcher = QEMULauncher(
+            extraArguments: ["-qmp", "unix:\(shellSocket),server=on,wait=off"],
+            startupTimeout: .seconds(30),
+            shutdownStepTimeout: .seconds(5)
+        )
+        let qmp = try QMPExecutable.url.path
+        let environment = ["HOME": directory.path, "XDG_STATE_HOME": "", "TERM": "xterm", "NO_COLOR": "1"]
+        try await RealQEMU.with(launcher) { _ in
+            let terminal = try await TmuxTerminal.start(
+                [qmp, "shell", shellSocket],
+                environment: environment,
+                directory: directory.path
+            )
+            defer { terminal.close() }
+            try await terminal.waitFor("the prompt") { $0.contains("Connected to QEMU 7.2") && $0.contains("(QEMU)") }
+
+            // A mistyped command is refused with the commands it was probably meant to be.
+            try await terminal.type("query-stat")
+            try await terminal.press("Enter")
+            try await terminal.waitFor("the suggestion") {
+                $0.contains("has no command 'query-stat'; did you mean query-stats or query-status?")
+            }
+
+            // A command this QEMU no longer has: the release that removed it, as the typed API says.
+            try await terminal.type("query-cpus")
+            try await terminal.press("Enter")
+            try await terminal.waitFor("the version hint") {
+                $0.contains("has no command 'query-cpus'; QEMU removed it after 5.2.0; did you mean query-cpus-fast?")
+            }
+
+            // A mistyped argument and a mistyped enum value.
+            try await terminal.type("eject device=cd0 forse=true")
+            try await terminal.press("Enter")
+            try await terminal.waitFor("the argument suggestion") {
+                $0.contains("has no argument 'forse' of 'eject'; did you mean force?")
+            }
+            try await terminal.type("blockdev-add driver=qcow3 node-name=disk0")
+            try await terminal.press("Enter")
+            try await terminal.waitFor("the value suggestion") { $0.contains("; did you mean qcow or qcow2?") }
+
+            // help TYPE describes a type: members, types, which are required.
+            try await terminal.type("help BlockDeviceInfo")
+            try await terminal.press("Enter")
+            try await terminal.waitFor("the type's help") {
+                $0.contains("object BlockDeviceInfo") && $0.contains("members: (* required in QEMU 7.2")
+                    && $0.contains("* file ")
+            }
+
+            // Tab completes file names where the argument is a path...
+            try await terminal.type("screendump filename=ima")
+            try await terminal.press("Tab")
+            try await terminal.waitFor("the directory") {
+                TmuxTerminal.currentLine($0) == "(QEMU) screendump filename=images/"
+            }
+            try await terminal.type("sc")
+            try await terminal.press("Tab")
+            try await terminal.waitFor("the file") {
+                TmuxTerminal.currentLine($0) == "(QEMU) screendump filename=images/screen.ppm"
+            }
+            try await terminal.press("C-u")
+            // ...and nowhere else: with no match, Tab leaves the line as it is.
+            try await terminal.type("query-status zz")
+            try await terminal.press("Tab")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(TmuxTerminal.currentLine(try await terminal.screen()) == "(QEMU) query-status zz")
+            try await terminal.press("C-u")
+
+            try await terminal.press("C-d")
+            try await terminal.waitFor("qmp to exit") { $0.contains("[exit 0]") }
         }
     }
 }

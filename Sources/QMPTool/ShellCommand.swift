@@ -34,7 +34,8 @@ struct ShellCommand: AsyncParsableCommand {
             Tab completes command names, argument names (nested too), enum values, the \
             names of block devices, nodes, jobs, devices and QOM paths the machine has now, \
             and file names where an argument is a path: a string argument whose name ends in \
-            file, filename, path or dir (not a QOM path). Elsewhere, Tab with no match does \
+            file, filename, path or dir (not a QOM path), or a file chardev's in and out. \
+            Elsewhere, Tab with no match does \
             nothing. Arguments are checked against the connected QEMU's schema before \
             sending; a refusal names the closest commands, arguments or values, and the QEMU \
             release that introduced or removed what this QEMU lacks. Events \

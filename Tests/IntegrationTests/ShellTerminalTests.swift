@@ -339,6 +339,13 @@ extension ShellTerminalTests {
                 TmuxTerminal.currentLine($0) == "(QEMU) screendump filename=images/screen.ppm"
             }
             try await terminal.press("C-u")
+            // ...also where the type says so: QEMU numbers its types, the shell names them.
+            try await terminal.type("chardev-add id=c0 backend.type=file backend.data.out=ima")
+            try await terminal.press("Tab")
+            try await terminal.waitFor("the directory for a file chardev") {
+                TmuxTerminal.currentLine($0) == "(QEMU) chardev-add id=c0 backend.type=file backend.data.out=images/"
+            }
+            try await terminal.press("C-u")
             // ...and nowhere else: with no match, Tab leaves the line as it is.
             try await terminal.type("query-status zz")
             try await terminal.press("Tab")

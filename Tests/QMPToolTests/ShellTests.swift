@@ -1,6 +1,7 @@
 import Foundation
 import QAPI
 import QMPCore
+import QMPHistory
 import QMPServer
 import QMPSimulator
 import Testing
@@ -327,6 +328,24 @@ struct ShellFileNameCompletionTests {
             Self.completer.source(for: "nbd-server-start addr.type=unix addr.data.path=/run/")
                 == .fileNames(in: "/run/")
         )
+    }
+
+    @Test("members of the types whose strings are file names, though their names do not say so")
+    func fileMembers() throws {
+        // QEMU numbers its types; the shell's client names them from the history, as here.
+        let sources = try #require(QMPSchemaHistory.shared.sourceTypes(forServer: QEMUVersion("7.2.22")!))
+        let completer = ShellCompleter(schema: QEMUSimulator.schema.introspection.filling(from: sources))
+        #expect(
+            completer.source(for: "chardev-add id=c0 backend.type=file backend.data.out=/tmp/")
+                == .fileNames(in: "/tmp/")
+        )
+        #expect(
+            completer.source(for: "chardev-add id=c0 backend.type=serial backend.data.device=/dev/tty")
+                == .fileNames(in: "/dev/")
+        )
+        // The same names elsewhere are no files: a block device's 'device'.
+        #expect(completer.source(for: "eject device=") == .blockDevices)
+        #expect(completer.source(for: "chardev-add id=c0 backend.type=udp backend.data.remote.data.host=") == nil)
     }
 
     @Test("QOM paths and strings that merely mention a file are not file names")

@@ -67,8 +67,9 @@ struct ShellCompleter: Sendable {
     /// What the word before the cursor would need from the machine or this host; `nil` when
     /// the schema is enough.
     func source(for line: String, context: Context = Context()) -> Source? {
-        if case .value(let type, let key, let command, let given, let prefix) = target(of: line, context: context) {
-            if takesFileName(key: key, command: command, type: type) {
+        let here = target(of: line, context: context)
+        if case .value(let type, let owner, let key, let command, let given, let prefix) = here {
+            if takesFileName(key: key, command: command, type: type, owner: owner) {
                 return .fileNames(in: Self.directoryPart(of: prefix))
             }
             return Self.source(forKey: key, command: command, given: given, prefix: prefix)
@@ -103,9 +104,9 @@ struct ShellCompleter: Sendable {
             candidates = (actionTypes().keys.sorted() + [")"]).filter { $0.hasPrefix(word) }
         case .argumentName(let argumentType, let given):
             candidates = argumentNames(word, in: argumentType, given: given)
-        case .value(let type, let key, let command, let given, let prefix):
+        case .value(let type, let owner, let key, let command, let given, let prefix):
             var values = valueCandidates(type)
-            if takesFileName(key: key, command: command, type: type) {
+            if takesFileName(key: key, command: command, type: type, owner: owner) {
                 values += Self.filter(names, for: .fileNames(in: Self.directoryPart(of: prefix)), prefix: prefix)
             } else if let source = Self.source(forKey: key, command: command, given: given, prefix: prefix) {
                 values += Self.filter(names, for: source, prefix: prefix)
@@ -127,7 +128,8 @@ struct ShellCompleter: Sendable {
         case actionName
         /// `given` holds the arguments already typed.
         case argumentName(type: String, given: JSONObject)
-        case value(type: String, key: String, command: String, given: JSONObject, prefix: String)
+        /// `owner` is the object type whose member the value is.
+        case value(type: String, owner: String, key: String, command: String, given: JSONObject, prefix: String)
     }
 
     /// The word the cursor is in: empty after whitespace.
@@ -169,12 +171,16 @@ struct ShellCompleter: Sendable {
             return .argumentName(type: argumentType, given: given)
         }
         let key = String(word[..<equals])
-        guard let type = memberType(at: key.split(separator: ".").map(String.init), in: argumentType, given: given)
+        let path = key.split(separator: ".").map(String.init)
+        guard let type = memberType(at: path, in: argumentType, given: given),
+            let owner = path.count == 1
+                ? argumentType : memberType(at: Array(path.dropLast()), in: argumentType, given: given)
         else {
             return .nothing
         }
         return .value(
             type: type,
+            owner: objectType(owner) ?? owner,
             key: key,
             command: inTransaction ? "transaction:\(name)" : name,
             given: given,
@@ -288,16 +294,28 @@ struct ShellCompleter: Sendable {
     /// `filename`, `path` or `dir` (`filename`, `logfile`, `snapshot-file`, `mem-path`,
     /// `addr.path` of a Unix socket, `dir` of TLS credentials). Not QOM paths: names that
     /// contain `qom` (`qom-path`), and the `path` of the commands that take a QOM object's
-    /// path (`qom-…`, `cxl-…`, `x-query-virtio…`; see ``takesQOMPath(command:)``). Anywhere
-    /// else Tab offers no file names.
-    func takesFileName(key: String, command: String, type: String) -> Bool {
-        let name = key.split(separator: ".").last.map(String.init) ?? key
-        guard ["file", "filename", "path", "dir"].contains(where: { name.hasSuffix($0) }), !name.contains("qom"),
-            !(key == "path" && Self.takesQOMPath(command: command)),
-            case .builtin? = schema.entry(named: type)?.metaType, schema.acceptedKinds(of: type) == [.string]
+    /// path (`qom-…`, `cxl-…`, `x-query-virtio…`; see ``takesQOMPath(command:)``). Besides,
+    /// the members of the types in ``fileMembers``, whose names say nothing of files (a file
+    /// chardev's `in` and `out`), where the schema names its types (QEMU's own introspection
+    /// numbers them; the shell's client fills the names in from the history). Anywhere else
+    /// Tab offers no file names.
+    func takesFileName(key: String, command: String, type: String, owner: String? = nil) -> Bool {
+        guard case .builtin? = schema.entry(named: type)?.metaType, schema.acceptedKinds(of: type) == [.string]
         else { return false }
-        return true
+        let name = key.split(separator: ".").last.map(String.init) ?? key
+        if let owner, let ownerName = schema.sourceName(of: owner), Self.fileMembers[ownerName]?.contains(name) == true
+        {
+            return true
+        }
+        return ["file", "filename", "path", "dir"].contains(where: { name.hasSuffix($0) }) && !name.contains("qom")
+            && !(key == "path" && Self.takesQOMPath(command: command))
     }
+
+    /// String members that are file names although their names do not say so, by type.
+    static let fileMembers: [String: Set<String>] = [
+        "ChardevFile": ["in", "out"],
+        "ChardevHostdev": ["device"],
+    ]
 
     /// Commands whose `path` argument is the path of a QOM object, not of a file.
     static func takesQOMPath(command: String) -> Bool {

@@ -98,9 +98,10 @@ let package = Package(
             dependencies: [
                 "QMPCore",
                 "QAPI",
-                "QMP",
                 "QMPServer",
                 // The simulator fills its recorded introspection with what 7.2's sources knew.
+                // Not the bindings: the `qmp` tool embeds the simulator, and a one-shot run would
+                // load their metadata (scripts/check-tool-graph keeps it so).
                 "QMPHistory",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,3 @@
-import QMP
 import QMPCore
 import QMPServer
 
@@ -49,97 +48,97 @@ extension QEMUSimulator {
         let machine = self.machineState
 
         // MARK: Objects
-        table.registerImmediate(ObjectAddCommand.self) { command, _ in
-            let options = command.value
-            let type = options.qomType.rawValue
+        table.registerImmediate(Command.ObjectAdd.self) { command, _ in
+            let type = command.qomType
             guard Self.creatableObjectTypes[type] != nil else {
                 throw Self.failure("Parameter 'qom-type' does not accept value '\(type)'")
             }
             try machine.withLockedValue { machine in
-                guard !machine.objects.contains(where: { $0.id == options.id }) else {
-                    throw Self.failure("attempt to add duplicate property '\(options.id)' to object (type 'container')")
+                guard !machine.objects.contains(where: { $0.id == command.id }) else {
+                    throw Self.failure("attempt to add duplicate property '\(command.id)' to object (type 'container')")
                 }
-                machine.objects.append(options)
+                machine.objects.append((command.id, type, command.properties))
                 machine.hasObjectsContainer = true
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(ObjectDelCommand.self) { command, _ in
+        table.registerImmediate(Command.ObjectDel.self) { command, _ in
             try machine.withLockedValue { machine in
                 guard let index = machine.objects.firstIndex(where: { $0.id == command.id }) else {
                     throw Self.failure("object '\(command.id)' not found")
                 }
                 machine.objects.remove(at: index)
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(QueryIothreadsCommand.self) { _, _ in
-            let objects = machine.withLockedValue { $0.objects }
-            let threads = objects.compactMap { object -> (id: String, properties: IothreadProperties)? in
-                guard case .iothread(let properties) = object.branch else { return nil }
-                return (object.id, properties)
-            }
-            return threads.enumerated().map { index, thread in
-                IOThreadInfo(
-                    id: thread.id,
-                    threadId: Int64(100_000 + index),
-                    pollMaxNs: thread.properties.pollMaxNs ?? 32768,
-                    pollGrow: thread.properties.pollGrow ?? 0,
-                    pollShrink: thread.properties.pollShrink ?? 0,
-                    aioMaxBatch: thread.properties.aioMaxBatch ?? 0
-                )
-            }
+        table.registerImmediate(Command.QueryIOThreads.self) { _, _ in
+            let threads = machine.withLockedValue { $0.objects }.filter { $0.qomType == "iothread" }
+            // The schema check has made each of these an integer in range, when given.
+            return .array(
+                threads.enumerated().map { index, thread in
+                    let properties = thread.properties
+                    return [
+                        "id": .string(thread.id),
+                        "thread-id": .int(Int64(100_000 + index)),
+                        "poll-max-ns": .int(properties["poll-max-ns"]?.int64Value ?? 32768),
+                        "poll-grow": .int(properties["poll-grow"]?.int64Value ?? 0),
+                        "poll-shrink": .int(properties["poll-shrink"]?.int64Value ?? 0),
+                        "aio-max-batch": .int(properties["aio-max-batch"]?.int64Value ?? 0),
+                    ]
+                }
+            )
         }
 
         // MARK: Character devices
-        table.registerImmediate(ChardevAddCommand.self) { command, _ in
+        table.registerImmediate(Command.ChardevAdd.self) { command, _ in
             let id = command.id
             try machine.withLockedValue { machine in
                 guard !machine.chardevs.contains(where: { $0.id == id }), id != "compat_monitor0" else {
                     throw Self.failure("Chardev with id '\(id)' already exists")
                 }
-                machine.chardevs.append((id, command.backend.type.rawValue))
+                machine.chardevs.append((id, command.backendType))
             }
-            return ChardevReturn()
+            // QEMU's ChardevReturn, whose only member is the pty path of pty backends.
+            return Self.empty
         }
-        table.registerImmediate(ChardevRemoveCommand.self) { command, _ in
+        table.registerImmediate(Command.ChardevRemove.self) { command, _ in
             try machine.withLockedValue { machine in
                 guard let index = machine.chardevs.firstIndex(where: { $0.id == command.id }) else {
                     throw Self.failure("Chardev '\(command.id)' not found")
                 }
                 machine.chardevs.remove(at: index)
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(QueryChardevCommand.self) { _, _ in
+        table.registerImmediate(Command.QueryChardev.self) { _, _ in
             let chardevs = machine.withLockedValue { $0.chardevs }
-            return chardevs.map { ChardevInfo(label: $0.id, filename: $0.backend, frontendOpen: false) }
-                + [ChardevInfo(label: "compat_monitor0", filename: "unix:simulated,server=on", frontendOpen: true)]
+            let monitor: JSONValue = [
+                "label": "compat_monitor0", "filename": "unix:simulated,server=on", "frontend-open": true,
+            ]
+            return .array(
+                chardevs.map { ["label": .string($0.id), "filename": .string($0.backend), "frontend-open": false] }
+                    + [monitor]
+            )
         }
 
         // MARK: Block nodes
-        table.registerImmediate(BlockdevAddCommand.self) { command, _ in
-            let options = command.value
-            let size: Int64?
-            switch options.branch {
-            case .nullCo(let null), .nullAio(let null):
-                size = null.size
-            default:
-                let driver = options.driver.rawValue
+        table.registerImmediate(Command.BlockdevAdd.self) { command, _ in
+            let driver = command.driver
+            guard Command.BlockdevAdd.nullDrivers.contains(driver) else {
                 throw Self.failure("the simulated QEMU opens only null-co and null-aio nodes, not '\(driver)'")
             }
-            guard let name = options.nodeName else {
+            guard let name = command.nodeName else {
                 throw Self.failure("A top-level node name must be given with blockdev-add")
             }
             try machine.withLockedValue { machine in
                 guard !machine.blockNodes.contains(where: { $0.name == name }) else {
                     throw Self.failure("Duplicate nodes with node-name='\(name)'")
                 }
-                machine.blockNodes.append((name, options.driver.rawValue, size, options.readOnly ?? false))
+                machine.blockNodes.append((name, driver, command.nullSize, command.readOnly ?? false))
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(BlockdevDelCommand.self) { command, _ in
+        table.registerImmediate(Command.BlockdevDel.self) { command, _ in
             let name = command.nodeName
             try machine.withLockedValue { machine in
                 guard let index = machine.blockNodes.firstIndex(where: { $0.name == name }) else {
@@ -147,18 +146,17 @@ extension QEMUSimulator {
                 }
                 machine.blockNodes.remove(at: index)
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        // JSON: QEMU 7.2's BlockDeviceInfo has members the bindings no longer describe the same way.
+        // By name: the reply is built member by member, in QEMU 7.2's shape.
         table.registerImmediate("query-named-block-nodes") { _ in
             .array(machine.withLockedValue { $0.blockNodes }.map(Self.blockNodeInfo))
         }
-        table.registerImmediate(QueryBlockCommand.self) { _, _ in [] }
+        table.registerImmediate(Command.QueryBlock.self) { _, _ in [] }
 
         // MARK: Network backends
-        table.registerImmediate(NetdevAddCommand.self) { command, _ in
-            let netdev = command.value
-            let type = netdev.type?.rawValue ?? ""
+        table.registerImmediate(Command.NetdevAdd.self) { netdev, _ in
+            let type = netdev.type ?? ""
             guard Self.netdevTypes.contains(type) else {
                 throw Self.failure("Parameter 'type' does not accept value '\(type)'")
             }
@@ -168,66 +166,61 @@ extension QEMUSimulator {
                 }
                 machine.netdevs.append((netdev.id, type))
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(NetdevDelCommand.self) { command, _ in
+        table.registerImmediate(Command.NetdevDel.self) { command, _ in
             try machine.withLockedValue { machine in
                 guard let index = machine.netdevs.firstIndex(where: { $0.id == command.id }) else {
                     throw Self.failure("Device '\(command.id)' not found", QMPError.ErrorClass.deviceNotFound)
                 }
                 machine.netdevs.remove(at: index)
             }
-            return QMPEmpty()
+            return Self.empty
         }
 
         // MARK: The machine, devices and CPUs
-        table.registerImmediate(DeviceAddCommand.self) { command, request in
-            // device_add takes the device's own properties beside driver, bus and id; QEMU
-            // reads those with the device's property setters, not the schema, and so does
-            // addDevice.
-            var properties = request.arguments
-            for key in ["driver", "bus", "id"] {
-                properties.removeValue(forKey: key)
-            }
+        table.registerImmediate(Command.DeviceAdd.self) { command, _ in
             try machine.withLockedValue { machine in
                 try Self.addDevice(
                     driver: command.driver,
                     bus: command.bus,
                     id: command.id,
-                    properties: properties,
+                    properties: command.properties,
                     to: &machine,
                     hotplug: true
                 )
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(DeviceDelCommand.self) { command, request in
+        table.registerImmediate(Command.DeviceDel.self) { command, request in
             let deleted = try machine.withLockedValue { machine in try Self.deleteDevice(command.id, in: &machine) }
             if let deleted { request.server.broadcast(deleted) }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(QueryCpusFastCommand.self) { _, _ in
+        table.registerImmediate(Command.QueryCPUsFast.self) { _, _ in
             machine.withLockedValue { Self.queryCPUsFast($0) }
         }
-        table.registerImmediate(QueryHotpluggableCpusCommand.self) { _, _ in
+        table.registerImmediate(Command.QueryHotpluggableCPUs.self) { _, _ in
             try machine.withLockedValue { machine in try Self.queryHotpluggableCPUs(machine) }
         }
         // JSON: the PCI layout as QEMU 7.2 shows it, built member by member.
         table.registerImmediate("query-pci") { _ in machine.withLockedValue { Self.queryPCI($0) } }
         // JSON: recorded, served as recorded.
         table.registerImmediate("query-machines") { _ in Self.machineList }
-        table.registerImmediate(QueryCurrentMachineCommand.self) { _, _ in
-            CurrentMachineParams(wakeupSuspendSupport: machine.withLockedValue { $0.type == .pc })
+        table.registerImmediate(Command.QueryCurrentMachine.self) { _, _ in
+            ["wakeup-suspend-support": .bool(machine.withLockedValue { $0.type == .pc })]
         }
-        table.registerImmediate(QueryTargetCommand.self) { _, _ in QemuTargetInfo(arch: .x8664) }
+        table.registerImmediate(Command.QueryTarget.self) { _, _ in ["arch": "x86_64"] }
 
         // MARK: QOM
-        table.registerImmediate(QomListCommand.self) { command, _ in
+        table.registerImmediate(Command.QOMList.self) { command, _ in
             let node = try machine.withLockedValue { try Self.qomNode(command.path, in: $0) }
-            return node.properties.map { ObjectPropertyInfo(name: $0.name, type: $0.type) }
-                + node.children.map { ObjectPropertyInfo(name: $0.name, type: "child<\($0.type)>") }
+            let properties =
+                node.properties.map { (name: $0.name, type: $0.type) }
+                + node.children.map { (name: $0.name, type: "child<\($0.type)>") }
+            return .array(properties.map { ["name": .string($0.name), "type": .string($0.type)] })
         }
-        table.registerImmediate(QomGetCommand.self) { command, _ in
+        table.registerImmediate(Command.QOMGet.self) { command, _ in
             let path = command.path
             let property = command.property
             let node = try machine.withLockedValue { try Self.qomNode(path, in: $0) }
@@ -242,7 +235,7 @@ extension QEMUSimulator {
             }
             return value
         }
-        table.registerImmediate(QomListTypesCommand.self) { command, _ in
+        table.registerImmediate(Command.QOMListTypes.self) { command, _ in
             var types = Self.creatableObjectTypes.map { (name: $0.key, parent: $0.value, abstract: false) }
             if command.abstract ?? false {
                 types += Self.abstractTypes.map { (name: $0.key, parent: $0.value, abstract: true) }
@@ -256,18 +249,15 @@ extension QEMUSimulator {
                 }
                 return false
             }
-            return selected.sorted { $0.name < $1.name }.map { type in
-                ObjectTypeInfo(name: type.name, abstract: type.abstract ? true : nil, parent: type.parent)
-            }
+            return .array(
+                selected.sorted { $0.name < $1.name }.map { type in
+                    var info: JSONObject = ["name": .string(type.name)]
+                    if type.abstract { info["abstract"] = true }
+                    info["parent"] = .string(type.parent)
+                    return .object(info)
+                }
+            )
         }
-    }
-
-    /// The members `object-add` gave an object besides its type and id, as QOM shows them.
-    static func objectProperties(_ options: ObjectOptions) -> JSONObject {
-        var properties = options.json.objectValue ?? [:]
-        properties.removeValue(forKey: "qom-type")
-        properties.removeValue(forKey: "id")
-        return properties
     }
 
     /// QEMU 7.2's `query-machines`, recorded: the list is the same whatever machine runs.
@@ -334,7 +324,7 @@ extension QEMUSimulator {
             return QOMNode(
                 type: "container",
                 properties: typeProperty("container"),
-                children: machine.objects.map { (name: $0.id, type: $0.qomType.rawValue) }
+                children: machine.objects.map { (name: $0.id, type: $0.qomType) }
             )
         case ["chardevs"]:
             return QOMNode(
@@ -353,8 +343,8 @@ extension QEMUSimulator {
             }
         case let parts where parts.count == 2 && parts[0] == "objects":
             if let object = machine.objects.first(where: { $0.id == parts[1] }) {
-                let type = object.qomType.rawValue
-                let given = objectProperties(object)
+                let type = object.qomType
+                let given = object.properties
                 var properties = typeProperty(type)
                 if type == "secret" {
                     let format = given["format"] ?? "raw"

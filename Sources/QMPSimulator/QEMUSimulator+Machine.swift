@@ -1,4 +1,3 @@
-import QMP
 import QMPCore
 import QMPServer
 
@@ -296,7 +295,7 @@ extension QEMUSimulator {
     /// Unplugs as `device_del` does: USB devices go at once with DEVICE_DELETED; a PCI device
     /// waits for a guest that never answers; pc's CPUs cannot be unplugged before the guest
     /// switched ACPI CPU hot-plug to its modern interface.
-    static func deleteDevice(_ name: String, in machine: inout Machine) throws(QMPErrorBody) -> DeviceDeletedEvent? {
+    static func deleteDevice(_ name: String, in machine: inout Machine) throws(QMPErrorBody) -> Event.DeviceDeleted? {
         let found = machine.devices.firstIndex { device in
             name.hasPrefix("/") ? device.qomPath == name : device.id == name
         }
@@ -315,7 +314,7 @@ extension QEMUSimulator {
             return nil
         }
         machine.devices.remove(at: index)
-        return DeviceDeletedEvent(device: device.id, path: device.qomPath)
+        return Event.DeviceDeleted(device: device.id, path: device.qomPath)
     }
 
     // MARK: - What the machine shows
@@ -330,32 +329,35 @@ extension QEMUSimulator {
         return list.sorted { $0.core < $1.core }
     }
 
-    static func cpuProperties(_ core: Int) -> CpuInstanceProperties {
-        CpuInstanceProperties(socketId: 0, coreId: Int64(core), threadId: 0)
+    /// A CPU's place in pc's topology (QEMU's `CpuInstanceProperties`).
+    static func cpuProperties(_ core: Int) -> JSONValue {
+        ["socket-id": 0, "core-id": .int(Int64(core)), "thread-id": 0]
     }
 
-    static func queryCPUsFast(_ machine: Machine) -> [CpuInfoFast] {
-        cpuList(machine).map { cpu in
-            CpuInfoFast(
-                cpuIndex: Int64(cpu.core),
-                qomPath: cpu.qomPath,
-                threadId: Int64(4000 + cpu.core),
-                props: cpuProperties(cpu.core),
-                target: .x8664,
-                branch: .other([:])
-            )
-        }
+    static func queryCPUsFast(_ machine: Machine) -> JSONValue {
+        .array(
+            cpuList(machine).map { cpu in
+                [
+                    "cpu-index": .int(Int64(cpu.core)), "qom-path": .string(cpu.qomPath),
+                    "thread-id": .int(Int64(4000 + cpu.core)), "props": cpuProperties(cpu.core), "target": "x86_64",
+                ]
+            }
+        )
     }
 
-    static func queryHotpluggableCPUs(_ machine: Machine) throws(QMPErrorBody) -> [HotpluggableCPU] {
+    static func queryHotpluggableCPUs(_ machine: Machine) throws(QMPErrorBody) -> JSONValue {
         guard machine.type == .pc else { throw failure("The feature 'query-hotpluggable-cpus' is not enabled") }
         let present = Dictionary(
             cpuList(machine).map { ($0.core, $0.qomPath) },
             uniquingKeysWith: { first, _ in first }
         )
-        return (0..<machine.maxCPUs).reversed().map { core in
-            HotpluggableCPU(type: cpuType, vcpusCount: 1, props: cpuProperties(core), qomPath: present[core])
-        }
+        return .array(
+            (0..<machine.maxCPUs).reversed().map { core in
+                var cpu: JSONObject = ["type": .string(cpuType), "vcpus-count": 1, "props": cpuProperties(core)]
+                cpu.set("qom-path", present[core])
+                return .object(cpu)
+            }
+        )
     }
 
     /// `query-pci`: pc's built-in functions on bus 0, then the PCI devices plugged since, with

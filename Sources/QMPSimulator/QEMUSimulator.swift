@@ -1,7 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
 import QAPI
-import QMP
 import QMPCore
 import QMPHistory
 import QMPServer
@@ -86,7 +85,7 @@ public final class QEMUSimulator: Sendable {
         /// The next /machine/peripheral-anon/device[N].
         var anonymousDeviceCount = 0
         /// `-object`/`object-add` objects, in creation order.
-        var objects: [ObjectOptions] = []
+        var objects: [(id: String, qomType: String, properties: JSONObject)] = []
         /// QEMU creates /objects with the first object and keeps it.
         var hasObjectsContainer = false
         /// Character devices added at run time by id: the backend type.
@@ -165,82 +164,81 @@ public final class QEMUSimulator: Sendable {
     /// The simulator's command table. Its handlers answer from memory, so they are registered
     /// as immediate: they run on the client's event loop, without a task per command.
     ///
-    /// The handlers take the commands of the typed bindings, whose arguments the server decodes
-    /// after checking them against QEMU 7.2's schema, and answer with the bindings' reply types.
-    /// A few answer with JSON instead, each for the reason given beside it: the bindings
-    /// describe the newest QEMU, and where QEMU 7.2's reply differs from that shape (a member
-    /// removed since), or the reply is recorded data served as recorded, JSON says it exactly.
+    /// The handlers of the commands it models are typed: they take the simulator's own command
+    /// types (`SimulatedCommand`), whose arguments the server decodes after checking them against
+    /// QEMU 7.2's schema, and answer with JSON in QEMU 7.2's shape, with the members in the order
+    /// QEMU sends them.
     public func commands() -> QMPCommandTable {
         var table = QMPCommandTable()
         let configuration = self.configuration
 
-        // JSON: QEMU 7.2 still sends `singlestep`, which the bindings no longer have.
-        table.registerImmediate("query-status") { [machine] _ in
+        table.registerImmediate(Command.QueryStatus.self) { [machine] _, _ in
             Self.statusReply(machine.withLockedValue { $0.runState })
         }
-        table.registerImmediate(StopCommand.self) { [machine] _, request in
+        table.registerImmediate(Command.Stop.self) { [machine] _, request in
             let stopped = machine.withLockedValue { machine -> Bool in
                 guard machine.runState == .running else { return false }
                 machine.runState = .paused
                 return true
             }
             if stopped {
-                request.server.broadcast(StopEvent())
+                request.server.broadcast(Event.Stop())
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(ContCommand.self) { [machine] _, request in
+        table.registerImmediate(Command.Cont.self) { [machine] _, request in
             let resumed = machine.withLockedValue { machine -> Bool in
                 guard machine.runState == .prelaunch || machine.runState == .paused else { return false }
                 machine.runState = .running
                 return true
             }
             if resumed {
-                request.server.broadcast(ResumeEvent())
+                request.server.broadcast(Event.Resume())
             }
-            return QMPEmpty()
+            return Self.empty
         }
-        table.registerImmediate(SystemResetCommand.self) { _, request in
-            request.server.broadcast(ResetEvent(guest: false, reason: .hostQmpSystemReset))
-            return QMPEmpty()
+        table.registerImmediate(Command.SystemReset.self) { _, request in
+            request.server.broadcast(Event.Reset(guest: false, reason: "host-qmp-system-reset"))
+            return Self.empty
         }
-        table.registerImmediate(SystemPowerdownCommand.self) { _, request in
-            request.server.broadcast(PowerdownEvent())
-            return QMPEmpty()
+        table.registerImmediate(Command.SystemPowerdown.self) { _, request in
+            request.server.broadcast(Event.Powerdown())
+            return Self.empty
         }
         // Not immediate: `onQuit` is the embedding program's, and may take its time.
-        table.register(QuitCommand.self) { [machine, onQuit] _, request in
+        table.register(Command.Quit.self) { [machine, onQuit] _, request in
             machine.withLockedValue { $0.runState = .shutdown }
-            request.server.broadcast(ShutdownEvent(guest: false, reason: .hostQmpQuit))
+            request.server.broadcast(Event.Shutdown(guest: false, reason: "host-qmp-quit"))
             onQuit()
-            return QMPEmpty()
+            return Self.empty
         }
-        let version = VersionInfo(
-            qemu: VersionTriple(
-                major: Int64(configuration.version.major),
-                minor: Int64(configuration.version.minor),
-                micro: Int64(configuration.version.micro)
-            ),
-            package: configuration.package
-        )
-        table.registerImmediate(QueryVersionCommand.self) { _, _ in version }
-        table.registerImmediate(QueryNameCommand.self) { _, _ in NameInfo(name: configuration.name) }
-        table.registerImmediate(QueryUuidCommand.self) { _, _ in UuidInfo(uuid: configuration.uuid) }
-        table.registerImmediate(QueryKvmCommand.self) { _, _ in
-            KvmInfo(enabled: configuration.kvmEnabled, present: configuration.kvmEnabled)
+        let version: JSONValue = [
+            "qemu": [
+                "major": .int(Int64(configuration.version.major)),
+                "minor": .int(Int64(configuration.version.minor)),
+                "micro": .int(Int64(configuration.version.micro)),
+            ],
+            "package": .string(configuration.package),
+        ]
+        table.registerImmediate(Command.QueryVersion.self) { _, _ in version }
+        let name: JSONValue = configuration.name.map { ["name": .string($0)] } ?? [:]
+        table.registerImmediate(Command.QueryName.self) { _, _ in name }
+        table.registerImmediate(Command.QueryUUID.self) { _, _ in ["UUID": .string(configuration.uuid)] }
+        table.registerImmediate(Command.QueryKVM.self) { _, _ in
+            ["enabled": .bool(configuration.kvmEnabled), "present": .bool(configuration.kvmEnabled)]
         }
-        table.registerImmediate(HumanMonitorCommandCommand.self) { [machine] command, _ in
+        table.registerImmediate(Command.HumanMonitorCommand.self) { [machine] command, _ in
             let line = command.commandLine
             switch line.split(separator: " ").map(String.init) {
             case ["info", "status"]:
                 let state = machine.withLockedValue { $0.runState }
-                return "VM status: \(Self.hmpStatus(state))\r\n"
+                return .string("VM status: \(Self.hmpStatus(state))\r\n")
             case ["info", "version"]:
-                return "\(configuration.version)\(configuration.package)\r\n"
+                return .string("\(configuration.version)\(configuration.package)\r\n")
             case []:
                 return ""
             default:
-                return "unknown command: '\(line.split(separator: " ").first.map(String.init) ?? line)'\r\n"
+                return .string("unknown command: '\(line.split(separator: " ").first.map(String.init) ?? line)'\r\n")
             }
         }
         registerInventory(&table)
@@ -260,12 +258,15 @@ public final class QEMUSimulator: Sendable {
             }
         }
         // query-commands is in the schema, so the loop above has registered it already.
-        let names = table.names.map { CommandInfo(name: $0) }
-        table.registerImmediate(QueryCommandsCommand.self) { _, _ in names }
+        let names = JSONValue.array(table.names.map { ["name": .string($0)] })
+        table.registerImmediate(Command.QueryCommands.self) { _, _ in names }
         return table
     }
 
     // MARK: - Helpers
+
+    /// The reply of commands that return nothing.
+    static let empty: JSONValue = .object([:])
 
     /// `query-status`'s answer in each run state, made once: it is the command management
     /// layers poll most.

@@ -32,6 +32,71 @@ enum RealQEMU {
     }
 }
 
+/// The real QEMUs the tests run: the distribution's (7.2 on Debian 12, from PATH or
+/// `$QEMU_BINARY`) and QEMU 10.0 beside it. Neither is ever skipped: a missing one fails the test
+/// that needs it, and `scripts/test` installs both.
+enum RealQEMURelease: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case distribution = "the distribution's QEMU"
+    case qemu10 = "QEMU 10.0"
+
+    var testDescription: String { rawValue }
+
+    /// The binary to start: `nil` for the launcher's own choice.
+    var binary: String? {
+        get throws {
+            switch self {
+            case .distribution: nil
+            case .qemu10: try QEMU10.binary
+            }
+        }
+    }
+
+    /// A launcher of this QEMU.
+    func launcher(
+        machine: String = "none",
+        extraArguments: [String] = [],
+        client: QMPClient.Configuration = QMPClient.Configuration()
+    ) throws -> QEMULauncher {
+        QEMULauncher(
+            binary: try binary,
+            machine: machine,
+            extraArguments: extraArguments,
+            startupTimeout: .seconds(30),
+            shutdownStepTimeout: .seconds(5),
+            client: client
+        )
+    }
+}
+
+/// QEMU 10.0 from Debian's bookworm-backports, unpacked beside the distribution's QEMU by
+/// `scripts/install-qemu-10`: a wrapper that runs it in a private mount namespace with its own
+/// modules. `scripts/test` installs it and names it in `$SWIFT_QMP_QEMU_10`; without that
+/// variable the tests look where the script unpacks it.
+enum QEMU10 {
+    static var binary: String {
+        get throws {
+            if let named = ProcessInfo.processInfo.environment["SWIFT_QMP_QEMU_10"], !named.isEmpty {
+                guard FileManager.default.isExecutableFile(atPath: named) else {
+                    throw SetupFailure(description: "SWIFT_QMP_QEMU_10=\(named) is not an executable")
+                }
+                return named
+            }
+            let unpacked = URL(fileURLWithPath: #filePath)
+                .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/qemu-10.0/qemu-system-x86_64").path
+            guard FileManager.default.isExecutableFile(atPath: unpacked) else {
+                throw SetupFailure(
+                    description: """
+                        QEMU 10.0 was not found: SWIFT_QMP_QEMU_10 is not set and \(unpacked) does not exist; \
+                        scripts/install-qemu-10 unpacks it there (scripts/test runs it)
+                        """
+                )
+            }
+            return unpacked
+        }
+    }
+}
+
 /// Runs the `qmp` executable built beside the tests.
 enum QMPExecutable {
     struct Output: Sendable {

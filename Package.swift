@@ -202,7 +202,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QAPI", "QMP", "QMPHistory",
-                "CQMPSystem", "SharedTestData", "qmp", "qmp-bench",
+                "QMPTool", "CQMPSystem", "SharedTestData", "qmp", "qmp-bench",
             ],
             exclude: ["Scenarios"]
         ),

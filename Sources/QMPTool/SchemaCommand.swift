@@ -8,20 +8,28 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// `qmp schema`: QEMU's QMP vocabulary across releases, from the history the bindings carry.
-/// Nothing is connected to: it answers from QEMU 1.0 to the newest release generated.
+/// `qmp schema`: QEMU's QMP vocabulary across releases, from the history the bindings carry:
+/// from QEMU 1.0 to the newest release generated, and `compare` sets a connected QEMU against it.
+///
+/// Every mistake on the command line is found while parsing (in `validate()`), so that the
+/// error comes with the usage of the subcommand that was given rather than the tool's.
 struct SchemaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schema",
         abstract: "What QEMU's QMP schema has, had and changed, from QEMU 1.0 on.",
         discussion: """
             Answers from the schema history built into qmp (every QEMU release from 1.0 to the newest \
-            generated); it connects to nothing. VERSION is a release such as 7.2.0, or MAJOR.MINOR (7.2).
+            generated); only compare connects to a QEMU. VERSION is a release such as 7.2.0, or \
+            MAJOR.MINOR (7.2). Availability reaches no further than the newest release known \
+            ("7.0.0 and later, as of 10.2.2, the newest release known"): a newer QEMU may lack it.
             """,
-        subcommands: [List.self, Show.self, Diff.self]
+        subcommands: [List.self, Show.self, Diff.self, Compare.self]
     )
 
     static var history: QMPSchemaHistory { .shared }
+
+    /// The newest release the history knows: how far an open run of releases is known to reach.
+    static var newestKnown: QEMUVersion? { history.versions.last }
 
     static func release(_ text: String) throws -> QEMUVersion {
         guard let version = history.release(matching: text) else {
@@ -59,6 +67,10 @@ struct SchemaCommand: ParsableCommand {
         var version: String?
         @Flag(help: "Names only, one per line.") var namesOnly = false
 
+        func validate() throws {
+            _ = try version.map(SchemaCommand.release)
+        }
+
         func run() throws {
             let history = SchemaCommand.history
             let entries = history.entries(kind.entryKind)
@@ -72,7 +84,7 @@ struct SchemaCommand: ParsableCommand {
                     print(entry.name)
                 } else {
                     let padding = String(repeating: " ", count: width - entry.name.count + 2)
-                    print(entry.name + padding + entry.availability.prose())
+                    print(entry.name + padding + entry.availability.prose(newestKnown: SchemaCommand.newestKnown))
                 }
             }
         }
@@ -93,16 +105,23 @@ struct SchemaCommand: ParsableCommand {
         @Option(name: .customLong("in"), help: ArgumentHelp("Show the shape this release had.", valueName: "VERSION"))
         var version: String?
 
+        func validate() throws {
+            let history = SchemaCommand.history
+            guard history.lookup(name).isEmpty else {
+                _ = try version.map(SchemaCommand.release)
+                return
+            }
+            let suggestions = Self.similar(to: name, in: history)
+            let span = "\(history.versions.first!) to \(history.versions.last!)"
+            throw ValidationError(
+                "no command, event or type '\(name)' in any QEMU from \(span)"
+                    + (suggestions.isEmpty ? "" : "; did you mean \(suggestions.joined(separator: ", "))?")
+            )
+        }
+
         func run() throws {
             let history = SchemaCommand.history
             let entries = history.lookup(name)
-            guard !entries.isEmpty else {
-                let suggestions = Self.similar(to: name, in: history)
-                throw ValidationError(
-                    "no command, event or type '\(name)' in any QEMU from \(history.versions.first!) to \(history.versions.last!)"
-                        + (suggestions.isEmpty ? "" : "; did you mean \(suggestions.joined(separator: ", "))?")
-                )
-            }
             let release = try version.map(SchemaCommand.release)
             for (index, entry) in entries.enumerated() {
                 if index > 0 { print("") }
@@ -116,7 +135,8 @@ struct SchemaCommand: ParsableCommand {
                 ? entry.kind.rawValue
                 : entry.tag != nil ? "union" : entry.metaType?.rawValue ?? "type"
             var lines = ["\(kind) \(entry.name)"]
-            lines.append("  QEMU " + entry.availability.prose())
+            let newest = SchemaCommand.newestKnown
+            lines.append("  QEMU " + entry.availability.prose(newestKnown: newest))
             if let release, !entry.isPresent(in: release) { lines.append("  (not in QEMU \(release))") }
             if let returns = entry.returns { lines.append("  returns: \(returns)") }
             if entry.allowsOutOfBand { lines.append("  allows out-of-band execution") }
@@ -126,7 +146,7 @@ struct SchemaCommand: ParsableCommand {
                 lines.append("  shape changed in: " + entry.shapeChanges.map(\.description).joined(separator: ", "))
             }
             // What members and values are told apart from: a span equal to the entry's goes unsaid.
-            let entrySpan = entry.availability.prose(mentioning: [])
+            let entrySpan = entry.availability.prose(mentioning: [], newestKnown: newest)
             let members = entry.members.filter { member in release.map(member.isPresent(in:)) ?? true }
             if !members.isEmpty {
                 lines.append(entry.kind == .command ? "  arguments:" : entry.kind == .event ? "  data:" : "  members:")
@@ -137,7 +157,7 @@ struct SchemaCommand: ParsableCommand {
                     var line =
                         "    " + member.name + String(repeating: " ", count: width - member.name.count + 2) + type
                     if release == nil {
-                        let span = member.availability.prose()
+                        let span = member.availability.prose(newestKnown: newest)
                         if span != entrySpan { line += "  [\(span)]" }
                         let changes = member.typeChanges.dropFirst()
                         for change in changes {
@@ -157,7 +177,7 @@ struct SchemaCommand: ParsableCommand {
             if !values.isEmpty {
                 lines.append("  values:")
                 for value in values {
-                    let span = value.availability.prose(mentioning: [])
+                    let span = value.availability.prose(mentioning: [], newestKnown: newest)
                     lines.append("    \(value.name)" + (release == nil && span != entrySpan ? "  [\(span)]" : ""))
                 }
             }
@@ -188,6 +208,11 @@ struct SchemaCommand: ParsableCommand {
         @Argument(help: "The newer release.") var to: String
         @Flag(help: "Leave out types.") var commandsOnly = false
 
+        func validate() throws {
+            _ = try SchemaCommand.release(from)
+            _ = try SchemaCommand.release(to)
+        }
+
         func run() throws {
             let history = SchemaCommand.history
             let diff = history.diff(from: try SchemaCommand.release(from), to: try SchemaCommand.release(to))
@@ -207,6 +232,48 @@ struct SchemaCommand: ParsableCommand {
                 }
             }
             if diff.isEmpty { print("no differences") }
+        }
+    }
+
+    struct Compare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a QEMU's own schema against the history: what it has that no release had, what it lacks.",
+            discussion: """
+                Reads the connected QEMU's query-qmp-schema and compares it, command by command and \
+                member by member, with the release of the same series in the history (7.2.22 with 7.2.0); \
+                a QEMU between known releases is compared with those on either side. It lists what \
+                this QEMU has that no known release had, what it has that the history dates to other \
+                releases, and what the history says its release has that it lacks. The history \
+                records no build conditions, so a QEMU built for another target lacks some of that.
+
+                Examples:
+                  qmp schema compare /tmp/qmp.sock
+                  qmp schema compare --launch
+                  qmp schema compare                   the simulated QEMU 7.2
+                """
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The QEMU's monitor: a Unix socket path or HOST:PORT.") var address: String?
+
+        func validate() throws {
+            if connection.launch && address != nil { throw ConnectionOptions.addressWithLaunch }
+        }
+
+        func run() async throws {
+            do {
+                let (introspection, version) = try await connection.withClient(address: address) { client in
+                    (try await client.schema(), client.greeting.version)
+                }
+                guard let version else {
+                    throw QMPError(code: .protocolViolation, message: "the server's greeting names no QEMU version")
+                }
+                let history = SchemaCommand.history
+                let comparison = LiveSchemaComparison(introspection: introspection, version: version, history: history)
+                for line in comparison.lines(history: history) { printLine(line) }
+            } catch {
+                throw failure(reporting: error)
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ struct HelpSnapshotTests {
         ("qmp-schema-list", SchemaCommand.List.self),
         ("qmp-schema-show", SchemaCommand.Show.self),
         ("qmp-schema-diff", SchemaCommand.Diff.self),
+        ("qmp-schema-compare", SchemaCommand.Compare.self),
         ("qmp-mock", MockCommand.self),
         ("qmp-record", RecordCommand.self),
     ]

@@ -19,6 +19,12 @@ struct QAPISwift: ParsableCommand {
               qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated
               qapi-swift --schemas ../shared/qapi-schemas --output Sources/QMP/Generated --check
               qapi-swift --schema qapi/qapi-schema.json > Bindings.swift
+              qapi-swift --schema qapi/qapi-schema.json --strict > Bindings.swift
+
+            A schema is judged as QEMU's own generator judges it, and errors are printed as it prints them. \
+            Without --strict, what the schemas of older QEMU releases do and today's QEMU refuses is accepted \
+            (see QAPIRelaxedRule): 'type' for 'struct', simple unions, lower-case type names, conditions \
+            in C preprocessor text, missing commas, ...
             """
     )
 
@@ -33,6 +39,9 @@ struct QAPISwift: ParsableCommand {
 
     @Option(help: "Where the history table of every version goes.")
     var historyOutput: String = "Sources/QMPHistory/Generated"
+
+    @Flag(help: "Apply every rule of QEMU's current generator, also those the schemas of older releases break.")
+    var strict = false
 
     @Flag(
         help: "Write nothing; exit 1 if the files in --output or --history-output differ from what would be generated."
@@ -50,9 +59,10 @@ struct QAPISwift: ParsableCommand {
             let url = URL(fileURLWithPath: schema)
             let loaded = QAPISchema.load(
                 directory: url.deletingLastPathComponent().path,
-                entryFile: url.lastPathComponent
+                entryFile: url.lastPathComponent,
+                strict: strict
             )
-            for diagnostic in loaded.diagnostics { printError("\(diagnostic)") }
+            for diagnostic in loaded.diagnostics { printError(diagnostic.qemuDescription) }
             guard loaded.isValid else { throw ExitCode(1) }
             let (file, diagnostics) = Translator(schema: loaded).translate(source: url.lastPathComponent)
             for diagnostic in diagnostics { printError("\(diagnostic)") }
@@ -60,7 +70,7 @@ struct QAPISwift: ParsableCommand {
             return
         }
         let directory = URL(fileURLWithPath: schemas!)
-        let generated = try BindingsGenerator().generate(schemasDirectory: directory)
+        let generated = try BindingsGenerator(strict: strict).generate(schemasDirectory: directory)
         for diagnostic in generated.schemaDiagnostics { printError(diagnostic) }
         for diagnostic in generated.diagnostics { printError("\(diagnostic)") }
         guard generated.schemaDiagnostics.isEmpty else { throw ExitCode(1) }

@@ -78,13 +78,13 @@ struct ParserTests {
         let parsed = QAPIParser(options: .strict).parse(text, file: "bad.json")
         #expect(
             parsed.diagnostics.map(\.description) == [
-                "bad.json:2:17: expected ',' or '}' after object member, found string 'data'",
-                "bad.json:3:33: expected a value, found '42'",
+                "bad.json:2:17: expected ',' or '}'",
+                "bad.json:3:33: stray '42'",
                 "bad.json:4:38: duplicate key 'data'",
-                "bad.json:5:1: expected '{' to start a top-level expression, found string 'stray'",
-                "bad.json:6:33: string is not closed before the end of the line",
-                "bad.json:7:1: expected ',' or '}' after object member, found '{'",
-                "bad.json:7:27: expected a string as object key, found end of file",
+                "bad.json:5:1: top-level expression must be an object",
+                "bad.json:6:33: missing terminating \"'\"",
+                "bad.json:7:1: expected ',' or '}'",
+                "bad.json:7:27: expected string or '}'",
             ]
         )
         // What could be read is kept.
@@ -103,8 +103,8 @@ struct ParserTests {
         #expect(QAPIParser().parse(text, file: "old.json").diagnostics.isEmpty)
         #expect(
             QAPIParser(options: .strict).parse(text, file: "old.json").diagnostics.map(\.description) == [
-                "old.json:2:3: expected ',' or '}' after object member, found string 'data'",
-                "old.json:3:48: expected a string as object key, found '}'",
+                "old.json:2:3: expected ',' or '}'",
+                "old.json:3:48: expected string",
             ]
         )
     }
@@ -133,7 +133,7 @@ struct ParserTests {
     func missingInclude() {
         let files = ["main.json": "{ 'enum': 'E', 'data': [] }\n{ 'include': 'nowhere.json' }"]
         #expect(
-            diagnostics(of: files, entry: "main.json") == ["main.json:2:14: cannot read included file 'nowhere.json'"]
+            diagnostics(of: files, entry: "main.json") == ["main.json:2:14: can't read include file 'nowhere.json'"]
         )
     }
 }

@@ -167,8 +167,9 @@ struct ValidationTests {
     static let numericBranches = QAPISchema.load(
         files: [
             "a.json": """
-            { 'alternate': 'CountOrName', 'data': { 'count': 'uint16', 'name': 'str' } }
-            { 'alternate': 'OffsetOrName', 'data': { 'offset': 'int', 'name': 'str' } }
+            { 'enum': 'Named', 'data': [ 'first', 'last' ] }
+            { 'alternate': 'CountOrName', 'data': { 'count': 'uint16', 'name': 'Named' } }
+            { 'alternate': 'OffsetOrName', 'data': { 'offset': 'int', 'name': 'Named' } }
             { 'alternate': 'RatioOrOff', 'data': { 'ratio': 'number', 'off': 'bool' } }
             { 'command': 'seek', 'data': { '*count': 'CountOrName', '*offset': 'OffsetOrName', '*ratio': 'RatioOrOff' } }
             """

@@ -54,11 +54,15 @@ public struct QAPIReleases: Sendable {
     /// (`1.0`, `2.12.0`, `9.2.0-rc2`, …) and that holds a schema of `kind`.
     /// Subdirectories with other names, or without such a schema, are skipped.
     ///
+    /// `strict` holds every release to every rule of QEMU's current generator (see
+    /// ``QAPISchema/load(directory:entryFile:parser:strict:)``).
+    ///
     /// - Throws: ``QAPIFileError`` when `directory` cannot be read.
     public static func load(
         directory: String,
         kind: QAPISchemaKind = .qmp,
-        parser: QAPIParser = QAPIParser()
+        parser: QAPIParser = QAPIParser(),
+        strict: Bool = false
     ) throws -> QAPIReleases {
         let names = try SchemaFiles.names(inDirectory: directory)
         var releases: [QAPIRelease] = []
@@ -69,7 +73,12 @@ public struct QAPIReleases: Sendable {
             releases.append(
                 QAPIRelease(
                     version: version,
-                    schema: QAPISchema.load(directory: releaseDirectory, entryFile: entry, parser: parser)
+                    schema: QAPISchema.load(
+                        directory: releaseDirectory,
+                        entryFile: entry,
+                        parser: parser,
+                        strict: strict
+                    )
                 )
             )
         }

@@ -130,14 +130,28 @@ public struct QAPISchema: Sendable {
 
     /// Reads and resolves the schema whose entry file is `entryFile` under the directory at
     /// `directory`.
-    public static func load(directory: String, entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchema {
-        resolve(QAPISchemaSource.load(directory: directory, entryFile: entryFile, parser: parser))
+    ///
+    /// `strict` applies every rule of QEMU's current generator, also those older releases'
+    /// schemas break (``QAPIRelaxedRule``), and reads the files without the old leniencies.
+    public static func load(
+        directory: String,
+        entryFile: String,
+        parser: QAPIParser = QAPIParser(),
+        strict: Bool = false
+    ) -> QAPISchema {
+        let parser = strict ? QAPIParser(options: .strict) : parser
+        return resolve(QAPISchemaSource.load(directory: directory, entryFile: entryFile, parser: parser), strict: strict)
     }
 
     /// Reads and resolves a schema from in-memory files keyed by path.
-    public static func load(files: [String: String], entryFile: String, parser: QAPIParser = QAPIParser()) -> QAPISchema
-    {
-        resolve(QAPISchemaSource.load(files: files, entryFile: entryFile, parser: parser))
+    public static func load(
+        files: [String: String],
+        entryFile: String,
+        parser: QAPIParser = QAPIParser(),
+        strict: Bool = false
+    ) -> QAPISchema {
+        let parser = strict ? QAPIParser(options: .strict) : parser
+        return resolve(QAPISchemaSource.load(files: files, entryFile: entryFile, parser: parser), strict: strict)
     }
 }
 

@@ -57,20 +57,6 @@ private enum TokenKind: Equatable {
     case end
     case invalid(String)
 
-    var display: String {
-        switch self {
-        case .openBrace: "'{'"
-        case .closeBrace: "'}'"
-        case .openBracket: "'['"
-        case .closeBracket: "']'"
-        case .comma: "','"
-        case .colon: "':'"
-        case .string(let s): "string '\(s)'"
-        case .bool(let b): b ? "'true'" : "'false'"
-        case .end: "end of file"
-        case .invalid(let text): "'\(text)'"
-        }
-    }
 }
 
 private struct Token {
@@ -280,7 +266,7 @@ private struct ParserState {
                         scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                         index += 4
                     } else {
-                        diagnostics.append(QAPIDiagnostic("malformed \\u escape in string", at: location))
+                        diagnostics.append(QAPIDiagnostic.syntax("malformed \\u escape in string", at: location))
                     }
                 default: scalars.append(escaped)
                 }
@@ -289,7 +275,7 @@ private struct ParserState {
             scalars.append(byte)
             index += 1
         }
-        diagnostics.append(QAPIDiagnostic("string is not closed before the end of the line", at: location))
+        diagnostics.append(QAPIDiagnostic.syntax("missing terminating \"'\"", at: location))
         return .string(String(decoding: scalars, as: UTF8.self))
     }
 
@@ -298,12 +284,15 @@ private struct ParserState {
     mutating func parseFile() {
         while current.kind != .end {
             guard current.kind == .openBrace else {
-                report(
-                    QAPIDiagnostic(
-                        "expected '{' to start a top-level expression, found \(current.kind.display)",
-                        at: current.location
-                    )
-                )
+                if case .invalid(let text) = current.kind {
+                    report(QAPIDiagnostic.syntax("stray '\(text)'", at: current.location))
+                } else {
+                    // QEMU reads the value first and then refuses it, as a schema error: at its
+                    // line, with no column.
+                    var diagnostic = QAPIDiagnostic("top-level expression must be an object", at: current.location)
+                    diagnostic.reportedLocation = QAPIReportedLocation(file: file, line: current.location.line)
+                    report(diagnostic)
+                }
                 recover()
                 continue
             }
@@ -335,6 +324,13 @@ private struct ParserState {
         }
     }
 
+    /// QEMU's words for a token that is not what the grammar wants here: a word that is no
+    /// token at all is stray, anything else was not `wanted`.
+    static func unexpected(_ kind: TokenKind, wanted: String) -> String {
+        if case .invalid(let text) = kind { return "stray '\(text)'" }
+        return "expected \(wanted)"
+    }
+
     mutating func parseValue() throws(SyntaxError) -> QAPINode {
         let token = current
         switch token.kind {
@@ -352,7 +348,7 @@ private struct ParserState {
             return try parseArray(start: token.location)
         default:
             throw SyntaxError(
-                diagnostic: QAPIDiagnostic("expected a value, found \(token.kind.display)", at: token.location)
+                diagnostic: QAPIDiagnostic.syntax(Self.unexpected(token.kind, wanted: "'{', '[', string, or boolean"), at: token.location)
             )
         }
     }
@@ -371,8 +367,8 @@ private struct ParserState {
                     return QAPINode(.object(members), at: start)
                 }
                 throw SyntaxError(
-                    diagnostic: QAPIDiagnostic(
-                        "expected a string as object key, found \(keyToken.kind.display)",
+                    diagnostic: QAPIDiagnostic.syntax(
+                        Self.unexpected(keyToken.kind, wanted: members.isEmpty ? "string or '}'" : "string"),
                         at: keyToken.location
                     )
                 )
@@ -380,8 +376,8 @@ private struct ParserState {
             advance()
             guard current.kind == .colon else {
                 throw SyntaxError(
-                    diagnostic: QAPIDiagnostic(
-                        "expected ':' after key '\(key)', found \(current.kind.display)",
+                    diagnostic: QAPIDiagnostic.syntax(
+                        Self.unexpected(current.kind, wanted: "':'"),
                         at: current.location
                     )
                 )
@@ -389,7 +385,15 @@ private struct ParserState {
             advance()
             let value = try parseValue()
             if members.contains(where: { $0.key == key }) {
-                report(QAPIDiagnostic("duplicate key '\(key)'", at: keyToken.location))
+                var duplicate = QAPIDiagnostic.syntax("duplicate key '\(key)'", at: keyToken.location)
+                // QEMU notices the duplicate only once it has read the colon, and so reports it
+                // where the value starts.
+                duplicate.reportedLocation = QAPIReportedLocation(
+                    file: file,
+                    line: value.location.line,
+                    column: value.location.column
+                )
+                report(duplicate)
             } else {
                 members.append(QAPINode.Member(key: key, keyLocation: keyToken.location, value: value))
             }
@@ -403,8 +407,8 @@ private struct ParserState {
                 continue
             default:
                 throw SyntaxError(
-                    diagnostic: QAPIDiagnostic(
-                        "expected ',' or '}' after object member, found \(current.kind.display)",
+                    diagnostic: QAPIDiagnostic.syntax(
+                        Self.unexpected(current.kind, wanted: "',' or '}'"),
                         at: current.location
                     )
                 )
@@ -435,8 +439,8 @@ private struct ParserState {
                 fallthrough
             default:
                 throw SyntaxError(
-                    diagnostic: QAPIDiagnostic(
-                        "expected ',' or ']' after array element, found \(current.kind.display)",
+                    diagnostic: QAPIDiagnostic.syntax(
+                        Self.unexpected(current.kind, wanted: "',' or ']'"),
                         at: current.location
                     )
                 )

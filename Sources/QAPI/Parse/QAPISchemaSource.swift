@@ -14,6 +14,10 @@ public struct QAPISchemaSource: Sendable, Hashable {
     public var expressions: [QAPIExpression]
     /// Syntax errors and unreadable includes.
     public var diagnostics: [QAPIDiagnostic]
+    /// The `include` expressions, in schema order.
+    public var includes: [QAPIExpression] = []
+    /// Where each included file was first included from (the entry file has no entry).
+    public var includedFrom: [String: QAPISourceLocation] = [:]
 
     /// Reads `entryFile` and what it includes through `read`, which gets a path relative to the
     /// root and returns the file's text, or `nil` if there is no such file.
@@ -38,7 +42,9 @@ public struct QAPISchemaSource: Sendable, Hashable {
             entryFile: entry,
             files: loader.files,
             expressions: loader.expressions,
-            diagnostics: loader.diagnostics
+            diagnostics: loader.diagnostics,
+            includes: loader.includes,
+            includedFrom: loader.includedFrom
         )
     }
 
@@ -64,6 +70,8 @@ public struct QAPISchemaSource: Sendable, Hashable {
         var files: [String] = []
         var expressions: [QAPIExpression] = []
         var diagnostics: [QAPIDiagnostic] = []
+        var includes: [QAPIExpression] = []
+        var includedFrom: [String: QAPISourceLocation] = [:]
 
         mutating func load(file: String, text: String, read: (String) -> String?) {
             files.append(file)
@@ -75,26 +83,21 @@ public struct QAPISchemaSource: Sendable, Hashable {
                     expressions.append(expression)
                     continue
                 }
+                includes.append(expression)
                 guard let target = include.stringValue else {
-                    diagnostics.append(
-                        QAPIDiagnostic(
-                            "'include' expects a file name string, got \(include.kindName)",
-                            at: include.location
-                        )
-                    )
+                    diagnostics.append(QAPIDiagnostic("value of 'include' must be a string", at: include.location))
                     continue
                 }
                 for member in expression.members where member.key != "include" {
-                    diagnostics.append(
-                        QAPIDiagnostic("unexpected key '\(member.key)' in include", at: member.keyLocation)
-                    )
+                    diagnostics.append(QAPIDiagnostic("invalid 'include' directive", at: member.keyLocation))
                 }
                 let path = normalizePath(directory.isEmpty ? target : directory + "/" + target)
                 if files.contains(path) { continue }
                 guard let includedText = read(path) else {
-                    diagnostics.append(QAPIDiagnostic("cannot read included file '\(path)'", at: include.location))
+                    diagnostics.append(QAPIDiagnostic("can't read include file '\(path)'", at: include.location))
                     continue
                 }
+                includedFrom[path] = expression.location
                 load(file: path, text: includedText, read: read)
             }
         }

@@ -16,13 +16,21 @@ extension QAPISchema {
     /// (QEMU 1.7–2.4), a flat union tagged by a `str` member (QEMU 1.7–2.0), `'gen': 'no'`
     /// and `'success-response': 'no'`, anonymous objects as member types (QEMU 1.0–1.x), and
     /// conditions written as C preprocessor text.
-    public static func resolve(_ source: QAPISchemaSource) -> QAPISchema {
+    ///
+    /// QEMU's own rules for names, keys, flags and clashes (``ExpressionRules``) are checked too,
+    /// in QEMU's words. Those that older releases' schemas break (``QAPIRelaxedRule``) are
+    /// reported only when `strict`.
+    public static func resolve(_ source: QAPISchemaSource, strict: Bool = false) -> QAPISchema {
         var resolver = Resolver()
-        resolver.diagnostics = source.diagnostics
+        resolver.diagnostics = source.diagnostics + ExpressionRules.check(source.expressions)
         for expression in source.expressions {
             resolver.define(expression)
         }
         resolver.finish()
+        resolver.diagnostics = QEMUReporting.place(
+            resolver.diagnostics.filter { strict || $0.relaxedRule == nil },
+            in: source
+        )
         return QAPISchema(
             types: resolver.types,
             commands: resolver.commands,
@@ -37,33 +45,18 @@ extension QAPISchema {
 
 private let metaKeywords = ["struct", "type", "enum", "union", "alternate", "command", "event", "pragma", "include"]
 
-private let commonKeys: Set<String> = ["if", "features"]
-private let allowedKeys: [String: Set<String>] = [
-    "struct": commonKeys.union(["struct", "data", "base"]),
-    "type": commonKeys.union(["type", "data", "base"]),
-    "enum": commonKeys.union(["enum", "data", "prefix"]),
-    "union": commonKeys.union(["union", "data", "base", "discriminator"]),
-    "alternate": commonKeys.union(["alternate", "data"]),
-    "command": commonKeys.union([
-        "command", "data", "returns", "boxed", "gen", "success-response", "allow-oob",
-        "allow-preconfig", "coroutine",
-    ]),
-    "event": commonKeys.union(["event", "data", "boxed"]),
-    "pragma": ["pragma"],
-]
-
 /// Pseudo-types of QEMU 1.x–2.4 commands with hand-written marshalling, from before `any`
 /// existed (2.5): `'visitor'` (any value, `qom-get`/`qom-set`), `'**'` (free-form extra
 /// arguments, `device_add`/`netdev_add`) and `'dict'` (an object, `object-add`). All read as
 /// `any`.
 let legacyTypeAliases: [String: String] = ["visitor": "any", "**": "any", "dict": "any"]
 
-private let memberLongFormKeys: Set<String> = ["type", "if", "features", "default"]
-
 /// A type reference met while reading definitions, checked once everything is defined.
 private struct Reference {
     var name: String
     var location: QAPISourceLocation
+    /// What refers to it, as QEMU words it: `member 'x'`, `'base'`, `command's 'data'`.
+    var what: String
 }
 
 /// Members declared directly by an object, before its base is merged in.
@@ -102,25 +95,20 @@ private struct Resolver {
         }
     }
 
-    mutating func error(_ message: String, at location: QAPISourceLocation) {
-        diagnostics.append(QAPIDiagnostic(message, at: location))
+    /// Every object's members with its base's, once flattened.
+    var flattenedByName: [String: [QAPIMember]] = [:]
+
+    mutating func error(_ message: String, at location: QAPISourceLocation, _ rule: QAPIRelaxedRule? = nil) {
+        diagnostics.append(QAPIDiagnostic(message, at: location, relaxedRule: rule))
     }
 
     // MARK: Pass 1: read definitions
 
     mutating func define(_ expression: QAPIExpression) {
         let keywords = metaKeywords.filter { expression[$0] != nil }
-        guard let keyword = keywords.first else {
+        guard let keyword = keywords.first, keywords.count == 1 else {
             error(
-                "expression does not say what it defines (expected one of 'struct', 'enum', 'union', 'alternate', 'command', 'event', 'include', 'pragma')",
-                at: expression.location
-            )
-            return
-        }
-        // 'type' is the 1.x spelling of 'struct'; no definition may carry two keywords.
-        if keywords.count > 1 {
-            error(
-                "expression has more than one definition keyword: \(keywords.map { "'\($0)'" }.joined(separator: ", "))",
+                "expression must have exactly one key 'enum', 'struct', 'union', 'alternate', 'command', 'event'",
                 at: expression.location
             )
             return
@@ -130,12 +118,8 @@ private struct Resolver {
             return
         }
         guard let nameNode = expression[keyword], let name = nameNode.stringValue else {
-            error("'\(keyword)' requires a name string", at: expression[keyword]?.location ?? expression.location)
+            error("'\(keyword)' requires a string name", at: expression[keyword]?.location ?? expression.location)
             return
-        }
-        let allowed = allowedKeys[keyword] ?? []
-        for member in expression.members where !allowed.contains(member.key) {
-            error("unknown key '\(member.key)' in \(keyword) '\(name)'", at: member.keyLocation)
         }
         let condition = readCondition(expression["if"])
         let features = readFeatures(expression["features"])
@@ -158,31 +142,23 @@ private struct Resolver {
         }
     }
 
+    /// Keeps the pragmas; ``ExpressionRules`` checks them.
     mutating func definePragma(_ expression: QAPIExpression) {
-        for member in expression.members where member.key != "pragma" {
-            error("unknown key '\(member.key)' in pragma", at: member.keyLocation)
-        }
-        guard let body = expression["pragma"], let members = body.members else {
-            error("'pragma' requires an object", at: expression["pragma"]?.location ?? expression.location)
-            return
-        }
+        guard let body = expression["pragma"], let members = body.members else { return }
         for member in members {
             pragmas[member.key] = member.value
         }
     }
 
     mutating func require(_ key: String, of expression: QAPIExpression, kind: String, name: String) -> QAPINode? {
-        guard let node = expression[key] else {
-            error("\(kind) '\(name)' lacks '\(key)'", at: expression.location)
-            return nil
-        }
-        return node
+        // ExpressionRules reports a missing key.
+        expression[key]
     }
 
     /// Claims `name` in the global namespace. False (with a diagnostic) if it is taken.
     mutating func claim(_ name: String, at location: QAPISourceLocation) -> Bool {
         if let previous = definedAt[name] {
-            error("'\(name)' is already defined at \(previous)", at: location)
+            error("'\(name)' is already defined\n\(previous.file):\(previous.line): previous definition", at: location)
             return false
         }
         if types[name] != nil {
@@ -238,7 +214,7 @@ private struct Resolver {
             default: break
             }
         }
-        error("'\(key)' must be true or false, not \(node.sourceText)", at: node.location)
+        // ExpressionRules words the refusal as QEMU does.
         return defaultValue
     }
 
@@ -300,16 +276,13 @@ private struct Resolver {
                     error("feature needs a 'name' string", at: element.location)
                     continue
                 }
-                for member in element.members ?? [] where member.key != "name" && member.key != "if" {
-                    error("unknown key '\(member.key)' in feature '\(name)'", at: member.keyLocation)
-                }
                 feature = QAPIFeature(name: name, condition: readCondition(element["if"]))
             default:
                 error("feature must be a name or an object, not \(element.kindName)", at: element.location)
                 continue
             }
-            if features.contains(feature.name) {
-                error("feature '\(feature.name)' is listed twice", at: element.location)
+            if let other = features.first(where: { QAPINames.cName($0.name) == QAPINames.cName(feature.name) }) {
+                error("feature '\(feature.name)' collides with feature '\(other.name)'", at: element.location)
                 continue
             }
             features.append(feature)
@@ -319,11 +292,11 @@ private struct Resolver {
 
     /// Reads a type reference: `'Name'` or `['Name']`. Returns the type's name (`[Name]` for
     /// an array) and records the reference for checking.
-    mutating func readTypeReference(_ node: QAPINode) -> String? {
+    mutating func readTypeReference(_ node: QAPINode, what: String) -> String? {
         switch node.value {
         case .string(let written):
             let name = legacyTypeAliases[written] ?? written
-            references.append(Reference(name: name, location: node.location))
+            references.append(Reference(name: name, location: node.location, what: what))
             return name
         case .array(let elements):
             guard elements.count == 1, let written = elements[0].stringValue else {
@@ -331,7 +304,7 @@ private struct Resolver {
                 return nil
             }
             let name = "[\(legacyTypeAliases[written] ?? written)]"
-            references.append(Reference(name: name, location: node.location))
+            references.append(Reference(name: name, location: node.location, what: what))
             return name
         default:
             error("expected a type name, found \(node.kindName)", at: node.location)
@@ -354,8 +327,11 @@ private struct Resolver {
                 error("member name is empty", at: entry.keyLocation)
                 continue
             }
-            if members.contains(where: { $0.name == name }) {
-                error("member '\(name)' of '\(owner)' is declared twice", at: entry.keyLocation)
+            if let other = members.first(where: { QAPINames.cName($0.name) == QAPINames.cName(name) }) {
+                error(
+                    "\(describeMember(name, of: owner)) collides with \(describeMember(other.name, of: owner))",
+                    at: entry.keyLocation
+                )
                 continue
             }
             var condition: QAPICondition?
@@ -363,11 +339,8 @@ private struct Resolver {
             var defaultValue: QAPINode?
             let typeName: String?
             let value = entry.value
-            if let longForm = value.members, let typeNode = value["type"] {
-                for key in longForm where !memberLongFormKeys.contains(key.key) {
-                    error("unknown key '\(key.key)' in member '\(name)' of '\(owner)'", at: key.keyLocation)
-                }
-                typeName = readTypeReference(typeNode)
+            if value.members != nil, let typeNode = value["type"] {
+                typeName = readTypeReference(typeNode, what: describeMember(name, of: owner))
                 condition = readCondition(value["if"])
                 features = readFeatures(value["features"])
                 defaultValue = value["default"]
@@ -386,7 +359,7 @@ private struct Resolver {
                 )
                 typeName = implicitName
             } else {
-                typeName = readTypeReference(value)
+                typeName = readTypeReference(value, what: describeMember(name, of: owner))
             }
             guard let typeName else { continue }
             members.append(
@@ -415,26 +388,18 @@ private struct Resolver {
         for entry in entries {
             var condition: QAPICondition?
             let typeName: String?
-            if let longForm = entry.value.members {
-                for member in longForm where member.key != "type" && member.key != "if" {
-                    error("unknown key '\(member.key)' in branch '\(entry.key)' of '\(owner)'", at: member.keyLocation)
-                }
-                guard let typeNode = entry.value["type"] else {
-                    error("branch '\(entry.key)' of '\(owner)' lacks 'type'", at: entry.value.location)
-                    continue
-                }
-                typeName = readTypeReference(typeNode)
+            if entry.value.members != nil {
+                // ExpressionRules reports the missing key.
+                guard let typeNode = entry.value["type"] else { continue }
+                typeName = readTypeReference(typeNode, what: "branch '\(entry.key)'")
                 condition = readCondition(entry.value["if"])
             } else {
-                typeName = readTypeReference(entry.value)
+                typeName = readTypeReference(entry.value, what: "branch '\(entry.key)'")
             }
             guard let typeName else { continue }
             branches.append(
                 QAPIVariant(name: entry.key, type: typeName, condition: condition, location: entry.keyLocation)
             )
-        }
-        if branches.isEmpty, entries.isEmpty {
-            error("'\(owner)' has no branches", at: node.location)
         }
         return branches
     }
@@ -452,9 +417,7 @@ private struct Resolver {
         var base: String?
         if let baseNode = expression["base"] {
             if baseNode.stringValue != nil {
-                base = readTypeReference(baseNode)
-            } else {
-                error("base of struct '\(name)' must be a type name", at: baseNode.location)
+                base = readTypeReference(baseNode, what: "'base'")
             }
         }
         let location = expression[keyword]!.location
@@ -482,27 +445,16 @@ private struct Resolver {
     ) {
         guard let data = require("data", of: expression, kind: "enum", name: name) else { return }
         let location = expression["enum"]!.location
-        guard let elements = data.arrayValue else {
-            error("values of enum '\(name)' must be given as a list", at: data.location)
-            return
-        }
+        guard let elements = data.arrayValue else { return }
         var values: [QAPIEnumValue] = []
         for element in elements {
             let value: QAPIEnumValue
             switch element.value {
             case .string(let valueName):
                 value = QAPIEnumValue(name: valueName, location: element.location)
-            case .object(let members):
-                guard let valueName = element["name"]?.stringValue else {
-                    error("enum value needs a 'name' string", at: element.location)
-                    continue
-                }
-                for member in members where !["name", "if", "features"].contains(member.key) {
-                    error(
-                        "unknown key '\(member.key)' in value '\(valueName)' of enum '\(name)'",
-                        at: member.keyLocation
-                    )
-                }
+            case .object:
+                // ExpressionRules reports a missing or bad name.
+                guard let valueName = element["name"]?.stringValue else { continue }
                 value = QAPIEnumValue(
                     name: valueName,
                     condition: readCondition(element["if"]),
@@ -510,11 +462,10 @@ private struct Resolver {
                     location: element.location
                 )
             default:
-                error("enum value must be a string or an object, not \(element.kindName)", at: element.location)
                 continue
             }
-            if values.contains(where: { $0.name == value.name }) {
-                error("enum '\(name)' lists value '\(value.name)' twice", at: element.location)
+            if let other = values.first(where: { QAPINames.cName($0.name) == QAPINames.cName(value.name) }) {
+                error("value '\(value.name)' collides with value '\(other.name)'", at: element.location)
                 continue
             }
             values.append(value)
@@ -566,7 +517,7 @@ private struct Resolver {
         if let baseNode = expression["base"] {
             switch baseNode.value {
             case .string:
-                base = readTypeReference(baseNode)
+                base = readTypeReference(baseNode, what: "'base'")
             case .object:
                 let implicitName = "q_obj_\(name)-base"
                 baseMembersInline = readMembers(baseNode, owner: implicitName)
@@ -670,6 +621,31 @@ private struct Resolver {
         )
     }
 
+    /// A member as QEMU names it in a message about definition `definition` (by default its
+    /// owner): `member 'x'` of the definition itself, `member 'x' of type 'Base'` of another,
+    /// `parameter 'x'` of a command's arguments, `base member 'x'` of a union's inline base.
+    func describeMember(_ name: String, of owner: String, in definition: String? = nil) -> String {
+        var role = "member"
+        var meta = "type"
+        var definedIn = owner
+        if owner.hasPrefix("q_obj_") {
+            definedIn.removeFirst("q_obj_".count)
+            if definedIn.hasSuffix("-arg") {
+                role = "parameter"
+                meta = "command"
+                definedIn.removeLast("-arg".count)
+            } else if definedIn.hasSuffix("-base") {
+                role = "base member"
+                definedIn.removeLast("-base".count)
+            }
+        }
+        var context = definition ?? owner
+        if context.hasPrefix("q_obj_"), let dash = context.lastIndex(of: "-") {
+            context = String(context[context.index(context.startIndex, offsetBy: 6)..<dash])
+        }
+        return definedIn == context ? "\(role) '\(name)'" : "\(role) '\(name)' of \(meta) '\(definedIn)'"
+    }
+
     /// `T` for a plain name, `TList` for `[T]` (QEMU's C naming), for implicit type names.
     func listName(_ type: String) -> String {
         if type.hasPrefix("["), type.hasSuffix("]") { return String(type.dropFirst().dropLast()) + "List" }
@@ -709,7 +685,7 @@ private struct Resolver {
         if let data = expression["data"] {
             switch data.value {
             case .string:
-                argumentType = readTypeReference(data)
+                argumentType = readTypeReference(data, what: "command's 'data'")
             case .object(let members):
                 if !members.isEmpty {
                     let implicitName = "q_obj_\(name)-arg"
@@ -730,7 +706,7 @@ private struct Resolver {
         }
         var returnType: String?
         if let returns = expression["returns"] {
-            returnType = readTypeReference(returns)
+            returnType = readTypeReference(returns, what: "command's 'returns'")
         }
         let command = QAPICommand(
             name: name,
@@ -767,7 +743,7 @@ private struct Resolver {
         if let data = expression["data"] {
             switch data.value {
             case .string:
-                dataType = readTypeReference(data)
+                dataType = readTypeReference(data, what: "event's 'data'")
             case .object(let members):
                 if !members.isEmpty {
                     let implicitName = "q_obj_\(name)-arg"
@@ -808,11 +784,21 @@ private struct Resolver {
         for name in pendingObjectOrder {
             _ = flatten(name, into: &flattened, inProgress: &inProgress)
         }
+        flattenedByName = flattened
         for name in pendingObjectOrder {
             completeObject(name, members: flattened[name] ?? [])
         }
         for name in alternates {
             checkAlternate(name)
+        }
+        // `deprecated` and `unstable` mark what a client uses; a type is not used by itself.
+        for type in types.values where !type.isImplicit {
+            for feature in type.features where ["deprecated", "unstable"].contains(feature.name) {
+                error(
+                    "feature '\(feature.name)' is not supported for types",
+                    at: type.location ?? QAPISourceLocation(file: "", line: 1, column: 1)
+                )
+            }
         }
         for name in commands.keys.sorted() {
             checkCommand(commands[name]!)
@@ -842,9 +828,9 @@ private struct Resolver {
             }
             if types[name] == nil {
                 if commands[name] != nil || events[name] != nil {
-                    error("'\(name)' is not a type", at: reference.location)
+                    error("\(reference.what) uses unknown type '\(name)'", at: reference.location)
                 } else {
-                    error("type '\(name)' is not defined", at: reference.location)
+                    error("\(reference.what) uses unknown type '\(name)'", at: reference.location)
                 }
             }
         }
@@ -860,7 +846,7 @@ private struct Resolver {
         guard let pending = pendingObjects[name] else { return nil }
         guard !inProgress.contains(name) else {
             error(
-                "'\(name)' is its own base",
+                "object \(name) contains itself",
                 at: pending.baseLocation ?? types[name]?.location ?? QAPISourceLocation(file: "", line: 0, column: 0)
             )
             return nil
@@ -875,14 +861,14 @@ private struct Resolver {
                 guard let baseMembers = flatten(base, into: &flattened, inProgress: &inProgress) else { break }
                 members = baseMembers
             default:
-                let what = pendingObjects[base]?.union != nil ? "a union" : "a \(baseType.metaType) type"
-                error("base '\(base)' of '\(name)' must be a struct, not \(what)", at: location)
+                error("'base' requires a struct type, \(describeType(base)) isn't", at: location)
             }
         }
         for member in pending.ownMembers {
-            if let clash = members.first(where: { $0.name == member.name }) {
+            if let clash = members.first(where: { QAPINames.cName($0.name) == QAPINames.cName(member.name) }) {
                 error(
-                    "member '\(member.name)' of '\(name)' collides with member '\(clash.name)' of base '\(clash.definedIn)'",
+                    "\(describeMember(member.name, of: member.definedIn, in: name))"
+                        + " collides with \(describeMember(clash.name, of: clash.definedIn, in: name))",
                     at: member.location
                 )
                 continue
@@ -903,6 +889,21 @@ private struct Resolver {
         types[name] = type
     }
 
+    /// A type as QEMU names it in messages: `built-in type 'int'`, `union type 'U'`,
+    /// `array type ['int']`.
+    func describeType(_ name: String) -> String {
+        guard let type = types[name] else { return "type '\(name)'" }
+        switch type.kind {
+        case .builtin: return "built-in type '\(name)'"
+        case .enumeration: return "enum type '\(name)'"
+        case .alternate: return "alternate type '\(name)'"
+        case .array(let element): return "array type ['\(element)']"
+        case .object:
+            let isUnion = pendingObjects[name]?.union != nil
+            return "\(isUnion ? "union" : "struct") type '\(name)'"
+        }
+    }
+
     mutating func resolveVariants(
         _ union: PendingUnion,
         of name: String,
@@ -911,18 +912,16 @@ private struct Resolver {
     ) -> QAPIVariants? {
         let tagName = union.discriminator ?? "type"
         guard let tag = members.first(where: { $0.name == tagName }) else {
-            error(
-                "discriminator '\(tagName)' of union '\(name)' is not a member of its base",
-                at: union.discriminatorLocation
-            )
+            error("discriminator '\(tagName)' is not a member of 'base'", at: union.discriminatorLocation)
             return nil
         }
+        let base = types[tag.definedIn]?.isImplicit == false ? "base type '\(tag.definedIn)'" : "'base'"
         if tag.isOptional {
-            error("discriminator '\(tagName)' of union '\(name)' must not be optional", at: union.discriminatorLocation)
+            error("discriminator member '\(tagName)' of \(base) must not be optional", at: union.discriminatorLocation)
         }
         if tag.condition != nil {
             error(
-                "discriminator '\(tagName)' of union '\(name)' must not be conditional",
+                "discriminator member '\(tagName)' of \(base) must not be conditional",
                 at: union.discriminatorLocation
             )
         }
@@ -931,8 +930,13 @@ private struct Resolver {
         switch types[tag.type]?.kind {
         case .enumeration(let values)?:
             enumeration = values
-        case .builtin(.str)?:
+        case .builtin(.str)? where union.discriminator != nil:
             // QEMU 1.7–2.0: a string tag; the branch names are its values.
+            error(
+                "discriminator member '\(tagName)' of \(base) must be of enum type",
+                at: union.discriminatorLocation,
+                .stringDiscriminator
+            )
             tagType = "\(name)Kind"
             let values = union.branches.map {
                 QAPIEnumValue(name: $0.name, condition: $0.condition, location: $0.location)
@@ -949,31 +953,39 @@ private struct Resolver {
             return nil
         default:
             error(
-                "discriminator '\(tagName)' of union '\(name)' must have an enum type, not '\(tag.type)'",
+                "discriminator member '\(tagName)' of \(base) must be of enum type",
                 at: union.discriminatorLocation
             )
             return nil
         }
+        // Values without a branch of their own select no members; a union with no values at all
+        // has nothing to hold.
+        if union.branches.isEmpty, enumeration?.values.isEmpty != false {
+            error("union has no branches", at: location)
+        }
         var variants: [QAPIVariant] = []
         for branch in union.branches {
             if let enumeration, enumeration.value(named: branch.name) == nil {
-                error("branch '\(branch.name)' of union '\(name)' is not a value of '\(tagType)'", at: branch.location)
+                error("branch '\(branch.name)' is not a value of \(describeType(tagType))", at: branch.location)
                 continue
             }
             if variants.contains(where: { $0.name == branch.name }) {
                 continue
             }
             if let branchType = types[branch.type] {
-                switch branchType.kind {
-                case .object:
-                    // Since QEMU 8.2 a branch may itself be a union.
-                    break
-                default:
+                guard case .object = branchType.kind else {
+                    error("branch '\(branch.name)' cannot use \(describeType(branch.type))", at: branch.location)
+                    continue
+                }
+                // A branch's members join the union's: none may clash with them.
+                for member in flattenedMembers(branch.type) {
+                    guard let clash = members.first(where: { QAPINames.cName($0.name) == QAPINames.cName(member.name) })
+                    else { continue }
                     error(
-                        "branch '\(branch.name)' of union '\(name)' must be an object type, not '\(branch.type)'",
+                        "\(describeMember(member.name, of: member.definedIn, in: name))"
+                            + " collides with \(describeMember(clash.name, of: clash.definedIn, in: name))",
                         at: branch.location
                     )
-                    continue
                 }
             }
             variants.append(branch)
@@ -981,74 +993,101 @@ private struct Resolver {
         return QAPIVariants(tagMember: tagName, tagType: tagType, variants: variants)
     }
 
-    /// The JSON category an alternate branch of type `name` is told apart by.
+    /// The members of object `name` once flattened (its own and its base's).
+    func flattenedMembers(_ name: String) -> [QAPIMember] {
+        flattenedByName[name] ?? []
+    }
+
+    /// Checks an alternate as QEMU does: a branch per kind of JSON value, where a string of a
+    /// plain `str` branch could also be read as a number or a boolean (QEMU parses command-line
+    /// values from strings), and so could an enum's value that looks like one.
     mutating func checkAlternate(_ name: String) {
         guard case .alternate(let alternate)? = types[name]?.kind else { return }
-        if alternate.branches.count < 2 {
-            error("alternate '\(name)' needs at least two branches", at: types[name]!.location!)
-        }
-        var seen: [(branch: QAPIVariant, kinds: Set<JSONKind>)] = []
+        var seenNames: [String: String] = [:]
+        var seenKinds: [String: String] = [:]
         for branch in alternate.branches {
+            let cName = QAPINames.cName(branch.name)
+            if let other = seenNames[cName] {
+                error("branch '\(branch.name)' collides with branch '\(other)'", at: branch.location)
+                continue
+            }
+            seenNames[cName] = branch.name
             guard let type = types[branch.type] else { continue }
+            let kind: String
+            var conflicting: [String] = []
             switch type.kind {
-            case .alternate, .builtin(.any):
-                error(
-                    "branch '\(branch.name)' of alternate '\(name)' cannot be of \(type.metaType == .alternate ? "an alternate" : "type 'any'")",
-                    at: branch.location
-                )
+            case .builtin(.any), .alternate:
+                error("branch '\(branch.name)' cannot use \(describeType(branch.type))", at: branch.location)
                 continue
-            default:
-                break
+            case .builtin(.str):
+                kind = "string"
+                conflicting = ["number", "boolean"]
+            case .enumeration(let enumeration):
+                kind = "string"
+                if enumeration.names.contains(where: { $0 == "on" || $0 == "off" }) { conflicting.append("boolean") }
+                if enumeration.names.contains(where: { $0.first.map { "-+0123456789.".contains($0) } == true }) {
+                    conflicting.append("number")
+                }
+            case .builtin(.bool): kind = "boolean"
+            case .builtin(.null): kind = "null"
+            case .builtin: kind = "number"
+            case .array: kind = "array"
+            case .object: kind = "object"
             }
-            let kinds = type.kind.shape.acceptedKinds { _ in [] }
-            // Branches are told apart by the value's kind, so no kind may lead to two of them.
-            if let other = seen.first(where: { !$0.kinds.isDisjoint(with: kinds) }) {
-                let shared = JSONKind.name(accepting: other.kinds.intersection(kinds)) ?? ""
-                error(
-                    "branches '\(other.branch.name)' and '\(branch.name)' of alternate '\(name)'"
-                        + " both take a JSON \(shared)",
-                    at: branch.location
-                )
-                continue
+            for shared in [kind] + conflicting {
+                if let other = seenKinds[shared] {
+                    error("branch '\(branch.name)' can't be distinguished from '\(other)'", at: branch.location)
+                    break
+                }
             }
-            seen.append((branch, kinds))
+            for shared in [kind] + conflicting where seenKinds[shared] == nil {
+                seenKinds[shared] = branch.name
+            }
         }
     }
 
     mutating func checkCommand(_ command: QAPICommand) {
-        if let argumentType = command.argumentType, let type = types[argumentType] {
-            switch type.kind {
-            case .object(let object):
-                if object.variants != nil, !command.isBoxed {
-                    error(
-                        "command '\(command.name)' takes the union '\(argumentType)' and so must be boxed",
-                        at: command.location
-                    )
-                }
-            default:
+        checkArguments(command.argumentType, of: "command", isBoxed: command.isBoxed, at: command.location)
+        if let returnType = command.returnType, let type = types[returnType] {
+            var returned = type
+            if case .array(let element) = type.kind, let elementType = types[element] { returned = elementType }
+            if case .object = returned.kind {
+            } else if !returnsExceptions.contains(command.name) {
                 error(
-                    "arguments of command '\(command.name)' must be an object type, not '\(argumentType)'",
-                    at: command.location
+                    "command's 'returns' cannot take \(describeType(returnType))",
+                    at: command.location,
+                    .commandReturns
                 )
             }
         }
-        if command.isBoxed, command.argumentType == nil {
-            error("boxed command '\(command.name)' needs a type name for 'data'", at: command.location)
+    }
+
+    /// Commands the pragmas allow to return something other than objects.
+    var returnsExceptions: Set<String> {
+        var names: Set<String> = []
+        for key in ["command-returns-exceptions", "returns-whitelist"] {
+            names.formUnion(pragmas[key]?.arrayValue?.compactMap(\.stringValue) ?? [])
         }
+        return names
     }
 
     mutating func checkEvent(_ event: QAPIEvent) {
-        if let dataType = event.dataType, let type = types[dataType] {
-            if case .object(let object) = type.kind {
-                if object.variants != nil, !event.isBoxed {
-                    error(
-                        "event '\(event.name)' carries the union '\(dataType)' and so must be boxed",
-                        at: event.location
-                    )
-                }
-            } else {
-                error("data of event '\(event.name)' must be an object type, not '\(dataType)'", at: event.location)
-            }
+        checkArguments(event.dataType, of: "event", isBoxed: event.isBoxed, at: event.location)
+    }
+
+    /// A command's arguments or an event's data: an object, a union only when boxed, and
+    /// conditional members only when boxed (the unboxed C function's parameters can't be).
+    mutating func checkArguments(_ typeName: String?, of meta: String, isBoxed: Bool, at location: QAPISourceLocation)
+    {
+        guard let typeName, let type = types[typeName] else { return }
+        guard case .object(let object) = type.kind else {
+            return error("\(meta)'s 'data' cannot take \(describeType(typeName))", at: location)
+        }
+        if object.variants != nil, !isBoxed {
+            error("\(meta)'s 'data' can take \(describeType(typeName)) only with 'boxed': true", at: location)
+        }
+        if !isBoxed, object.members.contains(where: { $0.condition != nil }) {
+            error("conditional \(meta) arguments require 'boxed': true", at: location)
         }
     }
 }

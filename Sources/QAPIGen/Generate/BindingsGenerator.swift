@@ -10,9 +10,13 @@ public struct BindingsGenerator: Sendable {
     /// releases read, oldest to newest (`the QAPI schemas of QEMU 1.0 to 10.2`), so that the
     /// header follows the schemas on disk.
     public var sourceDescription: String?
+    /// Whether every release must pass every rule of QEMU's current generator, also those
+    /// older releases break (``QAPIRelaxedRule``).
+    public var strict: Bool
 
-    public init(sourceDescription: String? = nil) {
+    public init(sourceDescription: String? = nil, strict: Bool = false) {
         self.sourceDescription = sourceDescription
+        self.strict = strict
     }
 
     /// `the QAPI schemas of QEMU 1.0 to 10.2`: releases named by major and minor number.
@@ -35,7 +39,7 @@ public struct BindingsGenerator: Sendable {
 
     /// Loads every release under `directory` (`1.0/`, `2.12.0/`, …) and generates from them.
     public func generate(schemasDirectory directory: URL) throws -> Output {
-        let releases = try QAPIReleases.load(directory: directory.path)
+        let releases = try QAPIReleases.load(directory: directory.path, strict: strict)
         guard !releases.releases.isEmpty else {
             throw GeneratorDiagnostic(
                 location: nil,
@@ -49,7 +53,7 @@ public struct BindingsGenerator: Sendable {
     /// Generates from `releases`, which must hold at least one release.
     public func generate(releases: QAPIReleases) -> Output {
         let schemaDiagnostics = releases.releases.flatMap { release in
-            release.schema.diagnostics.map { "\(release.version): \($0)" }
+            release.schema.diagnostics.map { "\(release.version): \($0.qemuDescription)" }
         }
         let sourceDescription = self.sourceDescription ?? Self.describe(releases)
         let merged = MergedSchema(releases: releases)

@@ -21,9 +21,15 @@
 ///   which every generated identifier passes through.
 /// - A type name that would hide a type the generated code itself uses (`String`, `Bool`,
 ///   `JSONValue`, …) gets a `QAPI` prefix: QAPI's `String` struct becomes `QAPIString`.
-/// - Names that collide within one scope (`foo-bar` and `foo_bar`) keep the first spelling;
-///   later ones get `_2`, `_3`… in the order they appear in the schema. Names the generated
-///   types use themselves (`json`, `arguments`, `branch`, `rawValue`) count as taken.
+/// - Names the generated types use themselves (`json`, `arguments`, `branch`, `rawValue`, and
+///   an enumeration's `unknown`) get a trailing underscore when a member or value takes them
+///   (`unknown` → `unknown_`), as `none` does. No QAPI name turns into a name ending in `_`
+///   otherwise (`_` separates words), so this cannot clash, and the generated names stay the
+///   same in every type: `unknown(String)` is always the value a binding does not know.
+/// - Names that collide within one scope otherwise keep the first spelling; later ones get
+///   `_2`, `_3`… in the order they appear. QEMU refuses such a clash within one schema (its C
+///   names would clash too); it happens where the bindings merge releases that spelled a
+///   value differently (`l1_grow.activate_table`, later `l1_grow_activate_table`).
 ///
 /// Namespace: the generated types sit at the top level of the `QMP` module, under their QAPI
 /// names, as QEMU's schema has them. QAPI names are unique within a schema (QEMU's generator
@@ -123,18 +129,19 @@ public enum SwiftNaming {
         "_" + memberName.replacingOccurrences(of: "`", with: "")
     }
 
-    /// Members the generated types declare themselves; a QAPI member of that name is told
-    /// apart like a collision (`json` → `json_2`).
+    /// Members the generated types declare themselves; a QAPI member of that name gets a
+    /// trailing underscore (`json` → `json_`).
     public static let reservedMemberNames: Set<String> = ["json", "arguments", "branch", "rawValue"]
-    /// Likewise for enumeration cases.
-    public static let reservedCaseNames: Set<String> = ["json", "rawValue"]
+    /// Likewise for enumeration cases: `unknown` is the case of a value the binding does not know.
+    public static let reservedCaseNames: Set<String> = ["json", "rawValue", "unknown"]
 
     /// Names for `qapiNames` in one scope, with collisions resolved in order; `reserved`
-    /// names count as taken.
+    /// names get a trailing underscore.
     public static func uniqueMemberNames(_ qapiNames: [String], reserved: Set<String> = []) -> [String] {
         var taken = reserved
         return qapiNames.map { qapiName in
-            let base = memberName(qapiName)
+            var base = memberName(qapiName)
+            if reserved.contains(base) { base += "_" }
             var candidate = base
             var counter = 2
             while taken.contains(candidate) {

@@ -1,4 +1,5 @@
 import QAPI
+import QMPCore
 
 extension Translator {
     /// An alternate: one case per branch, chosen by the JSON kind of the value.
@@ -29,7 +30,10 @@ extension Translator {
             .labeled("expected", .string(expected.joined(separator: " or "))),
             .labeled("got", .json)
         )
-        decodeCases.append(.default([.throw(mismatch)]))
+        // Branches that take every kind of value leave nothing for a refusal to catch.
+        if !Set(JSONKind.allCases.flatMap(\.valueCases)).isSubset(of: kindsTaken) {
+            decodeCases.append(.default([.throw(mismatch)]))
+        }
         let encodeCases = branches.map {
             SwiftSwitchCase(
                 [.enumCase($0.name, binding: ["value"])],

@@ -3,13 +3,10 @@ import QAPI
 extension Translator {
     /// An enumeration: a case per value, and `unknown` keeping a value a newer QEMU may send.
     func translateEnum(_ name: String, _ enumeration: QAPIEnumType) -> SwiftDeclaration {
-        let caseNames = SwiftNaming.uniqueMemberNames(
-            enumeration.names + ["unknown"],
-            reserved: SwiftNaming.reservedCaseNames
-        )
+        let caseNames = SwiftNaming.uniqueMemberNames(enumeration.names, reserved: SwiftNaming.reservedCaseNames)
         let valueHistories = history?.type(name)?.enumValues ?? [:]
         let typeFirst = history?.type(name)?.introduced
-        let unknown = caseNames.last!
+        let unknown = "unknown"
         let pairs = Array(zip(enumeration.names, caseNames))
         var cases: [SwiftDeclaration] = pairs.map { value, caseName in
             .documented(

@@ -77,13 +77,24 @@ extension Translator {
 
     /// The memberwise initializer, with optional members defaulting to nil, and any `extra`
     /// parameters after them.
+    ///
+    /// A member named `self` keeps `self` as its argument label but gets another name inside
+    /// the initializer: a parameter called `self` would hide `self` from every assignment.
     func memberwiseInitializer(_ typed: [TypedMember], extra: [SwiftParameter] = []) -> SwiftDeclaration {
+        func inside(_ name: String) -> String { name == "`self`" ? "self_" : name }
         let parameters =
             typed.map {
-                SwiftParameter(name: $0.name, type: $0.type, defaultValue: $0.member.isOptional ? .nilLiteral : nil)
+                SwiftParameter(
+                    label: $0.name == "`self`" ? "self" : nil,
+                    name: inside($0.name),
+                    type: $0.type,
+                    defaultValue: $0.member.isOptional ? .nilLiteral : nil
+                )
             } + extra
         let body: [SwiftStatement] =
-            typed.map { .assignment(SwiftExpression.selfValue.dot($0.storage), $0.stored(.identifier($0.name))) }
+            typed.map {
+                .assignment(SwiftExpression.selfValue.dot($0.storage), $0.stored(.identifier(inside($0.name))))
+            }
             + extra.map { .assignment(SwiftExpression.selfValue.dot($0.name), .identifier($0.name)) }
         return .initializer(SwiftInitializer(parameters: parameters, body: body))
     }

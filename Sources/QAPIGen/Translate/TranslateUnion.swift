@@ -6,8 +6,10 @@ extension Translator {
     /// keeps whatever members came with it in `.other`.
     func translateUnion(_ name: String, _ object: QAPIObjectType, _ variants: QAPIVariants) -> SwiftDeclaration {
         let typedCommon = typedMembers(object.members, owner: .type(name))
-        let caseNames = SwiftNaming.uniqueMemberNames(variants.variants.map(\.name) + ["other"])
-        let other = caseNames.last!
+        // `other` is always the case of a tag value without a branch: a branch of that name
+        // becomes `other_`.
+        let caseNames = SwiftNaming.uniqueMemberNames(variants.variants.map(\.name), reserved: ["other"])
+        let other = "other"
         let branches = Array(zip(variants.variants, caseNames))
         var members = properties(typedCommon)
         members.append(
@@ -71,7 +73,7 @@ extension Translator {
         let tagCaseNames = Dictionary(
             uniqueKeysWithValues: zip(
                 tagValues,
-                SwiftNaming.uniqueMemberNames(tagValues + ["unknown"], reserved: SwiftNaming.reservedCaseNames)
+                SwiftNaming.uniqueMemberNames(tagValues, reserved: SwiftNaming.reservedCaseNames)
             )
         )
         let branch = SwiftExpression.selfValue.dot("branch")

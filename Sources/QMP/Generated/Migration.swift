@@ -194,9 +194,9 @@ public enum COLOMode: QMPJSONConvertible, Hashable {
     /// `secondary`
     case secondary
     /// `unknown` · until 3.0.0
-    case unknown
+    case unknown_
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
-    case unknown_2(String)
+    case unknown(String)
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
@@ -204,8 +204,8 @@ public enum COLOMode: QMPJSONConvertible, Hashable {
         case "none": self = .none_
         case "primary": self = .primary
         case "secondary": self = .secondary
-        case "unknown": self = .unknown
-        default: self = .unknown_2(raw)
+        case "unknown": self = .unknown_
+        default: self = .unknown(raw)
         }
     }
 
@@ -214,8 +214,8 @@ public enum COLOMode: QMPJSONConvertible, Hashable {
         case .none_: "none"
         case .primary: "primary"
         case .secondary: "secondary"
-        case .unknown: "unknown"
-        case .unknown_2(let raw): raw
+        case .unknown_: "unknown"
+        case .unknown(let raw): raw
         }
     }
 

@@ -549,7 +549,7 @@ public enum RunState: QMPJSONConvertible, Hashable {
 /// In QEMU 2.12.0 and later.
 public enum S390CrashReason: QMPJSONConvertible, Hashable {
     /// `unknown`
-    case unknown
+    case unknown_
     /// `disabled-wait`
     case disabledWait
     /// `extint-loop`
@@ -559,28 +559,28 @@ public enum S390CrashReason: QMPJSONConvertible, Hashable {
     /// `opint-loop`
     case opintLoop
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
-    case unknown_2(String)
+    case unknown(String)
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
-        case "unknown": self = .unknown
+        case "unknown": self = .unknown_
         case "disabled-wait": self = .disabledWait
         case "extint-loop": self = .extintLoop
         case "pgmint-loop": self = .pgmintLoop
         case "opint-loop": self = .opintLoop
-        default: self = .unknown_2(raw)
+        default: self = .unknown(raw)
         }
     }
 
     public var rawValue: String {
         switch self {
-        case .unknown: "unknown"
+        case .unknown_: "unknown"
         case .disabledWait: "disabled-wait"
         case .extintLoop: "extint-loop"
         case .pgmintLoop: "pgmint-loop"
         case .opintLoop: "opint-loop"
-        case .unknown_2(let raw): raw
+        case .unknown(let raw): raw
         }
     }
 

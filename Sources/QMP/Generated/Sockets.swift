@@ -182,9 +182,9 @@ public enum NetworkAddressFamily: QMPJSONConvertible, Hashable {
     /// `vsock` · since 2.8.0
     case vsock
     /// `unknown`
-    case unknown
+    case unknown_
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
-    case unknown_2(String)
+    case unknown(String)
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
@@ -193,8 +193,8 @@ public enum NetworkAddressFamily: QMPJSONConvertible, Hashable {
         case "ipv6": self = .ipv6
         case "unix": self = .unix
         case "vsock": self = .vsock
-        case "unknown": self = .unknown
-        default: self = .unknown_2(raw)
+        case "unknown": self = .unknown_
+        default: self = .unknown(raw)
         }
     }
 
@@ -204,8 +204,8 @@ public enum NetworkAddressFamily: QMPJSONConvertible, Hashable {
         case .ipv6: "ipv6"
         case .unix: "unix"
         case .vsock: "vsock"
-        case .unknown: "unknown"
-        case .unknown_2(let raw): raw
+        case .unknown_: "unknown"
+        case .unknown(let raw): raw
         }
     }
 

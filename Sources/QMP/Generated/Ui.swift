@@ -2375,17 +2375,17 @@ public enum SpiceQueryMouseMode: QMPJSONConvertible, Hashable {
     /// `server`
     case server
     /// `unknown`
-    case unknown
+    case unknown_
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
-    case unknown_2(String)
+    case unknown(String)
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         let raw = try String(json: json, path: path)
         switch raw {
         case "client": self = .client
         case "server": self = .server
-        case "unknown": self = .unknown
-        default: self = .unknown_2(raw)
+        case "unknown": self = .unknown_
+        default: self = .unknown(raw)
         }
     }
 
@@ -2393,8 +2393,8 @@ public enum SpiceQueryMouseMode: QMPJSONConvertible, Hashable {
         switch self {
         case .client: "client"
         case .server: "server"
-        case .unknown: "unknown"
-        case .unknown_2(let raw): raw
+        case .unknown_: "unknown"
+        case .unknown(let raw): raw
         }
     }
 

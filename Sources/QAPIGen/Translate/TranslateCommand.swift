@@ -31,7 +31,7 @@ extension Translator {
             .documented(
                 ["QAPI command `\(command.name)`."],
                 .structure(
-                    name: SwiftNaming.commandTypeName(command.name),
+                    name: commandSwiftName(command.name),
                     conformances: ["QMPCommand", "QMPJSONConvertible", "Hashable"],
                     members: declarations
                 )

@@ -16,7 +16,7 @@ extension Translator {
             .documented(
                 ["QAPI event `\(event.name)`."],
                 .structure(
-                    name: SwiftNaming.eventTypeName(event.name),
+                    name: eventSwiftName(event.name),
                     conformances: ["QMPEventPayload", "Hashable"],
                     members: declarations
                 )

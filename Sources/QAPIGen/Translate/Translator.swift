@@ -21,6 +21,8 @@ public struct Translator: Sendable {
     let selfContainingTypes: Set<String>
     /// Members, as `Type.member`, stored indirectly (see ``membersInCycles(_:)``).
     let indirectMembers: Set<String>
+    /// The Swift names of the schema's types, which a command's or an event's type must not take.
+    let typeSwiftNames: Set<String>
 
     public init(
         schema: QAPISchema,
@@ -34,6 +36,25 @@ public struct Translator: Sendable {
         self.relaxedMembers = relaxedMembers
         self.indirectMembers = Self.membersInCycles(schema)
         self.selfContainingTypes = Self.typesHoldingThemselves(schema)
+        self.typeSwiftNames = Set(schema.definedTypes.map { SwiftNaming.typeName($0.name) })
+    }
+
+    /// The Swift type of command `name`: `query-status` → `QueryStatusCommand`, or, when the
+    /// schema has a type of that very name (QEMU allows a struct `QueryStatusCommand`),
+    /// `QMPQueryStatusCommand`, which keeps the type its name from QEMU's documentation.
+    func commandSwiftName(_ name: String) -> String {
+        unclashed(SwiftNaming.commandTypeName(name))
+    }
+
+    /// The Swift type of event `name`, told apart from the schema's types as commands are.
+    func eventSwiftName(_ name: String) -> String {
+        unclashed(SwiftNaming.eventTypeName(name))
+    }
+
+    private func unclashed(_ candidate: String) -> String {
+        var name = candidate
+        while typeSwiftNames.contains(name) { name = "QMP" + name }
+        return name
     }
 
     /// A translator for the bindings of every release in `merged`.
@@ -89,11 +110,11 @@ public struct Translator: Sendable {
             add(result, .type, SwiftNaming.typeName(type.name), type.location?.file ?? "")
         }
         for command in schema.commands.values.sorted(by: { $0.name < $1.name }) {
-            let name = SwiftNaming.commandTypeName(command.name)
+            let name = commandSwiftName(command.name)
             add(translateCommand(command), .command(wireName: command.name), name, command.location.file)
         }
         for event in schema.events.values.sorted(by: { $0.name < $1.name }) {
-            let name = SwiftNaming.eventTypeName(event.name)
+            let name = eventSwiftName(event.name)
             add(translateEvent(event), .event(wireName: event.name), name, event.location.file)
         }
         return (declarations, diagnostics)

@@ -149,6 +149,27 @@ public struct Awkward: QMPJSONConvertible, Hashable {
     }
 }
 
+/// QAPI struct `BareEvent`.
+public struct BareEvent: QMPJSONConvertible, Hashable {
+    /// `when`
+    public var when: Int64
+
+    public init(when: Int64) {
+        self.when = when
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        self.when = try object.required("when", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["when"] = self.when.json
+        return .object(object)
+    }
+}
+
 /// QAPI struct `Base`.
 public struct Base: QMPJSONConvertible, Hashable {
     /// `base-member`
@@ -228,12 +249,15 @@ public struct Chosen: QMPJSONConvertible, Hashable {
     public var choice: Choice
     /// `note`
     public var note: String?
+    /// `branch`
+    public var branch_: Int64?
     /// The members the value of `choice` adds.
     public var branch: Branch
 
-    public init(choice: Choice, note: String? = nil, branch: Branch) {
+    public init(choice: Choice, note: String? = nil, branch_: Int64? = nil, branch: Branch) {
         self.choice = choice
         self.note = note
+        self.branch_ = branch_
         self.branch = branch
     }
 
@@ -241,6 +265,7 @@ public struct Chosen: QMPJSONConvertible, Hashable {
         let object = try json.object(at: path)
         self.choice = try object.required("choice", at: path)
         self.note = try object.optional("note", at: path)
+        self.branch_ = try object.optional("branch", at: path)
         switch self.choice {
         case .one: self.branch = .one(try One(json: json, path: path))
         case .two: self.branch = .two(try Two(json: json, path: path))
@@ -249,7 +274,7 @@ public struct Chosen: QMPJSONConvertible, Hashable {
         case .`self`: self.branch = .`self`(try Nothing(json: json, path: path))
         case .branch: self.branch = .branch(try Two(json: json, path: path))
         default:
-            let common: Set<String> = ["choice", "note"]
+            let common: Set<String> = ["choice", "note", "branch"]
             self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
         }
     }
@@ -258,6 +283,7 @@ public struct Chosen: QMPJSONConvertible, Hashable {
         var object = JSONObject()
         object["choice"] = self.choice.json
         object.set("note", self.note)
+        object.set("branch", self.branch_)
         let added: JSONObject
         switch self.branch {
         case .one(let members): added = members.json.objectValue ?? [:]
@@ -481,6 +507,27 @@ public struct Derived: QMPJSONConvertible, Hashable {
         object["base-member"] = self.baseMember.json
         object.set("kind", self.kind)
         object["derived-member"] = self.derivedMember.json
+        return .object(object)
+    }
+}
+
+/// QAPI struct `DoNothingCommand`.
+public struct DoNothingCommand: QMPJSONConvertible, Hashable {
+    /// `why`
+    public var why: String
+
+    public init(why: String) {
+        self.why = why
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        self.why = try object.required("why", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["why"] = self.why.json
         return .object(object)
     }
 }
@@ -1620,8 +1667,14 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public var response: String?
     /// `unknown`
     public var unknown: String?
+    /// `name`
+    public var name: String?
+    /// `availability`
+    public var availability: String?
+    /// `allows-out-of-band`
+    public var allowsOutOfBand: Bool?
 
-    public init(arguments_: String, json_: Int64, self self_: Bool, path: String? = nil, wireName: String? = nil, response: String? = nil, unknown: String? = nil) {
+    public init(arguments_: String, json_: Int64, self self_: Bool, path: String? = nil, wireName: String? = nil, response: String? = nil, unknown: String? = nil, name: String? = nil, availability: String? = nil, allowsOutOfBand: Bool? = nil) {
         self.arguments_ = arguments_
         self.json_ = json_
         self.`self` = self_
@@ -1629,6 +1682,9 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
         self.wireName = wireName
         self.response = response
         self.unknown = unknown
+        self.name = name
+        self.availability = availability
+        self.allowsOutOfBand = allowsOutOfBand
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1640,6 +1696,9 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
         self.wireName = try object.optional("wire-name", at: path)
         self.response = try object.optional("response", at: path)
         self.unknown = try object.optional("unknown", at: path)
+        self.name = try object.optional("name", at: path)
+        self.availability = try object.optional("availability", at: path)
+        self.allowsOutOfBand = try object.optional("allows-out-of-band", at: path)
     }
 
     public var json: JSONValue {
@@ -1651,6 +1710,9 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
         object.set("wire-name", self.wireName)
         object.set("response", self.response)
         object.set("unknown", self.unknown)
+        object.set("name", self.name)
+        object.set("availability", self.availability)
+        object.set("allows-out-of-band", self.allowsOutOfBand)
         return .object(object)
     }
 
@@ -1749,7 +1811,7 @@ public struct CountThingsCommand: QMPCommand, QMPJSONConvertible, Hashable {
 }
 
 /// QAPI command `do-nothing`.
-public struct DoNothingCommand: QMPCommand, QMPJSONConvertible, Hashable {
+public struct QMPDoNothingCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "do-nothing"
     public static let allowsOutOfBand: Bool = false
@@ -1989,7 +2051,7 @@ public struct XExperimentalCommand: QMPCommand, QMPJSONConvertible, Hashable {
 }
 
 /// QAPI event `BARE`.
-public struct BareEvent: QMPEventPayload, Hashable {
+public struct QMPBareEvent: QMPEventPayload, Hashable {
     public static let name: String = "BARE"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
@@ -2070,11 +2132,17 @@ public struct WithDataEvent: QMPEventPayload, Hashable {
     public var json_: Int64
     /// `kind`
     public var kind: Keyword?
+    /// `name`
+    public var name: String?
+    /// `availability`
+    public var availability: String?
 
-    public init(self self_: String, json_: Int64, kind: Keyword? = nil) {
+    public init(self self_: String, json_: Int64, kind: Keyword? = nil, name: String? = nil, availability: String? = nil) {
         self.`self` = self_
         self.json_ = json_
         self.kind = kind
+        self.name = name
+        self.availability = availability
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2082,6 +2150,8 @@ public struct WithDataEvent: QMPEventPayload, Hashable {
         self.`self` = try object.required("self", at: path)
         self.json_ = try object.required("json", at: path)
         self.kind = try object.optional("kind", at: path)
+        self.name = try object.optional("name", at: path)
+        self.availability = try object.optional("availability", at: path)
     }
 
     public var json: JSONValue {
@@ -2089,6 +2159,8 @@ public struct WithDataEvent: QMPEventPayload, Hashable {
         object["self"] = self.`self`.json
         object["json"] = self.json_.json
         object.set("kind", self.kind)
+        object.set("name", self.name)
+        object.set("availability", self.availability)
         return .object(object)
     }
 }

@@ -99,7 +99,7 @@ struct ResolverTests {
         #expect(
             diagnostics(of: ["s.json": text], entry: "s.json") == [
                 "s.json:2:39: value 'a' collides with value 'a'",
-                "s.json:3:13: 'Base' is already defined\ns.json:1: previous definition",
+                "s.json:3:13: 'Base' is already defined\ns.json: In struct 'Base':\ns.json:1: previous definition",
                 "s.json:4:48: member 'opt' collides with member 'opt' of type 'Base'",
                 "s.json:4:67: member 'x' uses unknown type 'Missing'",
                 "s.json:5:50: discriminator 'nope' is not a member of 'base'",

@@ -150,7 +150,7 @@ struct ExpressionRules {
                 fail("name of \(meta) must use CamelCase", at: location, .nameCase)
             }
             if name.hasSuffix("List") {
-                fail("\(meta) name should not end in 'List'", at: location, .reservedTypeSuffix)
+                fail("\(meta) name should not end in 'List'", at: location)
             }
         }
     }

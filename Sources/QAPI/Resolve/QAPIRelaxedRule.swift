@@ -3,7 +3,9 @@
 /// to match.
 ///
 /// Resolving a schema accepts what these rules refuse, so that every release from 1.0 on
-/// resolves; resolving strictly (`qapi-swift --strict`) refuses it as QEMU does today.
+/// resolves; resolving strictly (`qapi-swift --strict`) refuses it as QEMU does today. Strictly,
+/// the parser also takes no missing comma and no comma before a closing bracket, slips that
+/// QEMU 1.1 to 1.5 let through (see ``QAPIParser/Options``).
 public enum QAPIRelaxedRule: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Events in capitals, commands and members in lower case without `_`, types in CamelCase
     /// (QEMU 6.0 made these rules, with pragmas listing the old names it keeps).
@@ -29,13 +31,8 @@ public enum QAPIRelaxedRule: String, Sendable, Hashable, CaseIterable, CustomStr
     case commandReturns = "command-returns"
     /// The pragmas' older names, `returns-whitelist` and `name-case-whitelist` (QEMU 2.10 to 5.2).
     case pragmaNames = "pragma-names"
-    /// A type name ending in `List`, which QEMU's generator reserves for the array types it
-    /// makes itself.
-    case reservedTypeSuffix = "reserved-type-suffix"
     /// An enum value with `.` in it (`l1_grow.alloc_table`, QEMU 2.0 to 2.5).
     case dottedValueName = "dotted-value-name"
-    /// A missing comma between members or elements, or one before a closing bracket (QEMU 1.1
-    /// to 1.5).
-    case commas
+
     public var description: String { rawValue }
 }

@@ -40,12 +40,12 @@ enum QEMUReporting {
         .sorted { $0.location < $1.location }
     }
 
-    /// `struct 'Foo'`, as QEMU names the definition an expression makes; `nil` for a directive.
+    /// `struct 'Foo'`, as QEMU names the definition an expression makes; `nil` for a directive,
+    /// and for an expression QEMU cannot tell the definition of (no keyword, or several, or
+    /// the 1.x keyword `type`).
     static func definition(of expression: QAPIExpression) -> String? {
-        for meta in ExpressionRules.definitionKeywords + ["type"] {
-            guard let name = expression[meta]?.stringValue else { continue }
-            return "\(meta == "type" ? "struct" : meta) '\(name)'"
-        }
-        return nil
+        let metas = ExpressionRules.definitionKeywords.filter { expression[$0] != nil }
+        guard metas.count == 1, let meta = metas.first, let name = expression[meta]?.stringValue else { return nil }
+        return "\(meta) '\(name)'"
     }
 }

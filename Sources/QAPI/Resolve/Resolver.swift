@@ -158,7 +158,11 @@ private struct Resolver {
     /// Claims `name` in the global namespace. False (with a diagnostic) if it is taken.
     mutating func claim(_ name: String, at location: QAPISourceLocation) -> Bool {
         if let previous = definedAt[name] {
-            error("'\(name)' is already defined\n\(previous.file):\(previous.line): previous definition", at: location)
+            let where_ = previousMeta(name).map { "\(previous.file): In \($0) '\(name)':\n" } ?? ""
+            error(
+                "'\(name)' is already defined\n\(where_)\(previous.file):\(previous.line): previous definition",
+                at: location
+            )
             return false
         }
         if types[name] != nil {
@@ -167,6 +171,19 @@ private struct Resolver {
         }
         definedAt[name] = location
         return true
+    }
+
+    /// What the definition already called `name` is, as QEMU names it (`struct`, `command`).
+    func previousMeta(_ name: String) -> String? {
+        if commands[name] != nil { return "command" }
+        if events[name] != nil { return "event" }
+        guard let type = types[name], !type.isImplicit else { return nil }
+        switch type.kind {
+        case .enumeration: return "enum"
+        case .alternate: return "alternate"
+        case .object: return pendingObjects[name]?.union != nil ? "union" : "struct"
+        case .builtin, .array: return nil
+        }
     }
 
     mutating func addType(_ type: QAPIType, at location: QAPISourceLocation) -> Bool {

@@ -28,7 +28,10 @@ struct QEMURejectionTests {
             schema: "{ 'struct': '*oops', 'data': {} }",
             report: "s.json: In struct '*oops':\ns.json:1: struct has an invalid name"
         ),
-        Rejection(schema: "{ 'command': 'q_run' }", report: "s.json: In command 'q_run':\ns.json:1: command has an invalid name"),
+        Rejection(
+            schema: "{ 'command': 'q_run' }",
+            report: "s.json: In command 'q_run':\ns.json:1: command has an invalid name"
+        ),
         Rejection(
             schema: "{ 'enum': 'MyEnum',\n  'data': [ 'one-two', 'one_two' ] }",
             report: "s.json: In enum 'MyEnum':\ns.json:1: value 'one_two' collides with value 'one-two'"
@@ -59,7 +62,8 @@ struct QEMURejectionTests {
         ),
         Rejection(
             schema: "{ 'struct': 'Thing', 'data': { 'camelCase': 'int' } }",
-            report: "s.json: In struct 'Thing':\ns.json:1: name of 'data' member 'camelCase' must not use uppercase or '_'",
+            report:
+                "s.json: In struct 'Thing':\ns.json:1: name of 'data' member 'camelCase' must not use uppercase or '_'",
             strict: true
         ),
         Rejection(
@@ -124,7 +128,8 @@ struct QEMURejectionTests {
         ),
         Rejection(
             schema: "{ 'struct': 'Thing', 'data': {}, 'if': 'defined(CONFIG_X)' }",
-            report: "s.json: In struct 'Thing':\ns.json:1: 'if' condition 'defined(CONFIG_X)' of struct is not a valid identifier",
+            report: "s.json: In struct 'Thing':\n"
+                + "s.json:1: 'if' condition 'defined(CONFIG_X)' of struct is not a valid identifier",
             strict: true
         ),
         Rejection(
@@ -156,8 +161,8 @@ struct QEMURejectionTests {
         ),
         Rejection(
             schema: "{ 'type': 'Old', 'data': {} }",
-            report:
-                "s.json:1: expression must have exactly one key 'enum', 'struct', 'union', 'alternate', 'command', 'event'",
+            report: "s.json:1: expression must have exactly one key"
+                + " 'enum', 'struct', 'union', 'alternate', 'command', 'event'",
             strict: true
         ),
     ]
@@ -175,11 +180,15 @@ struct QEMURejectionTests {
     @Test("A syntax error is reported at its line and column, a duplicate key where its value starts")
     func syntaxErrors() {
         #expect(qemuReport("{ 'struct': 'S' 'data': {} }", strict: true) == "s.json:1:17: expected ',' or '}'")
-        #expect(qemuReport("{ 'struct': 'S',\n  'data': { 'a': 'int' }, }", strict: true) == "s.json:2:27: expected string")
+        #expect(
+            qemuReport("{ 'struct': 'S',\n  'data': { 'a': 'int' }, }", strict: true) == "s.json:2:27: expected string"
+        )
         #expect(qemuReport("{ 'struct': 'S', 'data': { 'a': nope } }") == "s.json:1:33: stray 'nope'")
         #expect(qemuReport("{ 'struct': 'S', 'data': { 'a': 'int } }") == "s.json:1:33: missing terminating \"'\"")
         #expect(qemuReport("{ 'struct': 'S', 'data': {}, 'data': {} }") == "s.json:1:38: duplicate key 'data'")
-        #expect(qemuReport("{ 'struct': 'S', 'data': {} }\n'stray'") == "s.json:2: top-level expression must be an object")
+        #expect(
+            qemuReport("{ 'struct': 'S', 'data': {} }\n'stray'") == "s.json:2: top-level expression must be an object"
+        )
     }
 
     @Test("The exact place stays in the diagnostic; QEMU's place is its report")

@@ -51,10 +51,32 @@ struct TortureTests {
     @Test("A struct with members named self, json, path, keywords and more round-trips")
     func awkwardMembers() throws {
         let awkward = Awkward(
-            self: "s", self_2: 2, json_: "j", path: 3, object: "o", value: "v", arguments_: "a", branch_: "b",
-            rawValue_: "r", default: "d", init: "i", type: "t", protocol: "p", none_: "n", some_: "s2",
-            true: true, nil: nil, in: "in", return: "ret", newValue: "nv", super: "sup", is: "is", as: "as",
-            xTest: "x", orgExampleMember: "org", u8: "u"
+            self: "s",
+            self_2: 2,
+            json_: "j",
+            path: 3,
+            object: "o",
+            value: "v",
+            arguments_: "a",
+            branch_: "b",
+            rawValue_: "r",
+            default: "d",
+            init: "i",
+            type: "t",
+            protocol: "p",
+            none_: "n",
+            some_: "s2",
+            true: true,
+            nil: nil,
+            in: "in",
+            return: "ret",
+            newValue: "nv",
+            super: "sup",
+            is: "is",
+            as: "as",
+            xTest: "x",
+            orgExampleMember: "org",
+            u8: "u"
         )
         let json = awkward.json
         #expect(json.objectValue?["self"] == "s")
@@ -69,7 +91,12 @@ struct TortureTests {
     @Test("A command's arguments named like the command's own members are sent under their wire names")
     func awkwardArguments() throws {
         let command = AwkwardArgumentsCommand(
-            arguments_: "a", json_: 1, self: true, name: "n", availability: "av", allowsOutOfBand: true
+            arguments_: "a",
+            json_: 1,
+            self: true,
+            name: "n",
+            availability: "av",
+            allowsOutOfBand: true
         )
         #expect(AwkwardArgumentsCommand.name == "awkward-arguments")
         #expect(

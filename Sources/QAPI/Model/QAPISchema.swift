@@ -140,7 +140,10 @@ public struct QAPISchema: Sendable {
         strict: Bool = false
     ) -> QAPISchema {
         let parser = strict ? QAPIParser(options: .strict) : parser
-        return resolve(QAPISchemaSource.load(directory: directory, entryFile: entryFile, parser: parser), strict: strict)
+        return resolve(
+            QAPISchemaSource.load(directory: directory, entryFile: entryFile, parser: parser),
+            strict: strict
+        )
     }
 
     /// Reads and resolves a schema from in-memory files keyed by path.

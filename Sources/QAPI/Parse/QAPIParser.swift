@@ -348,7 +348,10 @@ private struct ParserState {
             return try parseArray(start: token.location)
         default:
             throw SyntaxError(
-                diagnostic: QAPIDiagnostic.syntax(Self.unexpected(token.kind, wanted: "'{', '[', string, or boolean"), at: token.location)
+                diagnostic: QAPIDiagnostic.syntax(
+                    Self.unexpected(token.kind, wanted: "'{', '[', string, or boolean"),
+                    at: token.location
+                )
             )
         }
     }

@@ -244,7 +244,8 @@ struct ExpressionRules {
             // A value may start with a digit: QEMU checks it as if a letter stood first.
             let checked = valueName.first?.isNumber == true ? "d" + valueName : valueName
             if valueName.contains("."), QAPINames.stem(of: valueName) == nil,
-                QAPINames.stem(of: String(valueName.map { $0 == "." ? "-" : $0 })) != nil {
+                QAPINames.stem(of: String(valueName.map { $0 == "." ? "-" : $0 })) != nil
+            {
                 fail("'data' member '\(valueName)' has an invalid name", at: value.location, .dottedValueName)
                 continue
             }

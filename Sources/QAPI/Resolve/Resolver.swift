@@ -1094,8 +1094,7 @@ private struct Resolver {
 
     /// A command's arguments or an event's data: an object, a union only when boxed, and
     /// conditional members only when boxed (the unboxed C function's parameters can't be).
-    mutating func checkArguments(_ typeName: String?, of meta: String, isBoxed: Bool, at location: QAPISourceLocation)
-    {
+    mutating func checkArguments(_ typeName: String?, of meta: String, isBoxed: Bool, at location: QAPISourceLocation) {
         guard let typeName, let type = types[typeName] else { return }
         guard case .object(let object) = type.kind else {
             return error("\(meta)'s 'data' cannot take \(describeType(typeName))", at: location)

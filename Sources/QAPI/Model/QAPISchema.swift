@@ -3,8 +3,8 @@ import QMPCore
 /// A resolved QAPI schema: every type, command and event, with references checked, bases
 /// flattened and implicit types made explicit.
 ///
-/// Build one with ``QAPISchema/resolve(_:)`` from a ``QAPISchemaSource``, or load a schema
-/// directory with ``QAPISchema/load(directory:entryFile:parser:)``. Resolution collects every problem it
+/// Build one with ``QAPISchema/resolve(_:strict:)`` from a ``QAPISchemaSource``, or load a schema
+/// directory with ``QAPISchema/load(directory:entryFile:parser:strict:)``. Resolution collects every problem it
 /// finds into ``diagnostics`` rather than stopping at the first one; a schema with diagnostics is
 /// still usable for everything that did resolve.
 ///
@@ -32,7 +32,7 @@ public struct QAPISchema: Sendable {
     /// Everything wrong with the schema, syntax and resolution errors together, sorted by location.
     public var diagnostics: [QAPIDiagnostic]
 
-    /// A schema of the given definitions; ``resolve(_:)`` and the `load` functions make complete ones.
+    /// A schema of the given definitions; ``resolve(_:strict:)`` and the `load` functions make complete ones.
     public init(
         types: [String: QAPIType] = [:],
         commands: [String: QAPICommand] = [:],

@@ -17,7 +17,7 @@ extension QAPISchema {
     /// and `'success-response': 'no'`, anonymous objects as member types (QEMU 1.0–1.x), and
     /// conditions written as C preprocessor text.
     ///
-    /// QEMU's own rules for names, keys, flags and clashes (``ExpressionRules``) are checked too,
+    /// QEMU's own rules for names, keys, flags, conditions, pragmas and clashes are checked too,
     /// in QEMU's words. Those that older releases' schemas break (``QAPIRelaxedRule``) are
     /// reported only when `strict`.
     public static func resolve(_ source: QAPISchemaSource, strict: Bool = false) -> QAPISchema {

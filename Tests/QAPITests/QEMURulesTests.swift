@@ -186,6 +186,19 @@ struct QEMURejectionTests {
         #expect(qemuReport("{ 'struct': 'S', 'data': { 'a': nope } }") == "s.json:1:33: stray 'nope'")
         #expect(qemuReport("{ 'struct': 'S', 'data': { 'a': 'int } }") == "s.json:1:33: missing terminating \"'\"")
         #expect(qemuReport("{ 'struct': 'S', 'data': {}, 'data': {} }") == "s.json:1:38: duplicate key 'data'")
+        // JSON's strings, which QEMU's parser never took, only strictly.
+        #expect(
+            qemuReport(#"{ 'enum': 'Mode', 'data': [ 'a\nb' ] }"#, strict: true) == #"s.json:1:29: unknown escape \n"#
+        )
+        #expect(
+            qemuReport("{ 'enum': 'Mode', 'data': [ 'caf\u{E9}' ] }", strict: true)
+                == "s.json:1:29: funny character in string"
+        )
+        #expect(qemuReport(#"{ 'enum': 'Mode', 'data': [ "a" ] }"#, strict: true) == #"s.json:1:29: stray '"'"#)
+        let strictParse = QAPIParser(options: .strict).parse(#"{ 'a': 'back\\slash' }"#, file: "s.json")
+        #expect(strictParse.diagnostics.isEmpty)
+        #expect(strictParse.expressions.first?["a"]?.stringValue == #"back\slash"#)
+        #expect(QAPIParser().parse(#"{ 'a': "double" }"#, file: "s.json").diagnostics.isEmpty)
         #expect(
             qemuReport("{ 'struct': 'S', 'data': {} }\n'stray'") == "s.json:2: top-level expression must be an object"
         )

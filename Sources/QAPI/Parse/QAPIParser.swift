@@ -23,15 +23,23 @@ public struct QAPIParser: Sendable {
         /// Accept a comma before the closing `}` or `]`. QEMU 1.1 to 1.4 accepted (and its
         /// schemas contain) these too. On by default.
         public var allowsTrailingCommas: Bool
+        /// Accept what JSON has and QEMU's parser does not: strings in double quotes, escapes
+        /// other than `\\`, and characters outside printable ASCII in strings. No schema on
+        /// record uses them. On by default.
+        public var allowsJSONStrings: Bool
 
-        /// Leniencies of your choice; by default both, which every schema on record needs.
-        public init(allowsMissingCommas: Bool = true, allowsTrailingCommas: Bool = true) {
+        /// Leniencies of your choice; by default all of them.
+        public init(allowsMissingCommas: Bool = true, allowsTrailingCommas: Bool = true, allowsJSONStrings: Bool = true)
+        {
             self.allowsMissingCommas = allowsMissingCommas
             self.allowsTrailingCommas = allowsTrailingCommas
+            self.allowsJSONStrings = allowsJSONStrings
         }
 
-        /// No leniencies.
-        public static var strict: Options { Options(allowsMissingCommas: false, allowsTrailingCommas: false) }
+        /// No leniencies: QEMU's own parser.
+        public static var strict: Options {
+            Options(allowsMissingCommas: false, allowsTrailingCommas: false, allowsJSONStrings: false)
+        }
     }
 
     /// The leniencies this parser applies.
@@ -209,7 +217,9 @@ private struct ParserState {
         case UInt8(ascii: ":"):
             index += 1
             kind = .colon
-        case UInt8(ascii: "'"), UInt8(ascii: "\""):
+        case UInt8(ascii: "'"):
+            kind = readString(quote: byte, location: location)
+        case UInt8(ascii: "\"") where options.allowsJSONStrings:
             kind = readString(quote: byte, location: location)
         default:
             var end = index
@@ -237,6 +247,19 @@ private struct ParserState {
         }
     }
 
+    /// Why QEMU's parser refuses the string byte at `offset`, if it does: an escape other than
+    /// `\\`, or a character outside printable ASCII.
+    func refusal(at offset: Int) -> String? {
+        let byte = bytes[offset]
+        if byte == UInt8(ascii: "\\") {
+            guard offset + 1 < bytes.count, bytes[offset + 1] != UInt8(ascii: "\\") else { return nil }
+            // Four bytes hold the whole of the first character, whatever it is.
+            let following = String(decoding: bytes[(offset + 1)..<min(offset + 5, bytes.count)], as: UTF8.self)
+            return "unknown escape \\\(following.unicodeScalars.first.map(String.init) ?? "")"
+        }
+        return byte < 0x20 || byte >= 0x7F ? "funny character in string" : nil
+    }
+
     mutating func readString(quote: UInt8, location: QAPISourceLocation) -> TokenKind {
         index += 1
         var scalars: [UInt8] = []
@@ -248,6 +271,12 @@ private struct ParserState {
             }
             if byte == 0x0A {
                 break
+            }
+            if !options.allowsJSONStrings, let refusal = refusal(at: index) {
+                // QEMU refuses the string where it starts, and reads no further.
+                diagnostics.append(QAPIDiagnostic.syntax(refusal, at: location))
+                while index < bytes.count, bytes[index] != 0x0A { index += 1 }
+                return .string(String(decoding: scalars, as: UTF8.self))
             }
             if byte == UInt8(ascii: "\\"), index + 1 < bytes.count {
                 let escaped = bytes[index + 1]

@@ -89,6 +89,12 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         self.context = context
     }
 
+    /// The context keeps its pipeline, which keeps this handler: holding on to the context after
+    /// the channel closed (NIO removes every handler then) would keep both alive for good.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         run(machine.connected())
         flushOutput()

@@ -210,11 +210,11 @@ extension QMPServer: Service {
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let connection = Connection(id: id, handler: bound, outbox: outbox)
         let shuttingDown = state.withLockedValue { state -> Bool in
-            state.connections.append(connection)
+            state.connections[id] = connection
             return state.phase != .running
         }
         channel.closeFuture.whenComplete { _ in
-            self.state.withLockedValue { $0.connections.removeAll { $0.id == id } }
+            self.state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
         }
         if shuttingDown {
             // Accepted just as the listeners closed: it gets its greeting, then the connection closes.
@@ -286,14 +286,14 @@ extension QMPServer: Service {
         for listener in listeners {
             listener.close(promise: nil)
         }
-        for connection in connections {
+        for connection in connections.values {
             let handler = connection.handler
             handler.eventLoop.execute { handler.value.drain() }
         }
         // Cancellation (or the accepting side finishing first) ends the wait early.
         try? await Task.sleep(for: configuration.shutdownGracePeriod)
         let remaining = state.withLockedValue { $0.connections }
-        for connection in remaining {
+        for connection in remaining.values {
             let handler = connection.handler
             try? await handler.eventLoop.submit { handler.value.abort() }.get()
         }

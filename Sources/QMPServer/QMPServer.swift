@@ -184,8 +184,9 @@ public final class QMPServer: Sendable {
         }
         var phase = Phase.initial
         var listeners: [any Channel] = []
-        /// A plain array, so that a broadcast takes a snapshot without allocating.
-        var connections: [Connection] = []
+        /// By id: a closing connection removes itself in constant time, however many close at
+        /// once. Copying the dictionary for a broadcast's snapshot does not allocate.
+        var connections: [Int: Connection] = [:]
         var nextConnectionID = 1
     }
 
@@ -263,7 +264,7 @@ public final class QMPServer: Sendable {
         bytes.reserveCapacity(128)
         QMPEventOutbox.encode(event, into: &bytes)
         bytes.withUnsafeBytes { encoded in
-            for connection in connections where connection.outbox.append(encoded) {
+            for connection in connections.values where connection.outbox.append(encoded) {
                 let handler = connection.handler
                 // Always scheduled, never run in place even on the handler's own loop: a command
                 // handler that broadcasts would otherwise re-enter its connection's handler,
@@ -277,7 +278,7 @@ public final class QMPServer: Sendable {
     public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
 
     /// The ids of the clients connected right now, for ``closeConnection(_:replyingFirst:)``.
-    package var connectionIDs: [Int] { state.withLockedValue { $0.connections.map(\.id) } }
+    package var connectionIDs: [Int] { state.withLockedValue { $0.connections.keys.sorted() } }
 
     /// Bytes of replies and events written for clients but not yet taken by their sockets,
     /// summed over the connections. It stays bounded when a client stops reading: the server
@@ -285,7 +286,7 @@ public final class QMPServer: Sendable {
     public func bufferedOutputBytes() async -> Int {
         let connections = state.withLockedValue { $0.connections }
         var total = 0
-        for connection in connections {
+        for connection in connections.values {
             let handler = connection.handler
             total += (try? await handler.eventLoop.submit { handler.value.bufferedOutputBytes }.get()) ?? 0
         }
@@ -297,7 +298,7 @@ public final class QMPServer: Sendable {
     /// An immediate handler can then close the connection instead of answering, as a monitor
     /// that dies mid-command does (the events it broadcast before still go out).
     package func closeConnection(_ connectionID: Int, replyingFirst: Bool = true) {
-        guard let connection = state.withLockedValue({ $0.connections.first { $0.id == connectionID } }) else {
+        guard let connection = state.withLockedValue({ $0.connections[connectionID] }) else {
             return
         }
         let handler = connection.handler

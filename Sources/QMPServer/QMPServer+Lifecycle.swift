@@ -300,18 +300,78 @@ extension QMPServer: Service {
     }
 }
 
-/// Logs what goes wrong accepting a connection (too many open files, say) instead of letting it
-/// end the accepting loop: one failed accept must not end the server.
-private final class AcceptErrorHandler: ChannelInboundHandler, Sendable {
+/// Keeps what goes wrong accepting a connection (too many open files, say) from ending the
+/// accepting loop: one failed accept must not end the server. It logs the first failure of a
+/// run of them.
+///
+/// Out of descriptors (or kernel memory), the listening socket stays readable while accepting
+/// fails at once, and NIO, still waiting for the read it was asked for, polls it again at
+/// once: a core spins until descriptors come back. NIO's `AcceptBackoffHandler` cannot help
+/// here, as it only delays the next request to read. So this handler stops the polling itself,
+/// by pausing the channel's reads, and resumes them after a pause; the requests to read that
+/// arrive meanwhile wait for it.
+private final class AcceptErrorHandler: ChannelDuplexHandler {
     typealias InboundIn = Any
+    typealias OutboundIn = Any
+
+    private static let pause = TimeAmount.milliseconds(250)
 
     private let logger: Logger
+    private var paused = false
+    private var readWanted = false
+    private var failing = false
 
     init(logger: Logger) {
         self.logger = logger
     }
 
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        failing = false
+        context.fireChannelRead(data)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.warning("QMP server could not accept a connection", metadata: ["error": "\(error)"])
+        if !failing {
+            failing = true
+            logger.warning("QMP server could not accept a connection", metadata: ["error": "\(error)"])
+        }
+        guard !paused, let error = error as? IOError, Self.isShortage(error), let options = context.channel.syncOptions
+        else { return }
+        paused = true
+        // Turning automatic reading off is what makes NIO stop polling the socket; when it is
+        // off already, it is turned on (which polls) and off again.
+        let automatic = (try? options.getOption(.autoRead)) ?? false
+        if !automatic {
+            try? options.setOption(.autoRead, value: true)
+        }
+        try? options.setOption(.autoRead, value: false)
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.pause) {
+            self.paused = false
+            if automatic {
+                try? options.setOption(.autoRead, value: true)
+            } else {
+                // NIO still counts the read it was asked for before the failure as wanted.
+                context.read()
+            }
+            if self.readWanted {
+                self.readWanted = false
+                context.read()
+            }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if paused {
+            readWanted = true
+        } else {
+            context.read()
+        }
+    }
+
+    private static func isShortage(_ error: IOError) -> Bool {
+        switch error.errnoCode {
+        case EMFILE, ENFILE, ENOBUFS, ENOMEM: true
+        default: false
+        }
     }
 }

@@ -186,11 +186,20 @@ extension QMPServer: Service {
         }
         switch address {
         case .unixSocket(let path):
-            return try await bootstrap.bind(
-                unixDomainSocketPath: path,
-                cleanupExistingSocketFile: true,
+            let place = try PrivateSocketDirectory(beside: path)
+            defer { place.remove() }
+            let listener = try await bootstrap.bind(
+                unixDomainSocketPath: place.socketPath,
+                cleanupExistingSocketFile: false,
                 childChannelInitializer: initializer
             )
+            do {
+                try place.publish(as: path, permissions: configuration.unixSocketPermissions)
+            } catch {
+                try? await listener.channel.close()
+                throw error
+            }
+            return listener
         case .tcp(let host, let port):
             return try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
         }
@@ -297,6 +306,52 @@ extension QMPServer: Service {
             let handler = connection.handler
             try? await handler.eventLoop.submit { handler.value.abort() }.get()
         }
+    }
+}
+
+/// Where a Unix socket is bound before it gets its place: a directory only its owner can enter,
+/// made beside the socket's path so that a rename can move the socket there.
+///
+/// A socket file's mode comes from the umask at `bind(2)` time, and the umask belongs to the
+/// whole process, whose other threads may be creating files meanwhile; changing the mode after
+/// binding leaves a moment in which anyone could connect. Bound in a private directory, the
+/// socket can be given its mode while no one else can reach it, then renamed into place, which
+/// also replaces a stale socket file at once.
+struct PrivateSocketDirectory {
+    let directory: String
+    var socketPath: String { directory + "/s" }
+
+    init(beside path: String) throws {
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        var template = Array(((parent.isEmpty ? "" : parent) + "/.qXXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw IOError(errnoCode: errno, reason: "mkdtemp beside \(path)") }
+        directory = String(cString: template)
+    }
+
+    /// Gives the socket `permissions` and moves it to `path`; a socket file there is replaced,
+    /// anything else is left alone and the move refused.
+    func publish(as path: String, permissions: Int) throws {
+        guard chmod(socketPath, mode_t(permissions)) == 0 else {
+            throw IOError(errnoCode: errno, reason: "chmod \(socketPath)")
+        }
+        let notASocket = IOError(errnoCode: EEXIST, reason: "\(path) exists and is not a socket, so it was left alone")
+        var status = stat()
+        if stat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFSOCK else { throw notASocket }
+        } else if errno != ENOENT {
+            throw IOError(errnoCode: errno, reason: "stat \(path)")
+        } else if lstat(path, &status) == 0 {
+            // A symbolic link to nothing.
+            throw notASocket
+        }
+        guard rename(socketPath, path) == 0 else { throw IOError(errnoCode: errno, reason: "rename to \(path)") }
+    }
+
+    /// Removes the directory, and the socket when it was not moved out.
+    func remove() {
+        unlink(socketPath)
+        rmdir(directory)
     }
 }
 

@@ -130,6 +130,9 @@ public final class QMPServer: Sendable {
         public var shutdownGracePeriod: Duration
         /// Where the connections' I/O runs.
         public var eventLoopGroup: any EventLoopGroup
+        /// The mode of the Unix socket files the server creates, whatever the process's umask:
+        /// by default only their owner may connect. (QEMU's own follow the umask.)
+        public var unixSocketPermissions: Int
 
         /// A configuration; the limits default to QEMU's.
         public init(
@@ -142,8 +145,10 @@ public final class QMPServer: Sendable {
             throttleInterval: Duration = .seconds(1),
             eventBacklogLimit: Int = 64 << 20,
             shutdownGracePeriod: Duration = .seconds(10),
-            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+            unixSocketPermissions: Int = 0o600
         ) {
+            self.unixSocketPermissions = unixSocketPermissions
             self.eventBacklogLimit = eventBacklogLimit
             self.greeting = greeting
             self.commands = commands

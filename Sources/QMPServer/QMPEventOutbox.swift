@@ -11,13 +11,15 @@ import QMPCore
 /// at once.
 ///
 /// What a client may have outstanding — waiting here plus handed to its channel and not yet
-/// taken by its socket — is bounded by `limit`; events beyond it are dropped for that client.
-/// A client that reads slowly catches up within the bound; one that does not read at all
-/// cannot grow the server's memory past it.
+/// taken by its socket — is bounded by `limit`, and all clients' together by the server's
+/// memory budget; events beyond either are dropped for that client. Both count the capacity of
+/// the buffers that hold the events, which is what they cost. A client that reads slowly
+/// catches up within the bound; one that does not read at all cannot grow the server's memory
+/// past it.
 final class QMPEventOutbox: Sendable {
     private struct State {
         var bytes: ByteBuffer?
-        /// Event bytes handed to the channel whose write has not completed yet.
+        /// Capacity of the buffers handed to the channel whose write has not completed yet.
         var inFlight = 0
         var flushScheduled = false
         /// Off until the client has negotiated (events go only to clients in command mode),
@@ -29,11 +31,13 @@ final class QMPEventOutbox: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let allocator: ByteBufferAllocator
+    private let usage: QMPServerUsage
     let limit: Int
 
-    init(allocator: ByteBufferAllocator, limit: Int) {
+    init(allocator: ByteBufferAllocator, limit: Int, usage: QMPServerUsage) {
         self.allocator = allocator
         self.limit = limit
+        self.usage = usage
     }
 
     /// Appends one encoded event. Returns `true` when the caller must schedule a flush: the
@@ -41,12 +45,25 @@ final class QMPEventOutbox: Sendable {
     func append(_ event: UnsafeRawBufferPointer) -> Bool {
         state.withLockedValue { state in
             guard state.accepting else { return false }
-            if state.bytes == nil {
-                state.bytes = allocator.buffer(capacity: max(event.count, 1024))
-            }
-            guard state.inFlight + state.bytes!.readableBytes + event.count <= limit else {
-                state.dropped += 1
-                return false
+            let capacity = state.bytes?.capacity ?? 0
+            let needed = (state.bytes?.writerIndex ?? 0) + event.count
+            if needed > capacity {
+                // Grown here rather than by the write, so that the growth is known before it
+                // happens: doubling, as a buffer grows, but never past the client's bound.
+                let wanted = state.bytes == nil ? max(event.count, 1024) : max(capacity * 2, needed)
+                let grown = min(wanted, limit - state.inFlight)
+                guard grown >= needed, usage.reserve(grown - capacity) else {
+                    state.dropped += 1
+                    usage.droppedEvent()
+                    return false
+                }
+                if state.bytes == nil {
+                    state.bytes = allocator.buffer(capacity: grown)
+                } else {
+                    state.bytes!.reserveCapacity(grown)
+                }
+                // The allocator may round the capacity up.
+                usage.charge(state.bytes!.capacity - grown)
             }
             state.bytes!.writeBytes(event)
             guard !state.flushScheduled else { return false }
@@ -55,32 +72,37 @@ final class QMPEventOutbox: Sendable {
         }
     }
 
-    /// Takes everything waiting: the events' bytes, and how many events were dropped since
-    /// the last call. The bytes taken stay in the client's backlog until
-    /// ``written(_:)`` says the socket has them: counting them from the moment they leave
-    /// here leaves no window in which a concurrent ``append(_:)`` could overshoot the limit.
-    func take() -> (bytes: ByteBuffer?, dropped: Int) {
+    /// Takes everything waiting: the events' bytes, the capacity charged for them, and how many
+    /// events were dropped since the last call. The capacity taken stays in the client's
+    /// backlog (and the server's budget) until ``written(_:)`` gives it back: counting it from
+    /// the moment it leaves here leaves no window in which a concurrent ``append(_:)`` could
+    /// overshoot the limit.
+    func take() -> (bytes: ByteBuffer?, charge: Int, dropped: Int) {
         state.withLockedValue { state in
             defer {
                 state.bytes = nil
                 state.dropped = 0
                 state.flushScheduled = false
             }
-            state.inFlight += state.bytes?.readableBytes ?? 0
-            return (state.bytes, state.dropped)
+            let charge = state.bytes?.capacity ?? 0
+            state.inFlight += charge
+            return (state.bytes, charge, state.dropped)
         }
     }
 
-    /// `count` bytes from ``take()`` were written to the socket, or will never be.
-    func written(_ count: Int) {
-        guard count > 0 else { return }
-        state.withLockedValue { $0.inFlight -= count }
+    /// A `charge` from ``take()`` is no longer held: its bytes were written to the socket, copied
+    /// elsewhere, or will never be written.
+    func written(_ charge: Int) {
+        guard charge > 0 else { return }
+        state.withLockedValue { $0.inFlight -= charge }
+        usage.release(charge)
     }
 
     func setAccepting(_ accepting: Bool) {
         state.withLockedValue { state in
             state.accepting = accepting
-            if !accepting {
+            if !accepting, let bytes = state.bytes {
+                usage.release(bytes.capacity)
                 state.bytes = nil
             }
         }

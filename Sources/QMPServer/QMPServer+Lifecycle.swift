@@ -35,7 +35,8 @@ extension QMPServer: Service {
     /// A connection as the accepting task receives it.
     struct AcceptedConnection: Sendable {
         var channel: NIOAsyncChannel<QMPAsyncCommand, Never>
-        var handler: NIOLoopBound<QMPServerConnectionHandler>
+        /// None for a connection refused at the connection limit.
+        var handler: NIOLoopBound<QMPServerConnectionHandler>?
     }
 
     typealias Listener = NIOAsyncChannel<AcceptedConnection, Never>
@@ -206,26 +207,41 @@ extension QMPServer: Service {
     }
 
     /// A new connection's pipeline: the protocol in ``QMPServerConnectionHandler``, then the
-    /// `NIOAsyncChannel` through which it hands `async` commands to the connection's task.
+    /// `NIOAsyncChannel` through which it hands `async` commands to the connection's task. A
+    /// connection beyond ``Configuration/maximumConnections`` gets a pipeline that closes it.
     private func setUp(_ channel: any Channel) throws -> AcceptedConnection {
         let id = state.withLockedValue { state -> Int in
             defer { state.nextConnectionID += 1 }
             return state.nextConnectionID
         }
-        let outbox = QMPEventOutbox(allocator: channel.allocator, limit: configuration.eventBacklogLimit)
+        let outbox = QMPEventOutbox(allocator: channel.allocator, limit: configuration.eventBacklogLimit, usage: usage)
         let handler = QMPServerConnectionHandler(id: id, server: self, outbox: outbox, logger: logger)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        let asyncChannel = try NIOAsyncChannel<QMPAsyncCommand, Never>(wrappingChannelSynchronously: channel)
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let connection = Connection(id: id, handler: bound, outbox: outbox)
-        let shuttingDown = state.withLockedValue { state -> Bool in
+        let maximum = configuration.maximumConnections
+        // Counted and added under one lock, so that connections accepted on several event loops
+        // at once cannot pass the limit together.
+        let admitted = state.withLockedValue { state -> Bool? in
+            guard state.connections.count < maximum else { return nil }
             state.connections[id] = connection
-            return state.phase != .running
+            return state.phase == .running
+        }
+        guard let running = admitted else {
+            usage.refusedConnection()
+            logger.warning(
+                "QMP server refused a client: the connection limit is reached",
+                metadata: ["qmp_maximum_connections": "\(maximum)"]
+            )
+            try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler())
+            let asyncChannel = try NIOAsyncChannel<QMPAsyncCommand, Never>(wrappingChannelSynchronously: channel)
+            return AcceptedConnection(channel: asyncChannel, handler: nil)
         }
         channel.closeFuture.whenComplete { _ in
             self.state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
         }
-        if shuttingDown {
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let asyncChannel = try NIOAsyncChannel<QMPAsyncCommand, Never>(wrappingChannelSynchronously: channel)
+        if !running {
             // Accepted just as the listeners closed: it gets its greeting, then the connection closes.
             handler.drain()
         }
@@ -268,9 +284,8 @@ extension QMPServer: Service {
                     } catch {
                         self.logger.debug("QMP server connection ended", metadata: ["error": "\(error)"])
                     }
-                    if Task.isCancelled {
+                    if Task.isCancelled, let handler = connection.handler {
                         // Cancelled run(): answer what is outstanding before the channel closes.
-                        let handler = connection.handler
                         try? await handler.eventLoop.submit { handler.value.abort() }.get()
                     }
                 }
@@ -306,6 +321,16 @@ extension QMPServer: Service {
             let handler = connection.handler
             try? await handler.eventLoop.submit { handler.value.abort() }.get()
         }
+    }
+}
+
+/// The whole pipeline of a connection refused at the connection limit: it closes before
+/// anything is read or written, so the client sees the connection end instead of a greeting.
+private final class RefusedConnectionHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.close(promise: nil)
     }
 }
 

@@ -102,6 +102,9 @@ public struct QMPCommandTable: Sendable {
 /// A client that sends commands without reading the replies is not read from further: like
 /// QEMU, the server stops reading once a client has 8 in-band commands outstanding (1 without
 /// OOB) or its replies are not leaving, so such a client cannot grow the server's memory.
+/// Together the clients hold at most ``Configuration/memoryBudget`` in buffers, and at most
+/// ``Configuration/maximumConnections`` are served at once; ``statistics`` says what these
+/// limits turned away.
 public final class QMPServer: Sendable {
     /// What the server serves, where, and within which limits.
     public struct Configuration: Sendable {
@@ -125,6 +128,18 @@ public final class QMPServer: Sendable {
         /// not yet taken by its socket); further events are dropped for that client. A client
         /// that reads slowly catches up within it; one that stops reading costs at most this.
         public var eventBacklogLimit: Int
+        /// The most memory all connections together may hold in buffers: what clients sent and
+        /// the server has not read as messages yet, and replies and events the clients' sockets
+        /// have not taken yet, counted by the capacity of the buffers that hold them. Past it,
+        /// events are dropped (counted in ``QMPServer/Statistics/eventsDropped``), and a client
+        /// whose input would need more gets a `GenericError` and is disconnected. Events and
+        /// input stop at fifteen sixteenths of it; the rest is kept for replies, which are never
+        /// dropped (a client that does not read them is not read from either).
+        public var memoryBudget: Int
+        /// The most clients connected at once. A client beyond it is disconnected before its
+        /// greeting (the server logs it and counts it in
+        /// ``QMPServer/Statistics/connectionsRefused``) instead of waiting unseen.
+        public var maximumConnections: Int
         /// How long a graceful shutdown lets the commands already running finish before they
         /// are answered with an error and their connections close.
         public var shutdownGracePeriod: Duration
@@ -144,12 +159,16 @@ public final class QMPServer: Sendable {
             throttledEvents: [String: String?] = QMPEventThrottle.qemuThrottledEvents,
             throttleInterval: Duration = .seconds(1),
             eventBacklogLimit: Int = 64 << 20,
+            memoryBudget: Int = 256 << 20,
+            maximumConnections: Int = 1024,
             shutdownGracePeriod: Duration = .seconds(10),
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
             unixSocketPermissions: Int = 0o600
         ) {
             self.unixSocketPermissions = unixSocketPermissions
             self.eventBacklogLimit = eventBacklogLimit
+            self.memoryBudget = memoryBudget
+            self.maximumConnections = maximumConnections
             self.greeting = greeting
             self.commands = commands
             self.addresses = addresses
@@ -171,6 +190,7 @@ public final class QMPServer: Sendable {
     let commands: [String: QMPCommandTable.Entry]
     let logger: Logger
     let state = NIOLockedValueBox(ServerState())
+    let usage: QMPServerUsage
     private let throttle: NIOLockedValueBox<QMPEventThrottle>
     let onListening: @Sendable ([QMPAddress]) async -> Void
     /// Finished by ``beginGracefulShutdown()``; ``run()`` waits on it.
@@ -222,6 +242,7 @@ public final class QMPServer: Sendable {
         onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
     ) {
         self.configuration = configuration
+        self.usage = QMPServerUsage(budget: configuration.memoryBudget)
         self.unknownCommandHandler = unknownCommandHandler
         var commands = [String: QMPCommandTable.Entry](minimumCapacity: configuration.commands.entries.count * 4)
         for (name, entry) in configuration.commands.entries {

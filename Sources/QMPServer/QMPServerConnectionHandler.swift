@@ -46,8 +46,11 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     /// Replies and events of this event-loop tick, handed to the channel in one write when the
     /// tick's work is done (or sooner, when they grow past ``outputHandOff``).
     @exclusivity(unchecked) private var output: ByteBuffer?
-    /// How much of ``output`` is events, for the outbox's account of the client's backlog.
-    @exclusivity(unchecked) private var outputEventBytes = 0
+    /// The capacity charged by the outbox for the events in ``output``, given back once they
+    /// have been written.
+    @exclusivity(unchecked) private var outputEventCharge = 0
+    /// The capacity of the reader's buffer, as charged to the server's memory budget.
+    @exclusivity(unchecked) private var inputCharge = 0
     @exclusivity(unchecked) private var scratch: [UInt8] = []
     /// Events this client missed because it was not reading, for the log.
     @exclusivity(unchecked) private var droppedEvents = 0
@@ -65,6 +68,9 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     /// Beyond this, ``output`` goes to the channel at once, so that the channel's writability
     /// (and with it whether more commands are read) sees it.
     private static let outputHandOff = 64 * 1024
+
+    /// Up to this capacity, a buffer of replies without events is not charged to the budget.
+    private static let unchargedReplies = 4096
 
     init(id: Int, server: QMPServer, outbox: QMPEventOutbox, logger: Logger) {
         self.id = id
@@ -113,13 +119,29 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         inBandQueue.removeAll()
         runningLater.removeAll()
         output = nil
-        outbox.written(outputEventBytes)
-        outputEventBytes = 0
+        outbox.written(outputEventCharge)
+        outputEventCharge = 0
+        reader = JSONReader(configuration: server.configuration.reader)
+        server.usage.release(inputCharge)
+        inputCharge = 0
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reader.feed(unwrapInboundIn(data))
+        let bytes = unwrapInboundIn(data)
+        guard !draining else { return }
+        // What the reader's buffer may grow to (an array doubles), taken from the budget first.
+        let capacity = reader.bufferCapacity
+        let needed = reader.bufferedByteCount + bytes.readableBytes
+        let projected = needed <= capacity ? capacity : max(capacity * 2, needed)
+        guard server.usage.reserve(projected - inputCharge) else {
+            closeForMemory()
+            return
+        }
+        inputCharge = projected
+        reader.feed(bytes)
+        server.usage.charge(reader.bufferCapacity - inputCharge)
+        inputCharge = reader.bufferCapacity
         // Replies wait for channelReadComplete, which NIO sends after the reads of this tick.
         processInput()
     }
@@ -324,12 +346,7 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         written.futureResult.whenComplete { _ in channel.close(promise: nil) }
         let pending = output ?? context.channel.allocator.buffer(capacity: 0)
         output = nil
-        let eventBytes = outputEventBytes
-        outputEventBytes = 0
-        if eventBytes > 0 {
-            let outbox = self.outbox
-            written.futureResult.whenComplete { _ in outbox.written(eventBytes) }
-        }
+        chargeUntilWritten(pending, written.futureResult)
         context.writeAndFlush(wrapOutboundOut(pending), promise: written)
     }
 
@@ -354,17 +371,17 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     /// Moves the events waiting in the outbox behind what this tick wrote.
     private func takeEvents() {
         let taken = outbox.take()
-        if var bytes = taken.bytes, bytes.readableBytes > 0 {
-            if machine.receivesEvents {
-                outputEventBytes += bytes.readableBytes
-                if output == nil {
-                    output = bytes
-                } else {
-                    output!.writeBuffer(&bytes)
-                }
+        if var bytes = taken.bytes, bytes.readableBytes > 0, machine.receivesEvents {
+            if output == nil {
+                output = bytes
+                outputEventCharge += taken.charge
             } else {
-                outbox.written(bytes.readableBytes)
+                // Copied: the outbox's buffer is freed here.
+                output!.writeBuffer(&bytes)
+                outbox.written(taken.charge)
             }
+        } else {
+            outbox.written(taken.charge)
         }
         if taken.dropped > 0 {
             droppedEvents += taken.dropped
@@ -378,16 +395,52 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     private func flushOutput() {
         guard let context, let pending = output else { return }
         output = nil
-        let eventBytes = outputEventBytes
-        outputEventBytes = 0
-        guard eventBytes > 0 else {
+        // A small buffer of replies alone is not charged, which saves a promise and two trips
+        // through the budget's lock per command: a client has few of them at a time, since the
+        // server stops reading from a client whose replies back up, and the budget keeps a
+        // share free for replies.
+        guard outputEventCharge > 0 || pending.capacity > Self.unchargedReplies else {
             context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
             return
         }
-        // Events count against the client's backlog until the socket has taken them.
         let promise = context.eventLoop.makePromise(of: Void.self)
-        let outbox = self.outbox
-        promise.futureResult.whenComplete { _ in outbox.written(eventBytes) }
+        chargeUntilWritten(pending, promise.futureResult)
         context.writeAndFlush(wrapOutboundOut(pending), promise: promise)
+    }
+
+    /// Keeps `pending`'s capacity on the server's budget until its write completes (or fails,
+    /// as the writes still queued do when the connection closes). Events count against the
+    /// client's backlog as well, through the outbox that charged them.
+    private func chargeUntilWritten(_ pending: ByteBuffer, _ written: EventLoopFuture<Void>) {
+        let eventCharge = outputEventCharge
+        outputEventCharge = 0
+        // Replies, and what the buffer grew by after the outbox handed it over.
+        let rest = max(pending.capacity - eventCharge, 0)
+        let usage = server.usage
+        usage.charge(rest)
+        let outbox = self.outbox
+        written.whenComplete { _ in
+            outbox.written(eventCharge)
+            usage.release(rest)
+        }
+    }
+
+    /// The client's input would take the server past its memory budget: it gets an error, as
+    /// QEMU answers input beyond its parser's limits, and the connection closes, since the rest
+    /// of the message can no longer be read.
+    private func closeForMemory() {
+        server.usage.closedConnectionForMemory()
+        logger.warning(
+            "closing a client connection: its input would exceed the server's memory budget",
+            metadata: ["qmp_connection": "\(id)", "qmp_memory_budget": "\(server.configuration.memoryBudget)"]
+        )
+        draining = true
+        inBandQueue.removeAll()
+        let body = QMPErrorBody(
+            errorClass: QMPError.ErrorClass.genericError,
+            description: "Input exceeds the server's memory budget; closing the connection"
+        )
+        write(.object(["error": body.json]))
+        close()
     }
 }

@@ -110,6 +110,10 @@ public struct JSONReader: Sendable {
     /// each feed.
     public var bufferedByteCount: Int { storage.count - readIndex }
 
+    /// The bytes the reader's buffer occupies, consumed and unused space included: what it costs
+    /// in memory, for a server that budgets what its clients' input holds.
+    public var bufferCapacity: Int { storage.capacity }
+
     // MARK: Feeding
 
     /// Appends bytes from the stream; read the values they complete with ``next()``.

@@ -56,7 +56,8 @@ extension QMPServer: Service {
     /// been read yet get no reply; the client sees the connection close. The Unix socket files
     /// bound are removed.
     ///
-    /// An error on one connection closes that connection only.
+    /// An error on one connection closes that connection only. When a client disconnects, the
+    /// `async` handlers still running its commands are cancelled.
     ///
     /// - Throws: when an address cannot be bound (any bound already are closed again), or when
     ///   the server has run before.
@@ -138,7 +139,11 @@ extension QMPServer: Service {
         } onGracefulShutdown: {
             self.beginGracefulShutdown()
         }
-        state.withLockedValue { $0.phase = .finished }
+        state.withLockedValue { state in
+            state.phase = .finished
+            // Closed by now; a finished server need not keep them.
+            state.listeners.removeAll()
+        }
         for address in bound {
             if case .unixSocket(let path) = address {
                 unlink(path)
@@ -288,6 +293,9 @@ extension QMPServer: Service {
                         // Cancelled run(): answer what is outstanding before the channel closes.
                         try? await handler.eventLoop.submit { handler.value.abort() }.get()
                     }
+                    // The connection is gone: no one is left to receive what the handlers still
+                    // running would answer.
+                    group.cancelAll()
                 }
             }
         } catch {

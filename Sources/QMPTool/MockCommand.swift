@@ -28,6 +28,11 @@ struct MockCommand: AsyncParsableCommand {
               qmp mock --replay caps_7.2.0_x86_64.replies --listen 127.0.0.1:4444
               qmp mock --simulate --listen 127.0.0.1:4444 --listen /tmp/qmp.sock
               qmp mock --simulate --qemu-version 6.2.0 --listen /tmp/old.sock
+              qmp mock --listen /tmp/qmp.sock --max-connections 16 --memory-budget 64M
+
+            What the server's limits turned away (clients refused or disconnected, events dropped \
+            for clients that do not read them) is printed every 10 seconds while it grows, and \
+            once more when the mock stops.
             """
     )
 
@@ -43,6 +48,18 @@ struct MockCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A Unix socket path or HOST:PORT to listen on (repeatable).", valueName: "address"))
     var listen: [String] = []
 
+    @Option(help: ArgumentHelp("The most clients connected at once (default: 1024).", valueName: "count"))
+    var maxConnections: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "The most memory all clients together may hold in the server's buffers, in bytes or with a "
+                + "K, M or G suffix (default: 256M).",
+            valueName: "size"
+        )
+    )
+    var memoryBudget: String?
+
     func validate() throws {
         if simulate && replay != nil {
             throw ValidationError("give --simulate or --replay, not both")
@@ -52,6 +69,12 @@ struct MockCommand: AsyncParsableCommand {
         }
         guard QEMUVersion(qemuVersion) != nil else {
             throw ValidationError("--qemu-version expects a version like 7.2.0, got '\(qemuVersion)'")
+        }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections expects a positive count, got \(maxConnections)")
+        }
+        if let memoryBudget, parseSize(memoryBudget) == nil {
+            throw ValidationError("--memory-budget expects a size like 67108864 or 64M, got '\(memoryBudget)'")
         }
     }
 
@@ -64,7 +87,7 @@ struct MockCommand: AsyncParsableCommand {
         } catch {
             throw failure(reporting: error)
         }
-        let server: QMPServer
+        var server: QMPServer
         let what: String
         if let replay {
             do {
@@ -83,21 +106,82 @@ struct MockCommand: AsyncParsableCommand {
             server = simulator.makeServer(listeningOn: addresses)
             what = "a simulated QEMU \(version)"
         }
+        if maxConnections != nil || memoryBudget != nil {
+            var configuration = server.configuration
+            configuration.maximumConnections = maxConnections ?? configuration.maximumConnections
+            configuration.memoryBudget = memoryBudget.flatMap(parseSize) ?? configuration.memoryBudget
+            server = QMPServer(configuration: configuration)
+        }
         let reason: String
+        let served = server
         do {
             // SIGINT and SIGTERM end the mock cleanly: the server's graceful shutdown lets the
             // reply to quit leave, closes the connections and removes its sockets.
-            reason = try await server.serving { bound in
+            reason = try await served.serving { bound in
                 for address in bound {
                     printError("qmp mock: serving \(what) on \(address)")
                 }
-                return await waitForSignal(or: quit.stream)
+                return await withTaskGroup(of: String?.self) { group in
+                    group.addTask { await waitForSignal(or: quit.stream) }
+                    group.addTask {
+                        await reportLimits(of: served)
+                        return nil
+                    }
+                    let reason = await group.next() ?? nil
+                    group.cancelAll()
+                    return reason ?? "end"
+                }
             }
         } catch {
             throw failure(reporting: error)
         }
+        printLimits(server.statistics, always: false)
         printError("qmp mock: stopped (\(reason))")
     }
+}
+
+/// Every 10 seconds, a line about what the server's limits turned away, when that grew; until
+/// cancelled.
+private func reportLimits(of server: QMPServer) async {
+    var reported = QMPServer.Statistics()
+    while (try? await Task.sleep(for: .seconds(10))) != nil {
+        let now = server.statistics
+        if now.connectionsRefused != reported.connectionsRefused
+            || now.connectionsClosedForMemory != reported.connectionsClosedForMemory
+            || now.eventsDropped != reported.eventsDropped
+        {
+            printLimits(now, always: true)
+            reported = now
+        }
+    }
+}
+
+/// What the server's limits turned away so far, and the most memory its clients held; nothing
+/// when the limits turned nothing away, unless `always`.
+private func printLimits(_ statistics: QMPServer.Statistics, always: Bool) {
+    guard always || statistics.connectionsRefused > 0 || statistics.connectionsClosedForMemory > 0
+        || statistics.eventsDropped > 0
+    else { return }
+    printError(
+        "qmp mock: \(statistics.eventsDropped) events dropped for clients not reading them, "
+            + "\(statistics.connectionsRefused) clients refused at the connection limit, "
+            + "\(statistics.connectionsClosedForMemory) disconnected at the memory budget; "
+            + "at most \(statistics.peakBufferedBytes) bytes buffered"
+    )
+}
+
+/// A byte count written as digits with an optional K, M or G (powers of 1024).
+func parseSize(_ text: String) -> Int? {
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+    var digits = Substring(text)
+    var unit = 1
+    if let last = digits.last, let scale = units[Character(last.uppercased())] {
+        unit = scale
+        digits = digits.dropLast()
+    }
+    guard let value = Int(digits), value > 0 else { return nil }
+    let (bytes, overflow) = value.multipliedReportingOverflow(by: unit)
+    return overflow ? nil : bytes
 }
 
 /// A whole file as UTF-8 text.

@@ -159,8 +159,9 @@ private func reportLimits(of server: QMPServer) async {
 /// What the server's limits turned away so far, and the most memory its clients held; nothing
 /// when the limits turned nothing away, unless `always`.
 private func printLimits(_ statistics: QMPServer.Statistics, always: Bool) {
-    guard always || statistics.connectionsRefused > 0 || statistics.connectionsClosedForMemory > 0
-        || statistics.eventsDropped > 0
+    guard
+        always || statistics.connectionsRefused > 0 || statistics.connectionsClosedForMemory > 0
+            || statistics.eventsDropped > 0
     else { return }
     printError(
         "qmp mock: \(statistics.eventsDropped) events dropped for clients not reading them, "

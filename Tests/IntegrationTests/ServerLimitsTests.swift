@@ -54,7 +54,7 @@ struct ServerLimitsTests {
                     return clock.now - start
                 }
             }.get()
-            let spent = try await mock.cpuTime(settledAfter: before) - before
+            let spent = try await mock.cpuTimeOnceIdle() - before
             #expect(spent <= Self.massDisconnectCPU, "10,000 disconnects cost \(spent) of CPU")
             #expect(greeted <= Self.massDisconnectGreeting, "a new client waited \(greeted) for its greeting")
         }
@@ -77,10 +77,8 @@ struct ServerLimitsTests {
                 close(client)
             }
             // Descriptors are back: a new client is served again, after the pause at most.
-            let greeting = try await offCooperativePool { () -> Result<String, any Error> in
-                Result { let client = try mock.connectAndReadGreeting(timeout: 5); close(client); return "" }
-            }
-            #expect(throws: Never.self) { try greeting.get() }
+            let newcomer = await offCooperativePool { Result { try mock.connectAndReadGreeting(timeout: 5) } }
+            #expect(throws: Never.self) { close(try newcomer.get()) }
         }
     }
 
@@ -113,20 +111,20 @@ struct ServerLimitsTests {
     /// limit): raising it takes nothing from the other tests running in this process.
     private func raiseDescriptorLimit(to wanted: rlim_t) throws {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { throw SetupFailure(description: "getrlimit failed") }
+        guard getrlimit(openFilesResource, &limit) == 0 else { throw SetupFailure(description: "getrlimit failed") }
         guard limit.rlim_cur < wanted else { return }
         guard limit.rlim_max >= wanted else {
             throw SetupFailure(description: "the hard limit on open files (\(limit.rlim_max)) is below \(wanted)")
         }
         limit.rlim_cur = wanted
-        guard setrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { throw SetupFailure(description: "setrlimit failed") }
+        guard setrlimit(openFilesResource, &limit) == 0 else { throw SetupFailure(description: "setrlimit failed") }
     }
 }
 
-#if canImport(Glibc) || canImport(Musl)
-private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#if canImport(Glibc)
+private let openFilesResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #else
-private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+private let openFilesResource = RLIMIT_NOFILE
 #endif
 
 /// A `qmp mock --simulate` child process listening on a Unix socket of its own, started through
@@ -241,7 +239,9 @@ struct MockProcess: Sendable {
             let count = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
             guard count > 0 else {
                 close(client)
-                throw SetupFailure(description: "no greeting: \(count == 0 ? "closed" : String(cString: strerror(errno)))")
+                throw SetupFailure(
+                    description: "no greeting: \(count == 0 ? "closed" : String(cString: strerror(errno)))"
+                )
             }
             received += chunk[..<count]
         }
@@ -285,7 +285,7 @@ struct MockProcess: Sendable {
     }
 
     /// The CPU time once the process has stopped using any for a while (or after 10 s).
-    func cpuTime(settledAfter start: Duration) async throws -> Duration {
+    func cpuTimeOnceIdle() async throws -> Duration {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(10)
         var last = try cpuTime()

@@ -359,7 +359,7 @@ struct PrivateSocketDirectory {
         var template = Array(((parent.isEmpty ? "" : parent) + "/.qXXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else { throw IOError(errnoCode: errno, reason: "mkdtemp beside \(path)") }
-        directory = String(cString: template)
+        directory = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Gives the socket `permissions` and moves it to `path`; a socket file there is replaced,

@@ -267,3 +267,23 @@ private func sendWithoutSignal(_ descriptor: CInt, _ bytes: UnsafeRawBufferPoint
     return send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
     #endif
 }
+
+@Suite("QMP recording proxy: its socket")
+struct RecordingProxySocketTests {
+    @Test("the recording proxy's Unix socket is its owner's only, whatever the umask")
+    func proxySocketIsPrivate() async throws {
+        try await withTemporaryDirectory(named: "swift-qmp-proxy-mode") { directory in
+            let path = directory.appendingPathComponent("proxy.sock").path
+            let proxy = try QMPRecordingProxy(
+                upstream: .unixSocket(path: directory.appendingPathComponent("absent.sock").path),
+                outputPath: directory.appendingPathComponent("transcript.jsonl").path
+            )
+            try await proxy.listen(on: .unixSocket(path: path))
+            var status = stat()
+            #expect(lstat(path, &status) == 0)
+            #expect(status.st_mode & S_IFMT == S_IFSOCK)
+            #expect(status.st_mode & 0o7777 == 0o600, "mode \(String(status.st_mode & 0o7777, radix: 8))")
+            await proxy.shutdown()
+        }
+    }
+}

@@ -68,7 +68,16 @@ public final class QMPRecordingProxy: Sendable {
         let channel: any Channel
         switch address {
         case .unixSocket(let path):
-            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            // Its owner's only, whatever the umask, as the server's own sockets.
+            let place = try PrivateSocketDirectory(beside: path)
+            defer { place.remove() }
+            channel = try await bootstrap.bind(unixDomainSocketPath: place.socketPath).get()
+            do {
+                try place.publish(as: path, permissions: 0o600)
+            } catch {
+                try? await channel.close()
+                throw error
+            }
         case .tcp(let host, let port):
             channel = try await bootstrap.bind(host: host, port: port).get()
         }

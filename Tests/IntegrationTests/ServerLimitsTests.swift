@@ -38,11 +38,11 @@ struct ServerLimitsTests {
     func massDisconnectIsCheap() async throws {
         try raiseDescriptorLimit(to: 12_000)
         try await MockProcess.with(arguments: ["--max-connections", "11000"]) { mock in
-            let clients = try await offCooperativePool { () -> Result<[Int32], any Error> in
+            let clients = try await onThreadOfItsOwn { () -> Result<[Int32], any Error> in
                 Result { try (0..<10_000).map { _ in try mock.connectAndReadGreeting() } }
             }.get()
             let before = try mock.cpuTime()
-            let greeted = try await offCooperativePool { () -> Result<Duration, any Error> in
+            let greeted = try await onThreadOfItsOwn { () -> Result<Duration, any Error> in
                 Result {
                     for client in clients {
                         close(client)
@@ -65,7 +65,7 @@ struct ServerLimitsTests {
         try await MockProcess.with(descriptorLimit: 64) { mock in
             // More clients than the server has descriptors for: the last ones wait in the
             // listening socket's backlog, where each attempt to accept them fails.
-            let clients = try await offCooperativePool { () -> Result<[Int32], any Error> in
+            let clients = try await onThreadOfItsOwn { () -> Result<[Int32], any Error> in
                 Result { try (0..<80).map { _ in try mock.connect() } }
             }.get()
             try await Task.sleep(for: .milliseconds(500))
@@ -77,7 +77,7 @@ struct ServerLimitsTests {
                 close(client)
             }
             // Descriptors are back: a new client is served again, after the pause at most.
-            let newcomer = await offCooperativePool { Result { try mock.connectAndReadGreeting(timeout: 5) } }
+            let newcomer = await onThreadOfItsOwn { Result { try mock.connectAndReadGreeting(timeout: 5) } }
             #expect(throws: Never.self) { close(try newcomer.get()) }
         }
     }
@@ -90,7 +90,7 @@ struct ServerLimitsTests {
             #expect(status.st_mode & S_IFMT == S_IFSOCK)
             #expect(status.st_mode & 0o7777 == 0o600, "mode \(String(status.st_mode & 0o7777, radix: 8))")
             // And the owner can connect.
-            let client = try await offCooperativePool { Result { try mock.connectAndReadGreeting() } }.get()
+            let client = try await onThreadOfItsOwn { Result { try mock.connectAndReadGreeting() } }.get()
             close(client)
         }
     }
@@ -195,7 +195,7 @@ struct MockProcess: Sendable {
     /// Opens `connections` connections one after another; each reads its greeting (so the server
     /// has set it up) and closes.
     func churn(connections: Int) async throws {
-        try await offCooperativePool { () -> Result<Void, any Error> in
+        try await onThreadOfItsOwn { () -> Result<Void, any Error> in
             Result {
                 for _ in 0..<connections {
                     close(try connectAndReadGreeting())
@@ -296,6 +296,14 @@ struct MockProcess: Sendable {
             last = now
         }
         return last
+    }
+}
+
+/// Runs blocking work on a thread of its own, not on Dispatch's pool: other tests' blocking work
+/// (reading a child's output to its end, say) can take up that pool for a long time.
+private func onThreadOfItsOwn<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async -> Result {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
     }
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -38,6 +39,57 @@ int cqmp_connect_unix(const char *path) {
         return -error;
     }
     return fd;
+}
+
+int cqmp_connect_unix_nonblocking(const char *path, int *fd) {
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof(address));
+    address.sun_family = AF_UNIX;
+    size_t length = strlen(path);
+    if (length >= sizeof(address.sun_path)) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(address.sun_path, path, length);
+#ifdef SOCK_CLOEXEC
+    int socket_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+#else
+    int socket_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (socket_fd >= 0) {
+        fcntl(socket_fd, F_SETFD, FD_CLOEXEC);
+        fcntl(socket_fd, F_SETFL, fcntl(socket_fd, F_GETFL) | O_NONBLOCK);
+    }
+#endif
+    if (socket_fd < 0) {
+        return -errno;
+    }
+    if (connect(socket_fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        int error = errno;
+        if (error == EINPROGRESS) {
+            *fd = socket_fd;
+            return -EINPROGRESS;
+        }
+        close(socket_fd);
+        return -error;
+    }
+    *fd = socket_fd;
+    return 0;
+}
+
+int cqmp_connect_finished(int fd) {
+    struct pollfd entry = {.fd = fd, .events = POLLOUT, .revents = 0};
+    int ready = poll(&entry, 1, 0);
+    if (ready < 0) {
+        return -errno;
+    }
+    if (ready == 0) {
+        return -EINPROGRESS;
+    }
+    int error = 0;
+    socklen_t length = sizeof(error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+        return -errno;
+    }
+    return error == 0 ? 0 : -error;
 }
 
 ssize_t cqmp_send_with_fds(int socket, const void *buf, size_t len, const int *fds, int nfds) {

@@ -8,6 +8,17 @@
 /// Returns the descriptor, or -errno. -ENAMETOOLONG when `path` does not fit sockaddr_un.
 int cqmp_connect_unix(const char *path);
 
+/// Starts connecting a non-blocking stream socket to the Unix socket at `path`, without ever
+/// waiting: a full listen backlog makes a blocking connect() sleep with no bound. Returns 0 and
+/// stores the connected descriptor in `*fd`; or -EINPROGRESS with the descriptor in `*fd`, to
+/// be finished with cqmp_connect_finished; or -errno with no descriptor (-EAGAIN on Linux when
+/// the backlog is full: try again later).
+int cqmp_connect_unix_nonblocking(const char *path, int *fd);
+
+/// Whether a connect left in progress has finished, without waiting: 0 when connected,
+/// -EINPROGRESS while it is under way, -errno when it failed.
+int cqmp_connect_finished(int fd);
+
 /// Sends `len` bytes of `buf` with `nfds` descriptors attached (SCM_RIGHTS) in one sendmsg.
 /// Returns the number of bytes sent, or -errno.
 ssize_t cqmp_send_with_fds(int socket, const void *buf, size_t len, const int *fds, int nfds);

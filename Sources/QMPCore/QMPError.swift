@@ -18,6 +18,7 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
             case unsupported = "unsupported"
             case invalidArguments = "invalid arguments"
             case shutDown = "shut down"
+            case wedged = "monitor wedged"
         }
 
         private let base: Base
@@ -46,6 +47,9 @@ public struct QMPError: Error, Sendable, CustomStringConvertible {
         /// The client was shut down (a graceful shutdown, or the cancellation of its service's
         /// `run()`) while the call waited: the command may or may not have run.
         public static let shutDown = Code(.shutDown)
+        /// Not sent: the monitor has stopped answering (it is wedged) and the client was told to
+        /// fail calls at once while it is, rather than queue them behind the silence.
+        public static let wedged = Code(.wedged)
 
         public var description: String { base.rawValue }
     }

@@ -130,6 +130,14 @@ public struct QMPClientStateMachine: Sendable {
     private static let negotiationID = RequestID(0)
     /// Decided when negotiation completes; see `InBandIDs.whenNeeded`.
     private var inBandCommandsCarryIDs = true
+    /// In-band commands sent in command mode whose answer has not come, abandoned ones included.
+    public private(set) var owedInBandCount = 0
+    /// In-band answers received in command mode so far, to abandoned commands too: the sign
+    /// that the server's main loop is turning, which wedge detection watches.
+    public private(set) var inBandAnswerCount: UInt64 = 0
+    /// Replies that came for commands nobody waited for any more (timed out, cancelled), and
+    /// were dropped: each took its own place in the order, never another command's.
+    public private(set) var lateReplyCount = 0
 
     /// A machine for a connection that has just opened.
     public init(configuration: Configuration = Configuration()) {
@@ -285,6 +293,7 @@ public struct QMPClientStateMachine: Sendable {
         pending.removeAll()
         freeIDs.removeAll()
         inBandOrder.removeAll()
+        owedInBandCount = 0
         return failing
     }
 
@@ -323,6 +332,7 @@ public struct QMPClientStateMachine: Sendable {
         pending[id] = Pending(name: name, outOfBand: outOfBand, abandoned: false)
         if !outOfBand {
             inBandOrder.append(.command(id))
+            owedInBandCount += 1
         }
         let message = QMPCommandMessage(
             name: name,
@@ -361,6 +371,7 @@ public struct QMPClientStateMachine: Sendable {
         freeIDs.append(id.rawValue)
         if !entry.outOfBand {
             inBandOrder.remove(.command(id))
+            owedInBandCount -= 1
         }
     }
 
@@ -392,9 +403,12 @@ public struct QMPClientStateMachine: Sendable {
         freeIDs.append(id.rawValue)
         if !entry.outOfBand {
             inBandOrder.remove(.command(id))
+            owedInBandCount -= 1
+            inBandAnswerCount += 1
         }
         if entry.abandoned {
-            return .ignored("\(reply) for abandoned command \(entry.name) (id \(id))")
+            lateReplyCount += 1
+            return .ignored("late \(reply) for abandoned command \(entry.name) (id \(id)), dropped")
         }
         return action(entry)
     }

@@ -17,7 +17,13 @@ final class PendingCall: @unchecked Sendable {
     let arguments: JSONObject?
     let outOfBand: Bool
     let fileDescriptors: [CInt]
+    /// The hard deadline's length, from submission.
     let timeout: TimeAmount?
+    /// The slow threshold's length, from submission.
+    let slow: TimeAmount?
+    let commandClass: QMPCommandClass
+    /// Where the deadline came from, for the timeout's message.
+    let boundSource: String
 
     // Event-loop state.
     var id: QMPClientStateMachine.RequestID?
@@ -26,6 +32,10 @@ final class PendingCall: @unchecked Sendable {
     /// The order calls were submitted in (ids are reused, so they do not tell).
     var sequence: UInt64 = 0
     var deadline: NIODeadline?
+    var slowAt: NIODeadline?
+    var submittedAt: NIODeadline?
+    /// Whether its bytes went to the server: a call failed before that certainly did not run.
+    var sent = false
     var finished = false
     /// The waiting caller. A continuation rather than a promise and its future: one allocation
     /// and one callback fewer on every command.
@@ -34,12 +44,24 @@ final class PendingCall: @unchecked Sendable {
     /// it was submitted).
     private var result: Result<JSONValue, any Error>?
 
-    init(name: String, arguments: JSONObject?, outOfBand: Bool, fileDescriptors: [CInt], timeout: TimeAmount?) {
+    init(
+        name: String,
+        arguments: JSONObject?,
+        outOfBand: Bool,
+        fileDescriptors: [CInt],
+        timeout: TimeAmount?,
+        slow: TimeAmount?,
+        commandClass: QMPCommandClass,
+        boundSource: String
+    ) {
         self.name = name
         self.arguments = arguments
         self.outOfBand = outOfBand
         self.fileDescriptors = fileDescriptors
         self.timeout = timeout
+        self.slow = slow
+        self.commandClass = commandClass
+        self.boundSource = boundSource
     }
 
     /// On the event loop: the caller waits from now on.
@@ -77,9 +99,15 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var machine: QMPClientStateMachine
     private var reader: JSONReader
     private let hub: EventHub
+    private let supervisor: ClientSupervisor
+    private let metrics: QMPClientMetrics
     private let logger: Logger
     private let peer: String
-    private let connectTimeout: TimeAmount
+    /// When connecting must be over, greeting and negotiation included.
+    private let connectDeadline: NIODeadline
+    private let timeouts: QMPTimeoutPolicy
+    private let wedgeDetection: QMPWedgeDetection
+    private var greetingSeen = false
     /// The socket's descriptor when it is a Unix socket this client connected itself: the only
     /// kind that can carry descriptors.
     private let socketDescriptor: CInt?
@@ -103,6 +131,23 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var endReason: QMPError?
     private var writeBuffer: [UInt8] = []
 
+    // Wedge detection (see QMPWedgeDetection). The clock of in-band silence restarts whenever an
+    // in-band answer comes, and when an answer becomes owed after none was.
+    private var lastInBandProgress = NIODeadline.now()
+    private var seenInBandAnswers: UInt64 = 0
+    private var seenLateReplies = 0
+    private var wedgeCheck: Scheduled<Void>?
+    private var wedged = false
+    private var probeID: QMPClientStateMachine.RequestID?
+    private var probeSentAt: NIODeadline?
+    private var probeAnsweredAt: NIODeadline?
+    /// Set while the socket refuses more bytes: the write deadline's timer.
+    private var writeStallCheck: Scheduled<Void>?
+    /// When a message with descriptors first found the socket full.
+    private var descriptorWriteBlockedSince: NIODeadline?
+    /// Whether streams end with the close's reason rather than normally (a dropped client).
+    private var endStreamsWithReason = false
+
     // Descriptor passing. QEMU keeps only the descriptors of the most recent message that had
     // any, and hands them to the next command that asks; so at most one command with
     // descriptors is in flight, and it is sent only when every earlier write has left.
@@ -118,18 +163,26 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         configuration: QMPClientStateMachine.Configuration,
         readerConfiguration: JSONReader.Configuration,
         hub: EventHub,
+        supervisor: ClientSupervisor,
+        metrics: QMPClientMetrics,
         logger: Logger,
         peer: String,
-        connectTimeout: TimeAmount,
+        connectDeadline: NIODeadline,
+        timeouts: QMPTimeoutPolicy,
+        wedgeDetection: QMPWedgeDetection,
         socketDescriptor: CInt?,
         negotiated: EventLoopPromise<Negotiated>
     ) {
         self.machine = QMPClientStateMachine(configuration: configuration)
         self.reader = JSONReader(configuration: readerConfiguration)
         self.hub = hub
+        self.supervisor = supervisor
+        self.metrics = metrics
         self.logger = logger
         self.peer = peer
-        self.connectTimeout = connectTimeout
+        self.connectDeadline = connectDeadline
+        self.timeouts = timeouts
+        self.wedgeDetection = wedgeDetection
         self.socketDescriptor = socketDescriptor
         self.negotiated = negotiated
     }
@@ -138,18 +191,31 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        scheduleNegotiationStep(timeouts.greeting, context: context)
+    }
+
+    /// Bounds the next step of connecting: the greeting, then negotiation. Each has its own bound
+    /// where the policy sets one, and both end at the connect deadline.
+    private func scheduleNegotiationStep(_ bound: Duration?, context: ChannelHandlerContext) {
+        connectTimeoutTask?.cancel()
+        let now = NIODeadline.now()
+        let stepDeadline = bound.map { now + TimeAmount($0) }
+        let deadline = stepDeadline.map { min($0, connectDeadline) } ?? connectDeadline
+        let ownBound = stepDeadline.map { $0 < connectDeadline } ?? false
         let peer = self.peer
-        let timeout = connectTimeout
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        connectTimeoutTask = context.eventLoop.scheduleTask(in: connectTimeout) {
-            let this = bound.value
+        let seconds = Double((deadline - now).nanoseconds) / 1e9
+        let looped = NIOLoopBound(self, eventLoop: context.eventLoop)
+        connectTimeoutTask = context.eventLoop.scheduleTask(deadline: deadline) {
+            let this = looped.value
             guard !this.machine.isReady, !this.isClosed else { return }
-            let seconds = Double(timeout.nanoseconds) / 1e9
+            let which = ownBound ? "its own bound" : "what was left of the connect timeout"
             let message: String
             if this.machine.greeting == nil {
-                message = "no QMP greeting from \(peer) within \(seconds) s: is it a QMP monitor socket (QEMU's -qmp)?"
+                message =
+                    "no QMP greeting from \(peer) within \(seconds) s (\(which)): is it a QMP monitor socket "
+                    + "(QEMU's -qmp), and is no other client holding it?"
             } else {
-                message = "capabilities negotiation with \(peer) did not complete within \(seconds) s"
+                message = "capabilities negotiation with \(peer) did not complete within \(seconds) s (\(which))"
             }
             this.closeConnection(QMPError(code: .timeout, message: message))
         }
@@ -166,17 +232,62 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        metrics.bytesReceived.increment(by: Int64(buffer.readableBytes))
         reader.feed(buffer)
+        let tracing = logger.logLevel <= .trace
         while !isClosed {
             let action: QMPClientStateMachine.Action
             do {
                 guard let value = try reader.next() else { break }
+                if tracing {
+                    logger.trace(
+                        "QMP received",
+                        metadata: ["qmp_peer": "\(peer)", "qmp_message": "\(Self.loggable(value))"]
+                    )
+                }
                 action = machine.received(value)
             } catch {
                 action = machine.receivedMalformedInput(error)
             }
             run(action)
         }
+        if !greetingSeen, machine.greeting != nil, !isClosed {
+            greetingSeen = true
+            if !machine.isReady {
+                scheduleNegotiationStep(timeouts.negotiation, context: context)
+            }
+        }
+        noteProgress()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            writeStallCheck?.cancel()
+            writeStallCheck = nil
+        } else if writeStallCheck == nil {
+            let looped = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let limit = timeouts.write
+            writeStallCheck = context.eventLoop.scheduleTask(in: TimeAmount(limit)) {
+                looped.value.writeDeadlinePassed(limit)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func writeDeadlinePassed(_ limit: Duration) {
+        writeStallCheck = nil
+        closeConnection(
+            QMPError(
+                code: .timeout,
+                message: "\(peer) has not read what this client sent for \(limit) (the write deadline); "
+                    + "the connection is given up"
+            )
+        )
+    }
+
+    /// A message as the trace log shows it: compact, secrets replaced (see ``QMPRedaction``).
+    static func loggable(_ value: JSONValue) -> String {
+        QMPRedaction.redacting(value).serialized(style: .compact)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -223,14 +334,25 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             return
         }
+        if wedged && wedgeDetection.failFast {
+            let error = QMPError(
+                code: .wedged,
+                message: "not sent: the monitor at \(peer) is wedged (\(currentWedge()))",
+                command: call.name
+            )
+            finish(call, .failure(error))
+            return
+        }
         submitted += 1
         call.sequence = submitted
-        if let timeout = call.timeout {
-            let deadline = NIODeadline.now() + timeout
-            call.deadline = deadline
-            if deadlineCheckTime.map({ deadline < $0 }) ?? true {
-                scheduleDeadlineCheck(at: deadline, context: context)
-            }
+        let now = NIODeadline.now()
+        call.submittedAt = now
+        call.deadline = call.timeout.map { now + $0 }
+        call.slowAt = call.slow.map { now + $0 }
+        if let first = [call.deadline, call.slowAt].compactMap({ $0 }).min(),
+            deadlineCheckTime.map({ first < $0 }) ?? true
+        {
+            scheduleDeadlineCheck(at: first, context: context)
         }
         if call.fileDescriptors.isEmpty {
             send(call)
@@ -277,11 +399,12 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Closes the connection on the client's behalf. Pending calls fail with `reason`, or with
     /// "the client was closed" when it is `nil`; event streams end normally either way.
-    func close(reason: QMPError? = nil) {
+    func close(reason: QMPError? = nil, endingStreamsWithReason: Bool = false) {
         guard !isClosed, let context else { return }
         if !closedByUser {
             closedByUser = true
             userCloseReason = reason
+            endStreamsWithReason = endingStreamsWithReason && reason != nil
         }
         context.close(promise: nil)
     }
@@ -295,6 +418,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .send(let message):
             write(message)
         case .negotiated(let greeting, let oobEnabled):
+            greetingSeen = true
             connectTimeoutTask?.cancel()
             connectTimeoutTask = nil
             logger.debug(
@@ -307,6 +431,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             negotiated.succeed(Negotiated(greeting: greeting, oobEnabled: oobEnabled))
         case .deliverEvent(let event):
             hub.deliver(event)
+        case .succeed(let id, _) where id == probeID, .fail(let id, _) where id == probeID:
+            probeAnswered()
         case .succeed(let id, let result):
             if let call = calls.removeValue(forKey: id) {
                 finish(call, .success(result))
@@ -333,10 +459,14 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             finish(call, .failure(error))
         case .send(let id, let message):
             call.id = id
+            call.sent = true
             if machine.sendsID(outOfBand: call.outOfBand) {
                 call.wireID = id.json
             }
             calls[id] = call
+            if !call.outOfBand {
+                watchForWedge()
+            }
             if call.fileDescriptors.isEmpty {
                 write(message)
             } else {
@@ -353,8 +483,12 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func write(_ message: JSONValue) {
         guard let context else { return }
+        if logger.logLevel <= .trace {
+            logger.trace("QMP sent", metadata: ["qmp_peer": "\(peer)", "qmp_message": "\(Self.loggable(message))"])
+        }
         writeBuffer.removeAll(keepingCapacity: true)
         message.write(to: &writeBuffer)
+        metrics.bytesSent.increment(by: Int64(writeBuffer.count))
         let buffer = context.channel.allocator.buffer(bytes: writeBuffer)
         if writesHeldForDescriptors != nil {
             writesHeldForDescriptors!.append(buffer)
@@ -395,6 +529,9 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let socketDescriptor, let context else { return }
         var bytes: [UInt8] = []
         message.write(to: &bytes)
+        if descriptorWriteBlockedSince == nil && logger.logLevel <= .trace {
+            logger.trace("QMP sent", metadata: ["qmp_peer": "\(peer)", "qmp_message": "\(Self.loggable(message))"])
+        }
         let sent = bytes.withUnsafeBytes { raw in
             call.fileDescriptors.withUnsafeBufferPointer { fds in
                 cqmp_send_with_fds(socketDescriptor, raw.baseAddress, raw.count, fds.baseAddress, CInt(fds.count))
@@ -402,7 +539,14 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         if sent < 0 {
             let code = CInt(-sent)
+            let blockedSince = descriptorWriteBlockedSince ?? .now()
+            if (code == EAGAIN || code == EWOULDBLOCK) && NIODeadline.now() - blockedSince >= TimeAmount(timeouts.write) {
+                descriptorWriteBlockedSince = nil
+                writeDeadlinePassed(timeouts.write)
+                return
+            }
             if code == EAGAIN || code == EWOULDBLOCK {
+                descriptorWriteBlockedSince = blockedSince
                 // The server is not reading; try again shortly. Later commands wait behind this
                 // one, and it is sent even if its caller stops waiting: the state machine has
                 // given it its place among the commands replies are matched to by order.
@@ -430,6 +574,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             releaseHeldWrites()
             return
         }
+        descriptorWriteBlockedSince = nil
+        metrics.bytesSent.increment(by: Int64(sent))
         if sent < bytes.count {
             trackedWrite(context.channel.allocator.buffer(bytes: bytes[sent...]), context: context)
         }
@@ -468,13 +614,25 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         let waiting = Array(calls.values) + callsWaitingForDescriptorSlot
         var expired: [PendingCall] = []
         var next: NIODeadline?
+        var slow: [PendingCall] = []
         for call in waiting where !call.finished {
+            if let slowAt = call.slowAt {
+                if slowAt <= now {
+                    slow.append(call)
+                    call.slowAt = nil
+                } else if next.map({ slowAt < $0 }) ?? true {
+                    next = slowAt
+                }
+            }
             guard let deadline = call.deadline else { continue }
             if deadline <= now {
                 expired.append(call)
             } else if next.map({ deadline < $0 }) ?? true {
                 next = deadline
             }
+        }
+        for call in slow.sorted(by: { $0.sequence < $1.sequence }) where !expired.contains(where: { $0 === call }) {
+            reportSlow(call)
         }
         // In the order they were sent, so that their errors come in a predictable order.
         expired.sort { $0.sequence < $1.sequence }
@@ -486,14 +644,29 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    private func reportSlow(_ call: PendingCall) {
+        guard let slow = call.slow else { return }
+        metrics.command(call.name, call.commandClass).slow.increment()
+        logger.warning(
+            "QMP call is slow",
+            metadata: [
+                "qmp_peer": "\(peer)", "qmp_command": "\(call.name)", "qmp_class": "\(call.commandClass)",
+                "qmp_slow_after": "\(Double(slow.nanoseconds) / 1e9) s",
+            ]
+        )
+    }
+
     private func timedOut(_ call: PendingCall) {
         guard !call.finished, let timeout = call.timeout else { return }
         let seconds = Double(timeout.nanoseconds) / 1e9
+        metrics.command(call.name, call.commandClass).timeouts.increment()
+        let late = call.sent ? "; its reply will be dropped if it still comes" : "; it was not sent"
         abandon(
             call,
             with: QMPError(
                 code: .timeout,
-                message: "no reply from \(peer) within \(seconds) s",
+                message:
+                    "no reply from \(peer) within \(seconds) s (\(call.boundSource), class \(call.commandClass))\(late)",
                 command: call.name,
                 id: call.wireID
             )
@@ -503,6 +676,12 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func finish(_ call: PendingCall, _ result: Result<JSONValue, QMPError>) {
         guard !call.finished else { return }
         call.finished = true
+        metrics.recordOutcome(call.name, call.commandClass, QMPClientMetrics.outcome(of: result))
+        if let submittedAt = call.submittedAt, Self.isReply(result) {
+            metrics.command(call.name, call.commandClass).duration.recordNanoseconds(
+                (NIODeadline.now() - submittedAt).nanoseconds
+            )
+        }
         call.complete(result.mapError { $0 })
         if callWithDescriptorsInFlight === call {
             callWithDescriptorsInFlight = nil
@@ -526,6 +705,10 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         connectTimeoutTask?.cancel()
         deadlineCheck?.cancel()
         deadlineCheck = nil
+        wedgeCheck?.cancel()
+        wedgeCheck = nil
+        writeStallCheck?.cancel()
+        writeStallCheck = nil
         for id in machine.closed(reason) {
             if let call = calls.removeValue(forKey: id) {
                 finish(call, .failure(Self.error(reason, for: call)))
@@ -540,7 +723,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         callsWaitingForDescriptorSlot.removeAll()
         negotiated.fail(reason)
-        hub.finish(closedByUser && closeReason == nil ? nil : reason)
+        let byUser = closedByUser && closeReason == nil
+        supervisor.linkEnded(reason, byUser: byUser, endStreamsWithReason: !byUser || endStreamsWithReason)
     }
 
     private static func error(_ error: QMPError, for call: PendingCall) -> QMPError {
@@ -548,9 +732,126 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         error.command = call.name
         error.id = call.wireID
         if error.code == .connectionClosed || error.code == .shutDown {
-            error.message += "; no reply arrived"
+            error.message +=
+                call.sent ? "; no reply arrived: the command may or may not have run" : "; the command was not sent"
         }
         return error
+    }
+
+    private static func isReply(_ result: Result<JSONValue, QMPError>) -> Bool {
+        switch result {
+        case .success: true
+        case .failure(let error): error.code == .commandFailed
+        }
+    }
+
+    // MARK: - Wedge detection
+
+    /// After what was read has been handled: an in-band answer restarts the silence clock and
+    /// ends a wedge; a late reply that was dropped is counted.
+    private func noteProgress() {
+        let lateReplies = machine.lateReplyCount
+        if lateReplies != seenLateReplies {
+            metrics.lateReplies.increment(by: Int64(lateReplies - seenLateReplies))
+            seenLateReplies = lateReplies
+        }
+        let answers = machine.inBandAnswerCount
+        guard answers != seenInBandAnswers else { return }
+        seenInBandAnswers = answers
+        lastInBandProgress = .now()
+        if wedged {
+            wedged = false
+            logger.notice("QMP monitor answers again", metadata: ["qmp_peer": "\(peer)"])
+            supervisor.setHealth(.responsive)
+        }
+        // Still owed more: the silence clock runs again from now.
+        if machine.owedInBandCount > 0, wedgeCheck == nil, !isClosed, let context {
+            scheduleWedgeCheck(context: context)
+        }
+    }
+
+    /// After an in-band command was sent: when it is the only answer owed, the silence clock
+    /// starts now; the check is scheduled if none is.
+    private func watchForWedge() {
+        guard wedgeDetection.silence != nil else { return }
+        if machine.owedInBandCount == 1 {
+            lastInBandProgress = .now()
+        }
+        if wedgeCheck == nil, let context {
+            scheduleWedgeCheck(context: context)
+        }
+    }
+
+    private func scheduleWedgeCheck(context: ChannelHandlerContext) {
+        guard let silence = wedgeDetection.silence, !wedged else { return }
+        var next = lastInBandProgress + TimeAmount(silence)
+        if let probeAfter = wedgeDetection.probeAfter, machine.oobEnabled, !probeSentInThisSilence {
+            next = min(next, lastInBandProgress + TimeAmount(probeAfter))
+        }
+        let looped = NIOLoopBound(self, eventLoop: context.eventLoop)
+        wedgeCheck = context.eventLoop.scheduleTask(deadline: next) {
+            looped.value.checkWedge()
+        }
+    }
+
+    private var probeSentInThisSilence: Bool {
+        probeSentAt.map { $0 >= lastInBandProgress } ?? false
+    }
+
+    private func checkWedge() {
+        wedgeCheck = nil
+        guard !isClosed, let context, let silence = wedgeDetection.silence else { return }
+        guard machine.owedInBandCount > 0 else { return }
+        let now = NIODeadline.now()
+        let silentFor = now - lastInBandProgress
+        if let probeAfter = wedgeDetection.probeAfter, machine.oobEnabled, probeID == nil, !probeSentInThisSilence,
+            silentFor >= TimeAmount(probeAfter)
+        {
+            sendProbe()
+        }
+        if silentFor >= TimeAmount(silence) {
+            wedged = true
+            let wedge = currentWedge()
+            metrics.wedged.increment()
+            logger.warning("QMP monitor is wedged", metadata: ["qmp_peer": "\(peer)", "qmp_wedge": "\(wedge)"])
+            supervisor.setHealth(.wedged(wedge))
+            return
+        }
+        scheduleWedgeCheck(context: context)
+    }
+
+    private func currentWedge() -> QMPWedge {
+        let probe: QMPWedge.Probe
+        if !probeSentInThisSilence {
+            probe = .notSent
+        } else if let answered = probeAnsweredAt, answered >= lastInBandProgress {
+            probe = .answered
+        } else {
+            probe = .silent
+        }
+        let silent = NIODeadline.now() - lastInBandProgress
+        return QMPWedge(
+            silentFor: .nanoseconds(silent.nanoseconds),
+            owedAnswers: machine.owedInBandCount,
+            probe: probe
+        )
+    }
+
+    /// `query-yank` out of band: QEMU answers it from its monitor thread (6.0 and later; older
+    /// ones refuse it, and a refusal answers as well).
+    private func sendProbe() {
+        guard case .send(let id, let message) = machine.execute("query-yank", outOfBand: true) else { return }
+        probeID = id
+        probeSentAt = .now()
+        write(message)
+    }
+
+    private func probeAnswered() {
+        probeID = nil
+        probeAnsweredAt = .now()
+        if wedged {
+            supervisor.setHealth(.wedged(currentWedge()))
+        }
     }
 }
 

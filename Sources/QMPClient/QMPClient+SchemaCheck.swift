@@ -51,8 +51,8 @@ extension QMPClient {
     /// The fetch runs in the task of the first caller that needs it; callers that come while it
     /// is under way wait for it, and stop waiting when their own task is cancelled. If the
     /// fetching caller is cancelled, one of those waiting fetches in its stead. The fetch is
-    /// bounded by the configuration's `commandTimeout`, or by a minute when that is
-    /// `nil`, so that no checked call waits forever.
+    /// bounded like any `query-qmp-schema` call (the configuration's `commandTimeout`, else the
+    /// query class's deadline); a checked call stops waiting for it at its own deadline.
     public func schema() async throws -> QAPIIntrospection {
         switch try await fetched() {
         case .schema(let entry): return entry.introspection
@@ -167,10 +167,6 @@ extension QMPClient {
         }
     }
 
-    /// The schema fetch's bound when the configuration sets no `commandTimeout`; QEMU answers
-    /// it in about 20 ms.
-    static let schemaFetchLimit: Duration = .seconds(60)
-
     private func fetchSchema() async throws -> SchemaState.Fetched {
         let metadata: Logger.Metadata = [
             "qmp_peer": "\(peer)", "qmp_version": "\(greeting.version?.description ?? "?")",
@@ -184,7 +180,7 @@ extension QMPClient {
                 arguments: nil,
                 outOfBand: false,
                 fileDescriptors: [],
-                timeout: configuration.commandTimeout ?? Self.schemaFetchLimit
+                bounds: bounds(of: "query-qmp-schema", arguments: nil, timeout: nil)
             )
         } catch let error as QMPError where error.code == .commandFailed {
             // QEMU before 2.5 and the guest agent: CommandNotFound.

@@ -12,7 +12,7 @@ extension QMPClient {
     ///   - command: the command, with its arguments.
     ///   - fileDescriptors: descriptors to pass with the command, for `getfd` and `add-fd`
     ///     (`GetfdCommand(fdname: "disk")`); see ``execute(_:arguments:passing:timeout:)``.
-    ///   - timeout: the limit for this call; defaults to the configuration's `commandTimeout`.
+    ///   - timeout: the limit for this call; by default the policy's (see ``QMPTimeoutPolicy``).
     /// - Throws: `QMPError`; a reply that does not have the shape the binding expects is a
     ///   `QMPError.Code.protocolViolation` naming the path, e.g.
     ///   `return.status: expected string, got 5`. Members and enum values the binding does not
@@ -63,12 +63,13 @@ extension QMPClient {
     ///   - command: the command, with its arguments.
     ///   - event: the event's type.
     ///   - predicate: which of those events counts; by default the first one.
-    ///   - eventTimeout: how long to wait for the event after the reply.
+    ///   - eventTimeout: how long to wait for the event after the reply; by default the event
+    ///     bound of the command's class.
     public func execute<Command: QMPCommand, Payload: QMPEventPayload>(
         _ command: Command,
         thenWaitFor event: Payload.Type,
         matching predicate: @escaping @Sendable (QMPTypedEvent<Payload>) -> Bool = { _ in true },
-        eventTimeout: Duration = .seconds(30)
+        eventTimeout: Duration? = nil
     ) async throws -> (reply: Command.Response, event: QMPTypedEvent<Payload>) {
         let (reply, event) = try await execute(
             Command.name,

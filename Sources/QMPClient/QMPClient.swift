@@ -1,4 +1,5 @@
 import CQMPSystem
+import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -36,13 +37,30 @@ import Darwin
 /// at once: commands are pipelined and each reply is matched to its command, by id or, for
 /// in-band commands sent without one, by order. When the connection is lost, every pending call
 /// fails at once with a `QMPError` whose code is `QMPError.Code.connectionClosed`.
+///
+/// Every wait has a bound from the configuration's ``Configuration-swift.struct/timeouts``, by
+/// command class (see ``QMPTimeoutPolicy``); a monitor that stops answering is reported as
+/// wedged through ``health`` (see ``QMPWedgeDetection``); a client run as a `Service` can
+/// reconnect (see ``QMPReconnectPolicy``).
 public final class QMPClient: Sendable {
     /// The limits and choices of one connection.
     public struct Configuration: Sendable {
-        /// How long to wait for the greeting and the end of negotiation.
+        /// The bound on connecting as a whole: the socket connect, the greeting and the end of
+        /// negotiation together. ``timeouts`` can bound each step more tightly.
         public var connectTimeout: Duration
-        /// The default limit for each command; `nil` waits as long as the connection lives.
+        /// One deadline for every command of this client, over the class deadlines of
+        /// ``timeouts``; `nil` (the default) leaves each class its own.
         public var commandTimeout: Duration?
+        /// The bounds of connecting, writing and each class of command.
+        public var timeouts: QMPTimeoutPolicy
+        /// How a monitor that stopped answering is told; on by default.
+        public var wedgeDetection: QMPWedgeDetection
+        /// How a client run as a `Service` reconnects when its connection breaks; `nil` (the
+        /// default) does not reconnect.
+        public var reconnect: QMPReconnectPolicy?
+        /// Where metrics go (see the metric names in the catalog's "Timeouts, health and
+        /// metrics"); `nil` uses the factory the program bootstrapped `MetricsSystem` with.
+        public var metricsFactory: (any MetricsFactory)?
         /// Enable out-of-band execution when the server offers it.
         public var enableOOB: Bool
         /// Do not send `qmp_capabilities` (for servers without negotiation, like the guest agent).
@@ -76,7 +94,11 @@ public final class QMPClient: Sendable {
         /// A configuration; the defaults suit a QEMU on the same host.
         public init(
             connectTimeout: Duration = .seconds(10),
-            commandTimeout: Duration? = .seconds(60),
+            commandTimeout: Duration? = nil,
+            timeouts: QMPTimeoutPolicy = .default,
+            wedgeDetection: QMPWedgeDetection = QMPWedgeDetection(),
+            reconnect: QMPReconnectPolicy? = nil,
+            metricsFactory: (any MetricsFactory)? = nil,
             enableOOB: Bool = true,
             skipNegotiation: Bool = false,
             inBandIDs: QMPClientStateMachine.InBandIDs = .whenNeeded,
@@ -91,6 +113,10 @@ public final class QMPClient: Sendable {
             self.schemaSources = schemaSources
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
+            self.timeouts = timeouts
+            self.wedgeDetection = wedgeDetection
+            self.reconnect = reconnect
+            self.metricsFactory = metricsFactory
             self.enableOOB = enableOOB
             self.skipNegotiation = skipNegotiation
             self.inBandIDs = inBandIDs
@@ -99,47 +125,79 @@ public final class QMPClient: Sendable {
         }
     }
 
-    /// The server's greeting.
-    public let greeting: QMPGreeting
+    /// The server's greeting (after a reconnect, the new one's).
+    public var greeting: QMPGreeting { currentLink.greeting }
     /// Whether `exec-oob` may be used on this connection.
-    public let oobEnabled: Bool
+    public var oobEnabled: Bool { currentLink.oobEnabled }
     /// The configuration the client connected with.
     public let configuration: Configuration
     /// What this client is connected to, for messages.
     public let peer: String
 
-    private let channel: any Channel
-    private let handler: NIOLoopBound<QMPChannelHandler>
-    private let hub: EventHub
+    /// Where the client connects again; `nil` for a client made from descriptors.
+    private let address: QMPAddress?
+    /// Every connection of this client runs on this loop, reconnects included, so that its
+    /// ``executor`` stays valid.
+    private let eventLoop: any EventLoop
+    let supervisor: ClientSupervisor
+    let metrics: QMPClientMetrics
+    private var hub: EventHub { supervisor.hub }
+    /// The first connection: the current one until a reconnect replaces it.
+    private let firstLink: ClientLink
     let logger: Logger
     /// What this connection knows of the server's introspection (see ``schema()``).
     let schemaState = NIOLockedValueBox(SchemaState())
 
     private init(
-        channel: any Channel,
-        handler: NIOLoopBound<QMPChannelHandler>,
-        hub: EventHub,
-        negotiated: QMPChannelHandler.Negotiated,
+        link: ClientLink,
+        shared: Shared,
         configuration: Configuration,
+        address: QMPAddress?,
         peer: String,
         logger: Logger
     ) {
-        self.channel = channel
-        self.handler = handler
-        self.hub = hub
-        self.greeting = negotiated.greeting
-        self.oobEnabled = negotiated.oobEnabled
+        self.firstLink = link
+        self.supervisor = shared.supervisor
+        self.metrics = shared.metrics
+        self.eventLoop = link.channel.eventLoop
         self.configuration = configuration
+        self.address = address
         self.peer = peer
         self.logger = logger
+        _ = shared.supervisor.install(link)
     }
 
+    private var currentLink: ClientLink { supervisor.link ?? firstLink }
+
     /// A client nobody holds any more closes its connection; nothing else would, since the
-    /// channel lives on in the event loop.
+    /// channel lives on in the event loop. Its event streams end with an error that says so:
+    /// a reader must not take the end for a close it asked for.
     deinit {
-        guard channel.isActive else { return }
-        let handler = self.handler
-        channel.eventLoop.execute { handler.value.close() }
+        guard let link = supervisor.requestClose(), link.channel.isActive else {
+            supervisor.finish(Self.releasedError(peer))
+            return
+        }
+        let handler = link.handler
+        let reason = Self.releasedError(peer)
+        link.channel.eventLoop.execute { handler.value.close(reason: reason, endingStreamsWithReason: true) }
+    }
+
+    private static func releasedError(_ peer: String) -> QMPError {
+        QMPError(code: .connectionClosed, message: "the QMPClient of \(peer) was released without close()")
+    }
+
+    /// What every connection of one client shares.
+    struct Shared: Sendable {
+        let supervisor: ClientSupervisor
+        let metrics: QMPClientMetrics
+
+        init(_ configuration: Configuration) {
+            metrics = QMPClientMetrics(factory: configuration.metricsFactory)
+            supervisor = ClientSupervisor(
+                hub: EventHub(droppedMetric: metrics.eventsDropped),
+                reconnects: configuration.reconnect != nil
+            )
+        }
     }
 
     // MARK: - Connecting
@@ -173,36 +231,122 @@ public final class QMPClient: Sendable {
     ///
     /// - Throws: `QMPError`: `QMPError.Code.connectionFailed` when nothing
     ///   listens there, `QMPError.Code.protocolViolation` when what answers is not
-    ///   QMP, `QMPError.Code.timeout` when no greeting comes in time.
+    ///   QMP, `QMPError.Code.timeout` when the connect, the greeting or negotiation does not
+    ///   finish in time (``Configuration-swift.struct/connectTimeout`` and the steps' bounds in
+    ///   ``Configuration-swift.struct/timeouts``).
     public static func connect(
         to address: QMPAddress,
         configuration: Configuration = Configuration(),
         logger: Logger = QMPClient.silentLogger
     ) async throws -> QMPClient {
+        let shared = Shared(configuration)
+        let eventLoop = configuration.eventLoopGroup.next()
+        let link = try await openLink(to: address, configuration, shared, logger, on: eventLoop)
+        return QMPClient(
+            link: link,
+            shared: shared,
+            configuration: configuration,
+            address: address,
+            peer: address.description,
+            logger: logger
+        )
+    }
+
+    /// One connection to `address`, negotiated: the first, or one of a reconnect.
+    private static func openLink(
+        to address: QMPAddress,
+        _ configuration: Configuration,
+        _ shared: Shared,
+        _ logger: Logger,
+        on eventLoop: any EventLoop
+    ) async throws -> ClientLink {
+        let connectDeadline = NIODeadline.now() + TimeAmount(configuration.connectTimeout)
+        let connectBound = min(configuration.timeouts.connect ?? configuration.connectTimeout, configuration.connectTimeout)
         switch address {
         case .unixSocket(let path):
             // Connecting ourselves keeps the descriptor, which descriptor passing needs.
-            let descriptor = cqmp_connect_unix(path)
-            guard descriptor >= 0 else {
-                throw connectError(errno: -descriptor, address: address)
-            }
+            let descriptor = try await connectUnixSocket(path, address: address, within: connectBound)
             return try await start(
-                configuration: configuration,
+                configuration,
+                shared,
                 peer: address.description,
                 socketDescriptor: descriptor,
-                logger: logger
+                connectDeadline: connectDeadline,
+                logger: logger,
+                on: eventLoop
             ) { bootstrap in
                 bootstrap.withConnectedSocket(descriptor)
             }
         case .tcp(let host, let port):
             return try await start(
-                configuration: configuration,
+                configuration,
+                shared,
                 peer: address.description,
                 socketDescriptor: nil,
-                logger: logger
+                connectDeadline: connectDeadline,
+                logger: logger,
+                on: eventLoop
             ) { bootstrap in
-                bootstrap.connectTimeout(TimeAmount(configuration.connectTimeout)).connect(host: host, port: port)
+                bootstrap.connectTimeout(TimeAmount(connectBound)).connect(host: host, port: port)
             }
+        }
+    }
+
+    /// Connects a Unix socket without ever blocking: a blocking `connect(2)` to a socket whose
+    /// listen backlog is full (QEMU accepts one client per monitor; the others queue) sleeps
+    /// with no bound, whatever the timeout says. Linux answers a non-blocking one at once, with
+    /// `EAGAIN` for a full backlog, so the attempt is repeated until `limit`.
+    private static func connectUnixSocket(
+        _ path: String,
+        address: QMPAddress,
+        within limit: Duration
+    ) async throws -> CInt {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var pause: Duration = .milliseconds(1)
+        func timedOut(_ why: String) -> QMPError {
+            QMPError(code: .timeout, message: "could not connect to QMP socket \(address) within \(limit): \(why)")
+        }
+        while true {
+            var descriptor: CInt = -1
+            let result = cqmp_connect_unix_nonblocking(path, &descriptor)
+            if result == 0 {
+                return descriptor
+            }
+            if result == -EINPROGRESS {
+                // Elsewhere than on Linux a Unix connect may finish later; wait for it the same way.
+                while true {
+                    let finished = cqmp_connect_finished(descriptor)
+                    if finished == 0 {
+                        return descriptor
+                    }
+                    if finished != -EINPROGRESS {
+                        closeDescriptor(descriptor)
+                        throw connectError(errno: -finished, address: address)
+                    }
+                    if clock.now >= deadline {
+                        closeDescriptor(descriptor)
+                        throw timedOut("the connection was not accepted")
+                    }
+                    do {
+                        try await Task.sleep(for: pause)
+                    } catch {
+                        closeDescriptor(descriptor)
+                        throw error
+                    }
+                    pause = min(pause * 2, .milliseconds(50))
+                }
+            }
+            guard result == -EAGAIN else {
+                throw connectError(errno: -result, address: address)
+            }
+            if clock.now >= deadline {
+                throw timedOut(
+                    "its listen backlog stayed full (another client holds this monitor, and more wait for it)"
+                )
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(50))
         }
     }
 
@@ -212,7 +356,7 @@ public final class QMPClient: Sendable {
     /// - Parameters:
     ///   - descriptor: the connected socket; the client owns it from now on.
     ///   - isUnixSocket: whether descriptors can be passed over it.
-    ///   - configuration: the connection's limits and choices.
+    ///   - configuration: the connection's limits and choices; it cannot reconnect.
     ///   - logger: where the connection logs; by default nowhere.
     public static func connect(
         connectedSocket descriptor: CInt,
@@ -220,35 +364,57 @@ public final class QMPClient: Sendable {
         configuration: Configuration = Configuration(),
         logger: Logger = QMPClient.silentLogger
     ) async throws -> QMPClient {
-        try await start(
-            configuration: configuration,
-            peer: "socket \(descriptor)",
+        let shared = Shared(configuration)
+        let peer = "socket \(descriptor)"
+        let link = try await start(
+            configuration,
+            shared,
+            peer: peer,
             socketDescriptor: isUnixSocket ? descriptor : nil,
-            logger: logger
+            connectDeadline: NIODeadline.now() + TimeAmount(configuration.connectTimeout),
+            logger: logger,
+            on: configuration.eventLoopGroup.next()
         ) { bootstrap in
             bootstrap.withConnectedSocket(descriptor)
         }
+        return QMPClient(
+            link: link,
+            shared: shared,
+            configuration: configuration,
+            address: nil,
+            peer: peer,
+            logger: logger
+        )
     }
 
     /// Talks QMP over a pair of descriptors, e.g. the pipes of a QEMU started with `-qmp stdio`:
-    /// replies are read from `input`, commands written to `output`. The client closes both.
+    /// replies are read from `input`, commands written to `output`. The client closes both; it
+    /// cannot reconnect.
     public static func connect(
         input: CInt,
         output: CInt,
         configuration: Configuration = Configuration(),
         logger: Logger = QMPClient.silentLogger
     ) async throws -> QMPClient {
-        let hub = EventHub()
-        let group = configuration.eventLoopGroup
-        let eventLoop = group.next()
+        let shared = Shared(configuration)
+        let eventLoop = configuration.eventLoopGroup.next()
         let negotiated = eventLoop.makePromise(of: QMPChannelHandler.Negotiated.self)
         let peer = "pipes \(input)/\(output)"
+        let connectDeadline = NIODeadline.now() + TimeAmount(configuration.connectTimeout)
         let channel: any Channel
         do {
             channel = try await NIOPipeBootstrap(group: eventLoop)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let handler = makeHandler(configuration, hub, logger, peer, nil, negotiated)
+                        let handler = makeHandler(
+                            configuration,
+                            shared,
+                            logger,
+                            peer,
+                            nil,
+                            connectDeadline,
+                            negotiated
+                        )
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                 }
@@ -262,26 +428,43 @@ public final class QMPClient: Sendable {
                 underlying: error
             )
         }
-        return try await finishConnecting(channel, hub, negotiated, configuration, peer, logger)
+        let link = try await finishConnecting(channel, negotiated)
+        return QMPClient(
+            link: link,
+            shared: shared,
+            configuration: configuration,
+            address: nil,
+            peer: peer,
+            logger: logger
+        )
     }
 
     /// A logger that discards everything: the default when no logger is passed in.
     public static let silentLogger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })
 
     private static func start(
-        configuration: Configuration,
+        _ configuration: Configuration,
+        _ shared: Shared,
         peer: String,
         socketDescriptor: CInt?,
+        connectDeadline: NIODeadline,
         logger: Logger,
+        on eventLoop: any EventLoop,
         connect: (ClientBootstrap) -> EventLoopFuture<any Channel>
-    ) async throws -> QMPClient {
-        let hub = EventHub()
-        let eventLoop = configuration.eventLoopGroup.next()
+    ) async throws -> ClientLink {
         let negotiated = eventLoop.makePromise(of: QMPChannelHandler.Negotiated.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = makeHandler(configuration, hub, logger, peer, socketDescriptor, negotiated)
+                    let handler = makeHandler(
+                        configuration,
+                        shared,
+                        logger,
+                        peer,
+                        socketDescriptor,
+                        connectDeadline,
+                        negotiated
+                    )
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -296,15 +479,16 @@ public final class QMPClient: Sendable {
             }
             throw Self.connectError(error, peer: peer)
         }
-        return try await finishConnecting(channel, hub, negotiated, configuration, peer, logger)
+        return try await finishConnecting(channel, negotiated)
     }
 
     private static func makeHandler(
         _ configuration: Configuration,
-        _ hub: EventHub,
+        _ shared: Shared,
         _ logger: Logger,
         _ peer: String,
         _ socketDescriptor: CInt?,
+        _ connectDeadline: NIODeadline,
         _ negotiated: EventLoopPromise<QMPChannelHandler.Negotiated>
     ) -> QMPChannelHandler {
         QMPChannelHandler(
@@ -314,10 +498,14 @@ public final class QMPClient: Sendable {
                 inBandIDs: configuration.inBandIDs
             ),
             readerConfiguration: configuration.reader,
-            hub: hub,
+            hub: shared.supervisor.hub,
+            supervisor: shared.supervisor,
+            metrics: shared.metrics,
             logger: logger,
             peer: peer,
-            connectTimeout: TimeAmount(configuration.connectTimeout),
+            connectDeadline: connectDeadline,
+            timeouts: configuration.timeouts,
+            wedgeDetection: configuration.wedgeDetection,
             socketDescriptor: socketDescriptor,
             negotiated: negotiated
         )
@@ -325,12 +513,8 @@ public final class QMPClient: Sendable {
 
     private static func finishConnecting(
         _ channel: any Channel,
-        _ hub: EventHub,
-        _ negotiated: EventLoopPromise<QMPChannelHandler.Negotiated>,
-        _ configuration: Configuration,
-        _ peer: String,
-        _ logger: Logger
-    ) async throws -> QMPClient {
+        _ negotiated: EventLoopPromise<QMPChannelHandler.Negotiated>
+    ) async throws -> ClientLink {
         let result: QMPChannelHandler.Negotiated
         do {
             result = try await withTaskCancellationHandler {
@@ -348,15 +532,7 @@ public final class QMPClient: Sendable {
                 eventLoop: channel.eventLoop
             )
         }.get()
-        return QMPClient(
-            channel: channel,
-            handler: handler,
-            hub: hub,
-            negotiated: result,
-            configuration: configuration,
-            peer: peer,
-            logger: logger
-        )
+        return ClientLink(channel: channel, handler: handler, greeting: result.greeting, oobEnabled: result.oobEnabled)
     }
 
     private static func connectError(errno code: CInt, address: QMPAddress) -> QMPError {
@@ -368,7 +544,13 @@ public final class QMPClient: Sendable {
             if case .unixSocket(let path) = address, stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFSOCK {
                 hint = "the path is not a socket"
             } else {
-                hint = "nothing is listening there (QEMU not running, or another client holds the monitor)"
+                #if os(Linux)
+                // On Linux a monitor held by another client still accepts into its backlog (or
+                // makes the connect wait); a refusal means no process listens on the socket.
+                hint = "nothing is listening there (a socket file left behind by a QEMU that is gone)"
+                #else
+                hint = "nothing is listening there, or its backlog is full (another client holds the monitor)"
+                #endif
             }
         case ENAMETOOLONG: hint = "Unix socket paths are limited to 107 bytes"
         case ENOTSOCK: hint = "the path is not a socket"
@@ -427,9 +609,12 @@ public final class QMPClient: Sendable {
     ///     caller keeps its own and closes them when it likes. QEMU keeps the descriptors of the
     ///     latest message that carried any and gives them to the next command that takes one,
     ///     so the client sends one such command at a time.
-    ///   - timeout: the limit for this call; defaults to the configuration's `commandTimeout`.
+    ///   - timeout: the limit for this call; by default the configuration's `commandTimeout`
+    ///     when set, else the deadline of the command's class in the configuration's `timeouts`.
     /// - Throws: `QMPError`; for an error reply its `QMPError.errorClass` and
-    ///   `QMPError.message` are QEMU's `class` and `desc`.
+    ///   `QMPError.message` are QEMU's `class` and `desc`. At the deadline, one of code
+    ///   `QMPError.Code.timeout` whose message names the bound, where it came from and the
+    ///   command's class; the reply, if it still comes, is dropped, never taken for another's.
     ///
     /// Cancelling the calling task stops the wait and throws; the command itself has already
     /// been sent and QEMU will still run it.
@@ -464,13 +649,16 @@ public final class QMPClient: Sendable {
     ///   - arguments: its arguments; `nil` sends none.
     ///   - eventName: the event to wait for.
     ///   - predicate: which of those events counts; by default the first one.
-    ///   - eventTimeout: how long to wait for the event after the command was sent.
+    ///   - eventTimeout: how long to wait for the event after the reply; by default the event
+    ///     bound of the command's class (``QMPCommandBounds/event``).
+    ///
+    /// A reconnect while waiting for the event fails the call: the event may have come in the gap.
     public func execute(
         _ name: String,
         arguments: JSONObject? = nil,
         thenWaitFor eventName: String,
         matching predicate: @escaping @Sendable (QMPEvent) -> Bool = { _ in true },
-        eventTimeout: Duration = .seconds(30)
+        eventTimeout: Duration? = nil
     ) async throws -> (reply: JSONValue, event: QMPEvent) {
         try await execute(
             name,
@@ -487,7 +675,44 @@ public final class QMPClient: Sendable {
     /// check's messages; `nil` for untyped calls.
     typealias History = (command: QEMUAvailability, arguments: [String: QEMUAvailability])
 
-    /// The one path behind every command: the check when configured, then the call.
+    /// The bounds of one call: its class, its deadline and where that came from, its slow
+    /// threshold.
+    struct CallBounds: Sendable {
+        var commandClass: QMPCommandClass
+        var deadline: Duration?
+        var source: String
+        var slow: Duration?
+    }
+
+    func bounds(of name: String, arguments: JSONObject?, timeout: Duration?) -> CallBounds {
+        let commandClass = configuration.timeouts.commandClass(of: name, arguments: arguments)
+        let classBounds = configuration.timeouts.bounds(of: commandClass)
+        if let timeout {
+            return CallBounds(
+                commandClass: commandClass,
+                deadline: timeout,
+                source: "the call's own timeout",
+                slow: classBounds.slow
+            )
+        }
+        if let commandTimeout = configuration.commandTimeout {
+            return CallBounds(
+                commandClass: commandClass,
+                deadline: commandTimeout,
+                source: "the client's commandTimeout",
+                slow: classBounds.slow
+            )
+        }
+        return CallBounds(
+            commandClass: commandClass,
+            deadline: classBounds.deadline,
+            source: "the deadline of its class",
+            slow: classBounds.slow
+        )
+    }
+
+    /// The one path behind every command: the check when configured, then the call. The
+    /// check's first schema fetch counts against the call's own deadline.
     func call(
         _ name: String,
         arguments: JSONObject?,
@@ -496,16 +721,50 @@ public final class QMPClient: Sendable {
         fileDescriptors: [CInt],
         timeout: Duration?
     ) async throws -> JSONValue {
+        var bounds = bounds(of: name, arguments: arguments, timeout: timeout)
         if configuration.checksCommands {
-            try await check(name, arguments: arguments, history: history)
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await checkWithin(bounds, name: name, arguments: arguments, history: history)
+            bounds.deadline = bounds.deadline.map { max(.zero, $0 - (clock.now - start)) }
         }
         return try await send(
             name,
             arguments: arguments,
             outOfBand: outOfBand,
             fileDescriptors: fileDescriptors,
-            timeout: timeout
+            bounds: bounds
         )
+    }
+
+    /// The check, ended at the call's deadline: a schema fetch under way for another caller
+    /// goes on for that caller.
+    private func checkWithin(_ bounds: CallBounds, name: String, arguments: JSONObject?, history: History?) async throws {
+        guard let deadline = bounds.deadline else {
+            try await check(name, arguments: arguments, history: history)
+            return
+        }
+        let peer = self.peer
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.check(name, arguments: arguments, history: history)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return false
+            }
+            defer { group.cancelAll() }
+            guard try await group.next() == true else {
+                throw QMPError(
+                    code: .timeout,
+                    message:
+                        "\(peer)'s schema, needed to check the call, did not come within \(deadline) "
+                        + "(\(bounds.source), class \(bounds.commandClass)); the command was not sent",
+                    command: name
+                )
+            }
+        }
     }
 
     /// The run-and-wait behind the typed and untyped forms: `match` picks the event and turns
@@ -515,9 +774,11 @@ public final class QMPClient: Sendable {
         arguments: JSONObject?,
         history: History?,
         thenWaitFor eventName: String,
-        eventTimeout: Duration,
+        eventTimeout: Duration?,
         match: @escaping @Sendable (QMPEvent) -> Match?
     ) async throws -> (reply: JSONValue, event: Match) {
+        let commandClass = configuration.timeouts.commandClass(of: name, arguments: arguments)
+        let eventTimeout = eventTimeout ?? configuration.timeouts.bounds(of: commandClass).event
         // Subscribed before sending, so that an event that overtakes the reply is kept.
         let events = events(named: [eventName], bufferSize: 4096, whenFull: .dropOldest)
         let reply = try await call(
@@ -532,6 +793,13 @@ public final class QMPClient: Sendable {
         let event = try await withThrowingTaskGroup(of: Match?.self) { group in
             group.addTask {
                 for try await event in events {
+                    if event.isConnectionGap {
+                        throw QMPError(
+                            code: .connectionClosed,
+                            message: "the connection broke while waiting for \(eventName); it may have come in the gap",
+                            command: name
+                        )
+                    }
                     if let matched = match(event) {
                         return matched
                     }
@@ -573,18 +841,30 @@ public final class QMPClient: Sendable {
         arguments: JSONObject?,
         outOfBand: Bool,
         fileDescriptors: [CInt],
-        timeout: Duration?
+        bounds: CallBounds
     ) async throws -> JSONValue {
-        let eventLoop = channel.eventLoop
-        let limit = timeout ?? configuration.commandTimeout
+        if case .reconnecting = supervisor.health {
+            let error = QMPError(
+                code: .connectionClosed,
+                message: "not sent: the connection to \(peer) broke and the client is reconnecting",
+                command: name
+            )
+            metrics.recordOutcome(name, bounds.commandClass, QMPClientMetrics.outcome(of: .failure(error)))
+            throw error
+        }
+        let link = currentLink
+        let eventLoop = link.channel.eventLoop
         let call = PendingCall(
             name: name,
             arguments: arguments,
             outOfBand: outOfBand,
             fileDescriptors: fileDescriptors,
-            timeout: limit.map { TimeAmount($0) }
+            timeout: bounds.deadline.map { TimeAmount($0) },
+            slow: bounds.slow.map { TimeAmount($0) },
+            commandClass: bounds.commandClass,
+            boundSource: bounds.source
         )
-        let handler = self.handler
+        let handler = link.handler
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 if eventLoop.inEventLoop {
@@ -621,30 +901,52 @@ public final class QMPClient: Sendable {
     /// Event subscriptions alive right now; one ends when its sequence and iterators are gone.
     public var eventSubscriptionCount: Int { hub.subscriptionCount }
 
+    // MARK: - Health
+
+    /// How the connection is doing now: responsive, wedged, reconnecting or closed.
+    public var health: QMPConnectionHealth { supervisor.health }
+
+    /// The connection's health as it changes, starting with the current one; ends after
+    /// ``QMPConnectionHealth/closed``.
+    public func healthUpdates() -> AsyncStream<QMPConnectionHealth> {
+        supervisor.healthUpdates()
+    }
+
     // MARK: - Closing
 
-    /// Closes the connection. Pending calls fail; event streams end normally.
+    /// Closes the connection. Pending calls fail; event streams end normally. A reconnect under
+    /// way stops.
     public func close() async {
-        let handler = self.handler
-        let channel = self.channel
+        guard let link = supervisor.requestClose() else {
+            supervisor.finish(nil)
+            return
+        }
+        let handler = link.handler
+        let channel = link.channel
         // Futures, not cancellable waits: closing finishes also in a cancelled task.
         try? await channel.eventLoop.submit { handler.value.close() }.get()
         channel.close(promise: nil)
         try? await channel.closeFuture.get()
+        // A connection that had already broken, with a reconnect to follow that now will not.
+        supervisor.finish(nil)
     }
 
-    /// Returns when the connection has ended, for whatever reason.
+    /// Returns when the client has ended, for whatever reason: across reconnects, only when it
+    /// ends for good.
     public func waitUntilClosed() async {
-        try? await channel.closeFuture.get()
+        await supervisor.waitUntilFinished()
     }
 
-    /// Whether the connection is still open.
-    public var isConnected: Bool { channel.isActive }
+    /// Whether the connection is open now (not while reconnecting).
+    public var isConnected: Bool {
+        if case .reconnecting = supervisor.health { return false }
+        return currentLink.channel.isActive
+    }
 
     /// An executor on this connection's event loop, for `withTaskExecutorPreference`: calls
     /// made under it go without crossing threads (see ``QMPEventLoopExecutor``).
     @available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *)
-    public var executor: QMPEventLoopExecutor { QMPEventLoopExecutor(eventLoop: channel.eventLoop) }
+    public var executor: QMPEventLoopExecutor { QMPEventLoopExecutor(eventLoop: eventLoop) }
 }
 
 // MARK: - A long-lived client
@@ -670,16 +972,20 @@ extension QMPClient: Service {
     /// scoped client. It returns when the client was closed (by ``close()`` too), and throws the
     /// `QMPError.Code.connectionClosed` error when the server went away, so that
     /// the group learns its monitor is gone.
+    ///
+    /// With a ``Configuration-swift.struct/reconnect`` policy, a broken connection is made again
+    /// here instead (see ``QMPReconnectPolicy``), and `run()` throws only once the policy gives up.
     public func run() async throws {
-        let handler = self.handler
-        let eventLoop = channel.eventLoop
-        let shutDown: @Sendable (String) -> Void = { why in
+        let shutDown: @Sendable (String) -> Void = { [supervisor] why in
             let reason = QMPError(code: .shutDown, message: "the client was shut down (\(why))")
-            eventLoop.execute { handler.value.close(reason: reason) }
+            guard let link = supervisor.requestClose() else { return }
+            let handler = link.handler
+            link.channel.eventLoop.execute { handler.value.close(reason: reason) }
         }
+        supervisor.startSupervising()
         let ending = await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                await hub.end()
+                await supervise()
             } onCancel: {
                 shutDown("its run() was cancelled")
             }
@@ -687,10 +993,128 @@ extension QMPClient: Service {
             shutDown("graceful shutdown")
         }
         // The channel may still be on its way down; return once it is.
-        try? await channel.closeFuture.get()
+        try? await currentLink.channel.closeFuture.get()
         if let ending {
             throw ending
         }
+    }
+
+    /// Follows the connections until the client ends; returns what ended it, `nil` for a close.
+    private func supervise() async -> QMPError? {
+        while true {
+            switch await supervisor.nextEnding() {
+            case .byUser:
+                supervisor.finish(nil)
+                return nil
+            case .lost(let error, let reconnects):
+                guard reconnects, let policy = configuration.reconnect, let address else {
+                    supervisor.finish(error)
+                    return error
+                }
+                switch await reconnect(to: address, policy: policy, after: error) {
+                case .reconnected:
+                    continue
+                case .closed:
+                    supervisor.finish(nil)
+                    return nil
+                case .gaveUp(let failure):
+                    supervisor.finish(failure)
+                    return failure
+                }
+            }
+        }
+    }
+
+    private enum ReconnectOutcome {
+        case reconnected
+        case closed
+        case gaveUp(QMPError)
+    }
+
+    private func reconnect(to address: QMPAddress, policy: QMPReconnectPolicy, after error: QMPError) async
+        -> ReconnectOutcome
+    {
+        let clock = ContinuousClock()
+        let brokeAt = clock.now
+        let shared = Shared(supervisor: supervisor, metrics: metrics)
+        logger.warning(
+            "QMP connection broke; reconnecting",
+            metadata: ["qmp_peer": "\(peer)", "error": "\(error)"]
+        )
+        var attempt = 0
+        var lastFailure: (any Error)?
+        while true {
+            let delay = policy.delay(beforeAttempt: attempt)
+            if let giveUp = policy.giveUpAfter, clock.now + delay - brokeAt > giveUp {
+                let why = lastFailure.map { "; the last attempt: \($0)" } ?? ""
+                return .gaveUp(
+                    QMPError(
+                        code: .connectionClosed,
+                        message: "the connection to \(peer) broke (\(error.message)) and \(attempt) attempts to "
+                            + "reconnect over \(clock.now - brokeAt) failed\(why)"
+                    )
+                )
+            }
+            // Slices, so that a close or a graceful shutdown stops the wait soon.
+            let wakeUp = clock.now + delay
+            while clock.now < wakeUp {
+                if supervisor.isCloseRequested || Task.isCancelled { return .closed }
+                try? await Task.sleep(for: min(.milliseconds(20), wakeUp - clock.now))
+            }
+            if supervisor.isCloseRequested || Task.isCancelled { return .closed }
+            attempt += 1
+            supervisor.setHealth(.reconnecting(attempt: attempt))
+            let link: ClientLink
+            do {
+                link = try await Self.openLink(to: address, configuration, shared, logger, on: eventLoop)
+            } catch {
+                metrics.reconnectFailures.increment()
+                logger.debug(
+                    "QMP reconnect attempt failed",
+                    metadata: ["qmp_peer": "\(peer)", "attempt": "\(attempt)", "error": "\(error)"]
+                )
+                lastFailure = error
+                continue
+            }
+            guard supervisor.install(link) else {
+                link.channel.close(promise: nil)
+                return .closed
+            }
+            metrics.reconnectSuccesses.increment()
+            // The server may be another build now: what the check knew of its schema is stale.
+            schemaState.withLockedValue { state in
+                if case .known = state.phase { state.phase = .unknown }
+            }
+            let down = clock.now - brokeAt
+            let downMilliseconds = down.components.seconds * 1000 + down.components.attoseconds / 1_000_000_000_000_000
+            var data: JSONObject = ["reason": .string(error.message), "down-ms": .int(downMilliseconds)]
+            if let version = link.greeting.version {
+                data["version"] = .string(version.description)
+            }
+            hub.deliverToAll(QMPEvent(name: QMPEvent.connectionGapName, data: data, timestamp: .now))
+            supervisor.setHealth(.responsive)
+            logger.notice(
+                "QMP reconnected",
+                metadata: ["qmp_peer": "\(peer)", "attempt": "\(attempt)", "down": "\(down)"]
+            )
+            return .reconnected
+        }
+    }
+}
+
+extension QMPClient.Shared {
+    init(supervisor: ClientSupervisor, metrics: QMPClientMetrics) {
+        self.supervisor = supervisor
+        self.metrics = metrics
+    }
+}
+
+extension QMPEvent.Timestamp {
+    /// The host's clock now, as QEMU stamps its events.
+    static var now: QMPEvent.Timestamp {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return QMPEvent.Timestamp(seconds: Int64(time.tv_sec), microseconds: Int64(time.tv_nsec / 1000))
     }
 }
 

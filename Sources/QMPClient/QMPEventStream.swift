@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOConcurrencyHelpers
 import QMPCore
 
@@ -15,7 +16,10 @@ public enum QMPEventOverflowPolicy: Sendable, Hashable {
 /// the overflow policy's choice, and ``droppedCount`` says how many were lost so far.
 ///
 /// The sequence ends normally when the client is closed, and throws a `QMPError` with code
-/// `QMPError.Code.connectionClosed` when the connection is lost. Ending the
+/// `QMPError.Code.connectionClosed` when the connection is lost, or when the client was released
+/// without being closed. A client that reconnects (see ``QMPReconnectPolicy``) keeps its
+/// subscriptions, and each gets one event for which ``QMPEvent/isConnectionGap`` is true, whatever
+/// names it asked for: events of the gap are lost. Ending the
 /// iteration (or dropping the sequence) ends the subscription.
 public struct QMPEventStream: AsyncSequence, Sendable {
     public typealias Element = QMPEvent
@@ -53,22 +57,35 @@ final class EventHub: Sendable {
         let names: Set<String>?
         let continuation: AsyncThrowingStream<QMPEvent, any Error>.Continuation
         private let dropped = NIOLockedValueBox(0)
+        private let droppedMetric: Counter?
 
-        init(names: Set<String>?, continuation: AsyncThrowingStream<QMPEvent, any Error>.Continuation) {
+        init(
+            names: Set<String>?,
+            continuation: AsyncThrowingStream<QMPEvent, any Error>.Continuation,
+            droppedMetric: Counter?
+        ) {
             self.names = names
             self.continuation = continuation
+            self.droppedMetric = droppedMetric
         }
 
         var droppedCount: Int { dropped.withLockedValue { $0 } }
 
-        func deliver(_ event: QMPEvent) {
-            if let names, !names.contains(event.name) {
+        func deliver(_ event: QMPEvent, ignoringNames: Bool = false) {
+            if !ignoringNames, let names, !names.contains(event.name) {
                 return
             }
             if case .dropped = continuation.yield(event) {
                 dropped.withLockedValue { $0 += 1 }
+                droppedMetric?.increment()
             }
         }
+    }
+
+    private let droppedMetric: Counter?
+
+    init(droppedMetric: Counter? = nil) {
+        self.droppedMetric = droppedMetric
     }
 
     /// Unsubscribes when released.
@@ -78,14 +95,10 @@ final class EventHub: Sendable {
         deinit { end() }
     }
 
-    typealias EndWaiter = CheckedContinuation<QMPError?, Never>
-
     private struct State {
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
         /// Set once the connection is gone: later subscriptions end at once.
         var ended: Result<Void, QMPError>?
-        /// Those waiting in ``EventHub/end()``.
-        var endWaiters: [EndWaiter] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -95,7 +108,7 @@ final class EventHub: Sendable {
         let (stream, continuation) = AsyncThrowingStream<QMPEvent, any Error>.makeStream(
             bufferingPolicy: policy == .dropOldest ? .bufferingNewest(limit) : .bufferingOldest(limit)
         )
-        let subscription = Subscription(names: names, continuation: continuation)
+        let subscription = Subscription(names: names, continuation: continuation, droppedMetric: droppedMetric)
         let key = ObjectIdentifier(subscription)
         let ended = state.withLockedValue { state -> Result<Void, QMPError>? in
             if state.ended == nil {
@@ -128,36 +141,23 @@ final class EventHub: Sendable {
         }
     }
 
-    /// Returns once the connection has ended: `nil` when the client ended it, else what did.
-    func end() async -> QMPError? {
-        await withCheckedContinuation { continuation in
-            let ended = state.withLockedValue { state -> Result<Void, QMPError>? in
-                if state.ended == nil {
-                    state.endWaiters.append(continuation)
-                }
-                return state.ended
-            }
-            switch ended {
-            case nil: break
-            case .success?: continuation.resume(returning: nil)
-            case .failure(let error)?: continuation.resume(returning: error)
+    /// Hands `event` to every subscription, whatever names it asked for: the gap marker of a
+    /// reconnect, which concerns them all.
+    func deliverToAll(_ event: QMPEvent) {
+        state.withLockedValue { state in
+            for subscription in state.subscriptions.values {
+                subscription.deliver(event, ignoringNames: true)
             }
         }
     }
 
     /// Ends every subscription: normally when `error` is nil, else by throwing it.
     func finish(_ error: QMPError?) {
-        let (subscriptions, waiters) = state.withLockedValue { state -> ([Subscription], [EndWaiter]) in
-            guard state.ended == nil else { return ([], []) }
+        let subscriptions = state.withLockedValue { state -> [Subscription] in
+            guard state.ended == nil else { return [] }
             state.ended = error.map { .failure($0) } ?? .success(())
-            defer {
-                state.subscriptions.removeAll()
-                state.endWaiters.removeAll()
-            }
-            return (Array(state.subscriptions.values), state.endWaiters)
-        }
-        for waiter in waiters {
-            waiter.resume(returning: error)
+            defer { state.subscriptions.removeAll() }
+            return Array(state.subscriptions.values)
         }
         for subscription in subscriptions {
             if let error {
@@ -167,4 +167,15 @@ final class EventHub: Sendable {
             }
         }
     }
+}
+
+extension QMPEvent {
+    /// The name of the event a reconnecting client puts in every event stream once it is
+    /// connected again: no QEMU event can have it (QAPI names events in capitals).
+    public static let connectionGapName = "qmp-client-connection-gap"
+
+    /// Whether this is the client's own marker of a reconnect: events may have been missed while
+    /// the connection was down. Its data says why the connection broke (`reason`), how long it
+    /// was down (`down-ms`), and the server's version after the reconnect (`version`).
+    public var isConnectionGap: Bool { name == Self.connectionGapName }
 }

@@ -215,6 +215,7 @@ let package = Package(
             dependencies: [
                 "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QAPI", "QMP", "QMPHistory",
                 "QMPTool", "CQMPSystem", "SharedTestData", "qmp", "qmp-bench",
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Scenarios"]
         ),

@@ -24,6 +24,8 @@ final class PendingCall: @unchecked Sendable {
     let commandClass: QMPCommandClass
     /// Where the deadline came from, for the timeout's message.
     let boundSource: String
+    /// Time of the call's bound used before it got here (the argument check's schema fetch).
+    var spentBeforeSubmission: TimeAmount = .zero
 
     // Event-loop state.
     var id: QMPClientStateMachine.RequestID?
@@ -105,6 +107,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let peer: String
     /// When connecting must be over, greeting and negotiation included.
     private let connectDeadline: NIODeadline
+    /// The bound that deadline came from, for messages.
+    private let connectTimeout: Duration
     private let timeouts: QMPTimeoutPolicy
     private let wedgeDetection: QMPWedgeDetection
     private var greetingSeen = false
@@ -168,6 +172,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         logger: Logger,
         peer: String,
         connectDeadline: NIODeadline,
+        connectTimeout: Duration,
         timeouts: QMPTimeoutPolicy,
         wedgeDetection: QMPWedgeDetection,
         socketDescriptor: CInt?,
@@ -181,6 +186,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.logger = logger
         self.peer = peer
         self.connectDeadline = connectDeadline
+        self.connectTimeout = connectTimeout
         self.timeouts = timeouts
         self.wedgeDetection = wedgeDetection
         self.socketDescriptor = socketDescriptor
@@ -191,7 +197,6 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        scheduleNegotiationStep(timeouts.greeting, context: context)
     }
 
     /// Bounds the next step of connecting: the greeting, then negotiation. Each has its own bound
@@ -203,25 +208,29 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         let deadline = stepDeadline.map { min($0, connectDeadline) } ?? connectDeadline
         let ownBound = stepDeadline.map { $0 < connectDeadline } ?? false
         let peer = self.peer
-        let seconds = Double((deadline - now).nanoseconds) / 1e9
+        let bound = ownBound ? bound! : connectTimeout
+        let seconds = Double(bound.components.seconds) + Double(bound.components.attoseconds) / 1e18
         let looped = NIOLoopBound(self, eventLoop: context.eventLoop)
         connectTimeoutTask = context.eventLoop.scheduleTask(deadline: deadline) {
             let this = looped.value
             guard !this.machine.isReady, !this.isClosed else { return }
-            let which = ownBound ? "its own bound" : "what was left of the connect timeout"
+            let which = ownBound ? " (the step's own bound)" : ""
             let message: String
             if this.machine.greeting == nil {
                 message =
-                    "no QMP greeting from \(peer) within \(seconds) s (\(which)): is it a QMP monitor socket "
+                    "no QMP greeting from \(peer) within \(seconds) s\(which): is it a QMP monitor socket "
                     + "(QEMU's -qmp), and is no other client holding it?"
             } else {
-                message = "capabilities negotiation with \(peer) did not complete within \(seconds) s (\(which))"
+                message = "capabilities negotiation with \(peer) did not complete within \(seconds) s\(which)"
             }
             this.closeConnection(QMPError(code: .timeout, message: message))
         }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // From here, not from handlerAdded: until the socket is connected, the connect's own
+        // bound is the one that speaks.
+        scheduleNegotiationStep(timeouts.greeting, context: context)
         run(machine.connectionOpened())
         context.fireChannelActive()
     }
@@ -540,7 +549,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         if sent < 0 {
             let code = CInt(-sent)
             let blockedSince = descriptorWriteBlockedSince ?? .now()
-            if (code == EAGAIN || code == EWOULDBLOCK) && NIODeadline.now() - blockedSince >= TimeAmount(timeouts.write) {
+            if (code == EAGAIN || code == EWOULDBLOCK) && NIODeadline.now() - blockedSince >= TimeAmount(timeouts.write)
+            {
                 descriptorWriteBlockedSince = nil
                 writeDeadlinePassed(timeouts.write)
                 return
@@ -658,7 +668,7 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func timedOut(_ call: PendingCall) {
         guard !call.finished, let timeout = call.timeout else { return }
-        let seconds = Double(timeout.nanoseconds) / 1e9
+        let seconds = Double((timeout + call.spentBeforeSubmission).nanoseconds) / 1e9
         metrics.command(call.name, call.commandClass).timeouts.increment()
         let late = call.sent ? "; its reply will be dropped if it still comes" : "; it was not sent"
         abandon(
@@ -666,7 +676,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             with: QMPError(
                 code: .timeout,
                 message:
-                    "no reply from \(peer) within \(seconds) s (\(call.boundSource), class \(call.commandClass))\(late)",
+                    "no reply from \(peer) within \(seconds) s (\(call.boundSource), class \(call.commandClass))"
+                    + late,
                 command: call.name,
                 id: call.wireID
             )

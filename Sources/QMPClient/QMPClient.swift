@@ -261,7 +261,10 @@ public final class QMPClient: Sendable {
         on eventLoop: any EventLoop
     ) async throws -> ClientLink {
         let connectDeadline = NIODeadline.now() + TimeAmount(configuration.connectTimeout)
-        let connectBound = min(configuration.timeouts.connect ?? configuration.connectTimeout, configuration.connectTimeout)
+        let connectBound = min(
+            configuration.timeouts.connect ?? configuration.connectTimeout,
+            configuration.connectTimeout
+        )
         switch address {
         case .unixSocket(let path):
             // Connecting ourselves keeps the descriptor, which descriptor passing needs.
@@ -504,6 +507,7 @@ public final class QMPClient: Sendable {
             logger: logger,
             peer: peer,
             connectDeadline: connectDeadline,
+            connectTimeout: configuration.connectTimeout,
             timeouts: configuration.timeouts,
             wedgeDetection: configuration.wedgeDetection,
             socketDescriptor: socketDescriptor,
@@ -682,6 +686,8 @@ public final class QMPClient: Sendable {
         var deadline: Duration?
         var source: String
         var slow: Duration?
+        /// What of `deadline` was used before sending (the check's schema fetch).
+        var spent: Duration = .zero
     }
 
     func bounds(of name: String, arguments: JSONObject?, timeout: Duration?) -> CallBounds {
@@ -726,7 +732,7 @@ public final class QMPClient: Sendable {
             let clock = ContinuousClock()
             let start = clock.now
             try await checkWithin(bounds, name: name, arguments: arguments, history: history)
-            bounds.deadline = bounds.deadline.map { max(.zero, $0 - (clock.now - start)) }
+            bounds.spent = clock.now - start
         }
         return try await send(
             name,
@@ -739,30 +745,48 @@ public final class QMPClient: Sendable {
 
     /// The check, ended at the call's deadline: a schema fetch under way for another caller
     /// goes on for that caller.
-    private func checkWithin(_ bounds: CallBounds, name: String, arguments: JSONObject?, history: History?) async throws {
+    private func checkWithin(_ bounds: CallBounds, name: String, arguments: JSONObject?, history: History?) async throws
+    {
         guard let deadline = bounds.deadline else {
             try await check(name, arguments: arguments, history: history)
             return
         }
+        enum Step: Sendable {
+            case checked
+            case deadlinePassed
+            /// The timer ended early: the caller's task was cancelled, which the check reports.
+            case timerStopped
+        }
         let peer = self.peer
-        try await withThrowingTaskGroup(of: Bool.self) { group in
+        try await withThrowingTaskGroup(of: Step.self) { group in
             group.addTask {
                 try await self.check(name, arguments: arguments, history: history)
-                return true
+                return .checked
             }
             group.addTask {
-                try await Task.sleep(for: deadline)
-                return false
+                do {
+                    try await Task.sleep(for: deadline)
+                    return .deadlinePassed
+                } catch {
+                    return .timerStopped
+                }
             }
             defer { group.cancelAll() }
-            guard try await group.next() == true else {
-                throw QMPError(
-                    code: .timeout,
-                    message:
-                        "\(peer)'s schema, needed to check the call, did not come within \(deadline) "
-                        + "(\(bounds.source), class \(bounds.commandClass)); the command was not sent",
-                    command: name
-                )
+            while let step = try await group.next() {
+                switch step {
+                case .checked:
+                    return
+                case .timerStopped:
+                    continue
+                case .deadlinePassed:
+                    throw QMPError(
+                        code: .timeout,
+                        message:
+                            "\(peer)'s schema, needed to check the call, did not come within \(deadline) "
+                            + "(\(bounds.source), class \(bounds.commandClass)); the command was not sent",
+                        command: name
+                    )
+                }
             }
         }
     }
@@ -859,11 +883,12 @@ public final class QMPClient: Sendable {
             arguments: arguments,
             outOfBand: outOfBand,
             fileDescriptors: fileDescriptors,
-            timeout: bounds.deadline.map { TimeAmount($0) },
+            timeout: bounds.deadline.map { TimeAmount(max(.zero, $0 - bounds.spent)) },
             slow: bounds.slow.map { TimeAmount($0) },
             commandClass: bounds.commandClass,
             boundSource: bounds.source
         )
+        call.spentBeforeSubmission = TimeAmount(bounds.spent)
         let handler = link.handler
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
@@ -982,7 +1007,6 @@ extension QMPClient: Service {
             let handler = link.handler
             link.channel.eventLoop.execute { handler.value.close(reason: reason) }
         }
-        supervisor.startSupervising()
         let ending = await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await supervise()
@@ -1031,7 +1055,11 @@ extension QMPClient: Service {
         case gaveUp(QMPError)
     }
 
-    private func reconnect(to address: QMPAddress, policy: QMPReconnectPolicy, after error: QMPError) async
+    private func reconnect(
+        to address: QMPAddress,
+        policy: QMPReconnectPolicy,
+        after error: QMPError
+    ) async
         -> ReconnectOutcome
     {
         let clock = ContinuousClock()

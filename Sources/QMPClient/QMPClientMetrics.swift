@@ -79,7 +79,11 @@ final class QMPClientMetrics: Sendable {
             if let metrics = table[key] { return metrics }
             let dimensions = [("command", name), ("class", commandClass.name)]
             let metrics = CommandMetrics(
-                duration: CoreMetrics.Timer(label: "qmp_client_call_duration", dimensions: dimensions, factory: factory),
+                duration: CoreMetrics.Timer(
+                    label: "qmp_client_call_duration",
+                    dimensions: dimensions,
+                    factory: factory
+                ),
                 timeouts: Counter(label: "qmp_client_timeouts_total", dimensions: dimensions, factory: factory),
                 slow: Counter(label: "qmp_client_slow_calls_total", dimensions: dimensions, factory: factory)
             )

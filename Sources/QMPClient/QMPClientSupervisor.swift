@@ -26,8 +26,6 @@ final class ClientSupervisor: Sendable {
         var health: QMPConnectionHealth = .responsive
         var watchers: [UInt64: AsyncStream<QMPConnectionHealth>.Continuation] = [:]
         var nextWatcher: UInt64 = 0
-        /// `run()` is watching and will reconnect.
-        var supervising = false
         var closeRequested = false
         /// The end of a connection `run()` has not taken yet.
         var ending: Ending?
@@ -74,7 +72,8 @@ final class ClientSupervisor: Sendable {
     /// Called by a connection's handler once, when the connection has ended.
     func linkEnded(_ reason: QMPError, byUser: Bool, endStreamsWithReason: Bool) {
         let (ending, waiter) = state.withLockedValue { state -> (Ending, CheckedContinuation<Ending, Never>?) in
-            let reconnect = !byUser && reconnects && state.supervising && !state.closeRequested && !state.finished
+            // Whether or not run() has started: it picks the break up when it does.
+            let reconnect = !byUser && reconnects && !state.closeRequested && !state.finished
             let ending: Ending = byUser ? .byUser : .lost(reason, reconnect: reconnect)
             if let waiter = state.endingWaiter {
                 state.endingWaiter = nil
@@ -90,11 +89,6 @@ final class ClientSupervisor: Sendable {
             finish(endStreamsWithReason ? reason : nil)
         }
         waiter?.resume(returning: ending)
-    }
-
-    /// From `run()`: from now on, a broken connection is left to it.
-    func startSupervising() {
-        state.withLockedValue { $0.supervising = true }
     }
 
     /// Waits for the current connection to end.

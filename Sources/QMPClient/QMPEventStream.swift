@@ -18,7 +18,7 @@ public enum QMPEventOverflowPolicy: Sendable, Hashable {
 /// The sequence ends normally when the client is closed, and throws a `QMPError` with code
 /// `QMPError.Code.connectionClosed` when the connection is lost, or when the client was released
 /// without being closed. A client that reconnects (see ``QMPReconnectPolicy``) keeps its
-/// subscriptions, and each gets one event for which ``QMPEvent/isConnectionGap`` is true, whatever
+/// subscriptions, and each gets one event for which `QMPEvent.isConnectionGap` is true, whatever
 /// names it asked for: events of the gap are lost. Ending the
 /// iteration (or dropping the sequence) ends the subscription.
 public struct QMPEventStream: AsyncSequence, Sendable {

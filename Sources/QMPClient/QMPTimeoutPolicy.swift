@@ -195,8 +195,8 @@ public struct QMPTimeoutPolicy: Sendable {
 /// neither slow (answers still come, late) nor closed (the socket is gone); it is what hung
 /// management stacks in the field, a socket that stays open and says nothing.
 ///
-/// When out-of-band execution was negotiated, the client also probes the monitor after
-/// ``probeAfter`` of in-band silence with an `exec-oob` of `query-yank` (QEMU 6.0 and later;
+/// When out-of-band execution was negotiated and ``probeAfter`` is set, the client also probes
+/// the monitor after that much in-band silence with an `exec-oob` of `query-yank` (QEMU 6.0 and later;
 /// on older ones the command's refusal is the answer), which QEMU answers from its monitor
 /// thread. Its answer tells a blocked main loop (the probe answered) from a process that does
 /// not run at all (the probe silent too). QEMU stops reading a monitor that has 8 in-band
@@ -208,14 +208,16 @@ public struct QMPWedgeDetection: Sendable, Hashable {
     /// In-band silence, while an answer is owed, after which the monitor counts as wedged; `nil`
     /// turns detection off.
     public var silence: Duration?
-    /// In-band silence after which an out-of-band probe is sent; `nil` sends none.
+    /// In-band silence after which an out-of-band probe is sent; `nil` (the default) sends none.
+    /// Off by default because the probe is a command on the wire that the program did not
+    /// send: recordings show it, and scripted fakes must answer it.
     public var probeAfter: Duration?
     /// Whether calls made while the monitor is wedged fail at once with a `QMPError` of code
     /// `QMPError.Code.wedged`, unsent, instead of queueing behind the silence.
     public var failFast: Bool
 
-    /// Detection with these bounds; by default wedged after 10 s of silence, probed after 2 s.
-    public init(silence: Duration? = .seconds(10), probeAfter: Duration? = .seconds(2), failFast: Bool = false) {
+    /// Detection with these bounds; by default wedged after 10 s of silence, without a probe.
+    public init(silence: Duration? = .seconds(10), probeAfter: Duration? = nil, failFast: Bool = false) {
         self.silence = silence
         self.probeAfter = probeAfter
         self.failFast = failFast
@@ -227,15 +229,17 @@ public struct QMPWedgeDetection: Sendable, Hashable {
 
 /// How a long-lived client reconnects when its connection breaks (opt-in).
 ///
-/// Reconnecting happens in the client's `run()`: a client run as a `Service` reconnects, a
-/// scoped one (`withConnection`) does not. After the break the client tries again after
-/// ``initialDelay``, each delay ``multiplier`` times the last up to ``maximumDelay``, until
-/// ``giveUpAfter`` has passed since the break; then `run()` throws the break's error.
+/// Reconnecting happens in the client's `run()`: give a policy only to a client that runs as a
+/// `Service`. Until `run()` is called after a break, the client stays
+/// ``QMPConnectionHealth/reconnecting(attempt:)`` and its calls fail unsent. After the break the
+/// client tries again after ``initialDelay``, each delay ``multiplier`` times the last up to
+/// ``maximumDelay``, until ``giveUpAfter`` has passed since the break; then `run()` throws the
+/// break's error.
 ///
 /// Calls in flight at the break fail with code `QMPError.Code.connectionClosed` and a message
 /// that says they may or may not have run: the client never sends them again. Calls made while
 /// it reconnects fail at once, unsent. Event subscriptions stay; each gets a
-/// ``QMPEvent/isConnectionGap`` event once the connection is back, since events of the gap are
+/// `QMPEvent.isConnectionGap` event once the connection is back, since events of the gap are
 /// lost. QMP has no subscription on the server's side (a monitor sends every event), so there is
 /// nothing to re-subscribe on the wire.
 public struct QMPReconnectPolicy: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import QEMULauncher
 import QMPClient
 import QMPCore
@@ -25,14 +26,17 @@ private func command(of commandClass: QMPCommandClass) -> (String, JSONObject?) 
 
 private let wedgeBound: Duration = .milliseconds(500)
 
-private func wedgeConfiguration() -> QMPClient.Configuration {
+/// The client's own event loop: the suite's shared loops are busy with other tests' connections,
+/// and a deadline is only as punctual as the loop that keeps it.
+private func wedgeConfiguration(on loop: MultiThreadedEventLoopGroup) -> QMPClient.Configuration {
     var timeouts = QMPTimeoutPolicy()
     for (commandClass, deadline) in classDeadlines {
         timeouts.classes[commandClass] = QMPCommandBounds(deadline: deadline, slow: deadline / 2)
     }
     return QMPClient.Configuration(
         timeouts: timeouts,
-        wedgeDetection: QMPWedgeDetection(silence: wedgeBound, probeAfter: .milliseconds(200))
+        wedgeDetection: QMPWedgeDetection(silence: wedgeBound, probeAfter: .milliseconds(200)),
+        eventLoopGroup: loop
     )
 }
 
@@ -42,9 +46,24 @@ private func seconds(_ duration: Duration) -> Double {
 
 @Suite("A stopped QEMU 7.2: deadlines by class, wedge detection, recovery")
 struct StoppedQEMUTests {
-    @Test("100 calls pending on a SIGSTOPped QEMU each end at their class's deadline; it is wedged; after SIGCONT it recovers and no late reply reaches another call")
+    @Test(
+        """
+        100 calls pending on a SIGSTOPped QEMU each end at their class's deadline; it is wedged; \
+        after SIGCONT it recovers and no late reply reaches another call
+        """
+    )
+    @available(macOS 15.0, *)
     func stoppedWithHundredCalls() async throws {
-        let launcher = QEMULauncher(startupTimeout: .seconds(30), shutdownStepTimeout: .seconds(5), client: wedgeConfiguration())
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let launcher = QEMULauncher(
+            startupTimeout: .seconds(30),
+            shutdownStepTimeout: .seconds(5),
+            client: wedgeConfiguration(on: loop)
+        )
+        defer {
+            // Off the async context: the loop's threads end once QEMU and its client are gone.
+            loop.shutdownGracefully { _ in }
+        }
         try await RealQEMU.with(launcher) { (qemu) async throws in
             let client = qemu.client
             #expect(client.oobEnabled)
@@ -64,7 +83,9 @@ struct StoppedQEMUTests {
                 for index in 0..<100 {
                     let (commandClass, _) = classDeadlines[index % classDeadlines.count]
                     let (name, arguments) = command(of: commandClass)
-                    group.addTask {
+                    // On the connection's loop, so that the end is seen where it happens, not after a
+                    // wait for a thread of the cooperative pool.
+                    group.addTask(executorPreference: client.executor) {
                         let start = clock.now
                         do {
                             _ = try await client.execute(name, arguments: arguments)
@@ -74,12 +95,14 @@ struct StoppedQEMUTests {
                         }
                     }
                 }
-                var wedgedAfter: Duration?
-                while let health = await healthUpdates.next() {
-                    if health.isWedged {
-                        wedgedAfter = clock.now - stoppedAt
-                        break
+                // Watched from the connection's loop too, for the same reason.
+                let wedgedAfter = await withTaskExecutorPreference(client.executor) {
+                    while let health = await healthUpdates.next() {
+                        if health.isWedged {
+                            return Optional(clock.now - stoppedAt)
+                        }
                     }
+                    return nil
                 }
                 var outcomes: [Outcome] = []
                 for try await outcome in group {
@@ -99,7 +122,10 @@ struct StoppedQEMUTests {
             #expect(outcomes.count == 100)
             for outcome in outcomes {
                 let deadline = classDeadlines.first { $0.0 == outcome.commandClass }!.1
-                #expect(outcome.error?.code == .timeout, "\(outcome.commandClass): \(String(describing: outcome.error))")
+                #expect(
+                    outcome.error?.code == .timeout,
+                    "\(outcome.commandClass): \(String(describing: outcome.error))"
+                )
                 #expect(outcome.error?.message.contains("class \(outcome.commandClass)") == true)
                 let ratio = seconds(outcome.elapsed) / seconds(deadline)
                 #expect(
@@ -129,7 +155,12 @@ struct StoppedQEMUTests {
 
 @Suite("A long-lived client across a QEMU 7.2 restart")
 struct RestartedQEMUTests {
-    @Test("QEMU restarted on the same socket: the client reconnects, the stream reports the gap, the call in flight is not re-sent")
+    @Test(
+        """
+        QEMU restarted on the same socket: the client reconnects, the stream reports the gap, \
+        the call in flight is not re-sent
+        """
+    )
     func reconnectsAfterRestart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "swift-qmp-restart-\(UUID().uuidString.prefix(8))"

@@ -138,6 +138,7 @@ public struct QMPTypedEventStream<Payload: QMPEventPayload>: AsyncSequence, Send
     public typealias Element = QMPTypedEvent<Payload>
     let base: QMPEventStream
     private let failures = FailureCounter()
+    private let gaps = FailureCounter()
 
     init(base: QMPEventStream) {
         self.base = base
@@ -147,14 +148,23 @@ public struct QMPTypedEventStream<Payload: QMPEventPayload>: AsyncSequence, Send
     public var droppedCount: Int { base.droppedCount }
     /// Events skipped because they did not decode.
     public var undecodableCount: Int { failures.count }
+    /// Reconnects of the client while this stream lived (see ``QMPReconnectPolicy``): each is a
+    /// gap in which events of this kind may have been missed. The untyped stream carries them
+    /// as events; this one has no element for them, so it counts them.
+    public var connectionGapCount: Int { gaps.count }
 
     /// Iterates the decoded events as they arrive; `nil` once the connection has closed.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: QMPEventStream.AsyncIterator
         let failures: FailureCounter
+        let gaps: FailureCounter
 
         public mutating func next() async throws -> QMPTypedEvent<Payload>? {
             while let event = try await base.next() {
+                if event.isConnectionGap {
+                    gaps.increment()
+                    continue
+                }
                 if let typed = QMPTypedEvent<Payload>(decoding: event) {
                     return typed
                 }
@@ -165,7 +175,7 @@ public struct QMPTypedEventStream<Payload: QMPEventPayload>: AsyncSequence, Send
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), failures: failures)
+        AsyncIterator(base: base.makeAsyncIterator(), failures: failures, gaps: gaps)
     }
 }
 

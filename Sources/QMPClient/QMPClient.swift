@@ -179,7 +179,7 @@ public final class QMPClient: Sendable {
         }
         let handler = link.handler
         let reason = Self.releasedError(peer)
-        link.channel.eventLoop.execute { handler.value.close(reason: reason, endingStreamsWithReason: true) }
+        link.channel.eventLoop.execute { handler.value.handler?.close(reason: reason, endingStreamsWithReason: true) }
     }
 
     private static func releasedError(_ peer: String) -> QMPError {
@@ -532,7 +532,7 @@ public final class QMPClient: Sendable {
         }
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(
-                try channel.pipeline.syncOperations.handler(type: QMPChannelHandler.self),
+                HandlerReference(try channel.pipeline.syncOperations.handler(type: QMPChannelHandler.self)),
                 eventLoop: channel.eventLoop
             )
         }.get()
@@ -892,15 +892,28 @@ public final class QMPClient: Sendable {
         let handler = link.handler
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
+                let submit: @Sendable () -> Void = {
+                    guard let live = handler.value.handler else {
+                        // The connection is gone and its handler with it.
+                        let error = QMPError(
+                            code: .connectionClosed,
+                            message: "the connection is closed",
+                            command: name
+                        )
+                        continuation.resume(throwing: error)
+                        return
+                    }
+                    live.submit(call, continuation: continuation)
+                }
                 if eventLoop.inEventLoop {
-                    handler.value.submit(call, continuation: continuation)
+                    submit()
                 } else {
-                    eventLoop.execute { handler.value.submit(call, continuation: continuation) }
+                    eventLoop.execute(submit)
                 }
             }
         } onCancel: {
             eventLoop.execute {
-                handler.value.abandon(
+                handler.value.handler?.abandon(
                     call,
                     with: QMPError(code: .cancelled, message: "the waiting task was cancelled", command: name)
                 )
@@ -949,7 +962,7 @@ public final class QMPClient: Sendable {
         let handler = link.handler
         let channel = link.channel
         // Futures, not cancellable waits: closing finishes also in a cancelled task.
-        try? await channel.eventLoop.submit { handler.value.close() }.get()
+        try? await channel.eventLoop.submit { handler.value.handler?.close() }.get()
         channel.close(promise: nil)
         try? await channel.closeFuture.get()
         // A connection that had already broken, with a reconnect to follow that now will not.
@@ -1005,7 +1018,7 @@ extension QMPClient: Service {
             let reason = QMPError(code: .shutDown, message: "the client was shut down (\(why))")
             guard let link = supervisor.requestClose() else { return }
             let handler = link.handler
-            link.channel.eventLoop.execute { handler.value.close(reason: reason) }
+            link.channel.eventLoop.execute { handler.value.handler?.close(reason: reason) }
         }
         let ending = await withGracefulShutdownHandler {
             await withTaskCancellationHandler {

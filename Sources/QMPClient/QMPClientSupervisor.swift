@@ -5,9 +5,17 @@ import QMPCore
 /// One connection of a client: what a reconnect replaces.
 struct ClientLink: Sendable {
     let channel: any Channel
-    let handler: NIOLoopBound<QMPChannelHandler>
+    /// Weak: the handler holds the supervisor, which holds the link; the channel's pipeline is
+    /// what keeps the handler while the connection is open.
+    let handler: NIOLoopBound<HandlerReference>
     let greeting: QMPGreeting
     let oobEnabled: Bool
+}
+
+/// A connection's handler for as long as its channel keeps it.
+final class HandlerReference {
+    weak var handler: QMPChannelHandler?
+    init(_ handler: QMPChannelHandler) { self.handler = handler }
 }
 
 /// What outlives each connection of a client: its current connection, the event hub, the

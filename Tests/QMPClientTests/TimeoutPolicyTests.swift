@@ -38,6 +38,11 @@ private func releasingServer() -> (FakeServer.Responder, NIOLockedValueBox<[Stri
             return FakeServer.reply([], to: command)
         case "disconnect":
             return []
+        case "shut-down":
+            let event: JSONValue = [
+                "event": "SHUTDOWN", "data": ["guest": false], "timestamp": ["seconds": 1, "microseconds": 0],
+            ]
+            return FakeServer.bytes(event) + FakeServer.reply([:], to: command)
         default:
             hanging.withLockedValue { $0.append(command) }
             return nil
@@ -530,6 +535,16 @@ struct DroppedClientStreamTests {
     }
 }
 
+private struct Shutdown: QMPEventPayload {
+    var guest: Bool
+    init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        guest = try json.object(at: path).required("guest", at: path)
+    }
+    var json: JSONValue { ["guest": .bool(guest)] }
+    static let name = "SHUTDOWN"
+    static let availability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
+}
+
 @Suite("Reconnecting")
 struct ReconnectTests {
     @Test("a broken connection is made again: in-flight calls fail as maybe-run, never re-sent; streams report the gap")
@@ -545,6 +560,7 @@ struct ReconnectTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
                 let events = client.events(named: ["SHUTDOWN"])
+                let typed = client.events(of: Shutdown.self)
                 let (broken, _) = await timedFailure { try await client.execute("disconnect") }
                 #expect(broken?.code == .connectionClosed)
                 #expect(broken?.message.contains("may or may not have run") == true)
@@ -556,6 +572,11 @@ struct ReconnectTests {
                 #expect(try await eventually { client.health == .responsive })
                 #expect(client.isConnected)
                 #expect(try await client.execute("ping") == "pong")
+                // A typed stream has no element for the gap: it counts it.
+                try await client.execute("shut-down")
+                var typedEvents = typed.makeAsyncIterator()
+                #expect(try await typedEvents.next()?.payload.guest == false)
+                #expect(typed.connectionGapCount == 1)
                 // Sent once, by the caller; the reconnect sent it again nowhere.
                 #expect(received.withLockedValue { $0.count { $0 == "disconnect" } } == 1)
                 #expect(

@@ -892,15 +892,11 @@ public final class QMPClient: Sendable {
         let handler = link.handler
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
+                let supervisor = self.supervisor
                 let submit: @Sendable () -> Void = {
                     guard let live = handler.value.handler else {
                         // The connection is gone and its handler with it.
-                        let error = QMPError(
-                            code: .connectionClosed,
-                            message: "the connection is closed",
-                            command: name
-                        )
-                        continuation.resume(throwing: error)
+                        continuation.resume(throwing: supervisor.errorForLateCall(name))
                         return
                     }
                     live.submit(call, continuation: continuation)

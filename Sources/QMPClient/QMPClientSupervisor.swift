@@ -37,6 +37,8 @@ final class ClientSupervisor: Sendable {
         var closeRequested = false
         /// The end of a connection `run()` has not taken yet.
         var ending: Ending?
+        /// Why the latest connection ended, for calls made after its handler is gone.
+        var endReason: QMPError?
         var endingWaiter: CheckedContinuation<Ending, Never>?
         /// Closed for good: no reconnect follows, the streams have ended.
         var finished = false
@@ -67,6 +69,17 @@ final class ClientSupervisor: Sendable {
 
     var isCloseRequested: Bool { state.withLockedValue { $0.closeRequested } }
 
+    /// What a call made after the connection ended fails with: a shutdown says so (as the
+    /// handler says while it lives), anything else is a closed connection.
+    func errorForLateCall(_ name: String) -> QMPError {
+        guard var error = state.withLockedValue({ $0.endReason }), error.code == .shutDown else {
+            return QMPError(code: .connectionClosed, message: "the connection is closed", command: name)
+        }
+        error.command = name
+        error.message += "; the command was not sent"
+        return error
+    }
+
     /// Notes that the client is closing; returns the connection to close, if one is open.
     func requestClose() -> ClientLink? {
         state.withLockedValue { state in
@@ -83,6 +96,7 @@ final class ClientSupervisor: Sendable {
             // Whether or not run() has started: it picks the break up when it does.
             let reconnect = !byUser && reconnects && !state.closeRequested && !state.finished
             let ending: Ending = byUser ? .byUser : .lost(reason, reconnect: reconnect)
+            state.endReason = reason
             if let waiter = state.endingWaiter {
                 state.endingWaiter = nil
                 return (ending, waiter)

@@ -23,6 +23,7 @@ extension QMPClient {
         passing fileDescriptors: [CInt] = [],
         timeout: Duration? = nil
     ) async throws -> Command.Response {
+        try checkShape(Command.self)
         // Generated bindings build their arguments on every read.
         let reply = try await call(
             Command.name,
@@ -43,6 +44,7 @@ extension QMPClient {
         _ command: Command,
         timeout: Duration? = nil
     ) async throws -> Command.Response {
+        try checkShape(Command.self)
         let reply = try await call(
             Command.name,
             arguments: command.arguments,
@@ -71,6 +73,7 @@ extension QMPClient {
         matching predicate: @escaping @Sendable (QMPTypedEvent<Payload>) -> Bool = { _ in true },
         eventTimeout: Duration? = nil
     ) async throws -> (reply: Command.Response, event: QMPTypedEvent<Payload>) {
+        try checkShape(Command.self)
         let (reply, event) = try await execute(
             Command.name,
             arguments: command.arguments,
@@ -111,6 +114,16 @@ public struct QMPTypedEvent<Payload: QMPEventPayload>: Sendable {
     init(payload: Payload, timestamp: QMPEvent.Timestamp) {
         self.payload = payload
         self.timestamp = timestamp
+    }
+}
+
+extension QMPClient {
+    /// Fails before sending when the connected QEMU takes the command's arguments in another
+    /// of the bindings' shapes (``QMPCommand/argumentShapes``) than `Command`'s, naming that
+    /// shape: QEMU would refuse these arguments, or worse, read them differently.
+    func checkShape<Command: QMPCommand>(_ command: Command.Type) throws {
+        guard let version = greeting.version, let mismatch = Command.shapeMismatch(in: version) else { return }
+        throw QMPError(code: .invalidArguments, message: "\(mismatch); nothing was sent", command: Command.name)
     }
 }
 

@@ -152,6 +152,12 @@ public protocol QMPCommand: Sendable {
     /// The arguments whose history differs from the command's own, by wire name: those added
     /// or removed in a later release than the command. Empty for most commands.
     static var argumentAvailability: [String: QEMUAvailability] { get }
+    /// Every shape of the command's arguments, oldest first, when releases changed them
+    /// incompatibly; empty when one shape suits every release (see ``QMPCommandShape``).
+    static var argumentShapes: [QMPCommandShape] { get }
+    /// The releases that take this type's shape of the arguments; `nil` when one shape suits
+    /// every release that has the command.
+    static var shapeAvailability: QEMUAvailability? { get }
     /// The arguments as sent; `nil` when there are none.
     var arguments: JSONObject? { get }
 }

@@ -2,13 +2,35 @@ import QMPCore
 
 extension QMPBindings {
     /// Reads `arguments` as the arguments of the command called `name`; `nil` when no binding
-    /// has that name.
+    /// has that name. For a command whose arguments changed shape (``olderShapes``), arguments
+    /// that the newest shape does not read are read with the older shapes, newest first; the
+    /// error is the newest shape's when none reads them.
     public static func decodeArguments(
         ofCommand name: String,
         _ arguments: JSONObject?
     ) throws(QMPDecodingError) -> (any QMPCommand)? {
         guard let type = commands[name] else { return nil }
-        return try decodeCommand(type, arguments)
+        do {
+            return try decodeCommand(type, arguments)
+        } catch {
+            for older in (olderShapes[name] ?? []).reversed() {
+                if let command = try? decodeCommand(older, arguments) { return command }
+            }
+            throw error
+        }
+    }
+
+    /// Reads `arguments` as QEMU `version` takes the command called `name`: with the type of
+    /// the shape that release takes (`QMPCommand.argumentShapes`), or the newest when no
+    /// shape names that release; `nil` when no binding has that name.
+    public static func decodeArguments(
+        ofCommand name: String,
+        _ arguments: JSONObject?,
+        in version: QEMUVersion
+    ) throws(QMPDecodingError) -> (any QMPCommand)? {
+        guard let type = commands[name] else { return nil }
+        let shape = (olderShapes[name] ?? []).first { $0.shapeAvailability?.isAvailable(in: version) == true }
+        return try decodeCommand(shape ?? type, arguments)
     }
 
     /// Reads `value` as the reply (`return`) of the command called `name`; `nil` when no

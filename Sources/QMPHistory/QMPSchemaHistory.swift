@@ -96,6 +96,11 @@ public struct QMPSchemaHistory: Sendable {
 
     /// The releases the history covers, oldest first.
     public let versions: [QEMUVersion]
+    /// The releases of ``versions`` whose schemas were not read but inferred: the next
+    /// release's schema without what its `Since:` documentation dates later (`10.1.0`, between
+    /// the schemas of 10.0 and 10.2). Where a definition says nothing, it is dated to the next
+    /// release read; what the next release dropped is taken to be gone already.
+    public let inferredVersions: [QEMUVersion]
     /// Every command, by name.
     public let commands: [String: Entry]
     /// Every event, by name.
@@ -111,6 +116,9 @@ public struct QMPSchemaHistory: Sendable {
             preconditionFailure("the generated schema history is not valid JSON: \(error)")
         }
         versions = (document["versions"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(QEMUVersion.init) }
+        inferredVersions = (document["inferred"]?.arrayValue ?? []).compactMap {
+            $0.stringValue.flatMap(QEMUVersion.init)
+        }
         func entries(_ key: String, _ kind: Kind) -> [String: Entry] {
             var result: [String: Entry] = [:]
             for (name, value) in document[key]?.objectValue ?? [:] {

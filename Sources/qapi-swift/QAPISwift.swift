@@ -94,6 +94,13 @@ struct QAPISwift: ParsableCommand {
         print(
             "wrote \(generated.files.count) files to \(output) and the history to \(historyOutput); \(generated.diagnostics.count) declarations not generated"
         )
+        let disagreements = generated.datingNotes.filter { $0.kind == .disagreement }.count
+        print(
+            "dating: \(disagreements) disagreements between the directories and the Since: notes, "
+                + "\(generated.datingNotes.count - disagreements) undated additions; "
+                + "\(generated.argumentChanges.count) incompatible changes of commands' arguments; "
+                + "see \(historyOutput)/GeneratorReport.swift"
+        )
     }
 
     func printError(_ text: String) {

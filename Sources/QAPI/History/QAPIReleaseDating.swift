@@ -38,7 +38,7 @@ public struct QAPIDatedReleases: Sendable {
 }
 
 extension QAPIReleases {
-    /// Loads the releases under `directory` as ``load(directory:kind:parser:)`` does, reads their
+    /// Loads the releases under `directory` as ``load(directory:kind:parser:strict:)`` does, reads their
     /// documentation's `Since:` notes, and fills in the releases missing between two on disk
     /// (``QAPIDatedReleases``).
     ///
@@ -51,7 +51,8 @@ extension QAPIReleases {
     public static func loadDated(
         directory: String,
         kind: QAPISchemaKind = .qmp,
-        parser: QAPIParser = QAPIParser()
+        parser: QAPIParser = QAPIParser(),
+        strict: Bool = false
     ) throws -> QAPIDatedReleases {
         let names = try SchemaFiles.names(inDirectory: directory)
         var onDisk: [(release: QAPIRelease, documentation: QAPIDocumentedSince)] = []
@@ -59,7 +60,7 @@ extension QAPIReleases {
             guard let version = QEMUVersion(name) else { continue }
             let releaseDirectory = SchemaFiles.join(directory, name)
             guard let entry = kind.entryFile(in: releaseDirectory) else { continue }
-            let schema = QAPISchema.load(directory: releaseDirectory, entryFile: entry, parser: parser)
+            let schema = QAPISchema.load(directory: releaseDirectory, entryFile: entry, parser: parser, strict: strict)
             onDisk.append(
                 (
                     QAPIRelease(version: version, schema: schema),
@@ -205,14 +206,22 @@ struct ReleaseAdditions {
         }
         for event in schema.events.values where old?.events[event.name] == nil {
             all.append(
-                Addition(place: .event(event.name), subject: "event \(event.name)", since: documentation.definitions[event.name])
+                Addition(
+                    place: .event(event.name),
+                    subject: "event \(event.name)",
+                    since: documentation.definitions[event.name]
+                )
             )
         }
         for type in schema.definedTypes {
             let isNamed = !type.isImplicit || type.isImplicitTagEnum
             if isNamed, old?.types[type.name] == nil {
                 all.append(
-                    Addition(place: .type(type.name), subject: "type \(type.name)", since: documentation.definitions[type.name])
+                    Addition(
+                        place: .type(type.name),
+                        subject: "type \(type.name)",
+                        since: documentation.definitions[type.name]
+                    )
                 )
                 continue
             }

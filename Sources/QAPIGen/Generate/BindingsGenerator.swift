@@ -35,23 +35,44 @@ public struct BindingsGenerator: Sendable {
         public var diagnostics: [GeneratorDiagnostic]
         /// Schema errors in the releases read.
         public var schemaDiagnostics: [String]
+        /// Where the schemas on disk and their documentation's `Since:` notes disagree, and
+        /// additions after a missing release that no note dates (``QAPIDatedReleases``); also
+        /// written, as comments, to the history's `GeneratorReport.swift`.
+        public var datingNotes: [QAPIDatingNote] = []
+        /// Every incompatible change of a command's arguments between consecutive releases.
+        public var argumentChanges: [QAPIArgumentChange] = []
     }
 
     /// Loads every release under `directory` (`1.0/`, `2.12.0/`, …) and generates from them.
     public func generate(schemasDirectory directory: URL) throws -> Output {
-        let releases = try QAPIReleases.load(directory: directory.path, strict: strict)
-        guard !releases.releases.isEmpty else {
+        let dated = try QAPIReleases.loadDated(directory: directory.path, strict: strict)
+        guard !dated.releases.releases.isEmpty else {
             throw GeneratorDiagnostic(
                 location: nil,
                 message:
                     "no QEMU release under \(directory.path): expected directories named by version (1.0/, 2.12.0/, 9.2.0-rc2/, …) holding qapi/qapi-schema.json or qapi-schema.json"
             )
         }
-        return generate(releases: releases)
+        return generate(dated: dated)
     }
 
-    /// Generates from `releases`, which must hold at least one release.
-    public func generate(releases: QAPIReleases) -> Output {
+    /// Generates from releases on disk and the ones inferred between them, and reports what
+    /// their dating noticed.
+    public func generate(dated: QAPIDatedReleases) -> Output {
+        var output = generate(releases: dated.releases, inferred: dated.inferred)
+        output.datingNotes = dated.notes
+        output.historyFiles["GeneratorReport.swift"] = GeneratorReportWriter(
+            dated: dated,
+            argumentChanges: output.argumentChanges
+        ).render(
+            source: sourceDescription ?? Self.describe(dated.releases)
+        )
+        return output
+    }
+
+    /// Generates from `releases`, which must hold at least one release; `inferred` are those
+    /// whose schema was inferred rather than read (see ``QAPIDatedReleases``).
+    public func generate(releases: QAPIReleases, inferred: [QEMUVersion] = []) -> Output {
         let schemaDiagnostics = releases.releases.flatMap { release in
             release.schema.diagnostics.map { "\(release.version): \($0.qemuDescription)" }
         }
@@ -62,12 +83,17 @@ public struct BindingsGenerator: Sendable {
         let renderer = SwiftRenderer()
         var files = Translator.modules(declarations, source: sourceDescription).mapValues { renderer.render($0) }
         files["Index.swift"] = renderer.render(Translator.index(declarations, source: sourceDescription))
-        let history = ["SchemaHistory.swift": SchemaHistoryWriter(merged: merged).render(source: sourceDescription)]
+        let history = [
+            "SchemaHistory.swift": SchemaHistoryWriter(merged: merged, inferred: inferred).render(
+                source: sourceDescription
+            )
+        ]
         return Output(
             files: files,
             historyFiles: history,
             diagnostics: diagnostics,
-            schemaDiagnostics: schemaDiagnostics
+            schemaDiagnostics: schemaDiagnostics,
+            argumentChanges: merged.argumentChanges
         )
     }
 }

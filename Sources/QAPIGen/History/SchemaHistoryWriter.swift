@@ -7,7 +7,8 @@ import QMPCore
 /// The data is JSON, one entry per line so that a change to the schemas shows as a readable
 /// diff. Version runs are written `first..last` (`2.12.0..5.2.0`), `first..` when the newest
 /// release still has it, and joined with `,` when something came back. Keys:
-/// - top level: `versions`, `commands`, `events`, `types`.
+/// - top level: `versions`, `inferred` (releases not on disk, dated from the next one's
+///   documentation), `commands`, `events`, `types`.
 /// - command: `v` runs, `oob`, `ret` return type, `args` members, `forms` how it took its
 ///   arguments where that was ever boxed or by hand (`[[version, boxed type or null, by hand]]`,
 ///   from that release on); event: `v`, `data` members.
@@ -18,11 +19,16 @@ import QMPCore
 /// - anything: `dep` (runs in which it was marked deprecated), `unstable` (likewise).
 struct SchemaHistoryWriter {
     var merged: MergedSchema
+    /// Releases whose schema was inferred from the next one's documentation, not read.
+    var inferred: [QEMUVersion] = []
 
     func render(source: String) -> String {
         let history = merged.availability
         var lines: [String] = []
         lines.append("{\"versions\":\(JSONValue.array(history.versions.map { .string($0.description) }).serialized()),")
+        if !inferred.isEmpty {
+            lines.append("\"inferred\":\(JSONValue.array(inferred.map { .string($0.description) }).serialized()),")
+        }
         lines.append("\"commands\":{")
         lines += entries(history.commands.keys.sorted()) { name in
             let entity = history.commands[name]!

@@ -22,6 +22,25 @@ public struct MergedSchema: Sendable {
     /// that changed it: boxed in the named type or inline, read by generated code or by hand
     /// (`'gen': false`). Only commands that some release boxed or read by hand.
     public var argumentForms: [String: [ArgumentForm]]
+    /// The older shapes of commands whose arguments changed incompatibly, by command, oldest
+    /// first; the newest shape is the command's own binding. Their argument types are in
+    /// ``schema`` as implicit types of their own (``OlderShape/argumentType``).
+    public var olderShapes: [String: [OlderShape]] = [:]
+    /// The shape of the newest releases of each command in ``olderShapes``: the releases whose
+    /// arguments the command's own binding expresses.
+    public var newestShapes: [String: QAPIArgumentShape] = [:]
+    /// Every incompatible change of a command's arguments, by command and release.
+    public var argumentChanges: [QAPIArgumentChange] = []
+
+    /// Arguments a command took in releases before an incompatible change.
+    public struct OlderShape: Sendable, Hashable {
+        public var command: String
+        public var shape: QAPIArgumentShape
+        /// The implicit type of the arguments, added to the merged schema.
+        public var argumentType: String
+        /// The first release of the next shape: the shape is what QEMU took before it.
+        public var before: QEMUVersion
+    }
 
     /// How a command takes its arguments from `version` on.
     public struct ArgumentForm: Sendable, Hashable {
@@ -142,6 +161,40 @@ public struct MergedSchema: Sendable {
         self.availability = availability
         self.relaxedMembers = relaxed
         self.argumentForms = Self.argumentForms(of: releases)
+        addOlderShapes(releases)
+    }
+
+    /// Finds the older shapes of commands' arguments and adds their argument types (and any
+    /// type they name that the merged schema lacks) to the schema.
+    mutating func addOlderShapes(_ releases: QAPIReleases) {
+        let shapes = releases.argumentShapes()
+        argumentChanges = shapes.values.flatMap { $0.flatMap(\.endedBy) }.sorted {
+            ($0.command, $0.version, $0.argument) < ($1.command, $1.version, $1.argument)
+        }
+        for (command, list) in shapes {
+            guard let newest = list.last else { continue }
+            newestShapes[command] = newest
+            var older: [OlderShape] = []
+            for (index, shape) in list.dropLast().enumerated() {
+                let before = list[index + 1].first
+                let typeName = "q_obj_\(command)-arg-before-\(before.series)"
+                let source = releases.release(shape.last)!.schema
+                func adopt(_ name: String) {
+                    guard schema.types[name] == nil, let type = source.types[name] else { return }
+                    schema.types[name] = type
+                    for referenced in Self.references(of: type) { adopt(referenced) }
+                }
+                for member in shape.members { adopt(member.type) }
+                schema.types[typeName] = QAPIType(
+                    name: typeName,
+                    kind: .object(QAPIObjectType(members: shape.members)),
+                    location: source.commands[command]?.location,
+                    isImplicit: true
+                )
+                older.append(OlderShape(command: command, shape: shape, argumentType: typeName, before: before))
+            }
+            olderShapes[command] = older
+        }
     }
 
     static func argumentForms(of releases: QAPIReleases) -> [String: [ArgumentForm]] {

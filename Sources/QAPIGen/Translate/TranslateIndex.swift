@@ -5,13 +5,18 @@ extension Translator {
     public static func index(_ translated: [Translated], source: String) -> SwiftFile {
         var commands: [SwiftDictionaryEntry] = []
         var events: [SwiftDictionaryEntry] = []
+        var olderShapes: [String: [SwiftExpression]] = [:]
         for entry in translated {
             let metatype = SwiftExpression.type(.named(entry.swiftName)).dot("self")
             switch entry.kind {
             case .type: break
             case .command(let wireName): commands.append(SwiftDictionaryEntry(.string(wireName), metatype))
             case .event(let wireName): events.append(SwiftDictionaryEntry(.string(wireName), metatype))
+            case .olderShape(let wireName): olderShapes[wireName, default: []].append(metatype)
             }
+        }
+        let shapeEntries = olderShapes.sorted { $0.key < $1.key }.map {
+            SwiftDictionaryEntry(.string($0.key), .literal(.array($0.value)))
         }
         let commandTypes = SwiftType.existentialMetatype(protocols: ["QMPCommand", "QMPJSONConvertible"])
         let eventTypes = SwiftType.existentialMetatype(protocols: ["QMPEventPayload"])
@@ -35,6 +40,17 @@ extension Translator {
                                 "events",
                                 type: .dictionary(key: .string, value: eventTypes),
                                 .literal(.dictionary(events))
+                            ),
+                            .documented(
+                                [
+                                    "The older shapes of commands whose arguments changed incompatibly, oldest first, by",
+                                    "the command's name; `commands` has the newest shape.",
+                                ],
+                                constant(
+                                    "olderShapes",
+                                    type: .dictionary(key: .string, value: .array(commandTypes)),
+                                    .literal(.dictionary(shapeEntries))
+                                )
                             ),
                         ]
                     )

@@ -23,6 +23,11 @@ public struct Translator: Sendable {
     let indirectMembers: Set<String>
     /// The Swift names of the schema's types, which a command's or an event's type must not take.
     let typeSwiftNames: Set<String>
+    /// Older shapes of commands' arguments, each generated as a command type of its own (see
+    /// ``MergedSchema/olderShapes``).
+    public var olderShapes: [String: [MergedSchema.OlderShape]] = [:]
+    /// The newest shape of each command in ``olderShapes``.
+    public var newestShapes: [String: QAPIArgumentShape] = [:]
 
     public init(
         schema: QAPISchema,
@@ -65,6 +70,8 @@ public struct Translator: Sendable {
             history: merged.availability,
             relaxedMembers: merged.relaxedMembers
         )
+        olderShapes = merged.olderShapes
+        newestShapes = merged.newestShapes
     }
 
     /// One translated declaration: what it stands for, and the schema file it comes from.
@@ -76,6 +83,8 @@ public struct Translator: Sendable {
             case command(wireName: String)
             /// An event, by the name QEMU sends.
             case event(wireName: String)
+            /// A command's arguments as older releases took them, by the command's name.
+            case olderShape(wireName: String)
         }
 
         public var kind: Kind
@@ -112,6 +121,17 @@ public struct Translator: Sendable {
         for command in schema.commands.values.sorted(by: { $0.name < $1.name }) {
             let name = commandSwiftName(command.name)
             add(translateCommand(command), .command(wireName: command.name), name, command.location.file)
+        }
+        for (name, shapes) in olderShapes.sorted(by: { $0.key < $1.key }) {
+            guard let command = schema.commands[name] else { continue }
+            for shape in shapes {
+                add(
+                    translateCommand(command, olderShape: shape),
+                    .olderShape(wireName: name),
+                    olderShapeTypeName(shape),
+                    command.location.file
+                )
+            }
         }
         for event in schema.events.values.sorted(by: { $0.name < $1.name }) {
             let name = eventSwiftName(event.name)

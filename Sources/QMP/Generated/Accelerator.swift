@@ -162,7 +162,7 @@ public struct XAccelStatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = HumanReadableText
     public static let name: String = "x-accel-stats"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]])
 
     public init() {}
 

@@ -5,7 +5,7 @@ import QMPCore
 
 /// QAPI struct `BackupCommon`.
 /// In QEMU 4.2.0 and later.
-/// Shape changed in 6.0.0, 9.1.0, 10.2.2; this is the newest shape.
+/// Shape changed in 6.0.0, 9.1.0, 10.1.0; this is the newest shape.
 public struct BackupCommon: QMPJSONConvertible, Hashable {
     /// `job-id`
     public var jobId: String?
@@ -25,7 +25,7 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
     public var onSourceError: BlockdevOnError?
     /// `on-target-error`
     public var onTargetError: BlockdevOnError?
-    /// `on-cbw-error` · since 10.2.2
+    /// `on-cbw-error` · since 10.1.0
     public var onCbwError: OnCbwError?
     /// `auto-finalize`
     public var autoFinalize: Bool?
@@ -493,7 +493,7 @@ public enum BlkdebugIOType: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `BlkdebugInjectErrorOptions`.
 /// In QEMU 2.0.0 and later.
-/// Shape changed in 4.1.0, 10.0.13, 10.2.2; this is the newest shape.
+/// Shape changed in 4.1.0, 10.0.13, 10.1.0; this is the newest shape.
 /// No longer sent: `delay-ns` (until 10.0.13).
 public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
     /// `event`
@@ -606,12 +606,12 @@ public struct BlockChildInfo: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `BlockDeviceInfo`.
 /// In QEMU 1.0 and later.
-/// Shape changed in 1.1.0, 1.2.0, 1.6.0, 1.7.0, 2.0.0, 2.1.0, 2.3.0, 2.4.0, 2.6.0, 4.2.0, 6.0.0, 10.0.13, 10.2.2; this is the newest shape.
+/// Shape changed in 1.1.0, 1.2.0, 1.6.0, 1.7.0, 2.0.0, 2.1.0, 2.3.0, 2.4.0, 2.6.0, 4.2.0, 6.0.0, 10.0.13, 10.1.0; this is the newest shape.
 /// No longer sent: `encryption_key_missing` (until 5.2.0).
 public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: String
-    /// `node-name` · since 2.0.0; optional here because not every QEMU sends it (required since 10.2.2)
+    /// `node-name` · since 2.0.0; optional here because not every QEMU sends it (required since 10.1.0)
     public var nodeName: String?
     /// `ro`
     public var ro: Bool
@@ -621,7 +621,7 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     public var backingFile: String?
     /// `backing_file_depth` · since 1.2.0; optional here because not every QEMU sends it (required since 1.2.0)
     public var backingFileDepth: Int64?
-    /// `children` · since 10.2.2; optional here because not every QEMU sends it (required since 10.2.2)
+    /// `children` · since 10.1.0; optional here because not every QEMU sends it (required since 10.1.0)
     public var children: [BlockdevChild]?
     /// `active` · since 10.0.13; optional here because not every QEMU sends it (required since 10.0.13)
     public var active: Bool?
@@ -2786,7 +2786,7 @@ public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `BlockdevBackup`.
 /// In QEMU 2.3.0 and later.
-/// Shape changed in 2.7.0, 2.8.0, 2.12.0, 3.1.0, 4.2.0, 6.0.0, 9.1.0, 10.2.2; this is the newest shape.
+/// Shape changed in 2.7.0, 2.8.0, 2.12.0, 3.1.0, 4.2.0, 6.0.0, 9.1.0, 10.1.0; this is the newest shape.
 public struct BlockdevBackup: QMPJSONConvertible, Hashable {
     /// `job-id` · since 2.7.0
     public var jobId: String?
@@ -2806,7 +2806,7 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
     public var onSourceError: BlockdevOnError?
     /// `on-target-error`
     public var onTargetError: BlockdevOnError?
-    /// `on-cbw-error` · since 10.2.2
+    /// `on-cbw-error` · since 10.1.0
     public var onCbwError: OnCbwError?
     /// `auto-finalize` · since 2.12.0
     public var autoFinalize: Bool?
@@ -2944,7 +2944,7 @@ public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevChild`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct BlockdevChild: QMPJSONConvertible, Hashable {
     /// `child`
     public var child: String
@@ -6628,7 +6628,7 @@ public enum DirtyBitmapStatus: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `DriveBackup`.
 /// In QEMU 1.6.0 and later.
-/// Shape changed in 2.4.0, 2.7.0, 2.8.0, 2.12.0, 4.2.0, 6.0.0, 9.1.0, 10.2.2; this is the newest shape.
+/// Shape changed in 2.4.0, 2.7.0, 2.8.0, 2.12.0, 4.2.0, 6.0.0, 9.1.0, 10.1.0; this is the newest shape.
 public struct DriveBackup: QMPJSONConvertible, Hashable {
     /// `job-id` · since 2.7.0
     public var jobId: String?
@@ -6648,7 +6648,7 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
     public var onSourceError: BlockdevOnError?
     /// `on-target-error`
     public var onTargetError: BlockdevOnError?
-    /// `on-cbw-error` · since 10.2.2
+    /// `on-cbw-error` · since 10.1.0
     public var onCbwError: OnCbwError?
     /// `auto-finalize` · since 2.12.0
     public var autoFinalize: Bool?
@@ -9812,7 +9812,7 @@ public struct BlockJobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-complete"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]])
 
     /// `device`
     public var device: String
@@ -9842,7 +9842,7 @@ public struct BlockJobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-dismiss"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]])
 
     /// `id`
     public var id: String
@@ -9872,7 +9872,7 @@ public struct BlockJobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-finalize"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]])
 
     /// `id`
     public var id: String
@@ -9902,7 +9902,7 @@ public struct BlockJobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-pause"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]])
 
     /// `device`
     public var device: String
@@ -9932,7 +9932,7 @@ public struct BlockJobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "block-job-resume"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]])
 
     /// `device`
     public var device: String
@@ -10210,6 +10210,7 @@ public struct BlockResizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
 }
 
 /// QAPI command `blockdev-add`.
+/// Older releases took its arguments in another shape: see `argumentShapes`.
 public struct BlockdevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "blockdev-add"
@@ -10227,6 +10228,11 @@ public struct BlockdevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
         "options": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0), through: QEMUVersion(2, 7, 0))]),
         "read-only": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))]),
     ]
+    public static let argumentShapes: [QMPCommandShape] = [
+        QMPCommandShape(typeName: "BlockdevAddCommandBefore2_8", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0), through: QEMUVersion(2, 7, 0))])),
+        QMPCommandShape(typeName: "BlockdevAddCommand", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])),
+    ]
+    public static let shapeAvailability: QEMUAvailability? = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])
 
     /// The arguments, a `BlockdevOptions`.
     public var value: BlockdevOptions
@@ -10263,7 +10269,7 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
         "discard-source": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))]),
         "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))]),
         "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
-        "on-cbw-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))]),
+        "on-cbw-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 1, 0))]),
         "x-perf": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]]),
     ]
 
@@ -10285,7 +10291,7 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var onSourceError: BlockdevOnError?
     /// `on-target-error`
     public var onTargetError: BlockdevOnError?
-    /// `on-cbw-error` · since 10.2.2
+    /// `on-cbw-error` · since 10.1.0
     public var onCbwError: OnCbwError?
     /// `auto-finalize` · since 2.12.0
     public var autoFinalize: Bool?
@@ -10442,7 +10448,7 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
         "copy-mode": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))]),
         "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))]),
         "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
-        "target-is-zero": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))]),
+        "target-is-zero": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 1, 0))]),
     ]
 
     /// `job-id` · since 2.7.0
@@ -10473,7 +10479,7 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var autoFinalize: Bool?
     /// `auto-dismiss` · since 3.1.0
     public var autoDismiss: Bool?
-    /// `target-is-zero` · since 10.2.2
+    /// `target-is-zero` · since 10.1.0
     public var targetIsZero: Bool?
 
     public init(jobId: String? = nil, device: String, target: String, replaces: String? = nil, sync: MirrorSyncMode, speed: Int64? = nil, granularity: UInt32? = nil, bufSize: Int64? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, filterNodeName: String? = nil, copyMode: MirrorCopyMode? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, targetIsZero: Bool? = nil) {
@@ -10827,7 +10833,7 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
         "discard-source": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))]),
         "filter-node-name": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 2, 0))]),
         "job-id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))]),
-        "on-cbw-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))]),
+        "on-cbw-error": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 1, 0))]),
         "x-perf": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]]),
     ]
 
@@ -10849,7 +10855,7 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var onSourceError: BlockdevOnError?
     /// `on-target-error`
     public var onTargetError: BlockdevOnError?
-    /// `on-cbw-error` · since 10.2.2
+    /// `on-cbw-error` · since 10.1.0
     public var onCbwError: OnCbwError?
     /// `auto-finalize` · since 2.12.0
     public var autoFinalize: Bool?
@@ -11443,6 +11449,7 @@ public struct XBlockdevCreateCommand: QMPCommand, QMPJSONConvertible, Hashable {
 }
 
 /// QAPI command `x-blockdev-del`.
+/// Older releases took its arguments in another shape: see `argumentShapes`.
 public struct XBlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = QMPEmpty
     public static let name: String = "x-blockdev-del"
@@ -11451,6 +11458,11 @@ public struct XBlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let argumentAvailability: [String: QEMUAvailability] = [
         "id": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 7, 0))]),
     ]
+    public static let argumentShapes: [QMPCommandShape] = [
+        QMPCommandShape(typeName: "XBlockdevDelCommandBefore2_8", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 7, 0))])),
+        QMPCommandShape(typeName: "XBlockdevDelCommand", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0), through: QEMUVersion(2, 8, 0))])),
+    ]
+    public static let shapeAvailability: QEMUAvailability? = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0), through: QEMUVersion(2, 8, 0))])
 
     /// `node-name` · until 2.8.0; optional here because not every QEMU sends it (required from 2.8.0 to 2.8.0)
     public var nodeName: String?
@@ -11677,6 +11689,86 @@ public struct XDebugQueryBlockGraphCommand: QMPCommand, QMPJSONConvertible, Hash
 
     public var arguments: JSONObject? {
         nil
+    }
+}
+
+/// QAPI command `blockdev-add` with its arguments as QEMU 1.7.0 to 2.7.0 took them;
+/// BlockdevAddCommand has them as later releases take them:
+/// - blockdev-add: 2.8.0 requires the new argument 'driver' (after 2.7.0)
+/// - blockdev-add: 2.8.0 no longer takes the required argument 'options' (after 2.7.0)
+public struct BlockdevAddCommandBefore2_8: QMPCommand, QMPJSONConvertible, Hashable {
+    public typealias Response = QMPEmpty
+    public static let name: String = "blockdev-add"
+    public static let allowsOutOfBand: Bool = false
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0), through: QEMUVersion(2, 7, 0))])
+    public static let argumentShapes: [QMPCommandShape] = [
+        QMPCommandShape(typeName: "BlockdevAddCommandBefore2_8", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0), through: QEMUVersion(2, 7, 0))])),
+        QMPCommandShape(typeName: "BlockdevAddCommand", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))])),
+    ]
+    public static let shapeAvailability: QEMUAvailability? = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 7, 0), through: QEMUVersion(2, 7, 0))])
+
+    /// `options` · until 2.7.0
+    public var options: BlockdevOptions
+
+    public init(options: BlockdevOptions) {
+        self.options = options
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        self.options = try object.required("options", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object["options"] = self.options.json
+        return .object(object)
+    }
+
+    public var arguments: JSONObject? {
+        json.objectValue
+    }
+}
+
+/// QAPI command `x-blockdev-del` with its arguments as QEMU 2.5.0 to 2.7.0 took them;
+/// XBlockdevDelCommand has them as later releases take them:
+/// - x-blockdev-del: 2.8.0 requires 'node-name', which was optional (after 2.7.0)
+public struct XBlockdevDelCommandBefore2_8: QMPCommand, QMPJSONConvertible, Hashable {
+    public typealias Response = QMPEmpty
+    public static let name: String = "x-blockdev-del"
+    public static let allowsOutOfBand: Bool = false
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 7, 0))])
+    public static let argumentShapes: [QMPCommandShape] = [
+        QMPCommandShape(typeName: "XBlockdevDelCommandBefore2_8", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 7, 0))])),
+        QMPCommandShape(typeName: "XBlockdevDelCommand", availability: QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0), through: QEMUVersion(2, 8, 0))])),
+    ]
+    public static let shapeAvailability: QEMUAvailability? = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0), through: QEMUVersion(2, 7, 0))])
+
+    /// `id` · until 2.7.0
+    public var id: String?
+    /// `node-name` · until 2.8.0; optional here because not every QEMU sends it (required from 2.8.0 to 2.8.0)
+    public var nodeName: String?
+
+    public init(id: String? = nil, nodeName: String? = nil) {
+        self.id = id
+        self.nodeName = nodeName
+    }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let object = try json.object(at: path)
+        self.id = try object.optional("id", at: path)
+        self.nodeName = try object.optional("node-name", at: path)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object.set("id", self.id)
+        object.set("node-name", self.nodeName)
+        return .object(object)
+    }
+
+    public var arguments: JSONObject? {
+        json.objectValue
     }
 }
 

@@ -835,7 +835,7 @@ public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `ChardevSocket`.
 /// In QEMU 1.4.0 and later.
-/// Shape changed in 2.2.0, 2.6.0, 2.10.0, 3.1.0, 4.0.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
+/// Shape changed in 2.2.0, 2.6.0, 2.10.0, 3.1.0, 4.0.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
 /// No longer sent: `reconnect` (until 10.0.13).
 public struct ChardevSocket: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0

@@ -337,4 +337,10 @@ public enum QMPBindings {
         "WAKEUP": WakeupEvent.self,
         "WATCHDOG": WatchdogEvent.self,
     ]
+    /// The older shapes of commands whose arguments changed incompatibly, oldest first, by
+    /// the command's name; `commands` has the newest shape.
+    public static let olderShapes: [String: [any (QMPCommand & QMPJSONConvertible).Type]] = [
+        "blockdev-add": [BlockdevAddCommandBefore2_8.self],
+        "x-blockdev-del": [XBlockdevDelCommandBefore2_8.self],
+    ]
 }

@@ -379,12 +379,12 @@ public enum CpuInfoArch: QMPJSONConvertible, Hashable {
 
 /// QAPI union `CpuInfoFast`, told apart by `target`.
 /// In QEMU 2.12.0 and later.
-/// Shape changed in 3.0.0, 6.0.0, 10.2.2; this is the newest shape.
+/// Shape changed in 3.0.0, 6.0.0, 10.1.0; this is the newest shape.
 /// No longer sent: `arch` (until 5.2.0).
 public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     /// `cpu-index`
     public var cpuIndex: Int64
-    /// `qom-type` · since 10.2.2; optional here because not every QEMU sends it (required since 10.2.2)
+    /// `qom-type` · since 10.1.0; optional here because not every QEMU sends it (required since 10.1.0)
     public var qomType: String?
     /// `qom-path`
     public var qomPath: String
@@ -775,7 +775,7 @@ public enum CpuModelCompareResult: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `CpuModelExpansionInfo`.
 /// In QEMU 2.8.0 and later.
-/// Shape changed in 9.1.0, 10.2.2; this is the newest shape.
+/// Shape changed in 9.1.0, 10.1.0; this is the newest shape.
 public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
     /// `model`
     public var model: CpuModelInfo

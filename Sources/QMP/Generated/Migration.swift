@@ -1113,7 +1113,7 @@ public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `MigrationInfo`.
 /// In QEMU 1.0 and later.
-/// Shape changed in 1.2.0, 1.3.0, 1.6.0, 2.3.0, 2.5.0, 2.7.0, 3.0.0, 3.1.0, 4.0.0, 5.2.0, 6.0.0, 6.1.0, 8.1.0, 9.1.0, 10.2.2; this is the newest shape.
+/// Shape changed in 1.2.0, 1.3.0, 1.6.0, 2.3.0, 2.5.0, 2.7.0, 3.0.0, 3.1.0, 4.0.0, 5.2.0, 6.0.0, 6.1.0, 8.1.0, 9.1.0, 10.1.0; this is the newest shape.
 /// No longer sent: `blocked` (until 6.0.0), `compression` (until 9.0.0), `disk` (until 9.0.0), `x-cpu-throttle-percentage` (until 2.6.0).
 public struct MigrationInfo: QMPJSONConvertible, Hashable {
     /// `status`
@@ -1142,13 +1142,13 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
     public var postcopyBlocktime: UInt32?
     /// `postcopy-vcpu-blocktime` · since 3.0.0
     public var postcopyVcpuBlocktime: [UInt32]?
-    /// `postcopy-latency` · since 10.2.2
+    /// `postcopy-latency` · since 10.1.0
     public var postcopyLatency: UInt64?
-    /// `postcopy-latency-dist` · since 10.2.2
+    /// `postcopy-latency-dist` · since 10.1.0
     public var postcopyLatencyDist: [UInt64]?
-    /// `postcopy-vcpu-latency` · since 10.2.2
+    /// `postcopy-vcpu-latency` · since 10.1.0
     public var postcopyVcpuLatency: [UInt64]?
-    /// `postcopy-non-vcpu-latency` · since 10.2.2
+    /// `postcopy-non-vcpu-latency` · since 10.1.0
     public var postcopyNonVcpuLatency: UInt64?
     /// `socket-address` · since 4.0.0
     public var socketAddress: [SocketAddress]?
@@ -2108,7 +2108,7 @@ public struct MigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let argumentAvailability: [String: QEMUAvailability] = [
         "blk": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
         "channels": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))]),
-        "detach": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]]),
+        "detach": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]]),
         "inc": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0), through: QEMUVersion(9, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(8, 2, 0), through: QEMUVersion(9, 0, 0))]]),
         "resume": QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))]),
     ]
@@ -2117,7 +2117,7 @@ public struct MigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var uri: String?
     /// `channels` · since 8.2.0
     public var channels: [MigrationChannel]?
-    /// `detach` · deprecated in 10.2.2
+    /// `detach` · deprecated in 10.1.0
     public var detach: Bool?
     /// `resume` · since 3.0.0
     public var resume: Bool?

@@ -85,7 +85,7 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
 
 /// QAPI enum `NetClientDriver`.
 /// In QEMU 2.7.0 and later.
-/// Shape changed in 2.12.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.2.2; this is the newest shape.
+/// Shape changed in 2.12.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.1.0; this is the newest shape.
 public enum NetClientDriver: QMPJSONConvertible, Hashable {
     /// `none`
     case none_
@@ -115,7 +115,7 @@ public enum NetClientDriver: QMPJSONConvertible, Hashable {
     case vhostUser
     /// `vhost-vdpa` · since 5.1.0
     case vhostVdpa
-    /// `passt` · since 10.2.2
+    /// `passt` · since 10.1.0
     case passt
     /// `af-xdp` · since 8.2.0
     case afXdp
@@ -189,7 +189,7 @@ public enum NetClientDriver: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetDevPasstOptions`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct NetDevPasstOptions: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String?
@@ -601,7 +601,7 @@ public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
 
 /// QAPI union `Netdev`, told apart by `type`.
 /// In QEMU 1.2.0 and later.
-/// Shape changed in 2.7.0, 2.12.0, 3.0.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.2.2; this is the newest shape.
+/// Shape changed in 2.7.0, 2.12.0, 3.0.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.1.0; this is the newest shape.
 /// No longer sent: `opts` (until 2.6.0).
 public struct Netdev: QMPJSONConvertible, Hashable {
     /// `id`
@@ -723,7 +723,7 @@ public struct Netdev: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `NetdevAFXDPOptions`.
 /// In QEMU 8.2.0 and later.
-/// Shape changed in 10.2.2; this is the newest shape.
+/// Shape changed in 10.1.0; this is the newest shape.
 public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
     public var ifname: String
@@ -739,9 +739,9 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
     public var inhibit: Bool?
     /// `sock-fds`
     public var sockFds: String?
-    /// `map-path` · since 10.2.2
+    /// `map-path` · since 10.1.0
     public var mapPath: String?
-    /// `map-start-index` · since 10.2.2
+    /// `map-start-index` · since 10.1.0
     public var mapStartIndex: Int32?
 
     public init(ifname: String, mode: AFXDPMode? = nil, forceCopy: Bool? = nil, queues: Int64? = nil, startQueue: Int64? = nil, inhibit: Bool? = nil, sockFds: String? = nil, mapPath: String? = nil, mapStartIndex: Int32? = nil) {
@@ -1070,7 +1070,7 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `NetdevStreamOptions`.
 /// In QEMU 7.2.0 and later.
-/// Shape changed in 8.0.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
+/// Shape changed in 8.0.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
 /// No longer sent: `reconnect` (until 10.0.13).
 public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
     /// `addr`

@@ -554,7 +554,7 @@ public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IgvmCfgProperties`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct IgvmCfgProperties: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: String
@@ -1234,7 +1234,7 @@ public struct NetfilterProperties: QMPJSONConvertible, Hashable {
 
 /// QAPI union `ObjectOptions`, told apart by `qom-type`.
 /// In QEMU 6.0.0 and later.
-/// Shape changed in 6.1.0, 6.2.0, 7.1.0, 7.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
+/// Shape changed in 6.1.0, 6.2.0, 7.1.0, 7.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
 public struct ObjectOptions: QMPJSONConvertible, Hashable {
     /// `qom-type`
     public var qomType: ObjectType
@@ -1474,7 +1474,7 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectPropertiesValues`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct ObjectPropertiesValues: QMPJSONConvertible, Hashable {
     /// `properties`
     public var properties: [ObjectPropertyValue]
@@ -1534,7 +1534,7 @@ public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectPropertyValue`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct ObjectPropertyValue: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -2152,7 +2152,7 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TdxGuestProperties`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct TdxGuestProperties: QMPJSONConvertible, Hashable {
     /// `attributes`
     public var attributes: UInt64?
@@ -2382,7 +2382,7 @@ public struct QomListGetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public typealias Response = [ObjectPropertiesValues]
     public static let name: String = "qom-list-get"
     public static let allowsOutOfBand: Bool = false
-    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))])
+    public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 1, 0))])
 
     /// `paths`
     public var paths: [String]

@@ -42,7 +42,7 @@ public enum GuestPanicAction: QMPJSONConvertible, Hashable {
 
 /// QAPI union `GuestPanicInformation`, told apart by `type`.
 /// In QEMU 2.9.0 and later.
-/// Shape changed in 2.12.0, 10.2.2; this is the newest shape.
+/// Shape changed in 2.12.0, 10.1.0; this is the newest shape.
 public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: GuestPanicInformationType
@@ -176,7 +176,7 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestPanicInformationTdx`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
     /// `error-code`
     public var errorCode: UInt32
@@ -209,13 +209,13 @@ public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
 
 /// QAPI enum `GuestPanicInformationType`.
 /// In QEMU 2.9.0 and later.
-/// Shape changed in 2.12.0, 10.2.2; this is the newest shape.
+/// Shape changed in 2.12.0, 10.1.0; this is the newest shape.
 public enum GuestPanicInformationType: QMPJSONConvertible, Hashable {
     /// `hyper-v`
     case hyperV
     /// `s390` · since 2.12.0
     case s390
-    /// `tdx` · since 10.2.2
+    /// `tdx` · since 10.1.0
     case tdx
     /// A value this binding does not know, as a newer QEMU may send; kept as sent.
     case unknown(String)

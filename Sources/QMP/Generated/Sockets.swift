@@ -49,7 +49,7 @@ public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `InetSocketAddress`.
 /// In QEMU 1.3.0 and later.
-/// Shape changed in 2.9.0, 4.2.0, 6.1.0, 10.2.2; this is the newest shape.
+/// Shape changed in 2.9.0, 4.2.0, 6.1.0, 10.1.0; this is the newest shape.
 public struct InetSocketAddress: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -65,11 +65,11 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
     public var ipv6: Bool?
     /// `keep-alive` · since 4.2.0
     public var keepAlive: Bool?
-    /// `keep-alive-count` · since 10.2.2
+    /// `keep-alive-count` · since 10.1.0
     public var keepAliveCount: UInt32?
-    /// `keep-alive-idle` · since 10.2.2
+    /// `keep-alive-idle` · since 10.1.0
     public var keepAliveIdle: UInt32?
-    /// `keep-alive-interval` · since 10.2.2
+    /// `keep-alive-interval` · since 10.1.0
     public var keepAliveInterval: UInt32?
     /// `mptcp` · since 6.1.0
     public var mptcp: Bool?

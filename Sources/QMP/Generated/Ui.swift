@@ -169,7 +169,7 @@ public enum DisplayGLMode: QMPJSONConvertible, Hashable {
 
 /// QAPI struct `DisplayGTK`.
 /// In QEMU 2.12.0 and later.
-/// Shape changed in 3.1.0, 7.1.0, 7.2.0, 10.2.2; this is the newest shape.
+/// Shape changed in 3.1.0, 7.1.0, 7.2.0, 10.1.0; this is the newest shape.
 public struct DisplayGTK: QMPJSONConvertible, Hashable {
     /// `grab-on-hover`
     public var grabOnHover: Bool?
@@ -179,9 +179,9 @@ public struct DisplayGTK: QMPJSONConvertible, Hashable {
     public var showTabs: Bool?
     /// `show-menubar` · since 7.2.0
     public var showMenubar: Bool?
-    /// `keep-aspect-ratio` · since 10.2.2
+    /// `keep-aspect-ratio` · since 10.1.0
     public var keepAspectRatio: Bool?
-    /// `scale` · since 10.2.2
+    /// `scale` · since 10.1.0
     public var scale: Double?
 
     public init(grabOnHover: Bool? = nil, zoomToFit: Bool? = nil, showTabs: Bool? = nil, showMenubar: Bool? = nil, keepAspectRatio: Bool? = nil, scale: Double? = nil) {

@@ -243,7 +243,7 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtIOGPUOutput`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.1.0 and later.
 public struct VirtIOGPUOutput: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String

@@ -164,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "QMPTests",
             dependencies: [
-                "QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "SharedTestData",
+                "QMP", "QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QMPTestSupport",
+                "SharedTestData",
             ]
         ),
         .testTarget(name: "QAPIGenTests", dependencies: ["QAPIGen", "QAPI", "QMPCore", "QMPClient", "QMPServer"]),

@@ -78,8 +78,6 @@ struct SeedTests {
         case misplaced(String)
         /// The example itself is wrong.
         case documentError(String)
-        /// The example is right for an older QEMU whose shape the bindings do not keep.
-        case olderShape(String)
     }
 
     /// Examples that cannot decode with their own section's binding, and why. The test fails
@@ -146,18 +144,6 @@ struct SeedTests {
         "004_87d5bf3b2de39b72.txt:6073": .documentError(
             "the event is printed as BLOCK_JOB_WAITING, a name no QEMU ever had; the section documents BLOCK_JOB_PENDING"
         ),
-        "001_1e54d49befd05ced.txt:508": .olderShape(
-            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
-        ),
-        "001_1e54d49befd05ced.txt:516": .olderShape(
-            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
-        ),
-        "002_c03245636645b151.txt:7420": .olderShape(
-            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
-        ),
-        "002_c03245636645b151.txt:7428": .olderShape(
-            "blockdev-add took its options wrapped in `options` before QEMU 2.9; the bindings keep the newest shape"
-        ),
     ]
 
     @Test("every parsable example decodes with the binding of its command or event")
@@ -191,18 +177,16 @@ struct SeedTests {
         }
         var misplaced = 0
         var documentErrors = 0
-        var olderShapes = 0
         for reason in Self.knownBad.values {
             switch reason {
             case .misplaced: misplaced += 1
             case .documentError: documentErrors += 1
-            case .olderShape: olderShapes += 1
             }
         }
         print(
             "seed examples: \(passed) of \(parsable.count) parsable examples decode with their section's binding; "
                 + "\(misplaced) more are replies printed under the next section and decode as their own command's; "
-                + "\(documentErrors) are wrong in the document; \(olderShapes) have a shape older than the bindings keep"
+                + "\(documentErrors) are wrong in the document"
         )
         #expect(failures.isEmpty, "\(failures.count) examples do not decode:\n\(failures.joined(separator: "\n"))")
     }

@@ -46,7 +46,8 @@ struct ReleaseDatingTests {
         #expect(notes.member("a", of: "OldThing") == QEMUVersion(2, 3))
     }
 
-    static func release(_ version: String, _ text: String) -> (release: QAPIRelease, documentation: QAPIDocumentedSince) {
+    static func release(_ version: String, _ text: String) -> (release: QAPIRelease, documentation: QAPIDocumentedSince)
+    {
         let schema = QAPISchema.load(files: ["schema.json": text], entryFile: "schema.json")
         return (QAPIRelease(version: QEMUVersion(version)!, schema: schema), QAPIDocumentedSince(texts: [text]))
     }

@@ -22,7 +22,9 @@ struct OlderShapeTests {
         #expect(BlockdevAddCommandBefore2_8.name == "blockdev-add")
         #expect(BlockdevAddCommandBefore2_8.shapeAvailability?.prose() == "1.7.0 to 2.7.0")
         #expect(BlockdevAddCommand.shapeAvailability?.prose() == "2.8.0 and later")
-        #expect(BlockdevAddCommand.argumentShapes.map(\.typeName) == ["BlockdevAddCommandBefore2_8", "BlockdevAddCommand"])
+        #expect(
+            BlockdevAddCommand.argumentShapes.map(\.typeName) == ["BlockdevAddCommandBefore2_8", "BlockdevAddCommand"]
+        )
         #expect(XBlockdevDelCommandBefore2_8.shapeAvailability?.prose() == "2.5.0 to 2.7.0")
         #expect(QueryStatusCommand.argumentShapes.isEmpty && QueryStatusCommand.shapeAvailability == nil)
     }
@@ -83,12 +85,20 @@ struct OlderShapeTests {
                     try await client.execute(BlockdevAddCommand(Self.options))
                 }
                 #expect(error?.code == .invalidArguments)
-                #expect(error?.message.hasPrefix("QEMU 2.5.0 takes the arguments of blockdev-add in the shape of "
-                    + "BlockdevAddCommandBefore2_8 (1.7.0 to 2.7.0)") == true)
+                #expect(
+                    error?.message.hasPrefix(
+                        "QEMU 2.5.0 takes the arguments of blockdev-add in the shape of "
+                            + "BlockdevAddCommandBefore2_8 (1.7.0 to 2.7.0)"
+                    ) == true
+                )
                 #expect(error?.message.hasSuffix("; nothing was sent") == true)
                 try await client.execute(BlockdevAddCommandBefore2_8(options: Self.options))
             }
-            #expect(monitor.received.map(\.description) == ["blockdev-add \(JSONValue.object(["options": Self.options.json]))"])
+            #expect(
+                monitor.received.map(\.description) == [
+                    "blockdev-add \(JSONValue.object(["options": Self.options.json]))"
+                ]
+            )
         }
     }
 

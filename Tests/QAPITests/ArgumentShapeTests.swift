@@ -47,4 +47,44 @@ struct ArgumentShapeTests {
             ]
         )
     }
+
+    @Test("changes inside argument types are found along members, union branches and array elements")
+    func nested() {
+        let releases = QAPIReleases([
+            Self.release(
+                "1.0",
+                "{ 'command': 'c', 'data': { 'list': ['Item'], 'u': 'U' } }"
+                    + "{ 'struct': 'Item', 'data': { 'a': 'int' } }"
+                    + "{ 'enum': 'K', 'data': [ 'x' ] }"
+                    + "{ 'union': 'U', 'base': { 'k': 'K' }, 'discriminator': 'k', 'data': { 'x': 'Item' } }"
+            ),
+            Self.release(
+                "2.0.0",
+                "{ 'command': 'c', 'data': { 'list': ['Item'], 'u': 'U' } }"
+                    + "{ 'struct': 'Item', 'data': { 'a': 'int', 'b': 'str' } }"
+                    + "{ 'enum': 'K', 'data': [ 'x' ] }"
+                    + "{ 'union': 'U', 'base': { 'k': 'K' }, 'discriminator': 'k', 'data': { 'x': 'Item' } }"
+            ),
+        ])
+        #expect(releases.argumentChanges().isEmpty)
+        #expect(
+            releases.nestedArgumentChanges().map(\.description) == [
+                "c: 2.0.0 requires the new argument 'list[].b' (after 1.0)"
+            ],
+            "Item is compared once, under the first path that reaches it"
+        )
+    }
+
+    @Test("inside argument types, the schemas on disk change only blockdev-add's curl and nbd options, in 2.9.0")
+    func nestedOnDisk() throws {
+        let changes = try SchemaCache.releases().nestedArgumentChanges()
+        #expect(changes.count == 18)
+        #expect(Set(changes.map(\.command)) == ["blockdev-add"])
+        #expect(Set(changes.map(\.version.description)) == ["2.9.0"])
+        #expect(
+            changes.map(\.description).contains(
+                "blockdev-add: 2.9.0 requires the new argument '[driver=nbd].server[type=inet].host' (after 2.8.0)"
+            )
+        )
+    }
 }

@@ -49,6 +49,21 @@ struct CoverageTests {
         #expect(missing.isEmpty, "\(missing.count) gaps:\n\(missing.joined(separator: "\n"))")
     }
 
+    @Test("each command and event the history dates to 10.1, which is not on disk, has a binding available in 10.1")
+    func inferredReleaseIsBound() throws {
+        let history = QMPSchemaHistory.shared
+        let release = try #require(history.inferredVersions.first)
+        let commands = history.commands.values.filter { $0.isPresent(in: release) }
+        let events = history.events.values.filter { $0.isPresent(in: release) }
+        #expect(commands.count > 230 && events.count > 50)
+        for entry in commands {
+            #expect(QMPBindings.commands[entry.name]?.availability.isAvailable(in: release) == true, "\(entry.name)")
+        }
+        for entry in events {
+            #expect(QMPBindings.events[entry.name]?.availability.isAvailable(in: release) == true, "\(entry.name)")
+        }
+    }
+
     @Test("each named type of each release on disk is in the history, present in that release")
     func everyTypeIsInTheHistory() throws {
         var missing: [String] = []

@@ -154,3 +154,112 @@ extension QAPIReleases {
         return changes
     }
 }
+
+extension QAPIReleases {
+    /// Incompatible changes inside the types of commands' arguments, between consecutive
+    /// releases that have the command: the same kinds of change as ``argumentChanges()``, in a
+    /// member of an argument's object type (base included), of a union's branch or of an
+    /// array's elements, named by a path (`options.cache.direct`, `actions[].data.device`,
+    /// `options[driver=qcow2].encrypt`). These are the types' own histories: the bindings keep
+    /// each type in its newest shape, relaxed so that older releases' values decode.
+    public func nestedArgumentChanges() -> [QAPIArgumentChange] {
+        var names: Set<String> = []
+        for release in releases { names.formUnion(release.schema.commands.keys) }
+        var changes: Set<QAPIArgumentChange> = []
+        for name in names {
+            var previous: QAPIRelease?
+            for release in releases where release.schema.commands[name] != nil {
+                defer { previous = release }
+                guard let old = previous else { continue }
+                let before = Dictionary(
+                    old.schema.arguments(ofCommand: name).map { ($0.name, $0.type) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+                var comparison = NestedComparison(command: name, old: old, new: release)
+                for member in release.schema.arguments(ofCommand: name) {
+                    guard let oldType = before[member.name] else { continue }
+                    comparison.compare(oldType, member.type, path: member.name)
+                }
+                if let oldType = old.schema.commands[name]?.argumentType,
+                    let newType = release.schema.commands[name]?.argumentType
+                {
+                    comparison.compareVariants(oldType, newType, path: "")
+                }
+                changes.formUnion(comparison.changes)
+            }
+        }
+        return changes.sorted { ($0.command, $0.version, $0.argument) < ($1.command, $1.version, $1.argument) }
+    }
+}
+
+/// Walks two releases' types of one argument side by side.
+private struct NestedComparison {
+    let command: String
+    let old: QAPIRelease
+    let new: QAPIRelease
+    var changes: [QAPIArgumentChange] = []
+    var visited: Set<String> = []
+
+    init(command: String, old: QAPIRelease, new: QAPIRelease) {
+        self.command = command
+        self.old = old
+        self.new = new
+    }
+
+    mutating func change(_ path: String, _ kind: QAPIArgumentChange.Kind) {
+        changes.append(
+            QAPIArgumentChange(
+                command: command,
+                version: new.version,
+                previous: old.version,
+                argument: path,
+                kind: kind
+            )
+        )
+    }
+
+    /// Compares the members of two object types (or the elements of two array types).
+    mutating func compare(_ oldName: String, _ newName: String, path: String) {
+        // Each pair of types once, under the first path that reaches it: types nest in
+        // themselves (a block node's `backing` is a block node).
+        guard visited.insert("\(oldName)|\(newName)").inserted else { return }
+        if case .array(let oldElement)? = old.schema.types[oldName]?.kind,
+            case .array(let newElement)? = new.schema.types[newName]?.kind
+        {
+            compare(oldElement, newElement, path: path + "[]")
+            return
+        }
+        guard let oldObject = old.schema.objectType(named: oldName),
+            let newObject = new.schema.objectType(named: newName)
+        else { return }
+        let before = Dictionary(oldObject.members.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(newObject.members.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (name, member) in after.sorted(by: { $0.key < $1.key }) {
+            let memberPath = "\(path).\(name)"
+            guard let was = before[name] else {
+                if !member.isOptional { change(memberPath, .requiredArgumentAdded) }
+                continue
+            }
+            if was.isOptional, !member.isOptional { change(memberPath, .becameRequired) }
+            if !old.schema.acceptedKinds(of: was.type).isSubset(of: new.schema.acceptedKinds(of: member.type)) {
+                change(memberPath, .typeChanged(from: was.type, to: member.type))
+            }
+            compare(was.type, member.type, path: memberPath)
+        }
+        for (name, member) in before.sorted(by: { $0.key < $1.key }) where after[name] == nil && !member.isOptional {
+            change("\(path).\(name)", .requiredArgumentRemoved)
+        }
+        compareVariants(oldName, newName, path: path)
+    }
+
+    /// Compares the branches two unions share.
+    mutating func compareVariants(_ oldName: String, _ newName: String, path: String) {
+        guard let oldVariants = old.schema.objectType(named: oldName)?.variants,
+            let newVariants = new.schema.objectType(named: newName)?.variants
+        else { return }
+        for variant in newVariants.variants {
+            guard let was = oldVariants.variant(forTag: variant.name) else { continue }
+            compare(was.type, variant.type, path: "\(path)[\(newVariants.tagMember)=\(variant.name)]")
+        }
+    }
+}

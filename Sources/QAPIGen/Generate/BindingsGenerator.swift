@@ -63,7 +63,8 @@ public struct BindingsGenerator: Sendable {
         output.datingNotes = dated.notes
         output.historyFiles["GeneratorReport.swift"] = GeneratorReportWriter(
             dated: dated,
-            argumentChanges: output.argumentChanges
+            argumentChanges: output.argumentChanges,
+            nestedArgumentChanges: dated.releases.nestedArgumentChanges()
         ).render(
             source: sourceDescription ?? Self.describe(dated.releases)
         )

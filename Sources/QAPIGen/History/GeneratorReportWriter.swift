@@ -9,6 +9,7 @@ import QMPCore
 struct GeneratorReportWriter {
     var dated: QAPIDatedReleases
     var argumentChanges: [QAPIArgumentChange]
+    var nestedArgumentChanges: [QAPIArgumentChange]
 
     func render(source: String) -> String {
         var lines = [
@@ -37,6 +38,12 @@ struct GeneratorReportWriter {
         lines.append("// Incompatible changes of a command's arguments: \(argumentChanges.count). Each older shape")
         lines.append("// has a type of its own in the bindings (`…CommandBeforeMAJOR_MINOR`).")
         lines += argumentChanges.map { "//   \($0)" }
+        lines.append("//")
+        lines.append(
+            "// Incompatible changes inside the types of a command's arguments: \(nestedArgumentChanges.count)."
+        )
+        lines.append("// The bindings keep each type in its newest shape: these have no older shape of their own.")
+        lines += nestedArgumentChanges.map { "//   \($0)" }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -95,9 +95,11 @@ struct ReleaseDatingTests {
         ##
         # @pong:
         #
+        # @x: (since 11.1)
+        #
         # Since: 11.0
         ##
-        { 'command': 'pong' }
+        { 'command': 'pong', 'data': { '*x': 'int' } }
         ##
         # @later:
         #
@@ -124,10 +126,12 @@ struct ReleaseDatingTests {
         let inferred = try #require(dated.releases.release(QEMUVersion(11, 0, 0))).schema
         #expect(Set(inferred.commands.keys) == ["ping", "pong"], "gone stays gone; later, wrong and silent wait")
         #expect(inferred.arguments(ofCommand: "ping").map(\.name) == ["a", "c"])
+        #expect(inferred.arguments(ofCommand: "pong").isEmpty, "a new command's argument dated later waits too")
         #expect(inferred.enumType(named: "Colour")?.names == ["red", "blue"])
 
         let history = dated.releases.availability()
         #expect(history.command("pong")?.introduced == QEMUVersion(11, 0, 0))
+        #expect(history.command("pong")?.members["x"]?.introduced == QEMUVersion(11, 1, 0))
         #expect(history.command("later")?.introduced == QEMUVersion(11, 1, 0))
         #expect(history.command("gone")?.lastVersion == QEMUVersion(10, 2, 0))
         #expect(history.command("ping")?.members["c"]?.introduced == QEMUVersion(11, 0, 0))

@@ -81,7 +81,12 @@ extension QAPIReleases {
         var notes: Set<QAPIDatingNote> = []
         for (index, (release, documentation)) in releases.enumerated() {
             let previous = index > 0 ? releases[index - 1].release : nil
-            var additions = ReleaseAdditions(old: previous?.schema, new: release.schema, documentation: documentation)
+            var additions = ReleaseAdditions(
+                old: previous?.schema,
+                new: release.schema,
+                documentation: documentation,
+                previous: previous?.version
+            )
             let gap = previous.map { Self.missingReleases(between: $0.version, and: release.version) } ?? []
             for (position, addition) in additions.all.enumerated() {
                 guard let since = addition.since else {
@@ -176,8 +181,25 @@ struct ReleaseAdditions {
     /// contradict it.
     var all: [Addition] = []
 
-    init(old: QAPISchema?, new schema: QAPISchema, documentation: QAPIDocumentedSince) {
+    let documentation: QAPIDocumentedSince
+    /// The command or event whose documentation holds an implicit type's members, by type.
+    private var implicitOwners: [String: String] = [:]
+
+    /// The documentation block that documents the members of `type`: its command's or
+    /// event's for inline members, the union's for an inline base, else its own.
+    func symbolOf(_ type: String) -> String {
+        if let owner = implicitOwners[type] { return owner }
+        if type.hasPrefix("q_obj_"), type.hasSuffix("-base") { return String(type.dropFirst(6).dropLast(5)) }
+        return type
+    }
+
+    /// The series of the release before, on disk.
+    let previous: Series?
+
+    init(old: QAPISchema?, new schema: QAPISchema, documentation: QAPIDocumentedSince, previous: QEMUVersion?) {
         self.schema = schema
+        self.documentation = documentation
+        self.previous = previous.map(Series.init)
         // Inline arguments and data are documented under their command or event.
         var owners: [String: (symbol: String, subject: String, oldMembers: [QAPIMember]?)] = [:]
         for command in schema.commands.values {
@@ -190,11 +212,7 @@ struct ReleaseAdditions {
             let old = old.flatMap { $0.events[event.name] != nil ? $0.data(ofEvent: event.name) : nil }
             owners[type] = (event.name, "data \(event.name)", old)
         }
-        func symbol(of type: String) -> String {
-            if let owner = owners[type] { return owner.symbol }
-            if type.hasPrefix("q_obj_"), type.hasSuffix("-base") { return String(type.dropFirst(6).dropLast(5)) }
-            return type
-        }
+        implicitOwners = owners.mapValues(\.symbol)
         for command in schema.commands.values where old?.commands[command.name] == nil {
             all.append(
                 Addition(
@@ -216,13 +234,9 @@ struct ReleaseAdditions {
         for type in schema.definedTypes {
             let isNamed = !type.isImplicit || type.isImplicitTagEnum
             if isNamed, old?.types[type.name] == nil {
-                all.append(
-                    Addition(
-                        place: .type(type.name),
-                        subject: "type \(type.name)",
-                        since: documentation.definitions[type.name]
-                    )
-                )
+                let since = documentation.definitions[type.name]
+                all.append(Addition(place: .type(type.name), subject: "type \(type.name)", since: since))
+                addLaterParts(of: type, after: since, subject: "\(type.name)")
                 continue
             }
             // Members and values of something the old release had.
@@ -239,16 +253,22 @@ struct ReleaseAdditions {
             }
             switch type.kind {
             case .object(let object):
-                guard let oldMembers else { continue }
+                guard let oldMembers else {
+                    // A new command's or event's inline members.
+                    if let owner = owners[type.name] {
+                        addLaterParts(of: type, after: documentation.definitions[owner.symbol], subject: subject)
+                    }
+                    continue
+                }
                 let had = Set(oldMembers.map(\.name))
                 for member in object.members where !had.contains(member.name) {
-                    let documented = symbol(of: member.definedIn)
+                    let documented = symbolOf(member.definedIn)
                     all.append(
                         Addition(
                             place: .member(type: type.name, name: member.name),
                             subject: "\(subject).\(member.name)",
                             since: documentation.member(member.name, of: documented),
-                            isOwn: documented == symbol(of: type.name)
+                            isOwn: documented == symbolOf(type.name)
                         )
                     )
                 }
@@ -267,6 +287,45 @@ struct ReleaseAdditions {
             default:
                 continue
             }
+        }
+    }
+
+    /// The members and enum values of something new in this release whose notes date them
+    /// after the thing itself and after the release before (`(since 10.2)` in a type of 10.1):
+    /// the rest came with it. Older notes in something new are usually those of a renamed
+    /// type's members, and say nothing about this release.
+    private mutating func addLaterParts(of type: QAPIType, after owner: QEMUVersion?, subject: String) {
+        guard let owner else { return }
+        let since = max(Series(owner), previous ?? Series(owner))
+        switch type.kind {
+        case .object(let object):
+            for member in object.members {
+                let documented = symbolOf(member.definedIn)
+                guard let note = documentation.member(member.name, of: documented), Series(note) > since
+                else { continue }
+                all.append(
+                    Addition(
+                        place: .member(type: type.name, name: member.name),
+                        subject: "\(subject).\(member.name)",
+                        since: note,
+                        isOwn: documented == symbolOf(type.name)
+                    )
+                )
+            }
+        case .enumeration(let enumeration):
+            for value in enumeration.values {
+                guard let note = documentation.member(value.name, of: type.name), Series(note) > since
+                else { continue }
+                all.append(
+                    Addition(
+                        place: .value(type: type.name, name: value.name),
+                        subject: "value \(type.name).\(value.name)",
+                        since: note
+                    )
+                )
+            }
+        default:
+            break
         }
     }
 

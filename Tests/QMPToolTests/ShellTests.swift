@@ -249,8 +249,9 @@ struct ShellTypeHelpTests {
                 $0.hasPrefix("  node-name ") && $0.contains("str") && $0.contains("[QEMU 2.0.0 and later]")
             }
         )
+        // Not in 10.0.13's schema, in 10.2.2's, and documented "(since: 10.1)".
         #expect(
-            lines.contains { $0.hasPrefix("  children ") && $0.contains("[QEMU 10.2.2 and later; not in QEMU 7.2.22]") }
+            lines.contains { $0.hasPrefix("  children ") && $0.contains("[QEMU 10.1.0 and later; not in QEMU 7.2.22]") }
         )
         #expect(lines.last == "in QEMU 1.0 and later")
     }
@@ -286,7 +287,8 @@ struct ShellTypeHelpTests {
             version: QEMUVersion("2.0.0")
         )
         let text = try #require(old.topic("BlockdevChild"))
-        #expect(text.hasPrefix("object BlockdevChild\n(QEMU 2.0.0 does not have it: it was introduced in 10.2.2;"))
+        // Dated from its documentation ("Since: 10.1"): 10.1 is not on disk.
+        #expect(text.hasPrefix("object BlockdevChild\n(QEMU 2.0.0 does not have it: it was introduced in 10.1.0;"))
         #expect(!text.contains("not in QEMU 2.0.0"))
         #expect(old.topic("BlockDeviceInfo")?.contains("members: (* required in QEMU 2.0.0)") == true)
     }

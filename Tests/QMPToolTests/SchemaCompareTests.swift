@@ -24,12 +24,13 @@ struct SchemaCompareTests {
             LiveSchemaComparison.releases(comparableWith: try version("10.0.2"), in: history)
                 == ([try version("10.0.13")], true)
         )
-        // 10.1 is not on disk: what the history knows lies on either side of it.
-        let between = LiveSchemaComparison.releases(comparableWith: try version("10.1.0"), in: history)
-        #expect(between == ([try version("10.0.13"), try version("10.2.2")], false))
-        // A development snapshot (micro 50 and up) leads to the next release, not its own series.
-        let snapshot = LiveSchemaComparison.releases(comparableWith: try version("10.0.50"), in: history)
-        #expect(snapshot == ([try version("10.0.13"), try version("10.2.2")], false))
+        // 10.1 is not on disk, but the history infers it from 10.2.2's Since: notes.
+        let inferred = LiveSchemaComparison.releases(comparableWith: try version("10.1.0"), in: history)
+        #expect(inferred == ([try version("10.1.0")], true))
+        // A development snapshot (micro 50 and up) leads to the next release, not its own series:
+        // what the history knows lies on either side of it.
+        let snapshot = LiveSchemaComparison.releases(comparableWith: try version("10.1.50"), in: history)
+        #expect(snapshot == ([try version("10.1.0"), try version("10.2.2")], false))
         // Newer than anything known: only the newest release to go by.
         let newer = LiveSchemaComparison.releases(comparableWith: try version("11.1.0"), in: history)
         #expect(newer == ([try version("10.2.2")], false))
@@ -136,15 +137,15 @@ struct SchemaCompareTests {
         #expect(lines.contains("What the history says 7.2.0 has and this QEMU lacks (14):"))
         #expect(lines.contains("  command query-name"))
 
-        let between = LiveSchemaComparison(introspection: recorded, version: try version("10.1.0"), history: history)
+        let between = LiveSchemaComparison(introspection: recorded, version: try version("10.1.50"), history: history)
         let betweenLines = between.lines(history: history)
         #expect(
             betweenLines[1]
-                == "10.1.0 is not in the history; compared with the known releases around it, 10.0.13 and 10.2.2"
+                == "10.1.50 is not in the history; compared with the known releases around it, 10.1.0 and 10.2.2"
         )
         #expect(
             betweenLines.contains {
-                $0.hasPrefix("What the history says both 10.0.13 and 10.2.2 have and this QEMU lacks (")
+                $0.hasPrefix("What the history says both 10.1.0 and 10.2.2 have and this QEMU lacks (")
             }
         )
     }

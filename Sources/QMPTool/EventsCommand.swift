@@ -100,21 +100,49 @@ struct EventsCommand: AsyncParsableCommand {
             let time: String
             if let sinceStart {
                 time = "+" + fixed(sinceStart)
-            } else if let stamp = event.timestamp.secondsSinceEpoch {
-                time = fixed(stamp)
             } else {
-                time = "-"
+                time = text(of: event.timestamp)
             }
             let data = event.data.map { " " + JSONValue.object($0).serialized() } ?? ""
             return "\(time) \(event.name)\(data)"
         }
     }
 
-    /// Six decimals, without Foundation's formatting.
-    private static func fixed(_ value: Double) -> String {
-        let micros = Int64((value * 1e6).rounded())
-        let whole = micros / 1_000_000
-        let fraction = String(abs(micros % 1_000_000))
-        return "\(whole).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+    /// QEMU's timestamp as SECONDS.MICROSECONDS, worked out in integers: any server can send any
+    /// pair of numbers, and no pair may crash the tool. A negative second count is QEMU's "clock
+    /// unavailable" ("-"); microseconds outside 0..<1000000 carry into the seconds when the sum
+    /// fits, else the pair is shown as sent ("SECONDSs+MICROSECONDSus").
+    static func text(of timestamp: QMPEvent.Timestamp) -> String {
+        let (carry, micros) = floorDivision(timestamp.microseconds, by: 1_000_000)
+        let (seconds, overflow) = timestamp.seconds.addingReportingOverflow(carry)
+        if timestamp.seconds < 0 {
+            return "-"
+        }
+        guard !overflow, seconds >= 0 else {
+            return "\(timestamp.seconds)s+\(timestamp.microseconds)us"
+        }
+        return "\(seconds).\(sixDigits(micros))"
+    }
+
+    /// Six decimals, without Foundation's formatting; values too large for whole microseconds in
+    /// an Int64 (or not finite) fall back to Swift's own rendering of the number.
+    static func fixed(_ value: Double) -> String {
+        let micros = (value * 1e6).rounded()
+        guard micros.isFinite, abs(micros) < 9e18 else {
+            return "\(value)"
+        }
+        let (whole, fraction) = (Int64(micros) / 1_000_000, Int64(micros) % 1_000_000)
+        return "\(whole < 0 || fraction < 0 ? "-" : "")\(abs(whole)).\(sixDigits(abs(fraction)))"
+    }
+
+    private static func sixDigits(_ value: Int64) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    /// Quotient rounded down and a remainder in 0..<divisor (Swift's `/` rounds toward zero).
+    private static func floorDivision(_ value: Int64, by divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
     }
 }

@@ -85,10 +85,30 @@ struct ConnectionOptions: ParsableArguments {
             return try await withSimulatedQEMU(configuration: configuration, body)
         }
         let parsed = try QMPAddress(parsing: address)
+        try refuseNonSocket(parsed)
         return try await QMPClient.withConnection(to: parsed, configuration: configuration) { client in
             try await body(client)
         }
     }
+}
+
+/// Refuses a Unix socket address whose path exists and is something else, saying what it is:
+/// the system's own refusal names neither the path nor what was found there.
+func refuseNonSocket(_ address: QMPAddress) throws(QMPError) {
+    guard case .unixSocket(let path) = address else { return }
+    var info = stat()
+    guard stat(path, &info) == 0 else { return }
+    let kind: String
+    switch info.st_mode & S_IFMT {
+    case S_IFSOCK: return
+    case S_IFREG: kind = "a regular file"
+    case S_IFDIR: kind = "a directory"
+    case S_IFIFO: kind = "a named pipe"
+    case S_IFCHR: kind = "a character device"
+    case S_IFBLK: kind = "a block device"
+    default: kind = "some other kind of file"
+    }
+    throw QMPError(code: .connectionFailed, message: "\(path) is not a socket (it is \(kind))")
 }
 
 /// Runs `body` with a client of a simulated QEMU served from a private socket.

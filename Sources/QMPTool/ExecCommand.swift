@@ -77,10 +77,7 @@ struct ExecCommand: AsyncParsableCommand {
         do {
             var base: JSONObject = [:]
             if let args {
-                guard case .object(let object) = try? JSONValue(parsing: args) else {
-                    throw CommandLineError(message: "--args expects a JSON object, got: \(args)")
-                }
-                base = object
+                base = try Self.object(parsing: args, what: "--args")
             }
             guard let name = commandWords.first else {
                 throw CommandLineError(
@@ -161,21 +158,50 @@ struct ExecCommand: AsyncParsableCommand {
         return advised
     }
 
+    /// `text` as a JSON object. A refusal says where the text went wrong and what was expected
+    /// there, never the text itself: arguments carry passwords and secrets, and error output
+    /// ends up in logs.
+    static func object(parsing text: String, what: String) throws(CommandLineError) -> JSONObject {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: text, configuration: .server)
+        } catch {
+            throw CommandLineError(
+                message: "\(what) is not valid JSON: \(Self.problem(error)) at byte \(error.offset + 1) of "
+                    + "\(text.utf8.count); expected a JSON object such as {\"id\": \"disk0\"} (text not shown)"
+            )
+        }
+        guard case .object(let object) = value else {
+            throw CommandLineError(message: "\(what) expects a JSON object, got \(value.kindName)")
+        }
+        return object
+    }
+
+    /// What kind of problem the reader found, in words that quote none of the input.
+    private static func problem(_ error: JSONReaderError) -> String {
+        switch error.kind {
+        case .syntax: "a syntax error or an early end"
+        case .lexical: "something that is no JSON token"
+        case .depthLimit: "too deeply nested"
+        case .sizeLimit: "too long"
+        case .tokenCountLimit: "too many tokens"
+        }
+    }
+
     /// A line of qmp-shell syntax, or a JSON object with `execute` and `arguments`.
     static func command(fromLine line: String) throws(CommandLineError) -> CommandLineSyntax.Command {
         guard line.hasPrefix("{") else {
             return try CommandLineSyntax.parse(CommandLineSyntax.split(line))
         }
-        guard case .object(let object)? = try? JSONValue(parsing: line, configuration: .server),
-            case .string(let name)? = object["execute"]
-        else {
-            throw CommandLineError(message: "expected a JSON object with a string member 'execute', got: \(line)")
+        let object = try Self.object(parsing: line, what: "the line")
+        guard case .string(let name)? = object["execute"] else {
+            throw CommandLineError(message: "expected a JSON object with a string member 'execute'")
         }
         guard let arguments = object["arguments"] else {
             return CommandLineSyntax.Command(name: name, arguments: [:])
         }
         guard case .object(let given) = arguments else {
-            throw CommandLineError(message: "expected 'arguments' to be a JSON object, got: \(line)")
+            throw CommandLineError(message: "expected 'arguments' to be a JSON object, got \(arguments.kindName)")
         }
         return CommandLineSyntax.Command(name: name, arguments: given)
     }

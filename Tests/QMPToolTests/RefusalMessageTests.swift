@@ -53,7 +53,7 @@ struct RefusalMessageTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("plain").path
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
         let error = try #require(throws: QMPError.self) { try refuseNonSocket(.unixSocket(path: file)) }
         #expect(error.message == "\(file) is not a socket (it is a regular file)")
         let directoryError = try #require(throws: QMPError.self) {
@@ -71,7 +71,7 @@ struct RefusalMessageTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("plain").path
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
         let options = try ConnectionOptions.parse([])
         let error = await #expect(throws: QMPError.self) {
             try await options.withClient(address: file) { _ in }

@@ -152,24 +152,29 @@ private func writeLine(_ text: String, to descriptor: CInt) {
 
 /// Turns a failure into one clear line on stderr and the documented exit code.
 func failure(reporting error: any Error) -> ExitCode {
+    let (line, code) = failureLine(for: error)
+    printError(line)
+    return code
+}
+
+/// The line ``failure(reporting:)`` prints and the exit code it returns. Server text in it
+/// (a desc, an error class) is escaped: the line goes to a terminal.
+func failureLine(for error: any Error) -> (line: String, code: ExitCode) {
+    let (text, code): (String, ExitCode)
     if let error = error as? CommandLineError {
-        printError("error: \(error.message)")
-        return ExitCodes.usage
+        (text, code) = (error.message, ExitCodes.usage)
+    } else if let error = error as? QMPError {
+        switch error.code {
+        case .commandFailed:
+            (text, code) = ("\(error.errorClass ?? "Error"): \(error.message)", ExitCodes.commandFailed)
+        case .invalidArguments:
+            // An address that does not parse, or a command this QEMU lacks.
+            (text, code) = (error.message, ExitCodes.usage)
+        default:
+            (text, code) = (error.description, ExitCodes.connectionProblem)
+        }
+    } else {
+        (text, code) = ("\(error)", ExitCodes.connectionProblem)
     }
-    guard let error = error as? QMPError else {
-        printError("error: \(error)")
-        return ExitCodes.connectionProblem
-    }
-    switch error.code {
-    case .commandFailed:
-        printError("error: \(error.errorClass ?? "Error"): \(error.message)")
-        return ExitCodes.commandFailed
-    case .invalidArguments:
-        // An address that does not parse, or a command this QEMU lacks.
-        printError("error: \(error.message)")
-        return ExitCodes.usage
-    default:
-        printError("error: \(error.description)")
-        return ExitCodes.connectionProblem
-    }
+    return ("error: " + escapingControlCharacters(text), code)
 }

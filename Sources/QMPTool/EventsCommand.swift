@@ -104,7 +104,7 @@ struct EventsCommand: AsyncParsableCommand {
                 time = text(of: event.timestamp)
             }
             let data = event.data.map { " " + JSONValue.object($0).serialized() } ?? ""
-            return "\(time) \(event.name)\(data)"
+            return "\(time) \(escapingControlCharacters(event.name))\(data)"
         }
     }
 

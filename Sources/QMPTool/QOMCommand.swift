@@ -156,7 +156,7 @@ struct QOMCommand: AsyncParsableCommand {
                     try await QOMTree.list(rest[0], client: client)
                 }
                 for entry in entries {
-                    printLine("\(entry.name): \(entry.type)")
+                    printLine(escapingControlCharacters("\(entry.name): \(entry.type)"))
                 }
             } catch {
                 throw failure(reporting: error)
@@ -215,7 +215,7 @@ struct QOMCommand: AsyncParsableCommand {
                     try await QOMTree.render(root, client: client)
                 }
                 for line in lines {
-                    printLine(line)
+                    printLine(escapingControlCharacters(line))
                 }
             } catch {
                 throw failure(reporting: error)

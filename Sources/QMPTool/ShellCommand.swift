@@ -381,11 +381,14 @@ struct ShellOutput: Sendable {
     let terminal: ShellTerminal
     let pretty: Bool
 
+    /// Prints text that may span lines; control characters other than line breaks and tabs
+    /// are escaped (see ``escapingControlCharacters(_:keepingLineBreaks:)``).
     func text(_ text: String) {
-        terminal.print(text)
+        terminal.print(escapingControlCharacters(text, keepingLineBreaks: true))
     }
 
     func error(_ text: String) {
+        let text = escapingControlCharacters(text, keepingLineBreaks: true)
         terminal.print(terminal.colors ? JSONHighlighter.paint(text, .error) : text)
     }
 

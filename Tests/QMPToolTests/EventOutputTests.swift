@@ -44,3 +44,33 @@ struct EventOutputTests {
         #expect(EventsCommand.fixed(-0.25) == "-0.250000")
     }
 }
+
+/// What a server sends reaches the terminal as visible text: escape sequences and other control
+/// characters are shown, not obeyed.
+@Suite("Server text on the terminal")
+struct TerminalTextTests {
+    @Test("an event name with an escape sequence is printed escaped in text format")
+    func eventName() {
+        let event = QMPEvent(name: "STOP\u{1B}]0;owned\u{07}", timestamp: .init(seconds: 1, microseconds: 0))
+        let line = EventsCommand.render(event, format: .text, sinceStart: nil)
+        #expect(line == #"1.000000 STOP\u001b]0;owned\u0007"#)
+    }
+
+    @Test("an error desc with control characters is printed escaped, on one line")
+    func errorDescription() {
+        let error = QMPError(
+            code: .commandFailed,
+            errorClass: "Generic\u{9B}31m",
+            message: "no\u{1B}[2J such\ndevice\r\u{7F}"
+        )
+        let (line, code) = failureLine(for: error)
+        #expect(line == #"error: Generic\u009b31m: no\u001b[2J such\u000adevice\u000d\u007f"#)
+        #expect(code == ExitCodes.commandFailed)
+    }
+
+    @Test("text meant to span lines keeps its line breaks and tabs, and loses only the controls")
+    func multiLineText() {
+        #expect(escapingControlCharacters("a\tb\nc\u{1B}[0m", keepingLineBreaks: true) == "a\tb\nc\\u001b[0m")
+        #expect(escapingControlCharacters("plain text, ünïcode") == "plain text, ünïcode")
+    }
+}

@@ -41,7 +41,10 @@ struct RecordCommand: AsyncParsableCommand {
     func run() async throws {
         let proxy: QMPRecordingProxy
         do {
-            proxy = try QMPRecordingProxy(upstream: try QMPAddress(parsing: upstream), outputPath: out)
+            let upstreamAddress = try QMPAddress(parsing: upstream)
+            try Self.refuseLoop(listen: try QMPAddress(parsing: listen), upstream: upstreamAddress)
+            try refuseNonSocket(upstreamAddress)
+            proxy = try QMPRecordingProxy(upstream: upstreamAddress, outputPath: out)
             let bound = try await proxy.listen(on: try QMPAddress(parsing: listen))
             printError("qmp record: passing \(bound) through to \(upstream), writing \(out)")
         } catch {
@@ -53,6 +56,60 @@ struct RecordCommand: AsyncParsableCommand {
             unlink(path)
         }
         printError("qmp record: stopped (\(reason))")
+    }
+}
+
+extension RecordCommand {
+    /// Refuses to listen where the upstream is: each client would make the proxy connect to
+    /// itself, which connects again, until descriptors run out (and listening on QEMU's socket
+    /// path would first remove QEMU's socket).
+    static func refuseLoop(listen: QMPAddress, upstream: QMPAddress) throws(CommandLineError) {
+        guard sameEndpoint(listen, upstream) else { return }
+        throw CommandLineError(
+            message: "--listen and --upstream are the same place (\(listen)); the proxy would connect to itself"
+        )
+    }
+
+    /// Whether two addresses reach the same listener. Unix paths are the same when they name
+    /// the same file (also through links or another spelling) or, when one does not exist yet,
+    /// when their resolved directories and names are equal. TCP addresses are the same on the
+    /// same port when the hosts are equal or both are this machine (a loopback or wildcard
+    /// address, or localhost): a wildcard listener also accepts connections to loopback.
+    static func sameEndpoint(_ first: QMPAddress, _ second: QMPAddress) -> Bool {
+        switch (first, second) {
+        case (.unixSocket(let one), .unixSocket(let other)):
+            var a = stat()
+            var b = stat()
+            if stat(one, &a) == 0, stat(other, &b) == 0 {
+                return a.st_dev == b.st_dev && a.st_ino == b.st_ino
+            }
+            return canonicalLocation(one) == canonicalLocation(other)
+        case (.tcp(let oneHost, let onePort), .tcp(let otherHost, let otherPort)):
+            guard onePort == otherPort else { return false }
+            let one = oneHost.lowercased()
+            let other = otherHost.lowercased()
+            return one == other || (isThisMachine(one) && isThisMachine(other))
+        default:
+            return false
+        }
+    }
+
+    /// The path with its directory resolved (the file itself may not exist yet).
+    private static func canonicalLocation(_ path: String) -> String {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let resolved = realpath(directory, nil) else {
+            return path
+        }
+        defer { free(resolved) }
+        return String(cString: resolved) + "/" + name
+    }
+
+    private static func isThisMachine(_ host: String) -> Bool {
+        let bare = host.trimmingPrefix("[").split(separator: "]").first.map(String.init) ?? host
+        return bare == "localhost" || bare.hasPrefix("127.") || bare == "::1" || bare == "0.0.0.0" || bare == "::"
+            || bare.isEmpty
     }
 }
 

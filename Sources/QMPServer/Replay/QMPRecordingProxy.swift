@@ -18,6 +18,10 @@ import Darwin
 /// Bytes are forwarded untouched as they arrive; the copies are read as JSON only for the log,
 /// so the proxy changes nothing about the conversation. Each client gets its own upstream
 /// connection. Descriptors passed with SCM_RIGHTS are not forwarded.
+///
+/// The transcript is private to its owner (mode 0600) and holds no secrets: the copy of each
+/// command is redacted (see ``QMPTranscript/redactingSecrets(_:)``) while the bytes forwarded
+/// stay as sent.
 public final class QMPRecordingProxy: Sendable {
     private let upstream: QMPAddress
     private let log: TranscriptLog
@@ -30,7 +34,9 @@ public final class QMPRecordingProxy: Sendable {
     ///
     /// - Parameters:
     ///   - upstream: the QMP server to forward to, e.g. QEMU's monitor socket.
-    ///   - outputPath: the transcript file; created or truncated.
+    ///   - outputPath: the transcript file; created with mode 0600, or truncated when it is a
+    ///     regular file of one link (made 0600). A symbolic link, a file with other hard links,
+    ///     or a device there is refused, so that the proxy cannot be pointed at another file.
     ///   - eventLoopGroup: where the connections run.
     ///   - logger: where the proxy logs; by default nowhere.
     public init(
@@ -107,14 +113,36 @@ final class TranscriptLog: Sendable {
     private let start = ContinuousClock.now
 
     init(path: String) throws(QMPError) {
-        let opened = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        func refusal(_ reason: String) -> QMPError {
+            QMPError(code: .invalidArguments, message: "cannot write the transcript \(path): \(reason)")
+        }
+        // Not truncated on open: only once the checks below have passed.
+        let opened = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
         guard opened >= 0 else {
             let code = errno
-            throw QMPError(
-                code: .invalidArguments,
-                message: "cannot write the transcript \(path): \(String(cString: strerror(code)))"
-            )
+            if code == ELOOP {
+                throw refusal("it is a symbolic link; give the path of the file itself")
+            }
+            throw refusal(String(cString: strerror(code)))
         }
+        var info = stat()
+        let kind = fstat(opened, &info) == 0 ? info.st_mode & S_IFMT : 0
+        guard kind == S_IFREG || kind == S_IFIFO else {
+            closeFile(opened)
+            throw refusal("it is not a regular file or a pipe")
+        }
+        if kind == S_IFREG {
+            guard info.st_nlink <= 1 else {
+                closeFile(opened)
+                throw refusal("it has other hard links; give a path of its own")
+            }
+            guard fchmod(opened, 0o600) == 0, ftruncate(opened, 0) == 0 else {
+                let code = errno
+                closeFile(opened)
+                throw refusal(String(cString: strerror(code)))
+            }
+        }
+        _ = fcntl(opened, F_SETFL, fcntl(opened, F_GETFL) & ~O_NONBLOCK)
         descriptor.withLockedValue { $0 = opened }
     }
 
@@ -205,7 +233,7 @@ private final class ProxyHandler: ChannelInboundHandler {
         while true {
             do {
                 guard let value = try reader.next() else { break }
-                log.record(toServer: true, connection: connection, value)
+                log.record(toServer: true, connection: connection, QMPTranscript.redactingSecrets(value))
             } catch {
                 log.record(toServer: true, connection: connection, .string(error.description), key: "malformed")
             }

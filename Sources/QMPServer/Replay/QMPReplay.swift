@@ -8,7 +8,8 @@ import QMPCore
 /// A command is matched by name and arguments (the id does not matter): the next unused
 /// exchange in recorded order if one matches, otherwise any earlier one. A command the
 /// transcript does not have gets a `GenericError` that says so, and one whose name never
-/// appears gets QEMU's CommandNotFound.
+/// appears gets QEMU's CommandNotFound. Secrets that ``QMPRecordingProxy`` redacted match any
+/// value: the arriving command is redacted the same way before it is compared.
 public final class QMPReplay: Sendable {
     /// The recorded session this replay answers from.
     public let transcript: QMPTranscript
@@ -63,16 +64,18 @@ public final class QMPReplay: Sendable {
 
     private func answer(_ request: QMPServerRequest) throws -> JSONValue {
         let exchanges = transcript.exchanges
+        let redacted = QMPTranscript.redactingSecrets(arguments: request.arguments, command: request.name)
         let index = cursor.withLockedValue { used -> Int? in
             let matches = exchanges.indices.filter {
-                exchanges[$0].command == request.name && exchanges[$0].arguments == request.arguments
+                exchanges[$0].command == request.name
+                    && (exchanges[$0].arguments == request.arguments || exchanges[$0].arguments == redacted)
             }
             guard let chosen = matches.first(where: { !used.contains($0) }) ?? matches.last else { return nil }
             used.insert(chosen)
             return chosen
         }
         guard let index else {
-            let arguments = JSONValue.object(request.arguments).serialized()
+            let arguments = JSONValue.object(redacted).serialized()
             throw QMPErrorBody(
                 errorClass: QMPError.ErrorClass.genericError,
                 description: "replay: \(source) has no \(request.name) with arguments \(arguments)"

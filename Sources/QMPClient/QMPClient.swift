@@ -90,6 +90,13 @@ public final class QMPClient: Sendable {
         /// version; `nil` (or a `nil` answer) checks against the introspection as served.
         /// The bindings' history offers it: `QMPSchemaHistory.shared.sourceTypes(forServer:)`.
         public var schemaSources: (@Sendable (QEMUVersion) -> (any QAPISourceTypes)?)?
+        /// How many events that arrive before the connection's first event subscription are
+        /// kept for that subscription (beyond it the oldest are dropped and counted in its
+        /// ``QMPEventStream/droppedCount``). A server may send events in the same read as the
+        /// reply to `qmp_capabilities`, before any caller can have subscribed; a caller that
+        /// must see every event (a monitor, a logger) keeps them with this. 0, the default,
+        /// keeps none: a subscription sees the events that arrive after it was made.
+        public var eventsKeptForFirstSubscription = 0
 
         /// A configuration; the defaults suit a QEMU on the same host.
         public init(
@@ -194,7 +201,10 @@ public final class QMPClient: Sendable {
         init(_ configuration: Configuration) {
             metrics = QMPClientMetrics(factory: configuration.metricsFactory)
             supervisor = ClientSupervisor(
-                hub: EventHub(droppedMetric: metrics.eventsDropped),
+                hub: EventHub(
+                    droppedMetric: metrics.eventsDropped,
+                    keptForFirstSubscription: configuration.eventsKeptForFirstSubscription
+                ),
                 reconnects: configuration.reconnect != nil
             )
         }

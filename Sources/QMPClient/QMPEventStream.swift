@@ -1,5 +1,6 @@
 import CoreMetrics
 import NIOConcurrencyHelpers
+import NIOCore
 import QMPCore
 
 /// What an event subscription does when its buffer is full and another event arrives.
@@ -71,6 +72,10 @@ final class EventHub: Sendable {
 
         var droppedCount: Int { dropped.withLockedValue { $0 } }
 
+        func countDropped(_ count: Int) {
+            dropped.withLockedValue { $0 += count }
+        }
+
         func deliver(_ event: QMPEvent, ignoringNames: Bool = false) {
             if !ignoringNames, let names, !names.contains(event.name) {
                 return
@@ -83,9 +88,11 @@ final class EventHub: Sendable {
     }
 
     private let droppedMetric: Counter?
+    private let keptForFirstSubscription: Int
 
-    init(droppedMetric: Counter? = nil) {
+    init(droppedMetric: Counter? = nil, keptForFirstSubscription: Int = 0) {
         self.droppedMetric = droppedMetric
+        self.keptForFirstSubscription = max(0, keptForFirstSubscription)
     }
 
     /// Unsubscribes when released.
@@ -99,6 +106,10 @@ final class EventHub: Sendable {
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
         /// Set once the connection is gone: later subscriptions end at once.
         var ended: Result<Void, QMPError>?
+        /// Events kept until the first subscription, and how many of them did not fit.
+        var early = CircularBuffer<QMPEvent>()
+        var earlyDropped = 0
+        var subscribedOnce = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -111,6 +122,15 @@ final class EventHub: Sendable {
         let subscription = Subscription(names: names, continuation: continuation, droppedMetric: droppedMetric)
         let key = ObjectIdentifier(subscription)
         let ended = state.withLockedValue { state -> Result<Void, QMPError>? in
+            if !state.subscribedOnce {
+                // Handed over under the lock, so that they come before any later event.
+                state.subscribedOnce = true
+                for event in state.early {
+                    subscription.deliver(event)
+                }
+                subscription.countDropped(state.earlyDropped)
+                state.early = []
+            }
             if state.ended == nil {
                 state.subscriptions[key] = subscription
             }
@@ -135,6 +155,14 @@ final class EventHub: Sendable {
     func deliver(_ event: QMPEvent) {
         // Yielding under the lock keeps every subscription's order equal to the wire order.
         state.withLockedValue { state in
+            if !state.subscribedOnce && keptForFirstSubscription > 0 {
+                if state.early.count == keptForFirstSubscription {
+                    state.early.removeFirst()
+                    state.earlyDropped += 1
+                }
+                state.early.append(event)
+                return
+            }
             for subscription in state.subscriptions.values {
                 subscription.deliver(event)
             }

@@ -67,15 +67,20 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Connects (or launches, or starts the simulated QEMU), runs `body`, and always
     /// disconnects (or shuts QEMU down).
+    ///
+    /// - Parameter eventsKeptForFirstSubscription: see the client configuration's member of
+    ///   that name; for commands that print every event.
     func withClient<Result: Sendable>(
         address: String?,
+        eventsKeptForFirstSubscription: Int = 0,
         _ body: (QMPClient) async throws -> Result
     ) async throws -> Result {
-        let configuration = QMPClient.Configuration(
+        var configuration = QMPClient.Configuration(
             connectTimeout: .seconds(min(timeout, 30)),
             commandTimeout: commandTimeout,
             schemaSources: { QMPSchemaHistory.shared.sourceTypes(forServer: $0) }
         )
+        configuration.eventsKeptForFirstSubscription = eventsKeptForFirstSubscription
         if launch {
             let launcher = QEMULauncher(machine: machine, client: configuration)
             return try await launcher.withQEMU { qemu in try await body(qemu.client) }

@@ -65,11 +65,20 @@ struct EventsCommand: AsyncParsableCommand {
         let format = self.format
         let sinceStart = self.sinceStart
         do {
-            try await connection.withClient(address: address) { client in
+            // Events that come with the negotiation reply arrive before the subscription below
+            // can be made; the client keeps them for it.
+            try await connection.withClient(address: address, eventsKeptForFirstSubscription: Self.bufferSize) {
+                client in
                 var printed = 0
                 let clock = ContinuousClock()
                 let start = clock.now
-                for try await event in client.events(named: filter, bufferSize: 65536) {
+                let events = client.events(named: filter, bufferSize: Self.bufferSize)
+                defer {
+                    if events.droppedCount > 0 {
+                        printError("qmp events: \(events.droppedCount) events dropped (printing fell behind)")
+                    }
+                }
+                for try await event in events {
                     let elapsed = sinceStart ? Self.seconds(clock.now - start) : nil
                     printLine(Self.render(event, format: format, sinceStart: elapsed))
                     printed += 1
@@ -82,6 +91,9 @@ struct EventsCommand: AsyncParsableCommand {
             throw failure(reporting: error)
         }
     }
+
+    /// Events held while printing falls behind.
+    static let bufferSize = 65536
 
     static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components

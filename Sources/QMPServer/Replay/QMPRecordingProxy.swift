@@ -19,6 +19,13 @@ import Darwin
 /// so the proxy changes nothing about the conversation. Each client gets its own upstream
 /// connection. Descriptors passed with SCM_RIGHTS are not forwarded.
 ///
+/// Each direction pushes back: while the bytes waiting to be written to one side are over a
+/// limit, the proxy stops reading from the other, so its memory stays bounded whichever side
+/// stops reading. Events toward a client that does not read are held back, not dropped: the
+/// proxy should change nothing about the conversation, and since every client has its own
+/// upstream connection, only that client's monitor waits, as it would if the client were
+/// connected to QEMU directly.
+///
 /// The transcript is private to its owner (mode 0600) and holds no secrets: the copy of each
 /// command is redacted (see ``QMPTranscript/redactingSecrets(_:)``) while the bytes forwarded
 /// stay as sent.
@@ -51,6 +58,10 @@ public final class QMPRecordingProxy: Sendable {
         self.logger = logger
     }
 
+    /// How many bytes may wait to be written to one side before the proxy stops reading from
+    /// the other (high), and how few before it reads again (low).
+    static let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 * 1024, high: 1024 * 1024)
+
     /// Starts listening for clients; returns the address bound (with the port chosen when 0 was
     /// asked).
     @discardableResult
@@ -60,6 +71,7 @@ public final class QMPRecordingProxy: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.writeBufferWaterMark, value: Self.waterMark)
             .childChannelInitializer { [self] channel in
                 let connection = self.state.withLockedValue { state -> Int in
                     state.connections += 1
@@ -198,6 +210,7 @@ private final class ProxyHandler: ChannelInboundHandler {
         let log = self.log
         let connection = self.connection
         let bootstrap = ClientBootstrap(group: context.eventLoop)
+            .channelOption(.writeBufferWaterMark, value: QMPRecordingProxy.waterMark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -241,6 +254,14 @@ private final class ProxyHandler: ChannelInboundHandler {
         upstream?.writeAndFlush(buffer, promise: nil)
     }
 
+    /// While the client does not take what upstream sends, upstream is not read.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let upstream {
+            setReading(upstream, context.channel.isWritable)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         upstream?.close(promise: nil)
         context.fireChannelInactive()
@@ -276,10 +297,22 @@ private final class UpstreamHandler: ChannelInboundHandler {
         client.writeAndFlush(buffer, promise: nil)
     }
 
+    /// While upstream does not take what the client sends, the client is not read.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        setReading(client, context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         client.close(promise: nil)
         context.fireChannelInactive()
     }
+}
+
+/// Starts or stops reading `channel`, which runs on the calling event loop (both channels of a
+/// client share one). Turning automatic reading back on reads at once.
+private func setReading(_ channel: any Channel, _ reading: Bool) {
+    try? channel.syncOptions?.setOption(.autoRead, value: reading)
 }
 
 /// `close(2)`, under a name no type member shadows.

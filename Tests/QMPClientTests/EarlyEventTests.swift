@@ -19,7 +19,8 @@ struct EarlyEventTests {
     func keptForFirstSubscription() async throws {
         var configuration = QMPClient.Configuration()
         configuration.eventsKeptForFirstSubscription = 16
-        try await FakeServer.withClient(configuration: configuration, respond: Self.eventsWithNegotiation) { client async throws in
+        try await FakeServer.withClient(configuration: configuration, respond: Self.eventsWithNegotiation) {
+            client async throws in
             var iterator = client.events().makeAsyncIterator()
             #expect(try await iterator.next()?.name == "EARLY_ONE")
             #expect(try await iterator.next()?.name == "EARLY_TWO")
@@ -30,7 +31,8 @@ struct EarlyEventTests {
     func droppedBeyondTheLimitAreCounted() async throws {
         var configuration = QMPClient.Configuration()
         configuration.eventsKeptForFirstSubscription = 1
-        try await FakeServer.withClient(configuration: configuration, respond: Self.eventsWithNegotiation) { client async throws in
+        try await FakeServer.withClient(configuration: configuration, respond: Self.eventsWithNegotiation) {
+            client async throws in
             let events = client.events()
             var iterator = events.makeAsyncIterator()
             #expect(try await iterator.next()?.name == "EARLY_TWO")
@@ -42,7 +44,8 @@ struct EarlyEventTests {
     func filtered() async throws {
         var configuration = QMPClient.Configuration()
         configuration.eventsKeptForFirstSubscription = 16
-        try await FakeServer.withClient(configuration: configuration, respond: Self.eventsWithNegotiation) { client async throws in
+        try await FakeServer.withClient(configuration: configuration, respond: Self.eventsWithNegotiation) {
+            client async throws in
             var iterator = client.events(named: ["EARLY_TWO"]).makeAsyncIterator()
             #expect(try await iterator.next()?.name == "EARLY_TWO")
         }

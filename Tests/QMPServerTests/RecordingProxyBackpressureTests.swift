@@ -24,21 +24,24 @@ struct RecordingProxyBackpressureTests {
     func clientThatDoesNotRead() async throws {
         try await withTemporaryDirectory(named: "swift-qmp-bp") { directory in
             let upstreamPath = directory.path + "/qemu.sock"
-            let listener = try BlockingUnixSocket.listen(upstreamPath)
+            let listener = try BlockingUnixSocket.listening(at: upstreamPath)
             defer { close(listener) }
-            let proxy = try QMPRecordingProxy(upstream: .unixSocket(path: upstreamPath), outputPath: directory.path + "/t.jsonl")
+            let proxy = try QMPRecordingProxy(
+                upstream: .unixSocket(path: upstreamPath),
+                outputPath: directory.path + "/t.jsonl"
+            )
             let front = try await proxy.listen(on: .unixSocket(path: directory.path + "/front.sock"))
-            guard case .unixSocket(let frontPath) = front else { return }
-            let client = try BlockingUnixSocket.connect(frontPath)
+            guard case .unixSocket(let frontPath) = front else {
+                Issue.record("the proxy listens at \(front), not at the Unix socket asked for")
+                return
+            }
+            let client = try BlockingUnixSocket.connected(to: frontPath)
             defer { close(client) }
-            let event = Array(
-                #"{"event": "BLOCK_IO_ERROR", "data": {"device": "disk0", "operation": "write"}, "timestamp": {"seconds": 1, "microseconds": 2}}"#
-                    .utf8
-            ) + [13, 10]
+            let event = FakeEventLine.blockIOError
             let taken = await offThePool {
                 let upstream = accept(listener, nil, nil)
                 defer { close(upstream) }
-                return BlockingUnixSocket.write(repeating: event, to: upstream, upTo: Self.flood)
+                return BlockingUnixSocket.flood(repeating: event, to: upstream, upTo: Self.flood)
             }
             await proxy.shutdown()
             #expect(taken < Self.bound, "upstream could write \(taken) bytes toward a client that reads nothing")
@@ -49,18 +52,25 @@ struct RecordingProxyBackpressureTests {
     func upstreamThatDoesNotRead() async throws {
         try await withTemporaryDirectory(named: "swift-qmp-bp") { directory in
             let upstreamPath = directory.path + "/qemu.sock"
-            let listener = try BlockingUnixSocket.listen(upstreamPath)
+            let listener = try BlockingUnixSocket.listening(at: upstreamPath)
             defer { close(listener) }
-            let proxy = try QMPRecordingProxy(upstream: .unixSocket(path: upstreamPath), outputPath: directory.path + "/t.jsonl")
+            let proxy = try QMPRecordingProxy(
+                upstream: .unixSocket(path: upstreamPath),
+                outputPath: directory.path + "/t.jsonl"
+            )
             let front = try await proxy.listen(on: .unixSocket(path: directory.path + "/front.sock"))
-            guard case .unixSocket(let frontPath) = front else { return }
-            let client = try BlockingUnixSocket.connect(frontPath)
+            guard case .unixSocket(let frontPath) = front else {
+                Issue.record("the proxy listens at \(front), not at the Unix socket asked for")
+                return
+            }
+            let client = try BlockingUnixSocket.connected(to: frontPath)
             defer { close(client) }
             let upstream = await offThePool { accept(listener, nil, nil) }
             defer { close(upstream) }
-            let command = Array(#"{"execute": "query-status", "arguments": {"x": ""#.utf8)
+            let command =
+                Array(#"{"execute": "query-status", "arguments": {"x": ""#.utf8)
                 + Array(repeating: UInt8(ascii: "a"), count: 16 * 1024) + Array(#""}}"#.utf8) + [10]
-            let taken = await offThePool { BlockingUnixSocket.write(repeating: command, to: client, upTo: Self.flood) }
+            let taken = await offThePool { BlockingUnixSocket.flood(repeating: command, to: client, upTo: Self.flood) }
             await proxy.shutdown()
             #expect(taken < Self.bound, "a client could write \(taken) bytes toward an upstream that reads nothing")
         }
@@ -88,18 +98,18 @@ enum BlockingUnixSocket {
         }
     }
 
-    static func listen(_ path: String) throws -> CInt {
+    static func listening(at path: String) throws -> CInt {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0, withAddress(path, { bind(descriptor, $0, $1) }) == 0, Glibc.listen(descriptor, 4) == 0
+        guard descriptor >= 0, withAddress(path, { bind(descriptor, $0, $1) }) == 0, listen(descriptor, 4) == 0
         else {
             throw Failure(description: "cannot listen on \(path): errno \(errno)")
         }
         return descriptor
     }
 
-    static func connect(_ path: String) throws -> CInt {
+    static func connected(to path: String) throws -> CInt {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0, withAddress(path, { Glibc.connect(descriptor, $0, $1) }) == 0 else {
+        guard descriptor >= 0, withAddress(path, { connect(descriptor, $0, $1) }) == 0 else {
             throw Failure(description: "cannot connect to \(path): errno \(errno)")
         }
         return descriptor
@@ -107,14 +117,14 @@ enum BlockingUnixSocket {
 
     /// Writes `chunk` again and again without blocking until `limit` bytes were taken or the
     /// peer took nothing for a second; returns how many bytes were taken.
-    static func write(repeating chunk: [UInt8], to descriptor: CInt, upTo limit: Int) -> Int {
+    static func flood(repeating chunk: [UInt8], to descriptor: CInt, upTo limit: Int) -> Int {
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         var taken = 0
         var offset = 0
         var lastProgress = ContinuousClock.now
         while taken < limit && ContinuousClock.now - lastProgress < .seconds(1) {
             let written = chunk.withUnsafeBytes { bytes in
-                Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             }
             if written > 0 {
                 taken += written
@@ -135,4 +145,11 @@ private func offThePool<Result: Sendable>(_ work: @escaping @Sendable () -> Resu
     await withCheckedContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
+}
+
+/// An event as QEMU writes it, line end included.
+enum FakeEventLine {
+    static let blockIOError: [UInt8] =
+        Array(#"{"event": "BLOCK_IO_ERROR", "data": {"device": "disk0", "operation": "write"}, "#.utf8)
+        + Array(#""timestamp": {"seconds": 1, "microseconds": 2}}"#.utf8) + [13, 10]
 }

@@ -24,7 +24,9 @@ struct RecordLoopTests {
             #expect(RecordCommand.sameEndpoint(.unixSocket(path: path), .unixSocket(path: path)))
             #expect(RecordCommand.sameEndpoint(.unixSocket(path: path), .unixSocket(path: directory + "/./qmp.sock")))
             try FileManager.default.createDirectory(atPath: directory + "/sub", withIntermediateDirectories: false)
-            #expect(RecordCommand.sameEndpoint(.unixSocket(path: path), .unixSocket(path: directory + "/sub/../qmp.sock")))
+            #expect(
+                RecordCommand.sameEndpoint(.unixSocket(path: path), .unixSocket(path: directory + "/sub/../qmp.sock"))
+            )
             #expect(!RecordCommand.sameEndpoint(.unixSocket(path: path), .unixSocket(path: directory + "/other.sock")))
         }
     }

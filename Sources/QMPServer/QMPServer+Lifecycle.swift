@@ -22,11 +22,11 @@ struct QMPAsyncCommand: Sendable {
     var connection: NIOLoopBound<QMPServerConnectionHandler>
 
     func run() async {
-        let result = await QMPServer.run(handler, serverRequest)
+        let outcome = await QMPServer.run(handler, serverRequest)
         let connection = self.connection
         let request = self.request
         connection.eventLoop.execute {
-            connection.value.finishedLater(request, result)
+            connection.value.finishedLater(request, outcome)
         }
     }
 }

@@ -29,6 +29,36 @@ public typealias QMPCommandHandler = @Sendable (QMPServerRequest) async throws -
 /// that an `async` handler costs per command; it must therefore not block.
 public typealias QMPImmediateCommandHandler = @Sendable (QMPServerRequest) throws -> JSONValue
 
+/// Thrown by a command handler to misbehave on the wire instead of replying, as a faulty QEMU
+/// would: the way a test double shows how its clients cope with a broken monitor.
+///
+/// The bytes go where the reply would have gone (in its turn among the in-band replies), as
+/// they are: nothing checks that they are JSON. Empty bytes answer nothing at all.
+public struct QMPReplyFault: Error, Sendable {
+    /// What becomes of the command and the connection once the bytes are written.
+    public enum Ending: Sendable {
+        /// The command counts as answered: the commands after it run.
+        case answered
+        /// The command never finishes: the in-band commands after it wait, as behind a QEMU
+        /// whose main loop is stuck, until the connection closes (or the server shuts down,
+        /// which answers it with its shutdown error).
+        case stalled
+        /// The connection closes, without another reply or event.
+        case closed
+    }
+
+    /// Written in place of the reply.
+    public var bytes: [UInt8]
+    /// What happens next.
+    public var ending: Ending
+
+    /// A fault that writes `bytes` in place of the reply, then ends as `ending` says.
+    public init(writing bytes: [UInt8] = [], then ending: Ending) {
+        self.bytes = bytes
+        self.ending = ending
+    }
+}
+
 /// The commands a server knows.
 public struct QMPCommandTable: Sendable {
     /// One command's registration.
@@ -345,7 +375,14 @@ public final class QMPServer: Sendable {
     /// What dispatching a command came to: its reply, or the `async` handler still to run.
     enum Dispatch {
         case answered(Result<JSONValue, QMPErrorBody>)
+        case faulted(QMPReplyFault)
         case runLater(QMPCommandHandler)
+    }
+
+    /// How a command ended: with its reply, or with a fault its handler threw.
+    enum Outcome {
+        case answered(Result<JSONValue, QMPErrorBody>)
+        case faulted(QMPReplyFault)
     }
 
     /// Looks the command up and checks its arguments once, on the caller's thread; runs an
@@ -365,21 +402,24 @@ public final class QMPServer: Sendable {
         guard let handler = entry.immediateHandler else { return .runLater(entry.handler) }
         do {
             return .answered(.success(try handler(request)))
+        } catch let fault as QMPReplyFault {
+            return .faulted(fault)
         } catch {
             return .answered(.failure(Self.errorBody(error)))
         }
     }
 
     /// Runs an `async` handler that ``dispatch(_:)`` left, with its errors as QMP error bodies.
-    static func run(_ handler: QMPCommandHandler, _ request: QMPServerRequest) async -> Result<JSONValue, QMPErrorBody>
-    {
+    static func run(_ handler: QMPCommandHandler, _ request: QMPServerRequest) async -> Outcome {
         do {
-            return .success(try await handler(request))
+            return .answered(.success(try await handler(request)))
+        } catch let fault as QMPReplyFault {
+            return .faulted(fault)
         } catch is CancellationError where Task.isCancelled {
             // The handler's own task was cancelled: only a shutdown does that.
-            return .failure(shutDownBeforeFinishing)
+            return .answered(.failure(shutDownBeforeFinishing))
         } catch {
-            return .failure(errorBody(error))
+            return .answered(.failure(errorBody(error)))
         }
     }
 

@@ -64,6 +64,9 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     @exclusivity(unchecked) private var aborted = false
     /// Set when the connection is to close without another reply (``QMPServer/closeConnection(_:replyingFirst:)``).
     @exclusivity(unchecked) private var replying = true
+    /// Commands whose handler threw a stalling ``QMPReplyFault``: never answered, unless a
+    /// shutdown's abort answers them.
+    @exclusivity(unchecked) private var stalled: [QMPServerStateMachine.Request] = []
 
     /// Beyond this, ``output`` goes to the channel at once, so that the channel's writability
     /// (and with it whether more commands are read) sees it.
@@ -118,6 +121,7 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         eventsEnabled = false
         inBandQueue.removeAll()
         runningLater.removeAll()
+        stalled.removeAll()
         output = nil
         outbox.written(outputEventCharge)
         outputEventCharge = 0
@@ -186,9 +190,10 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         guard let context else { return }
         let failure = Result<JSONValue, QMPErrorBody>.failure(QMPServer.shutDownBeforeFinishing)
         // The state machine still releases in-band replies in the order of their commands.
-        let outstanding = Array(runningLater.values) + inBandQueue
+        let outstanding = stalled + Array(runningLater.values) + inBandQueue
         runningLater.removeAll()
         inBandQueue.removeAll()
+        stalled.removeAll()
         inBandRunning = false
         for request in outstanding {
             run(machine.completed(request.ticket, with: failure, id: request.id))
@@ -300,6 +305,9 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         case .answered(let result):
             complete(request, result)
             return
+        case .faulted(let fault):
+            complete(request, fault)
+            return
         case .runLater(let later):
             handler = later
         }
@@ -322,11 +330,57 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Writes a fault's bytes where the command's reply goes, then ends as the fault says.
+    private func complete(_ request: QMPServerStateMachine.Request, _ fault: QMPReplyFault) {
+        guard let context else { return }
+        if fault.ending == .stalled {
+            // Still running as far as the state machine and the in-band queue know.
+            stalled.append(request)
+            writeRaw(fault.bytes)
+            return
+        }
+        // Nothing the machine holds can come before this command's reply: in-band commands run
+        // one at a time, in order, and an out-of-band reply is released alone.
+        guard case .send(var messages) = machine.completed(request.ticket, with: .success(.null), id: request.id),
+            !messages.isEmpty
+        else { return }
+        messages.removeFirst()
+        writeRaw(fault.bytes)
+        if !request.outOfBand {
+            inBandRunning = false
+        }
+        guard fault.ending == .closed else {
+            run(.send(messages))
+            return
+        }
+        replying = false
+        draining = true
+        // Closed once the bytes are out, so that a partial reply really reaches the client.
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        flushOutput()
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: written)
+    }
+
+    private func writeRaw(_ bytes: [UInt8]) {
+        guard let context, replying else { return }
+        takeEvents()
+        guard !bytes.isEmpty else { return }
+        if output == nil {
+            output = context.channel.allocator.buffer(capacity: max(bytes.count, 256))
+        }
+        output!.writeBytes(bytes)
+    }
+
     /// An `async` handler finished: nothing else will flush its reply in this tick. After an
     /// abort, its command has been answered already.
-    func finishedLater(_ request: QMPServerStateMachine.Request, _ result: Result<JSONValue, QMPErrorBody>) {
+    func finishedLater(_ request: QMPServerStateMachine.Request, _ outcome: QMPServer.Outcome) {
         guard runningLater.removeValue(forKey: request.ticket) != nil else { return }
-        complete(request, result)
+        switch outcome {
+        case .answered(let result): complete(request, result)
+        case .faulted(let fault): complete(request, fault)
+        }
         runInBand()
         resumeReadingIfAllowed()
         flushOutput()

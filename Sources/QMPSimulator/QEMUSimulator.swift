@@ -41,6 +41,9 @@ public final class QEMUSimulator: Sendable {
         public var maxCPUs: Int
         /// `-device`s plugged at start (pc: `qemu-xhci` and USB input devices).
         public var devices: [DeviceSpecification]
+        /// Faults to inject into the calls of the commands the rules name, for testing how a
+        /// client copes with a QEMU that misbehaves; none by default.
+        public var faults: [FaultRule]
 
         /// A configuration; by default QEMU 7.2.22, paused, machine `none`.
         public init(
@@ -53,8 +56,10 @@ public final class QEMUSimulator: Sendable {
             machine: MachineType = .none,
             cpus: Int = 1,
             maxCPUs: Int = 1,
-            devices: [DeviceSpecification] = []
+            devices: [DeviceSpecification] = [],
+            faults: [FaultRule] = []
         ) {
+            self.faults = faults
             self.machine = machine
             self.cpus = cpus
             self.maxCPUs = maxCPUs
@@ -102,6 +107,8 @@ public final class QEMUSimulator: Sendable {
     var machineState: NIOLockedValueBox<Machine> { machine }
     /// Called after `quit` has been answered: the embedding program decides what quitting means.
     private let onQuit: @Sendable () -> Void
+    /// Calls so far of each command that a fault rule names.
+    private let faultCallCounts = NIOLockedValueBox<[String: Int]>([:])
 
     /// A simulator; `onQuit` runs after `quit` has been answered.
     public init(configuration: Configuration = Configuration(), onQuit: @escaping @Sendable () -> Void = {}) {
@@ -260,7 +267,8 @@ public final class QEMUSimulator: Sendable {
         // query-commands is in the schema, so the loop above has registered it already.
         let names = JSONValue.array(table.names.map { ["name": .string($0)] })
         table.registerImmediate(Command.QueryCommands.self) { _, _ in names }
-        return table
+        guard !configuration.faults.isEmpty else { return table }
+        return Self.injecting(configuration.faults, into: table, counter: faultCallCounts)
     }
 
     // MARK: - Helpers

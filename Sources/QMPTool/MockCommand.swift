@@ -22,6 +22,23 @@ struct MockCommand: AsyncParsableCommand {
             libvirt's tests/qemucapabilitiesdata/*.replies files: each command gets its recorded \
             reply; one the transcript lacks gets an error that says so.
 
+            --faults makes the simulated QEMU misbehave, to test how a client copes. Its file \
+            is JSON, {"faults": [RULE, ...]}; each RULE names a "command", optionally \
+            "call": N (only its N-th call, counted from 1 over all connections) or \
+            "first": K (its first K calls), and one fault:
+              "delay": SECONDS                 answer that much later
+              "stall": true                    never answer; in-band commands wait
+              "drop-reply": true               run the command, write no reply
+              "close-mid-reply": true          write half the reply (N: N bytes), close
+              "garbage-before-reply": TEXT     write the string TEXT, then the reply
+              "garbage-instead-of-reply": TEXT write TEXT in place of the reply
+              "event-flood": {"count": N}      N events FLOOD before the reply; may
+                                               add "event", "data", "per-second"
+
+            A scenario, faults.json:
+              {"faults": [{"command": "query-status", "call": 2, "delay": 1.5},
+                          {"command": "query-name", "drop-reply": true}]}
+
             Examples:
               qmp mock --simulate --listen /tmp/qmp.sock
               qmp mock --replay session.jsonl --listen /tmp/replay.sock
@@ -29,6 +46,7 @@ struct MockCommand: AsyncParsableCommand {
               qmp mock --simulate --listen 127.0.0.1:4444 --listen /tmp/qmp.sock
               qmp mock --simulate --qemu-version 6.2.0 --listen /tmp/old.sock
               qmp mock --listen /tmp/qmp.sock --max-connections 16 --memory-budget 64M
+              qmp mock --simulate --faults faults.json --listen /tmp/faulty.sock
 
             What the server's limits turned away (clients refused or disconnected, events dropped \
             for clients that do not read them) is printed every 10 seconds while it grows, and \
@@ -44,6 +62,9 @@ struct MockCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The QEMU version to announce.", valueName: "version"))
     var qemuVersion = "7.2.22"
+
+    @Option(help: ArgumentHelp("Inject the faults of this scenario into the simulated QEMU.", valueName: "file"))
+    var faults: String?
 
     @Option(help: ArgumentHelp("A Unix socket path or HOST:PORT to listen on (repeatable).", valueName: "address"))
     var listen: [String] = []
@@ -63,6 +84,9 @@ struct MockCommand: AsyncParsableCommand {
     func validate() throws {
         if simulate && replay != nil {
             throw ValidationError("give --simulate or --replay, not both")
+        }
+        if faults != nil && replay != nil {
+            throw ValidationError("--faults applies to the simulated QEMU, not to --replay")
         }
         guard !listen.isEmpty else {
             throw ValidationError("expected at least one --listen ADDRESS")
@@ -100,11 +124,22 @@ struct MockCommand: AsyncParsableCommand {
                 throw failure(reporting: error)
             }
         } else {
-            let simulator = QEMUSimulator(configuration: .init(version: version)) {
+            var rules: [QEMUSimulator.FaultRule] = []
+            if let faults {
+                do {
+                    let text = try readFile(faults)
+                    rules = try QEMUSimulator.faultRules(parsing: JSONValue(parsing: text))
+                } catch let error as CommandLineError {
+                    throw failure(reporting: error)
+                } catch {
+                    throw failure(reporting: CommandLineError(message: "\(faults): \(error)"))
+                }
+            }
+            let simulator = QEMUSimulator(configuration: .init(version: version, faults: rules)) {
                 quit.continuation.yield("quit")
             }
             server = simulator.makeServer(listeningOn: addresses)
-            what = "a simulated QEMU \(version)"
+            what = "a simulated QEMU \(version)" + (rules.isEmpty ? "" : " with \(rules.count) fault rules")
         }
         if maxConnections != nil || memoryBudget != nil {
             var configuration = server.configuration

@@ -29,7 +29,8 @@ extension QEMUSimulator {
     }
 
     /// Which calls of a command a rule applies to, counted from 1 per command name across every
-    /// connection of the simulator.
+    /// connection of the simulator. A call whose arguments QEMU would refuse is answered with
+    /// its error and not counted.
     public enum Calls: Sendable, Hashable {
         /// Every call.
         case every

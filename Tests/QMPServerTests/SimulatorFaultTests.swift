@@ -31,12 +31,13 @@ struct SimulatorFaultTests {
     @Test("a delayed command answers after its delay; the calls the rule does not select answer at once")
     func delay() async throws {
         try await withFaultySimulator([
-            Rule(command: "query-status", calls: .only(1), fault: .delay(.milliseconds(400)))
+            Rule(command: "query-status", calls: .only(1), fault: .delay(.seconds(3)))
         ]) { client, _ in
             let slow = try await Self.clock.measure { _ = try await client.execute("query-status") }
-            #expect(slow >= .milliseconds(400))
+            #expect(slow >= .seconds(3))
             let fast = try await Self.clock.measure { _ = try await client.execute("query-status") }
-            #expect(fast < .milliseconds(400))
+            // A wide margin: the whole suite loads the machine.
+            #expect(fast < .seconds(3))
         }
     }
 

@@ -45,9 +45,16 @@ struct BenchmarkSmokeTests {
             ["--only", "sequential", "--iterations", "10000000", "--reps", "1", "--peers", "/nonexistent"])
         let benchPID = process.processIdentifier
         defer {
-            // Whatever happens below: a benchmark still running is ended here.
+            // Whatever happens below: a benchmark still running is ended here, by SIGTERM first,
+            // on which it stops its QEMU; SIGKILL alone would leave that QEMU behind.
             if process.isRunning {
-                kill(benchPID, SIGKILL)
+                kill(benchPID, SIGTERM)
+                let patience = ContinuousClock.now + .seconds(15)
+                while process.isRunning && ContinuousClock.now < patience { usleep(50_000) }
+                if process.isRunning {
+                    if let orphan = Self.child(of: benchPID, named: "qemu-system") { kill(orphan, SIGKILL) }
+                    kill(benchPID, SIGKILL)
+                }
                 process.waitUntilExit()
             }
         }

@@ -240,16 +240,23 @@ struct CallDeadlineTests {
                 configuration: configuration(timeouts: timeouts, metrics: metrics),
                 logger: Logger(label: "test") { _ in log.handler(level: .debug) }
             )
+            let slowCalls = {
+                metrics.counterTotal(
+                    label: "qmp_client_slow_calls_total",
+                    dimensions: [("command", "hang"), ("class", "control")]
+                )
+            }
             async let slowCall = client.execute("hang")
-            try await Task.sleep(for: .milliseconds(300))
+            // The call stays unanswered until it has been seen to be slow: a fixed pause would
+            // race the threshold's timer on a loaded machine.
+            let patience = ContinuousClock.now + .seconds(10)
+            while slowCalls() == 0 && ContinuousClock.now < patience {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(try await client.execute("release") == "released")
             #expect(try await slowCall == "late")
             #expect(log.entries.contains { $0.message == "QMP call is slow" && $0.metadata["qmp_command"] == "hang" })
-            let slow = metrics.counterTotal(
-                label: "qmp_client_slow_calls_total",
-                dimensions: [("command", "hang"), ("class", "control")]
-            )
-            #expect(slow == 1)
+            #expect(slowCalls() == 1)
             await client.close()
         }
     }

@@ -46,7 +46,9 @@ public struct QEMULauncher: Sendable {
     public var startPaused: Bool
     /// Appended to QEMU's command line.
     public var extraArguments: [String]
-    /// How long QEMU may take to offer its QMP socket and greet.
+    /// How long QEMU may take to offer its QMP socket and greet. The first connection to it is
+    /// bounded by what remains of this time, in place of the client's `connectTimeout`: QEMU
+    /// greets only once its machine is built, which no connect bound foresees.
     public var startupTimeout: Duration
     /// How long each shutdown step (quit, SIGTERM) may take before the next one.
     public var shutdownStepTimeout: Duration
@@ -197,12 +199,16 @@ public struct QEMULauncher: Sendable {
                     message: "\(binary) \(status) before offering its QMP socket: \(process.logTail())"
                 )
             }
+            let remaining = deadline - clock.now
+            if remaining <= .zero {
+                throw startupTimeRanOut(binary: binary, process: process, socketExists: access(socketPath, F_OK) == 0)
+            }
             if access(socketPath, F_OK) == 0 {
                 // QEMU creates the socket early but greets only once the machine is built, which
                 // on a loaded host can take longer than the client's own connect bound: the
-                // greeting may use whatever is left of the startup time.
+                // greeting has whatever is left of the startup time, no more and no less.
                 var configuration = client
-                configuration.connectTimeout = max(client.connectTimeout, deadline - clock.now)
+                configuration.connectTimeout = remaining
                 do {
                     return try await QMPClient.connect(
                         to: .unixSocket(path: socketPath),
@@ -211,15 +217,31 @@ public struct QEMULauncher: Sendable {
                     )
                 } catch let error as QMPError where error.code == .connectionFailed {
                     // The socket file appears just before QEMU listens on it.
+                } catch let error as QMPError where error.code == .timeout && clock.now >= deadline {
+                    // The bound that ran out is the launcher's, not the client's: say so.
+                    throw startupTimeRanOut(binary: binary, process: process, socketExists: true, underlying: error)
                 }
-            }
-            guard clock.now < deadline else {
-                throw QEMULaunchError(
-                    message: "\(binary) did not offer its QMP socket within \(startupTimeout): \(process.logTail())"
-                )
             }
             try await Task.sleep(for: .milliseconds(10))
         }
+    }
+
+    /// The error for a QEMU that used all of its startup time, saying which step it had reached.
+    private func startupTimeRanOut(
+        binary: String,
+        process: QEMUProcess,
+        socketExists: Bool,
+        underlying: QMPError? = nil
+    ) -> QEMULaunchError {
+        let step =
+            socketExists
+            ? "offered its QMP socket but did not greet"
+            : "did not offer its QMP socket"
+        let detail = underlying.map { " (\($0.message))" } ?? ""
+        return QEMULaunchError(
+            message: "\(binary) \(step) within its startup time of \(startupTimeout)\(detail); "
+                + "a loaded host may need a longer QEMULauncher.startupTimeout: \(process.logTail())"
+        )
     }
 
     private func writePidFile(_ pid: pid_t, directory: String) {

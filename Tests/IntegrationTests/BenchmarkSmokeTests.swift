@@ -61,7 +61,7 @@ struct BenchmarkSmokeTests {
 
         // QEMU is started by the benchmark, so it is found among the benchmark's children.
         var qemuPID: pid_t?
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(120)
         while qemuPID == nil && process.isRunning && ContinuousClock.now < deadline {
             qemuPID = Self.child(of: benchPID, named: "qemu-system")
             if qemuPID == nil { try await Task.sleep(for: .milliseconds(50)) }
@@ -76,7 +76,7 @@ struct BenchmarkSmokeTests {
             Issue.record("the benchmark ended (status \(output.status)) before starting QEMU: \(output.stderr)")
             return
         }
-        let qemu = try #require(qemuPID, "the benchmark started no QEMU within 60 s")
+        let qemu = try #require(qemuPID, "the benchmark started no QEMU within 120 s")
         // Let the round trips begin, then stop the run.
         try await Task.sleep(for: .milliseconds(500))
         kill(benchPID, SIGTERM)

@@ -353,11 +353,69 @@ struct LauncherTests {
         // QEMU creates its socket before it builds the machine and greets only after; on a
         // loaded host that gap outlasts a client's connect bound, which is meant for servers
         // that are already running.
-        let launcher = QEMULauncher(client: QMPClient.Configuration(connectTimeout: .nanoseconds(1)))
+        let launcher = QEMULauncher(
+            startupTimeout: RealQEMU.startupTimeout,
+            client: QMPClient.Configuration(connectTimeout: .nanoseconds(1))
+        )
         try await launcher.withQEMU { qemu in
             let status = try await qemu.client.execute("query-status")
             #expect(status["status"] == "prelaunch")
         }
+    }
+
+    @Test("a QEMU that offers its socket but never greets fails the launch when the startup time runs out, saying so")
+    func socketWithoutGreeting() async throws {
+        // A stand-in for a QEMU stuck while building its machine: it listens where -qmp says and
+        // then says nothing.
+        let script = try Self.standIn(
+            """
+            import socket, sys, time
+            spec = sys.argv[sys.argv.index("-qmp") + 1]
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(spec[len("unix:"):].split(",")[0])
+            listener.listen(4)
+            time.sleep(600)
+            """
+        )
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = await #expect(throws: QEMULaunchError.self) {
+            // Time enough for the stand-in to start and listen on a busy machine.
+            try await QEMULauncher(binary: script, startupTimeout: .seconds(10), shutdownStepTimeout: .seconds(2))
+                .launch()
+        }
+        #expect(
+            error?.message.contains("offered its QMP socket but did not greet within its startup time of 10.0 seconds")
+                == true,
+            "\(error?.message ?? "")"
+        )
+        #expect(error?.message.contains("1e-09") == false)
+        // The launch ends at its startup time, not at a bound of the client's.
+        #expect(clock.now - started < .seconds(40))
+    }
+
+    @Test("a QEMU that never makes its socket fails the launch when the startup time runs out, saying so")
+    func noSocket() async throws {
+        let script = try Self.standIn("import time\ntime.sleep(600)\n")
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let error = await #expect(throws: QEMULaunchError.self) {
+            try await QEMULauncher(binary: script, startupTimeout: .milliseconds(500), shutdownStepTimeout: .seconds(2))
+                .launch()
+        }
+        #expect(
+            error?.message.contains("did not offer its QMP socket within its startup time of 0.5 seconds") == true,
+            "\(error?.message ?? "")"
+        )
+    }
+
+    /// An executable Python script that stands in for QEMU; its path.
+    static func standIn(_ program: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("swift-qmp-stand-in-\(UUID().uuidString.prefix(8))").path
+        try ("#!/usr/bin/env python3\n" + program).write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
     }
 
     @Test("a missing QEMU binary is a launch error that says how to install QEMU")

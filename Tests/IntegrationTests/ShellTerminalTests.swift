@@ -171,7 +171,7 @@ struct ShellTerminalTests {
         let shellSocket = directory.appendingPathComponent("shell.sock").path
         let launcher = QEMULauncher(
             extraArguments: ["-qmp", "unix:\(shellSocket),server=on,wait=off"],
-            startupTimeout: .seconds(30),
+            startupTimeout: RealQEMU.startupTimeout,
             shutdownStepTimeout: .seconds(5)
         )
         let qmp = try QMPExecutable.url.path
@@ -281,7 +281,7 @@ extension ShellTerminalTests {
         try Data().write(to: directory.appendingPathComponent("zz-not-an-argument"))
         let launcher = QEMULauncher(
             extraArguments: ["-qmp", "unix:\(shellSocket),server=on,wait=off"],
-            startupTimeout: .seconds(30),
+            startupTimeout: RealQEMU.startupTimeout,
             shutdownStepTimeout: .seconds(5)
         )
         let qmp = try QMPExecutable.url.path

@@ -7,11 +7,15 @@ import Testing
 /// Every test here talks to the distribution's real QEMU. A missing QEMU is a failure, never a
 /// skip: `scripts/test` installs it.
 enum RealQEMU {
-    static let launcher = QEMULauncher(startupTimeout: .seconds(30), shutdownStepTimeout: .seconds(5))
+    /// How long a QEMU of the tests may take to start. Far more than QEMU needs: the suite runs
+    /// hundreds of tests at once on few cores, and a start that waits its turn is no failure.
+    static let startupTimeout: Duration = .seconds(120)
+
+    static let launcher = QEMULauncher(startupTimeout: startupTimeout, shutdownStepTimeout: .seconds(5))
 
     /// The same, with a client that checks every command against QEMU's schema before sending.
     static let checkedLauncher = QEMULauncher(
-        startupTimeout: .seconds(30),
+        startupTimeout: RealQEMU.startupTimeout,
         shutdownStepTimeout: .seconds(5),
         client: QMPClient.Configuration(checksCommands: true)
     )
@@ -61,7 +65,7 @@ enum RealQEMURelease: String, CaseIterable, Sendable, CustomTestStringConvertibl
             binary: try binary,
             machine: machine,
             extraArguments: extraArguments,
-            startupTimeout: .seconds(30),
+            startupTimeout: RealQEMU.startupTimeout,
             shutdownStepTimeout: .seconds(5),
             client: client
         )

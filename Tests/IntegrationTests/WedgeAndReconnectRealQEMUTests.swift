@@ -56,7 +56,7 @@ struct StoppedQEMUTests {
     func stoppedWithHundredCalls() async throws {
         let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let launcher = QEMULauncher(
-            startupTimeout: .seconds(30),
+            startupTimeout: RealQEMU.startupTimeout,
             shutdownStepTimeout: .seconds(5),
             client: wedgeConfiguration(on: loop)
         )

@@ -173,7 +173,9 @@ struct ServerLifecycleTests {
                 #expect(await slow == Self.shutDown)
                 #expect(await stuck == Self.shutDown)
                 try await group.waitForAll()
-                #expect(clock.now - cancelled < .seconds(2), "run() took \(clock.now - cancelled) to end")
+                // Promptly means without waiting for the hour-long grace period or for the
+                // minute the out-of-band call may take; the bound leaves room for a busy machine.
+                #expect(clock.now - cancelled < .seconds(20), "run() took \(clock.now - cancelled) to end")
                 await client.waitUntilClosed()
                 #expect(!client.isConnected)
             }

@@ -94,6 +94,9 @@ struct ShellCommand: AsyncParsableCommand {
     )
     var address: String?
 
+    /// Events that may wait for a terminal that falls behind; more are dropped and counted.
+    static let eventBacklogLimit = 4096
+
     func validate() throws {
         if connection.launch && address != nil {
             throw ConnectionOptions.addressWithLaunch
@@ -216,12 +219,20 @@ struct ShellSession {
         await withTaskGroup(of: Void.self) { group in
             // Events are printed as they come; their stream ends when the connection does.
             group.addTask {
+                var backlog = ShellEventBacklog(limit: ShellCommand.eventBacklogLimit)
                 do {
                     for try await event in events {
+                        guard backlog.admits(pending: terminal.pendingMessages) else { continue }
+                        if let notice = backlog.notice(droppedByStream: events.droppedCount) {
+                            terminal.print(notice)
+                        }
                         output.event(event)
                     }
                 } catch {
                     // The connection failed rather than closed: the same for the person typing.
+                }
+                if let notice = backlog.notice(droppedByStream: events.droppedCount) {
+                    terminal.print(notice)
                 }
                 if !Task.isCancelled {
                     terminal.print("Disconnected")
@@ -377,6 +388,38 @@ struct ShellSession {
 }
 
 /// How the shell prints: through the terminal thread, coloured when it may.
+/// Events waiting for a terminal that falls behind (an output nobody reads, a slow remote
+/// terminal) are bounded: past the limit they are dropped and counted, and the count is said
+/// before the next event that is printed, and when the shell ends. Replies are never dropped.
+struct ShellEventBacklog {
+    /// The most messages that may wait for the terminal when an event is printed.
+    let limit: Int
+    /// Events dropped here, not counting those the event stream itself dropped.
+    private(set) var dropped = 0
+    private var reported = 0
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Whether an event may be printed while `pending` messages wait; if not, it is counted.
+    mutating func admits(pending: Int) -> Bool {
+        guard pending >= limit else { return true }
+        dropped += 1
+        return false
+    }
+
+    /// The line that says how many events were dropped since the last such line (here and by
+    /// the stream, whose count is `droppedByStream`), or `nil` when none were.
+    mutating func notice(droppedByStream: Int) -> String? {
+        let total = dropped + droppedByStream
+        guard total > reported else { return nil }
+        defer { reported = total }
+        let count = total - reported
+        return "(\(count) event\(count == 1 ? "" : "s") dropped: the terminal fell behind)"
+    }
+}
+
 struct ShellOutput: Sendable {
     let terminal: ShellTerminal
     let pretty: Bool

@@ -3,6 +3,8 @@ import QMPClient
 import QMPCore
 import Testing
 
+@testable import QMPTool
+
 @Suite("qmp mock --faults")
 struct MockFaultsToolTests {
     private static let clock = ContinuousClock()
@@ -127,6 +129,53 @@ struct MockFaultsToolTests {
             // The stall was of the first call only, on a connection now closed.
             #expect(try await flooded.execute("query-uuid")["UUID"] != nil)
             await flooded.close()
+        }
+    }
+
+    @Test("qmp shell drops the events its unread output cannot take, counts them and says so; replies still come")
+    func shellBehindAFlood() async throws {
+        let flood = 30_000
+        let scenario = """
+            {"faults": [{"command": "query-status", "event-flood": {"event": "FLOOD", "count": \(flood)}}]}
+            """
+        try await withMock(["mock", "--faults", "FAULTS", "--listen", "SOCKET"], scenario: scenario) { socket in
+            // The mock serves once a client can connect.
+            await (try connect(socket)).close()
+            let log = socket + ".log"
+            defer { unlink(log) }
+            let process = Process()
+            process.executableURL = try QMPExecutable.url
+            process.arguments = ["shell", "--logfile", log, socket]
+            let input = Pipe()
+            let stdout = Pipe()
+            let stderr = Pipe()
+            process.standardInput = input
+            process.standardOutput = stdout
+            process.standardError = stderr
+            try process.run()
+            input.fileHandleForWriting.write(Data("query-status\n".utf8))
+            // Nobody reads the shell's output until its log has the reply, which comes after
+            // every event of the flood: by then the terminal has fallen behind.
+            let deadline = Self.clock.now + .seconds(60)
+            while !((try? String(contentsOfFile: log, encoding: .utf8))?.contains("\"return\"") ?? false) {
+                guard Self.clock.now < deadline, process.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try input.fileHandleForWriting.close()
+            let output = try await QMPExecutable.finish(process, stdout, stderr, timeout: .seconds(60))
+
+            #expect(output.status == 0, "\(output.stderr)")
+            #expect(output.stdout.contains("{\"return\": {\"status\": \"prelaunch\""), "the reply was not printed")
+            let lines = output.stdout.split(separator: "\n")
+            let printed = lines.filter { $0.contains("\"FLOOD\"") }.count
+            let dropped = lines.compactMap { line -> Int? in
+                guard line.hasSuffix(" dropped: the terminal fell behind)") else { return nil }
+                return Int(line.dropFirst().prefix { $0.isNumber })
+            }.reduce(0, +)
+            #expect(dropped > 0, "no events were said to be dropped; \(printed) printed")
+            #expect(printed + dropped <= flood)
+            // What waited in the backlog when the output was read is printed, not lost.
+            #expect(printed >= ShellCommand.eventBacklogLimit)
         }
     }
 

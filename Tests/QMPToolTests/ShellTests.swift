@@ -391,3 +391,37 @@ struct ShellFileNameCompletionTests {
         #expect(ShellFileNames.entries(in: directory + "nonexistent/").isEmpty)
     }
 }
+
+@Suite("qmp shell: events for a terminal that falls behind")
+struct ShellEventBacklogTests {
+    @Test("below the limit every event is printed and nothing is said")
+    func belowLimit() {
+        var backlog = ShellEventBacklog(limit: 3)
+        let admitted = [backlog.admits(pending: 0), backlog.admits(pending: 2)]
+        #expect(admitted == [true, true])
+        let notice = backlog.notice(droppedByStream: 0)
+        #expect(notice == nil)
+    }
+
+    @Test("at the limit events are dropped, and the next printed event is preceded by their count, once")
+    func dropsAndSaysSo() {
+        var backlog = ShellEventBacklog(limit: 3)
+        let admitted = [backlog.admits(pending: 3), backlog.admits(pending: 5), backlog.admits(pending: 1)]
+        #expect(admitted == [false, false, true])
+        let notices = [backlog.notice(droppedByStream: 0), backlog.notice(droppedByStream: 0)]
+        #expect(notices == ["(2 events dropped: the terminal fell behind)", nil])
+        let again = backlog.admits(pending: 3)
+        #expect(!again)
+        let one = backlog.notice(droppedByStream: 0)
+        #expect(one == "(1 event dropped: the terminal fell behind)")
+    }
+
+    @Test("events the stream dropped are counted with those dropped here")
+    func streamDrops() {
+        var backlog = ShellEventBacklog(limit: 3)
+        let admitted = backlog.admits(pending: 4)
+        #expect(!admitted)
+        let notices = [10, 10, 12].map { backlog.notice(droppedByStream: $0) }
+        #expect(notices == ["(11 events dropped: the terminal fell behind)", nil, "(2 events dropped: the terminal fell behind)"])
+    }
+}

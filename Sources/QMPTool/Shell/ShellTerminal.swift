@@ -122,6 +122,10 @@ final class ShellTerminal: Sendable {
         post(.output(text.hasSuffix("\n") ? text : text + "\n"))
     }
 
+    /// Messages posted that the terminal thread has not taken yet: they pile up while it is
+    /// blocked writing to an output nobody reads.
+    var pendingMessages: Int { messages.withLockedValue { $0.count } }
+
     /// Stops the terminal thread and waits for it (the terminal is restored, history saved).
     func stop() async {
         post(.stop)

@@ -636,7 +636,7 @@ struct QMPBench: AsyncParsableCommand {
         let socket = directory.appendingPathComponent("sim.sock").path
         let mock = Process()
         mock.executableURL = qmp
-        mock.arguments = ["mock", "--simulate", "--listen", socket]
+        mock.arguments = ["mock", "--simulate", "--listen", socket, "--max-connections", String(total + 16)]
         mock.standardOutput = FileHandle.nullDevice
         mock.standardError = FileHandle.nullDevice
         try mock.run()
@@ -673,7 +673,16 @@ struct QMPBench: AsyncParsableCommand {
             }
             return try await group.reduce(into: [Double]()) { $0 += $1 }
         }.sorted()
-        for client in clients { await client.close() }
+        // Every client leaves at once; what the server spends on it is its CPU time from
+        // before the first close until it is idle again.
+        let serverCPUBefore = processCPUTime(mock.processIdentifier)
+        await withTaskGroup(of: Void.self) { group in
+            for client in clients {
+                group.addTask { await client.close() }
+            }
+        }
+        clients.removeAll()
+        let disconnectCPU = await processCPUTimeOnceIdle(mock.processIdentifier) - serverCPUBefore
         let p99 = laps[min(laps.count - 1, Int(Double(laps.count) * 0.99))]
         table.add(
             "\(total) idle connections to simulators: RSS per connection",
@@ -684,6 +693,39 @@ struct QMPBench: AsyncParsableCommand {
             target: .absoluteAtMost(20),
             note: "p99 RTT with \(active.count) active: \(Int(p99)) µs"
         )
+        table.add(
+            "\(total) clients disconnecting at once: server CPU",
+            ours: disconnectCPU * 1000,
+            baseline: nil,
+            baselineName: "target 500 ms",
+            unit: "ms",
+            target: .absoluteAtMost(500),
+            note: "user + system, until the server is idle"
+        )
+    }
+
+    /// User and system CPU time of process `pid` so far, in seconds (0 when unknown).
+    func processCPUTime(_ pid: pid_t) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = text.lastIndex(of: ")")
+        else { return 0 }
+        // After the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The CPU time of `pid` once it has used none for a quarter of a second (or after 10 s).
+    func processCPUTimeOnceIdle(_ pid: pid_t) async -> Double {
+        var last = processCPUTime(pid)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(250))
+            let now = processCPUTime(pid)
+            if now == last { break }
+            last = now
+        }
+        return last
     }
 
     // MARK: - Helpers

@@ -30,6 +30,7 @@ struct BenchmarkSmokeTests {
             #expect(figures.contains(expected), "no row for \(expected): \(output.stdout)\n\(output.stderr)")
         }
         #expect(figures.contains { $0.hasSuffix("idle connections to simulators: RSS per connection") })
+        #expect(figures.contains { $0.hasSuffix("clients disconnecting at once: server CPU") })
         for row in rows {
             #expect(row["ours"]?.isNull == false, "no number of ours for \(row)")
         }

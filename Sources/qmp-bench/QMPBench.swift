@@ -76,27 +76,41 @@ struct QMPBench: AsyncParsableCommand {
         let command = self
         // Before any work, so that no child is started without the handlers in place.
         let signals = StopSignals()
-        let work = Task { try await command.measure() }
-        Task {
-            guard let signalNumber = await signals.next() else { return }
-            signals.restoreDefaultActions()
-            command.log("signal \(signalNumber): stopping QEMU and the simulators, then exiting")
-            work.cancel()
-        }
-        // Ends the wait for a signal, however the run ends.
-        defer { signals.stop() }
         do {
-            try await work.value
-        } catch  where work.isCancelled {
-            if let signalNumber = signals.received {
-                // The default action is back (see above). To the process, not this thread (which may block the signal): some thread
-                // takes it at once. Should none, exit as a shell reports a signal's end.
-                kill(getpid(), signalNumber)
-                usleep(1_000_000)
-                Foundation.exit(128 + signalNumber)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // Ends the wait for a signal, however the figures end.
+                    defer { signals.stop() }
+                    try await command.measure()
+                }
+                group.addTask {
+                    guard let signalNumber = await signals.next() else { return }
+                    signals.restoreDefaultActions()
+                    command.log("signal \(signalNumber): stopping QEMU and the simulators, then exiting")
+                    // Thrown, it cancels the figures; the group waits for their clean-up.
+                    throw StoppedBySignal(number: signalNumber)
+                }
+                do {
+                    while try await group.next() != nil {}
+                } catch {
+                    // waitForAll would let the figures run on; a signal must stop them.
+                    group.cancelAll()
+                    throw error
+                }
             }
-            throw error
+        } catch let stopped as StoppedBySignal {
+            // The default action is back (see above). To the process, not this thread (which may
+            // block the signal): some thread takes it at once. Should none, exit as a shell
+            // reports a signal's end.
+            kill(getpid(), stopped.number)
+            usleep(1_000_000)
+            Foundation.exit(128 + stopped.number)
         }
+    }
+
+    /// A stop signal arrived: the run ends by it once the figures have cleaned up.
+    struct StoppedBySignal: Error {
+        var number: Int32
     }
 
     func measure() async throws {
@@ -117,34 +131,34 @@ struct QMPBench: AsyncParsableCommand {
         if runs(.sequential) || runs(.pipelined) || runs(.schema) || runs(.oneshot) {
             try Task.checkCancellation()
             try await withPeerQEMU { qemu, ourSocket, peerSocket in
-                let client = try await QMPClient.connect(to: .unixSocket(path: ourSocket))
-                defer { Task { await client.close() } }
-                if runs(.sequential) {
-                    let plain = try await QMPClient.connect(
-                        to: .unixSocket(path: ourSocket + ".plain"),
-                        configuration: .init(enableOOB: false)
-                    )
-                    defer { Task { await plain.close() } }
-                    try await sequential(
-                        client: client,
-                        plainClient: plain,
-                        qemuPID: qemu,
-                        peerSocket: peerSocket,
-                        peers: peerSet,
-                        table: &table
-                    )
-                }
-                try Task.checkCancellation()
-                if runs(.pipelined) {
-                    try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table)
-                }
-                try Task.checkCancellation()
-                if runs(.schema) {
-                    try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table)
-                }
-                try Task.checkCancellation()
-                if runs(.oneshot) {
-                    try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table)
+                try await QMPClient.withConnection(to: .unixSocket(path: ourSocket)) { client in
+                    if runs(.sequential) {
+                        try await QMPClient.withConnection(
+                            to: .unixSocket(path: ourSocket + ".plain"),
+                            configuration: .init(enableOOB: false)
+                        ) { plain in
+                            try await sequential(
+                                client: client,
+                                plainClient: plain,
+                                qemuPID: qemu,
+                                peerSocket: peerSocket,
+                                peers: peerSet,
+                                table: &table
+                            )
+                        }
+                    }
+                    try Task.checkCancellation()
+                    if runs(.pipelined) {
+                        try await pipelined(client: client, peerSocket: peerSocket, peers: peerSet, table: &table)
+                    }
+                    try Task.checkCancellation()
+                    if runs(.schema) {
+                        try await schemaFigures(client: client, peers: peerSet, scratch: scratch, table: &table)
+                    }
+                    try Task.checkCancellation()
+                    if runs(.oneshot) {
+                        try await oneShot(socket: ourSocket, peerSocket: peerSocket, peers: peerSet, table: &table)
+                    }
                 }
             }
         }
@@ -582,29 +596,38 @@ struct QMPBench: AsyncParsableCommand {
                 // the 64 MiB limit; a much larger --iterations could reach it.
                 let stream = client.events(named: ["BENCH", "BENCH_END"], bufferSize: count + 1, whenFull: .dropNewest)
                 let started = ContinuousClock.now
-                let producer = Task {
-                    for index in 0..<count {
-                        server.broadcast(
-                            QMPEvent(
-                                name: "BENCH",
-                                data: ["n": .int(Int64(index))],
-                                timestamp: .init(seconds: 0, microseconds: 0)
+                let received = try await withThrowingTaskGroup(of: Int?.self) { group in
+                    group.addTask {
+                        for index in 0..<count {
+                            server.broadcast(
+                                QMPEvent(
+                                    name: "BENCH",
+                                    data: ["n": .int(Int64(index))],
+                                    timestamp: .init(seconds: 0, microseconds: 0)
+                                )
                             )
-                        )
-                        if index % 1024 == 0 { await Task.yield() }
+                            if index % 1024 == 0 { await Task.yield() }
+                        }
+                        server.broadcast(QMPEvent(name: "BENCH_END", timestamp: .init(seconds: 0, microseconds: 0)))
+                        return nil
                     }
-                    server.broadcast(QMPEvent(name: "BENCH_END", timestamp: .init(seconds: 0, microseconds: 0)))
-                }
-                // The reader runs on the client connection's event loop, as in the sequential figure.
-                let received = try await withTaskExecutorPreference(client.executor) {
+                    // The reader runs on the client connection's event loop, as in the sequential figure.
+                    group.addTask {
+                        try await withTaskExecutorPreference(client.executor) {
+                            var received = 0
+                            for try await event in stream {
+                                if event.name == "BENCH_END" { break }
+                                received += 1
+                            }
+                            return received
+                        }
+                    }
                     var received = 0
-                    for try await event in stream {
-                        if event.name == "BENCH_END" { break }
-                        received += 1
+                    for try await count in group {
+                        if let count { received = count }
                     }
                     return received
                 }
-                await producer.value
                 rates.append(Double(received) / seconds(ContinuousClock.now - started))
                 lost += count - received
             }

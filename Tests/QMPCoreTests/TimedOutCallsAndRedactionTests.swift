@@ -8,9 +8,9 @@ private let greeting: JSONValue = [
     "QMP": ["version": ["qemu": ["micro": 0, "minor": 2, "major": 7], "package": ""], "capabilities": ["oob"]]
 ]
 
-/// A machine in command mode with OOB, in-band commands matched by order (QEMU 7.2's way).
+/// A machine in command mode with OOB, in-band commands sent without id and matched by order.
 private func negotiatedMachine() -> QMPClientStateMachine {
-    var machine = QMPClientStateMachine()
+    var machine = QMPClientStateMachine(configuration: .init(inBandIDs: .whenNeeded))
     _ = machine.received(greeting)
     _ = machine.received(["return": [:], "id": 0])
     return machine
@@ -113,6 +113,12 @@ struct RedactionTests {
         let plain: JSONValue = ["command-line": "info version"]
         #expect(QMPRedaction.redacting(secret)["command-line"] == QMPRedaction.placeholder)
         #expect(QMPRedaction.redacting(plain)["command-line"] == "info version")
+    }
+
+    @Test("the placeholder can be chosen by whoever writes the record")
+    func chosenPlaceholder() {
+        let command: JSONValue = ["arguments": ["password": "hunter2", "protocol": "vnc"]]
+        #expect(QMPRedaction.redacting(command, with: "***") == ["arguments": ["password": "***", "protocol": "vnc"]])
     }
 
     @Test("arrays and scalars pass through, with their secrets redacted")

@@ -113,10 +113,8 @@ struct TranscriptPrivacyTests {
             "execute": "human-monitor-command",
             "arguments": ["command-line": "object_add secret,id=s,data=hunter2,format=raw"],
         ]
-        #expect(
-            QMPTranscript.redactingSecrets(hmp)["arguments"]?["command-line"]
-                == "object_add secret,id=s,data=(redacted),format=raw"
-        )
+        // Redacted whole: the rule shared with logs replaces any HMP line that mentions a secret.
+        #expect(QMPTranscript.redactingSecrets(hmp)["arguments"]?["command-line"] == QMPTranscript.redactedValue)
     }
 
     @Test("a secret passed through the proxy is forwarded as sent, recorded redacted, and replays")
@@ -170,6 +168,62 @@ struct TranscriptPrivacyTests {
                     #expect(reply == [:])
                 }
             }
+        }
+    }
+}
+
+/// Logs and transcripts keep the same secrets out: what either used to redact, both redact.
+@Suite("One redaction rule for logs and transcripts")
+struct SharedRedactionRuleTests {
+    /// Both ways of writing a message down, each with its own placeholder.
+    func bothRecords(of message: JSONValue) -> [(record: JSONValue, placeholder: JSONValue)] {
+        [
+            (QMPRedaction.redacting(message), QMPRedaction.placeholder),
+            (QMPTranscript.redactingSecrets(message), QMPTranscript.redactedValue),
+        ]
+    }
+
+    @Test("a member whose name contains password, passwd or passphrase is redacted in both, in any case")
+    func passwordNames() {
+        let command: JSONValue = [
+            "execute": "blockdev-create",
+            "arguments": ["options": ["driver": "luks", "key-passphrase": "hunter2", "PassWd": "hunter3"]],
+        ]
+        for (record, placeholder) in bothRecords(of: command) {
+            #expect(record["arguments"]?["options"]?["key-passphrase"] == placeholder)
+            #expect(record["arguments"]?["options"]?["PassWd"] == placeholder)
+            #expect(record["arguments"]?["options"]?["driver"] == "luks")
+        }
+    }
+
+    @Test("an HMP command line with a password as a positional word is redacted whole in both")
+    func positionalPassword() {
+        let command: JSONValue = [
+            "execute": "human-monitor-command", "arguments": ["command-line": "set_password vnc hunter2"],
+        ]
+        for (record, placeholder) in bothRecords(of: command) {
+            #expect(record["arguments"]?["command-line"] == placeholder)
+        }
+    }
+
+    @Test("in an HMP command line that names no secret, the value of data= is redacted in both")
+    func dataInOtherCommandLines() {
+        let command: JSONValue = [
+            "execute": "human-monitor-command", "arguments": ["command-line": "object_add sec,id=s0,data=hunter2"],
+        ]
+        for (record, placeholder) in bothRecords(of: command) {
+            let expected = "object_add sec,id=s0,data=" + (placeholder.stringValue ?? "")
+            #expect(record["arguments"]?["command-line"] == .string(expected))
+        }
+    }
+
+    @Test("what neither rule calls a secret is written down as sent by both")
+    func plainKept() {
+        let command: JSONValue = [
+            "execute": "human-monitor-command", "arguments": ["command-line": "info status"], "id": 7,
+        ]
+        for (record, _) in bothRecords(of: command) {
+            #expect(record == command)
         }
     }
 }

@@ -64,7 +64,7 @@ public final class QMPReplay: Sendable {
 
     private func answer(_ request: QMPServerRequest) throws -> JSONValue {
         let exchanges = transcript.exchanges
-        let redacted = QMPTranscript.redactingSecrets(arguments: request.arguments, command: request.name)
+        let redacted = QMPTranscript.redactingSecrets(arguments: request.arguments)
         let index = cursor.withLockedValue { used -> Int? in
             let matches = exchanges.indices.filter {
                 exchanges[$0].command == request.name

@@ -100,6 +100,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private var machine: QMPClientStateMachine
     private var reader: JSONReader
+    /// The bytes of an unfinished message the reader held when the connection ended.
+    private var cutOffMessageBytes = 0
     private let hub: EventHub
     private let supervisor: ClientSupervisor
     private let metrics: QMPClientMetrics
@@ -300,11 +302,18 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        cutOffMessageBytes = reader.incompleteMessageByteCount
         let reason: QMPError
         if let closeReason {
             reason = closeReason
         } else if closedByUser {
             reason = userCloseReason ?? QMPError(code: .connectionClosed, message: "the client was closed")
+        } else if machine.greeting == nil, cutOffMessageBytes > 0 {
+            reason = QMPError(
+                code: .connectionClosed,
+                message: "\(peer) closed the connection in the middle of its QMP greeting "
+                    + "(\(cutOffMessageBytes) bytes of it had arrived)"
+            )
         } else if machine.greeting == nil {
             reason = QMPError(
                 code: .connectionClosed,
@@ -722,11 +731,11 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         writeStallCheck = nil
         for id in machine.closed(reason) {
             if let call = calls.removeValue(forKey: id) {
-                finish(call, .failure(Self.error(reason, for: call)))
+                finish(call, .failure(Self.error(reason, for: call, cutOffMessageBytes: cutOffMessageBytes)))
             }
         }
         for call in calls.values {
-            finish(call, .failure(Self.error(reason, for: call)))
+            finish(call, .failure(Self.error(reason, for: call, cutOffMessageBytes: cutOffMessageBytes)))
         }
         calls.removeAll()
         for call in callsWaitingForDescriptorSlot {
@@ -738,13 +747,22 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         supervisor.linkEnded(reason, byUser: byUser, endStreamsWithReason: !byUser || endStreamsWithReason)
     }
 
-    private static func error(_ error: QMPError, for call: PendingCall) -> QMPError {
+    /// `error` as a call learns it. A call that was sent is told what came back: nothing, or the
+    /// beginning of a message (its reply, or whatever came before it) that the end cut off.
+    private static func error(_ error: QMPError, for call: PendingCall, cutOffMessageBytes: Int = 0) -> QMPError {
         var error = error
         error.command = call.name
         error.id = call.wireID
         if error.code == .connectionClosed || error.code == .shutDown {
-            error.message +=
-                call.sent ? "; no reply arrived: the command may or may not have run" : "; the command was not sent"
+            if !call.sent {
+                error.message += "; the command was not sent"
+            } else if cutOffMessageBytes > 0 {
+                error.message +=
+                    "; a partial message of \(cutOffMessageBytes) bytes arrived and the connection ended before it "
+                    + "was complete: the command may or may not have run"
+            } else {
+                error.message += "; no reply arrived: the command may or may not have run"
+            }
         }
         return error
     }

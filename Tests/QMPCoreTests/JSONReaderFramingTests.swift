@@ -172,4 +172,19 @@ struct JSONReaderFramingTests {
         #expect(events.count == 1001)
         #expect(events.last?.error?.offset == badOffset)
     }
+
+    @Test("A message cut off by the end of the input is counted in bytes; whitespace between messages is not")
+    func incompleteMessageByteCount() throws {
+        var reader = JSONReader()
+        reader.feed(bytes("{\"return\": {}}\r\n  "))
+        #expect(try reader.next() == ["return": [:]])
+        #expect(try reader.next() == nil)
+        #expect(reader.incompleteMessageByteCount == 0)
+        reader.feed(bytes("{\"return\": {\"qemu"))
+        #expect(try reader.next() == nil)
+        #expect(reader.incompleteMessageByteCount == 17)
+        reader.feed(bytes("\": 7}}"))
+        #expect(try reader.next() == ["return": ["qemu": 7]])
+        #expect(reader.incompleteMessageByteCount == 0)
+    }
 }

@@ -110,6 +110,14 @@ public struct JSONReader: Sendable {
     /// each feed.
     public var bufferedByteCount: Int { storage.count - readIndex }
 
+    /// Bytes of a message that has begun but not ended (whitespace between messages is none):
+    /// what an input ending now cuts off. Meaningful after ``next()`` has returned `nil`.
+    public var incompleteMessageByteCount: Int {
+        guard scanner.active else { return 0 }
+        let start = scanner.messageStart >= 0 ? scanner.messageStart : scanner.tokenStart
+        return max(0, storage.count - start)
+    }
+
     /// The bytes the reader's buffer occupies, consumed and unused space included: what it costs
     /// in memory, for a server that budgets what its clients' input holds.
     public var bufferCapacity: Int { storage.capacity }

@@ -90,6 +90,23 @@ struct SimulatorFaultTests {
         }
     }
 
+    @Test("a reply cut short says how much of it arrived, not that no reply arrived")
+    func closeMidReplyCountsWhatArrived() async throws {
+        try await withFaultySimulator([Rule(command: "query-version", fault: .closeMidReply(bytes: 12))]) {
+            client,
+            _ in
+            let error = await #expect(throws: QMPError.self) { try await client.execute("query-version") }
+            let description = error?.description ?? ""
+            #expect(
+                description.contains(
+                    "a partial message of 12 bytes arrived and the connection ended before it was complete"
+                )
+            )
+            #expect(description.contains("may or may not have run"))
+            #expect(!description.contains("no reply arrived"))
+        }
+    }
+
     @Test("bytes that are not JSON before a reply fail the call with an error that names them")
     func garbageBeforeReply() async throws {
         try await withFaultySimulator([

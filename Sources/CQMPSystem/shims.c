@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -13,15 +15,84 @@
 
 extern char **environ;
 
-int cqmp_connect_unix(const char *path) {
-    struct sockaddr_un address;
-    memset(&address, 0, sizeof(address));
-    address.sun_family = AF_UNIX;
+/* Fills `address` for the socket at `path`. A path too long for sun_path is reached through
+ * its directory, never by changing the working directory (which belongs to the whole process):
+ * on Linux the address names the directory's descriptor in /proc/self/fd, elsewhere it holds
+ * only the socket's name, for connectat(2) relative to the directory. The directory's
+ * descriptor, when one was opened, is left in `*directory` (else -1) for the caller to close
+ * once it has connected. Returns 0 or -errno; -ENAMETOOLONG when even the name does not fit. */
+static int cqmp_unix_address(const char *path, struct sockaddr_un *address, int *directory) {
+    memset(address, 0, sizeof(*address));
+    address->sun_family = AF_UNIX;
+    *directory = -1;
     size_t length = strlen(path);
-    if (length >= sizeof(address.sun_path)) {
+    if (length < sizeof(address->sun_path)) {
+        memcpy(address->sun_path, path, length);
+        return 0;
+    }
+#if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__)
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash[1] == '\0') {
         return -ENAMETOOLONG;
     }
-    memcpy(address.sun_path, path, length);
+    const char *name = slash + 1;
+    size_t directory_length = slash == path ? 1 : (size_t)(slash - path);
+    char *directory_path = strndup(path, directory_length);
+    if (directory_path == NULL) {
+        return -ENOMEM;
+    }
+#if defined(__linux__)
+    // O_PATH: the directory need only be searchable, as for a connect by its full path.
+    int fd = open(directory_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+#else
+    int fd = open(directory_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#endif
+    int error = errno;
+    free(directory_path);
+    if (fd < 0) {
+        return -error;
+    }
+#if defined(__linux__)
+    int written = snprintf(address->sun_path, sizeof(address->sun_path), "/proc/self/fd/%d/%s", fd, name);
+    if (written < 0 || (size_t)written >= sizeof(address->sun_path)) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+#else
+    size_t name_length = strlen(name);
+    if (name_length >= sizeof(address->sun_path)) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+    memcpy(address->sun_path, name, name_length);
+#endif
+    *directory = fd;
+    return 0;
+#else
+    return -ENAMETOOLONG;
+#endif
+}
+
+/* connect(2) to an address made by cqmp_unix_address; the path is resolved during the call, so
+ * the directory's descriptor may be closed as soon as it returns. */
+static int cqmp_connect_address(int socket_fd, const struct sockaddr_un *address, int directory) {
+#if defined(__APPLE__) || defined(__FreeBSD__)
+    if (directory >= 0) {
+        return connectat(directory, socket_fd, (const struct sockaddr *)address, sizeof(*address));
+    }
+#else
+    (void)directory;
+#endif
+    return connect(socket_fd, (const struct sockaddr *)address, sizeof(*address));
+}
+
+int cqmp_connect_unix(const char *path) {
+    struct sockaddr_un address;
+    int directory;
+    int prepared = cqmp_unix_address(path, &address, &directory);
+    if (prepared != 0) {
+        return prepared;
+    }
 #ifdef SOCK_CLOEXEC
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 #else
@@ -31,10 +102,18 @@ int cqmp_connect_unix(const char *path) {
     }
 #endif
     if (fd < 0) {
-        return -errno;
-    }
-    if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
         int error = errno;
+        if (directory >= 0) {
+            close(directory);
+        }
+        return -error;
+    }
+    int connected = cqmp_connect_address(fd, &address, directory);
+    int error = errno;
+    if (directory >= 0) {
+        close(directory);
+    }
+    if (connected != 0) {
         close(fd);
         return -error;
     }
@@ -43,13 +122,11 @@ int cqmp_connect_unix(const char *path) {
 
 int cqmp_connect_unix_nonblocking(const char *path, int *fd) {
     struct sockaddr_un address;
-    memset(&address, 0, sizeof(address));
-    address.sun_family = AF_UNIX;
-    size_t length = strlen(path);
-    if (length >= sizeof(address.sun_path)) {
-        return -ENAMETOOLONG;
+    int directory;
+    int prepared = cqmp_unix_address(path, &address, &directory);
+    if (prepared != 0) {
+        return prepared;
     }
-    memcpy(address.sun_path, path, length);
 #ifdef SOCK_CLOEXEC
     int socket_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 #else
@@ -60,10 +137,18 @@ int cqmp_connect_unix_nonblocking(const char *path, int *fd) {
     }
 #endif
     if (socket_fd < 0) {
-        return -errno;
-    }
-    if (connect(socket_fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
         int error = errno;
+        if (directory >= 0) {
+            close(directory);
+        }
+        return -error;
+    }
+    int connected = cqmp_connect_address(socket_fd, &address, directory);
+    int error = errno;
+    if (directory >= 0) {
+        close(directory);
+    }
+    if (connected != 0) {
         if (error == EINPROGRESS) {
             *fd = socket_fd;
             return -EINPROGRESS;

@@ -566,7 +566,10 @@ public final class QMPClient: Sendable {
                 hint = "nothing is listening there, or its backlog is full (another client holds the monitor)"
                 #endif
             }
-        case ENAMETOOLONG: hint = "Unix socket paths are limited to 107 bytes"
+        case ENAMETOOLONG:
+            // Longer paths are reached through their directory; only the name must fit then.
+            hint = "the socket's name is too long for a Unix socket address (sun_path holds 107 bytes on Linux, "
+                + "103 on macOS)"
         case ENOTSOCK: hint = "the path is not a socket"
         case EACCES: hint = "permission denied"
         // The system's text comes with the underlying error.

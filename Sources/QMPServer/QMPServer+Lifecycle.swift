@@ -194,11 +194,13 @@ extension QMPServer: Service {
         case .unixSocket(let path):
             let place = try PrivateSocketDirectory(beside: path)
             defer { place.remove() }
-            let listener = try await bootstrap.bind(
-                unixDomainSocketPath: place.socketPath,
-                cleanupExistingSocketFile: false,
-                childChannelInitializer: initializer
-            )
+            let listener = try await place.withBindablePath { bindablePath in
+                try await bootstrap.bind(
+                    unixDomainSocketPath: bindablePath,
+                    cleanupExistingSocketFile: false,
+                    childChannelInitializer: initializer
+                )
+            }
             do {
                 try place.publish(as: path, permissions: configuration.unixSocketPermissions)
             } catch {
@@ -385,6 +387,69 @@ struct PrivateSocketDirectory {
     func remove() {
         unlink(socketPath)
         rmdir(directory)
+    }
+
+    /// Runs `bind` with a path to ``socketPath`` short enough for a socket address: the path
+    /// itself, or one through a ``ShortDirectoryLink`` to the private directory, removed once
+    /// `bind` returns. The socket is made in the private directory all the same, from where
+    /// ``publish(as:permissions:)`` renames it (a rename has no such limit).
+    func withBindablePath<Value>(_ bind: (String) async throws -> Value) async throws -> Value {
+        guard socketPath.utf8.count > ShortDirectoryLink.longestSocketPath else { return try await bind(socketPath) }
+        let link = try ShortDirectoryLink(to: directory)
+        defer { link.remove() }
+        return try await bind(link.path + "/s")
+    }
+}
+
+/// A short path to a directory, for a Unix socket in it whose own path is longer than a socket
+/// address holds: a symbolic link in a directory of its own under `/tmp` that only its owner
+/// can enter. The kernel follows the link while it binds or connects, so the socket is the one
+/// in the directory; the link is needed only for that call, and removed after it.
+///
+/// Changing the working directory would shorten the path too, but the working directory belongs
+/// to the whole process, whose other threads may be resolving relative paths meanwhile.
+struct ShortDirectoryLink {
+    /// The longest path a Unix socket address holds (`sun_path` less its terminating zero).
+    static let longestSocketPath = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+
+    /// The link, which stands for the directory.
+    let path: String
+    private let linkDirectory: String
+
+    init(to directory: String) throws {
+        var target = directory
+        if !target.hasPrefix("/") {
+            guard let cwd = getcwd(nil, 0) else { throw IOError(errnoCode: errno, reason: "getcwd") }
+            target = String(cString: cwd) + "/" + target
+            free(cwd)
+        }
+        var template = Array("/tmp/qmp-link-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw IOError(errnoCode: errno, reason: "mkdtemp in /tmp, for a short path to \(directory)")
+        }
+        linkDirectory = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        path = linkDirectory + "/d"
+        guard symlink(target, path) == 0 else {
+            let error = IOError(errnoCode: errno, reason: "symlink \(path)")
+            rmdir(linkDirectory)
+            throw error
+        }
+    }
+
+    /// For a socket at `socketPath` too long for an address: a link to its directory and the
+    /// short path to the socket through it; `nil` when the path fits as it is.
+    static func shortening(_ socketPath: String) throws -> (link: ShortDirectoryLink, path: String)? {
+        guard socketPath.utf8.count > longestSocketPath, let slash = socketPath.lastIndex(of: "/") else {
+            return nil
+        }
+        let directory = slash == socketPath.startIndex ? "/" : String(socketPath[..<slash])
+        let link = try ShortDirectoryLink(to: directory)
+        return (link, link.path + socketPath[slash...])
+    }
+
+    func remove() {
+        unlink(path)
+        rmdir(linkDirectory)
     }
 }
 

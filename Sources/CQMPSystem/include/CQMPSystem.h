@@ -5,10 +5,12 @@
 #include <sys/types.h>
 
 /// Connects a blocking-free stream socket to the Unix socket at `path`.
-/// Returns the descriptor, or -errno. -ENAMETOOLONG when `path` does not fit sockaddr_un.
+/// Returns the descriptor, or -errno. A path longer than sockaddr_un holds is reached through
+/// its directory (on Linux, macOS and FreeBSD); -ENAMETOOLONG when even that does not fit.
 int cqmp_connect_unix(const char *path);
 
-/// Starts connecting a non-blocking stream socket to the Unix socket at `path`, without ever
+/// Starts connecting a non-blocking stream socket to the Unix socket at `path` (of any length,
+/// as cqmp_connect_unix), without ever
 /// waiting: a full listen backlog makes a blocking connect() sleep with no bound. Returns 0 and
 /// stores the connected descriptor in `*fd`; or -EINPROGRESS with the descriptor in `*fd`, to
 /// be finished with cqmp_connect_finished; or -errno with no descriptor (-EAGAIN on Linux when

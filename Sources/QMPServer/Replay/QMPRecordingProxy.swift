@@ -89,7 +89,9 @@ public final class QMPRecordingProxy: Sendable {
             // Its owner's only, whatever the umask, as the server's own sockets.
             let place = try PrivateSocketDirectory(beside: path)
             defer { place.remove() }
-            channel = try await bootstrap.bind(unixDomainSocketPath: place.socketPath).get()
+            channel = try await place.withBindablePath { bindablePath in
+                try await bootstrap.bind(unixDomainSocketPath: bindablePath).get()
+            }
             do {
                 try place.publish(as: path, permissions: 0o600)
             } catch {
@@ -220,7 +222,17 @@ private final class ProxyHandler: ChannelInboundHandler {
             }
         let connecting: EventLoopFuture<any Channel>
         switch upstreamAddress {
-        case .unixSocket(let path): connecting = bootstrap.connect(unixDomainSocketPath: path)
+        case .unixSocket(let path):
+            do {
+                if let (link, shortPath) = try ShortDirectoryLink.shortening(path) {
+                    connecting = bootstrap.connect(unixDomainSocketPath: shortPath)
+                    connecting.whenComplete { _ in link.remove() }
+                } else {
+                    connecting = bootstrap.connect(unixDomainSocketPath: path)
+                }
+            } catch {
+                connecting = context.eventLoop.makeFailedFuture(error)
+            }
         case .tcp(let host, let port): connecting = bootstrap.connect(host: host, port: port)
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)

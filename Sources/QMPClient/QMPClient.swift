@@ -65,9 +65,10 @@ public final class QMPClient: Sendable {
         public var enableOOB: Bool
         /// Do not send `qmp_capabilities` (for servers without negotiation, like the guest agent).
         public var skipNegotiation: Bool
-        /// When in-band commands carry an id. By default only where replies cannot be matched
-        /// by order (see `QMPClientStateMachine.InBandIDs`): sparing QEMU the id is about
-        /// 15 µs of its CPU per command.
+        /// When in-band commands carry an id. By default always, so that replies are matched by
+        /// id and a reply that comes late or never comes cannot end another call; `.whenNeeded`
+        /// matches by order where that is known to work, for peers that do not echo ids (see
+        /// `QMPClientStateMachine.InBandIDs`).
         public var inBandIDs: QMPClientStateMachine.InBandIDs
         /// Limits of the JSON reader for what the server sends.
         public var reader: JSONReader.Configuration
@@ -108,7 +109,7 @@ public final class QMPClient: Sendable {
             metricsFactory: (any MetricsFactory)? = nil,
             enableOOB: Bool = true,
             skipNegotiation: Bool = false,
-            inBandIDs: QMPClientStateMachine.InBandIDs = .whenNeeded,
+            inBandIDs: QMPClientStateMachine.InBandIDs = .always,
             reader: JSONReader.Configuration = .client,
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
             checksCommands: Bool = false,

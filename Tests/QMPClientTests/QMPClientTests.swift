@@ -277,8 +277,8 @@ struct ScriptedClientTests {
             }
             #expect(error?.code == .timeout)
             #expect(error?.command == "slow")
-            // In band to QEMU 7.2: sent without id, so the error names none.
-            #expect(error?.id == nil)
+            // Sent with its id (the default, also in band to QEMU 7.2), which the error names.
+            #expect(error?.id != nil)
             let pong = try await client.execute("ping")
             #expect(pong == "ok")
         }

@@ -115,8 +115,8 @@ extension QMPClientStateMachine.ExecuteAction {
 // MARK: - A client session
 
 /// A client machine plus the moves of a transcript. Unless a test says otherwise, every command
-/// carries its id, so that the suites below can specify matching by id; the default, where
-/// in-band commands to a recent QEMU go without one, has a suite of its own.
+/// carries its id (the default); `inBandIDs: .whenNeeded`, where in-band commands to a recent
+/// QEMU go without one, has a suite of its own.
 private struct Session {
     var machine: Machine
 
@@ -782,6 +782,48 @@ struct ClientAbandonTests {
     }
 }
 
+// MARK: - Ids by default
+
+@Suite("Client machine: by default every command carries its id, and replies are matched by it")
+struct ClientDefaultIDTests {
+    @Test("by default an in-band command to QEMU 7.2 carries its id")
+    func defaultSendsIDs() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let (id, message) = try #require(session.machine.execute("query-status").sent)
+        #expect(message == ["execute": "query-status", "id": id.json])
+        #expect(session.machine.sendsID(outOfBand: false))
+    }
+
+    @Test("by default a reply that never comes leaves every later reply with its own command")
+    func missingReplyShiftsNothing() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let lost = try session.execute("cont")
+        let second = try session.execute("query-status")
+        let third = try session.execute("query-name")
+        #expect(session.machine.abandon(lost) == "cont")
+        // The reply to `cont` never comes; the others come in order, with their ids.
+        #expect(session.receive(reply(["status": "running"], id: second)).success?.id == second)
+        let last = try #require(session.receive(reply(["name": "vm"], id: third)).success)
+        #expect(last.id == third)
+        #expect(last.result == ["name": "vm"])
+        #expect(session.machine.lateReplyCount == 0)
+    }
+
+    @Test("by default the late reply of a timed-out command is dropped, whenever it comes")
+    func lateReplyAfterLaterReplies() throws {
+        var session = Session(.init())
+        try session.negotiate()
+        let slow = try session.execute("query-block")
+        let next = try session.execute("query-status")
+        _ = session.machine.abandon(slow)
+        #expect(session.receive(reply(id: next)).success?.id == next)
+        #expect(session.receive(reply(id: slow)).isIgnored)
+        #expect(session.machine.lateReplyCount == 1)
+    }
+}
+
 // MARK: - In-band commands without id
 
 /// A greeting as QEMU `version` of that major and minor would send it, OOB on offer.
@@ -798,11 +840,11 @@ private func greeting(qemu major: Int, _ minor: Int) -> JSONValue {
 
 private let idlessReply: JSONValue = ["return": [:]]
 
-@Suite("Client machine: in-band commands matched by order (the default)")
+@Suite("Client machine: in-band commands matched by order (inBandIDs: .whenNeeded)")
 struct ClientInBandOrderTests {
     @Test("to QEMU 7.2 an in-band command goes without id, and the reply without id answers it")
     func idlessRoundTrip() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let (id, message) = try #require(session.machine.execute("query-status").sent)
         #expect(message == ["execute": "query-status"])
@@ -816,7 +858,7 @@ struct ClientInBandOrderTests {
 
     @Test("replies without id complete in-band commands in the order they were sent")
     func inOrder() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let ids = try (0..<8).map { _ in try session.execute("query-status") }
         for (n, id) in ids.enumerated() {
@@ -827,7 +869,7 @@ struct ClientInBandOrderTests {
 
     @Test("an out-of-band command keeps its id, and its reply may overtake in-band replies without id")
     func oobKeepsID() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let first = try session.execute("query-status")
         let (yank, message) = try #require(session.machine.execute("query-yank", outOfBand: true).sent)
@@ -840,7 +882,7 @@ struct ClientInBandOrderTests {
 
     @Test("an error reply without id fails the oldest in-band command, and names no id")
     func idlessErrorFailsOldest() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let first = try session.execute("nope")
         let second = try session.execute("query-status")
@@ -855,7 +897,7 @@ struct ClientInBandOrderTests {
 
     @Test("the late reply of an abandoned in-band command is dropped, and the next reply goes to the next command")
     func abandonedKeepsItsPlace() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let abandoned = try session.execute("slow")
         let next = try session.execute("query-status")
@@ -867,7 +909,7 @@ struct ClientInBandOrderTests {
 
     @Test("a reply with an id never completes a command that was sent without one")
     func idForIdlessCommandIgnored() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let id = try session.execute("query-status")
         #expect(session.receive(reply(id: id)).isIgnored)
@@ -878,7 +920,7 @@ struct ClientInBandOrderTests {
 
     @Test("a reply without id is ignored when nothing sent without id is waiting")
     func strayIdlessReply() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         #expect(session.receive(idlessReply).isIgnored)
         let yank = try session.execute("query-yank", outOfBand: true)
@@ -892,7 +934,7 @@ struct ClientInBandOrderTests {
         arguments: [(2, 12, true), (3, 0, true), (3, 1, false), (9, 2, false)]
     )
     func versionsThatNeedIDs(major: Int, minor: Int, needsIDs: Bool) throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate(greeting: greeting(qemu: major, minor))
         #expect(session.machine.oobEnabled)
         #expect(session.machine.sendsID(outOfBand: false) == needsIDs)
@@ -902,17 +944,17 @@ struct ClientInBandOrderTests {
 
     @Test("without OOB every QEMU answers strictly in order, so in-band commands go without id")
     func withoutOOB() throws {
-        var old = Session(.init())
+        var old = Session(.init(inBandIDs: .whenNeeded))
         try old.negotiate(greeting: qemu012Greeting)
         #expect(!old.machine.sendsID(outOfBand: false))
-        var declined = Session(.init(enableOOB: false))
+        var declined = Session(.init(enableOOB: false, inBandIDs: .whenNeeded))
         try declined.negotiate(greeting: greeting(qemu: 2, 12))
         #expect(!declined.machine.sendsID(outOfBand: false))
     }
 
     @Test("without negotiation (the guest agent) every command carries its id, and a reply without one matches nothing")
     func guestAgentKeepsIDs() throws {
-        var session = Session(.init(skipNegotiation: true))
+        var session = Session(.init(skipNegotiation: true, inBandIDs: .whenNeeded))
         _ = session.machine.connectionOpened()
         let id = try session.execute("guest-ping")
         #expect(session.machine.sendsID(outOfBand: false))
@@ -924,7 +966,7 @@ struct ClientInBandOrderTests {
         "a command withdrawn because its bytes never left gives up its place, so the next reply goes to the next command"
     )
     func withdrawnCommand() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let first = try session.execute("query-status")
         let unsent = try session.execute("getfd")
@@ -938,7 +980,7 @@ struct ClientInBandOrderTests {
 
     @Test("the parse error answering a resync byte is swallowed between replies without id")
     func resyncBetweenIdlessCommands() throws {
-        var session = Session(.init())
+        var session = Session(.init(inBandIDs: .whenNeeded))
         try session.negotiate()
         let before = try session.execute("query-status")
         session.machine.resynchronizing()

@@ -35,8 +35,8 @@ struct ReplyFaultTests {
             )
         )
         try await withRunningServer(server) { address in
-            // Without ids (the client's way with QEMU 7.2): the hand-made reply is taken as the reply.
-            try await withClient(of: address) { client in
+            // Without ids (`.whenNeeded` with QEMU 7.2): the hand-made reply is taken as the reply.
+            try await withClient(of: address, configuration: .init(inBandIDs: .whenNeeded)) { client in
                 let handMade = try await client.execute("hand-made")
                 let later = try await client.execute("hand-made-later")
                 let next = try await client.execute("now")

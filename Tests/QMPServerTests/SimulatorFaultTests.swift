@@ -79,6 +79,20 @@ struct SimulatorFaultTests {
         }
     }
 
+    @Test("with the default configuration, a dropped reply never lands another call's reply on the wrong call")
+    func dropReplyDefault() async throws {
+        try await withFaultySimulator([Rule(command: "cont", fault: .dropReply)]) { client, _ in
+            let dropped = await #expect(throws: QMPError.self) {
+                try await client.execute("cont", timeout: .milliseconds(300))
+            }
+            #expect(dropped?.code == .timeout)
+            let status = try await client.execute("query-status", timeout: .seconds(5))
+            #expect(status["status"] == "running")
+            let name = try await client.execute("query-name", timeout: .seconds(5))
+            #expect(name["status"] == nil)
+        }
+    }
+
     @Test("a reply cut short by the connection closing fails the call with an error that says so")
     func closeMidReply() async throws {
         try await withFaultySimulator([Rule(command: "query-version", fault: .closeMidReply(bytes: 12))]) {

@@ -7,13 +7,12 @@
 /// - Events are delivered in every state, also before the greeting.
 /// - `qmp_capabilities` asks for `oob` only when the greeting offers it (QEMU before 2.12
 ///   rejects the `enable` argument altogether).
-/// - Every command gets an integer id from the machine. It goes on the wire with out-of-band
-///   commands, whose replies may overtake others, and with in-band commands only where order
-///   cannot be trusted (see `Configuration.inBandIDs`): QEMU answers in-band commands in the
-///   order it read them, and reads them one byte per turn of its main loop, so an id it need not
-///   parse saves it several microseconds a command. Replies with an id are matched by id, replies
-///   without one by order. A reply to a command that was abandoned (timed out, cancelled) is
-///   dropped when it arrives.
+/// - Every command gets an integer id from the machine, and by default every command carries it
+///   on the wire (see `Configuration.inBandIDs`), out-of-band and in-band alike; QEMU echoes it
+///   in the reply either way. Replies with an id are matched by id, so a reply that comes late
+///   or never comes cannot end another command. Replies without one, from a session configured
+///   to send in-band commands without ids, are matched by order. A reply to a command that was
+///   abandoned (timed out, cancelled) is dropped when it arrives.
 /// - An error without id answers a command sent without id, or is a parse error of the
 ///   server's JSON reader. QEMU queues both in band, in order, so it belongs to the oldest
 ///   in-band item still outstanding: a resync byte the client sent (the error is swallowed) or
@@ -42,8 +41,8 @@ public struct QMPClientStateMachine: Sendable {
         /// When in-band commands carry an id.
         public var inBandIDs: InBandIDs
 
-        /// A configuration; by default OOB when offered, with negotiation, ids only when needed.
-        public init(enableOOB: Bool = true, skipNegotiation: Bool = false, inBandIDs: InBandIDs = .whenNeeded) {
+        /// A configuration; by default OOB when offered, with negotiation, an id on every command.
+        public init(enableOOB: Bool = true, skipNegotiation: Bool = false, inBandIDs: InBandIDs = .always) {
             self.enableOOB = enableOOB
             self.skipNegotiation = skipNegotiation
             self.inBandIDs = inBandIDs
@@ -52,14 +51,23 @@ public struct QMPClientStateMachine: Sendable {
 
     /// When in-band commands carry an id on the wire. Out-of-band commands always do.
     public enum InBandIDs: Sendable, Hashable {
-        /// Only where matching by order is not safe:
+        /// Only where matching by order is known not to be safe, which spares the server the id
+        /// (QEMU reads commands one byte per turn of its main loop):
         /// - a server that did not greet with a QEMU version of 3.1 or later while OOB is
         ///   enabled: QEMU 2.12 insists on ids then, and reports a dropped command by id only;
         /// - a session without negotiation (the guest agent), where a reply left over from an
         ///   earlier client can still be in the channel: one without id would be taken for the
         ///   oldest command's, one with an id at least has a chance not to match.
+        ///
+        /// Elsewhere replies are matched by order, which holds only while every command gets
+        /// exactly one reply: a reply that never comes (a server fault, a proxy that lost it)
+        /// makes every later reply end the command before its own. Choose it for a peer that
+        /// does not echo ids, or where the server's cost of reading ids matters more.
         case whenNeeded
-        /// Always, e.g. to make a wire trace easier to read.
+        /// On every command, the default: each reply is matched by its id, so a reply that comes
+        /// after its call timed out is recognised and dropped, and one that never comes leaves
+        /// the other calls' replies where they belong. QEMU echoes the id of in-band commands as
+        /// it does for out-of-band ones, in every version.
         case always
     }
 
@@ -128,7 +136,7 @@ public struct QMPClientStateMachine: Sendable {
     private var nextID: Int64 = 1
     private var freeIDs: [Int64] = []
     private static let negotiationID = RequestID(0)
-    /// Decided when negotiation completes; see `InBandIDs.whenNeeded`.
+    /// Decided when negotiation completes; see `InBandIDs`.
     private var inBandCommandsCarryIDs = true
     /// In-band commands sent in command mode whose answer has not come, abandoned ones included.
     public private(set) var owedInBandCount = 0

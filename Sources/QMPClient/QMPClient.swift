@@ -569,7 +569,8 @@ public final class QMPClient: Sendable {
             }
         case ENAMETOOLONG:
             // Longer paths are reached through their directory; only the name must fit then.
-            hint = "the socket's name is too long for a Unix socket address (sun_path holds 107 bytes on Linux, "
+            hint =
+                "the socket's name is too long for a Unix socket address (sun_path holds 107 bytes on Linux, "
                 + "103 on macOS)"
         case ENOTSOCK: hint = "the path is not a socket"
         case EACCES: hint = "permission denied"

@@ -44,6 +44,8 @@ static int cqmp_unix_address(const char *path, struct sockaddr_un *address, int 
 #if defined(__linux__)
     // O_PATH: the directory need only be searchable, as for a connect by its full path.
     int fd = open(directory_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+#elif defined(O_SEARCH)
+    int fd = open(directory_path, O_SEARCH | O_DIRECTORY | O_CLOEXEC);
 #else
     int fd = open(directory_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 #endif

@@ -14,7 +14,8 @@ import Darwin
 
 /// A Unix socket address holds at most 107 bytes of path (103 on macOS); servers and clients
 /// still use sockets at longer paths, without changing the process's working directory.
-@Suite("Unix sockets at paths longer than a socket address holds")
+/// Serialized: each test checks that no short link is left in /tmp, which a link in use by another would upset.
+@Suite("Unix sockets at paths longer than a socket address holds", .serialized)
 struct LongSocketPathTests {
     /// A directory inside `directory` whose path, with `/qmp.sock`, is over 150 bytes long.
     func deepDirectory(in directory: URL) throws -> String {

@@ -7,7 +7,7 @@ extension QMPTranscript {
     /// `message` (a command as a client sent it) with its secrets replaced by
     /// ``redactedValue``, so that a transcript can be shared and stored like any log.
     ///
-    /// What counts as a secret is ``QMPRedaction``'s rule, the same one the client's trace logs
+    /// What counts as a secret is `QMPRedaction`'s rule, the same one the client's trace logs
     /// follow, so that a secret kept out of one is kept out of the other.
     ///
     /// Replay matches a recorded command against the same redaction of the arriving command,

@@ -148,6 +148,31 @@ extension QEMUSimulator {
             }
             return Self.empty
         }
+        table.registerImmediate(Command.BlockResize.self) { command, _ in
+            let node = machine.withLockedValue { machine in
+                // A device name would name a block backend first; the simulated machine has
+                // none, so only the node name can find anything, and an empty one finds nothing.
+                command.nodeName.flatMap { name in machine.blockNodes.first { $0.name == name } }
+            }
+            guard let node else {
+                throw Self.failure(
+                    "Cannot find device='\(command.device ?? "")' nor node-name='\(command.nodeName ?? "")'"
+                )
+            }
+            guard command.size >= 0 else {
+                throw Self.failure("Parameter 'size' expects a >0 size")
+            }
+            // The block layer's largest image: INT64_MAX rounded down to a multiple of 1 GiB.
+            let maximumLength: Int64 = Int64.max - (1 << 30) + 1
+            guard command.size <= maximumLength else {
+                throw Self.failure("offset(\(command.size)) exceeds maximum(\(maximumLength))")
+            }
+            guard !node.readOnly else {
+                throw Self.failure("Image is read-only")
+            }
+            // The null drivers, the only ones the simulator opens, cannot change their size.
+            throw Self.failure("Image format driver does not support resize")
+        }
         // By name: the reply is built member by member, in QEMU 7.2's shape.
         table.registerImmediate("query-named-block-nodes") { _ in
             .array(machine.withLockedValue { $0.blockNodes }.map(Self.blockNodeInfo))

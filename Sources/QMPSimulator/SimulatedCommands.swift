@@ -203,6 +203,23 @@ extension QEMUSimulator {
             }
         }
 
+        /// `block_resize`: the node is looked up by either name, as QEMU's block layer does.
+        struct BlockResize: SimulatedCommand {
+            static let name = "block_resize"
+            let arguments: JSONObject?
+            let device: String?
+            let nodeName: String?
+            let size: Int64
+
+            init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+                let object = try json.object(at: path)
+                arguments = object
+                device = try object.optional("device", at: path)
+                nodeName = try object.optional("node-name", at: path)
+                size = try object.required("size", at: path)
+            }
+        }
+
         struct QueryBlock: SimulatedCommandWithoutArguments { static let name = "query-block" }
 
         // MARK: Network backends

@@ -120,49 +120,58 @@ public struct QMPServerStateMachine: Sendable {
         }
         let oobEnabled = self.oobEnabled
 
-        // The envelope, as qmp_dispatch_check_obj sees it, in one pass over the members: the
-        // id is answered even when it follows the member in error, and a clash of execute
-        // with exec-oob is reported before any other problem.
+        // The envelope, as qmp_dispatch_check_obj sees it. QEMU stops at the first problem in
+        // the order its dictionary holds the members, which is not the order they were sent
+        // (see `QEMUDictionaryOrder`); the id is answered whatever its place.
         var id: JSONValue?
         var name: String?
         var outOfBand = false
         var arguments = JSONObject()
-        var hasExecute = false
-        var hasExecOOB = false
-        var problem: String?
-        for (key, member) in object {
+        var executePosition: Int?
+        var execOOBPosition: Int?
+        var problems: [(key: String, position: Int, text: String)] = []
+        for (position, (key, member)) in object.enumerated() {
             switch key {
             case "execute", "exec-oob":
                 let isExecOOB = key == "exec-oob"
-                if isExecOOB { hasExecOOB = true } else { hasExecute = true }
-                guard problem == nil else { continue }
                 if isExecOOB && !oobEnabled {
                     // Without OOB, exec-oob is no keyword at all.
-                    problem = "QMP input member 'exec-oob' is unexpected"
+                    problems.append((key, position, "QMP input member 'exec-oob' is unexpected"))
                 } else if case .string(let text) = member {
-                    name = text
-                    outOfBand = isExecOOB
+                    if isExecOOB { execOOBPosition = position } else { executePosition = position }
+                    // execute wins over exec-oob, as QEMU's lookup of the command does.
+                    if !isExecOOB || name == nil {
+                        name = text
+                        outOfBand = isExecOOB
+                    }
                 } else {
-                    problem = "QMP input member '\(key)' must be a string"
+                    problems.append((key, position, "QMP input member '\(key)' must be a string"))
                 }
             case "arguments":
-                guard problem == nil else { continue }
                 if case .object(let given) = member {
                     arguments = given
                 } else {
-                    problem = "QMP input member 'arguments' must be an object"
+                    problems.append((key, position, "QMP input member 'arguments' must be an object"))
                 }
             case "id":
                 id = member
             default:
-                if problem == nil { problem = "QMP input member '\(key)' is unexpected" }
+                problems.append((key, position, "QMP input member '\(key)' is unexpected"))
             }
         }
-        if hasExecute && hasExecOOB && oobEnabled {
-            return inBand(error: Self.generic("QMP input member 'execute' clashes with 'exec-oob'"), id: id)
+        if let executePosition, let execOOBPosition {
+            // Found at whichever of the two QEMU comes to second; the text is QEMU's either way.
+            let second =
+                QEMUDictionaryOrder.precedes("execute", executePosition, "exec-oob", execOOBPosition)
+                ? ("exec-oob", execOOBPosition) : ("execute", executePosition)
+            problems.append((second.0, second.1, "QMP input member 'execute' clashes with 'exec-oob'"))
         }
-        if let problem {
-            return inBand(error: Self.generic(problem), id: id)
+        if let first = problems.first {
+            let reported = problems.dropFirst().reduce(first) { earliest, problem in
+                QEMUDictionaryOrder.precedes(problem.key, problem.position, earliest.key, earliest.position)
+                    ? problem : earliest
+            }
+            return inBand(error: Self.generic(reported.text), id: id)
         }
         guard let name else {
             return inBand(error: Self.generic("QMP input lacks member 'execute'"), id: id)

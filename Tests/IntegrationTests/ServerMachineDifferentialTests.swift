@@ -5,10 +5,10 @@ import QMPClient
 import QMPCore
 import Testing
 
-/// A bare socket to a QMP monitor: bytes out, JSON values in, nothing interpreted.
+/// A bare socket to a QMP monitor: bytes out, QEMU's lines in, nothing interpreted.
 private final class RawConnection {
     let descriptor: CInt
-    var reader = JSONReader()
+    var received: [UInt8] = []
 
     init(path: String) throws {
         descriptor = cqmp_connect_unix(path)
@@ -24,16 +24,20 @@ private final class RawConnection {
         _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 
-    /// The next value the server sends; fails after the socket's 5 s receive timeout.
-    func next() throws -> JSONValue {
+    /// The next message exactly as QEMU wrote it, without the CRLF that ends it (QEMU escapes
+    /// line breaks inside strings, so a message is one line); fails after the socket's 5 s
+    /// receive timeout.
+    func nextLine() throws -> String {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            if let value = try reader.next() {
-                return value
+            if let end = received.indices.first(where: { $0 > 0 && received[$0 - 1] == 13 && received[$0] == 10 }) {
+                let line = String(decoding: received[..<(end - 1)], as: UTF8.self)
+                received.removeFirst(end + 1)
+                return line
             }
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             guard count > 0 else { throw QMPError(code: .timeout, message: "no message from QEMU") }
-            reader.feed(chunk[..<count])
+            received += chunk[..<count]
         }
     }
 }
@@ -46,6 +50,11 @@ struct ServerMachineDifferentialTests {
         #"{"execute":"qmp_capabilities","arguments":{"x":1},"id":"a"}"#,
         #"{"execute":"qmp_capabilities","arguments":{"enable":["foo"]},"id":"b"}"#,
         #"{"exec-oob":"query-yank","id":"c"}"#,
+        // A number beyond a double's range is infinity, which QEMU writes as `inf`.
+        #"{"execute":"query-status","id":1e999}"#,
+        // Two problems: the one QEMU meets first in its hash table is reported.
+        #"{"exec-oob":"qmp_capabilities","bar":1,"id":"d"}"#,
+        #"{"foo":1,"exec-oob":1,"id":"e"}"#,
     ]
     static let commandModeRequests = [
         #"[1,2,3]"#,
@@ -58,9 +67,33 @@ struct ServerMachineDifferentialTests {
         #"{"exec-oob":"query-status","id":9}"#,
         #"{"execute":"no-such-command","id":{"a":[1,2]}}"#,
         #"{"execute":"qmp_capabilities","id":null}"#,
+        #"{"execute":"no-such-command","id":1e999}"#,
+        #"{"execute":"no-such-command","id":[1e999,-1e999,1e400,-0.0,1e308]}"#,
+        // What QEMU writes it does not read.
+        #"{"execute":"query-status","id":inf}"#,
+        // The same key in two Unicode normalisations is two keys (QEMU compares bytes); the same
+        // bytes twice are a duplicate.
+        "{\"execute\":\"no-such-command\",\"id\":{\"\u{E9}\":1,\"e\u{301}\":2}}",
+        "{\"execute\":\"no-such-command\",\"id\":{\"e\u{301}\":1,\"e\u{301}\":2}}",
+        // Two envelope problems, in both orders: QEMU reports the one it meets first in its
+        // hash table, and in one bucket the member sent last.
+        #"{"execute":"query-status","foo":1,"bar":2,"id":10}"#,
+        #"{"execute":"query-status","bar":1,"foo":2,"id":11}"#,
+        #"{"execute":"query-status","y":1,"x":2,"id":12}"#,
+        #"{"foo":1,"execute":2,"id":13}"#,
+        #"{"execute":2,"x":1,"id":14}"#,
+        #"{"arguments":1,"execute":2,"bar":3,"id":15}"#,
+        #"{"foo":1,"arguments":1,"id":16}"#,
+        #"{"execute":2,"exec-oob":1,"id":17}"#,
+        #"{"exec-oob":1,"x":1,"id":18}"#,
+        #"{"exec-oob":"query-yank","execute":"query-status","x":1,"id":19}"#,
+        #"{"exec-oob":"query-yank","execute":"query-status","foo":1,"id":20}"#,
+        #"{"foo":1,"exec-oob":"query-yank","execute":2,"id":21}"#,
+        #"{"execute":"query-status","aa":1,"aq":2,"id":22}"#,
+        #"{"execute":"query-status","aq":1,"aa":2,"id":23}"#,
     ]
 
-    @Test("envelope errors and negotiation answers are the same as QEMU's, word for word")
+    @Test("envelope errors and negotiation answers are the same as QEMU's, byte for byte")
     func sameAnswers() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "swift-qmp-diff-\(UUID().uuidString.prefix(8))"
@@ -72,7 +105,7 @@ struct ServerMachineDifferentialTests {
 
         try await RealQEMU.with(launcher) { qemu in
             let raw = try RawConnection(path: socket)
-            let greeting = try #require(QMPGreeting(try raw.next()))
+            let greeting = try #require(QMPGreeting(try JSONValue(parsing: try raw.nextLine())))
 
             var machine = QMPServerStateMachine(
                 configuration: .init(
@@ -85,12 +118,19 @@ struct ServerMachineDifferentialTests {
 
             func compare(_ request: String) throws {
                 raw.send(request + "\n")
-                let fromQEMU = try raw.next()
-                guard case .send(let ours) = machine.received(try JSONValue(parsing: request)) else {
+                let fromQEMU = try raw.nextLine()
+                let action: QMPServerStateMachine.Action
+                do {
+                    action = machine.received(try JSONValue(parsing: request, configuration: .server))
+                } catch {
+                    action = machine.receivedMalformedInput(error)
+                }
+                guard case .send(let ours) = action else {
                     Issue.record("the machine did not answer \(request) at once")
                     return
                 }
-                #expect(ours == [fromQEMU], "for \(request)")
+                // As the server writes them.
+                #expect(ours.map { $0.serialized(style: .qemu) } == [fromQEMU], "for \(request)")
             }
 
             for request in Self.negotiationRequests {

@@ -66,6 +66,32 @@ struct JSONReaderNumberTests {
         )
     }
 
+    @Test("A client reads the non-finite numbers QEMU writes: inf, -inf, nan and -nan")
+    func nonFiniteNumbersFromQEMU() throws {
+        // QEMU 7.2's reply to {"execute":"query-status","id":[1e999,-1e999]}.
+        let reply = #"{"return": {"status": "prelaunch", "singlestep": false, "running": false}, "id": [inf, -inf]}"#
+        #expect(onlyValue(bytes(reply))?["id"] == [.double(.infinity), .double(-.infinity)])
+        #expect(onlyValue(bytes("-inf")) == .double(-.infinity))
+        let nan = try JSONValue(parsing: "[nan, -nan]").arrayValue ?? []
+        #expect(nan.count == 2 && nan.allSatisfy { $0.numberValue?.isNaN == true })
+        #expect(onlyError(bytes("[infinity]"))?.qemuDescription == "JSON parse error, invalid keyword 'infinity'")
+        #expect(onlyError(bytes("[-in]"))?.qemuDescription == "JSON parse error, invalid keyword '-in'")
+    }
+
+    @Test("A server refuses them as QEMU's parser does")
+    func nonFiniteNumbersToQEMU() {
+        // QEMU 7.2's answers to the same bytes.
+        #expect(
+            onlyError(bytes("[inf]"), configuration: .server)?.qemuDescription
+                == "JSON parse error, invalid keyword 'inf'"
+        )
+        #expect(
+            readAllWays(bytes("[-nan]"), configuration: .server, finish: true).map(\.qemuDescription) == [
+                "JSON parse error, stray '-n'", "JSON parse error, expecting value",
+            ]
+        )
+    }
+
     @Test("As in QEMU's lexer, a lone zero takes no exponent: 0e5 is the number 0 and the keyword e")
     func zeroTakesNoExponent() {
         #expect(onlyError(bytes("[0e5]"))?.qemuDescription == "JSON parse error, expected separator in list")

@@ -69,8 +69,9 @@ struct JSONReaderShortStringTests {
         let expected: JSONValue = ["a\"b", "\\", "A", "\n\t", "é", "日本", "😀", "😀", "xé", "\u{0}", "abcdefghijklmné"]
         #expect(onlyValue(input) == expected)
         expectAtEverySplit(input, expected)
-        // Canonically equivalent keys are still the same key.
-        #expect(onlyValue(bytes(#"{"é": 1}"#))?["e\u{301}"] == 1)
+        // Keys are their bytes, as in QEMU: a canonically equivalent spelling is another key.
+        #expect(onlyValue(bytes(#"{"é": 1}"#))?["é"] == 1)
+        #expect(onlyValue(bytes(#"{"é": 1}"#))?["e\u{301}"] == nil)
     }
 
     @Test("single-quoted short strings")

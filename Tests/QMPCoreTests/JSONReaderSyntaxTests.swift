@@ -43,6 +43,35 @@ struct JSONReaderSyntaxTests {
         #expect(error?.description.contains(#""key17""#) == true)
     }
 
+    @Test(
+        "A key written in two Unicode normalisations is two keys, as QEMU compares bytes",
+        arguments: [0, 20]
+    )
+    func keysInTwoNormalisations(otherMembers: Int) throws {
+        // Enough other members make the reader look duplicates up in a hash set.
+        let others = (0..<otherMembers).map { #""key\#($0)": 0, "# }.joined()
+        let composed = "\u{E9}"
+        let decomposed = "e\u{301}"
+        let value = try #require(onlyValue(bytes("{\(others)\"\(composed)\": 1, \"\(decomposed)\": 2}")))
+        let object = try #require(value.objectValue)
+        #expect(object.count == otherMembers + 2)
+        #expect(object[composed] == 1)
+        #expect(object[decomposed] == 2)
+        // The same bytes twice are still a duplicate.
+        let error = onlyError(bytes("{\(others)\"\(decomposed)\": 1, \"\(decomposed)\": 2}"))
+        #expect(error?.qemuDescription == "JSON parse error, duplicate key")
+    }
+
+    @Test("Objects whose keys differ only in normalisation are different objects")
+    func objectEqualityByBytes() {
+        let composed = "\u{E9}"
+        let decomposed = "e\u{301}"
+        let both: JSONObject = [composed: 1, decomposed: 1]
+        #expect(both.count == 2)
+        #expect(both != [composed: 1, decomposed: 2])
+        #expect(JSONObject([(composed, JSONValue.int(1))]) != JSONObject([(decomposed, JSONValue.int(1))]))
+    }
+
     @Test("The description says what was expected and what was found")
     func humanDescriptions() {
         #expect(

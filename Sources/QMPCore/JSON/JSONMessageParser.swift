@@ -315,6 +315,7 @@ struct MessageParser: ~Copyable {
     let streamOffset: Int
     let bounded: Bool
     let singleQuotes: Bool
+    let nonFinite: Bool
     let maximumDepth: Int
     let maximumTokens: Int
 
@@ -326,7 +327,7 @@ struct MessageParser: ~Copyable {
     private(set) var frames = MoveStack<Frame>(capacity: 16)
     private var values = MoveStack<JSONValue>(capacity: 16)
     private var keys = MoveStack<String>(capacity: 16)
-    private var keySets: [Set<String>] = []
+    private var keySets: [Set<UTF8Key>] = []
     private var objectBuffers = ObjectBuffers()
     private var scratch: [UInt8] = []
     /// Only large messages get a string cache (once this many bytes of the message are read);
@@ -353,6 +354,7 @@ struct MessageParser: ~Copyable {
         self.streamOffset = streamOffset
         self.bounded = bounded
         self.singleQuotes = configuration.acceptsSingleQuotedStrings
+        self.nonFinite = configuration.acceptsNonFiniteNumbers
         // The scanner has enforced the limits on a bounded message already.
         self.maximumDepth = bounded ? Int.max : configuration.maximumDepth
         self.maximumTokens = bounded ? Int.max : configuration.maximumTokenCount
@@ -538,7 +540,7 @@ struct MessageParser: ~Copyable {
             let key = keys.base + newest
             var other = keys.base + frame.pointee.keyStart
             while other < key {
-                if other.pointee == key.pointee {
+                if JSONObject.sameKey(other.pointee, key.pointee) {
                     duplicate = true
                     break
                 }
@@ -559,12 +561,24 @@ struct MessageParser: ~Copyable {
     private mutating func checkDuplicateKeyWithSet(frame: UnsafeMutablePointer<Frame>) -> Bool {
         let newest = keys.count - 1
         if frame.pointee.keySet < 0 {
-            var set = Set<String>(minimumCapacity: 2 * Self.keySetThreshold)
-            for i in frame.pointee.keyStart..<newest { set.insert(keys.base[i]) }
+            var set = Set<UTF8Key>(minimumCapacity: 2 * Self.keySetThreshold)
+            for i in frame.pointee.keyStart..<newest { set.insert(UTF8Key(keys.base[i])) }
             keySets.append(set)
             frame.pointee.keySet = keySets.count - 1
         }
-        return !keySets[frame.pointee.keySet].insert(keys.base[newest]).inserted
+        return !keySets[frame.pointee.keySet].insert(UTF8Key(keys.base[newest])).inserted
+    }
+
+    /// A key that equals another only with the same bytes (see `JSONObject.sameKey`).
+    struct UTF8Key: Hashable {
+        let text: String
+
+        init(_ text: String) { self.text = text }
+
+        static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool { JSONObject.sameKey(lhs.text, rhs.text) }
+
+        // String's hash is equal for equal strings, so for equal bytes too.
+        func hash(into hasher: inout Hasher) { hasher.combine(text) }
     }
 
     /// Moves the members of the object that `frame` describes into the shared member buffer of
@@ -640,6 +654,8 @@ struct MessageParser: ~Copyable {
         if q == end && !bounded { throw .fallback }  // the keyword may go on
         p = q
         switch q - start {
+        case 3 where nonFinite:
+            if let number = nonFiniteNumber(at: start) { return .double(number) }
         case 4:
             let word = UnsafeRawPointer(base + start).loadUnaligned(as: UInt32.self)
             if word == UInt32(littleEndian: 0x6575_7274) { return .bool(true) }  // "true"
@@ -658,6 +674,33 @@ struct MessageParser: ~Copyable {
         )
     }
 
+    /// `inf` or `nan` in the three bytes at `start`, as C's printf writes them.
+    private func nonFiniteNumber(at start: Int) -> Double? {
+        switch (base[start], base[start + 1], base[start + 2]) {
+        case (0x69, 0x6E, 0x66): .infinity  // "inf"
+        case (0x6E, 0x61, 0x6E): .nan  // "nan"
+        default: nil
+        }
+    }
+
+    /// `-inf` or `-nan`, with `p` at the minus sign and a letter after it.
+    private mutating func parseNegativeNonFinite() throws(ParseStop) -> JSONValue {
+        let start = p
+        var q = p + 1
+        while q < end, base[q] >= 0x61, base[q] <= 0x7A { q += 1 }
+        if q == end && !bounded { throw .fallback }  // the word may go on
+        p = q
+        if q - start == 4, let number = nonFiniteNumber(at: start + 1) {
+            return .double(-number)
+        }
+        let text = String(decoding: UnsafeBufferPointer(start: base + start, count: q - start), as: UTF8.self)
+        throw failure(
+            qemu: "invalid keyword '\(text)'",
+            detail: "invalid keyword '\(text)'; expected a number, -inf or -nan",
+            at: start
+        )
+    }
+
     @inline(__always)
     private static func isDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
 
@@ -672,6 +715,7 @@ struct MessageParser: ~Copyable {
             guard q < end else { throw incompleteToken() }
         }
         let integerStart = q
+        if negative && nonFinite && (base[q] == 0x69 || base[q] == 0x6E) { return try parseNegativeNonFinite() }
         guard Self.isDigit(base[q]) else { throw lexicalProblem() }
         var isFloat = false
         if base[q] == 0x30 {

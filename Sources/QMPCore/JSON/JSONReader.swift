@@ -48,8 +48,8 @@ import NIOCore
 /// or exponent as doubles (a number beyond `Double`'s range becomes ±infinity, as with QEMU's
 /// `strtod`). Strings must be UTF-8 without surrogates and noncharacters; U+0000 may be written
 /// `\u0000` or, in QEMU's modified UTF-8, as the bytes C0 80. Duplicate keys are an error; keys
-/// are compared as Swift strings (QEMU compares bytes, which differs only for keys that are
-/// canonically equivalent but differently encoded).
+/// are compared by their bytes, as QEMU compares them, so a key written in two Unicode
+/// normalisations ("é" as U+00E9 and as "e" + U+0301) is two keys, not a duplicate.
 ///
 /// Speed: a message that is already complete in the buffer is parsed in one pass straight from
 /// the buffer; the byte-by-byte scanner only runs for messages that arrive in pieces or are
@@ -66,13 +66,18 @@ public struct JSONReader: Sendable {
         /// Whether `'single-quoted'` strings are accepted. QEMU's parser takes them, so a server
         /// that stands in for QEMU should too; a client reading QEMU's output never needs them.
         public var acceptsSingleQuotedStrings: Bool
+        /// Whether the numbers QEMU writes but JSON has no words for are read: `inf`, `-inf`,
+        /// `nan` and `-nan` (QEMU echoes the id `1e999` as `inf`). QEMU's own parser refuses them,
+        /// so a server that stands in for QEMU should too.
+        public var acceptsNonFiniteNumbers: Bool
 
         /// Limits of your own; the defaults are QEMU's.
         public init(
             maximumDepth: Int = 1024,
             maximumMessageSize: Int = 64 * 1024 * 1024,
             maximumTokenCount: Int = 2 * 1024 * 1024,
-            acceptsSingleQuotedStrings: Bool = false
+            acceptsSingleQuotedStrings: Bool = false,
+            acceptsNonFiniteNumbers: Bool = true
         ) {
             precondition(maximumDepth >= 0, "maximumDepth must not be negative")
             precondition(maximumMessageSize > 0, "maximumMessageSize must be positive")
@@ -81,12 +86,16 @@ public struct JSONReader: Sendable {
             self.maximumMessageSize = maximumMessageSize
             self.maximumTokenCount = maximumTokenCount
             self.acceptsSingleQuotedStrings = acceptsSingleQuotedStrings
+            self.acceptsNonFiniteNumbers = acceptsNonFiniteNumbers
         }
 
-        /// QEMU's limits; double-quoted strings only.
+        /// QEMU's limits; double-quoted strings only, and the non-finite numbers QEMU writes.
         public static var client: Configuration { Configuration() }
-        /// QEMU's limits; single-quoted strings accepted, as QEMU's own parser does.
-        public static var server: Configuration { Configuration(acceptsSingleQuotedStrings: true) }
+        /// QEMU's limits and QEMU's own parser: single-quoted strings accepted, non-finite
+        /// numbers refused.
+        public static var server: Configuration {
+            Configuration(acceptsSingleQuotedStrings: true, acceptsNonFiniteNumbers: false)
+        }
     }
 
     /// The limits this reader enforces.
@@ -377,6 +386,7 @@ extension JSONReader {
         var lex = scanner.lex
         let maximumSize = configuration.maximumMessageSize
         let singleQuotes = configuration.acceptsSingleQuotedStrings
+        let nonFinite = configuration.acceptsNonFiniteNumbers
         defer {
             scanner.position = p
             scanner.lex = lex
@@ -628,6 +638,8 @@ extension JSONReader {
                 switch lex {
                 case .sign where c == 0x30: lex = .zero
                 case .sign where isDigit: lex = .digits
+                // -inf and -nan; the parser decides whether the word is one of them.
+                case .sign where nonFinite && (c == 0x69 || c == 0x6E): lex = .keyword
                 case .mantissa where isDigit: lex = .mantissaDigits
                 case .expE where c == 0x2B || c == 0x2D: lex = .expSign
                 case .expE where isDigit, .expSign where isDigit: lex = .expDigits

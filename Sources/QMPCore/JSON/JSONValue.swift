@@ -246,16 +246,15 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
         guard memberCount > 0 else { return nil }
         return withExtendedLifetime(storage) {
             let members = self.members
-            for index in 0..<Int(memberCount) where members[index].key == key {
+            for index in 0..<Int(memberCount) where JSONObject.sameKey(members[index].key, key) {
                 return index
             }
             return nil
         }
     }
 
-    /// Keys compare by `String`'s own equality: canonically equivalent keys are the same key,
-    /// even where their lengths differ ("é" and "e\u{301}", "K" and the Kelvin sign), so no
-    /// cheaper test on the bytes can come first.
+    /// Keys compare by their UTF-8 bytes, as QEMU compares them: "é" written as U+00E9 and as
+    /// "e" + U+0301 are two different keys, although Swift's `==` finds the strings equal.
     @inlinable
     public subscript(key: String) -> JSONValue? {
         get {
@@ -277,6 +276,13 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
                 storage.unsafelyUnwrapped.headerPointer.pointee.used += 1
             }
         }
+    }
+
+    /// Whether two keys are the same key: the same bytes. `String`'s `==` decides first, as it
+    /// is quick to reject, and bytes that are equal are always equal strings.
+    @inlinable
+    internal static func sameKey(_ a: String, _ b: String) -> Bool {
+        a == b && a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
     }
 
     /// Whether a member is called `key`.

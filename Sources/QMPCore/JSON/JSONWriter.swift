@@ -10,8 +10,10 @@ import Darwin
 ///
 /// Object members come out in the order the ``JSONObject`` holds them.
 ///
-/// Non-finite doubles (NaN, ±infinity) have no JSON spelling; every style writes them as `null`
-/// rather than produce invalid JSON. (QEMU itself would print `nan` or `inf`.)
+/// Non-finite doubles (NaN, ±infinity) have no JSON spelling. ``Style/compact`` and
+/// ``Style/pretty(indent:)`` write them as `null` rather than produce invalid JSON;
+/// ``Style/qemu`` writes what QEMU writes (`inf`, `-inf`, `nan`), because a client that sends
+/// an id too large for a double gets `inf` back from QEMU.
 public enum JSONWriter {
     /// How much whitespace and escaping the text gets.
     public enum Style: Sendable, Hashable {
@@ -24,8 +26,8 @@ public enum JSONWriter {
         /// pure-ASCII strings (`\"`, `\\`, `\b \f \n \r \t`, every other code point below 0x20
         /// or from 0x7F up as `\uXXXX` with uppercase hex, astral characters as surrogate
         /// pairs, `/` unescaped), and doubles as C's `%.17g` (`0.1` is
-        /// `0.10000000000000001`, `100.0` is `100`, `-0.0` is `-0`). A double with an integral
-        /// value therefore reads back as an integer, as with QEMU.
+        /// `0.10000000000000001`, `100.0` is `100`, `-0.0` is `-0`, infinity is `inf`). A double
+        /// with an integral value therefore reads back as an integer, as with QEMU.
         ///
         /// One difference: QEMU would print a noncharacter (U+FFFE, U+FDD0, ...) as `\uFFFD`;
         /// this writer keeps the code point (`\uFFFE`), so no data is silently replaced.
@@ -57,10 +59,10 @@ public enum JSONWriter {
         case .uint(let number):
             writeInteger(number, negative: false, to: &out)
         case .double(let number):
-            if !number.isFinite {
-                appendLiteral("null", to: &out)
-            } else if mode == .qemu {
+            if mode == .qemu {
                 writeQEMUDouble(number, to: &out)
+            } else if !number.isFinite {
+                appendLiteral("null", to: &out)
             } else {
                 out.append(contentsOf: number.description.utf8)
             }

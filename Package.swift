@@ -148,7 +148,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "qmp", dependencies: ["QMPTool"]),
+        .executableTarget(
+            name: "qmp",
+            dependencies: ["QMPTool", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // Our figures beside the peers' (../shared/bench-peers), run in release mode.
         .executableTarget(
             name: "qmp-bench",

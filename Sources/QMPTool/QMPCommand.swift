@@ -12,6 +12,9 @@ public struct QMPCommand: AsyncParsableCommand {
             Exit codes: 0 success; 1 QEMU answered with an error; 3 connection failed, was lost, \
             timed out, or the peer does not speak QMP; 64 bad command line.
             """,
+        // Every command, subcommands included, names itself: ArgumentParser otherwise derives
+        // the name from the type's, which at every start of the tool runs the runtime's
+        // demangler and the standard library's Unicode tables.
         subcommands: [
             ShellCommand.self, ExecCommand.self, EventsCommand.self, QOMCommand.self, SchemaCommand.self,
             MockCommand.self, RecordCommand.self,

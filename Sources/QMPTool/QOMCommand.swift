@@ -49,6 +49,7 @@ struct QOMCommand: AsyncParsableCommand {
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "get",
             abstract: "Print a property's value as JSON.",
             discussion: """
                 Examples:
@@ -87,6 +88,7 @@ struct QOMCommand: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "set",
             abstract: "Set a property; VALUE converts as in qmp exec (integers, true/false, JSON, else a string).",
             discussion: """
                 Examples:
@@ -130,6 +132,7 @@ struct QOMCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List an object's properties and children, one 'name: type' per line.",
             discussion: """
                 Examples:
@@ -174,6 +177,7 @@ struct QOMCommand: AsyncParsableCommand {
         }
 
         static let configuration = CommandConfiguration(
+            commandName: "tree",
             abstract: "Print the object tree below PATH (default /), with every property's type and value.",
             discussion: """
                 Each object is a line 'name (type)'; below it, indented by two spaces, its \

@@ -41,6 +41,7 @@ struct SchemaCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List commands, events or types, optionally as one release had them.",
             discussion: """
                 Examples:
@@ -92,6 +93,7 @@ struct SchemaCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Show a command, event or type: its members, their types, and when each existed.",
             discussion: """
                 Examples:
@@ -196,6 +198,7 @@ struct SchemaCommand: ParsableCommand {
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "What was added, removed and changed between two QEMU releases.",
             discussion: """
                 Examples:
@@ -237,6 +240,7 @@ struct SchemaCommand: ParsableCommand {
 
     struct Compare: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "compare",
             abstract: "Set a QEMU's own schema against the history: what it has that no release had, what it lacks.",
             discussion: """
                 Reads the connected QEMU's query-qmp-schema and compares it, command by command and \

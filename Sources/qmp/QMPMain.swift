@@ -1,3 +1,4 @@
+import NIOCore
 import QMPTool
 
 #if canImport(Glibc)
@@ -18,6 +19,10 @@ import Darwin
 @main
 enum QMPMain {
     static func main() {
+        // NIO's shared event loop group has a thread per core by default, each with its stack
+        // and malloc arena; the tool talks to a handful of sockets at most, so one loop serves.
+        // Set before anything touches the group, as NIO requires.
+        NIOSingletons.groupLoopCountSuggestion = 1
         Task.detached {
             await QMPCommand.main()
             exit(EXIT_SUCCESS)

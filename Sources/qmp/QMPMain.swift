@@ -20,9 +20,13 @@ import Darwin
 enum QMPMain {
     static func main() {
         // NIO's shared event loop group has a thread per core by default, each with its stack
-        // and malloc arena; the tool talks to a handful of sockets at most, so one loop serves.
-        // Set before anything touches the group, as NIO requires.
-        NIOSingletons.groupLoopCountSuggestion = 1
+        // and malloc arena. Every command but the two servers, which may have thousands of
+        // clients, is one client of one monitor, which one loop serves. Set before anything
+        // touches the group, as NIO requires.
+        let servers = ["mock", "record"]
+        if !servers.contains(CommandLine.arguments.dropFirst().first ?? "") {
+            NIOSingletons.groupLoopCountSuggestion = 1
+        }
         Task.detached {
             await QMPCommand.main()
             exit(EXIT_SUCCESS)

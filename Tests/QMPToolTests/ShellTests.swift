@@ -422,6 +422,10 @@ struct ShellEventBacklogTests {
         let admitted = backlog.admits(pending: 4)
         #expect(!admitted)
         let notices = [10, 10, 12].map { backlog.notice(droppedByStream: $0) }
-        #expect(notices == ["(11 events dropped: the terminal fell behind)", nil, "(2 events dropped: the terminal fell behind)"])
+        #expect(
+            notices == [
+                "(11 events dropped: the terminal fell behind)", nil, "(2 events dropped: the terminal fell behind)",
+            ]
+        )
     }
 }

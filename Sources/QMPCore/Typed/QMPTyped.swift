@@ -3,6 +3,13 @@
 ///
 /// The bindings convert straight from and to `JSONValue` rather than through `Codable`: the
 /// reader already produced a tree, and walking it directly is much cheaper than a `Decoder`.
+///
+/// Round trips keep what the bindings do not know: a generated struct, union or command keeps
+/// the members it has no property for in `unknownMembers` (read with ``QMPMemberReader``) and
+/// writes them back after its properties, an enumeration keeps an unknown value in its
+/// `unknown` case, so that decoding and encoding again gives back the same JSON (member order
+/// aside). Equality and hashing count the unknown members too: two values that would send
+/// different JSON are never equal.
 
 /// A value that converts from and to JSON.
 public protocol QMPJSONConvertible: Sendable {
@@ -174,12 +181,22 @@ public protocol QMPEventPayload: QMPJSONConvertible {
 
 /// The reply of commands that return nothing (`{}`), and the payload of events without data.
 public struct QMPEmpty: QMPJSONConvertible, Hashable {
-    public init() {}
-    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        // Whatever members a newer QEMU adds are ignored.
-        guard case .object = json else { throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: json) }
+    /// Whatever members the object had after all, as a newer QEMU may send them: kept, so that
+    /// the value encodes to the JSON it was decoded from.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
     }
-    public var json: JSONValue { .object([:]) }
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        guard case .object(let object) = json else {
+            throw .typeMismatch(path, expected: JSONKind.object.rawValue, got: json)
+        }
+        unknownMembers = object
+    }
+
+    public var json: JSONValue { .object(unknownMembers) }
 }
 
 // MARK: - Built-in types

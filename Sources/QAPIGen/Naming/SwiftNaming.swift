@@ -56,7 +56,7 @@ public enum SwiftNaming {
         "UInt32", "UInt64", "Array", "Dictionary", "Set", "Optional", "Result", "Error", "Never", "Character",
         "Sendable", "Hashable", "Equatable", "JSONValue", "JSONObject", "QMPPath", "QMPDecodingError",
         "QEMUAvailability", "QEMUVersionRange", "QEMUVersion", "QMPEmpty", "QMPCommand", "QMPEventPayload",
-        "QMPJSONConvertible", "Branch", "Response",
+        "QMPJSONConvertible", "QMPMemberReader", "QMPIndirect", "Branch", "Response",
     ]
 
     /// The words of a QAPI name.
@@ -131,7 +131,7 @@ public enum SwiftNaming {
 
     /// Members the generated types declare themselves; a QAPI member of that name gets a
     /// trailing underscore (`json` → `json_`).
-    public static let reservedMemberNames: Set<String> = ["json", "arguments", "branch", "rawValue"]
+    public static let reservedMemberNames: Set<String> = ["json", "arguments", "branch", "rawValue", "unknownMembers"]
     /// Likewise for enumeration cases: `unknown` is the case of a value the binding does not know.
     public static let reservedCaseNames: Set<String> = ["json", "rawValue", "unknown"]
 

@@ -30,6 +30,8 @@ extension SwiftRenderer {
             return "(\(elements.map(expression).joined(separator: ", ")))"
         case .closure(let closure):
             return "{ \(expression(closure.body)) }"
+        case .inoutArgument(let name):
+            return "&" + name
         }
     }
 
@@ -79,6 +81,8 @@ extension SwiftRenderer {
         case .existentialMetatype(let protocols):
             let composition = protocols.joined(separator: " & ")
             return protocols.count == 1 ? "any \(composition).Type" : "any (\(composition)).Type"
+        case .inout(let wrapped):
+            return "inout " + type(wrapped)
         }
     }
 }

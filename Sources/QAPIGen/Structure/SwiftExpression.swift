@@ -24,6 +24,8 @@ public indirect enum SwiftExpression: Sendable, Hashable {
     case tuple([SwiftExpression])
     /// A closure written where a function is expected, other than as a trailing closure.
     case closure(SwiftClosure)
+    /// `&name`: a variable passed to an `inout` parameter.
+    case inoutArgument(String)
 }
 
 public enum SwiftLiteral: Sendable, Hashable {

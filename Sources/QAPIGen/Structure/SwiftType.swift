@@ -13,6 +13,8 @@ public indirect enum SwiftType: Sendable, Hashable {
     /// `any P.Type`, or `any (P & Q).Type` for several protocols: a value that is some type
     /// conforming to all of them.
     case existentialMetatype(protocols: [String])
+    /// `inout Type`: only as the type of a parameter.
+    case `inout`(SwiftType)
 }
 
 extension SwiftType {

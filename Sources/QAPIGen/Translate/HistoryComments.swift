@@ -16,7 +16,8 @@ extension Translator {
     }
 
     /// A named type's history: its releases, the releases that changed its shape, and the
-    /// members its newest shape no longer has (the bindings keep the newest shape).
+    /// members its newest shape no longer has that the bindings could not keep as properties
+    /// (the others are there, each saying until when).
     func typeHistoryComment(_ name: String) -> [String] {
         guard let type = history?.type(name) else { return [] }
         var lines = ["In QEMU " + QEMUVersionRange.prose(of: type.history.runs) + "."]
@@ -24,10 +25,13 @@ extension Translator {
             let changes = type.shapeChanges.map(\.description).joined(separator: ", ")
             lines.append("Shape changed in \(changes); this is the newest shape.")
         }
-        let gone = type.members.filter { $0.value.lastVersion != nil && type.history.isPresentInNewest }.keys.sorted()
+        let kept = Set(schema.objectType(named: name)?.members.map(\.name) ?? [])
+        let gone = type.members.filter {
+            $0.value.lastVersion != nil && type.history.isPresentInNewest && !kept.contains($0.key)
+        }.keys.sorted()
         if !gone.isEmpty {
             let list = gone.map { "`\($0)` (until \(type.members[$0]!.lastVersion!))" }.joined(separator: ", ")
-            lines.append("No longer sent: " + list + ".")
+            lines.append("No longer sent, and without a property of its own here: " + list + ".")
         }
         return lines
     }

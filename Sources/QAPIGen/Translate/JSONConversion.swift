@@ -35,8 +35,10 @@ extension SwiftExpression {
     static let json = SwiftExpression.identifier("json")
     /// Where the value being decoded stands, the decoding initializer's other parameter.
     static let path = SwiftExpression.identifier("path")
-    /// The JSON object being read or written.
+    /// The JSON object being written.
     static let object = SwiftExpression.identifier("object")
+    /// The `QMPMemberReader` of the object being read.
+    static let reader = SwiftExpression.identifier("reader")
 
     /// `Type(json: json, path: path)`: decodes a value of `type` from the value being decoded.
     static func decode(_ type: SwiftType) -> SwiftExpression {

@@ -40,8 +40,13 @@ extension Translator {
         }
         declarations += shapeConstants(command.name, olderShape: olderShape)
         declarations += payloadDeclarations(payload)
-        let arguments: SwiftExpression = payload.isEmpty ? .nilLiteral : SwiftExpression.json.dot("objectValue")
-        declarations.append(Self.computedProperty("arguments", type: .optional(.jsonObject), [.expression(arguments)]))
+        // A command without arguments sends none, unless a caller or a decoded request gave it some.
+        let unknown = SwiftExpression.selfValue.dot(Self.unknownMembers)
+        let arguments: [SwiftStatement] =
+            payload.isEmpty
+            ? [.if([.expression(unknown.dot("isEmpty"))], then: [.return(.nilLiteral)], else: []), .return(unknown)]
+            : [.expression(SwiftExpression.json.dot("objectValue"))]
+        declarations.append(Self.computedProperty("arguments", type: .optional(.jsonObject), arguments))
         var comment = ["QAPI command `\(command.name)`."]
         if let olderShape {
             let availability = shapeAvailability(olderShape.shape)

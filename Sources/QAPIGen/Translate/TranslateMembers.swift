@@ -75,13 +75,14 @@ extension Translator {
         }
     }
 
-    /// The memberwise initializer, with optional members defaulting to nil, and any `extra`
-    /// parameters after them.
+    /// The memberwise initializer, with optional members defaulting to nil, any `extra`
+    /// parameters after them, and the unknown members last, empty by default.
     ///
     /// A member named `self` keeps `self` as its argument label but gets another name inside
     /// the initializer: a parameter called `self` would hide `self` from every assignment.
     func memberwiseInitializer(_ typed: [TypedMember], extra: [SwiftParameter] = []) -> SwiftDeclaration {
         func inside(_ name: String) -> String { name == "`self`" ? "self_" : name }
+        let unknown = SwiftParameter(name: Self.unknownMembers, type: .jsonObject, defaultValue: .emptyDictionary)
         let parameters =
             typed.map {
                 SwiftParameter(
@@ -90,24 +91,67 @@ extension Translator {
                     type: $0.type,
                     defaultValue: $0.member.isOptional ? .nilLiteral : nil
                 )
-            } + extra
+            } + extra + [unknown]
         let body: [SwiftStatement] =
             typed.map {
                 .assignment(SwiftExpression.selfValue.dot($0.storage), $0.stored(.identifier(inside($0.name))))
             }
-            + extra.map { .assignment(SwiftExpression.selfValue.dot($0.name), .identifier($0.name)) }
+            + (extra + [unknown]).map { .assignment(SwiftExpression.selfValue.dot($0.name), .identifier($0.name)) }
         return .initializer(SwiftInitializer(parameters: parameters, body: body))
     }
 
-    /// Reads each member from `object`, which the statement before them takes out of `json`
-    /// once: reading each member from `json` itself would copy the object, and with it a pair
-    /// of atomic reference count operations, for every member.
+    /// The name of the property that keeps the members a binding has no property for.
+    static let unknownMembers = "unknownMembers"
+
+    /// `public var unknownMembers: JSONObject`, documented.
+    static let unknownMembersProperty = SwiftDeclaration.documented(
+        ["Members this binding has no property for, kept as they came and written back after the others."],
+        .variable(SwiftVariable(name: unknownMembers, type: .jsonObject))
+    )
+
+    /// Reads each member through `reader`, which counts what it reads, so that what is left is
+    /// kept (see `QMPMemberReader`).
     func decodeStatements(_ typed: [TypedMember]) -> [SwiftStatement] {
         typed.map { entry in
-            let read = SwiftExpression.object.dot(entry.member.isOptional ? "optional" : "required")
+            let read = SwiftExpression.reader.dot(entry.member.isOptional ? "optional" : "required")
                 .call(.unlabeled(.string(entry.member.name)), .labeled("at", .path))
             return .assignment(SwiftExpression.selfValue.dot(entry.storage), entry.stored(.try(read)))
         }
+    }
+
+    /// The decoding initializers of a struct or union whose members `read` reads from
+    /// `reader`. A type that is some union's branch gets `init(reading:at:)` as well, through
+    /// which the union's reader reads the branch's members, so that what neither has a
+    /// property for is found once, against the whole object; the union keeps it.
+    func readingInitializers(_ read: [SwiftStatement], isBranch: Bool) -> [SwiftDeclaration] {
+        let unknown = SwiftExpression.selfValue.dot(Self.unknownMembers)
+        let makeReader = SwiftStatement.binding(
+            .var,
+            name: "reader",
+            type: nil,
+            value: .try(SwiftExpression.type(.memberReader).call(.unlabeled(.json), .labeled("at", .path)))
+        )
+        let keepRest = SwiftStatement.assignment(unknown, SwiftExpression.reader.dot("remainingMembers").call())
+        guard isBranch else { return [Self.decodingInitializer([makeReader] + read + [keepRest])] }
+        let fromReader = SwiftDeclaration.initializer(
+            SwiftInitializer(
+                parameters: [
+                    SwiftParameter(label: "reading", name: "reader", type: .inout(.memberReader)),
+                    SwiftParameter(label: "at", name: "path", type: .path),
+                ],
+                throwing: .decodingError,
+                body: read + [.assignment(unknown, .emptyDictionary)]
+            )
+        )
+        let delegate = SwiftStatement.expression(
+            .try(
+                SwiftExpression.selfValue.dot("init").call(
+                    .labeled("reading", .inoutArgument("reader")),
+                    .labeled("at", .path)
+                )
+            )
+        )
+        return [fromReader, Self.decodingInitializer([makeReader, delegate, keepRest])]
     }
 
     /// Writes each member into `object`; nil optionals are left out.
@@ -121,20 +165,31 @@ extension Translator {
         }
     }
 
-    /// Stored properties, a memberwise initializer, `init(json:path:)` and `json` for members.
+    /// `object.addMembers(self.unknownMembers)`: the kept members, after the properties.
+    static let encodeUnknownMembers = SwiftStatement.expression(
+        SwiftExpression.object.dot("addMembers").call(.unlabeled(SwiftExpression.selfValue.dot(unknownMembers)))
+    )
+
+    /// Stored properties, a memberwise initializer, `init(json:path:)` and `json` for members,
+    /// and the members that the binding has no property for, kept.
     func memberDeclarations(_ members: [QAPIMember], owner: Owner) -> [SwiftDeclaration] {
         let typed = typedMembers(members, owner: owner)
         var declarations = properties(typed)
+        declarations.append(Self.unknownMembersProperty)
         declarations.append(memberwiseInitializer(typed))
-        let decode: [SwiftStatement] =
-            typed.isEmpty
-            ? [.assignment(.identifier("_"), .decodedObject)]
-            : [.binding(.let, name: "object", type: nil, value: .decodedObject)] + decodeStatements(typed)
-        declarations.append(Self.decodingInitializer(decode))
+        var isBranch = false
+        if case .type(let name) = owner { isBranch = unionBranchTypes.contains(name) }
+        let unknown = SwiftExpression.selfValue.dot(Self.unknownMembers)
+        if typed.isEmpty && !isBranch {
+            // Every member there is is unknown.
+            declarations.append(Self.decodingInitializer([.assignment(unknown, .decodedObject)]))
+        } else {
+            declarations += readingInitializers(decodeStatements(typed), isBranch: isBranch)
+        }
         let encode: [SwiftStatement] =
             typed.isEmpty
-            ? [.expression(.jsonObjectValue(.emptyDictionary))]
-            : [Self.newObject] + encodeStatements(typed) + [.return(.jsonObjectValue(.object))]
+            ? [.expression(.jsonObjectValue(unknown))]
+            : [Self.newObject] + encodeStatements(typed) + [Self.encodeUnknownMembers, .return(.jsonObjectValue(.object))]
         declarations.append(Self.jsonProperty(encode))
         return declarations
     }

@@ -18,9 +18,13 @@ extension Translator {
                 .variable(SwiftVariable(name: "branch", type: .named("Branch")))
             )
         )
+        members.append(Self.unknownMembersProperty)
         let branchParameter = SwiftParameter(name: "branch", type: .named("Branch"))
         members.append(memberwiseInitializer(typedCommon, extra: [branchParameter]))
-        members.append(Self.decodingInitializer(unionDecoding(object, variants, typedCommon, branches, other: other)))
+        members += readingInitializers(
+            unionDecoding(variants, typedCommon, branches, other: other),
+            isBranch: unionBranchTypes.contains(name)
+        )
         members.append(Self.jsonProperty(unionEncoding(typedCommon, branches, other: other)))
         let tagType = SwiftNaming.typeName(variants.tagType)
         let branchCases: [SwiftDeclaration] = branches.map { variant, caseName in
@@ -57,11 +61,9 @@ extension Translator {
         )
     }
 
-    /// The common members, then the branch the tag picks. The object is taken once: the common
-    /// members, the `data` branches and the unknown-tag case read from it (a struct branch
-    /// decodes itself from `json`).
+    /// The common members, then the branch the tag picks, all through one reader: a struct
+    /// branch reads its members from it, a tag without a branch takes every member left.
     private func unionDecoding(
-        _ object: QAPIObjectType,
         _ variants: QAPIVariants,
         _ typedCommon: [TypedMember],
         _ branches: [(QAPIVariant, String)],
@@ -80,35 +82,26 @@ extension Translator {
         let cases: [SwiftSwitchCase] = branches.map { variant, caseName in
             let value: SwiftExpression =
                 wrappedType(variant.type) != nil
-                ? .try(SwiftExpression.object.dot("required").call(.unlabeled(.string("data")), .labeled("at", .path)))
-                : .decode(swiftType(variant.type)!)
+                ? .try(SwiftExpression.reader.dot("required").call(.unlabeled(.string("data")), .labeled("at", .path)))
+                : .try(
+                    SwiftExpression.type(swiftType(variant.type)!).call(
+                        .labeled("reading", .inoutArgument("reader")),
+                        .labeled("at", .path)
+                    )
+                )
             return SwiftSwitchCase(
                 [.value(.dot(tagCaseNames[variant.name] ?? caseName))],
                 [.assignment(branch, SwiftExpression.dot(caseName).call(.unlabeled(value)))]
             )
         }
         // What a tag without a branch brings: every member beyond the common ones.
-        let common = SwiftExpression.identifier("common")
-        let key = SwiftExpression.identifier("$0").dot("key")
-        let uncommon = SwiftExpression.object
-            .dot("filter").call(trailing: .not(common.dot("contains").call(.unlabeled(key))))
-            .dot("map").call(trailing: .tuple([key, SwiftExpression.identifier("$0").dot("value")]))
         let otherCase = SwiftSwitchCase.default([
-            .binding(
-                .let,
-                name: "common",
-                type: .generic("Set", [.string]),
-                value: .literal(.array(object.members.map { .string($0.name) }))
-            ),
             .assignment(
                 branch,
-                SwiftExpression.dot(other).call(
-                    .unlabeled(SwiftExpression.type(.jsonObject).call(.unlabeled(uncommon)))
-                )
-            ),
+                SwiftExpression.dot(other).call(.unlabeled(SwiftExpression.reader.dot("remainingMembers").call()))
+            )
         ])
-        return [.binding(.let, name: "object", type: nil, value: .decodedObject)]
-            + decodeStatements(typedCommon)
+        return decodeStatements(typedCommon)
             + [.switch(SwiftExpression.selfValue.dot(SwiftNaming.memberName(variants.tagMember)), cases + [otherCase])]
     }
 
@@ -157,6 +150,7 @@ extension Translator {
                 where: .binary(slot, .equal, .nilLiteral),
                 body: [.assignment(slot, value)]
             ),
+            Self.encodeUnknownMembers,
             .return(.jsonObjectValue(.object)),
         ]
     }

@@ -28,6 +28,9 @@ public struct Translator: Sendable {
     public var olderShapes: [String: [MergedSchema.OlderShape]] = [:]
     /// The newest shape of each command in ``olderShapes``.
     public var newestShapes: [String: QAPIArgumentShape] = [:]
+    /// The types some union's branches are, which a union's decoding reads through its own
+    /// reader (see ``readingInitializers(_:isBranch:)``).
+    let unionBranchTypes: Set<String>
 
     public init(
         schema: QAPISchema,
@@ -42,6 +45,12 @@ public struct Translator: Sendable {
         self.indirectMembers = Self.membersInCycles(schema)
         self.selfContainingTypes = Self.typesHoldingThemselves(schema)
         self.typeSwiftNames = Set(schema.definedTypes.map { SwiftNaming.typeName($0.name) })
+        var branches: Set<String> = []
+        for type in schema.types.values {
+            guard case .object(let object) = type.kind, let variants = object.variants else { continue }
+            branches.formUnion(variants.variants.map(\.type))
+        }
+        self.unionBranchTypes = branches
     }
 
     /// The Swift type of command `name`: `query-status` → `QueryStatusCommand`, or, when the

@@ -79,6 +79,7 @@ extension SwiftType {
     static let jsonValue = SwiftType.named("JSONValue")
     static let jsonObject = SwiftType.named("JSONObject")
     static let path = SwiftType.named("QMPPath")
+    static let memberReader = SwiftType.named("QMPMemberReader")
     static let decodingError = SwiftType.named("QMPDecodingError")
     static let availability = SwiftType.named("QEMUAvailability")
     static let versionRange = SwiftType.named("QEMUVersionRange")

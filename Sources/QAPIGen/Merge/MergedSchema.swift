@@ -7,6 +7,10 @@ import QMPCore
 /// - Every command, event and named type of the newest release, in its newest shape.
 /// - Every command, event and type that only older releases had, from the newest release that
 ///   still had it. A type an old command refers to and that still exists keeps its newest shape.
+/// - Members that later releases removed stay, from the newest release that still had them, so
+///   that a program talking to an older QEMU can read and send them (`StatusInfo.singlestep`).
+///   A member is left out only where it would clash with a member of a union the type is a
+///   branch of, or of a branch of the union it belongs to.
 /// - A member is optional unless every release that has its owner has the member and has it
 ///   required. An older QEMU that lacks a member added later, or a newer one that dropped it,
 ///   then still decodes; the member's history says when it is required (`relaxedMembers`).
@@ -62,11 +66,7 @@ public struct MergedSchema: Sendable {
         // Newest first, so that what several older releases had comes from the latest of them.
         for release in releases.releases.dropLast().reversed() {
             let old = release.schema
-            func adopt(_ typeName: String?) {
-                guard let typeName, schema.types[typeName] == nil, let type = old.types[typeName] else { return }
-                schema.types[typeName] = type
-                for referenced in Self.references(of: type) { adopt(referenced) }
-            }
+            func adopt(_ typeName: String?) { Self.adopt(typeName, from: old, into: &schema) }
             for command in old.commands.values where schema.commands[command.name] == nil {
                 schema.commands[command.name] = command
                 adopt(command.argumentType)
@@ -80,6 +80,8 @@ public struct MergedSchema: Sendable {
                 adopt(type.name)
             }
         }
+
+        Self.restoreRemovedMembers(into: &schema, releases: releases, availability: availability)
 
         // Optionality from the whole history.
         func relax(
@@ -195,6 +197,102 @@ public struct MergedSchema: Sendable {
             }
             olderShapes[command] = older
         }
+    }
+
+    /// Puts back the members of objects, and of commands' inline arguments and events' inline
+    /// data, that the release the merged schema took them from no longer had, each from the
+    /// newest release that still had it, with the types it needs.
+    static func restoreRemovedMembers(
+        into schema: inout QAPISchema,
+        releases: QAPIReleases,
+        availability: QAPIAvailability
+    ) {
+        let older = Array(releases.releases.dropLast().reversed())
+        /// The removed members of `histories` that `members` lacks, from the newest release in
+        /// which `oldMembers` has them; oldest first, as they came.
+        func removed(
+            from members: [QAPIMember],
+            histories: [String: QAPIMemberHistory],
+            excluding: Set<String>,
+            oldMembers: (QAPISchema) -> [QAPIMember]?
+        ) -> [QAPIMember] {
+            let present = Set(members.map(\.name))
+            let missing = histories.filter { name, history in
+                history.lastVersion != nil && !present.contains(name) && !excluding.contains(name)
+            }
+            var restored: [(member: QAPIMember, introduced: QEMUVersion)] = []
+            for (name, history) in missing {
+                for release in older {
+                    guard let member = oldMembers(release.schema)?.first(where: { $0.name == name }) else { continue }
+                    adopt(member.type, from: release.schema, into: &schema)
+                    restored.append((member, history.introduced))
+                    break
+                }
+            }
+            return restored.sorted { ($0.introduced, $0.member.name) < ($1.introduced, $1.member.name) }.map(\.member)
+        }
+        func plainMembers(_ schema: QAPISchema, _ typeName: String?) -> [QAPIMember]? {
+            guard let typeName, case .object(let object)? = schema.types[typeName]?.kind, object.variants == nil
+            else { return nil }
+            return object.members
+        }
+
+        // A union reads its branch's members from the same object as its own: a member the one
+        // got back must not be one the other has.
+        var unionMembersOfBranch: [String: Set<String>] = [:]
+        var branchMembersOfUnion: [String: Set<String>] = [:]
+        for (name, type) in schema.types {
+            guard case .object(let object) = type.kind, let variants = object.variants else { continue }
+            let common = Set(object.members.map(\.name))
+            for variant in variants.variants {
+                unionMembersOfBranch[variant.type, default: []].formUnion(common)
+                if case .object(let branch)? = schema.types[variant.type]?.kind {
+                    branchMembersOfUnion[name, default: []].formUnion(branch.members.map(\.name))
+                }
+            }
+        }
+        for name in schema.types.keys.sorted() {
+            guard case .object(var object)? = schema.types[name]?.kind, let history = availability.type(name) else {
+                continue
+            }
+            let excluding = unionMembersOfBranch[name, default: []].union(branchMembersOfUnion[name, default: []])
+            let restored = removed(from: object.members, histories: history.members, excluding: excluding) {
+                guard case .object(let old)? = $0.types[name]?.kind else { return nil }
+                return old.members
+            }
+            guard !restored.isEmpty else { continue }
+            object.members += restored
+            schema.types[name]!.kind = .object(object)
+        }
+        for command in schema.commands.values {
+            guard let argumentType = command.argumentType, schema.types[argumentType]?.isImplicit == true,
+                let members = plainMembers(schema, argumentType), let history = availability.command(command.name)
+            else { continue }
+            let restored = removed(from: members, histories: history.members, excluding: []) {
+                plainMembers($0, $0.commands[command.name]?.argumentType)
+            }
+            guard !restored.isEmpty, case .object(var object)? = schema.types[argumentType]?.kind else { continue }
+            object.members = members + restored
+            schema.types[argumentType]!.kind = .object(object)
+        }
+        for event in schema.events.values {
+            guard let dataType = event.dataType, schema.types[dataType]?.isImplicit == true,
+                let members = plainMembers(schema, dataType), let history = availability.event(event.name)
+            else { continue }
+            let restored = removed(from: members, histories: history.members, excluding: []) {
+                plainMembers($0, $0.events[event.name]?.dataType)
+            }
+            guard !restored.isEmpty, case .object(var object)? = schema.types[dataType]?.kind else { continue }
+            object.members = members + restored
+            schema.types[dataType]!.kind = .object(object)
+        }
+    }
+
+    /// Takes `typeName` from `old` unless `schema` has it, with the types it refers to.
+    static func adopt(_ typeName: String?, from old: QAPISchema, into schema: inout QAPISchema) {
+        guard let typeName, schema.types[typeName] == nil, let type = old.types[typeName] else { return }
+        schema.types[typeName] = type
+        for referenced in references(of: type) { adopt(referenced, from: old, into: &schema) }
     }
 
     static func argumentForms(of releases: QAPIReleases) -> [String: [ArgumentForm]] {

@@ -66,22 +66,27 @@ public struct AcceleratorInfo: QMPJSONConvertible, Hashable {
     public var enabled: Accelerator
     /// `present`
     public var present: [Accelerator]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enabled: Accelerator, present: [Accelerator]) {
+    public init(enabled: Accelerator, present: [Accelerator], unknownMembers: JSONObject = [:]) {
         self.enabled = enabled
         self.present = present
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enabled = try object.required("enabled", at: path)
-        self.present = try object.required("present", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enabled = try reader.required("enabled", at: path)
+        self.present = try reader.required("present", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["enabled"] = self.enabled.json
         object["present"] = self.present.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -93,22 +98,27 @@ public struct KvmInfo: QMPJSONConvertible, Hashable {
     public var enabled: Bool
     /// `present`
     public var present: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enabled: Bool, present: Bool) {
+    public init(enabled: Bool, present: Bool, unknownMembers: JSONObject = [:]) {
         self.enabled = enabled
         self.present = present
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enabled = try object.required("enabled", at: path)
-        self.present = try object.required("present", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enabled = try reader.required("enabled", at: path)
+        self.present = try reader.required("present", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["enabled"] = self.enabled.json
         object["present"] = self.present.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -120,18 +130,26 @@ public struct QueryAcceleratorsCommand: QMPCommand, QMPJSONConvertible, Hashable
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -142,18 +160,26 @@ public struct QueryKvmCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -164,17 +190,25 @@ public struct XAccelStatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(10, 1, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

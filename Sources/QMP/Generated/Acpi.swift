@@ -16,22 +16,26 @@ public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
     public var source: Int64
     /// `status`
     public var status: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, slot: String, slotType: ACPISlotType, source: Int64, status: Int64) {
+    public init(device: String? = nil, slot: String, slotType: ACPISlotType, source: Int64, status: Int64, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.slot = slot
         self.slotType = slotType
         self.source = source
         self.status = status
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.slot = try object.required("slot", at: path)
-        self.slotType = try object.required("slot-type", at: path)
-        self.source = try object.required("source", at: path)
-        self.status = try object.required("status", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.slot = try reader.required("slot", at: path)
+        self.slotType = try reader.required("slot-type", at: path)
+        self.source = try reader.required("source", at: path)
+        self.status = try reader.required("status", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -41,6 +45,7 @@ public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
         object["slot-type"] = self.slotType.json
         object["source"] = self.source.json
         object["status"] = self.status.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -99,8 +104,10 @@ public struct AcpiTableOptions: QMPJSONConvertible, Hashable {
     public var file: String?
     /// `data`
     public var data: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sig: String? = nil, rev: UInt8? = nil, oemId: String? = nil, oemTableId: String? = nil, oemRev: UInt32? = nil, aslCompilerId: String? = nil, aslCompilerRev: UInt32? = nil, file: String? = nil, data: String? = nil) {
+    public init(sig: String? = nil, rev: UInt8? = nil, oemId: String? = nil, oemTableId: String? = nil, oemRev: UInt32? = nil, aslCompilerId: String? = nil, aslCompilerRev: UInt32? = nil, file: String? = nil, data: String? = nil, unknownMembers: JSONObject = [:]) {
         self.sig = sig
         self.rev = rev
         self.oemId = oemId
@@ -110,19 +117,21 @@ public struct AcpiTableOptions: QMPJSONConvertible, Hashable {
         self.aslCompilerRev = aslCompilerRev
         self.file = file
         self.data = data
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sig = try object.optional("sig", at: path)
-        self.rev = try object.optional("rev", at: path)
-        self.oemId = try object.optional("oem_id", at: path)
-        self.oemTableId = try object.optional("oem_table_id", at: path)
-        self.oemRev = try object.optional("oem_rev", at: path)
-        self.aslCompilerId = try object.optional("asl_compiler_id", at: path)
-        self.aslCompilerRev = try object.optional("asl_compiler_rev", at: path)
-        self.file = try object.optional("file", at: path)
-        self.data = try object.optional("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.sig = try reader.optional("sig", at: path)
+        self.rev = try reader.optional("rev", at: path)
+        self.oemId = try reader.optional("oem_id", at: path)
+        self.oemTableId = try reader.optional("oem_table_id", at: path)
+        self.oemRev = try reader.optional("oem_rev", at: path)
+        self.aslCompilerId = try reader.optional("asl_compiler_id", at: path)
+        self.aslCompilerRev = try reader.optional("asl_compiler_rev", at: path)
+        self.file = try reader.optional("file", at: path)
+        self.data = try reader.optional("data", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -136,6 +145,7 @@ public struct AcpiTableOptions: QMPJSONConvertible, Hashable {
         object.set("asl_compiler_rev", self.aslCompilerRev)
         object.set("file", self.file)
         object.set("data", self.data)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -147,18 +157,26 @@ public struct QueryAcpiOspmStatusCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -169,19 +187,24 @@ public struct AcpiDeviceOstEvent: QMPEventPayload, Hashable {
 
     /// `info`
     public var info: ACPIOSTInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(info: ACPIOSTInfo) {
+    public init(info: ACPIOSTInfo, unknownMembers: JSONObject = [:]) {
         self.info = info
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.info = try object.required("info", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.info = try reader.required("info", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["info"] = self.info.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

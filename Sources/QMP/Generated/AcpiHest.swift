@@ -12,19 +12,24 @@ public struct InjectGhesV2ErrorCommand: QMPCommand, QMPJSONConvertible, Hashable
 
     /// `cper`
     public var cper: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cper: String) {
+    public init(cper: String, unknownMembers: JSONObject = [:]) {
         self.cper = cper
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cper = try object.required("cper", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cper = try reader.required("cper", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["cper"] = self.cper.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

@@ -68,37 +68,39 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
     public var timerPeriod: UInt32?
     /// The members the value of `driver` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, driver: AudiodevDriver, timerPeriod: UInt32? = nil, branch: Branch) {
+    public init(id: String, driver: AudiodevDriver, timerPeriod: UInt32? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.driver = driver
         self.timerPeriod = timerPeriod
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.driver = try object.required("driver", at: path)
-        self.timerPeriod = try object.optional("timer-period", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.driver = try reader.required("driver", at: path)
+        self.timerPeriod = try reader.optional("timer-period", at: path)
         switch self.driver {
-        case .none_: self.branch = .none_(try AudiodevGenericOptions(json: json, path: path))
-        case .alsa: self.branch = .alsa(try AudiodevAlsaOptions(json: json, path: path))
-        case .coreaudio: self.branch = .coreaudio(try AudiodevCoreaudioOptions(json: json, path: path))
-        case .dbus: self.branch = .dbus(try AudiodevDBusOptions(json: json, path: path))
-        case .dsound: self.branch = .dsound(try AudiodevDsoundOptions(json: json, path: path))
-        case .jack: self.branch = .jack(try AudiodevJackOptions(json: json, path: path))
-        case .oss: self.branch = .oss(try AudiodevOssOptions(json: json, path: path))
-        case .pa: self.branch = .pa(try AudiodevPaOptions(json: json, path: path))
-        case .pipewire: self.branch = .pipewire(try AudiodevPipewireOptions(json: json, path: path))
-        case .sdl: self.branch = .sdl(try AudiodevSdlOptions(json: json, path: path))
-        case .sndio: self.branch = .sndio(try AudiodevSndioOptions(json: json, path: path))
-        case .spice: self.branch = .spice(try AudiodevGenericOptions(json: json, path: path))
-        case .wav: self.branch = .wav(try AudiodevWavOptions(json: json, path: path))
-        default:
-            let common: Set<String> = ["id", "driver", "timer-period"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .none_: self.branch = .none_(try AudiodevGenericOptions(reading: &reader, at: path))
+        case .alsa: self.branch = .alsa(try AudiodevAlsaOptions(reading: &reader, at: path))
+        case .coreaudio: self.branch = .coreaudio(try AudiodevCoreaudioOptions(reading: &reader, at: path))
+        case .dbus: self.branch = .dbus(try AudiodevDBusOptions(reading: &reader, at: path))
+        case .dsound: self.branch = .dsound(try AudiodevDsoundOptions(reading: &reader, at: path))
+        case .jack: self.branch = .jack(try AudiodevJackOptions(reading: &reader, at: path))
+        case .oss: self.branch = .oss(try AudiodevOssOptions(reading: &reader, at: path))
+        case .pa: self.branch = .pa(try AudiodevPaOptions(reading: &reader, at: path))
+        case .pipewire: self.branch = .pipewire(try AudiodevPipewireOptions(reading: &reader, at: path))
+        case .sdl: self.branch = .sdl(try AudiodevSdlOptions(reading: &reader, at: path))
+        case .sndio: self.branch = .sndio(try AudiodevSndioOptions(reading: &reader, at: path))
+        case .spice: self.branch = .spice(try AudiodevGenericOptions(reading: &reader, at: path))
+        case .wav: self.branch = .wav(try AudiodevWavOptions(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -126,6 +128,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -171,18 +174,27 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
     public var out: AudiodevAlsaPerDirectionOptions?
     /// `threshold`
     public var threshold: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevAlsaPerDirectionOptions? = nil, out: AudiodevAlsaPerDirectionOptions? = nil, threshold: UInt32? = nil) {
+    public init(`in`: AudiodevAlsaPerDirectionOptions? = nil, out: AudiodevAlsaPerDirectionOptions? = nil, threshold: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
         self.threshold = threshold
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.threshold = try reader.optional("threshold", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.threshold = try object.optional("threshold", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -190,6 +202,7 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
         object.set("in", self.`in`)
         object.set("out", self.out)
         object.set("threshold", self.threshold)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -218,8 +231,10 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
     public var periodLength: UInt32?
     /// `try-poll`
     public var tryPoll: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, dev: String? = nil, periodLength: UInt32? = nil, tryPoll: Bool? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, dev: String? = nil, periodLength: UInt32? = nil, tryPoll: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -230,20 +245,22 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
         self.dev = dev
         self.periodLength = periodLength
         self.tryPoll = tryPoll
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.dev = try object.optional("dev", at: path)
-        self.periodLength = try object.optional("period-length", at: path)
-        self.tryPoll = try object.optional("try-poll", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.dev = try reader.optional("dev", at: path)
+        self.periodLength = try reader.optional("period-length", at: path)
+        self.tryPoll = try reader.optional("try-poll", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -258,6 +275,7 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
         object.set("dev", self.dev)
         object.set("period-length", self.periodLength)
         object.set("try-poll", self.tryPoll)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -269,22 +287,32 @@ public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
     public var `in`: AudiodevCoreaudioPerDirectionOptions?
     /// `out`
     public var out: AudiodevCoreaudioPerDirectionOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevCoreaudioPerDirectionOptions? = nil, out: AudiodevCoreaudioPerDirectionOptions? = nil) {
+    public init(`in`: AudiodevCoreaudioPerDirectionOptions? = nil, out: AudiodevCoreaudioPerDirectionOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("in", self.`in`)
         object.set("out", self.out)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -309,8 +337,10 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
     public var bufferLength: UInt32?
     /// `buffer-count`
     public var bufferCount: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, bufferCount: UInt32? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, bufferCount: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -319,18 +349,20 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
         self.format = format
         self.bufferLength = bufferLength
         self.bufferCount = bufferCount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.bufferCount = try object.optional("buffer-count", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.bufferCount = try reader.optional("buffer-count", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -343,6 +375,7 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
         object.set("format", self.format)
         object.set("buffer-length", self.bufferLength)
         object.set("buffer-count", self.bufferCount)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -356,18 +389,27 @@ public struct AudiodevDBusOptions: QMPJSONConvertible, Hashable {
     public var out: AudiodevPerDirectionOptions?
     /// `nsamples`
     public var nsamples: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, nsamples: UInt32? = nil) {
+    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, nsamples: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
         self.nsamples = nsamples
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.nsamples = try reader.optional("nsamples", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.nsamples = try object.optional("nsamples", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -375,6 +417,7 @@ public struct AudiodevDBusOptions: QMPJSONConvertible, Hashable {
         object.set("in", self.`in`)
         object.set("out", self.out)
         object.set("nsamples", self.nsamples)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -465,18 +508,27 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
     public var out: AudiodevPerDirectionOptions?
     /// `latency`
     public var latency: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, latency: UInt32? = nil) {
+    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, latency: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
         self.latency = latency
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.latency = try reader.optional("latency", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.latency = try object.optional("latency", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -484,6 +536,7 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
         object.set("in", self.`in`)
         object.set("out", self.out)
         object.set("latency", self.latency)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -495,22 +548,32 @@ public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
     public var `in`: AudiodevPerDirectionOptions?
     /// `out`
     public var out: AudiodevPerDirectionOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil) {
+    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("in", self.`in`)
         object.set("out", self.out)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -522,22 +585,32 @@ public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
     public var `in`: AudiodevJackPerDirectionOptions?
     /// `out`
     public var out: AudiodevJackPerDirectionOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevJackPerDirectionOptions? = nil, out: AudiodevJackPerDirectionOptions? = nil) {
+    public init(`in`: AudiodevJackPerDirectionOptions? = nil, out: AudiodevJackPerDirectionOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("in", self.`in`)
         object.set("out", self.out)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -569,8 +642,10 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
     public var startServer: Bool?
     /// `exact-name`
     public var exactName: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, serverName: String? = nil, clientName: String? = nil, connectPorts: String? = nil, startServer: Bool? = nil, exactName: Bool? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, serverName: String? = nil, clientName: String? = nil, connectPorts: String? = nil, startServer: Bool? = nil, exactName: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -583,22 +658,24 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
         self.connectPorts = connectPorts
         self.startServer = startServer
         self.exactName = exactName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.serverName = try object.optional("server-name", at: path)
-        self.clientName = try object.optional("client-name", at: path)
-        self.connectPorts = try object.optional("connect-ports", at: path)
-        self.startServer = try object.optional("start-server", at: path)
-        self.exactName = try object.optional("exact-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.serverName = try reader.optional("server-name", at: path)
+        self.clientName = try reader.optional("client-name", at: path)
+        self.connectPorts = try reader.optional("connect-ports", at: path)
+        self.startServer = try reader.optional("start-server", at: path)
+        self.exactName = try reader.optional("exact-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -615,6 +692,7 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
         object.set("connect-ports", self.connectPorts)
         object.set("start-server", self.startServer)
         object.set("exact-name", self.exactName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -632,22 +710,31 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
     public var exclusive: Bool?
     /// `dsp-policy`
     public var dspPolicy: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevOssPerDirectionOptions? = nil, out: AudiodevOssPerDirectionOptions? = nil, tryMmap: Bool? = nil, exclusive: Bool? = nil, dspPolicy: UInt32? = nil) {
+    public init(`in`: AudiodevOssPerDirectionOptions? = nil, out: AudiodevOssPerDirectionOptions? = nil, tryMmap: Bool? = nil, exclusive: Bool? = nil, dspPolicy: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
         self.tryMmap = tryMmap
         self.exclusive = exclusive
         self.dspPolicy = dspPolicy
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.tryMmap = try reader.optional("try-mmap", at: path)
+        self.exclusive = try reader.optional("exclusive", at: path)
+        self.dspPolicy = try reader.optional("dsp-policy", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.tryMmap = try object.optional("try-mmap", at: path)
-        self.exclusive = try object.optional("exclusive", at: path)
-        self.dspPolicy = try object.optional("dsp-policy", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -657,6 +744,7 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
         object.set("try-mmap", self.tryMmap)
         object.set("exclusive", self.exclusive)
         object.set("dsp-policy", self.dspPolicy)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -685,8 +773,10 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
     public var bufferCount: UInt32?
     /// `try-poll`
     public var tryPoll: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, dev: String? = nil, bufferCount: UInt32? = nil, tryPoll: Bool? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, dev: String? = nil, bufferCount: UInt32? = nil, tryPoll: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -697,20 +787,22 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
         self.dev = dev
         self.bufferCount = bufferCount
         self.tryPoll = tryPoll
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.dev = try object.optional("dev", at: path)
-        self.bufferCount = try object.optional("buffer-count", at: path)
-        self.tryPoll = try object.optional("try-poll", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.dev = try reader.optional("dev", at: path)
+        self.bufferCount = try reader.optional("buffer-count", at: path)
+        self.tryPoll = try reader.optional("try-poll", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -725,6 +817,7 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
         object.set("dev", self.dev)
         object.set("buffer-count", self.bufferCount)
         object.set("try-poll", self.tryPoll)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -738,18 +831,27 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
     public var out: AudiodevPaPerDirectionOptions?
     /// `server`
     public var server: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevPaPerDirectionOptions? = nil, out: AudiodevPaPerDirectionOptions? = nil, server: String? = nil) {
+    public init(`in`: AudiodevPaPerDirectionOptions? = nil, out: AudiodevPaPerDirectionOptions? = nil, server: String? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
         self.server = server
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.server = try reader.optional("server", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.server = try object.optional("server", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -757,6 +859,7 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
         object.set("in", self.`in`)
         object.set("out", self.out)
         object.set("server", self.server)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -785,8 +888,10 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
     public var streamName: String?
     /// `latency`
     public var latency: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, name: String? = nil, streamName: String? = nil, latency: UInt32? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, name: String? = nil, streamName: String? = nil, latency: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -797,20 +902,22 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
         self.name = name
         self.streamName = streamName
         self.latency = latency
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.name = try object.optional("name", at: path)
-        self.streamName = try object.optional("stream-name", at: path)
-        self.latency = try object.optional("latency", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.streamName = try reader.optional("stream-name", at: path)
+        self.latency = try reader.optional("latency", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -825,6 +932,7 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
         object.set("name", self.name)
         object.set("stream-name", self.streamName)
         object.set("latency", self.latency)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -847,8 +955,10 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
     public var format: AudioFormat?
     /// `buffer-length`
     public var bufferLength: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -856,17 +966,19 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
         self.voices = voices
         self.format = format
         self.bufferLength = bufferLength
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -878,6 +990,7 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
         object.set("voices", self.voices)
         object.set("format", self.format)
         object.set("buffer-length", self.bufferLength)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -889,22 +1002,32 @@ public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
     public var `in`: AudiodevPipewirePerDirectionOptions?
     /// `out`
     public var out: AudiodevPipewirePerDirectionOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevPipewirePerDirectionOptions? = nil, out: AudiodevPipewirePerDirectionOptions? = nil) {
+    public init(`in`: AudiodevPipewirePerDirectionOptions? = nil, out: AudiodevPipewirePerDirectionOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("in", self.`in`)
         object.set("out", self.out)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -932,8 +1055,10 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
     public var streamName: String?
     /// `latency`
     public var latency: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, name: String? = nil, streamName: String? = nil, latency: UInt32? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, name: String? = nil, streamName: String? = nil, latency: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -944,20 +1069,22 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
         self.name = name
         self.streamName = streamName
         self.latency = latency
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.name = try object.optional("name", at: path)
-        self.streamName = try object.optional("stream-name", at: path)
-        self.latency = try object.optional("latency", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.streamName = try reader.optional("stream-name", at: path)
+        self.latency = try reader.optional("latency", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -972,6 +1099,7 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
         object.set("name", self.name)
         object.set("stream-name", self.streamName)
         object.set("latency", self.latency)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -983,22 +1111,32 @@ public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
     public var `in`: AudiodevSdlPerDirectionOptions?
     /// `out`
     public var out: AudiodevSdlPerDirectionOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevSdlPerDirectionOptions? = nil, out: AudiodevSdlPerDirectionOptions? = nil) {
+    public init(`in`: AudiodevSdlPerDirectionOptions? = nil, out: AudiodevSdlPerDirectionOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("in", self.`in`)
         object.set("out", self.out)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1022,8 +1160,10 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
     public var bufferLength: UInt32?
     /// `buffer-count`
     public var bufferCount: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, bufferCount: UInt32? = nil) {
+    public init(mixingEngine: Bool? = nil, fixedSettings: Bool? = nil, frequency: UInt32? = nil, channels: UInt32? = nil, voices: UInt32? = nil, format: AudioFormat? = nil, bufferLength: UInt32? = nil, bufferCount: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.mixingEngine = mixingEngine
         self.fixedSettings = fixedSettings
         self.frequency = frequency
@@ -1032,18 +1172,20 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
         self.format = format
         self.bufferLength = bufferLength
         self.bufferCount = bufferCount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mixingEngine = try object.optional("mixing-engine", at: path)
-        self.fixedSettings = try object.optional("fixed-settings", at: path)
-        self.frequency = try object.optional("frequency", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.voices = try object.optional("voices", at: path)
-        self.format = try object.optional("format", at: path)
-        self.bufferLength = try object.optional("buffer-length", at: path)
-        self.bufferCount = try object.optional("buffer-count", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mixingEngine = try reader.optional("mixing-engine", at: path)
+        self.fixedSettings = try reader.optional("fixed-settings", at: path)
+        self.frequency = try reader.optional("frequency", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.voices = try reader.optional("voices", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.bufferLength = try reader.optional("buffer-length", at: path)
+        self.bufferCount = try reader.optional("buffer-count", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1056,6 +1198,7 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
         object.set("format", self.format)
         object.set("buffer-length", self.bufferLength)
         object.set("buffer-count", self.bufferCount)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1071,20 +1214,29 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
     public var dev: String?
     /// `latency`
     public var latency: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, dev: String? = nil, latency: UInt32? = nil) {
+    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, dev: String? = nil, latency: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
         self.dev = dev
         self.latency = latency
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.dev = try reader.optional("dev", at: path)
+        self.latency = try reader.optional("latency", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.dev = try object.optional("dev", at: path)
-        self.latency = try object.optional("latency", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1093,6 +1245,7 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
         object.set("out", self.out)
         object.set("dev", self.dev)
         object.set("latency", self.latency)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1106,18 +1259,27 @@ public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
     public var out: AudiodevPerDirectionOptions?
     /// `path`
     public var path: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, path: String? = nil) {
+    public init(`in`: AudiodevPerDirectionOptions? = nil, out: AudiodevPerDirectionOptions? = nil, path: String? = nil, unknownMembers: JSONObject = [:]) {
         self.`in` = `in`
         self.out = out
         self.path = path
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.optional("out", at: path)
+        self.path = try reader.optional("path", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.optional("out", at: path)
-        self.path = try object.optional("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1125,6 +1287,7 @@ public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
         object.set("in", self.`in`)
         object.set("out", self.out)
         object.set("path", self.path)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1136,17 +1299,25 @@ public struct QueryAudiodevsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

@@ -10,22 +10,32 @@ public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
     public var filename: String
     /// `refresh`
     public var refresh: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, refresh: Bool? = nil) {
+    public init(filename: String, refresh: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.refresh = refresh
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.filename = try reader.required("filename", at: path)
+        self.refresh = try reader.optional("refresh", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.refresh = try object.optional("refresh", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
         object.set("refresh", self.refresh)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -37,22 +47,32 @@ public struct AuthZListProperties: QMPJSONConvertible, Hashable {
     public var policy: QAuthZListPolicy?
     /// `rules`
     public var rules: [QAuthZListRule]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(policy: QAuthZListPolicy? = nil, rules: [QAuthZListRule]? = nil) {
+    public init(policy: QAuthZListPolicy? = nil, rules: [QAuthZListRule]? = nil, unknownMembers: JSONObject = [:]) {
         self.policy = policy
         self.rules = rules
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.policy = try reader.optional("policy", at: path)
+        self.rules = try reader.optional("rules", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.rules = try object.optional("rules", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("policy", self.policy)
         object.set("rules", self.rules)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -62,19 +82,29 @@ public struct AuthZListProperties: QMPJSONConvertible, Hashable {
 public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
     /// `service`
     public var service: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(service: String) {
+    public init(service: String, unknownMembers: JSONObject = [:]) {
         self.service = service
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.service = try reader.required("service", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.service = try object.required("service", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["service"] = self.service.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -84,19 +114,29 @@ public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
 public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
     /// `identity`
     public var identity: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(identity: String) {
+    public init(identity: String, unknownMembers: JSONObject = [:]) {
         self.identity = identity
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.identity = try reader.required("identity", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.identity = try object.required("identity", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["identity"] = self.identity.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -174,18 +214,22 @@ public struct QAuthZListRule: QMPJSONConvertible, Hashable {
     public var policy: QAuthZListPolicy
     /// `format`
     public var format: QAuthZListFormat?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(match: String, policy: QAuthZListPolicy, format: QAuthZListFormat? = nil) {
+    public init(match: String, policy: QAuthZListPolicy, format: QAuthZListFormat? = nil, unknownMembers: JSONObject = [:]) {
         self.match = match
         self.policy = policy
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.match = try object.required("match", at: path)
-        self.policy = try object.required("policy", at: path)
-        self.format = try object.optional("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.match = try reader.required("match", at: path)
+        self.policy = try reader.required("policy", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -193,6 +237,7 @@ public struct QAuthZListRule: QMPJSONConvertible, Hashable {
         object["match"] = self.match.json
         object["policy"] = self.policy.json
         object.set("format", self.format)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -202,19 +247,24 @@ public struct QAuthZListRule: QMPJSONConvertible, Hashable {
 public struct QAuthZListRuleListHack: QMPJSONConvertible, Hashable {
     /// `unused` · until 5.2.0
     public var unused: [QAuthZListRule]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(unused: [QAuthZListRule]) {
+    public init(unused: [QAuthZListRule], unknownMembers: JSONObject = [:]) {
         self.unused = unused
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.unused = try object.required("unused", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.unused = try reader.required("unused", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["unused"] = self.unused.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -134,22 +134,27 @@ public struct PRManagerInfo: QMPJSONConvertible, Hashable {
     public var id: String
     /// `connected`
     public var connected: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, connected: Bool) {
+    public init(id: String, connected: Bool, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.connected = connected
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.connected = try object.required("connected", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.connected = try reader.required("connected", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["connected"] = self.connected.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -176,24 +181,28 @@ public struct BlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, H
     public var boundariesZap: [UInt64]?
     /// `boundaries-flush`
     public var boundariesFlush: [UInt64]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, boundaries: [UInt64]? = nil, boundariesRead: [UInt64]? = nil, boundariesWrite: [UInt64]? = nil, boundariesZap: [UInt64]? = nil, boundariesFlush: [UInt64]? = nil) {
+    public init(id: String, boundaries: [UInt64]? = nil, boundariesRead: [UInt64]? = nil, boundariesWrite: [UInt64]? = nil, boundariesZap: [UInt64]? = nil, boundariesFlush: [UInt64]? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.boundaries = boundaries
         self.boundariesRead = boundariesRead
         self.boundariesWrite = boundariesWrite
         self.boundariesZap = boundariesZap
         self.boundariesFlush = boundariesFlush
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.boundaries = try object.optional("boundaries", at: path)
-        self.boundariesRead = try object.optional("boundaries-read", at: path)
-        self.boundariesWrite = try object.optional("boundaries-write", at: path)
-        self.boundariesZap = try object.optional("boundaries-zap", at: path)
-        self.boundariesFlush = try object.optional("boundaries-flush", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.boundaries = try reader.optional("boundaries", at: path)
+        self.boundariesRead = try reader.optional("boundaries-read", at: path)
+        self.boundariesWrite = try reader.optional("boundaries-write", at: path)
+        self.boundariesZap = try reader.optional("boundaries-zap", at: path)
+        self.boundariesFlush = try reader.optional("boundaries-flush", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -204,6 +213,7 @@ public struct BlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, H
         object.set("boundaries-write", self.boundariesWrite)
         object.set("boundaries-zap", self.boundariesZap)
         object.set("boundaries-flush", self.boundariesFlush)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -281,8 +291,10 @@ public struct BlockSetIoThrottleCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public var iopsSize: Int64?
     /// `group`
     public var group: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil, bps: Int64, bpsRd: Int64, bpsWr: Int64, iops: Int64, iopsRd: Int64, iopsWr: Int64, bpsMax: Int64? = nil, bpsRdMax: Int64? = nil, bpsWrMax: Int64? = nil, iopsMax: Int64? = nil, iopsRdMax: Int64? = nil, iopsWrMax: Int64? = nil, bpsMaxLength: Int64? = nil, bpsRdMaxLength: Int64? = nil, bpsWrMaxLength: Int64? = nil, iopsMaxLength: Int64? = nil, iopsRdMaxLength: Int64? = nil, iopsWrMaxLength: Int64? = nil, iopsSize: Int64? = nil, group: String? = nil) {
+    public init(device: String? = nil, id: String? = nil, bps: Int64, bpsRd: Int64, bpsWr: Int64, iops: Int64, iopsRd: Int64, iopsWr: Int64, bpsMax: Int64? = nil, bpsRdMax: Int64? = nil, bpsWrMax: Int64? = nil, iopsMax: Int64? = nil, iopsRdMax: Int64? = nil, iopsWrMax: Int64? = nil, bpsMaxLength: Int64? = nil, bpsRdMaxLength: Int64? = nil, bpsWrMaxLength: Int64? = nil, iopsMaxLength: Int64? = nil, iopsRdMaxLength: Int64? = nil, iopsWrMaxLength: Int64? = nil, iopsSize: Int64? = nil, group: String? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.bps = bps
@@ -305,32 +317,34 @@ public struct BlockSetIoThrottleCommand: QMPCommand, QMPJSONConvertible, Hashabl
         self.iopsWrMaxLength = iopsWrMaxLength
         self.iopsSize = iopsSize
         self.group = group
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.bps = try object.required("bps", at: path)
-        self.bpsRd = try object.required("bps_rd", at: path)
-        self.bpsWr = try object.required("bps_wr", at: path)
-        self.iops = try object.required("iops", at: path)
-        self.iopsRd = try object.required("iops_rd", at: path)
-        self.iopsWr = try object.required("iops_wr", at: path)
-        self.bpsMax = try object.optional("bps_max", at: path)
-        self.bpsRdMax = try object.optional("bps_rd_max", at: path)
-        self.bpsWrMax = try object.optional("bps_wr_max", at: path)
-        self.iopsMax = try object.optional("iops_max", at: path)
-        self.iopsRdMax = try object.optional("iops_rd_max", at: path)
-        self.iopsWrMax = try object.optional("iops_wr_max", at: path)
-        self.bpsMaxLength = try object.optional("bps_max_length", at: path)
-        self.bpsRdMaxLength = try object.optional("bps_rd_max_length", at: path)
-        self.bpsWrMaxLength = try object.optional("bps_wr_max_length", at: path)
-        self.iopsMaxLength = try object.optional("iops_max_length", at: path)
-        self.iopsRdMaxLength = try object.optional("iops_rd_max_length", at: path)
-        self.iopsWrMaxLength = try object.optional("iops_wr_max_length", at: path)
-        self.iopsSize = try object.optional("iops_size", at: path)
-        self.group = try object.optional("group", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.bps = try reader.required("bps", at: path)
+        self.bpsRd = try reader.required("bps_rd", at: path)
+        self.bpsWr = try reader.required("bps_wr", at: path)
+        self.iops = try reader.required("iops", at: path)
+        self.iopsRd = try reader.required("iops_rd", at: path)
+        self.iopsWr = try reader.required("iops_wr", at: path)
+        self.bpsMax = try reader.optional("bps_max", at: path)
+        self.bpsRdMax = try reader.optional("bps_rd_max", at: path)
+        self.bpsWrMax = try reader.optional("bps_wr_max", at: path)
+        self.iopsMax = try reader.optional("iops_max", at: path)
+        self.iopsRdMax = try reader.optional("iops_rd_max", at: path)
+        self.iopsWrMax = try reader.optional("iops_wr_max", at: path)
+        self.bpsMaxLength = try reader.optional("bps_max_length", at: path)
+        self.bpsRdMaxLength = try reader.optional("bps_rd_max_length", at: path)
+        self.bpsWrMaxLength = try reader.optional("bps_wr_max_length", at: path)
+        self.iopsMaxLength = try reader.optional("iops_max_length", at: path)
+        self.iopsRdMaxLength = try reader.optional("iops_rd_max_length", at: path)
+        self.iopsWrMaxLength = try reader.optional("iops_wr_max_length", at: path)
+        self.iopsSize = try reader.optional("iops_size", at: path)
+        self.group = try reader.optional("group", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -357,6 +371,7 @@ public struct BlockSetIoThrottleCommand: QMPCommand, QMPJSONConvertible, Hashabl
         object.set("iops_wr_max_length", self.iopsWrMaxLength)
         object.set("iops_size", self.iopsSize)
         object.set("group", self.group)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -389,24 +404,28 @@ public struct BlockdevChangeMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     public var force: Bool?
     /// `read-only-mode`
     public var readOnlyMode: BlockdevChangeReadOnlyMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil, filename: String, format: String? = nil, force: Bool? = nil, readOnlyMode: BlockdevChangeReadOnlyMode? = nil) {
+    public init(device: String? = nil, id: String? = nil, filename: String, format: String? = nil, force: Bool? = nil, readOnlyMode: BlockdevChangeReadOnlyMode? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.filename = filename
         self.format = format
         self.force = force
         self.readOnlyMode = readOnlyMode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.filename = try object.required("filename", at: path)
-        self.format = try object.optional("format", at: path)
-        self.force = try object.optional("force", at: path)
-        self.readOnlyMode = try object.optional("read-only-mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.force = try reader.optional("force", at: path)
+        self.readOnlyMode = try reader.optional("read-only-mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -417,6 +436,7 @@ public struct BlockdevChangeMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
         object.set("format", self.format)
         object.set("force", self.force)
         object.set("read-only-mode", self.readOnlyMode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -440,22 +460,27 @@ public struct BlockdevCloseTrayCommand: QMPCommand, QMPJSONConvertible, Hashable
     public var device: String?
     /// `id` · since 2.8.0
     public var id: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil) {
+    public init(device: String? = nil, id: String? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("device", self.device)
         object.set("id", self.id)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -475,22 +500,27 @@ public struct BlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     public var id: String
     /// `node-name`
     public var nodeName: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, nodeName: String) {
+    public init(id: String, nodeName: String, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.nodeName = nodeName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.nodeName = try object.required("node-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["node-name"] = self.nodeName.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -516,18 +546,22 @@ public struct BlockdevOpenTrayCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public var id: String?
     /// `force`
     public var force: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil, force: Bool? = nil) {
+    public init(device: String? = nil, id: String? = nil, force: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.force = force
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.force = try object.optional("force", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.force = try reader.optional("force", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -535,6 +569,7 @@ public struct BlockdevOpenTrayCommand: QMPCommand, QMPJSONConvertible, Hashable 
         object.set("device", self.device)
         object.set("id", self.id)
         object.set("force", self.force)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -552,19 +587,24 @@ public struct BlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -590,18 +630,22 @@ public struct EjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var id: String?
     /// `force`
     public var force: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil, force: Bool? = nil) {
+    public init(device: String? = nil, id: String? = nil, force: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.force = force
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.force = try object.optional("force", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.force = try reader.optional("force", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -609,6 +653,7 @@ public struct EjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("device", self.device)
         object.set("id", self.id)
         object.set("force", self.force)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -624,18 +669,26 @@ public struct QueryPrManagersCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -652,18 +705,22 @@ public struct XNbdServerAddBitmapCommand: QMPCommand, QMPJSONConvertible, Hashab
     public var bitmap: String
     /// `bitmap-export-name` · until 3.1.0
     public var bitmapExportName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, bitmap: String, bitmapExportName: String? = nil) {
+    public init(name: String, bitmap: String, bitmapExportName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.bitmap = bitmap
         self.bitmapExportName = bitmapExportName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.bitmap = try object.required("bitmap", at: path)
-        self.bitmapExportName = try object.optional("bitmap-export-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.bitmap = try reader.required("bitmap", at: path)
+        self.bitmapExportName = try reader.optional("bitmap-export-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -671,6 +728,7 @@ public struct XNbdServerAddBitmapCommand: QMPCommand, QMPJSONConvertible, Hashab
         object["name"] = self.name.json
         object["bitmap"] = self.bitmap.json
         object.set("bitmap-export-name", self.bitmapExportName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -690,18 +748,22 @@ public struct DeviceTrayMovedEvent: QMPEventPayload, Hashable {
     public var id: String?
     /// `tray-open`
     public var trayOpen: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, id: String? = nil, trayOpen: Bool) {
+    public init(device: String, id: String? = nil, trayOpen: Bool, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.trayOpen = trayOpen
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.trayOpen = try object.required("tray-open", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.trayOpen = try reader.required("tray-open", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -709,6 +771,7 @@ public struct DeviceTrayMovedEvent: QMPEventPayload, Hashable {
         object["device"] = self.device.json
         object.set("id", self.id)
         object["tray-open"] = self.trayOpen.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -722,22 +785,27 @@ public struct PrManagerStatusChangedEvent: QMPEventPayload, Hashable {
     public var id: String
     /// `connected`
     public var connected: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, connected: Bool) {
+    public init(id: String, connected: Bool, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.connected = connected
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.connected = try object.required("connected", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.connected = try reader.required("connected", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["connected"] = self.connected.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

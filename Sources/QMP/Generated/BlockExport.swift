@@ -14,20 +14,24 @@ public struct BlockExportInfo: QMPJSONConvertible, Hashable {
     public var nodeName: String
     /// `shutting-down`
     public var shuttingDown: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, type: BlockExportType, nodeName: String, shuttingDown: Bool) {
+    public init(id: String, type: BlockExportType, nodeName: String, shuttingDown: Bool, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.type = type
         self.nodeName = nodeName
         self.shuttingDown = shuttingDown
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.type = try object.required("type", at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.shuttingDown = try object.required("shutting-down", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.type = try reader.required("type", at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.shuttingDown = try reader.required("shutting-down", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -36,6 +40,7 @@ public struct BlockExportInfo: QMPJSONConvertible, Hashable {
         object["type"] = self.type.json
         object["node-name"] = self.nodeName.json
         object["shutting-down"] = self.shuttingDown.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -62,8 +67,10 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
     public var allowInactive: Bool?
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: BlockExportType, id: String, fixedIothread: Bool? = nil, iothread: String? = nil, nodeName: String, writable: Bool? = nil, writethrough: Bool? = nil, allowInactive: Bool? = nil, branch: Branch) {
+    public init(type: BlockExportType, id: String, fixedIothread: Bool? = nil, iothread: String? = nil, nodeName: String, writable: Bool? = nil, writethrough: Bool? = nil, allowInactive: Bool? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.id = id
         self.fixedIothread = fixedIothread
@@ -73,27 +80,27 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
         self.writethrough = writethrough
         self.allowInactive = allowInactive
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.id = try object.required("id", at: path)
-        self.fixedIothread = try object.optional("fixed-iothread", at: path)
-        self.iothread = try object.optional("iothread", at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.writable = try object.optional("writable", at: path)
-        self.writethrough = try object.optional("writethrough", at: path)
-        self.allowInactive = try object.optional("allow-inactive", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.id = try reader.required("id", at: path)
+        self.fixedIothread = try reader.optional("fixed-iothread", at: path)
+        self.iothread = try reader.optional("iothread", at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.writable = try reader.optional("writable", at: path)
+        self.writethrough = try reader.optional("writethrough", at: path)
+        self.allowInactive = try reader.optional("allow-inactive", at: path)
         switch self.type {
-        case .nbd: self.branch = .nbd(try BlockExportOptionsNbd(json: json, path: path))
-        case .vhostUserBlk: self.branch = .vhostUserBlk(try BlockExportOptionsVhostUserBlk(json: json, path: path))
-        case .fuse: self.branch = .fuse(try BlockExportOptionsFuse(json: json, path: path))
-        case .vduseBlk: self.branch = .vduseBlk(try BlockExportOptionsVduseBlk(json: json, path: path))
-        default:
-            let common: Set<String> = ["type", "id", "fixed-iothread", "iothread", "node-name", "writable", "writethrough", "allow-inactive"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .nbd: self.branch = .nbd(try BlockExportOptionsNbd(reading: &reader, at: path))
+        case .vhostUserBlk: self.branch = .vhostUserBlk(try BlockExportOptionsVhostUserBlk(reading: &reader, at: path))
+        case .fuse: self.branch = .fuse(try BlockExportOptionsFuse(reading: &reader, at: path))
+        case .vduseBlk: self.branch = .vduseBlk(try BlockExportOptionsVduseBlk(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -117,6 +124,7 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -145,18 +153,27 @@ public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
     public var growable: Bool?
     /// `allow-other` · since 6.1.0
     public var allowOther: FuseExportAllowOther?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mountpoint: String, growable: Bool? = nil, allowOther: FuseExportAllowOther? = nil) {
+    public init(mountpoint: String, growable: Bool? = nil, allowOther: FuseExportAllowOther? = nil, unknownMembers: JSONObject = [:]) {
         self.mountpoint = mountpoint
         self.growable = growable
         self.allowOther = allowOther
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.mountpoint = try reader.required("mountpoint", at: path)
+        self.growable = try reader.optional("growable", at: path)
+        self.allowOther = try reader.optional("allow-other", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mountpoint = try object.required("mountpoint", at: path)
-        self.growable = try object.optional("growable", at: path)
-        self.allowOther = try object.optional("allow-other", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -164,6 +181,7 @@ public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
         object["mountpoint"] = self.mountpoint.json
         object.set("growable", self.growable)
         object.set("allow-other", self.allowOther)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -180,20 +198,29 @@ public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
     public var bitmaps: [BlockDirtyBitmapOrStr]?
     /// `allocation-depth`
     public var allocationDepth: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil, description: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil, allocationDepth: Bool? = nil) {
+    public init(name: String? = nil, description: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil, allocationDepth: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.description = description
         self.bitmaps = bitmaps
         self.allocationDepth = allocationDepth
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.name = try reader.optional("name", at: path)
+        self.description = try reader.optional("description", at: path)
+        self.bitmaps = try reader.optional("bitmaps", at: path)
+        self.allocationDepth = try reader.optional("allocation-depth", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
-        self.description = try object.optional("description", at: path)
-        self.bitmaps = try object.optional("bitmaps", at: path)
-        self.allocationDepth = try object.optional("allocation-depth", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -202,6 +229,7 @@ public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
         object.set("description", self.description)
         object.set("bitmaps", self.bitmaps)
         object.set("allocation-depth", self.allocationDepth)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -213,22 +241,27 @@ public struct BlockExportOptionsNbdBase: QMPJSONConvertible, Hashable {
     public var name: String?
     /// `description`
     public var description: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil, description: String? = nil) {
+    public init(name: String? = nil, description: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.description = description
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
-        self.description = try object.optional("description", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.optional("name", at: path)
+        self.description = try reader.optional("description", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("name", self.name)
         object.set("description", self.description)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -246,22 +279,31 @@ public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
     public var logicalBlockSize: UInt64?
     /// `serial`
     public var serial: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, numQueues: UInt16? = nil, queueSize: UInt16? = nil, logicalBlockSize: UInt64? = nil, serial: String? = nil) {
+    public init(name: String, numQueues: UInt16? = nil, queueSize: UInt16? = nil, logicalBlockSize: UInt64? = nil, serial: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.numQueues = numQueues
         self.queueSize = queueSize
         self.logicalBlockSize = logicalBlockSize
         self.serial = serial
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.name = try reader.required("name", at: path)
+        self.numQueues = try reader.optional("num-queues", at: path)
+        self.queueSize = try reader.optional("queue-size", at: path)
+        self.logicalBlockSize = try reader.optional("logical-block-size", at: path)
+        self.serial = try reader.optional("serial", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.numQueues = try object.optional("num-queues", at: path)
-        self.queueSize = try object.optional("queue-size", at: path)
-        self.logicalBlockSize = try object.optional("logical-block-size", at: path)
-        self.serial = try object.optional("serial", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -271,6 +313,7 @@ public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
         object.set("queue-size", self.queueSize)
         object.set("logical-block-size", self.logicalBlockSize)
         object.set("serial", self.serial)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -284,18 +327,27 @@ public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
     public var logicalBlockSize: UInt64?
     /// `num-queues`
     public var numQueues: UInt16?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(addr: SocketAddress, logicalBlockSize: UInt64? = nil, numQueues: UInt16? = nil) {
+    public init(addr: SocketAddress, logicalBlockSize: UInt64? = nil, numQueues: UInt16? = nil, unknownMembers: JSONObject = [:]) {
         self.addr = addr
         self.logicalBlockSize = logicalBlockSize
         self.numQueues = numQueues
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.addr = try reader.required("addr", at: path)
+        self.logicalBlockSize = try reader.optional("logical-block-size", at: path)
+        self.numQueues = try reader.optional("num-queues", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.addr = try object.required("addr", at: path)
-        self.logicalBlockSize = try object.optional("logical-block-size", at: path)
-        self.numQueues = try object.optional("num-queues", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -303,6 +355,7 @@ public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
         object["addr"] = self.addr.json
         object.set("logical-block-size", self.logicalBlockSize)
         object.set("num-queues", self.numQueues)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -429,22 +482,26 @@ public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
     public var writable: Bool?
     /// `bitmap`
     public var bitmap: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil, description: String? = nil, device: String, writable: Bool? = nil, bitmap: String? = nil) {
+    public init(name: String? = nil, description: String? = nil, device: String, writable: Bool? = nil, bitmap: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.description = description
         self.device = device
         self.writable = writable
         self.bitmap = bitmap
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
-        self.description = try object.optional("description", at: path)
-        self.device = try object.required("device", at: path)
-        self.writable = try object.optional("writable", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.optional("name", at: path)
+        self.description = try reader.optional("description", at: path)
+        self.device = try reader.required("device", at: path)
+        self.writable = try reader.optional("writable", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -454,6 +511,7 @@ public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
         object["device"] = self.device.json
         object.set("writable", self.writable)
         object.set("bitmap", self.bitmap)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -472,22 +530,26 @@ public struct NbdServerOptions: QMPJSONConvertible, Hashable {
     public var maxConnections: UInt32?
     /// `addr`
     public var addr: SocketAddress
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil, addr: SocketAddress) {
+    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil, addr: SocketAddress, unknownMembers: JSONObject = [:]) {
         self.handshakeMaxSeconds = handshakeMaxSeconds
         self.tlsCreds = tlsCreds
         self.tlsAuthz = tlsAuthz
         self.maxConnections = maxConnections
         self.addr = addr
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handshakeMaxSeconds = try object.optional("handshake-max-seconds", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.maxConnections = try object.optional("max-connections", at: path)
-        self.addr = try object.required("addr", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.maxConnections = try reader.optional("max-connections", at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -497,6 +559,7 @@ public struct NbdServerOptions: QMPJSONConvertible, Hashable {
         object.set("tls-authz", self.tlsAuthz)
         object.set("max-connections", self.maxConnections)
         object["addr"] = self.addr.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -512,20 +575,24 @@ public struct NbdServerOptionsBase: QMPJSONConvertible, Hashable {
     public var tlsAuthz: String?
     /// `max-connections`
     public var maxConnections: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil) {
+    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.handshakeMaxSeconds = handshakeMaxSeconds
         self.tlsCreds = tlsCreds
         self.tlsAuthz = tlsAuthz
         self.maxConnections = maxConnections
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handshakeMaxSeconds = try object.optional("handshake-max-seconds", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.maxConnections = try object.optional("max-connections", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.maxConnections = try reader.optional("max-connections", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -534,6 +601,7 @@ public struct NbdServerOptionsBase: QMPJSONConvertible, Hashable {
         object.set("tls-creds", self.tlsCreds)
         object.set("tls-authz", self.tlsAuthz)
         object.set("max-connections", self.maxConnections)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -551,22 +619,26 @@ public struct NbdServerOptionsLegacy: QMPJSONConvertible, Hashable {
     public var maxConnections: UInt32?
     /// `addr`
     public var addr: SocketAddressLegacy
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil, addr: SocketAddressLegacy) {
+    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil, addr: SocketAddressLegacy, unknownMembers: JSONObject = [:]) {
         self.handshakeMaxSeconds = handshakeMaxSeconds
         self.tlsCreds = tlsCreds
         self.tlsAuthz = tlsAuthz
         self.maxConnections = maxConnections
         self.addr = addr
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handshakeMaxSeconds = try object.optional("handshake-max-seconds", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.maxConnections = try object.optional("max-connections", at: path)
-        self.addr = try object.required("addr", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.maxConnections = try reader.optional("max-connections", at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -576,6 +648,7 @@ public struct NbdServerOptionsLegacy: QMPJSONConvertible, Hashable {
         object.set("tls-authz", self.tlsAuthz)
         object.set("max-connections", self.maxConnections)
         object["addr"] = self.addr.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -621,22 +694,27 @@ public struct BlockExportDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var id: String
     /// `mode`
     public var mode: BlockExportRemoveMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, mode: BlockExportRemoveMode? = nil) {
+    public init(id: String, mode: BlockExportRemoveMode? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -667,22 +745,26 @@ public struct NbdServerAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var writable: Bool?
     /// `bitmap`
     public var bitmap: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil, description: String? = nil, device: String, writable: Bool? = nil, bitmap: String? = nil) {
+    public init(name: String? = nil, description: String? = nil, device: String, writable: Bool? = nil, bitmap: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.description = description
         self.device = device
         self.writable = writable
         self.bitmap = bitmap
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
-        self.description = try object.optional("description", at: path)
-        self.device = try object.required("device", at: path)
-        self.writable = try object.optional("writable", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.optional("name", at: path)
+        self.description = try reader.optional("description", at: path)
+        self.device = try reader.required("device", at: path)
+        self.writable = try reader.optional("writable", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -692,6 +774,7 @@ public struct NbdServerAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["device"] = self.device.json
         object.set("writable", self.writable)
         object.set("bitmap", self.bitmap)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -711,22 +794,27 @@ public struct NbdServerRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var name: String
     /// `mode`
     public var mode: BlockExportRemoveMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, mode: BlockExportRemoveMode? = nil) {
+    public init(name: String, mode: BlockExportRemoveMode? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -758,22 +846,26 @@ public struct NbdServerStartCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var maxConnections: UInt32?
     /// `addr`
     public var addr: SocketAddressLegacy
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil, addr: SocketAddressLegacy) {
+    public init(handshakeMaxSeconds: UInt32? = nil, tlsCreds: String? = nil, tlsAuthz: String? = nil, maxConnections: UInt32? = nil, addr: SocketAddressLegacy, unknownMembers: JSONObject = [:]) {
         self.handshakeMaxSeconds = handshakeMaxSeconds
         self.tlsCreds = tlsCreds
         self.tlsAuthz = tlsAuthz
         self.maxConnections = maxConnections
         self.addr = addr
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handshakeMaxSeconds = try object.optional("handshake-max-seconds", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.maxConnections = try object.optional("max-connections", at: path)
-        self.addr = try object.required("addr", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.maxConnections = try reader.optional("max-connections", at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -783,6 +875,7 @@ public struct NbdServerStartCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("tls-authz", self.tlsAuthz)
         object.set("max-connections", self.maxConnections)
         object["addr"] = self.addr.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -798,18 +891,26 @@ public struct NbdServerStopCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 3, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -820,18 +921,26 @@ public struct QueryBlockExportsCommand: QMPCommand, QMPJSONConvertible, Hashable
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -842,19 +951,24 @@ public struct BlockExportDeletedEvent: QMPEventPayload, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -186,19 +186,24 @@ public enum HostMemPolicy: QMPJSONConvertible, Hashable {
 public struct HumanReadableText: QMPJSONConvertible, Hashable {
     /// `human-readable-text`
     public var humanReadableText: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(humanReadableText: String) {
+    public init(humanReadableText: String, unknownMembers: JSONObject = [:]) {
         self.humanReadableText = humanReadableText
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.humanReadableText = try object.required("human-readable-text", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.humanReadableText = try reader.required("human-readable-text", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["human-readable-text"] = self.humanReadableText.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -15,20 +15,24 @@ public struct CompatPolicy: QMPJSONConvertible, Hashable {
     public var unstableInput: CompatPolicyInput?
     /// `unstable-output` · since 6.2.0
     public var unstableOutput: CompatPolicyOutput?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deprecatedInput: CompatPolicyInput? = nil, deprecatedOutput: CompatPolicyOutput? = nil, unstableInput: CompatPolicyInput? = nil, unstableOutput: CompatPolicyOutput? = nil) {
+    public init(deprecatedInput: CompatPolicyInput? = nil, deprecatedOutput: CompatPolicyOutput? = nil, unstableInput: CompatPolicyInput? = nil, unstableOutput: CompatPolicyOutput? = nil, unknownMembers: JSONObject = [:]) {
         self.deprecatedInput = deprecatedInput
         self.deprecatedOutput = deprecatedOutput
         self.unstableInput = unstableInput
         self.unstableOutput = unstableOutput
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.deprecatedInput = try object.optional("deprecated-input", at: path)
-        self.deprecatedOutput = try object.optional("deprecated-output", at: path)
-        self.unstableInput = try object.optional("unstable-input", at: path)
-        self.unstableOutput = try object.optional("unstable-output", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.deprecatedInput = try reader.optional("deprecated-input", at: path)
+        self.deprecatedOutput = try reader.optional("deprecated-output", at: path)
+        self.unstableInput = try reader.optional("unstable-input", at: path)
+        self.unstableOutput = try reader.optional("unstable-output", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -37,6 +41,7 @@ public struct CompatPolicy: QMPJSONConvertible, Hashable {
         object.set("deprecated-output", self.deprecatedOutput)
         object.set("unstable-input", self.unstableInput)
         object.set("unstable-output", self.unstableOutput)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

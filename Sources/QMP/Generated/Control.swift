@@ -8,19 +8,24 @@ import QMPCore
 public struct CommandInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String) {
+    public init(name: String, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -30,19 +35,24 @@ public struct CommandInfo: QMPJSONConvertible, Hashable {
 public struct EventInfo: QMPJSONConvertible, Hashable {
     /// `name` · until 5.2.0
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String) {
+    public init(name: String, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -90,20 +100,24 @@ public struct MonitorOptions: QMPJSONConvertible, Hashable {
     public var pretty: Bool?
     /// `chardev`
     public var chardev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, mode: MonitorMode? = nil, pretty: Bool? = nil, chardev: String) {
+    public init(id: String? = nil, mode: MonitorMode? = nil, pretty: Bool? = nil, chardev: String, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.mode = mode
         self.pretty = pretty
         self.chardev = chardev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.pretty = try object.optional("pretty", at: path)
-        self.chardev = try object.required("chardev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.pretty = try reader.optional("pretty", at: path)
+        self.chardev = try reader.required("chardev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -112,6 +126,7 @@ public struct MonitorOptions: QMPJSONConvertible, Hashable {
         object.set("mode", self.mode)
         object.set("pretty", self.pretty)
         object["chardev"] = self.chardev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -152,22 +167,27 @@ public struct VersionInfo: QMPJSONConvertible, Hashable {
     public var qemu: VersionTriple
     /// `package`
     public var package: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(qemu: VersionTriple, package: String) {
+    public init(qemu: VersionTriple, package: String, unknownMembers: JSONObject = [:]) {
         self.qemu = qemu
         self.package = package
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.qemu = try object.required("qemu", at: path)
-        self.package = try object.required("package", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.qemu = try reader.required("qemu", at: path)
+        self.package = try reader.required("package", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["qemu"] = self.qemu.json
         object["package"] = self.package.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -181,18 +201,22 @@ public struct VersionTriple: QMPJSONConvertible, Hashable {
     public var minor: Int64
     /// `micro`
     public var micro: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(major: Int64, minor: Int64, micro: Int64) {
+    public init(major: Int64, minor: Int64, micro: Int64, unknownMembers: JSONObject = [:]) {
         self.major = major
         self.minor = minor
         self.micro = micro
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.major = try object.required("major", at: path)
-        self.minor = try object.required("minor", at: path)
-        self.micro = try object.required("micro", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.major = try reader.required("major", at: path)
+        self.minor = try reader.required("minor", at: path)
+        self.micro = try reader.required("micro", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -200,6 +224,7 @@ public struct VersionTriple: QMPJSONConvertible, Hashable {
         object["major"] = self.major.json
         object["minor"] = self.minor.json
         object["micro"] = self.micro.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -216,19 +241,24 @@ public struct QmpCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `enable` · since 2.12.0
     public var enable: [QMPCapability]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enable: [QMPCapability]? = nil) {
+    public init(enable: [QMPCapability]? = nil, unknownMembers: JSONObject = [:]) {
         self.enable = enable
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enable = try object.optional("enable", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enable = try reader.optional("enable", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("enable", self.enable)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -244,18 +274,26 @@ public struct QueryCommandsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -266,18 +304,26 @@ public struct QueryEventsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -288,18 +334,26 @@ public struct QueryVersionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -310,17 +364,25 @@ public struct QuitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

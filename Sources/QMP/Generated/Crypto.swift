@@ -99,21 +99,23 @@ public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
     public var alg: QCryptoAkCipherAlgo
     /// The members the value of `alg` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(alg: QCryptoAkCipherAlgo, branch: Branch) {
+    public init(alg: QCryptoAkCipherAlgo, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.alg = alg
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.alg = try object.required("alg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.alg = try reader.required("alg", at: path)
         switch self.alg {
-        case .rsa: self.branch = .rsa(try QCryptoAkCipherOptionsRSA(json: json, path: path))
-        default:
-            let common: Set<String> = ["alg"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .rsa: self.branch = .rsa(try QCryptoAkCipherOptionsRSA(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -127,6 +129,7 @@ public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -147,22 +150,32 @@ public struct QCryptoAkCipherOptionsRSA: QMPJSONConvertible, Hashable {
     public var hashAlg: QCryptoHashAlgo
     /// `padding-alg`
     public var paddingAlg: QCryptoRSAPaddingAlgo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(hashAlg: QCryptoHashAlgo, paddingAlg: QCryptoRSAPaddingAlgo) {
+    public init(hashAlg: QCryptoHashAlgo, paddingAlg: QCryptoRSAPaddingAlgo, unknownMembers: JSONObject = [:]) {
         self.hashAlg = hashAlg
         self.paddingAlg = paddingAlg
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.hashAlg = try reader.required("hash-alg", at: path)
+        self.paddingAlg = try reader.required("padding-alg", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.hashAlg = try object.required("hash-alg", at: path)
-        self.paddingAlg = try object.required("padding-alg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["hash-alg"] = self.hashAlg.json
         object["padding-alg"] = self.paddingAlg.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -174,21 +187,23 @@ public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
     public var format: QCryptoBlockFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoBlockFormat, branch: Branch) {
+    public init(format: QCryptoBlockFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .luks: self.branch = .luks(try QCryptoBlockAmendOptionsLUKS(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .luks: self.branch = .luks(try QCryptoBlockAmendOptionsLUKS(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -202,6 +217,7 @@ public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -229,24 +245,33 @@ public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     public var iterTime: Int64?
     /// `secret`
     public var secret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(state: QCryptoBlockLUKSKeyslotState, newSecret: String? = nil, oldSecret: String? = nil, keyslot: Int64? = nil, iterTime: Int64? = nil, secret: String? = nil) {
+    public init(state: QCryptoBlockLUKSKeyslotState, newSecret: String? = nil, oldSecret: String? = nil, keyslot: Int64? = nil, iterTime: Int64? = nil, secret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.state = state
         self.newSecret = newSecret
         self.oldSecret = oldSecret
         self.keyslot = keyslot
         self.iterTime = iterTime
         self.secret = secret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.state = try reader.required("state", at: path)
+        self.newSecret = try reader.optional("new-secret", at: path)
+        self.oldSecret = try reader.optional("old-secret", at: path)
+        self.keyslot = try reader.optional("keyslot", at: path)
+        self.iterTime = try reader.optional("iter-time", at: path)
+        self.secret = try reader.optional("secret", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.state = try object.required("state", at: path)
-        self.newSecret = try object.optional("new-secret", at: path)
-        self.oldSecret = try object.optional("old-secret", at: path)
-        self.keyslot = try object.optional("keyslot", at: path)
-        self.iterTime = try object.optional("iter-time", at: path)
-        self.secret = try object.optional("secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -257,6 +282,7 @@ public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
         object.set("keyslot", self.keyslot)
         object.set("iter-time", self.iterTime)
         object.set("secret", self.secret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -268,22 +294,24 @@ public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
     public var format: QCryptoBlockFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoBlockFormat, branch: Branch) {
+    public init(format: QCryptoBlockFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .qcow: self.branch = .qcow(try QCryptoBlockOptionsQCow(json: json, path: path))
-        case .luks: self.branch = .luks(try QCryptoBlockCreateOptionsLUKS(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .qcow: self.branch = .qcow(try QCryptoBlockOptionsQCow(reading: &reader, at: path))
+        case .luks: self.branch = .luks(try QCryptoBlockCreateOptionsLUKS(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -298,6 +326,7 @@ public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -315,7 +344,6 @@ public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
 /// QAPI struct `QCryptoBlockCreateOptionsLUKS`.
 /// In QEMU 2.6.0 and later.
 /// Shape changed in 2.8.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `detached-header` (until 9.0.0).
 public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
@@ -331,8 +359,12 @@ public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     public var hashAlg: QCryptoHashAlgo?
     /// `iter-time` · since 2.8.0
     public var iterTime: Int64?
+    /// `detached-header` · since 9.0.0, until 9.0.0
+    public var detachedHeader: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String? = nil, cipherAlg: QCryptoCipherAlgo? = nil, cipherMode: QCryptoCipherMode? = nil, ivgenAlg: QCryptoIVGenAlgo? = nil, ivgenHashAlg: QCryptoHashAlgo? = nil, hashAlg: QCryptoHashAlgo? = nil, iterTime: Int64? = nil) {
+    public init(keySecret: String? = nil, cipherAlg: QCryptoCipherAlgo? = nil, cipherMode: QCryptoCipherMode? = nil, ivgenAlg: QCryptoIVGenAlgo? = nil, ivgenHashAlg: QCryptoHashAlgo? = nil, hashAlg: QCryptoHashAlgo? = nil, iterTime: Int64? = nil, detachedHeader: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
         self.cipherAlg = cipherAlg
         self.cipherMode = cipherMode
@@ -340,17 +372,26 @@ public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
         self.ivgenHashAlg = ivgenHashAlg
         self.hashAlg = hashAlg
         self.iterTime = iterTime
+        self.detachedHeader = detachedHeader
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.optional("key-secret", at: path)
+        self.cipherAlg = try reader.optional("cipher-alg", at: path)
+        self.cipherMode = try reader.optional("cipher-mode", at: path)
+        self.ivgenAlg = try reader.optional("ivgen-alg", at: path)
+        self.ivgenHashAlg = try reader.optional("ivgen-hash-alg", at: path)
+        self.hashAlg = try reader.optional("hash-alg", at: path)
+        self.iterTime = try reader.optional("iter-time", at: path)
+        self.detachedHeader = try reader.optional("detached-header", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.optional("key-secret", at: path)
-        self.cipherAlg = try object.optional("cipher-alg", at: path)
-        self.cipherMode = try object.optional("cipher-mode", at: path)
-        self.ivgenAlg = try object.optional("ivgen-alg", at: path)
-        self.ivgenHashAlg = try object.optional("ivgen-hash-alg", at: path)
-        self.hashAlg = try object.optional("hash-alg", at: path)
-        self.iterTime = try object.optional("iter-time", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -362,6 +403,8 @@ public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
         object.set("ivgen-hash-alg", self.ivgenHashAlg)
         object.set("hash-alg", self.hashAlg)
         object.set("iter-time", self.iterTime)
+        object.set("detached-header", self.detachedHeader)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -406,21 +449,23 @@ public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
     public var format: QCryptoBlockFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoBlockFormat, branch: Branch) {
+    public init(format: QCryptoBlockFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .luks: self.branch = .luks(try QCryptoBlockInfoLUKS(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .luks: self.branch = .luks(try QCryptoBlockInfoLUKS(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -434,6 +479,7 @@ public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -451,19 +497,24 @@ public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
 public struct QCryptoBlockInfoBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoBlockFormat) {
+    public init(format: QCryptoBlockFormat, unknownMembers: JSONObject = [:]) {
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["format"] = self.format.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -492,8 +543,10 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
     public var uuid: String
     /// `slots`
     public var slots: [QCryptoBlockInfoLUKSSlot]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cipherAlg: QCryptoCipherAlgo, cipherMode: QCryptoCipherMode, ivgenAlg: QCryptoIVGenAlgo, ivgenHashAlg: QCryptoHashAlgo? = nil, hashAlg: QCryptoHashAlgo, detachedHeader: Bool? = nil, payloadOffset: Int64, masterKeyIters: Int64, uuid: String, slots: [QCryptoBlockInfoLUKSSlot]) {
+    public init(cipherAlg: QCryptoCipherAlgo, cipherMode: QCryptoCipherMode, ivgenAlg: QCryptoIVGenAlgo, ivgenHashAlg: QCryptoHashAlgo? = nil, hashAlg: QCryptoHashAlgo, detachedHeader: Bool? = nil, payloadOffset: Int64, masterKeyIters: Int64, uuid: String, slots: [QCryptoBlockInfoLUKSSlot], unknownMembers: JSONObject = [:]) {
         self.cipherAlg = cipherAlg
         self.cipherMode = cipherMode
         self.ivgenAlg = ivgenAlg
@@ -504,20 +557,27 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
         self.masterKeyIters = masterKeyIters
         self.uuid = uuid
         self.slots = slots
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.cipherAlg = try reader.required("cipher-alg", at: path)
+        self.cipherMode = try reader.required("cipher-mode", at: path)
+        self.ivgenAlg = try reader.required("ivgen-alg", at: path)
+        self.ivgenHashAlg = try reader.optional("ivgen-hash-alg", at: path)
+        self.hashAlg = try reader.required("hash-alg", at: path)
+        self.detachedHeader = try reader.optional("detached-header", at: path)
+        self.payloadOffset = try reader.required("payload-offset", at: path)
+        self.masterKeyIters = try reader.required("master-key-iters", at: path)
+        self.uuid = try reader.required("uuid", at: path)
+        self.slots = try reader.required("slots", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cipherAlg = try object.required("cipher-alg", at: path)
-        self.cipherMode = try object.required("cipher-mode", at: path)
-        self.ivgenAlg = try object.required("ivgen-alg", at: path)
-        self.ivgenHashAlg = try object.optional("ivgen-hash-alg", at: path)
-        self.hashAlg = try object.required("hash-alg", at: path)
-        self.detachedHeader = try object.optional("detached-header", at: path)
-        self.payloadOffset = try object.required("payload-offset", at: path)
-        self.masterKeyIters = try object.required("master-key-iters", at: path)
-        self.uuid = try object.required("uuid", at: path)
-        self.slots = try object.required("slots", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -532,6 +592,7 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
         object["master-key-iters"] = self.masterKeyIters.json
         object["uuid"] = self.uuid.json
         object["slots"] = self.slots.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -547,20 +608,24 @@ public struct QCryptoBlockInfoLUKSSlot: QMPJSONConvertible, Hashable {
     public var stripes: Int64?
     /// `key-offset`
     public var keyOffset: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(active: Bool, iters: Int64? = nil, stripes: Int64? = nil, keyOffset: Int64) {
+    public init(active: Bool, iters: Int64? = nil, stripes: Int64? = nil, keyOffset: Int64, unknownMembers: JSONObject = [:]) {
         self.active = active
         self.iters = iters
         self.stripes = stripes
         self.keyOffset = keyOffset
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.active = try object.required("active", at: path)
-        self.iters = try object.optional("iters", at: path)
-        self.stripes = try object.optional("stripes", at: path)
-        self.keyOffset = try object.required("key-offset", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.active = try reader.required("active", at: path)
+        self.iters = try reader.optional("iters", at: path)
+        self.stripes = try reader.optional("stripes", at: path)
+        self.keyOffset = try reader.required("key-offset", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -569,6 +634,7 @@ public struct QCryptoBlockInfoLUKSSlot: QMPJSONConvertible, Hashable {
         object.set("iters", self.iters)
         object.set("stripes", self.stripes)
         object["key-offset"] = self.keyOffset.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -576,14 +642,19 @@ public struct QCryptoBlockInfoLUKSSlot: QMPJSONConvertible, Hashable {
 /// QAPI struct `QCryptoBlockInfoQCow`.
 /// In QEMU 2.7.0 to 2.12.0.
 public struct QCryptoBlockInfoQCow: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -626,22 +697,24 @@ public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
     public var format: QCryptoBlockFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoBlockFormat, branch: Branch) {
+    public init(format: QCryptoBlockFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .qcow: self.branch = .qcow(try QCryptoBlockOptionsQCow(json: json, path: path))
-        case .luks: self.branch = .luks(try QCryptoBlockOptionsLUKS(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .qcow: self.branch = .qcow(try QCryptoBlockOptionsQCow(reading: &reader, at: path))
+        case .luks: self.branch = .luks(try QCryptoBlockOptionsLUKS(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -656,6 +729,7 @@ public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -675,19 +749,24 @@ public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
 public struct QCryptoBlockOptionsBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoBlockFormat) {
+    public init(format: QCryptoBlockFormat, unknownMembers: JSONObject = [:]) {
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["format"] = self.format.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -697,19 +776,29 @@ public struct QCryptoBlockOptionsBase: QMPJSONConvertible, Hashable {
 public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String? = nil) {
+    public init(keySecret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.optional("key-secret", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.optional("key-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("key-secret", self.keySecret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -719,19 +808,29 @@ public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
 public struct QCryptoBlockOptionsQCow: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String? = nil) {
+    public init(keySecret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.optional("key-secret", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.optional("key-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("key-secret", self.keySecret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1246,7 +1345,6 @@ public enum QCryptoTLSCredsEndpoint: QMPJSONConvertible, Hashable {
 /// QAPI struct `SecretCommonProperties`.
 /// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `loaded` (until 9.1.0).
 public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoSecretFormat?
@@ -1254,18 +1352,26 @@ public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
     public var keyid: String?
     /// `iv`
     public var iv: String?
+    /// `loaded` · until 9.1.0, deprecated in 6.0.0
+    public var loaded: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoSecretFormat? = nil, keyid: String? = nil, iv: String? = nil) {
+    public init(format: QCryptoSecretFormat? = nil, keyid: String? = nil, iv: String? = nil, loaded: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.keyid = keyid
         self.iv = iv
+        self.loaded = loaded
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.optional("format", at: path)
-        self.keyid = try object.optional("keyid", at: path)
-        self.iv = try object.optional("iv", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.optional("format", at: path)
+        self.keyid = try reader.optional("keyid", at: path)
+        self.iv = try reader.optional("iv", at: path)
+        self.loaded = try reader.optional("loaded", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1273,6 +1379,8 @@ public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
         object.set("format", self.format)
         object.set("keyid", self.keyid)
         object.set("iv", self.iv)
+        object.set("loaded", self.loaded)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1280,7 +1388,6 @@ public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
 /// QAPI struct `SecretKeyringProperties`.
 /// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `loaded` (until 9.1.0).
 public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoSecretFormat?
@@ -1290,20 +1397,33 @@ public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
     public var iv: String?
     /// `serial`
     public var serial: Int32
+    /// `loaded` · until 9.1.0, deprecated in 6.0.0
+    public var loaded: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoSecretFormat? = nil, keyid: String? = nil, iv: String? = nil, serial: Int32) {
+    public init(format: QCryptoSecretFormat? = nil, keyid: String? = nil, iv: String? = nil, serial: Int32, loaded: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.keyid = keyid
         self.iv = iv
         self.serial = serial
+        self.loaded = loaded
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.format = try reader.optional("format", at: path)
+        self.keyid = try reader.optional("keyid", at: path)
+        self.iv = try reader.optional("iv", at: path)
+        self.serial = try reader.required("serial", at: path)
+        self.loaded = try reader.optional("loaded", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.optional("format", at: path)
-        self.keyid = try object.optional("keyid", at: path)
-        self.iv = try object.optional("iv", at: path)
-        self.serial = try object.required("serial", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1312,6 +1432,8 @@ public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
         object.set("keyid", self.keyid)
         object.set("iv", self.iv)
         object["serial"] = self.serial.json
+        object.set("loaded", self.loaded)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1319,7 +1441,6 @@ public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
 /// QAPI struct `SecretProperties`.
 /// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `loaded` (until 9.1.0).
 public struct SecretProperties: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoSecretFormat?
@@ -1331,22 +1452,35 @@ public struct SecretProperties: QMPJSONConvertible, Hashable {
     public var data: String?
     /// `file`
     public var file: String?
+    /// `loaded` · until 9.1.0, deprecated in 6.0.0
+    public var loaded: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: QCryptoSecretFormat? = nil, keyid: String? = nil, iv: String? = nil, data: String? = nil, file: String? = nil) {
+    public init(format: QCryptoSecretFormat? = nil, keyid: String? = nil, iv: String? = nil, data: String? = nil, file: String? = nil, loaded: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.keyid = keyid
         self.iv = iv
         self.data = data
         self.file = file
+        self.loaded = loaded
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.format = try reader.optional("format", at: path)
+        self.keyid = try reader.optional("keyid", at: path)
+        self.iv = try reader.optional("iv", at: path)
+        self.data = try reader.optional("data", at: path)
+        self.file = try reader.optional("file", at: path)
+        self.loaded = try reader.optional("loaded", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.optional("format", at: path)
-        self.keyid = try object.optional("keyid", at: path)
-        self.iv = try object.optional("iv", at: path)
-        self.data = try object.optional("data", at: path)
-        self.file = try object.optional("file", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1356,6 +1490,8 @@ public struct SecretProperties: QMPJSONConvertible, Hashable {
         object.set("iv", self.iv)
         object.set("data", self.data)
         object.set("file", self.file)
+        object.set("loaded", self.loaded)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1363,7 +1499,6 @@ public struct SecretProperties: QMPJSONConvertible, Hashable {
 /// QAPI struct `TlsCredsAnonProperties`.
 /// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `loaded` (until 9.1.0).
 public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
     /// `verify-peer`
     public var verifyPeer: Bool?
@@ -1373,20 +1508,33 @@ public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
     public var endpoint: QCryptoTLSCredsEndpoint?
     /// `priority`
     public var priority: String?
+    /// `loaded` · until 9.1.0, deprecated in 6.0.0
+    public var loaded: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil) {
+    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil, loaded: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.verifyPeer = verifyPeer
         self.dir = dir
         self.endpoint = endpoint
         self.priority = priority
+        self.loaded = loaded
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.verifyPeer = try reader.optional("verify-peer", at: path)
+        self.dir = try reader.optional("dir", at: path)
+        self.endpoint = try reader.optional("endpoint", at: path)
+        self.priority = try reader.optional("priority", at: path)
+        self.loaded = try reader.optional("loaded", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.verifyPeer = try object.optional("verify-peer", at: path)
-        self.dir = try object.optional("dir", at: path)
-        self.endpoint = try object.optional("endpoint", at: path)
-        self.priority = try object.optional("priority", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1395,6 +1543,8 @@ public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
         object.set("dir", self.dir)
         object.set("endpoint", self.endpoint)
         object.set("priority", self.priority)
+        object.set("loaded", self.loaded)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1410,20 +1560,29 @@ public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
     public var endpoint: QCryptoTLSCredsEndpoint?
     /// `priority`
     public var priority: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil) {
+    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil, unknownMembers: JSONObject = [:]) {
         self.verifyPeer = verifyPeer
         self.dir = dir
         self.endpoint = endpoint
         self.priority = priority
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.verifyPeer = try reader.optional("verify-peer", at: path)
+        self.dir = try reader.optional("dir", at: path)
+        self.endpoint = try reader.optional("endpoint", at: path)
+        self.priority = try reader.optional("priority", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.verifyPeer = try object.optional("verify-peer", at: path)
-        self.dir = try object.optional("dir", at: path)
-        self.endpoint = try object.optional("endpoint", at: path)
-        self.priority = try object.optional("priority", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1432,6 +1591,7 @@ public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
         object.set("dir", self.dir)
         object.set("endpoint", self.endpoint)
         object.set("priority", self.priority)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1439,7 +1599,6 @@ public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
 /// QAPI struct `TlsCredsPskProperties`.
 /// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `loaded` (until 9.1.0).
 public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
     /// `verify-peer`
     public var verifyPeer: Bool?
@@ -1451,22 +1610,35 @@ public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
     public var priority: String?
     /// `username`
     public var username: String?
+    /// `loaded` · until 9.1.0, deprecated in 6.0.0
+    public var loaded: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil, username: String? = nil) {
+    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil, username: String? = nil, loaded: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.verifyPeer = verifyPeer
         self.dir = dir
         self.endpoint = endpoint
         self.priority = priority
         self.username = username
+        self.loaded = loaded
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.verifyPeer = try reader.optional("verify-peer", at: path)
+        self.dir = try reader.optional("dir", at: path)
+        self.endpoint = try reader.optional("endpoint", at: path)
+        self.priority = try reader.optional("priority", at: path)
+        self.username = try reader.optional("username", at: path)
+        self.loaded = try reader.optional("loaded", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.verifyPeer = try object.optional("verify-peer", at: path)
-        self.dir = try object.optional("dir", at: path)
-        self.endpoint = try object.optional("endpoint", at: path)
-        self.priority = try object.optional("priority", at: path)
-        self.username = try object.optional("username", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1476,6 +1648,8 @@ public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
         object.set("endpoint", self.endpoint)
         object.set("priority", self.priority)
         object.set("username", self.username)
+        object.set("loaded", self.loaded)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1483,7 +1657,6 @@ public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
 /// QAPI struct `TlsCredsX509Properties`.
 /// In QEMU 6.0.0 and later.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `loaded` (until 9.1.0).
 public struct TlsCredsX509Properties: QMPJSONConvertible, Hashable {
     /// `verify-peer`
     public var verifyPeer: Bool?
@@ -1497,24 +1670,37 @@ public struct TlsCredsX509Properties: QMPJSONConvertible, Hashable {
     public var sanityCheck: Bool?
     /// `passwordid`
     public var passwordid: String?
+    /// `loaded` · until 9.1.0, deprecated in 6.0.0
+    public var loaded: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil, sanityCheck: Bool? = nil, passwordid: String? = nil) {
+    public init(verifyPeer: Bool? = nil, dir: String? = nil, endpoint: QCryptoTLSCredsEndpoint? = nil, priority: String? = nil, sanityCheck: Bool? = nil, passwordid: String? = nil, loaded: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.verifyPeer = verifyPeer
         self.dir = dir
         self.endpoint = endpoint
         self.priority = priority
         self.sanityCheck = sanityCheck
         self.passwordid = passwordid
+        self.loaded = loaded
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.verifyPeer = try reader.optional("verify-peer", at: path)
+        self.dir = try reader.optional("dir", at: path)
+        self.endpoint = try reader.optional("endpoint", at: path)
+        self.priority = try reader.optional("priority", at: path)
+        self.sanityCheck = try reader.optional("sanity-check", at: path)
+        self.passwordid = try reader.optional("passwordid", at: path)
+        self.loaded = try reader.optional("loaded", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.verifyPeer = try object.optional("verify-peer", at: path)
-        self.dir = try object.optional("dir", at: path)
-        self.endpoint = try object.optional("endpoint", at: path)
-        self.priority = try object.optional("priority", at: path)
-        self.sanityCheck = try object.optional("sanity-check", at: path)
-        self.passwordid = try object.optional("passwordid", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1525,6 +1711,8 @@ public struct TlsCredsX509Properties: QMPJSONConvertible, Hashable {
         object.set("priority", self.priority)
         object.set("sanity-check", self.sanityCheck)
         object.set("passwordid", self.passwordid)
+        object.set("loaded", self.loaded)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -74,22 +74,27 @@ public struct QCryptodevBackendClient: QMPJSONConvertible, Hashable {
     public var queue: UInt32
     /// `type`
     public var type: QCryptodevBackendType
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(queue: UInt32, type: QCryptodevBackendType) {
+    public init(queue: UInt32, type: QCryptodevBackendType, unknownMembers: JSONObject = [:]) {
         self.queue = queue
         self.type = type
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.queue = try object.required("queue", at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.queue = try reader.required("queue", at: path)
+        self.type = try reader.required("type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["queue"] = self.queue.json
         object["type"] = self.type.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -183,18 +188,22 @@ public struct QCryptodevInfo: QMPJSONConvertible, Hashable {
     public var service: [QCryptodevBackendServiceType]
     /// `client`
     public var client: [QCryptodevBackendClient]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, service: [QCryptodevBackendServiceType], client: [QCryptodevBackendClient]) {
+    public init(id: String, service: [QCryptodevBackendServiceType], client: [QCryptodevBackendClient], unknownMembers: JSONObject = [:]) {
         self.id = id
         self.service = service
         self.client = client
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.service = try object.required("service", at: path)
-        self.client = try object.required("client", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.service = try reader.required("service", at: path)
+        self.client = try reader.required("client", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -202,6 +211,7 @@ public struct QCryptodevInfo: QMPJSONConvertible, Hashable {
         object["id"] = self.id.json
         object["service"] = self.service.json
         object["client"] = self.client.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -213,17 +223,25 @@ public struct QueryCryptodevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

@@ -10,22 +10,27 @@ public struct CXLUncorErrorRecord: QMPJSONConvertible, Hashable {
     public var type: CxlUncorErrorType
     /// `header`
     public var header: [UInt32]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: CxlUncorErrorType, header: [UInt32]) {
+    public init(type: CxlUncorErrorType, header: [UInt32], unknownMembers: JSONObject = [:]) {
         self.type = type
         self.header = header
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.header = try object.required("header", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.header = try reader.required("header", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["type"] = self.type.json
         object["header"] = self.header.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -89,22 +94,27 @@ public struct CxlDynamicCapacityExtent: QMPJSONConvertible, Hashable {
     public var offset: UInt64
     /// `len`
     public var len: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(offset: UInt64, len: UInt64) {
+    public init(offset: UInt64, len: UInt64, unknownMembers: JSONObject = [:]) {
         self.offset = offset
         self.len = len
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.offset = try object.required("offset", at: path)
-        self.len = try object.required("len", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.len = try reader.required("len", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["offset"] = self.offset.json
         object["len"] = self.len.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -324,24 +334,28 @@ public struct CxlAddDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, Hash
     public var tag: String?
     /// `extents`
     public var extents: [CxlDynamicCapacityExtent]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, hostId: UInt16, selectionPolicy: CxlExtentSelectionPolicy, region: UInt8, tag: String? = nil, extents: [CxlDynamicCapacityExtent]) {
+    public init(path: String, hostId: UInt16, selectionPolicy: CxlExtentSelectionPolicy, region: UInt8, tag: String? = nil, extents: [CxlDynamicCapacityExtent], unknownMembers: JSONObject = [:]) {
         self.path = path
         self.hostId = hostId
         self.selectionPolicy = selectionPolicy
         self.region = region
         self.tag = tag
         self.extents = extents
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.hostId = try object.required("host-id", at: path)
-        self.selectionPolicy = try object.required("selection-policy", at: path)
-        self.region = try object.required("region", at: path)
-        self.tag = try object.optional("tag", at: path)
-        self.extents = try object.required("extents", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.hostId = try reader.required("host-id", at: path)
+        self.selectionPolicy = try reader.required("selection-policy", at: path)
+        self.region = try reader.required("region", at: path)
+        self.tag = try reader.optional("tag", at: path)
+        self.extents = try reader.required("extents", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -352,6 +366,7 @@ public struct CxlAddDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, Hash
         object["region"] = self.region.json
         object.set("tag", self.tag)
         object["extents"] = self.extents.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -371,22 +386,27 @@ public struct CxlInjectCorrectableErrorCommand: QMPCommand, QMPJSONConvertible, 
     public var path: String
     /// `type`
     public var type: CxlCorErrorType
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, type: CxlCorErrorType) {
+    public init(path: String, type: CxlCorErrorType, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.type = type
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.type = try reader.required("type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
         object["type"] = self.type.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -432,8 +452,10 @@ public struct CxlInjectDramEventCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public var column: UInt16?
     /// `correction-mask`
     public var correctionMask: [UInt64]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, log: CxlEventLog, flags: UInt8, dpa: UInt64, descriptor: UInt8, type: UInt8, transactionType: UInt8, channel: UInt8? = nil, rank: UInt8? = nil, nibbleMask: UInt32? = nil, bankGroup: UInt8? = nil, bank: UInt8? = nil, row: UInt32? = nil, column: UInt16? = nil, correctionMask: [UInt64]? = nil) {
+    public init(path: String, log: CxlEventLog, flags: UInt8, dpa: UInt64, descriptor: UInt8, type: UInt8, transactionType: UInt8, channel: UInt8? = nil, rank: UInt8? = nil, nibbleMask: UInt32? = nil, bankGroup: UInt8? = nil, bank: UInt8? = nil, row: UInt32? = nil, column: UInt16? = nil, correctionMask: [UInt64]? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.log = log
         self.flags = flags
@@ -449,25 +471,27 @@ public struct CxlInjectDramEventCommand: QMPCommand, QMPJSONConvertible, Hashabl
         self.row = row
         self.column = column
         self.correctionMask = correctionMask
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.log = try object.required("log", at: path)
-        self.flags = try object.required("flags", at: path)
-        self.dpa = try object.required("dpa", at: path)
-        self.descriptor = try object.required("descriptor", at: path)
-        self.type = try object.required("type", at: path)
-        self.transactionType = try object.required("transaction-type", at: path)
-        self.channel = try object.optional("channel", at: path)
-        self.rank = try object.optional("rank", at: path)
-        self.nibbleMask = try object.optional("nibble-mask", at: path)
-        self.bankGroup = try object.optional("bank-group", at: path)
-        self.bank = try object.optional("bank", at: path)
-        self.row = try object.optional("row", at: path)
-        self.column = try object.optional("column", at: path)
-        self.correctionMask = try object.optional("correction-mask", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.log = try reader.required("log", at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.dpa = try reader.required("dpa", at: path)
+        self.descriptor = try reader.required("descriptor", at: path)
+        self.type = try reader.required("type", at: path)
+        self.transactionType = try reader.required("transaction-type", at: path)
+        self.channel = try reader.optional("channel", at: path)
+        self.rank = try reader.optional("rank", at: path)
+        self.nibbleMask = try reader.optional("nibble-mask", at: path)
+        self.bankGroup = try reader.optional("bank-group", at: path)
+        self.bank = try reader.optional("bank", at: path)
+        self.row = try reader.optional("row", at: path)
+        self.column = try reader.optional("column", at: path)
+        self.correctionMask = try reader.optional("correction-mask", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -487,6 +511,7 @@ public struct CxlInjectDramEventCommand: QMPCommand, QMPJSONConvertible, Hashabl
         object.set("row", self.row)
         object.set("column", self.column)
         object.set("correction-mask", self.correctionMask)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -524,8 +549,10 @@ public struct CxlInjectGeneralMediaEventCommand: QMPCommand, QMPJSONConvertible,
     public var device: UInt32?
     /// `component-id`
     public var componentId: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, log: CxlEventLog, flags: UInt8, dpa: UInt64, descriptor: UInt8, type: UInt8, transactionType: UInt8, channel: UInt8? = nil, rank: UInt8? = nil, device: UInt32? = nil, componentId: String? = nil) {
+    public init(path: String, log: CxlEventLog, flags: UInt8, dpa: UInt64, descriptor: UInt8, type: UInt8, transactionType: UInt8, channel: UInt8? = nil, rank: UInt8? = nil, device: UInt32? = nil, componentId: String? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.log = log
         self.flags = flags
@@ -537,21 +564,23 @@ public struct CxlInjectGeneralMediaEventCommand: QMPCommand, QMPJSONConvertible,
         self.rank = rank
         self.device = device
         self.componentId = componentId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.log = try object.required("log", at: path)
-        self.flags = try object.required("flags", at: path)
-        self.dpa = try object.required("dpa", at: path)
-        self.descriptor = try object.required("descriptor", at: path)
-        self.type = try object.required("type", at: path)
-        self.transactionType = try object.required("transaction-type", at: path)
-        self.channel = try object.optional("channel", at: path)
-        self.rank = try object.optional("rank", at: path)
-        self.device = try object.optional("device", at: path)
-        self.componentId = try object.optional("component-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.log = try reader.required("log", at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.dpa = try reader.required("dpa", at: path)
+        self.descriptor = try reader.required("descriptor", at: path)
+        self.type = try reader.required("type", at: path)
+        self.transactionType = try reader.required("transaction-type", at: path)
+        self.channel = try reader.optional("channel", at: path)
+        self.rank = try reader.optional("rank", at: path)
+        self.device = try reader.optional("device", at: path)
+        self.componentId = try reader.optional("component-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -567,6 +596,7 @@ public struct CxlInjectGeneralMediaEventCommand: QMPCommand, QMPJSONConvertible,
         object.set("rank", self.rank)
         object.set("device", self.device)
         object.set("component-id", self.componentId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -606,8 +636,10 @@ public struct CxlInjectMemoryModuleEventCommand: QMPCommand, QMPJSONConvertible,
     public var correctedVolatileErrorCount: UInt32
     /// `corrected-persistent-error-count`
     public var correctedPersistentErrorCount: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, log: CxlEventLog, flags: UInt8, type: UInt8, healthStatus: UInt8, mediaStatus: UInt8, additionalStatus: UInt8, lifeUsed: UInt8, temperature: Int16, dirtyShutdownCount: UInt32, correctedVolatileErrorCount: UInt32, correctedPersistentErrorCount: UInt32) {
+    public init(path: String, log: CxlEventLog, flags: UInt8, type: UInt8, healthStatus: UInt8, mediaStatus: UInt8, additionalStatus: UInt8, lifeUsed: UInt8, temperature: Int16, dirtyShutdownCount: UInt32, correctedVolatileErrorCount: UInt32, correctedPersistentErrorCount: UInt32, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.log = log
         self.flags = flags
@@ -620,22 +652,24 @@ public struct CxlInjectMemoryModuleEventCommand: QMPCommand, QMPJSONConvertible,
         self.dirtyShutdownCount = dirtyShutdownCount
         self.correctedVolatileErrorCount = correctedVolatileErrorCount
         self.correctedPersistentErrorCount = correctedPersistentErrorCount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.log = try object.required("log", at: path)
-        self.flags = try object.required("flags", at: path)
-        self.type = try object.required("type", at: path)
-        self.healthStatus = try object.required("health-status", at: path)
-        self.mediaStatus = try object.required("media-status", at: path)
-        self.additionalStatus = try object.required("additional-status", at: path)
-        self.lifeUsed = try object.required("life-used", at: path)
-        self.temperature = try object.required("temperature", at: path)
-        self.dirtyShutdownCount = try object.required("dirty-shutdown-count", at: path)
-        self.correctedVolatileErrorCount = try object.required("corrected-volatile-error-count", at: path)
-        self.correctedPersistentErrorCount = try object.required("corrected-persistent-error-count", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.log = try reader.required("log", at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.type = try reader.required("type", at: path)
+        self.healthStatus = try reader.required("health-status", at: path)
+        self.mediaStatus = try reader.required("media-status", at: path)
+        self.additionalStatus = try reader.required("additional-status", at: path)
+        self.lifeUsed = try reader.required("life-used", at: path)
+        self.temperature = try reader.required("temperature", at: path)
+        self.dirtyShutdownCount = try reader.required("dirty-shutdown-count", at: path)
+        self.correctedVolatileErrorCount = try reader.required("corrected-volatile-error-count", at: path)
+        self.correctedPersistentErrorCount = try reader.required("corrected-persistent-error-count", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -652,6 +686,7 @@ public struct CxlInjectMemoryModuleEventCommand: QMPCommand, QMPJSONConvertible,
         object["dirty-shutdown-count"] = self.dirtyShutdownCount.json
         object["corrected-volatile-error-count"] = self.correctedVolatileErrorCount.json
         object["corrected-persistent-error-count"] = self.correctedPersistentErrorCount.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -673,18 +708,22 @@ public struct CxlInjectPoisonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var start: UInt64
     /// `length`
     public var length: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, start: UInt64, length: UInt64) {
+    public init(path: String, start: UInt64, length: UInt64, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.start = start
         self.length = length
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.start = try object.required("start", at: path)
-        self.length = try object.required("length", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.start = try reader.required("start", at: path)
+        self.length = try reader.required("length", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -692,6 +731,7 @@ public struct CxlInjectPoisonCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["path"] = self.path.json
         object["start"] = self.start.json
         object["length"] = self.length.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -711,22 +751,27 @@ public struct CxlInjectUncorrectableErrorsCommand: QMPCommand, QMPJSONConvertibl
     public var path: String
     /// `errors`
     public var errors: [CXLUncorErrorRecord]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, errors: [CXLUncorErrorRecord]) {
+    public init(path: String, errors: [CXLUncorErrorRecord], unknownMembers: JSONObject = [:]) {
         self.path = path
         self.errors = errors
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.errors = try object.required("errors", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.errors = try reader.required("errors", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
         object["errors"] = self.errors.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -758,8 +803,10 @@ public struct CxlReleaseDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, 
     public var tag: String?
     /// `extents`
     public var extents: [CxlDynamicCapacityExtent]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, hostId: UInt16, removalPolicy: CxlExtentRemovalPolicy, forcedRemoval: Bool? = nil, sanitizeOnRelease: Bool? = nil, region: UInt8, tag: String? = nil, extents: [CxlDynamicCapacityExtent]) {
+    public init(path: String, hostId: UInt16, removalPolicy: CxlExtentRemovalPolicy, forcedRemoval: Bool? = nil, sanitizeOnRelease: Bool? = nil, region: UInt8, tag: String? = nil, extents: [CxlDynamicCapacityExtent], unknownMembers: JSONObject = [:]) {
         self.path = path
         self.hostId = hostId
         self.removalPolicy = removalPolicy
@@ -768,18 +815,20 @@ public struct CxlReleaseDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, 
         self.region = region
         self.tag = tag
         self.extents = extents
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.hostId = try object.required("host-id", at: path)
-        self.removalPolicy = try object.required("removal-policy", at: path)
-        self.forcedRemoval = try object.optional("forced-removal", at: path)
-        self.sanitizeOnRelease = try object.optional("sanitize-on-release", at: path)
-        self.region = try object.required("region", at: path)
-        self.tag = try object.optional("tag", at: path)
-        self.extents = try object.required("extents", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.hostId = try reader.required("host-id", at: path)
+        self.removalPolicy = try reader.required("removal-policy", at: path)
+        self.forcedRemoval = try reader.optional("forced-removal", at: path)
+        self.sanitizeOnRelease = try reader.optional("sanitize-on-release", at: path)
+        self.region = try reader.required("region", at: path)
+        self.tag = try reader.optional("tag", at: path)
+        self.extents = try reader.required("extents", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -792,6 +841,7 @@ public struct CxlReleaseDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, 
         object["region"] = self.region.json
         object.set("tag", self.tag)
         object["extents"] = self.extents.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

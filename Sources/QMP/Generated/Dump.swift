@@ -8,19 +8,24 @@ import QMPCore
 public struct DumpGuestMemoryCapability: QMPJSONConvertible, Hashable {
     /// `formats`
     public var formats: [DumpGuestMemoryFormat]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(formats: [DumpGuestMemoryFormat]) {
+    public init(formats: [DumpGuestMemoryFormat], unknownMembers: JSONObject = [:]) {
         self.formats = formats
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.formats = try object.required("formats", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.formats = try reader.required("formats", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["formats"] = self.formats.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -91,18 +96,22 @@ public struct DumpQueryResult: QMPJSONConvertible, Hashable {
     public var completed: Int64
     /// `total`
     public var total: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(status: DumpStatus, completed: Int64, total: Int64) {
+    public init(status: DumpStatus, completed: Int64, total: Int64, unknownMembers: JSONObject = [:]) {
         self.status = status
         self.completed = completed
         self.total = total
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.status = try object.required("status", at: path)
-        self.completed = try object.required("completed", at: path)
-        self.total = try object.required("total", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.status = try reader.required("status", at: path)
+        self.completed = try reader.required("completed", at: path)
+        self.total = try reader.required("total", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -110,6 +119,7 @@ public struct DumpQueryResult: QMPJSONConvertible, Hashable {
         object["status"] = self.status.json
         object["completed"] = self.completed.json
         object["total"] = self.total.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -177,24 +187,28 @@ public struct DumpGuestMemoryCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var length: Int64?
     /// `format` · since 2.0.0
     public var format: DumpGuestMemoryFormat?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(paging: Bool, `protocol`: String, detach: Bool? = nil, begin: Int64? = nil, length: Int64? = nil, format: DumpGuestMemoryFormat? = nil) {
+    public init(paging: Bool, `protocol`: String, detach: Bool? = nil, begin: Int64? = nil, length: Int64? = nil, format: DumpGuestMemoryFormat? = nil, unknownMembers: JSONObject = [:]) {
         self.paging = paging
         self.`protocol` = `protocol`
         self.detach = detach
         self.begin = begin
         self.length = length
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.paging = try object.required("paging", at: path)
-        self.`protocol` = try object.required("protocol", at: path)
-        self.detach = try object.optional("detach", at: path)
-        self.begin = try object.optional("begin", at: path)
-        self.length = try object.optional("length", at: path)
-        self.format = try object.optional("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.paging = try reader.required("paging", at: path)
+        self.`protocol` = try reader.required("protocol", at: path)
+        self.detach = try reader.optional("detach", at: path)
+        self.begin = try reader.optional("begin", at: path)
+        self.length = try reader.optional("length", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -205,6 +219,7 @@ public struct DumpGuestMemoryCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("begin", self.begin)
         object.set("length", self.length)
         object.set("format", self.format)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -220,18 +235,26 @@ public struct QueryDumpCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -242,18 +265,26 @@ public struct QueryDumpGuestMemoryCapabilityCommand: QMPCommand, QMPJSONConverti
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -266,22 +297,27 @@ public struct DumpCompletedEvent: QMPEventPayload, Hashable {
     public var result: DumpQueryResult
     /// `error`
     public var error: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(result: DumpQueryResult, error: String? = nil) {
+    public init(result: DumpQueryResult, error: String? = nil, unknownMembers: JSONObject = [:]) {
         self.result = result
         self.error = error
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.result = try object.required("result", at: path)
-        self.error = try object.optional("error", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.result = try reader.required("result", at: path)
+        self.error = try reader.optional("error", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["result"] = self.result.json
         object.set("error", self.error)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -8,19 +8,24 @@ import QMPCore
 public struct EbpfObject: QMPJSONConvertible, Hashable {
     /// `object`
     public var object: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(object: String) {
+    public init(object: String, unknownMembers: JSONObject = [:]) {
         self.object = object
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.object = try object.required("object", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.object = try reader.required("object", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["object"] = self.object.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -62,19 +67,24 @@ public struct RequestEbpfCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: EbpfProgramID
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: EbpfProgramID) {
+    public init(id: EbpfProgramID, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

@@ -71,31 +71,33 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
     public var features: [String]?
     /// The members the value of `meta-type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, metaType: SchemaMetaType, features: [String]? = nil, branch: Branch) {
+    public init(name: String, metaType: SchemaMetaType, features: [String]? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.metaType = metaType
         self.features = features
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.metaType = try object.required("meta-type", at: path)
-        self.features = try object.optional("features", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.metaType = try reader.required("meta-type", at: path)
+        self.features = try reader.optional("features", at: path)
         switch self.metaType {
-        case .builtin: self.branch = .builtin(try SchemaInfoBuiltin(json: json, path: path))
-        case .`enum`: self.branch = .`enum`(try SchemaInfoEnum(json: json, path: path))
-        case .array: self.branch = .array(try SchemaInfoArray(json: json, path: path))
-        case .object: self.branch = .object(try SchemaInfoObject(json: json, path: path))
-        case .alternate: self.branch = .alternate(try SchemaInfoAlternate(json: json, path: path))
-        case .command: self.branch = .command(try SchemaInfoCommand(json: json, path: path))
-        case .event: self.branch = .event(try SchemaInfoEvent(json: json, path: path))
-        default:
-            let common: Set<String> = ["name", "meta-type", "features"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .builtin: self.branch = .builtin(try SchemaInfoBuiltin(reading: &reader, at: path))
+        case .`enum`: self.branch = .`enum`(try SchemaInfoEnum(reading: &reader, at: path))
+        case .array: self.branch = .array(try SchemaInfoArray(reading: &reader, at: path))
+        case .object: self.branch = .object(try SchemaInfoObject(reading: &reader, at: path))
+        case .alternate: self.branch = .alternate(try SchemaInfoAlternate(reading: &reader, at: path))
+        case .command: self.branch = .command(try SchemaInfoCommand(reading: &reader, at: path))
+        case .event: self.branch = .event(try SchemaInfoEvent(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -117,6 +119,7 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -146,19 +149,29 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
 public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
     /// `members`
     public var members: [SchemaInfoAlternateMember]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(members: [SchemaInfoAlternateMember]) {
+    public init(members: [SchemaInfoAlternateMember], unknownMembers: JSONObject = [:]) {
         self.members = members
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.members = try reader.required("members", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.members = try object.required("members", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["members"] = self.members.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -168,19 +181,24 @@ public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
 public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: String) {
+    public init(type: String, unknownMembers: JSONObject = [:]) {
         self.type = type
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["type"] = self.type.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -190,19 +208,29 @@ public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
 public struct SchemaInfoArray: QMPJSONConvertible, Hashable {
     /// `element-type`
     public var elementType: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(elementType: String) {
+    public init(elementType: String, unknownMembers: JSONObject = [:]) {
         self.elementType = elementType
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.elementType = try reader.required("element-type", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.elementType = try object.required("element-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["element-type"] = self.elementType.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -214,22 +242,27 @@ public struct SchemaInfoBase: QMPJSONConvertible, Hashable {
     public var name: String
     /// `meta-type` · until 2.5.0
     public var metaType: SchemaMetaType
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, metaType: SchemaMetaType) {
+    public init(name: String, metaType: SchemaMetaType, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.metaType = metaType
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.metaType = try object.required("meta-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.metaType = try reader.required("meta-type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object["meta-type"] = self.metaType.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -239,19 +272,29 @@ public struct SchemaInfoBase: QMPJSONConvertible, Hashable {
 public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
     /// `json-type`
     public var jsonType: JSONType
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jsonType: JSONType) {
+    public init(jsonType: JSONType, unknownMembers: JSONObject = [:]) {
         self.jsonType = jsonType
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.jsonType = try reader.required("json-type", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jsonType = try object.required("json-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["json-type"] = self.jsonType.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -259,7 +302,7 @@ public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
 /// QAPI struct `SchemaInfoCommand`.
 /// In QEMU 2.5.0 and later.
 /// Shape changed in 2.12.0, 3.0.0, 4.2.0, 5.0.0; this is the newest shape.
-/// No longer sent: `features` (until 4.2.0).
+/// No longer sent, and kept in `unknownMembers` when an older QEMU sends it: `features` (until 4.2.0).
 public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
     /// `arg-type`
     public var argType: String
@@ -267,18 +310,27 @@ public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
     public var retType: String
     /// `allow-oob` · since 2.12.0
     public var allowOob: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(argType: String, retType: String, allowOob: Bool? = nil) {
+    public init(argType: String, retType: String, allowOob: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.argType = argType
         self.retType = retType
         self.allowOob = allowOob
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.argType = try reader.required("arg-type", at: path)
+        self.retType = try reader.required("ret-type", at: path)
+        self.allowOob = try reader.optional("allow-oob", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.argType = try object.required("arg-type", at: path)
-        self.retType = try object.required("ret-type", at: path)
-        self.allowOob = try object.optional("allow-oob", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -286,6 +338,7 @@ public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
         object["arg-type"] = self.argType.json
         object["ret-type"] = self.retType.json
         object.set("allow-oob", self.allowOob)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -298,22 +351,32 @@ public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
     public var members: [SchemaInfoEnumMember]?
     /// `values` · deprecated in 6.2.0
     public var values: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(members: [SchemaInfoEnumMember]? = nil, values: [String]) {
+    public init(members: [SchemaInfoEnumMember]? = nil, values: [String], unknownMembers: JSONObject = [:]) {
         self.members = members
         self.values = values
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.members = try reader.optional("members", at: path)
+        self.values = try reader.required("values", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.members = try object.optional("members", at: path)
-        self.values = try object.required("values", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("members", self.members)
         object["values"] = self.values.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -325,22 +388,27 @@ public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
     public var name: String
     /// `features`
     public var features: [String]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, features: [String]? = nil) {
+    public init(name: String, features: [String]? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.features = features
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.features = try object.optional("features", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.features = try reader.optional("features", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object.set("features", self.features)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -350,19 +418,29 @@ public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
 public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
     /// `arg-type`
     public var argType: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(argType: String) {
+    public init(argType: String, unknownMembers: JSONObject = [:]) {
         self.argType = argType
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.argType = try reader.required("arg-type", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.argType = try object.required("arg-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["arg-type"] = self.argType.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -370,7 +448,7 @@ public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
 /// QAPI struct `SchemaInfoObject`.
 /// In QEMU 2.5.0 and later.
 /// Shape changed in 4.1.0, 5.0.0; this is the newest shape.
-/// No longer sent: `features` (until 4.2.0).
+/// No longer sent, and kept in `unknownMembers` when an older QEMU sends it: `features` (until 4.2.0).
 public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
     /// `members`
     public var members: [SchemaInfoObjectMember]
@@ -378,18 +456,27 @@ public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
     public var tag: String?
     /// `variants`
     public var variants: [SchemaInfoObjectVariant]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(members: [SchemaInfoObjectMember], tag: String? = nil, variants: [SchemaInfoObjectVariant]? = nil) {
+    public init(members: [SchemaInfoObjectMember], tag: String? = nil, variants: [SchemaInfoObjectVariant]? = nil, unknownMembers: JSONObject = [:]) {
         self.members = members
         self.tag = tag
         self.variants = variants
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.members = try reader.required("members", at: path)
+        self.tag = try reader.optional("tag", at: path)
+        self.variants = try reader.optional("variants", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.members = try object.required("members", at: path)
-        self.tag = try object.optional("tag", at: path)
-        self.variants = try object.optional("variants", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -397,6 +484,7 @@ public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
         object["members"] = self.members.json
         object.set("tag", self.tag)
         object.set("variants", self.variants)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -413,20 +501,24 @@ public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
     public var `default`: JSONValue?
     /// `features` · since 5.0.0
     public var features: [String]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, type: String, `default`: JSONValue? = nil, features: [String]? = nil) {
+    public init(name: String, type: String, `default`: JSONValue? = nil, features: [String]? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.type = type
         self.`default` = `default`
         self.features = features
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.required("type", at: path)
-        self.`default` = try object.optional("default", at: path)
-        self.features = try object.optional("features", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.type = try reader.required("type", at: path)
+        self.`default` = try reader.optional("default", at: path)
+        self.features = try reader.optional("features", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -435,6 +527,7 @@ public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
         object["type"] = self.type.json
         object.set("default", self.`default`)
         object.set("features", self.features)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -446,22 +539,27 @@ public struct SchemaInfoObjectVariant: QMPJSONConvertible, Hashable {
     public var `case`: String
     /// `type`
     public var type: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`case`: String, type: String) {
+    public init(`case`: String, type: String, unknownMembers: JSONObject = [:]) {
         self.`case` = `case`
         self.type = type
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`case` = try object.required("case", at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`case` = try reader.required("case", at: path)
+        self.type = try reader.required("type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["case"] = self.`case`.json
         object["type"] = self.type.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -525,17 +623,25 @@ public struct QueryQmpSchemaCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

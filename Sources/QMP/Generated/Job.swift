@@ -18,24 +18,28 @@ public struct JobInfo: QMPJSONConvertible, Hashable {
     public var totalProgress: Int64
     /// `error`
     public var error: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, type: JobType, status: JobStatus, currentProgress: Int64, totalProgress: Int64, error: String? = nil) {
+    public init(id: String, type: JobType, status: JobStatus, currentProgress: Int64, totalProgress: Int64, error: String? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.type = type
         self.status = status
         self.currentProgress = currentProgress
         self.totalProgress = totalProgress
         self.error = error
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.type = try object.required("type", at: path)
-        self.status = try object.required("status", at: path)
-        self.currentProgress = try object.required("current-progress", at: path)
-        self.totalProgress = try object.required("total-progress", at: path)
-        self.error = try object.optional("error", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.type = try reader.required("type", at: path)
+        self.status = try reader.required("status", at: path)
+        self.currentProgress = try reader.required("current-progress", at: path)
+        self.totalProgress = try reader.required("total-progress", at: path)
+        self.error = try reader.optional("error", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -46,6 +50,7 @@ public struct JobInfo: QMPJSONConvertible, Hashable {
         object["current-progress"] = self.currentProgress.json
         object["total-progress"] = self.totalProgress.json
         object.set("error", self.error)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -245,19 +250,24 @@ public struct JobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -275,19 +285,24 @@ public struct JobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -305,19 +320,24 @@ public struct JobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -335,19 +355,24 @@ public struct JobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -365,19 +390,24 @@ public struct JobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -395,19 +425,24 @@ public struct JobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -423,18 +458,26 @@ public struct QueryJobsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -447,22 +490,27 @@ public struct JobStatusChangeEvent: QMPEventPayload, Hashable {
     public var id: String
     /// `status`
     public var status: JobStatus
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, status: JobStatus) {
+    public init(id: String, status: JobStatus, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.status = status
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.status = try object.required("status", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.status = try reader.required("status", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["status"] = self.status.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -190,22 +190,27 @@ public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
     public var cache: CacheLevelAndType
     /// `topology`
     public var topology: CpuTopologyLevel
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cache: CacheLevelAndType, topology: CpuTopologyLevel) {
+    public init(cache: CacheLevelAndType, topology: CpuTopologyLevel, unknownMembers: JSONObject = [:]) {
         self.cache = cache
         self.topology = topology
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cache = try object.required("cache", at: path)
-        self.topology = try object.required("topology", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cache = try reader.required("cache", at: path)
+        self.topology = try reader.required("topology", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["cache"] = self.cache.json
         object["topology"] = self.topology.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -215,19 +220,24 @@ public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
 public struct SmpCachePropertiesWrapper: QMPJSONConvertible, Hashable {
     /// `caches`
     public var caches: [SmpCacheProperties]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(caches: [SmpCacheProperties]) {
+    public init(caches: [SmpCacheProperties], unknownMembers: JSONObject = [:]) {
         self.caches = caches
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.caches = try object.required("caches", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.caches = try reader.required("caches", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["caches"] = self.caches.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

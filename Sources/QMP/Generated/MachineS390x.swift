@@ -9,19 +9,24 @@ import QMPCore
 public struct CpuPolarizationInfo: QMPJSONConvertible, Hashable {
     /// `polarization`
     public var polarization: S390CpuPolarization
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(polarization: S390CpuPolarization) {
+    public init(polarization: S390CpuPolarization, unknownMembers: JSONObject = [:]) {
         self.polarization = polarization
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.polarization = try object.required("polarization", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.polarization = try reader.required("polarization", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["polarization"] = self.polarization.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -65,18 +70,26 @@ public struct QueryS390xCpuPolarizationCommand: QMPCommand, QMPJSONConvertible, 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(8, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -99,24 +112,28 @@ public struct SetCpuTopologyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var entitlement: S390CpuEntitlement?
     /// `dedicated`
     public var dedicated: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(coreId: UInt16, socketId: UInt16? = nil, bookId: UInt16? = nil, drawerId: UInt16? = nil, entitlement: S390CpuEntitlement? = nil, dedicated: Bool? = nil) {
+    public init(coreId: UInt16, socketId: UInt16? = nil, bookId: UInt16? = nil, drawerId: UInt16? = nil, entitlement: S390CpuEntitlement? = nil, dedicated: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.coreId = coreId
         self.socketId = socketId
         self.bookId = bookId
         self.drawerId = drawerId
         self.entitlement = entitlement
         self.dedicated = dedicated
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.coreId = try object.required("core-id", at: path)
-        self.socketId = try object.optional("socket-id", at: path)
-        self.bookId = try object.optional("book-id", at: path)
-        self.drawerId = try object.optional("drawer-id", at: path)
-        self.entitlement = try object.optional("entitlement", at: path)
-        self.dedicated = try object.optional("dedicated", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.coreId = try reader.required("core-id", at: path)
+        self.socketId = try reader.optional("socket-id", at: path)
+        self.bookId = try reader.optional("book-id", at: path)
+        self.drawerId = try reader.optional("drawer-id", at: path)
+        self.entitlement = try reader.optional("entitlement", at: path)
+        self.dedicated = try reader.optional("dedicated", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -127,6 +144,7 @@ public struct SetCpuTopologyCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("drawer-id", self.drawerId)
         object.set("entitlement", self.entitlement)
         object.set("dedicated", self.dedicated)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -142,19 +160,24 @@ public struct CpuPolarizationChangeEvent: QMPEventPayload, Hashable {
 
     /// `polarization`
     public var polarization: S390CpuPolarization
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(polarization: S390CpuPolarization) {
+    public init(polarization: S390CpuPolarization, unknownMembers: JSONObject = [:]) {
         self.polarization = polarization
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.polarization = try object.required("polarization", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.polarization = try reader.required("polarization", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["polarization"] = self.polarization.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -164,13 +187,18 @@ public struct SclpCpiInfoAvailableEvent: QMPEventPayload, Hashable {
     public static let name: String = "SCLP_CPI_INFO_AVAILABLE"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 2, 2))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(10, 2, 2))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }

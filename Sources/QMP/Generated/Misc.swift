@@ -10,22 +10,27 @@ public struct AddfdInfo: QMPJSONConvertible, Hashable {
     public var fdsetId: Int64
     /// `fd`
     public var fd: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fdsetId: Int64, fd: Int64) {
+    public init(fdsetId: Int64, fd: Int64, unknownMembers: JSONObject = [:]) {
         self.fdsetId = fdsetId
         self.fd = fd
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fdsetId = try object.required("fdset-id", at: path)
-        self.fd = try object.required("fd", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fdsetId = try reader.required("fdset-id", at: path)
+        self.fd = try reader.required("fd", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["fdset-id"] = self.fdsetId.json
         object["fd"] = self.fd.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -65,22 +70,27 @@ public struct CommandLineOptionInfo: QMPJSONConvertible, Hashable {
     public var option: String
     /// `parameters`
     public var parameters: [CommandLineParameterInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(option: String, parameters: [CommandLineParameterInfo]) {
+    public init(option: String, parameters: [CommandLineParameterInfo], unknownMembers: JSONObject = [:]) {
         self.option = option
         self.parameters = parameters
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.option = try object.required("option", at: path)
-        self.parameters = try object.required("parameters", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.option = try reader.required("option", at: path)
+        self.parameters = try reader.required("parameters", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["option"] = self.option.json
         object["parameters"] = self.parameters.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -97,20 +107,24 @@ public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
     public var help: String?
     /// `default` · since 2.1.0
     public var `default`: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, type: CommandLineParameterType, help: String? = nil, `default`: String? = nil) {
+    public init(name: String, type: CommandLineParameterType, help: String? = nil, `default`: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.type = type
         self.help = help
         self.`default` = `default`
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.required("type", at: path)
-        self.help = try object.optional("help", at: path)
-        self.`default` = try object.optional("default", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.type = try reader.required("type", at: path)
+        self.help = try reader.optional("help", at: path)
+        self.`default` = try reader.optional("default", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -119,6 +133,7 @@ public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
         object["type"] = self.type.json
         object.set("help", self.help)
         object.set("default", self.`default`)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -166,14 +181,19 @@ public enum CommandLineParameterType: QMPJSONConvertible, Hashable {
 /// QAPI struct `CpuInfoOther`.
 /// In QEMU 2.6.0 to 2.12.0.
 public struct CpuInfoOther: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -184,22 +204,27 @@ public struct FdsetFdInfo: QMPJSONConvertible, Hashable {
     public var fd: Int64
     /// `opaque`
     public var opaque: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fd: Int64, opaque: String? = nil) {
+    public init(fd: Int64, opaque: String? = nil, unknownMembers: JSONObject = [:]) {
         self.fd = fd
         self.opaque = opaque
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fd = try object.required("fd", at: path)
-        self.opaque = try object.optional("opaque", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fd = try reader.required("fd", at: path)
+        self.opaque = try reader.optional("opaque", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["fd"] = self.fd.json
         object.set("opaque", self.opaque)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -211,22 +236,27 @@ public struct FdsetInfo: QMPJSONConvertible, Hashable {
     public var fdsetId: Int64
     /// `fds`
     public var fds: [FdsetFdInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fdsetId: Int64, fds: [FdsetFdInfo]) {
+    public init(fdsetId: Int64, fds: [FdsetFdInfo], unknownMembers: JSONObject = [:]) {
         self.fdsetId = fdsetId
         self.fds = fds
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fdsetId = try object.required("fdset-id", at: path)
-        self.fds = try object.required("fds", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fdsetId = try reader.required("fdset-id", at: path)
+        self.fds = try reader.required("fds", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["fdset-id"] = self.fdsetId.json
         object["fds"] = self.fds.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -247,24 +277,28 @@ public struct IOThreadInfo: QMPJSONConvertible, Hashable {
     public var pollShrink: Int64?
     /// `aio-max-batch` · since 6.1.0; optional here because not every QEMU sends it (required since 6.1.0)
     public var aioMaxBatch: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, threadId: Int64, pollMaxNs: Int64? = nil, pollGrow: Int64? = nil, pollShrink: Int64? = nil, aioMaxBatch: Int64? = nil) {
+    public init(id: String, threadId: Int64, pollMaxNs: Int64? = nil, pollGrow: Int64? = nil, pollShrink: Int64? = nil, aioMaxBatch: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.threadId = threadId
         self.pollMaxNs = pollMaxNs
         self.pollGrow = pollGrow
         self.pollShrink = pollShrink
         self.aioMaxBatch = aioMaxBatch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.threadId = try object.required("thread-id", at: path)
-        self.pollMaxNs = try object.optional("poll-max-ns", at: path)
-        self.pollGrow = try object.optional("poll-grow", at: path)
-        self.pollShrink = try object.optional("poll-shrink", at: path)
-        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.threadId = try reader.required("thread-id", at: path)
+        self.pollMaxNs = try reader.optional("poll-max-ns", at: path)
+        self.pollGrow = try reader.optional("poll-grow", at: path)
+        self.pollShrink = try reader.optional("poll-shrink", at: path)
+        self.aioMaxBatch = try reader.optional("aio-max-batch", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -275,6 +309,7 @@ public struct IOThreadInfo: QMPJSONConvertible, Hashable {
         object.set("poll-grow", self.pollGrow)
         object.set("poll-shrink", self.pollShrink)
         object.set("aio-max-batch", self.aioMaxBatch)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -284,19 +319,24 @@ public struct IOThreadInfo: QMPJSONConvertible, Hashable {
 public struct NameInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil) {
+    public init(name: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.optional("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("name", self.name)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -312,22 +352,27 @@ public struct AddFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var fdsetId: Int64?
     /// `opaque`
     public var opaque: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fdsetId: Int64? = nil, opaque: String? = nil) {
+    public init(fdsetId: Int64? = nil, opaque: String? = nil, unknownMembers: JSONObject = [:]) {
         self.fdsetId = fdsetId
         self.opaque = opaque
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fdsetId = try object.optional("fdset-id", at: path)
-        self.opaque = try object.optional("opaque", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fdsetId = try reader.optional("fdset-id", at: path)
+        self.opaque = try reader.optional("opaque", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("fdset-id", self.fdsetId)
         object.set("opaque", self.opaque)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -351,20 +396,24 @@ public struct AddClientCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var skipauth: Bool?
     /// `tls`
     public var tls: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`protocol`: String, fdname: String, skipauth: Bool? = nil, tls: Bool? = nil) {
+    public init(`protocol`: String, fdname: String, skipauth: Bool? = nil, tls: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.`protocol` = `protocol`
         self.fdname = fdname
         self.skipauth = skipauth
         self.tls = tls
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`protocol` = try object.required("protocol", at: path)
-        self.fdname = try object.required("fdname", at: path)
-        self.skipauth = try object.optional("skipauth", at: path)
-        self.tls = try object.optional("tls", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`protocol` = try reader.required("protocol", at: path)
+        self.fdname = try reader.required("fdname", at: path)
+        self.skipauth = try reader.optional("skipauth", at: path)
+        self.tls = try reader.optional("tls", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -373,6 +422,7 @@ public struct AddClientCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["fdname"] = self.fdname.json
         object.set("skipauth", self.skipauth)
         object.set("tls", self.tls)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -394,18 +444,22 @@ public struct ChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var target: String
     /// `arg` · until 5.2.0
     public var arg: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, target: String, arg: String? = nil) {
+    public init(device: String, target: String, arg: String? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.target = target
         self.arg = arg
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.target = try object.required("target", at: path)
-        self.arg = try object.optional("arg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.target = try reader.required("target", at: path)
+        self.arg = try reader.optional("arg", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -413,6 +467,7 @@ public struct ChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["device"] = self.device.json
         object["target"] = self.target.json
         object.set("arg", self.arg)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -430,19 +485,24 @@ public struct ClosefdCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `fdname`
     public var fdname: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fdname: String) {
+    public init(fdname: String, unknownMembers: JSONObject = [:]) {
         self.fdname = fdname
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fdname = try object.required("fdname", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fdname = try reader.required("fdname", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["fdname"] = self.fdname.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -458,18 +518,26 @@ public struct ContCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -484,22 +552,27 @@ public struct GetWin32SocketCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var info: String
     /// `fdname`
     public var fdname: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(info: String, fdname: String) {
+    public init(info: String, fdname: String, unknownMembers: JSONObject = [:]) {
         self.info = info
         self.fdname = fdname
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.info = try object.required("info", at: path)
-        self.fdname = try object.required("fdname", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.info = try reader.required("info", at: path)
+        self.fdname = try reader.required("fdname", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["info"] = self.info.json
         object["fdname"] = self.fdname.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -517,19 +590,24 @@ public struct GetfdCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `fdname`
     public var fdname: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fdname: String) {
+    public init(fdname: String, unknownMembers: JSONObject = [:]) {
         self.fdname = fdname
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fdname = try object.required("fdname", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fdname = try reader.required("fdname", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["fdname"] = self.fdname.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -549,22 +627,27 @@ public struct HumanMonitorCommandCommand: QMPCommand, QMPJSONConvertible, Hashab
     public var commandLine: String
     /// `cpu-index`
     public var cpuIndex: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(commandLine: String, cpuIndex: Int64? = nil) {
+    public init(commandLine: String, cpuIndex: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.commandLine = commandLine
         self.cpuIndex = cpuIndex
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.commandLine = try object.required("command-line", at: path)
-        self.cpuIndex = try object.optional("cpu-index", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.commandLine = try reader.required("command-line", at: path)
+        self.cpuIndex = try reader.optional("cpu-index", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["command-line"] = self.commandLine.json
         object.set("cpu-index", self.cpuIndex)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -582,19 +665,24 @@ public struct QueryCommandLineOptionsCommand: QMPCommand, QMPJSONConvertible, Ha
 
     /// `option`
     public var option: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(option: String? = nil) {
+    public init(option: String? = nil, unknownMembers: JSONObject = [:]) {
         self.option = option
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.option = try object.optional("option", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.option = try reader.optional("option", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("option", self.option)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -610,18 +698,26 @@ public struct QueryFdsetsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -632,18 +728,26 @@ public struct QueryIothreadsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -654,18 +758,26 @@ public struct QueryNameCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -680,22 +792,27 @@ public struct RemoveFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var fdsetId: Int64
     /// `fd`
     public var fd: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fdsetId: Int64, fd: Int64? = nil) {
+    public init(fdsetId: Int64, fd: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.fdsetId = fdsetId
         self.fd = fd
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fdsetId = try object.required("fdset-id", at: path)
-        self.fd = try object.optional("fd", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fdsetId = try reader.required("fdset-id", at: path)
+        self.fd = try reader.optional("fd", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["fdset-id"] = self.fdsetId.json
         object.set("fd", self.fd)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -711,18 +828,26 @@ public struct StopCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -733,18 +858,26 @@ public struct XExitPreconfigCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -757,19 +890,24 @@ public struct XOobTestCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `lock` · until 2.12.0
     public var lock: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(lock: Bool) {
+    public init(lock: Bool, unknownMembers: JSONObject = [:]) {
         self.lock = lock
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.lock = try object.required("lock", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.lock = try reader.required("lock", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["lock"] = self.lock.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -787,22 +925,27 @@ public struct CommandDroppedEvent: QMPEventPayload, Hashable {
     public var id: JSONValue
     /// `reason` · until 3.1.0
     public var reason: CommandDropReason
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: JSONValue, reason: CommandDropReason) {
+    public init(id: JSONValue, reason: CommandDropReason, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.reason = reason
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.reason = try object.required("reason", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.reason = try reader.required("reason", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["reason"] = self.reason.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -816,22 +959,27 @@ public struct RtcChangeEvent: QMPEventPayload, Hashable {
     public var offset: Int64
     /// `qom-path` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var qomPath: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(offset: Int64, qomPath: String? = nil) {
+    public init(offset: Int64, qomPath: String? = nil, unknownMembers: JSONObject = [:]) {
         self.offset = offset
         self.qomPath = qomPath
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.offset = try object.required("offset", at: path)
-        self.qomPath = try object.optional("qom-path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.qomPath = try reader.optional("qom-path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["offset"] = self.offset.json
         object.set("qom-path", self.qomPath)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -849,20 +997,24 @@ public struct VfuClientHangupEvent: QMPEventPayload, Hashable {
     public var devId: String
     /// `dev-qom-path`
     public var devQomPath: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(vfuId: String, vfuQomPath: String, devId: String, devQomPath: String) {
+    public init(vfuId: String, vfuQomPath: String, devId: String, devQomPath: String, unknownMembers: JSONObject = [:]) {
         self.vfuId = vfuId
         self.vfuQomPath = vfuQomPath
         self.devId = devId
         self.devQomPath = devQomPath
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.vfuId = try object.required("vfu-id", at: path)
-        self.vfuQomPath = try object.required("vfu-qom-path", at: path)
-        self.devId = try object.required("dev-id", at: path)
-        self.devQomPath = try object.required("dev-qom-path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.vfuId = try reader.required("vfu-id", at: path)
+        self.vfuQomPath = try reader.required("vfu-qom-path", at: path)
+        self.devId = try reader.required("dev-id", at: path)
+        self.devQomPath = try reader.required("dev-qom-path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -871,6 +1023,7 @@ public struct VfuClientHangupEvent: QMPEventPayload, Hashable {
         object["vfu-qom-path"] = self.vfuQomPath.json
         object["dev-id"] = self.devId.json
         object["dev-qom-path"] = self.devQomPath.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

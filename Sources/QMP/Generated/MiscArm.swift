@@ -12,18 +12,22 @@ public struct GICCapability: QMPJSONConvertible, Hashable {
     public var emulated: Bool
     /// `kernel`
     public var kernel: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(version: Int64, emulated: Bool, kernel: Bool) {
+    public init(version: Int64, emulated: Bool, kernel: Bool, unknownMembers: JSONObject = [:]) {
         self.version = version
         self.emulated = emulated
         self.kernel = kernel
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.version = try object.required("version", at: path)
-        self.emulated = try object.required("emulated", at: path)
-        self.kernel = try object.required("kernel", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.version = try reader.required("version", at: path)
+        self.emulated = try reader.required("emulated", at: path)
+        self.kernel = try reader.required("kernel", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -31,6 +35,7 @@ public struct GICCapability: QMPJSONConvertible, Hashable {
         object["version"] = self.version.json
         object["emulated"] = self.emulated.json
         object["kernel"] = self.kernel.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -42,17 +47,25 @@ public struct QueryGicCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 6, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

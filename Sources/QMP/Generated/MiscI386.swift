@@ -20,8 +20,10 @@ public struct EvtchnInfo: QMPJSONConvertible, Hashable {
     public var pending: Bool
     /// `masked`
     public var masked: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(port: UInt16, vcpu: UInt32, type: EvtchnPortType, remoteDomain: String, target: UInt16, pending: Bool, masked: Bool) {
+    public init(port: UInt16, vcpu: UInt32, type: EvtchnPortType, remoteDomain: String, target: UInt16, pending: Bool, masked: Bool, unknownMembers: JSONObject = [:]) {
         self.port = port
         self.vcpu = vcpu
         self.type = type
@@ -29,17 +31,19 @@ public struct EvtchnInfo: QMPJSONConvertible, Hashable {
         self.target = target
         self.pending = pending
         self.masked = masked
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.port = try object.required("port", at: path)
-        self.vcpu = try object.required("vcpu", at: path)
-        self.type = try object.required("type", at: path)
-        self.remoteDomain = try object.required("remote-domain", at: path)
-        self.target = try object.required("target", at: path)
-        self.pending = try object.required("pending", at: path)
-        self.masked = try object.required("masked", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.port = try reader.required("port", at: path)
+        self.vcpu = try reader.required("vcpu", at: path)
+        self.type = try reader.required("type", at: path)
+        self.remoteDomain = try reader.required("remote-domain", at: path)
+        self.target = try reader.required("target", at: path)
+        self.pending = try reader.required("pending", at: path)
+        self.masked = try reader.required("masked", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -51,6 +55,7 @@ public struct EvtchnInfo: QMPJSONConvertible, Hashable {
         object["target"] = self.target.json
         object["pending"] = self.pending.json
         object["masked"] = self.masked.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -108,19 +113,24 @@ public enum EvtchnPortType: QMPJSONConvertible, Hashable {
 public struct SevAttestationReport: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: String) {
+    public init(data: String, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -139,22 +149,26 @@ public struct SevCapability: QMPJSONConvertible, Hashable {
     public var cbitpos: Int64
     /// `reduced-phys-bits`
     public var reducedPhysBits: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pdh: String, certChain: String, cpu0Id: String? = nil, cbitpos: Int64, reducedPhysBits: Int64) {
+    public init(pdh: String, certChain: String, cpu0Id: String? = nil, cbitpos: Int64, reducedPhysBits: Int64, unknownMembers: JSONObject = [:]) {
         self.pdh = pdh
         self.certChain = certChain
         self.cpu0Id = cpu0Id
         self.cbitpos = cbitpos
         self.reducedPhysBits = reducedPhysBits
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pdh = try object.required("pdh", at: path)
-        self.certChain = try object.required("cert-chain", at: path)
-        self.cpu0Id = try object.optional("cpu0-id", at: path)
-        self.cbitpos = try object.required("cbitpos", at: path)
-        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.pdh = try reader.required("pdh", at: path)
+        self.certChain = try reader.required("cert-chain", at: path)
+        self.cpu0Id = try reader.optional("cpu0-id", at: path)
+        self.cbitpos = try reader.required("cbitpos", at: path)
+        self.reducedPhysBits = try reader.required("reduced-phys-bits", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -164,6 +178,7 @@ public struct SevCapability: QMPJSONConvertible, Hashable {
         object.set("cpu0-id", self.cpu0Id)
         object["cbitpos"] = self.cbitpos.json
         object["reduced-phys-bits"] = self.reducedPhysBits.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -175,22 +190,32 @@ public struct SevGuestInfo: QMPJSONConvertible, Hashable {
     public var policy: UInt32
     /// `handle`
     public var handle: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(policy: UInt32, handle: UInt32) {
+    public init(policy: UInt32, handle: UInt32, unknownMembers: JSONObject = [:]) {
         self.policy = policy
         self.handle = handle
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.policy = try reader.required("policy", at: path)
+        self.handle = try reader.required("handle", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.policy = try object.required("policy", at: path)
-        self.handle = try object.required("handle", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["policy"] = self.policy.json
         object["handle"] = self.handle.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -230,7 +255,7 @@ public enum SevGuestType: QMPJSONConvertible, Hashable {
 /// QAPI union `SevInfo`, told apart by `sev-type`.
 /// In QEMU 2.12.0 and later.
 /// Shape changed in 9.1.0; this is the newest shape.
-/// No longer sent: `handle` (until 9.0.0), `policy` (until 9.0.0).
+/// No longer sent, and kept in `unknownMembers` when an older QEMU sends it: `handle` (until 9.0.0), `policy` (until 9.0.0).
 public struct SevInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
     public var enabled: Bool
@@ -246,8 +271,10 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
     public var sevType: SevGuestType?
     /// The members the value of `sev-type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enabled: Bool, apiMajor: UInt8, apiMinor: UInt8, buildId: UInt8, state: SevState, sevType: SevGuestType? = nil, branch: Branch) {
+    public init(enabled: Bool, apiMajor: UInt8, apiMinor: UInt8, buildId: UInt8, state: SevState, sevType: SevGuestType? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.enabled = enabled
         self.apiMajor = apiMajor
         self.apiMinor = apiMinor
@@ -255,23 +282,23 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
         self.state = state
         self.sevType = sevType
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enabled = try object.required("enabled", at: path)
-        self.apiMajor = try object.required("api-major", at: path)
-        self.apiMinor = try object.required("api-minor", at: path)
-        self.buildId = try object.required("build-id", at: path)
-        self.state = try object.required("state", at: path)
-        self.sevType = try object.optional("sev-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enabled = try reader.required("enabled", at: path)
+        self.apiMajor = try reader.required("api-major", at: path)
+        self.apiMinor = try reader.required("api-minor", at: path)
+        self.buildId = try reader.required("build-id", at: path)
+        self.state = try reader.required("state", at: path)
+        self.sevType = try reader.optional("sev-type", at: path)
         switch self.sevType {
-        case .sev: self.branch = .sev(try SevGuestInfo(json: json, path: path))
-        case .sevSnp: self.branch = .sevSnp(try SevSnpGuestInfo(json: json, path: path))
-        default:
-            let common: Set<String> = ["enabled", "api-major", "api-minor", "build-id", "state", "sev-type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .sev: self.branch = .sev(try SevGuestInfo(reading: &reader, at: path))
+        case .sevSnp: self.branch = .sevSnp(try SevSnpGuestInfo(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -291,6 +318,7 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -310,19 +338,24 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
 public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: String) {
+    public init(data: String, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -332,19 +365,29 @@ public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
 public struct SevSnpGuestInfo: QMPJSONConvertible, Hashable {
     /// `snp-policy`
     public var snpPolicy: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(snpPolicy: UInt64) {
+    public init(snpPolicy: UInt64, unknownMembers: JSONObject = [:]) {
         self.snpPolicy = snpPolicy
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.snpPolicy = try reader.required("snp-policy", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.snpPolicy = try object.required("snp-policy", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["snp-policy"] = self.snpPolicy.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -404,22 +447,27 @@ public struct SgxEpcSection: QMPJSONConvertible, Hashable {
     public var node: Int64
     /// `size`
     public var size: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: Int64, size: UInt64) {
+    public init(node: Int64, size: UInt64, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.size = size
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.size = try object.required("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.size = try reader.required("size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["size"] = self.size.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -437,22 +485,26 @@ public struct SgxInfo: QMPJSONConvertible, Hashable {
     public var flc: Bool
     /// `sections`
     public var sections: [SgxEpcSection]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sgx: Bool, sgx1: Bool, sgx2: Bool, flc: Bool, sections: [SgxEpcSection]) {
+    public init(sgx: Bool, sgx1: Bool, sgx2: Bool, flc: Bool, sections: [SgxEpcSection], unknownMembers: JSONObject = [:]) {
         self.sgx = sgx
         self.sgx1 = sgx1
         self.sgx2 = sgx2
         self.flc = flc
         self.sections = sections
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sgx = try object.required("sgx", at: path)
-        self.sgx1 = try object.required("sgx1", at: path)
-        self.sgx2 = try object.required("sgx2", at: path)
-        self.flc = try object.required("flc", at: path)
-        self.sections = try object.required("sections", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.sgx = try reader.required("sgx", at: path)
+        self.sgx1 = try reader.required("sgx1", at: path)
+        self.sgx2 = try reader.required("sgx2", at: path)
+        self.flc = try reader.required("flc", at: path)
+        self.sections = try reader.required("sections", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -462,6 +514,7 @@ public struct SgxInfo: QMPJSONConvertible, Hashable {
         object["sgx2"] = self.sgx2.json
         object["flc"] = self.flc.json
         object["sections"] = self.sections.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -473,18 +526,26 @@ public struct QuerySevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -497,19 +558,24 @@ public struct QuerySevAttestationReportCommand: QMPCommand, QMPJSONConvertible, 
 
     /// `mnonce`
     public var mnonce: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mnonce: String) {
+    public init(mnonce: String, unknownMembers: JSONObject = [:]) {
         self.mnonce = mnonce
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mnonce = try object.required("mnonce", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mnonce = try reader.required("mnonce", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["mnonce"] = self.mnonce.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -525,18 +591,26 @@ public struct QuerySevCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -547,18 +621,26 @@ public struct QuerySevLaunchMeasureCommand: QMPCommand, QMPJSONConvertible, Hash
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -569,18 +651,26 @@ public struct QuerySgxCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -591,18 +681,26 @@ public struct QuerySgxCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -613,18 +711,26 @@ public struct RtcResetReinjectionCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -641,18 +747,22 @@ public struct SevInjectLaunchSecretCommand: QMPCommand, QMPJSONConvertible, Hash
     public var secret: String
     /// `gpa`
     public var gpa: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(packetHeader: String, secret: String, gpa: UInt64? = nil) {
+    public init(packetHeader: String, secret: String, gpa: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.packetHeader = packetHeader
         self.secret = secret
         self.gpa = gpa
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.packetHeader = try object.required("packet-header", at: path)
-        self.secret = try object.required("secret", at: path)
-        self.gpa = try object.optional("gpa", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.packetHeader = try reader.required("packet-header", at: path)
+        self.secret = try reader.required("secret", at: path)
+        self.gpa = try reader.optional("gpa", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -660,6 +770,7 @@ public struct SevInjectLaunchSecretCommand: QMPCommand, QMPJSONConvertible, Hash
         object["packet-header"] = self.packetHeader.json
         object["secret"] = self.secret.json
         object.set("gpa", self.gpa)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -677,19 +788,24 @@ public struct XenEventInjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `port`
     public var port: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(port: UInt32) {
+    public init(port: UInt32, unknownMembers: JSONObject = [:]) {
         self.port = port
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.port = try object.required("port", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.port = try reader.required("port", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["port"] = self.port.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -705,17 +821,25 @@ public struct XenEventListCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

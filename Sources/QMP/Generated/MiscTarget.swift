@@ -10,22 +10,27 @@ public struct SGXEPCSection: QMPJSONConvertible, Hashable {
     public var node: Int64
     /// `size` · until 10.0.13
     public var size: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: Int64, size: UInt64) {
+    public init(node: Int64, size: UInt64, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.size = size
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.size = try object.required("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.size = try reader.required("size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["size"] = self.size.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -44,22 +49,30 @@ public struct SGXInfo: QMPJSONConvertible, Hashable {
     public var flc: Bool
     /// `sections` · since 7.0.0, until 10.0.13; optional here because not every QEMU sends it (required from 7.0.0 to 10.0.13)
     public var sections: [SGXEPCSection]?
+    /// `section-size` · until 7.2.0, deprecated in 7.0.0; optional here because not every QEMU sends it (required from 6.2.0 to 7.2.0)
+    public var sectionSize: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sgx: Bool, sgx1: Bool, sgx2: Bool, flc: Bool, sections: [SGXEPCSection]? = nil) {
+    public init(sgx: Bool, sgx1: Bool, sgx2: Bool, flc: Bool, sections: [SGXEPCSection]? = nil, sectionSize: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.sgx = sgx
         self.sgx1 = sgx1
         self.sgx2 = sgx2
         self.flc = flc
         self.sections = sections
+        self.sectionSize = sectionSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sgx = try object.required("sgx", at: path)
-        self.sgx1 = try object.required("sgx1", at: path)
-        self.sgx2 = try object.required("sgx2", at: path)
-        self.flc = try object.required("flc", at: path)
-        self.sections = try object.optional("sections", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.sgx = try reader.required("sgx", at: path)
+        self.sgx1 = try reader.required("sgx1", at: path)
+        self.sgx2 = try reader.required("sgx2", at: path)
+        self.flc = try reader.required("flc", at: path)
+        self.sections = try reader.optional("sections", at: path)
+        self.sectionSize = try reader.optional("section-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -69,6 +82,8 @@ public struct SGXInfo: QMPJSONConvertible, Hashable {
         object["sgx2"] = self.sgx2.json
         object["flc"] = self.flc.json
         object.set("sections", self.sections)
+        object.set("section-size", self.sectionSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

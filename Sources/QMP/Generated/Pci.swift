@@ -11,22 +11,27 @@ public struct PciBridgeInfo: QMPJSONConvertible, Hashable {
     public var bus: PciBusInfo
     /// `devices`
     public var devices: [PciDeviceInfo]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(bus: PciBusInfo, devices: [PciDeviceInfo]? = nil) {
+    public init(bus: PciBusInfo, devices: [PciDeviceInfo]? = nil, unknownMembers: JSONObject = [:]) {
         self.bus = bus
         self.devices = devices
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.bus = try object.required("bus", at: path)
-        self.devices = try object.optional("devices", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.bus = try reader.required("bus", at: path)
+        self.devices = try reader.optional("devices", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["bus"] = self.bus.json
         object.set("devices", self.devices)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -46,24 +51,28 @@ public struct PciBusInfo: QMPJSONConvertible, Hashable {
     public var memoryRange: PciMemoryRange
     /// `prefetchable_range`
     public var prefetchableRange: PciMemoryRange
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(number: Int64, secondary: Int64, subordinate: Int64, ioRange: PciMemoryRange, memoryRange: PciMemoryRange, prefetchableRange: PciMemoryRange) {
+    public init(number: Int64, secondary: Int64, subordinate: Int64, ioRange: PciMemoryRange, memoryRange: PciMemoryRange, prefetchableRange: PciMemoryRange, unknownMembers: JSONObject = [:]) {
         self.number = number
         self.secondary = secondary
         self.subordinate = subordinate
         self.ioRange = ioRange
         self.memoryRange = memoryRange
         self.prefetchableRange = prefetchableRange
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.number = try object.required("number", at: path)
-        self.secondary = try object.required("secondary", at: path)
-        self.subordinate = try object.required("subordinate", at: path)
-        self.ioRange = try object.required("io_range", at: path)
-        self.memoryRange = try object.required("memory_range", at: path)
-        self.prefetchableRange = try object.required("prefetchable_range", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.number = try reader.required("number", at: path)
+        self.secondary = try reader.required("secondary", at: path)
+        self.subordinate = try reader.required("subordinate", at: path)
+        self.ioRange = try reader.required("io_range", at: path)
+        self.memoryRange = try reader.required("memory_range", at: path)
+        self.prefetchableRange = try reader.required("prefetchable_range", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -74,6 +83,7 @@ public struct PciBusInfo: QMPJSONConvertible, Hashable {
         object["io_range"] = self.ioRange.json
         object["memory_range"] = self.memoryRange.json
         object["prefetchable_range"] = self.prefetchableRange.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -85,22 +95,27 @@ public struct PciDeviceClass: QMPJSONConvertible, Hashable {
     public var desc: String?
     /// `class`
     public var `class`: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(desc: String? = nil, `class`: Int64) {
+    public init(desc: String? = nil, `class`: Int64, unknownMembers: JSONObject = [:]) {
         self.desc = desc
         self.`class` = `class`
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.desc = try object.optional("desc", at: path)
-        self.`class` = try object.required("class", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.desc = try reader.optional("desc", at: path)
+        self.`class` = try reader.required("class", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("desc", self.desc)
         object["class"] = self.`class`.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -117,20 +132,24 @@ public struct PciDeviceId: QMPJSONConvertible, Hashable {
     public var subsystem: Int64?
     /// `subsystem-vendor` · since 3.1.0
     public var subsystemVendor: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: Int64, vendor: Int64, subsystem: Int64? = nil, subsystemVendor: Int64? = nil) {
+    public init(device: Int64, vendor: Int64, subsystem: Int64? = nil, subsystemVendor: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.vendor = vendor
         self.subsystem = subsystem
         self.subsystemVendor = subsystemVendor
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.vendor = try object.required("vendor", at: path)
-        self.subsystem = try object.optional("subsystem", at: path)
-        self.subsystemVendor = try object.optional("subsystem-vendor", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.vendor = try reader.required("vendor", at: path)
+        self.subsystem = try reader.optional("subsystem", at: path)
+        self.subsystemVendor = try reader.optional("subsystem-vendor", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -139,6 +158,7 @@ public struct PciDeviceId: QMPJSONConvertible, Hashable {
         object["vendor"] = self.vendor.json
         object.set("subsystem", self.subsystem)
         object.set("subsystem-vendor", self.subsystemVendor)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -167,8 +187,10 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
     public var pciBridge: PciBridgeInfo?
     /// `regions`
     public var regions: [PciMemoryRegion]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(bus: Int64, slot: Int64, function: Int64, classInfo: PciDeviceClass, id: PciDeviceId, irq: Int64? = nil, irqPin: Int64? = nil, qdevId: String, pciBridge: PciBridgeInfo? = nil, regions: [PciMemoryRegion]) {
+    public init(bus: Int64, slot: Int64, function: Int64, classInfo: PciDeviceClass, id: PciDeviceId, irq: Int64? = nil, irqPin: Int64? = nil, qdevId: String, pciBridge: PciBridgeInfo? = nil, regions: [PciMemoryRegion], unknownMembers: JSONObject = [:]) {
         self.bus = bus
         self.slot = slot
         self.function = function
@@ -179,20 +201,22 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
         self.qdevId = qdevId
         self.pciBridge = pciBridge
         self.regions = regions
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.bus = try object.required("bus", at: path)
-        self.slot = try object.required("slot", at: path)
-        self.function = try object.required("function", at: path)
-        self.classInfo = try object.required("class_info", at: path)
-        self.id = try object.required("id", at: path)
-        self.irq = try object.optional("irq", at: path)
-        self.irqPin = try object.optional("irq_pin", at: path)
-        self.qdevId = try object.required("qdev_id", at: path)
-        self.pciBridge = try object.optional("pci_bridge", at: path)
-        self.regions = try object.required("regions", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.bus = try reader.required("bus", at: path)
+        self.slot = try reader.required("slot", at: path)
+        self.function = try reader.required("function", at: path)
+        self.classInfo = try reader.required("class_info", at: path)
+        self.id = try reader.required("id", at: path)
+        self.irq = try reader.optional("irq", at: path)
+        self.irqPin = try reader.optional("irq_pin", at: path)
+        self.qdevId = try reader.required("qdev_id", at: path)
+        self.pciBridge = try reader.optional("pci_bridge", at: path)
+        self.regions = try reader.required("regions", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -207,6 +231,7 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
         object["qdev_id"] = self.qdevId.json
         object.set("pci_bridge", self.pciBridge)
         object["regions"] = self.regions.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -218,22 +243,27 @@ public struct PciInfo: QMPJSONConvertible, Hashable {
     public var bus: Int64
     /// `devices`
     public var devices: [PciDeviceInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(bus: Int64, devices: [PciDeviceInfo]) {
+    public init(bus: Int64, devices: [PciDeviceInfo], unknownMembers: JSONObject = [:]) {
         self.bus = bus
         self.devices = devices
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.bus = try object.required("bus", at: path)
-        self.devices = try object.required("devices", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.bus = try reader.required("bus", at: path)
+        self.devices = try reader.required("devices", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["bus"] = self.bus.json
         object["devices"] = self.devices.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -245,22 +275,27 @@ public struct PciMemoryRange: QMPJSONConvertible, Hashable {
     public var base: Int64
     /// `limit`
     public var limit: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(base: Int64, limit: Int64) {
+    public init(base: Int64, limit: Int64, unknownMembers: JSONObject = [:]) {
         self.base = base
         self.limit = limit
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.base = try object.required("base", at: path)
-        self.limit = try object.required("limit", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.base = try reader.required("base", at: path)
+        self.limit = try reader.required("limit", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["base"] = self.base.json
         object["limit"] = self.limit.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -280,24 +315,28 @@ public struct PciMemoryRegion: QMPJSONConvertible, Hashable {
     public var prefetch: Bool?
     /// `mem_type_64`
     public var memType64: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(bar: Int64, type: String, address: Int64, size: Int64, prefetch: Bool? = nil, memType64: Bool? = nil) {
+    public init(bar: Int64, type: String, address: Int64, size: Int64, prefetch: Bool? = nil, memType64: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.bar = bar
         self.type = type
         self.address = address
         self.size = size
         self.prefetch = prefetch
         self.memType64 = memType64
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.bar = try object.required("bar", at: path)
-        self.type = try object.required("type", at: path)
-        self.address = try object.required("address", at: path)
-        self.size = try object.required("size", at: path)
-        self.prefetch = try object.optional("prefetch", at: path)
-        self.memType64 = try object.optional("mem_type_64", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.bar = try reader.required("bar", at: path)
+        self.type = try reader.required("type", at: path)
+        self.address = try reader.required("address", at: path)
+        self.size = try reader.required("size", at: path)
+        self.prefetch = try reader.optional("prefetch", at: path)
+        self.memType64 = try reader.optional("mem_type_64", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -308,6 +347,7 @@ public struct PciMemoryRegion: QMPJSONConvertible, Hashable {
         object["size"] = self.size.json
         object.set("prefetch", self.prefetch)
         object.set("mem_type_64", self.memType64)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -319,17 +359,25 @@ public struct QueryPciCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

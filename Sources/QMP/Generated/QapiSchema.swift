@@ -10,21 +10,23 @@ public struct BlockdevAction: QMPJSONConvertible, Hashable {
     public var type: BlockdevActionKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: BlockdevActionKind, branch: Branch) {
+    public init(type: BlockdevActionKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try object.required("data", at: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try reader.required("data", at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -38,6 +40,7 @@ public struct BlockdevAction: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -185,14 +188,19 @@ public enum BlockdevOptionsKind: QMPJSONConvertible, Hashable {
 /// QAPI struct `ChardevDummy`.
 /// In QEMU 1.4.0 to 2.5.0.
 public struct ChardevDummy: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -206,18 +214,22 @@ public struct DevicePropertyInfo: QMPJSONConvertible, Hashable {
     public var type: String
     /// `description` · since 2.2.0, until 2.11.0
     public var description: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, type: String, description: String? = nil) {
+    public init(name: String, type: String, description: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.type = type
         self.description = description
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.required("type", at: path)
-        self.description = try object.optional("description", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.type = try reader.required("type", at: path)
+        self.description = try reader.optional("description", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -225,6 +237,7 @@ public struct DevicePropertyInfo: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object["type"] = self.type.json
         object.set("description", self.description)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -237,32 +250,34 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
     public var type: NetClientOptionsKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: NetClientOptionsKind, branch: Branch) {
+    public init(type: NetClientOptionsKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .none_: self.branch = .none_(try object.required("data", at: path))
-        case .nic: self.branch = .nic(try object.required("data", at: path))
-        case .user: self.branch = .user(try object.required("data", at: path))
-        case .tap: self.branch = .tap(try object.required("data", at: path))
-        case .l2tpv3: self.branch = .l2tpv3(try object.required("data", at: path))
-        case .socket: self.branch = .socket(try object.required("data", at: path))
-        case .vde: self.branch = .vde(try object.required("data", at: path))
-        case .dump: self.branch = .dump(try object.required("data", at: path))
-        case .bridge: self.branch = .bridge(try object.required("data", at: path))
-        case .hubport: self.branch = .hubport(try object.required("data", at: path))
-        case .netmap: self.branch = .netmap(try object.required("data", at: path))
-        case .vhostUser: self.branch = .vhostUser(try object.required("data", at: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .none_: self.branch = .none_(try reader.required("data", at: path))
+        case .nic: self.branch = .nic(try reader.required("data", at: path))
+        case .user: self.branch = .user(try reader.required("data", at: path))
+        case .tap: self.branch = .tap(try reader.required("data", at: path))
+        case .l2tpv3: self.branch = .l2tpv3(try reader.required("data", at: path))
+        case .socket: self.branch = .socket(try reader.required("data", at: path))
+        case .vde: self.branch = .vde(try reader.required("data", at: path))
+        case .dump: self.branch = .dump(try reader.required("data", at: path))
+        case .bridge: self.branch = .bridge(try reader.required("data", at: path))
+        case .hubport: self.branch = .hubport(try reader.required("data", at: path))
+        case .netmap: self.branch = .netmap(try reader.required("data", at: path))
+        case .vhostUser: self.branch = .vhostUser(try reader.required("data", at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -287,6 +302,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -497,24 +513,26 @@ public struct SocketAddressFlat: QMPJSONConvertible, Hashable {
     public var type: SocketAddressFlatType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: SocketAddressFlatType, branch: Branch) {
+    public init(type: SocketAddressFlatType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .inet: self.branch = .inet(try InetSocketAddress(json: json, path: path))
-        case .unix: self.branch = .unix(try UnixSocketAddress(json: json, path: path))
-        case .vsock: self.branch = .vsock(try VsockSocketAddress(json: json, path: path))
-        case .fd: self.branch = .fd(try QAPIString(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .inet: self.branch = .inet(try InetSocketAddress(reading: &reader, at: path))
+        case .unix: self.branch = .unix(try UnixSocketAddress(reading: &reader, at: path))
+        case .vsock: self.branch = .vsock(try VsockSocketAddress(reading: &reader, at: path))
+        case .fd: self.branch = .fd(try QAPIString(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -531,6 +549,7 @@ public struct SocketAddressFlat: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -821,19 +840,24 @@ public struct CpuCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `index` · until 2.11.0
     public var index: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(index: Int64) {
+    public init(index: Int64, unknownMembers: JSONObject = [:]) {
         self.index = index
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.index = try object.required("index", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.index = try reader.required("index", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["index"] = self.index.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -853,22 +877,27 @@ public struct XInputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var console: Int64?
     /// `events` · until 2.5.0
     public var events: [InputEvent]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(console: Int64? = nil, events: [InputEvent]) {
+    public init(console: Int64? = nil, events: [InputEvent], unknownMembers: JSONObject = [:]) {
         self.console = console
         self.events = events
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.console = try object.optional("console", at: path)
-        self.events = try object.required("events", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.console = try reader.optional("console", at: path)
+        self.events = try reader.required("events", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("console", self.console)
         object["events"] = self.events.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

@@ -12,19 +12,24 @@ public struct DeviceListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hasha
 
     /// `typename`
     public var typename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(typename: String) {
+    public init(typename: String, unknownMembers: JSONObject = [:]) {
         self.typename = typename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.typename = try object.required("typename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.typename = try reader.required("typename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["typename"] = self.typename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -42,19 +47,24 @@ public struct DeviceSyncConfigCommand: QMPCommand, QMPJSONConvertible, Hashable 
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -79,18 +89,22 @@ public struct DeviceAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var bus: String?
     /// `id`
     public var id: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(driver: String, bus: String? = nil, id: String? = nil) {
+    public init(driver: String, bus: String? = nil, id: String? = nil, unknownMembers: JSONObject = [:]) {
         self.driver = driver
         self.bus = bus
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driver = try object.required("driver", at: path)
-        self.bus = try object.optional("bus", at: path)
-        self.id = try object.optional("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.driver = try reader.required("driver", at: path)
+        self.bus = try reader.optional("bus", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -98,6 +112,7 @@ public struct DeviceAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["driver"] = self.driver.json
         object.set("bus", self.bus)
         object.set("id", self.id)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -115,19 +130,24 @@ public struct DeviceDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -145,22 +165,27 @@ public struct DeviceDeletedEvent: QMPEventPayload, Hashable {
     public var device: String?
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, path: String) {
+    public init(device: String? = nil, path: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.path = path
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("device", self.device)
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -174,22 +199,27 @@ public struct DeviceUnplugGuestErrorEvent: QMPEventPayload, Hashable {
     public var device: String?
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, path: String) {
+    public init(device: String? = nil, path: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.path = path
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("device", self.device)
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

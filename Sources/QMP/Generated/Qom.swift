@@ -10,22 +10,32 @@ public struct AcpiGenericInitiatorProperties: QMPJSONConvertible, Hashable {
     public var pciDev: String
     /// `node`
     public var node: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pciDev: String, node: UInt32) {
+    public init(pciDev: String, node: UInt32, unknownMembers: JSONObject = [:]) {
         self.pciDev = pciDev
         self.node = node
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pciDev = try reader.required("pci-dev", at: path)
+        self.node = try reader.required("node", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pciDev = try object.required("pci-dev", at: path)
-        self.node = try object.required("node", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pci-dev"] = self.pciDev.json
         object["node"] = self.node.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -37,22 +47,32 @@ public struct AcpiGenericPortProperties: QMPJSONConvertible, Hashable {
     public var pciBus: String
     /// `node`
     public var node: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pciBus: String, node: UInt32) {
+    public init(pciBus: String, node: UInt32, unknownMembers: JSONObject = [:]) {
         self.pciBus = pciBus
         self.node = node
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pciBus = try reader.required("pci-bus", at: path)
+        self.node = try reader.required("node", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pciBus = try object.required("pci-bus", at: path)
-        self.node = try object.required("node", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pci-bus"] = self.pciBus.json
         object["node"] = self.node.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -64,22 +84,32 @@ public struct CanHostSocketcanProperties: QMPJSONConvertible, Hashable {
     public var `if`: String
     /// `canbus`
     public var canbus: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`if`: String, canbus: String) {
+    public init(`if`: String, canbus: String, unknownMembers: JSONObject = [:]) {
         self.`if` = `if`
         self.canbus = canbus
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.`if` = try reader.required("if", at: path)
+        self.canbus = try reader.required("canbus", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`if` = try object.required("if", at: path)
-        self.canbus = try object.required("canbus", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["if"] = self.`if`.json
         object["canbus"] = self.canbus.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -105,8 +135,10 @@ public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
     public var maxQueueSize: UInt32?
     /// `vnet_hdr_support`
     public var vnetHdrSupport: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(primaryIn: String, secondaryIn: String, outdev: String, iothread: String, notifyDev: String? = nil, compareTimeout: UInt64? = nil, expiredScanCycle: UInt32? = nil, maxQueueSize: UInt32? = nil, vnetHdrSupport: Bool? = nil) {
+    public init(primaryIn: String, secondaryIn: String, outdev: String, iothread: String, notifyDev: String? = nil, compareTimeout: UInt64? = nil, expiredScanCycle: UInt32? = nil, maxQueueSize: UInt32? = nil, vnetHdrSupport: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.primaryIn = primaryIn
         self.secondaryIn = secondaryIn
         self.outdev = outdev
@@ -116,19 +148,26 @@ public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
         self.expiredScanCycle = expiredScanCycle
         self.maxQueueSize = maxQueueSize
         self.vnetHdrSupport = vnetHdrSupport
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.primaryIn = try reader.required("primary_in", at: path)
+        self.secondaryIn = try reader.required("secondary_in", at: path)
+        self.outdev = try reader.required("outdev", at: path)
+        self.iothread = try reader.required("iothread", at: path)
+        self.notifyDev = try reader.optional("notify_dev", at: path)
+        self.compareTimeout = try reader.optional("compare_timeout", at: path)
+        self.expiredScanCycle = try reader.optional("expired_scan_cycle", at: path)
+        self.maxQueueSize = try reader.optional("max_queue_size", at: path)
+        self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.primaryIn = try object.required("primary_in", at: path)
-        self.secondaryIn = try object.required("secondary_in", at: path)
-        self.outdev = try object.required("outdev", at: path)
-        self.iothread = try object.required("iothread", at: path)
-        self.notifyDev = try object.optional("notify_dev", at: path)
-        self.compareTimeout = try object.optional("compare_timeout", at: path)
-        self.expiredScanCycle = try object.optional("expired_scan_cycle", at: path)
-        self.maxQueueSize = try object.optional("max_queue_size", at: path)
-        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -142,6 +181,7 @@ public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
         object.set("expired_scan_cycle", self.expiredScanCycle)
         object.set("max_queue_size", self.maxQueueSize)
         object.set("vnet_hdr_support", self.vnetHdrSupport)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -156,18 +196,27 @@ public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
     public var throttleBps: UInt64?
     /// `throttle-ops` · since 8.0.0
     public var throttleOps: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(queues: UInt32? = nil, throttleBps: UInt64? = nil, throttleOps: UInt64? = nil) {
+    public init(queues: UInt32? = nil, throttleBps: UInt64? = nil, throttleOps: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.queues = queues
         self.throttleBps = throttleBps
         self.throttleOps = throttleOps
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.queues = try reader.optional("queues", at: path)
+        self.throttleBps = try reader.optional("throttle-bps", at: path)
+        self.throttleOps = try reader.optional("throttle-ops", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.queues = try object.optional("queues", at: path)
-        self.throttleBps = try object.optional("throttle-bps", at: path)
-        self.throttleOps = try object.optional("throttle-ops", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -175,6 +224,7 @@ public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
         object.set("queues", self.queues)
         object.set("throttle-bps", self.throttleBps)
         object.set("throttle-ops", self.throttleOps)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -191,20 +241,29 @@ public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
     public var throttleOps: UInt64?
     /// `chardev`
     public var chardev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(queues: UInt32? = nil, throttleBps: UInt64? = nil, throttleOps: UInt64? = nil, chardev: String) {
+    public init(queues: UInt32? = nil, throttleBps: UInt64? = nil, throttleOps: UInt64? = nil, chardev: String, unknownMembers: JSONObject = [:]) {
         self.queues = queues
         self.throttleBps = throttleBps
         self.throttleOps = throttleOps
         self.chardev = chardev
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.queues = try reader.optional("queues", at: path)
+        self.throttleBps = try reader.optional("throttle-bps", at: path)
+        self.throttleOps = try reader.optional("throttle-ops", at: path)
+        self.chardev = try reader.required("chardev", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.queues = try object.optional("queues", at: path)
-        self.throttleBps = try object.optional("throttle-bps", at: path)
-        self.throttleOps = try object.optional("throttle-ops", at: path)
-        self.chardev = try object.required("chardev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -213,6 +272,7 @@ public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
         object.set("throttle-bps", self.throttleBps)
         object.set("throttle-ops", self.throttleOps)
         object["chardev"] = self.chardev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -224,22 +284,32 @@ public struct DBusVMStateProperties: QMPJSONConvertible, Hashable {
     public var addr: String
     /// `id-list`
     public var idList: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(addr: String, idList: String? = nil) {
+    public init(addr: String, idList: String? = nil, unknownMembers: JSONObject = [:]) {
         self.addr = addr
         self.idList = idList
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.addr = try reader.required("addr", at: path)
+        self.idList = try reader.optional("id-list", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.addr = try object.required("addr", at: path)
-        self.idList = try object.optional("id-list", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["addr"] = self.addr.json
         object.set("id-list", self.idList)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -253,18 +323,22 @@ public struct EventLoopBaseProperties: QMPJSONConvertible, Hashable {
     public var threadPoolMin: Int64?
     /// `thread-pool-max`
     public var threadPoolMax: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(aioMaxBatch: Int64? = nil, threadPoolMin: Int64? = nil, threadPoolMax: Int64? = nil) {
+    public init(aioMaxBatch: Int64? = nil, threadPoolMin: Int64? = nil, threadPoolMax: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.aioMaxBatch = aioMaxBatch
         self.threadPoolMin = threadPoolMin
         self.threadPoolMax = threadPoolMax
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
-        self.threadPoolMin = try object.optional("thread-pool-min", at: path)
-        self.threadPoolMax = try object.optional("thread-pool-max", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.aioMaxBatch = try reader.optional("aio-max-batch", at: path)
+        self.threadPoolMin = try reader.optional("thread-pool-min", at: path)
+        self.threadPoolMax = try reader.optional("thread-pool-max", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -272,6 +346,7 @@ public struct EventLoopBaseProperties: QMPJSONConvertible, Hashable {
         object.set("aio-max-batch", self.aioMaxBatch)
         object.set("thread-pool-min", self.threadPoolMin)
         object.set("thread-pool-max", self.threadPoolMax)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -291,24 +366,33 @@ public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
     public var insert: NetfilterInsert?
     /// `interval`
     public var interval: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, interval: UInt32) {
+    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, interval: UInt32, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.queue = queue
         self.status = status
         self.position = position
         self.insert = insert
         self.interval = interval
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.netdev = try reader.required("netdev", at: path)
+        self.queue = try reader.optional("queue", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.position = try reader.optional("position", at: path)
+        self.insert = try reader.optional("insert", at: path)
+        self.interval = try reader.required("interval", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.required("netdev", at: path)
-        self.queue = try object.optional("queue", at: path)
-        self.status = try object.optional("status", at: path)
-        self.position = try object.optional("position", at: path)
-        self.insert = try object.optional("insert", at: path)
-        self.interval = try object.required("interval", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -319,6 +403,7 @@ public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
         object.set("position", self.position)
         object.set("insert", self.insert)
         object["interval"] = self.interval.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -340,8 +425,10 @@ public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
     public var file: String
     /// `maxlen`
     public var maxlen: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, file: String, maxlen: UInt32? = nil) {
+    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, file: String, maxlen: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.queue = queue
         self.status = status
@@ -349,17 +436,24 @@ public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
         self.insert = insert
         self.file = file
         self.maxlen = maxlen
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.netdev = try reader.required("netdev", at: path)
+        self.queue = try reader.optional("queue", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.position = try reader.optional("position", at: path)
+        self.insert = try reader.optional("insert", at: path)
+        self.file = try reader.required("file", at: path)
+        self.maxlen = try reader.optional("maxlen", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.required("netdev", at: path)
-        self.queue = try object.optional("queue", at: path)
-        self.status = try object.optional("status", at: path)
-        self.position = try object.optional("position", at: path)
-        self.insert = try object.optional("insert", at: path)
-        self.file = try object.required("file", at: path)
-        self.maxlen = try object.optional("maxlen", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -371,6 +465,7 @@ public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
         object.set("insert", self.insert)
         object["file"] = self.file.json
         object.set("maxlen", self.maxlen)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -392,8 +487,10 @@ public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
     public var outdev: String
     /// `vnet_hdr_support`
     public var vnetHdrSupport: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, outdev: String, vnetHdrSupport: Bool? = nil) {
+    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, outdev: String, vnetHdrSupport: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.queue = queue
         self.status = status
@@ -401,17 +498,24 @@ public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
         self.insert = insert
         self.outdev = outdev
         self.vnetHdrSupport = vnetHdrSupport
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.netdev = try reader.required("netdev", at: path)
+        self.queue = try reader.optional("queue", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.position = try reader.optional("position", at: path)
+        self.insert = try reader.optional("insert", at: path)
+        self.outdev = try reader.required("outdev", at: path)
+        self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.required("netdev", at: path)
-        self.queue = try object.optional("queue", at: path)
-        self.status = try object.optional("status", at: path)
-        self.position = try object.optional("position", at: path)
-        self.insert = try object.optional("insert", at: path)
-        self.outdev = try object.required("outdev", at: path)
-        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -423,6 +527,7 @@ public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
         object.set("insert", self.insert)
         object["outdev"] = self.outdev.json
         object.set("vnet_hdr_support", self.vnetHdrSupport)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -446,8 +551,10 @@ public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
     public var outdev: String?
     /// `vnet_hdr_support`
     public var vnetHdrSupport: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, indev: String? = nil, outdev: String? = nil, vnetHdrSupport: Bool? = nil) {
+    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, indev: String? = nil, outdev: String? = nil, vnetHdrSupport: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.queue = queue
         self.status = status
@@ -456,18 +563,25 @@ public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
         self.indev = indev
         self.outdev = outdev
         self.vnetHdrSupport = vnetHdrSupport
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.netdev = try reader.required("netdev", at: path)
+        self.queue = try reader.optional("queue", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.position = try reader.optional("position", at: path)
+        self.insert = try reader.optional("insert", at: path)
+        self.indev = try reader.optional("indev", at: path)
+        self.outdev = try reader.optional("outdev", at: path)
+        self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.required("netdev", at: path)
-        self.queue = try object.optional("queue", at: path)
-        self.status = try object.optional("status", at: path)
-        self.position = try object.optional("position", at: path)
-        self.insert = try object.optional("insert", at: path)
-        self.indev = try object.optional("indev", at: path)
-        self.outdev = try object.optional("outdev", at: path)
-        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -480,6 +594,7 @@ public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
         object.set("indev", self.indev)
         object.set("outdev", self.outdev)
         object.set("vnet_hdr_support", self.vnetHdrSupport)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -499,24 +614,33 @@ public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
     public var insert: NetfilterInsert?
     /// `vnet_hdr_support`
     public var vnetHdrSupport: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, vnetHdrSupport: Bool? = nil) {
+    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, vnetHdrSupport: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.queue = queue
         self.status = status
         self.position = position
         self.insert = insert
         self.vnetHdrSupport = vnetHdrSupport
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.netdev = try reader.required("netdev", at: path)
+        self.queue = try reader.optional("queue", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.position = try reader.optional("position", at: path)
+        self.insert = try reader.optional("insert", at: path)
+        self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.required("netdev", at: path)
-        self.queue = try object.optional("queue", at: path)
-        self.status = try object.optional("status", at: path)
-        self.position = try object.optional("position", at: path)
-        self.insert = try object.optional("insert", at: path)
-        self.vnetHdrSupport = try object.optional("vnet_hdr_support", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -527,6 +651,7 @@ public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
         object.set("position", self.position)
         object.set("insert", self.insert)
         object.set("vnet_hdr_support", self.vnetHdrSupport)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -536,19 +661,29 @@ public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
 public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fd: String? = nil) {
+    public init(fd: String? = nil, unknownMembers: JSONObject = [:]) {
         self.fd = fd
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.fd = try reader.optional("fd", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fd = try object.optional("fd", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("fd", self.fd)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -558,19 +693,29 @@ public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
 public struct IgvmCfgProperties: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: String) {
+    public init(file: String, unknownMembers: JSONObject = [:]) {
         self.file = file
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["file"] = self.file.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -592,8 +737,10 @@ public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
     public var width: String?
     /// `height`
     public var height: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, server: String? = nil, port: String? = nil, xOrigin: String? = nil, yOrigin: String? = nil, width: String? = nil, height: String? = nil) {
+    public init(name: String, server: String? = nil, port: String? = nil, xOrigin: String? = nil, yOrigin: String? = nil, width: String? = nil, height: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.server = server
         self.port = port
@@ -601,17 +748,24 @@ public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
         self.yOrigin = yOrigin
         self.width = width
         self.height = height
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.name = try reader.required("name", at: path)
+        self.server = try reader.optional("server", at: path)
+        self.port = try reader.optional("port", at: path)
+        self.xOrigin = try reader.optional("x-origin", at: path)
+        self.yOrigin = try reader.optional("y-origin", at: path)
+        self.width = try reader.optional("width", at: path)
+        self.height = try reader.optional("height", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.server = try object.optional("server", at: path)
-        self.port = try object.optional("port", at: path)
-        self.xOrigin = try object.optional("x-origin", at: path)
-        self.yOrigin = try object.optional("y-origin", at: path)
-        self.width = try object.optional("width", at: path)
-        self.height = try object.optional("height", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -623,6 +777,7 @@ public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
         object.set("y-origin", self.yOrigin)
         object.set("width", self.width)
         object.set("height", self.height)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -638,20 +793,29 @@ public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
     public var `repeat`: Bool?
     /// `grab-toggle`
     public var grabToggle: GrabToggleKeys?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(evdev: String, grabAll: Bool? = nil, `repeat`: Bool? = nil, grabToggle: GrabToggleKeys? = nil) {
+    public init(evdev: String, grabAll: Bool? = nil, `repeat`: Bool? = nil, grabToggle: GrabToggleKeys? = nil, unknownMembers: JSONObject = [:]) {
         self.evdev = evdev
         self.grabAll = grabAll
         self.`repeat` = `repeat`
         self.grabToggle = grabToggle
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.evdev = try reader.required("evdev", at: path)
+        self.grabAll = try reader.optional("grab_all", at: path)
+        self.`repeat` = try reader.optional("repeat", at: path)
+        self.grabToggle = try reader.optional("grab-toggle", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.evdev = try object.required("evdev", at: path)
-        self.grabAll = try object.optional("grab_all", at: path)
-        self.`repeat` = try object.optional("repeat", at: path)
-        self.grabToggle = try object.optional("grab-toggle", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -660,6 +824,7 @@ public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
         object.set("grab_all", self.grabAll)
         object.set("repeat", self.`repeat`)
         object.set("grab-toggle", self.grabToggle)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -680,24 +845,33 @@ public struct IothreadProperties: QMPJSONConvertible, Hashable {
     public var pollGrow: Int64?
     /// `poll-shrink`
     public var pollShrink: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(aioMaxBatch: Int64? = nil, threadPoolMin: Int64? = nil, threadPoolMax: Int64? = nil, pollMaxNs: Int64? = nil, pollGrow: Int64? = nil, pollShrink: Int64? = nil) {
+    public init(aioMaxBatch: Int64? = nil, threadPoolMin: Int64? = nil, threadPoolMax: Int64? = nil, pollMaxNs: Int64? = nil, pollGrow: Int64? = nil, pollShrink: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.aioMaxBatch = aioMaxBatch
         self.threadPoolMin = threadPoolMin
         self.threadPoolMax = threadPoolMax
         self.pollMaxNs = pollMaxNs
         self.pollGrow = pollGrow
         self.pollShrink = pollShrink
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.aioMaxBatch = try reader.optional("aio-max-batch", at: path)
+        self.threadPoolMin = try reader.optional("thread-pool-min", at: path)
+        self.threadPoolMax = try reader.optional("thread-pool-max", at: path)
+        self.pollMaxNs = try reader.optional("poll-max-ns", at: path)
+        self.pollGrow = try reader.optional("poll-grow", at: path)
+        self.pollShrink = try reader.optional("poll-shrink", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
-        self.threadPoolMin = try object.optional("thread-pool-min", at: path)
-        self.threadPoolMax = try object.optional("thread-pool-max", at: path)
-        self.pollMaxNs = try object.optional("poll-max-ns", at: path)
-        self.pollGrow = try object.optional("poll-grow", at: path)
-        self.pollShrink = try object.optional("poll-shrink", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -708,6 +882,7 @@ public struct IothreadProperties: QMPJSONConvertible, Hashable {
         object.set("poll-max-ns", self.pollMaxNs)
         object.set("poll-grow", self.pollGrow)
         object.set("poll-shrink", self.pollShrink)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -721,18 +896,27 @@ public struct MainLoopProperties: QMPJSONConvertible, Hashable {
     public var threadPoolMin: Int64?
     /// `thread-pool-max`
     public var threadPoolMax: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(aioMaxBatch: Int64? = nil, threadPoolMin: Int64? = nil, threadPoolMax: Int64? = nil) {
+    public init(aioMaxBatch: Int64? = nil, threadPoolMin: Int64? = nil, threadPoolMax: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.aioMaxBatch = aioMaxBatch
         self.threadPoolMin = threadPoolMin
         self.threadPoolMax = threadPoolMax
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.aioMaxBatch = try reader.optional("aio-max-batch", at: path)
+        self.threadPoolMin = try reader.optional("thread-pool-min", at: path)
+        self.threadPoolMax = try reader.optional("thread-pool-max", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
-        self.threadPoolMin = try object.optional("thread-pool-min", at: path)
-        self.threadPoolMax = try object.optional("thread-pool-max", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -740,6 +924,7 @@ public struct MainLoopProperties: QMPJSONConvertible, Hashable {
         object.set("aio-max-batch", self.aioMaxBatch)
         object.set("thread-pool-min", self.threadPoolMin)
         object.set("thread-pool-max", self.threadPoolMax)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -770,8 +955,10 @@ public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `x-use-canonical-path-for-ramblock-id`
     public var xUseCanonicalPathForRamblockId: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil) {
+    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.dump = dump
         self.hostNodes = hostNodes
         self.merge = merge
@@ -783,21 +970,28 @@ public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
         self.reserve = reserve
         self.size = size
         self.xUseCanonicalPathForRamblockId = xUseCanonicalPathForRamblockId
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.dump = try reader.optional("dump", at: path)
+        self.hostNodes = try reader.optional("host-nodes", at: path)
+        self.merge = try reader.optional("merge", at: path)
+        self.policy = try reader.optional("policy", at: path)
+        self.prealloc = try reader.optional("prealloc", at: path)
+        self.preallocThreads = try reader.optional("prealloc-threads", at: path)
+        self.preallocContext = try reader.optional("prealloc-context", at: path)
+        self.share = try reader.optional("share", at: path)
+        self.reserve = try reader.optional("reserve", at: path)
+        self.size = try reader.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dump = try object.optional("dump", at: path)
-        self.hostNodes = try object.optional("host-nodes", at: path)
-        self.merge = try object.optional("merge", at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.prealloc = try object.optional("prealloc", at: path)
-        self.preallocThreads = try object.optional("prealloc-threads", at: path)
-        self.preallocContext = try object.optional("prealloc-context", at: path)
-        self.share = try object.optional("share", at: path)
-        self.reserve = try object.optional("reserve", at: path)
-        self.size = try object.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -813,6 +1007,7 @@ public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
         object.set("reserve", self.reserve)
         object["size"] = self.size.json
         object.set("x-use-canonical-path-for-ramblock-id", self.xUseCanonicalPathForRamblockId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -857,8 +1052,10 @@ public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
     public var readonly: Bool?
     /// `rom` · since 8.2.0
     public var rom: OnOffAuto?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil, align: UInt64? = nil, offset: UInt64? = nil, discardData: Bool? = nil, memPath: String, pmem: Bool? = nil, readonly: Bool? = nil, rom: OnOffAuto? = nil) {
+    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil, align: UInt64? = nil, offset: UInt64? = nil, discardData: Bool? = nil, memPath: String, pmem: Bool? = nil, readonly: Bool? = nil, rom: OnOffAuto? = nil, unknownMembers: JSONObject = [:]) {
         self.dump = dump
         self.hostNodes = hostNodes
         self.merge = merge
@@ -877,28 +1074,35 @@ public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
         self.pmem = pmem
         self.readonly = readonly
         self.rom = rom
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.dump = try reader.optional("dump", at: path)
+        self.hostNodes = try reader.optional("host-nodes", at: path)
+        self.merge = try reader.optional("merge", at: path)
+        self.policy = try reader.optional("policy", at: path)
+        self.prealloc = try reader.optional("prealloc", at: path)
+        self.preallocThreads = try reader.optional("prealloc-threads", at: path)
+        self.preallocContext = try reader.optional("prealloc-context", at: path)
+        self.share = try reader.optional("share", at: path)
+        self.reserve = try reader.optional("reserve", at: path)
+        self.size = try reader.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        self.align = try reader.optional("align", at: path)
+        self.offset = try reader.optional("offset", at: path)
+        self.discardData = try reader.optional("discard-data", at: path)
+        self.memPath = try reader.required("mem-path", at: path)
+        self.pmem = try reader.optional("pmem", at: path)
+        self.readonly = try reader.optional("readonly", at: path)
+        self.rom = try reader.optional("rom", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dump = try object.optional("dump", at: path)
-        self.hostNodes = try object.optional("host-nodes", at: path)
-        self.merge = try object.optional("merge", at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.prealloc = try object.optional("prealloc", at: path)
-        self.preallocThreads = try object.optional("prealloc-threads", at: path)
-        self.preallocContext = try object.optional("prealloc-context", at: path)
-        self.share = try object.optional("share", at: path)
-        self.reserve = try object.optional("reserve", at: path)
-        self.size = try object.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
-        self.align = try object.optional("align", at: path)
-        self.offset = try object.optional("offset", at: path)
-        self.discardData = try object.optional("discard-data", at: path)
-        self.memPath = try object.required("mem-path", at: path)
-        self.pmem = try object.optional("pmem", at: path)
-        self.readonly = try object.optional("readonly", at: path)
-        self.rom = try object.optional("rom", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -921,6 +1125,7 @@ public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
         object.set("pmem", self.pmem)
         object.set("readonly", self.readonly)
         object.set("rom", self.rom)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -957,8 +1162,10 @@ public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
     public var hugetlbsize: UInt64?
     /// `seal`
     public var seal: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil, hugetlb: Bool? = nil, hugetlbsize: UInt64? = nil, seal: Bool? = nil) {
+    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil, hugetlb: Bool? = nil, hugetlbsize: UInt64? = nil, seal: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.dump = dump
         self.hostNodes = hostNodes
         self.merge = merge
@@ -973,24 +1180,31 @@ public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
         self.hugetlb = hugetlb
         self.hugetlbsize = hugetlbsize
         self.seal = seal
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.dump = try reader.optional("dump", at: path)
+        self.hostNodes = try reader.optional("host-nodes", at: path)
+        self.merge = try reader.optional("merge", at: path)
+        self.policy = try reader.optional("policy", at: path)
+        self.prealloc = try reader.optional("prealloc", at: path)
+        self.preallocThreads = try reader.optional("prealloc-threads", at: path)
+        self.preallocContext = try reader.optional("prealloc-context", at: path)
+        self.share = try reader.optional("share", at: path)
+        self.reserve = try reader.optional("reserve", at: path)
+        self.size = try reader.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        self.hugetlb = try reader.optional("hugetlb", at: path)
+        self.hugetlbsize = try reader.optional("hugetlbsize", at: path)
+        self.seal = try reader.optional("seal", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dump = try object.optional("dump", at: path)
-        self.hostNodes = try object.optional("host-nodes", at: path)
-        self.merge = try object.optional("merge", at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.prealloc = try object.optional("prealloc", at: path)
-        self.preallocThreads = try object.optional("prealloc-threads", at: path)
-        self.preallocContext = try object.optional("prealloc-context", at: path)
-        self.share = try object.optional("share", at: path)
-        self.reserve = try object.optional("reserve", at: path)
-        self.size = try object.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
-        self.hugetlb = try object.optional("hugetlb", at: path)
-        self.hugetlbsize = try object.optional("hugetlbsize", at: path)
-        self.seal = try object.optional("seal", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1009,6 +1223,7 @@ public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
         object.set("hugetlb", self.hugetlb)
         object.set("hugetlbsize", self.hugetlbsize)
         object.set("seal", self.seal)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1039,8 +1254,10 @@ public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `x-use-canonical-path-for-ramblock-id`
     public var xUseCanonicalPathForRamblockId: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil) {
+    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.dump = dump
         self.hostNodes = hostNodes
         self.merge = merge
@@ -1052,21 +1269,28 @@ public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
         self.reserve = reserve
         self.size = size
         self.xUseCanonicalPathForRamblockId = xUseCanonicalPathForRamblockId
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.dump = try reader.optional("dump", at: path)
+        self.hostNodes = try reader.optional("host-nodes", at: path)
+        self.merge = try reader.optional("merge", at: path)
+        self.policy = try reader.optional("policy", at: path)
+        self.prealloc = try reader.optional("prealloc", at: path)
+        self.preallocThreads = try reader.optional("prealloc-threads", at: path)
+        self.preallocContext = try reader.optional("prealloc-context", at: path)
+        self.share = try reader.optional("share", at: path)
+        self.reserve = try reader.optional("reserve", at: path)
+        self.size = try reader.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dump = try object.optional("dump", at: path)
-        self.hostNodes = try object.optional("host-nodes", at: path)
-        self.merge = try object.optional("merge", at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.prealloc = try object.optional("prealloc", at: path)
-        self.preallocThreads = try object.optional("prealloc-threads", at: path)
-        self.preallocContext = try object.optional("prealloc-context", at: path)
-        self.share = try object.optional("share", at: path)
-        self.reserve = try object.optional("reserve", at: path)
-        self.size = try object.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1082,6 +1306,7 @@ public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
         object.set("reserve", self.reserve)
         object["size"] = self.size.json
         object.set("x-use-canonical-path-for-ramblock-id", self.xUseCanonicalPathForRamblockId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1111,8 +1336,10 @@ public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `x-use-canonical-path-for-ramblock-id`
     public var xUseCanonicalPathForRamblockId: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil) {
+    public init(dump: Bool? = nil, hostNodes: [UInt16]? = nil, merge: Bool? = nil, policy: HostMemPolicy? = nil, prealloc: Bool? = nil, preallocThreads: UInt32? = nil, preallocContext: String? = nil, share: Bool? = nil, reserve: Bool? = nil, size: UInt64, xUseCanonicalPathForRamblockId: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.dump = dump
         self.hostNodes = hostNodes
         self.merge = merge
@@ -1124,21 +1351,28 @@ public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
         self.reserve = reserve
         self.size = size
         self.xUseCanonicalPathForRamblockId = xUseCanonicalPathForRamblockId
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.dump = try reader.optional("dump", at: path)
+        self.hostNodes = try reader.optional("host-nodes", at: path)
+        self.merge = try reader.optional("merge", at: path)
+        self.policy = try reader.optional("policy", at: path)
+        self.prealloc = try reader.optional("prealloc", at: path)
+        self.preallocThreads = try reader.optional("prealloc-threads", at: path)
+        self.preallocContext = try reader.optional("prealloc-context", at: path)
+        self.share = try reader.optional("share", at: path)
+        self.reserve = try reader.optional("reserve", at: path)
+        self.size = try reader.required("size", at: path)
+        self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dump = try object.optional("dump", at: path)
-        self.hostNodes = try object.optional("host-nodes", at: path)
-        self.merge = try object.optional("merge", at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.prealloc = try object.optional("prealloc", at: path)
-        self.preallocThreads = try object.optional("prealloc-threads", at: path)
-        self.preallocContext = try object.optional("prealloc-context", at: path)
-        self.share = try object.optional("share", at: path)
-        self.reserve = try object.optional("reserve", at: path)
-        self.size = try object.required("size", at: path)
-        self.xUseCanonicalPathForRamblockId = try object.optional("x-use-canonical-path-for-ramblock-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1154,6 +1388,7 @@ public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
         object.set("reserve", self.reserve)
         object["size"] = self.size.json
         object.set("x-use-canonical-path-for-ramblock-id", self.xUseCanonicalPathForRamblockId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1203,22 +1438,31 @@ public struct NetfilterProperties: QMPJSONConvertible, Hashable {
     public var position: String?
     /// `insert`
     public var insert: NetfilterInsert?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil) {
+    public init(netdev: String, queue: NetFilterDirection? = nil, status: String? = nil, position: String? = nil, insert: NetfilterInsert? = nil, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.queue = queue
         self.status = status
         self.position = position
         self.insert = insert
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.netdev = try reader.required("netdev", at: path)
+        self.queue = try reader.optional("queue", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.position = try reader.optional("position", at: path)
+        self.insert = try reader.optional("insert", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.required("netdev", at: path)
-        self.queue = try object.optional("queue", at: path)
-        self.status = try object.optional("status", at: path)
-        self.position = try object.optional("position", at: path)
-        self.insert = try object.optional("insert", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1228,6 +1472,7 @@ public struct NetfilterProperties: QMPJSONConvertible, Hashable {
         object.set("status", self.status)
         object.set("position", self.position)
         object.set("insert", self.insert)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1242,70 +1487,72 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
     public var id: String
     /// The members the value of `qom-type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(qomType: ObjectType, id: String, branch: Branch) {
+    public init(qomType: ObjectType, id: String, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.qomType = qomType
         self.id = id
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.qomType = try object.required("qom-type", at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.qomType = try reader.required("qom-type", at: path)
+        self.id = try reader.required("id", at: path)
         switch self.qomType {
-        case .acpiGenericInitiator: self.branch = .acpiGenericInitiator(try AcpiGenericInitiatorProperties(json: json, path: path))
-        case .acpiGenericPort: self.branch = .acpiGenericPort(try AcpiGenericPortProperties(json: json, path: path))
-        case .authzList: self.branch = .authzList(try AuthZListProperties(json: json, path: path))
-        case .authzListfile: self.branch = .authzListfile(try AuthZListFileProperties(json: json, path: path))
-        case .authzPam: self.branch = .authzPam(try AuthZPAMProperties(json: json, path: path))
-        case .authzSimple: self.branch = .authzSimple(try AuthZSimpleProperties(json: json, path: path))
-        case .canHostSocketcan: self.branch = .canHostSocketcan(try CanHostSocketcanProperties(json: json, path: path))
-        case .coloCompare: self.branch = .coloCompare(try ColoCompareProperties(json: json, path: path))
-        case .cryptodevBackend: self.branch = .cryptodevBackend(try CryptodevBackendProperties(json: json, path: path))
-        case .cryptodevBackendBuiltin: self.branch = .cryptodevBackendBuiltin(try CryptodevBackendProperties(json: json, path: path))
-        case .cryptodevBackendLkcf: self.branch = .cryptodevBackendLkcf(try CryptodevBackendProperties(json: json, path: path))
-        case .cryptodevVhostUser: self.branch = .cryptodevVhostUser(try CryptodevVhostUserProperties(json: json, path: path))
-        case .dbusVmstate: self.branch = .dbusVmstate(try DBusVMStateProperties(json: json, path: path))
-        case .filterBuffer: self.branch = .filterBuffer(try FilterBufferProperties(json: json, path: path))
-        case .filterDump: self.branch = .filterDump(try FilterDumpProperties(json: json, path: path))
-        case .filterMirror: self.branch = .filterMirror(try FilterMirrorProperties(json: json, path: path))
-        case .filterRedirector: self.branch = .filterRedirector(try FilterRedirectorProperties(json: json, path: path))
-        case .filterReplay: self.branch = .filterReplay(try NetfilterProperties(json: json, path: path))
-        case .filterRewriter: self.branch = .filterRewriter(try FilterRewriterProperties(json: json, path: path))
-        case .igvmCfg: self.branch = .igvmCfg(try IgvmCfgProperties(json: json, path: path))
-        case .inputBarrier: self.branch = .inputBarrier(try InputBarrierProperties(json: json, path: path))
-        case .inputLinux: self.branch = .inputLinux(try InputLinuxProperties(json: json, path: path))
-        case .iommufd: self.branch = .iommufd(try IOMMUFDProperties(json: json, path: path))
-        case .iothread: self.branch = .iothread(try IothreadProperties(json: json, path: path))
-        case .mainLoop: self.branch = .mainLoop(try MainLoopProperties(json: json, path: path))
-        case .memoryBackendEpc: self.branch = .memoryBackendEpc(try MemoryBackendEpcProperties(json: json, path: path))
-        case .memoryBackendFile: self.branch = .memoryBackendFile(try MemoryBackendFileProperties(json: json, path: path))
-        case .memoryBackendMemfd: self.branch = .memoryBackendMemfd(try MemoryBackendMemfdProperties(json: json, path: path))
-        case .memoryBackendRam: self.branch = .memoryBackendRam(try MemoryBackendProperties(json: json, path: path))
-        case .memoryBackendShm: self.branch = .memoryBackendShm(try MemoryBackendShmProperties(json: json, path: path))
-        case .prManagerHelper: self.branch = .prManagerHelper(try PrManagerHelperProperties(json: json, path: path))
-        case .qtest: self.branch = .qtest(try QtestProperties(json: json, path: path))
-        case .rngBuiltin: self.branch = .rngBuiltin(try RngProperties(json: json, path: path))
-        case .rngEgd: self.branch = .rngEgd(try RngEgdProperties(json: json, path: path))
-        case .rngRandom: self.branch = .rngRandom(try RngRandomProperties(json: json, path: path))
-        case .secret: self.branch = .secret(try SecretProperties(json: json, path: path))
-        case .secretKeyring: self.branch = .secretKeyring(try SecretKeyringProperties(json: json, path: path))
-        case .sevGuest: self.branch = .sevGuest(try SevGuestProperties(json: json, path: path))
-        case .sevSnpGuest: self.branch = .sevSnpGuest(try SevSnpGuestProperties(json: json, path: path))
-        case .tdxGuest: self.branch = .tdxGuest(try TdxGuestProperties(json: json, path: path))
-        case .threadContext: self.branch = .threadContext(try ThreadContextProperties(json: json, path: path))
-        case .throttleGroup: self.branch = .throttleGroup(try ThrottleGroupProperties(json: json, path: path))
-        case .tlsCredsAnon: self.branch = .tlsCredsAnon(try TlsCredsAnonProperties(json: json, path: path))
-        case .tlsCredsPsk: self.branch = .tlsCredsPsk(try TlsCredsPskProperties(json: json, path: path))
-        case .tlsCredsX509: self.branch = .tlsCredsX509(try TlsCredsX509Properties(json: json, path: path))
-        case .tlsCipherSuites: self.branch = .tlsCipherSuites(try TlsCredsProperties(json: json, path: path))
-        case .xRemoteObject: self.branch = .xRemoteObject(try RemoteObjectProperties(json: json, path: path))
-        case .xVfioUserServer: self.branch = .xVfioUserServer(try VfioUserServerProperties(json: json, path: path))
-        default:
-            let common: Set<String> = ["qom-type", "id"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .acpiGenericInitiator: self.branch = .acpiGenericInitiator(try AcpiGenericInitiatorProperties(reading: &reader, at: path))
+        case .acpiGenericPort: self.branch = .acpiGenericPort(try AcpiGenericPortProperties(reading: &reader, at: path))
+        case .authzList: self.branch = .authzList(try AuthZListProperties(reading: &reader, at: path))
+        case .authzListfile: self.branch = .authzListfile(try AuthZListFileProperties(reading: &reader, at: path))
+        case .authzPam: self.branch = .authzPam(try AuthZPAMProperties(reading: &reader, at: path))
+        case .authzSimple: self.branch = .authzSimple(try AuthZSimpleProperties(reading: &reader, at: path))
+        case .canHostSocketcan: self.branch = .canHostSocketcan(try CanHostSocketcanProperties(reading: &reader, at: path))
+        case .coloCompare: self.branch = .coloCompare(try ColoCompareProperties(reading: &reader, at: path))
+        case .cryptodevBackend: self.branch = .cryptodevBackend(try CryptodevBackendProperties(reading: &reader, at: path))
+        case .cryptodevBackendBuiltin: self.branch = .cryptodevBackendBuiltin(try CryptodevBackendProperties(reading: &reader, at: path))
+        case .cryptodevBackendLkcf: self.branch = .cryptodevBackendLkcf(try CryptodevBackendProperties(reading: &reader, at: path))
+        case .cryptodevVhostUser: self.branch = .cryptodevVhostUser(try CryptodevVhostUserProperties(reading: &reader, at: path))
+        case .dbusVmstate: self.branch = .dbusVmstate(try DBusVMStateProperties(reading: &reader, at: path))
+        case .filterBuffer: self.branch = .filterBuffer(try FilterBufferProperties(reading: &reader, at: path))
+        case .filterDump: self.branch = .filterDump(try FilterDumpProperties(reading: &reader, at: path))
+        case .filterMirror: self.branch = .filterMirror(try FilterMirrorProperties(reading: &reader, at: path))
+        case .filterRedirector: self.branch = .filterRedirector(try FilterRedirectorProperties(reading: &reader, at: path))
+        case .filterReplay: self.branch = .filterReplay(try NetfilterProperties(reading: &reader, at: path))
+        case .filterRewriter: self.branch = .filterRewriter(try FilterRewriterProperties(reading: &reader, at: path))
+        case .igvmCfg: self.branch = .igvmCfg(try IgvmCfgProperties(reading: &reader, at: path))
+        case .inputBarrier: self.branch = .inputBarrier(try InputBarrierProperties(reading: &reader, at: path))
+        case .inputLinux: self.branch = .inputLinux(try InputLinuxProperties(reading: &reader, at: path))
+        case .iommufd: self.branch = .iommufd(try IOMMUFDProperties(reading: &reader, at: path))
+        case .iothread: self.branch = .iothread(try IothreadProperties(reading: &reader, at: path))
+        case .mainLoop: self.branch = .mainLoop(try MainLoopProperties(reading: &reader, at: path))
+        case .memoryBackendEpc: self.branch = .memoryBackendEpc(try MemoryBackendEpcProperties(reading: &reader, at: path))
+        case .memoryBackendFile: self.branch = .memoryBackendFile(try MemoryBackendFileProperties(reading: &reader, at: path))
+        case .memoryBackendMemfd: self.branch = .memoryBackendMemfd(try MemoryBackendMemfdProperties(reading: &reader, at: path))
+        case .memoryBackendRam: self.branch = .memoryBackendRam(try MemoryBackendProperties(reading: &reader, at: path))
+        case .memoryBackendShm: self.branch = .memoryBackendShm(try MemoryBackendShmProperties(reading: &reader, at: path))
+        case .prManagerHelper: self.branch = .prManagerHelper(try PrManagerHelperProperties(reading: &reader, at: path))
+        case .qtest: self.branch = .qtest(try QtestProperties(reading: &reader, at: path))
+        case .rngBuiltin: self.branch = .rngBuiltin(try RngProperties(reading: &reader, at: path))
+        case .rngEgd: self.branch = .rngEgd(try RngEgdProperties(reading: &reader, at: path))
+        case .rngRandom: self.branch = .rngRandom(try RngRandomProperties(reading: &reader, at: path))
+        case .secret: self.branch = .secret(try SecretProperties(reading: &reader, at: path))
+        case .secretKeyring: self.branch = .secretKeyring(try SecretKeyringProperties(reading: &reader, at: path))
+        case .sevGuest: self.branch = .sevGuest(try SevGuestProperties(reading: &reader, at: path))
+        case .sevSnpGuest: self.branch = .sevSnpGuest(try SevSnpGuestProperties(reading: &reader, at: path))
+        case .tdxGuest: self.branch = .tdxGuest(try TdxGuestProperties(reading: &reader, at: path))
+        case .threadContext: self.branch = .threadContext(try ThreadContextProperties(reading: &reader, at: path))
+        case .throttleGroup: self.branch = .throttleGroup(try ThrottleGroupProperties(reading: &reader, at: path))
+        case .tlsCredsAnon: self.branch = .tlsCredsAnon(try TlsCredsAnonProperties(reading: &reader, at: path))
+        case .tlsCredsPsk: self.branch = .tlsCredsPsk(try TlsCredsPskProperties(reading: &reader, at: path))
+        case .tlsCredsX509: self.branch = .tlsCredsX509(try TlsCredsX509Properties(reading: &reader, at: path))
+        case .tlsCipherSuites: self.branch = .tlsCipherSuites(try TlsCredsProperties(reading: &reader, at: path))
+        case .xRemoteObject: self.branch = .xRemoteObject(try RemoteObjectProperties(reading: &reader, at: path))
+        case .xVfioUserServer: self.branch = .xVfioUserServer(try VfioUserServerProperties(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1367,6 +1614,7 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1478,19 +1726,24 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
 public struct ObjectPropertiesValues: QMPJSONConvertible, Hashable {
     /// `properties`
     public var properties: [ObjectPropertyValue]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(properties: [ObjectPropertyValue]) {
+    public init(properties: [ObjectPropertyValue], unknownMembers: JSONObject = [:]) {
         self.properties = properties
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.properties = try object.required("properties", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.properties = try reader.required("properties", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["properties"] = self.properties.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1507,20 +1760,24 @@ public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
     public var description: String?
     /// `default-value` · since 5.0.0
     public var defaultValue: JSONValue?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, type: String, description: String? = nil, defaultValue: JSONValue? = nil) {
+    public init(name: String, type: String, description: String? = nil, defaultValue: JSONValue? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.type = type
         self.description = description
         self.defaultValue = defaultValue
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.required("type", at: path)
-        self.description = try object.optional("description", at: path)
-        self.defaultValue = try object.optional("default-value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.type = try reader.required("type", at: path)
+        self.description = try reader.optional("description", at: path)
+        self.defaultValue = try reader.optional("default-value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1529,6 +1786,7 @@ public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
         object["type"] = self.type.json
         object.set("description", self.description)
         object.set("default-value", self.defaultValue)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1542,18 +1800,22 @@ public struct ObjectPropertyValue: QMPJSONConvertible, Hashable {
     public var type: String
     /// `value`
     public var value: JSONValue?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, type: String, value: JSONValue? = nil) {
+    public init(name: String, type: String, value: JSONValue? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.type = type
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.required("type", at: path)
-        self.value = try object.optional("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.type = try reader.required("type", at: path)
+        self.value = try reader.optional("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1561,6 +1823,7 @@ public struct ObjectPropertyValue: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object["type"] = self.type.json
         object.set("value", self.value)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1804,18 +2067,22 @@ public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
     public var abstract: Bool?
     /// `parent` · since 2.10.0
     public var parent: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, abstract: Bool? = nil, parent: String? = nil) {
+    public init(name: String, abstract: Bool? = nil, parent: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.abstract = abstract
         self.parent = parent
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.abstract = try object.optional("abstract", at: path)
-        self.parent = try object.optional("parent", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.abstract = try reader.optional("abstract", at: path)
+        self.parent = try reader.optional("parent", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1823,6 +2090,7 @@ public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object.set("abstract", self.abstract)
         object.set("parent", self.parent)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1832,19 +2100,29 @@ public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
 public struct PrManagerHelperProperties: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String) {
+    public init(path: String, unknownMembers: JSONObject = [:]) {
         self.path = path
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1856,22 +2134,32 @@ public struct QtestProperties: QMPJSONConvertible, Hashable {
     public var chardev: String
     /// `log`
     public var log: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(chardev: String, log: String? = nil) {
+    public init(chardev: String, log: String? = nil, unknownMembers: JSONObject = [:]) {
         self.chardev = chardev
         self.log = log
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.chardev = try reader.required("chardev", at: path)
+        self.log = try reader.optional("log", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.chardev = try object.required("chardev", at: path)
-        self.log = try object.optional("log", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["chardev"] = self.chardev.json
         object.set("log", self.log)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1883,22 +2171,32 @@ public struct RemoteObjectProperties: QMPJSONConvertible, Hashable {
     public var fd: String
     /// `devid`
     public var devid: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fd: String, devid: String) {
+    public init(fd: String, devid: String, unknownMembers: JSONObject = [:]) {
         self.fd = fd
         self.devid = devid
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.fd = try reader.required("fd", at: path)
+        self.devid = try reader.required("devid", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fd = try object.required("fd", at: path)
-        self.devid = try object.required("devid", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["fd"] = self.fd.json
         object["devid"] = self.devid.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1910,22 +2208,32 @@ public struct RngEgdProperties: QMPJSONConvertible, Hashable {
     public var opened: Bool?
     /// `chardev`
     public var chardev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(opened: Bool? = nil, chardev: String) {
+    public init(opened: Bool? = nil, chardev: String, unknownMembers: JSONObject = [:]) {
         self.opened = opened
         self.chardev = chardev
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.opened = try reader.optional("opened", at: path)
+        self.chardev = try reader.required("chardev", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.opened = try object.optional("opened", at: path)
-        self.chardev = try object.required("chardev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("opened", self.opened)
         object["chardev"] = self.chardev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1935,19 +2243,29 @@ public struct RngEgdProperties: QMPJSONConvertible, Hashable {
 public struct RngProperties: QMPJSONConvertible, Hashable {
     /// `opened` · deprecated in 6.0.0
     public var opened: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(opened: Bool? = nil) {
+    public init(opened: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.opened = opened
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.opened = try reader.optional("opened", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.opened = try object.optional("opened", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("opened", self.opened)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1959,22 +2277,32 @@ public struct RngRandomProperties: QMPJSONConvertible, Hashable {
     public var opened: Bool?
     /// `filename`
     public var filename: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(opened: Bool? = nil, filename: String? = nil) {
+    public init(opened: Bool? = nil, filename: String? = nil, unknownMembers: JSONObject = [:]) {
         self.opened = opened
         self.filename = filename
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.opened = try reader.optional("opened", at: path)
+        self.filename = try reader.optional("filename", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.opened = try object.optional("opened", at: path)
-        self.filename = try object.optional("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("opened", self.opened)
         object.set("filename", self.filename)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1990,20 +2318,24 @@ public struct SevCommonProperties: QMPJSONConvertible, Hashable {
     public var reducedPhysBits: UInt32
     /// `kernel-hashes`
     public var kernelHashes: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32, kernelHashes: Bool? = nil) {
+    public init(sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32, kernelHashes: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.sevDevice = sevDevice
         self.cbitpos = cbitpos
         self.reducedPhysBits = reducedPhysBits
         self.kernelHashes = kernelHashes
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sevDevice = try object.optional("sev-device", at: path)
-        self.cbitpos = try object.optional("cbitpos", at: path)
-        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
-        self.kernelHashes = try object.optional("kernel-hashes", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.sevDevice = try reader.optional("sev-device", at: path)
+        self.cbitpos = try reader.optional("cbitpos", at: path)
+        self.reducedPhysBits = try reader.required("reduced-phys-bits", at: path)
+        self.kernelHashes = try reader.optional("kernel-hashes", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2012,6 +2344,7 @@ public struct SevCommonProperties: QMPJSONConvertible, Hashable {
         object.set("cbitpos", self.cbitpos)
         object["reduced-phys-bits"] = self.reducedPhysBits.json
         object.set("kernel-hashes", self.kernelHashes)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2038,8 +2371,10 @@ public struct SevGuestProperties: QMPJSONConvertible, Hashable {
     public var handle: UInt32?
     /// `legacy-vm-type` · since 9.1.0
     public var legacyVmType: OnOffAuto?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32, kernelHashes: Bool? = nil, dhCertFile: String? = nil, sessionFile: String? = nil, policy: UInt32? = nil, handle: UInt32? = nil, legacyVmType: OnOffAuto? = nil) {
+    public init(sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32, kernelHashes: Bool? = nil, dhCertFile: String? = nil, sessionFile: String? = nil, policy: UInt32? = nil, handle: UInt32? = nil, legacyVmType: OnOffAuto? = nil, unknownMembers: JSONObject = [:]) {
         self.sevDevice = sevDevice
         self.cbitpos = cbitpos
         self.reducedPhysBits = reducedPhysBits
@@ -2049,19 +2384,26 @@ public struct SevGuestProperties: QMPJSONConvertible, Hashable {
         self.policy = policy
         self.handle = handle
         self.legacyVmType = legacyVmType
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.sevDevice = try reader.optional("sev-device", at: path)
+        self.cbitpos = try reader.optional("cbitpos", at: path)
+        self.reducedPhysBits = try reader.required("reduced-phys-bits", at: path)
+        self.kernelHashes = try reader.optional("kernel-hashes", at: path)
+        self.dhCertFile = try reader.optional("dh-cert-file", at: path)
+        self.sessionFile = try reader.optional("session-file", at: path)
+        self.policy = try reader.optional("policy", at: path)
+        self.handle = try reader.optional("handle", at: path)
+        self.legacyVmType = try reader.optional("legacy-vm-type", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sevDevice = try object.optional("sev-device", at: path)
-        self.cbitpos = try object.optional("cbitpos", at: path)
-        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
-        self.kernelHashes = try object.optional("kernel-hashes", at: path)
-        self.dhCertFile = try object.optional("dh-cert-file", at: path)
-        self.sessionFile = try object.optional("session-file", at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.handle = try object.optional("handle", at: path)
-        self.legacyVmType = try object.optional("legacy-vm-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2075,6 +2417,7 @@ public struct SevGuestProperties: QMPJSONConvertible, Hashable {
         object.set("policy", self.policy)
         object.set("handle", self.handle)
         object.set("legacy-vm-type", self.legacyVmType)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2104,8 +2447,10 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
     public var hostData: String?
     /// `vcek-disabled`
     public var vcekDisabled: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32, kernelHashes: Bool? = nil, policy: UInt64? = nil, guestVisibleWorkarounds: String? = nil, idBlock: String? = nil, idAuth: String? = nil, authorKeyEnabled: Bool? = nil, hostData: String? = nil, vcekDisabled: Bool? = nil) {
+    public init(sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32, kernelHashes: Bool? = nil, policy: UInt64? = nil, guestVisibleWorkarounds: String? = nil, idBlock: String? = nil, idAuth: String? = nil, authorKeyEnabled: Bool? = nil, hostData: String? = nil, vcekDisabled: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.sevDevice = sevDevice
         self.cbitpos = cbitpos
         self.reducedPhysBits = reducedPhysBits
@@ -2117,21 +2462,28 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
         self.authorKeyEnabled = authorKeyEnabled
         self.hostData = hostData
         self.vcekDisabled = vcekDisabled
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.sevDevice = try reader.optional("sev-device", at: path)
+        self.cbitpos = try reader.optional("cbitpos", at: path)
+        self.reducedPhysBits = try reader.required("reduced-phys-bits", at: path)
+        self.kernelHashes = try reader.optional("kernel-hashes", at: path)
+        self.policy = try reader.optional("policy", at: path)
+        self.guestVisibleWorkarounds = try reader.optional("guest-visible-workarounds", at: path)
+        self.idBlock = try reader.optional("id-block", at: path)
+        self.idAuth = try reader.optional("id-auth", at: path)
+        self.authorKeyEnabled = try reader.optional("author-key-enabled", at: path)
+        self.hostData = try reader.optional("host-data", at: path)
+        self.vcekDisabled = try reader.optional("vcek-disabled", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sevDevice = try object.optional("sev-device", at: path)
-        self.cbitpos = try object.optional("cbitpos", at: path)
-        self.reducedPhysBits = try object.required("reduced-phys-bits", at: path)
-        self.kernelHashes = try object.optional("kernel-hashes", at: path)
-        self.policy = try object.optional("policy", at: path)
-        self.guestVisibleWorkarounds = try object.optional("guest-visible-workarounds", at: path)
-        self.idBlock = try object.optional("id-block", at: path)
-        self.idAuth = try object.optional("id-auth", at: path)
-        self.authorKeyEnabled = try object.optional("author-key-enabled", at: path)
-        self.hostData = try object.optional("host-data", at: path)
-        self.vcekDisabled = try object.optional("vcek-disabled", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2147,6 +2499,7 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
         object.set("author-key-enabled", self.authorKeyEnabled)
         object.set("host-data", self.hostData)
         object.set("vcek-disabled", self.vcekDisabled)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2166,24 +2519,33 @@ public struct TdxGuestProperties: QMPJSONConvertible, Hashable {
     public var mrownerconfig: String?
     /// `quote-generation-socket`
     public var quoteGenerationSocket: SocketAddress?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(attributes: UInt64? = nil, septVeDisable: Bool? = nil, mrconfigid: String? = nil, mrowner: String? = nil, mrownerconfig: String? = nil, quoteGenerationSocket: SocketAddress? = nil) {
+    public init(attributes: UInt64? = nil, septVeDisable: Bool? = nil, mrconfigid: String? = nil, mrowner: String? = nil, mrownerconfig: String? = nil, quoteGenerationSocket: SocketAddress? = nil, unknownMembers: JSONObject = [:]) {
         self.attributes = attributes
         self.septVeDisable = septVeDisable
         self.mrconfigid = mrconfigid
         self.mrowner = mrowner
         self.mrownerconfig = mrownerconfig
         self.quoteGenerationSocket = quoteGenerationSocket
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.attributes = try reader.optional("attributes", at: path)
+        self.septVeDisable = try reader.optional("sept-ve-disable", at: path)
+        self.mrconfigid = try reader.optional("mrconfigid", at: path)
+        self.mrowner = try reader.optional("mrowner", at: path)
+        self.mrownerconfig = try reader.optional("mrownerconfig", at: path)
+        self.quoteGenerationSocket = try reader.optional("quote-generation-socket", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.attributes = try object.optional("attributes", at: path)
-        self.septVeDisable = try object.optional("sept-ve-disable", at: path)
-        self.mrconfigid = try object.optional("mrconfigid", at: path)
-        self.mrowner = try object.optional("mrowner", at: path)
-        self.mrownerconfig = try object.optional("mrownerconfig", at: path)
-        self.quoteGenerationSocket = try object.optional("quote-generation-socket", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2194,6 +2556,7 @@ public struct TdxGuestProperties: QMPJSONConvertible, Hashable {
         object.set("mrowner", self.mrowner)
         object.set("mrownerconfig", self.mrownerconfig)
         object.set("quote-generation-socket", self.quoteGenerationSocket)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2205,22 +2568,32 @@ public struct ThreadContextProperties: QMPJSONConvertible, Hashable {
     public var cpuAffinity: [UInt16]?
     /// `node-affinity`
     public var nodeAffinity: [UInt16]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpuAffinity: [UInt16]? = nil, nodeAffinity: [UInt16]? = nil) {
+    public init(cpuAffinity: [UInt16]? = nil, nodeAffinity: [UInt16]? = nil, unknownMembers: JSONObject = [:]) {
         self.cpuAffinity = cpuAffinity
         self.nodeAffinity = nodeAffinity
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.cpuAffinity = try reader.optional("cpu-affinity", at: path)
+        self.nodeAffinity = try reader.optional("node-affinity", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpuAffinity = try object.optional("cpu-affinity", at: path)
-        self.nodeAffinity = try object.optional("node-affinity", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("cpu-affinity", self.cpuAffinity)
         object.set("node-affinity", self.nodeAffinity)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2232,22 +2605,32 @@ public struct VfioUserServerProperties: QMPJSONConvertible, Hashable {
     public var socket: SocketAddress
     /// `device`
     public var device: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(socket: SocketAddress, device: String) {
+    public init(socket: SocketAddress, device: String, unknownMembers: JSONObject = [:]) {
         self.socket = socket
         self.device = device
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.socket = try reader.required("socket", at: path)
+        self.device = try reader.required("device", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.socket = try object.required("socket", at: path)
-        self.device = try object.required("device", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["socket"] = self.socket.json
         object["device"] = self.device.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2291,19 +2674,24 @@ public struct ObjectDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2323,22 +2711,27 @@ public struct QomGetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var path: String
     /// `property`
     public var property: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, property: String) {
+    public init(path: String, property: String, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.property = property
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.property = try object.required("property", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.property = try reader.required("property", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
         object["property"] = self.property.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2356,19 +2749,24 @@ public struct QomListCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String) {
+    public init(path: String, unknownMembers: JSONObject = [:]) {
         self.path = path
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2386,19 +2784,24 @@ public struct QomListGetCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `paths`
     public var paths: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(paths: [String]) {
+    public init(paths: [String], unknownMembers: JSONObject = [:]) {
         self.paths = paths
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.paths = try object.required("paths", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.paths = try reader.required("paths", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["paths"] = self.paths.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2416,19 +2819,24 @@ public struct QomListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hashable
 
     /// `typename`
     public var typename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(typename: String) {
+    public init(typename: String, unknownMembers: JSONObject = [:]) {
         self.typename = typename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.typename = try object.required("typename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.typename = try reader.required("typename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["typename"] = self.typename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2448,22 +2856,27 @@ public struct QomListTypesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var implements: String?
     /// `abstract`
     public var abstract: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(implements: String? = nil, abstract: Bool? = nil) {
+    public init(implements: String? = nil, abstract: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.implements = implements
         self.abstract = abstract
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.implements = try object.optional("implements", at: path)
-        self.abstract = try object.optional("abstract", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.implements = try reader.optional("implements", at: path)
+        self.abstract = try reader.optional("abstract", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("implements", self.implements)
         object.set("abstract", self.abstract)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2485,18 +2898,22 @@ public struct QomSetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var property: String
     /// `value`
     public var value: JSONValue
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, property: String, value: JSONValue) {
+    public init(path: String, property: String, value: JSONValue, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.property = property
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.property = try object.required("property", at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.property = try reader.required("property", at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2504,6 +2921,7 @@ public struct QomSetCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["path"] = self.path.json
         object["property"] = self.property.json
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

@@ -16,20 +16,24 @@ public struct RdmaGidStatusChangedEvent: QMPEventPayload, Hashable {
     public var subnetPrefix: UInt64
     /// `interface-id` · until 9.0.0
     public var interfaceId: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String, gidStatus: Bool, subnetPrefix: UInt64, interfaceId: UInt64) {
+    public init(netdev: String, gidStatus: Bool, subnetPrefix: UInt64, interfaceId: UInt64, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.gidStatus = gidStatus
         self.subnetPrefix = subnetPrefix
         self.interfaceId = interfaceId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.required("netdev", at: path)
-        self.gidStatus = try object.required("gid-status", at: path)
-        self.subnetPrefix = try object.required("subnet-prefix", at: path)
-        self.interfaceId = try object.required("interface-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.netdev = try reader.required("netdev", at: path)
+        self.gidStatus = try reader.required("gid-status", at: path)
+        self.subnetPrefix = try reader.required("subnet-prefix", at: path)
+        self.interfaceId = try reader.required("interface-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -38,6 +42,7 @@ public struct RdmaGidStatusChangedEvent: QMPEventPayload, Hashable {
         object["gid-status"] = self.gidStatus.json
         object["subnet-prefix"] = self.subnetPrefix.json
         object["interface-id"] = self.interfaceId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

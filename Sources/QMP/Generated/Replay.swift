@@ -12,18 +12,22 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
     public var filename: String?
     /// `icount`
     public var icount: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mode: ReplayMode, filename: String? = nil, icount: Int64) {
+    public init(mode: ReplayMode, filename: String? = nil, icount: Int64, unknownMembers: JSONObject = [:]) {
         self.mode = mode
         self.filename = filename
         self.icount = icount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mode = try object.required("mode", at: path)
-        self.filename = try object.optional("filename", at: path)
-        self.icount = try object.required("icount", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mode = try reader.required("mode", at: path)
+        self.filename = try reader.optional("filename", at: path)
+        self.icount = try reader.required("icount", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -31,6 +35,7 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
         object["mode"] = self.mode.json
         object.set("filename", self.filename)
         object["icount"] = self.icount.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -78,18 +83,26 @@ public struct QueryReplayCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -102,19 +115,24 @@ public struct ReplayBreakCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `icount`
     public var icount: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(icount: Int64) {
+    public init(icount: Int64, unknownMembers: JSONObject = [:]) {
         self.icount = icount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.icount = try object.required("icount", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.icount = try reader.required("icount", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["icount"] = self.icount.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -130,18 +148,26 @@ public struct ReplayDeleteBreakCommand: QMPCommand, QMPJSONConvertible, Hashable
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -154,19 +180,24 @@ public struct ReplaySeekCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `icount`
     public var icount: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(icount: Int64) {
+    public init(icount: Int64, unknownMembers: JSONObject = [:]) {
         self.icount = icount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.icount = try object.required("icount", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.icount = try reader.required("icount", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["icount"] = self.icount.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

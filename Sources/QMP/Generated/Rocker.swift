@@ -16,22 +16,26 @@ public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
     public var mask: RockerOfDpaFlowMask
     /// `action`
     public var action: RockerOfDpaFlowAction
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cookie: UInt64, hits: UInt64, key: RockerOfDpaFlowKey, mask: RockerOfDpaFlowMask, action: RockerOfDpaFlowAction) {
+    public init(cookie: UInt64, hits: UInt64, key: RockerOfDpaFlowKey, mask: RockerOfDpaFlowMask, action: RockerOfDpaFlowAction, unknownMembers: JSONObject = [:]) {
         self.cookie = cookie
         self.hits = hits
         self.key = key
         self.mask = mask
         self.action = action
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cookie = try object.required("cookie", at: path)
-        self.hits = try object.required("hits", at: path)
-        self.key = try object.required("key", at: path)
-        self.mask = try object.required("mask", at: path)
-        self.action = try object.required("action", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cookie = try reader.required("cookie", at: path)
+        self.hits = try reader.required("hits", at: path)
+        self.key = try reader.required("key", at: path)
+        self.mask = try reader.required("mask", at: path)
+        self.action = try reader.required("action", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -41,6 +45,7 @@ public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
         object["key"] = self.key.json
         object["mask"] = self.mask.json
         object["action"] = self.action.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -60,24 +65,28 @@ public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
     public var newVlanId: UInt16?
     /// `out-pport`
     public var outPport: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(gotoTbl: UInt32? = nil, groupId: UInt32? = nil, tunnelLport: UInt32? = nil, vlanId: UInt16? = nil, newVlanId: UInt16? = nil, outPport: UInt32? = nil) {
+    public init(gotoTbl: UInt32? = nil, groupId: UInt32? = nil, tunnelLport: UInt32? = nil, vlanId: UInt16? = nil, newVlanId: UInt16? = nil, outPport: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.gotoTbl = gotoTbl
         self.groupId = groupId
         self.tunnelLport = tunnelLport
         self.vlanId = vlanId
         self.newVlanId = newVlanId
         self.outPport = outPport
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.gotoTbl = try object.optional("goto-tbl", at: path)
-        self.groupId = try object.optional("group-id", at: path)
-        self.tunnelLport = try object.optional("tunnel-lport", at: path)
-        self.vlanId = try object.optional("vlan-id", at: path)
-        self.newVlanId = try object.optional("new-vlan-id", at: path)
-        self.outPport = try object.optional("out-pport", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.gotoTbl = try reader.optional("goto-tbl", at: path)
+        self.groupId = try reader.optional("group-id", at: path)
+        self.tunnelLport = try reader.optional("tunnel-lport", at: path)
+        self.vlanId = try reader.optional("vlan-id", at: path)
+        self.newVlanId = try reader.optional("new-vlan-id", at: path)
+        self.outPport = try reader.optional("out-pport", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -88,6 +97,7 @@ public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
         object.set("vlan-id", self.vlanId)
         object.set("new-vlan-id", self.newVlanId)
         object.set("out-pport", self.outPport)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -117,8 +127,10 @@ public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
     public var ipTos: UInt8?
     /// `ip-dst`
     public var ipDst: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(priority: UInt32, tblId: UInt32, inPport: UInt32? = nil, tunnelId: UInt32? = nil, vlanId: UInt16? = nil, ethType: UInt16? = nil, ethSrc: String? = nil, ethDst: String? = nil, ipProto: UInt8? = nil, ipTos: UInt8? = nil, ipDst: String? = nil) {
+    public init(priority: UInt32, tblId: UInt32, inPport: UInt32? = nil, tunnelId: UInt32? = nil, vlanId: UInt16? = nil, ethType: UInt16? = nil, ethSrc: String? = nil, ethDst: String? = nil, ipProto: UInt8? = nil, ipTos: UInt8? = nil, ipDst: String? = nil, unknownMembers: JSONObject = [:]) {
         self.priority = priority
         self.tblId = tblId
         self.inPport = inPport
@@ -130,21 +142,23 @@ public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
         self.ipProto = ipProto
         self.ipTos = ipTos
         self.ipDst = ipDst
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.priority = try object.required("priority", at: path)
-        self.tblId = try object.required("tbl-id", at: path)
-        self.inPport = try object.optional("in-pport", at: path)
-        self.tunnelId = try object.optional("tunnel-id", at: path)
-        self.vlanId = try object.optional("vlan-id", at: path)
-        self.ethType = try object.optional("eth-type", at: path)
-        self.ethSrc = try object.optional("eth-src", at: path)
-        self.ethDst = try object.optional("eth-dst", at: path)
-        self.ipProto = try object.optional("ip-proto", at: path)
-        self.ipTos = try object.optional("ip-tos", at: path)
-        self.ipDst = try object.optional("ip-dst", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.priority = try reader.required("priority", at: path)
+        self.tblId = try reader.required("tbl-id", at: path)
+        self.inPport = try reader.optional("in-pport", at: path)
+        self.tunnelId = try reader.optional("tunnel-id", at: path)
+        self.vlanId = try reader.optional("vlan-id", at: path)
+        self.ethType = try reader.optional("eth-type", at: path)
+        self.ethSrc = try reader.optional("eth-src", at: path)
+        self.ethDst = try reader.optional("eth-dst", at: path)
+        self.ipProto = try reader.optional("ip-proto", at: path)
+        self.ipTos = try reader.optional("ip-tos", at: path)
+        self.ipDst = try reader.optional("ip-dst", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -160,6 +174,7 @@ public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
         object.set("ip-proto", self.ipProto)
         object.set("ip-tos", self.ipTos)
         object.set("ip-dst", self.ipDst)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -181,8 +196,10 @@ public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
     public var ipProto: UInt8?
     /// `ip-tos`
     public var ipTos: UInt8?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(inPport: UInt32? = nil, tunnelId: UInt32? = nil, vlanId: UInt16? = nil, ethSrc: String? = nil, ethDst: String? = nil, ipProto: UInt8? = nil, ipTos: UInt8? = nil) {
+    public init(inPport: UInt32? = nil, tunnelId: UInt32? = nil, vlanId: UInt16? = nil, ethSrc: String? = nil, ethDst: String? = nil, ipProto: UInt8? = nil, ipTos: UInt8? = nil, unknownMembers: JSONObject = [:]) {
         self.inPport = inPport
         self.tunnelId = tunnelId
         self.vlanId = vlanId
@@ -190,17 +207,19 @@ public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
         self.ethDst = ethDst
         self.ipProto = ipProto
         self.ipTos = ipTos
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.inPport = try object.optional("in-pport", at: path)
-        self.tunnelId = try object.optional("tunnel-id", at: path)
-        self.vlanId = try object.optional("vlan-id", at: path)
-        self.ethSrc = try object.optional("eth-src", at: path)
-        self.ethDst = try object.optional("eth-dst", at: path)
-        self.ipProto = try object.optional("ip-proto", at: path)
-        self.ipTos = try object.optional("ip-tos", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.inPport = try reader.optional("in-pport", at: path)
+        self.tunnelId = try reader.optional("tunnel-id", at: path)
+        self.vlanId = try reader.optional("vlan-id", at: path)
+        self.ethSrc = try reader.optional("eth-src", at: path)
+        self.ethDst = try reader.optional("eth-dst", at: path)
+        self.ipProto = try reader.optional("ip-proto", at: path)
+        self.ipTos = try reader.optional("ip-tos", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -212,6 +231,7 @@ public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
         object.set("eth-dst", self.ethDst)
         object.set("ip-proto", self.ipProto)
         object.set("ip-tos", self.ipTos)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -245,8 +265,10 @@ public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
     public var setEthDst: String?
     /// `ttl-check`
     public var ttlCheck: UInt8?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: UInt32, type: UInt8, vlanId: UInt16? = nil, pport: UInt32? = nil, index: UInt32? = nil, outPport: UInt32? = nil, groupId: UInt32? = nil, setVlanId: UInt16? = nil, popVlan: UInt8? = nil, groupIds: [UInt32]? = nil, setEthSrc: String? = nil, setEthDst: String? = nil, ttlCheck: UInt8? = nil) {
+    public init(id: UInt32, type: UInt8, vlanId: UInt16? = nil, pport: UInt32? = nil, index: UInt32? = nil, outPport: UInt32? = nil, groupId: UInt32? = nil, setVlanId: UInt16? = nil, popVlan: UInt8? = nil, groupIds: [UInt32]? = nil, setEthSrc: String? = nil, setEthDst: String? = nil, ttlCheck: UInt8? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.type = type
         self.vlanId = vlanId
@@ -260,23 +282,25 @@ public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
         self.setEthSrc = setEthSrc
         self.setEthDst = setEthDst
         self.ttlCheck = ttlCheck
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.type = try object.required("type", at: path)
-        self.vlanId = try object.optional("vlan-id", at: path)
-        self.pport = try object.optional("pport", at: path)
-        self.index = try object.optional("index", at: path)
-        self.outPport = try object.optional("out-pport", at: path)
-        self.groupId = try object.optional("group-id", at: path)
-        self.setVlanId = try object.optional("set-vlan-id", at: path)
-        self.popVlan = try object.optional("pop-vlan", at: path)
-        self.groupIds = try object.optional("group-ids", at: path)
-        self.setEthSrc = try object.optional("set-eth-src", at: path)
-        self.setEthDst = try object.optional("set-eth-dst", at: path)
-        self.ttlCheck = try object.optional("ttl-check", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.type = try reader.required("type", at: path)
+        self.vlanId = try reader.optional("vlan-id", at: path)
+        self.pport = try reader.optional("pport", at: path)
+        self.index = try reader.optional("index", at: path)
+        self.outPport = try reader.optional("out-pport", at: path)
+        self.groupId = try reader.optional("group-id", at: path)
+        self.setVlanId = try reader.optional("set-vlan-id", at: path)
+        self.popVlan = try reader.optional("pop-vlan", at: path)
+        self.groupIds = try reader.optional("group-ids", at: path)
+        self.setEthSrc = try reader.optional("set-eth-src", at: path)
+        self.setEthDst = try reader.optional("set-eth-dst", at: path)
+        self.ttlCheck = try reader.optional("ttl-check", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -294,6 +318,7 @@ public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
         object.set("set-eth-src", self.setEthSrc)
         object.set("set-eth-dst", self.setEthDst)
         object.set("ttl-check", self.ttlCheck)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -313,24 +338,28 @@ public struct RockerPort: QMPJSONConvertible, Hashable {
     public var duplex: RockerPortDuplex
     /// `autoneg`
     public var autoneg: RockerPortAutoneg
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, enabled: Bool, linkUp: Bool, speed: UInt32, duplex: RockerPortDuplex, autoneg: RockerPortAutoneg) {
+    public init(name: String, enabled: Bool, linkUp: Bool, speed: UInt32, duplex: RockerPortDuplex, autoneg: RockerPortAutoneg, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.enabled = enabled
         self.linkUp = linkUp
         self.speed = speed
         self.duplex = duplex
         self.autoneg = autoneg
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.enabled = try object.required("enabled", at: path)
-        self.linkUp = try object.required("link-up", at: path)
-        self.speed = try object.required("speed", at: path)
-        self.duplex = try object.required("duplex", at: path)
-        self.autoneg = try object.required("autoneg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.enabled = try reader.required("enabled", at: path)
+        self.linkUp = try reader.required("link-up", at: path)
+        self.speed = try reader.required("speed", at: path)
+        self.duplex = try reader.required("duplex", at: path)
+        self.autoneg = try reader.required("autoneg", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -341,6 +370,7 @@ public struct RockerPort: QMPJSONConvertible, Hashable {
         object["speed"] = self.speed.json
         object["duplex"] = self.duplex.json
         object["autoneg"] = self.autoneg.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -418,18 +448,22 @@ public struct RockerSwitch: QMPJSONConvertible, Hashable {
     public var id: UInt64
     /// `ports`
     public var ports: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, id: UInt64, ports: UInt32) {
+    public init(name: String, id: UInt64, ports: UInt32, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.id = id
         self.ports = ports
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.id = try object.required("id", at: path)
-        self.ports = try object.required("ports", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.id = try reader.required("id", at: path)
+        self.ports = try reader.required("ports", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -437,6 +471,7 @@ public struct RockerSwitch: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object["id"] = self.id.json
         object["ports"] = self.ports.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -450,19 +485,24 @@ public struct QueryRockerCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String) {
+    public init(name: String, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -482,22 +522,27 @@ public struct QueryRockerOfDpaFlowsCommand: QMPCommand, QMPJSONConvertible, Hash
     public var name: String
     /// `tbl-id`
     public var tblId: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, tblId: UInt32? = nil) {
+    public init(name: String, tblId: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.tblId = tblId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.tblId = try object.optional("tbl-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.tblId = try reader.optional("tbl-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object.set("tbl-id", self.tblId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -517,22 +562,27 @@ public struct QueryRockerOfDpaGroupsCommand: QMPCommand, QMPJSONConvertible, Has
     public var name: String
     /// `type`
     public var type: UInt8?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, type: UInt8? = nil) {
+    public init(name: String, type: UInt8? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.type = type
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.optional("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.type = try reader.optional("type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object.set("type", self.type)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -550,19 +600,24 @@ public struct QueryRockerPortsCommand: QMPCommand, QMPJSONConvertible, Hashable 
 
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String) {
+    public init(name: String, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

@@ -48,23 +48,25 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     public var type: GuestPanicInformationType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: GuestPanicInformationType, branch: Branch) {
+    public init(type: GuestPanicInformationType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .hyperV: self.branch = .hyperV(try GuestPanicInformationHyperV(json: json, path: path))
-        case .s390: self.branch = .s390(try GuestPanicInformationS390(json: json, path: path))
-        case .tdx: self.branch = .tdx(try GuestPanicInformationTdx(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .hyperV: self.branch = .hyperV(try GuestPanicInformationHyperV(reading: &reader, at: path))
+        case .s390: self.branch = .s390(try GuestPanicInformationS390(reading: &reader, at: path))
+        case .tdx: self.branch = .tdx(try GuestPanicInformationTdx(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -80,6 +82,7 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -109,22 +112,31 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
     public var arg4: UInt64
     /// `arg5`
     public var arg5: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(arg1: UInt64, arg2: UInt64, arg3: UInt64, arg4: UInt64, arg5: UInt64) {
+    public init(arg1: UInt64, arg2: UInt64, arg3: UInt64, arg4: UInt64, arg5: UInt64, unknownMembers: JSONObject = [:]) {
         self.arg1 = arg1
         self.arg2 = arg2
         self.arg3 = arg3
         self.arg4 = arg4
         self.arg5 = arg5
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.arg1 = try reader.required("arg1", at: path)
+        self.arg2 = try reader.required("arg2", at: path)
+        self.arg3 = try reader.required("arg3", at: path)
+        self.arg4 = try reader.required("arg4", at: path)
+        self.arg5 = try reader.required("arg5", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.arg1 = try object.required("arg1", at: path)
-        self.arg2 = try object.required("arg2", at: path)
-        self.arg3 = try object.required("arg3", at: path)
-        self.arg4 = try object.required("arg4", at: path)
-        self.arg5 = try object.required("arg5", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -134,6 +146,7 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
         object["arg3"] = self.arg3.json
         object["arg4"] = self.arg4.json
         object["arg5"] = self.arg5.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -149,20 +162,29 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
     public var pswAddr: UInt64
     /// `reason`
     public var reason: S390CrashReason
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(core: UInt32, pswMask: UInt64, pswAddr: UInt64, reason: S390CrashReason) {
+    public init(core: UInt32, pswMask: UInt64, pswAddr: UInt64, reason: S390CrashReason, unknownMembers: JSONObject = [:]) {
         self.core = core
         self.pswMask = pswMask
         self.pswAddr = pswAddr
         self.reason = reason
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.core = try reader.required("core", at: path)
+        self.pswMask = try reader.required("psw-mask", at: path)
+        self.pswAddr = try reader.required("psw-addr", at: path)
+        self.reason = try reader.required("reason", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.core = try object.required("core", at: path)
-        self.pswMask = try object.required("psw-mask", at: path)
-        self.pswAddr = try object.required("psw-addr", at: path)
-        self.reason = try object.required("reason", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -171,6 +193,7 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
         object["psw-mask"] = self.pswMask.json
         object["psw-addr"] = self.pswAddr.json
         object["reason"] = self.reason.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -184,18 +207,27 @@ public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
     public var message: String
     /// `gpa`
     public var gpa: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(errorCode: UInt32, message: String, gpa: UInt64? = nil) {
+    public init(errorCode: UInt32, message: String, gpa: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.errorCode = errorCode
         self.message = message
         self.gpa = gpa
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.errorCode = try reader.required("error-code", at: path)
+        self.message = try reader.required("message", at: path)
+        self.gpa = try reader.optional("gpa", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.errorCode = try object.required("error-code", at: path)
-        self.message = try object.required("message", at: path)
-        self.gpa = try object.optional("gpa", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -203,6 +235,7 @@ public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
         object["error-code"] = self.errorCode.json
         object["message"] = self.message.json
         object.set("gpa", self.gpa)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -291,22 +324,27 @@ public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
     public var actionRequired: Bool
     /// `recursive`
     public var recursive: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(actionRequired: Bool, recursive: Bool) {
+    public init(actionRequired: Bool, recursive: Bool, unknownMembers: JSONObject = [:]) {
         self.actionRequired = actionRequired
         self.recursive = recursive
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.actionRequired = try object.required("action-required", at: path)
-        self.recursive = try object.required("recursive", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.actionRequired = try reader.required("action-required", at: path)
+        self.recursive = try reader.required("recursive", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["action-required"] = self.actionRequired.json
         object["recursive"] = self.recursive.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -693,28 +731,37 @@ public enum ShutdownCause: QMPJSONConvertible, Hashable {
 /// QAPI struct `StatusInfo`.
 /// In QEMU 1.0 and later.
 /// Shape changed in 9.0.0; this is the newest shape.
-/// No longer sent: `singlestep` (until 8.2.0).
 public struct StatusInfo: QMPJSONConvertible, Hashable {
     /// `running`
     public var running: Bool
     /// `status`
     public var status: RunState
+    /// `singlestep` · until 8.2.0, deprecated in 8.1.0; optional here because not every QEMU sends it (required from 1.0 to 8.2.0)
+    public var singlestep: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(running: Bool, status: RunState) {
+    public init(running: Bool, status: RunState, singlestep: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.running = running
         self.status = status
+        self.singlestep = singlestep
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.running = try object.required("running", at: path)
-        self.status = try object.required("status", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.running = try reader.required("running", at: path)
+        self.status = try reader.required("status", at: path)
+        self.singlestep = try reader.optional("singlestep", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["running"] = self.running.json
         object["status"] = self.status.json
+        object.set("singlestep", self.singlestep)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -778,18 +825,26 @@ public struct QueryStatusCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -808,20 +863,24 @@ public struct SetActionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var panic: PanicAction?
     /// `watchdog`
     public var watchdog: WatchdogAction?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(reboot: RebootAction? = nil, shutdown: ShutdownAction? = nil, panic: PanicAction? = nil, watchdog: WatchdogAction? = nil) {
+    public init(reboot: RebootAction? = nil, shutdown: ShutdownAction? = nil, panic: PanicAction? = nil, watchdog: WatchdogAction? = nil, unknownMembers: JSONObject = [:]) {
         self.reboot = reboot
         self.shutdown = shutdown
         self.panic = panic
         self.watchdog = watchdog
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.reboot = try object.optional("reboot", at: path)
-        self.shutdown = try object.optional("shutdown", at: path)
-        self.panic = try object.optional("panic", at: path)
-        self.watchdog = try object.optional("watchdog", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.reboot = try reader.optional("reboot", at: path)
+        self.shutdown = try reader.optional("shutdown", at: path)
+        self.panic = try reader.optional("panic", at: path)
+        self.watchdog = try reader.optional("watchdog", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -830,6 +889,7 @@ public struct SetActionCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("shutdown", self.shutdown)
         object.set("panic", self.panic)
         object.set("watchdog", self.watchdog)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -847,19 +907,24 @@ public struct WatchdogSetActionCommand: QMPCommand, QMPJSONConvertible, Hashable
 
     /// `action`
     public var action: WatchdogAction
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(action: WatchdogAction) {
+    public init(action: WatchdogAction, unknownMembers: JSONObject = [:]) {
         self.action = action
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.action = try reader.required("action", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["action"] = self.action.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -877,22 +942,27 @@ public struct GuestCrashloadedEvent: QMPEventPayload, Hashable {
     public var action: GuestPanicAction
     /// `info`
     public var info: GuestPanicInformation?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(action: GuestPanicAction, info: GuestPanicInformation? = nil) {
+    public init(action: GuestPanicAction, info: GuestPanicInformation? = nil, unknownMembers: JSONObject = [:]) {
         self.action = action
         self.info = info
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
-        self.info = try object.optional("info", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.action = try reader.required("action", at: path)
+        self.info = try reader.optional("info", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["action"] = self.action.json
         object.set("info", self.info)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -906,22 +976,27 @@ public struct GuestPanickedEvent: QMPEventPayload, Hashable {
     public var action: GuestPanicAction
     /// `info` · since 2.9.0
     public var info: GuestPanicInformation?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(action: GuestPanicAction, info: GuestPanicInformation? = nil) {
+    public init(action: GuestPanicAction, info: GuestPanicInformation? = nil, unknownMembers: JSONObject = [:]) {
         self.action = action
         self.info = info
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
-        self.info = try object.optional("info", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.action = try reader.required("action", at: path)
+        self.info = try reader.optional("info", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["action"] = self.action.json
         object.set("info", self.info)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -931,14 +1006,19 @@ public struct GuestPvshutdownEvent: QMPEventPayload, Hashable {
     public static let name: String = "GUEST_PVSHUTDOWN"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -953,18 +1033,22 @@ public struct MemoryFailureEvent: QMPEventPayload, Hashable {
     public var action: MemoryFailureAction
     /// `flags`
     public var flags: MemoryFailureFlags
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(recipient: MemoryFailureRecipient, action: MemoryFailureAction, flags: MemoryFailureFlags) {
+    public init(recipient: MemoryFailureRecipient, action: MemoryFailureAction, flags: MemoryFailureFlags, unknownMembers: JSONObject = [:]) {
         self.recipient = recipient
         self.action = action
         self.flags = flags
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.recipient = try object.required("recipient", at: path)
-        self.action = try object.required("action", at: path)
-        self.flags = try object.required("flags", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.recipient = try reader.required("recipient", at: path)
+        self.action = try reader.required("action", at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -972,6 +1056,7 @@ public struct MemoryFailureEvent: QMPEventPayload, Hashable {
         object["recipient"] = self.recipient.json
         object["action"] = self.action.json
         object["flags"] = self.flags.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -981,14 +1066,19 @@ public struct PowerdownEvent: QMPEventPayload, Hashable {
     public static let name: String = "POWERDOWN"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1001,22 +1091,27 @@ public struct ResetEvent: QMPEventPayload, Hashable {
     public var guest: Bool?
     /// `reason` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var reason: ShutdownCause?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(guest: Bool? = nil, reason: ShutdownCause? = nil) {
+    public init(guest: Bool? = nil, reason: ShutdownCause? = nil, unknownMembers: JSONObject = [:]) {
         self.guest = guest
         self.reason = reason
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.guest = try object.optional("guest", at: path)
-        self.reason = try object.optional("reason", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.guest = try reader.optional("guest", at: path)
+        self.reason = try reader.optional("reason", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("guest", self.guest)
         object.set("reason", self.reason)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1026,14 +1121,19 @@ public struct ResumeEvent: QMPEventPayload, Hashable {
     public static let name: String = "RESUME"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1046,22 +1146,27 @@ public struct ShutdownEvent: QMPEventPayload, Hashable {
     public var guest: Bool?
     /// `reason` · since 4.0.0; optional here because not every QEMU sends it (required since 4.0.0)
     public var reason: ShutdownCause?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(guest: Bool? = nil, reason: ShutdownCause? = nil) {
+    public init(guest: Bool? = nil, reason: ShutdownCause? = nil, unknownMembers: JSONObject = [:]) {
         self.guest = guest
         self.reason = reason
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.guest = try object.optional("guest", at: path)
-        self.reason = try object.optional("reason", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.guest = try reader.optional("guest", at: path)
+        self.reason = try reader.optional("reason", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("guest", self.guest)
         object.set("reason", self.reason)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1071,14 +1176,19 @@ public struct StopEvent: QMPEventPayload, Hashable {
     public static let name: String = "STOP"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1087,14 +1197,19 @@ public struct SuspendEvent: QMPEventPayload, Hashable {
     public static let name: String = "SUSPEND"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1103,14 +1218,19 @@ public struct SuspendDiskEvent: QMPEventPayload, Hashable {
     public static let name: String = "SUSPEND_DISK"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1119,14 +1239,19 @@ public struct WakeupEvent: QMPEventPayload, Hashable {
     public static let name: String = "WAKEUP"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1137,19 +1262,24 @@ public struct WatchdogEvent: QMPEventPayload, Hashable {
 
     /// `action`
     public var action: WatchdogAction
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(action: WatchdogAction) {
+    public init(action: WatchdogAction, unknownMembers: JSONObject = [:]) {
         self.action = action
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.action = try object.required("action", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.action = try reader.required("action", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["action"] = self.action.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

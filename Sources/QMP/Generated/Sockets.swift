@@ -8,19 +8,29 @@ import QMPCore
 public struct FdSocketAddress: QMPJSONConvertible, Hashable {
     /// `str`
     public var str: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(str: String) {
+    public init(str: String, unknownMembers: JSONObject = [:]) {
         self.str = str
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.str = try reader.required("str", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.str = try object.required("str", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["str"] = self.str.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -30,19 +40,29 @@ public struct FdSocketAddress: QMPJSONConvertible, Hashable {
 public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: FdSocketAddress
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: FdSocketAddress) {
+    public init(data: FdSocketAddress, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -73,8 +93,10 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
     public var keepAliveInterval: UInt32?
     /// `mptcp` · since 6.1.0
     public var mptcp: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, port: String, numeric: Bool? = nil, to: UInt16? = nil, ipv4: Bool? = nil, ipv6: Bool? = nil, keepAlive: Bool? = nil, keepAliveCount: UInt32? = nil, keepAliveIdle: UInt32? = nil, keepAliveInterval: UInt32? = nil, mptcp: Bool? = nil) {
+    public init(host: String, port: String, numeric: Bool? = nil, to: UInt16? = nil, ipv4: Bool? = nil, ipv6: Bool? = nil, keepAlive: Bool? = nil, keepAliveCount: UInt32? = nil, keepAliveIdle: UInt32? = nil, keepAliveInterval: UInt32? = nil, mptcp: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.port = port
         self.numeric = numeric
@@ -86,21 +108,28 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
         self.keepAliveIdle = keepAliveIdle
         self.keepAliveInterval = keepAliveInterval
         self.mptcp = mptcp
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.host = try reader.required("host", at: path)
+        self.port = try reader.required("port", at: path)
+        self.numeric = try reader.optional("numeric", at: path)
+        self.to = try reader.optional("to", at: path)
+        self.ipv4 = try reader.optional("ipv4", at: path)
+        self.ipv6 = try reader.optional("ipv6", at: path)
+        self.keepAlive = try reader.optional("keep-alive", at: path)
+        self.keepAliveCount = try reader.optional("keep-alive-count", at: path)
+        self.keepAliveIdle = try reader.optional("keep-alive-idle", at: path)
+        self.keepAliveInterval = try reader.optional("keep-alive-interval", at: path)
+        self.mptcp = try reader.optional("mptcp", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.port = try object.required("port", at: path)
-        self.numeric = try object.optional("numeric", at: path)
-        self.to = try object.optional("to", at: path)
-        self.ipv4 = try object.optional("ipv4", at: path)
-        self.ipv6 = try object.optional("ipv6", at: path)
-        self.keepAlive = try object.optional("keep-alive", at: path)
-        self.keepAliveCount = try object.optional("keep-alive-count", at: path)
-        self.keepAliveIdle = try object.optional("keep-alive-idle", at: path)
-        self.keepAliveInterval = try object.optional("keep-alive-interval", at: path)
-        self.mptcp = try object.optional("mptcp", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -116,6 +145,7 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
         object.set("keep-alive-idle", self.keepAliveIdle)
         object.set("keep-alive-interval", self.keepAliveInterval)
         object.set("mptcp", self.mptcp)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -127,22 +157,27 @@ public struct InetSocketAddressBase: QMPJSONConvertible, Hashable {
     public var host: String
     /// `port`
     public var port: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, port: String) {
+    public init(host: String, port: String, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.port = port
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.port = try object.required("port", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.port = try reader.required("port", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["host"] = self.host.json
         object["port"] = self.port.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -152,19 +187,29 @@ public struct InetSocketAddressBase: QMPJSONConvertible, Hashable {
 public struct InetSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InetSocketAddress
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: InetSocketAddress) {
+    public init(data: InetSocketAddress, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -222,24 +267,31 @@ public struct SocketAddress: QMPJSONConvertible, Hashable {
     public var type: SocketAddressType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: SocketAddressType, branch: Branch) {
+    public init(type: SocketAddressType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.type = try reader.required("type", at: path)
+        switch self.type {
+        case .inet: self.branch = .inet(try InetSocketAddress(reading: &reader, at: path))
+        case .unix: self.branch = .unix(try UnixSocketAddress(reading: &reader, at: path))
+        case .vsock: self.branch = .vsock(try VsockSocketAddress(reading: &reader, at: path))
+        case .fd: self.branch = .fd(try FdSocketAddress(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
+        }
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        switch self.type {
-        case .inet: self.branch = .inet(try InetSocketAddress(json: json, path: path))
-        case .unix: self.branch = .unix(try UnixSocketAddress(json: json, path: path))
-        case .vsock: self.branch = .vsock(try VsockSocketAddress(json: json, path: path))
-        case .fd: self.branch = .fd(try FdSocketAddress(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
-        }
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -256,6 +308,7 @@ public struct SocketAddress: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -282,24 +335,26 @@ public struct SocketAddressLegacy: QMPJSONConvertible, Hashable {
     public var type: SocketAddressType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: SocketAddressType, branch: Branch) {
+    public init(type: SocketAddressType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .inet: self.branch = .inet(try InetSocketAddressWrapper(json: json, path: path))
-        case .unix: self.branch = .unix(try UnixSocketAddressWrapper(json: json, path: path))
-        case .vsock: self.branch = .vsock(try VsockSocketAddressWrapper(json: json, path: path))
-        case .fd: self.branch = .fd(try FdSocketAddressWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .inet: self.branch = .inet(try InetSocketAddressWrapper(reading: &reader, at: path))
+        case .unix: self.branch = .unix(try UnixSocketAddressWrapper(reading: &reader, at: path))
+        case .vsock: self.branch = .vsock(try VsockSocketAddressWrapper(reading: &reader, at: path))
+        case .fd: self.branch = .fd(try FdSocketAddressWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -316,6 +371,7 @@ public struct SocketAddressLegacy: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -419,19 +475,24 @@ public enum SocketAddressType: QMPJSONConvertible, Hashable {
 public struct StringWrapper: QMPJSONConvertible, Hashable {
     /// `data` · until 8.2.0
     public var data: QAPIString
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: QAPIString) {
+    public init(data: QAPIString, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -446,18 +507,27 @@ public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
     public var abstract: Bool?
     /// `tight` · since 5.1.0
     public var tight: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, abstract: Bool? = nil, tight: Bool? = nil) {
+    public init(path: String, abstract: Bool? = nil, tight: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.abstract = abstract
         self.tight = tight
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.path = try reader.required("path", at: path)
+        self.abstract = try reader.optional("abstract", at: path)
+        self.tight = try reader.optional("tight", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.abstract = try object.optional("abstract", at: path)
-        self.tight = try object.optional("tight", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -465,6 +535,7 @@ public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
         object["path"] = self.path.json
         object.set("abstract", self.abstract)
         object.set("tight", self.tight)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -474,19 +545,29 @@ public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
 public struct UnixSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: UnixSocketAddress
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: UnixSocketAddress) {
+    public init(data: UnixSocketAddress, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -498,22 +579,32 @@ public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
     public var cid: String
     /// `port`
     public var port: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cid: String, port: String) {
+    public init(cid: String, port: String, unknownMembers: JSONObject = [:]) {
         self.cid = cid
         self.port = port
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.cid = try reader.required("cid", at: path)
+        self.port = try reader.required("port", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cid = try object.required("cid", at: path)
-        self.port = try object.required("port", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["cid"] = self.cid.json
         object["port"] = self.port.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -523,19 +614,29 @@ public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
 public struct VsockSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VsockSocketAddress
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: VsockSocketAddress) {
+    public init(data: VsockSocketAddress, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

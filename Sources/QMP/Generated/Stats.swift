@@ -10,22 +10,27 @@ public struct Stats: QMPJSONConvertible, Hashable {
     public var name: String
     /// `value`
     public var value: StatsValue
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, value: StatsValue) {
+    public init(name: String, value: StatsValue, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -39,23 +44,25 @@ public struct StatsFilter: QMPJSONConvertible, Hashable {
     public var providers: [StatsRequest]?
     /// The members the value of `target` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(target: StatsTarget, providers: [StatsRequest]? = nil, branch: Branch) {
+    public init(target: StatsTarget, providers: [StatsRequest]? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.target = target
         self.providers = providers
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.target = try object.required("target", at: path)
-        self.providers = try object.optional("providers", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.target = try reader.required("target", at: path)
+        self.providers = try reader.optional("providers", at: path)
         switch self.target {
-        case .vcpu: self.branch = .vcpu(try StatsVCPUFilter(json: json, path: path))
-        default:
-            let common: Set<String> = ["target", "providers"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .vcpu: self.branch = .vcpu(try StatsVCPUFilter(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -70,6 +77,7 @@ public struct StatsFilter: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -122,22 +130,27 @@ public struct StatsRequest: QMPJSONConvertible, Hashable {
     public var provider: StatsProvider
     /// `names`
     public var names: [String]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(provider: StatsProvider, names: [String]? = nil) {
+    public init(provider: StatsProvider, names: [String]? = nil, unknownMembers: JSONObject = [:]) {
         self.provider = provider
         self.names = names
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.provider = try object.required("provider", at: path)
-        self.names = try object.optional("names", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.provider = try reader.required("provider", at: path)
+        self.names = try reader.optional("names", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["provider"] = self.provider.json
         object.set("names", self.names)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -151,18 +164,22 @@ public struct StatsResult: QMPJSONConvertible, Hashable {
     public var qomPath: String?
     /// `stats`
     public var stats: [Stats]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(provider: StatsProvider, qomPath: String? = nil, stats: [Stats]) {
+    public init(provider: StatsProvider, qomPath: String? = nil, stats: [Stats], unknownMembers: JSONObject = [:]) {
         self.provider = provider
         self.qomPath = qomPath
         self.stats = stats
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.provider = try object.required("provider", at: path)
-        self.qomPath = try object.optional("qom-path", at: path)
-        self.stats = try object.required("stats", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.provider = try reader.required("provider", at: path)
+        self.qomPath = try reader.optional("qom-path", at: path)
+        self.stats = try reader.required("stats", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -170,6 +187,7 @@ public struct StatsResult: QMPJSONConvertible, Hashable {
         object["provider"] = self.provider.json
         object.set("qom-path", self.qomPath)
         object["stats"] = self.stats.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -183,18 +201,22 @@ public struct StatsSchema: QMPJSONConvertible, Hashable {
     public var target: StatsTarget
     /// `stats`
     public var stats: [StatsSchemaValue]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(provider: StatsProvider, target: StatsTarget, stats: [StatsSchemaValue]) {
+    public init(provider: StatsProvider, target: StatsTarget, stats: [StatsSchemaValue], unknownMembers: JSONObject = [:]) {
         self.provider = provider
         self.target = target
         self.stats = stats
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.provider = try object.required("provider", at: path)
-        self.target = try object.required("target", at: path)
-        self.stats = try object.required("stats", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.provider = try reader.required("provider", at: path)
+        self.target = try reader.required("target", at: path)
+        self.stats = try reader.required("stats", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -202,6 +224,7 @@ public struct StatsSchema: QMPJSONConvertible, Hashable {
         object["provider"] = self.provider.json
         object["target"] = self.target.json
         object["stats"] = self.stats.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -221,24 +244,28 @@ public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
     public var exponent: Int16
     /// `bucket-size`
     public var bucketSize: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, type: StatsType, unit: StatsUnit? = nil, base: Int8? = nil, exponent: Int16, bucketSize: UInt32? = nil) {
+    public init(name: String, type: StatsType, unit: StatsUnit? = nil, base: Int8? = nil, exponent: Int16, bucketSize: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.type = type
         self.unit = unit
         self.base = base
         self.exponent = exponent
         self.bucketSize = bucketSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.type = try object.required("type", at: path)
-        self.unit = try object.optional("unit", at: path)
-        self.base = try object.optional("base", at: path)
-        self.exponent = try object.required("exponent", at: path)
-        self.bucketSize = try object.optional("bucket-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.type = try reader.required("type", at: path)
+        self.unit = try reader.optional("unit", at: path)
+        self.base = try reader.optional("base", at: path)
+        self.exponent = try reader.required("exponent", at: path)
+        self.bucketSize = try reader.optional("bucket-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -249,6 +276,7 @@ public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
         object.set("base", self.base)
         object["exponent"] = self.exponent.json
         object.set("bucket-size", self.bucketSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -379,19 +407,29 @@ public enum StatsUnit: QMPJSONConvertible, Hashable {
 public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
     /// `vcpus`
     public var vcpus: [String]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(vcpus: [String]? = nil) {
+    public init(vcpus: [String]? = nil, unknownMembers: JSONObject = [:]) {
         self.vcpus = vcpus
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.vcpus = try reader.optional("vcpus", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.vcpus = try object.optional("vcpus", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("vcpus", self.vcpus)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -460,19 +498,24 @@ public struct QueryStatsSchemasCommand: QMPCommand, QMPJSONConvertible, Hashable
 
     /// `provider`
     public var provider: StatsProvider?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(provider: StatsProvider? = nil) {
+    public init(provider: StatsProvider? = nil, unknownMembers: JSONObject = [:]) {
         self.provider = provider
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.provider = try object.optional("provider", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.provider = try reader.optional("provider", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("provider", self.provider)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

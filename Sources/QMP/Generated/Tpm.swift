@@ -8,19 +8,24 @@ import QMPCore
 public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
     /// `chardev`
     public var chardev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(chardev: String) {
+    public init(chardev: String, unknownMembers: JSONObject = [:]) {
         self.chardev = chardev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.chardev = try object.required("chardev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.chardev = try reader.required("chardev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["chardev"] = self.chardev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -30,19 +35,29 @@ public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
 public struct TPMEmulatorOptionsWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: TPMEmulatorOptions
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: TPMEmulatorOptions) {
+    public init(data: TPMEmulatorOptions, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -56,18 +71,22 @@ public struct TPMInfo: QMPJSONConvertible, Hashable {
     public var model: TpmModel
     /// `options`
     public var options: TpmTypeOptions
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, model: TpmModel, options: TpmTypeOptions) {
+    public init(id: String, model: TpmModel, options: TpmTypeOptions, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.model = model
         self.options = options
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.model = try object.required("model", at: path)
-        self.options = try object.required("options", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.model = try reader.required("model", at: path)
+        self.options = try reader.required("options", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -75,6 +94,7 @@ public struct TPMInfo: QMPJSONConvertible, Hashable {
         object["id"] = self.id.json
         object["model"] = self.model.json
         object["options"] = self.options.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -86,22 +106,27 @@ public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
     public var path: String?
     /// `cancel-path`
     public var cancelPath: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String? = nil, cancelPath: String? = nil) {
+    public init(path: String? = nil, cancelPath: String? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.cancelPath = cancelPath
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.optional("path", at: path)
-        self.cancelPath = try object.optional("cancel-path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.optional("path", at: path)
+        self.cancelPath = try reader.optional("cancel-path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("path", self.path)
         object.set("cancel-path", self.cancelPath)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -111,19 +136,29 @@ public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
 public struct TPMPassthroughOptionsWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: TPMPassthroughOptions
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: TPMPassthroughOptions) {
+    public init(data: TPMPassthroughOptions, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -206,22 +241,24 @@ public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
     public var type: TpmType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: TpmType, branch: Branch) {
+    public init(type: TpmType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .passthrough: self.branch = .passthrough(try TPMPassthroughOptionsWrapper(json: json, path: path))
-        case .emulator: self.branch = .emulator(try TPMEmulatorOptionsWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .passthrough: self.branch = .passthrough(try TPMPassthroughOptionsWrapper(reading: &reader, at: path))
+        case .emulator: self.branch = .emulator(try TPMEmulatorOptionsWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -236,6 +273,7 @@ public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -290,18 +328,26 @@ public struct QueryTpmCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -312,18 +358,26 @@ public struct QueryTpmModelsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -334,17 +388,25 @@ public struct QueryTpmTypesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }

@@ -6,28 +6,37 @@ import QMPCore
 /// QAPI struct `TraceEventInfo`.
 /// In QEMU 2.2.0 and later.
 /// Shape changed in 2.7.0, 9.1.0; this is the newest shape.
-/// No longer sent: `vcpu` (until 9.0.0).
 public struct TraceEventInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
     /// `state`
     public var state: TraceEventState
+    /// `vcpu` · since 2.7.0, until 9.0.0, deprecated in 8.1.0; optional here because not every QEMU sends it (required from 2.7.0 to 9.0.0)
+    public var vcpu: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, state: TraceEventState) {
+    public init(name: String, state: TraceEventState, vcpu: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.state = state
+        self.vcpu = vcpu
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.state = try object.required("state", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.state = try reader.required("state", at: path)
+        self.vcpu = try reader.optional("vcpu", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object["state"] = self.state.json
+        object.set("vcpu", self.vcpu)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -80,19 +89,29 @@ public struct TraceEventGetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
 
     /// `name`
     public var name: String
+    /// `vcpu` · since 2.7.0, until 9.0.0, deprecated in 8.1.0
+    public var vcpu: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String) {
+    public init(name: String, vcpu: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.vcpu = vcpu
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.vcpu = try reader.optional("vcpu", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
+        object.set("vcpu", self.vcpu)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -117,18 +136,26 @@ public struct TraceEventSetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public var enable: Bool
     /// `ignore-unavailable`
     public var ignoreUnavailable: Bool?
+    /// `vcpu` · since 2.7.0, until 9.0.0, deprecated in 8.1.0
+    public var vcpu: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, enable: Bool, ignoreUnavailable: Bool? = nil) {
+    public init(name: String, enable: Bool, ignoreUnavailable: Bool? = nil, vcpu: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.enable = enable
         self.ignoreUnavailable = ignoreUnavailable
+        self.vcpu = vcpu
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.enable = try object.required("enable", at: path)
-        self.ignoreUnavailable = try object.optional("ignore-unavailable", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.enable = try reader.required("enable", at: path)
+        self.ignoreUnavailable = try reader.optional("ignore-unavailable", at: path)
+        self.vcpu = try reader.optional("vcpu", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -136,6 +163,8 @@ public struct TraceEventSetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
         object["name"] = self.name.json
         object["enable"] = self.enable.json
         object.set("ignore-unavailable", self.ignoreUnavailable)
+        object.set("vcpu", self.vcpu)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

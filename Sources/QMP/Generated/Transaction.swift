@@ -6,14 +6,19 @@ import QMPCore
 /// QAPI struct `Abort`.
 /// In QEMU 1.6.0 and later.
 public struct Abort: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -22,19 +27,29 @@ public struct Abort: QMPJSONConvertible, Hashable {
 public struct AbortWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: Abort
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: Abort) {
+    public init(data: Abort, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -76,19 +91,29 @@ public enum ActionCompletionMode: QMPJSONConvertible, Hashable {
 public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmapAdd
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: BlockDirtyBitmapAdd) {
+    public init(data: BlockDirtyBitmapAdd, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -98,19 +123,29 @@ public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
 public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmapMerge
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: BlockDirtyBitmapMerge) {
+    public init(data: BlockDirtyBitmapMerge, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -120,19 +155,29 @@ public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
 public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmap
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: BlockDirtyBitmap) {
+    public init(data: BlockDirtyBitmap, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -142,19 +187,29 @@ public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
 public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevBackup
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: BlockdevBackup) {
+    public init(data: BlockdevBackup, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -164,19 +219,29 @@ public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
 public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshotInternal
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: BlockdevSnapshotInternal) {
+    public init(data: BlockdevSnapshotInternal, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -186,19 +251,29 @@ public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
 public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshotSync
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: BlockdevSnapshotSync) {
+    public init(data: BlockdevSnapshotSync, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -208,19 +283,29 @@ public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
 public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshot
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: BlockdevSnapshot) {
+    public init(data: BlockdevSnapshot, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -230,19 +315,29 @@ public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
 public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: DriveBackup
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: DriveBackup) {
+    public init(data: DriveBackup, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -255,32 +350,34 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
     public var type: TransactionActionKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: TransactionActionKind, branch: Branch) {
+    public init(type: TransactionActionKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .abort: self.branch = .abort(try AbortWrapper(json: json, path: path))
-        case .blockDirtyBitmapAdd: self.branch = .blockDirtyBitmapAdd(try BlockDirtyBitmapAddWrapper(json: json, path: path))
-        case .blockDirtyBitmapRemove: self.branch = .blockDirtyBitmapRemove(try BlockDirtyBitmapWrapper(json: json, path: path))
-        case .blockDirtyBitmapClear: self.branch = .blockDirtyBitmapClear(try BlockDirtyBitmapWrapper(json: json, path: path))
-        case .blockDirtyBitmapEnable: self.branch = .blockDirtyBitmapEnable(try BlockDirtyBitmapWrapper(json: json, path: path))
-        case .blockDirtyBitmapDisable: self.branch = .blockDirtyBitmapDisable(try BlockDirtyBitmapWrapper(json: json, path: path))
-        case .blockDirtyBitmapMerge: self.branch = .blockDirtyBitmapMerge(try BlockDirtyBitmapMergeWrapper(json: json, path: path))
-        case .blockdevBackup: self.branch = .blockdevBackup(try BlockdevBackupWrapper(json: json, path: path))
-        case .blockdevSnapshot: self.branch = .blockdevSnapshot(try BlockdevSnapshotWrapper(json: json, path: path))
-        case .blockdevSnapshotInternalSync: self.branch = .blockdevSnapshotInternalSync(try BlockdevSnapshotInternalWrapper(json: json, path: path))
-        case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try BlockdevSnapshotSyncWrapper(json: json, path: path))
-        case .driveBackup: self.branch = .driveBackup(try DriveBackupWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .abort: self.branch = .abort(try AbortWrapper(reading: &reader, at: path))
+        case .blockDirtyBitmapAdd: self.branch = .blockDirtyBitmapAdd(try BlockDirtyBitmapAddWrapper(reading: &reader, at: path))
+        case .blockDirtyBitmapRemove: self.branch = .blockDirtyBitmapRemove(try BlockDirtyBitmapWrapper(reading: &reader, at: path))
+        case .blockDirtyBitmapClear: self.branch = .blockDirtyBitmapClear(try BlockDirtyBitmapWrapper(reading: &reader, at: path))
+        case .blockDirtyBitmapEnable: self.branch = .blockDirtyBitmapEnable(try BlockDirtyBitmapWrapper(reading: &reader, at: path))
+        case .blockDirtyBitmapDisable: self.branch = .blockDirtyBitmapDisable(try BlockDirtyBitmapWrapper(reading: &reader, at: path))
+        case .blockDirtyBitmapMerge: self.branch = .blockDirtyBitmapMerge(try BlockDirtyBitmapMergeWrapper(reading: &reader, at: path))
+        case .blockdevBackup: self.branch = .blockdevBackup(try BlockdevBackupWrapper(reading: &reader, at: path))
+        case .blockdevSnapshot: self.branch = .blockdevSnapshot(try BlockdevSnapshotWrapper(reading: &reader, at: path))
+        case .blockdevSnapshotInternalSync: self.branch = .blockdevSnapshotInternalSync(try BlockdevSnapshotInternalWrapper(reading: &reader, at: path))
+        case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try BlockdevSnapshotSyncWrapper(reading: &reader, at: path))
+        case .driveBackup: self.branch = .driveBackup(try DriveBackupWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -305,6 +402,7 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -429,19 +527,24 @@ public enum TransactionActionKind: QMPJSONConvertible, Hashable {
 public struct TransactionProperties: QMPJSONConvertible, Hashable {
     /// `completion-mode`
     public var completionMode: ActionCompletionMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(completionMode: ActionCompletionMode? = nil) {
+    public init(completionMode: ActionCompletionMode? = nil, unknownMembers: JSONObject = [:]) {
         self.completionMode = completionMode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.completionMode = try object.optional("completion-mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.completionMode = try reader.optional("completion-mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("completion-mode", self.completionMode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -460,22 +563,27 @@ public struct TransactionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var actions: [TransactionAction]
     /// `properties` · since 2.5.0
     public var properties: TransactionProperties?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(actions: [TransactionAction], properties: TransactionProperties? = nil) {
+    public init(actions: [TransactionAction], properties: TransactionProperties? = nil, unknownMembers: JSONObject = [:]) {
         self.actions = actions
         self.properties = properties
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.actions = try object.required("actions", at: path)
-        self.properties = try object.optional("properties", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.actions = try reader.required("actions", at: path)
+        self.properties = try reader.optional("properties", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["actions"] = self.actions.json
         object.set("properties", self.properties)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

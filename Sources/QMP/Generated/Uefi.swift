@@ -10,22 +10,27 @@ public struct UefiVarStore: QMPJSONConvertible, Hashable {
     public var version: Int64
     /// `variables`
     public var variables: [UefiVariable]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(version: Int64, variables: [UefiVariable]) {
+    public init(version: Int64, variables: [UefiVariable], unknownMembers: JSONObject = [:]) {
         self.version = version
         self.variables = variables
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.version = try object.required("version", at: path)
-        self.variables = try object.required("variables", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.version = try reader.required("version", at: path)
+        self.variables = try reader.required("variables", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["version"] = self.version.json
         object["variables"] = self.variables.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -45,24 +50,28 @@ public struct UefiVariable: QMPJSONConvertible, Hashable {
     public var time: String?
     /// `digest`
     public var digest: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(guid: String, name: String, attr: Int64, data: String, time: String? = nil, digest: String? = nil) {
+    public init(guid: String, name: String, attr: Int64, data: String, time: String? = nil, digest: String? = nil, unknownMembers: JSONObject = [:]) {
         self.guid = guid
         self.name = name
         self.attr = attr
         self.data = data
         self.time = time
         self.digest = digest
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.guid = try object.required("guid", at: path)
-        self.name = try object.required("name", at: path)
-        self.attr = try object.required("attr", at: path)
-        self.data = try object.required("data", at: path)
-        self.time = try object.optional("time", at: path)
-        self.digest = try object.optional("digest", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.guid = try reader.required("guid", at: path)
+        self.name = try reader.required("name", at: path)
+        self.attr = try reader.required("attr", at: path)
+        self.data = try reader.required("data", at: path)
+        self.time = try reader.optional("time", at: path)
+        self.digest = try reader.optional("digest", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -73,6 +82,7 @@ public struct UefiVariable: QMPJSONConvertible, Hashable {
         object["data"] = self.data.json
         object.set("time", self.time)
         object.set("digest", self.digest)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

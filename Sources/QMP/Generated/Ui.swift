@@ -17,22 +17,31 @@ public struct DisplayCocoa: QMPJSONConvertible, Hashable {
     public var zoomToFit: Bool?
     /// `zoom-interpolation` · since 9.0.0
     public var zoomInterpolation: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(leftCommandKey: Bool? = nil, fullGrab: Bool? = nil, swapOptCmd: Bool? = nil, zoomToFit: Bool? = nil, zoomInterpolation: Bool? = nil) {
+    public init(leftCommandKey: Bool? = nil, fullGrab: Bool? = nil, swapOptCmd: Bool? = nil, zoomToFit: Bool? = nil, zoomInterpolation: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.leftCommandKey = leftCommandKey
         self.fullGrab = fullGrab
         self.swapOptCmd = swapOptCmd
         self.zoomToFit = zoomToFit
         self.zoomInterpolation = zoomInterpolation
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.leftCommandKey = try reader.optional("left-command-key", at: path)
+        self.fullGrab = try reader.optional("full-grab", at: path)
+        self.swapOptCmd = try reader.optional("swap-opt-cmd", at: path)
+        self.zoomToFit = try reader.optional("zoom-to-fit", at: path)
+        self.zoomInterpolation = try reader.optional("zoom-interpolation", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.leftCommandKey = try object.optional("left-command-key", at: path)
-        self.fullGrab = try object.optional("full-grab", at: path)
-        self.swapOptCmd = try object.optional("swap-opt-cmd", at: path)
-        self.zoomToFit = try object.optional("zoom-to-fit", at: path)
-        self.zoomInterpolation = try object.optional("zoom-interpolation", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -42,6 +51,7 @@ public struct DisplayCocoa: QMPJSONConvertible, Hashable {
         object.set("swap-opt-cmd", self.swapOptCmd)
         object.set("zoom-to-fit", self.zoomToFit)
         object.set("zoom-interpolation", self.zoomInterpolation)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -51,19 +61,29 @@ public struct DisplayCocoa: QMPJSONConvertible, Hashable {
 public struct DisplayCurses: QMPJSONConvertible, Hashable {
     /// `charset`
     public var charset: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(charset: String? = nil) {
+    public init(charset: String? = nil, unknownMembers: JSONObject = [:]) {
         self.charset = charset
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.charset = try reader.optional("charset", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.charset = try object.optional("charset", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("charset", self.charset)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -79,20 +99,29 @@ public struct DisplayDBus: QMPJSONConvertible, Hashable {
     public var p2p: Bool?
     /// `audiodev`
     public var audiodev: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(rendernode: String? = nil, addr: String? = nil, p2p: Bool? = nil, audiodev: String? = nil) {
+    public init(rendernode: String? = nil, addr: String? = nil, p2p: Bool? = nil, audiodev: String? = nil, unknownMembers: JSONObject = [:]) {
         self.rendernode = rendernode
         self.addr = addr
         self.p2p = p2p
         self.audiodev = audiodev
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.rendernode = try reader.optional("rendernode", at: path)
+        self.addr = try reader.optional("addr", at: path)
+        self.p2p = try reader.optional("p2p", at: path)
+        self.audiodev = try reader.optional("audiodev", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.rendernode = try object.optional("rendernode", at: path)
-        self.addr = try object.optional("addr", at: path)
-        self.p2p = try object.optional("p2p", at: path)
-        self.audiodev = try object.optional("audiodev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -101,6 +130,7 @@ public struct DisplayDBus: QMPJSONConvertible, Hashable {
         object.set("addr", self.addr)
         object.set("p2p", self.p2p)
         object.set("audiodev", self.audiodev)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -110,19 +140,29 @@ public struct DisplayDBus: QMPJSONConvertible, Hashable {
 public struct DisplayEGLHeadless: QMPJSONConvertible, Hashable {
     /// `rendernode`
     public var rendernode: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(rendernode: String? = nil) {
+    public init(rendernode: String? = nil, unknownMembers: JSONObject = [:]) {
         self.rendernode = rendernode
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.rendernode = try reader.optional("rendernode", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.rendernode = try object.optional("rendernode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("rendernode", self.rendernode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -183,24 +223,33 @@ public struct DisplayGTK: QMPJSONConvertible, Hashable {
     public var keepAspectRatio: Bool?
     /// `scale` · since 10.1.0
     public var scale: Double?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(grabOnHover: Bool? = nil, zoomToFit: Bool? = nil, showTabs: Bool? = nil, showMenubar: Bool? = nil, keepAspectRatio: Bool? = nil, scale: Double? = nil) {
+    public init(grabOnHover: Bool? = nil, zoomToFit: Bool? = nil, showTabs: Bool? = nil, showMenubar: Bool? = nil, keepAspectRatio: Bool? = nil, scale: Double? = nil, unknownMembers: JSONObject = [:]) {
         self.grabOnHover = grabOnHover
         self.zoomToFit = zoomToFit
         self.showTabs = showTabs
         self.showMenubar = showMenubar
         self.keepAspectRatio = keepAspectRatio
         self.scale = scale
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.grabOnHover = try reader.optional("grab-on-hover", at: path)
+        self.zoomToFit = try reader.optional("zoom-to-fit", at: path)
+        self.showTabs = try reader.optional("show-tabs", at: path)
+        self.showMenubar = try reader.optional("show-menubar", at: path)
+        self.keepAspectRatio = try reader.optional("keep-aspect-ratio", at: path)
+        self.scale = try reader.optional("scale", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.grabOnHover = try object.optional("grab-on-hover", at: path)
-        self.zoomToFit = try object.optional("zoom-to-fit", at: path)
-        self.showTabs = try object.optional("show-tabs", at: path)
-        self.showMenubar = try object.optional("show-menubar", at: path)
-        self.keepAspectRatio = try object.optional("keep-aspect-ratio", at: path)
-        self.scale = try object.optional("scale", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -211,6 +260,7 @@ public struct DisplayGTK: QMPJSONConvertible, Hashable {
         object.set("show-menubar", self.showMenubar)
         object.set("keep-aspect-ratio", self.keepAspectRatio)
         object.set("scale", self.scale)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -218,14 +268,19 @@ public struct DisplayGTK: QMPJSONConvertible, Hashable {
 /// QAPI struct `DisplayNoOpts`.
 /// In QEMU 2.12.0 to 2.12.0.
 public struct DisplayNoOpts: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -245,34 +300,36 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
     public var gl: DisplayGLMode?
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: DisplayType, fullScreen: Bool? = nil, windowClose: Bool? = nil, showCursor: Bool? = nil, gl: DisplayGLMode? = nil, branch: Branch) {
+    public init(type: DisplayType, fullScreen: Bool? = nil, windowClose: Bool? = nil, showCursor: Bool? = nil, gl: DisplayGLMode? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.fullScreen = fullScreen
         self.windowClose = windowClose
         self.showCursor = showCursor
         self.gl = gl
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.fullScreen = try object.optional("full-screen", at: path)
-        self.windowClose = try object.optional("window-close", at: path)
-        self.showCursor = try object.optional("show-cursor", at: path)
-        self.gl = try object.optional("gl", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.fullScreen = try reader.optional("full-screen", at: path)
+        self.windowClose = try reader.optional("window-close", at: path)
+        self.showCursor = try reader.optional("show-cursor", at: path)
+        self.gl = try reader.optional("gl", at: path)
         switch self.type {
-        case .gtk: self.branch = .gtk(try DisplayGTK(json: json, path: path))
-        case .cocoa: self.branch = .cocoa(try DisplayCocoa(json: json, path: path))
-        case .curses: self.branch = .curses(try DisplayCurses(json: json, path: path))
-        case .eglHeadless: self.branch = .eglHeadless(try DisplayEGLHeadless(json: json, path: path))
-        case .dbus: self.branch = .dbus(try DisplayDBus(json: json, path: path))
-        case .sdl: self.branch = .sdl(try DisplaySDL(json: json, path: path))
-        default:
-            let common: Set<String> = ["type", "full-screen", "window-close", "show-cursor", "gl"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .gtk: self.branch = .gtk(try DisplayGTK(reading: &reader, at: path))
+        case .cocoa: self.branch = .cocoa(try DisplayCocoa(reading: &reader, at: path))
+        case .curses: self.branch = .curses(try DisplayCurses(reading: &reader, at: path))
+        case .eglHeadless: self.branch = .eglHeadless(try DisplayEGLHeadless(reading: &reader, at: path))
+        case .dbus: self.branch = .dbus(try DisplayDBus(reading: &reader, at: path))
+        case .sdl: self.branch = .sdl(try DisplaySDL(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -295,6 +352,7 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -356,21 +414,23 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
     public var type: DisplayReloadType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: DisplayReloadType, branch: Branch) {
+    public init(type: DisplayReloadType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .vnc: self.branch = .vnc(try DisplayReloadOptionsVNC(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .vnc: self.branch = .vnc(try DisplayReloadOptionsVNC(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -384,6 +444,7 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -401,19 +462,29 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
 public struct DisplayReloadOptionsVNC: QMPJSONConvertible, Hashable {
     /// `tls-certs`
     public var tlsCerts: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(tlsCerts: Bool? = nil) {
+    public init(tlsCerts: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.tlsCerts = tlsCerts
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.tlsCerts = try reader.optional("tls-certs", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.tlsCerts = try object.optional("tls-certs", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("tls-certs", self.tlsCerts)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -451,19 +522,29 @@ public enum DisplayReloadType: QMPJSONConvertible, Hashable {
 public struct DisplaySDL: QMPJSONConvertible, Hashable {
     /// `grab-mod`
     public var grabMod: HotKeyMod?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(grabMod: HotKeyMod? = nil) {
+    public init(grabMod: HotKeyMod? = nil, unknownMembers: JSONObject = [:]) {
         self.grabMod = grabMod
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.grabMod = try reader.optional("grab-mod", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.grabMod = try object.optional("grab-mod", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("grab-mod", self.grabMod)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -536,21 +617,23 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
     public var type: DisplayUpdateType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: DisplayUpdateType, branch: Branch) {
+    public init(type: DisplayUpdateType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .vnc: self.branch = .vnc(try DisplayUpdateOptionsVNC(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .vnc: self.branch = .vnc(try DisplayUpdateOptionsVNC(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -564,6 +647,7 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -581,19 +665,29 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
 public struct DisplayUpdateOptionsVNC: QMPJSONConvertible, Hashable {
     /// `addresses`
     public var addresses: [SocketAddress]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(addresses: [SocketAddress]? = nil) {
+    public init(addresses: [SocketAddress]? = nil, unknownMembers: JSONObject = [:]) {
         self.addresses = addresses
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.addresses = try reader.optional("addresses", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.addresses = try object.optional("addresses", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("addresses", self.addresses)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -635,23 +729,25 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
     public var time: String
     /// The members the value of `protocol` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`protocol`: DisplayProtocol, time: String, branch: Branch) {
+    public init(`protocol`: DisplayProtocol, time: String, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.`protocol` = `protocol`
         self.time = time
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`protocol` = try object.required("protocol", at: path)
-        self.time = try object.required("time", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`protocol` = try reader.required("protocol", at: path)
+        self.time = try reader.required("time", at: path)
         switch self.`protocol` {
-        case .vnc: self.branch = .vnc(try ExpirePasswordOptionsVnc(json: json, path: path))
-        default:
-            let common: Set<String> = ["protocol", "time"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .vnc: self.branch = .vnc(try ExpirePasswordOptionsVnc(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -666,6 +762,7 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -683,19 +780,29 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
 public struct ExpirePasswordOptionsVnc: QMPJSONConvertible, Hashable {
     /// `display`
     public var display: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(display: String? = nil) {
+    public init(display: String? = nil, unknownMembers: JSONObject = [:]) {
         self.display = display
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.display = try reader.optional("display", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.display = try object.optional("display", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("display", self.display)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -816,22 +923,27 @@ public struct InputBtnEvent: QMPJSONConvertible, Hashable {
     public var button: InputButton
     /// `down`
     public var down: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(button: InputButton, down: Bool) {
+    public init(button: InputButton, down: Bool, unknownMembers: JSONObject = [:]) {
         self.button = button
         self.down = down
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.button = try object.required("button", at: path)
-        self.down = try object.required("down", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.button = try reader.required("button", at: path)
+        self.down = try reader.required("down", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["button"] = self.button.json
         object["down"] = self.down.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -841,19 +953,29 @@ public struct InputBtnEvent: QMPJSONConvertible, Hashable {
 public struct InputBtnEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputBtnEvent
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: InputBtnEvent) {
+    public init(data: InputBtnEvent, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -951,25 +1073,27 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
     public var type: InputEventKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: InputEventKind, branch: Branch) {
+    public init(type: InputEventKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .key: self.branch = .key(try InputKeyEventWrapper(json: json, path: path))
-        case .btn: self.branch = .btn(try InputBtnEventWrapper(json: json, path: path))
-        case .rel: self.branch = .rel(try InputMoveEventWrapper(json: json, path: path))
-        case .abs: self.branch = .abs(try InputMoveEventWrapper(json: json, path: path))
-        case .mtt: self.branch = .mtt(try InputMultiTouchEventWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .key: self.branch = .key(try InputKeyEventWrapper(reading: &reader, at: path))
+        case .btn: self.branch = .btn(try InputBtnEventWrapper(reading: &reader, at: path))
+        case .rel: self.branch = .rel(try InputMoveEventWrapper(reading: &reader, at: path))
+        case .abs: self.branch = .abs(try InputMoveEventWrapper(reading: &reader, at: path))
+        case .mtt: self.branch = .mtt(try InputMultiTouchEventWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -987,6 +1111,7 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1059,22 +1184,27 @@ public struct InputKeyEvent: QMPJSONConvertible, Hashable {
     public var key: KeyValue
     /// `down`
     public var down: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(key: KeyValue, down: Bool) {
+    public init(key: KeyValue, down: Bool, unknownMembers: JSONObject = [:]) {
         self.key = key
         self.down = down
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.key = try object.required("key", at: path)
-        self.down = try object.required("down", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.key = try reader.required("key", at: path)
+        self.down = try reader.required("down", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key"] = self.key.json
         object["down"] = self.down.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1084,19 +1214,29 @@ public struct InputKeyEvent: QMPJSONConvertible, Hashable {
 public struct InputKeyEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputKeyEvent
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: InputKeyEvent) {
+    public init(data: InputKeyEvent, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1108,22 +1248,27 @@ public struct InputMoveEvent: QMPJSONConvertible, Hashable {
     public var axis: InputAxis
     /// `value`
     public var value: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(axis: InputAxis, value: Int64) {
+    public init(axis: InputAxis, value: Int64, unknownMembers: JSONObject = [:]) {
         self.axis = axis
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.axis = try object.required("axis", at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.axis = try reader.required("axis", at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["axis"] = self.axis.json
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1133,19 +1278,29 @@ public struct InputMoveEvent: QMPJSONConvertible, Hashable {
 public struct InputMoveEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputMoveEvent
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: InputMoveEvent) {
+    public init(data: InputMoveEvent, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1163,22 +1318,26 @@ public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
     public var axis: InputAxis
     /// `value`
     public var value: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: InputMultiTouchType, slot: Int64, trackingId: Int64, axis: InputAxis, value: Int64) {
+    public init(type: InputMultiTouchType, slot: Int64, trackingId: Int64, axis: InputAxis, value: Int64, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.slot = slot
         self.trackingId = trackingId
         self.axis = axis
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.slot = try object.required("slot", at: path)
-        self.trackingId = try object.required("tracking-id", at: path)
-        self.axis = try object.required("axis", at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.slot = try reader.required("slot", at: path)
+        self.trackingId = try reader.required("tracking-id", at: path)
+        self.axis = try reader.required("axis", at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1188,6 +1347,7 @@ public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
         object["tracking-id"] = self.trackingId.json
         object["axis"] = self.axis.json
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1197,19 +1357,29 @@ public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
 public struct InputMultiTouchEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputMultiTouchEvent
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: InputMultiTouchEvent) {
+    public init(data: InputMultiTouchEvent, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1263,19 +1433,29 @@ public enum InputMultiTouchType: QMPJSONConvertible, Hashable {
 public struct IntWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: Int64) {
+    public init(data: Int64, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1288,22 +1468,24 @@ public struct KeyValue: QMPJSONConvertible, Hashable {
     public var type: KeyValueKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: KeyValueKind, branch: Branch) {
+    public init(type: KeyValueKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .number: self.branch = .number(try IntWrapper(json: json, path: path))
-        case .qcode: self.branch = .qcode(try QKeyCodeWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .number: self.branch = .number(try IntWrapper(reading: &reader, at: path))
+        case .qcode: self.branch = .qcode(try QKeyCodeWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1318,6 +1500,7 @@ public struct KeyValue: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1375,20 +1558,24 @@ public struct MouseInfo: QMPJSONConvertible, Hashable {
     public var current: Bool
     /// `absolute`
     public var absolute: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, index: Int64, current: Bool, absolute: Bool) {
+    public init(name: String, index: Int64, current: Bool, absolute: Bool, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.index = index
         self.current = current
         self.absolute = absolute
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.index = try object.required("index", at: path)
-        self.current = try object.required("current", at: path)
-        self.absolute = try object.required("absolute", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.index = try reader.required("index", at: path)
+        self.current = try reader.required("current", at: path)
+        self.absolute = try reader.required("absolute", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1397,6 +1584,7 @@ public struct MouseInfo: QMPJSONConvertible, Hashable {
         object["index"] = self.index.json
         object["current"] = self.current.json
         object["absolute"] = self.absolute.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2087,19 +2275,29 @@ public enum QKeyCode: QMPJSONConvertible, Hashable {
 public struct QKeyCodeWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: QKeyCode
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: QKeyCode) {
+    public init(data: QKeyCode, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2151,25 +2349,27 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
     public var connected: SetPasswordAction?
     /// The members the value of `protocol` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`protocol`: DisplayProtocol, password: String, connected: SetPasswordAction? = nil, branch: Branch) {
+    public init(`protocol`: DisplayProtocol, password: String, connected: SetPasswordAction? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.`protocol` = `protocol`
         self.password = password
         self.connected = connected
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`protocol` = try object.required("protocol", at: path)
-        self.password = try object.required("password", at: path)
-        self.connected = try object.optional("connected", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`protocol` = try reader.required("protocol", at: path)
+        self.password = try reader.required("password", at: path)
+        self.connected = try reader.optional("connected", at: path)
         switch self.`protocol` {
-        case .vnc: self.branch = .vnc(try SetPasswordOptionsVnc(json: json, path: path))
-        default:
-            let common: Set<String> = ["protocol", "password", "connected"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .vnc: self.branch = .vnc(try SetPasswordOptionsVnc(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2185,6 +2385,7 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2202,19 +2403,29 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
 public struct SetPasswordOptionsVnc: QMPJSONConvertible, Hashable {
     /// `display`
     public var display: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(display: String? = nil) {
+    public init(display: String? = nil, unknownMembers: JSONObject = [:]) {
         self.display = display
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.display = try reader.optional("display", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.display = try object.optional("display", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("display", self.display)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2228,18 +2439,22 @@ public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
     public var port: String
     /// `family`
     public var family: NetworkAddressFamily
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, port: String, family: NetworkAddressFamily) {
+    public init(host: String, port: String, family: NetworkAddressFamily, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.port = port
         self.family = family
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.port = try object.required("port", at: path)
-        self.family = try object.required("family", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.port = try reader.required("port", at: path)
+        self.family = try reader.required("family", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2247,6 +2462,7 @@ public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
         object["host"] = self.host.json
         object["port"] = self.port.json
         object["family"] = self.family.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2269,8 +2485,10 @@ public struct SpiceChannel: QMPJSONConvertible, Hashable {
     public var channelId: Int64
     /// `tls`
     public var tls: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, port: String, family: NetworkAddressFamily, connectionId: Int64, channelType: Int64, channelId: Int64, tls: Bool) {
+    public init(host: String, port: String, family: NetworkAddressFamily, connectionId: Int64, channelType: Int64, channelId: Int64, tls: Bool, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.port = port
         self.family = family
@@ -2278,17 +2496,19 @@ public struct SpiceChannel: QMPJSONConvertible, Hashable {
         self.channelType = channelType
         self.channelId = channelId
         self.tls = tls
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.port = try object.required("port", at: path)
-        self.family = try object.required("family", at: path)
-        self.connectionId = try object.required("connection-id", at: path)
-        self.channelType = try object.required("channel-type", at: path)
-        self.channelId = try object.required("channel-id", at: path)
-        self.tls = try object.required("tls", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.port = try reader.required("port", at: path)
+        self.family = try reader.required("family", at: path)
+        self.connectionId = try reader.required("connection-id", at: path)
+        self.channelType = try reader.required("channel-type", at: path)
+        self.channelId = try reader.required("channel-id", at: path)
+        self.tls = try reader.required("tls", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2300,6 +2520,7 @@ public struct SpiceChannel: QMPJSONConvertible, Hashable {
         object["channel-type"] = self.channelType.json
         object["channel-id"] = self.channelId.json
         object["tls"] = self.tls.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2326,8 +2547,10 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
     public var mouseMode: SpiceQueryMouseMode?
     /// `channels`
     public var channels: [SpiceChannel]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enabled: Bool, migrated: Bool? = nil, host: String? = nil, port: Int64? = nil, tlsPort: Int64? = nil, auth: String? = nil, compiledVersion: String? = nil, mouseMode: SpiceQueryMouseMode? = nil, channels: [SpiceChannel]? = nil) {
+    public init(enabled: Bool, migrated: Bool? = nil, host: String? = nil, port: Int64? = nil, tlsPort: Int64? = nil, auth: String? = nil, compiledVersion: String? = nil, mouseMode: SpiceQueryMouseMode? = nil, channels: [SpiceChannel]? = nil, unknownMembers: JSONObject = [:]) {
         self.enabled = enabled
         self.migrated = migrated
         self.host = host
@@ -2337,19 +2560,21 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
         self.compiledVersion = compiledVersion
         self.mouseMode = mouseMode
         self.channels = channels
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enabled = try object.required("enabled", at: path)
-        self.migrated = try object.optional("migrated", at: path)
-        self.host = try object.optional("host", at: path)
-        self.port = try object.optional("port", at: path)
-        self.tlsPort = try object.optional("tls-port", at: path)
-        self.auth = try object.optional("auth", at: path)
-        self.compiledVersion = try object.optional("compiled-version", at: path)
-        self.mouseMode = try object.optional("mouse-mode", at: path)
-        self.channels = try object.optional("channels", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enabled = try reader.required("enabled", at: path)
+        self.migrated = try reader.optional("migrated", at: path)
+        self.host = try reader.optional("host", at: path)
+        self.port = try reader.optional("port", at: path)
+        self.tlsPort = try reader.optional("tls-port", at: path)
+        self.auth = try reader.optional("auth", at: path)
+        self.compiledVersion = try reader.optional("compiled-version", at: path)
+        self.mouseMode = try reader.optional("mouse-mode", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2363,6 +2588,7 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
         object.set("compiled-version", self.compiledVersion)
         object.set("mouse-mode", self.mouseMode)
         object.set("channels", self.channels)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2414,20 +2640,24 @@ public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
     public var family: NetworkAddressFamily
     /// `auth`
     public var auth: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, port: String, family: NetworkAddressFamily, auth: String? = nil) {
+    public init(host: String, port: String, family: NetworkAddressFamily, auth: String? = nil, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.port = port
         self.family = family
         self.auth = auth
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.port = try object.required("port", at: path)
-        self.family = try object.required("family", at: path)
-        self.auth = try object.optional("auth", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.port = try reader.required("port", at: path)
+        self.family = try reader.required("family", at: path)
+        self.auth = try reader.optional("auth", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2436,6 +2666,7 @@ public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
         object["port"] = self.port.json
         object["family"] = self.family.json
         object.set("auth", self.auth)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2452,20 +2683,24 @@ public struct VncBasicInfo: QMPJSONConvertible, Hashable {
     public var family: NetworkAddressFamily
     /// `websocket` · since 2.3.0; optional here because not every QEMU sends it (required since 2.3.0)
     public var websocket: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool? = nil) {
+    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.service = service
         self.family = family
         self.websocket = websocket
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.service = try object.required("service", at: path)
-        self.family = try object.required("family", at: path)
-        self.websocket = try object.optional("websocket", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.service = try reader.required("service", at: path)
+        self.family = try reader.required("family", at: path)
+        self.websocket = try reader.optional("websocket", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2474,6 +2709,7 @@ public struct VncBasicInfo: QMPJSONConvertible, Hashable {
         object["service"] = self.service.json
         object["family"] = self.family.json
         object.set("websocket", self.websocket)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2494,24 +2730,28 @@ public struct VncClientInfo: QMPJSONConvertible, Hashable {
     public var x509Dname: String?
     /// `sasl_username`
     public var saslUsername: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool? = nil, x509Dname: String? = nil, saslUsername: String? = nil) {
+    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool? = nil, x509Dname: String? = nil, saslUsername: String? = nil, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.service = service
         self.family = family
         self.websocket = websocket
         self.x509Dname = x509Dname
         self.saslUsername = saslUsername
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.service = try object.required("service", at: path)
-        self.family = try object.required("family", at: path)
-        self.websocket = try object.optional("websocket", at: path)
-        self.x509Dname = try object.optional("x509_dname", at: path)
-        self.saslUsername = try object.optional("sasl_username", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.service = try reader.required("service", at: path)
+        self.family = try reader.required("family", at: path)
+        self.websocket = try reader.optional("websocket", at: path)
+        self.x509Dname = try reader.optional("x509_dname", at: path)
+        self.saslUsername = try reader.optional("sasl_username", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2522,6 +2762,7 @@ public struct VncClientInfo: QMPJSONConvertible, Hashable {
         object.set("websocket", self.websocket)
         object.set("x509_dname", self.x509Dname)
         object.set("sasl_username", self.saslUsername)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2542,24 +2783,28 @@ public struct VncInfo: QMPJSONConvertible, Hashable {
     public var auth: String?
     /// `clients`
     public var clients: [VncClientInfo]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enabled: Bool, host: String? = nil, family: NetworkAddressFamily? = nil, service: String? = nil, auth: String? = nil, clients: [VncClientInfo]? = nil) {
+    public init(enabled: Bool, host: String? = nil, family: NetworkAddressFamily? = nil, service: String? = nil, auth: String? = nil, clients: [VncClientInfo]? = nil, unknownMembers: JSONObject = [:]) {
         self.enabled = enabled
         self.host = host
         self.family = family
         self.service = service
         self.auth = auth
         self.clients = clients
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enabled = try object.required("enabled", at: path)
-        self.host = try object.optional("host", at: path)
-        self.family = try object.optional("family", at: path)
-        self.service = try object.optional("service", at: path)
-        self.auth = try object.optional("auth", at: path)
-        self.clients = try object.optional("clients", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enabled = try reader.required("enabled", at: path)
+        self.host = try reader.optional("host", at: path)
+        self.family = try reader.optional("family", at: path)
+        self.service = try reader.optional("service", at: path)
+        self.auth = try reader.optional("auth", at: path)
+        self.clients = try reader.optional("clients", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2570,6 +2815,7 @@ public struct VncInfo: QMPJSONConvertible, Hashable {
         object.set("service", self.service)
         object.set("auth", self.auth)
         object.set("clients", self.clients)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2590,24 +2836,28 @@ public struct VncInfo2: QMPJSONConvertible, Hashable {
     public var vencrypt: VncVencryptSubAuth?
     /// `display`
     public var display: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, server: [VncServerInfo2], clients: [VncClientInfo], auth: VncPrimaryAuth, vencrypt: VncVencryptSubAuth? = nil, display: String? = nil) {
+    public init(id: String, server: [VncServerInfo2], clients: [VncClientInfo], auth: VncPrimaryAuth, vencrypt: VncVencryptSubAuth? = nil, display: String? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.server = server
         self.clients = clients
         self.auth = auth
         self.vencrypt = vencrypt
         self.display = display
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.server = try object.required("server", at: path)
-        self.clients = try object.required("clients", at: path)
-        self.auth = try object.required("auth", at: path)
-        self.vencrypt = try object.optional("vencrypt", at: path)
-        self.display = try object.optional("display", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.server = try reader.required("server", at: path)
+        self.clients = try reader.required("clients", at: path)
+        self.auth = try reader.required("auth", at: path)
+        self.vencrypt = try reader.optional("vencrypt", at: path)
+        self.display = try reader.optional("display", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2618,6 +2868,7 @@ public struct VncInfo2: QMPJSONConvertible, Hashable {
         object["auth"] = self.auth.json
         object.set("vencrypt", self.vencrypt)
         object.set("display", self.display)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2696,22 +2947,26 @@ public struct VncServerInfo: QMPJSONConvertible, Hashable {
     public var websocket: Bool?
     /// `auth`
     public var auth: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool? = nil, auth: String? = nil) {
+    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool? = nil, auth: String? = nil, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.service = service
         self.family = family
         self.websocket = websocket
         self.auth = auth
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.service = try object.required("service", at: path)
-        self.family = try object.required("family", at: path)
-        self.websocket = try object.optional("websocket", at: path)
-        self.auth = try object.optional("auth", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.service = try reader.required("service", at: path)
+        self.family = try reader.required("family", at: path)
+        self.websocket = try reader.optional("websocket", at: path)
+        self.auth = try reader.optional("auth", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2721,6 +2976,7 @@ public struct VncServerInfo: QMPJSONConvertible, Hashable {
         object["family"] = self.family.json
         object.set("websocket", self.websocket)
         object.set("auth", self.auth)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2740,24 +2996,28 @@ public struct VncServerInfo2: QMPJSONConvertible, Hashable {
     public var auth: VncPrimaryAuth
     /// `vencrypt`
     public var vencrypt: VncVencryptSubAuth?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool, auth: VncPrimaryAuth, vencrypt: VncVencryptSubAuth? = nil) {
+    public init(host: String, service: String, family: NetworkAddressFamily, websocket: Bool, auth: VncPrimaryAuth, vencrypt: VncVencryptSubAuth? = nil, unknownMembers: JSONObject = [:]) {
         self.host = host
         self.service = service
         self.family = family
         self.websocket = websocket
         self.auth = auth
         self.vencrypt = vencrypt
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.host = try object.required("host", at: path)
-        self.service = try object.required("service", at: path)
-        self.family = try object.required("family", at: path)
-        self.websocket = try object.required("websocket", at: path)
-        self.auth = try object.required("auth", at: path)
-        self.vencrypt = try object.optional("vencrypt", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.host = try reader.required("host", at: path)
+        self.service = try reader.required("service", at: path)
+        self.family = try reader.required("family", at: path)
+        self.websocket = try reader.required("websocket", at: path)
+        self.auth = try reader.required("auth", at: path)
+        self.vencrypt = try reader.optional("vencrypt", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2768,6 +3028,7 @@ public struct VncServerInfo2: QMPJSONConvertible, Hashable {
         object["websocket"] = self.websocket.json
         object["auth"] = self.auth.json
         object.set("vencrypt", self.vencrypt)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2841,19 +3102,24 @@ public struct ChangeVncPasswordCommand: QMPCommand, QMPJSONConvertible, Hashable
 
     /// `password`
     public var password: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(password: String) {
+    public init(password: String, unknownMembers: JSONObject = [:]) {
         self.password = password
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.password = try object.required("password", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.password = try reader.required("password", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["password"] = self.password.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2879,22 +3145,26 @@ public struct ClientMigrateInfoCommand: QMPCommand, QMPJSONConvertible, Hashable
     public var tlsPort: Int64?
     /// `cert-subject`
     public var certSubject: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`protocol`: String, hostname: String, port: Int64? = nil, tlsPort: Int64? = nil, certSubject: String? = nil) {
+    public init(`protocol`: String, hostname: String, port: Int64? = nil, tlsPort: Int64? = nil, certSubject: String? = nil, unknownMembers: JSONObject = [:]) {
         self.`protocol` = `protocol`
         self.hostname = hostname
         self.port = port
         self.tlsPort = tlsPort
         self.certSubject = certSubject
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`protocol` = try object.required("protocol", at: path)
-        self.hostname = try object.required("hostname", at: path)
-        self.port = try object.optional("port", at: path)
-        self.tlsPort = try object.optional("tls-port", at: path)
-        self.certSubject = try object.optional("cert-subject", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`protocol` = try reader.required("protocol", at: path)
+        self.hostname = try reader.required("hostname", at: path)
+        self.port = try reader.optional("port", at: path)
+        self.tlsPort = try reader.optional("tls-port", at: path)
+        self.certSubject = try reader.optional("cert-subject", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2904,6 +3174,7 @@ public struct ClientMigrateInfoCommand: QMPCommand, QMPJSONConvertible, Hashable
         object.set("port", self.port)
         object.set("tls-port", self.tlsPort)
         object.set("cert-subject", self.certSubject)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3006,18 +3277,22 @@ public struct InputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var head: Int64?
     /// `events`
     public var events: [InputEvent]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, head: Int64? = nil, events: [InputEvent]) {
+    public init(device: String? = nil, head: Int64? = nil, events: [InputEvent], unknownMembers: JSONObject = [:]) {
         self.device = device
         self.head = head
         self.events = events
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.head = try object.optional("head", at: path)
-        self.events = try object.required("events", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.head = try reader.optional("head", at: path)
+        self.events = try reader.required("events", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3025,6 +3300,7 @@ public struct InputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("device", self.device)
         object.set("head", self.head)
         object["events"] = self.events.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3040,18 +3316,26 @@ public struct QueryDisplayOptionsCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3062,18 +3346,26 @@ public struct QueryMiceCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3084,18 +3376,26 @@ public struct QuerySpiceCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3106,18 +3406,26 @@ public struct QueryVncCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3128,18 +3436,26 @@ public struct QueryVncServersCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3163,20 +3479,24 @@ public struct ScreendumpCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var head: Int64?
     /// `format` · since 7.1.0
     public var format: ImageFormat?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, device: String? = nil, head: Int64? = nil, format: ImageFormat? = nil) {
+    public init(filename: String, device: String? = nil, head: Int64? = nil, format: ImageFormat? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.device = device
         self.head = head
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.device = try object.optional("device", at: path)
-        self.head = try object.optional("head", at: path)
-        self.format = try object.optional("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.device = try reader.optional("device", at: path)
+        self.head = try reader.optional("head", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3185,6 +3505,7 @@ public struct ScreendumpCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("device", self.device)
         object.set("head", self.head)
         object.set("format", self.format)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3204,22 +3525,27 @@ public struct SendKeyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var keys: [KeyValue]
     /// `hold-time`
     public var holdTime: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keys: [KeyValue], holdTime: Int64? = nil) {
+    public init(keys: [KeyValue], holdTime: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.keys = keys
         self.holdTime = holdTime
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keys = try object.required("keys", at: path)
-        self.holdTime = try object.optional("hold-time", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.keys = try reader.required("keys", at: path)
+        self.holdTime = try reader.optional("hold-time", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["keys"] = self.keys.json
         object.set("hold-time", self.holdTime)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3264,22 +3590,27 @@ public struct SpiceConnectedEvent: QMPEventPayload, Hashable {
     public var server: SpiceBasicInfo
     /// `client`
     public var client: SpiceBasicInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: SpiceBasicInfo, client: SpiceBasicInfo) {
+    public init(server: SpiceBasicInfo, client: SpiceBasicInfo, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.client = client
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.client = try object.required("client", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.server = try reader.required("server", at: path)
+        self.client = try reader.required("client", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["server"] = self.server.json
         object["client"] = self.client.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3293,22 +3624,27 @@ public struct SpiceDisconnectedEvent: QMPEventPayload, Hashable {
     public var server: SpiceBasicInfo
     /// `client`
     public var client: SpiceBasicInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: SpiceBasicInfo, client: SpiceBasicInfo) {
+    public init(server: SpiceBasicInfo, client: SpiceBasicInfo, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.client = client
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.client = try object.required("client", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.server = try reader.required("server", at: path)
+        self.client = try reader.required("client", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["server"] = self.server.json
         object["client"] = self.client.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3322,22 +3658,27 @@ public struct SpiceInitializedEvent: QMPEventPayload, Hashable {
     public var server: SpiceServerInfo
     /// `client`
     public var client: SpiceChannel
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: SpiceServerInfo, client: SpiceChannel) {
+    public init(server: SpiceServerInfo, client: SpiceChannel, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.client = client
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.client = try object.required("client", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.server = try reader.required("server", at: path)
+        self.client = try reader.required("client", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["server"] = self.server.json
         object["client"] = self.client.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3347,14 +3688,19 @@ public struct SpiceMigrateCompletedEvent: QMPEventPayload, Hashable {
     public static let name: String = "SPICE_MIGRATE_COMPLETED"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -3367,22 +3713,27 @@ public struct VncConnectedEvent: QMPEventPayload, Hashable {
     public var server: VncServerInfo
     /// `client`
     public var client: VncBasicInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: VncServerInfo, client: VncBasicInfo) {
+    public init(server: VncServerInfo, client: VncBasicInfo, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.client = client
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.client = try object.required("client", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.server = try reader.required("server", at: path)
+        self.client = try reader.required("client", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["server"] = self.server.json
         object["client"] = self.client.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3396,22 +3747,27 @@ public struct VncDisconnectedEvent: QMPEventPayload, Hashable {
     public var server: VncServerInfo
     /// `client`
     public var client: VncClientInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: VncServerInfo, client: VncClientInfo) {
+    public init(server: VncServerInfo, client: VncClientInfo, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.client = client
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.client = try object.required("client", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.server = try reader.required("server", at: path)
+        self.client = try reader.required("client", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["server"] = self.server.json
         object["client"] = self.client.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3425,22 +3781,27 @@ public struct VncInitializedEvent: QMPEventPayload, Hashable {
     public var server: VncServerInfo
     /// `client`
     public var client: VncClientInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: VncServerInfo, client: VncClientInfo) {
+    public init(server: VncServerInfo, client: VncClientInfo, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.client = client
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.client = try object.required("client", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.server = try reader.required("server", at: path)
+        self.client = try reader.required("client", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["server"] = self.server.json
         object["client"] = self.client.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -118,18 +118,22 @@ public struct VfioMigrationEvent: QMPEventPayload, Hashable {
     public var qomPath: String
     /// `device-state`
     public var deviceState: QapiVfioMigrationState
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deviceId: String, qomPath: String, deviceState: QapiVfioMigrationState) {
+    public init(deviceId: String, qomPath: String, deviceState: QapiVfioMigrationState, unknownMembers: JSONObject = [:]) {
         self.deviceId = deviceId
         self.qomPath = qomPath
         self.deviceState = deviceState
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.deviceId = try object.required("device-id", at: path)
-        self.qomPath = try object.required("qom-path", at: path)
-        self.deviceState = try object.required("device-state", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.deviceId = try reader.required("device-id", at: path)
+        self.qomPath = try reader.required("qom-path", at: path)
+        self.deviceState = try reader.required("device-state", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -137,6 +141,7 @@ public struct VfioMigrationEvent: QMPEventPayload, Hashable {
         object["device-id"] = self.deviceId.json
         object["qom-path"] = self.qomPath.json
         object["device-state"] = self.deviceState.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

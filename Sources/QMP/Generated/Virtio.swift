@@ -11,22 +11,27 @@ public struct DummyVirtioForceArrays: QMPJSONConvertible, Hashable {
     public var unusedIothreadVqMapping: [IOThreadVirtQueueMapping]
     /// `unused-virtio-gpu-output` · since 10.2.2; optional here because not every QEMU sends it (required since 10.2.2)
     public var unusedVirtioGpuOutput: [VirtIOGPUOutput]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(unusedIothreadVqMapping: [IOThreadVirtQueueMapping], unusedVirtioGpuOutput: [VirtIOGPUOutput]? = nil) {
+    public init(unusedIothreadVqMapping: [IOThreadVirtQueueMapping], unusedVirtioGpuOutput: [VirtIOGPUOutput]? = nil, unknownMembers: JSONObject = [:]) {
         self.unusedIothreadVqMapping = unusedIothreadVqMapping
         self.unusedVirtioGpuOutput = unusedVirtioGpuOutput
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.unusedIothreadVqMapping = try object.required("unused-iothread-vq-mapping", at: path)
-        self.unusedVirtioGpuOutput = try object.optional("unused-virtio-gpu-output", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.unusedIothreadVqMapping = try reader.required("unused-iothread-vq-mapping", at: path)
+        self.unusedVirtioGpuOutput = try reader.optional("unused-virtio-gpu-output", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["unused-iothread-vq-mapping"] = self.unusedIothreadVqMapping.json
         object.set("unused-virtio-gpu-output", self.unusedVirtioGpuOutput)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -82,22 +87,27 @@ public struct IOThreadVirtQueueMapping: QMPJSONConvertible, Hashable {
     public var iothread: String
     /// `vqs`
     public var vqs: [UInt16]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(iothread: String, vqs: [UInt16]? = nil) {
+    public init(iothread: String, vqs: [UInt16]? = nil, unknownMembers: JSONObject = [:]) {
         self.iothread = iothread
         self.vqs = vqs
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.iothread = try object.required("iothread", at: path)
-        self.vqs = try object.optional("vqs", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.iothread = try reader.required("iothread", at: path)
+        self.vqs = try reader.optional("vqs", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["iothread"] = self.iothread.json
         object.set("vqs", self.vqs)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -145,22 +155,27 @@ public struct VhostDeviceProtocols: QMPJSONConvertible, Hashable {
     public var protocols: [String]
     /// `unknown-protocols`
     public var unknownProtocols: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(protocols: [String], unknownProtocols: UInt64? = nil) {
+    public init(protocols: [String], unknownProtocols: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.protocols = protocols
         self.unknownProtocols = unknownProtocols
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.protocols = try object.required("protocols", at: path)
-        self.unknownProtocols = try object.optional("unknown-protocols", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.protocols = try reader.required("protocols", at: path)
+        self.unknownProtocols = try reader.optional("unknown-protocols", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["protocols"] = self.protocols.json
         object.set("unknown-protocols", self.unknownProtocols)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -192,8 +207,10 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
     public var logEnabled: Bool
     /// `log-size`
     public var logSize: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nMemSections: Int64, nTmpSections: Int64, nvqs: UInt32, vqIndex: Int64, features: VirtioDeviceFeatures, ackedFeatures: VirtioDeviceFeatures, backendFeatures: VirtioDeviceFeatures, protocolFeatures: VhostDeviceProtocols, maxQueues: UInt64, backendCap: UInt64, logEnabled: Bool, logSize: UInt64) {
+    public init(nMemSections: Int64, nTmpSections: Int64, nvqs: UInt32, vqIndex: Int64, features: VirtioDeviceFeatures, ackedFeatures: VirtioDeviceFeatures, backendFeatures: VirtioDeviceFeatures, protocolFeatures: VhostDeviceProtocols, maxQueues: UInt64, backendCap: UInt64, logEnabled: Bool, logSize: UInt64, unknownMembers: JSONObject = [:]) {
         self.nMemSections = nMemSections
         self.nTmpSections = nTmpSections
         self.nvqs = nvqs
@@ -206,22 +223,24 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
         self.backendCap = backendCap
         self.logEnabled = logEnabled
         self.logSize = logSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nMemSections = try object.required("n-mem-sections", at: path)
-        self.nTmpSections = try object.required("n-tmp-sections", at: path)
-        self.nvqs = try object.required("nvqs", at: path)
-        self.vqIndex = try object.required("vq-index", at: path)
-        self.features = try object.required("features", at: path)
-        self.ackedFeatures = try object.required("acked-features", at: path)
-        self.backendFeatures = try object.required("backend-features", at: path)
-        self.protocolFeatures = try object.required("protocol-features", at: path)
-        self.maxQueues = try object.required("max-queues", at: path)
-        self.backendCap = try object.required("backend-cap", at: path)
-        self.logEnabled = try object.required("log-enabled", at: path)
-        self.logSize = try object.required("log-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nMemSections = try reader.required("n-mem-sections", at: path)
+        self.nTmpSections = try reader.required("n-tmp-sections", at: path)
+        self.nvqs = try reader.required("nvqs", at: path)
+        self.vqIndex = try reader.required("vq-index", at: path)
+        self.features = try reader.required("features", at: path)
+        self.ackedFeatures = try reader.required("acked-features", at: path)
+        self.backendFeatures = try reader.required("backend-features", at: path)
+        self.protocolFeatures = try reader.required("protocol-features", at: path)
+        self.maxQueues = try reader.required("max-queues", at: path)
+        self.backendCap = try reader.required("backend-cap", at: path)
+        self.logEnabled = try reader.required("log-enabled", at: path)
+        self.logSize = try reader.required("log-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -238,6 +257,7 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
         object["backend-cap"] = self.backendCap.json
         object["log-enabled"] = self.logEnabled.json
         object["log-size"] = self.logSize.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -247,19 +267,24 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
 public struct VirtIOGPUOutput: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String) {
+    public init(name: String, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -295,8 +320,10 @@ public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
     public var signalledUsed: UInt16
     /// `signalled-used-valid`
     public var signalledUsedValid: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, queueIndex: UInt16, inuse: UInt32, vringNum: UInt32, vringNumDefault: UInt32, vringAlign: UInt32, vringDesc: UInt64, vringAvail: UInt64, vringUsed: UInt64, lastAvailIdx: UInt16? = nil, shadowAvailIdx: UInt16? = nil, usedIdx: UInt16, signalledUsed: UInt16, signalledUsedValid: Bool) {
+    public init(name: String, queueIndex: UInt16, inuse: UInt32, vringNum: UInt32, vringNumDefault: UInt32, vringAlign: UInt32, vringDesc: UInt64, vringAvail: UInt64, vringUsed: UInt64, lastAvailIdx: UInt16? = nil, shadowAvailIdx: UInt16? = nil, usedIdx: UInt16, signalledUsed: UInt16, signalledUsedValid: Bool, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.queueIndex = queueIndex
         self.inuse = inuse
@@ -311,24 +338,26 @@ public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
         self.usedIdx = usedIdx
         self.signalledUsed = signalledUsed
         self.signalledUsedValid = signalledUsedValid
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.queueIndex = try object.required("queue-index", at: path)
-        self.inuse = try object.required("inuse", at: path)
-        self.vringNum = try object.required("vring-num", at: path)
-        self.vringNumDefault = try object.required("vring-num-default", at: path)
-        self.vringAlign = try object.required("vring-align", at: path)
-        self.vringDesc = try object.required("vring-desc", at: path)
-        self.vringAvail = try object.required("vring-avail", at: path)
-        self.vringUsed = try object.required("vring-used", at: path)
-        self.lastAvailIdx = try object.optional("last-avail-idx", at: path)
-        self.shadowAvailIdx = try object.optional("shadow-avail-idx", at: path)
-        self.usedIdx = try object.required("used-idx", at: path)
-        self.signalledUsed = try object.required("signalled-used", at: path)
-        self.signalledUsedValid = try object.required("signalled-used-valid", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.queueIndex = try reader.required("queue-index", at: path)
+        self.inuse = try reader.required("inuse", at: path)
+        self.vringNum = try reader.required("vring-num", at: path)
+        self.vringNumDefault = try reader.required("vring-num-default", at: path)
+        self.vringAlign = try reader.required("vring-align", at: path)
+        self.vringDesc = try reader.required("vring-desc", at: path)
+        self.vringAvail = try reader.required("vring-avail", at: path)
+        self.vringUsed = try reader.required("vring-used", at: path)
+        self.lastAvailIdx = try reader.optional("last-avail-idx", at: path)
+        self.shadowAvailIdx = try reader.optional("shadow-avail-idx", at: path)
+        self.usedIdx = try reader.required("used-idx", at: path)
+        self.signalledUsed = try reader.required("signalled-used", at: path)
+        self.signalledUsedValid = try reader.required("signalled-used-valid", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -347,6 +376,7 @@ public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
         object["used-idx"] = self.usedIdx.json
         object["signalled-used"] = self.signalledUsed.json
         object["signalled-used-valid"] = self.signalledUsedValid.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -380,8 +410,10 @@ public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
     public var usedPhys: UInt64
     /// `used-size`
     public var usedSize: UInt32
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, kick: Int64, call: Int64, desc: UInt64, avail: UInt64, used: UInt64, num: Int64, descPhys: UInt64, descSize: UInt32, availPhys: UInt64, availSize: UInt32, usedPhys: UInt64, usedSize: UInt32) {
+    public init(name: String, kick: Int64, call: Int64, desc: UInt64, avail: UInt64, used: UInt64, num: Int64, descPhys: UInt64, descSize: UInt32, availPhys: UInt64, availSize: UInt32, usedPhys: UInt64, usedSize: UInt32, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.kick = kick
         self.call = call
@@ -395,23 +427,25 @@ public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
         self.availSize = availSize
         self.usedPhys = usedPhys
         self.usedSize = usedSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.kick = try object.required("kick", at: path)
-        self.call = try object.required("call", at: path)
-        self.desc = try object.required("desc", at: path)
-        self.avail = try object.required("avail", at: path)
-        self.used = try object.required("used", at: path)
-        self.num = try object.required("num", at: path)
-        self.descPhys = try object.required("desc-phys", at: path)
-        self.descSize = try object.required("desc-size", at: path)
-        self.availPhys = try object.required("avail-phys", at: path)
-        self.availSize = try object.required("avail-size", at: path)
-        self.usedPhys = try object.required("used-phys", at: path)
-        self.usedSize = try object.required("used-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.kick = try reader.required("kick", at: path)
+        self.call = try reader.required("call", at: path)
+        self.desc = try reader.required("desc", at: path)
+        self.avail = try reader.required("avail", at: path)
+        self.used = try reader.required("used", at: path)
+        self.num = try reader.required("num", at: path)
+        self.descPhys = try reader.required("desc-phys", at: path)
+        self.descSize = try reader.required("desc-size", at: path)
+        self.availPhys = try reader.required("avail-phys", at: path)
+        self.availSize = try reader.required("avail-size", at: path)
+        self.usedPhys = try reader.required("used-phys", at: path)
+        self.usedSize = try reader.required("used-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -429,6 +463,7 @@ public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
         object["avail-size"] = self.availSize.json
         object["used-phys"] = self.usedPhys.json
         object["used-size"] = self.usedSize.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -445,20 +480,24 @@ public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
     public var unknownDevFeatures: UInt64?
     /// `unknown-dev-features2` · since 10.2.2
     public var unknownDevFeatures2: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(transports: [String], devFeatures: [String]? = nil, unknownDevFeatures: UInt64? = nil, unknownDevFeatures2: UInt64? = nil) {
+    public init(transports: [String], devFeatures: [String]? = nil, unknownDevFeatures: UInt64? = nil, unknownDevFeatures2: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.transports = transports
         self.devFeatures = devFeatures
         self.unknownDevFeatures = unknownDevFeatures
         self.unknownDevFeatures2 = unknownDevFeatures2
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.transports = try object.required("transports", at: path)
-        self.devFeatures = try object.optional("dev-features", at: path)
-        self.unknownDevFeatures = try object.optional("unknown-dev-features", at: path)
-        self.unknownDevFeatures2 = try object.optional("unknown-dev-features2", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.transports = try reader.required("transports", at: path)
+        self.devFeatures = try reader.optional("dev-features", at: path)
+        self.unknownDevFeatures = try reader.optional("unknown-dev-features", at: path)
+        self.unknownDevFeatures2 = try reader.optional("unknown-dev-features2", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -467,6 +506,7 @@ public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
         object.set("dev-features", self.devFeatures)
         object.set("unknown-dev-features", self.unknownDevFeatures)
         object.set("unknown-dev-features2", self.unknownDevFeatures2)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -478,22 +518,27 @@ public struct VirtioDeviceStatus: QMPJSONConvertible, Hashable {
     public var statuses: [String]
     /// `unknown-statuses`
     public var unknownStatuses: UInt8?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(statuses: [String], unknownStatuses: UInt8? = nil) {
+    public init(statuses: [String], unknownStatuses: UInt8? = nil, unknownMembers: JSONObject = [:]) {
         self.statuses = statuses
         self.unknownStatuses = unknownStatuses
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.statuses = try object.required("statuses", at: path)
-        self.unknownStatuses = try object.optional("unknown-statuses", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.statuses = try reader.required("statuses", at: path)
+        self.unknownStatuses = try reader.optional("unknown-statuses", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["statuses"] = self.statuses.json
         object.set("unknown-statuses", self.unknownStatuses)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -505,22 +550,27 @@ public struct VirtioInfo: QMPJSONConvertible, Hashable {
     public var path: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, name: String) {
+    public init(path: String, name: String, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -538,22 +588,26 @@ public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
     public var avail: VirtioRingAvail
     /// `used`
     public var used: VirtioRingUsed
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, index: UInt32, descs: [VirtioRingDesc], avail: VirtioRingAvail, used: VirtioRingUsed) {
+    public init(name: String, index: UInt32, descs: [VirtioRingDesc], avail: VirtioRingAvail, used: VirtioRingUsed, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.index = index
         self.descs = descs
         self.avail = avail
         self.used = used
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.index = try object.required("index", at: path)
-        self.descs = try object.required("descs", at: path)
-        self.avail = try object.required("avail", at: path)
-        self.used = try object.required("used", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.index = try reader.required("index", at: path)
+        self.descs = try reader.required("descs", at: path)
+        self.avail = try reader.required("avail", at: path)
+        self.used = try reader.required("used", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -563,6 +617,7 @@ public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
         object["descs"] = self.descs.json
         object["avail"] = self.avail.json
         object["used"] = self.used.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -576,18 +631,22 @@ public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
     public var idx: UInt16
     /// `ring`
     public var ring: UInt16
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(flags: UInt16, idx: UInt16, ring: UInt16) {
+    public init(flags: UInt16, idx: UInt16, ring: UInt16, unknownMembers: JSONObject = [:]) {
         self.flags = flags
         self.idx = idx
         self.ring = ring
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.flags = try object.required("flags", at: path)
-        self.idx = try object.required("idx", at: path)
-        self.ring = try object.required("ring", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.idx = try reader.required("idx", at: path)
+        self.ring = try reader.required("ring", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -595,6 +654,7 @@ public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
         object["flags"] = self.flags.json
         object["idx"] = self.idx.json
         object["ring"] = self.ring.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -608,18 +668,22 @@ public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
     public var len: UInt32
     /// `flags`
     public var flags: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(addr: UInt64, len: UInt32, flags: [String]) {
+    public init(addr: UInt64, len: UInt32, flags: [String], unknownMembers: JSONObject = [:]) {
         self.addr = addr
         self.len = len
         self.flags = flags
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.addr = try object.required("addr", at: path)
-        self.len = try object.required("len", at: path)
-        self.flags = try object.required("flags", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.len = try reader.required("len", at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -627,6 +691,7 @@ public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
         object["addr"] = self.addr.json
         object["len"] = self.len.json
         object["flags"] = self.flags.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -638,22 +703,27 @@ public struct VirtioRingUsed: QMPJSONConvertible, Hashable {
     public var flags: UInt16
     /// `idx`
     public var idx: UInt16
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(flags: UInt16, idx: UInt16) {
+    public init(flags: UInt16, idx: UInt16, unknownMembers: JSONObject = [:]) {
         self.flags = flags
         self.idx = idx
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.flags = try object.required("flags", at: path)
-        self.idx = try object.required("idx", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.idx = try reader.required("idx", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["flags"] = self.flags.json
         object["idx"] = self.idx.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -703,8 +773,10 @@ public struct VirtioStatus: QMPJSONConvertible, Hashable {
     public var useGuestNotifierMask: Bool
     /// `vhost-dev`
     public var vhostDev: VhostStatus?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, deviceId: UInt16, vhostStarted: Bool, deviceEndian: String, guestFeatures: VirtioDeviceFeatures, hostFeatures: VirtioDeviceFeatures, backendFeatures: VirtioDeviceFeatures, numVqs: Int64, status: VirtioDeviceStatus, isr: UInt8, queueSel: UInt16, vmRunning: Bool, broken: Bool, disabled: Bool, useStarted: Bool, started: Bool, startOnKick: Bool, disableLegacyCheck: Bool, busName: String, useGuestNotifierMask: Bool, vhostDev: VhostStatus? = nil) {
+    public init(name: String, deviceId: UInt16, vhostStarted: Bool, deviceEndian: String, guestFeatures: VirtioDeviceFeatures, hostFeatures: VirtioDeviceFeatures, backendFeatures: VirtioDeviceFeatures, numVqs: Int64, status: VirtioDeviceStatus, isr: UInt8, queueSel: UInt16, vmRunning: Bool, broken: Bool, disabled: Bool, useStarted: Bool, started: Bool, startOnKick: Bool, disableLegacyCheck: Bool, busName: String, useGuestNotifierMask: Bool, vhostDev: VhostStatus? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.deviceId = deviceId
         self.vhostStarted = vhostStarted
@@ -726,31 +798,33 @@ public struct VirtioStatus: QMPJSONConvertible, Hashable {
         self.busName = busName
         self.useGuestNotifierMask = useGuestNotifierMask
         self.vhostDev = vhostDev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.deviceId = try object.required("device-id", at: path)
-        self.vhostStarted = try object.required("vhost-started", at: path)
-        self.deviceEndian = try object.required("device-endian", at: path)
-        self.guestFeatures = try object.required("guest-features", at: path)
-        self.hostFeatures = try object.required("host-features", at: path)
-        self.backendFeatures = try object.required("backend-features", at: path)
-        self.numVqs = try object.required("num-vqs", at: path)
-        self.status = try object.required("status", at: path)
-        self.isr = try object.required("isr", at: path)
-        self.queueSel = try object.required("queue-sel", at: path)
-        self.vmRunning = try object.required("vm-running", at: path)
-        self.broken = try object.required("broken", at: path)
-        self.disabled = try object.required("disabled", at: path)
-        self.useStarted = try object.required("use-started", at: path)
-        self.started = try object.required("started", at: path)
-        self.startOnKick = try object.required("start-on-kick", at: path)
-        self.disableLegacyCheck = try object.required("disable-legacy-check", at: path)
-        self.busName = try object.required("bus-name", at: path)
-        self.useGuestNotifierMask = try object.required("use-guest-notifier-mask", at: path)
-        self.vhostDev = try object.optional("vhost-dev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.deviceId = try reader.required("device-id", at: path)
+        self.vhostStarted = try reader.required("vhost-started", at: path)
+        self.deviceEndian = try reader.required("device-endian", at: path)
+        self.guestFeatures = try reader.required("guest-features", at: path)
+        self.hostFeatures = try reader.required("host-features", at: path)
+        self.backendFeatures = try reader.required("backend-features", at: path)
+        self.numVqs = try reader.required("num-vqs", at: path)
+        self.status = try reader.required("status", at: path)
+        self.isr = try reader.required("isr", at: path)
+        self.queueSel = try reader.required("queue-sel", at: path)
+        self.vmRunning = try reader.required("vm-running", at: path)
+        self.broken = try reader.required("broken", at: path)
+        self.disabled = try reader.required("disabled", at: path)
+        self.useStarted = try reader.required("use-started", at: path)
+        self.started = try reader.required("started", at: path)
+        self.startOnKick = try reader.required("start-on-kick", at: path)
+        self.disableLegacyCheck = try reader.required("disable-legacy-check", at: path)
+        self.busName = try reader.required("bus-name", at: path)
+        self.useGuestNotifierMask = try reader.required("use-guest-notifier-mask", at: path)
+        self.vhostDev = try reader.optional("vhost-dev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -776,6 +850,7 @@ public struct VirtioStatus: QMPJSONConvertible, Hashable {
         object["bus-name"] = self.busName.json
         object["use-guest-notifier-mask"] = self.useGuestNotifierMask.json
         object.set("vhost-dev", self.vhostDev)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -787,18 +862,26 @@ public struct XQueryVirtioCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(7, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -815,18 +898,22 @@ public struct XQueryVirtioQueueElementCommand: QMPCommand, QMPJSONConvertible, H
     public var queue: UInt16
     /// `index`
     public var index: UInt16?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, queue: UInt16, index: UInt16? = nil) {
+    public init(path: String, queue: UInt16, index: UInt16? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.queue = queue
         self.index = index
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.queue = try object.required("queue", at: path)
-        self.index = try object.optional("index", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.queue = try reader.required("queue", at: path)
+        self.index = try reader.optional("index", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -834,6 +921,7 @@ public struct XQueryVirtioQueueElementCommand: QMPCommand, QMPJSONConvertible, H
         object["path"] = self.path.json
         object["queue"] = self.queue.json
         object.set("index", self.index)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -853,22 +941,27 @@ public struct XQueryVirtioQueueStatusCommand: QMPCommand, QMPJSONConvertible, Ha
     public var path: String
     /// `queue`
     public var queue: UInt16
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, queue: UInt16) {
+    public init(path: String, queue: UInt16, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.queue = queue
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.queue = try object.required("queue", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.queue = try reader.required("queue", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
         object["queue"] = self.queue.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -886,19 +979,24 @@ public struct XQueryVirtioStatusCommand: QMPCommand, QMPJSONConvertible, Hashabl
 
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String) {
+    public init(path: String, unknownMembers: JSONObject = [:]) {
         self.path = path
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -918,22 +1016,27 @@ public struct XQueryVirtioVhostQueueStatusCommand: QMPCommand, QMPJSONConvertibl
     public var path: String
     /// `queue`
     public var queue: UInt16
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, queue: UInt16) {
+    public init(path: String, queue: UInt16, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.queue = queue
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.queue = try object.required("queue", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.queue = try reader.required("queue", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
         object["queue"] = self.queue.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

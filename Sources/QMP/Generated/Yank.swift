@@ -10,22 +10,24 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
     public var type: YankInstanceType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: YankInstanceType, branch: Branch) {
+    public init(type: YankInstanceType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .blockNode: self.branch = .blockNode(try YankInstanceBlockNode(json: json, path: path))
-        case .chardev: self.branch = .chardev(try YankInstanceChardev(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .blockNode: self.branch = .blockNode(try YankInstanceBlockNode(reading: &reader, at: path))
+        case .chardev: self.branch = .chardev(try YankInstanceChardev(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -40,6 +42,7 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -59,19 +62,29 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
 public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
     /// `node-name`
     public var nodeName: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String) {
+    public init(nodeName: String, unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.nodeName = try reader.required("node-name", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.required("node-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node-name"] = self.nodeName.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -81,19 +94,29 @@ public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
 public struct YankInstanceChardev: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -141,18 +164,26 @@ public struct QueryYankCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = true
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -165,19 +196,24 @@ public struct YankCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `instances`
     public var instances: [YankInstance]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(instances: [YankInstance]) {
+    public init(instances: [YankInstance], unknownMembers: JSONObject = [:]) {
         self.instances = instances
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.instances = try object.required("instances", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.instances = try reader.required("instances", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["instances"] = self.instances.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

@@ -302,7 +302,7 @@ public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
 /// QAPI struct `SchemaInfoCommand`.
 /// In QEMU 2.5.0 and later.
 /// Shape changed in 2.12.0, 3.0.0, 4.2.0, 5.0.0; this is the newest shape.
-/// No longer sent, and kept in `unknownMembers` when an older QEMU sends it: `features` (until 4.2.0).
+/// No longer sent, and without a property of its own here: `features` (until 4.2.0).
 public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
     /// `arg-type`
     public var argType: String
@@ -448,7 +448,7 @@ public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
 /// QAPI struct `SchemaInfoObject`.
 /// In QEMU 2.5.0 and later.
 /// Shape changed in 4.1.0, 5.0.0; this is the newest shape.
-/// No longer sent, and kept in `unknownMembers` when an older QEMU sends it: `features` (until 4.2.0).
+/// No longer sent, and without a property of its own here: `features` (until 4.2.0).
 public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
     /// `members`
     public var members: [SchemaInfoObjectMember]

@@ -255,7 +255,7 @@ public enum SevGuestType: QMPJSONConvertible, Hashable {
 /// QAPI union `SevInfo`, told apart by `sev-type`.
 /// In QEMU 2.12.0 and later.
 /// Shape changed in 9.1.0; this is the newest shape.
-/// No longer sent, and kept in `unknownMembers` when an older QEMU sends it: `handle` (until 9.0.0), `policy` (until 9.0.0).
+/// No longer sent, and without a property of its own here: `handle` (until 9.0.0), `policy` (until 9.0.0).
 public struct SevInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
     public var enabled: Bool

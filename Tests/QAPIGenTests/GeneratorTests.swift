@@ -137,13 +137,14 @@ struct ReferenceTests {
         #expect(try Tint(json: ["with": "red", "ratio": 0.5]) == .mix(Mix(with: .name("red"), ratio: 0.5)))
     }
 
-    @Test("the generated types decode, skip unknown members, keep unknown enum values and omit nil members")
+    @Test("the generated types decode, keep unknown members and enum values, and omit nil members")
     func generatedTypesWork() throws {
         let paint = try Paint(json: ["color": "dark-blue", "tags": ["a"], "x-gloss": 1, "added-by-qemu-10": true])
         #expect(paint.color == .darkBlue)
         #expect(paint.coatCount == nil)
         #expect(paint.xGloss == 1)
-        #expect(paint.json == ["color": "dark-blue", "tags": ["a"], "x-gloss": 1.0])
+        #expect(paint.unknownMembers == ["added-by-qemu-10": true])
+        #expect(paint.json == ["color": "dark-blue", "tags": ["a"], "x-gloss": 1.0, "added-by-qemu-10": true])
         let future = try Color(json: "ultraviolet")
         #expect(future == .unknown("ultraviolet"))
         #expect(future.json == "ultraviolet")

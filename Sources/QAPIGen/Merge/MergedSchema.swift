@@ -265,6 +265,21 @@ public struct MergedSchema: Sendable {
             schema.types[name]!.kind = .object(object)
         }
         for command in schema.commands.values {
+            if command.argumentType == nil, let history = availability.command(command.name),
+                history.members.values.contains(where: { $0.lastVersion != nil })
+            {
+                // Every argument is gone: the newest older release's inline arguments come back
+                // (as members made optional below, since the newest release has none of them).
+                let older = older.first { release in
+                    guard let type = release.schema.commands[command.name]?.argumentType else { return false }
+                    return release.schema.types[type]?.isImplicit == true && plainMembers(release.schema, type) != nil
+                }
+                if let older, let type = older.schema.commands[command.name]?.argumentType {
+                    adopt(type, from: older.schema, into: &schema)
+                    schema.commands[command.name]?.argumentType = type
+                    continue
+                }
+            }
             guard let argumentType = command.argumentType, schema.types[argumentType]?.isImplicit == true,
                 let members = plainMembers(schema, argumentType), let history = availability.command(command.name)
             else { continue }

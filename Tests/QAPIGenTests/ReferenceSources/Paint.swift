@@ -9,22 +9,24 @@ public struct Brush: QMPJSONConvertible, Hashable {
     public var type: BrushKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: BrushKind, branch: Branch) {
+    public init(type: BrushKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .round: self.branch = .round(try object.required("data", at: path))
-        case .flat: self.branch = .flat(try object.required("data", at: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .round: self.branch = .round(try reader.required("data", at: path))
+        case .flat: self.branch = .flat(try reader.required("data", at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -39,6 +41,7 @@ public struct Brush: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -88,19 +91,29 @@ public enum BrushKind: QMPJSONConvertible, Hashable {
 public struct Circle: QMPJSONConvertible, Hashable {
     /// `radius`
     public var radius: Double
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(radius: Double) {
+    public init(radius: Double, unknownMembers: JSONObject = [:]) {
         self.radius = radius
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.radius = try reader.required("radius", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.radius = try object.required("radius", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["radius"] = self.radius.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -109,19 +122,24 @@ public struct Circle: QMPJSONConvertible, Hashable {
 public struct Coat: QMPJSONConvertible, Hashable {
     /// `finish`
     public var finish: Finish?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(finish: Finish? = nil) {
+    public init(finish: Finish? = nil, unknownMembers: JSONObject = [:]) {
         self.finish = finish
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.finish = try object.optional("finish", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.finish = try reader.optional("finish", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("finish", self.finish)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -202,22 +220,24 @@ public struct Frame: QMPJSONConvertible, Hashable {
     public var kind: FrameKind
     /// The members the value of `kind` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(kind: FrameKind, branch: Branch) {
+    public init(kind: FrameKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.kind = kind
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.kind = try object.required("kind", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.kind = try reader.required("kind", at: path)
         switch self.kind {
-        case .picture: self.branch = .picture(try Picture(json: json, path: path))
-        case .frames: self.branch = .frames(try Frames(json: json, path: path))
-        default:
-            let common: Set<String> = ["kind"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .picture: self.branch = .picture(try Picture(reading: &reader, at: path))
+        case .frames: self.branch = .frames(try Frames(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -232,6 +252,7 @@ public struct Frame: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -283,22 +304,32 @@ public struct Frames: QMPJSONConvertible, Hashable {
     public var count: Int64
     /// `inner`
     public var inner: Frame?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(count: Int64, inner: Frame? = nil) {
+    public init(count: Int64, inner: Frame? = nil, unknownMembers: JSONObject = [:]) {
         self.count = count
         self.inner = inner
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.count = try reader.required("count", at: path)
+        self.inner = try reader.optional("inner", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.count = try object.required("count", at: path)
-        self.inner = try object.optional("inner", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["count"] = self.count.json
         object.set("inner", self.inner)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -318,23 +349,27 @@ public struct Layer: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String?
     /// `json`
-    public var json_: Int64?
+    public var json_2: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, below: Layer? = nil, brush: Brush, path: String? = nil, json_: Int64? = nil) {
+    public init(name: String, below: Layer? = nil, brush: Brush, path: String? = nil, json_2: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self._below = QMPIndirect(below)
         self.brush = brush
         self.path = path
-        self.json_ = json_
+        self.json_2 = json_2
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self._below = QMPIndirect(try object.optional("below", at: path))
-        self.brush = try object.required("brush", at: path)
-        self.path = try object.optional("path", at: path)
-        self.json_ = try object.optional("json", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self._below = QMPIndirect(try reader.optional("below", at: path))
+        self.brush = try reader.required("brush", at: path)
+        self.path = try reader.optional("path", at: path)
+        self.json_2 = try reader.optional("json", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -343,7 +378,8 @@ public struct Layer: QMPJSONConvertible, Hashable {
         object.set("below", self.below)
         object["brush"] = self.brush.json
         object.set("path", self.path)
-        object.set("json", self.json_)
+        object.set("json", self.json_2)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -354,36 +390,46 @@ public struct Mix: QMPJSONConvertible, Hashable {
     public var with: Tint
     /// `ratio`
     public var ratio: Double
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(with: Tint, ratio: Double) {
+    public init(with: Tint, ratio: Double, unknownMembers: JSONObject = [:]) {
         self.with = with
         self.ratio = ratio
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.with = try object.required("with", at: path)
-        self.ratio = try object.required("ratio", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.with = try reader.required("with", at: path)
+        self.ratio = try reader.required("ratio", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["with"] = self.with.json
         object["ratio"] = self.ratio.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `Nothing`.
 public struct Nothing: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -399,22 +445,26 @@ public struct Paint: QMPJSONConvertible, Hashable {
     public var `default`: Bool?
     /// `x-gloss`
     public var xGloss: Double
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(color: Color, coatCount: UInt8? = nil, tags: [String], `default`: Bool? = nil, xGloss: Double) {
+    public init(color: Color, coatCount: UInt8? = nil, tags: [String], `default`: Bool? = nil, xGloss: Double, unknownMembers: JSONObject = [:]) {
         self.color = color
         self.coatCount = coatCount
         self.tags = tags
         self.`default` = `default`
         self.xGloss = xGloss
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.color = try object.required("color", at: path)
-        self.coatCount = try object.optional("coat-count", at: path)
-        self.tags = try object.required("tags", at: path)
-        self.`default` = try object.optional("default", at: path)
-        self.xGloss = try object.required("x-gloss", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.color = try reader.required("color", at: path)
+        self.coatCount = try reader.optional("coat-count", at: path)
+        self.tags = try reader.required("tags", at: path)
+        self.`default` = try reader.optional("default", at: path)
+        self.xGloss = try reader.required("x-gloss", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -424,6 +474,7 @@ public struct Paint: QMPJSONConvertible, Hashable {
         object["tags"] = self.tags.json
         object.set("default", self.`default`)
         object["x-gloss"] = self.xGloss.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -432,19 +483,29 @@ public struct Paint: QMPJSONConvertible, Hashable {
 public struct Picture: QMPJSONConvertible, Hashable {
     /// `title`
     public var title: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(title: String) {
+    public init(title: String, unknownMembers: JSONObject = [:]) {
         self.title = title
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.title = try reader.required("title", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.title = try object.required("title", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["title"] = self.title.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -457,24 +518,26 @@ public struct Shape: QMPJSONConvertible, Hashable {
     public var label: String?
     /// The members the value of `kind` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(kind: ShapeKind, label: String? = nil, branch: Branch) {
+    public init(kind: ShapeKind, label: String? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.kind = kind
         self.label = label
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.kind = try object.required("kind", at: path)
-        self.label = try object.optional("label", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.kind = try reader.required("kind", at: path)
+        self.label = try reader.optional("label", at: path)
         switch self.kind {
-        case .circle: self.branch = .circle(try Circle(json: json, path: path))
-        case .square: self.branch = .square(try Square(json: json, path: path))
-        default:
-            let common: Set<String> = ["kind", "label"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .circle: self.branch = .circle(try Circle(reading: &reader, at: path))
+        case .square: self.branch = .square(try Square(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -490,6 +553,7 @@ public struct Shape: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -539,50 +603,19 @@ public enum ShapeKind: QMPJSONConvertible, Hashable {
     }
 }
 
-/// QAPI enum `SizeName`.
-public enum SizeName: QMPJSONConvertible, Hashable {
-    /// `big`
-    case big
-    /// `small`
-    case small
-    /// A value this binding does not know, as a newer QEMU may send; kept as sent.
-    case unknown(String)
-
-    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let raw = try String(json: json, path: path)
-        switch raw {
-        case "big": self = .big
-        case "small": self = .small
-        default: self = .unknown(raw)
-        }
-    }
-
-    public var rawValue: String {
-        switch self {
-        case .big: "big"
-        case .small: "small"
-        case .unknown(let raw): raw
-        }
-    }
-
-    public var json: JSONValue {
-        .string(rawValue)
-    }
-}
-
 /// QAPI alternate `SizeOrName`: the branch follows the JSON kind of the value.
 public enum SizeOrName: QMPJSONConvertible, Hashable {
     /// `size`
     case size(UInt64)
     /// `name`
-    case name(SizeName)
+    case name(String)
     /// `shape`
     case shape(Shape)
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         switch json {
         case .int, .uint: self = .size(try UInt64(json: json, path: path))
-        case .string: self = .name(try SizeName(json: json, path: path))
+        case .string: self = .name(try String(json: json, path: path))
         case .object: self = .shape(try Shape(json: json, path: path))
         default: throw .typeMismatch(path, expected: "integer or string or object", got: json)
         }
@@ -603,22 +636,32 @@ public struct Square: QMPJSONConvertible, Hashable {
     public var side: Int64
     /// `rotated`
     public var rotated: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(side: Int64, rotated: Bool? = nil) {
+    public init(side: Int64, rotated: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.side = side
         self.rotated = rotated
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.side = try reader.required("side", at: path)
+        self.rotated = try reader.optional("rotated", at: path)
+        self.unknownMembers = [:]
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.side = try object.required("side", at: path)
-        self.rotated = try object.optional("rotated", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["side"] = self.side.json
         object.set("rotated", self.rotated)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -657,22 +700,27 @@ public struct DrawCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var shape: Shape
     /// `size`
     public var size: SizeOrName?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(shape: Shape, size: SizeOrName? = nil) {
+    public init(shape: Shape, size: SizeOrName? = nil, unknownMembers: JSONObject = [:]) {
         self.shape = shape
         self.size = size
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.shape = try object.required("shape", at: path)
-        self.size = try object.optional("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.shape = try reader.required("shape", at: path)
+        self.size = try reader.optional("size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["shape"] = self.shape.json
         object.set("size", self.size)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -688,18 +736,26 @@ public struct DryCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -710,18 +766,26 @@ public struct QueryColorsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = true
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -736,22 +800,27 @@ public struct RepaintCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var color: Color
     /// `coats`
     public var coats: UInt8?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(color: Color, coats: UInt8? = nil) {
+    public init(color: Color, coats: UInt8? = nil, unknownMembers: JSONObject = [:]) {
         self.color = color
         self.coats = coats
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.color = try object.required("color", at: path)
-        self.coats = try object.optional("coats", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.color = try reader.required("color", at: path)
+        self.coats = try reader.optional("coats", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["color"] = self.color.json
         object.set("coats", self.coats)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -796,22 +865,27 @@ public struct PaintDriedEvent: QMPEventPayload, Hashable {
     public var paint: Paint
     /// `seconds`
     public var seconds: Double?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(paint: Paint, seconds: Double? = nil) {
+    public init(paint: Paint, seconds: Double? = nil, unknownMembers: JSONObject = [:]) {
         self.paint = paint
         self.seconds = seconds
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.paint = try object.required("paint", at: path)
-        self.seconds = try object.optional("seconds", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.paint = try reader.required("paint", at: path)
+        self.seconds = try reader.optional("seconds", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["paint"] = self.paint.json
         object.set("seconds", self.seconds)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -821,13 +895,18 @@ public struct WetEvent: QMPEventPayload, Hashable {
     public static let name: String = "WET"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }

@@ -189,7 +189,9 @@ extension Translator {
         let encode: [SwiftStatement] =
             typed.isEmpty
             ? [.expression(.jsonObjectValue(unknown))]
-            : [Self.newObject] + encodeStatements(typed) + [Self.encodeUnknownMembers, .return(.jsonObjectValue(.object))]
+            : [Self.newObject] + encodeStatements(typed) + [
+                Self.encodeUnknownMembers, .return(.jsonObjectValue(.object)),
+            ]
         declarations.append(Self.jsonProperty(encode))
         return declarations
     }

@@ -140,7 +140,9 @@ extension Translator {
                     SwiftParameter(label: "at", name: "path", type: .path),
                 ],
                 throwing: .decodingError,
-                body: read + [.assignment(unknown, .emptyDictionary)]
+                // `JSONObject()` rather than `[:]`, which goes through the dictionary literal's
+                // generic initializer on every value decoded.
+                body: read + [.assignment(unknown, SwiftExpression.type(.jsonObject).call())]
             )
         )
         let delegate = SwiftStatement.expression(

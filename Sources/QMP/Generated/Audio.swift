@@ -188,7 +188,7 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
         self.threshold = try reader.optional("threshold", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -299,7 +299,7 @@ public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -403,7 +403,7 @@ public struct AudiodevDBusOptions: QMPJSONConvertible, Hashable {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
         self.nsamples = try reader.optional("nsamples", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -522,7 +522,7 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
         self.latency = try reader.optional("latency", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -560,7 +560,7 @@ public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -597,7 +597,7 @@ public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -728,7 +728,7 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
         self.tryMmap = try reader.optional("try-mmap", at: path)
         self.exclusive = try reader.optional("exclusive", at: path)
         self.dspPolicy = try reader.optional("dsp-policy", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -845,7 +845,7 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
         self.server = try reader.optional("server", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1014,7 +1014,7 @@ public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1123,7 +1123,7 @@ public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1230,7 +1230,7 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
         self.out = try reader.optional("out", at: path)
         self.dev = try reader.optional("dev", at: path)
         self.latency = try reader.optional("latency", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1273,7 +1273,7 @@ public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
         self.`in` = try reader.optional("in", at: path)
         self.out = try reader.optional("out", at: path)
         self.path = try reader.optional("path", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

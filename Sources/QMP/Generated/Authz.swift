@@ -22,7 +22,7 @@ public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.filename = try reader.required("filename", at: path)
         self.refresh = try reader.optional("refresh", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -59,7 +59,7 @@ public struct AuthZListProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.policy = try reader.optional("policy", at: path)
         self.rules = try reader.optional("rules", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -92,7 +92,7 @@ public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.service = try reader.required("service", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -124,7 +124,7 @@ public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.identity = try reader.required("identity", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

@@ -167,7 +167,7 @@ public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
         self.mountpoint = try reader.required("mountpoint", at: path)
         self.growable = try reader.optional("growable", at: path)
         self.allowOther = try reader.optional("allow-other", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -214,7 +214,7 @@ public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
         self.description = try reader.optional("description", at: path)
         self.bitmaps = try reader.optional("bitmaps", at: path)
         self.allocationDepth = try reader.optional("allocation-depth", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -297,7 +297,7 @@ public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
         self.queueSize = try reader.optional("queue-size", at: path)
         self.logicalBlockSize = try reader.optional("logical-block-size", at: path)
         self.serial = try reader.optional("serial", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -341,7 +341,7 @@ public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
         self.addr = try reader.required("addr", at: path)
         self.logicalBlockSize = try reader.optional("logical-block-size", at: path)
         self.numQueues = try reader.optional("num-queues", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

@@ -162,7 +162,7 @@ public struct QCryptoAkCipherOptionsRSA: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.hashAlg = try reader.required("hash-alg", at: path)
         self.paddingAlg = try reader.required("padding-alg", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -265,7 +265,7 @@ public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
         self.keyslot = try reader.optional("keyslot", at: path)
         self.iterTime = try reader.optional("iter-time", at: path)
         self.secret = try reader.optional("secret", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -385,7 +385,7 @@ public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
         self.hashAlg = try reader.optional("hash-alg", at: path)
         self.iterTime = try reader.optional("iter-time", at: path)
         self.detachedHeader = try reader.optional("detached-header", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -571,7 +571,7 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
         self.masterKeyIters = try reader.required("master-key-iters", at: path)
         self.uuid = try reader.required("uuid", at: path)
         self.slots = try reader.required("slots", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -786,7 +786,7 @@ public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.keySecret = try reader.optional("key-secret", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -818,7 +818,7 @@ public struct QCryptoBlockOptionsQCow: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.keySecret = try reader.optional("key-secret", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1417,7 +1417,7 @@ public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
         self.iv = try reader.optional("iv", at: path)
         self.serial = try reader.required("serial", at: path)
         self.loaded = try reader.optional("loaded", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1474,7 +1474,7 @@ public struct SecretProperties: QMPJSONConvertible, Hashable {
         self.data = try reader.optional("data", at: path)
         self.file = try reader.optional("file", at: path)
         self.loaded = try reader.optional("loaded", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1528,7 +1528,7 @@ public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
         self.endpoint = try reader.optional("endpoint", at: path)
         self.priority = try reader.optional("priority", at: path)
         self.loaded = try reader.optional("loaded", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1576,7 +1576,7 @@ public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
         self.dir = try reader.optional("dir", at: path)
         self.endpoint = try reader.optional("endpoint", at: path)
         self.priority = try reader.optional("priority", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1632,7 +1632,7 @@ public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
         self.priority = try reader.optional("priority", at: path)
         self.username = try reader.optional("username", at: path)
         self.loaded = try reader.optional("loaded", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1694,7 +1694,7 @@ public struct TlsCredsX509Properties: QMPJSONConvertible, Hashable {
         self.sanityCheck = try reader.optional("sanity-check", at: path)
         self.passwordid = try reader.optional("passwordid", at: path)
         self.loaded = try reader.optional("loaded", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

@@ -159,7 +159,7 @@ public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.members = try reader.required("members", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -218,7 +218,7 @@ public struct SchemaInfoArray: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.elementType = try reader.required("element-type", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -282,7 +282,7 @@ public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.jsonType = try reader.required("json-type", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -324,7 +324,7 @@ public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
         self.argType = try reader.required("arg-type", at: path)
         self.retType = try reader.required("ret-type", at: path)
         self.allowOob = try reader.optional("allow-oob", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -363,7 +363,7 @@ public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.members = try reader.optional("members", at: path)
         self.values = try reader.required("values", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -428,7 +428,7 @@ public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.argType = try reader.required("arg-type", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -470,7 +470,7 @@ public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
         self.members = try reader.required("members", at: path)
         self.tag = try reader.optional("tag", at: path)
         self.variants = try reader.optional("variants", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

@@ -22,7 +22,7 @@ public struct AcpiGenericInitiatorProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.pciDev = try reader.required("pci-dev", at: path)
         self.node = try reader.required("node", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -59,7 +59,7 @@ public struct AcpiGenericPortProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.pciBus = try reader.required("pci-bus", at: path)
         self.node = try reader.required("node", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -96,7 +96,7 @@ public struct CanHostSocketcanProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.`if` = try reader.required("if", at: path)
         self.canbus = try reader.required("canbus", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -161,7 +161,7 @@ public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
         self.expiredScanCycle = try reader.optional("expired_scan_cycle", at: path)
         self.maxQueueSize = try reader.optional("max_queue_size", at: path)
         self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -210,7 +210,7 @@ public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
         self.queues = try reader.optional("queues", at: path)
         self.throttleBps = try reader.optional("throttle-bps", at: path)
         self.throttleOps = try reader.optional("throttle-ops", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -257,7 +257,7 @@ public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
         self.throttleBps = try reader.optional("throttle-bps", at: path)
         self.throttleOps = try reader.optional("throttle-ops", at: path)
         self.chardev = try reader.required("chardev", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -296,7 +296,7 @@ public struct DBusVMStateProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.addr = try reader.required("addr", at: path)
         self.idList = try reader.optional("id-list", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -386,7 +386,7 @@ public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
         self.position = try reader.optional("position", at: path)
         self.insert = try reader.optional("insert", at: path)
         self.interval = try reader.required("interval", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -447,7 +447,7 @@ public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
         self.insert = try reader.optional("insert", at: path)
         self.file = try reader.required("file", at: path)
         self.maxlen = try reader.optional("maxlen", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -509,7 +509,7 @@ public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
         self.insert = try reader.optional("insert", at: path)
         self.outdev = try reader.required("outdev", at: path)
         self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -575,7 +575,7 @@ public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
         self.indev = try reader.optional("indev", at: path)
         self.outdev = try reader.optional("outdev", at: path)
         self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -634,7 +634,7 @@ public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
         self.position = try reader.optional("position", at: path)
         self.insert = try reader.optional("insert", at: path)
         self.vnetHdrSupport = try reader.optional("vnet_hdr_support", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -671,7 +671,7 @@ public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.fd = try reader.optional("fd", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -703,7 +703,7 @@ public struct IgvmCfgProperties: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.file = try reader.required("file", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -759,7 +759,7 @@ public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
         self.yOrigin = try reader.optional("y-origin", at: path)
         self.width = try reader.optional("width", at: path)
         self.height = try reader.optional("height", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -809,7 +809,7 @@ public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
         self.grabAll = try reader.optional("grab_all", at: path)
         self.`repeat` = try reader.optional("repeat", at: path)
         self.grabToggle = try reader.optional("grab-toggle", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -865,7 +865,7 @@ public struct IothreadProperties: QMPJSONConvertible, Hashable {
         self.pollMaxNs = try reader.optional("poll-max-ns", at: path)
         self.pollGrow = try reader.optional("poll-grow", at: path)
         self.pollShrink = try reader.optional("poll-shrink", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -910,7 +910,7 @@ public struct MainLoopProperties: QMPJSONConvertible, Hashable {
         self.aioMaxBatch = try reader.optional("aio-max-batch", at: path)
         self.threadPoolMin = try reader.optional("thread-pool-min", at: path)
         self.threadPoolMax = try reader.optional("thread-pool-max", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -985,7 +985,7 @@ public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
         self.reserve = try reader.optional("reserve", at: path)
         self.size = try reader.required("size", at: path)
         self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1096,7 +1096,7 @@ public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
         self.pmem = try reader.optional("pmem", at: path)
         self.readonly = try reader.optional("readonly", at: path)
         self.rom = try reader.optional("rom", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1198,7 +1198,7 @@ public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
         self.hugetlb = try reader.optional("hugetlb", at: path)
         self.hugetlbsize = try reader.optional("hugetlbsize", at: path)
         self.seal = try reader.optional("seal", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1284,7 +1284,7 @@ public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
         self.reserve = try reader.optional("reserve", at: path)
         self.size = try reader.required("size", at: path)
         self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1366,7 +1366,7 @@ public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
         self.reserve = try reader.optional("reserve", at: path)
         self.size = try reader.required("size", at: path)
         self.xUseCanonicalPathForRamblockId = try reader.optional("x-use-canonical-path-for-ramblock-id", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -1456,7 +1456,7 @@ public struct NetfilterProperties: QMPJSONConvertible, Hashable {
         self.status = try reader.optional("status", at: path)
         self.position = try reader.optional("position", at: path)
         self.insert = try reader.optional("insert", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2110,7 +2110,7 @@ public struct PrManagerHelperProperties: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.path = try reader.required("path", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2146,7 +2146,7 @@ public struct QtestProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.chardev = try reader.required("chardev", at: path)
         self.log = try reader.optional("log", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2183,7 +2183,7 @@ public struct RemoteObjectProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.fd = try reader.required("fd", at: path)
         self.devid = try reader.required("devid", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2220,7 +2220,7 @@ public struct RngEgdProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.opened = try reader.optional("opened", at: path)
         self.chardev = try reader.required("chardev", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2253,7 +2253,7 @@ public struct RngProperties: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.opened = try reader.optional("opened", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2289,7 +2289,7 @@ public struct RngRandomProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.opened = try reader.optional("opened", at: path)
         self.filename = try reader.optional("filename", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2397,7 +2397,7 @@ public struct SevGuestProperties: QMPJSONConvertible, Hashable {
         self.policy = try reader.optional("policy", at: path)
         self.handle = try reader.optional("handle", at: path)
         self.legacyVmType = try reader.optional("legacy-vm-type", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2477,7 +2477,7 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
         self.authorKeyEnabled = try reader.optional("author-key-enabled", at: path)
         self.hostData = try reader.optional("host-data", at: path)
         self.vcekDisabled = try reader.optional("vcek-disabled", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2539,7 +2539,7 @@ public struct TdxGuestProperties: QMPJSONConvertible, Hashable {
         self.mrowner = try reader.optional("mrowner", at: path)
         self.mrownerconfig = try reader.optional("mrownerconfig", at: path)
         self.quoteGenerationSocket = try reader.optional("quote-generation-socket", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2580,7 +2580,7 @@ public struct ThreadContextProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.cpuAffinity = try reader.optional("cpu-affinity", at: path)
         self.nodeAffinity = try reader.optional("node-affinity", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -2617,7 +2617,7 @@ public struct VfioUserServerProperties: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.socket = try reader.required("socket", at: path)
         self.device = try reader.required("device", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

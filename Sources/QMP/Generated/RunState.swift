@@ -130,7 +130,7 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
         self.arg3 = try reader.required("arg3", at: path)
         self.arg4 = try reader.required("arg4", at: path)
         self.arg5 = try reader.required("arg5", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -178,7 +178,7 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
         self.pswMask = try reader.required("psw-mask", at: path)
         self.pswAddr = try reader.required("psw-addr", at: path)
         self.reason = try reader.required("reason", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -221,7 +221,7 @@ public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
         self.errorCode = try reader.required("error-code", at: path)
         self.message = try reader.required("message", at: path)
         self.gpa = try reader.optional("gpa", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

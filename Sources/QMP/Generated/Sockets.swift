@@ -18,7 +18,7 @@ public struct FdSocketAddress: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.str = try reader.required("str", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -50,7 +50,7 @@ public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -123,7 +123,7 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
         self.keepAliveIdle = try reader.optional("keep-alive-idle", at: path)
         self.keepAliveInterval = try reader.optional("keep-alive-interval", at: path)
         self.mptcp = try reader.optional("mptcp", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -197,7 +197,7 @@ public struct InetSocketAddressWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -285,7 +285,7 @@ public struct SocketAddress: QMPJSONConvertible, Hashable {
         case .fd: self.branch = .fd(try FdSocketAddress(reading: &reader, at: path))
         default: self.branch = .other(reader.remainingMembers())
         }
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -521,7 +521,7 @@ public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
         self.path = try reader.required("path", at: path)
         self.abstract = try reader.optional("abstract", at: path)
         self.tight = try reader.optional("tight", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -555,7 +555,7 @@ public struct UnixSocketAddressWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -591,7 +591,7 @@ public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.cid = try reader.required("cid", at: path)
         self.port = try reader.required("port", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -624,7 +624,7 @@ public struct VsockSocketAddressWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

@@ -417,7 +417,7 @@ public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.vcpus = try reader.optional("vcpus", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

@@ -37,7 +37,7 @@ public struct AbortWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -101,7 +101,7 @@ public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -133,7 +133,7 @@ public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -165,7 +165,7 @@ public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -197,7 +197,7 @@ public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -229,7 +229,7 @@ public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -261,7 +261,7 @@ public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -293,7 +293,7 @@ public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
@@ -325,7 +325,7 @@ public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
 
     public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
         self.data = try reader.required("data", at: path)
-        self.unknownMembers = [:]
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {

@@ -240,8 +240,10 @@ public struct JSONObject: @unchecked Sendable, Hashable, RandomAccessCollection 
     /// The member names, in order.
     public var keys: [String] { map(\.key) }
 
-    /// The position of the member named `key`.
+    /// The position of the member named `key`. Always inlined: the bindings' member reads are
+    /// little more than this loop.
     @inlinable
+    @inline(__always)
     internal func position(ofKey key: String) -> Int? {
         guard memberCount > 0 else { return nil }
         return withExtendedLifetime(storage) {

@@ -349,16 +349,16 @@ public struct Layer: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String?
     /// `json`
-    public var json_2: Int64?
+    public var json_: Int64?
     /// Members this binding has no property for, kept as they came and written back after the others.
     public var unknownMembers: JSONObject
 
-    public init(name: String, below: Layer? = nil, brush: Brush, path: String? = nil, json_2: Int64? = nil, unknownMembers: JSONObject = [:]) {
+    public init(name: String, below: Layer? = nil, brush: Brush, path: String? = nil, json_: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self._below = QMPIndirect(below)
         self.brush = brush
         self.path = path
-        self.json_2 = json_2
+        self.json_ = json_
         self.unknownMembers = unknownMembers
     }
 
@@ -368,7 +368,7 @@ public struct Layer: QMPJSONConvertible, Hashable {
         self._below = QMPIndirect(try reader.optional("below", at: path))
         self.brush = try reader.required("brush", at: path)
         self.path = try reader.optional("path", at: path)
-        self.json_2 = try reader.optional("json", at: path)
+        self.json_ = try reader.optional("json", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
 
@@ -378,7 +378,7 @@ public struct Layer: QMPJSONConvertible, Hashable {
         object.set("below", self.below)
         object["brush"] = self.brush.json
         object.set("path", self.path)
-        object.set("json", self.json_2)
+        object.set("json", self.json_)
         object.addMembers(self.unknownMembers)
         return .object(object)
     }
@@ -603,19 +603,50 @@ public enum ShapeKind: QMPJSONConvertible, Hashable {
     }
 }
 
+/// QAPI enum `SizeName`.
+public enum SizeName: QMPJSONConvertible, Hashable {
+    /// `big`
+    case big
+    /// `small`
+    case small
+    /// A value this binding does not know, as a newer QEMU may send; kept as sent.
+    case unknown(String)
+
+    public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
+        let raw = try String(json: json, path: path)
+        switch raw {
+        case "big": self = .big
+        case "small": self = .small
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .big: "big"
+        case .small: "small"
+        case .unknown(let raw): raw
+        }
+    }
+
+    public var json: JSONValue {
+        .string(rawValue)
+    }
+}
+
 /// QAPI alternate `SizeOrName`: the branch follows the JSON kind of the value.
 public enum SizeOrName: QMPJSONConvertible, Hashable {
     /// `size`
     case size(UInt64)
     /// `name`
-    case name(String)
+    case name(SizeName)
     /// `shape`
     case shape(Shape)
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
         switch json {
         case .int, .uint: self = .size(try UInt64(json: json, path: path))
-        case .string: self = .name(try String(json: json, path: path))
+        case .string: self = .name(try SizeName(json: json, path: path))
         case .object: self = .shape(try Shape(json: json, path: path))
         default: throw .typeMismatch(path, expected: "integer or string or object", got: json)
         }

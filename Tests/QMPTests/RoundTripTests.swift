@@ -205,7 +205,7 @@ struct RecordedRoundTripTests {
             switch SeedTests.knownBad[key] {
             case .misplaced(let owner)?: command = owner
             // Listed in SeedTests with why they do not decode.
-            case .documentError?, .olderShape?: continue
+            case .documentError?: continue
             case nil: break
             }
             do {

@@ -37,8 +37,10 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
     public var discardSource: Bool?
     /// `x-perf` · since 6.0.0
     public var xPerf: BackupPerf?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil) {
+    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.sync = sync
@@ -54,25 +56,27 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
         self.filterNodeName = filterNodeName
         self.discardSource = discardSource
         self.xPerf = xPerf
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
-        self.bitmapMode = try object.optional("bitmap-mode", at: path)
-        self.compress = try object.optional("compress", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.onCbwError = try object.optional("on-cbw-error", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.discardSource = try object.optional("discard-source", at: path)
-        self.xPerf = try object.optional("x-perf", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.bitmapMode = try reader.optional("bitmap-mode", at: path)
+        self.compress = try reader.optional("compress", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.onCbwError = try reader.optional("on-cbw-error", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.discardSource = try reader.optional("discard-source", at: path)
+        self.xPerf = try reader.optional("x-perf", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -92,6 +96,7 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
         object.set("filter-node-name", self.filterNodeName)
         object.set("discard-source", self.discardSource)
         object.set("x-perf", self.xPerf)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -108,20 +113,24 @@ public struct BackupPerf: QMPJSONConvertible, Hashable {
     public var maxChunk: Int64?
     /// `min-cluster-size` · since 9.2.0-rc2
     public var minClusterSize: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(useCopyRange: Bool? = nil, maxWorkers: Int64? = nil, maxChunk: Int64? = nil, minClusterSize: UInt64? = nil) {
+    public init(useCopyRange: Bool? = nil, maxWorkers: Int64? = nil, maxChunk: Int64? = nil, minClusterSize: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.useCopyRange = useCopyRange
         self.maxWorkers = maxWorkers
         self.maxChunk = maxChunk
         self.minClusterSize = minClusterSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.useCopyRange = try object.optional("use-copy-range", at: path)
-        self.maxWorkers = try object.optional("max-workers", at: path)
-        self.maxChunk = try object.optional("max-chunk", at: path)
-        self.minClusterSize = try object.optional("min-cluster-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.useCopyRange = try reader.optional("use-copy-range", at: path)
+        self.maxWorkers = try reader.optional("max-workers", at: path)
+        self.maxChunk = try reader.optional("max-chunk", at: path)
+        self.minClusterSize = try reader.optional("min-cluster-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -130,6 +139,7 @@ public struct BackupPerf: QMPJSONConvertible, Hashable {
         object.set("max-workers", self.maxWorkers)
         object.set("max-chunk", self.maxChunk)
         object.set("min-cluster-size", self.minClusterSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -494,7 +504,6 @@ public enum BlkdebugIOType: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlkdebugInjectErrorOptions`.
 /// In QEMU 2.0.0 and later.
 /// Shape changed in 4.1.0, 10.0.13, 10.1.0; this is the newest shape.
-/// No longer sent: `delay-ns` (until 10.0.13).
 public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
     /// `event`
     public var event: BlkdebugEvent
@@ -510,8 +519,12 @@ public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
     public var once: Bool?
     /// `immediately`
     public var immediately: Bool?
+    /// `delay-ns` · since 10.0.13, until 10.0.13
+    public var delayNs: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(event: BlkdebugEvent, state: Int64? = nil, iotype: BlkdebugIOType? = nil, errno: Int64? = nil, sector: Int64? = nil, once: Bool? = nil, immediately: Bool? = nil) {
+    public init(event: BlkdebugEvent, state: Int64? = nil, iotype: BlkdebugIOType? = nil, errno: Int64? = nil, sector: Int64? = nil, once: Bool? = nil, immediately: Bool? = nil, delayNs: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.event = event
         self.state = state
         self.iotype = iotype
@@ -519,17 +532,21 @@ public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
         self.sector = sector
         self.once = once
         self.immediately = immediately
+        self.delayNs = delayNs
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.event = try object.required("event", at: path)
-        self.state = try object.optional("state", at: path)
-        self.iotype = try object.optional("iotype", at: path)
-        self.errno = try object.optional("errno", at: path)
-        self.sector = try object.optional("sector", at: path)
-        self.once = try object.optional("once", at: path)
-        self.immediately = try object.optional("immediately", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.event = try reader.required("event", at: path)
+        self.state = try reader.optional("state", at: path)
+        self.iotype = try reader.optional("iotype", at: path)
+        self.errno = try reader.optional("errno", at: path)
+        self.sector = try reader.optional("sector", at: path)
+        self.once = try reader.optional("once", at: path)
+        self.immediately = try reader.optional("immediately", at: path)
+        self.delayNs = try reader.optional("delay-ns", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -541,6 +558,8 @@ public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
         object.set("sector", self.sector)
         object.set("once", self.once)
         object.set("immediately", self.immediately)
+        object.set("delay-ns", self.delayNs)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -554,18 +573,22 @@ public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
     public var state: Int64?
     /// `new_state`
     public var newState: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(event: BlkdebugEvent, state: Int64? = nil, newState: Int64) {
+    public init(event: BlkdebugEvent, state: Int64? = nil, newState: Int64, unknownMembers: JSONObject = [:]) {
         self.event = event
         self.state = state
         self.newState = newState
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.event = try object.required("event", at: path)
-        self.state = try object.optional("state", at: path)
-        self.newState = try object.required("new_state", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.event = try reader.required("event", at: path)
+        self.state = try reader.optional("state", at: path)
+        self.newState = try reader.required("new_state", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -573,6 +596,7 @@ public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
         object["event"] = self.event.json
         object.set("state", self.state)
         object["new_state"] = self.newState.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -584,22 +608,27 @@ public struct BlockChildInfo: QMPJSONConvertible, Hashable {
     public var name: String
     /// `info`
     public var info: BlockGraphInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, info: BlockGraphInfo) {
+    public init(name: String, info: BlockGraphInfo, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.info = info
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.info = try object.required("info", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.info = try reader.required("info", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object["info"] = self.info.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -607,7 +636,6 @@ public struct BlockChildInfo: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockDeviceInfo`.
 /// In QEMU 1.0 and later.
 /// Shape changed in 1.1.0, 1.2.0, 1.6.0, 1.7.0, 2.0.0, 2.1.0, 2.3.0, 2.4.0, 2.6.0, 4.2.0, 6.0.0, 10.0.13, 10.1.0; this is the newest shape.
-/// No longer sent: `encryption_key_missing` (until 5.2.0).
 public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: String
@@ -677,8 +705,12 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     public var writeThreshold: Int64?
     /// `dirty-bitmaps` · since 4.2.0
     public var dirtyBitmaps: [BlockDirtyInfo]?
+    /// `encryption_key_missing` · since 1.2.0, until 5.2.0, deprecated in 5.0.0; optional here because not every QEMU sends it (required from 1.2.0 to 5.2.0)
+    public var encryptionKeyMissing: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: String, nodeName: String? = nil, ro: Bool, drv: String, backingFile: String? = nil, backingFileDepth: Int64? = nil, children: [BlockdevChild]? = nil, active: Bool? = nil, encrypted: Bool, detectZeroes: BlockdevDetectZeroesOptions? = nil, bps: Int64? = nil, bpsRd: Int64? = nil, bpsWr: Int64? = nil, iops: Int64? = nil, iopsRd: Int64? = nil, iopsWr: Int64? = nil, image: ImageInfo? = nil, bpsMax: Int64? = nil, bpsRdMax: Int64? = nil, bpsWrMax: Int64? = nil, iopsMax: Int64? = nil, iopsRdMax: Int64? = nil, iopsWrMax: Int64? = nil, bpsMaxLength: Int64? = nil, bpsRdMaxLength: Int64? = nil, bpsWrMaxLength: Int64? = nil, iopsMaxLength: Int64? = nil, iopsRdMaxLength: Int64? = nil, iopsWrMaxLength: Int64? = nil, iopsSize: Int64? = nil, group: String? = nil, cache: BlockdevCacheInfo? = nil, writeThreshold: Int64? = nil, dirtyBitmaps: [BlockDirtyInfo]? = nil) {
+    public init(file: String, nodeName: String? = nil, ro: Bool, drv: String, backingFile: String? = nil, backingFileDepth: Int64? = nil, children: [BlockdevChild]? = nil, active: Bool? = nil, encrypted: Bool, detectZeroes: BlockdevDetectZeroesOptions? = nil, bps: Int64? = nil, bpsRd: Int64? = nil, bpsWr: Int64? = nil, iops: Int64? = nil, iopsRd: Int64? = nil, iopsWr: Int64? = nil, image: ImageInfo? = nil, bpsMax: Int64? = nil, bpsRdMax: Int64? = nil, bpsWrMax: Int64? = nil, iopsMax: Int64? = nil, iopsRdMax: Int64? = nil, iopsWrMax: Int64? = nil, bpsMaxLength: Int64? = nil, bpsRdMaxLength: Int64? = nil, bpsWrMaxLength: Int64? = nil, iopsMaxLength: Int64? = nil, iopsRdMaxLength: Int64? = nil, iopsWrMaxLength: Int64? = nil, iopsSize: Int64? = nil, group: String? = nil, cache: BlockdevCacheInfo? = nil, writeThreshold: Int64? = nil, dirtyBitmaps: [BlockDirtyInfo]? = nil, encryptionKeyMissing: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.nodeName = nodeName
         self.ro = ro
@@ -713,44 +745,48 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
         self.cache = cache
         self.writeThreshold = writeThreshold
         self.dirtyBitmaps = dirtyBitmaps
+        self.encryptionKeyMissing = encryptionKeyMissing
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.ro = try object.required("ro", at: path)
-        self.drv = try object.required("drv", at: path)
-        self.backingFile = try object.optional("backing_file", at: path)
-        self.backingFileDepth = try object.optional("backing_file_depth", at: path)
-        self.children = try object.optional("children", at: path)
-        self.active = try object.optional("active", at: path)
-        self.encrypted = try object.required("encrypted", at: path)
-        self.detectZeroes = try object.optional("detect_zeroes", at: path)
-        self.bps = try object.optional("bps", at: path)
-        self.bpsRd = try object.optional("bps_rd", at: path)
-        self.bpsWr = try object.optional("bps_wr", at: path)
-        self.iops = try object.optional("iops", at: path)
-        self.iopsRd = try object.optional("iops_rd", at: path)
-        self.iopsWr = try object.optional("iops_wr", at: path)
-        self.image = try object.optional("image", at: path)
-        self.bpsMax = try object.optional("bps_max", at: path)
-        self.bpsRdMax = try object.optional("bps_rd_max", at: path)
-        self.bpsWrMax = try object.optional("bps_wr_max", at: path)
-        self.iopsMax = try object.optional("iops_max", at: path)
-        self.iopsRdMax = try object.optional("iops_rd_max", at: path)
-        self.iopsWrMax = try object.optional("iops_wr_max", at: path)
-        self.bpsMaxLength = try object.optional("bps_max_length", at: path)
-        self.bpsRdMaxLength = try object.optional("bps_rd_max_length", at: path)
-        self.bpsWrMaxLength = try object.optional("bps_wr_max_length", at: path)
-        self.iopsMaxLength = try object.optional("iops_max_length", at: path)
-        self.iopsRdMaxLength = try object.optional("iops_rd_max_length", at: path)
-        self.iopsWrMaxLength = try object.optional("iops_wr_max_length", at: path)
-        self.iopsSize = try object.optional("iops_size", at: path)
-        self.group = try object.optional("group", at: path)
-        self.cache = try object.optional("cache", at: path)
-        self.writeThreshold = try object.optional("write_threshold", at: path)
-        self.dirtyBitmaps = try object.optional("dirty-bitmaps", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.file = try reader.required("file", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.ro = try reader.required("ro", at: path)
+        self.drv = try reader.required("drv", at: path)
+        self.backingFile = try reader.optional("backing_file", at: path)
+        self.backingFileDepth = try reader.optional("backing_file_depth", at: path)
+        self.children = try reader.optional("children", at: path)
+        self.active = try reader.optional("active", at: path)
+        self.encrypted = try reader.required("encrypted", at: path)
+        self.detectZeroes = try reader.optional("detect_zeroes", at: path)
+        self.bps = try reader.optional("bps", at: path)
+        self.bpsRd = try reader.optional("bps_rd", at: path)
+        self.bpsWr = try reader.optional("bps_wr", at: path)
+        self.iops = try reader.optional("iops", at: path)
+        self.iopsRd = try reader.optional("iops_rd", at: path)
+        self.iopsWr = try reader.optional("iops_wr", at: path)
+        self.image = try reader.optional("image", at: path)
+        self.bpsMax = try reader.optional("bps_max", at: path)
+        self.bpsRdMax = try reader.optional("bps_rd_max", at: path)
+        self.bpsWrMax = try reader.optional("bps_wr_max", at: path)
+        self.iopsMax = try reader.optional("iops_max", at: path)
+        self.iopsRdMax = try reader.optional("iops_rd_max", at: path)
+        self.iopsWrMax = try reader.optional("iops_wr_max", at: path)
+        self.bpsMaxLength = try reader.optional("bps_max_length", at: path)
+        self.bpsRdMaxLength = try reader.optional("bps_rd_max_length", at: path)
+        self.bpsWrMaxLength = try reader.optional("bps_wr_max_length", at: path)
+        self.iopsMaxLength = try reader.optional("iops_max_length", at: path)
+        self.iopsRdMaxLength = try reader.optional("iops_rd_max_length", at: path)
+        self.iopsWrMaxLength = try reader.optional("iops_wr_max_length", at: path)
+        self.iopsSize = try reader.optional("iops_size", at: path)
+        self.group = try reader.optional("group", at: path)
+        self.cache = try reader.optional("cache", at: path)
+        self.writeThreshold = try reader.optional("write_threshold", at: path)
+        self.dirtyBitmaps = try reader.optional("dirty-bitmaps", at: path)
+        self.encryptionKeyMissing = try reader.optional("encryption_key_missing", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -789,6 +825,8 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
         object.set("cache", self.cache)
         object.set("write_threshold", self.writeThreshold)
         object.set("dirty-bitmaps", self.dirtyBitmaps)
+        object.set("encryption_key_missing", self.encryptionKeyMissing)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -844,24 +882,28 @@ public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
     public var data: Bool
     /// `offset` · until 5.1.0
     public var offset: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(start: Int64, length: Int64, depth: Int64, zero: Bool, data: Bool, offset: Int64? = nil) {
+    public init(start: Int64, length: Int64, depth: Int64, zero: Bool, data: Bool, offset: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.start = start
         self.length = length
         self.depth = depth
         self.zero = zero
         self.data = data
         self.offset = offset
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.start = try object.required("start", at: path)
-        self.length = try object.required("length", at: path)
-        self.depth = try object.required("depth", at: path)
-        self.zero = try object.required("zero", at: path)
-        self.data = try object.required("data", at: path)
-        self.offset = try object.optional("offset", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.start = try reader.required("start", at: path)
+        self.length = try reader.required("length", at: path)
+        self.depth = try reader.required("depth", at: path)
+        self.zero = try reader.required("zero", at: path)
+        self.data = try reader.required("data", at: path)
+        self.offset = try reader.optional("offset", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -872,6 +914,7 @@ public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
         object["zero"] = self.zero.json
         object["data"] = self.data.json
         object.set("offset", self.offset)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -879,7 +922,6 @@ public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockDeviceStats`.
 /// In QEMU 1.0 and later.
 /// Shape changed in 2.3.0, 2.5.0, 2.12.0, 4.0.0, 4.2.0, 8.1.0; this is the newest shape.
-/// No longer sent: `x_flush_latency_histogram` (until 3.1.0), `x_rd_latency_histogram` (until 3.1.0), `x_wr_latency_histogram` (until 3.1.0).
 public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
     /// `rd_bytes`
     public var rdBytes: Int64
@@ -955,8 +997,16 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
     public var zoneAppendLatencyHistogram: BlockLatencyHistogramInfo?
     /// `flush_latency_histogram` · since 4.0.0
     public var flushLatencyHistogram: BlockLatencyHistogramInfo?
+    /// `x_flush_latency_histogram` · since 2.12.0, until 3.1.0
+    public var xFlushLatencyHistogram: BlockLatencyHistogramInfo?
+    /// `x_rd_latency_histogram` · since 2.12.0, until 3.1.0
+    public var xRdLatencyHistogram: BlockLatencyHistogramInfo?
+    /// `x_wr_latency_histogram` · since 2.12.0, until 3.1.0
+    public var xWrLatencyHistogram: BlockLatencyHistogramInfo?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(rdBytes: Int64, wrBytes: Int64, zoneAppendBytes: Int64? = nil, unmapBytes: Int64? = nil, rdOperations: Int64, wrOperations: Int64, zoneAppendOperations: Int64? = nil, flushOperations: Int64, unmapOperations: Int64? = nil, rdTotalTimeNs: Int64, wrTotalTimeNs: Int64, zoneAppendTotalTimeNs: Int64? = nil, flushTotalTimeNs: Int64, unmapTotalTimeNs: Int64? = nil, wrHighestOffset: Int64, rdMerged: Int64? = nil, wrMerged: Int64? = nil, zoneAppendMerged: Int64? = nil, unmapMerged: Int64? = nil, idleTimeNs: Int64? = nil, failedRdOperations: Int64? = nil, failedWrOperations: Int64? = nil, failedZoneAppendOperations: Int64? = nil, failedFlushOperations: Int64? = nil, failedUnmapOperations: Int64? = nil, invalidRdOperations: Int64? = nil, invalidWrOperations: Int64? = nil, invalidZoneAppendOperations: Int64? = nil, invalidFlushOperations: Int64? = nil, invalidUnmapOperations: Int64? = nil, accountInvalid: Bool? = nil, accountFailed: Bool? = nil, timedStats: [BlockDeviceTimedStats]? = nil, rdLatencyHistogram: BlockLatencyHistogramInfo? = nil, wrLatencyHistogram: BlockLatencyHistogramInfo? = nil, zoneAppendLatencyHistogram: BlockLatencyHistogramInfo? = nil, flushLatencyHistogram: BlockLatencyHistogramInfo? = nil) {
+    public init(rdBytes: Int64, wrBytes: Int64, zoneAppendBytes: Int64? = nil, unmapBytes: Int64? = nil, rdOperations: Int64, wrOperations: Int64, zoneAppendOperations: Int64? = nil, flushOperations: Int64, unmapOperations: Int64? = nil, rdTotalTimeNs: Int64, wrTotalTimeNs: Int64, zoneAppendTotalTimeNs: Int64? = nil, flushTotalTimeNs: Int64, unmapTotalTimeNs: Int64? = nil, wrHighestOffset: Int64, rdMerged: Int64? = nil, wrMerged: Int64? = nil, zoneAppendMerged: Int64? = nil, unmapMerged: Int64? = nil, idleTimeNs: Int64? = nil, failedRdOperations: Int64? = nil, failedWrOperations: Int64? = nil, failedZoneAppendOperations: Int64? = nil, failedFlushOperations: Int64? = nil, failedUnmapOperations: Int64? = nil, invalidRdOperations: Int64? = nil, invalidWrOperations: Int64? = nil, invalidZoneAppendOperations: Int64? = nil, invalidFlushOperations: Int64? = nil, invalidUnmapOperations: Int64? = nil, accountInvalid: Bool? = nil, accountFailed: Bool? = nil, timedStats: [BlockDeviceTimedStats]? = nil, rdLatencyHistogram: BlockLatencyHistogramInfo? = nil, wrLatencyHistogram: BlockLatencyHistogramInfo? = nil, zoneAppendLatencyHistogram: BlockLatencyHistogramInfo? = nil, flushLatencyHistogram: BlockLatencyHistogramInfo? = nil, xFlushLatencyHistogram: BlockLatencyHistogramInfo? = nil, xRdLatencyHistogram: BlockLatencyHistogramInfo? = nil, xWrLatencyHistogram: BlockLatencyHistogramInfo? = nil, unknownMembers: JSONObject = [:]) {
         self.rdBytes = rdBytes
         self.wrBytes = wrBytes
         self.zoneAppendBytes = zoneAppendBytes
@@ -994,47 +1044,55 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
         self.wrLatencyHistogram = wrLatencyHistogram
         self.zoneAppendLatencyHistogram = zoneAppendLatencyHistogram
         self.flushLatencyHistogram = flushLatencyHistogram
+        self.xFlushLatencyHistogram = xFlushLatencyHistogram
+        self.xRdLatencyHistogram = xRdLatencyHistogram
+        self.xWrLatencyHistogram = xWrLatencyHistogram
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.rdBytes = try object.required("rd_bytes", at: path)
-        self.wrBytes = try object.required("wr_bytes", at: path)
-        self.zoneAppendBytes = try object.optional("zone_append_bytes", at: path)
-        self.unmapBytes = try object.optional("unmap_bytes", at: path)
-        self.rdOperations = try object.required("rd_operations", at: path)
-        self.wrOperations = try object.required("wr_operations", at: path)
-        self.zoneAppendOperations = try object.optional("zone_append_operations", at: path)
-        self.flushOperations = try object.required("flush_operations", at: path)
-        self.unmapOperations = try object.optional("unmap_operations", at: path)
-        self.rdTotalTimeNs = try object.required("rd_total_time_ns", at: path)
-        self.wrTotalTimeNs = try object.required("wr_total_time_ns", at: path)
-        self.zoneAppendTotalTimeNs = try object.optional("zone_append_total_time_ns", at: path)
-        self.flushTotalTimeNs = try object.required("flush_total_time_ns", at: path)
-        self.unmapTotalTimeNs = try object.optional("unmap_total_time_ns", at: path)
-        self.wrHighestOffset = try object.required("wr_highest_offset", at: path)
-        self.rdMerged = try object.optional("rd_merged", at: path)
-        self.wrMerged = try object.optional("wr_merged", at: path)
-        self.zoneAppendMerged = try object.optional("zone_append_merged", at: path)
-        self.unmapMerged = try object.optional("unmap_merged", at: path)
-        self.idleTimeNs = try object.optional("idle_time_ns", at: path)
-        self.failedRdOperations = try object.optional("failed_rd_operations", at: path)
-        self.failedWrOperations = try object.optional("failed_wr_operations", at: path)
-        self.failedZoneAppendOperations = try object.optional("failed_zone_append_operations", at: path)
-        self.failedFlushOperations = try object.optional("failed_flush_operations", at: path)
-        self.failedUnmapOperations = try object.optional("failed_unmap_operations", at: path)
-        self.invalidRdOperations = try object.optional("invalid_rd_operations", at: path)
-        self.invalidWrOperations = try object.optional("invalid_wr_operations", at: path)
-        self.invalidZoneAppendOperations = try object.optional("invalid_zone_append_operations", at: path)
-        self.invalidFlushOperations = try object.optional("invalid_flush_operations", at: path)
-        self.invalidUnmapOperations = try object.optional("invalid_unmap_operations", at: path)
-        self.accountInvalid = try object.optional("account_invalid", at: path)
-        self.accountFailed = try object.optional("account_failed", at: path)
-        self.timedStats = try object.optional("timed_stats", at: path)
-        self.rdLatencyHistogram = try object.optional("rd_latency_histogram", at: path)
-        self.wrLatencyHistogram = try object.optional("wr_latency_histogram", at: path)
-        self.zoneAppendLatencyHistogram = try object.optional("zone_append_latency_histogram", at: path)
-        self.flushLatencyHistogram = try object.optional("flush_latency_histogram", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.rdBytes = try reader.required("rd_bytes", at: path)
+        self.wrBytes = try reader.required("wr_bytes", at: path)
+        self.zoneAppendBytes = try reader.optional("zone_append_bytes", at: path)
+        self.unmapBytes = try reader.optional("unmap_bytes", at: path)
+        self.rdOperations = try reader.required("rd_operations", at: path)
+        self.wrOperations = try reader.required("wr_operations", at: path)
+        self.zoneAppendOperations = try reader.optional("zone_append_operations", at: path)
+        self.flushOperations = try reader.required("flush_operations", at: path)
+        self.unmapOperations = try reader.optional("unmap_operations", at: path)
+        self.rdTotalTimeNs = try reader.required("rd_total_time_ns", at: path)
+        self.wrTotalTimeNs = try reader.required("wr_total_time_ns", at: path)
+        self.zoneAppendTotalTimeNs = try reader.optional("zone_append_total_time_ns", at: path)
+        self.flushTotalTimeNs = try reader.required("flush_total_time_ns", at: path)
+        self.unmapTotalTimeNs = try reader.optional("unmap_total_time_ns", at: path)
+        self.wrHighestOffset = try reader.required("wr_highest_offset", at: path)
+        self.rdMerged = try reader.optional("rd_merged", at: path)
+        self.wrMerged = try reader.optional("wr_merged", at: path)
+        self.zoneAppendMerged = try reader.optional("zone_append_merged", at: path)
+        self.unmapMerged = try reader.optional("unmap_merged", at: path)
+        self.idleTimeNs = try reader.optional("idle_time_ns", at: path)
+        self.failedRdOperations = try reader.optional("failed_rd_operations", at: path)
+        self.failedWrOperations = try reader.optional("failed_wr_operations", at: path)
+        self.failedZoneAppendOperations = try reader.optional("failed_zone_append_operations", at: path)
+        self.failedFlushOperations = try reader.optional("failed_flush_operations", at: path)
+        self.failedUnmapOperations = try reader.optional("failed_unmap_operations", at: path)
+        self.invalidRdOperations = try reader.optional("invalid_rd_operations", at: path)
+        self.invalidWrOperations = try reader.optional("invalid_wr_operations", at: path)
+        self.invalidZoneAppendOperations = try reader.optional("invalid_zone_append_operations", at: path)
+        self.invalidFlushOperations = try reader.optional("invalid_flush_operations", at: path)
+        self.invalidUnmapOperations = try reader.optional("invalid_unmap_operations", at: path)
+        self.accountInvalid = try reader.optional("account_invalid", at: path)
+        self.accountFailed = try reader.optional("account_failed", at: path)
+        self.timedStats = try reader.optional("timed_stats", at: path)
+        self.rdLatencyHistogram = try reader.optional("rd_latency_histogram", at: path)
+        self.wrLatencyHistogram = try reader.optional("wr_latency_histogram", at: path)
+        self.zoneAppendLatencyHistogram = try reader.optional("zone_append_latency_histogram", at: path)
+        self.flushLatencyHistogram = try reader.optional("flush_latency_histogram", at: path)
+        self.xFlushLatencyHistogram = try reader.optional("x_flush_latency_histogram", at: path)
+        self.xRdLatencyHistogram = try reader.optional("x_rd_latency_histogram", at: path)
+        self.xWrLatencyHistogram = try reader.optional("x_wr_latency_histogram", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1076,6 +1134,10 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
         object.set("wr_latency_histogram", self.wrLatencyHistogram)
         object.set("zone_append_latency_histogram", self.zoneAppendLatencyHistogram)
         object.set("flush_latency_histogram", self.flushLatencyHistogram)
+        object.set("x_flush_latency_histogram", self.xFlushLatencyHistogram)
+        object.set("x_rd_latency_histogram", self.xRdLatencyHistogram)
+        object.set("x_wr_latency_histogram", self.xWrLatencyHistogram)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1116,8 +1178,10 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
     public var avgWrQueueDepth: Double
     /// `avg_zone_append_queue_depth` · since 8.1.0; optional here because not every QEMU sends it (required since 8.1.0)
     public var avgZoneAppendQueueDepth: Double?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(intervalLength: Int64, minRdLatencyNs: Int64, maxRdLatencyNs: Int64, avgRdLatencyNs: Int64, minWrLatencyNs: Int64, maxWrLatencyNs: Int64, avgWrLatencyNs: Int64, minZoneAppendLatencyNs: Int64? = nil, maxZoneAppendLatencyNs: Int64? = nil, avgZoneAppendLatencyNs: Int64? = nil, minFlushLatencyNs: Int64, maxFlushLatencyNs: Int64, avgFlushLatencyNs: Int64, avgRdQueueDepth: Double, avgWrQueueDepth: Double, avgZoneAppendQueueDepth: Double? = nil) {
+    public init(intervalLength: Int64, minRdLatencyNs: Int64, maxRdLatencyNs: Int64, avgRdLatencyNs: Int64, minWrLatencyNs: Int64, maxWrLatencyNs: Int64, avgWrLatencyNs: Int64, minZoneAppendLatencyNs: Int64? = nil, maxZoneAppendLatencyNs: Int64? = nil, avgZoneAppendLatencyNs: Int64? = nil, minFlushLatencyNs: Int64, maxFlushLatencyNs: Int64, avgFlushLatencyNs: Int64, avgRdQueueDepth: Double, avgWrQueueDepth: Double, avgZoneAppendQueueDepth: Double? = nil, unknownMembers: JSONObject = [:]) {
         self.intervalLength = intervalLength
         self.minRdLatencyNs = minRdLatencyNs
         self.maxRdLatencyNs = maxRdLatencyNs
@@ -1134,26 +1198,28 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
         self.avgRdQueueDepth = avgRdQueueDepth
         self.avgWrQueueDepth = avgWrQueueDepth
         self.avgZoneAppendQueueDepth = avgZoneAppendQueueDepth
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.intervalLength = try object.required("interval_length", at: path)
-        self.minRdLatencyNs = try object.required("min_rd_latency_ns", at: path)
-        self.maxRdLatencyNs = try object.required("max_rd_latency_ns", at: path)
-        self.avgRdLatencyNs = try object.required("avg_rd_latency_ns", at: path)
-        self.minWrLatencyNs = try object.required("min_wr_latency_ns", at: path)
-        self.maxWrLatencyNs = try object.required("max_wr_latency_ns", at: path)
-        self.avgWrLatencyNs = try object.required("avg_wr_latency_ns", at: path)
-        self.minZoneAppendLatencyNs = try object.optional("min_zone_append_latency_ns", at: path)
-        self.maxZoneAppendLatencyNs = try object.optional("max_zone_append_latency_ns", at: path)
-        self.avgZoneAppendLatencyNs = try object.optional("avg_zone_append_latency_ns", at: path)
-        self.minFlushLatencyNs = try object.required("min_flush_latency_ns", at: path)
-        self.maxFlushLatencyNs = try object.required("max_flush_latency_ns", at: path)
-        self.avgFlushLatencyNs = try object.required("avg_flush_latency_ns", at: path)
-        self.avgRdQueueDepth = try object.required("avg_rd_queue_depth", at: path)
-        self.avgWrQueueDepth = try object.required("avg_wr_queue_depth", at: path)
-        self.avgZoneAppendQueueDepth = try object.optional("avg_zone_append_queue_depth", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.intervalLength = try reader.required("interval_length", at: path)
+        self.minRdLatencyNs = try reader.required("min_rd_latency_ns", at: path)
+        self.maxRdLatencyNs = try reader.required("max_rd_latency_ns", at: path)
+        self.avgRdLatencyNs = try reader.required("avg_rd_latency_ns", at: path)
+        self.minWrLatencyNs = try reader.required("min_wr_latency_ns", at: path)
+        self.maxWrLatencyNs = try reader.required("max_wr_latency_ns", at: path)
+        self.avgWrLatencyNs = try reader.required("avg_wr_latency_ns", at: path)
+        self.minZoneAppendLatencyNs = try reader.optional("min_zone_append_latency_ns", at: path)
+        self.maxZoneAppendLatencyNs = try reader.optional("max_zone_append_latency_ns", at: path)
+        self.avgZoneAppendLatencyNs = try reader.optional("avg_zone_append_latency_ns", at: path)
+        self.minFlushLatencyNs = try reader.required("min_flush_latency_ns", at: path)
+        self.maxFlushLatencyNs = try reader.required("max_flush_latency_ns", at: path)
+        self.avgFlushLatencyNs = try reader.required("avg_flush_latency_ns", at: path)
+        self.avgRdQueueDepth = try reader.required("avg_rd_queue_depth", at: path)
+        self.avgWrQueueDepth = try reader.required("avg_wr_queue_depth", at: path)
+        self.avgZoneAppendQueueDepth = try reader.optional("avg_zone_append_queue_depth", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1174,6 +1240,7 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
         object["avg_rd_queue_depth"] = self.avgRdQueueDepth.json
         object["avg_wr_queue_depth"] = self.avgWrQueueDepth.json
         object.set("avg_zone_append_queue_depth", self.avgZoneAppendQueueDepth)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1185,22 +1252,27 @@ public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1208,7 +1280,6 @@ public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockDirtyBitmapAdd`.
 /// In QEMU 2.4.0 and later.
 /// Shape changed in 2.10.0, 3.0.0, 4.0.0, 4.2.0; this is the newest shape.
-/// No longer sent: `autoload` (until 4.1.0), `x-disabled` (until 3.1.0).
 public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
     /// `node`
     public var node: String
@@ -1220,22 +1291,34 @@ public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
     public var persistent: Bool?
     /// `disabled` · since 4.0.0
     public var disabled: Bool?
+    /// `autoload` · since 2.10.0, until 4.1.0
+    public var autoload: Bool?
+    /// `x-disabled` · since 3.0.0, until 3.1.0
+    public var xDisabled: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String, granularity: UInt32? = nil, persistent: Bool? = nil, disabled: Bool? = nil) {
+    public init(node: String, name: String, granularity: UInt32? = nil, persistent: Bool? = nil, disabled: Bool? = nil, autoload: Bool? = nil, xDisabled: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
         self.granularity = granularity
         self.persistent = persistent
         self.disabled = disabled
+        self.autoload = autoload
+        self.xDisabled = xDisabled
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
-        self.granularity = try object.optional("granularity", at: path)
-        self.persistent = try object.optional("persistent", at: path)
-        self.disabled = try object.optional("disabled", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.granularity = try reader.optional("granularity", at: path)
+        self.persistent = try reader.optional("persistent", at: path)
+        self.disabled = try reader.optional("disabled", at: path)
+        self.autoload = try reader.optional("autoload", at: path)
+        self.xDisabled = try reader.optional("x-disabled", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1245,6 +1328,9 @@ public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
         object.set("granularity", self.granularity)
         object.set("persistent", self.persistent)
         object.set("disabled", self.disabled)
+        object.set("autoload", self.autoload)
+        object.set("x-disabled", self.xDisabled)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1252,7 +1338,6 @@ public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockDirtyBitmapMerge`.
 /// In QEMU 3.0.0 and later.
 /// Shape changed in 4.0.0, 4.1.0, 7.1.0; this is the newest shape.
-/// No longer sent: `dst_name` (until 3.1.0), `src_name` (until 3.1.0).
 public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
     /// `node`
     public var node: String
@@ -1260,18 +1345,30 @@ public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
     public var target: String?
     /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var bitmaps: [BlockDirtyBitmapOrStr]?
+    /// `dst_name` · until 3.1.0; optional here because not every QEMU sends it (required from 3.0.0 to 3.1.0)
+    public var dstName: String?
+    /// `src_name` · until 3.1.0; optional here because not every QEMU sends it (required from 3.0.0 to 3.1.0)
+    public var srcName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil) {
+    public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil, dstName: String? = nil, srcName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.target = target
         self.bitmaps = bitmaps
+        self.dstName = dstName
+        self.srcName = srcName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.target = try object.optional("target", at: path)
-        self.bitmaps = try object.optional("bitmaps", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.target = try reader.optional("target", at: path)
+        self.bitmaps = try reader.optional("bitmaps", at: path)
+        self.dstName = try reader.optional("dst_name", at: path)
+        self.srcName = try reader.optional("src_name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1279,6 +1376,9 @@ public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
         object["node"] = self.node.json
         object.set("target", self.target)
         object.set("bitmaps", self.bitmaps)
+        object.set("dst_name", self.dstName)
+        object.set("src_name", self.srcName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1336,19 +1436,24 @@ public enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
 public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
     /// `sha256`
     public var sha256: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sha256: String) {
+    public init(sha256: String, unknownMembers: JSONObject = [:]) {
         self.sha256 = sha256
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sha256 = try object.required("sha256", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.sha256 = try reader.required("sha256", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["sha256"] = self.sha256.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1356,7 +1461,6 @@ public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockDirtyInfo`.
 /// In QEMU 1.3.0 and later.
 /// Shape changed in 1.4.0, 2.4.0, 4.0.0, 6.0.0; this is the newest shape.
-/// No longer sent: `status` (until 5.2.0).
 public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
     /// `name` · since 2.4.0
     public var name: String?
@@ -1372,8 +1476,12 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
     public var persistent: Bool?
     /// `inconsistent` · since 4.0.0
     public var inconsistent: Bool?
+    /// `status` · since 2.4.0, until 5.2.0, deprecated in 5.0.0; optional here because not every QEMU sends it (required from 2.4.0 to 5.2.0)
+    public var status: DirtyBitmapStatus?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil, count: Int64, granularity: UInt32? = nil, recording: Bool? = nil, busy: Bool? = nil, persistent: Bool? = nil, inconsistent: Bool? = nil) {
+    public init(name: String? = nil, count: Int64, granularity: UInt32? = nil, recording: Bool? = nil, busy: Bool? = nil, persistent: Bool? = nil, inconsistent: Bool? = nil, status: DirtyBitmapStatus? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.count = count
         self.granularity = granularity
@@ -1381,17 +1489,21 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
         self.busy = busy
         self.persistent = persistent
         self.inconsistent = inconsistent
+        self.status = status
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
-        self.count = try object.required("count", at: path)
-        self.granularity = try object.optional("granularity", at: path)
-        self.recording = try object.optional("recording", at: path)
-        self.busy = try object.optional("busy", at: path)
-        self.persistent = try object.optional("persistent", at: path)
-        self.inconsistent = try object.optional("inconsistent", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.optional("name", at: path)
+        self.count = try reader.required("count", at: path)
+        self.granularity = try reader.optional("granularity", at: path)
+        self.recording = try reader.optional("recording", at: path)
+        self.busy = try reader.optional("busy", at: path)
+        self.persistent = try reader.optional("persistent", at: path)
+        self.inconsistent = try reader.optional("inconsistent", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1403,6 +1515,8 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
         object.set("busy", self.busy)
         object.set("persistent", self.persistent)
         object.set("inconsistent", self.inconsistent)
+        object.set("status", self.status)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1450,21 +1564,23 @@ public struct BlockExport: QMPJSONConvertible, Hashable {
     public var type: BlockExportType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: BlockExportType, branch: Branch) {
+    public init(type: BlockExportType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .nbd: self.branch = .nbd(try BlockExportNbd(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .nbd: self.branch = .nbd(try BlockExportNbd(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1478,6 +1594,7 @@ public struct BlockExport: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1503,22 +1620,31 @@ public struct BlockExportNbd: QMPJSONConvertible, Hashable {
     public var writable: Bool?
     /// `bitmap` · until 5.1.0
     public var bitmap: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, name: String? = nil, description: String? = nil, writable: Bool? = nil, bitmap: String? = nil) {
+    public init(device: String, name: String? = nil, description: String? = nil, writable: Bool? = nil, bitmap: String? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.name = name
         self.description = description
         self.writable = writable
         self.bitmap = bitmap
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.device = try reader.required("device", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.description = try reader.optional("description", at: path)
+        self.writable = try reader.optional("writable", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.name = try object.optional("name", at: path)
-        self.description = try object.optional("description", at: path)
-        self.writable = try object.optional("writable", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1528,6 +1654,7 @@ public struct BlockExportNbd: QMPJSONConvertible, Hashable {
         object.set("description", self.description)
         object.set("writable", self.writable)
         object.set("bitmap", self.bitmap)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1566,8 +1693,10 @@ public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
     public var formatSpecific: ImageInfoSpecific?
     /// `children`
     public var children: [BlockChildInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, format: String, dirtyFlag: Bool? = nil, actualSize: Int64? = nil, virtualSize: Int64, clusterSize: Int64? = nil, encrypted: Bool? = nil, compressed: Bool? = nil, backingFilename: String? = nil, fullBackingFilename: String? = nil, backingFilenameFormat: String? = nil, snapshots: [SnapshotInfo]? = nil, limits: BlockLimitsInfo? = nil, formatSpecific: ImageInfoSpecific? = nil, children: [BlockChildInfo]) {
+    public init(filename: String, format: String, dirtyFlag: Bool? = nil, actualSize: Int64? = nil, virtualSize: Int64, clusterSize: Int64? = nil, encrypted: Bool? = nil, compressed: Bool? = nil, backingFilename: String? = nil, fullBackingFilename: String? = nil, backingFilenameFormat: String? = nil, snapshots: [SnapshotInfo]? = nil, limits: BlockLimitsInfo? = nil, formatSpecific: ImageInfoSpecific? = nil, children: [BlockChildInfo], unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.format = format
         self.dirtyFlag = dirtyFlag
@@ -1583,25 +1712,27 @@ public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
         self.limits = limits
         self.formatSpecific = formatSpecific
         self.children = children
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.format = try object.required("format", at: path)
-        self.dirtyFlag = try object.optional("dirty-flag", at: path)
-        self.actualSize = try object.optional("actual-size", at: path)
-        self.virtualSize = try object.required("virtual-size", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
-        self.encrypted = try object.optional("encrypted", at: path)
-        self.compressed = try object.optional("compressed", at: path)
-        self.backingFilename = try object.optional("backing-filename", at: path)
-        self.fullBackingFilename = try object.optional("full-backing-filename", at: path)
-        self.backingFilenameFormat = try object.optional("backing-filename-format", at: path)
-        self.snapshots = try object.optional("snapshots", at: path)
-        self.limits = try object.optional("limits", at: path)
-        self.formatSpecific = try object.optional("format-specific", at: path)
-        self.children = try object.required("children", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.format = try reader.required("format", at: path)
+        self.dirtyFlag = try reader.optional("dirty-flag", at: path)
+        self.actualSize = try reader.optional("actual-size", at: path)
+        self.virtualSize = try reader.required("virtual-size", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.encrypted = try reader.optional("encrypted", at: path)
+        self.compressed = try reader.optional("compressed", at: path)
+        self.backingFilename = try reader.optional("backing-filename", at: path)
+        self.fullBackingFilename = try reader.optional("full-backing-filename", at: path)
+        self.backingFilenameFormat = try reader.optional("backing-filename-format", at: path)
+        self.snapshots = try reader.optional("snapshots", at: path)
+        self.limits = try reader.optional("limits", at: path)
+        self.formatSpecific = try reader.optional("format-specific", at: path)
+        self.children = try reader.required("children", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1621,6 +1752,7 @@ public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
         object.set("limits", self.limits)
         object.set("format-specific", self.formatSpecific)
         object["children"] = self.children.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1673,8 +1805,10 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
     public var iopsSize: Int64?
     /// `group`
     public var group: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil, bps: Int64, bpsRd: Int64, bpsWr: Int64, iops: Int64, iopsRd: Int64, iopsWr: Int64, bpsMax: Int64? = nil, bpsRdMax: Int64? = nil, bpsWrMax: Int64? = nil, iopsMax: Int64? = nil, iopsRdMax: Int64? = nil, iopsWrMax: Int64? = nil, bpsMaxLength: Int64? = nil, bpsRdMaxLength: Int64? = nil, bpsWrMaxLength: Int64? = nil, iopsMaxLength: Int64? = nil, iopsRdMaxLength: Int64? = nil, iopsWrMaxLength: Int64? = nil, iopsSize: Int64? = nil, group: String? = nil) {
+    public init(device: String? = nil, id: String? = nil, bps: Int64, bpsRd: Int64, bpsWr: Int64, iops: Int64, iopsRd: Int64, iopsWr: Int64, bpsMax: Int64? = nil, bpsRdMax: Int64? = nil, bpsWrMax: Int64? = nil, iopsMax: Int64? = nil, iopsRdMax: Int64? = nil, iopsWrMax: Int64? = nil, bpsMaxLength: Int64? = nil, bpsRdMaxLength: Int64? = nil, bpsWrMaxLength: Int64? = nil, iopsMaxLength: Int64? = nil, iopsRdMaxLength: Int64? = nil, iopsWrMaxLength: Int64? = nil, iopsSize: Int64? = nil, group: String? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.bps = bps
@@ -1697,32 +1831,34 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
         self.iopsWrMaxLength = iopsWrMaxLength
         self.iopsSize = iopsSize
         self.group = group
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.bps = try object.required("bps", at: path)
-        self.bpsRd = try object.required("bps_rd", at: path)
-        self.bpsWr = try object.required("bps_wr", at: path)
-        self.iops = try object.required("iops", at: path)
-        self.iopsRd = try object.required("iops_rd", at: path)
-        self.iopsWr = try object.required("iops_wr", at: path)
-        self.bpsMax = try object.optional("bps_max", at: path)
-        self.bpsRdMax = try object.optional("bps_rd_max", at: path)
-        self.bpsWrMax = try object.optional("bps_wr_max", at: path)
-        self.iopsMax = try object.optional("iops_max", at: path)
-        self.iopsRdMax = try object.optional("iops_rd_max", at: path)
-        self.iopsWrMax = try object.optional("iops_wr_max", at: path)
-        self.bpsMaxLength = try object.optional("bps_max_length", at: path)
-        self.bpsRdMaxLength = try object.optional("bps_rd_max_length", at: path)
-        self.bpsWrMaxLength = try object.optional("bps_wr_max_length", at: path)
-        self.iopsMaxLength = try object.optional("iops_max_length", at: path)
-        self.iopsRdMaxLength = try object.optional("iops_rd_max_length", at: path)
-        self.iopsWrMaxLength = try object.optional("iops_wr_max_length", at: path)
-        self.iopsSize = try object.optional("iops_size", at: path)
-        self.group = try object.optional("group", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.bps = try reader.required("bps", at: path)
+        self.bpsRd = try reader.required("bps_rd", at: path)
+        self.bpsWr = try reader.required("bps_wr", at: path)
+        self.iops = try reader.required("iops", at: path)
+        self.iopsRd = try reader.required("iops_rd", at: path)
+        self.iopsWr = try reader.required("iops_wr", at: path)
+        self.bpsMax = try reader.optional("bps_max", at: path)
+        self.bpsRdMax = try reader.optional("bps_rd_max", at: path)
+        self.bpsWrMax = try reader.optional("bps_wr_max", at: path)
+        self.iopsMax = try reader.optional("iops_max", at: path)
+        self.iopsRdMax = try reader.optional("iops_rd_max", at: path)
+        self.iopsWrMax = try reader.optional("iops_wr_max", at: path)
+        self.bpsMaxLength = try reader.optional("bps_max_length", at: path)
+        self.bpsRdMaxLength = try reader.optional("bps_rd_max_length", at: path)
+        self.bpsWrMaxLength = try reader.optional("bps_wr_max_length", at: path)
+        self.iopsMaxLength = try reader.optional("iops_max_length", at: path)
+        self.iopsRdMaxLength = try reader.optional("iops_rd_max_length", at: path)
+        self.iopsWrMaxLength = try reader.optional("iops_wr_max_length", at: path)
+        self.iopsSize = try reader.optional("iops_size", at: path)
+        self.group = try reader.optional("group", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1749,6 +1885,7 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
         object.set("iops_wr_max_length", self.iopsWrMaxLength)
         object.set("iops_size", self.iopsSize)
         object.set("group", self.group)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1756,7 +1893,6 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockInfo`.
 /// In QEMU 1.0 and later.
 /// Shape changed in 1.3.0, 2.0.0, 2.10.0, 6.0.0; this is the newest shape.
-/// No longer sent: `dirty` (until 1.7.0), `dirty-bitmaps` (until 5.2.0).
 public struct BlockInfo: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String
@@ -1774,8 +1910,14 @@ public struct BlockInfo: QMPJSONConvertible, Hashable {
     public var trayOpen: Bool?
     /// `io-status`
     public var ioStatus: BlockDeviceIoStatus?
+    /// `dirty` · since 1.3.0, until 1.7.0
+    public var dirty: BlockDirtyInfo?
+    /// `dirty-bitmaps` · since 2.0.0, until 5.2.0, deprecated in 5.0.0
+    public var dirtyBitmaps: [BlockDirtyInfo]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, qdev: String? = nil, type: String, removable: Bool, locked: Bool, inserted: BlockDeviceInfo? = nil, trayOpen: Bool? = nil, ioStatus: BlockDeviceIoStatus? = nil) {
+    public init(device: String, qdev: String? = nil, type: String, removable: Bool, locked: Bool, inserted: BlockDeviceInfo? = nil, trayOpen: Bool? = nil, ioStatus: BlockDeviceIoStatus? = nil, dirty: BlockDirtyInfo? = nil, dirtyBitmaps: [BlockDirtyInfo]? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.qdev = qdev
         self.type = type
@@ -1784,18 +1926,24 @@ public struct BlockInfo: QMPJSONConvertible, Hashable {
         self.inserted = inserted
         self.trayOpen = trayOpen
         self.ioStatus = ioStatus
+        self.dirty = dirty
+        self.dirtyBitmaps = dirtyBitmaps
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.qdev = try object.optional("qdev", at: path)
-        self.type = try object.required("type", at: path)
-        self.removable = try object.required("removable", at: path)
-        self.locked = try object.required("locked", at: path)
-        self.inserted = try object.optional("inserted", at: path)
-        self.trayOpen = try object.optional("tray_open", at: path)
-        self.ioStatus = try object.optional("io-status", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.qdev = try reader.optional("qdev", at: path)
+        self.type = try reader.required("type", at: path)
+        self.removable = try reader.required("removable", at: path)
+        self.locked = try reader.required("locked", at: path)
+        self.inserted = try reader.optional("inserted", at: path)
+        self.trayOpen = try reader.optional("tray_open", at: path)
+        self.ioStatus = try reader.optional("io-status", at: path)
+        self.dirty = try reader.optional("dirty", at: path)
+        self.dirtyBitmaps = try reader.optional("dirty-bitmaps", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1808,6 +1956,9 @@ public struct BlockInfo: QMPJSONConvertible, Hashable {
         object.set("inserted", self.inserted)
         object.set("tray_open", self.trayOpen)
         object.set("io-status", self.ioStatus)
+        object.set("dirty", self.dirty)
+        object.set("dirty-bitmaps", self.dirtyBitmaps)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1821,23 +1972,25 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
     public var type: JobType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, type: JobType, branch: Branch) {
+    public init(id: String, type: JobType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .mirror: self.branch = .mirror(try BlockJobChangeOptionsMirror(json: json, path: path))
-        default:
-            let common: Set<String> = ["id", "type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .mirror: self.branch = .mirror(try BlockJobChangeOptionsMirror(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1852,6 +2005,7 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1869,19 +2023,29 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
 public struct BlockJobChangeOptionsMirror: QMPJSONConvertible, Hashable {
     /// `copy-mode`
     public var copyMode: MirrorCopyMode
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(copyMode: MirrorCopyMode) {
+    public init(copyMode: MirrorCopyMode, unknownMembers: JSONObject = [:]) {
         self.copyMode = copyMode
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.copyMode = try reader.required("copy-mode", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.copyMode = try object.required("copy-mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["copy-mode"] = self.copyMode.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1918,8 +2082,10 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
     public var error: String?
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: JobType, device: String, len: Int64, offset: Int64, busy: Bool? = nil, paused: Bool? = nil, speed: Int64, ioStatus: BlockDeviceIoStatus? = nil, ready: Bool? = nil, status: JobStatus? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, error: String? = nil, branch: Branch) {
+    public init(type: JobType, device: String, len: Int64, offset: Int64, busy: Bool? = nil, paused: Bool? = nil, speed: Int64, ioStatus: BlockDeviceIoStatus? = nil, ready: Bool? = nil, status: JobStatus? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, error: String? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.device = device
         self.len = len
@@ -1934,29 +2100,29 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
         self.autoDismiss = autoDismiss
         self.error = error
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.device = try object.required("device", at: path)
-        self.len = try object.required("len", at: path)
-        self.offset = try object.required("offset", at: path)
-        self.busy = try object.optional("busy", at: path)
-        self.paused = try object.optional("paused", at: path)
-        self.speed = try object.required("speed", at: path)
-        self.ioStatus = try object.optional("io-status", at: path)
-        self.ready = try object.optional("ready", at: path)
-        self.status = try object.optional("status", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
-        self.error = try object.optional("error", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.device = try reader.required("device", at: path)
+        self.len = try reader.required("len", at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.busy = try reader.optional("busy", at: path)
+        self.paused = try reader.optional("paused", at: path)
+        self.speed = try reader.required("speed", at: path)
+        self.ioStatus = try reader.optional("io-status", at: path)
+        self.ready = try reader.optional("ready", at: path)
+        self.status = try reader.optional("status", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.error = try reader.optional("error", at: path)
         switch self.type {
-        case .mirror: self.branch = .mirror(try BlockJobInfoMirror(json: json, path: path))
-        default:
-            let common: Set<String> = ["type", "device", "len", "offset", "busy", "paused", "speed", "io-status", "ready", "status", "auto-finalize", "auto-dismiss", "error"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .mirror: self.branch = .mirror(try BlockJobInfoMirror(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1982,6 +2148,7 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1999,19 +2166,29 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
 public struct BlockJobInfoMirror: QMPJSONConvertible, Hashable {
     /// `actively-synced`
     public var activelySynced: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(activelySynced: Bool) {
+    public init(activelySynced: Bool, unknownMembers: JSONObject = [:]) {
         self.activelySynced = activelySynced
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.activelySynced = try reader.required("actively-synced", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.activelySynced = try object.required("actively-synced", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["actively-synced"] = self.activelySynced.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2183,22 +2360,27 @@ public struct BlockLatencyHistogramInfo: QMPJSONConvertible, Hashable {
     public var boundaries: [UInt64]
     /// `bins`
     public var bins: [UInt64]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(boundaries: [UInt64], bins: [UInt64]) {
+    public init(boundaries: [UInt64], bins: [UInt64], unknownMembers: JSONObject = [:]) {
         self.boundaries = boundaries
         self.bins = bins
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.boundaries = try object.required("boundaries", at: path)
-        self.bins = try object.required("bins", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.boundaries = try reader.required("boundaries", at: path)
+        self.bins = try reader.required("bins", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["boundaries"] = self.boundaries.json
         object["bins"] = self.bins.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2230,8 +2412,10 @@ public struct BlockLimitsInfo: QMPJSONConvertible, Hashable {
     public var minMemAlignment: UInt64
     /// `opt-mem-alignment`
     public var optMemAlignment: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(requestAlignment: UInt32, maxDiscard: UInt64? = nil, discardAlignment: UInt32? = nil, maxWriteZeroes: UInt64? = nil, writeZeroesAlignment: UInt32? = nil, optTransfer: UInt32? = nil, maxTransfer: UInt32? = nil, maxHwTransfer: UInt32? = nil, maxIov: Int64, maxHwIov: Int64? = nil, minMemAlignment: UInt64, optMemAlignment: UInt64) {
+    public init(requestAlignment: UInt32, maxDiscard: UInt64? = nil, discardAlignment: UInt32? = nil, maxWriteZeroes: UInt64? = nil, writeZeroesAlignment: UInt32? = nil, optTransfer: UInt32? = nil, maxTransfer: UInt32? = nil, maxHwTransfer: UInt32? = nil, maxIov: Int64, maxHwIov: Int64? = nil, minMemAlignment: UInt64, optMemAlignment: UInt64, unknownMembers: JSONObject = [:]) {
         self.requestAlignment = requestAlignment
         self.maxDiscard = maxDiscard
         self.discardAlignment = discardAlignment
@@ -2244,22 +2428,24 @@ public struct BlockLimitsInfo: QMPJSONConvertible, Hashable {
         self.maxHwIov = maxHwIov
         self.minMemAlignment = minMemAlignment
         self.optMemAlignment = optMemAlignment
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.requestAlignment = try object.required("request-alignment", at: path)
-        self.maxDiscard = try object.optional("max-discard", at: path)
-        self.discardAlignment = try object.optional("discard-alignment", at: path)
-        self.maxWriteZeroes = try object.optional("max-write-zeroes", at: path)
-        self.writeZeroesAlignment = try object.optional("write-zeroes-alignment", at: path)
-        self.optTransfer = try object.optional("opt-transfer", at: path)
-        self.maxTransfer = try object.optional("max-transfer", at: path)
-        self.maxHwTransfer = try object.optional("max-hw-transfer", at: path)
-        self.maxIov = try object.required("max-iov", at: path)
-        self.maxHwIov = try object.optional("max-hw-iov", at: path)
-        self.minMemAlignment = try object.required("min-mem-alignment", at: path)
-        self.optMemAlignment = try object.required("opt-mem-alignment", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.requestAlignment = try reader.required("request-alignment", at: path)
+        self.maxDiscard = try reader.optional("max-discard", at: path)
+        self.discardAlignment = try reader.optional("discard-alignment", at: path)
+        self.maxWriteZeroes = try reader.optional("max-write-zeroes", at: path)
+        self.writeZeroesAlignment = try reader.optional("write-zeroes-alignment", at: path)
+        self.optTransfer = try reader.optional("opt-transfer", at: path)
+        self.maxTransfer = try reader.optional("max-transfer", at: path)
+        self.maxHwTransfer = try reader.optional("max-hw-transfer", at: path)
+        self.maxIov = try reader.required("max-iov", at: path)
+        self.maxHwIov = try reader.optional("max-hw-iov", at: path)
+        self.minMemAlignment = try reader.required("min-mem-alignment", at: path)
+        self.optMemAlignment = try reader.required("opt-mem-alignment", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2276,6 +2462,7 @@ public struct BlockLimitsInfo: QMPJSONConvertible, Hashable {
         object.set("max-hw-iov", self.maxHwIov)
         object["min-mem-alignment"] = self.minMemAlignment.json
         object["opt-mem-alignment"] = self.optMemAlignment.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2290,18 +2477,22 @@ public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
     public var fullyAllocated: Int64
     /// `bitmaps` · since 5.1.0
     public var bitmaps: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(required: Int64, fullyAllocated: Int64, bitmaps: Int64? = nil) {
+    public init(required: Int64, fullyAllocated: Int64, bitmaps: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.required = required
         self.fullyAllocated = fullyAllocated
         self.bitmaps = bitmaps
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.required = try object.required("required", at: path)
-        self.fullyAllocated = try object.required("fully-allocated", at: path)
-        self.bitmaps = try object.optional("bitmaps", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.required = try reader.required("required", at: path)
+        self.fullyAllocated = try reader.required("fully-allocated", at: path)
+        self.bitmaps = try reader.optional("bitmaps", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2309,6 +2500,7 @@ public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
         object["required"] = self.required.json
         object["fully-allocated"] = self.fullyAllocated.json
         object.set("bitmaps", self.bitmaps)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2345,8 +2537,10 @@ public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
     public var limits: BlockLimitsInfo?
     /// `format-specific`
     public var formatSpecific: ImageInfoSpecific?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, format: String, dirtyFlag: Bool? = nil, actualSize: Int64? = nil, virtualSize: Int64, clusterSize: Int64? = nil, encrypted: Bool? = nil, compressed: Bool? = nil, backingFilename: String? = nil, fullBackingFilename: String? = nil, backingFilenameFormat: String? = nil, snapshots: [SnapshotInfo]? = nil, limits: BlockLimitsInfo? = nil, formatSpecific: ImageInfoSpecific? = nil) {
+    public init(filename: String, format: String, dirtyFlag: Bool? = nil, actualSize: Int64? = nil, virtualSize: Int64, clusterSize: Int64? = nil, encrypted: Bool? = nil, compressed: Bool? = nil, backingFilename: String? = nil, fullBackingFilename: String? = nil, backingFilenameFormat: String? = nil, snapshots: [SnapshotInfo]? = nil, limits: BlockLimitsInfo? = nil, formatSpecific: ImageInfoSpecific? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.format = format
         self.dirtyFlag = dirtyFlag
@@ -2361,24 +2555,26 @@ public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
         self.snapshots = snapshots
         self.limits = limits
         self.formatSpecific = formatSpecific
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.format = try object.required("format", at: path)
-        self.dirtyFlag = try object.optional("dirty-flag", at: path)
-        self.actualSize = try object.optional("actual-size", at: path)
-        self.virtualSize = try object.required("virtual-size", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
-        self.encrypted = try object.optional("encrypted", at: path)
-        self.compressed = try object.optional("compressed", at: path)
-        self.backingFilename = try object.optional("backing-filename", at: path)
-        self.fullBackingFilename = try object.optional("full-backing-filename", at: path)
-        self.backingFilenameFormat = try object.optional("backing-filename-format", at: path)
-        self.snapshots = try object.optional("snapshots", at: path)
-        self.limits = try object.optional("limits", at: path)
-        self.formatSpecific = try object.optional("format-specific", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.format = try reader.required("format", at: path)
+        self.dirtyFlag = try reader.optional("dirty-flag", at: path)
+        self.actualSize = try reader.optional("actual-size", at: path)
+        self.virtualSize = try reader.required("virtual-size", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.encrypted = try reader.optional("encrypted", at: path)
+        self.compressed = try reader.optional("compressed", at: path)
+        self.backingFilename = try reader.optional("backing-filename", at: path)
+        self.fullBackingFilename = try reader.optional("full-backing-filename", at: path)
+        self.backingFilenameFormat = try reader.optional("backing-filename-format", at: path)
+        self.snapshots = try reader.optional("snapshots", at: path)
+        self.limits = try reader.optional("limits", at: path)
+        self.formatSpecific = try reader.optional("format-specific", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2397,6 +2593,7 @@ public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
         object.set("snapshots", self.snapshots)
         object.set("limits", self.limits)
         object.set("format-specific", self.formatSpecific)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2472,8 +2669,10 @@ public struct BlockStats: QMPJSONConvertible, Hashable {
         set { _backing = QMPIndirect(newValue) }
     }
     private var _backing: QMPIndirect<BlockStats?>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, qdev: String? = nil, nodeName: String? = nil, stats: BlockDeviceStats, driverSpecific: BlockStatsSpecific? = nil, parent: BlockStats? = nil, backing: BlockStats? = nil) {
+    public init(device: String? = nil, qdev: String? = nil, nodeName: String? = nil, stats: BlockDeviceStats, driverSpecific: BlockStatsSpecific? = nil, parent: BlockStats? = nil, backing: BlockStats? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.qdev = qdev
         self.nodeName = nodeName
@@ -2481,17 +2680,19 @@ public struct BlockStats: QMPJSONConvertible, Hashable {
         self.driverSpecific = driverSpecific
         self._parent = QMPIndirect(parent)
         self._backing = QMPIndirect(backing)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.qdev = try object.optional("qdev", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.stats = try object.required("stats", at: path)
-        self.driverSpecific = try object.optional("driver-specific", at: path)
-        self._parent = QMPIndirect(try object.optional("parent", at: path))
-        self._backing = QMPIndirect(try object.optional("backing", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.qdev = try reader.optional("qdev", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.stats = try reader.required("stats", at: path)
+        self.driverSpecific = try reader.optional("driver-specific", at: path)
+        self._parent = QMPIndirect(try reader.optional("parent", at: path))
+        self._backing = QMPIndirect(try reader.optional("backing", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2503,6 +2704,7 @@ public struct BlockStats: QMPJSONConvertible, Hashable {
         object.set("driver-specific", self.driverSpecific)
         object.set("parent", self.parent)
         object.set("backing", self.backing)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2515,23 +2717,25 @@ public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
     public var driver: BlockdevDriver
     /// The members the value of `driver` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(driver: BlockdevDriver, branch: Branch) {
+    public init(driver: BlockdevDriver, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.driver = driver
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driver = try object.required("driver", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.driver = try reader.required("driver", at: path)
         switch self.driver {
-        case .file: self.branch = .file(try BlockStatsSpecificFile(json: json, path: path))
-        case .hostDevice: self.branch = .hostDevice(try BlockStatsSpecificFile(json: json, path: path))
-        case .nvme: self.branch = .nvme(try BlockStatsSpecificNvme(json: json, path: path))
-        default:
-            let common: Set<String> = ["driver"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .file: self.branch = .file(try BlockStatsSpecificFile(reading: &reader, at: path))
+        case .hostDevice: self.branch = .hostDevice(try BlockStatsSpecificFile(reading: &reader, at: path))
+        case .nvme: self.branch = .nvme(try BlockStatsSpecificNvme(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2547,6 +2751,7 @@ public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2572,18 +2777,27 @@ public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
     public var discardNbFailed: UInt64
     /// `discard-bytes-ok`
     public var discardBytesOk: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(discardNbOk: UInt64, discardNbFailed: UInt64, discardBytesOk: UInt64) {
+    public init(discardNbOk: UInt64, discardNbFailed: UInt64, discardBytesOk: UInt64, unknownMembers: JSONObject = [:]) {
         self.discardNbOk = discardNbOk
         self.discardNbFailed = discardNbFailed
         self.discardBytesOk = discardBytesOk
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.discardNbOk = try reader.required("discard-nb-ok", at: path)
+        self.discardNbFailed = try reader.required("discard-nb-failed", at: path)
+        self.discardBytesOk = try reader.required("discard-bytes-ok", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.discardNbOk = try object.required("discard-nb-ok", at: path)
-        self.discardNbFailed = try object.required("discard-nb-failed", at: path)
-        self.discardBytesOk = try object.required("discard-bytes-ok", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2591,6 +2805,7 @@ public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
         object["discard-nb-ok"] = self.discardNbOk.json
         object["discard-nb-failed"] = self.discardNbFailed.json
         object["discard-bytes-ok"] = self.discardBytesOk.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2604,18 +2819,27 @@ public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
     public var alignedAccesses: UInt64
     /// `unaligned-accesses`
     public var unalignedAccesses: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(completionErrors: UInt64, alignedAccesses: UInt64, unalignedAccesses: UInt64) {
+    public init(completionErrors: UInt64, alignedAccesses: UInt64, unalignedAccesses: UInt64, unknownMembers: JSONObject = [:]) {
         self.completionErrors = completionErrors
         self.alignedAccesses = alignedAccesses
         self.unalignedAccesses = unalignedAccesses
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.completionErrors = try reader.required("completion-errors", at: path)
+        self.alignedAccesses = try reader.required("aligned-accesses", at: path)
+        self.unalignedAccesses = try reader.required("unaligned-accesses", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.completionErrors = try object.required("completion-errors", at: path)
-        self.alignedAccesses = try object.required("aligned-accesses", at: path)
-        self.unalignedAccesses = try object.required("unaligned-accesses", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2623,6 +2847,7 @@ public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
         object["completion-errors"] = self.completionErrors.json
         object["aligned-accesses"] = self.alignedAccesses.json
         object["unaligned-accesses"] = self.unalignedAccesses.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2671,22 +2896,24 @@ public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
     public var driver: BlockdevDriver
     /// The members the value of `driver` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(driver: BlockdevDriver, branch: Branch) {
+    public init(driver: BlockdevDriver, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.driver = driver
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driver = try object.required("driver", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.driver = try reader.required("driver", at: path)
         switch self.driver {
-        case .luks: self.branch = .luks(try BlockdevAmendOptionsLUKS(json: json, path: path))
-        case .qcow2: self.branch = .qcow2(try BlockdevAmendOptionsQcow2(json: json, path: path))
-        default:
-            let common: Set<String> = ["driver"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .luks: self.branch = .luks(try BlockdevAmendOptionsLUKS(reading: &reader, at: path))
+        case .qcow2: self.branch = .qcow2(try BlockdevAmendOptionsQcow2(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2701,6 +2928,7 @@ public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2730,24 +2958,33 @@ public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     public var iterTime: Int64?
     /// `secret`
     public var secret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(state: QCryptoBlockLUKSKeyslotState, newSecret: String? = nil, oldSecret: String? = nil, keyslot: Int64? = nil, iterTime: Int64? = nil, secret: String? = nil) {
+    public init(state: QCryptoBlockLUKSKeyslotState, newSecret: String? = nil, oldSecret: String? = nil, keyslot: Int64? = nil, iterTime: Int64? = nil, secret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.state = state
         self.newSecret = newSecret
         self.oldSecret = oldSecret
         self.keyslot = keyslot
         self.iterTime = iterTime
         self.secret = secret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.state = try reader.required("state", at: path)
+        self.newSecret = try reader.optional("new-secret", at: path)
+        self.oldSecret = try reader.optional("old-secret", at: path)
+        self.keyslot = try reader.optional("keyslot", at: path)
+        self.iterTime = try reader.optional("iter-time", at: path)
+        self.secret = try reader.optional("secret", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.state = try object.required("state", at: path)
-        self.newSecret = try object.optional("new-secret", at: path)
-        self.oldSecret = try object.optional("old-secret", at: path)
-        self.keyslot = try object.optional("keyslot", at: path)
-        self.iterTime = try object.optional("iter-time", at: path)
-        self.secret = try object.optional("secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2758,6 +2995,7 @@ public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
         object.set("keyslot", self.keyslot)
         object.set("iter-time", self.iterTime)
         object.set("secret", self.secret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2767,19 +3005,29 @@ public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
 public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
     /// `encrypt`
     public var encrypt: QCryptoBlockAmendOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(encrypt: QCryptoBlockAmendOptions? = nil) {
+    public init(encrypt: QCryptoBlockAmendOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.encrypt = encrypt
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("encrypt", self.encrypt)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2820,8 +3068,10 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
     public var xPerf: BackupPerf?
     /// `target`
     public var target: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String) {
+    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.sync = sync
@@ -2838,26 +3088,28 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
         self.discardSource = discardSource
         self.xPerf = xPerf
         self.target = target
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
-        self.bitmapMode = try object.optional("bitmap-mode", at: path)
-        self.compress = try object.optional("compress", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.onCbwError = try object.optional("on-cbw-error", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.discardSource = try object.optional("discard-source", at: path)
-        self.xPerf = try object.optional("x-perf", at: path)
-        self.target = try object.required("target", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.bitmapMode = try reader.optional("bitmap-mode", at: path)
+        self.compress = try reader.optional("compress", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.onCbwError = try reader.optional("on-cbw-error", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.discardSource = try reader.optional("discard-source", at: path)
+        self.xPerf = try reader.optional("x-perf", at: path)
+        self.target = try reader.required("target", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2878,6 +3130,7 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
         object.set("discard-source", self.discardSource)
         object.set("x-perf", self.xPerf)
         object["target"] = self.target.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2891,18 +3144,22 @@ public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
     public var direct: Bool
     /// `no-flush`
     public var noFlush: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(writeback: Bool, direct: Bool, noFlush: Bool) {
+    public init(writeback: Bool, direct: Bool, noFlush: Bool, unknownMembers: JSONObject = [:]) {
         self.writeback = writeback
         self.direct = direct
         self.noFlush = noFlush
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.writeback = try object.required("writeback", at: path)
-        self.direct = try object.required("direct", at: path)
-        self.noFlush = try object.required("no-flush", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.writeback = try reader.required("writeback", at: path)
+        self.direct = try reader.required("direct", at: path)
+        self.noFlush = try reader.required("no-flush", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2910,6 +3167,7 @@ public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
         object["writeback"] = self.writeback.json
         object["direct"] = self.direct.json
         object["no-flush"] = self.noFlush.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2917,28 +3175,37 @@ public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockdevCacheOptions`.
 /// In QEMU 1.7.0 and later.
 /// Shape changed in 2.6.0; this is the newest shape.
-/// No longer sent: `writeback` (until 2.5.0).
 public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
     /// `direct`
     public var direct: Bool?
     /// `no-flush`
     public var noFlush: Bool?
+    /// `writeback` · until 2.5.0
+    public var writeback: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(direct: Bool? = nil, noFlush: Bool? = nil) {
+    public init(direct: Bool? = nil, noFlush: Bool? = nil, writeback: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.direct = direct
         self.noFlush = noFlush
+        self.writeback = writeback
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.direct = try object.optional("direct", at: path)
-        self.noFlush = try object.optional("no-flush", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.direct = try reader.optional("direct", at: path)
+        self.noFlush = try reader.optional("no-flush", at: path)
+        self.writeback = try reader.optional("writeback", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("direct", self.direct)
         object.set("no-flush", self.noFlush)
+        object.set("writeback", self.writeback)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2950,22 +3217,27 @@ public struct BlockdevChild: QMPJSONConvertible, Hashable {
     public var child: String
     /// `node-name`
     public var nodeName: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(child: String, nodeName: String) {
+    public init(child: String, nodeName: String, unknownMembers: JSONObject = [:]) {
         self.child = child
         self.nodeName = nodeName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.child = try object.required("child", at: path)
-        self.nodeName = try object.required("node-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.child = try reader.required("child", at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["child"] = self.child.json
         object["node-name"] = self.nodeName.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2973,14 +3245,19 @@ public struct BlockdevChild: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockdevCreateNotSupported`.
 /// In QEMU 2.12.0 to 2.12.0.
 public struct BlockdevCreateNotSupported: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -2992,34 +3269,36 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
     public var driver: BlockdevDriver
     /// The members the value of `driver` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(driver: BlockdevDriver, branch: Branch) {
+    public init(driver: BlockdevDriver, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.driver = driver
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driver = try object.required("driver", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.driver = try reader.required("driver", at: path)
         switch self.driver {
-        case .file: self.branch = .file(try BlockdevCreateOptionsFile(json: json, path: path))
-        case .gluster: self.branch = .gluster(try BlockdevCreateOptionsGluster(json: json, path: path))
-        case .luks: self.branch = .luks(try BlockdevCreateOptionsLUKS(json: json, path: path))
-        case .nfs: self.branch = .nfs(try BlockdevCreateOptionsNfs(json: json, path: path))
-        case .parallels: self.branch = .parallels(try BlockdevCreateOptionsParallels(json: json, path: path))
-        case .qcow: self.branch = .qcow(try BlockdevCreateOptionsQcow(json: json, path: path))
-        case .qcow2: self.branch = .qcow2(try BlockdevCreateOptionsQcow2(json: json, path: path))
-        case .qed: self.branch = .qed(try BlockdevCreateOptionsQed(json: json, path: path))
-        case .rbd: self.branch = .rbd(try BlockdevCreateOptionsRbd(json: json, path: path))
-        case .ssh: self.branch = .ssh(try BlockdevCreateOptionsSsh(json: json, path: path))
-        case .vdi: self.branch = .vdi(try BlockdevCreateOptionsVdi(json: json, path: path))
-        case .vhdx: self.branch = .vhdx(try BlockdevCreateOptionsVhdx(json: json, path: path))
-        case .vmdk: self.branch = .vmdk(try BlockdevCreateOptionsVmdk(json: json, path: path))
-        case .vpc: self.branch = .vpc(try BlockdevCreateOptionsVpc(json: json, path: path))
-        default:
-            let common: Set<String> = ["driver"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .file: self.branch = .file(try BlockdevCreateOptionsFile(reading: &reader, at: path))
+        case .gluster: self.branch = .gluster(try BlockdevCreateOptionsGluster(reading: &reader, at: path))
+        case .luks: self.branch = .luks(try BlockdevCreateOptionsLUKS(reading: &reader, at: path))
+        case .nfs: self.branch = .nfs(try BlockdevCreateOptionsNfs(reading: &reader, at: path))
+        case .parallels: self.branch = .parallels(try BlockdevCreateOptionsParallels(reading: &reader, at: path))
+        case .qcow: self.branch = .qcow(try BlockdevCreateOptionsQcow(reading: &reader, at: path))
+        case .qcow2: self.branch = .qcow2(try BlockdevCreateOptionsQcow2(reading: &reader, at: path))
+        case .qed: self.branch = .qed(try BlockdevCreateOptionsQed(reading: &reader, at: path))
+        case .rbd: self.branch = .rbd(try BlockdevCreateOptionsRbd(reading: &reader, at: path))
+        case .ssh: self.branch = .ssh(try BlockdevCreateOptionsSsh(reading: &reader, at: path))
+        case .vdi: self.branch = .vdi(try BlockdevCreateOptionsVdi(reading: &reader, at: path))
+        case .vhdx: self.branch = .vhdx(try BlockdevCreateOptionsVhdx(reading: &reader, at: path))
+        case .vmdk: self.branch = .vmdk(try BlockdevCreateOptionsVmdk(reading: &reader, at: path))
+        case .vpc: self.branch = .vpc(try BlockdevCreateOptionsVpc(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3046,6 +3325,7 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3098,22 +3378,31 @@ public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
     public var nocow: Bool?
     /// `extent-size-hint` · since 5.1.0
     public var extentSizeHint: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, size: UInt64, preallocation: PreallocMode? = nil, nocow: Bool? = nil, extentSizeHint: UInt64? = nil) {
+    public init(filename: String, size: UInt64, preallocation: PreallocMode? = nil, nocow: Bool? = nil, extentSizeHint: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.size = size
         self.preallocation = preallocation
         self.nocow = nocow
         self.extentSizeHint = extentSizeHint
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.filename = try reader.required("filename", at: path)
+        self.size = try reader.required("size", at: path)
+        self.preallocation = try reader.optional("preallocation", at: path)
+        self.nocow = try reader.optional("nocow", at: path)
+        self.extentSizeHint = try reader.optional("extent-size-hint", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.size = try object.required("size", at: path)
-        self.preallocation = try object.optional("preallocation", at: path)
-        self.nocow = try object.optional("nocow", at: path)
-        self.extentSizeHint = try object.optional("extent-size-hint", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3123,6 +3412,7 @@ public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
         object.set("preallocation", self.preallocation)
         object.set("nocow", self.nocow)
         object.set("extent-size-hint", self.extentSizeHint)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3136,18 +3426,27 @@ public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `preallocation`
     public var preallocation: PreallocMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(location: BlockdevOptionsGluster, size: UInt64, preallocation: PreallocMode? = nil) {
+    public init(location: BlockdevOptionsGluster, size: UInt64, preallocation: PreallocMode? = nil, unknownMembers: JSONObject = [:]) {
         self.location = location
         self.size = size
         self.preallocation = preallocation
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.location = try reader.required("location", at: path)
+        self.size = try reader.required("size", at: path)
+        self.preallocation = try reader.optional("preallocation", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.location = try object.required("location", at: path)
-        self.size = try object.required("size", at: path)
-        self.preallocation = try object.optional("preallocation", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3155,6 +3454,7 @@ public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
         object["location"] = self.location.json
         object["size"] = self.size.json
         object.set("preallocation", self.preallocation)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3162,7 +3462,6 @@ public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockdevCreateOptionsLUKS`.
 /// In QEMU 2.12.0 and later.
 /// Shape changed in 4.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
-/// No longer sent: `detached-header` (until 9.0.0).
 public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
@@ -3186,8 +3485,12 @@ public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `preallocation` · since 4.2.0
     public var preallocation: PreallocMode?
+    /// `detached-header` · since 9.0.0, until 9.0.0
+    public var detachedHeader: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String? = nil, cipherAlg: QCryptoCipherAlgo? = nil, cipherMode: QCryptoCipherMode? = nil, ivgenAlg: QCryptoIVGenAlgo? = nil, ivgenHashAlg: QCryptoHashAlgo? = nil, hashAlg: QCryptoHashAlgo? = nil, iterTime: Int64? = nil, file: BlockdevRef? = nil, header: BlockdevRef? = nil, size: UInt64, preallocation: PreallocMode? = nil) {
+    public init(keySecret: String? = nil, cipherAlg: QCryptoCipherAlgo? = nil, cipherMode: QCryptoCipherMode? = nil, ivgenAlg: QCryptoIVGenAlgo? = nil, ivgenHashAlg: QCryptoHashAlgo? = nil, hashAlg: QCryptoHashAlgo? = nil, iterTime: Int64? = nil, file: BlockdevRef? = nil, header: BlockdevRef? = nil, size: UInt64, preallocation: PreallocMode? = nil, detachedHeader: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
         self.cipherAlg = cipherAlg
         self.cipherMode = cipherMode
@@ -3199,21 +3502,30 @@ public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
         self.header = header
         self.size = size
         self.preallocation = preallocation
+        self.detachedHeader = detachedHeader
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.optional("key-secret", at: path)
+        self.cipherAlg = try reader.optional("cipher-alg", at: path)
+        self.cipherMode = try reader.optional("cipher-mode", at: path)
+        self.ivgenAlg = try reader.optional("ivgen-alg", at: path)
+        self.ivgenHashAlg = try reader.optional("ivgen-hash-alg", at: path)
+        self.hashAlg = try reader.optional("hash-alg", at: path)
+        self.iterTime = try reader.optional("iter-time", at: path)
+        self.file = try reader.optional("file", at: path)
+        self.header = try reader.optional("header", at: path)
+        self.size = try reader.required("size", at: path)
+        self.preallocation = try reader.optional("preallocation", at: path)
+        self.detachedHeader = try reader.optional("detached-header", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.optional("key-secret", at: path)
-        self.cipherAlg = try object.optional("cipher-alg", at: path)
-        self.cipherMode = try object.optional("cipher-mode", at: path)
-        self.ivgenAlg = try object.optional("ivgen-alg", at: path)
-        self.ivgenHashAlg = try object.optional("ivgen-hash-alg", at: path)
-        self.hashAlg = try object.optional("hash-alg", at: path)
-        self.iterTime = try object.optional("iter-time", at: path)
-        self.file = try object.optional("file", at: path)
-        self.header = try object.optional("header", at: path)
-        self.size = try object.required("size", at: path)
-        self.preallocation = try object.optional("preallocation", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3229,6 +3541,8 @@ public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
         object.set("header", self.header)
         object["size"] = self.size.json
         object.set("preallocation", self.preallocation)
+        object.set("detached-header", self.detachedHeader)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3240,22 +3554,32 @@ public struct BlockdevCreateOptionsNfs: QMPJSONConvertible, Hashable {
     public var location: BlockdevOptionsNfs
     /// `size`
     public var size: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(location: BlockdevOptionsNfs, size: UInt64) {
+    public init(location: BlockdevOptionsNfs, size: UInt64, unknownMembers: JSONObject = [:]) {
         self.location = location
         self.size = size
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.location = try reader.required("location", at: path)
+        self.size = try reader.required("size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.location = try object.required("location", at: path)
-        self.size = try object.required("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["location"] = self.location.json
         object["size"] = self.size.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3269,18 +3593,27 @@ public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `cluster-size`
     public var clusterSize: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, size: UInt64, clusterSize: UInt64? = nil) {
+    public init(file: BlockdevRef, size: UInt64, clusterSize: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.size = size
         self.clusterSize = clusterSize
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.size = try reader.required("size", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.size = try object.required("size", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3288,6 +3621,7 @@ public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
         object["file"] = self.file.json
         object["size"] = self.size.json
         object.set("cluster-size", self.clusterSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3303,20 +3637,29 @@ public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
     public var backingFile: String?
     /// `encrypt`
     public var encrypt: QCryptoBlockCreateOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, size: UInt64, backingFile: String? = nil, encrypt: QCryptoBlockCreateOptions? = nil) {
+    public init(file: BlockdevRef, size: UInt64, backingFile: String? = nil, encrypt: QCryptoBlockCreateOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.size = size
         self.backingFile = backingFile
         self.encrypt = encrypt
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.size = try reader.required("size", at: path)
+        self.backingFile = try reader.optional("backing-file", at: path)
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.size = try object.required("size", at: path)
-        self.backingFile = try object.optional("backing-file", at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3325,6 +3668,7 @@ public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
         object["size"] = self.size.json
         object.set("backing-file", self.backingFile)
         object.set("encrypt", self.encrypt)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3361,8 +3705,10 @@ public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
     public var refcountBits: Int64?
     /// `compression-type` · since 5.1.0
     public var compressionType: Qcow2CompressionType?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, dataFile: BlockdevRef? = nil, dataFileRaw: Bool? = nil, extendedL2: Bool? = nil, size: UInt64, version: BlockdevQcow2Version? = nil, backingFile: String? = nil, backingFmt: BlockdevDriver? = nil, encrypt: QCryptoBlockCreateOptions? = nil, clusterSize: UInt64? = nil, preallocation: PreallocMode? = nil, lazyRefcounts: Bool? = nil, refcountBits: Int64? = nil, compressionType: Qcow2CompressionType? = nil) {
+    public init(file: BlockdevRef, dataFile: BlockdevRef? = nil, dataFileRaw: Bool? = nil, extendedL2: Bool? = nil, size: UInt64, version: BlockdevQcow2Version? = nil, backingFile: String? = nil, backingFmt: BlockdevDriver? = nil, encrypt: QCryptoBlockCreateOptions? = nil, clusterSize: UInt64? = nil, preallocation: PreallocMode? = nil, lazyRefcounts: Bool? = nil, refcountBits: Int64? = nil, compressionType: Qcow2CompressionType? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.dataFile = dataFile
         self.dataFileRaw = dataFileRaw
@@ -3377,24 +3723,31 @@ public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
         self.lazyRefcounts = lazyRefcounts
         self.refcountBits = refcountBits
         self.compressionType = compressionType
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.dataFile = try reader.optional("data-file", at: path)
+        self.dataFileRaw = try reader.optional("data-file-raw", at: path)
+        self.extendedL2 = try reader.optional("extended-l2", at: path)
+        self.size = try reader.required("size", at: path)
+        self.version = try reader.optional("version", at: path)
+        self.backingFile = try reader.optional("backing-file", at: path)
+        self.backingFmt = try reader.optional("backing-fmt", at: path)
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.preallocation = try reader.optional("preallocation", at: path)
+        self.lazyRefcounts = try reader.optional("lazy-refcounts", at: path)
+        self.refcountBits = try reader.optional("refcount-bits", at: path)
+        self.compressionType = try reader.optional("compression-type", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.dataFile = try object.optional("data-file", at: path)
-        self.dataFileRaw = try object.optional("data-file-raw", at: path)
-        self.extendedL2 = try object.optional("extended-l2", at: path)
-        self.size = try object.required("size", at: path)
-        self.version = try object.optional("version", at: path)
-        self.backingFile = try object.optional("backing-file", at: path)
-        self.backingFmt = try object.optional("backing-fmt", at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
-        self.preallocation = try object.optional("preallocation", at: path)
-        self.lazyRefcounts = try object.optional("lazy-refcounts", at: path)
-        self.refcountBits = try object.optional("refcount-bits", at: path)
-        self.compressionType = try object.optional("compression-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3413,6 +3766,7 @@ public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
         object.set("lazy-refcounts", self.lazyRefcounts)
         object.set("refcount-bits", self.refcountBits)
         object.set("compression-type", self.compressionType)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3432,24 +3786,33 @@ public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
     public var clusterSize: UInt64?
     /// `table-size`
     public var tableSize: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, size: UInt64, backingFile: String? = nil, backingFmt: BlockdevDriver? = nil, clusterSize: UInt64? = nil, tableSize: Int64? = nil) {
+    public init(file: BlockdevRef, size: UInt64, backingFile: String? = nil, backingFmt: BlockdevDriver? = nil, clusterSize: UInt64? = nil, tableSize: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.size = size
         self.backingFile = backingFile
         self.backingFmt = backingFmt
         self.clusterSize = clusterSize
         self.tableSize = tableSize
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.size = try reader.required("size", at: path)
+        self.backingFile = try reader.optional("backing-file", at: path)
+        self.backingFmt = try reader.optional("backing-fmt", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.tableSize = try reader.optional("table-size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.size = try object.required("size", at: path)
-        self.backingFile = try object.optional("backing-file", at: path)
-        self.backingFmt = try object.optional("backing-fmt", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
-        self.tableSize = try object.optional("table-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3460,6 +3823,7 @@ public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
         object.set("backing-fmt", self.backingFmt)
         object.set("cluster-size", self.clusterSize)
         object.set("table-size", self.tableSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3476,20 +3840,29 @@ public struct BlockdevCreateOptionsRbd: QMPJSONConvertible, Hashable {
     public var clusterSize: UInt64?
     /// `encrypt` · since 6.1.0
     public var encrypt: RbdEncryptionCreateOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(location: BlockdevOptionsRbd, size: UInt64, clusterSize: UInt64? = nil, encrypt: RbdEncryptionCreateOptions? = nil) {
+    public init(location: BlockdevOptionsRbd, size: UInt64, clusterSize: UInt64? = nil, encrypt: RbdEncryptionCreateOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.location = location
         self.size = size
         self.clusterSize = clusterSize
         self.encrypt = encrypt
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.location = try reader.required("location", at: path)
+        self.size = try reader.required("size", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.location = try object.required("location", at: path)
-        self.size = try object.required("size", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3498,6 +3871,7 @@ public struct BlockdevCreateOptionsRbd: QMPJSONConvertible, Hashable {
         object["size"] = self.size.json
         object.set("cluster-size", self.clusterSize)
         object.set("encrypt", self.encrypt)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3517,24 +3891,28 @@ public struct BlockdevCreateOptionsSheepdog: QMPJSONConvertible, Hashable {
     public var redundancy: SheepdogRedundancy?
     /// `object-size` · until 6.0.0
     public var objectSize: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(location: BlockdevOptionsSheepdog, size: UInt64, backingFile: String? = nil, preallocation: PreallocMode? = nil, redundancy: SheepdogRedundancy? = nil, objectSize: UInt64? = nil) {
+    public init(location: BlockdevOptionsSheepdog, size: UInt64, backingFile: String? = nil, preallocation: PreallocMode? = nil, redundancy: SheepdogRedundancy? = nil, objectSize: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.location = location
         self.size = size
         self.backingFile = backingFile
         self.preallocation = preallocation
         self.redundancy = redundancy
         self.objectSize = objectSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.location = try object.required("location", at: path)
-        self.size = try object.required("size", at: path)
-        self.backingFile = try object.optional("backing-file", at: path)
-        self.preallocation = try object.optional("preallocation", at: path)
-        self.redundancy = try object.optional("redundancy", at: path)
-        self.objectSize = try object.optional("object-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.location = try reader.required("location", at: path)
+        self.size = try reader.required("size", at: path)
+        self.backingFile = try reader.optional("backing-file", at: path)
+        self.preallocation = try reader.optional("preallocation", at: path)
+        self.redundancy = try reader.optional("redundancy", at: path)
+        self.objectSize = try reader.optional("object-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3545,6 +3923,7 @@ public struct BlockdevCreateOptionsSheepdog: QMPJSONConvertible, Hashable {
         object.set("preallocation", self.preallocation)
         object.set("redundancy", self.redundancy)
         object.set("object-size", self.objectSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3556,22 +3935,32 @@ public struct BlockdevCreateOptionsSsh: QMPJSONConvertible, Hashable {
     public var location: BlockdevOptionsSsh
     /// `size`
     public var size: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(location: BlockdevOptionsSsh, size: UInt64) {
+    public init(location: BlockdevOptionsSsh, size: UInt64, unknownMembers: JSONObject = [:]) {
         self.location = location
         self.size = size
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.location = try reader.required("location", at: path)
+        self.size = try reader.required("size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.location = try object.required("location", at: path)
-        self.size = try object.required("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["location"] = self.location.json
         object["size"] = self.size.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3585,18 +3974,27 @@ public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `preallocation`
     public var preallocation: PreallocMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, size: UInt64, preallocation: PreallocMode? = nil) {
+    public init(file: BlockdevRef, size: UInt64, preallocation: PreallocMode? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.size = size
         self.preallocation = preallocation
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.size = try reader.required("size", at: path)
+        self.preallocation = try reader.optional("preallocation", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.size = try object.required("size", at: path)
-        self.preallocation = try object.optional("preallocation", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3604,6 +4002,7 @@ public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
         object["file"] = self.file.json
         object["size"] = self.size.json
         object.set("preallocation", self.preallocation)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3623,24 +4022,33 @@ public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
     public var subformat: BlockdevVhdxSubformat?
     /// `block-state-zero`
     public var blockStateZero: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, size: UInt64, logSize: UInt64? = nil, blockSize: UInt64? = nil, subformat: BlockdevVhdxSubformat? = nil, blockStateZero: Bool? = nil) {
+    public init(file: BlockdevRef, size: UInt64, logSize: UInt64? = nil, blockSize: UInt64? = nil, subformat: BlockdevVhdxSubformat? = nil, blockStateZero: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.size = size
         self.logSize = logSize
         self.blockSize = blockSize
         self.subformat = subformat
         self.blockStateZero = blockStateZero
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.size = try reader.required("size", at: path)
+        self.logSize = try reader.optional("log-size", at: path)
+        self.blockSize = try reader.optional("block-size", at: path)
+        self.subformat = try reader.optional("subformat", at: path)
+        self.blockStateZero = try reader.optional("block-state-zero", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.size = try object.required("size", at: path)
-        self.logSize = try object.optional("log-size", at: path)
-        self.blockSize = try object.optional("block-size", at: path)
-        self.subformat = try object.optional("subformat", at: path)
-        self.blockStateZero = try object.optional("block-state-zero", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3651,6 +4059,7 @@ public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
         object.set("block-size", self.blockSize)
         object.set("subformat", self.subformat)
         object.set("block-state-zero", self.blockStateZero)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3677,8 +4086,10 @@ public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
     public var toolsversion: String?
     /// `zeroed-grain`
     public var zeroedGrain: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, size: UInt64, extents: [BlockdevRef]? = nil, subformat: BlockdevVmdkSubformat? = nil, backingFile: String? = nil, adapterType: BlockdevVmdkAdapterType? = nil, hwversion: String? = nil, toolsversion: String? = nil, zeroedGrain: Bool? = nil) {
+    public init(file: BlockdevRef, size: UInt64, extents: [BlockdevRef]? = nil, subformat: BlockdevVmdkSubformat? = nil, backingFile: String? = nil, adapterType: BlockdevVmdkAdapterType? = nil, hwversion: String? = nil, toolsversion: String? = nil, zeroedGrain: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.size = size
         self.extents = extents
@@ -3688,19 +4099,26 @@ public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
         self.hwversion = hwversion
         self.toolsversion = toolsversion
         self.zeroedGrain = zeroedGrain
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.size = try reader.required("size", at: path)
+        self.extents = try reader.optional("extents", at: path)
+        self.subformat = try reader.optional("subformat", at: path)
+        self.backingFile = try reader.optional("backing-file", at: path)
+        self.adapterType = try reader.optional("adapter-type", at: path)
+        self.hwversion = try reader.optional("hwversion", at: path)
+        self.toolsversion = try reader.optional("toolsversion", at: path)
+        self.zeroedGrain = try reader.optional("zeroed-grain", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.size = try object.required("size", at: path)
-        self.extents = try object.optional("extents", at: path)
-        self.subformat = try object.optional("subformat", at: path)
-        self.backingFile = try object.optional("backing-file", at: path)
-        self.adapterType = try object.optional("adapter-type", at: path)
-        self.hwversion = try object.optional("hwversion", at: path)
-        self.toolsversion = try object.optional("toolsversion", at: path)
-        self.zeroedGrain = try object.optional("zeroed-grain", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3714,6 +4132,7 @@ public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
         object.set("hwversion", self.hwversion)
         object.set("toolsversion", self.toolsversion)
         object.set("zeroed-grain", self.zeroedGrain)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3729,20 +4148,29 @@ public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
     public var subformat: BlockdevVpcSubformat?
     /// `force-size`
     public var forceSize: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, size: UInt64, subformat: BlockdevVpcSubformat? = nil, forceSize: Bool? = nil) {
+    public init(file: BlockdevRef, size: UInt64, subformat: BlockdevVpcSubformat? = nil, forceSize: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.size = size
         self.subformat = subformat
         self.forceSize = forceSize
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.size = try reader.required("size", at: path)
+        self.subformat = try reader.optional("subformat", at: path)
+        self.forceSize = try reader.optional("force-size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.size = try object.required("size", at: path)
-        self.subformat = try object.optional("subformat", at: path)
-        self.forceSize = try object.optional("force-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3751,6 +4179,7 @@ public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
         object["size"] = self.size.json
         object.set("subformat", self.subformat)
         object.set("force-size", self.forceSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4108,7 +4537,7 @@ public enum BlockdevOnError: QMPJSONConvertible, Hashable {
 /// QAPI union `BlockdevOptions`, told apart by `driver`.
 /// In QEMU 1.7.0 and later.
 /// Shape changed in 2.0.0, 2.1.0, 2.2.0, 2.5.0, 2.6.0, 2.7.0, 2.8.0, 2.9.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 3.1.0, 4.2.0, 5.0.0, 5.1.0, 6.0.0, 6.1.0, 6.2.0, 7.0.0, 7.2.0, 10.0.13; this is the newest shape.
-/// No longer sent: `aio` (until 2.7.0), `id` (until 2.7.0), `rerror` (until 2.6.0), `stats-account-failed` (until 2.6.0), `stats-account-invalid` (until 2.6.0), `stats-intervals` (until 2.6.0), `werror` (until 2.6.0).
+/// No longer sent, and without a property of its own here: `aio` (until 2.7.0).
 public struct BlockdevOptions: QMPJSONConvertible, Hashable {
     /// `driver`
     public var driver: BlockdevDriver
@@ -4128,10 +4557,24 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
     public var forceShare: Bool?
     /// `detect-zeroes` · since 2.1.0
     public var detectZeroes: BlockdevDetectZeroesOptions?
+    /// `id` · until 2.7.0
+    public var id: String?
+    /// `rerror` · until 2.6.0
+    public var rerror: BlockdevOnError?
+    /// `werror` · until 2.6.0
+    public var werror: BlockdevOnError?
+    /// `stats-account-failed` · since 2.5.0, until 2.6.0
+    public var statsAccountFailed: Bool?
+    /// `stats-account-invalid` · since 2.5.0, until 2.6.0
+    public var statsAccountInvalid: Bool?
+    /// `stats-intervals` · since 2.5.0, until 2.6.0
+    public var statsIntervals: [Int64]?
     /// The members the value of `driver` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(driver: BlockdevDriver, nodeName: String? = nil, discard: BlockdevDiscardOptions? = nil, cache: BlockdevCacheOptions? = nil, active: Bool? = nil, readOnly: Bool? = nil, autoReadOnly: Bool? = nil, forceShare: Bool? = nil, detectZeroes: BlockdevDetectZeroesOptions? = nil, branch: Branch) {
+    public init(driver: BlockdevDriver, nodeName: String? = nil, discard: BlockdevDiscardOptions? = nil, cache: BlockdevCacheOptions? = nil, active: Bool? = nil, readOnly: Bool? = nil, autoReadOnly: Bool? = nil, forceShare: Bool? = nil, detectZeroes: BlockdevDetectZeroesOptions? = nil, id: String? = nil, rerror: BlockdevOnError? = nil, werror: BlockdevOnError? = nil, statsAccountFailed: Bool? = nil, statsAccountInvalid: Bool? = nil, statsIntervals: [Int64]? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.driver = driver
         self.nodeName = nodeName
         self.discard = discard
@@ -4141,72 +4584,84 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
         self.autoReadOnly = autoReadOnly
         self.forceShare = forceShare
         self.detectZeroes = detectZeroes
+        self.id = id
+        self.rerror = rerror
+        self.werror = werror
+        self.statsAccountFailed = statsAccountFailed
+        self.statsAccountInvalid = statsAccountInvalid
+        self.statsIntervals = statsIntervals
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driver = try object.required("driver", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.discard = try object.optional("discard", at: path)
-        self.cache = try object.optional("cache", at: path)
-        self.active = try object.optional("active", at: path)
-        self.readOnly = try object.optional("read-only", at: path)
-        self.autoReadOnly = try object.optional("auto-read-only", at: path)
-        self.forceShare = try object.optional("force-share", at: path)
-        self.detectZeroes = try object.optional("detect-zeroes", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.driver = try reader.required("driver", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.discard = try reader.optional("discard", at: path)
+        self.cache = try reader.optional("cache", at: path)
+        self.active = try reader.optional("active", at: path)
+        self.readOnly = try reader.optional("read-only", at: path)
+        self.autoReadOnly = try reader.optional("auto-read-only", at: path)
+        self.forceShare = try reader.optional("force-share", at: path)
+        self.detectZeroes = try reader.optional("detect-zeroes", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.rerror = try reader.optional("rerror", at: path)
+        self.werror = try reader.optional("werror", at: path)
+        self.statsAccountFailed = try reader.optional("stats-account-failed", at: path)
+        self.statsAccountInvalid = try reader.optional("stats-account-invalid", at: path)
+        self.statsIntervals = try reader.optional("stats-intervals", at: path)
         switch self.driver {
-        case .blkdebug: self.branch = .blkdebug(try BlockdevOptionsBlkdebug(json: json, path: path))
-        case .blklogwrites: self.branch = .blklogwrites(try BlockdevOptionsBlklogwrites(json: json, path: path))
-        case .blkverify: self.branch = .blkverify(try BlockdevOptionsBlkverify(json: json, path: path))
-        case .blkreplay: self.branch = .blkreplay(try BlockdevOptionsBlkreplay(json: json, path: path))
-        case .bochs: self.branch = .bochs(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .cloop: self.branch = .cloop(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .compress: self.branch = .compress(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .copyBeforeWrite: self.branch = .copyBeforeWrite(try BlockdevOptionsCbw(json: json, path: path))
-        case .copyOnRead: self.branch = .copyOnRead(try BlockdevOptionsCor(json: json, path: path))
-        case .dmg: self.branch = .dmg(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .file: self.branch = .file(try BlockdevOptionsFile(json: json, path: path))
-        case .ftp: self.branch = .ftp(try BlockdevOptionsCurlFtp(json: json, path: path))
-        case .ftps: self.branch = .ftps(try BlockdevOptionsCurlFtps(json: json, path: path))
-        case .gluster: self.branch = .gluster(try BlockdevOptionsGluster(json: json, path: path))
-        case .hostCdrom: self.branch = .hostCdrom(try BlockdevOptionsFile(json: json, path: path))
-        case .hostDevice: self.branch = .hostDevice(try BlockdevOptionsFile(json: json, path: path))
-        case .http: self.branch = .http(try BlockdevOptionsCurlHttp(json: json, path: path))
-        case .https: self.branch = .https(try BlockdevOptionsCurlHttps(json: json, path: path))
-        case .ioUring: self.branch = .ioUring(try BlockdevOptionsIoUring(json: json, path: path))
-        case .iscsi: self.branch = .iscsi(try BlockdevOptionsIscsi(json: json, path: path))
-        case .luks: self.branch = .luks(try BlockdevOptionsLUKS(json: json, path: path))
-        case .nbd: self.branch = .nbd(try BlockdevOptionsNbd(json: json, path: path))
-        case .nfs: self.branch = .nfs(try BlockdevOptionsNfs(json: json, path: path))
-        case .nullAio: self.branch = .nullAio(try BlockdevOptionsNull(json: json, path: path))
-        case .nullCo: self.branch = .nullCo(try BlockdevOptionsNull(json: json, path: path))
-        case .nvme: self.branch = .nvme(try BlockdevOptionsNVMe(json: json, path: path))
-        case .nvmeIoUring: self.branch = .nvmeIoUring(try BlockdevOptionsNvmeIoUring(json: json, path: path))
-        case .parallels: self.branch = .parallels(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .preallocate: self.branch = .preallocate(try BlockdevOptionsPreallocate(json: json, path: path))
-        case .qcow2: self.branch = .qcow2(try BlockdevOptionsQcow2(json: json, path: path))
-        case .qcow: self.branch = .qcow(try BlockdevOptionsQcow(json: json, path: path))
-        case .qed: self.branch = .qed(try BlockdevOptionsGenericCOWFormat(json: json, path: path))
-        case .quorum: self.branch = .quorum(try BlockdevOptionsQuorum(json: json, path: path))
-        case .raw: self.branch = .raw(try BlockdevOptionsRaw(json: json, path: path))
-        case .rbd: self.branch = .rbd(try BlockdevOptionsRbd(json: json, path: path))
-        case .replication: self.branch = .replication(try BlockdevOptionsReplication(json: json, path: path))
-        case .snapshotAccess: self.branch = .snapshotAccess(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .ssh: self.branch = .ssh(try BlockdevOptionsSsh(json: json, path: path))
-        case .throttle: self.branch = .throttle(try BlockdevOptionsThrottle(json: json, path: path))
-        case .vdi: self.branch = .vdi(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .vhdx: self.branch = .vhdx(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .virtioBlkVfioPci: self.branch = .virtioBlkVfioPci(try BlockdevOptionsVirtioBlkVfioPci(json: json, path: path))
-        case .virtioBlkVhostUser: self.branch = .virtioBlkVhostUser(try BlockdevOptionsVirtioBlkVhostUser(json: json, path: path))
-        case .virtioBlkVhostVdpa: self.branch = .virtioBlkVhostVdpa(try BlockdevOptionsVirtioBlkVhostVdpa(json: json, path: path))
-        case .vmdk: self.branch = .vmdk(try BlockdevOptionsGenericCOWFormat(json: json, path: path))
-        case .vpc: self.branch = .vpc(try BlockdevOptionsGenericFormat(json: json, path: path))
-        case .vvfat: self.branch = .vvfat(try BlockdevOptionsVVFAT(json: json, path: path))
-        default:
-            let common: Set<String> = ["driver", "node-name", "discard", "cache", "active", "read-only", "auto-read-only", "force-share", "detect-zeroes"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .blkdebug: self.branch = .blkdebug(try BlockdevOptionsBlkdebug(reading: &reader, at: path))
+        case .blklogwrites: self.branch = .blklogwrites(try BlockdevOptionsBlklogwrites(reading: &reader, at: path))
+        case .blkverify: self.branch = .blkverify(try BlockdevOptionsBlkverify(reading: &reader, at: path))
+        case .blkreplay: self.branch = .blkreplay(try BlockdevOptionsBlkreplay(reading: &reader, at: path))
+        case .bochs: self.branch = .bochs(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .cloop: self.branch = .cloop(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .compress: self.branch = .compress(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .copyBeforeWrite: self.branch = .copyBeforeWrite(try BlockdevOptionsCbw(reading: &reader, at: path))
+        case .copyOnRead: self.branch = .copyOnRead(try BlockdevOptionsCor(reading: &reader, at: path))
+        case .dmg: self.branch = .dmg(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .file: self.branch = .file(try BlockdevOptionsFile(reading: &reader, at: path))
+        case .ftp: self.branch = .ftp(try BlockdevOptionsCurlFtp(reading: &reader, at: path))
+        case .ftps: self.branch = .ftps(try BlockdevOptionsCurlFtps(reading: &reader, at: path))
+        case .gluster: self.branch = .gluster(try BlockdevOptionsGluster(reading: &reader, at: path))
+        case .hostCdrom: self.branch = .hostCdrom(try BlockdevOptionsFile(reading: &reader, at: path))
+        case .hostDevice: self.branch = .hostDevice(try BlockdevOptionsFile(reading: &reader, at: path))
+        case .http: self.branch = .http(try BlockdevOptionsCurlHttp(reading: &reader, at: path))
+        case .https: self.branch = .https(try BlockdevOptionsCurlHttps(reading: &reader, at: path))
+        case .ioUring: self.branch = .ioUring(try BlockdevOptionsIoUring(reading: &reader, at: path))
+        case .iscsi: self.branch = .iscsi(try BlockdevOptionsIscsi(reading: &reader, at: path))
+        case .luks: self.branch = .luks(try BlockdevOptionsLUKS(reading: &reader, at: path))
+        case .nbd: self.branch = .nbd(try BlockdevOptionsNbd(reading: &reader, at: path))
+        case .nfs: self.branch = .nfs(try BlockdevOptionsNfs(reading: &reader, at: path))
+        case .nullAio: self.branch = .nullAio(try BlockdevOptionsNull(reading: &reader, at: path))
+        case .nullCo: self.branch = .nullCo(try BlockdevOptionsNull(reading: &reader, at: path))
+        case .nvme: self.branch = .nvme(try BlockdevOptionsNVMe(reading: &reader, at: path))
+        case .nvmeIoUring: self.branch = .nvmeIoUring(try BlockdevOptionsNvmeIoUring(reading: &reader, at: path))
+        case .parallels: self.branch = .parallels(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .preallocate: self.branch = .preallocate(try BlockdevOptionsPreallocate(reading: &reader, at: path))
+        case .qcow2: self.branch = .qcow2(try BlockdevOptionsQcow2(reading: &reader, at: path))
+        case .qcow: self.branch = .qcow(try BlockdevOptionsQcow(reading: &reader, at: path))
+        case .qed: self.branch = .qed(try BlockdevOptionsGenericCOWFormat(reading: &reader, at: path))
+        case .quorum: self.branch = .quorum(try BlockdevOptionsQuorum(reading: &reader, at: path))
+        case .raw: self.branch = .raw(try BlockdevOptionsRaw(reading: &reader, at: path))
+        case .rbd: self.branch = .rbd(try BlockdevOptionsRbd(reading: &reader, at: path))
+        case .replication: self.branch = .replication(try BlockdevOptionsReplication(reading: &reader, at: path))
+        case .snapshotAccess: self.branch = .snapshotAccess(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .ssh: self.branch = .ssh(try BlockdevOptionsSsh(reading: &reader, at: path))
+        case .throttle: self.branch = .throttle(try BlockdevOptionsThrottle(reading: &reader, at: path))
+        case .vdi: self.branch = .vdi(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .vhdx: self.branch = .vhdx(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .virtioBlkVfioPci: self.branch = .virtioBlkVfioPci(try BlockdevOptionsVirtioBlkVfioPci(reading: &reader, at: path))
+        case .virtioBlkVhostUser: self.branch = .virtioBlkVhostUser(try BlockdevOptionsVirtioBlkVhostUser(reading: &reader, at: path))
+        case .virtioBlkVhostVdpa: self.branch = .virtioBlkVhostVdpa(try BlockdevOptionsVirtioBlkVhostVdpa(reading: &reader, at: path))
+        case .vmdk: self.branch = .vmdk(try BlockdevOptionsGenericCOWFormat(reading: &reader, at: path))
+        case .vpc: self.branch = .vpc(try BlockdevOptionsGenericFormat(reading: &reader, at: path))
+        case .vvfat: self.branch = .vvfat(try BlockdevOptionsVVFAT(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4220,6 +4675,12 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
         object.set("auto-read-only", self.autoReadOnly)
         object.set("force-share", self.forceShare)
         object.set("detect-zeroes", self.detectZeroes)
+        object.set("id", self.id)
+        object.set("rerror", self.rerror)
+        object.set("werror", self.werror)
+        object.set("stats-account-failed", self.statsAccountFailed)
+        object.set("stats-account-invalid", self.statsAccountInvalid)
+        object.set("stats-intervals", self.statsIntervals)
         let added: JSONObject
         switch self.branch {
         case .blkdebug(let members): added = members.json.objectValue ?? [:]
@@ -4274,6 +4735,7 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -4389,20 +4851,24 @@ public struct BlockdevOptionsArchipelago: QMPJSONConvertible, Hashable {
     public var vport: Int64?
     /// `segment` · until 2.8.0
     public var segment: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(volume: String, mport: Int64? = nil, vport: Int64? = nil, segment: String? = nil) {
+    public init(volume: String, mport: Int64? = nil, vport: Int64? = nil, segment: String? = nil, unknownMembers: JSONObject = [:]) {
         self.volume = volume
         self.mport = mport
         self.vport = vport
         self.segment = segment
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.volume = try object.required("volume", at: path)
-        self.mport = try object.optional("mport", at: path)
-        self.vport = try object.optional("vport", at: path)
-        self.segment = try object.optional("segment", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.volume = try reader.required("volume", at: path)
+        self.mport = try reader.optional("mport", at: path)
+        self.vport = try reader.optional("vport", at: path)
+        self.segment = try reader.optional("segment", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4411,6 +4877,7 @@ public struct BlockdevOptionsArchipelago: QMPJSONConvertible, Hashable {
         object.set("mport", self.mport)
         object.set("vport", self.vport)
         object.set("segment", self.segment)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4445,8 +4912,10 @@ public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
     public var statsIntervals: [Int64]?
     /// `detect-zeroes` · since 2.1.0, until 2.5.0
     public var detectZeroes: BlockdevDetectZeroesOptions?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(driver: BlockdevDriver, id: String? = nil, nodeName: String? = nil, discard: BlockdevDiscardOptions? = nil, cache: BlockdevCacheOptions? = nil, aio: BlockdevAioOptions? = nil, rerror: BlockdevOnError? = nil, werror: BlockdevOnError? = nil, readOnly: Bool? = nil, statsAccountInvalid: Bool? = nil, statsAccountFailed: Bool? = nil, statsIntervals: [Int64]? = nil, detectZeroes: BlockdevDetectZeroesOptions? = nil) {
+    public init(driver: BlockdevDriver, id: String? = nil, nodeName: String? = nil, discard: BlockdevDiscardOptions? = nil, cache: BlockdevCacheOptions? = nil, aio: BlockdevAioOptions? = nil, rerror: BlockdevOnError? = nil, werror: BlockdevOnError? = nil, readOnly: Bool? = nil, statsAccountInvalid: Bool? = nil, statsAccountFailed: Bool? = nil, statsIntervals: [Int64]? = nil, detectZeroes: BlockdevDetectZeroesOptions? = nil, unknownMembers: JSONObject = [:]) {
         self.driver = driver
         self.id = id
         self.nodeName = nodeName
@@ -4460,23 +4929,25 @@ public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
         self.statsAccountFailed = statsAccountFailed
         self.statsIntervals = statsIntervals
         self.detectZeroes = detectZeroes
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driver = try object.required("driver", at: path)
-        self.id = try object.optional("id", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.discard = try object.optional("discard", at: path)
-        self.cache = try object.optional("cache", at: path)
-        self.aio = try object.optional("aio", at: path)
-        self.rerror = try object.optional("rerror", at: path)
-        self.werror = try object.optional("werror", at: path)
-        self.readOnly = try object.optional("read-only", at: path)
-        self.statsAccountInvalid = try object.optional("stats-account-invalid", at: path)
-        self.statsAccountFailed = try object.optional("stats-account-failed", at: path)
-        self.statsIntervals = try object.optional("stats-intervals", at: path)
-        self.detectZeroes = try object.optional("detect-zeroes", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.driver = try reader.required("driver", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.discard = try reader.optional("discard", at: path)
+        self.cache = try reader.optional("cache", at: path)
+        self.aio = try reader.optional("aio", at: path)
+        self.rerror = try reader.optional("rerror", at: path)
+        self.werror = try reader.optional("werror", at: path)
+        self.readOnly = try reader.optional("read-only", at: path)
+        self.statsAccountInvalid = try reader.optional("stats-account-invalid", at: path)
+        self.statsAccountFailed = try reader.optional("stats-account-failed", at: path)
+        self.statsIntervals = try reader.optional("stats-intervals", at: path)
+        self.detectZeroes = try reader.optional("detect-zeroes", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4494,6 +4965,7 @@ public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
         object.set("stats-account-failed", self.statsAccountFailed)
         object.set("stats-intervals", self.statsIntervals)
         object.set("detect-zeroes", self.detectZeroes)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4526,8 +4998,10 @@ public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
     public var takeChildPerms: [BlockPermission]?
     /// `unshare-child-perms` · since 5.0.0
     public var unshareChildPerms: [BlockPermission]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(image: BlockdevRef, config: String? = nil, align: Int64? = nil, maxTransfer: Int32? = nil, optWriteZero: Int32? = nil, maxWriteZero: Int32? = nil, optDiscard: Int32? = nil, maxDiscard: Int32? = nil, injectError: [BlkdebugInjectErrorOptions]? = nil, setState: [BlkdebugSetStateOptions]? = nil, takeChildPerms: [BlockPermission]? = nil, unshareChildPerms: [BlockPermission]? = nil) {
+    public init(image: BlockdevRef, config: String? = nil, align: Int64? = nil, maxTransfer: Int32? = nil, optWriteZero: Int32? = nil, maxWriteZero: Int32? = nil, optDiscard: Int32? = nil, maxDiscard: Int32? = nil, injectError: [BlkdebugInjectErrorOptions]? = nil, setState: [BlkdebugSetStateOptions]? = nil, takeChildPerms: [BlockPermission]? = nil, unshareChildPerms: [BlockPermission]? = nil, unknownMembers: JSONObject = [:]) {
         self.image = image
         self.config = config
         self.align = align
@@ -4540,22 +5014,29 @@ public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
         self.setState = setState
         self.takeChildPerms = takeChildPerms
         self.unshareChildPerms = unshareChildPerms
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.image = try reader.required("image", at: path)
+        self.config = try reader.optional("config", at: path)
+        self.align = try reader.optional("align", at: path)
+        self.maxTransfer = try reader.optional("max-transfer", at: path)
+        self.optWriteZero = try reader.optional("opt-write-zero", at: path)
+        self.maxWriteZero = try reader.optional("max-write-zero", at: path)
+        self.optDiscard = try reader.optional("opt-discard", at: path)
+        self.maxDiscard = try reader.optional("max-discard", at: path)
+        self.injectError = try reader.optional("inject-error", at: path)
+        self.setState = try reader.optional("set-state", at: path)
+        self.takeChildPerms = try reader.optional("take-child-perms", at: path)
+        self.unshareChildPerms = try reader.optional("unshare-child-perms", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.image = try object.required("image", at: path)
-        self.config = try object.optional("config", at: path)
-        self.align = try object.optional("align", at: path)
-        self.maxTransfer = try object.optional("max-transfer", at: path)
-        self.optWriteZero = try object.optional("opt-write-zero", at: path)
-        self.maxWriteZero = try object.optional("max-write-zero", at: path)
-        self.optDiscard = try object.optional("opt-discard", at: path)
-        self.maxDiscard = try object.optional("max-discard", at: path)
-        self.injectError = try object.optional("inject-error", at: path)
-        self.setState = try object.optional("set-state", at: path)
-        self.takeChildPerms = try object.optional("take-child-perms", at: path)
-        self.unshareChildPerms = try object.optional("unshare-child-perms", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4572,6 +5053,7 @@ public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
         object.set("set-state", self.setState)
         object.set("take-child-perms", self.takeChildPerms)
         object.set("unshare-child-perms", self.unshareChildPerms)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4589,22 +5071,31 @@ public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
     public var logAppend: Bool?
     /// `log-super-update-interval`
     public var logSuperUpdateInterval: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, log: BlockdevRef, logSectorSize: UInt32? = nil, logAppend: Bool? = nil, logSuperUpdateInterval: UInt64? = nil) {
+    public init(file: BlockdevRef, log: BlockdevRef, logSectorSize: UInt32? = nil, logAppend: Bool? = nil, logSuperUpdateInterval: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.log = log
         self.logSectorSize = logSectorSize
         self.logAppend = logAppend
         self.logSuperUpdateInterval = logSuperUpdateInterval
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.log = try reader.required("log", at: path)
+        self.logSectorSize = try reader.optional("log-sector-size", at: path)
+        self.logAppend = try reader.optional("log-append", at: path)
+        self.logSuperUpdateInterval = try reader.optional("log-super-update-interval", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.log = try object.required("log", at: path)
-        self.logSectorSize = try object.optional("log-sector-size", at: path)
-        self.logAppend = try object.optional("log-append", at: path)
-        self.logSuperUpdateInterval = try object.optional("log-super-update-interval", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4614,6 +5105,7 @@ public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
         object.set("log-sector-size", self.logSectorSize)
         object.set("log-append", self.logAppend)
         object.set("log-super-update-interval", self.logSuperUpdateInterval)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4623,19 +5115,29 @@ public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsBlkreplay: QMPJSONConvertible, Hashable {
     /// `image`
     public var image: BlockdevRef
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(image: BlockdevRef) {
+    public init(image: BlockdevRef, unknownMembers: JSONObject = [:]) {
         self.image = image
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.image = try reader.required("image", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.image = try object.required("image", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["image"] = self.image.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4647,22 +5149,32 @@ public struct BlockdevOptionsBlkverify: QMPJSONConvertible, Hashable {
     public var test: BlockdevRef
     /// `raw`
     public var raw: BlockdevRef
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(test: BlockdevRef, raw: BlockdevRef) {
+    public init(test: BlockdevRef, raw: BlockdevRef, unknownMembers: JSONObject = [:]) {
         self.test = test
         self.raw = raw
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.test = try reader.required("test", at: path)
+        self.raw = try reader.required("raw", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.test = try object.required("test", at: path)
-        self.raw = try object.required("raw", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["test"] = self.test.json
         object["raw"] = self.raw.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4683,24 +5195,33 @@ public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
     public var cbwTimeout: UInt32?
     /// `min-cluster-size` · since 9.2.0-rc2
     public var minClusterSize: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, target: BlockdevRef, bitmap: BlockDirtyBitmap? = nil, onCbwError: OnCbwError? = nil, cbwTimeout: UInt32? = nil, minClusterSize: UInt64? = nil) {
+    public init(file: BlockdevRef, target: BlockdevRef, bitmap: BlockDirtyBitmap? = nil, onCbwError: OnCbwError? = nil, cbwTimeout: UInt32? = nil, minClusterSize: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.target = target
         self.bitmap = bitmap
         self.onCbwError = onCbwError
         self.cbwTimeout = cbwTimeout
         self.minClusterSize = minClusterSize
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.target = try reader.required("target", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.onCbwError = try reader.optional("on-cbw-error", at: path)
+        self.cbwTimeout = try reader.optional("cbw-timeout", at: path)
+        self.minClusterSize = try reader.optional("min-cluster-size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.target = try object.required("target", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
-        self.onCbwError = try object.optional("on-cbw-error", at: path)
-        self.cbwTimeout = try object.optional("cbw-timeout", at: path)
-        self.minClusterSize = try object.optional("min-cluster-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4711,6 +5232,7 @@ public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
         object.set("on-cbw-error", self.onCbwError)
         object.set("cbw-timeout", self.cbwTimeout)
         object.set("min-cluster-size", self.minClusterSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4722,22 +5244,32 @@ public struct BlockdevOptionsCor: QMPJSONConvertible, Hashable {
     public var file: BlockdevRef
     /// `bottom`
     public var bottom: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, bottom: String? = nil) {
+    public init(file: BlockdevRef, bottom: String? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.bottom = bottom
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.bottom = try reader.optional("bottom", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.bottom = try object.optional("bottom", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["file"] = self.file.json
         object.set("bottom", self.bottom)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4747,19 +5279,24 @@ public struct BlockdevOptionsCor: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsCurl: QMPJSONConvertible, Hashable {
     /// `filename` · until 2.8.0
     public var filename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String) {
+    public init(filename: String, unknownMembers: JSONObject = [:]) {
         self.filename = filename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4781,8 +5318,10 @@ public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
     public var proxyUsername: String?
     /// `proxy-password-secret`
     public var proxyPasswordSecret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil) {
+    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.url = url
         self.readahead = readahead
         self.timeout = timeout
@@ -4790,17 +5329,19 @@ public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
         self.passwordSecret = passwordSecret
         self.proxyUsername = proxyUsername
         self.proxyPasswordSecret = proxyPasswordSecret
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.url = try object.required("url", at: path)
-        self.readahead = try object.optional("readahead", at: path)
-        self.timeout = try object.optional("timeout", at: path)
-        self.username = try object.optional("username", at: path)
-        self.passwordSecret = try object.optional("password-secret", at: path)
-        self.proxyUsername = try object.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.url = try reader.required("url", at: path)
+        self.readahead = try reader.optional("readahead", at: path)
+        self.timeout = try reader.optional("timeout", at: path)
+        self.username = try reader.optional("username", at: path)
+        self.passwordSecret = try reader.optional("password-secret", at: path)
+        self.proxyUsername = try reader.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try reader.optional("proxy-password-secret", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4812,6 +5353,7 @@ public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
         object.set("password-secret", self.passwordSecret)
         object.set("proxy-username", self.proxyUsername)
         object.set("proxy-password-secret", self.proxyPasswordSecret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4833,8 +5375,10 @@ public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
     public var proxyUsername: String?
     /// `proxy-password-secret`
     public var proxyPasswordSecret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil) {
+    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.url = url
         self.readahead = readahead
         self.timeout = timeout
@@ -4842,17 +5386,24 @@ public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
         self.passwordSecret = passwordSecret
         self.proxyUsername = proxyUsername
         self.proxyPasswordSecret = proxyPasswordSecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.url = try reader.required("url", at: path)
+        self.readahead = try reader.optional("readahead", at: path)
+        self.timeout = try reader.optional("timeout", at: path)
+        self.username = try reader.optional("username", at: path)
+        self.passwordSecret = try reader.optional("password-secret", at: path)
+        self.proxyUsername = try reader.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try reader.optional("proxy-password-secret", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.url = try object.required("url", at: path)
-        self.readahead = try object.optional("readahead", at: path)
-        self.timeout = try object.optional("timeout", at: path)
-        self.username = try object.optional("username", at: path)
-        self.passwordSecret = try object.optional("password-secret", at: path)
-        self.proxyUsername = try object.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4864,6 +5415,7 @@ public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
         object.set("password-secret", self.passwordSecret)
         object.set("proxy-username", self.proxyUsername)
         object.set("proxy-password-secret", self.proxyPasswordSecret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4887,8 +5439,10 @@ public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
     public var proxyPasswordSecret: String?
     /// `sslverify`
     public var sslverify: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, sslverify: Bool? = nil) {
+    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, sslverify: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.url = url
         self.readahead = readahead
         self.timeout = timeout
@@ -4897,18 +5451,25 @@ public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
         self.proxyUsername = proxyUsername
         self.proxyPasswordSecret = proxyPasswordSecret
         self.sslverify = sslverify
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.url = try reader.required("url", at: path)
+        self.readahead = try reader.optional("readahead", at: path)
+        self.timeout = try reader.optional("timeout", at: path)
+        self.username = try reader.optional("username", at: path)
+        self.passwordSecret = try reader.optional("password-secret", at: path)
+        self.proxyUsername = try reader.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try reader.optional("proxy-password-secret", at: path)
+        self.sslverify = try reader.optional("sslverify", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.url = try object.required("url", at: path)
-        self.readahead = try object.optional("readahead", at: path)
-        self.timeout = try object.optional("timeout", at: path)
-        self.username = try object.optional("username", at: path)
-        self.passwordSecret = try object.optional("password-secret", at: path)
-        self.proxyUsername = try object.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
-        self.sslverify = try object.optional("sslverify", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4921,6 +5482,7 @@ public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
         object.set("proxy-username", self.proxyUsername)
         object.set("proxy-password-secret", self.proxyPasswordSecret)
         object.set("sslverify", self.sslverify)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -4947,8 +5509,10 @@ public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
     public var cookie: String?
     /// `cookie-secret` · since 2.10.0
     public var cookieSecret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, cookie: String? = nil, cookieSecret: String? = nil) {
+    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, cookie: String? = nil, cookieSecret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.url = url
         self.readahead = readahead
         self.timeout = timeout
@@ -4958,19 +5522,26 @@ public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
         self.proxyPasswordSecret = proxyPasswordSecret
         self.cookie = cookie
         self.cookieSecret = cookieSecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.url = try reader.required("url", at: path)
+        self.readahead = try reader.optional("readahead", at: path)
+        self.timeout = try reader.optional("timeout", at: path)
+        self.username = try reader.optional("username", at: path)
+        self.passwordSecret = try reader.optional("password-secret", at: path)
+        self.proxyUsername = try reader.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try reader.optional("proxy-password-secret", at: path)
+        self.cookie = try reader.optional("cookie", at: path)
+        self.cookieSecret = try reader.optional("cookie-secret", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.url = try object.required("url", at: path)
-        self.readahead = try object.optional("readahead", at: path)
-        self.timeout = try object.optional("timeout", at: path)
-        self.username = try object.optional("username", at: path)
-        self.passwordSecret = try object.optional("password-secret", at: path)
-        self.proxyUsername = try object.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
-        self.cookie = try object.optional("cookie", at: path)
-        self.cookieSecret = try object.optional("cookie-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -4984,6 +5555,7 @@ public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
         object.set("proxy-password-secret", self.proxyPasswordSecret)
         object.set("cookie", self.cookie)
         object.set("cookie-secret", self.cookieSecret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5012,8 +5584,10 @@ public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
     public var sslverify: Bool?
     /// `cookie-secret` · since 2.10.0
     public var cookieSecret: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, cookie: String? = nil, sslverify: Bool? = nil, cookieSecret: String? = nil) {
+    public init(url: String, readahead: Int64? = nil, timeout: Int64? = nil, username: String? = nil, passwordSecret: String? = nil, proxyUsername: String? = nil, proxyPasswordSecret: String? = nil, cookie: String? = nil, sslverify: Bool? = nil, cookieSecret: String? = nil, unknownMembers: JSONObject = [:]) {
         self.url = url
         self.readahead = readahead
         self.timeout = timeout
@@ -5024,20 +5598,27 @@ public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
         self.cookie = cookie
         self.sslverify = sslverify
         self.cookieSecret = cookieSecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.url = try reader.required("url", at: path)
+        self.readahead = try reader.optional("readahead", at: path)
+        self.timeout = try reader.optional("timeout", at: path)
+        self.username = try reader.optional("username", at: path)
+        self.passwordSecret = try reader.optional("password-secret", at: path)
+        self.proxyUsername = try reader.optional("proxy-username", at: path)
+        self.proxyPasswordSecret = try reader.optional("proxy-password-secret", at: path)
+        self.cookie = try reader.optional("cookie", at: path)
+        self.sslverify = try reader.optional("sslverify", at: path)
+        self.cookieSecret = try reader.optional("cookie-secret", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.url = try object.required("url", at: path)
-        self.readahead = try object.optional("readahead", at: path)
-        self.timeout = try object.optional("timeout", at: path)
-        self.username = try object.optional("username", at: path)
-        self.passwordSecret = try object.optional("password-secret", at: path)
-        self.proxyUsername = try object.optional("proxy-username", at: path)
-        self.proxyPasswordSecret = try object.optional("proxy-password-secret", at: path)
-        self.cookie = try object.optional("cookie", at: path)
-        self.sslverify = try object.optional("sslverify", at: path)
-        self.cookieSecret = try object.optional("cookie-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5052,6 +5633,7 @@ public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
         object.set("cookie", self.cookie)
         object.set("sslverify", self.sslverify)
         object.set("cookie-secret", self.cookieSecret)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5074,8 +5656,10 @@ public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
     public var dropCache: Bool?
     /// `x-check-cache-dropped` · since 3.0.0
     public var xCheckCacheDropped: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, prManager: String? = nil, locking: OnOffAuto? = nil, aio: BlockdevAioOptions? = nil, aioMaxBatch: Int64? = nil, dropCache: Bool? = nil, xCheckCacheDropped: Bool? = nil) {
+    public init(filename: String, prManager: String? = nil, locking: OnOffAuto? = nil, aio: BlockdevAioOptions? = nil, aioMaxBatch: Int64? = nil, dropCache: Bool? = nil, xCheckCacheDropped: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.prManager = prManager
         self.locking = locking
@@ -5083,17 +5667,24 @@ public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
         self.aioMaxBatch = aioMaxBatch
         self.dropCache = dropCache
         self.xCheckCacheDropped = xCheckCacheDropped
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.filename = try reader.required("filename", at: path)
+        self.prManager = try reader.optional("pr-manager", at: path)
+        self.locking = try reader.optional("locking", at: path)
+        self.aio = try reader.optional("aio", at: path)
+        self.aioMaxBatch = try reader.optional("aio-max-batch", at: path)
+        self.dropCache = try reader.optional("drop-cache", at: path)
+        self.xCheckCacheDropped = try reader.optional("x-check-cache-dropped", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.prManager = try object.optional("pr-manager", at: path)
-        self.locking = try object.optional("locking", at: path)
-        self.aio = try object.optional("aio", at: path)
-        self.aioMaxBatch = try object.optional("aio-max-batch", at: path)
-        self.dropCache = try object.optional("drop-cache", at: path)
-        self.xCheckCacheDropped = try object.optional("x-check-cache-dropped", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5105,6 +5696,7 @@ public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
         object.set("aio-max-batch", self.aioMaxBatch)
         object.set("drop-cache", self.dropCache)
         object.set("x-check-cache-dropped", self.xCheckCacheDropped)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5117,22 +5709,32 @@ public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
     public var file: BlockdevRef
     /// `backing`
     public var backing: BlockdevRefOrNull?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, backing: BlockdevRefOrNull? = nil) {
+    public init(file: BlockdevRef, backing: BlockdevRefOrNull? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.backing = backing
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.backing = try reader.optional("backing", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.backing = try object.optional("backing", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["file"] = self.file.json
         object.set("backing", self.backing)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5142,19 +5744,29 @@ public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef) {
+    public init(file: BlockdevRef, unknownMembers: JSONObject = [:]) {
         self.file = file
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["file"] = self.file.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5162,7 +5774,6 @@ public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockdevOptionsGluster`.
 /// In QEMU 2.7.0 and later.
 /// Shape changed in 2.8.0, 2.9.0, 2.10.0; this is the newest shape.
-/// No longer sent: `debug-level` (until 2.7.0).
 public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
     /// `volume`
     public var volume: String
@@ -5174,22 +5785,35 @@ public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
     public var debug: Int64?
     /// `logfile` · since 2.8.0
     public var logfile: String?
+    /// `debug-level` · until 2.7.0
+    public var debugLevel: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(volume: String, path: String, server: [SocketAddress], debug: Int64? = nil, logfile: String? = nil) {
+    public init(volume: String, path: String, server: [SocketAddress], debug: Int64? = nil, logfile: String? = nil, debugLevel: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.volume = volume
         self.path = path
         self.server = server
         self.debug = debug
         self.logfile = logfile
+        self.debugLevel = debugLevel
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.volume = try reader.required("volume", at: path)
+        self.path = try reader.required("path", at: path)
+        self.server = try reader.required("server", at: path)
+        self.debug = try reader.optional("debug", at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.debugLevel = try reader.optional("debug-level", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.volume = try object.required("volume", at: path)
-        self.path = try object.required("path", at: path)
-        self.server = try object.required("server", at: path)
-        self.debug = try object.optional("debug", at: path)
-        self.logfile = try object.optional("logfile", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5199,6 +5823,8 @@ public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
         object["server"] = self.server.json
         object.set("debug", self.debug)
         object.set("logfile", self.logfile)
+        object.set("debug-level", self.debugLevel)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5208,19 +5834,29 @@ public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsIoUring: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String) {
+    public init(filename: String, unknownMembers: JSONObject = [:]) {
         self.filename = filename
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.filename = try reader.required("filename", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5246,8 +5882,10 @@ public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
     public var headerDigest: IscsiHeaderDigest?
     /// `timeout`
     public var timeout: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(transport: IscsiTransport, portal: String, target: String, lun: Int64? = nil, user: String? = nil, passwordSecret: String? = nil, initiatorName: String? = nil, headerDigest: IscsiHeaderDigest? = nil, timeout: Int64? = nil) {
+    public init(transport: IscsiTransport, portal: String, target: String, lun: Int64? = nil, user: String? = nil, passwordSecret: String? = nil, initiatorName: String? = nil, headerDigest: IscsiHeaderDigest? = nil, timeout: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.transport = transport
         self.portal = portal
         self.target = target
@@ -5257,19 +5895,26 @@ public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
         self.initiatorName = initiatorName
         self.headerDigest = headerDigest
         self.timeout = timeout
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.transport = try reader.required("transport", at: path)
+        self.portal = try reader.required("portal", at: path)
+        self.target = try reader.required("target", at: path)
+        self.lun = try reader.optional("lun", at: path)
+        self.user = try reader.optional("user", at: path)
+        self.passwordSecret = try reader.optional("password-secret", at: path)
+        self.initiatorName = try reader.optional("initiator-name", at: path)
+        self.headerDigest = try reader.optional("header-digest", at: path)
+        self.timeout = try reader.optional("timeout", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.transport = try object.required("transport", at: path)
-        self.portal = try object.required("portal", at: path)
-        self.target = try object.required("target", at: path)
-        self.lun = try object.optional("lun", at: path)
-        self.user = try object.optional("user", at: path)
-        self.passwordSecret = try object.optional("password-secret", at: path)
-        self.initiatorName = try object.optional("initiator-name", at: path)
-        self.headerDigest = try object.optional("header-digest", at: path)
-        self.timeout = try object.optional("timeout", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5283,6 +5928,7 @@ public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
         object.set("initiator-name", self.initiatorName)
         object.set("header-digest", self.headerDigest)
         object.set("timeout", self.timeout)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5297,18 +5943,27 @@ public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
     public var keySecret: String?
     /// `header` · since 9.0.0
     public var header: BlockdevRef?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, keySecret: String? = nil, header: BlockdevRef? = nil) {
+    public init(file: BlockdevRef, keySecret: String? = nil, header: BlockdevRef? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.keySecret = keySecret
         self.header = header
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.keySecret = try reader.optional("key-secret", at: path)
+        self.header = try reader.optional("header", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.keySecret = try object.optional("key-secret", at: path)
-        self.header = try object.optional("header", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5316,6 +5971,7 @@ public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
         object["file"] = self.file.json
         object.set("key-secret", self.keySecret)
         object.set("header", self.header)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5327,22 +5983,32 @@ public struct BlockdevOptionsNVMe: QMPJSONConvertible, Hashable {
     public var device: String
     /// `namespace`
     public var namespace: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, namespace: Int64) {
+    public init(device: String, namespace: Int64, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.namespace = namespace
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.device = try reader.required("device", at: path)
+        self.namespace = try reader.required("namespace", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.namespace = try object.required("namespace", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
         object["namespace"] = self.namespace.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5365,8 +6031,10 @@ public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
     public var reconnectDelay: UInt32?
     /// `open-timeout` · since 7.0.0
     public var openTimeout: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: SocketAddress, export: String? = nil, tlsCreds: String? = nil, tlsHostname: String? = nil, xDirtyBitmap: String? = nil, reconnectDelay: UInt32? = nil, openTimeout: UInt32? = nil) {
+    public init(server: SocketAddress, export: String? = nil, tlsCreds: String? = nil, tlsHostname: String? = nil, xDirtyBitmap: String? = nil, reconnectDelay: UInt32? = nil, openTimeout: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.export = export
         self.tlsCreds = tlsCreds
@@ -5374,17 +6042,24 @@ public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
         self.xDirtyBitmap = xDirtyBitmap
         self.reconnectDelay = reconnectDelay
         self.openTimeout = openTimeout
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.server = try reader.required("server", at: path)
+        self.export = try reader.optional("export", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsHostname = try reader.optional("tls-hostname", at: path)
+        self.xDirtyBitmap = try reader.optional("x-dirty-bitmap", at: path)
+        self.reconnectDelay = try reader.optional("reconnect-delay", at: path)
+        self.openTimeout = try reader.optional("open-timeout", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.export = try object.optional("export", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsHostname = try object.optional("tls-hostname", at: path)
-        self.xDirtyBitmap = try object.optional("x-dirty-bitmap", at: path)
-        self.reconnectDelay = try object.optional("reconnect-delay", at: path)
-        self.openTimeout = try object.optional("open-timeout", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5396,6 +6071,7 @@ public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
         object.set("x-dirty-bitmap", self.xDirtyBitmap)
         object.set("reconnect-delay", self.reconnectDelay)
         object.set("open-timeout", self.openTimeout)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5419,8 +6095,10 @@ public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
     public var pageCacheSize: Int64?
     /// `debug`
     public var debug: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: NFSServer, path: String, user: Int64? = nil, group: Int64? = nil, tcpSynCount: Int64? = nil, readaheadSize: Int64? = nil, pageCacheSize: Int64? = nil, debug: Int64? = nil) {
+    public init(server: NFSServer, path: String, user: Int64? = nil, group: Int64? = nil, tcpSynCount: Int64? = nil, readaheadSize: Int64? = nil, pageCacheSize: Int64? = nil, debug: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.path = path
         self.user = user
@@ -5429,18 +6107,25 @@ public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
         self.readaheadSize = readaheadSize
         self.pageCacheSize = pageCacheSize
         self.debug = debug
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.server = try reader.required("server", at: path)
+        self.path = try reader.required("path", at: path)
+        self.user = try reader.optional("user", at: path)
+        self.group = try reader.optional("group", at: path)
+        self.tcpSynCount = try reader.optional("tcp-syn-count", at: path)
+        self.readaheadSize = try reader.optional("readahead-size", at: path)
+        self.pageCacheSize = try reader.optional("page-cache-size", at: path)
+        self.debug = try reader.optional("debug", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.path = try object.required("path", at: path)
-        self.user = try object.optional("user", at: path)
-        self.group = try object.optional("group", at: path)
-        self.tcpSynCount = try object.optional("tcp-syn-count", at: path)
-        self.readaheadSize = try object.optional("readahead-size", at: path)
-        self.pageCacheSize = try object.optional("page-cache-size", at: path)
-        self.debug = try object.optional("debug", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5453,6 +6138,7 @@ public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
         object.set("readahead-size", self.readaheadSize)
         object.set("page-cache-size", self.pageCacheSize)
         object.set("debug", self.debug)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5467,18 +6153,27 @@ public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
     public var latencyNs: UInt64?
     /// `read-zeroes` · since 4.1.0
     public var readZeroes: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(size: Int64? = nil, latencyNs: UInt64? = nil, readZeroes: Bool? = nil) {
+    public init(size: Int64? = nil, latencyNs: UInt64? = nil, readZeroes: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.size = size
         self.latencyNs = latencyNs
         self.readZeroes = readZeroes
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.size = try reader.optional("size", at: path)
+        self.latencyNs = try reader.optional("latency-ns", at: path)
+        self.readZeroes = try reader.optional("read-zeroes", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.size = try object.optional("size", at: path)
-        self.latencyNs = try object.optional("latency-ns", at: path)
-        self.readZeroes = try object.optional("read-zeroes", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5486,6 +6181,7 @@ public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
         object.set("size", self.size)
         object.set("latency-ns", self.latencyNs)
         object.set("read-zeroes", self.readZeroes)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5495,19 +6191,29 @@ public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsNvmeIoUring: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String) {
+    public init(path: String, unknownMembers: JSONObject = [:]) {
         self.path = path
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5521,18 +6227,27 @@ public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
     public var preallocAlign: Int64?
     /// `prealloc-size`
     public var preallocSize: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, preallocAlign: Int64? = nil, preallocSize: Int64? = nil) {
+    public init(file: BlockdevRef, preallocAlign: Int64? = nil, preallocSize: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.preallocAlign = preallocAlign
         self.preallocSize = preallocSize
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.preallocAlign = try reader.optional("prealloc-align", at: path)
+        self.preallocSize = try reader.optional("prealloc-size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.preallocAlign = try object.optional("prealloc-align", at: path)
-        self.preallocSize = try object.optional("prealloc-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5540,6 +6255,7 @@ public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
         object["file"] = self.file.json
         object.set("prealloc-align", self.preallocAlign)
         object.set("prealloc-size", self.preallocSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5553,18 +6269,27 @@ public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
     public var backing: BlockdevRefOrNull?
     /// `encrypt`
     public var encrypt: BlockdevQcowEncryption?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, backing: BlockdevRefOrNull? = nil, encrypt: BlockdevQcowEncryption? = nil) {
+    public init(file: BlockdevRef, backing: BlockdevRefOrNull? = nil, encrypt: BlockdevQcowEncryption? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.backing = backing
         self.encrypt = encrypt
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.backing = try reader.optional("backing", at: path)
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.backing = try object.optional("backing", at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5572,6 +6297,7 @@ public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
         object["file"] = self.file.json
         object.set("backing", self.backing)
         object.set("encrypt", self.encrypt)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5610,8 +6336,10 @@ public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
     public var encrypt: BlockdevQcow2Encryption?
     /// `data-file` · since 4.0.0
     public var dataFile: BlockdevRef?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, backing: BlockdevRefOrNull? = nil, lazyRefcounts: Bool? = nil, passDiscardRequest: Bool? = nil, passDiscardSnapshot: Bool? = nil, passDiscardOther: Bool? = nil, discardNoUnref: Bool? = nil, overlapCheck: Qcow2OverlapChecks? = nil, cacheSize: Int64? = nil, l2CacheSize: Int64? = nil, l2CacheEntrySize: Int64? = nil, refcountCacheSize: Int64? = nil, cacheCleanInterval: Int64? = nil, encrypt: BlockdevQcow2Encryption? = nil, dataFile: BlockdevRef? = nil) {
+    public init(file: BlockdevRef, backing: BlockdevRefOrNull? = nil, lazyRefcounts: Bool? = nil, passDiscardRequest: Bool? = nil, passDiscardSnapshot: Bool? = nil, passDiscardOther: Bool? = nil, discardNoUnref: Bool? = nil, overlapCheck: Qcow2OverlapChecks? = nil, cacheSize: Int64? = nil, l2CacheSize: Int64? = nil, l2CacheEntrySize: Int64? = nil, refcountCacheSize: Int64? = nil, cacheCleanInterval: Int64? = nil, encrypt: BlockdevQcow2Encryption? = nil, dataFile: BlockdevRef? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.backing = backing
         self.lazyRefcounts = lazyRefcounts
@@ -5627,25 +6355,32 @@ public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
         self.cacheCleanInterval = cacheCleanInterval
         self.encrypt = encrypt
         self.dataFile = dataFile
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.backing = try reader.optional("backing", at: path)
+        self.lazyRefcounts = try reader.optional("lazy-refcounts", at: path)
+        self.passDiscardRequest = try reader.optional("pass-discard-request", at: path)
+        self.passDiscardSnapshot = try reader.optional("pass-discard-snapshot", at: path)
+        self.passDiscardOther = try reader.optional("pass-discard-other", at: path)
+        self.discardNoUnref = try reader.optional("discard-no-unref", at: path)
+        self.overlapCheck = try reader.optional("overlap-check", at: path)
+        self.cacheSize = try reader.optional("cache-size", at: path)
+        self.l2CacheSize = try reader.optional("l2-cache-size", at: path)
+        self.l2CacheEntrySize = try reader.optional("l2-cache-entry-size", at: path)
+        self.refcountCacheSize = try reader.optional("refcount-cache-size", at: path)
+        self.cacheCleanInterval = try reader.optional("cache-clean-interval", at: path)
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.dataFile = try reader.optional("data-file", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.backing = try object.optional("backing", at: path)
-        self.lazyRefcounts = try object.optional("lazy-refcounts", at: path)
-        self.passDiscardRequest = try object.optional("pass-discard-request", at: path)
-        self.passDiscardSnapshot = try object.optional("pass-discard-snapshot", at: path)
-        self.passDiscardOther = try object.optional("pass-discard-other", at: path)
-        self.discardNoUnref = try object.optional("discard-no-unref", at: path)
-        self.overlapCheck = try object.optional("overlap-check", at: path)
-        self.cacheSize = try object.optional("cache-size", at: path)
-        self.l2CacheSize = try object.optional("l2-cache-size", at: path)
-        self.l2CacheEntrySize = try object.optional("l2-cache-entry-size", at: path)
-        self.refcountCacheSize = try object.optional("refcount-cache-size", at: path)
-        self.cacheCleanInterval = try object.optional("cache-clean-interval", at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
-        self.dataFile = try object.optional("data-file", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5665,6 +6400,7 @@ public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
         object.set("cache-clean-interval", self.cacheCleanInterval)
         object.set("encrypt", self.encrypt)
         object.set("data-file", self.dataFile)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5683,22 +6419,31 @@ public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
     public var rewriteCorrupted: Bool?
     /// `read-pattern` · since 2.2.0
     public var readPattern: QuorumReadPattern?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(blkverify: Bool? = nil, children: [BlockdevRef], voteThreshold: Int64, rewriteCorrupted: Bool? = nil, readPattern: QuorumReadPattern? = nil) {
+    public init(blkverify: Bool? = nil, children: [BlockdevRef], voteThreshold: Int64, rewriteCorrupted: Bool? = nil, readPattern: QuorumReadPattern? = nil, unknownMembers: JSONObject = [:]) {
         self.blkverify = blkverify
         self.children = children
         self.voteThreshold = voteThreshold
         self.rewriteCorrupted = rewriteCorrupted
         self.readPattern = readPattern
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.blkverify = try reader.optional("blkverify", at: path)
+        self.children = try reader.required("children", at: path)
+        self.voteThreshold = try reader.required("vote-threshold", at: path)
+        self.rewriteCorrupted = try reader.optional("rewrite-corrupted", at: path)
+        self.readPattern = try reader.optional("read-pattern", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.blkverify = try object.optional("blkverify", at: path)
-        self.children = try object.required("children", at: path)
-        self.voteThreshold = try object.required("vote-threshold", at: path)
-        self.rewriteCorrupted = try object.optional("rewrite-corrupted", at: path)
-        self.readPattern = try object.optional("read-pattern", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5708,6 +6453,7 @@ public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
         object["vote-threshold"] = self.voteThreshold.json
         object.set("rewrite-corrupted", self.rewriteCorrupted)
         object.set("read-pattern", self.readPattern)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5721,18 +6467,27 @@ public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
     public var offset: Int64?
     /// `size`
     public var size: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, offset: Int64? = nil, size: Int64? = nil) {
+    public init(file: BlockdevRef, offset: Int64? = nil, size: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.offset = offset
         self.size = size
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.offset = try reader.optional("offset", at: path)
+        self.size = try reader.optional("size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.offset = try object.optional("offset", at: path)
-        self.size = try object.optional("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5740,6 +6495,7 @@ public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
         object["file"] = self.file.json
         object.set("offset", self.offset)
         object.set("size", self.size)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5768,8 +6524,10 @@ public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
     public var keySecret: String?
     /// `server`
     public var server: [InetSocketAddressBase]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pool: String, namespace: String? = nil, image: String, conf: String? = nil, snapshot: String? = nil, encrypt: RbdEncryptionOptions? = nil, user: String? = nil, authClientRequired: [RbdAuthMode]? = nil, keySecret: String? = nil, server: [InetSocketAddressBase]? = nil) {
+    public init(pool: String, namespace: String? = nil, image: String, conf: String? = nil, snapshot: String? = nil, encrypt: RbdEncryptionOptions? = nil, user: String? = nil, authClientRequired: [RbdAuthMode]? = nil, keySecret: String? = nil, server: [InetSocketAddressBase]? = nil, unknownMembers: JSONObject = [:]) {
         self.pool = pool
         self.namespace = namespace
         self.image = image
@@ -5780,20 +6538,27 @@ public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
         self.authClientRequired = authClientRequired
         self.keySecret = keySecret
         self.server = server
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pool = try reader.required("pool", at: path)
+        self.namespace = try reader.optional("namespace", at: path)
+        self.image = try reader.required("image", at: path)
+        self.conf = try reader.optional("conf", at: path)
+        self.snapshot = try reader.optional("snapshot", at: path)
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.user = try reader.optional("user", at: path)
+        self.authClientRequired = try reader.optional("auth-client-required", at: path)
+        self.keySecret = try reader.optional("key-secret", at: path)
+        self.server = try reader.optional("server", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pool = try object.required("pool", at: path)
-        self.namespace = try object.optional("namespace", at: path)
-        self.image = try object.required("image", at: path)
-        self.conf = try object.optional("conf", at: path)
-        self.snapshot = try object.optional("snapshot", at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
-        self.user = try object.optional("user", at: path)
-        self.authClientRequired = try object.optional("auth-client-required", at: path)
-        self.keySecret = try object.optional("key-secret", at: path)
-        self.server = try object.optional("server", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5808,6 +6573,7 @@ public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
         object.set("auth-client-required", self.authClientRequired)
         object.set("key-secret", self.keySecret)
         object.set("server", self.server)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5821,18 +6587,27 @@ public struct BlockdevOptionsReplication: QMPJSONConvertible, Hashable {
     public var mode: ReplicationMode
     /// `top-id`
     public var topId: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(file: BlockdevRef, mode: ReplicationMode, topId: String? = nil) {
+    public init(file: BlockdevRef, mode: ReplicationMode, topId: String? = nil, unknownMembers: JSONObject = [:]) {
         self.file = file
         self.mode = mode
         self.topId = topId
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.file = try reader.required("file", at: path)
+        self.mode = try reader.required("mode", at: path)
+        self.topId = try reader.optional("top-id", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.file = try object.required("file", at: path)
-        self.mode = try object.required("mode", at: path)
-        self.topId = try object.optional("top-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5840,6 +6615,7 @@ public struct BlockdevOptionsReplication: QMPJSONConvertible, Hashable {
         object["file"] = self.file.json
         object["mode"] = self.mode.json
         object.set("top-id", self.topId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5856,20 +6632,24 @@ public struct BlockdevOptionsSheepdog: QMPJSONConvertible, Hashable {
     public var snapId: UInt32?
     /// `tag` · until 6.0.0
     public var tag: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: SocketAddress, vdi: String, snapId: UInt32? = nil, tag: String? = nil) {
+    public init(server: SocketAddress, vdi: String, snapId: UInt32? = nil, tag: String? = nil, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.vdi = vdi
         self.snapId = snapId
         self.tag = tag
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.vdi = try object.required("vdi", at: path)
-        self.snapId = try object.optional("snap-id", at: path)
-        self.tag = try object.optional("tag", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.server = try reader.required("server", at: path)
+        self.vdi = try reader.required("vdi", at: path)
+        self.snapId = try reader.optional("snap-id", at: path)
+        self.tag = try reader.optional("tag", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5878,6 +6658,7 @@ public struct BlockdevOptionsSheepdog: QMPJSONConvertible, Hashable {
         object["vdi"] = self.vdi.json
         object.set("snap-id", self.snapId)
         object.set("tag", self.tag)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5894,20 +6675,29 @@ public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
     public var user: String?
     /// `host-key-check` · since 2.12.0
     public var hostKeyCheck: SshHostKeyCheck?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(server: InetSocketAddress, path: String, user: String? = nil, hostKeyCheck: SshHostKeyCheck? = nil) {
+    public init(server: InetSocketAddress, path: String, user: String? = nil, hostKeyCheck: SshHostKeyCheck? = nil, unknownMembers: JSONObject = [:]) {
         self.server = server
         self.path = path
         self.user = user
         self.hostKeyCheck = hostKeyCheck
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.server = try reader.required("server", at: path)
+        self.path = try reader.required("path", at: path)
+        self.user = try reader.optional("user", at: path)
+        self.hostKeyCheck = try reader.optional("host-key-check", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.server = try object.required("server", at: path)
-        self.path = try object.required("path", at: path)
-        self.user = try object.optional("user", at: path)
-        self.hostKeyCheck = try object.optional("host-key-check", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5916,6 +6706,7 @@ public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
         object["path"] = self.path.json
         object.set("user", self.user)
         object.set("host-key-check", self.hostKeyCheck)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5927,22 +6718,32 @@ public struct BlockdevOptionsThrottle: QMPJSONConvertible, Hashable {
     public var throttleGroup: String
     /// `file`
     public var file: BlockdevRef
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(throttleGroup: String, file: BlockdevRef) {
+    public init(throttleGroup: String, file: BlockdevRef, unknownMembers: JSONObject = [:]) {
         self.throttleGroup = throttleGroup
         self.file = file
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.throttleGroup = try reader.required("throttle-group", at: path)
+        self.file = try reader.required("file", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.throttleGroup = try object.required("throttle-group", at: path)
-        self.file = try object.required("file", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["throttle-group"] = self.throttleGroup.json
         object["file"] = self.file.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5961,22 +6762,31 @@ public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
     public var label: String?
     /// `rw`
     public var rw: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dir: String, fatType: Int64? = nil, floppy: Bool? = nil, label: String? = nil, rw: Bool? = nil) {
+    public init(dir: String, fatType: Int64? = nil, floppy: Bool? = nil, label: String? = nil, rw: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.dir = dir
         self.fatType = fatType
         self.floppy = floppy
         self.label = label
         self.rw = rw
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.dir = try reader.required("dir", at: path)
+        self.fatType = try reader.optional("fat-type", at: path)
+        self.floppy = try reader.optional("floppy", at: path)
+        self.label = try reader.optional("label", at: path)
+        self.rw = try reader.optional("rw", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dir = try object.required("dir", at: path)
-        self.fatType = try object.optional("fat-type", at: path)
-        self.floppy = try object.optional("floppy", at: path)
-        self.label = try object.optional("label", at: path)
-        self.rw = try object.optional("rw", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -5986,6 +6796,7 @@ public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
         object.set("floppy", self.floppy)
         object.set("label", self.label)
         object.set("rw", self.rw)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -5995,19 +6806,29 @@ public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String) {
+    public init(path: String, unknownMembers: JSONObject = [:]) {
         self.path = path
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6017,19 +6838,29 @@ public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String) {
+    public init(path: String, unknownMembers: JSONObject = [:]) {
         self.path = path
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6039,19 +6870,29 @@ public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
 public struct BlockdevOptionsVirtioBlkVhostVdpa: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String) {
+    public init(path: String, unknownMembers: JSONObject = [:]) {
         self.path = path
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6065,18 +6906,22 @@ public struct BlockdevOptionsVxHS: QMPJSONConvertible, Hashable {
     public var server: InetSocketAddressBase
     /// `tls-creds` · until 5.0.0
     public var tlsCreds: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(vdiskId: String, server: InetSocketAddressBase, tlsCreds: String? = nil) {
+    public init(vdiskId: String, server: InetSocketAddressBase, tlsCreds: String? = nil, unknownMembers: JSONObject = [:]) {
         self.vdiskId = vdiskId
         self.server = server
         self.tlsCreds = tlsCreds
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.vdiskId = try object.required("vdisk-id", at: path)
-        self.server = try object.required("server", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.vdiskId = try reader.required("vdisk-id", at: path)
+        self.server = try reader.required("server", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -6084,6 +6929,7 @@ public struct BlockdevOptionsVxHS: QMPJSONConvertible, Hashable {
         object["vdisk-id"] = self.vdiskId.json
         object["server"] = self.server.json
         object.set("tls-creds", self.tlsCreds)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6095,22 +6941,24 @@ public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
     public var format: BlockdevQcow2EncryptionFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: BlockdevQcow2EncryptionFormat, branch: Branch) {
+    public init(format: BlockdevQcow2EncryptionFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(json: json, path: path))
-        case .luks: self.branch = .luks(try QCryptoBlockOptionsLUKS(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(reading: &reader, at: path))
+        case .luks: self.branch = .luks(try QCryptoBlockOptionsLUKS(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -6125,6 +6973,7 @@ public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -6210,21 +7059,23 @@ public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
     public var format: BlockdevQcowEncryptionFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: BlockdevQcowEncryptionFormat, branch: Branch) {
+    public init(format: BlockdevQcowEncryptionFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -6238,6 +7089,7 @@ public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -6333,28 +7185,62 @@ public indirect enum BlockdevRefOrNull: QMPJSONConvertible, Hashable {
 /// QAPI struct `BlockdevSnapshot`.
 /// In QEMU 1.1.0 and later.
 /// Shape changed in 2.0.0, 2.5.0; this is the newest shape.
-/// No longer sent: `device` (until 2.4.0), `format` (until 2.4.0), `mode` (until 2.4.0), `node-name` (until 2.4.0), `snapshot-file` (until 2.4.0), `snapshot-node-name` (until 2.4.0).
 public struct BlockdevSnapshot: QMPJSONConvertible, Hashable {
     /// `node` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var node: String?
     /// `overlay` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var overlay: String?
+    /// `device` · until 2.4.0
+    public var device: String?
+    /// `format` · until 2.4.0
+    public var format: String?
+    /// `mode` · until 2.4.0
+    public var mode: NewImageMode?
+    /// `snapshot-file` · until 2.4.0; optional here because not every QEMU sends it (required from 1.1.0 to 2.4.0)
+    public var snapshotFile: String?
+    /// `node-name` · since 2.0.0, until 2.4.0
+    public var nodeName: String?
+    /// `snapshot-node-name` · since 2.0.0, until 2.4.0
+    public var snapshotNodeName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String? = nil, overlay: String? = nil) {
+    public init(node: String? = nil, overlay: String? = nil, device: String? = nil, format: String? = nil, mode: NewImageMode? = nil, snapshotFile: String? = nil, nodeName: String? = nil, snapshotNodeName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.overlay = overlay
+        self.device = device
+        self.format = format
+        self.mode = mode
+        self.snapshotFile = snapshotFile
+        self.nodeName = nodeName
+        self.snapshotNodeName = snapshotNodeName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.optional("node", at: path)
-        self.overlay = try object.optional("overlay", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.optional("node", at: path)
+        self.overlay = try reader.optional("overlay", at: path)
+        self.device = try reader.optional("device", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.snapshotFile = try reader.optional("snapshot-file", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.snapshotNodeName = try reader.optional("snapshot-node-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("node", self.node)
         object.set("overlay", self.overlay)
+        object.set("device", self.device)
+        object.set("format", self.format)
+        object.set("mode", self.mode)
+        object.set("snapshot-file", self.snapshotFile)
+        object.set("node-name", self.nodeName)
+        object.set("snapshot-node-name", self.snapshotNodeName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6366,22 +7252,27 @@ public struct BlockdevSnapshotInternal: QMPJSONConvertible, Hashable {
     public var device: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, name: String) {
+    public init(device: String, name: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6401,24 +7292,28 @@ public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
     public var format: String?
     /// `mode`
     public var mode: NewImageMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, nodeName: String? = nil, snapshotFile: String, snapshotNodeName: String? = nil, format: String? = nil, mode: NewImageMode? = nil) {
+    public init(device: String? = nil, nodeName: String? = nil, snapshotFile: String, snapshotNodeName: String? = nil, format: String? = nil, mode: NewImageMode? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.nodeName = nodeName
         self.snapshotFile = snapshotFile
         self.snapshotNodeName = snapshotNodeName
         self.format = format
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.snapshotFile = try object.required("snapshot-file", at: path)
-        self.snapshotNodeName = try object.optional("snapshot-node-name", at: path)
-        self.format = try object.optional("format", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.snapshotFile = try reader.required("snapshot-file", at: path)
+        self.snapshotNodeName = try reader.optional("snapshot-node-name", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -6429,6 +7324,7 @@ public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
         object.set("snapshot-node-name", self.snapshotNodeName)
         object.set("format", self.format)
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6666,8 +7562,10 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
     public var format: String?
     /// `mode`
     public var mode: NewImageMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String, format: String? = nil, mode: NewImageMode? = nil) {
+    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String, format: String? = nil, mode: NewImageMode? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.sync = sync
@@ -6686,28 +7584,30 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
         self.target = target
         self.format = format
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
-        self.bitmapMode = try object.optional("bitmap-mode", at: path)
-        self.compress = try object.optional("compress", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.onCbwError = try object.optional("on-cbw-error", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.discardSource = try object.optional("discard-source", at: path)
-        self.xPerf = try object.optional("x-perf", at: path)
-        self.target = try object.required("target", at: path)
-        self.format = try object.optional("format", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.bitmapMode = try reader.optional("bitmap-mode", at: path)
+        self.compress = try reader.optional("compress", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.onCbwError = try reader.optional("on-cbw-error", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.discardSource = try reader.optional("discard-source", at: path)
+        self.xPerf = try reader.optional("x-perf", at: path)
+        self.target = try reader.required("target", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -6730,6 +7630,7 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
         object["target"] = self.target.json
         object.set("format", self.format)
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6772,8 +7673,10 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
     public var autoFinalize: Bool?
     /// `auto-dismiss` · since 3.1.0
     public var autoDismiss: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, target: String, format: String? = nil, nodeName: String? = nil, replaces: String? = nil, sync: MirrorSyncMode, mode: NewImageMode? = nil, speed: Int64? = nil, granularity: UInt32? = nil, bufSize: Int64? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, unmap: Bool? = nil, copyMode: MirrorCopyMode? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil) {
+    public init(jobId: String? = nil, device: String, target: String, format: String? = nil, nodeName: String? = nil, replaces: String? = nil, sync: MirrorSyncMode, mode: NewImageMode? = nil, speed: Int64? = nil, granularity: UInt32? = nil, bufSize: Int64? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, unmap: Bool? = nil, copyMode: MirrorCopyMode? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.target = target
@@ -6791,27 +7694,29 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
         self.copyMode = copyMode
         self.autoFinalize = autoFinalize
         self.autoDismiss = autoDismiss
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.target = try object.required("target", at: path)
-        self.format = try object.optional("format", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.replaces = try object.optional("replaces", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.granularity = try object.optional("granularity", at: path)
-        self.bufSize = try object.optional("buf-size", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.unmap = try object.optional("unmap", at: path)
-        self.copyMode = try object.optional("copy-mode", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.target = try reader.required("target", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.replaces = try reader.optional("replaces", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.granularity = try reader.optional("granularity", at: path)
+        self.bufSize = try reader.optional("buf-size", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.unmap = try reader.optional("unmap", at: path)
+        self.copyMode = try reader.optional("copy-mode", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -6833,6 +7738,7 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
         object.set("copy-mode", self.copyMode)
         object.set("auto-finalize", self.autoFinalize)
         object.set("auto-dismiss", self.autoDismiss)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6842,19 +7748,24 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
 public struct DummyBlockCoreForceArrays: QMPJSONConvertible, Hashable {
     /// `unused-block-graph-info`
     public var unusedBlockGraphInfo: [BlockGraphInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(unusedBlockGraphInfo: [BlockGraphInfo]) {
+    public init(unusedBlockGraphInfo: [BlockGraphInfo], unknownMembers: JSONObject = [:]) {
         self.unusedBlockGraphInfo = unusedBlockGraphInfo
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.unusedBlockGraphInfo = try object.required("unused-block-graph-info", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.unusedBlockGraphInfo = try reader.required("unused-block-graph-info", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["unused-block-graph-info"] = self.unusedBlockGraphInfo.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -6866,22 +7777,24 @@ public struct GlusterServer: QMPJSONConvertible, Hashable {
     public var type: GlusterTransport
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: GlusterTransport, branch: Branch) {
+    public init(type: GlusterTransport, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .unix: self.branch = .unix(try UnixSocketAddress(json: json, path: path))
-        case .tcp: self.branch = .tcp(try InetSocketAddress(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .unix: self.branch = .unix(try UnixSocketAddress(reading: &reader, at: path))
+        case .tcp: self.branch = .tcp(try InetSocketAddress(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -6896,6 +7809,7 @@ public struct GlusterServer: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -6969,8 +7883,10 @@ public struct ImageCheck: QMPJSONConvertible, Hashable {
     public var fragmentedClusters: Int64?
     /// `compressed-clusters`
     public var compressedClusters: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, format: String, checkErrors: Int64, imageEndOffset: Int64? = nil, corruptions: Int64? = nil, leaks: Int64? = nil, corruptionsFixed: Int64? = nil, leaksFixed: Int64? = nil, totalClusters: Int64? = nil, allocatedClusters: Int64? = nil, fragmentedClusters: Int64? = nil, compressedClusters: Int64? = nil) {
+    public init(filename: String, format: String, checkErrors: Int64, imageEndOffset: Int64? = nil, corruptions: Int64? = nil, leaks: Int64? = nil, corruptionsFixed: Int64? = nil, leaksFixed: Int64? = nil, totalClusters: Int64? = nil, allocatedClusters: Int64? = nil, fragmentedClusters: Int64? = nil, compressedClusters: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.format = format
         self.checkErrors = checkErrors
@@ -6983,22 +7899,24 @@ public struct ImageCheck: QMPJSONConvertible, Hashable {
         self.allocatedClusters = allocatedClusters
         self.fragmentedClusters = fragmentedClusters
         self.compressedClusters = compressedClusters
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.format = try object.required("format", at: path)
-        self.checkErrors = try object.required("check-errors", at: path)
-        self.imageEndOffset = try object.optional("image-end-offset", at: path)
-        self.corruptions = try object.optional("corruptions", at: path)
-        self.leaks = try object.optional("leaks", at: path)
-        self.corruptionsFixed = try object.optional("corruptions-fixed", at: path)
-        self.leaksFixed = try object.optional("leaks-fixed", at: path)
-        self.totalClusters = try object.optional("total-clusters", at: path)
-        self.allocatedClusters = try object.optional("allocated-clusters", at: path)
-        self.fragmentedClusters = try object.optional("fragmented-clusters", at: path)
-        self.compressedClusters = try object.optional("compressed-clusters", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.format = try reader.required("format", at: path)
+        self.checkErrors = try reader.required("check-errors", at: path)
+        self.imageEndOffset = try reader.optional("image-end-offset", at: path)
+        self.corruptions = try reader.optional("corruptions", at: path)
+        self.leaks = try reader.optional("leaks", at: path)
+        self.corruptionsFixed = try reader.optional("corruptions-fixed", at: path)
+        self.leaksFixed = try reader.optional("leaks-fixed", at: path)
+        self.totalClusters = try reader.optional("total-clusters", at: path)
+        self.allocatedClusters = try reader.optional("allocated-clusters", at: path)
+        self.fragmentedClusters = try reader.optional("fragmented-clusters", at: path)
+        self.compressedClusters = try reader.optional("compressed-clusters", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7015,6 +7933,7 @@ public struct ImageCheck: QMPJSONConvertible, Hashable {
         object.set("allocated-clusters", self.allocatedClusters)
         object.set("fragmented-clusters", self.fragmentedClusters)
         object.set("compressed-clusters", self.compressedClusters)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7057,8 +7976,10 @@ public struct ImageInfo: QMPJSONConvertible, Hashable {
         set { _backingImage = QMPIndirect(newValue) }
     }
     private var _backingImage: QMPIndirect<ImageInfo?>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, format: String, dirtyFlag: Bool? = nil, actualSize: Int64? = nil, virtualSize: Int64, clusterSize: Int64? = nil, encrypted: Bool? = nil, compressed: Bool? = nil, backingFilename: String? = nil, fullBackingFilename: String? = nil, backingFilenameFormat: String? = nil, snapshots: [SnapshotInfo]? = nil, limits: BlockLimitsInfo? = nil, formatSpecific: ImageInfoSpecific? = nil, backingImage: ImageInfo? = nil) {
+    public init(filename: String, format: String, dirtyFlag: Bool? = nil, actualSize: Int64? = nil, virtualSize: Int64, clusterSize: Int64? = nil, encrypted: Bool? = nil, compressed: Bool? = nil, backingFilename: String? = nil, fullBackingFilename: String? = nil, backingFilenameFormat: String? = nil, snapshots: [SnapshotInfo]? = nil, limits: BlockLimitsInfo? = nil, formatSpecific: ImageInfoSpecific? = nil, backingImage: ImageInfo? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.format = format
         self.dirtyFlag = dirtyFlag
@@ -7074,25 +7995,27 @@ public struct ImageInfo: QMPJSONConvertible, Hashable {
         self.limits = limits
         self.formatSpecific = formatSpecific
         self._backingImage = QMPIndirect(backingImage)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.format = try object.required("format", at: path)
-        self.dirtyFlag = try object.optional("dirty-flag", at: path)
-        self.actualSize = try object.optional("actual-size", at: path)
-        self.virtualSize = try object.required("virtual-size", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
-        self.encrypted = try object.optional("encrypted", at: path)
-        self.compressed = try object.optional("compressed", at: path)
-        self.backingFilename = try object.optional("backing-filename", at: path)
-        self.fullBackingFilename = try object.optional("full-backing-filename", at: path)
-        self.backingFilenameFormat = try object.optional("backing-filename-format", at: path)
-        self.snapshots = try object.optional("snapshots", at: path)
-        self.limits = try object.optional("limits", at: path)
-        self.formatSpecific = try object.optional("format-specific", at: path)
-        self._backingImage = QMPIndirect(try object.optional("backing-image", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.format = try reader.required("format", at: path)
+        self.dirtyFlag = try reader.optional("dirty-flag", at: path)
+        self.actualSize = try reader.optional("actual-size", at: path)
+        self.virtualSize = try reader.required("virtual-size", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.encrypted = try reader.optional("encrypted", at: path)
+        self.compressed = try reader.optional("compressed", at: path)
+        self.backingFilename = try reader.optional("backing-filename", at: path)
+        self.fullBackingFilename = try reader.optional("full-backing-filename", at: path)
+        self.backingFilenameFormat = try reader.optional("backing-filename-format", at: path)
+        self.snapshots = try reader.optional("snapshots", at: path)
+        self.limits = try reader.optional("limits", at: path)
+        self.formatSpecific = try reader.optional("format-specific", at: path)
+        self._backingImage = QMPIndirect(try reader.optional("backing-image", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7112,6 +8035,7 @@ public struct ImageInfo: QMPJSONConvertible, Hashable {
         object.set("limits", self.limits)
         object.set("format-specific", self.formatSpecific)
         object.set("backing-image", self.backingImage)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7124,25 +8048,27 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
     public var type: ImageInfoSpecificKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: ImageInfoSpecificKind, branch: Branch) {
+    public init(type: ImageInfoSpecificKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .qcow2: self.branch = .qcow2(try ImageInfoSpecificQCow2Wrapper(json: json, path: path))
-        case .vmdk: self.branch = .vmdk(try ImageInfoSpecificVmdkWrapper(json: json, path: path))
-        case .luks: self.branch = .luks(try ImageInfoSpecificLUKSWrapper(json: json, path: path))
-        case .rbd: self.branch = .rbd(try ImageInfoSpecificRbdWrapper(json: json, path: path))
-        case .file: self.branch = .file(try ImageInfoSpecificFileWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .qcow2: self.branch = .qcow2(try ImageInfoSpecificQCow2Wrapper(reading: &reader, at: path))
+        case .vmdk: self.branch = .vmdk(try ImageInfoSpecificVmdkWrapper(reading: &reader, at: path))
+        case .luks: self.branch = .luks(try ImageInfoSpecificLUKSWrapper(reading: &reader, at: path))
+        case .rbd: self.branch = .rbd(try ImageInfoSpecificRbdWrapper(reading: &reader, at: path))
+        case .file: self.branch = .file(try ImageInfoSpecificFileWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7160,6 +8086,7 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -7185,19 +8112,24 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
 public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
     /// `extent-size-hint`
     public var extentSizeHint: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(extentSizeHint: UInt64? = nil) {
+    public init(extentSizeHint: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.extentSizeHint = extentSizeHint
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.extentSizeHint = try object.optional("extent-size-hint", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.extentSizeHint = try reader.optional("extent-size-hint", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("extent-size-hint", self.extentSizeHint)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7207,19 +8139,29 @@ public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
 public struct ImageInfoSpecificFileWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificFile
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ImageInfoSpecificFile) {
+    public init(data: ImageInfoSpecificFile, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7274,19 +8216,29 @@ public enum ImageInfoSpecificKind: QMPJSONConvertible, Hashable {
 public struct ImageInfoSpecificLUKSWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: QCryptoBlockInfoLUKS
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: QCryptoBlockInfoLUKS) {
+    public init(data: QCryptoBlockInfoLUKS, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7315,8 +8267,10 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
     public var bitmaps: [Qcow2BitmapInfo]?
     /// `compression-type` · since 5.1.0; optional here because not every QEMU sends it (required since 5.1.0)
     public var compressionType: Qcow2CompressionType?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(compat: String, dataFile: String? = nil, dataFileRaw: Bool? = nil, extendedL2: Bool? = nil, lazyRefcounts: Bool? = nil, corrupt: Bool? = nil, refcountBits: Int64? = nil, encrypt: ImageInfoSpecificQCow2Encryption? = nil, bitmaps: [Qcow2BitmapInfo]? = nil, compressionType: Qcow2CompressionType? = nil) {
+    public init(compat: String, dataFile: String? = nil, dataFileRaw: Bool? = nil, extendedL2: Bool? = nil, lazyRefcounts: Bool? = nil, corrupt: Bool? = nil, refcountBits: Int64? = nil, encrypt: ImageInfoSpecificQCow2Encryption? = nil, bitmaps: [Qcow2BitmapInfo]? = nil, compressionType: Qcow2CompressionType? = nil, unknownMembers: JSONObject = [:]) {
         self.compat = compat
         self.dataFile = dataFile
         self.dataFileRaw = dataFileRaw
@@ -7327,20 +8281,22 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
         self.encrypt = encrypt
         self.bitmaps = bitmaps
         self.compressionType = compressionType
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.compat = try object.required("compat", at: path)
-        self.dataFile = try object.optional("data-file", at: path)
-        self.dataFileRaw = try object.optional("data-file-raw", at: path)
-        self.extendedL2 = try object.optional("extended-l2", at: path)
-        self.lazyRefcounts = try object.optional("lazy-refcounts", at: path)
-        self.corrupt = try object.optional("corrupt", at: path)
-        self.refcountBits = try object.optional("refcount-bits", at: path)
-        self.encrypt = try object.optional("encrypt", at: path)
-        self.bitmaps = try object.optional("bitmaps", at: path)
-        self.compressionType = try object.optional("compression-type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.compat = try reader.required("compat", at: path)
+        self.dataFile = try reader.optional("data-file", at: path)
+        self.dataFileRaw = try reader.optional("data-file-raw", at: path)
+        self.extendedL2 = try reader.optional("extended-l2", at: path)
+        self.lazyRefcounts = try reader.optional("lazy-refcounts", at: path)
+        self.corrupt = try reader.optional("corrupt", at: path)
+        self.refcountBits = try reader.optional("refcount-bits", at: path)
+        self.encrypt = try reader.optional("encrypt", at: path)
+        self.bitmaps = try reader.optional("bitmaps", at: path)
+        self.compressionType = try reader.optional("compression-type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7355,6 +8311,7 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
         object.set("encrypt", self.encrypt)
         object.set("bitmaps", self.bitmaps)
         object.set("compression-type", self.compressionType)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7367,21 +8324,23 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
     public var format: BlockdevQcow2EncryptionFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: BlockdevQcow2EncryptionFormat, branch: Branch) {
+    public init(format: BlockdevQcow2EncryptionFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .luks: self.branch = .luks(try QCryptoBlockInfoLUKS(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .luks: self.branch = .luks(try QCryptoBlockInfoLUKS(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7395,6 +8354,7 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -7412,19 +8372,24 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
 public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: BlockdevQcow2EncryptionFormat
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: BlockdevQcow2EncryptionFormat) {
+    public init(format: BlockdevQcow2EncryptionFormat, unknownMembers: JSONObject = [:]) {
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["format"] = self.format.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7434,19 +8399,29 @@ public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable
 public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificQCow2
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ImageInfoSpecificQCow2) {
+    public init(data: ImageInfoSpecificQCow2, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7456,19 +8431,24 @@ public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
 public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
     /// `encryption-format`
     public var encryptionFormat: RbdImageEncryptionFormat?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(encryptionFormat: RbdImageEncryptionFormat? = nil) {
+    public init(encryptionFormat: RbdImageEncryptionFormat? = nil, unknownMembers: JSONObject = [:]) {
         self.encryptionFormat = encryptionFormat
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.encryptionFormat = try object.optional("encryption-format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.encryptionFormat = try reader.optional("encryption-format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("encryption-format", self.encryptionFormat)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7478,19 +8458,29 @@ public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
 public struct ImageInfoSpecificRbdWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificRbd
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ImageInfoSpecificRbd) {
+    public init(data: ImageInfoSpecificRbd, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7507,20 +8497,24 @@ public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
     public var parentCid: Int64
     /// `extents`
     public var extents: [VmdkExtentInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(createType: String, cid: Int64, parentCid: Int64, extents: [VmdkExtentInfo]) {
+    public init(createType: String, cid: Int64, parentCid: Int64, extents: [VmdkExtentInfo], unknownMembers: JSONObject = [:]) {
         self.createType = createType
         self.cid = cid
         self.parentCid = parentCid
         self.extents = extents
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.createType = try object.required("create-type", at: path)
-        self.cid = try object.required("cid", at: path)
-        self.parentCid = try object.required("parent-cid", at: path)
-        self.extents = try object.required("extents", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.createType = try reader.required("create-type", at: path)
+        self.cid = try reader.required("cid", at: path)
+        self.parentCid = try reader.required("parent-cid", at: path)
+        self.extents = try reader.required("extents", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7529,6 +8523,7 @@ public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
         object["cid"] = self.cid.json
         object["parent-cid"] = self.parentCid.json
         object["extents"] = self.extents.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7538,19 +8533,29 @@ public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
 public struct ImageInfoSpecificVmdkWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificVmdk
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ImageInfoSpecificVmdk) {
+    public init(data: ImageInfoSpecificVmdk, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7649,8 +8654,10 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
     public var offset: Int64?
     /// `filename`
     public var filename: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(start: Int64, length: Int64, data: Bool, zero: Bool, compressed: Bool? = nil, depth: Int64, present: Bool? = nil, offset: Int64? = nil, filename: String? = nil) {
+    public init(start: Int64, length: Int64, data: Bool, zero: Bool, compressed: Bool? = nil, depth: Int64, present: Bool? = nil, offset: Int64? = nil, filename: String? = nil, unknownMembers: JSONObject = [:]) {
         self.start = start
         self.length = length
         self.data = data
@@ -7660,19 +8667,21 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
         self.present = present
         self.offset = offset
         self.filename = filename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.start = try object.required("start", at: path)
-        self.length = try object.required("length", at: path)
-        self.data = try object.required("data", at: path)
-        self.zero = try object.required("zero", at: path)
-        self.compressed = try object.optional("compressed", at: path)
-        self.depth = try object.required("depth", at: path)
-        self.present = try object.optional("present", at: path)
-        self.offset = try object.optional("offset", at: path)
-        self.filename = try object.optional("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.start = try reader.required("start", at: path)
+        self.length = try reader.required("length", at: path)
+        self.data = try reader.required("data", at: path)
+        self.zero = try reader.required("zero", at: path)
+        self.compressed = try reader.optional("compressed", at: path)
+        self.depth = try reader.required("depth", at: path)
+        self.present = try reader.optional("present", at: path)
+        self.offset = try reader.optional("offset", at: path)
+        self.filename = try reader.optional("filename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7686,6 +8695,7 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
         object.set("present", self.present)
         object.set("offset", self.offset)
         object.set("filename", self.filename)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7774,22 +8784,27 @@ public struct NFSServer: QMPJSONConvertible, Hashable {
     public var type: NFSTransport
     /// `host`
     public var host: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: NFSTransport, host: String) {
+    public init(type: NFSTransport, host: String, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.host = host
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.host = try object.required("host", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.host = try reader.required("host", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["type"] = self.type.json
         object["host"] = self.host.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -7967,18 +8982,22 @@ public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
     public var granularity: UInt32
     /// `flags`
     public var flags: [Qcow2BitmapInfoFlags]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, granularity: UInt32, flags: [Qcow2BitmapInfoFlags]) {
+    public init(name: String, granularity: UInt32, flags: [Qcow2BitmapInfoFlags], unknownMembers: JSONObject = [:]) {
         self.name = name
         self.granularity = granularity
         self.flags = flags
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.granularity = try object.required("granularity", at: path)
-        self.flags = try object.required("flags", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.granularity = try reader.required("granularity", at: path)
+        self.flags = try reader.required("flags", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -7986,6 +9005,7 @@ public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object["granularity"] = self.granularity.json
         object["flags"] = self.flags.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8078,8 +9098,10 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
     public var inactiveL2: Bool?
     /// `bitmap-directory` · since 3.0.0
     public var bitmapDirectory: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(template: Qcow2OverlapCheckMode? = nil, mainHeader: Bool? = nil, activeL1: Bool? = nil, activeL2: Bool? = nil, refcountTable: Bool? = nil, refcountBlock: Bool? = nil, snapshotTable: Bool? = nil, inactiveL1: Bool? = nil, inactiveL2: Bool? = nil, bitmapDirectory: Bool? = nil) {
+    public init(template: Qcow2OverlapCheckMode? = nil, mainHeader: Bool? = nil, activeL1: Bool? = nil, activeL2: Bool? = nil, refcountTable: Bool? = nil, refcountBlock: Bool? = nil, snapshotTable: Bool? = nil, inactiveL1: Bool? = nil, inactiveL2: Bool? = nil, bitmapDirectory: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.template = template
         self.mainHeader = mainHeader
         self.activeL1 = activeL1
@@ -8090,20 +9112,22 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
         self.inactiveL1 = inactiveL1
         self.inactiveL2 = inactiveL2
         self.bitmapDirectory = bitmapDirectory
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.template = try object.optional("template", at: path)
-        self.mainHeader = try object.optional("main-header", at: path)
-        self.activeL1 = try object.optional("active-l1", at: path)
-        self.activeL2 = try object.optional("active-l2", at: path)
-        self.refcountTable = try object.optional("refcount-table", at: path)
-        self.refcountBlock = try object.optional("refcount-block", at: path)
-        self.snapshotTable = try object.optional("snapshot-table", at: path)
-        self.inactiveL1 = try object.optional("inactive-l1", at: path)
-        self.inactiveL2 = try object.optional("inactive-l2", at: path)
-        self.bitmapDirectory = try object.optional("bitmap-directory", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.template = try reader.optional("template", at: path)
+        self.mainHeader = try reader.optional("main-header", at: path)
+        self.activeL1 = try reader.optional("active-l1", at: path)
+        self.activeL2 = try reader.optional("active-l2", at: path)
+        self.refcountTable = try reader.optional("refcount-table", at: path)
+        self.refcountBlock = try reader.optional("refcount-block", at: path)
+        self.snapshotTable = try reader.optional("snapshot-table", at: path)
+        self.inactiveL1 = try reader.optional("inactive-l1", at: path)
+        self.inactiveL2 = try reader.optional("inactive-l2", at: path)
+        self.bitmapDirectory = try reader.optional("bitmap-directory", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -8118,6 +9142,7 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
         object.set("inactive-l1", self.inactiveL1)
         object.set("inactive-l2", self.inactiveL2)
         object.set("bitmap-directory", self.bitmapDirectory)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8293,22 +9318,24 @@ public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
     public var format: RbdImageEncryptionFormat
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: RbdImageEncryptionFormat, branch: Branch) {
+    public init(format: RbdImageEncryptionFormat, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
         switch self.format {
-        case .luks: self.branch = .luks(try RbdEncryptionCreateOptionsLUKS(json: json, path: path))
-        case .luks2: self.branch = .luks2(try RbdEncryptionCreateOptionsLUKS2(json: json, path: path))
-        default:
-            let common: Set<String> = ["format"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .luks: self.branch = .luks(try RbdEncryptionCreateOptionsLUKS(reading: &reader, at: path))
+        case .luks2: self.branch = .luks2(try RbdEncryptionCreateOptionsLUKS2(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -8323,6 +9350,7 @@ public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -8345,22 +9373,32 @@ public struct RbdEncryptionCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     public var keySecret: String
     /// `cipher-alg`
     public var cipherAlg: QCryptoCipherAlgo?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String, cipherAlg: QCryptoCipherAlgo? = nil) {
+    public init(keySecret: String, cipherAlg: QCryptoCipherAlgo? = nil, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
         self.cipherAlg = cipherAlg
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.required("key-secret", at: path)
+        self.cipherAlg = try reader.optional("cipher-alg", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.required("key-secret", at: path)
-        self.cipherAlg = try object.optional("cipher-alg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key-secret"] = self.keySecret.json
         object.set("cipher-alg", self.cipherAlg)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8373,22 +9411,32 @@ public struct RbdEncryptionCreateOptionsLUKS2: QMPJSONConvertible, Hashable {
     public var keySecret: String
     /// `cipher-alg`
     public var cipherAlg: QCryptoCipherAlgo?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String, cipherAlg: QCryptoCipherAlgo? = nil) {
+    public init(keySecret: String, cipherAlg: QCryptoCipherAlgo? = nil, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
         self.cipherAlg = cipherAlg
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.required("key-secret", at: path)
+        self.cipherAlg = try reader.optional("cipher-alg", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.required("key-secret", at: path)
-        self.cipherAlg = try object.optional("cipher-alg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key-secret"] = self.keySecret.json
         object.set("cipher-alg", self.cipherAlg)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8401,22 +9449,27 @@ public struct RbdEncryptionCreateOptionsLUKSBase: QMPJSONConvertible, Hashable {
     public var keySecret: String
     /// `cipher-alg`
     public var cipherAlg: QCryptoCipherAlgo?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String, cipherAlg: QCryptoCipherAlgo? = nil) {
+    public init(keySecret: String, cipherAlg: QCryptoCipherAlgo? = nil, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
         self.cipherAlg = cipherAlg
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.required("key-secret", at: path)
-        self.cipherAlg = try object.optional("cipher-alg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.keySecret = try reader.required("key-secret", at: path)
+        self.cipherAlg = try reader.optional("cipher-alg", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key-secret"] = self.keySecret.json
         object.set("cipher-alg", self.cipherAlg)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8435,25 +9488,27 @@ public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
     private var _parent: QMPIndirect<RbdEncryptionOptions?>
     /// The members the value of `format` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(format: RbdImageEncryptionFormat, parent: RbdEncryptionOptions? = nil, branch: Branch) {
+    public init(format: RbdImageEncryptionFormat, parent: RbdEncryptionOptions? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.format = format
         self._parent = QMPIndirect(parent)
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.format = try object.required("format", at: path)
-        self._parent = QMPIndirect(try object.optional("parent", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self.format = try reader.required("format", at: path)
+        self._parent = QMPIndirect(try reader.optional("parent", at: path))
         switch self.format {
-        case .luks: self.branch = .luks(try RbdEncryptionOptionsLUKS(json: json, path: path))
-        case .luks2: self.branch = .luks2(try RbdEncryptionOptionsLUKS2(json: json, path: path))
-        case .luksAny: self.branch = .luksAny(try RbdEncryptionOptionsLUKSAny(json: json, path: path))
-        default:
-            let common: Set<String> = ["format", "parent"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .luks: self.branch = .luks(try RbdEncryptionOptionsLUKS(reading: &reader, at: path))
+        case .luks2: self.branch = .luks2(try RbdEncryptionOptionsLUKS2(reading: &reader, at: path))
+        case .luksAny: self.branch = .luksAny(try RbdEncryptionOptionsLUKSAny(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -8470,6 +9525,7 @@ public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -8491,19 +9547,29 @@ public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
 public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String) {
+    public init(keySecret: String, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.required("key-secret", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.required("key-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key-secret"] = self.keySecret.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8513,19 +9579,29 @@ public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
 public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String) {
+    public init(keySecret: String, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.required("key-secret", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.required("key-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key-secret"] = self.keySecret.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8535,19 +9611,29 @@ public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
 public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String) {
+    public init(keySecret: String, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.keySecret = try reader.required("key-secret", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.required("key-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key-secret"] = self.keySecret.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8557,19 +9643,24 @@ public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
 public struct RbdEncryptionOptionsLUKSBase: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keySecret: String) {
+    public init(keySecret: String, unknownMembers: JSONObject = [:]) {
         self.keySecret = keySecret
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keySecret = try object.required("key-secret", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.keySecret = try reader.required("key-secret", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["key-secret"] = self.keySecret.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8650,22 +9741,24 @@ public struct SheepdogRedundancy: QMPJSONConvertible, Hashable {
     public var type: SheepdogRedundancyType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: SheepdogRedundancyType, branch: Branch) {
+    public init(type: SheepdogRedundancyType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .full: self.branch = .full(try SheepdogRedundancyFull(json: json, path: path))
-        case .erasureCoded: self.branch = .erasureCoded(try SheepdogRedundancyErasureCoded(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .full: self.branch = .full(try SheepdogRedundancyFull(reading: &reader, at: path))
+        case .erasureCoded: self.branch = .erasureCoded(try SheepdogRedundancyErasureCoded(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -8680,6 +9773,7 @@ public struct SheepdogRedundancy: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -8701,22 +9795,32 @@ public struct SheepdogRedundancyErasureCoded: QMPJSONConvertible, Hashable {
     public var dataStrips: Int64
     /// `parity-strips` · until 6.0.0
     public var parityStrips: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dataStrips: Int64, parityStrips: Int64) {
+    public init(dataStrips: Int64, parityStrips: Int64, unknownMembers: JSONObject = [:]) {
         self.dataStrips = dataStrips
         self.parityStrips = parityStrips
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.dataStrips = try reader.required("data-strips", at: path)
+        self.parityStrips = try reader.required("parity-strips", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dataStrips = try object.required("data-strips", at: path)
-        self.parityStrips = try object.required("parity-strips", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data-strips"] = self.dataStrips.json
         object["parity-strips"] = self.parityStrips.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8726,19 +9830,29 @@ public struct SheepdogRedundancyErasureCoded: QMPJSONConvertible, Hashable {
 public struct SheepdogRedundancyFull: QMPJSONConvertible, Hashable {
     /// `copies` · until 6.0.0
     public var copies: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(copies: Int64) {
+    public init(copies: Int64, unknownMembers: JSONObject = [:]) {
         self.copies = copies
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.copies = try reader.required("copies", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.copies = try object.required("copies", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["copies"] = self.copies.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8795,8 +9909,10 @@ public struct SnapshotInfo: QMPJSONConvertible, Hashable {
     public var vmClockNsec: Int64
     /// `icount` · since 5.2.0
     public var icount: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, name: String, vmStateSize: Int64, dateSec: Int64, dateNsec: Int64, vmClockSec: Int64, vmClockNsec: Int64, icount: Int64? = nil) {
+    public init(id: String, name: String, vmStateSize: Int64, dateSec: Int64, dateNsec: Int64, vmClockSec: Int64, vmClockNsec: Int64, icount: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.name = name
         self.vmStateSize = vmStateSize
@@ -8805,18 +9921,20 @@ public struct SnapshotInfo: QMPJSONConvertible, Hashable {
         self.vmClockSec = vmClockSec
         self.vmClockNsec = vmClockNsec
         self.icount = icount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.name = try object.required("name", at: path)
-        self.vmStateSize = try object.required("vm-state-size", at: path)
-        self.dateSec = try object.required("date-sec", at: path)
-        self.dateNsec = try object.required("date-nsec", at: path)
-        self.vmClockSec = try object.required("vm-clock-sec", at: path)
-        self.vmClockNsec = try object.required("vm-clock-nsec", at: path)
-        self.icount = try object.optional("icount", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.name = try reader.required("name", at: path)
+        self.vmStateSize = try reader.required("vm-state-size", at: path)
+        self.dateSec = try reader.required("date-sec", at: path)
+        self.dateNsec = try reader.required("date-nsec", at: path)
+        self.vmClockSec = try reader.required("vm-clock-sec", at: path)
+        self.vmClockNsec = try reader.required("vm-clock-nsec", at: path)
+        self.icount = try reader.optional("icount", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -8829,6 +9947,7 @@ public struct SnapshotInfo: QMPJSONConvertible, Hashable {
         object["vm-clock-sec"] = self.vmClockSec.json
         object["vm-clock-nsec"] = self.vmClockNsec.json
         object.set("icount", self.icount)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -8841,21 +9960,23 @@ public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
     public var mode: SshHostKeyCheckMode
     /// The members the value of `mode` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mode: SshHostKeyCheckMode, branch: Branch) {
+    public init(mode: SshHostKeyCheckMode, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.mode = mode
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mode = try object.required("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mode = try reader.required("mode", at: path)
         switch self.mode {
-        case .hash: self.branch = .hash(try SshHostKeyHash(json: json, path: path))
-        default:
-            let common: Set<String> = ["mode"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .hash: self.branch = .hash(try SshHostKeyHash(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -8869,6 +9990,7 @@ public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -8957,14 +10079,19 @@ public enum SshHostKeyCheckMode: QMPJSONConvertible, Hashable {
 /// QAPI struct `SshHostKeyDummy`.
 /// In QEMU 2.12.0 to 2.12.0.
 public struct SshHostKeyDummy: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -8975,22 +10102,32 @@ public struct SshHostKeyHash: QMPJSONConvertible, Hashable {
     public var type: SshHostKeyCheckHashType
     /// `hash`
     public var hash: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: SshHostKeyCheckHashType, hash: String) {
+    public init(type: SshHostKeyCheckHashType, hash: String, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.hash = hash
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.type = try reader.required("type", at: path)
+        self.hash = try reader.required("hash", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.hash = try object.required("hash", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["type"] = self.type.json
         object["hash"] = self.hash.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -9038,8 +10175,10 @@ public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
     public var xBpsWriteMaxLength: Int64?
     /// `x-iops-size`
     public var xIopsSize: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(limits: ThrottleLimits? = nil, xIopsTotal: Int64? = nil, xIopsTotalMax: Int64? = nil, xIopsTotalMaxLength: Int64? = nil, xIopsRead: Int64? = nil, xIopsReadMax: Int64? = nil, xIopsReadMaxLength: Int64? = nil, xIopsWrite: Int64? = nil, xIopsWriteMax: Int64? = nil, xIopsWriteMaxLength: Int64? = nil, xBpsTotal: Int64? = nil, xBpsTotalMax: Int64? = nil, xBpsTotalMaxLength: Int64? = nil, xBpsRead: Int64? = nil, xBpsReadMax: Int64? = nil, xBpsReadMaxLength: Int64? = nil, xBpsWrite: Int64? = nil, xBpsWriteMax: Int64? = nil, xBpsWriteMaxLength: Int64? = nil, xIopsSize: Int64? = nil) {
+    public init(limits: ThrottleLimits? = nil, xIopsTotal: Int64? = nil, xIopsTotalMax: Int64? = nil, xIopsTotalMaxLength: Int64? = nil, xIopsRead: Int64? = nil, xIopsReadMax: Int64? = nil, xIopsReadMaxLength: Int64? = nil, xIopsWrite: Int64? = nil, xIopsWriteMax: Int64? = nil, xIopsWriteMaxLength: Int64? = nil, xBpsTotal: Int64? = nil, xBpsTotalMax: Int64? = nil, xBpsTotalMaxLength: Int64? = nil, xBpsRead: Int64? = nil, xBpsReadMax: Int64? = nil, xBpsReadMaxLength: Int64? = nil, xBpsWrite: Int64? = nil, xBpsWriteMax: Int64? = nil, xBpsWriteMaxLength: Int64? = nil, xIopsSize: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.limits = limits
         self.xIopsTotal = xIopsTotal
         self.xIopsTotalMax = xIopsTotalMax
@@ -9060,30 +10199,37 @@ public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
         self.xBpsWriteMax = xBpsWriteMax
         self.xBpsWriteMaxLength = xBpsWriteMaxLength
         self.xIopsSize = xIopsSize
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.limits = try reader.optional("limits", at: path)
+        self.xIopsTotal = try reader.optional("x-iops-total", at: path)
+        self.xIopsTotalMax = try reader.optional("x-iops-total-max", at: path)
+        self.xIopsTotalMaxLength = try reader.optional("x-iops-total-max-length", at: path)
+        self.xIopsRead = try reader.optional("x-iops-read", at: path)
+        self.xIopsReadMax = try reader.optional("x-iops-read-max", at: path)
+        self.xIopsReadMaxLength = try reader.optional("x-iops-read-max-length", at: path)
+        self.xIopsWrite = try reader.optional("x-iops-write", at: path)
+        self.xIopsWriteMax = try reader.optional("x-iops-write-max", at: path)
+        self.xIopsWriteMaxLength = try reader.optional("x-iops-write-max-length", at: path)
+        self.xBpsTotal = try reader.optional("x-bps-total", at: path)
+        self.xBpsTotalMax = try reader.optional("x-bps-total-max", at: path)
+        self.xBpsTotalMaxLength = try reader.optional("x-bps-total-max-length", at: path)
+        self.xBpsRead = try reader.optional("x-bps-read", at: path)
+        self.xBpsReadMax = try reader.optional("x-bps-read-max", at: path)
+        self.xBpsReadMaxLength = try reader.optional("x-bps-read-max-length", at: path)
+        self.xBpsWrite = try reader.optional("x-bps-write", at: path)
+        self.xBpsWriteMax = try reader.optional("x-bps-write-max", at: path)
+        self.xBpsWriteMaxLength = try reader.optional("x-bps-write-max-length", at: path)
+        self.xIopsSize = try reader.optional("x-iops-size", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.limits = try object.optional("limits", at: path)
-        self.xIopsTotal = try object.optional("x-iops-total", at: path)
-        self.xIopsTotalMax = try object.optional("x-iops-total-max", at: path)
-        self.xIopsTotalMaxLength = try object.optional("x-iops-total-max-length", at: path)
-        self.xIopsRead = try object.optional("x-iops-read", at: path)
-        self.xIopsReadMax = try object.optional("x-iops-read-max", at: path)
-        self.xIopsReadMaxLength = try object.optional("x-iops-read-max-length", at: path)
-        self.xIopsWrite = try object.optional("x-iops-write", at: path)
-        self.xIopsWriteMax = try object.optional("x-iops-write-max", at: path)
-        self.xIopsWriteMaxLength = try object.optional("x-iops-write-max-length", at: path)
-        self.xBpsTotal = try object.optional("x-bps-total", at: path)
-        self.xBpsTotalMax = try object.optional("x-bps-total-max", at: path)
-        self.xBpsTotalMaxLength = try object.optional("x-bps-total-max-length", at: path)
-        self.xBpsRead = try object.optional("x-bps-read", at: path)
-        self.xBpsReadMax = try object.optional("x-bps-read-max", at: path)
-        self.xBpsReadMaxLength = try object.optional("x-bps-read-max-length", at: path)
-        self.xBpsWrite = try object.optional("x-bps-write", at: path)
-        self.xBpsWriteMax = try object.optional("x-bps-write-max", at: path)
-        self.xBpsWriteMaxLength = try object.optional("x-bps-write-max-length", at: path)
-        self.xIopsSize = try object.optional("x-iops-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9108,6 +10254,7 @@ public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
         object.set("x-bps-write-max", self.xBpsWriteMax)
         object.set("x-bps-write-max-length", self.xBpsWriteMaxLength)
         object.set("x-iops-size", self.xIopsSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -9153,8 +10300,10 @@ public struct ThrottleLimits: QMPJSONConvertible, Hashable {
     public var bpsWriteMaxLength: Int64?
     /// `iops-size`
     public var iopsSize: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(iopsTotal: Int64? = nil, iopsTotalMax: Int64? = nil, iopsTotalMaxLength: Int64? = nil, iopsRead: Int64? = nil, iopsReadMax: Int64? = nil, iopsReadMaxLength: Int64? = nil, iopsWrite: Int64? = nil, iopsWriteMax: Int64? = nil, iopsWriteMaxLength: Int64? = nil, bpsTotal: Int64? = nil, bpsTotalMax: Int64? = nil, bpsTotalMaxLength: Int64? = nil, bpsRead: Int64? = nil, bpsReadMax: Int64? = nil, bpsReadMaxLength: Int64? = nil, bpsWrite: Int64? = nil, bpsWriteMax: Int64? = nil, bpsWriteMaxLength: Int64? = nil, iopsSize: Int64? = nil) {
+    public init(iopsTotal: Int64? = nil, iopsTotalMax: Int64? = nil, iopsTotalMaxLength: Int64? = nil, iopsRead: Int64? = nil, iopsReadMax: Int64? = nil, iopsReadMaxLength: Int64? = nil, iopsWrite: Int64? = nil, iopsWriteMax: Int64? = nil, iopsWriteMaxLength: Int64? = nil, bpsTotal: Int64? = nil, bpsTotalMax: Int64? = nil, bpsTotalMaxLength: Int64? = nil, bpsRead: Int64? = nil, bpsReadMax: Int64? = nil, bpsReadMaxLength: Int64? = nil, bpsWrite: Int64? = nil, bpsWriteMax: Int64? = nil, bpsWriteMaxLength: Int64? = nil, iopsSize: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.iopsTotal = iopsTotal
         self.iopsTotalMax = iopsTotalMax
         self.iopsTotalMaxLength = iopsTotalMaxLength
@@ -9174,29 +10323,31 @@ public struct ThrottleLimits: QMPJSONConvertible, Hashable {
         self.bpsWriteMax = bpsWriteMax
         self.bpsWriteMaxLength = bpsWriteMaxLength
         self.iopsSize = iopsSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.iopsTotal = try object.optional("iops-total", at: path)
-        self.iopsTotalMax = try object.optional("iops-total-max", at: path)
-        self.iopsTotalMaxLength = try object.optional("iops-total-max-length", at: path)
-        self.iopsRead = try object.optional("iops-read", at: path)
-        self.iopsReadMax = try object.optional("iops-read-max", at: path)
-        self.iopsReadMaxLength = try object.optional("iops-read-max-length", at: path)
-        self.iopsWrite = try object.optional("iops-write", at: path)
-        self.iopsWriteMax = try object.optional("iops-write-max", at: path)
-        self.iopsWriteMaxLength = try object.optional("iops-write-max-length", at: path)
-        self.bpsTotal = try object.optional("bps-total", at: path)
-        self.bpsTotalMax = try object.optional("bps-total-max", at: path)
-        self.bpsTotalMaxLength = try object.optional("bps-total-max-length", at: path)
-        self.bpsRead = try object.optional("bps-read", at: path)
-        self.bpsReadMax = try object.optional("bps-read-max", at: path)
-        self.bpsReadMaxLength = try object.optional("bps-read-max-length", at: path)
-        self.bpsWrite = try object.optional("bps-write", at: path)
-        self.bpsWriteMax = try object.optional("bps-write-max", at: path)
-        self.bpsWriteMaxLength = try object.optional("bps-write-max-length", at: path)
-        self.iopsSize = try object.optional("iops-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.iopsTotal = try reader.optional("iops-total", at: path)
+        self.iopsTotalMax = try reader.optional("iops-total-max", at: path)
+        self.iopsTotalMaxLength = try reader.optional("iops-total-max-length", at: path)
+        self.iopsRead = try reader.optional("iops-read", at: path)
+        self.iopsReadMax = try reader.optional("iops-read-max", at: path)
+        self.iopsReadMaxLength = try reader.optional("iops-read-max-length", at: path)
+        self.iopsWrite = try reader.optional("iops-write", at: path)
+        self.iopsWriteMax = try reader.optional("iops-write-max", at: path)
+        self.iopsWriteMaxLength = try reader.optional("iops-write-max-length", at: path)
+        self.bpsTotal = try reader.optional("bps-total", at: path)
+        self.bpsTotalMax = try reader.optional("bps-total-max", at: path)
+        self.bpsTotalMaxLength = try reader.optional("bps-total-max-length", at: path)
+        self.bpsRead = try reader.optional("bps-read", at: path)
+        self.bpsReadMax = try reader.optional("bps-read-max", at: path)
+        self.bpsReadMaxLength = try reader.optional("bps-read-max-length", at: path)
+        self.bpsWrite = try reader.optional("bps-write", at: path)
+        self.bpsWriteMax = try reader.optional("bps-write-max", at: path)
+        self.bpsWriteMaxLength = try reader.optional("bps-write-max-length", at: path)
+        self.iopsSize = try reader.optional("iops-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9220,6 +10371,7 @@ public struct ThrottleLimits: QMPJSONConvertible, Hashable {
         object.set("bps-write-max", self.bpsWriteMax)
         object.set("bps-write-max-length", self.bpsWriteMaxLength)
         object.set("iops-size", self.iopsSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -9237,22 +10389,26 @@ public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
     public var clusterSize: Int64?
     /// `compressed`
     public var compressed: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, format: String, virtualSize: Int64, clusterSize: Int64? = nil, compressed: Bool? = nil) {
+    public init(filename: String, format: String, virtualSize: Int64, clusterSize: Int64? = nil, compressed: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.format = format
         self.virtualSize = virtualSize
         self.clusterSize = clusterSize
         self.compressed = compressed
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.format = try object.required("format", at: path)
-        self.virtualSize = try object.required("virtual-size", at: path)
-        self.clusterSize = try object.optional("cluster-size", at: path)
-        self.compressed = try object.optional("compressed", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.format = try reader.required("format", at: path)
+        self.virtualSize = try reader.required("virtual-size", at: path)
+        self.clusterSize = try reader.optional("cluster-size", at: path)
+        self.compressed = try reader.optional("compressed", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9262,6 +10418,7 @@ public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
         object["virtual-size"] = self.virtualSize.json
         object.set("cluster-size", self.clusterSize)
         object.set("compressed", self.compressed)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -9273,22 +10430,27 @@ public struct XDbgBlockGraph: QMPJSONConvertible, Hashable {
     public var nodes: [XDbgBlockGraphNode]
     /// `edges`
     public var edges: [XDbgBlockGraphEdge]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodes: [XDbgBlockGraphNode], edges: [XDbgBlockGraphEdge]) {
+    public init(nodes: [XDbgBlockGraphNode], edges: [XDbgBlockGraphEdge], unknownMembers: JSONObject = [:]) {
         self.nodes = nodes
         self.edges = edges
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodes = try object.required("nodes", at: path)
-        self.edges = try object.required("edges", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodes = try reader.required("nodes", at: path)
+        self.edges = try reader.required("edges", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["nodes"] = self.nodes.json
         object["edges"] = self.edges.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -9306,22 +10468,26 @@ public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
     public var perm: [BlockPermission]
     /// `shared-perm`
     public var sharedPerm: [BlockPermission]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(parent: UInt64, child: UInt64, name: String, perm: [BlockPermission], sharedPerm: [BlockPermission]) {
+    public init(parent: UInt64, child: UInt64, name: String, perm: [BlockPermission], sharedPerm: [BlockPermission], unknownMembers: JSONObject = [:]) {
         self.parent = parent
         self.child = child
         self.name = name
         self.perm = perm
         self.sharedPerm = sharedPerm
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.parent = try object.required("parent", at: path)
-        self.child = try object.required("child", at: path)
-        self.name = try object.required("name", at: path)
-        self.perm = try object.required("perm", at: path)
-        self.sharedPerm = try object.required("shared-perm", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.parent = try reader.required("parent", at: path)
+        self.child = try reader.required("child", at: path)
+        self.name = try reader.required("name", at: path)
+        self.perm = try reader.required("perm", at: path)
+        self.sharedPerm = try reader.required("shared-perm", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9331,6 +10497,7 @@ public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object["perm"] = self.perm.json
         object["shared-perm"] = self.sharedPerm.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -9344,18 +10511,22 @@ public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
     public var type: XDbgBlockGraphNodeType
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: UInt64, type: XDbgBlockGraphNodeType, name: String) {
+    public init(id: UInt64, type: XDbgBlockGraphNodeType, name: String, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.type = type
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.type = try object.required("type", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.type = try reader.required("type", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9363,6 +10534,7 @@ public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
         object["id"] = self.id.json
         object["type"] = self.type.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -9449,8 +10621,10 @@ public struct BlockCommitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var autoFinalize: Bool?
     /// `auto-dismiss` · since 3.1.0
     public var autoDismiss: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, baseNode: String? = nil, base: String? = nil, topNode: String? = nil, top: String? = nil, backingFile: String? = nil, backingMaskProtocol: Bool? = nil, speed: Int64? = nil, onError: BlockdevOnError? = nil, filterNodeName: String? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil) {
+    public init(jobId: String? = nil, device: String, baseNode: String? = nil, base: String? = nil, topNode: String? = nil, top: String? = nil, backingFile: String? = nil, backingMaskProtocol: Bool? = nil, speed: Int64? = nil, onError: BlockdevOnError? = nil, filterNodeName: String? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.baseNode = baseNode
@@ -9464,23 +10638,25 @@ public struct BlockCommitCommand: QMPCommand, QMPJSONConvertible, Hashable {
         self.filterNodeName = filterNodeName
         self.autoFinalize = autoFinalize
         self.autoDismiss = autoDismiss
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.baseNode = try object.optional("base-node", at: path)
-        self.base = try object.optional("base", at: path)
-        self.topNode = try object.optional("top-node", at: path)
-        self.top = try object.optional("top", at: path)
-        self.backingFile = try object.optional("backing-file", at: path)
-        self.backingMaskProtocol = try object.optional("backing-mask-protocol", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.onError = try object.optional("on-error", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.baseNode = try reader.optional("base-node", at: path)
+        self.base = try reader.optional("base", at: path)
+        self.topNode = try reader.optional("top-node", at: path)
+        self.top = try reader.optional("top", at: path)
+        self.backingFile = try reader.optional("backing-file", at: path)
+        self.backingMaskProtocol = try reader.optional("backing-mask-protocol", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.onError = try reader.optional("on-error", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9498,6 +10674,7 @@ public struct BlockCommitCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("filter-node-name", self.filterNodeName)
         object.set("auto-finalize", self.autoFinalize)
         object.set("auto-dismiss", self.autoDismiss)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9529,22 +10706,34 @@ public struct BlockDirtyBitmapAddCommand: QMPCommand, QMPJSONConvertible, Hashab
     public var persistent: Bool?
     /// `disabled` · since 4.0.0
     public var disabled: Bool?
+    /// `autoload` · since 2.10.0, until 4.1.0
+    public var autoload: Bool?
+    /// `x-disabled` · since 3.0.0, until 3.1.0
+    public var xDisabled: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String, granularity: UInt32? = nil, persistent: Bool? = nil, disabled: Bool? = nil) {
+    public init(node: String, name: String, granularity: UInt32? = nil, persistent: Bool? = nil, disabled: Bool? = nil, autoload: Bool? = nil, xDisabled: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
         self.granularity = granularity
         self.persistent = persistent
         self.disabled = disabled
+        self.autoload = autoload
+        self.xDisabled = xDisabled
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
-        self.granularity = try object.optional("granularity", at: path)
-        self.persistent = try object.optional("persistent", at: path)
-        self.disabled = try object.optional("disabled", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.granularity = try reader.optional("granularity", at: path)
+        self.persistent = try reader.optional("persistent", at: path)
+        self.disabled = try reader.optional("disabled", at: path)
+        self.autoload = try reader.optional("autoload", at: path)
+        self.xDisabled = try reader.optional("x-disabled", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9554,6 +10743,9 @@ public struct BlockDirtyBitmapAddCommand: QMPCommand, QMPJSONConvertible, Hashab
         object.set("granularity", self.granularity)
         object.set("persistent", self.persistent)
         object.set("disabled", self.disabled)
+        object.set("autoload", self.autoload)
+        object.set("x-disabled", self.xDisabled)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9573,22 +10765,27 @@ public struct BlockDirtyBitmapClearCommand: QMPCommand, QMPJSONConvertible, Hash
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9608,22 +10805,27 @@ public struct BlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, Ha
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9643,22 +10845,27 @@ public struct BlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Has
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9680,18 +10887,30 @@ public struct BlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Hash
     public var target: String?
     /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var bitmaps: [BlockDirtyBitmapOrStr]?
+    /// `dst_name` · until 3.1.0; optional here because not every QEMU sends it (required from 3.0.0 to 3.1.0)
+    public var dstName: String?
+    /// `src_name` · until 3.1.0; optional here because not every QEMU sends it (required from 3.0.0 to 3.1.0)
+    public var srcName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil) {
+    public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil, dstName: String? = nil, srcName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.target = target
         self.bitmaps = bitmaps
+        self.dstName = dstName
+        self.srcName = srcName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.target = try object.optional("target", at: path)
-        self.bitmaps = try object.optional("bitmaps", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.target = try reader.optional("target", at: path)
+        self.bitmaps = try reader.optional("bitmaps", at: path)
+        self.dstName = try reader.optional("dst_name", at: path)
+        self.srcName = try reader.optional("src_name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -9699,6 +10918,9 @@ public struct BlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Hash
         object["node"] = self.node.json
         object.set("target", self.target)
         object.set("bitmaps", self.bitmaps)
+        object.set("dst_name", self.dstName)
+        object.set("src_name", self.srcName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9718,22 +10940,27 @@ public struct BlockDirtyBitmapRemoveCommand: QMPCommand, QMPJSONConvertible, Has
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9756,22 +10983,27 @@ public struct BlockJobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var device: String
     /// `force` · since 1.3.0
     public var force: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, force: Bool? = nil) {
+    public init(device: String, force: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.force = force
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.force = try object.optional("force", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.force = try reader.optional("force", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
         object.set("force", self.force)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9816,19 +11048,24 @@ public struct BlockJobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable 
 
     /// `device`
     public var device: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String) {
+    public init(device: String, unknownMembers: JSONObject = [:]) {
         self.device = device
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9846,19 +11083,24 @@ public struct BlockJobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9876,19 +11118,24 @@ public struct BlockJobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable 
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9906,19 +11153,24 @@ public struct BlockJobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `device`
     public var device: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String) {
+    public init(device: String, unknownMembers: JSONObject = [:]) {
         self.device = device
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9936,19 +11188,24 @@ public struct BlockJobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `device`
     public var device: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String) {
+    public init(device: String, unknownMembers: JSONObject = [:]) {
         self.device = device
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -9968,22 +11225,27 @@ public struct BlockJobSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public var device: String
     /// `speed`
     public var speed: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, speed: Int64) {
+    public init(device: String, speed: Int64, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.speed = speed
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.speed = try object.required("speed", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.speed = try reader.required("speed", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
         object["speed"] = self.speed.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10003,22 +11265,27 @@ public struct BlockSetWriteThresholdCommand: QMPCommand, QMPJSONConvertible, Has
     public var nodeName: String
     /// `write-threshold`
     public var writeThreshold: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String, writeThreshold: UInt64) {
+    public init(nodeName: String, writeThreshold: UInt64, unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
         self.writeThreshold = writeThreshold
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.writeThreshold = try object.required("write-threshold", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.writeThreshold = try reader.required("write-threshold", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node-name"] = self.nodeName.json
         object["write-threshold"] = self.writeThreshold.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10069,8 +11336,10 @@ public struct BlockStreamCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var autoFinalize: Bool?
     /// `auto-dismiss` · since 3.1.0
     public var autoDismiss: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, base: String? = nil, baseNode: String? = nil, backingFile: String? = nil, backingMaskProtocol: Bool? = nil, bottom: String? = nil, speed: Int64? = nil, onError: BlockdevOnError? = nil, filterNodeName: String? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil) {
+    public init(jobId: String? = nil, device: String, base: String? = nil, baseNode: String? = nil, backingFile: String? = nil, backingMaskProtocol: Bool? = nil, bottom: String? = nil, speed: Int64? = nil, onError: BlockdevOnError? = nil, filterNodeName: String? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.base = base
@@ -10083,22 +11352,24 @@ public struct BlockStreamCommand: QMPCommand, QMPJSONConvertible, Hashable {
         self.filterNodeName = filterNodeName
         self.autoFinalize = autoFinalize
         self.autoDismiss = autoDismiss
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.base = try object.optional("base", at: path)
-        self.baseNode = try object.optional("base-node", at: path)
-        self.backingFile = try object.optional("backing-file", at: path)
-        self.backingMaskProtocol = try object.optional("backing-mask-protocol", at: path)
-        self.bottom = try object.optional("bottom", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.onError = try object.optional("on-error", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.base = try reader.optional("base", at: path)
+        self.baseNode = try reader.optional("base-node", at: path)
+        self.backingFile = try reader.optional("backing-file", at: path)
+        self.backingMaskProtocol = try reader.optional("backing-mask-protocol", at: path)
+        self.bottom = try reader.optional("bottom", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.onError = try reader.optional("on-error", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10115,6 +11386,7 @@ public struct BlockStreamCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("filter-node-name", self.filterNodeName)
         object.set("auto-finalize", self.autoFinalize)
         object.set("auto-dismiss", self.autoDismiss)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10139,18 +11411,22 @@ public struct BlockPasswdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var nodeName: String?
     /// `password` · until 5.2.0
     public var password: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, nodeName: String? = nil, password: String) {
+    public init(device: String? = nil, nodeName: String? = nil, password: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.nodeName = nodeName
         self.password = password
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.password = try object.required("password", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.password = try reader.required("password", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10158,6 +11434,7 @@ public struct BlockPasswdCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("device", self.device)
         object.set("node-name", self.nodeName)
         object["password"] = self.password.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10182,18 +11459,22 @@ public struct BlockResizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var nodeName: String?
     /// `size`
     public var size: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, nodeName: String? = nil, size: Int64) {
+    public init(device: String? = nil, nodeName: String? = nil, size: Int64, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.nodeName = nodeName
         self.size = size
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.size = try object.required("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.size = try reader.required("size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10201,6 +11482,7 @@ public struct BlockResizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("device", self.device)
         object.set("node-name", self.nodeName)
         object["size"] = self.size.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10305,8 +11587,10 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var xPerf: BackupPerf?
     /// `target`
     public var target: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String) {
+    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.sync = sync
@@ -10323,26 +11607,28 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
         self.discardSource = discardSource
         self.xPerf = xPerf
         self.target = target
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
-        self.bitmapMode = try object.optional("bitmap-mode", at: path)
-        self.compress = try object.optional("compress", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.onCbwError = try object.optional("on-cbw-error", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.discardSource = try object.optional("discard-source", at: path)
-        self.xPerf = try object.optional("x-perf", at: path)
-        self.target = try object.required("target", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.bitmapMode = try reader.optional("bitmap-mode", at: path)
+        self.compress = try reader.optional("compress", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.onCbwError = try reader.optional("on-cbw-error", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.discardSource = try reader.optional("discard-source", at: path)
+        self.xPerf = try reader.optional("x-perf", at: path)
+        self.target = try reader.required("target", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10363,6 +11649,7 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("discard-source", self.discardSource)
         object.set("x-perf", self.xPerf)
         object["target"] = self.target.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10382,22 +11669,27 @@ public struct BlockdevCreateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var jobId: String
     /// `options`
     public var options: BlockdevCreateOptions
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String, options: BlockdevCreateOptions) {
+    public init(jobId: String, options: BlockdevCreateOptions, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.options = options
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.required("job-id", at: path)
-        self.options = try object.required("options", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.required("job-id", at: path)
+        self.options = try reader.required("options", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["job-id"] = self.jobId.json
         object["options"] = self.options.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10415,19 +11707,24 @@ public struct BlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `node-name`
     public var nodeName: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String) {
+    public init(nodeName: String, unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.required("node-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node-name"] = self.nodeName.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10481,8 +11778,10 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var autoDismiss: Bool?
     /// `target-is-zero` · since 10.1.0
     public var targetIsZero: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, target: String, replaces: String? = nil, sync: MirrorSyncMode, speed: Int64? = nil, granularity: UInt32? = nil, bufSize: Int64? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, filterNodeName: String? = nil, copyMode: MirrorCopyMode? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, targetIsZero: Bool? = nil) {
+    public init(jobId: String? = nil, device: String, target: String, replaces: String? = nil, sync: MirrorSyncMode, speed: Int64? = nil, granularity: UInt32? = nil, bufSize: Int64? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, filterNodeName: String? = nil, copyMode: MirrorCopyMode? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, targetIsZero: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.target = target
@@ -10498,25 +11797,27 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
         self.autoFinalize = autoFinalize
         self.autoDismiss = autoDismiss
         self.targetIsZero = targetIsZero
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.target = try object.required("target", at: path)
-        self.replaces = try object.optional("replaces", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.granularity = try object.optional("granularity", at: path)
-        self.bufSize = try object.optional("buf-size", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.copyMode = try object.optional("copy-mode", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
-        self.targetIsZero = try object.optional("target-is-zero", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.target = try reader.required("target", at: path)
+        self.replaces = try reader.optional("replaces", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.granularity = try reader.optional("granularity", at: path)
+        self.bufSize = try reader.optional("buf-size", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.copyMode = try reader.optional("copy-mode", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.targetIsZero = try reader.optional("target-is-zero", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10536,6 +11837,7 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("auto-finalize", self.autoFinalize)
         object.set("auto-dismiss", self.autoDismiss)
         object.set("target-is-zero", self.targetIsZero)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10553,19 +11855,24 @@ public struct BlockdevReopenCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `options`
     public var options: [BlockdevOptions]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(options: [BlockdevOptions]) {
+    public init(options: [BlockdevOptions], unknownMembers: JSONObject = [:]) {
         self.options = options
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.options = try object.required("options", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.options = try reader.required("options", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["options"] = self.options.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10585,22 +11892,27 @@ public struct BlockdevSetActiveCommand: QMPCommand, QMPJSONConvertible, Hashable
     public var nodeName: String?
     /// `active`
     public var active: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String? = nil, active: Bool) {
+    public init(nodeName: String? = nil, active: Bool, unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
         self.active = active
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.active = try object.required("active", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.active = try reader.required("active", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("node-name", self.nodeName)
         object["active"] = self.active.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10620,22 +11932,57 @@ public struct BlockdevSnapshotCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public var node: String?
     /// `overlay` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
     public var overlay: String?
+    /// `device` · until 2.4.0
+    public var device: String?
+    /// `format` · until 2.4.0
+    public var format: String?
+    /// `mode` · until 2.4.0
+    public var mode: NewImageMode?
+    /// `snapshot-file` · until 2.4.0; optional here because not every QEMU sends it (required from 1.1.0 to 2.4.0)
+    public var snapshotFile: String?
+    /// `node-name` · since 2.0.0, until 2.4.0
+    public var nodeName: String?
+    /// `snapshot-node-name` · since 2.0.0, until 2.4.0
+    public var snapshotNodeName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String? = nil, overlay: String? = nil) {
+    public init(node: String? = nil, overlay: String? = nil, device: String? = nil, format: String? = nil, mode: NewImageMode? = nil, snapshotFile: String? = nil, nodeName: String? = nil, snapshotNodeName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.overlay = overlay
+        self.device = device
+        self.format = format
+        self.mode = mode
+        self.snapshotFile = snapshotFile
+        self.nodeName = nodeName
+        self.snapshotNodeName = snapshotNodeName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.optional("node", at: path)
-        self.overlay = try object.optional("overlay", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.optional("node", at: path)
+        self.overlay = try reader.optional("overlay", at: path)
+        self.device = try reader.optional("device", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.snapshotFile = try reader.optional("snapshot-file", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.snapshotNodeName = try reader.optional("snapshot-node-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("node", self.node)
         object.set("overlay", self.overlay)
+        object.set("device", self.device)
+        object.set("format", self.format)
+        object.set("mode", self.mode)
+        object.set("snapshot-file", self.snapshotFile)
+        object.set("node-name", self.nodeName)
+        object.set("snapshot-node-name", self.snapshotNodeName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10657,18 +12004,22 @@ public struct BlockdevSnapshotDeleteInternalSyncCommand: QMPCommand, QMPJSONConv
     public var id: String?
     /// `name`
     public var name: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, id: String? = nil, name: String? = nil) {
+    public init(device: String, id: String? = nil, name: String? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.name = try object.optional("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10676,6 +12027,7 @@ public struct BlockdevSnapshotDeleteInternalSyncCommand: QMPCommand, QMPJSONConv
         object["device"] = self.device.json
         object.set("id", self.id)
         object.set("name", self.name)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10695,22 +12047,27 @@ public struct BlockdevSnapshotInternalSyncCommand: QMPCommand, QMPJSONConvertibl
     public var device: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, name: String) {
+    public init(device: String, name: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10742,24 +12099,28 @@ public struct BlockdevSnapshotSyncCommand: QMPCommand, QMPJSONConvertible, Hasha
     public var format: String?
     /// `mode`
     public var mode: NewImageMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, nodeName: String? = nil, snapshotFile: String, snapshotNodeName: String? = nil, format: String? = nil, mode: NewImageMode? = nil) {
+    public init(device: String? = nil, nodeName: String? = nil, snapshotFile: String, snapshotNodeName: String? = nil, format: String? = nil, mode: NewImageMode? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.nodeName = nodeName
         self.snapshotFile = snapshotFile
         self.snapshotNodeName = snapshotNodeName
         self.format = format
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.snapshotFile = try object.required("snapshot-file", at: path)
-        self.snapshotNodeName = try object.optional("snapshot-node-name", at: path)
-        self.format = try object.optional("format", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.snapshotFile = try reader.required("snapshot-file", at: path)
+        self.snapshotNodeName = try reader.optional("snapshot-node-name", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10770,6 +12131,7 @@ public struct BlockdevSnapshotSyncCommand: QMPCommand, QMPJSONConvertible, Hasha
         object.set("snapshot-node-name", self.snapshotNodeName)
         object.set("format", self.format)
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10791,18 +12153,22 @@ public struct ChangeBackingFileCommand: QMPCommand, QMPJSONConvertible, Hashable
     public var imageNodeName: String
     /// `backing-file`
     public var backingFile: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, imageNodeName: String, backingFile: String) {
+    public init(device: String, imageNodeName: String, backingFile: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.imageNodeName = imageNodeName
         self.backingFile = backingFile
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.imageNodeName = try object.required("image-node-name", at: path)
-        self.backingFile = try object.required("backing-file", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.imageNodeName = try reader.required("image-node-name", at: path)
+        self.backingFile = try reader.required("backing-file", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10810,6 +12176,7 @@ public struct ChangeBackingFileCommand: QMPCommand, QMPJSONConvertible, Hashable
         object["device"] = self.device.json
         object["image-node-name"] = self.imageNodeName.json
         object["backing-file"] = self.backingFile.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10873,8 +12240,10 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var format: String?
     /// `mode`
     public var mode: NewImageMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String, format: String? = nil, mode: NewImageMode? = nil) {
+    public init(jobId: String? = nil, device: String, sync: MirrorSyncMode, speed: Int64? = nil, bitmap: String? = nil, bitmapMode: BitmapSyncMode? = nil, compress: Bool? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, onCbwError: OnCbwError? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, filterNodeName: String? = nil, discardSource: Bool? = nil, xPerf: BackupPerf? = nil, target: String, format: String? = nil, mode: NewImageMode? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.sync = sync
@@ -10893,28 +12262,30 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
         self.target = target
         self.format = format
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.bitmap = try object.optional("bitmap", at: path)
-        self.bitmapMode = try object.optional("bitmap-mode", at: path)
-        self.compress = try object.optional("compress", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.onCbwError = try object.optional("on-cbw-error", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
-        self.filterNodeName = try object.optional("filter-node-name", at: path)
-        self.discardSource = try object.optional("discard-source", at: path)
-        self.xPerf = try object.optional("x-perf", at: path)
-        self.target = try object.required("target", at: path)
-        self.format = try object.optional("format", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.bitmap = try reader.optional("bitmap", at: path)
+        self.bitmapMode = try reader.optional("bitmap-mode", at: path)
+        self.compress = try reader.optional("compress", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.onCbwError = try reader.optional("on-cbw-error", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.filterNodeName = try reader.optional("filter-node-name", at: path)
+        self.discardSource = try reader.optional("discard-source", at: path)
+        self.xPerf = try reader.optional("x-perf", at: path)
+        self.target = try reader.required("target", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -10937,6 +12308,7 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["target"] = self.target.json
         object.set("format", self.format)
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -10997,8 +12369,10 @@ public struct DriveMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var autoFinalize: Bool?
     /// `auto-dismiss` · since 3.1.0
     public var autoDismiss: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String? = nil, device: String, target: String, format: String? = nil, nodeName: String? = nil, replaces: String? = nil, sync: MirrorSyncMode, mode: NewImageMode? = nil, speed: Int64? = nil, granularity: UInt32? = nil, bufSize: Int64? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, unmap: Bool? = nil, copyMode: MirrorCopyMode? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil) {
+    public init(jobId: String? = nil, device: String, target: String, format: String? = nil, nodeName: String? = nil, replaces: String? = nil, sync: MirrorSyncMode, mode: NewImageMode? = nil, speed: Int64? = nil, granularity: UInt32? = nil, bufSize: Int64? = nil, onSourceError: BlockdevOnError? = nil, onTargetError: BlockdevOnError? = nil, unmap: Bool? = nil, copyMode: MirrorCopyMode? = nil, autoFinalize: Bool? = nil, autoDismiss: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.device = device
         self.target = target
@@ -11016,27 +12390,29 @@ public struct DriveMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
         self.copyMode = copyMode
         self.autoFinalize = autoFinalize
         self.autoDismiss = autoDismiss
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.optional("job-id", at: path)
-        self.device = try object.required("device", at: path)
-        self.target = try object.required("target", at: path)
-        self.format = try object.optional("format", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.replaces = try object.optional("replaces", at: path)
-        self.sync = try object.required("sync", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.speed = try object.optional("speed", at: path)
-        self.granularity = try object.optional("granularity", at: path)
-        self.bufSize = try object.optional("buf-size", at: path)
-        self.onSourceError = try object.optional("on-source-error", at: path)
-        self.onTargetError = try object.optional("on-target-error", at: path)
-        self.unmap = try object.optional("unmap", at: path)
-        self.copyMode = try object.optional("copy-mode", at: path)
-        self.autoFinalize = try object.optional("auto-finalize", at: path)
-        self.autoDismiss = try object.optional("auto-dismiss", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.optional("job-id", at: path)
+        self.device = try reader.required("device", at: path)
+        self.target = try reader.required("target", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.replaces = try reader.optional("replaces", at: path)
+        self.sync = try reader.required("sync", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.speed = try reader.optional("speed", at: path)
+        self.granularity = try reader.optional("granularity", at: path)
+        self.bufSize = try reader.optional("buf-size", at: path)
+        self.onSourceError = try reader.optional("on-source-error", at: path)
+        self.onTargetError = try reader.optional("on-target-error", at: path)
+        self.unmap = try reader.optional("unmap", at: path)
+        self.copyMode = try reader.optional("copy-mode", at: path)
+        self.autoFinalize = try reader.optional("auto-finalize", at: path)
+        self.autoDismiss = try reader.optional("auto-dismiss", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11058,6 +12434,7 @@ public struct DriveMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("copy-mode", self.copyMode)
         object.set("auto-finalize", self.autoFinalize)
         object.set("auto-dismiss", self.autoDismiss)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11073,18 +12450,26 @@ public struct QueryBlockCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -11095,18 +12480,26 @@ public struct QueryBlockJobsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -11122,19 +12515,24 @@ public struct QueryBlockstatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `query-nodes` · since 2.3.0
     public var queryNodes: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(queryNodes: Bool? = nil) {
+    public init(queryNodes: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.queryNodes = queryNodes
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.queryNodes = try object.optional("query-nodes", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.queryNodes = try reader.optional("query-nodes", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("query-nodes", self.queryNodes)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11155,19 +12553,24 @@ public struct QueryNamedBlockNodesCommand: QMPCommand, QMPJSONConvertible, Hasha
 
     /// `flat` · since 5.0.0
     public var flat: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(flat: Bool? = nil) {
+    public init(flat: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.flat = flat
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.flat = try object.optional("flat", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.flat = try reader.optional("flat", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("flat", self.flat)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11187,22 +12590,27 @@ public struct XBlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, H
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11222,22 +12630,27 @@ public struct XBlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Ha
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11259,18 +12672,30 @@ public struct XBlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Has
     public var target: String?
     /// `bitmaps` · since 4.0.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var bitmaps: [BlockDirtyBitmapOrStr]?
+    /// `dst_name` · until 3.1.0; optional here because not every QEMU sends it (required from 3.0.0 to 3.1.0)
+    public var dstName: String?
+    /// `src_name` · until 3.1.0; optional here because not every QEMU sends it (required from 3.0.0 to 3.1.0)
+    public var srcName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil) {
+    public init(node: String, target: String? = nil, bitmaps: [BlockDirtyBitmapOrStr]? = nil, dstName: String? = nil, srcName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.target = target
         self.bitmaps = bitmaps
+        self.dstName = dstName
+        self.srcName = srcName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.target = try object.optional("target", at: path)
-        self.bitmaps = try object.optional("bitmaps", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.target = try reader.optional("target", at: path)
+        self.bitmaps = try reader.optional("bitmaps", at: path)
+        self.dstName = try reader.optional("dst_name", at: path)
+        self.srcName = try reader.optional("src_name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11278,6 +12703,9 @@ public struct XBlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Has
         object["node"] = self.node.json
         object.set("target", self.target)
         object.set("bitmaps", self.bitmaps)
+        object.set("dst_name", self.dstName)
+        object.set("src_name", self.srcName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11303,22 +12731,26 @@ public struct XBlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, 
     public var boundariesWrite: [UInt64]?
     /// `boundaries-flush` · until 3.1.0
     public var boundariesFlush: [UInt64]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, boundaries: [UInt64]? = nil, boundariesRead: [UInt64]? = nil, boundariesWrite: [UInt64]? = nil, boundariesFlush: [UInt64]? = nil) {
+    public init(device: String, boundaries: [UInt64]? = nil, boundariesRead: [UInt64]? = nil, boundariesWrite: [UInt64]? = nil, boundariesFlush: [UInt64]? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.boundaries = boundaries
         self.boundariesRead = boundariesRead
         self.boundariesWrite = boundariesWrite
         self.boundariesFlush = boundariesFlush
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.boundaries = try object.optional("boundaries", at: path)
-        self.boundariesRead = try object.optional("boundaries-read", at: path)
-        self.boundariesWrite = try object.optional("boundaries-write", at: path)
-        self.boundariesFlush = try object.optional("boundaries-flush", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.boundaries = try reader.optional("boundaries", at: path)
+        self.boundariesRead = try reader.optional("boundaries-read", at: path)
+        self.boundariesWrite = try reader.optional("boundaries-write", at: path)
+        self.boundariesFlush = try reader.optional("boundaries-flush", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11328,6 +12760,7 @@ public struct XBlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, 
         object.set("boundaries-read", self.boundariesRead)
         object.set("boundaries-write", self.boundariesWrite)
         object.set("boundaries-flush", self.boundariesFlush)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11351,20 +12784,24 @@ public struct XBlockdevAmendCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var options: BlockdevAmendOptions
     /// `force`
     public var force: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String, nodeName: String, options: BlockdevAmendOptions, force: Bool? = nil) {
+    public init(jobId: String, nodeName: String, options: BlockdevAmendOptions, force: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.nodeName = nodeName
         self.options = options
         self.force = force
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.required("job-id", at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.options = try object.required("options", at: path)
-        self.force = try object.optional("force", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.required("job-id", at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.options = try reader.required("options", at: path)
+        self.force = try reader.optional("force", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11373,6 +12810,7 @@ public struct XBlockdevAmendCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["node-name"] = self.nodeName.json
         object["options"] = self.options.json
         object.set("force", self.force)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11394,18 +12832,22 @@ public struct XBlockdevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var child: String?
     /// `node`
     public var node: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(parent: String, child: String? = nil, node: String? = nil) {
+    public init(parent: String, child: String? = nil, node: String? = nil, unknownMembers: JSONObject = [:]) {
         self.parent = parent
         self.child = child
         self.node = node
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.parent = try object.required("parent", at: path)
-        self.child = try object.optional("child", at: path)
-        self.node = try object.optional("node", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.parent = try reader.required("parent", at: path)
+        self.child = try reader.optional("child", at: path)
+        self.node = try reader.optional("node", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11413,6 +12855,7 @@ public struct XBlockdevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["parent"] = self.parent.json
         object.set("child", self.child)
         object.set("node", self.node)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11466,19 +12909,29 @@ public struct XBlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `node-name` · until 2.8.0; optional here because not every QEMU sends it (required from 2.8.0 to 2.8.0)
     public var nodeName: String?
+    /// `id` · until 2.7.0
+    public var id: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String? = nil) {
+    public init(nodeName: String? = nil, id: String? = nil, unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
+        self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.optional("node-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("node-name", self.nodeName)
+        object.set("id", self.id)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11503,18 +12956,22 @@ public struct XBlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     public var id: String?
     /// `node-name` · until 2.11.0
     public var nodeName: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil, nodeName: String) {
+    public init(device: String? = nil, id: String? = nil, nodeName: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
         self.nodeName = nodeName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
-        self.nodeName = try object.required("node-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11522,6 +12979,7 @@ public struct XBlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hash
         object.set("device", self.device)
         object.set("id", self.id)
         object["node-name"] = self.nodeName.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11544,22 +13002,27 @@ public struct XBlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     public var device: String?
     /// `id` · since 2.8.0, until 2.11.0
     public var id: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String? = nil, id: String? = nil) {
+    public init(device: String? = nil, id: String? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.optional("device", at: path)
-        self.id = try object.optional("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.optional("device", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("device", self.device)
         object.set("id", self.id)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11608,18 +13071,22 @@ public struct XBlockdevSetIothreadCommand: QMPCommand, QMPJSONConvertible, Hasha
     public var iothread: StrOrNull
     /// `force`
     public var force: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String, iothread: StrOrNull, force: Bool? = nil) {
+    public init(nodeName: String, iothread: StrOrNull, force: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
         self.iothread = iothread
         self.force = force
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.iothread = try object.required("iothread", at: path)
-        self.force = try object.optional("force", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.iothread = try reader.required("iothread", at: path)
+        self.force = try reader.optional("force", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11627,6 +13094,7 @@ public struct XBlockdevSetIothreadCommand: QMPCommand, QMPJSONConvertible, Hasha
         object["node-name"] = self.nodeName.json
         object["iothread"] = self.iothread.json
         object.set("force", self.force)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11646,22 +13114,27 @@ public struct XDebugBlockDirtyBitmapSha256Command: QMPCommand, QMPJSONConvertibl
     public var node: String
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(node: String, name: String) {
+    public init(node: String, name: String, unknownMembers: JSONObject = [:]) {
         self.node = node
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.node = try object.required("node", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.node = try reader.required("node", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["node"] = self.node.json
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11677,18 +13150,26 @@ public struct XDebugQueryBlockGraphCommand: QMPCommand, QMPJSONConvertible, Hash
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -11709,19 +13190,24 @@ public struct BlockdevAddCommandBefore2_8: QMPCommand, QMPJSONConvertible, Hasha
 
     /// `options` · until 2.7.0
     public var options: BlockdevOptions
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(options: BlockdevOptions) {
+    public init(options: BlockdevOptions, unknownMembers: JSONObject = [:]) {
         self.options = options
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.options = try object.required("options", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.options = try reader.required("options", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["options"] = self.options.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11748,22 +13234,27 @@ public struct XBlockdevDelCommandBefore2_8: QMPCommand, QMPJSONConvertible, Hash
     public var id: String?
     /// `node-name` · until 2.8.0; optional here because not every QEMU sends it (required from 2.8.0 to 2.8.0)
     public var nodeName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, nodeName: String? = nil) {
+    public init(id: String? = nil, nodeName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.nodeName = nodeName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("id", self.id)
         object.set("node-name", self.nodeName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -11789,24 +13280,28 @@ public struct BlockImageCorruptedEvent: QMPEventPayload, Hashable {
     public var size: Int64?
     /// `fatal` · since 2.2.0; optional here because not every QEMU sends it (required since 2.2.0)
     public var fatal: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, nodeName: String? = nil, msg: String, offset: Int64? = nil, size: Int64? = nil, fatal: Bool? = nil) {
+    public init(device: String, nodeName: String? = nil, msg: String, offset: Int64? = nil, size: Int64? = nil, fatal: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.nodeName = nodeName
         self.msg = msg
         self.offset = offset
         self.size = size
         self.fatal = fatal
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.msg = try object.required("msg", at: path)
-        self.offset = try object.optional("offset", at: path)
-        self.size = try object.optional("size", at: path)
-        self.fatal = try object.optional("fatal", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.msg = try reader.required("msg", at: path)
+        self.offset = try reader.optional("offset", at: path)
+        self.size = try reader.optional("size", at: path)
+        self.fatal = try reader.optional("fatal", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11817,6 +13312,7 @@ public struct BlockImageCorruptedEvent: QMPEventPayload, Hashable {
         object.set("offset", self.offset)
         object.set("size", self.size)
         object.set("fatal", self.fatal)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -11840,8 +13336,10 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
     public var nospace: Bool?
     /// `reason` · since 2.2.0; optional here because not every QEMU sends it (required since 2.2.0)
     public var reason: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(qomPath: String? = nil, device: String, nodeName: String? = nil, operation: IoOperationType, action: BlockErrorAction, nospace: Bool? = nil, reason: String? = nil) {
+    public init(qomPath: String? = nil, device: String, nodeName: String? = nil, operation: IoOperationType, action: BlockErrorAction, nospace: Bool? = nil, reason: String? = nil, unknownMembers: JSONObject = [:]) {
         self.qomPath = qomPath
         self.device = device
         self.nodeName = nodeName
@@ -11849,17 +13347,19 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
         self.action = action
         self.nospace = nospace
         self.reason = reason
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.qomPath = try object.optional("qom-path", at: path)
-        self.device = try object.required("device", at: path)
-        self.nodeName = try object.optional("node-name", at: path)
-        self.operation = try object.required("operation", at: path)
-        self.action = try object.required("action", at: path)
-        self.nospace = try object.optional("nospace", at: path)
-        self.reason = try object.optional("reason", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.qomPath = try reader.optional("qom-path", at: path)
+        self.device = try reader.required("device", at: path)
+        self.nodeName = try reader.optional("node-name", at: path)
+        self.operation = try reader.required("operation", at: path)
+        self.action = try reader.required("action", at: path)
+        self.nospace = try reader.optional("nospace", at: path)
+        self.reason = try reader.optional("reason", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11871,6 +13371,7 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
         object["action"] = self.action.json
         object.set("nospace", self.nospace)
         object.set("reason", self.reason)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -11890,22 +13391,26 @@ public struct BlockJobCancelledEvent: QMPEventPayload, Hashable {
     public var offset: Int64
     /// `speed`
     public var speed: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: JobType, device: String, len: Int64, offset: Int64, speed: Int64) {
+    public init(type: JobType, device: String, len: Int64, offset: Int64, speed: Int64, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.device = device
         self.len = len
         self.offset = offset
         self.speed = speed
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.device = try object.required("device", at: path)
-        self.len = try object.required("len", at: path)
-        self.offset = try object.required("offset", at: path)
-        self.speed = try object.required("speed", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.device = try reader.required("device", at: path)
+        self.len = try reader.required("len", at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.speed = try reader.required("speed", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11915,6 +13420,7 @@ public struct BlockJobCancelledEvent: QMPEventPayload, Hashable {
         object["len"] = self.len.json
         object["offset"] = self.offset.json
         object["speed"] = self.speed.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -11936,24 +13442,28 @@ public struct BlockJobCompletedEvent: QMPEventPayload, Hashable {
     public var speed: Int64
     /// `error`
     public var error: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: JobType, device: String, len: Int64, offset: Int64, speed: Int64, error: String? = nil) {
+    public init(type: JobType, device: String, len: Int64, offset: Int64, speed: Int64, error: String? = nil, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.device = device
         self.len = len
         self.offset = offset
         self.speed = speed
         self.error = error
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.device = try object.required("device", at: path)
-        self.len = try object.required("len", at: path)
-        self.offset = try object.required("offset", at: path)
-        self.speed = try object.required("speed", at: path)
-        self.error = try object.optional("error", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.device = try reader.required("device", at: path)
+        self.len = try reader.required("len", at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.speed = try reader.required("speed", at: path)
+        self.error = try reader.optional("error", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11964,6 +13474,7 @@ public struct BlockJobCompletedEvent: QMPEventPayload, Hashable {
         object["offset"] = self.offset.json
         object["speed"] = self.speed.json
         object.set("error", self.error)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -11979,18 +13490,22 @@ public struct BlockJobErrorEvent: QMPEventPayload, Hashable {
     public var operation: IoOperationType
     /// `action`
     public var action: BlockErrorAction
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, operation: IoOperationType, action: BlockErrorAction) {
+    public init(device: String, operation: IoOperationType, action: BlockErrorAction, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.operation = operation
         self.action = action
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.operation = try object.required("operation", at: path)
-        self.action = try object.required("action", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.operation = try reader.required("operation", at: path)
+        self.action = try reader.required("action", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -11998,6 +13513,7 @@ public struct BlockJobErrorEvent: QMPEventPayload, Hashable {
         object["device"] = self.device.json
         object["operation"] = self.operation.json
         object["action"] = self.action.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -12011,22 +13527,27 @@ public struct BlockJobPendingEvent: QMPEventPayload, Hashable {
     public var type: JobType
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: JobType, id: String) {
+    public init(type: JobType, id: String, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["type"] = self.type.json
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -12046,22 +13567,26 @@ public struct BlockJobReadyEvent: QMPEventPayload, Hashable {
     public var offset: Int64
     /// `speed`
     public var speed: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: JobType, device: String, len: Int64, offset: Int64, speed: Int64) {
+    public init(type: JobType, device: String, len: Int64, offset: Int64, speed: Int64, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.device = device
         self.len = len
         self.offset = offset
         self.speed = speed
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.device = try object.required("device", at: path)
-        self.len = try object.required("len", at: path)
-        self.offset = try object.required("offset", at: path)
-        self.speed = try object.required("speed", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.device = try reader.required("device", at: path)
+        self.len = try reader.required("len", at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.speed = try reader.required("speed", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -12071,6 +13596,7 @@ public struct BlockJobReadyEvent: QMPEventPayload, Hashable {
         object["len"] = self.len.json
         object["offset"] = self.offset.json
         object["speed"] = self.speed.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -12086,18 +13612,22 @@ public struct BlockWriteThresholdEvent: QMPEventPayload, Hashable {
     public var amountExceeded: UInt64
     /// `write-threshold`
     public var writeThreshold: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String, amountExceeded: UInt64, writeThreshold: UInt64) {
+    public init(nodeName: String, amountExceeded: UInt64, writeThreshold: UInt64, unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
         self.amountExceeded = amountExceeded
         self.writeThreshold = writeThreshold
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.amountExceeded = try object.required("amount-exceeded", at: path)
-        self.writeThreshold = try object.required("write-threshold", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.amountExceeded = try reader.required("amount-exceeded", at: path)
+        self.writeThreshold = try reader.required("write-threshold", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -12105,6 +13635,7 @@ public struct BlockWriteThresholdEvent: QMPEventPayload, Hashable {
         object["node-name"] = self.nodeName.json
         object["amount-exceeded"] = self.amountExceeded.json
         object["write-threshold"] = self.writeThreshold.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -12120,18 +13651,22 @@ public struct QuorumFailureEvent: QMPEventPayload, Hashable {
     public var sectorNum: Int64
     /// `sectors-count`
     public var sectorsCount: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(reference: String, sectorNum: Int64, sectorsCount: Int64) {
+    public init(reference: String, sectorNum: Int64, sectorsCount: Int64, unknownMembers: JSONObject = [:]) {
         self.reference = reference
         self.sectorNum = sectorNum
         self.sectorsCount = sectorsCount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.reference = try object.required("reference", at: path)
-        self.sectorNum = try object.required("sector-num", at: path)
-        self.sectorsCount = try object.required("sectors-count", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.reference = try reader.required("reference", at: path)
+        self.sectorNum = try reader.required("sector-num", at: path)
+        self.sectorsCount = try reader.required("sectors-count", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -12139,6 +13674,7 @@ public struct QuorumFailureEvent: QMPEventPayload, Hashable {
         object["reference"] = self.reference.json
         object["sector-num"] = self.sectorNum.json
         object["sectors-count"] = self.sectorsCount.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -12158,22 +13694,26 @@ public struct QuorumReportBadEvent: QMPEventPayload, Hashable {
     public var sectorNum: Int64
     /// `sectors-count`
     public var sectorsCount: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: QuorumOpType? = nil, error: String? = nil, nodeName: String, sectorNum: Int64, sectorsCount: Int64) {
+    public init(type: QuorumOpType? = nil, error: String? = nil, nodeName: String, sectorNum: Int64, sectorsCount: Int64, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.error = error
         self.nodeName = nodeName
         self.sectorNum = sectorNum
         self.sectorsCount = sectorsCount
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.optional("type", at: path)
-        self.error = try object.optional("error", at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.sectorNum = try object.required("sector-num", at: path)
-        self.sectorsCount = try object.required("sectors-count", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.optional("type", at: path)
+        self.error = try reader.optional("error", at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.sectorNum = try reader.required("sector-num", at: path)
+        self.sectorsCount = try reader.required("sectors-count", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -12183,6 +13723,7 @@ public struct QuorumReportBadEvent: QMPEventPayload, Hashable {
         object["node-name"] = self.nodeName.json
         object["sector-num"] = self.sectorNum.json
         object["sectors-count"] = self.sectorsCount.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -11,43 +11,45 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
     public var type: ChardevBackendKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: ChardevBackendKind, branch: Branch) {
+    public init(type: ChardevBackendKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .file: self.branch = .file(try ChardevFileWrapper(json: json, path: path))
-        case .serial: self.branch = .serial(try ChardevHostdevWrapper(json: json, path: path))
-        case .parallel: self.branch = .parallel(try ChardevHostdevWrapper(json: json, path: path))
-        case .pipe: self.branch = .pipe(try ChardevHostdevWrapper(json: json, path: path))
-        case .socket: self.branch = .socket(try ChardevSocketWrapper(json: json, path: path))
-        case .udp: self.branch = .udp(try ChardevUdpWrapper(json: json, path: path))
-        case .pty: self.branch = .pty(try ChardevPtyWrapper(json: json, path: path))
-        case .null: self.branch = .null(try ChardevCommonWrapper(json: json, path: path))
-        case .mux: self.branch = .mux(try ChardevMuxWrapper(json: json, path: path))
-        case .hub: self.branch = .hub(try ChardevHubWrapper(json: json, path: path))
-        case .msmouse: self.branch = .msmouse(try ChardevCommonWrapper(json: json, path: path))
-        case .wctablet: self.branch = .wctablet(try ChardevCommonWrapper(json: json, path: path))
-        case .braille: self.branch = .braille(try ChardevCommonWrapper(json: json, path: path))
-        case .testdev: self.branch = .testdev(try ChardevCommonWrapper(json: json, path: path))
-        case .stdio: self.branch = .stdio(try ChardevStdioWrapper(json: json, path: path))
-        case .console: self.branch = .console(try ChardevCommonWrapper(json: json, path: path))
-        case .spicevmc: self.branch = .spicevmc(try ChardevSpiceChannelWrapper(json: json, path: path))
-        case .spiceport: self.branch = .spiceport(try ChardevSpicePortWrapper(json: json, path: path))
-        case .qemuVdagent: self.branch = .qemuVdagent(try ChardevQemuVDAgentWrapper(json: json, path: path))
-        case .dbus: self.branch = .dbus(try ChardevDBusWrapper(json: json, path: path))
-        case .vc: self.branch = .vc(try ChardevVCWrapper(json: json, path: path))
-        case .ringbuf: self.branch = .ringbuf(try ChardevRingbufWrapper(json: json, path: path))
-        case .memory: self.branch = .memory(try ChardevRingbufWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .file: self.branch = .file(try ChardevFileWrapper(reading: &reader, at: path))
+        case .serial: self.branch = .serial(try ChardevHostdevWrapper(reading: &reader, at: path))
+        case .parallel: self.branch = .parallel(try ChardevHostdevWrapper(reading: &reader, at: path))
+        case .pipe: self.branch = .pipe(try ChardevHostdevWrapper(reading: &reader, at: path))
+        case .socket: self.branch = .socket(try ChardevSocketWrapper(reading: &reader, at: path))
+        case .udp: self.branch = .udp(try ChardevUdpWrapper(reading: &reader, at: path))
+        case .pty: self.branch = .pty(try ChardevPtyWrapper(reading: &reader, at: path))
+        case .null: self.branch = .null(try ChardevCommonWrapper(reading: &reader, at: path))
+        case .mux: self.branch = .mux(try ChardevMuxWrapper(reading: &reader, at: path))
+        case .hub: self.branch = .hub(try ChardevHubWrapper(reading: &reader, at: path))
+        case .msmouse: self.branch = .msmouse(try ChardevCommonWrapper(reading: &reader, at: path))
+        case .wctablet: self.branch = .wctablet(try ChardevCommonWrapper(reading: &reader, at: path))
+        case .braille: self.branch = .braille(try ChardevCommonWrapper(reading: &reader, at: path))
+        case .testdev: self.branch = .testdev(try ChardevCommonWrapper(reading: &reader, at: path))
+        case .stdio: self.branch = .stdio(try ChardevStdioWrapper(reading: &reader, at: path))
+        case .console: self.branch = .console(try ChardevCommonWrapper(reading: &reader, at: path))
+        case .spicevmc: self.branch = .spicevmc(try ChardevSpiceChannelWrapper(reading: &reader, at: path))
+        case .spiceport: self.branch = .spiceport(try ChardevSpicePortWrapper(reading: &reader, at: path))
+        case .qemuVdagent: self.branch = .qemuVdagent(try ChardevQemuVDAgentWrapper(reading: &reader, at: path))
+        case .dbus: self.branch = .dbus(try ChardevDBusWrapper(reading: &reader, at: path))
+        case .vc: self.branch = .vc(try ChardevVCWrapper(reading: &reader, at: path))
+        case .ringbuf: self.branch = .ringbuf(try ChardevRingbufWrapper(reading: &reader, at: path))
+        case .memory: self.branch = .memory(try ChardevRingbufWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -83,6 +85,7 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -144,19 +147,24 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
 public struct ChardevBackendInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String) {
+    public init(name: String, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -285,22 +293,27 @@ public struct ChardevCommon: QMPJSONConvertible, Hashable {
     public var logfile: String?
     /// `logappend`
     public var logappend: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -310,19 +323,29 @@ public struct ChardevCommon: QMPJSONConvertible, Hashable {
 public struct ChardevCommonWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevCommon
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevCommon) {
+    public init(data: ChardevCommon, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -336,18 +359,22 @@ public struct ChardevDBus: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `name`
     public var name: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, name: String) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, name: String, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.name = try object.required("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.name = try reader.required("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -355,6 +382,7 @@ public struct ChardevDBus: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object["name"] = self.name.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -364,19 +392,29 @@ public struct ChardevDBus: QMPJSONConvertible, Hashable {
 public struct ChardevDBusWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevDBus
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevDBus) {
+    public init(data: ChardevDBus, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -395,22 +433,26 @@ public struct ChardevFile: QMPJSONConvertible, Hashable {
     public var out: String
     /// `append` · since 2.6.0
     public var append: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, `in`: String? = nil, out: String, append: Bool? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, `in`: String? = nil, out: String, append: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.`in` = `in`
         self.out = out
         self.append = append
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.`in` = try object.optional("in", at: path)
-        self.out = try object.required("out", at: path)
-        self.append = try object.optional("append", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.`in` = try reader.optional("in", at: path)
+        self.out = try reader.required("out", at: path)
+        self.append = try reader.optional("append", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -420,6 +462,7 @@ public struct ChardevFile: QMPJSONConvertible, Hashable {
         object.set("in", self.`in`)
         object["out"] = self.out.json
         object.set("append", self.append)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -429,19 +472,29 @@ public struct ChardevFile: QMPJSONConvertible, Hashable {
 public struct ChardevFileWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevFile
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevFile) {
+    public init(data: ChardevFile, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -456,18 +509,22 @@ public struct ChardevHostdev: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `device`
     public var device: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, device: String) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, device: String, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.device = device
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.device = try object.required("device", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.device = try reader.required("device", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -475,6 +532,7 @@ public struct ChardevHostdev: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object["device"] = self.device.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -484,19 +542,29 @@ public struct ChardevHostdev: QMPJSONConvertible, Hashable {
 public struct ChardevHostdevWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevHostdev
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevHostdev) {
+    public init(data: ChardevHostdev, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -510,18 +578,22 @@ public struct ChardevHub: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `chardevs`
     public var chardevs: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, chardevs: [String]) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, chardevs: [String], unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.chardevs = chardevs
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.chardevs = try object.required("chardevs", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.chardevs = try reader.required("chardevs", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -529,6 +601,7 @@ public struct ChardevHub: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object["chardevs"] = self.chardevs.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -538,19 +611,29 @@ public struct ChardevHub: QMPJSONConvertible, Hashable {
 public struct ChardevHubWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevHub
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevHub) {
+    public init(data: ChardevHub, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -565,18 +648,22 @@ public struct ChardevInfo: QMPJSONConvertible, Hashable {
     public var filename: String
     /// `frontend-open` · since 2.1.0; optional here because not every QEMU sends it (required since 2.1.0)
     public var frontendOpen: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(label: String, filename: String, frontendOpen: Bool? = nil) {
+    public init(label: String, filename: String, frontendOpen: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.label = label
         self.filename = filename
         self.frontendOpen = frontendOpen
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.label = try object.required("label", at: path)
-        self.filename = try object.required("filename", at: path)
-        self.frontendOpen = try object.optional("frontend-open", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.label = try reader.required("label", at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.frontendOpen = try reader.optional("frontend-open", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -584,6 +671,7 @@ public struct ChardevInfo: QMPJSONConvertible, Hashable {
         object["label"] = self.label.json
         object["filename"] = self.filename.json
         object.set("frontend-open", self.frontendOpen)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -598,18 +686,22 @@ public struct ChardevMux: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `chardev`
     public var chardev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, chardev: String) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, chardev: String, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.chardev = chardev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.chardev = try object.required("chardev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.chardev = try reader.required("chardev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -617,6 +709,7 @@ public struct ChardevMux: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object["chardev"] = self.chardev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -626,19 +719,29 @@ public struct ChardevMux: QMPJSONConvertible, Hashable {
 public struct ChardevMuxWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevMux
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevMux) {
+    public init(data: ChardevMux, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -652,18 +755,22 @@ public struct ChardevPty: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `path`
     public var path: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, path: String? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, path: String? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.path = path
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.path = try object.optional("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.path = try reader.optional("path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -671,6 +778,7 @@ public struct ChardevPty: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object.set("path", self.path)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -680,19 +788,29 @@ public struct ChardevPty: QMPJSONConvertible, Hashable {
 public struct ChardevPtyWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevPty
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevPty) {
+    public init(data: ChardevPty, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -708,20 +826,24 @@ public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
     public var mouse: Bool?
     /// `clipboard`
     public var clipboard: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, mouse: Bool? = nil, clipboard: Bool? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, mouse: Bool? = nil, clipboard: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.mouse = mouse
         self.clipboard = clipboard
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.mouse = try object.optional("mouse", at: path)
-        self.clipboard = try object.optional("clipboard", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.mouse = try reader.optional("mouse", at: path)
+        self.clipboard = try reader.optional("clipboard", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -730,6 +852,7 @@ public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
         object.set("logappend", self.logappend)
         object.set("mouse", self.mouse)
         object.set("clipboard", self.clipboard)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -739,19 +862,29 @@ public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
 public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevQemuVDAgent
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevQemuVDAgent) {
+    public init(data: ChardevQemuVDAgent, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -761,19 +894,24 @@ public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
 public struct ChardevReturn: QMPJSONConvertible, Hashable {
     /// `pty`
     public var pty: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pty: String? = nil) {
+    public init(pty: String? = nil, unknownMembers: JSONObject = [:]) {
         self.pty = pty
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pty = try object.optional("pty", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.pty = try reader.optional("pty", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("pty", self.pty)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -788,18 +926,22 @@ public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `size`
     public var size: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, size: Int64? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, size: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.size = size
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.size = try object.optional("size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.size = try reader.optional("size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -807,6 +949,7 @@ public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object.set("size", self.size)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -816,19 +959,29 @@ public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
 public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevRingbuf
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevRingbuf) {
+    public init(data: ChardevRingbuf, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -836,7 +989,6 @@ public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
 /// QAPI struct `ChardevSocket`.
 /// In QEMU 1.4.0 and later.
 /// Shape changed in 2.2.0, 2.6.0, 2.10.0, 3.1.0, 4.0.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
-/// No longer sent: `reconnect` (until 10.0.13).
 public struct ChardevSocket: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
     public var logfile: String?
@@ -862,8 +1014,12 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
     public var websocket: Bool?
     /// `reconnect-ms` · since 9.2.0-rc2
     public var reconnectMs: Int64?
+    /// `reconnect` · since 2.2.0, until 10.0.13, deprecated in 9.2.0-rc2
+    public var reconnect: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, addr: SocketAddressLegacy, tlsCreds: String? = nil, tlsAuthz: String? = nil, server: Bool? = nil, wait: Bool? = nil, nodelay: Bool? = nil, telnet: Bool? = nil, tn3270: Bool? = nil, websocket: Bool? = nil, reconnectMs: Int64? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, addr: SocketAddressLegacy, tlsCreds: String? = nil, tlsAuthz: String? = nil, server: Bool? = nil, wait: Bool? = nil, nodelay: Bool? = nil, telnet: Bool? = nil, tn3270: Bool? = nil, websocket: Bool? = nil, reconnectMs: Int64? = nil, reconnect: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.addr = addr
@@ -876,22 +1032,26 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
         self.tn3270 = tn3270
         self.websocket = websocket
         self.reconnectMs = reconnectMs
+        self.reconnect = reconnect
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.addr = try object.required("addr", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.server = try object.optional("server", at: path)
-        self.wait = try object.optional("wait", at: path)
-        self.nodelay = try object.optional("nodelay", at: path)
-        self.telnet = try object.optional("telnet", at: path)
-        self.tn3270 = try object.optional("tn3270", at: path)
-        self.websocket = try object.optional("websocket", at: path)
-        self.reconnectMs = try object.optional("reconnect-ms", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.server = try reader.optional("server", at: path)
+        self.wait = try reader.optional("wait", at: path)
+        self.nodelay = try reader.optional("nodelay", at: path)
+        self.telnet = try reader.optional("telnet", at: path)
+        self.tn3270 = try reader.optional("tn3270", at: path)
+        self.websocket = try reader.optional("websocket", at: path)
+        self.reconnectMs = try reader.optional("reconnect-ms", at: path)
+        self.reconnect = try reader.optional("reconnect", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -908,6 +1068,8 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
         object.set("tn3270", self.tn3270)
         object.set("websocket", self.websocket)
         object.set("reconnect-ms", self.reconnectMs)
+        object.set("reconnect", self.reconnect)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -917,19 +1079,29 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
 public struct ChardevSocketWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSocket
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevSocket) {
+    public init(data: ChardevSocket, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -944,18 +1116,22 @@ public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `type`
     public var type: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, type: String) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, type: String, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.type = type
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.type = try reader.required("type", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -963,6 +1139,7 @@ public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object["type"] = self.type.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -972,19 +1149,29 @@ public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
 public struct ChardevSpiceChannelWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSpiceChannel
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevSpiceChannel) {
+    public init(data: ChardevSpiceChannel, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -999,18 +1186,22 @@ public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `fqdn`
     public var fqdn: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, fqdn: String) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, fqdn: String, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.fqdn = fqdn
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.fqdn = try object.required("fqdn", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.fqdn = try reader.required("fqdn", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1018,6 +1209,7 @@ public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object["fqdn"] = self.fqdn.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1027,19 +1219,29 @@ public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
 public struct ChardevSpicePortWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSpicePort
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevSpicePort) {
+    public init(data: ChardevSpicePort, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1054,18 +1256,22 @@ public struct ChardevStdio: QMPJSONConvertible, Hashable {
     public var logappend: Bool?
     /// `signal`
     public var signal: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, signal: Bool? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, signal: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.signal = signal
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.signal = try object.optional("signal", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.signal = try reader.optional("signal", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1073,6 +1279,7 @@ public struct ChardevStdio: QMPJSONConvertible, Hashable {
         object.set("logfile", self.logfile)
         object.set("logappend", self.logappend)
         object.set("signal", self.signal)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1082,19 +1289,29 @@ public struct ChardevStdio: QMPJSONConvertible, Hashable {
 public struct ChardevStdioWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevStdio
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevStdio) {
+    public init(data: ChardevStdio, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1111,20 +1328,24 @@ public struct ChardevUdp: QMPJSONConvertible, Hashable {
     public var remote: SocketAddressLegacy
     /// `local`
     public var local: SocketAddressLegacy?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, remote: SocketAddressLegacy, local: SocketAddressLegacy? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, remote: SocketAddressLegacy, local: SocketAddressLegacy? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.remote = remote
         self.local = local
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.remote = try object.required("remote", at: path)
-        self.local = try object.optional("local", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.remote = try reader.required("remote", at: path)
+        self.local = try reader.optional("local", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1133,6 +1354,7 @@ public struct ChardevUdp: QMPJSONConvertible, Hashable {
         object.set("logappend", self.logappend)
         object["remote"] = self.remote.json
         object.set("local", self.local)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1142,19 +1364,29 @@ public struct ChardevUdp: QMPJSONConvertible, Hashable {
 public struct ChardevUdpWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevUdp
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevUdp) {
+    public init(data: ChardevUdp, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1175,24 +1407,28 @@ public struct ChardevVC: QMPJSONConvertible, Hashable {
     public var cols: Int64?
     /// `rows`
     public var rows: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logfile: String? = nil, logappend: Bool? = nil, width: Int64? = nil, height: Int64? = nil, cols: Int64? = nil, rows: Int64? = nil) {
+    public init(logfile: String? = nil, logappend: Bool? = nil, width: Int64? = nil, height: Int64? = nil, cols: Int64? = nil, rows: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.logfile = logfile
         self.logappend = logappend
         self.width = width
         self.height = height
         self.cols = cols
         self.rows = rows
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logfile = try object.optional("logfile", at: path)
-        self.logappend = try object.optional("logappend", at: path)
-        self.width = try object.optional("width", at: path)
-        self.height = try object.optional("height", at: path)
-        self.cols = try object.optional("cols", at: path)
-        self.rows = try object.optional("rows", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.logfile = try reader.optional("logfile", at: path)
+        self.logappend = try reader.optional("logappend", at: path)
+        self.width = try reader.optional("width", at: path)
+        self.height = try reader.optional("height", at: path)
+        self.cols = try reader.optional("cols", at: path)
+        self.rows = try reader.optional("rows", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1203,6 +1439,7 @@ public struct ChardevVC: QMPJSONConvertible, Hashable {
         object.set("height", self.height)
         object.set("cols", self.cols)
         object.set("rows", self.rows)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1212,19 +1449,29 @@ public struct ChardevVC: QMPJSONConvertible, Hashable {
 public struct ChardevVCWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevVC
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: ChardevVC) {
+    public init(data: ChardevVC, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1272,22 +1519,27 @@ public struct ChardevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var id: String
     /// `backend`
     public var backend: ChardevBackend
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, backend: ChardevBackend) {
+    public init(id: String, backend: ChardevBackend, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.backend = backend
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.backend = try object.required("backend", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.backend = try reader.required("backend", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["backend"] = self.backend.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1307,22 +1559,27 @@ public struct ChardevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var id: String
     /// `backend`
     public var backend: ChardevBackend
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, backend: ChardevBackend) {
+    public init(id: String, backend: ChardevBackend, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.backend = backend
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.backend = try object.required("backend", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.backend = try reader.required("backend", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["backend"] = self.backend.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1340,19 +1597,24 @@ public struct ChardevRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1370,19 +1632,24 @@ public struct ChardevSendBreakCommand: QMPCommand, QMPJSONConvertible, Hashable 
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1398,18 +1665,26 @@ public struct QueryChardevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -1420,18 +1695,26 @@ public struct QueryChardevBackendsCommand: QMPCommand, QMPJSONConvertible, Hasha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -1448,18 +1731,22 @@ public struct RingbufReadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var size: Int64
     /// `format`
     public var format: DataFormat?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, size: Int64, format: DataFormat? = nil) {
+    public init(device: String, size: Int64, format: DataFormat? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.size = size
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.size = try object.required("size", at: path)
-        self.format = try object.optional("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.size = try reader.required("size", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1467,6 +1754,7 @@ public struct RingbufReadCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["device"] = self.device.json
         object["size"] = self.size.json
         object.set("format", self.format)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1488,18 +1776,22 @@ public struct RingbufWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var data: String
     /// `format`
     public var format: DataFormat?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, data: String, format: DataFormat? = nil) {
+    public init(device: String, data: String, format: DataFormat? = nil, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.data = data
         self.format = format
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.data = try object.required("data", at: path)
-        self.format = try object.optional("format", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.data = try reader.required("data", at: path)
+        self.format = try reader.optional("format", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1507,6 +1799,7 @@ public struct RingbufWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["device"] = self.device.json
         object["data"] = self.data.json
         object.set("format", self.format)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1524,22 +1817,27 @@ public struct VserportChangeEvent: QMPEventPayload, Hashable {
     public var id: String
     /// `open`
     public var `open`: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, `open`: Bool) {
+    public init(id: String, `open`: Bool, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.`open` = `open`
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.`open` = try object.required("open", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.`open` = try reader.required("open", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["open"] = self.`open`.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -6,23 +6,57 @@ import QMPCore
 /// QAPI struct `BalloonInfo`.
 /// In QEMU 1.0 and later.
 /// Shape changed in 1.4.0; this is the newest shape.
-/// No longer sent: `free_mem` (until 1.3.0), `major_page_faults` (until 1.3.0), `mem_swapped_in` (until 1.3.0), `mem_swapped_out` (until 1.3.0), `minor_page_faults` (until 1.3.0), `total_mem` (until 1.3.0).
 public struct BalloonInfo: QMPJSONConvertible, Hashable {
     /// `actual`
     public var actual: Int64
+    /// `free_mem` · until 1.3.0
+    public var freeMem: Int64?
+    /// `major_page_faults` · until 1.3.0
+    public var majorPageFaults: Int64?
+    /// `mem_swapped_in` · until 1.3.0
+    public var memSwappedIn: Int64?
+    /// `mem_swapped_out` · until 1.3.0
+    public var memSwappedOut: Int64?
+    /// `minor_page_faults` · until 1.3.0
+    public var minorPageFaults: Int64?
+    /// `total_mem` · until 1.3.0
+    public var totalMem: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(actual: Int64) {
+    public init(actual: Int64, freeMem: Int64? = nil, majorPageFaults: Int64? = nil, memSwappedIn: Int64? = nil, memSwappedOut: Int64? = nil, minorPageFaults: Int64? = nil, totalMem: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.actual = actual
+        self.freeMem = freeMem
+        self.majorPageFaults = majorPageFaults
+        self.memSwappedIn = memSwappedIn
+        self.memSwappedOut = memSwappedOut
+        self.minorPageFaults = minorPageFaults
+        self.totalMem = totalMem
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.actual = try object.required("actual", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.actual = try reader.required("actual", at: path)
+        self.freeMem = try reader.optional("free_mem", at: path)
+        self.majorPageFaults = try reader.optional("major_page_faults", at: path)
+        self.memSwappedIn = try reader.optional("mem_swapped_in", at: path)
+        self.memSwappedOut = try reader.optional("mem_swapped_out", at: path)
+        self.minorPageFaults = try reader.optional("minor_page_faults", at: path)
+        self.totalMem = try reader.optional("total_mem", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["actual"] = self.actual.json
+        object.set("free_mem", self.freeMem)
+        object.set("major_page_faults", self.majorPageFaults)
+        object.set("mem_swapped_in", self.memSwappedIn)
+        object.set("mem_swapped_out", self.memSwappedOut)
+        object.set("minor_page_faults", self.minorPageFaults)
+        object.set("total_mem", self.totalMem)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -44,8 +78,10 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
     public var rebootTimeout: Int64?
     /// `strict`
     public var strict: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(order: String? = nil, once: String? = nil, menu: Bool? = nil, splash: String? = nil, splashTime: Int64? = nil, rebootTimeout: Int64? = nil, strict: Bool? = nil) {
+    public init(order: String? = nil, once: String? = nil, menu: Bool? = nil, splash: String? = nil, splashTime: Int64? = nil, rebootTimeout: Int64? = nil, strict: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.order = order
         self.once = once
         self.menu = menu
@@ -53,17 +89,19 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
         self.splashTime = splashTime
         self.rebootTimeout = rebootTimeout
         self.strict = strict
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.order = try object.optional("order", at: path)
-        self.once = try object.optional("once", at: path)
-        self.menu = try object.optional("menu", at: path)
-        self.splash = try object.optional("splash", at: path)
-        self.splashTime = try object.optional("splash-time", at: path)
-        self.rebootTimeout = try object.optional("reboot-timeout", at: path)
-        self.strict = try object.optional("strict", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.order = try reader.optional("order", at: path)
+        self.once = try reader.optional("once", at: path)
+        self.menu = try reader.optional("menu", at: path)
+        self.splash = try reader.optional("splash", at: path)
+        self.splashTime = try reader.optional("splash-time", at: path)
+        self.rebootTimeout = try reader.optional("reboot-timeout", at: path)
+        self.strict = try reader.optional("strict", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -75,6 +113,7 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
         object.set("splash-time", self.splashTime)
         object.set("reboot-timeout", self.rebootTimeout)
         object.set("strict", self.strict)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -84,19 +123,24 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
 public struct CXLFMWProperties: QMPJSONConvertible, Hashable {
     /// `cxl-fmw`
     public var cxlFmw: [CXLFixedMemoryWindowOptions]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cxlFmw: [CXLFixedMemoryWindowOptions]) {
+    public init(cxlFmw: [CXLFixedMemoryWindowOptions], unknownMembers: JSONObject = [:]) {
         self.cxlFmw = cxlFmw
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cxlFmw = try object.required("cxl-fmw", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cxlFmw = try reader.required("cxl-fmw", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["cxl-fmw"] = self.cxlFmw.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -110,18 +154,22 @@ public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
     public var interleaveGranularity: UInt64?
     /// `targets`
     public var targets: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(size: UInt64, interleaveGranularity: UInt64? = nil, targets: [String]) {
+    public init(size: UInt64, interleaveGranularity: UInt64? = nil, targets: [String], unknownMembers: JSONObject = [:]) {
         self.size = size
         self.interleaveGranularity = interleaveGranularity
         self.targets = targets
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.size = try object.required("size", at: path)
-        self.interleaveGranularity = try object.optional("interleave-granularity", at: path)
-        self.targets = try object.required("targets", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.size = try reader.required("size", at: path)
+        self.interleaveGranularity = try reader.optional("interleave-granularity", at: path)
+        self.targets = try reader.required("targets", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -129,6 +177,7 @@ public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
         object["size"] = self.size.json
         object.set("interleave-granularity", self.interleaveGranularity)
         object["targets"] = self.targets.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -142,18 +191,22 @@ public struct CompatProperty: QMPJSONConvertible, Hashable {
     public var property: String
     /// `value`
     public var value: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(qomType: String, property: String, value: String) {
+    public init(qomType: String, property: String, value: String, unknownMembers: JSONObject = [:]) {
         self.qomType = qomType
         self.property = property
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.qomType = try object.required("qom-type", at: path)
-        self.property = try object.required("property", at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.qomType = try reader.required("qom-type", at: path)
+        self.property = try reader.required("property", at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -161,6 +214,7 @@ public struct CompatProperty: QMPJSONConvertible, Hashable {
         object["qom-type"] = self.qomType.json
         object["property"] = self.property.json
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -183,8 +237,10 @@ public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
     public var aliasOf: String?
     /// `deprecated` · since 5.2.0; optional here because not every QEMU sends it (required since 5.2.0)
     public var deprecated: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, migrationSafe: Bool? = nil, `static`: Bool? = nil, unavailableFeatures: [String]? = nil, typename: String? = nil, aliasOf: String? = nil, deprecated: Bool? = nil) {
+    public init(name: String, migrationSafe: Bool? = nil, `static`: Bool? = nil, unavailableFeatures: [String]? = nil, typename: String? = nil, aliasOf: String? = nil, deprecated: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.migrationSafe = migrationSafe
         self.`static` = `static`
@@ -192,17 +248,19 @@ public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
         self.typename = typename
         self.aliasOf = aliasOf
         self.deprecated = deprecated
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.migrationSafe = try object.optional("migration-safe", at: path)
-        self.`static` = try object.optional("static", at: path)
-        self.unavailableFeatures = try object.optional("unavailable-features", at: path)
-        self.typename = try object.optional("typename", at: path)
-        self.aliasOf = try object.optional("alias-of", at: path)
-        self.deprecated = try object.optional("deprecated", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.migrationSafe = try reader.optional("migration-safe", at: path)
+        self.`static` = try reader.optional("static", at: path)
+        self.unavailableFeatures = try reader.optional("unavailable-features", at: path)
+        self.typename = try reader.optional("typename", at: path)
+        self.aliasOf = try reader.optional("alias-of", at: path)
+        self.deprecated = try reader.optional("deprecated", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -214,6 +272,7 @@ public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
         object.set("typename", self.typename)
         object.set("alias-of", self.aliasOf)
         object.set("deprecated", self.deprecated)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -238,8 +297,10 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
     public var arch: CpuInfoArch?
     /// The members the value of `arch` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpu: Int64, current: Bool, halted: Bool, qomPath: String? = nil, threadId: Int64, props: CpuInstanceProperties? = nil, arch: CpuInfoArch? = nil, branch: Branch) {
+    public init(cpu: Int64, current: Bool, halted: Bool, qomPath: String? = nil, threadId: Int64, props: CpuInstanceProperties? = nil, arch: CpuInfoArch? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.cpu = cpu
         self.current = current
         self.halted = halted
@@ -248,29 +309,29 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
         self.props = props
         self.arch = arch
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpu = try object.required("CPU", at: path)
-        self.current = try object.required("current", at: path)
-        self.halted = try object.required("halted", at: path)
-        self.qomPath = try object.optional("qom_path", at: path)
-        self.threadId = try object.required("thread_id", at: path)
-        self.props = try object.optional("props", at: path)
-        self.arch = try object.optional("arch", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cpu = try reader.required("CPU", at: path)
+        self.current = try reader.required("current", at: path)
+        self.halted = try reader.required("halted", at: path)
+        self.qomPath = try reader.optional("qom_path", at: path)
+        self.threadId = try reader.required("thread_id", at: path)
+        self.props = try reader.optional("props", at: path)
+        self.arch = try reader.optional("arch", at: path)
         switch self.arch {
-        case .x86: self.branch = .x86(try CpuInfoX86(json: json, path: path))
-        case .sparc: self.branch = .sparc(try CpuInfoSPARC(json: json, path: path))
-        case .ppc: self.branch = .ppc(try CpuInfoPPC(json: json, path: path))
-        case .mips: self.branch = .mips(try CpuInfoMIPS(json: json, path: path))
-        case .tricore: self.branch = .tricore(try CpuInfoTricore(json: json, path: path))
-        case .s390: self.branch = .s390(try CpuInfoS390(json: json, path: path))
-        case .riscv: self.branch = .riscv(try CpuInfoRISCV(json: json, path: path))
-        default:
-            let common: Set<String> = ["CPU", "current", "halted", "qom_path", "thread_id", "props", "arch"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .x86: self.branch = .x86(try CpuInfoX86(reading: &reader, at: path))
+        case .sparc: self.branch = .sparc(try CpuInfoSPARC(reading: &reader, at: path))
+        case .ppc: self.branch = .ppc(try CpuInfoPPC(reading: &reader, at: path))
+        case .mips: self.branch = .mips(try CpuInfoMIPS(reading: &reader, at: path))
+        case .tricore: self.branch = .tricore(try CpuInfoTricore(reading: &reader, at: path))
+        case .s390: self.branch = .s390(try CpuInfoS390(reading: &reader, at: path))
+        case .riscv: self.branch = .riscv(try CpuInfoRISCV(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -296,6 +357,7 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -380,7 +442,6 @@ public enum CpuInfoArch: QMPJSONConvertible, Hashable {
 /// QAPI union `CpuInfoFast`, told apart by `target`.
 /// In QEMU 2.12.0 and later.
 /// Shape changed in 3.0.0, 6.0.0, 10.1.0; this is the newest shape.
-/// No longer sent: `arch` (until 5.2.0).
 public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     /// `cpu-index`
     public var cpuIndex: Int64
@@ -394,33 +455,39 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     public var props: CpuInstanceProperties?
     /// `target` · since 3.0.0; optional here because not every QEMU sends it (required since 3.0.0)
     public var target: SysEmuTarget?
+    /// `arch` · until 5.2.0, deprecated in 5.0.0; optional here because not every QEMU sends it (required from 2.12.0 to 5.2.0)
+    public var arch: CpuInfoArch?
     /// The members the value of `target` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpuIndex: Int64, qomType: String? = nil, qomPath: String, threadId: Int64, props: CpuInstanceProperties? = nil, target: SysEmuTarget? = nil, branch: Branch) {
+    public init(cpuIndex: Int64, qomType: String? = nil, qomPath: String, threadId: Int64, props: CpuInstanceProperties? = nil, target: SysEmuTarget? = nil, arch: CpuInfoArch? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.cpuIndex = cpuIndex
         self.qomType = qomType
         self.qomPath = qomPath
         self.threadId = threadId
         self.props = props
         self.target = target
+        self.arch = arch
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpuIndex = try object.required("cpu-index", at: path)
-        self.qomType = try object.optional("qom-type", at: path)
-        self.qomPath = try object.required("qom-path", at: path)
-        self.threadId = try object.required("thread-id", at: path)
-        self.props = try object.optional("props", at: path)
-        self.target = try object.optional("target", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cpuIndex = try reader.required("cpu-index", at: path)
+        self.qomType = try reader.optional("qom-type", at: path)
+        self.qomPath = try reader.required("qom-path", at: path)
+        self.threadId = try reader.required("thread-id", at: path)
+        self.props = try reader.optional("props", at: path)
+        self.target = try reader.optional("target", at: path)
+        self.arch = try reader.optional("arch", at: path)
         switch self.target {
-        case .s390x: self.branch = .s390x(try CpuInfoS390(json: json, path: path))
-        default:
-            let common: Set<String> = ["cpu-index", "qom-type", "qom-path", "thread-id", "props", "target"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .s390x: self.branch = .s390x(try CpuInfoS390(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -431,6 +498,7 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
         object["thread-id"] = self.threadId.json
         object.set("props", self.props)
         object.set("target", self.target)
+        object.set("arch", self.arch)
         let added: JSONObject
         switch self.branch {
         case .s390x(let members): added = members.json.objectValue ?? [:]
@@ -439,6 +507,7 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -456,19 +525,29 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
 public struct CpuInfoMIPS: QMPJSONConvertible, Hashable {
     /// `PC` · until 5.2.0
     public var pc: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pc: Int64) {
+    public init(pc: Int64, unknownMembers: JSONObject = [:]) {
         self.pc = pc
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pc = try reader.required("PC", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pc = try object.required("PC", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["PC"] = self.pc.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -478,19 +557,29 @@ public struct CpuInfoMIPS: QMPJSONConvertible, Hashable {
 public struct CpuInfoPPC: QMPJSONConvertible, Hashable {
     /// `nip` · until 5.2.0
     public var nip: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nip: Int64) {
+    public init(nip: Int64, unknownMembers: JSONObject = [:]) {
         self.nip = nip
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.nip = try reader.required("nip", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nip = try object.required("nip", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["nip"] = self.nip.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -500,19 +589,29 @@ public struct CpuInfoPPC: QMPJSONConvertible, Hashable {
 public struct CpuInfoRISCV: QMPJSONConvertible, Hashable {
     /// `pc` · until 5.2.0
     public var pc: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pc: Int64) {
+    public init(pc: Int64, unknownMembers: JSONObject = [:]) {
         self.pc = pc
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pc = try reader.required("pc", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pc = try object.required("pc", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pc"] = self.pc.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -527,18 +626,27 @@ public struct CpuInfoS390: QMPJSONConvertible, Hashable {
     public var dedicated: Bool?
     /// `entitlement` · since 8.2.0
     public var entitlement: S390CpuEntitlement?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpuState: S390CpuState, dedicated: Bool? = nil, entitlement: S390CpuEntitlement? = nil) {
+    public init(cpuState: S390CpuState, dedicated: Bool? = nil, entitlement: S390CpuEntitlement? = nil, unknownMembers: JSONObject = [:]) {
         self.cpuState = cpuState
         self.dedicated = dedicated
         self.entitlement = entitlement
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.cpuState = try reader.required("cpu-state", at: path)
+        self.dedicated = try reader.optional("dedicated", at: path)
+        self.entitlement = try reader.optional("entitlement", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpuState = try object.required("cpu-state", at: path)
-        self.dedicated = try object.optional("dedicated", at: path)
-        self.entitlement = try object.optional("entitlement", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -546,6 +654,7 @@ public struct CpuInfoS390: QMPJSONConvertible, Hashable {
         object["cpu-state"] = self.cpuState.json
         object.set("dedicated", self.dedicated)
         object.set("entitlement", self.entitlement)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -557,22 +666,32 @@ public struct CpuInfoSPARC: QMPJSONConvertible, Hashable {
     public var pc: Int64
     /// `npc` · until 5.2.0
     public var npc: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pc: Int64, npc: Int64) {
+    public init(pc: Int64, npc: Int64, unknownMembers: JSONObject = [:]) {
         self.pc = pc
         self.npc = npc
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pc = try reader.required("pc", at: path)
+        self.npc = try reader.required("npc", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pc = try object.required("pc", at: path)
-        self.npc = try object.required("npc", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pc"] = self.pc.json
         object["npc"] = self.npc.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -582,19 +701,29 @@ public struct CpuInfoSPARC: QMPJSONConvertible, Hashable {
 public struct CpuInfoTricore: QMPJSONConvertible, Hashable {
     /// `PC` · until 5.2.0
     public var pc: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pc: Int64) {
+    public init(pc: Int64, unknownMembers: JSONObject = [:]) {
         self.pc = pc
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pc = try reader.required("PC", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pc = try object.required("PC", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["PC"] = self.pc.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -604,19 +733,29 @@ public struct CpuInfoTricore: QMPJSONConvertible, Hashable {
 public struct CpuInfoX86: QMPJSONConvertible, Hashable {
     /// `pc` · until 5.2.0
     public var pc: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pc: Int64) {
+    public init(pc: Int64, unknownMembers: JSONObject = [:]) {
         self.pc = pc
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.pc = try reader.required("pc", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pc = try object.required("pc", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pc"] = self.pc.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -643,8 +782,10 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
     public var coreId: Int64?
     /// `thread-id`
     public var threadId: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeId: Int64? = nil, drawerId: Int64? = nil, bookId: Int64? = nil, socketId: Int64? = nil, dieId: Int64? = nil, clusterId: Int64? = nil, moduleId: Int64? = nil, coreId: Int64? = nil, threadId: Int64? = nil) {
+    public init(nodeId: Int64? = nil, drawerId: Int64? = nil, bookId: Int64? = nil, socketId: Int64? = nil, dieId: Int64? = nil, clusterId: Int64? = nil, moduleId: Int64? = nil, coreId: Int64? = nil, threadId: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.nodeId = nodeId
         self.drawerId = drawerId
         self.bookId = bookId
@@ -654,19 +795,21 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
         self.moduleId = moduleId
         self.coreId = coreId
         self.threadId = threadId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeId = try object.optional("node-id", at: path)
-        self.drawerId = try object.optional("drawer-id", at: path)
-        self.bookId = try object.optional("book-id", at: path)
-        self.socketId = try object.optional("socket-id", at: path)
-        self.dieId = try object.optional("die-id", at: path)
-        self.clusterId = try object.optional("cluster-id", at: path)
-        self.moduleId = try object.optional("module-id", at: path)
-        self.coreId = try object.optional("core-id", at: path)
-        self.threadId = try object.optional("thread-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeId = try reader.optional("node-id", at: path)
+        self.drawerId = try reader.optional("drawer-id", at: path)
+        self.bookId = try reader.optional("book-id", at: path)
+        self.socketId = try reader.optional("socket-id", at: path)
+        self.dieId = try reader.optional("die-id", at: path)
+        self.clusterId = try reader.optional("cluster-id", at: path)
+        self.moduleId = try reader.optional("module-id", at: path)
+        self.coreId = try reader.optional("core-id", at: path)
+        self.threadId = try reader.optional("thread-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -680,6 +823,7 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
         object.set("module-id", self.moduleId)
         object.set("core-id", self.coreId)
         object.set("thread-id", self.threadId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -689,19 +833,24 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
 public struct CpuModelBaselineInfo: QMPJSONConvertible, Hashable {
     /// `model`
     public var model: CpuModelInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(model: CpuModelInfo) {
+    public init(model: CpuModelInfo, unknownMembers: JSONObject = [:]) {
         self.model = model
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.model = try object.required("model", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.model = try reader.required("model", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["model"] = self.model.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -713,22 +862,27 @@ public struct CpuModelCompareInfo: QMPJSONConvertible, Hashable {
     public var result: CpuModelCompareResult
     /// `responsible-properties`
     public var responsibleProperties: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(result: CpuModelCompareResult, responsibleProperties: [String]) {
+    public init(result: CpuModelCompareResult, responsibleProperties: [String], unknownMembers: JSONObject = [:]) {
         self.result = result
         self.responsibleProperties = responsibleProperties
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.result = try object.required("result", at: path)
-        self.responsibleProperties = try object.required("responsible-properties", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.result = try reader.required("result", at: path)
+        self.responsibleProperties = try reader.required("responsible-properties", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["result"] = self.result.json
         object["responsible-properties"] = self.responsibleProperties.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -781,22 +935,27 @@ public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
     public var model: CpuModelInfo
     /// `deprecated-props` · since 9.1.0
     public var deprecatedProps: [String]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(model: CpuModelInfo, deprecatedProps: [String]? = nil) {
+    public init(model: CpuModelInfo, deprecatedProps: [String]? = nil, unknownMembers: JSONObject = [:]) {
         self.model = model
         self.deprecatedProps = deprecatedProps
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.model = try object.required("model", at: path)
-        self.deprecatedProps = try object.optional("deprecated-props", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.model = try reader.required("model", at: path)
+        self.deprecatedProps = try reader.optional("deprecated-props", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["model"] = self.model.json
         object.set("deprecated-props", self.deprecatedProps)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -840,22 +999,27 @@ public struct CpuModelInfo: QMPJSONConvertible, Hashable {
     public var name: String
     /// `props`
     public var props: JSONValue?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, props: JSONValue? = nil) {
+    public init(name: String, props: JSONValue? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.props = props
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.props = try object.optional("props", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.props = try reader.optional("props", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object.set("props", self.props)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -909,19 +1073,24 @@ public enum CpuS390State: QMPJSONConvertible, Hashable {
 public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
     /// `wakeup-suspend-support`
     public var wakeupSuspendSupport: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(wakeupSuspendSupport: Bool) {
+    public init(wakeupSuspendSupport: Bool, unknownMembers: JSONObject = [:]) {
         self.wakeupSuspendSupport = wakeupSuspendSupport
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.wakeupSuspendSupport = try object.required("wakeup-suspend-support", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.wakeupSuspendSupport = try reader.required("wakeup-suspend-support", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["wakeup-suspend-support"] = self.wakeupSuspendSupport.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -931,19 +1100,24 @@ public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
 public struct DummyForceArrays: QMPJSONConvertible, Hashable {
     /// `unused`
     public var unused: [X86CPUFeatureWordInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(unused: [X86CPUFeatureWordInfo]) {
+    public init(unused: [X86CPUFeatureWordInfo], unknownMembers: JSONObject = [:]) {
         self.unused = unused
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.unused = try object.required("unused", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.unused = try reader.required("unused", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["unused"] = self.unused.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -955,22 +1129,27 @@ public struct FirmwareLog: QMPJSONConvertible, Hashable {
     public var version: String?
     /// `log`
     public var log: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(version: String? = nil, log: String) {
+    public init(version: String? = nil, log: String, unknownMembers: JSONObject = [:]) {
         self.version = version
         self.log = log
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.version = try object.optional("version", at: path)
-        self.log = try object.required("log", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.version = try reader.optional("version", at: path)
+        self.log = try reader.required("log", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("version", self.version)
         object["log"] = self.log.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -980,19 +1159,24 @@ public struct FirmwareLog: QMPJSONConvertible, Hashable {
 public struct GuidInfo: QMPJSONConvertible, Hashable {
     /// `guid`
     public var guid: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(guid: String) {
+    public init(guid: String, unknownMembers: JSONObject = [:]) {
         self.guid = guid
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.guid = try object.required("guid", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.guid = try reader.required("guid", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["guid"] = self.guid.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1168,20 +1352,24 @@ public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
     public var props: CpuInstanceProperties
     /// `qom-path`
     public var qomPath: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: String, vcpusCount: Int64, props: CpuInstanceProperties, qomPath: String? = nil) {
+    public init(type: String, vcpusCount: Int64, props: CpuInstanceProperties, qomPath: String? = nil, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.vcpusCount = vcpusCount
         self.props = props
         self.qomPath = qomPath
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.vcpusCount = try object.required("vcpus-count", at: path)
-        self.props = try object.required("props", at: path)
-        self.qomPath = try object.optional("qom-path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.vcpusCount = try reader.required("vcpus-count", at: path)
+        self.props = try reader.required("props", at: path)
+        self.qomPath = try reader.optional("qom-path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1190,6 +1378,7 @@ public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
         object["vcpus-count"] = self.vcpusCount.json
         object["props"] = self.props.json
         object.set("qom-path", self.qomPath)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1205,20 +1394,24 @@ public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
     public var maxSize: UInt64
     /// `memdev`
     public var memdev: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, memaddr: UInt64? = nil, maxSize: UInt64, memdev: String? = nil) {
+    public init(id: String? = nil, memaddr: UInt64? = nil, maxSize: UInt64, memdev: String? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.memaddr = memaddr
         self.maxSize = maxSize
         self.memdev = memdev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.memaddr = try object.optional("memaddr", at: path)
-        self.maxSize = try object.required("max-size", at: path)
-        self.memdev = try object.optional("memdev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.memaddr = try reader.optional("memaddr", at: path)
+        self.maxSize = try reader.required("max-size", at: path)
+        self.memdev = try reader.optional("memdev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1227,6 +1420,7 @@ public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
         object.set("memaddr", self.memaddr)
         object["max-size"] = self.maxSize.json
         object.set("memdev", self.memdev)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1236,19 +1430,29 @@ public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
 public struct HvBalloonDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: HvBalloonDeviceInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: HvBalloonDeviceInfo) {
+    public init(data: HvBalloonDeviceInfo, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1260,22 +1464,27 @@ public struct HvBalloonInfo: QMPJSONConvertible, Hashable {
     public var committed: UInt64
     /// `available`
     public var available: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(committed: UInt64, available: UInt64) {
+    public init(committed: UInt64, available: UInt64, unknownMembers: JSONObject = [:]) {
         self.committed = committed
         self.available = available
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.committed = try object.required("committed", at: path)
-        self.available = try object.required("available", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.committed = try reader.required("committed", at: path)
+        self.available = try reader.required("available", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["committed"] = self.committed.json
         object["available"] = self.available.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1347,8 +1556,10 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
     public var acpi: Bool?
     /// `compat-props` · since 9.1.0
     public var compatProps: [CompatProperty]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, alias: String? = nil, isDefault: Bool? = nil, cpuMax: Int64? = nil, hotpluggableCpus: Bool? = nil, numaMemSupported: Bool? = nil, deprecated: Bool? = nil, defaultCpuType: String? = nil, defaultRamId: String? = nil, acpi: Bool? = nil, compatProps: [CompatProperty]? = nil) {
+    public init(name: String, alias: String? = nil, isDefault: Bool? = nil, cpuMax: Int64? = nil, hotpluggableCpus: Bool? = nil, numaMemSupported: Bool? = nil, deprecated: Bool? = nil, defaultCpuType: String? = nil, defaultRamId: String? = nil, acpi: Bool? = nil, compatProps: [CompatProperty]? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.alias = alias
         self.isDefault = isDefault
@@ -1360,21 +1571,23 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
         self.defaultRamId = defaultRamId
         self.acpi = acpi
         self.compatProps = compatProps
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.alias = try object.optional("alias", at: path)
-        self.isDefault = try object.optional("is-default", at: path)
-        self.cpuMax = try object.optional("cpu-max", at: path)
-        self.hotpluggableCpus = try object.optional("hotpluggable-cpus", at: path)
-        self.numaMemSupported = try object.optional("numa-mem-supported", at: path)
-        self.deprecated = try object.optional("deprecated", at: path)
-        self.defaultCpuType = try object.optional("default-cpu-type", at: path)
-        self.defaultRamId = try object.optional("default-ram-id", at: path)
-        self.acpi = try object.optional("acpi", at: path)
-        self.compatProps = try object.optional("compat-props", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.alias = try reader.optional("alias", at: path)
+        self.isDefault = try reader.optional("is-default", at: path)
+        self.cpuMax = try reader.optional("cpu-max", at: path)
+        self.hotpluggableCpus = try reader.optional("hotpluggable-cpus", at: path)
+        self.numaMemSupported = try reader.optional("numa-mem-supported", at: path)
+        self.deprecated = try reader.optional("deprecated", at: path)
+        self.defaultCpuType = try reader.optional("default-cpu-type", at: path)
+        self.defaultRamId = try reader.optional("default-ram-id", at: path)
+        self.acpi = try reader.optional("acpi", at: path)
+        self.compatProps = try reader.optional("compat-props", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1390,6 +1603,7 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
         object.set("default-ram-id", self.defaultRamId)
         object.set("acpi", self.acpi)
         object.set("compat-props", self.compatProps)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1416,8 +1630,10 @@ public struct Memdev: QMPJSONConvertible, Hashable {
     public var hostNodes: [UInt16]
     /// `policy`
     public var policy: HostMemPolicy
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, size: UInt64, merge: Bool, dump: Bool, prealloc: Bool, share: Bool? = nil, reserve: Bool? = nil, hostNodes: [UInt16], policy: HostMemPolicy) {
+    public init(id: String? = nil, size: UInt64, merge: Bool, dump: Bool, prealloc: Bool, share: Bool? = nil, reserve: Bool? = nil, hostNodes: [UInt16], policy: HostMemPolicy, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.size = size
         self.merge = merge
@@ -1427,19 +1643,21 @@ public struct Memdev: QMPJSONConvertible, Hashable {
         self.reserve = reserve
         self.hostNodes = hostNodes
         self.policy = policy
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.size = try object.required("size", at: path)
-        self.merge = try object.required("merge", at: path)
-        self.dump = try object.required("dump", at: path)
-        self.prealloc = try object.required("prealloc", at: path)
-        self.share = try object.optional("share", at: path)
-        self.reserve = try object.optional("reserve", at: path)
-        self.hostNodes = try object.required("host-nodes", at: path)
-        self.policy = try object.required("policy", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.size = try reader.required("size", at: path)
+        self.merge = try reader.required("merge", at: path)
+        self.dump = try reader.required("dump", at: path)
+        self.prealloc = try reader.required("prealloc", at: path)
+        self.share = try reader.optional("share", at: path)
+        self.reserve = try reader.optional("reserve", at: path)
+        self.hostNodes = try reader.required("host-nodes", at: path)
+        self.policy = try reader.required("policy", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1453,6 +1671,7 @@ public struct Memdev: QMPJSONConvertible, Hashable {
         object.set("reserve", self.reserve)
         object["host-nodes"] = self.hostNodes.json
         object["policy"] = self.policy.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1465,26 +1684,28 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
     public var type: MemoryDeviceInfoKind
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: MemoryDeviceInfoKind, branch: Branch) {
+    public init(type: MemoryDeviceInfoKind, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .dimm: self.branch = .dimm(try PCDIMMDeviceInfoWrapper(json: json, path: path))
-        case .nvdimm: self.branch = .nvdimm(try PCDIMMDeviceInfoWrapper(json: json, path: path))
-        case .virtioPmem: self.branch = .virtioPmem(try VirtioPMEMDeviceInfoWrapper(json: json, path: path))
-        case .virtioMem: self.branch = .virtioMem(try VirtioMEMDeviceInfoWrapper(json: json, path: path))
-        case .sgxEpc: self.branch = .sgxEpc(try SgxEPCDeviceInfoWrapper(json: json, path: path))
-        case .hvBalloon: self.branch = .hvBalloon(try HvBalloonDeviceInfoWrapper(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .dimm: self.branch = .dimm(try PCDIMMDeviceInfoWrapper(reading: &reader, at: path))
+        case .nvdimm: self.branch = .nvdimm(try PCDIMMDeviceInfoWrapper(reading: &reader, at: path))
+        case .virtioPmem: self.branch = .virtioPmem(try VirtioPMEMDeviceInfoWrapper(reading: &reader, at: path))
+        case .virtioMem: self.branch = .virtioMem(try VirtioMEMDeviceInfoWrapper(reading: &reader, at: path))
+        case .sgxEpc: self.branch = .sgxEpc(try SgxEPCDeviceInfoWrapper(reading: &reader, at: path))
+        case .hvBalloon: self.branch = .hvBalloon(try HvBalloonDeviceInfoWrapper(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1503,6 +1724,7 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1581,22 +1803,27 @@ public struct MemoryInfo: QMPJSONConvertible, Hashable {
     public var baseMemory: UInt64
     /// `plugged-memory`
     public var pluggedMemory: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(baseMemory: UInt64, pluggedMemory: UInt64? = nil) {
+    public init(baseMemory: UInt64, pluggedMemory: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.baseMemory = baseMemory
         self.pluggedMemory = pluggedMemory
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.baseMemory = try object.required("base-memory", at: path)
-        self.pluggedMemory = try object.optional("plugged-memory", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.baseMemory = try reader.required("base-memory", at: path)
+        self.pluggedMemory = try reader.optional("plugged-memory", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["base-memory"] = self.baseMemory.json
         object.set("plugged-memory", self.pluggedMemory)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1610,18 +1837,22 @@ public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
     public var maxSize: UInt64?
     /// `slots`
     public var slots: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(size: UInt64? = nil, maxSize: UInt64? = nil, slots: UInt64? = nil) {
+    public init(size: UInt64? = nil, maxSize: UInt64? = nil, slots: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.size = size
         self.maxSize = maxSize
         self.slots = slots
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.size = try object.optional("size", at: path)
-        self.maxSize = try object.optional("max-size", at: path)
-        self.slots = try object.optional("slots", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.size = try reader.optional("size", at: path)
+        self.maxSize = try reader.optional("max-size", at: path)
+        self.slots = try reader.optional("slots", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1629,6 +1860,7 @@ public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
         object.set("size", self.size)
         object.set("max-size", self.maxSize)
         object.set("slots", self.slots)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1655,8 +1887,10 @@ public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
     public var coreId: Int64?
     /// `thread-id`
     public var threadId: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeId: Int64? = nil, drawerId: Int64? = nil, bookId: Int64? = nil, socketId: Int64? = nil, dieId: Int64? = nil, clusterId: Int64? = nil, moduleId: Int64? = nil, coreId: Int64? = nil, threadId: Int64? = nil) {
+    public init(nodeId: Int64? = nil, drawerId: Int64? = nil, bookId: Int64? = nil, socketId: Int64? = nil, dieId: Int64? = nil, clusterId: Int64? = nil, moduleId: Int64? = nil, coreId: Int64? = nil, threadId: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.nodeId = nodeId
         self.drawerId = drawerId
         self.bookId = bookId
@@ -1666,19 +1900,26 @@ public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
         self.moduleId = moduleId
         self.coreId = coreId
         self.threadId = threadId
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.nodeId = try reader.optional("node-id", at: path)
+        self.drawerId = try reader.optional("drawer-id", at: path)
+        self.bookId = try reader.optional("book-id", at: path)
+        self.socketId = try reader.optional("socket-id", at: path)
+        self.dieId = try reader.optional("die-id", at: path)
+        self.clusterId = try reader.optional("cluster-id", at: path)
+        self.moduleId = try reader.optional("module-id", at: path)
+        self.coreId = try reader.optional("core-id", at: path)
+        self.threadId = try reader.optional("thread-id", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeId = try object.optional("node-id", at: path)
-        self.drawerId = try object.optional("drawer-id", at: path)
-        self.bookId = try object.optional("book-id", at: path)
-        self.socketId = try object.optional("socket-id", at: path)
-        self.dieId = try object.optional("die-id", at: path)
-        self.clusterId = try object.optional("cluster-id", at: path)
-        self.moduleId = try object.optional("module-id", at: path)
-        self.coreId = try object.optional("core-id", at: path)
-        self.threadId = try object.optional("thread-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1692,6 +1933,7 @@ public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
         object.set("module-id", self.moduleId)
         object.set("core-id", self.coreId)
         object.set("thread-id", self.threadId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1705,18 +1947,27 @@ public struct NumaDistOptions: QMPJSONConvertible, Hashable {
     public var dst: UInt16
     /// `val`
     public var val: UInt8
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(src: UInt16, dst: UInt16, val: UInt8) {
+    public init(src: UInt16, dst: UInt16, val: UInt8, unknownMembers: JSONObject = [:]) {
         self.src = src
         self.dst = dst
         self.val = val
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.src = try reader.required("src", at: path)
+        self.dst = try reader.required("dst", at: path)
+        self.val = try reader.required("val", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.src = try object.required("src", at: path)
-        self.dst = try object.required("dst", at: path)
-        self.val = try object.required("val", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1724,6 +1975,7 @@ public struct NumaDistOptions: QMPJSONConvertible, Hashable {
         object["src"] = self.src.json
         object["dst"] = self.dst.json
         object["val"] = self.val.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1743,24 +1995,33 @@ public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
     public var policy: HmatCacheWritePolicy
     /// `line`
     public var line: UInt16
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeId: UInt32, size: UInt64, level: UInt8, associativity: HmatCacheAssociativity, policy: HmatCacheWritePolicy, line: UInt16) {
+    public init(nodeId: UInt32, size: UInt64, level: UInt8, associativity: HmatCacheAssociativity, policy: HmatCacheWritePolicy, line: UInt16, unknownMembers: JSONObject = [:]) {
         self.nodeId = nodeId
         self.size = size
         self.level = level
         self.associativity = associativity
         self.policy = policy
         self.line = line
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.nodeId = try reader.required("node-id", at: path)
+        self.size = try reader.required("size", at: path)
+        self.level = try reader.required("level", at: path)
+        self.associativity = try reader.required("associativity", at: path)
+        self.policy = try reader.required("policy", at: path)
+        self.line = try reader.required("line", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeId = try object.required("node-id", at: path)
-        self.size = try object.required("size", at: path)
-        self.level = try object.required("level", at: path)
-        self.associativity = try object.required("associativity", at: path)
-        self.policy = try object.required("policy", at: path)
-        self.line = try object.required("line", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1771,6 +2032,7 @@ public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
         object["associativity"] = self.associativity.json
         object["policy"] = self.policy.json
         object["line"] = self.line.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1790,24 +2052,33 @@ public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
     public var latency: UInt64?
     /// `bandwidth`
     public var bandwidth: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(initiator: UInt16, target: UInt16, hierarchy: HmatLBMemoryHierarchy, dataType: HmatLBDataType, latency: UInt64? = nil, bandwidth: UInt64? = nil) {
+    public init(initiator: UInt16, target: UInt16, hierarchy: HmatLBMemoryHierarchy, dataType: HmatLBDataType, latency: UInt64? = nil, bandwidth: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.initiator = initiator
         self.target = target
         self.hierarchy = hierarchy
         self.dataType = dataType
         self.latency = latency
         self.bandwidth = bandwidth
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.initiator = try reader.required("initiator", at: path)
+        self.target = try reader.required("target", at: path)
+        self.hierarchy = try reader.required("hierarchy", at: path)
+        self.dataType = try reader.required("data-type", at: path)
+        self.latency = try reader.optional("latency", at: path)
+        self.bandwidth = try reader.optional("bandwidth", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.initiator = try object.required("initiator", at: path)
-        self.target = try object.required("target", at: path)
-        self.hierarchy = try object.required("hierarchy", at: path)
-        self.dataType = try object.required("data-type", at: path)
-        self.latency = try object.optional("latency", at: path)
-        self.bandwidth = try object.optional("bandwidth", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1818,6 +2089,7 @@ public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
         object["data-type"] = self.dataType.json
         object.set("latency", self.latency)
         object.set("bandwidth", self.bandwidth)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1836,22 +2108,31 @@ public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
     public var memdev: String?
     /// `initiator` · since 5.0.0
     public var initiator: UInt16?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeid: UInt16? = nil, cpus: [UInt16]? = nil, mem: UInt64? = nil, memdev: String? = nil, initiator: UInt16? = nil) {
+    public init(nodeid: UInt16? = nil, cpus: [UInt16]? = nil, mem: UInt64? = nil, memdev: String? = nil, initiator: UInt16? = nil, unknownMembers: JSONObject = [:]) {
         self.nodeid = nodeid
         self.cpus = cpus
         self.mem = mem
         self.memdev = memdev
         self.initiator = initiator
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.nodeid = try reader.optional("nodeid", at: path)
+        self.cpus = try reader.optional("cpus", at: path)
+        self.mem = try reader.optional("mem", at: path)
+        self.memdev = try reader.optional("memdev", at: path)
+        self.initiator = try reader.optional("initiator", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeid = try object.optional("nodeid", at: path)
-        self.cpus = try object.optional("cpus", at: path)
-        self.mem = try object.optional("mem", at: path)
-        self.memdev = try object.optional("memdev", at: path)
-        self.initiator = try object.optional("initiator", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1861,6 +2142,7 @@ public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
         object.set("mem", self.mem)
         object.set("memdev", self.memdev)
         object.set("initiator", self.initiator)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1873,25 +2155,27 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
     public var type: NumaOptionsType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: NumaOptionsType, branch: Branch) {
+    public init(type: NumaOptionsType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .node: self.branch = .node(try NumaNodeOptions(json: json, path: path))
-        case .dist: self.branch = .dist(try NumaDistOptions(json: json, path: path))
-        case .cpu: self.branch = .cpu(try NumaCpuOptions(json: json, path: path))
-        case .hmatLb: self.branch = .hmatLb(try NumaHmatLBOptions(json: json, path: path))
-        case .hmatCache: self.branch = .hmatCache(try NumaHmatCacheOptions(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .node: self.branch = .node(try NumaNodeOptions(reading: &reader, at: path))
+        case .dist: self.branch = .dist(try NumaDistOptions(reading: &reader, at: path))
+        case .cpu: self.branch = .cpu(try NumaCpuOptions(reading: &reader, at: path))
+        case .hmatLb: self.branch = .hmatLb(try NumaHmatLBOptions(reading: &reader, at: path))
+        case .hmatCache: self.branch = .hmatCache(try NumaHmatCacheOptions(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1909,6 +2193,7 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1993,8 +2278,10 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
     public var hotplugged: Bool
     /// `hotpluggable`
     public var hotpluggable: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, addr: Int64, size: Int64, slot: Int64, node: Int64, memdev: String, hotplugged: Bool, hotpluggable: Bool) {
+    public init(id: String? = nil, addr: Int64, size: Int64, slot: Int64, node: Int64, memdev: String, hotplugged: Bool, hotpluggable: Bool, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.addr = addr
         self.size = size
@@ -2003,18 +2290,20 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
         self.memdev = memdev
         self.hotplugged = hotplugged
         self.hotpluggable = hotpluggable
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.addr = try object.required("addr", at: path)
-        self.size = try object.required("size", at: path)
-        self.slot = try object.required("slot", at: path)
-        self.node = try object.required("node", at: path)
-        self.memdev = try object.required("memdev", at: path)
-        self.hotplugged = try object.required("hotplugged", at: path)
-        self.hotpluggable = try object.required("hotpluggable", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.size = try reader.required("size", at: path)
+        self.slot = try reader.required("slot", at: path)
+        self.node = try reader.required("node", at: path)
+        self.memdev = try reader.required("memdev", at: path)
+        self.hotplugged = try reader.required("hotplugged", at: path)
+        self.hotpluggable = try reader.required("hotpluggable", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2027,6 +2316,7 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
         object["memdev"] = self.memdev.json
         object["hotplugged"] = self.hotplugged.json
         object["hotpluggable"] = self.hotpluggable.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2036,19 +2326,29 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
 public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: PCDIMMDeviceInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: PCDIMMDeviceInfo) {
+    public init(data: PCDIMMDeviceInfo, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2058,19 +2358,24 @@ public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 public struct QemuTargetInfo: QMPJSONConvertible, Hashable {
     /// `arch`
     public var arch: SysEmuTarget
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(arch: SysEmuTarget) {
+    public init(arch: SysEmuTarget, unknownMembers: JSONObject = [:]) {
         self.arch = arch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.arch = try object.required("arch", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.arch = try reader.required("arch", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["arch"] = self.arch.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2143,8 +2448,10 @@ public struct SMPConfiguration: QMPJSONConvertible, Hashable {
     public var threads: Int64?
     /// `maxcpus`
     public var maxcpus: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpus: Int64? = nil, drawers: Int64? = nil, books: Int64? = nil, sockets: Int64? = nil, dies: Int64? = nil, clusters: Int64? = nil, modules: Int64? = nil, cores: Int64? = nil, threads: Int64? = nil, maxcpus: Int64? = nil) {
+    public init(cpus: Int64? = nil, drawers: Int64? = nil, books: Int64? = nil, sockets: Int64? = nil, dies: Int64? = nil, clusters: Int64? = nil, modules: Int64? = nil, cores: Int64? = nil, threads: Int64? = nil, maxcpus: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.cpus = cpus
         self.drawers = drawers
         self.books = books
@@ -2155,20 +2462,22 @@ public struct SMPConfiguration: QMPJSONConvertible, Hashable {
         self.cores = cores
         self.threads = threads
         self.maxcpus = maxcpus
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpus = try object.optional("cpus", at: path)
-        self.drawers = try object.optional("drawers", at: path)
-        self.books = try object.optional("books", at: path)
-        self.sockets = try object.optional("sockets", at: path)
-        self.dies = try object.optional("dies", at: path)
-        self.clusters = try object.optional("clusters", at: path)
-        self.modules = try object.optional("modules", at: path)
-        self.cores = try object.optional("cores", at: path)
-        self.threads = try object.optional("threads", at: path)
-        self.maxcpus = try object.optional("maxcpus", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cpus = try reader.optional("cpus", at: path)
+        self.drawers = try reader.optional("drawers", at: path)
+        self.books = try reader.optional("books", at: path)
+        self.sockets = try reader.optional("sockets", at: path)
+        self.dies = try reader.optional("dies", at: path)
+        self.clusters = try reader.optional("clusters", at: path)
+        self.modules = try reader.optional("modules", at: path)
+        self.cores = try reader.optional("cores", at: path)
+        self.threads = try reader.optional("threads", at: path)
+        self.maxcpus = try reader.optional("maxcpus", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2183,6 +2492,7 @@ public struct SMPConfiguration: QMPJSONConvertible, Hashable {
         object.set("cores", self.cores)
         object.set("threads", self.threads)
         object.set("maxcpus", self.maxcpus)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2195,22 +2505,27 @@ public struct SgxEPC: QMPJSONConvertible, Hashable {
     public var memdev: String
     /// `node` · since 7.0.0; optional here because not every QEMU sends it (required since 7.0.0)
     public var node: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(memdev: String, node: Int64? = nil) {
+    public init(memdev: String, node: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.memdev = memdev
         self.node = node
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.memdev = try object.required("memdev", at: path)
-        self.node = try object.optional("node", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.memdev = try reader.required("memdev", at: path)
+        self.node = try reader.optional("node", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["memdev"] = self.memdev.json
         object.set("node", self.node)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2229,22 +2544,26 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
     public var node: Int64?
     /// `memdev`
     public var memdev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, memaddr: UInt64, size: UInt64, node: Int64? = nil, memdev: String) {
+    public init(id: String? = nil, memaddr: UInt64, size: UInt64, node: Int64? = nil, memdev: String, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.memaddr = memaddr
         self.size = size
         self.node = node
         self.memdev = memdev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.memaddr = try object.required("memaddr", at: path)
-        self.size = try object.required("size", at: path)
-        self.node = try object.optional("node", at: path)
-        self.memdev = try object.required("memdev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.memaddr = try reader.required("memaddr", at: path)
+        self.size = try reader.required("size", at: path)
+        self.node = try reader.optional("node", at: path)
+        self.memdev = try reader.required("memdev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2254,6 +2573,7 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
         object["size"] = self.size.json
         object.set("node", self.node)
         object["memdev"] = self.memdev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2263,19 +2583,29 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
 public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: SgxEPCDeviceInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: SgxEPCDeviceInfo) {
+    public init(data: SgxEPCDeviceInfo, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2285,19 +2615,24 @@ public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 public struct SgxEPCProperties: QMPJSONConvertible, Hashable {
     /// `sgx-epc`
     public var sgxEpc: [SgxEPC]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sgxEpc: [SgxEPC]) {
+    public init(sgxEpc: [SgxEPC], unknownMembers: JSONObject = [:]) {
         self.sgxEpc = sgxEpc
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sgxEpc = try object.required("sgx-epc", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.sgxEpc = try reader.required("sgx-epc", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["sgx-epc"] = self.sgxEpc.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2510,19 +2845,24 @@ public enum SysEmuTarget: QMPJSONConvertible, Hashable {
 public struct TargetInfo: QMPJSONConvertible, Hashable {
     /// `arch` · until 10.0.13
     public var arch: SysEmuTarget
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(arch: SysEmuTarget) {
+    public init(arch: SysEmuTarget, unknownMembers: JSONObject = [:]) {
         self.arch = arch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.arch = try object.required("arch", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.arch = try reader.required("arch", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["arch"] = self.arch.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2532,19 +2872,24 @@ public struct TargetInfo: QMPJSONConvertible, Hashable {
 public struct UuidInfo: QMPJSONConvertible, Hashable {
     /// `UUID`
     public var uuid: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(uuid: String) {
+    public init(uuid: String, unknownMembers: JSONObject = [:]) {
         self.uuid = uuid
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.uuid = try object.required("UUID", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.uuid = try reader.required("UUID", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["UUID"] = self.uuid.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2568,8 +2913,10 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
     public var node: Int64
     /// `memdev`
     public var memdev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, memaddr: UInt64, requestedSize: UInt64, size: UInt64, maxSize: UInt64, blockSize: UInt64, node: Int64, memdev: String) {
+    public init(id: String? = nil, memaddr: UInt64, requestedSize: UInt64, size: UInt64, maxSize: UInt64, blockSize: UInt64, node: Int64, memdev: String, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.memaddr = memaddr
         self.requestedSize = requestedSize
@@ -2578,18 +2925,20 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
         self.blockSize = blockSize
         self.node = node
         self.memdev = memdev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.memaddr = try object.required("memaddr", at: path)
-        self.requestedSize = try object.required("requested-size", at: path)
-        self.size = try object.required("size", at: path)
-        self.maxSize = try object.required("max-size", at: path)
-        self.blockSize = try object.required("block-size", at: path)
-        self.node = try object.required("node", at: path)
-        self.memdev = try object.required("memdev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.memaddr = try reader.required("memaddr", at: path)
+        self.requestedSize = try reader.required("requested-size", at: path)
+        self.size = try reader.required("size", at: path)
+        self.maxSize = try reader.required("max-size", at: path)
+        self.blockSize = try reader.required("block-size", at: path)
+        self.node = try reader.required("node", at: path)
+        self.memdev = try reader.required("memdev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2602,6 +2951,7 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
         object["block-size"] = self.blockSize.json
         object["node"] = self.node.json
         object["memdev"] = self.memdev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2611,19 +2961,29 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
 public struct VirtioMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VirtioMEMDeviceInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: VirtioMEMDeviceInfo) {
+    public init(data: VirtioMEMDeviceInfo, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2639,20 +2999,24 @@ public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `memdev`
     public var memdev: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, memaddr: UInt64, size: UInt64, memdev: String) {
+    public init(id: String? = nil, memaddr: UInt64, size: UInt64, memdev: String, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.memaddr = memaddr
         self.size = size
         self.memdev = memdev
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.memaddr = try object.required("memaddr", at: path)
-        self.size = try object.required("size", at: path)
-        self.memdev = try object.required("memdev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.memaddr = try reader.required("memaddr", at: path)
+        self.size = try reader.required("size", at: path)
+        self.memdev = try reader.required("memdev", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2661,6 +3025,7 @@ public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
         object["memaddr"] = self.memaddr.json
         object["size"] = self.size.json
         object["memdev"] = self.memdev.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2670,19 +3035,29 @@ public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
 public struct VirtioPMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VirtioPMEMDeviceInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(data: VirtioPMEMDeviceInfo) {
+    public init(data: VirtioPMEMDeviceInfo, unknownMembers: JSONObject = [:]) {
         self.data = data
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.data = try reader.required("data", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.data = try object.required("data", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["data"] = self.data.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2698,20 +3073,24 @@ public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
     public var cpuidRegister: X86CPURegister32
     /// `features`
     public var features: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpuidInputEax: Int64, cpuidInputEcx: Int64? = nil, cpuidRegister: X86CPURegister32, features: Int64) {
+    public init(cpuidInputEax: Int64, cpuidInputEcx: Int64? = nil, cpuidRegister: X86CPURegister32, features: Int64, unknownMembers: JSONObject = [:]) {
         self.cpuidInputEax = cpuidInputEax
         self.cpuidInputEcx = cpuidInputEcx
         self.cpuidRegister = cpuidRegister
         self.features = features
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpuidInputEax = try object.required("cpuid-input-eax", at: path)
-        self.cpuidInputEcx = try object.optional("cpuid-input-ecx", at: path)
-        self.cpuidRegister = try object.required("cpuid-register", at: path)
-        self.features = try object.required("features", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cpuidInputEax = try reader.required("cpuid-input-eax", at: path)
+        self.cpuidInputEcx = try reader.optional("cpuid-input-ecx", at: path)
+        self.cpuidRegister = try reader.required("cpuid-register", at: path)
+        self.features = try reader.required("features", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2720,6 +3099,7 @@ public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
         object.set("cpuid-input-ecx", self.cpuidInputEcx)
         object["cpuid-register"] = self.cpuidRegister.json
         object["features"] = self.features.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2789,19 +3169,24 @@ public struct BalloonCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `value`
     public var value: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(value: Int64) {
+    public init(value: Int64, unknownMembers: JSONObject = [:]) {
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2819,19 +3204,24 @@ public struct CpuAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id` · until 5.1.0
     public var id: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: Int64) {
+    public init(id: Int64, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2849,19 +3239,24 @@ public struct DumpSkeysCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `filename`
     public var filename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String) {
+    public init(filename: String, unknownMembers: JSONObject = [:]) {
         self.filename = filename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2879,19 +3274,24 @@ public struct DumpdtbCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `filename`
     public var filename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String) {
+    public init(filename: String, unknownMembers: JSONObject = [:]) {
         self.filename = filename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2907,18 +3307,26 @@ public struct InjectNmiCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2937,20 +3345,24 @@ public struct MemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var filename: String
     /// `cpu-index`
     public var cpuIndex: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(val: UInt64, size: UInt64, filename: String, cpuIndex: Int64? = nil) {
+    public init(val: UInt64, size: UInt64, filename: String, cpuIndex: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.val = val
         self.size = size
         self.filename = filename
         self.cpuIndex = cpuIndex
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.val = try object.required("val", at: path)
-        self.size = try object.required("size", at: path)
-        self.filename = try object.required("filename", at: path)
-        self.cpuIndex = try object.optional("cpu-index", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.val = try reader.required("val", at: path)
+        self.size = try reader.required("size", at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.cpuIndex = try reader.optional("cpu-index", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2959,6 +3371,7 @@ public struct MemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["size"] = self.size.json
         object["filename"] = self.filename.json
         object.set("cpu-index", self.cpuIndex)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2980,18 +3393,22 @@ public struct PmemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var size: UInt64
     /// `filename`
     public var filename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(val: UInt64, size: UInt64, filename: String) {
+    public init(val: UInt64, size: UInt64, filename: String, unknownMembers: JSONObject = [:]) {
         self.val = val
         self.size = size
         self.filename = filename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.val = try object.required("val", at: path)
-        self.size = try object.required("size", at: path)
-        self.filename = try object.required("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.val = try reader.required("val", at: path)
+        self.size = try reader.required("size", at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2999,6 +3416,7 @@ public struct PmemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["val"] = self.val.json
         object["size"] = self.size.json
         object["filename"] = self.filename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3014,18 +3432,26 @@ public struct QueryBalloonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3036,18 +3462,26 @@ public struct QueryCpuDefinitionsCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3062,22 +3496,27 @@ public struct QueryCpuModelBaselineCommand: QMPCommand, QMPJSONConvertible, Hash
     public var modela: CpuModelInfo
     /// `modelb`
     public var modelb: CpuModelInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(modela: CpuModelInfo, modelb: CpuModelInfo) {
+    public init(modela: CpuModelInfo, modelb: CpuModelInfo, unknownMembers: JSONObject = [:]) {
         self.modela = modela
         self.modelb = modelb
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.modela = try object.required("modela", at: path)
-        self.modelb = try object.required("modelb", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.modela = try reader.required("modela", at: path)
+        self.modelb = try reader.required("modelb", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["modela"] = self.modela.json
         object["modelb"] = self.modelb.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3097,22 +3536,27 @@ public struct QueryCpuModelComparisonCommand: QMPCommand, QMPJSONConvertible, Ha
     public var modela: CpuModelInfo
     /// `modelb`
     public var modelb: CpuModelInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(modela: CpuModelInfo, modelb: CpuModelInfo) {
+    public init(modela: CpuModelInfo, modelb: CpuModelInfo, unknownMembers: JSONObject = [:]) {
         self.modela = modela
         self.modelb = modelb
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.modela = try object.required("modela", at: path)
-        self.modelb = try object.required("modelb", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.modela = try reader.required("modela", at: path)
+        self.modelb = try reader.required("modelb", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["modela"] = self.modela.json
         object["modelb"] = self.modelb.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3132,22 +3576,27 @@ public struct QueryCpuModelExpansionCommand: QMPCommand, QMPJSONConvertible, Has
     public var type: CpuModelExpansionType
     /// `model`
     public var model: CpuModelInfo
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: CpuModelExpansionType, model: CpuModelInfo) {
+    public init(type: CpuModelExpansionType, model: CpuModelInfo, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.model = model
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
-        self.model = try object.required("model", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
+        self.model = try reader.required("model", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["type"] = self.type.json
         object["model"] = self.model.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3163,18 +3612,26 @@ public struct QueryCpusCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3185,18 +3642,26 @@ public struct QueryCpusFastCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 12, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3207,18 +3672,26 @@ public struct QueryCurrentMachineCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(4, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3231,19 +3704,24 @@ public struct QueryFirmwareLogCommand: QMPCommand, QMPJSONConvertible, Hashable 
 
     /// `max-size`
     public var maxSize: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(maxSize: UInt64? = nil) {
+    public init(maxSize: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.maxSize = maxSize
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.maxSize = try object.optional("max-size", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.maxSize = try reader.optional("max-size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("max-size", self.maxSize)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3259,18 +3737,26 @@ public struct QueryHotpluggableCpusCommand: QMPCommand, QMPJSONConvertible, Hash
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 7, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3281,18 +3767,26 @@ public struct QueryHvBalloonStatusReportCommand: QMPCommand, QMPJSONConvertible,
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3308,19 +3802,24 @@ public struct QueryMachinesCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `compat-props` · since 9.1.0
     public var compatProps: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(compatProps: Bool? = nil) {
+    public init(compatProps: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.compatProps = compatProps
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.compatProps = try object.optional("compat-props", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.compatProps = try reader.optional("compat-props", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("compat-props", self.compatProps)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3336,18 +3835,26 @@ public struct QueryMemdevCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3358,18 +3865,26 @@ public struct QueryMemoryDevicesCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3380,18 +3895,26 @@ public struct QueryMemorySizeSummaryCommand: QMPCommand, QMPJSONConvertible, Has
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 11, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3402,18 +3925,26 @@ public struct QueryTargetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3424,18 +3955,26 @@ public struct QueryUuidCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3446,18 +3985,26 @@ public struct QueryVmGenerationIdCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3495,18 +4042,26 @@ public struct SystemPowerdownCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3517,18 +4072,26 @@ public struct SystemResetCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3539,18 +4102,26 @@ public struct SystemWakeupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3561,18 +4132,26 @@ public struct XQueryInterruptControllersCommand: QMPCommand, QMPJSONConvertible,
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(9, 1, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3583,18 +4162,26 @@ public struct XQueryIrqCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3605,18 +4192,26 @@ public struct XQueryJitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3627,18 +4222,26 @@ public struct XQueryNumaCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3649,18 +4252,26 @@ public struct XQueryOpcountCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(10, 0, 13))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(10, 0, 13))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3671,18 +4282,26 @@ public struct XQueryProfileCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(8, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(8, 0, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3693,18 +4312,26 @@ public struct XQueryRamblockCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3715,18 +4342,26 @@ public struct XQueryRdmaCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(9, 0, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0), through: QEMUVersion(9, 0, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3737,18 +4372,26 @@ public struct XQueryRomsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3759,18 +4402,26 @@ public struct XQueryUsbCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(6, 2, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3781,19 +4432,24 @@ public struct BalloonChangeEvent: QMPEventPayload, Hashable {
 
     /// `actual`
     public var actual: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(actual: Int64) {
+    public init(actual: Int64, unknownMembers: JSONObject = [:]) {
         self.actual = actual
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.actual = try object.required("actual", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.actual = try reader.required("actual", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["actual"] = self.actual.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3807,22 +4463,27 @@ public struct HvBalloonStatusReportEvent: QMPEventPayload, Hashable {
     public var committed: UInt64
     /// `available`
     public var available: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(committed: UInt64, available: UInt64) {
+    public init(committed: UInt64, available: UInt64, unknownMembers: JSONObject = [:]) {
         self.committed = committed
         self.available = available
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.committed = try object.required("committed", at: path)
-        self.available = try object.required("available", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.committed = try reader.required("committed", at: path)
+        self.available = try reader.required("available", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["committed"] = self.committed.json
         object["available"] = self.available.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3838,18 +4499,22 @@ public struct MemoryDeviceSizeChangeEvent: QMPEventPayload, Hashable {
     public var size: UInt64
     /// `qom-path` · since 6.2.0; optional here because not every QEMU sends it (required since 6.2.0)
     public var qomPath: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, size: UInt64, qomPath: String? = nil) {
+    public init(id: String? = nil, size: UInt64, qomPath: String? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.size = size
         self.qomPath = qomPath
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.size = try object.required("size", at: path)
-        self.qomPath = try object.optional("qom-path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.size = try reader.required("size", at: path)
+        self.qomPath = try reader.optional("qom-path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3857,6 +4522,7 @@ public struct MemoryDeviceSizeChangeEvent: QMPEventPayload, Hashable {
         object.set("id", self.id)
         object["size"] = self.size.json
         object.set("qom-path", self.qomPath)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3870,22 +4536,27 @@ public struct MemUnplugErrorEvent: QMPEventPayload, Hashable {
     public var device: String
     /// `msg` · until 9.0.0
     public var msg: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(device: String, msg: String) {
+    public init(device: String, msg: String, unknownMembers: JSONObject = [:]) {
         self.device = device
         self.msg = msg
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.device = try object.required("device", at: path)
-        self.msg = try object.required("msg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.device = try reader.required("device", at: path)
+        self.msg = try reader.required("msg", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device"] = self.device.json
         object["msg"] = self.msg.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -13,18 +13,22 @@ public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
     public var alias: String
     /// `transform` · since 6.0.0
     public var transform: BitmapMigrationBitmapAliasTransform?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, alias: String, transform: BitmapMigrationBitmapAliasTransform? = nil) {
+    public init(name: String, alias: String, transform: BitmapMigrationBitmapAliasTransform? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.alias = alias
         self.transform = transform
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.alias = try object.required("alias", at: path)
-        self.transform = try object.optional("transform", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.alias = try reader.required("alias", at: path)
+        self.transform = try reader.optional("transform", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -32,6 +36,7 @@ public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object["alias"] = self.alias.json
         object.set("transform", self.transform)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -41,19 +46,24 @@ public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
 public struct BitmapMigrationBitmapAliasTransform: QMPJSONConvertible, Hashable {
     /// `persistent`
     public var persistent: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(persistent: Bool? = nil) {
+    public init(persistent: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.persistent = persistent
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.persistent = try object.optional("persistent", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.persistent = try reader.optional("persistent", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("persistent", self.persistent)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -67,18 +77,22 @@ public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
     public var alias: String
     /// `bitmaps`
     public var bitmaps: [BitmapMigrationBitmapAlias]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(nodeName: String, alias: String, bitmaps: [BitmapMigrationBitmapAlias]) {
+    public init(nodeName: String, alias: String, bitmaps: [BitmapMigrationBitmapAlias], unknownMembers: JSONObject = [:]) {
         self.nodeName = nodeName
         self.alias = alias
         self.bitmaps = bitmaps
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.nodeName = try object.required("node-name", at: path)
-        self.alias = try object.required("alias", at: path)
-        self.bitmaps = try object.required("bitmaps", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.nodeName = try reader.required("node-name", at: path)
+        self.alias = try reader.required("alias", at: path)
+        self.bitmaps = try reader.required("bitmaps", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -86,6 +100,7 @@ public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
         object["node-name"] = self.nodeName.json
         object["alias"] = self.alias.json
         object["bitmaps"] = self.bitmaps.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -234,18 +249,22 @@ public struct COLOStatus: QMPJSONConvertible, Hashable {
     public var lastMode: COLOMode?
     /// `reason`
     public var reason: COLOExitReason
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mode: COLOMode, lastMode: COLOMode? = nil, reason: COLOExitReason) {
+    public init(mode: COLOMode, lastMode: COLOMode? = nil, reason: COLOExitReason, unknownMembers: JSONObject = [:]) {
         self.mode = mode
         self.lastMode = lastMode
         self.reason = reason
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mode = try object.required("mode", at: path)
-        self.lastMode = try object.optional("last-mode", at: path)
-        self.reason = try object.required("reason", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mode = try reader.required("mode", at: path)
+        self.lastMode = try reader.optional("last-mode", at: path)
+        self.reason = try reader.required("reason", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -253,6 +272,7 @@ public struct COLOStatus: QMPJSONConvertible, Hashable {
         object["mode"] = self.mode.json
         object.set("last-mode", self.lastMode)
         object["reason"] = self.reason.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -270,22 +290,26 @@ public struct CompressionStats: QMPJSONConvertible, Hashable {
     public var compressedSize: Int64
     /// `compression-rate`
     public var compressionRate: Double
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pages: Int64, busy: Int64, busyRate: Double, compressedSize: Int64, compressionRate: Double) {
+    public init(pages: Int64, busy: Int64, busyRate: Double, compressedSize: Int64, compressionRate: Double, unknownMembers: JSONObject = [:]) {
         self.pages = pages
         self.busy = busy
         self.busyRate = busyRate
         self.compressedSize = compressedSize
         self.compressionRate = compressionRate
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pages = try object.required("pages", at: path)
-        self.busy = try object.required("busy", at: path)
-        self.busyRate = try object.required("busy-rate", at: path)
-        self.compressedSize = try object.required("compressed-size", at: path)
-        self.compressionRate = try object.required("compression-rate", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.pages = try reader.required("pages", at: path)
+        self.busy = try reader.required("busy", at: path)
+        self.busyRate = try reader.required("busy-rate", at: path)
+        self.compressedSize = try reader.required("compressed-size", at: path)
+        self.compressionRate = try reader.required("compression-rate", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -295,6 +319,7 @@ public struct CompressionStats: QMPJSONConvertible, Hashable {
         object["busy-rate"] = self.busyRate.json
         object["compressed-size"] = self.compressedSize.json
         object["compression-rate"] = self.compressionRate.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -308,18 +333,22 @@ public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
     public var limitRate: UInt64
     /// `current-rate`
     public var currentRate: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpuIndex: Int64, limitRate: UInt64, currentRate: UInt64) {
+    public init(cpuIndex: Int64, limitRate: UInt64, currentRate: UInt64, unknownMembers: JSONObject = [:]) {
         self.cpuIndex = cpuIndex
         self.limitRate = limitRate
         self.currentRate = currentRate
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpuIndex = try object.required("cpu-index", at: path)
-        self.limitRate = try object.required("limit-rate", at: path)
-        self.currentRate = try object.required("current-rate", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cpuIndex = try reader.required("cpu-index", at: path)
+        self.limitRate = try reader.required("limit-rate", at: path)
+        self.currentRate = try reader.required("current-rate", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -327,6 +356,7 @@ public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
         object["cpu-index"] = self.cpuIndex.json
         object["limit-rate"] = self.limitRate.json
         object["current-rate"] = self.currentRate.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -351,8 +381,10 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
     public var mode: DirtyRateMeasureMode?
     /// `vcpu-dirty-rate` · since 6.2.0
     public var vcpuDirtyRate: [DirtyRateVcpu]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(dirtyRate: Int64? = nil, status: DirtyRateStatus, startTime: Int64, calcTime: Int64, calcTimeUnit: TimeUnit? = nil, samplePages: UInt64? = nil, mode: DirtyRateMeasureMode? = nil, vcpuDirtyRate: [DirtyRateVcpu]? = nil) {
+    public init(dirtyRate: Int64? = nil, status: DirtyRateStatus, startTime: Int64, calcTime: Int64, calcTimeUnit: TimeUnit? = nil, samplePages: UInt64? = nil, mode: DirtyRateMeasureMode? = nil, vcpuDirtyRate: [DirtyRateVcpu]? = nil, unknownMembers: JSONObject = [:]) {
         self.dirtyRate = dirtyRate
         self.status = status
         self.startTime = startTime
@@ -361,18 +393,20 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
         self.samplePages = samplePages
         self.mode = mode
         self.vcpuDirtyRate = vcpuDirtyRate
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.dirtyRate = try object.optional("dirty-rate", at: path)
-        self.status = try object.required("status", at: path)
-        self.startTime = try object.required("start-time", at: path)
-        self.calcTime = try object.required("calc-time", at: path)
-        self.calcTimeUnit = try object.optional("calc-time-unit", at: path)
-        self.samplePages = try object.optional("sample-pages", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.vcpuDirtyRate = try object.optional("vcpu-dirty-rate", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.dirtyRate = try reader.optional("dirty-rate", at: path)
+        self.status = try reader.required("status", at: path)
+        self.startTime = try reader.required("start-time", at: path)
+        self.calcTime = try reader.required("calc-time", at: path)
+        self.calcTimeUnit = try reader.optional("calc-time-unit", at: path)
+        self.samplePages = try reader.optional("sample-pages", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.vcpuDirtyRate = try reader.optional("vcpu-dirty-rate", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -385,6 +419,7 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
         object.set("sample-pages", self.samplePages)
         object.set("mode", self.mode)
         object.set("vcpu-dirty-rate", self.vcpuDirtyRate)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -468,22 +503,27 @@ public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
     public var id: Int64
     /// `dirty-rate`
     public var dirtyRate: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: Int64, dirtyRate: Int64) {
+    public init(id: Int64, dirtyRate: Int64, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.dirtyRate = dirtyRate
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.dirtyRate = try object.required("dirty-rate", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.dirtyRate = try reader.required("dirty-rate", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object["dirty-rate"] = self.dirtyRate.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -540,22 +580,32 @@ public struct FileMigrationArgs: QMPJSONConvertible, Hashable {
     public var filename: String
     /// `offset`
     public var offset: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, offset: UInt64) {
+    public init(filename: String, offset: UInt64, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.offset = offset
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.filename = try reader.required("filename", at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.offset = try object.required("offset", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
         object["offset"] = self.offset.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -604,7 +654,6 @@ public enum MigMode: QMPJSONConvertible, Hashable {
 /// QAPI struct `MigrateSetParameters`.
 /// In QEMU 2.10.0 and later.
 /// Shape changed in 2.11.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 6.0.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
-/// No longer sent: `block-incremental` (until 9.0.0), `compress-level` (until 9.0.0), `compress-threads` (until 9.0.0), `compress-wait-thread` (until 9.0.0), `decompress-threads` (until 9.0.0), `x-multifd-channels` (until 3.1.0), `x-multifd-page-count` (until 3.1.0).
 public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
     /// `announce-initial` · since 4.0.0
     public var announceInitial: UInt64?
@@ -666,8 +715,24 @@ public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
     public var directIo: Bool?
     /// `cpr-exec-command` · since 10.2.2
     public var cprExecCommand: [String]?
+    /// `block-incremental` · until 9.0.0, deprecated in 8.2.0
+    public var blockIncremental: Bool?
+    /// `compress-level` · until 9.0.0, deprecated in 8.2.0
+    public var compressLevel: UInt8?
+    /// `compress-threads` · until 9.0.0, deprecated in 8.2.0
+    public var compressThreads: UInt8?
+    /// `decompress-threads` · until 9.0.0, deprecated in 8.2.0
+    public var decompressThreads: UInt8?
+    /// `x-multifd-channels` · since 2.11.0, until 3.1.0
+    public var xMultifdChannels: Int64?
+    /// `x-multifd-page-count` · since 2.11.0, until 3.1.0
+    public var xMultifdPageCount: Int64?
+    /// `compress-wait-thread` · since 3.1.0, until 9.0.0, deprecated in 8.2.0
+    public var compressWaitThread: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(announceInitial: UInt64? = nil, announceMax: UInt64? = nil, announceRounds: UInt64? = nil, announceStep: UInt64? = nil, throttleTriggerThreshold: UInt8? = nil, cpuThrottleInitial: UInt8? = nil, cpuThrottleIncrement: UInt8? = nil, cpuThrottleTailslow: Bool? = nil, tlsCreds: StrOrNull? = nil, tlsHostname: StrOrNull? = nil, tlsAuthz: StrOrNull? = nil, maxBandwidth: UInt64? = nil, availSwitchoverBandwidth: UInt64? = nil, downtimeLimit: UInt64? = nil, xCheckpointDelay: UInt32? = nil, multifdChannels: UInt8? = nil, xbzrleCacheSize: UInt64? = nil, maxPostcopyBandwidth: UInt64? = nil, maxCpuThrottle: UInt8? = nil, multifdCompression: MultiFDCompression? = nil, multifdZlibLevel: UInt8? = nil, multifdQatzipLevel: UInt8? = nil, multifdZstdLevel: UInt8? = nil, blockBitmapMapping: [BitmapMigrationNodeAlias]? = nil, xVcpuDirtyLimitPeriod: UInt64? = nil, vcpuDirtyLimit: UInt64? = nil, mode: MigMode? = nil, zeroPageDetection: ZeroPageDetection? = nil, directIo: Bool? = nil, cprExecCommand: [String]? = nil) {
+    public init(announceInitial: UInt64? = nil, announceMax: UInt64? = nil, announceRounds: UInt64? = nil, announceStep: UInt64? = nil, throttleTriggerThreshold: UInt8? = nil, cpuThrottleInitial: UInt8? = nil, cpuThrottleIncrement: UInt8? = nil, cpuThrottleTailslow: Bool? = nil, tlsCreds: StrOrNull? = nil, tlsHostname: StrOrNull? = nil, tlsAuthz: StrOrNull? = nil, maxBandwidth: UInt64? = nil, availSwitchoverBandwidth: UInt64? = nil, downtimeLimit: UInt64? = nil, xCheckpointDelay: UInt32? = nil, multifdChannels: UInt8? = nil, xbzrleCacheSize: UInt64? = nil, maxPostcopyBandwidth: UInt64? = nil, maxCpuThrottle: UInt8? = nil, multifdCompression: MultiFDCompression? = nil, multifdZlibLevel: UInt8? = nil, multifdQatzipLevel: UInt8? = nil, multifdZstdLevel: UInt8? = nil, blockBitmapMapping: [BitmapMigrationNodeAlias]? = nil, xVcpuDirtyLimitPeriod: UInt64? = nil, vcpuDirtyLimit: UInt64? = nil, mode: MigMode? = nil, zeroPageDetection: ZeroPageDetection? = nil, directIo: Bool? = nil, cprExecCommand: [String]? = nil, blockIncremental: Bool? = nil, compressLevel: UInt8? = nil, compressThreads: UInt8? = nil, decompressThreads: UInt8? = nil, xMultifdChannels: Int64? = nil, xMultifdPageCount: Int64? = nil, compressWaitThread: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.announceInitial = announceInitial
         self.announceMax = announceMax
         self.announceRounds = announceRounds
@@ -698,40 +763,56 @@ public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
         self.zeroPageDetection = zeroPageDetection
         self.directIo = directIo
         self.cprExecCommand = cprExecCommand
+        self.blockIncremental = blockIncremental
+        self.compressLevel = compressLevel
+        self.compressThreads = compressThreads
+        self.decompressThreads = decompressThreads
+        self.xMultifdChannels = xMultifdChannels
+        self.xMultifdPageCount = xMultifdPageCount
+        self.compressWaitThread = compressWaitThread
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.announceInitial = try object.optional("announce-initial", at: path)
-        self.announceMax = try object.optional("announce-max", at: path)
-        self.announceRounds = try object.optional("announce-rounds", at: path)
-        self.announceStep = try object.optional("announce-step", at: path)
-        self.throttleTriggerThreshold = try object.optional("throttle-trigger-threshold", at: path)
-        self.cpuThrottleInitial = try object.optional("cpu-throttle-initial", at: path)
-        self.cpuThrottleIncrement = try object.optional("cpu-throttle-increment", at: path)
-        self.cpuThrottleTailslow = try object.optional("cpu-throttle-tailslow", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsHostname = try object.optional("tls-hostname", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.maxBandwidth = try object.optional("max-bandwidth", at: path)
-        self.availSwitchoverBandwidth = try object.optional("avail-switchover-bandwidth", at: path)
-        self.downtimeLimit = try object.optional("downtime-limit", at: path)
-        self.xCheckpointDelay = try object.optional("x-checkpoint-delay", at: path)
-        self.multifdChannels = try object.optional("multifd-channels", at: path)
-        self.xbzrleCacheSize = try object.optional("xbzrle-cache-size", at: path)
-        self.maxPostcopyBandwidth = try object.optional("max-postcopy-bandwidth", at: path)
-        self.maxCpuThrottle = try object.optional("max-cpu-throttle", at: path)
-        self.multifdCompression = try object.optional("multifd-compression", at: path)
-        self.multifdZlibLevel = try object.optional("multifd-zlib-level", at: path)
-        self.multifdQatzipLevel = try object.optional("multifd-qatzip-level", at: path)
-        self.multifdZstdLevel = try object.optional("multifd-zstd-level", at: path)
-        self.blockBitmapMapping = try object.optional("block-bitmap-mapping", at: path)
-        self.xVcpuDirtyLimitPeriod = try object.optional("x-vcpu-dirty-limit-period", at: path)
-        self.vcpuDirtyLimit = try object.optional("vcpu-dirty-limit", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.zeroPageDetection = try object.optional("zero-page-detection", at: path)
-        self.directIo = try object.optional("direct-io", at: path)
-        self.cprExecCommand = try object.optional("cpr-exec-command", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.announceInitial = try reader.optional("announce-initial", at: path)
+        self.announceMax = try reader.optional("announce-max", at: path)
+        self.announceRounds = try reader.optional("announce-rounds", at: path)
+        self.announceStep = try reader.optional("announce-step", at: path)
+        self.throttleTriggerThreshold = try reader.optional("throttle-trigger-threshold", at: path)
+        self.cpuThrottleInitial = try reader.optional("cpu-throttle-initial", at: path)
+        self.cpuThrottleIncrement = try reader.optional("cpu-throttle-increment", at: path)
+        self.cpuThrottleTailslow = try reader.optional("cpu-throttle-tailslow", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsHostname = try reader.optional("tls-hostname", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.maxBandwidth = try reader.optional("max-bandwidth", at: path)
+        self.availSwitchoverBandwidth = try reader.optional("avail-switchover-bandwidth", at: path)
+        self.downtimeLimit = try reader.optional("downtime-limit", at: path)
+        self.xCheckpointDelay = try reader.optional("x-checkpoint-delay", at: path)
+        self.multifdChannels = try reader.optional("multifd-channels", at: path)
+        self.xbzrleCacheSize = try reader.optional("xbzrle-cache-size", at: path)
+        self.maxPostcopyBandwidth = try reader.optional("max-postcopy-bandwidth", at: path)
+        self.maxCpuThrottle = try reader.optional("max-cpu-throttle", at: path)
+        self.multifdCompression = try reader.optional("multifd-compression", at: path)
+        self.multifdZlibLevel = try reader.optional("multifd-zlib-level", at: path)
+        self.multifdQatzipLevel = try reader.optional("multifd-qatzip-level", at: path)
+        self.multifdZstdLevel = try reader.optional("multifd-zstd-level", at: path)
+        self.blockBitmapMapping = try reader.optional("block-bitmap-mapping", at: path)
+        self.xVcpuDirtyLimitPeriod = try reader.optional("x-vcpu-dirty-limit-period", at: path)
+        self.vcpuDirtyLimit = try reader.optional("vcpu-dirty-limit", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.zeroPageDetection = try reader.optional("zero-page-detection", at: path)
+        self.directIo = try reader.optional("direct-io", at: path)
+        self.cprExecCommand = try reader.optional("cpr-exec-command", at: path)
+        self.blockIncremental = try reader.optional("block-incremental", at: path)
+        self.compressLevel = try reader.optional("compress-level", at: path)
+        self.compressThreads = try reader.optional("compress-threads", at: path)
+        self.decompressThreads = try reader.optional("decompress-threads", at: path)
+        self.xMultifdChannels = try reader.optional("x-multifd-channels", at: path)
+        self.xMultifdPageCount = try reader.optional("x-multifd-page-count", at: path)
+        self.compressWaitThread = try reader.optional("compress-wait-thread", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -766,6 +847,14 @@ public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
         object.set("zero-page-detection", self.zeroPageDetection)
         object.set("direct-io", self.directIo)
         object.set("cpr-exec-command", self.cprExecCommand)
+        object.set("block-incremental", self.blockIncremental)
+        object.set("compress-level", self.compressLevel)
+        object.set("compress-threads", self.compressThreads)
+        object.set("decompress-threads", self.decompressThreads)
+        object.set("x-multifd-channels", self.xMultifdChannels)
+        object.set("x-multifd-page-count", self.xMultifdPageCount)
+        object.set("compress-wait-thread", self.compressWaitThread)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -777,24 +866,26 @@ public struct MigrationAddress: QMPJSONConvertible, Hashable {
     public var transport: MigrationAddressType
     /// The members the value of `transport` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(transport: MigrationAddressType, branch: Branch) {
+    public init(transport: MigrationAddressType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.transport = transport
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.transport = try object.required("transport", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.transport = try reader.required("transport", at: path)
         switch self.transport {
-        case .socket: self.branch = .socket(try SocketAddress(json: json, path: path))
-        case .exec: self.branch = .exec(try MigrationExecCommand(json: json, path: path))
-        case .rdma: self.branch = .rdma(try InetSocketAddress(json: json, path: path))
-        case .file: self.branch = .file(try FileMigrationArgs(json: json, path: path))
-        default:
-            let common: Set<String> = ["transport"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .socket: self.branch = .socket(try SocketAddress(reading: &reader, at: path))
+        case .exec: self.branch = .exec(try MigrationExecCommand(reading: &reader, at: path))
+        case .rdma: self.branch = .rdma(try InetSocketAddress(reading: &reader, at: path))
+        case .file: self.branch = .file(try FileMigrationArgs(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -811,6 +902,7 @@ public struct MigrationAddress: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1009,22 +1101,27 @@ public struct MigrationCapabilityStatus: QMPJSONConvertible, Hashable {
     public var capability: MigrationCapability
     /// `state`
     public var state: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(capability: MigrationCapability, state: Bool) {
+    public init(capability: MigrationCapability, state: Bool, unknownMembers: JSONObject = [:]) {
         self.capability = capability
         self.state = state
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.capability = try object.required("capability", at: path)
-        self.state = try object.required("state", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.capability = try reader.required("capability", at: path)
+        self.state = try reader.required("state", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["capability"] = self.capability.json
         object["state"] = self.state.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1036,22 +1133,27 @@ public struct MigrationChannel: QMPJSONConvertible, Hashable {
     public var channelType: MigrationChannelType
     /// `addr`
     public var addr: MigrationAddress
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(channelType: MigrationChannelType, addr: MigrationAddress) {
+    public init(channelType: MigrationChannelType, addr: MigrationAddress, unknownMembers: JSONObject = [:]) {
         self.channelType = channelType
         self.addr = addr
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.channelType = try object.required("channel-type", at: path)
-        self.addr = try object.required("addr", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.channelType = try reader.required("channel-type", at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["channel-type"] = self.channelType.json
         object["addr"] = self.addr.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1094,19 +1196,29 @@ public enum MigrationChannelType: QMPJSONConvertible, Hashable {
 public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
     /// `args`
     public var args: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(args: [String]) {
+    public init(args: [String], unknownMembers: JSONObject = [:]) {
         self.args = args
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.args = try reader.required("args", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.args = try object.required("args", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["args"] = self.args.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1114,7 +1226,6 @@ public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
 /// QAPI struct `MigrationInfo`.
 /// In QEMU 1.0 and later.
 /// Shape changed in 1.2.0, 1.3.0, 1.6.0, 2.3.0, 2.5.0, 2.7.0, 3.0.0, 3.1.0, 4.0.0, 5.2.0, 6.0.0, 6.1.0, 8.1.0, 9.1.0, 10.1.0; this is the newest shape.
-/// No longer sent: `blocked` (until 6.0.0), `compression` (until 9.0.0), `disk` (until 9.0.0), `x-cpu-throttle-percentage` (until 2.6.0).
 public struct MigrationInfo: QMPJSONConvertible, Hashable {
     /// `status`
     public var status: MigrationStatus?
@@ -1156,8 +1267,18 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
     public var dirtyLimitThrottleTimePerRound: UInt64?
     /// `dirty-limit-ring-full-time` · since 8.1.0
     public var dirtyLimitRingFullTime: UInt64?
+    /// `disk` · until 9.0.0, deprecated in 8.2.0
+    public var disk: MigrationStats?
+    /// `x-cpu-throttle-percentage` · since 2.5.0, until 2.6.0
+    public var xCpuThrottlePercentage: Int64?
+    /// `compression` · since 3.1.0, until 9.0.0, deprecated in 8.2.0
+    public var compression: CompressionStats?
+    /// `blocked` · since 6.0.0, until 6.0.0, deprecated in 6.0.0; optional here because not every QEMU sends it (required from 6.0.0 to 6.0.0)
+    public var blocked: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(status: MigrationStatus? = nil, ram: MigrationStats? = nil, vfio: VfioStats? = nil, xbzrleCache: XBZRLECacheStats? = nil, totalTime: Int64? = nil, expectedDowntime: Int64? = nil, downtime: Int64? = nil, setupTime: Int64? = nil, cpuThrottlePercentage: Int64? = nil, errorDesc: String? = nil, blockedReasons: [String]? = nil, postcopyBlocktime: UInt32? = nil, postcopyVcpuBlocktime: [UInt32]? = nil, postcopyLatency: UInt64? = nil, postcopyLatencyDist: [UInt64]? = nil, postcopyVcpuLatency: [UInt64]? = nil, postcopyNonVcpuLatency: UInt64? = nil, socketAddress: [SocketAddress]? = nil, dirtyLimitThrottleTimePerRound: UInt64? = nil, dirtyLimitRingFullTime: UInt64? = nil) {
+    public init(status: MigrationStatus? = nil, ram: MigrationStats? = nil, vfio: VfioStats? = nil, xbzrleCache: XBZRLECacheStats? = nil, totalTime: Int64? = nil, expectedDowntime: Int64? = nil, downtime: Int64? = nil, setupTime: Int64? = nil, cpuThrottlePercentage: Int64? = nil, errorDesc: String? = nil, blockedReasons: [String]? = nil, postcopyBlocktime: UInt32? = nil, postcopyVcpuBlocktime: [UInt32]? = nil, postcopyLatency: UInt64? = nil, postcopyLatencyDist: [UInt64]? = nil, postcopyVcpuLatency: [UInt64]? = nil, postcopyNonVcpuLatency: UInt64? = nil, socketAddress: [SocketAddress]? = nil, dirtyLimitThrottleTimePerRound: UInt64? = nil, dirtyLimitRingFullTime: UInt64? = nil, disk: MigrationStats? = nil, xCpuThrottlePercentage: Int64? = nil, compression: CompressionStats? = nil, blocked: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.status = status
         self.ram = ram
         self.vfio = vfio
@@ -1178,30 +1299,40 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
         self.socketAddress = socketAddress
         self.dirtyLimitThrottleTimePerRound = dirtyLimitThrottleTimePerRound
         self.dirtyLimitRingFullTime = dirtyLimitRingFullTime
+        self.disk = disk
+        self.xCpuThrottlePercentage = xCpuThrottlePercentage
+        self.compression = compression
+        self.blocked = blocked
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.status = try object.optional("status", at: path)
-        self.ram = try object.optional("ram", at: path)
-        self.vfio = try object.optional("vfio", at: path)
-        self.xbzrleCache = try object.optional("xbzrle-cache", at: path)
-        self.totalTime = try object.optional("total-time", at: path)
-        self.expectedDowntime = try object.optional("expected-downtime", at: path)
-        self.downtime = try object.optional("downtime", at: path)
-        self.setupTime = try object.optional("setup-time", at: path)
-        self.cpuThrottlePercentage = try object.optional("cpu-throttle-percentage", at: path)
-        self.errorDesc = try object.optional("error-desc", at: path)
-        self.blockedReasons = try object.optional("blocked-reasons", at: path)
-        self.postcopyBlocktime = try object.optional("postcopy-blocktime", at: path)
-        self.postcopyVcpuBlocktime = try object.optional("postcopy-vcpu-blocktime", at: path)
-        self.postcopyLatency = try object.optional("postcopy-latency", at: path)
-        self.postcopyLatencyDist = try object.optional("postcopy-latency-dist", at: path)
-        self.postcopyVcpuLatency = try object.optional("postcopy-vcpu-latency", at: path)
-        self.postcopyNonVcpuLatency = try object.optional("postcopy-non-vcpu-latency", at: path)
-        self.socketAddress = try object.optional("socket-address", at: path)
-        self.dirtyLimitThrottleTimePerRound = try object.optional("dirty-limit-throttle-time-per-round", at: path)
-        self.dirtyLimitRingFullTime = try object.optional("dirty-limit-ring-full-time", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.status = try reader.optional("status", at: path)
+        self.ram = try reader.optional("ram", at: path)
+        self.vfio = try reader.optional("vfio", at: path)
+        self.xbzrleCache = try reader.optional("xbzrle-cache", at: path)
+        self.totalTime = try reader.optional("total-time", at: path)
+        self.expectedDowntime = try reader.optional("expected-downtime", at: path)
+        self.downtime = try reader.optional("downtime", at: path)
+        self.setupTime = try reader.optional("setup-time", at: path)
+        self.cpuThrottlePercentage = try reader.optional("cpu-throttle-percentage", at: path)
+        self.errorDesc = try reader.optional("error-desc", at: path)
+        self.blockedReasons = try reader.optional("blocked-reasons", at: path)
+        self.postcopyBlocktime = try reader.optional("postcopy-blocktime", at: path)
+        self.postcopyVcpuBlocktime = try reader.optional("postcopy-vcpu-blocktime", at: path)
+        self.postcopyLatency = try reader.optional("postcopy-latency", at: path)
+        self.postcopyLatencyDist = try reader.optional("postcopy-latency-dist", at: path)
+        self.postcopyVcpuLatency = try reader.optional("postcopy-vcpu-latency", at: path)
+        self.postcopyNonVcpuLatency = try reader.optional("postcopy-non-vcpu-latency", at: path)
+        self.socketAddress = try reader.optional("socket-address", at: path)
+        self.dirtyLimitThrottleTimePerRound = try reader.optional("dirty-limit-throttle-time-per-round", at: path)
+        self.dirtyLimitRingFullTime = try reader.optional("dirty-limit-ring-full-time", at: path)
+        self.disk = try reader.optional("disk", at: path)
+        self.xCpuThrottlePercentage = try reader.optional("x-cpu-throttle-percentage", at: path)
+        self.compression = try reader.optional("compression", at: path)
+        self.blocked = try reader.optional("blocked", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1226,6 +1357,11 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
         object.set("socket-address", self.socketAddress)
         object.set("dirty-limit-throttle-time-per-round", self.dirtyLimitThrottleTimePerRound)
         object.set("dirty-limit-ring-full-time", self.dirtyLimitRingFullTime)
+        object.set("disk", self.disk)
+        object.set("x-cpu-throttle-percentage", self.xCpuThrottlePercentage)
+        object.set("compression", self.compression)
+        object.set("blocked", self.blocked)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1414,7 +1550,6 @@ public enum MigrationParameter: QMPJSONConvertible, Hashable {
 /// QAPI struct `MigrationParameters`.
 /// In QEMU 2.4.0 and later.
 /// Shape changed in 2.5.0, 2.7.0, 2.8.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
-/// No longer sent: `block-incremental` (until 9.0.0), `compress-level` (until 9.0.0), `compress-threads` (until 9.0.0), `compress-wait-thread` (until 9.0.0), `decompress-threads` (until 9.0.0), `x-cpu-throttle-increment` (until 2.6.0), `x-cpu-throttle-initial` (until 2.6.0), `x-multifd-channels` (until 3.1.0), `x-multifd-page-count` (until 3.1.0).
 public struct MigrationParameters: QMPJSONConvertible, Hashable {
     /// `announce-initial` · since 4.0.0
     public var announceInitial: UInt64?
@@ -1476,8 +1611,28 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
     public var directIo: Bool?
     /// `cpr-exec-command` · since 10.2.2
     public var cprExecCommand: [String]?
+    /// `compress-level` · until 9.0.0, deprecated in 8.2.0
+    public var compressLevel: UInt8?
+    /// `compress-threads` · until 9.0.0, deprecated in 8.2.0
+    public var compressThreads: UInt8?
+    /// `decompress-threads` · until 9.0.0, deprecated in 8.2.0
+    public var decompressThreads: UInt8?
+    /// `x-cpu-throttle-increment` · since 2.5.0, until 2.6.0; optional here because not every QEMU sends it (required from 2.5.0 to 2.6.0)
+    public var xCpuThrottleIncrement: Int64?
+    /// `x-cpu-throttle-initial` · since 2.5.0, until 2.6.0; optional here because not every QEMU sends it (required from 2.5.0 to 2.6.0)
+    public var xCpuThrottleInitial: Int64?
+    /// `block-incremental` · since 2.10.0, until 9.0.0, deprecated in 8.2.0
+    public var blockIncremental: Bool?
+    /// `x-multifd-channels` · since 2.11.0, until 3.1.0
+    public var xMultifdChannels: UInt8?
+    /// `x-multifd-page-count` · since 2.11.0, until 3.1.0
+    public var xMultifdPageCount: UInt32?
+    /// `compress-wait-thread` · since 3.1.0, until 9.0.0, deprecated in 8.2.0
+    public var compressWaitThread: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(announceInitial: UInt64? = nil, announceMax: UInt64? = nil, announceRounds: UInt64? = nil, announceStep: UInt64? = nil, throttleTriggerThreshold: UInt8? = nil, cpuThrottleInitial: UInt8? = nil, cpuThrottleIncrement: UInt8? = nil, cpuThrottleTailslow: Bool? = nil, tlsCreds: String? = nil, tlsHostname: String? = nil, tlsAuthz: String? = nil, maxBandwidth: UInt64? = nil, availSwitchoverBandwidth: UInt64? = nil, downtimeLimit: UInt64? = nil, xCheckpointDelay: UInt32? = nil, multifdChannels: UInt8? = nil, xbzrleCacheSize: UInt64? = nil, maxPostcopyBandwidth: UInt64? = nil, maxCpuThrottle: UInt8? = nil, multifdCompression: MultiFDCompression? = nil, multifdZlibLevel: UInt8? = nil, multifdQatzipLevel: UInt8? = nil, multifdZstdLevel: UInt8? = nil, blockBitmapMapping: [BitmapMigrationNodeAlias]? = nil, xVcpuDirtyLimitPeriod: UInt64? = nil, vcpuDirtyLimit: UInt64? = nil, mode: MigMode? = nil, zeroPageDetection: ZeroPageDetection? = nil, directIo: Bool? = nil, cprExecCommand: [String]? = nil) {
+    public init(announceInitial: UInt64? = nil, announceMax: UInt64? = nil, announceRounds: UInt64? = nil, announceStep: UInt64? = nil, throttleTriggerThreshold: UInt8? = nil, cpuThrottleInitial: UInt8? = nil, cpuThrottleIncrement: UInt8? = nil, cpuThrottleTailslow: Bool? = nil, tlsCreds: String? = nil, tlsHostname: String? = nil, tlsAuthz: String? = nil, maxBandwidth: UInt64? = nil, availSwitchoverBandwidth: UInt64? = nil, downtimeLimit: UInt64? = nil, xCheckpointDelay: UInt32? = nil, multifdChannels: UInt8? = nil, xbzrleCacheSize: UInt64? = nil, maxPostcopyBandwidth: UInt64? = nil, maxCpuThrottle: UInt8? = nil, multifdCompression: MultiFDCompression? = nil, multifdZlibLevel: UInt8? = nil, multifdQatzipLevel: UInt8? = nil, multifdZstdLevel: UInt8? = nil, blockBitmapMapping: [BitmapMigrationNodeAlias]? = nil, xVcpuDirtyLimitPeriod: UInt64? = nil, vcpuDirtyLimit: UInt64? = nil, mode: MigMode? = nil, zeroPageDetection: ZeroPageDetection? = nil, directIo: Bool? = nil, cprExecCommand: [String]? = nil, compressLevel: UInt8? = nil, compressThreads: UInt8? = nil, decompressThreads: UInt8? = nil, xCpuThrottleIncrement: Int64? = nil, xCpuThrottleInitial: Int64? = nil, blockIncremental: Bool? = nil, xMultifdChannels: UInt8? = nil, xMultifdPageCount: UInt32? = nil, compressWaitThread: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.announceInitial = announceInitial
         self.announceMax = announceMax
         self.announceRounds = announceRounds
@@ -1508,40 +1663,60 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
         self.zeroPageDetection = zeroPageDetection
         self.directIo = directIo
         self.cprExecCommand = cprExecCommand
+        self.compressLevel = compressLevel
+        self.compressThreads = compressThreads
+        self.decompressThreads = decompressThreads
+        self.xCpuThrottleIncrement = xCpuThrottleIncrement
+        self.xCpuThrottleInitial = xCpuThrottleInitial
+        self.blockIncremental = blockIncremental
+        self.xMultifdChannels = xMultifdChannels
+        self.xMultifdPageCount = xMultifdPageCount
+        self.compressWaitThread = compressWaitThread
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.announceInitial = try object.optional("announce-initial", at: path)
-        self.announceMax = try object.optional("announce-max", at: path)
-        self.announceRounds = try object.optional("announce-rounds", at: path)
-        self.announceStep = try object.optional("announce-step", at: path)
-        self.throttleTriggerThreshold = try object.optional("throttle-trigger-threshold", at: path)
-        self.cpuThrottleInitial = try object.optional("cpu-throttle-initial", at: path)
-        self.cpuThrottleIncrement = try object.optional("cpu-throttle-increment", at: path)
-        self.cpuThrottleTailslow = try object.optional("cpu-throttle-tailslow", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsHostname = try object.optional("tls-hostname", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.maxBandwidth = try object.optional("max-bandwidth", at: path)
-        self.availSwitchoverBandwidth = try object.optional("avail-switchover-bandwidth", at: path)
-        self.downtimeLimit = try object.optional("downtime-limit", at: path)
-        self.xCheckpointDelay = try object.optional("x-checkpoint-delay", at: path)
-        self.multifdChannels = try object.optional("multifd-channels", at: path)
-        self.xbzrleCacheSize = try object.optional("xbzrle-cache-size", at: path)
-        self.maxPostcopyBandwidth = try object.optional("max-postcopy-bandwidth", at: path)
-        self.maxCpuThrottle = try object.optional("max-cpu-throttle", at: path)
-        self.multifdCompression = try object.optional("multifd-compression", at: path)
-        self.multifdZlibLevel = try object.optional("multifd-zlib-level", at: path)
-        self.multifdQatzipLevel = try object.optional("multifd-qatzip-level", at: path)
-        self.multifdZstdLevel = try object.optional("multifd-zstd-level", at: path)
-        self.blockBitmapMapping = try object.optional("block-bitmap-mapping", at: path)
-        self.xVcpuDirtyLimitPeriod = try object.optional("x-vcpu-dirty-limit-period", at: path)
-        self.vcpuDirtyLimit = try object.optional("vcpu-dirty-limit", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.zeroPageDetection = try object.optional("zero-page-detection", at: path)
-        self.directIo = try object.optional("direct-io", at: path)
-        self.cprExecCommand = try object.optional("cpr-exec-command", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.announceInitial = try reader.optional("announce-initial", at: path)
+        self.announceMax = try reader.optional("announce-max", at: path)
+        self.announceRounds = try reader.optional("announce-rounds", at: path)
+        self.announceStep = try reader.optional("announce-step", at: path)
+        self.throttleTriggerThreshold = try reader.optional("throttle-trigger-threshold", at: path)
+        self.cpuThrottleInitial = try reader.optional("cpu-throttle-initial", at: path)
+        self.cpuThrottleIncrement = try reader.optional("cpu-throttle-increment", at: path)
+        self.cpuThrottleTailslow = try reader.optional("cpu-throttle-tailslow", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsHostname = try reader.optional("tls-hostname", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.maxBandwidth = try reader.optional("max-bandwidth", at: path)
+        self.availSwitchoverBandwidth = try reader.optional("avail-switchover-bandwidth", at: path)
+        self.downtimeLimit = try reader.optional("downtime-limit", at: path)
+        self.xCheckpointDelay = try reader.optional("x-checkpoint-delay", at: path)
+        self.multifdChannels = try reader.optional("multifd-channels", at: path)
+        self.xbzrleCacheSize = try reader.optional("xbzrle-cache-size", at: path)
+        self.maxPostcopyBandwidth = try reader.optional("max-postcopy-bandwidth", at: path)
+        self.maxCpuThrottle = try reader.optional("max-cpu-throttle", at: path)
+        self.multifdCompression = try reader.optional("multifd-compression", at: path)
+        self.multifdZlibLevel = try reader.optional("multifd-zlib-level", at: path)
+        self.multifdQatzipLevel = try reader.optional("multifd-qatzip-level", at: path)
+        self.multifdZstdLevel = try reader.optional("multifd-zstd-level", at: path)
+        self.blockBitmapMapping = try reader.optional("block-bitmap-mapping", at: path)
+        self.xVcpuDirtyLimitPeriod = try reader.optional("x-vcpu-dirty-limit-period", at: path)
+        self.vcpuDirtyLimit = try reader.optional("vcpu-dirty-limit", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.zeroPageDetection = try reader.optional("zero-page-detection", at: path)
+        self.directIo = try reader.optional("direct-io", at: path)
+        self.cprExecCommand = try reader.optional("cpr-exec-command", at: path)
+        self.compressLevel = try reader.optional("compress-level", at: path)
+        self.compressThreads = try reader.optional("compress-threads", at: path)
+        self.decompressThreads = try reader.optional("decompress-threads", at: path)
+        self.xCpuThrottleIncrement = try reader.optional("x-cpu-throttle-increment", at: path)
+        self.xCpuThrottleInitial = try reader.optional("x-cpu-throttle-initial", at: path)
+        self.blockIncremental = try reader.optional("block-incremental", at: path)
+        self.xMultifdChannels = try reader.optional("x-multifd-channels", at: path)
+        self.xMultifdPageCount = try reader.optional("x-multifd-page-count", at: path)
+        self.compressWaitThread = try reader.optional("compress-wait-thread", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1576,6 +1751,16 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
         object.set("zero-page-detection", self.zeroPageDetection)
         object.set("direct-io", self.directIo)
         object.set("cpr-exec-command", self.cprExecCommand)
+        object.set("compress-level", self.compressLevel)
+        object.set("compress-threads", self.compressThreads)
+        object.set("decompress-threads", self.decompressThreads)
+        object.set("x-cpu-throttle-increment", self.xCpuThrottleIncrement)
+        object.set("x-cpu-throttle-initial", self.xCpuThrottleInitial)
+        object.set("block-incremental", self.blockIncremental)
+        object.set("x-multifd-channels", self.xMultifdChannels)
+        object.set("x-multifd-page-count", self.xMultifdPageCount)
+        object.set("compress-wait-thread", self.compressWaitThread)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1583,7 +1768,6 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
 /// QAPI struct `MigrationStats`.
 /// In QEMU 1.0 and later.
 /// Shape changed in 1.2.0, 1.3.0, 1.5.0, 1.6.0, 2.1.0, 2.7.0, 2.10.0, 3.0.0, 4.0.0, 7.0.0, 7.1.0, 9.1.0; this is the newest shape.
-/// No longer sent: `skipped` (until 9.0.0).
 public struct MigrationStats: QMPJSONConvertible, Hashable {
     /// `transferred`
     public var transferred: Int64
@@ -1619,8 +1803,12 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
     public var postcopyBytes: UInt64?
     /// `dirty-sync-missed-zero-copy` · since 7.1.0; optional here because not every QEMU sends it (required since 7.1.0)
     public var dirtySyncMissedZeroCopy: UInt64?
+    /// `skipped` · since 1.5.0, until 9.0.0, deprecated in 8.1.0; optional here because not every QEMU sends it (required from 1.5.0 to 9.0.0)
+    public var skipped: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(transferred: Int64, remaining: Int64, total: Int64, duplicate: Int64? = nil, normal: Int64? = nil, normalBytes: Int64? = nil, dirtyPagesRate: Int64? = nil, mbps: Double? = nil, dirtySyncCount: Int64? = nil, postcopyRequests: Int64? = nil, pageSize: Int64? = nil, multifdBytes: UInt64? = nil, pagesPerSecond: UInt64? = nil, precopyBytes: UInt64? = nil, downtimeBytes: UInt64? = nil, postcopyBytes: UInt64? = nil, dirtySyncMissedZeroCopy: UInt64? = nil) {
+    public init(transferred: Int64, remaining: Int64, total: Int64, duplicate: Int64? = nil, normal: Int64? = nil, normalBytes: Int64? = nil, dirtyPagesRate: Int64? = nil, mbps: Double? = nil, dirtySyncCount: Int64? = nil, postcopyRequests: Int64? = nil, pageSize: Int64? = nil, multifdBytes: UInt64? = nil, pagesPerSecond: UInt64? = nil, precopyBytes: UInt64? = nil, downtimeBytes: UInt64? = nil, postcopyBytes: UInt64? = nil, dirtySyncMissedZeroCopy: UInt64? = nil, skipped: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.transferred = transferred
         self.remaining = remaining
         self.total = total
@@ -1638,27 +1826,31 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
         self.downtimeBytes = downtimeBytes
         self.postcopyBytes = postcopyBytes
         self.dirtySyncMissedZeroCopy = dirtySyncMissedZeroCopy
+        self.skipped = skipped
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.transferred = try object.required("transferred", at: path)
-        self.remaining = try object.required("remaining", at: path)
-        self.total = try object.required("total", at: path)
-        self.duplicate = try object.optional("duplicate", at: path)
-        self.normal = try object.optional("normal", at: path)
-        self.normalBytes = try object.optional("normal-bytes", at: path)
-        self.dirtyPagesRate = try object.optional("dirty-pages-rate", at: path)
-        self.mbps = try object.optional("mbps", at: path)
-        self.dirtySyncCount = try object.optional("dirty-sync-count", at: path)
-        self.postcopyRequests = try object.optional("postcopy-requests", at: path)
-        self.pageSize = try object.optional("page-size", at: path)
-        self.multifdBytes = try object.optional("multifd-bytes", at: path)
-        self.pagesPerSecond = try object.optional("pages-per-second", at: path)
-        self.precopyBytes = try object.optional("precopy-bytes", at: path)
-        self.downtimeBytes = try object.optional("downtime-bytes", at: path)
-        self.postcopyBytes = try object.optional("postcopy-bytes", at: path)
-        self.dirtySyncMissedZeroCopy = try object.optional("dirty-sync-missed-zero-copy", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.transferred = try reader.required("transferred", at: path)
+        self.remaining = try reader.required("remaining", at: path)
+        self.total = try reader.required("total", at: path)
+        self.duplicate = try reader.optional("duplicate", at: path)
+        self.normal = try reader.optional("normal", at: path)
+        self.normalBytes = try reader.optional("normal-bytes", at: path)
+        self.dirtyPagesRate = try reader.optional("dirty-pages-rate", at: path)
+        self.mbps = try reader.optional("mbps", at: path)
+        self.dirtySyncCount = try reader.optional("dirty-sync-count", at: path)
+        self.postcopyRequests = try reader.optional("postcopy-requests", at: path)
+        self.pageSize = try reader.optional("page-size", at: path)
+        self.multifdBytes = try reader.optional("multifd-bytes", at: path)
+        self.pagesPerSecond = try reader.optional("pages-per-second", at: path)
+        self.precopyBytes = try reader.optional("precopy-bytes", at: path)
+        self.downtimeBytes = try reader.optional("downtime-bytes", at: path)
+        self.postcopyBytes = try reader.optional("postcopy-bytes", at: path)
+        self.dirtySyncMissedZeroCopy = try reader.optional("dirty-sync-missed-zero-copy", at: path)
+        self.skipped = try reader.optional("skipped", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1680,6 +1872,8 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
         object.set("downtime-bytes", self.downtimeBytes)
         object.set("postcopy-bytes", self.postcopyBytes)
         object.set("dirty-sync-missed-zero-copy", self.dirtySyncMissedZeroCopy)
+        object.set("skipped", self.skipped)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1780,22 +1974,27 @@ public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
     public var name: String
     /// `thread-id`
     public var threadId: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, threadId: Int64) {
+    public init(name: String, threadId: Int64, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.threadId = threadId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.threadId = try object.required("thread-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.threadId = try reader.required("thread-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object["thread-id"] = self.threadId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1856,22 +2055,27 @@ public struct ReplicationStatus: QMPJSONConvertible, Hashable {
     public var error: Bool
     /// `desc`
     public var desc: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(error: Bool, desc: String? = nil) {
+    public init(error: Bool, desc: String? = nil, unknownMembers: JSONObject = [:]) {
         self.error = error
         self.desc = desc
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.error = try object.required("error", at: path)
-        self.desc = try object.optional("desc", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.error = try reader.required("error", at: path)
+        self.desc = try reader.optional("desc", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["error"] = self.error.json
         object.set("desc", self.desc)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1913,19 +2117,24 @@ public enum TimeUnit: QMPJSONConvertible, Hashable {
 public struct VfioStats: QMPJSONConvertible, Hashable {
     /// `transferred`
     public var transferred: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(transferred: Int64) {
+    public init(transferred: Int64, unknownMembers: JSONObject = [:]) {
         self.transferred = transferred
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.transferred = try object.required("transferred", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.transferred = try reader.required("transferred", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["transferred"] = self.transferred.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1948,8 +2157,10 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
     public var encodingRate: Double?
     /// `overflow`
     public var overflow: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cacheSize: UInt64, bytes: Int64, pages: Int64, cacheMiss: Int64, cacheMissRate: Double? = nil, encodingRate: Double? = nil, overflow: Int64) {
+    public init(cacheSize: UInt64, bytes: Int64, pages: Int64, cacheMiss: Int64, cacheMissRate: Double? = nil, encodingRate: Double? = nil, overflow: Int64, unknownMembers: JSONObject = [:]) {
         self.cacheSize = cacheSize
         self.bytes = bytes
         self.pages = pages
@@ -1957,17 +2168,19 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
         self.cacheMissRate = cacheMissRate
         self.encodingRate = encodingRate
         self.overflow = overflow
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cacheSize = try object.required("cache-size", at: path)
-        self.bytes = try object.required("bytes", at: path)
-        self.pages = try object.required("pages", at: path)
-        self.cacheMiss = try object.required("cache-miss", at: path)
-        self.cacheMissRate = try object.optional("cache-miss-rate", at: path)
-        self.encodingRate = try object.optional("encoding-rate", at: path)
-        self.overflow = try object.required("overflow", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cacheSize = try reader.required("cache-size", at: path)
+        self.bytes = try reader.required("bytes", at: path)
+        self.pages = try reader.required("pages", at: path)
+        self.cacheMiss = try reader.required("cache-miss", at: path)
+        self.cacheMissRate = try reader.optional("cache-miss-rate", at: path)
+        self.encodingRate = try reader.optional("encoding-rate", at: path)
+        self.overflow = try reader.required("overflow", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1979,6 +2192,7 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
         object.set("cache-miss-rate", self.cacheMissRate)
         object.set("encoding-rate", self.encodingRate)
         object["overflow"] = self.overflow.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2039,20 +2253,24 @@ public struct CalcDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var samplePages: Int64?
     /// `mode` · since 6.2.0
     public var mode: DirtyRateMeasureMode?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(calcTime: Int64, calcTimeUnit: TimeUnit? = nil, samplePages: Int64? = nil, mode: DirtyRateMeasureMode? = nil) {
+    public init(calcTime: Int64, calcTimeUnit: TimeUnit? = nil, samplePages: Int64? = nil, mode: DirtyRateMeasureMode? = nil, unknownMembers: JSONObject = [:]) {
         self.calcTime = calcTime
         self.calcTimeUnit = calcTimeUnit
         self.samplePages = samplePages
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.calcTime = try object.required("calc-time", at: path)
-        self.calcTimeUnit = try object.optional("calc-time-unit", at: path)
-        self.samplePages = try object.optional("sample-pages", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.calcTime = try reader.required("calc-time", at: path)
+        self.calcTimeUnit = try reader.optional("calc-time-unit", at: path)
+        self.samplePages = try reader.optional("sample-pages", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2061,6 +2279,7 @@ public struct CalcDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("calc-time-unit", self.calcTimeUnit)
         object.set("sample-pages", self.samplePages)
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2078,19 +2297,24 @@ public struct CancelVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hasha
 
     /// `cpu-index`
     public var cpuIndex: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpuIndex: Int64? = nil) {
+    public init(cpuIndex: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.cpuIndex = cpuIndex
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpuIndex = try object.optional("cpu-index", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cpuIndex = try reader.optional("cpu-index", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("cpu-index", self.cpuIndex)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2121,20 +2345,32 @@ public struct MigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var detach: Bool?
     /// `resume` · since 3.0.0
     public var resume: Bool?
+    /// `blk` · until 9.0.0, deprecated in 8.2.0
+    public var blk: Bool?
+    /// `inc` · until 9.0.0, deprecated in 8.2.0
+    public var inc: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(uri: String? = nil, channels: [MigrationChannel]? = nil, detach: Bool? = nil, resume: Bool? = nil) {
+    public init(uri: String? = nil, channels: [MigrationChannel]? = nil, detach: Bool? = nil, resume: Bool? = nil, blk: Bool? = nil, inc: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.uri = uri
         self.channels = channels
         self.detach = detach
         self.resume = resume
+        self.blk = blk
+        self.inc = inc
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.uri = try object.optional("uri", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.detach = try object.optional("detach", at: path)
-        self.resume = try object.optional("resume", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.uri = try reader.optional("uri", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.detach = try reader.optional("detach", at: path)
+        self.resume = try reader.optional("resume", at: path)
+        self.blk = try reader.optional("blk", at: path)
+        self.inc = try reader.optional("inc", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2143,6 +2379,9 @@ public struct MigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("channels", self.channels)
         object.set("detach", self.detach)
         object.set("resume", self.resume)
+        object.set("blk", self.blk)
+        object.set("inc", self.inc)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2160,19 +2399,24 @@ public struct MigrateContinueCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `state`
     public var state: MigrationStatus
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(state: MigrationStatus) {
+    public init(state: MigrationStatus, unknownMembers: JSONObject = [:]) {
         self.state = state
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.state = try object.required("state", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.state = try reader.required("state", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["state"] = self.state.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2198,18 +2442,22 @@ public struct MigrateIncomingCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var channels: [MigrationChannel]?
     /// `exit-on-error` · since 9.1.0
     public var exitOnError: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(uri: String? = nil, channels: [MigrationChannel]? = nil, exitOnError: Bool? = nil) {
+    public init(uri: String? = nil, channels: [MigrationChannel]? = nil, exitOnError: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.uri = uri
         self.channels = channels
         self.exitOnError = exitOnError
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.uri = try object.optional("uri", at: path)
-        self.channels = try object.optional("channels", at: path)
-        self.exitOnError = try object.optional("exit-on-error", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.uri = try reader.optional("uri", at: path)
+        self.channels = try reader.optional("channels", at: path)
+        self.exitOnError = try reader.optional("exit-on-error", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2217,6 +2465,7 @@ public struct MigrateIncomingCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("uri", self.uri)
         object.set("channels", self.channels)
         object.set("exit-on-error", self.exitOnError)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2232,18 +2481,26 @@ public struct MigratePauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = true
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 0, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2256,19 +2513,24 @@ public struct MigrateRecoverCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `uri`
     public var uri: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(uri: String) {
+    public init(uri: String, unknownMembers: JSONObject = [:]) {
         self.uri = uri
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.uri = try object.required("uri", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.uri = try reader.required("uri", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["uri"] = self.uri.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2286,19 +2548,24 @@ public struct MigrateSetCacheSizeCommand: QMPCommand, QMPJSONConvertible, Hashab
 
     /// `value` · until 5.2.0
     public var value: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(value: Int64) {
+    public init(value: Int64, unknownMembers: JSONObject = [:]) {
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2316,19 +2583,24 @@ public struct MigrateSetCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Has
 
     /// `capabilities`
     public var capabilities: [MigrationCapabilityStatus]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(capabilities: [MigrationCapabilityStatus]) {
+    public init(capabilities: [MigrationCapabilityStatus], unknownMembers: JSONObject = [:]) {
         self.capabilities = capabilities
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.capabilities = try object.required("capabilities", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.capabilities = try reader.required("capabilities", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["capabilities"] = self.capabilities.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2445,8 +2717,24 @@ public struct MigrateSetParametersCommand: QMPCommand, QMPJSONConvertible, Hasha
     public var directIo: Bool?
     /// `cpr-exec-command` · since 10.2.2
     public var cprExecCommand: [String]?
+    /// `block-incremental` · until 9.0.0, deprecated in 8.2.0
+    public var blockIncremental: Bool?
+    /// `compress-level` · until 9.0.0, deprecated in 8.2.0
+    public var compressLevel: UInt8?
+    /// `compress-threads` · until 9.0.0, deprecated in 8.2.0
+    public var compressThreads: UInt8?
+    /// `decompress-threads` · until 9.0.0, deprecated in 8.2.0
+    public var decompressThreads: UInt8?
+    /// `x-multifd-channels` · since 2.11.0, until 3.1.0
+    public var xMultifdChannels: Int64?
+    /// `x-multifd-page-count` · since 2.11.0, until 3.1.0
+    public var xMultifdPageCount: Int64?
+    /// `compress-wait-thread` · since 3.1.0, until 9.0.0, deprecated in 8.2.0
+    public var compressWaitThread: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(announceInitial: UInt64? = nil, announceMax: UInt64? = nil, announceRounds: UInt64? = nil, announceStep: UInt64? = nil, throttleTriggerThreshold: UInt8? = nil, cpuThrottleInitial: UInt8? = nil, cpuThrottleIncrement: UInt8? = nil, cpuThrottleTailslow: Bool? = nil, tlsCreds: StrOrNull? = nil, tlsHostname: StrOrNull? = nil, tlsAuthz: StrOrNull? = nil, maxBandwidth: UInt64? = nil, availSwitchoverBandwidth: UInt64? = nil, downtimeLimit: UInt64? = nil, xCheckpointDelay: UInt32? = nil, multifdChannels: UInt8? = nil, xbzrleCacheSize: UInt64? = nil, maxPostcopyBandwidth: UInt64? = nil, maxCpuThrottle: UInt8? = nil, multifdCompression: MultiFDCompression? = nil, multifdZlibLevel: UInt8? = nil, multifdQatzipLevel: UInt8? = nil, multifdZstdLevel: UInt8? = nil, blockBitmapMapping: [BitmapMigrationNodeAlias]? = nil, xVcpuDirtyLimitPeriod: UInt64? = nil, vcpuDirtyLimit: UInt64? = nil, mode: MigMode? = nil, zeroPageDetection: ZeroPageDetection? = nil, directIo: Bool? = nil, cprExecCommand: [String]? = nil) {
+    public init(announceInitial: UInt64? = nil, announceMax: UInt64? = nil, announceRounds: UInt64? = nil, announceStep: UInt64? = nil, throttleTriggerThreshold: UInt8? = nil, cpuThrottleInitial: UInt8? = nil, cpuThrottleIncrement: UInt8? = nil, cpuThrottleTailslow: Bool? = nil, tlsCreds: StrOrNull? = nil, tlsHostname: StrOrNull? = nil, tlsAuthz: StrOrNull? = nil, maxBandwidth: UInt64? = nil, availSwitchoverBandwidth: UInt64? = nil, downtimeLimit: UInt64? = nil, xCheckpointDelay: UInt32? = nil, multifdChannels: UInt8? = nil, xbzrleCacheSize: UInt64? = nil, maxPostcopyBandwidth: UInt64? = nil, maxCpuThrottle: UInt8? = nil, multifdCompression: MultiFDCompression? = nil, multifdZlibLevel: UInt8? = nil, multifdQatzipLevel: UInt8? = nil, multifdZstdLevel: UInt8? = nil, blockBitmapMapping: [BitmapMigrationNodeAlias]? = nil, xVcpuDirtyLimitPeriod: UInt64? = nil, vcpuDirtyLimit: UInt64? = nil, mode: MigMode? = nil, zeroPageDetection: ZeroPageDetection? = nil, directIo: Bool? = nil, cprExecCommand: [String]? = nil, blockIncremental: Bool? = nil, compressLevel: UInt8? = nil, compressThreads: UInt8? = nil, decompressThreads: UInt8? = nil, xMultifdChannels: Int64? = nil, xMultifdPageCount: Int64? = nil, compressWaitThread: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.announceInitial = announceInitial
         self.announceMax = announceMax
         self.announceRounds = announceRounds
@@ -2477,40 +2765,56 @@ public struct MigrateSetParametersCommand: QMPCommand, QMPJSONConvertible, Hasha
         self.zeroPageDetection = zeroPageDetection
         self.directIo = directIo
         self.cprExecCommand = cprExecCommand
+        self.blockIncremental = blockIncremental
+        self.compressLevel = compressLevel
+        self.compressThreads = compressThreads
+        self.decompressThreads = decompressThreads
+        self.xMultifdChannels = xMultifdChannels
+        self.xMultifdPageCount = xMultifdPageCount
+        self.compressWaitThread = compressWaitThread
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.announceInitial = try object.optional("announce-initial", at: path)
-        self.announceMax = try object.optional("announce-max", at: path)
-        self.announceRounds = try object.optional("announce-rounds", at: path)
-        self.announceStep = try object.optional("announce-step", at: path)
-        self.throttleTriggerThreshold = try object.optional("throttle-trigger-threshold", at: path)
-        self.cpuThrottleInitial = try object.optional("cpu-throttle-initial", at: path)
-        self.cpuThrottleIncrement = try object.optional("cpu-throttle-increment", at: path)
-        self.cpuThrottleTailslow = try object.optional("cpu-throttle-tailslow", at: path)
-        self.tlsCreds = try object.optional("tls-creds", at: path)
-        self.tlsHostname = try object.optional("tls-hostname", at: path)
-        self.tlsAuthz = try object.optional("tls-authz", at: path)
-        self.maxBandwidth = try object.optional("max-bandwidth", at: path)
-        self.availSwitchoverBandwidth = try object.optional("avail-switchover-bandwidth", at: path)
-        self.downtimeLimit = try object.optional("downtime-limit", at: path)
-        self.xCheckpointDelay = try object.optional("x-checkpoint-delay", at: path)
-        self.multifdChannels = try object.optional("multifd-channels", at: path)
-        self.xbzrleCacheSize = try object.optional("xbzrle-cache-size", at: path)
-        self.maxPostcopyBandwidth = try object.optional("max-postcopy-bandwidth", at: path)
-        self.maxCpuThrottle = try object.optional("max-cpu-throttle", at: path)
-        self.multifdCompression = try object.optional("multifd-compression", at: path)
-        self.multifdZlibLevel = try object.optional("multifd-zlib-level", at: path)
-        self.multifdQatzipLevel = try object.optional("multifd-qatzip-level", at: path)
-        self.multifdZstdLevel = try object.optional("multifd-zstd-level", at: path)
-        self.blockBitmapMapping = try object.optional("block-bitmap-mapping", at: path)
-        self.xVcpuDirtyLimitPeriod = try object.optional("x-vcpu-dirty-limit-period", at: path)
-        self.vcpuDirtyLimit = try object.optional("vcpu-dirty-limit", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.zeroPageDetection = try object.optional("zero-page-detection", at: path)
-        self.directIo = try object.optional("direct-io", at: path)
-        self.cprExecCommand = try object.optional("cpr-exec-command", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.announceInitial = try reader.optional("announce-initial", at: path)
+        self.announceMax = try reader.optional("announce-max", at: path)
+        self.announceRounds = try reader.optional("announce-rounds", at: path)
+        self.announceStep = try reader.optional("announce-step", at: path)
+        self.throttleTriggerThreshold = try reader.optional("throttle-trigger-threshold", at: path)
+        self.cpuThrottleInitial = try reader.optional("cpu-throttle-initial", at: path)
+        self.cpuThrottleIncrement = try reader.optional("cpu-throttle-increment", at: path)
+        self.cpuThrottleTailslow = try reader.optional("cpu-throttle-tailslow", at: path)
+        self.tlsCreds = try reader.optional("tls-creds", at: path)
+        self.tlsHostname = try reader.optional("tls-hostname", at: path)
+        self.tlsAuthz = try reader.optional("tls-authz", at: path)
+        self.maxBandwidth = try reader.optional("max-bandwidth", at: path)
+        self.availSwitchoverBandwidth = try reader.optional("avail-switchover-bandwidth", at: path)
+        self.downtimeLimit = try reader.optional("downtime-limit", at: path)
+        self.xCheckpointDelay = try reader.optional("x-checkpoint-delay", at: path)
+        self.multifdChannels = try reader.optional("multifd-channels", at: path)
+        self.xbzrleCacheSize = try reader.optional("xbzrle-cache-size", at: path)
+        self.maxPostcopyBandwidth = try reader.optional("max-postcopy-bandwidth", at: path)
+        self.maxCpuThrottle = try reader.optional("max-cpu-throttle", at: path)
+        self.multifdCompression = try reader.optional("multifd-compression", at: path)
+        self.multifdZlibLevel = try reader.optional("multifd-zlib-level", at: path)
+        self.multifdQatzipLevel = try reader.optional("multifd-qatzip-level", at: path)
+        self.multifdZstdLevel = try reader.optional("multifd-zstd-level", at: path)
+        self.blockBitmapMapping = try reader.optional("block-bitmap-mapping", at: path)
+        self.xVcpuDirtyLimitPeriod = try reader.optional("x-vcpu-dirty-limit-period", at: path)
+        self.vcpuDirtyLimit = try reader.optional("vcpu-dirty-limit", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.zeroPageDetection = try reader.optional("zero-page-detection", at: path)
+        self.directIo = try reader.optional("direct-io", at: path)
+        self.cprExecCommand = try reader.optional("cpr-exec-command", at: path)
+        self.blockIncremental = try reader.optional("block-incremental", at: path)
+        self.compressLevel = try reader.optional("compress-level", at: path)
+        self.compressThreads = try reader.optional("compress-threads", at: path)
+        self.decompressThreads = try reader.optional("decompress-threads", at: path)
+        self.xMultifdChannels = try reader.optional("x-multifd-channels", at: path)
+        self.xMultifdPageCount = try reader.optional("x-multifd-page-count", at: path)
+        self.compressWaitThread = try reader.optional("compress-wait-thread", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2545,6 +2849,14 @@ public struct MigrateSetParametersCommand: QMPCommand, QMPJSONConvertible, Hasha
         object.set("zero-page-detection", self.zeroPageDetection)
         object.set("direct-io", self.directIo)
         object.set("cpr-exec-command", self.cprExecCommand)
+        object.set("block-incremental", self.blockIncremental)
+        object.set("compress-level", self.compressLevel)
+        object.set("compress-threads", self.compressThreads)
+        object.set("decompress-threads", self.decompressThreads)
+        object.set("x-multifd-channels", self.xMultifdChannels)
+        object.set("x-multifd-page-count", self.xMultifdPageCount)
+        object.set("compress-wait-thread", self.compressWaitThread)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2560,18 +2872,26 @@ public struct MigrateStartPostcopyCommand: QMPCommand, QMPJSONConvertible, Hasha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 5, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2582,18 +2902,26 @@ public struct MigrateCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2606,19 +2934,24 @@ public struct MigrateSetDowntimeCommand: QMPCommand, QMPJSONConvertible, Hashabl
 
     /// `value` · until 5.2.0
     public var value: Double
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(value: Double) {
+    public init(value: Double, unknownMembers: JSONObject = [:]) {
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2636,19 +2969,24 @@ public struct MigrateSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `value` · until 5.2.0
     public var value: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(value: Int64) {
+    public init(value: Int64, unknownMembers: JSONObject = [:]) {
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2664,18 +3002,26 @@ public struct QueryColoStatusCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(3, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2691,19 +3037,24 @@ public struct QueryDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `calc-time-unit` · since 8.2.0
     public var calcTimeUnit: TimeUnit?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(calcTimeUnit: TimeUnit? = nil) {
+    public init(calcTimeUnit: TimeUnit? = nil, unknownMembers: JSONObject = [:]) {
         self.calcTimeUnit = calcTimeUnit
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.calcTimeUnit = try object.optional("calc-time-unit", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.calcTimeUnit = try reader.optional("calc-time-unit", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("calc-time-unit", self.calcTimeUnit)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2719,18 +3070,26 @@ public struct QueryMigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2741,18 +3100,26 @@ public struct QueryMigrateCacheSizeCommand: QMPCommand, QMPJSONConvertible, Hash
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0), through: QEMUVersion(5, 2, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(5, 0, 0), through: QEMUVersion(5, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2763,18 +3130,26 @@ public struct QueryMigrateCapabilitiesCommand: QMPCommand, QMPJSONConvertible, H
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2785,18 +3160,26 @@ public struct QueryMigrateParametersCommand: QMPCommand, QMPJSONConvertible, Has
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2807,18 +3190,26 @@ public struct QueryMigrationthreadsCommand: QMPCommand, QMPJSONConvertible, Hash
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(8, 0, 0))], features: ["deprecated": [QEMUVersionRange(from: QEMUVersion(9, 2, 0, prerelease: "rc2"))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2829,18 +3220,26 @@ public struct QueryVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2851,18 +3250,26 @@ public struct QueryXenReplicationStatusCommand: QMPCommand, QMPJSONConvertible, 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2877,22 +3284,27 @@ public struct SetVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hashable
     public var cpuIndex: Int64?
     /// `dirty-rate`
     public var dirtyRate: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpuIndex: Int64? = nil, dirtyRate: UInt64) {
+    public init(cpuIndex: Int64? = nil, dirtyRate: UInt64, unknownMembers: JSONObject = [:]) {
         self.cpuIndex = cpuIndex
         self.dirtyRate = dirtyRate
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpuIndex = try object.optional("cpu-index", at: path)
-        self.dirtyRate = try object.required("dirty-rate", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.cpuIndex = try reader.optional("cpu-index", at: path)
+        self.dirtyRate = try reader.required("dirty-rate", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("cpu-index", self.cpuIndex)
         object["dirty-rate"] = self.dirtyRate.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2914,18 +3326,22 @@ public struct SnapshotDeleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var tag: String
     /// `devices`
     public var devices: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String, tag: String, devices: [String]) {
+    public init(jobId: String, tag: String, devices: [String], unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.tag = tag
         self.devices = devices
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.required("job-id", at: path)
-        self.tag = try object.required("tag", at: path)
-        self.devices = try object.required("devices", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.required("job-id", at: path)
+        self.tag = try reader.required("tag", at: path)
+        self.devices = try reader.required("devices", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2933,6 +3349,7 @@ public struct SnapshotDeleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["job-id"] = self.jobId.json
         object["tag"] = self.tag.json
         object["devices"] = self.devices.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2956,20 +3373,24 @@ public struct SnapshotLoadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var vmstate: String
     /// `devices`
     public var devices: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String, tag: String, vmstate: String, devices: [String]) {
+    public init(jobId: String, tag: String, vmstate: String, devices: [String], unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.tag = tag
         self.vmstate = vmstate
         self.devices = devices
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.required("job-id", at: path)
-        self.tag = try object.required("tag", at: path)
-        self.vmstate = try object.required("vmstate", at: path)
-        self.devices = try object.required("devices", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.required("job-id", at: path)
+        self.tag = try reader.required("tag", at: path)
+        self.vmstate = try reader.required("vmstate", at: path)
+        self.devices = try reader.required("devices", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2978,6 +3399,7 @@ public struct SnapshotLoadCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["tag"] = self.tag.json
         object["vmstate"] = self.vmstate.json
         object["devices"] = self.devices.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3001,20 +3423,24 @@ public struct SnapshotSaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var vmstate: String
     /// `devices`
     public var devices: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(jobId: String, tag: String, vmstate: String, devices: [String]) {
+    public init(jobId: String, tag: String, vmstate: String, devices: [String], unknownMembers: JSONObject = [:]) {
         self.jobId = jobId
         self.tag = tag
         self.vmstate = vmstate
         self.devices = devices
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.jobId = try object.required("job-id", at: path)
-        self.tag = try object.required("tag", at: path)
-        self.vmstate = try object.required("vmstate", at: path)
-        self.devices = try object.required("devices", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.jobId = try reader.required("job-id", at: path)
+        self.tag = try reader.required("tag", at: path)
+        self.vmstate = try reader.required("vmstate", at: path)
+        self.devices = try reader.required("devices", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3023,6 +3449,7 @@ public struct SnapshotSaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["tag"] = self.tag.json
         object["vmstate"] = self.vmstate.json
         object["devices"] = self.devices.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3038,18 +3465,26 @@ public struct XColoLostHeartbeatCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 8, 0))], features: ["unstable": [QEMUVersionRange(from: QEMUVersion(6, 2, 0))]])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3060,18 +3495,26 @@ public struct XenColoDoCheckpointCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 9, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3084,19 +3527,24 @@ public struct XenLoadDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
 
     /// `filename`
     public var filename: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String) {
+    public init(filename: String, unknownMembers: JSONObject = [:]) {
         self.filename = filename
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3119,22 +3567,27 @@ public struct XenSaveDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
     public var filename: String
     /// `live` · since 2.11.0
     public var live: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(filename: String, live: Bool? = nil) {
+    public init(filename: String, live: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.filename = filename
         self.live = live
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.filename = try object.required("filename", at: path)
-        self.live = try object.optional("live", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.filename = try reader.required("filename", at: path)
+        self.live = try reader.optional("live", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["filename"] = self.filename.json
         object.set("live", self.live)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3152,19 +3605,24 @@ public struct XenSetGlobalDirtyLogCommand: QMPCommand, QMPJSONConvertible, Hasha
 
     /// `enable`
     public var enable: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enable: Bool) {
+    public init(enable: Bool, unknownMembers: JSONObject = [:]) {
         self.enable = enable
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enable = try object.required("enable", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enable = try reader.required("enable", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["enable"] = self.enable.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3186,18 +3644,22 @@ public struct XenSetReplicationCommand: QMPCommand, QMPJSONConvertible, Hashable
     public var primary: Bool
     /// `failover`
     public var failover: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(enable: Bool, primary: Bool, failover: Bool? = nil) {
+    public init(enable: Bool, primary: Bool, failover: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.enable = enable
         self.primary = primary
         self.failover = failover
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.enable = try object.required("enable", at: path)
-        self.primary = try object.required("primary", at: path)
-        self.failover = try object.optional("failover", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.enable = try reader.required("enable", at: path)
+        self.primary = try reader.required("primary", at: path)
+        self.failover = try reader.optional("failover", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3205,6 +3667,7 @@ public struct XenSetReplicationCommand: QMPCommand, QMPJSONConvertible, Hashable
         object["enable"] = self.enable.json
         object["primary"] = self.primary.json
         object.set("failover", self.failover)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3222,22 +3685,27 @@ public struct ColoExitEvent: QMPEventPayload, Hashable {
     public var mode: COLOMode
     /// `reason`
     public var reason: COLOExitReason
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mode: COLOMode, reason: COLOExitReason) {
+    public init(mode: COLOMode, reason: COLOExitReason, unknownMembers: JSONObject = [:]) {
         self.mode = mode
         self.reason = reason
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mode = try object.required("mode", at: path)
-        self.reason = try object.required("reason", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.mode = try reader.required("mode", at: path)
+        self.reason = try reader.required("reason", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["mode"] = self.mode.json
         object["reason"] = self.reason.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3249,19 +3717,24 @@ public struct MigrationEvent: QMPEventPayload, Hashable {
 
     /// `status`
     public var status: MigrationStatus
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(status: MigrationStatus) {
+    public init(status: MigrationStatus, unknownMembers: JSONObject = [:]) {
         self.status = status
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.status = try object.required("status", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.status = try reader.required("status", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["status"] = self.status.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3273,19 +3746,24 @@ public struct MigrationPassEvent: QMPEventPayload, Hashable {
 
     /// `pass`
     public var pass: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pass: Int64) {
+    public init(pass: Int64, unknownMembers: JSONObject = [:]) {
         self.pass = pass
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pass = try object.required("pass", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.pass = try reader.required("pass", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pass"] = self.pass.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -3297,19 +3775,24 @@ public struct UnplugPrimaryEvent: QMPEventPayload, Hashable {
 
     /// `device-id`
     public var deviceId: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deviceId: String) {
+    public init(deviceId: String, unknownMembers: JSONObject = [:]) {
         self.deviceId = deviceId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.deviceId = try object.required("device-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.deviceId = try reader.required("device-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device-id"] = self.deviceId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

@@ -51,24 +51,28 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
     public var interfaces: [String]?
     /// `id` · since 4.1.0
     public var id: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(initial: Int64, max: Int64, rounds: Int64, step: Int64, interfaces: [String]? = nil, id: String? = nil) {
+    public init(initial: Int64, max: Int64, rounds: Int64, step: Int64, interfaces: [String]? = nil, id: String? = nil, unknownMembers: JSONObject = [:]) {
         self.initial = initial
         self.max = max
         self.rounds = rounds
         self.step = step
         self.interfaces = interfaces
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.initial = try object.required("initial", at: path)
-        self.max = try object.required("max", at: path)
-        self.rounds = try object.required("rounds", at: path)
-        self.step = try object.required("step", at: path)
-        self.interfaces = try object.optional("interfaces", at: path)
-        self.id = try object.optional("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.initial = try reader.required("initial", at: path)
+        self.max = try reader.required("max", at: path)
+        self.rounds = try reader.required("rounds", at: path)
+        self.step = try reader.required("step", at: path)
+        self.interfaces = try reader.optional("interfaces", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -79,6 +83,7 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
         object["step"] = self.step.json
         object.set("interfaces", self.interfaces)
         object.set("id", self.id)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -259,8 +264,10 @@ public struct NetDevPasstOptions: QMPJSONConvertible, Hashable {
     public var udpPorts: [QAPIString]?
     /// `param`
     public var param: [QAPIString]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String? = nil, quiet: Bool? = nil, vhostUser: Bool? = nil, mtu: Int64? = nil, address: String? = nil, netmask: String? = nil, mac: String? = nil, gateway: String? = nil, interface: String? = nil, outbound: String? = nil, outboundIf4: String? = nil, outboundIf6: String? = nil, dns: String? = nil, search: [QAPIString]? = nil, fqdn: String? = nil, dhcpDns: Bool? = nil, dhcpSearch: Bool? = nil, mapHostLoopback: String? = nil, mapGuestAddr: String? = nil, dnsForward: String? = nil, dnsHost: String? = nil, tcp: Bool? = nil, udp: Bool? = nil, icmp: Bool? = nil, dhcp: Bool? = nil, ndp: Bool? = nil, dhcpv6: Bool? = nil, ra: Bool? = nil, freebind: Bool? = nil, ipv4: Bool? = nil, ipv6: Bool? = nil, tcpPorts: [QAPIString]? = nil, udpPorts: [QAPIString]? = nil, param: [QAPIString]? = nil) {
+    public init(path: String? = nil, quiet: Bool? = nil, vhostUser: Bool? = nil, mtu: Int64? = nil, address: String? = nil, netmask: String? = nil, mac: String? = nil, gateway: String? = nil, interface: String? = nil, outbound: String? = nil, outboundIf4: String? = nil, outboundIf6: String? = nil, dns: String? = nil, search: [QAPIString]? = nil, fqdn: String? = nil, dhcpDns: Bool? = nil, dhcpSearch: Bool? = nil, mapHostLoopback: String? = nil, mapGuestAddr: String? = nil, dnsForward: String? = nil, dnsHost: String? = nil, tcp: Bool? = nil, udp: Bool? = nil, icmp: Bool? = nil, dhcp: Bool? = nil, ndp: Bool? = nil, dhcpv6: Bool? = nil, ra: Bool? = nil, freebind: Bool? = nil, ipv4: Bool? = nil, ipv6: Bool? = nil, tcpPorts: [QAPIString]? = nil, udpPorts: [QAPIString]? = nil, param: [QAPIString]? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.quiet = quiet
         self.vhostUser = vhostUser
@@ -295,44 +302,51 @@ public struct NetDevPasstOptions: QMPJSONConvertible, Hashable {
         self.tcpPorts = tcpPorts
         self.udpPorts = udpPorts
         self.param = param
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.path = try reader.optional("path", at: path)
+        self.quiet = try reader.optional("quiet", at: path)
+        self.vhostUser = try reader.optional("vhost-user", at: path)
+        self.mtu = try reader.optional("mtu", at: path)
+        self.address = try reader.optional("address", at: path)
+        self.netmask = try reader.optional("netmask", at: path)
+        self.mac = try reader.optional("mac", at: path)
+        self.gateway = try reader.optional("gateway", at: path)
+        self.interface = try reader.optional("interface", at: path)
+        self.outbound = try reader.optional("outbound", at: path)
+        self.outboundIf4 = try reader.optional("outbound-if4", at: path)
+        self.outboundIf6 = try reader.optional("outbound-if6", at: path)
+        self.dns = try reader.optional("dns", at: path)
+        self.search = try reader.optional("search", at: path)
+        self.fqdn = try reader.optional("fqdn", at: path)
+        self.dhcpDns = try reader.optional("dhcp-dns", at: path)
+        self.dhcpSearch = try reader.optional("dhcp-search", at: path)
+        self.mapHostLoopback = try reader.optional("map-host-loopback", at: path)
+        self.mapGuestAddr = try reader.optional("map-guest-addr", at: path)
+        self.dnsForward = try reader.optional("dns-forward", at: path)
+        self.dnsHost = try reader.optional("dns-host", at: path)
+        self.tcp = try reader.optional("tcp", at: path)
+        self.udp = try reader.optional("udp", at: path)
+        self.icmp = try reader.optional("icmp", at: path)
+        self.dhcp = try reader.optional("dhcp", at: path)
+        self.ndp = try reader.optional("ndp", at: path)
+        self.dhcpv6 = try reader.optional("dhcpv6", at: path)
+        self.ra = try reader.optional("ra", at: path)
+        self.freebind = try reader.optional("freebind", at: path)
+        self.ipv4 = try reader.optional("ipv4", at: path)
+        self.ipv6 = try reader.optional("ipv6", at: path)
+        self.tcpPorts = try reader.optional("tcp-ports", at: path)
+        self.udpPorts = try reader.optional("udp-ports", at: path)
+        self.param = try reader.optional("param", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.optional("path", at: path)
-        self.quiet = try object.optional("quiet", at: path)
-        self.vhostUser = try object.optional("vhost-user", at: path)
-        self.mtu = try object.optional("mtu", at: path)
-        self.address = try object.optional("address", at: path)
-        self.netmask = try object.optional("netmask", at: path)
-        self.mac = try object.optional("mac", at: path)
-        self.gateway = try object.optional("gateway", at: path)
-        self.interface = try object.optional("interface", at: path)
-        self.outbound = try object.optional("outbound", at: path)
-        self.outboundIf4 = try object.optional("outbound-if4", at: path)
-        self.outboundIf6 = try object.optional("outbound-if6", at: path)
-        self.dns = try object.optional("dns", at: path)
-        self.search = try object.optional("search", at: path)
-        self.fqdn = try object.optional("fqdn", at: path)
-        self.dhcpDns = try object.optional("dhcp-dns", at: path)
-        self.dhcpSearch = try object.optional("dhcp-search", at: path)
-        self.mapHostLoopback = try object.optional("map-host-loopback", at: path)
-        self.mapGuestAddr = try object.optional("map-guest-addr", at: path)
-        self.dnsForward = try object.optional("dns-forward", at: path)
-        self.dnsHost = try object.optional("dns-host", at: path)
-        self.tcp = try object.optional("tcp", at: path)
-        self.udp = try object.optional("udp", at: path)
-        self.icmp = try object.optional("icmp", at: path)
-        self.dhcp = try object.optional("dhcp", at: path)
-        self.ndp = try object.optional("ndp", at: path)
-        self.dhcpv6 = try object.optional("dhcpv6", at: path)
-        self.ra = try object.optional("ra", at: path)
-        self.freebind = try object.optional("freebind", at: path)
-        self.ipv4 = try object.optional("ipv4", at: path)
-        self.ipv6 = try object.optional("ipv6", at: path)
-        self.tcpPorts = try object.optional("tcp-ports", at: path)
-        self.udpPorts = try object.optional("udp-ports", at: path)
-        self.param = try object.optional("param", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -371,6 +385,7 @@ public struct NetDevPasstOptions: QMPJSONConvertible, Hashable {
         object.set("tcp-ports", self.tcpPorts)
         object.set("udp-ports", self.udpPorts)
         object.set("param", self.param)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -385,18 +400,26 @@ public struct NetLegacy: QMPJSONConvertible, Hashable {
     public var name: String?
     /// `opts` · until 5.0.0
     public var opts: NetLegacyOptions
+    /// `vlan` · until 2.12.0
+    public var vlan: Int32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String? = nil, name: String? = nil, opts: NetLegacyOptions) {
+    public init(id: String? = nil, name: String? = nil, opts: NetLegacyOptions, vlan: Int32? = nil, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.name = name
         self.opts = opts
+        self.vlan = vlan
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.optional("id", at: path)
-        self.name = try object.optional("name", at: path)
-        self.opts = try object.required("opts", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.optional("id", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.opts = try reader.required("opts", at: path)
+        self.vlan = try reader.optional("vlan", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -404,6 +427,8 @@ public struct NetLegacy: QMPJSONConvertible, Hashable {
         object.set("id", self.id)
         object.set("name", self.name)
         object["opts"] = self.opts.json
+        object.set("vlan", self.vlan)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -421,22 +446,31 @@ public struct NetLegacyNicOptions: QMPJSONConvertible, Hashable {
     public var addr: String?
     /// `vectors`
     public var vectors: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdev: String? = nil, macaddr: String? = nil, model: String? = nil, addr: String? = nil, vectors: UInt32? = nil) {
+    public init(netdev: String? = nil, macaddr: String? = nil, model: String? = nil, addr: String? = nil, vectors: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.netdev = netdev
         self.macaddr = macaddr
         self.model = model
         self.addr = addr
         self.vectors = vectors
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.netdev = try reader.optional("netdev", at: path)
+        self.macaddr = try reader.optional("macaddr", at: path)
+        self.model = try reader.optional("model", at: path)
+        self.addr = try reader.optional("addr", at: path)
+        self.vectors = try reader.optional("vectors", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdev = try object.optional("netdev", at: path)
-        self.macaddr = try object.optional("macaddr", at: path)
-        self.model = try object.optional("model", at: path)
-        self.addr = try object.optional("addr", at: path)
-        self.vectors = try object.optional("vectors", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -446,6 +480,7 @@ public struct NetLegacyNicOptions: QMPJSONConvertible, Hashable {
         object.set("model", self.model)
         object.set("addr", self.addr)
         object.set("vectors", self.vectors)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -458,29 +493,31 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
     public var type: NetLegacyOptionsType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: NetLegacyOptionsType, branch: Branch) {
+    public init(type: NetLegacyOptionsType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .nic: self.branch = .nic(try NetLegacyNicOptions(json: json, path: path))
-        case .user: self.branch = .user(try NetdevUserOptions(json: json, path: path))
-        case .tap: self.branch = .tap(try NetdevTapOptions(json: json, path: path))
-        case .l2tpv3: self.branch = .l2tpv3(try NetdevL2TPv3Options(json: json, path: path))
-        case .socket: self.branch = .socket(try NetdevSocketOptions(json: json, path: path))
-        case .vde: self.branch = .vde(try NetdevVdeOptions(json: json, path: path))
-        case .bridge: self.branch = .bridge(try NetdevBridgeOptions(json: json, path: path))
-        case .netmap: self.branch = .netmap(try NetdevNetmapOptions(json: json, path: path))
-        case .vhostUser: self.branch = .vhostUser(try NetdevVhostUserOptions(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .nic: self.branch = .nic(try NetLegacyNicOptions(reading: &reader, at: path))
+        case .user: self.branch = .user(try NetdevUserOptions(reading: &reader, at: path))
+        case .tap: self.branch = .tap(try NetdevTapOptions(reading: &reader, at: path))
+        case .l2tpv3: self.branch = .l2tpv3(try NetdevL2TPv3Options(reading: &reader, at: path))
+        case .socket: self.branch = .socket(try NetdevSocketOptions(reading: &reader, at: path))
+        case .vde: self.branch = .vde(try NetdevVdeOptions(reading: &reader, at: path))
+        case .bridge: self.branch = .bridge(try NetdevBridgeOptions(reading: &reader, at: path))
+        case .netmap: self.branch = .netmap(try NetdevNetmapOptions(reading: &reader, at: path))
+        case .vhostUser: self.branch = .vhostUser(try NetdevVhostUserOptions(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -502,6 +539,7 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -602,54 +640,60 @@ public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
 /// QAPI union `Netdev`, told apart by `type`.
 /// In QEMU 1.2.0 and later.
 /// Shape changed in 2.7.0, 2.12.0, 3.0.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.1.0; this is the newest shape.
-/// No longer sent: `opts` (until 2.6.0).
 public struct Netdev: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
     /// `type` · since 2.7.0; optional here because not every QEMU sends it (required since 2.7.0)
     public var type: NetClientDriver?
+    /// `opts` · until 2.6.0; optional here because not every QEMU sends it (required from 1.2.0 to 2.6.0)
+    public var opts: NetClientOptions?
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String, type: NetClientDriver? = nil, branch: Branch) {
+    public init(id: String, type: NetClientDriver? = nil, opts: NetClientOptions? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.id = id
         self.type = type
+        self.opts = opts
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
-        self.type = try object.optional("type", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.type = try reader.optional("type", at: path)
+        self.opts = try reader.optional("opts", at: path)
         switch self.type {
-        case .nic: self.branch = .nic(try NetLegacyNicOptions(json: json, path: path))
-        case .passt: self.branch = .passt(try NetDevPasstOptions(json: json, path: path))
-        case .user: self.branch = .user(try NetdevUserOptions(json: json, path: path))
-        case .tap: self.branch = .tap(try NetdevTapOptions(json: json, path: path))
-        case .l2tpv3: self.branch = .l2tpv3(try NetdevL2TPv3Options(json: json, path: path))
-        case .socket: self.branch = .socket(try NetdevSocketOptions(json: json, path: path))
-        case .stream: self.branch = .stream(try NetdevStreamOptions(json: json, path: path))
-        case .dgram: self.branch = .dgram(try NetdevDgramOptions(json: json, path: path))
-        case .vde: self.branch = .vde(try NetdevVdeOptions(json: json, path: path))
-        case .bridge: self.branch = .bridge(try NetdevBridgeOptions(json: json, path: path))
-        case .hubport: self.branch = .hubport(try NetdevHubPortOptions(json: json, path: path))
-        case .netmap: self.branch = .netmap(try NetdevNetmapOptions(json: json, path: path))
-        case .afXdp: self.branch = .afXdp(try NetdevAFXDPOptions(json: json, path: path))
-        case .vhostUser: self.branch = .vhostUser(try NetdevVhostUserOptions(json: json, path: path))
-        case .vhostVdpa: self.branch = .vhostVdpa(try NetdevVhostVDPAOptions(json: json, path: path))
-        case .vmnetHost: self.branch = .vmnetHost(try NetdevVmnetHostOptions(json: json, path: path))
-        case .vmnetShared: self.branch = .vmnetShared(try NetdevVmnetSharedOptions(json: json, path: path))
-        case .vmnetBridged: self.branch = .vmnetBridged(try NetdevVmnetBridgedOptions(json: json, path: path))
-        default:
-            let common: Set<String> = ["id", "type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .nic: self.branch = .nic(try NetLegacyNicOptions(reading: &reader, at: path))
+        case .passt: self.branch = .passt(try NetDevPasstOptions(reading: &reader, at: path))
+        case .user: self.branch = .user(try NetdevUserOptions(reading: &reader, at: path))
+        case .tap: self.branch = .tap(try NetdevTapOptions(reading: &reader, at: path))
+        case .l2tpv3: self.branch = .l2tpv3(try NetdevL2TPv3Options(reading: &reader, at: path))
+        case .socket: self.branch = .socket(try NetdevSocketOptions(reading: &reader, at: path))
+        case .stream: self.branch = .stream(try NetdevStreamOptions(reading: &reader, at: path))
+        case .dgram: self.branch = .dgram(try NetdevDgramOptions(reading: &reader, at: path))
+        case .vde: self.branch = .vde(try NetdevVdeOptions(reading: &reader, at: path))
+        case .bridge: self.branch = .bridge(try NetdevBridgeOptions(reading: &reader, at: path))
+        case .hubport: self.branch = .hubport(try NetdevHubPortOptions(reading: &reader, at: path))
+        case .netmap: self.branch = .netmap(try NetdevNetmapOptions(reading: &reader, at: path))
+        case .afXdp: self.branch = .afXdp(try NetdevAFXDPOptions(reading: &reader, at: path))
+        case .vhostUser: self.branch = .vhostUser(try NetdevVhostUserOptions(reading: &reader, at: path))
+        case .vhostVdpa: self.branch = .vhostVdpa(try NetdevVhostVDPAOptions(reading: &reader, at: path))
+        case .vmnetHost: self.branch = .vmnetHost(try NetdevVmnetHostOptions(reading: &reader, at: path))
+        case .vmnetShared: self.branch = .vmnetShared(try NetdevVmnetSharedOptions(reading: &reader, at: path))
+        case .vmnetBridged: self.branch = .vmnetBridged(try NetdevVmnetBridgedOptions(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
         object.set("type", self.type)
+        object.set("opts", self.opts)
         let added: JSONObject
         switch self.branch {
         case .nic(let members): added = members.json.objectValue ?? [:]
@@ -675,6 +719,7 @@ public struct Netdev: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -743,8 +788,10 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
     public var mapPath: String?
     /// `map-start-index` · since 10.1.0
     public var mapStartIndex: Int32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(ifname: String, mode: AFXDPMode? = nil, forceCopy: Bool? = nil, queues: Int64? = nil, startQueue: Int64? = nil, inhibit: Bool? = nil, sockFds: String? = nil, mapPath: String? = nil, mapStartIndex: Int32? = nil) {
+    public init(ifname: String, mode: AFXDPMode? = nil, forceCopy: Bool? = nil, queues: Int64? = nil, startQueue: Int64? = nil, inhibit: Bool? = nil, sockFds: String? = nil, mapPath: String? = nil, mapStartIndex: Int32? = nil, unknownMembers: JSONObject = [:]) {
         self.ifname = ifname
         self.mode = mode
         self.forceCopy = forceCopy
@@ -754,19 +801,26 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
         self.sockFds = sockFds
         self.mapPath = mapPath
         self.mapStartIndex = mapStartIndex
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.ifname = try reader.required("ifname", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.forceCopy = try reader.optional("force-copy", at: path)
+        self.queues = try reader.optional("queues", at: path)
+        self.startQueue = try reader.optional("start-queue", at: path)
+        self.inhibit = try reader.optional("inhibit", at: path)
+        self.sockFds = try reader.optional("sock-fds", at: path)
+        self.mapPath = try reader.optional("map-path", at: path)
+        self.mapStartIndex = try reader.optional("map-start-index", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.ifname = try object.required("ifname", at: path)
-        self.mode = try object.optional("mode", at: path)
-        self.forceCopy = try object.optional("force-copy", at: path)
-        self.queues = try object.optional("queues", at: path)
-        self.startQueue = try object.optional("start-queue", at: path)
-        self.inhibit = try object.optional("inhibit", at: path)
-        self.sockFds = try object.optional("sock-fds", at: path)
-        self.mapPath = try object.optional("map-path", at: path)
-        self.mapStartIndex = try object.optional("map-start-index", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -780,6 +834,7 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
         object.set("sock-fds", self.sockFds)
         object.set("map-path", self.mapPath)
         object.set("map-start-index", self.mapStartIndex)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -791,22 +846,32 @@ public struct NetdevBridgeOptions: QMPJSONConvertible, Hashable {
     public var br: String?
     /// `helper`
     public var helper: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(br: String? = nil, helper: String? = nil) {
+    public init(br: String? = nil, helper: String? = nil, unknownMembers: JSONObject = [:]) {
         self.br = br
         self.helper = helper
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.br = try reader.optional("br", at: path)
+        self.helper = try reader.optional("helper", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.br = try object.optional("br", at: path)
-        self.helper = try object.optional("helper", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("br", self.br)
         object.set("helper", self.helper)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -818,22 +883,32 @@ public struct NetdevDgramOptions: QMPJSONConvertible, Hashable {
     public var local: SocketAddress?
     /// `remote`
     public var remote: SocketAddress?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(local: SocketAddress? = nil, remote: SocketAddress? = nil) {
+    public init(local: SocketAddress? = nil, remote: SocketAddress? = nil, unknownMembers: JSONObject = [:]) {
         self.local = local
         self.remote = remote
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.local = try reader.optional("local", at: path)
+        self.remote = try reader.optional("remote", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.local = try object.optional("local", at: path)
-        self.remote = try object.optional("remote", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("local", self.local)
         object.set("remote", self.remote)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -845,22 +920,27 @@ public struct NetdevDumpOptions: QMPJSONConvertible, Hashable {
     public var len: UInt64?
     /// `file` · until 2.11.0
     public var file: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(len: UInt64? = nil, file: String? = nil) {
+    public init(len: UInt64? = nil, file: String? = nil, unknownMembers: JSONObject = [:]) {
         self.len = len
         self.file = file
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.len = try object.optional("len", at: path)
-        self.file = try object.optional("file", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.len = try reader.optional("len", at: path)
+        self.file = try reader.optional("file", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("len", self.len)
         object.set("file", self.file)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -873,22 +953,32 @@ public struct NetdevHubPortOptions: QMPJSONConvertible, Hashable {
     public var hubid: Int32
     /// `netdev` · since 2.12.0
     public var netdev: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(hubid: Int32, netdev: String? = nil) {
+    public init(hubid: Int32, netdev: String? = nil, unknownMembers: JSONObject = [:]) {
         self.hubid = hubid
         self.netdev = netdev
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.hubid = try reader.required("hubid", at: path)
+        self.netdev = try reader.optional("netdev", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.hubid = try object.required("hubid", at: path)
-        self.netdev = try object.optional("netdev", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["hubid"] = self.hubid.json
         object.set("netdev", self.netdev)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -924,8 +1014,10 @@ public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
     public var rxsession: UInt32?
     /// `offset`
     public var offset: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(src: String, dst: String, srcport: String? = nil, dstport: String? = nil, ipv6: Bool? = nil, udp: Bool? = nil, cookie64: Bool? = nil, counter: Bool? = nil, pincounter: Bool? = nil, txcookie: UInt64? = nil, rxcookie: UInt64? = nil, txsession: UInt32, rxsession: UInt32? = nil, offset: UInt32? = nil) {
+    public init(src: String, dst: String, srcport: String? = nil, dstport: String? = nil, ipv6: Bool? = nil, udp: Bool? = nil, cookie64: Bool? = nil, counter: Bool? = nil, pincounter: Bool? = nil, txcookie: UInt64? = nil, rxcookie: UInt64? = nil, txsession: UInt32, rxsession: UInt32? = nil, offset: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.src = src
         self.dst = dst
         self.srcport = srcport
@@ -940,24 +1032,31 @@ public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
         self.txsession = txsession
         self.rxsession = rxsession
         self.offset = offset
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.src = try reader.required("src", at: path)
+        self.dst = try reader.required("dst", at: path)
+        self.srcport = try reader.optional("srcport", at: path)
+        self.dstport = try reader.optional("dstport", at: path)
+        self.ipv6 = try reader.optional("ipv6", at: path)
+        self.udp = try reader.optional("udp", at: path)
+        self.cookie64 = try reader.optional("cookie64", at: path)
+        self.counter = try reader.optional("counter", at: path)
+        self.pincounter = try reader.optional("pincounter", at: path)
+        self.txcookie = try reader.optional("txcookie", at: path)
+        self.rxcookie = try reader.optional("rxcookie", at: path)
+        self.txsession = try reader.required("txsession", at: path)
+        self.rxsession = try reader.optional("rxsession", at: path)
+        self.offset = try reader.optional("offset", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.src = try object.required("src", at: path)
-        self.dst = try object.required("dst", at: path)
-        self.srcport = try object.optional("srcport", at: path)
-        self.dstport = try object.optional("dstport", at: path)
-        self.ipv6 = try object.optional("ipv6", at: path)
-        self.udp = try object.optional("udp", at: path)
-        self.cookie64 = try object.optional("cookie64", at: path)
-        self.counter = try object.optional("counter", at: path)
-        self.pincounter = try object.optional("pincounter", at: path)
-        self.txcookie = try object.optional("txcookie", at: path)
-        self.rxcookie = try object.optional("rxcookie", at: path)
-        self.txsession = try object.required("txsession", at: path)
-        self.rxsession = try object.optional("rxsession", at: path)
-        self.offset = try object.optional("offset", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -976,6 +1075,7 @@ public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
         object["txsession"] = self.txsession.json
         object.set("rxsession", self.rxsession)
         object.set("offset", self.offset)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -987,22 +1087,32 @@ public struct NetdevNetmapOptions: QMPJSONConvertible, Hashable {
     public var ifname: String
     /// `devname`
     public var devname: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(ifname: String, devname: String? = nil) {
+    public init(ifname: String, devname: String? = nil, unknownMembers: JSONObject = [:]) {
         self.ifname = ifname
         self.devname = devname
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.ifname = try reader.required("ifname", at: path)
+        self.devname = try reader.optional("devname", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.ifname = try object.required("ifname", at: path)
-        self.devname = try object.optional("devname", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["ifname"] = self.ifname.json
         object.set("devname", self.devname)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1010,14 +1120,19 @@ public struct NetdevNetmapOptions: QMPJSONConvertible, Hashable {
 /// QAPI struct `NetdevNoneOptions`.
 /// In QEMU 1.2.0 to 2.12.0.
 public struct NetdevNoneOptions: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1036,24 +1151,33 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
     public var localaddr: String?
     /// `udp`
     public var udp: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fd: String? = nil, listen: String? = nil, connect: String? = nil, mcast: String? = nil, localaddr: String? = nil, udp: String? = nil) {
+    public init(fd: String? = nil, listen: String? = nil, connect: String? = nil, mcast: String? = nil, localaddr: String? = nil, udp: String? = nil, unknownMembers: JSONObject = [:]) {
         self.fd = fd
         self.listen = listen
         self.connect = connect
         self.mcast = mcast
         self.localaddr = localaddr
         self.udp = udp
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.fd = try reader.optional("fd", at: path)
+        self.listen = try reader.optional("listen", at: path)
+        self.connect = try reader.optional("connect", at: path)
+        self.mcast = try reader.optional("mcast", at: path)
+        self.localaddr = try reader.optional("localaddr", at: path)
+        self.udp = try reader.optional("udp", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fd = try object.optional("fd", at: path)
-        self.listen = try object.optional("listen", at: path)
-        self.connect = try object.optional("connect", at: path)
-        self.mcast = try object.optional("mcast", at: path)
-        self.localaddr = try object.optional("localaddr", at: path)
-        self.udp = try object.optional("udp", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1064,6 +1188,7 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
         object.set("mcast", self.mcast)
         object.set("localaddr", self.localaddr)
         object.set("udp", self.udp)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1071,7 +1196,6 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
 /// QAPI struct `NetdevStreamOptions`.
 /// In QEMU 7.2.0 and later.
 /// Shape changed in 8.0.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
-/// No longer sent: `reconnect` (until 10.0.13).
 public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
     /// `addr`
     public var addr: SocketAddress
@@ -1079,18 +1203,31 @@ public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
     public var server: Bool?
     /// `reconnect-ms` · since 9.2.0-rc2
     public var reconnectMs: Int64?
+    /// `reconnect` · since 8.0.0, until 10.0.13, deprecated in 9.2.0-rc2
+    public var reconnect: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(addr: SocketAddress, server: Bool? = nil, reconnectMs: Int64? = nil) {
+    public init(addr: SocketAddress, server: Bool? = nil, reconnectMs: Int64? = nil, reconnect: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.addr = addr
         self.server = server
         self.reconnectMs = reconnectMs
+        self.reconnect = reconnect
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.addr = try reader.required("addr", at: path)
+        self.server = try reader.optional("server", at: path)
+        self.reconnectMs = try reader.optional("reconnect-ms", at: path)
+        self.reconnect = try reader.optional("reconnect", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.addr = try object.required("addr", at: path)
-        self.server = try object.optional("server", at: path)
-        self.reconnectMs = try object.optional("reconnect-ms", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1098,6 +1235,8 @@ public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
         object["addr"] = self.addr.json
         object.set("server", self.server)
         object.set("reconnect-ms", self.reconnectMs)
+        object.set("reconnect", self.reconnect)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1136,8 +1275,10 @@ public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
     public var queues: UInt32?
     /// `poll-us` · since 2.7.0
     public var pollUs: UInt32?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(ifname: String? = nil, fd: String? = nil, fds: String? = nil, script: String? = nil, downscript: String? = nil, br: String? = nil, helper: String? = nil, sndbuf: UInt64? = nil, vnetHdr: Bool? = nil, vhost: Bool? = nil, vhostfd: String? = nil, vhostfds: String? = nil, vhostforce: Bool? = nil, queues: UInt32? = nil, pollUs: UInt32? = nil) {
+    public init(ifname: String? = nil, fd: String? = nil, fds: String? = nil, script: String? = nil, downscript: String? = nil, br: String? = nil, helper: String? = nil, sndbuf: UInt64? = nil, vnetHdr: Bool? = nil, vhost: Bool? = nil, vhostfd: String? = nil, vhostfds: String? = nil, vhostforce: Bool? = nil, queues: UInt32? = nil, pollUs: UInt32? = nil, unknownMembers: JSONObject = [:]) {
         self.ifname = ifname
         self.fd = fd
         self.fds = fds
@@ -1153,25 +1294,32 @@ public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
         self.vhostforce = vhostforce
         self.queues = queues
         self.pollUs = pollUs
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.ifname = try reader.optional("ifname", at: path)
+        self.fd = try reader.optional("fd", at: path)
+        self.fds = try reader.optional("fds", at: path)
+        self.script = try reader.optional("script", at: path)
+        self.downscript = try reader.optional("downscript", at: path)
+        self.br = try reader.optional("br", at: path)
+        self.helper = try reader.optional("helper", at: path)
+        self.sndbuf = try reader.optional("sndbuf", at: path)
+        self.vnetHdr = try reader.optional("vnet_hdr", at: path)
+        self.vhost = try reader.optional("vhost", at: path)
+        self.vhostfd = try reader.optional("vhostfd", at: path)
+        self.vhostfds = try reader.optional("vhostfds", at: path)
+        self.vhostforce = try reader.optional("vhostforce", at: path)
+        self.queues = try reader.optional("queues", at: path)
+        self.pollUs = try reader.optional("poll-us", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.ifname = try object.optional("ifname", at: path)
-        self.fd = try object.optional("fd", at: path)
-        self.fds = try object.optional("fds", at: path)
-        self.script = try object.optional("script", at: path)
-        self.downscript = try object.optional("downscript", at: path)
-        self.br = try object.optional("br", at: path)
-        self.helper = try object.optional("helper", at: path)
-        self.sndbuf = try object.optional("sndbuf", at: path)
-        self.vnetHdr = try object.optional("vnet_hdr", at: path)
-        self.vhost = try object.optional("vhost", at: path)
-        self.vhostfd = try object.optional("vhostfd", at: path)
-        self.vhostfds = try object.optional("vhostfds", at: path)
-        self.vhostforce = try object.optional("vhostforce", at: path)
-        self.queues = try object.optional("queues", at: path)
-        self.pollUs = try object.optional("poll-us", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1191,6 +1339,7 @@ public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
         object.set("vhostforce", self.vhostforce)
         object.set("queues", self.queues)
         object.set("poll-us", self.pollUs)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1243,8 +1392,10 @@ public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
     public var guestfwd: [QAPIString]?
     /// `tftp-server-name` · since 3.1.0
     public var tftpServerName: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(hostname: String? = nil, restrict: Bool? = nil, ipv4: Bool? = nil, ipv6: Bool? = nil, ip: String? = nil, net: String? = nil, host: String? = nil, tftp: String? = nil, bootfile: String? = nil, dhcpstart: String? = nil, dns: String? = nil, dnssearch: [QAPIString]? = nil, domainname: String? = nil, ipv6Prefix: String? = nil, ipv6Prefixlen: Int64? = nil, ipv6Host: String? = nil, ipv6Dns: String? = nil, smb: String? = nil, smbserver: String? = nil, hostfwd: [QAPIString]? = nil, guestfwd: [QAPIString]? = nil, tftpServerName: String? = nil) {
+    public init(hostname: String? = nil, restrict: Bool? = nil, ipv4: Bool? = nil, ipv6: Bool? = nil, ip: String? = nil, net: String? = nil, host: String? = nil, tftp: String? = nil, bootfile: String? = nil, dhcpstart: String? = nil, dns: String? = nil, dnssearch: [QAPIString]? = nil, domainname: String? = nil, ipv6Prefix: String? = nil, ipv6Prefixlen: Int64? = nil, ipv6Host: String? = nil, ipv6Dns: String? = nil, smb: String? = nil, smbserver: String? = nil, hostfwd: [QAPIString]? = nil, guestfwd: [QAPIString]? = nil, tftpServerName: String? = nil, unknownMembers: JSONObject = [:]) {
         self.hostname = hostname
         self.restrict = restrict
         self.ipv4 = ipv4
@@ -1267,32 +1418,39 @@ public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
         self.hostfwd = hostfwd
         self.guestfwd = guestfwd
         self.tftpServerName = tftpServerName
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.hostname = try reader.optional("hostname", at: path)
+        self.restrict = try reader.optional("restrict", at: path)
+        self.ipv4 = try reader.optional("ipv4", at: path)
+        self.ipv6 = try reader.optional("ipv6", at: path)
+        self.ip = try reader.optional("ip", at: path)
+        self.net = try reader.optional("net", at: path)
+        self.host = try reader.optional("host", at: path)
+        self.tftp = try reader.optional("tftp", at: path)
+        self.bootfile = try reader.optional("bootfile", at: path)
+        self.dhcpstart = try reader.optional("dhcpstart", at: path)
+        self.dns = try reader.optional("dns", at: path)
+        self.dnssearch = try reader.optional("dnssearch", at: path)
+        self.domainname = try reader.optional("domainname", at: path)
+        self.ipv6Prefix = try reader.optional("ipv6-prefix", at: path)
+        self.ipv6Prefixlen = try reader.optional("ipv6-prefixlen", at: path)
+        self.ipv6Host = try reader.optional("ipv6-host", at: path)
+        self.ipv6Dns = try reader.optional("ipv6-dns", at: path)
+        self.smb = try reader.optional("smb", at: path)
+        self.smbserver = try reader.optional("smbserver", at: path)
+        self.hostfwd = try reader.optional("hostfwd", at: path)
+        self.guestfwd = try reader.optional("guestfwd", at: path)
+        self.tftpServerName = try reader.optional("tftp-server-name", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.hostname = try object.optional("hostname", at: path)
-        self.restrict = try object.optional("restrict", at: path)
-        self.ipv4 = try object.optional("ipv4", at: path)
-        self.ipv6 = try object.optional("ipv6", at: path)
-        self.ip = try object.optional("ip", at: path)
-        self.net = try object.optional("net", at: path)
-        self.host = try object.optional("host", at: path)
-        self.tftp = try object.optional("tftp", at: path)
-        self.bootfile = try object.optional("bootfile", at: path)
-        self.dhcpstart = try object.optional("dhcpstart", at: path)
-        self.dns = try object.optional("dns", at: path)
-        self.dnssearch = try object.optional("dnssearch", at: path)
-        self.domainname = try object.optional("domainname", at: path)
-        self.ipv6Prefix = try object.optional("ipv6-prefix", at: path)
-        self.ipv6Prefixlen = try object.optional("ipv6-prefixlen", at: path)
-        self.ipv6Host = try object.optional("ipv6-host", at: path)
-        self.ipv6Dns = try object.optional("ipv6-dns", at: path)
-        self.smb = try object.optional("smb", at: path)
-        self.smbserver = try object.optional("smbserver", at: path)
-        self.hostfwd = try object.optional("hostfwd", at: path)
-        self.guestfwd = try object.optional("guestfwd", at: path)
-        self.tftpServerName = try object.optional("tftp-server-name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1319,6 +1477,7 @@ public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
         object.set("hostfwd", self.hostfwd)
         object.set("guestfwd", self.guestfwd)
         object.set("tftp-server-name", self.tftpServerName)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1334,20 +1493,29 @@ public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
     public var group: String?
     /// `mode`
     public var mode: UInt16?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(sock: String? = nil, port: UInt16? = nil, group: String? = nil, mode: UInt16? = nil) {
+    public init(sock: String? = nil, port: UInt16? = nil, group: String? = nil, mode: UInt16? = nil, unknownMembers: JSONObject = [:]) {
         self.sock = sock
         self.port = port
         self.group = group
         self.mode = mode
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.sock = try reader.optional("sock", at: path)
+        self.port = try reader.optional("port", at: path)
+        self.group = try reader.optional("group", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.sock = try object.optional("sock", at: path)
-        self.port = try object.optional("port", at: path)
-        self.group = try object.optional("group", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1356,6 +1524,7 @@ public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
         object.set("port", self.port)
         object.set("group", self.group)
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1370,18 +1539,27 @@ public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
     public var vhostforce: Bool?
     /// `queues` · since 2.5.0
     public var queues: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(chardev: String, vhostforce: Bool? = nil, queues: Int64? = nil) {
+    public init(chardev: String, vhostforce: Bool? = nil, queues: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.chardev = chardev
         self.vhostforce = vhostforce
         self.queues = queues
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.chardev = try reader.required("chardev", at: path)
+        self.vhostforce = try reader.optional("vhostforce", at: path)
+        self.queues = try reader.optional("queues", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.chardev = try object.required("chardev", at: path)
-        self.vhostforce = try object.optional("vhostforce", at: path)
-        self.queues = try object.optional("queues", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1389,6 +1567,7 @@ public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
         object["chardev"] = self.chardev.json
         object.set("vhostforce", self.vhostforce)
         object.set("queues", self.queues)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1405,20 +1584,29 @@ public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
     public var queues: Int64?
     /// `x-svq` · since 7.1.0
     public var xSvq: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(vhostdev: String? = nil, vhostfd: String? = nil, queues: Int64? = nil, xSvq: Bool? = nil) {
+    public init(vhostdev: String? = nil, vhostfd: String? = nil, queues: Int64? = nil, xSvq: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.vhostdev = vhostdev
         self.vhostfd = vhostfd
         self.queues = queues
         self.xSvq = xSvq
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.vhostdev = try reader.optional("vhostdev", at: path)
+        self.vhostfd = try reader.optional("vhostfd", at: path)
+        self.queues = try reader.optional("queues", at: path)
+        self.xSvq = try reader.optional("x-svq", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.vhostdev = try object.optional("vhostdev", at: path)
-        self.vhostfd = try object.optional("vhostfd", at: path)
-        self.queues = try object.optional("queues", at: path)
-        self.xSvq = try object.optional("x-svq", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1427,6 +1615,7 @@ public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
         object.set("vhostfd", self.vhostfd)
         object.set("queues", self.queues)
         object.set("x-svq", self.xSvq)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1438,22 +1627,32 @@ public struct NetdevVmnetBridgedOptions: QMPJSONConvertible, Hashable {
     public var ifname: String
     /// `isolated`
     public var isolated: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(ifname: String, isolated: Bool? = nil) {
+    public init(ifname: String, isolated: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.ifname = ifname
         self.isolated = isolated
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.ifname = try reader.required("ifname", at: path)
+        self.isolated = try reader.optional("isolated", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.ifname = try object.required("ifname", at: path)
-        self.isolated = try object.optional("isolated", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["ifname"] = self.ifname.json
         object.set("isolated", self.isolated)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1471,22 +1670,31 @@ public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
     public var isolated: Bool?
     /// `net-uuid`
     public var netUuid: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(startAddress: String? = nil, endAddress: String? = nil, subnetMask: String? = nil, isolated: Bool? = nil, netUuid: String? = nil) {
+    public init(startAddress: String? = nil, endAddress: String? = nil, subnetMask: String? = nil, isolated: Bool? = nil, netUuid: String? = nil, unknownMembers: JSONObject = [:]) {
         self.startAddress = startAddress
         self.endAddress = endAddress
         self.subnetMask = subnetMask
         self.isolated = isolated
         self.netUuid = netUuid
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.startAddress = try reader.optional("start-address", at: path)
+        self.endAddress = try reader.optional("end-address", at: path)
+        self.subnetMask = try reader.optional("subnet-mask", at: path)
+        self.isolated = try reader.optional("isolated", at: path)
+        self.netUuid = try reader.optional("net-uuid", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.startAddress = try object.optional("start-address", at: path)
-        self.endAddress = try object.optional("end-address", at: path)
-        self.subnetMask = try object.optional("subnet-mask", at: path)
-        self.isolated = try object.optional("isolated", at: path)
-        self.netUuid = try object.optional("net-uuid", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1496,6 +1704,7 @@ public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
         object.set("subnet-mask", self.subnetMask)
         object.set("isolated", self.isolated)
         object.set("net-uuid", self.netUuid)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1513,22 +1722,31 @@ public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
     public var isolated: Bool?
     /// `nat66-prefix`
     public var nat66Prefix: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(startAddress: String? = nil, endAddress: String? = nil, subnetMask: String? = nil, isolated: Bool? = nil, nat66Prefix: String? = nil) {
+    public init(startAddress: String? = nil, endAddress: String? = nil, subnetMask: String? = nil, isolated: Bool? = nil, nat66Prefix: String? = nil, unknownMembers: JSONObject = [:]) {
         self.startAddress = startAddress
         self.endAddress = endAddress
         self.subnetMask = subnetMask
         self.isolated = isolated
         self.nat66Prefix = nat66Prefix
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.startAddress = try reader.optional("start-address", at: path)
+        self.endAddress = try reader.optional("end-address", at: path)
+        self.subnetMask = try reader.optional("subnet-mask", at: path)
+        self.isolated = try reader.optional("isolated", at: path)
+        self.nat66Prefix = try reader.optional("nat66-prefix", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.startAddress = try object.optional("start-address", at: path)
-        self.endAddress = try object.optional("end-address", at: path)
-        self.subnetMask = try object.optional("subnet-mask", at: path)
-        self.isolated = try object.optional("isolated", at: path)
-        self.nat66Prefix = try object.optional("nat66-prefix", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1538,6 +1756,7 @@ public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
         object.set("subnet-mask", self.subnetMask)
         object.set("isolated", self.isolated)
         object.set("nat66-prefix", self.nat66Prefix)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1570,8 +1789,10 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
     public var unicastTable: [String]
     /// `multicast-table`
     public var multicastTable: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, promiscuous: Bool, multicast: RxState, unicast: RxState, vlan: RxState? = nil, broadcastAllowed: Bool, multicastOverflow: Bool, unicastOverflow: Bool, mainMac: String, vlanTable: [Int64], unicastTable: [String], multicastTable: [String]) {
+    public init(name: String, promiscuous: Bool, multicast: RxState, unicast: RxState, vlan: RxState? = nil, broadcastAllowed: Bool, multicastOverflow: Bool, unicastOverflow: Bool, mainMac: String, vlanTable: [Int64], unicastTable: [String], multicastTable: [String], unknownMembers: JSONObject = [:]) {
         self.name = name
         self.promiscuous = promiscuous
         self.multicast = multicast
@@ -1584,22 +1805,24 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
         self.vlanTable = vlanTable
         self.unicastTable = unicastTable
         self.multicastTable = multicastTable
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.promiscuous = try object.required("promiscuous", at: path)
-        self.multicast = try object.required("multicast", at: path)
-        self.unicast = try object.required("unicast", at: path)
-        self.vlan = try object.optional("vlan", at: path)
-        self.broadcastAllowed = try object.required("broadcast-allowed", at: path)
-        self.multicastOverflow = try object.required("multicast-overflow", at: path)
-        self.unicastOverflow = try object.required("unicast-overflow", at: path)
-        self.mainMac = try object.required("main-mac", at: path)
-        self.vlanTable = try object.required("vlan-table", at: path)
-        self.unicastTable = try object.required("unicast-table", at: path)
-        self.multicastTable = try object.required("multicast-table", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.promiscuous = try reader.required("promiscuous", at: path)
+        self.multicast = try reader.required("multicast", at: path)
+        self.unicast = try reader.required("unicast", at: path)
+        self.vlan = try reader.optional("vlan", at: path)
+        self.broadcastAllowed = try reader.required("broadcast-allowed", at: path)
+        self.multicastOverflow = try reader.required("multicast-overflow", at: path)
+        self.unicastOverflow = try reader.required("unicast-overflow", at: path)
+        self.mainMac = try reader.required("main-mac", at: path)
+        self.vlanTable = try reader.required("vlan-table", at: path)
+        self.unicastTable = try reader.required("unicast-table", at: path)
+        self.multicastTable = try reader.required("multicast-table", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1616,6 +1839,7 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
         object["vlan-table"] = self.vlanTable.json
         object["unicast-table"] = self.unicastTable.json
         object["multicast-table"] = self.multicastTable.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1661,19 +1885,29 @@ public enum RxState: QMPJSONConvertible, Hashable {
 public struct QAPIString: QMPJSONConvertible, Hashable {
     /// `str`
     public var str: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(str: String) {
+    public init(str: String, unknownMembers: JSONObject = [:]) {
         self.str = str
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.str = try reader.required("str", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.str = try object.required("str", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["str"] = self.str.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1701,24 +1935,28 @@ public struct AnnounceSelfCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var interfaces: [String]?
     /// `id` · since 4.1.0
     public var id: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(initial: Int64, max: Int64, rounds: Int64, step: Int64, interfaces: [String]? = nil, id: String? = nil) {
+    public init(initial: Int64, max: Int64, rounds: Int64, step: Int64, interfaces: [String]? = nil, id: String? = nil, unknownMembers: JSONObject = [:]) {
         self.initial = initial
         self.max = max
         self.rounds = rounds
         self.step = step
         self.interfaces = interfaces
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.initial = try object.required("initial", at: path)
-        self.max = try object.required("max", at: path)
-        self.rounds = try object.required("rounds", at: path)
-        self.step = try object.required("step", at: path)
-        self.interfaces = try object.optional("interfaces", at: path)
-        self.id = try object.optional("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.initial = try reader.required("initial", at: path)
+        self.max = try reader.required("max", at: path)
+        self.rounds = try reader.required("rounds", at: path)
+        self.step = try reader.required("step", at: path)
+        self.interfaces = try reader.optional("interfaces", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1729,6 +1967,7 @@ public struct AnnounceSelfCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["step"] = self.step.json
         object.set("interfaces", self.interfaces)
         object.set("id", self.id)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1776,19 +2015,24 @@ public struct NetdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: String) {
+    public init(id: String, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1806,19 +2050,24 @@ public struct QueryRxFilterCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `name`
     public var name: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil) {
+    public init(name: String? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.optional("name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("name", self.name)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1838,22 +2087,27 @@ public struct SetLinkCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var name: String
     /// `up`
     public var up: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, up: Bool) {
+    public init(name: String, up: Bool, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.up = up
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.up = try object.required("up", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.up = try reader.required("up", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["name"] = self.name.json
         object["up"] = self.up.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1869,19 +2123,24 @@ public struct FailoverNegotiatedEvent: QMPEventPayload, Hashable {
 
     /// `device-id`
     public var deviceId: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deviceId: String) {
+    public init(deviceId: String, unknownMembers: JSONObject = [:]) {
         self.deviceId = deviceId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.deviceId = try object.required("device-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.deviceId = try reader.required("device-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["device-id"] = self.deviceId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1895,22 +2154,27 @@ public struct NetdevStreamConnectedEvent: QMPEventPayload, Hashable {
     public var netdevId: String
     /// `addr`
     public var addr: SocketAddress
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdevId: String, addr: SocketAddress) {
+    public init(netdevId: String, addr: SocketAddress, unknownMembers: JSONObject = [:]) {
         self.netdevId = netdevId
         self.addr = addr
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdevId = try object.required("netdev-id", at: path)
-        self.addr = try object.required("addr", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.netdevId = try reader.required("netdev-id", at: path)
+        self.addr = try reader.required("addr", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["netdev-id"] = self.netdevId.json
         object["addr"] = self.addr.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1922,19 +2186,24 @@ public struct NetdevStreamDisconnectedEvent: QMPEventPayload, Hashable {
 
     /// `netdev-id`
     public var netdevId: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdevId: String) {
+    public init(netdevId: String, unknownMembers: JSONObject = [:]) {
         self.netdevId = netdevId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdevId = try object.required("netdev-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.netdevId = try reader.required("netdev-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["netdev-id"] = self.netdevId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1948,22 +2217,27 @@ public struct NetdevVhostUserConnectedEvent: QMPEventPayload, Hashable {
     public var netdevId: String
     /// `chardev-id`
     public var chardevId: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdevId: String, chardevId: String) {
+    public init(netdevId: String, chardevId: String, unknownMembers: JSONObject = [:]) {
         self.netdevId = netdevId
         self.chardevId = chardevId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdevId = try object.required("netdev-id", at: path)
-        self.chardevId = try object.required("chardev-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.netdevId = try reader.required("netdev-id", at: path)
+        self.chardevId = try reader.required("chardev-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["netdev-id"] = self.netdevId.json
         object["chardev-id"] = self.chardevId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1975,19 +2249,24 @@ public struct NetdevVhostUserDisconnectedEvent: QMPEventPayload, Hashable {
 
     /// `netdev-id`
     public var netdevId: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(netdevId: String) {
+    public init(netdevId: String, unknownMembers: JSONObject = [:]) {
         self.netdevId = netdevId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.netdevId = try object.required("netdev-id", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.netdevId = try reader.required("netdev-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["netdev-id"] = self.netdevId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2001,22 +2280,27 @@ public struct NicRxFilterChangedEvent: QMPEventPayload, Hashable {
     public var name: String?
     /// `path`
     public var path: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String? = nil, path: String) {
+    public init(name: String? = nil, path: String, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.path = path
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.optional("name", at: path)
-        self.path = try object.required("path", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.name = try reader.optional("name", at: path)
+        self.path = try reader.required("path", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("name", self.name)
         object["path"] = self.path.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }

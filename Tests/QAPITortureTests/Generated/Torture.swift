@@ -57,8 +57,10 @@ public struct Awkward: QMPJSONConvertible, Hashable {
     public var orgExampleMember: String
     /// `u8`
     public var u8: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(self self_: String, `self_2`: Int64, json_: String, path: Int64, object: String, value: String, arguments_: String, branch_: String, rawValue_: String, `default`: String, `init`: String, type: String, `protocol`: String, none_: String, some_: String, `true`: Bool, `nil`: String? = nil, `in`: String, `return`: String? = nil, newValue: String, `super`: String, `is`: String, `as`: String, xTest: String, orgExampleMember: String, u8: String) {
+    public init(self self_: String, `self_2`: Int64, json_: String, path: Int64, object: String, value: String, arguments_: String, branch_: String, rawValue_: String, `default`: String, `init`: String, type: String, `protocol`: String, none_: String, some_: String, `true`: Bool, `nil`: String? = nil, `in`: String, `return`: String? = nil, newValue: String, `super`: String, `is`: String, `as`: String, xTest: String, orgExampleMember: String, u8: String, unknownMembers: JSONObject = [:]) {
         self.`self` = self_
         self.`self_2` = `self_2`
         self.json_ = json_
@@ -85,36 +87,38 @@ public struct Awkward: QMPJSONConvertible, Hashable {
         self.xTest = xTest
         self.orgExampleMember = orgExampleMember
         self.u8 = u8
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`self` = try object.required("self", at: path)
-        self.`self_2` = try object.required("Self", at: path)
-        self.json_ = try object.required("json", at: path)
-        self.path = try object.required("path", at: path)
-        self.object = try object.required("object", at: path)
-        self.value = try object.required("value", at: path)
-        self.arguments_ = try object.required("arguments", at: path)
-        self.branch_ = try object.required("branch", at: path)
-        self.rawValue_ = try object.required("raw-value", at: path)
-        self.`default` = try object.required("default", at: path)
-        self.`init` = try object.required("init", at: path)
-        self.type = try object.required("type", at: path)
-        self.`protocol` = try object.required("protocol", at: path)
-        self.none_ = try object.required("none", at: path)
-        self.some_ = try object.required("some", at: path)
-        self.`true` = try object.required("true", at: path)
-        self.`nil` = try object.optional("nil", at: path)
-        self.`in` = try object.required("in", at: path)
-        self.`return` = try object.optional("return", at: path)
-        self.newValue = try object.required("new-value", at: path)
-        self.`super` = try object.required("super", at: path)
-        self.`is` = try object.required("is", at: path)
-        self.`as` = try object.required("as", at: path)
-        self.xTest = try object.required("x-test", at: path)
-        self.orgExampleMember = try object.required("__org.example_member", at: path)
-        self.u8 = try object.required("u8", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`self` = try reader.required("self", at: path)
+        self.`self_2` = try reader.required("Self", at: path)
+        self.json_ = try reader.required("json", at: path)
+        self.path = try reader.required("path", at: path)
+        self.object = try reader.required("object", at: path)
+        self.value = try reader.required("value", at: path)
+        self.arguments_ = try reader.required("arguments", at: path)
+        self.branch_ = try reader.required("branch", at: path)
+        self.rawValue_ = try reader.required("raw-value", at: path)
+        self.`default` = try reader.required("default", at: path)
+        self.`init` = try reader.required("init", at: path)
+        self.type = try reader.required("type", at: path)
+        self.`protocol` = try reader.required("protocol", at: path)
+        self.none_ = try reader.required("none", at: path)
+        self.some_ = try reader.required("some", at: path)
+        self.`true` = try reader.required("true", at: path)
+        self.`nil` = try reader.optional("nil", at: path)
+        self.`in` = try reader.required("in", at: path)
+        self.`return` = try reader.optional("return", at: path)
+        self.newValue = try reader.required("new-value", at: path)
+        self.`super` = try reader.required("super", at: path)
+        self.`is` = try reader.required("is", at: path)
+        self.`as` = try reader.required("as", at: path)
+        self.xTest = try reader.required("x-test", at: path)
+        self.orgExampleMember = try reader.required("__org.example_member", at: path)
+        self.u8 = try reader.required("u8", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -145,6 +149,7 @@ public struct Awkward: QMPJSONConvertible, Hashable {
         object["x-test"] = self.xTest.json
         object["__org.example_member"] = self.orgExampleMember.json
         object["u8"] = self.u8.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -153,19 +158,24 @@ public struct Awkward: QMPJSONConvertible, Hashable {
 public struct BareEvent: QMPJSONConvertible, Hashable {
     /// `when`
     public var when: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(when: Int64) {
+    public init(when: Int64, unknownMembers: JSONObject = [:]) {
         self.when = when
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.when = try object.required("when", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.when = try reader.required("when", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["when"] = self.when.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -176,22 +186,27 @@ public struct Base: QMPJSONConvertible, Hashable {
     public var baseMember: String
     /// `kind`
     public var kind: Keyword?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(baseMember: String, kind: Keyword? = nil) {
+    public init(baseMember: String, kind: Keyword? = nil, unknownMembers: JSONObject = [:]) {
         self.baseMember = baseMember
         self.kind = kind
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.baseMember = try object.required("base-member", at: path)
-        self.kind = try object.optional("kind", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.baseMember = try reader.required("base-member", at: path)
+        self.kind = try reader.optional("kind", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["base-member"] = self.baseMember.json
         object.set("kind", self.kind)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -253,30 +268,32 @@ public struct Chosen: QMPJSONConvertible, Hashable {
     public var branch_: Int64?
     /// The members the value of `choice` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(choice: Choice, note: String? = nil, branch_: Int64? = nil, branch: Branch) {
+    public init(choice: Choice, note: String? = nil, branch_: Int64? = nil, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.choice = choice
         self.note = note
         self.branch_ = branch_
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.choice = try object.required("choice", at: path)
-        self.note = try object.optional("note", at: path)
-        self.branch_ = try object.optional("branch", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.choice = try reader.required("choice", at: path)
+        self.note = try reader.optional("note", at: path)
+        self.branch_ = try reader.optional("branch", at: path)
         switch self.choice {
-        case .one: self.branch = .one(try One(json: json, path: path))
-        case .two: self.branch = .two(try Two(json: json, path: path))
-        case .other: self.branch = .other_(try One(json: json, path: path))
-        case .unknown_: self.branch = .unknown(try Two(json: json, path: path))
-        case .`self`: self.branch = .`self`(try Nothing(json: json, path: path))
-        case .branch: self.branch = .branch(try Two(json: json, path: path))
-        default:
-            let common: Set<String> = ["choice", "note", "branch"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .one: self.branch = .one(try One(reading: &reader, at: path))
+        case .two: self.branch = .two(try Two(reading: &reader, at: path))
+        case .other: self.branch = .other_(try One(reading: &reader, at: path))
+        case .unknown_: self.branch = .unknown(try Two(reading: &reader, at: path))
+        case .`self`: self.branch = .`self`(try Nothing(reading: &reader, at: path))
+        case .branch: self.branch = .branch(try Two(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -297,6 +314,7 @@ public struct Chosen: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -327,18 +345,22 @@ public struct Conditional: QMPJSONConvertible, Hashable {
     public var sometimes: String?
     /// `flagged`
     public var flagged: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(always: String, sometimes: String? = nil, flagged: Int64? = nil) {
+    public init(always: String, sometimes: String? = nil, flagged: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.always = always
         self.sometimes = sometimes
         self.flagged = flagged
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.always = try object.required("always", at: path)
-        self.sometimes = try object.optional("sometimes", at: path)
-        self.flagged = try object.optional("flagged", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.always = try reader.required("always", at: path)
+        self.sometimes = try reader.optional("sometimes", at: path)
+        self.flagged = try reader.optional("flagged", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -346,6 +368,7 @@ public struct Conditional: QMPJSONConvertible, Hashable {
         object["always"] = self.always.json
         object.set("sometimes", self.sometimes)
         object.set("flagged", self.flagged)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -358,19 +381,24 @@ public struct Deep1: QMPJSONConvertible, Hashable {
         set { _deeper = QMPIndirect(newValue) }
     }
     private var _deeper: QMPIndirect<Deep2>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deeper: Deep2) {
+    public init(deeper: Deep2, unknownMembers: JSONObject = [:]) {
         self._deeper = QMPIndirect(deeper)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self._deeper = QMPIndirect(try object.required("deeper", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self._deeper = QMPIndirect(try reader.required("deeper", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["deeper"] = self.deeper.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -383,19 +411,24 @@ public struct Deep2: QMPJSONConvertible, Hashable {
         set { _deeper = QMPIndirect(newValue) }
     }
     private var _deeper: QMPIndirect<Deep3>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deeper: Deep3) {
+    public init(deeper: Deep3, unknownMembers: JSONObject = [:]) {
         self._deeper = QMPIndirect(deeper)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self._deeper = QMPIndirect(try object.required("deeper", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self._deeper = QMPIndirect(try reader.required("deeper", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["deeper"] = self.deeper.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -408,19 +441,24 @@ public struct Deep3: QMPJSONConvertible, Hashable {
         set { _deeper = QMPIndirect(newValue) }
     }
     private var _deeper: QMPIndirect<Deep4>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deeper: Deep4) {
+    public init(deeper: Deep4, unknownMembers: JSONObject = [:]) {
         self._deeper = QMPIndirect(deeper)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self._deeper = QMPIndirect(try object.required("deeper", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self._deeper = QMPIndirect(try reader.required("deeper", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["deeper"] = self.deeper.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -433,19 +471,24 @@ public struct Deep4: QMPJSONConvertible, Hashable {
         set { _deeper = QMPIndirect(newValue) }
     }
     private var _deeper: QMPIndirect<Deep5>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(deeper: Deep5) {
+    public init(deeper: Deep5, unknownMembers: JSONObject = [:]) {
         self._deeper = QMPIndirect(deeper)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self._deeper = QMPIndirect(try object.required("deeper", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self._deeper = QMPIndirect(try reader.required("deeper", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["deeper"] = self.deeper.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -460,22 +503,27 @@ public struct Deep5: QMPJSONConvertible, Hashable {
         set { _again = QMPIndirect(newValue) }
     }
     private var _again: QMPIndirect<Deep1?>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(bottom: [Deep5], again: Deep1? = nil) {
+    public init(bottom: [Deep5], again: Deep1? = nil, unknownMembers: JSONObject = [:]) {
         self.bottom = bottom
         self._again = QMPIndirect(again)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.bottom = try object.required("bottom", at: path)
-        self._again = QMPIndirect(try object.optional("again", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self.bottom = try reader.required("bottom", at: path)
+        self._again = QMPIndirect(try reader.optional("again", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["bottom"] = self.bottom.json
         object.set("again", self.again)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -488,18 +536,22 @@ public struct Derived: QMPJSONConvertible, Hashable {
     public var kind: Keyword?
     /// `derived-member`
     public var derivedMember: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64) {
+    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64, unknownMembers: JSONObject = [:]) {
         self.baseMember = baseMember
         self.kind = kind
         self.derivedMember = derivedMember
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.baseMember = try object.required("base-member", at: path)
-        self.kind = try object.optional("kind", at: path)
-        self.derivedMember = try object.required("derived-member", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.baseMember = try reader.required("base-member", at: path)
+        self.kind = try reader.optional("kind", at: path)
+        self.derivedMember = try reader.required("derived-member", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -507,6 +559,7 @@ public struct Derived: QMPJSONConvertible, Hashable {
         object["base-member"] = self.baseMember.json
         object.set("kind", self.kind)
         object["derived-member"] = self.derivedMember.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -515,19 +568,24 @@ public struct Derived: QMPJSONConvertible, Hashable {
 public struct DoNothingCommand: QMPJSONConvertible, Hashable {
     /// `why`
     public var why: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(why: String) {
+    public init(why: String, unknownMembers: JSONObject = [:]) {
         self.why = why
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.why = try object.required("why", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.why = try reader.required("why", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["why"] = self.why.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -561,20 +619,22 @@ public struct EmptyUnion: QMPJSONConvertible, Hashable {
     public var choice: Choice
     /// The members the value of `choice` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(choice: Choice, branch: Branch) {
+    public init(choice: Choice, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.choice = choice
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.choice = try object.required("choice", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.choice = try reader.required("choice", at: path)
         switch self.choice {
-        default:
-            let common: Set<String> = ["choice"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -587,6 +647,7 @@ public struct EmptyUnion: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -673,8 +734,10 @@ public struct Everything: QMPJSONConvertible, Hashable {
     public var nestedList: [Everything]?
     /// `enum-list`
     public var enumList: [Keyword]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(str: String, number: Double, int: Int64, int8: Int8, int16: Int16, int32: Int32, int64: Int64, uint8: UInt8, uint16: UInt16, uint32: UInt32, uint64: UInt64, size: UInt64, bool: Bool, `any`: JSONValue, null: JSONValue, list: [String]? = nil, nestedList: [Everything]? = nil, enumList: [Keyword]? = nil) {
+    public init(str: String, number: Double, int: Int64, int8: Int8, int16: Int16, int32: Int32, int64: Int64, uint8: UInt8, uint16: UInt16, uint32: UInt32, uint64: UInt64, size: UInt64, bool: Bool, `any`: JSONValue, null: JSONValue, list: [String]? = nil, nestedList: [Everything]? = nil, enumList: [Keyword]? = nil, unknownMembers: JSONObject = [:]) {
         self.str = str
         self.number = number
         self.int = int
@@ -693,28 +756,30 @@ public struct Everything: QMPJSONConvertible, Hashable {
         self.list = list
         self.nestedList = nestedList
         self.enumList = enumList
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.str = try object.required("str", at: path)
-        self.number = try object.required("number", at: path)
-        self.int = try object.required("int", at: path)
-        self.int8 = try object.required("int8", at: path)
-        self.int16 = try object.required("int16", at: path)
-        self.int32 = try object.required("int32", at: path)
-        self.int64 = try object.required("int64", at: path)
-        self.uint8 = try object.required("uint8", at: path)
-        self.uint16 = try object.required("uint16", at: path)
-        self.uint32 = try object.required("uint32", at: path)
-        self.uint64 = try object.required("uint64", at: path)
-        self.size = try object.required("size", at: path)
-        self.bool = try object.required("bool", at: path)
-        self.`any` = try object.required("any", at: path)
-        self.null = try object.required("null", at: path)
-        self.list = try object.optional("list", at: path)
-        self.nestedList = try object.optional("nested-list", at: path)
-        self.enumList = try object.optional("enum-list", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.str = try reader.required("str", at: path)
+        self.number = try reader.required("number", at: path)
+        self.int = try reader.required("int", at: path)
+        self.int8 = try reader.required("int8", at: path)
+        self.int16 = try reader.required("int16", at: path)
+        self.int32 = try reader.required("int32", at: path)
+        self.int64 = try reader.required("int64", at: path)
+        self.uint8 = try reader.required("uint8", at: path)
+        self.uint16 = try reader.required("uint16", at: path)
+        self.uint32 = try reader.required("uint32", at: path)
+        self.uint64 = try reader.required("uint64", at: path)
+        self.size = try reader.required("size", at: path)
+        self.bool = try reader.required("bool", at: path)
+        self.`any` = try reader.required("any", at: path)
+        self.null = try reader.required("null", at: path)
+        self.list = try reader.optional("list", at: path)
+        self.nestedList = try reader.optional("nested-list", at: path)
+        self.enumList = try reader.optional("enum-list", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -737,6 +802,7 @@ public struct Everything: QMPJSONConvertible, Hashable {
         object.set("list", self.list)
         object.set("nested-list", self.nestedList)
         object.set("enum-list", self.enumList)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -770,22 +836,27 @@ public struct HoldsAlternate: QMPJSONConvertible, Hashable {
     public var children: [SelfHolding]
     /// `first`
     public var first: SelfHolding?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(children: [SelfHolding], first: SelfHolding? = nil) {
+    public init(children: [SelfHolding], first: SelfHolding? = nil, unknownMembers: JSONObject = [:]) {
         self.children = children
         self.first = first
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.children = try object.required("children", at: path)
-        self.first = try object.optional("first", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.children = try reader.required("children", at: path)
+        self.first = try reader.optional("first", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["children"] = self.children.json
         object.set("first", self.first)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -794,19 +865,24 @@ public struct HoldsAlternate: QMPJSONConvertible, Hashable {
 public struct Included: QMPJSONConvertible, Hashable {
     /// `from-elsewhere`
     public var fromElsewhere: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(fromElsewhere: String) {
+    public init(fromElsewhere: String, unknownMembers: JSONObject = [:]) {
         self.fromElsewhere = fromElsewhere
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.fromElsewhere = try object.required("from-elsewhere", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.fromElsewhere = try reader.required("from-elsewhere", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["from-elsewhere"] = self.fromElsewhere.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -985,21 +1061,23 @@ public struct KeywordTagged: QMPJSONConvertible, Hashable {
     public var `default`: Kw
     /// The members the value of `default` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(`default`: Kw, branch: Branch) {
+    public init(`default`: Kw, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.`default` = `default`
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`default` = try object.required("default", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`default` = try reader.required("default", at: path)
         switch self.`default` {
-        case .none_: self.branch = .none_(try One(json: json, path: path))
-        default:
-            let common: Set<String> = ["default"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .none_: self.branch = .none_(try One(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1013,6 +1091,7 @@ public struct KeywordTagged: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1126,19 +1205,24 @@ public enum Legacy: QMPJSONConvertible, Hashable {
 public struct Legacy2: QMPJSONConvertible, Hashable {
     /// `ok`
     public var ok: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(ok: Int64) {
+    public init(ok: Int64, unknownMembers: JSONObject = [:]) {
         self.ok = ok
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.ok = try object.required("ok", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.ok = try reader.required("ok", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["ok"] = self.ok.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1153,20 +1237,24 @@ public struct MoreDerived: QMPJSONConvertible, Hashable {
     public var derivedMember: Int64
     /// `more`
     public var more: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64, more: Bool) {
+    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64, more: Bool, unknownMembers: JSONObject = [:]) {
         self.baseMember = baseMember
         self.kind = kind
         self.derivedMember = derivedMember
         self.more = more
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.baseMember = try object.required("base-member", at: path)
-        self.kind = try object.optional("kind", at: path)
-        self.derivedMember = try object.required("derived-member", at: path)
-        self.more = try object.required("more", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.baseMember = try reader.required("base-member", at: path)
+        self.kind = try reader.optional("kind", at: path)
+        self.derivedMember = try reader.required("derived-member", at: path)
+        self.more = try reader.required("more", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1175,6 +1263,7 @@ public struct MoreDerived: QMPJSONConvertible, Hashable {
         object.set("kind", self.kind)
         object["derived-member"] = self.derivedMember.json
         object["more"] = self.more.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1185,21 +1274,23 @@ public struct Nested: QMPJSONConvertible, Hashable {
     public var layer: Layer
     /// The members the value of `layer` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(layer: Layer, branch: Branch) {
+    public init(layer: Layer, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.layer = layer
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.layer = try object.required("layer", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.layer = try reader.required("layer", at: path)
         switch self.layer {
-        case .outer: self.branch = .outer(try NestedInner(json: json, path: path))
-        default:
-            let common: Set<String> = ["layer"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .outer: self.branch = .outer(try NestedInner(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1213,6 +1304,7 @@ public struct Nested: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1233,23 +1325,30 @@ public struct NestedInner: QMPJSONConvertible, Hashable {
     public var depth: Int64
     /// The members the value of `choice` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(choice: Choice, depth: Int64, branch: Branch) {
+    public init(choice: Choice, depth: Int64, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.choice = choice
         self.depth = depth
         self.branch = branch
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.choice = try reader.required("choice", at: path)
+        self.depth = try reader.required("depth", at: path)
+        switch self.choice {
+        case .one: self.branch = .one(try One(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
+        }
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.choice = try object.required("choice", at: path)
-        self.depth = try object.required("depth", at: path)
-        switch self.choice {
-        case .one: self.branch = .one(try One(json: json, path: path))
-        default:
-            let common: Set<String> = ["choice", "depth"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
-        }
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1264,6 +1363,7 @@ public struct NestedInner: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1282,36 +1382,52 @@ public struct NestedInnerBase: QMPJSONConvertible, Hashable {
     public var choice: Choice
     /// `depth`
     public var depth: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(choice: Choice, depth: Int64) {
+    public init(choice: Choice, depth: Int64, unknownMembers: JSONObject = [:]) {
         self.choice = choice
         self.depth = depth
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.choice = try object.required("choice", at: path)
-        self.depth = try object.required("depth", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.choice = try reader.required("choice", at: path)
+        self.depth = try reader.required("depth", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["choice"] = self.choice.json
         object["depth"] = self.depth.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `Nothing`.
 public struct Nothing: QMPJSONConvertible, Hashable {
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.unknownMembers = JSONObject()
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -1319,19 +1435,29 @@ public struct Nothing: QMPJSONConvertible, Hashable {
 public struct One: QMPJSONConvertible, Hashable {
     /// `first`
     public var first: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(first: Int64) {
+    public init(first: Int64, unknownMembers: JSONObject = [:]) {
         self.first = first
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.first = try reader.required("first", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.first = try object.required("first", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["first"] = self.first.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1371,19 +1497,24 @@ public struct Ping: QMPJSONConvertible, Hashable {
         set { _pong = QMPIndirect(newValue) }
     }
     private var _pong: QMPIndirect<Pong?>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pong: Pong? = nil) {
+    public init(pong: Pong? = nil, unknownMembers: JSONObject = [:]) {
         self._pong = QMPIndirect(pong)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self._pong = QMPIndirect(try object.optional("pong", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self._pong = QMPIndirect(try reader.optional("pong", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("pong", self.pong)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1396,19 +1527,24 @@ public struct Pong: QMPJSONConvertible, Hashable {
         set { _ping = QMPIndirect(newValue) }
     }
     private var _ping: QMPIndirect<Ping?>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(ping: Ping? = nil) {
+    public init(ping: Ping? = nil, unknownMembers: JSONObject = [:]) {
         self._ping = QMPIndirect(ping)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self._ping = QMPIndirect(try object.optional("ping", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self._ping = QMPIndirect(try reader.optional("ping", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("ping", self.ping)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1419,21 +1555,23 @@ public struct Recursive: QMPJSONConvertible, Hashable {
     public var choice: Choice
     /// The members the value of `choice` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(choice: Choice, branch: Branch) {
+    public init(choice: Choice, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.choice = choice
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.choice = try object.required("choice", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.choice = try reader.required("choice", at: path)
         switch self.choice {
-        case .one: self.branch = .one(try RecursiveHolder(json: json, path: path))
-        default:
-            let common: Set<String> = ["choice"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .one: self.branch = .one(try RecursiveHolder(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1447,6 +1585,7 @@ public struct Recursive: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1463,19 +1602,29 @@ public struct Recursive: QMPJSONConvertible, Hashable {
 public struct RecursiveHolder: QMPJSONConvertible, Hashable {
     /// `inner`
     public var inner: Recursive?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(inner: Recursive? = nil) {
+    public init(inner: Recursive? = nil, unknownMembers: JSONObject = [:]) {
         self.inner = inner
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.inner = try reader.optional("inner", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.inner = try object.optional("inner", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("inner", self.inner)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1534,19 +1683,24 @@ public enum Single: QMPJSONConvertible, Hashable {
 public struct QAPIString: QMPJSONConvertible, Hashable {
     /// `value`
     public var value: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(value: String) {
+    public init(value: String, unknownMembers: JSONObject = [:]) {
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1567,18 +1721,22 @@ public struct Tree: QMPJSONConvertible, Hashable {
         set { _right = QMPIndirect(newValue) }
     }
     private var _right: QMPIndirect<Tree?>
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(label: String, left: Tree? = nil, right: Tree? = nil) {
+    public init(label: String, left: Tree? = nil, right: Tree? = nil, unknownMembers: JSONObject = [:]) {
         self.label = label
         self._left = QMPIndirect(left)
         self._right = QMPIndirect(right)
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.label = try object.required("label", at: path)
-        self._left = QMPIndirect(try object.optional("left", at: path))
-        self._right = QMPIndirect(try object.optional("right", at: path))
+        var reader = try QMPMemberReader(json, at: path)
+        self.label = try reader.required("label", at: path)
+        self._left = QMPIndirect(try reader.optional("left", at: path))
+        self._right = QMPIndirect(try reader.optional("right", at: path))
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1586,6 +1744,7 @@ public struct Tree: QMPJSONConvertible, Hashable {
         object["label"] = self.label.json
         object.set("left", self.left)
         object.set("right", self.right)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1596,22 +1755,32 @@ public struct Two: QMPJSONConvertible, Hashable {
     public var second: String?
     /// `shared`
     public var shared: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(second: String? = nil, shared: Bool) {
+    public init(second: String? = nil, shared: Bool, unknownMembers: JSONObject = [:]) {
         self.second = second
         self.shared = shared
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.second = try reader.optional("second", at: path)
+        self.shared = try reader.required("shared", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.second = try object.optional("second", at: path)
-        self.shared = try object.required("shared", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("second", self.second)
         object["shared"] = self.shared.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -1625,19 +1794,24 @@ public struct OrgExampleVendorCommand: QMPCommand, QMPJSONConvertible, Hashable 
 
     /// `value`
     public var value: Tree
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(value: Tree) {
+    public init(value: Tree, unknownMembers: JSONObject = [:]) {
         self.value = value
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.value = try object.required("value", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.value = try reader.required("value", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["value"] = self.value.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1673,8 +1847,10 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public var availability: String?
     /// `allows-out-of-band`
     public var allowsOutOfBand: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(arguments_: String, json_: Int64, self self_: Bool, path: String? = nil, wireName: String? = nil, response: String? = nil, unknown: String? = nil, name: String? = nil, availability: String? = nil, allowsOutOfBand: Bool? = nil) {
+    public init(arguments_: String, json_: Int64, self self_: Bool, path: String? = nil, wireName: String? = nil, response: String? = nil, unknown: String? = nil, name: String? = nil, availability: String? = nil, allowsOutOfBand: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.arguments_ = arguments_
         self.json_ = json_
         self.`self` = self_
@@ -1685,20 +1861,22 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
         self.name = name
         self.availability = availability
         self.allowsOutOfBand = allowsOutOfBand
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.arguments_ = try object.required("arguments", at: path)
-        self.json_ = try object.required("json", at: path)
-        self.`self` = try object.required("self", at: path)
-        self.path = try object.optional("path", at: path)
-        self.wireName = try object.optional("wire-name", at: path)
-        self.response = try object.optional("response", at: path)
-        self.unknown = try object.optional("unknown", at: path)
-        self.name = try object.optional("name", at: path)
-        self.availability = try object.optional("availability", at: path)
-        self.allowsOutOfBand = try object.optional("allows-out-of-band", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.arguments_ = try reader.required("arguments", at: path)
+        self.json_ = try reader.required("json", at: path)
+        self.`self` = try reader.required("self", at: path)
+        self.path = try reader.optional("path", at: path)
+        self.wireName = try reader.optional("wire-name", at: path)
+        self.response = try reader.optional("response", at: path)
+        self.unknown = try reader.optional("unknown", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.availability = try reader.optional("availability", at: path)
+        self.allowsOutOfBand = try reader.optional("allows-out-of-band", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1713,6 +1891,7 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
         object.set("name", self.name)
         object.set("availability", self.availability)
         object.set("allows-out-of-band", self.allowsOutOfBand)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1734,18 +1913,22 @@ public struct BoxedConditionalCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public var sometimes: String?
     /// `flagged`
     public var flagged: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(always: String, sometimes: String? = nil, flagged: Int64? = nil) {
+    public init(always: String, sometimes: String? = nil, flagged: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.always = always
         self.sometimes = sometimes
         self.flagged = flagged
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.always = try object.required("always", at: path)
-        self.sometimes = try object.optional("sometimes", at: path)
-        self.flagged = try object.optional("flagged", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.always = try reader.required("always", at: path)
+        self.sometimes = try reader.optional("sometimes", at: path)
+        self.flagged = try reader.optional("flagged", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1753,6 +1936,7 @@ public struct BoxedConditionalCommand: QMPCommand, QMPJSONConvertible, Hashable 
         object["always"] = self.always.json
         object.set("sometimes", self.sometimes)
         object.set("flagged", self.flagged)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1795,18 +1979,26 @@ public struct CountThingsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -1817,18 +2009,26 @@ public struct QMPDoNothingCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -1839,18 +2039,26 @@ public struct FlagsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -1863,19 +2071,24 @@ public struct IncludedCommandCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `thing`
     public var thing: Included
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(thing: Included) {
+    public init(thing: Included, unknownMembers: JSONObject = [:]) {
         self.thing = thing
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.thing = try object.required("thing", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.thing = try reader.required("thing", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["thing"] = self.thing.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1891,18 +2104,26 @@ public struct ListNamesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -1915,19 +2136,24 @@ public struct OldStyleCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `arg`
     public var arg: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(arg: String) {
+    public init(arg: String, unknownMembers: JSONObject = [:]) {
         self.arg = arg
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.arg = try object.required("arg", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.arg = try reader.required("arg", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["arg"] = self.arg.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1945,19 +2171,24 @@ public struct OutOfBandCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `when`
     public var when: Keyword?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(when: Keyword? = nil) {
+    public init(when: Keyword? = nil, unknownMembers: JSONObject = [:]) {
         self.when = when
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.when = try object.optional("when", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.when = try reader.optional("when", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("when", self.when)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -1979,18 +2210,22 @@ public struct TypedArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var kind: Keyword?
     /// `derived-member`
     public var derivedMember: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64) {
+    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64, unknownMembers: JSONObject = [:]) {
         self.baseMember = baseMember
         self.kind = kind
         self.derivedMember = derivedMember
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.baseMember = try object.required("base-member", at: path)
-        self.kind = try object.optional("kind", at: path)
-        self.derivedMember = try object.required("derived-member", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.baseMember = try reader.required("base-member", at: path)
+        self.kind = try reader.optional("kind", at: path)
+        self.derivedMember = try reader.required("derived-member", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1998,6 +2233,7 @@ public struct TypedArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["base-member"] = self.baseMember.json
         object.set("kind", self.kind)
         object["derived-member"] = self.derivedMember.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2013,18 +2249,26 @@ public struct UnknownCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2035,18 +2279,26 @@ public struct XExperimentalCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2055,14 +2307,19 @@ public struct QMPBareEvent: QMPEventPayload, Hashable {
     public static let name: String = "BARE"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -2098,18 +2355,22 @@ public struct TypedEvent: QMPEventPayload, Hashable {
     public var kind: Keyword?
     /// `derived-member`
     public var derivedMember: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64) {
+    public init(baseMember: String, kind: Keyword? = nil, derivedMember: Int64, unknownMembers: JSONObject = [:]) {
         self.baseMember = baseMember
         self.kind = kind
         self.derivedMember = derivedMember
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.baseMember = try object.required("base-member", at: path)
-        self.kind = try object.optional("kind", at: path)
-        self.derivedMember = try object.required("derived-member", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.baseMember = try reader.required("base-member", at: path)
+        self.kind = try reader.optional("kind", at: path)
+        self.derivedMember = try reader.required("derived-member", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2117,6 +2378,7 @@ public struct TypedEvent: QMPEventPayload, Hashable {
         object["base-member"] = self.baseMember.json
         object.set("kind", self.kind)
         object["derived-member"] = self.derivedMember.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2136,22 +2398,26 @@ public struct WithDataEvent: QMPEventPayload, Hashable {
     public var name: String?
     /// `availability`
     public var availability: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(self self_: String, json_: Int64, kind: Keyword? = nil, name: String? = nil, availability: String? = nil) {
+    public init(self self_: String, json_: Int64, kind: Keyword? = nil, name: String? = nil, availability: String? = nil, unknownMembers: JSONObject = [:]) {
         self.`self` = self_
         self.json_ = json_
         self.kind = kind
         self.name = name
         self.availability = availability
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.`self` = try object.required("self", at: path)
-        self.json_ = try object.required("json", at: path)
-        self.kind = try object.optional("kind", at: path)
-        self.name = try object.optional("name", at: path)
-        self.availability = try object.optional("availability", at: path)
+        var reader = try QMPMemberReader(json, at: path)
+        self.`self` = try reader.required("self", at: path)
+        self.json_ = try reader.required("json", at: path)
+        self.kind = try reader.optional("kind", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.availability = try reader.optional("availability", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2161,6 +2427,7 @@ public struct WithDataEvent: QMPEventPayload, Hashable {
         object.set("kind", self.kind)
         object.set("name", self.name)
         object.set("availability", self.availability)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
@@ -2170,14 +2437,19 @@ public struct XExperimentalEvent: QMPEventPayload, Hashable {
     public static let name: String = "X-EXPERIMENTAL"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }
 
@@ -2186,13 +2458,18 @@ public struct OrgExampleVendorEventEvent: QMPEventPayload, Hashable {
     public static let name: String = "__ORG.EXAMPLE_VENDOR_EVENT"
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 }

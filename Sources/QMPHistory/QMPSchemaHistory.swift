@@ -27,7 +27,7 @@ public struct QMPSchemaHistory: Sendable {
         /// The type and optionality `version` had, if it had the member.
         public func shape(in version: QEMUVersion) -> QAPITypeChange? {
             guard isPresent(in: version) else { return nil }
-            return typeChanges.last { $0.version <= version }
+            return typeChanges.last { version.isAtOrAfter(release: $0.version) }
         }
     }
 
@@ -68,7 +68,7 @@ public struct QMPSchemaHistory: Sendable {
 
         /// How a command took its arguments in `version`.
         public func argumentForm(in version: QEMUVersion) -> ArgumentForm {
-            argumentForms.last { $0.version <= version } ?? ArgumentForm(version: version)
+            argumentForms.last { version.isAtOrAfter(release: $0.version) } ?? ArgumentForm(version: version)
         }
 
         public static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.kind == rhs.kind && lhs.name == rhs.name }

@@ -70,8 +70,8 @@ public struct QEMUAvailability: Sendable, Hashable {
     /// 7.0.0`; `nil` when `version` has it.
     public func whyAbsent(in version: QEMUVersion) -> String? {
         guard !isAvailable(in: version) else { return nil }
-        if version < introduced { return "it was introduced in \(introduced)" }
-        guard let next = runs.firstIndex(where: { version < $0.first }) else {
+        if !version.isAtOrAfter(release: introduced) { return "it was introduced in \(introduced)" }
+        guard let next = runs.firstIndex(where: { !version.isAtOrAfter(release: $0.first) }) else {
             return "QEMU removed it after \(lastVersion!)"
         }
         return "QEMU removed it after \(runs[next - 1].last!) and brought it back in \(runs[next].first)"

@@ -71,6 +71,25 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, LosslessStringConvert
     /// The release series as people name it: `10.2` for `10.2.2`, `9.2` for `9.2.0-rc2`.
     public var series: String { "\(major).\(minor)" }
 
+    /// Whether this is a release of its series or one of its stable updates (`10.0.2`), rather
+    /// than a pre-release or a development snapshot (micro 50 and up, on the way to the next
+    /// series).
+    public var isSeriesRelease: Bool { micro < 50 && prerelease == nil }
+
+    /// Whether this QEMU comes no earlier than `release`, a release a schema history knows.
+    /// Such a release stands for its series, since stable updates change no schema: QEMU
+    /// 10.0.2 has what a history made from 10.0.13's schema dates to 10.0.13. Pre-releases and
+    /// development snapshots keep their own place between releases.
+    public func isAtOrAfter(release: QEMUVersion) -> Bool {
+        isSeriesRelease ? (major, minor) >= (release.major, release.minor) : self >= release
+    }
+
+    /// Whether this QEMU comes no later than `release`, a release a schema history knows,
+    /// which stands for its series (see ``isAtOrAfter(release:)``).
+    public func isAtOrBefore(release: QEMUVersion) -> Bool {
+        isSeriesRelease ? (major, minor) <= (release.major, release.minor) : self <= release
+    }
+
     public static func == (lhs: QEMUVersion, rhs: QEMUVersion) -> Bool {
         lhs.major == rhs.major && lhs.minor == rhs.minor && lhs.micro == rhs.micro && lhs.prerelease == rhs.prerelease
     }

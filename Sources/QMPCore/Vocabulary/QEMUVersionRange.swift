@@ -20,10 +20,12 @@ public struct QEMUVersionRange: Sendable, Hashable, LosslessStringConvertible {
         self.last = last
     }
 
-    /// Whether `version` lies within the run (for a version between known releases: whether it
-    /// lies between the run's ends).
+    /// Whether `version` lies within the run. The run's ends are releases a schema history
+    /// knows, each standing for its series: a stable update such as 10.0.2 lies in a run from
+    /// 10.0.13. A version between releases (a pre-release, a development snapshot) lies in the
+    /// run when it lies between the run's ends.
     public func contains(_ version: QEMUVersion) -> Bool {
-        version >= first && (last.map { version <= $0 } ?? true)
+        version.isAtOrAfter(release: first) && (last.map(version.isAtOrBefore(release:)) ?? true)
     }
 
     /// Whether every release of `other` lies within this run.

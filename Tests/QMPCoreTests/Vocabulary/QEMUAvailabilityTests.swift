@@ -64,6 +64,18 @@ struct QEMUAvailabilityTests {
         #expect(returned.whyAbsent(in: version("6.2.0")) == "QEMU removed it after 5.2.0 and brought it back in 7.0.0")
     }
 
+    @Test("A stable update has what the history dates to its series' release, and lacks it for the same reasons")
+    func stableUpdates() {
+        let newIn10 = QEMUAvailability(runs("10.0.13.."))
+        #expect(newIn10.isAvailable(in: version("10.0.2")))
+        #expect(newIn10.whyAbsent(in: version("10.0.2")) == nil)
+        #expect(newIn10.whyAbsent(in: version("9.2.4")) == "it was introduced in 10.0.13")
+        #expect(removed.whyAbsent(in: version("5.2.1")) == nil)
+        #expect(removed.features(in: version("5.2.1")) == ["deprecated"])
+        #expect(returned.whyAbsent(in: version("6.2.5")) == "QEMU removed it after 5.2.0 and brought it back in 7.0.0")
+        #expect(returned.whyAbsent(in: version("2.11.3")) == "it was introduced in 2.12.0")
+    }
+
     @Test("A version that has it needs no reason")
     func presentNeedsNoReason() {
         #expect(removed.whyAbsent(in: version("1.0")) == nil)

@@ -20,6 +20,32 @@ struct QEMUVersionRangeTests {
         #expect(open.contains(version("99.0.0")))
     }
 
+    @Test("A run's ends stand for their series: a stable update of a known release lies in the run")
+    func seriesEnds() {
+        // The history knows 10.0 from 10.0.13's schema; Debian's backport is 10.0.2.
+        let tenZeroOn = QEMUVersionRange(from: version("10.0.13"), through: version("10.2.2"))
+        #expect(tenZeroOn.contains(version("10.0.2")))
+        #expect(tenZeroOn.contains(version("10.0.0")))
+        #expect(tenZeroOn.contains(version("10.2.9")))
+        #expect(!tenZeroOn.contains(version("9.2.4")))
+        #expect(!tenZeroOn.contains(version("11.0.0")))
+        #expect(closed.contains(version("5.2.1")))
+        #expect(QEMUVersionRange(from: version("9.2.0-rc2")).contains(version("9.2.0")))
+    }
+
+    @Test("Pre-releases and development snapshots lie between releases, not in a series")
+    func betweenReleases() {
+        // QEMU numbers the snapshots on the way to 10.1 as 10.0.50 and up.
+        #expect(!QEMUVersionRange(from: version("10.1.0")).contains(version("10.0.50")))
+        #expect(QEMUVersionRange(from: version("10.0.13")).contains(version("10.0.50")))
+        #expect(!QEMUVersionRange(from: version("10.0.0"), through: version("10.0.13")).contains(version("10.0.50")))
+        #expect(!closed.contains(version("5.2.50")))
+        #expect(!QEMUVersionRange(from: version("10.1.0")).contains(version("10.1.0-rc1")))
+        #expect(version("10.0.2").isSeriesRelease)
+        #expect(!version("10.0.50").isSeriesRelease)
+        #expect(!version("10.1.0-rc1").isSeriesRelease)
+    }
+
     @Test("A run covers another that lies wholly within it")
     func covers() {
         #expect(open.contains(closed))

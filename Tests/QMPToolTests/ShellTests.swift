@@ -198,10 +198,19 @@ struct ShellHelpTests {
     @Test("help COMMAND says which QEMU versions have the command and its later arguments")
     func availability() throws {
         let text = try #require(Self.help.topic("blockdev-backup"))
-        #expect(text.contains("in QEMU 2.3.0 and later"))
-        #expect(text.contains("  filter-node-name: QEMU 4.2.0 and later"))
+        #expect(text.contains("in QEMU 2.3.0 and later, as of 10.2.2, the newest release known"))
+        #expect(text.contains("  filter-node-name: QEMU 4.2.0 and later, as of 10.2.2, the newest release known"))
         let eject = try #require(Self.help.topic("eject"))
-        #expect(eject.contains("in QEMU 1.1.0 and later"))
+        #expect(eject.contains("in QEMU 1.1.0 and later, as of 10.2.2, the newest release known"))
+    }
+
+    @Test("help COMMAND never says a command or argument lasts past the newest release known")
+    func availabilityDoesNotExtrapolate() {
+        for name in QMPSchemaHistory.shared.commands.keys {
+            for line in ShellHelp.availability(of: name) where line.contains(" and later") {
+                #expect(line.contains(" and later, as of 10.2.2, the newest release known"), "\(name): \(line)")
+            }
+        }
     }
 
     @Test("help lists the commands")
@@ -246,14 +255,37 @@ struct ShellTypeHelpTests {
         // Optional in 7.2, required from 10.2 on: shown as 7.2 has it.
         #expect(
             lines.contains {
-                $0.hasPrefix("  node-name ") && $0.contains("str") && $0.contains("[QEMU 2.0.0 and later]")
+                $0.hasPrefix("  node-name ") && $0.contains("str")
+                    && $0.contains("[QEMU 2.0.0 and later, as of 10.2.2, the newest release known]")
             }
         )
         // Not in 10.0.13's schema, in 10.2.2's, and documented "(since: 10.1)".
         #expect(
-            lines.contains { $0.hasPrefix("  children ") && $0.contains("[QEMU 10.1.0 and later; not in QEMU 7.2.22]") }
+            lines.contains {
+                $0.hasPrefix("  children ")
+                    && $0.contains(
+                        "[QEMU 10.1.0 and later, as of 10.2.2, the newest release known; not in QEMU 7.2.22]"
+                    )
+            }
         )
-        #expect(lines.last == "in QEMU 1.0 and later")
+        #expect(lines.last == "in QEMU 1.0 and later, as of 10.2.2, the newest release known")
+    }
+
+    @Test("a stable update has what the history dates to its series' release: QEMU 10.0.2 has 10.0.13's active")
+    func stableUpdate() throws {
+        let help = ShellHelp(
+            schema: QEMUSimulator.schema.introspection,
+            server: "QEMU 10.0.2",
+            version: QEMUVersion("10.0.2")
+        )
+        let text = try #require(help.topic("BlockDeviceInfo"))
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(!text.contains("does not have it"))
+        // Required from 10.0 on, so required in this QEMU, and not said to be missing.
+        let active = try #require(lines.first { $0.hasPrefix("* active ") })
+        #expect(!active.contains("not in QEMU 10.0.2"), "\(active)")
+        // 10.1's members are still missing from 10.0.
+        #expect(lines.contains { $0.hasPrefix("  children ") && $0.contains("not in QEMU 10.0.2") })
     }
 
     @Test("an enum: its values, with those this QEMU lacks marked")

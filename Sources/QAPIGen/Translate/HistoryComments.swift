@@ -3,14 +3,24 @@ import QMPCore
 
 /// What the doc comments say about when a type, member or value came and went.
 extension Translator {
+    /// The newest release the history knows: how far a run that reaches it is known to reach,
+    /// so that no comment promises anything of releases after it.
+    var newestKnownRelease: QEMUVersion? { history?.versions.last }
+
     /// ` · since 2.12.0`, ` · 1.0 to 2.11.0` or nothing: when something came and went, said
     /// only where it differs from its owner's first version and the newest release.
-    static func span(_ history: QEMUAvailability?, after ownerFirst: QEMUVersion?) -> String {
+    static func span(
+        _ history: QEMUAvailability?,
+        after ownerFirst: QEMUVersion?,
+        newestKnown: QEMUVersion?
+    ) -> String {
         guard let history else { return "" }
         var parts: [String] = []
         if let ownerFirst, history.introduced > ownerFirst { parts.append("since \(history.introduced)") }
         if let last = history.lastVersion { parts.append("until \(last)") }
-        if history.runs.count > 1 { parts.append("in " + QEMUVersionRange.prose(of: history.runs)) }
+        if history.runs.count > 1 {
+            parts.append("in " + QEMUVersionRange.prose(of: history.runs, newestKnown: newestKnown))
+        }
         if let deprecated = history.deprecatedSince { parts.append("deprecated in \(deprecated)") }
         return parts.isEmpty ? "" : " · " + parts.joined(separator: ", ")
     }
@@ -20,7 +30,7 @@ extension Translator {
     /// (the others are there, each saying until when).
     func typeHistoryComment(_ name: String) -> [String] {
         guard let type = history?.type(name) else { return [] }
-        var lines = ["In QEMU " + QEMUVersionRange.prose(of: type.history.runs) + "."]
+        var lines = ["In QEMU " + QEMUVersionRange.prose(of: type.history.runs, newestKnown: newestKnownRelease) + "."]
         if !type.shapeChanges.isEmpty {
             let changes = type.shapeChanges.map(\.description).joined(separator: ", ")
             lines.append("Shape changed in \(changes); this is the newest shape.")

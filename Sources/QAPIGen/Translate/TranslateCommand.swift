@@ -49,10 +49,10 @@ extension Translator {
         declarations.append(Self.computedProperty("arguments", type: .optional(.jsonObject), arguments))
         var comment = ["QAPI command `\(command.name)`."]
         if let olderShape {
-            let availability = shapeAvailability(olderShape.shape)
+            let availability = shapeAvailability(olderShape.shape).prose(newestKnown: newestKnownRelease)
             comment =
                 [
-                    "QAPI command `\(command.name)` with its arguments as QEMU \(availability.prose()) took them;",
+                    "QAPI command `\(command.name)` with its arguments as QEMU \(availability) took them;",
                     "\(commandSwiftName(command.name)) has them as later releases take them:",
                 ] + olderShape.shape.endedBy.map { "- \($0.description)" }
         } else if newestShapes[command.name] != nil {

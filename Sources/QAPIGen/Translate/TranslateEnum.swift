@@ -10,7 +10,7 @@ extension Translator {
         let pairs = Array(zip(enumeration.names, caseNames))
         var cases: [SwiftDeclaration] = pairs.map { value, caseName in
             .documented(
-                ["`\(value)`" + Self.span(valueHistories[value], after: typeFirst)],
+                ["`\(value)`" + Self.span(valueHistories[value], after: typeFirst, newestKnown: newestKnownRelease)],
                 .enumCase(caseName, associatedTypes: [])
             )
         }

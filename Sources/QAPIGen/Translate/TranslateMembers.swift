@@ -28,7 +28,13 @@ extension Translator {
         let relaxed = relaxedMembers[owner.relaxedKey] ?? []
         let names = SwiftNaming.uniqueMemberNames(members.map(\.name), reserved: SwiftNaming.reservedMemberNames)
         return zip(members, names).map { member, name in
-            var comment = "`\(member.name)`" + Self.span(histories[member.name]?.history, after: ownerFirst)
+            var comment =
+                "`\(member.name)`"
+                + Self.span(
+                    histories[member.name]?.history,
+                    after: ownerFirst,
+                    newestKnown: newestKnownRelease
+                )
             if relaxed.contains(member.name) {
                 comment += "; optional here because not every QEMU sends it"
                 if let memberHistory = histories[member.name],

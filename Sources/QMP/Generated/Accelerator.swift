@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `Accelerator`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.2.2 and later, as of 10.2.2, the newest release known.
 public enum Accelerator: QMPJSONConvertible, Hashable {
     /// `hvf`
     case hvf
@@ -60,7 +60,7 @@ public enum Accelerator: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AcceleratorInfo`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.2.2 and later, as of 10.2.2, the newest release known.
 public struct AcceleratorInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
     public var enabled: Accelerator
@@ -92,7 +92,7 @@ public struct AcceleratorInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `KvmInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct KvmInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
     public var enabled: Bool

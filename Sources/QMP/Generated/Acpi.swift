@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `ACPIOSTInfo`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String?
@@ -51,7 +51,7 @@ public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ACPISlotType`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.7.0; this is the newest shape.
 public enum ACPISlotType: QMPJSONConvertible, Hashable {
     /// `DIMM`
@@ -84,7 +84,7 @@ public enum ACPISlotType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AcpiTableOptions`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public struct AcpiTableOptions: QMPJSONConvertible, Hashable {
     /// `sig`
     public var sig: String?

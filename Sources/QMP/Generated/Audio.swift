@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `AudioFormat`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.0.0; this is the newest shape.
 public enum AudioFormat: QMPJSONConvertible, Hashable {
     /// `u8`
@@ -57,7 +57,7 @@ public enum AudioFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `Audiodev`, told apart by `driver`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.1.0, 6.0.0, 7.0.0, 7.2.0, 8.1.0, 10.0.13; this is the newest shape.
 public struct Audiodev: QMPJSONConvertible, Hashable {
     /// `id`
@@ -166,7 +166,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevAlsaOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevAlsaPerDirectionOptions?
@@ -208,7 +208,7 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevAlsaPerDirectionOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -281,7 +281,7 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevCoreaudioOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevCoreaudioPerDirectionOptions?
@@ -318,7 +318,7 @@ public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevCoreaudioPerDirectionOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -381,7 +381,7 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
 }
 
 /// QAPI struct `AudiodevDBusOptions`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct AudiodevDBusOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?
@@ -423,7 +423,7 @@ public struct AudiodevDBusOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `AudiodevDriver`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.1.0, 7.0.0, 7.2.0, 8.1.0; this is the newest shape.
 public enum AudiodevDriver: QMPJSONConvertible, Hashable {
     /// `none`
@@ -500,7 +500,7 @@ public enum AudiodevDriver: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevDsoundOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?
@@ -542,7 +542,7 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevGenericOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?
@@ -579,7 +579,7 @@ public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevJackOptions`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevJackPerDirectionOptions?
@@ -616,7 +616,7 @@ public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevJackPerDirectionOptions`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine`
     public var mixingEngine: Bool?
@@ -698,7 +698,7 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevOssOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevOssPerDirectionOptions?
@@ -750,7 +750,7 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevOssPerDirectionOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -823,7 +823,7 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPaOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPaPerDirectionOptions?
@@ -865,7 +865,7 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPaPerDirectionOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -938,7 +938,7 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPerDirectionOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.2.0; this is the newest shape.
 public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine` · since 4.2.0
@@ -996,7 +996,7 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPipewireOptions`.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPipewirePerDirectionOptions?
@@ -1033,7 +1033,7 @@ public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevPipewirePerDirectionOptions`.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine`
     public var mixingEngine: Bool?
@@ -1105,7 +1105,7 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
 }
 
 /// QAPI struct `AudiodevSdlOptions`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevSdlPerDirectionOptions?
@@ -1142,7 +1142,7 @@ public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevSdlPerDirectionOptions`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
     /// `mixing-engine`
     public var mixingEngine: Bool?
@@ -1204,7 +1204,7 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevSndioOptions`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?
@@ -1251,7 +1251,7 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AudiodevWavOptions`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
     /// `in`
     public var `in`: AudiodevPerDirectionOptions?

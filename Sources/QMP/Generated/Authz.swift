@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `AuthZListFileProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -41,7 +41,7 @@ public struct AuthZListFileProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AuthZListProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct AuthZListProperties: QMPJSONConvertible, Hashable {
     /// `policy`
     public var policy: QAuthZListPolicy?
@@ -78,7 +78,7 @@ public struct AuthZListProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AuthZPAMProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
     /// `service`
     public var service: String
@@ -110,7 +110,7 @@ public struct AuthZPAMProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AuthZSimpleProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
     /// `identity`
     public var identity: String
@@ -142,7 +142,7 @@ public struct AuthZSimpleProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QAuthZListFormat`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public enum QAuthZListFormat: QMPJSONConvertible, Hashable {
     /// `exact`
     case exact
@@ -174,7 +174,7 @@ public enum QAuthZListFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QAuthZListPolicy`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public enum QAuthZListPolicy: QMPJSONConvertible, Hashable {
     /// `deny`
     case deny
@@ -206,7 +206,7 @@ public enum QAuthZListPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QAuthZListRule`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct QAuthZListRule: QMPJSONConvertible, Hashable {
     /// `match`
     public var match: String

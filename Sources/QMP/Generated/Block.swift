@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `BiosAtaTranslation`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public enum BiosAtaTranslation: QMPJSONConvertible, Hashable {
     /// `auto`
     case auto
@@ -48,7 +48,7 @@ public enum BiosAtaTranslation: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevChangeReadOnlyMode`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevChangeReadOnlyMode: QMPJSONConvertible, Hashable {
     /// `retain`
     case retain
@@ -84,7 +84,7 @@ public enum BlockdevChangeReadOnlyMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `FloppyDriveType`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum FloppyDriveType: QMPJSONConvertible, Hashable {
     /// `144`
     case _144
@@ -128,7 +128,7 @@ public enum FloppyDriveType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PRManagerInfo`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 public struct PRManagerInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String

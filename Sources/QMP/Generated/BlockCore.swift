@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BackupCommon`.
-/// In QEMU 4.2.0 and later.
+/// In QEMU 4.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.0.0, 9.1.0, 10.1.0; this is the newest shape.
 public struct BackupCommon: QMPJSONConvertible, Hashable {
     /// `job-id`
@@ -102,7 +102,7 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BackupPerf`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct BackupPerf: QMPJSONConvertible, Hashable {
     /// `use-copy-range`
@@ -145,7 +145,7 @@ public struct BackupPerf: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BitmapSyncMode`.
-/// In QEMU 4.2.0 and later.
+/// In QEMU 4.2.0 and later, as of 10.2.2, the newest release known.
 public enum BitmapSyncMode: QMPJSONConvertible, Hashable {
     /// `on-success`
     case onSuccess
@@ -181,7 +181,7 @@ public enum BitmapSyncMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlkdebugEvent`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.2.0, 2.6.0, 2.11.0, 4.1.0; this is the newest shape.
 public enum BlkdebugEvent: QMPJSONConvertible, Hashable {
     /// `l1_update`
@@ -454,7 +454,7 @@ public enum BlkdebugEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlkdebugIOType`.
-/// In QEMU 4.1.0 and later.
+/// In QEMU 4.1.0 and later, as of 10.2.2, the newest release known.
 public enum BlkdebugIOType: QMPJSONConvertible, Hashable {
     /// `read`
     case read
@@ -502,7 +502,7 @@ public enum BlkdebugIOType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlkdebugInjectErrorOptions`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.1.0, 10.0.13, 10.1.0; this is the newest shape.
 public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
     /// `event`
@@ -565,7 +565,7 @@ public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlkdebugSetStateOptions`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
     /// `event`
     public var event: BlkdebugEvent
@@ -602,7 +602,7 @@ public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockChildInfo`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct BlockChildInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -634,7 +634,7 @@ public struct BlockChildInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDeviceInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.1.0, 1.2.0, 1.6.0, 1.7.0, 2.0.0, 2.1.0, 2.3.0, 2.4.0, 2.6.0, 4.2.0, 6.0.0, 10.0.13, 10.1.0; this is the newest shape.
 public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     /// `file`
@@ -832,7 +832,7 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockDeviceIoStatus`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public enum BlockDeviceIoStatus: QMPJSONConvertible, Hashable {
     /// `ok`
     case ok
@@ -920,7 +920,7 @@ public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDeviceStats`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.3.0, 2.5.0, 2.12.0, 4.0.0, 4.2.0, 8.1.0; this is the newest shape.
 public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
     /// `rd_bytes`
@@ -1143,7 +1143,7 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDeviceTimedStats`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.1.0; this is the newest shape.
 public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
     /// `interval_length`
@@ -1246,7 +1246,7 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmap`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
     /// `node`
     public var node: String
@@ -1278,7 +1278,7 @@ public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapAdd`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0, 3.0.0, 4.0.0, 4.2.0; this is the newest shape.
 public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
     /// `node`
@@ -1336,7 +1336,7 @@ public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapMerge`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.0.0, 4.1.0, 7.1.0; this is the newest shape.
 public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
     /// `node`
@@ -1408,7 +1408,7 @@ public enum BlockDirtyBitmapMergeSource: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `BlockDirtyBitmapOrStr`: the branch follows the JSON kind of the value.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
     /// `local`
     case local(String)
@@ -1432,7 +1432,7 @@ public enum BlockDirtyBitmapOrStr: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapSha256`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
     /// `sha256`
     public var sha256: String
@@ -1459,7 +1459,7 @@ public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyInfo`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.4.0, 2.4.0, 4.0.0, 6.0.0; this is the newest shape.
 public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
     /// `name` · since 2.4.0
@@ -1522,7 +1522,7 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockErrorAction`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public enum BlockErrorAction: QMPJSONConvertible, Hashable {
     /// `ignore`
     case ignore
@@ -1660,7 +1660,7 @@ public struct BlockExportNbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockGraphInfo`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 10.2.2; this is the newest shape.
 public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -1758,7 +1758,7 @@ public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockIOThrottle`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0; this is the newest shape.
 public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
     /// `device` · deprecated in 5.0.0
@@ -1891,7 +1891,7 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.3.0, 2.0.0, 2.10.0, 6.0.0; this is the newest shape.
 public struct BlockInfo: QMPJSONConvertible, Hashable {
     /// `device`
@@ -1964,7 +1964,7 @@ public struct BlockInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockJobChangeOptions`, told apart by `type`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -2019,7 +2019,7 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockJobChangeOptionsMirror`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockJobChangeOptionsMirror: QMPJSONConvertible, Hashable {
     /// `copy-mode`
     public var copyMode: MirrorCopyMode
@@ -2051,7 +2051,7 @@ public struct BlockJobChangeOptionsMirror: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockJobInfo`, told apart by `type`.
-/// In QEMU 1.1.0 and later.
+/// In QEMU 1.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.3.0, 2.2.0, 2.12.0, 3.0.0, 8.2.0; this is the newest shape.
 public struct BlockJobInfo: QMPJSONConvertible, Hashable {
     /// `type`
@@ -2162,7 +2162,7 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockJobInfoMirror`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockJobInfoMirror: QMPJSONConvertible, Hashable {
     /// `actively-synced`
     public var activelySynced: Bool
@@ -2354,7 +2354,7 @@ public enum BlockJobVerb: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockLatencyHistogramInfo`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockLatencyHistogramInfo: QMPJSONConvertible, Hashable {
     /// `boundaries`
     public var boundaries: [UInt64]
@@ -2386,7 +2386,7 @@ public struct BlockLatencyHistogramInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockLimitsInfo`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.2.2 and later, as of 10.2.2, the newest release known.
 public struct BlockLimitsInfo: QMPJSONConvertible, Hashable {
     /// `request-alignment`
     public var requestAlignment: UInt32
@@ -2468,7 +2468,7 @@ public struct BlockLimitsInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockMeasureInfo`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.1.0; this is the newest shape.
 public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
     /// `required`
@@ -2506,7 +2506,7 @@ public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockNodeInfo`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 10.2.2; this is the newest shape.
 public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -2599,7 +2599,7 @@ public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockPermission`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.0.0; this is the newest shape.
 public enum BlockPermission: QMPJSONConvertible, Hashable {
     /// `consistent-read`
@@ -2644,7 +2644,7 @@ public enum BlockPermission: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockStats`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.0.0, 2.3.0, 3.0.0, 4.2.0; this is the newest shape.
 public struct BlockStats: QMPJSONConvertible, Hashable {
     /// `device`
@@ -2710,7 +2710,7 @@ public struct BlockStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockStatsSpecific`, told apart by `driver`.
-/// In QEMU 4.2.0 and later.
+/// In QEMU 4.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.2.0; this is the newest shape.
 public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
     /// `driver`
@@ -2769,7 +2769,7 @@ public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockStatsSpecificFile`.
-/// In QEMU 4.2.0 and later.
+/// In QEMU 4.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
     /// `discard-nb-ok`
     public var discardNbOk: UInt64
@@ -2811,7 +2811,7 @@ public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockStatsSpecificNvme`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
     /// `completion-errors`
     public var completionErrors: UInt64
@@ -2853,7 +2853,7 @@ public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevAioOptions`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.0.0; this is the newest shape.
 public enum BlockdevAioOptions: QMPJSONConvertible, Hashable {
     /// `threads`
@@ -2890,7 +2890,7 @@ public enum BlockdevAioOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevAmendOptions`, told apart by `driver`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
     /// `driver`
     public var driver: BlockdevDriver
@@ -2944,7 +2944,7 @@ public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevAmendOptionsLUKS`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `state`
     public var state: QCryptoBlockLUKSKeyslotState
@@ -3001,7 +3001,7 @@ public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevAmendOptionsQcow2`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
     /// `encrypt`
     public var encrypt: QCryptoBlockAmendOptions?
@@ -3033,7 +3033,7 @@ public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevBackup`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.7.0, 2.8.0, 2.12.0, 3.1.0, 4.2.0, 6.0.0, 9.1.0, 10.1.0; this is the newest shape.
 public struct BlockdevBackup: QMPJSONConvertible, Hashable {
     /// `job-id` · since 2.7.0
@@ -3136,7 +3136,7 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCacheInfo`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
     /// `writeback`
     public var writeback: Bool
@@ -3173,7 +3173,7 @@ public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCacheOptions`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
     /// `direct`
@@ -3211,7 +3211,7 @@ public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevChild`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevChild: QMPJSONConvertible, Hashable {
     /// `child`
     public var child: String
@@ -3262,7 +3262,7 @@ public struct BlockdevCreateNotSupported: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevCreateOptions`, told apart by `driver`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0, 4.0.0, 6.1.0; this is the newest shape.
 public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
     /// `driver`
@@ -3365,7 +3365,7 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsFile`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.1.0; this is the newest shape.
 public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -3418,7 +3418,7 @@ public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsGluster`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
     /// `location`
     public var location: BlockdevOptionsGluster
@@ -3460,7 +3460,7 @@ public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsLUKS`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.2.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -3548,7 +3548,7 @@ public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsNfs`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsNfs: QMPJSONConvertible, Hashable {
     /// `location`
     public var location: BlockdevOptionsNfs
@@ -3585,7 +3585,7 @@ public struct BlockdevCreateOptionsNfs: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsParallels`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3627,7 +3627,7 @@ public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsQcow`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3674,7 +3674,7 @@ public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsQcow2`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.0.0, 5.1.0, 5.2.0; this is the newest shape.
 public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
     /// `file`
@@ -3772,7 +3772,7 @@ public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsQed`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -3829,7 +3829,7 @@ public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsRbd`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0; this is the newest shape.
 public struct BlockdevCreateOptionsRbd: QMPJSONConvertible, Hashable {
     /// `location`
@@ -3929,7 +3929,7 @@ public struct BlockdevCreateOptionsSheepdog: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsSsh`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsSsh: QMPJSONConvertible, Hashable {
     /// `location`
     public var location: BlockdevOptionsSsh
@@ -3966,7 +3966,7 @@ public struct BlockdevCreateOptionsSsh: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVdi`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -4008,7 +4008,7 @@ public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVhdx`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -4065,7 +4065,7 @@ public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVmdk`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
     /// `file`
@@ -4138,7 +4138,7 @@ public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevCreateOptionsVpc`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -4185,7 +4185,7 @@ public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevDetectZeroesOptions`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevDetectZeroesOptions: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -4221,7 +4221,7 @@ public enum BlockdevDetectZeroesOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevDiscardOptions`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevDiscardOptions: QMPJSONConvertible, Hashable {
     /// `ignore`
     case ignore
@@ -4253,7 +4253,7 @@ public enum BlockdevDiscardOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevDriver`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0, 2.2.0, 2.5.0, 2.6.0, 2.7.0, 2.8.0, 2.9.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 4.2.0, 5.0.0, 5.1.0, 6.0.0, 6.1.0, 6.2.0, 7.0.0, 7.2.0; this is the newest shape.
 public enum BlockdevDriver: QMPJSONConvertible, Hashable {
     /// `blkdebug`
@@ -4490,7 +4490,7 @@ public enum BlockdevDriver: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevOnError`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.7.0; this is the newest shape.
 public enum BlockdevOnError: QMPJSONConvertible, Hashable {
     /// `report`
@@ -4535,7 +4535,7 @@ public enum BlockdevOnError: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevOptions`, told apart by `driver`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.0.0, 2.1.0, 2.2.0, 2.5.0, 2.6.0, 2.7.0, 2.8.0, 2.9.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 3.1.0, 4.2.0, 5.0.0, 5.1.0, 6.0.0, 6.1.0, 6.2.0, 7.0.0, 7.2.0, 10.0.13; this is the newest shape.
 /// No longer sent, and without a property of its own here: `aio` (until 2.7.0).
 public struct BlockdevOptions: QMPJSONConvertible, Hashable {
@@ -4971,7 +4971,7 @@ public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlkdebug`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0, 5.0.0; this is the newest shape.
 public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
     /// `image`
@@ -5059,7 +5059,7 @@ public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlklogwrites`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5111,7 +5111,7 @@ public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlkreplay`.
-/// In QEMU 4.2.0 and later.
+/// In QEMU 4.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsBlkreplay: QMPJSONConvertible, Hashable {
     /// `image`
     public var image: BlockdevRef
@@ -5143,7 +5143,7 @@ public struct BlockdevOptionsBlkreplay: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsBlkverify`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsBlkverify: QMPJSONConvertible, Hashable {
     /// `test`
     public var test: BlockdevRef
@@ -5180,7 +5180,7 @@ public struct BlockdevOptionsBlkverify: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCbw`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.0.0, 7.1.0, 9.2.0-rc2; this is the newest shape.
 public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
     /// `file`
@@ -5238,7 +5238,7 @@ public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCor`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsCor: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5302,7 +5302,7 @@ public struct BlockdevOptionsCurl: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlBase`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
     /// `url`
     public var url: String
@@ -5359,7 +5359,7 @@ public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlFtp`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
     /// `url`
     public var url: String
@@ -5421,7 +5421,7 @@ public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlFtps`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
     /// `url`
     public var url: String
@@ -5488,7 +5488,7 @@ public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlHttp`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
     /// `url`
@@ -5561,7 +5561,7 @@ public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsCurlHttps`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
     /// `url`
@@ -5639,7 +5639,7 @@ public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsFile`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0, 2.10.0, 2.11.0, 3.0.0, 4.0.0, 6.2.0; this is the newest shape.
 public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -5702,7 +5702,7 @@ public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsGenericCOWFormat`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
     /// `file`
@@ -5740,7 +5740,7 @@ public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsGenericFormat`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -5772,7 +5772,7 @@ public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsGluster`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0, 2.9.0, 2.10.0; this is the newest shape.
 public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
     /// `volume`
@@ -5830,7 +5830,7 @@ public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsIoUring`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsIoUring: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -5862,7 +5862,7 @@ public struct BlockdevOptionsIoUring: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsIscsi`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
     /// `transport`
     public var transport: IscsiTransport
@@ -5934,7 +5934,7 @@ public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsLUKS`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.0.0; this is the newest shape.
 public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `file`
@@ -5977,7 +5977,7 @@ public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNVMe`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsNVMe: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String
@@ -6014,7 +6014,7 @@ public struct BlockdevOptionsNVMe: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNbd`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.9.0, 2.10.0, 3.0.0, 4.2.0, 7.0.0; this is the newest shape.
 public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
     /// `server`
@@ -6077,7 +6077,7 @@ public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNfs`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
     /// `server`
     public var server: NFSServer
@@ -6144,7 +6144,7 @@ public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNull`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0, 4.1.0; this is the newest shape.
 public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
     /// `size`
@@ -6187,7 +6187,7 @@ public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsNvmeIoUring`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsNvmeIoUring: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -6219,7 +6219,7 @@ public struct BlockdevOptionsNvmeIoUring: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsPreallocate`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -6261,7 +6261,7 @@ public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsQcow`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -6303,7 +6303,7 @@ public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsQcow2`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.2.0, 2.5.0, 2.10.0, 2.12.0, 4.0.0, 8.1.0; this is the newest shape.
 public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
     /// `file`
@@ -6406,7 +6406,7 @@ public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsQuorum`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0, 2.2.0; this is the newest shape.
 public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
     /// `blkverify`
@@ -6459,7 +6459,7 @@ public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsRaw`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -6501,7 +6501,7 @@ public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsRbd`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0, 5.0.0, 6.1.0; this is the newest shape.
 public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
     /// `pool`
@@ -6579,7 +6579,7 @@ public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsReplication`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsReplication: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: BlockdevRef
@@ -6664,7 +6664,7 @@ public struct BlockdevOptionsSheepdog: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsSsh`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0; this is the newest shape.
 public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
     /// `server`
@@ -6712,7 +6712,7 @@ public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsThrottle`.
-/// In QEMU 2.11.0 and later.
+/// In QEMU 2.11.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsThrottle: QMPJSONConvertible, Hashable {
     /// `throttle-group`
     public var throttleGroup: String
@@ -6749,7 +6749,7 @@ public struct BlockdevOptionsThrottle: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVVFAT`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0; this is the newest shape.
 public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
     /// `dir`
@@ -6802,7 +6802,7 @@ public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVirtioBlkVfioPci`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -6834,7 +6834,7 @@ public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVirtioBlkVhostUser`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -6866,7 +6866,7 @@ public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevOptionsVirtioBlkVhostVdpa`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevOptionsVirtioBlkVhostVdpa: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -6935,7 +6935,7 @@ public struct BlockdevOptionsVxHS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevQcow2Encryption`, told apart by `format`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: BlockdevQcow2EncryptionFormat
@@ -6989,7 +6989,7 @@ public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevQcow2EncryptionFormat`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevQcow2EncryptionFormat: QMPJSONConvertible, Hashable {
     /// `aes`
     case aes
@@ -7021,7 +7021,7 @@ public enum BlockdevQcow2EncryptionFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevQcow2Version`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevQcow2Version: QMPJSONConvertible, Hashable {
     /// `v2`
     case v2
@@ -7053,7 +7053,7 @@ public enum BlockdevQcow2Version: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockdevQcowEncryption`, told apart by `format`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: BlockdevQcowEncryptionFormat
@@ -7103,7 +7103,7 @@ public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevQcowEncryptionFormat`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevQcowEncryptionFormat: QMPJSONConvertible, Hashable {
     /// `aes`
     case aes
@@ -7131,7 +7131,7 @@ public enum BlockdevQcowEncryptionFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `BlockdevRef`: the branch follows the JSON kind of the value.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 public indirect enum BlockdevRef: QMPJSONConvertible, Hashable {
     /// `definition`
     case definition(BlockdevOptions)
@@ -7155,7 +7155,7 @@ public indirect enum BlockdevRef: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `BlockdevRefOrNull`: the branch follows the JSON kind of the value.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public indirect enum BlockdevRefOrNull: QMPJSONConvertible, Hashable {
     /// `definition`
     case definition(BlockdevOptions)
@@ -7183,7 +7183,7 @@ public indirect enum BlockdevRefOrNull: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshot`.
-/// In QEMU 1.1.0 and later.
+/// In QEMU 1.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.0.0, 2.5.0; this is the newest shape.
 public struct BlockdevSnapshot: QMPJSONConvertible, Hashable {
     /// `node` · since 2.5.0; optional here because not every QEMU sends it (required since 2.5.0)
@@ -7246,7 +7246,7 @@ public struct BlockdevSnapshot: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotInternal`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevSnapshotInternal: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String
@@ -7278,7 +7278,7 @@ public struct BlockdevSnapshotInternal: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotSync`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
     /// `device`
     public var device: String?
@@ -7330,7 +7330,7 @@ public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVhdxSubformat`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevVhdxSubformat: QMPJSONConvertible, Hashable {
     /// `dynamic`
     case dynamic
@@ -7362,7 +7362,7 @@ public enum BlockdevVhdxSubformat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVmdkAdapterType`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevVmdkAdapterType: QMPJSONConvertible, Hashable {
     /// `ide`
     case ide
@@ -7402,7 +7402,7 @@ public enum BlockdevVmdkAdapterType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVmdkSubformat`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevVmdkSubformat: QMPJSONConvertible, Hashable {
     /// `monolithicSparse`
     case monolithicSparse
@@ -7446,7 +7446,7 @@ public enum BlockdevVmdkSubformat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockdevVpcSubformat`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum BlockdevVpcSubformat: QMPJSONConvertible, Hashable {
     /// `dynamic`
     case dynamic
@@ -7523,7 +7523,7 @@ public enum DirtyBitmapStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DriveBackup`.
-/// In QEMU 1.6.0 and later.
+/// In QEMU 1.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0, 2.7.0, 2.8.0, 2.12.0, 4.2.0, 6.0.0, 9.1.0, 10.1.0; this is the newest shape.
 public struct DriveBackup: QMPJSONConvertible, Hashable {
     /// `job-id` · since 2.7.0
@@ -7636,7 +7636,7 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DriveMirror`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0, 3.1.0; this is the newest shape.
 public struct DriveMirror: QMPJSONConvertible, Hashable {
     /// `job-id`
@@ -7744,7 +7744,7 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DummyBlockCoreForceArrays`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct DummyBlockCoreForceArrays: QMPJSONConvertible, Hashable {
     /// `unused-block-graph-info`
     public var unusedBlockGraphInfo: [BlockGraphInfo]
@@ -7857,7 +7857,7 @@ public enum GlusterTransport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageCheck`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public struct ImageCheck: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -7939,7 +7939,7 @@ public struct ImageCheck: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfo`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.6.0, 1.7.0, 8.0.0, 10.2.2; this is the newest shape.
 public struct ImageInfo: QMPJSONConvertible, Hashable {
     /// `filename`
@@ -8041,7 +8041,7 @@ public struct ImageInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ImageInfoSpecific`, told apart by `type`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.7.0, 6.1.0, 6.2.0, 8.0.0; this is the newest shape.
 public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
     /// `type`
@@ -8108,7 +8108,7 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificFile`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
     /// `extent-size-hint`
     public var extentSizeHint: UInt64?
@@ -8135,7 +8135,7 @@ public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificFileWrapper`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificFileWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificFile
@@ -8167,7 +8167,7 @@ public struct ImageInfoSpecificFileWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ImageInfoSpecificKind`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.7.0, 6.1.0, 8.0.0; this is the newest shape.
 public enum ImageInfoSpecificKind: QMPJSONConvertible, Hashable {
     /// `qcow2`
@@ -8212,7 +8212,7 @@ public enum ImageInfoSpecificKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificLUKSWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificLUKSWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: QCryptoBlockInfoLUKS
@@ -8244,7 +8244,7 @@ public struct ImageInfoSpecificLUKSWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificQCow2`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.2.0, 2.3.0, 2.10.0, 4.0.0, 5.1.0, 5.2.0; this is the newest shape.
 public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
     /// `compat`
@@ -8317,7 +8317,7 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ImageInfoSpecificQCow2Encryption`, told apart by `format`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
     /// `format`
@@ -8368,7 +8368,7 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificQCow2EncryptionBase`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: BlockdevQcow2EncryptionFormat
@@ -8395,7 +8395,7 @@ public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable
 }
 
 /// QAPI struct `ImageInfoSpecificQCow2Wrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificQCow2
@@ -8427,7 +8427,7 @@ public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificRbd`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
     /// `encryption-format`
     public var encryptionFormat: RbdImageEncryptionFormat?
@@ -8454,7 +8454,7 @@ public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificRbdWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificRbdWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificRbd
@@ -8486,7 +8486,7 @@ public struct ImageInfoSpecificRbdWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificVmdk`.
-/// In QEMU 1.7.0 and later.
+/// In QEMU 1.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
     /// `create-type`
@@ -8529,7 +8529,7 @@ public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ImageInfoSpecificVmdkWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ImageInfoSpecificVmdkWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ImageInfoSpecificVmdk
@@ -8561,7 +8561,7 @@ public struct ImageInfoSpecificVmdkWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `IscsiHeaderDigest`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public enum IscsiHeaderDigest: QMPJSONConvertible, Hashable {
     /// `crc32c`
     case crc32c
@@ -8601,7 +8601,7 @@ public enum IscsiHeaderDigest: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `IscsiTransport`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public enum IscsiTransport: QMPJSONConvertible, Hashable {
     /// `tcp`
     case tcp
@@ -8633,7 +8633,7 @@ public enum IscsiTransport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MapEntry`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 8.2.0; this is the newest shape.
 public struct MapEntry: QMPJSONConvertible, Hashable {
     /// `start`
@@ -8701,7 +8701,7 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MirrorCopyMode`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 public enum MirrorCopyMode: QMPJSONConvertible, Hashable {
     /// `background`
     case background
@@ -8733,7 +8733,7 @@ public enum MirrorCopyMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MirrorSyncMode`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0, 4.2.0; this is the newest shape.
 public enum MirrorSyncMode: QMPJSONConvertible, Hashable {
     /// `top`
@@ -8778,7 +8778,7 @@ public enum MirrorSyncMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NFSServer`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct NFSServer: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: NFSTransport
@@ -8810,7 +8810,7 @@ public struct NFSServer: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NFSTransport`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public enum NFSTransport: QMPJSONConvertible, Hashable {
     /// `inet`
     case inet
@@ -8870,7 +8870,7 @@ public enum NbdServerRemoveMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NewImageMode`.
-/// In QEMU 1.1.0 and later.
+/// In QEMU 1.1.0 and later, as of 10.2.2, the newest release known.
 public enum NewImageMode: QMPJSONConvertible, Hashable {
     /// `existing`
     case existing
@@ -8902,7 +8902,7 @@ public enum NewImageMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OnCbwError`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum OnCbwError: QMPJSONConvertible, Hashable {
     /// `break-guest-write`
     case breakGuestWrite
@@ -8934,7 +8934,7 @@ public enum OnCbwError: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PreallocMode`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 public enum PreallocMode: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -8974,7 +8974,7 @@ public enum PreallocMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `Qcow2BitmapInfo`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -9011,7 +9011,7 @@ public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `Qcow2BitmapInfoFlags`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public enum Qcow2BitmapInfoFlags: QMPJSONConvertible, Hashable {
     /// `in-use`
     case inUse
@@ -9043,7 +9043,7 @@ public enum Qcow2BitmapInfoFlags: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `Qcow2CompressionType`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public enum Qcow2CompressionType: QMPJSONConvertible, Hashable {
     /// `zlib`
     case zlib
@@ -9075,7 +9075,7 @@ public enum Qcow2CompressionType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `Qcow2OverlapCheckFlags`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
     /// `template`
@@ -9148,7 +9148,7 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `Qcow2OverlapCheckMode`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
     /// `none`
     case none_
@@ -9188,7 +9188,7 @@ public enum Qcow2OverlapCheckMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `Qcow2OverlapChecks`: the branch follows the JSON kind of the value.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 public enum Qcow2OverlapChecks: QMPJSONConvertible, Hashable {
     /// `flags`
     case flags(Qcow2OverlapCheckFlags)
@@ -9212,7 +9212,7 @@ public enum Qcow2OverlapChecks: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QuorumOpType`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum QuorumOpType: QMPJSONConvertible, Hashable {
     /// `read`
     case read
@@ -9248,7 +9248,7 @@ public enum QuorumOpType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QuorumReadPattern`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 public enum QuorumReadPattern: QMPJSONConvertible, Hashable {
     /// `quorum`
     case quorum
@@ -9280,7 +9280,7 @@ public enum QuorumReadPattern: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RbdAuthMode`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 public enum RbdAuthMode: QMPJSONConvertible, Hashable {
     /// `cephx`
     case cephx
@@ -9312,7 +9312,7 @@ public enum RbdAuthMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `RbdEncryptionCreateOptions`, told apart by `format`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: RbdImageEncryptionFormat
@@ -9366,7 +9366,7 @@ public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionCreateOptionsLUKS`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct RbdEncryptionCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -9404,7 +9404,7 @@ public struct RbdEncryptionCreateOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionCreateOptionsLUKS2`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct RbdEncryptionCreateOptionsLUKS2: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -9442,7 +9442,7 @@ public struct RbdEncryptionCreateOptionsLUKS2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionCreateOptionsLUKSBase`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct RbdEncryptionCreateOptionsLUKSBase: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -9475,7 +9475,7 @@ public struct RbdEncryptionCreateOptionsLUKSBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `RbdEncryptionOptions`, told apart by `format`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
     /// `format`
@@ -9543,7 +9543,7 @@ public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKS`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -9575,7 +9575,7 @@ public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKS2`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -9607,7 +9607,7 @@ public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKSAny`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -9639,7 +9639,7 @@ public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RbdEncryptionOptionsLUKSBase`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct RbdEncryptionOptionsLUKSBase: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String
@@ -9666,7 +9666,7 @@ public struct RbdEncryptionOptionsLUKSBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RbdImageEncryptionFormat`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0; this is the newest shape.
 public enum RbdImageEncryptionFormat: QMPJSONConvertible, Hashable {
     /// `luks`
@@ -9703,7 +9703,7 @@ public enum RbdImageEncryptionFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ReplicationMode`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public enum ReplicationMode: QMPJSONConvertible, Hashable {
     /// `primary`
     case primary
@@ -9890,7 +9890,7 @@ public enum SheepdogRedundancyType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SnapshotInfo`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.2.0; this is the newest shape.
 public struct SnapshotInfo: QMPJSONConvertible, Hashable {
     /// `id`
@@ -9953,7 +9953,7 @@ public struct SnapshotInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SshHostKeyCheck`, told apart by `mode`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
     /// `mode`
@@ -10004,7 +10004,7 @@ public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SshHostKeyCheckHashType`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0; this is the newest shape.
 public enum SshHostKeyCheckHashType: QMPJSONConvertible, Hashable {
     /// `md5`
@@ -10041,7 +10041,7 @@ public enum SshHostKeyCheckHashType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SshHostKeyCheckMode`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum SshHostKeyCheckMode: QMPJSONConvertible, Hashable {
     /// `none`
     case none_
@@ -10096,7 +10096,7 @@ public struct SshHostKeyDummy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SshHostKeyHash`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct SshHostKeyHash: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: SshHostKeyCheckHashType
@@ -10133,7 +10133,7 @@ public struct SshHostKeyHash: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ThrottleGroupProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
     /// `limits`
     public var limits: ThrottleLimits?
@@ -10260,7 +10260,7 @@ public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ThrottleLimits`.
-/// In QEMU 2.11.0 and later.
+/// In QEMU 2.11.0 and later, as of 10.2.2, the newest release known.
 public struct ThrottleLimits: QMPJSONConvertible, Hashable {
     /// `iops-total`
     public var iopsTotal: Int64?
@@ -10377,7 +10377,7 @@ public struct ThrottleLimits: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VmdkExtentInfo`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -10424,7 +10424,7 @@ public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XDbgBlockGraph`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct XDbgBlockGraph: QMPJSONConvertible, Hashable {
     /// `nodes`
     public var nodes: [XDbgBlockGraphNode]
@@ -10456,7 +10456,7 @@ public struct XDbgBlockGraph: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XDbgBlockGraphEdge`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
     /// `parent`
     public var parent: UInt64
@@ -10503,7 +10503,7 @@ public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XDbgBlockGraphNode`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: UInt64
@@ -10540,7 +10540,7 @@ public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `XDbgBlockGraphNodeType`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public enum XDbgBlockGraphNodeType: QMPJSONConvertible, Hashable {
     /// `block-backend`
     case blockBackend

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BlockExportInfo`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockExportInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -46,7 +46,7 @@ public struct BlockExportInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `BlockExportOptions`, told apart by `type`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.0.0, 7.1.0, 10.0.13; this is the newest shape.
 public struct BlockExportOptions: QMPJSONConvertible, Hashable {
     /// `type`
@@ -144,7 +144,7 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsFuse`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0; this is the newest shape.
 public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
     /// `mountpoint`
@@ -187,7 +187,7 @@ public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsNbd`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.1.0; this is the newest shape.
 public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
     /// `name`
@@ -235,7 +235,7 @@ public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsNbdBase`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockExportOptionsNbdBase: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String?
@@ -267,7 +267,7 @@ public struct BlockExportOptionsNbdBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsVduseBlk`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -319,7 +319,7 @@ public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockExportOptionsVhostUserBlk`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
     /// `addr`
     public var addr: SocketAddress
@@ -361,7 +361,7 @@ public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockExportRemoveMode`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public enum BlockExportRemoveMode: QMPJSONConvertible, Hashable {
     /// `safe`
     case safe
@@ -393,7 +393,7 @@ public enum BlockExportRemoveMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `BlockExportType`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.2.0, 6.0.0, 7.1.0; this is the newest shape.
 public enum BlockExportType: QMPJSONConvertible, Hashable {
     /// `nbd`
@@ -434,7 +434,7 @@ public enum BlockExportType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `FuseExportAllowOther`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public enum FuseExportAllowOther: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -470,7 +470,7 @@ public enum FuseExportAllowOther: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NbdServerAddOptions`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String?
@@ -517,7 +517,7 @@ public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NbdServerOptions`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.2.0, 10.0.13; this is the newest shape.
 public struct NbdServerOptions: QMPJSONConvertible, Hashable {
     /// `handshake-max-seconds` · since 10.0.13
@@ -565,7 +565,7 @@ public struct NbdServerOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NbdServerOptionsBase`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct NbdServerOptionsBase: QMPJSONConvertible, Hashable {
     /// `handshake-max-seconds`
     public var handshakeMaxSeconds: UInt32?
@@ -607,7 +607,7 @@ public struct NbdServerOptionsBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NbdServerOptionsLegacy`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct NbdServerOptionsLegacy: QMPJSONConvertible, Hashable {
     /// `handshake-max-seconds`
     public var handshakeMaxSeconds: UInt32?

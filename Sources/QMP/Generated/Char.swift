@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI union `ChardevBackend`, told apart by `type`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.5.0, 1.6.0, 2.2.0, 2.6.0, 2.9.0, 6.1.0, 6.2.0, 7.0.0, 9.2.0-rc2, 10.0.13; this is the newest shape.
 public struct ChardevBackend: QMPJSONConvertible, Hashable {
     /// `type`
@@ -143,7 +143,7 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevBackendInfo`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevBackendInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -170,7 +170,7 @@ public struct ChardevBackendInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ChardevBackendKind`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.5.0, 1.6.0, 2.2.0, 2.9.0, 6.1.0, 7.0.0, 10.0.13; this is the newest shape.
 public enum ChardevBackendKind: QMPJSONConvertible, Hashable {
     /// `file`
@@ -287,7 +287,7 @@ public enum ChardevBackendKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevCommon`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevCommon: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -319,7 +319,7 @@ public struct ChardevCommon: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevCommonWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevCommonWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevCommon
@@ -351,7 +351,7 @@ public struct ChardevCommonWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevDBus`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevDBus: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -388,7 +388,7 @@ public struct ChardevDBus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevDBusWrapper`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevDBusWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevDBus
@@ -420,7 +420,7 @@ public struct ChardevDBusWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevFile`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevFile: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -468,7 +468,7 @@ public struct ChardevFile: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevFileWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevFileWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevFile
@@ -500,7 +500,7 @@ public struct ChardevFileWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevHostdev`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevHostdev: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -538,7 +538,7 @@ public struct ChardevHostdev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevHostdevWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevHostdevWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevHostdev
@@ -570,7 +570,7 @@ public struct ChardevHostdevWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevHub`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct ChardevHub: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -607,7 +607,7 @@ public struct ChardevHub: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevHubWrapper`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct ChardevHubWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevHub
@@ -639,7 +639,7 @@ public struct ChardevHubWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct ChardevInfo: QMPJSONConvertible, Hashable {
     /// `label`
@@ -677,7 +677,7 @@ public struct ChardevInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevMux`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevMux: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -715,7 +715,7 @@ public struct ChardevMux: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevMuxWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevMuxWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevMux
@@ -747,7 +747,7 @@ public struct ChardevMuxWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevPty`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public struct ChardevPty: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -784,7 +784,7 @@ public struct ChardevPty: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevPtyWrapper`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public struct ChardevPtyWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevPty
@@ -816,7 +816,7 @@ public struct ChardevPtyWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevQemuVDAgent`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
     /// `logfile`
     public var logfile: String?
@@ -858,7 +858,7 @@ public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevQemuVDAgentWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevQemuVDAgent
@@ -890,7 +890,7 @@ public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevReturn`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevReturn: QMPJSONConvertible, Hashable {
     /// `pty`
     public var pty: String?
@@ -917,7 +917,7 @@ public struct ChardevReturn: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevRingbuf`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -955,7 +955,7 @@ public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevRingbufWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevRingbuf
@@ -987,7 +987,7 @@ public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSocket`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.2.0, 2.6.0, 2.10.0, 3.1.0, 4.0.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
 public struct ChardevSocket: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1075,7 +1075,7 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSocketWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevSocketWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSocket
@@ -1107,7 +1107,7 @@ public struct ChardevSocketWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpiceChannel`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1145,7 +1145,7 @@ public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpiceChannelWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevSpiceChannelWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSpiceChannel
@@ -1177,7 +1177,7 @@ public struct ChardevSpiceChannelWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpicePort`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1215,7 +1215,7 @@ public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevSpicePortWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevSpicePortWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevSpicePort
@@ -1247,7 +1247,7 @@ public struct ChardevSpicePortWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevStdio`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevStdio: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1285,7 +1285,7 @@ public struct ChardevStdio: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevStdioWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevStdioWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevStdio
@@ -1317,7 +1317,7 @@ public struct ChardevStdioWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevUdp`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0, 2.10.0; this is the newest shape.
 public struct ChardevUdp: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1360,7 +1360,7 @@ public struct ChardevUdp: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevUdpWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevUdpWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevUdp
@@ -1392,7 +1392,7 @@ public struct ChardevUdpWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevVC`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public struct ChardevVC: QMPJSONConvertible, Hashable {
     /// `logfile` · since 2.6.0
@@ -1445,7 +1445,7 @@ public struct ChardevVC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ChardevVCWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct ChardevVCWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: ChardevVC
@@ -1477,7 +1477,7 @@ public struct ChardevVCWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DataFormat`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public enum DataFormat: QMPJSONConvertible, Hashable {
     /// `utf8`
     case utf8

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `EndianMode`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public enum EndianMode: QMPJSONConvertible, Hashable {
     /// `unspecified`
     case unspecified
@@ -93,7 +93,7 @@ public enum ErrorClass: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GrabToggleKeys`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.2.0; this is the newest shape.
 public enum GrabToggleKeys: QMPJSONConvertible, Hashable {
     /// `ctrl-ctrl`
@@ -142,7 +142,7 @@ public enum GrabToggleKeys: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HostMemPolicy`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public enum HostMemPolicy: QMPJSONConvertible, Hashable {
     /// `default`
     case `default`
@@ -182,7 +182,7 @@ public enum HostMemPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HumanReadableText`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct HumanReadableText: QMPJSONConvertible, Hashable {
     /// `human-readable-text`
     public var humanReadableText: String
@@ -209,7 +209,7 @@ public struct HumanReadableText: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `IoOperationType`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public enum IoOperationType: QMPJSONConvertible, Hashable {
     /// `read`
     case read
@@ -241,7 +241,7 @@ public enum IoOperationType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetFilterDirection`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public enum NetFilterDirection: QMPJSONConvertible, Hashable {
     /// `all`
     case all
@@ -277,7 +277,7 @@ public enum NetFilterDirection: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OffAutoPCIBAR`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum OffAutoPCIBAR: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -333,7 +333,7 @@ public enum OffAutoPCIBAR: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OnOffAuto`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 public enum OnOffAuto: QMPJSONConvertible, Hashable {
     /// `auto`
     case auto
@@ -369,7 +369,7 @@ public enum OnOffAuto: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `OnOffSplit`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum OnOffSplit: QMPJSONConvertible, Hashable {
     /// `on`
     case on
@@ -405,7 +405,7 @@ public enum OnOffSplit: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PCIELinkSpeed`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.0.0; this is the newest shape.
 public enum PCIELinkSpeed: QMPJSONConvertible, Hashable {
     /// `2_5`
@@ -454,7 +454,7 @@ public enum PCIELinkSpeed: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PCIELinkWidth`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public enum PCIELinkWidth: QMPJSONConvertible, Hashable {
     /// `1`
     case _1
@@ -506,7 +506,7 @@ public enum PCIELinkWidth: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `StrOrNull`: the branch follows the JSON kind of the value.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public enum StrOrNull: QMPJSONConvertible, Hashable {
     /// `s`
     case s(String)

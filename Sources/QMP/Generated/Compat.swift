@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `CompatPolicy`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct CompatPolicy: QMPJSONConvertible, Hashable {
     /// `deprecated-input`
@@ -47,7 +47,7 @@ public struct CompatPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CompatPolicyInput`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public enum CompatPolicyInput: QMPJSONConvertible, Hashable {
     /// `accept`
     case accept
@@ -83,7 +83,7 @@ public enum CompatPolicyInput: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CompatPolicyOutput`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public enum CompatPolicyOutput: QMPJSONConvertible, Hashable {
     /// `accept`
     case accept

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `CommandInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct CommandInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -58,7 +58,7 @@ public struct EventInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MonitorMode`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public enum MonitorMode: QMPJSONConvertible, Hashable {
     /// `readline`
     case readline
@@ -90,7 +90,7 @@ public enum MonitorMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MonitorOptions`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public struct MonitorOptions: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -132,7 +132,7 @@ public struct MonitorOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QMPCapability`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum QMPCapability: QMPJSONConvertible, Hashable {
     /// `oob`
     case oob
@@ -160,7 +160,7 @@ public enum QMPCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VersionInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0; this is the newest shape.
 public struct VersionInfo: QMPJSONConvertible, Hashable {
     /// `qemu`
@@ -193,7 +193,7 @@ public struct VersionInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VersionTriple`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct VersionTriple: QMPJSONConvertible, Hashable {
     /// `major`
     public var major: Int64

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `QCryptoAkCipherAlgo`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum QCryptoAkCipherAlgo: QMPJSONConvertible, Hashable {
     /// `rsa`
     case rsa
@@ -60,7 +60,7 @@ public enum QCryptoAkCipherAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoAkCipherKeyType`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum QCryptoAkCipherKeyType: QMPJSONConvertible, Hashable {
     /// `public`
     case `public`
@@ -92,7 +92,7 @@ public enum QCryptoAkCipherKeyType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoAkCipherOptions`, told apart by `alg`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
     /// `alg`
@@ -143,7 +143,7 @@ public struct QCryptoAkCipherOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoAkCipherOptionsRSA`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct QCryptoAkCipherOptionsRSA: QMPJSONConvertible, Hashable {
     /// `hash-alg`
@@ -181,7 +181,7 @@ public struct QCryptoAkCipherOptionsRSA: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockAmendOptions`, told apart by `format`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -231,7 +231,7 @@ public struct QCryptoBlockAmendOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockAmendOptionsLUKS`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `state`
     public var state: QCryptoBlockLUKSKeyslotState
@@ -288,7 +288,7 @@ public struct QCryptoBlockAmendOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockCreateOptions`, told apart by `format`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -342,7 +342,7 @@ public struct QCryptoBlockCreateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockCreateOptionsLUKS`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0, 9.0.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
@@ -410,7 +410,7 @@ public struct QCryptoBlockCreateOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoBlockFormat`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum QCryptoBlockFormat: QMPJSONConvertible, Hashable {
     /// `qcow`
     case qcow
@@ -442,7 +442,7 @@ public enum QCryptoBlockFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockInfo`, told apart by `format`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0; this is the newest shape.
 public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
     /// `format`
@@ -493,7 +493,7 @@ public struct QCryptoBlockInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockInfoBase`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockInfoBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -520,7 +520,7 @@ public struct QCryptoBlockInfoBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockInfoLUKS`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.0.0, 9.2.0-rc2; this is the newest shape.
 public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
     /// `cipher-alg`
@@ -598,7 +598,7 @@ public struct QCryptoBlockInfoLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockInfoLUKSSlot`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockInfoLUKSSlot: QMPJSONConvertible, Hashable {
     /// `active`
     public var active: Bool
@@ -659,7 +659,7 @@ public struct QCryptoBlockInfoQCow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoBlockLUKSKeyslotState`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public enum QCryptoBlockLUKSKeyslotState: QMPJSONConvertible, Hashable {
     /// `active`
     case active
@@ -691,7 +691,7 @@ public enum QCryptoBlockLUKSKeyslotState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `QCryptoBlockOpenOptions`, told apart by `format`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -745,7 +745,7 @@ public struct QCryptoBlockOpenOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockOptionsBase`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockOptionsBase: QMPJSONConvertible, Hashable {
     /// `format`
     public var format: QCryptoBlockFormat
@@ -772,7 +772,7 @@ public struct QCryptoBlockOptionsBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockOptionsLUKS`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
@@ -804,7 +804,7 @@ public struct QCryptoBlockOptionsLUKS: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptoBlockOptionsQCow`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptoBlockOptionsQCow: QMPJSONConvertible, Hashable {
     /// `key-secret`
     public var keySecret: String?
@@ -836,7 +836,7 @@ public struct QCryptoBlockOptionsQCow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoCipherAlgo`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum QCryptoCipherAlgo: QMPJSONConvertible, Hashable {
     /// `aes-128`
     case aes128
@@ -993,7 +993,7 @@ public enum QCryptoCipherAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoCipherMode`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0; this is the newest shape.
 public enum QCryptoCipherMode: QMPJSONConvertible, Hashable {
     /// `ecb`
@@ -1034,7 +1034,7 @@ public enum QCryptoCipherMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoHashAlgo`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum QCryptoHashAlgo: QMPJSONConvertible, Hashable {
     /// `md5`
     case md5
@@ -1143,7 +1143,7 @@ public enum QCryptoHashAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoIVGenAlgo`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum QCryptoIVGenAlgo: QMPJSONConvertible, Hashable {
     /// `plain`
     case plain
@@ -1215,7 +1215,7 @@ public enum QCryptoIVGenAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoRSAPaddingAlgo`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum QCryptoRSAPaddingAlgo: QMPJSONConvertible, Hashable {
     /// `raw`
     case raw
@@ -1279,7 +1279,7 @@ public enum QCryptoRSAPaddingAlgorithm: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoSecretFormat`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum QCryptoSecretFormat: QMPJSONConvertible, Hashable {
     /// `raw`
     case raw
@@ -1311,7 +1311,7 @@ public enum QCryptoSecretFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptoTLSCredsEndpoint`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public enum QCryptoTLSCredsEndpoint: QMPJSONConvertible, Hashable {
     /// `client`
     case client
@@ -1343,7 +1343,7 @@ public enum QCryptoTLSCredsEndpoint: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SecretCommonProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
     /// `format`
@@ -1386,7 +1386,7 @@ public struct SecretCommonProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SecretKeyringProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
     /// `format`
@@ -1439,7 +1439,7 @@ public struct SecretKeyringProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SecretProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct SecretProperties: QMPJSONConvertible, Hashable {
     /// `format`
@@ -1497,7 +1497,7 @@ public struct SecretProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsAnonProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
     /// `verify-peer`
@@ -1550,7 +1550,7 @@ public struct TlsCredsAnonProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
     /// `verify-peer`
     public var verifyPeer: Bool?
@@ -1597,7 +1597,7 @@ public struct TlsCredsProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsPskProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
     /// `verify-peer`
@@ -1655,7 +1655,7 @@ public struct TlsCredsPskProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TlsCredsX509Properties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct TlsCredsX509Properties: QMPJSONConvertible, Hashable {
     /// `verify-peer`

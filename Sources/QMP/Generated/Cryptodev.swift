@@ -36,7 +36,7 @@ public enum QCryptodevBackendAlgType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptodevBackendAlgoType`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum QCryptodevBackendAlgoType: QMPJSONConvertible, Hashable {
     /// `sym`
     case sym
@@ -68,7 +68,7 @@ public enum QCryptodevBackendAlgoType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptodevBackendClient`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptodevBackendClient: QMPJSONConvertible, Hashable {
     /// `queue`
     public var queue: UInt32
@@ -100,7 +100,7 @@ public struct QCryptodevBackendClient: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptodevBackendServiceType`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public enum QCryptodevBackendServiceType: QMPJSONConvertible, Hashable {
     /// `cipher`
     case cipher
@@ -144,7 +144,7 @@ public enum QCryptodevBackendServiceType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QCryptodevBackendType`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public enum QCryptodevBackendType: QMPJSONConvertible, Hashable {
     /// `builtin`
     case builtin
@@ -180,7 +180,7 @@ public enum QCryptodevBackendType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QCryptodevInfo`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct QCryptodevInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String

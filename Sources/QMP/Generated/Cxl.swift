@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `CXLUncorErrorRecord`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct CXLUncorErrorRecord: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: CxlUncorErrorType
@@ -36,7 +36,7 @@ public struct CXLUncorErrorRecord: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlCorErrorType`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public enum CxlCorErrorType: QMPJSONConvertible, Hashable {
     /// `cache-data-ecc`
     case cacheDataEcc
@@ -88,7 +88,7 @@ public enum CxlCorErrorType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CxlDynamicCapacityExtent`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct CxlDynamicCapacityExtent: QMPJSONConvertible, Hashable {
     /// `offset`
     public var offset: UInt64
@@ -120,7 +120,7 @@ public struct CxlDynamicCapacityExtent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlEventLog`.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public enum CxlEventLog: QMPJSONConvertible, Hashable {
     /// `informational`
     case informational
@@ -160,7 +160,7 @@ public enum CxlEventLog: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlExtentRemovalPolicy`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public enum CxlExtentRemovalPolicy: QMPJSONConvertible, Hashable {
     /// `tag-based`
     case tagBased
@@ -192,7 +192,7 @@ public enum CxlExtentRemovalPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlExtentSelectionPolicy`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public enum CxlExtentSelectionPolicy: QMPJSONConvertible, Hashable {
     /// `free`
     case free
@@ -232,7 +232,7 @@ public enum CxlExtentSelectionPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CxlUncorErrorType`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public enum CxlUncorErrorType: QMPJSONConvertible, Hashable {
     /// `cache-data-parity`
     case cacheDataParity

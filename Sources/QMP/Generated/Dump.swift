@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `DumpGuestMemoryCapability`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct DumpGuestMemoryCapability: QMPJSONConvertible, Hashable {
     /// `formats`
     public var formats: [DumpGuestMemoryFormat]
@@ -31,7 +31,7 @@ public struct DumpGuestMemoryCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DumpGuestMemoryFormat`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0, 8.2.0; this is the newest shape.
 public enum DumpGuestMemoryFormat: QMPJSONConvertible, Hashable {
     /// `elf`
@@ -88,7 +88,7 @@ public enum DumpGuestMemoryFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DumpQueryResult`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct DumpQueryResult: QMPJSONConvertible, Hashable {
     /// `status`
     public var status: DumpStatus
@@ -125,7 +125,7 @@ public struct DumpQueryResult: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DumpStatus`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum DumpStatus: QMPJSONConvertible, Hashable {
     /// `none`
     case none_

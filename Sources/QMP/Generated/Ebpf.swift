@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `EbpfObject`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public struct EbpfObject: QMPJSONConvertible, Hashable {
     /// `object`
     public var object: String
@@ -31,7 +31,7 @@ public struct EbpfObject: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `EbpfProgramID`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public enum EbpfProgramID: QMPJSONConvertible, Hashable {
     /// `rss`
     case rss

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `QapiErrorClass`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0; this is the newest shape.
 public enum QapiErrorClass: QMPJSONConvertible, Hashable {
     /// `GenericError`

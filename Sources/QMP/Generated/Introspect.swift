@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `JSONType`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public enum JSONType: QMPJSONConvertible, Hashable {
     /// `string`
     case string
@@ -60,7 +60,7 @@ public enum JSONType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SchemaInfo`, told apart by `meta-type`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0, 5.0.0; this is the newest shape.
 public struct SchemaInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -145,7 +145,7 @@ public struct SchemaInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoAlternate`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
     /// `members`
     public var members: [SchemaInfoAlternateMember]
@@ -177,7 +177,7 @@ public struct SchemaInfoAlternate: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoAlternateMember`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: String
@@ -204,7 +204,7 @@ public struct SchemaInfoAlternateMember: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoArray`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct SchemaInfoArray: QMPJSONConvertible, Hashable {
     /// `element-type`
     public var elementType: String
@@ -268,7 +268,7 @@ public struct SchemaInfoBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoBuiltin`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
     /// `json-type`
     public var jsonType: JSONType
@@ -300,7 +300,7 @@ public struct SchemaInfoBuiltin: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoCommand`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 3.0.0, 4.2.0, 5.0.0; this is the newest shape.
 /// No longer sent, and without a property of its own here: `features` (until 4.2.0).
 public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
@@ -344,7 +344,7 @@ public struct SchemaInfoCommand: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoEnum`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
     /// `members` · since 6.2.0; optional here because not every QEMU sends it (required since 6.2.0)
@@ -382,7 +382,7 @@ public struct SchemaInfoEnum: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoEnumMember`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -414,7 +414,7 @@ public struct SchemaInfoEnumMember: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoEvent`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
     /// `arg-type`
     public var argType: String
@@ -446,7 +446,7 @@ public struct SchemaInfoEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoObject`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.1.0, 5.0.0; this is the newest shape.
 /// No longer sent, and without a property of its own here: `features` (until 4.2.0).
 public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
@@ -490,7 +490,7 @@ public struct SchemaInfoObject: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoObjectMember`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.0.0; this is the newest shape.
 public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
     /// `name`
@@ -533,7 +533,7 @@ public struct SchemaInfoObjectMember: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SchemaInfoObjectVariant`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct SchemaInfoObjectVariant: QMPJSONConvertible, Hashable {
     /// `case`
     public var `case`: String
@@ -565,7 +565,7 @@ public struct SchemaInfoObjectVariant: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SchemaMetaType`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public enum SchemaMetaType: QMPJSONConvertible, Hashable {
     /// `builtin`
     case builtin

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `JobInfo`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 public struct JobInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -56,7 +56,7 @@ public struct JobInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `JobStatus`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 public enum JobStatus: QMPJSONConvertible, Hashable {
     /// `undefined`
     case undefined
@@ -124,7 +124,7 @@ public enum JobStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `JobType`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.1.0, 6.0.0; this is the newest shape.
 public enum JobType: QMPJSONConvertible, Hashable {
     /// `commit`
@@ -185,7 +185,7 @@ public enum JobType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `JobVerb`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.2.0; this is the newest shape.
 public enum JobVerb: QMPJSONConvertible, Hashable {
     /// `cancel`

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BalloonInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.4.0; this is the newest shape.
 public struct BalloonInfo: QMPJSONConvertible, Hashable {
     /// `actual`
@@ -62,7 +62,7 @@ public struct BalloonInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BootConfiguration`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct BootConfiguration: QMPJSONConvertible, Hashable {
     /// `order`
     public var order: String?
@@ -119,7 +119,7 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CXLFMWProperties`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct CXLFMWProperties: QMPJSONConvertible, Hashable {
     /// `cxl-fmw`
     public var cxlFmw: [CXLFixedMemoryWindowOptions]
@@ -146,7 +146,7 @@ public struct CXLFMWProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CXLFixedMemoryWindowOptions`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
     /// `size`
     public var size: UInt64
@@ -183,7 +183,7 @@ public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CompatProperty`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct CompatProperty: QMPJSONConvertible, Hashable {
     /// `qom-type`
     public var qomType: String
@@ -220,7 +220,7 @@ public struct CompatProperty: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuDefinitionInfo`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0, 2.9.0, 4.1.0, 5.2.0; this is the newest shape.
 public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -440,7 +440,7 @@ public enum CpuInfoArch: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `CpuInfoFast`, told apart by `target`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0, 6.0.0, 10.1.0; this is the newest shape.
 public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     /// `cpu-index`
@@ -617,7 +617,7 @@ public struct CpuInfoRISCV: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInfoS390`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.2.0, 9.2.0-rc2; this is the newest shape.
 public struct CpuInfoS390: QMPJSONConvertible, Hashable {
     /// `cpu-state`
@@ -761,7 +761,7 @@ public struct CpuInfoX86: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuInstanceProperties`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.1.0, 7.1.0, 8.2.0, 9.1.0; this is the newest shape.
 public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
     /// `node-id`
@@ -829,7 +829,7 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelBaselineInfo`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct CpuModelBaselineInfo: QMPJSONConvertible, Hashable {
     /// `model`
     public var model: CpuModelInfo
@@ -856,7 +856,7 @@ public struct CpuModelBaselineInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelCompareInfo`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct CpuModelCompareInfo: QMPJSONConvertible, Hashable {
     /// `result`
     public var result: CpuModelCompareResult
@@ -888,7 +888,7 @@ public struct CpuModelCompareInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuModelCompareResult`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public enum CpuModelCompareResult: QMPJSONConvertible, Hashable {
     /// `incompatible`
     case incompatible
@@ -928,7 +928,7 @@ public enum CpuModelCompareResult: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelExpansionInfo`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.1.0, 10.1.0; this is the newest shape.
 public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
     /// `model`
@@ -961,7 +961,7 @@ public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuModelExpansionType`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public enum CpuModelExpansionType: QMPJSONConvertible, Hashable {
     /// `static`
     case `static`
@@ -993,7 +993,7 @@ public enum CpuModelExpansionType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CpuModelInfo`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct CpuModelInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -1069,7 +1069,7 @@ public enum CpuS390State: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CurrentMachineParams`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
     /// `wakeup-suspend-support`
     public var wakeupSuspendSupport: Bool
@@ -1096,7 +1096,7 @@ public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DummyForceArrays`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct DummyForceArrays: QMPJSONConvertible, Hashable {
     /// `unused`
     public var unused: [X86CPUFeatureWordInfo]
@@ -1123,7 +1123,7 @@ public struct DummyForceArrays: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FirmwareLog`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.2.2 and later, as of 10.2.2, the newest release known.
 public struct FirmwareLog: QMPJSONConvertible, Hashable {
     /// `version`
     public var version: String?
@@ -1155,7 +1155,7 @@ public struct FirmwareLog: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuidInfo`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct GuidInfo: QMPJSONConvertible, Hashable {
     /// `guid`
     public var guid: String
@@ -1182,7 +1182,7 @@ public struct GuidInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatCacheAssociativity`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
     /// `none`
     case none_
@@ -1218,7 +1218,7 @@ public enum HmatCacheAssociativity: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatCacheWritePolicy`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public enum HmatCacheWritePolicy: QMPJSONConvertible, Hashable {
     /// `none`
     case none_
@@ -1254,7 +1254,7 @@ public enum HmatCacheWritePolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatLBDataType`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public enum HmatLBDataType: QMPJSONConvertible, Hashable {
     /// `access-latency`
     case accessLatency
@@ -1302,7 +1302,7 @@ public enum HmatLBDataType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HmatLBMemoryHierarchy`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public enum HmatLBMemoryHierarchy: QMPJSONConvertible, Hashable {
     /// `memory`
     case memory
@@ -1342,7 +1342,7 @@ public enum HmatLBMemoryHierarchy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HotpluggableCPU`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: String
@@ -1384,7 +1384,7 @@ public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HvBalloonDeviceInfo`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -1426,7 +1426,7 @@ public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HvBalloonDeviceInfoWrapper`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct HvBalloonDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: HvBalloonDeviceInfo
@@ -1458,7 +1458,7 @@ public struct HvBalloonDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `HvBalloonInfo`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct HvBalloonInfo: QMPJSONConvertible, Hashable {
     /// `committed`
     public var committed: UInt64
@@ -1490,7 +1490,7 @@ public struct HvBalloonInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `LostTickPolicy`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.1.0; this is the newest shape.
 public enum LostTickPolicy: QMPJSONConvertible, Hashable {
     /// `discard`
@@ -1531,7 +1531,7 @@ public enum LostTickPolicy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MachineInfo`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.5.0, 2.7.0, 4.1.0, 4.2.0, 5.2.0, 8.0.0, 9.1.0; this is the newest shape.
 public struct MachineInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1609,7 +1609,7 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `Memdev`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.9.0, 6.1.0; this is the newest shape.
 public struct Memdev: QMPJSONConvertible, Hashable {
     /// `id` · since 2.9.0
@@ -1677,7 +1677,7 @@ public struct Memdev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `MemoryDeviceInfo`, told apart by `type`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 4.1.0, 5.1.0, 6.2.0, 8.2.0; this is the newest shape.
 public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
     /// `type`
@@ -1748,7 +1748,7 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MemoryDeviceInfoKind`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 4.1.0, 5.1.0, 6.2.0, 8.2.0; this is the newest shape.
 public enum MemoryDeviceInfoKind: QMPJSONConvertible, Hashable {
     /// `dimm`
@@ -1797,7 +1797,7 @@ public enum MemoryDeviceInfoKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryInfo`.
-/// In QEMU 2.11.0 and later.
+/// In QEMU 2.11.0 and later, as of 10.2.2, the newest release known.
 public struct MemoryInfo: QMPJSONConvertible, Hashable {
     /// `base-memory`
     public var baseMemory: UInt64
@@ -1829,7 +1829,7 @@ public struct MemoryInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemorySizeConfiguration`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
     /// `size`
     public var size: UInt64?
@@ -1866,7 +1866,7 @@ public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaCpuOptions`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.1.0, 7.1.0, 8.2.0, 9.1.0; this is the newest shape.
 public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
     /// `node-id`
@@ -1939,7 +1939,7 @@ public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaDistOptions`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct NumaDistOptions: QMPJSONConvertible, Hashable {
     /// `src`
     public var src: UInt16
@@ -1981,7 +1981,7 @@ public struct NumaDistOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaHmatCacheOptions`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
     /// `node-id`
     public var nodeId: UInt32
@@ -2038,7 +2038,7 @@ public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaHmatLBOptions`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
     /// `initiator`
     public var initiator: UInt16
@@ -2095,7 +2095,7 @@ public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NumaNodeOptions`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.0.0; this is the newest shape.
 public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
     /// `nodeid`
@@ -2148,7 +2148,7 @@ public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `NumaOptions`, told apart by `type`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.9.0, 2.10.0, 5.0.0; this is the newest shape.
 public struct NumaOptions: QMPJSONConvertible, Hashable {
     /// `type`
@@ -2215,7 +2215,7 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NumaOptionsType`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0, 5.0.0; this is the newest shape.
 public enum NumaOptionsType: QMPJSONConvertible, Hashable {
     /// `node`
@@ -2260,7 +2260,7 @@ public enum NumaOptionsType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PCDIMMDeviceInfo`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -2322,7 +2322,7 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PCDIMMDeviceInfoWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: PCDIMMDeviceInfo
@@ -2354,7 +2354,7 @@ public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QemuTargetInfo`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.2.2 and later, as of 10.2.2, the newest release known.
 public struct QemuTargetInfo: QMPJSONConvertible, Hashable {
     /// `arch`
     public var arch: SysEmuTarget
@@ -2381,7 +2381,7 @@ public struct QemuTargetInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CpuState`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum S390CpuState: QMPJSONConvertible, Hashable {
     /// `uninitialized`
     case uninitialized
@@ -2425,7 +2425,7 @@ public enum S390CpuState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SMPConfiguration`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.0.0, 8.2.0, 9.1.0; this is the newest shape.
 public struct SMPConfiguration: QMPJSONConvertible, Hashable {
     /// `cpus`
@@ -2498,7 +2498,7 @@ public struct SMPConfiguration: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPC`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.0.0; this is the newest shape.
 public struct SgxEPC: QMPJSONConvertible, Hashable {
     /// `memdev`
@@ -2531,7 +2531,7 @@ public struct SgxEPC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPCDeviceInfo`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.0.0; this is the newest shape.
 public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
@@ -2579,7 +2579,7 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPCDeviceInfoWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: SgxEPCDeviceInfo
@@ -2611,7 +2611,7 @@ public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEPCProperties`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct SgxEPCProperties: QMPJSONConvertible, Hashable {
     /// `sgx-epc`
     public var sgxEpc: [SgxEPC]
@@ -2638,7 +2638,7 @@ public struct SgxEPCProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SmbiosEntryPointType`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.0.0; this is the newest shape.
 public enum SmbiosEntryPointType: QMPJSONConvertible, Hashable {
     /// `32`
@@ -2675,7 +2675,7 @@ public enum SmbiosEntryPointType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SysEmuTarget`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.1.0, 5.0.0, 5.1.0, 6.1.0, 7.1.0, 9.1.0, 9.2.0-rc2; this is the newest shape.
 public enum SysEmuTarget: QMPJSONConvertible, Hashable {
     /// `aarch64`
@@ -2868,7 +2868,7 @@ public struct TargetInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `UuidInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct UuidInfo: QMPJSONConvertible, Hashable {
     /// `UUID`
     public var uuid: String
@@ -2895,7 +2895,7 @@ public struct UuidInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioMEMDeviceInfo`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -2957,7 +2957,7 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioMEMDeviceInfoWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VirtioMEMDeviceInfo
@@ -2989,7 +2989,7 @@ public struct VirtioMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioPMEMDeviceInfo`.
-/// In QEMU 4.1.0 and later.
+/// In QEMU 4.1.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String?
@@ -3031,7 +3031,7 @@ public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioPMEMDeviceInfoWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioPMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VirtioPMEMDeviceInfo
@@ -3063,7 +3063,7 @@ public struct VirtioPMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `X86CPUFeatureWordInfo`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
     /// `cpuid-input-eax`
     public var cpuidInputEax: Int64
@@ -3105,7 +3105,7 @@ public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `X86CPURegister32`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public enum X86CPURegister32: QMPJSONConvertible, Hashable {
     /// `EAX`
     case eax

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `CacheLevelAndType`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum CacheLevelAndType: QMPJSONConvertible, Hashable {
     /// `l1d`
     case l1d
@@ -84,7 +84,7 @@ public enum CpuS390Entitlement: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CpuTopologyLevel`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum CpuTopologyLevel: QMPJSONConvertible, Hashable {
     /// `thread`
     case thread
@@ -144,7 +144,7 @@ public enum CpuTopologyLevel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CpuEntitlement`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum S390CpuEntitlement: QMPJSONConvertible, Hashable {
     /// `auto`
     case auto
@@ -184,7 +184,7 @@ public enum S390CpuEntitlement: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SmpCacheProperties`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
     /// `cache`
     public var cache: CacheLevelAndType
@@ -216,7 +216,7 @@ public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SmpCachePropertiesWrapper`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public struct SmpCachePropertiesWrapper: QMPJSONConvertible, Hashable {
     /// `caches`
     public var caches: [SmpCacheProperties]

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `CpuPolarizationInfo`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.2.0-rc2; this is the newest shape.
 public struct CpuPolarizationInfo: QMPJSONConvertible, Hashable {
     /// `polarization`
@@ -32,7 +32,7 @@ public struct CpuPolarizationInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CpuPolarization`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum S390CpuPolarization: QMPJSONConvertible, Hashable {
     /// `horizontal`
     case horizontal

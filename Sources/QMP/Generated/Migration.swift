@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `BitmapMigrationBitmapAlias`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.0.0; this is the newest shape.
 public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
     /// `name`
@@ -42,7 +42,7 @@ public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BitmapMigrationBitmapAliasTransform`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct BitmapMigrationBitmapAliasTransform: QMPJSONConvertible, Hashable {
     /// `persistent`
     public var persistent: Bool?
@@ -69,7 +69,7 @@ public struct BitmapMigrationBitmapAliasTransform: QMPJSONConvertible, Hashable 
 }
 
 /// QAPI struct `BitmapMigrationNodeAlias`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
     /// `node-name`
     public var nodeName: String
@@ -106,7 +106,7 @@ public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `COLOExitReason`.
-/// In QEMU 3.1.0 and later.
+/// In QEMU 3.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.0.0; this is the newest shape.
 public enum COLOExitReason: QMPJSONConvertible, Hashable {
     /// `none`
@@ -147,7 +147,7 @@ public enum COLOExitReason: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `COLOMessage`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public enum COLOMessage: QMPJSONConvertible, Hashable {
     /// `checkpoint-ready`
     case checkpointReady
@@ -199,7 +199,7 @@ public enum COLOMessage: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `COLOMode`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.1.0; this is the newest shape.
 public enum COLOMode: QMPJSONConvertible, Hashable {
     /// `none` · since 3.1.0
@@ -240,7 +240,7 @@ public enum COLOMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `COLOStatus`.
-/// In QEMU 3.1.0 and later.
+/// In QEMU 3.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.0.0; this is the newest shape.
 public struct COLOStatus: QMPJSONConvertible, Hashable {
     /// `mode`
@@ -278,7 +278,7 @@ public struct COLOStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CompressionStats`.
-/// In QEMU 3.1.0 and later.
+/// In QEMU 3.1.0 and later, as of 10.2.2, the newest release known.
 public struct CompressionStats: QMPJSONConvertible, Hashable {
     /// `pages`
     public var pages: Int64
@@ -325,7 +325,7 @@ public struct CompressionStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DirtyLimitInfo`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
     /// `cpu-index`
     public var cpuIndex: Int64
@@ -362,7 +362,7 @@ public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DirtyRateInfo`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 6.2.0, 8.2.0; this is the newest shape.
 public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
     /// `dirty-rate`
@@ -425,7 +425,7 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DirtyRateMeasureMode`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public enum DirtyRateMeasureMode: QMPJSONConvertible, Hashable {
     /// `page-sampling`
     case pageSampling
@@ -461,7 +461,7 @@ public enum DirtyRateMeasureMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DirtyRateStatus`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public enum DirtyRateStatus: QMPJSONConvertible, Hashable {
     /// `unstarted`
     case unstarted
@@ -497,7 +497,7 @@ public enum DirtyRateStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DirtyRateVcpu`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: Int64
@@ -529,7 +529,7 @@ public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `FailoverStatus`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.9.0; this is the newest shape.
 public enum FailoverStatus: QMPJSONConvertible, Hashable {
     /// `none`
@@ -574,7 +574,7 @@ public enum FailoverStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FileMigrationArgs`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct FileMigrationArgs: QMPJSONConvertible, Hashable {
     /// `filename`
     public var filename: String
@@ -611,7 +611,7 @@ public struct FileMigrationArgs: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigMode`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 10.0.13, 10.2.2; this is the newest shape.
 public enum MigMode: QMPJSONConvertible, Hashable {
     /// `normal`
@@ -652,7 +652,7 @@ public enum MigMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrateSetParameters`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.11.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 6.0.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
 public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
     /// `announce-initial` · since 4.0.0
@@ -860,7 +860,7 @@ public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `MigrationAddress`, told apart by `transport`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct MigrationAddress: QMPJSONConvertible, Hashable {
     /// `transport`
     public var transport: MigrationAddressType
@@ -922,7 +922,7 @@ public struct MigrationAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationAddressType`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public enum MigrationAddressType: QMPJSONConvertible, Hashable {
     /// `socket`
     case socket
@@ -962,7 +962,7 @@ public enum MigrationAddressType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationCapability`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.6.0, 2.0.0, 2.4.0, 2.5.0, 2.6.0, 2.8.0, 2.9.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 4.0.0, 4.2.0, 6.0.0, 7.1.0, 8.1.0, 9.0.0, 9.1.0; this is the newest shape.
 public enum MigrationCapability: QMPJSONConvertible, Hashable {
     /// `xbzrle`
@@ -1095,7 +1095,7 @@ public enum MigrationCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationCapabilityStatus`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct MigrationCapabilityStatus: QMPJSONConvertible, Hashable {
     /// `capability`
     public var capability: MigrationCapability
@@ -1127,7 +1127,7 @@ public struct MigrationCapabilityStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationChannel`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct MigrationChannel: QMPJSONConvertible, Hashable {
     /// `channel-type`
     public var channelType: MigrationChannelType
@@ -1159,7 +1159,7 @@ public struct MigrationChannel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationChannelType`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 10.0.13; this is the newest shape.
 public enum MigrationChannelType: QMPJSONConvertible, Hashable {
     /// `main`
@@ -1192,7 +1192,7 @@ public enum MigrationChannelType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationExecCommand`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
     /// `args`
     public var args: [String]
@@ -1224,7 +1224,7 @@ public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.2.0, 1.3.0, 1.6.0, 2.3.0, 2.5.0, 2.7.0, 3.0.0, 3.1.0, 4.0.0, 5.2.0, 6.0.0, 6.1.0, 8.1.0, 9.1.0, 10.1.0; this is the newest shape.
 public struct MigrationInfo: QMPJSONConvertible, Hashable {
     /// `status`
@@ -1367,7 +1367,7 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationParameter`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.5.0, 2.7.0, 2.8.0, 2.10.0, 2.11.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
 public enum MigrationParameter: QMPJSONConvertible, Hashable {
     /// `announce-initial` · since 4.0.0
@@ -1548,7 +1548,7 @@ public enum MigrationParameter: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationParameters`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.5.0, 2.7.0, 2.8.0, 2.10.0, 2.11.0, 2.12.0, 3.0.0, 3.1.0, 4.0.0, 5.0.0, 5.1.0, 5.2.0, 8.1.0, 8.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
 public struct MigrationParameters: QMPJSONConvertible, Hashable {
     /// `announce-initial` · since 4.0.0
@@ -1766,7 +1766,7 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationStats`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.2.0, 1.3.0, 1.5.0, 1.6.0, 2.1.0, 2.7.0, 2.10.0, 3.0.0, 4.0.0, 7.0.0, 7.1.0, 9.1.0; this is the newest shape.
 public struct MigrationStats: QMPJSONConvertible, Hashable {
     /// `transferred`
@@ -1879,7 +1879,7 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MigrationStatus`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.5.0, 2.8.0, 2.11.0, 3.0.0, 4.2.0, 9.1.0, 10.2.2; this is the newest shape.
 public enum MigrationStatus: QMPJSONConvertible, Hashable {
     /// `none`
@@ -1968,7 +1968,7 @@ public enum MigrationStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MigrationThreadInfo`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -2000,7 +2000,7 @@ public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MultiFDCompression`.
-/// In QEMU 5.0.0 and later.
+/// In QEMU 5.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.1.0, 9.2.0-rc2; this is the newest shape.
 public enum MultiFDCompression: QMPJSONConvertible, Hashable {
     /// `none`
@@ -2049,7 +2049,7 @@ public enum MultiFDCompression: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ReplicationStatus`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct ReplicationStatus: QMPJSONConvertible, Hashable {
     /// `error`
     public var error: Bool
@@ -2081,7 +2081,7 @@ public struct ReplicationStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TimeUnit`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public enum TimeUnit: QMPJSONConvertible, Hashable {
     /// `second`
     case second
@@ -2113,7 +2113,7 @@ public enum TimeUnit: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VfioStats`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct VfioStats: QMPJSONConvertible, Hashable {
     /// `transferred`
     public var transferred: Int64
@@ -2140,7 +2140,7 @@ public struct VfioStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `XBZRLECacheStats`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0, 5.1.0, 6.0.0; this is the newest shape.
 public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
     /// `cache-size`
@@ -2198,7 +2198,7 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ZeroPageDetection`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public enum ZeroPageDetection: QMPJSONConvertible, Hashable {
     /// `none`
     case none_

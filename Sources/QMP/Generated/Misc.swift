@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `AddfdInfo`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct AddfdInfo: QMPJSONConvertible, Hashable {
     /// `fdset-id`
     public var fdsetId: Int64
@@ -64,7 +64,7 @@ public enum CommandDropReason: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CommandLineOptionInfo`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public struct CommandLineOptionInfo: QMPJSONConvertible, Hashable {
     /// `option`
     public var option: String
@@ -96,7 +96,7 @@ public struct CommandLineOptionInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CommandLineParameterInfo`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -139,7 +139,7 @@ public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `CommandLineParameterType`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public enum CommandLineParameterType: QMPJSONConvertible, Hashable {
     /// `string`
     case string
@@ -198,7 +198,7 @@ public struct CpuInfoOther: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FdsetFdInfo`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct FdsetFdInfo: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: Int64
@@ -230,7 +230,7 @@ public struct FdsetFdInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FdsetInfo`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct FdsetInfo: QMPJSONConvertible, Hashable {
     /// `fdset-id`
     public var fdsetId: Int64
@@ -262,7 +262,7 @@ public struct FdsetInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IOThreadInfo`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.9.0, 6.1.0; this is the newest shape.
 public struct IOThreadInfo: QMPJSONConvertible, Hashable {
     /// `id`
@@ -315,7 +315,7 @@ public struct IOThreadInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NameInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct NameInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String?

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `GICCapability`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public struct GICCapability: QMPJSONConvertible, Hashable {
     /// `version`
     public var version: Int64

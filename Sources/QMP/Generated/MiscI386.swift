@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `EvtchnInfo`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public struct EvtchnInfo: QMPJSONConvertible, Hashable {
     /// `port`
     public var port: UInt16
@@ -61,7 +61,7 @@ public struct EvtchnInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `EvtchnPortType`.
-/// In QEMU 8.0.0 and later.
+/// In QEMU 8.0.0 and later, as of 10.2.2, the newest release known.
 public enum EvtchnPortType: QMPJSONConvertible, Hashable {
     /// `closed`
     case closed
@@ -109,7 +109,7 @@ public enum EvtchnPortType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevAttestationReport`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct SevAttestationReport: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: String
@@ -136,7 +136,7 @@ public struct SevAttestationReport: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevCapability`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.1.0; this is the newest shape.
 public struct SevCapability: QMPJSONConvertible, Hashable {
     /// `pdh`
@@ -184,7 +184,7 @@ public struct SevCapability: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevGuestInfo`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct SevGuestInfo: QMPJSONConvertible, Hashable {
     /// `policy`
     public var policy: UInt32
@@ -221,7 +221,7 @@ public struct SevGuestInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SevGuestType`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public enum SevGuestType: QMPJSONConvertible, Hashable {
     /// `sev`
     case sev
@@ -253,7 +253,7 @@ public enum SevGuestType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SevInfo`, told apart by `sev-type`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.1.0; this is the newest shape.
 /// No longer sent, and without a property of its own here: `handle` (until 9.0.0), `policy` (until 9.0.0).
 public struct SevInfo: QMPJSONConvertible, Hashable {
@@ -334,7 +334,7 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevLaunchMeasureInfo`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: String
@@ -361,7 +361,7 @@ public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevSnpGuestInfo`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct SevSnpGuestInfo: QMPJSONConvertible, Hashable {
     /// `snp-policy`
     public var snpPolicy: UInt64
@@ -393,7 +393,7 @@ public struct SevSnpGuestInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SevState`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum SevState: QMPJSONConvertible, Hashable {
     /// `uninit`
     case uninit
@@ -441,7 +441,7 @@ public enum SevState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxEpcSection`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.2.2 and later, as of 10.2.2, the newest release known.
 public struct SgxEpcSection: QMPJSONConvertible, Hashable {
     /// `node`
     public var node: Int64
@@ -473,7 +473,7 @@ public struct SgxEpcSection: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SgxInfo`.
-/// In QEMU 10.2.2 and later.
+/// In QEMU 10.2.2 and later, as of 10.2.2, the newest release known.
 public struct SgxInfo: QMPJSONConvertible, Hashable {
     /// `sgx`
     public var sgx: Bool

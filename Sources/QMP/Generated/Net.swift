@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `AFXDPMode`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 public enum AFXDPMode: QMPJSONConvertible, Hashable {
     /// `native`
     case native
@@ -36,7 +36,7 @@ public enum AFXDPMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AnnounceParameters`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.1.0; this is the newest shape.
 public struct AnnounceParameters: QMPJSONConvertible, Hashable {
     /// `initial`
@@ -89,7 +89,7 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetClientDriver`.
-/// In QEMU 2.7.0 and later.
+/// In QEMU 2.7.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.1.0; this is the newest shape.
 public enum NetClientDriver: QMPJSONConvertible, Hashable {
     /// `none`
@@ -194,7 +194,7 @@ public enum NetClientDriver: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetDevPasstOptions`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct NetDevPasstOptions: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String?
@@ -434,7 +434,7 @@ public struct NetLegacy: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetLegacyNicOptions`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct NetLegacyNicOptions: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String?
@@ -638,7 +638,7 @@ public enum NetLegacyOptionsType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `Netdev`, told apart by `type`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.7.0, 2.12.0, 3.0.0, 5.1.0, 7.1.0, 7.2.0, 8.2.0, 10.1.0; this is the newest shape.
 public struct Netdev: QMPJSONConvertible, Hashable {
     /// `id`
@@ -767,7 +767,7 @@ public struct Netdev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevAFXDPOptions`.
-/// In QEMU 8.2.0 and later.
+/// In QEMU 8.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 10.1.0; this is the newest shape.
 public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
@@ -840,7 +840,7 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevBridgeOptions`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevBridgeOptions: QMPJSONConvertible, Hashable {
     /// `br`
     public var br: String?
@@ -877,7 +877,7 @@ public struct NetdevBridgeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevDgramOptions`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevDgramOptions: QMPJSONConvertible, Hashable {
     /// `local`
     public var local: SocketAddress?
@@ -946,7 +946,7 @@ public struct NetdevDumpOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevHubPortOptions`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0; this is the newest shape.
 public struct NetdevHubPortOptions: QMPJSONConvertible, Hashable {
     /// `hubid`
@@ -984,7 +984,7 @@ public struct NetdevHubPortOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevL2TPv3Options`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
     /// `src`
     public var src: String
@@ -1081,7 +1081,7 @@ public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevNetmapOptions`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevNetmapOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
     public var ifname: String
@@ -1137,7 +1137,7 @@ public struct NetdevNoneOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevSocketOptions`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: String?
@@ -1194,7 +1194,7 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevStreamOptions`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
 public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
     /// `addr`
@@ -1242,7 +1242,7 @@ public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevTapOptions`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.4.0, 2.7.0, 2.8.0; this is the newest shape.
 public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
@@ -1345,7 +1345,7 @@ public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevUserOptions`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.3.0, 2.6.0, 3.0.0, 3.1.0; this is the newest shape.
 public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
     /// `hostname`
@@ -1483,7 +1483,7 @@ public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVdeOptions`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
     /// `sock`
     public var sock: String?
@@ -1530,7 +1530,7 @@ public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVhostUserOptions`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.5.0; this is the newest shape.
 public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
     /// `chardev`
@@ -1573,7 +1573,7 @@ public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVhostVDPAOptions`.
-/// In QEMU 5.1.0 and later.
+/// In QEMU 5.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.1.0, 7.2.0; this is the newest shape.
 public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
     /// `vhostdev`
@@ -1621,7 +1621,7 @@ public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVmnetBridgedOptions`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevVmnetBridgedOptions: QMPJSONConvertible, Hashable {
     /// `ifname`
     public var ifname: String
@@ -1658,7 +1658,7 @@ public struct NetdevVmnetBridgedOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVmnetHostOptions`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
     /// `start-address`
     public var startAddress: String?
@@ -1710,7 +1710,7 @@ public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetdevVmnetSharedOptions`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
     /// `start-address`
     public var startAddress: String?
@@ -1762,7 +1762,7 @@ public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RxFilterInfo`.
-/// In QEMU 1.6.0 and later.
+/// In QEMU 1.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.0.0; this is the newest shape.
 public struct RxFilterInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1845,7 +1845,7 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RxState`.
-/// In QEMU 1.6.0 and later.
+/// In QEMU 1.6.0 and later, as of 10.2.2, the newest release known.
 public enum RxState: QMPJSONConvertible, Hashable {
     /// `normal`
     case normal
@@ -1881,7 +1881,7 @@ public enum RxState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `String`.
-/// In QEMU 1.2.0 and later.
+/// In QEMU 1.2.0 and later, as of 10.2.2, the newest release known.
 public struct QAPIString: QMPJSONConvertible, Hashable {
     /// `str`
     public var str: String

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `PciBridgeInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0; this is the newest shape.
 public struct PciBridgeInfo: QMPJSONConvertible, Hashable {
     /// `bus`
@@ -37,7 +37,7 @@ public struct PciBridgeInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciBusInfo`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct PciBusInfo: QMPJSONConvertible, Hashable {
     /// `number`
     public var number: Int64
@@ -89,7 +89,7 @@ public struct PciBusInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciDeviceClass`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct PciDeviceClass: QMPJSONConvertible, Hashable {
     /// `desc`
     public var desc: String?
@@ -121,7 +121,7 @@ public struct PciDeviceClass: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciDeviceId`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.1.0; this is the newest shape.
 public struct PciDeviceId: QMPJSONConvertible, Hashable {
     /// `device`
@@ -164,7 +164,7 @@ public struct PciDeviceId: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciDeviceInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0, 5.1.0; this is the newest shape.
 public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
     /// `bus`
@@ -237,7 +237,7 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct PciInfo: QMPJSONConvertible, Hashable {
     /// `bus`
     public var bus: Int64
@@ -269,7 +269,7 @@ public struct PciInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciMemoryRange`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct PciMemoryRange: QMPJSONConvertible, Hashable {
     /// `base`
     public var base: Int64
@@ -301,7 +301,7 @@ public struct PciMemoryRange: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PciMemoryRegion`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct PciMemoryRegion: QMPJSONConvertible, Hashable {
     /// `bar`
     public var bar: Int64

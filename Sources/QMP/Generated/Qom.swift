@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `AcpiGenericInitiatorProperties`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public struct AcpiGenericInitiatorProperties: QMPJSONConvertible, Hashable {
     /// `pci-dev`
     public var pciDev: String
@@ -41,7 +41,7 @@ public struct AcpiGenericInitiatorProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AcpiGenericPortProperties`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public struct AcpiGenericPortProperties: QMPJSONConvertible, Hashable {
     /// `pci-bus`
     public var pciBus: String
@@ -78,7 +78,7 @@ public struct AcpiGenericPortProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CanHostSocketcanProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct CanHostSocketcanProperties: QMPJSONConvertible, Hashable {
     /// `if`
     public var `if`: String
@@ -115,7 +115,7 @@ public struct CanHostSocketcanProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ColoCompareProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
     /// `primary_in`
     public var primaryIn: String
@@ -187,7 +187,7 @@ public struct ColoCompareProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CryptodevBackendProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
     /// `queues`
@@ -230,7 +230,7 @@ public struct CryptodevBackendProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `CryptodevVhostUserProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0; this is the newest shape.
 public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
     /// `queues`
@@ -278,7 +278,7 @@ public struct CryptodevVhostUserProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DBusVMStateProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct DBusVMStateProperties: QMPJSONConvertible, Hashable {
     /// `addr`
     public var addr: String
@@ -315,7 +315,7 @@ public struct DBusVMStateProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `EventLoopBaseProperties`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct EventLoopBaseProperties: QMPJSONConvertible, Hashable {
     /// `aio-max-batch`
     public var aioMaxBatch: Int64?
@@ -352,7 +352,7 @@ public struct EventLoopBaseProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterBufferProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -409,7 +409,7 @@ public struct FilterBufferProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterDumpProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -471,7 +471,7 @@ public struct FilterDumpProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterMirrorProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -533,7 +533,7 @@ public struct FilterMirrorProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterRedirectorProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -600,7 +600,7 @@ public struct FilterRedirectorProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FilterRewriterProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -657,7 +657,7 @@ public struct FilterRewriterProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IOMMUFDProperties`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: String?
@@ -689,7 +689,7 @@ public struct IOMMUFDProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IgvmCfgProperties`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct IgvmCfgProperties: QMPJSONConvertible, Hashable {
     /// `file`
     public var file: String
@@ -721,7 +721,7 @@ public struct IgvmCfgProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputBarrierProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -783,7 +783,7 @@ public struct InputBarrierProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputLinuxProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
     /// `evdev`
     public var evdev: String
@@ -830,7 +830,7 @@ public struct InputLinuxProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IothreadProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 7.1.0; this is the newest shape.
 public struct IothreadProperties: QMPJSONConvertible, Hashable {
     /// `aio-max-batch` · since 6.1.0
@@ -888,7 +888,7 @@ public struct IothreadProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MainLoopProperties`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct MainLoopProperties: QMPJSONConvertible, Hashable {
     /// `aio-max-batch`
     public var aioMaxBatch: Int64?
@@ -930,7 +930,7 @@ public struct MainLoopProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendEpcProperties`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.2.0; this is the newest shape.
 public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -1013,7 +1013,7 @@ public struct MemoryBackendEpcProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendFileProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 7.2.0, 8.1.0, 8.2.0; this is the newest shape.
 public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -1131,7 +1131,7 @@ public struct MemoryBackendFileProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendMemfdProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 7.2.0; this is the newest shape.
 public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -1229,7 +1229,7 @@ public struct MemoryBackendMemfdProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 7.2.0; this is the newest shape.
 public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
     /// `dump`
@@ -1312,7 +1312,7 @@ public struct MemoryBackendProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryBackendShmProperties`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
     /// `dump`
     public var dump: Bool?
@@ -1394,7 +1394,7 @@ public struct MemoryBackendShmProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetfilterInsert`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public enum NetfilterInsert: QMPJSONConvertible, Hashable {
     /// `before`
     case before
@@ -1426,7 +1426,7 @@ public enum NetfilterInsert: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `NetfilterProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct NetfilterProperties: QMPJSONConvertible, Hashable {
     /// `netdev`
     public var netdev: String
@@ -1478,7 +1478,7 @@ public struct NetfilterProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ObjectOptions`, told apart by `qom-type`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 6.2.0, 7.1.0, 7.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.1.0; this is the newest shape.
 public struct ObjectOptions: QMPJSONConvertible, Hashable {
     /// `qom-type`
@@ -1722,7 +1722,7 @@ public struct ObjectOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectPropertiesValues`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct ObjectPropertiesValues: QMPJSONConvertible, Hashable {
     /// `properties`
     public var properties: [ObjectPropertyValue]
@@ -1749,7 +1749,7 @@ public struct ObjectPropertiesValues: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectPropertyInfo`.
-/// In QEMU 1.1.0 and later.
+/// In QEMU 1.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 5.0.0; this is the newest shape.
 public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1792,7 +1792,7 @@ public struct ObjectPropertyInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectPropertyValue`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct ObjectPropertyValue: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -1829,7 +1829,7 @@ public struct ObjectPropertyValue: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ObjectType`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.1.0, 6.2.0, 7.1.0, 7.2.0, 9.0.0, 9.1.0, 9.2.0-rc2, 10.2.2; this is the newest shape.
 public enum ObjectType: QMPJSONConvertible, Hashable {
     /// `acpi-generic-initiator` · since 9.0.0
@@ -2058,7 +2058,7 @@ public enum ObjectType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ObjectTypeInfo`.
-/// In QEMU 1.1.0 and later.
+/// In QEMU 1.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.10.0; this is the newest shape.
 public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -2096,7 +2096,7 @@ public struct ObjectTypeInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `PrManagerHelperProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct PrManagerHelperProperties: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -2128,7 +2128,7 @@ public struct PrManagerHelperProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QtestProperties`.
-/// In QEMU 6.1.0 and later.
+/// In QEMU 6.1.0 and later, as of 10.2.2, the newest release known.
 public struct QtestProperties: QMPJSONConvertible, Hashable {
     /// `chardev`
     public var chardev: String
@@ -2165,7 +2165,7 @@ public struct QtestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RemoteObjectProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct RemoteObjectProperties: QMPJSONConvertible, Hashable {
     /// `fd`
     public var fd: String
@@ -2202,7 +2202,7 @@ public struct RemoteObjectProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RngEgdProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct RngEgdProperties: QMPJSONConvertible, Hashable {
     /// `opened` · deprecated in 6.0.0
     public var opened: Bool?
@@ -2239,7 +2239,7 @@ public struct RngEgdProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RngProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct RngProperties: QMPJSONConvertible, Hashable {
     /// `opened` · deprecated in 6.0.0
     public var opened: Bool?
@@ -2271,7 +2271,7 @@ public struct RngProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RngRandomProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct RngRandomProperties: QMPJSONConvertible, Hashable {
     /// `opened` · deprecated in 6.0.0
     public var opened: Bool?
@@ -2308,7 +2308,7 @@ public struct RngRandomProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevCommonProperties`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct SevCommonProperties: QMPJSONConvertible, Hashable {
     /// `sev-device`
     public var sevDevice: String?
@@ -2350,7 +2350,7 @@ public struct SevCommonProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevGuestProperties`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.2.0, 9.1.0; this is the newest shape.
 public struct SevGuestProperties: QMPJSONConvertible, Hashable {
     /// `sev-device`
@@ -2423,7 +2423,7 @@ public struct SevGuestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SevSnpGuestProperties`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
     /// `sev-device`
     public var sevDevice: String?
@@ -2505,7 +2505,7 @@ public struct SevSnpGuestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TdxGuestProperties`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct TdxGuestProperties: QMPJSONConvertible, Hashable {
     /// `attributes`
     public var attributes: UInt64?
@@ -2562,7 +2562,7 @@ public struct TdxGuestProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ThreadContextProperties`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct ThreadContextProperties: QMPJSONConvertible, Hashable {
     /// `cpu-affinity`
     public var cpuAffinity: [UInt16]?
@@ -2599,7 +2599,7 @@ public struct ThreadContextProperties: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VfioUserServerProperties`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct VfioUserServerProperties: QMPJSONConvertible, Hashable {
     /// `socket`
     public var socket: SocketAddress

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `ReplayInfo`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct ReplayInfo: QMPJSONConvertible, Hashable {
     /// `mode`
     public var mode: ReplayMode
@@ -41,7 +41,7 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ReplayMode`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public enum ReplayMode: QMPJSONConvertible, Hashable {
     /// `none`
     case none_

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `RockerOfDpaFlow`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
     /// `cookie`
     public var cookie: UInt64
@@ -51,7 +51,7 @@ public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaFlowAction`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
     /// `goto-tbl`
     public var gotoTbl: UInt32?
@@ -103,7 +103,7 @@ public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaFlowKey`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
     /// `priority`
     public var priority: UInt32
@@ -180,7 +180,7 @@ public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaFlowMask`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
     /// `in-pport`
     public var inPport: UInt32?
@@ -237,7 +237,7 @@ public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerOfDpaGroup`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: UInt32
@@ -324,7 +324,7 @@ public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerPort`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct RockerPort: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -376,7 +376,7 @@ public struct RockerPort: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RockerPortAutoneg`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public enum RockerPortAutoneg: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -408,7 +408,7 @@ public enum RockerPortAutoneg: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RockerPortDuplex`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public enum RockerPortDuplex: QMPJSONConvertible, Hashable {
     /// `half`
     case half
@@ -440,7 +440,7 @@ public enum RockerPortDuplex: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `RockerSwitch`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct RockerSwitch: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `GuestPanicAction`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0, 5.0.0; this is the newest shape.
 public enum GuestPanicAction: QMPJSONConvertible, Hashable {
     /// `pause`
@@ -41,7 +41,7 @@ public enum GuestPanicAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `GuestPanicInformation`, told apart by `type`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 10.1.0; this is the newest shape.
 public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     /// `type`
@@ -100,7 +100,7 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestPanicInformationHyperV`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
     /// `arg1`
     public var arg1: UInt64
@@ -152,7 +152,7 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestPanicInformationS390`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
     /// `core`
     public var core: UInt32
@@ -199,7 +199,7 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestPanicInformationTdx`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
     /// `error-code`
     public var errorCode: UInt32
@@ -241,7 +241,7 @@ public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GuestPanicInformationType`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 10.1.0; this is the newest shape.
 public enum GuestPanicInformationType: QMPJSONConvertible, Hashable {
     /// `hyper-v`
@@ -278,7 +278,7 @@ public enum GuestPanicInformationType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MemoryFailureAction`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public enum MemoryFailureAction: QMPJSONConvertible, Hashable {
     /// `ignore`
     case ignore
@@ -318,7 +318,7 @@ public enum MemoryFailureAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MemoryFailureFlags`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
     /// `action-required`
     public var actionRequired: Bool
@@ -350,7 +350,7 @@ public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `MemoryFailureRecipient`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public enum MemoryFailureRecipient: QMPJSONConvertible, Hashable {
     /// `hypervisor`
     case hypervisor
@@ -382,7 +382,7 @@ public enum MemoryFailureRecipient: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NotifyVmexitOption`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public enum NotifyVmexitOption: QMPJSONConvertible, Hashable {
     /// `run`
     case run
@@ -418,7 +418,7 @@ public enum NotifyVmexitOption: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `PanicAction`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.1.0; this is the newest shape.
 public enum PanicAction: QMPJSONConvertible, Hashable {
     /// `pause`
@@ -459,7 +459,7 @@ public enum PanicAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RebootAction`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public enum RebootAction: QMPJSONConvertible, Hashable {
     /// `reset`
     case reset
@@ -491,7 +491,7 @@ public enum RebootAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `RunState`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.1.0, 1.5.0, 2.8.0, 3.0.0, 6.0.0; this is the newest shape.
 public enum RunState: QMPJSONConvertible, Hashable {
     /// `debug`
@@ -584,7 +584,7 @@ public enum RunState: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `S390CrashReason`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 public enum S390CrashReason: QMPJSONConvertible, Hashable {
     /// `unknown`
     case unknown_
@@ -628,7 +628,7 @@ public enum S390CrashReason: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ShutdownAction`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public enum ShutdownAction: QMPJSONConvertible, Hashable {
     /// `poweroff`
     case poweroff
@@ -660,7 +660,7 @@ public enum ShutdownAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ShutdownCause`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.2.0; this is the newest shape.
 public enum ShutdownCause: QMPJSONConvertible, Hashable {
     /// `none`
@@ -729,7 +729,7 @@ public enum ShutdownCause: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatusInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 9.0.0; this is the newest shape.
 public struct StatusInfo: QMPJSONConvertible, Hashable {
     /// `running`
@@ -767,7 +767,7 @@ public struct StatusInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `WatchdogAction`.
-/// In QEMU 2.11.0 and later.
+/// In QEMU 2.11.0 and later, as of 10.2.2, the newest release known.
 public enum WatchdogAction: QMPJSONConvertible, Hashable {
     /// `reset`
     case reset

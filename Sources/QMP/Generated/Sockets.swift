@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `FdSocketAddress`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public struct FdSocketAddress: QMPJSONConvertible, Hashable {
     /// `str`
     public var str: String
@@ -36,7 +36,7 @@ public struct FdSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `FdSocketAddressWrapper`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: FdSocketAddress
@@ -68,7 +68,7 @@ public struct FdSocketAddressWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InetSocketAddress`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.9.0, 4.2.0, 6.1.0, 10.1.0; this is the newest shape.
 public struct InetSocketAddress: QMPJSONConvertible, Hashable {
     /// `host`
@@ -151,7 +151,7 @@ public struct InetSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InetSocketAddressBase`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct InetSocketAddressBase: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -183,7 +183,7 @@ public struct InetSocketAddressBase: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InetSocketAddressWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct InetSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InetSocketAddress
@@ -215,7 +215,7 @@ public struct InetSocketAddressWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `NetworkAddressFamily`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0; this is the newest shape.
 public enum NetworkAddressFamily: QMPJSONConvertible, Hashable {
     /// `ipv4`
@@ -260,7 +260,7 @@ public enum NetworkAddressFamily: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SocketAddress`, told apart by `type`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.8.0, 2.10.0, 9.0.0; this is the newest shape.
 public struct SocketAddress: QMPJSONConvertible, Hashable {
     /// `type`
@@ -328,7 +328,7 @@ public struct SocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SocketAddressLegacy`, told apart by `type`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.2.0, 9.0.0; this is the newest shape.
 public struct SocketAddressLegacy: QMPJSONConvertible, Hashable {
     /// `type`
@@ -431,7 +431,7 @@ public enum SocketAddressLegacyKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SocketAddressType`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public enum SocketAddressType: QMPJSONConvertible, Hashable {
     /// `inet`
     case inet
@@ -498,7 +498,7 @@ public struct StringWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `UnixSocketAddress`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 5.1.0; this is the newest shape.
 public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
     /// `path`
@@ -541,7 +541,7 @@ public struct UnixSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `UnixSocketAddressWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct UnixSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: UnixSocketAddress
@@ -573,7 +573,7 @@ public struct UnixSocketAddressWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VsockSocketAddress`.
-/// In QEMU 2.8.0 and later.
+/// In QEMU 2.8.0 and later, as of 10.2.2, the newest release known.
 public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
     /// `cid`
     public var cid: String
@@ -610,7 +610,7 @@ public struct VsockSocketAddress: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VsockSocketAddressWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct VsockSocketAddressWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: VsockSocketAddress

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `Stats`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct Stats: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -36,7 +36,7 @@ public struct Stats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `StatsFilter`, told apart by `target`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct StatsFilter: QMPJSONConvertible, Hashable {
     /// `target`
     public var target: StatsTarget
@@ -91,7 +91,7 @@ public struct StatsFilter: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsProvider`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0; this is the newest shape.
 public enum StatsProvider: QMPJSONConvertible, Hashable {
     /// `kvm`
@@ -124,7 +124,7 @@ public enum StatsProvider: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsRequest`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct StatsRequest: QMPJSONConvertible, Hashable {
     /// `provider`
     public var provider: StatsProvider
@@ -156,7 +156,7 @@ public struct StatsRequest: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsResult`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct StatsResult: QMPJSONConvertible, Hashable {
     /// `provider`
     public var provider: StatsProvider
@@ -193,7 +193,7 @@ public struct StatsResult: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsSchema`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct StatsSchema: QMPJSONConvertible, Hashable {
     /// `provider`
     public var provider: StatsProvider
@@ -230,7 +230,7 @@ public struct StatsSchema: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsSchemaValue`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -282,7 +282,7 @@ public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsTarget`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.0.0; this is the newest shape.
 public enum StatsTarget: QMPJSONConvertible, Hashable {
     /// `vm`
@@ -319,7 +319,7 @@ public enum StatsTarget: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsType`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum StatsType: QMPJSONConvertible, Hashable {
     /// `cumulative`
     case cumulative
@@ -363,7 +363,7 @@ public enum StatsType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `StatsUnit`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum StatsUnit: QMPJSONConvertible, Hashable {
     /// `bytes`
     case bytes
@@ -403,7 +403,7 @@ public enum StatsUnit: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `StatsVCPUFilter`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
     /// `vcpus`
     public var vcpus: [String]?
@@ -435,7 +435,7 @@ public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI alternate `StatsValue`: the branch follows the JSON kind of the value.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum StatsValue: QMPJSONConvertible, Hashable {
     /// `scalar`
     case scalar(UInt64)

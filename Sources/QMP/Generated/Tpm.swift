@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `TPMEmulatorOptions`.
-/// In QEMU 2.11.0 and later.
+/// In QEMU 2.11.0 and later, as of 10.2.2, the newest release known.
 public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
     /// `chardev`
     public var chardev: String
@@ -31,7 +31,7 @@ public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMEmulatorOptionsWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct TPMEmulatorOptionsWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: TPMEmulatorOptions
@@ -63,7 +63,7 @@ public struct TPMEmulatorOptionsWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMInfo`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public struct TPMInfo: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -100,7 +100,7 @@ public struct TPMInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMPassthroughOptions`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String?
@@ -132,7 +132,7 @@ public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TPMPassthroughOptionsWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct TPMPassthroughOptionsWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: TPMPassthroughOptions
@@ -164,7 +164,7 @@ public struct TPMPassthroughOptionsWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TpmModel`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.12.0, 5.0.0; this is the newest shape.
 public enum TpmModel: QMPJSONConvertible, Hashable {
     /// `tpm-tis`
@@ -201,7 +201,7 @@ public enum TpmModel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TpmType`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.11.0; this is the newest shape.
 public enum TpmType: QMPJSONConvertible, Hashable {
     /// `passthrough`
@@ -234,7 +234,7 @@ public enum TpmType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `TpmTypeOptions`, told apart by `type`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.11.0, 6.2.0; this is the newest shape.
 public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
     /// `type`

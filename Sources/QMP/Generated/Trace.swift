@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `TraceEventInfo`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.7.0, 9.1.0; this is the newest shape.
 public struct TraceEventInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -42,7 +42,7 @@ public struct TraceEventInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TraceEventState`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 public enum TraceEventState: QMPJSONConvertible, Hashable {
     /// `unavailable`
     case unavailable

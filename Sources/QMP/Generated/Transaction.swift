@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `Abort`.
-/// In QEMU 1.6.0 and later.
+/// In QEMU 1.6.0 and later, as of 10.2.2, the newest release known.
 public struct Abort: QMPJSONConvertible, Hashable {
     /// Members this binding has no property for, kept as they came and written back after the others.
     public var unknownMembers: JSONObject
@@ -23,7 +23,7 @@ public struct Abort: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `AbortWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct AbortWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: Abort
@@ -55,7 +55,7 @@ public struct AbortWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ActionCompletionMode`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public enum ActionCompletionMode: QMPJSONConvertible, Hashable {
     /// `individual`
     case individual
@@ -87,7 +87,7 @@ public enum ActionCompletionMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapAddWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmapAdd
@@ -119,7 +119,7 @@ public struct BlockDirtyBitmapAddWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapMergeWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmapMerge
@@ -151,7 +151,7 @@ public struct BlockDirtyBitmapMergeWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockDirtyBitmapWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockDirtyBitmap
@@ -183,7 +183,7 @@ public struct BlockDirtyBitmapWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevBackupWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevBackup
@@ -215,7 +215,7 @@ public struct BlockdevBackupWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotInternalWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshotInternal
@@ -247,7 +247,7 @@ public struct BlockdevSnapshotInternalWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotSyncWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshotSync
@@ -279,7 +279,7 @@ public struct BlockdevSnapshotSyncWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `BlockdevSnapshotWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: BlockdevSnapshot
@@ -311,7 +311,7 @@ public struct BlockdevSnapshotWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DriveBackupWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: DriveBackup
@@ -343,7 +343,7 @@ public struct DriveBackupWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `TransactionAction`, told apart by `type`.
-/// In QEMU 1.6.0 and later.
+/// In QEMU 1.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.7.0, 2.3.0, 2.5.0, 3.0.0, 3.1.0, 4.0.0, 4.2.0, 6.2.0; this is the newest shape.
 public struct TransactionAction: QMPJSONConvertible, Hashable {
     /// `type`
@@ -438,7 +438,7 @@ public struct TransactionAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `TransactionActionKind`.
-/// In QEMU 1.6.0 and later.
+/// In QEMU 1.6.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.7.0, 2.3.0, 2.5.0, 2.9.0, 3.0.0, 3.1.0, 4.0.0, 4.2.0; this is the newest shape.
 public enum TransactionActionKind: QMPJSONConvertible, Hashable {
     /// `abort`
@@ -523,7 +523,7 @@ public enum TransactionActionKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `TransactionProperties`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct TransactionProperties: QMPJSONConvertible, Hashable {
     /// `completion-mode`
     public var completionMode: ActionCompletionMode?

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `UefiVarStore`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct UefiVarStore: QMPJSONConvertible, Hashable {
     /// `version`
     public var version: Int64
@@ -36,7 +36,7 @@ public struct UefiVarStore: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `UefiVariable`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct UefiVariable: QMPJSONConvertible, Hashable {
     /// `guid`
     public var guid: String

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `DisplayCocoa`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.2.0, 9.0.0; this is the newest shape.
 public struct DisplayCocoa: QMPJSONConvertible, Hashable {
     /// `left-command-key`
@@ -57,7 +57,7 @@ public struct DisplayCocoa: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayCurses`.
-/// In QEMU 4.0.0 and later.
+/// In QEMU 4.0.0 and later, as of 10.2.2, the newest release known.
 public struct DisplayCurses: QMPJSONConvertible, Hashable {
     /// `charset`
     public var charset: String?
@@ -89,7 +89,7 @@ public struct DisplayCurses: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayDBus`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public struct DisplayDBus: QMPJSONConvertible, Hashable {
     /// `rendernode`
     public var rendernode: String?
@@ -136,7 +136,7 @@ public struct DisplayDBus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayEGLHeadless`.
-/// In QEMU 3.1.0 and later.
+/// In QEMU 3.1.0 and later, as of 10.2.2, the newest release known.
 public struct DisplayEGLHeadless: QMPJSONConvertible, Hashable {
     /// `rendernode`
     public var rendernode: String?
@@ -168,7 +168,7 @@ public struct DisplayEGLHeadless: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayGLMode`.
-/// In QEMU 3.0.0 and later.
+/// In QEMU 3.0.0 and later, as of 10.2.2, the newest release known.
 public enum DisplayGLMode: QMPJSONConvertible, Hashable {
     /// `off`
     case off
@@ -208,7 +208,7 @@ public enum DisplayGLMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayGTK`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.1.0, 7.1.0, 7.2.0, 10.1.0; this is the newest shape.
 public struct DisplayGTK: QMPJSONConvertible, Hashable {
     /// `grab-on-hover`
@@ -285,7 +285,7 @@ public struct DisplayNoOpts: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `DisplayOptions`, told apart by `type`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0, 3.1.0, 4.0.0, 5.0.0, 7.0.0, 7.1.0; this is the newest shape.
 public struct DisplayOptions: QMPJSONConvertible, Hashable {
     /// `type`
@@ -376,7 +376,7 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayProtocol`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public enum DisplayProtocol: QMPJSONConvertible, Hashable {
     /// `vnc`
     case vnc
@@ -408,7 +408,7 @@ public enum DisplayProtocol: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `DisplayReloadOptions`, told apart by `type`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: DisplayReloadType
@@ -458,7 +458,7 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayReloadOptionsVNC`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct DisplayReloadOptionsVNC: QMPJSONConvertible, Hashable {
     /// `tls-certs`
     public var tlsCerts: Bool?
@@ -490,7 +490,7 @@ public struct DisplayReloadOptionsVNC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayReloadType`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public enum DisplayReloadType: QMPJSONConvertible, Hashable {
     /// `vnc`
     case vnc
@@ -518,7 +518,7 @@ public enum DisplayReloadType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplaySDL`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct DisplaySDL: QMPJSONConvertible, Hashable {
     /// `grab-mod`
     public var grabMod: HotKeyMod?
@@ -550,7 +550,7 @@ public struct DisplaySDL: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayType`.
-/// In QEMU 2.12.0 and later.
+/// In QEMU 2.12.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 4.0.0, 7.0.0; this is the newest shape.
 public enum DisplayType: QMPJSONConvertible, Hashable {
     /// `default`
@@ -611,7 +611,7 @@ public enum DisplayType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `DisplayUpdateOptions`, told apart by `type`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: DisplayUpdateType
@@ -661,7 +661,7 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `DisplayUpdateOptionsVNC`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct DisplayUpdateOptionsVNC: QMPJSONConvertible, Hashable {
     /// `addresses`
     public var addresses: [SocketAddress]?
@@ -693,7 +693,7 @@ public struct DisplayUpdateOptionsVNC: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `DisplayUpdateType`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum DisplayUpdateType: QMPJSONConvertible, Hashable {
     /// `vnc`
     case vnc
@@ -721,7 +721,7 @@ public enum DisplayUpdateType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `ExpirePasswordOptions`, told apart by `protocol`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
     /// `protocol`
     public var `protocol`: DisplayProtocol
@@ -776,7 +776,7 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `ExpirePasswordOptionsVnc`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public struct ExpirePasswordOptionsVnc: QMPJSONConvertible, Hashable {
     /// `display`
     public var display: String?
@@ -808,7 +808,7 @@ public struct ExpirePasswordOptionsVnc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `HotKeyMod`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum HotKeyMod: QMPJSONConvertible, Hashable {
     /// `lctrl-lalt`
     case lctrlLalt
@@ -844,7 +844,7 @@ public enum HotKeyMod: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `ImageFormat`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum ImageFormat: QMPJSONConvertible, Hashable {
     /// `ppm`
     case ppm
@@ -876,7 +876,7 @@ public enum ImageFormat: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputAxis`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0; this is the newest shape.
 public enum InputAxis: QMPJSONConvertible, Hashable {
     /// `x` · since 2.6.0
@@ -917,7 +917,7 @@ public enum InputAxis: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputBtnEvent`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct InputBtnEvent: QMPJSONConvertible, Hashable {
     /// `button`
     public var button: InputButton
@@ -949,7 +949,7 @@ public struct InputBtnEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputBtnEventWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct InputBtnEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputBtnEvent
@@ -981,7 +981,7 @@ public struct InputBtnEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputButton`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.6.0, 2.9.0, 7.0.0, 8.1.0; this is the newest shape.
 public enum InputButton: QMPJSONConvertible, Hashable {
     /// `left` · since 2.6.0
@@ -1066,7 +1066,7 @@ public enum InputButton: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `InputEvent`, told apart by `type`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.2.0, 8.1.0; this is the newest shape.
 public struct InputEvent: QMPJSONConvertible, Hashable {
     /// `type`
@@ -1133,7 +1133,7 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputEventKind`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 8.1.0; this is the newest shape.
 public enum InputEventKind: QMPJSONConvertible, Hashable {
     /// `key`
@@ -1178,7 +1178,7 @@ public enum InputEventKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputKeyEvent`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct InputKeyEvent: QMPJSONConvertible, Hashable {
     /// `key`
     public var key: KeyValue
@@ -1210,7 +1210,7 @@ public struct InputKeyEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputKeyEventWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct InputKeyEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputKeyEvent
@@ -1242,7 +1242,7 @@ public struct InputKeyEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMoveEvent`.
-/// In QEMU 2.0.0 and later.
+/// In QEMU 2.0.0 and later, as of 10.2.2, the newest release known.
 public struct InputMoveEvent: QMPJSONConvertible, Hashable {
     /// `axis`
     public var axis: InputAxis
@@ -1274,7 +1274,7 @@ public struct InputMoveEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMoveEventWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct InputMoveEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputMoveEvent
@@ -1306,7 +1306,7 @@ public struct InputMoveEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMultiTouchEvent`.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: InputMultiTouchType
@@ -1353,7 +1353,7 @@ public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `InputMultiTouchEventWrapper`.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public struct InputMultiTouchEventWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: InputMultiTouchEvent
@@ -1385,7 +1385,7 @@ public struct InputMultiTouchEventWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `InputMultiTouchType`.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public enum InputMultiTouchType: QMPJSONConvertible, Hashable {
     /// `begin`
     case begin
@@ -1429,7 +1429,7 @@ public enum InputMultiTouchType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IntWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct IntWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: Int64
@@ -1461,7 +1461,7 @@ public struct IntWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `KeyValue`, told apart by `type`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 6.2.0; this is the newest shape.
 public struct KeyValue: QMPJSONConvertible, Hashable {
     /// `type`
@@ -1516,7 +1516,7 @@ public struct KeyValue: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `KeyValueKind`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 public enum KeyValueKind: QMPJSONConvertible, Hashable {
     /// `number`
     case number
@@ -1548,7 +1548,7 @@ public enum KeyValueKind: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `MouseInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 public struct MouseInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -1590,7 +1590,7 @@ public struct MouseInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `QKeyCode`.
-/// In QEMU 1.3.0 and later.
+/// In QEMU 1.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.0.0, 2.4.0, 2.6.0, 2.9.0, 2.10.0, 2.12.0, 6.1.0, 8.0.0; this is the newest shape.
 public enum QKeyCode: QMPJSONConvertible, Hashable {
     /// `unmapped` · since 2.0.0
@@ -2271,7 +2271,7 @@ public enum QKeyCode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `QKeyCodeWrapper`.
-/// In QEMU 6.2.0 and later.
+/// In QEMU 6.2.0 and later, as of 10.2.2, the newest release known.
 public struct QKeyCodeWrapper: QMPJSONConvertible, Hashable {
     /// `data`
     public var data: QKeyCode
@@ -2303,7 +2303,7 @@ public struct QKeyCodeWrapper: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SetPasswordAction`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public enum SetPasswordAction: QMPJSONConvertible, Hashable {
     /// `keep`
     case keep
@@ -2339,7 +2339,7 @@ public enum SetPasswordAction: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `SetPasswordOptions`, told apart by `protocol`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
     /// `protocol`
     public var `protocol`: DisplayProtocol
@@ -2399,7 +2399,7 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SetPasswordOptionsVnc`.
-/// In QEMU 7.0.0 and later.
+/// In QEMU 7.0.0 and later, as of 10.2.2, the newest release known.
 public struct SetPasswordOptionsVnc: QMPJSONConvertible, Hashable {
     /// `display`
     public var display: String?
@@ -2431,7 +2431,7 @@ public struct SetPasswordOptionsVnc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceBasicInfo`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -2468,7 +2468,7 @@ public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceChannel`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct SpiceChannel: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2526,7 +2526,7 @@ public struct SpiceChannel: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.1.0, 1.3.0; this is the newest shape.
 public struct SpiceInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
@@ -2594,7 +2594,7 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `SpiceQueryMouseMode`.
-/// In QEMU 1.1.0 and later.
+/// In QEMU 1.1.0 and later, as of 10.2.2, the newest release known.
 public enum SpiceQueryMouseMode: QMPJSONConvertible, Hashable {
     /// `client`
     case client
@@ -2630,7 +2630,7 @@ public enum SpiceQueryMouseMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `SpiceServerInfo`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -2672,7 +2672,7 @@ public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncBasicInfo`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.3.0; this is the newest shape.
 public struct VncBasicInfo: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2715,7 +2715,7 @@ public struct VncBasicInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncClientInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0, 2.3.0; this is the newest shape.
 public struct VncClientInfo: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2768,7 +2768,7 @@ public struct VncClientInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncInfo`.
-/// In QEMU 1.0 and later.
+/// In QEMU 1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.1.0; this is the newest shape.
 public struct VncInfo: QMPJSONConvertible, Hashable {
     /// `enabled`
@@ -2821,7 +2821,7 @@ public struct VncInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncInfo2`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.9.0; this is the newest shape.
 public struct VncInfo2: QMPJSONConvertible, Hashable {
     /// `id`
@@ -2874,7 +2874,7 @@ public struct VncInfo2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `VncPrimaryAuth`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 public enum VncPrimaryAuth: QMPJSONConvertible, Hashable {
     /// `none`
     case none_
@@ -2934,7 +2934,7 @@ public enum VncPrimaryAuth: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncServerInfo`.
-/// In QEMU 2.1.0 and later.
+/// In QEMU 2.1.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.3.0; this is the newest shape.
 public struct VncServerInfo: QMPJSONConvertible, Hashable {
     /// `host`
@@ -2982,7 +2982,7 @@ public struct VncServerInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VncServerInfo2`.
-/// In QEMU 2.9.0 and later.
+/// In QEMU 2.9.0 and later, as of 10.2.2, the newest release known.
 public struct VncServerInfo2: QMPJSONConvertible, Hashable {
     /// `host`
     public var host: String
@@ -3034,7 +3034,7 @@ public struct VncServerInfo2: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `VncVencryptSubAuth`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 public enum VncVencryptSubAuth: QMPJSONConvertible, Hashable {
     /// `plain`
     case plain

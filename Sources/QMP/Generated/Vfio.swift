@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI enum `QapiVfioMigrationState`.
-/// In QEMU 9.2.0-rc2 and later.
+/// In QEMU 9.2.0-rc2 and later, as of 10.2.2, the newest release known.
 public enum QapiVfioMigrationState: QMPJSONConvertible, Hashable {
     /// `stop`
     case stop

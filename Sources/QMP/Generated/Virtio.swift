@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `DummyVirtioForceArrays`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 10.2.2; this is the newest shape.
 public struct DummyVirtioForceArrays: QMPJSONConvertible, Hashable {
     /// `unused-iothread-vq-mapping`
@@ -37,7 +37,7 @@ public struct DummyVirtioForceArrays: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GranuleMode`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public enum GranuleMode: QMPJSONConvertible, Hashable {
     /// `4k`
     case _4k
@@ -81,7 +81,7 @@ public enum GranuleMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `IOThreadVirtQueueMapping`.
-/// In QEMU 9.0.0 and later.
+/// In QEMU 9.0.0 and later, as of 10.2.2, the newest release known.
 public struct IOThreadVirtQueueMapping: QMPJSONConvertible, Hashable {
     /// `iothread`
     public var iothread: String
@@ -113,7 +113,7 @@ public struct IOThreadVirtQueueMapping: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `VMAppleVirtioBlkVariant`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public enum VMAppleVirtioBlkVariant: QMPJSONConvertible, Hashable {
     /// `unspecified`
     case unspecified
@@ -149,7 +149,7 @@ public enum VMAppleVirtioBlkVariant: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VhostDeviceProtocols`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VhostDeviceProtocols: QMPJSONConvertible, Hashable {
     /// `protocols`
     public var protocols: [String]
@@ -181,7 +181,7 @@ public struct VhostDeviceProtocols: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VhostStatus`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VhostStatus: QMPJSONConvertible, Hashable {
     /// `n-mem-sections`
     public var nMemSections: Int64
@@ -263,7 +263,7 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtIOGPUOutput`.
-/// In QEMU 10.1.0 and later.
+/// In QEMU 10.1.0 and later, as of 10.2.2, the newest release known.
 public struct VirtIOGPUOutput: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -290,7 +290,7 @@ public struct VirtIOGPUOutput: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtQueueStatus`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -382,7 +382,7 @@ public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtVhostQueueStatus`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -469,7 +469,7 @@ public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioDeviceFeatures`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 10.2.2; this is the newest shape.
 public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
     /// `transports`
@@ -512,7 +512,7 @@ public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioDeviceStatus`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioDeviceStatus: QMPJSONConvertible, Hashable {
     /// `statuses`
     public var statuses: [String]
@@ -544,7 +544,7 @@ public struct VirtioDeviceStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioInfo`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioInfo: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -576,7 +576,7 @@ public struct VirtioInfo: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioQueueElement`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -623,7 +623,7 @@ public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioRingAvail`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
     /// `flags`
     public var flags: UInt16
@@ -660,7 +660,7 @@ public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioRingDesc`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
     /// `addr`
     public var addr: UInt64
@@ -697,7 +697,7 @@ public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioRingUsed`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioRingUsed: QMPJSONConvertible, Hashable {
     /// `flags`
     public var flags: UInt16
@@ -729,7 +729,7 @@ public struct VirtioRingUsed: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `VirtioStatus`.
-/// In QEMU 7.2.0 and later.
+/// In QEMU 7.2.0 and later, as of 10.2.2, the newest release known.
 public struct VirtioStatus: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI union `YankInstance`, told apart by `type`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct YankInstance: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: YankInstanceType
@@ -58,7 +58,7 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `YankInstanceBlockNode`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
     /// `node-name`
     public var nodeName: String
@@ -90,7 +90,7 @@ public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `YankInstanceChardev`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct YankInstanceChardev: QMPJSONConvertible, Hashable {
     /// `id`
     public var id: String
@@ -122,7 +122,7 @@ public struct YankInstanceChardev: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `YankInstanceType`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public enum YankInstanceType: QMPJSONConvertible, Hashable {
     /// `block-node`
     case blockNode

@@ -100,12 +100,13 @@ struct ShellHelp: Sendable {
             lines.append("(\(server) does not have it: \(reason); shown as the newest release knows it)")
         }
         let mentioned = [QEMUAvailability.deprecatedFeature]
-        let entrySpan = entry.availability.prose(mentioning: mentioned)
-        /// `QEMU 2.0.0 and later` where it differs from the type's own span, and whether the
-        /// server lacks it.
+        let newest = history.versions.last
+        let entrySpan = entry.availability.prose(mentioning: mentioned, newestKnown: newest)
+        /// `QEMU 2.0.0 and later, as of 10.2.2, the newest release known` where it differs from
+        /// the type's own span, and whether the server lacks it.
         func note(_ availability: QEMUAvailability) -> String {
             var parts: [String] = []
-            let span = availability.prose(mentioning: mentioned)
+            let span = availability.prose(mentioning: mentioned, newestKnown: newest)
             if span != entrySpan { parts.append("QEMU " + span) }
             if present, let version, !availability.isAvailable(in: version) { parts.append("not in \(server)") }
             return parts.isEmpty ? "" : "  [\(parts.joined(separator: "; "))]"
@@ -147,13 +148,17 @@ struct ShellHelp: Sendable {
     }
 
     /// When QEMU had the command or event, and the arguments that came later or went, from
-    /// the schema history the bindings carry (QEMU 1.0 to the newest generated release).
+    /// the schema history the bindings carry (QEMU 1.0 to the newest generated release, which
+    /// is as far as anything is said to last).
     static func availability(of name: String, history: QMPSchemaHistory = .shared) -> [String] {
         guard let entry = history.commands[name] ?? history.events[name] else { return [] }
         let mentioned = [QEMUAvailability.deprecatedFeature]
-        var lines = ["in QEMU " + entry.availability.prose(mentioning: mentioned)]
+        let newest = history.versions.last
+        var lines = ["in QEMU " + entry.availability.prose(mentioning: mentioned, newestKnown: newest)]
         for member in entry.members where member.availability.runs != entry.availability.runs {
-            lines.append("  \(member.name): QEMU " + member.availability.prose(mentioning: mentioned))
+            lines.append(
+                "  \(member.name): QEMU " + member.availability.prose(mentioning: mentioned, newestKnown: newest)
+            )
         }
         return lines
     }

@@ -113,12 +113,8 @@ struct SchemaCommand: ParsableCommand {
                 _ = try version.map(SchemaCommand.release)
                 return
             }
-            let suggestions = Self.similar(to: name, in: history)
             let span = "\(history.versions.first!) to \(history.versions.last!)"
-            throw ValidationError(
-                "no command, event or type '\(name)' in any QEMU from \(span)"
-                    + (suggestions.isEmpty ? "" : "; did you mean \(suggestions.joined(separator: ", "))?")
-            )
+            throw ValidationError("no command, event or type '\(name)' in any QEMU from \(span)" + Self.hint(for: name))
         }
 
         func run() throws {
@@ -187,12 +183,10 @@ struct SchemaCommand: ParsableCommand {
         }
 
         /// Names that differ from `name` only in case, `-`/`_`, or contain it.
-        static func similar(to name: String, in history: QMPSchemaHistory) -> [String] {
-            func normalized(_ text: String) -> String { text.lowercased().replacing("_", with: "-") }
-            let wanted = normalized(name)
-            let all = Set(QMPSchemaHistory.Kind.allCases.flatMap { history.entries($0).keys })
-            return all.filter { normalized($0) == wanted || (wanted.count >= 4 && normalized($0).contains(wanted)) }
-                .sorted().prefix(5).map { $0 }
+        /// `; did you mean query-stats or query-status?` for a name no release had, from every
+        /// command, event and type of the history, as the shell and the refusals suggest.
+        static func hint(for name: String, in history: QMPSchemaHistory = SchemaCommand.history) -> String {
+            NameSuggestions.hint(for: name, among: QMPSchemaHistory.Kind.allCases.flatMap { history.entries($0).keys })
         }
     }
 

@@ -55,6 +55,24 @@ struct SchemaCommandTests {
         #expect(removed[1] == "  QEMU 1.0 to 5.2.0, deprecated since 5.0.0")
     }
 
+    @Test("show suggests what a mistyped name was meant to be, as the shell and the refusals do")
+    func showSuggests() throws {
+        // Two letters swapped: the word is no part of any name, which the old rule needed.
+        #expect(SchemaCommand.Show.hint(for: "qurey-status") == "; did you mean query-status or query-stats?")
+        #expect(SchemaCommand.Show.hint(for: "BlockDevInfo").contains("BlockDeviceInfo"))
+        #expect(SchemaCommand.Show.hint(for: "xyzzy-plugh") == "")
+        do {
+            _ = try SchemaCommand.Show.parse(["query-stat"])
+            Issue.record("show accepted a name no release had")
+        } catch {
+            #expect(
+                SchemaCommand.Show.message(for: error)
+                    == "no command, event or type 'query-stat' in any QEMU from 1.0 to 10.2.2; "
+                    + "did you mean query-stats or query-status?"
+            )
+        }
+    }
+
     @Test("show --in VERSION gives the shape of that release")
     func showInRelease() throws {
         let entry = try #require(history.types["RunState"])

@@ -10,6 +10,10 @@
 ///
 /// A `null` where an optional member is expected reads as absent and is not counted as read:
 /// it is kept with the unread members, so that it goes back as `null`.
+///
+/// Each member is read once: a member already read is not looked at again, so that a lookup
+/// compares only the keys of members still unread, and none at all once every member is read.
+/// Asking again for a member read before finds nothing.
 public struct QMPMemberReader: Sendable {
     /// The object being read.
     public let object: JSONObject
@@ -50,7 +54,7 @@ public struct QMPMemberReader: Sendable {
         }
     }
 
-    /// Counts the member at `position` as read; reading a member twice counts it once. Always
+    /// Counts the member at `position` as read, once however often it is marked. Always
     /// inlined, and the rare positions beyond 64 out of line, so that a binding's member read
     /// costs a few instructions more than a lookup.
     @inlinable
@@ -76,10 +80,19 @@ public struct QMPMemberReader: Sendable {
         readCount &+= 1
     }
 
-    /// The value at `position`, which must be one of the object's.
+    /// The position of the unread member named `key`. Positions read already are passed over
+    /// without comparing their keys, so that a binding reading members in the order QEMU sends
+    /// them compares one key per member; once every member is read, nothing is compared at all.
     @inlinable
-    internal func value(at position: Int) -> JSONValue {
-        withExtendedLifetime(object.storage) { object.members[position].value }
+    @inline(__always)
+    internal func unreadPosition(ofKey key: String) -> Int? {
+        let count = object.count
+        guard readCount < count else { return nil }
+        let members = object.members
+        for position in 0..<count where !wasRead(position) && members[position].key == key {
+            return position
+        }
+        return nil
     }
 
     /// Reads a required member.
@@ -89,10 +102,10 @@ public struct QMPMemberReader: Sendable {
         at path: QMPPath,
         as type: T.Type = T.self
     ) throws(QMPDecodingError) -> T {
-        guard let position = object.position(ofKey: key) else { throw .missing(path.appending(key)) }
+        guard let position = unreadPosition(ofKey: key) else { throw .missing(path.appending(key)) }
         let result: T
         do {
-            result = try T(json: value(at: position), path: .placeholder)
+            result = try T(json: object.members[position].value, path: .placeholder)
         } catch {
             throw error.placed(under: path.appending(key))
         }
@@ -108,12 +121,12 @@ public struct QMPMemberReader: Sendable {
         at path: QMPPath,
         as type: T.Type = T.self
     ) throws(QMPDecodingError) -> T? {
-        guard let position = object.position(ofKey: key) else { return nil }
-        let value = value(at: position)
-        guard !value.isNull || T.self == JSONValue.self else { return nil }
+        guard let position = unreadPosition(ofKey: key) else { return nil }
+        let members = object.members
+        guard !members[position].value.isNull || T.self == JSONValue.self else { return nil }
         let result: T
         do {
-            result = try T(json: value, path: .placeholder)
+            result = try T(json: members[position].value, path: .placeholder)
         } catch {
             throw error.placed(under: path.appending(key))
         }

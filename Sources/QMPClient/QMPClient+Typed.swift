@@ -122,10 +122,16 @@ extension QMPClient {
     /// of the bindings' shapes (``QMPCommand/argumentShapes``) than `Command`'s, naming that
     /// shape: QEMU would refuse these arguments, or worse, read them differently.
     func checkShape<Command: QMPCommand>(_ command: Command.Type) throws {
-        guard let version = greeting.version, let mismatch = Command.shapeMismatch(in: version) else { return }
+        // Most commands have one shape; only for the others is the greeting worth reading.
+        guard Command.shapeAvailability != nil, let version = greeting.version,
+            let mismatch = Command.shapeMismatch(in: version)
+        else { return }
         throw QMPError(code: .invalidArguments, message: "\(mismatch); nothing was sent", command: Command.name)
     }
 }
+
+/// Where a reply's value sits, made once rather than per call.
+private let replyPath = QMPPath(["return"])
 
 extension QMPCommand {
     /// What the bindings know of when this command and its arguments came and went.
@@ -134,7 +140,7 @@ extension QMPCommand {
     /// The reply decoded as this command's response.
     static func decodeReply(_ reply: JSONValue) throws -> Response {
         do {
-            return try Response(json: reply, path: QMPPath(["return"]))
+            return try Response(json: reply, path: replyPath)
         } catch {
             throw QMPError(
                 code: .protocolViolation,

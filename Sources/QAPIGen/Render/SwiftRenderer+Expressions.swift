@@ -32,6 +32,8 @@ extension SwiftRenderer {
             return "{ \(expression(closure.body)) }"
         case .inoutArgument(let name):
             return "&" + name
+        case .consumed(let name):
+            return "consume " + name
         }
     }
 
@@ -39,7 +41,7 @@ extension SwiftRenderer {
     /// when it would otherwise bind looser than the postfix.
     private func operand(_ value: SwiftExpression) -> String {
         switch value {
-        case .try, .not, .binary, .closure: "(\(expression(value)))"
+        case .try, .not, .binary, .closure, .consumed: "(\(expression(value)))"
         default: expression(value)
         }
     }

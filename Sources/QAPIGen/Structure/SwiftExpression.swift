@@ -26,6 +26,8 @@ public indirect enum SwiftExpression: Sendable, Hashable {
     case closure(SwiftClosure)
     /// `&name`: a variable passed to an `inout` parameter.
     case inoutArgument(String)
+    /// `consume name`: the last use of a parameter or variable, handed on without a copy.
+    case consumed(String)
 }
 
 public enum SwiftLiteral: Sendable, Hashable {

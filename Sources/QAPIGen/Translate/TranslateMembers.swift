@@ -131,11 +131,15 @@ extension Translator {
     /// property for is found once, against the whole object; the union keeps it.
     func readingInitializers(_ read: [SwiftStatement], isBranch: Bool) -> [SwiftDeclaration] {
         let unknown = SwiftExpression.selfValue.dot(Self.unknownMembers)
+        // The reader takes the value over: the initializer's own copy, which it needs no more,
+        // so that making the reader copies nothing.
         let makeReader = SwiftStatement.binding(
             .var,
             name: "reader",
             type: nil,
-            value: .try(SwiftExpression.type(.memberReader).call(.unlabeled(.json), .labeled("at", .path)))
+            value: .try(
+                SwiftExpression.type(.memberReader).call(.unlabeled(.consumed("json")), .labeled("at", .path))
+            )
         )
         let keepRest = SwiftStatement.assignment(unknown, SwiftExpression.reader.dot("remainingMembers").call())
         guard isBranch else { return [Self.decodingInitializer([makeReader] + read + [keepRest])] }

@@ -76,7 +76,7 @@ public struct AcceleratorInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enabled = try reader.required("enabled", at: path)
         self.present = try reader.required("present", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -108,7 +108,7 @@ public struct KvmInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enabled = try reader.required("enabled", at: path)
         self.present = try reader.required("present", at: path)
         self.unknownMembers = reader.remainingMembers()

@@ -29,7 +29,7 @@ public struct ACPIOSTInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.slot = try reader.required("slot", at: path)
         self.slotType = try reader.required("slot-type", at: path)
@@ -121,7 +121,7 @@ public struct AcpiTableOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.sig = try reader.optional("sig", at: path)
         self.rev = try reader.optional("rev", at: path)
         self.oemId = try reader.optional("oem_id", at: path)
@@ -196,7 +196,7 @@ public struct AcpiDeviceOstEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.info = try reader.required("info", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

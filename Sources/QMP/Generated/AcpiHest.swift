@@ -21,7 +21,7 @@ public struct InjectGhesV2ErrorCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cper = try reader.required("cper", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

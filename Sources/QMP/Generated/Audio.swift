@@ -80,7 +80,7 @@ public struct Audiodev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.driver = try reader.required("driver", at: path)
         self.timerPeriod = try reader.optional("timer-period", at: path)
@@ -192,7 +192,7 @@ public struct AudiodevAlsaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -249,7 +249,7 @@ public struct AudiodevAlsaPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -303,7 +303,7 @@ public struct AudiodevCoreaudioOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -353,7 +353,7 @@ public struct AudiodevCoreaudioPerDirectionOptions: QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -407,7 +407,7 @@ public struct AudiodevDBusOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -526,7 +526,7 @@ public struct AudiodevDsoundOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -564,7 +564,7 @@ public struct AudiodevGenericOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -601,7 +601,7 @@ public struct AudiodevJackOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -662,7 +662,7 @@ public struct AudiodevJackPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -732,7 +732,7 @@ public struct AudiodevOssOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -791,7 +791,7 @@ public struct AudiodevOssPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -849,7 +849,7 @@ public struct AudiodevPaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -906,7 +906,7 @@ public struct AudiodevPaPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -970,7 +970,7 @@ public struct AudiodevPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -1018,7 +1018,7 @@ public struct AudiodevPipewireOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1073,7 +1073,7 @@ public struct AudiodevPipewirePerDirectionOptions: QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -1127,7 +1127,7 @@ public struct AudiodevSdlOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1176,7 +1176,7 @@ public struct AudiodevSdlPerDirectionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mixingEngine = try reader.optional("mixing-engine", at: path)
         self.fixedSettings = try reader.optional("fixed-settings", at: path)
         self.frequency = try reader.optional("frequency", at: path)
@@ -1234,7 +1234,7 @@ public struct AudiodevSndioOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1277,7 +1277,7 @@ public struct AudiodevWavOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }

@@ -144,7 +144,7 @@ public struct PRManagerInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.connected = try reader.required("connected", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -195,7 +195,7 @@ public struct BlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, H
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.boundaries = try reader.optional("boundaries", at: path)
         self.boundariesRead = try reader.optional("boundaries-read", at: path)
@@ -321,7 +321,7 @@ public struct BlockSetIoThrottleCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.bps = try reader.required("bps", at: path)
@@ -418,7 +418,7 @@ public struct BlockdevChangeMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.filename = try reader.required("filename", at: path)
@@ -470,7 +470,7 @@ public struct BlockdevCloseTrayCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -510,7 +510,7 @@ public struct BlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -557,7 +557,7 @@ public struct BlockdevOpenTrayCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.force = try reader.optional("force", at: path)
@@ -596,7 +596,7 @@ public struct BlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -641,7 +641,7 @@ public struct EjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.force = try reader.optional("force", at: path)
@@ -716,7 +716,7 @@ public struct XNbdServerAddBitmapCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.bitmap = try reader.required("bitmap", at: path)
         self.bitmapExportName = try reader.optional("bitmap-export-name", at: path)
@@ -759,7 +759,7 @@ public struct DeviceTrayMovedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.trayOpen = try reader.required("tray-open", at: path)
@@ -795,7 +795,7 @@ public struct PrManagerStatusChangedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.connected = try reader.required("connected", at: path)
         self.unknownMembers = reader.remainingMembers()

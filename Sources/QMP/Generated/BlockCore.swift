@@ -60,7 +60,7 @@ public struct BackupCommon: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.sync = try reader.required("sync", at: path)
@@ -125,7 +125,7 @@ public struct BackupPerf: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.useCopyRange = try reader.optional("use-copy-range", at: path)
         self.maxWorkers = try reader.optional("max-workers", at: path)
         self.maxChunk = try reader.optional("max-chunk", at: path)
@@ -537,7 +537,7 @@ public struct BlkdebugInjectErrorOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.event = try reader.required("event", at: path)
         self.state = try reader.optional("state", at: path)
         self.iotype = try reader.optional("iotype", at: path)
@@ -584,7 +584,7 @@ public struct BlkdebugSetStateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.event = try reader.required("event", at: path)
         self.state = try reader.optional("state", at: path)
         self.newState = try reader.required("new_state", at: path)
@@ -618,7 +618,7 @@ public struct BlockChildInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.info = try reader.required("info", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -750,7 +750,7 @@ public struct BlockDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.file = try reader.required("file", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.ro = try reader.required("ro", at: path)
@@ -896,7 +896,7 @@ public struct BlockDeviceMapEntry: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.start = try reader.required("start", at: path)
         self.length = try reader.required("length", at: path)
         self.depth = try reader.required("depth", at: path)
@@ -1051,7 +1051,7 @@ public struct BlockDeviceStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.rdBytes = try reader.required("rd_bytes", at: path)
         self.wrBytes = try reader.required("wr_bytes", at: path)
         self.zoneAppendBytes = try reader.optional("zone_append_bytes", at: path)
@@ -1202,7 +1202,7 @@ public struct BlockDeviceTimedStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.intervalLength = try reader.required("interval_length", at: path)
         self.minRdLatencyNs = try reader.required("min_rd_latency_ns", at: path)
         self.maxRdLatencyNs = try reader.required("max_rd_latency_ns", at: path)
@@ -1262,7 +1262,7 @@ public struct BlockDirtyBitmap: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1310,7 +1310,7 @@ public struct BlockDirtyBitmapAdd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.granularity = try reader.optional("granularity", at: path)
@@ -1362,7 +1362,7 @@ public struct BlockDirtyBitmapMerge: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.target = try reader.optional("target", at: path)
         self.bitmaps = try reader.optional("bitmaps", at: path)
@@ -1445,7 +1445,7 @@ public struct BlockDirtyBitmapSha256: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.sha256 = try reader.required("sha256", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1494,7 +1494,7 @@ public struct BlockDirtyInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.optional("name", at: path)
         self.count = try reader.required("count", at: path)
         self.granularity = try reader.optional("granularity", at: path)
@@ -1574,7 +1574,7 @@ public struct BlockExport: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .nbd: self.branch = .nbd(try BlockExportNbd(reading: &reader, at: path))
@@ -1642,7 +1642,7 @@ public struct BlockExportNbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1716,7 +1716,7 @@ public struct BlockGraphInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.format = try reader.required("format", at: path)
         self.dirtyFlag = try reader.optional("dirty-flag", at: path)
@@ -1835,7 +1835,7 @@ public struct BlockIOThrottle: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.bps = try reader.required("bps", at: path)
@@ -1932,7 +1932,7 @@ public struct BlockInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.qdev = try reader.optional("qdev", at: path)
         self.type = try reader.required("type", at: path)
@@ -1983,7 +1983,7 @@ public struct BlockJobChangeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
@@ -2037,7 +2037,7 @@ public struct BlockJobChangeOptionsMirror: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2104,7 +2104,7 @@ public struct BlockJobInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.device = try reader.required("device", at: path)
         self.len = try reader.required("len", at: path)
@@ -2180,7 +2180,7 @@ public struct BlockJobInfoMirror: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2370,7 +2370,7 @@ public struct BlockLatencyHistogramInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.boundaries = try reader.required("boundaries", at: path)
         self.bins = try reader.required("bins", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -2432,7 +2432,7 @@ public struct BlockLimitsInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.requestAlignment = try reader.required("request-alignment", at: path)
         self.maxDiscard = try reader.optional("max-discard", at: path)
         self.discardAlignment = try reader.optional("discard-alignment", at: path)
@@ -2488,7 +2488,7 @@ public struct BlockMeasureInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.required = try reader.required("required", at: path)
         self.fullyAllocated = try reader.required("fully-allocated", at: path)
         self.bitmaps = try reader.optional("bitmaps", at: path)
@@ -2559,7 +2559,7 @@ public struct BlockNodeInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.format = try reader.required("format", at: path)
         self.dirtyFlag = try reader.optional("dirty-flag", at: path)
@@ -2684,7 +2684,7 @@ public struct BlockStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.qdev = try reader.optional("qdev", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
@@ -2727,7 +2727,7 @@ public struct BlockStatsSpecific: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.driver = try reader.required("driver", at: path)
         switch self.driver {
         case .file: self.branch = .file(try BlockStatsSpecificFile(reading: &reader, at: path))
@@ -2795,7 +2795,7 @@ public struct BlockStatsSpecificFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2837,7 +2837,7 @@ public struct BlockStatsSpecificNvme: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2906,7 +2906,7 @@ public struct BlockdevAmendOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.driver = try reader.required("driver", at: path)
         switch self.driver {
         case .luks: self.branch = .luks(try BlockdevAmendOptionsLUKS(reading: &reader, at: path))
@@ -2982,7 +2982,7 @@ public struct BlockdevAmendOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3019,7 +3019,7 @@ public struct BlockdevAmendOptionsQcow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3092,7 +3092,7 @@ public struct BlockdevBackup: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.sync = try reader.required("sync", at: path)
@@ -3155,7 +3155,7 @@ public struct BlockdevCacheInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.writeback = try reader.required("writeback", at: path)
         self.direct = try reader.required("direct", at: path)
         self.noFlush = try reader.required("no-flush", at: path)
@@ -3193,7 +3193,7 @@ public struct BlockdevCacheOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.direct = try reader.optional("direct", at: path)
         self.noFlush = try reader.optional("no-flush", at: path)
         self.writeback = try reader.optional("writeback", at: path)
@@ -3227,7 +3227,7 @@ public struct BlockdevChild: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.child = try reader.required("child", at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3279,7 +3279,7 @@ public struct BlockdevCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.driver = try reader.required("driver", at: path)
         switch self.driver {
         case .file: self.branch = .file(try BlockdevCreateOptionsFile(reading: &reader, at: path))
@@ -3400,7 +3400,7 @@ public struct BlockdevCreateOptionsFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3444,7 +3444,7 @@ public struct BlockdevCreateOptionsGluster: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3523,7 +3523,7 @@ public struct BlockdevCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3570,7 +3570,7 @@ public struct BlockdevCreateOptionsNfs: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3611,7 +3611,7 @@ public struct BlockdevCreateOptionsParallels: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3657,7 +3657,7 @@ public struct BlockdevCreateOptionsQcow: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3745,7 +3745,7 @@ public struct BlockdevCreateOptionsQcow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3810,7 +3810,7 @@ public struct BlockdevCreateOptionsQed: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3860,7 +3860,7 @@ public struct BlockdevCreateOptionsRbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3905,7 +3905,7 @@ public struct BlockdevCreateOptionsSheepdog: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.location = try reader.required("location", at: path)
         self.size = try reader.required("size", at: path)
         self.backingFile = try reader.optional("backing-file", at: path)
@@ -3951,7 +3951,7 @@ public struct BlockdevCreateOptionsSsh: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3992,7 +3992,7 @@ public struct BlockdevCreateOptionsVdi: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -4046,7 +4046,7 @@ public struct BlockdevCreateOptionsVhdx: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -4116,7 +4116,7 @@ public struct BlockdevCreateOptionsVmdk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -4168,7 +4168,7 @@ public struct BlockdevCreateOptionsVpc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -4595,7 +4595,7 @@ public struct BlockdevOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.driver = try reader.required("driver", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.discard = try reader.optional("discard", at: path)
@@ -4863,7 +4863,7 @@ public struct BlockdevOptionsArchipelago: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.volume = try reader.required("volume", at: path)
         self.mport = try reader.optional("mport", at: path)
         self.vport = try reader.optional("vport", at: path)
@@ -4933,7 +4933,7 @@ public struct BlockdevOptionsBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.driver = try reader.required("driver", at: path)
         self.id = try reader.optional("id", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
@@ -5034,7 +5034,7 @@ public struct BlockdevOptionsBlkdebug: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5093,7 +5093,7 @@ public struct BlockdevOptionsBlklogwrites: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5129,7 +5129,7 @@ public struct BlockdevOptionsBlkreplay: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5165,7 +5165,7 @@ public struct BlockdevOptionsBlkverify: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5219,7 +5219,7 @@ public struct BlockdevOptionsCbw: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5260,7 +5260,7 @@ public struct BlockdevOptionsCor: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5288,7 +5288,7 @@ public struct BlockdevOptionsCurl: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5333,7 +5333,7 @@ public struct BlockdevOptionsCurlBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.url = try reader.required("url", at: path)
         self.readahead = try reader.optional("readahead", at: path)
         self.timeout = try reader.optional("timeout", at: path)
@@ -5401,7 +5401,7 @@ public struct BlockdevOptionsCurlFtp: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5467,7 +5467,7 @@ public struct BlockdevOptionsCurlFtps: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5539,7 +5539,7 @@ public struct BlockdevOptionsCurlHttp: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5616,7 +5616,7 @@ public struct BlockdevOptionsCurlHttps: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5682,7 +5682,7 @@ public struct BlockdevOptionsFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5725,7 +5725,7 @@ public struct BlockdevOptionsGenericCOWFormat: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5758,7 +5758,7 @@ public struct BlockdevOptionsGenericFormat: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5811,7 +5811,7 @@ public struct BlockdevOptionsGluster: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5848,7 +5848,7 @@ public struct BlockdevOptionsIoUring: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5912,7 +5912,7 @@ public struct BlockdevOptionsIscsi: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5961,7 +5961,7 @@ public struct BlockdevOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -5999,7 +5999,7 @@ public struct BlockdevOptionsNVMe: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6057,7 +6057,7 @@ public struct BlockdevOptionsNbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6123,7 +6123,7 @@ public struct BlockdevOptionsNfs: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6171,7 +6171,7 @@ public struct BlockdevOptionsNull: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6205,7 +6205,7 @@ public struct BlockdevOptionsNvmeIoUring: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6245,7 +6245,7 @@ public struct BlockdevOptionsPreallocate: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6287,7 +6287,7 @@ public struct BlockdevOptionsQcow: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6378,7 +6378,7 @@ public struct BlockdevOptionsQcow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6441,7 +6441,7 @@ public struct BlockdevOptionsQuorum: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6485,7 +6485,7 @@ public struct BlockdevOptionsRaw: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6556,7 +6556,7 @@ public struct BlockdevOptionsRbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6605,7 +6605,7 @@ public struct BlockdevOptionsReplication: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6644,7 +6644,7 @@ public struct BlockdevOptionsSheepdog: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.server = try reader.required("server", at: path)
         self.vdi = try reader.required("vdi", at: path)
         self.snapId = try reader.optional("snap-id", at: path)
@@ -6695,7 +6695,7 @@ public struct BlockdevOptionsSsh: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6734,7 +6734,7 @@ public struct BlockdevOptionsThrottle: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6784,7 +6784,7 @@ public struct BlockdevOptionsVVFAT: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6820,7 +6820,7 @@ public struct BlockdevOptionsVirtioBlkVfioPci: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6852,7 +6852,7 @@ public struct BlockdevOptionsVirtioBlkVhostUser: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6884,7 +6884,7 @@ public struct BlockdevOptionsVirtioBlkVhostVdpa: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -6917,7 +6917,7 @@ public struct BlockdevOptionsVxHS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.vdiskId = try reader.required("vdisk-id", at: path)
         self.server = try reader.required("server", at: path)
         self.tlsCreds = try reader.optional("tls-creds", at: path)
@@ -6951,7 +6951,7 @@ public struct BlockdevQcow2Encryption: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.format = try reader.required("format", at: path)
         switch self.format {
         case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(reading: &reader, at: path))
@@ -7069,7 +7069,7 @@ public struct BlockdevQcowEncryption: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.format = try reader.required("format", at: path)
         switch self.format {
         case .aes: self.branch = .aes(try QCryptoBlockOptionsQCow(reading: &reader, at: path))
@@ -7218,7 +7218,7 @@ public struct BlockdevSnapshot: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.optional("node", at: path)
         self.overlay = try reader.optional("overlay", at: path)
         self.device = try reader.optional("device", at: path)
@@ -7262,7 +7262,7 @@ public struct BlockdevSnapshotInternal: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -7306,7 +7306,7 @@ public struct BlockdevSnapshotSync: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.snapshotFile = try reader.required("snapshot-file", at: path)
@@ -7588,7 +7588,7 @@ public struct DriveBackup: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.sync = try reader.required("sync", at: path)
@@ -7698,7 +7698,7 @@ public struct DriveMirror: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.target = try reader.required("target", at: path)
@@ -7757,7 +7757,7 @@ public struct DummyBlockCoreForceArrays: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.unusedBlockGraphInfo = try reader.required("unused-block-graph-info", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -7787,7 +7787,7 @@ public struct GlusterServer: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .unix: self.branch = .unix(try UnixSocketAddress(reading: &reader, at: path))
@@ -7903,7 +7903,7 @@ public struct ImageCheck: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.format = try reader.required("format", at: path)
         self.checkErrors = try reader.required("check-errors", at: path)
@@ -7999,7 +7999,7 @@ public struct ImageInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.format = try reader.required("format", at: path)
         self.dirtyFlag = try reader.optional("dirty-flag", at: path)
@@ -8058,7 +8058,7 @@ public struct ImageInfoSpecific: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .qcow2: self.branch = .qcow2(try ImageInfoSpecificQCow2Wrapper(reading: &reader, at: path))
@@ -8121,7 +8121,7 @@ public struct ImageInfoSpecificFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.extentSizeHint = try reader.optional("extent-size-hint", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8153,7 +8153,7 @@ public struct ImageInfoSpecificFileWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8230,7 +8230,7 @@ public struct ImageInfoSpecificLUKSWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8285,7 +8285,7 @@ public struct ImageInfoSpecificQCow2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.compat = try reader.required("compat", at: path)
         self.dataFile = try reader.optional("data-file", at: path)
         self.dataFileRaw = try reader.optional("data-file-raw", at: path)
@@ -8334,7 +8334,7 @@ public struct ImageInfoSpecificQCow2Encryption: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.format = try reader.required("format", at: path)
         switch self.format {
         case .luks: self.branch = .luks(try QCryptoBlockInfoLUKS(reading: &reader, at: path))
@@ -8381,7 +8381,7 @@ public struct ImageInfoSpecificQCow2EncryptionBase: QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.format = try reader.required("format", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8413,7 +8413,7 @@ public struct ImageInfoSpecificQCow2Wrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8440,7 +8440,7 @@ public struct ImageInfoSpecificRbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.encryptionFormat = try reader.optional("encryption-format", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8472,7 +8472,7 @@ public struct ImageInfoSpecificRbdWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8509,7 +8509,7 @@ public struct ImageInfoSpecificVmdk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.createType = try reader.required("create-type", at: path)
         self.cid = try reader.required("cid", at: path)
         self.parentCid = try reader.required("parent-cid", at: path)
@@ -8547,7 +8547,7 @@ public struct ImageInfoSpecificVmdkWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -8671,7 +8671,7 @@ public struct MapEntry: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.start = try reader.required("start", at: path)
         self.length = try reader.required("length", at: path)
         self.data = try reader.required("data", at: path)
@@ -8794,7 +8794,7 @@ public struct NFSServer: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.host = try reader.required("host", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -8993,7 +8993,7 @@ public struct Qcow2BitmapInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.granularity = try reader.required("granularity", at: path)
         self.flags = try reader.required("flags", at: path)
@@ -9116,7 +9116,7 @@ public struct Qcow2OverlapCheckFlags: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.template = try reader.optional("template", at: path)
         self.mainHeader = try reader.optional("main-header", at: path)
         self.activeL1 = try reader.optional("active-l1", at: path)
@@ -9328,7 +9328,7 @@ public struct RbdEncryptionCreateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.format = try reader.required("format", at: path)
         switch self.format {
         case .luks: self.branch = .luks(try RbdEncryptionCreateOptionsLUKS(reading: &reader, at: path))
@@ -9389,7 +9389,7 @@ public struct RbdEncryptionCreateOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9427,7 +9427,7 @@ public struct RbdEncryptionCreateOptionsLUKS2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9459,7 +9459,7 @@ public struct RbdEncryptionCreateOptionsLUKSBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.keySecret = try reader.required("key-secret", at: path)
         self.cipherAlg = try reader.optional("cipher-alg", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -9499,7 +9499,7 @@ public struct RbdEncryptionOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.format = try reader.required("format", at: path)
         self._parent = QMPIndirect(try reader.optional("parent", at: path))
         switch self.format {
@@ -9561,7 +9561,7 @@ public struct RbdEncryptionOptionsLUKS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9593,7 +9593,7 @@ public struct RbdEncryptionOptionsLUKS2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9625,7 +9625,7 @@ public struct RbdEncryptionOptionsLUKSAny: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9652,7 +9652,7 @@ public struct RbdEncryptionOptionsLUKSBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.keySecret = try reader.required("key-secret", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9751,7 +9751,7 @@ public struct SheepdogRedundancy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .full: self.branch = .full(try SheepdogRedundancyFull(reading: &reader, at: path))
@@ -9811,7 +9811,7 @@ public struct SheepdogRedundancyErasureCoded: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9844,7 +9844,7 @@ public struct SheepdogRedundancyFull: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -9925,7 +9925,7 @@ public struct SnapshotInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.name = try reader.required("name", at: path)
         self.vmStateSize = try reader.required("vm-state-size", at: path)
@@ -9970,7 +9970,7 @@ public struct SshHostKeyCheck: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mode = try reader.required("mode", at: path)
         switch self.mode {
         case .hash: self.branch = .hash(try SshHostKeyHash(reading: &reader, at: path))
@@ -10118,7 +10118,7 @@ public struct SshHostKeyHash: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -10227,7 +10227,7 @@ public struct ThrottleGroupProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -10327,7 +10327,7 @@ public struct ThrottleLimits: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.iopsTotal = try reader.optional("iops-total", at: path)
         self.iopsTotalMax = try reader.optional("iops-total-max", at: path)
         self.iopsTotalMaxLength = try reader.optional("iops-total-max-length", at: path)
@@ -10402,7 +10402,7 @@ public struct VmdkExtentInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.format = try reader.required("format", at: path)
         self.virtualSize = try reader.required("virtual-size", at: path)
@@ -10440,7 +10440,7 @@ public struct XDbgBlockGraph: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodes = try reader.required("nodes", at: path)
         self.edges = try reader.required("edges", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -10481,7 +10481,7 @@ public struct XDbgBlockGraphEdge: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.parent = try reader.required("parent", at: path)
         self.child = try reader.required("child", at: path)
         self.name = try reader.required("name", at: path)
@@ -10522,7 +10522,7 @@ public struct XDbgBlockGraphNode: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.type = try reader.required("type", at: path)
         self.name = try reader.required("name", at: path)
@@ -10642,7 +10642,7 @@ public struct BlockCommitCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.baseNode = try reader.optional("base-node", at: path)
@@ -10725,7 +10725,7 @@ public struct BlockDirtyBitmapAddCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.granularity = try reader.optional("granularity", at: path)
@@ -10775,7 +10775,7 @@ public struct BlockDirtyBitmapClearCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -10815,7 +10815,7 @@ public struct BlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -10855,7 +10855,7 @@ public struct BlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -10904,7 +10904,7 @@ public struct BlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.target = try reader.optional("target", at: path)
         self.bitmaps = try reader.optional("bitmaps", at: path)
@@ -10950,7 +10950,7 @@ public struct BlockDirtyBitmapRemoveCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -10993,7 +10993,7 @@ public struct BlockJobCancelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.force = try reader.optional("force", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -11057,7 +11057,7 @@ public struct BlockJobCompleteCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -11092,7 +11092,7 @@ public struct BlockJobDismissCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -11127,7 +11127,7 @@ public struct BlockJobFinalizeCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -11162,7 +11162,7 @@ public struct BlockJobPauseCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -11197,7 +11197,7 @@ public struct BlockJobResumeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -11235,7 +11235,7 @@ public struct BlockJobSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.speed = try reader.required("speed", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -11275,7 +11275,7 @@ public struct BlockSetWriteThresholdCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.writeThreshold = try reader.required("write-threshold", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -11356,7 +11356,7 @@ public struct BlockStreamCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.base = try reader.optional("base", at: path)
@@ -11422,7 +11422,7 @@ public struct BlockPasswdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.password = try reader.required("password", at: path)
@@ -11470,7 +11470,7 @@ public struct BlockResizeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.size = try reader.required("size", at: path)
@@ -11611,7 +11611,7 @@ public struct BlockdevBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.sync = try reader.required("sync", at: path)
@@ -11679,7 +11679,7 @@ public struct BlockdevCreateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.required("job-id", at: path)
         self.options = try reader.required("options", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -11716,7 +11716,7 @@ public struct BlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -11801,7 +11801,7 @@ public struct BlockdevMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.target = try reader.required("target", at: path)
@@ -11864,7 +11864,7 @@ public struct BlockdevReopenCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.options = try reader.required("options", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -11902,7 +11902,7 @@ public struct BlockdevSetActiveCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.active = try reader.required("active", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -11960,7 +11960,7 @@ public struct BlockdevSnapshotCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.optional("node", at: path)
         self.overlay = try reader.optional("overlay", at: path)
         self.device = try reader.optional("device", at: path)
@@ -12015,7 +12015,7 @@ public struct BlockdevSnapshotDeleteInternalSyncCommand: QMPCommand, QMPJSONConv
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.name = try reader.optional("name", at: path)
@@ -12057,7 +12057,7 @@ public struct BlockdevSnapshotInternalSyncCommand: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -12113,7 +12113,7 @@ public struct BlockdevSnapshotSyncCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.snapshotFile = try reader.required("snapshot-file", at: path)
@@ -12164,7 +12164,7 @@ public struct ChangeBackingFileCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.imageNodeName = try reader.required("image-node-name", at: path)
         self.backingFile = try reader.required("backing-file", at: path)
@@ -12266,7 +12266,7 @@ public struct DriveBackupCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.sync = try reader.required("sync", at: path)
@@ -12394,7 +12394,7 @@ public struct DriveMirrorCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.optional("job-id", at: path)
         self.device = try reader.required("device", at: path)
         self.target = try reader.required("target", at: path)
@@ -12524,7 +12524,7 @@ public struct QueryBlockstatsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.queryNodes = try reader.optional("query-nodes", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -12562,7 +12562,7 @@ public struct QueryNamedBlockNodesCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.flat = try reader.optional("flat", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -12600,7 +12600,7 @@ public struct XBlockDirtyBitmapDisableCommand: QMPCommand, QMPJSONConvertible, H
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -12640,7 +12640,7 @@ public struct XBlockDirtyBitmapEnableCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -12689,7 +12689,7 @@ public struct XBlockDirtyBitmapMergeCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.target = try reader.optional("target", at: path)
         self.bitmaps = try reader.optional("bitmaps", at: path)
@@ -12744,7 +12744,7 @@ public struct XBlockLatencyHistogramSetCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.boundaries = try reader.optional("boundaries", at: path)
         self.boundariesRead = try reader.optional("boundaries-read", at: path)
@@ -12796,7 +12796,7 @@ public struct XBlockdevAmendCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.required("job-id", at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.options = try reader.required("options", at: path)
@@ -12843,7 +12843,7 @@ public struct XBlockdevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.parent = try reader.required("parent", at: path)
         self.child = try reader.optional("child", at: path)
         self.node = try reader.optional("node", at: path)
@@ -12921,7 +12921,7 @@ public struct XBlockdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.id = try reader.optional("id", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -12967,7 +12967,7 @@ public struct XBlockdevInsertMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.nodeName = try reader.required("node-name", at: path)
@@ -13012,7 +13012,7 @@ public struct XBlockdevRemoveMediumCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.id = try reader.optional("id", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -13082,7 +13082,7 @@ public struct XBlockdevSetIothreadCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.iothread = try reader.required("iothread", at: path)
         self.force = try reader.optional("force", at: path)
@@ -13124,7 +13124,7 @@ public struct XDebugBlockDirtyBitmapSha256Command: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -13199,7 +13199,7 @@ public struct BlockdevAddCommandBefore2_8: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.options = try reader.required("options", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -13244,7 +13244,7 @@ public struct XBlockdevDelCommandBefore2_8: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -13294,7 +13294,7 @@ public struct BlockImageCorruptedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
         self.msg = try reader.required("msg", at: path)
@@ -13351,7 +13351,7 @@ public struct BlockIoErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.qomPath = try reader.optional("qom-path", at: path)
         self.device = try reader.required("device", at: path)
         self.nodeName = try reader.optional("node-name", at: path)
@@ -13404,7 +13404,7 @@ public struct BlockJobCancelledEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.device = try reader.required("device", at: path)
         self.len = try reader.required("len", at: path)
@@ -13456,7 +13456,7 @@ public struct BlockJobCompletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.device = try reader.required("device", at: path)
         self.len = try reader.required("len", at: path)
@@ -13501,7 +13501,7 @@ public struct BlockJobErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.operation = try reader.required("operation", at: path)
         self.action = try reader.required("action", at: path)
@@ -13537,7 +13537,7 @@ public struct BlockJobPendingEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -13580,7 +13580,7 @@ public struct BlockJobReadyEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.device = try reader.required("device", at: path)
         self.len = try reader.required("len", at: path)
@@ -13623,7 +13623,7 @@ public struct BlockWriteThresholdEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.amountExceeded = try reader.required("amount-exceeded", at: path)
         self.writeThreshold = try reader.required("write-threshold", at: path)
@@ -13662,7 +13662,7 @@ public struct QuorumFailureEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.reference = try reader.required("reference", at: path)
         self.sectorNum = try reader.required("sector-num", at: path)
         self.sectorsCount = try reader.required("sectors-count", at: path)
@@ -13707,7 +13707,7 @@ public struct QuorumReportBadEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.optional("type", at: path)
         self.error = try reader.optional("error", at: path)
         self.nodeName = try reader.required("node-name", at: path)

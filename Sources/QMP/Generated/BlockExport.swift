@@ -26,7 +26,7 @@ public struct BlockExportInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.type = try reader.required("type", at: path)
         self.nodeName = try reader.required("node-name", at: path)
@@ -84,7 +84,7 @@ public struct BlockExportOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.id = try reader.required("id", at: path)
         self.fixedIothread = try reader.optional("fixed-iothread", at: path)
@@ -171,7 +171,7 @@ public struct BlockExportOptionsFuse: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -218,7 +218,7 @@ public struct BlockExportOptionsNbd: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -251,7 +251,7 @@ public struct BlockExportOptionsNbdBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.optional("name", at: path)
         self.description = try reader.optional("description", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -301,7 +301,7 @@ public struct BlockExportOptionsVduseBlk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -345,7 +345,7 @@ public struct BlockExportOptionsVhostUserBlk: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -495,7 +495,7 @@ public struct NbdServerAddOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.optional("name", at: path)
         self.description = try reader.optional("description", at: path)
         self.device = try reader.required("device", at: path)
@@ -543,7 +543,7 @@ public struct NbdServerOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
         self.tlsCreds = try reader.optional("tls-creds", at: path)
         self.tlsAuthz = try reader.optional("tls-authz", at: path)
@@ -587,7 +587,7 @@ public struct NbdServerOptionsBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
         self.tlsCreds = try reader.optional("tls-creds", at: path)
         self.tlsAuthz = try reader.optional("tls-authz", at: path)
@@ -632,7 +632,7 @@ public struct NbdServerOptionsLegacy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
         self.tlsCreds = try reader.optional("tls-creds", at: path)
         self.tlsAuthz = try reader.optional("tls-authz", at: path)
@@ -704,7 +704,7 @@ public struct BlockExportDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.mode = try reader.optional("mode", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -758,7 +758,7 @@ public struct NbdServerAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.optional("name", at: path)
         self.description = try reader.optional("description", at: path)
         self.device = try reader.required("device", at: path)
@@ -804,7 +804,7 @@ public struct NbdServerRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.mode = try reader.optional("mode", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -859,7 +859,7 @@ public struct NbdServerStartCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.handshakeMaxSeconds = try reader.optional("handshake-max-seconds", at: path)
         self.tlsCreds = try reader.optional("tls-creds", at: path)
         self.tlsAuthz = try reader.optional("tls-authz", at: path)
@@ -960,7 +960,7 @@ public struct BlockExportDeletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

@@ -21,7 +21,7 @@ public struct ChardevBackend: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .file: self.branch = .file(try ChardevFileWrapper(reading: &reader, at: path))
@@ -156,7 +156,7 @@ public struct ChardevBackendInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -303,7 +303,7 @@ public struct ChardevCommon: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -337,7 +337,7 @@ public struct ChardevCommonWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -370,7 +370,7 @@ public struct ChardevDBus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.name = try reader.required("name", at: path)
@@ -406,7 +406,7 @@ public struct ChardevDBusWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -446,7 +446,7 @@ public struct ChardevFile: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.`in` = try reader.optional("in", at: path)
@@ -486,7 +486,7 @@ public struct ChardevFileWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -520,7 +520,7 @@ public struct ChardevHostdev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.device = try reader.required("device", at: path)
@@ -556,7 +556,7 @@ public struct ChardevHostdevWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -589,7 +589,7 @@ public struct ChardevHub: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.chardevs = try reader.required("chardevs", at: path)
@@ -625,7 +625,7 @@ public struct ChardevHubWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -659,7 +659,7 @@ public struct ChardevInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.label = try reader.required("label", at: path)
         self.filename = try reader.required("filename", at: path)
         self.frontendOpen = try reader.optional("frontend-open", at: path)
@@ -697,7 +697,7 @@ public struct ChardevMux: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.chardev = try reader.required("chardev", at: path)
@@ -733,7 +733,7 @@ public struct ChardevMuxWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -766,7 +766,7 @@ public struct ChardevPty: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.path = try reader.optional("path", at: path)
@@ -802,7 +802,7 @@ public struct ChardevPtyWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -838,7 +838,7 @@ public struct ChardevQemuVDAgent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.mouse = try reader.optional("mouse", at: path)
@@ -876,7 +876,7 @@ public struct ChardevQemuVDAgentWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -903,7 +903,7 @@ public struct ChardevReturn: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.pty = try reader.optional("pty", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -937,7 +937,7 @@ public struct ChardevRingbuf: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.size = try reader.optional("size", at: path)
@@ -973,7 +973,7 @@ public struct ChardevRingbufWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1037,7 +1037,7 @@ public struct ChardevSocket: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.addr = try reader.required("addr", at: path)
@@ -1093,7 +1093,7 @@ public struct ChardevSocketWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1127,7 +1127,7 @@ public struct ChardevSpiceChannel: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.type = try reader.required("type", at: path)
@@ -1163,7 +1163,7 @@ public struct ChardevSpiceChannelWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1197,7 +1197,7 @@ public struct ChardevSpicePort: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.fqdn = try reader.required("fqdn", at: path)
@@ -1233,7 +1233,7 @@ public struct ChardevSpicePortWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1267,7 +1267,7 @@ public struct ChardevStdio: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.signal = try reader.optional("signal", at: path)
@@ -1303,7 +1303,7 @@ public struct ChardevStdioWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1340,7 +1340,7 @@ public struct ChardevUdp: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.remote = try reader.required("remote", at: path)
@@ -1378,7 +1378,7 @@ public struct ChardevUdpWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1421,7 +1421,7 @@ public struct ChardevVC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.logfile = try reader.optional("logfile", at: path)
         self.logappend = try reader.optional("logappend", at: path)
         self.width = try reader.optional("width", at: path)
@@ -1463,7 +1463,7 @@ public struct ChardevVCWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1529,7 +1529,7 @@ public struct ChardevAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.backend = try reader.required("backend", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1569,7 +1569,7 @@ public struct ChardevChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.backend = try reader.required("backend", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1606,7 +1606,7 @@ public struct ChardevRemoveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1641,7 +1641,7 @@ public struct ChardevSendBreakCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1742,7 +1742,7 @@ public struct RingbufReadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.size = try reader.required("size", at: path)
         self.format = try reader.optional("format", at: path)
@@ -1787,7 +1787,7 @@ public struct RingbufWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.data = try reader.required("data", at: path)
         self.format = try reader.optional("format", at: path)
@@ -1827,7 +1827,7 @@ public struct VserportChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.`open` = try reader.required("open", at: path)
         self.unknownMembers = reader.remainingMembers()

@@ -195,7 +195,7 @@ public struct HumanReadableText: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.humanReadableText = try reader.required("human-readable-text", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

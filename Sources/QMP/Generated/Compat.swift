@@ -27,7 +27,7 @@ public struct CompatPolicy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.deprecatedInput = try reader.optional("deprecated-input", at: path)
         self.deprecatedOutput = try reader.optional("deprecated-output", at: path)
         self.unstableInput = try reader.optional("unstable-input", at: path)

@@ -17,7 +17,7 @@ public struct CommandInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -44,7 +44,7 @@ public struct EventInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -112,7 +112,7 @@ public struct MonitorOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.mode = try reader.optional("mode", at: path)
         self.pretty = try reader.optional("pretty", at: path)
@@ -177,7 +177,7 @@ public struct VersionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.qemu = try reader.required("qemu", at: path)
         self.package = try reader.required("package", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -212,7 +212,7 @@ public struct VersionTriple: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.major = try reader.required("major", at: path)
         self.minor = try reader.required("minor", at: path)
         self.micro = try reader.required("micro", at: path)
@@ -250,7 +250,7 @@ public struct QmpCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enable = try reader.optional("enable", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

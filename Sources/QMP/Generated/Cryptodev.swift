@@ -84,7 +84,7 @@ public struct QCryptodevBackendClient: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.queue = try reader.required("queue", at: path)
         self.type = try reader.required("type", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -199,7 +199,7 @@ public struct QCryptodevInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.service = try reader.required("service", at: path)
         self.client = try reader.required("client", at: path)

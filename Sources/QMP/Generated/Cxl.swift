@@ -20,7 +20,7 @@ public struct CXLUncorErrorRecord: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.header = try reader.required("header", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -104,7 +104,7 @@ public struct CxlDynamicCapacityExtent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.offset = try reader.required("offset", at: path)
         self.len = try reader.required("len", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -348,7 +348,7 @@ public struct CxlAddDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.hostId = try reader.required("host-id", at: path)
         self.selectionPolicy = try reader.required("selection-policy", at: path)
@@ -396,7 +396,7 @@ public struct CxlInjectCorrectableErrorCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.type = try reader.required("type", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -475,7 +475,7 @@ public struct CxlInjectDramEventCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.log = try reader.required("log", at: path)
         self.flags = try reader.required("flags", at: path)
@@ -568,7 +568,7 @@ public struct CxlInjectGeneralMediaEventCommand: QMPCommand, QMPJSONConvertible,
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.log = try reader.required("log", at: path)
         self.flags = try reader.required("flags", at: path)
@@ -656,7 +656,7 @@ public struct CxlInjectMemoryModuleEventCommand: QMPCommand, QMPJSONConvertible,
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.log = try reader.required("log", at: path)
         self.flags = try reader.required("flags", at: path)
@@ -719,7 +719,7 @@ public struct CxlInjectPoisonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.start = try reader.required("start", at: path)
         self.length = try reader.required("length", at: path)
@@ -761,7 +761,7 @@ public struct CxlInjectUncorrectableErrorsCommand: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.errors = try reader.required("errors", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -819,7 +819,7 @@ public struct CxlReleaseDynamicCapacityCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.hostId = try reader.required("host-id", at: path)
         self.removalPolicy = try reader.required("removal-policy", at: path)

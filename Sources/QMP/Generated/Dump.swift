@@ -17,7 +17,7 @@ public struct DumpGuestMemoryCapability: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.formats = try reader.required("formats", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -107,7 +107,7 @@ public struct DumpQueryResult: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.status = try reader.required("status", at: path)
         self.completed = try reader.required("completed", at: path)
         self.total = try reader.required("total", at: path)
@@ -201,7 +201,7 @@ public struct DumpGuestMemoryCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.paging = try reader.required("paging", at: path)
         self.`protocol` = try reader.required("protocol", at: path)
         self.detach = try reader.optional("detach", at: path)
@@ -307,7 +307,7 @@ public struct DumpCompletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.result = try reader.required("result", at: path)
         self.error = try reader.optional("error", at: path)
         self.unknownMembers = reader.remainingMembers()

@@ -36,7 +36,7 @@ public struct BalloonInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.actual = try reader.required("actual", at: path)
         self.freeMem = try reader.optional("free_mem", at: path)
         self.majorPageFaults = try reader.optional("major_page_faults", at: path)
@@ -93,7 +93,7 @@ public struct BootConfiguration: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.order = try reader.optional("order", at: path)
         self.once = try reader.optional("once", at: path)
         self.menu = try reader.optional("menu", at: path)
@@ -132,7 +132,7 @@ public struct CXLFMWProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cxlFmw = try reader.required("cxl-fmw", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -165,7 +165,7 @@ public struct CXLFixedMemoryWindowOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.size = try reader.required("size", at: path)
         self.interleaveGranularity = try reader.optional("interleave-granularity", at: path)
         self.targets = try reader.required("targets", at: path)
@@ -202,7 +202,7 @@ public struct CompatProperty: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.qomType = try reader.required("qom-type", at: path)
         self.property = try reader.required("property", at: path)
         self.value = try reader.required("value", at: path)
@@ -252,7 +252,7 @@ public struct CpuDefinitionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.migrationSafe = try reader.optional("migration-safe", at: path)
         self.`static` = try reader.optional("static", at: path)
@@ -313,7 +313,7 @@ public struct CpuInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cpu = try reader.required("CPU", at: path)
         self.current = try reader.required("current", at: path)
         self.halted = try reader.required("halted", at: path)
@@ -475,7 +475,7 @@ public struct CpuInfoFast: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cpuIndex = try reader.required("cpu-index", at: path)
         self.qomType = try reader.optional("qom-type", at: path)
         self.qomPath = try reader.required("qom-path", at: path)
@@ -539,7 +539,7 @@ public struct CpuInfoMIPS: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -571,7 +571,7 @@ public struct CpuInfoPPC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -603,7 +603,7 @@ public struct CpuInfoRISCV: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -644,7 +644,7 @@ public struct CpuInfoS390: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -682,7 +682,7 @@ public struct CpuInfoSPARC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -715,7 +715,7 @@ public struct CpuInfoTricore: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -747,7 +747,7 @@ public struct CpuInfoX86: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -799,7 +799,7 @@ public struct CpuInstanceProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeId = try reader.optional("node-id", at: path)
         self.drawerId = try reader.optional("drawer-id", at: path)
         self.bookId = try reader.optional("book-id", at: path)
@@ -842,7 +842,7 @@ public struct CpuModelBaselineInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.model = try reader.required("model", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -872,7 +872,7 @@ public struct CpuModelCompareInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.result = try reader.required("result", at: path)
         self.responsibleProperties = try reader.required("responsible-properties", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -945,7 +945,7 @@ public struct CpuModelExpansionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.model = try reader.required("model", at: path)
         self.deprecatedProps = try reader.optional("deprecated-props", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1009,7 +1009,7 @@ public struct CpuModelInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.props = try reader.optional("props", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1082,7 +1082,7 @@ public struct CurrentMachineParams: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.wakeupSuspendSupport = try reader.required("wakeup-suspend-support", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1109,7 +1109,7 @@ public struct DummyForceArrays: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.unused = try reader.required("unused", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1139,7 +1139,7 @@ public struct FirmwareLog: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.version = try reader.optional("version", at: path)
         self.log = try reader.required("log", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1168,7 +1168,7 @@ public struct GuidInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.guid = try reader.required("guid", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1364,7 +1364,7 @@ public struct HotpluggableCPU: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.vcpusCount = try reader.required("vcpus-count", at: path)
         self.props = try reader.required("props", at: path)
@@ -1406,7 +1406,7 @@ public struct HvBalloonDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.memaddr = try reader.optional("memaddr", at: path)
         self.maxSize = try reader.required("max-size", at: path)
@@ -1444,7 +1444,7 @@ public struct HvBalloonDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1474,7 +1474,7 @@ public struct HvBalloonInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.committed = try reader.required("committed", at: path)
         self.available = try reader.required("available", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1575,7 +1575,7 @@ public struct MachineInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.alias = try reader.optional("alias", at: path)
         self.isDefault = try reader.optional("is-default", at: path)
@@ -1647,7 +1647,7 @@ public struct Memdev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.size = try reader.required("size", at: path)
         self.merge = try reader.required("merge", at: path)
@@ -1694,7 +1694,7 @@ public struct MemoryDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .dimm: self.branch = .dimm(try PCDIMMDeviceInfoWrapper(reading: &reader, at: path))
@@ -1813,7 +1813,7 @@ public struct MemoryInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.baseMemory = try reader.required("base-memory", at: path)
         self.pluggedMemory = try reader.optional("plugged-memory", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1848,7 +1848,7 @@ public struct MemorySizeConfiguration: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.size = try reader.optional("size", at: path)
         self.maxSize = try reader.optional("max-size", at: path)
         self.slots = try reader.optional("slots", at: path)
@@ -1917,7 +1917,7 @@ public struct NumaCpuOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1965,7 +1965,7 @@ public struct NumaDistOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2019,7 +2019,7 @@ public struct NumaHmatCacheOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2076,7 +2076,7 @@ public struct NumaHmatLBOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2130,7 +2130,7 @@ public struct NumaNodeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2165,7 +2165,7 @@ public struct NumaOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .node: self.branch = .node(try NumaNodeOptions(reading: &reader, at: path))
@@ -2294,7 +2294,7 @@ public struct PCDIMMDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.addr = try reader.required("addr", at: path)
         self.size = try reader.required("size", at: path)
@@ -2340,7 +2340,7 @@ public struct PCDIMMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2367,7 +2367,7 @@ public struct QemuTargetInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.arch = try reader.required("arch", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2466,7 +2466,7 @@ public struct SMPConfiguration: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cpus = try reader.optional("cpus", at: path)
         self.drawers = try reader.optional("drawers", at: path)
         self.books = try reader.optional("books", at: path)
@@ -2515,7 +2515,7 @@ public struct SgxEPC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.memdev = try reader.required("memdev", at: path)
         self.node = try reader.optional("node", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -2557,7 +2557,7 @@ public struct SgxEPCDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.memaddr = try reader.required("memaddr", at: path)
         self.size = try reader.required("size", at: path)
@@ -2597,7 +2597,7 @@ public struct SgxEPCDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2624,7 +2624,7 @@ public struct SgxEPCProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.sgxEpc = try reader.required("sgx-epc", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2854,7 +2854,7 @@ public struct TargetInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.arch = try reader.required("arch", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2881,7 +2881,7 @@ public struct UuidInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.uuid = try reader.required("UUID", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2929,7 +2929,7 @@ public struct VirtioMEMDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.memaddr = try reader.required("memaddr", at: path)
         self.requestedSize = try reader.required("requested-size", at: path)
@@ -2975,7 +2975,7 @@ public struct VirtioMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3011,7 +3011,7 @@ public struct VirtioPMEMDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.memaddr = try reader.required("memaddr", at: path)
         self.size = try reader.required("size", at: path)
@@ -3049,7 +3049,7 @@ public struct VirtioPMEMDeviceInfoWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3085,7 +3085,7 @@ public struct X86CPUFeatureWordInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cpuidInputEax = try reader.required("cpuid-input-eax", at: path)
         self.cpuidInputEcx = try reader.optional("cpuid-input-ecx", at: path)
         self.cpuidRegister = try reader.required("cpuid-register", at: path)
@@ -3178,7 +3178,7 @@ public struct BalloonCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3213,7 +3213,7 @@ public struct CpuAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3248,7 +3248,7 @@ public struct DumpSkeysCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3283,7 +3283,7 @@ public struct DumpdtbCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3357,7 +3357,7 @@ public struct MemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.val = try reader.required("val", at: path)
         self.size = try reader.required("size", at: path)
         self.filename = try reader.required("filename", at: path)
@@ -3404,7 +3404,7 @@ public struct PmemsaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.val = try reader.required("val", at: path)
         self.size = try reader.required("size", at: path)
         self.filename = try reader.required("filename", at: path)
@@ -3506,7 +3506,7 @@ public struct QueryCpuModelBaselineCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.modela = try reader.required("modela", at: path)
         self.modelb = try reader.required("modelb", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3546,7 +3546,7 @@ public struct QueryCpuModelComparisonCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.modela = try reader.required("modela", at: path)
         self.modelb = try reader.required("modelb", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3586,7 +3586,7 @@ public struct QueryCpuModelExpansionCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.model = try reader.required("model", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3713,7 +3713,7 @@ public struct QueryFirmwareLogCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.maxSize = try reader.optional("max-size", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3811,7 +3811,7 @@ public struct QueryMachinesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.compatProps = try reader.optional("compat-props", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -4441,7 +4441,7 @@ public struct BalloonChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.actual = try reader.required("actual", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -4473,7 +4473,7 @@ public struct HvBalloonStatusReportEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.committed = try reader.required("committed", at: path)
         self.available = try reader.required("available", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -4510,7 +4510,7 @@ public struct MemoryDeviceSizeChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.size = try reader.required("size", at: path)
         self.qomPath = try reader.optional("qom-path", at: path)
@@ -4546,7 +4546,7 @@ public struct MemUnplugErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.msg = try reader.required("msg", at: path)
         self.unknownMembers = reader.remainingMembers()

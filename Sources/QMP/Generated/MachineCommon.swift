@@ -200,7 +200,7 @@ public struct SmpCacheProperties: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cache = try reader.required("cache", at: path)
         self.topology = try reader.required("topology", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -229,7 +229,7 @@ public struct SmpCachePropertiesWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.caches = try reader.required("caches", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

@@ -18,7 +18,7 @@ public struct CpuPolarizationInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.polarization = try reader.required("polarization", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -126,7 +126,7 @@ public struct SetCpuTopologyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.coreId = try reader.required("core-id", at: path)
         self.socketId = try reader.optional("socket-id", at: path)
         self.bookId = try reader.optional("book-id", at: path)
@@ -169,7 +169,7 @@ public struct CpuPolarizationChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.polarization = try reader.required("polarization", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

@@ -24,7 +24,7 @@ public struct BitmapMigrationBitmapAlias: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.alias = try reader.required("alias", at: path)
         self.transform = try reader.optional("transform", at: path)
@@ -55,7 +55,7 @@ public struct BitmapMigrationBitmapAliasTransform: QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.persistent = try reader.optional("persistent", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -88,7 +88,7 @@ public struct BitmapMigrationNodeAlias: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nodeName = try reader.required("node-name", at: path)
         self.alias = try reader.required("alias", at: path)
         self.bitmaps = try reader.required("bitmaps", at: path)
@@ -260,7 +260,7 @@ public struct COLOStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mode = try reader.required("mode", at: path)
         self.lastMode = try reader.optional("last-mode", at: path)
         self.reason = try reader.required("reason", at: path)
@@ -303,7 +303,7 @@ public struct CompressionStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.pages = try reader.required("pages", at: path)
         self.busy = try reader.required("busy", at: path)
         self.busyRate = try reader.required("busy-rate", at: path)
@@ -344,7 +344,7 @@ public struct DirtyLimitInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cpuIndex = try reader.required("cpu-index", at: path)
         self.limitRate = try reader.required("limit-rate", at: path)
         self.currentRate = try reader.required("current-rate", at: path)
@@ -397,7 +397,7 @@ public struct DirtyRateInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.dirtyRate = try reader.optional("dirty-rate", at: path)
         self.status = try reader.required("status", at: path)
         self.startTime = try reader.required("start-time", at: path)
@@ -513,7 +513,7 @@ public struct DirtyRateVcpu: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.dirtyRate = try reader.required("dirty-rate", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -596,7 +596,7 @@ public struct FileMigrationArgs: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -774,7 +774,7 @@ public struct MigrateSetParameters: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.announceInitial = try reader.optional("announce-initial", at: path)
         self.announceMax = try reader.optional("announce-max", at: path)
         self.announceRounds = try reader.optional("announce-rounds", at: path)
@@ -876,7 +876,7 @@ public struct MigrationAddress: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.transport = try reader.required("transport", at: path)
         switch self.transport {
         case .socket: self.branch = .socket(try SocketAddress(reading: &reader, at: path))
@@ -1111,7 +1111,7 @@ public struct MigrationCapabilityStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.capability = try reader.required("capability", at: path)
         self.state = try reader.required("state", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1143,7 +1143,7 @@ public struct MigrationChannel: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.channelType = try reader.required("channel-type", at: path)
         self.addr = try reader.required("addr", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1210,7 +1210,7 @@ public struct MigrationExecCommand: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1307,7 +1307,7 @@ public struct MigrationInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.status = try reader.optional("status", at: path)
         self.ram = try reader.optional("ram", at: path)
         self.vfio = try reader.optional("vfio", at: path)
@@ -1676,7 +1676,7 @@ public struct MigrationParameters: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.announceInitial = try reader.optional("announce-initial", at: path)
         self.announceMax = try reader.optional("announce-max", at: path)
         self.announceRounds = try reader.optional("announce-rounds", at: path)
@@ -1831,7 +1831,7 @@ public struct MigrationStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.transferred = try reader.required("transferred", at: path)
         self.remaining = try reader.required("remaining", at: path)
         self.total = try reader.required("total", at: path)
@@ -1984,7 +1984,7 @@ public struct MigrationThreadInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.threadId = try reader.required("thread-id", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -2065,7 +2065,7 @@ public struct ReplicationStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.error = try reader.required("error", at: path)
         self.desc = try reader.optional("desc", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -2126,7 +2126,7 @@ public struct VfioStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.transferred = try reader.required("transferred", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2172,7 +2172,7 @@ public struct XBZRLECacheStats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cacheSize = try reader.required("cache-size", at: path)
         self.bytes = try reader.required("bytes", at: path)
         self.pages = try reader.required("pages", at: path)
@@ -2265,7 +2265,7 @@ public struct CalcDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.calcTime = try reader.required("calc-time", at: path)
         self.calcTimeUnit = try reader.optional("calc-time-unit", at: path)
         self.samplePages = try reader.optional("sample-pages", at: path)
@@ -2306,7 +2306,7 @@ public struct CancelVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cpuIndex = try reader.optional("cpu-index", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2363,7 +2363,7 @@ public struct MigrateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.uri = try reader.optional("uri", at: path)
         self.channels = try reader.optional("channels", at: path)
         self.detach = try reader.optional("detach", at: path)
@@ -2408,7 +2408,7 @@ public struct MigrateContinueCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.state = try reader.required("state", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2453,7 +2453,7 @@ public struct MigrateIncomingCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.uri = try reader.optional("uri", at: path)
         self.channels = try reader.optional("channels", at: path)
         self.exitOnError = try reader.optional("exit-on-error", at: path)
@@ -2522,7 +2522,7 @@ public struct MigrateRecoverCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.uri = try reader.required("uri", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2557,7 +2557,7 @@ public struct MigrateSetCacheSizeCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2592,7 +2592,7 @@ public struct MigrateSetCapabilitiesCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.capabilities = try reader.required("capabilities", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2776,7 +2776,7 @@ public struct MigrateSetParametersCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.announceInitial = try reader.optional("announce-initial", at: path)
         self.announceMax = try reader.optional("announce-max", at: path)
         self.announceRounds = try reader.optional("announce-rounds", at: path)
@@ -2943,7 +2943,7 @@ public struct MigrateSetDowntimeCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2978,7 +2978,7 @@ public struct MigrateSetSpeedCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3046,7 +3046,7 @@ public struct QueryDirtyRateCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.calcTimeUnit = try reader.optional("calc-time-unit", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3294,7 +3294,7 @@ public struct SetVcpuDirtyLimitCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cpuIndex = try reader.optional("cpu-index", at: path)
         self.dirtyRate = try reader.required("dirty-rate", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3337,7 +3337,7 @@ public struct SnapshotDeleteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.required("job-id", at: path)
         self.tag = try reader.required("tag", at: path)
         self.devices = try reader.required("devices", at: path)
@@ -3385,7 +3385,7 @@ public struct SnapshotLoadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.required("job-id", at: path)
         self.tag = try reader.required("tag", at: path)
         self.vmstate = try reader.required("vmstate", at: path)
@@ -3435,7 +3435,7 @@ public struct SnapshotSaveCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.jobId = try reader.required("job-id", at: path)
         self.tag = try reader.required("tag", at: path)
         self.vmstate = try reader.required("vmstate", at: path)
@@ -3536,7 +3536,7 @@ public struct XenLoadDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3577,7 +3577,7 @@ public struct XenSaveDevicesStateCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.live = try reader.optional("live", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3614,7 +3614,7 @@ public struct XenSetGlobalDirtyLogCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enable = try reader.required("enable", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3655,7 +3655,7 @@ public struct XenSetReplicationCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enable = try reader.required("enable", at: path)
         self.primary = try reader.required("primary", at: path)
         self.failover = try reader.optional("failover", at: path)
@@ -3695,7 +3695,7 @@ public struct ColoExitEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mode = try reader.required("mode", at: path)
         self.reason = try reader.required("reason", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3726,7 +3726,7 @@ public struct MigrationEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.status = try reader.required("status", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3755,7 +3755,7 @@ public struct MigrationPassEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.pass = try reader.required("pass", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3784,7 +3784,7 @@ public struct UnplugPrimaryEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.deviceId = try reader.required("device-id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

@@ -20,7 +20,7 @@ public struct AddfdInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fdsetId = try reader.required("fdset-id", at: path)
         self.fd = try reader.required("fd", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -80,7 +80,7 @@ public struct CommandLineOptionInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.option = try reader.required("option", at: path)
         self.parameters = try reader.required("parameters", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -119,7 +119,7 @@ public struct CommandLineParameterInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.type = try reader.required("type", at: path)
         self.help = try reader.optional("help", at: path)
@@ -214,7 +214,7 @@ public struct FdsetFdInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fd = try reader.required("fd", at: path)
         self.opaque = try reader.optional("opaque", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -246,7 +246,7 @@ public struct FdsetInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fdsetId = try reader.required("fdset-id", at: path)
         self.fds = try reader.required("fds", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -291,7 +291,7 @@ public struct IOThreadInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.threadId = try reader.required("thread-id", at: path)
         self.pollMaxNs = try reader.optional("poll-max-ns", at: path)
@@ -328,7 +328,7 @@ public struct NameInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.optional("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -362,7 +362,7 @@ public struct AddFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fdsetId = try reader.optional("fdset-id", at: path)
         self.opaque = try reader.optional("opaque", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -408,7 +408,7 @@ public struct AddClientCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.`protocol` = try reader.required("protocol", at: path)
         self.fdname = try reader.required("fdname", at: path)
         self.skipauth = try reader.optional("skipauth", at: path)
@@ -455,7 +455,7 @@ public struct ChangeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.target = try reader.required("target", at: path)
         self.arg = try reader.optional("arg", at: path)
@@ -494,7 +494,7 @@ public struct ClosefdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fdname = try reader.required("fdname", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -562,7 +562,7 @@ public struct GetWin32SocketCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.info = try reader.required("info", at: path)
         self.fdname = try reader.required("fdname", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -599,7 +599,7 @@ public struct GetfdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fdname = try reader.required("fdname", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -637,7 +637,7 @@ public struct HumanMonitorCommandCommand: QMPCommand, QMPJSONConvertible, Hashab
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.commandLine = try reader.required("command-line", at: path)
         self.cpuIndex = try reader.optional("cpu-index", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -674,7 +674,7 @@ public struct QueryCommandLineOptionsCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.option = try reader.optional("option", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -802,7 +802,7 @@ public struct RemoveFdCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fdsetId = try reader.required("fdset-id", at: path)
         self.fd = try reader.optional("fd", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -899,7 +899,7 @@ public struct XOobTestCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.lock = try reader.required("lock", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -935,7 +935,7 @@ public struct CommandDroppedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.reason = try reader.required("reason", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -969,7 +969,7 @@ public struct RtcChangeEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.offset = try reader.required("offset", at: path)
         self.qomPath = try reader.optional("qom-path", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1009,7 +1009,7 @@ public struct VfuClientHangupEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.vfuId = try reader.required("vfu-id", at: path)
         self.vfuQomPath = try reader.required("vfu-qom-path", at: path)
         self.devId = try reader.required("dev-id", at: path)

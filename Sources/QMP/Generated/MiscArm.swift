@@ -23,7 +23,7 @@ public struct GICCapability: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.version = try reader.required("version", at: path)
         self.emulated = try reader.required("emulated", at: path)
         self.kernel = try reader.required("kernel", at: path)

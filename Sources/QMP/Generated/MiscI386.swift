@@ -35,7 +35,7 @@ public struct EvtchnInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.port = try reader.required("port", at: path)
         self.vcpu = try reader.required("vcpu", at: path)
         self.type = try reader.required("type", at: path)
@@ -122,7 +122,7 @@ public struct SevAttestationReport: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.data = try reader.required("data", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -162,7 +162,7 @@ public struct SevCapability: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.pdh = try reader.required("pdh", at: path)
         self.certChain = try reader.required("cert-chain", at: path)
         self.cpu0Id = try reader.optional("cpu0-id", at: path)
@@ -206,7 +206,7 @@ public struct SevGuestInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -286,7 +286,7 @@ public struct SevInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enabled = try reader.required("enabled", at: path)
         self.apiMajor = try reader.required("api-major", at: path)
         self.apiMinor = try reader.required("api-minor", at: path)
@@ -347,7 +347,7 @@ public struct SevLaunchMeasureInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.data = try reader.required("data", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -379,7 +379,7 @@ public struct SevSnpGuestInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -457,7 +457,7 @@ public struct SgxEpcSection: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.size = try reader.required("size", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -498,7 +498,7 @@ public struct SgxInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.sgx = try reader.required("sgx", at: path)
         self.sgx1 = try reader.required("sgx1", at: path)
         self.sgx2 = try reader.required("sgx2", at: path)
@@ -567,7 +567,7 @@ public struct QuerySevAttestationReportCommand: QMPCommand, QMPJSONConvertible, 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mnonce = try reader.required("mnonce", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -758,7 +758,7 @@ public struct SevInjectLaunchSecretCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.packetHeader = try reader.required("packet-header", at: path)
         self.secret = try reader.required("secret", at: path)
         self.gpa = try reader.optional("gpa", at: path)
@@ -797,7 +797,7 @@ public struct XenEventInjectCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.port = try reader.required("port", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

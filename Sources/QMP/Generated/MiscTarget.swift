@@ -20,7 +20,7 @@ public struct SGXEPCSection: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.node = try reader.required("node", at: path)
         self.size = try reader.required("size", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -65,7 +65,7 @@ public struct SGXInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.sgx = try reader.required("sgx", at: path)
         self.sgx1 = try reader.required("sgx1", at: path)
         self.sgx2 = try reader.required("sgx2", at: path)

@@ -65,7 +65,7 @@ public struct AnnounceParameters: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.initial = try reader.required("initial", at: path)
         self.max = try reader.required("max", at: path)
         self.rounds = try reader.required("rounds", at: path)
@@ -344,7 +344,7 @@ public struct NetDevPasstOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -414,7 +414,7 @@ public struct NetLegacy: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.optional("id", at: path)
         self.name = try reader.optional("name", at: path)
         self.opts = try reader.required("opts", at: path)
@@ -468,7 +468,7 @@ public struct NetLegacyNicOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -503,7 +503,7 @@ public struct NetLegacyOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .nic: self.branch = .nic(try NetLegacyNicOptions(reading: &reader, at: path))
@@ -661,7 +661,7 @@ public struct Netdev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.type = try reader.optional("type", at: path)
         self.opts = try reader.optional("opts", at: path)
@@ -818,7 +818,7 @@ public struct NetdevAFXDPOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -862,7 +862,7 @@ public struct NetdevBridgeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -899,7 +899,7 @@ public struct NetdevDgramOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -930,7 +930,7 @@ public struct NetdevDumpOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.len = try reader.optional("len", at: path)
         self.file = try reader.optional("file", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -969,7 +969,7 @@ public struct NetdevHubPortOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1054,7 +1054,7 @@ public struct NetdevL2TPv3Options: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1103,7 +1103,7 @@ public struct NetdevNetmapOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1175,7 +1175,7 @@ public struct NetdevSocketOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1225,7 +1225,7 @@ public struct NetdevStreamOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1317,7 +1317,7 @@ public struct NetdevTapOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1448,7 +1448,7 @@ public struct NetdevUserOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1513,7 +1513,7 @@ public struct NetdevVdeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1557,7 +1557,7 @@ public struct NetdevVhostUserOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1604,7 +1604,7 @@ public struct NetdevVhostVDPAOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1643,7 +1643,7 @@ public struct NetdevVmnetBridgedOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1692,7 +1692,7 @@ public struct NetdevVmnetHostOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1744,7 +1744,7 @@ public struct NetdevVmnetSharedOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1809,7 +1809,7 @@ public struct RxFilterInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.promiscuous = try reader.required("promiscuous", at: path)
         self.multicast = try reader.required("multicast", at: path)
@@ -1899,7 +1899,7 @@ public struct QAPIString: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1949,7 +1949,7 @@ public struct AnnounceSelfCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.initial = try reader.required("initial", at: path)
         self.max = try reader.required("max", at: path)
         self.rounds = try reader.required("rounds", at: path)
@@ -2024,7 +2024,7 @@ public struct NetdevDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2059,7 +2059,7 @@ public struct QueryRxFilterCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.optional("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2097,7 +2097,7 @@ public struct SetLinkCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.up = try reader.required("up", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -2132,7 +2132,7 @@ public struct FailoverNegotiatedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.deviceId = try reader.required("device-id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2164,7 +2164,7 @@ public struct NetdevStreamConnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.netdevId = try reader.required("netdev-id", at: path)
         self.addr = try reader.required("addr", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -2195,7 +2195,7 @@ public struct NetdevStreamDisconnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.netdevId = try reader.required("netdev-id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2227,7 +2227,7 @@ public struct NetdevVhostUserConnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.netdevId = try reader.required("netdev-id", at: path)
         self.chardevId = try reader.required("chardev-id", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -2258,7 +2258,7 @@ public struct NetdevVhostUserDisconnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.netdevId = try reader.required("netdev-id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2290,7 +2290,7 @@ public struct NicRxFilterChangedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.optional("name", at: path)
         self.path = try reader.required("path", at: path)
         self.unknownMembers = reader.remainingMembers()

@@ -21,7 +21,7 @@ public struct PciBridgeInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.bus = try reader.required("bus", at: path)
         self.devices = try reader.optional("devices", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -65,7 +65,7 @@ public struct PciBusInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.number = try reader.required("number", at: path)
         self.secondary = try reader.required("secondary", at: path)
         self.subordinate = try reader.required("subordinate", at: path)
@@ -105,7 +105,7 @@ public struct PciDeviceClass: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.desc = try reader.optional("desc", at: path)
         self.`class` = try reader.required("class", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -144,7 +144,7 @@ public struct PciDeviceId: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.required("device", at: path)
         self.vendor = try reader.required("vendor", at: path)
         self.subsystem = try reader.optional("subsystem", at: path)
@@ -205,7 +205,7 @@ public struct PciDeviceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.bus = try reader.required("bus", at: path)
         self.slot = try reader.required("slot", at: path)
         self.function = try reader.required("function", at: path)
@@ -253,7 +253,7 @@ public struct PciInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.bus = try reader.required("bus", at: path)
         self.devices = try reader.required("devices", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -285,7 +285,7 @@ public struct PciMemoryRange: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.base = try reader.required("base", at: path)
         self.limit = try reader.required("limit", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -329,7 +329,7 @@ public struct PciMemoryRegion: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.bar = try reader.required("bar", at: path)
         self.type = try reader.required("type", at: path)
         self.address = try reader.required("address", at: path)

@@ -20,7 +20,7 @@ public struct BlockdevAction: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .blockdevSnapshotSync: self.branch = .blockdevSnapshotSync(try reader.required("data", at: path))
@@ -225,7 +225,7 @@ public struct DevicePropertyInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.type = try reader.required("type", at: path)
         self.description = try reader.optional("description", at: path)
@@ -260,7 +260,7 @@ public struct NetClientOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .none_: self.branch = .none_(try reader.required("data", at: path))
@@ -523,7 +523,7 @@ public struct SocketAddressFlat: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .inet: self.branch = .inet(try InetSocketAddress(reading: &reader, at: path))
@@ -849,7 +849,7 @@ public struct CpuCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.index = try reader.required("index", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -887,7 +887,7 @@ public struct XInputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.console = try reader.optional("console", at: path)
         self.events = try reader.required("events", at: path)
         self.unknownMembers = reader.remainingMembers()

@@ -21,7 +21,7 @@ public struct DeviceListPropertiesCommand: QMPCommand, QMPJSONConvertible, Hasha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.typename = try reader.required("typename", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -56,7 +56,7 @@ public struct DeviceSyncConfigCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -100,7 +100,7 @@ public struct DeviceAddCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.driver = try reader.required("driver", at: path)
         self.bus = try reader.optional("bus", at: path)
         self.id = try reader.optional("id", at: path)
@@ -139,7 +139,7 @@ public struct DeviceDelCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -175,7 +175,7 @@ public struct DeviceDeletedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.path = try reader.required("path", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -209,7 +209,7 @@ public struct DeviceUnplugGuestErrorEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.path = try reader.required("path", at: path)
         self.unknownMembers = reader.remainingMembers()

@@ -28,7 +28,7 @@ public struct RdmaGidStatusChangedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.netdev = try reader.required("netdev", at: path)
         self.gidStatus = try reader.required("gid-status", at: path)
         self.subnetPrefix = try reader.required("subnet-prefix", at: path)

@@ -23,7 +23,7 @@ public struct ReplayInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.mode = try reader.required("mode", at: path)
         self.filename = try reader.optional("filename", at: path)
         self.icount = try reader.required("icount", at: path)
@@ -124,7 +124,7 @@ public struct ReplayBreakCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.icount = try reader.required("icount", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -189,7 +189,7 @@ public struct ReplaySeekCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.icount = try reader.required("icount", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

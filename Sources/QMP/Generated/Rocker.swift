@@ -29,7 +29,7 @@ public struct RockerOfDpaFlow: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.cookie = try reader.required("cookie", at: path)
         self.hits = try reader.required("hits", at: path)
         self.key = try reader.required("key", at: path)
@@ -79,7 +79,7 @@ public struct RockerOfDpaFlowAction: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.gotoTbl = try reader.optional("goto-tbl", at: path)
         self.groupId = try reader.optional("group-id", at: path)
         self.tunnelLport = try reader.optional("tunnel-lport", at: path)
@@ -146,7 +146,7 @@ public struct RockerOfDpaFlowKey: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.priority = try reader.required("priority", at: path)
         self.tblId = try reader.required("tbl-id", at: path)
         self.inPport = try reader.optional("in-pport", at: path)
@@ -211,7 +211,7 @@ public struct RockerOfDpaFlowMask: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.inPport = try reader.optional("in-pport", at: path)
         self.tunnelId = try reader.optional("tunnel-id", at: path)
         self.vlanId = try reader.optional("vlan-id", at: path)
@@ -286,7 +286,7 @@ public struct RockerOfDpaGroup: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.type = try reader.required("type", at: path)
         self.vlanId = try reader.optional("vlan-id", at: path)
@@ -352,7 +352,7 @@ public struct RockerPort: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.enabled = try reader.required("enabled", at: path)
         self.linkUp = try reader.required("link-up", at: path)
@@ -459,7 +459,7 @@ public struct RockerSwitch: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.id = try reader.required("id", at: path)
         self.ports = try reader.required("ports", at: path)
@@ -494,7 +494,7 @@ public struct QueryRockerCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -532,7 +532,7 @@ public struct QueryRockerOfDpaFlowsCommand: QMPCommand, QMPJSONConvertible, Hash
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.tblId = try reader.optional("tbl-id", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -572,7 +572,7 @@ public struct QueryRockerOfDpaGroupsCommand: QMPCommand, QMPJSONConvertible, Has
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.type = try reader.optional("type", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -609,7 +609,7 @@ public struct QueryRockerPortsCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

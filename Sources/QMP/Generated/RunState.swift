@@ -58,7 +58,7 @@ public struct GuestPanicInformation: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .hyperV: self.branch = .hyperV(try GuestPanicInformationHyperV(reading: &reader, at: path))
@@ -134,7 +134,7 @@ public struct GuestPanicInformationHyperV: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -182,7 +182,7 @@ public struct GuestPanicInformationS390: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -225,7 +225,7 @@ public struct GuestPanicInformationTdx: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -334,7 +334,7 @@ public struct MemoryFailureFlags: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.actionRequired = try reader.required("action-required", at: path)
         self.recursive = try reader.required("recursive", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -749,7 +749,7 @@ public struct StatusInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.running = try reader.required("running", at: path)
         self.status = try reader.required("status", at: path)
         self.singlestep = try reader.optional("singlestep", at: path)
@@ -875,7 +875,7 @@ public struct SetActionCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.reboot = try reader.optional("reboot", at: path)
         self.shutdown = try reader.optional("shutdown", at: path)
         self.panic = try reader.optional("panic", at: path)
@@ -916,7 +916,7 @@ public struct WatchdogSetActionCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.action = try reader.required("action", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -952,7 +952,7 @@ public struct GuestCrashloadedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.action = try reader.required("action", at: path)
         self.info = try reader.optional("info", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -986,7 +986,7 @@ public struct GuestPanickedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.action = try reader.required("action", at: path)
         self.info = try reader.optional("info", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1044,7 +1044,7 @@ public struct MemoryFailureEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.recipient = try reader.required("recipient", at: path)
         self.action = try reader.required("action", at: path)
         self.flags = try reader.required("flags", at: path)
@@ -1101,7 +1101,7 @@ public struct ResetEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.guest = try reader.optional("guest", at: path)
         self.reason = try reader.optional("reason", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1156,7 +1156,7 @@ public struct ShutdownEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.guest = try reader.optional("guest", at: path)
         self.reason = try reader.optional("reason", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1271,7 +1271,7 @@ public struct WatchdogEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.action = try reader.required("action", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

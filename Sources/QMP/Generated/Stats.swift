@@ -20,7 +20,7 @@ public struct Stats: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -55,7 +55,7 @@ public struct StatsFilter: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.target = try reader.required("target", at: path)
         self.providers = try reader.optional("providers", at: path)
         switch self.target {
@@ -140,7 +140,7 @@ public struct StatsRequest: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.provider = try reader.required("provider", at: path)
         self.names = try reader.optional("names", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -175,7 +175,7 @@ public struct StatsResult: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.provider = try reader.required("provider", at: path)
         self.qomPath = try reader.optional("qom-path", at: path)
         self.stats = try reader.required("stats", at: path)
@@ -212,7 +212,7 @@ public struct StatsSchema: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.provider = try reader.required("provider", at: path)
         self.target = try reader.required("target", at: path)
         self.stats = try reader.required("stats", at: path)
@@ -258,7 +258,7 @@ public struct StatsSchemaValue: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.type = try reader.required("type", at: path)
         self.unit = try reader.optional("unit", at: path)
@@ -421,7 +421,7 @@ public struct StatsVCPUFilter: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -507,7 +507,7 @@ public struct QueryStatsSchemasCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.provider = try reader.optional("provider", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

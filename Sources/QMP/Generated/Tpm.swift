@@ -17,7 +17,7 @@ public struct TPMEmulatorOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.chardev = try reader.required("chardev", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -49,7 +49,7 @@ public struct TPMEmulatorOptionsWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -82,7 +82,7 @@ public struct TPMInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.model = try reader.required("model", at: path)
         self.options = try reader.required("options", at: path)
@@ -116,7 +116,7 @@ public struct TPMPassthroughOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.optional("path", at: path)
         self.cancelPath = try reader.optional("cancel-path", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -150,7 +150,7 @@ public struct TPMPassthroughOptionsWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -251,7 +251,7 @@ public struct TpmTypeOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .passthrough: self.branch = .passthrough(try TPMPassthroughOptionsWrapper(reading: &reader, at: path))

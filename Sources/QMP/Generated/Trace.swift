@@ -24,7 +24,7 @@ public struct TraceEventInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.state = try reader.required("state", at: path)
         self.vcpu = try reader.optional("vcpu", at: path)
@@ -101,7 +101,7 @@ public struct TraceEventGetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.vcpu = try reader.optional("vcpu", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -150,7 +150,7 @@ public struct TraceEventSetStateCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.enable = try reader.required("enable", at: path)
         self.ignoreUnavailable = try reader.optional("ignore-unavailable", at: path)

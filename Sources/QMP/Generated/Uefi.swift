@@ -20,7 +20,7 @@ public struct UefiVarStore: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.version = try reader.required("version", at: path)
         self.variables = try reader.required("variables", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -64,7 +64,7 @@ public struct UefiVariable: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.guid = try reader.required("guid", at: path)
         self.name = try reader.required("name", at: path)
         self.attr = try reader.required("attr", at: path)

@@ -39,7 +39,7 @@ public struct DisplayCocoa: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -75,7 +75,7 @@ public struct DisplayCurses: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -119,7 +119,7 @@ public struct DisplayDBus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -154,7 +154,7 @@ public struct DisplayEGLHeadless: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -247,7 +247,7 @@ public struct DisplayGTK: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -314,7 +314,7 @@ public struct DisplayOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.fullScreen = try reader.optional("full-screen", at: path)
         self.windowClose = try reader.optional("window-close", at: path)
@@ -424,7 +424,7 @@ public struct DisplayReloadOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .vnc: self.branch = .vnc(try DisplayReloadOptionsVNC(reading: &reader, at: path))
@@ -476,7 +476,7 @@ public struct DisplayReloadOptionsVNC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -536,7 +536,7 @@ public struct DisplaySDL: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -627,7 +627,7 @@ public struct DisplayUpdateOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .vnc: self.branch = .vnc(try DisplayUpdateOptionsVNC(reading: &reader, at: path))
@@ -679,7 +679,7 @@ public struct DisplayUpdateOptionsVNC: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -740,7 +740,7 @@ public struct ExpirePasswordOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.`protocol` = try reader.required("protocol", at: path)
         self.time = try reader.required("time", at: path)
         switch self.`protocol` {
@@ -794,7 +794,7 @@ public struct ExpirePasswordOptionsVnc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -933,7 +933,7 @@ public struct InputBtnEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.button = try reader.required("button", at: path)
         self.down = try reader.required("down", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -967,7 +967,7 @@ public struct InputBtnEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1083,7 +1083,7 @@ public struct InputEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .key: self.branch = .key(try InputKeyEventWrapper(reading: &reader, at: path))
@@ -1194,7 +1194,7 @@ public struct InputKeyEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.key = try reader.required("key", at: path)
         self.down = try reader.required("down", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1228,7 +1228,7 @@ public struct InputKeyEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1258,7 +1258,7 @@ public struct InputMoveEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.axis = try reader.required("axis", at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1292,7 +1292,7 @@ public struct InputMoveEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1331,7 +1331,7 @@ public struct InputMultiTouchEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         self.slot = try reader.required("slot", at: path)
         self.trackingId = try reader.required("tracking-id", at: path)
@@ -1371,7 +1371,7 @@ public struct InputMultiTouchEventWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1447,7 +1447,7 @@ public struct IntWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1478,7 +1478,7 @@ public struct KeyValue: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .number: self.branch = .number(try IntWrapper(reading: &reader, at: path))
@@ -1570,7 +1570,7 @@ public struct MouseInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.index = try reader.required("index", at: path)
         self.current = try reader.required("current", at: path)
@@ -2289,7 +2289,7 @@ public struct QKeyCodeWrapper: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2361,7 +2361,7 @@ public struct SetPasswordOptions: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.`protocol` = try reader.required("protocol", at: path)
         self.password = try reader.required("password", at: path)
         self.connected = try reader.optional("connected", at: path)
@@ -2417,7 +2417,7 @@ public struct SetPasswordOptionsVnc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2450,7 +2450,7 @@ public struct SpiceBasicInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.host = try reader.required("host", at: path)
         self.port = try reader.required("port", at: path)
         self.family = try reader.required("family", at: path)
@@ -2500,7 +2500,7 @@ public struct SpiceChannel: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.host = try reader.required("host", at: path)
         self.port = try reader.required("port", at: path)
         self.family = try reader.required("family", at: path)
@@ -2564,7 +2564,7 @@ public struct SpiceInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enabled = try reader.required("enabled", at: path)
         self.migrated = try reader.optional("migrated", at: path)
         self.host = try reader.optional("host", at: path)
@@ -2652,7 +2652,7 @@ public struct SpiceServerInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.host = try reader.required("host", at: path)
         self.port = try reader.required("port", at: path)
         self.family = try reader.required("family", at: path)
@@ -2695,7 +2695,7 @@ public struct VncBasicInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.host = try reader.required("host", at: path)
         self.service = try reader.required("service", at: path)
         self.family = try reader.required("family", at: path)
@@ -2744,7 +2744,7 @@ public struct VncClientInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.host = try reader.required("host", at: path)
         self.service = try reader.required("service", at: path)
         self.family = try reader.required("family", at: path)
@@ -2797,7 +2797,7 @@ public struct VncInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.enabled = try reader.required("enabled", at: path)
         self.host = try reader.optional("host", at: path)
         self.family = try reader.optional("family", at: path)
@@ -2850,7 +2850,7 @@ public struct VncInfo2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.id = try reader.required("id", at: path)
         self.server = try reader.required("server", at: path)
         self.clients = try reader.required("clients", at: path)
@@ -2960,7 +2960,7 @@ public struct VncServerInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.host = try reader.required("host", at: path)
         self.service = try reader.required("service", at: path)
         self.family = try reader.required("family", at: path)
@@ -3010,7 +3010,7 @@ public struct VncServerInfo2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.host = try reader.required("host", at: path)
         self.service = try reader.required("service", at: path)
         self.family = try reader.required("family", at: path)
@@ -3111,7 +3111,7 @@ public struct ChangeVncPasswordCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.password = try reader.required("password", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -3158,7 +3158,7 @@ public struct ClientMigrateInfoCommand: QMPCommand, QMPJSONConvertible, Hashable
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.`protocol` = try reader.required("protocol", at: path)
         self.hostname = try reader.required("hostname", at: path)
         self.port = try reader.optional("port", at: path)
@@ -3288,7 +3288,7 @@ public struct InputSendEventCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.device = try reader.optional("device", at: path)
         self.head = try reader.optional("head", at: path)
         self.events = try reader.required("events", at: path)
@@ -3491,7 +3491,7 @@ public struct ScreendumpCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.filename = try reader.required("filename", at: path)
         self.device = try reader.optional("device", at: path)
         self.head = try reader.optional("head", at: path)
@@ -3535,7 +3535,7 @@ public struct SendKeyCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.keys = try reader.required("keys", at: path)
         self.holdTime = try reader.optional("hold-time", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3600,7 +3600,7 @@ public struct SpiceConnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.server = try reader.required("server", at: path)
         self.client = try reader.required("client", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3634,7 +3634,7 @@ public struct SpiceDisconnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.server = try reader.required("server", at: path)
         self.client = try reader.required("client", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3668,7 +3668,7 @@ public struct SpiceInitializedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.server = try reader.required("server", at: path)
         self.client = try reader.required("client", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3723,7 +3723,7 @@ public struct VncConnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.server = try reader.required("server", at: path)
         self.client = try reader.required("client", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3757,7 +3757,7 @@ public struct VncDisconnectedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.server = try reader.required("server", at: path)
         self.client = try reader.required("client", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -3791,7 +3791,7 @@ public struct VncInitializedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.server = try reader.required("server", at: path)
         self.client = try reader.required("client", at: path)
         self.unknownMembers = reader.remainingMembers()

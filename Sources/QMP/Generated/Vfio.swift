@@ -129,7 +129,7 @@ public struct VfioMigrationEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.deviceId = try reader.required("device-id", at: path)
         self.qomPath = try reader.required("qom-path", at: path)
         self.deviceState = try reader.required("device-state", at: path)

@@ -21,7 +21,7 @@ public struct DummyVirtioForceArrays: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.unusedIothreadVqMapping = try reader.required("unused-iothread-vq-mapping", at: path)
         self.unusedVirtioGpuOutput = try reader.optional("unused-virtio-gpu-output", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -97,7 +97,7 @@ public struct IOThreadVirtQueueMapping: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.iothread = try reader.required("iothread", at: path)
         self.vqs = try reader.optional("vqs", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -165,7 +165,7 @@ public struct VhostDeviceProtocols: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.protocols = try reader.required("protocols", at: path)
         self.unknownProtocols = try reader.optional("unknown-protocols", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -227,7 +227,7 @@ public struct VhostStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.nMemSections = try reader.required("n-mem-sections", at: path)
         self.nTmpSections = try reader.required("n-tmp-sections", at: path)
         self.nvqs = try reader.required("nvqs", at: path)
@@ -276,7 +276,7 @@ public struct VirtIOGPUOutput: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -342,7 +342,7 @@ public struct VirtQueueStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.queueIndex = try reader.required("queue-index", at: path)
         self.inuse = try reader.required("inuse", at: path)
@@ -431,7 +431,7 @@ public struct VirtVhostQueueStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.kick = try reader.required("kick", at: path)
         self.call = try reader.required("call", at: path)
@@ -492,7 +492,7 @@ public struct VirtioDeviceFeatures: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.transports = try reader.required("transports", at: path)
         self.devFeatures = try reader.optional("dev-features", at: path)
         self.unknownDevFeatures = try reader.optional("unknown-dev-features", at: path)
@@ -528,7 +528,7 @@ public struct VirtioDeviceStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.statuses = try reader.required("statuses", at: path)
         self.unknownStatuses = try reader.optional("unknown-statuses", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -560,7 +560,7 @@ public struct VirtioInfo: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.name = try reader.required("name", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -601,7 +601,7 @@ public struct VirtioQueueElement: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.index = try reader.required("index", at: path)
         self.descs = try reader.required("descs", at: path)
@@ -642,7 +642,7 @@ public struct VirtioRingAvail: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.flags = try reader.required("flags", at: path)
         self.idx = try reader.required("idx", at: path)
         self.ring = try reader.required("ring", at: path)
@@ -679,7 +679,7 @@ public struct VirtioRingDesc: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.addr = try reader.required("addr", at: path)
         self.len = try reader.required("len", at: path)
         self.flags = try reader.required("flags", at: path)
@@ -713,7 +713,7 @@ public struct VirtioRingUsed: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.flags = try reader.required("flags", at: path)
         self.idx = try reader.required("idx", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -802,7 +802,7 @@ public struct VirtioStatus: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self.deviceId = try reader.required("device-id", at: path)
         self.vhostStarted = try reader.required("vhost-started", at: path)
@@ -909,7 +909,7 @@ public struct XQueryVirtioQueueElementCommand: QMPCommand, QMPJSONConvertible, H
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.queue = try reader.required("queue", at: path)
         self.index = try reader.optional("index", at: path)
@@ -951,7 +951,7 @@ public struct XQueryVirtioQueueStatusCommand: QMPCommand, QMPJSONConvertible, Ha
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.queue = try reader.required("queue", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -988,7 +988,7 @@ public struct XQueryVirtioStatusCommand: QMPCommand, QMPJSONConvertible, Hashabl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1026,7 +1026,7 @@ public struct XQueryVirtioVhostQueueStatusCommand: QMPCommand, QMPJSONConvertibl
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.path = try reader.required("path", at: path)
         self.queue = try reader.required("queue", at: path)
         self.unknownMembers = reader.remainingMembers()

@@ -20,7 +20,7 @@ public struct YankInstance: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .blockNode: self.branch = .blockNode(try YankInstanceBlockNode(reading: &reader, at: path))
@@ -76,7 +76,7 @@ public struct YankInstanceBlockNode: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -108,7 +108,7 @@ public struct YankInstanceChardev: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -205,7 +205,7 @@ public struct YankCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.instances = try reader.required("instances", at: path)
         self.unknownMembers = reader.remainingMembers()
     }

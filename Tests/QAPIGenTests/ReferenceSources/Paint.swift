@@ -19,7 +19,7 @@ public struct Brush: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.type = try reader.required("type", at: path)
         switch self.type {
         case .round: self.branch = .round(try reader.required("data", at: path))
@@ -105,7 +105,7 @@ public struct Circle: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -131,7 +131,7 @@ public struct Coat: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.finish = try reader.optional("finish", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -230,7 +230,7 @@ public struct Frame: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.kind = try reader.required("kind", at: path)
         switch self.kind {
         case .picture: self.branch = .picture(try Picture(reading: &reader, at: path))
@@ -320,7 +320,7 @@ public struct Frames: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -363,7 +363,7 @@ public struct Layer: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.name = try reader.required("name", at: path)
         self._below = QMPIndirect(try reader.optional("below", at: path))
         self.brush = try reader.required("brush", at: path)
@@ -400,7 +400,7 @@ public struct Mix: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.with = try reader.required("with", at: path)
         self.ratio = try reader.required("ratio", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -458,7 +458,7 @@ public struct Paint: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.color = try reader.required("color", at: path)
         self.coatCount = try reader.optional("coat-count", at: path)
         self.tags = try reader.required("tags", at: path)
@@ -497,7 +497,7 @@ public struct Picture: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -529,7 +529,7 @@ public struct Shape: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.kind = try reader.required("kind", at: path)
         self.label = try reader.optional("label", at: path)
         switch self.kind {
@@ -683,7 +683,7 @@ public struct Square: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -741,7 +741,7 @@ public struct DrawCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.shape = try reader.required("shape", at: path)
         self.size = try reader.optional("size", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -841,7 +841,7 @@ public struct RepaintCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.color = try reader.required("color", at: path)
         self.coats = try reader.optional("coats", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -906,7 +906,7 @@ public struct PaintDriedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.paint = try reader.required("paint", at: path)
         self.seconds = try reader.optional("seconds", at: path)
         self.unknownMembers = reader.remainingMembers()

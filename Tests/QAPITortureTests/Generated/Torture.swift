@@ -91,7 +91,7 @@ public struct Awkward: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.`self` = try reader.required("self", at: path)
         self.`self_2` = try reader.required("Self", at: path)
         self.json_ = try reader.required("json", at: path)
@@ -167,7 +167,7 @@ public struct BareEvent: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.when = try reader.required("when", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -196,7 +196,7 @@ public struct Base: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.baseMember = try reader.required("base-member", at: path)
         self.kind = try reader.optional("kind", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -280,7 +280,7 @@ public struct Chosen: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.choice = try reader.required("choice", at: path)
         self.note = try reader.optional("note", at: path)
         self.branch_ = try reader.optional("branch", at: path)
@@ -356,7 +356,7 @@ public struct Conditional: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.always = try reader.required("always", at: path)
         self.sometimes = try reader.optional("sometimes", at: path)
         self.flagged = try reader.optional("flagged", at: path)
@@ -390,7 +390,7 @@ public struct Deep1: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self._deeper = QMPIndirect(try reader.required("deeper", at: path))
         self.unknownMembers = reader.remainingMembers()
     }
@@ -420,7 +420,7 @@ public struct Deep2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self._deeper = QMPIndirect(try reader.required("deeper", at: path))
         self.unknownMembers = reader.remainingMembers()
     }
@@ -450,7 +450,7 @@ public struct Deep3: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self._deeper = QMPIndirect(try reader.required("deeper", at: path))
         self.unknownMembers = reader.remainingMembers()
     }
@@ -480,7 +480,7 @@ public struct Deep4: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self._deeper = QMPIndirect(try reader.required("deeper", at: path))
         self.unknownMembers = reader.remainingMembers()
     }
@@ -513,7 +513,7 @@ public struct Deep5: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.bottom = try reader.required("bottom", at: path)
         self._again = QMPIndirect(try reader.optional("again", at: path))
         self.unknownMembers = reader.remainingMembers()
@@ -547,7 +547,7 @@ public struct Derived: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.baseMember = try reader.required("base-member", at: path)
         self.kind = try reader.optional("kind", at: path)
         self.derivedMember = try reader.required("derived-member", at: path)
@@ -577,7 +577,7 @@ public struct DoNothingCommand: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.why = try reader.required("why", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -629,7 +629,7 @@ public struct EmptyUnion: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.choice = try reader.required("choice", at: path)
         switch self.choice {
         default: self.branch = .other(reader.remainingMembers())
@@ -760,7 +760,7 @@ public struct Everything: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.str = try reader.required("str", at: path)
         self.number = try reader.required("number", at: path)
         self.int = try reader.required("int", at: path)
@@ -846,7 +846,7 @@ public struct HoldsAlternate: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.children = try reader.required("children", at: path)
         self.first = try reader.optional("first", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -874,7 +874,7 @@ public struct Included: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.fromElsewhere = try reader.required("from-elsewhere", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1071,7 +1071,7 @@ public struct KeywordTagged: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.`default` = try reader.required("default", at: path)
         switch self.`default` {
         case .none_: self.branch = .none_(try One(reading: &reader, at: path))
@@ -1214,7 +1214,7 @@ public struct Legacy2: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.ok = try reader.required("ok", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1249,7 +1249,7 @@ public struct MoreDerived: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.baseMember = try reader.required("base-member", at: path)
         self.kind = try reader.optional("kind", at: path)
         self.derivedMember = try reader.required("derived-member", at: path)
@@ -1284,7 +1284,7 @@ public struct Nested: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.layer = try reader.required("layer", at: path)
         switch self.layer {
         case .outer: self.branch = .outer(try NestedInner(reading: &reader, at: path))
@@ -1346,7 +1346,7 @@ public struct NestedInner: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1392,7 +1392,7 @@ public struct NestedInnerBase: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.choice = try reader.required("choice", at: path)
         self.depth = try reader.required("depth", at: path)
         self.unknownMembers = reader.remainingMembers()
@@ -1421,7 +1421,7 @@ public struct Nothing: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1449,7 +1449,7 @@ public struct One: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1506,7 +1506,7 @@ public struct Ping: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self._pong = QMPIndirect(try reader.optional("pong", at: path))
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1536,7 +1536,7 @@ public struct Pong: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self._ping = QMPIndirect(try reader.optional("ping", at: path))
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1565,7 +1565,7 @@ public struct Recursive: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.choice = try reader.required("choice", at: path)
         switch self.choice {
         case .one: self.branch = .one(try RecursiveHolder(reading: &reader, at: path))
@@ -1616,7 +1616,7 @@ public struct RecursiveHolder: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1692,7 +1692,7 @@ public struct QAPIString: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1732,7 +1732,7 @@ public struct Tree: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.label = try reader.required("label", at: path)
         self._left = QMPIndirect(try reader.optional("left", at: path))
         self._right = QMPIndirect(try reader.optional("right", at: path))
@@ -1771,7 +1771,7 @@ public struct Two: QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         try self.init(reading: &reader, at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1803,7 +1803,7 @@ public struct OrgExampleVendorCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.value = try reader.required("value", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -1865,7 +1865,7 @@ public struct AwkwardArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.arguments_ = try reader.required("arguments", at: path)
         self.json_ = try reader.required("json", at: path)
         self.`self` = try reader.required("self", at: path)
@@ -1924,7 +1924,7 @@ public struct BoxedConditionalCommand: QMPCommand, QMPJSONConvertible, Hashable 
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.always = try reader.required("always", at: path)
         self.sometimes = try reader.optional("sometimes", at: path)
         self.flagged = try reader.optional("flagged", at: path)
@@ -2080,7 +2080,7 @@ public struct IncludedCommandCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.thing = try reader.required("thing", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2145,7 +2145,7 @@ public struct OldStyleCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.arg = try reader.required("arg", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2180,7 +2180,7 @@ public struct OutOfBandCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.when = try reader.optional("when", at: path)
         self.unknownMembers = reader.remainingMembers()
     }
@@ -2221,7 +2221,7 @@ public struct TypedArgumentsCommand: QMPCommand, QMPJSONConvertible, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.baseMember = try reader.required("base-member", at: path)
         self.kind = try reader.optional("kind", at: path)
         self.derivedMember = try reader.required("derived-member", at: path)
@@ -2366,7 +2366,7 @@ public struct TypedEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.baseMember = try reader.required("base-member", at: path)
         self.kind = try reader.optional("kind", at: path)
         self.derivedMember = try reader.required("derived-member", at: path)
@@ -2411,7 +2411,7 @@ public struct WithDataEvent: QMPEventPayload, Hashable {
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        var reader = try QMPMemberReader(json, at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
         self.`self` = try reader.required("self", at: path)
         self.json_ = try reader.required("json", at: path)
         self.kind = try reader.optional("kind", at: path)

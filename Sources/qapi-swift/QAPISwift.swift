@@ -12,7 +12,8 @@ struct QAPISwift: ParsableCommand {
         discussion: """
             With --schemas, reads every release directory under it (1.0/, 2.12.0/, 9.2.0-rc2/, …), merges them \
             (the newest shape of everything wins; what only older releases had is kept and marked) and writes one \
-            Swift file per schema module plus an index into --output, and the history table into --history-output.
+            Swift file per schema module plus an index into --output, and the history table into --history-output; \
+            then the same from the guest agent's schemas (qga/qapi-schema.json) into --agent-output.
             With --schema, generates one file from a single schema's entry file.
 
             Examples:
@@ -40,11 +41,14 @@ struct QAPISwift: ParsableCommand {
     @Option(help: "Where the history table of every version goes.")
     var historyOutput: String = "Sources/QMPHistory/Generated"
 
+    @Option(help: "Where the merged bindings of the guest agent's schemas go.")
+    var agentOutput: String = "Sources/QGA/Generated"
+
     @Flag(help: "Apply every rule of QEMU's current generator, also those the schemas of older releases break.")
     var strict = false
 
     @Flag(
-        help: "Write nothing; exit 1 if the files in --output or --history-output differ from what would be generated."
+        help: "Write nothing; exit 1 if the files in --output, --history-output or --agent-output differ from what would be generated."
     )
     var check = false
 
@@ -71,28 +75,40 @@ struct QAPISwift: ParsableCommand {
         }
         let directory = URL(fileURLWithPath: schemas!)
         let generated = try BindingsGenerator(strict: strict).generate(schemasDirectory: directory)
-        for diagnostic in generated.schemaDiagnostics { printError(diagnostic) }
-        for diagnostic in generated.diagnostics { printError("\(diagnostic)") }
-        guard generated.schemaDiagnostics.isEmpty else { throw ExitCode(1) }
+        let agent = try BindingsGenerator(strict: strict, kind: .guestAgent).generate(schemasDirectory: directory)
+        for diagnostic in generated.schemaDiagnostics + agent.schemaDiagnostics { printError(diagnostic) }
+        for diagnostic in generated.diagnostics + agent.diagnostics { printError("\(diagnostic)") }
+        guard generated.schemaDiagnostics.isEmpty, agent.schemaDiagnostics.isEmpty else { throw ExitCode(1) }
         let outputDirectory = URL(fileURLWithPath: output)
         let historyDirectory = URL(fileURLWithPath: historyOutput)
+        let agentDirectory = URL(fileURLWithPath: agentOutput)
         if check {
-            let differing = BindingsGenerator.differences(generated, in: outputDirectory, historyIn: historyDirectory)
+            let differing =
+                BindingsGenerator.differences(generated, in: outputDirectory, historyIn: historyDirectory)
+                + BindingsGenerator.differences(agent, in: agentDirectory)
             guard differing.isEmpty else {
                 printError(
                     "the generated files are not what the schemas give; differing: \(differing.joined(separator: ", "))"
                 )
                 printError(
-                    "regenerate with: swift run qapi-swift --schemas \(schemas!) --output \(output) --history-output \(historyOutput)"
+                    "regenerate with: swift run qapi-swift --schemas \(schemas!) --output \(output) "
+                        + "--history-output \(historyOutput) --agent-output \(agentOutput)"
                 )
                 throw ExitCode(1)
             }
-            print("\(generated.files.count) files in \(output) and the history in \(historyOutput) match the schemas")
+            print(
+                "\(generated.files.count) files in \(output), the history in \(historyOutput) and "
+                    + "\(agent.files.count) files in \(agentOutput) match the schemas"
+            )
             return
         }
         try BindingsGenerator.write(generated, to: outputDirectory, historyTo: historyDirectory)
+        try BindingsGenerator.write(agent, to: agentDirectory)
         print(
             "wrote \(generated.files.count) files to \(output) and the history to \(historyOutput); \(generated.diagnostics.count) declarations not generated"
+        )
+        print(
+            "wrote \(agent.files.count) files to \(agentOutput); \(agent.diagnostics.count) declarations not generated"
         )
         let disagreements = generated.datingNotes.filter { $0.kind == .disagreement }.count
         print(

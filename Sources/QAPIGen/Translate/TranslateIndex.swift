@@ -1,8 +1,8 @@
 extension Translator {
-    /// `QMPBindings`: every translated command and event type by wire name, for looking one up
-    /// from a name read at run time. Built from what ``translateAll()`` says each declaration
-    /// is, in its order.
-    public static func index(_ translated: [Translated], source: String) -> SwiftFile {
+    /// `QMPBindings` (or `name`): every translated command and event type by wire name, for
+    /// looking one up from a name read at run time. Built from what ``translateAll()`` says each
+    /// declaration is, in its order.
+    public static func index(_ translated: [Translated], source: String, name: String = "QMPBindings") -> SwiftFile {
         var commands: [SwiftDictionaryEntry] = []
         var events: [SwiftDictionaryEntry] = []
         var olderShapes: [String: [SwiftExpression]] = [:]
@@ -27,7 +27,7 @@ extension Translator {
                 .documented(
                     ["Every generated command and event type, by the name QEMU uses on the wire."],
                     .enumeration(
-                        name: "QMPBindings",
+                        name: name,
                         conformances: [],
                         isIndirect: false,
                         members: [

@@ -10,6 +10,12 @@ extension BindingsGenerator {
         differences(output.files, in: directory) + differences(output.historyFiles, in: historyDirectory)
     }
 
+    /// Compares the bindings of `output` alone with the files in `directory`: for the guest
+    /// agent's, which have no history target.
+    public static func differences(_ output: Output, in directory: URL) -> [String] {
+        differences(output.files, in: directory)
+    }
+
     private static func differences(_ files: [String: String], in directory: URL) -> [String] {
         var differing: [String] = []
         for (name, text) in files.sorted(by: { $0.key < $1.key }) {
@@ -26,6 +32,11 @@ extension BindingsGenerator {
     public static func write(_ output: Output, to directory: URL, historyTo historyDirectory: URL) throws {
         try write(output.files, to: directory)
         try write(output.historyFiles, to: historyDirectory)
+    }
+
+    /// Writes the bindings of `output` alone into `directory`: for the guest agent's.
+    public static func write(_ output: Output, to directory: URL) throws {
+        try write(output.files, to: directory)
     }
 
     private static func write(_ files: [String: String], to directory: URL) throws {

@@ -73,8 +73,13 @@ public final class QGAClient: Sendable {
     private let turns = Turnstile()
     private let logger: Logger
 
-    private init(address: QMPAddress, configuration: Configuration, channel: any Channel,
-                 handler: NIOLoopBound<QGAChannelHandler>, logger: Logger) {
+    private init(
+        address: QMPAddress,
+        configuration: Configuration,
+        channel: any Channel,
+        handler: NIOLoopBound<QGAChannelHandler>,
+        logger: Logger
+    ) {
         self.address = address
         self.configuration = configuration
         self.channel = channel
@@ -166,7 +171,11 @@ public final class QGAClient: Sendable {
     ///   `timeout` naming the agent and what was waited for; `protocolViolation` for a reply
     ///   that cannot be read; `connectionClosed`; `cancelled`.
     @discardableResult
-    public func execute(_ name: String, arguments: JSONObject? = nil, timeout: Duration? = nil) async throws
+    public func execute(
+        _ name: String,
+        arguments: JSONObject? = nil,
+        timeout: Duration? = nil
+    ) async throws
         -> JSONValue
     {
         var command: JSONObject = ["execute": .string(name)]
@@ -189,7 +198,11 @@ public final class QGAClient: Sendable {
             handler.sendAwaitingReply(bytes)
         }
         guard let object = reply.objectValue else {
-            throw QMPError(code: .protocolViolation, message: "the agent replied with \(reply), not an object", command: name)
+            throw QMPError(
+                code: .protocolViolation,
+                message: "the agent replied with \(reply), not an object",
+                command: name
+            )
         }
         if let value = object["return"] { return value }
         if let error = object["error"]?.objectValue {
@@ -200,7 +213,11 @@ public final class QGAClient: Sendable {
             )
             throw QMPError(reply: body, command: name, id: nil)
         }
-        throw QMPError(code: .protocolViolation, message: "the agent replied with neither return nor error: \(reply)", command: name)
+        throw QMPError(
+            code: .protocolViolation,
+            message: "the agent replied with neither return nor error: \(reply)",
+            command: name
+        )
     }
 
     /// Runs a typed command (a binding of the `QGA` target) and decodes its reply.
@@ -208,7 +225,10 @@ public final class QGAClient: Sendable {
     /// - Throws: as ``execute(_:arguments:timeout:)``; a reply that does not have the shape the
     ///   binding expects is a `protocolViolation` naming the path.
     @discardableResult
-    public func execute<Command: QMPCommand>(_ command: Command, timeout: Duration? = nil) async throws
+    public func execute<Command: QMPCommand>(
+        _ command: Command,
+        timeout: Duration? = nil
+    ) async throws
         -> Command.Response
     {
         let reply = try await execute(Command.name, arguments: command.arguments, timeout: timeout)

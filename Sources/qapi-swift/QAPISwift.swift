@@ -48,7 +48,8 @@ struct QAPISwift: ParsableCommand {
     var strict = false
 
     @Flag(
-        help: "Write nothing; exit 1 if the files in --output, --history-output or --agent-output differ from what would be generated."
+        help:
+            "Write nothing; exit 1 if the files in --output, --history-output or --agent-output differ from what would be generated."
     )
     var check = false
 

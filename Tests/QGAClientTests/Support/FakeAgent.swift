@@ -76,7 +76,11 @@ final class FakeAgent: Sendable {
         var index = 0
         var tail: EventLoopFuture<Void>?
 
-        init(sync: SyncBehaviour, script: @escaping @Sendable (String, Int) -> Answer, received: NIOLockedValueBox<[String]>) {
+        init(
+            sync: SyncBehaviour,
+            script: @escaping @Sendable (String, Int) -> Answer,
+            received: NIOLockedValueBox<[String]>
+        ) {
             self.sync = sync
             self.script = script
             self.received = received

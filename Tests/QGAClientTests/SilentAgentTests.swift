@@ -9,8 +9,9 @@ import Testing
 @Suite("A silent guest agent")
 struct SilentAgentTests {
     static let bound = Duration.milliseconds(300)
-    /// What a loaded machine may add to a timer.
-    static let slack = Duration.seconds(2)
+    /// What a loaded machine (the whole suite beside other builds) may add to a timer and to
+    /// the scheduling of the test itself; an unbounded wait would exceed any of it.
+    static let slack = Duration.seconds(5)
 
     @Test("every call ends within its bound with an error naming the agent and what was waited for")
     func everyCallIsBounded() async throws {

@@ -4,7 +4,7 @@
 import QMPCore
 
 /// QAPI struct `GuestAgentCommandInfo`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 1.7.0; this is the newest shape.
 public struct GuestAgentCommandInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -13,18 +13,22 @@ public struct GuestAgentCommandInfo: QMPJSONConvertible, Hashable {
     public var enabled: Bool
     /// `success-response` · since 1.7.0; optional here because not every QEMU sends it (required since 1.7.0)
     public var successResponse: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, enabled: Bool, successResponse: Bool? = nil) {
+    public init(name: String, enabled: Bool, successResponse: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.enabled = enabled
         self.successResponse = successResponse
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.enabled = try object.required("enabled", at: path)
-        self.successResponse = try object.optional("success-response", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.enabled = try reader.required("enabled", at: path)
+        self.successResponse = try reader.optional("success-response", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -32,61 +36,72 @@ public struct GuestAgentCommandInfo: QMPJSONConvertible, Hashable {
         object["name"] = self.name.json
         object["enabled"] = self.enabled.json
         object.set("success-response", self.successResponse)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestAgentInfo`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public struct GuestAgentInfo: QMPJSONConvertible, Hashable {
     /// `version`
     public var version: String
     /// `supported_commands`
     public var supportedCommands: [GuestAgentCommandInfo]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(version: String, supportedCommands: [GuestAgentCommandInfo]) {
+    public init(version: String, supportedCommands: [GuestAgentCommandInfo], unknownMembers: JSONObject = [:]) {
         self.version = version
         self.supportedCommands = supportedCommands
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.version = try object.required("version", at: path)
-        self.supportedCommands = try object.required("supported_commands", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.version = try reader.required("version", at: path)
+        self.supportedCommands = try reader.required("supported_commands", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["version"] = self.version.json
         object["supported_commands"] = self.supportedCommands.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestAuthorizedKeys`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct GuestAuthorizedKeys: QMPJSONConvertible, Hashable {
     /// `keys`
     public var keys: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(keys: [String]) {
+    public init(keys: [String], unknownMembers: JSONObject = [:]) {
         self.keys = keys
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.keys = try object.required("keys", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.keys = try reader.required("keys", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["keys"] = self.keys.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestCCWAddress`.
-/// In QEMU 6.0.0 and later.
+/// In QEMU 6.0.0 and later, as of 10.2.2, the newest release known.
 public struct GuestCCWAddress: QMPJSONConvertible, Hashable {
     /// `cssid`
     public var cssid: Int64
@@ -96,20 +111,24 @@ public struct GuestCCWAddress: QMPJSONConvertible, Hashable {
     public var subchno: Int64
     /// `devno`
     public var devno: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cssid: Int64, ssid: Int64, subchno: Int64, devno: Int64) {
+    public init(cssid: Int64, ssid: Int64, subchno: Int64, devno: Int64, unknownMembers: JSONObject = [:]) {
         self.cssid = cssid
         self.ssid = ssid
         self.subchno = subchno
         self.devno = devno
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cssid = try object.required("cssid", at: path)
-        self.ssid = try object.required("ssid", at: path)
-        self.subchno = try object.required("subchno", at: path)
-        self.devno = try object.required("devno", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.cssid = try reader.required("cssid", at: path)
+        self.ssid = try reader.required("ssid", at: path)
+        self.subchno = try reader.required("subchno", at: path)
+        self.devno = try reader.required("devno", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -118,32 +137,35 @@ public struct GuestCCWAddress: QMPJSONConvertible, Hashable {
         object["ssid"] = self.ssid.json
         object["subchno"] = self.subchno.json
         object["devno"] = self.devno.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI union `GuestCpuStats`, told apart by `type`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestCpuStats: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: GuestCpuStatsType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: GuestCpuStatsType, branch: Branch) {
+    public init(type: GuestCpuStatsType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .linux: self.branch = .linux(try GuestLinuxCpuStats(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .linux: self.branch = .linux(try GuestLinuxCpuStats(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -157,6 +179,7 @@ public struct GuestCpuStats: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -170,7 +193,7 @@ public struct GuestCpuStats: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GuestCpuStatsType`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public enum GuestCpuStatsType: QMPJSONConvertible, Hashable {
     /// `linux`
     case linux
@@ -198,27 +221,29 @@ public enum GuestCpuStatsType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI union `GuestDeviceId`, told apart by `type`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct GuestDeviceId: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: GuestDeviceType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: GuestDeviceType, branch: Branch) {
+    public init(type: GuestDeviceType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .pci: self.branch = .pci(try GuestDeviceIdPCI(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .pci: self.branch = .pci(try GuestDeviceIdPCI(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -232,6 +257,7 @@ public struct GuestDeviceId: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -245,34 +271,44 @@ public struct GuestDeviceId: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestDeviceIdPCI`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct GuestDeviceIdPCI: QMPJSONConvertible, Hashable {
     /// `vendor-id`
     public var vendorId: UInt16
     /// `device-id`
     public var deviceId: UInt16
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(vendorId: UInt16, deviceId: UInt16) {
+    public init(vendorId: UInt16, deviceId: UInt16, unknownMembers: JSONObject = [:]) {
         self.vendorId = vendorId
         self.deviceId = deviceId
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.vendorId = try reader.required("vendor-id", at: path)
+        self.deviceId = try reader.required("device-id", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.vendorId = try object.required("vendor-id", at: path)
-        self.deviceId = try object.required("device-id", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["vendor-id"] = self.vendorId.json
         object["device-id"] = self.deviceId.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestDeviceInfo`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public struct GuestDeviceInfo: QMPJSONConvertible, Hashable {
     /// `driver-name`
     public var driverName: String
@@ -282,20 +318,24 @@ public struct GuestDeviceInfo: QMPJSONConvertible, Hashable {
     public var driverVersion: String?
     /// `id`
     public var id: GuestDeviceId?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(driverName: String, driverDate: Int64? = nil, driverVersion: String? = nil, id: GuestDeviceId? = nil) {
+    public init(driverName: String, driverDate: Int64? = nil, driverVersion: String? = nil, id: GuestDeviceId? = nil, unknownMembers: JSONObject = [:]) {
         self.driverName = driverName
         self.driverDate = driverDate
         self.driverVersion = driverVersion
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.driverName = try object.required("driver-name", at: path)
-        self.driverDate = try object.optional("driver-date", at: path)
-        self.driverVersion = try object.optional("driver-version", at: path)
-        self.id = try object.optional("id", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.driverName = try reader.required("driver-name", at: path)
+        self.driverDate = try reader.optional("driver-date", at: path)
+        self.driverVersion = try reader.optional("driver-version", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -304,12 +344,13 @@ public struct GuestDeviceInfo: QMPJSONConvertible, Hashable {
         object.set("driver-date", self.driverDate)
         object.set("driver-version", self.driverVersion)
         object.set("id", self.id)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI enum `GuestDeviceType`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 public enum GuestDeviceType: QMPJSONConvertible, Hashable {
     /// `pci`
     case pci
@@ -337,7 +378,7 @@ public enum GuestDeviceType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestDiskAddress`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.1.0, 6.0.0; this is the newest shape.
 public struct GuestDiskAddress: QMPJSONConvertible, Hashable {
     /// `pci-controller`
@@ -356,8 +397,10 @@ public struct GuestDiskAddress: QMPJSONConvertible, Hashable {
     public var dev: String?
     /// `ccw-address` · since 6.0.0
     public var ccwAddress: GuestCCWAddress?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pciController: GuestPCIAddress, busType: GuestDiskBusType, bus: Int64, target: Int64, unit: Int64, serial: String? = nil, dev: String? = nil, ccwAddress: GuestCCWAddress? = nil) {
+    public init(pciController: GuestPCIAddress, busType: GuestDiskBusType, bus: Int64, target: Int64, unit: Int64, serial: String? = nil, dev: String? = nil, ccwAddress: GuestCCWAddress? = nil, unknownMembers: JSONObject = [:]) {
         self.pciController = pciController
         self.busType = busType
         self.bus = bus
@@ -366,18 +409,20 @@ public struct GuestDiskAddress: QMPJSONConvertible, Hashable {
         self.serial = serial
         self.dev = dev
         self.ccwAddress = ccwAddress
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pciController = try object.required("pci-controller", at: path)
-        self.busType = try object.required("bus-type", at: path)
-        self.bus = try object.required("bus", at: path)
-        self.target = try object.required("target", at: path)
-        self.unit = try object.required("unit", at: path)
-        self.serial = try object.optional("serial", at: path)
-        self.dev = try object.optional("dev", at: path)
-        self.ccwAddress = try object.optional("ccw-address", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.pciController = try reader.required("pci-controller", at: path)
+        self.busType = try reader.required("bus-type", at: path)
+        self.bus = try reader.required("bus", at: path)
+        self.target = try reader.required("target", at: path)
+        self.unit = try reader.required("unit", at: path)
+        self.serial = try reader.optional("serial", at: path)
+        self.dev = try reader.optional("dev", at: path)
+        self.ccwAddress = try reader.optional("ccw-address", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -390,12 +435,13 @@ public struct GuestDiskAddress: QMPJSONConvertible, Hashable {
         object.set("serial", self.serial)
         object.set("dev", self.dev)
         object.set("ccw-address", self.ccwAddress)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI enum `GuestDiskBusType`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.4.0, 7.1.0; this is the newest shape.
 public enum GuestDiskBusType: QMPJSONConvertible, Hashable {
     /// `ide`
@@ -500,7 +546,7 @@ public enum GuestDiskBusType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestDiskInfo`.
-/// In QEMU 5.2.0 and later.
+/// In QEMU 5.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 7.1.0; this is the newest shape.
 public struct GuestDiskInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -515,24 +561,28 @@ public struct GuestDiskInfo: QMPJSONConvertible, Hashable {
     public var alias: String?
     /// `smart` · since 7.1.0
     public var smart: GuestDiskSmart?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, partition: Bool, dependencies: [String]? = nil, address: GuestDiskAddress? = nil, alias: String? = nil, smart: GuestDiskSmart? = nil) {
+    public init(name: String, partition: Bool, dependencies: [String]? = nil, address: GuestDiskAddress? = nil, alias: String? = nil, smart: GuestDiskSmart? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.partition = partition
         self.dependencies = dependencies
         self.address = address
         self.alias = alias
         self.smart = smart
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.partition = try object.required("partition", at: path)
-        self.dependencies = try object.optional("dependencies", at: path)
-        self.address = try object.optional("address", at: path)
-        self.alias = try object.optional("alias", at: path)
-        self.smart = try object.optional("smart", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.partition = try reader.required("partition", at: path)
+        self.dependencies = try reader.optional("dependencies", at: path)
+        self.address = try reader.optional("address", at: path)
+        self.alias = try reader.optional("alias", at: path)
+        self.smart = try reader.optional("smart", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -543,32 +593,35 @@ public struct GuestDiskInfo: QMPJSONConvertible, Hashable {
         object.set("address", self.address)
         object.set("alias", self.alias)
         object.set("smart", self.smart)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI union `GuestDiskSmart`, told apart by `type`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestDiskSmart: QMPJSONConvertible, Hashable {
     /// `type`
     public var type: GuestDiskBusType
     /// The members the value of `type` adds.
     public var branch: Branch
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(type: GuestDiskBusType, branch: Branch) {
+    public init(type: GuestDiskBusType, branch: Branch, unknownMembers: JSONObject = [:]) {
         self.type = type
         self.branch = branch
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.type = try object.required("type", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.type = try reader.required("type", at: path)
         switch self.type {
-        case .nvme: self.branch = .nvme(try GuestNVMeSmart(json: json, path: path))
-        default:
-            let common: Set<String> = ["type"]
-            self.branch = .other(JSONObject(object.filter { !common.contains($0.key) }.map { ($0.key, $0.value) }))
+        case .nvme: self.branch = .nvme(try GuestNVMeSmart(reading: &reader, at: path))
+        default: self.branch = .other(reader.remainingMembers())
         }
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -582,6 +635,7 @@ public struct GuestDiskSmart: QMPJSONConvertible, Hashable {
         for (key, value) in added where object[key] == nil {
             object[key] = value
         }
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -595,7 +649,7 @@ public struct GuestDiskSmart: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestDiskStats`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestDiskStats: QMPJSONConvertible, Hashable {
     /// `read-sectors`
     public var readSectors: UInt64?
@@ -631,8 +685,10 @@ public struct GuestDiskStats: QMPJSONConvertible, Hashable {
     public var totalTicks: UInt64?
     /// `weight-ticks`
     public var weightTicks: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(readSectors: UInt64? = nil, readIos: UInt64? = nil, readMerges: UInt64? = nil, writeSectors: UInt64? = nil, writeIos: UInt64? = nil, writeMerges: UInt64? = nil, discardSectors: UInt64? = nil, discardIos: UInt64? = nil, discardMerges: UInt64? = nil, flushIos: UInt64? = nil, readTicks: UInt64? = nil, writeTicks: UInt64? = nil, discardTicks: UInt64? = nil, flushTicks: UInt64? = nil, iosPgr: UInt64? = nil, totalTicks: UInt64? = nil, weightTicks: UInt64? = nil) {
+    public init(readSectors: UInt64? = nil, readIos: UInt64? = nil, readMerges: UInt64? = nil, writeSectors: UInt64? = nil, writeIos: UInt64? = nil, writeMerges: UInt64? = nil, discardSectors: UInt64? = nil, discardIos: UInt64? = nil, discardMerges: UInt64? = nil, flushIos: UInt64? = nil, readTicks: UInt64? = nil, writeTicks: UInt64? = nil, discardTicks: UInt64? = nil, flushTicks: UInt64? = nil, iosPgr: UInt64? = nil, totalTicks: UInt64? = nil, weightTicks: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.readSectors = readSectors
         self.readIos = readIos
         self.readMerges = readMerges
@@ -650,27 +706,29 @@ public struct GuestDiskStats: QMPJSONConvertible, Hashable {
         self.iosPgr = iosPgr
         self.totalTicks = totalTicks
         self.weightTicks = weightTicks
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.readSectors = try object.optional("read-sectors", at: path)
-        self.readIos = try object.optional("read-ios", at: path)
-        self.readMerges = try object.optional("read-merges", at: path)
-        self.writeSectors = try object.optional("write-sectors", at: path)
-        self.writeIos = try object.optional("write-ios", at: path)
-        self.writeMerges = try object.optional("write-merges", at: path)
-        self.discardSectors = try object.optional("discard-sectors", at: path)
-        self.discardIos = try object.optional("discard-ios", at: path)
-        self.discardMerges = try object.optional("discard-merges", at: path)
-        self.flushIos = try object.optional("flush-ios", at: path)
-        self.readTicks = try object.optional("read-ticks", at: path)
-        self.writeTicks = try object.optional("write-ticks", at: path)
-        self.discardTicks = try object.optional("discard-ticks", at: path)
-        self.flushTicks = try object.optional("flush-ticks", at: path)
-        self.iosPgr = try object.optional("ios-pgr", at: path)
-        self.totalTicks = try object.optional("total-ticks", at: path)
-        self.weightTicks = try object.optional("weight-ticks", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.readSectors = try reader.optional("read-sectors", at: path)
+        self.readIos = try reader.optional("read-ios", at: path)
+        self.readMerges = try reader.optional("read-merges", at: path)
+        self.writeSectors = try reader.optional("write-sectors", at: path)
+        self.writeIos = try reader.optional("write-ios", at: path)
+        self.writeMerges = try reader.optional("write-merges", at: path)
+        self.discardSectors = try reader.optional("discard-sectors", at: path)
+        self.discardIos = try reader.optional("discard-ios", at: path)
+        self.discardMerges = try reader.optional("discard-merges", at: path)
+        self.flushIos = try reader.optional("flush-ios", at: path)
+        self.readTicks = try reader.optional("read-ticks", at: path)
+        self.writeTicks = try reader.optional("write-ticks", at: path)
+        self.discardTicks = try reader.optional("discard-ticks", at: path)
+        self.flushTicks = try reader.optional("flush-ticks", at: path)
+        self.iosPgr = try reader.optional("ios-pgr", at: path)
+        self.totalTicks = try reader.optional("total-ticks", at: path)
+        self.weightTicks = try reader.optional("weight-ticks", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -692,12 +750,13 @@ public struct GuestDiskStats: QMPJSONConvertible, Hashable {
         object.set("ios-pgr", self.iosPgr)
         object.set("total-ticks", self.totalTicks)
         object.set("weight-ticks", self.weightTicks)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestDiskStatsInfo`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestDiskStatsInfo: QMPJSONConvertible, Hashable {
     /// `name`
     public var name: String
@@ -707,20 +766,24 @@ public struct GuestDiskStatsInfo: QMPJSONConvertible, Hashable {
     public var minor: UInt64
     /// `stats`
     public var stats: GuestDiskStats
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, major: UInt64, minor: UInt64, stats: GuestDiskStats) {
+    public init(name: String, major: UInt64, minor: UInt64, stats: GuestDiskStats, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.major = major
         self.minor = minor
         self.stats = stats
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.major = try object.required("major", at: path)
-        self.minor = try object.required("minor", at: path)
-        self.stats = try object.required("stats", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.major = try reader.required("major", at: path)
+        self.minor = try reader.required("minor", at: path)
+        self.stats = try reader.required("stats", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -729,34 +792,40 @@ public struct GuestDiskStatsInfo: QMPJSONConvertible, Hashable {
         object["major"] = self.major.json
         object["minor"] = self.minor.json
         object["stats"] = self.stats.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestExec`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct GuestExec: QMPJSONConvertible, Hashable {
     /// `pid`
     public var pid: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pid: Int64) {
+    public init(pid: Int64, unknownMembers: JSONObject = [:]) {
         self.pid = pid
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pid = try object.required("pid", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.pid = try reader.required("pid", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pid"] = self.pid.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI alternate `GuestExecCaptureOutput`: the branch follows the JSON kind of the value.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public enum GuestExecCaptureOutput: QMPJSONConvertible, Hashable {
     /// `flag`
     case flag(Bool)
@@ -780,7 +849,7 @@ public enum GuestExecCaptureOutput: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI enum `GuestExecCaptureOutputMode`.
-/// In QEMU 8.1.0 and later.
+/// In QEMU 8.1.0 and later, as of 10.2.2, the newest release known.
 public enum GuestExecCaptureOutputMode: QMPJSONConvertible, Hashable {
     /// `none`
     case none_
@@ -824,7 +893,7 @@ public enum GuestExecCaptureOutputMode: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestExecStatus`.
-/// In QEMU 2.5.0 and later.
+/// In QEMU 2.5.0 and later, as of 10.2.2, the newest release known.
 public struct GuestExecStatus: QMPJSONConvertible, Hashable {
     /// `exited`
     public var exited: Bool
@@ -840,8 +909,10 @@ public struct GuestExecStatus: QMPJSONConvertible, Hashable {
     public var outTruncated: Bool?
     /// `err-truncated`
     public var errTruncated: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(exited: Bool, exitcode: Int64? = nil, signal: Int64? = nil, outData: String? = nil, errData: String? = nil, outTruncated: Bool? = nil, errTruncated: Bool? = nil) {
+    public init(exited: Bool, exitcode: Int64? = nil, signal: Int64? = nil, outData: String? = nil, errData: String? = nil, outTruncated: Bool? = nil, errTruncated: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.exited = exited
         self.exitcode = exitcode
         self.signal = signal
@@ -849,17 +920,19 @@ public struct GuestExecStatus: QMPJSONConvertible, Hashable {
         self.errData = errData
         self.outTruncated = outTruncated
         self.errTruncated = errTruncated
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.exited = try object.required("exited", at: path)
-        self.exitcode = try object.optional("exitcode", at: path)
-        self.signal = try object.optional("signal", at: path)
-        self.outData = try object.optional("out-data", at: path)
-        self.errData = try object.optional("err-data", at: path)
-        self.outTruncated = try object.optional("out-truncated", at: path)
-        self.errTruncated = try object.optional("err-truncated", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.exited = try reader.required("exited", at: path)
+        self.exitcode = try reader.optional("exitcode", at: path)
+        self.signal = try reader.optional("signal", at: path)
+        self.outData = try reader.optional("out-data", at: path)
+        self.errData = try reader.optional("err-data", at: path)
+        self.outTruncated = try reader.optional("out-truncated", at: path)
+        self.errTruncated = try reader.optional("err-truncated", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -871,12 +944,13 @@ public struct GuestExecStatus: QMPJSONConvertible, Hashable {
         object.set("err-data", self.errData)
         object.set("out-truncated", self.outTruncated)
         object.set("err-truncated", self.errTruncated)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestFileRead`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public struct GuestFileRead: QMPJSONConvertible, Hashable {
     /// `count`
     public var count: Int64
@@ -884,18 +958,22 @@ public struct GuestFileRead: QMPJSONConvertible, Hashable {
     public var bufB64: String
     /// `eof`
     public var eof: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(count: Int64, bufB64: String, eof: Bool) {
+    public init(count: Int64, bufB64: String, eof: Bool, unknownMembers: JSONObject = [:]) {
         self.count = count
         self.bufB64 = bufB64
         self.eof = eof
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.count = try object.required("count", at: path)
-        self.bufB64 = try object.required("buf-b64", at: path)
-        self.eof = try object.required("eof", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.count = try reader.required("count", at: path)
+        self.bufB64 = try reader.required("buf-b64", at: path)
+        self.eof = try reader.required("eof", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -903,39 +981,45 @@ public struct GuestFileRead: QMPJSONConvertible, Hashable {
         object["count"] = self.count.json
         object["buf-b64"] = self.bufB64.json
         object["eof"] = self.eof.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestFileSeek`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public struct GuestFileSeek: QMPJSONConvertible, Hashable {
     /// `position`
     public var position: Int64
     /// `eof`
     public var eof: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(position: Int64, eof: Bool) {
+    public init(position: Int64, eof: Bool, unknownMembers: JSONObject = [:]) {
         self.position = position
         self.eof = eof
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.position = try object.required("position", at: path)
-        self.eof = try object.required("eof", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.position = try reader.required("position", at: path)
+        self.eof = try reader.required("eof", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["position"] = self.position.json
         object["eof"] = self.eof.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI alternate `GuestFileWhence`: the branch follows the JSON kind of the value.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum GuestFileWhence: QMPJSONConvertible, Hashable {
     /// `value`
     case value(Int64)
@@ -959,34 +1043,39 @@ public enum GuestFileWhence: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestFileWrite`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public struct GuestFileWrite: QMPJSONConvertible, Hashable {
     /// `count`
     public var count: Int64
     /// `eof`
     public var eof: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(count: Int64, eof: Bool) {
+    public init(count: Int64, eof: Bool, unknownMembers: JSONObject = [:]) {
         self.count = count
         self.eof = eof
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.count = try object.required("count", at: path)
-        self.eof = try object.required("eof", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.count = try reader.required("count", at: path)
+        self.eof = try reader.required("eof", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["count"] = self.count.json
         object["eof"] = self.eof.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestFilesystemInfo`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 3.0.0, 9.1.0; this is the newest shape.
 public struct GuestFilesystemInfo: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1003,8 +1092,10 @@ public struct GuestFilesystemInfo: QMPJSONConvertible, Hashable {
     public var totalBytesPrivileged: UInt64?
     /// `disk`
     public var disk: [GuestDiskAddress]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, mountpoint: String, type: String, usedBytes: UInt64? = nil, totalBytes: UInt64? = nil, totalBytesPrivileged: UInt64? = nil, disk: [GuestDiskAddress]) {
+    public init(name: String, mountpoint: String, type: String, usedBytes: UInt64? = nil, totalBytes: UInt64? = nil, totalBytesPrivileged: UInt64? = nil, disk: [GuestDiskAddress], unknownMembers: JSONObject = [:]) {
         self.name = name
         self.mountpoint = mountpoint
         self.type = type
@@ -1012,17 +1103,19 @@ public struct GuestFilesystemInfo: QMPJSONConvertible, Hashable {
         self.totalBytes = totalBytes
         self.totalBytesPrivileged = totalBytesPrivileged
         self.disk = disk
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.mountpoint = try object.required("mountpoint", at: path)
-        self.type = try object.required("type", at: path)
-        self.usedBytes = try object.optional("used-bytes", at: path)
-        self.totalBytes = try object.optional("total-bytes", at: path)
-        self.totalBytesPrivileged = try object.optional("total-bytes-privileged", at: path)
-        self.disk = try object.required("disk", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.mountpoint = try reader.required("mountpoint", at: path)
+        self.type = try reader.required("type", at: path)
+        self.usedBytes = try reader.optional("used-bytes", at: path)
+        self.totalBytes = try reader.optional("total-bytes", at: path)
+        self.totalBytesPrivileged = try reader.optional("total-bytes-privileged", at: path)
+        self.disk = try reader.required("disk", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1034,34 +1127,40 @@ public struct GuestFilesystemInfo: QMPJSONConvertible, Hashable {
         object.set("total-bytes", self.totalBytes)
         object.set("total-bytes-privileged", self.totalBytesPrivileged)
         object["disk"] = self.disk.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestFilesystemTrimResponse`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct GuestFilesystemTrimResponse: QMPJSONConvertible, Hashable {
     /// `paths`
     public var paths: [GuestFilesystemTrimResult]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(paths: [GuestFilesystemTrimResult]) {
+    public init(paths: [GuestFilesystemTrimResult], unknownMembers: JSONObject = [:]) {
         self.paths = paths
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.paths = try object.required("paths", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.paths = try reader.required("paths", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["paths"] = self.paths.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestFilesystemTrimResult`.
-/// In QEMU 2.4.0 and later.
+/// In QEMU 2.4.0 and later, as of 10.2.2, the newest release known.
 public struct GuestFilesystemTrimResult: QMPJSONConvertible, Hashable {
     /// `path`
     public var path: String
@@ -1071,20 +1170,24 @@ public struct GuestFilesystemTrimResult: QMPJSONConvertible, Hashable {
     public var minimum: Int64?
     /// `error`
     public var error: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, trimmed: Int64? = nil, minimum: Int64? = nil, error: String? = nil) {
+    public init(path: String, trimmed: Int64? = nil, minimum: Int64? = nil, error: String? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.trimmed = trimmed
         self.minimum = minimum
         self.error = error
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.trimmed = try object.optional("trimmed", at: path)
-        self.minimum = try object.optional("minimum", at: path)
-        self.error = try object.optional("error", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.trimmed = try reader.optional("trimmed", at: path)
+        self.minimum = try reader.optional("minimum", at: path)
+        self.error = try reader.optional("error", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1093,12 +1196,13 @@ public struct GuestFilesystemTrimResult: QMPJSONConvertible, Hashable {
         object.set("trimmed", self.trimmed)
         object.set("minimum", self.minimum)
         object.set("error", self.error)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI enum `GuestFsfreezeStatus`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public enum GuestFsfreezeStatus: QMPJSONConvertible, Hashable {
     /// `thawed`
     case thawed
@@ -1130,29 +1234,34 @@ public enum GuestFsfreezeStatus: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestHostName`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct GuestHostName: QMPJSONConvertible, Hashable {
     /// `host-name`
     public var hostName: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(hostName: String) {
+    public init(hostName: String, unknownMembers: JSONObject = [:]) {
         self.hostName = hostName
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.hostName = try object.required("host-name", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.hostName = try reader.required("host-name", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["host-name"] = self.hostName.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestIpAddress`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public struct GuestIpAddress: QMPJSONConvertible, Hashable {
     /// `ip-address`
     public var ipAddress: String
@@ -1160,18 +1269,22 @@ public struct GuestIpAddress: QMPJSONConvertible, Hashable {
     public var ipAddressType: GuestIpAddressType
     /// `prefix`
     public var prefix: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(ipAddress: String, ipAddressType: GuestIpAddressType, prefix: Int64) {
+    public init(ipAddress: String, ipAddressType: GuestIpAddressType, prefix: Int64, unknownMembers: JSONObject = [:]) {
         self.ipAddress = ipAddress
         self.ipAddressType = ipAddressType
         self.prefix = prefix
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.ipAddress = try object.required("ip-address", at: path)
-        self.ipAddressType = try object.required("ip-address-type", at: path)
-        self.prefix = try object.required("prefix", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.ipAddress = try reader.required("ip-address", at: path)
+        self.ipAddressType = try reader.required("ip-address-type", at: path)
+        self.prefix = try reader.required("prefix", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1179,12 +1292,13 @@ public struct GuestIpAddress: QMPJSONConvertible, Hashable {
         object["ip-address"] = self.ipAddress.json
         object["ip-address-type"] = self.ipAddressType.json
         object["prefix"] = self.prefix.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI enum `GuestIpAddressType`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 public enum GuestIpAddressType: QMPJSONConvertible, Hashable {
     /// `ipv4`
     case ipv4
@@ -1216,7 +1330,7 @@ public enum GuestIpAddressType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestLinuxCpuStats`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestLinuxCpuStats: QMPJSONConvertible, Hashable {
     /// `cpu`
     public var cpu: Int64
@@ -1240,8 +1354,10 @@ public struct GuestLinuxCpuStats: QMPJSONConvertible, Hashable {
     public var guest: UInt64?
     /// `guestnice`
     public var guestnice: UInt64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(cpu: Int64, user: UInt64, nice: UInt64, system: UInt64, idle: UInt64, iowait: UInt64? = nil, irq: UInt64? = nil, softirq: UInt64? = nil, steal: UInt64? = nil, guest: UInt64? = nil, guestnice: UInt64? = nil) {
+    public init(cpu: Int64, user: UInt64, nice: UInt64, system: UInt64, idle: UInt64, iowait: UInt64? = nil, irq: UInt64? = nil, softirq: UInt64? = nil, steal: UInt64? = nil, guest: UInt64? = nil, guestnice: UInt64? = nil, unknownMembers: JSONObject = [:]) {
         self.cpu = cpu
         self.user = user
         self.nice = nice
@@ -1253,21 +1369,28 @@ public struct GuestLinuxCpuStats: QMPJSONConvertible, Hashable {
         self.steal = steal
         self.guest = guest
         self.guestnice = guestnice
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.cpu = try reader.required("cpu", at: path)
+        self.user = try reader.required("user", at: path)
+        self.nice = try reader.required("nice", at: path)
+        self.system = try reader.required("system", at: path)
+        self.idle = try reader.required("idle", at: path)
+        self.iowait = try reader.optional("iowait", at: path)
+        self.irq = try reader.optional("irq", at: path)
+        self.softirq = try reader.optional("softirq", at: path)
+        self.steal = try reader.optional("steal", at: path)
+        self.guest = try reader.optional("guest", at: path)
+        self.guestnice = try reader.optional("guestnice", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.cpu = try object.required("cpu", at: path)
-        self.user = try object.required("user", at: path)
-        self.nice = try object.required("nice", at: path)
-        self.system = try object.required("system", at: path)
-        self.idle = try object.required("idle", at: path)
-        self.iowait = try object.optional("iowait", at: path)
-        self.irq = try object.optional("irq", at: path)
-        self.softirq = try object.optional("softirq", at: path)
-        self.steal = try object.optional("steal", at: path)
-        self.guest = try object.optional("guest", at: path)
-        self.guestnice = try object.optional("guestnice", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1283,12 +1406,13 @@ public struct GuestLinuxCpuStats: QMPJSONConvertible, Hashable {
         object.set("steal", self.steal)
         object.set("guest", self.guest)
         object.set("guestnice", self.guestnice)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestLoadAverage`.
-/// In QEMU 10.0.13 and later.
+/// In QEMU 10.0.13 and later, as of 10.2.2, the newest release known.
 public struct GuestLoadAverage: QMPJSONConvertible, Hashable {
     /// `load1m`
     public var load1m: Double
@@ -1296,18 +1420,22 @@ public struct GuestLoadAverage: QMPJSONConvertible, Hashable {
     public var load5m: Double
     /// `load15m`
     public var load15m: Double
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(load1m: Double, load5m: Double, load15m: Double) {
+    public init(load1m: Double, load5m: Double, load15m: Double, unknownMembers: JSONObject = [:]) {
         self.load1m = load1m
         self.load5m = load5m
         self.load15m = load15m
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.load1m = try object.required("load1m", at: path)
-        self.load5m = try object.required("load5m", at: path)
-        self.load15m = try object.required("load15m", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.load1m = try reader.required("load1m", at: path)
+        self.load5m = try reader.required("load5m", at: path)
+        self.load15m = try reader.required("load15m", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1315,12 +1443,13 @@ public struct GuestLoadAverage: QMPJSONConvertible, Hashable {
         object["load1m"] = self.load1m.json
         object["load5m"] = self.load5m.json
         object["load15m"] = self.load15m.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestLogicalProcessor`.
-/// In QEMU 1.5.0 and later.
+/// In QEMU 1.5.0 and later, as of 10.2.2, the newest release known.
 public struct GuestLogicalProcessor: QMPJSONConvertible, Hashable {
     /// `logical-id`
     public var logicalId: Int64
@@ -1328,18 +1457,22 @@ public struct GuestLogicalProcessor: QMPJSONConvertible, Hashable {
     public var online: Bool
     /// `can-offline`
     public var canOffline: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(logicalId: Int64, online: Bool, canOffline: Bool? = nil) {
+    public init(logicalId: Int64, online: Bool, canOffline: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.logicalId = logicalId
         self.online = online
         self.canOffline = canOffline
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.logicalId = try object.required("logical-id", at: path)
-        self.online = try object.required("online", at: path)
-        self.canOffline = try object.optional("can-offline", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.logicalId = try reader.required("logical-id", at: path)
+        self.online = try reader.required("online", at: path)
+        self.canOffline = try reader.optional("can-offline", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1347,12 +1480,13 @@ public struct GuestLogicalProcessor: QMPJSONConvertible, Hashable {
         object["logical-id"] = self.logicalId.json
         object["online"] = self.online.json
         object.set("can-offline", self.canOffline)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestMemoryBlock`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 public struct GuestMemoryBlock: QMPJSONConvertible, Hashable {
     /// `phys-index`
     public var physIndex: UInt64
@@ -1360,18 +1494,22 @@ public struct GuestMemoryBlock: QMPJSONConvertible, Hashable {
     public var online: Bool
     /// `can-offline`
     public var canOffline: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(physIndex: UInt64, online: Bool, canOffline: Bool? = nil) {
+    public init(physIndex: UInt64, online: Bool, canOffline: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.physIndex = physIndex
         self.online = online
         self.canOffline = canOffline
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.physIndex = try object.required("phys-index", at: path)
-        self.online = try object.required("online", at: path)
-        self.canOffline = try object.optional("can-offline", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.physIndex = try reader.required("phys-index", at: path)
+        self.online = try reader.required("online", at: path)
+        self.canOffline = try reader.optional("can-offline", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1379,34 +1517,40 @@ public struct GuestMemoryBlock: QMPJSONConvertible, Hashable {
         object["phys-index"] = self.physIndex.json
         object["online"] = self.online.json
         object.set("can-offline", self.canOffline)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestMemoryBlockInfo`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 public struct GuestMemoryBlockInfo: QMPJSONConvertible, Hashable {
     /// `size`
     public var size: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(size: UInt64) {
+    public init(size: UInt64, unknownMembers: JSONObject = [:]) {
         self.size = size
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.size = try object.required("size", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.size = try reader.required("size", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["size"] = self.size.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestMemoryBlockResponse`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 public struct GuestMemoryBlockResponse: QMPJSONConvertible, Hashable {
     /// `phys-index`
     public var physIndex: UInt64
@@ -1414,18 +1558,22 @@ public struct GuestMemoryBlockResponse: QMPJSONConvertible, Hashable {
     public var response: GuestMemoryBlockResponseType
     /// `error-code`
     public var errorCode: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(physIndex: UInt64, response: GuestMemoryBlockResponseType, errorCode: Int64? = nil) {
+    public init(physIndex: UInt64, response: GuestMemoryBlockResponseType, errorCode: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.physIndex = physIndex
         self.response = response
         self.errorCode = errorCode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.physIndex = try object.required("phys-index", at: path)
-        self.response = try object.required("response", at: path)
-        self.errorCode = try object.optional("error-code", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.physIndex = try reader.required("phys-index", at: path)
+        self.response = try reader.required("response", at: path)
+        self.errorCode = try reader.optional("error-code", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1433,12 +1581,13 @@ public struct GuestMemoryBlockResponse: QMPJSONConvertible, Hashable {
         object["phys-index"] = self.physIndex.json
         object["response"] = self.response.json
         object.set("error-code", self.errorCode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI enum `GuestMemoryBlockResponseType`.
-/// In QEMU 2.3.0 and later.
+/// In QEMU 2.3.0 and later, as of 10.2.2, the newest release known.
 public enum GuestMemoryBlockResponseType: QMPJSONConvertible, Hashable {
     /// `success`
     case success
@@ -1478,7 +1627,7 @@ public enum GuestMemoryBlockResponseType: QMPJSONConvertible, Hashable {
 }
 
 /// QAPI struct `GuestNVMeSmart`.
-/// In QEMU 7.1.0 and later.
+/// In QEMU 7.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestNVMeSmart: QMPJSONConvertible, Hashable {
     /// `critical-warning`
     public var criticalWarning: Int64
@@ -1530,8 +1679,10 @@ public struct GuestNVMeSmart: QMPJSONConvertible, Hashable {
     public var numberOfErrorLogEntriesLo: UInt64
     /// `number-of-error-log-entries-hi`
     public var numberOfErrorLogEntriesHi: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(criticalWarning: Int64, temperature: Int64, availableSpare: Int64, availableSpareThreshold: Int64, percentageUsed: Int64, dataUnitsReadLo: UInt64, dataUnitsReadHi: UInt64, dataUnitsWrittenLo: UInt64, dataUnitsWrittenHi: UInt64, hostReadCommandsLo: UInt64, hostReadCommandsHi: UInt64, hostWriteCommandsLo: UInt64, hostWriteCommandsHi: UInt64, controllerBusyTimeLo: UInt64, controllerBusyTimeHi: UInt64, powerCyclesLo: UInt64, powerCyclesHi: UInt64, powerOnHoursLo: UInt64, powerOnHoursHi: UInt64, unsafeShutdownsLo: UInt64, unsafeShutdownsHi: UInt64, mediaErrorsLo: UInt64, mediaErrorsHi: UInt64, numberOfErrorLogEntriesLo: UInt64, numberOfErrorLogEntriesHi: UInt64) {
+    public init(criticalWarning: Int64, temperature: Int64, availableSpare: Int64, availableSpareThreshold: Int64, percentageUsed: Int64, dataUnitsReadLo: UInt64, dataUnitsReadHi: UInt64, dataUnitsWrittenLo: UInt64, dataUnitsWrittenHi: UInt64, hostReadCommandsLo: UInt64, hostReadCommandsHi: UInt64, hostWriteCommandsLo: UInt64, hostWriteCommandsHi: UInt64, controllerBusyTimeLo: UInt64, controllerBusyTimeHi: UInt64, powerCyclesLo: UInt64, powerCyclesHi: UInt64, powerOnHoursLo: UInt64, powerOnHoursHi: UInt64, unsafeShutdownsLo: UInt64, unsafeShutdownsHi: UInt64, mediaErrorsLo: UInt64, mediaErrorsHi: UInt64, numberOfErrorLogEntriesLo: UInt64, numberOfErrorLogEntriesHi: UInt64, unknownMembers: JSONObject = [:]) {
         self.criticalWarning = criticalWarning
         self.temperature = temperature
         self.availableSpare = availableSpare
@@ -1557,35 +1708,42 @@ public struct GuestNVMeSmart: QMPJSONConvertible, Hashable {
         self.mediaErrorsHi = mediaErrorsHi
         self.numberOfErrorLogEntriesLo = numberOfErrorLogEntriesLo
         self.numberOfErrorLogEntriesHi = numberOfErrorLogEntriesHi
+        self.unknownMembers = unknownMembers
+    }
+
+    public init(reading reader: inout QMPMemberReader, at path: QMPPath) throws(QMPDecodingError) {
+        self.criticalWarning = try reader.required("critical-warning", at: path)
+        self.temperature = try reader.required("temperature", at: path)
+        self.availableSpare = try reader.required("available-spare", at: path)
+        self.availableSpareThreshold = try reader.required("available-spare-threshold", at: path)
+        self.percentageUsed = try reader.required("percentage-used", at: path)
+        self.dataUnitsReadLo = try reader.required("data-units-read-lo", at: path)
+        self.dataUnitsReadHi = try reader.required("data-units-read-hi", at: path)
+        self.dataUnitsWrittenLo = try reader.required("data-units-written-lo", at: path)
+        self.dataUnitsWrittenHi = try reader.required("data-units-written-hi", at: path)
+        self.hostReadCommandsLo = try reader.required("host-read-commands-lo", at: path)
+        self.hostReadCommandsHi = try reader.required("host-read-commands-hi", at: path)
+        self.hostWriteCommandsLo = try reader.required("host-write-commands-lo", at: path)
+        self.hostWriteCommandsHi = try reader.required("host-write-commands-hi", at: path)
+        self.controllerBusyTimeLo = try reader.required("controller-busy-time-lo", at: path)
+        self.controllerBusyTimeHi = try reader.required("controller-busy-time-hi", at: path)
+        self.powerCyclesLo = try reader.required("power-cycles-lo", at: path)
+        self.powerCyclesHi = try reader.required("power-cycles-hi", at: path)
+        self.powerOnHoursLo = try reader.required("power-on-hours-lo", at: path)
+        self.powerOnHoursHi = try reader.required("power-on-hours-hi", at: path)
+        self.unsafeShutdownsLo = try reader.required("unsafe-shutdowns-lo", at: path)
+        self.unsafeShutdownsHi = try reader.required("unsafe-shutdowns-hi", at: path)
+        self.mediaErrorsLo = try reader.required("media-errors-lo", at: path)
+        self.mediaErrorsHi = try reader.required("media-errors-hi", at: path)
+        self.numberOfErrorLogEntriesLo = try reader.required("number-of-error-log-entries-lo", at: path)
+        self.numberOfErrorLogEntriesHi = try reader.required("number-of-error-log-entries-hi", at: path)
+        self.unknownMembers = JSONObject()
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.criticalWarning = try object.required("critical-warning", at: path)
-        self.temperature = try object.required("temperature", at: path)
-        self.availableSpare = try object.required("available-spare", at: path)
-        self.availableSpareThreshold = try object.required("available-spare-threshold", at: path)
-        self.percentageUsed = try object.required("percentage-used", at: path)
-        self.dataUnitsReadLo = try object.required("data-units-read-lo", at: path)
-        self.dataUnitsReadHi = try object.required("data-units-read-hi", at: path)
-        self.dataUnitsWrittenLo = try object.required("data-units-written-lo", at: path)
-        self.dataUnitsWrittenHi = try object.required("data-units-written-hi", at: path)
-        self.hostReadCommandsLo = try object.required("host-read-commands-lo", at: path)
-        self.hostReadCommandsHi = try object.required("host-read-commands-hi", at: path)
-        self.hostWriteCommandsLo = try object.required("host-write-commands-lo", at: path)
-        self.hostWriteCommandsHi = try object.required("host-write-commands-hi", at: path)
-        self.controllerBusyTimeLo = try object.required("controller-busy-time-lo", at: path)
-        self.controllerBusyTimeHi = try object.required("controller-busy-time-hi", at: path)
-        self.powerCyclesLo = try object.required("power-cycles-lo", at: path)
-        self.powerCyclesHi = try object.required("power-cycles-hi", at: path)
-        self.powerOnHoursLo = try object.required("power-on-hours-lo", at: path)
-        self.powerOnHoursHi = try object.required("power-on-hours-hi", at: path)
-        self.unsafeShutdownsLo = try object.required("unsafe-shutdowns-lo", at: path)
-        self.unsafeShutdownsHi = try object.required("unsafe-shutdowns-hi", at: path)
-        self.mediaErrorsLo = try object.required("media-errors-lo", at: path)
-        self.mediaErrorsHi = try object.required("media-errors-hi", at: path)
-        self.numberOfErrorLogEntriesLo = try object.required("number-of-error-log-entries-lo", at: path)
-        self.numberOfErrorLogEntriesHi = try object.required("number-of-error-log-entries-hi", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        try self.init(reading: &reader, at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1615,12 +1773,13 @@ public struct GuestNVMeSmart: QMPJSONConvertible, Hashable {
         object["media-errors-hi"] = self.mediaErrorsHi.json
         object["number-of-error-log-entries-lo"] = self.numberOfErrorLogEntriesLo.json
         object["number-of-error-log-entries-hi"] = self.numberOfErrorLogEntriesHi.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestNetworkInterface`.
-/// In QEMU 1.4.0 and later.
+/// In QEMU 1.4.0 and later, as of 10.2.2, the newest release known.
 /// Shape changed in 2.11.0; this is the newest shape.
 public struct GuestNetworkInterface: QMPJSONConvertible, Hashable {
     /// `name`
@@ -1631,20 +1790,24 @@ public struct GuestNetworkInterface: QMPJSONConvertible, Hashable {
     public var ipAddresses: [GuestIpAddress]?
     /// `statistics` · since 2.11.0
     public var statistics: GuestNetworkInterfaceStat?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(name: String, hardwareAddress: String? = nil, ipAddresses: [GuestIpAddress]? = nil, statistics: GuestNetworkInterfaceStat? = nil) {
+    public init(name: String, hardwareAddress: String? = nil, ipAddresses: [GuestIpAddress]? = nil, statistics: GuestNetworkInterfaceStat? = nil, unknownMembers: JSONObject = [:]) {
         self.name = name
         self.hardwareAddress = hardwareAddress
         self.ipAddresses = ipAddresses
         self.statistics = statistics
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.name = try object.required("name", at: path)
-        self.hardwareAddress = try object.optional("hardware-address", at: path)
-        self.ipAddresses = try object.optional("ip-addresses", at: path)
-        self.statistics = try object.optional("statistics", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.name = try reader.required("name", at: path)
+        self.hardwareAddress = try reader.optional("hardware-address", at: path)
+        self.ipAddresses = try reader.optional("ip-addresses", at: path)
+        self.statistics = try reader.optional("statistics", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1653,12 +1816,13 @@ public struct GuestNetworkInterface: QMPJSONConvertible, Hashable {
         object.set("hardware-address", self.hardwareAddress)
         object.set("ip-addresses", self.ipAddresses)
         object.set("statistics", self.statistics)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestNetworkInterfaceStat`.
-/// In QEMU 2.11.0 and later.
+/// In QEMU 2.11.0 and later, as of 10.2.2, the newest release known.
 public struct GuestNetworkInterfaceStat: QMPJSONConvertible, Hashable {
     /// `rx-bytes`
     public var rxBytes: UInt64
@@ -1676,8 +1840,10 @@ public struct GuestNetworkInterfaceStat: QMPJSONConvertible, Hashable {
     public var txErrs: UInt64
     /// `tx-dropped`
     public var txDropped: UInt64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(rxBytes: UInt64, rxPackets: UInt64, rxErrs: UInt64, rxDropped: UInt64, txBytes: UInt64, txPackets: UInt64, txErrs: UInt64, txDropped: UInt64) {
+    public init(rxBytes: UInt64, rxPackets: UInt64, rxErrs: UInt64, rxDropped: UInt64, txBytes: UInt64, txPackets: UInt64, txErrs: UInt64, txDropped: UInt64, unknownMembers: JSONObject = [:]) {
         self.rxBytes = rxBytes
         self.rxPackets = rxPackets
         self.rxErrs = rxErrs
@@ -1686,18 +1852,20 @@ public struct GuestNetworkInterfaceStat: QMPJSONConvertible, Hashable {
         self.txPackets = txPackets
         self.txErrs = txErrs
         self.txDropped = txDropped
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.rxBytes = try object.required("rx-bytes", at: path)
-        self.rxPackets = try object.required("rx-packets", at: path)
-        self.rxErrs = try object.required("rx-errs", at: path)
-        self.rxDropped = try object.required("rx-dropped", at: path)
-        self.txBytes = try object.required("tx-bytes", at: path)
-        self.txPackets = try object.required("tx-packets", at: path)
-        self.txErrs = try object.required("tx-errs", at: path)
-        self.txDropped = try object.required("tx-dropped", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.rxBytes = try reader.required("rx-bytes", at: path)
+        self.rxPackets = try reader.required("rx-packets", at: path)
+        self.rxErrs = try reader.required("rx-errs", at: path)
+        self.rxDropped = try reader.required("rx-dropped", at: path)
+        self.txBytes = try reader.required("tx-bytes", at: path)
+        self.txPackets = try reader.required("tx-packets", at: path)
+        self.txErrs = try reader.required("tx-errs", at: path)
+        self.txDropped = try reader.required("tx-dropped", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1710,12 +1878,13 @@ public struct GuestNetworkInterfaceStat: QMPJSONConvertible, Hashable {
         object["tx-packets"] = self.txPackets.json
         object["tx-errs"] = self.txErrs.json
         object["tx-dropped"] = self.txDropped.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestNetworkRoute`.
-/// In QEMU 9.1.0 and later.
+/// In QEMU 9.1.0 and later, as of 10.2.2, the newest release known.
 public struct GuestNetworkRoute: QMPJSONConvertible, Hashable {
     /// `iface`
     public var iface: String
@@ -1749,8 +1918,10 @@ public struct GuestNetworkRoute: QMPJSONConvertible, Hashable {
     public var nexthop: String?
     /// `version`
     public var version: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(iface: String, destination: String, metric: Int64, gateway: String? = nil, mask: String? = nil, irtt: Int64? = nil, flags: UInt64? = nil, refcnt: Int64? = nil, use: Int64? = nil, window: Int64? = nil, mtu: Int64? = nil, desprefixlen: String? = nil, source: String? = nil, srcprefixlen: String? = nil, nexthop: String? = nil, version: Int64) {
+    public init(iface: String, destination: String, metric: Int64, gateway: String? = nil, mask: String? = nil, irtt: Int64? = nil, flags: UInt64? = nil, refcnt: Int64? = nil, use: Int64? = nil, window: Int64? = nil, mtu: Int64? = nil, desprefixlen: String? = nil, source: String? = nil, srcprefixlen: String? = nil, nexthop: String? = nil, version: Int64, unknownMembers: JSONObject = [:]) {
         self.iface = iface
         self.destination = destination
         self.metric = metric
@@ -1767,26 +1938,28 @@ public struct GuestNetworkRoute: QMPJSONConvertible, Hashable {
         self.srcprefixlen = srcprefixlen
         self.nexthop = nexthop
         self.version = version
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.iface = try object.required("iface", at: path)
-        self.destination = try object.required("destination", at: path)
-        self.metric = try object.required("metric", at: path)
-        self.gateway = try object.optional("gateway", at: path)
-        self.mask = try object.optional("mask", at: path)
-        self.irtt = try object.optional("irtt", at: path)
-        self.flags = try object.optional("flags", at: path)
-        self.refcnt = try object.optional("refcnt", at: path)
-        self.use = try object.optional("use", at: path)
-        self.window = try object.optional("window", at: path)
-        self.mtu = try object.optional("mtu", at: path)
-        self.desprefixlen = try object.optional("desprefixlen", at: path)
-        self.source = try object.optional("source", at: path)
-        self.srcprefixlen = try object.optional("srcprefixlen", at: path)
-        self.nexthop = try object.optional("nexthop", at: path)
-        self.version = try object.required("version", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.iface = try reader.required("iface", at: path)
+        self.destination = try reader.required("destination", at: path)
+        self.metric = try reader.required("metric", at: path)
+        self.gateway = try reader.optional("gateway", at: path)
+        self.mask = try reader.optional("mask", at: path)
+        self.irtt = try reader.optional("irtt", at: path)
+        self.flags = try reader.optional("flags", at: path)
+        self.refcnt = try reader.optional("refcnt", at: path)
+        self.use = try reader.optional("use", at: path)
+        self.window = try reader.optional("window", at: path)
+        self.mtu = try reader.optional("mtu", at: path)
+        self.desprefixlen = try reader.optional("desprefixlen", at: path)
+        self.source = try reader.optional("source", at: path)
+        self.srcprefixlen = try reader.optional("srcprefixlen", at: path)
+        self.nexthop = try reader.optional("nexthop", at: path)
+        self.version = try reader.required("version", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1807,12 +1980,13 @@ public struct GuestNetworkRoute: QMPJSONConvertible, Hashable {
         object.set("srcprefixlen", self.srcprefixlen)
         object.set("nexthop", self.nexthop)
         object["version"] = self.version.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestOSInfo`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct GuestOSInfo: QMPJSONConvertible, Hashable {
     /// `kernel-release`
     public var kernelRelease: String?
@@ -1834,8 +2008,10 @@ public struct GuestOSInfo: QMPJSONConvertible, Hashable {
     public var variant: String?
     /// `variant-id`
     public var variantId: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(kernelRelease: String? = nil, kernelVersion: String? = nil, machine: String? = nil, id: String? = nil, name: String? = nil, prettyName: String? = nil, version: String? = nil, versionId: String? = nil, variant: String? = nil, variantId: String? = nil) {
+    public init(kernelRelease: String? = nil, kernelVersion: String? = nil, machine: String? = nil, id: String? = nil, name: String? = nil, prettyName: String? = nil, version: String? = nil, versionId: String? = nil, variant: String? = nil, variantId: String? = nil, unknownMembers: JSONObject = [:]) {
         self.kernelRelease = kernelRelease
         self.kernelVersion = kernelVersion
         self.machine = machine
@@ -1846,20 +2022,22 @@ public struct GuestOSInfo: QMPJSONConvertible, Hashable {
         self.versionId = versionId
         self.variant = variant
         self.variantId = variantId
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.kernelRelease = try object.optional("kernel-release", at: path)
-        self.kernelVersion = try object.optional("kernel-version", at: path)
-        self.machine = try object.optional("machine", at: path)
-        self.id = try object.optional("id", at: path)
-        self.name = try object.optional("name", at: path)
-        self.prettyName = try object.optional("pretty-name", at: path)
-        self.version = try object.optional("version", at: path)
-        self.versionId = try object.optional("version-id", at: path)
-        self.variant = try object.optional("variant", at: path)
-        self.variantId = try object.optional("variant-id", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.kernelRelease = try reader.optional("kernel-release", at: path)
+        self.kernelVersion = try reader.optional("kernel-version", at: path)
+        self.machine = try reader.optional("machine", at: path)
+        self.id = try reader.optional("id", at: path)
+        self.name = try reader.optional("name", at: path)
+        self.prettyName = try reader.optional("pretty-name", at: path)
+        self.version = try reader.optional("version", at: path)
+        self.versionId = try reader.optional("version-id", at: path)
+        self.variant = try reader.optional("variant", at: path)
+        self.variantId = try reader.optional("variant-id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1874,12 +2052,13 @@ public struct GuestOSInfo: QMPJSONConvertible, Hashable {
         object.set("version-id", self.versionId)
         object.set("variant", self.variant)
         object.set("variant-id", self.variantId)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestPCIAddress`.
-/// In QEMU 2.2.0 and later.
+/// In QEMU 2.2.0 and later, as of 10.2.2, the newest release known.
 public struct GuestPCIAddress: QMPJSONConvertible, Hashable {
     /// `domain`
     public var domain: Int64
@@ -1889,20 +2068,24 @@ public struct GuestPCIAddress: QMPJSONConvertible, Hashable {
     public var slot: Int64
     /// `function`
     public var function: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(domain: Int64, bus: Int64, slot: Int64, function: Int64) {
+    public init(domain: Int64, bus: Int64, slot: Int64, function: Int64, unknownMembers: JSONObject = [:]) {
         self.domain = domain
         self.bus = bus
         self.slot = slot
         self.function = function
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.domain = try object.required("domain", at: path)
-        self.bus = try object.required("bus", at: path)
-        self.slot = try object.required("slot", at: path)
-        self.function = try object.required("function", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.domain = try reader.required("domain", at: path)
+        self.bus = try reader.required("bus", at: path)
+        self.slot = try reader.required("slot", at: path)
+        self.function = try reader.required("function", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1911,39 +2094,45 @@ public struct GuestPCIAddress: QMPJSONConvertible, Hashable {
         object["bus"] = self.bus.json
         object["slot"] = self.slot.json
         object["function"] = self.function.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestTimezone`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct GuestTimezone: QMPJSONConvertible, Hashable {
     /// `zone`
     public var zone: String?
     /// `offset`
     public var offset: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(zone: String? = nil, offset: Int64) {
+    public init(zone: String? = nil, offset: Int64, unknownMembers: JSONObject = [:]) {
         self.zone = zone
         self.offset = offset
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.zone = try object.optional("zone", at: path)
-        self.offset = try object.required("offset", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.zone = try reader.optional("zone", at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("zone", self.zone)
         object["offset"] = self.offset.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI struct `GuestUser`.
-/// In QEMU 2.10.0 and later.
+/// In QEMU 2.10.0 and later, as of 10.2.2, the newest release known.
 public struct GuestUser: QMPJSONConvertible, Hashable {
     /// `user`
     public var user: String
@@ -1951,18 +2140,22 @@ public struct GuestUser: QMPJSONConvertible, Hashable {
     public var loginTime: Double
     /// `domain`
     public var domain: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(user: String, loginTime: Double, domain: String? = nil) {
+    public init(user: String, loginTime: Double, domain: String? = nil, unknownMembers: JSONObject = [:]) {
         self.user = user
         self.loginTime = loginTime
         self.domain = domain
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.user = try object.required("user", at: path)
-        self.loginTime = try object.required("login-time", at: path)
-        self.domain = try object.optional("domain", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.user = try reader.required("user", at: path)
+        self.loginTime = try reader.required("login-time", at: path)
+        self.domain = try reader.optional("domain", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -1970,12 +2163,13 @@ public struct GuestUser: QMPJSONConvertible, Hashable {
         object["user"] = self.user.json
         object["login-time"] = self.loginTime.json
         object.set("domain", self.domain)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 }
 
 /// QAPI enum `QGASeek`.
-/// In QEMU 2.6.0 and later.
+/// In QEMU 2.6.0 and later, as of 10.2.2, the newest release known.
 public enum QGASeek: QMPJSONConvertible, Hashable {
     /// `set`
     case set
@@ -2027,22 +2221,26 @@ public struct GuestExecCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var inputData: String?
     /// `capture-output`
     public var captureOutput: GuestExecCaptureOutput?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, arg: [String]? = nil, env: [String]? = nil, inputData: String? = nil, captureOutput: GuestExecCaptureOutput? = nil) {
+    public init(path: String, arg: [String]? = nil, env: [String]? = nil, inputData: String? = nil, captureOutput: GuestExecCaptureOutput? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.arg = arg
         self.env = env
         self.inputData = inputData
         self.captureOutput = captureOutput
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.arg = try object.optional("arg", at: path)
-        self.env = try object.optional("env", at: path)
-        self.inputData = try object.optional("input-data", at: path)
-        self.captureOutput = try object.optional("capture-output", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.arg = try reader.optional("arg", at: path)
+        self.env = try reader.optional("env", at: path)
+        self.inputData = try reader.optional("input-data", at: path)
+        self.captureOutput = try reader.optional("capture-output", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2052,6 +2250,7 @@ public struct GuestExecCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object.set("env", self.env)
         object.set("input-data", self.inputData)
         object.set("capture-output", self.captureOutput)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2069,19 +2268,24 @@ public struct GuestExecStatusCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `pid`
     public var pid: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(pid: Int64) {
+    public init(pid: Int64, unknownMembers: JSONObject = [:]) {
         self.pid = pid
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.pid = try object.required("pid", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.pid = try reader.required("pid", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["pid"] = self.pid.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2099,19 +2303,24 @@ public struct GuestFileCloseCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `handle`
     public var handle: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handle: Int64) {
+    public init(handle: Int64, unknownMembers: JSONObject = [:]) {
         self.handle = handle
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handle = try object.required("handle", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.handle = try reader.required("handle", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["handle"] = self.handle.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2129,19 +2338,24 @@ public struct GuestFileFlushCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `handle`
     public var handle: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handle: Int64) {
+    public init(handle: Int64, unknownMembers: JSONObject = [:]) {
         self.handle = handle
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handle = try object.required("handle", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.handle = try reader.required("handle", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["handle"] = self.handle.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2161,22 +2375,27 @@ public struct GuestFileOpenCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var path: String
     /// `mode`
     public var mode: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(path: String, mode: String? = nil) {
+    public init(path: String, mode: String? = nil, unknownMembers: JSONObject = [:]) {
         self.path = path
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.path = try object.required("path", at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.path = try reader.required("path", at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["path"] = self.path.json
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2196,22 +2415,27 @@ public struct GuestFileReadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var handle: Int64
     /// `count`
     public var count: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handle: Int64, count: Int64? = nil) {
+    public init(handle: Int64, count: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.handle = handle
         self.count = count
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handle = try object.required("handle", at: path)
-        self.count = try object.optional("count", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.handle = try reader.required("handle", at: path)
+        self.count = try reader.optional("count", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["handle"] = self.handle.json
         object.set("count", self.count)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2233,18 +2457,22 @@ public struct GuestFileSeekCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var offset: Int64
     /// `whence`
     public var whence: GuestFileWhence
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handle: Int64, offset: Int64, whence: GuestFileWhence) {
+    public init(handle: Int64, offset: Int64, whence: GuestFileWhence, unknownMembers: JSONObject = [:]) {
         self.handle = handle
         self.offset = offset
         self.whence = whence
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handle = try object.required("handle", at: path)
-        self.offset = try object.required("offset", at: path)
-        self.whence = try object.required("whence", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.handle = try reader.required("handle", at: path)
+        self.offset = try reader.required("offset", at: path)
+        self.whence = try reader.required("whence", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2252,6 +2480,7 @@ public struct GuestFileSeekCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["handle"] = self.handle.json
         object["offset"] = self.offset.json
         object["whence"] = self.whence.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2273,18 +2502,22 @@ public struct GuestFileWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public var bufB64: String
     /// `count`
     public var count: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(handle: Int64, bufB64: String, count: Int64? = nil) {
+    public init(handle: Int64, bufB64: String, count: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.handle = handle
         self.bufB64 = bufB64
         self.count = count
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.handle = try object.required("handle", at: path)
-        self.bufB64 = try object.required("buf-b64", at: path)
-        self.count = try object.optional("count", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.handle = try reader.required("handle", at: path)
+        self.bufB64 = try reader.required("buf-b64", at: path)
+        self.count = try reader.optional("count", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2292,6 +2525,7 @@ public struct GuestFileWriteCommand: QMPCommand, QMPJSONConvertible, Hashable {
         object["handle"] = self.handle.json
         object["buf-b64"] = self.bufB64.json
         object.set("count", self.count)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2307,18 +2541,26 @@ public struct GuestFsfreezeFreezeCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2331,19 +2573,24 @@ public struct GuestFsfreezeFreezeListCommand: QMPCommand, QMPJSONConvertible, Ha
 
     /// `mountpoints`
     public var mountpoints: [String]?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mountpoints: [String]? = nil) {
+    public init(mountpoints: [String]? = nil, unknownMembers: JSONObject = [:]) {
         self.mountpoints = mountpoints
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mountpoints = try object.optional("mountpoints", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.mountpoints = try reader.optional("mountpoints", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("mountpoints", self.mountpoints)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2359,18 +2606,26 @@ public struct GuestFsfreezeStatusCommand: QMPCommand, QMPJSONConvertible, Hashab
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2381,18 +2636,26 @@ public struct GuestFsfreezeThawCommand: QMPCommand, QMPJSONConvertible, Hashable
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2405,19 +2668,24 @@ public struct GuestFstrimCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `minimum`
     public var minimum: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(minimum: Int64? = nil) {
+    public init(minimum: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.minimum = minimum
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.minimum = try object.optional("minimum", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.minimum = try reader.optional("minimum", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("minimum", self.minimum)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2433,18 +2701,26 @@ public struct GuestGetCpustatsCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2455,18 +2731,26 @@ public struct GuestGetDevicesCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2477,18 +2761,26 @@ public struct GuestGetDisksCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(5, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2499,18 +2791,26 @@ public struct GuestGetDiskstatsCommand: QMPCommand, QMPJSONConvertible, Hashable
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(7, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2521,18 +2821,26 @@ public struct GuestGetFsinfoCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 2, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2543,18 +2851,26 @@ public struct GuestGetHostNameCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2565,18 +2881,26 @@ public struct GuestGetLoadCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(10, 0, 13))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2587,18 +2911,26 @@ public struct GuestGetMemoryBlockInfoCommand: QMPCommand, QMPJSONConvertible, Ha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2609,18 +2941,26 @@ public struct GuestGetMemoryBlocksCommand: QMPCommand, QMPJSONConvertible, Hasha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 3, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2631,18 +2971,26 @@ public struct GuestGetOsinfoCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2653,18 +3001,26 @@ public struct GuestGetTimeCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2675,18 +3031,26 @@ public struct GuestGetTimezoneCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2697,18 +3061,26 @@ public struct GuestGetUsersCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(2, 10, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2719,18 +3091,26 @@ public struct GuestGetVcpusCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 5, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2741,18 +3121,26 @@ public struct GuestInfoCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2763,18 +3151,26 @@ public struct GuestNetworkGetInterfacesCommand: QMPCommand, QMPJSONConvertible, 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2785,18 +3181,26 @@ public struct GuestNetworkGetRouteCommand: QMPCommand, QMPJSONConvertible, Hasha
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(9, 1, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2807,18 +3211,26 @@ public struct GuestPingCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -2831,19 +3243,24 @@ public struct GuestSetMemoryBlocksCommand: QMPCommand, QMPJSONConvertible, Hasha
 
     /// `mem-blks`
     public var memBlks: [GuestMemoryBlock]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(memBlks: [GuestMemoryBlock]) {
+    public init(memBlks: [GuestMemoryBlock], unknownMembers: JSONObject = [:]) {
         self.memBlks = memBlks
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.memBlks = try object.required("mem-blks", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.memBlks = try reader.required("mem-blks", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["mem-blks"] = self.memBlks.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2861,19 +3278,24 @@ public struct GuestSetTimeCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `time`
     public var time: Int64?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(time: Int64? = nil) {
+    public init(time: Int64? = nil, unknownMembers: JSONObject = [:]) {
         self.time = time
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.time = try object.optional("time", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.time = try reader.optional("time", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("time", self.time)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2895,18 +3317,22 @@ public struct GuestSetUserPasswordCommand: QMPCommand, QMPJSONConvertible, Hasha
     public var password: String
     /// `crypted`
     public var crypted: Bool
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(username: String, password: String, crypted: Bool) {
+    public init(username: String, password: String, crypted: Bool, unknownMembers: JSONObject = [:]) {
         self.username = username
         self.password = password
         self.crypted = crypted
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.username = try object.required("username", at: path)
-        self.password = try object.required("password", at: path)
-        self.crypted = try object.required("crypted", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.username = try reader.required("username", at: path)
+        self.password = try reader.required("password", at: path)
+        self.crypted = try reader.required("crypted", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -2914,6 +3340,7 @@ public struct GuestSetUserPasswordCommand: QMPCommand, QMPJSONConvertible, Hasha
         object["username"] = self.username.json
         object["password"] = self.password.json
         object["crypted"] = self.crypted.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2931,19 +3358,24 @@ public struct GuestSetVcpusCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `vcpus`
     public var vcpus: [GuestLogicalProcessor]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(vcpus: [GuestLogicalProcessor]) {
+    public init(vcpus: [GuestLogicalProcessor], unknownMembers: JSONObject = [:]) {
         self.vcpus = vcpus
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.vcpus = try object.required("vcpus", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.vcpus = try reader.required("vcpus", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["vcpus"] = self.vcpus.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2961,19 +3393,24 @@ public struct GuestShutdownCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `mode`
     public var mode: String?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(mode: String? = nil) {
+    public init(mode: String? = nil, unknownMembers: JSONObject = [:]) {
         self.mode = mode
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.mode = try object.optional("mode", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.mode = try reader.optional("mode", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object.set("mode", self.mode)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -2995,18 +3432,22 @@ public struct GuestSshAddAuthorizedKeysCommand: QMPCommand, QMPJSONConvertible, 
     public var keys: [String]
     /// `reset`
     public var reset: Bool?
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(username: String, keys: [String], reset: Bool? = nil) {
+    public init(username: String, keys: [String], reset: Bool? = nil, unknownMembers: JSONObject = [:]) {
         self.username = username
         self.keys = keys
         self.reset = reset
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.username = try object.required("username", at: path)
-        self.keys = try object.required("keys", at: path)
-        self.reset = try object.optional("reset", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.username = try reader.required("username", at: path)
+        self.keys = try reader.required("keys", at: path)
+        self.reset = try reader.optional("reset", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
@@ -3014,6 +3455,7 @@ public struct GuestSshAddAuthorizedKeysCommand: QMPCommand, QMPJSONConvertible, 
         object["username"] = self.username.json
         object["keys"] = self.keys.json
         object.set("reset", self.reset)
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3031,19 +3473,24 @@ public struct GuestSshGetAuthorizedKeysCommand: QMPCommand, QMPJSONConvertible, 
 
     /// `username`
     public var username: String
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(username: String) {
+    public init(username: String, unknownMembers: JSONObject = [:]) {
         self.username = username
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.username = try object.required("username", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.username = try reader.required("username", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["username"] = self.username.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3063,22 +3510,27 @@ public struct GuestSshRemoveAuthorizedKeysCommand: QMPCommand, QMPJSONConvertibl
     public var username: String
     /// `keys`
     public var keys: [String]
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(username: String, keys: [String]) {
+    public init(username: String, keys: [String], unknownMembers: JSONObject = [:]) {
         self.username = username
         self.keys = keys
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.username = try object.required("username", at: path)
-        self.keys = try object.required("keys", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.username = try reader.required("username", at: path)
+        self.keys = try reader.required("keys", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["username"] = self.username.json
         object["keys"] = self.keys.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3094,18 +3546,26 @@ public struct GuestSuspendDiskCommand: QMPCommand, QMPJSONConvertible, Hashable 
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3116,18 +3576,26 @@ public struct GuestSuspendHybridCommand: QMPCommand, QMPJSONConvertible, Hashabl
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3138,18 +3606,26 @@ public struct GuestSuspendRamCommand: QMPCommand, QMPJSONConvertible, Hashable {
     public static let allowsOutOfBand: Bool = false
     public static let availability: QEMUAvailability = QEMUAvailability([QEMUVersionRange(from: QEMUVersion(1, 4, 0))])
 
-    public init() {}
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
+
+    public init(unknownMembers: JSONObject = [:]) {
+        self.unknownMembers = unknownMembers
+    }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        _ = try json.object(at: path)
+        self.unknownMembers = try json.object(at: path)
     }
 
     public var json: JSONValue {
-        .object([:])
+        .object(self.unknownMembers)
     }
 
     public var arguments: JSONObject? {
-        nil
+        if self.unknownMembers.isEmpty {
+            return nil
+        }
+        return self.unknownMembers
     }
 }
 
@@ -3162,19 +3638,24 @@ public struct GuestSyncCommand: QMPCommand, QMPJSONConvertible, Hashable {
 
     /// `id`
     public var id: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: Int64) {
+    public init(id: Int64, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 
@@ -3192,19 +3673,24 @@ public struct GuestSyncDelimitedCommand: QMPCommand, QMPJSONConvertible, Hashabl
 
     /// `id`
     public var id: Int64
+    /// Members this binding has no property for, kept as they came and written back after the others.
+    public var unknownMembers: JSONObject
 
-    public init(id: Int64) {
+    public init(id: Int64, unknownMembers: JSONObject = [:]) {
         self.id = id
+        self.unknownMembers = unknownMembers
     }
 
     public init(json: JSONValue, path: QMPPath) throws(QMPDecodingError) {
-        let object = try json.object(at: path)
-        self.id = try object.required("id", at: path)
+        var reader = try QMPMemberReader(consume json, at: path)
+        self.id = try reader.required("id", at: path)
+        self.unknownMembers = reader.remainingMembers()
     }
 
     public var json: JSONValue {
         var object = JSONObject()
         object["id"] = self.id.json
+        object.addMembers(self.unknownMembers)
         return .object(object)
     }
 

@@ -165,6 +165,8 @@ public final class QGAClient: Sendable {
     /// Runs the command called `name` and returns its reply's `return` value.
     ///
     /// - Parameters:
+    ///   - name: the command's name on the wire, e.g. `guest-get-time`.
+    ///   - arguments: its arguments, or `nil` for none.
     ///   - timeout: the limit for the reply; by default the configuration's for this command.
     ///     Commands in ``QGATimeouts/commandsWithoutReply`` return `{}` once written.
     /// - Throws: `QMPError`: `commandFailed` with the agent's error class and description;

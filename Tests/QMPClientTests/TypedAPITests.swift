@@ -148,18 +148,19 @@ struct TypedAPITests {
         }
     }
 
-    @Test("a schema fetch that gets no answer in time is asked again by the next call")
+    @Test("a schema fetch that a call stops waiting for is asked again by the next call")
     func schemaFetchRetriedAfterTimeout() async throws {
         let fetches = Counter()
         let schema: JSONValue = [
             ["name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "0", "allow-oob": false],
             ["name": "0", "meta-type": "object", "members": []],
         ]
-        // Ids on the wire: the unanswered fetch must not take the next reply by order. The bound
-        // is the first fetch's wait, and room for the others on a loaded host (the event loops
-        // are shared by the whole suite).
+        // Ids on the wire: the unanswered fetch must not take the next reply by order. Only the
+        // first call has a short bound; the ones after it have the configuration's long one, so
+        // that a loaded host (the event loops are shared by the whole suite) cannot make them
+        // miss theirs.
         try await FakeServer.withClient(
-            configuration: checkedConfiguration(commandTimeout: .seconds(2), inBandIDs: .always),
+            configuration: checkedConfiguration(commandTimeout: .seconds(60), inBandIDs: .always),
             respond: FakeServer.negotiating { command in
                 if command["execute"] == "query-qmp-schema" {
                     fetches.increment()
@@ -169,8 +170,11 @@ struct TypedAPITests {
                 return FakeServer.reply(["running": true, "status": "running"], to: command)
             }
         ) { client in
-            let first = await #expect(throws: QMPError.self) { try await client.execute(QueryStatus()) }
+            let first = await #expect(throws: QMPError.self) {
+                try await client.execute(QueryStatus(), timeout: .milliseconds(500))
+            }
             #expect(first?.code == .timeout)
+            #expect(first?.message.contains("schema, needed to check the call, did not come within") == true)
             let status = try await client.execute(QueryStatus())
             #expect(status.status == "running")
             let schema = try await client.schema()

@@ -240,7 +240,27 @@ extension QMPClient {
         arguments: JSONObject?,
         history: (command: QEMUAvailability, arguments: [String: QEMUAvailability])?
     ) async throws {
-        guard let introspection = try await schemaIfAvailable() else { return }
+        try check(name, arguments: arguments, history: history, against: try await fetched())
+    }
+
+    /// What this connection already knows of the schema, without fetching: the check of every
+    /// call after the first needs no more than this.
+    var knownSchema: SchemaState.Fetched? {
+        schemaState.withLockedValue { state in
+            guard case .known(let fetched) = state.phase else { return nil }
+            return fetched
+        }
+    }
+
+    /// The check against what a fetch learnt; a server without a schema is not checked.
+    func check(
+        _ name: String,
+        arguments: JSONObject?,
+        history: (command: QEMUAvailability, arguments: [String: QEMUAvailability])?,
+        against fetched: SchemaState.Fetched
+    ) throws {
+        guard case .schema(let entry) = fetched else { return }
+        let introspection = entry.introspection
         let server = serverName
         guard introspection.entry(named: name) != nil else {
             let when = history.map { Self.history($0.command, server: greeting.version) } ?? ""

@@ -219,9 +219,12 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             let which = ownBound ? " (the step's own bound)" : ""
             let message: String
             if this.machine.greeting == nil {
+                // The likelier cause first: QEMU accepts a second client into the socket's
+                // backlog and greets it only when the first one leaves.
                 message =
-                    "no QMP greeting from \(peer) within \(seconds) s\(which): is it a QMP monitor socket "
-                    + "(QEMU's -qmp), and is no other client holding it?"
+                    "no QMP greeting from \(peer) within \(seconds) s\(which): the monitor may be serving "
+                    + "another client (QEMU serves one client per monitor socket; give each program its own "
+                    + "-qmp socket), or this is not a QMP monitor socket (QEMU's -qmp, or -mon mode=control)"
             } else {
                 message = "capabilities negotiation with \(peer) did not complete within \(seconds) s\(which)"
             }

@@ -208,6 +208,27 @@ struct RealQEMUTests {
         }
     }
 
+    @Test("a monitor busy with another client is named as the likely cause when no greeting comes")
+    func busyMonitor() async throws {
+        let (launcher, socket) = try RealQEMUToolTests.launcherWithSecondMonitor()
+        defer { try? FileManager.default.removeItem(atPath: (socket as NSString).deletingLastPathComponent) }
+        try await RealQEMU.with(launcher) { _ in
+            let holder = try await QMPClient.connect(to: .unixSocket(path: socket))
+            let refused = await #expect(throws: QMPError.self) {
+                _ = try await QMPClient.connect(
+                    to: .unixSocket(path: socket),
+                    configuration: QMPClient.Configuration(connectTimeout: .seconds(1))
+                )
+            }
+            #expect(refused?.code == .timeout)
+            #expect(refused?.message.contains("the monitor may be serving another client") == true)
+            // The first client still has the monitor.
+            let status = try? await holder.execute("query-status")
+            await holder.close()
+            #expect(status?["status"] == "prelaunch")
+        }
+    }
+
     @Test("getfd and add-fd pass descriptors, also two at once and amid other commands, as query-fdsets shows")
     func descriptorPassing() async throws {
         try await RealQEMU.with { qemu in

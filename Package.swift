@@ -70,6 +70,7 @@ let package = Package(
             name: "QGAClient",
             dependencies: [
                 "QMPCore",
+                "QMPTransport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,6 +79,17 @@ let package = Package(
         ),
         // The few system calls Swift cannot express portably: SCM_RIGHTS, posix_spawn.
         .target(name: "CQMPSystem"),
+        // Reaching a QMPAddress (Unix socket of any length, TCP, vsock, character device) with
+        // bounds and explained failures: shared by the QMP and the guest agent clients, no product.
+        .target(
+            name: "QMPTransport",
+            dependencies: [
+                "QMPCore",
+                "CQMPSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // libedit, loaded with dlopen when the shell starts (see Sources/QMPTool/Shell/ShellTerminal.swift for why).
         .target(
             name: "CLineEditor",
@@ -90,6 +102,7 @@ let package = Package(
                 "QMPCore",
                 "QAPI",
                 "CQMPSystem",
+                "QMPTransport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -135,6 +148,7 @@ let package = Package(
                 "QMPCore",
                 "QMPClient",
                 "CQMPSystem",
+                "QMPTransport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -215,7 +229,7 @@ let package = Package(
         .testTarget(
             name: "QGAClientTests",
             dependencies: [
-                "QGA", "QGAClient", "QMPCore", "SharedTestData",
+                "QGA", "QGAClient", "QMPCore", "SharedTestData", "CQMPSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

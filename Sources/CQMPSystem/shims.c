@@ -285,3 +285,32 @@ pid_t cqmp_spawn(const char *const argv[], const char *log_path) {
     posix_spawnattr_destroy(&attributes);
     return result == 0 ? pid : -result;
 }
+
+int cqmp_open_pseudo_terminal(char *name, size_t size) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0) {
+        return -errno;
+    }
+    if (grantpt(master) != 0 || unlockpt(master) != 0) {
+        int error = errno;
+        close(master);
+        return -error;
+    }
+#if defined(__linux__)
+    int failed = ptsname_r(master, name, size);
+    if (failed != 0) {
+        close(master);
+        return -failed;
+    }
+#else
+    // ptsname's buffer is shared by the process: copied at once, but not safe from other threads.
+    const char *shared = ptsname(master);
+    if (shared == NULL || strlen(shared) >= size) {
+        int error = shared == NULL ? errno : ENAMETOOLONG;
+        close(master);
+        return -error;
+    }
+    strcpy(name, shared);
+#endif
+    return master;
+}

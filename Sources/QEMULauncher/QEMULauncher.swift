@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import QMPClient
 import QMPCore
+import QMPTransport
 
 #if canImport(Glibc)
 import Glibc

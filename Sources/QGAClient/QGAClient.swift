@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import QMPCore
+import QMPTransport
 
 /// A client of QEMU's guest agent (qemu-ga) over the host side of its channel.
 ///
@@ -110,6 +111,14 @@ public final class QGAClient: Sendable {
 
     /// Connects to the agent at `address`; ``close()`` ends the connection. Nothing is sent
     /// until the first command, which synchronises first.
+    ///
+    /// Every kind of address works: the host side of the agent's channel as a Unix socket (of
+    /// any length) or TCP, a vsock port (`vsock:CID:PORT`), or a character device
+    /// (`chardev:PATH`: a `-chardev pty` on the host, a virtio-serial or serial port in the guest).
+    ///
+    /// - Throws: `QMPError`: `connectionFailed` naming the agent's address and why (with a hint
+    ///   for the usual reasons); `timeout` when the connect takes longer than the
+    ///   configuration's `connectTimeout`.
     public static func connect(
         to address: QMPAddress,
         configuration: Configuration = Configuration(),
@@ -117,27 +126,17 @@ public final class QGAClient: Sendable {
     ) async throws -> QGAClient {
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let readerConfiguration = JSONReader.Configuration(maximumMessageSize: configuration.maximumReplySize)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(TimeAmount(configuration.connectTimeout))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        QGAChannelHandler(eventLoop: channel.eventLoop, readerConfiguration: readerConfiguration)
-                    )
-                }
+        let channel = try await QMPTransport.connect(
+            to: address,
+            naming: "the guest agent at \(address)",
+            within: configuration.connectTimeout,
+            on: eventLoop
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    QGAChannelHandler(eventLoop: channel.eventLoop, readerConfiguration: readerConfiguration)
+                )
             }
-        let channel: any Channel
-        do {
-            switch address {
-            case .unixSocket(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
-            case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
-            }
-        } catch {
-            throw QMPError(
-                code: .connectionFailed,
-                message: "could not connect to the guest agent at \(address): \(error)",
-                underlying: error
-            )
         }
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(

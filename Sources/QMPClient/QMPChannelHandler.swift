@@ -2,6 +2,7 @@ import CQMPSystem
 import Logging
 import NIOCore
 import QMPCore
+import QMPTransport
 
 #if canImport(Glibc)
 import Glibc
@@ -885,9 +886,4 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             supervisor.setHealth(.wedged(currentWedge()))
         }
     }
-}
-
-/// `close(2)`, under a name no type member shadows.
-package func closeDescriptor(_ descriptor: CInt) {
-    _ = close(descriptor)
 }

@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import QAPI
 import QMPCore
+import QMPTransport
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -279,7 +280,11 @@ public final class QMPClient: Sendable {
         switch address {
         case .unixSocket(let path):
             // Connecting ourselves keeps the descriptor, which descriptor passing needs.
-            let descriptor = try await connectUnixSocket(path, address: address, within: connectBound)
+            let descriptor = try await QMPTransport.connectUnixSocket(
+                path,
+                naming: "QMP socket \(address)",
+                within: connectBound
+            )
             return try await start(
                 configuration,
                 shared,
@@ -303,64 +308,38 @@ public final class QMPClient: Sendable {
             ) { bootstrap in
                 bootstrap.connectTimeout(TimeAmount(connectBound)).connect(host: host, port: port)
             }
-        }
-    }
-
-    /// Connects a Unix socket without ever blocking: a blocking `connect(2)` to a socket whose
-    /// listen backlog is full (QEMU accepts one client per monitor; the others queue) sleeps
-    /// with no bound, whatever the timeout says. Linux answers a non-blocking one at once, with
-    /// `EAGAIN` for a full backlog, so the attempt is repeated until `limit`.
-    private static func connectUnixSocket(
-        _ path: String,
-        address: QMPAddress,
-        within limit: Duration
-    ) async throws -> CInt {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
-        var pause: Duration = .milliseconds(1)
-        func timedOut(_ why: String) -> QMPError {
-            QMPError(code: .timeout, message: "could not connect to QMP socket \(address) within \(limit): \(why)")
-        }
-        while true {
-            var descriptor: CInt = -1
-            let result = cqmp_connect_unix_nonblocking(path, &descriptor)
-            if result == 0 {
-                return descriptor
+        case .vsock(let cid, let port):
+            return try await start(
+                configuration,
+                shared,
+                peer: address.description,
+                socketDescriptor: nil,
+                connectDeadline: connectDeadline,
+                logger: logger,
+                on: eventLoop
+            ) { bootstrap in
+                bootstrap.connectTimeout(TimeAmount(connectBound))
+                    .connect(to: QMPTransport.vsockAddress(cid: cid, port: port))
             }
-            if result == -EINPROGRESS {
-                // Elsewhere than on Linux a Unix connect may finish later; wait for it the same way.
-                while true {
-                    let finished = cqmp_connect_finished(descriptor)
-                    if finished == 0 {
-                        return descriptor
-                    }
-                    if finished != -EINPROGRESS {
-                        closeDescriptor(descriptor)
-                        throw connectError(errno: -finished, address: address)
-                    }
-                    if clock.now >= deadline {
-                        closeDescriptor(descriptor)
-                        throw timedOut("the connection was not accepted")
-                    }
-                    do {
-                        try await Task.sleep(for: pause)
-                    } catch {
+        case .characterDevice(let path):
+            // A monitor on a serial line (`-mon` on a `-chardev pty`): no socket, so no descriptor passing.
+            let descriptor = try QMPTransport.openCharacterDevice(path, naming: "QMP device \(path)")
+            return try await startOnPipes(
+                configuration,
+                shared,
+                peer: address.description,
+                connectDeadline: connectDeadline,
+                logger: logger,
+                on: eventLoop,
+                failure: { "could not use the character device \(path)" }
+            ) { bootstrap in
+                bootstrap.takingOwnershipOfDescriptor(inputOutput: descriptor)
+                    .flatMapErrorThrowing { error in
+                        // A failed bootstrap leaves the descriptor with its caller.
                         closeDescriptor(descriptor)
                         throw error
                     }
-                    pause = min(pause * 2, .milliseconds(50))
-                }
             }
-            guard result == -EAGAIN else {
-                throw connectError(errno: -result, address: address)
-            }
-            if clock.now >= deadline {
-                throw timedOut(
-                    "its listen backlog stayed full (another client holds this monitor, and more wait for it)"
-                )
-            }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(50))
         }
     }
 
@@ -411,38 +390,18 @@ public final class QMPClient: Sendable {
         logger: Logger = QMPClient.silentLogger
     ) async throws -> QMPClient {
         let shared = Shared(configuration)
-        let eventLoop = configuration.eventLoopGroup.next()
-        let negotiated = eventLoop.makePromise(of: QMPChannelHandler.Negotiated.self)
         let peer = "pipes \(input)/\(output)"
-        let connectDeadline = NIODeadline.now() + TimeAmount(configuration.connectTimeout)
-        let channel: any Channel
-        do {
-            channel = try await NIOPipeBootstrap(group: eventLoop)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let handler = makeHandler(
-                            configuration,
-                            shared,
-                            logger,
-                            peer,
-                            nil,
-                            connectDeadline,
-                            negotiated
-                        )
-                        try channel.pipeline.syncOperations.addHandler(handler)
-                    }
-                }
-                .takingOwnershipOfDescriptors(input: input, output: output)
-                .get()
-        } catch {
-            negotiated.fail(error)
-            throw QMPError(
-                code: .connectionFailed,
-                message: "could not use descriptors \(input)/\(output)",
-                underlying: error
-            )
+        let link = try await startOnPipes(
+            configuration,
+            shared,
+            peer: peer,
+            connectDeadline: NIODeadline.now() + TimeAmount(configuration.connectTimeout),
+            logger: logger,
+            on: configuration.eventLoopGroup.next(),
+            failure: { "could not use descriptors \(input)/\(output)" }
+        ) { bootstrap in
+            bootstrap.takingOwnershipOfDescriptors(input: input, output: output)
         }
-        let link = try await finishConnecting(channel, negotiated)
         return QMPClient(
             link: link,
             shared: shared,
@@ -451,6 +410,44 @@ public final class QMPClient: Sendable {
             peer: peer,
             logger: logger
         )
+    }
+
+    /// A connection over descriptors that are no socket: pipes, a character device.
+    private static func startOnPipes(
+        _ configuration: Configuration,
+        _ shared: Shared,
+        peer: String,
+        connectDeadline: NIODeadline,
+        logger: Logger,
+        on eventLoop: any EventLoop,
+        failure: () -> String,
+        connect: (NIOPipeBootstrap) -> EventLoopFuture<any Channel>
+    ) async throws -> ClientLink {
+        let negotiated = eventLoop.makePromise(of: QMPChannelHandler.Negotiated.self)
+        let channel: any Channel
+        do {
+            channel = try await connect(
+                NIOPipeBootstrap(group: eventLoop)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let handler = makeHandler(
+                                configuration,
+                                shared,
+                                logger,
+                                peer,
+                                nil,
+                                connectDeadline,
+                                negotiated
+                            )
+                            try channel.pipeline.syncOperations.addHandler(handler)
+                        }
+                    }
+            ).get()
+        } catch {
+            negotiated.fail(error)
+            throw QMPError(code: .connectionFailed, message: failure(), underlying: error)
+        }
+        return try await finishConnecting(channel, negotiated)
     }
 
     /// A logger that discards everything: the default when no logger is passed in.
@@ -491,7 +488,7 @@ public final class QMPClient: Sendable {
                 // The bootstrap did not take the descriptor over.
                 closeDescriptor(socketDescriptor)
             }
-            throw Self.connectError(error, peer: peer)
+            throw QMPTransport.connectError(error, peer: peer)
         }
         return try await finishConnecting(channel, negotiated)
     }
@@ -548,68 +545,6 @@ public final class QMPClient: Sendable {
             )
         }.get()
         return ClientLink(channel: channel, handler: handler, greeting: result.greeting, oobEnabled: result.oobEnabled)
-    }
-
-    private static func connectError(errno code: CInt, address: QMPAddress) -> QMPError {
-        let hint: String?
-        switch code {
-        case ENOENT: hint = "no socket exists at that path"
-        case ECONNREFUSED:
-            var info = stat()
-            if case .unixSocket(let path) = address, stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFSOCK {
-                hint = "the path is not a socket"
-            } else {
-                #if os(Linux)
-                // On Linux a monitor held by another client still accepts into its backlog (or
-                // makes the connect wait); a refusal means no process listens on the socket.
-                hint = "nothing is listening there (a socket file left behind by a QEMU that is gone)"
-                #else
-                hint = "nothing is listening there, or its backlog is full (another client holds the monitor)"
-                #endif
-            }
-        case ENAMETOOLONG:
-            // Longer paths are reached through their directory; only the name must fit then.
-            hint =
-                "the socket's name is too long for a Unix socket address (sun_path holds 107 bytes on Linux, "
-                + "103 on macOS)"
-        case ENOTSOCK: hint = "the path is not a socket"
-        case EACCES: hint = "permission denied"
-        // The system's text comes with the underlying error.
-        default: hint = nil
-        }
-        return QMPError(
-            code: .connectionFailed,
-            message: "could not connect to QMP socket \(address)" + (hint.map { ": " + $0 } ?? ""),
-            underlying: SystemError(errno: code)
-        )
-    }
-
-    /// A failed NIO connect, with the system's reason when there is one.
-    private static func connectError(_ error: any Error, peer: String) -> QMPError {
-        if let failure = error as? ChannelError, case .connectTimeout(let limit) = failure {
-            let seconds = Double(limit.nanoseconds) / 1e9
-            return QMPError(
-                code: .timeout,
-                message: "could not connect to \(peer) within \(seconds) s",
-                underlying: error
-            )
-        }
-        var code: CInt?
-        if let failure = error as? NIOConnectionError {
-            code = failure.connectionErrors.lazy.compactMap { ($0.error as? IOError)?.errnoCode }.first
-        } else if let failure = error as? IOError {
-            code = failure.errnoCode
-        }
-        guard let code else {
-            return QMPError(code: .connectionFailed, message: "could not connect to \(peer)", underlying: error)
-        }
-        // Other reasons speak through the underlying error's text.
-        let hint = code == ECONNREFUSED ? ": nothing is listening on that port" : ""
-        return QMPError(
-            code: .connectionFailed,
-            message: "could not connect to \(peer)\(hint)",
-            underlying: SystemError(errno: code)
-        )
     }
 
     // MARK: - Commands
@@ -1173,12 +1108,4 @@ extension QMPEvent.Timestamp {
         clock_gettime(CLOCK_REALTIME, &time)
         return QMPEvent.Timestamp(seconds: Int64(time.tv_sec), microseconds: Int64(time.tv_nsec / 1000))
     }
-}
-
-/// An `errno` value with its text, as the `underlying` error of a ``QMPError``: shared with
-/// the launcher, no API of its own.
-package struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
-    package var errno: CInt
-    package init(errno: CInt) { self.errno = errno }
-    package var description: String { "errno \(errno): \(String(cString: strerror(errno)))" }
 }

@@ -210,6 +210,11 @@ extension QMPServer: Service {
             return listener
         case .tcp(let host, let port):
             return try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+        case .vsock, .characterDevice:
+            throw QMPError(
+                code: .invalidArguments,
+                message: "a QMP server listens on a Unix socket or TCP, not on \(address)"
+            )
         }
     }
 

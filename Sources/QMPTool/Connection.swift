@@ -46,15 +46,15 @@ struct ConnectionOptions: ParsableArguments {
     static let addressWithLaunch = ValidationError("give either ADDRESS or --launch, not both")
 
     /// Whether a word is an ADDRESS rather than a command: a path (it has a slash or names an
-    /// existing file) or HOST:PORT. Command names have neither.
+    /// existing file), HOST:PORT or vsock:CID:PORT. Command names have none of these.
     static func looksLikeAddress(_ word: String) -> Bool {
         if word.contains("/") || access(word, F_OK) == 0 {
             return true
         }
-        if case .tcp? = try? QMPAddress(parsing: word) {
-            return true
+        switch try? QMPAddress(parsing: word) {
+        case .tcp?, .vsock?: return true
+        default: return false
         }
-        return false
     }
 
     /// Splits a leading ADDRESS off `words` when there is one (never with --launch).

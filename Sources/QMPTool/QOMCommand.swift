@@ -169,8 +169,9 @@ struct QOMCommand: AsyncParsableCommand {
 
     struct Tree: AsyncParsableCommand {
         static func namesServer(_ word: String) -> Bool {
-            if case .tcp? = try? QMPAddress(parsing: word) {
-                return true
+            switch try? QMPAddress(parsing: word) {
+            case .tcp?, .vsock?, .characterDevice?: return true
+            default: break
             }
             var info = stat()
             return stat(word, &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR

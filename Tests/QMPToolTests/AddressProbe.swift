@@ -7,6 +7,8 @@ enum QMPAddressProbe {
         switch try QMPAddress(parsing: text) {
         case .unixSocket(let path): "unix \(path)"
         case .tcp(let host, let port): "tcp \(host) \(port)"
+        case .vsock(let cid, let port): "vsock \(cid) \(port)"
+        case .characterDevice(let path): "chardev \(path)"
         }
     }
 }

@@ -96,6 +96,36 @@ struct AddressTests {
         #expect(try QMPAddressProbe.parse("a:b:c") == "unix a:b:c")
     }
 
+    @Test("vsock:CID:PORT is a vsock port, chardev:PATH a character device; both print as they parse")
+    func vsockAndCharacterDevices() throws {
+        #expect(try QMPAddressProbe.parse("vsock:3:1234") == "vsock 3 1234")
+        #expect(try QMPAddressProbe.parse("vsock:4294967295:0") == "vsock 4294967295 0")
+        #expect(try QMPAddressProbe.parse("chardev:/dev/pts/7") == "chardev /dev/pts/7")
+        #expect(try QMPAddressProbe.parse("chardev:./ttyS0") == "chardev ./ttyS0")
+        for text in ["vsock:3:1234", "chardev:/dev/virtio-ports/org.qemu.guest_agent.0"] {
+            #expect(try QMPAddress(parsing: text).description == text)
+        }
+        #expect(QMPAddress.vsock(cid: 2, port: 9).description == "vsock:2:9")
+        #expect(QMPAddress.characterDevice(path: "/dev/ttyS1").description == "chardev:/dev/ttyS1")
+    }
+
+    @Test("the older readings keep their meaning: a host named vsock, a chardev without a path")
+    func schemesTakeNothingFromOlderReadings() throws {
+        #expect(try QMPAddressProbe.parse("vsock:4444") == "tcp vsock 4444")
+        #expect(throws: QMPError.self) { try QMPAddressProbe.parse("chardev:ttyS0") }
+    }
+
+    @Test("a vsock address whose numbers are not numbers is refused, saying what it should be")
+    func badVsock() {
+        let error = #expect(throws: QMPError.self) { try QMPAddressProbe.parse("vsock:host:1234") }
+        #expect(error?.code == .invalidArguments)
+        #expect(
+            error?.message
+                == "bad vsock address 'vsock:host:1234': expected vsock:CID:PORT with numbers from 0 to 4294967295"
+        )
+        #expect(throws: QMPError.self) { try QMPAddressProbe.parse("vsock:3:4294967296") }
+    }
+
     @Test("a bad port is refused and the message says what a port is")
     func badPort() {
         let error = #expect(throws: QMPError.self) { try QMPAddressProbe.parse("localhost:http") }

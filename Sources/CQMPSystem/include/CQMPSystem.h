@@ -34,4 +34,9 @@ ssize_t cqmp_recv_with_fds(int socket, void *buf, size_t len, int *fds, int maxf
 /// and its own process group. Returns the pid, or -errno.
 pid_t cqmp_spawn(const char *const argv[], const char *log_path);
 
+/// Opens a new pseudo-terminal pair, for tests of the character device transport: returns the
+/// master's descriptor and stores the path of the terminal end (`/dev/pts/N`) in `name`, or
+/// returns -errno.
+int cqmp_open_pseudo_terminal(char *name, size_t size);
+
 #endif

@@ -100,6 +100,11 @@ public final class QMPRecordingProxy: Sendable {
             }
         case .tcp(let host, let port):
             channel = try await bootstrap.bind(host: host, port: port).get()
+        case .vsock, .characterDevice:
+            throw QMPError(
+                code: .invalidArguments,
+                message: "the recording proxy listens on a Unix socket or TCP, not on \(address)"
+            )
         }
         state.withLockedValue { $0.listeners.append(channel) }
         if case .tcp(let host, _) = address, let port = channel.localAddress?.port {
@@ -234,6 +239,13 @@ private final class ProxyHandler: ChannelInboundHandler {
                 connecting = context.eventLoop.makeFailedFuture(error)
             }
         case .tcp(let host, let port): connecting = bootstrap.connect(host: host, port: port)
+        case .vsock, .characterDevice:
+            connecting = context.eventLoop.makeFailedFuture(
+                QMPError(
+                    code: .invalidArguments,
+                    message: "the recording proxy reaches QEMU by a Unix socket or TCP, not by \(upstreamAddress)"
+                )
+            )
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let address = upstreamAddress

@@ -10,6 +10,9 @@
 ///   options);
 /// - the `data` of a secret object: an object whose `qom-type` is `secret` (or `secret_keyring`),
 ///   also where older QEMUs nest it in `props`, and wherever such an object is nested;
+/// - the guest agent's file contents and program input: `buf-b64` (what `guest-file-write`
+///   writes and a `guest-file-read` reply carries) and `input-data` (what `guest-exec` feeds the
+///   program); the agent's `guest-set-user-password` is caught by the first rule;
 /// - a `command-line` (the text of `human-monitor-command`) that mentions a password or a secret
 ///   is replaced whole, because HMP also takes secrets as positional words (`set_password vnc
 ///   hunter2`) that no `key=value` scan finds; in any other command line the value of `data=` is
@@ -55,7 +58,12 @@ public enum QMPRedaction {
     public static func isSecretName(_ name: String) -> Bool {
         let lowered = name.lowercased()
         return lowered.contains("password") || lowered.contains("passwd") || lowered.contains("passphrase")
+            || guestAgentContentNames.contains(lowered)
     }
+
+    /// The guest agent's members that carry what a file or a program in the guest holds. No
+    /// QMP command of any release has members of these names.
+    static let guestAgentContentNames: Set<String> = ["buf-b64", "input-data"]
 
     private static func mentionsSecret(_ text: String) -> Bool {
         let lowered = text.lowercased()

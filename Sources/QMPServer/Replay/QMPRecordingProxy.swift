@@ -27,8 +27,9 @@ import Darwin
 /// connected to QEMU directly.
 ///
 /// The transcript is private to its owner (mode 0600) and holds no secrets: the copy of each
-/// command is redacted (see ``QMPTranscript/redactingSecrets(_:)``) while the bytes forwarded
-/// stay as sent.
+/// command and reply is redacted (see ``QMPTranscript/redactingSecrets(_:)``) while the bytes
+/// forwarded stay as sent. The proxy forwards any JSON conversation, the guest agent's too
+/// (whose passwords, file contents and program input are redacted the same way).
 public final class QMPRecordingProxy: Sendable {
     private let upstream: QMPAddress
     private let log: TranscriptLog
@@ -313,7 +314,8 @@ private final class UpstreamHandler: ChannelInboundHandler {
         while true {
             do {
                 guard let value = try reader.next() else { break }
-                log.record(toServer: false, connection: connection, value)
+                // Replies carry secrets too: the contents of a file the guest agent read.
+                log.record(toServer: false, connection: connection, QMPTranscript.redactingSecrets(value))
             } catch {
                 log.record(toServer: false, connection: connection, .string(error.description), key: "malformed")
             }

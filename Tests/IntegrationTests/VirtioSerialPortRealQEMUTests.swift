@@ -56,3 +56,32 @@ struct VirtioSerialPortRealQEMUTests {
         }
     }
 }
+
+/// QMP over a serial line: a second monitor of a real QEMU on `-chardev pty`, reached by the
+/// terminal's path as a character device.
+@Suite("QMP over a character device on real QEMU")
+struct CharacterDeviceMonitorRealQEMUTests {
+    @Test("a client opens the pty of QEMU's second monitor by path, negotiates and runs commands")
+    func monitorOnPseudoTerminal() async throws {
+        let launcher = QEMULauncher(
+            extraArguments: ["-chardev", "pty,id=serialmon", "-mon", "chardev=serialmon,mode=control"],
+            startupTimeout: RealQEMU.startupTimeout,
+            shutdownStepTimeout: .seconds(5)
+        )
+        try await RealQEMU.with(launcher) { qemu in
+            let chardevs = try await qemu.client.execute("query-chardev").arrayValue ?? []
+            let filename = try #require(
+                chardevs.first { $0["label"] == "serialmon" }?["filename"]?.stringValue,
+                "\(chardevs)"
+            )
+            #expect(filename.hasPrefix("pty:"))
+            let path = String(filename.dropFirst("pty:".count))
+            let (greeting, status) = try await QMPClient.withConnection(to: .characterDevice(path: path)) {
+                client async throws -> (QMPGreeting, JSONValue) in
+                (client.greeting, try await client.execute("query-status"))
+            }
+            #expect(greeting.version == qemu.client.greeting.version)
+            #expect(status["status"] == "prelaunch" || status["status"] == "paused", "\(status)")
+        }
+    }
+}

@@ -123,3 +123,31 @@ struct VirtioSerialPortTests {
         }
     }
 }
+
+/// The transports QMPClient shares with the guest agent client, where this machine can show them.
+@Suite("QMPClient transports beyond sockets")
+struct QMPClientTransportTests {
+    @Test("a vsock connect nobody answers ends within its bound and names the address")
+    func vsockIsBounded() async throws {
+        let bound = Duration.milliseconds(500)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(
+                to: .vsock(cid: 1, port: 4444),
+                configuration: QMPClient.Configuration(connectTimeout: bound)
+            )
+        }
+        #expect(ContinuousClock.now - start < bound + .seconds(5))
+        #expect(error?.code == .timeout || error?.code == .connectionFailed)
+        #expect(error?.message.hasPrefix("could not connect to vsock:1:4444") == true, "\(String(describing: error))")
+    }
+
+    @Test("a missing character device: the error names it and says nothing is there")
+    func missingCharacterDevice() async throws {
+        let error = await #expect(throws: QMPError.self) {
+            try await QMPClient.connect(to: .characterDevice(path: "/nonexistent/ttyS9"))
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message == "could not open QMP device /nonexistent/ttyS9: no device exists at that path")
+    }
+}

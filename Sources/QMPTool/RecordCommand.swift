@@ -19,7 +19,9 @@ struct RecordCommand: AsyncParsableCommand {
             Clients connect to --listen; each gets its own connection to --upstream. Bytes pass \
             through untouched; every message is written to --out as one JSON line \
             {"time", "direction", "connection", "message"}, which qmp mock --replay serves again. \
-            Runs until interrupted (SIGINT, SIGTERM).
+            Secrets (passwords, secret objects' data, the guest agent's file contents and program \
+            input) are written redacted unless --keep-secrets is given. Runs until interrupted \
+            (SIGINT, SIGTERM).
 
             Examples:
               qmp record --upstream /run/vm/qmp.sock --listen /tmp/rec.sock --out session.jsonl
@@ -38,13 +40,16 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The transcript file to write.", valueName: "file"))
     var out: String
 
+    @Flag(help: "Write secrets into the transcript as they were sent instead of redacted.")
+    var keepSecrets = false
+
     func run() async throws {
         let proxy: QMPRecordingProxy
         do {
             let upstreamAddress = try QMPAddress(parsing: upstream)
             try Self.refuseLoop(listen: try QMPAddress(parsing: listen), upstream: upstreamAddress)
             try refuseNonSocket(upstreamAddress)
-            proxy = try QMPRecordingProxy(upstream: upstreamAddress, outputPath: out)
+            proxy = try QMPRecordingProxy(upstream: upstreamAddress, outputPath: out, keepingSecrets: keepSecrets)
             let bound = try await proxy.listen(on: try QMPAddress(parsing: listen))
             printError("qmp record: passing \(bound) through to \(upstream), writing \(out)")
         } catch {

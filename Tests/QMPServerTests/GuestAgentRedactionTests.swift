@@ -46,14 +46,17 @@ struct GuestAgentRedactionTests {
         )
     }
 
-    @Test("through the recording proxy: sent as they are, recorded without the secrets of commands or replies")
-    func recorded() async throws {
+    /// What passed through a recording proxy to an upstream that answers the agent's file and
+    /// exec commands: what the upstream got, the reply the client read, the transcript's text.
+    static func recordAgentConversation(
+        keepingSecrets: Bool
+    ) async throws -> (written: [String], read: JSONValue, transcript: String) {
         try await withTemporaryDirectory(named: "swift-qmp-qga-redaction") { directory in
             var commands = QMPCommandTable()
             let written = Collected<[String]>([])
             commands.registerImmediate("guest-file-write") { request in
                 written.append(request.arguments["buf-b64"]?.stringValue ?? "")
-                return ["count": 11, "eof": false]
+                return ["count": 14, "eof": false]
             }
             commands.registerImmediate("guest-file-read") { _ in
                 ["count": 11, "buf-b64": "cmVhZCBzZWNyZXQ=", "eof": true]
@@ -71,7 +74,11 @@ struct GuestAgentRedactionTests {
             )
             let transcriptPath = directory.path + "/t.jsonl"
             let read = try await withRunningServer(upstream) { upstreamAddress in
-                let proxy = try QMPRecordingProxy(upstream: upstreamAddress, outputPath: transcriptPath)
+                let proxy = try QMPRecordingProxy(
+                    upstream: upstreamAddress,
+                    outputPath: transcriptPath,
+                    keepingSecrets: keepingSecrets
+                )
                 do {
                     let front = try await proxy.listen(on: .unixSocket(path: directory.path + "/front.sock"))
                     let read = try await withClient(of: front) { client in
@@ -92,20 +99,36 @@ struct GuestAgentRedactionTests {
                     throw error
                 }
             }
-            // The conversation itself is untouched.
-            #expect(written.value == ["d3JpdHRlbiBzZWNyZXQ=", "aW5wdXQgc2VjcmV0"])
-            #expect(read["buf-b64"] == "cmVhZCBzZWNyZXQ=")
-            let text = try String(contentsOfFile: transcriptPath, encoding: .utf8)
-            for secret in ["d3JpdHRlbiBzZWNyZXQ=", "aW5wdXQgc2VjcmV0", "cmVhZCBzZWNyZXQ="] {
-                #expect(!text.contains(secret), "\(secret) is in the transcript")
-            }
-            let transcript = try QMPTranscript(parsing: text)
-            let recordedRead = try #require(transcript.exchanges.first { $0.command == "guest-file-read" })
-            #expect(
-                JSONValue.object(recordedRead.reply)
-                    == ["return": ["count": 11, "buf-b64": QMPTranscript.redactedValue, "eof": true]]
-            )
+            return (written.value, read, try String(contentsOfFile: transcriptPath, encoding: .utf8))
         }
+    }
+
+    static let secrets = ["d3JpdHRlbiBzZWNyZXQ=", "aW5wdXQgc2VjcmV0", "cmVhZCBzZWNyZXQ="]
+
+    @Test("through the recording proxy: sent as they are, recorded without the secrets of commands or replies")
+    func recorded() async throws {
+        let (written, read, text) = try await Self.recordAgentConversation(keepingSecrets: false)
+        // The conversation itself is untouched.
+        #expect(written == ["d3JpdHRlbiBzZWNyZXQ=", "aW5wdXQgc2VjcmV0"])
+        #expect(read["buf-b64"] == "cmVhZCBzZWNyZXQ=")
+        for secret in Self.secrets {
+            #expect(!text.contains(secret), "\(secret) is in the transcript")
+        }
+        let transcript = try QMPTranscript(parsing: text)
+        let recordedRead = try #require(transcript.exchanges.first { $0.command == "guest-file-read" })
+        #expect(
+            JSONValue.object(recordedRead.reply)
+                == ["return": ["count": 11, "buf-b64": QMPTranscript.redactedValue, "eof": true]]
+        )
+    }
+
+    @Test("asked to keep secrets, the recording proxy writes them as they went")
+    func keptWhenAsked() async throws {
+        let (_, _, text) = try await Self.recordAgentConversation(keepingSecrets: true)
+        for secret in Self.secrets {
+            #expect(text.contains(secret), "\(secret) is not in the transcript")
+        }
+        #expect(!text.contains(QMPTranscript.redactedValue.stringValue ?? "(redacted"))
     }
 }
 

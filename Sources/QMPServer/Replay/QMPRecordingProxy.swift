@@ -28,7 +28,7 @@ import Darwin
 ///
 /// The transcript is private to its owner (mode 0600) and holds no secrets: the copy of each
 /// command and reply is redacted (see ``QMPTranscript/redactingSecrets(_:)``) while the bytes
-/// forwarded stay as sent. The proxy forwards any JSON conversation, the guest agent's too
+/// forwarded stay as sent (or, when asked with `keepingSecrets`, the secrets too). The proxy forwards any JSON conversation, the guest agent's too
 /// (whose passwords, file contents and program input are redacted the same way).
 public final class QMPRecordingProxy: Sendable {
     private let upstream: QMPAddress
@@ -45,16 +45,20 @@ public final class QMPRecordingProxy: Sendable {
     ///   - outputPath: the transcript file; created with mode 0600, or truncated when it is a
     ///     regular file of one link (made 0600). A symbolic link, a file with other hard links,
     ///     or a device there is refused, so that the proxy cannot be pointed at another file.
+    ///   - keepingSecrets: writes every message as it went, secrets included, for a transcript
+    ///     that must replay exactly and stays with whoever may see them; by default they are
+    ///     redacted.
     ///   - eventLoopGroup: where the connections run.
     ///   - logger: where the proxy logs; by default nowhere.
     public init(
         upstream: QMPAddress,
         outputPath: String,
+        keepingSecrets: Bool = false,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws(QMPError) {
         self.upstream = upstream
-        self.log = try TranscriptLog(path: outputPath)
+        self.log = try TranscriptLog(path: outputPath, redactsSecrets: !keepingSecrets)
         self.group = eventLoopGroup
         self.logger = logger
     }
@@ -132,7 +136,11 @@ final class TranscriptLog: Sendable {
     private let descriptor = NIOLockedValueBox<CInt>(-1)
     private let start = ContinuousClock.now
 
-    init(path: String) throws(QMPError) {
+    /// Whether messages are written with their secrets redacted.
+    let redactsSecrets: Bool
+
+    init(path: String, redactsSecrets: Bool = true) throws(QMPError) {
+        self.redactsSecrets = redactsSecrets
         func refusal(_ reason: String) -> QMPError {
             QMPError(code: .invalidArguments, message: "cannot write the transcript \(path): \(reason)")
         }
@@ -166,7 +174,10 @@ final class TranscriptLog: Sendable {
         descriptor.withLockedValue { $0 = opened }
     }
 
+    /// Writes one line; a message (`key` "message") with its secrets redacted unless the
+    /// transcript keeps them.
     func record(toServer: Bool, connection: Int, _ entry: JSONValue, key: String = "message") {
+        let entry = redactsSecrets && key == "message" ? QMPTranscript.redactingSecrets(entry) : entry
         let (seconds, attoseconds) = (ContinuousClock.now - start).components
         let time = Double(seconds) + Double(attoseconds) / 1e18
         let line: JSONValue = [
@@ -271,7 +282,7 @@ private final class ProxyHandler: ChannelInboundHandler {
         while true {
             do {
                 guard let value = try reader.next() else { break }
-                log.record(toServer: true, connection: connection, QMPTranscript.redactingSecrets(value))
+                log.record(toServer: true, connection: connection, value)
             } catch {
                 log.record(toServer: true, connection: connection, .string(error.description), key: "malformed")
             }
@@ -314,8 +325,8 @@ private final class UpstreamHandler: ChannelInboundHandler {
         while true {
             do {
                 guard let value = try reader.next() else { break }
-                // Replies carry secrets too: the contents of a file the guest agent read.
-                log.record(toServer: false, connection: connection, QMPTranscript.redactingSecrets(value))
+                // Redacted too: a reply carries the contents of a file the guest agent read.
+                log.record(toServer: false, connection: connection, value)
             } catch {
                 log.record(toServer: false, connection: connection, .string(error.description), key: "malformed")
             }

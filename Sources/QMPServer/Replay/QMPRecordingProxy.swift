@@ -26,10 +26,11 @@ import Darwin
 /// upstream connection, only that client's monitor waits, as it would if the client were
 /// connected to QEMU directly.
 ///
-/// The transcript is private to its owner (mode 0600) and holds no secrets: the copy of each
-/// command and reply is redacted (see ``QMPTranscript/redactingSecrets(_:)``) while the bytes
-/// forwarded stay as sent (or, when asked with `keepingSecrets`, the secrets too). The proxy forwards any JSON conversation, the guest agent's too
-/// (whose passwords, file contents and program input are redacted the same way).
+/// The transcript is private to its owner (mode 0600) and holds no secrets unless asked to
+/// (`keepingSecrets`): the copy of each command and reply is redacted (see
+/// ``QMPTranscript/redactingSecrets(_:)``) while the bytes forwarded stay as sent. The proxy
+/// forwards any JSON conversation, the guest agent's too, whose passwords, file contents and
+/// program input are redacted the same way.
 public final class QMPRecordingProxy: Sendable {
     private let upstream: QMPAddress
     private let log: TranscriptLog

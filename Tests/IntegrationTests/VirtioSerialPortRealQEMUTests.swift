@@ -45,7 +45,7 @@ struct VirtioSerialPortRealQEMUTests {
                 )
             }
             let elapsed = ContinuousClock.now - start
-            #expect(elapsed >= bound && elapsed < bound + .seconds(10))
+            #expect(elapsed >= bound && elapsed < bound + .seconds(15))
             #expect(error?.code == .timeout)
             #expect(
                 error?.message.hasPrefix(

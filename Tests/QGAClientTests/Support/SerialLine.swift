@@ -106,7 +106,7 @@ struct PseudoTerminal {
 }
 
 /// `close(2)`, under a name no type member shadows.
-func closeDescriptor(_ descriptor: CInt) {
+private func closeDescriptor(_ descriptor: CInt) {
     _ = close(descriptor)
 }
 

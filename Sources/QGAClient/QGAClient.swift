@@ -179,6 +179,18 @@ public final class QGAClient: Sendable {
     ) async throws
         -> JSONValue
     {
+        try await execute(name, arguments: arguments, timeout: timeout, cancellable: true)
+    }
+
+    /// Runs a command; with `cancellable` false, the task's cancellation neither stops it before
+    /// it is sent nor ends the wait for its reply (only its time limit does). That is for what
+    /// must happen even when the caller gave up: thawing frozen filesystems, closing a handle.
+    func execute(
+        _ name: String,
+        arguments: JSONObject?,
+        timeout: Duration?,
+        cancellable: Bool
+    ) async throws -> JSONValue {
         var command: JSONObject = ["execute": .string(name)]
         if let arguments { command["arguments"] = .object(arguments) }
         var encoded: [UInt8] = []
@@ -187,15 +199,16 @@ public final class QGAClient: Sendable {
 
         await turns.enter()
         defer { turns.leave() }
-        try Task.checkCancellation()
-        if try await mustSynchronize() { try await synchronize(limit: nil) }
+        if cancellable { try Task.checkCancellation() }
+        if try await mustSynchronize() { try await synchronize(limit: nil, cancellable: cancellable) }
 
         if QGATimeouts.commandsWithoutReply.contains(name) {
             try await handler.eventLoop.flatSubmit { [handler] in handler.value.sendWithoutReply(bytes) }.get()
             return .object([:])
         }
         let limit = timeout ?? configuration.timeouts.timeout(for: name)
-        let reply = try await wait(for: "the reply to \(name)", command: name, limit: limit) { handler in
+        let reply = try await wait(for: "the reply to \(name)", command: name, limit: limit, cancellable: cancellable) {
+            handler in
             handler.sendAwaitingReply(bytes)
         }
         guard let object = reply.objectValue else {
@@ -232,7 +245,21 @@ public final class QGAClient: Sendable {
     ) async throws
         -> Command.Response
     {
-        let reply = try await execute(Command.name, arguments: command.arguments, timeout: timeout)
+        try await execute(command, timeout: timeout, cancellable: true)
+    }
+
+    /// Runs a typed command; `cancellable` as in ``execute(_:arguments:timeout:cancellable:)``.
+    func execute<Command: QMPCommand>(
+        _ command: Command,
+        timeout: Duration?,
+        cancellable: Bool
+    ) async throws -> Command.Response {
+        let reply = try await execute(
+            Command.name,
+            arguments: command.arguments,
+            timeout: timeout,
+            cancellable: cancellable
+        )
         do {
             return try Command.Response(json: reply, path: QMPPath(["return"]))
         } catch {
@@ -250,7 +277,7 @@ public final class QGAClient: Sendable {
     public func synchronize(timeout: Duration? = nil) async throws {
         await turns.enter()
         defer { turns.leave() }
-        try await synchronize(limit: timeout)
+        try await synchronize(limit: timeout, cancellable: true)
     }
 
     private func mustSynchronize() async throws -> Bool {
@@ -260,25 +287,28 @@ public final class QGAClient: Sendable {
         }
     }
 
-    private func synchronize(limit: Duration?) async throws {
+    private func synchronize(limit: Duration?, cancellable: Bool) async throws {
         // Random, so that the reply to an earlier sync that gave up can never pass for this one's;
         // within 2^53 so that any JSON reader keeps it exact.
         let id = Int64.random(in: 1..<(1 << 53))
         _ = try await wait(
             for: "the reply to guest-sync-delimited",
             command: "guest-sync-delimited",
-            limit: limit ?? configuration.timeouts.synchronization
+            limit: limit ?? configuration.timeouts.synchronization,
+            cancellable: cancellable
         ) { handler in
             handler.synchronize(id: id).map { JSONValue.null }
         }
         logger.trace("synchronised with the guest agent", metadata: ["id": "\(id)"])
     }
 
-    /// Starts a wait on the event loop and bounds it by `limit` and by the task's cancellation.
+    /// Starts a wait on the event loop and bounds it by `limit` and, when `cancellable`, by the
+    /// task's cancellation.
     private func wait(
         for what: String,
         command: String,
         limit: Duration,
+        cancellable: Bool,
         _ start: @escaping @Sendable (QGAChannelHandler) -> EventLoopFuture<JSONValue>
     ) async throws -> JSONValue {
         let handler = self.handler
@@ -304,6 +334,9 @@ public final class QGAClient: Sendable {
             future.whenComplete { _ in deadline.cancel() }
             return future
         }
+        // An event loop future's wait does not end when the task is cancelled: only the limit
+        // ends it then.
+        guard cancellable else { return try await reply.get() }
         return try await withTaskCancellationHandler {
             try await reply.get()
         } onCancel: {

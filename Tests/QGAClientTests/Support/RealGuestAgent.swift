@@ -36,9 +36,12 @@ struct RealGuestAgent {
         throw SetupError("qemu-ga is missing: run scripts/install-qemu-ga (scripts/test does), or set QEMU_GA_BINARY")
     }
 
-    /// Starts an agent, runs `body` with it, and ends the agent by its pid and removes its
-    /// directory, also when `body` throws.
-    static func with<Result>(_ body: (RealGuestAgent) async throws -> Result) async throws -> Result {
+    /// Starts an agent that also blocks `alsoBlocked`, runs `body` with it, and ends the agent by
+    /// its pid and removes its directory, also when `body` throws.
+    static func with<Result>(
+        alsoBlocking alsoBlocked: [String] = [],
+        _ body: (RealGuestAgent) async throws -> Result
+    ) async throws -> Result {
         let binary = try binary()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("swift-qmp-qga-\(UUID().uuidString.prefix(8))")
@@ -51,7 +54,7 @@ struct RealGuestAgent {
             "-m", "unix-listen", "-p", agent.socketPath, "-t", directory.path,
             "-f", directory.appendingPathComponent("qga.pid").path,
             "-l", directory.appendingPathComponent("qga.log").path,
-            "-b", blockedCommands.joined(separator: ","),
+            "-b", (blockedCommands + alsoBlocked).joined(separator: ","),
         ]
         try process.run()
         defer {

@@ -109,7 +109,10 @@ extension QGAClient {
     ///   - input: bytes for its standard input; `nil` gives it none.
     ///   - captureOutput: whether the agent collects standard output and error. The agent keeps
     ///     at most ``execOutputLimit`` bytes of each and says when it dropped the rest.
-    ///   - timeout: how long to wait for the program to end; `nil` waits as long as it runs.
+    ///   - timeout: how long to wait for the program to end; `nil` waits as long as it runs. A
+    ///     status read under way when it runs out is finished first, since giving up on it could
+    ///     throw away the final status it brings. Cancelling the task, too, stops the waiting,
+    ///     not the program.
     /// - Throws: `QMPError` with code `invalidArguments`, before anything runs, when output is
     ///   captured and ``Configuration/maximumReplySize`` is below ``execReplySizeNeeded`` (the
     ///   default is above it): the reply with the output would be refused and its status lost.
@@ -145,7 +148,7 @@ extension QGAClient {
         let pid = Int(started.pid)
         var poll = ExecPolling()
         while true {
-            let status = try await readExecStatus(pid: pid, path: path, timeout: timeout, deadline: deadline)
+            let status = try await readExecStatus(pid: pid, path: path)
             if status.exited { return try Self.result(of: status, pid: pid, path: path) }
             let pause = poll.next()
             if let deadline, let timeout {
@@ -160,26 +163,14 @@ extension QGAClient {
 
     /// Reads the status of `pid`, again when a read fails on the way back, and tells a final
     /// status that such a read consumed from an agent that never knew the pid.
-    private func readExecStatus(
-        pid: Int,
-        path: String,
-        timeout: Duration?,
-        deadline: ContinuousClock.Instant?
-    ) async throws -> GuestExecStatus {
-        let standardLimit =
-            configuration.timeouts.overrides[GuestExecStatusCommand.name] ?? configuration.timeouts.standard
+    ///
+    /// A read is never cut short by the caller's timeout: a read given up on is a read whose
+    /// reply, the final status perhaps, is lost.
+    private func readExecStatus(pid: Int, path: String) async throws -> GuestExecStatus {
+        let limit = configuration.timeouts.overrides[GuestExecStatusCommand.name] ?? configuration.timeouts.standard
         var lostRead: (any Error)?
         var attempts = 0
         while true {
-            var limit = standardLimit
-            if let deadline {
-                let remaining = deadline - ContinuousClock.now
-                guard remaining > .zero else {
-                    if let lostRead { throw QGAExecError.statusUnavailable(pid: pid, path: path, underlying: lostRead) }
-                    throw QGAExecError.timedOut(pid: pid, path: path, after: timeout ?? .zero)
-                }
-                limit = min(limit, remaining)
-            }
             attempts += 1
             do {
                 return try await execute(GuestExecStatusCommand(pid: Int64(pid)), timeout: limit)

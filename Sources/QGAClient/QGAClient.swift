@@ -45,7 +45,11 @@ public final class QGAClient: Sendable {
         public var syncPolicy: SyncPolicy
         /// The longest reply read. A longer one fails its command and is dropped up to the next
         /// sync; the client stays usable. The default holds the agent's largest file read
-        /// (48 MiB, base64 encoded) with room for the JSON around it.
+        /// (48 MiB, base64 encoded) with room for the JSON around it, and so also the final
+        /// status of a program whose two output streams the agent kept in full
+        /// (``QGAClient/execReplySizeNeeded``). Below that, `exec` refuses to start a program
+        /// with captured output: the agent reports a final status only once, and a refused
+        /// reply would lose it.
         public var maximumReplySize: Int
         /// How long connecting may take.
         public var connectTimeout: Duration

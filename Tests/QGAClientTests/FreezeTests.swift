@@ -10,16 +10,17 @@ import Testing
 struct FreezeTests {
     struct BodyFailed: Error, Equatable {}
 
-    /// A fake agent that freezes and thaws; the thaw answers `thaw` after `thawDelay`.
+    /// A fake agent that freezes (or, unless `freezeAnswers`, never answers the freeze) and
+    /// thaws; the thaw answers `thaw` after `thawDelay`.
     static func withFreezingAgent(
-        freezeDelay: Duration = .zero,
+        freezeAnswers: Bool = true,
         thaw: JSONValue = ["return": 2],
         thawDelay: Duration = .zero,
         _ body: (FakeAgent, QGAClient) async throws -> Void
     ) async throws {
         try await FakeAgent.with(answering: { name, _ in
             switch name {
-            case "guest-fsfreeze-freeze", "guest-fsfreeze-freeze-list": .reply(["return": 2], after: freezeDelay)
+            case "guest-fsfreeze-freeze", "guest-fsfreeze-freeze-list": freezeAnswers ? .reply(["return": 2]) : .nothing
             case "guest-fsfreeze-thaw": .reply(thaw, after: thawDelay)
             default: .reply(["error": ["class": "CommandNotFound", "desc": .string("unexpected \(name)")]])
             }
@@ -94,7 +95,7 @@ struct FreezeTests {
 
     @Test("a task cancelled while the freeze is under way thaws, since the agent may have frozen")
     func thawsWhenCancelledDuringFreeze() async throws {
-        try await Self.withFreezingAgent(freezeDelay: .milliseconds(300)) { agent, client in
+        try await Self.withFreezingAgent(freezeAnswers: false) { agent, client in
             let task = Task {
                 try await client.withFrozenFilesystems { Issue.record("the body ran after a cancelled freeze") }
             }

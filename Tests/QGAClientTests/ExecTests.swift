@@ -178,7 +178,7 @@ struct ExecTests {
         try await FakeAgent.with(answering: { name, index in
             switch (name, index) {
             case ("guest-exec", _): .reply(Self.started)
-            case ("guest-exec-status", 1): .bytes(Array(#"{"return": {"exited": fal"#.utf8) + [0x0A, 0x7D, 0x0A])
+            case ("guest-exec-status", 1): .bytes(Array(#"{"return": {"exited": tru}}"#.utf8) + [0x0A])
             default: .reply(Self.finished)
             }
         }) { agent in

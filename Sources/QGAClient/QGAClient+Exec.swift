@@ -105,7 +105,8 @@ extension QGAClient {
     /// - Parameters:
     ///   - path: the program, as the guest finds it (a full path is safest).
     ///   - arguments: its arguments, without the program's name.
-    ///   - environment: its environment as `NAME=value` entries; `nil` leaves the agent's.
+    ///   - environment: its whole environment as `NAME=value` entries (nothing of the agent's
+    ///     is kept, `PATH` included); `nil` gives it the agent's.
     ///   - input: bytes for its standard input; `nil` gives it none.
     ///   - captureOutput: whether the agent collects standard output and error. The agent keeps
     ///     at most ``execOutputLimit`` bytes of each and says when it dropped the rest.

@@ -64,6 +64,28 @@ struct FileTransferTests {
         }
     }
 
+    @Test("an empty file is copied both ways, with the SHA-256 of nothing")
+    func emptyFile() async throws {
+        let local = try TemporaryDirectory()
+        let source = local.url.appendingPathComponent("empty")
+        let back = local.url.appendingPathComponent("back")
+        try Data().write(to: source)
+        try await RealGuestAgent.with { agent in
+            let guestPath = agent.directory.appendingPathComponent("empty").path
+            try await QGAClient.withConnection(to: .unixSocket(path: agent.socketPath)) { client in
+                let sent = try await client.copyToGuest(from: source.path, to: guestPath)
+                let received = try await client.copyFromGuest(from: guestPath, to: back.path)
+                for result in [sent, received] {
+                    #expect(result.totalBytes == 0 && result.bytesTransferred == 0)
+                    #expect(result.sha256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+                    #expect(result.checksumVerified)
+                }
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: guestPath)).isEmpty)
+            #expect(try Data(contentsOf: back).isEmpty)
+        }
+    }
+
     @Test("a copy to the guest cancelled midway resumes from the offset reached and completes")
     func resumeToGuest() async throws {
         let local = try TemporaryDirectory()

@@ -177,6 +177,10 @@ let package = Package(
                 "QEMULauncher",
                 "QMPHistory",
                 "CLineEditor",
+                // The guest agent's bindings are small (its schema has a few dozen commands), unlike
+                // QMP's, which scripts/check-tool-graph keeps out.
+                "QGA",
+                "QGAClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -190,7 +194,7 @@ let package = Package(
         .executableTarget(
             name: "qmp-bench",
             dependencies: [
-                "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QMP",
+                "QMPCore", "QMPClient", "QMPServer", "QMPSimulator", "QEMULauncher", "QMP", "QGAClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -254,7 +258,7 @@ let package = Package(
         ),
         .testTarget(
             name: "QMPToolTests",
-            dependencies: ["QMPTool", "QMPClient", "QMPCore", "QMPServer", "QMPSimulator", "QAPI", "QMPHistory"],
+            dependencies: ["QMPTool", "QMPClient", "QMPCore", "QMPServer", "QMPSimulator", "QAPI", "QMPHistory", "QGA"],
             exclude: ["Snapshots"]
         ),
         .testTarget(

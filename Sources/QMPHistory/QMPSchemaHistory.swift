@@ -108,7 +108,9 @@ public struct QMPSchemaHistory: Sendable {
     /// Every named type, by name.
     public let types: [String: Entry]
 
-    init(parsing text: String) {
+    /// Reads a history that qapi-swift generated: ``shared``'s, or the guest agent's
+    /// (`QGABindings.schemaHistory` of the `QGA` target).
+    public init(parsing text: String) {
         let document: JSONObject
         do {
             document = try JSONValue(parsing: text).object(at: QMPPath())

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import NIOConcurrencyHelpers
 import QAPI
+import QGAClient
 import QMPClient
 import QMPCore
 
@@ -52,6 +53,7 @@ struct ShellCommand: AsyncParsableCommand {
               qmp shell --launch --machine q35
               qmp shell -H /tmp/qmp.sock          (HMP: 'info block', 'cpu 1')
               qmp shell                           (a simulated QEMU, no installation needed)
+              qmp shell --agent /tmp/qga.sock     (a guest agent: qemu-ga's commands)
 
             In the shell:
               (QEMU) query-status
@@ -63,6 +65,17 @@ struct ShellCommand: AsyncParsableCommand {
               (QEMU) help BlockDeviceInfo
               (QEMU) stpo
               error: QEMU 7.2.22 has no command 'stpo'; did you mean stop?
+
+            With --agent, ADDRESS is a guest agent's socket: the lines are agent commands, checked, \
+            completed and explained from the schema of the agent's release, which qmp knows \
+            (QEMU 1.4 on); there are no events, transactions or out-of-band commands.
+
+            In the agent shell:
+              (QGA) guest-ping
+              {"return": {}}
+              (QGA) guest-file-open path=/etc/hostname mdoe=r
+              error: qemu-ga 7.2.22 has no argument 'mdoe' of 'guest-file-open'; did you mean mode?
+              (QGA) help guest-exec
             """
     )
 
@@ -70,6 +83,14 @@ struct ShellCommand: AsyncParsableCommand {
 
     @Flag(name: [.customShort("H"), .long], help: "HMP mode: send each line to human-monitor-command.")
     var hmp = false
+
+    @Flag(
+        help: """
+            Talk to the guest agent (qemu-ga) at ADDRESS: its commands, completion and help from \
+            the agent's schema, no events or transactions.
+            """
+    )
+    var agent = false
 
     @Flag(name: [.customShort("p"), .long], help: "Pretty-print replies (always on at a terminal).")
     var pretty = false
@@ -101,6 +122,16 @@ struct ShellCommand: AsyncParsableCommand {
         if connection.launch && address != nil {
             throw ConnectionOptions.addressWithLaunch
         }
+        if agent {
+            guard !connection.launch, !hmp else {
+                throw ValidationError("--agent talks to a guest agent: it goes with neither --launch nor -H")
+            }
+            guard address != nil else {
+                throw ValidationError(
+                    "--agent expects the ADDRESS of the agent's socket (a Unix socket path or HOST:PORT)"
+                )
+            }
+        }
     }
 
     func run() async throws {
@@ -119,9 +150,37 @@ struct ShellCommand: AsyncParsableCommand {
             }
         }
         let options = ShellSession.Options(mode: hmp ? .hmp : .qmp, pretty: pretty, verbose: verbose, log: log)
+        if agent, let address {
+            try await runWithAgent(at: address, options: options)
+            return
+        }
         do {
             try await connection.withClient(address: address) { client in
                 try await ShellSession(client: client, options: options).run()
+            }
+        } catch {
+            throw failure(reporting: error)
+        }
+    }
+}
+
+extension ShellCommand {
+    /// The shell for the guest agent at `address`.
+    func runWithAgent(at address: String, options: ShellSession.Options) async throws {
+        // Replies wait as long as --timeout says; syncs and quick commands keep the agent's own
+        // short limits, so that an agent that is not there is noticed at once.
+        let configuration = QGAClient.Configuration(
+            timeouts: QGATimeouts(
+                standard: connection.commandTimeout,
+                long: max(connection.commandTimeout, .seconds(300))
+            ),
+            connectTimeout: .seconds(min(connection.timeout, 30))
+        )
+        do {
+            let parsed = try QMPAddress(parsing: address)
+            try refuseNonSocket(parsed)
+            try await QGAClient.withConnection(to: parsed, configuration: configuration) { client in
+                try await AgentShellSession(client: client, address: address, options: options).run()
             }
         } catch {
             throw failure(reporting: error)

@@ -26,6 +26,10 @@ struct HelpSnapshotTests {
         ("qmp-schema-compare", SchemaCommand.Compare.self),
         ("qmp-mock", MockCommand.self),
         ("qmp-record", RecordCommand.self),
+        ("qmp-ga", GuestAgentCommand.self),
+        // The actions of `qmp ga` are parsed as commands of their own, after the ADDRESS.
+        ("qmp-ga-ping", GuestAgentPing.self),
+        ("qmp-ga-info", GuestAgentInfo.self),
     ]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
@@ -35,7 +39,9 @@ struct HelpSnapshotTests {
     @Test("every subcommand's help matches its snapshot", arguments: commands.map(\.0))
     func help(name: String) throws {
         let command = try #require(Self.commands.first { $0.0 == name }?.1)
-        let text = QMPCommand.helpMessage(for: command, columns: 100)
+        let text =
+            command is any GuestAgentAction.Type
+            ? command.helpMessage(columns: 100) : QMPCommand.helpMessage(for: command, columns: 100)
         let file = Self.directory.appendingPathComponent("\(name).txt")
         if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] != nil {
             try text.write(to: file, atomically: true, encoding: .utf8)

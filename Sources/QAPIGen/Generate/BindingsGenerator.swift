@@ -110,6 +110,13 @@ public struct BindingsGenerator: Sendable {
                     source: sourceDescription
                 )
             ] : [:]
+        if kind == .guestAgent {
+            // Beside the bindings: what `qmp shell --agent` completes and explains from.
+            files["SchemaHistory.swift"] = SchemaHistoryWriter(merged: merged, inferred: inferred).renderForAgent(
+                source: sourceDescription,
+                indexName: indexName
+            )
+        }
         return Output(
             files: files,
             historyFiles: history,

@@ -91,7 +91,8 @@ struct ShellCompleter: Sendable {
                 if case .command = entry.metaType { return entry.name }
                 return nil
             }
-            candidates = (commands + Self.builtins).filter { $0.hasPrefix(word) }.sorted()
+            let builtins = context.mode == .agent ? ["help"] : Self.builtins
+            candidates = (commands + builtins).filter { $0.hasPrefix(word) }.sorted()
         case .helpTopic:
             let topics = schema.entries.compactMap { entry -> String? in
                 switch entry.metaType {
@@ -139,7 +140,7 @@ struct ShellCompleter: Sendable {
     }
 
     private func target(of line: String, context: Context) -> Target {
-        guard context.mode == .qmp, !line.hasPrefix("{"), line.first.map({ !$0.isWhitespace }) ?? true else {
+        guard context.mode != .hmp, !line.hasPrefix("{"), line.first.map({ !$0.isWhitespace }) ?? true else {
             return .nothing
         }
         let word = Self.currentWord(line)

@@ -16,6 +16,8 @@ struct ShellHelp: Sendable {
     /// The server's version, when its greeting gave one.
     var version: QEMUVersion? = nil
     var history: QMPSchemaHistory = .shared
+    /// Whether the server takes `transaction` (a guest agent does not).
+    var hasTransactions = true
 
     /// `help`: the commands this QEMU has, and what the shell itself understands.
     func overview(width: Int = 80) -> String {
@@ -31,7 +33,11 @@ struct ShellHelp: Sendable {
             "  help TYPE                 members of a type, values of an enum, branches of a union",
             "  COMMAND key=value ...     run a command; dotted keys nest (a.b=1 is {\"a\":{\"b\":1}})",
             "  {\"execute\": ...}          a JSON command, sent as written",
-            "  transaction( ... )        collect actions, one per line, send them on ')'",
+        ]
+        if hasTransactions {
+            lines.append("  transaction( ... )        collect actions, one per line, send them on ')'")
+        }
+        lines += [
             "  Tab completes names, arguments and values; Ctrl-R searches the history;",
             "  a line ending in \\ or with an open bracket continues; Ctrl-D leaves.",
         ]
@@ -60,7 +66,7 @@ struct ShellHelp: Sendable {
         if !entry.features.isEmpty {
             lines.append("features: \(entry.features.joined(separator: ", "))")
         }
-        lines += Self.availability(of: name)
+        lines += Self.availability(of: name, history: history)
         return lines.joined(separator: "\n")
     }
 

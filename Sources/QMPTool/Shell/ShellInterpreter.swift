@@ -10,6 +10,8 @@ struct ShellInterpreter: Sendable {
         case qmp
         /// Every line goes to `human-monitor-command`.
         case hmp
+        /// Guest agent commands in qmp-shell syntax: no transactions, no out-of-band.
+        case agent
     }
 
     /// What to do after a line.
@@ -45,7 +47,11 @@ struct ShellInterpreter: Sendable {
     var prompt: String {
         if !pending.isEmpty { return "...... " }
         if transaction != nil { return "TRANS> " }
-        return mode == .hmp ? "(HMP) " : "(QEMU) "
+        switch mode {
+        case .qmp: return "(QEMU) "
+        case .hmp: return "(HMP) "
+        case .agent: return "(QGA) "
+        }
     }
 
     var isInTransaction: Bool { transaction != nil }
@@ -140,6 +146,9 @@ struct ShellInterpreter: Sendable {
             return .help(topic: words.count == 2 ? words[1] : nil)
         }
         if words.first == "transaction(" {
+            guard mode != .agent else {
+                throw CommandLineError(message: "the guest agent has no transactions")
+            }
             transaction = []
             words.removeFirst()
         }

@@ -30,6 +30,8 @@ struct QMPBench: AsyncParsableCommand {
     )
 
     @Option(help: "The peer benchmarks' directory.") var peers: String = "../shared/bench-peers"
+    @Option(help: "The repository's own peers (qga_copy.py), Benchmarks/peers of the package by default.")
+    var agentPeers: String = QMPBench.packagePeers
     @Option(help: "Repetitions per figure (the median is reported).") var reps: Int = 5
     @Option(
         help: """
@@ -57,6 +59,7 @@ struct QMPBench: AsyncParsableCommand {
     /// The groups of figures, for `--only` while working on one of them.
     enum Figure: String, CaseIterable, ExpressibleByArgument {
         case sequential, pipelined, schema, oneshot, simulator, events, connections
+        case agentCopy = "agent-copy"
     }
 
     func runs(_ figure: Figure) -> Bool { only.isEmpty || only.contains(figure) }
@@ -170,6 +173,8 @@ struct QMPBench: AsyncParsableCommand {
         if runs(.events) { try await events(table: &table) }
         try Task.checkCancellation()
         if runs(.connections) { try await manyConnections(table: &table) }
+        try Task.checkCancellation()
+        if runs(.agentCopy) { try await agentCopy(table: &table) }
         print(json ? table.jsonLines() : table.render())
     }
 

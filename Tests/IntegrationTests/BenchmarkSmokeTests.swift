@@ -26,6 +26,8 @@ struct BenchmarkSmokeTests {
             "pipelined query-status, OOB negotiated, 8 in flight", "JSON reader, 207 KB schema reply",
             "typed decode of the schema reply (reader + bindings)", "events from the simulator consumed by the client",
             "one-shot `qmp exec … query-status` wall",
+            "guest agent: 1 MiB copied out of the guest, throughput",
+            "guest agent: 1 MiB copied out of the guest, client CPU",
         ] {
             #expect(figures.contains(expected), "no row for \(expected): \(output.stdout)\n\(output.stderr)")
         }

@@ -183,6 +183,8 @@ let package = Package(
                 "QGAClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                // IOError: how a local file's failure reaches `qmp ga cp`.
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -19,7 +19,7 @@ import Darwin
 struct GuestAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ga",
-        abstract: "Talk to a QEMU guest agent (qemu-ga): ping, info.",
+        abstract: "Talk to a QEMU guest agent (qemu-ga): ping, info, exec, cp.",
         usage: "qmp ga ADDRESS ACTION [options] [arguments]",
         discussion: """
             ADDRESS is the host side of the agent's channel: a Unix socket path (QEMU's \
@@ -30,16 +30,21 @@ struct GuestAgentCommand: AsyncParsableCommand {
             Actions:
               ping         Check that the agent answers (--wait: until it does).
               info         The guest's OS, host name, time, network, users, disks.
+              exec -- CMD  Run a program in the guest; its exit code becomes qmp's.
+              cp SRC DST   Copy a file into or out of the guest (guest:PATH is its side).
 
             Examples:
               qmp ga /tmp/qga.sock ping
               qmp ga /tmp/qga.sock ping --wait 30
               qmp ga /tmp/qga.sock info
               qmp ga /tmp/qga.sock info --json
+              qmp ga /tmp/qga.sock exec -- uname -a
+              qmp ga /tmp/qga.sock cp guest:/etc/os-release /tmp/os-release
 
             'qmp ga ADDRESS ACTION --help' shows an action's options. Exit codes: 0 success; \
             1 the agent refused the command (class and description on stderr); 3 no agent \
-            answered at ADDRESS, within the time allowed; 64 bad command line.
+            answered at ADDRESS, within the time allowed; 64 bad command line. exec exits with \
+            the program's own code.
             """
     )
 
@@ -53,6 +58,8 @@ struct GuestAgentCommand: AsyncParsableCommand {
     static let actions: [(name: String, type: any GuestAgentAction.Type)] = [
         ("ping", GuestAgentPing.self),
         ("info", GuestAgentInfo.self),
+        ("exec", GuestAgentExec.self),
+        ("cp", GuestAgentCopy.self),
     ]
 
     func run() async throws {
@@ -98,6 +105,11 @@ extension GuestAgentAction {
     /// Parses `arguments` as this action's and runs it. Help and parse errors come out as
     /// ArgumentParser prints them for a command, with the action's usage.
     static func run(address: String, arguments: [String]) async throws {
+        // exec passes the words after its options through, a leading --help among them.
+        if let first = arguments.first, first == "--help" || first == "-h" {
+            printLine(helpMessage())
+            return
+        }
         let action: Self
         do {
             action = try parse(arguments)
@@ -245,6 +257,9 @@ struct GuestAgentInfo: GuestAgentAction {
         ("filesystems", "guest-get-fsinfo"),
     ]
 
+    // Not QGAClient.guestInfo(): --json shows the replies as the agent sent them, the text adds
+    // the agent's version and the time zone, and an agent that stops answering ends the command
+    // at once instead of each later part waiting out its own limit.
     func run(address: String) async throws {
         let replies: [String: Result<JSONValue, QMPError>]
         do {

@@ -30,6 +30,8 @@ struct HelpSnapshotTests {
         // The actions of `qmp ga` are parsed as commands of their own, after the ADDRESS.
         ("qmp-ga-ping", GuestAgentPing.self),
         ("qmp-ga-info", GuestAgentInfo.self),
+        ("qmp-ga-exec", GuestAgentExec.self),
+        ("qmp-ga-cp", GuestAgentCopy.self),
     ]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(

@@ -24,7 +24,9 @@ class Agent:
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
-        self.pending = b""
+        # A bytearray grows in place, and only what came since the last look is searched: a
+        # reply of a 4 MiB chunk arrives in hundreds of pieces.
+        self.pending = bytearray()
 
     def send(self, name, arguments=None):
         command = {"execute": name}
@@ -33,13 +35,18 @@ class Agent:
         self.sock.sendall(json.dumps(command).encode() + b"\n")
 
     def read_line(self):
-        while b"\n" not in self.pending:
+        searched = 0
+        while True:
+            end = self.pending.find(b"\n", searched)
+            if end >= 0:
+                line = bytes(self.pending[:end])
+                del self.pending[:end + 1]
+                return line
+            searched = len(self.pending)
             data = self.sock.recv(1 << 20)
             if not data:
                 raise ConnectionError("the agent closed the connection")
             self.pending += data
-        line, _, self.pending = self.pending.partition(b"\n")
-        return line
 
     def synchronize(self):
         # Anything before the 0xFF the agent writes ahead of this reply belongs to someone else,
@@ -52,7 +59,7 @@ class Agent:
                 if not data:
                     raise ConnectionError("the agent closed the connection during the sync")
                 self.pending += data
-            self.pending = self.pending[self.pending.index(b"\xff") + 1:]
+            del self.pending[:self.pending.index(b"\xff") + 1]
             reply = json.loads(self.read_line())
             if reply.get("return") == wanted:
                 return

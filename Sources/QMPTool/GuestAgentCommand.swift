@@ -75,6 +75,13 @@ struct GuestAgentCommand: AsyncParsableCommand {
                 )
             )
         }
+        if Self.actions.contains(where: { $0.name == address }), !ConnectionOptions.looksLikeAddress(address) {
+            throw failure(
+                reporting: CommandLineError(
+                    message: "expected the agent's ADDRESS before the action: qmp ga ADDRESS \(address) ..."
+                )
+            )
+        }
         guard words.count >= 2 else {
             throw failure(
                 reporting: CommandLineError(message: "expected an action after \(address): \(Self.actionList)")

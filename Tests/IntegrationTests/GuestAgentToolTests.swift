@@ -118,6 +118,7 @@ struct GuestAgentToolTests {
         let cases: [([String], String)] = [
             (["ga"], "expected the agent's ADDRESS"),
             (["ga", "/tmp/qga.sock"], "expected an action after /tmp/qga.sock: ping, info"),
+            (["ga", "info", "/tmp/qga.sock"], "expected the agent's ADDRESS before the action: qmp ga ADDRESS info"),
             (["ga", "/tmp/qga.sock", "pnig"], "'pnig' is no action of qmp ga; expected ping, info"),
             (["ga", "/tmp/qga.sock", "ping", "--wiat", "3"], "Usage: qmp ga ADDRESS ping"),
             (["ga", "/tmp/qga.sock", "info", "--timeout", "0"], "--timeout expects a positive number of seconds"),

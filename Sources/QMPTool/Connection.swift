@@ -109,7 +109,11 @@ func refuseNonSocket(_ address: QMPAddress) throws(QMPError) {
     case S_IFREG: kind = "a regular file"
     case S_IFDIR: kind = "a directory"
     case S_IFIFO: kind = "a named pipe"
-    case S_IFCHR: kind = "a character device"
+    case S_IFCHR:
+        throw QMPError(
+            code: .connectionFailed,
+            message: "\(path) is not a socket (it is a character device); write chardev:\(path) to open it as one"
+        )
     case S_IFBLK: kind = "a block device"
     default: kind = "some other kind of file"
     }

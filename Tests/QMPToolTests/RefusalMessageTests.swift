@@ -61,6 +61,13 @@ struct RefusalMessageTests {
         }
         #expect(directoryError.message == "\(directory.path) is not a socket (it is a directory)")
         #expect(throws: Never.self) { try refuseNonSocket(.unixSocket(path: directory.path + "/missing")) }
+        // A terminal or serial device is reached by saying so.
+        let device = try #require(throws: QMPError.self) { try refuseNonSocket(.unixSocket(path: "/dev/null")) }
+        #expect(
+            device.message
+                == "/dev/null is not a socket (it is a character device); write chardev:/dev/null to open it as one"
+        )
+        #expect(throws: Never.self) { try refuseNonSocket(.characterDevice(path: "/dev/null")) }
     }
 
     @Test("qmp exec against a regular file says it is not a socket, not a library error's name")

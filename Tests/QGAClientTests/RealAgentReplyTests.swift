@@ -71,6 +71,46 @@ struct RealAgentReplyTests {
         }
     }
 
+    /// Encodes `raw` through `type`'s reply binding and back to JSON.
+    static func typedJSON<Command: QMPCommand>(of raw: JSONValue, as type: Command.Type) throws -> JSONValue {
+        try Command.Response(json: raw, path: QMPPath(["return"])).json
+    }
+
+    @Test("every command of the agent that takes no arguments and only reads answers in a shape its binding keeps")
+    func everyQueryRoundTrips() async throws {
+        // The commands that read and need nothing: every binding whose name says it gets,
+        // reads or reports, and whose arguments are all optional.
+        let queries = QGABindings.commands.filter { name, _ in
+            ["guest-get-", "guest-network-get-", "guest-info", "guest-ping", "guest-fsfreeze-status"]
+                .contains { name.hasPrefix($0) }
+        }
+        #expect(queries.count >= 15)
+        try await RealGuestAgent.with { agent in
+            try await QGAClient.withConnection(to: .unixSocket(path: agent.socketPath)) { client in
+                var answered: [String] = []
+                for (name, type) in queries.sorted(by: { $0.key < $1.key }) {
+                    let raw: JSONValue
+                    do {
+                        raw = try await client.execute(name)
+                    } catch let error as QMPError where error.code == .commandFailed {
+                        // Commands of other guest OSes, and ones a host without the hardware
+                        // refuses: the agent's own refusal, not a binding's business.
+                        continue
+                    }
+                    answered.append(name)
+                    // Every member the agent sent comes back, typed or kept as unknown.
+                    #expect(try Self.typedJSON(of: raw, as: type) == raw, "\(name)")
+                }
+                print(
+                    "typed agent bindings on this host's qemu-ga: \(answered.count) of \(queries.count) queries answered"
+                )
+                // The agent on a Linux host answers most of them.
+                #expect(answered.count >= 10, "\(answered)")
+                #expect(answered.contains("guest-get-osinfo") && answered.contains("guest-network-get-interfaces"))
+            }
+        }
+    }
+
     @Test("an error of the agent is a commandFailed error with its class and description")
     func agentError() async throws {
         try await RealGuestAgent.with { agent in

@@ -75,8 +75,9 @@ public enum QGAFileTransfer {
         public var bytesTransferred: Int64
         /// The size of the file.
         public var totalBytes: Int64
-        /// The SHA-256 of the whole source file, in lowercase hexadecimal as `sha256sum` writes it.
-        public var sha256: String
+        /// The SHA-256 of the whole source file, in lowercase hexadecimal as `sha256sum` writes it;
+        /// `nil` when the copy was not checked (hashing is most of a copy's own CPU time).
+        public var sha256: String?
         /// Whether the destination was read back and had the same SHA-256.
         public var checksumVerified: Bool
         /// Where this call began: ``Options/resumeFrom``, or 0.
@@ -85,7 +86,7 @@ public enum QGAFileTransfer {
         public init(
             bytesTransferred: Int64,
             totalBytes: Int64,
-            sha256: String,
+            sha256: String?,
             checksumVerified: Bool,
             resumedFrom: Int64
         ) {
@@ -162,7 +163,7 @@ extension QGAClient {
         let offset = options.resumeFrom ?? 0
         let io = NonBlockingFileIO(threadPool: .singleton)
         let (size, sourceHash) = try await io.withFileHandle(_deprecatedPath: localPath, mode: .read) {
-            local -> (Int64, String) in
+            local -> (Int64, String?) in
             let size = try await io.readFileSize(fileHandle: local)
             guard (0...size).contains(offset) else {
                 throw QGAFileTransferError.cannotResume(
@@ -170,8 +171,12 @@ extension QGAClient {
                     reason: "\(localPath) has \(size) bytes"
                 )
             }
-            var hasher = SHA256()
-            try await Self.hashLocal(local, upTo: offset, chunkSize: chunkSize, io: io, into: &hasher)
+            var hasher: SHA256? = nil
+            if options.verifiesChecksum {
+                var prefix = SHA256()
+                try await Self.hashLocal(local, upTo: offset, chunkSize: chunkSize, io: io, into: &prefix)
+                hasher = prefix
+            }
             var position = offset
             try await withGuestFile(guestPath, mode: offset > 0 ? "r+b" : "wb") { handle in
                 if offset > 0 {
@@ -193,7 +198,7 @@ extension QGAClient {
                         allocator: ByteBufferAllocator()
                     )
                     guard chunk.readableBytes > 0 else { break }
-                    chunk.withUnsafeReadableBytes { hasher.update($0) }
+                    if hasher != nil { chunk.withUnsafeReadableBytes { hasher?.update($0) } }
                     let written = try await execute(
                         GuestFileWriteCommand(
                             handle: handle,
@@ -213,9 +218,9 @@ extension QGAClient {
                     progress?(QGAFileTransfer.Progress(bytesTransferred: position, totalBytes: size))
                 }
             }
-            return (position, hasher.finalizeHex())
+            return (position, hasher?.finalizeHex())
         }
-        if options.verifiesChecksum {
+        if let sourceHash {
             let guestHash = try await hashGuestFile(guestPath, chunkSize: chunkSize)
             guard guestHash == sourceHash else {
                 throw QGAFileTransferError.checksumMismatch(path: guestPath, source: sourceHash, destination: guestHash)
@@ -235,9 +240,9 @@ extension QGAClient {
     ///
     /// The local file is created or, unless resuming, truncated; when resuming it is cut to
     /// ``QGAFileTransfer/Options/resumeFrom`` bytes and the rest appended. The guest's checksum
-    /// is that of the bytes the agent sent; when resuming with the check on, the guest file's
-    /// first part is read once more for it (with the check off, the hash takes the local
-    /// file's first part instead). The local file is read back from disk for its own checksum.
+    /// is that of the bytes the agent sent; when resuming, the guest file's first part is read
+    /// once more for it. The local file is read back from disk for its own checksum. With the
+    /// check off nothing is hashed.
     /// The agent's file handle is closed whatever happens, also when the task is cancelled.
     ///
     /// - Parameters:
@@ -260,7 +265,7 @@ extension QGAClient {
             flags: O_CREAT,
             mode: S_IRUSR | S_IWUSR | S_IRGRP | S_IROTH
         )
-        var hasher = SHA256()
+        var hasher: SHA256? = options.verifiesChecksum ? SHA256() : nil
         // The guest file first: a local file is cut only once there is something to copy.
         let size = try await withGuestFile(guestPath, mode: "rb") { handle -> Int64 in
             let guestSize = try await seek(handle, to: 0, from: .end)
@@ -281,12 +286,9 @@ extension QGAClient {
                 }
                 try await io.changeFileSize(fileHandle: local, size: offset)
                 if offset > 0 {
-                    if options.verifiesChecksum {
-                        try await hashGuest(handle, path: guestPath, upTo: offset, chunkSize: chunkSize, into: &hasher)
-                    } else {
-                        try await io.withFileHandle(_deprecatedPath: localPath, mode: .read) { prefix in
-                            try await Self.hashLocal(prefix, upTo: offset, chunkSize: chunkSize, io: io, into: &hasher)
-                        }
+                    if var prefix = hasher {
+                        try await hashGuest(handle, path: guestPath, upTo: offset, chunkSize: chunkSize, into: &prefix)
+                        hasher = prefix
                     }
                     _ = try await seek(handle, to: offset, from: .set)
                 }
@@ -301,7 +303,7 @@ extension QGAClient {
                         )
                     }
                     if !bytes.isEmpty {
-                        hasher.update(bytes)
+                        hasher?.update(bytes)
                         try await io.write(fileHandle: local, toOffset: position, buffer: ByteBuffer(bytes: bytes))
                         position += Int64(bytes.count)
                         progress?(
@@ -313,8 +315,8 @@ extension QGAClient {
                 return position
             }
         }
-        let sourceHash = hasher.finalizeHex()
-        if options.verifiesChecksum {
+        let sourceHash = hasher?.finalizeHex()
+        if let sourceHash {
             let localHash = try await io.withFileHandle(_deprecatedPath: localPath, mode: .read) { local in
                 var hasher = SHA256()
                 try await Self.hashLocal(local, upTo: nil, chunkSize: chunkSize, io: io, into: &hasher)

@@ -385,7 +385,7 @@ final class ProgressBar: Sendable {
     func finish(_ result: QGAFileTransfer.Result, elapsed: Duration) {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let rate = seconds > 0 ? Double(result.bytesTransferred) / seconds : 0
-        let check = result.checksumVerified ? "SHA-256 verified" : "SHA-256 \(result.sha256), not verified"
+        let check = result.checksumVerified ? "SHA-256 verified" : "not verified"
         let resumed = result.resumedFrom > 0 ? ", resumed at byte \(result.resumedFrom)" : ""
         writeAll(
             Array(

@@ -60,6 +60,15 @@ struct FileTransferTests {
                 #expect(received.sha256 == expectedHash)
                 #expect(received.checksumVerified)
                 #expect(try Data(contentsOf: back) == Data(Self.contents))
+
+                // Unchecked copies hash nothing, and say so.
+                let unchecked = QGAFileTransfer.Options(chunkSize: Self.chunkSize, verifiesChecksum: false)
+                try FileManager.default.removeItem(at: back)
+                let quick = try await client.copyFromGuest(from: guestPath, to: back.path, options: unchecked)
+                #expect(quick.sha256 == nil && !quick.checksumVerified)
+                #expect(try Data(contentsOf: back) == Data(Self.contents))
+                let quickOut = try await client.copyToGuest(from: source.path, to: guestPath, options: unchecked)
+                #expect(quickOut.sha256 == nil && !quickOut.checksumVerified)
             }
         }
     }

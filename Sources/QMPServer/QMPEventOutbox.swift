@@ -27,6 +27,8 @@ final class QMPEventOutbox: Sendable {
         var accepting = false
         /// Events dropped because the client's backlog was full, not yet reported.
         var dropped = 0
+        /// Events dropped over the connection's life.
+        var droppedTotal = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -54,6 +56,7 @@ final class QMPEventOutbox: Sendable {
                 let grown = min(wanted, limit - state.inFlight)
                 guard grown >= needed, usage.reserve(grown - capacity) else {
                     state.dropped += 1
+                    state.droppedTotal += 1
                     usage.droppedEvent()
                     return false
                 }
@@ -106,6 +109,11 @@ final class QMPEventOutbox: Sendable {
                 state.bytes = nil
             }
         }
+    }
+
+    /// Events dropped for this client since it connected.
+    var droppedTotal: Int {
+        state.withLockedValue { $0.droppedTotal }
     }
 
     var waitingBytes: Int {

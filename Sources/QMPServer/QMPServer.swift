@@ -250,6 +250,13 @@ public final class QMPServer: Sendable {
     /// expect through it.
     let unknownCommandHandler: QMPImmediateCommandHandler?
 
+    /// Runs every command that has no entry in the table, as an `async` handler: a proxy's
+    /// forwarding to its upstream monitor, which answers for the commands it does not have.
+    let forwardingHandler: QMPCommandHandler?
+    /// Whether commands without an entry may come as `exec-oob`; the forwarding handler then
+    /// passes them on out of band, and the upstream monitor judges the command.
+    let forwardsOutOfBand: Bool
+
     /// A server that listens once ``run()`` runs.
     ///
     /// - Parameters:
@@ -265,15 +272,55 @@ public final class QMPServer: Sendable {
         self.init(configuration: configuration, unknownCommandHandler: nil, logger: logger, onListening: onListening)
     }
 
-    package init(
+    package convenience init(
         configuration: Configuration,
         unknownCommandHandler: QMPImmediateCommandHandler?,
         logger: Logger = Logger(label: "qmp", factory: { _ in SwiftLogNoOpLogHandler() }),
         onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
     ) {
+        self.init(
+            configuration: configuration,
+            unknownCommandHandler: unknownCommandHandler,
+            forwardingHandler: nil,
+            forwardsOutOfBand: false,
+            logger: logger,
+            onListening: onListening
+        )
+    }
+
+    /// A server that hands every command its table does not have to `forwardingHandler`, in a
+    /// task of the server's tree, with QEMU's envelope checks, negotiation and reply order
+    /// kept: the downstream side of a proxy.
+    package convenience init(
+        configuration: Configuration,
+        forwardingHandler: @escaping QMPCommandHandler,
+        forwardsOutOfBand: Bool,
+        logger: Logger,
+        onListening: @escaping @Sendable ([QMPAddress]) async -> Void = { _ in }
+    ) {
+        self.init(
+            configuration: configuration,
+            unknownCommandHandler: nil,
+            forwardingHandler: forwardingHandler,
+            forwardsOutOfBand: forwardsOutOfBand,
+            logger: logger,
+            onListening: onListening
+        )
+    }
+
+    private init(
+        configuration: Configuration,
+        unknownCommandHandler: QMPImmediateCommandHandler?,
+        forwardingHandler: QMPCommandHandler?,
+        forwardsOutOfBand: Bool,
+        logger: Logger,
+        onListening: @escaping @Sendable ([QMPAddress]) async -> Void
+    ) {
         self.configuration = configuration
         self.usage = QMPServerUsage(budget: configuration.memoryBudget)
         self.unknownCommandHandler = unknownCommandHandler
+        self.forwardingHandler = forwardingHandler
+        self.forwardsOutOfBand = forwardsOutOfBand
         var commands = [String: QMPCommandTable.Entry](minimumCapacity: configuration.commands.entries.count * 4)
         for (name, entry) in configuration.commands.entries {
             commands[name] = entry
@@ -349,6 +396,13 @@ public final class QMPServer: Sendable {
         return total
     }
 
+    /// Events dropped so far for each client connected right now, by connection id: those that
+    /// did not fit in the client's backlog (``Configuration/eventBacklogLimit``) or the
+    /// server's memory budget.
+    package var eventsDroppedByConnection: [Int: Int] {
+        state.withLockedValue { $0.connections }.mapValues { $0.outbox.droppedTotal }
+    }
+
     /// Closes one client's connection once what it has been sent so far has been written: a
     /// command handler that calls it has its reply sent first, unless `replyingFirst` is false.
     /// An immediate handler can then close the connection instead of answering, as a monitor
@@ -389,6 +443,7 @@ public final class QMPServer: Sendable {
     /// immediate handler there too. Only an `async` handler is left for a task.
     func dispatch(_ request: QMPServerRequest) -> Dispatch {
         guard let entry = commands[request.name] else {
+            if let forwardingHandler { return .runLater(forwardingHandler) }
             guard let unknownCommandHandler else { return .answered(.failure(Self.notFound(request.name))) }
             do {
                 return .answered(.success(try unknownCommandHandler(request)))

@@ -81,12 +81,13 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
         self.outbox = outbox
         self.logger = logger
         let commands = server.commands
-        let knowsEveryCommand = server.unknownCommandHandler != nil
+        let knowsEveryCommand = server.unknownCommandHandler != nil || server.forwardingHandler != nil
+        let forwardsOutOfBand = server.forwardsOutOfBand
         self.machine = QMPServerStateMachine(
             configuration: .init(
                 greeting: server.configuration.greeting,
                 hasCommand: { knowsEveryCommand || commands.index(forKey: $0) != nil },
-                allowsOutOfBand: { commands[$0]?.allowsOutOfBand ?? false }
+                allowsOutOfBand: { commands[$0]?.allowsOutOfBand ?? forwardsOutOfBand }
             )
         )
         self.reader = JSONReader(configuration: server.configuration.reader)

@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "QGAClient", targets: ["QGAClient"]),
         .library(name: "QMPServer", targets: ["QMPServer"]),
         .library(name: "QMPSimulator", targets: ["QMPSimulator"]),
+        .library(name: "QMPProxy", targets: ["QMPProxy"]),
         .library(name: "QEMULauncher", targets: ["QEMULauncher"]),
         .library(name: "QMPTestSupport", targets: ["QMPTestSupport"]),
         // The `qmp` tool stays a product so that a dependent's plugin, or its scripts through
@@ -142,6 +143,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Many clients on one monitor: downstream QMP servers over one upstream client, with a
+        // policy per listener.
+        .target(
+            name: "QMPProxy",
+            dependencies: [
+                "QMPCore",
+                "QMPClient",
+                "QMPServer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Starts and supervises a QEMU process and connects a client to it: a target of its own so
         // that the protocol client carries no process supervision.
         .target(
@@ -173,6 +189,7 @@ let package = Package(
                 "QAPI",
                 "QMPClient",
                 "QMPServer",
+                "QMPProxy",
                 "QMPSimulator",
                 "QEMULauncher",
                 "QMPHistory",
@@ -256,6 +273,13 @@ let package = Package(
                 "QMPCore", "QMPServer", "QMPSimulator", "QMPClient", "QMP", "SharedTestData",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "QMPProxyTests",
+            dependencies: [
+                "QMPProxy", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

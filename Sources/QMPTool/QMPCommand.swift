@@ -17,7 +17,7 @@ public struct QMPCommand: AsyncParsableCommand {
         // demangler and the standard library's Unicode tables.
         subcommands: [
             ShellCommand.self, ExecCommand.self, EventsCommand.self, QOMCommand.self, SchemaCommand.self,
-            MockCommand.self, RecordCommand.self, GuestAgentCommand.self,
+            MockCommand.self, RecordCommand.self, GuestAgentCommand.self, ProxyCommand.self,
         ]
     )
 

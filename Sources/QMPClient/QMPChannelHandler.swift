@@ -225,7 +225,8 @@ final class QMPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
                 message =
                     "no QMP greeting from \(peer) within \(seconds) s\(which): the monitor may be serving "
                     + "another client (QEMU serves one client per monitor socket; give each program its own "
-                    + "-qmp socket), or this is not a QMP monitor socket (QEMU's -qmp, or -mon mode=control)"
+                    + "-qmp socket, or share one through `qmp proxy`), or this is not a QMP monitor socket "
+                    + "(QEMU's -qmp, or -mon mode=control)"
             } else {
                 message = "capabilities negotiation with \(peer) did not complete within \(seconds) s\(which)"
             }

@@ -102,4 +102,24 @@ struct ProxyToolTests {
         #expect(output.status == 0, "\(output.stderr)")
         #expect(output.stderr.contains("qmp proxy: stopped (signal 2)"))
     }
+
+    @Test("a second client of a QEMU monitor in use is told that another client may hold it, and of qmp proxy")
+    func busyMonitor() async throws {
+        try await RealQEMU.with { qemu in
+            // QEMU accepts the connection and says nothing until the launcher's client has gone.
+            let second = QMPClient.Configuration(connectTimeout: .seconds(2), commandTimeout: .seconds(5))
+            let error = await #expect(throws: QMPError.self) {
+                try await QMPClient.connect(to: .unixSocket(path: qemu.socketPath), configuration: second)
+            }
+            #expect(error?.code == .timeout)
+            #expect(
+                error?.message.contains("QEMU serves one client per monitor socket") == true,
+                "\(String(describing: error))"
+            )
+            #expect(error?.message.contains("`qmp proxy`") == true)
+            // The first client is still served.
+            let status = try await qemu.client.execute("query-status")
+            #expect(status["status"] == "prelaunch")
+        }
+    }
 }

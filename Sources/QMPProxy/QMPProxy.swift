@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// Many QMP clients on one monitor: a proxy that serves any number of downstream clients over
 /// one upstream connection, with a policy per listener.
 ///
-/// Each downstream client is served by a ``QMPServer`` (one per listener, so that each listener
+/// Each downstream client is served by a `QMPServer` (one per listener, so that each listener
 /// has its own policy): it gets a greeting with the upstream's version and the capabilities the
 /// proxy can honour (`oob` only when the upstream connection has it), negotiates on its own, and
 /// speaks QMP as to QEMU.

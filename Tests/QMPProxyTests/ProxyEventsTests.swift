@@ -101,7 +101,13 @@ struct ProxyEventsTests {
             try await early.negotiate()
             try await late.negotiate()
             early.send(#"{"execute":"query-uuid","id":"b1"}{"execute":"query-kvm","id":"b2"}"#)
-            try await Task.sleep(for: .milliseconds(50))
+            // query-name must queue behind query-uuid at the monitor, whatever the machine's load.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try !rig.commandsReachingQEMU().contains(where: { $0.name == "query-uuid" }),
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(5))
+            }
             late.send(#"{"execute":"query-name","id":"a1"}{"execute":"query-status","id":"a2"}"#)
 
             #expect(try await early.reply()?["return"]?["UUID"] != nil)

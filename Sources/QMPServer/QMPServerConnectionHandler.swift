@@ -227,7 +227,10 @@ final class QMPServerConnectionHandler: ChannelInboundHandler {
     private var mayRead: Bool {
         guard !draining, let context, context.channel.isWritable else { return false }
         let limit = machine.oobEnabled ? Self.inBandQueueLimit : 1
-        return machine.inBandBacklog < limit
+        // Out-of-band commands with an `async` handler count too (at most one in-band command is
+        // among them): QEMU runs each out-of-band command before it reads on, and a server whose
+        // handlers suspend, such as a proxy's, would otherwise start a task for every one sent.
+        return machine.inBandBacklog < limit && runningLater.count <= Self.inBandQueueLimit
     }
 
     /// Asks NIO for more bytes when the client may send more; asking twice is harmless.

@@ -218,6 +218,29 @@ extension QMPServer: Service {
         }
     }
 
+    /// Keeps the credentials of a Unix socket's peer with its connection. Asked on the channel's
+    /// event loop, where the answer is there at once: long before the client's first command.
+    private func recordPeerCredentials(of channel: any Channel, id: Int) {
+        guard case .unixDomainSocket? = channel.localAddress, let provider = channel as? any SocketOptionProvider
+        else { return }
+        #if canImport(Darwin)
+        let asked: EventLoopFuture<xucred> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_LOCAL),
+            name: SocketOptionName(LOCAL_PEERCRED)
+        )
+        let credentials = asked.map { QMPPeerCredentials(uid: $0.cr_uid, gid: $0.cr_groups.0) }
+        #else
+        let asked: EventLoopFuture<LinuxPeerCredentials> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET),
+            name: SocketOptionName(SO_PEERCRED)
+        )
+        let credentials = asked.map { QMPPeerCredentials(uid: $0.uid, gid: $0.gid) }
+        #endif
+        credentials.whenSuccess { peer in
+            self.state.withLockedValue { $0.connections[id]?.peer = peer }
+        }
+    }
+
     /// A new connection's pipeline: the protocol in ``QMPServerConnectionHandler``, then the
     /// `NIOAsyncChannel` through which it hands `async` commands to the connection's task. A
     /// connection beyond ``Configuration/maximumConnections`` gets a pipeline that closes it.
@@ -251,6 +274,7 @@ extension QMPServer: Service {
         channel.closeFuture.whenComplete { _ in
             self.state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
         }
+        recordPeerCredentials(of: channel, id: id)
         try channel.pipeline.syncOperations.addHandler(handler)
         let asyncChannel = try NIOAsyncChannel<QMPAsyncCommand, Never>(wrappingChannelSynchronously: channel)
         if !running {
@@ -533,3 +557,13 @@ private final class AcceptErrorHandler: ChannelDuplexHandler {
         }
     }
 }
+
+#if !canImport(Darwin)
+/// Linux's `struct ucred`, which Glibc declares only under `_GNU_SOURCE`: three 32-bit fields,
+/// laid out alike in C and Swift.
+private struct LinuxPeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
+#endif

@@ -231,6 +231,9 @@ public final class QMPServer: Sendable {
         var id: Int
         var handler: NIOLoopBound<QMPServerConnectionHandler>
         var outbox: QMPEventOutbox
+        /// The user and group of the process at the other end of a Unix socket, as the system
+        /// reported them when it connected.
+        var peer: QMPPeerCredentials?
     }
 
     struct ServerState {
@@ -403,6 +406,12 @@ public final class QMPServer: Sendable {
         state.withLockedValue { $0.connections }.mapValues { $0.outbox.droppedTotal }
     }
 
+    /// The user and group of the process that opened a client connection over a Unix socket, as
+    /// the system reports them; `nil` over TCP, or for a connection no longer open.
+    package func peerCredentials(of connectionID: Int) -> QMPPeerCredentials? {
+        state.withLockedValue { $0.connections[connectionID]?.peer }
+    }
+
     /// Closes one client's connection once what it has been sent so far has been written: a
     /// command handler that calls it has its reply sent first, unless `replyingFirst` is false.
     /// An immediate handler can then close the connection instead of answering, as a monitor
@@ -527,5 +536,17 @@ public final class QMPServer: Sendable {
             ? "Parameter '\(name)' is missing"
             : "Invalid parameter '\(name)': \(error.message)"
         return QMPErrorBody(errorClass: QMPError.ErrorClass.genericError, description: description)
+    }
+}
+
+/// Who opened a connection over a Unix socket: the user and group ids the system holds for the
+/// peer process (`SO_PEERCRED`, `LOCAL_PEERCRED`), which that process cannot forge.
+package struct QMPPeerCredentials: Sendable, Hashable {
+    package var uid: UInt32
+    package var gid: UInt32
+
+    package init(uid: UInt32, gid: UInt32) {
+        self.uid = uid
+        self.gid = gid
     }
 }

@@ -46,14 +46,55 @@ public final class QMPProxy: Sendable {
         public var name: String
         /// The Unix sockets and TCP ports its clients connect to.
         public var addresses: [QMPAddress]
-        /// What its clients may run.
+        /// What its clients may run, unless one of ``peerPolicies`` applies.
         public var policy: QMPProxyPolicy
+        /// Policies by who a client on one of the listener's Unix sockets is: the first that
+        /// matches the user and group the system reports for the client's process applies
+        /// instead of ``policy``. Clients over TCP always get ``policy``.
+        public var peerPolicies: [PeerPolicy]
 
-        /// A listener on `addresses` whose clients run under `policy`.
-        public init(name: String, addresses: [QMPAddress], policy: QMPProxyPolicy = .standard) {
+        /// A listener on `addresses` whose clients run under `policy`, or under the first of
+        /// `peerPolicies` that matches a Unix socket client's credentials.
+        public init(
+            name: String,
+            addresses: [QMPAddress],
+            policy: QMPProxyPolicy = .standard,
+            peerPolicies: [PeerPolicy] = []
+        ) {
             self.name = name
             self.addresses = addresses
             self.policy = policy
+            self.peerPolicies = peerPolicies
+        }
+
+        /// The policy for the client with these credentials, and how refusals name it.
+        func policy(for peer: QMPPeerCredentials?) -> (policy: QMPProxyPolicy, name: String) {
+            if let peer, let match = peerPolicies.first(where: { $0.matches(uid: peer.uid, gid: peer.gid) }) {
+                return (match.policy, "listener '\(name)' for uid \(peer.uid) gid \(peer.gid)")
+            }
+            return (policy, "listener '\(name)'")
+        }
+    }
+
+    /// A policy for the Unix socket clients of one user or group (or both).
+    public struct PeerPolicy: Sendable, Hashable, Codable {
+        /// The user id the client's process must run as; any when `nil`.
+        public var uid: UInt32?
+        /// The group id the client's process must run as; any when `nil`.
+        public var gid: UInt32?
+        /// What such clients may run.
+        public var policy: QMPProxyPolicy
+
+        /// A policy for clients running as `uid` and `gid` (those given).
+        public init(uid: UInt32? = nil, gid: UInt32? = nil, policy: QMPProxyPolicy) {
+            self.uid = uid
+            self.gid = gid
+            self.policy = policy
+        }
+
+        /// Whether a client with these ids gets this policy.
+        public func matches(uid: UInt32, gid: UInt32) -> Bool {
+            (self.uid.map { $0 == uid } ?? true) && (self.gid.map { $0 == gid } ?? true)
         }
     }
 
@@ -171,8 +212,7 @@ public final class QMPProxy: Sendable {
             listenerLogger[metadataKey: "qmp_listener"] = "\(listener.name)"
             let forward = Self.forwarder(
                 upstream: upstream,
-                policy: listener.policy,
-                listener: listener.name,
+                listener: listener,
                 timeout: timeout,
                 counters: counters,
                 logger: listenerLogger
@@ -354,13 +394,13 @@ public final class QMPProxy: Sendable {
     /// each client negotiates with its server): the policy first, then the upstream.
     private static func forwarder(
         upstream: QMPClient,
-        policy: QMPProxyPolicy,
-        listener: String,
+        listener: Listener,
         timeout: Duration?,
         counters: NIOLockedValueBox<Statistics>,
         logger: Logger
     ) -> QMPCommandHandler {
         { request in
+            let (policy, whose) = listener.policy(for: request.server.peerCredentials(of: request.connectionID))
             if case .denied(let reason) = policy.decide(request.name, arguments: request.arguments) {
                 counters.withLockedValue { $0.commandsDenied += 1 }
                 logger.info(
@@ -372,8 +412,7 @@ public final class QMPProxy: Sendable {
                 )
                 throw QMPErrorBody(
                     errorClass: QMPError.ErrorClass.genericError,
-                    description: "Command '\(request.name)' refused by the proxy's policy for listener "
-                        + "'\(listener)': \(reason)"
+                    description: "Command '\(request.name)' refused by the proxy's policy for \(whose): \(reason)"
                 )
             }
             counters.withLockedValue { $0.commandsForwarded += 1 }

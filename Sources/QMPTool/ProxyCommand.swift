@@ -22,7 +22,9 @@ struct ProxyCommand: AsyncParsableCommand {
             "liftedBuiltInRules": [NAME...]}, where a RULE is {"command": GLOB, "arguments": \
             {"PATH": GLOB, ...}} and a GLOB starting with ! matches what the rest does not. \
             --config FILE describes every listener instead: {"listeners": [{"name": NAME, \
-            "addresses": [ADDRESS...], "policy": POLICY}]}.
+            "addresses": [ADDRESS...], "policy": POLICY, "peerPolicies": [{"uid": UID, "gid": GID, \
+            "policy": POLICY}...]}]}; a client on a Unix socket gets the first peer policy that \
+            matches the user and group of its process, any other client the listener's policy.
 
             Runs until interrupted (SIGINT, SIGTERM) or until the monitor's connection ends \
             (exit code 3), which fails every unanswered command and closes the clients.
@@ -118,7 +120,8 @@ struct ProxyCommand: AsyncParsableCommand {
                 QMPProxy.Listener(
                     name: listener.name,
                     addresses: try listener.addresses.map { try QMPAddress(parsing: $0) },
-                    policy: listener.policy ?? .standard
+                    policy: listener.policy ?? .standard,
+                    peerPolicies: listener.peerPolicies ?? []
                 )
             }
         }
@@ -143,6 +146,7 @@ struct ProxyCommand: AsyncParsableCommand {
             var name: String
             var addresses: [String]
             var policy: QMPProxyPolicy?
+            var peerPolicies: [QMPProxy.PeerPolicy]?
         }
 
         var listeners: [Listener]

@@ -1,4 +1,5 @@
 import Foundation
+import QMPClient
 import QMPCore
 import QMPProxy
 import Testing
@@ -160,5 +161,56 @@ struct ProxyPolicyTests {
         let numbers = QMPProxyPolicy.Rule(command: "*", arguments: ["size": "1??", "on": "true"])
         #expect(numbers.matches("anything", ["size": 128, "on": true]))
         #expect(!numbers.matches("anything", ["size": ["not", "text"], "on": true]))
+    }
+
+    @Test("a Unix socket client gets the policy for its user and group; a TCP client gets the listener's")
+    func peerCredentials() async throws {
+        let uid = UInt32(getuid())
+        let gid = UInt32(getgid())
+        let listener = QMPProxyPolicy(liftedBuiltInRules: [.quit])
+        let byPeer = [
+            // Another user's policy comes first and must not apply.
+            QMPProxy.PeerPolicy(uid: uid &+ 1, policy: QMPProxyPolicy(deny: [.init(command: "*")])),
+            QMPProxy.PeerPolicy(uid: uid, gid: gid, policy: .readOnly),
+        ]
+        try await ProxyRig.with(listeners: [("main", listener)], peerPolicies: [byPeer], tcp: true) { rig in
+            let local = try WireClient(path: rig.path())
+            try await local.negotiate()
+            local.send(#"{"execute":"stop","id":1}"#)
+            #expect(
+                try await local.reply()
+                    == [
+                        "id": 1,
+                        "error": [
+                            "class": "GenericError",
+                            "desc": .string(
+                                "Command 'stop' refused by the proxy's policy for listener 'main' for uid \(uid) gid \(gid): "
+                                    + "the read-only profile"
+                            ),
+                        ],
+                    ]
+            )
+            local.send(#"{"execute":"query-status","id":2}"#)
+            #expect(try await local.reply()?["return"]?["status"] == "prelaunch")
+            guard let tcp = rig.listeners[0].first(where: { if case .tcp = $0 { true } else { false } }) else {
+                Issue.record("the listener has no TCP address: \(rig.listeners)")
+                return
+            }
+            try await QMPClient.withConnection(to: tcp) { client in
+                try await client.execute("cont")
+                let status = try await client.execute("query-status")
+                #expect(status["status"] == "running")
+            }
+        }
+    }
+
+    @Test("peer policies read from JSON beside the others")
+    func peerPolicyCodable() throws {
+        let json = #"[{"uid": 1000, "policy": {"profile": "read-only"}}, {"gid": 27, "policy": {}}]"#
+        let policies = try JSONDecoder().decode([QMPProxy.PeerPolicy].self, from: Data(json.utf8))
+        #expect(policies == [.init(uid: 1000, policy: .readOnly), .init(gid: 27, policy: .standard)])
+        #expect(policies[0].matches(uid: 1000, gid: 5))
+        #expect(!policies[0].matches(uid: 1001, gid: 5))
+        #expect(policies[1].matches(uid: 1, gid: 27))
     }
 }

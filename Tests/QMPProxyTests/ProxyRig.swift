@@ -48,6 +48,7 @@ struct ProxyRig {
     /// Unix socket each, and a TCP port when `tcp` is set).
     static func with<Result: Sendable>(
         listeners: [(name: String, policy: QMPProxyPolicy)] = [("main", .standard)],
+        peerPolicies: [[QMPProxy.PeerPolicy]] = [],
         tcp: Bool = false,
         simulator: QEMUSimulator.Configuration = .init(),
         eventBacklogLimit: Int = 1 << 20,
@@ -72,7 +73,12 @@ struct ProxyRig {
                                 listeners: listeners.enumerated().map { index, listener in
                                     var addresses: [QMPAddress] = [.unixSocket(path: directory + "/proxy\(index).sock")]
                                     if tcp { addresses.append(.tcp(host: "127.0.0.1", port: 0)) }
-                                    return .init(name: listener.name, addresses: addresses, policy: listener.policy)
+                                    return .init(
+                                        name: listener.name,
+                                        addresses: addresses,
+                                        policy: listener.policy,
+                                        peerPolicies: index < peerPolicies.count ? peerPolicies[index] : []
+                                    )
                                 },
                                 eventBacklogLimit: eventBacklogLimit,
                                 shutdownGracePeriod: .seconds(2)

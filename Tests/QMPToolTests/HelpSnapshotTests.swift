@@ -32,6 +32,7 @@ struct HelpSnapshotTests {
         ("qmp-ga-info", GuestAgentInfo.self),
         ("qmp-ga-exec", GuestAgentExec.self),
         ("qmp-ga-cp", GuestAgentCopy.self),
+        ("qmp-proxy", ProxyCommand.self),
     ]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(

@@ -280,6 +280,8 @@ let package = Package(
             dependencies: [
                 "QMPProxy", "QMPCore", "QMPClient", "QMPServer", "QMPSimulator",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

@@ -268,7 +268,8 @@ public final class QMPProxy: Sendable {
     ///
     /// - Throws: a `QMPError` of code `connectionClosed` when the upstream connection ended (after
     ///   the pending downstream commands were answered and the downstream connections closed);
-    ///   an address's binding error (the other listeners are shut down first).
+    ///   an address's binding error (the other listeners are shut down first); one of code
+    ///   `invalidArguments` when ``Configuration/listeners`` is empty.
     public func run() async throws {
         try await run(announcing: nil)
     }
@@ -327,6 +328,10 @@ public final class QMPProxy: Sendable {
         }
         guard first else {
             throw QMPError(code: .connectionClosed, message: "the proxy has run already; a QMPProxy runs once")
+        }
+        // Without a listener nothing would end run() but the upstream's loss.
+        guard !servers.isEmpty else {
+            throw QMPError(code: .invalidArguments, message: "the proxy has no listener to serve")
         }
         announcements.announce(to: announce)
         // Subscribed before any listener accepts: no client misses an event sent after it

@@ -30,8 +30,9 @@ import ServiceLifecycle
 ///   proxy neither slows the other clients nor stops reading the upstream.
 /// - **Upstream lost.** Every downstream command not yet answered fails with class
 ///   `GenericError` and a desc saying that the proxy lost its connection to QEMU and whether the
-///   command may have run; then every downstream connection closes, as it would if QEMU itself
-///   had gone, and ``run()`` throws a `QMPError` of code `connectionClosed`. The proxy does not
+///   command may have run, and so does every command the proxy reads within
+///   ``Configuration/servingAfterUpstreamLoss``; then every downstream connection closes, as it
+///   would if QEMU itself had gone (a command still unread then gets no reply), and ``run()`` throws a `QMPError` of code `connectionClosed`. The proxy does not
 ///   reconnect by itself: give the upstream `QMPClient` a reconnect policy for that, and the
 ///   proxy serves on across reconnects, answering the commands cut off by one with the same
 ///   error.
@@ -119,6 +120,11 @@ public final class QMPProxy: Sendable {
         public var upstreamEventBuffer: Int
         /// How long a graceful shutdown lets forwarded commands finish.
         public var shutdownGracePeriod: Duration
+        /// How long the clients are still served once the upstream connection is lost, each
+        /// command failing at once: long enough for the commands a client sent behind the ones
+        /// that failed (already read, waiting their turn) to be answered before the connection
+        /// closes.
+        public var servingAfterUpstreamLoss: Duration
         /// The mode of the Unix socket files the proxy creates.
         public var unixSocketPermissions: Int
         /// Where the downstream connections' I/O runs.
@@ -133,6 +139,7 @@ public final class QMPProxy: Sendable {
             commandTimeout: Duration? = nil,
             upstreamEventBuffer: Int = 4096,
             shutdownGracePeriod: Duration = .seconds(10),
+            servingAfterUpstreamLoss: Duration = .milliseconds(250),
             unixSocketPermissions: Int = 0o600,
             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         ) {
@@ -143,6 +150,7 @@ public final class QMPProxy: Sendable {
             self.commandTimeout = commandTimeout
             self.upstreamEventBuffer = upstreamEventBuffer
             self.shutdownGracePeriod = shutdownGracePeriod
+            self.servingAfterUpstreamLoss = servingAfterUpstreamLoss
             self.unixSocketPermissions = unixSocketPermissions
             self.eventLoopGroup = eventLoopGroup
         }
@@ -371,6 +379,8 @@ public final class QMPProxy: Sendable {
                             "the proxy lost its upstream connection; closing the downstream clients",
                             metadata: ["error": "\(reason ?? "closed")"]
                         )
+                        // Cancelled, the wait ends early; the shutdown follows either way.
+                        try? await Task.sleep(for: configuration.servingAfterUpstreamLoss)
                         beginGracefulShutdown()
                     }
                     if stopped == listenerCount {

@@ -81,7 +81,9 @@ struct ProxyRig {
                                     )
                                 },
                                 eventBacklogLimit: eventBacklogLimit,
-                                shutdownGracePeriod: .seconds(2)
+                                shutdownGracePeriod: .seconds(2),
+                                // Generous: the suite's load must not cut off a client's second command.
+                                servingAfterUpstreamLoss: .seconds(2)
                             )
                         )
                         return try await proxy.serving { addresses in

@@ -69,6 +69,9 @@ extension QMPBench {
         let mebibytes = Double(size) / Double(1 << 20)
         var ours: [(rate: Double, cpu: Double)] = []
         var theirs: [(rate: Double, cpu: Double)] = []
+        var tool: [Double] = []
+        let qmp = qmpExecutable()
+        if qmp == nil { log("no qmp executable beside qmp-bench: no row for qmp ga cp") }
         // The agent serves one connection at a time: the clients take turns.
         for repetition in 0..<repetitions {
             try Task.checkCancellation()
@@ -83,6 +86,22 @@ extension QMPBench {
             }
             try? FileManager.default.removeItem(atPath: target)
             ours.append((mebibytes / elapsed, cpu))
+
+            if let qmp {
+                // The same copy as a user runs it: `qmp ga cp`, its process start included.
+                let toolTarget = directory.appendingPathComponent("tool-\(repetition)").path
+                let arguments = [
+                    qmp.path, "ga", socket, "cp", "--no-verify", "--chunk-size", "\(Self.agentChunkSize)",
+                    "guest:" + source.path, toolTarget,
+                ]
+                let wall = await offPool { [self] in try? spawnAndWait(arguments) }
+                if let wall, Self.sameContents(source.path, toolTarget) {
+                    tool.append(mebibytes / wall)
+                } else {
+                    log("qmp ga cp failed or copied something else: \(arguments.joined(separator: " "))")
+                }
+                try? FileManager.default.removeItem(atPath: toolTarget)
+            }
 
             guard hasPeer else { continue }
             let peerTarget = directory.appendingPathComponent("peer-\(repetition)").path
@@ -112,6 +131,17 @@ extension QMPBench {
             target: .atLeast(1),
             note: "real qemu-ga on a Unix socket, \(Self.agentChunkSize >> 20) MiB chunks; ours: copyFromGuest"
         )
+        if !tool.isEmpty {
+            table.add(
+                "  qmp ga cp --no-verify guest:FILE FILE, throughput",
+                ours: median(tool),
+                baseline: medianOrNil(theirs.map(\.rate)),
+                baselineName: "Python socket+json+base64",
+                unit: "MiB/s",
+                target: .none,
+                note: "the tool as a user runs it, its process start included"
+            )
+        }
         table.add(
             "guest agent: \(sizeText) copied out of the guest, client CPU",
             ours: median(ours.map(\.cpu)),

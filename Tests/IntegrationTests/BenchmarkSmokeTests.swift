@@ -28,6 +28,7 @@ struct BenchmarkSmokeTests {
             "one-shot `qmp exec … query-status` wall",
             "guest agent: 1 MiB copied out of the guest, throughput",
             "guest agent: 1 MiB copied out of the guest, client CPU",
+            "  qmp ga cp --no-verify guest:FILE FILE, throughput",
         ] {
             #expect(figures.contains(expected), "no row for \(expected): \(output.stdout)\n\(output.stderr)")
         }

@@ -32,8 +32,9 @@ import ServiceLifecycle
 ///   `GenericError` and a desc saying that the proxy lost its connection to QEMU and whether the
 ///   command may have run, and so does every command the proxy reads within
 ///   ``Configuration/servingAfterUpstreamLoss``; then every downstream connection closes, as it
-///   would if QEMU itself had gone (a command still unread then gets no reply), and ``run()`` throws a `QMPError` of code `connectionClosed`. The proxy does not
-///   reconnect by itself: give the upstream `QMPClient` a reconnect policy for that, and the
+///   would if QEMU itself had gone (a command still unread then gets no reply), and ``run()``
+///   throws a `QMPError` of code `connectionClosed`. The proxy does not reconnect by itself:
+///   give the upstream `QMPClient` a reconnect policy for that, and the
 ///   proxy serves on across reconnects, answering the commands cut off by one with the same
 ///   error.
 ///

@@ -1,8 +1,15 @@
 import ArgumentParser
-import Foundation
 import QMPClient
 import QMPCore
 import QMPProxy
+
+// FoundationEssentials where it exists: the whole of Foundation would bring its
+// internationalisation data into every run of qmp, one-shot ones included.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -153,11 +160,14 @@ struct ProxyCommand: AsyncParsableCommand {
     }
 
     private static func decode<Value: Decodable>(_ type: Value.Type, from path: String) throws -> Value {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw CommandLineError(message: "cannot read \(path): \(error.localizedDescription)")
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CommandLineError(message: "cannot read \(path): no such file")
+        }
+        guard !isDirectory, let data = FileManager.default.contents(atPath: path) else {
+            throw CommandLineError(
+                message: "cannot read \(path): \(isDirectory ? "it is a directory" : "not readable")"
+            )
         }
         do {
             return try JSONDecoder().decode(type, from: data)

@@ -419,16 +419,24 @@ struct ShellSession {
     private func send(_ name: String, arguments: JSONObject?, outOfBand: Bool, output: ShellOutput) async {
         var request: JSONObject = [outOfBand ? "exec-oob" : "execute": .string(name)]
         if let arguments { request["arguments"] = .object(arguments) }
-        if options.verbose {
+        await options.exchange(request, output: output) {
+            outOfBand
+                ? try await client.executeOutOfBand(name, arguments: arguments)
+                : try await client.execute(name, arguments: arguments)
+        }
+    }
+}
+
+extension ShellSession.Options {
+    /// One command as the shell shows it, to QEMU or to the guest agent alike: the request when
+    /// verbose, then the reply or the server's error as JSON, and both in the log.
+    func exchange(_ request: JSONObject, output: ShellOutput, call: () async throws -> JSONValue) async {
+        if verbose {
             output.json(.object(request))
         }
         var response: JSONObject
         do {
-            let reply =
-                outOfBand
-                ? try await client.executeOutOfBand(name, arguments: arguments)
-                : try await client.execute(name, arguments: arguments)
-            response = ["return": reply]
+            response = ["return": try await call()]
         } catch let error as QMPError where error.code == .commandFailed {
             response = [
                 "error": ["class": .string(error.errorClass ?? "GenericError"), "desc": .string(error.message)]
@@ -438,10 +446,10 @@ struct ShellSession {
             return
         }
         output.json(.object(response), isError: response["error"] != nil)
-        if let log = options.log {
+        if let log {
             var entry = request
             for (key, value) in response { entry[key] = value }
-            log.append(JSONValue.object(entry).serialized(style: options.pretty ? .pretty(indent: 2) : .qemu))
+            log.append(JSONValue.object(entry).serialized(style: pretty ? .pretty(indent: 2) : .qemu))
         }
     }
 }

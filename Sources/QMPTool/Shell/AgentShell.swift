@@ -114,27 +114,8 @@ struct AgentShellSession {
     private func send(_ name: String, arguments: JSONObject?, output: ShellOutput) async {
         var request: JSONObject = ["execute": .string(name)]
         if let arguments, !arguments.isEmpty { request["arguments"] = .object(arguments) }
-        if options.verbose {
-            output.json(.object(request))
-        }
-        var response: JSONObject
-        do {
-            response = [
-                "return": try await client.execute(name, arguments: arguments.flatMap { $0.isEmpty ? nil : $0 })
-            ]
-        } catch let error as QMPError where error.code == .commandFailed {
-            response = [
-                "error": ["class": .string(error.errorClass ?? "GenericError"), "desc": .string(error.message)]
-            ]
-        } catch {
-            output.error("error: \(error)")
-            return
-        }
-        output.json(.object(response), isError: response["error"] != nil)
-        if let log = options.log {
-            var entry = request
-            for (key, value) in response { entry[key] = value }
-            log.append(JSONValue.object(entry).serialized(style: options.pretty ? .pretty(indent: 2) : .qemu))
+        await options.exchange(request, output: output) {
+            try await client.execute(name, arguments: arguments.flatMap { $0.isEmpty ? nil : $0 })
         }
     }
 }
